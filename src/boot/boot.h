@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Boot protocols: load a kernel image into guest RAM and describe the CPU
+ * state it must start in. Backend-independent: each CPU backend turns a
+ * struct boot_cpu_state into its own registers.
+ *
+ * Supported images, probed in this order:
+ *   - ELF with a Xen PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY): 32-bit
+ *     protected-mode entry, EBX = hvm_start_info (memory map, cmdline,
+ *     modules).
+ *   - Multiboot v1 (header in the first 8 KiB): ELF, or the a.out kludge
+ *     (address fields); EAX = 0x2BADB002, EBX = multiboot_info.
+ *   - Flat binary: only when the user gives --load-addr; loaded there,
+ *     entered at that address in 32-bit protected mode, flat segments.
+ *   - (Linux bzImage: issue "Boot unmodified Linux" adds boot/linux.c.)
+ */
+#ifndef VMON_BOOT_BOOT_H
+#define VMON_BOOT_BOOT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/cpu_init.h"
+#include "core/guest_mem.h"
+
+/* vmon's own structures in guest RAM (start_info, memory map, command
+ * line, multiboot info, GDT, boot page tables) live in this window; no
+ * image segment may overlap it. */
+#define BOOT_AREA_START 0x1000ULL
+#define BOOT_AREA_END 0x10000ULL
+/* Fixed places inside the boot area. */
+#define BOOT_INFO_GPA 0x1000ULL    /* hvm_start_info / multiboot_info + tables */
+#define BOOT_CMDLINE_GPA 0x3000ULL /* command line, NUL-terminated */
+#define BOOT_CMDLINE_MAX 0x1000ULL /* bytes including the NUL */
+#define BOOT_GDT_GPA 0x4000ULL
+#define BOOT_PGTABLE_GPA 0x8000ULL /* identity map for 64-bit entry, if needed */
+/* Legacy area that is never RAM for loaded images: VGA + BIOS ROM. */
+#define BOOT_LEGACY_HOLE_START 0xA0000ULL
+#define BOOT_LEGACY_HOLE_END 0x100000ULL
+
+struct boot_config {
+	const char *kernel_path;
+	const char *initrd_path; /* NULL: none (a multiboot module / PVH module) */
+	const char *cmdline;     /* NULL or "" : empty */
+	bool has_load_addr;      /* flat binary at load_addr */
+	uint64_t load_addr;
+};
+
+/* What the loader found, for messages and tests. */
+struct boot_info {
+	const char *protocol; /* "pvh", "multiboot", "multiboot-aout", "flat", ... */
+	uint64_t image_start, image_end; /* guest-physical extent of the image */
+	uint64_t initrd_start, initrd_size;
+};
+
+/* Loads the kernel (and initrd) into gm and fills cpu. Returns 0, or -1 with
+ * a one-line message in err naming the file and the problem. */
+__attribute__((warn_unused_result)) int boot_load(struct guest_mem *gm,
+						  const struct boot_config *cfg,
+						  struct boot_cpu_state *cpu, struct boot_info *info,
+						  struct vmon_error *err);
+
+#endif

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest RAM and the guest-physical memory map.
+ *
+ * RAM is one memfd (so snapshot, migration and sharing can map it again),
+ * mapped once into vmon. Below 4 GiB it fills [0, GM_LOW_RAM_END); whatever
+ * does not fit there continues at 4 GiB, leaving [GM_LOW_RAM_END, 4 GiB) as
+ * the MMIO hole (IOAPIC, LAPIC, later PCI).
+ *
+ * Every access to guest memory from vmon goes through gm_ptr() or the
+ * copy helpers below: they check the whole (gpa, len) range with
+ * overflow-safe arithmetic and never return a pointer that lets len bytes
+ * run outside one RAM region. Values the guest controls are hostile.
+ */
+#ifndef VMON_CORE_GUEST_MEM_H
+#define VMON_CORE_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+#define GM_LOW_RAM_END 0xC0000000ULL /* 3 GiB: start of the MMIO hole */
+#define GM_HIGH_RAM_START 0x100000000ULL
+#define GM_MAX_REGIONS 2
+#define GM_PAGE_SIZE 4096ULL
+
+struct gm_region {
+	uint64_t gpa;  /* guest-physical start */
+	uint64_t size; /* bytes */
+	uint8_t *host; /* host address of gpa */
+	uint64_t offset; /* offset in the memfd */
+};
+
+struct guest_mem {
+	int memfd;
+	uint8_t *base;   /* whole mapping of the memfd */
+	uint64_t size;   /* total RAM bytes */
+	int nregions;
+	struct gm_region regions[GM_MAX_REGIONS];
+};
+
+/* Creates size bytes of zeroed guest RAM. size must be a non-zero multiple
+ * of 4 KiB. Returns 0, or -1 with err set. */
+__attribute__((warn_unused_result)) int gm_create(struct guest_mem *gm, uint64_t size,
+						  struct vmon_error *err);
+void gm_destroy(struct guest_mem *gm);
+
+/* Host pointer for [gpa, gpa+len) if the whole range lies in one RAM
+ * region, else NULL. len 0 is treated as 1 (the address must be RAM). */
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* True if [gpa, gpa+len) is RAM (within one region). */
+bool gm_is_ram(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* Copy helpers: return 0, or -1 (nothing copied) if the range is not RAM. */
+__attribute__((warn_unused_result)) int gm_read(const struct guest_mem *gm, void *dst,
+						uint64_t gpa, uint64_t len);
+__attribute__((warn_unused_result)) int gm_write(struct guest_mem *gm, uint64_t gpa,
+						 const void *src, uint64_t len);
+
+/* Highest guest-physical address + 1 of RAM below 4 GiB. */
+uint64_t gm_low_ram_end(const struct guest_mem *gm);
+
+#endif

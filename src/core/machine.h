@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The machine model shared by every CPU backend: RAM, the two buses, the
+ * interrupt router the backend installs, the stop control, the vCPU count
+ * and the boot vCPU's initial state. Devices see only the buses, memory,
+ * an irq_line and vm_control; CPU backends see this struct.
+ *
+ * Ownership: the VM layer (src/vm) creates and destroys it; the backend
+ * stores its private state in backend_priv.
+ */
+#ifndef VMON_CORE_MACHINE_H
+#define VMON_CORE_MACHINE_H
+
+#include "core/bus.h"
+#include "core/cpu_init.h"
+#include "core/guest_mem.h"
+#include "core/irq.h"
+#include "core/vm_control.h"
+
+#define VMON_MAX_CPUS 64
+
+struct cpu_backend;
+
+struct machine {
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct irq_router irq; /* installed by the backend's create() */
+	struct vm_control ctl;
+	int ncpus;
+	struct boot_cpu_state boot;
+	const struct cpu_backend *backend;
+	void *backend_priv;
+	/* Print a line for every unclaimed port/MMIO access (--trace-io). */
+	int trace_unclaimed_io;
+};
+
+#endif
