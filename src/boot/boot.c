@@ -36,7 +36,8 @@ static int read_kernel(const char *path, uint8_t **data, uint64_t *size, struct 
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return err_setf(err, "kernel '%s': not a regular file", path);
+		return err_setf(err, "kernel '%s': %s", path,
+				S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
 	}
 	if (st.st_size <= 0) {
 		close(fd);

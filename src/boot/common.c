@@ -206,7 +206,8 @@ int boot_load_initrd(struct guest_mem *gm, const struct boot_config *cfg, uint64
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return err_setf(err, "initrd '%s': not a regular file", path);
+		return err_setf(err, "initrd '%s': %s", path,
+				S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
 	}
 	if (st.st_size <= 0) {
 		close(fd);
