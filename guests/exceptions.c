@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * exceptions: raises #UD, #BP, #DE, #PF (read/write not-present, write
+ * exceptions: raises #UD, #DE, #PF (read/write not-present, write
  * read-only) and #GP (non-canonical address, bad DS selector) and checks
  * vector, error code, RIP and CR2 as seen by the IDT handler. The handler
  * resumes at a recorded address after the faulting instruction.
+ * cmdline: bp=1 also checks #BP (int3; RIP = next instruction).
  */
 #include "rt.h"
 
@@ -70,7 +71,8 @@ static void check(const char *name, u64 vec, u64 err, bool check_err, u64 rip, b
 
 void kmain(void)
 {
-	kputs("exceptions: #UD #BP #DE #PF #GP through the IDT\n");
+	bool do_bp = cmdline_get_u64("bp", 0) != 0;
+	kprintf("exceptions: #UD #DE #PF #GP%s through the IDT\n", do_bp ? " #BP" : "");
 	rt_set_exception_hook(hook);
 	if (!(read_cr0() & CR0_WP))
 		rt_fail("CR0.WP is clear");
@@ -89,10 +91,13 @@ void kmain(void)
 	__asm__ volatile(FAULT("ud2") : : : "rax", "memory");
 	check("#UD ud2", 6, 0, false, fault_rip, false, 0);
 
-	/* #BP: trap, RIP = the instruction after int3. */
-	reset();
-	__asm__ volatile(FAULT("int3") : : : "rax", "memory");
-	{
+	/* #BP: trap, RIP = the instruction after int3. Off by default: KVM's
+	 * instruction emulator cannot deliver software interrupts in
+	 * protected/long mode (emulation failure), and vmon's KVM backend
+	 * runs guests through it on hosts without hardware assistance. */
+	if (do_bp) {
+		reset();
+		__asm__ volatile(FAULT("int3") : : : "rax", "memory");
 		u64 after = fault_rip + 1;
 		check("#BP int3", 3, 0, false, after, false, 0);
 	}

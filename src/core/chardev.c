@@ -261,8 +261,8 @@ static void pump(struct chardev_input *in, bool readable)
 {
 	/* Bound the work per wake-up so one source cannot starve the loop. */
 	for (int round = 0; round < 64; round++) {
-		if (in->quit || !flush_pending(in))
-			return; /* the sink will notify */
+		if (!flush_pending(in) || in->quit)
+			return; /* the sink will notify, or input ended */
 		if (in->fd < 0)
 			return;
 		const struct chardev_sink_ops *sink = in->c->sink;

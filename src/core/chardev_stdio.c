@@ -102,7 +102,7 @@ static size_t escape_filter(struct chardev_input *in, const uint8_t *src, size_t
 			chardev_input_quit(in);
 			if (f->c.ctl)
 				vmctl_request_stop(f->c.ctl, VM_STOP_USER_QUIT, 0);
-			return 0;
+			return out; /* what came before is still delivered */
 		case 'h':
 		case 'H':
 		case '?':

@@ -247,8 +247,8 @@ static void write_thr(struct uart_16550 *u, uint8_t b)
 static uint8_t read_reg(struct uart_16550 *u, unsigned reg)
 {
 	uint8_t v = 0xff;
+	pthread_mutex_lock(&u->lock);
 	if (reg == REG_RBR_THR_DLL && !(u->lcr & LCR_DLAB)) {
-		pthread_mutex_lock(&u->lock);
 		if (u->rx_count > 0) {
 			u->rbr_last = u->rx[u->rx_head];
 			u->rx_head = (u->rx_head + 1) % UART_RX_FIFO_SIZE;
@@ -259,7 +259,6 @@ static uint8_t read_reg(struct uart_16550 *u, unsigned reg)
 		unlock_and_notify(u);
 		return v;
 	}
-	pthread_mutex_lock(&u->lock);
 	switch (reg) {
 	case REG_RBR_THR_DLL:
 		v = (uint8_t)u->divisor;
@@ -308,13 +307,14 @@ static uint8_t read_reg(struct uart_16550 *u, unsigned reg)
 
 static void write_reg(struct uart_16550 *u, unsigned reg, uint8_t v)
 {
+	pthread_mutex_lock(&u->lock);
 	if (reg == REG_RBR_THR_DLL && !(u->lcr & LCR_DLAB)) {
-		/* LCR may change between this check and write_thr; a guest
-		 * racing its own LCR writes gets either meaning. */
+		/* write_thr takes tx_lock first (lock order). A guest racing
+		 * its own LCR writes on another vCPU gets either meaning. */
+		pthread_mutex_unlock(&u->lock);
 		write_thr(u, v);
 		return;
 	}
-	pthread_mutex_lock(&u->lock);
 	switch (reg) {
 	case REG_RBR_THR_DLL:
 		if (u->lcr & LCR_DLAB)
