@@ -1,0 +1,1991 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The interpreter: executes one struct dinsn at a time, and the vCPU run
+ * loop around it (interrupt acceptance, halt/sleep, timers, INIT/SIPI).
+ *
+ * Faults: emu_raise() longjmps back to the run loop with the exception
+ * recorded; instructions therefore finish every access that can fault
+ * before they commit register state, so RIP and registers still describe
+ * the faulting instruction.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <x86intrin.h>
+
+#include "cpu/emu/emu.h"
+
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+uint64_t emu_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- Small helpers ----------------------------------------------------- */
+
+static inline uint64_t szmask(unsigned size)
+{
+	return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
+
+static inline uint64_t sbit(unsigned size)
+{
+	return 1ULL << (size * 8 - 1);
+}
+
+static inline int64_t sext(uint64_t v, unsigned size)
+{
+	switch (size) {
+	case 1:
+		return (int8_t)v;
+	case 2:
+		return (int16_t)v;
+	case 4:
+		return (int32_t)v;
+	default:
+		return (int64_t)v;
+	}
+}
+
+static inline uint64_t get_reg(struct emu_cpu *c, uint8_t reg, unsigned size)
+{
+	if (reg & DOP_F_HI8)
+		return (c->r[reg & 3] >> 8) & 0xff;
+	return c->r[reg] & szmask(size);
+}
+
+static inline void set_reg(struct emu_cpu *c, uint8_t reg, unsigned size, uint64_t v)
+{
+	if (reg & DOP_F_HI8) {
+		uint64_t *r = &c->r[reg & 3];
+		*r = (*r & ~0xff00ULL) | ((v & 0xff) << 8);
+		return;
+	}
+	uint64_t *r = &c->r[reg];
+	switch (size) {
+	case 1:
+		*r = (*r & ~0xffULL) | (v & 0xff);
+		break;
+	case 2:
+		*r = (*r & ~0xffffULL) | (v & 0xffff);
+		break;
+	case 4:
+		*r = (uint32_t)v;
+		break;
+	default:
+		*r = v;
+	}
+}
+
+/* ---- Flags ---------------------------------------------------------------- */
+
+static inline bool parity(uint64_t v)
+{
+	return !__builtin_parity((unsigned)(v & 0xff));
+}
+
+static uint64_t flags_szp(uint64_t res, unsigned size)
+{
+	uint64_t m = szmask(size), f = 0;
+	if (!(res & m))
+		f |= F_ZF;
+	if (res & sbit(size))
+		f |= F_SF;
+	if (parity(res))
+		f |= F_PF;
+	return f;
+}
+
+static uint64_t lazy_compute(const struct emu_cpu *c)
+{
+	uint64_t a = c->lf_a, b = c->lf_b, r = c->lf_res;
+	unsigned size = c->lf_size;
+	uint64_t m = szmask(size), sb = sbit(size);
+	uint64_t f = flags_szp(r, size);
+	switch (c->lf_op) {
+	case LF_ADD:
+		if ((r & m) < (a & m))
+			f |= F_CF;
+		if ((a ^ r) & (b ^ r) & sb)
+			f |= F_OF;
+		f |= (a ^ b ^ r) & F_AF;
+		break;
+	case LF_ADC:
+		if (c->lf_cf ? (r & m) <= (a & m) : (r & m) < (a & m))
+			f |= F_CF;
+		if ((a ^ r) & (b ^ r) & sb)
+			f |= F_OF;
+		f |= (a ^ b ^ r) & F_AF;
+		break;
+	case LF_SUB:
+		if ((a & m) < (b & m))
+			f |= F_CF;
+		if ((a ^ b) & (a ^ r) & sb)
+			f |= F_OF;
+		f |= (a ^ b ^ r) & F_AF;
+		break;
+	case LF_SBB:
+		if (c->lf_cf ? (a & m) <= (b & m) : (a & m) < (b & m))
+			f |= F_CF;
+		if ((a ^ b) & (a ^ r) & sb)
+			f |= F_OF;
+		f |= (a ^ b ^ r) & F_AF;
+		break;
+	case LF_LOGIC:
+		break;
+	case LF_INC:
+		f |= c->lf_cf ? F_CF : 0;
+		if ((r & m) == sb)
+			f |= F_OF;
+		f |= (a ^ r) & F_AF;
+		break;
+	case LF_DEC:
+		f |= c->lf_cf ? F_CF : 0;
+		if ((r & m) == sb - 1)
+			f |= F_OF;
+		f |= (a ^ r) & F_AF;
+		break;
+	case LF_NEG:
+		if (a & m)
+			f |= F_CF;
+		if ((a & m) == sb)
+			f |= F_OF;
+		f |= (a ^ r) & F_AF;
+		break;
+	}
+	return f;
+}
+
+static inline uint64_t get_flags(struct emu_cpu *c)
+{
+	if (c->lf_op != LF_NONE) {
+		c->flags = (c->flags & ~(uint64_t)F_ARITH) | lazy_compute(c);
+		c->lf_op = LF_NONE;
+	}
+	return c->flags;
+}
+
+static inline bool get_cf(struct emu_cpu *c)
+{
+	return get_flags(c) & F_CF;
+}
+
+static inline void lazy(struct emu_cpu *c, int op, unsigned size, uint64_t res, uint64_t a,
+			uint64_t b)
+{
+	c->lf_op = op;
+	c->lf_size = size;
+	c->lf_res = res;
+	c->lf_a = a;
+	c->lf_b = b;
+}
+
+/* Sets the arithmetic flags eagerly. */
+static inline void set_arith(struct emu_cpu *c, uint64_t f)
+{
+	get_flags(c);
+	c->flags = (c->flags & ~(uint64_t)F_ARITH) | (f & F_ARITH);
+}
+
+uint64_t emu_flags(struct emu_cpu *c)
+{
+	return get_flags(c);
+}
+
+static bool cond(struct emu_cpu *c, unsigned cc)
+{
+	uint64_t f = get_flags(c);
+	bool r;
+	switch (cc >> 1) {
+	case 0:
+		r = f & F_OF;
+		break;
+	case 1:
+		r = f & F_CF;
+		break;
+	case 2:
+		r = f & F_ZF;
+		break;
+	case 3:
+		r = f & (F_CF | F_ZF);
+		break;
+	case 4:
+		r = f & F_SF;
+		break;
+	case 5:
+		r = f & F_PF;
+		break;
+	case 6:
+		r = !(f & F_SF) != !(f & F_OF);
+		break;
+	default:
+		r = (f & F_ZF) || (!(f & F_SF) != !(f & F_OF));
+		break;
+	}
+	return r ^ (cc & 1);
+}
+
+/* ---- Addressing ------------------------------------------------------------ */
+
+static inline uint64_t amask(unsigned asize, uint64_t v)
+{
+	return asize == 8 ? v : asize == 4 ? (uint32_t)v : (uint16_t)v;
+}
+
+static inline uint64_t ea_off(struct emu_cpu *c, const struct dinsn *d)
+{
+	uint64_t a = (uint64_t)d->disp;
+	if (d->base == REG_RIP)
+		a += c->next_rip;
+	else if (d->base != REG_NONE)
+		a += c->r[d->base];
+	if (d->index != REG_NONE)
+		a += c->r[d->index] * d->scale;
+	return amask(d->asize, a);
+}
+
+static inline uint64_t seg_lin(struct emu_cpu *c, int seg, uint64_t off)
+{
+	if (c->cmode == 8)
+		return (seg == SEG_FS || seg == SEG_GS) ? c->seg[seg].base + off : off;
+	return (uint32_t)(c->seg[seg].base + off);
+}
+
+static inline uint64_t mem_lin(struct emu_cpu *c, const struct dinsn *d)
+{
+	return seg_lin(c, d->seg, ea_off(c, d));
+}
+
+static inline uint64_t opr(struct emu_cpu *c, const struct dinsn *d, int i)
+{
+	const struct dop *o = &d->op[i];
+	switch (o->kind) {
+	case DOP_REG:
+		return get_reg(c, o->reg, o->size);
+	case DOP_MEM:
+		return lin_read(c, mem_lin(c, d), o->size);
+	case DOP_IMM:
+		return (uint64_t)(i == 0 || d->op[0].kind != DOP_IMM ? d->imm : d->imm2) &
+		       szmask(o->size);
+	case DOP_SEG:
+		return c->seg[o->reg].sel;
+	default:
+		return 0;
+	}
+}
+
+static inline void opw(struct emu_cpu *c, const struct dinsn *d, int i, uint64_t v)
+{
+	const struct dop *o = &d->op[i];
+	if (o->kind == DOP_REG)
+		set_reg(c, o->reg, o->size, v);
+	else if (o->kind == DOP_MEM)
+		lin_write(c, mem_lin(c, d), o->size, v);
+}
+
+/* ---- Stack ----------------------------------------------------------------- */
+
+static inline unsigned stack_size(struct emu_cpu *c)
+{
+	return c->cmode == 8 ? 8 : (c->seg[SEG_SS].attr & SA_DB) ? 4 : 2;
+}
+
+static inline void set_sp(struct emu_cpu *c, uint64_t sp)
+{
+	unsigned ss = stack_size(c);
+	if (ss == 8)
+		c->r[R_SP] = sp;
+	else if (ss == 4)
+		c->r[R_SP] = (uint32_t)sp;
+	else
+		c->r[R_SP] = (c->r[R_SP] & ~0xffffULL) | (sp & 0xffff);
+}
+
+static inline void push(struct emu_cpu *c, unsigned size, uint64_t v)
+{
+	uint64_t sp = amask(stack_size(c), c->r[R_SP] - size);
+	lin_write(c, seg_lin(c, SEG_SS, sp), size, v);
+	set_sp(c, sp);
+}
+
+static inline uint64_t pop(struct emu_cpu *c, unsigned size)
+{
+	uint64_t sp = amask(stack_size(c), c->r[R_SP]);
+	uint64_t v = lin_read(c, seg_lin(c, SEG_SS, sp), size);
+	set_sp(c, sp + size);
+	return v;
+}
+
+/* ---- ALU ------------------------------------------------------------------- */
+
+static inline uint64_t alu(struct emu_cpu *c, int mn, unsigned size, uint64_t a, uint64_t b)
+{
+	uint64_t r;
+	switch (mn) {
+	case ZYDIS_MNEMONIC_ADD:
+		r = a + b;
+		lazy(c, LF_ADD, size, r, a, b);
+		return r;
+	case ZYDIS_MNEMONIC_ADC: {
+		bool cf = get_cf(c);
+		r = a + b + cf;
+		lazy(c, LF_ADC, size, r, a, b);
+		c->lf_cf = cf;
+		return r;
+	}
+	case ZYDIS_MNEMONIC_SUB:
+	case ZYDIS_MNEMONIC_CMP:
+		r = a - b;
+		lazy(c, LF_SUB, size, r, a, b);
+		return r;
+	case ZYDIS_MNEMONIC_SBB: {
+		bool cf = get_cf(c);
+		r = a - b - cf;
+		lazy(c, LF_SBB, size, r, a, b);
+		c->lf_cf = cf;
+		return r;
+	}
+	case ZYDIS_MNEMONIC_AND:
+	case ZYDIS_MNEMONIC_TEST:
+		r = a & b;
+		break;
+	case ZYDIS_MNEMONIC_OR:
+		r = a | b;
+		break;
+	default: /* XOR */
+		r = a ^ b;
+		break;
+	}
+	lazy(c, LF_LOGIC, size, r, 0, 0);
+	return r;
+}
+
+static inline uint64_t atomic_load_sz(void *p, unsigned size)
+{
+	switch (size) {
+	case 1:
+		return __atomic_load_n((uint8_t *)p, __ATOMIC_RELAXED);
+	case 2:
+		return __atomic_load_n((uint16_t *)p, __ATOMIC_RELAXED);
+	case 4:
+		return __atomic_load_n((uint32_t *)p, __ATOMIC_RELAXED);
+	default:
+		return __atomic_load_n((uint64_t *)p, __ATOMIC_RELAXED);
+	}
+}
+
+/* Compare-and-swap of size bytes at p; on failure *old gets the current value. */
+static inline bool cas_sz(void *p, unsigned size, uint64_t *old, uint64_t nv)
+{
+	switch (size) {
+	case 1: {
+		uint8_t o = *old;
+		bool ok = __atomic_compare_exchange_n((uint8_t *)p, &o, (uint8_t)nv, false,
+						      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		*old = o;
+		return ok;
+	}
+	case 2: {
+		uint16_t o = *old;
+		bool ok = __atomic_compare_exchange_n((uint16_t *)p, &o, (uint16_t)nv, false,
+						      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		*old = o;
+		return ok;
+	}
+	case 4: {
+		uint32_t o = *old;
+		bool ok = __atomic_compare_exchange_n((uint32_t *)p, &o, (uint32_t)nv, false,
+						      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		*old = o;
+		return ok;
+	}
+	default:
+		return __atomic_compare_exchange_n((uint64_t *)p, old, nv, false, __ATOMIC_SEQ_CST,
+						   __ATOMIC_SEQ_CST);
+	}
+}
+
+static inline void store_sz(void *p, unsigned size, uint64_t v)
+{
+	memcpy(p, &v, size);
+}
+
+static inline uint64_t load_sz(const void *p, unsigned size)
+{
+	uint64_t v = 0;
+	memcpy(&v, p, size);
+	return v;
+}
+
+/* Read-modify-write of operand 0 with fn(c, old, arg) -> new. Memory
+ * destinations are updated through a host pointer when possible, with a
+ * CAS loop for LOCK (and XCHG); fn may set flags and is retried on
+ * contention. */
+typedef uint64_t (*rmw_fn)(struct emu_cpu *c, const struct dinsn *d, uint64_t old, uint64_t arg);
+
+static uint64_t rmw(struct emu_cpu *c, const struct dinsn *d, rmw_fn fn, uint64_t arg,
+		    bool locked)
+{
+	const struct dop *o = &d->op[0];
+	unsigned size = o->size;
+	if (o->kind == DOP_REG) {
+		uint64_t old = get_reg(c, o->reg, size);
+		set_reg(c, o->reg, size, fn(c, d, old, arg));
+		return old;
+	}
+	if (o->kind != DOP_MEM)
+		emu_raise(c, EXC_UD, 0, false);
+	uint64_t lin = mem_lin(c, d);
+	void *p = lin_rmw_ptr(c, lin, size);
+	if (p) {
+		if (locked) {
+			uint64_t old = atomic_load_sz(p, size);
+			for (;;) {
+				uint64_t nv = fn(c, d, old, arg);
+				if (cas_sz(p, size, &old, nv))
+					return old;
+			}
+		}
+		uint64_t old = load_sz(p, size);
+		store_sz(p, size, fn(c, d, old, arg));
+		return old;
+	}
+	uint64_t old = lin_read(c, lin, size);
+	lin_write(c, lin, size, fn(c, d, old, arg));
+	return old;
+}
+
+static uint64_t fn_alu(struct emu_cpu *c, const struct dinsn *d, uint64_t old, uint64_t arg)
+{
+	return alu(c, d->mnem, d->op[0].size, old, arg);
+}
+
+static uint64_t fn_inc(struct emu_cpu *c, const struct dinsn *d, uint64_t old, uint64_t arg)
+{
+	bool cf = get_cf(c);
+	uint64_t r = old + 1;
+	lazy(c, LF_INC, d->op[0].size, r, old, 1);
+	c->lf_cf = cf;
+	return r;
+}
+
+static uint64_t fn_dec(struct emu_cpu *c, const struct dinsn *d, uint64_t old, uint64_t arg)
+{
+	bool cf = get_cf(c);
+	uint64_t r = old - 1;
+	lazy(c, LF_DEC, d->op[0].size, r, old, 1);
+	c->lf_cf = cf;
+	return r;
+}
+
+static uint64_t fn_neg(struct emu_cpu *c, const struct dinsn *d, uint64_t old, uint64_t arg)
+{
+	uint64_t r = 0 - old;
+	lazy(c, LF_NEG, d->op[0].size, r, old, 0);
+	return r;
+}
+
+static uint64_t fn_not(struct emu_cpu *c, const struct dinsn *d, uint64_t old, uint64_t arg)
+{
+	return ~old;
+}
+
+static uint64_t fn_xchg(struct emu_cpu *c, const struct dinsn *d, uint64_t old, uint64_t arg)
+{
+	return arg;
+}
+
+static uint64_t fn_xadd(struct emu_cpu *c, const struct dinsn *d, uint64_t old, uint64_t arg)
+{
+	uint64_t r = old + arg;
+	lazy(c, LF_ADD, d->op[0].size, r, old, arg);
+	return r;
+}
+
+static uint64_t fn_bts(struct emu_cpu *c, const struct dinsn *d, uint64_t old, uint64_t bit)
+{
+	return old | (1ULL << bit);
+}
+
+static uint64_t fn_btr(struct emu_cpu *c, const struct dinsn *d, uint64_t old, uint64_t bit)
+{
+	return old & ~(1ULL << bit);
+}
+
+static uint64_t fn_btc(struct emu_cpu *c, const struct dinsn *d, uint64_t old, uint64_t bit)
+{
+	return old ^ (1ULL << bit);
+}
+
+/* ---- Shifts and rotates ------------------------------------------------------ */
+
+static uint64_t shift_op(struct emu_cpu *c, int mn, unsigned size, uint64_t a, unsigned cnt)
+{
+	unsigned bits = size * 8;
+	uint64_t m = szmask(size), sb = sbit(size);
+	a &= m;
+	cnt &= size == 8 ? 63 : 31;
+	if (!cnt)
+		return a;
+	uint64_t r, f = 0;
+	bool cf = false, of = false;
+	switch (mn) {
+	case ZYDIS_MNEMONIC_SHL:
+		r = cnt >= bits ? 0 : (a << cnt) & m;
+		cf = cnt <= bits ? (a >> (bits - cnt)) & 1 : 0;
+		of = !!(r & sb) ^ cf;
+		f = flags_szp(r, size);
+		break;
+	case ZYDIS_MNEMONIC_SHR:
+		r = cnt >= bits ? 0 : a >> cnt;
+		cf = cnt <= bits ? (a >> (cnt - 1)) & 1 : 0;
+		of = !!(a & sb);
+		f = flags_szp(r, size);
+		break;
+	case ZYDIS_MNEMONIC_SAR: {
+		int64_t s = sext(a, size);
+		unsigned k = cnt >= bits ? bits - 1 : cnt;
+		r = (uint64_t)(s >> k) & m;
+		cf = (s >> (k - (cnt >= bits ? 0 : 1))) & 1;
+		if (cnt >= bits)
+			cf = s < 0;
+		f = flags_szp(r, size);
+		break;
+	}
+	case ZYDIS_MNEMONIC_ROL: {
+		unsigned k = cnt % bits;
+		r = k ? ((a << k) | (a >> (bits - k))) & m : a;
+		cf = r & 1;
+		of = !!(r & sb) ^ cf;
+		f = get_flags(c) & (F_ZF | F_SF | F_PF | F_AF);
+		break;
+	}
+	case ZYDIS_MNEMONIC_ROR: {
+		unsigned k = cnt % bits;
+		r = k ? ((a >> k) | (a << (bits - k))) & m : a;
+		cf = !!(r & sb);
+		of = !!(r & sb) ^ !!(r & (sb >> 1));
+		f = get_flags(c) & (F_ZF | F_SF | F_PF | F_AF);
+		break;
+	}
+	case ZYDIS_MNEMONIC_RCL: {
+		unsigned k = cnt % (bits + 1);
+		r = a;
+		cf = get_cf(c);
+		for (unsigned i = 0; i < k; i++) {
+			bool out = !!(r & sb);
+			r = ((r << 1) | cf) & m;
+			cf = out;
+		}
+		of = !!(r & sb) ^ cf;
+		f = get_flags(c) & (F_ZF | F_SF | F_PF | F_AF);
+		break;
+	}
+	case ZYDIS_MNEMONIC_RCR: {
+		unsigned k = cnt % (bits + 1);
+		r = a;
+		cf = get_cf(c);
+		of = !!(r & sb) ^ cf;
+		for (unsigned i = 0; i < k; i++) {
+			bool out = r & 1;
+			r = (r >> 1) | (cf ? sb : 0);
+			cf = out;
+		}
+		f = get_flags(c) & (F_ZF | F_SF | F_PF | F_AF);
+		break;
+	}
+	default:
+		return a;
+	}
+	set_arith(c, f | (cf ? F_CF : 0) | (of ? F_OF : 0));
+	return r;
+}
+
+static uint64_t fn_shift(struct emu_cpu *c, const struct dinsn *d, uint64_t old, uint64_t cnt)
+{
+	return shift_op(c, d->mnem, d->op[0].size, old, (unsigned)cnt);
+}
+
+static uint64_t fn_shd(struct emu_cpu *c, const struct dinsn *d, uint64_t a, uint64_t cnt)
+{
+	unsigned size = d->op[0].size, bits = size * 8;
+	uint64_t m = szmask(size), sb = sbit(size);
+	uint64_t b = get_reg(c, d->op[1].reg, size);
+	cnt &= size == 8 ? 63 : 31;
+	if (!cnt)
+		return a;
+	uint64_t r;
+	bool cf;
+	if (size == 2 && cnt > 16) {
+		/* Undefined on hardware; shift through the 32-bit pair. */
+		cnt &= 15;
+		if (!cnt)
+			return a;
+	}
+	if (d->mnem == ZYDIS_MNEMONIC_SHLD) {
+		r = ((a << cnt) | (b >> (bits - cnt))) & m;
+		cf = (a >> (bits - cnt)) & 1;
+	} else {
+		r = ((a >> cnt) | (b << (bits - cnt))) & m;
+		cf = (a >> (cnt - 1)) & 1;
+	}
+	bool of = ((r ^ a) & sb) != 0;
+	set_arith(c, flags_szp(r, size) | (cf ? F_CF : 0) | (of ? F_OF : 0));
+	return r;
+}
+
+/* ---- I/O ---------------------------------------------------------------------- */
+
+static void io_check(struct emu_cpu *c)
+{
+	if ((c->cr0 & CR0_PE) && c->cpl > (int)((c->flags & F_IOPL) >> 12))
+		emu_raise_gp(c, 0);
+}
+
+static uint64_t port_in(struct emu_cpu *c, uint16_t port, unsigned size)
+{
+	uint64_t v = 0;
+	if (!bus_access(&c->m->pio, &c->pio_hint, port, size, false, &v) &&
+	    c->m->trace_unclaimed_io)
+		fprintf(stderr, "vmon: emu: unclaimed in %#x/%u\n", port, size);
+	return v & szmask(size);
+}
+
+static void port_out(struct emu_cpu *c, uint16_t port, unsigned size, uint64_t v)
+{
+	v &= szmask(size);
+	if (!bus_access(&c->m->pio, &c->pio_hint, port, size, true, &v) &&
+	    c->m->trace_unclaimed_io)
+		fprintf(stderr, "vmon: emu: unclaimed out %#x/%u = %#llx\n", port, size,
+			(unsigned long long)v);
+}
+
+/* ---- String instructions -------------------------------------------------------- */
+
+#define STRING_BATCH 65536
+
+/* Returns true when the instruction is complete (else RIP stays and it
+ * resumes after pending events). */
+static bool do_string(struct emu_cpu *c, const struct dinsn *d)
+{
+	unsigned size = d->osize, as = d->asize;
+	bool rep = d->flags & (DI_REP | DI_REPNE);
+	int mn = d->mnem;
+	int sseg = d->seg == SEG_NONE ? SEG_DS : d->seg;
+	int64_t step = (c->flags & F_DF) ? -(int64_t)size : (int64_t)size;
+	uint64_t amsk = szmask(as);
+	bool is_cmp = false;
+	enum { S_MOVS, S_STOS, S_LODS, S_CMPS, S_SCAS, S_INS, S_OUTS } kind;
+	switch (mn) {
+	case ZYDIS_MNEMONIC_MOVSB:
+	case ZYDIS_MNEMONIC_MOVSW:
+	case ZYDIS_MNEMONIC_MOVSD:
+	case ZYDIS_MNEMONIC_MOVSQ:
+		kind = S_MOVS;
+		break;
+	case ZYDIS_MNEMONIC_STOSB:
+	case ZYDIS_MNEMONIC_STOSW:
+	case ZYDIS_MNEMONIC_STOSD:
+	case ZYDIS_MNEMONIC_STOSQ:
+		kind = S_STOS;
+		break;
+	case ZYDIS_MNEMONIC_LODSB:
+	case ZYDIS_MNEMONIC_LODSW:
+	case ZYDIS_MNEMONIC_LODSD:
+	case ZYDIS_MNEMONIC_LODSQ:
+		kind = S_LODS;
+		break;
+	case ZYDIS_MNEMONIC_CMPSB:
+	case ZYDIS_MNEMONIC_CMPSW:
+	case ZYDIS_MNEMONIC_CMPSD:
+	case ZYDIS_MNEMONIC_CMPSQ:
+		kind = S_CMPS;
+		is_cmp = true;
+		break;
+	case ZYDIS_MNEMONIC_SCASB:
+	case ZYDIS_MNEMONIC_SCASW:
+	case ZYDIS_MNEMONIC_SCASD:
+	case ZYDIS_MNEMONIC_SCASQ:
+		kind = S_SCAS;
+		is_cmp = true;
+		break;
+	case ZYDIS_MNEMONIC_INSB:
+	case ZYDIS_MNEMONIC_INSW:
+	case ZYDIS_MNEMONIC_INSD:
+		kind = S_INS;
+		break;
+	case ZYDIS_MNEMONIC_OUTSB:
+	case ZYDIS_MNEMONIC_OUTSW:
+	case ZYDIS_MNEMONIC_OUTSD:
+		kind = S_OUTS;
+		break;
+	default:
+		emu_report_unimpl(c, d);
+		emu_raise(c, EXC_UD, 0, false);
+	}
+	if (kind == S_INS || kind == S_OUTS)
+		io_check(c);
+	for (unsigned iter = 0;; iter++) {
+		uint64_t cnt = c->r[R_CX] & amsk;
+		if (rep && !cnt)
+			return true;
+		if (rep && iter >= STRING_BATCH)
+			return false;
+		uint64_t si = c->r[R_SI] & amsk, di = c->r[R_DI] & amsk;
+		/* Fast path: forward rep movs/stos within RAM pages. */
+		if (rep && step > 0 && (kind == S_STOS || kind == S_MOVS) && cnt > 1) {
+			uint64_t dl = seg_lin(c, SEG_ES, di);
+			uint64_t n = cnt;
+			uint64_t room = (4096 - (dl & 0xfff)) / size;
+			if (di + n * size - 1 > amsk) /* would wrap the address size */
+				n = 1;
+			if (n > room)
+				n = room;
+			uint64_t sl = 0;
+			if (kind == S_MOVS) {
+				sl = seg_lin(c, sseg, si);
+				uint64_t sroom = (4096 - (sl & 0xfff)) / size;
+				if (n > sroom)
+					n = sroom;
+				if (si + n * size - 1 > amsk)
+					n = 1;
+			}
+			if (n > 1) {
+				uint8_t *dp = lin_rmw_ptr(c, dl, (unsigned)(n * size) > 4096 ? 4096 : (unsigned)(n * size));
+				const uint8_t *sp = NULL;
+				if (kind == S_MOVS && dp) {
+					struct tlb_entry *e = mmu_lookup(c, sl, 0, c->cpl == 3);
+					sp = e->host ? e->host + (sl & 0xfff) : NULL;
+					/* Overlap where dst is just above src replicates
+					 * bytes: leave that to the element loop. */
+					if (sp && dp > sp && dp < sp + n * size)
+						sp = NULL;
+				}
+				if (dp && (kind == S_STOS || sp)) {
+					if (kind == S_STOS) {
+						uint64_t v = c->r[R_AX];
+						if (size == 1)
+							memset(dp, (int)(v & 0xff), n);
+						else
+							for (uint64_t i = 0; i < n; i++)
+								memcpy(dp + i * size, &v, size);
+					} else {
+						memmove(dp, sp, n * size);
+					}
+					c->r[R_DI] = (c->r[R_DI] & ~amsk) | ((di + n * size) & amsk);
+					if (kind == S_MOVS)
+						c->r[R_SI] = (c->r[R_SI] & ~amsk) |
+							     ((si + n * size) & amsk);
+					c->r[R_CX] = (c->r[R_CX] & ~amsk) | ((cnt - n) & amsk);
+					iter += (unsigned)n;
+					continue;
+				}
+			}
+		}
+		uint64_t a, b;
+		switch (kind) {
+		case S_MOVS:
+			a = lin_read(c, seg_lin(c, sseg, si), size);
+			lin_write(c, seg_lin(c, SEG_ES, di), size, a);
+			si += step;
+			di += step;
+			break;
+		case S_STOS:
+			lin_write(c, seg_lin(c, SEG_ES, di), size, c->r[R_AX]);
+			di += step;
+			break;
+		case S_LODS:
+			a = lin_read(c, seg_lin(c, sseg, si), size);
+			set_reg(c, R_AX, size, a);
+			si += step;
+			break;
+		case S_CMPS:
+			a = lin_read(c, seg_lin(c, sseg, si), size);
+			b = lin_read(c, seg_lin(c, SEG_ES, di), size);
+			alu(c, ZYDIS_MNEMONIC_CMP, size, a, b);
+			si += step;
+			di += step;
+			break;
+		case S_SCAS:
+			b = lin_read(c, seg_lin(c, SEG_ES, di), size);
+			alu(c, ZYDIS_MNEMONIC_CMP, size, c->r[R_AX] & szmask(size), b);
+			di += step;
+			break;
+		case S_INS: {
+			uint64_t dl = seg_lin(c, SEG_ES, di);
+			mmu_lookup(c, dl, 1, c->cpl == 3); /* fault before the port read */
+			a = port_in(c, (uint16_t)c->r[R_DX], size);
+			lin_write(c, dl, size, a);
+			di += step;
+			break;
+		}
+		case S_OUTS:
+			a = lin_read(c, seg_lin(c, sseg, si), size);
+			port_out(c, (uint16_t)c->r[R_DX], size, a);
+			si += step;
+			break;
+		}
+		c->r[R_SI] = (c->r[R_SI] & ~amsk) | (si & amsk);
+		c->r[R_DI] = (c->r[R_DI] & ~amsk) | (di & amsk);
+		if (!rep)
+			return true;
+		c->r[R_CX] = (c->r[R_CX] & ~amsk) | ((cnt - 1) & amsk);
+		if (is_cmp) {
+			bool zf = get_flags(c) & F_ZF;
+			if ((d->flags & DI_REP) && !zf)
+				return true;
+			if ((d->flags & DI_REPNE) && zf)
+				return true;
+		}
+		if (kind == S_INS || kind == S_OUTS) {
+			if (vmctl_stopping(&c->m->ctl))
+				return false;
+		}
+	}
+}
+
+/* ---- Multiply / divide ------------------------------------------------------------ */
+
+static void do_mul1(struct emu_cpu *c, const struct dinsn *d, bool sign)
+{
+	unsigned size = d->op[0].size;
+	uint64_t src = opr(c, d, 0);
+	uint64_t lo, hi;
+	bool ovf;
+	if (size == 8) {
+		if (sign) {
+			__int128 p = (__int128)(int64_t)c->r[R_AX] * (int64_t)src;
+			lo = (uint64_t)p;
+			hi = (uint64_t)(p >> 64);
+			ovf = p != (__int128)(int64_t)lo;
+		} else {
+			unsigned __int128 p = (unsigned __int128)c->r[R_AX] * src;
+			lo = (uint64_t)p;
+			hi = (uint64_t)(p >> 64);
+			ovf = hi != 0;
+		}
+	} else {
+		unsigned bits = size * 8;
+		uint64_t a = c->r[R_AX] & szmask(size);
+		if (sign) {
+			int64_t p = sext(a, size) * sext(src, size);
+			lo = (uint64_t)p & szmask(size);
+			hi = ((uint64_t)p >> bits) & szmask(size);
+			ovf = p != sext(lo, size);
+		} else {
+			uint64_t p = a * (src & szmask(size));
+			lo = p & szmask(size);
+			hi = p >> bits;
+			ovf = hi != 0;
+		}
+	}
+	if (size == 1) {
+		set_reg(c, R_AX, 2, (lo & 0xff) | ((hi & 0xff) << 8));
+	} else {
+		set_reg(c, R_AX, size, lo);
+		set_reg(c, R_DX, size, hi);
+	}
+	set_arith(c, flags_szp(lo, size) | (ovf ? F_CF | F_OF : 0));
+}
+
+static void do_imul_n(struct emu_cpu *c, const struct dinsn *d)
+{
+	unsigned size = d->op[0].size;
+	uint64_t a, b;
+	if (d->nops == 3) {
+		a = opr(c, d, 1);
+		b = (uint64_t)d->imm;
+	} else {
+		a = opr(c, d, 0);
+		b = opr(c, d, 1);
+	}
+	uint64_t lo;
+	bool ovf;
+	if (size == 8) {
+		__int128 p = (__int128)(int64_t)a * (int64_t)b;
+		lo = (uint64_t)p;
+		ovf = p != (__int128)(int64_t)lo;
+	} else {
+		int64_t p = sext(a, size) * sext(b, size);
+		lo = (uint64_t)p & szmask(size);
+		ovf = p != sext(lo, size);
+	}
+	set_reg(c, d->op[0].reg, size, lo);
+	set_arith(c, flags_szp(lo, size) | (ovf ? F_CF | F_OF : 0));
+}
+
+static void do_div(struct emu_cpu *c, const struct dinsn *d, bool sign)
+{
+	unsigned size = d->op[0].size;
+	uint64_t src = opr(c, d, 0) & szmask(size);
+	if (!src)
+		emu_raise(c, EXC_DE, 0, false);
+	if (size == 8) {
+		if (sign) {
+			__int128 n = (__int128)(((unsigned __int128)c->r[R_DX] << 64) | c->r[R_AX]);
+			int64_t dv = (int64_t)src;
+			if (dv == -1 && (unsigned __int128)n == ((unsigned __int128)1 << 127))
+				emu_raise(c, EXC_DE, 0, false);
+			__int128 q = n / dv, r = n % dv;
+			if (q > INT64_MAX || q < INT64_MIN)
+				emu_raise(c, EXC_DE, 0, false);
+			c->r[R_AX] = (uint64_t)q;
+			c->r[R_DX] = (uint64_t)r;
+		} else {
+			unsigned __int128 n = ((unsigned __int128)c->r[R_DX] << 64) | c->r[R_AX];
+			unsigned __int128 q = n / src, r = n % src;
+			if (q >> 64)
+				emu_raise(c, EXC_DE, 0, false);
+			c->r[R_AX] = (uint64_t)q;
+			c->r[R_DX] = (uint64_t)r;
+		}
+		return;
+	}
+	unsigned bits = size * 8;
+	uint64_t n;
+	if (size == 1)
+		n = c->r[R_AX] & 0xffff;
+	else
+		n = ((c->r[R_DX] & szmask(size)) << bits) | (c->r[R_AX] & szmask(size));
+	uint64_t q, r;
+	if (sign) {
+		int64_t sn = size == 4 ? (int64_t)n : sext(n, size * 2);
+		int64_t sd = sext(src, size);
+		int64_t sq = sn / sd, sr = sn % sd;
+		if (sq != sext((uint64_t)sq & szmask(size), size))
+			emu_raise(c, EXC_DE, 0, false);
+		q = (uint64_t)sq;
+		r = (uint64_t)sr;
+	} else {
+		q = n / src;
+		r = n % src;
+		if (q >> bits)
+			emu_raise(c, EXC_DE, 0, false);
+	}
+	if (size == 1) {
+		set_reg(c, R_AX, 2, (q & 0xff) | ((r & 0xff) << 8));
+	} else {
+		set_reg(c, R_AX, size, q);
+		set_reg(c, R_DX, size, r);
+	}
+}
+
+/* ---- Descriptor-table instructions ------------------------------------------------- */
+
+static void need_cpl0(struct emu_cpu *c)
+{
+	if (c->cpl != 0)
+		emu_raise_gp(c, 0);
+}
+
+static void load_sys_seg(struct emu_cpu *c, bool is_tr, uint16_t sel)
+{
+	need_cpl0(c);
+	struct seg *s = is_tr ? &c->tr : &c->ldtr;
+	if (!(sel & ~3)) {
+		if (is_tr)
+			emu_raise_gp(c, 0);
+		memset(s, 0, sizeof(*s));
+		return;
+	}
+	if (sel & 4)
+		emu_raise_gp(c, sel & ~3);
+	uint32_t idx = sel & ~7u;
+	unsigned dsize = (c->efer & EFER_LMA) ? 16 : 8;
+	if (idx + dsize - 1 > c->gdtr.limit)
+		emu_raise_gp(c, sel & ~3);
+	uint64_t lin = c->gdtr.base + idx;
+	uint64_t lo = lin_read_sys(c, lin, 8);
+	uint64_t hi = dsize == 16 ? lin_read_sys(c, lin + 8, 8) : 0;
+	unsigned type = (lo >> 40) & 0xf;
+	if ((lo >> 44) & 1) /* S bit: must be a system descriptor */
+		emu_raise_gp(c, sel & ~3);
+	if (is_tr ? (type != 9 && type != 1) : type != 2)
+		emu_raise_gp(c, sel & ~3);
+	if (!((lo >> 47) & 1))
+		emu_raise(c, EXC_NP, sel & ~3, true);
+	s->sel = sel;
+	s->base = ((lo >> 16) & 0xffffff) | (((lo >> 56) & 0xff) << 24) | ((hi & 0xffffffff) << 32);
+	s->limit = (lo & 0xffff) | ((lo >> 32) & 0xf0000);
+	if ((lo >> 55) & 1)
+		s->limit = (s->limit << 12) | 0xfff;
+	s->attr = (lo >> 40) & 0xf0ff;
+	if (is_tr) {
+		lin_write_sys(c, lin, 8, lo | (2ULL << 40)); /* busy */
+		s->attr |= 2;
+	}
+}
+
+static void do_dt(struct emu_cpu *c, const struct dinsn *d)
+{
+	uint64_t lin = mem_lin(c, d);
+	struct dtr *t = (d->mnem == ZYDIS_MNEMONIC_LGDT || d->mnem == ZYDIS_MNEMONIC_SGDT)
+				? &c->gdtr
+				: &c->idtr;
+	bool load = d->mnem == ZYDIS_MNEMONIC_LGDT || d->mnem == ZYDIS_MNEMONIC_LIDT;
+	if (load) {
+		need_cpl0(c);
+		uint16_t limit = (uint16_t)lin_read(c, lin, 2);
+		uint64_t base;
+		if (c->cmode == 8)
+			base = lin_read(c, lin + 2, 8);
+		else
+			base = lin_read(c, lin + 2, 4) & (d->osize == 2 ? 0xffffff : 0xffffffff);
+		t->limit = limit;
+		t->base = base;
+	} else {
+		lin_write(c, lin, 2, t->limit);
+		lin_write(c, lin + 2, c->cmode == 8 ? 8 : 4, t->base);
+	}
+}
+
+/* ---- One instruction ---------------------------------------------------------------- */
+
+static void jump_to(struct emu_cpu *c, const struct dinsn *d, uint64_t target)
+{
+	unsigned os = d->osize;
+	if (c->cmode == 8 && os != 2)
+		c->next_rip = target;
+	else
+		c->next_rip = os == 2 ? (target & 0xffff) : (uint32_t)target;
+}
+
+static uint64_t rel_target(struct emu_cpu *c, const struct dinsn *d)
+{
+	return c->next_rip + (uint64_t)d->imm;
+}
+
+static void exec(struct emu_cpu *c, const struct dinsn *d)
+{
+	unsigned os = d->osize;
+	int mn = d->mnem;
+	uint64_t v, a;
+
+	if (unlikely(d->flags & DI_STRING)) {
+		if (!do_string(c, d))
+			c->next_rip = c->rip;
+		return;
+	}
+
+	switch (mn) {
+	case ZYDIS_MNEMONIC_NOP:
+	case ZYDIS_MNEMONIC_PAUSE:
+	case ZYDIS_MNEMONIC_ENDBR64:
+	case ZYDIS_MNEMONIC_ENDBR32:
+	case ZYDIS_MNEMONIC_PREFETCH:
+	case ZYDIS_MNEMONIC_PREFETCHW:
+	case ZYDIS_MNEMONIC_PREFETCHNTA:
+	case ZYDIS_MNEMONIC_PREFETCHT0:
+	case ZYDIS_MNEMONIC_PREFETCHT1:
+	case ZYDIS_MNEMONIC_PREFETCHT2:
+	case ZYDIS_MNEMONIC_LFENCE:
+	case ZYDIS_MNEMONIC_SFENCE:
+	case ZYDIS_MNEMONIC_CLFLUSH:
+		return;
+	case ZYDIS_MNEMONIC_MFENCE:
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		return;
+
+	case ZYDIS_MNEMONIC_MOV:
+		if (d->op[0].kind == DOP_CR || d->op[1].kind == DOP_CR) {
+			need_cpl0(c);
+			if (d->op[0].kind == DOP_CR) {
+				emu_write_cr(c, d->op[0].reg, get_reg(c, d->op[1].reg, 8));
+			} else {
+				uint64_t cr;
+				switch (d->op[1].reg) {
+				case 0:
+					cr = c->cr0;
+					break;
+				case 2:
+					cr = c->cr2;
+					break;
+				case 3:
+					cr = c->cr3;
+					break;
+				case 4:
+					cr = c->cr4;
+					break;
+				case 8:
+					cr = c->apic.tpr >> 4;
+					break;
+				default:
+					emu_raise(c, EXC_UD, 0, false);
+				}
+				set_reg(c, d->op[0].reg, c->cmode == 8 ? 8 : 4, cr);
+			}
+			return;
+		}
+		if (d->op[0].kind == DOP_DR || d->op[1].kind == DOP_DR) {
+			need_cpl0(c);
+			if (d->op[0].kind == DOP_DR)
+				c->dr[d->op[0].reg & 7] = get_reg(c, d->op[1].reg, 8);
+			else
+				set_reg(c, d->op[0].reg, c->cmode == 8 ? 8 : 4,
+					c->dr[d->op[1].reg & 7]);
+			return;
+		}
+		if (d->op[0].kind == DOP_SEG) {
+			if (d->op[0].reg == SEG_CS)
+				emu_raise(c, EXC_UD, 0, false);
+			emu_load_seg(c, d->op[0].reg, (uint16_t)opr(c, d, 1));
+			if (d->op[0].reg == SEG_SS)
+				c->irq_shadow = 2;
+			return;
+		}
+		opw(c, d, 0, opr(c, d, 1));
+		return;
+	case ZYDIS_MNEMONIC_MOVNTI:
+		opw(c, d, 0, opr(c, d, 1));
+		return;
+	case ZYDIS_MNEMONIC_MOVZX:
+		opw(c, d, 0, opr(c, d, 1));
+		return;
+	case ZYDIS_MNEMONIC_MOVSX:
+	case ZYDIS_MNEMONIC_MOVSXD:
+		opw(c, d, 0, (uint64_t)sext(opr(c, d, 1), d->op[1].size));
+		return;
+	case ZYDIS_MNEMONIC_LEA:
+		set_reg(c, d->op[0].reg, d->op[0].size, ea_off(c, d));
+		return;
+
+	case ZYDIS_MNEMONIC_ADD:
+	case ZYDIS_MNEMONIC_OR:
+	case ZYDIS_MNEMONIC_ADC:
+	case ZYDIS_MNEMONIC_SBB:
+	case ZYDIS_MNEMONIC_AND:
+	case ZYDIS_MNEMONIC_SUB:
+	case ZYDIS_MNEMONIC_XOR:
+		v = opr(c, d, 1);
+		if (d->op[0].kind == DOP_REG && d->op[1].kind == DOP_REG && d->op[0].reg == d->op[1].reg &&
+		    (mn == ZYDIS_MNEMONIC_XOR || mn == ZYDIS_MNEMONIC_SUB)) {
+			set_reg(c, d->op[0].reg, d->op[0].size, 0);
+			lazy(c, mn == ZYDIS_MNEMONIC_XOR ? LF_LOGIC : LF_SUB, d->op[0].size, 0, v, v);
+			return;
+		}
+		rmw(c, d, fn_alu, v, d->flags & DI_LOCK);
+		return;
+	case ZYDIS_MNEMONIC_CMP:
+	case ZYDIS_MNEMONIC_TEST:
+		alu(c, mn, d->op[0].size, opr(c, d, 0), opr(c, d, 1));
+		return;
+	case ZYDIS_MNEMONIC_INC:
+		rmw(c, d, fn_inc, 0, d->flags & DI_LOCK);
+		return;
+	case ZYDIS_MNEMONIC_DEC:
+		rmw(c, d, fn_dec, 0, d->flags & DI_LOCK);
+		return;
+	case ZYDIS_MNEMONIC_NEG:
+		rmw(c, d, fn_neg, 0, d->flags & DI_LOCK);
+		return;
+	case ZYDIS_MNEMONIC_NOT:
+		rmw(c, d, fn_not, 0, d->flags & DI_LOCK);
+		return;
+
+	case ZYDIS_MNEMONIC_SHL:
+	case ZYDIS_MNEMONIC_SHR:
+	case ZYDIS_MNEMONIC_SAR:
+	case ZYDIS_MNEMONIC_ROL:
+	case ZYDIS_MNEMONIC_ROR:
+	case ZYDIS_MNEMONIC_RCL:
+	case ZYDIS_MNEMONIC_RCR:
+		v = d->nops >= 2 ? opr(c, d, 1) : 1;
+		rmw(c, d, fn_shift, v, false);
+		return;
+	case ZYDIS_MNEMONIC_SHLD:
+	case ZYDIS_MNEMONIC_SHRD:
+		v = opr(c, d, 2);
+		rmw(c, d, fn_shd, v, false);
+		return;
+
+	case ZYDIS_MNEMONIC_MUL:
+		do_mul1(c, d, false);
+		return;
+	case ZYDIS_MNEMONIC_IMUL:
+		if (d->nops == 1)
+			do_mul1(c, d, true);
+		else
+			do_imul_n(c, d);
+		return;
+	case ZYDIS_MNEMONIC_DIV:
+		do_div(c, d, false);
+		return;
+	case ZYDIS_MNEMONIC_IDIV:
+		do_div(c, d, true);
+		return;
+
+	case ZYDIS_MNEMONIC_XCHG:
+		if (d->op[0].kind == DOP_REG && d->op[1].kind == DOP_REG) {
+			a = opr(c, d, 0);
+			v = opr(c, d, 1);
+			opw(c, d, 0, v);
+			opw(c, d, 1, a);
+			return;
+		}
+		if (d->op[1].kind == DOP_MEM) {
+			/* normalise: memory first */
+			struct dinsn t = *d;
+			t.op[0] = d->op[1];
+			t.op[1] = d->op[0];
+			v = get_reg(c, t.op[1].reg, t.op[1].size);
+			a = rmw(c, &t, fn_xchg, v, true);
+			set_reg(c, t.op[1].reg, t.op[1].size, a);
+			return;
+		}
+		v = get_reg(c, d->op[1].reg, d->op[1].size);
+		a = rmw(c, d, fn_xchg, v, true);
+		set_reg(c, d->op[1].reg, d->op[1].size, a);
+		return;
+	case ZYDIS_MNEMONIC_XADD:
+		v = get_reg(c, d->op[1].reg, d->op[1].size);
+		a = rmw(c, d, fn_xadd, v, d->flags & DI_LOCK);
+		set_reg(c, d->op[1].reg, d->op[1].size, a);
+		return;
+	case ZYDIS_MNEMONIC_CMPXCHG: {
+		unsigned size = d->op[0].size;
+		uint64_t acc = c->r[R_AX] & szmask(size);
+		uint64_t src = get_reg(c, d->op[1].reg, size);
+		uint64_t old;
+		if (d->op[0].kind == DOP_REG) {
+			old = get_reg(c, d->op[0].reg, size);
+			if (old == acc)
+				set_reg(c, d->op[0].reg, size, src);
+		} else {
+			uint64_t lin = mem_lin(c, d);
+			void *p = lin_rmw_ptr(c, lin, size);
+			if (p) {
+				old = acc;
+				cas_sz(p, size, &old, src);
+			} else {
+				old = lin_read(c, lin, size);
+				lin_write(c, lin, size, old == acc ? src : old);
+			}
+		}
+		alu(c, ZYDIS_MNEMONIC_CMP, size, acc, old);
+		if (old != acc)
+			set_reg(c, R_AX, size, old);
+		return;
+	}
+	case ZYDIS_MNEMONIC_CMPXCHG8B: {
+		uint64_t lin = mem_lin(c, d);
+		uint64_t exp = (c->r[R_AX] & 0xffffffff) | (c->r[R_DX] << 32);
+		uint64_t nv = (c->r[R_BX] & 0xffffffff) | (c->r[R_CX] << 32);
+		void *p = lin_rmw_ptr(c, lin, 8);
+		uint64_t old;
+		bool ok;
+		if (p) {
+			old = exp;
+			ok = cas_sz(p, 8, &old, nv);
+		} else {
+			old = lin_read(c, lin, 8);
+			ok = old == exp;
+			lin_write(c, lin, 8, ok ? nv : old);
+		}
+		get_flags(c);
+		if (ok) {
+			c->flags |= F_ZF;
+		} else {
+			c->flags &= ~(uint64_t)F_ZF;
+			c->r[R_AX] = (uint32_t)old;
+			c->r[R_DX] = old >> 32;
+		}
+		return;
+	}
+
+	case ZYDIS_MNEMONIC_BT:
+	case ZYDIS_MNEMONIC_BTS:
+	case ZYDIS_MNEMONIC_BTR:
+	case ZYDIS_MNEMONIC_BTC: {
+		unsigned size = d->op[0].size, bits = size * 8;
+		uint64_t off = opr(c, d, 1);
+		struct dinsn t;
+		const struct dinsn *dd = d;
+		if (d->op[0].kind == DOP_MEM && d->op[1].kind == DOP_REG) {
+			int64_t so = sext(off, d->op[1].size);
+			int64_t words = so >= 0 ? so / (int64_t)bits : -((-so + bits - 1) / bits);
+			t = *d;
+			t.disp += words * (int64_t)size;
+			dd = &t;
+			off = (uint64_t)(so - words * (int64_t)bits);
+		} else {
+			off &= bits - 1;
+		}
+		uint64_t old;
+		if (mn == ZYDIS_MNEMONIC_BT)
+			old = opr(c, dd, 0);
+		else
+			old = rmw(c, dd,
+				  mn == ZYDIS_MNEMONIC_BTS   ? fn_bts
+				  : mn == ZYDIS_MNEMONIC_BTR ? fn_btr
+							     : fn_btc,
+				  off, d->flags & DI_LOCK);
+		get_flags(c);
+		c->flags = (c->flags & ~(uint64_t)F_CF) | ((old >> off) & 1);
+		return;
+	}
+	case ZYDIS_MNEMONIC_BSF:
+	case ZYDIS_MNEMONIC_BSR:
+	case ZYDIS_MNEMONIC_TZCNT: /* not advertised: rep bsf behaves as bsf */
+		v = opr(c, d, 1);
+		get_flags(c);
+		if (!v) {
+			c->flags |= F_ZF;
+			return;
+		}
+		c->flags &= ~(uint64_t)F_ZF;
+		set_reg(c, d->op[0].reg, d->op[0].size,
+			mn == ZYDIS_MNEMONIC_BSR ? 63 - __builtin_clzll(v) : __builtin_ctzll(v));
+		return;
+	case ZYDIS_MNEMONIC_BSWAP:
+		v = get_reg(c, d->op[0].reg, d->op[0].size);
+		set_reg(c, d->op[0].reg, d->op[0].size,
+			d->op[0].size == 8 ? __builtin_bswap64(v) : __builtin_bswap32((uint32_t)v));
+		return;
+
+	case ZYDIS_MNEMONIC_CBW:
+		set_reg(c, R_AX, 2, (uint64_t)(int8_t)c->r[R_AX]);
+		return;
+	case ZYDIS_MNEMONIC_CWDE:
+		set_reg(c, R_AX, 4, (uint64_t)(int16_t)c->r[R_AX]);
+		return;
+	case ZYDIS_MNEMONIC_CDQE:
+		c->r[R_AX] = (uint64_t)(int32_t)c->r[R_AX];
+		return;
+	case ZYDIS_MNEMONIC_CWD:
+		set_reg(c, R_DX, 2, (c->r[R_AX] & 0x8000) ? 0xffff : 0);
+		return;
+	case ZYDIS_MNEMONIC_CDQ:
+		set_reg(c, R_DX, 4, (c->r[R_AX] & 0x80000000) ? 0xffffffff : 0);
+		return;
+	case ZYDIS_MNEMONIC_CQO:
+		c->r[R_DX] = (int64_t)c->r[R_AX] < 0 ? ~0ULL : 0;
+		return;
+
+	case ZYDIS_MNEMONIC_JMP:
+		if (d->flags & DI_FAR) {
+			if (d->op[0].kind == DOP_PTR) {
+				emu_far_jump(c, (uint16_t)d->imm2, (uint64_t)d->imm, false, os);
+			} else {
+				uint64_t lin = mem_lin(c, d);
+				uint64_t off = lin_read(c, lin, os);
+				uint16_t sel = (uint16_t)lin_read(c, lin + os, 2);
+				emu_far_jump(c, sel, off, false, os);
+			}
+			return;
+		}
+		jump_to(c, d, (d->flags & DI_RELBR) ? rel_target(c, d) : opr(c, d, 0));
+		return;
+	case ZYDIS_MNEMONIC_JO:
+	case ZYDIS_MNEMONIC_JNO:
+	case ZYDIS_MNEMONIC_JB:
+	case ZYDIS_MNEMONIC_JNB:
+	case ZYDIS_MNEMONIC_JZ:
+	case ZYDIS_MNEMONIC_JNZ:
+	case ZYDIS_MNEMONIC_JBE:
+	case ZYDIS_MNEMONIC_JNBE:
+	case ZYDIS_MNEMONIC_JS:
+	case ZYDIS_MNEMONIC_JNS:
+	case ZYDIS_MNEMONIC_JP:
+	case ZYDIS_MNEMONIC_JNP:
+	case ZYDIS_MNEMONIC_JL:
+	case ZYDIS_MNEMONIC_JNL:
+	case ZYDIS_MNEMONIC_JLE:
+	case ZYDIS_MNEMONIC_JNLE:
+		if (cond(c, d->opcode & 0xf))
+			jump_to(c, d, rel_target(c, d));
+		return;
+	case ZYDIS_MNEMONIC_JCXZ:
+	case ZYDIS_MNEMONIC_JECXZ:
+	case ZYDIS_MNEMONIC_JRCXZ:
+		if (!(c->r[R_CX] & szmask(d->asize)))
+			jump_to(c, d, rel_target(c, d));
+		return;
+	case ZYDIS_MNEMONIC_LOOP:
+	case ZYDIS_MNEMONIC_LOOPE:
+	case ZYDIS_MNEMONIC_LOOPNE: {
+		uint64_t m = szmask(d->asize);
+		uint64_t cnt = (c->r[R_CX] - 1) & m;
+		c->r[R_CX] = (c->r[R_CX] & ~m) | cnt;
+		bool take = cnt != 0;
+		if (mn == ZYDIS_MNEMONIC_LOOPE)
+			take = take && (get_flags(c) & F_ZF);
+		else if (mn == ZYDIS_MNEMONIC_LOOPNE)
+			take = take && !(get_flags(c) & F_ZF);
+		if (take)
+			jump_to(c, d, rel_target(c, d));
+		return;
+	}
+	case ZYDIS_MNEMONIC_SETO:
+	case ZYDIS_MNEMONIC_SETNO:
+	case ZYDIS_MNEMONIC_SETB:
+	case ZYDIS_MNEMONIC_SETNB:
+	case ZYDIS_MNEMONIC_SETZ:
+	case ZYDIS_MNEMONIC_SETNZ:
+	case ZYDIS_MNEMONIC_SETBE:
+	case ZYDIS_MNEMONIC_SETNBE:
+	case ZYDIS_MNEMONIC_SETS:
+	case ZYDIS_MNEMONIC_SETNS:
+	case ZYDIS_MNEMONIC_SETP:
+	case ZYDIS_MNEMONIC_SETNP:
+	case ZYDIS_MNEMONIC_SETL:
+	case ZYDIS_MNEMONIC_SETNL:
+	case ZYDIS_MNEMONIC_SETLE:
+	case ZYDIS_MNEMONIC_SETNLE:
+		opw(c, d, 0, cond(c, d->opcode & 0xf));
+		return;
+	case ZYDIS_MNEMONIC_CMOVO:
+	case ZYDIS_MNEMONIC_CMOVNO:
+	case ZYDIS_MNEMONIC_CMOVB:
+	case ZYDIS_MNEMONIC_CMOVNB:
+	case ZYDIS_MNEMONIC_CMOVZ:
+	case ZYDIS_MNEMONIC_CMOVNZ:
+	case ZYDIS_MNEMONIC_CMOVBE:
+	case ZYDIS_MNEMONIC_CMOVNBE:
+	case ZYDIS_MNEMONIC_CMOVS:
+	case ZYDIS_MNEMONIC_CMOVNS:
+	case ZYDIS_MNEMONIC_CMOVP:
+	case ZYDIS_MNEMONIC_CMOVNP:
+	case ZYDIS_MNEMONIC_CMOVL:
+	case ZYDIS_MNEMONIC_CMOVNL:
+	case ZYDIS_MNEMONIC_CMOVLE:
+	case ZYDIS_MNEMONIC_CMOVNLE:
+		v = opr(c, d, 1); /* the source is read (and may fault) either way */
+		if (cond(c, d->opcode & 0xf))
+			set_reg(c, d->op[0].reg, d->op[0].size, v);
+		else if (d->op[0].size == 4)
+			set_reg(c, d->op[0].reg, 4, get_reg(c, d->op[0].reg, 4));
+		return;
+
+	case ZYDIS_MNEMONIC_CALL:
+		if (d->flags & DI_FAR) {
+			uint64_t off;
+			uint16_t sel;
+			if (d->op[0].kind == DOP_PTR) {
+				off = (uint64_t)d->imm;
+				sel = (uint16_t)d->imm2;
+			} else {
+				uint64_t lin = mem_lin(c, d);
+				off = lin_read(c, lin, os);
+				sel = (uint16_t)lin_read(c, lin + os, 2);
+			}
+			emu_far_jump(c, sel, off, true, os);
+			return;
+		}
+		v = (d->flags & DI_RELBR) ? rel_target(c, d) : opr(c, d, 0);
+		push(c, os, c->next_rip);
+		jump_to(c, d, v);
+		return;
+	case ZYDIS_MNEMONIC_RET:
+		if (d->flags & DI_FAR) {
+			emu_far_ret(c, os, d->nops ? (uint16_t)d->imm : 0);
+			return;
+		}
+		v = pop(c, os);
+		if (d->nops)
+			set_sp(c, c->r[R_SP] + (uint16_t)d->imm);
+		jump_to(c, d, v);
+		return;
+	case ZYDIS_MNEMONIC_PUSH:
+		if (d->op[0].kind == DOP_SEG) {
+			push(c, os, c->seg[d->op[0].reg].sel);
+			return;
+		}
+		v = opr(c, d, 0);
+		if (d->op[0].kind == DOP_IMM)
+			v = (uint64_t)d->imm;
+		push(c, os, v);
+		return;
+	case ZYDIS_MNEMONIC_POP:
+		if (d->op[0].kind == DOP_SEG) {
+			uint64_t sp = c->r[R_SP];
+			v = pop(c, os);
+			c->r[R_SP] = sp;
+			emu_load_seg(c, d->op[0].reg, (uint16_t)v);
+			pop(c, os);
+			if (d->op[0].reg == SEG_SS)
+				c->irq_shadow = 2;
+			return;
+		}
+		if (d->op[0].kind == DOP_MEM) {
+			/* The address uses RSP after the pop. */
+			uint64_t sp = c->r[R_SP];
+			v = pop(c, os);
+			uint64_t lin;
+			lin = mem_lin(c, d);
+			uint64_t nsp = c->r[R_SP];
+			c->r[R_SP] = sp;
+			lin_write(c, lin, os, v);
+			c->r[R_SP] = nsp;
+			return;
+		}
+		v = pop(c, os);
+		set_reg(c, d->op[0].reg, os, v);
+		return;
+	case ZYDIS_MNEMONIC_PUSHF:
+	case ZYDIS_MNEMONIC_PUSHFD:
+	case ZYDIS_MNEMONIC_PUSHFQ:
+		push(c, os, get_flags(c) & ~(uint64_t)(F_RF | F_VM));
+		return;
+	case ZYDIS_MNEMONIC_POPF:
+	case ZYDIS_MNEMONIC_POPFD:
+	case ZYDIS_MNEMONIC_POPFQ: {
+		v = pop(c, os);
+		uint64_t mask = F_ARITH | F_TF | F_DF | F_NT | F_AC | F_ID;
+		if (c->cpl == 0)
+			mask |= F_IOPL;
+		if (c->cpl <= (int)((c->flags & F_IOPL) >> 12) || !(c->cr0 & CR0_PE))
+			mask |= F_IF;
+		if (os == 2)
+			mask &= 0xffff;
+		get_flags(c);
+		c->flags = (c->flags & ~mask) | (v & mask) | 2;
+		return;
+	}
+	case ZYDIS_MNEMONIC_PUSHA:
+	case ZYDIS_MNEMONIC_PUSHAD: {
+		uint64_t sp = c->r[R_SP];
+		for (int i = 0; i < 8; i++)
+			push(c, os, i == R_SP ? sp : c->r[i]);
+		return;
+	}
+	case ZYDIS_MNEMONIC_POPA:
+	case ZYDIS_MNEMONIC_POPAD:
+		for (int i = 7; i >= 0; i--) {
+			v = pop(c, os);
+			if (i != R_SP)
+				set_reg(c, i, os, v);
+		}
+		return;
+	case ZYDIS_MNEMONIC_LEAVE: {
+		unsigned ss = stack_size(c);
+		uint64_t bp = c->r[R_BP] & szmask(ss);
+		v = lin_read(c, seg_lin(c, SEG_SS, bp), os);
+		set_sp(c, bp + os);
+		set_reg(c, R_BP, os, v);
+		return;
+	}
+	case ZYDIS_MNEMONIC_ENTER: {
+		if (d->imm2 & 0x1f) {
+			emu_report_unimpl(c, d);
+			emu_raise(c, EXC_UD, 0, false);
+		}
+		push(c, os, c->r[R_BP]);
+		uint64_t fp = c->r[R_SP];
+		set_sp(c, c->r[R_SP] - (uint16_t)d->imm);
+		set_reg(c, R_BP, os, fp);
+		return;
+	}
+
+	case ZYDIS_MNEMONIC_CLC:
+		get_flags(c);
+		c->flags &= ~(uint64_t)F_CF;
+		return;
+	case ZYDIS_MNEMONIC_STC:
+		get_flags(c);
+		c->flags |= F_CF;
+		return;
+	case ZYDIS_MNEMONIC_CMC:
+		get_flags(c);
+		c->flags ^= F_CF;
+		return;
+	case ZYDIS_MNEMONIC_CLD:
+		c->flags &= ~(uint64_t)F_DF;
+		return;
+	case ZYDIS_MNEMONIC_STD:
+		c->flags |= F_DF;
+		return;
+	case ZYDIS_MNEMONIC_CLI:
+		io_check(c);
+		c->flags &= ~(uint64_t)F_IF;
+		return;
+	case ZYDIS_MNEMONIC_STI:
+		io_check(c);
+		if (!(c->flags & F_IF))
+			c->irq_shadow = 2;
+		c->flags |= F_IF;
+		return;
+	case ZYDIS_MNEMONIC_LAHF:
+		set_reg(c, 4 | DOP_F_HI8, 1, (get_flags(c) & 0xd5) | 2);
+		return;
+	case ZYDIS_MNEMONIC_SAHF:
+		get_flags(c);
+		c->flags = (c->flags & ~0xd5ULL) | ((c->r[R_AX] >> 8) & 0xd5);
+		return;
+	case ZYDIS_MNEMONIC_XLAT: {
+		uint64_t off = amask(d->asize, c->r[R_BX] + (c->r[R_AX] & 0xff));
+		int s = d->seg == SEG_NONE ? SEG_DS : d->seg;
+		set_reg(c, R_AX, 1, lin_read(c, seg_lin(c, s, off), 1));
+		return;
+	}
+
+	case ZYDIS_MNEMONIC_HLT:
+		need_cpl0(c);
+		c->halted = true;
+		return;
+	case ZYDIS_MNEMONIC_CPUID:
+		emu_cpuid(c);
+		return;
+	case ZYDIS_MNEMONIC_RDTSC:
+		if ((c->cr4 & 0x4) && c->cpl)
+			emu_raise_gp(c, 0);
+		v = __rdtsc() + c->tsc_offset;
+		c->r[R_AX] = (uint32_t)v;
+		c->r[R_DX] = v >> 32;
+		return;
+	case ZYDIS_MNEMONIC_RDMSR: {
+		need_cpl0(c);
+		bool ok;
+		v = emu_rdmsr(c, (uint32_t)c->r[R_CX], &ok);
+		if (!ok)
+			emu_raise_gp(c, 0);
+		c->r[R_AX] = (uint32_t)v;
+		c->r[R_DX] = v >> 32;
+		return;
+	}
+	case ZYDIS_MNEMONIC_WRMSR:
+		need_cpl0(c);
+		if (!emu_wrmsr(c, (uint32_t)c->r[R_CX],
+			       (c->r[R_AX] & 0xffffffff) | (c->r[R_DX] << 32)))
+			emu_raise_gp(c, 0);
+		return;
+	case ZYDIS_MNEMONIC_IN: {
+		io_check(c);
+		uint16_t port = d->op[1].kind == DOP_IMM ? (uint16_t)(d->imm & 0xff)
+							 : (uint16_t)c->r[R_DX];
+		set_reg(c, R_AX, d->op[0].size, port_in(c, port, d->op[0].size));
+		return;
+	}
+	case ZYDIS_MNEMONIC_OUT: {
+		io_check(c);
+		uint16_t port = d->op[0].kind == DOP_IMM ? (uint16_t)(d->imm & 0xff)
+							 : (uint16_t)c->r[R_DX];
+		port_out(c, port, d->op[1].size, c->r[R_AX]);
+		return;
+	}
+
+	case ZYDIS_MNEMONIC_LGDT:
+	case ZYDIS_MNEMONIC_LIDT:
+	case ZYDIS_MNEMONIC_SGDT:
+	case ZYDIS_MNEMONIC_SIDT:
+		do_dt(c, d);
+		return;
+	case ZYDIS_MNEMONIC_LTR:
+		load_sys_seg(c, true, (uint16_t)opr(c, d, 0));
+		return;
+	case ZYDIS_MNEMONIC_LLDT:
+		load_sys_seg(c, false, (uint16_t)opr(c, d, 0));
+		return;
+	case ZYDIS_MNEMONIC_STR:
+		opw(c, d, 0, c->tr.sel);
+		return;
+	case ZYDIS_MNEMONIC_SLDT:
+		opw(c, d, 0, c->ldtr.sel);
+		return;
+	case ZYDIS_MNEMONIC_SMSW:
+		opw(c, d, 0, c->cr0 & szmask(d->op[0].size));
+		return;
+	case ZYDIS_MNEMONIC_LMSW:
+		need_cpl0(c);
+		v = opr(c, d, 0) & 0xf;
+		/* lmsw can set PE but not clear it */
+		emu_write_cr(c, 0, (c->cr0 & ~0xeULL) | v | (c->cr0 & 1));
+		return;
+	case ZYDIS_MNEMONIC_CLTS:
+		need_cpl0(c);
+		c->cr0 &= ~(uint64_t)CR0_TS;
+		return;
+	case ZYDIS_MNEMONIC_INVLPG:
+		need_cpl0(c);
+		tlb_flush_page(c, mem_lin(c, d));
+		return;
+	case ZYDIS_MNEMONIC_WBINVD:
+	case ZYDIS_MNEMONIC_INVD:
+		need_cpl0(c);
+		return;
+	case ZYDIS_MNEMONIC_SWAPGS:
+		if (c->cmode != 8)
+			emu_raise(c, EXC_UD, 0, false);
+		need_cpl0(c);
+		v = c->seg[SEG_GS].base;
+		c->seg[SEG_GS].base = c->kernel_gs_base;
+		c->kernel_gs_base = v;
+		return;
+	case ZYDIS_MNEMONIC_SYSCALL:
+		emu_syscall(c);
+		return;
+	case ZYDIS_MNEMONIC_SYSRET:
+		emu_sysret(c, os);
+		return;
+
+	case ZYDIS_MNEMONIC_IRET:
+	case ZYDIS_MNEMONIC_IRETD:
+	case ZYDIS_MNEMONIC_IRETQ:
+		emu_iret(c, os);
+		return;
+	case ZYDIS_MNEMONIC_INT:
+		emu_deliver(c, (int)(d->imm & 0xff), 0, false, true, c->next_rip);
+		return;
+	case ZYDIS_MNEMONIC_INT3:
+		emu_deliver(c, EXC_BP, 0, false, true, c->next_rip);
+		return;
+	case ZYDIS_MNEMONIC_INTO:
+		if (get_flags(c) & F_OF)
+			emu_deliver(c, EXC_OF, 0, false, true, c->next_rip);
+		return;
+	case ZYDIS_MNEMONIC_INT1:
+		emu_deliver(c, EXC_DB, 0, false, false, c->next_rip);
+		return;
+	case ZYDIS_MNEMONIC_UD0:
+	case ZYDIS_MNEMONIC_UD1:
+	case ZYDIS_MNEMONIC_UD2:
+		emu_raise(c, EXC_UD, 0, false);
+
+	case ZYDIS_MNEMONIC_LDS:
+	case ZYDIS_MNEMONIC_LES:
+	case ZYDIS_MNEMONIC_LFS:
+	case ZYDIS_MNEMONIC_LGS:
+	case ZYDIS_MNEMONIC_LSS: {
+		uint64_t lin = mem_lin(c, d);
+		unsigned sz = d->op[0].size;
+		uint64_t off = lin_read(c, lin, sz);
+		uint16_t sel = (uint16_t)lin_read(c, lin + sz, 2);
+		int s = mn == ZYDIS_MNEMONIC_LDS   ? SEG_DS
+			: mn == ZYDIS_MNEMONIC_LES ? SEG_ES
+			: mn == ZYDIS_MNEMONIC_LFS ? SEG_FS
+			: mn == ZYDIS_MNEMONIC_LGS ? SEG_GS
+						   : SEG_SS;
+		emu_load_seg(c, s, sel);
+		set_reg(c, d->op[0].reg, sz, off);
+		return;
+	}
+
+	default:
+		emu_report_unimpl(c, d);
+		emu_raise(c, EXC_UD, 0, false);
+	}
+}
+
+/* ---- The run loop --------------------------------------------------------------------- */
+
+static bool pic_intr_allowed(struct emu_cpu *c)
+{
+	if (c->index != 0)
+		return false;
+	if (!(c->apic.apic_base & 0x800))
+		return true;
+	uint32_t l0 = c->apic.lvt[3];
+	return !(l0 & 0x10000) && ((l0 >> 8) & 7) == 7;
+}
+
+/* Delivers one external interrupt if one is pending and allowed. Returns
+ * true if something was delivered (or woke the vCPU). */
+static bool try_interrupt(struct emu_cpu *c)
+{
+	int vec = lapic_pending(c);
+	if (vec >= 0) {
+		lapic_ack(c, vec);
+		c->halted = false;
+		emu_deliver(c, vec, 0, false, false, c->rip);
+		return true;
+	}
+	if (pic_intr_allowed(c) && c->vm->pic_out) {
+		int pv = pic_ack(c->vm);
+		if (pv >= 0) {
+			c->halted = false;
+			emu_deliver(c, pv, 0, false, false, c->rip);
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool irq_possible(struct emu_cpu *c)
+{
+	if (lapic_pending(c) >= 0)
+		return true;
+	return pic_intr_allowed(c) && c->vm->pic_out;
+}
+
+static uint64_t next_deadline(struct emu_cpu *c)
+{
+	uint64_t dl = c->apic.timer_deadline_ns;
+	if (c->index == 0) {
+		uint64_t p = atomic_load(&c->vm->pit_deadline_ns);
+		if (p && (!dl || p < dl))
+			dl = p;
+	}
+	return dl;
+}
+
+static void check_timers(struct emu_cpu *c)
+{
+	uint64_t now = emu_now_ns();
+	lapic_timer_check(c, now);
+	if (c->index == 0)
+		pit_check(c->vm, now);
+}
+
+static void handle_init(struct emu_cpu *c)
+{
+	if (c->index == 0)
+		return; /* INIT to the BSP is not modelled */
+	uint64_t apic_base = c->apic.apic_base;
+	uint32_t id = c->apic.id;
+	emu_reset(c);
+	lapic_reset(c, false);
+	c->apic.apic_base = apic_base;
+	c->apic.id = id;
+	c->wait_sipi = true;
+}
+
+static void handle_sipi(struct emu_cpu *c)
+{
+	if (!c->wait_sipi)
+		return;
+	uint32_t vec = atomic_load(&c->sipi_vector) & 0xff;
+	c->wait_sipi = false;
+	c->halted = false;
+	emu_load_seg(c, SEG_CS, (uint16_t)(vec << 8));
+	c->rip = 0;
+	emu_update_mode(c);
+}
+
+/* Sleeps until an event arrives or the timer deadline passes. */
+static void sleep_until_event(struct emu_cpu *c)
+{
+	uint64_t dl = c->wait_sipi ? 0 : next_deadline(c);
+	pthread_mutex_lock(&c->sleep_lock);
+	while (!atomic_load(&c->events) && !vmctl_stopping(&c->m->ctl)) {
+		if (dl) {
+			uint64_t now = emu_now_ns();
+			if (now >= dl)
+				break;
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			uint64_t wait = dl - now;
+			ts.tv_sec += wait / 1000000000ULL;
+			ts.tv_nsec += wait % 1000000000ULL;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&c->sleep_cond, &c->sleep_lock, &ts);
+		} else {
+			pthread_cond_wait(&c->sleep_cond, &c->sleep_lock);
+		}
+	}
+	pthread_mutex_unlock(&c->sleep_lock);
+}
+
+static bool df_class(int prev, int vec)
+{
+	bool contrib_prev = prev == 0 || (prev >= 10 && prev <= 13);
+	bool contrib_vec = vec == 0 || (vec >= 10 && vec <= 13);
+	if (prev == EXC_PF)
+		return vec == EXC_PF || contrib_vec;
+	return contrib_prev && contrib_vec;
+}
+
+static void handle_fault(struct emu_cpu *c)
+{
+	int vec = c->pending_exc;
+	uint32_t err = c->pending_err;
+	bool has_err = c->pending_has_err;
+	c->pending_exc = -1;
+	if (vec < 0)
+		return;
+	c->lf_op = c->lf_op; /* flags stay lazy; delivery materialises them */
+	if (c->delivering >= 0) {
+		int prev = c->delivering;
+		if (prev == EXC_DF) {
+			char text[128];
+			emu_format_insn(c, c->rip, text, sizeof(text));
+			fprintf(stderr,
+				"vmon: emu: cpu%d: triple fault (exception %d while delivering #DF) "
+				"at rip=%#llx: %s\n",
+				c->index, vec, (unsigned long long)c->rip, text);
+			c->delivering = -1;
+			vmctl_request_stop(&c->m->ctl, VM_STOP_TRIPLE_FAULT, 1);
+			return;
+		}
+		if (df_class(prev, vec)) {
+			vec = EXC_DF;
+			err = 0;
+			has_err = true;
+		}
+	}
+	c->delivering = vec;
+	emu_deliver(c, vec, err, has_err, false, c->rip);
+	c->delivering = -1;
+}
+
+void emu_cpu_run(struct emu_cpu *c)
+{
+	struct machine *m = c->m;
+	c->delivering = -1;
+	c->pending_exc = -1;
+	c->irq_maybe = true;
+	if (setjmp(c->fault_jmp)) {
+		handle_fault(c);
+		c->irq_maybe = true;
+	}
+	for (;;) {
+		uint32_t ev = atomic_load_explicit(&c->events, memory_order_relaxed);
+		if (unlikely(ev)) {
+			ev = atomic_exchange(&c->events, 0);
+			if (vmctl_stopping(&m->ctl))
+				return;
+			if (ev & EV_INIT)
+				handle_init(c);
+			if (ev & EV_SIPI)
+				handle_sipi(c);
+			c->irq_maybe = true;
+		}
+		if (unlikely(c->wait_sipi || c->halted)) {
+			if (vmctl_stopping(&m->ctl))
+				return;
+			if (!c->wait_sipi) {
+				check_timers(c);
+				if ((c->flags & F_IF) && irq_possible(c)) {
+					c->halted = false;
+					c->irq_maybe = true;
+					continue;
+				}
+			}
+			sleep_until_event(c);
+			continue;
+		}
+		if (unlikely((c->icount & 1023) == 0)) {
+			check_timers(c);
+			if (vmctl_stopping(&m->ctl))
+				return;
+		}
+		if (c->irq_maybe && c->irq_shadow == 0 && (c->flags & F_IF)) {
+			if (!try_interrupt(c))
+				c->irq_maybe = false;
+		}
+		if (c->irq_shadow) {
+			if (--c->irq_shadow == 0)
+				c->irq_maybe = true;
+		}
+		const struct dinsn *d = emu_fetch_decode(c);
+		c->next_rip = c->rip + d->len;
+		if (c->cmode != 8)
+			c->next_rip &= c->cmode == 4 ? 0xffffffffULL : 0xffffULL;
+		uint64_t fl = c->flags & F_IF;
+		uint32_t tpr = c->apic.tpr;
+		exec(c, d);
+		c->rip = c->next_rip;
+		c->icount++;
+		if ((c->flags & F_IF) != fl || c->apic.tpr != tpr || c->halted)
+			c->irq_maybe = true;
+		if (unlikely(d->mnem == ZYDIS_MNEMONIC_OUT || d->mnem == ZYDIS_MNEMONIC_IN ||
+			     (d->flags & DI_STRING))) {
+			if (vmctl_stopping(&m->ctl))
+				return;
+		}
+	}
+}
