@@ -26,6 +26,13 @@ CFLAGS += -std=gnu17 $(WARNINGS) -Isrc -D_GNU_SOURCE -pthread \
 LDFLAGS += -pthread
 LDLIBS += -lZydis
 
+# V=1 shows full commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
@@ -47,21 +54,24 @@ all: vmon guests
 vmon: $(BUILD)/vmon
 
 $(BUILD)/vmon: $(CLI_OBJS) $(LIBVMON)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(LIBVMON): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@
-	ar rcs $@ $^
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 # Unit tests: cmocka, linked against libvmon.a.
 $(BUILD)/tests/%: tests/unit/%.c $(LIBVMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIBVMON) $(LDFLAGS) $(LDLIBS) -lcmocka
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIBVMON) $(LDFLAGS) $(LDLIBS) -lcmocka
 
 unit-tests: $(UNIT_BINS)
 

@@ -152,3 +152,11 @@ void ev_stop(struct event_loop *ev)
 	ssize_t r = write(ev->stopfd, &one, sizeof(one));
 	(void)r;
 }
+
+void ev_rearm(struct event_loop *ev)
+{
+	uint64_t v;
+	while (read(ev->stopfd, &v, sizeof(v)) > 0)
+		;
+	atomic_store(&ev->stopped, false);
+}

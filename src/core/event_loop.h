@@ -31,5 +31,8 @@ void ev_remove(struct event_loop *ev, int fd);
 void ev_run(struct event_loop *ev);
 /* Makes ev_run return soon. Async-signal-safe and thread-safe. */
 void ev_stop(struct event_loop *ev);
+/* Clears a previous ev_stop() so ev_run can run again (VM reboot). Call
+ * only while no thread is in ev_run. */
+void ev_rearm(struct event_loop *ev);
 
 #endif

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""vmon benchmarks, side by side with QEMU in the same run.
+
+Each figure is the median of --runs runs. Times are taken on the host from
+the moment the process is spawned, and from the arrival of the guest's own
+output lines, so the same kit ELF is measured the same way on every VMM:
+
+  first serial byte   spawn -> first byte on the guest's serial console
+  port-I/O exit       (time of "pio_writes=" line - time of "exitstorm:" line) / n
+  MMIO exit           (time of "mmio_writes=" line - time of "pio_writes=" line) / 2n
+  compute loop        time of "checksum=" line - time of "compute:" line
+  resident overhead   VmRSS minus the guest RAM the guest touched, sampled
+                      while serial_echo waits for input (vmon: RssAnon +
+                      RssFile, since guest RAM is the memfd's RssShmem; QEMU:
+                      VmRSS minus vmon's RssShmem for the same guest)
+"""
+import argparse
+import os
+import select
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def vmm_commands(build, guests):
+    vmon = os.path.join(build, "vmon")
+    qemu = ["qemu-system-x86_64", "-M", "microvm", "-m", "256", "-display", "none",
+            "-serial", "stdio", "-monitor", "none", "-no-reboot",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
+    return {
+        "vmon (kvm)": lambda elf, cmdline: [vmon, "run", "--backend", "kvm", "--mem", "256M",
+                                            "--kernel", elf] + (["--cmdline", cmdline] if cmdline else []),
+        "qemu (kvm)": lambda elf, cmdline: qemu + ["-accel", "kvm", "-kernel", elf]
+        + (["-append", cmdline] if cmdline else []),
+        "qemu (tcg)": lambda elf, cmdline: qemu + ["-accel", "tcg", "-kernel", elf]
+        + (["-append", cmdline] if cmdline else []),
+    }
+
+
+def run_timed(cmd, markers, stdin_data=None, sample_rss_on=None, timeout=600):
+    """Spawns cmd; returns (times: marker -> seconds since spawn, rss dict)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+    times, rss, buf = {}, {}, b""
+    fd = p.stdout.fileno()
+    deadline = t0 + timeout
+    while True:
+        r, _, _ = select.select([fd], [], [], max(0.0, deadline - time.perf_counter()))
+        if not r:
+            p.kill()
+            raise RuntimeError("timeout: " + " ".join(cmd))
+        chunk = os.read(fd, 65536)
+        now = time.perf_counter() - t0
+        if not chunk:
+            break
+        if "first_byte" not in times:
+            times["first_byte"] = now
+        buf += chunk
+        for line in buf.split(b"\n")[:-1] if b"\n" in buf else []:
+            s = line.decode(errors="replace").strip()
+            for m in markers:
+                if s.startswith(m) and m not in times:
+                    times[m] = now
+        if sample_rss_on and sample_rss_on in times and not rss:
+            rss = read_rss(p.pid)
+            p.stdin.write(stdin_data or b"\x04")
+            p.stdin.flush()
+    p.wait()
+    return times, rss
+
+
+def read_rss(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmHWM"):
+                out[k] = int(v.split()[0])  # KiB
+    return out
+
+
+def median_of(fn, runs):
+    vals = [fn() for _ in range(runs)]
+    return statistics.median(vals)
+
+
+def native_compute_seconds(iters):
+    exe = os.path.join(BUILD, "bench", "native_compute")
+    out = subprocess.run([exe, str(iters)], capture_output=True, text=True, check=True).stdout
+    return float(out.split()[0])
+
+
+def fmt_us(s):
+    return f"{s * 1e6:,.3f} µs"
+
+
+def fmt_ns(s):
+    return f"{s * 1e9:,.2f} ns"
+
+
+def fmt_ms(s):
+    return f"{s * 1e3:,.1f} ms"
+
+
+def main():
+    global BUILD
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.environ.get("BUILD", "build"))
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--exits", type=int, default=20000)
+    ap.add_argument("--iters", type=int, default=200000)
+    args = ap.parse_args()
+    BUILD = args.build
+    guests = os.path.join(BUILD, "guests")
+    vmms = vmm_commands(BUILD, guests)
+    elf = lambda n: os.path.join(guests, n + ".elf")
+    rows = {}
+
+    for name, mk in vmms.items():
+        r = {}
+        # TCG translates once and then runs near native speed, so it needs
+        # far longer loops for its figures to rise above timer granularity.
+        scale = 200 if "tcg" in name else 1
+        n_exits, n_iters = args.exits * scale, args.iters * scale
+        r["first"] = median_of(lambda: run_timed(mk(elf("hello"), ""), [])[0]["first_byte"], args.runs)
+
+        def exits():
+            t, _ = run_timed(mk(elf("exitstorm"), f"n={n_exits}"),
+                             ["exitstorm:", "pio_writes=", "mmio_writes="])
+            return ((t["pio_writes="] - t["exitstorm:"]) / n_exits,
+                    (t["mmio_writes="] - t["pio_writes="]) / (2 * n_exits))
+        ex = [exits() for _ in range(args.runs)]
+        r["pio"] = statistics.median(e[0] for e in ex)
+        r["mmio"] = statistics.median(e[1] for e in ex)
+
+        def compute():
+            t, _ = run_timed(mk(elf("compute"), f"iters={n_iters}"), ["compute:", "checksum="])
+            return (t["checksum="] - t["compute:"]) / n_iters
+        r["compute"] = median_of(compute, args.runs)
+
+        _, rss = run_timed(mk(elf("serial_echo"), ""), ["serial_echo:"], sample_rss_on="serial_echo:")
+        r["rss"] = rss
+        rows[name] = r
+        print(f"measured {name}", file=sys.stderr)
+
+    guest_touched = rows["vmon (kvm)"]["rss"].get("RssShmem", 0)
+    for name, r in rows.items():
+        if name.startswith("vmon"):
+            r["overhead_kib"] = r["rss"]["RssAnon"] + r["rss"]["RssFile"]
+        else:
+            r["overhead_kib"] = r["rss"]["VmRSS"] - guest_touched
+    native_iters = args.iters * 1000
+    native = statistics.median(native_compute_seconds(native_iters)
+                               for _ in range(args.runs)) / native_iters
+
+    ref = "qemu (kvm)"
+    print(f"| metric | " + " | ".join(rows) + f" | vmon / {ref} |")
+    print("|---|" + "---|" * (len(rows) + 1))
+
+    def line(label, key, fmt):
+        vals = [rows[n][key] for n in rows]
+        ratio = rows["vmon (kvm)"][key] / rows[ref][key] if rows[ref][key] else float("nan")
+        print(f"| {label} | " + " | ".join(fmt(v) for v in vals) + f" | {ratio:.2f}× |")
+
+    line("spawn → first serial byte (hello)", "first", fmt_ms)
+    line("port-I/O exit round trip (exitstorm)", "pio", fmt_us)
+    line("MMIO exit round trip (exitstorm)", "mmio", fmt_us)
+    line("compute loop, time per iteration", "compute", fmt_ns)
+    line("resident memory beyond guest RAM", "overhead_kib", lambda k: f"{k / 1024:.1f} MiB")
+    print()
+    print(f"native host code, same compute loop: {fmt_ns(native)} per iteration "
+          f"(vmon (kvm) is {rows['vmon (kvm)']['compute'] / native:,.0f}× native here; "
+          f"qemu (tcg) {rows['qemu (tcg)']['compute'] / native:,.0f}×)")
+    print(f"guest RAM touched by serial_echo (vmon RssShmem): {guest_touched / 1024:.1f} MiB; "
+          f"vmon VmRSS {rows['vmon (kvm)']['rss']['VmRSS'] / 1024:.1f} MiB, "
+          f"qemu (kvm) VmRSS {rows['qemu (kvm)']['rss']['VmRSS'] / 1024:.1f} MiB")
+    print(f"runs per figure: {args.runs} (median); exits per run: {args.exits} "
+          f"(qemu tcg: {args.exits * 200}); compute iterations: {args.iters} "
+          f"(qemu tcg: {args.iters * 200}, native: {args.iters * 1000})")
+
+
+if __name__ == "__main__":
+    main()

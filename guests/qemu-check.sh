@@ -1,0 +1,50 @@
+#!/bin/sh
+# Boots every kit guest on QEMU microvm (TCG) and checks the end protocol:
+# last line SUCCESS and exit status 1 ((0 << 1) | 1 from isa-debug-exit).
+# Usage: guests/qemu-check.sh [BUILD_DIR]   (default: build)
+set -u
+B=${1:-build}/guests
+Q="qemu-system-x86_64 -M microvm -accel tcg -nographic -device isa-debug-exit,iobase=0xf4,iosize=0x04"
+pass=0
+fail=0
+
+# run NAME EXPECTED_STATUS EXPECTED_TEXT STDIN QEMU_ARGS...
+run() {
+	name=$1 want=$2 text=$3 input=$4
+	shift 4
+	out=$(timeout 60 $Q "$@" <"$input" 2>&1)
+	st=$?
+	if [ "$st" = "$want" ] && printf '%s\n' "$out" | grep -q "$text"; then
+		pass=$((pass + 1))
+		echo "ok   $name ($*) -> $st"
+	else
+		fail=$((fail + 1))
+		echo "FAIL $name ($*) -> status $st, wanted $want and '$text'"
+		printf '%s\n' "$out" | sed 's/^/     | /'
+	fi
+}
+
+tmp=$(mktemp)
+printf 'The quick brown fox\n' >"$tmp"
+printf '\004' >>"$tmp"
+
+run hello 1 '^SUCCESS' /dev/null -m 256 -no-reboot -kernel $B/hello.elf
+run compute 1 '^SUCCESS' /dev/null -m 256 -no-reboot -kernel $B/compute.elf
+run compute 1 'checksum=9d0b8b8dc526f652' /dev/null -m 256 -no-reboot -kernel $B/compute.elf -append iters=1000
+run exitstorm 1 '^SUCCESS' /dev/null -m 256 -no-reboot -kernel $B/exitstorm.elf
+run exceptions 1 '^SUCCESS' /dev/null -m 256 -no-reboot -kernel $B/exceptions.elf
+run timer 1 '^SUCCESS' /dev/null -m 256 -no-reboot -kernel $B/timer.elf
+for n in 1 2 4; do
+	run smp 1 "^cpus=$n counter=$((n * 10000))" /dev/null -m 256 -no-reboot -smp $n \
+		-kernel $B/smp.elf -append "cpus=$n"
+done
+run memtest 1 '^SUCCESS' /dev/null -m 64 -no-reboot -kernel $B/memtest.elf
+run memtest 1 '^SUCCESS' /dev/null -m 256 -no-reboot -kernel $B/memtest.elf
+run serial_echo 1 'bytes=20 sum=4bda9238' "$tmp" -m 256 -no-reboot -kernel $B/serial_echo.elf
+# A triple fault with -no-reboot makes QEMU exit with status 0.
+run triplefault 0 'triplefault:' /dev/null -m 256 -no-reboot -kernel $B/triplefault.elf
+# Without -no-reboot the machine resets and the second boot passes.
+run reboot 1 '^second boot' /dev/null -m 256 -kernel $B/reboot.elf
+rm -f "$tmp"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

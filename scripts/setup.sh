@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what vmon's build, tests and benchmarks need (Debian packages),
+# then builds vmon and the test-guest kit. Idempotent: packages already
+# present are not fetched again. Run as root (or through sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+	build-essential make gcc        # the build
+	libzydis-dev                    # x86 decoder/formatter (error messages, software CPU)
+	libcmocka-dev                   # unit-test framework
+	python3                         # small test helpers (image generators)
+	util-linux                      # setpriv, for the permission tests
+	qemu-system-x86                 # reference for benchmarks, oracle for tests
+	clang-format                    # make format-check
+	hyperfine                       # benchmark timing
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	echo "setup: installing ${missing[*]}"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+make -j"$(nproc)" >/dev/null
+echo "setup: built build/vmon and the test-guest kit in build/guests/"

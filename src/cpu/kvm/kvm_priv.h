@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private state of the KVM backend. Only src/cpu/kvm/ includes this.
+ */
+#ifndef VMON_CPU_KVM_PRIV_H
+#define VMON_CPU_KVM_PRIV_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/bus.h"
+#include "core/machine.h"
+
+/* Addresses KVM needs in the MMIO hole below 4 GiB (Intel VMX keeps its
+ * real-mode TSS and identity-map page there; 4 pages, unused by devices). */
+#define KVM_IDENTITY_MAP_GPA 0xfffbc000ULL
+#define KVM_TSS_GPA 0xfffbd000ULL
+
+struct kvm_vcpu_state {
+	int index;
+	int fd;
+	struct kvm_run *run; /* mmap of the vCPU fd, run_size bytes */
+	pthread_t thread;
+	atomic_bool thread_known; /* thread is valid for pthread_kill */
+	struct bus_hint pio_hint;
+	struct bus_hint mmio_hint;
+};
+
+struct kvm_vm_state {
+	int sys_fd; /* /dev/kvm */
+	int vm_fd;
+	size_t run_size;
+	int max_vcpus;
+	struct kvm_cpuid2 *cpuid; /* supported CPUID, filtered; per-vCPU copies patch APIC ids */
+	uint32_t *msr_index;      /* KVM_GET_MSR_INDEX_LIST */
+	uint32_t nmsrs;
+	struct kvm_vcpu_state vcpus[VMON_MAX_CPUS];
+	atomic_bool warned_unclaimed;
+};
+
+static inline struct kvm_vm_state *kvm_state(struct machine *m)
+{
+	return m->backend_priv;
+}
+
+/* kvm_vcpu.c */
+int kvm_vcpu_setup(struct machine *m, int index, struct vmon_error *err);
+/* kvm_cpuid.c */
+int kvm_cpuid_probe(struct kvm_vm_state *k, struct vmon_error *err);
+int kvm_cpuid_set(struct kvm_vm_state *k, int vcpu_fd, int index, int ncpus,
+		  struct vmon_error *err);
+/* kvm_run.c */
+void kvm_vcpu_run(struct machine *m, int index);
+void kvm_vcpu_kick(struct machine *m, int index);
+void kvm_install_kick_signal(void);
+
+/* Name of a KVM_EXIT_* code ("KVM_EXIT_IO"...), never NULL. */
+const char *kvm_exit_name(uint32_t reason);
+
+#endif

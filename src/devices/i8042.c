@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+#include "devices/i8042.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#define STS_OBF 0x01
+#define STS_SYS 0x04
+#define STS_A2 0x08 /* last write was to the command port */
+#define STS_INH 0x10 /* keyboard not inhibited */
+#define STS_AUXB 0x20 /* output buffer holds aux data */
+
+#define CCB_KBD_INT 0x01
+#define CCB_AUX_INT 0x02
+#define CCB_SYS 0x04
+#define CCB_KBD_DISABLE 0x10
+#define CCB_AUX_DISABLE 0x20
+#define CCB_XLATE 0x40
+#define CCB_DEFAULT (CCB_XLATE | CCB_SYS | CCB_KBD_INT)
+
+#define OUTPORT_RESET 0x01 /* 0: hold the CPU in reset */
+#define OUTPORT_A20 0x02
+#define OUTPORT_DEFAULT (OUTPORT_RESET | OUTPORT_A20)
+
+#define OUTQ_SIZE 16
+
+struct i8042 {
+	pthread_mutex_t lock;
+	struct irq_line kbd_irq, aux_irq;
+	struct vm_control *ctl;
+	uint8_t ccb;
+	uint8_t outport;
+	uint8_t pending_cmd; /* command waiting for its data byte, 0: none */
+	bool last_was_cmd;
+	uint8_t outq[OUTQ_SIZE];
+	bool outq_aux[OUTQ_SIZE];
+	unsigned outq_head, outq_count;
+	uint8_t last_data;
+	bool kbd_level, aux_level;
+};
+
+static void update_irq(struct i8042 *k)
+{
+	bool obf = k->outq_count > 0;
+	bool aux = obf && k->outq_aux[k->outq_head];
+	bool kl = obf && !aux && (k->ccb & CCB_KBD_INT);
+	bool al = obf && aux && (k->ccb & CCB_AUX_INT);
+	if (kl != k->kbd_level) {
+		k->kbd_level = kl;
+		irq_line_set(&k->kbd_irq, kl);
+	}
+	if (al != k->aux_level) {
+		k->aux_level = al;
+		irq_line_set(&k->aux_irq, al);
+	}
+}
+
+static void queue_byte(struct i8042 *k, uint8_t b, bool aux)
+{
+	if (k->outq_count >= OUTQ_SIZE)
+		return; /* a guest flooding commands without reading loses answers */
+	unsigned i = (k->outq_head + k->outq_count) % OUTQ_SIZE;
+	k->outq[i] = b;
+	k->outq_aux[i] = aux;
+	k->outq_count++;
+	update_irq(k);
+}
+
+static uint8_t status(const struct i8042 *k)
+{
+	uint8_t s = STS_INH;
+	if (k->outq_count > 0) {
+		s |= STS_OBF;
+		if (k->outq_aux[k->outq_head])
+			s |= STS_AUXB;
+	}
+	if (k->ccb & CCB_SYS)
+		s |= STS_SYS;
+	if (k->last_was_cmd)
+		s |= STS_A2;
+	return s;
+}
+
+/* Returns true if the guest asked for a reset. */
+static bool command(struct i8042 *k, uint8_t cmd)
+{
+	k->pending_cmd = 0;
+	switch (cmd) {
+	case 0x20: /* read command byte */
+		queue_byte(k, k->ccb, false);
+		break;
+	case 0x60: /* write command byte */
+	case 0xD1: /* write output port */
+	case 0xD2: /* write keyboard output buffer */
+	case 0xD3: /* write aux output buffer */
+	case 0xD4: /* write to aux device */
+		k->pending_cmd = cmd;
+		break;
+	case 0xA7:
+		k->ccb |= CCB_AUX_DISABLE;
+		break;
+	case 0xA8:
+		k->ccb &= (uint8_t)~CCB_AUX_DISABLE;
+		break;
+	case 0xA9: /* aux interface test */
+	case 0xAB: /* keyboard interface test */
+		queue_byte(k, 0x00, false);
+		break;
+	case 0xAA: /* controller self test */
+		queue_byte(k, 0x55, false);
+		break;
+	case 0xAD:
+		k->ccb |= CCB_KBD_DISABLE;
+		break;
+	case 0xAE:
+		k->ccb &= (uint8_t)~CCB_KBD_DISABLE;
+		break;
+	case 0xC0: /* read input port */
+		queue_byte(k, 0x00, false);
+		break;
+	case 0xD0: /* read output port */
+		queue_byte(k, k->outport, false);
+		break;
+	case 0xE0: /* read test inputs */
+		queue_byte(k, 0x00, false);
+		break;
+	default:
+		if (cmd >= 0xF0) /* pulse output lines whose bit is 0 */
+			return !(cmd & OUTPORT_RESET);
+		break; /* unknown: ignored */
+	}
+	update_irq(k);
+	return false;
+}
+
+/* Returns true if the guest asked for a reset. */
+static bool data_write(struct i8042 *k, uint8_t v)
+{
+	uint8_t cmd = k->pending_cmd;
+	k->pending_cmd = 0;
+	switch (cmd) {
+	case 0x60:
+		k->ccb = v;
+		update_irq(k);
+		break;
+	case 0xD1:
+		k->outport = v;
+		return !(v & OUTPORT_RESET);
+	case 0xD2:
+		queue_byte(k, v, false);
+		break;
+	case 0xD3:
+		queue_byte(k, v, true);
+		break;
+	default:
+		/* 0xD4 (to the aux device) or a byte for the keyboard: no
+		 * device is attached, so nothing answers. */
+		break;
+	}
+	return false;
+}
+
+static uint64_t data_read(void *opaque, uint64_t offset, unsigned size)
+{
+	struct i8042 *k = opaque;
+	pthread_mutex_lock(&k->lock);
+	if (k->outq_count > 0) {
+		k->last_data = k->outq[k->outq_head];
+		k->outq_head = (k->outq_head + 1) % OUTQ_SIZE;
+		k->outq_count--;
+		update_irq(k);
+	}
+	uint8_t v = k->last_data;
+	pthread_mutex_unlock(&k->lock);
+	return v;
+}
+
+static void data_port_write(void *opaque, uint64_t offset, unsigned size, uint64_t value)
+{
+	struct i8042 *k = opaque;
+	pthread_mutex_lock(&k->lock);
+	k->last_was_cmd = false;
+	bool reset = data_write(k, (uint8_t)value);
+	pthread_mutex_unlock(&k->lock);
+	if (reset && k->ctl)
+		vmctl_request_stop(k->ctl, VM_STOP_RESET, 0);
+}
+
+static uint64_t status_read(void *opaque, uint64_t offset, unsigned size)
+{
+	struct i8042 *k = opaque;
+	pthread_mutex_lock(&k->lock);
+	uint8_t v = status(k);
+	pthread_mutex_unlock(&k->lock);
+	return v;
+}
+
+static void command_write(void *opaque, uint64_t offset, unsigned size, uint64_t value)
+{
+	struct i8042 *k = opaque;
+	pthread_mutex_lock(&k->lock);
+	k->last_was_cmd = true;
+	bool reset = command(k, (uint8_t)value);
+	pthread_mutex_unlock(&k->lock);
+	if (reset && k->ctl)
+		vmctl_request_stop(k->ctl, VM_STOP_RESET, 0);
+}
+
+static const struct bus_ops data_ops = { .read = data_read, .write = data_port_write };
+static const struct bus_ops cmd_ops = { .read = status_read, .write = command_write };
+
+static void reset_locked(struct i8042 *k)
+{
+	k->ccb = CCB_DEFAULT;
+	k->outport = OUTPORT_DEFAULT;
+	k->pending_cmd = 0;
+	k->last_was_cmd = false;
+	k->outq_head = 0;
+	k->outq_count = 0;
+	k->last_data = 0;
+	update_irq(k);
+}
+
+void i8042_reset(struct i8042 *k)
+{
+	pthread_mutex_lock(&k->lock);
+	reset_locked(k);
+	pthread_mutex_unlock(&k->lock);
+}
+
+int i8042_create(struct i8042 **out, struct bus *pio, struct irq_line kbd_irq,
+		 struct irq_line aux_irq, struct vm_control *ctl, struct vmon_error *err)
+{
+	struct i8042 *k = calloc(1, sizeof(*k));
+	if (!k)
+		return err_setf(err, "out of memory");
+	pthread_mutex_init(&k->lock, NULL);
+	k->kbd_irq = kbd_irq;
+	k->aux_irq = aux_irq;
+	k->ctl = ctl;
+	reset_locked(k);
+	/* No bus_unregister exists: if the second range fails, the first
+	 * stays registered, so keep k alive (leaked) rather than dangling. */
+	if (bus_register(pio, I8042_DATA_PORT, 1, &data_ops, k, "i8042-data", err) < 0) {
+		pthread_mutex_destroy(&k->lock);
+		free(k);
+		return -1;
+	}
+	if (bus_register(pio, I8042_CMD_PORT, 1, &cmd_ops, k, "i8042-cmd", err) < 0)
+		return -1;
+	*out = k;
+	return 0;
+}
+
+void i8042_destroy(struct i8042 *k)
+{
+	if (!k)
+		return;
+	pthread_mutex_destroy(&k->lock);
+	free(k);
+}

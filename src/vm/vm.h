@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One virtual machine: wires a config into guest RAM, buses, devices, a CPU
+ * backend, one thread per vCPU and the event loop, runs it until the guest
+ * or the user ends it, and says how it ended.
+ */
+#ifndef VMON_VM_VM_H
+#define VMON_VM_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "boot/boot.h"
+#include "core/error.h"
+#include "devices/debug_exit.h"
+
+struct cpu_backend;
+
+struct vm_config {
+	uint64_t mem_size;
+	int ncpus;
+	const struct cpu_backend *backend;
+	struct boot_config boot;
+	const char *serial; /* "stdio", "file:PATH", "unix:PATH" */
+	enum debug_exit_mode debug_exit;
+	bool no_reboot;   /* a guest reset ends vmon instead of rebooting */
+	bool trace_io;    /* log unclaimed port/MMIO accesses */
+};
+
+/* Runs the VM to its end. Returns vmon's exit status (>= 0), or -1 with err
+ * set when the VM could not be set up (the caller exits with status 2). */
+int vm_run(const struct vm_config *cfg, struct vmon_error *err);
+
+#endif

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#include "vm/vm_devices.h"
+
+#include <string.h>
+
+#include "core/chardev.h"
+#include "devices/debug_exit.h"
+#include "devices/i8042.h"
+#include "devices/rtc_cmos.h"
+#include "devices/uart_16550.h"
+#include "vm/vm.h"
+
+static struct irq_line line(struct machine *m, unsigned gsi)
+{
+	return (struct irq_line){ .router = &m->irq, .gsi = gsi };
+}
+
+int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop *ev,
+		      const struct vm_config *cfg, struct vmon_error *err)
+{
+	memset(d, 0, sizeof(*d));
+	struct chardev_spec spec;
+	if (chardev_parse(cfg->serial, &spec, err) < 0 ||
+	    chardev_create(&spec, &m->ctl, &d->console, err) < 0)
+		return -1;
+	if (uart_16550_create(&d->com1, &m->pio, COM1_PORT, line(m, COM1_GSI), d->console, err) < 0 ||
+	    i8042_create(&d->i8042, &m->pio, line(m, KBD_GSI), line(m, AUX_GSI), &m->ctl, err) < 0 ||
+	    rtc_cmos_create(&d->rtc, &m->pio, 0x70, line(m, RTC_GSI), err) < 0 ||
+	    debug_exit_create(&d->debug_exit, &m->pio, DEBUG_EXIT_PORT, 4, cfg->debug_exit, &m->ctl,
+			      err) < 0)
+		return -1;
+	return chardev_start(d->console, ev, err);
+}
+
+void vm_devices_reset(struct vm_devices *d)
+{
+	uart_16550_reset(d->com1);
+	i8042_reset(d->i8042);
+	rtc_cmos_reset(d->rtc);
+}
+
+void vm_devices_destroy(struct vm_devices *d)
+{
+	debug_exit_destroy(d->debug_exit);
+	rtc_cmos_destroy(d->rtc);
+	i8042_destroy(d->i8042);
+	uart_16550_destroy(d->com1);
+	chardev_destroy(d->console);
+	memset(d, 0, sizeof(*d));
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The CLI's informational commands.
+source "$(dirname "$0")/../lib.sh"
+
+if "$VMON" --help >"$TMP/out" 2>&1 && grep -q -- '--backend kvm|emu|auto' "$TMP/out" &&
+	grep -q 'EXIT STATUS' "$TMP/out"; then
+	pass cli-help
+else
+	fail cli-help "vmon --help did not print the manual"
+fi
+
+if "$VMON" --version >"$TMP/out" 2>&1 && grep -qE '^vmon [0-9]+\.[0-9]+\.[0-9]+' "$TMP/out"; then
+	pass cli-version
+else
+	fail cli-version "vmon --version printed: $(cat "$TMP/out")"
+fi
+
+"$VMON" >"$TMP/out" 2>&1
+if [ $? -eq 2 ]; then pass cli-no-args; else fail cli-no-args "expected status 2"; fi

@@ -1,0 +1,38 @@
+# Shared helpers for vmon's integration tests (sourced, bash).
+# Each test prints exactly one line: "PASS name", "FAIL name: why" or
+# "SKIP name: why"; tests/run.sh counts them.
+
+BUILD=${BUILD:-build}
+VMON=${VMON:-$BUILD/vmon}
+GUESTS=${GUESTS:-$BUILD/guests}
+TMP=$(mktemp -d /tmp/vmon-test.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+# Generous: the host's software-emulated KVM runs ~0.6 us per instruction.
+TEST_TIMEOUT=${TEST_TIMEOUT:-120}
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+skip() { echo "SKIP $1: $2"; }
+
+# run_vmon OUTFILE ERRFILE ARGS... : runs vmon with a timeout, stdin from
+# /dev/null; sets $status.
+run_vmon() {
+	local out=$1 err=$2
+	shift 2
+	timeout -k 5 "$TEST_TIMEOUT" "$VMON" "$@" </dev/null >"$out" 2>"$err"
+	status=$?
+}
+
+# expect_success NAME OUT ERR : the guest printed SUCCESS and vmon exited 0.
+expect_success() {
+	local name=$1 out=$2 err=$3
+	if [ "$status" -ne 0 ]; then
+		fail "$name" "exit status $status; stderr: $(head -c 300 "$err" | tr '\n' ' ')"
+	elif ! grep -qx 'SUCCESS' <(tr -d '\r' <"$out"); then
+		fail "$name" "no SUCCESS line; output: $(tail -c 300 "$out" | tr '\n' ' ')"
+	else
+		pass "$name"
+	fi
+}
+
+have_kvm() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
