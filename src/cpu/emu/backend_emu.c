@@ -25,6 +25,49 @@ void emu_set_irq(void *ctx, unsigned gsi, bool level)
 	pthread_mutex_unlock(&vm->chip_lock);
 }
 
+/*
+ * The PIC and PIT ports stay registered on the sealed bus across a guest
+ * reboot (destroy + create), so their opaque is a small block that lives
+ * as long as the process and is re-pointed at the new emu_vm.
+ */
+struct emu_port_block {
+	struct emu_port port;
+	struct emu_port_block *next;
+};
+static struct emu_port_block *port_blocks;
+static pthread_mutex_t port_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int emu_port_attach(struct emu_vm *vm, uint64_t base, uint64_t len, const struct bus_ops *ops,
+		    int which, const char *name, struct vmon_error *err)
+{
+	const struct bus_range *r = bus_find(&vm->m->pio, NULL, base, 1);
+	if (r && r->ops == ops && r->base == base) {
+		struct emu_port *p = r->opaque;
+		p->vm = vm;
+		p->which = which;
+		return 0;
+	}
+	struct emu_port_block *b = calloc(1, sizeof(*b));
+	if (!b)
+		return err_setf(err, "emu: out of memory");
+	b->port.vm = vm;
+	b->port.which = which;
+	pthread_mutex_lock(&port_lock);
+	b->next = port_blocks;
+	port_blocks = b;
+	pthread_mutex_unlock(&port_lock);
+	return bus_register(&vm->m->pio, base, len, ops, &b->port, name, err);
+}
+
+static void emu_ports_detach(struct emu_vm *vm)
+{
+	pthread_mutex_lock(&port_lock);
+	for (struct emu_port_block *b = port_blocks; b; b = b->next)
+		if (b->port.vm == vm)
+			b->port.vm = NULL;
+	pthread_mutex_unlock(&port_lock);
+}
+
 static bool emu_available(struct vmon_error *err)
 {
 	return true;
@@ -59,6 +102,7 @@ static int emu_create(struct machine *m, struct vmon_error *err)
 	ioapic_init(&vm->ioapic);
 	m->backend_priv = vm;
 	if (pic_register(vm, err) || pit_register(vm, err)) {
+		emu_ports_detach(vm);
 		m->backend_priv = NULL;
 		free((void *)vm->code_page);
 		free((void *)vm->code_gen);
@@ -130,6 +174,7 @@ static void emu_destroy(struct machine *m)
 		free(c->dcache);
 		free(c);
 	}
+	emu_ports_detach(vm);
 	pthread_mutex_destroy(&vm->chip_lock);
 	free((void *)vm->code_page);
 	free((void *)vm->code_gen);

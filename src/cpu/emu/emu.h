@@ -301,8 +301,6 @@ struct emu_vm {
 	_Atomic uint64_t pit_deadline_ns; /* next channel-0 interrupt, 0 = off */
 	uint64_t pit_period_ns;
 	bool pic_out; /* master INTR line */
-	struct emu_port pic_ports[3]; /* master, slave, ELCR */
-	struct emu_port pit_ports[2];  /* 0x40-0x43, 0x61 */
 };
 
 /* ---- Cross-file functions ---------------------------------------------- */
@@ -401,5 +399,9 @@ int pit_register(struct emu_vm *vm, struct vmon_error *err);
 void pit_check(struct emu_vm *vm, uint64_t now);
 
 void emu_set_irq(void *ctx, unsigned gsi, bool level);
+/* Registers (or, after a reboot, re-attaches) one of this backend's port
+ * ranges; the handler's opaque is a struct emu_port whose vm may be NULL. */
+int emu_port_attach(struct emu_vm *vm, uint64_t base, uint64_t len, const struct bus_ops *ops,
+		    int which, const char *name, struct vmon_error *err);
 
 #endif

@@ -268,8 +268,10 @@ static inline uint64_t opr(struct emu_cpu *c, const struct dinsn *d, int i)
 	case DOP_MEM:
 		return lin_read(c, mem_lin(c, d), o->size);
 	case DOP_IMM:
-		return (uint64_t)(i == 0 || d->op[0].kind != DOP_IMM ? d->imm : d->imm2) &
-		       szmask(o->size);
+		/* Sign-extended to 64 bits by the decoder; users mask to
+		 * their operand size (an imm8 of an imm-extended op is
+		 * narrower than the operation). */
+		return (uint64_t)(i == 0 || d->op[0].kind != DOP_IMM ? d->imm : d->imm2);
 	case DOP_SEG:
 		return c->seg[o->reg].sel;
 	default:
@@ -1133,7 +1135,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 				emu_raise(c, EXC_UD, 0, false);
 			emu_load_seg(c, d->op[0].reg, (uint16_t)opr(c, d, 1));
 			if (d->op[0].reg == SEG_SS)
-				c->irq_shadow = 2;
+				c->irq_shadow = 1;
 			return;
 		}
 		opw(c, d, 0, opr(c, d, 1));
@@ -1506,7 +1508,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 			emu_load_seg(c, d->op[0].reg, (uint16_t)v);
 			pop(c, os);
 			if (d->op[0].reg == SEG_SS)
-				c->irq_shadow = 2;
+				c->irq_shadow = 1;
 			return;
 		}
 		if (d->op[0].kind == DOP_MEM) {
@@ -1604,7 +1606,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 	case ZYDIS_MNEMONIC_STI:
 		io_check(c);
 		if (!(c->flags & F_IF))
-			c->irq_shadow = 2;
+			c->irq_shadow = 1;
 		c->flags |= F_IF;
 		return;
 	case ZYDIS_MNEMONIC_LAHF:

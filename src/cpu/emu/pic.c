@@ -185,6 +185,8 @@ static uint64_t pic_port_read(void *opaque, uint64_t offset, unsigned size)
 	struct emu_port *pp = opaque;
 	struct emu_vm *vm = pp->vm;
 	uint64_t v;
+	if (!vm)
+		return 0xff;
 	pthread_mutex_lock(&vm->chip_lock);
 	if (pp->which == 2) {
 		v = vm->pic[offset & 1].elcr;
@@ -200,6 +202,8 @@ static void pic_port_write(void *opaque, uint64_t offset, unsigned size, uint64_
 {
 	struct emu_port *pp = opaque;
 	struct emu_vm *vm = pp->vm;
+	if (!vm)
+		return;
 	pthread_mutex_lock(&vm->chip_lock);
 	if (pp->which == 2) {
 		/* IRQ 0, 1, 2, 8, 13 are always edge */
@@ -218,18 +222,13 @@ static const struct bus_ops pic_ops = {
 
 int pic_register(struct emu_vm *vm, struct vmon_error *err)
 {
-	struct emu_port *pp = vm->pic_ports;
-	for (int i = 0; i < 3; i++) {
-		pp[i].vm = vm;
-		pp[i].which = i;
-	}
 	for (int i = 0; i < 2; i++) {
 		vm->pic[i].lowest_prio = 7;
 		vm->pic[i].imr = 0xff;
 	}
-	if (bus_register(&vm->m->pio, 0x20, 2, &pic_ops, &pp[0], "pic-master", err) ||
-	    bus_register(&vm->m->pio, 0xa0, 2, &pic_ops, &pp[1], "pic-slave", err) ||
-	    bus_register(&vm->m->pio, 0x4d0, 2, &pic_ops, &pp[2], "elcr", err))
+	if (emu_port_attach(vm, 0x20, 2, &pic_ops, 0, "pic-master", err) ||
+	    emu_port_attach(vm, 0xa0, 2, &pic_ops, 1, "pic-slave", err) ||
+	    emu_port_attach(vm, 0x4d0, 2, &pic_ops, 2, "elcr", err))
 		return -1;
 	return 0;
 }

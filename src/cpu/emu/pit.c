@@ -154,6 +154,8 @@ static uint64_t pit_read(void *opaque, uint64_t offset, unsigned size)
 	struct emu_vm *vm = pp->vm;
 	uint64_t now = emu_now_ns();
 	uint64_t v = 0xff;
+	if (!vm)
+		return v;
 	pthread_mutex_lock(&vm->chip_lock);
 	if (pp->which == 1) {
 		struct pit_chan *ch = &vm->pit[2];
@@ -172,6 +174,8 @@ static void pit_write(void *opaque, uint64_t offset, unsigned size, uint64_t val
 	struct emu_vm *vm = pp->vm;
 	uint64_t now = emu_now_ns();
 	uint8_t v = (uint8_t)value;
+	if (!vm)
+		return;
 	pthread_mutex_lock(&vm->chip_lock);
 	if (pp->which == 1) {
 		struct pit_chan *ch = &vm->pit[2];
@@ -252,12 +256,8 @@ int pit_register(struct emu_vm *vm, struct vmon_error *err)
 		vm->pit[i].access = 3;
 		vm->pit[i].gate = i != 2;
 	}
-	for (int i = 0; i < 2; i++) {
-		vm->pit_ports[i].vm = vm;
-		vm->pit_ports[i].which = i;
-	}
-	if (bus_register(&vm->m->pio, 0x40, 4, &pit_ops, &vm->pit_ports[0], "pit", err) ||
-	    bus_register(&vm->m->pio, 0x61, 1, &pit_ops, &vm->pit_ports[1], "port61", err))
+	if (emu_port_attach(vm, 0x40, 4, &pit_ops, 0, "pit", err) ||
+	    emu_port_attach(vm, 0x61, 1, &pit_ops, 1, "port61", err))
 		return -1;
 	return 0;
 }
