@@ -150,7 +150,17 @@ static void emu_vcpu_run(struct machine *m, int index)
 	struct emu_vm *vm = m->backend_priv;
 	if (index < 0 || index >= vm->ncpus || !vm->cpus[index])
 		return;
-	emu_cpu_run(vm->cpus[index]);
+	struct emu_cpu *c = vm->cpus[index];
+	uint64_t t0 = emu_now_ns();
+	emu_cpu_run(c);
+	/* VMON_EMU_STATS=1: instructions executed and the rate, per vCPU. */
+	const char *st = getenv("VMON_EMU_STATS");
+	if (st && *st && *st != '0') {
+		double secs = (double)(emu_now_ns() - t0) / 1e9;
+		fprintf(stderr, "vmon: emu: cpu%d: %llu instructions in %.3f s (%.1f M/s)\n", index,
+			(unsigned long long)c->icount, secs,
+			secs > 0 ? (double)c->icount / secs / 1e6 : 0.0);
+	}
 }
 
 static void emu_vcpu_kick(struct machine *m, int index)
