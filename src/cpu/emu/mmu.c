@@ -190,7 +190,7 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 		if ((e->perm & need) == need)
 			return e;
 	}
-	if ((c->efer & EFER_LMA) && (uint64_t)(((int64_t)lin << 16) >> 16) != lin)
+	if ((c->efer & EFER_LMA) && (uint64_t)((int64_t)(lin << 16) >> 16) != lin)
 		emu_raise_gp(c, 0); /* non-canonical */
 	uint64_t gpa_page;
 	uint32_t perm;

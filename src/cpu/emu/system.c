@@ -282,7 +282,7 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
 
 static bool canonical(uint64_t v)
 {
-	return (uint64_t)(((int64_t)v << 16) >> 16) == v;
+	return (uint64_t)((int64_t)(v << 16) >> 16) == v;
 }
 
 uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
