@@ -181,9 +181,10 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 
 static inline uint32_t dcache_index(uint64_t gpa)
 {
-	uint64_t page = gpa >> 12;
-	uint64_t h = (page * 0x9E3779B97F4A7C15ULL) >> (64 - (DCACHE_BITS - 12));
-	return (uint32_t)((h << 12) | (gpa & 0xfff)) & (DCACHE_SIZE - 1);
+	/* Consecutive instructions land in consecutive entries; pages
+	 * DCACHE_SIZE bytes apart are spread by the folded high bits. */
+	return (uint32_t)(gpa ^ (gpa >> DCACHE_BITS) ^ (gpa >> (2 * DCACHE_BITS))) &
+	       (DCACHE_SIZE - 1);
 }
 
 static void report_unimpl(struct emu_cpu *c, const uint8_t *bytes, unsigned n, const char *what)

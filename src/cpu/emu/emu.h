@@ -117,7 +117,11 @@ enum { R_AX, R_CX, R_DX, R_BX, R_SP, R_BP, R_SI, R_DI };
 #define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
 
 /* Lazy flags: the last arithmetic op whose flags are still pending. */
-enum { LF_NONE, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC, LF_NEG };
+enum {
+	LF_NONE, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC, LF_NEG,
+	LF_SHL, LF_SHR, LF_SAR, /* lf_b = count */
+	LF_MUL, /* CF = OF = lf_cf */
+};
 
 #define CR0_PE 0x1
 #define CR0_MP 0x2
@@ -185,7 +189,7 @@ struct lapic {
 #define EV_INIT 0x4
 #define EV_SIPI 0x8
 
-#define DCACHE_BITS 16
+#define DCACHE_BITS 17
 #define DCACHE_SIZE (1u << DCACHE_BITS)
 
 struct emu_cpu {
@@ -211,7 +215,9 @@ struct emu_cpu {
 	bool halted;
 	bool wait_sipi;
 	int irq_shadow;
-	bool irq_maybe; /* an interrupt may be deliverable: check before the next insn */ /* instructions until interrupts are allowed again */
+	bool irq_maybe; /* an interrupt may be deliverable: check before the next insn */
+	bool slow;      /* take the run loop's slow path before the next instruction */
+	int budget;     /* instructions until the next timer check */ /* instructions until interrupts are allowed again */
 
 	/* Exception delivery state */
 	jmp_buf fault_jmp;
@@ -349,6 +355,13 @@ void *lin_rmw_ptr(struct emu_cpu *c, uint64_t lin, unsigned size);
 uint64_t phys_read(struct emu_cpu *c, uint64_t gpa, unsigned size);
 void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned size, uint64_t v);
 void code_write_notify(struct emu_vm *vm, uint64_t gpa, unsigned size);
+
+/* Something changed that may let an interrupt in (IF, TPR, EOI, ...). */
+static inline void emu_poke(struct emu_cpu *c)
+{
+	c->irq_maybe = true;
+	c->slow = true;
+}
 
 static inline void emu_code_check(struct emu_vm *vm, uint64_t gpa, unsigned size)
 {

@@ -155,6 +155,31 @@ static uint64_t lazy_compute(const struct emu_cpu *c)
 			f |= F_OF;
 		f |= (a ^ r) & F_AF;
 		break;
+	case LF_SHL: {
+		unsigned bits = size * 8;
+		bool cf = b <= bits && ((a >> (bits - b)) & 1);
+		if (cf)
+			f |= F_CF;
+		if (!!(r & sb) ^ cf)
+			f |= F_OF;
+		break;
+	}
+	case LF_SHR:
+		if (b <= size * 8 && ((a >> (b - 1)) & 1))
+			f |= F_CF;
+		if (a & sb)
+			f |= F_OF;
+		break;
+	case LF_SAR: {
+		int64_t sa = sext(a, size);
+		if ((sa >> (b - 1 > 63 ? 63 : b - 1)) & 1)
+			f |= F_CF;
+		break;
+	}
+	case LF_MUL:
+		if (c->lf_cf)
+			f |= F_CF | F_OF;
+		break;
 	}
 	return f;
 }
@@ -186,7 +211,8 @@ static inline void lazy(struct emu_cpu *c, int op, unsigned size, uint64_t res, 
 /* Sets the arithmetic flags eagerly. */
 static inline void set_arith(struct emu_cpu *c, uint64_t f)
 {
-	get_flags(c);
+	/* Every arithmetic flag is replaced, so pending lazy state is moot. */
+	c->lf_op = LF_NONE;
 	c->flags = (c->flags & ~(uint64_t)F_ARITH) | (f & F_ARITH);
 }
 
@@ -195,8 +221,43 @@ uint64_t emu_flags(struct emu_cpu *c)
 	return get_flags(c);
 }
 
-static bool cond(struct emu_cpu *c, unsigned cc)
+static inline bool cond(struct emu_cpu *c, unsigned cc)
 {
+	if (c->lf_op != LF_NONE) {
+		uint64_t m = szmask(c->lf_size);
+		switch (cc >> 1) {
+		case 2: /* Z */
+			return !(c->lf_res & m) ^ (cc & 1);
+		case 4: /* S */
+			return !!(c->lf_res & sbit(c->lf_size)) ^ (cc & 1);
+		case 1: /* B */
+			if (c->lf_op == LF_SUB)
+				return ((c->lf_a & m) < (c->lf_b & m)) ^ (cc & 1);
+			if (c->lf_op == LF_LOGIC)
+				return cc & 1;
+			break;
+		case 3: /* BE */
+			if (c->lf_op == LF_SUB)
+				return ((c->lf_a & m) <= (c->lf_b & m)) ^ (cc & 1);
+			if (c->lf_op == LF_LOGIC)
+				return !(c->lf_res & m) ^ (cc & 1);
+			break;
+		case 6: /* L */
+			if (c->lf_op == LF_SUB)
+				return (sext(c->lf_a, c->lf_size) < sext(c->lf_b, c->lf_size)) ^ (cc & 1);
+			if (c->lf_op == LF_LOGIC)
+				return !!(c->lf_res & sbit(c->lf_size)) ^ (cc & 1);
+			break;
+		case 7: /* LE */
+			if (c->lf_op == LF_SUB)
+				return (sext(c->lf_a, c->lf_size) <= sext(c->lf_b, c->lf_size)) ^ (cc & 1);
+			if (c->lf_op == LF_LOGIC)
+				return (!(c->lf_res & m) || (c->lf_res & sbit(c->lf_size))) ^ (cc & 1);
+			break;
+		default:
+			break;
+		}
+	}
 	uint64_t f = get_flags(c);
 	bool r;
 	switch (cc >> 1) {
@@ -247,6 +308,36 @@ static inline uint64_t ea_off(struct emu_cpu *c, const struct dinsn *d)
 	return amask(d->asize, a);
 }
 
+/* TLB hits on RAM are handled inline; everything else goes to mmu.c. */
+static inline uint64_t mread(struct emu_cpu *c, uint64_t lin, unsigned size)
+{
+	const struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
+	unsigned off = lin & 0xfff;
+	if (__builtin_expect(e->vpn == (lin >> 12) + 1 && e->host && off + size <= 4096 &&
+				     (c->cpl != 3 || (e->perm & TLB_U)),
+			     1)) {
+		uint64_t v = 0;
+		memcpy(&v, e->host + off, size);
+		return v;
+	}
+	return lin_read(c, lin, size);
+}
+
+static inline void mwrite(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v)
+{
+	const struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
+	unsigned off = lin & 0xfff;
+	uint32_t need = c->cpl == 3 ? (TLB_U | TLB_UW) : TLB_W;
+	if (__builtin_expect(e->vpn == (lin >> 12) + 1 && e->host && off + size <= 4096 &&
+				     (e->perm & need) == need,
+			     1)) {
+		emu_code_check(c->vm, e->gpa | off, size);
+		memcpy(e->host + off, &v, size);
+		return;
+	}
+	lin_write(c, lin, size, v);
+}
+
 static inline uint64_t seg_lin(struct emu_cpu *c, int seg, uint64_t off)
 {
 	if (c->cmode == 8)
@@ -266,7 +357,7 @@ static inline uint64_t opr(struct emu_cpu *c, const struct dinsn *d, int i)
 	case DOP_REG:
 		return get_reg(c, o->reg, o->size);
 	case DOP_MEM:
-		return lin_read(c, mem_lin(c, d), o->size);
+		return mread(c, mem_lin(c, d), o->size);
 	case DOP_IMM:
 		/* Sign-extended to 64 bits by the decoder; users mask to
 		 * their operand size (an imm8 of an imm-extended op is
@@ -285,7 +376,7 @@ static inline void opw(struct emu_cpu *c, const struct dinsn *d, int i, uint64_t
 	if (o->kind == DOP_REG)
 		set_reg(c, o->reg, o->size, v);
 	else if (o->kind == DOP_MEM)
-		lin_write(c, mem_lin(c, d), o->size, v);
+		mwrite(c, mem_lin(c, d), o->size, v);
 }
 
 /* ---- Stack ----------------------------------------------------------------- */
@@ -309,14 +400,14 @@ static inline void set_sp(struct emu_cpu *c, uint64_t sp)
 static inline void push(struct emu_cpu *c, unsigned size, uint64_t v)
 {
 	uint64_t sp = amask(stack_size(c), c->r[R_SP] - size);
-	lin_write(c, seg_lin(c, SEG_SS, sp), size, v);
+	mwrite(c, seg_lin(c, SEG_SS, sp), size, v);
 	set_sp(c, sp);
 }
 
 static inline uint64_t pop(struct emu_cpu *c, unsigned size)
 {
 	uint64_t sp = amask(stack_size(c), c->r[R_SP]);
-	uint64_t v = lin_read(c, seg_lin(c, SEG_SS, sp), size);
+	uint64_t v = mread(c, seg_lin(c, SEG_SS, sp), size);
 	set_sp(c, sp + size);
 	return v;
 }
@@ -537,25 +628,18 @@ static uint64_t shift_op(struct emu_cpu *c, int mn, unsigned size, uint64_t a, u
 	switch (mn) {
 	case ZYDIS_MNEMONIC_SHL:
 		r = cnt >= bits ? 0 : (a << cnt) & m;
-		cf = cnt <= bits ? (a >> (bits - cnt)) & 1 : 0;
-		of = !!(r & sb) ^ cf;
-		f = flags_szp(r, size);
-		break;
+		lazy(c, LF_SHL, size, r, a, cnt);
+		return r;
 	case ZYDIS_MNEMONIC_SHR:
 		r = cnt >= bits ? 0 : a >> cnt;
-		cf = cnt <= bits ? (a >> (cnt - 1)) & 1 : 0;
-		of = !!(a & sb);
-		f = flags_szp(r, size);
-		break;
+		lazy(c, LF_SHR, size, r, a, cnt);
+		return r;
 	case ZYDIS_MNEMONIC_SAR: {
 		int64_t s = sext(a, size);
 		unsigned k = cnt >= bits ? bits - 1 : cnt;
 		r = (uint64_t)(s >> k) & m;
-		cf = (s >> (k - (cnt >= bits ? 0 : 1))) & 1;
-		if (cnt >= bits)
-			cf = s < 0;
-		f = flags_szp(r, size);
-		break;
+		lazy(c, LF_SAR, size, r, a, cnt);
+		return r;
 	}
 	case ZYDIS_MNEMONIC_ROL: {
 		unsigned k = cnt % bits;
@@ -650,6 +734,7 @@ static void io_check(struct emu_cpu *c)
 static uint64_t port_in(struct emu_cpu *c, uint16_t port, unsigned size)
 {
 	uint64_t v = 0;
+	c->slow = true; /* the device may have stopped the VM */
 	if (!bus_access(&c->m->pio, &c->pio_hint, port, size, false, &v) &&
 	    c->m->trace_unclaimed_io)
 		fprintf(stderr, "vmon: emu: unclaimed in %#x/%u\n", port, size);
@@ -659,6 +744,7 @@ static uint64_t port_in(struct emu_cpu *c, uint16_t port, unsigned size)
 static void port_out(struct emu_cpu *c, uint16_t port, unsigned size, uint64_t v)
 {
 	v &= szmask(size);
+	c->slow = true;
 	if (!bus_access(&c->m->pio, &c->pio_hint, port, size, true, &v) &&
 	    c->m->trace_unclaimed_io)
 		fprintf(stderr, "vmon: emu: unclaimed out %#x/%u = %#llx\n", port, size,
@@ -916,7 +1002,8 @@ static void do_imul_n(struct emu_cpu *c, const struct dinsn *d)
 		ovf = p != sext(lo, size);
 	}
 	set_reg(c, d->op[0].reg, size, lo);
-	set_arith(c, flags_szp(lo, size) | (ovf ? F_CF | F_OF : 0));
+	lazy(c, LF_MUL, size, lo, 0, 0);
+	c->lf_cf = ovf;
 }
 
 static void do_div(struct emu_cpu *c, const struct dinsn *d, bool sign)
@@ -1135,7 +1222,10 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 				emu_raise(c, EXC_UD, 0, false);
 			emu_load_seg(c, d->op[0].reg, (uint16_t)opr(c, d, 1));
 			if (d->op[0].reg == SEG_SS)
+			{
 				c->irq_shadow = 1;
+				c->slow = true;
+			}
 			return;
 		}
 		opw(c, d, 0, opr(c, d, 1));
@@ -1508,7 +1598,10 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 			emu_load_seg(c, d->op[0].reg, (uint16_t)v);
 			pop(c, os);
 			if (d->op[0].reg == SEG_SS)
+			{
 				c->irq_shadow = 1;
+				c->slow = true;
+			}
 			return;
 		}
 		if (d->op[0].kind == DOP_MEM) {
@@ -1544,6 +1637,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 			mask &= 0xffff;
 		get_flags(c);
 		c->flags = (c->flags & ~mask) | (v & mask) | 2;
+		emu_poke(c);
 		return;
 	}
 	case ZYDIS_MNEMONIC_PUSHA:
@@ -1608,6 +1702,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		if (!(c->flags & F_IF))
 			c->irq_shadow = 1;
 		c->flags |= F_IF;
+		emu_poke(c);
 		return;
 	case ZYDIS_MNEMONIC_LAHF:
 		set_reg(c, 4 | DOP_F_HI8, 1, (get_flags(c) & 0xd5) | 2);
@@ -1626,6 +1721,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 	case ZYDIS_MNEMONIC_HLT:
 		need_cpl0(c);
 		c->halted = true;
+		emu_poke(c);
 		return;
 	case ZYDIS_MNEMONIC_CPUID:
 		emu_cpuid(c);
@@ -1924,70 +2020,83 @@ static void handle_fault(struct emu_cpu *c)
 	c->delivering = -1;
 }
 
-void emu_cpu_run(struct emu_cpu *c)
+#define TIMER_CHECK_INSNS 1024
+
+/* Everything that is not "fetch, decode, execute": events from other
+ * threads, stop requests, INIT/SIPI, halt, timers, interrupt acceptance.
+ * Returns false when the vCPU must return to the VM layer. */
+static bool slow_path(struct emu_cpu *c)
 {
 	struct machine *m = c->m;
-	c->delivering = -1;
-	c->pending_exc = -1;
-	c->irq_maybe = true;
-	if (setjmp(c->fault_jmp)) {
-		handle_fault(c);
-		c->irq_maybe = true;
-	}
 	for (;;) {
-		uint32_t ev = atomic_load_explicit(&c->events, memory_order_relaxed);
-		if (unlikely(ev)) {
-			ev = atomic_exchange(&c->events, 0);
-			if (vmctl_stopping(&m->ctl))
-				return;
+		c->slow = false;
+		if (vmctl_stopping(&m->ctl))
+			return false;
+		uint32_t ev = atomic_exchange(&c->events, 0);
+		if (ev) {
 			if (ev & EV_INIT)
 				handle_init(c);
 			if (ev & EV_SIPI)
 				handle_sipi(c);
 			c->irq_maybe = true;
 		}
-		if (unlikely(c->wait_sipi || c->halted)) {
-			if (vmctl_stopping(&m->ctl))
-				return;
-			if (!c->wait_sipi) {
-				check_timers(c);
-				if ((c->flags & F_IF) && irq_possible(c)) {
-					c->halted = false;
-					c->irq_maybe = true;
-					continue;
-				}
-			}
+		if (c->budget <= 0) {
+			c->budget = TIMER_CHECK_INSNS;
+			check_timers(c);
+		}
+		if (c->wait_sipi) {
 			sleep_until_event(c);
 			continue;
 		}
-		if (unlikely((c->icount & 1023) == 0)) {
+		if (c->halted) {
 			check_timers(c);
-			if (vmctl_stopping(&m->ctl))
-				return;
+			if ((c->flags & F_IF) && irq_possible(c)) {
+				c->halted = false;
+				c->irq_maybe = true;
+			} else {
+				sleep_until_event(c);
+				continue;
+			}
 		}
-		if (c->irq_maybe && c->irq_shadow == 0 && (c->flags & F_IF)) {
+		if (c->irq_shadow) {
+			/* STI / MOV SS: one more instruction first, then look again. */
+			c->irq_shadow = 0;
+			c->slow = true;
+			return true;
+		}
+		if (c->irq_maybe && (c->flags & F_IF)) {
 			if (!try_interrupt(c))
 				c->irq_maybe = false;
 		}
-		if (c->irq_shadow) {
-			if (--c->irq_shadow == 0)
-				c->irq_maybe = true;
+		return true;
+	}
+}
+
+void emu_cpu_run(struct emu_cpu *c)
+{
+	c->delivering = -1;
+	c->pending_exc = -1;
+	c->irq_maybe = true;
+	c->slow = true;
+	c->budget = TIMER_CHECK_INSNS;
+	if (setjmp(c->fault_jmp)) {
+		handle_fault(c);
+		emu_poke(c);
+	}
+	for (;;) {
+		if (unlikely(c->slow ||
+			     atomic_load_explicit(&c->events, memory_order_relaxed))) {
+			if (!slow_path(c))
+				return;
 		}
 		const struct dinsn *d = emu_fetch_decode(c);
 		c->next_rip = c->rip + d->len;
 		if (c->cmode != 8)
 			c->next_rip &= c->cmode == 4 ? 0xffffffffULL : 0xffffULL;
-		uint64_t fl = c->flags & F_IF;
-		uint32_t tpr = c->apic.tpr;
 		exec(c, d);
 		c->rip = c->next_rip;
 		c->icount++;
-		if ((c->flags & F_IF) != fl || c->apic.tpr != tpr || c->halted)
-			c->irq_maybe = true;
-		if (unlikely(d->mnem == ZYDIS_MNEMONIC_OUT || d->mnem == ZYDIS_MNEMONIC_IN ||
-			     (d->flags & DI_STRING))) {
-			if (vmctl_stopping(&m->ctl))
-				return;
-		}
+		if (unlikely(--c->budget <= 0))
+			c->slow = true;
 	}
 }

@@ -288,7 +288,7 @@ static void lapic_eoi(struct emu_cpu *c)
 	if (v < 0)
 		return;
 	a->isr[v >> 5] &= ~(1u << (v & 31));
-	c->irq_maybe = true;
+	emu_poke(c);
 	if (atomic_load(&a->tmr[v >> 5]) & (1u << (v & 31)))
 		ioapic_eoi(c->vm, v);
 }
@@ -302,7 +302,7 @@ void lapic_write(struct emu_cpu *c, uint32_t off, uint32_t v)
 		return;
 	case 0x80:
 		a->tpr = v & 0xff;
-		c->irq_maybe = true;
+		emu_poke(c);
 		return;
 	case 0xb0:
 		lapic_eoi(c);
@@ -318,7 +318,7 @@ void lapic_write(struct emu_cpu *c, uint32_t off, uint32_t v)
 		if (!(v & 0x100))
 			for (int i = 0; i < 6; i++)
 				a->lvt[i] |= LVT_MASKED;
-		c->irq_maybe = true;
+		emu_poke(c);
 		return;
 	case 0x280:
 		a->esr = 0;
@@ -353,7 +353,7 @@ void lapic_write(struct emu_cpu *c, uint32_t off, uint32_t v)
 		if (i == LVT_TIMER && was_periodic != timer_periodic(a))
 			timer_start(c, emu_now_ns());
 		if (i == LVT_LINT0)
-			c->irq_maybe = true;
+			emu_poke(c);
 		return;
 	}
 	case 0x380:

@@ -238,6 +238,7 @@ uint64_t phys_read(struct emu_cpu *c, uint64_t gpa, unsigned size)
 		memcpy(&v, p, size);
 		return v;
 	}
+	c->slow = true; /* a device access may have stopped the VM */
 	if (is_lapic(c, gpa)) {
 		uint32_t off = gpa & 0xfff;
 		uint64_t v = lapic_read(c, off & ~3u);
@@ -267,6 +268,7 @@ void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned size, uint64_t v)
 		memcpy(p, &v, size);
 		return;
 	}
+	c->slow = true;
 	if (is_lapic(c, gpa)) {
 		if ((gpa & 3) == 0)
 			lapic_write(c, gpa & 0xfff, (uint32_t)v);

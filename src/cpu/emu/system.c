@@ -255,7 +255,7 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
 		if (v & ~0xfULL)
 			emu_raise_gp(c, 0);
 		c->apic.tpr = (uint32_t)(v << 4);
-		c->irq_maybe = true;
+		emu_poke(c);
 		return;
 	default:
 		emu_raise(c, EXC_UD, 0, false);
@@ -337,7 +337,7 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 	case MSR_APIC_BASE:
 		/* Relocation is not modelled: the base stays at 0xfee00000. */
 		c->apic.apic_base = (c->apic.apic_base & ~0x800ULL) | (v & 0x800);
-		c->irq_maybe = true;
+		emu_poke(c);
 		return true;
 	case MSR_UCODE_REV:
 		return true;
@@ -471,7 +471,7 @@ static void set_flags_priv(struct emu_cpu *c, uint64_t v, int osize, int old_cpl
 		mask &= 0xffff;
 	uint64_t f = flags_now(c);
 	c->flags = (f & ~mask) | (v & mask) | 2;
-	c->irq_maybe = true;
+	emu_poke(c);
 }
 
 /* ---- Exception and interrupt delivery ----------------------------------------- */
@@ -786,7 +786,7 @@ void emu_sysret(struct emu_cpu *c, int osize)
 	flags_now(c);
 	c->flags = (c->r[11] & 0x3c7fd7ULL) | 2;
 	c->cpl = 3;
-	c->irq_maybe = true;
+	emu_poke(c);
 	emu_update_mode(c);
 }
 
