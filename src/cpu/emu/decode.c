@@ -80,6 +80,7 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 {
 	memset(d, 0, sizeof(*d));
 	d->mnem = in->mnemonic;
+	d->hclass = emu_hclass[in->mnemonic];
 	d->len = in->length;
 	d->cmode = cmode;
 	d->osize = in->operand_width / 8;
@@ -179,14 +180,6 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 	return true;
 }
 
-static inline uint32_t dcache_index(uint64_t gpa)
-{
-	/* Consecutive instructions land in consecutive entries; pages
-	 * DCACHE_SIZE bytes apart are spread by the folded high bits. */
-	return (uint32_t)(gpa ^ (gpa >> DCACHE_BITS) ^ (gpa >> (2 * DCACHE_BITS))) &
-	       (DCACHE_SIZE - 1);
-}
-
 static void report_unimpl(struct emu_cpu *c, const uint8_t *bytes, unsigned n, const char *what)
 {
 	char text[128];
@@ -239,6 +232,8 @@ const struct dinsn *emu_fetch_decode(struct emu_cpu *c)
 		c->fetch_vpn = vpn + 1;
 		c->fetch_host = e->host;
 		c->fetch_gpa = e->gpa;
+		uint64_t p = e->gpa >> 12;
+		c->fetch_gen = p < vm->npages ? &vm->code_gen[p] : &c->no_gen;
 	}
 	uint64_t gpa = c->fetch_gpa | (lin & 0xfff);
 	uint64_t page = gpa >> 12;
@@ -246,7 +241,7 @@ const struct dinsn *emu_fetch_decode(struct emu_cpu *c)
 	uint32_t gen = page < vm->npages ? atomic_load_explicit(&vm->code_gen[page],
 								  memory_order_acquire)
 					 : 0;
-	if (d->tag == (gpa | 1) && d->cmode == c->cmode && d->gen == gen)
+	if (d->tag == DINSN_TAG(gpa, c->cmode) && d->gen == gen)
 		return d;
 
 	if (page < vm->npages && !atomic_load_explicit(&vm->code_page[page], memory_order_relaxed)) {
@@ -277,7 +272,7 @@ const struct dinsn *emu_fetch_decode(struct emu_cpu *c)
 		emu_raise(c, EXC_UD, 0, false);
 	}
 	out->gen = gen;
-	out->tag = crosses ? 0 : (gpa | 1);
+	out->tag = crosses ? 0 : DINSN_TAG(gpa, c->cmode);
 	return out;
 }
 

@@ -53,10 +53,205 @@ struct dop {
  * guest-physical address. At most one explicit memory operand exists in
  * the integer ISA, so its addressing lives here, not in struct dop.
  */
+/* Handler classes (see emu_hclass in exec.c); 0 = not implemented. */
+enum {
+	H_UNIMPL,
+	H_NOP,
+	H_PAUSE,
+	H_ENDBR64,
+	H_ENDBR32,
+	H_PREFETCH,
+	H_PREFETCHW,
+	H_PREFETCHNTA,
+	H_PREFETCHT0,
+	H_PREFETCHT1,
+	H_PREFETCHT2,
+	H_LFENCE,
+	H_SFENCE,
+	H_CLFLUSH,
+	H_MFENCE,
+	H_MOV,
+	H_MOVNTI,
+	H_MOVZX,
+	H_MOVSX,
+	H_MOVSXD,
+	H_LEA,
+	H_ADD,
+	H_OR,
+	H_ADC,
+	H_SBB,
+	H_AND,
+	H_SUB,
+	H_XOR,
+	H_CMP,
+	H_TEST,
+	H_INC,
+	H_DEC,
+	H_NEG,
+	H_NOT,
+	H_SHL,
+	H_SHR,
+	H_SAR,
+	H_ROL,
+	H_ROR,
+	H_RCL,
+	H_RCR,
+	H_SHLD,
+	H_SHRD,
+	H_MUL,
+	H_IMUL,
+	H_DIV,
+	H_IDIV,
+	H_XCHG,
+	H_XADD,
+	H_CMPXCHG,
+	H_CMPXCHG8B,
+	H_BT,
+	H_BTS,
+	H_BTR,
+	H_BTC,
+	H_BSF,
+	H_BSR,
+	H_TZCNT,
+	H_BSWAP,
+	H_CBW,
+	H_CWDE,
+	H_CDQE,
+	H_CWD,
+	H_CDQ,
+	H_CQO,
+	H_JMP,
+	H_JO,
+	H_JNO,
+	H_JB,
+	H_JNB,
+	H_JZ,
+	H_JNZ,
+	H_JBE,
+	H_JNBE,
+	H_JS,
+	H_JNS,
+	H_JP,
+	H_JNP,
+	H_JL,
+	H_JNL,
+	H_JLE,
+	H_JNLE,
+	H_JCXZ,
+	H_JECXZ,
+	H_JRCXZ,
+	H_LOOP,
+	H_LOOPE,
+	H_LOOPNE,
+	H_SETO,
+	H_SETNO,
+	H_SETB,
+	H_SETNB,
+	H_SETZ,
+	H_SETNZ,
+	H_SETBE,
+	H_SETNBE,
+	H_SETS,
+	H_SETNS,
+	H_SETP,
+	H_SETNP,
+	H_SETL,
+	H_SETNL,
+	H_SETLE,
+	H_SETNLE,
+	H_CMOVO,
+	H_CMOVNO,
+	H_CMOVB,
+	H_CMOVNB,
+	H_CMOVZ,
+	H_CMOVNZ,
+	H_CMOVBE,
+	H_CMOVNBE,
+	H_CMOVS,
+	H_CMOVNS,
+	H_CMOVP,
+	H_CMOVNP,
+	H_CMOVL,
+	H_CMOVNL,
+	H_CMOVLE,
+	H_CMOVNLE,
+	H_CALL,
+	H_RET,
+	H_PUSH,
+	H_POP,
+	H_PUSHF,
+	H_PUSHFD,
+	H_PUSHFQ,
+	H_POPF,
+	H_POPFD,
+	H_POPFQ,
+	H_PUSHA,
+	H_PUSHAD,
+	H_POPA,
+	H_POPAD,
+	H_LEAVE,
+	H_ENTER,
+	H_CLC,
+	H_STC,
+	H_CMC,
+	H_CLD,
+	H_STD,
+	H_CLI,
+	H_STI,
+	H_LAHF,
+	H_SAHF,
+	H_XLAT,
+	H_HLT,
+	H_CPUID,
+	H_RDTSC,
+	H_RDMSR,
+	H_WRMSR,
+	H_IN,
+	H_OUT,
+	H_LGDT,
+	H_LIDT,
+	H_SGDT,
+	H_SIDT,
+	H_LTR,
+	H_LLDT,
+	H_STR,
+	H_SLDT,
+	H_SMSW,
+	H_LMSW,
+	H_CLTS,
+	H_INVLPG,
+	H_WBINVD,
+	H_INVD,
+	H_SWAPGS,
+	H_SYSCALL,
+	H_SYSRET,
+	H_IRET,
+	H_IRETD,
+	H_IRETQ,
+	H_INT,
+	H_INT3,
+	H_INTO,
+	H_INT1,
+	H_UD0,
+	H_UD1,
+	H_UD2,
+	H_LDS,
+	H_LES,
+	H_LFS,
+	H_LGS,
+	H_LSS,
+	H_COUNT
+};
+extern const uint8_t emu_hclass[ZYDIS_MNEMONIC_MAX_VALUE + 1];
+
+/* Cache tag: the physical address and the decoder mode in one compare. */
+#define DINSN_TAG(gpa, cmode) ((gpa) | ((uint64_t)(cmode) << 56) | 1)
+
 struct dinsn {
-	uint64_t tag;     /* gpa | 1 when valid */
+	uint64_t tag;     /* DINSN_TAG(gpa, cmode) when valid, 0 otherwise */
 	uint32_t gen;     /* code-page generation at decode time */
 	uint16_t mnem;    /* ZydisMnemonic */
+	uint8_t hclass;   /* H_*: what exec() dispatches on */
 	uint8_t len;      /* bytes */
 	uint8_t cmode;    /* code size: 2, 4 or 8 bytes (decoder used) */
 	uint8_t osize;    /* operand size in bytes */
@@ -231,6 +426,8 @@ struct emu_cpu {
 	uint64_t fetch_vpn; /* cached code page: linear vpn+1, 0 = none */
 	uint8_t *fetch_host;
 	uint64_t fetch_gpa;
+	_Atomic uint32_t *fetch_gen; /* code_gen entry of the cached code page */
+	_Atomic uint32_t no_gen;     /* stands in for pages beyond code_gen */
 
 	struct dinsn *dcache; /* DCACHE_SIZE entries, by gpa */
 
@@ -375,6 +572,31 @@ static inline void emu_code_check(struct emu_vm *vm, uint64_t gpa, unsigned size
 /* decode.c */
 int emu_decode_init(struct emu_vm *vm);
 const struct dinsn *emu_fetch_decode(struct emu_cpu *c);
+static inline uint32_t dcache_index(uint64_t gpa)
+{
+	/* Consecutive instructions land in consecutive entries; pages
+	 * DCACHE_SIZE bytes apart are spread by the folded high bits. */
+	return (uint32_t)(gpa ^ (gpa >> DCACHE_BITS) ^ (gpa >> (2 * DCACHE_BITS))) &
+	       (DCACHE_SIZE - 1);
+}
+
+/* The common case of emu_fetch_decode: same code page, cached entry. */
+static inline const struct dinsn *emu_fetch(struct emu_cpu *c)
+{
+	uint64_t lin = c->seg[SEG_CS].base + c->rip;
+	if (c->cmode != 8)
+		lin &= 0xffffffffULL;
+	if (__builtin_expect(c->fetch_vpn == (lin >> 12) + 1, 1)) {
+		uint64_t gpa = c->fetch_gpa | (lin & 0xfff);
+		const struct dinsn *d = &c->dcache[dcache_index(gpa)];
+		if (__builtin_expect(d->tag == DINSN_TAG(gpa, c->cmode) &&
+					     d->gen == atomic_load_explicit(c->fetch_gen,
+									    memory_order_relaxed),
+				     1))
+			return d;
+	}
+	return emu_fetch_decode(c);
+}
 void emu_format_insn(struct emu_cpu *c, uint64_t rip, char *buf, size_t len);
 
 /* lapic.c */

@@ -350,7 +350,7 @@ static inline uint64_t mem_lin(struct emu_cpu *c, const struct dinsn *d)
 	return seg_lin(c, d->seg, ea_off(c, d));
 }
 
-static inline uint64_t opr(struct emu_cpu *c, const struct dinsn *d, int i)
+static inline __attribute__((always_inline)) uint64_t opr(struct emu_cpu *c, const struct dinsn *d, int i)
 {
 	const struct dop *o = &d->op[i];
 	switch (o->kind) {
@@ -370,7 +370,7 @@ static inline uint64_t opr(struct emu_cpu *c, const struct dinsn *d, int i)
 	}
 }
 
-static inline void opw(struct emu_cpu *c, const struct dinsn *d, int i, uint64_t v)
+static inline __attribute__((always_inline)) void opw(struct emu_cpu *c, const struct dinsn *d, int i, uint64_t v)
 {
 	const struct dop *o = &d->op[i];
 	if (o->kind == DOP_REG)
@@ -414,7 +414,7 @@ static inline uint64_t pop(struct emu_cpu *c, unsigned size)
 
 /* ---- ALU ------------------------------------------------------------------- */
 
-static inline uint64_t alu(struct emu_cpu *c, int mn, unsigned size, uint64_t a, uint64_t b)
+static inline __attribute__((always_inline)) uint64_t alu(struct emu_cpu *c, int mn, unsigned size, uint64_t a, uint64_t b)
 {
 	uint64_t r;
 	switch (mn) {
@@ -1131,6 +1131,195 @@ static void do_dt(struct emu_cpu *c, const struct dinsn *d)
 	}
 }
 
+/* Mnemonic -> dense handler class, so exec() dispatches through one jump
+ * table (Zydis mnemonics are sparse). */
+const uint8_t emu_hclass[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
+	[ZYDIS_MNEMONIC_NOP] = H_NOP,
+	[ZYDIS_MNEMONIC_PAUSE] = H_PAUSE,
+	[ZYDIS_MNEMONIC_ENDBR64] = H_ENDBR64,
+	[ZYDIS_MNEMONIC_ENDBR32] = H_ENDBR32,
+	[ZYDIS_MNEMONIC_PREFETCH] = H_PREFETCH,
+	[ZYDIS_MNEMONIC_PREFETCHW] = H_PREFETCHW,
+	[ZYDIS_MNEMONIC_PREFETCHNTA] = H_PREFETCHNTA,
+	[ZYDIS_MNEMONIC_PREFETCHT0] = H_PREFETCHT0,
+	[ZYDIS_MNEMONIC_PREFETCHT1] = H_PREFETCHT1,
+	[ZYDIS_MNEMONIC_PREFETCHT2] = H_PREFETCHT2,
+	[ZYDIS_MNEMONIC_LFENCE] = H_LFENCE,
+	[ZYDIS_MNEMONIC_SFENCE] = H_SFENCE,
+	[ZYDIS_MNEMONIC_CLFLUSH] = H_CLFLUSH,
+	[ZYDIS_MNEMONIC_MFENCE] = H_MFENCE,
+	[ZYDIS_MNEMONIC_MOV] = H_MOV,
+	[ZYDIS_MNEMONIC_MOVNTI] = H_MOVNTI,
+	[ZYDIS_MNEMONIC_MOVZX] = H_MOVZX,
+	[ZYDIS_MNEMONIC_MOVSX] = H_MOVSX,
+	[ZYDIS_MNEMONIC_MOVSXD] = H_MOVSXD,
+	[ZYDIS_MNEMONIC_LEA] = H_LEA,
+	[ZYDIS_MNEMONIC_ADD] = H_ADD,
+	[ZYDIS_MNEMONIC_OR] = H_OR,
+	[ZYDIS_MNEMONIC_ADC] = H_ADC,
+	[ZYDIS_MNEMONIC_SBB] = H_SBB,
+	[ZYDIS_MNEMONIC_AND] = H_AND,
+	[ZYDIS_MNEMONIC_SUB] = H_SUB,
+	[ZYDIS_MNEMONIC_XOR] = H_XOR,
+	[ZYDIS_MNEMONIC_CMP] = H_CMP,
+	[ZYDIS_MNEMONIC_TEST] = H_TEST,
+	[ZYDIS_MNEMONIC_INC] = H_INC,
+	[ZYDIS_MNEMONIC_DEC] = H_DEC,
+	[ZYDIS_MNEMONIC_NEG] = H_NEG,
+	[ZYDIS_MNEMONIC_NOT] = H_NOT,
+	[ZYDIS_MNEMONIC_SHL] = H_SHL,
+	[ZYDIS_MNEMONIC_SHR] = H_SHR,
+	[ZYDIS_MNEMONIC_SAR] = H_SAR,
+	[ZYDIS_MNEMONIC_ROL] = H_ROL,
+	[ZYDIS_MNEMONIC_ROR] = H_ROR,
+	[ZYDIS_MNEMONIC_RCL] = H_RCL,
+	[ZYDIS_MNEMONIC_RCR] = H_RCR,
+	[ZYDIS_MNEMONIC_SHLD] = H_SHLD,
+	[ZYDIS_MNEMONIC_SHRD] = H_SHRD,
+	[ZYDIS_MNEMONIC_MUL] = H_MUL,
+	[ZYDIS_MNEMONIC_IMUL] = H_IMUL,
+	[ZYDIS_MNEMONIC_DIV] = H_DIV,
+	[ZYDIS_MNEMONIC_IDIV] = H_IDIV,
+	[ZYDIS_MNEMONIC_XCHG] = H_XCHG,
+	[ZYDIS_MNEMONIC_XADD] = H_XADD,
+	[ZYDIS_MNEMONIC_CMPXCHG] = H_CMPXCHG,
+	[ZYDIS_MNEMONIC_CMPXCHG8B] = H_CMPXCHG8B,
+	[ZYDIS_MNEMONIC_BT] = H_BT,
+	[ZYDIS_MNEMONIC_BTS] = H_BTS,
+	[ZYDIS_MNEMONIC_BTR] = H_BTR,
+	[ZYDIS_MNEMONIC_BTC] = H_BTC,
+	[ZYDIS_MNEMONIC_BSF] = H_BSF,
+	[ZYDIS_MNEMONIC_BSR] = H_BSR,
+	[ZYDIS_MNEMONIC_TZCNT] = H_TZCNT,
+	[ZYDIS_MNEMONIC_BSWAP] = H_BSWAP,
+	[ZYDIS_MNEMONIC_CBW] = H_CBW,
+	[ZYDIS_MNEMONIC_CWDE] = H_CWDE,
+	[ZYDIS_MNEMONIC_CDQE] = H_CDQE,
+	[ZYDIS_MNEMONIC_CWD] = H_CWD,
+	[ZYDIS_MNEMONIC_CDQ] = H_CDQ,
+	[ZYDIS_MNEMONIC_CQO] = H_CQO,
+	[ZYDIS_MNEMONIC_JMP] = H_JMP,
+	[ZYDIS_MNEMONIC_JO] = H_JO,
+	[ZYDIS_MNEMONIC_JNO] = H_JNO,
+	[ZYDIS_MNEMONIC_JB] = H_JB,
+	[ZYDIS_MNEMONIC_JNB] = H_JNB,
+	[ZYDIS_MNEMONIC_JZ] = H_JZ,
+	[ZYDIS_MNEMONIC_JNZ] = H_JNZ,
+	[ZYDIS_MNEMONIC_JBE] = H_JBE,
+	[ZYDIS_MNEMONIC_JNBE] = H_JNBE,
+	[ZYDIS_MNEMONIC_JS] = H_JS,
+	[ZYDIS_MNEMONIC_JNS] = H_JNS,
+	[ZYDIS_MNEMONIC_JP] = H_JP,
+	[ZYDIS_MNEMONIC_JNP] = H_JNP,
+	[ZYDIS_MNEMONIC_JL] = H_JL,
+	[ZYDIS_MNEMONIC_JNL] = H_JNL,
+	[ZYDIS_MNEMONIC_JLE] = H_JLE,
+	[ZYDIS_MNEMONIC_JNLE] = H_JNLE,
+	[ZYDIS_MNEMONIC_JCXZ] = H_JCXZ,
+	[ZYDIS_MNEMONIC_JECXZ] = H_JECXZ,
+	[ZYDIS_MNEMONIC_JRCXZ] = H_JRCXZ,
+	[ZYDIS_MNEMONIC_LOOP] = H_LOOP,
+	[ZYDIS_MNEMONIC_LOOPE] = H_LOOPE,
+	[ZYDIS_MNEMONIC_LOOPNE] = H_LOOPNE,
+	[ZYDIS_MNEMONIC_SETO] = H_SETO,
+	[ZYDIS_MNEMONIC_SETNO] = H_SETNO,
+	[ZYDIS_MNEMONIC_SETB] = H_SETB,
+	[ZYDIS_MNEMONIC_SETNB] = H_SETNB,
+	[ZYDIS_MNEMONIC_SETZ] = H_SETZ,
+	[ZYDIS_MNEMONIC_SETNZ] = H_SETNZ,
+	[ZYDIS_MNEMONIC_SETBE] = H_SETBE,
+	[ZYDIS_MNEMONIC_SETNBE] = H_SETNBE,
+	[ZYDIS_MNEMONIC_SETS] = H_SETS,
+	[ZYDIS_MNEMONIC_SETNS] = H_SETNS,
+	[ZYDIS_MNEMONIC_SETP] = H_SETP,
+	[ZYDIS_MNEMONIC_SETNP] = H_SETNP,
+	[ZYDIS_MNEMONIC_SETL] = H_SETL,
+	[ZYDIS_MNEMONIC_SETNL] = H_SETNL,
+	[ZYDIS_MNEMONIC_SETLE] = H_SETLE,
+	[ZYDIS_MNEMONIC_SETNLE] = H_SETNLE,
+	[ZYDIS_MNEMONIC_CMOVO] = H_CMOVO,
+	[ZYDIS_MNEMONIC_CMOVNO] = H_CMOVNO,
+	[ZYDIS_MNEMONIC_CMOVB] = H_CMOVB,
+	[ZYDIS_MNEMONIC_CMOVNB] = H_CMOVNB,
+	[ZYDIS_MNEMONIC_CMOVZ] = H_CMOVZ,
+	[ZYDIS_MNEMONIC_CMOVNZ] = H_CMOVNZ,
+	[ZYDIS_MNEMONIC_CMOVBE] = H_CMOVBE,
+	[ZYDIS_MNEMONIC_CMOVNBE] = H_CMOVNBE,
+	[ZYDIS_MNEMONIC_CMOVS] = H_CMOVS,
+	[ZYDIS_MNEMONIC_CMOVNS] = H_CMOVNS,
+	[ZYDIS_MNEMONIC_CMOVP] = H_CMOVP,
+	[ZYDIS_MNEMONIC_CMOVNP] = H_CMOVNP,
+	[ZYDIS_MNEMONIC_CMOVL] = H_CMOVL,
+	[ZYDIS_MNEMONIC_CMOVNL] = H_CMOVNL,
+	[ZYDIS_MNEMONIC_CMOVLE] = H_CMOVLE,
+	[ZYDIS_MNEMONIC_CMOVNLE] = H_CMOVNLE,
+	[ZYDIS_MNEMONIC_CALL] = H_CALL,
+	[ZYDIS_MNEMONIC_RET] = H_RET,
+	[ZYDIS_MNEMONIC_PUSH] = H_PUSH,
+	[ZYDIS_MNEMONIC_POP] = H_POP,
+	[ZYDIS_MNEMONIC_PUSHF] = H_PUSHF,
+	[ZYDIS_MNEMONIC_PUSHFD] = H_PUSHFD,
+	[ZYDIS_MNEMONIC_PUSHFQ] = H_PUSHFQ,
+	[ZYDIS_MNEMONIC_POPF] = H_POPF,
+	[ZYDIS_MNEMONIC_POPFD] = H_POPFD,
+	[ZYDIS_MNEMONIC_POPFQ] = H_POPFQ,
+	[ZYDIS_MNEMONIC_PUSHA] = H_PUSHA,
+	[ZYDIS_MNEMONIC_PUSHAD] = H_PUSHAD,
+	[ZYDIS_MNEMONIC_POPA] = H_POPA,
+	[ZYDIS_MNEMONIC_POPAD] = H_POPAD,
+	[ZYDIS_MNEMONIC_LEAVE] = H_LEAVE,
+	[ZYDIS_MNEMONIC_ENTER] = H_ENTER,
+	[ZYDIS_MNEMONIC_CLC] = H_CLC,
+	[ZYDIS_MNEMONIC_STC] = H_STC,
+	[ZYDIS_MNEMONIC_CMC] = H_CMC,
+	[ZYDIS_MNEMONIC_CLD] = H_CLD,
+	[ZYDIS_MNEMONIC_STD] = H_STD,
+	[ZYDIS_MNEMONIC_CLI] = H_CLI,
+	[ZYDIS_MNEMONIC_STI] = H_STI,
+	[ZYDIS_MNEMONIC_LAHF] = H_LAHF,
+	[ZYDIS_MNEMONIC_SAHF] = H_SAHF,
+	[ZYDIS_MNEMONIC_XLAT] = H_XLAT,
+	[ZYDIS_MNEMONIC_HLT] = H_HLT,
+	[ZYDIS_MNEMONIC_CPUID] = H_CPUID,
+	[ZYDIS_MNEMONIC_RDTSC] = H_RDTSC,
+	[ZYDIS_MNEMONIC_RDMSR] = H_RDMSR,
+	[ZYDIS_MNEMONIC_WRMSR] = H_WRMSR,
+	[ZYDIS_MNEMONIC_IN] = H_IN,
+	[ZYDIS_MNEMONIC_OUT] = H_OUT,
+	[ZYDIS_MNEMONIC_LGDT] = H_LGDT,
+	[ZYDIS_MNEMONIC_LIDT] = H_LIDT,
+	[ZYDIS_MNEMONIC_SGDT] = H_SGDT,
+	[ZYDIS_MNEMONIC_SIDT] = H_SIDT,
+	[ZYDIS_MNEMONIC_LTR] = H_LTR,
+	[ZYDIS_MNEMONIC_LLDT] = H_LLDT,
+	[ZYDIS_MNEMONIC_STR] = H_STR,
+	[ZYDIS_MNEMONIC_SLDT] = H_SLDT,
+	[ZYDIS_MNEMONIC_SMSW] = H_SMSW,
+	[ZYDIS_MNEMONIC_LMSW] = H_LMSW,
+	[ZYDIS_MNEMONIC_CLTS] = H_CLTS,
+	[ZYDIS_MNEMONIC_INVLPG] = H_INVLPG,
+	[ZYDIS_MNEMONIC_WBINVD] = H_WBINVD,
+	[ZYDIS_MNEMONIC_INVD] = H_INVD,
+	[ZYDIS_MNEMONIC_SWAPGS] = H_SWAPGS,
+	[ZYDIS_MNEMONIC_SYSCALL] = H_SYSCALL,
+	[ZYDIS_MNEMONIC_SYSRET] = H_SYSRET,
+	[ZYDIS_MNEMONIC_IRET] = H_IRET,
+	[ZYDIS_MNEMONIC_IRETD] = H_IRETD,
+	[ZYDIS_MNEMONIC_IRETQ] = H_IRETQ,
+	[ZYDIS_MNEMONIC_INT] = H_INT,
+	[ZYDIS_MNEMONIC_INT3] = H_INT3,
+	[ZYDIS_MNEMONIC_INTO] = H_INTO,
+	[ZYDIS_MNEMONIC_INT1] = H_INT1,
+	[ZYDIS_MNEMONIC_UD0] = H_UD0,
+	[ZYDIS_MNEMONIC_UD1] = H_UD1,
+	[ZYDIS_MNEMONIC_UD2] = H_UD2,
+	[ZYDIS_MNEMONIC_LDS] = H_LDS,
+	[ZYDIS_MNEMONIC_LES] = H_LES,
+	[ZYDIS_MNEMONIC_LFS] = H_LFS,
+	[ZYDIS_MNEMONIC_LGS] = H_LGS,
+	[ZYDIS_MNEMONIC_LSS] = H_LSS,
+};
+
 /* ---- One instruction ---------------------------------------------------------------- */
 
 static void jump_to(struct emu_cpu *c, const struct dinsn *d, uint64_t target)
@@ -1159,26 +1348,26 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		return;
 	}
 
-	switch (mn) {
-	case ZYDIS_MNEMONIC_NOP:
-	case ZYDIS_MNEMONIC_PAUSE:
-	case ZYDIS_MNEMONIC_ENDBR64:
-	case ZYDIS_MNEMONIC_ENDBR32:
-	case ZYDIS_MNEMONIC_PREFETCH:
-	case ZYDIS_MNEMONIC_PREFETCHW:
-	case ZYDIS_MNEMONIC_PREFETCHNTA:
-	case ZYDIS_MNEMONIC_PREFETCHT0:
-	case ZYDIS_MNEMONIC_PREFETCHT1:
-	case ZYDIS_MNEMONIC_PREFETCHT2:
-	case ZYDIS_MNEMONIC_LFENCE:
-	case ZYDIS_MNEMONIC_SFENCE:
-	case ZYDIS_MNEMONIC_CLFLUSH:
+	switch (d->hclass) {
+	case H_NOP:
+	case H_PAUSE:
+	case H_ENDBR64:
+	case H_ENDBR32:
+	case H_PREFETCH:
+	case H_PREFETCHW:
+	case H_PREFETCHNTA:
+	case H_PREFETCHT0:
+	case H_PREFETCHT1:
+	case H_PREFETCHT2:
+	case H_LFENCE:
+	case H_SFENCE:
+	case H_CLFLUSH:
 		return;
-	case ZYDIS_MNEMONIC_MFENCE:
+	case H_MFENCE:
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		return;
 
-	case ZYDIS_MNEMONIC_MOV:
+	case H_MOV:
 		if (d->op[0].kind == DOP_CR || d->op[1].kind == DOP_CR) {
 			need_cpl0(c);
 			if (d->op[0].kind == DOP_CR) {
@@ -1230,27 +1419,27 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		}
 		opw(c, d, 0, opr(c, d, 1));
 		return;
-	case ZYDIS_MNEMONIC_MOVNTI:
+	case H_MOVNTI:
 		opw(c, d, 0, opr(c, d, 1));
 		return;
-	case ZYDIS_MNEMONIC_MOVZX:
+	case H_MOVZX:
 		opw(c, d, 0, opr(c, d, 1));
 		return;
-	case ZYDIS_MNEMONIC_MOVSX:
-	case ZYDIS_MNEMONIC_MOVSXD:
+	case H_MOVSX:
+	case H_MOVSXD:
 		opw(c, d, 0, (uint64_t)sext(opr(c, d, 1), d->op[1].size));
 		return;
-	case ZYDIS_MNEMONIC_LEA:
+	case H_LEA:
 		set_reg(c, d->op[0].reg, d->op[0].size, ea_off(c, d));
 		return;
 
-	case ZYDIS_MNEMONIC_ADD:
-	case ZYDIS_MNEMONIC_OR:
-	case ZYDIS_MNEMONIC_ADC:
-	case ZYDIS_MNEMONIC_SBB:
-	case ZYDIS_MNEMONIC_AND:
-	case ZYDIS_MNEMONIC_SUB:
-	case ZYDIS_MNEMONIC_XOR:
+	case H_ADD:
+	case H_OR:
+	case H_ADC:
+	case H_SBB:
+	case H_AND:
+	case H_SUB:
+	case H_XOR:
 		v = opr(c, d, 1);
 		if (d->op[0].kind == DOP_REG && d->op[1].kind == DOP_REG && d->op[0].reg == d->op[1].reg &&
 		    (mn == ZYDIS_MNEMONIC_XOR || mn == ZYDIS_MNEMONIC_SUB)) {
@@ -1258,58 +1447,70 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 			lazy(c, mn == ZYDIS_MNEMONIC_XOR ? LF_LOGIC : LF_SUB, d->op[0].size, 0, v, v);
 			return;
 		}
+		if (d->op[0].kind == DOP_REG) {
+			uint8_t r = d->op[0].reg;
+			unsigned sz = d->op[0].size;
+			set_reg(c, r, sz, alu(c, mn, sz, get_reg(c, r, sz), v));
+			return;
+		}
 		rmw(c, d, fn_alu, v, d->flags & DI_LOCK);
 		return;
-	case ZYDIS_MNEMONIC_CMP:
-	case ZYDIS_MNEMONIC_TEST:
+	case H_CMP:
+	case H_TEST:
 		alu(c, mn, d->op[0].size, opr(c, d, 0), opr(c, d, 1));
 		return;
-	case ZYDIS_MNEMONIC_INC:
+	case H_INC:
 		rmw(c, d, fn_inc, 0, d->flags & DI_LOCK);
 		return;
-	case ZYDIS_MNEMONIC_DEC:
+	case H_DEC:
 		rmw(c, d, fn_dec, 0, d->flags & DI_LOCK);
 		return;
-	case ZYDIS_MNEMONIC_NEG:
+	case H_NEG:
 		rmw(c, d, fn_neg, 0, d->flags & DI_LOCK);
 		return;
-	case ZYDIS_MNEMONIC_NOT:
+	case H_NOT:
 		rmw(c, d, fn_not, 0, d->flags & DI_LOCK);
 		return;
 
-	case ZYDIS_MNEMONIC_SHL:
-	case ZYDIS_MNEMONIC_SHR:
-	case ZYDIS_MNEMONIC_SAR:
-	case ZYDIS_MNEMONIC_ROL:
-	case ZYDIS_MNEMONIC_ROR:
-	case ZYDIS_MNEMONIC_RCL:
-	case ZYDIS_MNEMONIC_RCR:
+	case H_SHL:
+	case H_SHR:
+	case H_SAR:
+	case H_ROL:
+	case H_ROR:
+	case H_RCL:
+	case H_RCR:
 		v = d->nops >= 2 ? opr(c, d, 1) : 1;
+		if (d->op[0].kind == DOP_REG) {
+			uint8_t r = d->op[0].reg;
+			unsigned sz = d->op[0].size;
+			set_reg(c, r, sz, shift_op(c, mn, sz, get_reg(c, r, sz), (unsigned)v));
+			return;
+		}
 		rmw(c, d, fn_shift, v, false);
 		return;
-	case ZYDIS_MNEMONIC_SHLD:
-	case ZYDIS_MNEMONIC_SHRD:
+	case H_SHLD:
+	case H_SHRD:
 		v = opr(c, d, 2);
 		rmw(c, d, fn_shd, v, false);
 		return;
 
-	case ZYDIS_MNEMONIC_MUL:
+	case H_MUL:
 		do_mul1(c, d, false);
 		return;
-	case ZYDIS_MNEMONIC_IMUL:
+	case H_IMUL:
 		if (d->nops == 1)
 			do_mul1(c, d, true);
 		else
 			do_imul_n(c, d);
 		return;
-	case ZYDIS_MNEMONIC_DIV:
+	case H_DIV:
 		do_div(c, d, false);
 		return;
-	case ZYDIS_MNEMONIC_IDIV:
+	case H_IDIV:
 		do_div(c, d, true);
 		return;
 
-	case ZYDIS_MNEMONIC_XCHG:
+	case H_XCHG:
 		if (d->op[0].kind == DOP_REG && d->op[1].kind == DOP_REG) {
 			a = opr(c, d, 0);
 			v = opr(c, d, 1);
@@ -1331,12 +1532,12 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		a = rmw(c, d, fn_xchg, v, true);
 		set_reg(c, d->op[1].reg, d->op[1].size, a);
 		return;
-	case ZYDIS_MNEMONIC_XADD:
+	case H_XADD:
 		v = get_reg(c, d->op[1].reg, d->op[1].size);
 		a = rmw(c, d, fn_xadd, v, d->flags & DI_LOCK);
 		set_reg(c, d->op[1].reg, d->op[1].size, a);
 		return;
-	case ZYDIS_MNEMONIC_CMPXCHG: {
+	case H_CMPXCHG: {
 		unsigned size = d->op[0].size;
 		uint64_t acc = c->r[R_AX] & szmask(size);
 		uint64_t src = get_reg(c, d->op[1].reg, size);
@@ -1361,7 +1562,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 			set_reg(c, R_AX, size, old);
 		return;
 	}
-	case ZYDIS_MNEMONIC_CMPXCHG8B: {
+	case H_CMPXCHG8B: {
 		uint64_t lin = mem_lin(c, d);
 		uint64_t exp = (c->r[R_AX] & 0xffffffff) | (c->r[R_DX] << 32);
 		uint64_t nv = (c->r[R_BX] & 0xffffffff) | (c->r[R_CX] << 32);
@@ -1387,10 +1588,10 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		return;
 	}
 
-	case ZYDIS_MNEMONIC_BT:
-	case ZYDIS_MNEMONIC_BTS:
-	case ZYDIS_MNEMONIC_BTR:
-	case ZYDIS_MNEMONIC_BTC: {
+	case H_BT:
+	case H_BTS:
+	case H_BTR:
+	case H_BTC: {
 		unsigned size = d->op[0].size, bits = size * 8;
 		uint64_t off = opr(c, d, 1);
 		struct dinsn t;
@@ -1418,9 +1619,9 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		c->flags = (c->flags & ~(uint64_t)F_CF) | ((old >> off) & 1);
 		return;
 	}
-	case ZYDIS_MNEMONIC_BSF:
-	case ZYDIS_MNEMONIC_BSR:
-	case ZYDIS_MNEMONIC_TZCNT: /* not advertised: rep bsf behaves as bsf */
+	case H_BSF:
+	case H_BSR:
+	case H_TZCNT: /* not advertised: rep bsf behaves as bsf */
 		v = opr(c, d, 1);
 		get_flags(c);
 		if (!v) {
@@ -1431,32 +1632,32 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		set_reg(c, d->op[0].reg, d->op[0].size,
 			mn == ZYDIS_MNEMONIC_BSR ? 63 - __builtin_clzll(v) : __builtin_ctzll(v));
 		return;
-	case ZYDIS_MNEMONIC_BSWAP:
+	case H_BSWAP:
 		v = get_reg(c, d->op[0].reg, d->op[0].size);
 		set_reg(c, d->op[0].reg, d->op[0].size,
 			d->op[0].size == 8 ? __builtin_bswap64(v) : __builtin_bswap32((uint32_t)v));
 		return;
 
-	case ZYDIS_MNEMONIC_CBW:
+	case H_CBW:
 		set_reg(c, R_AX, 2, (uint64_t)(int8_t)c->r[R_AX]);
 		return;
-	case ZYDIS_MNEMONIC_CWDE:
+	case H_CWDE:
 		set_reg(c, R_AX, 4, (uint64_t)(int16_t)c->r[R_AX]);
 		return;
-	case ZYDIS_MNEMONIC_CDQE:
+	case H_CDQE:
 		c->r[R_AX] = (uint64_t)(int32_t)c->r[R_AX];
 		return;
-	case ZYDIS_MNEMONIC_CWD:
+	case H_CWD:
 		set_reg(c, R_DX, 2, (c->r[R_AX] & 0x8000) ? 0xffff : 0);
 		return;
-	case ZYDIS_MNEMONIC_CDQ:
+	case H_CDQ:
 		set_reg(c, R_DX, 4, (c->r[R_AX] & 0x80000000) ? 0xffffffff : 0);
 		return;
-	case ZYDIS_MNEMONIC_CQO:
+	case H_CQO:
 		c->r[R_DX] = (int64_t)c->r[R_AX] < 0 ? ~0ULL : 0;
 		return;
 
-	case ZYDIS_MNEMONIC_JMP:
+	case H_JMP:
 		if (d->flags & DI_FAR) {
 			if (d->op[0].kind == DOP_PTR) {
 				emu_far_jump(c, (uint16_t)d->imm2, (uint64_t)d->imm, false, os);
@@ -1470,34 +1671,34 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		}
 		jump_to(c, d, (d->flags & DI_RELBR) ? rel_target(c, d) : opr(c, d, 0));
 		return;
-	case ZYDIS_MNEMONIC_JO:
-	case ZYDIS_MNEMONIC_JNO:
-	case ZYDIS_MNEMONIC_JB:
-	case ZYDIS_MNEMONIC_JNB:
-	case ZYDIS_MNEMONIC_JZ:
-	case ZYDIS_MNEMONIC_JNZ:
-	case ZYDIS_MNEMONIC_JBE:
-	case ZYDIS_MNEMONIC_JNBE:
-	case ZYDIS_MNEMONIC_JS:
-	case ZYDIS_MNEMONIC_JNS:
-	case ZYDIS_MNEMONIC_JP:
-	case ZYDIS_MNEMONIC_JNP:
-	case ZYDIS_MNEMONIC_JL:
-	case ZYDIS_MNEMONIC_JNL:
-	case ZYDIS_MNEMONIC_JLE:
-	case ZYDIS_MNEMONIC_JNLE:
+	case H_JO:
+	case H_JNO:
+	case H_JB:
+	case H_JNB:
+	case H_JZ:
+	case H_JNZ:
+	case H_JBE:
+	case H_JNBE:
+	case H_JS:
+	case H_JNS:
+	case H_JP:
+	case H_JNP:
+	case H_JL:
+	case H_JNL:
+	case H_JLE:
+	case H_JNLE:
 		if (cond(c, d->opcode & 0xf))
 			jump_to(c, d, rel_target(c, d));
 		return;
-	case ZYDIS_MNEMONIC_JCXZ:
-	case ZYDIS_MNEMONIC_JECXZ:
-	case ZYDIS_MNEMONIC_JRCXZ:
+	case H_JCXZ:
+	case H_JECXZ:
+	case H_JRCXZ:
 		if (!(c->r[R_CX] & szmask(d->asize)))
 			jump_to(c, d, rel_target(c, d));
 		return;
-	case ZYDIS_MNEMONIC_LOOP:
-	case ZYDIS_MNEMONIC_LOOPE:
-	case ZYDIS_MNEMONIC_LOOPNE: {
+	case H_LOOP:
+	case H_LOOPE:
+	case H_LOOPNE: {
 		uint64_t m = szmask(d->asize);
 		uint64_t cnt = (c->r[R_CX] - 1) & m;
 		c->r[R_CX] = (c->r[R_CX] & ~m) | cnt;
@@ -1510,40 +1711,40 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 			jump_to(c, d, rel_target(c, d));
 		return;
 	}
-	case ZYDIS_MNEMONIC_SETO:
-	case ZYDIS_MNEMONIC_SETNO:
-	case ZYDIS_MNEMONIC_SETB:
-	case ZYDIS_MNEMONIC_SETNB:
-	case ZYDIS_MNEMONIC_SETZ:
-	case ZYDIS_MNEMONIC_SETNZ:
-	case ZYDIS_MNEMONIC_SETBE:
-	case ZYDIS_MNEMONIC_SETNBE:
-	case ZYDIS_MNEMONIC_SETS:
-	case ZYDIS_MNEMONIC_SETNS:
-	case ZYDIS_MNEMONIC_SETP:
-	case ZYDIS_MNEMONIC_SETNP:
-	case ZYDIS_MNEMONIC_SETL:
-	case ZYDIS_MNEMONIC_SETNL:
-	case ZYDIS_MNEMONIC_SETLE:
-	case ZYDIS_MNEMONIC_SETNLE:
+	case H_SETO:
+	case H_SETNO:
+	case H_SETB:
+	case H_SETNB:
+	case H_SETZ:
+	case H_SETNZ:
+	case H_SETBE:
+	case H_SETNBE:
+	case H_SETS:
+	case H_SETNS:
+	case H_SETP:
+	case H_SETNP:
+	case H_SETL:
+	case H_SETNL:
+	case H_SETLE:
+	case H_SETNLE:
 		opw(c, d, 0, cond(c, d->opcode & 0xf));
 		return;
-	case ZYDIS_MNEMONIC_CMOVO:
-	case ZYDIS_MNEMONIC_CMOVNO:
-	case ZYDIS_MNEMONIC_CMOVB:
-	case ZYDIS_MNEMONIC_CMOVNB:
-	case ZYDIS_MNEMONIC_CMOVZ:
-	case ZYDIS_MNEMONIC_CMOVNZ:
-	case ZYDIS_MNEMONIC_CMOVBE:
-	case ZYDIS_MNEMONIC_CMOVNBE:
-	case ZYDIS_MNEMONIC_CMOVS:
-	case ZYDIS_MNEMONIC_CMOVNS:
-	case ZYDIS_MNEMONIC_CMOVP:
-	case ZYDIS_MNEMONIC_CMOVNP:
-	case ZYDIS_MNEMONIC_CMOVL:
-	case ZYDIS_MNEMONIC_CMOVNL:
-	case ZYDIS_MNEMONIC_CMOVLE:
-	case ZYDIS_MNEMONIC_CMOVNLE:
+	case H_CMOVO:
+	case H_CMOVNO:
+	case H_CMOVB:
+	case H_CMOVNB:
+	case H_CMOVZ:
+	case H_CMOVNZ:
+	case H_CMOVBE:
+	case H_CMOVNBE:
+	case H_CMOVS:
+	case H_CMOVNS:
+	case H_CMOVP:
+	case H_CMOVNP:
+	case H_CMOVL:
+	case H_CMOVNL:
+	case H_CMOVLE:
+	case H_CMOVNLE:
 		v = opr(c, d, 1); /* the source is read (and may fault) either way */
 		if (cond(c, d->opcode & 0xf))
 			set_reg(c, d->op[0].reg, d->op[0].size, v);
@@ -1551,7 +1752,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 			set_reg(c, d->op[0].reg, 4, get_reg(c, d->op[0].reg, 4));
 		return;
 
-	case ZYDIS_MNEMONIC_CALL:
+	case H_CALL:
 		if (d->flags & DI_FAR) {
 			uint64_t off;
 			uint16_t sel;
@@ -1570,7 +1771,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		push(c, os, c->next_rip);
 		jump_to(c, d, v);
 		return;
-	case ZYDIS_MNEMONIC_RET:
+	case H_RET:
 		if (d->flags & DI_FAR) {
 			emu_far_ret(c, os, d->nops ? (uint16_t)d->imm : 0);
 			return;
@@ -1580,7 +1781,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 			set_sp(c, c->r[R_SP] + (uint16_t)d->imm);
 		jump_to(c, d, v);
 		return;
-	case ZYDIS_MNEMONIC_PUSH:
+	case H_PUSH:
 		if (d->op[0].kind == DOP_SEG) {
 			push(c, os, c->seg[d->op[0].reg].sel);
 			return;
@@ -1590,7 +1791,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 			v = (uint64_t)d->imm;
 		push(c, os, v);
 		return;
-	case ZYDIS_MNEMONIC_POP:
+	case H_POP:
 		if (d->op[0].kind == DOP_SEG) {
 			uint64_t sp = c->r[R_SP];
 			v = pop(c, os);
@@ -1619,14 +1820,14 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		v = pop(c, os);
 		set_reg(c, d->op[0].reg, os, v);
 		return;
-	case ZYDIS_MNEMONIC_PUSHF:
-	case ZYDIS_MNEMONIC_PUSHFD:
-	case ZYDIS_MNEMONIC_PUSHFQ:
+	case H_PUSHF:
+	case H_PUSHFD:
+	case H_PUSHFQ:
 		push(c, os, get_flags(c) & ~(uint64_t)(F_RF | F_VM));
 		return;
-	case ZYDIS_MNEMONIC_POPF:
-	case ZYDIS_MNEMONIC_POPFD:
-	case ZYDIS_MNEMONIC_POPFQ: {
+	case H_POPF:
+	case H_POPFD:
+	case H_POPFQ: {
 		v = pop(c, os);
 		uint64_t mask = F_ARITH | F_TF | F_DF | F_NT | F_AC | F_ID;
 		if (c->cpl == 0)
@@ -1640,22 +1841,22 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		emu_poke(c);
 		return;
 	}
-	case ZYDIS_MNEMONIC_PUSHA:
-	case ZYDIS_MNEMONIC_PUSHAD: {
+	case H_PUSHA:
+	case H_PUSHAD: {
 		uint64_t sp = c->r[R_SP];
 		for (int i = 0; i < 8; i++)
 			push(c, os, i == R_SP ? sp : c->r[i]);
 		return;
 	}
-	case ZYDIS_MNEMONIC_POPA:
-	case ZYDIS_MNEMONIC_POPAD:
+	case H_POPA:
+	case H_POPAD:
 		for (int i = 7; i >= 0; i--) {
 			v = pop(c, os);
 			if (i != R_SP)
 				set_reg(c, i, os, v);
 		}
 		return;
-	case ZYDIS_MNEMONIC_LEAVE: {
+	case H_LEAVE: {
 		unsigned ss = stack_size(c);
 		uint64_t bp = c->r[R_BP] & szmask(ss);
 		v = lin_read(c, seg_lin(c, SEG_SS, bp), os);
@@ -1663,7 +1864,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		set_reg(c, R_BP, os, v);
 		return;
 	}
-	case ZYDIS_MNEMONIC_ENTER: {
+	case H_ENTER: {
 		if (d->imm2 & 0x1f) {
 			emu_report_unimpl(c, d);
 			emu_raise(c, EXC_UD, 0, false);
@@ -1675,65 +1876,65 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		return;
 	}
 
-	case ZYDIS_MNEMONIC_CLC:
+	case H_CLC:
 		get_flags(c);
 		c->flags &= ~(uint64_t)F_CF;
 		return;
-	case ZYDIS_MNEMONIC_STC:
+	case H_STC:
 		get_flags(c);
 		c->flags |= F_CF;
 		return;
-	case ZYDIS_MNEMONIC_CMC:
+	case H_CMC:
 		get_flags(c);
 		c->flags ^= F_CF;
 		return;
-	case ZYDIS_MNEMONIC_CLD:
+	case H_CLD:
 		c->flags &= ~(uint64_t)F_DF;
 		return;
-	case ZYDIS_MNEMONIC_STD:
+	case H_STD:
 		c->flags |= F_DF;
 		return;
-	case ZYDIS_MNEMONIC_CLI:
+	case H_CLI:
 		io_check(c);
 		c->flags &= ~(uint64_t)F_IF;
 		return;
-	case ZYDIS_MNEMONIC_STI:
+	case H_STI:
 		io_check(c);
 		if (!(c->flags & F_IF))
 			c->irq_shadow = 1;
 		c->flags |= F_IF;
 		emu_poke(c);
 		return;
-	case ZYDIS_MNEMONIC_LAHF:
+	case H_LAHF:
 		set_reg(c, 4 | DOP_F_HI8, 1, (get_flags(c) & 0xd5) | 2);
 		return;
-	case ZYDIS_MNEMONIC_SAHF:
+	case H_SAHF:
 		get_flags(c);
 		c->flags = (c->flags & ~0xd5ULL) | ((c->r[R_AX] >> 8) & 0xd5);
 		return;
-	case ZYDIS_MNEMONIC_XLAT: {
+	case H_XLAT: {
 		uint64_t off = amask(d->asize, c->r[R_BX] + (c->r[R_AX] & 0xff));
 		int s = d->seg == SEG_NONE ? SEG_DS : d->seg;
 		set_reg(c, R_AX, 1, lin_read(c, seg_lin(c, s, off), 1));
 		return;
 	}
 
-	case ZYDIS_MNEMONIC_HLT:
+	case H_HLT:
 		need_cpl0(c);
 		c->halted = true;
 		emu_poke(c);
 		return;
-	case ZYDIS_MNEMONIC_CPUID:
+	case H_CPUID:
 		emu_cpuid(c);
 		return;
-	case ZYDIS_MNEMONIC_RDTSC:
+	case H_RDTSC:
 		if ((c->cr4 & 0x4) && c->cpl)
 			emu_raise_gp(c, 0);
 		v = __rdtsc() + c->tsc_offset;
 		c->r[R_AX] = (uint32_t)v;
 		c->r[R_DX] = v >> 32;
 		return;
-	case ZYDIS_MNEMONIC_RDMSR: {
+	case H_RDMSR: {
 		need_cpl0(c);
 		bool ok;
 		v = emu_rdmsr(c, (uint32_t)c->r[R_CX], &ok);
@@ -1743,20 +1944,20 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		c->r[R_DX] = v >> 32;
 		return;
 	}
-	case ZYDIS_MNEMONIC_WRMSR:
+	case H_WRMSR:
 		need_cpl0(c);
 		if (!emu_wrmsr(c, (uint32_t)c->r[R_CX],
 			       (c->r[R_AX] & 0xffffffff) | (c->r[R_DX] << 32)))
 			emu_raise_gp(c, 0);
 		return;
-	case ZYDIS_MNEMONIC_IN: {
+	case H_IN: {
 		io_check(c);
 		uint16_t port = d->op[1].kind == DOP_IMM ? (uint16_t)(d->imm & 0xff)
 							 : (uint16_t)c->r[R_DX];
 		set_reg(c, R_AX, d->op[0].size, port_in(c, port, d->op[0].size));
 		return;
 	}
-	case ZYDIS_MNEMONIC_OUT: {
+	case H_OUT: {
 		io_check(c);
 		uint16_t port = d->op[0].kind == DOP_IMM ? (uint16_t)(d->imm & 0xff)
 							 : (uint16_t)c->r[R_DX];
@@ -1764,46 +1965,46 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		return;
 	}
 
-	case ZYDIS_MNEMONIC_LGDT:
-	case ZYDIS_MNEMONIC_LIDT:
-	case ZYDIS_MNEMONIC_SGDT:
-	case ZYDIS_MNEMONIC_SIDT:
+	case H_LGDT:
+	case H_LIDT:
+	case H_SGDT:
+	case H_SIDT:
 		do_dt(c, d);
 		return;
-	case ZYDIS_MNEMONIC_LTR:
+	case H_LTR:
 		load_sys_seg(c, true, (uint16_t)opr(c, d, 0));
 		return;
-	case ZYDIS_MNEMONIC_LLDT:
+	case H_LLDT:
 		load_sys_seg(c, false, (uint16_t)opr(c, d, 0));
 		return;
-	case ZYDIS_MNEMONIC_STR:
+	case H_STR:
 		opw(c, d, 0, c->tr.sel);
 		return;
-	case ZYDIS_MNEMONIC_SLDT:
+	case H_SLDT:
 		opw(c, d, 0, c->ldtr.sel);
 		return;
-	case ZYDIS_MNEMONIC_SMSW:
+	case H_SMSW:
 		opw(c, d, 0, c->cr0 & szmask(d->op[0].size));
 		return;
-	case ZYDIS_MNEMONIC_LMSW:
+	case H_LMSW:
 		need_cpl0(c);
 		v = opr(c, d, 0) & 0xf;
 		/* lmsw can set PE but not clear it */
 		emu_write_cr(c, 0, (c->cr0 & ~0xeULL) | v | (c->cr0 & 1));
 		return;
-	case ZYDIS_MNEMONIC_CLTS:
+	case H_CLTS:
 		need_cpl0(c);
 		c->cr0 &= ~(uint64_t)CR0_TS;
 		return;
-	case ZYDIS_MNEMONIC_INVLPG:
+	case H_INVLPG:
 		need_cpl0(c);
 		tlb_flush_page(c, mem_lin(c, d));
 		return;
-	case ZYDIS_MNEMONIC_WBINVD:
-	case ZYDIS_MNEMONIC_INVD:
+	case H_WBINVD:
+	case H_INVD:
 		need_cpl0(c);
 		return;
-	case ZYDIS_MNEMONIC_SWAPGS:
+	case H_SWAPGS:
 		if (c->cmode != 8)
 			emu_raise(c, EXC_UD, 0, false);
 		need_cpl0(c);
@@ -1811,41 +2012,41 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		c->seg[SEG_GS].base = c->kernel_gs_base;
 		c->kernel_gs_base = v;
 		return;
-	case ZYDIS_MNEMONIC_SYSCALL:
+	case H_SYSCALL:
 		emu_syscall(c);
 		return;
-	case ZYDIS_MNEMONIC_SYSRET:
+	case H_SYSRET:
 		emu_sysret(c, os);
 		return;
 
-	case ZYDIS_MNEMONIC_IRET:
-	case ZYDIS_MNEMONIC_IRETD:
-	case ZYDIS_MNEMONIC_IRETQ:
+	case H_IRET:
+	case H_IRETD:
+	case H_IRETQ:
 		emu_iret(c, os);
 		return;
-	case ZYDIS_MNEMONIC_INT:
+	case H_INT:
 		emu_deliver(c, (int)(d->imm & 0xff), 0, false, true, c->next_rip);
 		return;
-	case ZYDIS_MNEMONIC_INT3:
+	case H_INT3:
 		emu_deliver(c, EXC_BP, 0, false, true, c->next_rip);
 		return;
-	case ZYDIS_MNEMONIC_INTO:
+	case H_INTO:
 		if (get_flags(c) & F_OF)
 			emu_deliver(c, EXC_OF, 0, false, true, c->next_rip);
 		return;
-	case ZYDIS_MNEMONIC_INT1:
+	case H_INT1:
 		emu_deliver(c, EXC_DB, 0, false, false, c->next_rip);
 		return;
-	case ZYDIS_MNEMONIC_UD0:
-	case ZYDIS_MNEMONIC_UD1:
-	case ZYDIS_MNEMONIC_UD2:
+	case H_UD0:
+	case H_UD1:
+	case H_UD2:
 		emu_raise(c, EXC_UD, 0, false);
 
-	case ZYDIS_MNEMONIC_LDS:
-	case ZYDIS_MNEMONIC_LES:
-	case ZYDIS_MNEMONIC_LFS:
-	case ZYDIS_MNEMONIC_LGS:
-	case ZYDIS_MNEMONIC_LSS: {
+	case H_LDS:
+	case H_LES:
+	case H_LFS:
+	case H_LGS:
+	case H_LSS: {
 		uint64_t lin = mem_lin(c, d);
 		unsigned sz = d->op[0].size;
 		uint64_t off = lin_read(c, lin, sz);
@@ -2089,7 +2290,7 @@ void emu_cpu_run(struct emu_cpu *c)
 			if (!slow_path(c))
 				return;
 		}
-		const struct dinsn *d = emu_fetch_decode(c);
+		const struct dinsn *d = emu_fetch(c);
 		c->next_rip = c->rip + d->len;
 		if (c->cmode != 8)
 			c->next_rip &= c->cmode == 4 ? 0xffffffffULL : 0xffffULL;
