@@ -78,7 +78,7 @@ unit-tests: $(UNIT_BINS)
 # The test-guest kit (freestanding, host gcc): see guests/guests.mk.
 include guests/guests.mk
 
-test: all unit-tests
+test: all unit-tests test-images
 	BUILD=$(BUILD) tests/run.sh
 
 bench: all
@@ -97,3 +97,13 @@ clean:
 	rm -rf build build-san
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)
+
+# Tiny images for boot-protocol integration tests (multiboot a.out kludge,
+# flat binary), assembled with the host toolchain.
+TEST_IMAGES := $(BUILD)/test-images/mb_aout.bin $(BUILD)/test-images/flat.bin
+$(BUILD)/test-images/%.bin: tests/integration/images/%.S
+	@mkdir -p $(dir $@)
+	@echo "  AS      $<"
+	$(Q)$(CC) -m32 -c -o $(@:.bin=.o) $<
+	$(Q)objcopy -O binary $(@:.bin=.o) $@
+test-images: $(TEST_IMAGES)

@@ -25,25 +25,10 @@ static int read_kernel(const char *path, uint8_t **data, uint64_t *size, struct 
 {
 	*data = NULL;
 	*size = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t len;
+	int fd = boot_open_file("kernel", path, &len, err);
 	if (fd < 0)
-		return err_setf(err, "kernel '%s': %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
-		close(fd);
-		return err_setf(err, "kernel '%s': %s", path, strerror(e));
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return err_setf(err, "kernel '%s': %s", path,
-				S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
-	}
-	if (st.st_size <= 0) {
-		close(fd);
-		return err_setf(err, "kernel '%s': file is empty", path);
-	}
-	uint64_t len = (uint64_t)st.st_size;
+		return -1;
 	if (len > BOOT_KERNEL_MAX_FILE) {
 		close(fd);
 		return err_setf(err, "kernel '%s': file is too large (%llu bytes)", path,

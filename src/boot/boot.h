@@ -28,28 +28,28 @@
  * line, multiboot info, GDT, boot page tables) live in this window; no
  * image segment may overlap it. */
 #define BOOT_AREA_START 0x1000ULL
-#define BOOT_AREA_END 0x10000ULL
+#define BOOT_AREA_END	0x10000ULL
 /* Fixed places inside the boot area. */
-#define BOOT_INFO_GPA 0x1000ULL    /* hvm_start_info / multiboot_info + tables */
+#define BOOT_INFO_GPA	 0x1000ULL /* hvm_start_info / multiboot_info + tables */
 #define BOOT_CMDLINE_GPA 0x3000ULL /* command line, NUL-terminated */
 #define BOOT_CMDLINE_MAX 0x1000ULL /* bytes including the NUL */
-#define BOOT_GDT_GPA 0x4000ULL
+#define BOOT_GDT_GPA	 0x4000ULL
 #define BOOT_PGTABLE_GPA 0x8000ULL /* identity map for 64-bit entry, if needed */
 /* Legacy area that is never RAM for loaded images: VGA + BIOS ROM. */
 #define BOOT_LEGACY_HOLE_START 0xA0000ULL
-#define BOOT_LEGACY_HOLE_END 0x100000ULL
+#define BOOT_LEGACY_HOLE_END   0x100000ULL
 
 struct boot_config {
 	const char *kernel_path;
 	const char *initrd_path; /* NULL: none (a multiboot module / PVH module) */
-	const char *cmdline;     /* NULL or "" : empty */
-	bool has_load_addr;      /* flat binary at load_addr */
+	const char *cmdline;	 /* NULL or "" : empty */
+	bool has_load_addr;	 /* flat binary at load_addr */
 	uint64_t load_addr;
 };
 
 /* What the loader found, for messages and tests. */
 struct boot_info {
-	const char *protocol; /* "pvh", "multiboot", "multiboot-aout", "flat", ... */
+	const char *protocol;		 /* "pvh", "multiboot", "multiboot-aout", "flat", ... */
 	uint64_t image_start, image_end; /* guest-physical extent of the image */
 	uint64_t initrd_start, initrd_size;
 };
@@ -58,7 +58,7 @@ struct boot_info {
  * a one-line message in err naming the file and the problem. */
 __attribute__((warn_unused_result)) int boot_load(struct guest_mem *gm,
 						  const struct boot_config *cfg,
-						  struct boot_cpu_state *cpu, struct boot_info *info,
-						  struct vmon_error *err);
+						  struct boot_cpu_state *cpu,
+						  struct boot_info *info, struct vmon_error *err);
 
 #endif

@@ -78,6 +78,9 @@ bool boot_elf_paddr_loaded(const struct elf_file *ef, uint64_t gpa);
 
 /* Reads exactly size bytes from fd into dst. Returns 0, or -1 with errno
  * set (EIO if the file ended early). */
+/* Opens a regular, non-empty file for reading; what is "kernel" or "initrd"
+ * for the message. Returns the fd and its size, or -1 with err set. */
+int boot_open_file(const char *what, const char *path, uint64_t *size, struct vmon_error *err);
 int boot_read_fd(int fd, void *dst, uint64_t size);
 
 /* Writes cfg's command line (or "") NUL-terminated at BOOT_CMDLINE_GPA. */

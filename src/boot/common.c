@@ -187,6 +187,29 @@ int boot_read_fd(int fd, void *dst, uint64_t size)
 	return read_all(fd, dst, size);
 }
 
+int boot_open_file(const char *what, const char *path, uint64_t *size, struct vmon_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_setf(err, "%s '%s': %s", what, path, strerror(errno));
+	struct stat st;
+	const char *problem = NULL;
+	if (fstat(fd, &st) < 0)
+		problem = strerror(errno);
+	else if (S_ISDIR(st.st_mode))
+		problem = "is a directory";
+	else if (!S_ISREG(st.st_mode))
+		problem = "not a regular file";
+	else if (st.st_size <= 0)
+		problem = "file is empty";
+	if (problem) {
+		close(fd);
+		return err_setf(err, "%s '%s': %s", what, path, problem);
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
 int boot_load_initrd(struct guest_mem *gm, const struct boot_config *cfg, uint64_t image_end,
 		     uint64_t max_end, uint64_t *gpa, uint64_t *size, struct vmon_error *err)
 {
@@ -195,25 +218,10 @@ int boot_load_initrd(struct guest_mem *gm, const struct boot_config *cfg, uint64
 	*gpa = 0;
 	*size = 0;
 
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t len;
+	int fd = boot_open_file("initrd", path, &len, err);
 	if (fd < 0)
-		return err_setf(err, "initrd '%s': %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
-		close(fd);
-		return err_setf(err, "initrd '%s': %s", path, strerror(e));
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return err_setf(err, "initrd '%s': %s", path,
-				S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
-	}
-	if (st.st_size <= 0) {
-		close(fd);
-		return err_setf(err, "initrd '%s': file is empty", path);
-	}
-	uint64_t len = (uint64_t)st.st_size;
+		return -1;
 
 	uint64_t low = page_up(image_end > E820_BIOS_END ? image_end : E820_BIOS_END);
 	uint64_t top = gm_low_ram_end(gm);

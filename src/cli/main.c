@@ -38,20 +38,20 @@ enum {
 };
 
 static const struct option run_options[] = {
-	{ "kernel", required_argument, NULL, OPT_KERNEL },
-	{ "initrd", required_argument, NULL, OPT_INITRD },
-	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
-	{ "mem", required_argument, NULL, OPT_MEM },
-	{ "cpus", required_argument, NULL, OPT_CPUS },
-	{ "backend", required_argument, NULL, OPT_BACKEND },
-	{ "serial", required_argument, NULL, OPT_SERIAL },
-	{ "load-addr", required_argument, NULL, OPT_LOAD_ADDR },
-	{ "debug-exit", required_argument, NULL, OPT_DEBUG_EXIT },
-	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
-	{ "overcommit", no_argument, NULL, OPT_OVERCOMMIT },
-	{ "trace-io", no_argument, NULL, OPT_TRACE_IO },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ NULL, 0, NULL, 0 },
+	{"kernel", required_argument, NULL, OPT_KERNEL},
+	{"initrd", required_argument, NULL, OPT_INITRD},
+	{"cmdline", required_argument, NULL, OPT_CMDLINE},
+	{"mem", required_argument, NULL, OPT_MEM},
+	{"cpus", required_argument, NULL, OPT_CPUS},
+	{"backend", required_argument, NULL, OPT_BACKEND},
+	{"serial", required_argument, NULL, OPT_SERIAL},
+	{"load-addr", required_argument, NULL, OPT_LOAD_ADDR},
+	{"debug-exit", required_argument, NULL, OPT_DEBUG_EXIT},
+	{"no-reboot", no_argument, NULL, OPT_NO_REBOOT},
+	{"overcommit", no_argument, NULL, OPT_OVERCOMMIT},
+	{"trace-io", no_argument, NULL, OPT_TRACE_IO},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
 };
 
 __attribute__((format(printf, 1, 2))) static _Noreturn void usage_error(const char *fmt, ...)
@@ -96,7 +96,7 @@ static int cmd_run(int argc, char **argv)
 	};
 	const char *backend = "auto";
 	bool overcommit = false;
-	struct vmon_error err = { { 0 } };
+	struct vmon_error err = {{0}};
 
 	opterr = 0; /* we print our own one-line messages */
 	optind = 1;
@@ -106,17 +106,21 @@ static int cmd_run(int argc, char **argv)
 		case OPT_KERNEL: cfg.boot.kernel_path = optarg; break;
 		case OPT_INITRD: cfg.boot.initrd_path = optarg; break;
 		case OPT_CMDLINE: cfg.boot.cmdline = optarg; break;
-		case OPT_MEM: check_or_die(parse_mem_size("--mem", optarg, &cfg.mem_size, &err), &err); break;
+		case OPT_MEM:
+			check_or_die(parse_mem_size("--mem", optarg, &cfg.mem_size, &err), &err);
+			break;
 		case OPT_CPUS: {
 			long n;
-			check_or_die(parse_int_range("--cpus", optarg, 1, VMON_MAX_CPUS, &n, &err), &err);
+			check_or_die(parse_int_range("--cpus", optarg, 1, VMON_MAX_CPUS, &n, &err),
+				     &err);
 			cfg.ncpus = (int)n;
 			break;
 		}
 		case OPT_BACKEND: backend = optarg; break;
 		case OPT_SERIAL: cfg.serial = optarg; break;
 		case OPT_LOAD_ADDR:
-			check_or_die(parse_u64("--load-addr", optarg, &cfg.boot.load_addr, &err), &err);
+			check_or_die(parse_u64("--load-addr", optarg, &cfg.boot.load_addr, &err),
+				     &err);
 			cfg.boot.has_load_addr = true;
 			break;
 		case OPT_DEBUG_EXIT:
@@ -145,7 +149,8 @@ static int cmd_run(int argc, char **argv)
 		uint64_t host = (uint64_t)si.totalram * si.mem_unit;
 		if (cfg.mem_size > host)
 			die_status(VMON_EXIT_USAGE,
-				   "--mem: %llu MiB is more than this host's %llu MiB (use --overcommit to allow it)",
+				   "--mem: %llu MiB is more than this host's %llu MiB (use "
+				   "--overcommit to allow it)",
 				   (unsigned long long)(cfg.mem_size >> 20),
 				   (unsigned long long)(host >> 20));
 	}

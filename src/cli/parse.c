@@ -51,13 +51,24 @@ int parse_mem_size(const char *opt, const char *s, uint64_t *out, struct vmon_er
 	unsigned shift;
 	switch (toupper((unsigned char)*end)) {
 	case '\0': shift = 20; break; /* plain number: MiB */
-	case 'K': shift = 10; end++; break;
-	case 'M': shift = 20; end++; break;
-	case 'G': shift = 30; end++; break;
-	case 'T': shift = 40; end++; break;
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 'T':
+		shift = 40;
+		end++;
+		break;
 	case 'B': shift = 0; break;
-	default:
-		return err_setf(err, "%s: '%s' has an unknown unit (use K, M, G or T)", opt, s);
+	default: return err_setf(err, "%s: '%s' has an unknown unit (use K, M, G or T)", opt, s);
 	}
 	if (shift && (strcasecmp(end, "iB") == 0 || strcasecmp(end, "B") == 0))
 		end += strlen(end);

@@ -48,8 +48,7 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_
 	memmove(&bus->ranges[pos + 1], &bus->ranges[pos],
 		(size_t)(bus->nranges - pos) * sizeof(*bus->ranges));
 	bus->ranges[pos] = (struct bus_range){
-		.base = base, .len = len, .ops = ops, .opaque = opaque, .name = name
-	};
+		.base = base, .len = len, .ops = ops, .opaque = opaque, .name = name};
 	bus->nranges++;
 	return 0;
 }

@@ -84,8 +84,10 @@ int chardev_parse(const char *spec, struct chardev_spec *out, struct vmon_error 
 		out->kind = CHARDEV_UNIX;
 		path = spec + 5;
 	} else {
-		return err_setf(err, "console: unknown back end '%.64s' (use stdio, file:PATH or unix:PATH)",
-				spec);
+		return err_setf(
+			err,
+			"console: unknown back end '%.64s' (use stdio, file:PATH or unix:PATH)",
+			spec);
 	}
 	size_t n = strlen(path);
 	if (n == 0)
@@ -103,12 +105,9 @@ int chardev_create(const struct chardev_spec *spec, struct vm_control *ctl, stru
 		   struct vmon_error *err)
 {
 	switch (spec->kind) {
-	case CHARDEV_STDIO:
-		return chardev_stdio_create(ctl, out, err);
-	case CHARDEV_FILE:
-		return chardev_file_create(spec->path, ctl, out, err);
-	case CHARDEV_UNIX:
-		return chardev_unix_create(spec->path, ctl, out, err);
+	case CHARDEV_STDIO: return chardev_stdio_create(ctl, out, err);
+	case CHARDEV_FILE: return chardev_file_create(spec->path, ctl, out, err);
+	case CHARDEV_UNIX: return chardev_unix_create(spec->path, ctl, out, err);
 	}
 	return err_setf(err, "console: bad back end");
 }
@@ -128,7 +127,7 @@ int chardev_fd_write_all(int fd, const uint8_t *buf, size_t len, struct vm_contr
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd p = { .fd = fd, .events = POLLOUT };
+			struct pollfd p = {.fd = fd, .events = POLLOUT};
 			int r = poll(&p, 1, 100);
 			if (r == 0 && ctl && vmctl_stopping(ctl))
 				return -1; /* nobody reads and the VM is ending */
@@ -235,7 +234,8 @@ static bool flush_pending(struct chardev_input *in)
 	while (in->pend_len > 0) {
 		if (!sink)
 			return false;
-		size_t took = sink->receive(in->c->sink_opaque, in->pend + in->pend_off, in->pend_len);
+		size_t took =
+			sink->receive(in->c->sink_opaque, in->pend + in->pend_off, in->pend_len);
 		if (took > in->pend_len)
 			took = in->pend_len; /* defensive */
 		if (took == 0)
@@ -309,7 +309,7 @@ static void input_fd_ready(void *opaque, int fd, uint32_t events)
 {
 	struct chardev_input *in = opaque;
 	if (fd != in->fd)
-		return; /* stale event for a detached fd */
+		return;	   /* stale event for a detached fd */
 	in->armed = false; /* one-shot: disarmed by delivery */
 	pump(in, true);
 }

@@ -74,7 +74,7 @@ struct chardev_ops {
 struct chardev {
 	const struct chardev_ops *ops;
 	pthread_mutex_t out_lock; /* serializes ops->write */
-	struct vm_control *ctl;   /* may be NULL (tests) */
+	struct vm_control *ctl;	  /* may be NULL (tests) */
 	const struct chardev_sink_ops *sink;
 	void *sink_opaque;
 };
@@ -126,8 +126,7 @@ __attribute__((warn_unused_result)) int chardev_parse(const char *spec, struct c
 /* Creates the chardev described by spec. ctl receives VM_STOP_USER_QUIT
  * from the stdio escape (may be NULL). */
 __attribute__((warn_unused_result)) int chardev_create(const struct chardev_spec *spec,
-						       struct vm_control *ctl,
-						       struct chardev **out,
+						       struct vm_control *ctl, struct chardev **out,
 						       struct vmon_error *err);
 
 /* stdio on fds 0/1. Only one stdio chardev may exist at a time. If stdin
@@ -139,9 +138,8 @@ __attribute__((warn_unused_result)) int chardev_create(const struct chardev_spec
  * Ctrl-A, Ctrl-A h prints help; other Ctrl-A sequences are dropped. If
  * stdin is not a terminal: no escapes, EOF just stops input; if stdin is
  * closed, no input. */
-__attribute__((warn_unused_result)) int chardev_stdio_create(struct vm_control *ctl,
-							     struct chardev **out,
-							     struct vmon_error *err);
+__attribute__((warn_unused_result)) int
+chardev_stdio_create(struct vm_control *ctl, struct chardev **out, struct vmon_error *err);
 
 /* Same back end on arbitrary fds (tests, or a future pty). in_fd may be -1
  * (no input); the chardev does not close the fds. escapes enables the

@@ -40,11 +40,11 @@ struct chardev_input {
 	const struct chardev_input_hooks *hooks;
 	void *opaque; /* for the hooks */
 	struct event_loop *ev;
-	int efd;      /* eventfd written by notify_space; -1 until started */
-	int fd;       /* input fd, -1: none */
-	bool pollable; /* fd is on the loop */
-	bool armed;    /* EPOLLIN|EPOLLONESHOT pending */
-	bool quit;     /* input stopped for good */
+	int efd;			/* eventfd written by notify_space; -1 until started */
+	int fd;				/* input fd, -1: none */
+	bool pollable;			/* fd is on the loop */
+	bool armed;			/* EPOLLIN|EPOLLONESHOT pending */
+	bool quit;			/* input stopped for good */
 	uint8_t pend[CHARDEV_IN_CHUNK]; /* read but not yet accepted */
 	size_t pend_off, pend_len;
 };

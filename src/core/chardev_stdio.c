@@ -51,7 +51,8 @@ static int enter_raw_mode(struct vmon_error *err)
 	struct termios raw = saved_tio;
 	/* cfmakeraw() equivalent, but keep output processing (ONLCR) so
 	 * host-side messages and "\n"-only guests stay readable. */
-	raw.c_iflag &= ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+	raw.c_iflag &=
+		~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
 	raw.c_lflag &= ~(tcflag_t)(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
 	raw.c_cflag &= ~(tcflag_t)(CSIZE | PARENB);
 	raw.c_cflag |= CS8;
@@ -72,12 +73,11 @@ static int enter_raw_mode(struct vmon_error *err)
 
 /* ---- Escapes ---- */
 
-static const char help_text[] =
-	"\r\n"
-	"vmon console escapes:\r\n"
-	"  Ctrl-A x       quit vmon\r\n"
-	"  Ctrl-A Ctrl-A  send Ctrl-A to the guest\r\n"
-	"  Ctrl-A h       this help\r\n";
+static const char help_text[] = "\r\n"
+				"vmon console escapes:\r\n"
+				"  Ctrl-A x       quit vmon\r\n"
+				"  Ctrl-A Ctrl-A  send Ctrl-A to the guest\r\n"
+				"  Ctrl-A h       this help\r\n";
 
 static size_t escape_filter(struct chardev_input *in, const uint8_t *src, size_t n, uint8_t *dst)
 {
@@ -94,9 +94,7 @@ static size_t escape_filter(struct chardev_input *in, const uint8_t *src, size_t
 		}
 		f->escape_pending = false;
 		switch (ch) {
-		case ESCAPE_CHAR:
-			dst[out++] = ch;
-			break;
+		case ESCAPE_CHAR: dst[out++] = ch; break;
 		case 'x':
 		case 'X':
 			chardev_input_quit(in);
@@ -105,18 +103,15 @@ static size_t escape_filter(struct chardev_input *in, const uint8_t *src, size_t
 			return out; /* what came before is still delivered */
 		case 'h':
 		case 'H':
-		case '?':
-			chardev_write(&f->c, help_text, sizeof(help_text) - 1);
-			break;
-		default:
-			break; /* unknown escape: dropped */
+		case '?': chardev_write(&f->c, help_text, sizeof(help_text) - 1); break;
+		default: break; /* unknown escape: dropped */
 		}
 	}
 	return out;
 }
 
-static const struct chardev_input_hooks escape_hooks = { .filter = escape_filter };
-static const struct chardev_input_hooks plain_hooks = { .filter = NULL };
+static const struct chardev_input_hooks escape_hooks = {.filter = escape_filter};
+static const struct chardev_input_hooks plain_hooks = {.filter = NULL};
 
 /* ---- Ops ---- */
 

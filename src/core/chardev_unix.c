@@ -27,7 +27,7 @@ struct chardev_unix {
 	struct chardev_input in;
 	struct event_loop *ev;
 	int listen_fd;
-	int client_fd;      /* -1: none; see above */
+	int client_fd;	    /* -1: none; see above */
 	bool client_broken; /* under out_lock: drop output until it is closed */
 	bool listening_on_loop;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -76,8 +76,8 @@ static void unix_on_wake(struct chardev_input *in)
 	}
 }
 
-static const struct chardev_input_hooks unix_hooks = { .on_eof = unix_on_eof,
-						       .on_wake = unix_on_wake };
+static const struct chardev_input_hooks unix_hooks = {.on_eof = unix_on_eof,
+						      .on_wake = unix_on_wake};
 
 static void unix_accept(void *opaque, int fd, uint32_t events)
 {
@@ -169,7 +169,7 @@ static int clear_path(const char *path, const struct sockaddr_un *sa, struct vmo
 int chardev_unix_create(const char *path, struct vm_control *ctl, struct chardev **out,
 			struct vmon_error *err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	size_t n = strlen(path);
 	if (n == 0 || n >= sizeof(sa.sun_path))
 		return err_setf(err, "console: bad unix socket path");

@@ -13,7 +13,7 @@
 /* GDT selectors vmon sets up for protected/long-mode entry. */
 #define BOOT_SEL_CODE64 0x08
 #define BOOT_SEL_CODE32 0x10
-#define BOOT_SEL_DATA 0x18
+#define BOOT_SEL_DATA	0x18
 
 enum boot_cpu_mode {
 	BOOT_MODE_REAL16, /* CS:IP from real_cs/rip, all other segments 0 */
@@ -26,9 +26,9 @@ struct boot_cpu_state {
 	uint64_t rip;
 	uint64_t rsp;
 	uint64_t rax, rbx, rsi;
-	uint64_t cr3;       /* LONG64 only */
-	uint16_t real_cs;   /* REAL16 only */
-	uint64_t gdt_base;  /* PROT32/LONG64: GDT vmon wrote to guest RAM */
+	uint64_t cr3;	   /* LONG64 only */
+	uint16_t real_cs;  /* REAL16 only */
+	uint64_t gdt_base; /* PROT32/LONG64: GDT vmon wrote to guest RAM */
 	uint16_t gdt_limit;
 };
 

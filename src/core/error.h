@@ -19,19 +19,17 @@ struct vmon_error {
 
 /* Formats the message into err (if non-NULL). Always returns -1 so callers
  * can write `return err_setf(err, "...")`. */
-int err_setf(struct vmon_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int err_setf(struct vmon_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Exit statuses used by the CLI. */
 enum {
 	VMON_EXIT_OK = 0,
 	VMON_EXIT_VM_ERROR = 1, /* the guest crashed its VM (triple fault...) */
-	VMON_EXIT_USAGE = 2,    /* bad input from the user or the host */
+	VMON_EXIT_USAGE = 2,	/* bad input from the user or the host */
 };
 
 /* Prints "vmon: <msg>" to stderr and exits with status. Only for the CLI
  * layer and for impossible host failures during setup. */
-_Noreturn void die_status(int status, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+_Noreturn void die_status(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -44,7 +44,7 @@ struct event_loop *ev_create(struct vmon_error *err)
 		ev_destroy(ev);
 		return NULL;
 	}
-	struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
+	struct epoll_event e = {.events = EPOLLIN, .data.ptr = NULL};
 	if (epoll_ctl(ev->epfd, EPOLL_CTL_ADD, ev->stopfd, &e) < 0) {
 		err_setf(err, "event loop: %s", strerror(errno));
 		ev_destroy(ev);
@@ -80,8 +80,8 @@ int ev_add(struct event_loop *ev, int fd, uint32_t events, ev_handler fn, void *
 		errno = ENOSPC;
 		return -1;
 	}
-	*w = (struct ev_watch){ .fd = fd, .fn = fn, .opaque = opaque };
-	struct epoll_event e = { .events = events, .data.ptr = w };
+	*w = (struct ev_watch){.fd = fd, .fn = fn, .opaque = opaque};
+	struct epoll_event e = {.events = events, .data.ptr = w};
 	int r = epoll_ctl(ev->epfd, EPOLL_CTL_ADD, fd, &e);
 	if (r < 0)
 		w->fd = -1;
@@ -103,7 +103,7 @@ int ev_modify(struct event_loop *ev, int fd, uint32_t events)
 	struct ev_watch *w = find_watch(ev, fd);
 	int r = -1;
 	if (w) {
-		struct epoll_event e = { .events = events, .data.ptr = w };
+		struct epoll_event e = {.events = events, .data.ptr = w};
 		r = epoll_ctl(ev->epfd, EPOLL_CTL_MOD, fd, &e);
 	}
 	pthread_mutex_unlock(&ev->lock);

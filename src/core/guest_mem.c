@@ -38,7 +38,7 @@ int gm_create(struct guest_mem *gm, uint64_t size, struct vmon_error *err)
 	gm->base = p;
 	gm->size = size;
 	uint64_t low = size < GM_LOW_RAM_END ? size : GM_LOW_RAM_END;
-	gm->regions[0] = (struct gm_region){ .gpa = 0, .size = low, .host = gm->base, .offset = 0 };
+	gm->regions[0] = (struct gm_region){.gpa = 0, .size = low, .host = gm->base, .offset = 0};
 	gm->nregions = 1;
 	if (size > low) {
 		gm->regions[1] = (struct gm_region){

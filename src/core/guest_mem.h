@@ -21,22 +21,22 @@
 
 #include "core/error.h"
 
-#define GM_LOW_RAM_END 0xC0000000ULL /* 3 GiB: start of the MMIO hole */
+#define GM_LOW_RAM_END	  0xC0000000ULL /* 3 GiB: start of the MMIO hole */
 #define GM_HIGH_RAM_START 0x100000000ULL
-#define GM_MAX_REGIONS 2
-#define GM_PAGE_SIZE 4096ULL
+#define GM_MAX_REGIONS	  2
+#define GM_PAGE_SIZE	  4096ULL
 
 struct gm_region {
-	uint64_t gpa;  /* guest-physical start */
-	uint64_t size; /* bytes */
-	uint8_t *host; /* host address of gpa */
+	uint64_t gpa;	 /* guest-physical start */
+	uint64_t size;	 /* bytes */
+	uint8_t *host;	 /* host address of gpa */
 	uint64_t offset; /* offset in the memfd */
 };
 
 struct guest_mem {
 	int memfd;
-	uint8_t *base;   /* whole mapping of the memfd */
-	uint64_t size;   /* total RAM bytes */
+	uint8_t *base; /* whole mapping of the memfd */
+	uint64_t size; /* total RAM bytes */
 	int nregions;
 	struct gm_region regions[GM_MAX_REGIONS];
 };
@@ -55,8 +55,8 @@ void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 bool gm_is_ram(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 
 /* Copy helpers: return 0, or -1 (nothing copied) if the range is not RAM. */
-__attribute__((warn_unused_result)) int gm_read(const struct guest_mem *gm, void *dst,
-						uint64_t gpa, uint64_t len);
+__attribute__((warn_unused_result)) int gm_read(const struct guest_mem *gm, void *dst, uint64_t gpa,
+						uint64_t len);
 __attribute__((warn_unused_result)) int gm_write(struct guest_mem *gm, uint64_t gpa,
 						 const void *src, uint64_t len);
 

@@ -14,7 +14,7 @@ enum vm_stop_reason {
 	VM_STOP_NONE = 0,
 	VM_STOP_DEBUG_EXIT,   /* guest wrote the debug-exit port */
 	VM_STOP_POWEROFF,     /* guest powered off */
-	VM_STOP_RESET,        /* guest asked for a reset (i8042, triple fault with reboot) */
+	VM_STOP_RESET,	      /* guest asked for a reset (i8042, triple fault with reboot) */
 	VM_STOP_TRIPLE_FAULT, /* guest triple-faulted */
 	VM_STOP_GUEST_ERROR,  /* guest did something the CPU cannot run */
 	VM_STOP_USER_QUIT,    /* escape sequence on the console or a signal */
@@ -23,7 +23,7 @@ enum vm_stop_reason {
 
 struct vm_control {
 	_Atomic int reason; /* enum vm_stop_reason */
-	int status;         /* exit status for vmon, written before reason */
+	int status;	    /* exit status for vmon, written before reason */
 	void (*on_stop)(void *opaque);
 	void *opaque;
 };

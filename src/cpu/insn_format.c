@@ -4,8 +4,8 @@
 #include <Zydis/Zydis.h>
 #include <stdio.h>
 
-void insn_format(char *out, size_t outlen, const uint8_t *bytes, size_t nbytes,
-		 enum insn_mode mode, uint64_t rip)
+void insn_format(char *out, size_t outlen, const uint8_t *bytes, size_t nbytes, enum insn_mode mode,
+		 uint64_t rip)
 {
 	if (outlen == 0)
 		return;
@@ -34,8 +34,7 @@ void insn_format(char *out, size_t outlen, const uint8_t *bytes, size_t nbytes,
 	ZydisFormatter fmt;
 	char text[128];
 	if (ZYAN_SUCCESS(ZydisFormatterInit(&fmt, ZYDIS_FORMATTER_STYLE_ATT)) &&
-	    ZYAN_SUCCESS(ZydisFormatterFormatInstruction(&fmt, &insn, ops,
-							 insn.operand_count_visible, text,
-							 sizeof(text), rip, NULL)))
+	    ZYAN_SUCCESS(ZydisFormatterFormatInstruction(
+		    &fmt, &insn, ops, insn.operand_count_visible, text, sizeof(text), rip, NULL)))
 		snprintf(out + pos, outlen - pos, " (%s)", text);
 }

@@ -30,7 +30,7 @@ static void dx_write(void *opaque, uint64_t offset, unsigned size, uint64_t valu
 	vmctl_request_stop(d->ctl, VM_STOP_DEBUG_EXIT, debug_exit_status(d->mode, value, size));
 }
 
-static const struct bus_ops dx_ops = { .read = dx_read, .write = dx_write };
+static const struct bus_ops dx_ops = {.read = dx_read, .write = dx_write};
 
 int debug_exit_create(struct debug_exit **out, struct bus *pio, uint16_t base, uint16_t len,
 		      enum debug_exit_mode mode, struct vm_control *ctl, struct vmon_error *err)

@@ -19,7 +19,7 @@
 #include "core/vm_control.h"
 
 #define DEBUG_EXIT_PORT 0xf4
-#define DEBUG_EXIT_LEN 4
+#define DEBUG_EXIT_LEN	4
 
 enum debug_exit_mode {
 	DEBUG_EXIT_PLAIN,
@@ -31,12 +31,9 @@ struct debug_exit;
 /* Registers [base, base+len) on pio (len 1..8; vmon uses 0xf4, 4). ctl
  * must outlive the device. Call during machine setup. Returns 0, or -1
  * with err. */
-__attribute__((warn_unused_result)) int debug_exit_create(struct debug_exit **out,
-							  struct bus *pio, uint16_t base,
-							  uint16_t len,
-							  enum debug_exit_mode mode,
-							  struct vm_control *ctl,
-							  struct vmon_error *err);
+__attribute__((warn_unused_result)) int
+debug_exit_create(struct debug_exit **out, struct bus *pio, uint16_t base, uint16_t len,
+		  enum debug_exit_mode mode, struct vm_control *ctl, struct vmon_error *err);
 
 /* The exit status a write of value (size bytes) produces in mode. */
 int debug_exit_status(enum debug_exit_mode mode, uint64_t value, unsigned size);

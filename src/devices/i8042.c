@@ -5,22 +5,22 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#define STS_OBF 0x01
-#define STS_SYS 0x04
-#define STS_A2 0x08 /* last write was to the command port */
-#define STS_INH 0x10 /* keyboard not inhibited */
+#define STS_OBF	 0x01
+#define STS_SYS	 0x04
+#define STS_A2	 0x08 /* last write was to the command port */
+#define STS_INH	 0x10 /* keyboard not inhibited */
 #define STS_AUXB 0x20 /* output buffer holds aux data */
 
-#define CCB_KBD_INT 0x01
-#define CCB_AUX_INT 0x02
-#define CCB_SYS 0x04
+#define CCB_KBD_INT	0x01
+#define CCB_AUX_INT	0x02
+#define CCB_SYS		0x04
 #define CCB_KBD_DISABLE 0x10
 #define CCB_AUX_DISABLE 0x20
-#define CCB_XLATE 0x40
-#define CCB_DEFAULT (CCB_XLATE | CCB_SYS | CCB_KBD_INT)
+#define CCB_XLATE	0x40
+#define CCB_DEFAULT	(CCB_XLATE | CCB_SYS | CCB_KBD_INT)
 
-#define OUTPORT_RESET 0x01 /* 0: hold the CPU in reset */
-#define OUTPORT_A20 0x02
+#define OUTPORT_RESET	0x01 /* 0: hold the CPU in reset */
+#define OUTPORT_A20	0x02
 #define OUTPORT_DEFAULT (OUTPORT_RESET | OUTPORT_A20)
 
 #define OUTQ_SIZE 16
@@ -87,44 +87,22 @@ static bool command(struct i8042 *k, uint8_t cmd)
 {
 	k->pending_cmd = 0;
 	switch (cmd) {
-	case 0x20: /* read command byte */
-		queue_byte(k, k->ccb, false);
-		break;
+	case 0x20: /* read command byte */ queue_byte(k, k->ccb, false); break;
 	case 0x60: /* write command byte */
 	case 0xD1: /* write output port */
 	case 0xD2: /* write keyboard output buffer */
 	case 0xD3: /* write aux output buffer */
-	case 0xD4: /* write to aux device */
-		k->pending_cmd = cmd;
-		break;
-	case 0xA7:
-		k->ccb |= CCB_AUX_DISABLE;
-		break;
-	case 0xA8:
-		k->ccb &= (uint8_t)~CCB_AUX_DISABLE;
-		break;
+	case 0xD4: /* write to aux device */ k->pending_cmd = cmd; break;
+	case 0xA7: k->ccb |= CCB_AUX_DISABLE; break;
+	case 0xA8: k->ccb &= (uint8_t)~CCB_AUX_DISABLE; break;
 	case 0xA9: /* aux interface test */
-	case 0xAB: /* keyboard interface test */
-		queue_byte(k, 0x00, false);
-		break;
-	case 0xAA: /* controller self test */
-		queue_byte(k, 0x55, false);
-		break;
-	case 0xAD:
-		k->ccb |= CCB_KBD_DISABLE;
-		break;
-	case 0xAE:
-		k->ccb &= (uint8_t)~CCB_KBD_DISABLE;
-		break;
-	case 0xC0: /* read input port */
-		queue_byte(k, 0x00, false);
-		break;
-	case 0xD0: /* read output port */
-		queue_byte(k, k->outport, false);
-		break;
-	case 0xE0: /* read test inputs */
-		queue_byte(k, 0x00, false);
-		break;
+	case 0xAB: /* keyboard interface test */ queue_byte(k, 0x00, false); break;
+	case 0xAA: /* controller self test */ queue_byte(k, 0x55, false); break;
+	case 0xAD: k->ccb |= CCB_KBD_DISABLE; break;
+	case 0xAE: k->ccb &= (uint8_t)~CCB_KBD_DISABLE; break;
+	case 0xC0: /* read input port */ queue_byte(k, 0x00, false); break;
+	case 0xD0: /* read output port */ queue_byte(k, k->outport, false); break;
+	case 0xE0: /* read test inputs */ queue_byte(k, 0x00, false); break;
 	default:
 		if (cmd >= 0xF0) /* pulse output lines whose bit is 0 */
 			return !(cmd & OUTPORT_RESET);
@@ -144,15 +122,9 @@ static bool data_write(struct i8042 *k, uint8_t v)
 		k->ccb = v;
 		update_irq(k);
 		break;
-	case 0xD1:
-		k->outport = v;
-		return !(v & OUTPORT_RESET);
-	case 0xD2:
-		queue_byte(k, v, false);
-		break;
-	case 0xD3:
-		queue_byte(k, v, true);
-		break;
+	case 0xD1: k->outport = v; return !(v & OUTPORT_RESET);
+	case 0xD2: queue_byte(k, v, false); break;
+	case 0xD3: queue_byte(k, v, true); break;
 	default:
 		/* 0xD4 (to the aux device) or a byte for the keyboard: no
 		 * device is attached, so nothing answers. */
@@ -207,8 +179,8 @@ static void command_write(void *opaque, uint64_t offset, unsigned size, uint64_t
 		vmctl_request_stop(k->ctl, VM_STOP_RESET, 0);
 }
 
-static const struct bus_ops data_ops = { .read = data_read, .write = data_port_write };
-static const struct bus_ops cmd_ops = { .read = status_read, .write = command_write };
+static const struct bus_ops data_ops = {.read = data_read, .write = data_port_write};
+static const struct bus_ops cmd_ops = {.read = status_read, .write = command_write};
 
 static void reset_locked(struct i8042 *k)
 {

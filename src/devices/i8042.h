@@ -27,9 +27,9 @@
 #include "core/vm_control.h"
 
 #define I8042_DATA_PORT 0x60
-#define I8042_CMD_PORT 0x64
-#define I8042_KBD_IRQ 1
-#define I8042_AUX_IRQ 12
+#define I8042_CMD_PORT	0x64
+#define I8042_KBD_IRQ	1
+#define I8042_AUX_IRQ	12
 
 struct i8042;
 
@@ -37,11 +37,9 @@ struct i8042;
  * each) on pio. ctl receives reset requests; ctl and the irq routers must
  * outlive the device. Call during machine setup. Returns 0, or -1 with
  * err. */
-__attribute__((warn_unused_result)) int i8042_create(struct i8042 **out, struct bus *pio,
-						     struct irq_line kbd_irq,
-						     struct irq_line aux_irq,
-						     struct vm_control *ctl,
-						     struct vmon_error *err);
+__attribute__((warn_unused_result)) int
+i8042_create(struct i8042 **out, struct bus *pio, struct irq_line kbd_irq, struct irq_line aux_irq,
+	     struct vm_control *ctl, struct vmon_error *err);
 
 /* Power-on state for a VM reset (command byte, output port, empty output
  * buffer, IRQs lowered). Any thread. */

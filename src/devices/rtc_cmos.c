@@ -25,19 +25,19 @@ enum {
 	REG_CENTURY = 0x32,
 };
 
-#define A_UIP 0x80
-#define B_SET 0x80
-#define B_PIE 0x40
-#define B_AIE 0x20
-#define B_UIE 0x10
-#define B_SQWE 0x08
+#define A_UIP	    0x80
+#define B_SET	    0x80
+#define B_PIE	    0x40
+#define B_AIE	    0x20
+#define B_UIE	    0x10
+#define B_SQWE	    0x08
 #define B_DM_BINARY 0x04
-#define B_24H 0x02
-#define C_IRQF 0x80
-#define C_PF 0x40
-#define C_AF 0x20
-#define C_UF 0x10
-#define D_VRT 0x80
+#define B_24H	    0x02
+#define C_IRQF	    0x80
+#define C_PF	    0x40
+#define C_AF	    0x20
+#define C_UF	    0x10
+#define D_VRT	    0x80
 
 #define UIP_WINDOW_NS 244000L /* UIP rises 244 us before the update */
 
@@ -48,9 +48,9 @@ struct rtc_cmos {
 	void *now_opaque;
 	uint8_t index;
 	uint8_t cmos[RTC_CMOS_NVRAM_SIZE]; /* raw bytes; time registers unused */
-	int64_t offset;   /* guest time - host time, seconds */
-	struct tm frozen; /* guest time while B.SET is on */
-	int64_t last_c_sec; /* guest second at the last register C read */
+	int64_t offset;			   /* guest time - host time, seconds */
+	struct tm frozen;		   /* guest time while B.SET is on */
+	int64_t last_c_sec;		   /* guest second at the last register C read */
 };
 
 static void host_clock(void *opaque, struct timespec *ts)
@@ -127,24 +127,15 @@ static uint8_t read_time_reg(struct rtc_cmos *r, unsigned reg)
 	guest_tm(r, &tm);
 	int year = tm.tm_year + 1900;
 	switch (reg) {
-	case REG_SEC:
-		return encode(r, tm.tm_sec > 59 ? 59 : tm.tm_sec);
-	case REG_MIN:
-		return encode(r, tm.tm_min);
-	case REG_HOUR:
-		return encode_hour(r, tm.tm_hour);
-	case REG_WDAY:
-		return encode(r, tm.tm_wday + 1);
-	case REG_MDAY:
-		return encode(r, tm.tm_mday);
-	case REG_MON:
-		return encode(r, tm.tm_mon + 1);
-	case REG_YEAR:
-		return encode(r, year % 100);
-	case REG_CENTURY:
-		return encode(r, year / 100);
-	default:
-		return 0;
+	case REG_SEC: return encode(r, tm.tm_sec > 59 ? 59 : tm.tm_sec);
+	case REG_MIN: return encode(r, tm.tm_min);
+	case REG_HOUR: return encode_hour(r, tm.tm_hour);
+	case REG_WDAY: return encode(r, tm.tm_wday + 1);
+	case REG_MDAY: return encode(r, tm.tm_mday);
+	case REG_MON: return encode(r, tm.tm_mon + 1);
+	case REG_YEAR: return encode(r, year % 100);
+	case REG_CENTURY: return encode(r, year / 100);
+	default: return 0;
 	}
 }
 
@@ -168,11 +159,8 @@ static void write_time_reg(struct rtc_cmos *r, unsigned reg, uint8_t v)
 			return;
 		tm.tm_min = x;
 		break;
-	case REG_HOUR:
-		tm.tm_hour = x;
-		break;
-	case REG_WDAY:
-		return; /* derived from the date */
+	case REG_HOUR: tm.tm_hour = x; break;
+	case REG_WDAY: return; /* derived from the date */
 	case REG_MDAY:
 		if (x < 1 || x > 31)
 			return;
@@ -193,8 +181,7 @@ static void write_time_reg(struct rtc_cmos *r, unsigned reg, uint8_t v)
 			return;
 		tm.tm_year = x * 100 + year % 100 - 1900;
 		break;
-	default:
-		return;
+	default: return;
 	}
 	tm.tm_isdst = 0;
 	time_t t = timegm(&tm); /* normalizes e.g. Feb 31 */
@@ -219,10 +206,8 @@ static bool is_time_reg(unsigned reg)
 	case REG_MDAY:
 	case REG_MON:
 	case REG_YEAR:
-	case REG_CENTURY:
-		return true;
-	default:
-		return false;
+	case REG_CENTURY: return true;
+	default: return false;
 	}
 }
 
@@ -251,10 +236,8 @@ static uint8_t read_data(struct rtc_cmos *r)
 		r->cmos[REG_C] = 0;
 		return v;
 	}
-	case REG_D:
-		return D_VRT;
-	default:
-		return r->cmos[reg];
+	case REG_D: return D_VRT;
+	default: return r->cmos[reg];
 	}
 }
 
@@ -273,7 +256,7 @@ static void write_data(struct rtc_cmos *r, uint8_t v)
 		uint8_t old = r->cmos[REG_B];
 		if ((v & B_SET) && !(old & B_SET)) {
 			guest_tm(r, &r->frozen); /* stop the clock */
-			v &= (uint8_t)~B_UIE;    /* SET clears UIE */
+			v &= (uint8_t)~B_UIE;	 /* SET clears UIE */
 		}
 		r->cmos[REG_B] = v;
 		if (!(v & B_SET) && (old & B_SET)) {
@@ -287,8 +270,7 @@ static void write_data(struct rtc_cmos *r, uint8_t v)
 		break;
 	}
 	case REG_C:
-	case REG_D:
-		break; /* read-only */
+	case REG_D: break; /* read-only */
 	default:
 		r->cmos[reg] = v; /* alarms and CMOS RAM */
 		break;
@@ -326,12 +308,12 @@ static void rtc_write(void *opaque, uint64_t offset, unsigned size, uint64_t val
 	pthread_mutex_unlock(&r->lock);
 }
 
-static const struct bus_ops rtc_ops = { .read = rtc_read, .write = rtc_write };
+static const struct bus_ops rtc_ops = {.read = rtc_read, .write = rtc_write};
 
 void rtc_cmos_reset(struct rtc_cmos *r)
 {
 	pthread_mutex_lock(&r->lock);
-	r->cmos[REG_B] &= (uint8_t)~(B_PIE | B_AIE | B_UIE | B_SQWE);
+	r->cmos[REG_B] &= (uint8_t) ~(B_PIE | B_AIE | B_UIE | B_SQWE);
 	r->cmos[REG_C] = 0;
 	r->index = 0;
 	pthread_mutex_unlock(&r->lock);

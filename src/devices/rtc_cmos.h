@@ -33,8 +33,8 @@
 #include "core/error.h"
 #include "core/irq.h"
 
-#define RTC_CMOS_BASE 0x70
-#define RTC_CMOS_IRQ 8
+#define RTC_CMOS_BASE	    0x70
+#define RTC_CMOS_IRQ	    8
 #define RTC_CMOS_NVRAM_SIZE 128
 
 struct rtc_cmos;

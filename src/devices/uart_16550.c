@@ -21,33 +21,33 @@ enum {
 
 #define IER_ERBFI 0x01 /* RX data available */
 #define IER_ETBEI 0x02 /* THR empty */
-#define IER_ELSI 0x04  /* line status */
+#define IER_ELSI  0x04 /* line status */
 #define IER_EDSSI 0x08 /* modem status */
 
-#define IIR_NONE 0x01
-#define IIR_MSI 0x00
-#define IIR_THRI 0x02
-#define IIR_RDI 0x04
-#define IIR_RLSI 0x06
-#define IIR_CTI 0x0C
+#define IIR_NONE      0x01
+#define IIR_MSI	      0x00
+#define IIR_THRI      0x02
+#define IIR_RDI	      0x04
+#define IIR_RLSI      0x06
+#define IIR_CTI	      0x0C
 #define IIR_FIFO_BITS 0xC0
 
-#define FCR_FE 0x01
+#define FCR_FE	     0x01
 #define FCR_RX_RESET 0x02
 #define FCR_TX_RESET 0x04
-#define FCR_KEEP 0xC9 /* FE, DMA mode, trigger level */
+#define FCR_KEEP     0xC9 /* FE, DMA mode, trigger level */
 
 #define LCR_DLAB 0x80
 
-#define MCR_DTR 0x01
-#define MCR_RTS 0x02
+#define MCR_DTR	 0x01
+#define MCR_RTS	 0x02
 #define MCR_OUT1 0x04
 #define MCR_OUT2 0x08
 #define MCR_LOOP 0x10
 #define MCR_MASK 0x1F
 
-#define LSR_DR 0x01
-#define LSR_OE 0x02
+#define LSR_DR	 0x01
+#define LSR_OE	 0x02
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 
@@ -55,13 +55,13 @@ enum {
 #define MSR_DDSR 0x02
 #define MSR_TERI 0x04
 #define MSR_DDCD 0x08
-#define MSR_CTS 0x10
-#define MSR_DSR 0x20
-#define MSR_RI 0x40
-#define MSR_DCD 0x80
+#define MSR_CTS	 0x10
+#define MSR_DSR	 0x20
+#define MSR_RI	 0x40
+#define MSR_DCD	 0x80
 
 struct uart_16550 {
-	pthread_mutex_t lock;    /* guards everything below */
+	pthread_mutex_t lock;	 /* guards everything below */
 	pthread_mutex_t tx_lock; /* orders THR bytes; taken before lock */
 	struct irq_line irq;
 	struct chardev *backend;
@@ -90,7 +90,7 @@ static unsigned rx_capacity(const struct uart_16550 *u)
 
 static unsigned rx_trigger(const struct uart_16550 *u)
 {
-	static const unsigned levels[4] = { 1, 4, 8, 14 };
+	static const unsigned levels[4] = {1, 4, 8, 14};
 	return levels[(u->fcr >> 6) & 3];
 }
 
@@ -260,12 +260,8 @@ static uint8_t read_reg(struct uart_16550 *u, unsigned reg)
 		return v;
 	}
 	switch (reg) {
-	case REG_RBR_THR_DLL:
-		v = (uint8_t)u->divisor;
-		break;
-	case REG_IER_DLM:
-		v = (u->lcr & LCR_DLAB) ? (uint8_t)(u->divisor >> 8) : u->ier;
-		break;
+	case REG_RBR_THR_DLL: v = (uint8_t)u->divisor; break;
+	case REG_IER_DLM: v = (u->lcr & LCR_DLAB) ? (uint8_t)(u->divisor >> 8) : u->ier; break;
 	case REG_IIR_FCR: {
 		uint8_t iir = compute_iir(u);
 		if (iir == IIR_THRI) {
@@ -275,12 +271,8 @@ static uint8_t read_reg(struct uart_16550 *u, unsigned reg)
 		v = iir | ((u->fcr & FCR_FE) ? IIR_FIFO_BITS : 0);
 		break;
 	}
-	case REG_LCR:
-		v = u->lcr;
-		break;
-	case REG_MCR:
-		v = u->mcr;
-		break;
+	case REG_LCR: v = u->lcr; break;
+	case REG_MCR: v = u->mcr; break;
 	case REG_LSR:
 		v = u->lsr_err | LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0);
 		if (u->lsr_err) {
@@ -295,11 +287,8 @@ static uint8_t read_reg(struct uart_16550 *u, unsigned reg)
 			update_irq(u);
 		}
 		break;
-	case REG_SCR:
-		v = u->scr;
-		break;
-	default:
-		break;
+	case REG_SCR: v = u->scr; break;
+	default: break;
 	}
 	pthread_mutex_unlock(&u->lock);
 	return v;
@@ -345,9 +334,7 @@ static void write_reg(struct uart_16550 *u, unsigned reg, uint8_t v)
 		update_irq(u);
 		break;
 	}
-	case REG_LCR:
-		u->lcr = v;
-		break;
+	case REG_LCR: u->lcr = v; break;
 	case REG_MCR: {
 		uint8_t before = msr_lines(u);
 		u->mcr = v & MCR_MASK;
@@ -365,13 +352,9 @@ static void write_reg(struct uart_16550 *u, unsigned reg, uint8_t v)
 		break;
 	}
 	case REG_LSR:
-	case REG_MSR:
-		break; /* factory test writes: ignored */
-	case REG_SCR:
-		u->scr = v;
-		break;
-	default:
-		break;
+	case REG_MSR: break; /* factory test writes: ignored */
+	case REG_SCR: u->scr = v; break;
+	default: break;
 	}
 	unlock_and_notify(u);
 }

@@ -33,8 +33,8 @@
 #include "core/error.h"
 #include "core/irq.h"
 
-#define UART_COM1_BASE 0x3f8
-#define UART_COM1_IRQ 4
+#define UART_COM1_BASE	  0x3f8
+#define UART_COM1_IRQ	  4
 #define UART_RX_FIFO_SIZE 16
 
 struct uart_16550;

@@ -94,7 +94,7 @@ static int start_vcpus(struct vm *vm, struct vmon_error *err)
 {
 	vm->nthreads = 0;
 	for (int i = 0; i < vm->m.ncpus; i++) {
-		thread_args[i] = (struct vcpu_thread_arg){ .vm = vm, .index = i };
+		thread_args[i] = (struct vcpu_thread_arg){.vm = vm, .index = i};
 		int r = pthread_create(&vm->threads[i], NULL, vcpu_thread, &thread_args[i]);
 		if (r != 0) {
 			vmctl_request_stop(&vm->m.ctl, VM_STOP_HOST_ERROR, 1);
@@ -150,8 +150,7 @@ static int report_end(struct vm *vm)
 	case VM_STOP_HOST_ERROR:
 		/* the backend already printed what happened */
 		break;
-	default:
-		break;
+	default: break;
 	}
 	return ctl->status;
 }

@@ -23,8 +23,8 @@ struct vm_config {
 	struct boot_config boot;
 	const char *serial; /* "stdio", "file:PATH", "unix:PATH" */
 	enum debug_exit_mode debug_exit;
-	bool no_reboot;   /* a guest reset ends vmon instead of rebooting */
-	bool trace_io;    /* log unclaimed port/MMIO accesses */
+	bool no_reboot; /* a guest reset ends vmon instead of rebooting */
+	bool trace_io;	/* log unclaimed port/MMIO accesses */
 };
 
 /* Runs the VM to its end. Returns vmon's exit status (>= 0), or -1 with err

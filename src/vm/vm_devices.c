@@ -12,7 +12,7 @@
 
 static struct irq_line line(struct machine *m, unsigned gsi)
 {
-	return (struct irq_line){ .router = &m->irq, .gsi = gsi };
+	return (struct irq_line){.router = &m->irq, .gsi = gsi};
 }
 
 int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop *ev,
@@ -23,8 +23,10 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 	if (chardev_parse(cfg->serial, &spec, err) < 0 ||
 	    chardev_create(&spec, &m->ctl, &d->console, err) < 0)
 		return -1;
-	if (uart_16550_create(&d->com1, &m->pio, COM1_PORT, line(m, COM1_GSI), d->console, err) < 0 ||
-	    i8042_create(&d->i8042, &m->pio, line(m, KBD_GSI), line(m, AUX_GSI), &m->ctl, err) < 0 ||
+	if (uart_16550_create(&d->com1, &m->pio, COM1_PORT, line(m, COM1_GSI), d->console, err) <
+		    0 ||
+	    i8042_create(&d->i8042, &m->pio, line(m, KBD_GSI), line(m, AUX_GSI), &m->ctl, err) <
+		    0 ||
 	    rtc_cmos_create(&d->rtc, &m->pio, 0x70, line(m, RTC_GSI), err) < 0 ||
 	    debug_exit_create(&d->debug_exit, &m->pio, DEBUG_EXIT_PORT, 4, cfg->debug_exit, &m->ctl,
 			      err) < 0)

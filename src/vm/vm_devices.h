@@ -18,11 +18,11 @@ struct i8042;
 struct rtc_cmos;
 struct debug_exit;
 
-#define COM1_PORT 0x3f8
-#define COM1_GSI 4
-#define RTC_GSI 8
-#define KBD_GSI 1
-#define AUX_GSI 12
+#define COM1_PORT	0x3f8
+#define COM1_GSI	4
+#define RTC_GSI		8
+#define KBD_GSI		1
+#define AUX_GSI		12
 #define DEBUG_EXIT_PORT 0xf4
 
 struct vm_devices {

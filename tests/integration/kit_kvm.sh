@@ -21,6 +21,7 @@ kit kvm-hello hello
 kit kvm-compute compute --cmdline iters=20000
 if grep -q '^checksum=' "$TMP/kvm-compute.out"; then pass kvm-compute-checksum-line; else fail kvm-compute-checksum-line "no checksum= line"; fi
 kit kvm-exitstorm exitstorm --cmdline n=2000
+kit kvm-exitstorm-all-ones exitstorm --cmdline "n=100 ones=1"
 kit kvm-exceptions exceptions
 kit kvm-timer timer
 kit kvm-smp-1 smp --cpus 1 --cmdline cpus=1

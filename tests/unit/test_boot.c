@@ -965,7 +965,7 @@ static void test_missing_file(void **state)
 	struct boot_config cfg = {.kernel_path = "/nonexistent/vmon-kernel"};
 	load_fails(&cfg, 16 * MiB, "kernel '/nonexistent/vmon-kernel': No such file or directory");
 	cfg.kernel_path = tmpdir;
-	load_fails(&cfg, 16 * MiB, "not a regular file");
+	load_fails(&cfg, 16 * MiB, "is a directory");
 }
 
 static void test_empty_file(void **state)

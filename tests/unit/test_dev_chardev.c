@@ -60,7 +60,7 @@ static size_t sink_space(void *opaque)
 	return v;
 }
 
-static const struct chardev_sink_ops sink_ops = { .receive = sink_receive, .space = sink_space };
+static const struct chardev_sink_ops sink_ops = {.receive = sink_receive, .space = sink_space};
 
 static void sink_init(struct sink *s, struct chardev *c, size_t window)
 {
@@ -87,7 +87,7 @@ static size_t sink_drain(struct sink *s)
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = { .tv_sec = 0, .tv_nsec = ms * 1000000L };
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
 	nanosleep(&ts, NULL);
 }
 
@@ -111,7 +111,7 @@ static void *loop_main(void *p)
 static void test_parse(void **state)
 {
 	struct chardev_spec sp;
-	struct vmon_error err = { { 0 } };
+	struct vmon_error err = {{0}};
 	assert_int_equal(chardev_parse("stdio", &sp, &err), 0);
 	assert_int_equal(sp.kind, CHARDEV_STDIO);
 	assert_int_equal(chardev_parse("file:/tmp/x.log", &sp, &err), 0);
@@ -142,7 +142,7 @@ static void test_file(void **state)
 	assert_int_equal(write(fd, "old contents", 12), 12);
 	close(fd);
 	struct chardev_spec sp;
-	struct vmon_error err = { { 0 } };
+	struct vmon_error err = {{0}};
 	char spec[64];
 	snprintf(spec, sizeof(spec), "file:%s", path);
 	assert_int_equal(chardev_parse(spec, &sp, &err), 0);
@@ -150,7 +150,7 @@ static void test_file(void **state)
 	assert_int_equal(chardev_create(&sp, NULL, &c, &err), 0);
 	assert_int_equal(chardev_write(c, "hi\n", 3), 0);
 	chardev_destroy(c);
-	char buf[32] = { 0 };
+	char buf[32] = {0};
 	fd = open(path, O_RDONLY);
 	assert_int_equal(read(fd, buf, sizeof(buf)), 3); /* truncated */
 	assert_string_equal(buf, "hi\n");
@@ -166,7 +166,7 @@ static void test_escapes(void **state)
 	assert_int_equal(pipe(o), 0);
 	struct vm_control ctl;
 	memset(&ctl, 0, sizeof(ctl));
-	struct vmon_error err = { { 0 } };
+	struct vmon_error err = {{0}};
 	struct chardev *c = NULL;
 	assert_int_equal(chardev_fd_create(p[0], o[1], true, &ctl, &c, &err), 0);
 	struct sink s;
@@ -181,10 +181,11 @@ static void test_escapes(void **state)
 			  "d";
 	assert_int_equal(write(p[1], in, sizeof(in) - 1), (ssize_t)sizeof(in) - 1);
 	assert_int_equal(wait_for(&s, 5), 5);
-	assert_memory_equal(s.buf, "a\x01"
-				   "bcd",
+	assert_memory_equal(s.buf,
+			    "a\x01"
+			    "bcd",
 			    5);
-	char help[256] = { 0 };
+	char help[256] = {0};
 	assert_true(read(o[0], help, sizeof(help) - 1) > 0);
 	assert_non_null(strstr(help, "Ctrl-A x"));
 	assert_int_equal(ctl.reason, VM_STOP_NONE);
@@ -216,7 +217,7 @@ static void test_regular_file_input(void **state)
 		data[i] = (uint8_t)(i * 7 + (i >> 9));
 	assert_int_equal(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
 	lseek(fd, 0, SEEK_SET);
-	struct vmon_error err = { { 0 } };
+	struct vmon_error err = {{0}};
 	struct chardev *c = NULL;
 	assert_int_equal(chardev_fd_create(fd, -1, false, NULL, &c, &err), 0);
 	struct sink *s = malloc(sizeof(*s));
@@ -239,7 +240,7 @@ static void test_regular_file_input(void **state)
 static int connect_to(const char *path)
 {
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		close(fd);
@@ -252,7 +253,7 @@ static void test_unix(void **state)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/tmp/vmon-test-%d.sock", (int)getpid());
-	struct vmon_error err = { { 0 } };
+	struct vmon_error err = {{0}};
 	struct chardev *c = NULL;
 	/* A regular file in the way is an error. */
 	int fd = open(path, O_CREAT | O_WRONLY, 0600);
@@ -262,7 +263,7 @@ static void test_unix(void **state)
 	unlink(path);
 	/* A stale socket is replaced. */
 	int st = socket(AF_UNIX, SOCK_STREAM, 0);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
 	assert_int_equal(bind(st, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	close(st);
@@ -291,7 +292,7 @@ static void test_unix(void **state)
 	/* Output reaches the client (give the accept a moment: it was
 	 * accepted before the input arrived, so it is already there). */
 	assert_int_equal(chardev_write(c, "out", 3), 0);
-	char buf[8] = { 0 };
+	char buf[8] = {0};
 	assert_int_equal(read(cl, buf, 3), 3);
 	assert_string_equal(buf, "out");
 	close(cl);
@@ -315,10 +316,8 @@ static void test_unix(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_file),
-		cmocka_unit_test(test_escapes),
-		cmocka_unit_test(test_regular_file_input),
+		cmocka_unit_test(test_parse),	cmocka_unit_test(test_file),
+		cmocka_unit_test(test_escapes), cmocka_unit_test(test_regular_file_input),
 		cmocka_unit_test(test_unix),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,10 +27,9 @@ static void run(enum debug_exit_mode mode, unsigned port, unsigned size, uint64_
 	ctl.on_stop = on_stop;
 	stops = 0;
 	struct debug_exit *d = NULL;
-	struct vmon_error err = { { 0 } };
-	assert_int_equal(debug_exit_create(&d, &pio, DEBUG_EXIT_PORT, DEBUG_EXIT_LEN, mode, &ctl,
-					   &err),
-			 0);
+	struct vmon_error err = {{0}};
+	assert_int_equal(
+		debug_exit_create(&d, &pio, DEBUG_EXIT_PORT, DEBUG_EXIT_LEN, mode, &ctl, &err), 0);
 	bus_seal(&pio);
 	uint64_t v = 0x1234;
 	assert_true(bus_access(&pio, NULL, port, size, false, &v));
@@ -62,7 +61,7 @@ static void test_qemu(void **state)
 	run(DEBUG_EXIT_QEMU, 0xf4, 1, 0, 1);
 	run(DEBUG_EXIT_QEMU, 0xf4, 1, 0x10, 0x21);
 	run(DEBUG_EXIT_QEMU, 0xf4, 4, 0x31, 0x63);
-	run(DEBUG_EXIT_QEMU, 0xf4, 1, 0x80, 1);  /* (0x80<<1)|1 = 0x101 -> 1 */
+	run(DEBUG_EXIT_QEMU, 0xf4, 1, 0x80, 1); /* (0x80<<1)|1 = 0x101 -> 1 */
 	run(DEBUG_EXIT_QEMU, 0xf4, 2, 0xff7f, 0xff);
 }
 
@@ -81,7 +80,7 @@ static void test_bad_args(void **state)
 	struct vm_control ctl;
 	memset(&ctl, 0, sizeof(ctl));
 	struct debug_exit *d = NULL;
-	struct vmon_error err = { { 0 } };
+	struct vmon_error err = {{0}};
 	assert_int_equal(debug_exit_create(&d, &pio, 0xf4, 0, DEBUG_EXIT_PLAIN, &ctl, &err), -1);
 	assert_int_equal(debug_exit_create(&d, &pio, 0xf4, 9, DEBUG_EXIT_PLAIN, &ctl, &err), -1);
 	assert_int_equal(debug_exit_create(&d, &pio, 0xf4, 4, DEBUG_EXIT_PLAIN, NULL, &err), -1);

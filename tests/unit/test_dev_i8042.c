@@ -43,12 +43,12 @@ static int setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
 	bus_init(&f->pio, "pio");
-	f->router = (struct irq_router){ .set_level = fake_set_level, .ctx = &f->irq };
+	f->router = (struct irq_router){.set_level = fake_set_level, .ctx = &f->irq};
 	f->ctl.on_stop = on_stop;
 	stops = 0;
-	struct vmon_error err = { { 0 } };
-	assert_int_equal(i8042_create(&f->kbc, &f->pio, (struct irq_line){ &f->router, 1 },
-				      (struct irq_line){ &f->router, 12 }, &f->ctl, &err),
+	struct vmon_error err = {{0}};
+	assert_int_equal(i8042_create(&f->kbc, &f->pio, (struct irq_line){&f->router, 1},
+				      (struct irq_line){&f->router, 12}, &f->ctl, &err),
 			 0);
 	bus_seal(&f->pio);
 	*state = f;
@@ -89,7 +89,7 @@ static void test_probe_sequence(void **state)
 {
 	struct fix *f = *state;
 	uint8_t st = in8(f, 0x64);
-	assert_int_equal(st & 0x03, 0x00); /* OBF, IBF clear */
+	assert_int_equal(st & 0x03, 0x00);    /* OBF, IBF clear */
 	assert_int_equal(in8(f, 0x60), 0x00); /* nothing queued */
 	assert_int_equal(cmd_resp(f, 0xAA), 0x55);
 	assert_int_equal(in8(f, 0x64) & 0x01, 0);

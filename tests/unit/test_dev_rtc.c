@@ -26,8 +26,8 @@ static int setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
 	bus_init(&f->pio, "pio");
-	struct vmon_error err = { { 0 } };
-	assert_int_equal(rtc_cmos_create(&f->rtc, &f->pio, 0x70, (struct irq_line){ 0 }, &err), 0);
+	struct vmon_error err = {{0}};
+	assert_int_equal(rtc_cmos_create(&f->rtc, &f->pio, 0x70, (struct irq_line){0}, &err), 0);
 	bus_seal(&f->pio);
 	/* 2024-02-29 13:45:56 UTC, a Thursday. */
 	f->now.tv_sec = 1709214356;
@@ -108,7 +108,7 @@ static void test_registers_a_c_d(void **state)
 	assert_int_equal(cmos_rd(f, 0x0C), 0x00);
 	f->now.tv_sec++;
 	assert_int_equal(cmos_rd(f, 0x0C) & 0x10, 0x10); /* a second went by */
-	assert_int_equal(cmos_rd(f, 0x0C), 0x00);       /* read clears */
+	assert_int_equal(cmos_rd(f, 0x0C), 0x00);	 /* read clears */
 	cmos_wr(f, 0x0C, 0xFF);
 	cmos_wr(f, 0x0D, 0x00);
 	assert_int_equal(cmos_rd(f, 0x0C), 0x00);
@@ -163,7 +163,7 @@ static void test_nvram_persists(void **state)
 			assert_int_equal(cmos_rd(f, (uint8_t)i), (uint8_t)(i ^ 0xA5));
 	assert_int_equal(cmos_rd(f, 0x01), 0x11);
 	assert_int_equal(cmos_rd(f, 0x0B), 0x02); /* PIE/AIE/UIE cleared by reset */
-	uint8_t buf[2] = { 1, 2 };
+	uint8_t buf[2] = {1, 2};
 	assert_int_equal(rtc_cmos_nvram_set(f->rtc, 0x34, buf, 2), 0);
 	assert_int_equal(cmos_rd(f, 0x35), 2);
 	assert_int_equal(rtc_cmos_nvram_set(f->rtc, 0x0D, buf, 1), -1);

@@ -66,8 +66,7 @@ static void mem_destroy(struct chardev *c)
 }
 
 static const struct chardev_ops mem_ops = {
-	.kind = "mem", .write = mem_write, .notify_space = mem_notify, .destroy = mem_destroy
-};
+	.kind = "mem", .write = mem_write, .notify_space = mem_notify, .destroy = mem_destroy};
 
 struct fix {
 	struct bus pio;
@@ -81,11 +80,12 @@ static int setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
 	bus_init(&f->pio, "pio");
-	f->router = (struct irq_router){ .set_level = fake_set_level, .ctx = &f->irq };
+	f->router = (struct irq_router){.set_level = fake_set_level, .ctx = &f->irq};
 	chardev_init(&f->cd.c, &mem_ops, NULL);
-	struct vmon_error err = { { 0 } };
+	struct vmon_error err = {{0}};
 	int r = uart_16550_create(&f->uart, &f->pio, BASE,
-				  (struct irq_line){ .router = &f->router, .gsi = 4 }, &f->cd.c, &err);
+				  (struct irq_line){.router = &f->router, .gsi = 4}, &f->cd.c,
+				  &err);
 	assert_int_equal(r, 0);
 	bus_seal(&f->pio);
 	*state = f;
@@ -244,7 +244,8 @@ static void test_fifo_reset_bits(void **state)
 {
 	struct fix *f = *state;
 	wr8(f, FCR, 0x01);
-	assert_int_equal(uart_16550_receive(f->uart, (const uint8_t *)"0123456789abcdefXYZ", 19), 16);
+	assert_int_equal(uart_16550_receive(f->uart, (const uint8_t *)"0123456789abcdefXYZ", 19),
+			 16);
 	wr8(f, FCR, 0x03); /* clear RX FIFO */
 	assert_int_equal(rd8(f, LSR) & 0x01, 0);
 	assert_int_equal(f->cd.notifies, 1);
@@ -296,8 +297,8 @@ static void test_iir_priorities(void **state)
 	assert_true(f->irq.level);
 	/* Entering loopback changed the modem lines: MSI pending, lowest. */
 	uint8_t iir = rd8(f, IIR);
-	assert_int_equal(iir, 0xC2); /* THRI beats MSI */
-	assert_int_equal(rd8(f, IIR), 0xC0); /* THRI cleared: MSI left */
+	assert_int_equal(iir, 0xC2);		    /* THRI beats MSI */
+	assert_int_equal(rd8(f, IIR), 0xC0);	    /* THRI cleared: MSI left */
 	assert_int_equal(rd8(f, MSR) & 0x0F, 0x03); /* DCTS, DDSR: both fell */
 	assert_int_equal(rd8(f, IIR), 0xC1);
 	assert_false(f->irq.level);
@@ -309,7 +310,7 @@ static void test_iir_priorities(void **state)
 	assert_true(f->irq.level);
 	assert_int_equal(rd8(f, IIR), 0xC6); /* line status first */
 	uint8_t lsr = rd8(f, LSR);
-	assert_int_equal(lsr & 0x03, 0x03); /* DR | OE */
+	assert_int_equal(lsr & 0x03, 0x03);	 /* DR | OE */
 	assert_int_equal(rd8(f, LSR) & 0x02, 0); /* OE cleared by the read */
 	/* Then RX data (THRI also pending after the THR writes). */
 	assert_int_equal(rd8(f, IIR), 0xC4);
@@ -363,7 +364,7 @@ static void test_wide_and_hostile_accesses(void **state)
 	/* Random garbage must not crash or corrupt invariants. */
 	srand(1234);
 	for (int i = 0; i < 20000; i++) {
-		unsigned sizes[] = { 1, 2, 4, 8 };
+		unsigned sizes[] = {1, 2, 4, 8};
 		unsigned size = sizes[rand() % 4];
 		unsigned reg = (unsigned)rand() % 8;
 		uint64_t val = ((uint64_t)rand() << 32) | (uint64_t)rand();
@@ -421,16 +422,17 @@ static void run_pipe(size_t len, bool fifo)
 {
 	struct bus pio;
 	bus_init(&pio, "pio");
-	struct irq_router router = { 0 };
+	struct irq_router router = {0};
 	int in_pipe[2], out_pipe[2];
 	assert_int_equal(pipe(in_pipe), 0);
 	assert_int_equal(pipe(out_pipe), 0);
-	struct vmon_error err = { { 0 } };
+	struct vmon_error err = {{0}};
 	struct chardev *cd = NULL;
 	assert_int_equal(chardev_fd_create(in_pipe[0], out_pipe[1], false, NULL, &cd, &err), 0);
 	struct uart_16550 *u = NULL;
 	assert_int_equal(uart_16550_create(&u, &pio, BASE,
-					   (struct irq_line){ .router = &router, .gsi = 4 }, cd, &err),
+					   (struct irq_line){.router = &router, .gsi = 4}, cd,
+					   &err),
 			 0);
 	bus_seal(&pio);
 	uint64_t v = fifo ? 0x01 : 0x00;
@@ -444,7 +446,7 @@ static void run_pipe(size_t len, bool fifo)
 		data[i] = (uint8_t)(i * 2654435761u >> 13);
 	pthread_t lt, wt;
 	pthread_create(&lt, NULL, loop_main, ev);
-	struct writer_arg w = { .fd = in_pipe[1], .data = data, .len = len };
+	struct writer_arg w = {.fd = in_pipe[1], .data = data, .len = len};
 	pthread_create(&wt, NULL, writer_main, &w);
 
 	size_t n = 0;

@@ -14,14 +14,14 @@
 
 /* Feature bits hidden from guests because vmon provides no device, MSR or
  * behaviour behind them, or because they would expose host details. */
-#define L1_ECX_HIDE                                                                        \
-	((1u << 2) /* DTES64 */ | (1u << 3) /* MONITOR */ | (1u << 4) /* DS-CPL */ |       \
-	 (1u << 5) /* VMX */ | (1u << 6) /* SMX */ | (1u << 7) /* EST */ |                 \
-	 (1u << 8) /* TM2 */ | (1u << 15) /* PDCM */)
-#define L1_EDX_HIDE                                                                        \
-	((1u << 21) /* DS */ | (1u << 22) /* ACPI thermal */ | (1u << 29) /* TM */ |       \
+#define L1_ECX_HIDE                                                                                \
+	((1u << 2) /* DTES64 */ | (1u << 3) /* MONITOR */ | (1u << 4) /* DS-CPL */ |               \
+	 (1u << 5) /* VMX */ | (1u << 6) /* SMX */ | (1u << 7) /* EST */ | (1u << 8) /* TM2 */ |   \
+	 (1u << 15) /* PDCM */)
+#define L1_EDX_HIDE                                                                                \
+	((1u << 21) /* DS */ | (1u << 22) /* ACPI thermal */ | (1u << 29) /* TM */ |               \
 	 (1u << 31) /* PBE */)
-#define L1_ECX_HYPERVISOR (1u << 31)
+#define L1_ECX_HYPERVISOR  (1u << 31)
 #define L80000001_ECX_HIDE (1u << 2) /* SVM */
 
 int kvm_cpuid_probe(struct kvm_vm_state *k, struct vmon_error *err)
@@ -52,15 +52,12 @@ int kvm_cpuid_probe(struct kvm_vm_state *k, struct vmon_error *err)
 			e->ecx |= L1_ECX_HYPERVISOR;
 			e->edx &= ~L1_EDX_HIDE;
 			break;
-		case 6:   /* thermal and power management: not modelled */
+		case 6:	  /* thermal and power management: not modelled */
 		case 0xa: /* architectural PMU: not exposed */
 			e->eax = e->ebx = e->ecx = e->edx = 0;
 			break;
-		case 0x80000001:
-			e->ecx &= ~L80000001_ECX_HIDE;
-			break;
-		default:
-			break;
+		case 0x80000001: e->ecx &= ~L80000001_ECX_HIDE; break;
+		default: break;
 		}
 	}
 	return 0;
@@ -74,8 +71,7 @@ static unsigned bits_for(int n)
 	return s;
 }
 
-int kvm_cpuid_set(struct kvm_vm_state *k, int vcpu_fd, int index, int ncpus,
-		  struct vmon_error *err)
+int kvm_cpuid_set(struct kvm_vm_state *k, int vcpu_fd, int index, int ncpus, struct vmon_error *err)
 {
 	size_t sz = sizeof(*k->cpuid) + k->cpuid->nent * sizeof(k->cpuid->entries[0]);
 	struct kvm_cpuid2 *c = malloc(sz);
@@ -115,8 +111,7 @@ int kvm_cpuid_set(struct kvm_vm_state *k, int vcpu_fd, int index, int ncpus,
 			}
 			e->edx = apic_id;
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 	int r = ioctl(vcpu_fd, KVM_SET_CPUID2, c);

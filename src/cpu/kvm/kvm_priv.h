@@ -17,7 +17,7 @@
 /* Addresses KVM needs in the MMIO hole below 4 GiB (Intel VMX keeps its
  * real-mode TSS and identity-map page there; 4 pages, unused by devices). */
 #define KVM_IDENTITY_MAP_GPA 0xfffbc000ULL
-#define KVM_TSS_GPA 0xfffbd000ULL
+#define KVM_TSS_GPA	     0xfffbd000ULL
 
 struct kvm_vcpu_state {
 	int index;
@@ -35,7 +35,7 @@ struct kvm_vm_state {
 	size_t run_size;
 	int max_vcpus;
 	struct kvm_cpuid2 *cpuid; /* supported CPUID, filtered; per-vCPU copies patch APIC ids */
-	uint32_t *msr_index;      /* KVM_GET_MSR_INDEX_LIST */
+	uint32_t *msr_index;	  /* KVM_GET_MSR_INDEX_LIST */
 	uint32_t nmsrs;
 	struct kvm_vcpu_state vcpus[VMON_MAX_CPUS];
 	atomic_bool warned_unclaimed;

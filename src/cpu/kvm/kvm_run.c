@@ -148,7 +148,7 @@ static void describe_vcpu(struct machine *m, struct kvm_vcpu_state *v, char *out
 	if (mode != INSN_MODE_64)
 		linear &= 0xffffffffULL;
 	char insn[256] = "unreadable";
-	struct kvm_translation tr = { .linear_address = linear };
+	struct kvm_translation tr = {.linear_address = linear};
 	if (ioctl(v->fd, KVM_TRANSLATE, &tr) == 0 && tr.valid) {
 		uint8_t bytes[15];
 		size_t n = 0;
@@ -236,7 +236,8 @@ static enum exit_action handle_hlt(struct machine *m, struct kvm_vcpu_state *v)
 {
 	/* With the in-kernel LAPIC, HLT normally stays in the kernel; an exit
 	 * here means the vCPU halted with nothing able to wake it. */
-	return stop_guest(m, v, VM_STOP_GUEST_ERROR, 1, "halted with no way to wake (KVM_EXIT_HLT)");
+	return stop_guest(m, v, VM_STOP_GUEST_ERROR, 1,
+			  "halted with no way to wake (KVM_EXIT_HLT)");
 }
 
 static enum exit_action handle_shutdown(struct machine *m, struct kvm_vcpu_state *v)

@@ -11,25 +11,25 @@
 
 #include "cpu/kvm/kvm_priv.h"
 
-#define MSR_IA32_TSC 0x10
-#define MSR_IA32_SYSENTER_CS 0x174
+#define MSR_IA32_TSC	      0x10
+#define MSR_IA32_SYSENTER_CS  0x174
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176
-#define MSR_IA32_MISC_ENABLE 0x1a0
-#define MSR_MTRR_DEF_TYPE 0x2ff
-#define MSR_STAR 0xc0000081
-#define MSR_LSTAR 0xc0000082
-#define MSR_CSTAR 0xc0000083
-#define MSR_SYSCALL_MASK 0xc0000084
-#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_IA32_MISC_ENABLE  0x1a0
+#define MSR_MTRR_DEF_TYPE     0x2ff
+#define MSR_STAR	      0xc0000081
+#define MSR_LSTAR	      0xc0000082
+#define MSR_CSTAR	      0xc0000083
+#define MSR_SYSCALL_MASK      0xc0000084
+#define MSR_KERNEL_GS_BASE    0xc0000102
 
 #define MISC_ENABLE_FAST_STRING 1ULL
-#define MTRR_DEF_ENABLE_WB 0x806ULL /* E bit + default type write-back */
+#define MTRR_DEF_ENABLE_WB	0x806ULL /* E bit + default type write-back */
 
-#define APIC_LVT_LINT0 0x350
-#define APIC_LVT_LINT1 0x360
-#define APIC_MODE_EXTINT 0x700u
-#define APIC_MODE_NMI 0x400u
+#define APIC_LVT_LINT0	   0x350
+#define APIC_LVT_LINT1	   0x360
+#define APIC_MODE_EXTINT   0x700u
+#define APIC_MODE_NMI	   0x400u
 #define APIC_LVT_MODE_MASK 0x700u
 
 static bool msr_supported(const struct kvm_vm_state *k, uint32_t index)
@@ -46,12 +46,17 @@ static int setup_msrs(struct kvm_vm_state *k, int fd, struct vmon_error *err)
 		uint32_t index;
 		uint64_t value;
 	} boot_msrs[] = {
-		{ MSR_IA32_SYSENTER_CS, 0 }, { MSR_IA32_SYSENTER_ESP, 0 },
-		{ MSR_IA32_SYSENTER_EIP, 0 }, { MSR_STAR, 0 },
-		{ MSR_LSTAR, 0 },           { MSR_CSTAR, 0 },
-		{ MSR_SYSCALL_MASK, 0 },    { MSR_KERNEL_GS_BASE, 0 },
-		{ MSR_IA32_TSC, 0 },        { MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING },
-		{ MSR_MTRR_DEF_TYPE, MTRR_DEF_ENABLE_WB },
+		{MSR_IA32_SYSENTER_CS, 0},
+		{MSR_IA32_SYSENTER_ESP, 0},
+		{MSR_IA32_SYSENTER_EIP, 0},
+		{MSR_STAR, 0},
+		{MSR_LSTAR, 0},
+		{MSR_CSTAR, 0},
+		{MSR_SYSCALL_MASK, 0},
+		{MSR_KERNEL_GS_BASE, 0},
+		{MSR_IA32_TSC, 0},
+		{MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING},
+		{MSR_MTRR_DEF_TYPE, MTRR_DEF_ENABLE_WB},
 	};
 	enum { N = sizeof(boot_msrs) / sizeof(boot_msrs[0]) };
 	struct {
@@ -109,15 +114,15 @@ static void flat_segment(struct kvm_segment *s, uint16_t sel, uint8_t type, bool
 	};
 }
 
-#define CR0_PE (1ULL << 0)
-#define CR0_MP (1ULL << 1)
-#define CR0_ET (1ULL << 4)
-#define CR0_NE (1ULL << 5)
-#define CR0_WP (1ULL << 16)
-#define CR0_PG (1ULL << 31)
-#define CR4_PAE (1ULL << 5)
-#define EFER_LME (1ULL << 8)
-#define EFER_LMA (1ULL << 10)
+#define CR0_PE		  (1ULL << 0)
+#define CR0_MP		  (1ULL << 1)
+#define CR0_ET		  (1ULL << 4)
+#define CR0_NE		  (1ULL << 5)
+#define CR0_WP		  (1ULL << 16)
+#define CR0_PG		  (1ULL << 31)
+#define CR4_PAE		  (1ULL << 5)
+#define EFER_LME	  (1ULL << 8)
+#define EFER_LMA	  (1ULL << 10)
 #define SEG_TYPE_CODE_XRA 0xb /* execute/read, accessed */
 #define SEG_TYPE_DATA_RWA 0x3 /* read/write, accessed */
 
@@ -191,7 +196,7 @@ int kvm_vcpu_setup(struct machine *m, int index, struct vmon_error *err)
 		return setup_boot_regs(m, v->fd, err);
 
 	/* Application processors wait for INIT/SIPI from the guest. */
-	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_UNINITIALIZED };
+	struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_UNINITIALIZED};
 	if (ioctl(v->fd, KVM_SET_MP_STATE, &mp) < 0)
 		return err_setf(err, "KVM_SET_MP_STATE (vCPU %d): %s", index, strerror(errno));
 	return 0;

@@ -27,10 +27,13 @@ static int open_kvm(struct vmon_error *err)
 	int fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return err_setf(err, "cannot open %s: no such device (is the kvm module loaded?)",
-					path);
+			return err_setf(
+				err, "cannot open %s: no such device (is the kvm module loaded?)",
+				path);
 		if (errno == EACCES || errno == EPERM)
-			return err_setf(err, "cannot open %s: permission denied (add yourself to the 'kvm' group, or use --backend emu)",
+			return err_setf(err,
+					"cannot open %s: permission denied (add yourself to the "
+					"'kvm' group, or use --backend emu)",
 					path);
 		return err_setf(err, "cannot open %s: %s", path, strerror(errno));
 	}
@@ -57,19 +60,19 @@ static const struct {
 	int cap;
 	const char *name;
 } required_caps[] = {
-	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
-	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP (in-kernel LAPIC/IOAPIC/PIC)" },
-	{ KVM_CAP_PIT2, "KVM_CAP_PIT2 (in-kernel PIT)" },
-	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
-	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
-	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT (prompt vCPU kicks)" },
-	{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE (INIT/SIPI)" },
+	{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+	{KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP (in-kernel LAPIC/IOAPIC/PIC)"},
+	{KVM_CAP_PIT2, "KVM_CAP_PIT2 (in-kernel PIT)"},
+	{KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
+	{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+	{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT (prompt vCPU kicks)"},
+	{KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE (INIT/SIPI)"},
 };
 
 static void kvm_set_irq_level(void *ctx, unsigned gsi, bool level)
 {
 	struct kvm_vm_state *k = ctx;
-	struct kvm_irq_level irq = { .irq = gsi, .level = level ? 1 : 0 };
+	struct kvm_irq_level irq = {.irq = gsi, .level = level ? 1 : 0};
 	/* Fails only for a GSI outside the routing table: a vmon bug, not a
 	 * guest action; report once rather than crash. */
 	if (ioctl(k->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
@@ -99,12 +102,12 @@ static void kvm_destroy(struct machine *m)
 	free(k->msr_index);
 	free(k);
 	m->backend_priv = NULL;
-	m->irq = (struct irq_router){ 0 };
+	m->irq = (struct irq_router){0};
 }
 
 static int kvm_probe_msrs(struct kvm_vm_state *k, struct vmon_error *err)
 {
-	struct kvm_msr_list probe = { .nmsrs = 0 };
+	struct kvm_msr_list probe = {.nmsrs = 0};
 	/* The first call fails with E2BIG and reports the count. */
 	if (ioctl(k->sys_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
 		return err_setf(err, "KVM_GET_MSR_INDEX_LIST: %s", strerror(errno));
@@ -152,7 +155,8 @@ static int kvm_create(struct machine *m, struct vmon_error *err)
 	if (k->max_vcpus <= 0)
 		k->max_vcpus = 4; /* api.rst: assume 4 if neither cap is there */
 	if (m->ncpus > k->max_vcpus) {
-		err_setf(err, "--cpus %d is more than KVM allows here (%d)", m->ncpus, k->max_vcpus);
+		err_setf(err, "--cpus %d is more than KVM allows here (%d)", m->ncpus,
+			 k->max_vcpus);
 		goto fail;
 	}
 	int run_size = ioctl(k->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -197,12 +201,12 @@ static int kvm_create(struct machine *m, struct vmon_error *err)
 	}
 	/* SPEAKER_DUMMY: the kernel also answers port 0x61, so channel 2's
 	 * gate and output work the way Linux's PIT calibration expects. */
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	if (ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
 		err_setf(err, "KVM_CREATE_PIT2: %s", strerror(errno));
 		goto fail;
 	}
-	m->irq = (struct irq_router){ .set_level = kvm_set_irq_level, .ctx = k };
+	m->irq = (struct irq_router){.set_level = kvm_set_irq_level, .ctx = k};
 	kvm_install_kick_signal();
 	return 0;
 fail:
