@@ -73,6 +73,98 @@ static uint8_t map_addr_reg(ZydisRegister r)
 	return REG_NONE;
 }
 
+/* Picks a specialised handler class for the most common operand forms:
+ * 32/64-bit register and immediate operands, plain loads and stores, and
+ * (in 64-bit mode) near branches and stack operations. */
+static uint8_t fast_class(const struct dinsn *d)
+{
+	const struct dop *o0 = &d->op[0], *o1 = &d->op[1];
+	bool sz48 = d->osize == 4 || d->osize == 8;
+	bool r0 = o0->kind == DOP_REG && o0->size == d->osize;
+	bool r1 = o1->kind == DOP_REG && o1->size == d->osize;
+	if (d->flags & (DI_LOCK | DI_REP | DI_REPNE | DI_FAR))
+		return 0;
+	switch (d->mnem) {
+	case ZYDIS_MNEMONIC_MOV:
+		if (!sz48 || d->nops != 2)
+			return 0;
+		if (r0 && r1)
+			return H_F_MOV_RR;
+		if (r0 && o1->kind == DOP_IMM)
+			return H_F_MOV_RI;
+		if (r0 && o1->kind == DOP_MEM && o1->size == d->osize)
+			return H_F_LOAD;
+		if (o0->kind == DOP_MEM && o0->size == d->osize && r1)
+			return H_F_STORE;
+		return 0;
+	case ZYDIS_MNEMONIC_LEA:
+		return sz48 && r0 ? H_F_LEA : 0;
+	case ZYDIS_MNEMONIC_ADD:
+	case ZYDIS_MNEMONIC_SUB:
+	case ZYDIS_MNEMONIC_CMP:
+	case ZYDIS_MNEMONIC_AND:
+	case ZYDIS_MNEMONIC_OR:
+	case ZYDIS_MNEMONIC_XOR:
+	case ZYDIS_MNEMONIC_TEST:
+		if (!sz48 || !r0 || d->nops != 2 || !(r1 || o1->kind == DOP_IMM))
+			return 0;
+		switch (d->mnem) {
+		case ZYDIS_MNEMONIC_ADD:
+			return H_F_ADD;
+		case ZYDIS_MNEMONIC_SUB:
+			return H_F_SUB;
+		case ZYDIS_MNEMONIC_CMP:
+			return H_F_CMP;
+		case ZYDIS_MNEMONIC_AND:
+			return H_F_AND;
+		case ZYDIS_MNEMONIC_OR:
+			return H_F_OR;
+		case ZYDIS_MNEMONIC_XOR:
+			return H_F_XOR;
+		default:
+			return H_F_TEST;
+		}
+	case ZYDIS_MNEMONIC_INC:
+	case ZYDIS_MNEMONIC_DEC:
+		if (!sz48 || !r0)
+			return 0;
+		return d->mnem == ZYDIS_MNEMONIC_INC ? H_F_INC : H_F_DEC;
+	default:
+		break;
+	}
+	if (d->cmode != 8 || d->osize != 8)
+		return 0;
+	switch (d->mnem) {
+	case ZYDIS_MNEMONIC_JO:
+	case ZYDIS_MNEMONIC_JNO:
+	case ZYDIS_MNEMONIC_JB:
+	case ZYDIS_MNEMONIC_JNB:
+	case ZYDIS_MNEMONIC_JZ:
+	case ZYDIS_MNEMONIC_JNZ:
+	case ZYDIS_MNEMONIC_JBE:
+	case ZYDIS_MNEMONIC_JNBE:
+	case ZYDIS_MNEMONIC_JS:
+	case ZYDIS_MNEMONIC_JNS:
+	case ZYDIS_MNEMONIC_JP:
+	case ZYDIS_MNEMONIC_JNP:
+	case ZYDIS_MNEMONIC_JL:
+	case ZYDIS_MNEMONIC_JNL:
+	case ZYDIS_MNEMONIC_JLE:
+	case ZYDIS_MNEMONIC_JNLE:
+		return (d->flags & DI_RELBR) ? H_F_JCC : 0;
+	case ZYDIS_MNEMONIC_PUSH:
+		return r0 ? H_F_PUSH : 0;
+	case ZYDIS_MNEMONIC_POP:
+		return r0 ? H_F_POP : 0;
+	case ZYDIS_MNEMONIC_CALL:
+		return (d->flags & DI_RELBR) ? H_F_CALL : 0;
+	case ZYDIS_MNEMONIC_RET:
+		return d->nops == 0 ? H_F_RET : 0;
+	default:
+		return 0;
+	}
+}
+
 /* Fills d from a Zydis decode; returns false for operand forms this CPU
  * does not model (treated as unimplemented). */
 static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
@@ -114,6 +206,7 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 				d->seg = ops[i].mem.segment - ZYDIS_REGISTER_ES;
 		if (d->seg > SEG_GS)
 			d->seg = SEG_DS;
+		d->hclass = H_STRING;
 		return true;
 	}
 	int n = in->operand_count_visible;
@@ -177,6 +270,9 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 			return false;
 		}
 	}
+	uint8_t fc = fast_class(d);
+	if (fc)
+		d->hclass = fc;
 	return true;
 }
 

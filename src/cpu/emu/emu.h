@@ -240,6 +240,12 @@ enum {
 	H_LFS,
 	H_LGS,
 	H_LSS,
+	/* Specialised forms chosen at decode time (decode.c: fast_class) */
+	H_STRING,
+	H_F_MOV_RR, H_F_MOV_RI, H_F_LOAD, H_F_STORE, H_F_LEA,
+	H_F_ADD, H_F_SUB, H_F_CMP, H_F_AND, H_F_OR, H_F_XOR, H_F_TEST,
+	H_F_INC, H_F_DEC,
+	H_F_JCC, H_F_PUSH, H_F_POP, H_F_CALL, H_F_RET,
 	H_COUNT
 };
 extern const uint8_t emu_hclass[ZYDIS_MNEMONIC_MAX_VALUE + 1];

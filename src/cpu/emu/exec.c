@@ -1342,13 +1342,86 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 	int mn = d->mnem;
 	uint64_t v, a;
 
-	if (unlikely(d->flags & DI_STRING)) {
+	switch (d->hclass) {
+	case H_STRING:
 		if (!do_string(c, d))
 			c->next_rip = c->rip;
 		return;
-	}
 
-	switch (d->hclass) {
+	/* Specialised forms (decode.c: fast_class): 32/64-bit operands only. */
+	case H_F_MOV_RR:
+		v = c->r[d->op[1].reg];
+		c->r[d->op[0].reg] = os == 8 ? v : (uint32_t)v;
+		return;
+	case H_F_MOV_RI:
+		c->r[d->op[0].reg] = os == 8 ? (uint64_t)d->imm : (uint32_t)d->imm;
+		return;
+	case H_F_LOAD:
+		c->r[d->op[0].reg] = mread(c, mem_lin(c, d), os);
+		return;
+	case H_F_STORE:
+		mwrite(c, mem_lin(c, d), os, c->r[d->op[1].reg]);
+		return;
+	case H_F_LEA:
+		v = ea_off(c, d);
+		c->r[d->op[0].reg] = os == 8 ? v : (uint32_t)v;
+		return;
+#define FAST_ALU(H, LF, EXPR, WRITE)                                                      \
+	case H: {                                                                         \
+		uint64_t fa = c->r[d->op[0].reg];                                         \
+		uint64_t fb = d->op[1].kind == DOP_REG ? c->r[d->op[1].reg] : (uint64_t)d->imm; \
+		uint64_t fr = (EXPR);                                                     \
+		lazy(c, LF, os, fr, fa, fb);                                              \
+		if (WRITE)                                                                \
+			c->r[d->op[0].reg] = os == 8 ? fr : (uint32_t)fr;                 \
+		return;                                                                   \
+	}
+	FAST_ALU(H_F_ADD, LF_ADD, fa + fb, true)
+	FAST_ALU(H_F_SUB, LF_SUB, fa - fb, true)
+	FAST_ALU(H_F_CMP, LF_SUB, fa - fb, false)
+	FAST_ALU(H_F_AND, LF_LOGIC, fa & fb, true)
+	FAST_ALU(H_F_OR, LF_LOGIC, fa | fb, true)
+	FAST_ALU(H_F_XOR, LF_LOGIC, fa ^ fb, true)
+	FAST_ALU(H_F_TEST, LF_LOGIC, fa & fb, false)
+#undef FAST_ALU
+	case H_F_INC:
+	case H_F_DEC: {
+		bool cf = get_cf(c);
+		a = c->r[d->op[0].reg];
+		v = d->hclass == H_F_INC ? a + 1 : a - 1;
+		lazy(c, d->hclass == H_F_INC ? LF_INC : LF_DEC, os, v, a, 1);
+		c->lf_cf = cf;
+		c->r[d->op[0].reg] = os == 8 ? v : (uint32_t)v;
+		return;
+	}
+	case H_F_JCC: /* 64-bit mode */
+		if (cond(c, d->opcode & 0xf))
+			c->next_rip += (uint64_t)d->imm;
+		return;
+	case H_F_PUSH: { /* 64-bit mode */
+		uint64_t sp = c->r[R_SP] - 8;
+		mwrite(c, sp, 8, c->r[d->op[0].reg]);
+		c->r[R_SP] = sp;
+		return;
+	}
+	case H_F_POP:
+		v = mread(c, c->r[R_SP], 8);
+		c->r[R_SP] += 8;
+		c->r[d->op[0].reg] = v;
+		return;
+	case H_F_CALL: {
+		uint64_t sp = c->r[R_SP] - 8;
+		mwrite(c, sp, 8, c->next_rip);
+		c->r[R_SP] = sp;
+		c->next_rip += (uint64_t)d->imm;
+		return;
+	}
+	case H_F_RET:
+		v = mread(c, c->r[R_SP], 8);
+		c->r[R_SP] += 8;
+		c->next_rip = v;
+		return;
+
 	case H_NOP:
 	case H_PAUSE:
 	case H_ENDBR64:
