@@ -2099,16 +2099,21 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		return;
 	case H_INT:
 		emu_deliver(c, (int)(d->imm & 0xff), 0, false, true, c->next_rip);
+		c->next_rip = c->rip; /* the handler */
 		return;
 	case H_INT3:
 		emu_deliver(c, EXC_BP, 0, false, true, c->next_rip);
+		c->next_rip = c->rip;
 		return;
 	case H_INTO:
-		if (get_flags(c) & F_OF)
+		if (get_flags(c) & F_OF) {
 			emu_deliver(c, EXC_OF, 0, false, true, c->next_rip);
+			c->next_rip = c->rip;
+		}
 		return;
 	case H_INT1:
 		emu_deliver(c, EXC_DB, 0, false, false, c->next_rip);
+		c->next_rip = c->rip;
 		return;
 	case H_UD0:
 	case H_UD1:
