@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cpu/emu/emu.h"
+#include "cpu/insn_format.h"
 
 int emu_decode_init(struct emu_vm *vm)
 {
@@ -278,14 +279,20 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 
 static void report_unimpl(struct emu_cpu *c, const uint8_t *bytes, unsigned n, const char *what)
 {
-	char text[128];
-	char hex[64];
-	size_t k = 0;
-	emu_format_insn(c, c->rip, text, sizeof(text));
-	for (unsigned i = 0; i < n && i < 15 && k + 3 < sizeof(hex); i++)
-		k += snprintf(hex + k, sizeof(hex) - k, "%02x ", bytes[i]);
-	fprintf(stderr, "vmon: emu: cpu%d: %s at rip=%#llx: %s [%s]\n", c->index, what,
-		(unsigned long long)c->rip, text, hex);
+	char text[192];
+	enum insn_mode mode = c->cmode == 8 ? INSN_MODE_64 : c->cmode == 4 ? INSN_MODE_32 : INSN_MODE_16;
+	uint64_t lin = c->seg[SEG_CS].base + c->rip;
+	insn_format(text, sizeof(text), bytes, n, mode, lin);
+	fprintf(stderr, "vmon: emu: cpu%d: %s at rip=%#llx: %s; raising #UD\n", c->index, what,
+		(unsigned long long)c->rip, text);
+}
+
+/* True the first time a mnemonic is reported in this VM. */
+static bool first_report(struct emu_cpu *c, unsigned mnem)
+{
+	if (mnem > ZYDIS_MNEMONIC_MAX_VALUE)
+		return false;
+	return atomic_exchange(&c->vm->reported[mnem], 1) == 0;
 }
 
 /* Reads up to 15 code bytes at the current RIP; returns how many. */
@@ -361,10 +368,8 @@ const struct dinsn *emu_fetch_decode(struct emu_cpu *c)
 	bool crosses = (lin & 0xfff) + in.length > 4096;
 	struct dinsn *out = crosses ? &scratch : d;
 	if (!convert(out, &in, ops, c->cmode)) {
-		if (!c->reported_unimpl) {
-			c->reported_unimpl = true;
+		if (first_report(c, in.mnemonic))
 			report_unimpl(c, buf, in.length, "unsupported operand form");
-		}
 		emu_raise(c, EXC_UD, 0, false);
 	}
 	out->gen = gen;
@@ -406,9 +411,8 @@ void emu_format_insn(struct emu_cpu *c, uint64_t rip, char *buf, size_t len)
  * vCPU) before the caller raises #UD. */
 void emu_report_unimpl(struct emu_cpu *c, const struct dinsn *d)
 {
-	if (c->reported_unimpl)
+	if (!first_report(c, d->mnem))
 		return;
-	c->reported_unimpl = true;
 	uint8_t bytes[15] = { 0 };
 	uint64_t lin = c->seg[SEG_CS].base + c->rip;
 	struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];

@@ -450,7 +450,6 @@ struct emu_cpu {
 	struct emu_vm *vm;
 	struct bus_hint pio_hint, mmio_hint;
 	uint64_t icount;
-	bool reported_unimpl;
 };
 
 /* ---- PIC / PIT / IOAPIC ------------------------------------------------ */
@@ -510,6 +509,8 @@ struct emu_vm {
 	_Atomic uint64_t pit_deadline_ns; /* next channel-0 interrupt, 0 = off */
 	uint64_t pit_period_ns;
 	bool pic_out; /* master INTR line */
+	/* Unimplemented mnemonics already reported on stderr (once each). */
+	_Atomic uint8_t reported[ZYDIS_MNEMONIC_MAX_VALUE + 1];
 };
 
 /* ---- Cross-file functions ---------------------------------------------- */
