@@ -233,8 +233,17 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 			} else if (r >= ZYDIS_REGISTER_DR0 && r <= ZYDIS_REGISTER_DR15) {
 				p->kind = DOP_DR;
 				p->reg = r - ZYDIS_REGISTER_DR0;
+			} else if (r >= ZYDIS_REGISTER_XMM0 && r <= ZYDIS_REGISTER_XMM15) {
+				p->kind = DOP_XMM;
+				p->reg = r - ZYDIS_REGISTER_XMM0;
+			} else if (r >= ZYDIS_REGISTER_MM0 && r <= ZYDIS_REGISTER_MM7) {
+				p->kind = DOP_MMX;
+				p->reg = r - ZYDIS_REGISTER_MM0;
+			} else if (r >= ZYDIS_REGISTER_ST0 && r <= ZYDIS_REGISTER_ST7) {
+				p->kind = DOP_ST;
+				p->reg = r - ZYDIS_REGISTER_ST0;
 			} else {
-				p->kind = DOP_OTHER; /* x87/SSE/...: handled per mnemonic */
+				p->kind = DOP_OTHER; /* not modelled (AVX, bound, ...) */
 				p->reg = (uint8_t)(r & 0xff);
 			}
 			break;

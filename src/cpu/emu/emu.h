@@ -25,7 +25,11 @@ struct emu_vm;
 
 /* ---- Decoded instructions ------------------------------------------- */
 
-enum { DOP_NONE, DOP_REG, DOP_MEM, DOP_IMM, DOP_SEG, DOP_CR, DOP_DR, DOP_PTR, DOP_OTHER };
+enum {
+	DOP_NONE, DOP_REG, DOP_MEM, DOP_IMM, DOP_SEG, DOP_CR, DOP_DR, DOP_PTR,
+	DOP_XMM, DOP_MMX, DOP_ST, /* reg = 0..15 / 0..7 / st(i) */
+	DOP_OTHER,
+};
 
 /* Register numbers inside struct dop.reg for DOP_REG: 0..15 GPRs; the
  * legacy high-byte registers AH/CH/DH/BH are 4..7 with DOP_F_HI8. */
@@ -393,6 +397,19 @@ struct lapic {
 #define DCACHE_BITS 17
 #define DCACHE_SIZE (1u << DCACHE_BITS)
 
+union xmmreg {
+	uint8_t b[16];
+	uint16_t w[8];
+	uint32_t d[4];
+	uint64_t q[2];
+	int8_t sb[16];
+	int16_t sw[8];
+	int32_t sd[4];
+	int64_t sq[2];
+	float f[4];
+	double fd[2];
+};
+
 struct emu_cpu {
 	uint64_t r[16];
 	uint64_t rip;
@@ -402,6 +419,15 @@ struct emu_cpu {
 	uint8_t lf_size;
 	uint8_t lf_cf; /* saved CF for INC/DEC, carry-in for ADC/SBB */
 	uint64_t lf_res, lf_a, lf_b;
+
+	/* SSE / x87 / MMX state (sse.c, x87.c) */
+	union xmmreg xmm[16];
+	uint32_t mxcsr;
+	uint8_t fpr[8][16]; /* physical x87 registers, 80-bit values (MMX: low 64 bits) */
+	uint16_t fcw, fsw;  /* TOP is fsw bits 11-13 */
+	uint8_t ftw;        /* abridged tag: bit i set = physical register i in use */
+	uint16_t fop;
+	uint64_t fip, fdp;
 
 	struct seg seg[6];
 	struct seg ldtr, tr;
@@ -605,6 +631,12 @@ static inline const struct dinsn *emu_fetch(struct emu_cpu *c)
 	return emu_fetch_decode(c);
 }
 void emu_format_insn(struct emu_cpu *c, uint64_t rip, char *buf, size_t len);
+
+/* sse.c: SSE/SSE2/MMX; x87.c: x87, FXSAVE/FXRSTOR, MXCSR. Return false
+ * if d is not theirs (the caller reports it and raises #UD). */
+bool emu_exec_sse(struct emu_cpu *c, const struct dinsn *d);
+bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d);
+void emu_fpu_reset(struct emu_cpu *c);
 
 /* lapic.c */
 void lapic_reset(struct emu_cpu *c, bool bsp);

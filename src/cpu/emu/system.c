@@ -74,6 +74,7 @@ void emu_reset(struct emu_cpu *c)
 	c->misc_enable = 1; /* fast strings */
 	c->halted = false;
 	c->irq_shadow = 0;
+	emu_fpu_reset(c);
 	tlb_flush(c);
 	emu_update_mode(c);
 }
@@ -414,9 +415,10 @@ void emu_cpuid(struct emu_cpu *c)
 	case 1:
 		a = 0x00000663; /* family 6, model 6, stepping 3 */
 		b = (c->apic.id << 24) | ((uint32_t)c->vm->ncpus << 16) | (8 << 8);
-		/* PSE, TSC, MSR, PAE, CX8, APIC, PGE, CMOV, CLFSH */
-		d = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 13) |
-		    (1u << 15) | (1u << 19);
+		/* FPU, PSE, TSC, MSR, PAE, CX8, APIC, PGE, CMOV, CLFSH, MMX, FXSR, SSE, SSE2 */
+		d = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) |
+		    (1u << 13) | (1u << 15) | (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) |
+		    (1u << 26);
 		if (c->apic.apic_base & 0x800)
 			d |= 1u << 9;
 		if (c->vm->ncpus > 1)
