@@ -78,15 +78,11 @@ static const struct cpu_backend *choose_backend(const char *name)
 	if (strcmp(name, "kvm") == 0)
 		return &cpu_backend_kvm;
 	if (strcmp(name, "emu") == 0)
-		die_status(VMON_EXIT_USAGE,
-			   "--backend emu: vmon's software CPU is not part of this build yet");
+		return &cpu_backend_emu;
 	if (strcmp(name, "auto") == 0) {
 		char why[128];
 		if (!host_has_hw_virt(why, sizeof(why)))
-			fprintf(stderr,
-				"vmon: no hardware virtualization here (%s); the software CPU is "
-				"not built yet, so using KVM anyway\n",
-				why);
+			return &cpu_backend_emu;
 		return &cpu_backend_kvm;
 	}
 	die_status(VMON_EXIT_USAGE, "--backend: '%s' is not kvm, emu or auto", name);
