@@ -18,6 +18,7 @@
 #include "cpu/cpu_backend.h"
 #include "cpu/host_virt.h"
 #include "vm/vm.h"
+#include "vm/vm_devices.h"
 
 #define DEFAULT_MEM (256ULL << 20)
 
@@ -192,6 +193,7 @@ static int cmd_run(int argc, char **argv)
 				   (unsigned long long)(cfg.mem_size >> 20),
 				   (unsigned long long)(host >> 20));
 	}
+	check_or_die(vm_devices_check(&cfg, &err), &err);
 	cfg.backend = choose_backend(backend);
 
 	int status = vm_run(&cfg, &err);

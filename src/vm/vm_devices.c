@@ -19,6 +19,14 @@ static struct irq_line line(struct machine *m, unsigned gsi)
 	return (struct irq_line){.router = &m->irq, .gsi = gsi};
 }
 
+int vm_devices_check(const struct vm_config *cfg, struct vmon_error *err)
+{
+	for (int i = 0; i < cfg->ndisks; i++)
+		if (virtio_blk_check(&cfg->disks[i], err) < 0)
+			return -1;
+	return 0;
+}
+
 int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop *ev,
 		      const struct vm_config *cfg, struct vmon_error *err)
 {

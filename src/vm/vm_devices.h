@@ -42,6 +42,11 @@ struct vm_devices {
 	struct virtio_rng *rng;
 };
 
+/* Checks what the devices will need from the host (disk images) without
+ * creating anything, so the CLI can report bad files first. Returns 0, or
+ * -1 with err. */
+int vm_devices_check(const struct vm_config *cfg, struct vmon_error *err);
+
 /* Creates every device and registers it on m's buses; starts the console
  * on ev. On failure, what was created is left for vm_devices_destroy. */
 int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop *ev,

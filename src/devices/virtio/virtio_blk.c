@@ -319,6 +319,23 @@ static int open_image(struct virtio_blk *b, const struct virtio_blk_spec *s,
 	return 0;
 }
 
+static int check_id(const struct virtio_blk_spec *spec, struct vmon_error *err)
+{
+	if (spec->id && strlen(spec->id) > VIRTIO_BLK_ID_BYTES)
+		return err_setf(err, "--disk %s: id '%s' is longer than %d bytes", spec->path,
+				spec->id, VIRTIO_BLK_ID_BYTES);
+	return 0;
+}
+
+int virtio_blk_check(const struct virtio_blk_spec *spec, struct vmon_error *err)
+{
+	struct virtio_blk tmp = {.fd = -1};
+	int r = check_id(spec, err) < 0 ? -1 : open_image(&tmp, spec, err);
+	if (tmp.fd >= 0)
+		close(tmp.fd);
+	return r;
+}
+
 int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spec,
 		      struct guest_mem *gm, struct vm_control *ctl, struct iothread *io,
 		      struct pci_host *host, struct vmon_error *err)
@@ -331,10 +348,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spe
 	b->vd.notify_fd = -1;
 	*out = b;
 	b->ro = spec->ro;
-	if (spec->id && strlen(spec->id) > VIRTIO_BLK_ID_BYTES)
-		return err_setf(err, "--disk %s: id '%s' is longer than %d bytes", spec->path,
-				spec->id, VIRTIO_BLK_ID_BYTES);
-	if (open_image(b, spec, err) < 0)
+	if (check_id(spec, err) < 0 || open_image(b, spec, err) < 0)
 		return -1;
 	const char *id = spec->id;
 	if (!id) {

@@ -53,6 +53,12 @@ virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spec, s
 		  struct vm_control *ctl, struct iothread *io, struct pci_host *host,
 		  struct vmon_error *err);
 
+/* Opens, checks and locks the image as virtio_blk_create would, then
+ * closes it: lets the CLI report a bad --disk before anything else.
+ * Returns 0, or -1 with err. */
+__attribute__((warn_unused_result)) int virtio_blk_check(const struct virtio_blk_spec *spec,
+							 struct vmon_error *err);
+
 /* The transport underneath (tests drive it through BAR 0). */
 struct virtio_device *virtio_blk_transport(struct virtio_blk *b);
 
