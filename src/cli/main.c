@@ -79,7 +79,7 @@ static void parse_disk(struct vm_config *cfg, const char *arg)
 {
 	if (cfg->ndisks == VM_MAX_DISKS)
 		usage_error("--disk: at most %d disks", VM_MAX_DISKS);
-	char *copy = strdup(arg); /* lives as long as the VM */
+	char *copy = strdup(arg); /* freed by cmd_run after the VM (d->path) */
 	if (!copy)
 		die_status(VMON_EXIT_USAGE, "out of memory");
 	struct virtio_blk_spec *d = &cfg->disks[cfg->ndisks];
@@ -197,6 +197,8 @@ static int cmd_run(int argc, char **argv)
 	cfg.backend = choose_backend(backend);
 
 	int status = vm_run(&cfg, &err);
+	for (int i = 0; i < cfg.ndisks; i++)
+		free((char *)cfg.disks[i].path);
 	if (status < 0)
 		die_status(VMON_EXIT_USAGE, "%s", err.msg);
 	return status;
