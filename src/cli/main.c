@@ -98,8 +98,8 @@ static void parse_disk(struct vm_config *cfg, const char *arg)
 		else if (strncmp(opt, "id=", 3) == 0 && opt[3])
 			d->id = opt + 3;
 		else
-			usage_error("--disk: unknown suboption '%s' in '%s' (use ro or id=NAME)", opt,
-				    arg);
+			usage_error("--disk: unknown suboption '%s' in '%s' (use ro or id=NAME)",
+				    opt, arg);
 		opt = next;
 	}
 	cfg->ndisks++;

@@ -205,8 +205,7 @@ static struct pci_device *slot_dev(struct pci_host *host, unsigned slot)
 
 static bool cfg_access_ok(unsigned off, unsigned size)
 {
-	return (size == 1 || size == 2 || size == 4) && off < PCI_CFG_SIZE &&
-	       (off & 3) + size <= 4;
+	return (size == 1 || size == 2 || size == 4) && off < PCI_CFG_SIZE && (off & 3) + size <= 4;
 }
 
 uint32_t pci_config_read(struct pci_host *host, unsigned slot, unsigned off, unsigned size)
@@ -256,8 +255,8 @@ static uint64_t cfgio_read(void *opaque, uint64_t offset, unsigned size)
 		return __atomic_load_n(&host->addr, __ATOMIC_RELAXED);
 	}
 	unsigned off;
-	int slot = decode_addr(__atomic_load_n(&host->addr, __ATOMIC_RELAXED),
-			       (unsigned)offset - 4, &off);
+	int slot = decode_addr(__atomic_load_n(&host->addr, __ATOMIC_RELAXED), (unsigned)offset - 4,
+			       &off);
 	if (slot < 0)
 		return ones(size);
 	return pci_config_read(host, (unsigned)slot, off, size);
@@ -275,8 +274,8 @@ static void cfgio_write(void *opaque, uint64_t offset, unsigned size, uint64_t v
 		return;
 	}
 	unsigned off;
-	int slot = decode_addr(__atomic_load_n(&host->addr, __ATOMIC_RELAXED),
-			       (unsigned)offset - 4, &off);
+	int slot = decode_addr(__atomic_load_n(&host->addr, __ATOMIC_RELAXED), (unsigned)offset - 4,
+			       &off);
 	if (slot >= 0)
 		pci_config_write(host, (unsigned)slot, off, size, (uint32_t)value);
 }
@@ -338,8 +337,7 @@ static uint64_t window_read(void *opaque, uint64_t offset, unsigned size)
 	struct bar_hit h = window_lookup(host, PCI_MMIO_BASE + offset, size);
 	switch (h.target) {
 	case TARGET_BAR:
-		return h.bar->ops->read ? h.bar->ops->read(h.bar->opaque, h.off, size)
-					: ones(size);
+		return h.bar->ops->read ? h.bar->ops->read(h.bar->opaque, h.off, size) : ones(size);
 	case TARGET_MSIX_TABLE: return msix_table_read(h.dev, h.off, size);
 	case TARGET_MSIX_PBA: return msix_pba_read(h.dev, h.off, size);
 	default: return ones(size);

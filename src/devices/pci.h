@@ -161,8 +161,7 @@ struct pci_device {
  * MMIO window on mmio. router (MSI and INTx) must outlive the host. Call
  * during machine setup. Returns 0, or -1 with err. */
 __attribute__((warn_unused_result)) int pci_host_create(struct pci_host **out, struct bus *pio,
-							struct bus *mmio,
-							struct irq_router *router,
+							struct bus *mmio, struct irq_router *router,
 							struct vmon_error *err);
 
 /* Config space as after a PCI reset plus vmon's firmware setup (BARs at
@@ -209,9 +208,8 @@ void pci_device_use_intx(struct pci_device *dev);
  * window and wires its INTx. dev must outlive the host's use of it (until
  * pci_host_destroy or the vCPUs have stopped). Returns 0, or -1 with err
  * (no free slot, window full). */
-__attribute__((warn_unused_result)) int pci_host_add_device(struct pci_host *host,
-							    struct pci_device *dev,
-							    struct vmon_error *err);
+__attribute__((warn_unused_result)) int
+pci_host_add_device(struct pci_host *host, struct pci_device *dev, struct vmon_error *err);
 
 /* Whether the guest turned MSI-X on for dev. Any thread. */
 bool pci_msix_enabled(struct pci_device *dev);

@@ -221,7 +221,7 @@ static void test_capabilities(void **state)
 	assert_true(cap >= 0x40);
 	assert_int_equal(cfgr(1, cap, 1), PCI_CAP_ID_MSIX);
 	assert_int_equal(cfgr(1, cap + 1, 1), 0); /* last in the list */
-	assert_int_equal(cfgr(1, cap + 2, 2), 2);  /* 3 vectors, disabled */
+	assert_int_equal(cfgr(1, cap + 2, 2), 2); /* 3 vectors, disabled */
 	assert_int_equal(cfgr(1, cap + 4, 4), 0 | 2);
 	assert_int_equal(cfgr(1, cap + 8, 4), 0x800 | 2);
 	/* Only enable and function mask are writable. */

@@ -77,8 +77,7 @@ static uint8_t driver_init(uint64_t features, bool driver_ok)
 	return (uint8_t)bar_r(0x14, 1);
 }
 
-static const uint64_t good_features = (1ULL << VIRTIO_F_VERSION_1) |
-				      (1ULL << VIRTIO_F_EVENT_IDX) |
+static const uint64_t good_features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_EVENT_IDX) |
 				      (1ULL << VIRTIO_F_INDIRECT_DESC) | (1ULL << 9);
 
 static void desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
@@ -115,8 +114,8 @@ static int64_t wait_used(void)
 		virtio_blk_poll(blk);
 		if (r16(USED + 2) != used_seen) {
 			uint32_t len;
-			assert_int_equal(gm_read(&gm, &len, USED + 4 + 8 * (used_seen % QSIZE) + 4, 4),
-					 0);
+			assert_int_equal(
+				gm_read(&gm, &len, USED + 4 + 8 * (used_seen % QSIZE) + 4, 4), 0);
 			used_seen++;
 			return len;
 		}
@@ -138,8 +137,8 @@ static int request(uint32_t type, uint64_t sector, uint32_t data_len, bool data_
 	assert_int_equal(gm_write(&gm, STATUS, &ff, 1), 0);
 	if (data_len) {
 		desc(0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
-		desc(1, DATA, data_len, VIRTQ_DESC_F_NEXT | (data_writable ? VIRTQ_DESC_F_WRITE : 0),
-		     2);
+		desc(1, DATA, data_len,
+		     VIRTQ_DESC_F_NEXT | (data_writable ? VIRTQ_DESC_F_WRITE : 0), 2);
 		desc(2, STATUS, 1, VIRTQ_DESC_F_WRITE, 0);
 	} else {
 		desc(0, HDR, 16, VIRTQ_DESC_F_NEXT, 2);
@@ -222,9 +221,9 @@ static void test_features_and_config(void **state)
 	assert_true(f & (1ULL << VIRTIO_F_VERSION_1));
 	assert_true(f & (1ULL << VIRTIO_F_EVENT_IDX));
 	assert_true(f & (1ULL << VIRTIO_F_INDIRECT_DESC));
-	assert_true(f & (1ULL << 9));	  /* FLUSH */
-	assert_true(f & (1ULL << 13));	  /* DISCARD */
-	assert_false(f & (1ULL << 5));	  /* RO */
+	assert_true(f & (1ULL << 9));	     /* FLUSH */
+	assert_true(f & (1ULL << 13));	     /* DISCARD */
+	assert_false(f & (1ULL << 5));	     /* RO */
 	assert_int_equal(bar_r(0x12, 2), 1); /* num_queues */
 	assert_int_equal(bar_r(VIRTIO_DEVCFG_OFF, 8), SECTORS);
 	assert_int_equal(bar_r(VIRTIO_DEVCFG_OFF + 12, 4), VIRTQ_MAX_SEGS - 2);

@@ -11,13 +11,13 @@
 #include "core/guest_mem.h"
 #include "devices/virtio/virtqueue.h"
 
-#define RAM	(1u << 20)
-#define QSIZE	8
-#define DESC	0x1000
-#define AVAIL	0x2000
-#define USED	0x3000
-#define INDIR	0x4000
-#define BUF	0x10000
+#define RAM   (1u << 20)
+#define QSIZE 8
+#define DESC  0x1000
+#define AVAIL 0x2000
+#define USED  0x3000
+#define INDIR 0x4000
+#define BUF   0x10000
 
 static struct guest_mem gm;
 static struct virtq q;

@@ -86,9 +86,8 @@ static void kvm_set_irq_level(void *ctx, unsigned gsi, bool level)
 static void kvm_send_msi(void *ctx, uint64_t addr, uint32_t data)
 {
 	struct kvm_vm_state *k = ctx;
-	struct kvm_msi msi = {.address_lo = (uint32_t)addr,
-			      .address_hi = (uint32_t)(addr >> 32),
-			      .data = data};
+	struct kvm_msi msi = {
+		.address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data};
 	/* The guest programs address and data; KVM ignores what no LAPIC
 	 * accepts (returns 0). An error means the ioctl itself failed. */
 	if (ioctl(k->vm_fd, KVM_SIGNAL_MSI, &msi) < 0) {

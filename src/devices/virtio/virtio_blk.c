@@ -24,29 +24,29 @@
 #define SECTOR		 512ULL
 #define MAX_DISCARD_SECT 0x400000u /* 2 GiB per discard request */
 
-#define VIRTIO_ID_BLOCK		2
-#define VIRTIO_BLK_F_SEG_MAX	2
-#define VIRTIO_BLK_F_RO		5
-#define VIRTIO_BLK_F_FLUSH	9
-#define VIRTIO_BLK_F_DISCARD	13
-#define VIRTIO_BLK_T_IN		0
-#define VIRTIO_BLK_T_OUT	1
-#define VIRTIO_BLK_T_FLUSH	4
-#define VIRTIO_BLK_T_GET_ID	8
-#define VIRTIO_BLK_T_DISCARD	11
-#define VIRTIO_BLK_S_OK		0
-#define VIRTIO_BLK_S_IOERR	1
-#define VIRTIO_BLK_S_UNSUPP	2
+#define VIRTIO_ID_BLOCK		 2
+#define VIRTIO_BLK_F_SEG_MAX	 2
+#define VIRTIO_BLK_F_RO		 5
+#define VIRTIO_BLK_F_FLUSH	 9
+#define VIRTIO_BLK_F_DISCARD	 13
+#define VIRTIO_BLK_T_IN		 0
+#define VIRTIO_BLK_T_OUT	 1
+#define VIRTIO_BLK_T_FLUSH	 4
+#define VIRTIO_BLK_T_GET_ID	 8
+#define VIRTIO_BLK_T_DISCARD	 11
+#define VIRTIO_BLK_S_OK		 0
+#define VIRTIO_BLK_S_IOERR	 1
+#define VIRTIO_BLK_S_UNSUPP	 2
 #define VIRTIO_BLK_DISCARD_UNMAP 1
 
 /* struct virtio_blk_config, up to the discard fields (offsets in bytes). */
-#define CFG_CAPACITY	 0
-#define CFG_SEG_MAX	 12
-#define CFG_NUM_QUEUES	 34
-#define CFG_MAX_DISCARD	 36
-#define CFG_DISCARD_SEG	 40
+#define CFG_CAPACITY	  0
+#define CFG_SEG_MAX	  12
+#define CFG_NUM_QUEUES	  34
+#define CFG_MAX_DISCARD	  36
+#define CFG_DISCARD_SEG	  40
 #define CFG_DISCARD_ALIGN 44
-#define CFG_LEN		 60
+#define CFG_LEN		  60
 
 struct blk_req {
 	struct virtq_req vq;
@@ -135,7 +135,7 @@ static void start(struct virtio_blk *b, struct blk_req *r)
 	const struct iovec *last = &q->iov[q->nout + q->nin - 1];
 	r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
 	r->used_len = 1;
-	const uint64_t in_len = q->in_bytes - 1;   /* writable data before the status */
+	const uint64_t in_len = q->in_bytes - 1;    /* writable data before the status */
 	const uint64_t out_len = q->out_bytes - 16; /* readable data after the header */
 	const struct iovec *in_iov = q->iov + q->nout;
 
@@ -284,14 +284,13 @@ static const struct virtio_device_ops blk_ops = {
 
 /* ---- Setup ---- */
 
-static int open_image(struct virtio_blk *b, const struct virtio_blk_spec *s,
-		      struct vmon_error *err)
+static int open_image(struct virtio_blk *b, const struct virtio_blk_spec *s, struct vmon_error *err)
 {
 	b->fd = open(s->path, (s->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (b->fd < 0) {
 		if (errno == EROFS || (errno == EACCES && !s->ro && access(s->path, R_OK) == 0))
-			return err_setf(err, "--disk %s: %s (add ,ro to use it read-only)",
-					s->path, strerror(errno));
+			return err_setf(err, "--disk %s: %s (add ,ro to use it read-only)", s->path,
+					strerror(errno));
 		return err_setf(err, "--disk %s: %s", s->path, strerror(errno));
 	}
 	struct stat st;

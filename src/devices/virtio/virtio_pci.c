@@ -229,9 +229,8 @@ static void enable_queue(struct virtio_device *vd, unsigned q)
 		return;
 	bool event_idx = vd->driver_features & (1ULL << VIRTIO_F_EVENT_IDX);
 	bool indirect = vd->driver_features & (1ULL << VIRTIO_F_INDIRECT_DESC);
-	if (c->size > c->max_size ||
-	    virtq_enable(&vd->vq[q], vd->gm, c->size, c->desc, c->avail, c->used, event_idx,
-			 indirect) < 0) {
+	if (c->size > c->max_size || virtq_enable(&vd->vq[q], vd->gm, c->size, c->desc, c->avail,
+						  c->used, event_idx, indirect) < 0) {
 		char why[96];
 		snprintf(why, sizeof(why), "queue %u: bad size or rings not in RAM", q);
 		virtio_needs_reset(vd, why);
@@ -407,9 +406,9 @@ static unsigned add_vcap(struct virtio_device *vd, uint8_t type, unsigned len, u
 	return cap;
 }
 
-int virtio_pci_init(struct virtio_device *vd, const struct virtio_pci_params *p, struct guest_mem *gm,
-		    struct vm_control *ctl, struct iothread *io, struct pci_host *host,
-		    struct vmon_error *err)
+int virtio_pci_init(struct virtio_device *vd, const struct virtio_pci_params *p,
+		    struct guest_mem *gm, struct vm_control *ctl, struct iothread *io,
+		    struct pci_host *host, struct vmon_error *err)
 {
 	memset(vd, 0, sizeof(*vd));
 	vd->notify_fd = -1;
@@ -439,8 +438,8 @@ int virtio_pci_init(struct virtio_device *vd, const struct virtio_pci_params *p,
 	    pci_msix_init(&vd->pci, p->nqueues + 1, VIRTIO_MSIX_BAR, 0, VIRTIO_MSIX_PBA_OFF, err) <
 		    0)
 		return -1;
-	unsigned ncap = add_vcap(vd, CFG_NOTIFY, 20, 0, VIRTIO_NOTIFY_OFF,
-				 VIRTIO_NOTIFY_MULT * p->nqueues);
+	unsigned ncap =
+		add_vcap(vd, CFG_NOTIFY, 20, 0, VIRTIO_NOTIFY_OFF, VIRTIO_NOTIFY_MULT * p->nqueues);
 	if (ncap)
 		pci_set_u32(vd->pci.cfg, ncap + CAP_EXTRA, VIRTIO_NOTIFY_MULT);
 	if (!add_vcap(vd, CFG_COMMON, 16, 0, VIRTIO_COMMON_OFF, VIRTIO_COMMON_LEN) || !ncap ||

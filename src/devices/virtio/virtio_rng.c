@@ -7,8 +7,8 @@
 
 #include "devices/virtio/virtio_pci.h"
 
-#define VIRTIO_ID_RNG	 4
-#define RNG_QUEUE_SIZE	 64
+#define VIRTIO_ID_RNG	4
+#define RNG_QUEUE_SIZE	64
 #define RNG_MAX_PER_REQ (64u << 10)
 
 struct virtio_rng {

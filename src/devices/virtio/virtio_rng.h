@@ -17,12 +17,9 @@ struct virtio_rng;
 struct virtio_device;
 
 /* host and io may be NULL (tests). Returns 0, or -1 with err. */
-__attribute__((warn_unused_result)) int virtio_rng_create(struct virtio_rng **out,
-							  struct guest_mem *gm,
-							  struct vm_control *ctl,
-							  struct iothread *io,
-							  struct pci_host *host,
-							  struct vmon_error *err);
+__attribute__((warn_unused_result)) int
+virtio_rng_create(struct virtio_rng **out, struct guest_mem *gm, struct vm_control *ctl,
+		  struct iothread *io, struct pci_host *host, struct vmon_error *err);
 struct virtio_device *virtio_rng_transport(struct virtio_rng *r);
 void virtio_rng_reset(struct virtio_rng *r);
 /* After the I/O thread has stopped. NULL is a no-op. */

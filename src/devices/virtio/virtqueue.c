@@ -234,8 +234,8 @@ uint64_t iov_from_buf(const struct iovec *iov, unsigned n, uint64_t off, const v
 	return done;
 }
 
-int iov_slice(const struct iovec *iov, unsigned n, uint64_t off, uint64_t len,
-	      struct iovec *out, unsigned max)
+int iov_slice(const struct iovec *iov, unsigned n, uint64_t off, uint64_t len, struct iovec *out,
+	      unsigned max)
 {
 	unsigned k = 0;
 	uint64_t left = len;

@@ -36,11 +36,11 @@
 
 #include "core/guest_mem.h"
 
-#define VIRTQ_MAX_SIZE	     32768 /* the split-ring maximum */
-#define VIRTQ_MAX_SEGS	     128   /* buffers per request, indirect included */
-#define VIRTQ_DESC_F_NEXT     1
-#define VIRTQ_DESC_F_WRITE    2
-#define VIRTQ_DESC_F_INDIRECT 4
+#define VIRTQ_MAX_SIZE		   32768 /* the split-ring maximum */
+#define VIRTQ_MAX_SEGS		   128	 /* buffers per request, indirect included */
+#define VIRTQ_DESC_F_NEXT	   1
+#define VIRTQ_DESC_F_WRITE	   2
+#define VIRTQ_DESC_F_INDIRECT	   4
 #define VIRTQ_AVAIL_F_NO_INTERRUPT 1
 #define VIRTQ_USED_F_NO_NOTIFY	   1
 
@@ -106,7 +106,7 @@ uint64_t iov_from_buf(const struct iovec *iov, unsigned n, uint64_t off, const v
 /* Fills out[] with the part [off, off+len) of iov[0..n); returns the
  * number of entries used, or -1 if the range is not all there or needs
  * more than max entries. */
-int iov_slice(const struct iovec *iov, unsigned n, uint64_t off, uint64_t len,
-	      struct iovec *out, unsigned max);
+int iov_slice(const struct iovec *iov, unsigned n, uint64_t off, uint64_t len, struct iovec *out,
+	      unsigned max);
 
 #endif
