@@ -199,8 +199,10 @@ int vm_run(const struct vm_config *cfg, struct vmon_error *err)
 			break;
 		/* Reboot: fresh CPUs and interrupt controllers, same RAM and
 		 * devices, image loaded again. */
-		m->backend->destroy(m);
+		/* Devices first: I/O still completing must not raise an
+		 * interrupt through a router that is being torn down. */
 		vm_devices_reset(&vm->devs);
+		m->backend->destroy(m);
 		atomic_store(&m->ctl.reason, VM_STOP_NONE);
 		ev_rearm(vm->ev);
 		if (m->backend->create(m, err) < 0 || load_image(vm, err) < 0 ||
