@@ -81,6 +81,39 @@ def vmon_backend(name, vmon, backend):
     return Backend(name, cmd)
 
 
+def native_backend(exe, layout):
+    def cmd(elf, blob, extra):
+        return [exe, blob] + list(layout) + (["dump"] if extra and "dump=1" in extra else [])
+    return Backend("native", cmd)
+
+
+def build_native(root, outdir):
+    """Builds tests/difftest/native.c (with the guest's harness) when its
+    binary is missing or older than the sources. Returns the path or None."""
+    src = [os.path.join(root, "tests/difftest/native.c"),
+           os.path.join(root, "guests/difftest/harness.h")]
+    exe = os.path.join(outdir, "difftest-native")
+    if os.path.exists(exe) and all(os.path.getmtime(exe) >= os.path.getmtime(x) for x in src):
+        return exe
+    os.makedirs(outdir, exist_ok=True)
+    cc = os.environ.get("CC", "gcc")
+    tmp = exe + ".tmp%d" % os.getpid()
+    r = subprocess.run([cc, "-O2", "-Wall", "-Wextra", "-Werror", "-o", tmp, src[0]],
+                       capture_output=True, text=True)
+    if r.returncode:
+        print("difftest: cannot build the native runner:\n" + r.stderr[-2000:])
+        return None
+    os.replace(tmp, exe)
+    return exe
+
+
+def guest_layout(elf):
+    """The guest's code and scratch buffer addresses, from its symbols."""
+    nm = subprocess.run(["nm", elf], capture_output=True, text=True, check=True).stdout
+    sym = {l.split()[2]: l.split()[0] for l in nm.splitlines() if len(l.split()) == 3}
+    return "0x" + sym["code_buf"], "0x" + sym["scratch"]
+
+
 class Result:
     def __init__(self):
         self.tests = {}        # name -> {key: value}
@@ -113,7 +146,7 @@ def parse(out, err, rc, backend):
     if r.incomplete:
         r.tests.pop(r.incomplete, None)
     if "KVM_EXIT_INTERNAL_ERROR" in err:
-        m = re.search(r"insn ([0-9a-f ]+)\(([^)]*)\)", err)
+        m = re.search(r"insn ([0-9a-f ]+)\((.*)\)\s*$", err, re.M)
         r.kvm_unsupported = m.group(2) if m else err.strip().splitlines()[-1][:100]
     return r
 
@@ -160,10 +193,12 @@ def flag_names(bits):
 class Stats:
     def __init__(self, classes):
         self.lock = threading.Lock()
-        self.per = {c: dict(tests=0, insns=0, matched=0, kvm_tests=0, kvm_insns=0,
+        self.per = {c: dict(tests=0, insns=0, matched=0, skipped=0, kvm_tests=0, kvm_insns=0,
+                            native_insns=0, disagree=0,
                             kvm_unsupported={}, failed=0, mnems={}) for c in classes}
         self.passed = 0
         self.failed = 0
+        self.skipped = 0
         self.disagreements = 0
 
 
@@ -201,7 +236,7 @@ class Runner:
         todo = [t for t in tests if t.cls not in self.kvm_skip]
         for t in tests:
             if t.cls in self.kvm_skip:
-                unsupported[t.name] = self.kvm_skip[t.cls] + " (skipped)"
+                unsupported[t.name] = self.kvm_skip[t.cls]
         attempt = 0
         while todo:
             attempt += 1
@@ -233,73 +268,83 @@ class Runner:
         tag = "s%d" % seed
         path, offsets = self.blob(tests, tag)
         outs = {}
-        for name in ("qemu", "emu"):
+        for name in ("qemu", "emu", "native"):
             if name in self.backends:
                 outs[name] = self.backends[name].run(self.elf, path)
+                if not outs[name].ok:
+                    self.log("%s did not finish seed %d (status %s): %s" % (
+                        name, seed, outs[name].rc, outs[name].stderr.strip()[-300:]))
         kvm_res, kvm_uns = ({}, {})
         if "kvm" in self.backends:
             kvm_res, kvm_uns = self.run_kvm(tests, tag)
-        ref = outs["qemu"]
-        if not ref.ok:
-            self.log("qemu did not finish seed %d (status %s): %s" % (seed, ref.rc, ref.stderr[-300:]))
         for ti, t in enumerate(tests):
-            self.judge(t, offsets[ti], ref, outs.get("emu"), kvm_res, kvm_uns)
+            others = {}
+            if "kvm" in self.backends:
+                others["kvm"] = kvm_res.get(t.name)
+            if "native" in outs:
+                others["native"] = outs["native"].tests.get(t.name)
+            self.judge(t, offsets[ti], outs["qemu"], outs.get("emu"), others, kvm_uns)
 
-    def judge(self, t, offs, ref, emu, kvm_res, kvm_uns):
+    def judge(self, t, offs, ref, emu, others, kvm_uns):
+        """Verdict for one test. others: {oracle name: its Result or
+        fields} for kvm and native. With emu: emu must match QEMU on every
+        field no other oracle contests. Without emu: the other oracles that
+        ran must match QEMU."""
         st = self.stats
         n = run_units(t)
         rf = ref.tests.get(t.name)
-        verdict_by = "emu" if emu is not None else "kvm"
         problems = []
         if rf is None:
-            problems.append("qemu produced no result for this test")
-        kvm_ok = None
-        if rf is not None and t.name in kvm_res:
-            d = compare(t, len(t.units), rf, kvm_res[t.name])
-            kvm_ok = not d
-            if d and verdict_by == "emu":
+            problems.append("qemu produced no result (status %s): %s" % (
+                ref.rc, ref.stderr.strip()[-200:]))
+        agree = {}       # oracle -> True/False
+        contested = set()
+        for o, fields in others.items():
+            if rf is None or fields is None:
+                continue
+            d = compare(t, len(t.units), rf, fields)
+            agree[o] = not d
+            if d:
+                contested.update(k for k, _, _ in d)
                 with st.lock:
                     st.disagreements += 1
-                self.report(t, offs, "kvm", d, kvm_res[t.name], rf, oracle=True)
-        emu_ok = None
-        if rf is not None and emu is not None:
+                    st.per[t.cls]["disagree"] += 1
+                self.report(t, offs, o, d, fields, rf, oracle=emu is not None)
+        ok = False
+        if emu is not None:
             ef = emu.tests.get(t.name)
             if ef is None:
                 problems.append("emu produced no result (status %s): %s" % (
                     emu.rc, emu.stderr.strip()[-200:]))
-                emu_ok = False
-            else:
-                d = compare(t, len(t.units), rf, ef)
-                emu_ok = not d
+            elif rf is not None:
+                d = [x for x in compare(t, len(t.units), rf, ef) if x[0] not in contested]
+                ok = not d
                 if d:
-                    self.report(t, offs, "emu", d, ef, rf, oracle=False,
-                                stderr=emu.stderr)
-        if verdict_by == "emu":
-            ok = bool(emu_ok)
+                    self.report(t, offs, "emu", d, ef, rf, oracle=False, stderr=emu.stderr)
         else:
-            ok = kvm_ok is True
-            if kvm_ok is False:
-                self.report(t, offs, "kvm", compare(t, len(t.units), rf, kvm_res[t.name]),
-                            kvm_res[t.name], rf, oracle=False)
-            elif kvm_ok is None and rf is not None:
-                # neither emu nor kvm: nothing to compare against
-                problems.append("kvm cannot run it (%s) and there is no emu backend" %
-                                kvm_uns.get(t.name, "?"))
+            ok = bool(agree) and all(agree.values())
+        skipped = emu is None and not agree and rf is not None
         for p in problems:
             self.log("FAIL %s: %s" % (t.name, p))
         with st.lock:
             c = st.per[t.cls]
             c["tests"] += 1
             c["insns"] += n
-            if ok:
+            if skipped:
+                # no emu backend and no other oracle could run it
+                c["skipped"] += 1
+                st.skipped += 1
+            elif ok:
                 c["matched"] += n
                 st.passed += 1
             else:
                 c["failed"] += 1
                 st.failed += 1
-            if kvm_ok is not None:
+            if "kvm" in agree:
                 c["kvm_tests"] += 1
-                c["kvm_insns"] += n if kvm_ok else 0
+                c["kvm_insns"] += n if agree["kvm"] else 0
+            if "native" in agree:
+                c["native_insns"] += n if agree["native"] else 0
             if t.name in kvm_uns:
                 u = kvm_uns[t.name]
                 c["kvm_unsupported"][u] = c["kvm_unsupported"].get(u, 0) + 1
@@ -309,7 +354,7 @@ class Runner:
                     m[0] += 1
                     m[1] += 1 if ok else 0
         if self.a.verbose:
-            self.log("%s %s" % ("ok  " if ok else "FAIL", t.name))
+            self.log("%s %s" % ("skip" if skipped else "ok  " if ok else "FAIL", t.name))
 
     # ---- mismatch reports ----
     def bisect(self, t, a_name, b_name):
@@ -334,6 +379,7 @@ class Runner:
             return None
         lo = 0
         best = (hi, d, fa, fb)
+        before = None
         while hi - lo > 1:
             mid = (lo + hi) // 2
             d, fa, fb = probe(mid)
@@ -342,11 +388,14 @@ class Runner:
                 best = (mid, d, fa, fb)
             else:
                 lo = mid
-        return best
+                before = fa
+        if before is None:
+            before = probe(lo)[1] if lo else probe(0)[1]
+        return best + (before,)
 
     def report(self, t, offs, who, diffs, theirs, ref, oracle, stderr=""):
         lines = []
-        kind = "oracle disagreement (kvm vs qemu)" if oracle else "MISMATCH %s vs qemu" % who
+        kind = "oracle disagreement (%s vs qemu)" % who if oracle else "MISMATCH %s vs qemu" % who
         lines.append("---- %s: seed %d class %s (test %s)" % (kind, t.seed, t.cls, t.name))
         key, rv, ov = diffs[0]
         lines.append("  first difference: %s: qemu %s, %s %s%s" % (
@@ -369,7 +418,7 @@ class Runner:
         if self.a.bisect and who in self.backends:
             found = self.bisect(t, "qemu", who)
         if found:
-            k, d, fa, fb = found
+            k, d, fa, fb, before = found
             u = t.units[k - 1]
             lines.append("  bisected: unit %d is the first to differ: %s" % (k - 1, u.text()))
             key, rv, ov = d[0]
@@ -377,9 +426,9 @@ class Runner:
                 key, rv, who, ov, "" if len(d) == 1 else " (+%d more)" % (len(d) - 1)))
             for k2, a, b in d[1:4]:
                 lines.append("    also %s: qemu %s, %s %s" % (k2, a, who, b))
-            if fa:
-                lines.append("    state before (both agree): " + ", ".join(
-                    "%s=%s" % (r, fa.get(r)) for r in self.inputs_of(u) if fa.get(r)))
+            if before:
+                lines.append("    state before it (both agree): " + ", ".join(
+                    "%s=%s" % (r, before.get(r)) for r in self.inputs_of(u) if before.get(r)))
             lo = max(0, k - 4)
             lines.append("  listing (units %d..%d of %d):" % (lo, k - 1, len(t.units)))
             for j in range(lo, k):
@@ -415,36 +464,46 @@ class Runner:
         base = os.path.join(self.out, "%s-%s-u%d" % (t.name.replace(".", "-s"), who, k - 1))
         p = t.prefix(k)
         gen.assemble([p], base + ".blob", keep_asm=base + ".s")
-        vm = {"emu": "%s run --backend emu" % self.a.emu_vmon_display,
-              "kvm": "%s run --backend kvm" % self.a.vmon}.get(who, who)
-        return "%s --kernel %s --initrd %s.blob  (vs: %s -kernel %s -initrd %s.blob; asm in %s.s)" % (
-            vm, self.elf, base, " ".join(QEMU), self.elf, base, base)
+        if who == "native":
+            run = "%s %s.blob %s" % (self.a.native_display, base, " ".join(self.layout))
+        else:
+            vm = {"emu": "%s run --backend emu" % self.a.emu_vmon_display,
+                  "kvm": "%s run --backend kvm" % self.a.vmon}[who]
+            run = "%s --kernel %s --initrd %s.blob" % (vm, self.elf, base)
+        return "%s  (vs: %s -kernel %s -initrd %s.blob; asm in %s.s)" % (
+            run, " ".join(QEMU), self.elf, base, base)
 
     def coverage(self):
         st = self.stats
         lines = ["", "coverage (instructions = generated instructions of interest; set-up "
                  "and flag-refresh instructions not counted):",
                  "  %-8s %6s %7s %8s %8s  %s" % ("class", "tests", "insns", "matched", "failed",
-                                                "kvm: compared insns / could not run")]
+                                                "other oracles: insns that agreed with qemu")]
         for c in self.a.classes:
             p = st.per[c]
             kvm = "%d in %d tests" % (p["kvm_insns"], p["kvm_tests"])
+            if "native" in self.backends:
+                kvm = "native: %d; kvm: %s" % (p["native_insns"], kvm)
+            if p["disagree"]:
+                kvm += "; %d oracle disagreements" % p["disagree"]
             if p["kvm_unsupported"]:
                 top = sorted(p["kvm_unsupported"].items(), key=lambda x: -x[1])[:2]
                 kvm += "; could not run %d (e.g. %s)" % (
                     sum(p["kvm_unsupported"].values()), ", ".join(u for u, _ in top))
+            if p["skipped"]:
+                kvm += "; %d tests not compared" % p["skipped"]
             lines.append("  %-8s %6d %7d %8d %8d  %s" % (c, p["tests"], p["insns"], p["matched"],
                                                       p["failed"], kvm))
             if self.a.mnemonics:
                 ms = sorted(p["mnems"].items())
                 lines.append("           " + ", ".join(
                     "%s %d/%d" % (m, v[1], v[0]) for m, v in ms))
-        lines.append("compared: qemu (reference)%s%s" % (
-            ", emu" if "emu" in self.backends else "",
-            ", kvm" if "kvm" in self.backends else ""))
+        lines.append("backends: qemu (reference), " + ", ".join(
+            b for b in ("emu", "kvm", "native") if b in self.backends))
         if st.disagreements:
-            lines.append("oracle disagreements (kvm vs qemu, not counted as failures): %d" %
-                         st.disagreements)
+            lines.append("oracle disagreements with qemu: %d (%s)" % (
+                st.disagreements, "fields they contest are not held against emu"
+                if "emu" in self.backends else "counted as failures: there is no emu"))
         return "\n".join(lines)
 
 
@@ -473,6 +532,8 @@ def main():
                          "when it has --backend emu)")
     ap.add_argument("--no-kvm", action="store_true")
     ap.add_argument("--no-emu", action="store_true")
+    ap.add_argument("--no-native", action="store_true",
+                    help="do not run the snippets on the host CPU as a third oracle")
     ap.add_argument("--no-bisect", dest="bisect", action="store_false")
     ap.add_argument("--kvm-give-up", type=int, default=2,
                     help="stop trying a class on KVM after it failed to emulate it N times")
@@ -490,6 +551,7 @@ def main():
     if not os.path.exists(elf):
         ap.error("%s is missing: run make first" % elf)
     a.vmon = a.vmon or os.path.join(a.build, "vmon")
+    a.emu_vmon_display = a.emu_vmon or a.vmon
     out = a.out or os.path.join(a.build, "difftest")
 
     backends = {}
@@ -511,6 +573,13 @@ def main():
                 print("difftest: no emu backend in %s (set EMU_VMON or --emu-vmon)" % cand)
         if not a.no_kvm and os.access("/dev/kvm", os.R_OK | os.W_OK) and os.path.exists(a.vmon):
             backends["kvm"] = vmon_backend("kvm", a.vmon, "kvm")
+        layout = guest_layout(elf)
+        a.native_display = None
+        if not a.no_native:
+            exe = build_native(root, out)
+            if exe:
+                backends["native"] = native_backend(exe, layout)
+                a.native_display = exe
         if len(backends) < 2:
             print("difftest: only QEMU is available: nothing to compare")
             return 2
@@ -518,11 +587,15 @@ def main():
             a.first_seed, a.first_seed + a.seeds - 1, ",".join(a.classes), a.units,
             ", ".join(backends)), flush=True)
         r = Runner(a, backends, elf, work, out)
+        r.layout = layout
         seeds = range(a.first_seed, a.first_seed + a.seeds)
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as ex:
             for f in [ex.submit(r.seed_task, s) for s in seeds]:
                 f.result()
         print(r.coverage())
+        if r.stats.skipped:
+            print("%d tests not compared (no emu backend, and KVM cannot run them)" %
+                  r.stats.skipped)
         print("%d passed, %d failed" % (r.stats.passed, r.stats.failed))
         return 0 if r.stats.failed == 0 else 1
     finally:
