@@ -29,7 +29,8 @@
  *   de=<#DE faults the record expected and skipped>
  *   mem=<FNV-1a 64 of the scratch page>   [memdump.OFF=... with dump]
  *   FPU tests: xmm0..15 (high qword first, stored with MOVDQA); from
- *   FXSAVE: mxcsr, fcw, fsw, ftw (abridged tag byte), st0..st7 (80-bit);
+ *   FXSAVE: mxcsr, mxcsr_mask, fcw, fsw, ftw (abridged tag byte),
+ *   st0..st7 (80-bit);
  *   fx_xmm=ok|bad (FXSAVE's XMM image equals what MOVDQA stored)
  *   endtest=NAME
  * Which of these to compare is the runner's business (undefined flags are
@@ -305,6 +306,8 @@ static void dt_run_test(const struct dt_rec *r, const u32 *traps, const u8 *code
 		memcpy(&fcw, dt_fx + 0, 2);
 		memcpy(&fsw, dt_fx + 2, 2);
 		DT_PRINTF("mxcsr=%08x\n", mxcsr);
+		memcpy(&mxcsr, dt_fx + 28, 4);
+		DT_PRINTF("mxcsr_mask=%08x\n", mxcsr);
 		DT_PRINTF("fcw=%04x\n", fcw);
 		DT_PRINTF("fsw=%04x\n", fsw);
 		DT_PRINTF("ftw=%02x\n", dt_fx[4]);

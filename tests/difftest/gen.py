@@ -21,12 +21,11 @@ Conventions the snippets keep:
   (an auxiliary unit) so that no result depends on an undefined flag, and
   the final RFLAGS comparison masks the flags still undefined at the end
   (Test.flags_mask(k) for a prefix of k units).
-- Results that are architecturally undefined are avoided rather than
-  compared: SHLD/SHRD of a 16-bit operand by 16..31, BSWAP of a 16-bit
-  register. BSF/BSR with a zero source are compared (Intel documents the
-  destination as undefined, AMD as unchanged; QEMU, the host CPU behind
-  KVM's emulator and real hardware all leave it unchanged, zero-extending a
-  32-bit destination): see tests/difftest/README.md.
+- Results that are architecturally undefined, or where the references
+  disagree, are avoided rather than compared: SHLD/SHRD of a 16-bit
+  operand by 16..31, BSWAP r16; a 32-bit BSF/BSR destination and a 32-bit
+  CMPXCHG register destination get their upper half cleared first (see
+  README.md, "What is compared").
 
 Usage as a script:  gen.py --seed N --class alu [--units K] [-o out.blob]
                     [--asm out.s]   (writes the blob and/or the assembly)
