@@ -27,6 +27,21 @@ else
 	fail difftest-guest-qemu "status $st; $(tail -c 200 "$TMP/q.out" | tr '\n' ' ')"
 fi
 
+# Its built-in test gives byte-identical output on both vmon backends.
+if have_kvm; then
+	for b in kvm emu; do
+		run_vmon "$TMP/$b.out" "$TMP/$b.err" run --backend "$b" --kernel "$ELF"
+		echo "exit status $status" >>"$TMP/$b.out"
+	done
+	if grep -q 'not part of this build' "$TMP/emu.err"; then
+		skip difftest-guest-kvm-emu "this vmon has no emu backend"
+	elif cmp -s "$TMP/kvm.out" "$TMP/emu.out" && grep -qx SUCCESS <(tr -d '\r' <"$TMP/kvm.out"); then
+		pass difftest-guest-kvm-emu
+	else
+		fail difftest-guest-kvm-emu "$(diff "$TMP/kvm.out" "$TMP/emu.out" | head -6 | tr '\n' ' ')"
+	fi
+fi
+
 # Classes with known emu bugs (listed in tests/difftest/README.md): while
 # they fail they are reported as SKIP with the reason, never as PASS.
 declare -A KNOWN=(
