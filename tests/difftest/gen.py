@@ -546,7 +546,7 @@ class GenInt(Gen):
             mnem = "setcc"
         else:
             a = self.rreg()
-            line = "j%s 1f; not%s %s; 1:" % (cc, "q", reg(a, 64))
+            line = "j%s 1f; notq %s; 1:" % (cc, reg(a, 64))
             mnem = "jcc"
         self.add(Unit(mnem, setup + [line]))
 
@@ -702,6 +702,9 @@ class GenFP(GenInt):
     def init_state(self):
         super().init_state()
         rng, t = self.rng, self.t
+        self.depth = 0
+        if not t.fpu:
+            return
         sp = 0.0 if t.cls == "x87" else 0.08
         self.kinds = []
         for s in range(SLOTS):
@@ -739,7 +742,6 @@ class GenFP(GenInt):
                 t.mxcsr |= rng.choice([0x8000, 0x40, 0x8040])  # FZ, DAZ
         if t.cls == "x87" and rng.random() < 0.3:
             t.fcw = 0x37f & ~0xc00 | rng.randrange(4) << 10
-        self.depth = 0
 
     def slot(self, kind, size):
         """Operand text of a value of `kind` and `size` bytes."""
