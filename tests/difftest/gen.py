@@ -748,6 +748,8 @@ class GenFP(GenInt):
         s = self.rng.choice([i for i in range(SLOTS) if self.kinds[i] == kind])
         if kind == "i":
             off = {2: 0, 4: 4, 8: 8}[size]
+        elif kind == "t":
+            off = 0
         else:
             off = self.rng.randrange(0, 16, size) if size < 16 else 0
         return "%d(%%r15)" % (16 * s + off)
