@@ -2,6 +2,7 @@
 #   make            build/vmon and the test-guest kit (build/guests/*.elf)
 #   make test       build and run every test; ends with "N passed, N failed"
 #   make bench      benchmarks against QEMU (never part of make test)
+#   make difftest   differential instruction tester, SEEDS=N CLASSES=a,b
 #   make SANITIZE=1 ASan/UBSan build into build-san/
 #   WERROR=0        do not turn warnings into errors
 
@@ -47,7 +48,7 @@ LIBVMON := $(BUILD)/libvmon.a
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all vmon guests test unit-tests bench clean format format-check setup guest fuzz
+.PHONY: all vmon guests test unit-tests bench clean format format-check setup guest fuzz difftest
 
 all: vmon guests
 
@@ -83,6 +84,12 @@ test: all unit-tests test-images
 
 bench: all
 	BUILD=$(BUILD) bench/run.sh
+
+# Differential instruction tester, longer runs: make difftest [SEEDS=N]
+# [CLASSES=a,b] [FIRST_SEED=N] (see tests/difftest/README.md).
+difftest: all
+	python3 tests/difftest/run.py --build $(BUILD) --seeds $(or $(SEEDS),20) \
+		--first-seed $(or $(FIRST_SEED),1) $(if $(CLASSES),--classes $(CLASSES))
 
 guest:
 	scripts/make-guest.sh
