@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/chardev.h"
+#include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/rtc_cmos.h"
@@ -29,7 +30,8 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 		    0 ||
 	    rtc_cmos_create(&d->rtc, &m->pio, 0x70, line(m, RTC_GSI), err) < 0 ||
 	    debug_exit_create(&d->debug_exit, &m->pio, DEBUG_EXIT_PORT, 4, cfg->debug_exit, &m->ctl,
-			      err) < 0)
+			      err) < 0 ||
+	    acpi_pm_create(&d->acpi_pm, &m->pio, &m->ctl, err) < 0)
 		return -1;
 	return chardev_start(d->console, ev, err);
 }
@@ -43,6 +45,7 @@ void vm_devices_reset(struct vm_devices *d)
 
 void vm_devices_destroy(struct vm_devices *d)
 {
+	acpi_pm_destroy(d->acpi_pm);
 	debug_exit_destroy(d->debug_exit);
 	rtc_cmos_destroy(d->rtc);
 	i8042_destroy(d->i8042);

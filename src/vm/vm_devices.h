@@ -17,6 +17,7 @@ struct uart_16550;
 struct i8042;
 struct rtc_cmos;
 struct debug_exit;
+struct acpi_pm;
 
 #define COM1_PORT	0x3f8
 #define COM1_GSI	4
@@ -31,6 +32,7 @@ struct vm_devices {
 	struct i8042 *i8042;
 	struct rtc_cmos *rtc;
 	struct debug_exit *debug_exit;
+	struct acpi_pm *acpi_pm;
 };
 
 /* Creates every device and registers it on m's buses; starts the console
