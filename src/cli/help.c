@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include "cli/help.h"
 
+/* Keep in step with GUEST_DEFAULT_CMDLINE in main.c. */
+#define GUEST_DEFAULT_CMDLINE_TEXT "console=ttyS0 quiet"
+
 static const char usage_text[] =
 	"NAME\n"
 	"    vmon - run a virtual machine, on KVM or on vmon's own x86-64 CPU\n"
 	"\n"
 	"SYNOPSIS\n"
-	"    vmon run --kernel FILE [--initrd FILE] [--cmdline STR] [--mem SIZE]\n"
+	"    vmon run [--kernel FILE] [--initrd FILE] [--cmdline STR] [--mem SIZE]\n"
 	"             [--cpus N] [--backend kvm|emu|auto] [--serial stdio|file:PATH|unix:PATH]\n"
 	"             [--load-addr ADDR] [--debug-exit plain|qemu] [--no-reboot]\n"
 	"             [--overcommit] [--trace-io]\n"
@@ -28,11 +31,18 @@ static const char usage_text[] =
 	"        The image to boot. vmon recognises an ELF with a PVH entry note\n"
 	"        (Xen PVH boot: 32-bit entry, hvm_start_info with the memory map,\n"
 	"        command line and modules), a multiboot v1 image (ELF, or a.out\n"
-	"        kludge), and, with --load-addr, a flat binary.\n"
+	"        kludge), a Linux bzImage (boot protocol 2.12 or later, entered at\n"
+	"        its 64-bit entry point), and, with --load-addr, a flat binary.\n"
+	"        Without --kernel, vmon boots the default guest that `make guest`\n"
+	"        builds beside it (build/guest/: Debian's cloud kernel and a\n"
+	"        busybox initramfs; $VMON_GUEST_DIR overrides the directory) with\n"
+	"        the command line \"" GUEST_DEFAULT_CMDLINE_TEXT "\".\n"
 	"    --initrd FILE\n"
-	"        A module for the kernel: PVH module 0, or multiboot module 0.\n"
+	"        A module for the kernel: the Linux initrd, PVH module 0, or\n"
+	"        multiboot module 0.\n"
 	"    --cmdline STR\n"
-	"        The kernel command line (at most 4095 bytes).\n"
+	"        The kernel command line (at most 4095 bytes; a bzImage may allow\n"
+	"        less: its cmdline_size, 2047 for Debian's kernel).\n"
 	"    --mem SIZE\n"
 	"        Guest RAM, e.g. 256M or 2G; a plain number means MiB. Default 256M.\n"
 	"        RAM above 3 GiB is placed above 4 GiB. vmon refuses more than the\n"
@@ -76,8 +86,12 @@ static const char usage_text[] =
 	"\n"
 	"ENVIRONMENT\n"
 	"    VMON_KVM_DEVICE   path of the KVM device (default /dev/kvm)\n"
+	"    VMON_GUEST_DIR    where the default guest is (default: guest/ beside\n"
+	"                      the vmon binary)\n"
 	"\n"
 	"EXAMPLES\n"
+	"    vmon run                      (the default Linux guest, after make guest)\n"
+	"    printf 'uname -r\\npoweroff -f\\n' | vmon run\n"
 	"    vmon run --kernel build/guests/hello.elf\n"
 	"    vmon run --kernel build/guests/smp.elf --cpus 4 --cmdline cpus=4\n";
 

@@ -169,6 +169,9 @@ if [ -f "$G/bzImage" ]; then
 		--cmdline "$(head -c 2048 /dev/zero | tr '\0' x)"
 	bad real-kernel-initrd-does-not-fit 'does not fit' --mem 80M --kernel "$G/bzImage" \
 		--initrd "$TMP/big.initrd"
+	# No --kernel: the default guest (too little RAM, so it stops before
+	# booting, naming the file it chose).
+	VMON_GUEST_DIR=$G bad default-guest-is-used "kernel '$G/bzImage'.*too large" --mem 32M
 else
 	skip linux-bad-real-kernel "no $G/bzImage (run make guest)"
 fi
