@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 #include "cli/help.h"
 #include "cli/parse.h"
+#include "core/chardev.h"
 #include "core/error.h"
 #include "core/machine.h"
 #include "cpu/cpu_backend.h"
@@ -86,15 +88,11 @@ static const struct cpu_backend *choose_backend(const char *name)
 	if (strcmp(name, "kvm") == 0)
 		return &cpu_backend_kvm;
 	if (strcmp(name, "emu") == 0)
-		die_status(VMON_EXIT_USAGE,
-			   "--backend emu: vmon's software CPU is not part of this build yet");
+		return &cpu_backend_emu;
 	if (strcmp(name, "auto") == 0) {
 		char why[128];
 		if (!host_has_hw_virt(why, sizeof(why)))
-			fprintf(stderr,
-				"vmon: no hardware virtualization here (%s); the software CPU is "
-				"not built yet, so using KVM anyway\n",
-				why);
+			return &cpu_backend_emu;
 		return &cpu_backend_kvm;
 	}
 	die_status(VMON_EXIT_USAGE, "--backend: '%s' is not kvm, emu or auto", name);
@@ -211,8 +209,25 @@ static int cmd_run(int argc, char **argv)
 	return status;
 }
 
+/* A crash must not leave the user's terminal in raw mode: restore it, then
+ * let the default action (core dump) happen. */
+static void on_fatal_signal(int sig)
+{
+	chardev_restore_terminal();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void install_fatal_handlers(void)
+{
+	static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		signal(fatal[i], on_fatal_signal);
+}
+
 int main(int argc, char **argv)
 {
+	install_fatal_handlers();
 	if (argc < 2) {
 		print_usage(stderr);
 		return VMON_EXIT_USAGE;

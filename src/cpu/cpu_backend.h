@@ -38,5 +38,6 @@ struct cpu_backend {
 };
 
 extern const struct cpu_backend cpu_backend_kvm;
+extern const struct cpu_backend cpu_backend_emu;
 
 #endif

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cpu_backend_emu: vmon's own x86-64 CPU behind the cpu_backend contract
+ * (src/cpu/cpu_backend.h). Creates the shared state (decoders, code-page
+ * tracking, PIC/PIT/IOAPIC) and one struct emu_cpu per vCPU; the VM
+ * layer's threads run them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/cpu_backend.h"
+#include "cpu/emu/emu.h"
+
+/* ISA IRQs go to the PIC and to the IOAPIC pin of the same number, as
+ * KVM's default GSI routing does (GSI n -> PIC irq n and IOAPIC pin n). */
+void emu_set_irq(void *ctx, unsigned gsi, bool level)
+{
+	struct emu_vm *vm = ctx;
+	pthread_mutex_lock(&vm->chip_lock);
+	if (gsi < 16)
+		pic_set_irq(vm, gsi, level);
+	if (gsi < 24)
+		ioapic_set_irq(vm, gsi, level);
+	pthread_mutex_unlock(&vm->chip_lock);
+}
+
+/*
+ * The PIC and PIT ports stay registered on the sealed bus across a guest
+ * reboot (destroy + create), so their opaque is a small block that lives
+ * as long as the process and is re-pointed at the new emu_vm.
+ */
+struct emu_port_block {
+	struct emu_port port;
+	struct emu_port_block *next;
+};
+static struct emu_port_block *port_blocks;
+static pthread_mutex_t port_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int emu_port_attach(struct emu_vm *vm, uint64_t base, uint64_t len, const struct bus_ops *ops,
+		    int which, const char *name, struct vmon_error *err)
+{
+	const struct bus_range *r = bus_find(&vm->m->pio, NULL, base, 1);
+	if (r && r->ops == ops && r->base == base) {
+		struct emu_port *p = r->opaque;
+		p->vm = vm;
+		p->which = which;
+		return 0;
+	}
+	struct emu_port_block *b = calloc(1, sizeof(*b));
+	if (!b)
+		return err_setf(err, "emu: out of memory");
+	b->port.vm = vm;
+	b->port.which = which;
+	pthread_mutex_lock(&port_lock);
+	b->next = port_blocks;
+	port_blocks = b;
+	pthread_mutex_unlock(&port_lock);
+	return bus_register(&vm->m->pio, base, len, ops, &b->port, name, err);
+}
+
+static void emu_ports_detach(struct emu_vm *vm)
+{
+	pthread_mutex_lock(&port_lock);
+	for (struct emu_port_block *b = port_blocks; b; b = b->next)
+		if (b->port.vm == vm)
+			b->port.vm = NULL;
+	pthread_mutex_unlock(&port_lock);
+}
+
+static bool emu_available(struct vmon_error *err)
+{
+	return true;
+}
+
+static int emu_create(struct machine *m, struct vmon_error *err)
+{
+	struct emu_vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return err_setf(err, "emu: out of memory");
+	vm->m = m;
+	if (emu_decode_init(vm)) {
+		free(vm);
+		return err_setf(err, "emu: cannot initialise the Zydis decoder");
+	}
+	uint64_t top = 0;
+	for (int i = 0; i < m->mem.nregions; i++) {
+		uint64_t end = m->mem.regions[i].gpa + m->mem.regions[i].size;
+		if (end > top)
+			top = end;
+	}
+	vm->npages = top >> 12;
+	vm->code_page = calloc(vm->npages ? vm->npages : 1, sizeof(*vm->code_page));
+	vm->code_gen = calloc(vm->npages ? vm->npages : 1, sizeof(*vm->code_gen));
+	if (!vm->code_page || !vm->code_gen) {
+		free((void *)vm->code_page);
+		free((void *)vm->code_gen);
+		free(vm);
+		return err_setf(err, "emu: out of memory for code-page tracking");
+	}
+	pthread_mutex_init(&vm->chip_lock, NULL);
+	ioapic_init(&vm->ioapic);
+	m->backend_priv = vm;
+	if (pic_register(vm, err) || pit_register(vm, err)) {
+		emu_ports_detach(vm);
+		m->backend_priv = NULL;
+		free((void *)vm->code_page);
+		free((void *)vm->code_gen);
+		free(vm);
+		return -1;
+	}
+	m->irq.set_level = emu_set_irq;
+	m->irq.ctx = vm;
+	return 0;
+}
+
+static int emu_vcpu_create(struct machine *m, int index, struct vmon_error *err)
+{
+	struct emu_vm *vm = m->backend_priv;
+	if (index < 0 || index >= VMON_MAX_CPUS)
+		return err_setf(err, "emu: vCPU index %d out of range", index);
+	struct emu_cpu *c = calloc(1, sizeof(*c));
+	if (!c)
+		return err_setf(err, "emu: out of memory for vCPU %d", index);
+	c->dcache = calloc(DCACHE_SIZE, sizeof(*c->dcache));
+	if (!c->dcache) {
+		free(c);
+		return err_setf(err, "emu: out of memory for vCPU %d's decode cache", index);
+	}
+	c->index = index;
+	c->m = m;
+	c->vm = vm;
+	pthread_mutex_init(&c->sleep_lock, NULL);
+	pthread_cond_init(&c->sleep_cond, NULL);
+	emu_reset(c);
+	lapic_reset(c, index == 0);
+	c->apic.id = (uint32_t)index;
+	if (index == 0)
+		emu_load_boot_state(c, &m->boot);
+	else
+		c->wait_sipi = true;
+	vm->cpus[index] = c;
+	if (index + 1 > vm->ncpus)
+		vm->ncpus = index + 1;
+	return 0;
+}
+
+static void emu_vcpu_run(struct machine *m, int index)
+{
+	struct emu_vm *vm = m->backend_priv;
+	if (index < 0 || index >= vm->ncpus || !vm->cpus[index])
+		return;
+	struct emu_cpu *c = vm->cpus[index];
+	uint64_t t0 = emu_now_ns();
+	emu_cpu_run(c);
+	/* VMON_EMU_STATS=1: instructions executed and the rate, per vCPU. */
+	const char *st = getenv("VMON_EMU_STATS");
+	if (st && *st && *st != '0') {
+		double secs = (double)(emu_now_ns() - t0) / 1e9;
+		fprintf(stderr, "vmon: emu: cpu%d: %llu instructions in %.3f s (%.1f M/s)\n", index,
+			(unsigned long long)c->icount, secs,
+			secs > 0 ? (double)c->icount / secs / 1e6 : 0.0);
+	}
+}
+
+static void emu_vcpu_kick(struct machine *m, int index)
+{
+	struct emu_vm *vm = m->backend_priv;
+	if (vm && index >= 0 && index < vm->ncpus && vm->cpus[index])
+		emu_wake(vm->cpus[index], EV_KICK);
+}
+
+static void emu_destroy(struct machine *m)
+{
+	struct emu_vm *vm = m->backend_priv;
+	if (!vm)
+		return;
+	for (int i = 0; i < vm->ncpus; i++) {
+		struct emu_cpu *c = vm->cpus[i];
+		if (!c)
+			continue;
+		pthread_mutex_destroy(&c->sleep_lock);
+		pthread_cond_destroy(&c->sleep_cond);
+		free(c->dcache);
+		free(c);
+	}
+	emu_ports_detach(vm);
+	pthread_mutex_destroy(&vm->chip_lock);
+	free((void *)vm->code_page);
+	free((void *)vm->code_gen);
+	free(vm);
+	m->backend_priv = NULL;
+	m->irq.set_level = NULL;
+	m->irq.ctx = NULL;
+}
+
+const struct cpu_backend cpu_backend_emu = {
+	.name = "emu",
+	.available = emu_available,
+	.create = emu_create,
+	.vcpu_create = emu_vcpu_create,
+	.vcpu_run = emu_vcpu_run,
+	.vcpu_kick = emu_vcpu_kick,
+	.destroy = emu_destroy,
+};

@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Instruction decoding: Zydis decodes each instruction once into vmon's
+ * struct dinsn, which is cached per vCPU by guest-physical address.
+ *
+ * Invalidation: decoding marks the code page in vm->code_page; a write to
+ * a marked page (any vCPU, see emu_code_check) bumps vm->code_gen[page],
+ * and a cached entry whose generation differs is decoded again.
+ * Instructions that cross a page boundary are never cached.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu/emu/emu.h"
+#include "cpu/insn_format.h"
+
+int emu_decode_init(struct emu_vm *vm)
+{
+	if (ZYAN_FAILED(ZydisDecoderInit(&vm->dec16, ZYDIS_MACHINE_MODE_LEGACY_16,
+					 ZYDIS_STACK_WIDTH_16)) ||
+	    ZYAN_FAILED(ZydisDecoderInit(&vm->dec32, ZYDIS_MACHINE_MODE_LEGACY_32,
+					 ZYDIS_STACK_WIDTH_32)) ||
+	    ZYAN_FAILED(ZydisDecoderInit(&vm->dec64, ZYDIS_MACHINE_MODE_LONG_64,
+					 ZYDIS_STACK_WIDTH_64)) ||
+	    ZYAN_FAILED(ZydisFormatterInit(&vm->fmt, ZYDIS_FORMATTER_STYLE_ATT)))
+		return -1;
+	return 0;
+}
+
+static const ZydisDecoder *decoder_for(struct emu_cpu *c)
+{
+	return c->cmode == 8 ? &c->vm->dec64 : c->cmode == 4 ? &c->vm->dec32 : &c->vm->dec16;
+}
+
+/* Maps a Zydis GPR to (number, hi8 flag); returns false if not a GPR. */
+static bool map_gpr(ZydisRegister r, uint8_t *out)
+{
+	if (r >= ZYDIS_REGISTER_AL && r <= ZYDIS_REGISTER_R15B) {
+		unsigned id = r - ZYDIS_REGISTER_AL;
+		if (id < 4)
+			*out = id;
+		else if (id < 8)
+			*out = (id - 4) | DOP_F_HI8;
+		else if (id < 12)
+			*out = id - 4; /* spl..dil */
+		else
+			*out = id - 4; /* r8b.. = 8.. */
+		return true;
+	}
+	if (r >= ZYDIS_REGISTER_AX && r <= ZYDIS_REGISTER_R15W) {
+		*out = r - ZYDIS_REGISTER_AX;
+		return true;
+	}
+	if (r >= ZYDIS_REGISTER_EAX && r <= ZYDIS_REGISTER_R15D) {
+		*out = r - ZYDIS_REGISTER_EAX;
+		return true;
+	}
+	if (r >= ZYDIS_REGISTER_RAX && r <= ZYDIS_REGISTER_R15) {
+		*out = r - ZYDIS_REGISTER_RAX;
+		return true;
+	}
+	return false;
+}
+
+static uint8_t map_addr_reg(ZydisRegister r)
+{
+	uint8_t n;
+	if (r == ZYDIS_REGISTER_NONE)
+		return REG_NONE;
+	if (r == ZYDIS_REGISTER_RIP || r == ZYDIS_REGISTER_EIP || r == ZYDIS_REGISTER_IP)
+		return REG_RIP;
+	if (map_gpr(r, &n))
+		return n & 0xf;
+	return REG_NONE;
+}
+
+/* Picks a specialised handler class for the most common operand forms:
+ * 32/64-bit register and immediate operands, plain loads and stores, and
+ * (in 64-bit mode) near branches and stack operations. */
+static uint8_t fast_class(const struct dinsn *d)
+{
+	const struct dop *o0 = &d->op[0], *o1 = &d->op[1];
+	bool sz48 = d->osize == 4 || d->osize == 8;
+	bool r0 = o0->kind == DOP_REG && o0->size == d->osize;
+	bool r1 = o1->kind == DOP_REG && o1->size == d->osize;
+	if (d->flags & (DI_LOCK | DI_REP | DI_REPNE | DI_FAR))
+		return 0;
+	switch (d->mnem) {
+	case ZYDIS_MNEMONIC_MOV:
+		if (!sz48 || d->nops != 2)
+			return 0;
+		if (r0 && r1)
+			return H_F_MOV_RR;
+		if (r0 && o1->kind == DOP_IMM)
+			return H_F_MOV_RI;
+		if (r0 && o1->kind == DOP_MEM && o1->size == d->osize)
+			return H_F_LOAD;
+		if (o0->kind == DOP_MEM && o0->size == d->osize && r1)
+			return H_F_STORE;
+		return 0;
+	case ZYDIS_MNEMONIC_LEA:
+		return sz48 && r0 ? H_F_LEA : 0;
+	case ZYDIS_MNEMONIC_ADD:
+	case ZYDIS_MNEMONIC_SUB:
+	case ZYDIS_MNEMONIC_CMP:
+	case ZYDIS_MNEMONIC_AND:
+	case ZYDIS_MNEMONIC_OR:
+	case ZYDIS_MNEMONIC_XOR:
+	case ZYDIS_MNEMONIC_TEST:
+		if (!sz48 || !r0 || d->nops != 2 || !(r1 || o1->kind == DOP_IMM))
+			return 0;
+		switch (d->mnem) {
+		case ZYDIS_MNEMONIC_ADD:
+			return H_F_ADD;
+		case ZYDIS_MNEMONIC_SUB:
+			return H_F_SUB;
+		case ZYDIS_MNEMONIC_CMP:
+			return H_F_CMP;
+		case ZYDIS_MNEMONIC_AND:
+			return H_F_AND;
+		case ZYDIS_MNEMONIC_OR:
+			return H_F_OR;
+		case ZYDIS_MNEMONIC_XOR:
+			return H_F_XOR;
+		default:
+			return H_F_TEST;
+		}
+	case ZYDIS_MNEMONIC_INC:
+	case ZYDIS_MNEMONIC_DEC:
+		if (!sz48 || !r0)
+			return 0;
+		return d->mnem == ZYDIS_MNEMONIC_INC ? H_F_INC : H_F_DEC;
+	default:
+		break;
+	}
+	if (d->cmode != 8 || d->osize != 8)
+		return 0;
+	switch (d->mnem) {
+	case ZYDIS_MNEMONIC_JO:
+	case ZYDIS_MNEMONIC_JNO:
+	case ZYDIS_MNEMONIC_JB:
+	case ZYDIS_MNEMONIC_JNB:
+	case ZYDIS_MNEMONIC_JZ:
+	case ZYDIS_MNEMONIC_JNZ:
+	case ZYDIS_MNEMONIC_JBE:
+	case ZYDIS_MNEMONIC_JNBE:
+	case ZYDIS_MNEMONIC_JS:
+	case ZYDIS_MNEMONIC_JNS:
+	case ZYDIS_MNEMONIC_JP:
+	case ZYDIS_MNEMONIC_JNP:
+	case ZYDIS_MNEMONIC_JL:
+	case ZYDIS_MNEMONIC_JNL:
+	case ZYDIS_MNEMONIC_JLE:
+	case ZYDIS_MNEMONIC_JNLE:
+		return (d->flags & DI_RELBR) ? H_F_JCC : 0;
+	case ZYDIS_MNEMONIC_PUSH:
+		return r0 ? H_F_PUSH : 0;
+	case ZYDIS_MNEMONIC_POP:
+		return r0 ? H_F_POP : 0;
+	case ZYDIS_MNEMONIC_CALL:
+		return (d->flags & DI_RELBR) ? H_F_CALL : 0;
+	case ZYDIS_MNEMONIC_RET:
+		return d->nops == 0 ? H_F_RET : 0;
+	default:
+		return 0;
+	}
+}
+
+/* Fills d from a Zydis decode; returns false for operand forms this CPU
+ * does not model (treated as unimplemented). */
+static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
+		    const ZydisDecodedOperand *ops, int cmode)
+{
+	memset(d, 0, sizeof(*d));
+	d->mnem = in->mnemonic;
+	d->hclass = emu_hclass[in->mnemonic];
+	d->len = in->length;
+	d->cmode = cmode;
+	d->osize = in->operand_width / 8;
+	d->asize = in->address_width / 8;
+	d->opcode = in->opcode;
+	d->opmap = in->opcode_map;
+	d->modrm_reg = in->raw.modrm.reg;
+	d->seg = SEG_NONE;
+	d->base = d->index = REG_NONE;
+	if (in->attributes & ZYDIS_ATTRIB_HAS_LOCK)
+		d->flags |= DI_LOCK;
+	if (in->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE))
+		d->flags |= DI_REP;
+	if (in->attributes & ZYDIS_ATTRIB_HAS_REPNE)
+		d->flags |= DI_REPNE;
+	if (in->meta.category == ZYDIS_CATEGORY_STRINGOP ||
+	    (in->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT &&
+	     (in->opcode >= 0x6c && in->opcode <= 0x6f)))
+		d->flags |= DI_STRING;
+	if (in->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
+		d->flags |= DI_FAR;
+	/* Far returns are not "branches" in Zydis' sense. */
+	if (in->mnemonic == ZYDIS_MNEMONIC_RET && in->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT &&
+	    (in->opcode == 0xca || in->opcode == 0xcb))
+		d->flags |= DI_FAR;
+	if (d->flags & DI_STRING) {
+		/* Segment override for the source operand of movs/lods/cmps/outs. */
+		for (int i = 0; i < in->operand_count; i++)
+			if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+			    ops[i].mem.segment != ZYDIS_REGISTER_ES)
+				d->seg = ops[i].mem.segment - ZYDIS_REGISTER_ES;
+		if (d->seg > SEG_GS)
+			d->seg = SEG_DS;
+		d->hclass = H_STRING;
+		return true;
+	}
+	int n = in->operand_count_visible;
+	if (n > 3)
+		n = 3;
+	d->nops = n;
+	int nimm = 0;
+	for (int i = 0; i < n; i++) {
+		const ZydisDecodedOperand *o = &ops[i];
+		struct dop *p = &d->op[i];
+		p->size = o->size / 8;
+		switch (o->type) {
+		case ZYDIS_OPERAND_TYPE_REGISTER: {
+			ZydisRegister r = o->reg.value;
+			if (map_gpr(r, &p->reg)) {
+				p->kind = DOP_REG;
+			} else if (r >= ZYDIS_REGISTER_ES && r <= ZYDIS_REGISTER_GS) {
+				p->kind = DOP_SEG;
+				p->reg = r - ZYDIS_REGISTER_ES;
+			} else if (r >= ZYDIS_REGISTER_CR0 && r <= ZYDIS_REGISTER_CR15) {
+				p->kind = DOP_CR;
+				p->reg = r - ZYDIS_REGISTER_CR0;
+			} else if (r >= ZYDIS_REGISTER_DR0 && r <= ZYDIS_REGISTER_DR15) {
+				p->kind = DOP_DR;
+				p->reg = r - ZYDIS_REGISTER_DR0;
+			} else if (r >= ZYDIS_REGISTER_XMM0 && r <= ZYDIS_REGISTER_XMM15) {
+				p->kind = DOP_XMM;
+				p->reg = r - ZYDIS_REGISTER_XMM0;
+			} else if (r >= ZYDIS_REGISTER_MM0 && r <= ZYDIS_REGISTER_MM7) {
+				p->kind = DOP_MMX;
+				p->reg = r - ZYDIS_REGISTER_MM0;
+			} else if (r >= ZYDIS_REGISTER_ST0 && r <= ZYDIS_REGISTER_ST7) {
+				p->kind = DOP_ST;
+				p->reg = r - ZYDIS_REGISTER_ST0;
+			} else {
+				p->kind = DOP_OTHER; /* not modelled (AVX, bound, ...) */
+				p->reg = (uint8_t)(r & 0xff);
+			}
+			break;
+		}
+		case ZYDIS_OPERAND_TYPE_MEMORY:
+			p->kind = DOP_MEM;
+			d->base = map_addr_reg(o->mem.base);
+			d->index = map_addr_reg(o->mem.index);
+			d->scale = o->mem.scale ? o->mem.scale : 1;
+			d->disp = o->mem.disp.has_displacement ? o->mem.disp.value : 0;
+			if (o->mem.segment >= ZYDIS_REGISTER_ES && o->mem.segment <= ZYDIS_REGISTER_GS)
+				d->seg = o->mem.segment - ZYDIS_REGISTER_ES;
+			else
+				d->seg = SEG_DS;
+			if (o->mem.base == ZYDIS_REGISTER_RIP || o->mem.base == ZYDIS_REGISTER_EIP)
+				d->base = REG_RIP;
+			break;
+		case ZYDIS_OPERAND_TYPE_POINTER:
+			p->kind = DOP_PTR;
+			d->imm = o->ptr.offset;
+			d->imm2 = o->ptr.segment;
+			break;
+		case ZYDIS_OPERAND_TYPE_IMMEDIATE:
+			p->kind = DOP_IMM;
+			if (nimm == 0)
+				d->imm = o->imm.is_signed ? o->imm.value.s : (int64_t)o->imm.value.u;
+			else
+				d->imm2 = o->imm.value.s;
+			if (o->imm.is_relative)
+				d->flags |= DI_RELBR;
+			nimm++;
+			break;
+		default:
+			return false;
+		}
+	}
+	uint8_t fc = fast_class(d);
+	if (fc)
+		d->hclass = fc;
+	return true;
+}
+
+static void report_unimpl(struct emu_cpu *c, const uint8_t *bytes, unsigned n, const char *what)
+{
+	char text[192];
+	enum insn_mode mode = c->cmode == 8 ? INSN_MODE_64 : c->cmode == 4 ? INSN_MODE_32 : INSN_MODE_16;
+	uint64_t lin = c->seg[SEG_CS].base + c->rip;
+	insn_format(text, sizeof(text), bytes, n, mode, lin);
+	fprintf(stderr, "vmon: emu: cpu%d: %s at rip=%#llx: %s; raising #UD\n", c->index, what,
+		(unsigned long long)c->rip, text);
+}
+
+/* True the first time a mnemonic is reported in this VM. */
+static bool first_report(struct emu_cpu *c, unsigned mnem)
+{
+	if (mnem > ZYDIS_MNEMONIC_MAX_VALUE)
+		return false;
+	return atomic_exchange(&c->vm->reported[mnem], 1) == 0;
+}
+
+/* Reads up to 15 code bytes at the current RIP; returns how many. */
+static unsigned fetch_bytes(struct emu_cpu *c, uint64_t lin, uint8_t *buf)
+{
+	unsigned off = lin & 0xfff;
+	unsigned first = 4096 - off;
+	if (first >= 15) {
+		memcpy(buf, c->fetch_host + off, 15);
+		return 15;
+	}
+	memcpy(buf, c->fetch_host + off, first);
+	/* The rest lives on the next page; only fault if the decoder needs it. */
+	uint64_t next = lin + first;
+	if (c->cmode != 8)
+		next &= 0xffffffffULL;
+	struct tlb_entry *e = mmu_lookup(c, next, 2, c->cpl == 3);
+	if (!e->host)
+		return first;
+	memcpy(buf + first, e->host, 15 - first);
+	return 15;
+}
+
+const struct dinsn *emu_fetch_decode(struct emu_cpu *c)
+{
+	static __thread struct dinsn scratch;
+	struct emu_vm *vm = c->vm;
+	uint64_t lin = c->seg[SEG_CS].base + c->rip;
+	if (c->cmode != 8)
+		lin &= 0xffffffffULL;
+	uint64_t vpn = lin >> 12;
+	if (c->fetch_vpn != vpn + 1) {
+		struct tlb_entry *e = mmu_lookup(c, lin, 2, c->cpl == 3);
+		if (!e->host) {
+			fprintf(stderr, "vmon: emu: cpu%d: executing from non-RAM gpa %#llx\n",
+				c->index, (unsigned long long)(e->gpa | (lin & 0xfff)));
+			vmctl_request_stop(&c->m->ctl, VM_STOP_GUEST_ERROR, 1);
+			emu_raise(c, EXC_UD, 0, false);
+		}
+		c->fetch_vpn = vpn + 1;
+		c->fetch_host = e->host;
+		c->fetch_gpa = e->gpa;
+		uint64_t p = e->gpa >> 12;
+		c->fetch_gen = p < vm->npages ? &vm->code_gen[p] : &c->no_gen;
+	}
+	uint64_t gpa = c->fetch_gpa | (lin & 0xfff);
+	uint64_t page = gpa >> 12;
+	struct dinsn *d = &c->dcache[dcache_index(gpa)];
+	uint32_t gen = page < vm->npages ? atomic_load_explicit(&vm->code_gen[page],
+								  memory_order_acquire)
+					 : 0;
+	if (d->tag == DINSN_TAG(gpa, c->cmode) && d->gen == gen)
+		return d;
+
+	if (page < vm->npages && !atomic_load_explicit(&vm->code_page[page], memory_order_relaxed)) {
+		atomic_store(&vm->code_page[page], 1);
+		gen = atomic_load(&vm->code_gen[page]);
+	}
+	uint8_t buf[15];
+	unsigned n = fetch_bytes(c, lin, buf);
+	ZydisDecodedInstruction in;
+	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+	if (ZYAN_FAILED(ZydisDecoderDecodeFull(decoder_for(c), buf, n, &in, ops))) {
+		if (n < 15) {
+			/* Maybe the next page is needed after all: fault it in. */
+			uint64_t next = (lin | 0xfff) + 1;
+			if (c->cmode != 8)
+				next &= 0xffffffffULL;
+			mmu_lookup(c, next, 2, c->cpl == 3);
+		}
+		emu_raise(c, EXC_UD, 0, false);
+	}
+	bool crosses = (lin & 0xfff) + in.length > 4096;
+	struct dinsn *out = crosses ? &scratch : d;
+	if (!convert(out, &in, ops, c->cmode)) {
+		if (first_report(c, in.mnemonic))
+			report_unimpl(c, buf, in.length, "unsupported operand form");
+		emu_raise(c, EXC_UD, 0, false);
+	}
+	out->gen = gen;
+	out->tag = crosses ? 0 : DINSN_TAG(gpa, c->cmode);
+	return out;
+}
+
+void emu_format_insn(struct emu_cpu *c, uint64_t rip, char *buf, size_t len)
+{
+	uint64_t lin = c->seg[SEG_CS].base + rip;
+	if (c->cmode != 8)
+		lin &= 0xffffffffULL;
+	uint8_t bytes[15];
+	unsigned n = 0;
+	/* Best effort, without faulting: walk through the TLB only. */
+	struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
+	if (e->vpn == (lin >> 12) + 1 && e->host) {
+		unsigned off = lin & 0xfff;
+		n = 4096 - off < 15 ? 4096 - off : 15;
+		memcpy(bytes, e->host + off, n);
+	} else if (!c->paging) {
+		void *p = gm_ptr(&c->m->mem, lin, 15);
+		if (p) {
+			memcpy(bytes, p, 15);
+			n = 15;
+		}
+	}
+	ZydisDecodedInstruction in;
+	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+	if (!n || ZYAN_FAILED(ZydisDecoderDecodeFull(decoder_for(c), bytes, n, &in, ops)) ||
+	    ZYAN_FAILED(ZydisFormatterFormatInstruction(&c->vm->fmt, &in, ops,
+							 in.operand_count_visible, buf, len, lin,
+							 NULL))) {
+		snprintf(buf, len, "(undecodable)");
+	}
+}
+
+/* Reports an instruction the interpreter does not implement (once per
+ * vCPU) before the caller raises #UD. */
+void emu_report_unimpl(struct emu_cpu *c, const struct dinsn *d)
+{
+	if (!first_report(c, d->mnem))
+		return;
+	uint8_t bytes[15] = { 0 };
+	uint64_t lin = c->seg[SEG_CS].base + c->rip;
+	struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
+	unsigned n = d->len;
+	if (e->vpn == (lin >> 12) + 1 && e->host && (lin & 0xfff) + n <= 4096)
+		memcpy(bytes, e->host + (lin & 0xfff), n);
+	report_unimpl(c, bytes, n, "unimplemented instruction");
+}

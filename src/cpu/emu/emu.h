@@ -1,0 +1,681 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmon's software x86-64 CPU: internal interfaces shared by the files of
+ * src/cpu/emu (see README.md there for the map).
+ *
+ * Threading: one host thread per vCPU runs emu_cpu_run(); everything in
+ * struct emu_cpu belongs to that thread except the fields marked "any
+ * thread" (the event word, the LAPIC IRR/TMR, the sleep lock). The PIC,
+ * IOAPIC and PIT are shared and protected by emu_vm.chip_lock.
+ */
+#ifndef VMON_CPU_EMU_EMU_H
+#define VMON_CPU_EMU_EMU_H
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <Zydis/Zydis.h>
+
+#include "core/machine.h"
+
+struct emu_vm;
+
+/* ---- Decoded instructions ------------------------------------------- */
+
+enum {
+	DOP_NONE, DOP_REG, DOP_MEM, DOP_IMM, DOP_SEG, DOP_CR, DOP_DR, DOP_PTR,
+	DOP_XMM, DOP_MMX, DOP_ST, /* reg = 0..15 / 0..7 / st(i) */
+	DOP_OTHER,
+};
+
+/* Register numbers inside struct dop.reg for DOP_REG: 0..15 GPRs; the
+ * legacy high-byte registers AH/CH/DH/BH are 4..7 with DOP_F_HI8. */
+#define DOP_F_HI8 0x80
+#define REG_NONE 0xff
+#define REG_RIP 0xfe
+
+struct dop {
+	uint8_t kind;
+	uint8_t size; /* bytes */
+	uint8_t reg;  /* GPR/segment/CR/DR number */
+	uint8_t pad;
+};
+
+#define DI_REP 0x01
+#define DI_REPNE 0x02
+#define DI_LOCK 0x04
+#define DI_STRING 0x08 /* string instruction (movs/stos/...): implicit operands */
+#define DI_FAR 0x10    /* far call/jmp/ret */
+#define DI_RELBR 0x20  /* op[0] immediate is relative to the next RIP */
+
+/*
+ * vmon's compact decoded form: everything the interpreter needs, nothing
+ * it does not. Filled once by decode.c from Zydis and cached by
+ * guest-physical address. At most one explicit memory operand exists in
+ * the integer ISA, so its addressing lives here, not in struct dop.
+ */
+/* Handler classes (see emu_hclass in exec.c); 0 = not implemented. */
+enum {
+	H_UNIMPL,
+	H_NOP,
+	H_PAUSE,
+	H_ENDBR64,
+	H_ENDBR32,
+	H_PREFETCH,
+	H_PREFETCHW,
+	H_PREFETCHNTA,
+	H_PREFETCHT0,
+	H_PREFETCHT1,
+	H_PREFETCHT2,
+	H_LFENCE,
+	H_SFENCE,
+	H_CLFLUSH,
+	H_MFENCE,
+	H_MOV,
+	H_MOVNTI,
+	H_MOVZX,
+	H_MOVSX,
+	H_MOVSXD,
+	H_LEA,
+	H_ADD,
+	H_OR,
+	H_ADC,
+	H_SBB,
+	H_AND,
+	H_SUB,
+	H_XOR,
+	H_CMP,
+	H_TEST,
+	H_INC,
+	H_DEC,
+	H_NEG,
+	H_NOT,
+	H_SHL,
+	H_SHR,
+	H_SAR,
+	H_ROL,
+	H_ROR,
+	H_RCL,
+	H_RCR,
+	H_SHLD,
+	H_SHRD,
+	H_MUL,
+	H_IMUL,
+	H_DIV,
+	H_IDIV,
+	H_XCHG,
+	H_XADD,
+	H_CMPXCHG,
+	H_CMPXCHG8B,
+	H_BT,
+	H_BTS,
+	H_BTR,
+	H_BTC,
+	H_BSF,
+	H_BSR,
+	H_TZCNT,
+	H_BSWAP,
+	H_CBW,
+	H_CWDE,
+	H_CDQE,
+	H_CWD,
+	H_CDQ,
+	H_CQO,
+	H_JMP,
+	H_JO,
+	H_JNO,
+	H_JB,
+	H_JNB,
+	H_JZ,
+	H_JNZ,
+	H_JBE,
+	H_JNBE,
+	H_JS,
+	H_JNS,
+	H_JP,
+	H_JNP,
+	H_JL,
+	H_JNL,
+	H_JLE,
+	H_JNLE,
+	H_JCXZ,
+	H_JECXZ,
+	H_JRCXZ,
+	H_LOOP,
+	H_LOOPE,
+	H_LOOPNE,
+	H_SETO,
+	H_SETNO,
+	H_SETB,
+	H_SETNB,
+	H_SETZ,
+	H_SETNZ,
+	H_SETBE,
+	H_SETNBE,
+	H_SETS,
+	H_SETNS,
+	H_SETP,
+	H_SETNP,
+	H_SETL,
+	H_SETNL,
+	H_SETLE,
+	H_SETNLE,
+	H_CMOVO,
+	H_CMOVNO,
+	H_CMOVB,
+	H_CMOVNB,
+	H_CMOVZ,
+	H_CMOVNZ,
+	H_CMOVBE,
+	H_CMOVNBE,
+	H_CMOVS,
+	H_CMOVNS,
+	H_CMOVP,
+	H_CMOVNP,
+	H_CMOVL,
+	H_CMOVNL,
+	H_CMOVLE,
+	H_CMOVNLE,
+	H_CALL,
+	H_RET,
+	H_PUSH,
+	H_POP,
+	H_PUSHF,
+	H_PUSHFD,
+	H_PUSHFQ,
+	H_POPF,
+	H_POPFD,
+	H_POPFQ,
+	H_PUSHA,
+	H_PUSHAD,
+	H_POPA,
+	H_POPAD,
+	H_LEAVE,
+	H_ENTER,
+	H_CLC,
+	H_STC,
+	H_CMC,
+	H_CLD,
+	H_STD,
+	H_CLI,
+	H_STI,
+	H_LAHF,
+	H_SAHF,
+	H_XLAT,
+	H_HLT,
+	H_CPUID,
+	H_RDTSC,
+	H_RDMSR,
+	H_WRMSR,
+	H_IN,
+	H_OUT,
+	H_LGDT,
+	H_LIDT,
+	H_SGDT,
+	H_SIDT,
+	H_LTR,
+	H_LLDT,
+	H_STR,
+	H_SLDT,
+	H_SMSW,
+	H_LMSW,
+	H_CLTS,
+	H_INVLPG,
+	H_WBINVD,
+	H_INVD,
+	H_SWAPGS,
+	H_SYSCALL,
+	H_SYSRET,
+	H_IRET,
+	H_IRETD,
+	H_IRETQ,
+	H_INT,
+	H_INT3,
+	H_INTO,
+	H_INT1,
+	H_UD0,
+	H_UD1,
+	H_UD2,
+	H_LDS,
+	H_LES,
+	H_LFS,
+	H_LGS,
+	H_LSS,
+	/* Specialised forms chosen at decode time (decode.c: fast_class) */
+	H_STRING,
+	H_F_MOV_RR, H_F_MOV_RI, H_F_LOAD, H_F_STORE, H_F_LEA,
+	H_F_ADD, H_F_SUB, H_F_CMP, H_F_AND, H_F_OR, H_F_XOR, H_F_TEST,
+	H_F_INC, H_F_DEC,
+	H_F_JCC, H_F_PUSH, H_F_POP, H_F_CALL, H_F_RET,
+	H_COUNT
+};
+extern const uint8_t emu_hclass[ZYDIS_MNEMONIC_MAX_VALUE + 1];
+
+/* Cache tag: the physical address and the decoder mode in one compare. */
+#define DINSN_TAG(gpa, cmode) ((gpa) | ((uint64_t)(cmode) << 56) | 1)
+
+struct dinsn {
+	uint64_t tag;     /* DINSN_TAG(gpa, cmode) when valid, 0 otherwise */
+	uint32_t gen;     /* code-page generation at decode time */
+	uint16_t mnem;    /* ZydisMnemonic */
+	uint8_t hclass;   /* H_*: what exec() dispatches on */
+	uint8_t len;      /* bytes */
+	uint8_t cmode;    /* code size: 2, 4 or 8 bytes (decoder used) */
+	uint8_t osize;    /* operand size in bytes */
+	uint8_t asize;    /* address size in bytes */
+	uint8_t flags;    /* DI_* */
+	uint8_t nops;     /* visible operands */
+	uint8_t seg;      /* segment of the memory operand (SEG_*) */
+	uint8_t base, index, scale;
+	uint8_t opcode;   /* last opcode byte */
+	uint8_t opmap;    /* ZydisOpcodeMap */
+	uint8_t modrm_reg;
+	struct dop op[3];
+	int64_t disp;
+	int64_t imm;  /* first immediate (or far pointer offset) */
+	int64_t imm2; /* second immediate (enter) or far pointer selector */
+};
+
+/* ---- Segments, registers --------------------------------------------- */
+
+enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_NONE = 7 };
+
+/* attr: VMX-style access rights: type 0-3, S 4, DPL 5-6, P 7, AVL 12,
+ * L 13, D/B 14, G 15. */
+struct seg {
+	uint16_t sel;
+	uint16_t attr;
+	uint32_t limit;
+	uint64_t base;
+};
+#define SA_P 0x80
+#define SA_L 0x2000
+#define SA_DB 0x4000
+#define SA_G 0x8000
+
+struct dtr {
+	uint64_t base;
+	uint32_t limit;
+};
+
+enum { R_AX, R_CX, R_DX, R_BX, R_SP, R_BP, R_SI, R_DI };
+
+/* EFLAGS bits */
+#define F_CF 0x1
+#define F_PF 0x4
+#define F_AF 0x10
+#define F_ZF 0x40
+#define F_SF 0x80
+#define F_TF 0x100
+#define F_IF 0x200
+#define F_DF 0x400
+#define F_OF 0x800
+#define F_IOPL 0x3000
+#define F_NT 0x4000
+#define F_RF 0x10000
+#define F_VM 0x20000
+#define F_AC 0x40000
+#define F_ID 0x200000
+#define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
+
+/* Lazy flags: the last arithmetic op whose flags are still pending. */
+enum {
+	LF_NONE, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC, LF_NEG,
+	LF_SHL, LF_SHR, LF_SAR, /* lf_b = count */
+	LF_MUL, /* CF = OF = lf_cf */
+};
+
+#define CR0_PE 0x1
+#define CR0_MP 0x2
+#define CR0_EM 0x4
+#define CR0_TS 0x8
+#define CR0_ET 0x10
+#define CR0_NE 0x20
+#define CR0_WP 0x10000
+#define CR0_AM 0x40000
+#define CR0_NW 0x20000000
+#define CR0_CD 0x40000000
+#define CR0_PG 0x80000000ULL
+#define CR4_PSE 0x10
+#define CR4_PAE 0x20
+#define CR4_PGE 0x80
+#define CR4_OSFXSR 0x200
+#define CR4_OSXMMEXCPT 0x400
+#define EFER_SCE 0x1
+#define EFER_LME 0x100
+#define EFER_LMA 0x400
+#define EFER_NXE 0x800
+
+/* Exceptions */
+enum {
+	EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, EXC_UD = 6,
+	EXC_NM = 7, EXC_DF = 8, EXC_TS = 10, EXC_NP = 11, EXC_SS = 12, EXC_GP = 13,
+	EXC_PF = 14, EXC_MF = 16, EXC_AC = 17, EXC_XM = 19,
+};
+
+/* ---- Software TLB ----------------------------------------------------- */
+
+#define TLB_SIZE 1024
+#define TLB_W 0x1 /* writable (and dirty already set) */
+#define TLB_U 0x2 /* user accessible */
+#define TLB_X 0x4 /* executable */
+#define TLB_UW 0x8 /* user-writable */
+
+struct tlb_entry {
+	uint64_t vpn;     /* linear page number + 1; 0 = invalid */
+	uint8_t *host;    /* host address of the page, NULL for MMIO */
+	uint64_t gpa;     /* guest-physical page address */
+	uint32_t perm;    /* TLB_* */
+};
+
+/* ---- Local APIC ------------------------------------------------------- */
+
+struct lapic {
+	_Atomic uint32_t irr[8]; /* any thread */
+	_Atomic uint32_t tmr[8]; /* any thread */
+	uint32_t isr[8];
+	uint32_t id;
+	uint32_t tpr, ldr, dfr, svr, esr;
+	uint32_t icr_lo, icr_hi;
+	uint32_t lvt[6]; /* timer, thermal, perf, lint0, lint1, error */
+	uint32_t timer_init, timer_div;
+	uint64_t timer_start_ns, timer_period_ns, timer_deadline_ns; /* deadline 0 = off */
+	uint64_t apic_base;
+};
+
+/* ---- The vCPU ----------------------------------------------------------- */
+
+/* cpu->events bits (any thread sets them; owner clears) */
+#define EV_KICK 0x1
+#define EV_IRQ 0x2  /* LAPIC IRR or PIC output may have changed */
+#define EV_INIT 0x4
+#define EV_SIPI 0x8
+
+#define DCACHE_BITS 17
+#define DCACHE_SIZE (1u << DCACHE_BITS)
+
+union xmmreg {
+	uint8_t b[16];
+	uint16_t w[8];
+	uint32_t d[4];
+	uint64_t q[2];
+	int8_t sb[16];
+	int16_t sw[8];
+	int32_t sd[4];
+	int64_t sq[2];
+	float f[4];
+	double fd[2];
+};
+
+struct emu_cpu {
+	uint64_t r[16];
+	uint64_t rip;
+	uint64_t next_rip;
+	uint64_t flags; /* EFLAGS; arithmetic bits stale while lf_op != LF_NONE */
+	uint32_t lf_op;
+	uint8_t lf_size;
+	uint8_t lf_cf; /* saved CF for INC/DEC, carry-in for ADC/SBB */
+	uint64_t lf_res, lf_a, lf_b;
+
+	/* SSE / x87 / MMX state (sse.c, x87.c) */
+	union xmmreg xmm[16];
+	uint32_t mxcsr;
+	uint8_t fpr[8][16]; /* physical x87 registers, 80-bit values (MMX: low 64 bits) */
+	uint16_t fcw, fsw;  /* TOP is fsw bits 11-13 */
+	uint8_t ftw;        /* abridged tag: bit i set = physical register i in use */
+	uint16_t fop;
+	uint64_t fip, fdp;
+
+	struct seg seg[6];
+	struct seg ldtr, tr;
+	struct dtr gdtr, idtr;
+	uint64_t cr0, cr2, cr3, cr4, cr8, efer;
+	uint64_t dr[8];
+	uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_offset;
+	uint64_t sysenter_cs, sysenter_esp, sysenter_eip, pat, misc_enable;
+	int cpl;
+	int cmode; /* code size 2/4/8 */
+	bool paging;
+	bool halted;
+	bool wait_sipi;
+	int irq_shadow;
+	bool irq_maybe; /* an interrupt may be deliverable: check before the next insn */
+	bool slow;      /* take the run loop's slow path before the next instruction */
+	int budget;     /* instructions until the next timer check */ /* instructions until interrupts are allowed again */
+
+	/* Exception delivery state */
+	jmp_buf fault_jmp;
+	int delivering; /* vector being delivered, -1 none */
+	bool fault_is_df;
+	int pending_exc;     /* set by raise; delivered by the run loop */
+	uint32_t pending_err;
+	bool pending_has_err;
+
+	struct tlb_entry tlb[TLB_SIZE];
+	uint64_t fetch_vpn; /* cached code page: linear vpn+1, 0 = none */
+	uint8_t *fetch_host;
+	uint64_t fetch_gpa;
+	_Atomic uint32_t *fetch_gen; /* code_gen entry of the cached code page */
+	_Atomic uint32_t no_gen;     /* stands in for pages beyond code_gen */
+
+	struct dinsn *dcache; /* DCACHE_SIZE entries, by gpa */
+
+	struct lapic apic;
+
+	/* any thread */
+	_Atomic uint32_t events;
+	_Atomic uint32_t sipi_vector;
+	pthread_mutex_t sleep_lock;
+	pthread_cond_t sleep_cond;
+
+	int index;
+	struct machine *m;
+	struct emu_vm *vm;
+	struct bus_hint pio_hint, mmio_hint;
+	uint64_t icount;
+};
+
+/* ---- PIC / PIT / IOAPIC ------------------------------------------------ */
+
+struct pic_chip {
+	uint8_t irr, imr, isr, elcr, last_level;
+	uint8_t vbase;
+	uint8_t init_state; /* 0 ready, 2..4 waiting for ICW2..ICW4 */
+	bool icw4_needed, single, auto_eoi, read_isr, special_mask;
+	uint8_t lowest_prio; /* rotation */
+};
+
+struct pit_chan {
+	uint16_t reload;  /* 0 means 65536 */
+	uint8_t mode, access, bcd;
+	uint8_t rw_state; /* for lo/hi access: next byte is hi */
+	uint8_t wr_state;
+	bool latched;
+	uint16_t latch;
+	bool latch_hi_next;
+	bool gate;
+	bool counting;
+	uint64_t load_ns;
+	uint8_t write_lo;
+};
+
+struct ioapic {
+	uint32_t id, sel;
+	uint64_t redir[24];
+	uint32_t irr; /* pin levels */
+};
+
+/* opaque for a bus range of this backend's devices */
+struct emu_port {
+	struct emu_vm *vm;
+	int which;
+};
+
+struct emu_vm {
+	struct machine *m;
+	int ncpus;
+	struct emu_cpu *cpus[VMON_MAX_CPUS];
+	ZydisDecoder dec16, dec32, dec64;
+	ZydisFormatter fmt;
+
+	/* Code-page tracking for self-modifying code: one byte per 4 KiB of
+	 * guest-physical RAM (flag) and a generation counter. */
+	uint64_t npages; /* pages covered, from gpa 0 */
+	_Atomic uint8_t *code_page;
+	_Atomic uint32_t *code_gen;
+
+	pthread_mutex_t chip_lock; /* PIC, IOAPIC, PIT */
+	struct pic_chip pic[2];
+	struct ioapic ioapic;
+	struct pit_chan pit[3];
+	uint8_t port61;
+	_Atomic uint64_t pit_deadline_ns; /* next channel-0 interrupt, 0 = off */
+	uint64_t pit_period_ns;
+	bool pic_out; /* master INTR line */
+	/* Unimplemented mnemonics already reported on stderr (once each). */
+	_Atomic uint8_t reported[ZYDIS_MNEMONIC_MAX_VALUE + 1];
+};
+
+/* ---- Cross-file functions ---------------------------------------------- */
+
+uint64_t emu_now_ns(void);
+
+/* exec.c */
+void emu_cpu_run(struct emu_cpu *c);
+/* EFLAGS with the lazy arithmetic flags materialised. */
+uint64_t emu_flags(struct emu_cpu *c);
+void emu_report_unimpl(struct emu_cpu *c, const struct dinsn *d);
+
+/* system.c */
+_Noreturn void emu_raise(struct emu_cpu *c, int vec, uint32_t err, bool has_err);
+_Noreturn void emu_raise_gp(struct emu_cpu *c, uint32_t err);
+void emu_deliver(struct emu_cpu *c, int vec, uint32_t err, bool has_err, bool soft,
+		 uint64_t ret_rip);
+void emu_update_mode(struct emu_cpu *c);
+void emu_reset(struct emu_cpu *c);
+void emu_load_seg(struct emu_cpu *c, int s, uint16_t sel);
+void emu_load_boot_state(struct emu_cpu *c, const struct boot_cpu_state *b);
+void emu_write_cr(struct emu_cpu *c, int n, uint64_t v);
+uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok);
+bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v);
+void emu_cpuid(struct emu_cpu *c);
+void emu_iret(struct emu_cpu *c, int osize);
+void emu_far_jump(struct emu_cpu *c, uint16_t sel, uint64_t off, bool call, int osize);
+void emu_far_ret(struct emu_cpu *c, int osize, uint16_t pop_extra);
+void emu_syscall(struct emu_cpu *c);
+void emu_sysret(struct emu_cpu *c, int osize);
+void emu_dump(struct emu_cpu *c, const char *why);
+
+/* mmu.c */
+void tlb_flush(struct emu_cpu *c);
+void tlb_flush_page(struct emu_cpu *c, uint64_t lin);
+/* Translates; raises #PF on failure. acc: 0 read, 1 write, 2 fetch. */
+struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user);
+uint64_t lin_read(struct emu_cpu *c, uint64_t lin, unsigned size);
+void lin_write(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v);
+/* Same with explicit privilege (system structures are read at CPL 0). */
+uint64_t lin_read_sys(struct emu_cpu *c, uint64_t lin, unsigned size);
+void lin_write_sys(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v);
+/* Host pointer for an aligned-enough RMW of size bytes within one page, or
+ * NULL (MMIO or page-crossing: caller falls back to read+write). */
+void *lin_rmw_ptr(struct emu_cpu *c, uint64_t lin, unsigned size);
+uint64_t phys_read(struct emu_cpu *c, uint64_t gpa, unsigned size);
+void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned size, uint64_t v);
+void code_write_notify(struct emu_vm *vm, uint64_t gpa, unsigned size);
+
+/* Something changed that may let an interrupt in (IF, TPR, EOI, ...). */
+static inline void emu_poke(struct emu_cpu *c)
+{
+	c->irq_maybe = true;
+	c->slow = true;
+}
+
+static inline void emu_code_check(struct emu_vm *vm, uint64_t gpa, unsigned size)
+{
+	uint64_t p = gpa >> 12;
+	if (p < vm->npages && atomic_load_explicit(&vm->code_page[p], memory_order_relaxed))
+		code_write_notify(vm, gpa, size);
+	else if (((gpa + size - 1) >> 12) != p)
+		code_write_notify(vm, gpa, size);
+}
+
+/* decode.c */
+int emu_decode_init(struct emu_vm *vm);
+const struct dinsn *emu_fetch_decode(struct emu_cpu *c);
+static inline uint32_t dcache_index(uint64_t gpa)
+{
+	/* Consecutive instructions land in consecutive entries; pages
+	 * DCACHE_SIZE bytes apart are spread by the folded high bits. */
+	return (uint32_t)(gpa ^ (gpa >> DCACHE_BITS) ^ (gpa >> (2 * DCACHE_BITS))) &
+	       (DCACHE_SIZE - 1);
+}
+
+/* The common case of emu_fetch_decode: same code page, cached entry. */
+static inline const struct dinsn *emu_fetch(struct emu_cpu *c)
+{
+	uint64_t lin = c->seg[SEG_CS].base + c->rip;
+	if (c->cmode != 8)
+		lin &= 0xffffffffULL;
+	if (__builtin_expect(c->fetch_vpn == (lin >> 12) + 1, 1)) {
+		uint64_t gpa = c->fetch_gpa | (lin & 0xfff);
+		const struct dinsn *d = &c->dcache[dcache_index(gpa)];
+		if (__builtin_expect(d->tag == DINSN_TAG(gpa, c->cmode) &&
+					     d->gen == atomic_load_explicit(c->fetch_gen,
+									    memory_order_relaxed),
+				     1))
+			return d;
+	}
+	return emu_fetch_decode(c);
+}
+void emu_format_insn(struct emu_cpu *c, uint64_t rip, char *buf, size_t len);
+
+/* sse.c: SSE/SSE2/MMX; x87.c: x87, FXSAVE/FXRSTOR, MXCSR. Return false
+ * if d is not theirs (the caller reports it and raises #UD). */
+bool emu_exec_sse(struct emu_cpu *c, const struct dinsn *d);
+bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d);
+void emu_fpu_reset(struct emu_cpu *c);
+
+/* lapic.c */
+void lapic_reset(struct emu_cpu *c, bool bsp);
+uint32_t lapic_read(struct emu_cpu *c, uint32_t off);
+void lapic_write(struct emu_cpu *c, uint32_t off, uint32_t v);
+/* Highest deliverable vector or -1 (does not acknowledge). */
+int lapic_pending(struct emu_cpu *c);
+void lapic_ack(struct emu_cpu *c, int vec);
+void lapic_timer_check(struct emu_cpu *c, uint64_t now);
+bool lapic_enabled(const struct emu_cpu *c);
+/* From any thread: set vector in IRR of cpu and wake it. */
+void lapic_accept(struct emu_cpu *c, int vec, bool level);
+/* Route an interrupt message (IOAPIC, IPI). dest_mode 0 physical, 1 logical. */
+void apic_deliver(struct emu_vm *vm, struct emu_cpu *from, uint32_t dest, int dest_mode,
+		  int dmode, int vec, bool level, int shorthand);
+void emu_wake(struct emu_cpu *c, uint32_t ev);
+
+/* ioapic.c */
+void ioapic_init(struct ioapic *io);
+uint32_t ioapic_read(struct emu_vm *vm, uint32_t off);
+void ioapic_write(struct emu_vm *vm, uint32_t off, uint32_t v);
+void ioapic_set_irq(struct emu_vm *vm, unsigned pin, bool level); /* chip_lock held */
+void ioapic_eoi(struct emu_vm *vm, int vec);
+
+/* pic.c */
+int pic_register(struct emu_vm *vm, struct vmon_error *err);
+void pic_set_irq(struct emu_vm *vm, unsigned irq, bool level); /* chip_lock held */
+/* Acknowledges the highest pending interrupt and returns its vector, or
+ * -1. Takes chip_lock. */
+int pic_ack(struct emu_vm *vm);
+
+/* pit.c */
+int pit_register(struct emu_vm *vm, struct vmon_error *err);
+void pit_check(struct emu_vm *vm, uint64_t now);
+
+void emu_set_irq(void *ctx, unsigned gsi, bool level);
+/* Registers (or, after a reboot, re-attaches) one of this backend's port
+ * ranges; the handler's opaque is a struct emu_port whose vm may be NULL. */
+int emu_port_attach(struct emu_vm *vm, uint64_t base, uint64_t len, const struct bus_ops *ops,
+		    int which, const char *name, struct vmon_error *err);
+
+#endif

@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Local APIC (xAPIC, MMIO at 0xfee00000), one per vCPU: IRR/ISR/TMR,
+ * TPR/PPR, EOI (forwarded to the IOAPIC for level-triggered vectors),
+ * spurious vector register, LVTs, the timer (one-shot/periodic, counting
+ * real host time at a 1 GHz bus clock like KVM's), and IPIs including
+ * INIT and STARTUP.
+ *
+ * IRR and TMR are set from any thread (IOAPIC, other vCPUs' IPIs) with
+ * atomics; everything else is touched only by the owning vCPU.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu/emu/emu.h"
+
+#define LVT_MASKED 0x10000u
+#define LVT_TIMER 0
+#define LVT_LINT0 3
+#define LAPIC_BUS_NS 1          /* one bus cycle per nanosecond */
+#define MIN_PERIODIC_NS 200000 /* as KVM's min_timer_period_us */
+
+void emu_wake(struct emu_cpu *c, uint32_t ev)
+{
+	atomic_fetch_or(&c->events, ev);
+	pthread_mutex_lock(&c->sleep_lock);
+	pthread_cond_signal(&c->sleep_cond);
+	pthread_mutex_unlock(&c->sleep_lock);
+}
+
+void lapic_reset(struct emu_cpu *c, bool bsp)
+{
+	struct lapic *a = &c->apic;
+	for (int i = 0; i < 8; i++) {
+		atomic_store(&a->irr[i], 0);
+		atomic_store(&a->tmr[i], 0);
+		a->isr[i] = 0;
+	}
+	a->tpr = 0;
+	a->ldr = 0;
+	a->dfr = 0xffffffff;
+	a->svr = 0xff;
+	a->esr = 0;
+	a->icr_lo = a->icr_hi = 0;
+	for (int i = 0; i < 6; i++)
+		a->lvt[i] = LVT_MASKED;
+	/* As KVM: the BSP's LINT0 starts as ExtINT, so the 8259 reaches it. */
+	if (bsp)
+		a->lvt[LVT_LINT0] = 7 << 8;
+	a->timer_init = 0;
+	a->timer_div = 0;
+	a->timer_deadline_ns = 0;
+	a->apic_base = 0xfee00000ULL | 0x800 | (bsp ? 0x100 : 0);
+}
+
+bool lapic_enabled(const struct emu_cpu *c)
+{
+	return (c->apic.apic_base & 0x800) && (c->apic.svr & 0x100);
+}
+
+static int highest_bit(const uint32_t *v)
+{
+	for (int i = 7; i >= 0; i--)
+		if (v[i])
+			return i * 32 + 31 - __builtin_clz(v[i]);
+	return -1;
+}
+
+static int highest_irr(struct lapic *a)
+{
+	for (int i = 7; i >= 0; i--) {
+		uint32_t w = atomic_load_explicit(&a->irr[i], memory_order_relaxed);
+		if (w)
+			return i * 32 + 31 - __builtin_clz(w);
+	}
+	return -1;
+}
+
+static uint32_t ppr(struct lapic *a)
+{
+	int isr = highest_bit(a->isr);
+	uint32_t isrv = isr < 0 ? 0 : (uint32_t)isr & 0xf0;
+	return (a->tpr & 0xf0) >= isrv ? a->tpr : isrv;
+}
+
+int lapic_pending(struct emu_cpu *c)
+{
+	struct lapic *a = &c->apic;
+	if (!(a->apic_base & 0x800))
+		return -1;
+	int v = highest_irr(a);
+	if (v < 0)
+		return -1;
+	if (((uint32_t)v & 0xf0) <= (ppr(a) & 0xf0))
+		return -2;
+	return v;
+}
+
+void lapic_ack(struct emu_cpu *c, int vec)
+{
+	struct lapic *a = &c->apic;
+	atomic_fetch_and(&a->irr[vec >> 5], ~(1u << (vec & 31)));
+	a->isr[vec >> 5] |= 1u << (vec & 31);
+}
+
+void lapic_accept(struct emu_cpu *c, int vec, bool level)
+{
+	struct lapic *a = &c->apic;
+	if (vec < 16) {
+		a->esr |= 0x40; /* received illegal vector (racy but harmless) */
+		return;
+	}
+	if (level)
+		atomic_fetch_or(&a->tmr[vec >> 5], 1u << (vec & 31));
+	else
+		atomic_fetch_and(&a->tmr[vec >> 5], ~(1u << (vec & 31)));
+	atomic_fetch_or(&a->irr[vec >> 5], 1u << (vec & 31));
+	emu_wake(c, EV_IRQ);
+}
+
+static bool dest_match(struct emu_cpu *t, uint32_t dest, int dest_mode)
+{
+	if (dest_mode == 0)
+		return dest == 0xff || t->apic.id == dest;
+	uint32_t ldr = t->apic.ldr >> 24;
+	if ((t->apic.dfr >> 28) == 0xf) /* flat */
+		return (ldr & dest) != 0;
+	/* cluster */
+	return (ldr >> 4) == (dest >> 4) && (ldr & dest & 0xf);
+}
+
+void apic_deliver(struct emu_vm *vm, struct emu_cpu *from, uint32_t dest, int dest_mode,
+		  int dmode, int vec, bool level, int shorthand)
+{
+	for (int i = 0; i < vm->ncpus; i++) {
+		struct emu_cpu *t = vm->cpus[i];
+		if (!t)
+			continue;
+		bool match;
+		switch (shorthand) {
+		case 1:
+			match = t == from;
+			break;
+		case 2:
+			match = true;
+			break;
+		case 3:
+			match = t != from;
+			break;
+		default:
+			match = dest_match(t, dest, dest_mode);
+		}
+		if (!match)
+			continue;
+		switch (dmode) {
+		case 0: /* fixed */
+		case 1: /* lowest priority: the first match */
+			lapic_accept(t, vec, level);
+			break;
+		case 4: /* NMI: delivered as vector 2 through the IRR is wrong; not modelled */
+			fprintf(stderr, "vmon: emu: NMI IPI not supported (ignored)\n");
+			break;
+		case 5:
+			emu_wake(t, EV_INIT);
+			break;
+		case 6:
+			atomic_store(&t->sipi_vector, (uint32_t)vec);
+			emu_wake(t, EV_SIPI);
+			break;
+		default:
+			break;
+		}
+		if (dmode == 1 && shorthand == 0)
+			break;
+	}
+}
+
+static uint32_t timer_divisor(uint32_t div)
+{
+	uint32_t v = ((div & 8) >> 1) | (div & 3);
+	return v == 7 ? 1 : 2u << v;
+}
+
+static bool timer_periodic(struct lapic *a)
+{
+	return ((a->lvt[LVT_TIMER] >> 17) & 3) == 1;
+}
+
+static void timer_start(struct emu_cpu *c, uint64_t now)
+{
+	struct lapic *a = &c->apic;
+	if (!a->timer_init) {
+		a->timer_deadline_ns = 0;
+		return;
+	}
+	uint64_t period = (uint64_t)a->timer_init * timer_divisor(a->timer_div) * LAPIC_BUS_NS;
+	if (timer_periodic(a) && period < MIN_PERIODIC_NS)
+		period = MIN_PERIODIC_NS;
+	a->timer_period_ns = period;
+	a->timer_start_ns = now;
+	a->timer_deadline_ns = now + period;
+}
+
+void lapic_timer_check(struct emu_cpu *c, uint64_t now)
+{
+	struct lapic *a = &c->apic;
+	if (!a->timer_deadline_ns || now < a->timer_deadline_ns)
+		return;
+	if (!(a->lvt[LVT_TIMER] & LVT_MASKED))
+		lapic_accept(c, a->lvt[LVT_TIMER] & 0xff, false);
+	if (timer_periodic(a)) {
+		a->timer_deadline_ns += a->timer_period_ns;
+		if (a->timer_deadline_ns <= now) /* fell behind: do not storm */
+			a->timer_deadline_ns = now + a->timer_period_ns;
+		a->timer_start_ns = a->timer_deadline_ns - a->timer_period_ns;
+	} else {
+		a->timer_deadline_ns = 0;
+	}
+}
+
+static uint32_t timer_current(struct emu_cpu *c)
+{
+	struct lapic *a = &c->apic;
+	if (!a->timer_deadline_ns || !a->timer_init)
+		return 0;
+	uint64_t now = emu_now_ns();
+	uint64_t per_tick = (uint64_t)timer_divisor(a->timer_div) * LAPIC_BUS_NS;
+	uint64_t ticks = (now - a->timer_start_ns) / per_tick;
+	uint64_t total = a->timer_period_ns / per_tick;
+	if (ticks >= total)
+		return timer_periodic(a) ? (uint32_t)(total - ticks % total) : 0;
+	return (uint32_t)(total - ticks);
+}
+
+uint32_t lapic_read(struct emu_cpu *c, uint32_t off)
+{
+	struct lapic *a = &c->apic;
+	switch (off) {
+	case 0x20:
+		return a->id << 24;
+	case 0x30:
+		return 0x50014; /* version 0x14, 6 LVT entries */
+	case 0x80:
+		return a->tpr;
+	case 0x90:
+		return 0;
+	case 0xa0:
+		return ppr(a);
+	case 0xd0:
+		return a->ldr;
+	case 0xe0:
+		return a->dfr;
+	case 0xf0:
+		return a->svr;
+	case 0x280:
+		return a->esr;
+	case 0x300:
+		return a->icr_lo & ~(1u << 12);
+	case 0x310:
+		return a->icr_hi;
+	case 0x320:
+	case 0x330:
+	case 0x340:
+	case 0x350:
+	case 0x360:
+	case 0x370:
+		return a->lvt[(off - 0x320) >> 4];
+	case 0x380:
+		return a->timer_init;
+	case 0x390:
+		return timer_current(c);
+	case 0x3e0:
+		return a->timer_div;
+	}
+	if (off >= 0x100 && off < 0x180)
+		return a->isr[(off - 0x100) >> 4];
+	if (off >= 0x180 && off < 0x200)
+		return atomic_load(&a->tmr[(off - 0x180) >> 4]);
+	if (off >= 0x200 && off < 0x280)
+		return atomic_load(&a->irr[(off - 0x200) >> 4]);
+	return 0;
+}
+
+static void lapic_eoi(struct emu_cpu *c)
+{
+	struct lapic *a = &c->apic;
+	int v = highest_bit(a->isr);
+	if (v < 0)
+		return;
+	a->isr[v >> 5] &= ~(1u << (v & 31));
+	emu_poke(c);
+	if (atomic_load(&a->tmr[v >> 5]) & (1u << (v & 31)))
+		ioapic_eoi(c->vm, v);
+}
+
+void lapic_write(struct emu_cpu *c, uint32_t off, uint32_t v)
+{
+	struct lapic *a = &c->apic;
+	switch (off) {
+	case 0x20:
+		a->id = v >> 24;
+		return;
+	case 0x80:
+		a->tpr = v & 0xff;
+		emu_poke(c);
+		return;
+	case 0xb0:
+		lapic_eoi(c);
+		return;
+	case 0xd0:
+		a->ldr = v & 0xff000000u;
+		return;
+	case 0xe0:
+		a->dfr = v | 0x0fffffffu;
+		return;
+	case 0xf0:
+		a->svr = v & 0x3ff;
+		if (!(v & 0x100))
+			for (int i = 0; i < 6; i++)
+				a->lvt[i] |= LVT_MASKED;
+		emu_poke(c);
+		return;
+	case 0x280:
+		a->esr = 0;
+		return;
+	case 0x300: {
+		a->icr_lo = v & ~(1u << 12);
+		int dmode = (v >> 8) & 7;
+		bool assert = (v >> 14) & 1, level_trig = (v >> 15) & 1;
+		if (dmode == 5 && !assert && level_trig)
+			return; /* INIT level de-assert */
+		apic_deliver(c->vm, c, a->icr_hi >> 24, (v >> 11) & 1, dmode, v & 0xff, false,
+			     (v >> 18) & 3);
+		return;
+	}
+	case 0x310:
+		a->icr_hi = v & 0xff000000u;
+		return;
+	case 0x320:
+	case 0x330:
+	case 0x340:
+	case 0x350:
+	case 0x360:
+	case 0x370: {
+		int i = (off - 0x320) >> 4;
+		static const uint32_t masks[6] = { 0x700ff, 0x107ff, 0x107ff, 0x1f7ff, 0x1f7ff,
+						   0x100ff };
+		uint32_t nv = v & masks[i];
+		if (!(a->svr & 0x100))
+			nv |= LVT_MASKED;
+		bool was_periodic = timer_periodic(a);
+		a->lvt[i] = nv;
+		if (i == LVT_TIMER && was_periodic != timer_periodic(a))
+			timer_start(c, emu_now_ns());
+		if (i == LVT_LINT0)
+			emu_poke(c);
+		return;
+	}
+	case 0x380:
+		a->timer_init = v;
+		timer_start(c, emu_now_ns());
+		return;
+	case 0x3e0:
+		a->timer_div = v & 0xb;
+		return;
+	default:
+		return;
+	}
+}

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Operand access shared by the interpreter files (exec.c, sse.c, x87.c):
+ * register views, effective addresses, segment bases, and memory accesses
+ * with the inline software-TLB fast path.
+ */
+#ifndef VMON_CPU_EMU_OPERAND_H
+#define VMON_CPU_EMU_OPERAND_H
+
+#include <string.h>
+
+#include "cpu/emu/emu.h"
+
+/* ---- Small helpers ----------------------------------------------------- */
+
+static inline uint64_t szmask(unsigned size)
+{
+	return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
+
+static inline uint64_t sbit(unsigned size)
+{
+	return 1ULL << (size * 8 - 1);
+}
+
+static inline int64_t sext(uint64_t v, unsigned size)
+{
+	switch (size) {
+	case 1:
+		return (int8_t)v;
+	case 2:
+		return (int16_t)v;
+	case 4:
+		return (int32_t)v;
+	default:
+		return (int64_t)v;
+	}
+}
+
+static inline uint64_t get_reg(struct emu_cpu *c, uint8_t reg, unsigned size)
+{
+	if (reg & DOP_F_HI8)
+		return (c->r[reg & 3] >> 8) & 0xff;
+	return c->r[reg] & szmask(size);
+}
+
+static inline void set_reg(struct emu_cpu *c, uint8_t reg, unsigned size, uint64_t v)
+{
+	if (reg & DOP_F_HI8) {
+		uint64_t *r = &c->r[reg & 3];
+		*r = (*r & ~0xff00ULL) | ((v & 0xff) << 8);
+		return;
+	}
+	uint64_t *r = &c->r[reg];
+	switch (size) {
+	case 1:
+		*r = (*r & ~0xffULL) | (v & 0xff);
+		break;
+	case 2:
+		*r = (*r & ~0xffffULL) | (v & 0xffff);
+		break;
+	case 4:
+		*r = (uint32_t)v;
+		break;
+	default:
+		*r = v;
+	}
+}
+
+/* ---- Addressing ------------------------------------------------------------ */
+
+static inline uint64_t amask(unsigned asize, uint64_t v)
+{
+	return asize == 8 ? v : asize == 4 ? (uint32_t)v : (uint16_t)v;
+}
+
+static inline uint64_t ea_off(struct emu_cpu *c, const struct dinsn *d)
+{
+	uint64_t a = (uint64_t)d->disp;
+	if (d->base == REG_RIP)
+		a += c->next_rip;
+	else if (d->base != REG_NONE)
+		a += c->r[d->base];
+	if (d->index != REG_NONE)
+		a += c->r[d->index] * d->scale;
+	return amask(d->asize, a);
+}
+
+/* TLB hits on RAM are handled inline; everything else goes to mmu.c. */
+static inline uint64_t mread(struct emu_cpu *c, uint64_t lin, unsigned size)
+{
+	const struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
+	unsigned off = lin & 0xfff;
+	if (__builtin_expect(e->vpn == (lin >> 12) + 1 && e->host && off + size <= 4096 &&
+				     (c->cpl != 3 || (e->perm & TLB_U)),
+			     1)) {
+		uint64_t v = 0;
+		memcpy(&v, e->host + off, size);
+		return v;
+	}
+	return lin_read(c, lin, size);
+}
+
+static inline void mwrite(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v)
+{
+	const struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
+	unsigned off = lin & 0xfff;
+	uint32_t need = c->cpl == 3 ? (TLB_U | TLB_UW) : TLB_W;
+	if (__builtin_expect(e->vpn == (lin >> 12) + 1 && e->host && off + size <= 4096 &&
+				     (e->perm & need) == need,
+			     1)) {
+		emu_code_check(c->vm, e->gpa | off, size);
+		memcpy(e->host + off, &v, size);
+		return;
+	}
+	lin_write(c, lin, size, v);
+}
+
+static inline uint64_t seg_lin(struct emu_cpu *c, int seg, uint64_t off)
+{
+	if (c->cmode == 8)
+		return (seg == SEG_FS || seg == SEG_GS) ? c->seg[seg].base + off : off;
+	return (uint32_t)(c->seg[seg].base + off);
+}
+
+static inline uint64_t mem_lin(struct emu_cpu *c, const struct dinsn *d)
+{
+	return seg_lin(c, d->seg, ea_off(c, d));
+}
+
+static inline __attribute__((always_inline)) uint64_t opr(struct emu_cpu *c, const struct dinsn *d, int i)
+{
+	const struct dop *o = &d->op[i];
+	switch (o->kind) {
+	case DOP_REG:
+		return get_reg(c, o->reg, o->size);
+	case DOP_MEM:
+		return mread(c, mem_lin(c, d), o->size);
+	case DOP_IMM:
+		/* Sign-extended to 64 bits by the decoder; users mask to
+		 * their operand size (an imm8 of an imm-extended op is
+		 * narrower than the operation). */
+		return (uint64_t)(i == 0 || d->op[0].kind != DOP_IMM ? d->imm : d->imm2);
+	case DOP_SEG:
+		return c->seg[o->reg].sel;
+	default:
+		return 0;
+	}
+}
+
+static inline __attribute__((always_inline)) void opw(struct emu_cpu *c, const struct dinsn *d, int i, uint64_t v)
+{
+	const struct dop *o = &d->op[i];
+	if (o->kind == DOP_REG)
+		set_reg(c, o->reg, o->size, v);
+	else if (o->kind == DOP_MEM)
+		mwrite(c, mem_lin(c, d), o->size, v);
+}
+
+#endif
