@@ -31,6 +31,8 @@ def vmm_commands(build, guests):
             "-serial", "stdio", "-monitor", "none", "-no-reboot",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
     return {
+        "vmon (emu)": lambda elf, cmdline: [vmon, "run", "--backend", "emu", "--mem", "256M",
+                                            "--kernel", elf] + (["--cmdline", cmdline] if cmdline else []),
         "vmon (kvm)": lambda elf, cmdline: [vmon, "run", "--backend", "kvm", "--mem", "256M",
                                             "--kernel", elf] + (["--cmdline", cmdline] if cmdline else []),
         "qemu (kvm)": lambda elf, cmdline: qemu + ["-accel", "kvm", "-kernel", elf]
@@ -94,6 +96,23 @@ def native_compute_seconds(iters):
     return float(out.split()[0])
 
 
+def emu_instructions_per_iteration(build, elf):
+    """Guest instructions per compute-loop iteration, from the software CPU's
+    retired-instruction counter (VMON_EMU_STATS) at two iteration counts."""
+    def count(iters):
+        env = dict(os.environ, VMON_EMU_STATS="1")
+        p = subprocess.run([os.path.join(build, "vmon"), "run", "--backend", "emu", "--kernel", elf,
+                            "--cmdline", f"iters={iters}"], capture_output=True, text=True,
+                           env=env, stdin=subprocess.DEVNULL)
+        total = 0
+        for line in p.stderr.splitlines():
+            if " instructions in " in line:
+                total += int(line.split(" instructions in ")[0].split()[-1])
+        return total
+    a, b = 100000, 1100000
+    return (count(b) - count(a)) / (b - a)
+
+
 def fmt_us(s):
     return f"{s * 1e6:,.3f} µs"
 
@@ -124,7 +143,7 @@ def main():
         r = {}
         # TCG translates once and then runs near native speed, so it needs
         # far longer loops for its figures to rise above timer granularity.
-        scale = 200 if "tcg" in name else 1
+        scale = 200 if ("tcg" in name or name == "vmon (emu)") else 1
         n_exits, n_iters = args.exits * scale, args.iters * scale
         r["first"] = median_of(lambda: run_timed(mk(elf("hello"), ""), [])[0]["first_byte"], args.runs)
 
@@ -153,34 +172,43 @@ def main():
             r["overhead_kib"] = r["rss"]["RssAnon"] + r["rss"]["RssFile"]
         else:
             r["overhead_kib"] = r["rss"]["VmRSS"] - guest_touched
+    insns_per_iter = emu_instructions_per_iteration(BUILD, elf("compute"))
+    for name, r in rows.items():
+        r["mips"] = insns_per_iter / r["compute"] / 1e6
     native_iters = args.iters * 1000
     native = statistics.median(native_compute_seconds(native_iters)
                                for _ in range(args.runs)) / native_iters
 
-    ref = "qemu (kvm)"
-    print(f"| metric | " + " | ".join(rows) + f" | vmon / {ref} |")
-    print("|---|" + "---|" * (len(rows) + 1))
+    pairs = [("vmon (kvm)", "qemu (kvm)"), ("vmon (emu)", "qemu (tcg)")]
+    print("| metric | " + " | ".join(rows) + " | "
+          + " | ".join(f"{a} / {b}" for a, b in pairs) + " |")
+    print("|---|" + "---|" * (len(rows) + len(pairs)))
+
+    def ratio(a, b, key):
+        return rows[a][key] / rows[b][key] if rows[b][key] else float("nan")
 
     def line(label, key, fmt):
         vals = [rows[n][key] for n in rows]
-        ratio = rows["vmon (kvm)"][key] / rows[ref][key] if rows[ref][key] else float("nan")
-        print(f"| {label} | " + " | ".join(fmt(v) for v in vals) + f" | {ratio:.2f}× |")
+        print(f"| {label} | " + " | ".join(fmt(v) for v in vals) + " | "
+              + " | ".join(f"{ratio(a, b, key):.2f}×" for a, b in pairs) + " |")
 
     line("spawn → first serial byte (hello)", "first", fmt_ms)
     line("port-I/O exit round trip (exitstorm)", "pio", fmt_us)
     line("MMIO exit round trip (exitstorm)", "mmio", fmt_us)
     line("compute loop, time per iteration", "compute", fmt_ns)
+    line("guest instructions per second (compute)", "mips", lambda v: f"{v:,.1f} M")
     line("resident memory beyond guest RAM", "overhead_kib", lambda k: f"{k / 1024:.1f} MiB")
     print()
-    print(f"native host code, same compute loop: {fmt_ns(native)} per iteration "
-          f"(vmon (kvm) is {rows['vmon (kvm)']['compute'] / native:,.0f}× native here; "
-          f"qemu (tcg) {rows['qemu (tcg)']['compute'] / native:,.0f}×)")
+    print(f"native host code, same compute loop: {fmt_ns(native)} per iteration, "
+          f"{insns_per_iter / native / 1e6:,.0f} M guest-equivalent instructions/s "
+          f"({insns_per_iter:.1f} instructions per iteration); slowdown vs native: "
+          + ", ".join(f"{n} {rows[n]['compute'] / native:,.1f}×" for n in rows))
     print(f"guest RAM touched by serial_echo (vmon RssShmem): {guest_touched / 1024:.1f} MiB; "
           f"vmon VmRSS {rows['vmon (kvm)']['rss']['VmRSS'] / 1024:.1f} MiB, "
           f"qemu (kvm) VmRSS {rows['qemu (kvm)']['rss']['VmRSS'] / 1024:.1f} MiB")
     print(f"runs per figure: {args.runs} (median); exits per run: {args.exits} "
-          f"(qemu tcg: {args.exits * 200}); compute iterations: {args.iters} "
-          f"(qemu tcg: {args.iters * 200}, native: {args.iters * 1000})")
+          f"(emu and qemu tcg: {args.exits * 200}); compute iterations: {args.iters} "
+          f"(emu and qemu tcg: {args.iters * 200}, native: {args.iters * 1000})")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ PACKAGES=(
 	build-essential make gcc        # the build
 	libzydis-dev                    # x86 decoder/formatter (error messages, software CPU)
 	libcmocka-dev                   # unit-test framework
+	liburing-dev                    # io_uring: asynchronous disk I/O (virtio-blk)
+	clang libclang-rt-14-dev        # make fuzz (libFuzzer + ASan)
 	python3                         # small test helpers (image generators)
 	util-linux                      # setpriv, for the permission tests
 	qemu-system-x86                 # reference for benchmarks, oracle for tests

@@ -211,7 +211,7 @@ static void resource_word(struct ab *b, uint8_t type, uint8_t type_flags, uint16
 	e16(b, (uint16_t)(max - min + 1));
 }
 
-static void pci_crs(struct ab *b)
+static void pci_crs(struct ab *b, const struct acpi_config *cfg)
 {
 	resource_word(b, 2, 0, 0, 0xff); /* bus numbers 0-255 */
 	/* I/O port descriptor: the configuration ports. */
@@ -230,15 +230,15 @@ static void pci_crs(struct ab *b)
 	e8(b, 0x0c); /* producer, positive decode, min and max fixed */
 	e8(b, 0x01); /* read/write, non-cacheable */
 	e32(b, 0);
-	e32(b, ACPI_PCI_MMIO_START);
-	e32(b, ACPI_PCI_MMIO_END - 1);
+	e32(b, cfg->pci_mmio_start);
+	e32(b, cfg->pci_mmio_end - 1);
 	e32(b, 0);
-	e32(b, ACPI_PCI_MMIO_END - ACPI_PCI_MMIO_START);
+	e32(b, cfg->pci_mmio_end - cfg->pci_mmio_start);
 	e8(b, 0x79); /* end tag */
 	e8(b, 0);
 }
 
-static void pci_prt(struct ab *b)
+static void pci_prt(struct ab *b, const struct acpi_config *cfg)
 {
 	struct scratch list, entry;
 	scratch_init(&list);
@@ -250,7 +250,7 @@ static void pci_prt(struct ab *b)
 			aml_integer(&entry.ab, slot << 16 | 0xffff); /* any function */
 			aml_integer(&entry.ab, pin);
 			aml_integer(&entry.ab, 0); /* source: a GSI, not a link device */
-			aml_integer(&entry.ab, acpi_pci_intx_gsi(slot, pin));
+			aml_integer(&entry.ab, acpi_pci_intx_gsi(cfg, slot, pin));
 			static const uint8_t package_op = 0x12;
 			aml_wrap(&list.ab, &package_op, 1, &entry.ab);
 		}
@@ -298,13 +298,13 @@ static void dsdt_body(struct ab *b, const struct acpi_config *cfg)
 	aml_integer(&dev->ab, 0);
 	/* Name(_CRS, Buffer(n) {descriptors}) */
 	struct ab res = {.p = crs->mem + 64, .cap = sizeof(crs->mem) - 64};
-	pci_crs(&res);
+	pci_crs(&res, cfg);
 	aml_integer(&crs->ab, (uint32_t)res.len);
 	emit(&crs->ab, res.p, res.len);
 	crs->ab.full |= res.full;
 	aml_name(&dev->ab, "_CRS");
 	aml_wrap(&dev->ab, &buffer_op, 1, &crs->ab);
-	pci_prt(&dev->ab);
+	pci_prt(&dev->ab, cfg);
 
 	emit(&scope->ab, "\\_SB_", 5);
 	aml_wrap(&scope->ab, device_op, 2, &dev->ab);
@@ -403,6 +403,10 @@ long acpi_build(const struct acpi_config *cfg, uint64_t base, uint8_t *buf, size
 	if (base % 16 || base > UINT32_MAX - cap)
 		return err_setf(err, "ACPI tables: bad base address 0x%llx",
 				(unsigned long long)base);
+	if (cfg->pci_host &&
+	    (cfg->pci_intx_lines == 0 || cfg->pci_intx_gsi_base + cfg->pci_intx_lines > 24 ||
+	     cfg->pci_mmio_end <= cfg->pci_mmio_start))
+		return err_setf(err, "ACPI tables: bad PCI host description");
 	memset(buf, 0, cap);
 	struct ab b = {.p = buf, .cap = cap};
 

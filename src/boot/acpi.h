@@ -18,8 +18,8 @@
  *         routing does); LINT1 = NMI on every processor
  *   DSDT  \_S5 (SLP_TYP ACPI_S5_SLP_TYP) so the guest can power off; with
  *         pci_host, \_SB.PCI0 (PNP0A03, bus 0-255, config ports 0xcf8-0xcff,
- *         I/O windows around them, memory window [3 GiB, 0xfec00000), and
- *         a _PRT routing each slot's INTA-D to GSI acpi_pci_intx_gsi())
+ *         I/O windows around them, the PCI host's memory window, and a _PRT
+ *         routing each slot's INTA-D to GSI acpi_pci_intx_gsi())
  *
  * Consistent with the MP table (mptable.h): same APIC ids, IOAPIC id and
  * routing.
@@ -34,13 +34,11 @@
 #include "core/error.h"
 #include "core/guest_mem.h"
 
-#define ACPI_RSDP_GPA	    0xe0000ULL
-#define ACPI_TABLES_END	    0xf0000ULL /* the tables follow the RSDP up to here */
-#define ACPI_LAPIC_ADDR	    0xfee00000u
-#define ACPI_IOAPIC_ADDR    0xfec00000u
-#define ACPI_S5_SLP_TYP	    5
-#define ACPI_PCI_MMIO_START 0xc0000000u /* GM_LOW_RAM_END */
-#define ACPI_PCI_MMIO_END   0xfec00000u /* exclusive: the IOAPIC follows */
+#define ACPI_RSDP_GPA	 0xe0000ULL
+#define ACPI_TABLES_END	 0xf0000ULL /* the tables follow the RSDP up to here */
+#define ACPI_LAPIC_ADDR	 0xfee00000u
+#define ACPI_IOAPIC_ADDR 0xfec00000u
+#define ACPI_S5_SLP_TYP	 5
 
 /* Sizes of the fixed tables, for tests. */
 #define ACPI_RSDP_LEN 36
@@ -54,17 +52,20 @@ struct acpi_config {
 	uint8_t reset_value;
 	/* Describe a PCI host bridge (configuration mechanism #1 at 0xcf8)
 	 * in the DSDT. Only when the machine has one: Linux then scans PCI
-	 * through it (and, with ACPI on, only through it). */
+	 * through it (and, with ACPI on, only through it). The rest describe
+	 * it (devices/pci.h): its memory window [pci_mmio_start,
+	 * pci_mmio_end), and its INTx wiring (see acpi_pci_intx_gsi). */
 	bool pci_host;
+	uint32_t pci_mmio_start, pci_mmio_end;
+	unsigned pci_intx_gsi_base, pci_intx_lines;
 };
 
 /* The GSI that INTx pin (0 = INTA .. 3 = INTD) of PCI slot (0-31) on bus
- * 0 is routed to in the DSDT's _PRT: 16 + ((slot + pin) mod 8), the eight
- * IOAPIC pins above the ISA ones; level-triggered, active-low. A PCI
- * device model must raise that GSI. */
-static inline unsigned acpi_pci_intx_gsi(unsigned slot, unsigned pin)
+ * 0 is routed to in the DSDT's _PRT: base + ((slot + pin) mod lines), the
+ * usual swizzle; level-triggered, active-low, as _PRT GSI entries are. */
+static inline unsigned acpi_pci_intx_gsi(const struct acpi_config *cfg, unsigned slot, unsigned pin)
 {
-	return 16 + ((slot + pin) & 7);
+	return cfg->pci_intx_gsi_base + (slot + pin) % cfg->pci_intx_lines;
 }
 
 /* Builds every table into buf as it will sit at guest-physical base (the

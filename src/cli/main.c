@@ -23,6 +23,7 @@
 #include "cpu/cpu_backend.h"
 #include "cpu/host_virt.h"
 #include "vm/vm.h"
+#include "vm/vm_devices.h"
 
 #define DEFAULT_MEM (256ULL << 20)
 
@@ -46,6 +47,7 @@ enum {
 	OPT_NO_REBOOT,
 	OPT_OVERCOMMIT,
 	OPT_TRACE_IO,
+	OPT_DISK,
 	OPT_HELP,
 };
 
@@ -62,6 +64,7 @@ static const struct option run_options[] = {
 	{"no-reboot", no_argument, NULL, OPT_NO_REBOOT},
 	{"overcommit", no_argument, NULL, OPT_OVERCOMMIT},
 	{"trace-io", no_argument, NULL, OPT_TRACE_IO},
+	{"disk", required_argument, NULL, OPT_DISK},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -81,6 +84,37 @@ static void check_or_die(int r, const struct vmon_error *err)
 {
 	if (r < 0)
 		die_status(VMON_EXIT_USAGE, "%s", err->msg);
+}
+
+/* --disk PATH[,ro][,id=NAME]: PATH may not contain a comma. */
+static void parse_disk(struct vm_config *cfg, const char *arg)
+{
+	if (cfg->ndisks == VM_MAX_DISKS)
+		usage_error("--disk: at most %d disks", VM_MAX_DISKS);
+	char *copy = strdup(arg); /* freed by cmd_run after the VM (d->path) */
+	if (!copy)
+		die_status(VMON_EXIT_USAGE, "out of memory");
+	struct virtio_blk_spec *d = &cfg->disks[cfg->ndisks];
+	*d = (struct virtio_blk_spec){.path = copy, .aio = BLK_AIO_AUTO};
+	char *opt = strchr(copy, ',');
+	if (opt)
+		*opt++ = '\0';
+	if (!*copy)
+		usage_error("--disk: '%s' names no image file", arg);
+	while (opt) {
+		char *next = strchr(opt, ',');
+		if (next)
+			*next++ = '\0';
+		if (strcmp(opt, "ro") == 0)
+			d->ro = true;
+		else if (strncmp(opt, "id=", 3) == 0 && opt[3])
+			d->id = opt + 3;
+		else
+			usage_error("--disk: unknown suboption '%s' in '%s' (use ro or id=NAME)",
+				    opt, arg);
+		opt = next;
+	}
+	cfg->ndisks++;
 }
 
 static const struct cpu_backend *choose_backend(const char *name)
@@ -181,6 +215,7 @@ static int cmd_run(int argc, char **argv)
 		case OPT_NO_REBOOT: cfg.no_reboot = true; break;
 		case OPT_OVERCOMMIT: overcommit = true; break;
 		case OPT_TRACE_IO: cfg.trace_io = true; break;
+		case OPT_DISK: parse_disk(&cfg, optarg); break;
 		case OPT_HELP: print_usage(stdout); return 0;
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: usage_error("unknown option '%s'", argv[optind - 1]);
@@ -201,9 +236,12 @@ static int cmd_run(int argc, char **argv)
 				   (unsigned long long)(cfg.mem_size >> 20),
 				   (unsigned long long)(host >> 20));
 	}
+	check_or_die(vm_devices_check(&cfg, &err), &err);
 	cfg.backend = choose_backend(backend);
 
 	int status = vm_run(&cfg, &err);
+	for (int i = 0; i < cfg.ndisks; i++)
+		free((char *)cfg.disks[i].path);
 	if (status < 0)
 		die_status(VMON_EXIT_USAGE, "%s", err.msg);
 	return status;

@@ -27,6 +27,7 @@
 #include "core/machine.h"
 #include "cpu/cpu_backend.h"
 #include "devices/acpi_pm.h"
+#include "devices/pci.h"
 #include "vm/vm_devices.h"
 
 struct vm {
@@ -91,7 +92,11 @@ static int write_firmware_tables(struct vm *vm, uint64_t *rsdp, struct vmon_erro
 		.sleep_sts_port = ACPI_PM_SLEEP_STS_PORT,
 		.reset_port = ACPI_PM_RESET_PORT,
 		.reset_value = ACPI_PM_RESET_VALUE,
-		.pci_host = false, /* true once the machine has a PCI host bridge */
+		.pci_host = true,
+		.pci_mmio_start = (uint32_t)PCI_MMIO_BASE,
+		.pci_mmio_end = (uint32_t)PCI_MMIO_END,
+		.pci_intx_gsi_base = PCI_INTX_GSI_BASE,
+		.pci_intx_lines = 4, /* pci.c: slot s INTA -> base + s % 4 */
 	};
 	if (mptable_write(&m->mem, m->ncpus, err) < 0)
 		return -1;
@@ -225,8 +230,10 @@ int vm_run(const struct vm_config *cfg, struct vmon_error *err)
 			break;
 		/* Reboot: fresh CPUs and interrupt controllers, same RAM and
 		 * devices, image loaded again. */
-		m->backend->destroy(m);
+		/* Devices first: I/O still completing must not raise an
+		 * interrupt through a router that is being torn down. */
 		vm_devices_reset(&vm->devs);
+		m->backend->destroy(m);
 		atomic_store(&m->ctl.reason, VM_STOP_NONE);
 		ev_rearm(vm->ev);
 		if (m->backend->create(m, err) < 0 || load_image(vm, err) < 0 ||

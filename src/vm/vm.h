@@ -13,8 +13,11 @@
 #include "boot/boot.h"
 #include "core/error.h"
 #include "devices/debug_exit.h"
+#include "devices/virtio/virtio_blk.h"
 
 struct cpu_backend;
+
+#define VM_MAX_DISKS 16
 
 struct vm_config {
 	uint64_t mem_size;
@@ -25,6 +28,8 @@ struct vm_config {
 	enum debug_exit_mode debug_exit;
 	bool no_reboot; /* a guest reset ends vmon instead of rebooting */
 	bool trace_io;	/* log unclaimed port/MMIO accesses */
+	struct virtio_blk_spec disks[VM_MAX_DISKS]; /* --disk, in order: PCI slots 1.. */
+	int ndisks;
 };
 
 /* Runs the VM to its end. Returns vmon's exit status (>= 0), or -1 with err

@@ -7,13 +7,25 @@
 #include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
+#include "devices/pci.h"
 #include "devices/rtc_cmos.h"
 #include "devices/uart_16550.h"
+#include "devices/virtio/iothread.h"
+#include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_rng.h"
 #include "vm/vm.h"
 
 static struct irq_line line(struct machine *m, unsigned gsi)
 {
 	return (struct irq_line){.router = &m->irq, .gsi = gsi};
+}
+
+int vm_devices_check(const struct vm_config *cfg, struct vmon_error *err)
+{
+	for (int i = 0; i < cfg->ndisks; i++)
+		if (virtio_blk_check(&cfg->disks[i], err) < 0)
+			return -1;
+	return 0;
 }
 
 int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop *ev,
@@ -33,6 +45,20 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 			      err) < 0 ||
 	    acpi_pm_create(&d->acpi_pm, &m->pio, &m->ctl, err) < 0)
 		return -1;
+	/* PCI bus 0: the host bridge at 00:00.0, then one virtio-blk per
+	 * --disk in order, then virtio-rng. */
+	if (pci_host_create(&d->pci, &m->pio, &m->mmio, &m->irq, err) < 0 ||
+	    iothread_create(&d->io, "virtio-io", err) < 0)
+		return -1;
+	for (int i = 0; i < cfg->ndisks && i < VM_MAX_DISKS; i++) {
+		int r = virtio_blk_create(&d->blk[i], &cfg->disks[i], &m->mem, &m->ctl, d->io,
+					  d->pci, err);
+		d->nblk = i + 1;
+		if (r < 0)
+			return -1;
+	}
+	if (virtio_rng_create(&d->rng, &m->mem, &m->ctl, d->io, d->pci, err) < 0)
+		return -1;
 	return chardev_start(d->console, ev, err);
 }
 
@@ -41,10 +67,21 @@ void vm_devices_reset(struct vm_devices *d)
 	uart_16550_reset(d->com1);
 	i8042_reset(d->i8042);
 	rtc_cmos_reset(d->rtc);
+	for (int i = 0; i < d->nblk; i++)
+		virtio_blk_reset(d->blk[i]);
+	if (d->rng)
+		virtio_rng_reset(d->rng);
+	pci_host_reset(d->pci);
 }
 
 void vm_devices_destroy(struct vm_devices *d)
 {
+	/* The I/O thread first: after it no device work runs. */
+	iothread_destroy(d->io);
+	for (int i = 0; i < d->nblk; i++)
+		virtio_blk_destroy(d->blk[i]);
+	virtio_rng_destroy(d->rng);
+	pci_host_destroy(d->pci);
 	acpi_pm_destroy(d->acpi_pm);
 	debug_exit_destroy(d->debug_exit);
 	rtc_cmos_destroy(d->rtc);

@@ -9,15 +9,19 @@
 
 #include "core/error.h"
 #include "core/machine.h"
+#include "vm/vm.h"
 
 struct event_loop;
-struct vm_config;
 struct chardev;
 struct uart_16550;
 struct i8042;
 struct rtc_cmos;
 struct debug_exit;
 struct acpi_pm;
+struct pci_host;
+struct iothread;
+struct virtio_blk;
+struct virtio_rng;
 
 #define COM1_PORT	0x3f8
 #define COM1_GSI	4
@@ -33,15 +37,28 @@ struct vm_devices {
 	struct rtc_cmos *rtc;
 	struct debug_exit *debug_exit;
 	struct acpi_pm *acpi_pm;
+	struct pci_host *pci;
+	struct iothread *io; /* virtio device work, off the vCPU threads */
+	struct virtio_blk *blk[VM_MAX_DISKS];
+	int nblk;
+	struct virtio_rng *rng;
 };
+
+/* Checks what the devices will need from the host (disk images) without
+ * creating anything, so the CLI can report bad files first. Returns 0, or
+ * -1 with err. */
+int vm_devices_check(const struct vm_config *cfg, struct vmon_error *err);
 
 /* Creates every device and registers it on m's buses; starts the console
  * on ev. On failure, what was created is left for vm_devices_destroy. */
 int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop *ev,
 		      const struct vm_config *cfg, struct vmon_error *err);
 
-/* Power-on state for a guest reset (NVRAM and the RTC's clock survive).
- * Call while no vCPU runs. */
+/* Power-on state for a guest reset (NVRAM and the RTC's clock survive;
+ * virtio devices finish their in-flight I/O first). Call while no vCPU
+ * runs, and preferably before the CPU backend is destroyed: until the
+ * virtio devices are reset, completing I/O may still raise interrupts
+ * (they check vm_control and drop them once the VM is stopping). */
 void vm_devices_reset(struct vm_devices *d);
 
 /* After the vCPU and event-loop threads have stopped. */

@@ -50,6 +50,10 @@ static struct acpi_config config(int ncpus, bool pci)
 		.reset_port = ACPI_PM_RESET_PORT,
 		.reset_value = ACPI_PM_RESET_VALUE,
 		.pci_host = pci,
+		.pci_mmio_start = 0xe0000000u,
+		.pci_mmio_end = 0xfec00000u,
+		.pci_intx_gsi_base = 16,
+		.pci_intx_lines = 4,
 	};
 }
 
@@ -250,7 +254,7 @@ static void test_dsdt_pci(void **state)
 	assert_int_equal(res[0], 0x88); /* bus numbers first */
 	assert_true(memmem(res, rlen, "\x47\x01\xf8\x0c\xf8\x0c", 6) != NULL);
 
-	/* _PRT: 128 packages; slot 3 INTB -> acpi_pci_intx_gsi(3, 1). */
+	/* _PRT: 128 packages; slot 3 INTB -> acpi_pci_intx_gsi(cfg, 3, 1). */
 	const uint8_t *prt = memmem(body, (size_t)(end - body), "_PRT", 4);
 	assert_non_null(prt);
 	assert_int_equal(prt[4], 0x12);
@@ -258,10 +262,14 @@ static void test_dsdt_pci(void **state)
 	assert_int_equal(prt + 5 + len, end);
 	assert_int_equal(prt[5 + nb], 128);
 	uint8_t want[] = {0x12, 0x0b, 0x04, 0x0c, 0xff, 0xff,
-			  0x03, 0x00, 0x01, 0x00, 0x0a, (uint8_t)acpi_pci_intx_gsi(3, 1)};
+			  0x03, 0x00, 0x01, 0x00, 0x0a, (uint8_t)acpi_pci_intx_gsi(&cfg, 3, 1)};
 	assert_non_null(memmem(prt, (size_t)(end - prt), want, sizeof(want)));
-	assert_int_equal(acpi_pci_intx_gsi(3, 1), 20);
-	assert_int_equal(acpi_pci_intx_gsi(31, 3), 18);
+	/* The swizzle devices/pci.c wires: slot s INTA -> 16 + s % 4. */
+	assert_int_equal(acpi_pci_intx_gsi(&cfg, 3, 1), 16);
+	assert_int_equal(acpi_pci_intx_gsi(&cfg, 5, 0), 17);
+	assert_int_equal(acpi_pci_intx_gsi(&cfg, 31, 3), 18);
+	/* The memory window is the PCI host's. */
+	assert_non_null(memmem(res, rlen, "\x00\x00\x00\xe0\xff\xff\xbf\xfe", 8));
 }
 
 static void test_acpi_errors(void **state)
@@ -276,6 +284,9 @@ static void test_acpi_errors(void **state)
 	cfg = config(4, true);
 	assert_int_equal(acpi_build(&cfg, BASE, buf, 200, &err), -1);
 	assert_non_null(strstr(err.msg, "do not fit"));
+	cfg.pci_intx_lines = 0;
+	assert_int_equal(acpi_build(&cfg, BASE, buf, sizeof(buf), &err), -1);
+	assert_non_null(strstr(err.msg, "PCI host"));
 }
 
 static void test_acpi_write(void **state)

@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * PCI host bridge, configuration mechanism #1, BAR decoding in the MMIO
+ * window, capabilities, MSI-X and INTx. See pci.h for the model.
+ */
+#include "devices/pci.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct pci_host {
+	/* Config space of every device and the BAR decode: written by config
+	 * writes, read by every MMIO access to the window. */
+	pthread_rwlock_t lock;
+	uint32_t addr; /* the 0xcf8 latch */
+	struct pci_device *slots[PCI_MAX_SLOTS];
+	struct pci_device bridge;
+	uint64_t next_mmio; /* BAR allocator */
+	struct irq_router *router;
+};
+
+static uint64_t ones(unsigned size)
+{
+	return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
+
+/* ---- INTx and MSI-X (irq_lock) ---- */
+
+static void intx_update_locked(struct pci_device *dev)
+{
+	bool level = dev->use_intx && dev->intx_request && !dev->intx_disabled;
+	if (level != dev->intx_level) {
+		dev->intx_level = level;
+		irq_line_set(&dev->intx, level);
+	}
+}
+
+void pci_intx_set(struct pci_device *dev, bool level)
+{
+	pthread_mutex_lock(&dev->irq_lock);
+	dev->intx_request = level;
+	intx_update_locked(dev);
+	pthread_mutex_unlock(&dev->irq_lock);
+}
+
+static void msix_send_locked(struct pci_device *dev, unsigned vec)
+{
+	const struct pci_msix_entry *e = &dev->msix.table[vec];
+	uint64_t addr = ((uint64_t)e->addr_hi << 32) | e->addr_lo;
+	irq_router_msi(dev->router, addr, e->data);
+}
+
+/* Sends what became deliverable after an unmask or an enable. */
+static void msix_flush_pending_locked(struct pci_device *dev)
+{
+	struct pci_msix *x = &dev->msix;
+	if (!x->enabled || x->fmask)
+		return;
+	for (unsigned v = 0; v < x->nvec; v++) {
+		uint64_t bit = 1ULL << (v % 64);
+		if ((x->pba[v / 64] & bit) && !(x->table[v].ctrl & PCI_MSIX_MASKED)) {
+			x->pba[v / 64] &= ~bit;
+			msix_send_locked(dev, v);
+		}
+	}
+}
+
+bool pci_msix_enabled(struct pci_device *dev)
+{
+	pthread_mutex_lock(&dev->irq_lock);
+	bool on = dev->msix.nvec && dev->msix.enabled;
+	pthread_mutex_unlock(&dev->irq_lock);
+	return on;
+}
+
+bool pci_msix_notify(struct pci_device *dev, unsigned vec)
+{
+	struct pci_msix *x = &dev->msix;
+	pthread_mutex_lock(&dev->irq_lock);
+	bool on = x->nvec && x->enabled;
+	if (on && vec < x->nvec) {
+		if (x->fmask || (x->table[vec].ctrl & PCI_MSIX_MASKED))
+			x->pba[vec / 64] |= 1ULL << (vec % 64);
+		else
+			msix_send_locked(dev, vec);
+	}
+	pthread_mutex_unlock(&dev->irq_lock);
+	return on;
+}
+
+/* Table and PBA accesses: dword or qword, naturally aligned (the spec's
+ * rule for software); anything else reads all ones / is dropped. */
+static uint64_t msix_table_read(struct pci_device *dev, uint64_t off, unsigned size)
+{
+	struct pci_msix *x = &dev->msix;
+	if ((size != 4 && size != 8) || (off & (size - 1)))
+		return ones(size);
+	uint64_t v = 0;
+	pthread_mutex_lock(&dev->irq_lock);
+	for (unsigned i = 0; i < size / 4; i++) {
+		uint64_t o = off + 4 * i;
+		const struct pci_msix_entry *e = &x->table[o / PCI_MSIX_ENTRY_SIZE];
+		const uint32_t fields[4] = {e->addr_lo, e->addr_hi, e->data, e->ctrl};
+		v |= (uint64_t)fields[(o % PCI_MSIX_ENTRY_SIZE) / 4] << (32 * i);
+	}
+	pthread_mutex_unlock(&dev->irq_lock);
+	return v;
+}
+
+static void msix_table_write(struct pci_device *dev, uint64_t off, unsigned size, uint64_t val)
+{
+	struct pci_msix *x = &dev->msix;
+	if ((size != 4 && size != 8) || (off & (size - 1)))
+		return;
+	pthread_mutex_lock(&dev->irq_lock);
+	for (unsigned i = 0; i < size / 4; i++) {
+		uint64_t o = off + 4 * i;
+		struct pci_msix_entry *e = &x->table[o / PCI_MSIX_ENTRY_SIZE];
+		uint32_t v = (uint32_t)(val >> (32 * i));
+		switch ((o % PCI_MSIX_ENTRY_SIZE) / 4) {
+		case 0: e->addr_lo = v & ~3u; break;
+		case 1: e->addr_hi = v; break;
+		case 2: e->data = v; break;
+		default: e->ctrl = v & PCI_MSIX_MASKED; break;
+		}
+	}
+	msix_flush_pending_locked(dev);
+	pthread_mutex_unlock(&dev->irq_lock);
+}
+
+static uint64_t msix_pba_read(struct pci_device *dev, uint64_t off, unsigned size)
+{
+	if ((size != 4 && size != 8) || (off & (size - 1)))
+		return ones(size);
+	pthread_mutex_lock(&dev->irq_lock);
+	uint64_t q = off / 8 < PCI_MSIX_MAX / 64 ? dev->msix.pba[off / 8] : 0;
+	pthread_mutex_unlock(&dev->irq_lock);
+	if (size == 4)
+		q = (uint32_t)(q >> (off & 4 ? 32 : 0));
+	return q;
+}
+
+static void msix_reset_locked(struct pci_device *dev)
+{
+	struct pci_msix *x = &dev->msix;
+	x->enabled = x->fmask = false;
+	memset(x->pba, 0, sizeof(x->pba));
+	for (unsigned v = 0; v < PCI_MSIX_MAX; v++)
+		x->table[v] = (struct pci_msix_entry){.ctrl = PCI_MSIX_MASKED};
+}
+
+/* ---- Configuration space (host lock held) ---- */
+
+static uint32_t cfg_read_locked(struct pci_device *dev, unsigned off, unsigned size)
+{
+	uint32_t v = 0;
+	for (unsigned i = 0; i < size; i++)
+		v |= (uint32_t)dev->cfg[off + i] << (8 * i);
+	/* Status.InterruptStatus reflects the device's INTx request. */
+	if (off <= PCI_STATUS && off + size > PCI_STATUS) {
+		pthread_mutex_lock(&dev->irq_lock);
+		if (dev->intx_request)
+			v |= (uint32_t)PCI_STATUS_INTX << (8 * (PCI_STATUS - off));
+		pthread_mutex_unlock(&dev->irq_lock);
+	}
+	if (dev->ops && dev->ops->config_read)
+		dev->ops->config_read(dev, off, size, &v);
+	return v;
+}
+
+static bool touches(unsigned off, unsigned size, unsigned reg, unsigned reg_len)
+{
+	return off < reg + reg_len && reg < off + size;
+}
+
+static void cfg_write_locked(struct pci_device *dev, unsigned off, unsigned size, uint32_t val)
+{
+	for (unsigned i = 0; i < size; i++) {
+		uint8_t m = dev->wmask[off + i];
+		uint8_t b = (uint8_t)(val >> (8 * i));
+		dev->cfg[off + i] = (uint8_t)((dev->cfg[off + i] & ~m) | (b & m));
+	}
+	if (touches(off, size, PCI_COMMAND, 2)) {
+		pthread_mutex_lock(&dev->irq_lock);
+		dev->intx_disabled = pci_get_u16(dev->cfg, PCI_COMMAND) & PCI_CMD_INTX_OFF;
+		intx_update_locked(dev);
+		pthread_mutex_unlock(&dev->irq_lock);
+	}
+	if (dev->msix.nvec && touches(off, size, dev->msix.cap + PCI_MSIX_CTRL, 2)) {
+		uint16_t ctrl = pci_get_u16(dev->cfg, dev->msix.cap + PCI_MSIX_CTRL);
+		pthread_mutex_lock(&dev->irq_lock);
+		dev->msix.enabled = ctrl & PCI_MSIX_ENABLE;
+		dev->msix.fmask = ctrl & PCI_MSIX_FMASK;
+		msix_flush_pending_locked(dev);
+		pthread_mutex_unlock(&dev->irq_lock);
+	}
+	if (dev->ops && dev->ops->config_write)
+		dev->ops->config_write(dev, off, size, val);
+}
+
+static struct pci_device *slot_dev(struct pci_host *host, unsigned slot)
+{
+	return slot < PCI_MAX_SLOTS ? host->slots[slot] : NULL;
+}
+
+static bool cfg_access_ok(unsigned off, unsigned size)
+{
+	return (size == 1 || size == 2 || size == 4) && off < PCI_CFG_SIZE && (off & 3) + size <= 4;
+}
+
+uint32_t pci_config_read(struct pci_host *host, unsigned slot, unsigned off, unsigned size)
+{
+	if (!cfg_access_ok(off, size))
+		return (uint32_t)ones(size);
+	pthread_rwlock_rdlock(&host->lock);
+	struct pci_device *dev = slot_dev(host, slot);
+	uint32_t v = dev ? cfg_read_locked(dev, off, size) : (uint32_t)ones(size);
+	pthread_rwlock_unlock(&host->lock);
+	return v;
+}
+
+void pci_config_write(struct pci_host *host, unsigned slot, unsigned off, unsigned size,
+		      uint32_t val)
+{
+	if (!cfg_access_ok(off, size))
+		return;
+	pthread_rwlock_wrlock(&host->lock);
+	struct pci_device *dev = slot_dev(host, slot);
+	if (dev)
+		cfg_write_locked(dev, off, size, val);
+	pthread_rwlock_unlock(&host->lock);
+}
+
+/* ---- Ports 0xcf8-0xcff ---- */
+
+/* Decodes the latch for a data-port access at byte k (0-3) of 0xcfc:
+ * returns the slot, or -1 if the access goes nowhere. */
+static int decode_addr(uint32_t addr, unsigned k, unsigned *off)
+{
+	if (!(addr & 0x80000000u))
+		return -1;
+	unsigned bus = (addr >> 16) & 0xff, fn = (addr >> 8) & 7;
+	if (bus != 0 || fn != 0)
+		return -1;
+	*off = (addr & 0xfc) + k;
+	return (int)((addr >> 11) & 0x1f);
+}
+
+static uint64_t cfgio_read(void *opaque, uint64_t offset, unsigned size)
+{
+	struct pci_host *host = opaque;
+	if (offset < 4) {
+		if (offset != 0 || size != 4)
+			return ones(size);
+		return __atomic_load_n(&host->addr, __ATOMIC_RELAXED);
+	}
+	unsigned off;
+	int slot = decode_addr(__atomic_load_n(&host->addr, __ATOMIC_RELAXED), (unsigned)offset - 4,
+			       &off);
+	if (slot < 0)
+		return ones(size);
+	return pci_config_read(host, (unsigned)slot, off, size);
+}
+
+static void cfgio_write(void *opaque, uint64_t offset, unsigned size, uint64_t value)
+{
+	struct pci_host *host = opaque;
+	if (offset < 4) {
+		/* Only dword writes reach the latch (byte writes to 0xcf9
+		 * are a chipset reset register on PCs; not modelled). */
+		if (offset == 0 && size == 4)
+			__atomic_store_n(&host->addr, (uint32_t)value & 0x80fffffcu,
+					 __ATOMIC_RELAXED);
+		return;
+	}
+	unsigned off;
+	int slot = decode_addr(__atomic_load_n(&host->addr, __ATOMIC_RELAXED), (unsigned)offset - 4,
+			       &off);
+	if (slot >= 0)
+		pci_config_write(host, (unsigned)slot, off, size, (uint32_t)value);
+}
+
+static const struct bus_ops cfgio_ops = {.read = cfgio_read, .write = cfgio_write};
+
+/* ---- The MMIO window ---- */
+
+enum bar_target { TARGET_NONE, TARGET_BAR, TARGET_MSIX_TABLE, TARGET_MSIX_PBA };
+
+struct bar_hit {
+	enum bar_target target;
+	struct pci_device *dev;
+	const struct pci_bar *bar;
+	uint64_t off;
+};
+
+static struct bar_hit window_lookup(struct pci_host *host, uint64_t addr, unsigned size)
+{
+	struct bar_hit hit = {.target = TARGET_NONE};
+	pthread_rwlock_rdlock(&host->lock);
+	for (unsigned s = 0; s < PCI_MAX_SLOTS && hit.target == TARGET_NONE; s++) {
+		struct pci_device *dev = host->slots[s];
+		if (!dev || !(pci_get_u16(dev->cfg, PCI_COMMAND) & PCI_CMD_MEMORY))
+			continue;
+		for (unsigned b = 0; b < PCI_NUM_BARS; b++) {
+			uint32_t bsize = dev->bar[b].size;
+			if (!bsize)
+				continue;
+			uint64_t base = pci_get_u32(dev->cfg, PCI_BAR0 + 4 * b) & ~0xfu;
+			if (addr < base || addr - base >= bsize || size > bsize - (addr - base))
+				continue;
+			hit = (struct bar_hit){.target = TARGET_BAR,
+					       .dev = dev,
+					       .bar = &dev->bar[b],
+					       .off = addr - base};
+			const struct pci_msix *x = &dev->msix;
+			if (x->nvec && x->bar == b) {
+				uint64_t tlen = (uint64_t)x->nvec * PCI_MSIX_ENTRY_SIZE;
+				uint64_t plen = ((x->nvec + 63) / 64) * 8;
+				if (hit.off >= x->table_off && hit.off - x->table_off < tlen) {
+					hit.target = TARGET_MSIX_TABLE;
+					hit.off -= x->table_off;
+				} else if (hit.off >= x->pba_off && hit.off - x->pba_off < plen) {
+					hit.target = TARGET_MSIX_PBA;
+					hit.off -= x->pba_off;
+				}
+			}
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&host->lock);
+	return hit;
+}
+
+static uint64_t window_read(void *opaque, uint64_t offset, unsigned size)
+{
+	struct pci_host *host = opaque;
+	struct bar_hit h = window_lookup(host, PCI_MMIO_BASE + offset, size);
+	switch (h.target) {
+	case TARGET_BAR:
+		return h.bar->ops->read ? h.bar->ops->read(h.bar->opaque, h.off, size) : ones(size);
+	case TARGET_MSIX_TABLE: return msix_table_read(h.dev, h.off, size);
+	case TARGET_MSIX_PBA: return msix_pba_read(h.dev, h.off, size);
+	default: return ones(size);
+	}
+}
+
+static void window_write(void *opaque, uint64_t offset, unsigned size, uint64_t value)
+{
+	struct pci_host *host = opaque;
+	struct bar_hit h = window_lookup(host, PCI_MMIO_BASE + offset, size);
+	switch (h.target) {
+	case TARGET_BAR:
+		if (h.bar->ops->write)
+			h.bar->ops->write(h.bar->opaque, h.off, size, value);
+		break;
+	case TARGET_MSIX_TABLE: msix_table_write(h.dev, h.off, size, value); break;
+	default: break; /* the PBA is read-only */
+	}
+}
+
+static const struct bus_ops window_ops = {.read = window_read, .write = window_write};
+
+/* ---- Devices ---- */
+
+void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor, uint16_t device,
+		     uint32_t class_code, uint8_t revision, uint16_t subsys_vendor,
+		     uint16_t subsys_id, const struct pci_device_ops *ops, void *opaque)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->name = name;
+	dev->ops = ops;
+	dev->opaque = opaque;
+	pthread_mutex_init(&dev->irq_lock, NULL);
+	pci_set_u16(dev->cfg, PCI_VENDOR_ID, vendor);
+	pci_set_u16(dev->cfg, PCI_DEVICE_ID, device);
+	pci_set_u8(dev->cfg, PCI_REVISION_ID, revision);
+	pci_set_u8(dev->cfg, PCI_CLASS_PROG, (uint8_t)class_code);
+	pci_set_u16(dev->cfg, PCI_CLASS_PROG + 1, (uint16_t)(class_code >> 8));
+	pci_set_u16(dev->cfg, PCI_SUBSYS_VENDOR, subsys_vendor);
+	pci_set_u16(dev->cfg, PCI_SUBSYS_ID, subsys_id);
+	pci_set_u16(dev->wmask, PCI_COMMAND,
+		    PCI_CMD_IO | PCI_CMD_MEMORY | PCI_CMD_MASTER | PCI_CMD_INTX_OFF);
+	dev->cap_free = 0x40;
+	msix_reset_locked(dev);
+}
+
+int pci_device_set_bar(struct pci_device *dev, unsigned idx, uint32_t size,
+		       const struct bus_ops *ops, void *opaque, struct vmon_error *err)
+{
+	if (idx >= PCI_NUM_BARS || size < 4096 || size > (256u << 20) || (size & (size - 1)))
+		return err_setf(err, "%s: bad BAR %u (size 0x%x)", dev->name, idx, size);
+	dev->bar[idx] = (struct pci_bar){.size = size, .ops = ops, .opaque = opaque};
+	/* Memory, 32-bit, not prefetchable: type bits 0. Only the address bits
+	 * above the size are writable, which is what size probing reads. */
+	pci_set_u32(dev->wmask, PCI_BAR0 + 4 * idx, ~(size - 1));
+	return 0;
+}
+
+unsigned pci_add_cap(struct pci_device *dev, uint8_t id, unsigned len)
+{
+	unsigned off = (dev->cap_free + 3u) & ~3u;
+	if (len < 2 || off + len > PCI_CFG_SIZE)
+		return 0;
+	dev->cfg[off] = id;
+	dev->cfg[off + 1] = 0;
+	if (dev->cap_last)
+		dev->cfg[dev->cap_last + 1] = (uint8_t)off;
+	else
+		dev->cfg[PCI_CAP_PTR] = (uint8_t)off;
+	dev->cap_last = (uint8_t)off;
+	dev->cap_free = (uint8_t)(off + len < PCI_CFG_SIZE ? off + len : PCI_CFG_SIZE - 1);
+	pci_set_u16(dev->cfg, PCI_STATUS, pci_get_u16(dev->cfg, PCI_STATUS) | PCI_STATUS_CAPS);
+	return off;
+}
+
+int pci_msix_init(struct pci_device *dev, unsigned nvec, unsigned bar, uint32_t table_off,
+		  uint32_t pba_off, struct vmon_error *err)
+{
+	if (nvec == 0 || nvec > PCI_MSIX_MAX || bar >= PCI_NUM_BARS || !dev->bar[bar].size ||
+	    (table_off & 7) || (pba_off & 7) ||
+	    table_off + nvec * PCI_MSIX_ENTRY_SIZE > dev->bar[bar].size ||
+	    pba_off + 8 * ((nvec + 63) / 64) > dev->bar[bar].size)
+		return err_setf(err, "%s: bad MSI-X layout", dev->name);
+	unsigned cap = pci_add_cap(dev, PCI_CAP_ID_MSIX, 12);
+	if (!cap)
+		return err_setf(err, "%s: no room for the MSI-X capability", dev->name);
+	dev->msix.nvec = nvec;
+	dev->msix.bar = bar;
+	dev->msix.table_off = table_off;
+	dev->msix.pba_off = pba_off;
+	dev->msix.cap = (uint8_t)cap;
+	pci_set_u16(dev->cfg, cap + PCI_MSIX_CTRL, (uint16_t)(nvec - 1));
+	pci_set_u16(dev->wmask, cap + PCI_MSIX_CTRL, PCI_MSIX_ENABLE | PCI_MSIX_FMASK);
+	pci_set_u32(dev->cfg, cap + PCI_MSIX_TABLE, table_off | bar);
+	pci_set_u32(dev->cfg, cap + PCI_MSIX_PBA, pba_off | bar);
+	return 0;
+}
+
+void pci_device_use_intx(struct pci_device *dev)
+{
+	dev->use_intx = true;
+}
+
+int pci_host_add_device(struct pci_host *host, struct pci_device *dev, struct vmon_error *err)
+{
+	unsigned slot = 1;
+	while (slot < PCI_MAX_SLOTS && host->slots[slot])
+		slot++;
+	if (slot == PCI_MAX_SLOTS)
+		return err_setf(err, "PCI: no free slot for %s (at most %d devices)", dev->name,
+				PCI_MAX_SLOTS - 1);
+	for (unsigned b = 0; b < PCI_NUM_BARS; b++) {
+		uint32_t size = dev->bar[b].size;
+		if (!size)
+			continue;
+		uint64_t base = (host->next_mmio + size - 1) & ~(uint64_t)(size - 1);
+		if (base + size > PCI_MMIO_END)
+			return err_setf(err, "PCI: the MMIO window is full (%s BAR %u)", dev->name,
+					b);
+		pci_set_u32(dev->cfg, PCI_BAR0 + 4 * b, (uint32_t)base);
+		host->next_mmio = base + size;
+	}
+	dev->host = host;
+	dev->slot = slot;
+	dev->router = host->router;
+	if (dev->use_intx) {
+		unsigned gsi = PCI_INTX_GSI_BASE + slot % 4;
+		dev->intx = (struct irq_line){.router = host->router, .gsi = gsi};
+		pci_set_u8(dev->cfg, PCI_INTERRUPT_PIN, 1);
+		pci_set_u8(dev->cfg, PCI_INTERRUPT_LINE, (uint8_t)gsi);
+		dev->wmask[PCI_INTERRUPT_LINE] = 0xff; /* scratch for the OS */
+	}
+	memcpy(dev->poweron, dev->cfg, sizeof(dev->cfg));
+	host->slots[slot] = dev;
+	return 0;
+}
+
+static void device_reset(struct pci_device *dev)
+{
+	memcpy(dev->cfg, dev->poweron, sizeof(dev->cfg));
+	pthread_mutex_lock(&dev->irq_lock);
+	msix_reset_locked(dev);
+	dev->intx_request = false;
+	dev->intx_disabled = false;
+	intx_update_locked(dev);
+	pthread_mutex_unlock(&dev->irq_lock);
+}
+
+void pci_host_reset(struct pci_host *host)
+{
+	pthread_rwlock_wrlock(&host->lock);
+	host->addr = 0;
+	for (unsigned s = 0; s < PCI_MAX_SLOTS; s++)
+		if (host->slots[s])
+			device_reset(host->slots[s]);
+	pthread_rwlock_unlock(&host->lock);
+}
+
+int pci_host_create(struct pci_host **out, struct bus *pio, struct bus *mmio,
+		    struct irq_router *router, struct vmon_error *err)
+{
+	*out = NULL;
+	struct pci_host *host = calloc(1, sizeof(*host));
+	if (!host)
+		return err_setf(err, "out of memory");
+	pthread_rwlock_init(&host->lock, NULL);
+	host->router = router;
+	host->next_mmio = PCI_MMIO_BASE;
+	pci_device_init(&host->bridge, "host bridge", PCI_HOST_VENDOR_ID, PCI_HOST_DEVICE_ID,
+			0x060000, 0, PCI_HOST_VENDOR_ID, 0, NULL, NULL);
+	/* A host bridge decodes memory and masters on the CPU's behalf. */
+	pci_set_u16(host->bridge.cfg, PCI_COMMAND, PCI_CMD_MEMORY | PCI_CMD_MASTER);
+	memset(host->bridge.wmask, 0, sizeof(host->bridge.wmask));
+	memcpy(host->bridge.poweron, host->bridge.cfg, sizeof(host->bridge.cfg));
+	host->bridge.host = host;
+	host->slots[0] = &host->bridge;
+	*out = host;
+	if (bus_register(pio, PCI_CONFIG_PORT, 8, &cfgio_ops, host, "pci-config", err) < 0 ||
+	    bus_register(mmio, PCI_MMIO_BASE, PCI_MMIO_END - PCI_MMIO_BASE, &window_ops, host,
+			 "pci-mmio-window", err) < 0)
+		return -1;
+	return 0;
+}
+
+void pci_host_destroy(struct pci_host *host)
+{
+	if (!host)
+		return;
+	pthread_rwlock_destroy(&host->lock);
+	free(host);
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-blk (virtio 1.x, 5.2) on a raw image file or block device.
+ *
+ * One request queue of up to 128 entries. Features: SEG_MAX (126), FLUSH,
+ * and RO for a read-only disk or DISCARD (one segment per request, hole
+ * punching) for a writable one. Requests: IN, OUT, FLUSH (fdatasync
+ * before the status is written, so a write the guest saw complete before
+ * a flush survives vmon being killed), DISCARD, GET_ID (the id= name, or
+ * the image's file name, at most 20 bytes). Status: OK; IOERR for a
+ * request past the end of the disk, a length that is not a multiple of
+ * 512, a write or discard to a read-only disk, or a host I/O error;
+ * UNSUPP for other types and unknown discard flags. A request without a
+ * 16-byte header or a writable status byte, or with a malformed chain, is
+ * completed with length 0 (see virtqueue.h); a broken available ring sets
+ * DEVICE_NEEDS_RESET.
+ *
+ * I/O is asynchronous (blk_aio.h: io_uring, else a thread pool) and runs
+ * off the vCPU threads: requests are parsed and submitted on the VM's I/O
+ * thread, and completions come back there. The image is locked with
+ * flock (shared for ,ro, exclusive otherwise) so two VMs cannot write the
+ * same image.
+ */
+#ifndef VMON_DEVICES_VIRTIO_VIRTIO_BLK_H
+#define VMON_DEVICES_VIRTIO_VIRTIO_BLK_H
+
+#include <stdbool.h>
+
+#include "core/error.h"
+#include "core/guest_mem.h"
+#include "core/vm_control.h"
+#include "devices/virtio/blk_aio.h"
+
+struct iothread;
+struct pci_host;
+struct virtio_blk;
+struct virtio_device;
+
+#define VIRTIO_BLK_ID_BYTES 20
+
+struct virtio_blk_spec {
+	const char *path;
+	bool ro;
+	const char *id;	       /* NULL: the image's file name */
+	enum blk_aio_kind aio; /* BLK_AIO_AUTO normally */
+};
+
+/* Opens the image and adds the device to host's PCI bus (host and io may
+ * be NULL for tests: no bus, no I/O thread). Bad images are reported as
+ * one line naming the path. Returns 0, or -1 with err. */
+__attribute__((warn_unused_result)) int
+virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spec, struct guest_mem *gm,
+		  struct vm_control *ctl, struct iothread *io, struct pci_host *host,
+		  struct vmon_error *err);
+
+/* Opens, checks and locks the image as virtio_blk_create would, then
+ * closes it: lets the CLI report a bad --disk before anything else.
+ * Returns 0, or -1 with err. */
+__attribute__((warn_unused_result)) int virtio_blk_check(const struct virtio_blk_spec *spec,
+							 struct vmon_error *err);
+
+/* The transport underneath (tests drive it through BAR 0). */
+struct virtio_device *virtio_blk_transport(struct virtio_blk *b);
+
+/* Handles finished I/O now (what the I/O thread does; tests, fuzzing). */
+void virtio_blk_poll(struct virtio_blk *b);
+
+/* "io_uring", "thread pool"... */
+const char *virtio_blk_engine(const struct virtio_blk *b);
+
+/* Device reset for a VM reset (waits for in-flight I/O). */
+void virtio_blk_reset(struct virtio_blk *b);
+
+/* After the I/O thread has stopped. NULL is a no-op. */
+void virtio_blk_destroy(struct virtio_blk *b);
+
+#endif

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+#include "devices/virtio/virtio_rng.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/random.h>
+
+#include "devices/virtio/virtio_pci.h"
+
+#define VIRTIO_ID_RNG	4
+#define RNG_QUEUE_SIZE	64
+#define RNG_MAX_PER_REQ (64u << 10)
+
+struct virtio_rng {
+	struct virtio_device vd; /* first */
+	struct virtq_req req;
+};
+
+/* Fills [p, p+len) from getrandom; returns the bytes written. */
+static size_t fill(void *p, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t k = getrandom((char *)p + done, len - done, 0);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		done += (size_t)k;
+	}
+	return done;
+}
+
+static void rng_queue_work(struct virtio_device *vd, unsigned q)
+{
+	struct virtio_rng *r = (struct virtio_rng *)vd;
+	if (q != 0)
+		return;
+	pthread_mutex_lock(&vd->lock);
+	while (virtio_queue_live(vd, 0)) {
+		enum virtq_pop_result res = virtq_pop(&vd->vq[0], &r->req);
+		if (res == VIRTQ_EMPTY) {
+			if (virtq_arm_notify(&vd->vq[0]))
+				continue;
+			break;
+		}
+		if (res == VIRTQ_BROKEN) {
+			virtio_needs_reset(vd, "request queue: available ring corrupt");
+			break;
+		}
+		if (res == VIRTQ_BAD_REQ) {
+			virtio_fail_request(vd, 0, r->req.head, "malformed descriptor chain");
+			continue;
+		}
+		/* Only the device-writable buffers take entropy. */
+		size_t total = 0;
+		for (unsigned i = r->req.nout; i < r->req.nout + r->req.nin; i++) {
+			size_t want = r->req.iov[i].iov_len;
+			if (want > RNG_MAX_PER_REQ - total)
+				want = RNG_MAX_PER_REQ - total;
+			size_t got = fill(r->req.iov[i].iov_base, want);
+			total += got;
+			if (got < want || total == RNG_MAX_PER_REQ)
+				break;
+		}
+		virtq_push(&vd->vq[0], r->req.head, (uint32_t)total);
+		virtio_queue_interrupt(vd, 0);
+	}
+	pthread_mutex_unlock(&vd->lock);
+}
+
+static const struct virtio_device_ops rng_ops = {.queue_work = rng_queue_work};
+
+int virtio_rng_create(struct virtio_rng **out, struct guest_mem *gm, struct vm_control *ctl,
+		      struct iothread *io, struct pci_host *host, struct vmon_error *err)
+{
+	*out = NULL;
+	struct virtio_rng *r = calloc(1, sizeof(*r));
+	if (!r)
+		return err_setf(err, "out of memory");
+	r->vd.notify_fd = -1;
+	*out = r;
+	const struct virtio_pci_params p = {
+		.name = "virtio-rng",
+		.device_type = VIRTIO_ID_RNG,
+		.class_code = 0xff0000, /* unassigned class */
+		.nqueues = 1,
+		.queue_max_size = RNG_QUEUE_SIZE,
+		.ops = &rng_ops,
+		.opaque = r,
+	};
+	return virtio_pci_init(&r->vd, &p, gm, ctl, io, host, err);
+}
+
+struct virtio_device *virtio_rng_transport(struct virtio_rng *r)
+{
+	return &r->vd;
+}
+
+void virtio_rng_reset(struct virtio_rng *r)
+{
+	virtio_reset(&r->vd);
+}
+
+void virtio_rng_destroy(struct virtio_rng *r)
+{
+	if (!r)
+		return;
+	if (r->vd.name)
+		virtio_pci_fini(&r->vd);
+	free(r);
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Writes a few well-formed inputs for fuzz_virtio into DIR, so a short
+fuzzing run starts from requests that get deep into the device."""
+import struct
+import sys
+
+out = sys.argv[1]
+
+
+def desc(addr, length, flags, nxt):
+    return struct.pack("<QIHH", addr, length, flags, nxt)
+
+
+def image(flags, ops, descs, heads, extra):
+    ram = bytearray(0x1000)
+    for i, d in enumerate(descs):
+        ram[16 * i:16 * i + 16] = d
+    ram[0x100:0x104] = struct.pack("<HH", 0, len(heads))
+    for i, h in enumerate(heads):
+        ram[0x104 + 2 * i:0x106 + 2 * i] = struct.pack("<H", h)
+    for addr, blob in extra:
+        ram[addr:addr + len(blob)] = blob
+    return bytes([flags, 3, len(ops)]) + b"".join(ops) + bytes(ram)
+
+
+N, W, I = 1, 2, 4
+hdr = lambda t, s: struct.pack("<IIQ", t, 0, s)
+seeds = {
+    "read": image(0, [], [desc(0x400, 16, N, 1), desc(0x600, 512, N | W, 2), desc(0x800, 1, W, 0)],
+                  [0], [(0x400, hdr(0, 1))]),
+    "write": image(2, [], [desc(0x400, 16, N, 1), desc(0x600, 1024, N, 2), desc(0x800, 1, W, 0)],
+                   [0], [(0x400, hdr(1, 4))]),
+    "indirect": image(4, [], [desc(0x900, 48, I, 0)], [0],
+                      [(0x400, hdr(0, 2)), (0x900, desc(0x400, 16, N, 1) + desc(0x600, 512, N | W, 2)
+                                            + desc(0x800, 1, W, 0))]),
+    "discard": image(0, [], [desc(0x400, 16, N, 1), desc(0x500, 16, N, 2), desc(0x800, 1, W, 0)],
+                     [0], [(0x400, hdr(11, 0)), (0x500, struct.pack("<QII", 8, 8, 1))]),
+    "getid": image(0, [], [desc(0x400, 16, N, 1), desc(0x600, 20, N | W, 2), desc(0x800, 1, W, 0)],
+                   [0], [(0x400, hdr(8, 0))]),
+    "rng": image(1, [], [desc(0x600, 64, W, 0)], [0], []),
+    "regs": image(0, [struct.pack("<HBBI", 0x14, 0, 0, 0), struct.pack("<HBBI", 0x1c, 1, 0, 1)],
+                  [desc(0x400, 16, N, 1)], [0], []),
+}
+for name, blob in seeds.items():
+    with open(f"{out}/{name}", "wb") as f:
+        f.write(blob)

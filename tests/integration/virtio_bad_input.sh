@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Bad --disk input: each case prints exactly one line on stderr, starting
+# with "vmon: ", and exits with status 2 before any guest runs.
+source "$(dirname "$0")/../lib.sh"
+
+HELLO=$GUESTS/hello.elf
+
+bad() { # bad NAME PATTERN ARGS...
+	local name=$1 pattern=$2
+	shift 2
+	timeout -k 5 60 "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
+	local rc=$? lines
+	lines=$(wc -l <"$TMP/err")
+	if [ "$rc" -ne 2 ]; then
+		fail "bad-disk-$name" "status $rc (want 2); stderr: $(head -c 300 "$TMP/err" | tr '\n' ' ')"
+	elif [ "$lines" -ne 1 ] || ! grep -q '^vmon: ' "$TMP/err"; then
+		fail "bad-disk-$name" "want one 'vmon:' line, got $lines: $(head -c 300 "$TMP/err" | tr '\n' ' ')"
+	elif ! grep -qiE "$pattern" "$TMP/err"; then
+		fail "bad-disk-$name" "message does not say '$pattern': $(cat "$TMP/err")"
+	elif grep -q SUCCESS "$TMP/out"; then
+		fail "bad-disk-$name" "the guest ran"
+	else
+		pass "bad-disk-$name"
+	fi
+}
+
+V="$VMON run --backend kvm --kernel $HELLO"
+truncate -s 1M "$TMP/ok.img"
+: >"$TMP/empty.img"
+
+bad missing "no-such.img.*no such file" $V --disk "$TMP/no-such.img"
+bad directory "$TMP.*is a directory" $V --disk "$TMP"
+bad empty "empty" $V --disk "$TMP/empty.img"
+bad not-a-file "not a regular file" $V --disk /dev/null
+bad unknown-suboption "unknown suboption 'rw'" $V --disk "$TMP/ok.img,rw"
+bad empty-suboption "unknown suboption ''" $V --disk "$TMP/ok.img,,ro"
+bad no-path "names no image" $V --disk ",ro"
+bad empty-id "unknown suboption 'id='" $V --disk "$TMP/ok.img,id="
+bad long-id "longer than 20" $V --disk "$TMP/ok.img,id=abcdefghijklmnopqrstuvwxyz"
+bad missing-value "needs a value" $V --disk
+bad too-many "at most 16" $V $(for i in $(seq 17); do printf -- '--disk %s ' "$TMP/ok.img,ro"; done)
+if command -v flock >/dev/null; then
+	flock -x "$TMP/ok.img" sleep 30 &
+	locker=$!
+	sleep 0.2
+	bad in-use "in use by another process" $V --disk "$TMP/ok.img"
+	kill "$locker" 2>/dev/null
+	wait "$locker" 2>/dev/null
+else
+	skip bad-disk-in-use "no flock(1)"
+fi
+if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
+	chmod 755 "$TMP"
+	cp "$HELLO" "$TMP/hello.elf" && chmod 644 "$TMP/hello.elf"
+	cp "$TMP/ok.img" "$TMP/private.img" && chmod 600 "$TMP/private.img"
+	cp "$TMP/ok.img" "$TMP/readonly.img" && chmod 644 "$TMP/readonly.img"
+	NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
+	bad unreadable "permission denied" env VMON_KVM_DEVICE=/dev/null $NOBODY \
+		"$VMON" run --backend kvm --kernel "$TMP/hello.elf" --disk "$TMP/private.img"
+	bad not-writable "permission denied.*,ro" env VMON_KVM_DEVICE=/dev/null $NOBODY \
+		"$VMON" run --backend kvm --kernel "$TMP/hello.elf" --disk "$TMP/readonly.img"
+else
+	skip bad-disk-unreadable "needs root and setpriv to drop to an unprivileged user"
+	skip bad-disk-not-writable "needs root and setpriv to drop to an unprivileged user"
+fi
