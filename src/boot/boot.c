@@ -13,10 +13,11 @@
 #include "boot/boot_priv.h"
 #include "boot/gdt.h"
 
-/* Probe order (see boot.h). A Linux bzImage loader goes before flat. */
+/* Probe order (see boot.h). */
 static const struct boot_loader *const boot_loaders[] = {
 	&boot_loader_pvh,
 	&boot_loader_multiboot,
+	&boot_loader_linux,
 	&boot_loader_flat,
 };
 
@@ -95,7 +96,7 @@ int boot_load(struct guest_mem *gm, const struct boot_config *cfg, struct boot_c
 			r = boot_errf(
 				err, &img,
 				"is not a PVH ELF, multiboot image or (with --load-addr) flat "
-				"binary");
+				"binary, nor a Linux bzImage");
 	} else {
 		r = loader->load(gm, cfg, &img, cpu, info, err);
 		if (r == 0)

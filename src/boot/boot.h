@@ -12,7 +12,9 @@
  *     (address fields); EAX = 0x2BADB002, EBX = multiboot_info.
  *   - Flat binary: only when the user gives --load-addr; loaded there,
  *     entered at that address in 32-bit protected mode, flat segments.
- *   - (Linux bzImage: issue "Boot unmodified Linux" adds boot/linux.c.)
+ *   - Linux bzImage (boot protocol 2.12+): entered at its 64-bit entry
+ *     point in long mode with identity page tables, RSI = boot_params
+ *     (setup header, e820 table, command line, initrd); see linux.h.
  */
 #ifndef VMON_BOOT_BOOT_H
 #define VMON_BOOT_BOOT_H
@@ -45,6 +47,10 @@ struct boot_config {
 	const char *cmdline;	 /* NULL or "" : empty */
 	bool has_load_addr;	 /* flat binary at load_addr */
 	uint64_t load_addr;
+	/* Guest-physical address of the ACPI RSDP the VM layer wrote, or 0:
+	 * passed in hvm_start_info.rsdp_paddr (PVH) and
+	 * boot_params.acpi_rsdp_addr (Linux, protocol 2.14+). */
+	uint64_t acpi_rsdp;
 };
 
 /* What the loader found, for messages and tests. */

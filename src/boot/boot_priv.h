@@ -47,6 +47,7 @@ struct boot_loader {
 
 extern const struct boot_loader boot_loader_pvh;
 extern const struct boot_loader boot_loader_multiboot;
+extern const struct boot_loader boot_loader_linux;
 extern const struct boot_loader boot_loader_flat;
 
 /* "kernel '<path>': <fmt>" into err; returns -1. */

@@ -82,7 +82,7 @@ static int pvh_load(struct guest_mem *gm, const struct boot_config *cfg,
 		.version = HVM_START_VERSION,
 		.flags = 0,
 		.cmdline_paddr = BOOT_CMDLINE_GPA,
-		.rsdp_paddr = 0,
+		.rsdp_paddr = cfg->acpi_rsdp,
 		.memmap_paddr = BOOT_MEMMAP_GPA,
 	};
 

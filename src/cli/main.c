@@ -4,13 +4,16 @@
  * Every bad input ends here with one line on stderr and status 2.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/sysinfo.h>
+#include <unistd.h>
 
 #include "cli/help.h"
 #include "cli/parse.h"
@@ -23,6 +26,13 @@
 #include "vm/vm_devices.h"
 
 #define DEFAULT_MEM (256ULL << 20)
+
+/* The default guest (`make guest`): a directory beside the vmon binary
+ * (build/guest for build/vmon), or $VMON_GUEST_DIR. */
+#define GUEST_DIR_NAME	      "guest"
+#define GUEST_KERNEL	      "bzImage"
+#define GUEST_INITRD	      "initramfs.cpio.gz"
+#define GUEST_DEFAULT_CMDLINE "console=ttyS0 quiet"
 
 enum {
 	OPT_KERNEL = 256,
@@ -122,6 +132,41 @@ static const struct cpu_backend *choose_backend(const char *name)
 	die_status(VMON_EXIT_USAGE, "--backend: '%s' is not kvm, emu or auto", name);
 }
 
+/* Fills in the default guest's kernel, initrd and command line where the
+ * user gave none; exits with status 2 if it has not been built. */
+static void use_default_guest(struct vm_config *cfg)
+{
+	static char dir[PATH_MAX], kernel[PATH_MAX + 32], initrd[PATH_MAX + 32];
+	const char *env = getenv("VMON_GUEST_DIR");
+	if (env && *env) {
+		snprintf(dir, sizeof(dir), "%s", env);
+	} else {
+		ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+		if (n <= 0)
+			die_status(VMON_EXIT_USAGE, "no --kernel given, and cannot find vmon's "
+						    "own directory to look for the default guest");
+		dir[n] = 0;
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = 0;
+		size_t len = strlen(dir);
+		snprintf(dir + len, sizeof(dir) - len, "/%s", GUEST_DIR_NAME);
+	}
+	snprintf(kernel, sizeof(kernel), "%s/%s", dir, GUEST_KERNEL);
+	snprintf(initrd, sizeof(initrd), "%s/%s", dir, GUEST_INITRD);
+	struct stat st;
+	if (stat(kernel, &st) < 0 || stat(initrd, &st) < 0)
+		die_status(VMON_EXIT_USAGE,
+			   "no --kernel given and no default guest in %s: run `make guest` to "
+			   "build it",
+			   dir);
+	cfg->boot.kernel_path = kernel;
+	if (!cfg->boot.initrd_path)
+		cfg->boot.initrd_path = initrd;
+	if (!cfg->boot.cmdline)
+		cfg->boot.cmdline = GUEST_DEFAULT_CMDLINE;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct vm_config cfg = {
@@ -179,7 +224,7 @@ static int cmd_run(int argc, char **argv)
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
 	if (!cfg.boot.kernel_path)
-		usage_error("no --kernel given");
+		use_default_guest(&cfg);
 
 	struct sysinfo si;
 	if (!overcommit && sysinfo(&si) == 0) {

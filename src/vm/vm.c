@@ -21,9 +21,13 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "boot/acpi.h"
+#include "boot/mptable.h"
 #include "core/event_loop.h"
 #include "core/machine.h"
 #include "cpu/cpu_backend.h"
+#include "devices/acpi_pm.h"
+#include "devices/pci.h"
 #include "vm/vm_devices.h"
 
 struct vm {
@@ -75,10 +79,37 @@ static void on_signal(void *opaque, int fd, uint32_t events)
 	vmctl_request_stop(&vm->m.ctl, VM_STOP_USER_QUIT, 128 + (int)si.ssi_signo);
 }
 
+/* The firmware tables a guest finds its CPUs and interrupt routing in:
+ * MP table and ACPI (RSDP, XSDT/RSDT, FADT, MADT, DSDT), in the reserved
+ * area below 1 MiB. Written before the image, so an image that loads over
+ * them wins; rewritten on every reboot. */
+static int write_firmware_tables(struct vm *vm, uint64_t *rsdp, struct vmon_error *err)
+{
+	struct machine *m = &vm->m;
+	struct acpi_config acpi = {
+		.ncpus = m->ncpus,
+		.sleep_ctl_port = ACPI_PM_SLEEP_CTL_PORT,
+		.sleep_sts_port = ACPI_PM_SLEEP_STS_PORT,
+		.reset_port = ACPI_PM_RESET_PORT,
+		.reset_value = ACPI_PM_RESET_VALUE,
+		.pci_host = true,
+		.pci_mmio_start = (uint32_t)PCI_MMIO_BASE,
+		.pci_mmio_end = (uint32_t)PCI_MMIO_END,
+		.pci_intx_gsi_base = PCI_INTX_GSI_BASE,
+		.pci_intx_lines = 4, /* pci.c: slot s INTA -> base + s % 4 */
+	};
+	if (mptable_write(&m->mem, m->ncpus, err) < 0)
+		return -1;
+	return acpi_write(&m->mem, &acpi, rsdp, err);
+}
+
 static int load_image(struct vm *vm, struct vmon_error *err)
 {
+	struct boot_config boot = vm->cfg->boot;
 	struct boot_info info;
-	return boot_load(&vm->m.mem, &vm->cfg->boot, &vm->m.boot, &info, err);
+	if (write_firmware_tables(vm, &boot.acpi_rsdp, err) < 0)
+		return -1;
+	return boot_load(&vm->m.mem, &boot, &vm->m.boot, &info, err);
 }
 
 static int create_vcpus(struct vm *vm, struct vmon_error *err)

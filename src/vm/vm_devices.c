@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/chardev.h"
+#include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/pci.h"
@@ -41,7 +42,8 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 		    0 ||
 	    rtc_cmos_create(&d->rtc, &m->pio, 0x70, line(m, RTC_GSI), err) < 0 ||
 	    debug_exit_create(&d->debug_exit, &m->pio, DEBUG_EXIT_PORT, 4, cfg->debug_exit, &m->ctl,
-			      err) < 0)
+			      err) < 0 ||
+	    acpi_pm_create(&d->acpi_pm, &m->pio, &m->ctl, err) < 0)
 		return -1;
 	/* PCI bus 0: the host bridge at 00:00.0, then one virtio-blk per
 	 * --disk in order, then virtio-rng. */
@@ -80,6 +82,7 @@ void vm_devices_destroy(struct vm_devices *d)
 		virtio_blk_destroy(d->blk[i]);
 	virtio_rng_destroy(d->rng);
 	pci_host_destroy(d->pci);
+	acpi_pm_destroy(d->acpi_pm);
 	debug_exit_destroy(d->debug_exit);
 	rtc_cmos_destroy(d->rtc);
 	i8042_destroy(d->i8042);

@@ -17,6 +17,7 @@ struct uart_16550;
 struct i8042;
 struct rtc_cmos;
 struct debug_exit;
+struct acpi_pm;
 struct pci_host;
 struct iothread;
 struct virtio_blk;
@@ -35,6 +36,7 @@ struct vm_devices {
 	struct i8042 *i8042;
 	struct rtc_cmos *rtc;
 	struct debug_exit *debug_exit;
+	struct acpi_pm *acpi_pm;
 	struct pci_host *pci;
 	struct iothread *io; /* virtio device work, off the vCPU threads */
 	struct virtio_blk *blk[VM_MAX_DISKS];

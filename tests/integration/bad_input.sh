@@ -48,7 +48,7 @@ bad cpus-too-many 'out of range|cpus' $V --cpus 65 --kernel "$HELLO"
 bad cpus-not-number 'not a number' $V --cpus two --kernel "$HELLO"
 bad unknown-option 'unknown option' $V --frobnicate --kernel "$HELLO"
 bad missing-value 'needs a value' $V --kernel
-bad no-kernel 'no --kernel' $V
+bad no-kernel 'no --kernel.*make guest' env VMON_GUEST_DIR="$TMP/no-guest" $V
 bad bad-backend 'backend' $VMON run --backend quantum --kernel "$HELLO"
 bad bad-serial 'serial|stdio|file|unix' $V --serial tty9 --kernel "$HELLO"
 bad bad-debug-exit 'debug-exit' $V --debug-exit maybe --kernel "$HELLO"

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ACPI tables for vmon's machine (hardware-reduced ACPI, ACPI 6.0 FADT):
+ *
+ *   RSDP  at ACPI_RSDP_GPA, in the BIOS area [0xE0000, 1 MiB) where
+ *         guests scan for it; also handed over in boot_params.acpi_rsdp_addr
+ *         (Linux) and hvm_start_info.rsdp_paddr (PVH)
+ *   XSDT, RSDT  -> FADT, MADT
+ *   FADT  hardware-reduced; sleep control / status registers and the reset
+ *         register on the I/O ports of the acpi_pm device; DSDT pointer;
+ *         IA-PC boot flags: no VGA; no 8042 keyboard (vmon's i8042 is only
+ *         a reset line)
+ *   MADT  LAPIC at 0xfee00000, PCAT_COMPAT (8259 pair present); one
+ *         Local APIC entry per vCPU (APIC id = processor UID = vCPU
+ *         index); the IOAPIC at 0xfec00000 with id = ncpus and GSI base 0;
+ *         an interrupt source override IRQ 0 -> GSI 0 (vmon routes ISA
+ *         IRQ n to IOAPIC pin n, the PIT included, as KVM's default
+ *         routing does); LINT1 = NMI on every processor
+ *   DSDT  \_S5 (SLP_TYP ACPI_S5_SLP_TYP) so the guest can power off; with
+ *         pci_host, \_SB.PCI0 (PNP0A03, bus 0-255, config ports 0xcf8-0xcff,
+ *         I/O windows around them, the PCI host's memory window, and a _PRT
+ *         routing each slot's INTA-D to GSI acpi_pci_intx_gsi())
+ *
+ * Consistent with the MP table (mptable.h): same APIC ids, IOAPIC id and
+ * routing.
+ */
+#ifndef VMON_BOOT_ACPI_H
+#define VMON_BOOT_ACPI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/guest_mem.h"
+
+#define ACPI_RSDP_GPA	 0xe0000ULL
+#define ACPI_TABLES_END	 0xf0000ULL /* the tables follow the RSDP up to here */
+#define ACPI_LAPIC_ADDR	 0xfee00000u
+#define ACPI_IOAPIC_ADDR 0xfec00000u
+#define ACPI_S5_SLP_TYP	 5
+
+/* Sizes of the fixed tables, for tests. */
+#define ACPI_RSDP_LEN 36
+#define ACPI_HDR_LEN  36
+#define ACPI_FADT_LEN 276
+
+struct acpi_config {
+	int ncpus; /* 1 to 255 */
+	/* The acpi_pm device's ports (devices/acpi_pm.h). */
+	uint16_t sleep_ctl_port, sleep_sts_port, reset_port;
+	uint8_t reset_value;
+	/* Describe a PCI host bridge (configuration mechanism #1 at 0xcf8)
+	 * in the DSDT. Only when the machine has one: Linux then scans PCI
+	 * through it (and, with ACPI on, only through it). The rest describe
+	 * it (devices/pci.h): its memory window [pci_mmio_start,
+	 * pci_mmio_end), and its INTx wiring (see acpi_pci_intx_gsi). */
+	bool pci_host;
+	uint32_t pci_mmio_start, pci_mmio_end;
+	unsigned pci_intx_gsi_base, pci_intx_lines;
+};
+
+/* The GSI that INTx pin (0 = INTA .. 3 = INTD) of PCI slot (0-31) on bus
+ * 0 is routed to in the DSDT's _PRT: base + ((slot + pin) mod lines), the
+ * usual swizzle; level-triggered, active-low, as _PRT GSI entries are. */
+static inline unsigned acpi_pci_intx_gsi(const struct acpi_config *cfg, unsigned slot, unsigned pin)
+{
+	return cfg->pci_intx_gsi_base + (slot + pin) % cfg->pci_intx_lines;
+}
+
+/* Builds every table into buf as it will sit at guest-physical base (the
+ * RSDP first). Returns the number of bytes, or -1 with err (cap too small,
+ * ncpus out of range). */
+__attribute__((warn_unused_result)) long acpi_build(const struct acpi_config *cfg, uint64_t base,
+						    uint8_t *buf, size_t cap,
+						    struct vmon_error *err);
+
+/* Builds the tables and writes them to [ACPI_RSDP_GPA, ACPI_TABLES_END).
+ * Sets *rsdp to the RSDP's address. If that range is not guest RAM (a
+ * guest under 1 MiB), writes nothing and sets *rsdp to 0. */
+__attribute__((warn_unused_result)) int acpi_write(struct guest_mem *gm,
+						   const struct acpi_config *cfg, uint64_t *rsdp,
+						   struct vmon_error *err);
+
+/* The byte that makes len bytes at p sum to 0 when stored in place of a
+ * zero checksum byte. */
+uint8_t acpi_checksum(const void *p, size_t len);
+
+#endif
