@@ -568,6 +568,9 @@ void emu_far_ret(struct emu_cpu *c, int osize, uint16_t pop_extra);
 void emu_syscall(struct emu_cpu *c);
 void emu_sysret(struct emu_cpu *c, int osize);
 void emu_dump(struct emu_cpu *c, const char *why);
+/* Reads the descriptor for sel without faulting on the table limit;
+ * false for a null selector, real mode, or outside the table. */
+bool emu_peek_desc(struct emu_cpu *c, uint16_t sel, uint64_t *raw);
 
 /* mmu.c */
 void tlb_flush(struct emu_cpu *c);

@@ -1175,6 +1175,50 @@ const uint8_t emu_hclass[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
 	[ZYDIS_MNEMONIC_LSS] = H_LSS,
 };
 
+/* VERR/VERW/LAR/LSL: descriptor probes that set ZF instead of faulting. */
+static bool exec_desc_probe(struct emu_cpu *c, const struct dinsn *d)
+{
+	int mn = d->mnem;
+	if (mn != ZYDIS_MNEMONIC_VERR && mn != ZYDIS_MNEMONIC_VERW && mn != ZYDIS_MNEMONIC_LAR &&
+	    mn != ZYDIS_MNEMONIC_LSL)
+		return false;
+	if (!(c->cr0 & CR0_PE))
+		emu_raise(c, EXC_UD, 0, false);
+	bool two = mn == ZYDIS_MNEMONIC_LAR || mn == ZYDIS_MNEMONIC_LSL;
+	uint16_t sel = (uint16_t)opr(c, d, two ? 1 : 0);
+	uint64_t raw;
+	bool ok = emu_peek_desc(c, sel, &raw);
+	if (ok) {
+		unsigned type = (raw >> 40) & 0xf, dpl = (raw >> 45) & 3;
+		bool sbit = (raw >> 44) & 1, code = sbit && (type & 8);
+		bool conforming = code && (type & 4);
+		if (!conforming && ((int)dpl < c->cpl || dpl < (sel & 3u)))
+			ok = false;
+		else if (mn == ZYDIS_MNEMONIC_VERR)
+			ok = sbit && (!code || (type & 2));
+		else if (mn == ZYDIS_MNEMONIC_VERW)
+			ok = sbit && !code && (type & 2);
+		else if (!sbit) /* system descriptors LAR/LSL accept */
+			ok = type == 1 || type == 2 || type == 3 || type == 9 || type == 11 ||
+			     (mn == ZYDIS_MNEMONIC_LAR && (type == 4 || type == 12));
+	}
+	get_flags(c);
+	if (!ok) {
+		c->flags &= ~(uint64_t)F_ZF;
+		return true;
+	}
+	c->flags |= F_ZF;
+	if (mn == ZYDIS_MNEMONIC_LAR) {
+		set_reg(c, d->op[0].reg, d->op[0].size, (raw >> 32) & 0x00f0ff00);
+	} else if (mn == ZYDIS_MNEMONIC_LSL) {
+		uint32_t lim = (uint32_t)((raw & 0xffff) | ((raw >> 32) & 0xf0000));
+		if ((raw >> 55) & 1)
+			lim = (lim << 12) | 0xfff;
+		set_reg(c, d->op[0].reg, d->op[0].size, lim);
+	}
+	return true;
+}
+
 /* ---- One instruction ---------------------------------------------------------------- */
 
 static void jump_to(struct emu_cpu *c, const struct dinsn *d, uint64_t target)
@@ -1995,7 +2039,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 	}
 
 	default:
-		if (emu_exec_sse(c, d) || emu_exec_x87(c, d))
+		if (emu_exec_sse(c, d) || emu_exec_x87(c, d) || exec_desc_probe(c, d))
 			return;
 		emu_report_unimpl(c, d);
 		emu_raise(c, EXC_UD, 0, false);

@@ -145,6 +145,19 @@ static void read_desc(struct emu_cpu *c, uint16_t sel, struct desc *d, int exc)
 		d->limit = (d->limit << 12) | 0xfff;
 }
 
+bool emu_peek_desc(struct emu_cpu *c, uint16_t sel, uint64_t *raw)
+{
+	if (!(c->cr0 & CR0_PE) || !(sel & ~3u))
+		return false;
+	const struct seg *ldt = &c->ldtr;
+	uint64_t tbase = (sel & 4) ? ldt->base : c->gdtr.base;
+	uint32_t tlimit = (sel & 4) ? ldt->limit : c->gdtr.limit;
+	if ((sel & ~7u) + 7 > tlimit)
+		return false;
+	*raw = lin_read_sys(c, tbase + (sel & ~7u), 8);
+	return true;
+}
+
 static void mark_accessed(struct emu_cpu *c, struct desc *d)
 {
 	if (!(d->raw & (1ULL << 40)))
