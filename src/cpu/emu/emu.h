@@ -534,6 +534,7 @@ struct emu_vm {
 	uint8_t port61;
 	_Atomic uint64_t pit_deadline_ns; /* next channel-0 interrupt, 0 = off */
 	uint64_t pit_period_ns;
+	uint32_t pit_pending; /* channel-0 ticks due but not yet injected */
 	bool pic_out; /* master INTR line */
 	/* Unimplemented mnemonics already reported on stderr (once each). */
 	_Atomic uint8_t reported[ZYDIS_MNEMONIC_MAX_VALUE + 1];
