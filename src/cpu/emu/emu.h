@@ -563,6 +563,8 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v);
 uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok);
 bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v);
 void emu_cpuid(struct emu_cpu *c);
+/* Measures the host TSC frequency (for CPUID leaf 0x15) ahead of time. */
+void emu_cpuid_init(void);
 void emu_iret(struct emu_cpu *c, int osize);
 void emu_far_jump(struct emu_cpu *c, uint16_t sel, uint64_t off, bool call, int osize);
 void emu_far_ret(struct emu_cpu *c, int osize, uint16_t pop_extra);

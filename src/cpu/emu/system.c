@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cpu/emu/emu.h"
 
@@ -409,6 +410,31 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 	return false;
 }
 
+/* The host TSC frequency (the guest reads the host TSC), measured once
+ * against CLOCK_MONOTONIC over a few milliseconds. */
+static uint64_t tsc_hz(void)
+{
+	static _Atomic uint64_t cached;
+	uint64_t hz = atomic_load(&cached);
+	if (hz)
+		return hz;
+	uint64_t n0 = emu_now_ns(), t0 = __builtin_ia32_rdtsc();
+	struct timespec ts = { 0, 5000000 };
+	nanosleep(&ts, NULL);
+	uint64_t n1 = emu_now_ns(), t1 = __builtin_ia32_rdtsc();
+	hz = n1 > n0 ? (uint64_t)((unsigned __int128)(t1 - t0) * 1000000000ULL / (n1 - n0)) : 0;
+	hz = (hz + 500) / 1000 * 1000; /* whole kHz */
+	if (!hz)
+		hz = 1000000000ULL;
+	atomic_store(&cached, hz);
+	return hz;
+}
+
+void emu_cpuid_init(void)
+{
+	(void)tsc_hz();
+}
+
 static void cpuid_str(uint32_t *out, const char *s)
 {
 	memcpy(out, s, 16);
@@ -420,7 +446,7 @@ void emu_cpuid(struct emu_cpu *c)
 	uint32_t a = 0, b = 0, cc = 0, d = 0;
 	switch (leaf) {
 	case 0:
-		a = 1;
+		a = 0x15;
 		b = 0x756e6547; /* "GenuineIntel" */
 		d = 0x49656e69;
 		cc = 0x6c65746e;
@@ -437,6 +463,17 @@ void emu_cpuid(struct emu_cpu *c)
 		if (c->vm->ncpus > 1)
 			d |= 1u << 28; /* HTT: EBX[23:16] is meaningful */
 		break;
+	case 0x15: {
+		/* TSC = crystal * EBX / EAX. The crystal is the LAPIC timer's
+		 * 1 GHz clock, so Linux derives both from here instead of
+		 * calibrating against the PIT (timing-sensitive on an
+		 * interpreter). */
+		uint64_t khz = tsc_hz() / 1000;
+		a = 1000000;
+		b = (uint32_t)khz;
+		cc = 1000000000u;
+		break;
+	}
 	case 0x80000000:
 		a = 0x80000008;
 		break;
