@@ -467,10 +467,22 @@ void emu_cpuid(struct emu_cpu *c)
 		/* TSC = crystal * EBX / EAX. The crystal is the LAPIC timer's
 		 * 1 GHz clock, so Linux derives both from here instead of
 		 * calibrating against the PIT (timing-sensitive on an
-		 * interpreter). */
+		 * interpreter). Linux multiplies crystal kHz by EBX in 32 bits,
+		 * so EBX stays below 4295: pick the closest such ratio. */
 		uint64_t khz = tsc_hz() / 1000;
-		a = 1000000;
-		b = (uint32_t)khz;
+		double r = (double)khz / 1e6, best = 1e9;
+		for (uint32_t den = 1; den < 4295; den++) {
+			double num = r * den + 0.5;
+			if (num >= 4295 || num < 1)
+				break;
+			double err = (double)(uint32_t)num / den - r;
+			err = err < 0 ? -err : err;
+			if (err < best) {
+				best = err;
+				a = den;
+				b = (uint32_t)num;
+			}
+		}
 		cc = 1000000000u;
 		break;
 	}
