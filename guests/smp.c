@@ -82,10 +82,16 @@ void kmain(void)
 		checkin_mask);
 	if (parked)
 		kprintf("note: %u extra CPU(s) beyond cpus=%lu parked\n", parked, ncpus);
-	kprintf("apic ids: bsp=%u", bsp_id);
+	/* Which AP took which ticket is a race; the set of APIC ids is not.
+	 * Print the set in ascending order so backends compare byte for byte. */
+	u64 id_set = 0;
 	for (u32 i = 1; i < RT_MAX_CPUS; i++)
-		if (checkin_mask & (1ull << i))
-			kprintf(" ap%u=%u", i, apic_ids[i]);
+		if ((checkin_mask & (1ull << i)) && apic_ids[i] < 64)
+			id_set |= 1ull << apic_ids[i];
+	kprintf("apic ids: bsp=%u aps=", bsp_id);
+	for (u32 id = 0; id < 64; id++)
+		if (id_set & (1ull << id))
+			kprintf("%u ", id);
 	kprintf("\n");
 
 	if (checkins < want_ck)

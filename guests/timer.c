@@ -128,10 +128,12 @@ void kmain(void)
 	ioapic_mask(0);
 	ioapic_mask(2);
 	pit_stop();
-	kprintf("pit via ioapic: pin0=%lu pin2=%lu (watchdog ticks so far %lu)\n", pin0_ticks,
-		pin2_ticks, lapic_ticks);
+	/* Only deterministic values go to the console: backends are compared
+	 * on identical output. How long the wait took is timing, not logic. */
+	kprintf("pit via ioapic: pin0=%lu pin2=%lu\n", pin0_ticks, pin2_ticks);
 	if (!ok)
-		rt_fail("PIT via IOAPIC: only %lu interrupts", pin0_ticks + pin2_ticks);
+		rt_fail("PIT via IOAPIC: only %lu interrupts in %lu watchdog ticks",
+			pin0_ticks + pin2_ticks, lapic_ticks);
 
 	/* (c) PIT through the 8259 PIC, LINT0 in ExtINT mode. */
 	if (do_pic) {

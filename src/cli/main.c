@@ -4,6 +4,7 @@
  * Every bad input ends here with one line on stderr and status 2.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include "cli/help.h"
 #include "cli/parse.h"
+#include "core/chardev.h"
 #include "core/error.h"
 #include "core/machine.h"
 #include "cpu/cpu_backend.h"
@@ -162,8 +164,25 @@ static int cmd_run(int argc, char **argv)
 	return status;
 }
 
+/* A crash must not leave the user's terminal in raw mode: restore it, then
+ * let the default action (core dump) happen. */
+static void on_fatal_signal(int sig)
+{
+	chardev_restore_terminal();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void install_fatal_handlers(void)
+{
+	static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		signal(fatal[i], on_fatal_signal);
+}
+
 int main(int argc, char **argv)
 {
+	install_fatal_handlers();
 	if (argc < 2) {
 		print_usage(stderr);
 		return VMON_EXIT_USAGE;

@@ -17,3 +17,16 @@ fi
 
 "$VMON" >"$TMP/out" 2>&1
 if [ $? -eq 2 ]; then pass cli-no-args; else fail cli-no-args "expected status 2"; fi
+
+# --backend auto on a host without VT-x/AMD-V must pick the software CPU:
+# with KVM made unavailable, the guest still runs.
+if grep -qwE 'vmx|svm' /proc/cpuinfo; then
+	skip cli-auto-picks-emu "this host has hardware virtualization"
+else
+	VMON_KVM_DEVICE=/nonexistent/kvm timeout 60 "$VMON" run --kernel "$GUESTS/hello.elf" </dev/null >"$TMP/out" 2>"$TMP/err"
+	if [ $? -eq 0 ] && grep -q SUCCESS "$TMP/out"; then
+		pass cli-auto-picks-emu
+	else
+		fail cli-auto-picks-emu "$(cat "$TMP/err")"
+	fi
+fi

@@ -35,7 +35,7 @@ static uint64_t next_rand(void)
 static void *stopper(void *arg)
 {
 	struct machine *m = arg;
-	struct timespec ts = { 0, 30 * 1000000 };
+	struct timespec ts = {0, 30 * 1000000};
 	nanosleep(&ts, NULL);
 	vmctl_request_stop(&m->ctl, VM_STOP_USER_QUIT, 0);
 	cpu_backend_emu.vcpu_kick(m, 0);
@@ -45,7 +45,7 @@ static void *stopper(void *arg)
 static void run_random(enum boot_cpu_mode mode, uint64_t seed)
 {
 	struct machine m;
-	struct vmon_error err = { { 0 } };
+	struct vmon_error err = {{0}};
 	memset(&m, 0, sizeof(m));
 	assert_int_equal(gm_create(&m.mem, MEM, &err), 0);
 	bus_init(&m.pio, "pio");
@@ -61,8 +61,8 @@ static void run_random(enum boot_cpu_mode mode, uint64_t seed)
 		uint64_t v = next_rand();
 		memcpy(ram + i, &v, 8);
 	}
-	static const uint64_t gdt[4] = { 0, 0x00af9b000000ffffULL, 0x00cf9b000000ffffULL,
-					 0x00cf93000000ffffULL };
+	static const uint64_t gdt[4] = {0, 0x00af9b000000ffffULL, 0x00cf9b000000ffffULL,
+					0x00cf93000000ffffULL};
 	memcpy(ram + 0x500, gdt, sizeof(gdt));
 	uint64_t pml4e = 0x3000 | 7, pdpte = 0x87;
 	memcpy(ram + 0x2000, &pml4e, 8);
@@ -85,7 +85,7 @@ static void run_random(enum boot_cpu_mode mode, uint64_t seed)
 		memcpy(ram + 0x600, &limit, 2);
 		memcpy(ram + 0x602, &base, 8);
 		/* lidt [rip + (0x600 - 0x4007)] */
-		static const uint8_t lidt[3] = { 0x0f, 0x01, 0x1d };
+		static const uint8_t lidt[3] = {0x0f, 0x01, 0x1d};
 		int32_t rel = 0x600 - 0x4007;
 		memcpy(ram + 0x4000, lidt, 3);
 		memcpy(ram + 0x4003, &rel, 4);

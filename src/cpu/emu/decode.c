@@ -98,8 +98,7 @@ static uint8_t fast_class(const struct dinsn *d)
 		if (o0->kind == DOP_MEM && o0->size == d->osize && r1)
 			return H_F_STORE;
 		return 0;
-	case ZYDIS_MNEMONIC_LEA:
-		return sz48 && r0 ? H_F_LEA : 0;
+	case ZYDIS_MNEMONIC_LEA: return sz48 && r0 ? H_F_LEA : 0;
 	case ZYDIS_MNEMONIC_ADD:
 	case ZYDIS_MNEMONIC_SUB:
 	case ZYDIS_MNEMONIC_CMP:
@@ -110,28 +109,20 @@ static uint8_t fast_class(const struct dinsn *d)
 		if (!sz48 || !r0 || d->nops != 2 || !(r1 || o1->kind == DOP_IMM))
 			return 0;
 		switch (d->mnem) {
-		case ZYDIS_MNEMONIC_ADD:
-			return H_F_ADD;
-		case ZYDIS_MNEMONIC_SUB:
-			return H_F_SUB;
-		case ZYDIS_MNEMONIC_CMP:
-			return H_F_CMP;
-		case ZYDIS_MNEMONIC_AND:
-			return H_F_AND;
-		case ZYDIS_MNEMONIC_OR:
-			return H_F_OR;
-		case ZYDIS_MNEMONIC_XOR:
-			return H_F_XOR;
-		default:
-			return H_F_TEST;
+		case ZYDIS_MNEMONIC_ADD: return H_F_ADD;
+		case ZYDIS_MNEMONIC_SUB: return H_F_SUB;
+		case ZYDIS_MNEMONIC_CMP: return H_F_CMP;
+		case ZYDIS_MNEMONIC_AND: return H_F_AND;
+		case ZYDIS_MNEMONIC_OR: return H_F_OR;
+		case ZYDIS_MNEMONIC_XOR: return H_F_XOR;
+		default: return H_F_TEST;
 		}
 	case ZYDIS_MNEMONIC_INC:
 	case ZYDIS_MNEMONIC_DEC:
 		if (!sz48 || !r0)
 			return 0;
 		return d->mnem == ZYDIS_MNEMONIC_INC ? H_F_INC : H_F_DEC;
-	default:
-		break;
+	default: break;
 	}
 	if (d->cmode != 8 || d->osize != 8)
 		return 0;
@@ -151,18 +142,12 @@ static uint8_t fast_class(const struct dinsn *d)
 	case ZYDIS_MNEMONIC_JL:
 	case ZYDIS_MNEMONIC_JNL:
 	case ZYDIS_MNEMONIC_JLE:
-	case ZYDIS_MNEMONIC_JNLE:
-		return (d->flags & DI_RELBR) ? H_F_JCC : 0;
-	case ZYDIS_MNEMONIC_PUSH:
-		return r0 ? H_F_PUSH : 0;
-	case ZYDIS_MNEMONIC_POP:
-		return r0 ? H_F_POP : 0;
-	case ZYDIS_MNEMONIC_CALL:
-		return (d->flags & DI_RELBR) ? H_F_CALL : 0;
-	case ZYDIS_MNEMONIC_RET:
-		return d->nops == 0 ? H_F_RET : 0;
-	default:
-		return 0;
+	case ZYDIS_MNEMONIC_JNLE: return (d->flags & DI_RELBR) ? H_F_JCC : 0;
+	case ZYDIS_MNEMONIC_PUSH: return r0 ? H_F_PUSH : 0;
+	case ZYDIS_MNEMONIC_POP: return r0 ? H_F_POP : 0;
+	case ZYDIS_MNEMONIC_CALL: return (d->flags & DI_RELBR) ? H_F_CALL : 0;
+	case ZYDIS_MNEMONIC_RET: return d->nops == 0 ? H_F_RET : 0;
+	default: return 0;
 	}
 }
 
@@ -254,7 +239,8 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 			d->index = map_addr_reg(o->mem.index);
 			d->scale = o->mem.scale ? o->mem.scale : 1;
 			d->disp = o->mem.disp.has_displacement ? o->mem.disp.value : 0;
-			if (o->mem.segment >= ZYDIS_REGISTER_ES && o->mem.segment <= ZYDIS_REGISTER_GS)
+			if (o->mem.segment >= ZYDIS_REGISTER_ES &&
+			    o->mem.segment <= ZYDIS_REGISTER_GS)
 				d->seg = o->mem.segment - ZYDIS_REGISTER_ES;
 			else
 				d->seg = SEG_DS;
@@ -269,15 +255,15 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 		case ZYDIS_OPERAND_TYPE_IMMEDIATE:
 			p->kind = DOP_IMM;
 			if (nimm == 0)
-				d->imm = o->imm.is_signed ? o->imm.value.s : (int64_t)o->imm.value.u;
+				d->imm =
+					o->imm.is_signed ? o->imm.value.s : (int64_t)o->imm.value.u;
 			else
 				d->imm2 = o->imm.value.s;
 			if (o->imm.is_relative)
 				d->flags |= DI_RELBR;
 			nimm++;
 			break;
-		default:
-			return false;
+		default: return false;
 		}
 	}
 	uint8_t fc = fast_class(d);
@@ -289,7 +275,9 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 static void report_unimpl(struct emu_cpu *c, const uint8_t *bytes, unsigned n, const char *what)
 {
 	char text[192];
-	enum insn_mode mode = c->cmode == 8 ? INSN_MODE_64 : c->cmode == 4 ? INSN_MODE_32 : INSN_MODE_16;
+	enum insn_mode mode = c->cmode == 8   ? INSN_MODE_64
+			      : c->cmode == 4 ? INSN_MODE_32
+					      : INSN_MODE_16;
 	uint64_t lin = c->seg[SEG_CS].base + c->rip;
 	insn_format(text, sizeof(text), bytes, n, mode, lin);
 	fprintf(stderr, "vmon: emu: cpu%d: %s at rip=%#llx: %s; raising #UD\n", c->index, what,
@@ -350,13 +338,14 @@ const struct dinsn *emu_fetch_decode(struct emu_cpu *c)
 	uint64_t gpa = c->fetch_gpa | (lin & 0xfff);
 	uint64_t page = gpa >> 12;
 	struct dinsn *d = &c->dcache[dcache_index(gpa)];
-	uint32_t gen = page < vm->npages ? atomic_load_explicit(&vm->code_gen[page],
-								  memory_order_acquire)
-					 : 0;
+	uint32_t gen = page < vm->npages
+			       ? atomic_load_explicit(&vm->code_gen[page], memory_order_acquire)
+			       : 0;
 	if (d->tag == DINSN_TAG(gpa, c->cmode) && d->gen == gen)
 		return d;
 
-	if (page < vm->npages && !atomic_load_explicit(&vm->code_page[page], memory_order_relaxed)) {
+	if (page < vm->npages &&
+	    !atomic_load_explicit(&vm->code_page[page], memory_order_relaxed)) {
 		atomic_store(&vm->code_page[page], 1);
 		gen = atomic_load(&vm->code_gen[page]);
 	}
@@ -409,9 +398,8 @@ void emu_format_insn(struct emu_cpu *c, uint64_t rip, char *buf, size_t len)
 	ZydisDecodedInstruction in;
 	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
 	if (!n || ZYAN_FAILED(ZydisDecoderDecodeFull(decoder_for(c), bytes, n, &in, ops)) ||
-	    ZYAN_FAILED(ZydisFormatterFormatInstruction(&c->vm->fmt, &in, ops,
-							 in.operand_count_visible, buf, len, lin,
-							 NULL))) {
+	    ZYAN_FAILED(ZydisFormatterFormatInstruction(
+		    &c->vm->fmt, &in, ops, in.operand_count_visible, buf, len, lin, NULL))) {
 		snprintf(buf, len, "(undecodable)");
 	}
 }
@@ -422,7 +410,7 @@ void emu_report_unimpl(struct emu_cpu *c, const struct dinsn *d)
 {
 	if (!first_report(c, d->mnem))
 		return;
-	uint8_t bytes[15] = { 0 };
+	uint8_t bytes[15] = {0};
 	uint64_t lin = c->seg[SEG_CS].base + c->rip;
 	struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
 	unsigned n = d->len;

@@ -26,16 +26,25 @@ struct emu_vm;
 /* ---- Decoded instructions ------------------------------------------- */
 
 enum {
-	DOP_NONE, DOP_REG, DOP_MEM, DOP_IMM, DOP_SEG, DOP_CR, DOP_DR, DOP_PTR,
-	DOP_XMM, DOP_MMX, DOP_ST, /* reg = 0..15 / 0..7 / st(i) */
+	DOP_NONE,
+	DOP_REG,
+	DOP_MEM,
+	DOP_IMM,
+	DOP_SEG,
+	DOP_CR,
+	DOP_DR,
+	DOP_PTR,
+	DOP_XMM,
+	DOP_MMX,
+	DOP_ST, /* reg = 0..15 / 0..7 / st(i) */
 	DOP_OTHER,
 };
 
 /* Register numbers inside struct dop.reg for DOP_REG: 0..15 GPRs; the
  * legacy high-byte registers AH/CH/DH/BH are 4..7 with DOP_F_HI8. */
 #define DOP_F_HI8 0x80
-#define REG_NONE 0xff
-#define REG_RIP 0xfe
+#define REG_NONE  0xff
+#define REG_RIP	  0xfe
 
 struct dop {
 	uint8_t kind;
@@ -44,12 +53,12 @@ struct dop {
 	uint8_t pad;
 };
 
-#define DI_REP 0x01
-#define DI_REPNE 0x02
-#define DI_LOCK 0x04
+#define DI_REP	  0x01
+#define DI_REPNE  0x02
+#define DI_LOCK	  0x04
 #define DI_STRING 0x08 /* string instruction (movs/stos/...): implicit operands */
-#define DI_FAR 0x10    /* far call/jmp/ret */
-#define DI_RELBR 0x20  /* op[0] immediate is relative to the next RIP */
+#define DI_FAR	  0x10 /* far call/jmp/ret */
+#define DI_RELBR  0x20 /* op[0] immediate is relative to the next RIP */
 
 /*
  * vmon's compact decoded form: everything the interpreter needs, nothing
@@ -246,10 +255,25 @@ enum {
 	H_LSS,
 	/* Specialised forms chosen at decode time (decode.c: fast_class) */
 	H_STRING,
-	H_F_MOV_RR, H_F_MOV_RI, H_F_LOAD, H_F_STORE, H_F_LEA,
-	H_F_ADD, H_F_SUB, H_F_CMP, H_F_AND, H_F_OR, H_F_XOR, H_F_TEST,
-	H_F_INC, H_F_DEC,
-	H_F_JCC, H_F_PUSH, H_F_POP, H_F_CALL, H_F_RET,
+	H_F_MOV_RR,
+	H_F_MOV_RI,
+	H_F_LOAD,
+	H_F_STORE,
+	H_F_LEA,
+	H_F_ADD,
+	H_F_SUB,
+	H_F_CMP,
+	H_F_AND,
+	H_F_OR,
+	H_F_XOR,
+	H_F_TEST,
+	H_F_INC,
+	H_F_DEC,
+	H_F_JCC,
+	H_F_PUSH,
+	H_F_POP,
+	H_F_CALL,
+	H_F_RET,
 	H_COUNT
 };
 extern const uint8_t emu_hclass[ZYDIS_MNEMONIC_MAX_VALUE + 1];
@@ -258,20 +282,20 @@ extern const uint8_t emu_hclass[ZYDIS_MNEMONIC_MAX_VALUE + 1];
 #define DINSN_TAG(gpa, cmode) ((gpa) | ((uint64_t)(cmode) << 56) | 1)
 
 struct dinsn {
-	uint64_t tag;     /* DINSN_TAG(gpa, cmode) when valid, 0 otherwise */
-	uint32_t gen;     /* code-page generation at decode time */
-	uint16_t mnem;    /* ZydisMnemonic */
-	uint8_t hclass;   /* H_*: what exec() dispatches on */
-	uint8_t len;      /* bytes */
-	uint8_t cmode;    /* code size: 2, 4 or 8 bytes (decoder used) */
-	uint8_t osize;    /* operand size in bytes */
-	uint8_t asize;    /* address size in bytes */
-	uint8_t flags;    /* DI_* */
-	uint8_t nops;     /* visible operands */
-	uint8_t seg;      /* segment of the memory operand (SEG_*) */
+	uint64_t tag;	/* DINSN_TAG(gpa, cmode) when valid, 0 otherwise */
+	uint32_t gen;	/* code-page generation at decode time */
+	uint16_t mnem;	/* ZydisMnemonic */
+	uint8_t hclass; /* H_*: what exec() dispatches on */
+	uint8_t len;	/* bytes */
+	uint8_t cmode;	/* code size: 2, 4 or 8 bytes (decoder used) */
+	uint8_t osize;	/* operand size in bytes */
+	uint8_t asize;	/* address size in bytes */
+	uint8_t flags;	/* DI_* */
+	uint8_t nops;	/* visible operands */
+	uint8_t seg;	/* segment of the memory operand (SEG_*) */
 	uint8_t base, index, scale;
-	uint8_t opcode;   /* last opcode byte */
-	uint8_t opmap;    /* ZydisOpcodeMap */
+	uint8_t opcode; /* last opcode byte */
+	uint8_t opmap;	/* ZydisOpcodeMap */
 	uint8_t modrm_reg;
 	struct dop op[3];
 	int64_t disp;
@@ -291,10 +315,10 @@ struct seg {
 	uint32_t limit;
 	uint64_t base;
 };
-#define SA_P 0x80
-#define SA_L 0x2000
+#define SA_P  0x80
+#define SA_L  0x2000
 #define SA_DB 0x4000
-#define SA_G 0x8000
+#define SA_G  0x8000
 
 struct dtr {
 	uint64_t base;
@@ -304,71 +328,95 @@ struct dtr {
 enum { R_AX, R_CX, R_DX, R_BX, R_SP, R_BP, R_SI, R_DI };
 
 /* EFLAGS bits */
-#define F_CF 0x1
-#define F_PF 0x4
-#define F_AF 0x10
-#define F_ZF 0x40
-#define F_SF 0x80
-#define F_TF 0x100
-#define F_IF 0x200
-#define F_DF 0x400
-#define F_OF 0x800
-#define F_IOPL 0x3000
-#define F_NT 0x4000
-#define F_RF 0x10000
-#define F_VM 0x20000
-#define F_AC 0x40000
-#define F_ID 0x200000
+#define F_CF	0x1
+#define F_PF	0x4
+#define F_AF	0x10
+#define F_ZF	0x40
+#define F_SF	0x80
+#define F_TF	0x100
+#define F_IF	0x200
+#define F_DF	0x400
+#define F_OF	0x800
+#define F_IOPL	0x3000
+#define F_NT	0x4000
+#define F_RF	0x10000
+#define F_VM	0x20000
+#define F_AC	0x40000
+#define F_ID	0x200000
 #define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
 
 /* Lazy flags: the last arithmetic op whose flags are still pending. */
 enum {
-	LF_NONE, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC, LF_NEG,
-	LF_SHL, LF_SHR, LF_SAR, /* lf_b = count */
+	LF_NONE,
+	LF_ADD,
+	LF_ADC,
+	LF_SUB,
+	LF_SBB,
+	LF_LOGIC,
+	LF_INC,
+	LF_DEC,
+	LF_NEG,
+	LF_SHL,
+	LF_SHR,
+	LF_SAR, /* lf_b = count */
 	LF_MUL, /* CF = OF = lf_cf */
 };
 
-#define CR0_PE 0x1
-#define CR0_MP 0x2
-#define CR0_EM 0x4
-#define CR0_TS 0x8
-#define CR0_ET 0x10
-#define CR0_NE 0x20
-#define CR0_WP 0x10000
-#define CR0_AM 0x40000
-#define CR0_NW 0x20000000
-#define CR0_CD 0x40000000
-#define CR0_PG 0x80000000ULL
-#define CR4_PSE 0x10
-#define CR4_PAE 0x20
-#define CR4_PGE 0x80
-#define CR4_OSFXSR 0x200
+#define CR0_PE	       0x1
+#define CR0_MP	       0x2
+#define CR0_EM	       0x4
+#define CR0_TS	       0x8
+#define CR0_ET	       0x10
+#define CR0_NE	       0x20
+#define CR0_WP	       0x10000
+#define CR0_AM	       0x40000
+#define CR0_NW	       0x20000000
+#define CR0_CD	       0x40000000
+#define CR0_PG	       0x80000000ULL
+#define CR4_PSE	       0x10
+#define CR4_PAE	       0x20
+#define CR4_PGE	       0x80
+#define CR4_OSFXSR     0x200
 #define CR4_OSXMMEXCPT 0x400
-#define EFER_SCE 0x1
-#define EFER_LME 0x100
-#define EFER_LMA 0x400
-#define EFER_NXE 0x800
+#define EFER_SCE       0x1
+#define EFER_LME       0x100
+#define EFER_LMA       0x400
+#define EFER_NXE       0x800
 
 /* Exceptions */
 enum {
-	EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, EXC_UD = 6,
-	EXC_NM = 7, EXC_DF = 8, EXC_TS = 10, EXC_NP = 11, EXC_SS = 12, EXC_GP = 13,
-	EXC_PF = 14, EXC_MF = 16, EXC_AC = 17, EXC_XM = 19,
+	EXC_DE = 0,
+	EXC_DB = 1,
+	EXC_NMI = 2,
+	EXC_BP = 3,
+	EXC_OF = 4,
+	EXC_BR = 5,
+	EXC_UD = 6,
+	EXC_NM = 7,
+	EXC_DF = 8,
+	EXC_TS = 10,
+	EXC_NP = 11,
+	EXC_SS = 12,
+	EXC_GP = 13,
+	EXC_PF = 14,
+	EXC_MF = 16,
+	EXC_AC = 17,
+	EXC_XM = 19,
 };
 
 /* ---- Software TLB ----------------------------------------------------- */
 
 #define TLB_SIZE 1024
-#define TLB_W 0x1 /* writable (and dirty already set) */
-#define TLB_U 0x2 /* user accessible */
-#define TLB_X 0x4 /* executable */
-#define TLB_UW 0x8 /* user-writable */
+#define TLB_W	 0x1 /* writable (and dirty already set) */
+#define TLB_U	 0x2 /* user accessible */
+#define TLB_X	 0x4 /* executable */
+#define TLB_UW	 0x8 /* user-writable */
 
 struct tlb_entry {
-	uint64_t vpn;     /* linear page number + 1; 0 = invalid */
-	uint8_t *host;    /* host address of the page, NULL for MMIO */
-	uint64_t gpa;     /* guest-physical page address */
-	uint32_t perm;    /* TLB_* */
+	uint64_t vpn;  /* linear page number + 1; 0 = invalid */
+	uint8_t *host; /* host address of the page, NULL for MMIO */
+	uint64_t gpa;  /* guest-physical page address */
+	uint32_t perm; /* TLB_* */
 };
 
 /* ---- Local APIC ------------------------------------------------------- */
@@ -390,7 +438,7 @@ struct lapic {
 
 /* cpu->events bits (any thread sets them; owner clears) */
 #define EV_KICK 0x1
-#define EV_IRQ 0x2  /* LAPIC IRR or PIC output may have changed */
+#define EV_IRQ	0x2 /* LAPIC IRR or PIC output may have changed */
 #define EV_INIT 0x4
 #define EV_SIPI 0x8
 
@@ -425,7 +473,7 @@ struct emu_cpu {
 	uint32_t mxcsr;
 	uint8_t fpr[8][16]; /* physical x87 registers, 80-bit values (MMX: low 64 bits) */
 	uint16_t fcw, fsw;  /* TOP is fsw bits 11-13 */
-	uint8_t ftw;        /* abridged tag: bit i set = physical register i in use */
+	uint8_t ftw;	    /* abridged tag: bit i set = physical register i in use */
 	uint16_t fop;
 	uint64_t fip, fdp;
 
@@ -443,14 +491,15 @@ struct emu_cpu {
 	bool wait_sipi;
 	int irq_shadow;
 	bool irq_maybe; /* an interrupt may be deliverable: check before the next insn */
-	bool slow;      /* take the run loop's slow path before the next instruction */
-	int budget;     /* instructions until the next timer check */ /* instructions until interrupts are allowed again */
+	bool slow;	/* take the run loop's slow path before the next instruction */
+	int budget; /* instructions until the next timer check */ /* instructions until interrupts
+								     are allowed again */
 
 	/* Exception delivery state */
 	jmp_buf fault_jmp;
 	int delivering; /* vector being delivered, -1 none */
 	bool fault_is_df;
-	int pending_exc;     /* set by raise; delivered by the run loop */
+	int pending_exc; /* set by raise; delivered by the run loop */
 	uint32_t pending_err;
 	bool pending_has_err;
 
@@ -489,7 +538,7 @@ struct pic_chip {
 };
 
 struct pit_chan {
-	uint16_t reload;  /* 0 means 65536 */
+	uint16_t reload; /* 0 means 65536 */
 	uint8_t mode, access, bcd;
 	uint8_t rw_state; /* for lo/hi access: next byte is hi */
 	uint8_t wr_state;
@@ -535,7 +584,7 @@ struct emu_vm {
 	_Atomic uint64_t pit_deadline_ns; /* next channel-0 interrupt, 0 = off */
 	uint64_t pit_period_ns;
 	uint32_t pit_pending; /* channel-0 ticks due but not yet injected */
-	bool pic_out; /* master INTR line */
+	bool pic_out;	      /* master INTR line */
 	/* Unimplemented mnemonics already reported on stderr (once each). */
 	_Atomic uint8_t reported[ZYDIS_MNEMONIC_MAX_VALUE + 1];
 };
@@ -656,8 +705,8 @@ bool lapic_enabled(const struct emu_cpu *c);
 /* From any thread: set vector in IRR of cpu and wake it. */
 void lapic_accept(struct emu_cpu *c, int vec, bool level);
 /* Route an interrupt message (IOAPIC, IPI). dest_mode 0 physical, 1 logical. */
-void apic_deliver(struct emu_vm *vm, struct emu_cpu *from, uint32_t dest, int dest_mode,
-		  int dmode, int vec, bool level, int shorthand);
+void apic_deliver(struct emu_vm *vm, struct emu_cpu *from, uint32_t dest, int dest_mode, int dmode,
+		  int vec, bool level, int shorthand);
 void emu_wake(struct emu_cpu *c, uint32_t ev);
 
 /* ioapic.c */

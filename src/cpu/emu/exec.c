@@ -79,8 +79,7 @@ static uint64_t lazy_compute(const struct emu_cpu *c)
 			f |= F_OF;
 		f |= (a ^ b ^ r) & F_AF;
 		break;
-	case LF_LOGIC:
-		break;
+	case LF_LOGIC: break;
 	case LF_INC:
 		f |= c->lf_cf ? F_CF : 0;
 		if ((r & m) == sb)
@@ -171,10 +170,8 @@ static inline bool cond(struct emu_cpu *c, unsigned cc)
 	if (c->lf_op != LF_NONE) {
 		uint64_t m = szmask(c->lf_size);
 		switch (cc >> 1) {
-		case 2: /* Z */
-			return !(c->lf_res & m) ^ (cc & 1);
-		case 4: /* S */
-			return !!(c->lf_res & sbit(c->lf_size)) ^ (cc & 1);
+		case 2: /* Z */ return !(c->lf_res & m) ^ (cc & 1);
+		case 4: /* S */ return !!(c->lf_res & sbit(c->lf_size)) ^ (cc & 1);
 		case 1: /* B */
 			if (c->lf_op == LF_SUB)
 				return ((c->lf_a & m) < (c->lf_b & m)) ^ (cc & 1);
@@ -189,47 +186,33 @@ static inline bool cond(struct emu_cpu *c, unsigned cc)
 			break;
 		case 6: /* L */
 			if (c->lf_op == LF_SUB)
-				return (sext(c->lf_a, c->lf_size) < sext(c->lf_b, c->lf_size)) ^ (cc & 1);
+				return (sext(c->lf_a, c->lf_size) < sext(c->lf_b, c->lf_size)) ^
+				       (cc & 1);
 			if (c->lf_op == LF_LOGIC)
 				return !!(c->lf_res & sbit(c->lf_size)) ^ (cc & 1);
 			break;
 		case 7: /* LE */
 			if (c->lf_op == LF_SUB)
-				return (sext(c->lf_a, c->lf_size) <= sext(c->lf_b, c->lf_size)) ^ (cc & 1);
+				return (sext(c->lf_a, c->lf_size) <= sext(c->lf_b, c->lf_size)) ^
+				       (cc & 1);
 			if (c->lf_op == LF_LOGIC)
-				return (!(c->lf_res & m) || (c->lf_res & sbit(c->lf_size))) ^ (cc & 1);
+				return (!(c->lf_res & m) || (c->lf_res & sbit(c->lf_size))) ^
+				       (cc & 1);
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 	uint64_t f = get_flags(c);
 	bool r;
 	switch (cc >> 1) {
-	case 0:
-		r = f & F_OF;
-		break;
-	case 1:
-		r = f & F_CF;
-		break;
-	case 2:
-		r = f & F_ZF;
-		break;
-	case 3:
-		r = f & (F_CF | F_ZF);
-		break;
-	case 4:
-		r = f & F_SF;
-		break;
-	case 5:
-		r = f & F_PF;
-		break;
-	case 6:
-		r = !(f & F_SF) != !(f & F_OF);
-		break;
-	default:
-		r = (f & F_ZF) || (!(f & F_SF) != !(f & F_OF));
-		break;
+	case 0: r = f & F_OF; break;
+	case 1: r = f & F_CF; break;
+	case 2: r = f & F_ZF; break;
+	case 3: r = f & (F_CF | F_ZF); break;
+	case 4: r = f & F_SF; break;
+	case 5: r = f & F_PF; break;
+	case 6: r = !(f & F_SF) != !(f & F_OF); break;
+	default: r = (f & F_ZF) || (!(f & F_SF) != !(f & F_OF)); break;
 	}
 	return r ^ (cc & 1);
 }
@@ -269,7 +252,8 @@ static inline uint64_t pop(struct emu_cpu *c, unsigned size)
 
 /* ---- ALU ------------------------------------------------------------------- */
 
-static inline __attribute__((always_inline)) uint64_t alu(struct emu_cpu *c, int mn, unsigned size, uint64_t a, uint64_t b)
+static inline __attribute__((always_inline)) uint64_t alu(struct emu_cpu *c, int mn, unsigned size,
+							  uint64_t a, uint64_t b)
 {
 	uint64_t r;
 	switch (mn) {
@@ -297,15 +281,9 @@ static inline __attribute__((always_inline)) uint64_t alu(struct emu_cpu *c, int
 		return r;
 	}
 	case ZYDIS_MNEMONIC_AND:
-	case ZYDIS_MNEMONIC_TEST:
-		r = a & b;
-		break;
-	case ZYDIS_MNEMONIC_OR:
-		r = a | b;
-		break;
-	default: /* XOR */
-		r = a ^ b;
-		break;
+	case ZYDIS_MNEMONIC_TEST: r = a & b; break;
+	case ZYDIS_MNEMONIC_OR: r = a | b; break;
+	default: /* XOR */ r = a ^ b; break;
 	}
 	lazy(c, LF_LOGIC, size, r, 0, 0);
 	return r;
@@ -314,14 +292,10 @@ static inline __attribute__((always_inline)) uint64_t alu(struct emu_cpu *c, int
 static inline uint64_t atomic_load_sz(void *p, unsigned size)
 {
 	switch (size) {
-	case 1:
-		return __atomic_load_n((uint8_t *)p, __ATOMIC_RELAXED);
-	case 2:
-		return __atomic_load_n((uint16_t *)p, __ATOMIC_RELAXED);
-	case 4:
-		return __atomic_load_n((uint32_t *)p, __ATOMIC_RELAXED);
-	default:
-		return __atomic_load_n((uint64_t *)p, __ATOMIC_RELAXED);
+	case 1: return __atomic_load_n((uint8_t *)p, __ATOMIC_RELAXED);
+	case 2: return __atomic_load_n((uint16_t *)p, __ATOMIC_RELAXED);
+	case 4: return __atomic_load_n((uint32_t *)p, __ATOMIC_RELAXED);
+	default: return __atomic_load_n((uint64_t *)p, __ATOMIC_RELAXED);
 	}
 }
 
@@ -374,8 +348,7 @@ static inline uint64_t load_sz(const void *p, unsigned size)
  * contention. */
 typedef uint64_t (*rmw_fn)(struct emu_cpu *c, const struct dinsn *d, uint64_t old, uint64_t arg);
 
-static uint64_t rmw(struct emu_cpu *c, const struct dinsn *d, rmw_fn fn, uint64_t arg,
-		    bool locked)
+static uint64_t rmw(struct emu_cpu *c, const struct dinsn *d, rmw_fn fn, uint64_t arg, bool locked)
 {
 	const struct dop *o = &d->op[0];
 	unsigned size = o->size;
@@ -538,8 +511,7 @@ static uint64_t shift_op(struct emu_cpu *c, int mn, unsigned size, uint64_t a, u
 		f = get_flags(c) & (F_ZF | F_SF | F_PF | F_AF);
 		break;
 	}
-	default:
-		return a;
+	default: return a;
 	}
 	set_arith(c, f | (cf ? F_CF : 0) | (of ? F_OF : 0));
 	return r;
@@ -600,8 +572,7 @@ static void port_out(struct emu_cpu *c, uint16_t port, unsigned size, uint64_t v
 {
 	v &= szmask(size);
 	c->slow = true;
-	if (!bus_access(&c->m->pio, &c->pio_hint, port, size, true, &v) &&
-	    c->m->trace_unclaimed_io)
+	if (!bus_access(&c->m->pio, &c->pio_hint, port, size, true, &v) && c->m->trace_unclaimed_io)
 		fprintf(stderr, "vmon: emu: unclaimed out %#x/%u = %#llx\n", port, size,
 			(unsigned long long)v);
 }
@@ -626,21 +597,15 @@ static bool do_string(struct emu_cpu *c, const struct dinsn *d)
 	case ZYDIS_MNEMONIC_MOVSB:
 	case ZYDIS_MNEMONIC_MOVSW:
 	case ZYDIS_MNEMONIC_MOVSD:
-	case ZYDIS_MNEMONIC_MOVSQ:
-		kind = S_MOVS;
-		break;
+	case ZYDIS_MNEMONIC_MOVSQ: kind = S_MOVS; break;
 	case ZYDIS_MNEMONIC_STOSB:
 	case ZYDIS_MNEMONIC_STOSW:
 	case ZYDIS_MNEMONIC_STOSD:
-	case ZYDIS_MNEMONIC_STOSQ:
-		kind = S_STOS;
-		break;
+	case ZYDIS_MNEMONIC_STOSQ: kind = S_STOS; break;
 	case ZYDIS_MNEMONIC_LODSB:
 	case ZYDIS_MNEMONIC_LODSW:
 	case ZYDIS_MNEMONIC_LODSD:
-	case ZYDIS_MNEMONIC_LODSQ:
-		kind = S_LODS;
-		break;
+	case ZYDIS_MNEMONIC_LODSQ: kind = S_LODS; break;
 	case ZYDIS_MNEMONIC_CMPSB:
 	case ZYDIS_MNEMONIC_CMPSW:
 	case ZYDIS_MNEMONIC_CMPSD:
@@ -657,17 +622,11 @@ static bool do_string(struct emu_cpu *c, const struct dinsn *d)
 		break;
 	case ZYDIS_MNEMONIC_INSB:
 	case ZYDIS_MNEMONIC_INSW:
-	case ZYDIS_MNEMONIC_INSD:
-		kind = S_INS;
-		break;
+	case ZYDIS_MNEMONIC_INSD: kind = S_INS; break;
 	case ZYDIS_MNEMONIC_OUTSB:
 	case ZYDIS_MNEMONIC_OUTSW:
-	case ZYDIS_MNEMONIC_OUTSD:
-		kind = S_OUTS;
-		break;
-	default:
-		emu_report_unimpl(c, d);
-		emu_raise(c, EXC_UD, 0, false);
+	case ZYDIS_MNEMONIC_OUTSD: kind = S_OUTS; break;
+	default: emu_report_unimpl(c, d); emu_raise(c, EXC_UD, 0, false);
 	}
 	if (kind == S_INS || kind == S_OUTS)
 		io_check(c);
@@ -697,7 +656,9 @@ static bool do_string(struct emu_cpu *c, const struct dinsn *d)
 					n = 1;
 			}
 			if (n > 1) {
-				uint8_t *dp = lin_rmw_ptr(c, dl, (unsigned)(n * size) > 4096 ? 4096 : (unsigned)(n * size));
+				uint8_t *dp = lin_rmw_ptr(
+					c, dl,
+					(unsigned)(n * size) > 4096 ? 4096 : (unsigned)(n * size));
 				const uint8_t *sp = NULL;
 				if (kind == S_MOVS && dp) {
 					struct tlb_entry *e = mmu_lookup(c, sl, 0, c->cpl == 3);
@@ -718,7 +679,8 @@ static bool do_string(struct emu_cpu *c, const struct dinsn *d)
 					} else {
 						memmove(dp, sp, n * size);
 					}
-					c->r[R_DI] = (c->r[R_DI] & ~amsk) | ((di + n * size) & amsk);
+					c->r[R_DI] =
+						(c->r[R_DI] & ~amsk) | ((di + n * size) & amsk);
 					if (kind == S_MOVS)
 						c->r[R_SI] = (c->r[R_SI] & ~amsk) |
 							     ((si + n * size) & amsk);
@@ -1279,9 +1241,7 @@ static bool exec_legacy(struct emu_cpu *c, const struct dinsn *d)
 		set_arith(c, flags_szp(r, 1));
 		return true;
 	}
-	case ZYDIS_MNEMONIC_SALC:
-		set_reg(c, R_AX, 1, get_cf(c) ? 0xff : 0);
-		return true;
+	case ZYDIS_MNEMONIC_SALC: set_reg(c, R_AX, 1, get_cf(c) ? 0xff : 0); return true;
 	case ZYDIS_MNEMONIC_BOUND: {
 		unsigned sz = d->op[0].size;
 		uint64_t lin = mem_lin(c, d);
@@ -1304,8 +1264,7 @@ static bool exec_legacy(struct emu_cpu *c, const struct dinsn *d)
 		}
 		return true;
 	}
-	default:
-		return false;
+	default: return false;
 	}
 }
 
@@ -1342,36 +1301,30 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		v = c->r[d->op[1].reg];
 		c->r[d->op[0].reg] = os == 8 ? v : (uint32_t)v;
 		return;
-	case H_F_MOV_RI:
-		c->r[d->op[0].reg] = os == 8 ? (uint64_t)d->imm : (uint32_t)d->imm;
-		return;
-	case H_F_LOAD:
-		c->r[d->op[0].reg] = mread(c, mem_lin(c, d), os);
-		return;
-	case H_F_STORE:
-		mwrite(c, mem_lin(c, d), os, c->r[d->op[1].reg]);
-		return;
+	case H_F_MOV_RI: c->r[d->op[0].reg] = os == 8 ? (uint64_t)d->imm : (uint32_t)d->imm; return;
+	case H_F_LOAD: c->r[d->op[0].reg] = mread(c, mem_lin(c, d), os); return;
+	case H_F_STORE: mwrite(c, mem_lin(c, d), os, c->r[d->op[1].reg]); return;
 	case H_F_LEA:
 		v = ea_off(c, d);
 		c->r[d->op[0].reg] = os == 8 ? v : (uint32_t)v;
 		return;
-#define FAST_ALU(H, LF, EXPR, WRITE)                                                      \
-	case H: {                                                                         \
-		uint64_t fa = c->r[d->op[0].reg];                                         \
-		uint64_t fb = d->op[1].kind == DOP_REG ? c->r[d->op[1].reg] : (uint64_t)d->imm; \
-		uint64_t fr = (EXPR);                                                     \
-		lazy(c, LF, os, fr, fa, fb);                                              \
-		if (WRITE)                                                                \
-			c->r[d->op[0].reg] = os == 8 ? fr : (uint32_t)fr;                 \
-		return;                                                                   \
+#define FAST_ALU(H, LF, EXPR, WRITE)                                                               \
+	case H: {                                                                                  \
+		uint64_t fa = c->r[d->op[0].reg];                                                  \
+		uint64_t fb = d->op[1].kind == DOP_REG ? c->r[d->op[1].reg] : (uint64_t)d->imm;    \
+		uint64_t fr = (EXPR);                                                              \
+		lazy(c, LF, os, fr, fa, fb);                                                       \
+		if (WRITE)                                                                         \
+			c->r[d->op[0].reg] = os == 8 ? fr : (uint32_t)fr;                          \
+		return;                                                                            \
 	}
-	FAST_ALU(H_F_ADD, LF_ADD, fa + fb, true)
-	FAST_ALU(H_F_SUB, LF_SUB, fa - fb, true)
-	FAST_ALU(H_F_CMP, LF_SUB, fa - fb, false)
-	FAST_ALU(H_F_AND, LF_LOGIC, fa & fb, true)
-	FAST_ALU(H_F_OR, LF_LOGIC, fa | fb, true)
-	FAST_ALU(H_F_XOR, LF_LOGIC, fa ^ fb, true)
-	FAST_ALU(H_F_TEST, LF_LOGIC, fa & fb, false)
+		FAST_ALU(H_F_ADD, LF_ADD, fa + fb, true)
+		FAST_ALU(H_F_SUB, LF_SUB, fa - fb, true)
+		FAST_ALU(H_F_CMP, LF_SUB, fa - fb, false)
+		FAST_ALU(H_F_AND, LF_LOGIC, fa & fb, true)
+		FAST_ALU(H_F_OR, LF_LOGIC, fa | fb, true)
+		FAST_ALU(H_F_XOR, LF_LOGIC, fa ^ fb, true)
+		FAST_ALU(H_F_TEST, LF_LOGIC, fa & fb, false)
 #undef FAST_ALU
 	case H_F_INC:
 	case H_F_DEC: {
@@ -1423,11 +1376,8 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 	case H_PREFETCHT2:
 	case H_LFENCE:
 	case H_SFENCE:
-	case H_CLFLUSH:
-		return;
-	case H_MFENCE:
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		return;
+	case H_CLFLUSH: return;
+	case H_MFENCE: __atomic_thread_fence(__ATOMIC_SEQ_CST); return;
 
 	case H_MOV:
 		if (d->op[0].kind == DOP_CR || d->op[1].kind == DOP_CR) {
@@ -1437,23 +1387,12 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 			} else {
 				uint64_t cr;
 				switch (d->op[1].reg) {
-				case 0:
-					cr = c->cr0;
-					break;
-				case 2:
-					cr = c->cr2;
-					break;
-				case 3:
-					cr = c->cr3;
-					break;
-				case 4:
-					cr = c->cr4;
-					break;
-				case 8:
-					cr = c->apic.tpr >> 4;
-					break;
-				default:
-					emu_raise(c, EXC_UD, 0, false);
+				case 0: cr = c->cr0; break;
+				case 2: cr = c->cr2; break;
+				case 3: cr = c->cr3; break;
+				case 4: cr = c->cr4; break;
+				case 8: cr = c->apic.tpr >> 4; break;
+				default: emu_raise(c, EXC_UD, 0, false);
 				}
 				set_reg(c, d->op[0].reg, c->cmode == 8 ? 8 : 4, cr);
 			}
@@ -1472,8 +1411,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 			if (d->op[0].reg == SEG_CS)
 				emu_raise(c, EXC_UD, 0, false);
 			emu_load_seg(c, d->op[0].reg, (uint16_t)opr(c, d, 1));
-			if (d->op[0].reg == SEG_SS)
-			{
+			if (d->op[0].reg == SEG_SS) {
 				c->irq_shadow = 1;
 				c->slow = true;
 			}
@@ -1481,19 +1419,11 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		}
 		opw(c, d, 0, opr(c, d, 1));
 		return;
-	case H_MOVNTI:
-		opw(c, d, 0, opr(c, d, 1));
-		return;
-	case H_MOVZX:
-		opw(c, d, 0, opr(c, d, 1));
-		return;
+	case H_MOVNTI: opw(c, d, 0, opr(c, d, 1)); return;
+	case H_MOVZX: opw(c, d, 0, opr(c, d, 1)); return;
 	case H_MOVSX:
-	case H_MOVSXD:
-		opw(c, d, 0, (uint64_t)sext(opr(c, d, 1), d->op[1].size));
-		return;
-	case H_LEA:
-		set_reg(c, d->op[0].reg, d->op[0].size, ea_off(c, d));
-		return;
+	case H_MOVSXD: opw(c, d, 0, (uint64_t)sext(opr(c, d, 1), d->op[1].size)); return;
+	case H_LEA: set_reg(c, d->op[0].reg, d->op[0].size, ea_off(c, d)); return;
 
 	case H_ADD:
 	case H_OR:
@@ -1503,10 +1433,12 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 	case H_SUB:
 	case H_XOR:
 		v = opr(c, d, 1);
-		if (d->op[0].kind == DOP_REG && d->op[1].kind == DOP_REG && d->op[0].reg == d->op[1].reg &&
+		if (d->op[0].kind == DOP_REG && d->op[1].kind == DOP_REG &&
+		    d->op[0].reg == d->op[1].reg &&
 		    (mn == ZYDIS_MNEMONIC_XOR || mn == ZYDIS_MNEMONIC_SUB)) {
 			set_reg(c, d->op[0].reg, d->op[0].size, 0);
-			lazy(c, mn == ZYDIS_MNEMONIC_XOR ? LF_LOGIC : LF_SUB, d->op[0].size, 0, v, v);
+			lazy(c, mn == ZYDIS_MNEMONIC_XOR ? LF_LOGIC : LF_SUB, d->op[0].size, 0, v,
+			     v);
 			return;
 		}
 		if (d->op[0].kind == DOP_REG) {
@@ -1518,21 +1450,11 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		rmw(c, d, fn_alu, v, d->flags & DI_LOCK);
 		return;
 	case H_CMP:
-	case H_TEST:
-		alu(c, mn, d->op[0].size, opr(c, d, 0), opr(c, d, 1));
-		return;
-	case H_INC:
-		rmw(c, d, fn_inc, 0, d->flags & DI_LOCK);
-		return;
-	case H_DEC:
-		rmw(c, d, fn_dec, 0, d->flags & DI_LOCK);
-		return;
-	case H_NEG:
-		rmw(c, d, fn_neg, 0, d->flags & DI_LOCK);
-		return;
-	case H_NOT:
-		rmw(c, d, fn_not, 0, d->flags & DI_LOCK);
-		return;
+	case H_TEST: alu(c, mn, d->op[0].size, opr(c, d, 0), opr(c, d, 1)); return;
+	case H_INC: rmw(c, d, fn_inc, 0, d->flags & DI_LOCK); return;
+	case H_DEC: rmw(c, d, fn_dec, 0, d->flags & DI_LOCK); return;
+	case H_NEG: rmw(c, d, fn_neg, 0, d->flags & DI_LOCK); return;
+	case H_NOT: rmw(c, d, fn_not, 0, d->flags & DI_LOCK); return;
 
 	case H_SHL:
 	case H_SHR:
@@ -1556,21 +1478,15 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		rmw(c, d, fn_shd, v, false);
 		return;
 
-	case H_MUL:
-		do_mul1(c, d, false);
-		return;
+	case H_MUL: do_mul1(c, d, false); return;
 	case H_IMUL:
 		if (d->nops == 1)
 			do_mul1(c, d, true);
 		else
 			do_imul_n(c, d);
 		return;
-	case H_DIV:
-		do_div(c, d, false);
-		return;
-	case H_IDIV:
-		do_div(c, d, true);
-		return;
+	case H_DIV: do_div(c, d, false); return;
+	case H_IDIV: do_div(c, d, true); return;
 
 	case H_XCHG:
 		if (d->op[0].kind == DOP_REG && d->op[1].kind == DOP_REG) {
@@ -1700,24 +1616,12 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 			d->op[0].size == 8 ? __builtin_bswap64(v) : __builtin_bswap32((uint32_t)v));
 		return;
 
-	case H_CBW:
-		set_reg(c, R_AX, 2, (uint64_t)(int8_t)c->r[R_AX]);
-		return;
-	case H_CWDE:
-		set_reg(c, R_AX, 4, (uint64_t)(int16_t)c->r[R_AX]);
-		return;
-	case H_CDQE:
-		c->r[R_AX] = (uint64_t)(int32_t)c->r[R_AX];
-		return;
-	case H_CWD:
-		set_reg(c, R_DX, 2, (c->r[R_AX] & 0x8000) ? 0xffff : 0);
-		return;
-	case H_CDQ:
-		set_reg(c, R_DX, 4, (c->r[R_AX] & 0x80000000) ? 0xffffffff : 0);
-		return;
-	case H_CQO:
-		c->r[R_DX] = (int64_t)c->r[R_AX] < 0 ? ~0ULL : 0;
-		return;
+	case H_CBW: set_reg(c, R_AX, 2, (uint64_t)(int8_t)c->r[R_AX]); return;
+	case H_CWDE: set_reg(c, R_AX, 4, (uint64_t)(int16_t)c->r[R_AX]); return;
+	case H_CDQE: c->r[R_AX] = (uint64_t)(int32_t)c->r[R_AX]; return;
+	case H_CWD: set_reg(c, R_DX, 2, (c->r[R_AX] & 0x8000) ? 0xffff : 0); return;
+	case H_CDQ: set_reg(c, R_DX, 4, (c->r[R_AX] & 0x80000000) ? 0xffffffff : 0); return;
+	case H_CQO: c->r[R_DX] = (int64_t)c->r[R_AX] < 0 ? ~0ULL : 0; return;
 
 	case H_JMP:
 		if (d->flags & DI_FAR) {
@@ -1788,9 +1692,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 	case H_SETL:
 	case H_SETNL:
 	case H_SETLE:
-	case H_SETNLE:
-		opw(c, d, 0, cond(c, d->opcode & 0xf));
-		return;
+	case H_SETNLE: opw(c, d, 0, cond(c, d->opcode & 0xf)); return;
 	case H_CMOVO:
 	case H_CMOVNO:
 	case H_CMOVB:
@@ -1860,8 +1762,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 			c->r[R_SP] = sp;
 			emu_load_seg(c, d->op[0].reg, (uint16_t)v);
 			pop(c, os);
-			if (d->op[0].reg == SEG_SS)
-			{
+			if (d->op[0].reg == SEG_SS) {
 				c->irq_shadow = 1;
 				c->slow = true;
 			}
@@ -1884,9 +1785,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		return;
 	case H_PUSHF:
 	case H_PUSHFD:
-	case H_PUSHFQ:
-		push(c, os, get_flags(c) & ~(uint64_t)(F_RF | F_VM));
-		return;
+	case H_PUSHFQ: push(c, os, get_flags(c) & ~(uint64_t)(F_RF | F_VM)); return;
 	case H_POPF:
 	case H_POPFD:
 	case H_POPFQ: {
@@ -1950,12 +1849,8 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		get_flags(c);
 		c->flags ^= F_CF;
 		return;
-	case H_CLD:
-		c->flags &= ~(uint64_t)F_DF;
-		return;
-	case H_STD:
-		c->flags |= F_DF;
-		return;
+	case H_CLD: c->flags &= ~(uint64_t)F_DF; return;
+	case H_STD: c->flags |= F_DF; return;
 	case H_CLI:
 		io_check(c);
 		c->flags &= ~(uint64_t)F_IF;
@@ -1967,9 +1862,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		c->flags |= F_IF;
 		emu_poke(c);
 		return;
-	case H_LAHF:
-		set_reg(c, 4 | DOP_F_HI8, 1, (get_flags(c) & 0xd5) | 2);
-		return;
+	case H_LAHF: set_reg(c, 4 | DOP_F_HI8, 1, (get_flags(c) & 0xd5) | 2); return;
 	case H_SAHF:
 		get_flags(c);
 		c->flags = (c->flags & ~0xd5ULL) | ((c->r[R_AX] >> 8) & 0xd5);
@@ -1986,9 +1879,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		c->halted = true;
 		emu_poke(c);
 		return;
-	case H_CPUID:
-		emu_cpuid(c);
-		return;
+	case H_CPUID: emu_cpuid(c); return;
 	case H_RDTSC:
 		if ((c->cr4 & 0x4) && c->cpl)
 			emu_raise_gp(c, 0);
@@ -2014,15 +1905,15 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		return;
 	case H_IN: {
 		io_check(c);
-		uint16_t port = d->op[1].kind == DOP_IMM ? (uint16_t)(d->imm & 0xff)
-							 : (uint16_t)c->r[R_DX];
+		uint16_t port =
+			d->op[1].kind == DOP_IMM ? (uint16_t)(d->imm & 0xff) : (uint16_t)c->r[R_DX];
 		set_reg(c, R_AX, d->op[0].size, port_in(c, port, d->op[0].size));
 		return;
 	}
 	case H_OUT: {
 		io_check(c);
-		uint16_t port = d->op[0].kind == DOP_IMM ? (uint16_t)(d->imm & 0xff)
-							 : (uint16_t)c->r[R_DX];
+		uint16_t port =
+			d->op[0].kind == DOP_IMM ? (uint16_t)(d->imm & 0xff) : (uint16_t)c->r[R_DX];
 		port_out(c, port, d->op[1].size, c->r[R_AX]);
 		return;
 	}
@@ -2030,24 +1921,12 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 	case H_LGDT:
 	case H_LIDT:
 	case H_SGDT:
-	case H_SIDT:
-		do_dt(c, d);
-		return;
-	case H_LTR:
-		load_sys_seg(c, true, (uint16_t)opr(c, d, 0));
-		return;
-	case H_LLDT:
-		load_sys_seg(c, false, (uint16_t)opr(c, d, 0));
-		return;
-	case H_STR:
-		opw(c, d, 0, c->tr.sel);
-		return;
-	case H_SLDT:
-		opw(c, d, 0, c->ldtr.sel);
-		return;
-	case H_SMSW:
-		opw(c, d, 0, c->cr0 & szmask(d->op[0].size));
-		return;
+	case H_SIDT: do_dt(c, d); return;
+	case H_LTR: load_sys_seg(c, true, (uint16_t)opr(c, d, 0)); return;
+	case H_LLDT: load_sys_seg(c, false, (uint16_t)opr(c, d, 0)); return;
+	case H_STR: opw(c, d, 0, c->tr.sel); return;
+	case H_SLDT: opw(c, d, 0, c->ldtr.sel); return;
+	case H_SMSW: opw(c, d, 0, c->cr0 & szmask(d->op[0].size)); return;
 	case H_LMSW:
 		need_cpl0(c);
 		v = opr(c, d, 0) & 0xf;
@@ -2063,9 +1942,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		tlb_flush_page(c, mem_lin(c, d));
 		return;
 	case H_WBINVD:
-	case H_INVD:
-		need_cpl0(c);
-		return;
+	case H_INVD: need_cpl0(c); return;
 	case H_SWAPGS:
 		if (c->cmode != 8)
 			emu_raise(c, EXC_UD, 0, false);
@@ -2074,18 +1951,12 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		c->seg[SEG_GS].base = c->kernel_gs_base;
 		c->kernel_gs_base = v;
 		return;
-	case H_SYSCALL:
-		emu_syscall(c);
-		return;
-	case H_SYSRET:
-		emu_sysret(c, os);
-		return;
+	case H_SYSCALL: emu_syscall(c); return;
+	case H_SYSRET: emu_sysret(c, os); return;
 
 	case H_IRET:
 	case H_IRETD:
-	case H_IRETQ:
-		emu_iret(c, os);
-		return;
+	case H_IRETQ: emu_iret(c, os); return;
 	case H_INT:
 		emu_deliver(c, (int)(d->imm & 0xff), 0, false, true, c->next_rip);
 		c->next_rip = c->rip; /* the handler */
@@ -2106,8 +1977,7 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		return;
 	case H_UD0:
 	case H_UD1:
-	case H_UD2:
-		emu_raise(c, EXC_UD, 0, false);
+	case H_UD2: emu_raise(c, EXC_UD, 0, false);
 
 	case H_LDS:
 	case H_LES:
@@ -2273,7 +2143,8 @@ static void handle_fault(struct emu_cpu *c)
 			char text[128];
 			emu_format_insn(c, c->rip, text, sizeof(text));
 			fprintf(stderr,
-				"vmon: emu: cpu%d: triple fault (exception %d while delivering #DF) "
+				"vmon: emu: cpu%d: triple fault (exception %d while delivering "
+				"#DF) "
 				"at rip=%#llx: %s\n",
 				c->index, vec, (unsigned long long)c->rip, text);
 			c->delivering = -1;
@@ -2355,8 +2226,7 @@ void emu_cpu_run(struct emu_cpu *c)
 		emu_poke(c);
 	}
 	for (;;) {
-		if (unlikely(c->slow ||
-			     atomic_load_explicit(&c->events, memory_order_relaxed))) {
+		if (unlikely(c->slow || atomic_load_explicit(&c->events, memory_order_relaxed))) {
 			if (!slow_path(c))
 				return;
 		}

@@ -7,8 +7,8 @@
  */
 #include "cpu/emu/emu.h"
 
-#define RTE_MASKED (1ULL << 16)
-#define RTE_LEVEL (1ULL << 15)
+#define RTE_MASKED     (1ULL << 16)
+#define RTE_LEVEL      (1ULL << 15)
 #define RTE_REMOTE_IRR (1ULL << 14)
 
 void ioapic_init(struct ioapic *io)

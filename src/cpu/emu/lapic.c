@@ -14,10 +14,10 @@
 
 #include "cpu/emu/emu.h"
 
-#define LVT_MASKED 0x10000u
-#define LVT_TIMER 0
-#define LVT_LINT0 3
-#define LAPIC_BUS_NS 1          /* one bus cycle per nanosecond */
+#define LVT_MASKED	0x10000u
+#define LVT_TIMER	0
+#define LVT_LINT0	3
+#define LAPIC_BUS_NS	1      /* one bus cycle per nanosecond */
 #define MIN_PERIODIC_NS 200000 /* as KVM's min_timer_period_us */
 
 void emu_wake(struct emu_cpu *c, uint32_t ev)
@@ -129,8 +129,8 @@ static bool dest_match(struct emu_cpu *t, uint32_t dest, int dest_mode)
 	return (ldr >> 4) == (dest >> 4) && (ldr & dest & 0xf);
 }
 
-void apic_deliver(struct emu_vm *vm, struct emu_cpu *from, uint32_t dest, int dest_mode,
-		  int dmode, int vec, bool level, int shorthand)
+void apic_deliver(struct emu_vm *vm, struct emu_cpu *from, uint32_t dest, int dest_mode, int dmode,
+		  int vec, bool level, int shorthand)
 {
 	for (int i = 0; i < vm->ncpus; i++) {
 		struct emu_cpu *t = vm->cpus[i];
@@ -138,37 +138,25 @@ void apic_deliver(struct emu_vm *vm, struct emu_cpu *from, uint32_t dest, int de
 			continue;
 		bool match;
 		switch (shorthand) {
-		case 1:
-			match = t == from;
-			break;
-		case 2:
-			match = true;
-			break;
-		case 3:
-			match = t != from;
-			break;
-		default:
-			match = dest_match(t, dest, dest_mode);
+		case 1: match = t == from; break;
+		case 2: match = true; break;
+		case 3: match = t != from; break;
+		default: match = dest_match(t, dest, dest_mode);
 		}
 		if (!match)
 			continue;
 		switch (dmode) {
 		case 0: /* fixed */
-		case 1: /* lowest priority: the first match */
-			lapic_accept(t, vec, level);
-			break;
+		case 1: /* lowest priority: the first match */ lapic_accept(t, vec, level); break;
 		case 4: /* NMI: delivered as vector 2 through the IRR is wrong; not modelled */
 			fprintf(stderr, "vmon: emu: NMI IPI not supported (ignored)\n");
 			break;
-		case 5:
-			emu_wake(t, EV_INIT);
-			break;
+		case 5: emu_wake(t, EV_INIT); break;
 		case 6:
 			atomic_store(&t->sipi_vector, (uint32_t)vec);
 			emu_wake(t, EV_SIPI);
 			break;
-		default:
-			break;
+		default: break;
 		}
 		if (dmode == 1 && shorthand == 0)
 			break;
@@ -236,41 +224,26 @@ uint32_t lapic_read(struct emu_cpu *c, uint32_t off)
 {
 	struct lapic *a = &c->apic;
 	switch (off) {
-	case 0x20:
-		return a->id << 24;
-	case 0x30:
-		return 0x50014; /* version 0x14, 6 LVT entries */
-	case 0x80:
-		return a->tpr;
-	case 0x90:
-		return 0;
-	case 0xa0:
-		return ppr(a);
-	case 0xd0:
-		return a->ldr;
-	case 0xe0:
-		return a->dfr;
-	case 0xf0:
-		return a->svr;
-	case 0x280:
-		return a->esr;
-	case 0x300:
-		return a->icr_lo & ~(1u << 12);
-	case 0x310:
-		return a->icr_hi;
+	case 0x20: return a->id << 24;
+	case 0x30: return 0x50014; /* version 0x14, 6 LVT entries */
+	case 0x80: return a->tpr;
+	case 0x90: return 0;
+	case 0xa0: return ppr(a);
+	case 0xd0: return a->ldr;
+	case 0xe0: return a->dfr;
+	case 0xf0: return a->svr;
+	case 0x280: return a->esr;
+	case 0x300: return a->icr_lo & ~(1u << 12);
+	case 0x310: return a->icr_hi;
 	case 0x320:
 	case 0x330:
 	case 0x340:
 	case 0x350:
 	case 0x360:
-	case 0x370:
-		return a->lvt[(off - 0x320) >> 4];
-	case 0x380:
-		return a->timer_init;
-	case 0x390:
-		return timer_current(c);
-	case 0x3e0:
-		return a->timer_div;
+	case 0x370: return a->lvt[(off - 0x320) >> 4];
+	case 0x380: return a->timer_init;
+	case 0x390: return timer_current(c);
+	case 0x3e0: return a->timer_div;
 	}
 	if (off >= 0x100 && off < 0x180)
 		return a->isr[(off - 0x100) >> 4];
@@ -297,22 +270,14 @@ void lapic_write(struct emu_cpu *c, uint32_t off, uint32_t v)
 {
 	struct lapic *a = &c->apic;
 	switch (off) {
-	case 0x20:
-		a->id = v >> 24;
-		return;
+	case 0x20: a->id = v >> 24; return;
 	case 0x80:
 		a->tpr = v & 0xff;
 		emu_poke(c);
 		return;
-	case 0xb0:
-		lapic_eoi(c);
-		return;
-	case 0xd0:
-		a->ldr = v & 0xff000000u;
-		return;
-	case 0xe0:
-		a->dfr = v | 0x0fffffffu;
-		return;
+	case 0xb0: lapic_eoi(c); return;
+	case 0xd0: a->ldr = v & 0xff000000u; return;
+	case 0xe0: a->dfr = v | 0x0fffffffu; return;
 	case 0xf0:
 		a->svr = v & 0x3ff;
 		if (!(v & 0x100))
@@ -320,9 +285,7 @@ void lapic_write(struct emu_cpu *c, uint32_t off, uint32_t v)
 				a->lvt[i] |= LVT_MASKED;
 		emu_poke(c);
 		return;
-	case 0x280:
-		a->esr = 0;
-		return;
+	case 0x280: a->esr = 0; return;
 	case 0x300: {
 		a->icr_lo = v & ~(1u << 12);
 		int dmode = (v >> 8) & 7;
@@ -333,9 +296,7 @@ void lapic_write(struct emu_cpu *c, uint32_t off, uint32_t v)
 			     (v >> 18) & 3);
 		return;
 	}
-	case 0x310:
-		a->icr_hi = v & 0xff000000u;
-		return;
+	case 0x310: a->icr_hi = v & 0xff000000u; return;
 	case 0x320:
 	case 0x330:
 	case 0x340:
@@ -343,8 +304,8 @@ void lapic_write(struct emu_cpu *c, uint32_t off, uint32_t v)
 	case 0x360:
 	case 0x370: {
 		int i = (off - 0x320) >> 4;
-		static const uint32_t masks[6] = { 0x700ff, 0x107ff, 0x107ff, 0x1f7ff, 0x1f7ff,
-						   0x100ff };
+		static const uint32_t masks[6] = {0x700ff, 0x107ff, 0x107ff,
+						  0x1f7ff, 0x1f7ff, 0x100ff};
 		uint32_t nv = v & masks[i];
 		if (!(a->svr & 0x100))
 			nv |= LVT_MASKED;
@@ -360,10 +321,7 @@ void lapic_write(struct emu_cpu *c, uint32_t off, uint32_t v)
 		a->timer_init = v;
 		timer_start(c, emu_now_ns());
 		return;
-	case 0x3e0:
-		a->timer_div = v & 0xb;
-		return;
-	default:
-		return;
+	case 0x3e0: a->timer_div = v & 0xb; return;
+	default: return;
 	}
 }

@@ -14,17 +14,17 @@
 
 #include "cpu/emu/emu.h"
 
-#define PTE_P 0x1ULL
-#define PTE_W 0x2ULL
-#define PTE_U 0x4ULL
-#define PTE_A 0x20ULL
-#define PTE_D 0x40ULL
-#define PTE_PS 0x80ULL
-#define PTE_NX (1ULL << 63)
+#define PTE_P	  0x1ULL
+#define PTE_W	  0x2ULL
+#define PTE_U	  0x4ULL
+#define PTE_A	  0x20ULL
+#define PTE_D	  0x40ULL
+#define PTE_PS	  0x80ULL
+#define PTE_NX	  (1ULL << 63)
 #define ADDR_MASK 0x000ffffffffff000ULL
 
 #define LAPIC_DEFAULT_BASE 0xfee00000ULL
-#define IOAPIC_BASE 0xfec00000ULL
+#define IOAPIC_BASE	   0xfec00000ULL
 
 void tlb_flush(struct emu_cpu *c)
 {
@@ -73,8 +73,8 @@ struct walk {
 static bool do_walk(struct emu_cpu *c, uint64_t lin, int acc, bool user, struct walk *w,
 		    uint32_t *perr)
 {
-	uint32_t err = (acc == 1 ? 2 : 0) | (user ? 4 : 0) |
-		       (acc == 2 && (c->efer & EFER_NXE) ? 0x10 : 0);
+	uint32_t err =
+		(acc == 1 ? 2 : 0) | (user ? 4 : 0) | (acc == 2 && (c->efer & EFER_NXE) ? 0x10 : 0);
 	w->rw = w->us = true;
 	w->nx = false;
 	bool nxe = c->efer & EFER_NXE;

@@ -26,14 +26,10 @@ static inline uint64_t sbit(unsigned size)
 static inline int64_t sext(uint64_t v, unsigned size)
 {
 	switch (size) {
-	case 1:
-		return (int8_t)v;
-	case 2:
-		return (int16_t)v;
-	case 4:
-		return (int32_t)v;
-	default:
-		return (int64_t)v;
+	case 1: return (int8_t)v;
+	case 2: return (int16_t)v;
+	case 4: return (int32_t)v;
+	default: return (int64_t)v;
 	}
 }
 
@@ -53,17 +49,10 @@ static inline void set_reg(struct emu_cpu *c, uint8_t reg, unsigned size, uint64
 	}
 	uint64_t *r = &c->r[reg];
 	switch (size) {
-	case 1:
-		*r = (*r & ~0xffULL) | (v & 0xff);
-		break;
-	case 2:
-		*r = (*r & ~0xffffULL) | (v & 0xffff);
-		break;
-	case 4:
-		*r = (uint32_t)v;
-		break;
-	default:
-		*r = v;
+	case 1: *r = (*r & ~0xffULL) | (v & 0xff); break;
+	case 2: *r = (*r & ~0xffffULL) | (v & 0xffff); break;
+	case 4: *r = (uint32_t)v; break;
+	default: *r = v;
 	}
 }
 
@@ -128,27 +117,25 @@ static inline uint64_t mem_lin(struct emu_cpu *c, const struct dinsn *d)
 	return seg_lin(c, d->seg, ea_off(c, d));
 }
 
-static inline __attribute__((always_inline)) uint64_t opr(struct emu_cpu *c, const struct dinsn *d, int i)
+static inline __attribute__((always_inline)) uint64_t opr(struct emu_cpu *c, const struct dinsn *d,
+							  int i)
 {
 	const struct dop *o = &d->op[i];
 	switch (o->kind) {
-	case DOP_REG:
-		return get_reg(c, o->reg, o->size);
-	case DOP_MEM:
-		return mread(c, mem_lin(c, d), o->size);
+	case DOP_REG: return get_reg(c, o->reg, o->size);
+	case DOP_MEM: return mread(c, mem_lin(c, d), o->size);
 	case DOP_IMM:
 		/* Sign-extended to 64 bits by the decoder; users mask to
 		 * their operand size (an imm8 of an imm-extended op is
 		 * narrower than the operation). */
 		return (uint64_t)(i == 0 || d->op[0].kind != DOP_IMM ? d->imm : d->imm2);
-	case DOP_SEG:
-		return c->seg[o->reg].sel;
-	default:
-		return 0;
+	case DOP_SEG: return c->seg[o->reg].sel;
+	default: return 0;
 	}
 }
 
-static inline __attribute__((always_inline)) void opw(struct emu_cpu *c, const struct dinsn *d, int i, uint64_t v)
+static inline __attribute__((always_inline)) void opw(struct emu_cpu *c, const struct dinsn *d,
+						      int i, uint64_t v)
 {
 	const struct dop *o = &d->op[i];
 	if (o->kind == DOP_REG)

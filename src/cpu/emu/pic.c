@@ -146,18 +146,13 @@ static void chip_write(struct pic_chip *p, unsigned port, uint8_t v)
 						p->lowest_prio = (uint8_t)irq;
 				}
 				break;
-			case 3: /* specific EOI */
-				p->isr &= ~(1 << (v & 7));
-				break;
+			case 3: /* specific EOI */ p->isr &= ~(1 << (v & 7)); break;
 			case 7: /* rotate on specific EOI */
 				p->isr &= ~(1 << (v & 7));
 				p->lowest_prio = v & 7;
 				break;
-			case 6: /* set priority */
-				p->lowest_prio = v & 7;
-				break;
-			default:
-				break;
+			case 6: /* set priority */ p->lowest_prio = v & 7; break;
+			default: break;
 			}
 		}
 		return;
@@ -167,16 +162,12 @@ static void chip_write(struct pic_chip *p, unsigned port, uint8_t v)
 		p->vbase = v & 0xf8;
 		p->init_state = p->single ? (p->icw4_needed ? 4 : 0) : 3;
 		break;
-	case 3:
-		p->init_state = p->icw4_needed ? 4 : 0;
-		break;
+	case 3: p->init_state = p->icw4_needed ? 4 : 0; break;
 	case 4:
 		p->auto_eoi = v & 2;
 		p->init_state = 0;
 		break;
-	default:
-		p->imr = v;
-		break;
+	default: p->imr = v; break;
 	}
 }
 

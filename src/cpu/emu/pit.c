@@ -38,10 +38,8 @@ static uint16_t pit_count(const struct pit_chan *ch, uint64_t now)
 	case 0:
 	case 1:
 	case 4:
-	case 5:
-		return (uint16_t)((p - t) & 0xffff);
-	case 2:
-		return (uint16_t)(p - (t % p));
+	case 5: return (uint16_t)((p - t) & 0xffff);
+	case 2: return (uint16_t)(p - (t % p));
 	default: /* 3: counts down by two, twice per period */
 		return (uint16_t)((p - ((2 * t) % p)) & 0xfffe);
 	}
@@ -54,14 +52,10 @@ static bool pit_out(const struct pit_chan *ch, uint64_t now)
 	uint64_t t = ticks_since(ch->load_ns, now);
 	uint64_t p = period_of(ch);
 	switch (ch->mode) {
-	case 0:
-		return t >= p;
-	case 2:
-		return (t % p) != p - 1;
-	case 3:
-		return (t % p) < (p + 1) / 2;
-	default:
-		return t >= p;
+	case 0: return t >= p;
+	case 2: return (t % p) != p - 1;
+	case 3: return (t % p) < (p + 1) / 2;
+	default: return t >= p;
 	}
 }
 
@@ -119,8 +113,8 @@ void pit_check(struct emu_vm *vm, uint64_t now)
 			uint64_t n = 1 + (now - dl) / vm->pit_period_ns;
 			dl += n * vm->pit_period_ns;
 			vm->pit_pending = (uint32_t)(vm->pit_pending + n > PIT_MAX_PENDING
-							 ? PIT_MAX_PENDING
-							 : vm->pit_pending + n);
+							     ? PIT_MAX_PENDING
+							     : vm->pit_pending + n);
 		} else {
 			dl = 0;
 			vm->pit_pending++;
@@ -259,12 +253,8 @@ static void pit_write(void *opaque, uint64_t offset, unsigned size, uint64_t val
 		int n = (int)offset;
 		struct pit_chan *ch = &vm->pit[n];
 		switch (ch->access) {
-		case 1:
-			load_counter(vm, n, v, now);
-			break;
-		case 2:
-			load_counter(vm, n, (uint16_t)(v << 8), now);
-			break;
+		case 1: load_counter(vm, n, v, now); break;
+		case 2: load_counter(vm, n, (uint16_t)(v << 8), now); break;
 		default:
 			if (!ch->wr_state) {
 				ch->write_lo = v;

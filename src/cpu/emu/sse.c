@@ -55,12 +55,8 @@ static void rd(struct emu_cpu *c, const struct dinsn *d, int i, union xmmreg *v,
 	const struct dop *o = &d->op[i];
 	memset(v, 0, sizeof(*v));
 	switch (o->kind) {
-	case DOP_XMM:
-		*v = c->xmm[o->reg & 15];
-		break;
-	case DOP_MMX:
-		v->q[0] = mm_get(c, o->reg);
-		break;
+	case DOP_XMM: *v = c->xmm[o->reg & 15]; break;
+	case DOP_MMX: v->q[0] = mm_get(c, o->reg); break;
 	case DOP_MEM: {
 		uint64_t lin = mem_lin(c, d);
 		if (o->size == 16) {
@@ -73,14 +69,9 @@ static void rd(struct emu_cpu *c, const struct dinsn *d, int i, union xmmreg *v,
 		}
 		break;
 	}
-	case DOP_REG:
-		v->q[0] = get_reg(c, o->reg, o->size);
-		break;
-	case DOP_IMM:
-		v->q[0] = (uint64_t)d->imm;
-		break;
-	default:
-		break;
+	case DOP_REG: v->q[0] = get_reg(c, o->reg, o->size); break;
+	case DOP_IMM: v->q[0] = (uint64_t)d->imm; break;
+	default: break;
 	}
 }
 
@@ -89,12 +80,8 @@ static void wr(struct emu_cpu *c, const struct dinsn *d, int i, const union xmmr
 {
 	const struct dop *o = &d->op[i];
 	switch (o->kind) {
-	case DOP_XMM:
-		c->xmm[o->reg & 15] = *v;
-		break;
-	case DOP_MMX:
-		mm_set(c, o->reg, v->q[0]);
-		break;
+	case DOP_XMM: c->xmm[o->reg & 15] = *v; break;
+	case DOP_MMX: mm_set(c, o->reg, v->q[0]); break;
 	case DOP_MEM: {
 		uint64_t lin = mem_lin(c, d);
 		if (o->size == 16) {
@@ -108,11 +95,8 @@ static void wr(struct emu_cpu *c, const struct dinsn *d, int i, const union xmmr
 		}
 		break;
 	}
-	case DOP_REG:
-		set_reg(c, o->reg, o->size, v->q[0]);
-		break;
-	default:
-		break;
+	case DOP_REG: set_reg(c, o->reg, o->size, v->q[0]); break;
+	default: break;
 	}
 }
 
@@ -129,8 +113,22 @@ static inline int64_t sat(int64_t v, int64_t lo, int64_t hi)
 }
 
 enum pint {
-	P_ADD, P_SUB, P_EQ, P_GT, P_MINU, P_MAXU, P_MINS, P_MAXS, P_ADDUS, P_SUBUS, P_ADDSS,
-	P_SUBSS, P_AVG, P_MULL, P_MULH, P_MULHU,
+	P_ADD,
+	P_SUB,
+	P_EQ,
+	P_GT,
+	P_MINU,
+	P_MAXU,
+	P_MINS,
+	P_MAXS,
+	P_ADDUS,
+	P_SUBUS,
+	P_ADDSS,
+	P_SUBSS,
+	P_AVG,
+	P_MULL,
+	P_MULH,
+	P_MULHU,
 };
 
 /* Element-wise op over W bytes with element size es (1, 2, 4, 8). */
@@ -140,85 +138,37 @@ static void pint(union xmmreg *a, const union xmmreg *b, unsigned W, unsigned es
 		int64_t x, y, r;
 		uint64_t ux, uy;
 		switch (es) {
-		case 1:
-			ux = a->b[i], uy = b->b[i], x = a->sb[i], y = b->sb[i];
-			break;
-		case 2:
-			ux = a->w[i], uy = b->w[i], x = a->sw[i], y = b->sw[i];
-			break;
-		case 4:
-			ux = a->d[i], uy = b->d[i], x = a->sd[i], y = b->sd[i];
-			break;
-		default:
-			ux = a->q[i], uy = b->q[i], x = a->sq[i], y = b->sq[i];
-			break;
+		case 1: ux = a->b[i], uy = b->b[i], x = a->sb[i], y = b->sb[i]; break;
+		case 2: ux = a->w[i], uy = b->w[i], x = a->sw[i], y = b->sw[i]; break;
+		case 4: ux = a->d[i], uy = b->d[i], x = a->sd[i], y = b->sd[i]; break;
+		default: ux = a->q[i], uy = b->q[i], x = a->sq[i], y = b->sq[i]; break;
 		}
 		int64_t smax = es == 8 ? INT64_MAX : (1LL << (es * 8 - 1)) - 1;
 		int64_t smin = -smax - 1;
 		uint64_t umax = es == 8 ? ~0ULL : (1ULL << (es * 8)) - 1;
 		switch (op) {
-		case P_ADD:
-			r = (int64_t)(ux + uy);
-			break;
-		case P_SUB:
-			r = (int64_t)(ux - uy);
-			break;
-		case P_EQ:
-			r = ux == uy ? -1 : 0;
-			break;
-		case P_GT:
-			r = x > y ? -1 : 0;
-			break;
-		case P_MINU:
-			r = (int64_t)(ux < uy ? ux : uy);
-			break;
-		case P_MAXU:
-			r = (int64_t)(ux > uy ? ux : uy);
-			break;
-		case P_MINS:
-			r = x < y ? x : y;
-			break;
-		case P_MAXS:
-			r = x > y ? x : y;
-			break;
-		case P_ADDUS:
-			r = (int64_t)(ux + uy > umax ? umax : ux + uy);
-			break;
-		case P_SUBUS:
-			r = (int64_t)(ux < uy ? 0 : ux - uy);
-			break;
-		case P_ADDSS:
-			r = sat(x + y, smin, smax);
-			break;
-		case P_SUBSS:
-			r = sat(x - y, smin, smax);
-			break;
-		case P_AVG:
-			r = (int64_t)((ux + uy + 1) >> 1);
-			break;
-		case P_MULL:
-			r = x * y;
-			break;
-		case P_MULH:
-			r = (x * y) >> 16;
-			break;
-		default: /* P_MULHU */
-			r = (int64_t)((ux * uy) >> 16);
-			break;
+		case P_ADD: r = (int64_t)(ux + uy); break;
+		case P_SUB: r = (int64_t)(ux - uy); break;
+		case P_EQ: r = ux == uy ? -1 : 0; break;
+		case P_GT: r = x > y ? -1 : 0; break;
+		case P_MINU: r = (int64_t)(ux < uy ? ux : uy); break;
+		case P_MAXU: r = (int64_t)(ux > uy ? ux : uy); break;
+		case P_MINS: r = x < y ? x : y; break;
+		case P_MAXS: r = x > y ? x : y; break;
+		case P_ADDUS: r = (int64_t)(ux + uy > umax ? umax : ux + uy); break;
+		case P_SUBUS: r = (int64_t)(ux < uy ? 0 : ux - uy); break;
+		case P_ADDSS: r = sat(x + y, smin, smax); break;
+		case P_SUBSS: r = sat(x - y, smin, smax); break;
+		case P_AVG: r = (int64_t)((ux + uy + 1) >> 1); break;
+		case P_MULL: r = x * y; break;
+		case P_MULH: r = (x * y) >> 16; break;
+		default: /* P_MULHU */ r = (int64_t)((ux * uy) >> 16); break;
 		}
 		switch (es) {
-		case 1:
-			a->b[i] = (uint8_t)r;
-			break;
-		case 2:
-			a->w[i] = (uint16_t)r;
-			break;
-		case 4:
-			a->d[i] = (uint32_t)r;
-			break;
-		default:
-			a->q[i] = (uint64_t)r;
-			break;
+		case 1: a->b[i] = (uint8_t)r; break;
+		case 2: a->w[i] = (uint16_t)r; break;
+		case 4: a->d[i] = (uint32_t)r; break;
+		default: a->q[i] = (uint64_t)r; break;
 		}
 	}
 }
@@ -251,15 +201,9 @@ static void pshift(union xmmreg *a, unsigned W, unsigned es, uint64_t cnt, int k
 		else /* arithmetic right */
 			r = (uint64_t)(sv >> (cnt >= bits ? bits - 1 : cnt));
 		switch (es) {
-		case 2:
-			a->w[i] = (uint16_t)r;
-			break;
-		case 4:
-			a->d[i] = (uint32_t)r;
-			break;
-		default:
-			a->q[i] = r;
-			break;
+		case 2: a->w[i] = (uint16_t)r; break;
+		case 4: a->d[i] = (uint32_t)r; break;
+		default: a->q[i] = r; break;
 		}
 	}
 }
@@ -307,40 +251,26 @@ enum fop { F_ADD, F_SUB, F_MUL, F_DIV, F_MIN, F_MAX, F_SQRT };
 static float fop32(enum fop op, float a, float b)
 {
 	switch (op) {
-	case F_ADD:
-		return a + b;
-	case F_SUB:
-		return a - b;
-	case F_MUL:
-		return a * b;
-	case F_DIV:
-		return a / b;
-	case F_MIN:
-		return a < b ? a : b;
-	case F_MAX:
-		return a > b ? a : b;
-	default:
-		return sqrtf(b);
+	case F_ADD: return a + b;
+	case F_SUB: return a - b;
+	case F_MUL: return a * b;
+	case F_DIV: return a / b;
+	case F_MIN: return a < b ? a : b;
+	case F_MAX: return a > b ? a : b;
+	default: return sqrtf(b);
 	}
 }
 
 static double fop64(enum fop op, double a, double b)
 {
 	switch (op) {
-	case F_ADD:
-		return a + b;
-	case F_SUB:
-		return a - b;
-	case F_MUL:
-		return a * b;
-	case F_DIV:
-		return a / b;
-	case F_MIN:
-		return a < b ? a : b;
-	case F_MAX:
-		return a > b ? a : b;
-	default:
-		return sqrt(b);
+	case F_ADD: return a + b;
+	case F_SUB: return a - b;
+	case F_MUL: return a * b;
+	case F_DIV: return a / b;
+	case F_MIN: return a < b ? a : b;
+	case F_MAX: return a > b ? a : b;
+	default: return sqrt(b);
 	}
 }
 
@@ -348,22 +278,14 @@ static bool fcmp(int pred, double a, double b)
 {
 	bool un = isnan(a) || isnan(b);
 	switch (pred & 7) {
-	case 0:
-		return !un && a == b;
-	case 1:
-		return !un && a < b;
-	case 2:
-		return !un && a <= b;
-	case 3:
-		return un;
-	case 4:
-		return un || a != b;
-	case 5:
-		return un || !(a < b);
-	case 6:
-		return un || !(a <= b);
-	default:
-		return !un;
+	case 0: return !un && a == b;
+	case 1: return !un && a < b;
+	case 2: return !un && a <= b;
+	case 3: return un;
+	case 4: return un || a != b;
+	case 5: return un || !(a < b);
+	case 6: return un || !(a <= b);
+	default: return !un;
 	}
 }
 
@@ -384,7 +306,7 @@ static void set_comi_flags(struct emu_cpu *c, double a, double b)
 
 static int rc_mode(struct emu_cpu *c)
 {
-	static const int modes[4] = { FE_TONEAREST, FE_DOWNWARD, FE_UPWARD, FE_TOWARDZERO };
+	static const int modes[4] = {FE_TONEAREST, FE_DOWNWARD, FE_UPWARD, FE_TOWARDZERO};
 	return modes[(c->mxcsr >> 13) & 3];
 }
 
@@ -451,7 +373,8 @@ bool emu_exec_sse(struct emu_cpu *c, const struct dinsn *d)
 		if (mmx)
 			mmx_enter(c);
 		rd(c, d, 1, &a, false);
-		unsigned n = d->op[1].kind == DOP_XMM || d->op[1].kind == DOP_MMX ? 8 : d->op[1].size;
+		unsigned n =
+			d->op[1].kind == DOP_XMM || d->op[1].kind == DOP_MMX ? 8 : d->op[1].size;
 		if (d->op[0].kind == DOP_REG || d->op[0].kind == DOP_MEM)
 			n = d->op[0].size;
 		union xmmreg r;
@@ -518,8 +441,7 @@ bool emu_exec_sse(struct emu_cpu *c, const struct dinsn *d)
 		set_reg(c, d->op[0].reg, d->op[0].size, m);
 		return true;
 	}
-	default:
-		break;
+	default: break;
 	}
 
 	/* Two-operand packed forms: a = op(a, b) over W bytes. */
@@ -528,28 +450,18 @@ bool emu_exec_sse(struct emu_cpu *c, const struct dinsn *d)
 	switch (mn) {
 	case ZYDIS_MNEMONIC_PAND:
 	case ZYDIS_MNEMONIC_ANDPS:
-	case ZYDIS_MNEMONIC_ANDPD:
-		logic = 0;
-		break;
+	case ZYDIS_MNEMONIC_ANDPD: logic = 0; break;
 	case ZYDIS_MNEMONIC_PANDN:
 	case ZYDIS_MNEMONIC_ANDNPS:
-	case ZYDIS_MNEMONIC_ANDNPD:
-		logic = 1;
-		break;
+	case ZYDIS_MNEMONIC_ANDNPD: logic = 1; break;
 	case ZYDIS_MNEMONIC_POR:
 	case ZYDIS_MNEMONIC_ORPS:
-	case ZYDIS_MNEMONIC_ORPD:
-		logic = 2;
-		break;
+	case ZYDIS_MNEMONIC_ORPD: logic = 2; break;
 	case ZYDIS_MNEMONIC_PXOR:
 	case ZYDIS_MNEMONIC_XORPS:
-	case ZYDIS_MNEMONIC_XORPD:
-		logic = 3;
-		break;
-#define PI(M, E, O)                 \
-	case ZYDIS_MNEMONIC_##M:    \
-		es = E, pop = O;    \
-		break;
+	case ZYDIS_MNEMONIC_XORPD: logic = 3; break;
+#define PI(M, E, O)                                                                                \
+	case ZYDIS_MNEMONIC_##M: es = E, pop = O; break;
 		PI(PADDB, 1, P_ADD)
 		PI(PADDW, 2, P_ADD)
 		PI(PADDD, 4, P_ADD)
@@ -582,60 +494,27 @@ bool emu_exec_sse(struct emu_cpu *c, const struct dinsn *d)
 		PI(PMULHW, 2, P_MULH)
 		PI(PMULHUW, 2, P_MULHU)
 #undef PI
-	case ZYDIS_MNEMONIC_PSLLW:
-		es = 2, sh = 0;
-		break;
-	case ZYDIS_MNEMONIC_PSLLD:
-		es = 4, sh = 0;
-		break;
-	case ZYDIS_MNEMONIC_PSLLQ:
-		es = 8, sh = 0;
-		break;
-	case ZYDIS_MNEMONIC_PSRLW:
-		es = 2, sh = 1;
-		break;
-	case ZYDIS_MNEMONIC_PSRLD:
-		es = 4, sh = 1;
-		break;
-	case ZYDIS_MNEMONIC_PSRLQ:
-		es = 8, sh = 1;
-		break;
-	case ZYDIS_MNEMONIC_PSRAW:
-		es = 2, sh = 2;
-		break;
-	case ZYDIS_MNEMONIC_PSRAD:
-		es = 4, sh = 2;
-		break;
-	case ZYDIS_MNEMONIC_PUNPCKLBW:
-		es = 1, unp = 1;
-		break;
-	case ZYDIS_MNEMONIC_PUNPCKLWD:
-		es = 2, unp = 1;
-		break;
+	case ZYDIS_MNEMONIC_PSLLW: es = 2, sh = 0; break;
+	case ZYDIS_MNEMONIC_PSLLD: es = 4, sh = 0; break;
+	case ZYDIS_MNEMONIC_PSLLQ: es = 8, sh = 0; break;
+	case ZYDIS_MNEMONIC_PSRLW: es = 2, sh = 1; break;
+	case ZYDIS_MNEMONIC_PSRLD: es = 4, sh = 1; break;
+	case ZYDIS_MNEMONIC_PSRLQ: es = 8, sh = 1; break;
+	case ZYDIS_MNEMONIC_PSRAW: es = 2, sh = 2; break;
+	case ZYDIS_MNEMONIC_PSRAD: es = 4, sh = 2; break;
+	case ZYDIS_MNEMONIC_PUNPCKLBW: es = 1, unp = 1; break;
+	case ZYDIS_MNEMONIC_PUNPCKLWD: es = 2, unp = 1; break;
 	case ZYDIS_MNEMONIC_PUNPCKLDQ:
-	case ZYDIS_MNEMONIC_UNPCKLPS:
-		es = 4, unp = 1;
-		break;
+	case ZYDIS_MNEMONIC_UNPCKLPS: es = 4, unp = 1; break;
 	case ZYDIS_MNEMONIC_PUNPCKLQDQ:
-	case ZYDIS_MNEMONIC_UNPCKLPD:
-		es = 8, unp = 1;
-		break;
-	case ZYDIS_MNEMONIC_PUNPCKHBW:
-		es = 1, unp = 1, unp_hi = true;
-		break;
-	case ZYDIS_MNEMONIC_PUNPCKHWD:
-		es = 2, unp = 1, unp_hi = true;
-		break;
+	case ZYDIS_MNEMONIC_UNPCKLPD: es = 8, unp = 1; break;
+	case ZYDIS_MNEMONIC_PUNPCKHBW: es = 1, unp = 1, unp_hi = true; break;
+	case ZYDIS_MNEMONIC_PUNPCKHWD: es = 2, unp = 1, unp_hi = true; break;
 	case ZYDIS_MNEMONIC_PUNPCKHDQ:
-	case ZYDIS_MNEMONIC_UNPCKHPS:
-		es = 4, unp = 1, unp_hi = true;
-		break;
+	case ZYDIS_MNEMONIC_UNPCKHPS: es = 4, unp = 1, unp_hi = true; break;
 	case ZYDIS_MNEMONIC_PUNPCKHQDQ:
-	case ZYDIS_MNEMONIC_UNPCKHPD:
-		es = 8, unp = 1, unp_hi = true;
-		break;
-	default:
-		break;
+	case ZYDIS_MNEMONIC_UNPCKHPD: es = 8, unp = 1, unp_hi = true; break;
+	default: break;
 	}
 	if (logic >= 0 || pop >= 0 || sh >= 0 || unp >= 0) {
 		sse_check(c, mmx);
@@ -646,18 +525,10 @@ bool emu_exec_sse(struct emu_cpu *c, const struct dinsn *d)
 		if (logic >= 0) {
 			for (int i = 0; i < 2; i++) {
 				switch (logic) {
-				case 0:
-					a.q[i] &= b.q[i];
-					break;
-				case 1:
-					a.q[i] = ~a.q[i] & b.q[i];
-					break;
-				case 2:
-					a.q[i] |= b.q[i];
-					break;
-				default:
-					a.q[i] ^= b.q[i];
-					break;
+				case 0: a.q[i] &= b.q[i]; break;
+				case 1: a.q[i] = ~a.q[i] & b.q[i]; break;
+				case 2: a.q[i] |= b.q[i]; break;
+				default: a.q[i] ^= b.q[i]; break;
 				}
 			}
 			if (mmx)
@@ -793,18 +664,15 @@ bool emu_exec_sse(struct emu_cpu *c, const struct dinsn *d)
 		sse_check(c, true);
 		c->ftw = 0;
 		return true;
-	default:
-		break;
+	default: break;
 	}
 
 	/* Floating point */
 	int fo = -1;
 	bool scalar = false, dbl = false;
 	switch (mn) {
-#define FO(M, O, S, D)                         \
-	case ZYDIS_MNEMONIC_##M:               \
-		fo = O, scalar = S, dbl = D;   \
-		break;
+#define FO(M, O, S, D)                                                                             \
+	case ZYDIS_MNEMONIC_##M: fo = O, scalar = S, dbl = D; break;
 		FO(ADDSS, F_ADD, 1, 0)
 		FO(ADDSD, F_ADD, 1, 1)
 		FO(ADDPS, F_ADD, 0, 0)
@@ -834,8 +702,7 @@ bool emu_exec_sse(struct emu_cpu *c, const struct dinsn *d)
 		FO(SQRTPS, F_SQRT, 0, 0)
 		FO(SQRTPD, F_SQRT, 0, 1)
 #undef FO
-	default:
-		break;
+	default: break;
 	}
 	if (fo >= 0) {
 		sse_check(c, false);
@@ -912,8 +779,7 @@ bool emu_exec_sse(struct emu_cpu *c, const struct dinsn *d)
 		bool isd = mn == ZYDIS_MNEMONIC_CVTTSD2SI || mn == ZYDIS_MNEMONIC_CVTSD2SI;
 		bool tr = mn == ZYDIS_MNEMONIC_CVTTSS2SI || mn == ZYDIS_MNEMONIC_CVTTSD2SI;
 		double v = isd ? b.fd[0] : b.f[0];
-		set_reg(c, d->op[0].reg, d->op[0].size,
-			(uint64_t)cvt_int(c, v, d->op[0].size, tr));
+		set_reg(c, d->op[0].reg, d->op[0].size, (uint64_t)cvt_int(c, v, d->op[0].size, tr));
 		return true;
 	}
 	case ZYDIS_MNEMONIC_CVTSS2SD:
@@ -972,7 +838,6 @@ bool emu_exec_sse(struct emu_cpu *c, const struct dinsn *d)
 			a.sd[i] = (int32_t)cvt_int(c, b.fd[i], 4, mn == ZYDIS_MNEMONIC_CVTTPD2DQ);
 		c->xmm[d->op[0].reg] = a;
 		return true;
-	default:
-		return false;
+	default: return false;
 	}
 }

@@ -250,9 +250,7 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
 		tlb_flush(c);
 		emu_update_mode(c);
 		return;
-	case 2:
-		c->cr2 = v;
-		return;
+	case 2: c->cr2 = v; return;
 	case 3:
 		c->cr3 = v;
 		tlb_flush(c);
@@ -272,28 +270,27 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
 		c->apic.tpr = (uint32_t)(v << 4);
 		emu_poke(c);
 		return;
-	default:
-		emu_raise(c, EXC_UD, 0, false);
+	default: emu_raise(c, EXC_UD, 0, false);
 	}
 }
 
-#define MSR_TSC 0x10
-#define MSR_APIC_BASE 0x1b
+#define MSR_TSC		    0x10
+#define MSR_APIC_BASE	    0x1b
 #define MSR_FEATURE_CONTROL 0x3a
-#define MSR_UCODE_REV 0x8b
-#define MSR_SYSENTER_CS 0x174
-#define MSR_SYSENTER_ESP 0x175
-#define MSR_SYSENTER_EIP 0x176
-#define MSR_MISC_ENABLE 0x1a0
-#define MSR_PAT 0x277
-#define MSR_EFER 0xc0000080
-#define MSR_STAR 0xc0000081
-#define MSR_LSTAR 0xc0000082
-#define MSR_CSTAR 0xc0000083
-#define MSR_SFMASK 0xc0000084
-#define MSR_FS_BASE 0xc0000100
-#define MSR_GS_BASE 0xc0000101
-#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_UCODE_REV	    0x8b
+#define MSR_SYSENTER_CS	    0x174
+#define MSR_SYSENTER_ESP    0x175
+#define MSR_SYSENTER_EIP    0x176
+#define MSR_MISC_ENABLE	    0x1a0
+#define MSR_PAT		    0x277
+#define MSR_EFER	    0xc0000080
+#define MSR_STAR	    0xc0000081
+#define MSR_LSTAR	    0xc0000082
+#define MSR_CSTAR	    0xc0000083
+#define MSR_SFMASK	    0xc0000084
+#define MSR_FS_BASE	    0xc0000100
+#define MSR_GS_BASE	    0xc0000101
+#define MSR_KERNEL_GS_BASE  0xc0000102
 
 static bool canonical(uint64_t v)
 {
@@ -304,40 +301,23 @@ uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 {
 	*ok = true;
 	switch (msr) {
-	case MSR_TSC:
-		return __builtin_ia32_rdtsc() + c->tsc_offset;
-	case MSR_APIC_BASE:
-		return c->apic.apic_base;
-	case MSR_FEATURE_CONTROL:
-		return 1; /* locked, nothing enabled */
-	case MSR_UCODE_REV:
-		return 0;
-	case MSR_SYSENTER_CS:
-		return c->sysenter_cs;
-	case MSR_SYSENTER_ESP:
-		return c->sysenter_esp;
-	case MSR_SYSENTER_EIP:
-		return c->sysenter_eip;
-	case MSR_MISC_ENABLE:
-		return c->misc_enable;
-	case MSR_PAT:
-		return c->pat;
-	case MSR_EFER:
-		return c->efer;
-	case MSR_STAR:
-		return c->star;
-	case MSR_LSTAR:
-		return c->lstar;
-	case MSR_CSTAR:
-		return c->cstar;
-	case MSR_SFMASK:
-		return c->sfmask;
-	case MSR_FS_BASE:
-		return c->seg[SEG_FS].base;
-	case MSR_GS_BASE:
-		return c->seg[SEG_GS].base;
-	case MSR_KERNEL_GS_BASE:
-		return c->kernel_gs_base;
+	case MSR_TSC: return __builtin_ia32_rdtsc() + c->tsc_offset;
+	case MSR_APIC_BASE: return c->apic.apic_base;
+	case MSR_FEATURE_CONTROL: return 1; /* locked, nothing enabled */
+	case MSR_UCODE_REV: return 0;
+	case MSR_SYSENTER_CS: return c->sysenter_cs;
+	case MSR_SYSENTER_ESP: return c->sysenter_esp;
+	case MSR_SYSENTER_EIP: return c->sysenter_eip;
+	case MSR_MISC_ENABLE: return c->misc_enable;
+	case MSR_PAT: return c->pat;
+	case MSR_EFER: return c->efer;
+	case MSR_STAR: return c->star;
+	case MSR_LSTAR: return c->lstar;
+	case MSR_CSTAR: return c->cstar;
+	case MSR_SFMASK: return c->sfmask;
+	case MSR_FS_BASE: return c->seg[SEG_FS].base;
+	case MSR_GS_BASE: return c->seg[SEG_GS].base;
+	case MSR_KERNEL_GS_BASE: return c->kernel_gs_base;
 	}
 	*ok = false;
 	return 0;
@@ -346,31 +326,18 @@ uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 {
 	switch (msr) {
-	case MSR_TSC:
-		c->tsc_offset = v - __builtin_ia32_rdtsc();
-		return true;
+	case MSR_TSC: c->tsc_offset = v - __builtin_ia32_rdtsc(); return true;
 	case MSR_APIC_BASE:
 		/* Relocation is not modelled: the base stays at 0xfee00000. */
 		c->apic.apic_base = (c->apic.apic_base & ~0x800ULL) | (v & 0x800);
 		emu_poke(c);
 		return true;
-	case MSR_UCODE_REV:
-		return true;
-	case MSR_SYSENTER_CS:
-		c->sysenter_cs = v;
-		return true;
-	case MSR_SYSENTER_ESP:
-		c->sysenter_esp = v;
-		return true;
-	case MSR_SYSENTER_EIP:
-		c->sysenter_eip = v;
-		return true;
-	case MSR_MISC_ENABLE:
-		c->misc_enable = v;
-		return true;
-	case MSR_PAT:
-		c->pat = v;
-		return true;
+	case MSR_UCODE_REV: return true;
+	case MSR_SYSENTER_CS: c->sysenter_cs = v; return true;
+	case MSR_SYSENTER_ESP: c->sysenter_esp = v; return true;
+	case MSR_SYSENTER_EIP: c->sysenter_eip = v; return true;
+	case MSR_MISC_ENABLE: c->misc_enable = v; return true;
+	case MSR_PAT: c->pat = v; return true;
 	case MSR_EFER: {
 		if (v & ~(uint64_t)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
 			return false;
@@ -382,9 +349,7 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 		c->efer = nv;
 		return true;
 	}
-	case MSR_STAR:
-		c->star = v;
-		return true;
+	case MSR_STAR: c->star = v; return true;
 	case MSR_LSTAR:
 	case MSR_CSTAR:
 	case MSR_FS_BASE:
@@ -403,9 +368,7 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 		else
 			c->kernel_gs_base = v;
 		return true;
-	case MSR_SFMASK:
-		c->sfmask = (uint32_t)v;
-		return true;
+	case MSR_SFMASK: c->sfmask = (uint32_t)v; return true;
 	}
 	return false;
 }
@@ -419,7 +382,7 @@ static uint64_t tsc_hz(void)
 	if (hz)
 		return hz;
 	uint64_t n0 = emu_now_ns(), t0 = __builtin_ia32_rdtsc();
-	struct timespec ts = { 0, 5000000 };
+	struct timespec ts = {0, 5000000};
 	nanosleep(&ts, NULL);
 	uint64_t n1 = emu_now_ns(), t1 = __builtin_ia32_rdtsc();
 	hz = n1 > n0 ? (uint64_t)((unsigned __int128)(t1 - t0) * 1000000000ULL / (n1 - n0)) : 0;
@@ -486,11 +449,9 @@ void emu_cpuid(struct emu_cpu *c)
 		cc = 1000000000u;
 		break;
 	}
-	case 0x80000000:
-		a = 0x80000008;
-		break;
+	case 0x80000000: a = 0x80000008; break;
 	case 0x80000001:
-		cc = 1;                                             /* LAHF/SAHF in 64-bit mode */
+		cc = 1; /* LAHF/SAHF in 64-bit mode */
 		d = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 29); /* SYSCALL NX 1G LM */
 		break;
 	case 0x80000002:
@@ -508,8 +469,7 @@ void emu_cpuid(struct emu_cpu *c)
 	case 0x80000008:
 		a = 0x3028; /* 40 physical, 48 linear address bits */
 		break;
-	default:
-		break;
+	default: break;
 	}
 	c->r[R_AX] = a;
 	c->r[R_BX] = b;
@@ -631,7 +591,8 @@ void emu_deliver(struct emu_cpu *c, int vec, uint32_t err, bool has_err, bool so
 		struct seg newss = c->seg[SEG_SS];
 		if (outer) {
 			uint64_t esp0 = lin_read_sys(c, c->tr.base + 4 + (uint64_t)dpl * 8, 4);
-			uint16_t ss0 = (uint16_t)lin_read_sys(c, c->tr.base + 8 + (uint64_t)dpl * 8, 2);
+			uint16_t ss0 =
+				(uint16_t)lin_read_sys(c, c->tr.base + 8 + (uint64_t)dpl * 8, 2);
 			struct desc sd;
 			if (!(ss0 & ~3u))
 				emu_raise(c, EXC_TS, ss0 & ~3u, true);
@@ -724,7 +685,9 @@ void emu_iret(struct emu_cpu *c, int osize)
 		} else {
 			emu_load_seg(c, SEG_SS, ss);
 		}
-		c->r[R_SP] = sz == 8 ? nsp : sz == 4 ? (uint32_t)nsp : (c->r[R_SP] & ~0xffffULL) | (nsp & 0xffff);
+		c->r[R_SP] = sz == 8   ? nsp
+			     : sz == 4 ? (uint32_t)nsp
+				       : (c->r[R_SP] & ~0xffffULL) | (nsp & 0xffff);
 	} else {
 		if (spmask == 0xffff)
 			c->r[R_SP] = (c->r[R_SP] & ~0xffffULL) | sp;

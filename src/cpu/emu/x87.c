@@ -78,7 +78,7 @@ static void set_cc(struct emu_cpu *c, int c3, int c2, int c1, int c0)
 
 static int rc_mode(struct emu_cpu *c)
 {
-	static const int modes[4] = { FE_TONEAREST, FE_DOWNWARD, FE_UPWARD, FE_TOWARDZERO };
+	static const int modes[4] = {FE_TONEAREST, FE_DOWNWARD, FE_UPWARD, FE_TOWARDZERO};
 	return modes[(c->fcw >> 10) & 3];
 }
 
@@ -89,7 +89,7 @@ static long double mem_val(struct emu_cpu *c, const struct dinsn *d, int i, bool
 	unsigned size = d->op[i].size;
 	if (integer) {
 		uint64_t v = mread(c, lin, size);
-		return size == 2 ? (long double)(int16_t)v
+		return size == 2   ? (long double)(int16_t)v
 		       : size == 4 ? (long double)(int32_t)v
 				   : (long double)(int64_t)v;
 	}
@@ -105,7 +105,7 @@ static long double mem_val(struct emu_cpu *c, const struct dinsn *d, int i, bool
 		memcpy(&f, &v, 8);
 		return f;
 	}
-	uint8_t raw[16] = { 0 };
+	uint8_t raw[16] = {0};
 	uint64_t lo = mread(c, lin, 8);
 	uint16_t hi = (uint16_t)mread(c, lin + 8, 2);
 	memcpy(raw, &lo, 8);
@@ -130,7 +130,7 @@ static void mem_store(struct emu_cpu *c, const struct dinsn *d, int i, long doub
 		memcpy(&u, &f, 8);
 		mwrite(c, lin, 8, u);
 	} else {
-		uint8_t raw[16] = { 0 };
+		uint8_t raw[16] = {0};
 		memcpy(raw, &v, 10);
 		uint64_t lo;
 		uint16_t hi;
@@ -270,26 +270,20 @@ static long double arith(int mn, long double a, long double b)
 	switch (mn) {
 	case ZYDIS_MNEMONIC_FADD:
 	case ZYDIS_MNEMONIC_FADDP:
-	case ZYDIS_MNEMONIC_FIADD:
-		return a + b;
+	case ZYDIS_MNEMONIC_FIADD: return a + b;
 	case ZYDIS_MNEMONIC_FSUB:
 	case ZYDIS_MNEMONIC_FSUBP:
-	case ZYDIS_MNEMONIC_FISUB:
-		return a - b;
+	case ZYDIS_MNEMONIC_FISUB: return a - b;
 	case ZYDIS_MNEMONIC_FSUBR:
 	case ZYDIS_MNEMONIC_FSUBRP:
-	case ZYDIS_MNEMONIC_FISUBR:
-		return b - a;
+	case ZYDIS_MNEMONIC_FISUBR: return b - a;
 	case ZYDIS_MNEMONIC_FMUL:
 	case ZYDIS_MNEMONIC_FMULP:
-	case ZYDIS_MNEMONIC_FIMUL:
-		return a * b;
+	case ZYDIS_MNEMONIC_FIMUL: return a * b;
 	case ZYDIS_MNEMONIC_FDIV:
 	case ZYDIS_MNEMONIC_FDIVP:
-	case ZYDIS_MNEMONIC_FIDIV:
-		return a / b;
-	default: /* FDIVR, FDIVRP, FIDIVR */
-		return b / a;
+	case ZYDIS_MNEMONIC_FIDIV: return a / b;
+	default: /* FDIVR, FDIVRP, FIDIVR */ return b / a;
 	}
 }
 
@@ -328,8 +322,7 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 		if ((c->cr0 & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS))
 			emu_raise(c, EXC_NM, 0, false);
 		return true;
-	default:
-		break;
+	default: break;
 	}
 
 	/* Everything below is an x87 instruction proper. */
@@ -403,11 +396,8 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 	case ZYDIS_MNEMONIC_FCMOVNB:
 	case ZYDIS_MNEMONIC_FCMOVNE:
 	case ZYDIS_MNEMONIC_FCMOVNBE:
-	case ZYDIS_MNEMONIC_FCMOVNU:
-		fpu_check(c);
-		break;
-	default:
-		return false;
+	case ZYDIS_MNEMONIC_FCMOVNU: fpu_check(c); break;
+	default: return false;
 	}
 
 	/* The non-st0 register operand, if any (st(i) forms). */
@@ -422,12 +412,8 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 		c->fop = 0;
 		c->fip = c->fdp = 0;
 		return true;
-	case ZYDIS_MNEMONIC_FNCLEX:
-		c->fsw &= 0x7f00;
-		return true;
-	case ZYDIS_MNEMONIC_FNSTCW:
-		mwrite(c, mem_lin(c, d), 2, c->fcw);
-		return true;
+	case ZYDIS_MNEMONIC_FNCLEX: c->fsw &= 0x7f00; return true;
+	case ZYDIS_MNEMONIC_FNSTCW: mwrite(c, mem_lin(c, d), 2, c->fcw); return true;
 	case ZYDIS_MNEMONIC_FLDCW:
 		c->fcw = (uint16_t)(mread(c, mem_lin(c, d), 2) | 0x40);
 		return true;
@@ -468,9 +454,7 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 		v = mi >= 0 ? mem_val(c, d, mi, false) : st_get(c, d->op[si >= 0 ? si : 0].reg);
 		fpush(c, v);
 		return true;
-	case ZYDIS_MNEMONIC_FILD:
-		fpush(c, mem_val(c, d, mi, true));
-		return true;
+	case ZYDIS_MNEMONIC_FILD: fpush(c, mem_val(c, d, mi, true)); return true;
 	case ZYDIS_MNEMONIC_FST:
 	case ZYDIS_MNEMONIC_FSTP:
 		v = st_get(c, 0);
@@ -491,27 +475,13 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 			fpop(c);
 		return true;
 	}
-	case ZYDIS_MNEMONIC_FLDZ:
-		fpush(c, 0.0L);
-		return true;
-	case ZYDIS_MNEMONIC_FLD1:
-		fpush(c, 1.0L);
-		return true;
-	case ZYDIS_MNEMONIC_FLDPI:
-		fpush(c, 3.14159265358979323846264338327950288L);
-		return true;
-	case ZYDIS_MNEMONIC_FLDL2E:
-		fpush(c, 1.44269504088896340735992468100189214L);
-		return true;
-	case ZYDIS_MNEMONIC_FLDL2T:
-		fpush(c, 3.32192809488736234787031942948939018L);
-		return true;
-	case ZYDIS_MNEMONIC_FLDLG2:
-		fpush(c, 0.301029995663981195213738894724493027L);
-		return true;
-	case ZYDIS_MNEMONIC_FLDLN2:
-		fpush(c, 0.693147180559945309417232121458176568L);
-		return true;
+	case ZYDIS_MNEMONIC_FLDZ: fpush(c, 0.0L); return true;
+	case ZYDIS_MNEMONIC_FLD1: fpush(c, 1.0L); return true;
+	case ZYDIS_MNEMONIC_FLDPI: fpush(c, 3.14159265358979323846264338327950288L); return true;
+	case ZYDIS_MNEMONIC_FLDL2E: fpush(c, 1.44269504088896340735992468100189214L); return true;
+	case ZYDIS_MNEMONIC_FLDL2T: fpush(c, 3.32192809488736234787031942948939018L); return true;
+	case ZYDIS_MNEMONIC_FLDLG2: fpush(c, 0.301029995663981195213738894724493027L); return true;
+	case ZYDIS_MNEMONIC_FLDLN2: fpush(c, 0.693147180559945309417232121458176568L); return true;
 	case ZYDIS_MNEMONIC_FADD:
 	case ZYDIS_MNEMONIC_FSUB:
 	case ZYDIS_MNEMONIC_FSUBR:
@@ -547,15 +517,9 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 		st_set(c, sreg, arith(mn, st_get(c, sreg), st_get(c, 0)));
 		fpop(c);
 		return true;
-	case ZYDIS_MNEMONIC_FCHS:
-		st_set(c, 0, -st_get(c, 0));
-		return true;
-	case ZYDIS_MNEMONIC_FABS:
-		st_set(c, 0, fabsl(st_get(c, 0)));
-		return true;
-	case ZYDIS_MNEMONIC_FSQRT:
-		st_set(c, 0, sqrtl(st_get(c, 0)));
-		return true;
+	case ZYDIS_MNEMONIC_FCHS: st_set(c, 0, -st_get(c, 0)); return true;
+	case ZYDIS_MNEMONIC_FABS: st_set(c, 0, fabsl(st_get(c, 0))); return true;
+	case ZYDIS_MNEMONIC_FSQRT: st_set(c, 0, sqrtl(st_get(c, 0))); return true;
 	case ZYDIS_MNEMONIC_FRNDINT: {
 		int old = fegetround();
 		fesetround(rc_mode(c));
@@ -603,9 +567,7 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 		if (mn == ZYDIS_MNEMONIC_FCOMIP || mn == ZYDIS_MNEMONIC_FUCOMIP)
 			fpop(c);
 		return true;
-	case ZYDIS_MNEMONIC_FTST:
-		compare(c, st_get(c, 0), 0.0L, false);
-		return true;
+	case ZYDIS_MNEMONIC_FTST: compare(c, st_get(c, 0), 0.0L, false); return true;
 	case ZYDIS_MNEMONIC_FXAM: {
 		int p = top(c);
 		v = st_get(c, 0);
@@ -615,63 +577,30 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 			return true;
 		}
 		switch (fpclassify(v)) {
-		case FP_NAN:
-			set_cc(c, 0, 0, sign, 1);
-			break;
-		case FP_INFINITE:
-			set_cc(c, 0, 1, sign, 1);
-			break;
-		case FP_ZERO:
-			set_cc(c, 1, 0, sign, 0);
-			break;
-		case FP_SUBNORMAL:
-			set_cc(c, 1, 1, sign, 0);
-			break;
-		default:
-			set_cc(c, 0, 1, sign, 0);
-			break;
+		case FP_NAN: set_cc(c, 0, 0, sign, 1); break;
+		case FP_INFINITE: set_cc(c, 0, 1, sign, 1); break;
+		case FP_ZERO: set_cc(c, 1, 0, sign, 0); break;
+		case FP_SUBNORMAL: set_cc(c, 1, 1, sign, 0); break;
+		default: set_cc(c, 0, 1, sign, 0); break;
 		}
 		return true;
 	}
-	case ZYDIS_MNEMONIC_FFREE:
-		c->ftw &= (uint8_t) ~(1u << ((top(c) + sreg) & 7));
-		return true;
-	case ZYDIS_MNEMONIC_FINCSTP:
-		set_top(c, top(c) + 1);
-		return true;
-	case ZYDIS_MNEMONIC_FDECSTP:
-		set_top(c, top(c) - 1);
-		return true;
-	case ZYDIS_MNEMONIC_FNOP:
-		return true;
+	case ZYDIS_MNEMONIC_FFREE: c->ftw &= (uint8_t) ~(1u << ((top(c) + sreg) & 7)); return true;
+	case ZYDIS_MNEMONIC_FINCSTP: set_top(c, top(c) + 1); return true;
+	case ZYDIS_MNEMONIC_FDECSTP: set_top(c, top(c) - 1); return true;
+	case ZYDIS_MNEMONIC_FNOP: return true;
 	default: { /* FCMOVcc st0, st(i): conditions on EFLAGS */
 		uint64_t f = emu_flags(c);
 		bool cf = f & F_CF, zf = f & F_ZF, pf = f & F_PF, take;
 		switch (mn) {
-		case ZYDIS_MNEMONIC_FCMOVB:
-			take = cf;
-			break;
-		case ZYDIS_MNEMONIC_FCMOVE:
-			take = zf;
-			break;
-		case ZYDIS_MNEMONIC_FCMOVBE:
-			take = cf || zf;
-			break;
-		case ZYDIS_MNEMONIC_FCMOVU:
-			take = pf;
-			break;
-		case ZYDIS_MNEMONIC_FCMOVNB:
-			take = !cf;
-			break;
-		case ZYDIS_MNEMONIC_FCMOVNE:
-			take = !zf;
-			break;
-		case ZYDIS_MNEMONIC_FCMOVNBE:
-			take = !cf && !zf;
-			break;
-		default:
-			take = !pf;
-			break;
+		case ZYDIS_MNEMONIC_FCMOVB: take = cf; break;
+		case ZYDIS_MNEMONIC_FCMOVE: take = zf; break;
+		case ZYDIS_MNEMONIC_FCMOVBE: take = cf || zf; break;
+		case ZYDIS_MNEMONIC_FCMOVU: take = pf; break;
+		case ZYDIS_MNEMONIC_FCMOVNB: take = !cf; break;
+		case ZYDIS_MNEMONIC_FCMOVNE: take = !zf; break;
+		case ZYDIS_MNEMONIC_FCMOVNBE: take = !cf && !zf; break;
+		default: take = !pf; break;
 		}
 		if (take)
 			st_set(c, 0, st_get(c, sreg));

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Every kit guest on each CPU backend (KVM and vmon's software CPU): the
+# guest prints SUCCESS and vmon exits 0; plus the ways a guest can end its
+# VM (triple fault, reset, debug-exit in QEMU style). BACKENDS overrides
+# the list.
+source "$(dirname "$0")/../lib.sh"
+
+BACKENDS=${BACKENDS:-kvm emu}
+for backend in $BACKENDS; do
+if [ "$backend" = kvm ] && ! have_kvm; then
+	skip kit-kvm "/dev/kvm is not usable here"
+	continue
+fi
+K="run --backend $backend"
+
+kit() { # kit NAME GUEST ARGS...
+	local name=$1 guest=$2
+	shift 2
+	run_vmon "$TMP/$name.out" "$TMP/$name.err" $K --kernel "$GUESTS/$guest.elf" "$@"
+	expect_success "$name" "$TMP/$name.out" "$TMP/$name.err"
+}
+
+kit $backend-hello hello
+kit $backend-compute compute --cmdline iters=20000
+if grep -q '^checksum=' "$TMP/$backend-compute.out"; then pass $backend-compute-checksum-line; else fail $backend-compute-checksum-line "no checksum= line"; fi
+kit $backend-exitstorm exitstorm --cmdline n=2000
+kit $backend-exitstorm-all-ones exitstorm --cmdline "n=100 ones=1"
+kit $backend-exceptions exceptions
+kit $backend-timer timer
+kit $backend-smp-1 smp --cpus 1 --cmdline cpus=1
+kit $backend-smp-2 smp --cpus 2 --cmdline cpus=2
+kit $backend-smp-4 smp --cpus 4 --cmdline cpus=4
+kit $backend-memtest memtest --mem 32M
+kit $backend-memtest-high memtest --mem 3200M
+kit $backend-reboot reboot
+if grep -q 'first boot' "$TMP/$backend-reboot.out" && grep -q 'second boot' "$TMP/$backend-reboot.out"; then
+	pass $backend-reboot-twice
+else
+	fail $backend-reboot-twice "expected a first and a second boot"
+fi
+
+# The same compute checksum for the same iteration count, every run.
+run_vmon "$TMP/c2.out" "$TMP/c2.err" $K --kernel "$GUESTS/compute.elf" --cmdline iters=20000
+if [ "$(grep '^checksum=' "$TMP/c2.out")" = "$(grep '^checksum=' "$TMP/$backend-compute.out")" ]; then
+	pass $backend-compute-deterministic
+else
+	fail $backend-compute-deterministic "checksums differ between runs"
+fi
+
+# A reset with --no-reboot ends vmon with status 0 and says so.
+run_vmon "$TMP/nr.out" "$TMP/nr.err" $K --no-reboot --kernel "$GUESTS/reboot.elf"
+if [ "$status" -eq 0 ] && grep -q 'first boot' "$TMP/nr.out" && ! grep -q 'second boot' "$TMP/nr.out" &&
+	grep -q 'reset' "$TMP/nr.err"; then
+	pass $backend-no-reboot
+else
+	fail $backend-no-reboot "status $status; $(tr '\n' ' ' <"$TMP/nr.err")"
+fi
+
+# Triple fault: a clear message and a non-zero status.
+run_vmon "$TMP/tf.out" "$TMP/tf.err" $K --kernel "$GUESTS/triplefault.elf"
+if [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && grep -q 'triple fault' "$TMP/tf.err"; then
+	pass $backend-triple-fault
+else
+	fail $backend-triple-fault "status $status; stderr: $(tr '\n' ' ' <"$TMP/tf.err")"
+fi
+
+# --debug-exit qemu: status (0 << 1) | 1 = 1 for a successful guest.
+run_vmon "$TMP/q.out" "$TMP/q.err" $K --debug-exit qemu --kernel "$GUESTS/hello.elf"
+if [ "$status" -eq 1 ] && grep -qx SUCCESS <(tr -d '\r' <"$TMP/q.out"); then
+	pass $backend-debug-exit-qemu
+else
+	fail $backend-debug-exit-qemu "status $status (want 1)"
+fi
+done
