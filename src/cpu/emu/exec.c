@@ -1578,7 +1578,8 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 			int64_t so = sext(off, d->op[1].size);
 			int64_t words = so >= 0 ? so / (int64_t)bits : -((-so + bits - 1) / bits);
 			t = *d;
-			t.disp += words * (int64_t)size;
+			t.imm = ((d->flags & DI_DISP64) ? d->imm : d->disp) + words * (int64_t)size;
+			t.flags |= DI_DISP64;
 			dd = &t;
 			off = (uint64_t)(so - words * (int64_t)bits);
 		} else {
