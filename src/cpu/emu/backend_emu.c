@@ -83,29 +83,13 @@ static int emu_create(struct machine *m, struct vmon_error *err)
 		free(vm);
 		return err_setf(err, "emu: cannot initialise the Zydis decoder");
 	}
-	uint64_t top = 0;
-	for (int i = 0; i < m->mem.nregions; i++) {
-		uint64_t end = m->mem.regions[i].gpa + m->mem.regions[i].size;
-		if (end > top)
-			top = end;
-	}
-	vm->npages = top >> 12;
-	vm->code_page = calloc(vm->npages ? vm->npages : 1, sizeof(*vm->code_page));
-	vm->code_gen = calloc(vm->npages ? vm->npages : 1, sizeof(*vm->code_gen));
-	if (!vm->code_page || !vm->code_gen) {
-		free((void *)vm->code_page);
-		free((void *)vm->code_gen);
-		free(vm);
-		return err_setf(err, "emu: out of memory for code-page tracking");
-	}
 	pthread_mutex_init(&vm->chip_lock, NULL);
 	ioapic_init(&vm->ioapic);
+	emu_cpuid_init();
 	m->backend_priv = vm;
 	if (pic_register(vm, err) || pit_register(vm, err)) {
 		emu_ports_detach(vm);
 		m->backend_priv = NULL;
-		free((void *)vm->code_page);
-		free((void *)vm->code_gen);
 		free(vm);
 		return -1;
 	}
@@ -186,8 +170,6 @@ static void emu_destroy(struct machine *m)
 	}
 	emu_ports_detach(vm);
 	pthread_mutex_destroy(&vm->chip_lock);
-	free((void *)vm->code_page);
-	free((void *)vm->code_gen);
 	free(vm);
 	m->backend_priv = NULL;
 	m->irq.set_level = NULL;

@@ -3,9 +3,10 @@
  * Instruction decoding: Zydis decodes each instruction once into vmon's
  * struct dinsn, which is cached per vCPU by guest-physical address.
  *
- * Invalidation: decoding marks the code page in vm->code_page; a write to
- * a marked page (any vCPU, see emu_code_check) bumps vm->code_gen[page],
- * and a cached entry whose generation differs is decoded again.
+ * Invalidation: each entry keeps the instruction's bytes, and a hit is
+ * only taken while guest memory still holds them (emu_fetch). That covers
+ * every way code can change -- stores by any vCPU, and device DMA that
+ * writes guest RAM through host pointers -- with no write-side hook.
  * Instructions that cross a page boundary are never cached.
  */
 #include <stdio.h>
@@ -77,7 +78,7 @@ static uint8_t map_addr_reg(ZydisRegister r)
 /* Picks a specialised handler class for the most common operand forms:
  * 32/64-bit register and immediate operands, plain loads and stores, and
  * (in 64-bit mode) near branches and stack operations. */
-static uint8_t fast_class(const struct dinsn *d)
+static uint8_t fast_class(const struct dinsn *d, int cmode)
 {
 	const struct dop *o0 = &d->op[0], *o1 = &d->op[1];
 	bool sz48 = d->osize == 4 || d->osize == 8;
@@ -124,7 +125,7 @@ static uint8_t fast_class(const struct dinsn *d)
 		return d->mnem == ZYDIS_MNEMONIC_INC ? H_F_INC : H_F_DEC;
 	default: break;
 	}
-	if (d->cmode != 8 || d->osize != 8)
+	if (cmode != 8 || d->osize != 8)
 		return 0;
 	switch (d->mnem) {
 	case ZYDIS_MNEMONIC_JO:
@@ -160,12 +161,9 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 	d->mnem = in->mnemonic;
 	d->hclass = emu_hclass[in->mnemonic];
 	d->len = in->length;
-	d->cmode = cmode;
 	d->osize = in->operand_width / 8;
 	d->asize = in->address_width / 8;
 	d->opcode = in->opcode;
-	d->opmap = in->opcode_map;
-	d->modrm_reg = in->raw.modrm.reg;
 	d->seg = SEG_NONE;
 	d->base = d->index = REG_NONE;
 	if (in->attributes & ZYDIS_ATTRIB_HAS_LOCK)
@@ -238,7 +236,15 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 			d->base = map_addr_reg(o->mem.base);
 			d->index = map_addr_reg(o->mem.index);
 			d->scale = o->mem.scale ? o->mem.scale : 1;
-			d->disp = o->mem.disp.has_displacement ? o->mem.disp.value : 0;
+			{
+				int64_t disp = o->mem.disp.has_displacement ? o->mem.disp.value : 0;
+				d->disp = (int32_t)disp;
+				if (disp != (int32_t)disp) {
+					/* moffs64: no immediate in these forms */
+					d->imm = disp;
+					d->flags |= DI_DISP64;
+				}
+			}
 			if (o->mem.segment >= ZYDIS_REGISTER_ES &&
 			    o->mem.segment <= ZYDIS_REGISTER_GS)
 				d->seg = o->mem.segment - ZYDIS_REGISTER_ES;
@@ -258,7 +264,7 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 				d->imm =
 					o->imm.is_signed ? o->imm.value.s : (int64_t)o->imm.value.u;
 			else
-				d->imm2 = o->imm.value.s;
+				d->imm2 = (uint16_t)o->imm.value.u;
 			if (o->imm.is_relative)
 				d->flags |= DI_RELBR;
 			nimm++;
@@ -266,7 +272,7 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 		default: return false;
 		}
 	}
-	uint8_t fc = fast_class(d);
+	uint8_t fc = fast_class(d, cmode);
 	if (fc)
 		d->hclass = fc;
 	return true;
@@ -316,7 +322,6 @@ static unsigned fetch_bytes(struct emu_cpu *c, uint64_t lin, uint8_t *buf)
 const struct dinsn *emu_fetch_decode(struct emu_cpu *c)
 {
 	static __thread struct dinsn scratch;
-	struct emu_vm *vm = c->vm;
 	uint64_t lin = c->seg[SEG_CS].base + c->rip;
 	if (c->cmode != 8)
 		lin &= 0xffffffffULL;
@@ -332,22 +337,16 @@ const struct dinsn *emu_fetch_decode(struct emu_cpu *c)
 		c->fetch_vpn = vpn + 1;
 		c->fetch_host = e->host;
 		c->fetch_gpa = e->gpa;
-		uint64_t p = e->gpa >> 12;
-		c->fetch_gen = p < vm->npages ? &vm->code_gen[p] : &c->no_gen;
 	}
 	uint64_t gpa = c->fetch_gpa | (lin & 0xfff);
-	uint64_t page = gpa >> 12;
 	struct dinsn *d = &c->dcache[dcache_index(gpa)];
-	uint32_t gen = page < vm->npages
-			       ? atomic_load_explicit(&vm->code_gen[page], memory_order_acquire)
-			       : 0;
-	if (d->tag == DINSN_TAG(gpa, c->cmode) && d->gen == gen)
-		return d;
-
-	if (page < vm->npages &&
-	    !atomic_load_explicit(&vm->code_page[page], memory_order_relaxed)) {
-		atomic_store(&vm->code_page[page], 1);
-		gen = atomic_load(&vm->code_gen[page]);
+	unsigned off = lin & 0xfff;
+	if (d->tag == DINSN_TAG(gpa, c->cmode) && off + d->len <= 4096) {
+		/* Near the page end: compare byte by byte (emu_fetch reads 16). */
+		uint8_t raw[16];
+		memcpy(raw, d->raw, 16);
+		if (!memcmp(raw, c->fetch_host + off, d->len))
+			return d;
 	}
 	uint8_t buf[15];
 	unsigned n = fetch_bytes(c, lin, buf);
@@ -370,7 +369,9 @@ const struct dinsn *emu_fetch_decode(struct emu_cpu *c)
 			report_unimpl(c, buf, in.length, "unsupported operand form");
 		emu_raise(c, EXC_UD, 0, false);
 	}
-	out->gen = gen;
+	uint8_t raw[16] = { 0 };
+	memcpy(raw, buf, in.length);
+	memcpy(out->raw, raw, 16);
 	out->tag = crosses ? 0 : DINSN_TAG(gpa, c->cmode);
 	return out;
 }

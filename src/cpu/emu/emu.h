@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <Zydis/Zydis.h>
 
@@ -50,7 +51,6 @@ struct dop {
 	uint8_t kind;
 	uint8_t size; /* bytes */
 	uint8_t reg;  /* GPR/segment/CR/DR number */
-	uint8_t pad;
 };
 
 #define DI_REP	  0x01
@@ -59,6 +59,7 @@ struct dop {
 #define DI_STRING 0x08 /* string instruction (movs/stos/...): implicit operands */
 #define DI_FAR	  0x10 /* far call/jmp/ret */
 #define DI_RELBR  0x20 /* op[0] immediate is relative to the next RIP */
+#define DI_DISP64 0x40 /* the displacement does not fit 32 bits: it is in imm */
 
 /*
  * vmon's compact decoded form: everything the interpreter needs, nothing
@@ -282,12 +283,11 @@ extern const uint8_t emu_hclass[ZYDIS_MNEMONIC_MAX_VALUE + 1];
 #define DINSN_TAG(gpa, cmode) ((gpa) | ((uint64_t)(cmode) << 56) | 1)
 
 struct dinsn {
-	uint64_t tag;	/* DINSN_TAG(gpa, cmode) when valid, 0 otherwise */
-	uint32_t gen;	/* code-page generation at decode time */
-	uint16_t mnem;	/* ZydisMnemonic */
-	uint8_t hclass; /* H_*: what exec() dispatches on */
-	uint8_t len;	/* bytes */
-	uint8_t cmode;	/* code size: 2, 4 or 8 bytes (decoder used) */
+	uint64_t tag;	 /* DINSN_TAG(gpa, cmode) when valid, 0 otherwise */
+	uint64_t raw[2]; /* the instruction's bytes (zero past len): checked on every hit */
+	uint16_t mnem;	 /* ZydisMnemonic */
+	uint8_t hclass;	 /* H_*: what exec() dispatches on */
+	uint8_t len;	 /* bytes */
 	uint8_t osize;	/* operand size in bytes */
 	uint8_t asize;	/* address size in bytes */
 	uint8_t flags;	/* DI_* */
@@ -295,13 +295,12 @@ struct dinsn {
 	uint8_t seg;	/* segment of the memory operand (SEG_*) */
 	uint8_t base, index, scale;
 	uint8_t opcode; /* last opcode byte */
-	uint8_t opmap;	/* ZydisOpcodeMap */
-	uint8_t modrm_reg;
+	uint16_t imm2;	/* second immediate (enter) or far pointer selector */
 	struct dop op[3];
-	int64_t disp;
-	int64_t imm;  /* first immediate (or far pointer offset) */
-	int64_t imm2; /* second immediate (enter) or far pointer selector */
+	int32_t disp; /* see DI_DISP64 */
+	int64_t imm;  /* first immediate, far pointer offset, or a 64-bit displacement */
 };
+_Static_assert(sizeof(struct dinsn) <= 64, "one cache line per decoded instruction");
 
 /* ---- Segments, registers --------------------------------------------- */
 
@@ -507,8 +506,6 @@ struct emu_cpu {
 	uint64_t fetch_vpn; /* cached code page: linear vpn+1, 0 = none */
 	uint8_t *fetch_host;
 	uint64_t fetch_gpa;
-	_Atomic uint32_t *fetch_gen; /* code_gen entry of the cached code page */
-	_Atomic uint32_t no_gen;     /* stands in for pages beyond code_gen */
 
 	struct dinsn *dcache; /* DCACHE_SIZE entries, by gpa */
 
@@ -570,11 +567,6 @@ struct emu_vm {
 	ZydisDecoder dec16, dec32, dec64;
 	ZydisFormatter fmt;
 
-	/* Code-page tracking for self-modifying code: one byte per 4 KiB of
-	 * guest-physical RAM (flag) and a generation counter. */
-	uint64_t npages; /* pages covered, from gpa 0 */
-	_Atomic uint8_t *code_page;
-	_Atomic uint32_t *code_gen;
 
 	pthread_mutex_t chip_lock; /* PIC, IOAPIC, PIT */
 	struct pic_chip pic[2];
@@ -583,7 +575,8 @@ struct emu_vm {
 	uint8_t port61;
 	_Atomic uint64_t pit_deadline_ns; /* next channel-0 interrupt, 0 = off */
 	uint64_t pit_period_ns;
-	bool pic_out; /* master INTR line */
+	uint32_t pit_pending; /* channel-0 ticks due but not yet injected */
+	bool pic_out;	      /* master INTR line */
 	/* Unimplemented mnemonics already reported on stderr (once each). */
 	_Atomic uint8_t reported[ZYDIS_MNEMONIC_MAX_VALUE + 1];
 };
@@ -611,12 +604,17 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v);
 uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok);
 bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v);
 void emu_cpuid(struct emu_cpu *c);
+/* Measures the host TSC frequency (for CPUID leaf 0x15) ahead of time. */
+void emu_cpuid_init(void);
 void emu_iret(struct emu_cpu *c, int osize);
 void emu_far_jump(struct emu_cpu *c, uint16_t sel, uint64_t off, bool call, int osize);
 void emu_far_ret(struct emu_cpu *c, int osize, uint16_t pop_extra);
 void emu_syscall(struct emu_cpu *c);
 void emu_sysret(struct emu_cpu *c, int osize);
 void emu_dump(struct emu_cpu *c, const char *why);
+/* Reads the descriptor for sel without faulting on the table limit;
+ * false for a null selector, real mode, or outside the table. */
+bool emu_peek_desc(struct emu_cpu *c, uint16_t sel, uint64_t *raw);
 
 /* mmu.c */
 void tlb_flush(struct emu_cpu *c);
@@ -633,22 +631,12 @@ void lin_write_sys(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v);
 void *lin_rmw_ptr(struct emu_cpu *c, uint64_t lin, unsigned size);
 uint64_t phys_read(struct emu_cpu *c, uint64_t gpa, unsigned size);
 void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned size, uint64_t v);
-void code_write_notify(struct emu_vm *vm, uint64_t gpa, unsigned size);
 
 /* Something changed that may let an interrupt in (IF, TPR, EOI, ...). */
 static inline void emu_poke(struct emu_cpu *c)
 {
 	c->irq_maybe = true;
 	c->slow = true;
-}
-
-static inline void emu_code_check(struct emu_vm *vm, uint64_t gpa, unsigned size)
-{
-	uint64_t p = gpa >> 12;
-	if (p < vm->npages && atomic_load_explicit(&vm->code_page[p], memory_order_relaxed))
-		code_write_notify(vm, gpa, size);
-	else if (((gpa + size - 1) >> 12) != p)
-		code_write_notify(vm, gpa, size);
 }
 
 /* decode.c */
@@ -671,11 +659,18 @@ static inline const struct dinsn *emu_fetch(struct emu_cpu *c)
 	if (__builtin_expect(c->fetch_vpn == (lin >> 12) + 1, 1)) {
 		uint64_t gpa = c->fetch_gpa | (lin & 0xfff);
 		const struct dinsn *d = &c->dcache[dcache_index(gpa)];
-		if (__builtin_expect(d->tag == DINSN_TAG(gpa, c->cmode) &&
-					     d->gen == atomic_load_explicit(c->fetch_gen,
-									    memory_order_relaxed),
-				     1))
-			return d;
+		unsigned off = lin & 0xfff;
+		if (__builtin_expect(d->tag == DINSN_TAG(gpa, c->cmode) && off <= 4096 - 16, 1)) {
+			/* Valid only while the guest's bytes are still the decoded
+			 * ones: catches writes by any vCPU and device DMA alike. */
+			uint64_t w[2];
+			memcpy(w, c->fetch_host + off, 16);
+			unsigned n = d->len;
+			uint64_t m0 = n >= 8 ? ~0ULL : (1ULL << (8 * n)) - 1;
+			uint64_t m1 = n <= 8 ? 0 : n >= 16 ? ~0ULL : (1ULL << (8 * (n - 8))) - 1;
+			if (__builtin_expect((w[0] & m0) == d->raw[0] && (w[1] & m1) == d->raw[1], 1))
+				return d;
+		}
 	}
 	return emu_fetch_decode(c);
 }

@@ -1137,6 +1137,137 @@ const uint8_t emu_hclass[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
 	[ZYDIS_MNEMONIC_LSS] = H_LSS,
 };
 
+/* VERR/VERW/LAR/LSL: descriptor probes that set ZF instead of faulting. */
+static bool exec_desc_probe(struct emu_cpu *c, const struct dinsn *d)
+{
+	int mn = d->mnem;
+	if (mn != ZYDIS_MNEMONIC_VERR && mn != ZYDIS_MNEMONIC_VERW && mn != ZYDIS_MNEMONIC_LAR &&
+	    mn != ZYDIS_MNEMONIC_LSL)
+		return false;
+	if (!(c->cr0 & CR0_PE))
+		emu_raise(c, EXC_UD, 0, false);
+	bool two = mn == ZYDIS_MNEMONIC_LAR || mn == ZYDIS_MNEMONIC_LSL;
+	uint16_t sel = (uint16_t)opr(c, d, two ? 1 : 0);
+	uint64_t raw;
+	bool ok = emu_peek_desc(c, sel, &raw);
+	if (ok) {
+		unsigned type = (raw >> 40) & 0xf, dpl = (raw >> 45) & 3;
+		bool sbit = (raw >> 44) & 1, code = sbit && (type & 8);
+		bool conforming = code && (type & 4);
+		if (!conforming && ((int)dpl < c->cpl || dpl < (sel & 3u)))
+			ok = false;
+		else if (mn == ZYDIS_MNEMONIC_VERR)
+			ok = sbit && (!code || (type & 2));
+		else if (mn == ZYDIS_MNEMONIC_VERW)
+			ok = sbit && !code && (type & 2);
+		else if (!sbit) /* system descriptors LAR/LSL accept */
+			ok = type == 1 || type == 2 || type == 3 || type == 9 || type == 11 ||
+			     (mn == ZYDIS_MNEMONIC_LAR && (type == 4 || type == 12));
+	}
+	get_flags(c);
+	if (!ok) {
+		c->flags &= ~(uint64_t)F_ZF;
+		return true;
+	}
+	c->flags |= F_ZF;
+	if (mn == ZYDIS_MNEMONIC_LAR) {
+		set_reg(c, d->op[0].reg, d->op[0].size, (raw >> 32) & 0x00f0ff00);
+	} else if (mn == ZYDIS_MNEMONIC_LSL) {
+		uint32_t lim = (uint32_t)((raw & 0xffff) | ((raw >> 32) & 0xf0000));
+		if ((raw >> 55) & 1)
+			lim = (lim << 12) | 0xfff;
+		set_reg(c, d->op[0].reg, d->op[0].size, lim);
+	}
+	return true;
+}
+
+/* Legacy (16/32-bit only) BCD adjusts, SALC, BOUND and ARPL. */
+static bool exec_legacy(struct emu_cpu *c, const struct dinsn *d)
+{
+	int mn = d->mnem;
+	uint64_t f;
+	uint8_t al = (uint8_t)c->r[R_AX], ah = (uint8_t)(c->r[R_AX] >> 8);
+	switch (mn) {
+	case ZYDIS_MNEMONIC_DAA:
+	case ZYDIS_MNEMONIC_DAS: {
+		f = get_flags(c);
+		bool cf = f & F_CF, af = f & F_AF;
+		uint8_t old = al;
+		bool ncf = false, naf = false;
+		if ((al & 0xf) > 9 || af) {
+			al = mn == ZYDIS_MNEMONIC_DAA ? al + 6 : al - 6;
+			ncf = cf || (mn == ZYDIS_MNEMONIC_DAA ? old > 0xf9 : old < 6);
+			naf = true;
+		}
+		if (old > 0x99 || cf) {
+			al = mn == ZYDIS_MNEMONIC_DAA ? al + 0x60 : al - 0x60;
+			ncf = true;
+		} else if (mn == ZYDIS_MNEMONIC_DAA) {
+			ncf = false; /* DAA (not DAS) clears CF here */
+		}
+		set_reg(c, R_AX, 1, al);
+		set_arith(c, flags_szp(al, 1) | (ncf ? F_CF : 0) | (naf ? F_AF : 0));
+		return true;
+	}
+	case ZYDIS_MNEMONIC_AAA:
+	case ZYDIS_MNEMONIC_AAS: {
+		f = get_flags(c);
+		bool adj = (al & 0xf) > 9 || (f & F_AF);
+		uint16_t ax = (uint16_t)c->r[R_AX];
+		if (adj) {
+			if (mn == ZYDIS_MNEMONIC_AAA) {
+				ax = (uint16_t)(ax + 0x106);
+			} else {
+				ax = (uint16_t)(ax - 6);
+				ax = (uint16_t)((ax & 0xff) | (((ax >> 8) - 1) & 0xff) << 8);
+			}
+		}
+		ax &= 0xff0f;
+		set_reg(c, R_AX, 2, ax);
+		set_arith(c, (f & (F_SF | F_ZF | F_PF | F_OF)) | (adj ? F_CF | F_AF : 0));
+		return true;
+	}
+	case ZYDIS_MNEMONIC_AAM: {
+		uint8_t base = (uint8_t)d->imm;
+		if (!base)
+			emu_raise(c, EXC_DE, 0, false);
+		set_reg(c, R_AX, 2, (uint16_t)(((al / base) << 8) | (al % base)));
+		set_arith(c, flags_szp(al % base, 1));
+		return true;
+	}
+	case ZYDIS_MNEMONIC_AAD: {
+		uint8_t r = (uint8_t)(al + ah * (uint8_t)d->imm);
+		set_reg(c, R_AX, 2, r);
+		set_arith(c, flags_szp(r, 1));
+		return true;
+	}
+	case ZYDIS_MNEMONIC_SALC: set_reg(c, R_AX, 1, get_cf(c) ? 0xff : 0); return true;
+	case ZYDIS_MNEMONIC_BOUND: {
+		unsigned sz = d->op[0].size;
+		uint64_t lin = mem_lin(c, d);
+		int64_t lo = sext(mread(c, lin, sz), sz), hi = sext(mread(c, lin + sz, sz), sz);
+		int64_t v = sext(get_reg(c, d->op[0].reg, sz), sz);
+		if (v < lo || v > hi)
+			emu_raise(c, EXC_BR, 0, false);
+		return true;
+	}
+	case ZYDIS_MNEMONIC_ARPL: {
+		if (!(c->cr0 & CR0_PE))
+			emu_raise(c, EXC_UD, 0, false);
+		uint16_t dst = (uint16_t)opr(c, d, 0), src = (uint16_t)opr(c, d, 1);
+		get_flags(c);
+		if ((dst & 3) < (src & 3)) {
+			opw(c, d, 0, (dst & ~3u) | (src & 3));
+			c->flags |= F_ZF;
+		} else {
+			c->flags &= ~(uint64_t)F_ZF;
+		}
+		return true;
+	}
+	default: return false;
+	}
+}
+
 /* ---- One instruction ---------------------------------------------------------------- */
 
 static void jump_to(struct emu_cpu *c, const struct dinsn *d, uint64_t target)
@@ -1447,7 +1578,8 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 			int64_t so = sext(off, d->op[1].size);
 			int64_t words = so >= 0 ? so / (int64_t)bits : -((-so + bits - 1) / bits);
 			t = *d;
-			t.disp += words * (int64_t)size;
+			t.imm = ((d->flags & DI_DISP64) ? d->imm : d->disp) + words * (int64_t)size;
+			t.flags |= DI_DISP64;
 			dd = &t;
 			off = (uint64_t)(so - words * (int64_t)bits);
 		} else {
@@ -1868,7 +2000,8 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 	}
 
 	default:
-		if (emu_exec_sse(c, d) || emu_exec_x87(c, d))
+		if (emu_exec_sse(c, d) || emu_exec_x87(c, d) || exec_desc_probe(c, d) ||
+		    exec_legacy(c, d))
 			return;
 		emu_report_unimpl(c, d);
 		emu_raise(c, EXC_UD, 0, false);

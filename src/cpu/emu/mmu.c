@@ -264,7 +264,6 @@ void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned size, uint64_t v)
 {
 	void *p = gm_ptr(&c->m->mem, gpa, size);
 	if (p) {
-		emu_code_check(c->vm, gpa, size);
 		memcpy(p, &v, size);
 		return;
 	}
@@ -283,18 +282,6 @@ void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned size, uint64_t v)
 	    c->m->trace_unclaimed_io)
 		fprintf(stderr, "vmon: emu: unclaimed mmio write %#llx/%u\n",
 			(unsigned long long)gpa, size);
-}
-
-void code_write_notify(struct emu_vm *vm, uint64_t gpa, unsigned size)
-{
-	for (uint64_t p = gpa >> 12; p <= (gpa + size - 1) >> 12; p++) {
-		if (p >= vm->npages)
-			break;
-		if (atomic_load_explicit(&vm->code_page[p], memory_order_relaxed)) {
-			atomic_store(&vm->code_page[p], 0);
-			atomic_fetch_add(&vm->code_gen[p], 1);
-		}
-	}
 }
 
 /* ---- Linear accesses ------------------------------------------------- */
@@ -323,7 +310,6 @@ static void write_priv(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t 
 	if (off + size <= 4096) {
 		struct tlb_entry *e = mmu_lookup(c, lin, 1, user);
 		if (e->host) {
-			emu_code_check(c->vm, e->gpa | off, size);
 			memcpy(e->host + off, &v, size);
 			return;
 		}
@@ -366,6 +352,5 @@ void *lin_rmw_ptr(struct emu_cpu *c, uint64_t lin, unsigned size)
 	struct tlb_entry *e = mmu_lookup(c, lin, 1, c->cpl == 3);
 	if (!e->host)
 		return NULL;
-	emu_code_check(c->vm, e->gpa | off, size);
 	return e->host + off;
 }

@@ -65,7 +65,7 @@ static inline uint64_t amask(unsigned asize, uint64_t v)
 
 static inline uint64_t ea_off(struct emu_cpu *c, const struct dinsn *d)
 {
-	uint64_t a = (uint64_t)d->disp;
+	uint64_t a = (d->flags & DI_DISP64) ? (uint64_t)d->imm : (uint64_t)(int64_t)d->disp;
 	if (d->base == REG_RIP)
 		a += c->next_rip;
 	else if (d->base != REG_NONE)
@@ -98,7 +98,6 @@ static inline void mwrite(struct emu_cpu *c, uint64_t lin, unsigned size, uint64
 	if (__builtin_expect(e->vpn == (lin >> 12) + 1 && e->host && off + size <= 4096 &&
 				     (e->perm & need) == need,
 			     1)) {
-		emu_code_check(c->vm, e->gpa | off, size);
 		memcpy(e->host + off, &v, size);
 		return;
 	}

@@ -65,34 +65,68 @@ static void ch0_program(struct emu_vm *vm, uint64_t now)
 	uint64_t p = period_of(ch);
 	if (!ch->counting) {
 		atomic_store(&vm->pit_deadline_ns, 0);
+		vm->pit_pending = 0;
 		return;
 	}
+	vm->pit_pending = 0;
 	vm->pit_period_ns = (ch->mode == 2 || ch->mode == 3) ? ticks_to_ns(p) : 0;
 	atomic_store(&vm->pit_deadline_ns, ch->load_ns + ticks_to_ns(p));
 	if (vm->cpus[0])
 		emu_wake(vm->cpus[0], EV_KICK); /* re-arm its sleep deadline */
 }
 
+/* The previous tick has been taken by the guest (PIC IRR and, if the
+ * IOAPIC routes pin 0, the BSP's LAPIC IRR are clear). */
+static bool tick_accepted(struct emu_vm *vm)
+{
+	/* The PIC only counts when IRQ0 can reach the CPU through it. */
+	const struct emu_cpu *bsp = vm->cpus[0];
+	bool pic_path = !(vm->pic[0].imr & 1) && bsp &&
+			(!(bsp->apic.apic_base & 0x800) ||
+			 (!(bsp->apic.lvt[3] & 0x10000) && ((bsp->apic.lvt[3] >> 8) & 7) == 7));
+	if (pic_path && (vm->pic[0].irr & 1))
+		return false;
+	uint64_t e = vm->ioapic.redir[0];
+	if (!(e & (1ULL << 16)) && vm->cpus[0]) {
+		unsigned vec = e & 0xff;
+		if (atomic_load(&vm->cpus[0]->apic.irr[vec >> 5]) & (1u << (vec & 31)))
+			return false;
+	}
+	return true;
+}
+
+#define PIT_MAX_PENDING 1000
+
+/* Like KVM's PIT (reinject mode), ticks that fall due while the previous
+ * one is still pending are queued and injected one per acknowledgement,
+ * so guest time kept in timer ticks does not fall behind when the guest
+ * runs with interrupts off for longer than a period. */
 void pit_check(struct emu_vm *vm, uint64_t now)
 {
 	uint64_t dl = atomic_load(&vm->pit_deadline_ns);
-	if (!dl || now < dl)
+	if ((!dl || now < dl) && !vm->pit_pending)
 		return;
 	pthread_mutex_lock(&vm->chip_lock);
 	dl = atomic_load(&vm->pit_deadline_ns);
 	if (dl && now >= dl) {
+		if (vm->pit_period_ns) {
+			uint64_t n = 1 + (now - dl) / vm->pit_period_ns;
+			dl += n * vm->pit_period_ns;
+			vm->pit_pending = (uint32_t)(vm->pit_pending + n > PIT_MAX_PENDING
+							     ? PIT_MAX_PENDING
+							     : vm->pit_pending + n);
+		} else {
+			dl = 0;
+			vm->pit_pending++;
+		}
+		atomic_store(&vm->pit_deadline_ns, dl);
+	}
+	if (vm->pit_pending && tick_accepted(vm)) {
+		vm->pit_pending--;
 		pic_set_irq(vm, 0, true);
 		ioapic_set_irq(vm, 0, true);
 		pic_set_irq(vm, 0, false);
 		ioapic_set_irq(vm, 0, false);
-		if (vm->pit_period_ns) {
-			dl += vm->pit_period_ns;
-			if (dl <= now)
-				dl = now + vm->pit_period_ns;
-		} else {
-			dl = 0;
-		}
-		atomic_store(&vm->pit_deadline_ns, dl);
 	}
 	pthread_mutex_unlock(&vm->chip_lock);
 }

@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cpu/emu/emu.h"
 
@@ -143,6 +144,19 @@ static void read_desc(struct emu_cpu *c, uint16_t sel, struct desc *d, int exc)
 	d->attr = (raw >> 40) & 0xf0ff;
 	if (d->attr & SA_G)
 		d->limit = (d->limit << 12) | 0xfff;
+}
+
+bool emu_peek_desc(struct emu_cpu *c, uint16_t sel, uint64_t *raw)
+{
+	if (!(c->cr0 & CR0_PE) || !(sel & ~3u))
+		return false;
+	const struct seg *ldt = &c->ldtr;
+	uint64_t tbase = (sel & 4) ? ldt->base : c->gdtr.base;
+	uint32_t tlimit = (sel & 4) ? ldt->limit : c->gdtr.limit;
+	if ((sel & ~7u) + 7 > tlimit)
+		return false;
+	*raw = lin_read_sys(c, tbase + (sel & ~7u), 8);
+	return true;
 }
 
 static void mark_accessed(struct emu_cpu *c, struct desc *d)
@@ -359,6 +373,31 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 	return false;
 }
 
+/* The host TSC frequency (the guest reads the host TSC), measured once
+ * against CLOCK_MONOTONIC over a few milliseconds. */
+static uint64_t tsc_hz(void)
+{
+	static _Atomic uint64_t cached;
+	uint64_t hz = atomic_load(&cached);
+	if (hz)
+		return hz;
+	uint64_t n0 = emu_now_ns(), t0 = __builtin_ia32_rdtsc();
+	struct timespec ts = {0, 5000000};
+	nanosleep(&ts, NULL);
+	uint64_t n1 = emu_now_ns(), t1 = __builtin_ia32_rdtsc();
+	hz = n1 > n0 ? (uint64_t)((unsigned __int128)(t1 - t0) * 1000000000ULL / (n1 - n0)) : 0;
+	hz = (hz + 500) / 1000 * 1000; /* whole kHz */
+	if (!hz)
+		hz = 1000000000ULL;
+	atomic_store(&cached, hz);
+	return hz;
+}
+
+void emu_cpuid_init(void)
+{
+	(void)tsc_hz();
+}
+
 static void cpuid_str(uint32_t *out, const char *s)
 {
 	memcpy(out, s, 16);
@@ -370,7 +409,7 @@ void emu_cpuid(struct emu_cpu *c)
 	uint32_t a = 0, b = 0, cc = 0, d = 0;
 	switch (leaf) {
 	case 0:
-		a = 1;
+		a = 0x15;
 		b = 0x756e6547; /* "GenuineIntel" */
 		d = 0x49656e69;
 		cc = 0x6c65746e;
@@ -387,6 +426,29 @@ void emu_cpuid(struct emu_cpu *c)
 		if (c->vm->ncpus > 1)
 			d |= 1u << 28; /* HTT: EBX[23:16] is meaningful */
 		break;
+	case 0x15: {
+		/* TSC = crystal * EBX / EAX. The crystal is the LAPIC timer's
+		 * 1 GHz clock, so Linux derives both from here instead of
+		 * calibrating against the PIT (timing-sensitive on an
+		 * interpreter). Linux multiplies crystal kHz by EBX in 32 bits,
+		 * so EBX stays below 4295: pick the closest such ratio. */
+		uint64_t khz = tsc_hz() / 1000;
+		double r = (double)khz / 1e6, best = 1e9;
+		for (uint32_t den = 1; den < 4295; den++) {
+			double num = r * den + 0.5;
+			if (num >= 4295 || num < 1)
+				break;
+			double err = (double)(uint32_t)num / den - r;
+			err = err < 0 ? -err : err;
+			if (err < best) {
+				best = err;
+				a = den;
+				b = (uint32_t)num;
+			}
+		}
+		cc = 1000000000u;
+		break;
+	}
 	case 0x80000000: a = 0x80000008; break;
 	case 0x80000001:
 		cc = 1; /* LAHF/SAHF in 64-bit mode */
