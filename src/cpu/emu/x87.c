@@ -99,8 +99,9 @@ static void set_cc(struct emu_cpu *c, int c3, int c2, int c1, int c0)
 }
 
 /* Merges a host status word: its exception flags, and the condition codes
- * in cc that the operation defines. An unmasked exception also sets the
- * summary bits ES and B (no #MF is delivered: not modelled). */
+ * in cc (the host started from the guest's, so codes an operation leaves
+ * alone come back unchanged). An unmasked exception also sets the summary
+ * bits ES and B (no #MF is delivered: not modelled). */
 static void fsw_merge(struct emu_cpu *c, uint16_t sw, uint16_t cc)
 {
 	uint16_t ex = sw & 0x3f;
@@ -152,17 +153,17 @@ struct hx87 {
 };
 
 /*
- * The template: save the host's environment, load the guest's FCW with all
- * exceptions masked, clear the flags, push b then a, run the instruction
- * (which leaves two registers), read the status word, pop both, restore.
- * All in one asm statement, so nothing can be moved into or out of the
- * guest's rounding mode; every x87 register is clobbered, so the stack is
- * empty on entry.
+ * The template: save the host's environment, load one with the guest's
+ * FCW (all exceptions masked) and condition codes, no flags, an empty
+ * stack; push b then a, run the instruction (which leaves two registers),
+ * read the status word, pop both, restore the host's environment. All in
+ * one asm statement, so nothing can be moved into or out of the guest's
+ * rounding mode; every x87 register is clobbered, so the stack is empty on
+ * entry.
  */
 #define HX(ins)                                                                                    \
 	asm volatile("fnstenv %[env]\n\t"                                                          \
-		     "fldcw %[cw]\n\t"                                                             \
-		     "fnclex\n\t"                                                                  \
+		     "fldenv %[genv]\n\t"                                                          \
 		     "fldt %[b]\n\t"                                                               \
 		     "fldt %[a]\n\t" ins "\n\t"                                                    \
 		     "fnstsw %[sw]\n\t"                                                            \
@@ -171,7 +172,7 @@ struct hx87 {
 		     "fldenv %[env]"                                                               \
 		     : [a] "+m"(h->a), [b] "+m"(h->b), [m] "+m"(h->m), [sw] "=m"(h->sw),           \
 		       [env] "=m"(env)                                                             \
-		     : [cw] "m"(cw)                                                                \
+		     : [genv] "m"(genv)                                                            \
 		     : "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)")
 #define HX_CASE(op, ins)                                                                           \
 	case op: HX(ins); break;
@@ -186,10 +187,10 @@ struct hx87 {
 
 static uint16_t hx87(struct emu_cpu *c, int op, struct hx87 *h)
 {
-	uint16_t cw = c->fcw | 0x3f;
-	struct {
-		uint8_t b[28];
-	} env;
+	/* FNSTENV/FLDENV's 28-byte protected-mode layout */
+	struct x87env {
+		uint32_t cw, sw, tw, ip, op, dp, ds;
+	} env, genv = {.cw = c->fcw | 0x3fu, .sw = c->fsw & FSW_CC, .tw = 0xffff};
 	switch (op) {
 		HX_AR(AO_ADD, "fadd", "fiadd")
 		HX_AR(AO_SUB, "fsub", "fisub")
@@ -551,7 +552,7 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 		} else if (mi >= 0) {
 			/* m32/m64: converting raises IE (SNaN) and DE */
 			h.m = mread(c, mem_lin(c, d), msize);
-			fsw_merge(c, hx87(c, msize == 4 ? HX_FLD_F32 : HX_FLD_F64, &h), 0);
+			fsw_merge(c, hx87(c, msize == 4 ? HX_FLD_F32 : HX_FLD_F64, &h), FSW_CC);
 			v = h.a;
 		} else {
 			st_get(c, d->op[si >= 0 ? si : 0].reg, &v);
@@ -581,7 +582,7 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 			h.a = v;
 			hx87(c, msize == 4 ? HX_FST_F32 : HX_FST_F64, &h);
 			mwrite(c, mem_lin(c, d), msize, h.m);
-			fsw_merge(c, h.sw, FSW_C1);
+			fsw_merge(c, h.sw, FSW_CC);
 		} else {
 			st_set(c, sreg, &v);
 			c->fsw &= ~FSW_C1;
@@ -600,7 +601,7 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 				  : (tr ? HX_FISTT_I64 : HX_FIST_I64),
 		     &h);
 		mwrite(c, mem_lin(c, d), msize, h.m);
-		fsw_merge(c, h.sw, FSW_C1);
+		fsw_merge(c, h.sw, FSW_CC);
 		if (mn != ZYDIS_MNEMONIC_FIST)
 			fpop(c);
 		return true;
@@ -625,7 +626,7 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 						   : HX_FLDLN2,
 		     &h);
 		fpush(c, &h.a);
-		fsw_merge(c, h.sw, FSW_C1);
+		fsw_merge(c, h.sw, FSW_CC);
 		return true;
 	case ZYDIS_MNEMONIC_FADD:
 	case ZYDIS_MNEMONIC_FSUB:
@@ -661,7 +662,7 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 		}
 		hx87(c, op, &h);
 		st_set(c, di, &h.a);
-		fsw_merge(c, h.sw, FSW_C1);
+		fsw_merge(c, h.sw, FSW_CC);
 		return true;
 	}
 	case ZYDIS_MNEMONIC_FADDP:
@@ -674,7 +675,7 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 		st_get(c, 0, &h.b);
 		hx87(c, HX_ARITH + arith_op(mn) * FM_N + FM_ST, &h);
 		st_set(c, sreg, &h.a);
-		fsw_merge(c, h.sw, FSW_C1);
+		fsw_merge(c, h.sw, FSW_CC);
 		fpop(c);
 		return true;
 	case ZYDIS_MNEMONIC_FCHS:
@@ -696,7 +697,7 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 						    : HX_FSCALE,
 		     &h);
 		st_set(c, 0, &h.a);
-		fsw_merge(c, h.sw, FSW_C1);
+		fsw_merge(c, h.sw, FSW_CC);
 		return true;
 	case ZYDIS_MNEMONIC_FPREM:
 	case ZYDIS_MNEMONIC_FPREM1:
