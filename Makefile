@@ -22,10 +22,10 @@ WARNINGS += -Werror
 endif
 
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu17 $(WARNINGS) -Isrc -D_GNU_SOURCE -pthread \
+CFLAGS += -std=gnu17 $(WARNINGS) -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
 	-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' -MMD -MP
 LDFLAGS += -pthread
-LDLIBS += -lZydis -luring -lm
+LDLIBS += -lZydis -luring -lslirp -lm
 
 # V=1 shows full commands.
 ifeq ($(V),1)

@@ -48,6 +48,7 @@ enum {
 	OPT_OVERCOMMIT,
 	OPT_TRACE_IO,
 	OPT_DISK,
+	OPT_NET,
 	OPT_HELP,
 };
 
@@ -65,6 +66,7 @@ static const struct option run_options[] = {
 	{"overcommit", no_argument, NULL, OPT_OVERCOMMIT},
 	{"trace-io", no_argument, NULL, OPT_TRACE_IO},
 	{"disk", required_argument, NULL, OPT_DISK},
+	{"net", required_argument, NULL, OPT_NET},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -216,6 +218,12 @@ static int cmd_run(int argc, char **argv)
 		case OPT_OVERCOMMIT: overcommit = true; break;
 		case OPT_TRACE_IO: cfg.trace_io = true; break;
 		case OPT_DISK: parse_disk(&cfg, optarg); break;
+		case OPT_NET:
+			if (cfg.nnets == VM_MAX_NICS)
+				usage_error("--net: at most %d network devices", VM_MAX_NICS);
+			check_or_die(net_spec_parse(optarg, &cfg.nets[cfg.nnets], &err), &err);
+			cfg.nnets++;
+			break;
 		case OPT_HELP: print_usage(stdout); return 0;
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: usage_error("unknown option '%s'", argv[optind - 1]);
