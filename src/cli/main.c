@@ -49,6 +49,7 @@ enum {
 	OPT_TRACE_IO,
 	OPT_DISK,
 	OPT_NET,
+	OPT_VSOCK,
 	OPT_HELP,
 };
 
@@ -67,6 +68,7 @@ static const struct option run_options[] = {
 	{"trace-io", no_argument, NULL, OPT_TRACE_IO},
 	{"disk", required_argument, NULL, OPT_DISK},
 	{"net", required_argument, NULL, OPT_NET},
+	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -223,6 +225,12 @@ static int cmd_run(int argc, char **argv)
 				usage_error("--net: at most %d network devices", VM_MAX_NICS);
 			check_or_die(net_spec_parse(optarg, &cfg.nets[cfg.nnets], &err), &err);
 			cfg.nnets++;
+			break;
+		case OPT_VSOCK:
+			if (cfg.has_vsock)
+				usage_error("--vsock: only one vsock device");
+			check_or_die(vsock_spec_parse(optarg, &cfg.vsock, &err), &err);
+			cfg.has_vsock = true;
 			break;
 		case OPT_HELP: print_usage(stdout); return 0;
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);

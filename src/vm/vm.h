@@ -15,6 +15,7 @@
 #include "devices/debug_exit.h"
 #include "devices/virtio/net_backend.h"
 #include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_vsock.h"
 
 struct cpu_backend;
 
@@ -34,6 +35,8 @@ struct vm_config {
 	int ndisks;
 	struct net_spec nets[VM_MAX_NICS]; /* --net, in order: after the disks */
 	int nnets;
+	struct vsock_spec vsock; /* --vsock, if has_vsock */
+	bool has_vsock;
 };
 
 /* Runs the VM to its end. Returns vmon's exit status (>= 0), or -1 with err

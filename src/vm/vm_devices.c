@@ -13,6 +13,7 @@
 #include "devices/virtio/iothread.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
+#include "devices/virtio/virtio_vsock.h"
 #include "devices/virtio/virtio_rng.h"
 #include "vm/vm.h"
 
@@ -50,7 +51,7 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 	    acpi_pm_create(&d->acpi_pm, &m->pio, &m->ctl, err) < 0)
 		return -1;
 	/* PCI bus 0: the host bridge at 00:00.0, then one virtio-blk per
-	 * --disk in order, then virtio-rng, then one virtio-net per --net. */
+	 * --disk in order, then virtio-rng, then one virtio-net per --net, then virtio-vsock. */
 	if (pci_host_create(&d->pci, &m->pio, &m->mmio, &m->irq, err) < 0 ||
 	    iothread_create(&d->io, "virtio-io", err) < 0)
 		return -1;
@@ -72,6 +73,9 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 		if (r < 0)
 			return -1;
 	}
+	if (cfg->has_vsock &&
+	    virtio_vsock_create(&d->vsock, &cfg->vsock, &m->mem, &m->ctl, d->pci, true, err) < 0)
+		return -1;
 	return chardev_start(d->console, ev, err);
 }
 
@@ -86,6 +90,8 @@ void vm_devices_reset(struct vm_devices *d)
 		virtio_rng_reset(d->rng);
 	for (int i = 0; i < d->nnet; i++)
 		virtio_net_reset(d->net[i]);
+	if (d->vsock)
+		virtio_vsock_reset(d->vsock);
 	pci_host_reset(d->pci);
 }
 
@@ -98,6 +104,7 @@ void vm_devices_destroy(struct vm_devices *d)
 	virtio_rng_destroy(d->rng);
 	for (int i = 0; i < d->nnet; i++)
 		virtio_net_destroy(d->net[i]);
+	virtio_vsock_destroy(d->vsock);
 	pci_host_destroy(d->pci);
 	acpi_pm_destroy(d->acpi_pm);
 	debug_exit_destroy(d->debug_exit);

@@ -23,6 +23,7 @@ struct iothread;
 struct virtio_blk;
 struct virtio_rng;
 struct virtio_net;
+struct virtio_vsock;
 
 #define COM1_PORT	0x3f8
 #define COM1_GSI	4
@@ -45,6 +46,7 @@ struct vm_devices {
 	struct virtio_rng *rng;
 	struct virtio_net *net[VM_MAX_NICS];
 	int nnet;
+	struct virtio_vsock *vsock;
 };
 
 /* Checks what the devices will need from the host (disk images, tap
