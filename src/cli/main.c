@@ -50,6 +50,7 @@ enum {
 	OPT_DISK,
 	OPT_NET,
 	OPT_VSOCK,
+	OPT_CONSOLE,
 	OPT_HELP,
 };
 
@@ -69,6 +70,7 @@ static const struct option run_options[] = {
 	{"disk", required_argument, NULL, OPT_DISK},
 	{"net", required_argument, NULL, OPT_NET},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
+	{"console", required_argument, NULL, OPT_CONSOLE},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -226,6 +228,12 @@ static int cmd_run(int argc, char **argv)
 			check_or_die(net_spec_parse(optarg, &cfg.nets[cfg.nnets], &err), &err);
 			cfg.nnets++;
 			break;
+		case OPT_CONSOLE: {
+			struct chardev_spec cs;
+			check_or_die(chardev_parse(optarg, &cs, &err), &err);
+			cfg.console = optarg;
+			break;
+		}
 		case OPT_VSOCK:
 			if (cfg.has_vsock)
 				usage_error("--vsock: only one vsock device");
@@ -239,6 +247,9 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
+	if (cfg.console && strcmp(cfg.console, "stdio") == 0 && strcmp(cfg.serial, "stdio") == 0)
+		usage_error("--console stdio needs --serial elsewhere (file:PATH or unix:PATH): "
+			    "only one device can have the terminal");
 	if (!cfg.boot.kernel_path)
 		use_default_guest(&cfg);
 

@@ -37,6 +37,7 @@ struct vm_config {
 	int nnets;
 	struct vsock_spec vsock; /* --vsock, if has_vsock */
 	bool has_vsock;
+	const char *console; /* --console: NULL (no virtio-console), or as serial */
 };
 
 /* Runs the VM to its end. Returns vmon's exit status (>= 0), or -1 with err

@@ -12,6 +12,7 @@
 #include "devices/uart_16550.h"
 #include "devices/virtio/iothread.h"
 #include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_console.h"
 #include "devices/virtio/virtio_net.h"
 #include "devices/virtio/virtio_vsock.h"
 #include "devices/virtio/virtio_rng.h"
@@ -51,7 +52,8 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 	    acpi_pm_create(&d->acpi_pm, &m->pio, &m->ctl, err) < 0)
 		return -1;
 	/* PCI bus 0: the host bridge at 00:00.0, then one virtio-blk per
-	 * --disk in order, then virtio-rng, then one virtio-net per --net, then virtio-vsock. */
+	 * --disk in order, then virtio-rng, then one virtio-net per --net, virtio-vsock,
+	 * virtio-console. */
 	if (pci_host_create(&d->pci, &m->pio, &m->mmio, &m->irq, err) < 0 ||
 	    iothread_create(&d->io, "virtio-io", err) < 0)
 		return -1;
@@ -76,6 +78,16 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 	if (cfg->has_vsock &&
 	    virtio_vsock_create(&d->vsock, &cfg->vsock, &m->mem, &m->ctl, d->pci, true, err) < 0)
 		return -1;
+	if (cfg->console) {
+		struct chardev_spec cs;
+		if (chardev_parse(cfg->console, &cs, err) < 0 ||
+		    chardev_create(&cs, &m->ctl, &d->hvc, err) < 0 ||
+		    iothread_create(&d->hvc_io, "virtio-con", err) < 0 ||
+		    virtio_console_create(&d->con, d->hvc, &m->mem, &m->ctl, d->hvc_io, d->pci,
+					  err) < 0 ||
+		    chardev_start(d->hvc, ev, err) < 0)
+			return -1;
+	}
 	return chardev_start(d->console, ev, err);
 }
 
@@ -92,6 +104,8 @@ void vm_devices_reset(struct vm_devices *d)
 		virtio_net_reset(d->net[i]);
 	if (d->vsock)
 		virtio_vsock_reset(d->vsock);
+	if (d->con)
+		virtio_console_reset(d->con);
 	pci_host_reset(d->pci);
 }
 
@@ -105,6 +119,9 @@ void vm_devices_destroy(struct vm_devices *d)
 	for (int i = 0; i < d->nnet; i++)
 		virtio_net_destroy(d->net[i]);
 	virtio_vsock_destroy(d->vsock);
+	iothread_destroy(d->hvc_io);
+	virtio_console_destroy(d->con);
+	chardev_destroy(d->hvc);
 	pci_host_destroy(d->pci);
 	acpi_pm_destroy(d->acpi_pm);
 	debug_exit_destroy(d->debug_exit);

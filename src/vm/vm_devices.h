@@ -24,6 +24,7 @@ struct virtio_blk;
 struct virtio_rng;
 struct virtio_net;
 struct virtio_vsock;
+struct virtio_console;
 
 #define COM1_PORT	0x3f8
 #define COM1_GSI	4
@@ -47,6 +48,9 @@ struct vm_devices {
 	struct virtio_net *net[VM_MAX_NICS];
 	int nnet;
 	struct virtio_vsock *vsock;
+	struct chardev *hvc;	    /* --console's back end */
+	struct iothread *hvc_io;    /* its output may block: not on virtio-io */
+	struct virtio_console *con; /* hvc0 */
 };
 
 /* Checks what the devices will need from the host (disk images, tap
