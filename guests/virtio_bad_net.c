@@ -10,7 +10,7 @@
  *   net_tx_write    device-writable transmit buffer   chain returned
  *   net_tx_ram      transmit buffer past the end of RAM  chain returned
  *   net_rx_ro       read-only receive buffer          completed, length 0
- *   net_rx_head     receive ring one entry past full  NEEDS_RESET
+ *   net_rx_head     receive ring names head QSZ + 3   NEEDS_RESET
  *   net_tx_jump     transmit index moved by QSZ + 2   NEEDS_RESET
  *   "works": an ARP request for 10.0.2.2 gets libslirp's reply.
  *
@@ -21,7 +21,7 @@
  *   vs_dgram        REQUEST of type 2 (datagram)      RST
  *   vs_credit       600 KiB to a host port that never reads,
  *                   ignoring vmon's 256 KiB credit    RST
- *   vs_rx_head      receive ring one entry past full  NEEDS_RESET
+ *   vs_rx_head      receive ring names head QSZ + 3   NEEDS_RESET
  *   "works": a REQUEST to host port 9 (nothing there) gets RST.
  * Prints "outcome=..." and SUCCESS.
  */
@@ -52,6 +52,7 @@ static u64 ram_end(void)
 }
 
 static u16 rx_flags = VD_WRITE;
+static bool bad_first_rx; /* init posts head QSZ + 3 first */
 
 static void post_rx(u16 i)
 {
@@ -72,7 +73,9 @@ static void init(void)
 			gvq_add(&evq, i);
 		}
 	}
-	for (u16 i = 0; i < QSZ; i++)
+	if (bad_first_rx)
+		gvq_add(&rxq, QSZ + 3);
+	for (u16 i = 0; i < QSZ - bad_first_rx; i++)
 		post_rx(i);
 	vdev_ready(&d);
 	gvq_kick(&d, &rxq);
@@ -112,6 +115,7 @@ static void expect_reset(const char *what)
 	if (!(vdev_status(&d) & VS_NEEDS_RESET))
 		rt_fail("%s: no NEEDS_RESET (status %x)", what, vdev_status(&d));
 	kprintf("outcome=needs-reset (%s)\n", what);
+	bad_first_rx = false;
 	init();
 }
 
@@ -200,8 +204,10 @@ static void net_case(void)
 		mw8(d.common + CC_STATUS, 0);
 		init();
 	} else if (cmdline_has("case=net_rx_head")) {
-		gvq_add(&rxq, QSZ + 3);
-		gvq_kick(&d, &rxq);
+		/* The device takes receive buffers as soon as they come. */
+		mw8(d.common + CC_STATUS, 0);
+		bad_first_rx = true;
+		init();
 		expect_reset("receive head out of range");
 	} else if (cmdline_has("case=net_tx_jump")) {
 		txq.avail_idx = QSZ + 1;
@@ -283,10 +289,14 @@ static void vsock_case(void)
 	} else if (cmdline_has("case=vs_rx_head")) {
 		/* The device takes a receive buffer when it has something to
 		 * send: the RST for a port with no listener. */
-		gvq_add(&rxq, QSZ + 3);
-		gvq_kick(&d, &rxq);
-		vs_send(1, 1, 7005, 9, 0, 0);
-		expect_reset("receive ring overrun");
+		mw8(d.common + CC_STATUS, 0);
+		bad_first_rx = true;
+		init();
+		struct vhdr *h = (struct vhdr *)txbuf;
+		*h = (struct vhdr){cid, 2, 7005, 9, 0, 1, 1, 0, 65536, 0};
+		tx_desc(0, (u64)(uintptr_t)txbuf, 44, 0, 0);
+		tx_post(0);
+		expect_reset("receive head out of range");
 	} else {
 		rt_fail("unknown or missing case=NAME");
 	}
