@@ -113,6 +113,58 @@ def emu_instructions_per_iteration(build, elf):
     return (count(b) - count(a)) / (b - a)
 
 
+def linux_boot_seconds(cmd):
+    """Wall time from spawn to exit of a Linux guest whose init powers off
+    at once; None if the guest did not power off cleanly."""
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=180)
+    except subprocess.TimeoutExpired:
+        return None
+    t = time.perf_counter() - t0
+    out = p.stdout.decode(errors="replace")
+    return t if "reboot: Power down" in out else None
+
+
+def linux_boot_table(build, runs):
+    """Issue 4's benchmark: boot Debian's kernel to an init that powers off
+    at once, on vmon's software CPU and on QEMU TCG (microvm), with the same
+    kernel, initrd, memory and command line."""
+    g = os.path.join(build, "guest")
+    if not os.path.exists(os.path.join(g, "vmlinux")):
+        print("\n(Linux boot benchmark skipped: run `make guest` first)")
+        return
+    cmdline = "console=ttyS0 quiet vmon.init=poweroff panic=-1"
+    initrd = os.path.join(g, "initramfs.cpio.gz")
+    cmds = {
+        "vmon (emu), bzImage": [os.path.join(build, "vmon"), "run", "--backend", "emu", "--mem", "256M",
+                                "--kernel", os.path.join(g, "bzImage"), "--initrd", initrd,
+                                "--cmdline", cmdline],
+        "vmon (emu), vmlinux (PVH)": [os.path.join(build, "vmon"), "run", "--backend", "emu",
+                                      "--mem", "256M", "--kernel", os.path.join(g, "vmlinux"),
+                                      "--initrd", initrd, "--cmdline", cmdline],
+        "qemu (tcg) microvm, vmlinux": ["qemu-system-x86_64", "-accel", "tcg", "-M", "microvm",
+                                        "-m", "256", "-display", "none", "-serial", "stdio",
+                                        "-monitor", "none", "-no-reboot", "-kernel",
+                                        os.path.join(g, "vmlinux"), "-initrd", initrd,
+                                        "-append", cmdline],
+    }
+    res = {}
+    for name, cmd in cmds.items():
+        vals = [linux_boot_seconds(cmd) for _ in range(runs)]
+        ok = [v for v in vals if v is not None]
+        res[name] = (statistics.median(ok) if ok else None, len(ok))
+        print(f"measured {name}", file=sys.stderr)
+    ref = res["qemu (tcg) microvm, vmlinux"][0]
+    print()
+    print("| Linux boot to init + power-off (256 MiB, 1 vCPU) | wall time | vs qemu (tcg) | clean runs |")
+    print("|---|---|---|---|")
+    for name, (v, n) in res.items():
+        r = f"{v / ref:.1f}×" if (v and ref) else "n/a"
+        print(f"| {name} | {v:.2f} s | {r} | {n}/{runs} |" if v else f"| {name} | failed | n/a | 0/{runs} |")
+
+
 def fmt_us(s):
     return f"{s * 1e6:,.3f} µs"
 
@@ -206,7 +258,9 @@ def main():
     print(f"guest RAM touched by serial_echo (vmon RssShmem): {guest_touched / 1024:.1f} MiB; "
           f"vmon VmRSS {rows['vmon (kvm)']['rss']['VmRSS'] / 1024:.1f} MiB, "
           f"qemu (kvm) VmRSS {rows['qemu (kvm)']['rss']['VmRSS'] / 1024:.1f} MiB")
-    print(f"runs per figure: {args.runs} (median); exits per run: {args.exits} "
+    linux_boot_table(BUILD, min(args.runs, 3))
+    print()
+    print(f"runs per figure: {args.runs} (median; Linux boot: {min(args.runs, 3)}); exits per run: {args.exits} "
           f"(emu and qemu tcg: {args.exits * 200}); compute iterations: {args.iters} "
           f"(emu and qemu tcg: {args.iters * 200}, native: {args.iters * 1000})")
 

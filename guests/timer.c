@@ -111,9 +111,12 @@ void kmain(void)
 		sti_hlt_cli();
 		wakeups++;
 	}
-	kprintf("lapic timer: %lu interrupts (%lu wakeups)\n", lapic_ticks, wakeups);
+	/* Counts beyond WANT depend on timing (a late tick can land before
+	 * the cli), so the console only says whether WANT arrived: the
+	 * backends are compared on identical output. */
 	if (lapic_ticks < WANT)
-		rt_fail("LAPIC timer: only %lu interrupts", lapic_ticks);
+		rt_fail("LAPIC timer: only %lu interrupts in %lu wakeups", lapic_ticks, wakeups);
+	kprintf("lapic timer: at least %u interrupts\n", WANT);
 
 	/* (b) PIT through the IOAPIC, pins 0 and 2, edge, active high. */
 	u32 dest = lapic_id() << 24;
@@ -128,12 +131,13 @@ void kmain(void)
 	ioapic_mask(0);
 	ioapic_mask(2);
 	pit_stop();
-	/* Only deterministic values go to the console: backends are compared
-	 * on identical output. How long the wait took is timing, not logic. */
-	kprintf("pit via ioapic: pin0=%lu pin2=%lu\n", pin0_ticks, pin2_ticks);
 	if (!ok)
 		rt_fail("PIT via IOAPIC: only %lu interrupts in %lu watchdog ticks",
 			pin0_ticks + pin2_ticks, lapic_ticks);
+	/* Which pin ISA IRQ0 uses is the platform's routing (pin 0 on vmon and
+	 * KVM's default, pin 2 on QEMU); how many ticks is timing. */
+	kprintf("pit via ioapic: at least %u interrupts, pin0 %s, pin2 %s\n", WANT,
+		pin0_ticks ? "yes" : "no", pin2_ticks ? "yes" : "no");
 
 	/* (c) PIT through the 8259 PIC, LINT0 in ExtINT mode. */
 	if (do_pic) {
@@ -145,9 +149,9 @@ void kmain(void)
 		pic_mask_all();
 		pit_stop();
 		lapic_write(LAPIC_LVT_LINT0, 1u << 16); /* masked */
-		kprintf("pit via pic: %lu interrupts\n", pic_ticks);
 		if (!ok)
 			rt_fail("PIT via 8259 PIC: only %lu interrupts", pic_ticks);
+		kprintf("pit via pic: at least %u interrupts\n", WANT);
 	}
 
 	lapic_write(LAPIC_LVT_TIMER, 1u << 16);

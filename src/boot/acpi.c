@@ -24,7 +24,7 @@ static void emit(struct ab *b, const void *src, size_t n)
 		b->full = true;
 		return;
 	}
-	memcpy(b->p + b->len, src, n);
+	memmove(b->p + b->len, src, n); /* src may lie in the same buffer (PCI0 _CRS) */
 	b->len += n;
 }
 

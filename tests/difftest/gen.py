@@ -23,9 +23,8 @@ Conventions the snippets keep:
   (Test.flags_mask(k) for a prefix of k units).
 - Results that are architecturally undefined, or where the references
   disagree, are avoided rather than compared: SHLD/SHRD of a 16-bit
-  operand by 16..31, BSWAP r16; a 32-bit BSF/BSR destination and a 32-bit
-  CMPXCHG register destination get their upper half cleared first (see
-  README.md, "What is compared").
+  operand by 16..31, BSWAP r16; a 32-bit BSF/BSR destination gets its
+  upper half cleared first (see README.md, "What is compared").
 
 Usage as a script:  gen.py --seed N --class alu [--units K] [-o out.blob]
                     [--asm out.s]   (writes the blob and/or the assembly)
@@ -563,16 +562,23 @@ class GenInt(Gen):
             if mem_dst:
                 dst, _ = self.mem(bits // 8, exclude=(0,), setup=setup)
             else:
-                dst = reg(self.rreg(), bits)
+                dreg = self.rreg()
+                dst = reg(dreg, bits)
             if rng.random() < 0.5:
-                # make the comparison succeed (the accumulator equals dst)
-                setup.append("mov%s %s, %s" % (sfx, dst, reg(0, bits)))
-            if bits == 32 and not mem_dst:
-                # A failed compare writes the destination back, which for a
-                # 32-bit register zero-extends it (SDM pseudocode; the host
-                # CPU under KVM does so). QEMU 7.2 leaves the upper half:
-                # clear it first so the oracles agree (see README).
-                setup.append("movl %s, %s" % (dst, dst))
+                # make the comparison succeed (the accumulator equals dst);
+                # for 32 bits keep RAX's upper half (mostly) nonzero, since
+                # a successful CMPXCHG r/m32 must leave it alone
+                if bits == 32 and not mem_dst:
+                    setup.append("movq %s, %%rax" % reg(dreg, 64))
+                elif bits == 32:
+                    setup.append("movslq %s, %%rax" % dst)
+                else:
+                    setup.append("mov%s %s, %s" % (sfx, dst, reg(0, bits)))
+            # 32 bits, 64-bit mode (SDM pseudocode; the host CPU decides):
+            # a failed compare loads EAX, zero-extending RAX, and leaves a
+            # register destination alone, upper half included; a successful
+            # one writes the destination (zero-extending a register) and
+            # leaves RAX alone.
             line = "%s%s%s %s, %s" % (lock, op, sfx, reg(src, bits), dst)
             self.add(Unit(op, setup + [line]), defined=ARITH)
             return

@@ -369,7 +369,7 @@ const struct dinsn *emu_fetch_decode(struct emu_cpu *c)
 			report_unimpl(c, buf, in.length, "unsupported operand form");
 		emu_raise(c, EXC_UD, 0, false);
 	}
-	uint8_t raw[16] = { 0 };
+	uint8_t raw[16] = {0};
 	memcpy(raw, buf, in.length);
 	memcpy(out->raw, raw, 16);
 	out->tag = crosses ? 0 : DINSN_TAG(gpa, c->cmode);

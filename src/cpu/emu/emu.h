@@ -288,11 +288,11 @@ struct dinsn {
 	uint16_t mnem;	 /* ZydisMnemonic */
 	uint8_t hclass;	 /* H_*: what exec() dispatches on */
 	uint8_t len;	 /* bytes */
-	uint8_t osize;	/* operand size in bytes */
-	uint8_t asize;	/* address size in bytes */
-	uint8_t flags;	/* DI_* */
-	uint8_t nops;	/* visible operands */
-	uint8_t seg;	/* segment of the memory operand (SEG_*) */
+	uint8_t osize;	 /* operand size in bytes */
+	uint8_t asize;	 /* address size in bytes */
+	uint8_t flags;	 /* DI_* */
+	uint8_t nops;	 /* visible operands */
+	uint8_t seg;	 /* segment of the memory operand (SEG_*) */
 	uint8_t base, index, scale;
 	uint8_t opcode; /* last opcode byte */
 	uint16_t imm2;	/* second immediate (enter) or far pointer selector */
@@ -567,7 +567,6 @@ struct emu_vm {
 	ZydisDecoder dec16, dec32, dec64;
 	ZydisFormatter fmt;
 
-
 	pthread_mutex_t chip_lock; /* PIC, IOAPIC, PIT */
 	struct pic_chip pic[2];
 	struct ioapic ioapic;
@@ -668,7 +667,8 @@ static inline const struct dinsn *emu_fetch(struct emu_cpu *c)
 			unsigned n = d->len;
 			uint64_t m0 = n >= 8 ? ~0ULL : (1ULL << (8 * n)) - 1;
 			uint64_t m1 = n <= 8 ? 0 : n >= 16 ? ~0ULL : (1ULL << (8 * (n - 8))) - 1;
-			if (__builtin_expect((w[0] & m0) == d->raw[0] && (w[1] & m1) == d->raw[1], 1))
+			if (__builtin_expect((w[0] & m0) == d->raw[0] && (w[1] & m1) == d->raw[1],
+					     1))
 				return d;
 		}
 	}

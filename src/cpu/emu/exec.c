@@ -1512,6 +1512,14 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		return;
 	case H_XADD:
 		v = get_reg(c, d->op[1].reg, d->op[1].size);
+		if (d->op[0].kind == DOP_REG) {
+			/* SRC = DEST, then DEST = sum: with one register as both
+			 * operands the sum is what remains */
+			a = get_reg(c, d->op[0].reg, d->op[0].size);
+			set_reg(c, d->op[1].reg, d->op[1].size, a);
+			set_reg(c, d->op[0].reg, d->op[0].size, fn_xadd(c, d, a, v));
+			return;
+		}
 		a = rmw(c, d, fn_xadd, v, d->flags & DI_LOCK);
 		set_reg(c, d->op[1].reg, d->op[1].size, a);
 		return;

@@ -5,12 +5,11 @@
  * compilers and glibc use. Packed integer operations are written once
  * over a width of 8 (MMX) or 16 (XMM) bytes.
  *
- * Not modelled: MXCSR exception flags and masks (results are IEEE with
- * the host's default rounding; the non-truncating conversions honour
- * MXCSR.RC), denormals-are-zero / flush-to-zero.
+ * The float instructions run on the host's SSE unit under the guest's
+ * MXCSR (rounding, DAZ, FZ), which gives the hardware's results and
+ * exception flags; an unmasked exception raises #XM (#UD without
+ * CR4.OSXMMEXCPT) with the flags of the whole operation set.
  */
-#include <fenv.h>
-#include <math.h>
 #include <string.h>
 
 #include "cpu/emu/emu.h"
@@ -246,89 +245,252 @@ static void pack(union xmmreg *a, const union xmmreg *b, unsigned W, unsigned es
 
 /* ---- Floats ------------------------------------------------------------------------ */
 
-enum fop { F_ADD, F_SUB, F_MUL, F_DIV, F_MIN, F_MAX, F_SQRT };
+/*
+ * Every SSE floating-point instruction runs as the same instruction on the
+ * host's SSE unit, under the guest's MXCSR with all exceptions masked and
+ * the flags cleared: the host implements IEEE 754 and the x86 rules on top
+ * of it (NaN propagation, indefinite values, MIN/MAX operand order, DAZ,
+ * FZ, rounding control), so results and exception flags are exactly the
+ * hardware's. Load, operation and flag read sit in one asm statement (the
+ * compiler cannot move the operation away from the MXCSR switch) and the
+ * host's MXCSR is restored before it ends.
+ */
+typedef double v2df __attribute__((vector_size(16)));
 
-static float fop32(enum fop op, float a, float b)
+struct hsse {
+	v2df a, b;	 /* destination (in/out) and source */
+	uint64_t r;	 /* GPR operand (in for cvtsi2s*, out for cvt*2si) */
+	bool zf, pf, cf; /* EFLAGS after comis/ucomis */
+};
+
+#define HSSE_ASM(ins)                                                                              \
+	asm volatile("stmxcsr %[save]\n\t"                                                         \
+		     "ldmxcsr %[g]\n\t" ins "\n\t"                                                 \
+		     "stmxcsr %[out]\n\t"                                                          \
+		     "ldmxcsr %[save]"                                                             \
+		     : [a] "+x"(h->a), [r] "+r"(h->r), [out] "=m"(out), [save] "=m"(save)          \
+		     : [b] "x"(h->b), [g] "m"(g))
+#define HSSE(M, ins)                                                                               \
+	case ZYDIS_MNEMONIC_##M: HSSE_ASM(ins); break;
+/* Register forms: GPR size 4 or 8 picks the instruction's operand size. */
+#define HSSE_GPR(M, ins4, ins8)                                                                    \
+	case ZYDIS_MNEMONIC_##M:                                                                   \
+		if (gsz == 8)                                                                      \
+			HSSE_ASM(ins8);                                                            \
+		else                                                                               \
+			HSSE_ASM(ins4);                                                            \
+		break;
+#define HSSE_CMP(M, ins)                                                                           \
+	case ZYDIS_MNEMONIC_##M:                                                                   \
+		switch (pred & 7) {                                                                \
+		case 0: HSSE_ASM(ins " $0, %[b], %[a]"); break;                                    \
+		case 1: HSSE_ASM(ins " $1, %[b], %[a]"); break;                                    \
+		case 2: HSSE_ASM(ins " $2, %[b], %[a]"); break;                                    \
+		case 3: HSSE_ASM(ins " $3, %[b], %[a]"); break;                                    \
+		case 4: HSSE_ASM(ins " $4, %[b], %[a]"); break;                                    \
+		case 5: HSSE_ASM(ins " $5, %[b], %[a]"); break;                                    \
+		case 6: HSSE_ASM(ins " $6, %[b], %[a]"); break;                                    \
+		default: HSSE_ASM(ins " $7, %[b], %[a]"); break;                                   \
+		}                                                                                  \
+		break;
+#define HSSE_COMI(M, ins)                                                                          \
+	case ZYDIS_MNEMONIC_##M:                                                                   \
+		asm volatile("stmxcsr %[save]\n\t"                                                 \
+			     "ldmxcsr %[g]\n\t" ins " %[b], %[a]\n\t"                              \
+			     "stmxcsr %[out]\n\t"                                                  \
+			     "ldmxcsr %[save]"                                                     \
+			     : [zf] "=@ccz"(h->zf), [pf] "=@ccp"(h->pf), [cf] "=@ccc"(h->cf),      \
+			       [out] "=m"(out), [save] "=m"(save)                                  \
+			     : [a] "x"(h->a), [b] "x"(h->b), [g] "m"(g));                          \
+		break;
+
+/* Runs mnemonic mn on the host (pred: CMPxx predicate, gsz: GPR operand
+ * size) and merges the exception flags into the guest's MXCSR. An
+ * exception the guest left unmasked raises #XM (#UD without
+ * CR4.OSXMMEXCPT) before anything is written; its flags are set, as on
+ * hardware. Returns false for a mnemonic that is not an SSE float op. */
+static bool sse_host(struct emu_cpu *c, int mn, int pred, unsigned gsz, struct hsse *h)
 {
-	switch (op) {
-	case F_ADD: return a + b;
-	case F_SUB: return a - b;
-	case F_MUL: return a * b;
-	case F_DIV: return a / b;
-	case F_MIN: return a < b ? a : b;
-	case F_MAX: return a > b ? a : b;
-	default: return sqrtf(b);
+	uint32_t g = (c->mxcsr & ~0x3fu) | 0x1f80u, out = 0, save;
+	switch (mn) {
+		HSSE(ADDSS, "addss %[b], %[a]")
+		HSSE(ADDSD, "addsd %[b], %[a]")
+		HSSE(ADDPS, "addps %[b], %[a]")
+		HSSE(ADDPD, "addpd %[b], %[a]")
+		HSSE(SUBSS, "subss %[b], %[a]")
+		HSSE(SUBSD, "subsd %[b], %[a]")
+		HSSE(SUBPS, "subps %[b], %[a]")
+		HSSE(SUBPD, "subpd %[b], %[a]")
+		HSSE(MULSS, "mulss %[b], %[a]")
+		HSSE(MULSD, "mulsd %[b], %[a]")
+		HSSE(MULPS, "mulps %[b], %[a]")
+		HSSE(MULPD, "mulpd %[b], %[a]")
+		HSSE(DIVSS, "divss %[b], %[a]")
+		HSSE(DIVSD, "divsd %[b], %[a]")
+		HSSE(DIVPS, "divps %[b], %[a]")
+		HSSE(DIVPD, "divpd %[b], %[a]")
+		HSSE(MINSS, "minss %[b], %[a]")
+		HSSE(MINSD, "minsd %[b], %[a]")
+		HSSE(MINPS, "minps %[b], %[a]")
+		HSSE(MINPD, "minpd %[b], %[a]")
+		HSSE(MAXSS, "maxss %[b], %[a]")
+		HSSE(MAXSD, "maxsd %[b], %[a]")
+		HSSE(MAXPS, "maxps %[b], %[a]")
+		HSSE(MAXPD, "maxpd %[b], %[a]")
+		HSSE(SQRTSS, "sqrtss %[b], %[a]")
+		HSSE(SQRTSD, "sqrtsd %[b], %[a]")
+		HSSE(SQRTPS, "sqrtps %[b], %[a]")
+		HSSE(SQRTPD, "sqrtpd %[b], %[a]")
+		HSSE_CMP(CMPSS, "cmpss")
+		HSSE_CMP(CMPSD, "cmpsd")
+		HSSE_CMP(CMPPS, "cmpps")
+		HSSE_CMP(CMPPD, "cmppd")
+		HSSE_COMI(COMISS, "comiss")
+		HSSE_COMI(UCOMISS, "ucomiss")
+		HSSE_COMI(COMISD, "comisd")
+		HSSE_COMI(UCOMISD, "ucomisd")
+		HSSE_GPR(CVTSI2SS, "cvtsi2ssl %k[r], %[a]", "cvtsi2ssq %q[r], %[a]")
+		HSSE_GPR(CVTSI2SD, "cvtsi2sdl %k[r], %[a]", "cvtsi2sdq %q[r], %[a]")
+		HSSE_GPR(CVTSS2SI, "cvtss2si %[b], %k[r]", "cvtss2si %[b], %q[r]")
+		HSSE_GPR(CVTTSS2SI, "cvttss2si %[b], %k[r]", "cvttss2si %[b], %q[r]")
+		HSSE_GPR(CVTSD2SI, "cvtsd2si %[b], %k[r]", "cvtsd2si %[b], %q[r]")
+		HSSE_GPR(CVTTSD2SI, "cvttsd2si %[b], %k[r]", "cvttsd2si %[b], %q[r]")
+		HSSE(CVTSS2SD, "cvtss2sd %[b], %[a]")
+		HSSE(CVTSD2SS, "cvtsd2ss %[b], %[a]")
+		HSSE(CVTDQ2PS, "cvtdq2ps %[b], %[a]")
+		HSSE(CVTPS2DQ, "cvtps2dq %[b], %[a]")
+		HSSE(CVTTPS2DQ, "cvttps2dq %[b], %[a]")
+		HSSE(CVTPS2PD, "cvtps2pd %[b], %[a]")
+		HSSE(CVTPD2PS, "cvtpd2ps %[b], %[a]")
+		HSSE(CVTDQ2PD, "cvtdq2pd %[b], %[a]")
+		HSSE(CVTPD2DQ, "cvtpd2dq %[b], %[a]")
+		HSSE(CVTTPD2DQ, "cvttpd2dq %[b], %[a]")
+	default: return false;
+	}
+	uint32_t raised = out & 0x3f;
+	c->mxcsr |= raised;
+	if (raised & ~(c->mxcsr >> 7))
+		emu_raise(c, (c->cr4 & CR4_OSXMMEXCPT) ? EXC_XM : EXC_UD, 0, false);
+	return true;
+}
+
+#undef HSSE_ASM
+#undef HSSE
+#undef HSSE_GPR
+#undef HSSE_CMP
+#undef HSSE_COMI
+
+/* Which SSE float instructions take which operands (for sse_fp()). */
+enum sfkind {
+	SF_NONE,
+	SF_VEC,	    /* xmm = op(xmm, xmm/m): packed (aligned m128) or scalar */
+	SF_VEC_CVT, /* xmm = cvt(xmm/m): the destination's old value is an input */
+	SF_COMI,    /* EFLAGS = compare(xmm, xmm/m) */
+	SF_TO_GPR,  /* r32/r64 = cvt(xmm/m) */
+	SF_FROM_GPR /* xmm = cvt(r/m32/64), upper lanes kept */
+};
+
+static enum sfkind sf_kind(int mn, bool *packed_mem)
+{
+	*packed_mem = false;
+	switch (mn) {
+	case ZYDIS_MNEMONIC_ADDPS:
+	case ZYDIS_MNEMONIC_ADDPD:
+	case ZYDIS_MNEMONIC_SUBPS:
+	case ZYDIS_MNEMONIC_SUBPD:
+	case ZYDIS_MNEMONIC_MULPS:
+	case ZYDIS_MNEMONIC_MULPD:
+	case ZYDIS_MNEMONIC_DIVPS:
+	case ZYDIS_MNEMONIC_DIVPD:
+	case ZYDIS_MNEMONIC_MINPS:
+	case ZYDIS_MNEMONIC_MINPD:
+	case ZYDIS_MNEMONIC_MAXPS:
+	case ZYDIS_MNEMONIC_MAXPD:
+	case ZYDIS_MNEMONIC_SQRTPS:
+	case ZYDIS_MNEMONIC_SQRTPD:
+	case ZYDIS_MNEMONIC_CMPPS:
+	case ZYDIS_MNEMONIC_CMPPD: *packed_mem = true; return SF_VEC;
+	case ZYDIS_MNEMONIC_ADDSS:
+	case ZYDIS_MNEMONIC_ADDSD:
+	case ZYDIS_MNEMONIC_SUBSS:
+	case ZYDIS_MNEMONIC_SUBSD:
+	case ZYDIS_MNEMONIC_MULSS:
+	case ZYDIS_MNEMONIC_MULSD:
+	case ZYDIS_MNEMONIC_DIVSS:
+	case ZYDIS_MNEMONIC_DIVSD:
+	case ZYDIS_MNEMONIC_MINSS:
+	case ZYDIS_MNEMONIC_MINSD:
+	case ZYDIS_MNEMONIC_MAXSS:
+	case ZYDIS_MNEMONIC_MAXSD:
+	case ZYDIS_MNEMONIC_SQRTSS:
+	case ZYDIS_MNEMONIC_SQRTSD:
+	case ZYDIS_MNEMONIC_CMPSS:
+	case ZYDIS_MNEMONIC_CMPSD:
+	case ZYDIS_MNEMONIC_CVTSS2SD:
+	case ZYDIS_MNEMONIC_CVTSD2SS: return SF_VEC;
+	case ZYDIS_MNEMONIC_CVTDQ2PS:
+	case ZYDIS_MNEMONIC_CVTPS2DQ:
+	case ZYDIS_MNEMONIC_CVTTPS2DQ:
+	case ZYDIS_MNEMONIC_CVTPD2PS:
+	case ZYDIS_MNEMONIC_CVTPD2DQ:
+	case ZYDIS_MNEMONIC_CVTTPD2DQ: *packed_mem = true; return SF_VEC_CVT;
+	case ZYDIS_MNEMONIC_CVTPS2PD:
+	case ZYDIS_MNEMONIC_CVTDQ2PD: return SF_VEC_CVT; /* m64 source */
+	case ZYDIS_MNEMONIC_COMISS:
+	case ZYDIS_MNEMONIC_UCOMISS:
+	case ZYDIS_MNEMONIC_COMISD:
+	case ZYDIS_MNEMONIC_UCOMISD: return SF_COMI;
+	case ZYDIS_MNEMONIC_CVTSS2SI:
+	case ZYDIS_MNEMONIC_CVTTSS2SI:
+	case ZYDIS_MNEMONIC_CVTSD2SI:
+	case ZYDIS_MNEMONIC_CVTTSD2SI: return SF_TO_GPR;
+	case ZYDIS_MNEMONIC_CVTSI2SS:
+	case ZYDIS_MNEMONIC_CVTSI2SD: return SF_FROM_GPR;
+	default: return SF_NONE;
 	}
 }
 
-static double fop64(enum fop op, double a, double b)
+/* The SSE float arithmetic, compares and conversions; false if d is not one. */
+static bool sse_fp(struct emu_cpu *c, const struct dinsn *d)
 {
-	switch (op) {
-	case F_ADD: return a + b;
-	case F_SUB: return a - b;
-	case F_MUL: return a * b;
-	case F_DIV: return a / b;
-	case F_MIN: return a < b ? a : b;
-	case F_MAX: return a > b ? a : b;
-	default: return sqrt(b);
-	}
-}
-
-static bool fcmp(int pred, double a, double b)
-{
-	bool un = isnan(a) || isnan(b);
-	switch (pred & 7) {
-	case 0: return !un && a == b;
-	case 1: return !un && a < b;
-	case 2: return !un && a <= b;
-	case 3: return un;
-	case 4: return un || a != b;
-	case 5: return un || !(a < b);
-	case 6: return un || !(a <= b);
-	default: return !un;
-	}
-}
-
-static void set_comi_flags(struct emu_cpu *c, double a, double b)
-{
-	uint64_t f;
-	if (isnan(a) || isnan(b))
-		f = F_ZF | F_PF | F_CF;
-	else if (a < b)
-		f = F_CF;
-	else if (a == b)
-		f = F_ZF;
-	else
-		f = 0;
-	c->lf_op = LF_NONE;
-	c->flags = (c->flags & ~(uint64_t)F_ARITH) | f;
-}
-
-static int rc_mode(struct emu_cpu *c)
-{
-	static const int modes[4] = {FE_TONEAREST, FE_DOWNWARD, FE_UPWARD, FE_TOWARDZERO};
-	return modes[(c->mxcsr >> 13) & 3];
-}
-
-/* Float -> integer as the hardware does: out of range or NaN gives the
- * "integer indefinite" value (the most negative one). */
-static int64_t cvt_int(struct emu_cpu *c, double v, unsigned size, bool truncate)
-{
-	double lim = size == 8 ? 9223372036854775808.0 : 2147483648.0;
-	if (isnan(v))
-		return size == 8 ? INT64_MIN : INT32_MIN;
-	double r;
-	if (truncate) {
-		r = trunc(v);
+	bool packed_mem;
+	enum sfkind k = sf_kind(d->mnem, &packed_mem);
+	if (k == SF_NONE)
+		return false;
+	sse_check(c, false);
+	union xmmreg a, b;
+	struct hsse h;
+	memset(&h, 0, sizeof(h));
+	unsigned gsz = 4;
+	if (k == SF_FROM_GPR) {
+		rd(c, d, 1, &b, false);
+		gsz = d->op[1].size;
+		h.r = b.q[0];
+		a = c->xmm[d->op[0].reg & 15];
 	} else {
-		int old = fegetround();
-		fesetround(rc_mode(c));
-		r = nearbyint(v);
-		fesetround(old);
+		/* memory sources: 16 aligned bytes for packed forms, else the
+		 * element (rd zero-extends it; the host uses the low lanes) */
+		rd(c, d, 1, &b, packed_mem);
+		if (k == SF_TO_GPR)
+			gsz = d->op[0].size;
+		else
+			a = c->xmm[d->op[0].reg & 15];
 	}
-	if (r >= lim || r < -lim)
-		return size == 8 ? INT64_MIN : INT32_MIN;
-	return (int64_t)r;
+	if (k != SF_TO_GPR)
+		memcpy(&h.a, &a, 16);
+	memcpy(&h.b, &b, 16);
+	sse_host(c, d->mnem, (int)(d->imm & 7), gsz, &h);
+	switch (k) {
+	case SF_COMI: {
+		uint64_t f = (h.zf ? F_ZF : 0) | (h.pf ? F_PF : 0) | (h.cf ? F_CF : 0);
+		c->lf_op = LF_NONE;
+		c->flags = (c->flags & ~(uint64_t)F_ARITH) | f;
+		break;
+	}
+	case SF_TO_GPR: set_reg(c, d->op[0].reg, d->op[0].size, h.r); break;
+	default: memcpy(&c->xmm[d->op[0].reg & 15], &h.a, 16); break;
+	}
+	return true;
 }
 
 /* ---- The instructions ---------------------------------------------------------------- */
@@ -667,177 +829,5 @@ bool emu_exec_sse(struct emu_cpu *c, const struct dinsn *d)
 	default: break;
 	}
 
-	/* Floating point */
-	int fo = -1;
-	bool scalar = false, dbl = false;
-	switch (mn) {
-#define FO(M, O, S, D)                                                                             \
-	case ZYDIS_MNEMONIC_##M: fo = O, scalar = S, dbl = D; break;
-		FO(ADDSS, F_ADD, 1, 0)
-		FO(ADDSD, F_ADD, 1, 1)
-		FO(ADDPS, F_ADD, 0, 0)
-		FO(ADDPD, F_ADD, 0, 1)
-		FO(SUBSS, F_SUB, 1, 0)
-		FO(SUBSD, F_SUB, 1, 1)
-		FO(SUBPS, F_SUB, 0, 0)
-		FO(SUBPD, F_SUB, 0, 1)
-		FO(MULSS, F_MUL, 1, 0)
-		FO(MULSD, F_MUL, 1, 1)
-		FO(MULPS, F_MUL, 0, 0)
-		FO(MULPD, F_MUL, 0, 1)
-		FO(DIVSS, F_DIV, 1, 0)
-		FO(DIVSD, F_DIV, 1, 1)
-		FO(DIVPS, F_DIV, 0, 0)
-		FO(DIVPD, F_DIV, 0, 1)
-		FO(MINSS, F_MIN, 1, 0)
-		FO(MINSD, F_MIN, 1, 1)
-		FO(MINPS, F_MIN, 0, 0)
-		FO(MINPD, F_MIN, 0, 1)
-		FO(MAXSS, F_MAX, 1, 0)
-		FO(MAXSD, F_MAX, 1, 1)
-		FO(MAXPS, F_MAX, 0, 0)
-		FO(MAXPD, F_MAX, 0, 1)
-		FO(SQRTSS, F_SQRT, 1, 0)
-		FO(SQRTSD, F_SQRT, 1, 1)
-		FO(SQRTPS, F_SQRT, 0, 0)
-		FO(SQRTPD, F_SQRT, 0, 1)
-#undef FO
-	default: break;
-	}
-	if (fo >= 0) {
-		sse_check(c, false);
-		rd(c, d, 0, &a, !scalar);
-		rd(c, d, 1, &b, !scalar);
-		unsigned n = scalar ? 1 : dbl ? 2 : 4;
-		for (unsigned i = 0; i < n; i++) {
-			if (dbl)
-				a.fd[i] = fop64((enum fop)fo, a.fd[i], b.fd[i]);
-			else
-				a.f[i] = fop32((enum fop)fo, a.f[i], b.f[i]);
-		}
-		c->xmm[d->op[0].reg] = a;
-		return true;
-	}
-
-	switch (mn) {
-	case ZYDIS_MNEMONIC_CMPSS:
-	case ZYDIS_MNEMONIC_CMPSD:
-	case ZYDIS_MNEMONIC_CMPPS:
-	case ZYDIS_MNEMONIC_CMPPD: {
-		sse_check(c, false);
-		scalar = mn == ZYDIS_MNEMONIC_CMPSS || mn == ZYDIS_MNEMONIC_CMPSD;
-		dbl = mn == ZYDIS_MNEMONIC_CMPSD || mn == ZYDIS_MNEMONIC_CMPPD;
-		rd(c, d, 0, &a, !scalar);
-		rd(c, d, 1, &b, !scalar);
-		int pred = (int)(d->imm & 7);
-		unsigned n = scalar ? 1 : dbl ? 2 : 4;
-		for (unsigned i = 0; i < n; i++) {
-			if (dbl)
-				a.q[i] = fcmp(pred, a.fd[i], b.fd[i]) ? ~0ULL : 0;
-			else
-				a.d[i] = fcmp(pred, a.f[i], b.f[i]) ? ~0u : 0;
-		}
-		c->xmm[d->op[0].reg] = a;
-		return true;
-	}
-	case ZYDIS_MNEMONIC_COMISS:
-	case ZYDIS_MNEMONIC_UCOMISS:
-		sse_check(c, false);
-		rd(c, d, 0, &a, false);
-		rd(c, d, 1, &b, false);
-		set_comi_flags(c, a.f[0], b.f[0]);
-		return true;
-	case ZYDIS_MNEMONIC_COMISD:
-	case ZYDIS_MNEMONIC_UCOMISD:
-		sse_check(c, false);
-		rd(c, d, 0, &a, false);
-		rd(c, d, 1, &b, false);
-		set_comi_flags(c, a.fd[0], b.fd[0]);
-		return true;
-	case ZYDIS_MNEMONIC_CVTSI2SS:
-	case ZYDIS_MNEMONIC_CVTSI2SD: {
-		sse_check(c, false);
-		rd(c, d, 1, &b, false);
-		int64_t v = d->op[1].size == 8 ? (int64_t)b.q[0] : (int64_t)(int32_t)b.d[0];
-		a = c->xmm[d->op[0].reg];
-		int old = fegetround();
-		fesetround(rc_mode(c));
-		if (mn == ZYDIS_MNEMONIC_CVTSI2SS)
-			a.f[0] = (float)v;
-		else
-			a.fd[0] = (double)v;
-		fesetround(old);
-		c->xmm[d->op[0].reg] = a;
-		return true;
-	}
-	case ZYDIS_MNEMONIC_CVTTSS2SI:
-	case ZYDIS_MNEMONIC_CVTSS2SI:
-	case ZYDIS_MNEMONIC_CVTTSD2SI:
-	case ZYDIS_MNEMONIC_CVTSD2SI: {
-		sse_check(c, false);
-		rd(c, d, 1, &b, false);
-		bool isd = mn == ZYDIS_MNEMONIC_CVTTSD2SI || mn == ZYDIS_MNEMONIC_CVTSD2SI;
-		bool tr = mn == ZYDIS_MNEMONIC_CVTTSS2SI || mn == ZYDIS_MNEMONIC_CVTTSD2SI;
-		double v = isd ? b.fd[0] : b.f[0];
-		set_reg(c, d->op[0].reg, d->op[0].size, (uint64_t)cvt_int(c, v, d->op[0].size, tr));
-		return true;
-	}
-	case ZYDIS_MNEMONIC_CVTSS2SD:
-		sse_check(c, false);
-		rd(c, d, 1, &b, false);
-		c->xmm[d->op[0].reg].fd[0] = b.f[0];
-		return true;
-	case ZYDIS_MNEMONIC_CVTSD2SS:
-		sse_check(c, false);
-		rd(c, d, 1, &b, false);
-		c->xmm[d->op[0].reg].f[0] = (float)b.fd[0];
-		return true;
-	case ZYDIS_MNEMONIC_CVTDQ2PS:
-		sse_check(c, false);
-		rd(c, d, 1, &b, true);
-		for (int i = 0; i < 4; i++)
-			a.f[i] = (float)b.sd[i];
-		c->xmm[d->op[0].reg] = a;
-		return true;
-	case ZYDIS_MNEMONIC_CVTTPS2DQ:
-	case ZYDIS_MNEMONIC_CVTPS2DQ:
-		sse_check(c, false);
-		rd(c, d, 1, &b, true);
-		for (int i = 0; i < 4; i++)
-			a.sd[i] = (int32_t)cvt_int(c, b.f[i], 4, mn == ZYDIS_MNEMONIC_CVTTPS2DQ);
-		c->xmm[d->op[0].reg] = a;
-		return true;
-	case ZYDIS_MNEMONIC_CVTPS2PD:
-		sse_check(c, false);
-		rd(c, d, 1, &b, false);
-		a.fd[0] = b.f[0];
-		a.fd[1] = b.f[1];
-		c->xmm[d->op[0].reg] = a;
-		return true;
-	case ZYDIS_MNEMONIC_CVTPD2PS:
-		sse_check(c, false);
-		rd(c, d, 1, &b, true);
-		memset(&a, 0, sizeof(a));
-		a.f[0] = (float)b.fd[0];
-		a.f[1] = (float)b.fd[1];
-		c->xmm[d->op[0].reg] = a;
-		return true;
-	case ZYDIS_MNEMONIC_CVTDQ2PD:
-		sse_check(c, false);
-		rd(c, d, 1, &b, false);
-		a.fd[0] = b.sd[0];
-		a.fd[1] = b.sd[1];
-		c->xmm[d->op[0].reg] = a;
-		return true;
-	case ZYDIS_MNEMONIC_CVTTPD2DQ:
-	case ZYDIS_MNEMONIC_CVTPD2DQ:
-		sse_check(c, false);
-		rd(c, d, 1, &b, true);
-		memset(&a, 0, sizeof(a));
-		for (int i = 0; i < 2; i++)
-			a.sd[i] = (int32_t)cvt_int(c, b.fd[i], 4, mn == ZYDIS_MNEMONIC_CVTTPD2DQ);
-		c->xmm[d->op[0].reg] = a;
-		return true;
-	default: return false;
-	}
+	return sse_fp(c, d);
 }

@@ -1,20 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The x87 FPU (on the host's 80-bit long double, so arithmetic is exact
- * to the register format), FXSAVE/FXRSTOR, FNSTENV/FLDENV, and MXCSR.
+ * The x87 FPU, FXSAVE/FXRSTOR, FNSTENV/FLDENV, and MXCSR.
  *
- * Not modelled: precision control, FPU exceptions (status flags are not
- * set; stack overflow/underflow are not reported), transcendental
- * instructions (fsin, fpatan, fyl2x, f2xm1, ...: #UD, reported), FNSAVE.
+ * Every x87 operation that can round or raise an exception runs as the
+ * same instruction on the host's x87 unit, on the guest's 80-bit register
+ * images, under the guest's FCW (precision and rounding control) with all
+ * exceptions masked: results, condition codes and exception flags are the
+ * hardware's (NaN rules, unsupported formats, FPREM's partial remainder,
+ * FSCALE's special cases, FXAM's classes). The host's FPU environment is
+ * saved and restored around each one (FNSTENV/FLDENV in the same asm).
+ *
+ * Not modelled: unmasked exceptions (the flags, ES and B are set but no
+ * #MF is delivered and the masked result is written), stack overflow and
+ * underflow (SF), transcendental instructions (fsin, fpatan, fyl2x,
+ * f2xm1, ...: #UD, reported), FNSAVE.
  */
-#include <fenv.h>
-#include <math.h>
 #include <string.h>
 
 #include "cpu/emu/emu.h"
 #include "cpu/emu/operand.h"
 
-#define MXCSR_MASK 0xffbfu /* no DAZ */
+#define MXCSR_MASK 0xffffu /* incl. DAZ, as every x86-64 CPU */
 
 void emu_fpu_reset(struct emu_cpu *c)
 {
@@ -44,22 +50,25 @@ static void set_top(struct emu_cpu *c, int t)
 	c->fsw = (uint16_t)((c->fsw & ~0x3800) | ((t & 7) << 11));
 }
 
-static long double st_get(struct emu_cpu *c, int i)
+/* An 80-bit register image, as FLD/FSTP m80 read and write it. */
+struct f80 {
+	uint8_t b[10];
+};
+
+static void st_get(struct emu_cpu *c, int i, struct f80 *v)
 {
-	long double v = 0;
-	memcpy(&v, c->fpr[(top(c) + i) & 7], 10);
-	return v;
+	memcpy(v->b, c->fpr[(top(c) + i) & 7], 10);
 }
 
-static void st_set(struct emu_cpu *c, int i, long double v)
+static void st_set(struct emu_cpu *c, int i, const struct f80 *v)
 {
 	int p = (top(c) + i) & 7;
 	memset(c->fpr[p], 0, 16);
-	memcpy(c->fpr[p], &v, 10);
+	memcpy(c->fpr[p], v->b, 10);
 	c->ftw |= (uint8_t)(1u << p);
 }
 
-static void fpush(struct emu_cpu *c, long double v)
+static void fpush(struct emu_cpu *c, const struct f80 *v)
 {
 	set_top(c, top(c) - 1);
 	st_set(c, 0, v);
@@ -71,92 +80,180 @@ static void fpop(struct emu_cpu *c)
 	set_top(c, top(c) + 1);
 }
 
+static struct f80 f80_of(long double v)
+{
+	struct f80 r;
+	memcpy(r.b, &v, 10);
+	return r;
+}
+
+#define FSW_C0 0x0100
+#define FSW_C1 0x0200
+#define FSW_C2 0x0400
+#define FSW_C3 0x4000
+#define FSW_CC (FSW_C0 | FSW_C1 | FSW_C2 | FSW_C3)
+
 static void set_cc(struct emu_cpu *c, int c3, int c2, int c1, int c0)
 {
-	c->fsw = (uint16_t)((c->fsw & ~0x4700) | (c0 << 8) | (c1 << 9) | (c2 << 10) | (c3 << 14));
+	c->fsw = (uint16_t)((c->fsw & ~FSW_CC) | (c0 << 8) | (c1 << 9) | (c2 << 10) | (c3 << 14));
 }
 
-static int rc_mode(struct emu_cpu *c)
+/* Merges a host status word: its exception flags, and the condition codes
+ * in cc (the host started from the guest's, so codes an operation leaves
+ * alone come back unchanged). An unmasked exception also sets the summary
+ * bits ES and B (no #MF is delivered: not modelled). */
+static void fsw_merge(struct emu_cpu *c, uint16_t sw, uint16_t cc)
 {
-	static const int modes[4] = {FE_TONEAREST, FE_DOWNWARD, FE_UPWARD, FE_TOWARDZERO};
-	return modes[(c->fcw >> 10) & 3];
+	uint16_t ex = sw & 0x3f;
+	c->fsw = (uint16_t)((c->fsw & ~cc) | (sw & cc) | ex);
+	if (ex & ~c->fcw)
+		c->fsw |= 0x8080;
 }
 
-/* Loads a memory operand of the given size as a value (float or int). */
-static long double mem_val(struct emu_cpu *c, const struct dinsn *d, int i, bool integer)
+/* ---- The host's x87 ---------------------------------------------------------------- */
+
+/* Operand forms of the arithmetic instructions. */
+enum { FM_ST, FM_F32, FM_F64, FM_I16, FM_I32, FM_N };
+/* Arithmetic operations, in the order of HX_AR below. */
+enum { AO_ADD, AO_SUB, AO_SUBR, AO_MUL, AO_DIV, AO_DIVR };
+
+enum hx {
+	HX_ARITH = 0,		       /* + AO_* * FM_N + FM_*: a = a op b (FM_ST) or a op m */
+	HX_FCOM = HX_ARITH + 6 * FM_N, /* + FM_ST/F32/F64: compare a with b or m */
+	HX_FUCOM = HX_FCOM + 3,
+	HX_FTST,
+	HX_FXAM,
+	HX_FSQRT,
+	HX_FRNDINT,
+	HX_FSCALE, /* a = scale(a, b) */
+	HX_FPREM,  /* a = rem(a, b) */
+	HX_FPREM1,
+	HX_FLD_F32, /* a = m */
+	HX_FLD_F64,
+	HX_FLDPI, /* a = constant */
+	HX_FLDL2E,
+	HX_FLDL2T,
+	HX_FLDLG2,
+	HX_FLDLN2,
+	HX_FST_F32, /* m = a */
+	HX_FST_F64,
+	HX_FIST_I16,
+	HX_FIST_I32,
+	HX_FIST_I64,
+	HX_FISTT_I16,
+	HX_FISTT_I32,
+	HX_FISTT_I64,
+};
+
+/* In and out of one host operation: a is the host's ST(0), b its ST(1). */
+struct hx87 {
+	struct f80 a, b;
+	uint64_t m;  /* memory operand (read or written) */
+	uint16_t sw; /* status word after the operation */
+};
+
+/*
+ * The template: save the host's environment, load one with the guest's
+ * FCW (all exceptions masked) and condition codes, no flags, an empty
+ * stack; push b then a, run the instruction (which leaves two registers),
+ * read the status word, pop both, restore the host's environment. All in
+ * one asm statement, so nothing can be moved into or out of the guest's
+ * rounding mode; every x87 register is clobbered, so the stack is empty on
+ * entry.
+ */
+#define HX(ins)                                                                                    \
+	asm volatile("fnstenv %[env]\n\t"                                                          \
+		     "fldenv %[genv]\n\t"                                                          \
+		     "fldt %[b]\n\t"                                                               \
+		     "fldt %[a]\n\t" ins "\n\t"                                                    \
+		     "fnstsw %[sw]\n\t"                                                            \
+		     "fstpt %[a]\n\t"                                                              \
+		     "fstpt %[b]\n\t"                                                              \
+		     "fldenv %[env]"                                                               \
+		     : [a] "+m"(h->a), [b] "+m"(h->b), [m] "+m"(h->m), [sw] "=m"(h->sw),           \
+		       [env] "=m"(env)                                                             \
+		     : [genv] "m"(genv)                                                            \
+		     : "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)")
+#define HX_CASE(op, ins)                                                                           \
+	case op: HX(ins); break;
+/* Register forms with the destination in ST(0): no AT&T operand-order
+ * surprises. */
+#define HX_AR(ao, ins, iins)                                                                       \
+	HX_CASE(HX_ARITH + (ao)*FM_N + FM_ST, ins " %%st(1), %%st")                                \
+	HX_CASE(HX_ARITH + (ao)*FM_N + FM_F32, ins "s %[m]")                                       \
+	HX_CASE(HX_ARITH + (ao)*FM_N + FM_F64, ins "l %[m]")                                       \
+	HX_CASE(HX_ARITH + (ao)*FM_N + FM_I16, iins "s %[m]")                                      \
+	HX_CASE(HX_ARITH + (ao)*FM_N + FM_I32, iins "l %[m]")
+
+static uint16_t hx87(struct emu_cpu *c, int op, struct hx87 *h)
 {
-	uint64_t lin = mem_lin(c, d);
-	unsigned size = d->op[i].size;
-	if (integer) {
-		uint64_t v = mread(c, lin, size);
-		return size == 2   ? (long double)(int16_t)v
-		       : size == 4 ? (long double)(int32_t)v
-				   : (long double)(int64_t)v;
+	/* FNSTENV/FLDENV's 28-byte protected-mode layout */
+	struct x87env {
+		uint32_t cw, sw, tw, ip, op, dp, ds;
+	} env, genv = {.cw = c->fcw | 0x3fu, .sw = c->fsw & FSW_CC, .tw = 0xffff};
+	switch (op) {
+		HX_AR(AO_ADD, "fadd", "fiadd")
+		HX_AR(AO_SUB, "fsub", "fisub")
+		HX_AR(AO_SUBR, "fsubr", "fisubr")
+		HX_AR(AO_MUL, "fmul", "fimul")
+		HX_AR(AO_DIV, "fdiv", "fidiv")
+		HX_AR(AO_DIVR, "fdivr", "fidivr")
+		HX_CASE(HX_FCOM + FM_ST, "fcom %%st(1)")
+		HX_CASE(HX_FCOM + FM_F32, "fcoms %[m]")
+		HX_CASE(HX_FCOM + FM_F64, "fcoml %[m]")
+		HX_CASE(HX_FUCOM, "fucom %%st(1)")
+		HX_CASE(HX_FTST, "ftst")
+		HX_CASE(HX_FXAM, "fxam")
+		HX_CASE(HX_FSQRT, "fsqrt")
+		HX_CASE(HX_FRNDINT, "frndint")
+		HX_CASE(HX_FSCALE, "fscale")
+		HX_CASE(HX_FPREM, "fprem")
+		HX_CASE(HX_FPREM1, "fprem1")
+		/* loads push: move the new value over the old ST(0) */
+		HX_CASE(HX_FLD_F32, "flds %[m]\n\tfstp %%st(1)")
+		HX_CASE(HX_FLD_F64, "fldl %[m]\n\tfstp %%st(1)")
+		HX_CASE(HX_FLDPI, "fldpi\n\tfstp %%st(1)")
+		HX_CASE(HX_FLDL2E, "fldl2e\n\tfstp %%st(1)")
+		HX_CASE(HX_FLDL2T, "fldl2t\n\tfstp %%st(1)")
+		HX_CASE(HX_FLDLG2, "fldlg2\n\tfstp %%st(1)")
+		HX_CASE(HX_FLDLN2, "fldln2\n\tfstp %%st(1)")
+		HX_CASE(HX_FST_F32, "fsts %[m]")
+		HX_CASE(HX_FST_F64, "fstl %[m]")
+		HX_CASE(HX_FIST_I16, "fists %[m]")
+		HX_CASE(HX_FIST_I32, "fistl %[m]")
+		/* popping stores work on a copy */
+		HX_CASE(HX_FIST_I64, "fld %%st(0)\n\tfistpll %[m]")
+		HX_CASE(HX_FISTT_I16, "fld %%st(0)\n\tfisttps %[m]")
+		HX_CASE(HX_FISTT_I32, "fld %%st(0)\n\tfisttpl %[m]")
+		HX_CASE(HX_FISTT_I64, "fld %%st(0)\n\tfisttpll %[m]")
+	default: break;
 	}
-	if (size == 4) {
-		uint32_t v = (uint32_t)mread(c, lin, 4);
-		float f;
-		memcpy(&f, &v, 4);
-		return f;
-	}
-	if (size == 8) {
-		uint64_t v = mread(c, lin, 8);
-		double f;
-		memcpy(&f, &v, 8);
-		return f;
-	}
-	uint8_t raw[16] = {0};
+	return h->sw;
+}
+
+#undef HX
+#undef HX_CASE
+#undef HX_AR
+
+/* ---- Memory operands ------------------------------------------------------------- */
+
+static void mem_read80(struct emu_cpu *c, uint64_t lin, struct f80 *v)
+{
 	uint64_t lo = mread(c, lin, 8);
 	uint16_t hi = (uint16_t)mread(c, lin + 8, 2);
-	memcpy(raw, &lo, 8);
-	memcpy(raw + 8, &hi, 2);
-	long double v;
-	memcpy(&v, raw, sizeof(v));
-	return v;
+	memcpy(v->b, &lo, 8);
+	memcpy(v->b + 8, &hi, 2);
 }
 
-static void mem_store(struct emu_cpu *c, const struct dinsn *d, int i, long double v)
+static void mem_write80(struct emu_cpu *c, uint64_t lin, const struct f80 *v)
 {
-	uint64_t lin = mem_lin(c, d);
-	unsigned size = d->op[i].size;
-	if (size == 4) {
-		float f = (float)v;
-		uint32_t u;
-		memcpy(&u, &f, 4);
-		mwrite(c, lin, 4, u);
-	} else if (size == 8) {
-		double f = (double)v;
-		uint64_t u;
-		memcpy(&u, &f, 8);
-		mwrite(c, lin, 8, u);
-	} else {
-		uint8_t raw[16] = {0};
-		memcpy(raw, &v, 10);
-		uint64_t lo;
-		uint16_t hi;
-		memcpy(&lo, raw, 8);
-		memcpy(&hi, raw + 8, 2);
-		mmu_lookup(c, lin + 9, 1, c->cpl == 3);
-		mwrite(c, lin, 8, lo);
-		mwrite(c, lin + 8, 2, hi);
-	}
-}
-
-static int64_t to_int(struct emu_cpu *c, long double v, unsigned size, bool trunc)
-{
-	long double r;
-	if (trunc) {
-		r = truncl(v);
-	} else {
-		int old = fegetround();
-		fesetround(rc_mode(c));
-		r = nearbyintl(v);
-		fesetround(old);
-	}
-	long double lim = size == 2 ? 32768.0L : size == 4 ? 2147483648.0L : 9223372036854775808.0L;
-	if (isnan(r) || r >= lim || r < -lim)
-		return size == 2 ? INT16_MIN : size == 4 ? INT32_MIN : INT64_MIN;
-	return (int64_t)r;
+	uint64_t lo;
+	uint16_t hi;
+	memcpy(&lo, v->b, 8);
+	memcpy(&hi, v->b + 8, 2);
+	mmu_lookup(c, lin + 9, 1, c->cpl == 3);
+	mwrite(c, lin, 8, lo);
+	mwrite(c, lin + 8, 2, hi);
 }
 
 /* Index of the visible operand of a kind, or -1. */
@@ -168,32 +265,26 @@ static int find_op(const struct dinsn *d, int kind, int skip_st0)
 	return -1;
 }
 
-static void compare(struct emu_cpu *c, long double a, long double b, bool eflags)
+/* Tag of a register image for the full tag word: valid, zero, special. */
+static unsigned tag_of(const uint8_t *r)
 {
-	bool un = isnan(a) || isnan(b);
-	int c3 = un || a == b, c2 = un, c0 = un || a < b;
-	if (eflags) {
-		uint64_t f = (c3 ? F_ZF : 0) | (c2 ? F_PF : 0) | (c0 ? F_CF : 0);
-		c->lf_op = LF_NONE;
-		c->flags = (c->flags & ~(uint64_t)F_ARITH) | f;
-	} else {
-		set_cc(c, c3, c2, 0, c0);
-	}
+	uint64_t mant;
+	uint16_t se;
+	memcpy(&mant, r, 8);
+	memcpy(&se, r + 8, 2);
+	unsigned e = se & 0x7fff;
+	if (e == 0)
+		return mant ? 2 : 1;
+	if (e == 0x7fff || !(mant >> 63))
+		return 2; /* NaN, infinity, unnormal */
+	return 0;
 }
 
 static uint16_t full_tag(struct emu_cpu *c)
 {
 	uint16_t t = 0;
 	for (int p = 0; p < 8; p++) {
-		unsigned tag;
-		if (!(c->ftw & (1u << p))) {
-			tag = 3;
-		} else {
-			long double v;
-			memcpy(&v, c->fpr[p], sizeof(v));
-			int cls = fpclassify(v);
-			tag = cls == FP_ZERO ? 1 : (cls == FP_NORMAL ? 0 : 2);
-		}
+		unsigned tag = (c->ftw & (1u << p)) ? tag_of(c->fpr[p]) : 3;
 		t |= (uint16_t)(tag << (2 * p));
 	}
 	return t;
@@ -265,25 +356,26 @@ static void fxrstor(struct emu_cpu *c, uint64_t lin, bool rex_w)
 		memcpy(&c->xmm[i], buf + 160 + i * 16, 16);
 }
 
-static long double arith(int mn, long double a, long double b)
+/* The arithmetic operation (AO_*) of an arithmetic mnemonic. */
+static int arith_op(int mn)
 {
 	switch (mn) {
 	case ZYDIS_MNEMONIC_FADD:
 	case ZYDIS_MNEMONIC_FADDP:
-	case ZYDIS_MNEMONIC_FIADD: return a + b;
+	case ZYDIS_MNEMONIC_FIADD: return AO_ADD;
 	case ZYDIS_MNEMONIC_FSUB:
 	case ZYDIS_MNEMONIC_FSUBP:
-	case ZYDIS_MNEMONIC_FISUB: return a - b;
+	case ZYDIS_MNEMONIC_FISUB: return AO_SUB;
 	case ZYDIS_MNEMONIC_FSUBR:
 	case ZYDIS_MNEMONIC_FSUBRP:
-	case ZYDIS_MNEMONIC_FISUBR: return b - a;
+	case ZYDIS_MNEMONIC_FISUBR: return AO_SUBR;
 	case ZYDIS_MNEMONIC_FMUL:
 	case ZYDIS_MNEMONIC_FMULP:
-	case ZYDIS_MNEMONIC_FIMUL: return a * b;
+	case ZYDIS_MNEMONIC_FIMUL: return AO_MUL;
 	case ZYDIS_MNEMONIC_FDIV:
 	case ZYDIS_MNEMONIC_FDIVP:
-	case ZYDIS_MNEMONIC_FIDIV: return a / b;
-	default: /* FDIVR, FDIVRP, FIDIVR */ return b / a;
+	case ZYDIS_MNEMONIC_FIDIV: return AO_DIV;
+	default: /* FDIVR, FDIVRP, FIDIVR */ return AO_DIVR;
 	}
 }
 
@@ -372,6 +464,7 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 	case ZYDIS_MNEMONIC_FRNDINT:
 	case ZYDIS_MNEMONIC_FSCALE:
 	case ZYDIS_MNEMONIC_FPREM:
+	case ZYDIS_MNEMONIC_FPREM1:
 	case ZYDIS_MNEMONIC_FXCH:
 	case ZYDIS_MNEMONIC_FCOM:
 	case ZYDIS_MNEMONIC_FCOMP:
@@ -403,7 +496,10 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 	/* The non-st0 register operand, if any (st(i) forms). */
 	int si = find_op(d, DOP_ST, 1);
 	int sreg = si >= 0 ? d->op[si].reg : find_op(d, DOP_ST, 0) >= 0 ? 0 : 1;
-	long double v;
+	unsigned msize = mi >= 0 ? d->op[mi].size : 0;
+	struct hx87 h;
+	memset(&h, 0, sizeof(h));
+	struct f80 v;
 	switch (mn) {
 	case ZYDIS_MNEMONIC_FNINIT:
 		c->fcw = 0x37f;
@@ -451,37 +547,87 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 		return true;
 	}
 	case ZYDIS_MNEMONIC_FLD:
-		v = mi >= 0 ? mem_val(c, d, mi, false) : st_get(c, d->op[si >= 0 ? si : 0].reg);
-		fpush(c, v);
+		if (mi >= 0 && msize == 10) {
+			mem_read80(c, mem_lin(c, d), &v);
+		} else if (mi >= 0) {
+			/* m32/m64: converting raises IE (SNaN) and DE */
+			h.m = mread(c, mem_lin(c, d), msize);
+			fsw_merge(c, hx87(c, msize == 4 ? HX_FLD_F32 : HX_FLD_F64, &h), FSW_CC);
+			v = h.a;
+		} else {
+			st_get(c, d->op[si >= 0 ? si : 0].reg, &v);
+		}
+		fpush(c, &v);
+		c->fsw &= ~FSW_C1;
 		return true;
-	case ZYDIS_MNEMONIC_FILD: fpush(c, mem_val(c, d, mi, true)); return true;
+	case ZYDIS_MNEMONIC_FILD: {
+		/* exact: every 16/32/64-bit integer fits the 64-bit significand */
+		uint64_t iv = mread(c, mem_lin(c, d), msize);
+		long double x = msize == 2   ? (long double)(int16_t)iv
+				: msize == 4 ? (long double)(int32_t)iv
+					     : (long double)(int64_t)iv;
+		v = f80_of(x);
+		fpush(c, &v);
+		c->fsw &= ~FSW_C1;
+		return true;
+	}
 	case ZYDIS_MNEMONIC_FST:
 	case ZYDIS_MNEMONIC_FSTP:
-		v = st_get(c, 0);
-		if (mi >= 0)
-			mem_store(c, d, mi, v);
-		else
-			st_set(c, sreg, v);
+		st_get(c, 0, &v);
+		if (mi >= 0 && msize == 10) {
+			mem_write80(c, mem_lin(c, d), &v);
+			c->fsw &= ~FSW_C1;
+		} else if (mi >= 0) {
+			/* m32/m64: rounds under FCW.RC; IE OE UE PE */
+			h.a = v;
+			hx87(c, msize == 4 ? HX_FST_F32 : HX_FST_F64, &h);
+			mwrite(c, mem_lin(c, d), msize, h.m);
+			fsw_merge(c, h.sw, FSW_CC);
+		} else {
+			st_set(c, sreg, &v);
+			c->fsw &= ~FSW_C1;
+		}
 		if (mn == ZYDIS_MNEMONIC_FSTP)
 			fpop(c);
 		return true;
 	case ZYDIS_MNEMONIC_FIST:
 	case ZYDIS_MNEMONIC_FISTP:
 	case ZYDIS_MNEMONIC_FISTTP: {
-		unsigned size = d->op[mi].size;
-		int64_t iv = to_int(c, st_get(c, 0), size, mn == ZYDIS_MNEMONIC_FISTTP);
-		mwrite(c, mem_lin(c, d), size, (uint64_t)iv);
+		bool tr = mn == ZYDIS_MNEMONIC_FISTTP;
+		st_get(c, 0, &h.a);
+		hx87(c,
+		     msize == 2	  ? (tr ? HX_FISTT_I16 : HX_FIST_I16)
+		     : msize == 4 ? (tr ? HX_FISTT_I32 : HX_FIST_I32)
+				  : (tr ? HX_FISTT_I64 : HX_FIST_I64),
+		     &h);
+		mwrite(c, mem_lin(c, d), msize, h.m);
+		fsw_merge(c, h.sw, FSW_CC);
 		if (mn != ZYDIS_MNEMONIC_FIST)
 			fpop(c);
 		return true;
 	}
-	case ZYDIS_MNEMONIC_FLDZ: fpush(c, 0.0L); return true;
-	case ZYDIS_MNEMONIC_FLD1: fpush(c, 1.0L); return true;
-	case ZYDIS_MNEMONIC_FLDPI: fpush(c, 3.14159265358979323846264338327950288L); return true;
-	case ZYDIS_MNEMONIC_FLDL2E: fpush(c, 1.44269504088896340735992468100189214L); return true;
-	case ZYDIS_MNEMONIC_FLDL2T: fpush(c, 3.32192809488736234787031942948939018L); return true;
-	case ZYDIS_MNEMONIC_FLDLG2: fpush(c, 0.301029995663981195213738894724493027L); return true;
-	case ZYDIS_MNEMONIC_FLDLN2: fpush(c, 0.693147180559945309417232121458176568L); return true;
+	case ZYDIS_MNEMONIC_FLDZ:
+	case ZYDIS_MNEMONIC_FLD1:
+		v = f80_of(mn == ZYDIS_MNEMONIC_FLD1 ? 1.0L : 0.0L);
+		fpush(c, &v);
+		c->fsw &= ~FSW_C1;
+		return true;
+	case ZYDIS_MNEMONIC_FLDPI:
+	case ZYDIS_MNEMONIC_FLDL2E:
+	case ZYDIS_MNEMONIC_FLDL2T:
+	case ZYDIS_MNEMONIC_FLDLG2:
+	case ZYDIS_MNEMONIC_FLDLN2:
+		/* rounded to 64 bits under FCW.RC */
+		hx87(c,
+		     mn == ZYDIS_MNEMONIC_FLDPI	   ? HX_FLDPI
+		     : mn == ZYDIS_MNEMONIC_FLDL2E ? HX_FLDL2E
+		     : mn == ZYDIS_MNEMONIC_FLDL2T ? HX_FLDL2T
+		     : mn == ZYDIS_MNEMONIC_FLDLG2 ? HX_FLDLG2
+						   : HX_FLDLN2,
+		     &h);
+		fpush(c, &h.a);
+		fsw_merge(c, h.sw, FSW_CC);
+		return true;
 	case ZYDIS_MNEMONIC_FADD:
 	case ZYDIS_MNEMONIC_FSUB:
 	case ZYDIS_MNEMONIC_FSUBR:
@@ -497,15 +643,26 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 		bool integer = mn == ZYDIS_MNEMONIC_FIADD || mn == ZYDIS_MNEMONIC_FISUB ||
 			       mn == ZYDIS_MNEMONIC_FISUBR || mn == ZYDIS_MNEMONIC_FIMUL ||
 			       mn == ZYDIS_MNEMONIC_FIDIV || mn == ZYDIS_MNEMONIC_FIDIVR;
+		int op = HX_ARITH + arith_op(mn) * FM_N, di = 0;
 		if (mi >= 0) {
-			st_set(c, 0, arith(mn, st_get(c, 0), mem_val(c, d, mi, integer)));
+			/* the memory form itself, so that the conversion's
+			 * exceptions and NaN rules are the hardware's */
+			st_get(c, 0, &h.a);
+			h.m = mread(c, mem_lin(c, d), msize);
+			op += integer ? (msize == 2 ? FM_I16 : FM_I32)
+				      : (msize == 4 ? FM_F32 : FM_F64);
 		} else if (d->nops >= 2 && d->op[0].kind == DOP_ST && d->op[1].kind == DOP_ST) {
 			/* dst = dst op src, one of them st0 */
-			int di = d->op[0].reg;
-			st_set(c, di, arith(mn, st_get(c, di), st_get(c, d->op[1].reg)));
+			di = d->op[0].reg;
+			st_get(c, di, &h.a);
+			st_get(c, d->op[1].reg, &h.b);
 		} else {
-			st_set(c, 0, arith(mn, st_get(c, 0), st_get(c, sreg)));
+			st_get(c, 0, &h.a);
+			st_get(c, sreg, &h.b);
 		}
+		hx87(c, op, &h);
+		st_set(c, di, &h.a);
+		fsw_merge(c, h.sw, FSW_CC);
 		return true;
 	}
 	case ZYDIS_MNEMONIC_FADDP:
@@ -514,80 +671,119 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 	case ZYDIS_MNEMONIC_FMULP:
 	case ZYDIS_MNEMONIC_FDIVP:
 	case ZYDIS_MNEMONIC_FDIVRP:
-		st_set(c, sreg, arith(mn, st_get(c, sreg), st_get(c, 0)));
+		st_get(c, sreg, &h.a);
+		st_get(c, 0, &h.b);
+		hx87(c, HX_ARITH + arith_op(mn) * FM_N + FM_ST, &h);
+		st_set(c, sreg, &h.a);
+		fsw_merge(c, h.sw, FSW_CC);
 		fpop(c);
 		return true;
-	case ZYDIS_MNEMONIC_FCHS: st_set(c, 0, -st_get(c, 0)); return true;
-	case ZYDIS_MNEMONIC_FABS: st_set(c, 0, fabsl(st_get(c, 0))); return true;
-	case ZYDIS_MNEMONIC_FSQRT: st_set(c, 0, sqrtl(st_get(c, 0))); return true;
-	case ZYDIS_MNEMONIC_FRNDINT: {
-		int old = fegetround();
-		fesetround(rc_mode(c));
-		st_set(c, 0, nearbyintl(st_get(c, 0)));
-		fesetround(old);
+	case ZYDIS_MNEMONIC_FCHS:
+	case ZYDIS_MNEMONIC_FABS:
+		/* sign bit only, whatever the operand (no exceptions) */
+		st_get(c, 0, &v);
+		v.b[9] = mn == ZYDIS_MNEMONIC_FCHS ? v.b[9] ^ 0x80 : v.b[9] & 0x7f;
+		st_set(c, 0, &v);
+		c->fsw &= ~FSW_C1;
 		return true;
-	}
+	case ZYDIS_MNEMONIC_FSQRT:
+	case ZYDIS_MNEMONIC_FRNDINT:
 	case ZYDIS_MNEMONIC_FSCALE:
-		st_set(c, 0, scalbnl(st_get(c, 0), (int)truncl(st_get(c, 1))));
+		st_get(c, 0, &h.a);
+		st_get(c, 1, &h.b);
+		hx87(c,
+		     mn == ZYDIS_MNEMONIC_FSQRT	    ? HX_FSQRT
+		     : mn == ZYDIS_MNEMONIC_FRNDINT ? HX_FRNDINT
+						    : HX_FSCALE,
+		     &h);
+		st_set(c, 0, &h.a);
+		fsw_merge(c, h.sw, FSW_CC);
 		return true;
-	case ZYDIS_MNEMONIC_FPREM: {
-		long double a = st_get(c, 0), b = st_get(c, 1);
-		long double q = truncl(a / b);
-		st_set(c, 0, fmodl(a, b));
-		long long iq = isnan(q) ? 0 : (long long)fmodl(fabsl(q), 8.0L);
-		set_cc(c, (int)((iq >> 1) & 1), 0, (int)(iq & 1), (int)((iq >> 2) & 1));
+	case ZYDIS_MNEMONIC_FPREM:
+	case ZYDIS_MNEMONIC_FPREM1:
+		/* partial remainder: C2 set when incomplete, else quotient bits
+		 * in C0 C3 C1 */
+		st_get(c, 0, &h.a);
+		st_get(c, 1, &h.b);
+		hx87(c, mn == ZYDIS_MNEMONIC_FPREM ? HX_FPREM : HX_FPREM1, &h);
+		st_set(c, 0, &h.a);
+		fsw_merge(c, h.sw, FSW_CC);
 		return true;
-	}
 	case ZYDIS_MNEMONIC_FXCH: {
-		long double a = st_get(c, 0), b = st_get(c, sreg);
-		st_set(c, 0, b);
-		st_set(c, sreg, a);
+		struct f80 w;
+		st_get(c, 0, &v);
+		st_get(c, sreg, &w);
+		st_set(c, 0, &w);
+		st_set(c, sreg, &v);
+		c->fsw &= ~FSW_C1;
 		return true;
 	}
 	case ZYDIS_MNEMONIC_FCOM:
 	case ZYDIS_MNEMONIC_FCOMP:
 	case ZYDIS_MNEMONIC_FUCOM:
 	case ZYDIS_MNEMONIC_FUCOMP:
-		v = mi >= 0 ? mem_val(c, d, mi, false) : st_get(c, sreg);
-		compare(c, st_get(c, 0), v, false);
-		if (mn == ZYDIS_MNEMONIC_FCOMP || mn == ZYDIS_MNEMONIC_FUCOMP)
+	case ZYDIS_MNEMONIC_FCOMPP:
+	case ZYDIS_MNEMONIC_FUCOMPP: {
+		bool un = mn == ZYDIS_MNEMONIC_FUCOM || mn == ZYDIS_MNEMONIC_FUCOMP ||
+			  mn == ZYDIS_MNEMONIC_FUCOMPP;
+		int op;
+		st_get(c, 0, &h.a);
+		if (mi >= 0) {
+			h.m = mread(c, mem_lin(c, d), msize);
+			op = HX_FCOM + (msize == 4 ? FM_F32 : FM_F64);
+		} else {
+			bool pp = mn == ZYDIS_MNEMONIC_FCOMPP || mn == ZYDIS_MNEMONIC_FUCOMPP;
+			st_get(c, pp ? 1 : sreg, &h.b);
+			op = un ? HX_FUCOM : HX_FCOM + FM_ST;
+		}
+		fsw_merge(c, hx87(c, op, &h), FSW_CC);
+		if (mn != ZYDIS_MNEMONIC_FCOM && mn != ZYDIS_MNEMONIC_FUCOM)
+			fpop(c);
+		if (mn == ZYDIS_MNEMONIC_FCOMPP || mn == ZYDIS_MNEMONIC_FUCOMPP)
 			fpop(c);
 		return true;
-	case ZYDIS_MNEMONIC_FCOMPP:
-	case ZYDIS_MNEMONIC_FUCOMPP:
-		compare(c, st_get(c, 0), st_get(c, 1), false);
-		fpop(c);
-		fpop(c);
-		return true;
+	}
 	case ZYDIS_MNEMONIC_FCOMI:
 	case ZYDIS_MNEMONIC_FCOMIP:
 	case ZYDIS_MNEMONIC_FUCOMI:
-	case ZYDIS_MNEMONIC_FUCOMIP:
-		compare(c, st_get(c, 0), st_get(c, sreg), true);
+	case ZYDIS_MNEMONIC_FUCOMIP: {
+		/* the FCOM/FUCOM of the same operands: C3 C2 C0 are ZF PF CF */
+		bool un = mn == ZYDIS_MNEMONIC_FUCOMI || mn == ZYDIS_MNEMONIC_FUCOMIP;
+		st_get(c, 0, &h.a);
+		st_get(c, sreg, &h.b);
+		uint16_t sw = hx87(c, un ? HX_FUCOM : HX_FCOM + FM_ST, &h);
+		uint64_t f = ((sw & FSW_C3) ? F_ZF : 0) | ((sw & FSW_C2) ? F_PF : 0) |
+			     ((sw & FSW_C0) ? F_CF : 0);
+		c->lf_op = LF_NONE;
+		c->flags = (c->flags & ~(uint64_t)F_ARITH) | f;
+		/* the SDM clears C1; the host CPU (and QEMU) leave C0-C3 alone */
+		fsw_merge(c, sw, 0);
 		if (mn == ZYDIS_MNEMONIC_FCOMIP || mn == ZYDIS_MNEMONIC_FUCOMIP)
 			fpop(c);
 		return true;
-	case ZYDIS_MNEMONIC_FTST: compare(c, st_get(c, 0), 0.0L, false); return true;
-	case ZYDIS_MNEMONIC_FXAM: {
-		int p = top(c);
-		v = st_get(c, 0);
-		int sign = signbit(v) ? 1 : 0;
-		if (!(c->ftw & (1u << p))) {
-			set_cc(c, 1, 0, sign, 1);
+	}
+	case ZYDIS_MNEMONIC_FTST:
+		st_get(c, 0, &h.a);
+		fsw_merge(c, hx87(c, HX_FTST, &h), FSW_CC);
+		return true;
+	case ZYDIS_MNEMONIC_FXAM:
+		st_get(c, 0, &h.a);
+		if (!(c->ftw & (1u << top(c)))) {
+			set_cc(c, 1, 0, h.a.b[9] >> 7, 1); /* empty */
 			return true;
 		}
-		switch (fpclassify(v)) {
-		case FP_NAN: set_cc(c, 0, 0, sign, 1); break;
-		case FP_INFINITE: set_cc(c, 0, 1, sign, 1); break;
-		case FP_ZERO: set_cc(c, 1, 0, sign, 0); break;
-		case FP_SUBNORMAL: set_cc(c, 1, 1, sign, 0); break;
-		default: set_cc(c, 0, 1, sign, 0); break;
-		}
+		/* the host classifies unnormals, pseudo-NaNs... as the hardware */
+		fsw_merge(c, hx87(c, HX_FXAM, &h), FSW_CC);
 		return true;
-	}
 	case ZYDIS_MNEMONIC_FFREE: c->ftw &= (uint8_t) ~(1u << ((top(c) + sreg) & 7)); return true;
-	case ZYDIS_MNEMONIC_FINCSTP: set_top(c, top(c) + 1); return true;
-	case ZYDIS_MNEMONIC_FDECSTP: set_top(c, top(c) - 1); return true;
+	case ZYDIS_MNEMONIC_FINCSTP:
+		set_top(c, top(c) + 1);
+		c->fsw &= ~FSW_C1;
+		return true;
+	case ZYDIS_MNEMONIC_FDECSTP:
+		set_top(c, top(c) - 1);
+		c->fsw &= ~FSW_C1;
+		return true;
 	case ZYDIS_MNEMONIC_FNOP: return true;
 	default: { /* FCMOVcc st0, st(i): conditions on EFLAGS */
 		uint64_t f = emu_flags(c);
@@ -602,8 +798,10 @@ bool emu_exec_x87(struct emu_cpu *c, const struct dinsn *d)
 		case ZYDIS_MNEMONIC_FCMOVNBE: take = !cf && !zf; break;
 		default: take = !pf; break;
 		}
-		if (take)
-			st_set(c, 0, st_get(c, sreg));
+		if (take) {
+			st_get(c, sreg, &v);
+			st_set(c, 0, &v);
+		}
 		return true;
 	}
 	}
