@@ -495,7 +495,7 @@ void emu_cpuid(struct emu_cpu *c)
 		cc = 1000;
 		break;
 	case 0x80000000: a = 0x80000008; break;
-	case 0x80000007: d = 1u << 8; /* invariant TSC */ break;
+	case 0x80000007: d = 1u << 8; break; /* invariant TSC */
 	case 0x80000001:
 		cc = 1; /* LAHF/SAHF in 64-bit mode */
 		d = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 29); /* SYSCALL NX 1G LM */
