@@ -146,7 +146,14 @@ static int emu_vcpu_create(struct machine *m, int index, struct vmon_error *err)
 	c->vm = vm;
 	c->tsc_offset = -vm->tsc_base;
 	pthread_mutex_init(&c->sleep_lock, NULL);
-	pthread_cond_init(&c->sleep_cond, NULL);
+	/* sleep_until_event's deadlines are CLOCK_MONOTONIC, as the timers
+	 * are: a default (CLOCK_REALTIME) condvar would take them as long
+	 * past and spin a halted vCPU. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->sleep_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	emu_reset(c);
 	lapic_reset(c, index == 0);
 	c->apic.id = (uint32_t)index;
