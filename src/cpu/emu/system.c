@@ -487,6 +487,25 @@ void emu_cpuid(struct emu_cpu *c)
 		if ((uint32_t)c->r[R_CX] == 0)
 			b = 1u << 1;
 		break;
+	case 0xb: {
+		/* Extended topology, as the KVM backend reports it: one thread
+		 * per core, ncpus cores in one package (not SMT siblings). */
+		uint32_t sub = (uint32_t)c->r[R_CX] & 0xff, n = (uint32_t)c->vm->ncpus, shift = 0;
+		while ((1u << shift) < n)
+			shift++;
+		if (sub == 0) {
+			b = 1;
+			cc = 1u << 8;
+		} else if (sub == 1) {
+			a = shift;
+			b = n;
+			cc = (2u << 8) | 1;
+		} else {
+			cc = sub;
+		}
+		d = c->apic.id;
+		break;
+	}
 	case 0x16:
 		/* Base and maximum frequency (MHz), and the bus (LAPIC timer)
 		 * clock: Linux takes cpu_khz from here instead of racing the
