@@ -195,6 +195,8 @@ static void scratch_init(struct scratch *s)
 /* EISA id "PNP0A03" compressed: three 5-bit letters, then 4 hex digits,
  * stored big-endian. */
 #define EISA_PNP0A03 0x030ad041u
+#define EISA_PNP0501 0x0105d041u /* 16550A-compatible serial port */
+#define EISA_PNP0B00 0x000bd041u /* AT real-time clock */
 
 static void resource_word(struct ab *b, uint8_t type, uint8_t type_flags, uint16_t min,
 			  uint16_t max)
@@ -259,6 +261,51 @@ static void pci_prt(struct ab *b, const struct acpi_config *cfg)
 	aml_wrap(b, &package_op, 1, &list.ab);
 }
 
+/* Device(name) { _HID, _UID, _CRS: one I/O range and, if irq >= 0, an
+ * edge-triggered active-high ISA IRQ } appended to scope. */
+static void isa_device(struct ab *scope, const char name[4], uint32_t hid, uint16_t port,
+		       uint8_t len, int irq)
+{
+	static const uint8_t buffer_op = 0x11, device_op[2] = {0x5b, 0x82};
+	struct scratch *dev = malloc(sizeof(*dev)), *crs = malloc(sizeof(*crs));
+	if (!dev || !crs) {
+		scope->full = true;
+		goto out;
+	}
+	scratch_init(dev);
+	scratch_init(crs);
+	emit(&dev->ab, name, 4);
+	aml_name(&dev->ab, "_HID");
+	aml_integer(&dev->ab, hid);
+	aml_name(&dev->ab, "_UID");
+	aml_integer(&dev->ab, 1);
+	uint8_t res[16];
+	size_t n = 0;
+	res[n++] = 0x47; /* I/O port descriptor, 16-bit decode */
+	res[n++] = 1;
+	res[n++] = (uint8_t)port;
+	res[n++] = (uint8_t)(port >> 8);
+	res[n++] = (uint8_t)port;
+	res[n++] = (uint8_t)(port >> 8);
+	res[n++] = 1; /* alignment */
+	res[n++] = len;
+	if (irq >= 0 && irq < 16) {
+		res[n++] = 0x22; /* IRQ descriptor, no flags: edge, active high */
+		res[n++] = (uint8_t)(1u << irq);
+		res[n++] = (uint8_t)((1u << irq) >> 8);
+	}
+	res[n++] = 0x79; /* end tag */
+	res[n++] = 0;
+	aml_integer(&crs->ab, (uint32_t)n);
+	emit(&crs->ab, res, n);
+	aml_name(&dev->ab, "_CRS");
+	aml_wrap(&dev->ab, &buffer_op, 1, &crs->ab);
+	aml_wrap(scope, device_op, 2, &dev->ab);
+out:
+	free(dev);
+	free(crs);
+}
+
 static void dsdt_body(struct ab *b, const struct acpi_config *cfg)
 {
 	static const uint8_t package_op = 0x12, buffer_op = 0x11, scope_op = 0x10;
@@ -275,6 +322,23 @@ static void dsdt_body(struct ab *b, const struct acpi_config *cfg)
 	e8(b, 0x08);
 	emit(b, "\\_S5_", 5);
 	aml_wrap(b, &package_op, 1, &s5.ab);
+
+	if (cfg->com1_port || cfg->rtc_port) {
+		struct scratch *isa = malloc(sizeof(*isa));
+		if (!isa) {
+			b->full = true;
+			return;
+		}
+		scratch_init(isa);
+		emit(&isa->ab, "\\_SB_", 5);
+		if (cfg->com1_port)
+			isa_device(&isa->ab, "COM1", EISA_PNP0501, cfg->com1_port, 8,
+				   cfg->com1_irq);
+		if (cfg->rtc_port)
+			isa_device(&isa->ab, "RTC_", EISA_PNP0B00, cfg->rtc_port, 2, -1);
+		aml_wrap(b, &scope_op, 1, &isa->ab);
+		free(isa);
+	}
 
 	if (!cfg->pci_host)
 		return;

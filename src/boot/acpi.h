@@ -19,7 +19,9 @@
  *   DSDT  \_S5 (SLP_TYP ACPI_S5_SLP_TYP) so the guest can power off; with
  *         pci_host, \_SB.PCI0 (PNP0A03, bus 0-255, config ports 0xcf8-0xcff,
  *         I/O windows around them, the PCI host's memory window, and a _PRT
- *         routing each slot's INTA-D to GSI acpi_pci_intx_gsi())
+ *         routing each slot's INTA-D to GSI acpi_pci_intx_gsi()); with
+ *         com1_port / rtc_port, \_SB.COM1 (PNP0501) and \_SB.RTC_
+ *         (PNP0B00) with their ports (and COM1's IRQ)
  *
  * Consistent with the MP table (mptable.h): same APIC ids, IOAPIC id and
  * routing.
@@ -58,6 +60,14 @@ struct acpi_config {
 	bool pci_host;
 	uint32_t pci_mmio_start, pci_mmio_end;
 	unsigned pci_intx_gsi_base, pci_intx_lines;
+	/* Legacy ISA devices described in the DSDT (0 = not described).
+	 * Hardware-reduced ACPI has no 8259 for Linux, so ISA IRQs reach
+	 * drivers only through such descriptions: COM1 (PNP0501) at
+	 * com1_port with edge IRQ com1_irq (an IOAPIC pin), the CMOS RTC
+	 * (PNP0B00) at rtc_port, without an interrupt (vmon's RTC raises
+	 * none). */
+	uint16_t com1_port, rtc_port;
+	uint8_t com1_irq;
 };
 
 /* The GSI that INTx pin (0 = INTA .. 3 = INTD) of PCI slot (0-31) on bus

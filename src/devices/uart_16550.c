@@ -85,6 +85,11 @@ static unsigned rx_capacity(const struct uart_16550 *u)
 {
 	if (u->mcr & MCR_LOOP)
 		return 0; /* the serial input is disconnected in loopback */
+	/* Hardware flow control: the host sends only while the guest holds
+	 * RTS up. Linux raises it when the tty is opened, after its startup
+	 * has flushed the FIFO, so input typed or piped early is not lost. */
+	if (!(u->mcr & MCR_RTS))
+		return 0;
 	return (u->fcr & FCR_FE) ? UART_RX_FIFO_SIZE : 1;
 }
 

@@ -97,6 +97,9 @@ static int write_firmware_tables(struct vm *vm, uint64_t *rsdp, struct vmon_erro
 		.pci_mmio_end = (uint32_t)PCI_MMIO_END,
 		.pci_intx_gsi_base = PCI_INTX_GSI_BASE,
 		.pci_intx_lines = 4, /* pci.c: slot s INTA -> base + s % 4 */
+		.com1_port = COM1_PORT,
+		.com1_irq = COM1_GSI,
+		.rtc_port = RTC_PORT,
 	};
 	if (mptable_write(&m->mem, m->ncpus, err) < 0)
 		return -1;

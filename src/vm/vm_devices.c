@@ -46,7 +46,7 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 		    0 ||
 	    i8042_create(&d->i8042, &m->pio, line(m, KBD_GSI), line(m, AUX_GSI), &m->ctl, err) <
 		    0 ||
-	    rtc_cmos_create(&d->rtc, &m->pio, 0x70, line(m, RTC_GSI), err) < 0 ||
+	    rtc_cmos_create(&d->rtc, &m->pio, RTC_PORT, line(m, RTC_GSI), err) < 0 ||
 	    debug_exit_create(&d->debug_exit, &m->pio, DEBUG_EXIT_PORT, 4, cfg->debug_exit, &m->ctl,
 			      err) < 0 ||
 	    acpi_pm_create(&d->acpi_pm, &m->pio, &m->ctl, err) < 0)

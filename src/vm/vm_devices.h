@@ -28,6 +28,7 @@ struct virtio_console;
 
 #define COM1_PORT	0x3f8
 #define COM1_GSI	4
+#define RTC_PORT	0x70
 #define RTC_GSI		8
 #define KBD_GSI		1
 #define AUX_GSI		12

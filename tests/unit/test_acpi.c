@@ -272,6 +272,53 @@ static void test_dsdt_pci(void **state)
 	assert_non_null(memmem(res, rlen, "\x00\x00\x00\xe0\xff\xff\xbf\xfe", 8));
 }
 
+/* COM1 and the RTC as ACPI devices: Linux has no 8259 under
+ * hardware-reduced ACPI, so ISA IRQs reach its drivers only this way. */
+static void test_dsdt_isa_devices(void **state)
+{
+	static uint8_t buf[CAP];
+	struct acpi_config cfg = config(1, true);
+	cfg.com1_port = 0x3f8;
+	cfg.com1_irq = 4;
+	cfg.rtc_port = 0x70;
+	struct vmon_error err = {.msg = ""};
+	long n = acpi_build(&cfg, BASE, buf, sizeof(buf), &err);
+	assert_true(n > 0);
+	struct tables t = check_tables(buf, n);
+	uint32_t dlen = get32(t.dsdt + 4);
+	const uint8_t *aml = t.dsdt + ACPI_HDR_LEN, *end = t.dsdt + dlen;
+	aml += 15; /* \_S5_ */
+	/* Scope(\_SB_) { Device(COM1) {...} Device(RTC_) {...} }, then PCI0's. */
+	assert_int_equal(aml[0], 0x10);
+	size_t nb, len = pkglen(aml + 1, &nb);
+	const uint8_t *scope_end = aml + 1 + len;
+	assert_true(scope_end < end);
+	assert_int_equal(scope_end[0], 0x10);
+	assert_memory_equal(aml + 1 + nb, "\\_SB_", 5);
+	const uint8_t *dev = aml + 1 + nb + 5;
+	assert_int_equal(dev[0], 0x5b);
+	assert_int_equal(dev[1], 0x82);
+	len = pkglen(dev + 2, &nb);
+	assert_memory_equal(dev + 2 + nb, "COM1", 4);
+	static const uint8_t com1_hid[] = {0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01};
+	assert_memory_equal(dev + 2 + nb + 4, com1_hid, sizeof(com1_hid));
+	/* IO(Decode16, 0x3f8, 0x3f8, 1, 8), IRQNoFlags() {4}, end tag */
+	static const uint8_t com1_res[] = {0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01,
+					   0x08, 0x22, 0x10, 0x00, 0x79, 0x00};
+	assert_non_null(memmem(dev, 2 + len, com1_res, sizeof(com1_res)));
+	const uint8_t *rtc = dev + 2 + len;
+	assert_int_equal(rtc[0], 0x5b);
+	assert_int_equal(rtc[1], 0x82);
+	len = pkglen(rtc + 2, &nb);
+	assert_int_equal(rtc + 2 + len, scope_end);
+	assert_memory_equal(rtc + 2 + nb, "RTC_", 4);
+	static const uint8_t rtc_hid[] = {0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0b, 0x00};
+	assert_memory_equal(rtc + 2 + nb + 4, rtc_hid, sizeof(rtc_hid));
+	static const uint8_t rtc_res[] = {0x47, 0x01, 0x70, 0x00, 0x70,
+					  0x00, 0x01, 0x02, 0x79, 0x00};
+	assert_non_null(memmem(rtc, 2 + len, rtc_res, sizeof(rtc_res)));
+}
+
 static void test_acpi_errors(void **state)
 {
 	static uint8_t buf[CAP];
@@ -449,9 +496,10 @@ static void test_acpi_pm(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_acpi_tables), cmocka_unit_test(test_dsdt_pci),
-		cmocka_unit_test(test_acpi_errors), cmocka_unit_test(test_acpi_write),
-		cmocka_unit_test(test_mptable),	    cmocka_unit_test(test_acpi_pm),
+		cmocka_unit_test(test_acpi_tables),	 cmocka_unit_test(test_dsdt_pci),
+		cmocka_unit_test(test_dsdt_isa_devices), cmocka_unit_test(test_acpi_errors),
+		cmocka_unit_test(test_acpi_write),	 cmocka_unit_test(test_mptable),
+		cmocka_unit_test(test_acpi_pm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

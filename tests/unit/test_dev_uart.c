@@ -201,9 +201,26 @@ static void test_thri(void **state)
 	assert_false(f->irq.level);
 }
 
+/* The host sends only while the guest holds RTS up (hardware flow
+ * control); raising it gives room, and the chardev is told. */
+static void test_rx_needs_rts(void **state)
+{
+	struct fix *f = *state;
+	assert_int_equal(uart_16550_rx_space(f->uart), 0);
+	assert_int_equal(uart_16550_receive(f->uart, (const uint8_t *)"a", 1), 0);
+	wr8(f, MCR, 0x09); /* DTR + OUT2: still no RTS */
+	assert_int_equal(uart_16550_rx_space(f->uart), 0);
+	assert_int_equal(f->cd.notifies, 0);
+	wr8(f, MCR, 0x0b);
+	assert_int_equal(f->cd.notifies, 1);
+	assert_int_equal(uart_16550_receive(f->uart, (const uint8_t *)"a", 1), 1);
+	assert_int_equal(rd8(f, RBR), 'a');
+}
+
 static void test_rx_non_fifo(void **state)
 {
 	struct fix *f = *state;
+	wr8(f, MCR, 0x02); /* RTS */
 	assert_int_equal(uart_16550_rx_space(f->uart), 1);
 	assert_int_equal(uart_16550_receive(f->uart, (const uint8_t *)"ab", 2), 1);
 	assert_int_equal(rd8(f, LSR) & 0x03, 0x01); /* DR, no overrun */
@@ -222,6 +239,7 @@ static void test_rx_fifo_flow_control(void **state)
 	uint8_t buf[20];
 	for (int i = 0; i < 20; i++)
 		buf[i] = (uint8_t)('A' + i);
+	wr8(f, MCR, 0x02); /* RTS */
 	wr8(f, FCR, 0x01);
 	assert_int_equal(rd8(f, IIR) & 0xC0, 0xC0);
 	assert_int_equal(uart_16550_rx_space(f->uart), 16);
@@ -243,6 +261,7 @@ static void test_rx_fifo_flow_control(void **state)
 static void test_fifo_reset_bits(void **state)
 {
 	struct fix *f = *state;
+	wr8(f, MCR, 0x02); /* RTS */
 	wr8(f, FCR, 0x01);
 	assert_int_equal(uart_16550_receive(f->uart, (const uint8_t *)"0123456789abcdefXYZ", 19),
 			 16);
@@ -261,14 +280,15 @@ static void test_rx_irq_and_out2(void **state)
 {
 	struct fix *f = *state;
 	wr8(f, IER, 0x01);
+	wr8(f, MCR, 0x02); /* RTS */
 	assert_int_equal(uart_16550_receive(f->uart, (const uint8_t *)"k", 1), 1);
 	assert_int_equal(rd8(f, IIR), 0x04);
 	assert_false(f->irq.level); /* OUT2 off */
-	wr8(f, MCR, 0x08);
+	wr8(f, MCR, 0x0a);
 	assert_true(f->irq.level);
-	wr8(f, MCR, 0x00);
+	wr8(f, MCR, 0x02);
 	assert_false(f->irq.level);
-	wr8(f, MCR, 0x08);
+	wr8(f, MCR, 0x0a);
 	assert_true(f->irq.level);
 	assert_int_equal(rd8(f, RBR), 'k');
 	assert_false(f->irq.level);
@@ -280,7 +300,7 @@ static void test_char_timeout(void **state)
 	struct fix *f = *state;
 	wr8(f, FCR, 0xC1); /* trigger level 14 */
 	wr8(f, IER, 0x01);
-	wr8(f, MCR, 0x08);
+	wr8(f, MCR, 0x0a); /* RTS + OUT2 */
 	assert_int_equal(uart_16550_receive(f->uart, (const uint8_t *)"abc", 3), 3);
 	assert_int_equal(rd8(f, IIR), 0xCC); /* below the trigger: timeout */
 	assert_true(f->irq.level);
@@ -337,7 +357,7 @@ static void test_loopback(void **state)
 	assert_int_equal(rd8(f, LSR) & 0x01, 0x01);
 	assert_int_equal(rd8(f, RBR), 'L');
 	assert_int_equal(f->cd.notifies, 0);
-	wr8(f, MCR, 0x00); /* leaving loopback gives room: notify */
+	wr8(f, MCR, 0x02); /* leaving loopback (RTS up) gives room: notify */
 	assert_int_equal(f->cd.notifies, 1);
 	assert_int_equal(uart_16550_receive(f->uart, (const uint8_t *)"z", 1), 1);
 	assert_int_equal(rd8(f, RBR), 'z');
@@ -437,6 +457,8 @@ static void run_pipe(size_t len, bool fifo)
 	bus_seal(&pio);
 	uint64_t v = fifo ? 0x01 : 0x00;
 	bus_access(&pio, NULL, BASE + 2, 1, true, &v);
+	v = 0x03; /* DTR | RTS: ready to receive */
+	bus_access(&pio, NULL, BASE + 4, 1, true, &v);
 	struct event_loop *ev = ev_create(&err);
 	assert_non_null(ev);
 	assert_int_equal(chardev_start(cd, ev, &err), 0);
@@ -498,6 +520,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dlab_and_scratch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thri, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_needs_rts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_non_fifo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_fifo_flow_control, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fifo_reset_bits, setup, teardown),

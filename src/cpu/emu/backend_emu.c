@@ -26,6 +26,34 @@ void emu_set_irq(void *ctx, unsigned gsi, bool level)
 }
 
 /*
+ * A message-signalled interrupt (PCI MSI/MSI-X), any thread: the write a
+ * device makes to [0xfee00000, 0xfef00000) as the LAPICs decode it.
+ * Address: destination APIC id in bits 19:12, destination mode (logical)
+ * in bit 2 (bit 3, redirection hint, only allows lowest priority).
+ * Data: vector in bits 7:0, delivery mode in bits 10:8, trigger mode in
+ * bit 15. MSIs are edge-triggered in practice; a level message is taken as
+ * an edge, since no EOI can reach a PCI function here.
+ */
+void emu_msi(void *ctx, uint64_t addr, uint32_t data)
+{
+	struct emu_vm *vm = ctx;
+	if ((addr >> 20) != 0xfee)
+		return; /* not the interrupt range: dropped, as a bus would */
+	uint32_t dest = (uint32_t)(addr >> 12) & 0xff;
+	int dest_mode = (int)(addr >> 2) & 1;
+	int dmode = (int)(data >> 8) & 7;
+	int vec = (int)(data & 0xff);
+	switch (dmode) {
+	case 0: /* fixed */
+	case 1: /* lowest priority */
+	case 4: /* NMI */
+	case 5: /* INIT */ break;
+	default: return; /* SMI, ExtINT, reserved: nothing to deliver */
+	}
+	apic_deliver(vm, NULL, dest, dest_mode, dmode, vec, false, 0);
+}
+
+/*
  * The PIC and PIT ports stay registered on the sealed bus across a guest
  * reboot (destroy + create), so their opaque is a small block that lives
  * as long as the process and is re-pointed at the new emu_vm.
@@ -79,6 +107,7 @@ static int emu_create(struct machine *m, struct vmon_error *err)
 	if (!vm)
 		return err_setf(err, "emu: out of memory");
 	vm->m = m;
+	vm->tsc_base = __builtin_ia32_rdtsc();
 	if (emu_decode_init(vm)) {
 		free(vm);
 		return err_setf(err, "emu: cannot initialise the Zydis decoder");
@@ -94,6 +123,7 @@ static int emu_create(struct machine *m, struct vmon_error *err)
 		return -1;
 	}
 	m->irq.set_level = emu_set_irq;
+	m->irq.msi = emu_msi;
 	m->irq.ctx = vm;
 	return 0;
 }
@@ -114,8 +144,16 @@ static int emu_vcpu_create(struct machine *m, int index, struct vmon_error *err)
 	c->index = index;
 	c->m = m;
 	c->vm = vm;
+	c->tsc_offset = -vm->tsc_base;
 	pthread_mutex_init(&c->sleep_lock, NULL);
-	pthread_cond_init(&c->sleep_cond, NULL);
+	/* sleep_until_event's deadlines are CLOCK_MONOTONIC, as the timers
+	 * are: a default (CLOCK_REALTIME) condvar would take them as long
+	 * past and spin a halted vCPU. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->sleep_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	emu_reset(c);
 	lapic_reset(c, index == 0);
 	c->apic.id = (uint32_t)index;
@@ -173,6 +211,7 @@ static void emu_destroy(struct machine *m)
 	free(vm);
 	m->backend_priv = NULL;
 	m->irq.set_level = NULL;
+	m->irq.msi = NULL;
 	m->irq.ctx = NULL;
 }
 

@@ -481,7 +481,8 @@ struct emu_cpu {
 	struct dtr gdtr, idtr;
 	uint64_t cr0, cr2, cr3, cr4, cr8, efer;
 	uint64_t dr[8];
-	uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_offset;
+	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
+	uint64_t tsc_offset, tsc_adjust; /* guest TSC = host TSC + tsc_offset */
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip, pat, misc_enable;
 	int cpl;
 	int cmode; /* code size 2/4/8 */
@@ -578,6 +579,9 @@ struct emu_vm {
 	bool pic_out;	      /* master INTR line */
 	/* Unimplemented mnemonics already reported on stderr (once each). */
 	_Atomic uint8_t reported[ZYDIS_MNEMONIC_MAX_VALUE + 1];
+	/* Host TSC when the VM was created: every vCPU's TSC starts at 0
+	 * from there and runs at the host's (invariant) rate. */
+	uint64_t tsc_base;
 };
 
 /* ---- Cross-file functions ---------------------------------------------- */
@@ -717,6 +721,7 @@ int pit_register(struct emu_vm *vm, struct vmon_error *err);
 void pit_check(struct emu_vm *vm, uint64_t now);
 
 void emu_set_irq(void *ctx, unsigned gsi, bool level);
+void emu_msi(void *ctx, uint64_t addr, uint32_t data);
 /* Registers (or, after a reboot, re-attaches) one of this backend's port
  * ranges; the handler's opaque is a struct emu_port whose vm may be NULL. */
 int emu_port_attach(struct emu_vm *vm, uint64_t base, uint64_t len, const struct bus_ops *ops,

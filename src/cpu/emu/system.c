@@ -277,6 +277,7 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
 #define MSR_TSC		    0x10
 #define MSR_APIC_BASE	    0x1b
 #define MSR_FEATURE_CONTROL 0x3a
+#define MSR_TSC_ADJUST	    0x3b
 #define MSR_UCODE_REV	    0x8b
 #define MSR_SYSENTER_CS	    0x174
 #define MSR_SYSENTER_ESP    0x175
@@ -304,6 +305,7 @@ uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 	case MSR_TSC: return __builtin_ia32_rdtsc() + c->tsc_offset;
 	case MSR_APIC_BASE: return c->apic.apic_base;
 	case MSR_FEATURE_CONTROL: return 1; /* locked, nothing enabled */
+	case MSR_TSC_ADJUST: return c->tsc_adjust;
 	case MSR_UCODE_REV: return 0;
 	case MSR_SYSENTER_CS: return c->sysenter_cs;
 	case MSR_SYSENTER_ESP: return c->sysenter_esp;
@@ -326,7 +328,18 @@ uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 {
 	switch (msr) {
-	case MSR_TSC: c->tsc_offset = v - __builtin_ia32_rdtsc(); return true;
+	case MSR_TSC: {
+		/* As on hardware, TSC_ADJUST moves by what the write moved the
+		 * TSC, so the guest can tell its TSC was written. */
+		uint64_t off = v - __builtin_ia32_rdtsc();
+		c->tsc_adjust += off - c->tsc_offset;
+		c->tsc_offset = off;
+		return true;
+	}
+	case MSR_TSC_ADJUST:
+		c->tsc_offset += v - c->tsc_adjust;
+		c->tsc_adjust = v;
+		return true;
 	case MSR_APIC_BASE:
 		/* Relocation is not modelled: the base stays at 0xfee00000. */
 		c->apic.apic_base = (c->apic.apic_base & ~0x800ULL) | (v & 0x800);
@@ -373,18 +386,36 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 	return false;
 }
 
+/* One (CLOCK_MONOTONIC, TSC) pair: the TSC read halfway through the
+ * tightest of a few clock reads, so a preemption does not skew it. */
+static void clock_pair(uint64_t *ns, uint64_t *tsc)
+{
+	uint64_t best = UINT64_MAX;
+	for (int i = 0; i < 8; i++) {
+		uint64_t t0 = __builtin_ia32_rdtsc();
+		uint64_t n = emu_now_ns();
+		uint64_t t1 = __builtin_ia32_rdtsc();
+		if (t1 - t0 < best) {
+			best = t1 - t0;
+			*ns = n;
+			*tsc = t0 + (t1 - t0) / 2;
+		}
+	}
+}
+
 /* The host TSC frequency (the guest reads the host TSC), measured once
- * against CLOCK_MONOTONIC over a few milliseconds. */
+ * against CLOCK_MONOTONIC over 10 ms (a few ppm). */
 static uint64_t tsc_hz(void)
 {
 	static _Atomic uint64_t cached;
 	uint64_t hz = atomic_load(&cached);
 	if (hz)
 		return hz;
-	uint64_t n0 = emu_now_ns(), t0 = __builtin_ia32_rdtsc();
-	struct timespec ts = {0, 5000000};
+	uint64_t n0 = 0, t0 = 0, n1 = 0, t1 = 0;
+	clock_pair(&n0, &t0);
+	struct timespec ts = {0, 10000000};
 	nanosleep(&ts, NULL);
-	uint64_t n1 = emu_now_ns(), t1 = __builtin_ia32_rdtsc();
+	clock_pair(&n1, &t1);
 	hz = n1 > n0 ? (uint64_t)((unsigned __int128)(t1 - t0) * 1000000000ULL / (n1 - n0)) : 0;
 	hz = (hz + 500) / 1000 * 1000; /* whole kHz */
 	if (!hz)
@@ -409,7 +440,7 @@ void emu_cpuid(struct emu_cpu *c)
 	uint32_t a = 0, b = 0, cc = 0, d = 0;
 	switch (leaf) {
 	case 0:
-		a = 0x15;
+		a = 0x16;
 		b = 0x756e6547; /* "GenuineIntel" */
 		d = 0x49656e69;
 		cc = 0x6c65746e;
@@ -449,7 +480,41 @@ void emu_cpuid(struct emu_cpu *c)
 		cc = 1000000000u;
 		break;
 	}
+	case 7:
+		/* Subleaf 0: TSC_ADJUST. With the invariant TSC below, Linux
+		 * trusts the TSC without a clocksource watchdog (it has no
+		 * HPET or PM timer here to watch it with, only jiffies). */
+		if ((uint32_t)c->r[R_CX] == 0)
+			b = 1u << 1;
+		break;
+	case 0xb: {
+		/* Extended topology, as the KVM backend reports it: one thread
+		 * per core, ncpus cores in one package (not SMT siblings). */
+		uint32_t sub = (uint32_t)c->r[R_CX] & 0xff, n = (uint32_t)c->vm->ncpus, shift = 0;
+		while ((1u << shift) < n)
+			shift++;
+		if (sub == 0) {
+			b = 1;
+			cc = 1u << 8;
+		} else if (sub == 1) {
+			a = shift;
+			b = n;
+			cc = (2u << 8) | 1;
+		} else {
+			cc = sub;
+		}
+		d = c->apic.id;
+		break;
+	}
+	case 0x16:
+		/* Base and maximum frequency (MHz), and the bus (LAPIC timer)
+		 * clock: Linux takes cpu_khz from here instead of racing the
+		 * PIT in quick_pit_calibrate. */
+		a = b = (uint32_t)((tsc_hz() + 500000) / 1000000);
+		cc = 1000;
+		break;
 	case 0x80000000: a = 0x80000008; break;
+	case 0x80000007: d = 1u << 8; break; /* invariant TSC */
 	case 0x80000001:
 		cc = 1; /* LAHF/SAHF in 64-bit mode */
 		d = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 29); /* SYSCALL NX 1G LM */

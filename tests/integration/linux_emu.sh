@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Debian's kernel and busybox initramfs (make guest) booted to the shell on
+# the software CPU, driven through the console by commands piped into
+# vmon's stdin. One boot checks the shell, `uname -r`, a CPU-heavy
+# pipeline's checksum, `sleep 1` against the guest's clock, virtio-blk and
+# virtio-rng (MSI-X), a clean dmesg and the power-off status; then four
+# guests boot at once (one with --cpus 2, for nproc), each running a
+# command. About a minute and a half on a 2-core host.
+source "$(dirname "$0")/../lib.sh"
+
+G=${GUEST_DIR:-$BUILD/guest}
+NAMES=(linux-emu-shell linux-emu-uname linux-emu-checksum linux-emu-sleep
+	linux-emu-virtio linux-emu-dmesg linux-emu-poweroff linux-emu-nproc
+	linux-emu-concurrent)
+skip_all() {
+	for n in "${NAMES[@]}"; do skip "$n" "$1"; done
+	exit 0
+}
+for f in bzImage initramfs.cpio.gz kernel-release; do
+	[ -f "$G/$f" ] || skip_all "no $G/$f (run make guest)"
+done
+if ! "$VMON" run --backend emu --kernel /nonexistent 2>&1 | grep -q nonexistent; then
+	skip_all "this vmon has no emu backend"
+fi
+
+LIMIT=${LINUX_EMU_LIMIT:-240}
+RELEASE=$(cat "$G/kernel-release")
+SUM=$(seq 1 20000 | md5sum | cut -d' ' -f1)
+
+# linux_run NAME INPUT [VMON ARGS...]: boots the default guest (quiet) on
+# emu with INPUT on stdin; output in $TMP/NAME.out (CRs removed), stderr in
+# $TMP/NAME.err, exit status in $TMP/NAME.rc.
+linux_run() {
+	local name=$1 input=$2
+	shift 2
+	printf '%s\n' "$input" >"$TMP/$name.in"
+	timeout -k 5 "$LIMIT" "$VMON" run --backend emu --kernel "$G/bzImage" \
+		--initrd "$G/initramfs.cpio.gz" --cmdline "console=ttyS0 quiet" "$@" \
+		<"$TMP/$name.in" >"$TMP/$name.raw" 2>"$TMP/$name.err"
+	echo $? >"$TMP/$name.rc"
+	tr -d '\r' <"$TMP/$name.raw" >"$TMP/$name.out"
+}
+
+# value NAME KEY: what the guest printed on a line "KEY=value" (its own
+# output; the echoed command line starts with the command, not KEY=).
+value() { sed -n "s/^$2=//p" "$TMP/$1.out" | head -n1; }
+
+why() { echo "status $(cat "$TMP/$1.rc"); output: $(tail -c 400 "$TMP/$1.out" | tr '\n' ' ') $(head -c 200 "$TMP/$1.err")"; }
+
+# --- one guest, many checks ---------------------------------------------------
+truncate -s 4M "$TMP/disk.img"
+printf 'VMON-DISK-MARK' | dd of="$TMP/disk.img" conv=notrunc status=none
+linux_run main "$(
+	cat <<'EOF'
+echo "RELEASE=$(uname -r)"
+echo "SUM=$(seq 1 20000 | md5sum | cut -d' ' -f1)"
+read a _ </proc/uptime; sleep 1; read b _ </proc/uptime; echo "SLEPT=$a $b"
+echo "DISK=$(head -c 14 /dev/vda)"
+echo "RNG=$(head -c 64 /dev/hwrng | wc -c)"
+echo "BAD=$(dmesg | grep -cE 'BUG|WARNING|Call Trace')"
+dmesg | grep -E 'BUG|WARNING|Call Trace' | head -n 3 | sed 's/^/DMESG: /'
+poweroff -f
+EOF
+)" --disk "$TMP/disk.img"
+
+if grep -q '^vmon guest: Linux ' "$TMP/main.out" && grep -q '^vmon# ' "$TMP/main.out"; then
+	pass linux-emu-shell
+else
+	fail linux-emu-shell "no banner and prompt; $(why main)"
+fi
+v=$(value main RELEASE)
+if [ "$v" = "$RELEASE" ]; then
+	pass linux-emu-uname
+else
+	fail linux-emu-uname "uname -r said '$v', want '$RELEASE'; $(why main)"
+fi
+v=$(value main SUM)
+if [ "$v" = "$SUM" ]; then
+	pass linux-emu-checksum
+else
+	fail linux-emu-checksum "seq 1 20000 | md5sum said '$v', want '$SUM'; $(why main)"
+fi
+v=$(value main SLEPT)
+if [ -n "$v" ] && awk -v s="$v" 'BEGIN { split(s, t, " "); d = t[2] - t[1]; exit !(d >= 0.5 && d <= 5) }'; then
+	pass linux-emu-sleep
+else
+	fail linux-emu-sleep "uptime before/after sleep 1: '$v' (want 0.5-5 s apart); $(why main)"
+fi
+if [ "$(value main DISK)" = VMON-DISK-MARK ] && [ "$(value main RNG)" = 64 ]; then
+	pass linux-emu-virtio
+else
+	fail linux-emu-virtio "virtio-blk read '$(value main DISK)', virtio-rng gave '$(value main RNG)' bytes; $(why main)"
+fi
+v=$(value main BAD)
+if [ "$v" = 0 ]; then
+	pass linux-emu-dmesg
+else
+	fail linux-emu-dmesg "dmesg has '$v' BUG/WARNING/Call Trace lines: $(grep '^DMESG: ' "$TMP/main.out" | tr '\n' ' ')"
+fi
+if [ "$(cat "$TMP/main.rc")" = 0 ] && grep -q 'reboot: Power down' "$TMP/main.out"; then
+	pass linux-emu-poweroff
+else
+	fail linux-emu-poweroff "want status 0 after 'reboot: Power down'; $(why main)"
+fi
+
+# --- four at once, one of them with two vCPUs ---------------------------------
+pids=()
+for i in 0 1 2 3; do
+	extra=()
+	[ $i = 0 ] && extra=(--cpus 2)
+	linux_run "c$i" "$(printf 'echo "GUEST=%s $(nproc) $(seq 1 %s | md5sum | cut -c1-12)"\npoweroff -f\n' $i $((1000 * (i + 1))))" "${extra[@]}" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+v=$(value c0 GUEST)
+if [ "${v#0 }" != "$v" ] && [ "$(echo "$v" | cut -d' ' -f2)" = 2 ]; then
+	pass linux-emu-nproc
+else
+	fail linux-emu-nproc "with --cpus 2 the guest said '$v' (want nproc 2); $(why c0)"
+fi
+bad=""
+for i in 0 1 2 3; do
+	want="$i $([ $i = 0 ] && echo 2 || echo 1) $(seq 1 $((1000 * (i + 1))) | md5sum | cut -c1-12)"
+	v=$(value "c$i" GUEST)
+	if [ "$v" != "$want" ] || [ "$(cat "$TMP/c$i.rc")" != 0 ]; then
+		bad="$bad | guest $i: got '$v' want '$want'; $(why "c$i")"
+	fi
+done
+if [ -z "$bad" ]; then
+	pass linux-emu-concurrent
+else
+	fail linux-emu-concurrent "${bad# | }"
+fi
