@@ -120,6 +120,7 @@ enum {
 	H_XADD,
 	H_CMPXCHG,
 	H_CMPXCHG8B,
+	H_CMPXCHG16B,
 	H_BT,
 	H_BTS,
 	H_BTR,
@@ -218,6 +219,7 @@ enum {
 	H_HLT,
 	H_CPUID,
 	H_RDTSC,
+	H_RDTSCP,
 	H_RDMSR,
 	H_WRMSR,
 	H_IN,
@@ -483,6 +485,7 @@ struct emu_cpu {
 	uint64_t dr[8];
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
 	uint64_t tsc_offset, tsc_adjust; /* guest TSC = host TSC + tsc_offset */
+	uint32_t tsc_aux;		 /* IA32_TSC_AUX, returned in ECX by RDTSCP */
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip, pat, misc_enable;
 	int cpl;
 	int cmode; /* code size 2/4/8 */

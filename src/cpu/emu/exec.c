@@ -1001,6 +1001,7 @@ const uint8_t emu_hclass[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
 	[ZYDIS_MNEMONIC_XADD] = H_XADD,
 	[ZYDIS_MNEMONIC_CMPXCHG] = H_CMPXCHG,
 	[ZYDIS_MNEMONIC_CMPXCHG8B] = H_CMPXCHG8B,
+	[ZYDIS_MNEMONIC_CMPXCHG16B] = H_CMPXCHG16B,
 	[ZYDIS_MNEMONIC_BT] = H_BT,
 	[ZYDIS_MNEMONIC_BTS] = H_BTS,
 	[ZYDIS_MNEMONIC_BTR] = H_BTR,
@@ -1099,6 +1100,7 @@ const uint8_t emu_hclass[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
 	[ZYDIS_MNEMONIC_HLT] = H_HLT,
 	[ZYDIS_MNEMONIC_CPUID] = H_CPUID,
 	[ZYDIS_MNEMONIC_RDTSC] = H_RDTSC,
+	[ZYDIS_MNEMONIC_RDTSCP] = H_RDTSCP,
 	[ZYDIS_MNEMONIC_RDMSR] = H_RDMSR,
 	[ZYDIS_MNEMONIC_WRMSR] = H_WRMSR,
 	[ZYDIS_MNEMONIC_IN] = H_IN,
@@ -1574,6 +1576,45 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		return;
 	}
 
+	case H_CMPXCHG16B: {
+		/* The operand must be 16-byte aligned (#GP(0) otherwise), so it
+		 * never crosses a page; on RAM it is one host lock cmpxchg16b,
+		 * atomic against the other vCPUs like every LOCK operation. */
+		uint64_t lin = mem_lin(c, d);
+		if (lin & 15)
+			emu_raise_gp(c, 0);
+		uint64_t exp_lo = c->r[R_AX], exp_hi = c->r[R_DX];
+		uint64_t new_lo = c->r[R_BX], new_hi = c->r[R_CX];
+		uint64_t old_lo, old_hi;
+		bool ok;
+		void *p = lin_rmw_ptr(c, lin, 16);
+		if (p) {
+			old_lo = exp_lo;
+			old_hi = exp_hi;
+			__asm__ volatile("lock cmpxchg16b %2"
+					 : "+a"(old_lo), "+d"(old_hi),
+					   "+m"(*(volatile __int128 *)p), "=@ccz"(ok)
+					 : "b"(new_lo), "c"(new_hi)
+					 : "memory");
+		} else {
+			old_lo = lin_read(c, lin, 8);
+			old_hi = lin_read(c, lin + 8, 8);
+			ok = old_lo == exp_lo && old_hi == exp_hi;
+			/* The write happens either way, as on hardware. */
+			lin_write(c, lin, 8, ok ? new_lo : old_lo);
+			lin_write(c, lin + 8, 8, ok ? new_hi : old_hi);
+		}
+		get_flags(c);
+		if (ok) {
+			c->flags |= F_ZF;
+		} else {
+			c->flags &= ~(uint64_t)F_ZF;
+			c->r[R_AX] = old_lo;
+			c->r[R_DX] = old_hi;
+		}
+		return;
+	}
+
 	case H_BT:
 	case H_BTS:
 	case H_BTR:
@@ -1890,11 +1931,14 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 		return;
 	case H_CPUID: emu_cpuid(c); return;
 	case H_RDTSC:
+	case H_RDTSCP:
 		if ((c->cr4 & 0x4) && c->cpl)
 			emu_raise_gp(c, 0);
 		v = __rdtsc() + c->tsc_offset;
 		c->r[R_AX] = (uint32_t)v;
 		c->r[R_DX] = v >> 32;
+		if (d->hclass == H_RDTSCP)
+			c->r[R_CX] = c->tsc_aux;
 		return;
 	case H_RDMSR: {
 		need_cpl0(c);

@@ -278,6 +278,7 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
 #define MSR_APIC_BASE	    0x1b
 #define MSR_FEATURE_CONTROL 0x3a
 #define MSR_TSC_ADJUST	    0x3b
+#define MSR_TSC_AUX	    0xc0000103
 #define MSR_UCODE_REV	    0x8b
 #define MSR_SYSENTER_CS	    0x174
 #define MSR_SYSENTER_ESP    0x175
@@ -306,6 +307,7 @@ uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 	case MSR_APIC_BASE: return c->apic.apic_base;
 	case MSR_FEATURE_CONTROL: return 1; /* locked, nothing enabled */
 	case MSR_TSC_ADJUST: return c->tsc_adjust;
+	case MSR_TSC_AUX: return c->tsc_aux;
 	case MSR_UCODE_REV: return 0;
 	case MSR_SYSENTER_CS: return c->sysenter_cs;
 	case MSR_SYSENTER_ESP: return c->sysenter_esp;
@@ -336,6 +338,11 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 		c->tsc_offset = off;
 		return true;
 	}
+	case MSR_TSC_AUX:
+		if (v >> 32)
+			return false; /* reserved bits: #GP */
+		c->tsc_aux = (uint32_t)v;
+		return true;
 	case MSR_TSC_ADJUST:
 		c->tsc_offset += v - c->tsc_adjust;
 		c->tsc_adjust = v;
@@ -448,6 +455,7 @@ void emu_cpuid(struct emu_cpu *c)
 	case 1:
 		a = 0x00000663; /* family 6, model 6, stepping 3 */
 		b = (c->apic.id << 24) | ((uint32_t)c->vm->ncpus << 16) | (8 << 8);
+		cc = 1u << 13; /* CX16: CMPXCHG16B */
 		/* FPU, PSE, TSC, MSR, PAE, CX8, APIC, PGE, CMOV, CLFSH, MMX, FXSR, SSE, SSE2 */
 		d = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) |
 		    (1u << 13) | (1u << 15) | (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) |
@@ -517,7 +525,8 @@ void emu_cpuid(struct emu_cpu *c)
 	case 0x80000007: d = 1u << 8; break; /* invariant TSC */
 	case 0x80000001:
 		cc = 1; /* LAHF/SAHF in 64-bit mode */
-		d = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 29); /* SYSCALL NX 1G LM */
+		/* SYSCALL NX 1G-pages RDTSCP LM */
+		d = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 27) | (1u << 29);
 		break;
 	case 0x80000002:
 	case 0x80000003:
