@@ -22,10 +22,10 @@ WARNINGS += -Werror
 endif
 
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu17 $(WARNINGS) -Isrc -D_GNU_SOURCE -pthread \
+CFLAGS += -std=gnu17 $(WARNINGS) -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
 	-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' -MMD -MP
 LDFLAGS += -pthread
-LDLIBS += -lZydis -luring -lm
+LDLIBS += -lZydis -luring -lslirp -lm
 
 # V=1 shows full commands.
 ifeq ($(V),1)
@@ -101,13 +101,14 @@ FUZZ_CC ?= clang
 FUZZ_RUNS ?= 20000
 FUZZ_BUILD := build-fuzz
 FUZZ_SRCS := tests/fuzz/fuzz_virtio.c $(wildcard src/devices/virtio/*.c) src/devices/pci.c \
-	src/core/guest_mem.c src/core/error.c src/core/bus.c
+	src/core/guest_mem.c src/core/error.c src/core/bus.c $(wildcard src/core/chardev*.c) \
+	src/core/event_loop.c src/core/vm_control.c
 $(FUZZ_BUILD)/fuzz_virtio: $(FUZZ_SRCS) $(wildcard src/devices/virtio/*.h src/devices/*.h src/core/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
-	$(Q)$(FUZZ_CC) -std=gnu17 -g -O1 -Isrc -D_GNU_SOURCE -pthread \
+	$(Q)$(FUZZ_CC) -std=gnu17 -g -O1 -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-o $@ $(FUZZ_SRCS) -luring
+		-o $@ $(FUZZ_SRCS) -luring -lslirp
 fuzz: $(FUZZ_BUILD)/fuzz_virtio
 	@rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus
 	python3 tests/fuzz/make_seeds.py $(FUZZ_BUILD)/corpus

@@ -174,7 +174,7 @@ static u8 vdev_status(struct vdev *d)
 /* Reset, negotiate want & offered (VERSION_1 required), set queue 0 up
  * at the given ring memory with MSI-X vector 0 -> MSI_VECTOR. Returns
  * false if FEATURES_OK did not stick. */
-static bool vdev_init(struct vdev *d, u64 want, void *desc, void *avail, void *used)
+static __attribute__((unused)) bool vdev_init(struct vdev *d, u64 want, void *desc, void *avail, void *used)
 {
 	mw8(d->common + CC_STATUS, 0);
 	for (int i = 0; i < 1000 && vdev_status(d); i++)
@@ -228,7 +228,7 @@ static bool vdev_init(struct vdev *d, u64 want, void *desc, void *avail, void *u
 }
 
 /* Puts head in the available ring and notifies queue 0. */
-static void vq_post(struct vdev *d, u16 head)
+static __attribute__((unused)) void vq_post(struct vdev *d, u16 head)
 {
 	d->avail[2 + (d->avail_idx % QSZ)] = head;
 	barrier();
@@ -246,7 +246,7 @@ static u16 used_idx(struct vdev *d)
 }
 
 /* Waits (bounded) for the next used entry; returns its length, or -1. */
-static long vq_wait(struct vdev *d)
+static __attribute__((unused)) long vq_wait(struct vdev *d)
 {
 	for (u64 i = 0; i < 2000000; i++) {
 		if (used_idx(d) != d->used_last) {
@@ -302,6 +302,102 @@ static __attribute__((unused)) int blk_request(struct vdev *d, u32 type, u64 sec
 		return (int)n;
 	return blk_status;
 }
+
+/* ---- Several queues (net, vsock, console) ----
+ * vdev_begin negotiates and enables MSI-X (every queue on vector 0);
+ * gvq_setup puts queue q on 3 pages of ring memory; vdev_ready sets
+ * DRIVER_OK. Each queue has QSZ entries; descriptor i is the guest's
+ * slot i (no free list: the guests keep one buffer per slot). */
+struct gvq {
+	struct vdesc *desc;
+	volatile u16 *avail;
+	volatile u8 *used;
+	u16 avail_idx, used_last, notify_off;
+	unsigned q;
+};
+
+static __attribute__((unused)) bool vdev_begin(struct vdev *d, u64 want)
+{
+	mw8(d->common + CC_STATUS, 0);
+	for (int i = 0; i < 1000 && vdev_status(d); i++)
+		cpu_relax();
+	mw8(d->common + CC_STATUS, VS_ACK | VS_DRIVER);
+	mw32(d->common + CC_DFSEL, 0);
+	u64 f = mr32(d->common + CC_DF);
+	mw32(d->common + CC_DFSEL, 1);
+	f |= (u64)mr32(d->common + CC_DF) << 32;
+	d->features = f & want;
+	mw32(d->common + CC_GFSEL, 0);
+	mw32(d->common + CC_GF, (u32)d->features);
+	mw32(d->common + CC_GFSEL, 1);
+	mw32(d->common + CC_GF, (u32)(d->features >> 32));
+	mw8(d->common + CC_STATUS, VS_ACK | VS_DRIVER | VS_FEATURES_OK);
+	if (!(vdev_status(d) & VS_FEATURES_OK))
+		return false;
+	mw32(d->msix_table + 0, 0xfee00000u | lapic_id() << 12);
+	mw32(d->msix_table + 4, 0);
+	mw32(d->msix_table + 8, MSI_VECTOR);
+	mw32(d->msix_table + 12, 0);
+	pci_w16((unsigned)d->slot, d->msix_cap + 2, 0x8000);
+	mw16(d->common + CC_MSIX_CFG, 0xffff);
+	return true;
+}
+
+static __attribute__((unused)) void gvq_setup(struct vdev *d, unsigned q, struct gvq *vq, u8 *mem)
+{
+	memset(mem, 0, 3 * 4096);
+	vq->desc = (struct vdesc *)mem;
+	vq->avail = (volatile u16 *)(mem + 4096);
+	vq->used = mem + 8192;
+	vq->avail_idx = vq->used_last = 0;
+	vq->q = q;
+	mw16(d->common + CC_QSEL, (u16)q);
+	if (mr16(d->common + CC_QSIZE) < QSZ)
+		rt_fail("queue %u too small: %u", q, mr16(d->common + CC_QSIZE));
+	mw16(d->common + CC_QSIZE, QSZ);
+	mw64(d->common + CC_QDESC, (u64)(uintptr_t)vq->desc);
+	mw64(d->common + CC_QAVAIL, (u64)(uintptr_t)vq->avail);
+	mw64(d->common + CC_QUSED, (u64)(uintptr_t)vq->used);
+	mw16(d->common + CC_QMSIX, 0);
+	vq->notify_off = mr16(d->common + CC_QNOTIFY);
+	mw16(d->common + CC_QENABLE, 1);
+}
+
+static __attribute__((unused)) void vdev_ready(struct vdev *d)
+{
+	mw8(d->common + CC_STATUS, VS_ACK | VS_DRIVER | VS_FEATURES_OK | VS_DRIVER_OK);
+}
+
+/* Makes head available (without notifying: gvq_kick). */
+static __attribute__((unused)) void gvq_add(struct gvq *vq, u16 head)
+{
+	vq->avail[2 + (vq->avail_idx % QSZ)] = head;
+	barrier();
+	vq->avail_idx++;
+	vq->avail[1] = vq->avail_idx;
+}
+
+static __attribute__((unused)) void gvq_kick(struct vdev *d, struct gvq *vq)
+{
+	barrier();
+	mw16(d->notify + (u64)vq->notify_off * d->notify_mult, (u16)vq->q);
+}
+
+/* The next used entry, if any. */
+static __attribute__((unused)) bool gvq_get(struct gvq *vq, u16 *id, u32 *len)
+{
+	if (*(volatile u16 *)(vq->used + 2) == vq->used_last)
+		return false;
+	barrier();
+	volatile u32 *e = (volatile u32 *)(vq->used + 4 + 8 * (vq->used_last % QSZ));
+	*id = (u16)e[0];
+	*len = e[1];
+	vq->used_last++;
+	return true;
+}
+
+static inline u16 htons16(u16 v) { return (u16)(v << 8 | v >> 8); }
+static inline u32 htonl32(u32 v) { return __builtin_bswap32(v); }
 
 /* True if the token (e.g. "case=loop") is on the command line. */
 static __attribute__((unused)) bool cmdline_has(const char *tok)

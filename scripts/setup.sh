@@ -10,6 +10,8 @@ PACKAGES=(
 	libzydis-dev                    # x86 decoder/formatter (error messages, software CPU)
 	libcmocka-dev                   # unit-test framework
 	liburing-dev                    # io_uring: asynchronous disk I/O (virtio-blk)
+	libslirp-dev                    # user-mode networking (virtio-net --net user)
+	iproute2                        # ip netns / ip tuntap, for the tap test
 	clang libclang-rt-14-dev        # make fuzz (libFuzzer + ASan)
 	python3                         # small test helpers (image generators)
 	util-linux                      # setpriv, for the permission tests

@@ -84,6 +84,14 @@ static int parse(const struct boot_image *img, const struct guest_mem *gm, struc
 	memset(li, 0, sizeof(*li));
 	if (!has_magic(img))
 		return boot_errf(err, img, "is not a Linux bzImage (no \"HdrS\" at 0x202)");
+	/* Every field read below lies before LINUX_HDR_MIN_END: the file must
+	 * hold all of it before any is read (a file cut right after "HdrS"
+	 * is hostile input too). */
+	if (img->size < LINUX_HDR_MIN_END)
+		return boot_errf(err, img,
+				 "bzImage setup header is truncated (the file has %llu bytes; "
+				 "the header needs 0x%x)",
+				 (unsigned long long)img->size, LINUX_HDR_MIN_END);
 	li->version = le16(d + LINUX_VERSION);
 	if (li->version < LINUX_MIN_VERSION)
 		return boot_errf(err, img,

@@ -48,6 +48,9 @@ enum {
 	OPT_OVERCOMMIT,
 	OPT_TRACE_IO,
 	OPT_DISK,
+	OPT_NET,
+	OPT_VSOCK,
+	OPT_CONSOLE,
 	OPT_HELP,
 };
 
@@ -65,6 +68,9 @@ static const struct option run_options[] = {
 	{"overcommit", no_argument, NULL, OPT_OVERCOMMIT},
 	{"trace-io", no_argument, NULL, OPT_TRACE_IO},
 	{"disk", required_argument, NULL, OPT_DISK},
+	{"net", required_argument, NULL, OPT_NET},
+	{"vsock", required_argument, NULL, OPT_VSOCK},
+	{"console", required_argument, NULL, OPT_CONSOLE},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -216,6 +222,24 @@ static int cmd_run(int argc, char **argv)
 		case OPT_OVERCOMMIT: overcommit = true; break;
 		case OPT_TRACE_IO: cfg.trace_io = true; break;
 		case OPT_DISK: parse_disk(&cfg, optarg); break;
+		case OPT_NET:
+			if (cfg.nnets == VM_MAX_NICS)
+				usage_error("--net: at most %d network devices", VM_MAX_NICS);
+			check_or_die(net_spec_parse(optarg, &cfg.nets[cfg.nnets], &err), &err);
+			cfg.nnets++;
+			break;
+		case OPT_CONSOLE: {
+			struct chardev_spec cs;
+			check_or_die(chardev_parse(optarg, &cs, &err), &err);
+			cfg.console = optarg;
+			break;
+		}
+		case OPT_VSOCK:
+			if (cfg.has_vsock)
+				usage_error("--vsock: only one vsock device");
+			check_or_die(vsock_spec_parse(optarg, &cfg.vsock, &err), &err);
+			cfg.has_vsock = true;
+			break;
 		case OPT_HELP: print_usage(stdout); return 0;
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: usage_error("unknown option '%s'", argv[optind - 1]);
@@ -223,6 +247,9 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
+	if (cfg.console && strcmp(cfg.console, "stdio") == 0 && strcmp(cfg.serial, "stdio") == 0)
+		usage_error("--console stdio needs --serial elsewhere (file:PATH or unix:PATH): "
+			    "only one device can have the terminal");
 	if (!cfg.boot.kernel_path)
 		use_default_guest(&cfg);
 

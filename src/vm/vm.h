@@ -13,11 +13,14 @@
 #include "boot/boot.h"
 #include "core/error.h"
 #include "devices/debug_exit.h"
+#include "devices/virtio/net_backend.h"
 #include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_vsock.h"
 
 struct cpu_backend;
 
 #define VM_MAX_DISKS 16
+#define VM_MAX_NICS  4
 
 struct vm_config {
 	uint64_t mem_size;
@@ -30,6 +33,11 @@ struct vm_config {
 	bool trace_io;	/* log unclaimed port/MMIO accesses */
 	struct virtio_blk_spec disks[VM_MAX_DISKS]; /* --disk, in order: PCI slots 1.. */
 	int ndisks;
+	struct net_spec nets[VM_MAX_NICS]; /* --net, in order: after the disks */
+	int nnets;
+	struct vsock_spec vsock; /* --vsock, if has_vsock */
+	bool has_vsock;
+	const char *console; /* --console: NULL (no virtio-console), or as serial */
 };
 
 /* Runs the VM to its end. Returns vmon's exit status (>= 0), or -1 with err

@@ -12,6 +12,9 @@
 #include "devices/uart_16550.h"
 #include "devices/virtio/iothread.h"
 #include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_console.h"
+#include "devices/virtio/virtio_net.h"
+#include "devices/virtio/virtio_vsock.h"
 #include "devices/virtio/virtio_rng.h"
 #include "vm/vm.h"
 
@@ -24,6 +27,9 @@ int vm_devices_check(const struct vm_config *cfg, struct vmon_error *err)
 {
 	for (int i = 0; i < cfg->ndisks; i++)
 		if (virtio_blk_check(&cfg->disks[i], err) < 0)
+			return -1;
+	for (int i = 0; i < cfg->nnets; i++)
+		if (virtio_net_check(&cfg->nets[i], err) < 0)
 			return -1;
 	return 0;
 }
@@ -46,7 +52,8 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 	    acpi_pm_create(&d->acpi_pm, &m->pio, &m->ctl, err) < 0)
 		return -1;
 	/* PCI bus 0: the host bridge at 00:00.0, then one virtio-blk per
-	 * --disk in order, then virtio-rng. */
+	 * --disk in order, then virtio-rng, then one virtio-net per --net, virtio-vsock,
+	 * virtio-console. */
 	if (pci_host_create(&d->pci, &m->pio, &m->mmio, &m->irq, err) < 0 ||
 	    iothread_create(&d->io, "virtio-io", err) < 0)
 		return -1;
@@ -59,6 +66,28 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 	}
 	if (virtio_rng_create(&d->rng, &m->mem, &m->ctl, d->io, d->pci, err) < 0)
 		return -1;
+	for (int i = 0; i < cfg->nnets && i < VM_MAX_NICS; i++) {
+		/* 52:54:00:12:34:56, :57... as QEMU numbers its NICs */
+		const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + i)};
+		int r = virtio_net_create(&d->net[i], &cfg->nets[i], mac, &m->mem, &m->ctl, d->pci,
+					  true, err);
+		d->nnet = i + 1;
+		if (r < 0)
+			return -1;
+	}
+	if (cfg->has_vsock &&
+	    virtio_vsock_create(&d->vsock, &cfg->vsock, &m->mem, &m->ctl, d->pci, true, err) < 0)
+		return -1;
+	if (cfg->console) {
+		struct chardev_spec cs;
+		if (chardev_parse(cfg->console, &cs, err) < 0 ||
+		    chardev_create(&cs, &m->ctl, &d->hvc, err) < 0 ||
+		    iothread_create(&d->hvc_io, "virtio-con", err) < 0 ||
+		    virtio_console_create(&d->con, d->hvc, &m->mem, &m->ctl, d->hvc_io, d->pci,
+					  err) < 0 ||
+		    chardev_start(d->hvc, ev, err) < 0)
+			return -1;
+	}
 	return chardev_start(d->console, ev, err);
 }
 
@@ -71,6 +100,12 @@ void vm_devices_reset(struct vm_devices *d)
 		virtio_blk_reset(d->blk[i]);
 	if (d->rng)
 		virtio_rng_reset(d->rng);
+	for (int i = 0; i < d->nnet; i++)
+		virtio_net_reset(d->net[i]);
+	if (d->vsock)
+		virtio_vsock_reset(d->vsock);
+	if (d->con)
+		virtio_console_reset(d->con);
 	pci_host_reset(d->pci);
 }
 
@@ -81,6 +116,12 @@ void vm_devices_destroy(struct vm_devices *d)
 	for (int i = 0; i < d->nblk; i++)
 		virtio_blk_destroy(d->blk[i]);
 	virtio_rng_destroy(d->rng);
+	for (int i = 0; i < d->nnet; i++)
+		virtio_net_destroy(d->net[i]);
+	virtio_vsock_destroy(d->vsock);
+	iothread_destroy(d->hvc_io);
+	virtio_console_destroy(d->con);
+	chardev_destroy(d->hvc);
 	pci_host_destroy(d->pci);
 	acpi_pm_destroy(d->acpi_pm);
 	debug_exit_destroy(d->debug_exit);

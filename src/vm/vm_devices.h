@@ -22,6 +22,9 @@ struct pci_host;
 struct iothread;
 struct virtio_blk;
 struct virtio_rng;
+struct virtio_net;
+struct virtio_vsock;
+struct virtio_console;
 
 #define COM1_PORT	0x3f8
 #define COM1_GSI	4
@@ -43,9 +46,16 @@ struct vm_devices {
 	struct virtio_blk *blk[VM_MAX_DISKS];
 	int nblk;
 	struct virtio_rng *rng;
+	struct virtio_net *net[VM_MAX_NICS];
+	int nnet;
+	struct virtio_vsock *vsock;
+	struct chardev *hvc;	    /* --console's back end */
+	struct iothread *hvc_io;    /* its output may block: not on virtio-io */
+	struct virtio_console *con; /* hvc0 */
 };
 
-/* Checks what the devices will need from the host (disk images) without
+/* Checks what the devices will need from the host (disk images, tap
+ * devices) without
  * creating anything, so the CLI can report bad files first. Returns 0, or
  * -1 with err. */
 int vm_devices_check(const struct vm_config *cfg, struct vmon_error *err);

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-console (virtio 1.x, 5.3): a single port (hvc0 in Linux), no
+ * MULTIPORT, no size or emergency-write features. Queue 0 (receiveq)
+ * carries input from a vmon chardev (stdio, file or unix socket: the
+ * same back ends as --serial) to the guest, queue 1 (transmitq) the
+ * guest's output to it.
+ *
+ * Output runs on the I/O thread given at creation and blocks there while
+ * the chardev applies backpressure (a unix client not reading); give the
+ * console its own I/O thread so the disks do not wait on it. Input
+ * arrives on the event-loop thread through the chardev's sink interface:
+ * vmon reads its input only as far as the guest has posted receive
+ * buffers, so nothing is lost.
+ *
+ * Hostile guest: chains through virtqueue.c; a transmit chain with a
+ * writable buffer, a receive chain with a readable one: failed (length
+ * 0); a corrupt available ring: DEVICE_NEEDS_RESET.
+ */
+#ifndef VMON_DEVICES_VIRTIO_VIRTIO_CONSOLE_H
+#define VMON_DEVICES_VIRTIO_VIRTIO_CONSOLE_H
+
+#include "core/error.h"
+#include "core/guest_mem.h"
+#include "core/vm_control.h"
+
+struct chardev;
+struct iothread;
+struct pci_host;
+struct virtio_console;
+struct virtio_device;
+
+/* Attaches to chr as its input sink (before chardev_start). chr, io and
+ * host must outlive the device; io and host may be NULL (tests). */
+__attribute__((warn_unused_result)) int
+virtio_console_create(struct virtio_console **out, struct chardev *chr, struct guest_mem *gm,
+		      struct vm_control *ctl, struct iothread *io, struct pci_host *host,
+		      struct vmon_error *err);
+struct virtio_device *virtio_console_transport(struct virtio_console *c);
+void virtio_console_reset(struct virtio_console *c);
+/* After the I/O and event-loop threads have stopped. NULL is a no-op. */
+void virtio_console_destroy(struct virtio_console *c);
+
+#endif

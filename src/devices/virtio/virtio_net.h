@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-net (virtio 1.x, 5.1): one receive queue (0) and one transmit
+ * queue (1), 256 entries each, on a host back end (net_backend.h: tap,
+ * libslirp, or a loopback for tests).
+ *
+ * Features: MAC and STATUS (link always up); no offloads, no mergeable
+ * receive buffers, no control queue, so every frame is whole and
+ * checksummed and a receive chain must hold the 12-byte virtio_net_hdr
+ * plus the frame. The device writes an all-zero header (num_buffers 1) on
+ * receive and ignores the guest's on transmit.
+ *
+ * Hostile guest: every chain goes through virtqueue.c. A transmit chain
+ * with a device-writable buffer, shorter than the header plus a 14-byte
+ * Ethernet header or longer than NET_MAX_FRAME, and a receive chain with
+ * a device-readable buffer or shorter than the header, are failed
+ * (completed with length 0); a frame longer than the receive buffer is
+ * dropped and the buffer kept; a corrupt available ring sets
+ * DEVICE_NEEDS_RESET. Frames are copied once out of guest RAM before the
+ * back end sees them.
+ *
+ * Threads: each device has its own net thread ("virtio-net"), which polls
+ * the notify eventfd and the back end's fds and does all the device's
+ * queue work and all the back end's work; vCPU threads only touch the
+ * transport registers. vd.lock guards the queues; it is never held while
+ * calling the back end (libslirp may answer synchronously).
+ */
+#ifndef VMON_DEVICES_VIRTIO_VIRTIO_NET_H
+#define VMON_DEVICES_VIRTIO_VIRTIO_NET_H
+
+#include <stdbool.h>
+
+#include "core/error.h"
+#include "core/guest_mem.h"
+#include "core/vm_control.h"
+#include "devices/virtio/net_backend.h"
+
+struct pci_host;
+struct virtio_net;
+struct virtio_device;
+
+/* What virtio_net_create would refuse about the host side (a tap that
+ * cannot be opened), checked without creating anything. */
+__attribute__((warn_unused_result)) int virtio_net_check(const struct net_spec *spec,
+							 struct vmon_error *err);
+
+/* Creates the device and its back end and adds it to host's bus 0 (host
+ * may be NULL: tests). mac is used unless spec has one. With thread false
+ * nothing runs by itself: the caller drives it with virtio_net_poll
+ * (tests, fuzzing). Returns 0, or -1 with err (then destroy). */
+__attribute__((warn_unused_result)) int
+virtio_net_create(struct virtio_net **out, const struct net_spec *spec, const uint8_t mac[6],
+		  struct guest_mem *gm, struct vm_control *ctl, struct pci_host *host, bool thread,
+		  struct vmon_error *err);
+
+struct virtio_device *virtio_net_transport(struct virtio_net *n);
+
+/* One round of the net thread's work without blocking (thread false). */
+void virtio_net_poll(struct virtio_net *n);
+
+/* Frames dropped because the guest had no (big enough) receive buffer. */
+unsigned long virtio_net_rx_dropped(struct virtio_net *n);
+
+void virtio_net_reset(struct virtio_net *n);
+
+/* Stops the net thread, closes the back end, frees. NULL is a no-op. */
+void virtio_net_destroy(struct virtio_net *n);
+
+#endif

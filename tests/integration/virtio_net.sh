@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# virtio-net on the KVM backend, driven by the virtio_net kit guest:
+#   - user-mode networking (libslirp): a UDP datagram to 10.0.2.2 reaches
+#     a host echo server on 127.0.0.1 and the echo comes back; a host
+#     connection to a hostfwd port reaches the guest as a TCP SYN;
+#   - tap: in a network namespace this test creates, a frame from the
+#     guest reaches a host raw socket on the tap, and the host's answer
+#     reaches the guest (needs root and ip(8)).
+source "$(dirname "$0")/../lib.sh"
+
+if ! have_kvm; then
+	skip virtio-net "/dev/kvm is not usable here"
+	exit 0
+fi
+K="run --backend kvm"
+NET=$GUESTS/virtio_net.elf
+
+# A UDP echo server on 127.0.0.1; prints its port.
+cat >"$TMP/udpecho.py" <<'PY'
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+while True:
+    data, addr = s.recvfrom(65536)
+    s.sendto(data, addr)
+PY
+python3 "$TMP/udpecho.py" >"$TMP/udp.port" &
+echo_pid=$!
+for _ in $(seq 50); do [ -s "$TMP/udp.port" ] && break; sleep 0.1; done
+UDP_PORT=$(cat "$TMP/udp.port")
+
+run_vmon "$TMP/user.out" "$TMP/user.err" $K --kernel "$NET" --net user \
+	--cmdline "mode=user port=$UDP_PORT"
+expect_success kvm-virtio-net-user-udp-echo "$TMP/user.out" "$TMP/user.err"
+
+# mac= reaches the guest's configuration space.
+run_vmon "$TMP/mac.out" "$TMP/mac.err" $K --kernel "$NET" --net user,mac=52:54:00:aa:bb:cc \
+	--cmdline "mode=user port=$UDP_PORT"
+if [ "$status" -eq 0 ] && grep -q '^mac=52:54:00:aa:bb:cc' "$TMP/mac.out"; then
+	pass kvm-virtio-net-mac
+else
+	fail kvm-virtio-net-mac "status $status; $(head -c 300 "$TMP/mac.out" | tr '\n' ' ')"
+fi
+
+# hostfwd: a free loopback port, forwarded to guest port 2222.
+FWD_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+timeout -k 5 "$TEST_TIMEOUT" "$VMON" $K --kernel "$NET" \
+	--net "user,hostfwd=tcp:127.0.0.1:$FWD_PORT-:2222" \
+	--cmdline "mode=user port=$UDP_PORT fwd=2222" </dev/null >"$TMP/fwd.out" 2>"$TMP/fwd.err" &
+vm_pid=$!
+for _ in $(seq 300); do grep -q '^ready' "$TMP/fwd.out" && break; sleep 0.1; done
+python3 - "$FWD_PORT" <<'PY' >"$TMP/fwd.client" 2>&1 &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+time.sleep(60)  # held open until the guest has seen the SYN
+PY
+client_pid=$!
+wait "$vm_pid"
+status=$?
+kill "$client_pid" 2>/dev/null
+wait "$client_pid" 2>/dev/null || true
+expect_success kvm-virtio-net-user-hostfwd "$TMP/fwd.out" "$TMP/fwd.err"
+kill "$echo_pid" 2>/dev/null
+wait "$echo_pid" 2>/dev/null || true
+
+# tap, inside a network namespace of our own.
+if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || [ ! -c /dev/net/tun ]; then
+	skip kvm-virtio-net-tap "needs root, ip(8) and /dev/net/tun"
+	exit 0
+fi
+NS=vmon-test-$$
+if ! ip netns add "$NS" 2>"$TMP/ns.err"; then
+	skip kvm-virtio-net-tap "cannot create a network namespace: $(head -c 200 "$TMP/ns.err")"
+	exit 0
+fi
+trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"' EXIT
+ip netns exec "$NS" ip tuntap add dev vmtap0 mode tap &&
+	ip netns exec "$NS" ip link set vmtap0 up || fail kvm-virtio-net-tap "cannot set up the tap"
+# The host end: answers the guest's PING frame with a PONG to its MAC.
+cat >"$TMP/tappeer.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
+s.bind(("vmtap0", 0x88b5))
+print("listening", flush=True)
+s.settimeout(100)
+while True:
+    f = s.recv(65536)
+    if f[14:27] == b"VMON-TAP-PING":
+        print("got PING from", f[6:12].hex(":"), flush=True)
+        s.send(f[6:12] + bytes.fromhex("020000000001") + b"\x88\xb5" + b"VMON-TAP-PONG".ljust(46, b"\0"))
+        break
+PY
+ip netns exec "$NS" python3 "$TMP/tappeer.py" >"$TMP/tappeer.out" 2>&1 &
+peer_pid=$!
+for _ in $(seq 50); do grep -q listening "$TMP/tappeer.out" && break; sleep 0.1; done
+timeout -k 5 "$TEST_TIMEOUT" ip netns exec "$NS" "$VMON" $K --kernel "$NET" --net tap:vmtap0 \
+	--cmdline "mode=tap" </dev/null >"$TMP/tap.out" 2>"$TMP/tap.err"
+status=$?
+expect_success kvm-virtio-net-tap "$TMP/tap.out" "$TMP/tap.err"
+if grep -q "got PING from 52:54:00:12:34:56" "$TMP/tappeer.out"; then
+	pass kvm-virtio-net-tap-guest-to-host
+else
+	fail kvm-virtio-net-tap-guest-to-host "host side saw: $(head -c 200 "$TMP/tappeer.out")"
+fi
+kill "$peer_pid" 2>/dev/null
+wait "$peer_pid" 2>/dev/null || true
