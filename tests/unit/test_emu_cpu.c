@@ -327,6 +327,41 @@ static void test_cmpxchg16b_misaligned(void **state)
 	finish();
 }
 
+/* CPUID 0x16 (base MHz), 0x80000007 (invariant TSC), 7 (TSC_ADJUST);
+ * then RDTSC into rbx; out 0xf4 stops. */
+static const uint8_t code_time64[] = {
+	0xb8, 0x16, 0x00, 0x00, 0x00, 0x31, 0xc9, 0x0f, 0xa2, 0x89, 0xc6, 0xb8, 0x07, 0x00, 0x00,
+	0x80, 0x0f, 0xa2, 0x89, 0xd7, 0xb8, 0x07, 0x00, 0x00, 0x00, 0x31, 0xc9, 0x0f, 0xa2, 0x89,
+	0xdd, 0x0f, 0x31, 0x48, 0xc1, 0xe2, 0x20, 0x48, 0x09, 0xc2, 0x48, 0x89, 0xd3, 0xe6, 0xf4};
+
+static void test_time_cpuid(void **state)
+{
+	struct emu_cpu *c = run(BOOT_MODE_LONG64, code_time64, sizeof(code_time64));
+	assert_true(c->r[R_SI] >= 100 && c->r[R_SI] < 100000); /* a plausible MHz */
+	assert_true(c->r[R_DI] & (1u << 8));		       /* invariant TSC */
+	assert_true(c->r[R_BP] & (1u << 1));		       /* TSC_ADJUST */
+	/* The TSC started at 0 when the VM was created: under a minute. */
+	assert_true(c->r[R_BX] < 60ULL * c->r[R_SI] * 1000000ULL);
+	finish();
+}
+
+/* MSI messages: the LAPIC decodes address (destination) and data (vector,
+ * delivery mode); anything outside 0xfee00000 is not an interrupt. */
+static void test_msi(void **state)
+{
+	struct emu_cpu *c = run(BOOT_MODE_LONG64, code_time64, sizeof(code_time64));
+	assert_non_null(mach.irq.msi);
+	mach.irq.msi(mach.irq.ctx, 0xfee00000, 0x41); /* APIC 0, fixed, vector 0x41 */
+	assert_true(atomic_load(&c->apic.irr[0x41 >> 5]) & (1u << (0x41 & 31)));
+	mach.irq.msi(mach.irq.ctx, 0xfee01000, 0x42); /* APIC 1: nobody */
+	assert_false(atomic_load(&c->apic.irr[0x42 >> 5]) & (1u << (0x42 & 31)));
+	mach.irq.msi(mach.irq.ctx, 0xfed00000, 0x43); /* not the interrupt range */
+	assert_false(atomic_load(&c->apic.irr[0x43 >> 5]) & (1u << (0x43 & 31)));
+	mach.irq.msi(mach.irq.ctx, 0xfee00000, 0x0744); /* ExtINT: not by message */
+	assert_false(atomic_load(&c->apic.irr[0x44 >> 5]) & (1u << (0x44 & 31)));
+	finish();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +374,8 @@ int main(void)
 		cmocka_unit_test(test_sse_x87),
 		cmocka_unit_test(test_rdtscp_cmpxchg16b),
 		cmocka_unit_test(test_cmpxchg16b_misaligned),
+		cmocka_unit_test(test_time_cpuid),
+		cmocka_unit_test(test_msi),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
