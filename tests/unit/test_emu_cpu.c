@@ -19,6 +19,8 @@
 #include "cpu/cpu_backend.h"
 #include "cpu/emu/emu.h"
 
+#include "emu_harness.h"
+
 /* alu32: add/sub flags, imul imm8, div, rol; smc32: patches its own next
  * instruction twice; rep32: rep stosb/movsl/repe scasb; de32: #DE through a
  * 32-bit IDT gate; pf64: #PF in long mode with CR2 and error code. */
@@ -174,87 +176,28 @@ static const uint8_t code_rdtscp_cx16[] = {
 static const uint8_t code_cx16_misaligned64[] = {0xbf, 0x08, 0x30, 0x00, 0x00, 0xf0, 0x48,
 						 0x0f, 0xc7, 0x0f, 0xe6, 0xf4, 0xf4};
 
-static uint64_t stop_read(void *opaque, uint64_t off, unsigned size)
-{
-	return 0;
-}
-
-static void stop_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
-{
-	struct machine *m = opaque;
-	vmctl_request_stop(&m->ctl, VM_STOP_DEBUG_EXIT, 0);
-}
-
-static const struct bus_ops stop_ops = {.read = stop_read, .write = stop_write};
-
-static struct machine mach;
-
-static struct emu_cpu *run(enum boot_cpu_mode mode, const uint8_t *code, size_t len)
-{
-	struct machine *m = &mach;
-	struct vmon_error err = {{0}};
-	memset(m, 0, sizeof(*m));
-	assert_int_equal(gm_create(&m->mem, 16 << 20, &err), 0);
-	bus_init(&m->pio, "pio");
-	bus_init(&m->mmio, "mmio");
-	m->ncpus = 1;
-	m->backend = &cpu_backend_emu;
-	static const uint64_t gdt[4] = {0, 0x00af9b000000ffffULL, 0x00cf9b000000ffffULL,
-					0x00cf93000000ffffULL};
-	assert_int_equal(gm_write(&m->mem, 0x500, gdt, sizeof(gdt)), 0);
-	/* 64-bit: PML4 at 0x10000 -> PDPT at 0x11000 mapping the first GiB */
-	uint64_t pml4e = 0x11000 | 3, pdpte = 0x83;
-	assert_int_equal(gm_write(&m->mem, 0x10000, &pml4e, 8), 0);
-	assert_int_equal(gm_write(&m->mem, 0x11000, &pdpte, 8), 0);
-	assert_int_equal(gm_write(&m->mem, 0x1000, code, len), 0);
-	m->boot.mode = mode;
-	m->boot.rip = 0x1000;
-	m->boot.rsp = 0x8000;
-	m->boot.cr3 = 0x10000;
-	m->boot.gdt_base = 0x500;
-	m->boot.gdt_limit = sizeof(gdt) - 1;
-	assert_int_equal(cpu_backend_emu.create(m, &err), 0);
-	assert_int_equal(bus_register(&m->pio, 0xf4, 1, &stop_ops, m, "stop", &err), 0);
-	bus_seal(&m->pio);
-	bus_seal(&m->mmio);
-	assert_int_equal(cpu_backend_emu.vcpu_create(m, 0, &err), 0);
-	alarm(10); /* a CPU bug must not hang the test run */
-	cpu_backend_emu.vcpu_run(m, 0);
-	alarm(0);
-	struct emu_vm *vm = m->backend_priv;
-	return vm->cpus[0];
-}
-
-static void finish(void)
-{
-	cpu_backend_emu.destroy(&mach);
-	bus_destroy(&mach.pio);
-	bus_destroy(&mach.mmio);
-	gm_destroy(&mach.mem);
-}
-
 static void test_alu_flags(void **state)
 {
-	struct emu_cpu *c = run(BOOT_MODE_PROT32, code_alu32, sizeof(code_alu32));
+	struct emu_cpu *c = emu_run(BOOT_MODE_PROT32, code_alu32, sizeof(code_alu32));
 	assert_int_equal(c->r[R_BX] & (F_OF | F_SF | F_ZF | F_CF), F_OF | F_SF);
 	assert_int_equal(c->r[R_SI], 0xfffffff1); /* -15, zero-extended */
 	assert_int_equal(c->r[R_AX], 14);
 	assert_int_equal(c->r[R_BP], 2);
 	assert_int_equal(c->r[R_DX], 3);
 	assert_true(emu_flags(c) & F_CF);
-	finish();
+	emu_finish();
 }
 
 static void test_self_modifying(void **state)
 {
-	struct emu_cpu *c = run(BOOT_MODE_PROT32, code_smc32, sizeof(code_smc32));
+	struct emu_cpu *c = emu_run(BOOT_MODE_PROT32, code_smc32, sizeof(code_smc32));
 	assert_int_equal(c->r[R_AX], 2);
-	finish();
+	emu_finish();
 }
 
 static void test_rep_strings(void **state)
 {
-	struct emu_cpu *c = run(BOOT_MODE_PROT32, code_rep32, sizeof(code_rep32));
+	struct emu_cpu *c = emu_run(BOOT_MODE_PROT32, code_rep32, sizeof(code_rep32));
 	uint8_t buf[101];
 	assert_int_equal(gm_read(&mach.mem, buf, 0x4000, sizeof(buf)), 0);
 	for (int i = 0; i < 100; i++)
@@ -263,50 +206,50 @@ static void test_rep_strings(void **state)
 	assert_int_equal(c->r[R_DI], 0x4065);
 	assert_int_equal(c->r[R_BX], 99);
 	assert_int_equal(c->r[R_CX], 99);
-	finish();
+	emu_finish();
 }
 
 static void test_divide_error(void **state)
 {
-	struct emu_cpu *c = run(BOOT_MODE_PROT32, code_de32, sizeof(code_de32));
+	struct emu_cpu *c = emu_run(BOOT_MODE_PROT32, code_de32, sizeof(code_de32));
 	assert_int_equal(c->r[R_BX], 0xdead);
 	assert_int_equal(c->r[R_SI], 0x1000 + 0x11); /* the div instruction */
-	finish();
+	emu_finish();
 }
 
 static void test_page_fault_long_mode(void **state)
 {
-	struct emu_cpu *c = run(BOOT_MODE_LONG64, code_pf64, sizeof(code_pf64));
+	struct emu_cpu *c = emu_run(BOOT_MODE_LONG64, code_pf64, sizeof(code_pf64));
 	assert_int_equal(c->r[R_CX], 0x77);
 	assert_int_equal(c->r[R_SI], 0);	  /* read, not present, supervisor */
 	assert_int_equal(c->r[R_DI], 0x40000000); /* CR2 */
 	assert_int_equal(c->cmode, 8);
-	finish();
+	emu_finish();
 }
 
 static void test_int_iretq(void **state)
 {
-	struct emu_cpu *c = run(BOOT_MODE_LONG64, code_int64, sizeof(code_int64));
+	struct emu_cpu *c = emu_run(BOOT_MODE_LONG64, code_int64, sizeof(code_int64));
 	assert_int_equal(c->r[R_BX], 0x1101);
 	assert_int_equal(c->r[R_DX], 0x08);
 	assert_int_equal(c->r[R_SI], 0x1020); /* after int $0x21 */
-	finish();
+	emu_finish();
 }
 
 static void test_sse_x87(void **state)
 {
-	struct emu_cpu *c = run(BOOT_MODE_LONG64, code_sse64, sizeof(code_sse64));
+	struct emu_cpu *c = emu_run(BOOT_MODE_LONG64, code_sse64, sizeof(code_sse64));
 	assert_int_equal(c->r[R_BX], 6);
 	assert_int_equal(c->r[R_CX], 5);
 	assert_int_equal(c->r[R_DX], 17);
 	assert_int_equal(c->r[R_SI], 1);
 	assert_int_equal(c->r[R_DI], 17);
-	finish();
+	emu_finish();
 }
 
 static void test_rdtscp_cmpxchg16b(void **state)
 {
-	struct emu_cpu *c = run(BOOT_MODE_LONG64, code_rdtscp_cx16, sizeof(code_rdtscp_cx16));
+	struct emu_cpu *c = emu_run(BOOT_MODE_LONG64, code_rdtscp_cx16, sizeof(code_rdtscp_cx16));
 	assert_int_equal(atomic_load(&mach.ctl.reason), VM_STOP_DEBUG_EXIT);
 	assert_int_equal(c->r[8], 0x1234abcd); /* RDTSCP's ECX */
 	assert_int_equal(c->r[9] & 0xff, 1);   /* first CMPXCHG16B succeeded */
@@ -317,14 +260,14 @@ static void test_rdtscp_cmpxchg16b(void **state)
 	assert_int_equal(gm_read(&mach.mem, m, 0x3000, sizeof(m)), 0);
 	assert_int_equal(m[0], 0x33);
 	assert_int_equal(m[1], 0x44);
-	finish();
+	emu_finish();
 }
 
 static void test_cmpxchg16b_misaligned(void **state)
 {
-	run(BOOT_MODE_LONG64, code_cx16_misaligned64, sizeof(code_cx16_misaligned64));
+	emu_run(BOOT_MODE_LONG64, code_cx16_misaligned64, sizeof(code_cx16_misaligned64));
 	assert_int_equal(atomic_load(&mach.ctl.reason), VM_STOP_TRIPLE_FAULT);
-	finish();
+	emu_finish();
 }
 
 /* CPUID 0x16 (base MHz), 0x80000007 (invariant TSC), 7 (TSC_ADJUST);
@@ -336,20 +279,20 @@ static const uint8_t code_time64[] = {
 
 static void test_time_cpuid(void **state)
 {
-	struct emu_cpu *c = run(BOOT_MODE_LONG64, code_time64, sizeof(code_time64));
+	struct emu_cpu *c = emu_run(BOOT_MODE_LONG64, code_time64, sizeof(code_time64));
 	assert_true(c->r[R_SI] >= 100 && c->r[R_SI] < 100000); /* a plausible MHz */
 	assert_true(c->r[R_DI] & (1u << 8));		       /* invariant TSC */
 	assert_true(c->r[R_BP] & (1u << 1));		       /* TSC_ADJUST */
 	/* The TSC started at 0 when the VM was created: under a minute. */
 	assert_true(c->r[R_BX] < 60ULL * c->r[R_SI] * 1000000ULL);
-	finish();
+	emu_finish();
 }
 
 /* MSI messages: the LAPIC decodes address (destination) and data (vector,
  * delivery mode); anything outside 0xfee00000 is not an interrupt. */
 static void test_msi(void **state)
 {
-	struct emu_cpu *c = run(BOOT_MODE_LONG64, code_time64, sizeof(code_time64));
+	struct emu_cpu *c = emu_run(BOOT_MODE_LONG64, code_time64, sizeof(code_time64));
 	assert_non_null(mach.irq.msi);
 	mach.irq.msi(mach.irq.ctx, 0xfee00000, 0x41); /* APIC 0, fixed, vector 0x41 */
 	assert_true(atomic_load(&c->apic.irr[0x41 >> 5]) & (1u << (0x41 & 31)));
@@ -359,7 +302,7 @@ static void test_msi(void **state)
 	assert_false(atomic_load(&c->apic.irr[0x43 >> 5]) & (1u << (0x43 & 31)));
 	mach.irq.msi(mach.irq.ctx, 0xfee00000, 0x0744); /* ExtINT: not by message */
 	assert_false(atomic_load(&c->apic.irr[0x44 >> 5]) & (1u << (0x44 & 31)));
-	finish();
+	emu_finish();
 }
 
 int main(void)

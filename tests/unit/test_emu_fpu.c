@@ -22,6 +22,8 @@
 #include "cpu/cpu_backend.h"
 #include "cpu/emu/emu.h"
 
+#include "emu_harness.h"
+
 /*
  *   movq %cr4, %rax
  *   orq $0x600, %rax
@@ -280,65 +282,13 @@ static const uint8_t code_x87fpu64[] = {
 	0x00, 0x00, 0xde, 0xd9, 0xdd, 0xbb, 0xc2, 0x00, 0x00, 0x00, 0xe6, 0xf4,
 };
 
-static uint64_t stop_read(void *opaque, uint64_t off, unsigned size)
-{
-	return 0;
-}
-
-static void stop_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
-{
-	struct machine *m = opaque;
-	vmctl_request_stop(&m->ctl, VM_STOP_DEBUG_EXIT, 0);
-}
-
-static const struct bus_ops stop_ops = {.read = stop_read, .write = stop_write};
-
-static struct machine mach;
 static uint8_t data[0x100]; /* guest 0x3000.. after the run */
 
 static struct emu_cpu *run(const uint8_t *code, size_t len)
 {
-	struct machine *m = &mach;
-	struct vmon_error err = {{0}};
-	memset(m, 0, sizeof(*m));
-	assert_int_equal(gm_create(&m->mem, 16 << 20, &err), 0);
-	bus_init(&m->pio, "pio");
-	bus_init(&m->mmio, "mmio");
-	m->ncpus = 1;
-	m->backend = &cpu_backend_emu;
-	static const uint64_t gdt[4] = {0, 0x00af9b000000ffffULL, 0x00cf9b000000ffffULL,
-					0x00cf93000000ffffULL};
-	assert_int_equal(gm_write(&m->mem, 0x500, gdt, sizeof(gdt)), 0);
-	/* PML4 at 0x10000 -> PDPT at 0x11000 mapping the first GiB */
-	uint64_t pml4e = 0x11000 | 3, pdpte = 0x83;
-	assert_int_equal(gm_write(&m->mem, 0x10000, &pml4e, 8), 0);
-	assert_int_equal(gm_write(&m->mem, 0x11000, &pdpte, 8), 0);
-	assert_int_equal(gm_write(&m->mem, 0x1000, code, len), 0);
-	m->boot.mode = BOOT_MODE_LONG64;
-	m->boot.rip = 0x1000;
-	m->boot.rsp = 0x8000;
-	m->boot.cr3 = 0x10000;
-	m->boot.gdt_base = 0x500;
-	m->boot.gdt_limit = sizeof(gdt) - 1;
-	assert_int_equal(cpu_backend_emu.create(m, &err), 0);
-	assert_int_equal(bus_register(&m->pio, 0xf4, 1, &stop_ops, m, "stop", &err), 0);
-	bus_seal(&m->pio);
-	bus_seal(&m->mmio);
-	assert_int_equal(cpu_backend_emu.vcpu_create(m, 0, &err), 0);
-	alarm(10); /* a CPU bug must not hang the test run */
-	cpu_backend_emu.vcpu_run(m, 0);
-	alarm(0);
-	assert_int_equal(gm_read(&m->mem, data, 0x3000, sizeof(data)), 0);
-	struct emu_vm *vm = m->backend_priv;
-	return vm->cpus[0];
-}
-
-static void finish(void)
-{
-	cpu_backend_emu.destroy(&mach);
-	bus_destroy(&mach.pio);
-	bus_destroy(&mach.mmio);
-	gm_destroy(&mach.mem);
+	struct emu_cpu *c = emu_run(BOOT_MODE_LONG64, code, len);
+	assert_int_equal(gm_read(&mach.mem, data, 0x3000, sizeof(data)), 0);
+	return c;
 }
 
 static uint16_t d16(unsigned off)
@@ -388,7 +338,7 @@ static void test_xadd_cmpxchg(void **state)
 	assert_int_equal(c->r[12], 0xdeadbeef11112222ULL);
 	assert_int_equal(c->r[13], 0x80000000);
 	assert_int_equal(d64(0), 0x8000000011112222ULL);
-	finish();
+	emu_finish();
 }
 
 /* MXCSR: exception flags (PE ZE IE DE), rounding control, DAZ, and an
@@ -417,7 +367,7 @@ static void test_sse_flags_rounding(void **state)
 	assert_int_equal(data[0x4c], 0);
 	assert_int_equal(d32(0x50), 0xffff); /* MXCSR_MASK */
 	assert_int_equal(c->mxcsr, 0x1fa0);  /* the last sqrtsd: PE */
-	finish();
+	emu_finish();
 }
 
 /* x87: FSW exception flags, FCW.RC (arithmetic, FSTP m32, constants),
@@ -446,7 +396,7 @@ static void test_x87_flags_rounding(void **state)
 	assert_int_equal(data[0xc1], 1);		 /* above */
 	assert_int_equal(d16(0xc2), 0);			 /* fcompp: C3 C2 C0 = 0, empty */
 	assert_int_equal(c->ftw, 0);
-	finish();
+	emu_finish();
 }
 
 int main(void)
