@@ -6,12 +6,15 @@
 # virtio-rng (MSI-X), a clean dmesg and the power-off status; then four
 # guests boot at once (one with --cpus 2, for nproc), each running a
 # command. About a minute and a half on a 2-core host.
+# LINUX_BACKEND=kvm runs the same checks on the KVM backend
+# (tests/integration/linux_kvm.sh does, where the host can).
 source "$(dirname "$0")/../lib.sh"
 
+LB=${LINUX_BACKEND:-emu}
 G=${GUEST_DIR:-$BUILD/guest}
-NAMES=(linux-emu-shell linux-emu-uname linux-emu-checksum linux-emu-sleep
-	linux-emu-virtio linux-emu-dmesg linux-emu-poweroff linux-emu-nproc
-	linux-emu-concurrent)
+NAMES=(linux-$LB-shell linux-$LB-uname linux-$LB-checksum linux-$LB-sleep
+	linux-$LB-virtio linux-$LB-dmesg linux-$LB-poweroff linux-$LB-nproc
+	linux-$LB-concurrent)
 skip_all() {
 	for n in "${NAMES[@]}"; do skip "$n" "$1"; done
 	exit 0
@@ -19,8 +22,8 @@ skip_all() {
 for f in bzImage initramfs.cpio.gz kernel-release; do
 	[ -f "$G/$f" ] || skip_all "no $G/$f (run make guest)"
 done
-if ! "$VMON" run --backend emu --kernel /nonexistent 2>&1 | grep -q nonexistent; then
-	skip_all "this vmon has no emu backend"
+if ! "$VMON" run --backend "$LB" --kernel /nonexistent 2>&1 | grep -q nonexistent; then
+	skip_all "this vmon has no $LB backend"
 fi
 
 LIMIT=${LINUX_EMU_LIMIT:-240}
@@ -34,7 +37,7 @@ linux_run() {
 	local name=$1 input=$2
 	shift 2
 	printf '%s\n' "$input" >"$TMP/$name.in"
-	timeout -k 5 "$LIMIT" "$VMON" run --backend emu --kernel "$G/bzImage" \
+	timeout -k 5 "$LIMIT" "$VMON" run --backend "$LB" --kernel "$G/bzImage" \
 		--initrd "$G/initramfs.cpio.gz" --cmdline "console=ttyS0 quiet" "$@" \
 		<"$TMP/$name.in" >"$TMP/$name.raw" 2>"$TMP/$name.err"
 	echo $? >"$TMP/$name.rc"
@@ -64,43 +67,43 @@ EOF
 )" --disk "$TMP/disk.img"
 
 if grep -q '^vmon guest: Linux ' "$TMP/main.out" && grep -q '^vmon# ' "$TMP/main.out"; then
-	pass linux-emu-shell
+	pass linux-$LB-shell
 else
-	fail linux-emu-shell "no banner and prompt; $(why main)"
+	fail linux-$LB-shell "no banner and prompt; $(why main)"
 fi
 v=$(value main RELEASE)
 if [ "$v" = "$RELEASE" ]; then
-	pass linux-emu-uname
+	pass linux-$LB-uname
 else
-	fail linux-emu-uname "uname -r said '$v', want '$RELEASE'; $(why main)"
+	fail linux-$LB-uname "uname -r said '$v', want '$RELEASE'; $(why main)"
 fi
 v=$(value main SUM)
 if [ "$v" = "$SUM" ]; then
-	pass linux-emu-checksum
+	pass linux-$LB-checksum
 else
-	fail linux-emu-checksum "seq 1 20000 | md5sum said '$v', want '$SUM'; $(why main)"
+	fail linux-$LB-checksum "seq 1 20000 | md5sum said '$v', want '$SUM'; $(why main)"
 fi
 v=$(value main SLEPT)
 if [ -n "$v" ] && awk -v s="$v" 'BEGIN { split(s, t, " "); d = t[2] - t[1]; exit !(d >= 0.5 && d <= 5) }'; then
-	pass linux-emu-sleep
+	pass linux-$LB-sleep
 else
-	fail linux-emu-sleep "uptime before/after sleep 1: '$v' (want 0.5-5 s apart); $(why main)"
+	fail linux-$LB-sleep "uptime before/after sleep 1: '$v' (want 0.5-5 s apart); $(why main)"
 fi
 if [ "$(value main DISK)" = VMON-DISK-MARK ] && [ "$(value main RNG)" = 64 ]; then
-	pass linux-emu-virtio
+	pass linux-$LB-virtio
 else
-	fail linux-emu-virtio "virtio-blk read '$(value main DISK)', virtio-rng gave '$(value main RNG)' bytes; $(why main)"
+	fail linux-$LB-virtio "virtio-blk read '$(value main DISK)', virtio-rng gave '$(value main RNG)' bytes; $(why main)"
 fi
 v=$(value main BAD)
 if [ "$v" = 0 ]; then
-	pass linux-emu-dmesg
+	pass linux-$LB-dmesg
 else
-	fail linux-emu-dmesg "dmesg has '$v' BUG/WARNING/Call Trace lines: $(grep '^DMESG: ' "$TMP/main.out" | tr '\n' ' ')"
+	fail linux-$LB-dmesg "dmesg has '$v' BUG/WARNING/Call Trace lines: $(grep '^DMESG: ' "$TMP/main.out" | tr '\n' ' ')"
 fi
 if [ "$(cat "$TMP/main.rc")" = 0 ] && grep -q 'reboot: Power down' "$TMP/main.out"; then
-	pass linux-emu-poweroff
+	pass linux-$LB-poweroff
 else
-	fail linux-emu-poweroff "want status 0 after 'reboot: Power down'; $(why main)"
+	fail linux-$LB-poweroff "want status 0 after 'reboot: Power down'; $(why main)"
 fi
 
 # --- four at once, one of them with two vCPUs ---------------------------------
@@ -114,9 +117,9 @@ done
 wait "${pids[@]}"
 v=$(value c0 GUEST)
 if [ "${v#0 }" != "$v" ] && [ "$(echo "$v" | cut -d' ' -f2)" = 2 ]; then
-	pass linux-emu-nproc
+	pass linux-$LB-nproc
 else
-	fail linux-emu-nproc "with --cpus 2 the guest said '$v' (want nproc 2); $(why c0)"
+	fail linux-$LB-nproc "with --cpus 2 the guest said '$v' (want nproc 2); $(why c0)"
 fi
 bad=""
 for i in 0 1 2 3; do
@@ -127,7 +130,7 @@ for i in 0 1 2 3; do
 	fi
 done
 if [ -z "$bad" ]; then
-	pass linux-emu-concurrent
+	pass linux-$LB-concurrent
 else
-	fail linux-emu-concurrent "${bad# | }"
+	fail linux-$LB-concurrent "${bad# | }"
 fi
