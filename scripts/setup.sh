@@ -17,7 +17,6 @@ PACKAGES=(
 	util-linux                      # setpriv, for the permission tests
 	qemu-system-x86                 # reference for benchmarks, oracle for tests
 	clang-format                    # make format-check
-	hyperfine                       # benchmark timing
 	lz4 xz-utils cpio               # make guest: kernel payload, modules, initramfs checks
 )
 
