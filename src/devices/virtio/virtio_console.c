@@ -73,23 +73,7 @@ static void tx_work(struct virtio_console *c)
 
 static bool rx_take(struct virtio_console *c)
 {
-	struct virtio_device *vd = &c->vd;
-	while (!c->rx_held && virtio_queue_live(vd, RXQ)) {
-		enum virtq_pop_result r = virtq_pop(&vd->vq[RXQ], &c->rx_req);
-		if (r == VIRTQ_EMPTY) {
-			if (virtq_arm_notify(&vd->vq[RXQ]))
-				continue;
-			break;
-		}
-		if (r == VIRTQ_BROKEN) {
-			virtio_needs_reset(vd, "receive queue: available ring corrupt");
-			break;
-		}
-		if (r == VIRTQ_BAD_REQ || c->rx_req.nout) {
-			virtio_fail_request(vd, RXQ, c->rx_req.head,
-					    "malformed or read-only receive chain");
-			continue;
-		}
+	if (!c->rx_held && virtio_pop_writable(&c->vd, RXQ, &c->rx_req, 0)) {
 		c->rx_held = true;
 		c->rx_off = 0;
 	}

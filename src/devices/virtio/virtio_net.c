@@ -52,29 +52,8 @@ struct virtio_net {
 /* Takes the next receive chain if none is held. vd.lock held. */
 static bool rx_take(struct virtio_net *n)
 {
-	struct virtio_device *vd = &n->vd;
-	while (!n->rx_held && virtio_queue_live(vd, RXQ)) {
-		enum virtq_pop_result r = virtq_pop(&vd->vq[RXQ], &n->rx_req);
-		if (r == VIRTQ_EMPTY) {
-			if (virtq_arm_notify(&vd->vq[RXQ]))
-				continue;
-			break;
-		}
-		if (r == VIRTQ_BROKEN) {
-			virtio_needs_reset(vd, "receive queue: available ring corrupt");
-			break;
-		}
-		if (r == VIRTQ_BAD_REQ) {
-			virtio_fail_request(vd, RXQ, n->rx_req.head, "malformed receive chain");
-			continue;
-		}
-		if (n->rx_req.nout || n->rx_req.in_bytes < NET_HDR_LEN) {
-			virtio_fail_request(vd, RXQ, n->rx_req.head,
-					    "receive chain read-only or shorter than the header");
-			continue;
-		}
+	if (!n->rx_held && virtio_pop_writable(&n->vd, RXQ, &n->rx_req, NET_HDR_LEN))
 		n->rx_held = true;
-	}
 	return n->rx_held;
 }
 

@@ -87,6 +87,34 @@ void virtio_fail_request(struct virtio_device *vd, unsigned q, uint16_t head, co
 	virtio_queue_interrupt(vd, q);
 }
 
+bool virtio_pop_writable(struct virtio_device *vd, unsigned q, struct virtq_req *req,
+			 uint64_t min_in)
+{
+	while (virtio_queue_live(vd, q)) {
+		enum virtq_pop_result r = virtq_pop(&vd->vq[q], req);
+		if (r == VIRTQ_EMPTY) {
+			if (virtq_arm_notify(&vd->vq[q]))
+				continue; /* a chain arrived while re-arming */
+			return false;
+		}
+		if (r == VIRTQ_BROKEN) {
+			virtio_needs_reset(vd, "receive queue: available ring corrupt");
+			return false;
+		}
+		if (r == VIRTQ_BAD_REQ) {
+			virtio_fail_request(vd, q, req->head, "malformed receive chain");
+			continue;
+		}
+		if (req->nout || req->in_bytes < min_in) {
+			virtio_fail_request(vd, q, req->head,
+					    "receive chain read-only or shorter than the header");
+			continue;
+		}
+		return true;
+	}
+	return false;
+}
+
 bool virtio_queue_live(struct virtio_device *vd, unsigned q)
 {
 	return q < vd->nqueues && vd->vq[q].enabled &&

@@ -163,6 +163,15 @@ void virtio_needs_reset(struct virtio_device *vd, const char *why);
  * reset). */
 void virtio_fail_request(struct virtio_device *vd, unsigned q, uint16_t head, const char *why);
 
+/* Takes the next chain from a device-writable queue (a receive queue) into
+ * req: malformed chains, chains with a device-readable part and chains of
+ * fewer than min_in writable bytes are failed and skipped; a corrupt ring
+ * marks the device NEEDS_RESET. Returns true with a usable chain in req,
+ * false when the queue is empty (notification re-armed), dead or broken.
+ * vd->lock held. */
+bool virtio_pop_writable(struct virtio_device *vd, unsigned q, struct virtq_req *req,
+			 uint64_t min_in);
+
 /* Makes the I/O thread call queue_work(q) again. Any thread, any lock. */
 void virtio_kick(struct virtio_device *vd, unsigned q);
 

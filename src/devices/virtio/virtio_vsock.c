@@ -391,25 +391,8 @@ static void tx_work(struct virtio_vsock *v)
 
 static bool rx_take(struct virtio_vsock *v)
 {
-	struct virtio_device *vd = &v->vd;
-	while (!v->rx_held && virtio_queue_live(vd, RXQ)) {
-		enum virtq_pop_result r = virtq_pop(&vd->vq[RXQ], &v->rx_req);
-		if (r == VIRTQ_EMPTY) {
-			if (virtq_arm_notify(&vd->vq[RXQ]))
-				continue;
-			break;
-		}
-		if (r == VIRTQ_BROKEN) {
-			virtio_needs_reset(vd, "receive queue: available ring corrupt");
-			break;
-		}
-		if (r == VIRTQ_BAD_REQ || v->rx_req.nout || v->rx_req.in_bytes < HDR_LEN) {
-			virtio_fail_request(vd, RXQ, v->rx_req.head,
-					    "receive chain malformed, read-only or too short");
-			continue;
-		}
+	if (!v->rx_held && virtio_pop_writable(&v->vd, RXQ, &v->rx_req, HDR_LEN))
 		v->rx_held = true;
-	}
 	return v->rx_held;
 }
 
