@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #include "cpu/cpu_backend.h"
@@ -128,6 +129,16 @@ static int emu_create(struct machine *m, struct vmon_error *err)
 	return 0;
 }
 
+static void emu_cpu_free_caches(struct emu_cpu *c)
+{
+	if (c->btab && c->btab != MAP_FAILED)
+		munmap(c->btab, sizeof(*c->btab) << BTAB_BITS);
+	if (c->arena && c->arena != MAP_FAILED)
+		munmap(c->arena, BLOCK_ARENA_BYTES);
+	c->btab = NULL;
+	c->arena = NULL;
+}
+
 static int emu_vcpu_create(struct machine *m, int index, struct vmon_error *err)
 {
 	struct emu_vm *vm = m->backend_priv;
@@ -136,10 +147,15 @@ static int emu_vcpu_create(struct machine *m, int index, struct vmon_error *err)
 	struct emu_cpu *c = calloc(1, sizeof(*c));
 	if (!c)
 		return err_setf(err, "emu: out of memory for vCPU %d", index);
-	c->dcache = calloc(DCACHE_SIZE, sizeof(*c->dcache));
-	if (!c->dcache) {
+	/* Reserved, not committed: pages are touched as blocks are built. */
+	c->btab = mmap(NULL, sizeof(*c->btab) << BTAB_BITS, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	c->arena = mmap(NULL, BLOCK_ARENA_BYTES, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (c->btab == MAP_FAILED || c->arena == MAP_FAILED) {
+		emu_cpu_free_caches(c);
 		free(c);
-		return err_setf(err, "emu: out of memory for vCPU %d's decode cache", index);
+		return err_setf(err, "emu: out of memory for vCPU %d's decoded-block cache", index);
 	}
 	c->index = index;
 	c->m = m;
@@ -182,6 +198,9 @@ static void emu_vcpu_run(struct machine *m, int index)
 		fprintf(stderr, "vmon: emu: cpu%d: %llu instructions in %.3f s (%.1f M/s)\n", index,
 			(unsigned long long)c->icount, secs,
 			secs > 0 ? (double)c->icount / secs / 1e6 : 0.0);
+		fprintf(stderr, "vmon: emu: cpu%d: %llu blocks decoded, %llu cache flushes\n",
+			index, (unsigned long long)c->blocks_built,
+			(unsigned long long)c->block_flushes);
 	}
 }
 
@@ -203,7 +222,7 @@ static void emu_destroy(struct machine *m)
 			continue;
 		pthread_mutex_destroy(&c->sleep_lock);
 		pthread_cond_destroy(&c->sleep_cond);
-		free(c->dcache);
+		emu_cpu_free_caches(c);
 		free(c);
 	}
 	emu_ports_detach(vm);

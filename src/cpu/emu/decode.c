@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Instruction decoding: Zydis decodes each instruction once into vmon's
- * struct dinsn, which is cached per vCPU by guest-physical address.
+ * struct dinsn; runs of them up to the next branch or system instruction
+ * are cached per vCPU as blocks, by guest-physical address (struct dblock).
  *
- * Invalidation: each entry keeps the instruction's bytes, and a hit is
- * only taken while guest memory still holds them (emu_fetch). That covers
+ * Invalidation: each block keeps the bytes it was decoded from, and is
+ * only used while guest memory still holds them (emu_block). That covers
  * every way code can change -- stores by any vCPU, and device DMA that
  * writes guest RAM through host pointers -- with no write-side hook.
  * Instructions that cross a page boundary are never cached.
@@ -191,6 +192,7 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 		if (d->seg > SEG_GS)
 			d->seg = SEG_DS;
 		d->hclass = H_STRING;
+		d->fn = emu_insn_handler(d, cmode);
 		return true;
 	}
 	int n = in->operand_count_visible;
@@ -275,6 +277,7 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 	uint8_t fc = fast_class(d, cmode);
 	if (fc)
 		d->hclass = fc;
+	d->fn = emu_insn_handler(d, cmode);
 	return true;
 }
 
@@ -319,35 +322,38 @@ static unsigned fetch_bytes(struct emu_cpu *c, uint64_t lin, uint8_t *buf)
 	return 15;
 }
 
+/* Makes the current code page's translation the cached one (c->fetch_*). */
+static void fetch_page(struct emu_cpu *c, uint64_t lin)
+{
+	uint64_t vpn = lin >> 12;
+	if (c->fetch_vpn == vpn + 1)
+		return;
+	struct tlb_entry *e = mmu_lookup(c, lin, 2, c->cpl == 3);
+	if (!e->host) {
+		fprintf(stderr, "vmon: emu: cpu%d: executing from non-RAM gpa %#llx\n", c->index,
+			(unsigned long long)(e->gpa | (lin & 0xfff)));
+		vmctl_request_stop(&c->m->ctl, VM_STOP_GUEST_ERROR, 1);
+		emu_raise(c, EXC_UD, 0, false);
+	}
+	c->fetch_vpn = vpn + 1;
+	c->fetch_host = e->host;
+	c->fetch_gpa = e->gpa;
+}
+
+static uint64_t cs_linear(const struct emu_cpu *c, uint64_t rip)
+{
+	uint64_t lin = c->seg[SEG_CS].base + rip;
+	return c->cmode != 8 ? lin & 0xffffffffULL : lin;
+}
+
+/* Decodes the instruction at CS:RIP on its own, uncached: the path for
+ * instructions that straddle a page and for those that do not decode
+ * (which raises #UD here, with a report the first time). */
 const struct dinsn *emu_fetch_decode(struct emu_cpu *c)
 {
 	static __thread struct dinsn scratch;
-	uint64_t lin = c->seg[SEG_CS].base + c->rip;
-	if (c->cmode != 8)
-		lin &= 0xffffffffULL;
-	uint64_t vpn = lin >> 12;
-	if (c->fetch_vpn != vpn + 1) {
-		struct tlb_entry *e = mmu_lookup(c, lin, 2, c->cpl == 3);
-		if (!e->host) {
-			fprintf(stderr, "vmon: emu: cpu%d: executing from non-RAM gpa %#llx\n",
-				c->index, (unsigned long long)(e->gpa | (lin & 0xfff)));
-			vmctl_request_stop(&c->m->ctl, VM_STOP_GUEST_ERROR, 1);
-			emu_raise(c, EXC_UD, 0, false);
-		}
-		c->fetch_vpn = vpn + 1;
-		c->fetch_host = e->host;
-		c->fetch_gpa = e->gpa;
-	}
-	uint64_t gpa = c->fetch_gpa | (lin & 0xfff);
-	struct dinsn *d = &c->dcache[dcache_index(gpa)];
-	unsigned off = lin & 0xfff;
-	if (d->tag == DINSN_TAG(gpa, c->cmode) && off + d->len <= 4096) {
-		/* Near the page end: compare byte by byte (emu_fetch reads 16). */
-		uint8_t raw[16];
-		memcpy(raw, d->raw, 16);
-		if (!memcmp(raw, c->fetch_host + off, d->len))
-			return d;
-	}
+	uint64_t lin = cs_linear(c, c->rip);
+	fetch_page(c, lin);
 	uint8_t buf[15];
 	unsigned n = fetch_bytes(c, lin, buf);
 	ZydisDecodedInstruction in;
@@ -362,18 +368,142 @@ const struct dinsn *emu_fetch_decode(struct emu_cpu *c)
 		}
 		emu_raise(c, EXC_UD, 0, false);
 	}
-	bool crosses = (lin & 0xfff) + in.length > 4096;
-	struct dinsn *out = crosses ? &scratch : d;
-	if (!convert(out, &in, ops, c->cmode)) {
+	if (!convert(&scratch, &in, ops, c->cmode)) {
 		if (first_report(c, in.mnemonic))
 			report_unimpl(c, buf, in.length, "unsupported operand form");
 		emu_raise(c, EXC_UD, 0, false);
 	}
-	uint8_t raw[16] = {0};
-	memcpy(raw, buf, in.length);
-	memcpy(out->raw, raw, 16);
-	out->tag = crosses ? 0 : DINSN_TAG(gpa, c->cmode);
-	return out;
+	return &scratch;
+}
+
+/*
+ * True if nothing after d may run from the same block: d may branch, or
+ * change the CPU mode, CS, paging, CPL or interrupt state that decoding
+ * and the block's translation assumed, or loop on itself (REP), or raise
+ * #UD. Over-approximating only costs a block lookup.
+ */
+static bool ends_block(const ZydisDecodedInstruction *in, const struct dinsn *d)
+{
+	if (in->meta.branch_type != ZYDIS_BRANCH_TYPE_NONE || (d->flags & (DI_FAR | DI_REP)) ||
+	    d->hclass == H_UNIMPL)
+		return true;
+	switch (in->meta.category) {
+	case ZYDIS_CATEGORY_COND_BR:
+	case ZYDIS_CATEGORY_UNCOND_BR:
+	case ZYDIS_CATEGORY_CALL:
+	case ZYDIS_CATEGORY_RET:
+	case ZYDIS_CATEGORY_SYSTEM:
+	case ZYDIS_CATEGORY_INTERRUPT:
+	case ZYDIS_CATEGORY_SYSCALL:
+	case ZYDIS_CATEGORY_SYSRET:
+	case ZYDIS_CATEGORY_IO:
+	case ZYDIS_CATEGORY_IOSTRINGOP:
+	case ZYDIS_CATEGORY_FLAGOP: /* sti, cli, popf, ... */
+	case ZYDIS_CATEGORY_SEGOP: return true;
+	default: break;
+	}
+	switch (in->mnemonic) {
+	case ZYDIS_MNEMONIC_POPF:
+	case ZYDIS_MNEMONIC_POPFD:
+	case ZYDIS_MNEMONIC_POPFQ:
+	case ZYDIS_MNEMONIC_IRET:
+	case ZYDIS_MNEMONIC_IRETD:
+	case ZYDIS_MNEMONIC_IRETQ:
+	case ZYDIS_MNEMONIC_HLT:
+	case ZYDIS_MNEMONIC_CPUID:
+	case ZYDIS_MNEMONIC_RDMSR:
+	case ZYDIS_MNEMONIC_WRMSR:
+	case ZYDIS_MNEMONIC_INVLPG:
+	case ZYDIS_MNEMONIC_LMSW:
+	case ZYDIS_MNEMONIC_CLTS:
+	case ZYDIS_MNEMONIC_SWAPGS:
+	case ZYDIS_MNEMONIC_LOOP:
+	case ZYDIS_MNEMONIC_LOOPE:
+	case ZYDIS_MNEMONIC_LOOPNE:
+	case ZYDIS_MNEMONIC_JCXZ:
+	case ZYDIS_MNEMONIC_JECXZ:
+	case ZYDIS_MNEMONIC_JRCXZ:
+	case ZYDIS_MNEMONIC_UD0:
+	case ZYDIS_MNEMONIC_UD1:
+	case ZYDIS_MNEMONIC_UD2:
+	case ZYDIS_MNEMONIC_FXRSTOR:
+	case ZYDIS_MNEMONIC_FXRSTOR64: return true;
+	default: break;
+	}
+	for (int i = 0; i < d->nops; i++)
+		if (d->op[i].kind == DOP_SEG || d->op[i].kind == DOP_CR ||
+		    d->op[i].kind == DOP_DR || d->op[i].kind == DOP_OTHER)
+			return true;
+	return false;
+}
+
+/* Drops every block (the arena is full, or on request). */
+static void blocks_flush(struct emu_cpu *c)
+{
+	memset(c->btab, 0, sizeof(*c->btab) << BTAB_BITS);
+	c->arena_used = 0;
+	c->block_flushes++;
+}
+
+/*
+ * The block at CS:RIP after a change of code page, or a miss: decodes it
+ * into the arena and enters it in the table; NULL if its first
+ * instruction must be taken alone. Decoding stops
+ * before an instruction that would cross the page, would wrap IP/EIP, or
+ * does not decode (it faults when it is reached, from a block of its own).
+ */
+const struct dblock *emu_block_build(struct emu_cpu *c)
+{
+	uint64_t lin = cs_linear(c, c->rip);
+	fetch_page(c, lin);
+	unsigned off = lin & 0xfff;
+	/* Most calls here come from a change of code page: look again. */
+	struct dblock *hit = c->btab[btab_index(c->fetch_gpa | off)];
+	if (hit && hit->tag == BLOCK_TAG(c->fetch_gpa | off, c->cmode) &&
+	    dblock_matches(hit, c->fetch_host + off))
+		return hit;
+	const size_t worst =
+		sizeof(struct dblock) + BLOCK_MAX_INSNS * (sizeof(struct dinsn) + 15) + 64;
+	if (c->arena_used + worst > BLOCK_ARENA_BYTES)
+		blocks_flush(c);
+	struct dblock *b = (struct dblock *)(c->arena + c->arena_used);
+	unsigned pos = off, n = 0;
+	uint64_t ip_limit = c->cmode == 8 ? UINT64_MAX : c->cmode == 4 ? 0xffffffffULL : 0xffffULL;
+	uint64_t ip = c->rip;
+	const ZydisDecoder *dec = decoder_for(c);
+	uint8_t bytes[BLOCK_MAX_INSNS * 15];
+	while (n < BLOCK_MAX_INSNS && pos < 4096) {
+		ZydisDecodedInstruction in;
+		ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+		if (ZYAN_FAILED(
+			    ZydisDecoderDecodeFull(dec, c->fetch_host + pos, 4096 - pos, &in, ops)))
+			break; /* truncated by the page end, or invalid */
+		if (ip_limit - ip < in.length)
+			break;
+		struct dinsn *d = &b->insn[n];
+		if (!convert(d, &in, ops, c->cmode))
+			break;
+		memcpy(bytes + (pos - off), c->fetch_host + pos, in.length);
+		pos += in.length;
+		ip += in.length;
+		n++;
+		if (ends_block(&in, d))
+			break;
+	}
+	if (n == 0)
+		return NULL;
+	b->n = (uint16_t)n;
+	b->nbytes = (uint16_t)(pos - off);
+	b->pad = 0;
+	b->succ_tag[0] = b->succ_tag[1] = 0;
+	b->succ[0] = b->succ[1] = NULL;
+	memcpy((uint8_t *)&b->insn[n], bytes, b->nbytes);
+	b->tag = BLOCK_TAG(c->fetch_gpa | off, c->cmode);
+	size_t size = sizeof(*b) + n * sizeof(struct dinsn) + b->nbytes;
+	c->arena_used += (size + 63) & ~(size_t)63;
+	c->btab[btab_index(c->fetch_gpa | off)] = b;
+	c->blocks_built++;
+	return b;
 }
 
 void emu_format_insn(struct emu_cpu *c, uint64_t rip, char *buf, size_t len)

@@ -282,19 +282,24 @@ enum {
 extern const uint8_t emu_hclass[ZYDIS_MNEMONIC_MAX_VALUE + 1];
 
 /* Cache tag: the physical address and the decoder mode in one compare. */
-#define DINSN_TAG(gpa, cmode) ((gpa) | ((uint64_t)(cmode) << 56) | 1)
+/* A block's tag: its first byte's guest-physical address and the code
+ * size it was decoded for (never 0: cmode is 2, 4 or 8). */
+#define BLOCK_TAG(gpa, cmode) (((uint64_t)(gpa) << 4) | (uint64_t)(cmode))
+
+struct emu_cpu;
+struct dinsn;
+typedef void (*emu_insn_fn)(struct emu_cpu *c, const struct dinsn *d);
 
 struct dinsn {
-	uint64_t tag;	 /* DINSN_TAG(gpa, cmode) when valid, 0 otherwise */
-	uint64_t raw[2]; /* the instruction's bytes (zero past len): checked on every hit */
-	uint16_t mnem;	 /* ZydisMnemonic */
-	uint8_t hclass;	 /* H_*: what exec() dispatches on */
-	uint8_t len;	 /* bytes */
-	uint8_t osize;	 /* operand size in bytes */
-	uint8_t asize;	 /* address size in bytes */
-	uint8_t flags;	 /* DI_* */
-	uint8_t nops;	 /* visible operands */
-	uint8_t seg;	 /* segment of the memory operand (SEG_*) */
+	emu_insn_fn fn; /* executes it (exec.c: emu_insn_handler) */
+	uint16_t mnem;	/* ZydisMnemonic */
+	uint8_t hclass; /* H_*: what exec() dispatches on */
+	uint8_t len;	/* bytes */
+	uint8_t osize;	/* operand size in bytes */
+	uint8_t asize;	/* address size in bytes */
+	uint8_t flags;	/* DI_* */
+	uint8_t nops;	/* visible operands */
+	uint8_t seg;	/* segment of the memory operand (SEG_*) */
 	uint8_t base, index, scale;
 	uint8_t opcode; /* last opcode byte */
 	uint16_t imm2;	/* second immediate (enter) or far pointer selector */
@@ -302,7 +307,8 @@ struct dinsn {
 	int32_t disp; /* see DI_DISP64 */
 	int64_t imm;  /* first immediate, far pointer offset, or a 64-bit displacement */
 };
-_Static_assert(sizeof(struct dinsn) <= 64, "one cache line per decoded instruction");
+_Static_assert(sizeof(struct dinsn) <= 48,
+	       "decoded instructions stay compact: blocks are arrays of them");
 
 /* ---- Segments, registers --------------------------------------------- */
 
@@ -443,8 +449,34 @@ struct lapic {
 #define EV_INIT 0x4
 #define EV_SIPI 0x8
 
-#define DCACHE_BITS 17
-#define DCACHE_SIZE (1u << DCACHE_BITS)
+/* Decoded-block cache (decode.c), per vCPU. */
+#define BTAB_BITS	  15	      /* hash table: 32768 block pointers */
+#define BLOCK_MAX_INSNS	  48	      /* a block ends earlier at a branch/system insn */
+#define BLOCK_ARENA_BYTES (48u << 20) /* reserved, touched as blocks are built */
+
+/*
+ * A run of instructions decoded from consecutive bytes of one guest page,
+ * ending after the first instruction that may change control flow, modes,
+ * translation or interrupt state (decode.c: ends_block). The bytes they
+ * were decoded from follow insn[n]; a block is used only while guest
+ * memory still holds them.
+ */
+struct dblock {
+	uint64_t tag;	 /* BLOCK_TAG(gpa of the first byte, cmode) */
+	uint16_t nbytes; /* code bytes covered */
+	uint16_t n;	 /* instructions */
+	uint32_t pad;
+	/* The blocks that followed this one (fall-through, branch target),
+	 * found again without the table; still checked like any other. */
+	uint64_t succ_tag[2];
+	const struct dblock *succ[2];
+	struct dinsn insn[];
+};
+
+static inline const uint8_t *dblock_bytes(const struct dblock *b)
+{
+	return (const uint8_t *)&b->insn[b->n];
+}
 
 union xmmreg {
 	uint8_t b[16];
@@ -511,7 +543,11 @@ struct emu_cpu {
 	uint8_t *fetch_host;
 	uint64_t fetch_gpa;
 
-	struct dinsn *dcache; /* DCACHE_SIZE entries, by gpa */
+	const uint8_t *exec_page; /* host page of the running block, or NULL */
+	struct dblock **btab;	  /* 1 << BTAB_BITS entries, by hashed gpa */
+	uint8_t *arena;		  /* BLOCK_ARENA_BYTES: blocks, bump-allocated */
+	size_t arena_used;	  /* when full, every block is dropped at once */
+	uint64_t blocks_built, block_flushes;
 
 	struct lapic apic;
 
@@ -645,41 +681,84 @@ static inline void emu_poke(struct emu_cpu *c)
 	c->slow = true;
 }
 
+/*
+ * Called with the host page of every guest-RAM write the CPU makes: a
+ * write into the page of the running block may change instructions the
+ * block has yet to run (code that patches its next instruction), so the
+ * block ends after this instruction and the next lookup re-checks bytes.
+ */
+static inline void emu_note_write(struct emu_cpu *c, const uint8_t *page)
+{
+	if (__builtin_expect(page == c->exec_page, 0))
+		c->slow = true;
+}
+
 /* decode.c */
 int emu_decode_init(struct emu_vm *vm);
 const struct dinsn *emu_fetch_decode(struct emu_cpu *c);
-static inline uint32_t dcache_index(uint64_t gpa)
+const struct dblock *emu_block_build(struct emu_cpu *c);
+emu_insn_fn emu_insn_handler(const struct dinsn *d, int cmode); /* exec.c */
+static inline uint32_t btab_index(uint64_t gpa)
 {
-	/* Consecutive instructions land in consecutive entries; pages
-	 * DCACHE_SIZE bytes apart are spread by the folded high bits. */
-	return (uint32_t)(gpa ^ (gpa >> DCACHE_BITS) ^ (gpa >> (2 * DCACHE_BITS))) &
-	       (DCACHE_SIZE - 1);
+	return (uint32_t)(gpa ^ (gpa >> BTAB_BITS) ^ (gpa >> (2 * BTAB_BITS))) &
+	       ((1u << BTAB_BITS) - 1);
 }
 
-/* The common case of emu_fetch_decode: same code page, cached entry. */
-static inline const struct dinsn *emu_fetch(struct emu_cpu *c)
+/*
+ * The decoded block at CS:RIP, or NULL when the instruction there must be
+ * taken alone (emu_fetch_decode: it straddles a page or does not decode).
+ * The common case: same code page as last time, table hit, and the guest's
+ * bytes still the decoded ones -- which catches code written by any vCPU
+ * and by device DMA alike, with no write-side hook.
+ */
+static inline bool dblock_matches(const struct dblock *b, const uint8_t *guest)
+{
+	/* The guest's bytes are compared 8 at a time; the last word overlaps
+	 * the one before it rather than reading past the block. */
+	const uint8_t *mine = dblock_bytes(b);
+	unsigned n = b->nbytes;
+	if (n < 8)
+		return !memcmp(mine, guest, n);
+	uint64_t diff = 0, x, y;
+	for (unsigned i = 0; i + 8 <= n; i += 8) {
+		memcpy(&x, mine + i, 8);
+		memcpy(&y, guest + i, 8);
+		diff |= x ^ y;
+	}
+	memcpy(&x, mine + n - 8, 8);
+	memcpy(&y, guest + n - 8, 8);
+	return !(diff | (x ^ y));
+}
+
+static inline const struct dblock *emu_block(struct emu_cpu *c, const struct dblock *prev)
 {
 	uint64_t lin = c->seg[SEG_CS].base + c->rip;
 	if (c->cmode != 8)
 		lin &= 0xffffffffULL;
 	if (__builtin_expect(c->fetch_vpn == (lin >> 12) + 1, 1)) {
 		uint64_t gpa = c->fetch_gpa | (lin & 0xfff);
-		const struct dinsn *d = &c->dcache[dcache_index(gpa)];
-		unsigned off = lin & 0xfff;
-		if (__builtin_expect(d->tag == DINSN_TAG(gpa, c->cmode) && off <= 4096 - 16, 1)) {
-			/* Valid only while the guest's bytes are still the decoded
-			 * ones: catches writes by any vCPU and device DMA alike. */
-			uint64_t w[2];
-			memcpy(w, c->fetch_host + off, 16);
-			unsigned n = d->len;
-			uint64_t m0 = n >= 8 ? ~0ULL : (1ULL << (8 * n)) - 1;
-			uint64_t m1 = n <= 8 ? 0 : n >= 16 ? ~0ULL : (1ULL << (8 * (n - 8))) - 1;
-			if (__builtin_expect((w[0] & m0) == d->raw[0] && (w[1] & m1) == d->raw[1],
-					     1))
-				return d;
+		uint64_t tag = BLOCK_TAG(gpa, c->cmode);
+		const struct dblock *b;
+		/* Where the previous block went last time, else the table. */
+		if (prev && prev->succ_tag[0] == tag) {
+			b = prev->succ[0];
+		} else if (prev && prev->succ_tag[1] == tag) {
+			b = prev->succ[1];
+		} else {
+			b = c->btab[btab_index(gpa)];
+			if (__builtin_expect(!b || b->tag != tag, 0))
+				return emu_block_build(c);
+			if (prev) {
+				struct dblock *p = (struct dblock *)prev;
+				int k = p->succ_tag[0] != 0;
+				p->succ_tag[k] = tag;
+				p->succ[k] = b;
+			}
 		}
+		if (__builtin_expect(dblock_matches(b, c->fetch_host + (lin & 0xfff)), 1))
+			return b;
 	}
-	return emu_fetch_decode(c);
+	return emu_block_build(c);
 }
 void emu_format_insn(struct emu_cpu *c, uint64_t rip, char *buf, size_t len);
 

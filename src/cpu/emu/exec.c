@@ -2062,6 +2062,289 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
 
 /* ---- The run loop --------------------------------------------------------------------- */
 
+/* ---- Per-instruction handlers ------------------------------------------------
+ *
+ * Each decoded instruction carries the function that executes it
+ * (dinsn.fn, chosen once by emu_insn_handler at decode time). The most
+ * common forms get small handlers specialised by operand size and
+ * condition code, so the block loop calls straight into a few lines of
+ * code; everything else goes through exec()'s switch.
+ */
+
+#define F_RR(NAME, T, EXPR)                                                                        \
+	static void NAME(struct emu_cpu *c, const struct dinsn *d)                                 \
+	{                                                                                          \
+		(void)d;                                                                           \
+		EXPR;                                                                              \
+	}
+
+F_RR(f_mov_rr64, 8, c->r[d->op[0].reg] = c->r[d->op[1].reg])
+F_RR(f_mov_rr32, 4, c->r[d->op[0].reg] = (uint32_t)c->r[d->op[1].reg])
+F_RR(f_mov_ri64, 8, c->r[d->op[0].reg] = (uint64_t)d->imm)
+F_RR(f_mov_ri32, 4, c->r[d->op[0].reg] = (uint32_t)d->imm)
+F_RR(f_load64, 8, c->r[d->op[0].reg] = mread(c, mem_lin(c, d), 8))
+F_RR(f_load32, 4, c->r[d->op[0].reg] = mread(c, mem_lin(c, d), 4))
+F_RR(f_store64, 8, mwrite(c, mem_lin(c, d), 8, c->r[d->op[1].reg]))
+F_RR(f_store32, 4, mwrite(c, mem_lin(c, d), 4, c->r[d->op[1].reg]))
+F_RR(f_lea64, 8, c->r[d->op[0].reg] = ea_off(c, d))
+F_RR(f_lea32, 4, c->r[d->op[0].reg] = (uint32_t)ea_off(c, d))
+#undef F_RR
+
+/* ALU ops on a register destination; B is a register or the immediate. */
+#define F_ALU(NAME, SIZE, LF, EXPR, WRITE, BSRC)                                                   \
+	static void NAME(struct emu_cpu *c, const struct dinsn *d)                                 \
+	{                                                                                          \
+		uint64_t fa = c->r[d->op[0].reg];                                                  \
+		uint64_t fb = (BSRC);                                                              \
+		uint64_t fr = (EXPR);                                                              \
+		lazy(c, LF, SIZE, fr, fa, fb);                                                     \
+		if (WRITE)                                                                         \
+			c->r[d->op[0].reg] = SIZE == 8 ? fr : (uint32_t)fr;                        \
+	}
+#define F_ALU4(OP, LF, EXPR, WRITE)                                                                \
+	F_ALU(f_##OP##_rr64, 8, LF, EXPR, WRITE, c->r[d->op[1].reg])                               \
+	F_ALU(f_##OP##_rr32, 4, LF, EXPR, WRITE, c->r[d->op[1].reg])                               \
+	F_ALU(f_##OP##_ri64, 8, LF, EXPR, WRITE, (uint64_t)d->imm)                                 \
+	F_ALU(f_##OP##_ri32, 4, LF, EXPR, WRITE, (uint64_t)d->imm)
+F_ALU4(add, LF_ADD, fa + fb, true)
+F_ALU4(sub, LF_SUB, fa - fb, true)
+F_ALU4(cmp, LF_SUB, fa - fb, false)
+F_ALU4(and, LF_LOGIC, fa &fb, true)
+F_ALU4(or, LF_LOGIC, fa | fb, true)
+F_ALU4(xor, LF_LOGIC, fa ^ fb, true)
+F_ALU4(test, LF_LOGIC, fa &fb, false)
+#undef F_ALU4
+#undef F_ALU
+
+/* Near Jcc in 64-bit mode, one handler per condition code. */
+#define F_JCC(CC)                                                                                  \
+	static void f_jcc##CC(struct emu_cpu *c, const struct dinsn *d)                            \
+	{                                                                                          \
+		if (cond(c, CC))                                                                   \
+			c->next_rip += (uint64_t)d->imm;                                           \
+	}
+F_JCC(0)
+F_JCC(1)
+F_JCC(2)
+F_JCC(3)
+F_JCC(4)
+F_JCC(5)
+F_JCC(6)
+F_JCC(7)
+F_JCC(8)
+F_JCC(9)
+F_JCC(10)
+F_JCC(11)
+F_JCC(12)
+F_JCC(13)
+F_JCC(14)
+F_JCC(15)
+#undef F_JCC
+
+/* SETcc and CMOVcc, one handler per condition code. */
+#define F_CC(CC)                                                                                   \
+	static void f_set##CC(struct emu_cpu *c, const struct dinsn *d)                            \
+	{                                                                                          \
+		opw(c, d, 0, cond(c, CC));                                                         \
+	}                                                                                          \
+	static void f_cmov##CC(struct emu_cpu *c, const struct dinsn *d)                           \
+	{                                                                                          \
+		uint64_t v = opr(c, d, 1); /* read (and may fault) either way */                   \
+		if (cond(c, CC))                                                                   \
+			set_reg(c, d->op[0].reg, d->op[0].size, v);                                \
+		else if (d->op[0].size == 4)                                                       \
+			c->r[d->op[0].reg] = (uint32_t)c->r[d->op[0].reg];                         \
+	}
+F_CC(0)
+F_CC(1)
+F_CC(2)
+F_CC(3)
+F_CC(4)
+F_CC(5)
+F_CC(6)
+F_CC(7)
+F_CC(8)
+F_CC(9)
+F_CC(10)
+F_CC(11)
+F_CC(12)
+F_CC(13)
+F_CC(14)
+F_CC(15)
+#undef F_CC
+
+/* SHL/SHR/SAR of a 32/64-bit register by an immediate or CL. */
+#define F_SHIFT(NAME, SIZE, LF, EXPR)                                                              \
+	static void NAME(struct emu_cpu *c, const struct dinsn *d)                                 \
+	{                                                                                          \
+		uint64_t *r = &c->r[d->op[0].reg];                                                 \
+		uint64_t a = SIZE == 8 ? *r : (uint32_t)*r;                                        \
+		unsigned cnt =                                                                     \
+			(unsigned)(d->nops >= 2 ? opr(c, d, 1) : 1) & (SIZE == 8 ? 63 : 31);       \
+		if (cnt) {                                                                         \
+			uint64_t v = (EXPR);                                                       \
+			lazy(c, LF, SIZE, v, a, cnt);                                              \
+			a = v;                                                                     \
+		}                                                                                  \
+		*r = a;                                                                            \
+	}
+F_SHIFT(f_shl64, 8, LF_SHL, a << cnt)
+F_SHIFT(f_shl32, 4, LF_SHL, (uint32_t)(a << cnt))
+F_SHIFT(f_shr64, 8, LF_SHR, a >> cnt)
+F_SHIFT(f_shr32, 4, LF_SHR, a >> cnt)
+F_SHIFT(f_sar64, 8, LF_SAR, (uint64_t)((int64_t)a >> cnt))
+F_SHIFT(f_sar32, 4, LF_SAR, (uint32_t)((int32_t)a >> cnt))
+#undef F_SHIFT
+
+/* ALU ops with a register destination, any source (ADC/SBB included). */
+static void f_alu_reg(struct emu_cpu *c, const struct dinsn *d)
+{
+	uint8_t r = d->op[0].reg;
+	unsigned sz = d->op[0].size;
+	uint64_t v = opr(c, d, 1);
+	set_reg(c, r, sz, alu(c, d->mnem, sz, get_reg(c, r, sz), v));
+}
+
+static void f_cmp_any(struct emu_cpu *c, const struct dinsn *d)
+{
+	alu(c, d->mnem, d->op[0].size, opr(c, d, 0), opr(c, d, 1));
+}
+
+static void f_movzx_reg(struct emu_cpu *c, const struct dinsn *d)
+{
+	set_reg(c, d->op[0].reg, d->op[0].size, opr(c, d, 1));
+}
+
+static void f_movsx_reg(struct emu_cpu *c, const struct dinsn *d)
+{
+	set_reg(c, d->op[0].reg, d->op[0].size, (uint64_t)sext(opr(c, d, 1), d->op[1].size));
+}
+
+static void f_imul_n(struct emu_cpu *c, const struct dinsn *d)
+{
+	do_imul_n(c, d);
+}
+
+static void f_nop(struct emu_cpu *c, const struct dinsn *d)
+{
+	(void)c;
+	(void)d;
+}
+
+/* 64-bit mode stack and near-branch forms (decode.c: fast_class). */
+static void f_push64(struct emu_cpu *c, const struct dinsn *d)
+{
+	uint64_t sp = c->r[R_SP] - 8;
+	mwrite(c, sp, 8, c->r[d->op[0].reg]);
+	c->r[R_SP] = sp;
+}
+
+static void f_pop64(struct emu_cpu *c, const struct dinsn *d)
+{
+	uint64_t v = mread(c, c->r[R_SP], 8);
+	c->r[R_SP] += 8;
+	c->r[d->op[0].reg] = v;
+}
+
+static void f_call64(struct emu_cpu *c, const struct dinsn *d)
+{
+	uint64_t sp = c->r[R_SP] - 8;
+	mwrite(c, sp, 8, c->next_rip);
+	c->r[R_SP] = sp;
+	c->next_rip += (uint64_t)d->imm;
+}
+
+static void f_ret64(struct emu_cpu *c, const struct dinsn *d)
+{
+	(void)d;
+	uint64_t v = mread(c, c->r[R_SP], 8);
+	c->r[R_SP] += 8;
+	c->next_rip = v;
+}
+
+static void f_jmp_rel64(struct emu_cpu *c, const struct dinsn *d)
+{
+	c->next_rip += (uint64_t)d->imm;
+}
+
+static void f_exec(struct emu_cpu *c, const struct dinsn *d)
+{
+	exec(c, d);
+}
+
+emu_insn_fn emu_insn_handler(const struct dinsn *d, int cmode)
+{
+	static const emu_insn_fn jcc[16] = {
+		f_jcc0, f_jcc1, f_jcc2,	 f_jcc3,  f_jcc4,  f_jcc5,  f_jcc6,  f_jcc7,
+		f_jcc8, f_jcc9, f_jcc10, f_jcc11, f_jcc12, f_jcc13, f_jcc14, f_jcc15,
+	};
+	static const emu_insn_fn setcc[16] = {
+		f_set0, f_set1, f_set2,	 f_set3,  f_set4,  f_set5,  f_set6,  f_set7,
+		f_set8, f_set9, f_set10, f_set11, f_set12, f_set13, f_set14, f_set15,
+	};
+	static const emu_insn_fn cmovcc[16] = {
+		f_cmov0, f_cmov1, f_cmov2,  f_cmov3,  f_cmov4,	f_cmov5,  f_cmov6,  f_cmov7,
+		f_cmov8, f_cmov9, f_cmov10, f_cmov11, f_cmov12, f_cmov13, f_cmov14, f_cmov15,
+	};
+	bool q = d->osize == 8, imm = d->op[1].kind == DOP_IMM;
+	bool plain = !(d->flags & (DI_LOCK | DI_REP | DI_REPNE | DI_FAR));
+	bool reg0 = d->op[0].kind == DOP_REG, hi8 = reg0 && (d->op[0].reg & DOP_F_HI8);
+	bool reg0_48 = reg0 && !hi8 && (d->op[0].size == 4 || d->op[0].size == 8);
+#define PICK(OP) (imm ? (q ? f_##OP##_ri64 : f_##OP##_ri32) : (q ? f_##OP##_rr64 : f_##OP##_rr32))
+	switch (d->hclass) {
+	case H_F_MOV_RR: return q ? f_mov_rr64 : f_mov_rr32;
+	case H_F_MOV_RI: return q ? f_mov_ri64 : f_mov_ri32;
+	case H_F_LOAD: return q ? f_load64 : f_load32;
+	case H_F_STORE: return q ? f_store64 : f_store32;
+	case H_F_LEA: return q ? f_lea64 : f_lea32;
+	case H_F_ADD: return PICK(add);
+	case H_F_SUB: return PICK(sub);
+	case H_F_CMP: return PICK(cmp);
+	case H_F_AND: return PICK(and);
+	case H_F_OR: return PICK(or);
+	case H_F_XOR: return PICK(xor);
+	case H_F_TEST: return PICK(test);
+	case H_F_JCC: return jcc[d->opcode & 0xf];
+	case H_F_PUSH: return f_push64;
+	case H_F_POP: return f_pop64;
+	case H_F_CALL: return f_call64;
+	case H_F_RET: return f_ret64;
+	case H_JMP: return cmode == 8 && q && plain && (d->flags & DI_RELBR) ? f_jmp_rel64 : f_exec;
+	case H_NOP:
+	case H_ENDBR64:
+	case H_ENDBR32:
+	case H_PREFETCH:
+	case H_PREFETCHW:
+	case H_PREFETCHNTA:
+	case H_PREFETCHT0:
+	case H_PREFETCHT1:
+	case H_PREFETCHT2: return f_nop;
+	case H_SHL: return plain && reg0_48 ? (q ? f_shl64 : f_shl32) : f_exec;
+	case H_SHR: return plain && reg0_48 ? (q ? f_shr64 : f_shr32) : f_exec;
+	case H_SAR: return plain && reg0_48 ? (q ? f_sar64 : f_sar32) : f_exec;
+	case H_ADD:
+	case H_OR:
+	case H_ADC:
+	case H_SBB:
+	case H_AND:
+	case H_SUB:
+	case H_XOR: return plain && reg0 ? f_alu_reg : f_exec;
+	case H_CMP:
+	case H_TEST: return plain ? f_cmp_any : f_exec;
+	case H_MOVZX: return plain && reg0 ? f_movzx_reg : f_exec;
+	case H_MOVSX:
+	case H_MOVSXD: return plain && reg0 ? f_movsx_reg : f_exec;
+	case H_IMUL: return plain && d->nops >= 2 && reg0 ? f_imul_n : f_exec;
+	default: break;
+	}
+	if (plain && d->hclass >= H_SETO && d->hclass <= H_SETO + 15)
+		return setcc[d->opcode & 0xf];
+	if (plain && reg0 && d->hclass >= H_CMOVO && d->hclass <= H_CMOVO + 15)
+		return cmovcc[d->opcode & 0xf];
+	return f_exec;
+#undef PICK
+}
+
 static bool pic_intr_allowed(struct emu_cpu *c)
 {
 	if (c->index != 0)
@@ -2267,6 +2550,54 @@ static bool slow_path(struct emu_cpu *c)
 	}
 }
 
+/* Runs blocks until the slow path is wanted (returns true) or the VM
+ * stops (false). A fault longjmps out of here to emu_cpu_run. */
+static bool run_blocks(struct emu_cpu *c)
+{
+	const struct dblock *prev = NULL;
+	for (;;) {
+		if (unlikely(c->slow || atomic_load_explicit(&c->events, memory_order_relaxed))) {
+			if (!slow_path(c))
+				return false;
+		}
+		const struct dblock *b = emu_block(c, prev);
+		prev = b;
+		c->exec_page = b ? c->fetch_host : NULL;
+		if (unlikely(!b)) {
+			/* One instruction on its own (straddles a page), or #UD. */
+			const struct dinsn *d = emu_fetch_decode(c);
+			c->next_rip = c->rip + d->len;
+			if (c->cmode != 8)
+				c->next_rip &= c->cmode == 4 ? 0xffffffffULL : 0xffffULL;
+			exec(c, d);
+			c->rip = c->next_rip;
+			c->icount++;
+			if (unlikely(--c->budget <= 0))
+				c->slow = true;
+			continue;
+		}
+		/* The block runs until its end, a jump away from the straight
+		 * line, or something that wants the slow path (an instruction
+		 * that changes the interrupt state sets c->slow; a fault
+		 * longjmps out). Interrupts are taken between blocks. */
+		const struct dinsn *d = b->insn, *end = d + b->n;
+		uint64_t mask = c->cmode == 8 ? ~0ULL : c->cmode == 4 ? 0xffffffffULL : 0xffffULL;
+		c->budget -= b->n;
+		do {
+			uint64_t seq = (c->rip + d->len) & mask;
+			c->next_rip = seq;
+			d->fn(c, d);
+			c->rip = c->next_rip;
+			d++;
+			if (unlikely(c->slow || c->rip != seq))
+				break;
+		} while (d < end);
+		c->icount += (uint64_t)(d - b->insn);
+		if (unlikely(c->budget <= 0))
+			c->slow = true;
+	}
+}
+
 void emu_cpu_run(struct emu_cpu *c)
 {
 	c->delivering = -1;
@@ -2278,19 +2609,5 @@ void emu_cpu_run(struct emu_cpu *c)
 		handle_fault(c);
 		emu_poke(c);
 	}
-	for (;;) {
-		if (unlikely(c->slow || atomic_load_explicit(&c->events, memory_order_relaxed))) {
-			if (!slow_path(c))
-				return;
-		}
-		const struct dinsn *d = emu_fetch(c);
-		c->next_rip = c->rip + d->len;
-		if (c->cmode != 8)
-			c->next_rip &= c->cmode == 4 ? 0xffffffffULL : 0xffffULL;
-		exec(c, d);
-		c->rip = c->next_rip;
-		c->icount++;
-		if (unlikely(--c->budget <= 0))
-			c->slow = true;
-	}
+	run_blocks(c);
 }
