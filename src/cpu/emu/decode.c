@@ -192,7 +192,7 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 		if (d->seg > SEG_GS)
 			d->seg = SEG_DS;
 		d->hclass = H_STRING;
-		d->fn = emu_insn_handler(d, cmode);
+		d->fop = emu_insn_handler(d, cmode);
 		return true;
 	}
 	int n = in->operand_count_visible;
@@ -277,7 +277,7 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 	uint8_t fc = fast_class(d, cmode);
 	if (fc)
 		d->hclass = fc;
-	d->fn = emu_insn_handler(d, cmode);
+	d->fop = emu_insn_handler(d, cmode);
 	return true;
 }
 

@@ -286,12 +286,7 @@ extern const uint8_t emu_hclass[ZYDIS_MNEMONIC_MAX_VALUE + 1];
  * size it was decoded for (never 0: cmode is 2, 4 or 8). */
 #define BLOCK_TAG(gpa, cmode) (((uint64_t)(gpa) << 4) | (uint64_t)(cmode))
 
-struct emu_cpu;
-struct dinsn;
-typedef void (*emu_insn_fn)(struct emu_cpu *c, const struct dinsn *d);
-
 struct dinsn {
-	emu_insn_fn fn; /* executes it (exec.c: emu_insn_handler) */
 	uint16_t mnem;	/* ZydisMnemonic */
 	uint8_t hclass; /* H_*: what exec() dispatches on */
 	uint8_t len;	/* bytes */
@@ -302,12 +297,13 @@ struct dinsn {
 	uint8_t seg;	/* segment of the memory operand (SEG_*) */
 	uint8_t base, index, scale;
 	uint8_t opcode; /* last opcode byte */
+	uint8_t fop;	/* its handler in the run loop (exec.c: emu_insn_handler) */
 	uint16_t imm2;	/* second immediate (enter) or far pointer selector */
 	struct dop op[3];
 	int32_t disp; /* see DI_DISP64 */
 	int64_t imm;  /* first immediate, far pointer offset, or a 64-bit displacement */
 };
-_Static_assert(sizeof(struct dinsn) <= 48,
+_Static_assert(sizeof(struct dinsn) <= 40,
 	       "decoded instructions stay compact: blocks are arrays of them");
 
 /* ---- Segments, registers --------------------------------------------- */
@@ -697,7 +693,7 @@ static inline void emu_note_write(struct emu_cpu *c, const uint8_t *page)
 int emu_decode_init(struct emu_vm *vm);
 const struct dinsn *emu_fetch_decode(struct emu_cpu *c);
 const struct dblock *emu_block_build(struct emu_cpu *c);
-emu_insn_fn emu_insn_handler(const struct dinsn *d, int cmode); /* exec.c */
+uint8_t emu_insn_handler(const struct dinsn *d, int cmode); /* exec.c */
 static inline uint32_t btab_index(uint64_t gpa)
 {
 	return (uint32_t)(gpa ^ (gpa >> BTAB_BITS) ^ (gpa >> (2 * BTAB_BITS))) &
@@ -735,7 +731,18 @@ static inline const struct dblock *emu_block(struct emu_cpu *c, const struct dbl
 	uint64_t lin = c->seg[SEG_CS].base + c->rip;
 	if (c->cmode != 8)
 		lin &= 0xffffffffULL;
-	if (__builtin_expect(c->fetch_vpn == (lin >> 12) + 1, 1)) {
+	if (c->fetch_vpn != (lin >> 12) + 1) {
+		/* A new code page: take its translation from the TLB if it is
+		 * there with execute (and, at CPL 3, user) permission. */
+		const struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
+		uint32_t need = c->cpl == 3 ? (TLB_X | TLB_U) : TLB_X;
+		if (e->vpn != (lin >> 12) + 1 || !e->host || (e->perm & need) != need)
+			return emu_block_build(c);
+		c->fetch_vpn = (lin >> 12) + 1;
+		c->fetch_host = e->host;
+		c->fetch_gpa = e->gpa;
+	}
+	{
 		uint64_t gpa = c->fetch_gpa | (lin & 0xfff);
 		uint64_t tag = BLOCK_TAG(gpa, c->cmode);
 		const struct dblock *b;

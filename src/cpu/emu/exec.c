@@ -2072,7 +2072,8 @@ static void exec(struct emu_cpu *c, const struct dinsn *d)
  */
 
 #define F_RR(NAME, T, EXPR)                                                                        \
-	static void NAME(struct emu_cpu *c, const struct dinsn *d)                                 \
+	static inline __attribute__((always_inline)) void NAME(struct emu_cpu *c,                  \
+							       const struct dinsn *d)              \
 	{                                                                                          \
 		(void)d;                                                                           \
 		EXPR;                                                                              \
@@ -2092,7 +2093,8 @@ F_RR(f_lea32, 4, c->r[d->op[0].reg] = (uint32_t)ea_off(c, d))
 
 /* ALU ops on a register destination; B is a register or the immediate. */
 #define F_ALU(NAME, SIZE, LF, EXPR, WRITE, BSRC)                                                   \
-	static void NAME(struct emu_cpu *c, const struct dinsn *d)                                 \
+	static inline __attribute__((always_inline)) void NAME(struct emu_cpu *c,                  \
+							       const struct dinsn *d)              \
 	{                                                                                          \
 		uint64_t fa = c->r[d->op[0].reg];                                                  \
 		uint64_t fb = (BSRC);                                                              \
@@ -2118,7 +2120,8 @@ F_ALU4(test, LF_LOGIC, fa &fb, false)
 
 /* Near Jcc in 64-bit mode, one handler per condition code. */
 #define F_JCC(CC)                                                                                  \
-	static void f_jcc##CC(struct emu_cpu *c, const struct dinsn *d)                            \
+	static inline __attribute__((always_inline)) void f_jcc##CC(struct emu_cpu *c,             \
+								    const struct dinsn *d)         \
 	{                                                                                          \
 		if (cond(c, CC))                                                                   \
 			c->next_rip += (uint64_t)d->imm;                                           \
@@ -2143,11 +2146,13 @@ F_JCC(15)
 
 /* SETcc and CMOVcc, one handler per condition code. */
 #define F_CC(CC)                                                                                   \
-	static void f_set##CC(struct emu_cpu *c, const struct dinsn *d)                            \
+	static inline __attribute__((always_inline)) void f_set##CC(struct emu_cpu *c,             \
+								    const struct dinsn *d)         \
 	{                                                                                          \
 		opw(c, d, 0, cond(c, CC));                                                         \
 	}                                                                                          \
-	static void f_cmov##CC(struct emu_cpu *c, const struct dinsn *d)                           \
+	static inline __attribute__((always_inline)) void f_cmov##CC(struct emu_cpu *c,            \
+								     const struct dinsn *d)        \
 	{                                                                                          \
 		uint64_t v = opr(c, d, 1); /* read (and may fault) either way */                   \
 		if (cond(c, CC))                                                                   \
@@ -2175,7 +2180,8 @@ F_CC(15)
 
 /* SHL/SHR/SAR of a 32/64-bit register by an immediate or CL. */
 #define F_SHIFT(NAME, SIZE, LF, EXPR)                                                              \
-	static void NAME(struct emu_cpu *c, const struct dinsn *d)                                 \
+	static inline __attribute__((always_inline)) void NAME(struct emu_cpu *c,                  \
+							       const struct dinsn *d)              \
 	{                                                                                          \
 		uint64_t *r = &c->r[d->op[0].reg];                                                 \
 		uint64_t a = SIZE == 8 ? *r : (uint32_t)*r;                                        \
@@ -2197,7 +2203,8 @@ F_SHIFT(f_sar32, 4, LF_SAR, (uint32_t)((int32_t)a >> cnt))
 #undef F_SHIFT
 
 /* ALU ops with a register destination, any source (ADC/SBB included). */
-static void f_alu_reg(struct emu_cpu *c, const struct dinsn *d)
+static inline __attribute__((always_inline)) void f_alu_reg(struct emu_cpu *c,
+							    const struct dinsn *d)
 {
 	uint8_t r = d->op[0].reg;
 	unsigned sz = d->op[0].size;
@@ -2205,48 +2212,51 @@ static void f_alu_reg(struct emu_cpu *c, const struct dinsn *d)
 	set_reg(c, r, sz, alu(c, d->mnem, sz, get_reg(c, r, sz), v));
 }
 
-static void f_cmp_any(struct emu_cpu *c, const struct dinsn *d)
+static inline __attribute__((always_inline)) void f_cmp_any(struct emu_cpu *c,
+							    const struct dinsn *d)
 {
 	alu(c, d->mnem, d->op[0].size, opr(c, d, 0), opr(c, d, 1));
 }
 
-static void f_movzx_reg(struct emu_cpu *c, const struct dinsn *d)
+static inline __attribute__((always_inline)) void f_movzx_reg(struct emu_cpu *c,
+							      const struct dinsn *d)
 {
 	set_reg(c, d->op[0].reg, d->op[0].size, opr(c, d, 1));
 }
 
-static void f_movsx_reg(struct emu_cpu *c, const struct dinsn *d)
+static inline __attribute__((always_inline)) void f_movsx_reg(struct emu_cpu *c,
+							      const struct dinsn *d)
 {
 	set_reg(c, d->op[0].reg, d->op[0].size, (uint64_t)sext(opr(c, d, 1), d->op[1].size));
 }
 
-static void f_imul_n(struct emu_cpu *c, const struct dinsn *d)
+static inline __attribute__((always_inline)) void f_imul_n(struct emu_cpu *c, const struct dinsn *d)
 {
 	do_imul_n(c, d);
 }
 
-static void f_nop(struct emu_cpu *c, const struct dinsn *d)
+static inline __attribute__((always_inline)) void f_nop(struct emu_cpu *c, const struct dinsn *d)
 {
 	(void)c;
 	(void)d;
 }
 
 /* 64-bit mode stack and near-branch forms (decode.c: fast_class). */
-static void f_push64(struct emu_cpu *c, const struct dinsn *d)
+static inline __attribute__((always_inline)) void f_push64(struct emu_cpu *c, const struct dinsn *d)
 {
 	uint64_t sp = c->r[R_SP] - 8;
 	mwrite(c, sp, 8, c->r[d->op[0].reg]);
 	c->r[R_SP] = sp;
 }
 
-static void f_pop64(struct emu_cpu *c, const struct dinsn *d)
+static inline __attribute__((always_inline)) void f_pop64(struct emu_cpu *c, const struct dinsn *d)
 {
 	uint64_t v = mread(c, c->r[R_SP], 8);
 	c->r[R_SP] += 8;
 	c->r[d->op[0].reg] = v;
 }
 
-static void f_call64(struct emu_cpu *c, const struct dinsn *d)
+static inline __attribute__((always_inline)) void f_call64(struct emu_cpu *c, const struct dinsn *d)
 {
 	uint64_t sp = c->r[R_SP] - 8;
 	mwrite(c, sp, 8, c->next_rip);
@@ -2254,7 +2264,7 @@ static void f_call64(struct emu_cpu *c, const struct dinsn *d)
 	c->next_rip += (uint64_t)d->imm;
 }
 
-static void f_ret64(struct emu_cpu *c, const struct dinsn *d)
+static inline __attribute__((always_inline)) void f_ret64(struct emu_cpu *c, const struct dinsn *d)
 {
 	(void)d;
 	uint64_t v = mread(c, c->r[R_SP], 8);
@@ -2262,41 +2272,118 @@ static void f_ret64(struct emu_cpu *c, const struct dinsn *d)
 	c->next_rip = v;
 }
 
-static void f_jmp_rel64(struct emu_cpu *c, const struct dinsn *d)
+static inline __attribute__((always_inline)) void f_jmp_rel64(struct emu_cpu *c,
+							      const struct dinsn *d)
 {
 	c->next_rip += (uint64_t)d->imm;
 }
 
-static void f_exec(struct emu_cpu *c, const struct dinsn *d)
+static inline __attribute__((always_inline)) void f_exec(struct emu_cpu *c, const struct dinsn *d)
 {
 	exec(c, d);
 }
 
-emu_insn_fn emu_insn_handler(const struct dinsn *d, int cmode)
+/* Every handler, in one list: the dispatch table in run_blocks() and the
+ * FOP_* numbers decode.c stores in dinsn.fop come from it. */
+#define CC16(X, P)                                                                                 \
+	X(P##0)                                                                                    \
+	X(P##1)                                                                                    \
+	X(P##2)                                                                                    \
+	X(P##3)                                                                                    \
+	X(P##4)                                                                                    \
+	X(P##5)                                                                                    \
+	X(P##6)                                                                                    \
+	X(P##7)                                                                                    \
+	X(P##8)                                                                                    \
+	X(P##9)                                                                                    \
+	X(P##10)                                                                                   \
+	X(P##11)                                                                                   \
+	X(P##12)                                                                                   \
+	X(P##13)                                                                                   \
+	X(P##14)                                                                                   \
+	X(P##15)
+#define ALU4(X, OP) X(f_##OP##_rr64) X(f_##OP##_rr32) X(f_##OP##_ri64) X(f_##OP##_ri32)
+/* Handlers that only read memory and write registers, and never branch:
+ * the run loop needs no checks after them but the block's end. */
+#define PURE_OPS(X)                                                                                \
+	X(f_mov_rr64)                                                                              \
+	X(f_mov_rr32)                                                                              \
+	X(f_mov_ri64)                                                                              \
+	X(f_mov_ri32)                                                                              \
+	X(f_load64)                                                                                \
+	X(f_load32)                                                                                \
+	X(f_lea64)                                                                                 \
+	X(f_lea32)                                                                                 \
+	ALU4(X, add)                                                                               \
+	ALU4(X, sub)                                                                               \
+	ALU4(X, cmp)                                                                               \
+	ALU4(X, and)                                                                               \
+	ALU4(X, or)                                                                                \
+	ALU4(X, xor)                                                                               \
+	ALU4(X, test)                                                                              \
+	CC16(X, f_cmov)                                                                            \
+	X(f_shl64)                                                                                 \
+	X(f_shl32)                                                                                 \
+	X(f_shr64)                                                                                 \
+	X(f_shr32)                                                                                 \
+	X(f_sar64)                                                                                 \
+	X(f_sar32)                                                                                 \
+	X(f_alu_reg)                                                                               \
+	X(f_cmp_any)                                                                               \
+	X(f_movzx_reg)                                                                             \
+	X(f_movsx_reg)                                                                             \
+	X(f_imul_n)                                                                                \
+	X(f_nop)                                                                                   \
+	X(f_pop64)
+/* Handlers that may write memory (a write into the running block's page
+ * sets c->slow), branch, or do anything else (f_exec). */
+#define FULL_OPS(X)                                                                                \
+	X(f_exec)                                                                                  \
+	X(f_store64)                                                                               \
+	X(f_store32)                                                                               \
+	CC16(X, f_jcc)                                                                             \
+	CC16(X, f_set)                                                                             \
+	X(f_push64)                                                                                \
+	X(f_call64)                                                                                \
+	X(f_ret64)                                                                                 \
+	X(f_jmp_rel64)
+#define INSN_OPS(X) FULL_OPS(X) PURE_OPS(X)
+
+enum {
+#define X(name) FOP_##name,
+	INSN_OPS(X)
+#undef X
+		FOP_COUNT
+};
+_Static_assert(FOP_COUNT <= 256, "dinsn.fop is a byte");
+
+uint8_t emu_insn_handler(const struct dinsn *d, int cmode)
 {
-	static const emu_insn_fn jcc[16] = {
-		f_jcc0, f_jcc1, f_jcc2,	 f_jcc3,  f_jcc4,  f_jcc5,  f_jcc6,  f_jcc7,
-		f_jcc8, f_jcc9, f_jcc10, f_jcc11, f_jcc12, f_jcc13, f_jcc14, f_jcc15,
-	};
-	static const emu_insn_fn setcc[16] = {
-		f_set0, f_set1, f_set2,	 f_set3,  f_set4,  f_set5,  f_set6,  f_set7,
-		f_set8, f_set9, f_set10, f_set11, f_set12, f_set13, f_set14, f_set15,
-	};
-	static const emu_insn_fn cmovcc[16] = {
-		f_cmov0, f_cmov1, f_cmov2,  f_cmov3,  f_cmov4,	f_cmov5,  f_cmov6,  f_cmov7,
-		f_cmov8, f_cmov9, f_cmov10, f_cmov11, f_cmov12, f_cmov13, f_cmov14, f_cmov15,
-	};
+	static const uint8_t jcc[16] = {FOP_f_jcc0,  FOP_f_jcc1,  FOP_f_jcc2,  FOP_f_jcc3,
+					FOP_f_jcc4,  FOP_f_jcc5,  FOP_f_jcc6,  FOP_f_jcc7,
+					FOP_f_jcc8,  FOP_f_jcc9,  FOP_f_jcc10, FOP_f_jcc11,
+					FOP_f_jcc12, FOP_f_jcc13, FOP_f_jcc14, FOP_f_jcc15};
+	static const uint8_t setcc[16] = {FOP_f_set0,  FOP_f_set1,  FOP_f_set2,	 FOP_f_set3,
+					  FOP_f_set4,  FOP_f_set5,  FOP_f_set6,	 FOP_f_set7,
+					  FOP_f_set8,  FOP_f_set9,  FOP_f_set10, FOP_f_set11,
+					  FOP_f_set12, FOP_f_set13, FOP_f_set14, FOP_f_set15};
+	static const uint8_t cmovcc[16] = {FOP_f_cmov0,	 FOP_f_cmov1,  FOP_f_cmov2,  FOP_f_cmov3,
+					   FOP_f_cmov4,	 FOP_f_cmov5,  FOP_f_cmov6,  FOP_f_cmov7,
+					   FOP_f_cmov8,	 FOP_f_cmov9,  FOP_f_cmov10, FOP_f_cmov11,
+					   FOP_f_cmov12, FOP_f_cmov13, FOP_f_cmov14, FOP_f_cmov15};
 	bool q = d->osize == 8, imm = d->op[1].kind == DOP_IMM;
 	bool plain = !(d->flags & (DI_LOCK | DI_REP | DI_REPNE | DI_FAR));
 	bool reg0 = d->op[0].kind == DOP_REG, hi8 = reg0 && (d->op[0].reg & DOP_F_HI8);
 	bool reg0_48 = reg0 && !hi8 && (d->op[0].size == 4 || d->op[0].size == 8);
-#define PICK(OP) (imm ? (q ? f_##OP##_ri64 : f_##OP##_ri32) : (q ? f_##OP##_rr64 : f_##OP##_rr32))
+#define PICK(OP)                                                                                   \
+	(imm ? (q ? FOP_f_##OP##_ri64 : FOP_f_##OP##_ri32)                                         \
+	     : (q ? FOP_f_##OP##_rr64 : FOP_f_##OP##_rr32))
 	switch (d->hclass) {
-	case H_F_MOV_RR: return q ? f_mov_rr64 : f_mov_rr32;
-	case H_F_MOV_RI: return q ? f_mov_ri64 : f_mov_ri32;
-	case H_F_LOAD: return q ? f_load64 : f_load32;
-	case H_F_STORE: return q ? f_store64 : f_store32;
-	case H_F_LEA: return q ? f_lea64 : f_lea32;
+	case H_F_MOV_RR: return q ? FOP_f_mov_rr64 : FOP_f_mov_rr32;
+	case H_F_MOV_RI: return q ? FOP_f_mov_ri64 : FOP_f_mov_ri32;
+	case H_F_LOAD: return q ? FOP_f_load64 : FOP_f_load32;
+	case H_F_STORE: return q ? FOP_f_store64 : FOP_f_store32;
+	case H_F_LEA: return q ? FOP_f_lea64 : FOP_f_lea32;
 	case H_F_ADD: return PICK(add);
 	case H_F_SUB: return PICK(sub);
 	case H_F_CMP: return PICK(cmp);
@@ -2305,11 +2392,13 @@ emu_insn_fn emu_insn_handler(const struct dinsn *d, int cmode)
 	case H_F_XOR: return PICK(xor);
 	case H_F_TEST: return PICK(test);
 	case H_F_JCC: return jcc[d->opcode & 0xf];
-	case H_F_PUSH: return f_push64;
-	case H_F_POP: return f_pop64;
-	case H_F_CALL: return f_call64;
-	case H_F_RET: return f_ret64;
-	case H_JMP: return cmode == 8 && q && plain && (d->flags & DI_RELBR) ? f_jmp_rel64 : f_exec;
+	case H_F_PUSH: return FOP_f_push64;
+	case H_F_POP: return FOP_f_pop64;
+	case H_F_CALL: return FOP_f_call64;
+	case H_F_RET: return FOP_f_ret64;
+	case H_JMP:
+		return cmode == 8 && q && plain && (d->flags & DI_RELBR) ? FOP_f_jmp_rel64
+									 : FOP_f_exec;
 	case H_NOP:
 	case H_ENDBR64:
 	case H_ENDBR32:
@@ -2318,30 +2407,30 @@ emu_insn_fn emu_insn_handler(const struct dinsn *d, int cmode)
 	case H_PREFETCHNTA:
 	case H_PREFETCHT0:
 	case H_PREFETCHT1:
-	case H_PREFETCHT2: return f_nop;
-	case H_SHL: return plain && reg0_48 ? (q ? f_shl64 : f_shl32) : f_exec;
-	case H_SHR: return plain && reg0_48 ? (q ? f_shr64 : f_shr32) : f_exec;
-	case H_SAR: return plain && reg0_48 ? (q ? f_sar64 : f_sar32) : f_exec;
+	case H_PREFETCHT2: return FOP_f_nop;
+	case H_SHL: return plain && reg0_48 ? (q ? FOP_f_shl64 : FOP_f_shl32) : FOP_f_exec;
+	case H_SHR: return plain && reg0_48 ? (q ? FOP_f_shr64 : FOP_f_shr32) : FOP_f_exec;
+	case H_SAR: return plain && reg0_48 ? (q ? FOP_f_sar64 : FOP_f_sar32) : FOP_f_exec;
 	case H_ADD:
 	case H_OR:
 	case H_ADC:
 	case H_SBB:
 	case H_AND:
 	case H_SUB:
-	case H_XOR: return plain && reg0 ? f_alu_reg : f_exec;
+	case H_XOR: return plain && reg0 ? FOP_f_alu_reg : FOP_f_exec;
 	case H_CMP:
-	case H_TEST: return plain ? f_cmp_any : f_exec;
-	case H_MOVZX: return plain && reg0 ? f_movzx_reg : f_exec;
+	case H_TEST: return plain ? FOP_f_cmp_any : FOP_f_exec;
+	case H_MOVZX: return plain && reg0 ? FOP_f_movzx_reg : FOP_f_exec;
 	case H_MOVSX:
-	case H_MOVSXD: return plain && reg0 ? f_movsx_reg : f_exec;
-	case H_IMUL: return plain && d->nops >= 2 && reg0 ? f_imul_n : f_exec;
+	case H_MOVSXD: return plain && reg0 ? FOP_f_movsx_reg : FOP_f_exec;
+	case H_IMUL: return plain && d->nops >= 2 && reg0 ? FOP_f_imul_n : FOP_f_exec;
 	default: break;
 	}
 	if (plain && d->hclass >= H_SETO && d->hclass <= H_SETO + 15)
 		return setcc[d->opcode & 0xf];
 	if (plain && reg0 && d->hclass >= H_CMOVO && d->hclass <= H_CMOVO + 15)
 		return cmovcc[d->opcode & 0xf];
-	return f_exec;
+	return FOP_f_exec;
 #undef PICK
 }
 
@@ -2554,6 +2643,11 @@ static bool slow_path(struct emu_cpu *c)
  * stops (false). A fault longjmps out of here to emu_cpu_run. */
 static bool run_blocks(struct emu_cpu *c)
 {
+	static const void *const op_labels[] = {
+#define X(name) &&L_##name,
+		INSN_OPS(X)
+#undef X
+	};
 	const struct dblock *prev = NULL;
 	for (;;) {
 		if (unlikely(c->slow || atomic_load_explicit(&c->events, memory_order_relaxed))) {
@@ -2582,16 +2676,34 @@ static bool run_blocks(struct emu_cpu *c)
 		 * longjmps out). Interrupts are taken between blocks. */
 		const struct dinsn *d = b->insn, *end = d + b->n;
 		uint64_t mask = c->cmode == 8 ? ~0ULL : c->cmode == 4 ? 0xffffffffULL : 0xffffULL;
+		uint64_t seq = (c->rip + d->len) & mask;
 		c->budget -= b->n;
-		do {
-			uint64_t seq = (c->rip + d->len) & mask;
-			c->next_rip = seq;
-			d->fn(c, d);
-			c->rip = c->next_rip;
-			d++;
-			if (unlikely(c->slow || c->rip != seq))
-				break;
-		} while (d < end);
+		c->next_rip = seq;
+		/* Threaded dispatch: each handler ends with its own jump to the
+		 * next one, which the host's branch predictor learns per site. */
+		goto *op_labels[d->fop];
+#define X(name)                                                                                    \
+	L_##name : name(c, d);                                                                     \
+	c->rip = c->next_rip;                                                                      \
+	d++;                                                                                       \
+	if (unlikely(c->slow || c->rip != seq) || d == end)                                        \
+		goto block_done;                                                                   \
+	seq = (c->rip + d->len) & mask;                                                            \
+	c->next_rip = seq;                                                                         \
+	goto *op_labels[d->fop];
+		FULL_OPS(X)
+#undef X
+#define X(name)                                                                                    \
+	L_##name : name(c, d);                                                                     \
+	c->rip = seq;                                                                              \
+	if (++d == end)                                                                            \
+		goto block_done;                                                                   \
+	seq = (seq + d->len) & mask;                                                               \
+	c->next_rip = seq;                                                                         \
+	goto *op_labels[d->fop];
+		PURE_OPS(X)
+#undef X
+	block_done:
 		c->icount += (uint64_t)(d - b->insn);
 		if (unlikely(c->budget <= 0))
 			c->slow = true;
