@@ -443,23 +443,31 @@ static void ioev_sync_locked(struct pci_host *host)
 {
 	struct ioeventfd_router *r = host->ioev;
 	bool can = r && r->add && r->del;
+	uint64_t want[PCI_MAX_SLOTS][PCI_MAX_IOEVENTFDS];
+	/* Two passes: every stale registration goes before any new one, so
+	 * an address passing from one device to another (overlapping BARs)
+	 * is never registered twice. */
 	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++) {
 		struct pci_device *dev = host->slots[s];
-		if (!dev)
-			continue;
-		for (unsigned i = 0; i < dev->nioev; i++) {
+		for (unsigned i = 0; dev && i < dev->nioev; i++) {
 			struct pci_ioeventfd *e = &dev->ioev[i];
-			uint64_t want = can ? ioev_target_locked(host, dev, e) : 0;
-			if (e->gpa && e->gpa != want) {
+			want[s][i] = can ? ioev_target_locked(host, dev, e) : 0;
+			if (e->gpa && e->gpa != want[s][i]) {
 				if (can)
 					r->del(r->ctx, e->gpa, e->len, e->match, e->data, e->fd);
 				e->gpa = 0;
 			}
+		}
+	}
+	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++) {
+		struct pci_device *dev = host->slots[s];
+		for (unsigned i = 0; dev && i < dev->nioev; i++) {
+			struct pci_ioeventfd *e = &dev->ioev[i];
 			/* A refused registration is retried at the next change;
 			 * meanwhile the write reaches the BAR handler. */
-			if (want && !e->gpa &&
-			    r->add(r->ctx, want, e->len, e->match, e->data, e->fd) == 0)
-				e->gpa = want;
+			if (want[s][i] && !e->gpa &&
+			    r->add(r->ctx, want[s][i], e->len, e->match, e->data, e->fd) == 0)
+				e->gpa = want[s][i];
 		}
 	}
 }
