@@ -622,7 +622,19 @@ void pci_device_release(struct pci_device *dev)
 	struct pci_host *host = dev->host;
 	if (host) {
 		pthread_rwlock_wrlock(&host->lock);
+		struct ioeventfd_router *r = host->ioev;
+		for (unsigned i = 0; i < dev->nioev; i++) {
+			struct pci_ioeventfd *e = &dev->ioev[i];
+			if (e->gpa && r && r->del)
+				r->del(r->ctx, e->gpa, e->len, e->match, e->data, e->fd);
+			e->gpa = 0;
+		}
+		/* Off the bus: the host must not look at dev again (it may be
+		 * freed next, before other devices release theirs). What it
+		 * hid may decode now. */
 		dev->released = true;
+		if (dev->slot < PCI_MAX_SLOTS && host->slots[dev->slot] == dev)
+			host->slots[dev->slot] = NULL;
 		ioev_sync_locked(host);
 		pthread_rwlock_unlock(&host->lock);
 	}

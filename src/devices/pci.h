@@ -270,8 +270,9 @@ __attribute__((warn_unused_result)) int
 pci_device_add_ioeventfd(struct pci_device *dev, unsigned bar, uint32_t off, unsigned len,
 			 bool match, uint64_t data, int fd, struct vmon_error *err);
 
-/* Drops what the host and the backend hold for dev: its eventfd
- * registrations and its MSI-X routes (and closes their eventfds). Call
+/* Takes dev off the bus and drops what the host and the backend hold for
+ * it: its eventfd registrations and its MSI-X routes (and closes their
+ * eventfds). Call
  * before freeing dev or closing the fds it declared, with no vCPU
  * running; the backend must still be the one that registered them (or
  * gone, with its hooks zeroed). */
