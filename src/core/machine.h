@@ -14,6 +14,7 @@
 #include "core/bus.h"
 #include "core/cpu_init.h"
 #include "core/guest_mem.h"
+#include "core/ioeventfd.h"
 #include "core/irq.h"
 #include "core/vm_control.h"
 
@@ -26,6 +27,9 @@ struct machine {
 	struct bus pio;
 	struct bus mmio;
 	struct irq_router irq; /* installed by the backend's create() */
+	/* Installed by the backend's create() if it has the fast path;
+	 * zeroed by its destroy(). */
+	struct ioeventfd_router ioev;
 	struct vm_control ctl;
 	int ncpus;
 	struct boot_cpu_state boot;

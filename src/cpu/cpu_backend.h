@@ -3,7 +3,10 @@
  * A CPU backend runs the vCPUs of a struct machine: KVM (src/cpu/kvm) or
  * vmon's software x86-64 CPU (src/cpu/emu). Everything else in the machine
  * is shared; the backend owns the interrupt controllers (it installs
- * machine->irq) and turns guest port/MMIO accesses into bus_access() calls.
+ * machine->irq, with irqfd MSI routes where it has them, and
+ * machine->ioev if MMIO writes can signal eventfds without reaching vmon)
+ * and turns guest port/MMIO accesses into bus_access() calls. destroy()
+ * zeroes both.
  *
  * Call order (from the VM layer, one thread):
  *   create() -> devices register on the buses -> vcpu_create(i) for each
@@ -24,7 +27,7 @@ struct cpu_backend {
 	/* Whether this backend can run on this host; err says why not. */
 	bool (*available)(struct vmon_error *err);
 	/* After guest RAM exists and before devices register: set up the VM
-	 * and install m->irq. */
+	 * and install m->irq and m->ioev. */
 	int (*create)(struct machine *m, struct vmon_error *err);
 	/* After the boot state is known (m->boot). vCPU 0 is the boot CPU;
 	 * others wait for INIT/SIPI. */

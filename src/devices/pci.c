@@ -7,6 +7,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 struct pci_host {
 	/* Config space of every device and the BAR decode: written by config
@@ -17,7 +19,10 @@ struct pci_host {
 	struct pci_device bridge;
 	uint64_t next_mmio; /* BAR allocator */
 	struct irq_router *router;
+	struct ioeventfd_router *ioev; /* may be NULL */
 };
+
+static void ioev_sync_locked(struct pci_host *host);
 
 static uint64_t ones(unsigned size)
 {
@@ -31,6 +36,8 @@ static void intx_update_locked(struct pci_device *dev)
 	bool level = dev->use_intx && dev->intx_request && !dev->intx_disabled;
 	if (level != dev->intx_level) {
 		dev->intx_level = level;
+		if (level)
+			atomic_fetch_add_explicit(&dev->stats.intx, 1, memory_order_relaxed);
 		irq_line_set(&dev->intx, level);
 	}
 }
@@ -43,11 +50,77 @@ void pci_intx_set(struct pci_device *dev, bool level)
 	pthread_mutex_unlock(&dev->irq_lock);
 }
 
+/* Unbinds vector vec's irqfd route and closes its eventfd. */
+static void msix_unroute_locked(struct pci_device *dev, unsigned vec)
+{
+	struct pci_msix *x = &dev->msix;
+	const struct irq_router *r = dev->router;
+	if (x->route[vec] >= 0 && r && r->msi_route_del)
+		r->msi_route_del(r->ctx, x->route[vec], x->irqfd[vec]);
+	x->route[vec] = -1;
+	if (x->irqfd[vec] >= 0)
+		close(x->irqfd[vec]);
+	x->irqfd[vec] = -1;
+	x->route_failed[vec] = false;
+}
+
+/* Sends (addr, data) for vec through its irqfd, binding or re-aiming the
+ * route first if needed. Returns false if the caller must use the msi
+ * hook instead. */
+static bool msix_irqfd_send_locked(struct pci_device *dev, unsigned vec, uint64_t addr,
+				   uint32_t data)
+{
+	struct pci_msix *x = &dev->msix;
+	const struct irq_router *r = dev->router;
+	if (!r || !r->msi_route_add || !r->msi_route_set || !r->msi_route_del ||
+	    x->route_failed[vec])
+		return false;
+	/* Guest-written: only a message a LAPIC takes becomes a route (the
+	 * kernel may refuse a whole table over one odd entry). The rest goes
+	 * the slow way, where the backend drops it. */
+	if ((addr >> 20) != 0xfee)
+		return false;
+	if (x->irqfd[vec] < 0) {
+		x->irqfd[vec] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (x->irqfd[vec] < 0) {
+			x->route_failed[vec] = true;
+			return false;
+		}
+	}
+	if (x->route[vec] < 0) {
+		x->route[vec] = r->msi_route_add(r->ctx, x->irqfd[vec], addr, data);
+		if (x->route[vec] < 0) {
+			msix_unroute_locked(dev, vec);
+			x->route_failed[vec] = true;
+			return false;
+		}
+	} else if (x->route_addr[vec] != addr || x->route_data[vec] != data) {
+		if (r->msi_route_set(r->ctx, x->route[vec], addr, data) < 0) {
+			msix_unroute_locked(dev, vec);
+			x->route_failed[vec] = true;
+			return false;
+		}
+	}
+	x->route_addr[vec] = addr;
+	x->route_data[vec] = data;
+	uint64_t one = 1;
+	/* Cannot fail short of a saturated counter, which only means an
+	 * injection is pending already. */
+	(void)!write(x->irqfd[vec], &one, sizeof(one));
+	return true;
+}
+
 static void msix_send_locked(struct pci_device *dev, unsigned vec)
 {
 	const struct pci_msix_entry *e = &dev->msix.table[vec];
 	uint64_t addr = ((uint64_t)e->addr_hi << 32) | e->addr_lo;
-	irq_router_msi(dev->router, addr, e->data);
+	uint32_t data = e->data;
+	if (msix_irqfd_send_locked(dev, vec, addr, data)) {
+		atomic_fetch_add_explicit(&dev->stats.msi_irqfd, 1, memory_order_relaxed);
+		return;
+	}
+	atomic_fetch_add_explicit(&dev->stats.msi_direct, 1, memory_order_relaxed);
+	irq_router_msi(dev->router, addr, data);
 }
 
 /* Sends what became deliverable after an unmask or an enable. */
@@ -143,6 +216,8 @@ static uint64_t msix_pba_read(struct pci_device *dev, uint64_t off, unsigned siz
 static void msix_reset_locked(struct pci_device *dev)
 {
 	struct pci_msix *x = &dev->msix;
+	for (unsigned v = 0; v < PCI_MSIX_MAX; v++)
+		msix_unroute_locked(dev, v);
 	x->enabled = x->fmask = false;
 	memset(x->pba, 0, sizeof(x->pba));
 	for (unsigned v = 0; v < PCI_MSIX_MAX; v++)
@@ -196,6 +271,11 @@ static void cfg_write_locked(struct pci_device *dev, unsigned off, unsigned size
 	}
 	if (dev->ops && dev->ops->config_write)
 		dev->ops->config_write(dev, off, size, val);
+	/* Decode changed: any device's registrations may move (a BAR moved
+	 * over another's notify address, or away from it). */
+	if (dev->host &&
+	    (touches(off, size, PCI_COMMAND, 2) || touches(off, size, PCI_BAR0, 4 * PCI_NUM_BARS)))
+		ioev_sync_locked(dev->host);
 }
 
 static struct pci_device *slot_dev(struct pci_host *host, unsigned slot)
@@ -293,10 +373,9 @@ struct bar_hit {
 	uint64_t off;
 };
 
-static struct bar_hit window_lookup(struct pci_host *host, uint64_t addr, unsigned size)
+static struct bar_hit window_lookup_locked(struct pci_host *host, uint64_t addr, unsigned size)
 {
 	struct bar_hit hit = {.target = TARGET_NONE};
-	pthread_rwlock_rdlock(&host->lock);
 	for (unsigned s = 0; s < PCI_MAX_SLOTS && hit.target == TARGET_NONE; s++) {
 		struct pci_device *dev = host->slots[s];
 		if (!dev || !(pci_get_u16(dev->cfg, PCI_COMMAND) & PCI_CMD_MEMORY))
@@ -327,8 +406,93 @@ static struct bar_hit window_lookup(struct pci_host *host, uint64_t addr, unsign
 			break;
 		}
 	}
+	return hit;
+}
+
+static struct bar_hit window_lookup(struct pci_host *host, uint64_t addr, unsigned size)
+{
+	pthread_rwlock_rdlock(&host->lock);
+	struct bar_hit hit = window_lookup_locked(host, addr, size);
 	pthread_rwlock_unlock(&host->lock);
 	return hit;
+}
+
+/* ---- Eventfd notifies (host lock held for writing) ---- */
+
+/* Where entry e of dev decodes now, or 0 if a write there would not
+ * reach it (decode off, BAR outside the window, another BAR on top). */
+static uint64_t ioev_target_locked(struct pci_host *host, struct pci_device *dev,
+				   const struct pci_ioeventfd *e)
+{
+	if (dev->released)
+		return 0;
+	/* The BAR value is the guest's: check the whole range against the
+	 * window before anything is registered there (outside it sit the
+	 * IOAPIC, the LAPIC and RAM). */
+	uint64_t base = pci_get_u32(dev->cfg, PCI_BAR0 + 4 * e->bar) & ~0xfu;
+	uint64_t gpa = base + e->off;
+	if (gpa < PCI_MMIO_BASE || gpa > PCI_MMIO_END || e->len > PCI_MMIO_END - gpa)
+		return 0;
+	struct bar_hit h = window_lookup_locked(host, gpa, e->len);
+	if (h.target != TARGET_BAR || h.dev != dev || h.bar != &dev->bar[e->bar] || h.off != e->off)
+		return 0;
+	return gpa;
+}
+
+static void ioev_sync_locked(struct pci_host *host)
+{
+	struct ioeventfd_router *r = host->ioev;
+	bool can = r && r->add && r->del;
+	uint64_t want[PCI_MAX_SLOTS][PCI_MAX_IOEVENTFDS];
+	/* Two passes: every stale registration goes before any new one, so
+	 * an address passing from one device to another (overlapping BARs)
+	 * is never registered twice. */
+	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++) {
+		struct pci_device *dev = host->slots[s];
+		for (unsigned i = 0; dev && i < dev->nioev; i++) {
+			struct pci_ioeventfd *e = &dev->ioev[i];
+			want[s][i] = can ? ioev_target_locked(host, dev, e) : 0;
+			if (e->gpa && e->gpa != want[s][i]) {
+				if (can)
+					r->del(r->ctx, e->gpa, e->len, e->match, e->data, e->fd);
+				e->gpa = 0;
+			}
+		}
+	}
+	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++) {
+		struct pci_device *dev = host->slots[s];
+		for (unsigned i = 0; dev && i < dev->nioev; i++) {
+			struct pci_ioeventfd *e = &dev->ioev[i];
+			/* A refused registration is retried at the next change;
+			 * meanwhile the write reaches the BAR handler. */
+			if (want[s][i] && !e->gpa &&
+			    r->add(r->ctx, want[s][i], e->len, e->match, e->data, e->fd) == 0)
+				e->gpa = want[s][i];
+		}
+	}
+}
+
+void pci_host_set_ioeventfd(struct pci_host *host, struct ioeventfd_router *ioev)
+{
+	pthread_rwlock_wrlock(&host->lock);
+	host->ioev = ioev;
+	ioev_sync_locked(host);
+	pthread_rwlock_unlock(&host->lock);
+}
+
+/* Counts a write that hit one of dev's eventfd ranges through the bus. */
+static void count_notify_write(struct pci_device *dev, const struct pci_bar *bar, uint64_t off,
+			       unsigned size)
+{
+	unsigned b = (unsigned)(bar - dev->bar);
+	for (unsigned i = 0; i < dev->nioev; i++) {
+		const struct pci_ioeventfd *e = &dev->ioev[i];
+		if (e->bar == b && e->off == off && e->len == size) {
+			atomic_fetch_add_explicit(&dev->stats.notify_writes, 1,
+						  memory_order_relaxed);
+			return;
+		}
+	}
 }
 
 static uint64_t window_read(void *opaque, uint64_t offset, unsigned size)
@@ -350,6 +514,8 @@ static void window_write(void *opaque, uint64_t offset, unsigned size, uint64_t 
 	struct bar_hit h = window_lookup(host, PCI_MMIO_BASE + offset, size);
 	switch (h.target) {
 	case TARGET_BAR:
+		if (h.dev->nioev)
+			count_notify_write(h.dev, h.bar, h.off, size);
 		if (h.bar->ops->write)
 			h.bar->ops->write(h.bar->opaque, h.off, size, value);
 		break;
@@ -371,6 +537,8 @@ void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor, 
 	dev->ops = ops;
 	dev->opaque = opaque;
 	pthread_mutex_init(&dev->irq_lock, NULL);
+	for (unsigned v = 0; v < PCI_MSIX_MAX; v++)
+		dev->msix.irqfd[v] = dev->msix.route[v] = -1;
 	pci_set_u16(dev->cfg, PCI_VENDOR_ID, vendor);
 	pci_set_u16(dev->cfg, PCI_DEVICE_ID, device);
 	pci_set_u8(dev->cfg, PCI_REVISION_ID, revision);
@@ -436,6 +604,67 @@ int pci_msix_init(struct pci_device *dev, unsigned nvec, unsigned bar, uint32_t 
 	return 0;
 }
 
+int pci_device_add_ioeventfd(struct pci_device *dev, unsigned bar, uint32_t off, unsigned len,
+			     bool match, uint64_t data, int fd, struct vmon_error *err)
+{
+	if (dev->nioev == PCI_MAX_IOEVENTFDS || bar >= PCI_NUM_BARS || fd < 0 ||
+	    (len != 1 && len != 2 && len != 4 && len != 8) || off >= dev->bar[bar].size ||
+	    len > dev->bar[bar].size - off)
+		return err_setf(err, "%s: bad eventfd range (BAR %u offset 0x%x)", dev->name, bar,
+				off);
+	dev->ioev[dev->nioev++] = (struct pci_ioeventfd){
+		.bar = bar, .off = off, .len = len, .match = match, .data = data, .fd = fd};
+	return 0;
+}
+
+void pci_device_release(struct pci_device *dev)
+{
+	struct pci_host *host = dev->host;
+	if (host) {
+		pthread_rwlock_wrlock(&host->lock);
+		struct ioeventfd_router *r = host->ioev;
+		for (unsigned i = 0; i < dev->nioev; i++) {
+			struct pci_ioeventfd *e = &dev->ioev[i];
+			if (e->gpa && r && r->del)
+				r->del(r->ctx, e->gpa, e->len, e->match, e->data, e->fd);
+			e->gpa = 0;
+		}
+		/* Off the bus: the host must not look at dev again (it may be
+		 * freed next, before other devices release theirs). What it
+		 * hid may decode now. */
+		dev->released = true;
+		if (dev->slot < PCI_MAX_SLOTS && host->slots[dev->slot] == dev)
+			host->slots[dev->slot] = NULL;
+		ioev_sync_locked(host);
+		pthread_rwlock_unlock(&host->lock);
+	}
+	pthread_mutex_lock(&dev->irq_lock);
+	for (unsigned v = 0; v < PCI_MSIX_MAX; v++)
+		msix_unroute_locked(dev, v);
+	pthread_mutex_unlock(&dev->irq_lock);
+}
+
+void pci_host_print_stats(struct pci_host *host, FILE *out)
+{
+	pthread_rwlock_rdlock(&host->lock);
+	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++) {
+		struct pci_device *dev = host->slots[s];
+		if (!dev)
+			continue;
+		unsigned reg = 0;
+		for (unsigned i = 0; i < dev->nioev; i++)
+			reg += dev->ioev[i].gpa != 0;
+		fprintf(out,
+			"vmon: stats: 00:%02x.0 %s: notify writes through vmon %lu, "
+			"ioeventfds registered %u/%u; MSI-X by irqfd %lu, by message %lu; "
+			"INTx %lu\n",
+			s, dev->name, atomic_load(&dev->stats.notify_writes), reg, dev->nioev,
+			atomic_load(&dev->stats.msi_irqfd), atomic_load(&dev->stats.msi_direct),
+			atomic_load(&dev->stats.intx));
+	}
+	pthread_rwlock_unlock(&host->lock);
+}
+
 void pci_device_use_intx(struct pci_device *dev)
 {
 	dev->use_intx = true;
@@ -493,6 +722,9 @@ void pci_host_reset(struct pci_host *host)
 	for (unsigned s = 0; s < PCI_MAX_SLOTS; s++)
 		if (host->slots[s])
 			device_reset(host->slots[s]);
+	/* Decoding is off again: this drops every registration, while the
+	 * backend that made them is still there. */
+	ioev_sync_locked(host);
 	pthread_rwlock_unlock(&host->lock);
 }
 

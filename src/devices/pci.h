@@ -39,7 +39,26 @@
  * Status bit 3 shows the device's request. MSI-X (pci_msix_init): table
  * and PBA in one of the device's BARs, vectors masked after reset; a
  * masked or function-masked vector sets its pending bit and fires when
- * unmasked. Messages go to the irq_router's msi hook.
+ * unmasked. Messages go to the irq_router's msi hook, or — where the
+ * backend offers MSI routes fed by eventfds (KVM irqfd) — through one
+ * eventfd per vector that pci.c creates and binds on the vector's first
+ * message. The binding is lazy: a table entry the guest rewrites is
+ * re-aimed (msi_route_set) the next time the vector fires unmasked, so a
+ * guest reprogramming masked vectors costs nothing and an address that is
+ * not an interrupt (outside 0xfee00000-0xfeefffff, or with upper bits)
+ * never becomes a route. Masked vectors never write their eventfd: they
+ * set the pending bit as before. A device reset (and pci_host_reset)
+ * unbinds every route. INTx always goes through irq_line.
+ *
+ * Eventfd notifies (pci_device_add_ioeventfd): a device can name writes
+ * in its BARs that only signal an eventfd (virtio queue notifies). While
+ * the BAR decodes at an address inside the window — Command.Memory set,
+ * the BAR's current value, no lower slot's BAR over it — the host keeps
+ * that address registered with the backend's ioeventfd_router
+ * (pci_host_set_ioeventfd); it re-registers after every config write to
+ * Command or a BAR and drops the registrations on reset. The BAR's own
+ * write handler still sees writes the backend did not catch and must
+ * treat them the same way.
  *
  * Locks (outer to inner): the host's rwlock (config space, BAR decode) ->
  * a device's own lock -> the device's irq_lock (INTx and MSI-X state, a
@@ -51,11 +70,14 @@
 #define VMON_DEVICES_PCI_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "core/bus.h"
 #include "core/error.h"
+#include "core/ioeventfd.h"
 #include "core/irq.h"
 
 #define PCI_CONFIG_PORT	   0xcf8 /* address at 0xcf8, data at 0xcfc..0xcff */
@@ -66,6 +88,7 @@
 #define PCI_CFG_SIZE	   256
 #define PCI_NUM_BARS	   6
 #define PCI_MSIX_MAX	   64
+#define PCI_MAX_IOEVENTFDS 16
 #define PCI_HOST_VENDOR_ID 0x1b36
 #define PCI_HOST_DEVICE_ID 0x0008
 
@@ -129,6 +152,32 @@ struct pci_msix {
 	bool enabled, fmask;
 	struct pci_msix_entry table[PCI_MSIX_MAX];
 	uint64_t pba[PCI_MSIX_MAX / 64];
+	/* irqfd routes (see above): eventfd, backend handle (-1: none), the
+	 * message the route was last aimed at, and whether binding failed
+	 * (then the vector uses the msi hook until the next reset). */
+	int irqfd[PCI_MSIX_MAX];
+	int route[PCI_MSIX_MAX];
+	uint64_t route_addr[PCI_MSIX_MAX];
+	uint32_t route_data[PCI_MSIX_MAX];
+	bool route_failed[PCI_MSIX_MAX];
+};
+
+struct pci_ioeventfd {
+	unsigned bar;
+	uint32_t off;
+	unsigned len;
+	bool match;
+	uint64_t data;
+	int fd;	      /* the device's */
+	uint64_t gpa; /* where it is registered now; 0: not registered */
+};
+
+/* Counters for VMON_STATS (relaxed atomics; any thread). */
+struct pci_stats {
+	_Atomic unsigned long notify_writes; /* writes to an eventfd range that reached vmon */
+	_Atomic unsigned long msi_irqfd;     /* MSI-X messages sent by an irqfd write */
+	_Atomic unsigned long msi_direct;    /* ... by the router's msi hook */
+	_Atomic unsigned long intx;	     /* INTx assertions */
 };
 
 /* Embed in the device's own struct; fill it with pci_device_init() and the
@@ -149,6 +198,11 @@ struct pci_device {
 	unsigned slot;
 	struct irq_line intx;
 	struct irq_router *router;
+	/* Under the host lock once added. */
+	struct pci_ioeventfd ioev[PCI_MAX_IOEVENTFDS];
+	unsigned nioev;
+	bool released;
+	struct pci_stats stats;
 	/* irq_lock guards what follows (a leaf lock). */
 	pthread_mutex_t irq_lock;
 	bool intx_request; /* the device asserts INTx */
@@ -163,6 +217,13 @@ struct pci_device {
 __attribute__((warn_unused_result)) int pci_host_create(struct pci_host **out, struct bus *pio,
 							struct bus *mmio, struct irq_router *router,
 							struct vmon_error *err);
+
+/* The backend's ioeventfd hooks (machine->ioev; must outlive the host).
+ * Without this call, or with NULL hooks, nothing is registered. */
+void pci_host_set_ioeventfd(struct pci_host *host, struct ioeventfd_router *ioev);
+
+/* One line per device with its pci_stats, prefixed "vmon: stats: ". */
+void pci_host_print_stats(struct pci_host *host, FILE *out);
 
 /* Config space as after a PCI reset plus vmon's firmware setup (BARs at
  * their assigned addresses, decoding off, MSI-X off and masked, INTx
@@ -200,6 +261,22 @@ unsigned pci_add_cap(struct pci_device *dev, uint8_t id, unsigned len);
 __attribute__((warn_unused_result)) int pci_msix_init(struct pci_device *dev, unsigned nvec,
 						      unsigned bar, uint32_t table_off,
 						      uint32_t pba_off, struct vmon_error *err);
+
+/* Declares that a write of len bytes (of value data only, if match) at
+ * offset off of BAR bar only signals eventfd fd, which the device owns and
+ * keeps open until pci_device_release. Before pci_host_add_device.
+ * Returns 0, or -1 with err (too many, or outside the BAR). */
+__attribute__((warn_unused_result)) int
+pci_device_add_ioeventfd(struct pci_device *dev, unsigned bar, uint32_t off, unsigned len,
+			 bool match, uint64_t data, int fd, struct vmon_error *err);
+
+/* Takes dev off the bus and drops what the host and the backend hold for
+ * it: its eventfd registrations and its MSI-X routes (and closes their
+ * eventfds). Call
+ * before freeing dev or closing the fds it declared, with no vCPU
+ * running; the backend must still be the one that registered them (or
+ * gone, with its hooks zeroed). */
+void pci_device_release(struct pci_device *dev);
 
 /* Enables INTx (pin INTA#) for the device. Before pci_host_add_device. */
 void pci_device_use_intx(struct pci_device *dev);

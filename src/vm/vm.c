@@ -244,6 +244,9 @@ int vm_run(const struct vm_config *cfg, struct vmon_error *err)
 			goto out;
 	}
 	status = report_end(vm);
+	const char *stats = getenv("VMON_STATS");
+	if (stats && *stats && strcmp(stats, "0") != 0)
+		vm_devices_print_stats(&vm->devs, stderr);
 out:
 	if (vm->nthreads)
 		join_vcpus(vm);

@@ -57,6 +57,10 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 	if (pci_host_create(&d->pci, &m->pio, &m->mmio, &m->irq, err) < 0 ||
 	    iothread_create(&d->io, "virtio-io", err) < 0)
 		return -1;
+	/* The backend's ioeventfd hooks, re-filled by each backend create()
+	 * across reboots; the host registers notify addresses as the guest
+	 * enables decoding. */
+	pci_host_set_ioeventfd(d->pci, &m->ioev);
 	for (int i = 0; i < cfg->ndisks && i < VM_MAX_DISKS; i++) {
 		int r = virtio_blk_create(&d->blk[i], &cfg->disks[i], &m->mem, &m->ctl, d->io,
 					  d->pci, err);
@@ -107,6 +111,12 @@ void vm_devices_reset(struct vm_devices *d)
 	if (d->con)
 		virtio_console_reset(d->con);
 	pci_host_reset(d->pci);
+}
+
+void vm_devices_print_stats(struct vm_devices *d, FILE *out)
+{
+	if (d->pci)
+		pci_host_print_stats(d->pci, out);
 }
 
 void vm_devices_destroy(struct vm_devices *d)

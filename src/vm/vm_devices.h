@@ -7,6 +7,8 @@
 #ifndef VMON_VM_VM_DEVICES_H
 #define VMON_VM_VM_DEVICES_H
 
+#include <stdio.h>
+
 #include "core/error.h"
 #include "core/machine.h"
 #include "vm/vm.h"
@@ -74,5 +76,10 @@ void vm_devices_reset(struct vm_devices *d);
 
 /* After the vCPU and event-loop threads have stopped. */
 void vm_devices_destroy(struct vm_devices *d);
+
+/* VMON_STATS=1: one line per PCI device — queue notifies that reached
+ * vmon (MMIO exits on KVM), eventfd registrations, how MSI-X messages
+ * went out. Any time the vCPUs are stopped. */
+void vm_devices_print_stats(struct vm_devices *d, FILE *out);
 
 #endif

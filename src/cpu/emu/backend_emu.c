@@ -126,6 +126,13 @@ static int emu_create(struct machine *m, struct vmon_error *err)
 	m->irq.set_level = emu_set_irq;
 	m->irq.msi = emu_msi;
 	m->irq.ctx = vm;
+	/* No irqfd routes or ioeventfds: MSIs are delivered in process, and
+	 * an MMIO write to a queue notify already is a function call that
+	 * signals the device's eventfd (the in-process ioeventfd). */
+	m->irq.msi_route_add = NULL;
+	m->irq.msi_route_set = NULL;
+	m->irq.msi_route_del = NULL;
+	m->ioev = (struct ioeventfd_router){0};
 	return 0;
 }
 

@@ -29,6 +29,16 @@ struct kvm_vcpu_state {
 	struct bus_hint mmio_hint;
 };
 
+/* MSI routes for irqfds: GSIs from KVM_MSI_GSI_BASE up (0-23 are the
+ * PIC/IOAPIC pins of KVM's default routing, which vmon keeps). */
+#define KVM_MSI_GSI_BASE   24
+#define KVM_MSI_ROUTES_MAX 1024
+
+struct kvm_msi_route {
+	bool used;
+	uint32_t addr_lo, addr_hi, data;
+};
+
 struct kvm_vm_state {
 	int sys_fd; /* /dev/kvm */
 	int vm_fd;
@@ -39,6 +49,12 @@ struct kvm_vm_state {
 	uint32_t nmsrs;
 	struct kvm_vcpu_state vcpus[VMON_MAX_CPUS];
 	atomic_bool warned_unclaimed;
+	/* kvm_irq.c: the GSI routing table vmon owns once it adds an MSI
+	 * route (KVM_SET_GSI_ROUTING replaces the whole table). */
+	pthread_mutex_t route_lock;
+	unsigned nroutes; /* usable entries of routes[] (by KVM_CAP_IRQ_ROUTING) */
+	struct kvm_msi_route routes[KVM_MSI_ROUTES_MAX];
+	struct kvm_irq_routing *route_buf; /* scratch for commits, under route_lock */
 };
 
 static inline struct kvm_vm_state *kvm_state(struct machine *m)
@@ -52,6 +68,11 @@ int kvm_vcpu_setup(struct machine *m, int index, struct vmon_error *err);
 int kvm_cpuid_probe(struct kvm_vm_state *k, struct vmon_error *err);
 int kvm_cpuid_set(struct kvm_vm_state *k, int vcpu_fd, int index, int ncpus,
 		  struct vmon_error *err);
+/* kvm_irq.c: installs m->irq (KVM_IRQ_LINE, KVM_SIGNAL_MSI and, where
+ * the host has them, irqfd MSI routes) and m->ioev (KVM_IOEVENTFD).
+ * After KVM_CREATE_IRQCHIP. Returns 0, or -1 with err. */
+int kvm_irq_setup(struct machine *m, struct vmon_error *err);
+void kvm_irq_teardown(struct machine *m);
 /* kvm_run.c */
 void kvm_vcpu_run(struct machine *m, int index);
 void kvm_vcpu_kick(struct machine *m, int index);

@@ -70,33 +70,6 @@ static const struct {
 	{KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI (PCI MSI-X)"},
 };
 
-static void kvm_set_irq_level(void *ctx, unsigned gsi, bool level)
-{
-	struct kvm_vm_state *k = ctx;
-	struct kvm_irq_level irq = {.irq = gsi, .level = level ? 1 : 0};
-	/* Fails only for a GSI outside the routing table: a vmon bug, not a
-	 * guest action; report once rather than crash. */
-	if (ioctl(k->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
-		static atomic_bool warned;
-		if (!atomic_exchange(&warned, true))
-			fprintf(stderr, "vmon: KVM_IRQ_LINE gsi %u: %s\n", gsi, strerror(errno));
-	}
-}
-
-static void kvm_send_msi(void *ctx, uint64_t addr, uint32_t data)
-{
-	struct kvm_vm_state *k = ctx;
-	struct kvm_msi msi = {
-		.address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data};
-	/* The guest programs address and data; KVM ignores what no LAPIC
-	 * accepts (returns 0). An error means the ioctl itself failed. */
-	if (ioctl(k->vm_fd, KVM_SIGNAL_MSI, &msi) < 0) {
-		static atomic_bool warned;
-		if (!atomic_exchange(&warned, true))
-			fprintf(stderr, "vmon: KVM_SIGNAL_MSI: %s\n", strerror(errno));
-	}
-}
-
 static void kvm_destroy(struct machine *m)
 {
 	struct kvm_vm_state *k = kvm_state(m);
@@ -113,11 +86,12 @@ static void kvm_destroy(struct machine *m)
 		close(k->vm_fd);
 	if (k->sys_fd >= 0)
 		close(k->sys_fd);
+	kvm_irq_teardown(m);
 	free(k->cpuid);
 	free(k->msr_index);
+	pthread_mutex_destroy(&k->route_lock);
 	free(k);
 	m->backend_priv = NULL;
-	m->irq = (struct irq_router){0};
 }
 
 static int kvm_probe_msrs(struct kvm_vm_state *k, struct vmon_error *err)
@@ -151,6 +125,7 @@ static int kvm_create(struct machine *m, struct vmon_error *err)
 	if (!k)
 		return err_setf(err, "out of memory");
 	k->sys_fd = k->vm_fd = -1;
+	pthread_mutex_init(&k->route_lock, NULL);
 	for (int i = 0; i < VMON_MAX_CPUS; i++)
 		k->vcpus[i].fd = -1;
 	m->backend_priv = k;
@@ -221,7 +196,8 @@ static int kvm_create(struct machine *m, struct vmon_error *err)
 		err_setf(err, "KVM_CREATE_PIT2: %s", strerror(errno));
 		goto fail;
 	}
-	m->irq = (struct irq_router){.set_level = kvm_set_irq_level, .msi = kvm_send_msi, .ctx = k};
+	if (kvm_irq_setup(m, err) < 0)
+		goto fail;
 	kvm_install_kick_signal();
 	return 0;
 fail:

@@ -182,12 +182,7 @@ static bool net_round(struct virtio_net *n, int max_wait_ms)
 	}
 	if (n->stop_fd >= 0 && (pv->fds[1].revents & POLLIN))
 		return false;
-	if (pv->fds[0].revents & POLLIN) {
-		uint64_t v;
-		if (read(n->vd.notify_fd, &v, sizeof(v)) < 0) {
-			/* EAGAIN: already drained */
-		}
-	}
+	/* Drains notify_fd (per-queue eventfds). */
 	virtio_process_notifications(&n->vd);
 	n->be->ops->poll_done(n->be, pv, first);
 	return true;

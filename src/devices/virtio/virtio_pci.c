@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -124,31 +125,39 @@ bool virtio_queue_live(struct virtio_device *vd, unsigned q)
 
 void virtio_kick(struct virtio_device *vd, unsigned q)
 {
-	if (q >= vd->nqueues)
+	if (q >= vd->nqueues || vd->kick_fd[q] < 0)
 		return;
-	atomic_fetch_or(&vd->notify_pending, 1ULL << q);
 	uint64_t one = 1;
-	if (vd->notify_fd >= 0 && write(vd->notify_fd, &one, sizeof(one)) < 0) {
+	if (write(vd->kick_fd[q], &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is saturated, a wakeup is pending anyway */
 	}
 }
 
 void virtio_process_notifications(struct virtio_device *vd)
 {
-	uint64_t pending = atomic_exchange(&vd->notify_pending, 0);
+	if (vd->notify_fd < 0)
+		return;
+	/* Which queues' eventfds fired — by the backend (ioeventfd), by
+	 * vmon's own notify handler or by the device (virtio_kick): all the
+	 * same. Reading an eventfd resets it; a notify after the read wakes
+	 * the next round. */
+	struct epoll_event evs[VIRTIO_MAX_QUEUES];
+	int n = epoll_wait(vd->notify_fd, evs, VIRTIO_MAX_QUEUES, 0);
+	uint32_t pending = 0;
+	for (int i = 0; i < n; i++) {
+		unsigned q = evs[i].data.u32;
+		uint64_t count;
+		if (q < vd->nqueues && read(vd->kick_fd[q], &count, sizeof(count)) == sizeof(count))
+			pending |= 1u << q;
+	}
 	for (unsigned q = 0; q < vd->nqueues; q++)
-		if (pending & (1ULL << q))
+		if (pending & (1u << q))
 			vd->ops->queue_work(vd, q);
 }
 
 static void on_notify(void *opaque)
 {
-	struct virtio_device *vd = opaque;
-	uint64_t n;
-	if (read(vd->notify_fd, &n, sizeof(n)) < 0) {
-		/* EAGAIN: another wakeup already drained it */
-	}
-	virtio_process_notifications(vd);
+	virtio_process_notifications(opaque);
 }
 
 /* ---- Reset (vd->lock held) ---- */
@@ -172,7 +181,6 @@ static void reset_locked(struct virtio_device *vd)
 	vd->config_msix = VIRTIO_MSI_NO_VECTOR;
 	vd->queue_sel = 0;
 	vd->warned = false;
-	atomic_store(&vd->notify_pending, 0);
 	pci_intx_set(&vd->pci, false);
 	if (vd->ops->reset)
 		vd->ops->reset(vd);
@@ -351,7 +359,9 @@ uint64_t virtio_bar0_read(struct virtio_device *vd, uint64_t off, unsigned size)
 void virtio_bar0_write(struct virtio_device *vd, uint64_t off, unsigned size, uint64_t val)
 {
 	if (off >= VIRTIO_NOTIFY_OFF) {
-		/* No lock: a notify only sets a bit and wakes the I/O thread. */
+		/* No lock: a notify only signals the queue's eventfd, as the
+		 * backend does itself where the address is registered with it
+		 * (any write size lands here; the value is not used). */
 		virtio_kick(vd, (unsigned)((off - VIRTIO_NOTIFY_OFF) / VIRTIO_NOTIFY_MULT));
 		return;
 	}
@@ -440,6 +450,8 @@ int virtio_pci_init(struct virtio_device *vd, const struct virtio_pci_params *p,
 {
 	memset(vd, 0, sizeof(*vd));
 	vd->notify_fd = -1;
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		vd->kick_fd[q] = -1;
 	pthread_mutex_init(&vd->lock, NULL);
 	pthread_cond_init(&vd->drained, NULL);
 	if (p->nqueues == 0 || p->nqueues > VIRTIO_MAX_QUEUES || p->config_len > VIRTIO_DEVCFG_MAX)
@@ -483,9 +495,26 @@ int virtio_pci_init(struct virtio_device *vd, const struct virtio_pci_params *p,
 	}
 	pci_device_use_intx(&vd->pci);
 
-	vd->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	/* One eventfd per queue, all in one epoll set that the device's
+	 * thread waits on (notify_fd); the backend may signal a queue's
+	 * eventfd directly on a write to its notify address. */
+	vd->notify_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (vd->notify_fd < 0)
-		return err_setf(err, "%s: eventfd: %s", p->name, strerror(errno));
+		return err_setf(err, "%s: epoll_create1: %s", p->name, strerror(errno));
+	for (unsigned q = 0; q < p->nqueues; q++) {
+		vd->kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = q};
+		if (vd->kick_fd[q] < 0 ||
+		    epoll_ctl(vd->notify_fd, EPOLL_CTL_ADD, vd->kick_fd[q], &ev) < 0)
+			return err_setf(err, "%s: queue eventfd: %s", p->name, strerror(errno));
+		/* Linux and the kit write the queue index as 16 bits; the
+		 * address alone names the queue, so no data match (as on the
+		 * exit path, which ignores the value). */
+		if (pci_device_add_ioeventfd(&vd->pci, 0,
+					     VIRTIO_NOTIFY_OFF + VIRTIO_NOTIFY_MULT * q, 2, false,
+					     0, vd->kick_fd[q], err) < 0)
+			return -1;
+	}
 	reset_locked(vd);
 	if (io && iothread_add(io, vd->notify_fd, on_notify, vd, err) < 0)
 		return -1;
@@ -496,6 +525,13 @@ int virtio_pci_init(struct virtio_device *vd, const struct virtio_pci_params *p,
 
 void virtio_pci_fini(struct virtio_device *vd)
 {
+	/* The backend lets go of the eventfds before they close. */
+	pci_device_release(&vd->pci);
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		if (vd->kick_fd[q] >= 0)
+			close(vd->kick_fd[q]);
+		vd->kick_fd[q] = -1;
+	}
 	if (vd->notify_fd >= 0)
 		close(vd->notify_fd);
 	vd->notify_fd = -1;

@@ -25,9 +25,15 @@
  * of a size that is not a power of two up to the device's maximum sets
  * NEEDS_RESET.
  *
- * Threads: the BAR and config-space handlers run on vCPU threads; a
- * notify sets the queue's bit and signals an eventfd, and the I/O thread
- * calls ops->queue_work for each notified queue. One mutex per device
+ * Threads: the BAR and config-space handlers run on vCPU threads. Each
+ * queue has an eventfd (kick_fd) that a notify signals: on KVM the kernel
+ * does it (the notify address is registered with KVM_IOEVENTFD through
+ * the PCI host, and the write never leaves the guest); otherwise — the
+ * software CPU, a write of another size, a failed registration — the
+ * BAR 0 handler does it on the vCPU thread. notify_fd is an epoll set of
+ * those eventfds: the device's thread waits on it and
+ * virtio_process_notifications calls ops->queue_work for each queue whose
+ * eventfd fired. One mutex per device
  * (vd->lock) guards the transport state, the queues and whatever the
  * device keeps beside them.
  */
@@ -115,8 +121,10 @@ struct virtio_device {
 	bool warned;	 /* one message per reset about a misbehaving guest */
 	unsigned cfgcap; /* config offset of the PCI cfg access capability */
 
+	/* notify_fd: epoll set of kick_fd[0..nqueues); poll it for POLLIN,
+	 * never read() it: virtio_process_notifications drains it. */
 	int notify_fd;
-	_Atomic uint64_t notify_pending; /* one bit per queue */
+	int kick_fd[VIRTIO_MAX_QUEUES];
 };
 
 struct virtio_pci_params {
@@ -179,8 +187,9 @@ void virtio_kick(struct virtio_device *vd, unsigned q);
 uint64_t virtio_bar0_read(struct virtio_device *vd, uint64_t off, unsigned size);
 void virtio_bar0_write(struct virtio_device *vd, uint64_t off, unsigned size, uint64_t val);
 
-/* Runs pending queue work now on the calling thread (tests, fuzzing:
- * what the I/O thread does on a notify). */
+/* Drains notify_fd and runs queue_work for every queue notified since
+ * the last call, on the calling thread (the device's thread after
+ * notify_fd polled readable; tests and fuzzing directly). */
 void virtio_process_notifications(struct virtio_device *vd);
 
 #endif

@@ -644,12 +644,7 @@ static bool vsock_round(struct virtio_vsock *v, int timeout)
 	}
 	if (pv->fds[1].revents & POLLIN)
 		return false;
-	if (pv->fds[0].revents & POLLIN) {
-		uint64_t x;
-		if (read(vd->notify_fd, &x, sizeof(x)) < 0) {
-			/* EAGAIN: already drained */
-		}
-	}
+	/* Drains notify_fd (per-queue eventfds). */
 	virtio_process_notifications(vd);
 
 	pthread_mutex_lock(&vd->lock);
