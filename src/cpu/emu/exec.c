@@ -2178,15 +2178,14 @@ F_CC(14)
 F_CC(15)
 #undef F_CC
 
-/* SHL/SHR/SAR of a 32/64-bit register by an immediate or CL. */
-#define F_SHIFT(NAME, SIZE, LF, EXPR)                                                              \
+/* SHL/SHR/SAR of a 32/64-bit register by an immediate (_i) or CL (_c). */
+#define F_SHIFT(NAME, SIZE, LF, EXPR, COUNT)                                                       \
 	static inline __attribute__((always_inline)) void NAME(struct emu_cpu *c,                  \
 							       const struct dinsn *d)              \
 	{                                                                                          \
 		uint64_t *r = &c->r[d->op[0].reg];                                                 \
 		uint64_t a = SIZE == 8 ? *r : (uint32_t)*r;                                        \
-		unsigned cnt =                                                                     \
-			(unsigned)(d->nops >= 2 ? opr(c, d, 1) : 1) & (SIZE == 8 ? 63 : 31);       \
+		unsigned cnt = (unsigned)(COUNT) & (SIZE == 8 ? 63 : 31);                          \
 		if (cnt) {                                                                         \
 			uint64_t v = (EXPR);                                                       \
 			lazy(c, LF, SIZE, v, a, cnt);                                              \
@@ -2194,13 +2193,51 @@ F_CC(15)
 		}                                                                                  \
 		*r = a;                                                                            \
 	}
-F_SHIFT(f_shl64, 8, LF_SHL, a << cnt)
-F_SHIFT(f_shl32, 4, LF_SHL, (uint32_t)(a << cnt))
-F_SHIFT(f_shr64, 8, LF_SHR, a >> cnt)
-F_SHIFT(f_shr32, 4, LF_SHR, a >> cnt)
-F_SHIFT(f_sar64, 8, LF_SAR, (uint64_t)((int64_t)a >> cnt))
-F_SHIFT(f_sar32, 4, LF_SAR, (uint32_t)((int32_t)a >> cnt))
+#define F_SHIFT2(NAME, SIZE, LF, EXPR)                                                             \
+	F_SHIFT(NAME##_i, SIZE, LF, EXPR, d->imm)                                                  \
+	F_SHIFT(NAME##_c, SIZE, LF, EXPR, c->r[R_CX])
+F_SHIFT2(f_shl64, 8, LF_SHL, a << cnt)
+F_SHIFT2(f_shl32, 4, LF_SHL, (uint32_t)(a << cnt))
+F_SHIFT2(f_shr64, 8, LF_SHR, a >> cnt)
+F_SHIFT2(f_shr32, 4, LF_SHR, a >> cnt)
+F_SHIFT2(f_sar64, 8, LF_SAR, (uint64_t)((int64_t)a >> cnt))
+F_SHIFT2(f_sar32, 4, LF_SAR, (uint32_t)((int32_t)a >> cnt))
+#undef F_SHIFT2
 #undef F_SHIFT
+
+/* IMUL r, r/m (2 operands) and IMUL r, r/m, imm (3), 32/64-bit: the
+ * product's low half, CF = OF = it did not fit (LF_MUL with lf_cf). */
+#define F_IMUL(NAME, SIZE, A, B)                                                                   \
+	static inline __attribute__((always_inline)) void NAME(struct emu_cpu *c,                  \
+							       const struct dinsn *d)              \
+	{                                                                                          \
+		uint64_t a = (A), b = (B), lo;                                                     \
+		bool ovf;                                                                          \
+		if (SIZE == 8) {                                                                   \
+			__int128 p = (__int128)(int64_t)a * (int64_t)b;                            \
+			lo = (uint64_t)p;                                                          \
+			ovf = p != (__int128)(int64_t)lo;                                          \
+		} else {                                                                           \
+			int64_t p = (int64_t)(int32_t)a * (int32_t)b;                              \
+			lo = (uint32_t)p;                                                          \
+			ovf = p != (int64_t)(int32_t)lo;                                           \
+		}                                                                                  \
+		c->r[d->op[0].reg] = lo;                                                           \
+		lazy(c, LF_MUL, SIZE, lo, 0, 0);                                                   \
+		c->lf_cf = ovf;                                                                    \
+	}
+F_IMUL(f_imul_rr64, 8, c->r[d->op[0].reg], c->r[d->op[1].reg])
+F_IMUL(f_imul_rr32, 4, c->r[d->op[0].reg], c->r[d->op[1].reg])
+F_IMUL(f_imul_rri64, 8, c->r[d->op[1].reg], (uint64_t)d->imm)
+F_IMUL(f_imul_rri32, 4, c->r[d->op[1].reg], (uint64_t)d->imm)
+#undef F_IMUL
+
+/* MOVSXD r64, r32 and MOVZX/MOVSX r32/64, r8/r16 from a register. */
+static inline __attribute__((always_inline)) void f_movsxd_rr(struct emu_cpu *c,
+							      const struct dinsn *d)
+{
+	c->r[d->op[0].reg] = (uint64_t)(int64_t)(int32_t)c->r[d->op[1].reg];
+}
 
 /* ALU ops with a register destination, any source (ADC/SBB included). */
 static inline __attribute__((always_inline)) void f_alu_reg(struct emu_cpu *c,
@@ -2322,12 +2359,23 @@ static inline __attribute__((always_inline)) void f_exec(struct emu_cpu *c, cons
 	ALU4(X, xor)                                                                               \
 	ALU4(X, test)                                                                              \
 	CC16(X, f_cmov)                                                                            \
-	X(f_shl64)                                                                                 \
-	X(f_shl32)                                                                                 \
-	X(f_shr64)                                                                                 \
-	X(f_shr32)                                                                                 \
-	X(f_sar64)                                                                                 \
-	X(f_sar32)                                                                                 \
+	X(f_shl64_i)                                                                               \
+	X(f_shl32_i)                                                                               \
+	X(f_shr64_i)                                                                               \
+	X(f_shr32_i)                                                                               \
+	X(f_sar64_i)                                                                               \
+	X(f_sar32_i)                                                                               \
+	X(f_shl64_c)                                                                               \
+	X(f_shl32_c)                                                                               \
+	X(f_shr64_c)                                                                               \
+	X(f_shr32_c)                                                                               \
+	X(f_sar64_c)                                                                               \
+	X(f_sar32_c)                                                                               \
+	X(f_imul_rr64)                                                                             \
+	X(f_imul_rr32)                                                                             \
+	X(f_imul_rri64)                                                                            \
+	X(f_imul_rri32)                                                                            \
+	X(f_movsxd_rr)                                                                             \
 	X(f_alu_reg)                                                                               \
 	X(f_cmp_any)                                                                               \
 	X(f_movzx_reg)                                                                             \
@@ -2375,6 +2423,15 @@ uint8_t emu_insn_handler(const struct dinsn *d, int cmode)
 	bool plain = !(d->flags & (DI_LOCK | DI_REP | DI_REPNE | DI_FAR));
 	bool reg0 = d->op[0].kind == DOP_REG, hi8 = reg0 && (d->op[0].reg & DOP_F_HI8);
 	bool reg0_48 = reg0 && !hi8 && (d->op[0].size == 4 || d->op[0].size == 8);
+	/* op[1] a full register of op[0]'s size */
+	bool reg1_same = d->op[1].kind == DOP_REG && d->op[1].size == d->op[0].size;
+	/* shift count: an immediate, or CL (Zydis shows the implicit 1 as an immediate) */
+	bool shift_imm = d->nops >= 2 && d->op[1].kind == DOP_IMM;
+	bool shift_cl = d->nops >= 2 && d->op[1].kind == DOP_REG && d->op[1].reg == R_CX &&
+			d->op[1].size == 1;
+	bool shift_ok = shift_imm || shift_cl;
+#define SHIFT(OP)                                                                                  \
+	(shift_imm ? (q ? FOP_f_##OP##64_i : FOP_f_##OP##32_i) : (q ? FOP_f_##OP##64_c : FOP_f_##OP##32_c))
 #define PICK(OP)                                                                                   \
 	(imm ? (q ? FOP_f_##OP##_ri64 : FOP_f_##OP##_ri32)                                         \
 	     : (q ? FOP_f_##OP##_rr64 : FOP_f_##OP##_rr32))
@@ -2408,9 +2465,9 @@ uint8_t emu_insn_handler(const struct dinsn *d, int cmode)
 	case H_PREFETCHT0:
 	case H_PREFETCHT1:
 	case H_PREFETCHT2: return FOP_f_nop;
-	case H_SHL: return plain && reg0_48 ? (q ? FOP_f_shl64 : FOP_f_shl32) : FOP_f_exec;
-	case H_SHR: return plain && reg0_48 ? (q ? FOP_f_shr64 : FOP_f_shr32) : FOP_f_exec;
-	case H_SAR: return plain && reg0_48 ? (q ? FOP_f_sar64 : FOP_f_sar32) : FOP_f_exec;
+	case H_SHL: return plain && reg0_48 && shift_ok ? SHIFT(shl) : FOP_f_exec;
+	case H_SHR: return plain && reg0_48 && shift_ok ? SHIFT(shr) : FOP_f_exec;
+	case H_SAR: return plain && reg0_48 && shift_ok ? SHIFT(sar) : FOP_f_exec;
 	case H_ADD:
 	case H_OR:
 	case H_ADC:
@@ -2421,9 +2478,20 @@ uint8_t emu_insn_handler(const struct dinsn *d, int cmode)
 	case H_CMP:
 	case H_TEST: return plain ? FOP_f_cmp_any : FOP_f_exec;
 	case H_MOVZX: return plain && reg0 ? FOP_f_movzx_reg : FOP_f_exec;
-	case H_MOVSX:
-	case H_MOVSXD: return plain && reg0 ? FOP_f_movsx_reg : FOP_f_exec;
-	case H_IMUL: return plain && d->nops >= 2 && reg0 ? FOP_f_imul_n : FOP_f_exec;
+	case H_MOVSXD:
+		if (plain && reg0 && d->op[0].size == 8 && d->op[1].kind == DOP_REG &&
+		    d->op[1].size == 4)
+			return FOP_f_movsxd_rr;
+		return plain && reg0 ? FOP_f_movsx_reg : FOP_f_exec;
+	case H_MOVSX: return plain && reg0 ? FOP_f_movsx_reg : FOP_f_exec;
+	case H_IMUL:
+		if (!plain || d->nops < 2 || !reg0)
+			return FOP_f_exec;
+		if (reg0_48 && reg1_same && d->nops == 2)
+			return q ? FOP_f_imul_rr64 : FOP_f_imul_rr32;
+		if (reg0_48 && reg1_same && d->nops == 3 && d->op[2].kind == DOP_IMM)
+			return q ? FOP_f_imul_rri64 : FOP_f_imul_rri32;
+		return FOP_f_imul_n;
 	default: break;
 	}
 	if (plain && d->hclass >= H_SETO && d->hclass <= H_SETO + 15)
@@ -2431,6 +2499,7 @@ uint8_t emu_insn_handler(const struct dinsn *d, int cmode)
 	if (plain && reg0 && d->hclass >= H_CMOVO && d->hclass <= H_CMOVO + 15)
 		return cmovcc[d->opcode & 0xf];
 	return FOP_f_exec;
+#undef SHIFT
 #undef PICK
 }
 
