@@ -193,8 +193,8 @@ static void net_loopback(void **state)
 }
 
 /* A struct virtio_vsock_hdr (44 bytes, little-endian) at p. */
-static void vsock_hdr(uint8_t *p, uint32_t src_port, uint32_t dst_port, uint32_t len,
-		      uint16_t op, uint32_t flags)
+static void vsock_hdr(uint8_t *p, uint32_t src_port, uint32_t dst_port, uint32_t len, uint16_t op,
+		      uint32_t flags)
 {
 	const uint64_t src_cid = 3, dst_cid = 2;
 	const uint16_t type = 1;
