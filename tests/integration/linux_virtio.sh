@@ -51,7 +51,7 @@ done
 if ! "$VMON" run --backend "$LB" --kernel /nonexistent 2>&1 | grep -q nonexistent; then
 	skip_all "this vmon has no $LB backend"
 fi
-LIMIT=${LINUX_VIRTIO_LIMIT:-400}
+LIMIT=${LINUX_VIRTIO_LIMIT:-600} # per boot; the ASan build needs ~4 min for boot 1
 
 # start_vm NAME INPUT-FILE [PREFIX...] -- [VMON ARGS...]: boots the default
 # guest in the background with INPUT-FILE on stdin, under the command
