@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 
+import linux_io
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -184,8 +186,13 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--exits", type=int, default=20000)
     ap.add_argument("--iters", type=int, default=200000)
+    ap.add_argument("--only", choices=["linux-io"],
+                    help="run one section: linux-io = storage and network in the Linux guest")
     args = ap.parse_args()
     BUILD = args.build
+    if args.only == "linux-io":
+        linux_io.linux_io_table(BUILD)
+        return
     guests = os.path.join(BUILD, "guests")
     vmms = vmm_commands(BUILD, guests)
     elf = lambda n: os.path.join(guests, n + ".elf")
@@ -259,6 +266,7 @@ def main():
           f"vmon VmRSS {rows['vmon (kvm)']['rss']['VmRSS'] / 1024:.1f} MiB, "
           f"qemu (kvm) VmRSS {rows['qemu (kvm)']['rss']['VmRSS'] / 1024:.1f} MiB")
     linux_boot_table(BUILD, min(args.runs, 3))
+    linux_io.linux_io_table(BUILD)
     print()
     print(f"runs per figure: {args.runs} (median; Linux boot: {min(args.runs, 3)}); exits per run: {args.exits} "
           f"(emu and qemu tcg: {args.exits * 200}); compute iterations: {args.iters} "

@@ -5,9 +5,13 @@
 #                       versioned linux-image-6.1.*-cloud-amd64 it depends on)
 #   vmlinux             the uncompressed ELF inside it (PVH entry note), for
 #                       --kernel vmlinux and for QEMU -M microvm comparisons
-#   initramfs.cpio.gz   busybox-static, the virtio modules, and an /init that
-#                       mounts proc/sys/dev, loads the modules, prints a
-#                       banner and starts a shell on the console
+#   initramfs.cpio.gz   busybox-static, the virtio modules, our test tools
+#                       (guests/linux-tools/*.c, static: sockcat, iobench,
+#                       pattern in /usr/bin), and an /init that mounts
+#                       proc/sys/dev, loads the modules, prints a banner and
+#                       starts a shell on the console
+#   tools/              the same static tools, for the host side of tests
+#                       and benchmarks
 #   kernel-release      the kernel's `uname -r`
 #
 # The .debs come from `apt-get download` (no root needed) and are checked
@@ -29,7 +33,7 @@ die() {
 	exit 1
 }
 
-for tool in apt-get apt-cache dpkg-deb lz4 gzip python3 sha256sum; do
+for tool in apt-get apt-cache dpkg-deb lz4 gzip python3 sha256sum gcc; do
 	command -v "$tool" >/dev/null || die "'$tool' is missing (run scripts/setup.sh)"
 done
 
@@ -71,7 +75,8 @@ kpkg=$(apt-cache depends "$meta" 2>/dev/null |
 kspec=$(candidate "$kpkg") || die "no installable version of $kpkg"
 bspec=$(candidate busybox-static) || die "no installable version of busybox-static"
 
-stamp="$kspec $bspec $(sha256sum "$0" | cut -c1-16)"
+TOOLS=(guests/linux-tools/*.c)
+stamp="$kspec $bspec $(cat "$0" "${TOOLS[@]}" | sha256sum | cut -c1-16)"
 if [ -f "$OUT/bzImage" ] && [ -f "$OUT/vmlinux" ] && [ -f "$OUT/initramfs.cpio.gz" ] &&
 	[ "$(cat "$OUT/.stamp" 2>/dev/null)" = "$stamp" ]; then
 	say "$OUT is up to date ($kspec, $bspec)"
@@ -168,6 +173,16 @@ for m in "${order[@]}"; do
 	echo "$m" >>"$root/etc/modules"
 done
 echo "$release" >"$root/etc/kernel-release"
+# Our own test tools: static, so they need no libraries in the guest and
+# run on the host as they are.
+rm -rf "$OUT/tools.tmp"
+mkdir -p "$OUT/tools.tmp"
+for src in "${TOOLS[@]}"; do
+	t=$(basename "$src" .c)
+	gcc -static -O2 -Wall -Wextra -o "$OUT/tools.tmp/$t" "$src" 2>"$WORK/gcc.err" ||
+		die "cannot build $src (static glibc: libc6-dev): $(head -n3 "$WORK/gcc.err")"
+	cp "$OUT/tools.tmp/$t" "$root/usr/bin/$t"
+done
 cat >"$root/init" <<'EOF'
 #!/bin/sh
 # vmon default guest: mount the pseudo file systems, load the virtio
@@ -240,7 +255,9 @@ EOF
 mv "$OUT/bzImage.tmp" "$OUT/bzImage"
 mv "$OUT/vmlinux.tmp" "$OUT/vmlinux"
 mv "$OUT/initramfs.cpio.gz.tmp" "$OUT/initramfs.cpio.gz"
+rm -rf "$OUT/tools"
+mv "$OUT/tools.tmp" "$OUT/tools"
 echo "$release" >"$OUT/kernel-release"
 echo "$stamp" >"$OUT/.stamp"
 rm -rf "$WORK/kernel" "$WORK/busybox"
-say "built $OUT: bzImage, vmlinux, initramfs.cpio.gz (Linux $release, modules: ${order[*]:-none})"
+say "built $OUT: bzImage, vmlinux, initramfs.cpio.gz, tools/ (Linux $release, modules: ${order[*]:-none})"

@@ -18,6 +18,7 @@ PACKAGES=(
 	qemu-system-x86                 # reference for benchmarks, oracle for tests
 	clang-format                    # make format-check
 	lz4 xz-utils cpio               # make guest: kernel payload, modules, initramfs checks
+	e2fsprogs                       # debugfs: the Linux-guest disk test reads the guest's file system
 )
 
 missing=()

@@ -1,12 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* --net / --vsock parsing, and virtio-net end to end on the loopback back
- * end (a frame the guest sends comes back with vmon's header). */
+/* --net / --vsock parsing, virtio-net end to end on the loopback back
+ * end (a frame the guest sends comes back with vmon's header), and a
+ * virtio-vsock connection closed by the guest while its last bytes still
+ * wait for room in the host socket. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -185,6 +192,125 @@ static void net_loopback(void **state)
 	gm_destroy(&gm);
 }
 
+/* A struct virtio_vsock_hdr (44 bytes, little-endian) at p. */
+static void vsock_hdr(uint8_t *p, uint32_t src_port, uint32_t dst_port, uint32_t len, uint16_t op,
+		      uint32_t flags)
+{
+	const uint64_t src_cid = 3, dst_cid = 2;
+	const uint16_t type = 1;
+	const uint32_t buf_alloc = 65536, fwd_cnt = 0;
+	memcpy(p, &src_cid, 8);
+	memcpy(p + 8, &dst_cid, 8);
+	memcpy(p + 16, &src_port, 4);
+	memcpy(p + 20, &dst_port, 4);
+	memcpy(p + 24, &len, 4);
+	memcpy(p + 28, &type, 2);
+	memcpy(p + 30, &op, 2);
+	memcpy(p + 32, &flags, 4);
+	memcpy(p + 36, &buf_alloc, 4);
+	memcpy(p + 40, &fwd_cnt, 4);
+}
+
+/* The guest connects to host port 5000, sends more than the host socket
+ * can take while nobody reads it, then closes (SHUTDOWN with both flags).
+ * Every byte must still reach the host, followed by EOF. */
+static void vsock_close_keeps_data(void **state)
+{
+	struct guest_mem gm;
+	struct vmon_error err;
+	assert_int_equal(gm_create(&gm, 1 << 20, &err), 0);
+	uint8_t *ram = gm_ptr(&gm, 0, 1 << 20);
+	struct vsock_spec spec = {.cid = 3};
+	snprintf(spec.path, sizeof(spec.path), "/tmp/vmon-unit-vsock-%d.sock", (int)getpid());
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_5000", spec.path);
+	unlink(sa.sun_path);
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+
+	struct virtio_vsock *v;
+	assert_int_equal(virtio_vsock_create(&v, &spec, &gm, NULL, NULL, false, &err), 0);
+	struct virtio_device *vd = virtio_vsock_transport(v);
+	virtio_bar0_write(vd, 0x14, 1, 3);
+	virtio_bar0_write(vd, 0x08, 4, 1);
+	virtio_bar0_write(vd, 0x0c, 4, 1); /* VERSION_1 */
+	virtio_bar0_write(vd, 0x14, 1, 0xb);
+	setup_queue(vd, 0, 0x1000); /* rx */
+	setup_queue(vd, 1, 0x2000); /* tx */
+	setup_queue(vd, 2, 0x3000); /* event */
+	virtio_bar0_write(vd, 0x14, 1, 0xf);
+	for (unsigned i = 0; i < 8; i++) { /* rx buffers for the device's replies */
+		put_desc(ram, 0x1000, i, 0x80000 + 0x1000 * i, 0x1000, VIRTQ_DESC_F_WRITE);
+		post(ram, 0x1100, (uint16_t)i);
+	}
+
+	/* vmon's socket takes about its SO_SNDBUF (wmem_default) unread; send
+	 * 100000 bytes more, well inside the 256 KiB the device grants. */
+	long sndbuf = 212992;
+	FILE *f = fopen("/proc/sys/net/core/wmem_default", "r");
+	if (f) {
+		if (fscanf(f, "%ld", &sndbuf) != 1)
+			sndbuf = 212992;
+		fclose(f);
+	}
+	const uint32_t chunk = 50000, total = (uint32_t)sndbuf + 100000;
+	unsigned slot = 0;
+	uint32_t sent = 0;
+	for (int k = 0;; k++) {
+		uint8_t *pkt = ram + 0x10000 + 0x10000 * (slot % 2);
+		uint32_t len = 0;
+		if (k == 0) {
+			vsock_hdr(pkt, 1000, 5000, 0, 1 /* REQUEST */, 0);
+		} else if (sent < total) {
+			len = total - sent < chunk ? total - sent : chunk;
+			vsock_hdr(pkt, 1000, 5000, len, 5 /* RW */, 0);
+			for (uint32_t i = 0; i < len; i++)
+				pkt[44 + i] = (uint8_t)((sent + i) * 7 + 1);
+			sent += len;
+		} else {
+			vsock_hdr(pkt, 1000, 5000, 0, 4 /* SHUTDOWN */, 3 /* RCV | SEND */);
+		}
+		put_desc(ram, 0x2000, slot % 8, (uint64_t)(pkt - ram), 44 + len, 0);
+		post(ram, 0x2100, (uint16_t)(slot % 8));
+		slot++;
+		virtio_kick(vd, 1);
+		virtio_vsock_poll(v);
+		if (k > 0 && len == 0)
+			break;
+	}
+	uint16_t used_idx;
+	memcpy(&used_idx, ram + 0x2202, 2);
+	assert_int_equal(used_idx, slot); /* every packet was taken */
+
+	int c = accept(lfd, NULL, NULL);
+	assert_true(c >= 0);
+	static uint8_t got[1 << 20];
+	uint32_t n = 0;
+	for (int rounds = 0; rounds < 100000; rounds++) {
+		virtio_vsock_poll(v);
+		ssize_t k = recv(c, got + n, sizeof(got) - n, MSG_DONTWAIT);
+		if (k == 0)
+			break; /* EOF */
+		if (k < 0) {
+			assert_true(errno == EAGAIN);
+			usleep(100);
+			continue;
+		}
+		n += (uint32_t)k;
+	}
+	assert_int_equal(n, total);
+	for (uint32_t i = 0; i < n; i++)
+		if (got[i] != (uint8_t)(i * 7 + 1))
+			fail_msg("byte %u differs", i);
+	close(c);
+	close(lfd);
+	unlink(sa.sun_path);
+	virtio_vsock_destroy(v);
+	gm_destroy(&gm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +318,7 @@ int main(void)
 		cmocka_unit_test(net_spec_bad),
 		cmocka_unit_test(vsock_spec),
 		cmocka_unit_test(net_loopback),
+		cmocka_unit_test(vsock_close_keeps_data),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

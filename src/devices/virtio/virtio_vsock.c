@@ -60,7 +60,9 @@ struct pkt_hdr {
 } __attribute__((packed));
 _Static_assert(sizeof(struct pkt_hdr) == HDR_LEN, "virtio_vsock_hdr is 44 bytes");
 
-enum conn_state { CS_FREE, CS_AWAIT_LINE, CS_CONNECTING, CS_OPEN, CS_CLOSING };
+/* CS_DRAINING: the guest closed the connection, but bytes it sent before
+ * are still on their way to the host socket; no packets any more. */
+enum conn_state { CS_FREE, CS_AWAIT_LINE, CS_CONNECTING, CS_OPEN, CS_CLOSING, CS_DRAINING };
 
 struct vconn {
 	enum conn_state st;
@@ -128,7 +130,7 @@ static struct vconn *conn_find(struct virtio_vsock *v, uint32_t host_port, uint3
 {
 	for (unsigned i = 0; i < MAX_CONNS; i++) {
 		struct vconn *c = &v->conns[i];
-		if (c->st >= CS_CONNECTING && c->host_port == host_port &&
+		if (c->st >= CS_CONNECTING && c->st <= CS_CLOSING && c->host_port == host_port &&
 		    c->guest_port == guest_port)
 			return c;
 	}
@@ -183,6 +185,20 @@ static void conn_reset(struct vconn *c)
 	c->pending = P_RST;
 }
 
+/* The guest is done with c: free it, or, while bytes the guest sent are
+ * still waiting for room in the host socket, keep only the socket until
+ * they are written (then the host reads EOF). */
+static void conn_retire(struct vconn *c)
+{
+	if (c->fd >= 0 && c->pend_len) {
+		c->st = CS_DRAINING;
+		c->pending = 0;
+		c->guest_shut_send = true; /* conn_flush shuts the socket down at the end */
+		return;
+	}
+	conn_free(c);
+}
+
 static uint32_t peer_credit(const struct vconn *c)
 {
 	uint32_t in_flight = c->tx_cnt - c->peer_fwd_cnt;
@@ -205,7 +221,7 @@ static int conn_flush(struct vconn *c)
 		c->fwd_cnt += (uint32_t)n;
 	}
 	c->pend_off = 0;
-	if (c->fwd_cnt - c->fwd_cnt_sent >= BUF_ALLOC / 4)
+	if (c->st == CS_OPEN && c->fwd_cnt - c->fwd_cnt_sent >= BUF_ALLOC / 4)
 		c->pending |= P_CREDIT;
 	if (c->guest_shut_send && !c->wr_shut) {
 		shutdown(c->fd, SHUT_WR);
@@ -306,7 +322,7 @@ static void guest_packet(struct virtio_vsock *v, const struct virtq_req *req)
 		if (!c)
 			ctrl_rst(v, &h);
 		else if (h.op == OP_RST || h.op == OP_SHUTDOWN)
-			conn_free(c); /* the guest answered our SHUTDOWN */
+			conn_retire(c); /* the guest answered our SHUTDOWN or RST */
 		return;
 	}
 	c->peer_buf_alloc = h.buf_alloc;
@@ -326,7 +342,7 @@ static void guest_packet(struct virtio_vsock *v, const struct virtq_req *req)
 		c->st = CS_OPEN;
 		return;
 	}
-	case OP_RST: conn_free(c); return;
+	case OP_RST: conn_free(c); return; /* an abort: pending bytes are dropped */
 	case OP_RW:
 		if (c->st != CS_OPEN || c->guest_shut_send) {
 			conn_reset(c);
@@ -337,8 +353,15 @@ static void guest_packet(struct virtio_vsock *v, const struct virtq_req *req)
 		return;
 	case OP_SHUTDOWN:
 		if ((h.flags & (SHUT_RCV_F | SHUT_SEND_F)) == (SHUT_RCV_F | SHUT_SEND_F)) {
-			(void)conn_flush(c);
-			conn_reset(c); /* fully shut: the spec's answer is RST */
+			/* Fully shut: the spec's answer is RST. What the guest
+			 * sent before still reaches the host (conn_retire). */
+			c->guest_shut_send = true;
+			if (conn_flush(c) < 0) {
+				conn_reset(c);
+				return;
+			}
+			c->st = CS_CLOSING;
+			c->pending = P_RST;
 			return;
 		}
 		if (h.flags & SHUT_RCV_F)
@@ -439,7 +462,7 @@ static bool conn_emit(struct virtio_vsock *v, struct vconn *c)
 			      : op == OP_SHUTDOWN ? ~(P_SHUTDOWN | P_CREDIT)
 						  : ~P_CREDIT;
 		if (op == OP_RST)
-			conn_free(c);
+			conn_retire(c);
 		return true;
 	}
 	if (c->st != CS_OPEN || !c->host_readable || c->host_eof || c->guest_shut_rcv)
@@ -659,6 +682,15 @@ static bool vsock_round(struct virtio_vsock *v, int timeout)
 			continue;
 		if (c->st == CS_AWAIT_LINE) {
 			client_line(v, c);
+			continue;
+		}
+		if (c->st == CS_CLOSING || c->st == CS_DRAINING) {
+			/* Only the guest's last bytes are left to write. */
+			bool failed = conn_flush(c) < 0;
+			if (c->st == CS_DRAINING && (failed || !c->pend_len))
+				conn_free(c);
+			else if (failed)
+				conn_reset(c);
 			continue;
 		}
 		if (r & (POLLIN | POLLHUP | POLLERR))
