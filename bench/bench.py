@@ -186,12 +186,16 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--exits", type=int, default=20000)
     ap.add_argument("--iters", type=int, default=200000)
-    ap.add_argument("--only", choices=["linux-io"],
-                    help="run one section: linux-io = storage and network in the Linux guest")
+    ap.add_argument("--only", choices=["linux-io", "linux-boot"],
+                    help="run one section: linux-io = storage and network in the Linux guest, "
+                    "linux-boot = Linux boot to power-off vs QEMU TCG")
     args = ap.parse_args()
     BUILD = args.build
     if args.only == "linux-io":
         linux_io.linux_io_table(BUILD)
+        return
+    if args.only == "linux-boot":
+        linux_boot_table(BUILD, args.runs)
         return
     guests = os.path.join(BUILD, "guests")
     vmms = vmm_commands(BUILD, guests)

@@ -186,7 +186,8 @@ done
 cat >"$root/init" <<'EOF'
 #!/bin/sh
 # vmon default guest: mount the pseudo file systems, load the virtio
-# modules, start a shell on the console. Leaving the shell powers off.
+# modules, start a shell on the console. Leaving the shell, or poweroff,
+# powers off; reboot restarts.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 mount -t proc proc /proc
 case " $(cat /proc/cmdline) " in
@@ -201,8 +202,15 @@ done
 hostname vmon-guest
 echo
 echo "vmon guest: Linux $(uname -r), busybox $(busybox | head -n1 | cut -d' ' -f2), $(nproc) CPU(s)"
-echo "Type 'poweroff -f' (or exit the shell) to end the VM."
-setsid cttyhack sh -l
+echo "Type 'poweroff' (or exit the shell) to end the VM, 'reboot' to restart it."
+setsid cttyhack sh -l &
+shell=$!
+# busybox's poweroff, reboot and halt signal PID 1 (USR2, TERM, USR1): this
+# script is PID 1, so it does what they ask.
+trap 'poweroff -f' USR2
+trap 'reboot -f' TERM
+trap 'halt -f' USR1
+while kill -0 "$shell" 2>/dev/null; do wait "$shell"; done
 poweroff -f
 EOF
 chmod 755 "$root/init"

@@ -23,6 +23,7 @@
 
 #include "boot/acpi.h"
 #include "boot/mptable.h"
+#include "boot/reset_vector.h"
 #include "core/event_loop.h"
 #include "core/machine.h"
 #include "cpu/cpu_backend.h"
@@ -81,8 +82,8 @@ static void on_signal(void *opaque, int fd, uint32_t events)
 
 /* The firmware tables a guest finds its CPUs and interrupt routing in:
  * MP table and ACPI (RSDP, XSDT/RSDT, FADT, MADT, DSDT), in the reserved
- * area below 1 MiB. Written before the image, so an image that loads over
- * them wins; rewritten on every reboot. */
+ * area below 1 MiB, and the reset-vector stub (boot/reset_vector.h). Written before the image, so
+ * an image that loads over them wins; rewritten on every reboot. */
 static int write_firmware_tables(struct vm *vm, uint64_t *rsdp, struct vmon_error *err)
 {
 	struct machine *m = &vm->m;
@@ -101,7 +102,8 @@ static int write_firmware_tables(struct vm *vm, uint64_t *rsdp, struct vmon_erro
 		.com1_irq = COM1_GSI,
 		.rtc_port = RTC_PORT,
 	};
-	if (mptable_write(&m->mem, m->ncpus, err) < 0)
+	if (mptable_write(&m->mem, m->ncpus, err) < 0 ||
+	    reset_vector_write(&m->mem, ACPI_PM_RESET_PORT, ACPI_PM_RESET_VALUE, err) < 0)
 		return -1;
 	return acpi_write(&m->mem, &acpi, rsdp, err);
 }

@@ -14,7 +14,7 @@ LB=${LINUX_BACKEND:-emu}
 G=${GUEST_DIR:-$BUILD/guest}
 NAMES=(linux-$LB-shell linux-$LB-uname linux-$LB-checksum linux-$LB-sleep
 	linux-$LB-virtio linux-$LB-dmesg linux-$LB-poweroff linux-$LB-nproc
-	linux-$LB-concurrent)
+	linux-$LB-concurrent linux-$LB-reboot)
 skip_all() {
 	for n in "${NAMES[@]}"; do skip "$n" "$1"; done
 	exit 0
@@ -108,10 +108,16 @@ fi
 
 # --- four at once, one of them with two vCPUs ---------------------------------
 pids=()
+# Guest 1 ends with busybox's plain poweroff (it signals /init, PID 1),
+# guest 2 with reboot under --no-reboot (Linux's default reboot path ends
+# at the reset vector: boot/reset_vector.h), the others with poweroff -f.
 for i in 0 1 2 3; do
 	extra=()
+	end="poweroff -f"
 	[ $i = 0 ] && extra=(--cpus 2)
-	linux_run "c$i" "$(printf 'echo "GUEST=%s $(nproc) $(seq 1 %s | md5sum | cut -c1-12)"\npoweroff -f\n' $i $((1000 * (i + 1))))" "${extra[@]}" &
+	[ $i = 1 ] && end=poweroff
+	[ $i = 2 ] && end=reboot && extra=(--no-reboot)
+	linux_run "c$i" "$(printf 'echo "GUEST=%s $(nproc) $(seq 1 %s | md5sum | cut -c1-12)"\n%s\n' $i $((1000 * (i + 1))) "$end")" "${extra[@]}" &
 	pids+=($!)
 done
 wait "${pids[@]}"
@@ -133,4 +139,10 @@ if [ -z "$bad" ]; then
 	pass linux-$LB-concurrent
 else
 	fail linux-$LB-concurrent "${bad# | }"
+fi
+if grep -q 'reboot: Restarting system' "$TMP/c2.out" && grep -q 'exiting (--no-reboot)' "$TMP/c2.err" &&
+	[ "$(cat "$TMP/c2.rc")" = 0 ]; then
+	pass linux-$LB-reboot
+else
+	fail linux-$LB-reboot "reboot with --no-reboot: want 'Restarting system', vmon's --no-reboot line and status 0; $(why c2)"
 fi

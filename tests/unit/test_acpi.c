@@ -13,6 +13,7 @@
 
 #include "boot/acpi.h"
 #include "boot/mptable.h"
+#include "boot/reset_vector.h"
 #include "core/bus.h"
 #include "devices/acpi_pm.h"
 
@@ -479,6 +480,31 @@ static void pm_run(uint16_t port, unsigned size, uint64_t value, enum vm_stop_re
 	bus_destroy(&pio);
 }
 
+/* The reset-vector stub: 16-bit code at F000:FFF0 that writes the ACPI
+ * reset value to the reset port and halts; refused without RAM there. */
+static void test_reset_vector(void **state)
+{
+	(void)state;
+	struct guest_mem gm;
+	struct vmon_error err = {0};
+	assert_int_equal(gm_create(&gm, 16 * MiB, &err), 0);
+	assert_int_equal(reset_vector_write(&gm, 0x602, 0x0f, &err), 0);
+	const uint8_t *p = gm_ptr(&gm, RESET_VECTOR_GPA, 16);
+	assert_non_null(p);
+	const uint8_t want[] = {0xba, 0x02, 0x06, 0xb0, 0x0f, 0xee, 0xf4, 0xeb, 0xfd};
+	assert_memory_equal(p, want, sizeof(want));
+	for (int i = sizeof(want); i < 16; i++)
+		assert_int_equal(p[i], 0xf4);
+	/* jmp rel8 -3 from the end of the jmp (offset 9) lands on the hlt */
+	assert_int_equal(9 + (int8_t)p[8], 6);
+	gm_destroy(&gm);
+
+	assert_int_equal(gm_create(&gm, 512 * 1024, &err), 0);
+	assert_int_equal(reset_vector_write(&gm, 0x602, 0x0f, &err), -1);
+	assert_non_null(strstr(err.msg, "reset vector"));
+	gm_destroy(&gm);
+}
+
 static void test_acpi_pm(void **state)
 {
 	uint8_t s5 = ACPI_PM_SLP_EN | ACPI_PM_SLP_TYP_S5 << ACPI_PM_SLP_TYP_SHIFT;
@@ -499,7 +525,7 @@ int main(void)
 		cmocka_unit_test(test_acpi_tables),	 cmocka_unit_test(test_dsdt_pci),
 		cmocka_unit_test(test_dsdt_isa_devices), cmocka_unit_test(test_acpi_errors),
 		cmocka_unit_test(test_acpi_write),	 cmocka_unit_test(test_mptable),
-		cmocka_unit_test(test_acpi_pm),
+		cmocka_unit_test(test_acpi_pm),		 cmocka_unit_test(test_reset_vector),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2431,7 +2431,8 @@ uint8_t emu_insn_handler(const struct dinsn *d, int cmode)
 			d->op[1].size == 1;
 	bool shift_ok = shift_imm || shift_cl;
 #define SHIFT(OP)                                                                                  \
-	(shift_imm ? (q ? FOP_f_##OP##64_i : FOP_f_##OP##32_i) : (q ? FOP_f_##OP##64_c : FOP_f_##OP##32_c))
+	(shift_imm ? (q ? FOP_f_##OP##64_i : FOP_f_##OP##32_i)                                     \
+		   : (q ? FOP_f_##OP##64_c : FOP_f_##OP##32_c))
 #define PICK(OP)                                                                                   \
 	(imm ? (q ? FOP_f_##OP##_ri64 : FOP_f_##OP##_ri32)                                         \
 	     : (q ? FOP_f_##OP##_rr64 : FOP_f_##OP##_rr32))
