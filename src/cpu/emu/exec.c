@@ -137,9 +137,20 @@ static inline uint64_t get_flags(struct emu_cpu *c)
 	return c->flags;
 }
 
+/* CF alone, straight from the lazy state where that is cheap (ADC/SBB
+ * chains, Jc after ADD), without materialising the other flags. */
 static inline bool get_cf(struct emu_cpu *c)
 {
-	return get_flags(c) & F_CF;
+	uint64_t m = szmask(c->lf_size), a = c->lf_a & m, r = c->lf_res & m;
+	switch (c->lf_op) {
+	case LF_NONE: return c->flags & F_CF;
+	case LF_ADD: return r < a;
+	case LF_ADC: return c->lf_cf ? r <= a : r < a;
+	case LF_SUB: return a < (c->lf_b & m);
+	case LF_SBB: return c->lf_cf ? a <= (c->lf_b & m) : a < (c->lf_b & m);
+	case LF_LOGIC: return false;
+	default: return get_flags(c) & F_CF;
+	}
 }
 
 static inline void lazy(struct emu_cpu *c, int op, unsigned size, uint64_t res, uint64_t a,
@@ -177,6 +188,8 @@ static inline bool cond(struct emu_cpu *c, unsigned cc)
 				return ((c->lf_a & m) < (c->lf_b & m)) ^ (cc & 1);
 			if (c->lf_op == LF_LOGIC)
 				return cc & 1;
+			if (c->lf_op == LF_ADD)
+				return ((c->lf_res & m) < (c->lf_a & m)) ^ (cc & 1);
 			break;
 		case 3: /* BE */
 			if (c->lf_op == LF_SUB)
