@@ -437,6 +437,31 @@ static bool ends_block(const ZydisDecodedInstruction *in, const struct dinsn *d)
 	return false;
 }
 
+#define ARITH_FLAGS                                                                                \
+	(ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_PF | ZYDIS_CPUFLAG_AF | ZYDIS_CPUFLAG_ZF |               \
+	 ZYDIS_CPUFLAG_SF | ZYDIS_CPUFLAG_OF)
+
+/*
+ * Dead-flag elimination inside a block: an instruction whose arithmetic
+ * flags are all overwritten, before anything reads them, by a later
+ * ADD/SUB/CMP/AND/OR/XOR/TEST of the same block gets the handler that
+ * skips computing them. Only across register-only instructions: anything
+ * that may fault, write memory or leave the block needs exact flags before
+ * it (an exception frame holds RFLAGS), and so do block ends, where
+ * interrupts are taken.
+ */
+static void drop_dead_flags(struct dinsn *insn, unsigned n, const bool *reads,
+			    const bool *writes_all)
+{
+	bool live = true; /* flags needed after instruction i */
+	for (unsigned i = n; i-- > 0;) {
+		bool reg_only = emu_insn_reg_only(insn[i].fop);
+		if (!live && reg_only && !reads[i])
+			insn[i].fop = emu_insn_flagless(insn[i].fop);
+		live = reads[i] || !reg_only || (live && !writes_all[i]);
+	}
+}
+
 /* Drops every block (the arena is full, or on request). */
 static void blocks_flush(struct emu_cpu *c)
 {
@@ -472,6 +497,8 @@ const struct dblock *emu_block_build(struct emu_cpu *c)
 	uint64_t ip = c->rip;
 	const ZydisDecoder *dec = decoder_for(c);
 	uint8_t bytes[BLOCK_MAX_INSNS * 15];
+	/* per instruction: reads arithmetic flags / writes all six of them */
+	bool reads[BLOCK_MAX_INSNS], writes_all[BLOCK_MAX_INSNS];
 	while (n < BLOCK_MAX_INSNS && pos < 4096) {
 		ZydisDecodedInstruction in;
 		ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
@@ -483,6 +510,8 @@ const struct dblock *emu_block_build(struct emu_cpu *c)
 		struct dinsn *d = &b->insn[n];
 		if (!convert(d, &in, ops, c->cmode))
 			break;
+		reads[n] = !in.cpu_flags || (in.cpu_flags->tested & ARITH_FLAGS);
+		writes_all[n] = d->hclass >= H_F_ADD && d->hclass <= H_F_TEST;
 		memcpy(bytes + (pos - off), c->fetch_host + pos, in.length);
 		pos += in.length;
 		ip += in.length;
@@ -492,6 +521,7 @@ const struct dblock *emu_block_build(struct emu_cpu *c)
 	}
 	if (n == 0)
 		return NULL;
+	drop_dead_flags(b->insn, n, reads, writes_all);
 	b->n = (uint16_t)n;
 	b->nbytes = (uint16_t)(pos - off);
 	b->pad = 0;

@@ -694,6 +694,8 @@ int emu_decode_init(struct emu_vm *vm);
 const struct dinsn *emu_fetch_decode(struct emu_cpu *c);
 const struct dblock *emu_block_build(struct emu_cpu *c);
 uint8_t emu_insn_handler(const struct dinsn *d, int cmode); /* exec.c */
+uint8_t emu_insn_flagless(uint8_t fop);
+bool emu_insn_reg_only(uint8_t fop);
 static inline uint32_t btab_index(uint64_t gpa)
 {
 	return (uint32_t)(gpa ^ (gpa >> BTAB_BITS) ^ (gpa >> (2 * BTAB_BITS))) &

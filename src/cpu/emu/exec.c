@@ -2112,7 +2112,8 @@ F_RR(f_lea32, 4, c->r[d->op[0].reg] = (uint32_t)ea_off(c, d))
 		uint64_t fa = c->r[d->op[0].reg];                                                  \
 		uint64_t fb = (BSRC);                                                              \
 		uint64_t fr = (EXPR);                                                              \
-		lazy(c, LF, SIZE, fr, fa, fb);                                                     \
+		if (LF != LF_NONE)                                                                 \
+			lazy(c, LF, SIZE, fr, fa, fb);                                             \
 		if (WRITE)                                                                         \
 			c->r[d->op[0].reg] = SIZE == 8 ? fr : (uint32_t)fr;                        \
 	}
@@ -2120,7 +2121,11 @@ F_RR(f_lea32, 4, c->r[d->op[0].reg] = (uint32_t)ea_off(c, d))
 	F_ALU(f_##OP##_rr64, 8, LF, EXPR, WRITE, c->r[d->op[1].reg])                               \
 	F_ALU(f_##OP##_rr32, 4, LF, EXPR, WRITE, c->r[d->op[1].reg])                               \
 	F_ALU(f_##OP##_ri64, 8, LF, EXPR, WRITE, (uint64_t)d->imm)                                 \
-	F_ALU(f_##OP##_ri32, 4, LF, EXPR, WRITE, (uint64_t)d->imm)
+	F_ALU(f_##OP##_ri32, 4, LF, EXPR, WRITE, (uint64_t)d->imm)                                 \
+	F_ALU(f_##OP##_rr64_nf, 8, LF_NONE, EXPR, WRITE, c->r[d->op[1].reg])                       \
+	F_ALU(f_##OP##_rr32_nf, 4, LF_NONE, EXPR, WRITE, c->r[d->op[1].reg])                       \
+	F_ALU(f_##OP##_ri64_nf, 8, LF_NONE, EXPR, WRITE, (uint64_t)d->imm)                         \
+	F_ALU(f_##OP##_ri32_nf, 4, LF_NONE, EXPR, WRITE, (uint64_t)d->imm)
 F_ALU4(add, LF_ADD, fa + fb, true)
 F_ALU4(sub, LF_SUB, fa - fb, true)
 F_ALU4(cmp, LF_SUB, fa - fb, false)
@@ -2201,14 +2206,17 @@ F_CC(15)
 		unsigned cnt = (unsigned)(COUNT) & (SIZE == 8 ? 63 : 31);                          \
 		if (cnt) {                                                                         \
 			uint64_t v = (EXPR);                                                       \
-			lazy(c, LF, SIZE, v, a, cnt);                                              \
+			if (LF != LF_NONE)                                                         \
+				lazy(c, LF, SIZE, v, a, cnt);                                      \
 			a = v;                                                                     \
 		}                                                                                  \
 		*r = a;                                                                            \
 	}
 #define F_SHIFT2(NAME, SIZE, LF, EXPR)                                                             \
 	F_SHIFT(NAME##_i, SIZE, LF, EXPR, d->imm)                                                  \
-	F_SHIFT(NAME##_c, SIZE, LF, EXPR, c->r[R_CX])
+	F_SHIFT(NAME##_c, SIZE, LF, EXPR, c->r[R_CX])                                              \
+	F_SHIFT(NAME##_i_nf, SIZE, LF_NONE, EXPR, d->imm)                                          \
+	F_SHIFT(NAME##_c_nf, SIZE, LF_NONE, EXPR, c->r[R_CX])
 F_SHIFT2(f_shl64, 8, LF_SHL, a << cnt)
 F_SHIFT2(f_shl32, 4, LF_SHL, (uint32_t)(a << cnt))
 F_SHIFT2(f_shr64, 8, LF_SHR, a >> cnt)
@@ -2220,7 +2228,7 @@ F_SHIFT2(f_sar32, 4, LF_SAR, (uint32_t)((int32_t)a >> cnt))
 
 /* IMUL r, r/m (2 operands) and IMUL r, r/m, imm (3), 32/64-bit: the
  * product's low half, CF = OF = it did not fit (LF_MUL with lf_cf). */
-#define F_IMUL(NAME, SIZE, A, B)                                                                   \
+#define F_IMUL(NAME, SIZE, A, B, FLAGS)                                                            \
 	static inline __attribute__((always_inline)) void NAME(struct emu_cpu *c,                  \
 							       const struct dinsn *d)              \
 	{                                                                                          \
@@ -2236,13 +2244,20 @@ F_SHIFT2(f_sar32, 4, LF_SAR, (uint32_t)((int32_t)a >> cnt))
 			ovf = p != (int64_t)(int32_t)lo;                                           \
 		}                                                                                  \
 		c->r[d->op[0].reg] = lo;                                                           \
-		lazy(c, LF_MUL, SIZE, lo, 0, 0);                                                   \
-		c->lf_cf = ovf;                                                                    \
+		if (FLAGS) {                                                                       \
+			lazy(c, LF_MUL, SIZE, lo, 0, 0);                                           \
+			c->lf_cf = ovf;                                                            \
+		}                                                                                  \
+		(void)ovf;                                                                         \
 	}
-F_IMUL(f_imul_rr64, 8, c->r[d->op[0].reg], c->r[d->op[1].reg])
-F_IMUL(f_imul_rr32, 4, c->r[d->op[0].reg], c->r[d->op[1].reg])
-F_IMUL(f_imul_rri64, 8, c->r[d->op[1].reg], (uint64_t)d->imm)
-F_IMUL(f_imul_rri32, 4, c->r[d->op[1].reg], (uint64_t)d->imm)
+F_IMUL(f_imul_rr64, 8, c->r[d->op[0].reg], c->r[d->op[1].reg], true)
+F_IMUL(f_imul_rr32, 4, c->r[d->op[0].reg], c->r[d->op[1].reg], true)
+F_IMUL(f_imul_rri64, 8, c->r[d->op[1].reg], (uint64_t)d->imm, true)
+F_IMUL(f_imul_rri32, 4, c->r[d->op[1].reg], (uint64_t)d->imm, true)
+F_IMUL(f_imul_rr64_nf, 8, c->r[d->op[0].reg], c->r[d->op[1].reg], false)
+F_IMUL(f_imul_rr32_nf, 4, c->r[d->op[0].reg], c->r[d->op[1].reg], false)
+F_IMUL(f_imul_rri64_nf, 8, c->r[d->op[1].reg], (uint64_t)d->imm, false)
+F_IMUL(f_imul_rri32_nf, 4, c->r[d->op[1].reg], (uint64_t)d->imm, false)
 #undef F_IMUL
 
 /* MOVSXD r64, r32 and MOVZX/MOVSX r32/64, r8/r16 from a register. */
@@ -2408,7 +2423,24 @@ static inline __attribute__((always_inline)) void f_exec(struct emu_cpu *c, cons
 	X(f_call64)                                                                                \
 	X(f_ret64)                                                                                 \
 	X(f_jmp_rel64)
-#define INSN_OPS(X) FULL_OPS(X) PURE_OPS(X)
+/* Pure handlers with a twin that skips the flags (FLAGLESS_OPS(X) lists
+ * the twins, in the same order as FLAGGED_OPS). */
+#define ALU_NF(X, OP, S)                                                                           \
+	X(f_##OP##_rr64##S) X(f_##OP##_rr32##S) X(f_##OP##_ri64##S) X(f_##OP##_ri32##S)
+#define SHIFT_NF(X, OP, S) X(OP##64_i##S) X(OP##32_i##S) X(OP##64_c##S) X(OP##32_c##S)
+#define TWINS(X, S)                                                                                \
+	ALU_NF(X, add, S)                                                                          \
+	ALU_NF(X, sub, S)                                                                          \
+	ALU_NF(X, and, S)                                                                          \
+	ALU_NF(X, or, S)                                                                           \
+	ALU_NF(X, xor, S)                                                                          \
+	SHIFT_NF(X, f_shl, S)                                                                      \
+	SHIFT_NF(X, f_shr, S)                                                                      \
+	SHIFT_NF(X, f_sar, S)                                                                      \
+	X(f_imul_rr64##S) X(f_imul_rr32##S) X(f_imul_rri64##S) X(f_imul_rri32##S)
+#define FLAGGED_OPS(X)	TWINS(X, )
+#define FLAGLESS_OPS(X) TWINS(X, _nf)
+#define INSN_OPS(X)	FULL_OPS(X) PURE_OPS(X) FLAGLESS_OPS(X)
 
 enum {
 #define X(name) FOP_##name,
@@ -2417,6 +2449,58 @@ enum {
 		FOP_COUNT
 };
 _Static_assert(FOP_COUNT <= 256, "dinsn.fop is a byte");
+
+/* The handler that does what fop does minus the arithmetic flags, or fop
+ * itself when there is none (CMP/TEST without flags do nothing). */
+uint8_t emu_insn_flagless(uint8_t fop)
+{
+	static const uint8_t flagged[] = {
+#define X(name) FOP_##name,
+		FLAGGED_OPS(X)
+#undef X
+	};
+	static const uint8_t flagless[] = {
+#define X(name) FOP_##name,
+		FLAGLESS_OPS(X)
+#undef X
+	};
+	_Static_assert(sizeof(flagged) == sizeof(flagless), "every flagged op has its twin");
+	switch (fop) {
+#define X(name) case FOP_##name:
+		ALU_NF(X, cmp, ) ALU_NF(X, test, ) return FOP_f_nop;
+#undef X
+	default: break;
+	}
+	for (size_t i = 0; i < sizeof(flagged); i++)
+		if (flagged[i] == fop)
+			return flagless[i];
+	return fop;
+}
+
+/* True for handlers that only touch registers: they cannot fault, write
+ * memory or branch, so the flags before them need not be exact unless
+ * they read them. */
+bool emu_insn_reg_only(uint8_t fop)
+{
+	switch (fop) {
+#define X(name) case FOP_##name:
+		X(f_mov_rr64)
+		X(f_mov_rr32)
+		X(f_mov_ri64)
+		X(f_mov_ri32)
+		X(f_lea64)
+		X(f_lea32)
+		X(f_movsxd_rr)
+		X(f_nop)
+		ALU_NF(X, cmp, )
+		ALU_NF(X, test, )
+		FLAGGED_OPS(X)
+		FLAGLESS_OPS(X)
+		return true;
+#undef X
+	default: return false;
+	}
+}
 
 uint8_t emu_insn_handler(const struct dinsn *d, int cmode)
 {
@@ -2785,6 +2869,7 @@ static bool run_blocks(struct emu_cpu *c)
 	c->next_rip = seq;                                                                         \
 	goto *op_labels[d->fop];
 		PURE_OPS(X)
+		FLAGLESS_OPS(X)
 #undef X
 	block_done:
 		c->icount += (uint64_t)(d - b->insn);
