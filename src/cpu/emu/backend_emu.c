@@ -164,9 +164,30 @@ static int emu_vcpu_create(struct machine *m, int index, struct vmon_error *err)
 		free(c);
 		return err_setf(err, "emu: out of memory for vCPU %d's decoded-block cache", index);
 	}
+	if (!vm->code_pages) {
+		/* Reserved up to the highest guest-physical page of RAM; only
+		 * the pages of it that code lives in are ever touched. */
+		uint64_t top = 0;
+		for (int i = 0; i < m->mem.nregions; i++) {
+			uint64_t end = m->mem.regions[i].gpa + m->mem.regions[i].size;
+			if (end > top)
+				top = end;
+		}
+		uint64_t len = (top >> 12) + 1;
+		void *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (map == MAP_FAILED) {
+			emu_cpu_free_caches(c);
+			free(c);
+			return err_setf(err, "emu: out of memory for the code-page map");
+		}
+		vm->code_pages = map;
+		vm->code_pages_len = len;
+	}
 	c->index = index;
 	c->m = m;
 	c->vm = vm;
+	c->code_epoch = 1;
 	c->tsc_offset = -vm->tsc_base;
 	pthread_mutex_init(&c->sleep_lock, NULL);
 	/* sleep_until_event's deadlines are CLOCK_MONOTONIC, as the timers
@@ -233,6 +254,8 @@ static void emu_destroy(struct machine *m)
 		free(c);
 	}
 	emu_ports_detach(vm);
+	if (vm->code_pages)
+		munmap(vm->code_pages, vm->code_pages_len);
 	pthread_mutex_destroy(&vm->chip_lock);
 	free(vm);
 	m->backend_priv = NULL;

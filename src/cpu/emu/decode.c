@@ -485,8 +485,10 @@ const struct dblock *emu_block_build(struct emu_cpu *c)
 	/* Most calls here come from a change of code page: look again. */
 	struct dblock *hit = c->btab[btab_index(c->fetch_gpa | off)];
 	if (hit && hit->tag == BLOCK_TAG(c->fetch_gpa | off, c->cmode) &&
-	    dblock_matches(hit, c->fetch_host + off))
+	    (hit->checked == c->code_epoch || dblock_matches(hit, c->fetch_host + off))) {
+		hit->checked = c->code_epoch;
 		return hit;
+	}
 	const size_t worst =
 		sizeof(struct dblock) + BLOCK_MAX_INSNS * (sizeof(struct dinsn) + 15) + 64;
 	if (c->arena_used + worst > BLOCK_ARENA_BYTES)
@@ -525,6 +527,10 @@ const struct dblock *emu_block_build(struct emu_cpu *c)
 	b->n = (uint16_t)n;
 	b->nbytes = (uint16_t)(pos - off);
 	b->pad = 0;
+	b->checked = c->code_epoch;
+	uint64_t pfn = c->fetch_gpa >> 12;
+	if (pfn < c->vm->code_pages_len)
+		__atomic_store_n(&c->vm->code_pages[pfn], 1, __ATOMIC_RELAXED);
 	b->succ_tag[0] = b->succ_tag[1] = 0;
 	b->succ[0] = b->succ[1] = NULL;
 	memcpy((uint8_t *)&b->insn[n], bytes, b->nbytes);

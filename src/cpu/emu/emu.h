@@ -462,6 +462,7 @@ struct dblock {
 	uint16_t nbytes; /* code bytes covered */
 	uint16_t n;	 /* instructions */
 	uint32_t pad;
+	uint64_t checked; /* the vCPU's code_epoch when the bytes last matched */
 	/* The blocks that followed this one (fall-through, branch target),
 	 * found again without the table; still checked like any other. */
 	uint64_t succ_tag[2];
@@ -540,9 +541,14 @@ struct emu_cpu {
 	uint64_t fetch_gpa;
 
 	const uint8_t *exec_page; /* host page of the running block, or NULL */
-	struct dblock **btab;	  /* 1 << BTAB_BITS entries, by hashed gpa */
-	uint8_t *arena;		  /* BLOCK_ARENA_BYTES: blocks, bump-allocated */
-	size_t arena_used;	  /* when full, every block is dropped at once */
+	/* Blocks whose bytes matched in this epoch are trusted without a new
+	 * comparison. It advances on every slow-path visit (interrupts,
+	 * exceptions, timer checks: at least every TIMER_CHECK_INSNS
+	 * instructions) and on this vCPU's stores into pages holding code. */
+	uint64_t code_epoch;
+	struct dblock **btab; /* 1 << BTAB_BITS entries, by hashed gpa */
+	uint8_t *arena;	      /* BLOCK_ARENA_BYTES: blocks, bump-allocated */
+	size_t arena_used;    /* when full, every block is dropped at once */
 	uint64_t blocks_built, block_flushes;
 
 	struct lapic apic;
@@ -617,6 +623,11 @@ struct emu_vm {
 	/* Host TSC when the VM was created: every vCPU's TSC starts at 0
 	 * from there and runs at the host's (invariant) rate. */
 	uint64_t tsc_base;
+	/* One byte per guest-physical page: non-zero once a block has been
+	 * decoded from it (any vCPU). Stores into such pages advance the
+	 * storing vCPU's code_epoch. */
+	uint8_t *code_pages;
+	uint64_t code_pages_len;
 };
 
 /* ---- Cross-file functions ---------------------------------------------- */
@@ -683,10 +694,17 @@ static inline void emu_poke(struct emu_cpu *c)
  * block has yet to run (code that patches its next instruction), so the
  * block ends after this instruction and the next lookup re-checks bytes.
  */
-static inline void emu_note_write(struct emu_cpu *c, const uint8_t *page)
+static inline void emu_note_write(struct emu_cpu *c, const uint8_t *page, uint64_t gpa)
 {
-	if (__builtin_expect(page == c->exec_page, 0))
-		c->slow = true;
+	uint64_t pfn = gpa >> 12;
+	const uint8_t *map = c->vm->code_pages;
+	if (__builtin_expect(pfn < c->vm->code_pages_len &&
+				     __atomic_load_n(&map[pfn], __ATOMIC_RELAXED),
+			     0)) {
+		c->code_epoch++;
+		if (page == c->exec_page)
+			c->slow = true;
+	}
 }
 
 /* decode.c */
@@ -764,8 +782,11 @@ static inline const struct dblock *emu_block(struct emu_cpu *c, const struct dbl
 				p->succ[k] = b;
 			}
 		}
-		if (__builtin_expect(dblock_matches(b, c->fetch_host + (lin & 0xfff)), 1))
+		if (__builtin_expect(b->checked == c->code_epoch, 1) ||
+		    dblock_matches(b, c->fetch_host + (lin & 0xfff))) {
+			((struct dblock *)b)->checked = c->code_epoch;
 			return b;
+		}
 	}
 	return emu_block_build(c);
 }

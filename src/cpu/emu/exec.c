@@ -2762,6 +2762,9 @@ static void handle_fault(struct emu_cpu *c)
 static bool slow_path(struct emu_cpu *c)
 {
 	struct machine *m = c->m;
+	/* Code written by another vCPU or by a device becomes visible here:
+	 * blocks are compared with guest memory again before they run. */
+	c->code_epoch++;
 	for (;;) {
 		c->slow = false;
 		if (vmctl_stopping(&m->ctl))

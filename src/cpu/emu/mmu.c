@@ -311,7 +311,7 @@ static void write_priv(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t 
 		struct tlb_entry *e = mmu_lookup(c, lin, 1, user);
 		if (e->host) {
 			memcpy(e->host + off, &v, size);
-			emu_note_write(c, e->host);
+			emu_note_write(c, e->host, e->gpa);
 			return;
 		}
 		phys_write(c, e->gpa | off, size, v);
@@ -353,6 +353,6 @@ void *lin_rmw_ptr(struct emu_cpu *c, uint64_t lin, unsigned size)
 	struct tlb_entry *e = mmu_lookup(c, lin, 1, c->cpl == 3);
 	if (!e->host)
 		return NULL;
-	emu_note_write(c, e->host); /* the caller writes through it */
+	emu_note_write(c, e->host, e->gpa); /* the caller writes through it */
 	return e->host + off;
 }

@@ -99,7 +99,7 @@ static inline void mwrite(struct emu_cpu *c, uint64_t lin, unsigned size, uint64
 				     (e->perm & need) == need,
 			     1)) {
 		memcpy(e->host + off, &v, size);
-		emu_note_write(c, e->host);
+		emu_note_write(c, e->host, e->gpa);
 		return;
 	}
 	lin_write(c, lin, size, v);
