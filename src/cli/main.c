@@ -92,7 +92,25 @@ static void check_or_die(int r, const struct vmon_error *err)
 		die_status(VMON_EXIT_USAGE, "%s", err->msg);
 }
 
-/* --disk PATH[,ro][,id=NAME]: PATH may not contain a comma. */
+/* --disk PATH[,ro][,id=NAME][,transport=pci|mmio]: PATH may not contain a
+ * comma. */
+/* transport=pci|mmio of the disk being parsed (cfg->ndisks). */
+static void parse_transport(struct vm_config *cfg, const char *val, const char *arg)
+{
+	if (strcmp(val, "pci") == 0) {
+		cfg->disk_mmio[cfg->ndisks] = false;
+		return;
+	}
+	if (strcmp(val, "mmio") != 0)
+		usage_error("--disk: transport '%s' in '%s' is not pci or mmio", val, arg);
+	int n = 0;
+	for (int i = 0; i < cfg->ndisks; i++)
+		n += cfg->disk_mmio[i];
+	if (!cfg->disk_mmio[cfg->ndisks] && n == VM_MAX_VIRTIO_MMIO)
+		usage_error("--disk: at most %d disks with transport=mmio", VM_MAX_VIRTIO_MMIO);
+	cfg->disk_mmio[cfg->ndisks] = true;
+}
+
 static void parse_disk(struct vm_config *cfg, const char *arg)
 {
 	if (cfg->ndisks == VM_MAX_DISKS)
@@ -115,8 +133,11 @@ static void parse_disk(struct vm_config *cfg, const char *arg)
 			d->ro = true;
 		else if (strncmp(opt, "id=", 3) == 0 && opt[3])
 			d->id = opt + 3;
+		else if (strncmp(opt, "transport=", 10) == 0)
+			parse_transport(cfg, opt + 10, arg);
 		else
-			usage_error("--disk: unknown suboption '%s' in '%s' (use ro or id=NAME)",
+			usage_error("--disk: unknown suboption '%s' in '%s' (use ro, id=NAME or "
+				    "transport=pci|mmio)",
 				    opt, arg);
 		opt = next;
 	}

@@ -101,6 +101,14 @@ static int write_firmware_tables(struct vm *vm, uint64_t *rsdp, struct vmon_erro
 		.com1_irq = COM1_GSI,
 		.rtc_port = RTC_PORT,
 	};
+	/* The virtio-mmio windows, as vm_devices_create assigned them. */
+	for (int i = 0; i < vm->cfg->ndisks && acpi.nvirtio_mmio < VM_MAX_VIRTIO_MMIO; i++) {
+		if (!vm->cfg->disk_mmio[i])
+			continue;
+		unsigned n = acpi.nvirtio_mmio++;
+		acpi.virtio_mmio_base[n] = (uint32_t)(VM_VIRTIO_MMIO_BASE + 0x1000 * n);
+		acpi.virtio_mmio_gsi[n] = (uint8_t)(VM_VIRTIO_MMIO_GSI + n);
+	}
 	if (mptable_write(&m->mem, m->ncpus, err) < 0)
 		return -1;
 	return acpi_write(&m->mem, &acpi, rsdp, err);

@@ -13,6 +13,7 @@
 #include "devices/virtio/iothread.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_console.h"
+#include "devices/virtio/virtio_mmio.h"
 #include "devices/virtio/virtio_net.h"
 #include "devices/virtio/virtio_vsock.h"
 #include "devices/virtio/virtio_rng.h"
@@ -52,8 +53,8 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 	    acpi_pm_create(&d->acpi_pm, &m->pio, &m->ctl, err) < 0)
 		return -1;
 	/* PCI bus 0: the host bridge at 00:00.0, then one virtio-blk per
-	 * --disk in order, then virtio-rng, then one virtio-net per --net, virtio-vsock,
-	 * virtio-console. */
+	 * --disk in order (but transport=mmio ones), then virtio-rng, then one virtio-net per
+	 * --net, virtio-vsock, virtio-console. */
 	if (pci_host_create(&d->pci, &m->pio, &m->mmio, &m->irq, err) < 0 ||
 	    iothread_create(&d->io, "virtio-io", err) < 0)
 		return -1;
@@ -61,9 +62,26 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 	 * across reboots; the host registers notify addresses as the guest
 	 * enables decoding. */
 	pci_host_set_ioeventfd(d->pci, &m->ioev);
+	/* Disks with transport=mmio take the MMIO windows in order instead
+	 * of PCI slots (vm.h; the DSDT describes them, vm.c). */
+	unsigned nmmio = 0;
 	for (int i = 0; i < cfg->ndisks && i < VM_MAX_DISKS; i++) {
-		int r = virtio_blk_create(&d->blk[i], &cfg->disks[i], &m->mem, &m->ctl, d->io,
-					  d->pci, err);
+		struct virtio_bus at = {.kind = VIRTIO_TRANSPORT_PCI, .pci = d->pci};
+		if (cfg->disk_mmio[i]) {
+			if (nmmio == VM_MAX_VIRTIO_MMIO)
+				return err_setf(err, "at most %d virtio-mmio devices",
+						VM_MAX_VIRTIO_MMIO);
+			at = (struct virtio_bus){
+				.kind = VIRTIO_TRANSPORT_MMIO,
+				.mmio = &m->mmio,
+				.mmio_base = VM_VIRTIO_MMIO_BASE + VIRTIO_MMIO_SIZE * nmmio,
+				.irq = line(m, VM_VIRTIO_MMIO_GSI + nmmio),
+				.ioev = &m->ioev,
+			};
+			nmmio++;
+		}
+		int r = virtio_blk_create(&d->blk[i], &cfg->disks[i], &m->mem, &m->ctl, d->io, &at,
+					  err);
 		d->nblk = i + 1;
 		if (r < 0)
 			return -1;
@@ -117,6 +135,8 @@ void vm_devices_print_stats(struct vm_devices *d, FILE *out)
 {
 	if (d->pci)
 		pci_host_print_stats(d->pci, out);
+	for (int i = 0; i < d->nblk; i++)
+		virtio_mmio_print_stats(virtio_blk_transport(d->blk[i]), out);
 }
 
 void vm_devices_destroy(struct vm_devices *d)

@@ -38,6 +38,9 @@ bad no-path "names no image" $V --disk ",ro"
 bad empty-id "unknown suboption 'id='" $V --disk "$TMP/ok.img,id="
 bad long-id "longer than 20" $V --disk "$TMP/ok.img,id=abcdefghijklmnopqrstuvwxyz"
 bad missing-value "needs a value" $V --disk
+bad bad-transport "transport 'usb' in .* is not pci or mmio" $V --disk "$TMP/ok.img,transport=usb"
+bad empty-transport "transport '' in .* is not pci or mmio" $V --disk "$TMP/ok.img,transport="
+bad too-many-mmio "at most 4 disks with transport=mmio" $V $(for i in $(seq 5); do printf -- '--disk %s ' "$TMP/ok.img,ro,transport=mmio"; done)
 bad too-many "at most 16" $V $(for i in $(seq 17); do printf -- '--disk %s ' "$TMP/ok.img,ro"; done)
 if command -v flock >/dev/null; then
 	flock -x "$TMP/ok.img" sleep 30 &

@@ -146,7 +146,7 @@ int virtio_console_create(struct virtio_console **out, struct chardev *chr, stru
 	c->vd.notify_fd = -1;
 	c->chr = chr;
 	*out = c;
-	const struct virtio_pci_params p = {
+	const struct virtio_params p = {
 		.name = "virtio-console",
 		.device_type = VIRTIO_ID_CONSOLE,
 		.class_code = 0x078000, /* other communication controller */

@@ -233,7 +233,7 @@ int virtio_net_create(struct virtio_net **out, const struct net_spec *spec, cons
 	n->config[8] = 1; /* max_virtqueue_pairs */
 	snprintf(n->name, sizeof(n->name), "virtio-net (%s%s%s)", n->be->ops->kind,
 		 spec->kind == NET_TAP ? ":" : "", spec->kind == NET_TAP ? spec->ifname : "");
-	const struct virtio_pci_params p = {
+	const struct virtio_params p = {
 		.name = n->name,
 		.device_type = VIRTIO_ID_NET,
 		.class_code = 0x020000, /* Ethernet controller */

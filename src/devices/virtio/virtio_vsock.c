@@ -734,7 +734,7 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_spec *spec
 	v->listen_fd = listen_on(spec->path, err);
 	if (v->listen_fd < 0)
 		return -1;
-	const struct virtio_pci_params p = {
+	const struct virtio_params p = {
 		.name = "virtio-vsock",
 		.device_type = VIRTIO_ID_VSOCK,
 		.class_code = 0xff0000,
