@@ -92,25 +92,58 @@ static void check_or_die(int r, const struct vmon_error *err)
 		die_status(VMON_EXIT_USAGE, "%s", err->msg);
 }
 
-/* --disk PATH[,ro][,id=NAME][,transport=pci|mmio]: PATH may not contain a
- * comma. */
-/* transport=pci|mmio of the disk being parsed (cfg->ndisks). */
-static void parse_transport(struct vm_config *cfg, const char *val, const char *arg)
+/* transport=pci|mmio (val) for a device of option name (whole argument
+ * arg) that is not counted in cfg yet; *mmio is its flag. */
+static void parse_transport(const struct vm_config *cfg, const char *name, const char *val,
+			    const char *arg, bool *mmio)
 {
 	if (strcmp(val, "pci") == 0) {
-		cfg->disk_mmio[cfg->ndisks] = false;
+		*mmio = false;
 		return;
 	}
 	if (strcmp(val, "mmio") != 0)
-		usage_error("--disk: transport '%s' in '%s' is not pci or mmio", val, arg);
-	int n = 0;
-	for (int i = 0; i < cfg->ndisks; i++)
-		n += cfg->disk_mmio[i];
-	if (!cfg->disk_mmio[cfg->ndisks] && n == VM_MAX_VIRTIO_MMIO)
-		usage_error("--disk: at most %d disks with transport=mmio", VM_MAX_VIRTIO_MMIO);
-	cfg->disk_mmio[cfg->ndisks] = true;
+		usage_error("%s: transport '%s' in '%s' is not pci or mmio", name, val, arg);
+	if (!*mmio && vm_devices_mmio_count(cfg) >= VM_MAX_VIRTIO_MMIO)
+		usage_error("%s: at most %d devices with transport=mmio", name, VM_MAX_VIRTIO_MMIO);
+	*mmio = true;
 }
 
+/* Takes transport=pci|mmio elements out of a comma-separated option value
+ * (after its first element) for a device not counted in cfg yet; returns
+ * the rest, in a copy that lives as long as vmon. */
+static const char *take_transport(const struct vm_config *cfg, const char *name, const char *arg,
+				  bool *mmio)
+{
+	char *out = strdup(arg);
+	if (!out)
+		die_status(VMON_EXIT_USAGE, "out of memory");
+	size_t n = 0;
+	const char *p = arg;
+	for (bool first = true;; first = false) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (!first && strncmp(p, "transport=", 10) == 0) {
+			char *val = strndup(p + 10, len - 10);
+			if (!val)
+				die_status(VMON_EXIT_USAGE, "out of memory");
+			parse_transport(cfg, name, val, arg, mmio);
+			free(val);
+		} else {
+			if (!first)
+				out[n++] = ',';
+			memcpy(out + n, p, len);
+			n += len;
+		}
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* --disk PATH[,ro][,id=NAME][,transport=pci|mmio]: PATH may not contain a
+ * comma. */
 static void parse_disk(struct vm_config *cfg, const char *arg)
 {
 	if (cfg->ndisks == VM_MAX_DISKS)
@@ -134,7 +167,7 @@ static void parse_disk(struct vm_config *cfg, const char *arg)
 		else if (strncmp(opt, "id=", 3) == 0 && opt[3])
 			d->id = opt + 3;
 		else if (strncmp(opt, "transport=", 10) == 0)
-			parse_transport(cfg, opt + 10, arg);
+			parse_transport(cfg, "--disk", opt + 10, arg, &cfg->disk_mmio[cfg->ndisks]);
 		else
 			usage_error("--disk: unknown suboption '%s' in '%s' (use ro, id=NAME or "
 				    "transport=pci|mmio)",
@@ -246,7 +279,10 @@ static int cmd_run(int argc, char **argv)
 		case OPT_NET:
 			if (cfg.nnets == VM_MAX_NICS)
 				usage_error("--net: at most %d network devices", VM_MAX_NICS);
-			check_or_die(net_spec_parse(optarg, &cfg.nets[cfg.nnets], &err), &err);
+			check_or_die(net_spec_parse(take_transport(&cfg, "--net", optarg,
+								   &cfg.net_mmio[cfg.nnets]),
+						    &cfg.nets[cfg.nnets], &err),
+				     &err);
 			cfg.nnets++;
 			break;
 		case OPT_CONSOLE: {
@@ -258,7 +294,10 @@ static int cmd_run(int argc, char **argv)
 		case OPT_VSOCK:
 			if (cfg.has_vsock)
 				usage_error("--vsock: only one vsock device");
-			check_or_die(vsock_spec_parse(optarg, &cfg.vsock, &err), &err);
+			check_or_die(vsock_spec_parse(take_transport(&cfg, "--vsock", optarg,
+								     &cfg.vsock_mmio),
+						      &cfg.vsock, &err),
+				     &err);
 			cfg.has_vsock = true;
 			break;
 		case OPT_HELP: print_usage(stdout); return 0;

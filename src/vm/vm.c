@@ -102,10 +102,9 @@ static int write_firmware_tables(struct vm *vm, uint64_t *rsdp, struct vmon_erro
 		.rtc_port = RTC_PORT,
 	};
 	/* The virtio-mmio windows, as vm_devices_create assigned them. */
-	for (int i = 0; i < vm->cfg->ndisks && acpi.nvirtio_mmio < VM_MAX_VIRTIO_MMIO; i++) {
-		if (!vm->cfg->disk_mmio[i])
-			continue;
-		unsigned n = acpi.nvirtio_mmio++;
+	unsigned nmmio = vm_devices_mmio_count(vm->cfg);
+	for (unsigned n = 0; n < nmmio && n < VM_MAX_VIRTIO_MMIO; n++) {
+		acpi.nvirtio_mmio = n + 1;
 		acpi.virtio_mmio_base[n] = (uint32_t)(VM_VIRTIO_MMIO_BASE + 0x1000 * n);
 		acpi.virtio_mmio_gsi[n] = (uint8_t)(VM_VIRTIO_MMIO_GSI + n);
 	}

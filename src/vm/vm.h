@@ -21,7 +21,8 @@ struct cpu_backend;
 
 #define VM_MAX_DISKS 16
 #define VM_MAX_NICS  4
-/* virtio-mmio devices: window i at VM_VIRTIO_MMIO_BASE + 0x1000 * i, in
+/* virtio-mmio devices (transport=mmio disks, then NICs, then the vsock,
+ * in command-line order): window i at VM_VIRTIO_MMIO_BASE + 0x1000 * i, in
  * the MMIO hole below the PCI window (RAM below 4 GiB ends at 3 GiB at
  * most), with its own level-triggered IOAPIC GSI VM_VIRTIO_MMIO_GSI + i
  * (20-23: above PCI INTx's 16-19, free of ISA IRQs). */
@@ -42,9 +43,10 @@ struct vm_config {
 	bool disk_mmio[VM_MAX_DISKS]; /* ,transport=mmio: the next MMIO window instead */
 	int ndisks;
 	struct net_spec nets[VM_MAX_NICS]; /* --net, in order: after the disks */
+	bool net_mmio[VM_MAX_NICS];	   /* ,transport=mmio */
 	int nnets;
 	struct vsock_spec vsock; /* --vsock, if has_vsock */
-	bool has_vsock;
+	bool has_vsock, vsock_mmio;
 	const char *console; /* --console: NULL (no virtio-console), or as serial */
 };
 

@@ -24,6 +24,36 @@ static struct irq_line line(struct machine *m, unsigned gsi)
 	return (struct irq_line){.router = &m->irq, .gsi = gsi};
 }
 
+/* Where the next virtio device goes: PCI bus 0, or the next MMIO window. */
+static int place(struct virtio_bus *at, struct vm_devices *d, struct machine *m, bool mmio,
+		 unsigned *nmmio, struct vmon_error *err)
+{
+	*at = (struct virtio_bus){.kind = VIRTIO_TRANSPORT_PCI, .pci = d->pci};
+	if (!mmio)
+		return 0;
+	if (*nmmio == VM_MAX_VIRTIO_MMIO)
+		return err_setf(err, "at most %d virtio-mmio devices", VM_MAX_VIRTIO_MMIO);
+	*at = (struct virtio_bus){
+		.kind = VIRTIO_TRANSPORT_MMIO,
+		.mmio = &m->mmio,
+		.mmio_base = VM_VIRTIO_MMIO_BASE + VIRTIO_MMIO_SIZE * *nmmio,
+		.irq = line(m, VM_VIRTIO_MMIO_GSI + *nmmio),
+		.ioev = &m->ioev,
+	};
+	(*nmmio)++;
+	return 0;
+}
+
+unsigned vm_devices_mmio_count(const struct vm_config *cfg)
+{
+	unsigned n = cfg->has_vsock && cfg->vsock_mmio;
+	for (int i = 0; i < cfg->ndisks && i < VM_MAX_DISKS; i++)
+		n += cfg->disk_mmio[i];
+	for (int i = 0; i < cfg->nnets && i < VM_MAX_NICS; i++)
+		n += cfg->net_mmio[i];
+	return n;
+}
+
 int vm_devices_check(const struct vm_config *cfg, struct vmon_error *err)
 {
 	for (int i = 0; i < cfg->ndisks; i++)
@@ -62,24 +92,13 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 	 * across reboots; the host registers notify addresses as the guest
 	 * enables decoding. */
 	pci_host_set_ioeventfd(d->pci, &m->ioev);
-	/* Disks with transport=mmio take the MMIO windows in order instead
+	/* Devices with transport=mmio take the MMIO windows in order instead
 	 * of PCI slots (vm.h; the DSDT describes them, vm.c). */
 	unsigned nmmio = 0;
 	for (int i = 0; i < cfg->ndisks && i < VM_MAX_DISKS; i++) {
-		struct virtio_bus at = {.kind = VIRTIO_TRANSPORT_PCI, .pci = d->pci};
-		if (cfg->disk_mmio[i]) {
-			if (nmmio == VM_MAX_VIRTIO_MMIO)
-				return err_setf(err, "at most %d virtio-mmio devices",
-						VM_MAX_VIRTIO_MMIO);
-			at = (struct virtio_bus){
-				.kind = VIRTIO_TRANSPORT_MMIO,
-				.mmio = &m->mmio,
-				.mmio_base = VM_VIRTIO_MMIO_BASE + VIRTIO_MMIO_SIZE * nmmio,
-				.irq = line(m, VM_VIRTIO_MMIO_GSI + nmmio),
-				.ioev = &m->ioev,
-			};
-			nmmio++;
-		}
+		struct virtio_bus at;
+		if (place(&at, d, m, cfg->disk_mmio[i], &nmmio, err) < 0)
+			return -1;
 		int r = virtio_blk_create(&d->blk[i], &cfg->disks[i], &m->mem, &m->ctl, d->io, &at,
 					  err);
 		d->nblk = i + 1;
@@ -91,15 +110,22 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 	for (int i = 0; i < cfg->nnets && i < VM_MAX_NICS; i++) {
 		/* 52:54:00:12:34:56, :57... as QEMU numbers its NICs */
 		const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + i)};
-		int r = virtio_net_create(&d->net[i], &cfg->nets[i], mac, &m->mem, &m->ctl, d->pci,
+		struct virtio_bus at;
+		if (place(&at, d, m, cfg->net_mmio[i], &nmmio, err) < 0)
+			return -1;
+		int r = virtio_net_create(&d->net[i], &cfg->nets[i], mac, &m->mem, &m->ctl, &at,
 					  true, err);
 		d->nnet = i + 1;
 		if (r < 0)
 			return -1;
 	}
-	if (cfg->has_vsock &&
-	    virtio_vsock_create(&d->vsock, &cfg->vsock, &m->mem, &m->ctl, d->pci, true, err) < 0)
-		return -1;
+	if (cfg->has_vsock) {
+		struct virtio_bus at;
+		if (place(&at, d, m, cfg->vsock_mmio, &nmmio, err) < 0 ||
+		    virtio_vsock_create(&d->vsock, &cfg->vsock, &m->mem, &m->ctl, &at, true, err) <
+			    0)
+			return -1;
+	}
 	if (cfg->console) {
 		struct chardev_spec cs;
 		if (chardev_parse(cfg->console, &cs, err) < 0 ||
@@ -137,6 +163,10 @@ void vm_devices_print_stats(struct vm_devices *d, FILE *out)
 		pci_host_print_stats(d->pci, out);
 	for (int i = 0; i < d->nblk; i++)
 		virtio_mmio_print_stats(virtio_blk_transport(d->blk[i]), out);
+	for (int i = 0; i < d->nnet; i++)
+		virtio_mmio_print_stats(virtio_net_transport(d->net[i]), out);
+	if (d->vsock)
+		virtio_mmio_print_stats(virtio_vsock_transport(d->vsock), out);
 }
 
 void vm_devices_destroy(struct vm_devices *d)

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Debian's kernel (make guest) on the software CPU with its disk on
-# virtio-mmio (--disk IMG,transport=mmio): Linux's virtio_mmio driver
-# finds the device through the ACPI DSDT (LNRO0005, level-triggered GSI
-# 20) and /dev/vda reads the image's marker. The default initramfs does
+# Debian's kernel (make guest) on the software CPU with a disk, a NIC and
+# a vsock on virtio-mmio (transport=mmio): Linux's virtio_mmio driver
+# finds them through the ACPI DSDT (LNRO0005, level-triggered GSIs 20-22),
+# /dev/vda reads the image's marker, eth0 gets a DHCP lease from libslirp
+# and the vsock driver binds. The default initramfs does
 # not carry virtio_mmio.ko, so the test appends a second cpio archive with
 # the module taken from the same kernel package (the kernel unpacks
 # concatenated archives) and loads it from the shell.
 source "$(dirname "$0")/../lib.sh"
 
 G=${GUEST_DIR:-$BUILD/guest}
-NAMES=(linux-emu-mmio-probe linux-emu-mmio-disk linux-emu-mmio-irq)
+NAMES=(linux-emu-mmio-probe linux-emu-mmio-disk linux-emu-mmio-irq linux-emu-mmio-net
+	linux-emu-mmio-vsock)
 skip_all() {
 	for n in "${NAMES[@]}"; do skip "$n" "$1"; done
 	exit 0
@@ -35,30 +37,43 @@ insmod /lib/modules/virtio_mmio.ko
 sleep 1
 echo "PROBE=$(ls /sys/bus/platform/devices/ | grep -c LNRO0005)"
 echo "DISK=$(head -c 14 /dev/vda)"
-echo "IRQ=$(grep -E 'IO-APIC +20-fasteoi +virtio' /proc/interrupts | wc -l)"
+echo "IRQ=$(grep -cE 'IO-APIC +2[012]-fasteoi +virtio' /proc/interrupts)"
+ip link set eth0 up; udhcpc -i eth0 -n -q -t 5 -s /bin/true >/dev/null 2>&1 && echo NET=lease
+echo "VSOCK=$(ls /sys/bus/virtio/drivers/vmw_vsock_virtio_transport/ | grep -c virtio)"
 poweroff -f
 IN
 timeout -k 5 "${LINUX_EMU_LIMIT:-240}" "$VMON" run --backend emu --kernel "$G/bzImage" \
 	--initrd "$TMP/initrd.img" --cmdline "console=ttyS0 quiet" \
-	--disk "$TMP/disk.img,transport=mmio" <"$TMP/in" >"$TMP/raw" 2>"$TMP/err"
+	--disk "$TMP/disk.img,transport=mmio" --net user,transport=mmio \
+	--vsock "3,unix:$TMP/v.sock,transport=mmio" <"$TMP/in" >"$TMP/raw" 2>"$TMP/err"
 rc=$?
 tr -d '\r' <"$TMP/raw" >"$TMP/out"
 value() { sed -n "s/^$1=//p" "$TMP/out" | head -n1; }
 why="status $rc; output: $(tail -c 400 "$TMP/out" | tr '\n' ' ') $(head -c 200 "$TMP/err")"
 
-if [ "$(value PROBE)" = 1 ]; then
+if [ "$(value PROBE)" = 3 ]; then
 	pass linux-emu-mmio-probe
 else
-	fail linux-emu-mmio-probe "no LNRO0005 platform device from the DSDT; $why"
+	fail linux-emu-mmio-probe "want 3 LNRO0005 platform devices from the DSDT, got '$(value PROBE)'; $why"
 fi
 if [ "$(value DISK)" = VMON-DISK-MARK ]; then
 	pass linux-emu-mmio-disk
 else
 	fail linux-emu-mmio-disk "/dev/vda read '$(value DISK)'; $why"
 fi
-# Level-triggered (fasteoi) on IOAPIC pin 20, as _CRS says.
-if [ "$(value IRQ)" = 1 ]; then
+# Level-triggered (fasteoi) on IOAPIC pins 20-22, as _CRS says.
+if [ "$(value IRQ)" = 3 ]; then
 	pass linux-emu-mmio-irq
 else
-	fail linux-emu-mmio-irq "no 'IO-APIC 20-fasteoi virtio' line in /proc/interrupts; $why"
+	fail linux-emu-mmio-irq "want 3 'IO-APIC 2x-fasteoi virtio' lines in /proc/interrupts, got '$(value IRQ)'; $why"
+fi
+if [ "$(value NET)" = lease ]; then
+	pass linux-emu-mmio-net
+else
+	fail linux-emu-mmio-net "no DHCP lease on eth0 (virtio-net over MMIO, --net user); $why"
+fi
+if [ "$(value VSOCK)" = 1 ]; then
+	pass linux-emu-mmio-vsock
+else
+	fail linux-emu-mmio-vsock "the vsock driver did not bind to the MMIO device; $why"
 fi

@@ -212,7 +212,7 @@ int virtio_net_check(const struct net_spec *spec, struct vmon_error *err)
 }
 
 int virtio_net_create(struct virtio_net **out, const struct net_spec *spec, const uint8_t mac[6],
-		      struct guest_mem *gm, struct vm_control *ctl, struct pci_host *host,
+		      struct guest_mem *gm, struct vm_control *ctl, const struct virtio_bus *at,
 		      bool thread, struct vmon_error *err)
 {
 	*out = NULL;
@@ -246,7 +246,7 @@ int virtio_net_create(struct virtio_net **out, const struct net_spec *spec, cons
 		.opaque = n,
 	};
 	/* No shared I/O thread: the net thread polls the notify eventfd. */
-	if (virtio_pci_init(&n->vd, &p, gm, ctl, NULL, host, err) < 0)
+	if (virtio_device_init(&n->vd, &p, gm, ctl, NULL, at, err) < 0)
 		return -1;
 	if (!thread)
 		return 0;
@@ -295,7 +295,7 @@ void virtio_net_destroy(struct virtio_net *n)
 	if (n->be)
 		n->be->ops->destroy(n->be);
 	if (n->vd.name)
-		virtio_pci_fini(&n->vd);
+		virtio_device_fini(&n->vd);
 	free(n->pv.fds);
 	free(n);
 }

@@ -714,7 +714,7 @@ static int listen_on(const char *path, struct vmon_error *err)
 }
 
 int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_spec *spec,
-			struct guest_mem *gm, struct vm_control *ctl, struct pci_host *host,
+			struct guest_mem *gm, struct vm_control *ctl, const struct virtio_bus *at,
 			bool thread, struct vmon_error *err)
 {
 	*out = NULL;
@@ -745,7 +745,7 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_spec *spec
 		.ops = &vsock_ops,
 		.opaque = v,
 	};
-	if (virtio_pci_init(&v->vd, &p, gm, ctl, NULL, host, err) < 0)
+	if (virtio_device_init(&v->vd, &p, gm, ctl, NULL, at, err) < 0)
 		return -1;
 	v->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (v->stop_fd < 0)
@@ -794,7 +794,7 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
 		unlink(v->spec.path);
 	}
 	if (v->vd.name)
-		virtio_pci_fini(&v->vd);
+		virtio_device_fini(&v->vd);
 	free(v->pv.fds);
 	free(v);
 }
