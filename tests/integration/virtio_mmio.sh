@@ -42,13 +42,13 @@ print("ok")
 PY
 }
 
-mmio_run() { # mmio_run NAME BACKEND [EXTRA-ARGS...]
+mmio_run() { # mmio_run NAME BACKEND [EXTRA-ARGS...]; $EXTRA_CMDLINE: more for the guest
 	local name=$1 backend=$2
 	shift 2
 	make_image "$TMP/$name.img"
 	VMON_STATS=1 run_vmon "$TMP/$name.out" "$TMP/$name.err" run --backend "$backend" \
 		--kernel "$GUESTS/virtio_mmio.elf" "$@" \
-		--disk "$TMP/$name.img,id=vmon-test-disk,transport=mmio" --cmdline "sectors=$SECTORS"
+		--disk "$TMP/$name.img,id=vmon-test-disk,transport=mmio" --cmdline "sectors=$SECTORS ${EXTRA_CMDLINE:-}"
 	expect_success "$name" "$TMP/$name.out" "$TMP/$name.err"
 	local r
 	r=$(check_image "$TMP/$name.img")
@@ -79,6 +79,16 @@ if have_kvm; then
 	check_notifies kvm-virtio-mmio-blk zero
 	VMON_NO_IOEVENTFD=1 mmio_run kvm-virtio-mmio-blk-no-ioeventfd kvm
 	check_notifies kvm-virtio-mmio-blk-no-ioeventfd some
+	# A machine reset with the queue live: the device comes back reset and
+	# its notify is registered again with the new KVM VM (no notify
+	# reaches vmon over both boots).
+	EXTRA_CMDLINE=reboot=1 mmio_run kvm-virtio-mmio-blk-reboot kvm
+	check_notifies kvm-virtio-mmio-blk-reboot zero
+	if grep -q 'second boot: device reset' "$TMP/kvm-virtio-mmio-blk-reboot.out"; then
+		pass kvm-virtio-mmio-blk-reboot-twice
+	else
+		fail kvm-virtio-mmio-blk-reboot-twice "no second boot: $(tail -c 300 "$TMP/kvm-virtio-mmio-blk-reboot.out" | tr '\n' ' ')"
+	fi
 	# With a PCI disk first: the MMIO disk still takes window 0.
 	make_image "$TMP/pci.img"
 	mmio_run kvm-virtio-mmio-blk-beside-pci kvm --disk "$TMP/pci.img,ro"
