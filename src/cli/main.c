@@ -287,8 +287,10 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_CONSOLE: {
 			struct chardev_spec cs;
-			check_or_die(chardev_parse(optarg, &cs, &err), &err);
-			cfg.console = optarg;
+			cfg.console = NULL; /* the last --console counts */
+			cfg.console_mmio = false;
+			cfg.console = take_transport(&cfg, "--console", optarg, &cfg.console_mmio);
+			check_or_die(chardev_parse(cfg.console, &cs, &err), &err);
 			break;
 		}
 		case OPT_VSOCK:

@@ -22,7 +22,7 @@ struct cpu_backend;
 #define VM_MAX_DISKS 16
 #define VM_MAX_NICS  4
 /* virtio-mmio devices (transport=mmio disks, then NICs, then the vsock,
- * in command-line order): window i at VM_VIRTIO_MMIO_BASE + 0x1000 * i, in
+ * then the console, in command-line order): window i at VM_VIRTIO_MMIO_BASE + 0x1000 * i, in
  * the MMIO hole below the PCI window (RAM below 4 GiB ends at 3 GiB at
  * most), with its own level-triggered IOAPIC GSI VM_VIRTIO_MMIO_GSI + i
  * (20-23: above PCI INTx's 16-19, free of ISA IRQs). */
@@ -48,6 +48,7 @@ struct vm_config {
 	struct vsock_spec vsock; /* --vsock, if has_vsock */
 	bool has_vsock, vsock_mmio;
 	const char *console; /* --console: NULL (no virtio-console), or as serial */
+	bool console_mmio;
 };
 
 /* Runs the VM to its end. Returns vmon's exit status (>= 0), or -1 with err

@@ -46,7 +46,7 @@ static int place(struct virtio_bus *at, struct vm_devices *d, struct machine *m,
 
 unsigned vm_devices_mmio_count(const struct vm_config *cfg)
 {
-	unsigned n = cfg->has_vsock && cfg->vsock_mmio;
+	unsigned n = (cfg->has_vsock && cfg->vsock_mmio) + (cfg->console && cfg->console_mmio);
 	for (int i = 0; i < cfg->ndisks && i < VM_MAX_DISKS; i++)
 		n += cfg->disk_mmio[i];
 	for (int i = 0; i < cfg->nnets && i < VM_MAX_NICS; i++)
@@ -128,11 +128,13 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 	}
 	if (cfg->console) {
 		struct chardev_spec cs;
-		if (chardev_parse(cfg->console, &cs, err) < 0 ||
+		struct virtio_bus at;
+		if (place(&at, d, m, cfg->console_mmio, &nmmio, err) < 0 ||
+		    chardev_parse(cfg->console, &cs, err) < 0 ||
 		    chardev_create(&cs, &m->ctl, &d->hvc, err) < 0 ||
 		    iothread_create(&d->hvc_io, "virtio-con", err) < 0 ||
-		    virtio_console_create(&d->con, d->hvc, &m->mem, &m->ctl, d->hvc_io, d->pci,
-					  err) < 0 ||
+		    virtio_console_create(&d->con, d->hvc, &m->mem, &m->ctl, d->hvc_io, &at, err) <
+			    0 ||
 		    chardev_start(d->hvc, ev, err) < 0)
 			return -1;
 	}
@@ -167,6 +169,8 @@ void vm_devices_print_stats(struct vm_devices *d, FILE *out)
 		virtio_mmio_print_stats(virtio_net_transport(d->net[i]), out);
 	if (d->vsock)
 		virtio_mmio_print_stats(virtio_vsock_transport(d->vsock), out);
+	if (d->con)
+		virtio_mmio_print_stats(virtio_console_transport(d->con), out);
 }
 
 void vm_devices_destroy(struct vm_devices *d)

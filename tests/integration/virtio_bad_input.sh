@@ -43,6 +43,7 @@ bad empty-transport "transport '' in .* is not pci or mmio" $V --disk "$TMP/ok.i
 bad too-many-mmio "at most 4 devices with transport=mmio" $V $(for i in $(seq 5); do printf -- '--disk %s ' "$TMP/ok.img,ro,transport=mmio"; done)
 bad net-transport "net: transport 'x' in 'user,transport=x' is not pci or mmio" $V --net user,transport=x
 bad vsock-transport "vsock: transport 'pcie' in .* is not pci or mmio" $V --vsock "3,unix:$TMP/v.sock,transport=pcie"
+bad console-transport "console: transport 'isa' in .* is not pci or mmio" $V --console "file:$TMP/hvc.out,transport=isa"
 bad too-many-mmio-mixed "vsock: at most 4 devices with transport=mmio" $V $(for i in $(seq 2); do printf -- '--disk %s ' "$TMP/ok.img,ro,transport=mmio"; done) --net user,transport=mmio --net user,transport=mmio --vsock "3,unix:$TMP/v.sock,transport=mmio"
 bad too-many "at most 16" $V $(for i in $(seq 17); do printf -- '--disk %s ' "$TMP/ok.img,ro"; done)
 if command -v flock >/dev/null; then
