@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/iothread.h"
-#include "devices/virtio/virtio_pci.h"
+#include "devices/virtio/virtio_dev.h"
 
 #define BLK_QUEUE_SIZE	 128
 #define BLK_SEG_MAX	 (VIRTQ_MAX_SEGS - 2) /* header and status take two */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "core/chardev.h"
-#include "devices/virtio/virtio_pci.h"
+#include "devices/virtio/virtio_dev.h"
 
 #define VIRTIO_ID_CONSOLE 3
 #define CON_QUEUE_SIZE	  64

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/net_backend.h" /* struct pollvec */
-#include "devices/virtio/virtio_pci.h"
+#include "devices/virtio/virtio_dev.h"
 
 #define VIRTIO_ID_VSOCK	 19
 #define VSOCK_QUEUE_SIZE 128
