@@ -3,6 +3,7 @@
  * built into a buffer with bounds checks, then copied to guest RAM. */
 #include "boot/acpi.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -306,6 +307,56 @@ out:
 	free(crs);
 }
 
+/* Device(VMMn) { _HID "LNRO0005", _UID n, _CRS: Memory32Fixed(RW, base,
+ * 4 KiB) and an Extended Interrupt (consumer, level, active high,
+ * exclusive) at gsi } appended to scope. */
+static void virtio_mmio_device(struct ab *scope, unsigned n, uint32_t base, uint32_t gsi)
+{
+	static const uint8_t buffer_op = 0x11, device_op[2] = {0x5b, 0x82};
+	struct scratch *dev = malloc(sizeof(*dev)), *crs = malloc(sizeof(*crs));
+	if (!dev || !crs || n > 99) {
+		scope->full = true;
+		goto out;
+	}
+	scratch_init(dev);
+	scratch_init(crs);
+	char name[5];
+	snprintf(name, sizeof(name), "VM%02u", n);
+	emit(&dev->ab, name, 4);
+	aml_name(&dev->ab, "_HID");
+	e8(&dev->ab, 0x0d); /* StringPrefix */
+	emit(&dev->ab, "LNRO0005", 9);
+	aml_name(&dev->ab, "_UID");
+	aml_integer(&dev->ab, n);
+	uint8_t res[32];
+	size_t k = 0;
+	res[k++] = 0x86; /* Memory32Fixed, length 9 */
+	res[k++] = 9;
+	res[k++] = 0;
+	res[k++] = 1; /* read/write */
+	for (unsigned i = 0; i < 4; i++)
+		res[k++] = (uint8_t)(base >> (8 * i));
+	for (unsigned i = 0; i < 4; i++)
+		res[k++] = (uint8_t)(0x1000u >> (8 * i));
+	res[k++] = 0x89; /* Extended Interrupt, length 6 */
+	res[k++] = 6;
+	res[k++] = 0;
+	res[k++] = 0x01; /* consumer; level; active high; exclusive */
+	res[k++] = 1;	 /* one interrupt */
+	for (unsigned i = 0; i < 4; i++)
+		res[k++] = (uint8_t)(gsi >> (8 * i));
+	res[k++] = 0x79; /* end tag */
+	res[k++] = 0;
+	aml_integer(&crs->ab, (uint32_t)k);
+	emit(&crs->ab, res, k);
+	aml_name(&dev->ab, "_CRS");
+	aml_wrap(&dev->ab, &buffer_op, 1, &crs->ab);
+	aml_wrap(scope, device_op, 2, &dev->ab);
+out:
+	free(dev);
+	free(crs);
+}
+
 static void dsdt_body(struct ab *b, const struct acpi_config *cfg)
 {
 	static const uint8_t package_op = 0x12, buffer_op = 0x11, scope_op = 0x10;
@@ -323,7 +374,7 @@ static void dsdt_body(struct ab *b, const struct acpi_config *cfg)
 	emit(b, "\\_S5_", 5);
 	aml_wrap(b, &package_op, 1, &s5.ab);
 
-	if (cfg->com1_port || cfg->rtc_port) {
+	if (cfg->com1_port || cfg->rtc_port || cfg->nvirtio_mmio) {
 		struct scratch *isa = malloc(sizeof(*isa));
 		if (!isa) {
 			b->full = true;
@@ -336,6 +387,9 @@ static void dsdt_body(struct ab *b, const struct acpi_config *cfg)
 				   cfg->com1_irq);
 		if (cfg->rtc_port)
 			isa_device(&isa->ab, "RTC_", EISA_PNP0B00, cfg->rtc_port, 2, -1);
+		for (unsigned i = 0; i < cfg->nvirtio_mmio && i < ACPI_MAX_VIRTIO_MMIO; i++)
+			virtio_mmio_device(&isa->ab, i, cfg->virtio_mmio_base[i],
+					   cfg->virtio_mmio_gsi[i]);
 		aml_wrap(b, &scope_op, 1, &isa->ab);
 		free(isa);
 	}

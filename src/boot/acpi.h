@@ -21,7 +21,8 @@
  *         I/O windows around them, the PCI host's memory window, and a _PRT
  *         routing each slot's INTA-D to GSI acpi_pci_intx_gsi()); with
  *         com1_port / rtc_port, \_SB.COM1 (PNP0501) and \_SB.RTC_
- *         (PNP0B00) with their ports (and COM1's IRQ)
+ *         (PNP0B00) with their ports (and COM1's IRQ); \_SB.VMMn for each
+ *         virtio-mmio device (LNRO0005, see acpi_config)
  *
  * Consistent with the MP table (mptable.h): same APIC ids, IOAPIC id and
  * routing.
@@ -36,11 +37,12 @@
 #include "core/error.h"
 #include "core/guest_mem.h"
 
-#define ACPI_RSDP_GPA	 0xe0000ULL
-#define ACPI_TABLES_END	 0xf0000ULL /* the tables follow the RSDP up to here */
-#define ACPI_LAPIC_ADDR	 0xfee00000u
-#define ACPI_IOAPIC_ADDR 0xfec00000u
-#define ACPI_S5_SLP_TYP	 5
+#define ACPI_RSDP_GPA	     0xe0000ULL
+#define ACPI_TABLES_END	     0xf0000ULL /* the tables follow the RSDP up to here */
+#define ACPI_LAPIC_ADDR	     0xfee00000u
+#define ACPI_IOAPIC_ADDR     0xfec00000u
+#define ACPI_S5_SLP_TYP	     5
+#define ACPI_MAX_VIRTIO_MMIO 16
 
 /* Sizes of the fixed tables, for tests. */
 #define ACPI_RSDP_LEN 36
@@ -68,6 +70,13 @@ struct acpi_config {
 	 * none). */
 	uint16_t com1_port, rtc_port;
 	uint8_t com1_irq;
+	/* virtio-mmio devices, each \_SB.VMMn (_HID "LNRO0005", _UID n) with
+	 * a 4 KiB Memory32Fixed window at virtio_mmio_base[n] and an
+	 * exclusive, level-triggered, active-high interrupt at GSI
+	 * virtio_mmio_gsi[n]: how Linux's virtio_mmio driver finds them. */
+	unsigned nvirtio_mmio;
+	uint32_t virtio_mmio_base[ACPI_MAX_VIRTIO_MMIO];
+	uint8_t virtio_mmio_gsi[ACPI_MAX_VIRTIO_MMIO];
 };
 
 /* The GSI that INTx pin (0 = INTA .. 3 = INTD) of PCI slot (0-31) on bus

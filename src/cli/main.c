@@ -92,7 +92,58 @@ static void check_or_die(int r, const struct vmon_error *err)
 		die_status(VMON_EXIT_USAGE, "%s", err->msg);
 }
 
-/* --disk PATH[,ro][,id=NAME]: PATH may not contain a comma. */
+/* transport=pci|mmio (val) for a device of option name (whole argument
+ * arg) that is not counted in cfg yet; *mmio is its flag. */
+static void parse_transport(const struct vm_config *cfg, const char *name, const char *val,
+			    const char *arg, bool *mmio)
+{
+	if (strcmp(val, "pci") == 0) {
+		*mmio = false;
+		return;
+	}
+	if (strcmp(val, "mmio") != 0)
+		usage_error("%s: transport '%s' in '%s' is not pci or mmio", name, val, arg);
+	if (!*mmio && vm_devices_mmio_count(cfg) >= VM_MAX_VIRTIO_MMIO)
+		usage_error("%s: at most %d devices with transport=mmio", name, VM_MAX_VIRTIO_MMIO);
+	*mmio = true;
+}
+
+/* Takes transport=pci|mmio elements out of a comma-separated option value
+ * (after its first element) for a device not counted in cfg yet; returns
+ * the rest, in a copy that lives as long as vmon. */
+static const char *take_transport(const struct vm_config *cfg, const char *name, const char *arg,
+				  bool *mmio)
+{
+	char *out = strdup(arg);
+	if (!out)
+		die_status(VMON_EXIT_USAGE, "out of memory");
+	size_t n = 0;
+	const char *p = arg;
+	for (bool first = true;; first = false) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (!first && strncmp(p, "transport=", 10) == 0) {
+			char *val = strndup(p + 10, len - 10);
+			if (!val)
+				die_status(VMON_EXIT_USAGE, "out of memory");
+			parse_transport(cfg, name, val, arg, mmio);
+			free(val);
+		} else {
+			if (!first)
+				out[n++] = ',';
+			memcpy(out + n, p, len);
+			n += len;
+		}
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* --disk PATH[,ro][,id=NAME][,transport=pci|mmio]: PATH may not contain a
+ * comma. */
 static void parse_disk(struct vm_config *cfg, const char *arg)
 {
 	if (cfg->ndisks == VM_MAX_DISKS)
@@ -115,8 +166,11 @@ static void parse_disk(struct vm_config *cfg, const char *arg)
 			d->ro = true;
 		else if (strncmp(opt, "id=", 3) == 0 && opt[3])
 			d->id = opt + 3;
+		else if (strncmp(opt, "transport=", 10) == 0)
+			parse_transport(cfg, "--disk", opt + 10, arg, &cfg->disk_mmio[cfg->ndisks]);
 		else
-			usage_error("--disk: unknown suboption '%s' in '%s' (use ro or id=NAME)",
+			usage_error("--disk: unknown suboption '%s' in '%s' (use ro, id=NAME or "
+				    "transport=pci|mmio)",
 				    opt, arg);
 		opt = next;
 	}
@@ -225,19 +279,27 @@ static int cmd_run(int argc, char **argv)
 		case OPT_NET:
 			if (cfg.nnets == VM_MAX_NICS)
 				usage_error("--net: at most %d network devices", VM_MAX_NICS);
-			check_or_die(net_spec_parse(optarg, &cfg.nets[cfg.nnets], &err), &err);
+			check_or_die(net_spec_parse(take_transport(&cfg, "--net", optarg,
+								   &cfg.net_mmio[cfg.nnets]),
+						    &cfg.nets[cfg.nnets], &err),
+				     &err);
 			cfg.nnets++;
 			break;
 		case OPT_CONSOLE: {
 			struct chardev_spec cs;
-			check_or_die(chardev_parse(optarg, &cs, &err), &err);
-			cfg.console = optarg;
+			cfg.console = NULL; /* the last --console counts */
+			cfg.console_mmio = false;
+			cfg.console = take_transport(&cfg, "--console", optarg, &cfg.console_mmio);
+			check_or_die(chardev_parse(cfg.console, &cs, &err), &err);
 			break;
 		}
 		case OPT_VSOCK:
 			if (cfg.has_vsock)
 				usage_error("--vsock: only one vsock device");
-			check_or_die(vsock_spec_parse(optarg, &cfg.vsock, &err), &err);
+			check_or_die(vsock_spec_parse(take_transport(&cfg, "--vsock", optarg,
+								     &cfg.vsock_mmio),
+						      &cfg.vsock, &err),
+				     &err);
 			cfg.has_vsock = true;
 			break;
 		case OPT_HELP: print_usage(stdout); return 0;

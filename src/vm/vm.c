@@ -102,6 +102,13 @@ static int write_firmware_tables(struct vm *vm, uint64_t *rsdp, struct vmon_erro
 		.com1_irq = COM1_GSI,
 		.rtc_port = RTC_PORT,
 	};
+	/* The virtio-mmio windows, as vm_devices_create assigned them. */
+	unsigned nmmio = vm_devices_mmio_count(vm->cfg);
+	for (unsigned n = 0; n < nmmio && n < VM_MAX_VIRTIO_MMIO; n++) {
+		acpi.nvirtio_mmio = n + 1;
+		acpi.virtio_mmio_base[n] = (uint32_t)(VM_VIRTIO_MMIO_BASE + 0x1000 * n);
+		acpi.virtio_mmio_gsi[n] = (uint8_t)(VM_VIRTIO_MMIO_GSI + n);
+	}
 	if (mptable_write(&m->mem, m->ncpus, err) < 0 ||
 	    reset_vector_write(&m->mem, ACPI_PM_RESET_PORT, ACPI_PM_RESET_VALUE, err) < 0)
 		return -1;

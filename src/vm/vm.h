@@ -21,6 +21,14 @@ struct cpu_backend;
 
 #define VM_MAX_DISKS 16
 #define VM_MAX_NICS  4
+/* virtio-mmio devices (transport=mmio disks, then NICs, then the vsock,
+ * then the console, in command-line order): window i at VM_VIRTIO_MMIO_BASE + 0x1000 * i, in
+ * the MMIO hole below the PCI window (RAM below 4 GiB ends at 3 GiB at
+ * most), with its own level-triggered IOAPIC GSI VM_VIRTIO_MMIO_GSI + i
+ * (20-23: above PCI INTx's 16-19, free of ISA IRQs). */
+#define VM_MAX_VIRTIO_MMIO  4
+#define VM_VIRTIO_MMIO_BASE 0xd0000000ULL
+#define VM_VIRTIO_MMIO_GSI  20
 
 struct vm_config {
 	uint64_t mem_size;
@@ -32,12 +40,15 @@ struct vm_config {
 	bool no_reboot; /* a guest reset ends vmon instead of rebooting */
 	bool trace_io;	/* log unclaimed port/MMIO accesses */
 	struct virtio_blk_spec disks[VM_MAX_DISKS]; /* --disk, in order: PCI slots 1.. */
+	bool disk_mmio[VM_MAX_DISKS]; /* ,transport=mmio: the next MMIO window instead */
 	int ndisks;
 	struct net_spec nets[VM_MAX_NICS]; /* --net, in order: after the disks */
+	bool net_mmio[VM_MAX_NICS];	   /* ,transport=mmio */
 	int nnets;
 	struct vsock_spec vsock; /* --vsock, if has_vsock */
-	bool has_vsock;
+	bool has_vsock, vsock_mmio;
 	const char *console; /* --console: NULL (no virtio-console), or as serial */
+	bool console_mmio;
 };
 
 /* Runs the VM to its end. Returns vmon's exit status (>= 0), or -1 with err

@@ -13,6 +13,7 @@
 #include "devices/virtio/iothread.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_console.h"
+#include "devices/virtio/virtio_mmio.h"
 #include "devices/virtio/virtio_net.h"
 #include "devices/virtio/virtio_vsock.h"
 #include "devices/virtio/virtio_rng.h"
@@ -21,6 +22,36 @@
 static struct irq_line line(struct machine *m, unsigned gsi)
 {
 	return (struct irq_line){.router = &m->irq, .gsi = gsi};
+}
+
+/* Where the next virtio device goes: PCI bus 0, or the next MMIO window. */
+static int place(struct virtio_bus *at, struct vm_devices *d, struct machine *m, bool mmio,
+		 unsigned *nmmio, struct vmon_error *err)
+{
+	*at = (struct virtio_bus){.kind = VIRTIO_TRANSPORT_PCI, .pci = d->pci};
+	if (!mmio)
+		return 0;
+	if (*nmmio == VM_MAX_VIRTIO_MMIO)
+		return err_setf(err, "at most %d virtio-mmio devices", VM_MAX_VIRTIO_MMIO);
+	*at = (struct virtio_bus){
+		.kind = VIRTIO_TRANSPORT_MMIO,
+		.mmio = &m->mmio,
+		.mmio_base = VM_VIRTIO_MMIO_BASE + VIRTIO_MMIO_SIZE * *nmmio,
+		.irq = line(m, VM_VIRTIO_MMIO_GSI + *nmmio),
+		.ioev = &m->ioev,
+	};
+	(*nmmio)++;
+	return 0;
+}
+
+unsigned vm_devices_mmio_count(const struct vm_config *cfg)
+{
+	unsigned n = (cfg->has_vsock && cfg->vsock_mmio) + (cfg->console && cfg->console_mmio);
+	for (int i = 0; i < cfg->ndisks && i < VM_MAX_DISKS; i++)
+		n += cfg->disk_mmio[i];
+	for (int i = 0; i < cfg->nnets && i < VM_MAX_NICS; i++)
+		n += cfg->net_mmio[i];
+	return n;
 }
 
 int vm_devices_check(const struct vm_config *cfg, struct vmon_error *err)
@@ -52,8 +83,8 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 	    acpi_pm_create(&d->acpi_pm, &m->pio, &m->ctl, err) < 0)
 		return -1;
 	/* PCI bus 0: the host bridge at 00:00.0, then one virtio-blk per
-	 * --disk in order, then virtio-rng, then one virtio-net per --net, virtio-vsock,
-	 * virtio-console. */
+	 * --disk in order (but transport=mmio ones), then virtio-rng, then one virtio-net per
+	 * --net, virtio-vsock, virtio-console. */
 	if (pci_host_create(&d->pci, &m->pio, &m->mmio, &m->irq, err) < 0 ||
 	    iothread_create(&d->io, "virtio-io", err) < 0)
 		return -1;
@@ -61,9 +92,15 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 	 * across reboots; the host registers notify addresses as the guest
 	 * enables decoding. */
 	pci_host_set_ioeventfd(d->pci, &m->ioev);
+	/* Devices with transport=mmio take the MMIO windows in order instead
+	 * of PCI slots (vm.h; the DSDT describes them, vm.c). */
+	unsigned nmmio = 0;
 	for (int i = 0; i < cfg->ndisks && i < VM_MAX_DISKS; i++) {
-		int r = virtio_blk_create(&d->blk[i], &cfg->disks[i], &m->mem, &m->ctl, d->io,
-					  d->pci, err);
+		struct virtio_bus at;
+		if (place(&at, d, m, cfg->disk_mmio[i], &nmmio, err) < 0)
+			return -1;
+		int r = virtio_blk_create(&d->blk[i], &cfg->disks[i], &m->mem, &m->ctl, d->io, &at,
+					  err);
 		d->nblk = i + 1;
 		if (r < 0)
 			return -1;
@@ -73,22 +110,31 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 	for (int i = 0; i < cfg->nnets && i < VM_MAX_NICS; i++) {
 		/* 52:54:00:12:34:56, :57... as QEMU numbers its NICs */
 		const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + i)};
-		int r = virtio_net_create(&d->net[i], &cfg->nets[i], mac, &m->mem, &m->ctl, d->pci,
+		struct virtio_bus at;
+		if (place(&at, d, m, cfg->net_mmio[i], &nmmio, err) < 0)
+			return -1;
+		int r = virtio_net_create(&d->net[i], &cfg->nets[i], mac, &m->mem, &m->ctl, &at,
 					  true, err);
 		d->nnet = i + 1;
 		if (r < 0)
 			return -1;
 	}
-	if (cfg->has_vsock &&
-	    virtio_vsock_create(&d->vsock, &cfg->vsock, &m->mem, &m->ctl, d->pci, true, err) < 0)
-		return -1;
+	if (cfg->has_vsock) {
+		struct virtio_bus at;
+		if (place(&at, d, m, cfg->vsock_mmio, &nmmio, err) < 0 ||
+		    virtio_vsock_create(&d->vsock, &cfg->vsock, &m->mem, &m->ctl, &at, true, err) <
+			    0)
+			return -1;
+	}
 	if (cfg->console) {
 		struct chardev_spec cs;
-		if (chardev_parse(cfg->console, &cs, err) < 0 ||
+		struct virtio_bus at;
+		if (place(&at, d, m, cfg->console_mmio, &nmmio, err) < 0 ||
+		    chardev_parse(cfg->console, &cs, err) < 0 ||
 		    chardev_create(&cs, &m->ctl, &d->hvc, err) < 0 ||
 		    iothread_create(&d->hvc_io, "virtio-con", err) < 0 ||
-		    virtio_console_create(&d->con, d->hvc, &m->mem, &m->ctl, d->hvc_io, d->pci,
-					  err) < 0 ||
+		    virtio_console_create(&d->con, d->hvc, &m->mem, &m->ctl, d->hvc_io, &at, err) <
+			    0 ||
 		    chardev_start(d->hvc, ev, err) < 0)
 			return -1;
 	}
@@ -117,6 +163,14 @@ void vm_devices_print_stats(struct vm_devices *d, FILE *out)
 {
 	if (d->pci)
 		pci_host_print_stats(d->pci, out);
+	for (int i = 0; i < d->nblk; i++)
+		virtio_mmio_print_stats(virtio_blk_transport(d->blk[i]), out);
+	for (int i = 0; i < d->nnet; i++)
+		virtio_mmio_print_stats(virtio_net_transport(d->net[i]), out);
+	if (d->vsock)
+		virtio_mmio_print_stats(virtio_vsock_transport(d->vsock), out);
+	if (d->con)
+		virtio_mmio_print_stats(virtio_console_transport(d->con), out);
 }
 
 void vm_devices_destroy(struct vm_devices *d)

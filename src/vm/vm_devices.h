@@ -62,6 +62,10 @@ struct vm_devices {
  * -1 with err. */
 int vm_devices_check(const struct vm_config *cfg, struct vmon_error *err);
 
+/* How many virtio-mmio windows cfg's devices take (windows 0..n-1, GSIs
+ * VM_VIRTIO_MMIO_GSI + i). */
+unsigned vm_devices_mmio_count(const struct vm_config *cfg);
+
 /* Creates every device and registers it on m's buses; starts the console
  * on ev. On failure, what was created is left for vm_devices_destroy. */
 int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop *ev,

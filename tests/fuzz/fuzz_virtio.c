@@ -10,7 +10,9 @@
  *
  * Input layout:
  *   byte 0   bit 0: device (0 blk, 1 rng); bit 1: EVENT_IDX; bit 2: INDIRECT;
- *            bit 3: virtio-net instead; bit 4: virtio-vsock instead
+ *            bit 3: virtio-net instead; bit 4: virtio-vsock instead; bit 5
+ *            (blk only): the virtio-blk on the MMIO transport, register
+ *            offsets then being MMIO ones (window 0x1000)
  *   byte 1   queue size = 1 << (byte % 5)
  *   byte 2   number of register writes n (0..7)
  *   n x 8    register write: le16 BAR-0 offset, u8 size, u8 pad, le32 value
@@ -29,6 +31,7 @@
 
 #include "core/guest_mem.h"
 #include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_mmio.h"
 #include "devices/virtio/virtio_pci.h"
 #include "devices/virtio/virtio_net.h"
 #include "devices/virtio/virtio_rng.h"
@@ -41,7 +44,7 @@
 #define Q1    0x3000
 
 static struct guest_mem gm;
-static struct virtio_blk *blk;
+static struct virtio_blk *blk, *mblk; /* mblk: on the MMIO transport */
 static struct virtio_rng *rng;
 static struct virtio_net *net;
 static struct virtio_vsock *vsock;
@@ -73,6 +76,15 @@ static void setup(void)
 	const struct virtio_blk_spec spec = {.path = path, .id = "fuzz", .aio = BLK_AIO_SYNC};
 	if (virtio_blk_create(&blk, &spec, &gm, NULL, NULL, NULL, &err) < 0)
 		die("virtio-blk", &err);
+	static char mpath[64];
+	int mfd = memfd_create("fuzz-mmio-disk", 0);
+	if (mfd < 0 || ftruncate(mfd, 64 << 10) < 0)
+		die("memfd", NULL);
+	snprintf(mpath, sizeof(mpath), "/proc/self/fd/%d", mfd);
+	const struct virtio_blk_spec mspec = {.path = mpath, .id = "fuzz-mmio", .aio = BLK_AIO_SYNC};
+	const struct virtio_bus mmio_at = {.kind = VIRTIO_TRANSPORT_MMIO, .mmio_base = 0xd0000000};
+	if (virtio_blk_create(&mblk, &mspec, &gm, NULL, NULL, &mmio_at, &err) < 0)
+		die("virtio-blk on MMIO", &err);
 	if (virtio_rng_create(&rng, &gm, NULL, NULL, NULL, &err) < 0)
 		die("virtio-rng", &err);
 	const struct net_spec ns = {.kind = NET_LOOP};
@@ -110,6 +122,61 @@ static void w(struct virtio_device *vd, uint64_t off, unsigned size, uint64_t v)
 	virtio_bar0_write(vd, off, size, v);
 }
 
+/* virtio-blk on the MMIO transport: the same well-behaved setup through
+ * its registers, then the input's register accesses, rings and notifies. */
+static void one_mmio(const uint8_t *data, size_t size, uint16_t qsize, unsigned nops, size_t pos)
+{
+	struct virtio_device *vd = virtio_blk_transport(mblk);
+	virtio_reset(vd);
+	uint8_t *ram = gm_ptr(&gm, 0, RAM);
+	memset(ram, 0, RAM);
+	uint64_t f = (1ULL << VIRTIO_F_VERSION_1) | (data[0] & 2 ? 1ULL << VIRTIO_F_EVENT_IDX : 0) |
+		     (data[0] & 4 ? 1ULL << VIRTIO_F_INDIRECT_DESC : 0) | (1ULL << 9) | (1ULL << 13);
+	static const struct {
+		uint16_t off;
+		uint64_t v;
+	} regs[] = {{VIRTIO_MMIO_STATUS, 3},
+		    {VIRTIO_MMIO_DRV_FEATURES_SEL, 0},
+		    {VIRTIO_MMIO_DRV_FEATURES, 0},
+		    {VIRTIO_MMIO_DRV_FEATURES_SEL, 1},
+		    {VIRTIO_MMIO_DRV_FEATURES, 1},
+		    {VIRTIO_MMIO_STATUS, 0xb},
+		    {VIRTIO_MMIO_QUEUE_SEL, 0},
+		    {VIRTIO_MMIO_QUEUE_NUM, 0},
+		    {VIRTIO_MMIO_QUEUE_DESC, DESC},
+		    {VIRTIO_MMIO_QUEUE_DRIVER, AVAIL},
+		    {VIRTIO_MMIO_QUEUE_DEVICE, USED},
+		    {VIRTIO_MMIO_QUEUE_READY, 1},
+		    {VIRTIO_MMIO_STATUS, 0xf}};
+	for (unsigned i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+		uint64_t v = regs[i].v;
+		if (i == 2)
+			v = (uint32_t)f;
+		else if (i == 4)
+			v = (uint32_t)(f >> 32);
+		else if (i == 7)
+			v = qsize;
+		virtio_mmio_write(vd, regs[i].off, 4, v);
+	}
+	for (unsigned i = 0; i < nops && pos + 8 <= size; i++, pos += 8) {
+		uint16_t off = (uint16_t)(data[pos] | data[pos + 1] << 8);
+		unsigned sz = 1u << (data[pos + 2] % 4);
+		uint32_t v;
+		memcpy(&v, data + pos + 4, 4);
+		if (data[pos + 3] & 1)
+			(void)virtio_mmio_read(vd, off % VIRTIO_MMIO_SIZE, sz);
+		else
+			virtio_mmio_write(vd, off % VIRTIO_MMIO_SIZE, sz, v);
+	}
+	size_t n = size - pos < RAM ? size - pos : RAM;
+	memcpy(ram, data + pos, n);
+	for (int round = 0; round < 2; round++) {
+		virtio_mmio_write(vd, VIRTIO_MMIO_QUEUE_NOTIFY, 4, 0);
+		virtio_process_notifications(vd);
+		virtio_blk_poll(mblk);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -119,6 +186,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	const bool is_rng = data[0] & 1;
 	const bool is_net = data[0] & 8, is_vsock = !is_net && (data[0] & 16);
+	if (!is_rng && !is_net && !is_vsock && (data[0] & 32)) {
+		one_mmio(data, size, (uint16_t)(1u << (data[1] % 5)), data[2] % 8, 3);
+		return 0;
+	}
 	struct virtio_device *vd = is_net     ? virtio_net_transport(net)
 				   : is_vsock ? virtio_vsock_transport(vsock)
 				   : is_rng   ? virtio_rng_transport(rng)

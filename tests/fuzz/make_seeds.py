@@ -64,6 +64,13 @@ seeds["vsock"] = image(16, [], [desc(0x800, 1024, W, 0), desc(0xc00, 1024, W, 0)
 seeds["vsock-rst"] = image(16, [], [desc(0x800, 1024, W, 0)], [0],
                            [(0x400, vhdr(5, 7001, 9, 4))] + q1([desc(0x400, 48, 0, 0)], [0]),
                            0x3300)
+# virtio-blk on the MMIO transport (byte 0 bit 5); register ops use MMIO
+# offsets (0x44 QueueReady, 0x38 QueueNum).
+seeds["mmio-read"] = image(32 | 2, [], [desc(0x400, 16, N, 1), desc(0x600, 512, N | W, 2),
+                                        desc(0x800, 1, W, 0)], [0], [(0x400, hdr(0, 1))])
+seeds["mmio-regs"] = image(32, [struct.pack("<HBBI", 0x44, 2, 0, 0), struct.pack("<HBBI", 0x38, 2, 0, 4096),
+                                struct.pack("<HBBI", 0x44, 2, 0, 1), struct.pack("<HBBI", 0x64, 2, 0, 3)],
+                           [desc(0x400, 16, N, 1)], [0], [])
 for name, blob in seeds.items():
     with open(f"{out}/{name}", "wb") as f:
         f.write(blob)

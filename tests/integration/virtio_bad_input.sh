@@ -38,6 +38,13 @@ bad no-path "names no image" $V --disk ",ro"
 bad empty-id "unknown suboption 'id='" $V --disk "$TMP/ok.img,id="
 bad long-id "longer than 20" $V --disk "$TMP/ok.img,id=abcdefghijklmnopqrstuvwxyz"
 bad missing-value "needs a value" $V --disk
+bad bad-transport "transport 'usb' in .* is not pci or mmio" $V --disk "$TMP/ok.img,transport=usb"
+bad empty-transport "transport '' in .* is not pci or mmio" $V --disk "$TMP/ok.img,transport="
+bad too-many-mmio "at most 4 devices with transport=mmio" $V $(for i in $(seq 5); do printf -- '--disk %s ' "$TMP/ok.img,ro,transport=mmio"; done)
+bad net-transport "net: transport 'x' in 'user,transport=x' is not pci or mmio" $V --net user,transport=x
+bad vsock-transport "vsock: transport 'pcie' in .* is not pci or mmio" $V --vsock "3,unix:$TMP/v.sock,transport=pcie"
+bad console-transport "console: transport 'isa' in .* is not pci or mmio" $V --console "file:$TMP/hvc.out,transport=isa"
+bad too-many-mmio-mixed "vsock: at most 4 devices with transport=mmio" $V $(for i in $(seq 2); do printf -- '--disk %s ' "$TMP/ok.img,ro,transport=mmio"; done) --net user,transport=mmio --net user,transport=mmio --vsock "3,unix:$TMP/v.sock,transport=mmio"
 bad too-many "at most 16" $V $(for i in $(seq 17); do printf -- '--disk %s ' "$TMP/ok.img,ro"; done)
 if command -v flock >/dev/null; then
 	flock -x "$TMP/ok.img" sleep 30 &

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "boot/acpi.h"
@@ -320,6 +321,74 @@ static void test_dsdt_isa_devices(void **state)
 	assert_non_null(memmem(rtc, 2 + len, rtc_res, sizeof(rtc_res)));
 }
 
+static void test_dsdt_virtio_mmio(void **state)
+{
+	static uint8_t buf[CAP];
+	struct acpi_config cfg = config(2, true);
+	cfg.nvirtio_mmio = 2;
+	cfg.virtio_mmio_base[0] = 0xd0000000;
+	cfg.virtio_mmio_gsi[0] = 20;
+	cfg.virtio_mmio_base[1] = 0xd0001000;
+	cfg.virtio_mmio_gsi[1] = 21;
+	struct vmon_error err = {.msg = ""};
+	long n = acpi_build(&cfg, BASE, buf, sizeof(buf), &err);
+	assert_true(n > 0);
+	struct tables t = check_tables(buf, n);
+	uint32_t dlen = get32(t.dsdt + 4);
+	const uint8_t *aml = t.dsdt + ACPI_HDR_LEN, *end = t.dsdt + dlen;
+	aml += 15; /* \_S5_ */
+	/* Scope(\_SB_) { Device(VM00) {...} Device(VM01) {...} }, then PCI0's. */
+	assert_int_equal(aml[0], 0x10);
+	size_t nb, len = pkglen(aml + 1, &nb);
+	const uint8_t *scope_end = aml + 1 + len;
+	assert_true(scope_end < end);
+	assert_memory_equal(aml + 1 + nb, "\\_SB_", 5);
+	const uint8_t *dev = aml + 1 + nb + 5;
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(dev[0], 0x5b);
+		assert_int_equal(dev[1], 0x82);
+		len = pkglen(dev + 2, &nb);
+		char name[5];
+		snprintf(name, sizeof(name), "VM%02u", i);
+		assert_memory_equal(dev + 2 + nb, name, 4);
+		/* Name(_HID, "LNRO0005"), Name(_UID, i) */
+		static const uint8_t hid[] = {0x08, '_', 'H', 'I', 'D', 0x0d, 'L', 'N',
+					      'R',  'O', '0', '0', '0', '5',  0x00};
+		assert_memory_equal(dev + 2 + nb + 4, hid, sizeof(hid));
+		const uint8_t uid[] = {0x08, '_', 'U', 'I', 'D', (uint8_t)(i ? 0x01 : 0x00)};
+		assert_memory_equal(dev + 2 + nb + 4 + sizeof(hid), uid, sizeof(uid));
+		/* Memory32Fixed(ReadWrite, base, 0x1000), Interrupt(ResourceConsumer,
+		 * Level, ActiveHigh, Exclusive) {gsi}, end tag */
+		uint32_t base = cfg.virtio_mmio_base[i];
+		const uint8_t res[] = {0x86,
+				       0x09,
+				       0x00,
+				       0x01,
+				       0x00,
+				       (uint8_t)(base >> 8),
+				       (uint8_t)(base >> 16),
+				       (uint8_t)(base >> 24),
+				       0x00,
+				       0x10,
+				       0x00,
+				       0x00,
+				       0x89,
+				       0x06,
+				       0x00,
+				       0x01,
+				       0x01,
+				       cfg.virtio_mmio_gsi[i],
+				       0x00,
+				       0x00,
+				       0x00,
+				       0x79,
+				       0x00};
+		assert_non_null(memmem(dev, 2 + len, res, sizeof(res)));
+		dev += 2 + len;
+	}
+	assert_int_equal(dev, scope_end);
+}
+
 static void test_acpi_errors(void **state)
 {
 	static uint8_t buf[CAP];
@@ -523,9 +592,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_acpi_tables),	 cmocka_unit_test(test_dsdt_pci),
-		cmocka_unit_test(test_dsdt_isa_devices), cmocka_unit_test(test_acpi_errors),
-		cmocka_unit_test(test_acpi_write),	 cmocka_unit_test(test_mptable),
-		cmocka_unit_test(test_acpi_pm),		 cmocka_unit_test(test_reset_vector),
+		cmocka_unit_test(test_dsdt_isa_devices), cmocka_unit_test(test_dsdt_virtio_mmio),
+		cmocka_unit_test(test_acpi_errors),	 cmocka_unit_test(test_acpi_write),
+		cmocka_unit_test(test_mptable),		 cmocka_unit_test(test_acpi_pm),
+		cmocka_unit_test(test_reset_vector),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/iothread.h"
-#include "devices/virtio/virtio_pci.h"
+#include "devices/virtio/virtio_dev.h"
 
 #define BLK_QUEUE_SIZE	 128
 #define BLK_SEG_MAX	 (VIRTQ_MAX_SEGS - 2) /* header and status take two */
@@ -337,7 +337,7 @@ int virtio_blk_check(const struct virtio_blk_spec *spec, struct vmon_error *err)
 
 int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spec,
 		      struct guest_mem *gm, struct vm_control *ctl, struct iothread *io,
-		      struct pci_host *host, struct vmon_error *err)
+		      const struct virtio_bus *at, struct vmon_error *err)
 {
 	*out = NULL;
 	struct virtio_blk *b = calloc(1, sizeof(*b));
@@ -376,7 +376,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spe
 		put_le(b->config, CFG_DISCARD_SEG, 1, 4);
 		put_le(b->config, CFG_DISCARD_ALIGN, 8, 4); /* 4 KiB holes */
 	}
-	const struct virtio_pci_params p = {
+	const struct virtio_params p = {
 		.name = b->name,
 		.device_type = VIRTIO_ID_BLOCK,
 		.class_code = 0x018000, /* mass storage, other */
@@ -388,7 +388,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spe
 		.ops = &blk_ops,
 		.opaque = b,
 	};
-	if (virtio_pci_init(&b->vd, &p, gm, ctl, io, host, err) < 0)
+	if (virtio_device_init(&b->vd, &p, gm, ctl, io, at, err) < 0)
 		return -1;
 	if (io && iothread_add(io, blk_aio_event_fd(b->aio), on_aio, b, err) < 0)
 		return -1;
@@ -416,7 +416,7 @@ void virtio_blk_destroy(struct virtio_blk *b)
 		return;
 	blk_aio_destroy(b->aio);
 	if (b->vd.name)
-		virtio_pci_fini(&b->vd);
+		virtio_device_fini(&b->vd);
 	if (b->fd >= 0)
 		close(b->fd);
 	free(b->slots);

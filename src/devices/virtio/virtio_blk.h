@@ -32,8 +32,8 @@
 #include "devices/virtio/blk_aio.h"
 
 struct iothread;
-struct pci_host;
 struct virtio_blk;
+struct virtio_bus;
 struct virtio_device;
 
 #define VIRTIO_BLK_ID_BYTES 20
@@ -45,12 +45,13 @@ struct virtio_blk_spec {
 	enum blk_aio_kind aio; /* BLK_AIO_AUTO normally */
 };
 
-/* Opens the image and adds the device to host's PCI bus (host and io may
- * be NULL for tests: no bus, no I/O thread). Bad images are reported as
+/* Opens the image and plugs the device in at at (virtio_dev.h: a PCI
+ * host's bus or an MMIO window; at and io may be NULL for tests: no bus,
+ * no I/O thread). Bad images are reported as
  * one line naming the path. Returns 0, or -1 with err. */
 __attribute__((warn_unused_result)) int
 virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spec, struct guest_mem *gm,
-		  struct vm_control *ctl, struct iothread *io, struct pci_host *host,
+		  struct vm_control *ctl, struct iothread *io, const struct virtio_bus *at,
 		  struct vmon_error *err);
 
 /* Opens, checks and locks the image as virtio_blk_create would, then
@@ -59,7 +60,7 @@ virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spec, s
 __attribute__((warn_unused_result)) int virtio_blk_check(const struct virtio_blk_spec *spec,
 							 struct vmon_error *err);
 
-/* The transport underneath (tests drive it through BAR 0). */
+/* The virtio device underneath (tests drive it through its transport). */
 struct virtio_device *virtio_blk_transport(struct virtio_blk *b);
 
 /* Handles finished I/O now (what the I/O thread does; tests, fuzzing). */

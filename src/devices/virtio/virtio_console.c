@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "core/chardev.h"
-#include "devices/virtio/virtio_pci.h"
+#include "devices/virtio/virtio_dev.h"
 
 #define VIRTIO_ID_CONSOLE 3
 #define CON_QUEUE_SIZE	  64
@@ -136,7 +136,7 @@ static void con_reset(struct virtio_device *vd)
 static const struct virtio_device_ops con_ops = {.queue_work = con_queue_work, .reset = con_reset};
 
 int virtio_console_create(struct virtio_console **out, struct chardev *chr, struct guest_mem *gm,
-			  struct vm_control *ctl, struct iothread *io, struct pci_host *host,
+			  struct vm_control *ctl, struct iothread *io, const struct virtio_bus *at,
 			  struct vmon_error *err)
 {
 	*out = NULL;
@@ -146,7 +146,7 @@ int virtio_console_create(struct virtio_console **out, struct chardev *chr, stru
 	c->vd.notify_fd = -1;
 	c->chr = chr;
 	*out = c;
-	const struct virtio_pci_params p = {
+	const struct virtio_params p = {
 		.name = "virtio-console",
 		.device_type = VIRTIO_ID_CONSOLE,
 		.class_code = 0x078000, /* other communication controller */
@@ -157,7 +157,7 @@ int virtio_console_create(struct virtio_console **out, struct chardev *chr, stru
 		.ops = &con_ops,
 		.opaque = c,
 	};
-	if (virtio_pci_init(&c->vd, &p, gm, ctl, io, host, err) < 0)
+	if (virtio_device_init(&c->vd, &p, gm, ctl, io, at, err) < 0)
 		return -1;
 	chardev_set_sink(chr, &sink_ops, c);
 	return 0;
@@ -179,7 +179,7 @@ void virtio_console_destroy(struct virtio_console *c)
 		return;
 	if (c->vd.name) {
 		chardev_set_sink(c->chr, NULL, NULL);
-		virtio_pci_fini(&c->vd);
+		virtio_device_fini(&c->vd);
 	}
 	free(c);
 }

@@ -26,15 +26,16 @@
 
 struct chardev;
 struct iothread;
-struct pci_host;
+struct virtio_bus;
 struct virtio_console;
 struct virtio_device;
 
-/* Attaches to chr as its input sink (before chardev_start). chr, io and
- * host must outlive the device; io and host may be NULL (tests). */
+/* Attaches to chr as its input sink (before chardev_start) and plugs the
+ * device in at at (virtio_dev.h). chr, io and the bus must outlive the
+ * device; io and at may be NULL (tests). */
 __attribute__((warn_unused_result)) int
 virtio_console_create(struct virtio_console **out, struct chardev *chr, struct guest_mem *gm,
-		      struct vm_control *ctl, struct iothread *io, struct pci_host *host,
+		      struct vm_control *ctl, struct iothread *io, const struct virtio_bus *at,
 		      struct vmon_error *err);
 struct virtio_device *virtio_console_transport(struct virtio_console *c);
 void virtio_console_reset(struct virtio_console *c);

@@ -16,7 +16,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "devices/virtio/virtio_pci.h"
+#include "devices/virtio/virtio_dev.h"
 
 #define VIRTIO_ID_NET	     1
 #define NET_QUEUE_SIZE	     256
@@ -212,7 +212,7 @@ int virtio_net_check(const struct net_spec *spec, struct vmon_error *err)
 }
 
 int virtio_net_create(struct virtio_net **out, const struct net_spec *spec, const uint8_t mac[6],
-		      struct guest_mem *gm, struct vm_control *ctl, struct pci_host *host,
+		      struct guest_mem *gm, struct vm_control *ctl, const struct virtio_bus *at,
 		      bool thread, struct vmon_error *err)
 {
 	*out = NULL;
@@ -233,7 +233,7 @@ int virtio_net_create(struct virtio_net **out, const struct net_spec *spec, cons
 	n->config[8] = 1; /* max_virtqueue_pairs */
 	snprintf(n->name, sizeof(n->name), "virtio-net (%s%s%s)", n->be->ops->kind,
 		 spec->kind == NET_TAP ? ":" : "", spec->kind == NET_TAP ? spec->ifname : "");
-	const struct virtio_pci_params p = {
+	const struct virtio_params p = {
 		.name = n->name,
 		.device_type = VIRTIO_ID_NET,
 		.class_code = 0x020000, /* Ethernet controller */
@@ -246,7 +246,7 @@ int virtio_net_create(struct virtio_net **out, const struct net_spec *spec, cons
 		.opaque = n,
 	};
 	/* No shared I/O thread: the net thread polls the notify eventfd. */
-	if (virtio_pci_init(&n->vd, &p, gm, ctl, NULL, host, err) < 0)
+	if (virtio_device_init(&n->vd, &p, gm, ctl, NULL, at, err) < 0)
 		return -1;
 	if (!thread)
 		return 0;
@@ -295,7 +295,7 @@ void virtio_net_destroy(struct virtio_net *n)
 	if (n->be)
 		n->be->ops->destroy(n->be);
 	if (n->vd.name)
-		virtio_pci_fini(&n->vd);
+		virtio_device_fini(&n->vd);
 	free(n->pv.fds);
 	free(n);
 }

@@ -35,7 +35,7 @@
 #include "core/vm_control.h"
 #include "devices/virtio/net_backend.h"
 
-struct pci_host;
+struct virtio_bus;
 struct virtio_net;
 struct virtio_device;
 
@@ -44,14 +44,14 @@ struct virtio_device;
 __attribute__((warn_unused_result)) int virtio_net_check(const struct net_spec *spec,
 							 struct vmon_error *err);
 
-/* Creates the device and its back end and adds it to host's bus 0 (host
- * may be NULL: tests). mac is used unless spec has one. With thread false
+/* Creates the device and its back end and plugs it in at at (virtio_dev.h;
+ * NULL: tests). mac is used unless spec has one. With thread false
  * nothing runs by itself: the caller drives it with virtio_net_poll
  * (tests, fuzzing). Returns 0, or -1 with err (then destroy). */
 __attribute__((warn_unused_result)) int
 virtio_net_create(struct virtio_net **out, const struct net_spec *spec, const uint8_t mac[6],
-		  struct guest_mem *gm, struct vm_control *ctl, struct pci_host *host, bool thread,
-		  struct vmon_error *err);
+		  struct guest_mem *gm, struct vm_control *ctl, const struct virtio_bus *at,
+		  bool thread, struct vmon_error *err);
 
 struct virtio_device *virtio_net_transport(struct virtio_net *n);
 

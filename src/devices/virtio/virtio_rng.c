@@ -81,7 +81,7 @@ int virtio_rng_create(struct virtio_rng **out, struct guest_mem *gm, struct vm_c
 		return err_setf(err, "out of memory");
 	r->vd.notify_fd = -1;
 	*out = r;
-	const struct virtio_pci_params p = {
+	const struct virtio_params p = {
 		.name = "virtio-rng",
 		.device_type = VIRTIO_ID_RNG,
 		.class_code = 0xff0000, /* unassigned class */

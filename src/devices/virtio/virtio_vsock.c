@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/net_backend.h" /* struct pollvec */
-#include "devices/virtio/virtio_pci.h"
+#include "devices/virtio/virtio_dev.h"
 
 #define VIRTIO_ID_VSOCK	 19
 #define VSOCK_QUEUE_SIZE 128
@@ -746,7 +746,7 @@ static int listen_on(const char *path, struct vmon_error *err)
 }
 
 int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_spec *spec,
-			struct guest_mem *gm, struct vm_control *ctl, struct pci_host *host,
+			struct guest_mem *gm, struct vm_control *ctl, const struct virtio_bus *at,
 			bool thread, struct vmon_error *err)
 {
 	*out = NULL;
@@ -766,7 +766,7 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_spec *spec
 	v->listen_fd = listen_on(spec->path, err);
 	if (v->listen_fd < 0)
 		return -1;
-	const struct virtio_pci_params p = {
+	const struct virtio_params p = {
 		.name = "virtio-vsock",
 		.device_type = VIRTIO_ID_VSOCK,
 		.class_code = 0xff0000,
@@ -777,7 +777,7 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_spec *spec
 		.ops = &vsock_ops,
 		.opaque = v,
 	};
-	if (virtio_pci_init(&v->vd, &p, gm, ctl, NULL, host, err) < 0)
+	if (virtio_device_init(&v->vd, &p, gm, ctl, NULL, at, err) < 0)
 		return -1;
 	v->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (v->stop_fd < 0)
@@ -826,7 +826,7 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
 		unlink(v->spec.path);
 	}
 	if (v->vd.name)
-		virtio_pci_fini(&v->vd);
+		virtio_device_fini(&v->vd);
 	free(v->pv.fds);
 	free(v);
 }

@@ -42,7 +42,7 @@
 #include "core/guest_mem.h"
 #include "core/vm_control.h"
 
-struct pci_host;
+struct virtio_bus;
 struct virtio_vsock;
 struct virtio_device;
 
@@ -59,13 +59,13 @@ __attribute__((warn_unused_result)) int vsock_spec_parse(const char *arg, struct
 							 struct vmon_error *err);
 
 /* Listens on spec->path (a stale socket there is replaced; anything else,
- * or a socket someone listens on, is an error) and adds the device to
- * host's bus 0 (host may be NULL: tests). thread false: nothing runs by
+ * or a socket someone listens on, is an error) and plugs the device in at
+ * at (virtio_dev.h; NULL: tests). thread false: nothing runs by
  * itself, the caller drives it with virtio_vsock_poll. Returns 0, or -1
  * with err (then destroy). */
 __attribute__((warn_unused_result)) int
 virtio_vsock_create(struct virtio_vsock **out, const struct vsock_spec *spec, struct guest_mem *gm,
-		    struct vm_control *ctl, struct pci_host *host, bool thread,
+		    struct vm_control *ctl, const struct virtio_bus *at, bool thread,
 		    struct vmon_error *err);
 
 struct virtio_device *virtio_vsock_transport(struct virtio_vsock *v);
