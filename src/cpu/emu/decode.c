@@ -524,6 +524,8 @@ const struct dblock *emu_block_build(struct emu_cpu *c)
 	if (n == 0)
 		return NULL;
 	drop_dead_flags(b->insn, n, reads, writes_all);
+	for (unsigned i = 0; i < n; i++)
+		b->insn[i].label = emu_op_labels[b->insn[i].fop];
 	b->n = (uint16_t)n;
 	b->nbytes = (uint16_t)(pos - off);
 	b->pad = 0;

@@ -287,14 +287,15 @@ extern const uint8_t emu_hclass[ZYDIS_MNEMONIC_MAX_VALUE + 1];
 #define BLOCK_TAG(gpa, cmode) (((uint64_t)(gpa) << 4) | (uint64_t)(cmode))
 
 struct dinsn {
-	uint16_t mnem;	/* ZydisMnemonic */
-	uint8_t hclass; /* H_*: what exec() dispatches on */
-	uint8_t len;	/* bytes */
-	uint8_t osize;	/* operand size in bytes */
-	uint8_t asize;	/* address size in bytes */
-	uint8_t flags;	/* DI_* */
-	uint8_t nops;	/* visible operands */
-	uint8_t seg;	/* segment of the memory operand (SEG_*) */
+	const void *label; /* where run_blocks() runs fop (emu_op_labels[fop]) */
+	uint16_t mnem;	   /* ZydisMnemonic */
+	uint8_t hclass;	   /* H_*: what exec() dispatches on */
+	uint8_t len;	   /* bytes */
+	uint8_t osize;	   /* operand size in bytes */
+	uint8_t asize;	   /* address size in bytes */
+	uint8_t flags;	   /* DI_* */
+	uint8_t nops;	   /* visible operands */
+	uint8_t seg;	   /* segment of the memory operand (SEG_*) */
 	uint8_t base, index, scale;
 	uint8_t opcode; /* last opcode byte */
 	uint8_t fop;	/* its handler in the run loop (exec.c: emu_insn_handler) */
@@ -303,7 +304,7 @@ struct dinsn {
 	int32_t disp; /* see DI_DISP64 */
 	int64_t imm;  /* first immediate, far pointer offset, or a 64-bit displacement */
 };
-_Static_assert(sizeof(struct dinsn) <= 40,
+_Static_assert(sizeof(struct dinsn) <= 48,
 	       "decoded instructions stay compact: blocks are arrays of them");
 
 /* ---- Segments, registers --------------------------------------------- */
@@ -714,6 +715,9 @@ const struct dblock *emu_block_build(struct emu_cpu *c);
 uint8_t emu_insn_handler(const struct dinsn *d, int cmode); /* exec.c */
 uint8_t emu_insn_flagless(uint8_t fop);
 bool emu_insn_reg_only(uint8_t fop);
+/* run_blocks()'s handler addresses by fop, set before the first block is
+ * built (decode.c stores each instruction's in dinsn.label). */
+extern const void *const *emu_op_labels;
 static inline uint32_t btab_index(uint64_t gpa)
 {
 	return (uint32_t)(gpa ^ (gpa >> BTAB_BITS) ^ (gpa >> (2 * BTAB_BITS))) &

@@ -2809,6 +2809,8 @@ static bool slow_path(struct emu_cpu *c)
 	}
 }
 
+const void *const *emu_op_labels;
+
 /* Runs blocks until the slow path is wanted (returns true) or the VM
  * stops (false). A fault longjmps out of here to emu_cpu_run. */
 static bool run_blocks(struct emu_cpu *c)
@@ -2819,6 +2821,7 @@ static bool run_blocks(struct emu_cpu *c)
 #undef X
 	};
 	const struct dblock *prev = NULL;
+	emu_op_labels = op_labels;
 	for (;;) {
 		if (unlikely(c->slow || atomic_load_explicit(&c->events, memory_order_relaxed))) {
 			if (!slow_path(c))
@@ -2851,7 +2854,7 @@ static bool run_blocks(struct emu_cpu *c)
 		c->next_rip = seq;
 		/* Threaded dispatch: each handler ends with its own jump to the
 		 * next one, which the host's branch predictor learns per site. */
-		goto *op_labels[d->fop];
+		goto *(void *)d->label;
 #define X(name)                                                                                    \
 	L_##name : name(c, d);                                                                     \
 	c->rip = c->next_rip;                                                                      \
@@ -2860,7 +2863,7 @@ static bool run_blocks(struct emu_cpu *c)
 		goto block_done;                                                                   \
 	seq = (c->rip + d->len) & mask;                                                            \
 	c->next_rip = seq;                                                                         \
-	goto *op_labels[d->fop];
+	goto *(void *)d->label;
 		FULL_OPS(X)
 #undef X
 #define X(name)                                                                                    \
@@ -2870,7 +2873,7 @@ static bool run_blocks(struct emu_cpu *c)
 		goto block_done;                                                                   \
 	seq = (seq + d->len) & mask;                                                               \
 	c->next_rip = seq;                                                                         \
-	goto *op_labels[d->fop];
+	goto *(void *)d->label;
 		PURE_OPS(X)
 		FLAGLESS_OPS(X)
 #undef X
