@@ -139,7 +139,7 @@ static inline uint64_t get_flags(struct emu_cpu *c)
 
 /* CF alone, straight from the lazy state where that is cheap (ADC/SBB
  * chains, Jc after ADD), without materialising the other flags. */
-static inline bool get_cf(struct emu_cpu *c)
+static inline __attribute__((always_inline)) bool get_cf(struct emu_cpu *c)
 {
 	uint64_t m = szmask(c->lf_size), a = c->lf_a & m, r = c->lf_res & m;
 	switch (c->lf_op) {
@@ -176,7 +176,7 @@ uint64_t emu_flags(struct emu_cpu *c)
 	return get_flags(c);
 }
 
-static inline bool cond(struct emu_cpu *c, unsigned cc)
+static inline __attribute__((always_inline)) bool cond(struct emu_cpu *c, unsigned cc)
 {
 	if (c->lf_op != LF_NONE) {
 		uint64_t m = szmask(c->lf_size);
