@@ -485,10 +485,8 @@ const struct dblock *emu_block_build(struct emu_cpu *c)
 	/* Most calls here come from a change of code page: look again. */
 	struct dblock *hit = c->btab[btab_index(c->fetch_gpa | off)];
 	if (hit && hit->tag == BLOCK_TAG(c->fetch_gpa | off, c->cmode) &&
-	    (hit->checked == c->code_epoch || dblock_matches(hit, c->fetch_host + off))) {
-		hit->checked = c->code_epoch;
+	    dblock_current(c, hit, c->fetch_host + off))
 		return hit;
-	}
 	const size_t worst =
 		sizeof(struct dblock) + BLOCK_MAX_INSNS * (sizeof(struct dinsn) + 15) + 64;
 	if (c->arena_used + worst > BLOCK_ARENA_BYTES)

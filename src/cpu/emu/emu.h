@@ -750,6 +750,17 @@ static inline bool dblock_matches(const struct dblock *b, const uint8_t *guest)
 	return !(diff | (x ^ y));
 }
 
+/* True if b may run from guest bytes at guest: it already matched in this
+ * code epoch, or it matches now (and is marked so). */
+static inline bool dblock_current(struct emu_cpu *c, const struct dblock *b, const uint8_t *guest)
+{
+	if (__builtin_expect(b->checked == c->code_epoch, 1) || dblock_matches(b, guest)) {
+		((struct dblock *)b)->checked = c->code_epoch;
+		return true;
+	}
+	return false;
+}
+
 static inline const struct dblock *emu_block(struct emu_cpu *c, const struct dblock *prev)
 {
 	uint64_t lin = c->seg[SEG_CS].base + c->rip;
@@ -786,11 +797,8 @@ static inline const struct dblock *emu_block(struct emu_cpu *c, const struct dbl
 				p->succ[k] = b;
 			}
 		}
-		if (__builtin_expect(b->checked == c->code_epoch, 1) ||
-		    dblock_matches(b, c->fetch_host + (lin & 0xfff))) {
-			((struct dblock *)b)->checked = c->code_epoch;
+		if (__builtin_expect(dblock_current(c, b, c->fetch_host + (lin & 0xfff)), 1))
 			return b;
-		}
 	}
 	return emu_block_build(c);
 }
