@@ -144,6 +144,7 @@ static void emu_cpu_free_caches(struct emu_cpu *c)
 		munmap(c->arena, BLOCK_ARENA_BYTES);
 	c->btab = NULL;
 	c->arena = NULL;
+	emu_native_destroy(c);
 }
 
 static int emu_vcpu_create(struct machine *m, int index, struct vmon_error *err)
@@ -184,6 +185,9 @@ static int emu_vcpu_create(struct machine *m, int index, struct vmon_error *err)
 		vm->code_pages = map;
 		vm->code_pages_len = len;
 	}
+	/* Without it (VMON_EMU_NATIVE=0, or no memfd/exec mapping allowed)
+	 * every instruction is interpreted. */
+	emu_native_init(c);
 	c->index = index;
 	c->m = m;
 	c->vm = vm;
@@ -226,9 +230,11 @@ static void emu_vcpu_run(struct machine *m, int index)
 		fprintf(stderr, "vmon: emu: cpu%d: %llu instructions in %.3f s (%.1f M/s)\n", index,
 			(unsigned long long)c->icount, secs,
 			secs > 0 ? (double)c->icount / secs / 1e6 : 0.0);
-		fprintf(stderr, "vmon: emu: cpu%d: %llu blocks decoded, %llu cache flushes\n",
+		fprintf(stderr,
+			"vmon: emu: cpu%d: %llu blocks decoded, %llu cache flushes, %llu native "
+			"runs\n",
 			index, (unsigned long long)c->blocks_built,
-			(unsigned long long)c->block_flushes);
+			(unsigned long long)c->block_flushes, (unsigned long long)c->native_runs);
 	}
 }
 

@@ -467,6 +467,7 @@ static void blocks_flush(struct emu_cpu *c)
 {
 	memset(c->btab, 0, sizeof(*c->btab) << BTAB_BITS);
 	c->arena_used = 0;
+	emu_native_flush(c); /* the host code of native runs goes with them */
 	c->block_flushes++;
 }
 
@@ -489,7 +490,7 @@ const struct dblock *emu_block_build(struct emu_cpu *c)
 		return hit;
 	const size_t worst =
 		sizeof(struct dblock) + BLOCK_MAX_INSNS * (sizeof(struct dinsn) + 15) + 64;
-	if (c->arena_used + worst > BLOCK_ARENA_BYTES)
+	if (c->arena_used + worst > BLOCK_ARENA_BYTES || !emu_native_room(c))
 		blocks_flush(c);
 	struct dblock *b = (struct dblock *)(c->arena + c->arena_used);
 	unsigned pos = off, n = 0;
@@ -526,7 +527,7 @@ const struct dblock *emu_block_build(struct emu_cpu *c)
 		b->insn[i].label = emu_op_labels[b->insn[i].fop];
 	b->n = (uint16_t)n;
 	b->nbytes = (uint16_t)(pos - off);
-	b->pad = 0;
+	b->runs = 0;
 	b->checked = c->code_epoch;
 	uint64_t pfn = c->fetch_gpa >> 12;
 	if (pfn < c->vm->code_pages_len)

@@ -304,6 +304,17 @@ struct dinsn {
 	int32_t disp; /* see DI_DISP64 */
 	int64_t imm;  /* first immediate, far pointer offset, or a 64-bit displacement */
 };
+/*
+ * A native run (native.c) is marked on its first instruction: fop =
+ * emu_fop_native, imm = the host code, uint64_t (*)(uint64_t *regs,
+ * uint64_t rflags_in) returning the host RFLAGS after it; imm2 = guest
+ * instructions in the run, len = their bytes; opcode = NATIVE_FLAGS_*.
+ */
+#define NATIVE_FLAGS_IN	 0x1 /* pass the guest's arithmetic flags in */
+#define NATIVE_FLAGS_OUT 0x2 /* the returned arithmetic flags are the guest's */
+#define NATIVE_HOT_RUNS	 16  /* a block is compiled on its 16th entry, by default */
+typedef uint64_t native_fn(uint64_t *regs, uint64_t rflags_in);
+
 _Static_assert(sizeof(struct dinsn) <= 48,
 	       "decoded instructions stay compact: blocks are arrays of them");
 
@@ -459,10 +470,10 @@ struct lapic {
  * memory still holds them.
  */
 struct dblock {
-	uint64_t tag;	 /* BLOCK_TAG(gpa of the first byte, cmode) */
-	uint16_t nbytes; /* code bytes covered */
-	uint16_t n;	 /* instructions */
-	uint32_t pad;
+	uint64_t tag;	  /* BLOCK_TAG(gpa of the first byte, cmode) */
+	uint16_t nbytes;  /* code bytes covered */
+	uint16_t n;	  /* instructions */
+	uint32_t runs;	  /* times entered, up to the vCPU's native_hot (native.c) */
 	uint64_t checked; /* the vCPU's code_epoch when the bytes last matched */
 	/* The blocks that followed this one (fall-through, branch target),
 	 * found again without the table; still checked like any other. */
@@ -551,6 +562,13 @@ struct emu_cpu {
 	uint8_t *arena;	      /* BLOCK_ARENA_BYTES: blocks, bump-allocated */
 	size_t arena_used;    /* when full, every block is dropped at once */
 	uint64_t blocks_built, block_flushes;
+	/* Host code for native runs (native.c): written through native_rw,
+	 * run from native_rx, two mappings of one memfd; NULL when off. */
+	uint8_t *native_rw;
+	const uint8_t *native_rx;
+	size_t native_used;
+	uint64_t native_runs;
+	uint32_t native_hot; /* compile a block on this entry (0: never) */
 
 	struct lapic apic;
 
@@ -665,6 +683,17 @@ void emu_dump(struct emu_cpu *c, const char *why);
 /* Reads the descriptor for sel without faulting on the table limit;
  * false for a null selector, real mode, or outside the table. */
 bool emu_peek_desc(struct emu_cpu *c, uint16_t sel, uint64_t *raw);
+
+/* native.c */
+bool emu_native_init(struct emu_cpu *c); /* false: native runs off (VMON_EMU_NATIVE=0) */
+void emu_native_destroy(struct emu_cpu *c);
+void emu_native_flush(struct emu_cpu *c);
+/* False when the code arena is nearly full: the block cache is flushed. */
+bool emu_native_room(const struct emu_cpu *c);
+void emu_native_block(struct emu_cpu *c, struct dblock *b);
+/* Would the first instruction of code (64-bit) run natively? For tests. */
+bool emu_native_accepts(const uint8_t *code, size_t len);
+extern const uint8_t emu_fop_native;
 
 /* mmu.c */
 void tlb_flush(struct emu_cpu *c);

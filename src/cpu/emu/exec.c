@@ -2348,6 +2348,18 @@ static inline __attribute__((always_inline)) void f_exec(struct emu_cpu *c, cons
 	exec(c, d);
 }
 
+/* A native run (see struct dinsn): guest flags in only when it reads
+ * them, out only when they are observed after it. */
+static inline __attribute__((always_inline)) void f_native(struct emu_cpu *c, const struct dinsn *d)
+{
+	uint64_t in = 0x2; /* reserved bit 1; TF, DF, AC and the rest stay clear */
+	if (d->opcode & NATIVE_FLAGS_IN)
+		in |= get_flags(c) & F_ARITH;
+	uint64_t out = ((native_fn *)(uintptr_t)d->imm)(c->r, in);
+	if (d->opcode & NATIVE_FLAGS_OUT)
+		set_arith(c, out);
+}
+
 /* Every handler, in one list: the dispatch table in run_blocks() and the
  * FOP_* numbers decode.c stores in dinsn.fop come from it. */
 #define CC16(X, P)                                                                                 \
@@ -2440,7 +2452,9 @@ static inline __attribute__((always_inline)) void f_exec(struct emu_cpu *c, cons
 	X(f_imul_rr64##S) X(f_imul_rr32##S) X(f_imul_rri64##S) X(f_imul_rri32##S)
 #define FLAGGED_OPS(X)	TWINS(X, )
 #define FLAGLESS_OPS(X) TWINS(X, _nf)
-#define INSN_OPS(X)	FULL_OPS(X) PURE_OPS(X) FLAGLESS_OPS(X)
+/* f_native heads a run of instructions compiled to host code (native.c);
+ * run_blocks() has its own code for it, as it steps over the whole run. */
+#define INSN_OPS(X) FULL_OPS(X) PURE_OPS(X) FLAGLESS_OPS(X) X(f_native)
 
 enum {
 #define X(name) FOP_##name,
@@ -2449,6 +2463,7 @@ enum {
 		FOP_COUNT
 };
 _Static_assert(FOP_COUNT <= 256, "dinsn.fop is a byte");
+const uint8_t emu_fop_native = FOP_f_native;
 
 /* The handler that does what fop does minus the arithmetic flags, or fop
  * itself when there is none (CMP/TEST without flags do nothing). */
@@ -2828,6 +2843,11 @@ static bool run_blocks(struct emu_cpu *c)
 				return false;
 		}
 		const struct dblock *b = emu_block(c, prev);
+		if (b && unlikely(b->runs < c->native_hot)) {
+			struct dblock *w = (struct dblock *)b;
+			if (++w->runs == c->native_hot)
+				emu_native_block(c, w);
+		}
 		prev = b;
 		c->exec_page = b ? c->fetch_host : NULL;
 		if (unlikely(!b)) {
@@ -2877,6 +2897,15 @@ static bool run_blocks(struct emu_cpu *c)
 		PURE_OPS(X)
 		FLAGLESS_OPS(X)
 #undef X
+	L_f_native:
+		f_native(c, d);
+		d += d->imm2; /* d->len covered them all: seq is past the run */
+		c->rip = seq;
+		if (d == end)
+			goto block_done;
+		seq = (seq + d->len) & mask;
+		c->next_rip = seq;
+		goto *(void *)d->label;
 	block_done:
 		c->icount += (uint64_t)(d - b->insn);
 		if (unlikely(c->budget <= 0))

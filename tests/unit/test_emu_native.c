@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Native runs of the software CPU (src/cpu/emu/native.c): register-only
+ * guest code compiled to host code must leave exactly the registers and
+ * flags the interpreter leaves, and nothing that touches memory, the
+ * stack, control flow or system state may ever be compiled.
+ * The snippets were assembled with GNU as (sources in the comments).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/cpu_init.h"
+#include "core/machine.h"
+#include "cpu/cpu_backend.h"
+#include "cpu/emu/emu.h"
+
+#include "emu_harness.h"
+
+/*
+ * straight: every whitelisted form once, ending in a CMP so that every
+ * arithmetic flag is defined:
+ *   mov $0x123456789abcdef0,%rax; mov $0x0fedcba987654321,%rbx; mov $5,%ecx
+ *   mov $-77,%rbp; mov $0x8000000000000001,%r9; mov $0x7fffffff,%r10d
+ *   mov %rax,%rdx; add %rbx,%rdx; adc $7,%rdx; sub %rcx,%rax; sbb %rbx,%rcx
+ *   imul %rbx,%rax; imul $37,%rdx,%rsi; mov %rax,%rdi; mul %rbx
+ *   lea 8(%rax,%rbx,4),%r8; shl $3,%r8; shr %cl,%r8; sar $1,%r9
+ *   rol $7,%r10d; ror %cl,%rbp; movzbl %al,%r11d; movsbq %bl,%r12
+ *   movslq %eax,%r13; cmp %rdx,%rax; cmovb %rdx,%r14; setnz %r15b
+ *   setl %ah; bswap %rdi; xchg %rsi,%r9; not %r10; neg %r11; inc %r12
+ *   dec %r13d; bt $3,%rax; adc %rdi,%r14; bts %rcx,%rbx; sbb %r15,%r8
+ *   cqo; cdqe; test %r8,%r9; cmovz %r8,%rsi; and $0x0ff0,%bx; or %r9,%rsi
+ *   xor %ah,%bh; imul %r12d; cmp %rbx,%rax; out %al,$0xf4
+ */
+static const uint8_t code_straight[] = {
+	0x48, 0xb8, 0xf0, 0xde, 0xbc, 0x9a, 0x78, 0x56, 0x34, 0x12, 0x48, 0xbb, 0x21, 0x43, 0x65,
+	0x87, 0xa9, 0xcb, 0xed, 0x0f, 0xb9, 0x05, 0x00, 0x00, 0x00, 0x48, 0xc7, 0xc5, 0xb3, 0xff,
+	0xff, 0xff, 0x49, 0xb9, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x41, 0xba, 0xff,
+	0xff, 0xff, 0x7f, 0x48, 0x89, 0xc2, 0x48, 0x01, 0xda, 0x48, 0x83, 0xd2, 0x07, 0x48, 0x29,
+	0xc8, 0x48, 0x19, 0xd9, 0x48, 0x0f, 0xaf, 0xc3, 0x48, 0x6b, 0xf2, 0x25, 0x48, 0x89, 0xc7,
+	0x48, 0xf7, 0xe3, 0x4c, 0x8d, 0x44, 0x98, 0x08, 0x49, 0xc1, 0xe0, 0x03, 0x49, 0xd3, 0xe8,
+	0x49, 0xd1, 0xf9, 0x41, 0xc1, 0xc2, 0x07, 0x48, 0xd3, 0xcd, 0x44, 0x0f, 0xb6, 0xd8, 0x4c,
+	0x0f, 0xbe, 0xe3, 0x4c, 0x63, 0xe8, 0x48, 0x39, 0xd0, 0x4c, 0x0f, 0x42, 0xf2, 0x41, 0x0f,
+	0x95, 0xc7, 0x0f, 0x9c, 0xc4, 0x48, 0x0f, 0xcf, 0x49, 0x87, 0xf1, 0x49, 0xf7, 0xd2, 0x49,
+	0xf7, 0xdb, 0x49, 0xff, 0xc4, 0x41, 0xff, 0xcd, 0x48, 0x0f, 0xba, 0xe0, 0x03, 0x49, 0x11,
+	0xfe, 0x48, 0x0f, 0xab, 0xcb, 0x4d, 0x19, 0xf8, 0x48, 0x99, 0x48, 0x98, 0x4d, 0x85, 0xc1,
+	0x49, 0x0f, 0x44, 0xf0, 0x66, 0x81, 0xe3, 0xf0, 0x0f, 0x4c, 0x09, 0xce, 0x30, 0xe7, 0x41,
+	0xf7, 0xec, 0x48, 0x39, 0xd8, 0xe6, 0xf4};
+
+/*
+ * loop: a hot loop (3000 iterations) of register-only work between a
+ * flag-producing ADD and the ADC that reads it:
+ *   mov $3000,%ecx; mov $0x9e3779b97f4a7c15,%rbx; mov $1,%eax
+ *   xor %esi,%esi; xor %edi,%edi
+ * 1: imul %rbx,%rax; mov %rax,%rdx; shr $29,%rdx; xor %rdx,%rax
+ *   add %rax,%rsi; adc $0,%rdi; rol $13,%rsi; lea 1(%rdi,%rsi,2),%r8
+ *   cmp %r8,%rax; setb %r9b; movzbl %r9b,%r9d; add %r9,%rdi
+ *   dec %ecx; jnz 1b; cmp %rsi,%rdi; out %al,$0xf4
+ */
+static const uint8_t code_loop[] = {
+	0xb9, 0xb8, 0x0b, 0x00, 0x00, 0x48, 0xbb, 0x15, 0x7c, 0x4a, 0x7f, 0xb9, 0x79,
+	0x37, 0x9e, 0xb8, 0x01, 0x00, 0x00, 0x00, 0x31, 0xf6, 0x31, 0xff, 0x48, 0x0f,
+	0xaf, 0xc3, 0x48, 0x89, 0xc2, 0x48, 0xc1, 0xea, 0x1d, 0x48, 0x31, 0xd0, 0x48,
+	0x01, 0xc6, 0x48, 0x83, 0xd7, 0x00, 0x48, 0xc1, 0xc6, 0x0d, 0x4c, 0x8d, 0x44,
+	0x77, 0x01, 0x4c, 0x39, 0xc0, 0x41, 0x0f, 0x92, 0xc1, 0x45, 0x0f, 0xb6, 0xc9,
+	0x4c, 0x01, 0xcf, 0xff, 0xc9, 0x75, 0xd0, 0x48, 0x39, 0xf7, 0xe6, 0xf4};
+
+struct result {
+	uint64_t r[16];
+	uint64_t flags;
+	uint64_t native_runs;
+};
+
+/* Runs code with VMON_EMU_NATIVE=mode ("0": interpreter only). */
+static struct result run_with(const char *mode, const uint8_t *code, size_t len)
+{
+	setenv("VMON_EMU_NATIVE", mode, 1);
+	struct emu_cpu *c = emu_run(BOOT_MODE_LONG64, code, len);
+	struct result res;
+	memcpy(res.r, c->r, sizeof(res.r));
+	res.flags = emu_flags(c) & F_ARITH;
+	res.native_runs = c->native_runs;
+	emu_finish();
+	unsetenv("VMON_EMU_NATIVE");
+	return res;
+}
+
+static void expect_same(const struct result *interp, const struct result *native)
+{
+	for (int i = 0; i < 16; i++) {
+		if (interp->r[i] != native->r[i])
+			print_error("r%d: interpreter %#llx, native %#llx\n", i,
+				    (unsigned long long)interp->r[i],
+				    (unsigned long long)native->r[i]);
+		assert_int_equal(interp->r[i], native->r[i]);
+	}
+	assert_int_equal(interp->flags, native->flags);
+	assert_int_equal(interp->native_runs, 0);
+	assert_true(native->native_runs > 0); /* the native path really ran */
+}
+
+static void test_straight_line(void **state)
+{
+	struct result a = run_with("0", code_straight, sizeof(code_straight));
+	struct result b = run_with("eager", code_straight, sizeof(code_straight));
+	expect_same(&a, &b);
+	assert_int_equal(a.r[R_SP], 0x8000); /* RSP is never the host's */
+}
+
+static void test_hot_loop(void **state)
+{
+	struct result a = run_with("0", code_loop, sizeof(code_loop));
+	struct result b = run_with("1", code_loop, sizeof(code_loop)); /* compiled once hot */
+	expect_same(&a, &b);
+	assert_int_equal(a.r[R_CX], 0);
+}
+
+/* One instruction each: what may and what must never be compiled. */
+struct sample {
+	const char *text;
+	uint8_t len;
+	uint8_t bytes[15];
+};
+
+static const struct sample accepted[] = {
+	{"add %rbx,%rax", 3, {0x48, 0x01, 0xd8}},
+	{"imul $5,%rcx,%rdx", 4, {0x48, 0x6b, 0xd1, 0x05}},
+	{"setb %al", 3, {0x0f, 0x92, 0xc0}},
+	{"cmovz %rcx,%rax", 4, {0x48, 0x0f, 0x44, 0xc1}},
+	{"movzbl %ah,%eax", 3, {0x0f, 0xb6, 0xc4}},
+	{"lea (%rax,%rbx,2),%rcx", 4, {0x48, 0x8d, 0x0c, 0x58}},
+	{"nopw 0(%rax,%rax)", 6, {0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00}},
+	{"shl %cl,%rdx", 3, {0x48, 0xd3, 0xe2}},
+	{"mul %rbx", 3, {0x48, 0xf7, 0xe3}},
+};
+
+static const struct sample refused[] = {
+	{"push %rax", 1, {0x50}},
+	{"pop %rbx", 1, {0x5b}},
+	{"mov %rsp,%rax", 3, {0x48, 0x89, 0xe0}},
+	{"add $8,%rsp", 4, {0x48, 0x83, 0xc4, 0x08}},
+	{"mov %spl,%al", 3, {0x40, 0x88, 0xe0}},
+	{"lea 8(%rsp),%rax", 5, {0x48, 0x8d, 0x44, 0x24, 0x08}},
+	{"lea 0(%rip),%rax", 7, {0x48, 0x8d, 0x05, 0x00, 0x00, 0x00, 0x00}},
+	{"mov (%rax),%rbx", 3, {0x48, 0x8b, 0x18}},
+	{"add %rax,(%rbx)", 3, {0x48, 0x01, 0x03}},
+	{"lock add %eax,(%rbx)", 3, {0xf0, 0x01, 0x03}},
+	{"xchg %rax,(%rbx)", 3, {0x48, 0x87, 0x03}},
+	{"div %rcx", 3, {0x48, 0xf7, 0xf1}},
+	{"idiv %ecx", 2, {0xf7, 0xf9}},
+	{"rcl $1,%rax", 3, {0x48, 0xd1, 0xd0}},
+	{"bsf %rcx,%rax", 4, {0x48, 0x0f, 0xbc, 0xc1}},
+	{"cmpxchg %rbx,%rcx", 4, {0x48, 0x0f, 0xb1, 0xd9}},
+	{"xadd %rbx,%rcx", 4, {0x48, 0x0f, 0xc1, 0xd9}},
+	{"mov %eax,%cr0", 3, {0x0f, 0x22, 0xc0}},
+	{"mov %ds,%eax", 2, {0x8c, 0xd8}},
+	{"cpuid", 2, {0x0f, 0xa2}},
+	{"syscall", 2, {0x0f, 0x05}},
+	{"jmp .", 2, {0xeb, 0xfe}},
+	{"call .+5", 5, {0xe8, 0x00, 0x00, 0x00, 0x00}},
+	{"ret", 1, {0xc3}},
+	{"movsb", 1, {0xa4}},
+	{"out %al,$0xf4", 2, {0xe6, 0xf4}},
+	{"hlt", 1, {0xf4}},
+	{"int3", 1, {0xcc}},
+	{"pushf", 1, {0x9c}},
+	{"sahf", 1, {0x9e}},
+	{"std", 1, {0xfd}},
+	{"cli", 1, {0xfa}},
+	{"rdtsc", 2, {0x0f, 0x31}},
+	{"addps %xmm1,%xmm0", 3, {0x0f, 0x58, 0xc1}},
+	{"fld1", 2, {0xd9, 0xe8}},
+	{"mov %fs:0,%rax", 9, {0x64, 0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x00}},
+	{"(truncated) mov $imm64,%rax", 5, {0x48, 0xb8, 0x00, 0x00, 0x00}},
+};
+
+static void test_whitelist(void **state)
+{
+	for (size_t i = 0; i < sizeof(accepted) / sizeof(*accepted); i++) {
+		if (!emu_native_accepts(accepted[i].bytes, accepted[i].len))
+			print_error("refused: %s\n", accepted[i].text);
+		assert_true(emu_native_accepts(accepted[i].bytes, accepted[i].len));
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+		if (emu_native_accepts(refused[i].bytes, refused[i].len))
+			print_error("accepted: %s\n", refused[i].text);
+		assert_false(emu_native_accepts(refused[i].bytes, refused[i].len));
+	}
+}
+
+/* Random byte strings: whatever is accepted never names RSP, memory or
+ * anything else outside the whitelist (checked again by decoding here);
+ * multi-byte NOPs are accepted as nothing to run. */
+static void test_random_bytes(void **state)
+{
+	ZydisDecoder dec;
+	assert_true(ZYAN_SUCCESS(
+		ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)));
+	uint64_t x = 0x2545f4914f6cdd1dULL;
+	unsigned accepted_count = 0;
+	for (int i = 0; i < 200000; i++) {
+		uint8_t b[15];
+		for (int k = 0; k < 15; k++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			b[k] = (uint8_t)x;
+		}
+		if (!emu_native_accepts(b, sizeof(b)))
+			continue;
+		accepted_count++;
+		ZydisDecodedInstruction in;
+		ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+		assert_true(ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, b, sizeof(b), &in, ops)));
+		assert_false(in.attributes & ZYDIS_ATTRIB_HAS_LOCK);
+		if (in.mnemonic == ZYDIS_MNEMONIC_NOP)
+			continue; /* nothing is emitted for it */
+		for (unsigned k = 0; k < in.operand_count; k++) {
+			if (ops[k].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+				assert_int_equal(in.mnemonic, ZYDIS_MNEMONIC_LEA);
+				assert_int_not_equal(ops[k].mem.base, ZYDIS_REGISTER_RIP);
+			}
+			if (ops[k].type == ZYDIS_OPERAND_TYPE_REGISTER)
+				assert_int_not_equal(
+					ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64,
+									 ops[k].reg.value),
+					ZYDIS_REGISTER_RSP);
+		}
+	}
+	assert_true(accepted_count > 1000); /* the loop did reach accepted forms */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_straight_line),
+		cmocka_unit_test(test_hot_loop),
+		cmocka_unit_test(test_whitelist),
+		cmocka_unit_test(test_random_bytes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
