@@ -232,9 +232,11 @@ static void emu_vcpu_run(struct machine *m, int index)
 			secs > 0 ? (double)c->icount / secs / 1e6 : 0.0);
 		fprintf(stderr,
 			"vmon: emu: cpu%d: %llu blocks decoded, %llu cache flushes, %llu native "
-			"runs\n",
+			"runs "
+			"(%llu left early to the interpreter)\n",
 			index, (unsigned long long)c->blocks_built,
-			(unsigned long long)c->block_flushes, (unsigned long long)c->native_runs);
+			(unsigned long long)c->block_flushes, (unsigned long long)c->native_runs,
+			(unsigned long long)c->native_bails);
 	}
 }
 

@@ -305,15 +305,29 @@ struct dinsn {
 	int64_t imm;  /* first immediate, far pointer offset, or a 64-bit displacement */
 };
 /*
- * A native run (native.c) is marked on its first instruction: fop =
- * emu_fop_native, imm = the host code, uint64_t (*)(uint64_t *regs,
- * uint64_t rflags_in) returning the host RFLAGS after it; imm2 = guest
- * instructions in the run, len = their bytes; opcode = NATIVE_FLAGS_*.
+ * A native run (native.c): its first instruction's label is run_blocks'
+ * native entry and its imm2 the run's 256-byte slot in the vCPU's code
+ * arena, which starts with a struct native_hdr; every instruction of the
+ * run keeps its own decoded form, for the interpreter to take over at
+ * any of them. (imm2 is otherwise used only by ENTER and far pointers,
+ * which never run natively.)
  */
-#define NATIVE_FLAGS_IN	 0x1 /* pass the guest's arithmetic flags in */
-#define NATIVE_FLAGS_OUT 0x2 /* the returned arithmetic flags are the guest's */
-#define NATIVE_HOT_RUNS	 16  /* a block is compiled on its 16th entry, by default */
-typedef uint64_t native_fn(uint64_t *regs, uint64_t rflags_in);
+struct native_ret {
+	uint64_t rflags; /* host RFLAGS: the guest's arithmetic flags if exit has NATIVE_EXIT_FLAGS
+			  */
+	uint64_t exit;	 /* low byte: instruction of the run to continue at (n = done) */
+};
+#define NATIVE_EXIT_FLAGS 0x100
+typedef struct native_ret native_fn(uint64_t *regs, uint64_t rflags_in, uint64_t rip);
+struct native_hdr {
+	native_fn *fn;
+	uint8_t n;	  /* guest instructions */
+	uint8_t bytes;	  /* their length */
+	uint8_t cpl;	  /* compiled for this CPL's permission checks */
+	uint8_t flags_in; /* pass the guest's arithmetic flags in */
+	uint8_t pad[4];
+};
+#define NATIVE_HOT_RUNS 16 /* a block is compiled on its 16th entry, by default */
 
 _Static_assert(sizeof(struct dinsn) <= 48,
 	       "decoded instructions stay compact: blocks are arrays of them");
@@ -568,7 +582,8 @@ struct emu_cpu {
 	const uint8_t *native_rx;
 	size_t native_used;
 	uint64_t native_runs;
-	uint32_t native_hot; /* compile a block on this entry (0: never) */
+	uint64_t native_bails; /* runs the interpreter finished (TLB miss, MMIO, ...) */
+	uint32_t native_hot;   /* compile a block on this entry (0: never) */
 
 	struct lapic apic;
 

@@ -2348,16 +2348,18 @@ static inline __attribute__((always_inline)) void f_exec(struct emu_cpu *c, cons
 	exec(c, d);
 }
 
-/* A native run (see struct dinsn): guest flags in only when it reads
- * them, out only when they are observed after it. */
-static inline __attribute__((always_inline)) void f_native(struct emu_cpu *c, const struct dinsn *d)
+/* A native run (struct native_hdr): guest flags in only when it reads
+ * them; the returned flags are the guest's when the exit says so. */
+static inline __attribute__((always_inline)) unsigned f_native(struct emu_cpu *c,
+							       const struct native_hdr *h)
 {
 	uint64_t in = 0x2; /* reserved bit 1; TF, DF, AC and the rest stay clear */
-	if (d->opcode & NATIVE_FLAGS_IN)
+	if (h->flags_in)
 		in |= get_flags(c) & F_ARITH;
-	uint64_t out = ((native_fn *)(uintptr_t)d->imm)(c->r, in);
-	if (d->opcode & NATIVE_FLAGS_OUT)
-		set_arith(c, out);
+	struct native_ret r = h->fn(c->r, in, c->rip);
+	if (r.exit & NATIVE_EXIT_FLAGS)
+		set_arith(c, r.rflags);
+	return (unsigned)(r.exit & 0xff);
 }
 
 /* Every handler, in one list: the dispatch table in run_blocks() and the
@@ -2897,15 +2899,30 @@ static bool run_blocks(struct emu_cpu *c)
 		PURE_OPS(X)
 		FLAGLESS_OPS(X)
 #undef X
-	L_f_native:
-		f_native(c, d);
-		d += d->imm2; /* d->len covered them all: seq is past the run */
-		c->rip = seq;
-		if (d == end)
-			goto block_done;
-		seq = (seq + d->len) & mask;
+	L_f_native : {
+		/* A native run from d (native.c): its instructions run as host
+		 * code up to the end, or up to one the interpreter must do
+		 * (a TLB miss, MMIO, ...), where it takes over. */
+		const struct native_hdr *h = (const void *)(c->native_rx + ((size_t)d->imm2 << 8));
+		unsigned k = 0;
+		if (__builtin_expect(h->cpl == c->cpl, 1))
+			k = f_native(c, h);
+		if (k == h->n) {
+			d += k;
+			c->rip = (c->rip + h->bytes) & mask;
+			if (d == end)
+				goto block_done;
+		} else {
+			c->native_bails++;
+			for (unsigned i = 0; i < k; i++)
+				c->rip += d[i].len;
+			c->rip &= mask;
+			d += k;
+		}
+		seq = (c->rip + d->len) & mask;
 		c->next_rip = seq;
-		goto *(void *)d->label;
+		goto *(k == 0 ? emu_op_labels[d->fop] : d->label);
+	}
 	block_done:
 		c->icount += (uint64_t)(d - b->insn);
 		if (unlikely(c->budget <= 0))

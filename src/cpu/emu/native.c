@@ -32,7 +32,7 @@
 
 #define NATIVE_ARENA_BYTES (16u << 20)
 #define NATIVE_MIN_RUN	   3 /* shorter runs cost more to enter than they save */
-#define NATIVE_MAX_CODE	   2048
+#define NATIVE_MAX_CODE	   8192
 
 #define NATIVE_ARITH                                                                               \
 	(ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_PF | ZYDIS_CPUFLAG_AF | ZYDIS_CPUFLAG_ZF |               \
@@ -178,19 +178,36 @@ static int gpr_index(ZydisRegister r)
 	return (int)(full - ZYDIS_REGISTER_RAX);
 }
 
+/* Memory operand access of a compiled instruction */
+enum { ACC_NONE, ACC_READ, ACC_WRITE, ACC_RMW };
+
 /* One instruction, checked and re-encoded for the host. */
 struct native_insn {
 	uint8_t len;
 	uint8_t code[ZYDIS_MAX_INSTRUCTION_LENGTH];
-	uint16_t uses, writes; /* guest registers, bit n = r[n] */
+	uint16_t uses, writes; /* guest registers, bit n = r[n] (not RSP) */
 	uint32_t tested;       /* arithmetic flags read (ZYDIS_CPUFLAG_*) */
 	uint32_t defined;      /* arithmetic flags given a defined value */
 	uint32_t written;      /* arithmetic flags changed, defined or not */
 	bool nop;	       /* nothing to run */
+	/* An explicit memory operand (or LEA based on RSP/RIP): code holds
+	 * the instruction with that operand rewritten to [scratch[0]] (LEA:
+	 * base scratch[0]); the address is computed from what follows. */
+	uint8_t acc;	    /* ACC_*; ACC_NONE with sub_base for such a LEA */
+	bool sub_base;	    /* the base is RSP (from r[]) or RIP (run-time RIP) */
+	uint8_t msize;	    /* bytes accessed */
+	uint8_t seg;	    /* SEG_FS/SEG_GS add their base; others are flat */
+	int8_t base, index; /* guest register, -1 none; base REG_SP / -2 = RIP */
+	uint8_t scale;	    /* 0 without index */
+	int64_t disp;	    /* RIP-relative: from the end of the instruction */
+	uint8_t scratch[3]; /* host registers the sequence may borrow */
 };
 
-static bool same_insn(const ZydisDecodedInstruction *a, const ZydisDecodedOperand *ao,
-		      const ZydisDecodedInstruction *b, const ZydisDecodedOperand *bo)
+#define BASE_RIP (-2)
+
+static bool same_operands(const ZydisDecodedInstruction *a, const ZydisDecodedOperand *ao,
+			  const ZydisDecodedInstruction *b, const ZydisDecodedOperand *bo,
+			  int mem_op, ZydisRegister mem_base)
 {
 	if (a->mnemonic != b->mnemonic || a->operand_width != b->operand_width ||
 	    a->operand_count_visible != b->operand_count_visible)
@@ -208,6 +225,19 @@ static bool same_insn(const ZydisDecodedInstruction *a, const ZydisDecodedOperan
 				return false;
 			break;
 		case ZYDIS_OPERAND_TYPE_MEMORY:
+			if ((int)i == mem_op) {
+				/* Rewritten: [scratch] (+ index/disp for LEA). */
+				if (bo[i].mem.base != mem_base ||
+				    bo[i].mem.segment == ZYDIS_REGISTER_FS ||
+				    bo[i].mem.segment == ZYDIS_REGISTER_GS ||
+				    ao[i].mem.type != bo[i].mem.type)
+					return false;
+				if (ao[i].mem.type != ZYDIS_MEMOP_TYPE_AGEN &&
+				    (bo[i].mem.index != ZYDIS_REGISTER_NONE ||
+				     bo[i].mem.disp.value))
+					return false;
+				break;
+			}
 			if (ao[i].mem.type != bo[i].mem.type || ao[i].mem.base != bo[i].mem.base ||
 			    ao[i].mem.index != bo[i].mem.index ||
 			    ao[i].mem.scale != bo[i].mem.scale ||
@@ -220,11 +250,26 @@ static bool same_insn(const ZydisDecodedInstruction *a, const ZydisDecodedOperan
 	return true;
 }
 
+/* Mnemonics whose memory forms may be compiled: plain loads, stores and
+ * read-modify-writes of one explicit operand. */
+static bool memory_ok(ZydisMnemonic m)
+{
+	switch (m) {
+	case ZYDIS_MNEMONIC_BT:
+	case ZYDIS_MNEMONIC_BTS:
+	case ZYDIS_MNEMONIC_BTR:
+	case ZYDIS_MNEMONIC_BTC:		/* a register bit offset reaches past the operand */
+	case ZYDIS_MNEMONIC_XCHG: return false; /* locked by definition */
+	default: return whitelisted(m);
+	}
+}
+
 /* Fills ni if in may run natively (64-bit code only); false otherwise. */
 static bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
 			 const ZydisDecodedOperand *ops, struct native_insn *ni)
 {
 	memset(ni, 0, sizeof(*ni));
+	ni->base = ni->index = -1;
 	if (in->machine_mode != ZYDIS_MACHINE_MODE_LONG_64)
 		return false;
 	if (in->mnemonic == ZYDIS_MNEMONIC_NOP) {
@@ -236,9 +281,11 @@ static bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstructio
 	if (!whitelisted(in->mnemonic) || (in->attributes & ZYDIS_ATTRIB_HAS_LOCK) ||
 	    !in->cpu_flags)
 		return false;
-	/* IMUL/MUL with one operand write RDX:RAX; the forms are fine, but
-	 * every operand, visible or not, must be a general register (not
-	 * RSP), the flags, an immediate, or LEA's address arithmetic. */
+	/* Every operand, visible or not, must be a general register (not
+	 * RSP), the flags, an immediate, or one explicit memory operand
+	 * (LEA's address arithmetic included) with a 64-bit address. */
+	int mem_op = -1;
+	uint16_t addr_regs = 0;
 	for (unsigned i = 0; i < in->operand_count; i++) {
 		const ZydisDecodedOperand *o = &ops[i];
 		switch (o->type) {
@@ -256,23 +303,59 @@ static bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstructio
 		}
 		case ZYDIS_OPERAND_TYPE_IMMEDIATE: break;
 		case ZYDIS_OPERAND_TYPE_MEMORY: {
-			if (in->mnemonic != ZYDIS_MNEMONIC_LEA ||
-			    o->mem.type != ZYDIS_MEMOP_TYPE_AGEN)
+			bool lea = in->mnemonic == ZYDIS_MNEMONIC_LEA;
+			if (mem_op >= 0 || o->visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT ||
+			    in->address_width != 64 ||
+			    (lea ? o->mem.type != ZYDIS_MEMOP_TYPE_AGEN
+				 : (o->mem.type != ZYDIS_MEMOP_TYPE_MEM ||
+				    !memory_ok(in->mnemonic) || o->size == 0 || o->size > 64 ||
+				    (o->size & 7))))
 				return false;
-			ZydisRegister parts[2] = {o->mem.base, o->mem.index};
-			for (int k = 0; k < 2; k++) {
-				if (parts[k] == ZYDIS_REGISTER_NONE)
-					continue;
-				int n = gpr_index(parts[k]);
-				if (n < 0) /* RIP-relative, RSP-based */
+			mem_op = (int)i;
+			if (o->mem.base == ZYDIS_REGISTER_RIP) {
+				ni->base = BASE_RIP;
+			} else if (o->mem.base == ZYDIS_REGISTER_RSP) {
+				ni->base = R_SP;
+			} else if (o->mem.base != ZYDIS_REGISTER_NONE) {
+				int n = gpr_index(o->mem.base);
+				if (n < 0 ||
+				    ZydisRegisterGetClass(o->mem.base) != ZYDIS_REGCLASS_GPR64)
 					return false;
-				ni->uses |= (uint16_t)(1u << n);
+				ni->base = (int8_t)n;
+				addr_regs |= (uint16_t)(1u << n);
+			}
+			if (o->mem.index != ZYDIS_REGISTER_NONE) {
+				int n = gpr_index(o->mem.index);
+				if (n < 0 ||
+				    ZydisRegisterGetClass(o->mem.index) != ZYDIS_REGCLASS_GPR64)
+					return false;
+				ni->index = (int8_t)n;
+				ni->scale = o->mem.scale;
+				addr_regs |= (uint16_t)(1u << n);
+			}
+			ni->disp = o->mem.disp.value;
+			if (!lea) {
+				bool rd = o->actions & ZYDIS_OPERAND_ACTION_MASK_READ;
+				bool wr = o->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
+				ni->acc = rd && wr ? ACC_RMW : wr ? ACC_WRITE : ACC_READ;
+				ni->msize = (uint8_t)(o->size / 8);
+				if (o->mem.segment == ZYDIS_REGISTER_FS)
+					ni->seg = SEG_FS;
+				else if (o->mem.segment == ZYDIS_REGISTER_GS)
+					ni->seg = SEG_GS;
+				else
+					ni->seg = SEG_DS; /* flat in 64-bit mode */
+			} else if (ni->base == R_SP || ni->base == BASE_RIP) {
+				ni->sub_base = true;
+			} else {
+				mem_op = -1; /* a plain LEA: re-encoded as it is */
 			}
 			break;
 		}
 		default: return false;
 		}
 	}
+	ni->uses |= addr_regs;
 	uint32_t written = in->cpu_flags->modified | in->cpu_flags->set_0 | in->cpu_flags->set_1;
 	ni->tested = in->cpu_flags->tested & NATIVE_ARITH;
 	/* Undefined flags keep no defined value: a run that leaves one
@@ -307,6 +390,28 @@ static bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstructio
 	if (ZYAN_FAILED(ZydisEncoderDecodedInstructionToEncoderRequest(
 		    in, ops, in->operand_count_visible, &req)))
 		return false;
+	ZydisRegister mem_base = ZYDIS_REGISTER_NONE;
+	if (mem_op >= 0) {
+		/* Borrowed host registers: none the instruction names. */
+		int k = 0;
+		for (int r = 0; r < 16 && k < 3; r++)
+			if (r != R_SP && !(ni->uses & (1u << r)))
+				ni->scratch[k++] = (uint8_t)r;
+		if (k < 3 || mem_op >= in->operand_count_visible)
+			return false;
+		mem_base = (ZydisRegister)(ZYDIS_REGISTER_RAX + ni->scratch[0]);
+		ZydisEncoderOperand *mo = &req.operands[mem_op];
+		mo->mem.base = mem_base;
+		if (ni->acc != ACC_NONE) { /* [scratch0]: the host address */
+			mo->mem.index = ZYDIS_REGISTER_NONE;
+			mo->mem.scale = 0;
+			mo->mem.displacement = 0;
+		} else if (ni->base == BASE_RIP) { /* LEA: scratch0 = RIP after it */
+			mo->mem.displacement = ni->disp;
+		}
+		req.prefixes &= ~(ZydisInstructionAttributes)ZYDIS_ATTRIB_HAS_SEGMENT;
+		req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_64;
+	}
 	ZyanUSize len = sizeof(ni->code);
 	if (ZYAN_FAILED(ZydisEncoderEncodeInstruction(&req, ni->code, &len)))
 		return false;
@@ -314,7 +419,9 @@ static bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstructio
 	ZydisDecodedInstruction again;
 	ZydisDecodedOperand again_ops[ZYDIS_MAX_OPERAND_COUNT];
 	if (ZYAN_FAILED(ZydisDecoderDecodeFull(dec64, ni->code, len, &again, again_ops)) ||
-	    again.length != len || !same_insn(in, ops, &again, again_ops))
+	    again.length != len || (again.attributes & ZYDIS_ATTRIB_HAS_LOCK) ||
+	    again.address_width != 64 ||
+	    !same_operands(in, ops, &again, again_ops, mem_op, mem_base))
 		return false;
 	ni->len = (uint8_t)len;
 	return true;
@@ -322,19 +429,47 @@ static bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstructio
 
 /* ---- Code generation ------------------------------------------------- */
 
+/*
+ * uint64_t fn(uint64_t *regs, uint64_t rflags, uint64_t rip) returns
+ * struct native_ret. The host stack while the run's instructions execute
+ * (offsets from RSP): 0 guest RFLAGS slot, 8 the run's first RIP, 16 the
+ * register file (struct emu_cpu *), then the saved host registers.
+ */
+#define F_FLAGS 0
+#define F_RIP	8
+#define F_CPU	16
+
+struct fixup {
+	size_t at;     /* rel32 field */
+	unsigned stub; /* index of the bail-out stub it jumps to */
+};
+
 struct emitter {
 	uint8_t buf[NATIVE_MAX_CODE];
 	size_t len;
 	bool failed;
+	struct fixup fix[4 * BLOCK_MAX_INSNS];
+	unsigned nfix;
 };
+
+static void emit_bytes(struct emitter *e, const void *p, size_t n)
+{
+	if (e->failed || e->len + n > sizeof(e->buf)) {
+		e->failed = true;
+		return;
+	}
+	memcpy(e->buf + e->len, p, n);
+	e->len += n;
+}
 
 static void emit_req(struct emitter *e, ZydisEncoderRequest *r)
 {
-	ZyanUSize len = sizeof(e->buf) - e->len;
-	if (e->failed || ZYAN_FAILED(ZydisEncoderEncodeInstruction(r, e->buf + e->len, &len)))
+	uint8_t tmp[ZYDIS_MAX_INSTRUCTION_LENGTH];
+	ZyanUSize len = sizeof(tmp);
+	if (ZYAN_FAILED(ZydisEncoderEncodeInstruction(r, tmp, &len)))
 		e->failed = true;
 	else
-		e->len += len;
+		emit_bytes(e, tmp, len);
 }
 
 static void request(ZydisEncoderRequest *r, ZydisMnemonic m, int nops)
@@ -350,6 +485,32 @@ static ZydisRegister gpr64(int n)
 	return (ZydisRegister)(ZYDIS_REGISTER_RAX + n);
 }
 
+static ZydisRegister gpr32(int n)
+{
+	return (ZydisRegister)(ZYDIS_REGISTER_EAX + n);
+}
+
+static void op_reg(ZydisEncoderOperand *o, ZydisRegister r)
+{
+	o->type = ZYDIS_OPERAND_TYPE_REGISTER;
+	o->reg.value = r;
+}
+
+static void op_mem(ZydisEncoderOperand *o, ZydisRegister base, int32_t disp, unsigned size)
+{
+	o->type = ZYDIS_OPERAND_TYPE_MEMORY;
+	o->mem.base = base;
+	o->mem.index = ZYDIS_REGISTER_NONE;
+	o->mem.displacement = disp;
+	o->mem.size = (ZyanU16)size;
+}
+
+static void op_imm(ZydisEncoderOperand *o, int64_t v)
+{
+	o->type = ZYDIS_OPERAND_TYPE_IMMEDIATE;
+	o->imm.s = v;
+}
+
 static void emit_plain(struct emitter *e, ZydisMnemonic m)
 {
 	ZydisEncoderRequest r;
@@ -361,109 +522,383 @@ static void emit_reg(struct emitter *e, ZydisMnemonic m, ZydisRegister reg)
 {
 	ZydisEncoderRequest r;
 	request(&r, m, 1);
-	r.operands[0].type = ZYDIS_OPERAND_TYPE_REGISTER;
-	r.operands[0].reg.value = reg;
+	op_reg(&r.operands[0], reg);
 	emit_req(e, &r);
 }
 
-/* mov reg, [base + disp] (load) or mov [base + disp], reg (store) */
-static void emit_mov_mem(struct emitter *e, bool load, ZydisRegister reg, ZydisRegister base,
-			 int32_t disp)
+/* m reg, reg2 */
+static void emit_rr(struct emitter *e, ZydisMnemonic m, ZydisRegister a, ZydisRegister b)
 {
 	ZydisEncoderRequest r;
-	request(&r, ZYDIS_MNEMONIC_MOV, 2);
-	ZydisEncoderOperand *ro = &r.operands[load ? 0 : 1], *mo = &r.operands[load ? 1 : 0];
-	ro->type = ZYDIS_OPERAND_TYPE_REGISTER;
-	ro->reg.value = reg;
-	mo->type = ZYDIS_OPERAND_TYPE_MEMORY;
-	mo->mem.base = base;
-	mo->mem.index = ZYDIS_REGISTER_NONE;
-	mo->mem.displacement = disp;
-	mo->mem.size = 8;
+	request(&r, m, 2);
+	op_reg(&r.operands[0], a);
+	op_reg(&r.operands[1], b);
 	emit_req(e, &r);
+}
+
+/* m reg, imm */
+static void emit_ri(struct emitter *e, ZydisMnemonic m, ZydisRegister a, int64_t v)
+{
+	ZydisEncoderRequest r;
+	request(&r, m, 2);
+	op_reg(&r.operands[0], a);
+	op_imm(&r.operands[1], v);
+	emit_req(e, &r);
+}
+
+/* m reg, size ptr [base + disp] */
+static void emit_rm(struct emitter *e, ZydisMnemonic m, ZydisRegister reg, ZydisRegister base,
+		    int32_t disp, unsigned size)
+{
+	ZydisEncoderRequest r;
+	request(&r, m, 2);
+	op_reg(&r.operands[0], reg);
+	op_mem(&r.operands[1], base, disp, size);
+	emit_req(e, &r);
+}
+
+/* m size ptr [base + disp], reg */
+static void emit_mr(struct emitter *e, ZydisMnemonic m, ZydisRegister base, int32_t disp,
+		    unsigned size, ZydisRegister reg)
+{
+	ZydisEncoderRequest r;
+	request(&r, m, 2);
+	op_mem(&r.operands[0], base, disp, size);
+	op_reg(&r.operands[1], reg);
+	emit_req(e, &r);
+}
+
+/* m size ptr [base + disp], imm */
+static void emit_mi(struct emitter *e, ZydisMnemonic m, ZydisRegister base, int32_t disp,
+		    unsigned size, int64_t v)
+{
+	ZydisEncoderRequest r;
+	request(&r, m, 2);
+	op_mem(&r.operands[0], base, disp, size);
+	op_imm(&r.operands[1], v);
+	emit_req(e, &r);
+}
+
+/* push qword [rsp + disp] */
+static void emit_push_m(struct emitter *e, int32_t disp)
+{
+	ZydisEncoderRequest r;
+	request(&r, ZYDIS_MNEMONIC_PUSH, 1);
+	op_mem(&r.operands[0], ZYDIS_REGISTER_RSP, disp, 8);
+	emit_req(e, &r);
+}
+
+/* lea rsp, [rsp + disp]: moves the stack without touching the flags */
+static void emit_drop(struct emitter *e, int32_t bytes)
+{
+	emit_rm(e, ZYDIS_MNEMONIC_LEA, ZYDIS_REGISTER_RSP, ZYDIS_REGISTER_RSP, bytes, 8);
+}
+
+/* jcc rel32 to bail-out stub `stub`, patched once the stubs are placed */
+static void emit_jcc_stub(struct emitter *e, uint8_t cc, unsigned stub)
+{
+	const uint8_t op[2] = {0x0f, (uint8_t)(0x80 | cc)}, zero[4] = {0};
+	emit_bytes(e, op, 2);
+	if (e->failed || e->nfix >= sizeof(e->fix) / sizeof(*e->fix)) {
+		e->failed = true;
+		return;
+	}
+	e->fix[e->nfix++] = (struct fixup){.at = e->len, .stub = stub};
+	emit_bytes(e, zero, 4);
+}
+
+enum { CC_B = 0x2, CC_AE = 0x3, CC_E = 0x4, CC_NE = 0x5, CC_A = 0x7 };
+
+static void patch_rel32(struct emitter *e, size_t at, size_t target)
+{
+	int32_t rel = (int32_t)((int64_t)target - (int64_t)(at + 4));
+	memcpy(e->buf + at, &rel, 4);
+}
+
+/* push imm32 (sign-extended to 64 bits) */
+static void emit_push_imm(struct emitter *e, uint32_t v)
+{
+	uint8_t b[5] = {0x68};
+	memcpy(b + 1, &v, 4);
+	emit_bytes(e, b, sizeof(b));
+}
+
+/* jmp rel32 to an offset already emitted */
+static void emit_jmp(struct emitter *e, size_t target)
+{
+	uint8_t b[5] = {0xe9};
+	int32_t rel = (int32_t)((int64_t)target - (int64_t)(e->len + 5));
+	memcpy(b + 1, &rel, 4);
+	emit_bytes(e, b, sizeof(b));
 }
 
 enum { HOST_RDI = 7 };
 static const int callee_saved[] = {3, 5, 12, 13, 14, 15}; /* rbx rbp r12-r15 */
 
+#define OFF_TLB ((int32_t)offsetof(struct emu_cpu, tlb))
+#define OFF_VM	((int32_t)offsetof(struct emu_cpu, vm))
+#define OFF_SEG_BASE(s)                                                                            \
+	((int32_t)(offsetof(struct emu_cpu, seg) + (s) * sizeof(struct seg) +                      \
+		   offsetof(struct seg, base)))
+_Static_assert(sizeof(struct tlb_entry) == 32, "native.c indexes the TLB with a shift by 5");
+
 /*
- * Host code for the run ni[0..n): uint64_t fn(uint64_t *regs, uint64_t
- * flags). flags_in: load the guest's arithmetic flags (passed in RSI)
- * first; flags_out: return the host RFLAGS after the run.
+ * Address of ni's memory operand into scratch[0], from guest registers
+ * (in host registers), r[RSP] or the run-time RIP; `at` = bytes pushed
+ * since the body's frame. end_off: ni's end, from the run's first byte.
  */
-static bool emit_run(struct emitter *e, const struct native_insn *ni, unsigned n, bool flags_in,
-		     bool flags_out)
+static void emit_address(struct emitter *e, const struct native_insn *ni, int32_t at,
+			 unsigned end_off)
+{
+	ZydisRegister s0 = gpr64(ni->scratch[0]), s2 = gpr64(ni->scratch[2]);
+	ZydisRegister base = ZYDIS_REGISTER_NONE;
+	int64_t disp = ni->disp;
+	if (ni->base == R_SP) {
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, s2, 8 * R_SP, 8);
+		base = s2;
+	} else if (ni->base == BASE_RIP) {
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_RIP, 8);
+		base = s2;
+		disp += end_off;
+	} else if (ni->base >= 0) {
+		base = gpr64(ni->base);
+	}
+	if (disp < INT32_MIN || disp > INT32_MAX) {
+		e->failed = true;
+		return;
+	}
+	ZydisEncoderRequest r;
+	request(&r, ZYDIS_MNEMONIC_LEA, 2);
+	op_reg(&r.operands[0], s0);
+	r.operands[1].type = ZYDIS_OPERAND_TYPE_MEMORY;
+	r.operands[1].mem.base = base;
+	r.operands[1].mem.index = ni->index >= 0 ? gpr64(ni->index) : ZYDIS_REGISTER_NONE;
+	r.operands[1].mem.scale = ni->index >= 0 ? ni->scale : 0;
+	r.operands[1].mem.displacement = disp;
+	r.operands[1].mem.size = 8;
+	emit_req(e, &r);
+	if (ni->seg == SEG_FS || ni->seg == SEG_GS) {
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_ADD, s0, s2, OFF_SEG_BASE(ni->seg), 8);
+	}
+}
+
+/*
+ * A compiled memory access: translate through the vCPU's TLB inline and
+ * run the instruction on the host address; anything but a plain RAM hit
+ * with the right permissions (miss, MMIO, page crossing, a store into a
+ * page holding decoded code) bails out to stub k, where the interpreter
+ * takes over at this instruction with exact registers and flags.
+ * restore_flags: the guest flags are read later in the run.
+ */
+static void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k,
+			unsigned end_off, int cpl, bool restore_flags)
+{
+	ZydisRegister s0 = gpr64(ni->scratch[0]), s1 = gpr64(ni->scratch[1]),
+		      s2 = gpr64(ni->scratch[2]);
+	for (int i = 0; i < 3; i++)
+		emit_reg(e, ZYDIS_MNEMONIC_PUSH, gpr64(ni->scratch[i]));
+	const int32_t at = 24;
+	/* The guest flags, for the bail-out and for after the sequence. */
+	emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
+	emit_reg(e, ZYDIS_MNEMONIC_POP, s2);
+	emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, at + F_FLAGS, 8, s2);
+	emit_address(e, ni, at, end_off);
+	if (ni->msize > 1) { /* within one page */
+		emit_rr(e, ZYDIS_MNEMONIC_MOV, gpr32(ni->scratch[1]), gpr32(ni->scratch[0]));
+		emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[1]), 0xfff);
+		emit_ri(e, ZYDIS_MNEMONIC_CMP, gpr32(ni->scratch[1]), 4096 - ni->msize);
+		emit_jcc_stub(e, CC_A, k);
+	}
+	/* s2 = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)] - OFF_TLB; s1 = vpn + 1 */
+	emit_rr(e, ZYDIS_MNEMONIC_MOV, s1, s0);
+	emit_ri(e, ZYDIS_MNEMONIC_SHR, s1, 12);
+	emit_rr(e, ZYDIS_MNEMONIC_MOV, gpr32(ni->scratch[2]), gpr32(ni->scratch[1]));
+	emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[2]), TLB_SIZE - 1);
+	emit_ri(e, ZYDIS_MNEMONIC_SHL, s2, 5);
+	emit_rm(e, ZYDIS_MNEMONIC_ADD, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
+	emit_ri(e, ZYDIS_MNEMONIC_ADD, s1, 1);
+	emit_rm(e, ZYDIS_MNEMONIC_CMP, s1, s2, OFF_TLB + (int32_t)offsetof(struct tlb_entry, vpn),
+		8);
+	emit_jcc_stub(e, CC_NE, k);
+	/* Permissions: as mread/mwrite check them. */
+	int32_t perm = OFF_TLB + (int32_t)offsetof(struct tlb_entry, perm);
+	uint32_t need = 0;
+	if (ni->acc != ACC_READ)
+		need = cpl == 3 ? (TLB_U | TLB_UW) : TLB_W;
+	else if (cpl == 3)
+		need = TLB_U;
+	if (need) {
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, gpr32(ni->scratch[1]), s2, perm, 4);
+		emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[1]), need);
+		emit_ri(e, ZYDIS_MNEMONIC_CMP, gpr32(ni->scratch[1]), need);
+		emit_jcc_stub(e, CC_NE, k);
+	}
+	/* s0 = host page + offset; NULL host = MMIO */
+	emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s2, OFF_TLB + (int32_t)offsetof(struct tlb_entry, host),
+		8);
+	emit_rr(e, ZYDIS_MNEMONIC_TEST, s1, s1);
+	emit_jcc_stub(e, CC_E, k);
+	emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[0]), 0xfff);
+	emit_rr(e, ZYDIS_MNEMONIC_ADD, s0, s1);
+	if (ni->acc != ACC_READ) {
+		/* A store into a page holding decoded code is the
+		 * interpreter's (emu_note_write). */
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s2,
+			OFF_TLB + (int32_t)offsetof(struct tlb_entry, gpa), 8);
+		emit_ri(e, ZYDIS_MNEMONIC_SHR, s1, 12);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, s2, OFF_VM, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_CMP, s1, s2,
+			(int32_t)offsetof(struct emu_vm, code_pages_len), 8);
+		emit_jcc_stub(e, CC_AE, k);
+		emit_rm(e, ZYDIS_MNEMONIC_ADD, s1, s2, (int32_t)offsetof(struct emu_vm, code_pages),
+			8);
+		emit_mi(e, ZYDIS_MNEMONIC_CMP, s1, 0, 1, 0);
+		emit_jcc_stub(e, CC_NE, k);
+	}
+	if (restore_flags) {
+		emit_push_m(e, at + F_FLAGS);
+		emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
+	}
+	emit_reg(e, ZYDIS_MNEMONIC_POP, s2);
+	emit_reg(e, ZYDIS_MNEMONIC_POP, s1);
+	emit_bytes(e, ni->code, ni->len);
+	emit_reg(e, ZYDIS_MNEMONIC_POP, s0);
+}
+
+/* LEA from RSP or RIP: the base comes from r[RSP] / the run-time RIP. */
+static void emit_lea_sub(struct emitter *e, const struct native_insn *ni, unsigned end_off)
+{
+	ZydisRegister s0 = gpr64(ni->scratch[0]);
+	emit_reg(e, ZYDIS_MNEMONIC_PUSH, s0);
+	if (ni->base == R_SP) {
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s0, ZYDIS_REGISTER_RSP, 8 + F_CPU, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s0, s0, 8 * R_SP, 8);
+	} else {
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s0, ZYDIS_REGISTER_RSP, 8 + F_RIP, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_LEA, s0, s0, (int32_t)end_off, 8);
+	}
+	emit_bytes(e, ni->code, ni->len);
+	emit_reg(e, ZYDIS_MNEMONIC_POP, s0);
+}
+
+/*
+ * Host code for the run ni[0..n) (lens: guest lengths). flags_in: load the
+ * guest's arithmetic flags (RSI) first. flags_out: the flags at the end
+ * are the guest's. Bail-out k reports flags when the run touched them
+ * before k.
+ */
+static bool emit_run(struct emitter *e, const struct native_insn *ni, const uint8_t *lens,
+		     unsigned n, bool flags_in, bool flags_out, const bool *flags_live_after,
+		     int cpl)
 {
 	uint16_t uses = 0, writes = 0;
 	for (unsigned i = 0; i < n; i++) {
 		uses |= ni[i].uses;
 		writes |= ni[i].writes;
+		if (ni[i].acc != ACC_NONE || ni[i].sub_base)
+			for (int k = 0; k < 3; k++)
+				uses |= (uint16_t)(1u << ni[i].scratch[k]);
 	}
-	/* Prologue: save the host registers the run clobbers that the C
-	 * caller expects kept, keep the guest register file's address on
-	 * the stack, load guest flags and registers. */
 	for (size_t k = 0; k < sizeof(callee_saved) / sizeof(*callee_saved); k++)
 		if (uses & (1u << callee_saved[k]))
 			emit_reg(e, ZYDIS_MNEMONIC_PUSH, gpr64(callee_saved[k]));
-	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RDI);
+	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RDI); /* F_CPU */
+	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RDX); /* F_RIP */
+	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RSI); /* F_FLAGS */
 	if (flags_in) {
 		emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RSI);
 		emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
 	}
 	for (int r = 0; r < 16; r++)
 		if ((uses & (1u << r)) && r != HOST_RDI)
-			emit_mov_mem(e, true, gpr64(r), ZYDIS_REGISTER_RDI, 8 * r);
+			emit_rm(e, ZYDIS_MNEMONIC_MOV, gpr64(r), ZYDIS_REGISTER_RDI, 8 * r, 8);
 	if (uses & (1u << HOST_RDI))
-		emit_mov_mem(e, true, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RDI, 8 * HOST_RDI);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RDI, 8 * HOST_RDI,
+			8);
 
+	bool touched = false;
+	bool stub_flags[BLOCK_MAX_INSNS + 1] = {false};
+	unsigned end_off = 0;
 	for (unsigned i = 0; i < n; i++) {
-		if (ni[i].nop)
-			continue;
-		if (e->len + ni[i].len > sizeof(e->buf)) {
-			e->failed = true;
-			return false;
+		end_off += lens[i];
+		stub_flags[i] = touched;
+		if (ni[i].nop) {
+		} else if (ni[i].acc != ACC_NONE) {
+			bool restore = (ni[i].tested & NATIVE_ARITH) ||
+				       (flags_live_after[i] && !(ni[i].defined == NATIVE_ARITH));
+			emit_memory(e, &ni[i], i, end_off, cpl, restore);
+		} else if (ni[i].sub_base) {
+			emit_lea_sub(e, &ni[i], end_off);
+		} else {
+			emit_bytes(e, ni[i].code, ni[i].len);
 		}
-		memcpy(e->buf + e->len, ni[i].code, ni[i].len);
-		e->len += ni[i].len;
+		touched |= ni[i].written != 0;
 	}
-
-	/* Epilogue: flags first (nothing below changes them before PUSHFQ
-	 * has them), then the written registers. */
-	if (flags_out)
-		emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
+	/* Normal end: [exit][flags] on the frame, as the stubs leave it. */
+	emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
+	emit_push_imm(e, n | (flags_out ? NATIVE_EXIT_FLAGS : 0));
+	size_t exit_at = e->len;
+	/* Common exit: store what the run may have written, return RFLAGS
+	 * in RAX and the exit code in RDX. */
 	if (uses & (1u << HOST_RDI)) {
 		emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RDI);
-		emit_mov_mem(e, true, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RSP, flags_out ? 16 : 8);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RSP, 24 + F_CPU,
+			8);
 	}
 	for (int r = 0; r < 16; r++)
 		if ((writes & (1u << r)) && r != HOST_RDI)
-			emit_mov_mem(e, false, gpr64(r), ZYDIS_REGISTER_RDI, 8 * r);
+			emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, 8 * r, 8, gpr64(r));
 	if (uses & (1u << HOST_RDI)) {
 		emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RAX);
 		if (writes & (1u << HOST_RDI))
-			emit_mov_mem(e, false, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RDI,
-				     8 * HOST_RDI);
+			emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, 8 * HOST_RDI, 8,
+				ZYDIS_REGISTER_RAX);
 	}
-	if (flags_out)
-		emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RAX);
-	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RCX); /* the register file's address */
+	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RDX);
+	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RAX);
+	emit_drop(e, 24); /* F_FLAGS, F_RIP, F_CPU */
 	for (size_t k = sizeof(callee_saved) / sizeof(*callee_saved); k-- > 0;)
 		if (uses & (1u << callee_saved[k]))
 			emit_reg(e, ZYDIS_MNEMONIC_POP, gpr64(callee_saved[k]));
 	emit_plain(e, ZYDIS_MNEMONIC_RET);
-	return !e->failed;
+
+	/* Bail-out stubs: give the borrowed registers back, leave [exit]
+	 * [flags] on the frame, and join the common exit. */
+	size_t stub_at[BLOCK_MAX_INSNS];
+	for (unsigned i = 0; i < n; i++) {
+		if (ni[i].acc == ACC_NONE)
+			continue;
+		stub_at[i] = e->len;
+		for (int k = 2; k >= 0; k--)
+			emit_reg(e, ZYDIS_MNEMONIC_POP, gpr64(ni[i].scratch[k]));
+		emit_push_m(e, F_FLAGS);
+		emit_push_imm(e, i | (stub_flags[i] ? NATIVE_EXIT_FLAGS : 0));
+		emit_jmp(e, exit_at);
+	}
+	if (e->failed)
+		return false;
+	for (unsigned f = 0; f < e->nfix; f++)
+		patch_rel32(e, e->fix[f].at, stub_at[e->fix[f].stub]);
+	return true;
 }
 
-/* Copies the emitted code into the arena; its executable address, or NULL
- * when the arena is full (until the next flush). */
-static const void *place(struct emu_cpu *c, const struct emitter *e)
+/* Copies the emitted code into the arena at a 256-byte slot; the slot
+ * number, or -1 when the arena is full (until the next flush). */
+static long place(struct emu_cpu *c, const struct emitter *e, const struct native_hdr *h)
 {
-	size_t at = (c->native_used + 15) & ~(size_t)15;
-	if (at + e->len > NATIVE_ARENA_BYTES)
-		return NULL;
-	memcpy(c->native_rw + at, e->buf, e->len);
-	c->native_used = at + e->len;
-	return c->native_rx + at;
+	size_t at = (c->native_used + 255) & ~(size_t)255;
+	size_t need = sizeof(*h) + e->len;
+	if (at + need > NATIVE_ARENA_BYTES || (at >> 8) > UINT16_MAX)
+		return -1;
+	struct native_hdr hdr = *h;
+	hdr.fn = (native_fn *)(uintptr_t)(c->native_rx + at + sizeof(hdr));
+	memcpy(c->native_rw + at, &hdr, sizeof(hdr));
+	memcpy(c->native_rw + at + sizeof(hdr), e->buf, e->len);
+	c->native_used = at + need;
+	return (long)(at >> 8);
 }
 
 bool emu_native_room(const struct emu_cpu *c)
@@ -472,9 +907,10 @@ bool emu_native_room(const struct emu_cpu *c)
 }
 
 /*
- * Compiles the register-only runs of a hot 64-bit block. The first
- * instruction of each run becomes FOP_f_native (see struct dinsn); the
- * others stay as they are and are stepped over.
+ * Compiles the runs of a hot 64-bit block. The first instruction of each
+ * run gets the native label and the run's slot (see struct dinsn); the
+ * run's instructions stay as they are, for the interpreter to take over
+ * at any of them.
  */
 void emu_native_block(struct emu_cpu *c, struct dblock *b)
 {
@@ -483,6 +919,7 @@ void emu_native_block(struct emu_cpu *c, struct dblock *b)
 	const uint8_t *bytes = dblock_bytes(b);
 	unsigned n = b->n;
 	struct native_insn ni[BLOCK_MAX_INSNS];
+	uint8_t lens[BLOCK_MAX_INSNS];
 	bool ok[BLOCK_MAX_INSNS], reads[BLOCK_MAX_INSNS], writes_all[BLOCK_MAX_INSNS];
 	bool live_after[BLOCK_MAX_INSNS];
 	unsigned pos = 0;
@@ -494,6 +931,7 @@ void emu_native_block(struct emu_cpu *c, struct dblock *b)
 		    in.length != b->insn[i].len)
 			return;
 		ok[i] = native_check(&c->vm->dec64, &in, ops, &ni[i]);
+		lens[i] = in.length;
 		reads[i] = !in.cpu_flags || (in.cpu_flags->tested & NATIVE_ARITH);
 		writes_all[i] = b->insn[i].hclass >= H_F_ADD && b->insn[i].hclass <= H_F_TEST;
 		pos += in.length;
@@ -504,45 +942,57 @@ void emu_native_block(struct emu_cpu *c, struct dblock *b)
 	bool live = true;
 	for (unsigned i = n; i-- > 0;) {
 		live_after[i] = live;
-		bool reg_only = ok[i] || emu_insn_reg_only(b->insn[i].fop);
+		bool reg_only =
+			(ok[i] && ni[i].acc == ACC_NONE) || emu_insn_reg_only(b->insn[i].fop);
 		live = reads[i] || !reg_only || (live && !writes_all[i]);
 	}
 
-	pos = 0;
 	for (unsigned i = 0; i < n;) {
-		unsigned j = i, bytes_in_run = 0;
-		while (j < n && ok[j] && bytes_in_run + b->insn[j].len <= 255)
-			bytes_in_run += b->insn[j++].len;
+		unsigned j = i, run_bytes = 0;
+		while (j < n && ok[j] && run_bytes + lens[j] <= 255)
+			run_bytes += lens[j++];
 		if (j - i < NATIVE_MIN_RUN) {
 			i = j > i ? j : i + 1;
 			continue;
 		}
-		/* Which flags the run needs from before it, and whether the
-		 * ones it leaves are observed. */
+		/* Which flags the run needs from before it, which bail-outs
+		 * and which end report flags, and where inside the run the
+		 * guest's flags must survive an address computation. */
 		uint32_t defined = 0;
-		bool need_in = false, touches = false;
+		bool need_in = false, touched = false;
 		for (unsigned k = i; k < j; k++) {
 			if (ni[k].tested & ~defined)
 				need_in = true;
+			if (ni[k].acc != ACC_NONE && touched && defined != NATIVE_ARITH)
+				need_in = true;
 			defined |= ni[k].defined;
-			touches |= ni[k].written != 0;
+			touched |= ni[k].written != 0;
 		}
-		bool flags_out = touches && live_after[j - 1];
+		bool flags_out = touched && live_after[j - 1];
 		if (flags_out && defined != NATIVE_ARITH)
 			need_in = true;
-		struct emitter e = {.len = 0, .failed = false};
-		const void *code =
-			emit_run(&e, &ni[i], j - i, need_in, flags_out) ? place(c, &e) : NULL;
-		if (!code)
-			return;
+		bool flive[BLOCK_MAX_INSNS];
+		bool l = flags_out || !touched;
+		for (unsigned k = j; k-- > i;) {
+			flive[k - i] = l;
+			l = ni[k].tested || (l && ni[k].defined != NATIVE_ARITH) ||
+			    ni[k].acc != ACC_NONE;
+		}
+		struct emitter e = {.len = 0, .failed = false, .nfix = 0};
+		struct native_hdr h = {.n = (uint8_t)(j - i),
+				       .bytes = (uint8_t)run_bytes,
+				       .cpl = (uint8_t)c->cpl,
+				       .flags_in = need_in};
+		long slot = emit_run(&e, &ni[i], &lens[i], j - i, need_in, flags_out, flive, c->cpl)
+				    ? place(c, &e, &h)
+				    : -1;
+		if (slot < 0) {
+			i = j;
+			continue;
+		}
 		struct dinsn *d = &b->insn[i];
-		d->fop = emu_fop_native;
 		d->label = emu_op_labels[emu_fop_native];
-		d->imm = (int64_t)(uintptr_t)code;
-		d->imm2 = (uint16_t)(j - i);
-		d->len = (uint8_t)bytes_in_run;
-		d->opcode = (uint8_t)((need_in ? NATIVE_FLAGS_IN : 0) |
-				      (flags_out ? NATIVE_FLAGS_OUT : 0));
+		d->imm2 = (uint16_t)slot;
 		c->native_runs++;
 		i = j;
 	}
