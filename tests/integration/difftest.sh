@@ -48,29 +48,44 @@ fi
 declare -A KNOWN=()
 
 SEEDS=${DIFFTEST_SEEDS:-3}
-timeout -k 5 300 python3 tests/difftest/run.py --build "$BUILD" --seeds "$SEEDS" --first-seed 1 \
-	--class-results >"$TMP/dt.log" 2>&1
-rc=$?
-if ! grep -q '^class ' "$TMP/dt.log"; then
-	if grep -q "nothing to compare" "$TMP/dt.log"; then
-		skip difftest "$(grep 'nothing to compare' "$TMP/dt.log")"
-	else
-		fail difftest "runner exited $rc: $(tail -c 400 "$TMP/dt.log" | tr '\n' ' ')"
-	fi
-	exit 0
-fi
-while read -r _ cls p f s n; do
-	p=${p#passed=} f=${f#failed=} s=${s#skipped=} n=${n#insns=}
-	name=difftest-$cls
-	if [ "$f" -ne 0 ]; then
-		if [ -n "${KNOWN[$cls]:-}" ]; then
-			skip "$name" "known emu bug: ${KNOWN[$cls]} ($f of $((p + f + s)) tests fail)"
+
+# slice PREFIX [run.py options...]: runs the fixed seeds and reports one
+# line per class, named PREFIX-CLASS.
+slice() {
+	local prefix=$1
+	shift
+	timeout -k 5 300 python3 tests/difftest/run.py --build "$BUILD" --seeds "$SEEDS" --first-seed 1 \
+		--class-results "$@" >"$TMP/dt.log" 2>&1
+	local rc=$?
+	if ! grep -q '^class ' "$TMP/dt.log"; then
+		if grep -q "nothing to compare" "$TMP/dt.log"; then
+			skip "$prefix" "$(grep 'nothing to compare' "$TMP/dt.log")"
 		else
-			fail "$name" "$f of $((p + f + s)) tests differ; $(grep -A12 -m1 "MISMATCH.*class $cls " "$TMP/dt.log" | tr '\n' ' ' | tr -s ' ' | head -c 900)"
+			fail "$prefix" "runner exited $rc: $(tail -c 400 "$TMP/dt.log" | tr '\n' ' ')"
 		fi
-	elif [ "$p" -eq 0 ]; then
-		skip "$name" "not compared: no emu backend in this vmon and KVM here cannot run the class"
-	else
-		if [ "$s" -ne 0 ]; then pass "$name ($p tests, $s not compared)"; else pass "$name ($p tests, $n instructions)"; fi
+		return
 	fi
-done < <(grep '^class ' "$TMP/dt.log")
+	local cls p f s n name
+	while read -r _ cls p f s n; do
+		p=${p#passed=} f=${f#failed=} s=${s#skipped=} n=${n#insns=}
+		name=$prefix-$cls
+		if [ "$f" -ne 0 ]; then
+			if [ -n "${KNOWN[$cls]:-}" ]; then
+				skip "$name" "known emu bug: ${KNOWN[$cls]} ($f of $((p + f + s)) tests fail)"
+			else
+				fail "$name" "$f of $((p + f + s)) tests differ; $(grep -A12 -m1 "MISMATCH.*class $cls " "$TMP/dt.log" | tr '\n' ' ' | tr -s ' ' | head -c 900)"
+			fi
+		elif [ "$p" -eq 0 ]; then
+			skip "$name" "not compared: no emu backend in this vmon and KVM here cannot run the class"
+		else
+			if [ "$s" -ne 0 ]; then pass "$name ($p tests, $s not compared)"; else pass "$name ($p tests, $n instructions)"; fi
+		fi
+	done < <(grep '^class ' "$TMP/dt.log")
+}
+
+slice difftest
+# The same integer classes with every block compiled to host code on first
+# sight (src/cpu/emu/native.c), so the generated sequences, which run once,
+# go through native runs and their bail-outs too.
+VMON_EMU_NATIVE=eager slice difftest-native --no-kvm \
+	--classes alu,shift,muldiv,cond,bitops,movext,xchg,string
