@@ -233,10 +233,10 @@ static void emu_vcpu_run(struct machine *m, int index)
 		fprintf(stderr,
 			"vmon: emu: cpu%d: %llu blocks decoded, %llu cache flushes, %llu native "
 			"runs "
-			"(%llu left early to the interpreter)\n",
+			"(%llu left early to the interpreter), %llu code epochs\n",
 			index, (unsigned long long)c->blocks_built,
 			(unsigned long long)c->block_flushes, (unsigned long long)c->native_runs,
-			(unsigned long long)c->native_bails);
+			(unsigned long long)c->native_bails, (unsigned long long)c->code_epoch);
 	}
 }
 

@@ -742,11 +742,19 @@ static inline void emu_poke(struct emu_cpu *c)
 static inline void emu_note_write(struct emu_cpu *c, const uint8_t *page, uint64_t gpa)
 {
 	uint64_t pfn = gpa >> 12;
-	const uint8_t *map = c->vm->code_pages;
+	uint8_t *map = c->vm->code_pages;
 	if (__builtin_expect(pfn < c->vm->code_pages_len &&
 				     __atomic_load_n(&map[pfn], __ATOMIC_RELAXED),
 			     0)) {
 		c->code_epoch++;
+		/* With one vCPU the mark can go with the bump: every block is
+		 * compared again before it runs, and marks its page again
+		 * (dblock_current), so a page that once held code and is now
+		 * data (the bzImage decompressor's output, freed init memory)
+		 * costs one bump, not one per store. Other vCPUs' blocks rely
+		 * on the mark for their own stores: with several it stays. */
+		if (c->m->ncpus == 1)
+			__atomic_store_n(&map[pfn], 0, __ATOMIC_RELAXED);
 		if (page == c->exec_page)
 			c->slow = true;
 	}
@@ -798,11 +806,15 @@ static inline bool dblock_matches(const struct dblock *b, const uint8_t *guest)
  * code epoch, or it matches now (and is marked so). */
 static inline bool dblock_current(struct emu_cpu *c, const struct dblock *b, const uint8_t *guest)
 {
-	if (__builtin_expect(b->checked == c->code_epoch, 1) || dblock_matches(b, guest)) {
-		((struct dblock *)b)->checked = c->code_epoch;
+	if (__builtin_expect(b->checked == c->code_epoch, 1))
 		return true;
-	}
-	return false;
+	if (!dblock_matches(b, guest))
+		return false;
+	((struct dblock *)b)->checked = c->code_epoch;
+	uint64_t pfn = b->tag >> 16; /* BLOCK_TAG: gpa << 4 */
+	if (pfn < c->vm->code_pages_len)
+		__atomic_store_n(&c->vm->code_pages[pfn], 1, __ATOMIC_RELAXED);
+	return true;
 }
 
 static inline const struct dblock *emu_block(struct emu_cpu *c, const struct dblock *prev)
