@@ -102,6 +102,21 @@ static const uint8_t code_mem[] = {
 	0x00, 0x65, 0x4c, 0x8b, 0x3c, 0x25, 0x08, 0x00, 0x00, 0x00, 0x49, 0x39, 0xc0, 0xe6, 0xf4,
 	0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11};
 
+/*
+ * stack: PUSH/POP and runs that end in a taken or fall-through Jcc or a
+ * JMP (both arms of the branch run):
+ *   mov $100,%ecx; xor %eax,%eax; mov $7,%r15
+ * 1: push %rcx; push %rax; push %r15; pop %rdx; pop %rbx; add %rbx,%rdx
+ *   pop %r8; mov %rdx,%rax; cmp $50,%ecx; jae 2f; add %r8,%rax; jmp 3f
+ * 2: sub $3,%rax; mov %rax,%r9; jmp 3f
+ * 3: dec %ecx; jnz 1b; cmp %rax,%r9; out %al,$0xf4
+ */
+static const uint8_t code_stack[] = {
+	0xb9, 0x64, 0x00, 0x00, 0x00, 0x31, 0xc0, 0x49, 0xc7, 0xc7, 0x07, 0x00, 0x00, 0x00,
+	0x51, 0x50, 0x41, 0x57, 0x5a, 0x5b, 0x48, 0x01, 0xda, 0x41, 0x58, 0x48, 0x89, 0xd0,
+	0x83, 0xf9, 0x32, 0x73, 0x05, 0x4c, 0x01, 0xc0, 0xeb, 0x09, 0x48, 0x83, 0xe8, 0x03,
+	0x49, 0x89, 0xc1, 0xeb, 0x00, 0xff, 0xc9, 0x75, 0xdb, 0x49, 0x39, 0xc1, 0xe6, 0xf4};
+
 struct result {
 	uint64_t r[16];
 	uint64_t flags;
@@ -160,6 +175,18 @@ static void test_hot_loop(void **state)
 	assert_int_equal(ra.r[R_CX], 0);
 }
 
+static void test_stack_and_branches(void **state)
+{
+	run_with(&ra, "0", code_stack, sizeof(code_stack));
+	run_with(&rb, "1", code_stack, sizeof(code_stack));
+	expect_same(&ra, &rb);
+	run_with(&rb, "eager", code_stack, sizeof(code_stack));
+	expect_same(&ra, &rb);
+	assert_int_equal(ra.r[R_SP], 0x8000); /* balanced: r[RSP] moved by each PUSH/POP */
+	assert_int_equal(ra.r[R_CX], 0);
+	assert_int_equal(ra.r[8], 1); /* the last iteration's RCX, pushed first */
+}
+
 static void test_memory(void **state)
 {
 	run_with(&ra, "0", code_mem, sizeof(code_mem));
@@ -209,17 +236,28 @@ static const struct sample accepted[] = {
 	{"mov %fs:0,%rax", 9, {0x64, 0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x00}},
 	{"mov 8(%rsp),%rax", 5, {0x48, 0x8b, 0x44, 0x24, 0x08}},
 	{"setb 7(%rbx,%rcx,8)", 5, {0x0f, 0x92, 0x44, 0xcb, 0x07}},
+	{"push %rax", 1, {0x50}},
+	{"pop %r12", 2, {0x41, 0x5c}},
+	{"jmp .", 2, {0xeb, 0xfe}},
+	{"jne .", 2, {0x75, 0xfe}},
+	{"je .+6", 6, {0x0f, 0x84, 0x00, 0x00, 0x00, 0x00}},
 };
 
 static const struct sample refused[] = {
-	{"push %rax", 1, {0x50}},
-	{"pop %rbx", 1, {0x5b}},
 	{"mov %rsp,%rax", 3, {0x48, 0x89, 0xe0}},
 	{"add $8,%rsp", 4, {0x48, 0x83, 0xc4, 0x08}},
 	{"mov %spl,%al", 3, {0x40, 0x88, 0xe0}},
 	{"lock add %eax,(%rbx)", 3, {0xf0, 0x01, 0x03}},
 	{"xchg %rax,(%rbx)", 3, {0x48, 0x87, 0x03}},
 	{"div %rcx", 3, {0x48, 0xf7, 0xf1}},
+	{"push %rsp", 1, {0x54}},
+	{"pop %rsp", 1, {0x5c}},
+	{"push $1", 2, {0x6a, 0x01}},
+	{"pushw %ax", 2, {0x66, 0x50}},
+	{"pushq (%rax)", 2, {0xff, 0x30}},
+	{"jmp *%rax", 2, {0xff, 0xe0}},
+	{"jrcxz .", 2, {0xe3, 0xfe}},
+	{"loop .", 2, {0xe2, 0xfe}},
 	{"bts %rax,(%rbx)", 4, {0x48, 0x0f, 0xab, 0x03}},
 	{"mov (%eax),%ebx", 3, {0x67, 0x8b, 0x18}},
 	{"add 8(%rsp),%rsp", 5, {0x48, 0x03, 0x64, 0x24, 0x08}},
@@ -232,7 +270,6 @@ static const struct sample refused[] = {
 	{"mov %ds,%eax", 2, {0x8c, 0xd8}},
 	{"cpuid", 2, {0x0f, 0xa2}},
 	{"syscall", 2, {0x0f, 0x05}},
-	{"jmp .", 2, {0xeb, 0xfe}},
 	{"call .+5", 5, {0xe8, 0x00, 0x00, 0x00, 0x00}},
 	{"ret", 1, {0xc3}},
 	{"movsb", 1, {0xa4}},
@@ -289,6 +326,23 @@ static void test_random_bytes(void **state)
 		assert_false(in.attributes & ZYDIS_ATTRIB_HAS_LOCK);
 		if (in.mnemonic == ZYDIS_MNEMONIC_NOP)
 			continue; /* nothing is emitted for it */
+		if (in.mnemonic == ZYDIS_MNEMONIC_PUSH || in.mnemonic == ZYDIS_MNEMONIC_POP) {
+			/* its own hidden RSP and stack slot; the register is
+			 * a 64-bit one other than RSP */
+			assert_int_equal(ops[0].type, ZYDIS_OPERAND_TYPE_REGISTER);
+			assert_int_equal(ZydisRegisterGetClass(ops[0].reg.value),
+					 ZYDIS_REGCLASS_GPR64);
+			assert_int_not_equal(ops[0].reg.value, ZYDIS_REGISTER_RSP);
+			continue;
+		}
+		if (in.meta.branch_type != ZYDIS_BRANCH_TYPE_NONE) {
+			/* relative JMP/Jcc only: never indirect, call or return */
+			assert_true(in.mnemonic == ZYDIS_MNEMONIC_JMP ||
+				    in.meta.category == ZYDIS_CATEGORY_COND_BR);
+			assert_int_equal(ops[0].type, ZYDIS_OPERAND_TYPE_IMMEDIATE);
+			assert_true(ops[0].imm.is_relative);
+			continue;
+		}
 		unsigned mems = 0;
 		for (unsigned k = 0; k < in.operand_count; k++) {
 			if (ops[k].type == ZYDIS_OPERAND_TYPE_MEMORY) {
@@ -312,8 +366,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_straight_line), cmocka_unit_test(test_hot_loop),
-		cmocka_unit_test(test_memory),	      cmocka_unit_test(test_whitelist),
-		cmocka_unit_test(test_random_bytes),
+		cmocka_unit_test(test_memory),	      cmocka_unit_test(test_stack_and_branches),
+		cmocka_unit_test(test_whitelist),     cmocka_unit_test(test_random_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -318,6 +318,7 @@ struct native_ret {
 	uint64_t exit;	 /* low byte: instruction of the run to continue at (n = done) */
 };
 #define NATIVE_EXIT_FLAGS 0x100
+#define NATIVE_EXIT_TAKEN 0x200 /* the run ended in a JMP/Jcc that branched */
 typedef struct native_ret native_fn(uint64_t *regs, uint64_t rflags_in, uint64_t rip);
 struct native_hdr {
 	native_fn *fn;
@@ -583,6 +584,7 @@ struct emu_cpu {
 	size_t native_used;
 	uint64_t native_runs;
 	uint64_t native_bails; /* runs the interpreter finished (TLB miss, MMIO, ...) */
+	uint64_t native_insns; /* guest instructions run as host code */
 	uint32_t native_hot;   /* compile a block on this entry (0: never) */
 
 	struct lapic apic;

@@ -2350,7 +2350,7 @@ static inline __attribute__((always_inline)) void f_exec(struct emu_cpu *c, cons
 
 /* A native run (struct native_hdr): guest flags in only when it reads
  * them; the returned flags are the guest's when the exit says so. */
-static inline __attribute__((always_inline)) unsigned f_native(struct emu_cpu *c,
+static inline __attribute__((always_inline)) uint64_t f_native(struct emu_cpu *c,
 							       const struct native_hdr *h)
 {
 	uint64_t in = 0x2; /* reserved bit 1; TF, DF, AC and the rest stay clear */
@@ -2359,7 +2359,7 @@ static inline __attribute__((always_inline)) unsigned f_native(struct emu_cpu *c
 	struct native_ret r = h->fn(c->r, in, c->rip);
 	if (r.exit & NATIVE_EXIT_FLAGS)
 		set_arith(c, r.rflags);
-	return (unsigned)(r.exit & 0xff);
+	return r.exit;
 }
 
 /* Every handler, in one list: the dispatch table in run_blocks() and the
@@ -2904,12 +2904,16 @@ static bool run_blocks(struct emu_cpu *c)
 		 * code up to the end, or up to one the interpreter must do
 		 * (a TLB miss, MMIO, ...), where it takes over. */
 		const struct native_hdr *h = (const void *)(c->native_rx + ((size_t)d->imm2 << 8));
-		unsigned k = 0;
+		uint64_t ex = 0;
 		if (__builtin_expect(h->cpl == c->cpl, 1))
-			k = f_native(c, h);
+			ex = f_native(c, h);
+		unsigned k = (unsigned)(ex & 0xff);
+		c->native_insns += k;
 		if (k == h->n) {
 			d += k;
 			c->rip = (c->rip + h->bytes) & mask;
+			if (ex & NATIVE_EXIT_TAKEN) /* a final JMP/Jcc: d[-1] */
+				c->rip = (c->rip + (uint64_t)d[-1].imm) & mask;
 			if (d == end)
 				goto block_done;
 		} else {

@@ -201,6 +201,11 @@ struct native_insn {
 	uint8_t scale;	    /* 0 without index */
 	int64_t disp;	    /* RIP-relative: from the end of the instruction */
 	uint8_t scratch[3]; /* host registers the sequence may borrow */
+	int8_t stack_adj;   /* PUSH -8 / POP +8: r[RSP] moves once the access is done */
+	/* A branch ending the run (and its block): JMP rel, or Jcc rel with
+	 * x86 condition code cc. */
+	bool branch, cond;
+	uint8_t cc;
 };
 
 #define BASE_RIP (-2)
@@ -264,6 +269,81 @@ static bool memory_ok(ZydisMnemonic m)
 	}
 }
 
+/* PUSH/POP of a 64-bit general register other than RSP: a store to /
+ * load from [RSP - 8] / [RSP], compiled as MOV through the TLB, then
+ * r[RSP] moves. */
+static bool check_stack(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
+			const ZydisDecodedOperand *ops, struct native_insn *ni)
+{
+	bool push = in->mnemonic == ZYDIS_MNEMONIC_PUSH;
+	if (in->operand_count_visible != 1 || ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+	    ZydisRegisterGetClass(ops[0].reg.value) != ZYDIS_REGCLASS_GPR64 ||
+	    in->operand_width != 64 || in->raw.prefix_count > 1)
+		return false;
+	int r = gpr_index(ops[0].reg.value);
+	if (r < 0)
+		return false;
+	ni->uses = (uint16_t)(1u << r);
+	ni->writes = push ? 0 : ni->uses;
+	ni->acc = push ? ACC_WRITE : ACC_READ;
+	ni->msize = 8;
+	ni->seg = SEG_DS;
+	ni->base = R_SP;
+	ni->disp = push ? -8 : 0;
+	ni->stack_adj = push ? -8 : 8;
+	int k = 0;
+	for (int s = 0; s < 16 && k < 3; s++)
+		if (s != R_SP && s != r)
+			ni->scratch[k++] = (uint8_t)s;
+	ZydisEncoderRequest req;
+	memset(&req, 0, sizeof(req));
+	req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+	req.mnemonic = ZYDIS_MNEMONIC_MOV;
+	req.operand_count = 2;
+	ZydisEncoderOperand *ro = &req.operands[push ? 1 : 0], *mo = &req.operands[push ? 0 : 1];
+	ro->type = ZYDIS_OPERAND_TYPE_REGISTER;
+	ro->reg.value = ops[0].reg.value;
+	mo->type = ZYDIS_OPERAND_TYPE_MEMORY;
+	mo->mem.base = (ZydisRegister)(ZYDIS_REGISTER_RAX + ni->scratch[0]);
+	mo->mem.index = ZYDIS_REGISTER_NONE;
+	mo->mem.size = 8;
+	ZyanUSize len = sizeof(ni->code);
+	ZydisDecodedInstruction again;
+	ZydisDecodedOperand again_ops[ZYDIS_MAX_OPERAND_COUNT];
+	const ZydisDecodedOperand *m = &again_ops[push ? 0 : 1], *rg = &again_ops[push ? 1 : 0];
+	if (ZYAN_FAILED(ZydisEncoderEncodeInstruction(&req, ni->code, &len)) ||
+	    ZYAN_FAILED(ZydisDecoderDecodeFull(dec64, ni->code, len, &again, again_ops)) ||
+	    again.mnemonic != ZYDIS_MNEMONIC_MOV || again.length != len ||
+	    again.operand_width != 64 || rg->type != ZYDIS_OPERAND_TYPE_REGISTER ||
+	    rg->reg.value != ops[0].reg.value || m->type != ZYDIS_OPERAND_TYPE_MEMORY ||
+	    m->mem.base != mo->mem.base || m->mem.index != ZYDIS_REGISTER_NONE ||
+	    m->mem.disp.value != 0)
+		return false;
+	ni->len = (uint8_t)len;
+	return true;
+}
+
+/* JMP rel / Jcc rel: may end a run (nothing is re-encoded: the compiled
+ * code takes the same condition on the guest's flags and reports it). */
+static bool check_branch(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops,
+			 struct native_insn *ni)
+{
+	if (in->operand_count_visible != 1 || ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
+	    !ops[0].imm.is_relative || in->raw.prefix_count != 0 || in->operand_width != 64)
+		return false;
+	ni->branch = true;
+	if (in->mnemonic != ZYDIS_MNEMONIC_JMP) {
+		/* 7x rel8 and 0F 8x rel32 carry the condition in the low
+		 * nibble; JCXZ/LOOP (E0-E3) test RCX, not flags. */
+		if (!in->cpu_flags || ((in->opcode & 0xf0) != 0x70 && (in->opcode & 0xf0) != 0x80))
+			return false;
+		ni->cond = true;
+		ni->cc = in->opcode & 0xf;
+		ni->tested = in->cpu_flags->tested & NATIVE_ARITH;
+	}
+	return true;
+}
+
 /* Fills ni if in may run natively (64-bit code only); false otherwise. */
 static bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
 			 const ZydisDecodedOperand *ops, struct native_insn *ni)
@@ -278,8 +358,13 @@ static bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstructio
 		ni->nop = true;
 		return !(in->attributes & ZYDIS_ATTRIB_HAS_LOCK);
 	}
-	if (!whitelisted(in->mnemonic) || (in->attributes & ZYDIS_ATTRIB_HAS_LOCK) ||
-	    !in->cpu_flags)
+	if (in->attributes & ZYDIS_ATTRIB_HAS_LOCK)
+		return false;
+	if (in->mnemonic == ZYDIS_MNEMONIC_PUSH || in->mnemonic == ZYDIS_MNEMONIC_POP)
+		return check_stack(dec64, in, ops, ni);
+	if (in->meta.category == ZYDIS_CATEGORY_COND_BR || in->mnemonic == ZYDIS_MNEMONIC_JMP)
+		return check_branch(in, ops, ni);
+	if (!whitelisted(in->mnemonic) || !in->cpu_flags)
 		return false;
 	/* Every operand, visible or not, must be a general register (not
 	 * RSP), the flags, an immediate, or one explicit memory operand
@@ -607,6 +692,8 @@ static void emit_jcc_stub(struct emitter *e, uint8_t cc, unsigned stub)
 	emit_bytes(e, zero, 4);
 }
 
+#define TAKEN_STUB BLOCK_MAX_INSNS /* fixup target: a run-ending Jcc's taken exit */
+
 enum { CC_B = 0x2, CC_AE = 0x3, CC_E = 0x4, CC_NE = 0x5, CC_A = 0x7 };
 
 static void patch_rel32(struct emitter *e, size_t at, size_t target)
@@ -758,6 +845,12 @@ static void emit_memory(struct emitter *e, const struct native_insn *ni, unsigne
 		emit_mi(e, ZYDIS_MNEMONIC_CMP, s1, 0, 1, 0);
 		emit_jcc_stub(e, CC_NE, k);
 	}
+	if (ni->stack_adj) { /* PUSH/POP: r[RSP] moves (LEA: the flags stay) */
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s2, 8 * R_SP, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_LEA, s1, s1, ni->stack_adj, 8);
+		emit_mr(e, ZYDIS_MNEMONIC_MOV, s2, 8 * R_SP, 8, s1);
+	}
 	if (restore_flags) {
 		emit_push_m(e, at + F_FLAGS);
 		emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
@@ -826,6 +919,11 @@ static bool emit_run(struct emitter *e, const struct native_insn *ni, const uint
 		end_off += lens[i];
 		stub_flags[i] = touched;
 		if (ni[i].nop) {
+		} else if (ni[i].branch) {
+			/* Last of the run and of its block: Jcc leaves through
+			 * the taken exit below; JMP's is the normal end's. */
+			if (ni[i].cond)
+				emit_jcc_stub(e, ni[i].cc, TAKEN_STUB);
 		} else if (ni[i].acc != ACC_NONE) {
 			bool restore = (ni[i].tested & NATIVE_ARITH) ||
 				       (flags_live_after[i] && !(ni[i].defined == NATIVE_ARITH));
@@ -838,8 +936,10 @@ static bool emit_run(struct emitter *e, const struct native_insn *ni, const uint
 		touched |= ni[i].written != 0;
 	}
 	/* Normal end: [exit][flags] on the frame, as the stubs leave it. */
+	bool jmp_end = n && ni[n - 1].branch && !ni[n - 1].cond;
 	emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
-	emit_push_imm(e, n | (flags_out ? NATIVE_EXIT_FLAGS : 0));
+	emit_push_imm(e,
+		      n | (flags_out ? NATIVE_EXIT_FLAGS : 0) | (jmp_end ? NATIVE_EXIT_TAKEN : 0));
 	size_t exit_at = e->len;
 	/* Common exit: store what the run may have written, return RFLAGS
 	 * in RAX and the exit code in RDX. */
@@ -867,7 +967,13 @@ static bool emit_run(struct emitter *e, const struct native_insn *ni, const uint
 
 	/* Bail-out stubs: give the borrowed registers back, leave [exit]
 	 * [flags] on the frame, and join the common exit. */
-	size_t stub_at[BLOCK_MAX_INSNS];
+	size_t stub_at[TAKEN_STUB + 1];
+	if (n && ni[n - 1].cond) {
+		stub_at[TAKEN_STUB] = e->len;
+		emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
+		emit_push_imm(e, n | (flags_out ? NATIVE_EXIT_FLAGS : 0) | NATIVE_EXIT_TAKEN);
+		emit_jmp(e, exit_at);
+	}
 	for (unsigned i = 0; i < n; i++) {
 		if (ni[i].acc == ACC_NONE)
 			continue;
