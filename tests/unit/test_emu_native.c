@@ -187,6 +187,23 @@ static void test_stack_and_branches(void **state)
 	assert_int_equal(ra.r[8], 1); /* the last iteration's RCX, pushed first */
 }
 
+/* vmon's own encoder for prologues, epilogues and address checks gives
+ * what Zydis' encoder gives, form for form (VMON_EMU_NATIVE_VERIFY). */
+static void test_own_encoder(void **state)
+{
+	uint64_t bad0, bad1;
+	uint64_t before = emu_native_encoding_check(&bad0);
+	setenv("VMON_EMU_NATIVE_VERIFY", "1", 1);
+	run_with(&rb, "eager", code_mem, sizeof(code_mem));
+	run_with(&rb, "eager", code_stack, sizeof(code_stack));
+	run_with(&rb, "eager", code_straight, sizeof(code_straight));
+	unsetenv("VMON_EMU_NATIVE_VERIFY");
+	uint64_t after = emu_native_encoding_check(&bad1);
+	assert_true(after - before > 100);
+	assert_int_equal(bad1, bad0);
+	assert_int_equal(bad1, 0);
+}
+
 static void test_memory(void **state)
 {
 	run_with(&ra, "0", code_mem, sizeof(code_mem));
@@ -368,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_straight_line), cmocka_unit_test(test_hot_loop),
 		cmocka_unit_test(test_memory),	      cmocka_unit_test(test_stack_and_branches),
 		cmocka_unit_test(test_whitelist),     cmocka_unit_test(test_random_bytes),
+		cmocka_unit_test(test_own_encoder),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

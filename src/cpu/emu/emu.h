@@ -710,6 +710,9 @@ bool emu_native_room(const struct emu_cpu *c);
 void emu_native_block(struct emu_cpu *c, struct dblock *b);
 /* Would the first instruction of code (64-bit) run natively? For tests. */
 bool emu_native_accepts(const uint8_t *code, size_t len);
+/* With VMON_EMU_NATIVE_VERIFY=1: encodings checked against Zydis so far,
+ * and how many disagreed (for tests). */
+uint64_t emu_native_encoding_check(uint64_t *mismatched);
 extern const uint8_t emu_fop_native;
 
 /* mmu.c */
