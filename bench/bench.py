@@ -152,10 +152,15 @@ def linux_boot_table(build, runs):
                                         os.path.join(g, "vmlinux"), "-initrd", initrd,
                                         "-append", cmdline],
     }
+    # Round robin: this host's speed drifts by 10% and more over minutes,
+    # so each round measures every configuration once, back to back.
+    vals = {name: [] for name in cmds}
+    for _ in range(runs):
+        for name, cmd in cmds.items():
+            vals[name].append(linux_boot_seconds(cmd))
     res = {}
-    for name, cmd in cmds.items():
-        vals = [linux_boot_seconds(cmd) for _ in range(runs)]
-        ok = [v for v in vals if v is not None]
+    for name in cmds:
+        ok = [v for v in vals[name] if v is not None]
         res[name] = (statistics.median(ok) if ok else None, len(ok))
         print(f"measured {name}", file=sys.stderr)
     ref = res["qemu (tcg) microvm, vmlinux"][0]
