@@ -543,7 +543,7 @@ struct emitter {
 	uint8_t buf[NATIVE_MAX_CODE];
 	size_t len;
 	bool failed;
-	struct fixup fix[4 * BLOCK_MAX_INSNS];
+	struct fixup fix[8 * BLOCK_MAX_INSNS]; /* up to 6 per memory access, 1 per Jcc */
 	unsigned nfix;
 };
 
