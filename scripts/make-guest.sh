@@ -125,7 +125,7 @@ rm -f "$WORK/payload.lz4"
 	die "the decompressed payload is not an ELF file"
 
 # --- modules, in dependency order -----------------------------------------
-WANT=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
+WANT=(virtio_ring virtio virtio_mmio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
 	virtio_blk failover net_failover virtio_net virtio-rng virtio_console
 	vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport)
 # A module file's bytes (Debian may ship them xz-compressed).
