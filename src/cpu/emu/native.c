@@ -49,7 +49,6 @@ bool emu_native_init(struct emu_cpu *c)
 	const char *mode = getenv("VMON_EMU_NATIVE");
 	if (mode && !strcmp(mode, "0"))
 		return false;
-	c->native_hot = mode && !strcmp(mode, "eager") ? 1 : NATIVE_HOT_RUNS;
 	const char *verify = getenv("VMON_EMU_NATIVE_VERIFY");
 	verify_encoding = verify && *verify && *verify != '0';
 	int fd = memfd_create("vmon-emu-code", MFD_CLOEXEC);
@@ -70,6 +69,9 @@ bool emu_native_init(struct emu_cpu *c)
 	}
 	c->native_rw = rw;
 	c->native_rx = rx;
+	/* Only with an arena: without one no block is ever offered for
+	 * compiling (native_hot stays 0). */
+	c->native_hot = mode && !strcmp(mode, "eager") ? 1 : NATIVE_HOT_RUNS;
 	c->native_used = 0;
 	return true;
 }
@@ -930,7 +932,7 @@ static void emit_jcc_stub(struct emitter *e, uint8_t cc, unsigned stub)
 
 #define TAKEN_STUB BLOCK_MAX_INSNS /* fixup target: a run-ending Jcc's taken exit */
 
-enum { CC_B = 0x2, CC_AE = 0x3, CC_E = 0x4, CC_NE = 0x5, CC_A = 0x7 };
+enum { CC_AE = 0x3, CC_E = 0x4, CC_NE = 0x5, CC_A = 0x7 };
 
 static void patch_rel32(struct emitter *e, size_t at, size_t target)
 {
