@@ -3,6 +3,8 @@
  * accessor, the buses, size/number parsing, and the auto-backend test. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "cli/parse.h"
 #include "core/bus.h"
 #include "core/guest_mem.h"
+#include "core/ratelimit.h"
 #include "cpu/host_virt.h"
 
 #define MiB (1ULL << 20)
@@ -175,13 +178,50 @@ static void test_host_virt(void **state)
 	assert_false(host_virt_decide(partial, true, true, why, sizeof(why)));
 }
 
+/* A budget per site: RL_BURST messages per window, the rest counted and
+ * reported with the next message that gets through. */
+static void test_ratelimit(void **state)
+{
+	struct ratelimit rl = RATELIMIT_INIT;
+	uint64_t dropped = 99;
+	for (int i = 0; i < RL_BURST; i++) {
+		assert_true(ratelimit_allow(&rl, 1000 + (uint64_t)i, &dropped));
+		assert_int_equal(dropped, 0);
+	}
+	for (int i = 0; i < 1000; i++)
+		assert_false(ratelimit_allow(&rl, 1500, &dropped));
+	/* Still inside the window. */
+	assert_false(ratelimit_allow(&rl, 1000 + RL_INTERVAL_MS - 1, &dropped));
+	/* A new window: one message, carrying the count. */
+	assert_true(ratelimit_allow(&rl, 1000 + RL_INTERVAL_MS, &dropped));
+	assert_int_equal(dropped, 1001);
+	assert_true(ratelimit_allow(&rl, 1000 + RL_INTERVAL_MS + 1, &dropped));
+	assert_int_equal(dropped, 0);
+
+	/* ratelimit_print writes at most RL_BURST lines for a flood. */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	assert_non_null(out);
+	struct ratelimit rl2 = RATELIMIT_INIT;
+	for (int i = 0; i < 100000; i++)
+		ratelimit_print(&rl2, out, "bad thing %d", i);
+	fclose(out);
+	int lines = 0;
+	for (size_t i = 0; i < len; i++)
+		lines += buf[i] == '\n';
+	assert_int_equal(lines, RL_BURST);
+	assert_non_null(strstr(buf, "vmon: bad thing 0\n"));
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gm_bounds),   cmocka_unit_test(test_gm_high_ram),
 		cmocka_unit_test(test_gm_bad_size), cmocka_unit_test(test_bus),
 		cmocka_unit_test(test_parse_mem),   cmocka_unit_test(test_parse_numbers),
-		cmocka_unit_test(test_host_virt),
+		cmocka_unit_test(test_host_virt),   cmocka_unit_test(test_ratelimit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
