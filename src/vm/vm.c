@@ -26,6 +26,7 @@
 #include "boot/reset_vector.h"
 #include "core/event_loop.h"
 #include "core/machine.h"
+#include "core/ratelimit.h"
 #include "cpu/cpu_backend.h"
 #include "devices/acpi_pm.h"
 #include "devices/pci.h"
@@ -268,6 +269,8 @@ out:
 	vm_devices_destroy(&vm->devs);
 	if (m->backend && m->backend_priv)
 		m->backend->destroy(m);
+	/* Counts of guest-caused messages the rate limits held back. */
+	ratelimit_flush_all(stderr);
 	if (vm->sigfd >= 0)
 		close(vm->sigfd);
 	ev_destroy(vm->ev);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -460,6 +461,67 @@ static void test_bad_images(void **state)
 	virtio_blk_destroy(b);
 }
 
+/* A guest looping device resets, each time enabling a queue whose rings
+ * are outside RAM: every round is a "device needs reset". stderr must
+ * stay small, and every message must be accounted for: printed, or
+ * counted in a "suppressed" note (the last one when the device goes). */
+static void test_reset_flood(void **state)
+{
+	enum { ROUNDS = 100000 };
+	char log[] = "/tmp/vmon-blk-log.XXXXXX";
+	int fd = mkstemp(log);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	for (int i = 0; i < ROUNDS; i++) {
+		bar_w(0x14, 1, 0);
+		bar_w(0x14, 1, VIRTIO_STATUS_ACK | VIRTIO_STATUS_DRIVER);
+		bar_w(0x08, 4, 0);
+		bar_w(0x0c, 4, (uint32_t)good_features);
+		bar_w(0x08, 4, 1);
+		bar_w(0x0c, 4, 1);
+		bar_w(0x14, 1, 0xb);
+		bar_w(0x16, 2, 0);
+		bar_w(0x20, 8, RAM - 64);
+		bar_w(0x1c, 2, 1);
+	}
+	assert_true(bar_r(0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	virtio_blk_destroy(blk); /* reports what is still held back */
+	blk = NULL;
+	fflush(stderr);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+
+	FILE *f = fdopen(fd, "r");
+	assert_non_null(f);
+	rewind(f);
+	char line[512];
+	unsigned lines = 0, messages = 0;
+	unsigned long long counted = 0;
+	bool summary = false;
+	while (fgets(line, sizeof(line), f)) {
+		lines++;
+		assert_non_null(strstr(line, "device needs reset"));
+		const char *p = strrchr(line, '(');
+		unsigned long long n = 0;
+		if (p && sscanf(p, "(%llu more like it suppressed)", &n) == 1) {
+			summary = true;
+			counted += n;
+			continue;
+		}
+		messages++;
+		if (p && sscanf(p, "(%llu similar messages suppressed)", &n) == 1)
+			counted += n;
+	}
+	fclose(f);
+	unlink(log);
+	assert_true(lines < 100);
+	assert_true(summary);
+	assert_int_equal(messages + counted, ROUNDS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -473,6 +535,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_async_engine, setup_pool, teardown),
 		cmocka_unit_test_setup_teardown(test_async_engine, setup_uring, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_images, setup_rw, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_flood, setup_rw, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

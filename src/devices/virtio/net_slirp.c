@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/ratelimit.h"
 #include "devices/virtio/net_backend.h"
 
 struct slirp_timer {
@@ -32,7 +33,6 @@ struct net_slirp {
 	struct net_backend be; /* first */
 	Slirp *slirp;
 	struct slirp_timer *timers;
-	bool warned;
 	struct pollvec *pv; /* during poll_fill / poll_done */
 };
 
@@ -54,10 +54,8 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 
 static void cb_guest_error(const char *msg, void *opaque)
 {
-	struct net_slirp *s = opaque;
-	if (!s->warned)
-		fprintf(stderr, "vmon: virtio-net (user): guest error: %s\n", msg);
-	s->warned = true;
+	/* The guest's doing, as often as it likes: rate-limited. */
+	guest_log("virtio-net (user): guest error: %s", msg);
 }
 
 static int64_t cb_clock_get_ns(void *opaque)
