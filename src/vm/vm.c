@@ -227,8 +227,9 @@ int vm_run(const struct vm_config *cfg, struct vmon_error *err)
 		goto out;
 	if (vm_devices_create(&vm->devs, m, vm->ev, cfg, err) < 0)
 		goto out;
-	/* Signals are blocked only now: an open() above that blocks (a FIFO
-	 * with no reader, say) can still be interrupted by Ctrl-C. */
+	/* Signals are blocked only now. No open() above may block (user files
+	 * are opened non-blocking: a FIFO is refused, or must have a reader),
+	 * but should one ever wait, Ctrl-C still ends vmon. */
 	if (setup_signals(vm, err) < 0)
 		goto out;
 	if (m->backend->create(m, err) < 0)

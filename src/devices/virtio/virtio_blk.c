@@ -11,11 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/image_lock.h"
 #include "devices/virtio/iothread.h"
 #include "devices/virtio/virtio_dev.h"
 
@@ -60,6 +60,7 @@ struct blk_req {
 struct virtio_blk {
 	struct virtio_device vd; /* first */
 	int fd;
+	struct stat st; /* the image, as opened */
 	bool ro;
 	uint64_t capacity; /* sectors */
 	char id[VIRTIO_BLK_ID_BYTES];
@@ -286,7 +287,9 @@ static const struct virtio_device_ops blk_ops = {
 
 static int open_image(struct virtio_blk *b, const struct virtio_blk_spec *s, struct vmon_error *err)
 {
-	b->fd = open(s->path, (s->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not make open() wait for its other end
+	 * (it is refused below); cleared again for the image's I/O. */
+	b->fd = open(s->path, (s->ro ? O_RDONLY : O_RDWR) | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (b->fd < 0) {
 		if (errno == EROFS || (errno == EACCES && !s->ro && access(s->path, R_OK) == 0))
 			return err_setf(err, "--disk %s: %s (add ,ro to use it read-only)", s->path,
@@ -305,15 +308,23 @@ static int open_image(struct virtio_blk *b, const struct virtio_blk_spec *s, str
 		if (ioctl(b->fd, BLKGETSIZE64, &size) < 0)
 			return err_setf(err, "--disk %s: %s", s->path, strerror(errno));
 	} else {
-		return err_setf(err, "--disk %s: not a regular file or block device", s->path);
+		return err_setf(err, "--disk %s: %s, not a regular file or block device", s->path,
+				S_ISFIFO(st.st_mode)   ? "a FIFO"
+				: S_ISCHR(st.st_mode)  ? "a character device"
+				: S_ISSOCK(st.st_mode) ? "a socket"
+						       : "a special file");
 	}
+	if (fcntl(b->fd, F_SETFL, 0) < 0)
+		return err_setf(err, "--disk %s: %s", s->path, strerror(errno));
 	if (size < SECTOR)
 		return err_setf(err, "--disk %s: the image is empty (less than 512 bytes)",
 				s->path);
-	if (flock(b->fd, (s->ro ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0)
+	/* Held as long as the fd is open: the device's whole life. */
+	if (image_lock(b->fd, !s->ro) < 0)
 		return err_setf(err, "--disk %s: %s", s->path,
-				errno == EWOULDBLOCK ? "in use by another process"
-						     : strerror(errno));
+				errno == EAGAIN ? "in use by another process (a VM holds its lock)"
+						: strerror(errno));
+	b->st = st;
 	b->capacity = size / SECTOR;
 	return 0;
 }
@@ -393,6 +404,11 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spe
 	if (io && iothread_add(io, blk_aio_event_fd(b->aio), on_aio, b, err) < 0)
 		return -1;
 	return 0;
+}
+
+bool virtio_blk_is_image(const struct virtio_blk *b, const struct stat *st)
+{
+	return b && b->fd >= 0 && image_same_file(&b->st, st);
 }
 
 struct virtio_device *virtio_blk_transport(struct virtio_blk *b)

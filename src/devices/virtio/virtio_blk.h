@@ -17,14 +17,16 @@
  *
  * I/O is asynchronous (blk_aio.h: io_uring, else a thread pool) and runs
  * off the vCPU threads: requests are parsed and submitted on the VM's I/O
- * thread, and completions come back there. The image is locked with
- * flock (shared for ,ro, exclusive otherwise) so two VMs cannot write the
- * same image.
+ * thread, and completions come back there. The image is locked for the
+ * device's whole life with QEMU-compatible OFD locks (core/image_lock.h:
+ * shared for ,ro, exclusive otherwise), so two VMs — vmon or QEMU —
+ * cannot write the same image.
  */
 #ifndef VMON_DEVICES_VIRTIO_VIRTIO_BLK_H
 #define VMON_DEVICES_VIRTIO_VIRTIO_BLK_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 
 #include "core/error.h"
 #include "core/guest_mem.h"
@@ -59,6 +61,9 @@ virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spec, s
  * Returns 0, or -1 with err. */
 __attribute__((warn_unused_result)) int virtio_blk_check(const struct virtio_blk_spec *spec,
 							 struct vmon_error *err);
+
+/* Whether st (from stat or fstat) is b's image file or device. */
+bool virtio_blk_is_image(const struct virtio_blk *b, const struct stat *st);
 
 /* The virtio device underneath (tests drive it through its transport). */
 struct virtio_device *virtio_blk_transport(struct virtio_blk *b);
