@@ -277,6 +277,8 @@ out:
 	ev_destroy(vm->ev);
 	bus_destroy(&m->pio);
 	bus_destroy(&m->mmio);
+	/* Last: the devices are gone and their I/O engines have waited for
+	 * every request in flight, so nothing reads or writes RAM any more. */
 	gm_destroy(&m->mem);
 	return status;
 }

@@ -111,8 +111,16 @@ static bool in_disk(const struct virtio_blk *b, uint64_t sector, uint64_t nsect)
 static void submit(struct virtio_blk *b, struct blk_req *r, enum blk_aio_op op,
 		   const struct iovec *iov, int iovcnt, uint64_t offset, uint64_t len)
 {
-	r->aio = (struct blk_aio_req){
-		.op = op, .iov = iov, .iovcnt = iovcnt, .offset = offset, .len = len, .cookie = r};
+	/* A driver that did not negotiate FLUSH never sends one: the spec
+	 * (5.2.6.2) then wants every write durable when it completes. */
+	bool flush_ok = b->vd.driver_features & (1ULL << VIRTIO_BLK_F_FLUSH);
+	r->aio = (struct blk_aio_req){.op = op,
+				      .iov = iov,
+				      .iovcnt = iovcnt,
+				      .offset = offset,
+				      .len = len,
+				      .dsync = op == BLK_AIO_WRITE && !flush_ok,
+				      .cookie = r};
 	if (blk_aio_submit(b->aio, &r->aio) < 0) {
 		complete(b, r, VIRTIO_BLK_S_IOERR);
 		return;
@@ -414,6 +422,11 @@ bool virtio_blk_is_image(const struct virtio_blk *b, const struct stat *st)
 struct virtio_device *virtio_blk_transport(struct virtio_blk *b)
 {
 	return &b->vd;
+}
+
+void virtio_blk_aio_stats(const struct virtio_blk *b, struct blk_aio_stats *out)
+{
+	blk_aio_get_stats(b->aio, out);
 }
 
 const char *virtio_blk_engine(const struct virtio_blk *b)

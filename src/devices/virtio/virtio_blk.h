@@ -13,7 +13,9 @@
  * UNSUPP for other types and unknown discard flags. A request without a
  * 16-byte header or a writable status byte, or with a malformed chain, is
  * completed with length 0 (see virtqueue.h); a broken available ring sets
- * DEVICE_NEEDS_RESET.
+ * DEVICE_NEEDS_RESET. A driver that did not negotiate FLUSH gets
+ * write-through instead, as the spec asks (5.2.6.2): each OUT is durable
+ * (RWF_DSYNC) before it completes.
  *
  * I/O is asynchronous (blk_aio.h: io_uring, else a thread pool) and runs
  * off the vCPU threads: requests are parsed and submitted on the VM's I/O
@@ -70,6 +72,9 @@ struct virtio_device *virtio_blk_transport(struct virtio_blk *b);
 
 /* Handles finished I/O now (what the I/O thread does; tests, fuzzing). */
 void virtio_blk_poll(struct virtio_blk *b);
+
+/* What the device handed its I/O engine (tests: write-through). */
+void virtio_blk_aio_stats(const struct virtio_blk *b, struct blk_aio_stats *out);
 
 /* "io_uring", "thread pool"... */
 const char *virtio_blk_engine(const struct virtio_blk *b);
