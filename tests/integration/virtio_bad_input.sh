@@ -99,6 +99,8 @@ bad net-bad-hostfwd "bad hostfwd 'tcp::99999-:22'" $V --net user,hostfwd=tcp::99
 bad net-hostfwd-no-dash "bad hostfwd" $V --net user,hostfwd=tcp::2222:22
 bad net-hostfwd-on-tap "unknown suboption 'hostfwd=" $V --net tap:vmtap0,hostfwd=tcp::2222-:22
 bad net-bad-mac "bad MAC address" $V --net user,mac=01:00:5e:00:00:01
+bad net-bad-host-loopback "host-loopback='maybe' is not on or off" $V --net user,host-loopback=maybe
+bad net-host-loopback-on-tap "unknown suboption 'host-loopback=off'" $V --net tap:vmtap0,host-loopback=off
 bad net-too-many "at most 4 network" $V --net user --net user --net user --net user --net user
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && [ -c /dev/net/tun ]; then
 	bad net-tap-no-permission "tap:vmonnoperm0: cannot (open /dev/net/tun|attach)" setpriv --reuid=65534 --regid=65534 \
@@ -107,9 +109,9 @@ else
 	skip bad-disk-net-tap-no-permission "needs root and setpriv to drop privileges"
 fi
 PORT_IN_USE=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 -c "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 0); s.bind(('127.0.0.1',$PORT_IN_USE)); s.listen(1); time.sleep(20)" &
+python3 -c "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 0); s.bind(('127.0.0.1',$PORT_IN_USE)); s.listen(1); print('listening', flush=True); time.sleep(20)" >"$TMP/holder.out" &
 holder=$!
-sleep 0.3
+for _ in $(seq 100); do grep -q listening "$TMP/holder.out" 2>/dev/null && break; sleep 0.1; done
 bad net-hostfwd-in-use "hostfwd tcp 127.0.0.1:$PORT_IN_USE: cannot listen" $V \
 	--net "user,hostfwd=tcp:127.0.0.1:$PORT_IN_USE-:22"
 kill "$holder" 2>/dev/null

@@ -2,7 +2,8 @@
 /*
  * User-mode networking through libslirp: the guest gets 10.0.2.15/24
  * (DHCP), the gateway and host at 10.0.2.2 (connections to it reach the
- * host's 127.0.0.1), DNS at 10.0.2.3, NAT for outbound TCP and UDP, and
+ * host's 127.0.0.1 — every service listening there — unless
+ * host-loopback=off), DNS at 10.0.2.3, NAT for outbound TCP and UDP, and
  * the host-to-guest forwards of the spec. No IPv6, no TFTP, no guest
  * "emulation" helpers (libslirp calls them unsafe).
  *
@@ -237,6 +238,10 @@ int net_slirp_create(struct net_backend **out, const struct net_spec *spec, stru
 		.vdhcp_start = ip4(0x0a00020f),
 		.vnameserver = ip4(0x0a000203),
 		.enable_emu = false,
+		/* host-loopback=off: 10.0.2.2 stops being the host's 127.0.0.1
+		 * (libslirp refuses the translation; the guest gets an ICMP
+		 * unreachable for UDP, a reset for TCP). */
+		.disable_host_loopback = spec->no_host_loopback,
 	};
 	s->slirp = slirp_new(&cfg, &callbacks, s);
 	if (!s->slirp) {
