@@ -106,15 +106,18 @@ difftest: all
 guest:
 	scripts/make-guest.sh
 
-# libFuzzer harness for the virtio devices (clang, ASan + UBSan): a short
-# fixed run from generated seeds; FUZZ_RUNS=N for more. The devices' one-line
+# libFuzzer harness for the virtio devices and the PCI host (configuration
+# space, BAR moves, MSI-X table and PBA) (clang, ASan + UBSan): a fixed
+# run from generated seeds, about a minute (FUZZ_RUNS=N for more or less;
+# FUZZ_MAX_SECONDS caps it on a slow machine). The devices' one-line
 # complaints about bad requests go to stderr, which the run closes.
 FUZZ_CC ?= clang
-FUZZ_RUNS ?= 20000
+FUZZ_RUNS ?= 500000
+FUZZ_MAX_SECONDS ?= 120
 FUZZ_BUILD := build-fuzz
 FUZZ_SRCS := tests/fuzz/fuzz_virtio.c $(wildcard src/devices/virtio/*.c) src/devices/pci.c \
 	src/core/guest_mem.c src/core/error.c src/core/bus.c $(wildcard src/core/chardev*.c) \
-	src/core/event_loop.c src/core/vm_control.c src/core/ratelimit.c
+	src/core/event_loop.c src/core/vm_control.c src/core/ratelimit.c src/core/image_lock.c
 $(FUZZ_BUILD)/fuzz_virtio: $(FUZZ_SRCS) $(wildcard src/devices/virtio/*.h src/devices/*.h src/core/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
@@ -124,7 +127,8 @@ $(FUZZ_BUILD)/fuzz_virtio: $(FUZZ_SRCS) $(wildcard src/devices/virtio/*.h src/de
 fuzz: $(FUZZ_BUILD)/fuzz_virtio
 	@rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus
 	python3 tests/fuzz/make_seeds.py $(FUZZ_BUILD)/corpus
-	$(FUZZ_BUILD)/fuzz_virtio -runs=$(FUZZ_RUNS) -seed=1 -max_len=8192 -close_fd_mask=2 \
+	$(FUZZ_BUILD)/fuzz_virtio -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_MAX_SECONDS) -seed=1 \
+		-max_len=8192 -close_fd_mask=2 \
 		$(FUZZ_BUILD)/corpus
 
 format:
