@@ -78,10 +78,10 @@ static int open_output(const char *path, struct vmon_error *err)
 		problem = strerror(errno);
 	else if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
 		held = image_lock_held(fd);
-	if (!problem && held != 0)
-		problem = held > 0 ? "a disk image in use by a VM (this one or another): not "
-				     "overwriting it"
-				   : strerror(errno);
+	/* held < 0: a file system without locks; then no VM can hold it as
+	 * an image either (vmon refuses such disks), so write on. */
+	if (!problem && held > 0)
+		problem = "a disk image in use by a VM (this one or another): not overwriting it";
 	if (!problem && S_ISREG(st.st_mode) && ftruncate(fd, 0) < 0)
 		problem = strerror(errno);
 	/* Regular files never block; keep O_NONBLOCK elsewhere so a stuck
