@@ -25,7 +25,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu17 $(WARNINGS) -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
 	-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' -MMD -MP
 LDFLAGS += -pthread
-LDLIBS += -lZydis -luring -lslirp -lm
+LDLIBS += -lZydis -luring -lslirp -lcap-ng -lm
 
 # V=1 shows full commands.
 ifeq ($(V),1)
