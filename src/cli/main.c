@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmon's command line: `vmon run ...`, `vmon jail ...` (src/jail/),
- * `vmon --help`, `vmon --version`.
+ * vmon's command line: `vmon run ...`, `vmon --help`, `vmon --version`.
  * Every bad input ends here with one line on stderr and status 2.
  */
 #include <getopt.h>

@@ -283,7 +283,9 @@ int jail_args_parse(int argc, char **argv, struct jail_args *a, struct vmon_erro
 		case OPT_HELP: a->help = true; return 0;
 		case ':': return err_setf(err, "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return err_setf(err, "unknown option '%s' (see vmon jail --help)",
+			return err_setf(err,
+					"unknown option '%s' (see vmon jail --help; vmon run's "
+					"options go after --)",
 					argv[optind - 1]);
 		}
 	}

@@ -15,7 +15,7 @@
 
 extern char **environ;
 
-static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP};
 #define NFORWARDED ((int)(sizeof(forwarded) / sizeof(forwarded[0])))
 
 static volatile sig_atomic_t child_for_signals;

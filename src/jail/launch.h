@@ -13,8 +13,8 @@
  * (end of file, nothing read) or "failed, because..." (a message), and can
  * undo everything before the VM ever ran.
  *
- * jail_supervise waits for the child, forwarding SIGTERM, SIGINT, SIGHUP
- * and SIGQUIT to it, and returns the jailer's exit status: vmon's own, or
+ * jail_supervise waits for the child, forwarding SIGTERM, SIGINT and
+ * SIGHUP to it (vmon ends the VM on each), and returns the jailer's exit status: vmon's own, or
  * 128 + the signal that killed it (one line says which).
  */
 #ifndef VMON_JAIL_LAUNCH_H

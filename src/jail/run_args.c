@@ -173,7 +173,7 @@ static int chardev_value(struct scan *s, const char *option, const char *spec, s
 	if (chardev_parse(buf, &cs, &e) < 0)
 		return err_setf(s->err, "%s: %s", option, e.msg);
 	if (cs.kind == CHARDEV_STDIO)
-		return push(s, "%s%s", buf, rest);
+		return s->pass == EMIT ? push(s, "%s%s", buf, rest) : 0;
 	enum jail_file_kind kind = cs.kind == CHARDEV_FILE ? JAIL_FILE_OUTPUT : JAIL_FILE_SOCKET;
 	struct jail_file *f = file_at(s, kind, option, buf + 5, len - 5, false);
 	if (!f)
