@@ -67,9 +67,12 @@ static int parse_id(const char *opt, const char *s, unsigned long *out, struct v
 	return 0;
 }
 
-static bool key_char(char c)
+/* Controller file names: lowercase controller, then lowercase words with
+ * an occasional size in capitals (hugetlb.2MB.max). */
+static bool key_char(char c, bool in_controller)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+	       (!in_controller && c >= 'A' && c <= 'Z');
 }
 
 int jail_cgroup_kv_parse(const char *arg, struct jail_cgroup_kv *kv, struct vmon_error *err)
@@ -86,7 +89,7 @@ int jail_cgroup_kv_parse(const char *arg, struct jail_cgroup_kv *kv, struct vmon
 	memcpy(kv->key, arg, klen);
 	const char *dot = strchr(kv->key, '.');
 	for (size_t i = 0; i < klen; i++)
-		if (!key_char(kv->key[i]))
+		if (!key_char(kv->key[i], !dot || kv->key + i < dot))
 			return err_setf(err,
 					"--cgroup: '%.64s' is not a controller file name "
 					"(controller.file, e.g. memory.max)",

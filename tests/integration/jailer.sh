@@ -336,6 +336,79 @@ else
 		open_etc_passwd=ENOENT mount=EPERM mknod=EPERM dev=null,urandom,zero fds=0,1,2
 fi
 
+# ---- 8b. --netns: a tap in a network namespace of the test's own, owned by
+# the jailed uid; the jail has /dev/net/tun and nothing else of the host's
+# network.
+NS=vmon-test-jail-$$
+if ! command -v ip >/dev/null || [ ! -c /dev/net/tun ] || ! ip netns add "$NS" 2>"$TMP/ns.err"; then
+	fail jail-netns-tap "cannot create a network namespace with a tap: $(head -c 200 "$TMP/ns.err" 2>/dev/null)"
+else
+	ip netns exec "$NS" ip tuntap add dev vmtap0 mode tap user 65534 &&
+		ip netns exec "$NS" ip link set vmtap0 up
+	cat >"$TMP/tappeer.py" <<'PY'
+import socket
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
+s.bind(("vmtap0", 0x88b5))
+print("listening", flush=True)
+s.settimeout(100)
+while True:
+    f = s.recv(65536)
+    if f[14:27] == b"VMON-TAP-PING":
+        print("got PING from", f[6:12].hex(":"), flush=True)
+        s.send(f[6:12] + bytes.fromhex("020000000001") + b"\x88\xb5" + b"VMON-TAP-PONG".ljust(46, b"\0"))
+        break
+PY
+	ip netns exec "$NS" python3 "$TMP/tappeer.py" >"$TMP/tappeer.out" 2>&1 &
+	peer=$!
+	wait_for "$TMP/tappeer.out" listening 10
+	timeout -k 5 120 "$VMON" jail --id netns "${J[@]}" --netns "/run/netns/$NS" -- \
+		--kernel "$GUESTS/virtio_net.elf" --net tap:vmtap0 --cmdline mode=tap </dev/null \
+		>"$TMP/netns.out" 2>"$TMP/netns.err"
+	status=$?
+	expect_success jail-netns-tap "$TMP/netns.out" "$TMP/netns.err"
+	if grep -q "got PING from 52:54:00:12:34:56" "$TMP/tappeer.out"; then
+		pass jail-netns-tap-reached-host
+	else
+		fail jail-netns-tap-reached-host "the namespace's tap saw: $(head -c 200 "$TMP/tappeer.out")"
+	fi
+	kill "$peer" 2>/dev/null
+	wait "$peer" 2>/dev/null
+	ip netns del "$NS"
+fi
+
+# ---- 8c. cgroup v2 where a cgroup2 hierarchy is mounted (on hybrid hosts
+# it usually has no controllers: then the jail gets a bare cgroup there).
+v2mnt=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") print $5; break } }' /proc/self/mountinfo | head -n 1)
+if [ -z "$v2mnt" ]; then
+	skip jail-cgroup-v2 "no cgroup2 hierarchy is mounted here"
+else
+	v2keys=()
+	grep -qw pids "$v2mnt/cgroup.controllers" && v2keys=(--cgroup pids.max=77)
+	mkfifo "$TMP/v2.in"
+	exec {v2_in}<>"$TMP/v2.in"
+	timeout -k 5 120 "$VMON" jail --id v2 "${J[@]}" --cgroup-version 2 "${v2keys[@]}" -- \
+		--kernel "$GUESTS/serial_echo.elf" --cmdline idle=4000000000 <"$TMP/v2.in" \
+		>"$TMP/v2.out" 2>"$TMP/v2.err" &
+	v2pid=$!
+	wait_for "$TMP/v2.out" 'serial_echo:' 60
+	vp=$(cat "$JAIL_BASE/vmon/v2/vmon.pid" 2>/dev/null)
+	cgdir=$v2mnt/$JAIL_PARENT/v2
+	got="$(grep '^0::' /proc/$vp/cgroup 2>/dev/null) procs=$(cat "$cgdir/cgroup.procs" 2>/dev/null)"
+	[ ${#v2keys[@]} -gt 0 ] && got="$got pids.max=$(cat "$cgdir/pids.max")"
+	want="0::/$JAIL_PARENT/v2 procs=$vp"
+	[ ${#v2keys[@]} -gt 0 ] && want="$want pids.max=77"
+	printf 'x\004' >&"$v2_in"
+	wait "$v2pid"
+	status=$?
+	exec {v2_in}>&-
+	if [ "$got" = "$want" ] && [ "$status" -eq 0 ] && [ ! -e "$cgdir" ]; then
+		pass jail-cgroup-v2
+	else
+		fail jail-cgroup-v2 "got '$got', want '$want'; status $status; $(head -c 200 "$TMP/v2.err")"
+	fi
+	rmdir "$v2mnt/$JAIL_PARENT" 2>/dev/null
+fi
+
 # ---- 9. Bad arguments: one line, status 2, nothing left behind (a chroot
 # base and a parent cgroup of their own, which must not even be made).
 BB=$TMP/badjails

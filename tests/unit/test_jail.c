@@ -150,6 +150,8 @@ static void test_cgroup_kv(void **state)
 	assert_int_equal(jail_cgroup_kv_parse("blkio.throttle.read_bps_device=8:0 1000", &kv, &err),
 			 0);
 	assert_string_equal(kv.controller, "blkio");
+	assert_int_equal(jail_cgroup_kv_parse("hugetlb.2MB.max=0", &kv, &err), 0);
+	assert_string_equal(kv.controller, "hugetlb");
 	/* Value with '=' in it: only the first splits. */
 	assert_int_equal(jail_cgroup_kv_parse("x.y=a=b", &kv, &err), 0);
 	assert_string_equal(kv.value, "a=b");
