@@ -440,8 +440,10 @@ bad_case id-long "is not 1 to 64" --id "$(printf 'x%.0s' $(seq 65))" "${JB[@]}"
 bad_case uid-root "0 is root" --id b --uid 0 --gid 65534 --chroot-base "$BB"
 bad_case uid-text "--uid: 'nobody'" --id b --uid nobody --gid 65534 --chroot-base "$BB"
 bad_case no-base "--chroot-base is required" --id b --uid 65534 --gid 65534
-bad_case base-missing "--chroot-base: cannot use" --id b --uid 1 --gid 1 --chroot-base /nonexistent
-bad_case base-file "is not a directory" --id b --uid 1 --gid 1 --chroot-base "$TMP/plainfile"
+bad_case base-missing "--chroot-base: cannot use" --id b --uid 1 --gid 1 --chroot-base /nonexistent \
+	-- "${K[@]}"
+bad_case base-file "is not a directory" --id b --uid 1 --gid 1 --chroot-base "$TMP/plainfile" \
+	-- "${K[@]}"
 bad_case unknown-option "unknown option '--frobnicate'" "${B[@]}" --frobnicate
 bad_case cgroup-syntax "is not a controller file name" "${B[@]}" --cgroup "memory/max=1"
 bad_case cgroup-own "the cgroup's own interface" "${B[@]}" --cgroup cgroup.procs=1
