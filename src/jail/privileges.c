@@ -3,6 +3,7 @@
 
 #include <cap-ng.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/close_range.h>
 #include <stdio.h>
 #include <string.h>
@@ -92,4 +93,9 @@ int jail_priv_cloexec_fds(struct vmon_error *err)
 void jail_priv_close_inherited(void)
 {
 	syscall(SYS_close_range, 3U, ~0U, 0U);
+	/* A closed 0, 1 or 2 would be taken by the next open() and reach
+	 * vmon as its stdio: hold each with /dev/null instead. */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) < 0)
+			break;
 }

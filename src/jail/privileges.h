@@ -31,7 +31,8 @@ int jail_priv_drop(uid_t uid, gid_t gid, bool userns, struct vmon_error *err);
 int jail_priv_cloexec_fds(struct vmon_error *err);
 
 /* Closes every descriptor from 3 up: the jailer's first act, so nothing
- * the caller left open reaches the jail. */
+ * the caller left open reaches the jail; puts /dev/null on any of 0, 1, 2
+ * that is closed. */
 void jail_priv_close_inherited(void);
 
 #endif

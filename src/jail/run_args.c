@@ -183,7 +183,7 @@ static int chardev_value(struct scan *s, const char *option, const char *spec, s
 	return push(s, "%s:/%s%s", kind == JAIL_FILE_OUTPUT ? "file" : "unix", f->name, rest);
 }
 
-static int handle(struct scan *s, enum run_opt kind, const char *name, const char *val)
+static int handle(struct scan *s, enum run_opt kind, const char *val)
 {
 	struct jail_file *f;
 	switch (kind) {
@@ -256,7 +256,6 @@ static int handle(struct scan *s, enum run_opt kind, const char *name, const cha
 	case R_OTHER_VALUE:
 	case R_FLAG: break;
 	}
-	(void)name;
 	return s->pass == EMIT ? push(s, "%s", val) : 0;
 }
 
@@ -310,7 +309,7 @@ static int scan_args(struct scan *s, int argc, char **argv)
 			return -1;
 		if (s->pass == EMIT && push(s, "--%s", run_opts[k].name) < 0)
 			return -1;
-		if (handle(s, run_opts[k].kind, run_opts[k].name, val) < 0)
+		if (handle(s, run_opts[k].kind, val) < 0)
 			return -1;
 	}
 	return 0;
