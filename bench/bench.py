@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 
+import jail_startup
 import linux_io
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -205,9 +206,10 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--exits", type=int, default=20000)
     ap.add_argument("--iters", type=int, default=200000)
-    ap.add_argument("--only", choices=["linux-io", "linux-boot"],
+    ap.add_argument("--only", choices=["linux-io", "linux-boot", "jail"],
                     help="run one section: linux-io = storage and network in the Linux guest, "
-                    "linux-boot = Linux boot to power-off vs QEMU TCG")
+                    "linux-boot = Linux boot to power-off vs QEMU TCG, "
+                    "jail = jailed start-up vs plain")
     args = ap.parse_args()
     BUILD = args.build
     if args.only == "linux-io":
@@ -215,6 +217,9 @@ def main():
         return
     if args.only == "linux-boot":
         linux_boot_table(BUILD, args.runs)
+        return
+    if args.only == "jail":
+        jail_startup.jail_startup_table(BUILD, max(args.runs, 20))
         return
     guests = os.path.join(BUILD, "guests")
     vmms = vmm_commands(BUILD, guests)
@@ -300,6 +305,7 @@ def main():
         print(f"{name}: not measured on this host ({why})")
     linux_boot_table(BUILD, min(args.runs, 3))
     linux_io.linux_io_table(BUILD)
+    jail_startup.jail_startup_table(BUILD, max(args.runs, 20))
     print()
     print(f"runs per figure: {args.runs} (median; Linux boot: {min(args.runs, 3)}); exits per run: {args.exits} "
           f"(emu and qemu tcg: {args.exits * 200}); compute iterations: {args.iters} "
