@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/ratelimit.h"
 #include "cpu/emu/emu.h"
 #include "cpu/insn_format.h"
 
@@ -289,8 +290,8 @@ static void report_unimpl(struct emu_cpu *c, const uint8_t *bytes, unsigned n, c
 					      : INSN_MODE_16;
 	uint64_t lin = c->seg[SEG_CS].base + c->rip;
 	insn_format(text, sizeof(text), bytes, n, mode, lin);
-	fprintf(stderr, "vmon: emu: cpu%d: %s at rip=%#llx: %s; raising #UD\n", c->index, what,
-		(unsigned long long)c->rip, text);
+	guest_log("emu: cpu%d: %s at rip=%#llx: %s; raising #UD", c->index, what,
+		  (unsigned long long)c->rip, text);
 }
 
 /* True the first time a mnemonic is reported in this VM. */
@@ -330,8 +331,8 @@ static void fetch_page(struct emu_cpu *c, uint64_t lin)
 		return;
 	struct tlb_entry *e = mmu_lookup(c, lin, 2, c->cpl == 3);
 	if (!e->host) {
-		fprintf(stderr, "vmon: emu: cpu%d: executing from non-RAM gpa %#llx\n", c->index,
-			(unsigned long long)(e->gpa | (lin & 0xfff)));
+		guest_log("emu: cpu%d: executing from non-RAM gpa %#llx", c->index,
+			  (unsigned long long)(e->gpa | (lin & 0xfff)));
 		vmctl_request_stop(&c->m->ctl, VM_STOP_GUEST_ERROR, 1);
 		emu_raise(c, EXC_UD, 0, false);
 	}

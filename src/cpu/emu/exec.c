@@ -13,6 +13,7 @@
 #include <time.h>
 #include <x86intrin.h>
 
+#include "core/ratelimit.h"
 #include "cpu/emu/emu.h"
 #include "cpu/emu/operand.h"
 
@@ -577,7 +578,7 @@ static uint64_t port_in(struct emu_cpu *c, uint16_t port, unsigned size)
 	c->slow = true; /* the device may have stopped the VM */
 	if (!bus_access(&c->m->pio, &c->pio_hint, port, size, false, &v) &&
 	    c->m->trace_unclaimed_io)
-		fprintf(stderr, "vmon: emu: unclaimed in %#x/%u\n", port, size);
+		guest_log("emu: unclaimed in %#x/%u", port, size);
 	return v & szmask(size);
 }
 
@@ -586,8 +587,7 @@ static void port_out(struct emu_cpu *c, uint16_t port, unsigned size, uint64_t v
 	v &= szmask(size);
 	c->slow = true;
 	if (!bus_access(&c->m->pio, &c->pio_hint, port, size, true, &v) && c->m->trace_unclaimed_io)
-		fprintf(stderr, "vmon: emu: unclaimed out %#x/%u = %#llx\n", port, size,
-			(unsigned long long)v);
+		guest_log("emu: unclaimed out %#x/%u = %#llx", port, size, (unsigned long long)v);
 }
 
 /* ---- String instructions -------------------------------------------------------- */
@@ -873,6 +873,11 @@ static void do_div(struct emu_cpu *c, const struct dinsn *d, bool sign)
 	if (sign) {
 		int64_t sn = size == 4 ? (int64_t)n : sext(n, size * 2);
 		int64_t sd = sext(src, size);
+		/* EDX:EAX = 0x80000000:00000000 by -1 is INT64_MIN / -1, which
+		 * traps on the host (SIGFPE); its quotient, 2^63, overflows the
+		 * guest's 32 bits anyway. */
+		if (sd == -1 && sn == INT64_MIN)
+			emu_raise(c, EXC_DE, 0, false);
 		int64_t sq = sn / sd, sr = sn % sd;
 		if (sq != sext((uint64_t)sq & szmask(size), size))
 			emu_raise(c, EXC_DE, 0, false);
@@ -2751,11 +2756,9 @@ static void handle_fault(struct emu_cpu *c)
 		if (prev == EXC_DF) {
 			char text[128];
 			emu_format_insn(c, c->rip, text, sizeof(text));
-			fprintf(stderr,
-				"vmon: emu: cpu%d: triple fault (exception %d while delivering "
-				"#DF) "
-				"at rip=%#llx: %s\n",
-				c->index, vec, (unsigned long long)c->rip, text);
+			guest_log("emu: cpu%d: triple fault (exception %d while delivering #DF) at "
+				  "rip=%#llx: %s",
+				  c->index, vec, (unsigned long long)c->rip, text);
 			c->delivering = -1;
 			vmctl_request_stop(&c->m->ctl, VM_STOP_TRIPLE_FAULT, 1);
 			return;

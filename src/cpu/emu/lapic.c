@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/ratelimit.h"
 #include "cpu/emu/emu.h"
 
 #define LVT_MASKED	0x10000u
@@ -149,7 +150,7 @@ void apic_deliver(struct emu_vm *vm, struct emu_cpu *from, uint32_t dest, int de
 		case 0: /* fixed */
 		case 1: /* lowest priority: the first match */ lapic_accept(t, vec, level); break;
 		case 4: /* NMI: delivered as vector 2 through the IRR is wrong; not modelled */
-			fprintf(stderr, "vmon: emu: NMI IPI not supported (ignored)\n");
+			guest_log("emu: NMI IPI not supported (ignored)");
 			break;
 		case 5: emu_wake(t, EV_INIT); break;
 		case 6:
@@ -215,8 +216,11 @@ static uint32_t timer_current(struct emu_cpu *c)
 	uint64_t per_tick = (uint64_t)timer_divisor(a->timer_div) * LAPIC_BUS_NS;
 	uint64_t ticks = (now - a->timer_start_ns) / per_tick;
 	uint64_t total = a->timer_period_ns / per_tick;
+	/* A periodic count is at least MIN_PERIODIC_NS, more than any divisor,
+	 * so total >= 1; checked anyway, as a division by zero here would end
+	 * vmon rather than the guest (the divisor changes without a restart). */
 	if (ticks >= total)
-		return timer_periodic(a) ? (uint32_t)(total - ticks % total) : 0;
+		return timer_periodic(a) && total ? (uint32_t)(total - ticks % total) : 0;
 	return (uint32_t)(total - ticks);
 }
 

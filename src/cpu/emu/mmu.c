@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/ratelimit.h"
 #include "cpu/emu/emu.h"
 
 #define PTE_P	  0x1ULL
@@ -255,8 +256,7 @@ uint64_t phys_read(struct emu_cpu *c, uint64_t gpa, unsigned size)
 	uint64_t v = 0;
 	if (!bus_access(&c->m->mmio, &c->mmio_hint, gpa, size, false, &v) &&
 	    c->m->trace_unclaimed_io)
-		fprintf(stderr, "vmon: emu: unclaimed mmio read %#llx/%u\n",
-			(unsigned long long)gpa, size);
+		guest_log("emu: unclaimed mmio read %#llx/%u", (unsigned long long)gpa, size);
 	return v;
 }
 
@@ -280,8 +280,7 @@ void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned size, uint64_t v)
 	}
 	if (!bus_access(&c->m->mmio, &c->mmio_hint, gpa, size, true, &v) &&
 	    c->m->trace_unclaimed_io)
-		fprintf(stderr, "vmon: emu: unclaimed mmio write %#llx/%u\n",
-			(unsigned long long)gpa, size);
+		guest_log("emu: unclaimed mmio write %#llx/%u", (unsigned long long)gpa, size);
 }
 
 /* ---- Linear accesses ------------------------------------------------- */

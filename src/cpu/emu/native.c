@@ -29,6 +29,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/ratelimit.h"
 #include "cpu/emu/emu.h"
 
 #define NATIVE_ARENA_BYTES (16u << 20)
@@ -771,15 +772,13 @@ static void emit_req(struct emitter *e, ZydisEncoderRequest *r)
 		if (ZYAN_FAILED(ZydisEncoderEncodeInstruction(r, ref, &len)) ||
 		    !same_decoded(tmp, n, ref, len)) {
 			encodings_mismatched++;
-			fprintf(stderr,
-				"vmon: emu: native encoder disagrees with Zydis on mnemonic %d:",
-				(int)r->mnemonic);
+			char mine[3 * sizeof(tmp) + 1] = "", theirs[3 * sizeof(ref) + 1] = "";
 			for (size_t i = 0; i < n; i++)
-				fprintf(stderr, " %02x", tmp[i]);
-			fprintf(stderr, " vs");
-			for (size_t i = 0; i < len; i++)
-				fprintf(stderr, " %02x", ref[i]);
-			fprintf(stderr, "\n");
+				snprintf(mine + 3 * i, 4, " %02x", tmp[i]);
+			for (size_t i = 0; i < len && i < sizeof(ref); i++)
+				snprintf(theirs + 3 * i, 4, " %02x", ref[i]);
+			guest_log("emu: native encoder disagrees with Zydis on mnemonic %d:%s vs%s",
+				  (int)r->mnemonic, mine, theirs);
 			e->failed = true;
 			return;
 		}
