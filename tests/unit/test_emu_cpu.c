@@ -21,7 +21,8 @@
 #include "core/machine.h"
 #include "core/ratelimit.h"
 #include "cpu/cpu_backend.h"
-#include "cpu/emu/emu.h"
+#include "cpu/emu/cpu.h"
+#include "cpu/emu/flags.h"
 
 #include "emu_harness.h"
 

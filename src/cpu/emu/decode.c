@@ -2,20 +2,19 @@
 /*
  * Instruction decoding: Zydis decodes each instruction once into vmon's
  * struct dinsn; runs of them up to the next branch or system instruction
- * are cached per vCPU as blocks, by guest-physical address (struct dblock).
- *
- * Invalidation: each block keeps the bytes it was decoded from, and is
- * only used while guest memory still holds them (emu_block). That covers
- * every way code can change -- stores by any vCPU, and device DMA that
- * writes guest RAM through host pointers -- with no write-side hook.
- * Instructions that cross a page boundary are never cached.
+ * become blocks (struct dblock), which cache.c keeps. Instructions that
+ * cross a page boundary are never part of a block (emu_fetch_decode).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/ratelimit.h"
-#include "cpu/emu/emu.h"
+#include "cpu/emu/decode.h"
+#include "cpu/emu/fault.h"
+#include "cpu/emu/mmu.h"
 #include "cpu/insn_format.h"
+
+const void *const *emu_op_labels;
 
 int emu_decode_init(struct emu_vm *vm)
 {
@@ -324,7 +323,7 @@ static unsigned fetch_bytes(struct emu_cpu *c, uint64_t lin, uint8_t *buf)
 }
 
 /* Makes the current code page's translation the cached one (c->fetch_*). */
-static void fetch_page(struct emu_cpu *c, uint64_t lin)
+void emu_fetch_page(struct emu_cpu *c, uint64_t lin)
 {
 	uint64_t vpn = lin >> 12;
 	if (c->fetch_vpn == vpn + 1)
@@ -341,20 +340,11 @@ static void fetch_page(struct emu_cpu *c, uint64_t lin)
 	c->fetch_gpa = e->gpa;
 }
 
-static uint64_t cs_linear(const struct emu_cpu *c, uint64_t rip)
-{
-	uint64_t lin = c->seg[SEG_CS].base + rip;
-	return c->cmode != 8 ? lin & 0xffffffffULL : lin;
-}
-
-/* Decodes the instruction at CS:RIP on its own, uncached: the path for
- * instructions that straddle a page and for those that do not decode
- * (which raises #UD here, with a report the first time). */
 const struct dinsn *emu_fetch_decode(struct emu_cpu *c)
 {
 	static __thread struct dinsn scratch;
-	uint64_t lin = cs_linear(c, c->rip);
-	fetch_page(c, lin);
+	uint64_t lin = emu_cs_linear(c, c->rip);
+	emu_fetch_page(c, lin);
 	uint8_t buf[15];
 	unsigned n = fetch_bytes(c, lin, buf);
 	ZydisDecodedInstruction in;
@@ -463,37 +453,15 @@ static void drop_dead_flags(struct dinsn *insn, unsigned n, const bool *reads,
 	}
 }
 
-/* Drops every block (the arena is full, or on request). */
-static void blocks_flush(struct emu_cpu *c)
-{
-	memset(c->btab, 0, sizeof(*c->btab) << BTAB_BITS);
-	c->arena_used = 0;
-	emu_native_flush(c); /* the host code of native runs goes with them */
-	c->block_flushes++;
-}
-
 /*
- * The block at CS:RIP after a change of code page, or a miss: decodes it
- * into the arena and enters it in the table; NULL if its first
- * instruction must be taken alone. Decoding stops
- * before an instruction that would cross the page, would wrap IP/EIP, or
- * does not decode (it faults when it is reached, from a block of its own).
+ * Decodes up to BLOCK_MAX_INSNS instructions from CS:RIP into b. Decoding
+ * stops after an instruction that ends the block, and before one that
+ * would cross the page, would wrap IP/EIP, or does not decode (it faults
+ * when it is reached, from a block of its own).
  */
-const struct dblock *emu_block_build(struct emu_cpu *c)
+void emu_decode_block(struct emu_cpu *c, struct dblock *b)
 {
-	uint64_t lin = cs_linear(c, c->rip);
-	fetch_page(c, lin);
-	unsigned off = lin & 0xfff;
-	/* Most calls here come from a change of code page: look again. */
-	struct dblock *hit = c->btab[btab_index(c->fetch_gpa | off)];
-	if (hit && hit->tag == BLOCK_TAG(c->fetch_gpa | off, c->cmode) &&
-	    dblock_current(c, hit, c->fetch_host + off))
-		return hit;
-	const size_t worst =
-		sizeof(struct dblock) + BLOCK_MAX_INSNS * (sizeof(struct dinsn) + 15) + 64;
-	if (c->arena_used + worst > BLOCK_ARENA_BYTES || !emu_native_room(c))
-		blocks_flush(c);
-	struct dblock *b = (struct dblock *)(c->arena + c->arena_used);
+	unsigned off = emu_cs_linear(c, c->rip) & 0xfff;
 	unsigned pos = off, n = 0;
 	uint64_t ip_limit = c->cmode == 8 ? UINT64_MAX : c->cmode == 4 ? 0xffffffffULL : 0xffffULL;
 	uint64_t ip = c->rip;
@@ -521,27 +489,14 @@ const struct dblock *emu_block_build(struct emu_cpu *c)
 		if (ends_block(&in, d))
 			break;
 	}
+	b->n = (uint16_t)n;
+	b->nbytes = (uint16_t)(pos - off);
 	if (n == 0)
-		return NULL;
+		return;
 	drop_dead_flags(b->insn, n, reads, writes_all);
 	for (unsigned i = 0; i < n; i++)
 		b->insn[i].label = emu_op_labels[b->insn[i].fop];
-	b->n = (uint16_t)n;
-	b->nbytes = (uint16_t)(pos - off);
-	b->runs = 0;
-	b->checked = c->code_epoch;
-	uint64_t pfn = c->fetch_gpa >> 12;
-	if (pfn < c->vm->code_pages_len)
-		__atomic_store_n(&c->vm->code_pages[pfn], 1, __ATOMIC_RELAXED);
-	b->succ_tag[0] = b->succ_tag[1] = 0;
-	b->succ[0] = b->succ[1] = NULL;
 	memcpy((uint8_t *)&b->insn[n], bytes, b->nbytes);
-	b->tag = BLOCK_TAG(c->fetch_gpa | off, c->cmode);
-	size_t size = sizeof(*b) + n * sizeof(struct dinsn) + b->nbytes;
-	c->arena_used += (size + 63) & ~(size_t)63;
-	c->btab[btab_index(c->fetch_gpa | off)] = b;
-	c->blocks_built++;
-	return b;
 }
 
 void emu_format_insn(struct emu_cpu *c, uint64_t rip, char *buf, size_t len)

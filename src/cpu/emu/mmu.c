@@ -13,7 +13,10 @@
 #include <string.h>
 
 #include "core/ratelimit.h"
-#include "cpu/emu/emu.h"
+#include "cpu/emu/chip_ioapic.h"
+#include "cpu/emu/chip_lapic.h"
+#include "cpu/emu/fault.h"
+#include "cpu/emu/mmu.h"
 
 #define PTE_P	  0x1ULL
 #define PTE_W	  0x2ULL
@@ -23,9 +26,6 @@
 #define PTE_PS	  0x80ULL
 #define PTE_NX	  (1ULL << 63)
 #define ADDR_MASK 0x000ffffffffff000ULL
-
-#define LAPIC_DEFAULT_BASE 0xfee00000ULL
-#define IOAPIC_BASE	   0xfec00000ULL
 
 void tlb_flush(struct emu_cpu *c)
 {

@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "core/ratelimit.h"
-#include "cpu/emu/emu.h"
+#include "cpu/emu/native.h"
 
 #define NATIVE_ARENA_BYTES (16u << 20)
 #define NATIVE_MIN_RUN	   3 /* shorter runs cost more to enter than they save */

@@ -12,7 +12,8 @@
  */
 #include <string.h>
 
-#include "cpu/emu/emu.h"
+#include "cpu/emu/fault.h"
+#include "cpu/emu/insn.h"
 #include "cpu/emu/operand.h"
 
 /* ---- State access ---------------------------------------------------------- */

@@ -17,22 +17,12 @@
  */
 #include <string.h>
 
-#include "cpu/emu/emu.h"
+#include "cpu/emu/fault.h"
+#include "cpu/emu/flags.h"
+#include "cpu/emu/insn.h"
 #include "cpu/emu/operand.h"
 
 #define MXCSR_MASK 0xffffu /* incl. DAZ, as every x86-64 CPU */
-
-void emu_fpu_reset(struct emu_cpu *c)
-{
-	c->fcw = 0x37f;
-	c->fsw = 0;
-	c->ftw = 0;
-	c->fop = 0;
-	c->fip = c->fdp = 0;
-	c->mxcsr = 0x1f80;
-	memset(c->fpr, 0, sizeof(c->fpr));
-	memset(c->xmm, 0, sizeof(c->xmm));
-}
 
 static void fpu_check(struct emu_cpu *c)
 {

@@ -9,22 +9,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "cpu/emu/emu.h"
-
-_Noreturn void emu_raise(struct emu_cpu *c, int vec, uint32_t err, bool has_err)
-{
-	c->pending_exc = vec;
-	c->pending_err = err;
-	c->pending_has_err = has_err;
-	longjmp(c->fault_jmp, 1);
-}
-
-_Noreturn void emu_raise_gp(struct emu_cpu *c, uint32_t err)
-{
-	emu_raise(c, EXC_GP, err, true);
-}
-
-static uint64_t flags_now(struct emu_cpu *c);
+#include "cpu/emu/fault.h"
+#include "cpu/emu/flags.h"
+#include "cpu/emu/mmu.h"
+#include "cpu/emu/sys.h"
 
 void emu_update_mode(struct emu_cpu *c)
 {
@@ -551,13 +539,6 @@ void emu_cpuid(struct emu_cpu *c)
 	c->r[R_DX] = d;
 }
 
-/* ---- Flags access (lazy flags live in exec.c; materialise here) ------------- */
-
-static uint64_t flags_now(struct emu_cpu *c)
-{
-	return emu_flags(c);
-}
-
 static void set_flags_priv(struct emu_cpu *c, uint64_t v, int osize, int old_cpl)
 {
 	uint64_t mask = F_ARITH | F_TF | F_DF | F_NT | F_RF | F_AC | F_ID;
@@ -567,7 +548,7 @@ static void set_flags_priv(struct emu_cpu *c, uint64_t v, int osize, int old_cpl
 		mask |= F_IF;
 	if (osize == 2)
 		mask &= 0xffff;
-	uint64_t f = flags_now(c);
+	uint64_t f = emu_flags(c);
 	c->flags = (f & ~mask) | (v & mask) | 2;
 	emu_poke(c);
 }
@@ -584,7 +565,7 @@ static void push_sys(struct emu_cpu *c, uint64_t *sp, unsigned size, uint64_t v,
 void emu_deliver(struct emu_cpu *c, int vec, uint32_t err, bool has_err, bool soft,
 		 uint64_t ret_rip)
 {
-	uint64_t fl = flags_now(c);
+	uint64_t fl = emu_flags(c);
 	uint32_t ext = soft ? 0 : 1;
 	if (!(c->cr0 & CR0_PE)) {
 		if ((uint32_t)vec * 4 + 3 > c->idtr.limit)
@@ -855,7 +836,7 @@ void emu_syscall(struct emu_cpu *c)
 {
 	if (!(c->efer & EFER_SCE) || !(c->efer & EFER_LMA))
 		emu_raise(c, EXC_UD, 0, false);
-	uint64_t fl = flags_now(c);
+	uint64_t fl = emu_flags(c);
 	uint16_t sel = (uint16_t)(c->star >> 32) & 0xfffc;
 	c->r[R_CX] = c->next_rip;
 	c->r[11] = fl & ~(uint64_t)F_RF;
@@ -884,28 +865,9 @@ void emu_sysret(struct emu_cpu *c, int osize)
 		c->next_rip = (uint32_t)c->r[R_CX];
 	}
 	set_seg(&c->seg[SEG_SS], (uint16_t)((base + 8) | 3), 0, 0xffffffff, 0xc0f3);
-	flags_now(c);
+	emu_flags(c);
 	c->flags = (c->r[11] & 0x3c7fd7ULL) | 2;
 	c->cpl = 3;
 	emu_poke(c);
 	emu_update_mode(c);
-}
-
-void emu_dump(struct emu_cpu *c, const char *why)
-{
-	char text[128];
-	emu_format_insn(c, c->rip, text, sizeof(text));
-	fprintf(stderr,
-		"vmon: emu: cpu%d: %s\n"
-		"  rip=%016llx  %s\n"
-		"  rax=%016llx rbx=%016llx rcx=%016llx rdx=%016llx\n"
-		"  rsi=%016llx rdi=%016llx rbp=%016llx rsp=%016llx\n"
-		"  cs=%04x ss=%04x cr0=%llx cr3=%llx cr4=%llx efer=%llx rflags=%llx cpl=%d\n",
-		c->index, why, (unsigned long long)c->rip, text, (unsigned long long)c->r[0],
-		(unsigned long long)c->r[3], (unsigned long long)c->r[1],
-		(unsigned long long)c->r[2], (unsigned long long)c->r[6],
-		(unsigned long long)c->r[7], (unsigned long long)c->r[5],
-		(unsigned long long)c->r[4], c->seg[SEG_CS].sel, c->seg[SEG_SS].sel,
-		(unsigned long long)c->cr0, (unsigned long long)c->cr3, (unsigned long long)c->cr4,
-		(unsigned long long)c->efer, (unsigned long long)flags_now(c), c->cpl);
 }

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Local APIC (xAPIC, MMIO at 0xfee00000), one per vCPU: IRR/ISR/TMR,
- * TPR/PPR, EOI (forwarded to the IOAPIC for level-triggered vectors),
- * spurious vector register, LVTs, the timer (one-shot/periodic, counting
- * real host time at a 1 GHz bus clock like KVM's), and IPIs including
- * INIT and STARTUP.
+ * TPR/PPR, EOI (a level-triggered vector's reaches the IOAPIC through
+ * emu_vm.eoi_broadcast), spurious vector register, LVTs, the timer
+ * (one-shot/periodic, counting real host time at a 1 GHz bus clock like
+ * KVM's), and IPIs including INIT and STARTUP.
  *
  * IRR and TMR are set from any thread (IOAPIC, other vCPUs' IPIs) with
  * atomics; everything else is touched only by the owning vCPU.
@@ -13,21 +13,13 @@
 #include <string.h>
 
 #include "core/ratelimit.h"
-#include "cpu/emu/emu.h"
+#include "cpu/emu/chip_lapic.h"
 
 #define LVT_MASKED	0x10000u
 #define LVT_TIMER	0
 #define LVT_LINT0	3
 #define LAPIC_BUS_NS	1      /* one bus cycle per nanosecond */
 #define MIN_PERIODIC_NS 200000 /* as KVM's min_timer_period_us */
-
-void emu_wake(struct emu_cpu *c, uint32_t ev)
-{
-	atomic_fetch_or(&c->events, ev);
-	pthread_mutex_lock(&c->sleep_lock);
-	pthread_cond_signal(&c->sleep_cond);
-	pthread_mutex_unlock(&c->sleep_lock);
-}
 
 void lapic_reset(struct emu_cpu *c, bool bsp)
 {
@@ -266,8 +258,8 @@ static void lapic_eoi(struct emu_cpu *c)
 		return;
 	a->isr[v >> 5] &= ~(1u << (v & 31));
 	emu_poke(c);
-	if (atomic_load(&a->tmr[v >> 5]) & (1u << (v & 31)))
-		ioapic_eoi(c->vm, v);
+	if ((atomic_load(&a->tmr[v >> 5]) & (1u << (v & 31))) && c->vm->eoi_broadcast)
+		c->vm->eoi_broadcast(c->vm, v);
 }
 
 void lapic_write(struct emu_cpu *c, uint32_t off, uint32_t v)
