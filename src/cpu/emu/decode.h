@@ -64,7 +64,7 @@ struct dop {
 struct dinsn {
 	const void *label; /* where run_blocks() runs fop (emu_op_labels[fop]) */
 	uint16_t mnem;	   /* ZydisMnemonic */
-	uint8_t hclass;	   /* H_*: what exec() dispatches on */
+	uint16_t row;	   /* I_*: its row of the instruction table (table.h) */
 	uint8_t len;	   /* bytes */
 	uint8_t osize;	   /* operand size in bytes */
 	uint8_t asize;	   /* address size in bytes */
@@ -73,7 +73,7 @@ struct dinsn {
 	uint8_t seg;	   /* segment of the memory operand (SEG_*) */
 	uint8_t base, index, scale;
 	uint8_t opcode; /* last opcode byte */
-	uint8_t fop;	/* its handler in the run loop (exec.c: emu_insn_handler) */
+	uint8_t fop;	/* FOP_*: its handler in the run loop (a FORM row, or f_exec) */
 	uint16_t imm2;	/* second immediate (enter) or far pointer selector */
 	struct dop op[3];
 	int32_t disp; /* see DI_DISP64 */
@@ -93,7 +93,8 @@ _Static_assert(sizeof(struct dinsn) <= 48,
 /*
  * A run of instructions decoded from consecutive bytes of one guest page,
  * ending after the first instruction that may change control flow, modes,
- * translation or interrupt state (decode.c: ends_block). The bytes they
+ * translation or interrupt state (A_END in the table; decode.c:
+ * ends_block). The bytes they
  * were decoded from follow insn[n]; a block is used only while guest
  * memory still holds them.
  */
@@ -144,11 +145,5 @@ void emu_report_unimpl(struct emu_cpu *c, const struct dinsn *d);
 /* run_blocks()'s handler addresses by fop, set before the first block is
  * built (the decoder stores each instruction's in dinsn.label). */
 extern const void *const *emu_op_labels;
-
-/* Transitional (exec.c): the run-loop handler of an instruction, its
- * flagless twin, and whether it only touches registers. */
-uint8_t emu_insn_handler(const struct dinsn *d, int cmode);
-uint8_t emu_insn_flagless(uint8_t fop);
-bool emu_insn_reg_only(uint8_t fop);
 
 #endif

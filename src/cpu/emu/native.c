@@ -94,80 +94,10 @@ void emu_native_flush(struct emu_cpu *c)
 
 /* ---- What may run natively ---------------------------------------------- */
 
-static bool whitelisted(ZydisMnemonic m)
+/* How insns.def says mnemonic m may run as host code (NAT_*). */
+static int native_kind(ZydisMnemonic m)
 {
-	switch (m) {
-	case ZYDIS_MNEMONIC_MOV:
-	case ZYDIS_MNEMONIC_MOVZX:
-	case ZYDIS_MNEMONIC_MOVSX:
-	case ZYDIS_MNEMONIC_MOVSXD:
-	case ZYDIS_MNEMONIC_LEA:
-	case ZYDIS_MNEMONIC_ADD:
-	case ZYDIS_MNEMONIC_ADC:
-	case ZYDIS_MNEMONIC_SUB:
-	case ZYDIS_MNEMONIC_SBB:
-	case ZYDIS_MNEMONIC_AND:
-	case ZYDIS_MNEMONIC_OR:
-	case ZYDIS_MNEMONIC_XOR:
-	case ZYDIS_MNEMONIC_CMP:
-	case ZYDIS_MNEMONIC_TEST:
-	case ZYDIS_MNEMONIC_NEG:
-	case ZYDIS_MNEMONIC_NOT:
-	case ZYDIS_MNEMONIC_INC:
-	case ZYDIS_MNEMONIC_DEC:
-	case ZYDIS_MNEMONIC_SHL:
-	case ZYDIS_MNEMONIC_SHR:
-	case ZYDIS_MNEMONIC_SAR:
-	case ZYDIS_MNEMONIC_ROL:
-	case ZYDIS_MNEMONIC_ROR:
-	case ZYDIS_MNEMONIC_IMUL:
-	case ZYDIS_MNEMONIC_MUL:
-	case ZYDIS_MNEMONIC_BSWAP:
-	case ZYDIS_MNEMONIC_XCHG:
-	case ZYDIS_MNEMONIC_CBW:
-	case ZYDIS_MNEMONIC_CWDE:
-	case ZYDIS_MNEMONIC_CDQE:
-	case ZYDIS_MNEMONIC_CWD:
-	case ZYDIS_MNEMONIC_CDQ:
-	case ZYDIS_MNEMONIC_CQO:
-	case ZYDIS_MNEMONIC_BT:
-	case ZYDIS_MNEMONIC_BTS:
-	case ZYDIS_MNEMONIC_BTR:
-	case ZYDIS_MNEMONIC_BTC:
-	case ZYDIS_MNEMONIC_CMOVB:
-	case ZYDIS_MNEMONIC_CMOVBE:
-	case ZYDIS_MNEMONIC_CMOVL:
-	case ZYDIS_MNEMONIC_CMOVLE:
-	case ZYDIS_MNEMONIC_CMOVNB:
-	case ZYDIS_MNEMONIC_CMOVNBE:
-	case ZYDIS_MNEMONIC_CMOVNL:
-	case ZYDIS_MNEMONIC_CMOVNLE:
-	case ZYDIS_MNEMONIC_CMOVNO:
-	case ZYDIS_MNEMONIC_CMOVNP:
-	case ZYDIS_MNEMONIC_CMOVNS:
-	case ZYDIS_MNEMONIC_CMOVNZ:
-	case ZYDIS_MNEMONIC_CMOVO:
-	case ZYDIS_MNEMONIC_CMOVP:
-	case ZYDIS_MNEMONIC_CMOVS:
-	case ZYDIS_MNEMONIC_CMOVZ:
-	case ZYDIS_MNEMONIC_SETB:
-	case ZYDIS_MNEMONIC_SETBE:
-	case ZYDIS_MNEMONIC_SETL:
-	case ZYDIS_MNEMONIC_SETLE:
-	case ZYDIS_MNEMONIC_SETNB:
-	case ZYDIS_MNEMONIC_SETNBE:
-	case ZYDIS_MNEMONIC_SETNL:
-	case ZYDIS_MNEMONIC_SETNLE:
-	case ZYDIS_MNEMONIC_SETNO:
-	case ZYDIS_MNEMONIC_SETNP:
-	case ZYDIS_MNEMONIC_SETNS:
-	case ZYDIS_MNEMONIC_SETNZ:
-	case ZYDIS_MNEMONIC_SETO:
-	case ZYDIS_MNEMONIC_SETP:
-	case ZYDIS_MNEMONIC_SETS:
-	case ZYDIS_MNEMONIC_SETZ: return true;
-	default: return false;
-	}
+	return m <= ZYDIS_MNEMONIC_MAX_VALUE ? emu_insns[emu_row_of_mnem[m]].native : NAT_NO;
 }
 
 /* Guest register number (0-15) of a general register other than the
@@ -268,20 +198,6 @@ static bool same_operands(const ZydisDecodedInstruction *a, const ZydisDecodedOp
 	return true;
 }
 
-/* Mnemonics whose memory forms may be compiled: plain loads, stores and
- * read-modify-writes of one explicit operand. */
-static bool memory_ok(ZydisMnemonic m)
-{
-	switch (m) {
-	case ZYDIS_MNEMONIC_BT:
-	case ZYDIS_MNEMONIC_BTS:
-	case ZYDIS_MNEMONIC_BTR:
-	case ZYDIS_MNEMONIC_BTC:		/* a register bit offset reaches past the operand */
-	case ZYDIS_MNEMONIC_XCHG: return false; /* locked by definition */
-	default: return whitelisted(m);
-	}
-}
-
 /* PUSH/POP of a 64-bit general register other than RSP: a store to /
  * load from [RSP - 8] / [RSP], compiled as MOV through the TLB, then
  * r[RSP] moves. */
@@ -365,19 +281,20 @@ static bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstructio
 	ni->base = ni->index = -1;
 	if (in->machine_mode != ZYDIS_MACHINE_MODE_LONG_64)
 		return false;
-	if (in->mnemonic == ZYDIS_MNEMONIC_NOP) {
+	int kind = native_kind(in->mnemonic);
+	if (kind == NAT_NOP) {
 		/* Multi-byte NOPs carry a ModRM "memory" operand they never
 		 * access: nothing to emit. */
 		ni->nop = true;
 		return !(in->attributes & ZYDIS_ATTRIB_HAS_LOCK);
 	}
-	if (in->attributes & ZYDIS_ATTRIB_HAS_LOCK)
+	if (kind == NAT_NO || (in->attributes & ZYDIS_ATTRIB_HAS_LOCK))
 		return false;
-	if (in->mnemonic == ZYDIS_MNEMONIC_PUSH || in->mnemonic == ZYDIS_MNEMONIC_POP)
+	if (kind == NAT_STACK)
 		return check_stack(dec64, in, ops, ni);
-	if (in->meta.category == ZYDIS_CATEGORY_COND_BR || in->mnemonic == ZYDIS_MNEMONIC_JMP)
+	if (kind == NAT_BRANCH)
 		return check_branch(in, ops, ni);
-	if (!whitelisted(in->mnemonic) || !in->cpu_flags)
+	if (!in->cpu_flags) /* NAT_REG, NAT_MEM: re-encoded below */
 		return false;
 	/* Every operand, visible or not, must be a general register (not
 	 * RSP), the flags, an immediate, or one explicit memory operand
@@ -405,9 +322,8 @@ static bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstructio
 			if (mem_op >= 0 || o->visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT ||
 			    in->address_width != 64 ||
 			    (lea ? o->mem.type != ZYDIS_MEMOP_TYPE_AGEN
-				 : (o->mem.type != ZYDIS_MEMOP_TYPE_MEM ||
-				    !memory_ok(in->mnemonic) || o->size == 0 || o->size > 64 ||
-				    (o->size & 7))))
+				 : (o->mem.type != ZYDIS_MEMOP_TYPE_MEM || kind != NAT_MEM ||
+				    o->size == 0 || o->size > 64 || (o->size & 7))))
 				return false;
 			mem_op = (int)i;
 			if (o->mem.base == ZYDIS_REGISTER_RIP) {
@@ -1276,7 +1192,7 @@ void emu_native_block(struct emu_cpu *c, struct dblock *b)
 		ok[i] = native_check(&c->vm->dec64, &in, ops, &ni[i]);
 		lens[i] = in.length;
 		reads[i] = !in.cpu_flags || (in.cpu_flags->tested & NATIVE_ARITH);
-		writes_all[i] = b->insn[i].hclass >= H_F_ADD && b->insn[i].hclass <= H_F_TEST;
+		writes_all[i] = emu_insns[b->insn[i].row].attr & A_KILLS;
 		pos += in.length;
 	}
 	/* Are the flags observed after instruction i? As in decode.c's
@@ -1285,8 +1201,8 @@ void emu_native_block(struct emu_cpu *c, struct dblock *b)
 	bool live = true;
 	for (unsigned i = n; i-- > 0;) {
 		live_after[i] = live;
-		bool reg_only =
-			(ok[i] && ni[i].acc == ACC_NONE) || emu_insn_reg_only(b->insn[i].fop);
+		bool reg_only = (ok[i] && ni[i].acc == ACC_NONE) ||
+				(emu_ops[b->insn[i].fop].attr & O_REGONLY);
 		live = reads[i] || !reg_only || (live && !writes_all[i]);
 	}
 
@@ -1334,7 +1250,7 @@ void emu_native_block(struct emu_cpu *c, struct dblock *b)
 			continue;
 		}
 		struct dinsn *d = &b->insn[i];
-		d->label = emu_op_labels[emu_fop_native];
+		d->label = emu_op_labels[FOP_f_native];
 		d->imm2 = (uint16_t)slot;
 		c->native_runs++;
 		i = j;

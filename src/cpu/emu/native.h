@@ -51,6 +51,5 @@ bool emu_native_accepts(const uint8_t *code, size_t len);
 /* With VMON_EMU_NATIVE_VERIFY=1: encodings checked against Zydis so far,
  * and how many disagreed (for tests). */
 uint64_t emu_native_encoding_check(uint64_t *mismatched);
-extern const uint8_t emu_fop_native;
 
 #endif

@@ -1,193 +1,76 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * insns.def expanded into data. See table.h.
+ */
 #include "cpu/emu/table.h"
 
-/* Mnemonic -> dense handler class, so exec() dispatches through one jump
- * table (Zydis mnemonics are sparse). */
-const uint8_t emu_hclass[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
-	[ZYDIS_MNEMONIC_NOP] = H_NOP,
-	[ZYDIS_MNEMONIC_PAUSE] = H_PAUSE,
-	[ZYDIS_MNEMONIC_ENDBR64] = H_ENDBR64,
-	[ZYDIS_MNEMONIC_ENDBR32] = H_ENDBR32,
-	[ZYDIS_MNEMONIC_PREFETCH] = H_PREFETCH,
-	[ZYDIS_MNEMONIC_PREFETCHW] = H_PREFETCHW,
-	[ZYDIS_MNEMONIC_PREFETCHNTA] = H_PREFETCHNTA,
-	[ZYDIS_MNEMONIC_PREFETCHT0] = H_PREFETCHT0,
-	[ZYDIS_MNEMONIC_PREFETCHT1] = H_PREFETCHT1,
-	[ZYDIS_MNEMONIC_PREFETCHT2] = H_PREFETCHT2,
-	[ZYDIS_MNEMONIC_LFENCE] = H_LFENCE,
-	[ZYDIS_MNEMONIC_SFENCE] = H_SFENCE,
-	[ZYDIS_MNEMONIC_CLFLUSH] = H_CLFLUSH,
-	[ZYDIS_MNEMONIC_MFENCE] = H_MFENCE,
-	[ZYDIS_MNEMONIC_MOV] = H_MOV,
-	[ZYDIS_MNEMONIC_MOVNTI] = H_MOVNTI,
-	[ZYDIS_MNEMONIC_MOVZX] = H_MOVZX,
-	[ZYDIS_MNEMONIC_MOVSX] = H_MOVSX,
-	[ZYDIS_MNEMONIC_MOVSXD] = H_MOVSXD,
-	[ZYDIS_MNEMONIC_LEA] = H_LEA,
-	[ZYDIS_MNEMONIC_ADD] = H_ADD,
-	[ZYDIS_MNEMONIC_OR] = H_OR,
-	[ZYDIS_MNEMONIC_ADC] = H_ADC,
-	[ZYDIS_MNEMONIC_SBB] = H_SBB,
-	[ZYDIS_MNEMONIC_AND] = H_AND,
-	[ZYDIS_MNEMONIC_SUB] = H_SUB,
-	[ZYDIS_MNEMONIC_XOR] = H_XOR,
-	[ZYDIS_MNEMONIC_CMP] = H_CMP,
-	[ZYDIS_MNEMONIC_TEST] = H_TEST,
-	[ZYDIS_MNEMONIC_INC] = H_INC,
-	[ZYDIS_MNEMONIC_DEC] = H_DEC,
-	[ZYDIS_MNEMONIC_NEG] = H_NEG,
-	[ZYDIS_MNEMONIC_NOT] = H_NOT,
-	[ZYDIS_MNEMONIC_SHL] = H_SHL,
-	[ZYDIS_MNEMONIC_SHR] = H_SHR,
-	[ZYDIS_MNEMONIC_SAR] = H_SAR,
-	[ZYDIS_MNEMONIC_ROL] = H_ROL,
-	[ZYDIS_MNEMONIC_ROR] = H_ROR,
-	[ZYDIS_MNEMONIC_RCL] = H_RCL,
-	[ZYDIS_MNEMONIC_RCR] = H_RCR,
-	[ZYDIS_MNEMONIC_SHLD] = H_SHLD,
-	[ZYDIS_MNEMONIC_SHRD] = H_SHRD,
-	[ZYDIS_MNEMONIC_MUL] = H_MUL,
-	[ZYDIS_MNEMONIC_IMUL] = H_IMUL,
-	[ZYDIS_MNEMONIC_DIV] = H_DIV,
-	[ZYDIS_MNEMONIC_IDIV] = H_IDIV,
-	[ZYDIS_MNEMONIC_XCHG] = H_XCHG,
-	[ZYDIS_MNEMONIC_XADD] = H_XADD,
-	[ZYDIS_MNEMONIC_CMPXCHG] = H_CMPXCHG,
-	[ZYDIS_MNEMONIC_CMPXCHG8B] = H_CMPXCHG8B,
-	[ZYDIS_MNEMONIC_CMPXCHG16B] = H_CMPXCHG16B,
-	[ZYDIS_MNEMONIC_BT] = H_BT,
-	[ZYDIS_MNEMONIC_BTS] = H_BTS,
-	[ZYDIS_MNEMONIC_BTR] = H_BTR,
-	[ZYDIS_MNEMONIC_BTC] = H_BTC,
-	[ZYDIS_MNEMONIC_BSF] = H_BSF,
-	[ZYDIS_MNEMONIC_BSR] = H_BSR,
-	[ZYDIS_MNEMONIC_TZCNT] = H_TZCNT,
-	[ZYDIS_MNEMONIC_BSWAP] = H_BSWAP,
-	[ZYDIS_MNEMONIC_CBW] = H_CBW,
-	[ZYDIS_MNEMONIC_CWDE] = H_CWDE,
-	[ZYDIS_MNEMONIC_CDQE] = H_CDQE,
-	[ZYDIS_MNEMONIC_CWD] = H_CWD,
-	[ZYDIS_MNEMONIC_CDQ] = H_CDQ,
-	[ZYDIS_MNEMONIC_CQO] = H_CQO,
-	[ZYDIS_MNEMONIC_JMP] = H_JMP,
-	[ZYDIS_MNEMONIC_JO] = H_JO,
-	[ZYDIS_MNEMONIC_JNO] = H_JNO,
-	[ZYDIS_MNEMONIC_JB] = H_JB,
-	[ZYDIS_MNEMONIC_JNB] = H_JNB,
-	[ZYDIS_MNEMONIC_JZ] = H_JZ,
-	[ZYDIS_MNEMONIC_JNZ] = H_JNZ,
-	[ZYDIS_MNEMONIC_JBE] = H_JBE,
-	[ZYDIS_MNEMONIC_JNBE] = H_JNBE,
-	[ZYDIS_MNEMONIC_JS] = H_JS,
-	[ZYDIS_MNEMONIC_JNS] = H_JNS,
-	[ZYDIS_MNEMONIC_JP] = H_JP,
-	[ZYDIS_MNEMONIC_JNP] = H_JNP,
-	[ZYDIS_MNEMONIC_JL] = H_JL,
-	[ZYDIS_MNEMONIC_JNL] = H_JNL,
-	[ZYDIS_MNEMONIC_JLE] = H_JLE,
-	[ZYDIS_MNEMONIC_JNLE] = H_JNLE,
-	[ZYDIS_MNEMONIC_JCXZ] = H_JCXZ,
-	[ZYDIS_MNEMONIC_JECXZ] = H_JECXZ,
-	[ZYDIS_MNEMONIC_JRCXZ] = H_JRCXZ,
-	[ZYDIS_MNEMONIC_LOOP] = H_LOOP,
-	[ZYDIS_MNEMONIC_LOOPE] = H_LOOPE,
-	[ZYDIS_MNEMONIC_LOOPNE] = H_LOOPNE,
-	[ZYDIS_MNEMONIC_SETO] = H_SETO,
-	[ZYDIS_MNEMONIC_SETNO] = H_SETNO,
-	[ZYDIS_MNEMONIC_SETB] = H_SETB,
-	[ZYDIS_MNEMONIC_SETNB] = H_SETNB,
-	[ZYDIS_MNEMONIC_SETZ] = H_SETZ,
-	[ZYDIS_MNEMONIC_SETNZ] = H_SETNZ,
-	[ZYDIS_MNEMONIC_SETBE] = H_SETBE,
-	[ZYDIS_MNEMONIC_SETNBE] = H_SETNBE,
-	[ZYDIS_MNEMONIC_SETS] = H_SETS,
-	[ZYDIS_MNEMONIC_SETNS] = H_SETNS,
-	[ZYDIS_MNEMONIC_SETP] = H_SETP,
-	[ZYDIS_MNEMONIC_SETNP] = H_SETNP,
-	[ZYDIS_MNEMONIC_SETL] = H_SETL,
-	[ZYDIS_MNEMONIC_SETNL] = H_SETNL,
-	[ZYDIS_MNEMONIC_SETLE] = H_SETLE,
-	[ZYDIS_MNEMONIC_SETNLE] = H_SETNLE,
-	[ZYDIS_MNEMONIC_CMOVO] = H_CMOVO,
-	[ZYDIS_MNEMONIC_CMOVNO] = H_CMOVNO,
-	[ZYDIS_MNEMONIC_CMOVB] = H_CMOVB,
-	[ZYDIS_MNEMONIC_CMOVNB] = H_CMOVNB,
-	[ZYDIS_MNEMONIC_CMOVZ] = H_CMOVZ,
-	[ZYDIS_MNEMONIC_CMOVNZ] = H_CMOVNZ,
-	[ZYDIS_MNEMONIC_CMOVBE] = H_CMOVBE,
-	[ZYDIS_MNEMONIC_CMOVNBE] = H_CMOVNBE,
-	[ZYDIS_MNEMONIC_CMOVS] = H_CMOVS,
-	[ZYDIS_MNEMONIC_CMOVNS] = H_CMOVNS,
-	[ZYDIS_MNEMONIC_CMOVP] = H_CMOVP,
-	[ZYDIS_MNEMONIC_CMOVNP] = H_CMOVNP,
-	[ZYDIS_MNEMONIC_CMOVL] = H_CMOVL,
-	[ZYDIS_MNEMONIC_CMOVNL] = H_CMOVNL,
-	[ZYDIS_MNEMONIC_CMOVLE] = H_CMOVLE,
-	[ZYDIS_MNEMONIC_CMOVNLE] = H_CMOVNLE,
-	[ZYDIS_MNEMONIC_CALL] = H_CALL,
-	[ZYDIS_MNEMONIC_RET] = H_RET,
-	[ZYDIS_MNEMONIC_PUSH] = H_PUSH,
-	[ZYDIS_MNEMONIC_POP] = H_POP,
-	[ZYDIS_MNEMONIC_PUSHF] = H_PUSHF,
-	[ZYDIS_MNEMONIC_PUSHFD] = H_PUSHFD,
-	[ZYDIS_MNEMONIC_PUSHFQ] = H_PUSHFQ,
-	[ZYDIS_MNEMONIC_POPF] = H_POPF,
-	[ZYDIS_MNEMONIC_POPFD] = H_POPFD,
-	[ZYDIS_MNEMONIC_POPFQ] = H_POPFQ,
-	[ZYDIS_MNEMONIC_PUSHA] = H_PUSHA,
-	[ZYDIS_MNEMONIC_PUSHAD] = H_PUSHAD,
-	[ZYDIS_MNEMONIC_POPA] = H_POPA,
-	[ZYDIS_MNEMONIC_POPAD] = H_POPAD,
-	[ZYDIS_MNEMONIC_LEAVE] = H_LEAVE,
-	[ZYDIS_MNEMONIC_ENTER] = H_ENTER,
-	[ZYDIS_MNEMONIC_CLC] = H_CLC,
-	[ZYDIS_MNEMONIC_STC] = H_STC,
-	[ZYDIS_MNEMONIC_CMC] = H_CMC,
-	[ZYDIS_MNEMONIC_CLD] = H_CLD,
-	[ZYDIS_MNEMONIC_STD] = H_STD,
-	[ZYDIS_MNEMONIC_CLI] = H_CLI,
-	[ZYDIS_MNEMONIC_STI] = H_STI,
-	[ZYDIS_MNEMONIC_LAHF] = H_LAHF,
-	[ZYDIS_MNEMONIC_SAHF] = H_SAHF,
-	[ZYDIS_MNEMONIC_XLAT] = H_XLAT,
-	[ZYDIS_MNEMONIC_HLT] = H_HLT,
-	[ZYDIS_MNEMONIC_CPUID] = H_CPUID,
-	[ZYDIS_MNEMONIC_RDTSC] = H_RDTSC,
-	[ZYDIS_MNEMONIC_RDTSCP] = H_RDTSCP,
-	[ZYDIS_MNEMONIC_RDMSR] = H_RDMSR,
-	[ZYDIS_MNEMONIC_WRMSR] = H_WRMSR,
-	[ZYDIS_MNEMONIC_IN] = H_IN,
-	[ZYDIS_MNEMONIC_OUT] = H_OUT,
-	[ZYDIS_MNEMONIC_LGDT] = H_LGDT,
-	[ZYDIS_MNEMONIC_LIDT] = H_LIDT,
-	[ZYDIS_MNEMONIC_SGDT] = H_SGDT,
-	[ZYDIS_MNEMONIC_SIDT] = H_SIDT,
-	[ZYDIS_MNEMONIC_LTR] = H_LTR,
-	[ZYDIS_MNEMONIC_LLDT] = H_LLDT,
-	[ZYDIS_MNEMONIC_STR] = H_STR,
-	[ZYDIS_MNEMONIC_SLDT] = H_SLDT,
-	[ZYDIS_MNEMONIC_SMSW] = H_SMSW,
-	[ZYDIS_MNEMONIC_LMSW] = H_LMSW,
-	[ZYDIS_MNEMONIC_CLTS] = H_CLTS,
-	[ZYDIS_MNEMONIC_INVLPG] = H_INVLPG,
-	[ZYDIS_MNEMONIC_WBINVD] = H_WBINVD,
-	[ZYDIS_MNEMONIC_INVD] = H_INVD,
-	[ZYDIS_MNEMONIC_SWAPGS] = H_SWAPGS,
-	[ZYDIS_MNEMONIC_SYSCALL] = H_SYSCALL,
-	[ZYDIS_MNEMONIC_SYSRET] = H_SYSRET,
-	[ZYDIS_MNEMONIC_IRET] = H_IRET,
-	[ZYDIS_MNEMONIC_IRETD] = H_IRETD,
-	[ZYDIS_MNEMONIC_IRETQ] = H_IRETQ,
-	[ZYDIS_MNEMONIC_INT] = H_INT,
-	[ZYDIS_MNEMONIC_INT3] = H_INT3,
-	[ZYDIS_MNEMONIC_INTO] = H_INTO,
-	[ZYDIS_MNEMONIC_INT1] = H_INT1,
-	[ZYDIS_MNEMONIC_UD0] = H_UD0,
-	[ZYDIS_MNEMONIC_UD1] = H_UD1,
-	[ZYDIS_MNEMONIC_UD2] = H_UD2,
-	[ZYDIS_MNEMONIC_LDS] = H_LDS,
-	[ZYDIS_MNEMONIC_LES] = H_LES,
-	[ZYDIS_MNEMONIC_LFS] = H_LFS,
-	[ZYDIS_MNEMONIC_LGS] = H_LGS,
-	[ZYDIS_MNEMONIC_LSS] = H_LSS,
+#define ROW(mn, reads_, writes_, undef_, attr_, native_, feature_, arg_)                           \
+	{                                                                                          \
+		.mnem = (mn), .reads = (reads_), .writes = (writes_), .undef = (undef_),           \
+		.attr = (attr_), .native = (native_), .feature = FEAT_##feature_, .arg = (arg_)    \
+	}
+
+const struct insn_row emu_insns[I_COUNT] = {
+#define INSN(id, h, arg, rd, wr, ud, attr, nat, feat)                                              \
+	[I_##id] = ROW(ZYDIS_MNEMONIC_##id, rd, wr, ud, attr, nat, feat, arg),
+#define STR(id, h, arg, rd, wr, ud, attr, nat, feat)                                               \
+	[I_S_##id] = ROW(ZYDIS_MNEMONIC_##id, rd, wr, ud, attr, nat, feat, arg),
+#define SPEC(id, h, arg, rd, wr, ud, attr, nat, feat)                                              \
+	[I_##id] = ROW(0, rd, wr, ud, attr, nat, feat, arg),
+#include "cpu/emu/insns.def"
+};
+
+const char *const emu_insn_names[I_COUNT] = {
+#define INSN(id, ...) [I_##id] = #id,
+#define STR(id, ...)  [I_S_##id] = #id " (string)",
+#define SPEC(id, ...) [I_##id] = #id,
+#include "cpu/emu/insns.def"
+};
+
+const uint16_t emu_row_of_mnem[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
+#define INSN(id, ...) [ZYDIS_MNEMONIC_##id] = I_##id,
+#include "cpu/emu/insns.def"
+};
+
+const uint16_t emu_string_row[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
+#define STR(id, ...) [ZYDIS_MNEMONIC_##id] = I_S_##id,
+#include "cpu/emu/insns.def"
+};
+
+const struct insn_op emu_ops[FOP_COUNT] = {
+#define OP(name, kind_, twin_, attr_)                                                              \
+	[FOP_##name] = {.kind = OPK_##kind_, .twin = FOP_##twin_, .attr = (attr_)},
+#include "cpu/emu/insns.def"
+};
+
+const char *const emu_op_names[FOP_COUNT] = {
+#define OP(name, kind, twin, attr) [FOP_##name] = #name,
+#include "cpu/emu/insns.def"
+};
+
+const struct insn_form emu_forms[] = {
+#define FORM(id, shape, row_, op_)                                                                 \
+	{.insn = I_##id, .row = I_##row_, .need = (shape), .op = FOP_##op_},
+#include "cpu/emu/insns.def"
+};
+_Static_assert(sizeof(emu_forms) / sizeof(emu_forms[0]) == EMU_NFORMS, "every FORM row counted");
+
+/* CPUID.(leaf).reg[bit] of each feature, as emu_cpuid (sys.c) reports it. */
+const struct insn_feature emu_features[FEAT_COUNT] = {
+	[FEAT_BASE] = {0, 0xff, 0},
+	[FEAT_FPU] = {1, 3, 0},
+	[FEAT_TSC] = {1, 3, 4},
+	[FEAT_MSR] = {1, 3, 5},
+	[FEAT_CX8] = {1, 3, 8},
+	[FEAT_CMOV] = {1, 3, 15},
+	[FEAT_CLFSH] = {1, 3, 19},
+	[FEAT_MMX] = {1, 3, 23},
+	[FEAT_FXSR] = {1, 3, 24},
+	[FEAT_SSE] = {1, 3, 25},
+	[FEAT_SSE2] = {1, 3, 26},
+	[FEAT_CX16] = {1, 2, 13},
+	[FEAT_SYSCALL] = {0x80000001, 3, 11},
+	[FEAT_RDTSCP] = {0x80000001, 3, 27},
+	[FEAT_LM] = {0x80000001, 3, 29},
+	[FEAT_LAHF] = {0x80000001, 2, 0},
 };
