@@ -90,26 +90,31 @@ void h_not(struct emu_cpu *c, const struct dinsn *d)
 	rmw(c, d, fn_not, 0, d->flags & DI_LOCK);
 }
 
-/* The specialised classes F_ADD..F_TEST: a 32/64-bit register
- * destination, a register or immediate source (decode.c's forms). */
-#define FAST_ALU(NAME, LF, EXPR, WRITE)                                                            \
-	void NAME(struct emu_cpu *c, const struct dinsn *d)                                        \
+/* The specialised classes F_ADD..F_TEST (decode.c's forms: a 32/64-bit
+ * register destination, a register or immediate source) outside the run
+ * loop: the run loop's own forms of them. */
+#define FAST_ALU(OP)                                                                               \
+	void h_fast_##OP(struct emu_cpu *c, const struct dinsn *d)                                 \
 	{                                                                                          \
-		unsigned os = d->osize;                                                            \
-		uint64_t fa = c->r[d->op[0].reg];                                                  \
-		uint64_t fb = d->op[1].kind == DOP_REG ? c->r[d->op[1].reg] : (uint64_t)d->imm;    \
-		uint64_t fr = (EXPR);                                                              \
-		lazy(c, LF, os, fr, fa, fb);                                                       \
-		if (WRITE)                                                                         \
-			c->r[d->op[0].reg] = os == 8 ? fr : (uint32_t)fr;                          \
+		bool reg = d->op[1].kind == DOP_REG;                                               \
+		if (d->osize == 8) {                                                               \
+			if (reg)                                                                   \
+				f_##OP##_rr64(c, d);                                               \
+			else                                                                       \
+				f_##OP##_ri64(c, d);                                               \
+		} else if (reg) {                                                                  \
+			f_##OP##_rr32(c, d);                                                       \
+		} else {                                                                           \
+			f_##OP##_ri32(c, d);                                                       \
+		}                                                                                  \
 	}
-FAST_ALU(h_fast_add, LF_ADD, fa + fb, true)
-FAST_ALU(h_fast_sub, LF_SUB, fa - fb, true)
-FAST_ALU(h_fast_cmp, LF_SUB, fa - fb, false)
-FAST_ALU(h_fast_and, LF_LOGIC, fa &fb, true)
-FAST_ALU(h_fast_or, LF_LOGIC, fa | fb, true)
-FAST_ALU(h_fast_xor, LF_LOGIC, fa ^ fb, true)
-FAST_ALU(h_fast_test, LF_LOGIC, fa &fb, false)
+FAST_ALU(add)
+FAST_ALU(sub)
+FAST_ALU(cmp)
+FAST_ALU(and)
+FAST_ALU(or)
+FAST_ALU(xor)
+FAST_ALU(test)
 #undef FAST_ALU
 
 /* F_INC (arg 1) and F_DEC (arg 0) of a 32/64-bit register */
