@@ -3,8 +3,9 @@
  * The interpreter's instruction handlers: one per row (or group of rows)
  * of the instruction table, in family files (insn_alu.c, insn_shift.c,
  * insn_muldiv.c, insn_bits.c, insn_atomic.c, insn_mov.c, insn_string.c,
- * insn_branch.c, insn_stack.c, insn_io.c, insn_system.c, insn_legacy.c,
- * insn_sse.c, insn_ssefp.c, insn_x87.c, insn_fxsr.c). A handler runs one
+ * insn_branch.c, insn_stack.c, insn_io.c, insn_system.c, insn_desc.c,
+ * insn_legacy.c, insn_sse.c, insn_ssefp.c, insn_x87.c, insn_fxsr.c). A
+ * handler runs one
  * decoded instruction: c->rip is the instruction, c->next_rip the next
  * one (a branch changes it); a fault raises through fault.h before any
  * register is committed. The run loop's own inline forms for the common
