@@ -8,6 +8,9 @@
 # heartbeat line every 10 s so it can tell a stalled outer QEMU from a
 # slow test. Powers L1 off at the end.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
+# Everything runs emulated twice over (TCG under L1's KVM): the scripts'
+# per-VM time limits, sized for a host's KVM or software CPU, get room.
+export TEST_TIMEOUT=600 LINUX_EMU_LIMIT=600 LINUX_VIRTIO_LIMIT=900
 exec >/dev/ttyS1 2>&1
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=755 tmpfs /run

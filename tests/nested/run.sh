@@ -18,6 +18,7 @@
 #                      direct only where the host has hardware virtualization)
 #   NESTED_MEM, NESTED_CPUS   L1's RAM and vCPUs (4G, 2)
 #   NESTED_QEMU_CPU    L1's CPU model (max,-xsave: see below)
+#   NESTED_TCG         QEMU's -accel value (tcg: one host thread per vCPU)
 #   NESTED_BOOT_TIMEOUT  seconds for L1 to reach userspace (120)
 #   NESTED_STALL_TIMEOUT seconds without any line from L1, heartbeats
 #                      included, before the outer QEMU counts as hung (180)
@@ -52,6 +53,7 @@ result() { # result KIND NAME [WHY]
 	esac
 }
 finish() {
+	[ $((passed + failed)) -gt 0 ] || result FAIL test-kvm "no test ran"
 	echo "$passed passed, $failed failed, $skipped skipped"
 	[ "$failed" -eq 0 ]
 	exit
@@ -82,9 +84,9 @@ done
 declare -A finished=() # script name -> 1 once its END marker came
 current="" l1_up=0 l1_done=0 SUFFIX=""
 pending=()
-flush() { # flush NAME STATUS: prints and counts the script's results
+flush() { # flush NAME STATUS [SECONDS]: prints and counts the script's results
 	local p kind name why fails=0
-	echo "-- $1.sh${SUFFIX:+ (nested)}"
+	echo "-- $1.sh${SUFFIX:+ (nested)}${3:+ ($3 s)}"
 	for p in "${pending[@]}"; do
 		IFS=$'\t' read -r kind name why <<<"$p"
 		[ "$kind" != FAIL ] || fails=1
@@ -104,9 +106,9 @@ handle_line() {
 		pending=()
 		;;
 	"VMON-NESTED-END "*)
-		rest=${line#VMON-NESTED-END }
-		flush "${rest% *}" "${rest##* }"
-		finished[${rest% *}]=1
+		read -r name rest why <<<"${line#VMON-NESTED-END }"
+		flush "$name" "$rest" "$why"
+		finished[$name]=1
 		current=""
 		;;
 	VMON-NESTED-L1-UP) l1_up=1 ;;
@@ -182,13 +184,20 @@ outer_run() {
 		IFS=,
 		echo "$*"
 	)
-	res=$OUT/ttyS1.log con=$OUT/console.log
+	runs=$((runs + 1))
+	res=$OUT/ttyS1.$runs.log con=$OUT/console.$runs.log mon=$OUT/monitor.sock
 	: >"$res"
 	: >"$con"
+	rm -f "$mon"
 	l1_up=0 l1_done=0 current=""
-	timeout -k 10 "$TOTAL_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu "${NESTED_QEMU_CPU:-max,-xsave}" \
+	rm -f "$OUT/qemu.pid"
+	# --foreground: QEMU stays in this script's process group, so it goes
+	# when the harness is interrupted (and the EXIT trap stops it too).
+	timeout --foreground -k 10 "$TOTAL_TIMEOUT" qemu-system-x86_64 -accel "${NESTED_TCG:-tcg}" \
+		-cpu "${NESTED_QEMU_CPU:-max,-xsave}" \
 		-smp "${NESTED_CPUS:-2}" -m "${NESTED_MEM:-4G}" -nodefaults -no-user-config \
 		-display none -no-reboot -serial "file:$con" -serial "file:$res" \
+		-monitor "unix:$mon,server=on,wait=off" -pidfile "$OUT/qemu.pid" \
 		-kernel "$OUT/bzImage" -initrd "$OUT/l1-initrd.cpio.gz" \
 		-append "console=ttyS0 quiet panic=-1 vmon.tests=$list" \
 		-drive "file=$OUT/l1-root.img,format=raw,if=virtio,readonly=on" \
@@ -217,10 +226,12 @@ outer_run() {
 		sleep 1
 	done
 	if kill -0 "$qpid" 2>/dev/null; then
+		[ "$outcome" = ended ] || hang_report
 		kill "$qpid" 2>/dev/null
 	fi
 	wait "$qpid"
 	local rc=$?
+	rm -f "$OUT/qemu.pid" # QEMU is gone: nothing for the EXIT trap to stop
 	total=$(wc -l <"$res")
 	if [ "$total" -gt "$n" ]; then
 		while IFS= read -r line; do handle_line "$line"; done < <(sed -n "$((n + 1)),${total}p" "$res" | tr -d '\r')
@@ -235,10 +246,41 @@ outer_run() {
 	echo "# nested: outer run of $(($(date +%s) - start)) s: $outcome (QEMU status $rc)"
 }
 
-why_console() { echo "L1 console: $(tr -d '\r' <"$OUT/console.log" | tail -n 4 | tr '\n' ' ' | cut -c1-300)"; }
+# hang_report: what the stalled QEMU was doing, in $OUT/hang.$runs.txt
+# (its CPU use over 5 s, and its monitor's "info cpus" and "info
+# registers"), for the HANG lines.
+hang_report() {
+	local q f=$OUT/hang.$runs.txt t1 t2
+	q=$(cat "$OUT/qemu.pid" 2>/dev/null)
+	[ -n "$q" ] && [ -r "/proc/$q/stat" ] || return 0
+	t1=$(awk '{print $14 + $15}' "/proc/$q/stat" 2>/dev/null)
+	sleep 5
+	t2=$(awk '{print $14 + $15}' "/proc/$q/stat" 2>/dev/null)
+	{
+		echo "outcome $outcome; QEMU CPU time over 5 s: $(((${t2:-0} - ${t1:-0}) * 100 / $(getconf CLK_TCK) / 5))%"
+		printf 'info cpus\ninfo registers -a\n' |
+			python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(sys.argv[1])
+for line in sys.stdin:
+    s.sendall(line.encode()); time.sleep(0.5)
+time.sleep(1); out = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b: break
+        out += b
+except OSError: pass
+sys.stdout.write(out.decode(errors="replace"))' "$mon" 2>&1
+	} >"$f"
+	hang_cpu=$(head -n1 "$f")
+}
+
+why_console() { echo "L1 console: $(tr -d '\r' <"$OUT/console.$runs.log" | tail -n 4 | tr '\n' ' ' | cut -c1-300)"; }
 
 todo=("${tests[@]}")
-retried=0
+retried=0 runs=0 hang_cpu=""
+# An interrupted harness leaves no QEMU behind.
+trap 'q=$(cat "$OUT/qemu.pid" 2>/dev/null); [ -z "$q" ] || kill "$q" 2>/dev/null' EXIT
 while [ "${#todo[@]}" -gt 0 ]; do
 	outer_run "${todo[@]}"
 	interrupted=$current
@@ -253,14 +295,14 @@ while [ "${#todo[@]}" -gt 0 ]; do
 		what="no L1 userspace within $BOOT_TIMEOUT s"
 		[ "$outcome" = hang ] && what="nothing from L1 for $STALL_TIMEOUT s (not even its heartbeat)${interrupted:+ during $interrupted.sh}"
 		if [ "$retried" = 0 ]; then
-			echo "# nested: HANG of the outer QEMU ($what); booting L1 again for: ${left[*]}"
+			echo "# nested: HANG of the outer QEMU ($what; $hang_cpu; see $OUT/hang.$runs.txt); booting L1 again for: ${left[*]}"
 			pending=() # the interrupted script runs again from the start
 			retried=1
 			todo=("${left[@]}")
 			continue
 		fi
 		[ -z "$interrupted" ] || flush "$interrupted" 0
-		result FAIL nested-outer-qemu "HANG: the outer QEMU hung twice ($what); $(why_console)"
+		result FAIL nested-outer-qemu "HANG: the outer QEMU hung twice ($what; $hang_cpu; see $OUT/hang.$runs.txt); $(why_console)"
 		;;
 	timeout)
 		[ -z "$interrupted" ] || flush "$interrupted" 0
