@@ -28,6 +28,11 @@ echo vmon-l1 >/proc/sys/kernel/hostname
 (while sleep 10; do echo VMON-NESTED-ALIVE; done) &
 beat=$!
 
+# For the log (results.log) only: how L1 set up its clocks under TCG, and
+# where its kernel text is (KASLR), to read a hang report's RIPs.
+dmesg | grep -iE 'tsc|apic|clocksource|hpet|calibrat|clockevent' | sed 's/^/L1-DIAG: /'
+sed -n 's/^\([0-9a-f]*\) T _text$/L1-DIAG: _text at \1/p' /proc/kallsyms
+
 tests=$(sed -n 's/.*vmon\.tests=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
 cd /vmon
 bash tests/nested/l1-checks.sh before
