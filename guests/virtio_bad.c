@@ -66,7 +66,7 @@ static void expect_failed(long used, const char *what)
 
 static void expect_reset(const char *what)
 {
-	for (int i = 0; i < 100000 && !(vdev_status(&d) & VS_NEEDS_RESET); i++)
+	for (u64 t0 = rdtsc(); !rt_waited_too_long(t0) && !(vdev_status(&d) & VS_NEEDS_RESET);)
 		cpu_relax();
 	if (!(vdev_status(&d) & VS_NEEDS_RESET))
 		rt_fail("%s: no NEEDS_RESET (status %x)", what, vdev_status(&d));

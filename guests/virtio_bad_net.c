@@ -27,7 +27,6 @@
  */
 #include "virtio_guest.h"
 
-#define WAIT_ROUNDS 20000000ull
 #define RXBUF	    2048
 
 static u8 rings[3][3][4096] __attribute__((aligned(4096)));
@@ -86,7 +85,7 @@ static long tx_wait(void)
 {
 	u16 id;
 	u32 len;
-	for (u64 i = 0; i < WAIT_ROUNDS; i++) {
+	for (u64 t0 = rdtsc(); !rt_waited_too_long(t0);) {
 		if (gvq_get(&txq, &id, &len))
 			return len;
 		if (vdev_status(&d) & VS_NEEDS_RESET)
@@ -109,8 +108,7 @@ static void tx_post(u16 head)
 
 static void expect_reset(const char *what)
 {
-	/* Each status read is an exit: a short bound. */
-	for (u64 i = 0; i < 200000 && !(vdev_status(&d) & VS_NEEDS_RESET); i++)
+	for (u64 t0 = rdtsc(); !rt_waited_too_long(t0) && !(vdev_status(&d) & VS_NEEDS_RESET);)
 		cpu_relax();
 	if (!(vdev_status(&d) & VS_NEEDS_RESET))
 		rt_fail("%s: no NEEDS_RESET (status %x)", what, vdev_status(&d));
@@ -123,7 +121,7 @@ static void expect_reset(const char *what)
 static u32 rx_next(u16 *id, const char *what)
 {
 	u32 len;
-	for (u64 i = 0; i < WAIT_ROUNDS; i++) {
+	for (u64 t0 = rdtsc(); !rt_waited_too_long(t0);) {
 		if (gvq_get(&rxq, id, &len)) {
 			if (*id >= QSZ)
 				rt_fail("used id %u", *id);

@@ -47,7 +47,7 @@ static unsigned irq_missing;
 /* After a completion: waits (bounded) for the interrupt that must follow. */
 static void await_irq(u64 before)
 {
-	for (u64 i = 0; i < 2000000 && msi_count == before; i++)
+	for (u64 t0 = rdtsc(); !rt_waited_too_long(t0) && msi_count == before;)
 		cpu_relax();
 	if (msi_count == before)
 		irq_missing++;

@@ -8,7 +8,6 @@
 #include "virtio_guest.h"
 
 #define BUF	    256
-#define WAIT_ROUNDS 20000000ull
 
 static u8 rings[2][3][4096] __attribute__((aligned(4096)));
 static u8 rxbuf[QSZ][BUF];
@@ -25,7 +24,7 @@ static void con_write(const char *s)
 	gvq_kick(&d, &txq);
 	u16 id;
 	u32 len;
-	for (u64 i = 0; i < WAIT_ROUNDS; i++) {
+	for (u64 t0 = rdtsc(); !rt_waited_too_long(t0);) {
 		if (gvq_get(&txq, &id, &len))
 			return;
 		cpu_relax();
@@ -57,7 +56,7 @@ void kmain(void)
 		/* Small (8-byte) buffers: a line spans several. */
 		char line[64];
 		u32 n = 0;
-		for (u64 i = 0; i < WAIT_ROUNDS; i++) {
+		for (u64 t0 = rdtsc(); !rt_waited_too_long(t0);) {
 			u16 id;
 			u32 len;
 			if (!gvq_get(&rxq, &id, &len)) {

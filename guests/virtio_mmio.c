@@ -109,12 +109,12 @@ static void post(u16 head)
  * length, or -1 (none), -2 (NEEDS_RESET). */
 static long wait_used(u64 before)
 {
-	for (u64 i = 0; i < 2000000; i++) {
+	for (u64 t0 = rdtsc(); !rt_waited_too_long(t0);) {
 		if (*(volatile u16 *)(used + 2) != used_last) {
 			barrier();
 			volatile u32 *e = (volatile u32 *)(used + 4 + 8 * (used_last % QSZ));
 			used_last++;
-			for (u64 j = 0; j < 2000000 && irq_count == before; j++)
+			for (u64 t1 = rdtsc(); !rt_waited_too_long(t1) && irq_count == before;)
 				cpu_relax();
 			if (irq_count == before)
 				irq_missing++;

@@ -20,7 +20,6 @@
 #define ETH_ARP	    0x0806
 #define ETH_IP	    0x0800
 #define ETH_TEST    0x88b5
-#define WAIT_ROUNDS 8000000ull
 
 static u8 rings[2][3][4096] __attribute__((aligned(4096)));
 static u8 rxbuf[QSZ][RXBUF] __attribute__((aligned(4096)));
@@ -51,7 +50,7 @@ static void send_frame(u32 len)
 	gvq_kick(&d, &txq);
 	u16 id;
 	u32 ulen;
-	for (u64 i = 0; i < WAIT_ROUNDS; i++) {
+	for (u64 t0 = rdtsc(); !rt_waited_too_long(t0);) {
 		if (gvq_get(&txq, &id, &ulen))
 			return;
 		cpu_relax();
@@ -157,7 +156,7 @@ static bool handle(const u8 *f, u32 len, enum want w)
 
 static void wait_for(enum want w, const char *what)
 {
-	for (u64 i = 0; i < WAIT_ROUNDS; i++) {
+	for (u64 t0 = rdtsc(); !rt_waited_too_long(t0);) {
 		u16 id;
 		u32 len;
 		if (!gvq_get(&rxq, &id, &len)) {

@@ -18,7 +18,6 @@
 #define RXBUF	    4096
 #define HDR	    44
 #define GUEST_BUF   65536
-#define WAIT_ROUNDS 20000000ull
 
 #define OP_REQUEST	  1
 #define OP_RESPONSE	  2
@@ -56,7 +55,7 @@ static void send_pkt(u16 op, u32 sport, u32 dport, u32 flags, const void *data, 
 	gvq_kick(&d, &txq);
 	u16 id;
 	u32 ulen;
-	for (u64 i = 0; i < WAIT_ROUNDS; i++) {
+	for (u64 t0 = rdtsc(); !rt_waited_too_long(t0);) {
 		if (gvq_get(&txq, &id, &ulen))
 			return;
 		cpu_relax();
@@ -74,7 +73,7 @@ static void post_rx(u16 i)
  * RXBUF - HDR bytes). Fails the test on timeout. */
 static u32 recv_pkt(struct hdr *h, u8 *data, const char *what)
 {
-	for (u64 i = 0; i < WAIT_ROUNDS; i++) {
+	for (u64 t0 = rdtsc(); !rt_waited_too_long(t0);) {
 		u16 id;
 		u32 len;
 		if (!gvq_get(&rxq, &id, &len)) {

@@ -36,3 +36,20 @@ expect_success() {
 }
 
 have_kvm() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+
+# The CPU backends this host can run kit guests on: vmon's software CPU
+# always, KVM where /dev/kvm is usable (make test-kvm runs the KVM side
+# under nested virtualization where the host has none). BACKENDS="..."
+# overrides. Tests that boot a kit guest loop over this list and put the
+# backend in every test name.
+usable_backends() {
+	if [ -n "${BACKENDS:-}" ]; then
+		echo "$BACKENDS"
+	elif have_kvm; then
+		echo "emu kvm"
+	else
+		echo "# kvm: /dev/kvm is not usable here; these checks run on the software CPU" \
+			"(make test-kvm runs them on KVM)" >&2
+		echo emu
+	fi
+}

@@ -97,6 +97,16 @@ static inline u64 rdtsc(void)
 	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
 	return ((u64)hi << 32) | lo;
 }
+/* Polling for something the host does (a device completing, a host
+ * program connecting): the bound is in TSC ticks, not loop rounds, so a
+ * slow backend or a busy host does not turn a wait into a failure. 6e10
+ * ticks is 20-30 s at common TSC rates (vmon's software CPU reads the
+ * host's TSC too); the tests' own timeout is the real guard. */
+#define RT_WAIT_TSC 60000000000ull
+static inline int rt_waited_too_long(u64 t0)
+{
+	return rdtsc() - t0 > RT_WAIT_TSC;
+}
 /* Busy-wait n iterations of PAUSE (no timing guarantee). */
 void rt_delay(u64 n);
 

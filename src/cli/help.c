@@ -16,6 +16,8 @@ static const char usage_text[] =
 	"             [--disk PATH[,ro][,id=NAME][,transport=pci|mmio]]...\n"
 	"             [--net tap:IFNAME|user[,hostfwd=...][,mac=MAC]]...\n"
 	"             [--vsock CID,unix:PATH] [--console stdio|file:PATH|unix:PATH]\n"
+	"    vmon jail --id ID --uid UID --gid GID --chroot-base DIR [JAIL-OPTIONS]\n"
+	"              [-- RUN-OPTIONS]    (vmon jail --help; docs/jailer.md)\n"
 	"    vmon --help | --version\n"
 	"\n"
 	"DESCRIPTION\n"
@@ -157,7 +159,9 @@ static const char usage_text[] =
 	"    vmon run --kernel build/guests/hello.elf\n"
 	"    vmon run --kernel build/guests/smp.elf --cpus 4 --cmdline cpus=4\n"
 	"    vmon run --kernel vmlinux --disk root.img --disk data.img,ro,id=data\n"
-	"    vmon run --net user,hostfwd=tcp:127.0.0.1:2222-:22 --vsock 3,unix:/tmp/vm.sock\n";
+	"    vmon run --net user,hostfwd=tcp:127.0.0.1:2222-:22 --vsock 3,unix:/tmp/vm.sock\n"
+	"    vmon jail --id vm1 --uid 65534 --gid 65534 --chroot-base /srv/jail \\\n"
+	"        --cgroup memory.limit_in_bytes=512M -- --serial unix:/vm1.sock\n";
 
 void print_usage(FILE *f)
 {

@@ -22,6 +22,7 @@
 #include "core/machine.h"
 #include "cpu/cpu_backend.h"
 #include "cpu/host_virt.h"
+#include "jail/jail.h"
 #include "vm/vm.h"
 #include "vm/vm_devices.h"
 
@@ -381,6 +382,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "jail") == 0)
+		return cmd_jail(argc - 1, argv + 1);
 	fprintf(stderr, "vmon: unknown command '%s' (see vmon --help)\n", cmd);
 	return VMON_EXIT_USAGE;
 }

@@ -213,18 +213,24 @@ int vm_run(const struct vm_config *cfg, struct vmon_error *err)
 	bus_init(&m->mmio, "MMIO");
 	int status = -1;
 
-	/* The image first: a bad kernel file is reported before anything
-	 * about the host (such as /dev/kvm) can get in the way. */
+	/* Everything the user named first — the image, then the devices'
+	 * files, sockets, chardevs and network back ends — so that each bad
+	 * input is reported as such before anything about the host (such as
+	 * /dev/kvm) can get in the way. Devices hold only pointers to the
+	 * routers in struct machine, which the backend fills in later (as it
+	 * does again on every reboot). */
 	if (gm_create(&m->mem, cfg->mem_size, err) < 0 || load_image(vm, err) < 0)
 		goto out;
 	vm->ev = ev_create(err);
 	if (!vm->ev)
 		goto out;
+	if (vm_devices_create(&vm->devs, m, vm->ev, cfg, err) < 0)
+		goto out;
+	/* Signals are blocked only now: an open() above that blocks (a FIFO
+	 * with no reader, say) can still be interrupted by Ctrl-C. */
 	if (setup_signals(vm, err) < 0)
 		goto out;
 	if (m->backend->create(m, err) < 0)
-		goto out;
-	if (vm_devices_create(&vm->devs, m, vm->ev, cfg, err) < 0)
 		goto out;
 	bus_seal(&m->pio);
 	bus_seal(&m->mmio);

@@ -25,7 +25,9 @@ bad() {
 	fi
 }
 
-V="$VMON run --backend kvm"
+# --backend kvm with a KVM device that does not exist: every case must be
+# reported as the bad input it is, before vmon looks for KVM, on any host.
+V="env VMON_KVM_DEVICE=/nonexistent/kvm $VMON run --backend kvm"
 
 bad missing-kernel 'no-such.elf.*(no such file|not found|cannot)' $V --kernel "$TMP/no-such.elf"
 bad kernel-is-directory 'directory' $V --kernel "$TMP"
@@ -58,11 +60,12 @@ bad unknown-command 'unknown command' $VMON frobnicate
 bad kvm-absent '/nonexistent/kvm.*(no such|not)' env VMON_KVM_DEVICE=/nonexistent/kvm $V --kernel "$HELLO"
 if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
 	cp "$HELLO" "$TMP/hello-nobody.elf" && chmod 644 "$TMP/hello-nobody.elf" && chmod 755 "$TMP"
-	if have_kvm; then
+	if [ -e /dev/kvm ]; then
 		bad kvm-not-permitted 'permission denied' \
-			setpriv --reuid=65534 --regid=65534 --clear-groups $V --kernel "$TMP/hello-nobody.elf"
+			setpriv --reuid=65534 --regid=65534 --clear-groups $VMON run --backend kvm \
+			--kernel "$TMP/hello-nobody.elf"
 	else
-		skip bad-input-kvm-not-permitted "/dev/kvm is not usable here: nothing to be refused"
+		skip bad-input-kvm-not-permitted "no /dev/kvm on this host (its permission check is this test's subject)"
 	fi
 	chmod 000 "$TMP/hello-nobody.elf"
 	bad kernel-unreadable 'permission denied' \

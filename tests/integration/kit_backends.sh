@@ -2,15 +2,10 @@
 # Every kit guest on each CPU backend (KVM and vmon's software CPU): the
 # guest prints SUCCESS and vmon exits 0; plus the ways a guest can end its
 # VM (triple fault, reset, debug-exit in QEMU style). BACKENDS overrides
-# the list.
+# the list (tests/lib.sh: usable_backends).
 source "$(dirname "$0")/../lib.sh"
 
-BACKENDS=${BACKENDS:-kvm emu}
-for backend in $BACKENDS; do
-if [ "$backend" = kvm ] && ! have_kvm; then
-	skip kit-kvm "/dev/kvm is not usable here"
-	continue
-fi
+for backend in $(usable_backends); do
 K="run --backend $backend"
 
 kit() { # kit NAME GUEST ARGS...

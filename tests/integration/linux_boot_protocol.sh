@@ -96,13 +96,11 @@ BZ=$TMP/tiny.bzImage
 mkbz "$BZ" "$TMP/entry.bin"
 printf 'ITRD-initrd-contents' >"$TMP/initrd"
 
-if have_kvm; then
-	run_vmon "$TMP/out" "$TMP/err" run --backend kvm --kernel "$BZ" --initrd "$TMP/initrd" \
+for b in $(usable_backends); do
+	run_vmon "$TMP/out" "$TMP/err" run --backend $b --kernel "$BZ" --initrd "$TMP/initrd" \
 		--cmdline "ok console=ttyS0"
-	expect_success linux-synthetic-bzimage-kvm "$TMP/out" "$TMP/err"
-else
-	skip linux-synthetic-bzimage-kvm "no usable /dev/kvm"
-fi
+	expect_success linux-synthetic-bzimage-$b "$TMP/out" "$TMP/err"
+done
 
 # The ACPI power-management ports the FADT names: sleep control (SLP_EN |
 # SLP_TYP 5) powers off with status 0; the reset register resets (with
@@ -114,19 +112,17 @@ asm64() { # NAME INSTRUCTIONS: a bzImage $TMP/NAME.bz entered at INSTRUCTIONS
 }
 asm64 poweroff 'mov $0x600, %dx; mov $0x34, %al; out %al, %dx'
 asm64 reset 'mov $0x602, %dx; mov $0x01, %al; out %al, %dx'
-if have_kvm; then
-	run_vmon "$TMP/out" "$TMP/err" run --backend kvm --kernel "$TMP/poweroff.bz"
-	if [ "$status" -eq 0 ]; then pass linux-acpi-poweroff-port; else
-		fail linux-acpi-poweroff-port "status $status: $(head -c 300 "$TMP/err")"; fi
-	run_vmon "$TMP/out" "$TMP/err" run --backend kvm --no-reboot --kernel "$TMP/reset.bz"
+for b in $(usable_backends); do
+	run_vmon "$TMP/out" "$TMP/err" run --backend $b --kernel "$TMP/poweroff.bz"
+	if [ "$status" -eq 0 ]; then pass linux-acpi-poweroff-port-$b; else
+		fail linux-acpi-poweroff-port-$b "status $status: $(head -c 300 "$TMP/err")"; fi
+	run_vmon "$TMP/out" "$TMP/err" run --backend $b --no-reboot --kernel "$TMP/reset.bz"
 	if [ "$status" -eq 0 ] && grep -q 'reset the machine' "$TMP/err"; then
-		pass linux-acpi-reset-port
+		pass linux-acpi-reset-port-$b
 	else
-		fail linux-acpi-reset-port "status $status: $(head -c 300 "$TMP/err")"
+		fail linux-acpi-reset-port-$b "status $status: $(head -c 300 "$TMP/err")"
 	fi
-else
-	skip linux-acpi-ports "no usable /dev/kvm"
-fi
+done
 
 # bad NAME PATTERN ARGS...: as in bad_input.sh.
 bad() {

@@ -3,11 +3,8 @@
 # --serial file: and unix: back ends carry output (and input, for unix:).
 source "$(dirname "$0")/../lib.sh"
 
-if ! have_kvm; then
-	skip serial "/dev/kvm is not usable here"
-	exit 0
-fi
-K="run --backend kvm"
+for b in $(usable_backends); do
+K="run --backend $b"
 
 # 64 KiB of random bytes (no 0x04, which ends the guest's read) piped in.
 expected=$(python3 - "$TMP/in.bin" <<'PY'
@@ -23,9 +20,9 @@ PY
 timeout -k 5 "$TEST_TIMEOUT" "$VMON" $K --kernel "$GUESTS/serial_echo.elf" <"$TMP/in.bin" >"$TMP/echo.out" 2>"$TMP/echo.err"
 status=$?
 if [ "$status" -eq 0 ] && grep -qx "$expected" <(tr -d '\r' <"$TMP/echo.out"); then
-	pass serial-piped-input-lossless
+	pass serial-$b-piped-input-lossless
 else
-	fail serial-piped-input-lossless "status $status; want '$expected', got: $(grep bytes= "$TMP/echo.out")"
+	fail serial-$b-piped-input-lossless "status $status; want '$expected', got: $(grep bytes= "$TMP/echo.out")"
 fi
 
 # Input arriving slowly, in pieces, through a pipe that stays open.
@@ -35,17 +32,17 @@ want=$(python3 -c 'h=0x811c9dc5
 for b in b"abcdef": h=((h^b)*0x01000193)&0xffffffff
 print("bytes=6 sum=%08x"%h)')
 if grep -qx "$want" <(tr -d '\r' <"$TMP/slow.out"); then
-	pass serial-input-in-pieces
+	pass serial-$b-input-in-pieces
 else
-	fail serial-input-in-pieces "want '$want', got: $(cat "$TMP/slow.out" | tr '\n' ' ')"
+	fail serial-$b-input-in-pieces "want '$want', got: $(cat "$TMP/slow.out" | tr '\n' ' ')"
 fi
 
 # --serial file:PATH
 run_vmon "$TMP/f.out" "$TMP/f.err" $K --serial "file:$TMP/console.txt" --kernel "$GUESTS/hello.elf"
 if [ "$status" -eq 0 ] && grep -q 'Hello from the vmon test kit' "$TMP/console.txt" && [ ! -s "$TMP/f.out" ]; then
-	pass serial-file
+	pass serial-$b-file
 else
-	fail serial-file "status $status; file: $(head -c 200 "$TMP/console.txt" 2>/dev/null)"
+	fail serial-$b-file "status $status; file: $(head -c 200 "$TMP/console.txt" 2>/dev/null)"
 fi
 
 # --serial unix:PATH: a client connects, sends input, reads the output.
@@ -82,8 +79,9 @@ want=$(python3 -c 'h=0x811c9dc5
 for b in b"hello over unix": h=((h^b)*0x01000193)&0xffffffff
 print("bytes=15 sum=%08x"%h)')
 if [ "$status" -eq 0 ] && grep -qx "$want" <<<"$got"; then
-	pass serial-unix-socket
+	pass serial-$b-unix-socket
 else
-	fail serial-unix-socket "status $status; got: $(tr '\n' ' ' <<<"$got")"
+	fail serial-$b-unix-socket "status $status; got: $(tr '\n' ' ' <<<"$got")"
 fi
-if [ ! -e "$sock" ]; then pass serial-unix-socket-removed; else fail serial-unix-socket-removed "socket left behind"; fi
+if [ ! -e "$sock" ]; then pass serial-$b-unix-socket-removed; else fail serial-$b-unix-socket-removed "socket left behind"; fi
+done

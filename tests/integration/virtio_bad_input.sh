@@ -24,7 +24,9 @@ bad() { # bad NAME PATTERN ARGS...
 	fi
 }
 
-V="$VMON run --backend kvm --kernel $HELLO"
+# --backend kvm with a KVM device that does not exist: each case must be
+# reported as the bad input it is, before vmon looks for KVM, on any host.
+V="env VMON_KVM_DEVICE=/nonexistent/kvm $VMON run --backend kvm --kernel $HELLO"
 truncate -s 1M "$TMP/ok.img"
 : >"$TMP/empty.img"
 
@@ -63,9 +65,9 @@ if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
 	cp "$TMP/ok.img" "$TMP/readonly.img" && chmod 644 "$TMP/readonly.img"
 	NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
 	bad unreadable "permission denied" env VMON_KVM_DEVICE=/dev/null $NOBODY \
-		"$VMON" run --backend kvm --kernel "$TMP/hello.elf" --disk "$TMP/private.img"
+		env VMON_KVM_DEVICE=/nonexistent/kvm "$VMON" run --backend kvm --kernel "$TMP/hello.elf" --disk "$TMP/private.img"
 	bad not-writable "permission denied.*,ro" env VMON_KVM_DEVICE=/dev/null $NOBODY \
-		"$VMON" run --backend kvm --kernel "$TMP/hello.elf" --disk "$TMP/readonly.img"
+		env VMON_KVM_DEVICE=/nonexistent/kvm "$VMON" run --backend kvm --kernel "$TMP/hello.elf" --disk "$TMP/readonly.img"
 else
 	skip bad-disk-unreadable "needs root and setpriv to drop to an unprivileged user"
 	skip bad-disk-not-writable "needs root and setpriv to drop to an unprivileged user"
@@ -84,7 +86,7 @@ bad net-bad-mac "bad MAC address" $V --net user,mac=01:00:5e:00:00:01
 bad net-too-many "at most 4 network" $V --net user --net user --net user --net user --net user
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && [ -c /dev/net/tun ]; then
 	bad net-tap-no-permission "tap:vmonnoperm0: cannot (open /dev/net/tun|attach)" setpriv --reuid=65534 --regid=65534 \
-		--clear-groups --inh-caps=-all "$VMON" run --backend kvm --kernel "$HELLO" --net tap:vmonnoperm0
+		--clear-groups --inh-caps=-all env VMON_KVM_DEVICE=/nonexistent/kvm "$VMON" run --backend kvm --kernel "$HELLO" --net tap:vmonnoperm0
 else
 	skip bad-disk-net-tap-no-permission "needs root and setpriv to drop privileges"
 fi

@@ -1,25 +1,22 @@
 #!/usr/bin/env bash
-# Malicious virtio-net and virtio-vsock queues on the KVM backend (the
+# Malicious virtio-net and virtio-vsock queues on every usable backend (the
 # virtio_bad_net kit guest, one vmon run per case): vmon survives,
 # answers as designed and the device works afterwards.
 source "$(dirname "$0")/../lib.sh"
 
-if ! have_kvm; then
-	skip virtio-bad-net "/dev/kvm is not usable here"
-	exit 0
-fi
+for b in $(usable_backends); do
 G=$GUESTS/virtio_bad_net.elf
 
 bad_case() { # bad_case CASE OUTCOME ARGS...
 	local c=$1 outcome=$2
 	shift 2
-	run_vmon "$TMP/$c.out" "$TMP/$c.err" run --backend kvm --kernel "$G" "$@"
+	run_vmon "$TMP/$c.out" "$TMP/$c.err" run --backend $b --kernel "$G" "$@"
 	if [ "$status" -ne 0 ] || ! grep -qx SUCCESS <(tr -d '\r' <"$TMP/$c.out"); then
-		fail "kvm-virtio-bad-$c" "status $status; $(tail -c 300 "$TMP/$c.out" | tr '\n' ' ') $(head -c 200 "$TMP/$c.err")"
+		fail "$b-virtio-bad-$c" "status $status; $(tail -c 300 "$TMP/$c.out" | tr '\n' ' ') $(head -c 200 "$TMP/$c.err")"
 	elif ! grep -q "^outcome=$outcome" "$TMP/$c.out"; then
-		fail "kvm-virtio-bad-$c" "outcome is not $outcome: $(grep outcome "$TMP/$c.out")"
+		fail "$b-virtio-bad-$c" "outcome is not $outcome: $(grep outcome "$TMP/$c.out")"
 	else
-		pass "kvm-virtio-bad-$c"
+		pass "$b-virtio-bad-$c"
 	fi
 }
 
@@ -34,9 +31,9 @@ done
 # rejected one apart.
 if grep -q 'bad request' "$TMP/net_tx_loop.err" && grep -q 'bad request' "$TMP/net_tx_short.err" &&
 	grep -q 'device needs reset' "$TMP/net_rx_head.err"; then
-	pass kvm-virtio-bad-net-messages
+	pass $b-virtio-bad-net-messages
 else
-	fail kvm-virtio-bad-net-messages "$(cat "$TMP"/net_*.err | head -c 300 | tr '\n' ' ')"
+	fail $b-virtio-bad-net-messages "$(cat "$TMP"/net_*.err | head -c 300 | tr '\n' ' ')"
 fi
 
 # vsock: a host listener on port 5000 that accepts and never reads.
@@ -53,13 +50,14 @@ while True:
     except OSError:
         break
 PY
-python3 "$TMP/sink.py" "$TMP/v.sock_5000" &
+python3 "$TMP/sink.py" "$TMP/v-$b.sock_5000" &
 sink_pid=$!
-for _ in $(seq 100); do [ -S "$TMP/v.sock_5000" ] && break; sleep 0.05; done
-bad_case vs_tx_short returned --vsock "3,unix:$TMP/v.sock" --cmdline "dev=vsock case=vs_tx_short"
+for _ in $(seq 100); do [ -S "$TMP/v-$b.sock_5000" ] && break; sleep 0.05; done
+bad_case vs_tx_short returned --vsock "3,unix:$TMP/v-$b.sock" --cmdline "dev=vsock case=vs_tx_short"
 for c in vs_rw_long vs_no_conn vs_dgram vs_credit; do
-	bad_case "$c" rst --vsock "3,unix:$TMP/v.sock" --cmdline "dev=vsock case=$c"
+	bad_case "$c" rst --vsock "3,unix:$TMP/v-$b.sock" --cmdline "dev=vsock case=$c"
 done
-bad_case vs_rx_head needs-reset --vsock "3,unix:$TMP/v.sock" --cmdline "dev=vsock case=vs_rx_head"
+bad_case vs_rx_head needs-reset --vsock "3,unix:$TMP/v-$b.sock" --cmdline "dev=vsock case=vs_rx_head"
 kill "$sink_pid" 2>/dev/null
 wait "$sink_pid" 2>/dev/null || true
+done

@@ -1,15 +1,12 @@
 #!/usr/bin/env bash
-# virtio-blk on the KVM backend: the virtio_blk kit guest drives the disk
+# virtio-blk on every usable backend (tests/lib.sh): the virtio_blk kit guest drives the disk
 # through PCI (io_uring, then the thread pool), and the host checks the
 # image file afterwards; then every malicious-queue case of virtio_bad
 # (vmon must survive and answer as designed).
 source "$(dirname "$0")/../lib.sh"
 
-if ! have_kvm; then
-	skip virtio-blk "/dev/kvm is not usable here"
-	exit 0
-fi
-K="run --backend kvm"
+for b in $(usable_backends); do
+K="run --backend $b"
 SECTORS=2048
 
 # A 1 MiB image whose sector s holds bytes (31 * s + i) & 0xff.
@@ -64,8 +61,8 @@ blk_run() { # blk_run NAME [ENV...]
 	if [ "$r" = ok ]; then pass "$name-image"; else fail "$name-image" "$r"; fi
 }
 
-blk_run kvm-virtio-blk
-blk_run kvm-virtio-blk-pool VMON_NO_IO_URING=1
+blk_run $b-virtio-blk
+blk_run $b-virtio-blk-pool VMON_NO_IO_URING=1
 
 # Two disks: both enumerate, the guest uses the first; the second image
 # is opened read-only and left alone.
@@ -75,11 +72,11 @@ cp "$TMP/two-b.img" "$TMP/two-b.orig"
 run_vmon "$TMP/two.out" "$TMP/two.err" $K --kernel "$GUESTS/virtio_blk.elf" \
 	--disk "$TMP/two-a.img,id=vmon-test-disk" --disk "$TMP/two-b.img,ro,id=second" \
 	--cmdline "sectors=$SECTORS"
-expect_success kvm-virtio-blk-two-disks "$TMP/two.out" "$TMP/two.err"
+expect_success $b-virtio-blk-two-disks "$TMP/two.out" "$TMP/two.err"
 if [ "$(grep -c '1af4:1042' "$TMP/two.out")" -eq 2 ] && cmp -s "$TMP/two-b.img" "$TMP/two-b.orig"; then
-	pass kvm-virtio-blk-two-disks-enumerated
+	pass $b-virtio-blk-two-disks-enumerated
 else
-	fail kvm-virtio-blk-two-disks-enumerated "want two 1af4:1042 functions and the ro image unchanged"
+	fail $b-virtio-blk-two-disks-enumerated "want two 1af4:1042 functions and the ro image unchanged"
 fi
 
 # Malicious queues: one vmon run per case.
@@ -89,11 +86,11 @@ bad_case() { # bad_case CASE OUTCOME [DISK-SUFFIX]
 	run_vmon "$TMP/bad-$c.out" "$TMP/bad-$c.err" $K --kernel "$GUESTS/virtio_bad.elf" \
 		--disk "$TMP/bad.img$suffix" --cmdline "case=$c"
 	if [ "$status" -ne 0 ] || ! grep -qx SUCCESS <(tr -d '\r' <"$TMP/bad-$c.out"); then
-		fail "kvm-virtio-bad-$c" "status $status; $(tail -c 300 "$TMP/bad-$c.out" | tr '\n' ' ') $(head -c 200 "$TMP/bad-$c.err")"
+		fail "$b-virtio-bad-$c" "status $status; $(tail -c 300 "$TMP/bad-$c.out" | tr '\n' ' ') $(head -c 200 "$TMP/bad-$c.err")"
 	elif ! grep -q "^outcome=$outcome" "$TMP/bad-$c.out"; then
-		fail "kvm-virtio-bad-$c" "outcome is not $outcome"
+		fail "$b-virtio-bad-$c" "outcome is not $outcome"
 	else
-		pass "kvm-virtio-bad-$c"
+		pass "$b-virtio-bad-$c"
 	fi
 }
 for c in loop long next_oob zero_len past_ram mmio wrap nested; do
@@ -106,13 +103,14 @@ bad_case past_end ioerr
 cp "$TMP/bad.img" "$TMP/bad.orig"
 bad_case ro_write ioerr ,ro
 if cmp -s "$TMP/bad.img" "$TMP/bad.orig"; then
-	pass kvm-virtio-bad-ro-image-unchanged
+	pass $b-virtio-bad-ro-image-unchanged
 else
-	fail kvm-virtio-bad-ro-image-unchanged "the read-only image changed"
+	fail $b-virtio-bad-ro-image-unchanged "the read-only image changed"
 fi
 # vmon names what the guest did wrong, once.
 if grep -q 'device needs reset' "$TMP/bad-head_oob.err" && grep -q 'bad request' "$TMP/bad-loop.err"; then
-	pass kvm-virtio-bad-messages
+	pass $b-virtio-bad-messages
 else
-	fail kvm-virtio-bad-messages "stderr: $(cat "$TMP/bad-loop.err" "$TMP/bad-head_oob.err" | tr '\n' ' ')"
+	fail $b-virtio-bad-messages "stderr: $(cat "$TMP/bad-loop.err" "$TMP/bad-head_oob.err" | tr '\n' ' ')"
 fi
+done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# virtio-net on the KVM backend, driven by the virtio_net kit guest:
+# virtio-net on every usable backend, driven by the virtio_net kit guest:
 #   - user-mode networking (libslirp): a UDP datagram to 10.0.2.2 reaches
 #     a host echo server on 127.0.0.1 and the echo comes back; a host
 #     connection to a hostfwd port reaches the guest as a TCP SYN;
@@ -8,11 +8,9 @@
 #     reaches the guest (needs root and ip(8)).
 source "$(dirname "$0")/../lib.sh"
 
-if ! have_kvm; then
-	skip virtio-net "/dev/kvm is not usable here"
-	exit 0
-fi
-K="run --backend kvm"
+for b in $(usable_backends); do
+rm -f "$TMP/fwd.out" "$TMP/tappeer.out" # polled below: none may be left from the previous backend
+K="run --backend $b"
 NET=$GUESTS/virtio_net.elf
 
 # A UDP echo server on 127.0.0.1; prints its port.
@@ -25,6 +23,7 @@ while True:
     data, addr = s.recvfrom(65536)
     s.sendto(data, addr)
 PY
+rm -f "$TMP/udp.port"
 python3 "$TMP/udpecho.py" >"$TMP/udp.port" &
 echo_pid=$!
 for _ in $(seq 50); do [ -s "$TMP/udp.port" ] && break; sleep 0.1; done
@@ -32,15 +31,15 @@ UDP_PORT=$(cat "$TMP/udp.port")
 
 run_vmon "$TMP/user.out" "$TMP/user.err" $K --kernel "$NET" --net user \
 	--cmdline "mode=user port=$UDP_PORT"
-expect_success kvm-virtio-net-user-udp-echo "$TMP/user.out" "$TMP/user.err"
+expect_success $b-virtio-net-user-udp-echo "$TMP/user.out" "$TMP/user.err"
 
 # mac= reaches the guest's configuration space.
 run_vmon "$TMP/mac.out" "$TMP/mac.err" $K --kernel "$NET" --net user,mac=52:54:00:aa:bb:cc \
 	--cmdline "mode=user port=$UDP_PORT"
 if [ "$status" -eq 0 ] && grep -q '^mac=52:54:00:aa:bb:cc' "$TMP/mac.out"; then
-	pass kvm-virtio-net-mac
+	pass $b-virtio-net-mac
 else
-	fail kvm-virtio-net-mac "status $status; $(head -c 300 "$TMP/mac.out" | tr '\n' ' ')"
+	fail $b-virtio-net-mac "status $status; $(head -c 300 "$TMP/mac.out" | tr '\n' ' ')"
 fi
 
 # hostfwd: a free loopback port, forwarded to guest port 2222.
@@ -60,23 +59,23 @@ wait "$vm_pid"
 status=$?
 kill "$client_pid" 2>/dev/null
 wait "$client_pid" 2>/dev/null || true
-expect_success kvm-virtio-net-user-hostfwd "$TMP/fwd.out" "$TMP/fwd.err"
+expect_success $b-virtio-net-user-hostfwd "$TMP/fwd.out" "$TMP/fwd.err"
 kill "$echo_pid" 2>/dev/null
 wait "$echo_pid" 2>/dev/null || true
 
 # tap, inside a network namespace of our own.
 if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || [ ! -c /dev/net/tun ]; then
-	skip kvm-virtio-net-tap "needs root, ip(8) and /dev/net/tun"
-	exit 0
+	skip $b-virtio-net-tap "needs root, ip(8) and /dev/net/tun"
+	continue
 fi
-NS=vmon-test-$$
+NS=vmon-test-$$-$b
 if ! ip netns add "$NS" 2>"$TMP/ns.err"; then
-	skip kvm-virtio-net-tap "cannot create a network namespace: $(head -c 200 "$TMP/ns.err")"
-	exit 0
+	skip $b-virtio-net-tap "cannot create a network namespace: $(head -c 200 "$TMP/ns.err")"
+	continue
 fi
 trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"' EXIT
 ip netns exec "$NS" ip tuntap add dev vmtap0 mode tap &&
-	ip netns exec "$NS" ip link set vmtap0 up || fail kvm-virtio-net-tap "cannot set up the tap"
+	ip netns exec "$NS" ip link set vmtap0 up || fail $b-virtio-net-tap "cannot set up the tap"
 # The host end: answers the guest's PING frame with a PONG to its MAC.
 cat >"$TMP/tappeer.py" <<'PY'
 import socket, sys
@@ -97,11 +96,13 @@ for _ in $(seq 50); do grep -q listening "$TMP/tappeer.out" && break; sleep 0.1;
 timeout -k 5 "$TEST_TIMEOUT" ip netns exec "$NS" "$VMON" $K --kernel "$NET" --net tap:vmtap0 \
 	--cmdline "mode=tap" </dev/null >"$TMP/tap.out" 2>"$TMP/tap.err"
 status=$?
-expect_success kvm-virtio-net-tap "$TMP/tap.out" "$TMP/tap.err"
+expect_success $b-virtio-net-tap "$TMP/tap.out" "$TMP/tap.err"
 if grep -q "got PING from 52:54:00:12:34:56" "$TMP/tappeer.out"; then
-	pass kvm-virtio-net-tap-guest-to-host
+	pass $b-virtio-net-tap-guest-to-host
 else
-	fail kvm-virtio-net-tap-guest-to-host "host side saw: $(head -c 200 "$TMP/tappeer.out")"
+	fail $b-virtio-net-tap-guest-to-host "host side saw: $(head -c 200 "$TMP/tappeer.out")"
 fi
 kill "$peer_pid" 2>/dev/null
 wait "$peer_pid" 2>/dev/null || true
+ip netns del "$NS" 2>/dev/null
+done

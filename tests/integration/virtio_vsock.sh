@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# virtio-vsock on the KVM backend with the virtio_vsock kit guest and the
+# virtio-vsock on every usable backend with the virtio_vsock kit guest and the
 # hybrid Unix-socket host side:
 #   - guest to host: the guest connects to host port 5000, which reaches
 #     an echo server listening on PATH_5000;
@@ -9,11 +9,9 @@
 #     and reads every byte back from the guest's echo.
 source "$(dirname "$0")/../lib.sh"
 
-if ! have_kvm; then
-	skip virtio-vsock "/dev/kvm is not usable here"
-	exit 0
-fi
-SOCK=$TMP/v.sock
+for b in $(usable_backends); do
+SOCK=$TMP/v-$b.sock
+rm -f "$TMP/vm.out" "$TMP/host.out" # host.py watches vm.out for the guest's progress
 
 cat >"$TMP/host.py" <<'PY'
 import os, socket, sys, threading, time
@@ -76,24 +74,25 @@ PY
 timeout 110 python3 "$TMP/host.py" "$SOCK" "$TMP/vm.out" >"$TMP/host.out" 2>&1 &
 host_pid=$!
 for _ in $(seq 100); do [ -S "${SOCK}_5000" ] && break; sleep 0.05; done
-run_vmon "$TMP/vm.out" "$TMP/vm.err" run --backend kvm --kernel "$GUESTS/virtio_vsock.elf" \
+run_vmon "$TMP/vm.out" "$TMP/vm.err" run --backend $b --kernel "$GUESTS/virtio_vsock.elf" \
 	--vsock "5,unix:$SOCK" --cmdline "cid=5"
 wait "$host_pid"
 host_rc=$?
-expect_success kvm-virtio-vsock "$TMP/vm.out" "$TMP/vm.err"
+expect_success $b-virtio-vsock "$TMP/vm.out" "$TMP/vm.err"
 if grep -q '^guest-to-host: ok' "$TMP/vm.out"; then
-	pass kvm-virtio-vsock-guest-to-host
+	pass $b-virtio-vsock-guest-to-host
 else
-	fail kvm-virtio-vsock-guest-to-host "$(tail -c 300 "$TMP/vm.out" | tr '\n' ' ')"
+	fail $b-virtio-vsock-guest-to-host "$(tail -c 300 "$TMP/vm.out" | tr '\n' ' ')"
 fi
 if [ "$host_rc" -eq 0 ] && grep -q '^client ok OK ' "$TMP/host.out" &&
 	grep -q '^host-to-guest: echoed 300000 bytes' "$TMP/vm.out"; then
-	pass kvm-virtio-vsock-host-to-guest
+	pass $b-virtio-vsock-host-to-guest
 else
-	fail kvm-virtio-vsock-host-to-guest "client: $(head -c 300 "$TMP/host.out" | tr '\n' ' ')"
+	fail $b-virtio-vsock-host-to-guest "client: $(head -c 300 "$TMP/host.out" | tr '\n' ' ')"
 fi
 if [ ! -e "$SOCK" ]; then
-	pass kvm-virtio-vsock-socket-removed
+	pass $b-virtio-vsock-socket-removed
 else
-	fail kvm-virtio-vsock-socket-removed "$SOCK is still there after vmon ended"
+	fail $b-virtio-vsock-socket-removed "$SOCK is still there after vmon ended"
 fi
+done
