@@ -1,6 +1,8 @@
 # vmon: GNU make build.
 #   make            build/vmon and the test-guest kit (build/guests/*.elf)
 #   make test       build and run every test; ends with "N passed, N failed"
+#   make test-kvm   the KVM backend's tests on a real KVM (nested under QEMU
+#                   where the host has none); TESTS="a b" picks scripts
 #   make bench      benchmarks against QEMU (never part of make test)
 #   make difftest   differential instruction tester, SEEDS=N CLASSES=a,b
 #   make SANITIZE=1 ASan/UBSan build into build-san/
@@ -60,7 +62,7 @@ LIBVMON := $(BUILD)/libvmon.a
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all vmon guests test unit-tests bench clean format format-check setup guest fuzz difftest
+.PHONY: all vmon guests test test-kvm unit-tests bench clean format format-check setup guest fuzz difftest
 
 all: vmon guests
 
@@ -101,6 +103,13 @@ include guests/guests.mk
 
 test: all unit-tests test-images $(JAIL_PROBE)
 	BUILD=$(BUILD) tests/run.sh
+
+# The KVM backend's tests on a real KVM: on this host's /dev/kvm where it
+# has VT-x/AMD-V, else in a nested L1 machine under QEMU TCG whose kvm_amd
+# is real (tests/nested/README.md, docs/testing.md). TESTS="kit_backends
+# linux_kvm" runs only those scripts of tests/integration/.
+test-kvm: all test-images guest
+	BUILD=$(BUILD) TESTS="$(TESTS)" tests/nested/run.sh
 
 bench: all
 	BUILD=$(BUILD) bench/run.sh

@@ -24,14 +24,35 @@
 
 #define DEFAULT_ROUTES (16 * 2 + 8)
 
+/*
+ * A line is given to KVM only when its level changes: a device that
+ * interrupts again while its line is still asserted (virtio-mmio raises on
+ * every used buffer until the driver acknowledges) is no new event for a
+ * level-triggered pin, and KVM's IOAPIC would otherwise take each such
+ * KVM_IRQ_LINE as a fresh assertion and deliver again whenever the
+ * redirection entry has no EOI pending (Remote IRR clear). The level it
+ * keeps is one per GSI, as KVM's own for this source id: a GSI shared by
+ * several devices carries the last level set, on both backends.
+ */
 static void kvm_set_irq_level(void *ctx, unsigned gsi, bool level)
 {
 	struct kvm_vm_state *k = ctx;
 	struct kvm_irq_level irq = {.irq = gsi, .level = level ? 1 : 0};
+	uint32_t bit = gsi < 32 ? 1u << gsi : 0;
+	pthread_mutex_lock(&k->line_lock);
+	if (bit && !!(k->line_level & bit) == level) {
+		pthread_mutex_unlock(&k->line_lock);
+		return;
+	}
 	/* Fails only for a GSI outside the routing table: a vmon bug, not a
 	 * guest action; report once rather than crash. */
 	if (ioctl(k->vm_fd, KVM_IRQ_LINE, &irq) < 0)
 		guest_log_once("KVM_IRQ_LINE gsi %u: %s", gsi, strerror(errno));
+	else if (level)
+		k->line_level |= bit;
+	else
+		k->line_level &= ~bit;
+	pthread_mutex_unlock(&k->line_lock);
 }
 
 static void kvm_send_msi(void *ctx, uint64_t addr, uint32_t data)
