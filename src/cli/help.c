@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "cli/help.h"
 
-/* Keep in step with GUEST_DEFAULT_CMDLINE in main.c. */
+/* Keep in step with GUEST_DEFAULT_CMDLINE in cmd_run.c. */
 #define GUEST_DEFAULT_CMDLINE_TEXT "console=ttyS0 quiet"
 
 static const char usage_text[] =
@@ -145,8 +145,9 @@ static const char usage_text[] =
 	"                      of signalling the device's eventfd in the kernel\n"
 	"    VMON_NO_IRQFD     1: on KVM, MSI-X messages go out by KVM_SIGNAL_MSI\n"
 	"                      instead of irqfd routes\n"
-	"    VMON_STATS        1: when the VM ends, one line per PCI device on\n"
-	"                      stderr: queue notifies that reached vmon (MMIO\n"
+	"    VMON_STATS        1: when the VM ends, one line per device on stderr\n"
+	"                      with its counters: requests and bytes, queue\n"
+	"                      notifies that reached vmon (notify_exits: MMIO\n"
 	"                      exits on KVM), registered notify eventfds, MSI-X\n"
 	"                      messages by irqfd and by message, INTx assertions\n"
 	"    VMON_EMU_STATS    1: instructions executed per vCPU (--backend emu)\n"

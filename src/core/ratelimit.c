@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <time.h>
 
+#include "core/log.h"
+
 uint64_t ratelimit_now_ms(void)
 {
 	struct timespec ts;
@@ -41,9 +43,13 @@ void ratelimit_print(struct ratelimit *rl, FILE *out, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (dropped)
+	if (dropped) {
 		fprintf(out, "vmon: %s (%llu similar messages suppressed)\n", msg,
 			(unsigned long long)dropped);
-	else
+		vlog(VLOG_WARNING, "%s (%llu similar messages suppressed)", msg,
+		     (unsigned long long)dropped);
+	} else {
 		fprintf(out, "vmon: %s\n", msg);
+		vlog(VLOG_WARNING, "%s", msg);
+	}
 }

@@ -1,25 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Parsing of --net values; see net_backend.h. */
+/* Parsing of --net values; see specs.h. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/virtio/net_backend.h"
-
-int pollvec_add(struct pollvec *pv, int fd, short events)
-{
-	if (pv->n == pv->cap) {
-		int cap = pv->cap ? 2 * pv->cap : 16;
-		struct pollfd *p = realloc(pv->fds, (size_t)cap * sizeof(*p));
-		if (!p)
-			return -1;
-		pv->fds = p;
-		pv->cap = cap;
-	}
-	pv->fds[pv->n] = (struct pollfd){.fd = fd, .events = events};
-	return pv->n++;
-}
+#include "cli/specs.h"
 
 static int parse_port(const char *s, size_t len, uint16_t *out)
 {
@@ -80,7 +66,7 @@ static int parse_hostfwd(const char *v, struct net_hostfwd *f)
 	return 0;
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
+int mac_parse(const char *s, uint8_t mac[6])
 {
 	unsigned b[6];
 	char tail;
@@ -126,7 +112,7 @@ int net_spec_parse(const char *arg, struct net_spec *out, struct vmon_error *err
 		if (next)
 			*next++ = 0;
 		if (strncmp(opt, "mac=", 4) == 0) {
-			if (parse_mac(opt + 4, out->mac) < 0)
+			if (mac_parse(opt + 4, out->mac) < 0)
 				return err_setf(err,
 						"--net: bad MAC address '%s' (want a unicast "
 						"XX:XX:XX:XX:XX:XX)",
