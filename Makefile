@@ -25,7 +25,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu17 $(WARNINGS) -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
 	-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' -MMD -MP
 LDFLAGS += -pthread
-LDLIBS += -lZydis -luring -lslirp -lm
+LDLIBS += -lZydis -luring -lslirp -lmicrohttpd -ljansson -lcurl -lm
 
 # V=1 shows full commands.
 ifeq ($(V),1)
@@ -94,9 +94,9 @@ difftest: all
 guest:
 	scripts/make-guest.sh
 
-# libFuzzer harness for the virtio devices (clang, ASan + UBSan): a short
-# fixed run from generated seeds; FUZZ_RUNS=N for more. The devices' one-line
-# complaints about bad requests go to stderr, which the run closes.
+# libFuzzer harnesses (clang, ASan + UBSan) for the virtio devices and the
+# API: short fixed runs from generated seeds; FUZZ_RUNS=N for more. The
+# one-line complaints about bad requests go to stderr, which the runs close.
 FUZZ_CC ?= clang
 FUZZ_RUNS ?= 20000
 FUZZ_BUILD := build-fuzz
@@ -110,11 +110,27 @@ $(FUZZ_BUILD)/fuzz_virtio: $(FUZZ_SRCS) $(wildcard src/devices/virtio/*.h src/de
 	$(Q)$(FUZZ_CC) -std=gnu17 -g -O1 -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ $(FUZZ_SRCS) -luring -lslirp
-fuzz: $(FUZZ_BUILD)/fuzz_virtio
+# The API's request handling: the whole library (the handlers reach the VM
+# layer), run in a scratch directory (the seeds' files; bodies with
+# absolute paths are skipped) and, where allowed, a network namespace of
+# its own (a tap a request names is opened there).
+$(FUZZ_BUILD)/fuzz_api: tests/fuzz/fuzz_api.c $(LIB_SRCS) $(wildcard src/*/*.h src/*/*/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) -std=gnu17 -g -O1 -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
+		-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ tests/fuzz/fuzz_api.c $(LIB_SRCS) $(LDLIBS)
+FUZZ_NETNS := $(shell unshare -n true 2>/dev/null && echo unshare -n)
+fuzz: $(FUZZ_BUILD)/fuzz_virtio $(FUZZ_BUILD)/fuzz_api
 	@rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus
 	python3 tests/fuzz/make_seeds.py $(FUZZ_BUILD)/corpus
 	$(FUZZ_BUILD)/fuzz_virtio -runs=$(FUZZ_RUNS) -seed=1 -max_len=8192 -close_fd_mask=2 \
 		$(FUZZ_BUILD)/corpus
+	@rm -rf $(FUZZ_BUILD)/api-corpus $(FUZZ_BUILD)/api-scratch
+	python3 tests/fuzz/make_api_seeds.py $(FUZZ_BUILD)/api-corpus $(FUZZ_BUILD)/api-scratch
+	cd $(FUZZ_BUILD)/api-scratch && $(FUZZ_NETNS) ../fuzz_api -runs=$(FUZZ_RUNS) -seed=1 \
+		-max_len=4096 -close_fd_mask=2 ../api-corpus
 
 format:
 	clang-format -i $(wildcard src/*/*.[ch] src/*/*/*.[ch] tests/unit/*.[ch])

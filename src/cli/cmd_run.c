@@ -17,7 +17,9 @@
 #include "cli/commands.h"
 #include "cli/help.h"
 #include "cli/parse.h"
+#include "cli/session.h"
 #include "cli/specs.h"
+#include "api/config_json.h"
 #include "core/error.h"
 #include "core/machine.h"
 #include "vm/vm.h"
@@ -47,6 +49,11 @@ enum {
 	OPT_NET,
 	OPT_VSOCK,
 	OPT_CONSOLE,
+	OPT_ID,
+	OPT_API_SOCK,
+	OPT_NO_API,
+	OPT_RUNTIME_DIR,
+	OPT_CONFIG_FILE,
 	OPT_HELP,
 };
 
@@ -67,6 +74,11 @@ static const struct option run_options[] = {
 	{"net", required_argument, NULL, OPT_NET},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"console", required_argument, NULL, OPT_CONSOLE},
+	{"id", required_argument, NULL, OPT_ID},
+	{"api-sock", required_argument, NULL, OPT_API_SOCK},
+	{"no-api", no_argument, NULL, OPT_NO_API},
+	{"runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR},
+	{"config-file", required_argument, NULL, OPT_CONFIG_FILE},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -235,9 +247,10 @@ static void use_default_guest(struct vm_config *cfg, bool has_cmdline)
 		snprintf(b->cmdline, sizeof(b->cmdline), "%s", GUEST_DEFAULT_CMDLINE);
 }
 
-/* The options of `vmon run` into cfg. Exits with status 2 on bad input;
- * returns false for --help (usage printed). */
-static bool parse_run_options(int argc, char **argv, struct vm_config *cfg, bool *overcommit)
+/* The options of `vmon run` into cfg (which may hold a config file's
+ * settings already) and o. Exits with status 2 on bad input; returns
+ * false for --help (usage printed). */
+static bool parse_run_options(int argc, char **argv, struct vm_config *cfg, struct session_opts *o)
 {
 	struct vmon_error err = {{0}};
 	bool has_kernel = cfg->boot.kernel[0], has_cmdline = cfg->boot.cmdline[0];
@@ -286,7 +299,7 @@ static bool parse_run_options(int argc, char **argv, struct vm_config *cfg, bool
 				usage_error("--debug-exit: '%s' is not plain or qemu", optarg);
 			break;
 		case OPT_NO_REBOOT: cfg->no_reboot = true; break;
-		case OPT_OVERCOMMIT: *overcommit = true; break;
+		case OPT_OVERCOMMIT: o->overcommit = true; break;
 		case OPT_TRACE_IO: cfg->trace_io = true; break;
 		case OPT_DISK: parse_disk(cfg, optarg); break;
 		case OPT_NET: {
@@ -323,6 +336,11 @@ static bool parse_run_options(int argc, char **argv, struct vm_config *cfg, bool
 			cfg->has_vsock = true;
 			break;
 		}
+		case OPT_ID: o->id = optarg; break;
+		case OPT_API_SOCK: o->api_sock = optarg; break;
+		case OPT_NO_API: o->no_api = true; break;
+		case OPT_RUNTIME_DIR: o->runtime_dir = optarg; break;
+		case OPT_CONFIG_FILE: break; /* read before the other options */
 		case OPT_HELP: print_usage(stdout); return false;
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: usage_error("unknown option '%s'", argv[optind - 1]);
@@ -339,17 +357,47 @@ static bool parse_run_options(int argc, char **argv, struct vm_config *cfg, bool
 	return true;
 }
 
+/* --config-file FILE (or --config-file=FILE) anywhere in argv: read
+ * first, so the other options add to it or override it. */
+static const char *find_config_file(int argc, char **argv)
+{
+	const char *path = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--config-file") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strncmp(argv[i], "--config-file=", 14) == 0)
+			path = argv[i] + 14;
+	}
+	return path;
+}
+
+void load_config_file(const char *path, struct vm_config *cfg, bool overcommit,
+		      struct api_file_config *x)
+{
+	struct vmon_error err = {{0}};
+	if (api_config_file_load(path, cfg, overcommit, x, &err) < 0)
+		die_status(VMON_EXIT_USAGE, "%s", err.msg);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static struct vm_config cfg; /* large: not on the stack */
+	static struct api_file_config file;
 	vm_config_init(&cfg);
-	cfg.entropy = true; /* every VM the command line starts has a virtio-rng */
-	bool overcommit = false;
+	struct session_opts o = {.start_now = true};
 	struct vmon_error err = {{0}};
-	if (!parse_run_options(argc, argv, &cfg, &overcommit))
+	const char *config_file = find_config_file(argc, argv);
+	if (config_file) {
+		load_config_file(config_file, &cfg, true, &file);
+		o.file = &file;
+	}
+	cfg.entropy = true; /* every VM the command line starts has a virtio-rng */
+	if (!parse_run_options(argc, argv, &cfg, &o))
 		return 0;
 	struct sysinfo si;
-	if (!overcommit && sysinfo(&si) == 0) {
+	if (!o.overcommit && sysinfo(&si) == 0) {
 		uint64_t host = (uint64_t)si.totalram * si.mem_unit;
 		if (cfg.machine.mem_size > host)
 			die_status(VMON_EXIT_USAGE,
@@ -360,13 +408,5 @@ int cmd_run(int argc, char **argv)
 	}
 	check_or_die(vm_config_validate(&cfg, &err), &err);
 	check_or_die(vm_config_check_host(&cfg, &err), &err);
-
-	struct vm *vm;
-	if (vm_create(&vm, &cfg, &err) < 0)
-		die_status(VMON_EXIT_USAGE, "%s", err.msg);
-	int status = vm_run(vm, &err);
-	vm_destroy(vm);
-	if (status < 0)
-		die_status(VMON_EXIT_USAGE, "%s", err.msg);
-	return status;
+	return session_run(&o, &cfg);
 }

@@ -47,6 +47,12 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "api") == 0)
+		return cmd_api(argc - 1, argv + 1);
+	if (strcmp(cmd, "ps") == 0)
+		return cmd_ps(argc - 1, argv + 1);
+	if (strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0 || strcmp(cmd, "stop") == 0)
+		return cmd_vm_action(argc - 1, argv + 1);
 	fprintf(stderr, "vmon: unknown command '%s' (see vmon --help)\n", cmd);
 	return VMON_EXIT_USAGE;
 }

@@ -30,10 +30,6 @@ __attribute__((warn_unused_result)) int chardev_parse(const char *spec, struct c
 __attribute__((warn_unused_result)) int net_spec_parse(const char *arg, struct net_spec *out,
 						       struct vmon_error *err);
 
-/* Parses a MAC address "XX:XX:XX:XX:XX:XX" (unicast only). Returns 0 or
- * -1 (no message). */
-int mac_parse(const char *s, uint8_t mac[6]);
-
 /* "CID,unix:PATH" (CID 3 .. 0xfffffffe; PATH at most VSOCK_PATH_MAX
  * bytes). */
 __attribute__((warn_unused_result)) int vsock_spec_parse(const char *arg, struct vsock_spec *out,

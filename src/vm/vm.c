@@ -163,7 +163,7 @@ static int start_vcpus(struct vm *vm, struct vmon_error *err)
 	vm->nthreads = 0;
 	for (int i = 0; i < vm->m.ncpus; i++) {
 		vm->args[i] = (struct vcpu_thread_arg){.vm = vm, .index = i};
-		char name[12];
+		char name[16];
 		snprintf(name, sizeof(name), "vcpu%d", i);
 		if (vmon_thread_start(&vm->threads[i], VMON_THREAD_VCPU, name, vcpu_thread,
 				      &vm->args[i], err) < 0) {

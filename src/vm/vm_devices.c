@@ -94,7 +94,7 @@ int vm_devices_plan(struct vm_devices *d, struct machine *m, struct event_loop *
 	}
 	for (unsigned i = 0; i < cfg->nnets && i < VM_MAX_NICS; i++) {
 		const struct vm_net_config *nc = &cfg->nets[i];
-		char name[12];
+		char name[16];
 		snprintf(name, sizeof(name), "net%u", i);
 		v = add(d, nc->id, &virtio_net_device);
 		struct virtio_net_params *p = &v->params.net;

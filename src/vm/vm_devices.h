@@ -70,7 +70,7 @@ struct vm_device {
 struct vm_service_loop {
 	struct event_loop *loop;
 	enum vmon_thread_kind kind;
-	char name[12]; /* the thread is "vmon-<name>" */
+	char name[16]; /* the thread is "vmon-<name>" */
 };
 
 struct vm_devices {

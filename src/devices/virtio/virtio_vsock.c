@@ -19,6 +19,7 @@
 
 #include "core/device.h"
 #include "core/event_loop.h"
+#include "core/unix_listen.h"
 #include "devices/virtio/virtio_dev.h"
 
 #define VIRTIO_ID_VSOCK	 19
@@ -691,32 +692,6 @@ void virtio_vsock_poll(struct virtio_vsock *v)
 
 /* ---- Life cycle ---- */
 
-static int listen_on(const char *path, struct vmon_error *err)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	struct stat st;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return err_setf(err, "--vsock: %s exists and is not a socket", path);
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		bool live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-		if (probe >= 0)
-			close(probe);
-		if (live)
-			return err_setf(err, "--vsock: %s is in use by another process", path);
-		unlink(path); /* stale */
-	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		return err_setf(err, "--vsock: cannot listen on %s: %s", path, strerror(e));
-	}
-	return fd;
-}
-
 int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_spec *spec,
 			struct guest_mem *gm, struct vm_control *ctl, const struct virtio_bus *at,
 			struct event_loop *loop, struct vmon_error *err)
@@ -734,7 +709,7 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_spec *spec
 	*out = v;
 	for (int i = 0; i < 8; i++)
 		v->config[i] = (uint8_t)((uint64_t)spec->cid >> (8 * i));
-	v->listen_fd = listen_on(spec->path, err);
+	v->listen_fd = unix_listen(spec->path, "--vsock", 16, err);
 	if (v->listen_fd < 0)
 		return -1;
 	const struct virtio_params p = {
