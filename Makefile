@@ -25,7 +25,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu17 $(WARNINGS) -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
 	-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' -MMD -MP
 LDFLAGS += -pthread
-LDLIBS += -lZydis -luring -lslirp -lmicrohttpd -ljansson -lcurl -lm
+LDLIBS += -lZydis -luring -lslirp -lmicrohttpd -ljansson -lcap-ng -lm
 
 # V=1 shows full commands.
 ifeq ($(V),1)
@@ -76,10 +76,18 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBVMON)
 
 unit-tests: $(UNIT_BINS)
 
+# The jail probe (tests/jail/probe.c): run by `vmon jail --test-exec` in
+# place of vmon; static, since the jail holds only vmon's libraries.
+JAIL_PROBE := $(BUILD)/tests/jail_probe
+$(JAIL_PROBE): tests/jail/probe.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) -O2 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -static -o $@ $<
+
 # The test-guest kit (freestanding, host gcc): see guests/guests.mk.
 include guests/guests.mk
 
-test: all unit-tests test-images
+test: all unit-tests test-images $(JAIL_PROBE)
 	BUILD=$(BUILD) tests/run.sh
 
 bench: all

@@ -11,6 +11,7 @@ PACKAGES=(
 	libcmocka-dev                   # unit-test framework
 	liburing-dev                    # io_uring: asynchronous disk I/O (virtio-blk)
 	libslirp-dev                    # user-mode networking (virtio-net --net user)
+	libcap-ng-dev                   # vmon jail: dropping capabilities
 	iproute2                        # ip netns / ip tuntap, for the tap test
 	clang libclang-rt-14-dev        # make fuzz (libFuzzer + ASan)
 	python3                         # small test helpers (image generators)

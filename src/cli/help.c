@@ -22,6 +22,8 @@ static const char usage_text[] =
 	"             [--overcommit]\n"
 	"    vmon ps [--runtime-dir DIR]\n"
 	"    vmon pause|resume|stop ID [--runtime-dir DIR]\n"
+	"    vmon jail --id ID --uid UID --gid GID --chroot-base DIR [JAIL-OPTIONS]\n"
+	"              [-- RUN-OPTIONS]    (vmon jail --help; docs/jailer.md)\n"
 	"    vmon --help | --version\n"
 	"\n"
 	"DESCRIPTION\n"
@@ -211,7 +213,9 @@ static const char usage_text[] =
 	"    curl --unix-socket /tmp/vm.sock -X PUT http://localhost/boot-source \\\n"
 	"        --data '{\"kernel_image_path\": \"build/guests/hello.elf\"}'\n"
 	"    curl --unix-socket /tmp/vm.sock -X PUT http://localhost/actions \\\n"
-	"        --data '{\"action_type\": \"InstanceStart\"}'\n";
+	"        --data '{\"action_type\": \"InstanceStart\"}'\n"
+	"    vmon jail --id vm1 --uid 65534 --gid 65534 --chroot-base /srv/jail \\\n"
+	"        --cgroup memory.limit_in_bytes=512M -- --serial unix:/vm1.sock\n";
 
 void print_usage(FILE *f)
 {

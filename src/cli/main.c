@@ -12,6 +12,7 @@
 #include "cli/help.h"
 #include "core/chardev.h"
 #include "core/error.h"
+#include "jail/jail.h"
 
 /* A crash must not leave the user's terminal in raw mode: restore it, then
  * let the default action (core dump) happen. */
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
 		return cmd_ps(argc - 1, argv + 1);
 	if (strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0 || strcmp(cmd, "stop") == 0)
 		return cmd_vm_action(argc - 1, argv + 1);
+	if (strcmp(cmd, "jail") == 0)
+		return cmd_jail(argc - 1, argv + 1);
 	fprintf(stderr, "vmon: unknown command '%s' (see vmon --help)\n", cmd);
 	return VMON_EXIT_USAGE;
 }

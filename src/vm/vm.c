@@ -422,6 +422,17 @@ static void vcpu_stat(void *opaque, const char *name, uint64_t value)
 	a->v->vcpu(a->v->opaque, a->vcpu, name, value);
 }
 
+struct backend_stat {
+	const struct vm_stats_visitor *v;
+	const struct device_ref *ref;
+};
+
+static void backend_stat(void *opaque, const char *name, uint64_t value)
+{
+	const struct backend_stat *b = opaque;
+	b->v->device(b->v->opaque, b->ref->id, b->ref->ops->kind, name, value);
+}
+
 void vm_stats(struct vm *vm, const struct vm_stats_visitor *v)
 {
 	struct stats_adapter a = {.v = v};
@@ -431,6 +442,17 @@ void vm_stats(struct vm *vm, const struct vm_stats_visitor *v)
 		return;
 	pthread_mutex_lock(&vm->ctl_lock); /* not while a reboot swaps the backend */
 	struct machine *m = &vm->m;
+	/* The backend's own devices (interrupt controllers, timers) are
+	 * device objects too; they go with its vCPUs. */
+	struct device_ref refs[8];
+	unsigned n = m->backend_priv && m->backend->devices ? m->backend->devices(m, refs, 8) : 0;
+	for (unsigned i = 0; i < n && v->device; i++) {
+		if (!refs[i].ops->stats)
+			continue;
+		struct backend_stat bs = {.v = v, .ref = &refs[i]};
+		const struct stats_sink bsink = {.counter = backend_stat, .opaque = &bs};
+		refs[i].ops->stats(refs[i].dev, &bsink);
+	}
 	const struct stats_sink sink = {.counter = vcpu_stat, .opaque = &a};
 	for (int i = 0; i < m->ncpus && m->backend_priv && m->backend->vcpu_stats; i++) {
 		a.vcpu = i;

@@ -30,6 +30,20 @@ then
 else
 	fail config-file-metrics "$(head -c 300 "$TMP/m.json" 2>&1)"
 fi
+# Metrics into a FIFO a reader holds: one JSON object per line arrives.
+mkfifo "$TMP/m.fifo"
+cat "$TMP/m.fifo" >"$TMP/m-fifo.json" &
+reader=$!
+sed "s|\"metrics_path\": \"$TMP/m.json\"|\"metrics_path\": \"$TMP/m.fifo\"|" "$TMP/good.json" \
+	>"$TMP/fifo.json"
+run_vmon "$TMP/fifo.out" "$TMP/fifo.err" run --config-file "$TMP/fifo.json"
+wait "$reader"
+if [ "$status" = 0 ] && python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]; sys.exit(0 if open(sys.argv[1]).read() else 1)' "$TMP/m-fifo.json" 2>/dev/null
+then
+	pass config-file-metrics-fifo
+else
+	fail config-file-metrics-fifo "status $status; $(head -c 300 "$TMP/m-fifo.json")"
+fi
 # Command-line options add to it and win over it.
 run_vmon "$TMP/over.out" "$TMP/over.err" run --config-file "$TMP/good.json" \
 	--kernel "$GUESTS/exceptions.elf"

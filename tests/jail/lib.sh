@@ -1,0 +1,73 @@
+# Shared helpers for the jailer's integration tests (sourced after
+# tests/lib.sh). The jailer needs root (CI runs as root); JAIL_BASE is the
+# --chroot-base, JAIL_PARENT a parent cgroup of this run's own, so that a
+# check for leftovers sees only what this run made.
+
+JAIL_BASE=$TMP/jails
+mkdir -p "$JAIL_BASE"
+JAIL_PARENT=vmon-test-$$
+PROBE=${PROBE:-$BUILD/tests/jail_probe}
+
+# The hierarchy version the jailer picks by default: 1 where a v1 hierarchy
+# has a controller (legacy or hybrid hosts), else 2.
+if awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup" && $(i + 3) !~ /^rw,(xattr,)?name=[^,]*$/) f = 1; break } } END { exit !f }' /proc/self/mountinfo; then
+	CG_VERSION=1
+	MEMKEY=memory.limit_in_bytes
+else
+	CG_VERSION=2
+	MEMKEY=memory.max
+fi
+
+# cg_mount CONTROLLER: the mount point of the v1 hierarchy that has it; on
+# v2 the cgroup2 mount.
+cg_mount() {
+	awk -v c="$1" -v v="$CG_VERSION" '{
+		for (i = 7; i <= NF; i++) if ($i == "-") {
+			if (v == 2 && $(i + 1) == "cgroup2") { print $5; exit }
+			if (v == 1 && $(i + 1) == "cgroup") {
+				n = split($(i + 3), o, ",")
+				for (j = 1; j <= n; j++) if (o[j] == c) { print $5; exit }
+			}
+			break
+		}
+	}' /proc/self/mountinfo
+}
+
+# jail_cgroup ID CONTROLLER: where the jail ID's cgroup is (or would be).
+jail_cgroup() {
+	echo "$(cg_mount "$2")/$JAIL_PARENT/$1"
+}
+
+# jail_leftovers BASE PARENT: prints what a failed jail left behind under
+# the chroot base BASE and the parent cgroup PARENT (nothing: empty).
+jail_leftovers() {
+	local c m
+	[ -e "$1/vmon" ] && echo "$1/vmon"
+	for c in memory cpu pids cpuset; do
+		m=$(cg_mount $c)
+		[ -n "$m" ] && [ -e "$m/$2" ] && echo "$m/$2"
+	done
+	return 0
+}
+
+# wait_for FILE PATTERN SECONDS: until grep finds PATTERN in FILE.
+wait_for() {
+	local i
+	for i in $(seq 1 $(($3 * 10))); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Removes this run's parent cgroups (empty by the time tests end).
+jail_cleanup() {
+	local c m
+	for c in memory cpu pids cpuset; do
+		m=$(cg_mount $c)
+		[ -n "$m" ] && [ -d "$m/$JAIL_PARENT" ] && rmdir "$m/$JAIL_PARENT" 2>/dev/null
+		[ -n "$m" ] && [ -d "$m/$JAIL_PARENT-bad" ] && rmdir "$m/$JAIL_PARENT-bad" 2>/dev/null
+	done
+	[ -n "${JAIL_KEEP:-}" ] || rm -rf "$TMP"
+}
+trap jail_cleanup EXIT
