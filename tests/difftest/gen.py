@@ -66,7 +66,7 @@ CONDS = {
     "ge": SF | OF, "le": ZF | SF | OF, "g": ZF | SF | OF,
 }
 
-CLASSES = ["alu", "shift", "muldiv", "string", "bitops", "cond", "xchg",
+CLASSES = ["alu", "shift", "muldiv", "divedge", "string", "bitops", "cond", "xchg",
            "movext", "sse_int", "sse_fp", "x87"]
 FPU_CLASSES = {"sse_int", "sse_fp", "x87"}
 
@@ -219,6 +219,30 @@ class Gen:
 
 
 # ---------------------------------------------------------------- classes
+
+
+def div_traps(op, bits, dividend, d):
+    """Does DIV/IDIV of dividend (2*bits wide) by d raise #DE?"""
+    if d == 0:
+        return True
+    if op == "div":
+        return dividend // d >= 1 << bits
+    q = abs(dividend) // abs(d)
+    if (dividend < 0) != (d < 0):
+        q = -q
+    return not -(1 << (bits - 1)) <= q < 1 << (bits - 1)
+
+
+DIV_EDGES = ["zero", "hi=d", "max", "all-ones", "by-one"]
+IDIV_EDGES = ["zero", "min/-1", "lo/-1", "hi+1/-1", "lo", "lo-1", "hi", "hi+1", "lo,neg",
+              "lo-1,neg", "min-divisor"]
+
+
+def divedge_cases():
+    """(op, bits, kind) for every divedge case, in a fixed order."""
+    return [(op, bits, kind) for bits in (8, 16, 32, 64)
+            for op, kinds in (("div", DIV_EDGES), ("idiv", IDIV_EDGES)) for kind in kinds]
+
 
 ALU2 = ["add", "adc", "sub", "sbb", "and", "or", "xor", "cmp", "test"]
 LOGIC = {"and", "or", "xor", "test"}
@@ -403,6 +427,13 @@ class GenInt(Gen):
             break
         else:
             raise RuntimeError("no dividend found")
+        self.emit_div(op, bits, dividend, d)
+
+    def emit_div(self, op, bits, dividend, d):
+        """One DIV/IDIV unit: RDX:RAX (AX for 8 bits) = dividend, the divisor
+        d in a register or in scratch memory; marked to trap when it #DEs."""
+        rng = self.rng
+        expect_de = div_traps(op, bits, dividend, d)
         dv = dividend & ((1 << (2 * bits)) - 1)
         m = (1 << bits) - 1
         setup = []
@@ -432,6 +463,68 @@ class GenInt(Gen):
             self.add(unit)   # faults before writing anything
         else:
             self.add(unit, undefined=ARITH)
+
+    def u_divedge(self):
+        """The DIV/IDIV edge cases of issue 12 (3.1), every width: divisor 0,
+        the most negative dividend by -1 (the host's INT64_MIN / -1 for a
+        32-bit IDIV), quotients one past either end and exactly at them.
+        The cases are taken in turn from where the seed's share starts, so
+        seeds 1-3 (the make-test slice) run every one of them."""
+        rng = self.rng
+        cases = divedge_cases()
+        k = (self.t.seed - 1) * 40 + sum(1 for u in self.t.units if not u.aux)
+        op, bits, kind = cases[k % len(cases)]
+        hi = 1 << (bits - 1)
+        lo_q, hi_q = -hi, hi - 1
+        d = 0
+        while d == 0:
+            d = rand_val(rng, bits) if op == "div" else signed(rand_val(rng, bits), bits)
+        dpos = rng.randrange(1, hi)  # a positive signed divisor
+        if kind == "zero":
+            d = 0
+            dividend = rng.getrandbits(2 * bits)
+            if op == "idiv":
+                dividend = signed(dividend, 2 * bits)
+        elif kind == "hi=d":          # DIV: the quotient is 2^bits
+            dividend = d << bits
+        elif kind == "max":           # DIV: the largest quotient, 2^bits - 1
+            dividend = (d << bits) - 1
+        elif kind == "all-ones":      # DIV: (2^2b - 1) / (2^b - 1) = 2^b + 1
+            d = (1 << bits) - 1
+            dividend = (1 << (2 * bits)) - 1
+        elif kind == "by-one":
+            d = 1
+            dividend = rng.getrandbits(bits)
+        elif kind == "min/-1":        # IDIV: -2^(2b-1) / -1
+            d, dividend = -1, -(1 << (2 * bits - 1))
+        elif kind == "lo/-1":         # IDIV: -2^(b-1) / -1 = 2^(b-1)
+            d, dividend = -1, lo_q
+        elif kind == "hi+1/-1":       # IDIV: 2^(b-1) / -1 = -2^(b-1), fits
+            d, dividend = -1, hi
+        elif kind == "lo":            # quotient exactly -2^(b-1), remainder <= 0
+            d = dpos
+            dividend = lo_q * d - rng.randrange(0, d)
+        elif kind == "lo-1":
+            d = dpos
+            dividend = (lo_q - 1) * d
+        elif kind == "hi":            # quotient exactly 2^(b-1) - 1, remainder >= 0
+            d = dpos
+            dividend = hi_q * d + rng.randrange(0, d)
+        elif kind == "hi+1":
+            d = dpos
+            dividend = (hi_q + 1) * d
+        elif kind == "lo,neg":        # positive dividend, negative divisor
+            d = -dpos
+            dividend = lo_q * d
+        elif kind == "lo-1,neg":
+            d = -dpos
+            dividend = (lo_q - 1) * d
+        elif kind == "min-divisor":   # divisor -2^(b-1)
+            d = lo_q
+            dividend = signed(rng.getrandbits(2 * bits - 2), 2 * bits - 2)
+        else:
+            raise RuntimeError("unknown divedge case " + kind)
+        self.emit_div(op, bits, dividend, d)
 
     def u_string(self):
         rng = self.rng

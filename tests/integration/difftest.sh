@@ -88,4 +88,4 @@ slice difftest
 # sight (src/cpu/emu/native.c), so the generated sequences, which run once,
 # go through native runs and their bail-outs too.
 VMON_EMU_NATIVE=eager slice difftest-native --no-kvm \
-	--classes alu,shift,muldiv,cond,bitops,movext,xchg,string
+	--classes alu,shift,muldiv,divedge,cond,bitops,movext,xchg,string

@@ -20,7 +20,8 @@
 #include "core/cpu_init.h"
 #include "core/machine.h"
 #include "cpu/cpu_backend.h"
-#include "cpu/emu/emu.h"
+#include "cpu/emu/cpu.h"
+#include "cpu/emu/flags.h"
 
 #include "emu_harness.h"
 

@@ -21,7 +21,9 @@
 #include "core/cpu_init.h"
 #include "core/machine.h"
 #include "cpu/cpu_backend.h"
-#include "cpu/emu/emu.h"
+#include "cpu/emu/cpu.h"
+#include "cpu/emu/flags.h"
+#include "cpu/emu/native.h"
 
 #include "emu_harness.h"
 

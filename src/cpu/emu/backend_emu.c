@@ -11,91 +11,17 @@
 #include <string.h>
 
 #include "cpu/cpu_backend.h"
-#include "cpu/emu/emu.h"
-
-/* ISA IRQs go to the PIC and to the IOAPIC pin of the same number, as
- * KVM's default GSI routing does (GSI n -> PIC irq n and IOAPIC pin n). */
-void emu_set_irq(void *ctx, unsigned gsi, bool level)
-{
-	struct emu_vm *vm = ctx;
-	pthread_mutex_lock(&vm->chip_lock);
-	if (gsi < 16)
-		pic_set_irq(vm, gsi, level);
-	if (gsi < 24)
-		ioapic_set_irq(vm, gsi, level);
-	pthread_mutex_unlock(&vm->chip_lock);
-}
-
-/*
- * A message-signalled interrupt (PCI MSI/MSI-X), any thread: the write a
- * device makes to [0xfee00000, 0xfef00000) as the LAPICs decode it.
- * Address: destination APIC id in bits 19:12, destination mode (logical)
- * in bit 2 (bit 3, redirection hint, only allows lowest priority).
- * Data: vector in bits 7:0, delivery mode in bits 10:8, trigger mode in
- * bit 15. MSIs are edge-triggered in practice; a level message is taken as
- * an edge, since no EOI can reach a PCI function here.
- */
-void emu_msi(void *ctx, uint64_t addr, uint32_t data)
-{
-	struct emu_vm *vm = ctx;
-	if ((addr >> 20) != 0xfee)
-		return; /* not the interrupt range: dropped, as a bus would */
-	uint32_t dest = (uint32_t)(addr >> 12) & 0xff;
-	int dest_mode = (int)(addr >> 2) & 1;
-	int dmode = (int)(data >> 8) & 7;
-	int vec = (int)(data & 0xff);
-	switch (dmode) {
-	case 0: /* fixed */
-	case 1: /* lowest priority */
-	case 4: /* NMI */
-	case 5: /* INIT */ break;
-	default: return; /* SMI, ExtINT, reserved: nothing to deliver */
-	}
-	apic_deliver(vm, NULL, dest, dest_mode, dmode, vec, false, 0);
-}
-
-/*
- * The PIC and PIT ports stay registered on the sealed bus across a guest
- * reboot (destroy + create), so their opaque is a small block that lives
- * as long as the process and is re-pointed at the new emu_vm.
- */
-struct emu_port_block {
-	struct emu_port port;
-	struct emu_port_block *next;
-};
-static struct emu_port_block *port_blocks;
-static pthread_mutex_t port_lock = PTHREAD_MUTEX_INITIALIZER;
-
-int emu_port_attach(struct emu_vm *vm, uint64_t base, uint64_t len, const struct bus_ops *ops,
-		    int which, const char *name, struct vmon_error *err)
-{
-	const struct bus_range *r = bus_find(&vm->m->pio, NULL, base, 1);
-	if (r && r->ops == ops && r->base == base) {
-		struct emu_port *p = r->opaque;
-		p->vm = vm;
-		p->which = which;
-		return 0;
-	}
-	struct emu_port_block *b = calloc(1, sizeof(*b));
-	if (!b)
-		return err_setf(err, "emu: out of memory");
-	b->port.vm = vm;
-	b->port.which = which;
-	pthread_mutex_lock(&port_lock);
-	b->next = port_blocks;
-	port_blocks = b;
-	pthread_mutex_unlock(&port_lock);
-	return bus_register(&vm->m->pio, base, len, ops, &b->port, name, err);
-}
-
-static void emu_ports_detach(struct emu_vm *vm)
-{
-	pthread_mutex_lock(&port_lock);
-	for (struct emu_port_block *b = port_blocks; b; b = b->next)
-		if (b->port.vm == vm)
-			b->port.vm = NULL;
-	pthread_mutex_unlock(&port_lock);
-}
+#include "cpu/emu/cache.h"
+#include "cpu/emu/decode.h"
+#include "cpu/emu/chip_ioapic.h"
+#include "cpu/emu/chip_irq.h"
+#include "cpu/emu/chip_lapic.h"
+#include "cpu/emu/chip_pic.h"
+#include "cpu/emu/chip_pit.h"
+#include "cpu/emu/chip_ports.h"
+#include "cpu/emu/native.h"
+#include "cpu/emu/run.h"
+#include "cpu/emu/sys.h"
 
 static bool emu_available(struct vmon_error *err)
 {
@@ -115,6 +41,7 @@ static int emu_create(struct machine *m, struct vmon_error *err)
 	}
 	pthread_mutex_init(&vm->chip_lock, NULL);
 	ioapic_init(&vm->ioapic);
+	vm->eoi_broadcast = ioapic_eoi;
 	emu_cpuid_init();
 	m->backend_priv = vm;
 	if (pic_register(vm, err) || pit_register(vm, err)) {
@@ -138,12 +65,7 @@ static int emu_create(struct machine *m, struct vmon_error *err)
 
 static void emu_cpu_free_caches(struct emu_cpu *c)
 {
-	if (c->btab && c->btab != MAP_FAILED)
-		munmap(c->btab, sizeof(*c->btab) << BTAB_BITS);
-	if (c->arena && c->arena != MAP_FAILED)
-		munmap(c->arena, BLOCK_ARENA_BYTES);
-	c->btab = NULL;
-	c->arena = NULL;
+	emu_cache_free(c);
 	emu_native_destroy(c);
 }
 
@@ -155,12 +77,7 @@ static int emu_vcpu_create(struct machine *m, int index, struct vmon_error *err)
 	struct emu_cpu *c = calloc(1, sizeof(*c));
 	if (!c)
 		return err_setf(err, "emu: out of memory for vCPU %d", index);
-	/* Reserved, not committed: pages are touched as blocks are built. */
-	c->btab = mmap(NULL, sizeof(*c->btab) << BTAB_BITS, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	c->arena = mmap(NULL, BLOCK_ARENA_BYTES, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (c->btab == MAP_FAILED || c->arena == MAP_FAILED) {
+	if (!emu_cache_init(c)) {
 		emu_cpu_free_caches(c);
 		free(c);
 		return err_setf(err, "emu: out of memory for vCPU %d's decoded-block cache", index);

@@ -2,32 +2,19 @@
 /*
  * Instruction decoding: Zydis decodes each instruction once into vmon's
  * struct dinsn; runs of them up to the next branch or system instruction
- * are cached per vCPU as blocks, by guest-physical address (struct dblock).
- *
- * Invalidation: each block keeps the bytes it was decoded from, and is
- * only used while guest memory still holds them (emu_block). That covers
- * every way code can change -- stores by any vCPU, and device DMA that
- * writes guest RAM through host pointers -- with no write-side hook.
- * Instructions that cross a page boundary are never cached.
+ * become blocks (struct dblock), which cache.c keeps. Instructions that
+ * cross a page boundary are never part of a block (emu_fetch_decode).
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "cpu/emu/emu.h"
+#include "core/ratelimit.h"
+#include "cpu/emu/decode.h"
+#include "cpu/emu/fault.h"
+#include "cpu/emu/mmu.h"
 #include "cpu/insn_format.h"
 
-int emu_decode_init(struct emu_vm *vm)
-{
-	if (ZYAN_FAILED(ZydisDecoderInit(&vm->dec16, ZYDIS_MACHINE_MODE_LEGACY_16,
-					 ZYDIS_STACK_WIDTH_16)) ||
-	    ZYAN_FAILED(ZydisDecoderInit(&vm->dec32, ZYDIS_MACHINE_MODE_LEGACY_32,
-					 ZYDIS_STACK_WIDTH_32)) ||
-	    ZYAN_FAILED(ZydisDecoderInit(&vm->dec64, ZYDIS_MACHINE_MODE_LONG_64,
-					 ZYDIS_STACK_WIDTH_64)) ||
-	    ZYAN_FAILED(ZydisFormatterInit(&vm->fmt, ZYDIS_FORMATTER_STYLE_ATT)))
-		return -1;
-	return 0;
-}
+const void *const *emu_op_labels;
 
 static const ZydisDecoder *decoder_for(struct emu_cpu *c)
 {
@@ -76,81 +63,100 @@ static uint8_t map_addr_reg(ZydisRegister r)
 	return REG_NONE;
 }
 
-/* Picks a specialised handler class for the most common operand forms:
- * 32/64-bit register and immediate operands, plain loads and stores, and
- * (in 64-bit mode) near branches and stack operations. */
-static uint8_t fast_class(const struct dinsn *d, int cmode)
+/* The S_* shape bits of d's operands, which FORM rows select on. */
+static uint32_t shape_of(const struct dinsn *d, int cmode)
 {
 	const struct dop *o0 = &d->op[0], *o1 = &d->op[1];
-	bool sz48 = d->osize == 4 || d->osize == 8;
-	bool r0 = o0->kind == DOP_REG && o0->size == d->osize;
-	bool r1 = o1->kind == DOP_REG && o1->size == d->osize;
-	if (d->flags & (DI_LOCK | DI_REP | DI_REPNE | DI_FAR))
-		return 0;
-	switch (d->mnem) {
-	case ZYDIS_MNEMONIC_MOV:
-		if (!sz48 || d->nops != 2)
-			return 0;
-		if (r0 && r1)
-			return H_F_MOV_RR;
-		if (r0 && o1->kind == DOP_IMM)
-			return H_F_MOV_RI;
-		if (r0 && o1->kind == DOP_MEM && o1->size == d->osize)
-			return H_F_LOAD;
-		if (o0->kind == DOP_MEM && o0->size == d->osize && r1)
-			return H_F_STORE;
-		return 0;
-	case ZYDIS_MNEMONIC_LEA: return sz48 && r0 ? H_F_LEA : 0;
-	case ZYDIS_MNEMONIC_ADD:
-	case ZYDIS_MNEMONIC_SUB:
-	case ZYDIS_MNEMONIC_CMP:
-	case ZYDIS_MNEMONIC_AND:
-	case ZYDIS_MNEMONIC_OR:
-	case ZYDIS_MNEMONIC_XOR:
-	case ZYDIS_MNEMONIC_TEST:
-		if (!sz48 || !r0 || d->nops != 2 || !(r1 || o1->kind == DOP_IMM))
-			return 0;
-		switch (d->mnem) {
-		case ZYDIS_MNEMONIC_ADD: return H_F_ADD;
-		case ZYDIS_MNEMONIC_SUB: return H_F_SUB;
-		case ZYDIS_MNEMONIC_CMP: return H_F_CMP;
-		case ZYDIS_MNEMONIC_AND: return H_F_AND;
-		case ZYDIS_MNEMONIC_OR: return H_F_OR;
-		case ZYDIS_MNEMONIC_XOR: return H_F_XOR;
-		default: return H_F_TEST;
+	bool reg0 = o0->kind == DOP_REG, reg1 = o1->kind == DOP_REG;
+	uint32_t s = 0;
+	if (!(d->flags & (DI_LOCK | DI_REP | DI_REPNE | DI_FAR)))
+		s |= S_PLAIN;
+	if (d->osize == 8)
+		s |= S_Q | S_OS48;
+	if (d->osize == 4)
+		s |= S_D | S_OS48;
+	if (d->nops == 0)
+		s |= S_N0;
+	if (d->nops == 2)
+		s |= S_N2;
+	if (d->nops == 3)
+		s |= S_N3;
+	if (d->nops >= 2)
+		s |= S_N2UP;
+	if (reg0 && o0->size == d->osize)
+		s |= S_R0;
+	if (reg1 && o1->size == d->osize)
+		s |= S_R1;
+	if (o1->kind == DOP_IMM)
+		s |= S_I1;
+	if (o0->kind == DOP_MEM && o0->size == d->osize)
+		s |= S_M0;
+	if (o1->kind == DOP_MEM && o1->size == d->osize)
+		s |= S_M1;
+	if (reg0)
+		s |= S_REG0;
+	if (reg0 && !(o0->reg & DOP_F_HI8) && (o0->size == 4 || o0->size == 8))
+		s |= S_RG48;
+	if (reg1 && o1->size == o0->size)
+		s |= S_RS1;
+	if (d->op[2].kind == DOP_IMM)
+		s |= S_I2;
+	if (d->nops >= 2 && o1->kind == DOP_IMM)
+		s |= S_SHI;
+	if (d->nops >= 2 && reg1 && o1->reg == R_CX && o1->size == 1)
+		s |= S_SHC;
+	if (cmode == 8)
+		s |= S_M64;
+	if (d->flags & DI_RELBR)
+		s |= S_REL;
+	if (o0->size == 8)
+		s |= S_O0S8;
+	if (reg1 && o1->size == 4)
+		s |= S_R1S4;
+	return s;
+}
+
+/* The FORM rows of each instruction row, in table order (the first that
+ * fits wins): indexes + 1, 0 ending a list. Built once. */
+static uint16_t form_first[I_COUNT], form_next[EMU_NFORMS];
+static pthread_once_t forms_once = PTHREAD_ONCE_INIT;
+
+static void forms_index(void)
+{
+	for (unsigned i = EMU_NFORMS; i-- > 0;) {
+		form_next[i] = form_first[emu_forms[i].insn];
+		form_first[emu_forms[i].insn] = (uint16_t)(i + 1);
+	}
+}
+
+/* d's row and run-loop handler: the first FORM row of its instruction
+ * that its operands fit, else its own row through f_exec. */
+static void pick_form(struct dinsn *d, int cmode)
+{
+	uint32_t s = shape_of(d, cmode);
+	for (unsigned k = form_first[d->row]; k; k = form_next[k - 1]) {
+		const struct insn_form *f = &emu_forms[k - 1];
+		if ((f->need & s) == f->need) {
+			d->row = f->row;
+			d->fop = f->op;
+			return;
 		}
-	case ZYDIS_MNEMONIC_INC:
-	case ZYDIS_MNEMONIC_DEC:
-		if (!sz48 || !r0)
-			return 0;
-		return d->mnem == ZYDIS_MNEMONIC_INC ? H_F_INC : H_F_DEC;
-	default: break;
 	}
-	if (cmode != 8 || d->osize != 8)
-		return 0;
-	switch (d->mnem) {
-	case ZYDIS_MNEMONIC_JO:
-	case ZYDIS_MNEMONIC_JNO:
-	case ZYDIS_MNEMONIC_JB:
-	case ZYDIS_MNEMONIC_JNB:
-	case ZYDIS_MNEMONIC_JZ:
-	case ZYDIS_MNEMONIC_JNZ:
-	case ZYDIS_MNEMONIC_JBE:
-	case ZYDIS_MNEMONIC_JNBE:
-	case ZYDIS_MNEMONIC_JS:
-	case ZYDIS_MNEMONIC_JNS:
-	case ZYDIS_MNEMONIC_JP:
-	case ZYDIS_MNEMONIC_JNP:
-	case ZYDIS_MNEMONIC_JL:
-	case ZYDIS_MNEMONIC_JNL:
-	case ZYDIS_MNEMONIC_JLE:
-	case ZYDIS_MNEMONIC_JNLE: return (d->flags & DI_RELBR) ? H_F_JCC : 0;
-	case ZYDIS_MNEMONIC_PUSH: return r0 ? H_F_PUSH : 0;
-	case ZYDIS_MNEMONIC_POP: return r0 ? H_F_POP : 0;
-	case ZYDIS_MNEMONIC_CALL: return (d->flags & DI_RELBR) ? H_F_CALL : 0;
-	case ZYDIS_MNEMONIC_RET: return d->nops == 0 ? H_F_RET : 0;
-	default: return 0;
-	}
+	d->fop = FOP_f_exec;
+}
+
+int emu_decode_init(struct emu_vm *vm)
+{
+	pthread_once(&forms_once, forms_index);
+	if (ZYAN_FAILED(ZydisDecoderInit(&vm->dec16, ZYDIS_MACHINE_MODE_LEGACY_16,
+					 ZYDIS_STACK_WIDTH_16)) ||
+	    ZYAN_FAILED(ZydisDecoderInit(&vm->dec32, ZYDIS_MACHINE_MODE_LEGACY_32,
+					 ZYDIS_STACK_WIDTH_32)) ||
+	    ZYAN_FAILED(ZydisDecoderInit(&vm->dec64, ZYDIS_MACHINE_MODE_LONG_64,
+					 ZYDIS_STACK_WIDTH_64)) ||
+	    ZYAN_FAILED(ZydisFormatterInit(&vm->fmt, ZYDIS_FORMATTER_STYLE_ATT)))
+		return -1;
+	return 0;
 }
 
 /* Fills d from a Zydis decode; returns false for operand forms this CPU
@@ -160,7 +166,7 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 {
 	memset(d, 0, sizeof(*d));
 	d->mnem = in->mnemonic;
-	d->hclass = emu_hclass[in->mnemonic];
+	d->row = emu_row_of_mnem[in->mnemonic];
 	d->len = in->length;
 	d->osize = in->operand_width / 8;
 	d->asize = in->address_width / 8;
@@ -191,8 +197,8 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 				d->seg = ops[i].mem.segment - ZYDIS_REGISTER_ES;
 		if (d->seg > SEG_GS)
 			d->seg = SEG_DS;
-		d->hclass = H_STRING;
-		d->fop = emu_insn_handler(d, cmode);
+		d->row = emu_string_row[in->mnemonic];
+		pick_form(d, cmode);
 		return true;
 	}
 	int n = in->operand_count_visible;
@@ -274,10 +280,7 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 		default: return false;
 		}
 	}
-	uint8_t fc = fast_class(d, cmode);
-	if (fc)
-		d->hclass = fc;
-	d->fop = emu_insn_handler(d, cmode);
+	pick_form(d, cmode);
 	return true;
 }
 
@@ -289,8 +292,8 @@ static void report_unimpl(struct emu_cpu *c, const uint8_t *bytes, unsigned n, c
 					      : INSN_MODE_16;
 	uint64_t lin = c->seg[SEG_CS].base + c->rip;
 	insn_format(text, sizeof(text), bytes, n, mode, lin);
-	fprintf(stderr, "vmon: emu: cpu%d: %s at rip=%#llx: %s; raising #UD\n", c->index, what,
-		(unsigned long long)c->rip, text);
+	guest_log("emu: cpu%d: %s at rip=%#llx: %s; raising #UD", c->index, what,
+		  (unsigned long long)c->rip, text);
 }
 
 /* True the first time a mnemonic is reported in this VM. */
@@ -323,15 +326,15 @@ static unsigned fetch_bytes(struct emu_cpu *c, uint64_t lin, uint8_t *buf)
 }
 
 /* Makes the current code page's translation the cached one (c->fetch_*). */
-static void fetch_page(struct emu_cpu *c, uint64_t lin)
+void emu_fetch_page(struct emu_cpu *c, uint64_t lin)
 {
 	uint64_t vpn = lin >> 12;
 	if (c->fetch_vpn == vpn + 1)
 		return;
 	struct tlb_entry *e = mmu_lookup(c, lin, 2, c->cpl == 3);
 	if (!e->host) {
-		fprintf(stderr, "vmon: emu: cpu%d: executing from non-RAM gpa %#llx\n", c->index,
-			(unsigned long long)(e->gpa | (lin & 0xfff)));
+		guest_log("emu: cpu%d: executing from non-RAM gpa %#llx", c->index,
+			  (unsigned long long)(e->gpa | (lin & 0xfff)));
 		vmctl_request_stop(&c->m->ctl, VM_STOP_GUEST_ERROR, 1);
 		emu_raise(c, EXC_UD, 0, false);
 	}
@@ -340,20 +343,11 @@ static void fetch_page(struct emu_cpu *c, uint64_t lin)
 	c->fetch_gpa = e->gpa;
 }
 
-static uint64_t cs_linear(const struct emu_cpu *c, uint64_t rip)
-{
-	uint64_t lin = c->seg[SEG_CS].base + rip;
-	return c->cmode != 8 ? lin & 0xffffffffULL : lin;
-}
-
-/* Decodes the instruction at CS:RIP on its own, uncached: the path for
- * instructions that straddle a page and for those that do not decode
- * (which raises #UD here, with a report the first time). */
 const struct dinsn *emu_fetch_decode(struct emu_cpu *c)
 {
 	static __thread struct dinsn scratch;
-	uint64_t lin = cs_linear(c, c->rip);
-	fetch_page(c, lin);
+	uint64_t lin = emu_cs_linear(c, c->rip);
+	emu_fetch_page(c, lin);
 	uint8_t buf[15];
 	unsigned n = fetch_bytes(c, lin, buf);
 	ZydisDecodedInstruction in;
@@ -377,59 +371,16 @@ const struct dinsn *emu_fetch_decode(struct emu_cpu *c)
 }
 
 /*
- * True if nothing after d may run from the same block: d may branch, or
- * change the CPU mode, CS, paging, CPL or interrupt state that decoding
- * and the block's translation assumed, or loop on itself (REP), or raise
- * #UD. Over-approximating only costs a block lookup.
+ * True if nothing after d may run from the same block: its row ends blocks
+ * (it may branch, or change the CPU mode, CS, paging, CPL or interrupt
+ * state that decoding and the block's translation assumed, or raise #UD),
+ * or it is far, repeats itself (REP), or names a segment, control, debug
+ * or unmodelled register. Over-approximating only costs a block lookup.
  */
-static bool ends_block(const ZydisDecodedInstruction *in, const struct dinsn *d)
+static bool ends_block(const struct dinsn *d)
 {
-	if (in->meta.branch_type != ZYDIS_BRANCH_TYPE_NONE || (d->flags & (DI_FAR | DI_REP)) ||
-	    d->hclass == H_UNIMPL)
+	if ((emu_insns[d->row].attr & A_END) || (d->flags & (DI_FAR | DI_REP)))
 		return true;
-	switch (in->meta.category) {
-	case ZYDIS_CATEGORY_COND_BR:
-	case ZYDIS_CATEGORY_UNCOND_BR:
-	case ZYDIS_CATEGORY_CALL:
-	case ZYDIS_CATEGORY_RET:
-	case ZYDIS_CATEGORY_SYSTEM:
-	case ZYDIS_CATEGORY_INTERRUPT:
-	case ZYDIS_CATEGORY_SYSCALL:
-	case ZYDIS_CATEGORY_SYSRET:
-	case ZYDIS_CATEGORY_IO:
-	case ZYDIS_CATEGORY_IOSTRINGOP:
-	case ZYDIS_CATEGORY_FLAGOP: /* sti, cli, popf, ... */
-	case ZYDIS_CATEGORY_SEGOP: return true;
-	default: break;
-	}
-	switch (in->mnemonic) {
-	case ZYDIS_MNEMONIC_POPF:
-	case ZYDIS_MNEMONIC_POPFD:
-	case ZYDIS_MNEMONIC_POPFQ:
-	case ZYDIS_MNEMONIC_IRET:
-	case ZYDIS_MNEMONIC_IRETD:
-	case ZYDIS_MNEMONIC_IRETQ:
-	case ZYDIS_MNEMONIC_HLT:
-	case ZYDIS_MNEMONIC_CPUID:
-	case ZYDIS_MNEMONIC_RDMSR:
-	case ZYDIS_MNEMONIC_WRMSR:
-	case ZYDIS_MNEMONIC_INVLPG:
-	case ZYDIS_MNEMONIC_LMSW:
-	case ZYDIS_MNEMONIC_CLTS:
-	case ZYDIS_MNEMONIC_SWAPGS:
-	case ZYDIS_MNEMONIC_LOOP:
-	case ZYDIS_MNEMONIC_LOOPE:
-	case ZYDIS_MNEMONIC_LOOPNE:
-	case ZYDIS_MNEMONIC_JCXZ:
-	case ZYDIS_MNEMONIC_JECXZ:
-	case ZYDIS_MNEMONIC_JRCXZ:
-	case ZYDIS_MNEMONIC_UD0:
-	case ZYDIS_MNEMONIC_UD1:
-	case ZYDIS_MNEMONIC_UD2:
-	case ZYDIS_MNEMONIC_FXRSTOR:
-	case ZYDIS_MNEMONIC_FXRSTOR64: return true;
-	default: break;
-	}
 	for (int i = 0; i < d->nops; i++)
 		if (d->op[i].kind == DOP_SEG || d->op[i].kind == DOP_CR ||
 		    d->op[i].kind == DOP_DR || d->op[i].kind == DOP_OTHER)
@@ -437,15 +388,12 @@ static bool ends_block(const ZydisDecodedInstruction *in, const struct dinsn *d)
 	return false;
 }
 
-#define ARITH_FLAGS                                                                                \
-	(ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_PF | ZYDIS_CPUFLAG_AF | ZYDIS_CPUFLAG_ZF |               \
-	 ZYDIS_CPUFLAG_SF | ZYDIS_CPUFLAG_OF)
-
 /*
  * Dead-flag elimination inside a block: an instruction whose arithmetic
  * flags are all overwritten, before anything reads them, by a later
- * ADD/SUB/CMP/AND/OR/XOR/TEST of the same block gets the handler that
- * skips computing them. Only across register-only instructions: anything
+ * instruction of the same block whose row kills them (A_KILLS: the
+ * register forms of ADD/SUB/CMP/AND/OR/XOR/TEST) gets its run-loop
+ * handler's flagless twin. Only across register-only instructions: anything
  * that may fault, write memory or leave the block needs exact flags before
  * it (an exception frame holds RFLAGS), and so do block ends, where
  * interrupts are taken.
@@ -455,44 +403,22 @@ static void drop_dead_flags(struct dinsn *insn, unsigned n, const bool *reads,
 {
 	bool live = true; /* flags needed after instruction i */
 	for (unsigned i = n; i-- > 0;) {
-		bool reg_only = emu_insn_reg_only(insn[i].fop);
+		bool reg_only = emu_ops[insn[i].fop].attr & O_REGONLY;
 		if (!live && reg_only && !reads[i])
-			insn[i].fop = emu_insn_flagless(insn[i].fop);
+			insn[i].fop = emu_ops[insn[i].fop].twin;
 		live = reads[i] || !reg_only || (live && !writes_all[i]);
 	}
 }
 
-/* Drops every block (the arena is full, or on request). */
-static void blocks_flush(struct emu_cpu *c)
-{
-	memset(c->btab, 0, sizeof(*c->btab) << BTAB_BITS);
-	c->arena_used = 0;
-	emu_native_flush(c); /* the host code of native runs goes with them */
-	c->block_flushes++;
-}
-
 /*
- * The block at CS:RIP after a change of code page, or a miss: decodes it
- * into the arena and enters it in the table; NULL if its first
- * instruction must be taken alone. Decoding stops
- * before an instruction that would cross the page, would wrap IP/EIP, or
- * does not decode (it faults when it is reached, from a block of its own).
+ * Decodes up to BLOCK_MAX_INSNS instructions from CS:RIP into b. Decoding
+ * stops after an instruction that ends the block, and before one that
+ * would cross the page, would wrap IP/EIP, or does not decode (it faults
+ * when it is reached, from a block of its own).
  */
-const struct dblock *emu_block_build(struct emu_cpu *c)
+void emu_decode_block(struct emu_cpu *c, struct dblock *b)
 {
-	uint64_t lin = cs_linear(c, c->rip);
-	fetch_page(c, lin);
-	unsigned off = lin & 0xfff;
-	/* Most calls here come from a change of code page: look again. */
-	struct dblock *hit = c->btab[btab_index(c->fetch_gpa | off)];
-	if (hit && hit->tag == BLOCK_TAG(c->fetch_gpa | off, c->cmode) &&
-	    dblock_current(c, hit, c->fetch_host + off))
-		return hit;
-	const size_t worst =
-		sizeof(struct dblock) + BLOCK_MAX_INSNS * (sizeof(struct dinsn) + 15) + 64;
-	if (c->arena_used + worst > BLOCK_ARENA_BYTES || !emu_native_room(c))
-		blocks_flush(c);
-	struct dblock *b = (struct dblock *)(c->arena + c->arena_used);
+	unsigned off = emu_cs_linear(c, c->rip) & 0xfff;
 	unsigned pos = off, n = 0;
 	uint64_t ip_limit = c->cmode == 8 ? UINT64_MAX : c->cmode == 4 ? 0xffffffffULL : 0xffffULL;
 	uint64_t ip = c->rip;
@@ -511,36 +437,23 @@ const struct dblock *emu_block_build(struct emu_cpu *c)
 		struct dinsn *d = &b->insn[n];
 		if (!convert(d, &in, ops, c->cmode))
 			break;
-		reads[n] = !in.cpu_flags || (in.cpu_flags->tested & ARITH_FLAGS);
-		writes_all[n] = d->hclass >= H_F_ADD && d->hclass <= H_F_TEST;
+		reads[n] = emu_insns[d->row].reads != 0;
+		writes_all[n] = emu_insns[d->row].attr & A_KILLS;
 		memcpy(bytes + (pos - off), c->fetch_host + pos, in.length);
 		pos += in.length;
 		ip += in.length;
 		n++;
-		if (ends_block(&in, d))
+		if (ends_block(d))
 			break;
 	}
+	b->n = (uint16_t)n;
+	b->nbytes = (uint16_t)(pos - off);
 	if (n == 0)
-		return NULL;
+		return;
 	drop_dead_flags(b->insn, n, reads, writes_all);
 	for (unsigned i = 0; i < n; i++)
 		b->insn[i].label = emu_op_labels[b->insn[i].fop];
-	b->n = (uint16_t)n;
-	b->nbytes = (uint16_t)(pos - off);
-	b->runs = 0;
-	b->checked = c->code_epoch;
-	uint64_t pfn = c->fetch_gpa >> 12;
-	if (pfn < c->vm->code_pages_len)
-		__atomic_store_n(&c->vm->code_pages[pfn], 1, __ATOMIC_RELAXED);
-	b->succ_tag[0] = b->succ_tag[1] = 0;
-	b->succ[0] = b->succ[1] = NULL;
 	memcpy((uint8_t *)&b->insn[n], bytes, b->nbytes);
-	b->tag = BLOCK_TAG(c->fetch_gpa | off, c->cmode);
-	size_t size = sizeof(*b) + n * sizeof(struct dinsn) + b->nbytes;
-	c->arena_used += (size + 63) & ~(size_t)63;
-	c->btab[btab_index(c->fetch_gpa | off)] = b;
-	c->blocks_built++;
-	return b;
 }
 
 void emu_format_insn(struct emu_cpu *c, uint64_t rip, char *buf, size_t len)

@@ -12,7 +12,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cpu/emu/emu.h"
+#include "core/ratelimit.h"
+#include "cpu/emu/chip_ioapic.h"
+#include "cpu/emu/chip_lapic.h"
+#include "cpu/emu/fault.h"
+#include "cpu/emu/mmu.h"
 
 #define PTE_P	  0x1ULL
 #define PTE_W	  0x2ULL
@@ -22,9 +26,6 @@
 #define PTE_PS	  0x80ULL
 #define PTE_NX	  (1ULL << 63)
 #define ADDR_MASK 0x000ffffffffff000ULL
-
-#define LAPIC_DEFAULT_BASE 0xfee00000ULL
-#define IOAPIC_BASE	   0xfec00000ULL
 
 void tlb_flush(struct emu_cpu *c)
 {
@@ -255,8 +256,7 @@ uint64_t phys_read(struct emu_cpu *c, uint64_t gpa, unsigned size)
 	uint64_t v = 0;
 	if (!bus_access(&c->m->mmio, &c->mmio_hint, gpa, size, false, &v) &&
 	    c->m->trace_unclaimed_io)
-		fprintf(stderr, "vmon: emu: unclaimed mmio read %#llx/%u\n",
-			(unsigned long long)gpa, size);
+		guest_log("emu: unclaimed mmio read %#llx/%u", (unsigned long long)gpa, size);
 	return v;
 }
 
@@ -280,8 +280,7 @@ void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned size, uint64_t v)
 	}
 	if (!bus_access(&c->m->mmio, &c->mmio_hint, gpa, size, true, &v) &&
 	    c->m->trace_unclaimed_io)
-		fprintf(stderr, "vmon: emu: unclaimed mmio write %#llx/%u\n",
-			(unsigned long long)gpa, size);
+		guest_log("emu: unclaimed mmio write %#llx/%u", (unsigned long long)gpa, size);
 }
 
 /* ---- Linear accesses ------------------------------------------------- */

@@ -1,37 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Operand access shared by the interpreter files (exec.c, sse.c, x87.c):
- * register views, effective addresses, segment bases, and memory accesses
- * with the inline software-TLB fast path.
+ * Operand access for the instruction handlers (insn_*.c): register views,
+ * effective addresses, segment bases, and memory accesses with the inline
+ * software-TLB fast path (misses go to mmu.c). Owning vCPU thread only.
  */
 #ifndef VMON_CPU_EMU_OPERAND_H
 #define VMON_CPU_EMU_OPERAND_H
 
 #include <string.h>
 
-#include "cpu/emu/emu.h"
+#include "cpu/emu/decode.h"
+#include "cpu/emu/mmu.h"
 
-/* ---- Small helpers ----------------------------------------------------- */
-
-static inline uint64_t szmask(unsigned size)
-{
-	return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
-}
-
-static inline uint64_t sbit(unsigned size)
-{
-	return 1ULL << (size * 8 - 1);
-}
-
-static inline int64_t sext(uint64_t v, unsigned size)
-{
-	switch (size) {
-	case 1: return (int8_t)v;
-	case 2: return (int16_t)v;
-	case 4: return (int32_t)v;
-	default: return (int64_t)v;
-	}
-}
+/* ---- Registers ---------------------------------------------------------- */
 
 static inline uint64_t get_reg(struct emu_cpu *c, uint8_t reg, unsigned size)
 {

@@ -5,7 +5,8 @@
  * read select, auto-EOI, edge and level triggering. The master's INTR
  * output goes to vCPU 0's LINT0 (ExtINT). State is under chip_lock.
  */
-#include "cpu/emu/emu.h"
+#include "cpu/emu/chip_pic.h"
+#include "cpu/emu/chip_ports.h"
 
 static int prio_irq(const struct pic_chip *p, uint8_t mask)
 {

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Local APIC (xAPIC, MMIO at 0xfee00000), one per vCPU: IRR/ISR/TMR,
- * TPR/PPR, EOI (forwarded to the IOAPIC for level-triggered vectors),
- * spurious vector register, LVTs, the timer (one-shot/periodic, counting
- * real host time at a 1 GHz bus clock like KVM's), and IPIs including
- * INIT and STARTUP.
+ * TPR/PPR, EOI (a level-triggered vector's reaches the IOAPIC through
+ * emu_vm.eoi_broadcast), spurious vector register, LVTs, the timer
+ * (one-shot/periodic, counting real host time at a 1 GHz bus clock like
+ * KVM's), and IPIs including INIT and STARTUP.
  *
  * IRR and TMR are set from any thread (IOAPIC, other vCPUs' IPIs) with
  * atomics; everything else is touched only by the owning vCPU.
@@ -12,21 +12,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cpu/emu/emu.h"
+#include "core/ratelimit.h"
+#include "cpu/emu/chip_lapic.h"
 
 #define LVT_MASKED	0x10000u
 #define LVT_TIMER	0
 #define LVT_LINT0	3
 #define LAPIC_BUS_NS	1      /* one bus cycle per nanosecond */
 #define MIN_PERIODIC_NS 200000 /* as KVM's min_timer_period_us */
-
-void emu_wake(struct emu_cpu *c, uint32_t ev)
-{
-	atomic_fetch_or(&c->events, ev);
-	pthread_mutex_lock(&c->sleep_lock);
-	pthread_cond_signal(&c->sleep_cond);
-	pthread_mutex_unlock(&c->sleep_lock);
-}
 
 void lapic_reset(struct emu_cpu *c, bool bsp)
 {
@@ -149,7 +142,7 @@ void apic_deliver(struct emu_vm *vm, struct emu_cpu *from, uint32_t dest, int de
 		case 0: /* fixed */
 		case 1: /* lowest priority: the first match */ lapic_accept(t, vec, level); break;
 		case 4: /* NMI: delivered as vector 2 through the IRR is wrong; not modelled */
-			fprintf(stderr, "vmon: emu: NMI IPI not supported (ignored)\n");
+			guest_log("emu: NMI IPI not supported (ignored)");
 			break;
 		case 5: emu_wake(t, EV_INIT); break;
 		case 6:
@@ -215,8 +208,11 @@ static uint32_t timer_current(struct emu_cpu *c)
 	uint64_t per_tick = (uint64_t)timer_divisor(a->timer_div) * LAPIC_BUS_NS;
 	uint64_t ticks = (now - a->timer_start_ns) / per_tick;
 	uint64_t total = a->timer_period_ns / per_tick;
+	/* A periodic count is at least MIN_PERIODIC_NS, more than any divisor,
+	 * so total >= 1; checked anyway, as a division by zero here would end
+	 * vmon rather than the guest (the divisor changes without a restart). */
 	if (ticks >= total)
-		return timer_periodic(a) ? (uint32_t)(total - ticks % total) : 0;
+		return timer_periodic(a) && total ? (uint32_t)(total - ticks % total) : 0;
 	return (uint32_t)(total - ticks);
 }
 
@@ -262,8 +258,8 @@ static void lapic_eoi(struct emu_cpu *c)
 		return;
 	a->isr[v >> 5] &= ~(1u << (v & 31));
 	emu_poke(c);
-	if (atomic_load(&a->tmr[v >> 5]) & (1u << (v & 31)))
-		ioapic_eoi(c->vm, v);
+	if ((atomic_load(&a->tmr[v >> 5]) & (1u << (v & 31))) && c->vm->eoi_broadcast)
+		c->vm->eoi_broadcast(c->vm, v);
 }
 
 void lapic_write(struct emu_cpu *c, uint32_t off, uint32_t v)

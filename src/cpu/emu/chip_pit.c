@@ -6,7 +6,10 @@
  * next edge is a deadline that vCPU 0 checks (and sleeps towards when
  * halted). State is under chip_lock.
  */
-#include "cpu/emu/emu.h"
+#include "cpu/emu/chip_ioapic.h"
+#include "cpu/emu/chip_pic.h"
+#include "cpu/emu/chip_pit.h"
+#include "cpu/emu/chip_ports.h"
 
 #define PIT_HZ 1193182ULL
 

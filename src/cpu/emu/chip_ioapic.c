@@ -5,7 +5,8 @@
  * lowest-priority delivery to the vCPUs' local APICs.
  * All state is under emu_vm.chip_lock.
  */
-#include "cpu/emu/emu.h"
+#include "cpu/emu/chip_ioapic.h"
+#include "cpu/emu/chip_lapic.h"
 
 #define RTE_MASKED     (1ULL << 16)
 #define RTE_LEVEL      (1ULL << 15)

@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The software CPU's state, the bottom floor of src/cpu/emu (README.md
+ * there has the map): one struct emu_cpu per vCPU, one struct emu_vm per
+ * machine, and the architectural constants every other file uses. Data
+ * only, plus the few helpers that touch nothing but this state (events,
+ * the clock, reset values).
+ *
+ * Threading: one host thread per vCPU runs emu_cpu_run(); everything in
+ * struct emu_cpu belongs to that thread except the fields marked "any
+ * thread" (the event word, the LAPIC IRR/TMR, the sleep lock). The PIC,
+ * IOAPIC and PIT state in struct emu_vm is shared and protected by
+ * emu_vm.chip_lock.
+ */
+#ifndef VMON_CPU_EMU_CPU_H
+#define VMON_CPU_EMU_CPU_H
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <Zydis/Zydis.h>
+
+#include "core/machine.h"
+
+struct emu_vm;
+struct dblock; /* decode.h */
+
+/* ---- Segments, registers --------------------------------------------- */
+
+enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_NONE = 7 };
+
+/* attr: VMX-style access rights: type 0-3, S 4, DPL 5-6, P 7, AVL 12,
+ * L 13, D/B 14, G 15. */
+struct seg {
+	uint16_t sel;
+	uint16_t attr;
+	uint32_t limit;
+	uint64_t base;
+};
+#define SA_P  0x80
+#define SA_L  0x2000
+#define SA_DB 0x4000
+#define SA_G  0x8000
+
+struct dtr {
+	uint64_t base;
+	uint32_t limit;
+};
+
+enum { R_AX, R_CX, R_DX, R_BX, R_SP, R_BP, R_SI, R_DI };
+
+/* EFLAGS bits */
+#define F_CF	0x1
+#define F_PF	0x4
+#define F_AF	0x10
+#define F_ZF	0x40
+#define F_SF	0x80
+#define F_TF	0x100
+#define F_IF	0x200
+#define F_DF	0x400
+#define F_OF	0x800
+#define F_IOPL	0x3000
+#define F_NT	0x4000
+#define F_RF	0x10000
+#define F_VM	0x20000
+#define F_AC	0x40000
+#define F_ID	0x200000
+#define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
+
+/* Lazy flags: the last arithmetic op whose flags are still pending
+ * (flags.h computes them when asked). */
+enum {
+	LF_NONE,
+	LF_ADD,
+	LF_ADC,
+	LF_SUB,
+	LF_SBB,
+	LF_LOGIC,
+	LF_INC,
+	LF_DEC,
+	LF_NEG,
+	LF_SHL,
+	LF_SHR,
+	LF_SAR, /* lf_b = count */
+	LF_MUL, /* CF = OF = lf_cf */
+};
+
+#define CR0_PE	       0x1
+#define CR0_MP	       0x2
+#define CR0_EM	       0x4
+#define CR0_TS	       0x8
+#define CR0_ET	       0x10
+#define CR0_NE	       0x20
+#define CR0_WP	       0x10000
+#define CR0_AM	       0x40000
+#define CR0_NW	       0x20000000
+#define CR0_CD	       0x40000000
+#define CR0_PG	       0x80000000ULL
+#define CR4_PSE	       0x10
+#define CR4_PAE	       0x20
+#define CR4_PGE	       0x80
+#define CR4_OSFXSR     0x200
+#define CR4_OSXMMEXCPT 0x400
+#define EFER_SCE       0x1
+#define EFER_LME       0x100
+#define EFER_LMA       0x400
+#define EFER_NXE       0x800
+
+/* Exceptions */
+enum {
+	EXC_DE = 0,
+	EXC_DB = 1,
+	EXC_NMI = 2,
+	EXC_BP = 3,
+	EXC_OF = 4,
+	EXC_BR = 5,
+	EXC_UD = 6,
+	EXC_NM = 7,
+	EXC_DF = 8,
+	EXC_TS = 10,
+	EXC_NP = 11,
+	EXC_SS = 12,
+	EXC_GP = 13,
+	EXC_PF = 14,
+	EXC_MF = 16,
+	EXC_AC = 17,
+	EXC_XM = 19,
+};
+
+/* ---- Operand sizes ------------------------------------------------------ */
+
+static inline uint64_t szmask(unsigned size)
+{
+	return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
+
+static inline uint64_t sbit(unsigned size)
+{
+	return 1ULL << (size * 8 - 1);
+}
+
+static inline int64_t sext(uint64_t v, unsigned size)
+{
+	switch (size) {
+	case 1: return (int8_t)v;
+	case 2: return (int16_t)v;
+	case 4: return (int32_t)v;
+	default: return (int64_t)v;
+	}
+}
+
+/* ---- Software TLB (mmu.h) --------------------------------------------- */
+
+#define TLB_SIZE 1024
+#define TLB_W	 0x1 /* writable (and dirty already set) */
+#define TLB_U	 0x2 /* user accessible */
+#define TLB_X	 0x4 /* executable */
+#define TLB_UW	 0x8 /* user-writable */
+
+struct tlb_entry {
+	uint64_t vpn;  /* linear page number + 1; 0 = invalid */
+	uint8_t *host; /* host address of the page, NULL for MMIO */
+	uint64_t gpa;  /* guest-physical page address */
+	uint32_t perm; /* TLB_* */
+};
+
+/* ---- Interrupt controllers' registers (chip_*.h) ------------------------ */
+
+struct lapic {
+	_Atomic uint32_t irr[8]; /* any thread */
+	_Atomic uint32_t tmr[8]; /* any thread */
+	uint32_t isr[8];
+	uint32_t id;
+	uint32_t tpr, ldr, dfr, svr, esr;
+	uint32_t icr_lo, icr_hi;
+	uint32_t lvt[6]; /* timer, thermal, perf, lint0, lint1, error */
+	uint32_t timer_init, timer_div;
+	uint64_t timer_start_ns, timer_period_ns, timer_deadline_ns; /* deadline 0 = off */
+	uint64_t apic_base;
+};
+
+struct pic_chip {
+	uint8_t irr, imr, isr, elcr, last_level;
+	uint8_t vbase;
+	uint8_t init_state; /* 0 ready, 2..4 waiting for ICW2..ICW4 */
+	bool icw4_needed, single, auto_eoi, read_isr, special_mask;
+	uint8_t lowest_prio; /* rotation */
+};
+
+struct pit_chan {
+	uint16_t reload; /* 0 means 65536 */
+	uint8_t mode, access, bcd;
+	uint8_t rw_state; /* for lo/hi access: next byte is hi */
+	uint8_t wr_state;
+	bool latched;
+	uint16_t latch;
+	bool latch_hi_next;
+	bool gate;
+	bool counting;
+	uint64_t load_ns;
+	uint8_t write_lo;
+};
+
+struct ioapic {
+	uint32_t id, sel;
+	uint64_t redir[24];
+	uint32_t irr; /* pin levels */
+};
+
+/* ---- The vCPU ----------------------------------------------------------- */
+
+/* cpu->events bits (any thread sets them; owner clears) */
+#define EV_KICK 0x1
+#define EV_IRQ	0x2 /* LAPIC IRR or PIC output may have changed */
+#define EV_INIT 0x4
+#define EV_SIPI 0x8
+
+union xmmreg {
+	uint8_t b[16];
+	uint16_t w[8];
+	uint32_t d[4];
+	uint64_t q[2];
+	int8_t sb[16];
+	int16_t sw[8];
+	int32_t sd[4];
+	int64_t sq[2];
+	float f[4];
+	double fd[2];
+};
+
+struct emu_cpu {
+	uint64_t r[16];
+	uint64_t rip;
+	uint64_t next_rip;
+	uint64_t flags; /* EFLAGS; arithmetic bits stale while lf_op != LF_NONE */
+	uint32_t lf_op;
+	uint8_t lf_size;
+	uint8_t lf_cf; /* saved CF for INC/DEC, carry-in for ADC/SBB */
+	uint64_t lf_res, lf_a, lf_b;
+
+	/* SSE / x87 / MMX state (insn_sse*.c, insn_x87.c) */
+	union xmmreg xmm[16];
+	uint32_t mxcsr;
+	uint8_t fpr[8][16]; /* physical x87 registers, 80-bit values (MMX: low 64 bits) */
+	uint16_t fcw, fsw;  /* TOP is fsw bits 11-13 */
+	uint8_t ftw;	    /* abridged tag: bit i set = physical register i in use */
+	uint16_t fop;
+	uint64_t fip, fdp;
+
+	struct seg seg[6];
+	struct seg ldtr, tr;
+	struct dtr gdtr, idtr;
+	uint64_t cr0, cr2, cr3, cr4, cr8, efer;
+	uint64_t dr[8];
+	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
+	uint64_t tsc_offset, tsc_adjust; /* guest TSC = host TSC + tsc_offset */
+	uint32_t tsc_aux;		 /* IA32_TSC_AUX, returned in ECX by RDTSCP */
+	uint64_t sysenter_cs, sysenter_esp, sysenter_eip, pat, misc_enable;
+	int cpl;
+	int cmode; /* code size 2/4/8 */
+	bool paging;
+	bool halted;
+	bool wait_sipi;
+	int irq_shadow; /* STI / MOV SS: one more instruction before interrupts */
+	bool irq_maybe; /* an interrupt may be deliverable: check before the next insn */
+	bool slow;	/* take the run loop's slow path before the next instruction */
+	int budget;	/* instructions until the next timer check */
+
+	/* Exception delivery state */
+	jmp_buf fault_jmp;
+	int delivering; /* vector being delivered, -1 none */
+	bool fault_is_df;
+	int pending_exc; /* set by raise; delivered by the run loop */
+	uint32_t pending_err;
+	bool pending_has_err;
+
+	struct tlb_entry tlb[TLB_SIZE];
+	uint64_t fetch_vpn; /* cached code page: linear vpn+1, 0 = none */
+	uint8_t *fetch_host;
+	uint64_t fetch_gpa;
+
+	const uint8_t *exec_page; /* host page of the running block, or NULL */
+	/* Blocks whose bytes matched in this epoch are trusted without a new
+	 * comparison. It advances on every slow-path visit (interrupts,
+	 * exceptions, timer checks: at least every TIMER_CHECK_INSNS
+	 * instructions) and on this vCPU's stores into pages holding code. */
+	uint64_t code_epoch;
+	struct dblock **btab; /* cache.h: 1 << BTAB_BITS entries, by hashed gpa */
+	uint8_t *arena;	      /* BLOCK_ARENA_BYTES: blocks, bump-allocated */
+	size_t arena_used;    /* when full, every block is dropped at once */
+	uint64_t blocks_built, block_flushes;
+	/* Host code for native runs (native.h): written through native_rw,
+	 * run from native_rx, two mappings of one memfd; NULL when off. */
+	uint8_t *native_rw;
+	const uint8_t *native_rx;
+	size_t native_used;
+	uint64_t native_runs;
+	uint64_t native_bails; /* runs the interpreter finished (TLB miss, MMIO, ...) */
+	uint64_t native_insns; /* guest instructions run as host code */
+	uint32_t native_hot;   /* compile a block on this entry (0: never) */
+
+	struct lapic apic;
+
+	/* any thread */
+	_Atomic uint32_t events;
+	_Atomic uint32_t sipi_vector;
+	pthread_mutex_t sleep_lock;
+	pthread_cond_t sleep_cond;
+
+	int index;
+	struct machine *m;
+	struct emu_vm *vm;
+	struct bus_hint pio_hint, mmio_hint;
+	uint64_t icount;
+};
+
+/* ---- The machine -------------------------------------------------------- */
+
+struct emu_vm {
+	struct machine *m;
+	int ncpus;
+	struct emu_cpu *cpus[VMON_MAX_CPUS];
+	ZydisDecoder dec16, dec32, dec64;
+	ZydisFormatter fmt;
+
+	pthread_mutex_t chip_lock; /* PIC, IOAPIC, PIT */
+	struct pic_chip pic[2];
+	struct ioapic ioapic;
+	struct pit_chan pit[3];
+	uint8_t port61;
+	_Atomic uint64_t pit_deadline_ns; /* next channel-0 interrupt, 0 = off */
+	uint64_t pit_period_ns;
+	uint32_t pit_pending; /* channel-0 ticks due but not yet injected */
+	bool pic_out;	      /* master INTR line */
+	/* A LAPIC's EOI of a level-triggered vector, as broadcast on the
+	 * APIC bus: the IOAPIC's (chip_ioapic.c), installed at creation, so
+	 * the LAPIC need not know the IOAPIC. */
+	void (*eoi_broadcast)(struct emu_vm *vm, int vec);
+	/* Unimplemented mnemonics already reported on stderr (once each). */
+	_Atomic uint8_t reported[ZYDIS_MNEMONIC_MAX_VALUE + 1];
+	/* Host TSC when the VM was created: every vCPU's TSC starts at 0
+	 * from there and runs at the host's (invariant) rate. */
+	uint64_t tsc_base;
+	/* One byte per guest-physical page: non-zero once a block has been
+	 * decoded from it (any vCPU). Stores into such pages advance the
+	 * storing vCPU's code_epoch (mmu.h: emu_note_write). */
+	uint8_t *code_pages;
+	uint64_t code_pages_len;
+};
+
+/* ---- Helpers on this state alone ------------------------------------ */
+
+/* CLOCK_MONOTONIC in nanoseconds: the clock of every emulated timer. */
+uint64_t emu_now_ns(void);
+
+/* From any thread: sets ev in c's event word and wakes c if it sleeps. */
+void emu_wake(struct emu_cpu *c, uint32_t ev);
+
+/* Something changed that may let an interrupt in (IF, TPR, EOI, ...). */
+static inline void emu_poke(struct emu_cpu *c)
+{
+	c->irq_maybe = true;
+	c->slow = true;
+}
+
+/* The x87/SSE/MMX registers' reset values (FNINIT and MXCSR 0x1f80). */
+void emu_fpu_reset(struct emu_cpu *c);
+
+#endif

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * String instructions: MOVS STOS LODS CMPS SCAS INS OUTS with REP, REPE
+ * and REPNE, either direction, 16/32/64-bit addresses. A REP instruction
+ * runs at most STRING_BATCH elements at a time and then leaves RIP on
+ * itself, so interrupts and stop requests are seen between batches;
+ * forward REP MOVS/STOS within RAM pages go a page at a time.
+ */
+#include <string.h>
+
+#include "cpu/emu/insn.h"
+#include "cpu/emu/insn_alu.h"
+
+#define STRING_BATCH 65536
+
+/* Everything about one string instruction's run. */
+struct str_op {
+	int kind; /* SK_* */
+	unsigned size;
+	int sseg;      /* the source segment (overridable) */
+	int64_t step;  /* +size, or -size with DF */
+	uint64_t amsk; /* the address size's mask */
+};
+
+/* Forward REP MOVS/STOS of cnt > 1 elements within one page of each side,
+ * straight through host pointers. Returns the elements done (0: none,
+ * the element loop takes over). */
+static uint64_t rep_fast(struct emu_cpu *c, const struct str_op *s, uint64_t cnt, uint64_t si,
+			 uint64_t di)
+{
+	unsigned size = s->size;
+	uint64_t amsk = s->amsk;
+	uint64_t dl = seg_lin(c, SEG_ES, di);
+	uint64_t n = cnt;
+	uint64_t room = (4096 - (dl & 0xfff)) / size;
+	if (di + n * size - 1 > amsk) /* would wrap the address size */
+		n = 1;
+	if (n > room)
+		n = room;
+	uint64_t sl = 0;
+	if (s->kind == SK_MOVS) {
+		sl = seg_lin(c, s->sseg, si);
+		uint64_t sroom = (4096 - (sl & 0xfff)) / size;
+		if (n > sroom)
+			n = sroom;
+		if (si + n * size - 1 > amsk)
+			n = 1;
+	}
+	if (n <= 1)
+		return 0;
+	uint8_t *dp = lin_rmw_ptr(c, dl, (unsigned)(n * size) > 4096 ? 4096 : (unsigned)(n * size));
+	const uint8_t *sp = NULL;
+	if (s->kind == SK_MOVS && dp) {
+		struct tlb_entry *e = mmu_lookup(c, sl, 0, c->cpl == 3);
+		sp = e->host ? e->host + (sl & 0xfff) : NULL;
+		/* Overlap where dst is just above src replicates bytes: leave
+		 * that to the element loop. */
+		if (sp && dp > sp && dp < sp + n * size)
+			sp = NULL;
+	}
+	if (!dp || (s->kind != SK_STOS && !sp))
+		return 0;
+	if (s->kind == SK_STOS) {
+		uint64_t v = c->r[R_AX];
+		if (size == 1)
+			memset(dp, (int)(v & 0xff), n);
+		else
+			for (uint64_t i = 0; i < n; i++)
+				memcpy(dp + i * size, &v, size);
+	} else {
+		memmove(dp, sp, n * size);
+	}
+	c->r[R_DI] = (c->r[R_DI] & ~amsk) | ((di + n * size) & amsk);
+	if (s->kind == SK_MOVS)
+		c->r[R_SI] = (c->r[R_SI] & ~amsk) | ((si + n * size) & amsk);
+	c->r[R_CX] = (c->r[R_CX] & ~amsk) | ((cnt - n) & amsk);
+	return n;
+}
+
+/* One element at *si / *di, which advance. */
+static void string_step(struct emu_cpu *c, const struct str_op *s, uint64_t *si, uint64_t *di)
+{
+	unsigned size = s->size;
+	uint64_t a, b;
+	switch (s->kind) {
+	case SK_MOVS:
+		a = lin_read(c, seg_lin(c, s->sseg, *si), size);
+		lin_write(c, seg_lin(c, SEG_ES, *di), size, a);
+		*si += s->step;
+		*di += s->step;
+		break;
+	case SK_STOS:
+		lin_write(c, seg_lin(c, SEG_ES, *di), size, c->r[R_AX]);
+		*di += s->step;
+		break;
+	case SK_LODS:
+		a = lin_read(c, seg_lin(c, s->sseg, *si), size);
+		set_reg(c, R_AX, size, a);
+		*si += s->step;
+		break;
+	case SK_CMPS:
+		a = lin_read(c, seg_lin(c, s->sseg, *si), size);
+		b = lin_read(c, seg_lin(c, SEG_ES, *di), size);
+		alu(c, ZYDIS_MNEMONIC_CMP, size, a, b);
+		*si += s->step;
+		*di += s->step;
+		break;
+	case SK_SCAS:
+		b = lin_read(c, seg_lin(c, SEG_ES, *di), size);
+		alu(c, ZYDIS_MNEMONIC_CMP, size, c->r[R_AX] & szmask(size), b);
+		*di += s->step;
+		break;
+	case SK_INS: {
+		uint64_t dl = seg_lin(c, SEG_ES, *di);
+		mmu_lookup(c, dl, 1, c->cpl == 3); /* fault before the port read */
+		a = port_in(c, (uint16_t)c->r[R_DX], size);
+		lin_write(c, dl, size, a);
+		*di += s->step;
+		break;
+	}
+	default: /* SK_OUTS */
+		a = lin_read(c, seg_lin(c, s->sseg, *si), size);
+		port_out(c, (uint16_t)c->r[R_DX], size, a);
+		*si += s->step;
+		break;
+	}
+}
+
+/* Returns true when the instruction is complete (else RIP stays and it
+ * resumes after pending events). */
+static bool do_string(struct emu_cpu *c, const struct dinsn *d)
+{
+	struct str_op s = {
+		.kind = insn_arg(d),
+		.size = d->osize,
+		.sseg = d->seg == SEG_NONE ? SEG_DS : d->seg,
+		.amsk = szmask(d->asize),
+	};
+	s.step = (c->flags & F_DF) ? -(int64_t)s.size : (int64_t)s.size;
+	bool rep = d->flags & (DI_REP | DI_REPNE);
+	bool is_cmp = s.kind == SK_CMPS || s.kind == SK_SCAS;
+	bool io = s.kind == SK_INS || s.kind == SK_OUTS;
+	uint64_t amsk = s.amsk;
+	if (io)
+		io_check(c);
+	for (unsigned iter = 0;; iter++) {
+		uint64_t cnt = c->r[R_CX] & amsk;
+		if (rep && !cnt)
+			return true;
+		if (rep && iter >= STRING_BATCH)
+			return false;
+		uint64_t si = c->r[R_SI] & amsk, di = c->r[R_DI] & amsk;
+		if (rep && s.step > 0 && (s.kind == SK_STOS || s.kind == SK_MOVS) && cnt > 1) {
+			uint64_t n = rep_fast(c, &s, cnt, si, di);
+			if (n) {
+				iter += (unsigned)n;
+				continue;
+			}
+		}
+		string_step(c, &s, &si, &di);
+		c->r[R_SI] = (c->r[R_SI] & ~amsk) | (si & amsk);
+		c->r[R_DI] = (c->r[R_DI] & ~amsk) | (di & amsk);
+		if (!rep)
+			return true;
+		c->r[R_CX] = (c->r[R_CX] & ~amsk) | ((cnt - 1) & amsk);
+		if (is_cmp) {
+			bool zf = get_flags(c) & F_ZF;
+			if ((d->flags & DI_REP) && !zf)
+				return true;
+			if ((d->flags & DI_REPNE) && zf)
+				return true;
+		}
+		if (io && vmctl_stopping(&c->m->ctl))
+			return false;
+	}
+}
+
+/* MOVS STOS LODS CMPS SCAS INS OUTS (arg: SK_*) */
+void h_string(struct emu_cpu *c, const struct dinsn *d)
+{
+	if (!do_string(c, d))
+		c->next_rip = c->rip;
+}

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * System instructions: CLD STD CLI STI, HLT, CPUID, RDTSC(P), RDMSR
+ * WRMSR, SMSW LMSW CLTS, INVLPG, WBINVD INVD, SWAPGS, SYSCALL SYSRET,
+ * IRET, INT n/INT3/INTO/INT1, UD0-2, and the row of instructions this CPU
+ * does not implement. The architecture behind them is sys.h's.
+ */
+#include <x86intrin.h>
+
+#include "cpu/emu/insn.h"
+#include "cpu/emu/mmu.h"
+#include "cpu/emu/sys.h"
+
+void need_cpl0(struct emu_cpu *c)
+{
+	if (c->cpl != 0)
+		emu_raise_gp(c, 0);
+}
+
+/* Not implemented: reported once per mnemonic, then #UD. */
+void h_unimpl(struct emu_cpu *c, const struct dinsn *d)
+{
+	emu_report_unimpl(c, d);
+	emu_raise(c, EXC_UD, 0, false);
+}
+
+void h_cld(struct emu_cpu *c, const struct dinsn *d)
+{
+	c->flags &= ~(uint64_t)F_DF;
+}
+
+void h_std(struct emu_cpu *c, const struct dinsn *d)
+{
+	c->flags |= F_DF;
+}
+
+void h_cli(struct emu_cpu *c, const struct dinsn *d)
+{
+	io_check(c);
+	c->flags &= ~(uint64_t)F_IF;
+}
+
+void h_sti(struct emu_cpu *c, const struct dinsn *d)
+{
+	io_check(c);
+	if (!(c->flags & F_IF))
+		c->irq_shadow = 1;
+	c->flags |= F_IF;
+	emu_poke(c);
+}
+
+void h_hlt(struct emu_cpu *c, const struct dinsn *d)
+{
+	need_cpl0(c);
+	c->halted = true;
+	emu_poke(c);
+}
+
+void h_cpuid(struct emu_cpu *c, const struct dinsn *d)
+{
+	emu_cpuid(c);
+}
+
+/* RDTSC RDTSCP */
+void h_rdtsc(struct emu_cpu *c, const struct dinsn *d)
+{
+	if ((c->cr4 & 0x4) && c->cpl)
+		emu_raise_gp(c, 0);
+	uint64_t v = __rdtsc() + c->tsc_offset;
+	c->r[R_AX] = (uint32_t)v;
+	c->r[R_DX] = v >> 32;
+	if (d->mnem == ZYDIS_MNEMONIC_RDTSCP)
+		c->r[R_CX] = c->tsc_aux;
+}
+
+void h_rdmsr(struct emu_cpu *c, const struct dinsn *d)
+{
+	need_cpl0(c);
+	bool ok;
+	uint64_t v = emu_rdmsr(c, (uint32_t)c->r[R_CX], &ok);
+	if (!ok)
+		emu_raise_gp(c, 0);
+	c->r[R_AX] = (uint32_t)v;
+	c->r[R_DX] = v >> 32;
+}
+
+void h_wrmsr(struct emu_cpu *c, const struct dinsn *d)
+{
+	need_cpl0(c);
+	if (!emu_wrmsr(c, (uint32_t)c->r[R_CX], (c->r[R_AX] & 0xffffffff) | (c->r[R_DX] << 32)))
+		emu_raise_gp(c, 0);
+}
+
+void h_smsw(struct emu_cpu *c, const struct dinsn *d)
+{
+	opw(c, d, 0, c->cr0 & szmask(d->op[0].size));
+}
+
+void h_lmsw(struct emu_cpu *c, const struct dinsn *d)
+{
+	need_cpl0(c);
+	uint64_t v = opr(c, d, 0) & 0xf;
+	/* lmsw can set PE but not clear it */
+	emu_write_cr(c, 0, (c->cr0 & ~0xeULL) | v | (c->cr0 & 1));
+}
+
+void h_clts(struct emu_cpu *c, const struct dinsn *d)
+{
+	need_cpl0(c);
+	c->cr0 &= ~(uint64_t)CR0_TS;
+}
+
+void h_invlpg(struct emu_cpu *c, const struct dinsn *d)
+{
+	need_cpl0(c);
+	tlb_flush_page(c, mem_lin(c, d));
+}
+
+/* WBINVD INVD: no caches to write back or drop */
+void h_wbinvd(struct emu_cpu *c, const struct dinsn *d)
+{
+	need_cpl0(c);
+}
+
+void h_swapgs(struct emu_cpu *c, const struct dinsn *d)
+{
+	if (c->cmode != 8)
+		emu_raise(c, EXC_UD, 0, false);
+	need_cpl0(c);
+	uint64_t v = c->seg[SEG_GS].base;
+	c->seg[SEG_GS].base = c->kernel_gs_base;
+	c->kernel_gs_base = v;
+}
+
+void h_syscall(struct emu_cpu *c, const struct dinsn *d)
+{
+	emu_syscall(c);
+}
+
+void h_sysret(struct emu_cpu *c, const struct dinsn *d)
+{
+	emu_sysret(c, d->osize);
+}
+
+/* IRET IRETD IRETQ */
+void h_iret(struct emu_cpu *c, const struct dinsn *d)
+{
+	emu_iret(c, d->osize);
+}
+
+/* Software interrupts: delivered now, the handler runs next. */
+void h_int(struct emu_cpu *c, const struct dinsn *d)
+{
+	emu_deliver(c, (int)(d->imm & 0xff), 0, false, true, c->next_rip);
+	c->next_rip = c->rip; /* the handler */
+}
+
+void h_int3(struct emu_cpu *c, const struct dinsn *d)
+{
+	emu_deliver(c, EXC_BP, 0, false, true, c->next_rip);
+	c->next_rip = c->rip;
+}
+
+void h_into(struct emu_cpu *c, const struct dinsn *d)
+{
+	if (get_flags(c) & F_OF) {
+		emu_deliver(c, EXC_OF, 0, false, true, c->next_rip);
+		c->next_rip = c->rip;
+	}
+}
+
+void h_int1(struct emu_cpu *c, const struct dinsn *d)
+{
+	emu_deliver(c, EXC_DB, 0, false, false, c->next_rip);
+	c->next_rip = c->rip;
+}
+
+/* UD0 UD1 UD2 */
+void h_ud(struct emu_cpu *c, const struct dinsn *d)
+{
+	emu_raise(c, EXC_UD, 0, false);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The MMU: page walks (32-bit, PAE, 4-level; 4 KiB to 1 GiB pages), the
+ * per-vCPU software TLB (cpu.h: struct tlb_entry), and linear and
+ * physical accesses, which end in guest RAM, the vCPU's LAPIC, the IOAPIC
+ * or the MMIO bus. A failed translation raises #PF (or #GP for a
+ * non-canonical address) through fault.h. Owning vCPU thread only.
+ */
+#ifndef VMON_CPU_EMU_MMU_H
+#define VMON_CPU_EMU_MMU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cpu/emu/cpu.h"
+
+void tlb_flush(struct emu_cpu *c);
+void tlb_flush_page(struct emu_cpu *c, uint64_t lin);
+/* Translates; raises #PF on failure. acc: 0 read, 1 write, 2 fetch. */
+struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user);
+uint64_t lin_read(struct emu_cpu *c, uint64_t lin, unsigned size);
+void lin_write(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v);
+/* Same with explicit privilege (system structures are read at CPL 0). */
+uint64_t lin_read_sys(struct emu_cpu *c, uint64_t lin, unsigned size);
+void lin_write_sys(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v);
+/* Host pointer for an aligned-enough RMW of size bytes within one page, or
+ * NULL (MMIO or page-crossing: caller falls back to read+write). */
+void *lin_rmw_ptr(struct emu_cpu *c, uint64_t lin, unsigned size);
+uint64_t phys_read(struct emu_cpu *c, uint64_t gpa, unsigned size);
+void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned size, uint64_t v);
+
+/*
+ * Called with the host page of every guest-RAM write the CPU makes: a
+ * write into the page of the running block may change instructions the
+ * block has yet to run (code that patches its next instruction), so the
+ * block ends after this instruction and the next lookup re-checks bytes.
+ */
+static inline void emu_note_write(struct emu_cpu *c, const uint8_t *page, uint64_t gpa)
+{
+	uint64_t pfn = gpa >> 12;
+	uint8_t *map = c->vm->code_pages;
+	if (__builtin_expect(pfn < c->vm->code_pages_len &&
+				     __atomic_load_n(&map[pfn], __ATOMIC_RELAXED),
+			     0)) {
+		c->code_epoch++;
+		/* With one vCPU the mark can go with the bump: every block is
+		 * compared again before it runs, and marks its page again
+		 * (dblock_current), so a page that once held code and is now
+		 * data (the bzImage decompressor's output, freed init memory)
+		 * costs one bump, not one per store. Other vCPUs' blocks rely
+		 * on the mark for their own stores: with several it stays. */
+		if (c->m->ncpus == 1)
+			__atomic_store_n(&map[pfn], 0, __ATOMIC_RELAXED);
+		if (page == c->exec_page)
+			c->slow = true;
+	}
+}
+
+#endif

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Native runs: hot runs of whitelisted 64-bit integer instructions in a
+ * decoded block, compiled to host code (native.c has the rules). The run
+ * loop enters a run through its first instruction's label; the interpreter
+ * can take over at any of the run's instructions.
+ */
+#ifndef VMON_CPU_EMU_NATIVE_H
+#define VMON_CPU_EMU_NATIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpu/emu/decode.h"
+
+/*
+ * A native run (native.c): its first instruction's label is run_blocks'
+ * native entry and its imm2 the run's 256-byte slot in the vCPU's code
+ * arena, which starts with a struct native_hdr; every instruction of the
+ * run keeps its own decoded form, for the interpreter to take over at
+ * any of them. (imm2 is otherwise used only by ENTER and far pointers,
+ * which never run natively.)
+ */
+struct native_ret {
+	uint64_t rflags; /* host RFLAGS: the guest's arithmetic flags if exit has NATIVE_EXIT_FLAGS
+			  */
+	uint64_t exit;	 /* low byte: instruction of the run to continue at (n = done) */
+};
+#define NATIVE_EXIT_FLAGS 0x100
+#define NATIVE_EXIT_TAKEN 0x200 /* the run ended in a JMP/Jcc that branched */
+typedef struct native_ret native_fn(uint64_t *regs, uint64_t rflags_in, uint64_t rip);
+struct native_hdr {
+	native_fn *fn;
+	uint8_t n;	  /* guest instructions */
+	uint8_t bytes;	  /* their length */
+	uint8_t cpl;	  /* compiled for this CPL's permission checks */
+	uint8_t flags_in; /* pass the guest's arithmetic flags in */
+	uint8_t pad[4];
+};
+#define NATIVE_HOT_RUNS 16 /* a block is compiled on its 16th entry, by default */
+
+bool emu_native_init(struct emu_cpu *c); /* false: native runs off (VMON_EMU_NATIVE=0) */
+void emu_native_destroy(struct emu_cpu *c);
+void emu_native_flush(struct emu_cpu *c);
+/* False when the code arena is nearly full: the block cache is flushed. */
+bool emu_native_room(const struct emu_cpu *c);
+void emu_native_block(struct emu_cpu *c, struct dblock *b);
+/* Would the first instruction of code (64-bit) run natively? For tests. */
+bool emu_native_accepts(const uint8_t *code, size_t len);
+/* With VMON_EMU_NATIVE_VERIFY=1: encodings checked against Zydis so far,
+ * and how many disagreed (for tests). */
+uint64_t emu_native_encoding_check(uint64_t *mismatched);
+
+#endif

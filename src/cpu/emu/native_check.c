@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What may run natively: each instruction of a hot 64-bit block is checked
+ * against insns.def's native column and its operand rules, and re-encoded
+ * for the host from its decoded form (Zydis' encoder), then decoded again
+ * to confirm it is the same operation on the same operands. The guest
+ * never chooses host bytes: only forms on the list get through, with
+ * their one memory operand rewritten to a host register that the compiled
+ * TLB check fills (native_emit.c).
+ */
+#include "cpu/emu/native_priv.h"
+
+/* How insns.def says mnemonic m may run as host code (NAT_*). */
+static int native_kind(ZydisMnemonic m)
+{
+	return m <= ZYDIS_MNEMONIC_MAX_VALUE ? emu_insns[emu_row_of_mnem[m]].native : NAT_NO;
+}
+
+/* Guest register number (0-15) of a general register other than the
+ * stack pointer, or -1 for anything else. */
+static int gpr_index(ZydisRegister r)
+{
+	switch (ZydisRegisterGetClass(r)) {
+	case ZYDIS_REGCLASS_GPR8:
+	case ZYDIS_REGCLASS_GPR16:
+	case ZYDIS_REGCLASS_GPR32:
+	case ZYDIS_REGCLASS_GPR64: break;
+	default: return -1;
+	}
+	ZydisRegister full = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, r);
+	if (full < ZYDIS_REGISTER_RAX || full > ZYDIS_REGISTER_R15 || full == ZYDIS_REGISTER_RSP)
+		return -1;
+	return (int)(full - ZYDIS_REGISTER_RAX);
+}
+
+bool same_operands(const ZydisDecodedInstruction *a, const ZydisDecodedOperand *ao,
+		   const ZydisDecodedInstruction *b, const ZydisDecodedOperand *bo, int mem_op,
+		   ZydisRegister mem_base)
+{
+	if (a->mnemonic != b->mnemonic || a->operand_width != b->operand_width ||
+	    a->operand_count_visible != b->operand_count_visible)
+		return false;
+	for (unsigned i = 0; i < a->operand_count_visible; i++) {
+		/* An immediate's encoded width may differ (imm8 vs imm32,
+		 * both sign-extended): its value and the operation's width
+		 * are what count. */
+		if (ao[i].type != bo[i].type ||
+		    (ao[i].type != ZYDIS_OPERAND_TYPE_IMMEDIATE && ao[i].size != bo[i].size))
+			return false;
+		switch (ao[i].type) {
+		case ZYDIS_OPERAND_TYPE_REGISTER:
+			if (ao[i].reg.value != bo[i].reg.value)
+				return false;
+			break;
+		case ZYDIS_OPERAND_TYPE_IMMEDIATE:
+			if (ao[i].imm.value.u != bo[i].imm.value.u)
+				return false;
+			break;
+		case ZYDIS_OPERAND_TYPE_MEMORY:
+			if ((int)i == mem_op) {
+				/* Rewritten: [scratch] (+ index/disp for LEA). */
+				if (bo[i].mem.base != mem_base ||
+				    bo[i].mem.segment == ZYDIS_REGISTER_FS ||
+				    bo[i].mem.segment == ZYDIS_REGISTER_GS ||
+				    ao[i].mem.type != bo[i].mem.type)
+					return false;
+				if (ao[i].mem.type != ZYDIS_MEMOP_TYPE_AGEN &&
+				    (bo[i].mem.index != ZYDIS_REGISTER_NONE ||
+				     bo[i].mem.disp.value))
+					return false;
+				break;
+			}
+			if (ao[i].mem.type != bo[i].mem.type || ao[i].mem.base != bo[i].mem.base ||
+			    ao[i].mem.index != bo[i].mem.index ||
+			    ao[i].mem.scale != bo[i].mem.scale ||
+			    ao[i].mem.disp.value != bo[i].mem.disp.value)
+				return false;
+			break;
+		default: return false;
+		}
+	}
+	return true;
+}
+
+/* PUSH/POP of a 64-bit general register other than RSP: a store to /
+ * load from [RSP - 8] / [RSP], compiled as MOV through the TLB, then
+ * r[RSP] moves. */
+static bool check_stack(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
+			const ZydisDecodedOperand *ops, struct native_insn *ni)
+{
+	bool push = in->mnemonic == ZYDIS_MNEMONIC_PUSH;
+	if ((in->attributes & ZYDIS_ATTRIB_HAS_LOCK) || in->operand_count_visible != 1 ||
+	    ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+	    ZydisRegisterGetClass(ops[0].reg.value) != ZYDIS_REGCLASS_GPR64 ||
+	    in->operand_width != 64 || in->raw.prefix_count > 1)
+		return false;
+	int r = gpr_index(ops[0].reg.value);
+	if (r < 0)
+		return false;
+	ni->uses = (uint16_t)(1u << r);
+	ni->writes = push ? 0 : ni->uses;
+	ni->acc = push ? ACC_WRITE : ACC_READ;
+	ni->msize = 8;
+	ni->seg = SEG_DS;
+	ni->base = R_SP;
+	ni->disp = push ? -8 : 0;
+	ni->stack_adj = push ? -8 : 8;
+	int k = 0;
+	for (int s = 0; s < 16 && k < 3; s++)
+		if (s != R_SP && s != r)
+			ni->scratch[k++] = (uint8_t)s;
+	ZydisEncoderRequest req;
+	memset(&req, 0, sizeof(req));
+	req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+	req.mnemonic = ZYDIS_MNEMONIC_MOV;
+	req.operand_count = 2;
+	ZydisEncoderOperand *ro = &req.operands[push ? 1 : 0], *mo = &req.operands[push ? 0 : 1];
+	ro->type = ZYDIS_OPERAND_TYPE_REGISTER;
+	ro->reg.value = ops[0].reg.value;
+	mo->type = ZYDIS_OPERAND_TYPE_MEMORY;
+	mo->mem.base = (ZydisRegister)(ZYDIS_REGISTER_RAX + ni->scratch[0]);
+	mo->mem.index = ZYDIS_REGISTER_NONE;
+	mo->mem.size = 8;
+	ZyanUSize len = sizeof(ni->code);
+	ZydisDecodedInstruction again;
+	ZydisDecodedOperand again_ops[ZYDIS_MAX_OPERAND_COUNT];
+	const ZydisDecodedOperand *m = &again_ops[push ? 0 : 1], *rg = &again_ops[push ? 1 : 0];
+	if (ZYAN_FAILED(ZydisEncoderEncodeInstruction(&req, ni->code, &len)) ||
+	    ZYAN_FAILED(ZydisDecoderDecodeFull(dec64, ni->code, len, &again, again_ops)) ||
+	    again.mnemonic != ZYDIS_MNEMONIC_MOV || again.length != len ||
+	    again.operand_width != 64 || rg->type != ZYDIS_OPERAND_TYPE_REGISTER ||
+	    rg->reg.value != ops[0].reg.value || m->type != ZYDIS_OPERAND_TYPE_MEMORY ||
+	    m->mem.base != mo->mem.base || m->mem.index != ZYDIS_REGISTER_NONE ||
+	    m->mem.disp.value != 0)
+		return false;
+	ni->len = (uint8_t)len;
+	return true;
+}
+
+/* JMP rel / Jcc rel: may end a run (nothing is re-encoded: the compiled
+ * code takes the same condition on the guest's flags and reports it). */
+static bool check_branch(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
+			 const ZydisDecodedOperand *ops, struct native_insn *ni)
+{
+	if ((in->attributes & ZYDIS_ATTRIB_HAS_LOCK) || in->operand_count_visible != 1 ||
+	    ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE || !ops[0].imm.is_relative ||
+	    in->raw.prefix_count != 0 || in->operand_width != 64)
+		return false;
+	ni->branch = true;
+	if (in->mnemonic != ZYDIS_MNEMONIC_JMP) {
+		/* 7x rel8 and 0F 8x rel32 carry the condition in the low
+		 * nibble; JCXZ/LOOP (E0-E3) test RCX, not flags. */
+		if (!in->cpu_flags || ((in->opcode & 0xf0) != 0x70 && (in->opcode & 0xf0) != 0x80))
+			return false;
+		ni->cond = true;
+		ni->cc = in->opcode & 0xf;
+		ni->tested = in->cpu_flags->tested & NATIVE_ARITH;
+	}
+	return true;
+}
+
+/* NAT_NOP: multi-byte NOPs carry a ModRM "memory" operand they never
+ * access: nothing to emit. */
+static bool check_nop(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
+		      const ZydisDecodedOperand *ops, struct native_insn *ni)
+{
+	ni->nop = true;
+	return !(in->attributes & ZYDIS_ATTRIB_HAS_LOCK);
+}
+
+/* The explicit memory operand o (index i) of a NAT_REG/NAT_MEM form into
+ * ni; its address registers into *addr_regs. -1: not allowed; else the
+ * operand to rewrite (-1 again for a LEA re-encoded as it is). */
+static int check_memory(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *o, unsigned i,
+			int kind, struct native_insn *ni, uint16_t *addr_regs)
+{
+	bool lea = in->mnemonic == ZYDIS_MNEMONIC_LEA;
+	if (o->visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT || in->address_width != 64 ||
+	    (lea ? o->mem.type != ZYDIS_MEMOP_TYPE_AGEN
+		 : (o->mem.type != ZYDIS_MEMOP_TYPE_MEM || kind != NAT_MEM || o->size == 0 ||
+		    o->size > 64 || (o->size & 7))))
+		return -2;
+	if (o->mem.base == ZYDIS_REGISTER_RIP) {
+		ni->base = BASE_RIP;
+	} else if (o->mem.base == ZYDIS_REGISTER_RSP) {
+		ni->base = R_SP;
+	} else if (o->mem.base != ZYDIS_REGISTER_NONE) {
+		int n = gpr_index(o->mem.base);
+		if (n < 0 || ZydisRegisterGetClass(o->mem.base) != ZYDIS_REGCLASS_GPR64)
+			return -2;
+		ni->base = (int8_t)n;
+		*addr_regs |= (uint16_t)(1u << n);
+	}
+	if (o->mem.index != ZYDIS_REGISTER_NONE) {
+		int n = gpr_index(o->mem.index);
+		if (n < 0 || ZydisRegisterGetClass(o->mem.index) != ZYDIS_REGCLASS_GPR64)
+			return -2;
+		ni->index = (int8_t)n;
+		ni->scale = o->mem.scale;
+		*addr_regs |= (uint16_t)(1u << n);
+	}
+	ni->disp = o->mem.disp.value;
+	if (!lea) {
+		bool rd = o->actions & ZYDIS_OPERAND_ACTION_MASK_READ;
+		bool wr = o->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
+		ni->acc = rd && wr ? ACC_RMW : wr ? ACC_WRITE : ACC_READ;
+		ni->msize = (uint8_t)(o->size / 8);
+		if (o->mem.segment == ZYDIS_REGISTER_FS)
+			ni->seg = SEG_FS;
+		else if (o->mem.segment == ZYDIS_REGISTER_GS)
+			ni->seg = SEG_GS;
+		else
+			ni->seg = SEG_DS; /* flat in 64-bit mode */
+		return (int)i;
+	}
+	if (ni->base == R_SP || ni->base == BASE_RIP) {
+		ni->sub_base = true;
+		return (int)i;
+	}
+	return -1; /* a plain LEA: re-encoded as it is */
+}
+
+/* Every operand, visible or not, must be a general register (not RSP),
+ * the flags, an immediate, or one explicit memory operand (LEA's address
+ * arithmetic included) with a 64-bit address. Fills ni's registers and
+ * *mem_op (the operand to rewrite, -1 none); false if not allowed. */
+static bool check_operands(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops,
+			   int kind, struct native_insn *ni, int *mem_op)
+{
+	uint16_t addr_regs = 0;
+	*mem_op = -1;
+	for (unsigned i = 0; i < in->operand_count; i++) {
+		const ZydisDecodedOperand *o = &ops[i];
+		switch (o->type) {
+		case ZYDIS_OPERAND_TYPE_REGISTER: {
+			ZydisRegisterClass rc = ZydisRegisterGetClass(o->reg.value);
+			if (rc == ZYDIS_REGCLASS_FLAGS)
+				continue;
+			int n = gpr_index(o->reg.value);
+			if (n < 0)
+				return false;
+			ni->uses |= (uint16_t)(1u << n);
+			if (o->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)
+				ni->writes |= (uint16_t)(1u << n);
+			break;
+		}
+		case ZYDIS_OPERAND_TYPE_IMMEDIATE: break;
+		case ZYDIS_OPERAND_TYPE_MEMORY: {
+			if (*mem_op >= 0)
+				return false;
+			int m = check_memory(in, o, i, kind, ni, &addr_regs);
+			if (m == -2)
+				return false;
+			*mem_op = m;
+			break;
+		}
+		default: return false;
+		}
+	}
+	ni->uses |= addr_regs;
+	return true;
+}
+
+/* The arithmetic flags ni reads, defines and changes, from Zydis' exact
+ * per-encoding table. */
+static void check_flags(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops,
+			struct native_insn *ni)
+{
+	uint32_t written = in->cpu_flags->modified | in->cpu_flags->set_0 | in->cpu_flags->set_1;
+	ni->tested = in->cpu_flags->tested & NATIVE_ARITH;
+	/* Undefined flags keep no defined value: a run that leaves one
+	 * undefined starts from the guest's flags, so the value the host
+	 * leaves there derives from guest state, never from vmon's. */
+	ni->defined = written & ~in->cpu_flags->undefined & NATIVE_ARITH;
+	ni->written = (written | in->cpu_flags->undefined) & NATIVE_ARITH;
+	switch (in->mnemonic) {
+	case ZYDIS_MNEMONIC_SHL:
+	case ZYDIS_MNEMONIC_SHR:
+	case ZYDIS_MNEMONIC_SAR:
+	case ZYDIS_MNEMONIC_ROL:
+	case ZYDIS_MNEMONIC_ROR: {
+		/* A count that masks to 0 leaves every flag as it was: by CL
+		 * that is known only at run time. */
+		const ZydisDecodedOperand *cnt = &ops[1];
+		unsigned mask = in->operand_width == 64 ? 63 : 31;
+		bool may_be_zero =
+			cnt->type != ZYDIS_OPERAND_TYPE_IMMEDIATE || (cnt->imm.value.u & mask) == 0;
+		if (in->operand_count_visible < 2 && cnt->type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+			may_be_zero = false;
+		if (may_be_zero) {
+			ni->tested |= written & NATIVE_ARITH;
+			ni->defined = 0;
+		}
+		break;
+	}
+	default: break;
+	}
+}
+
+/* ni->code: in re-encoded by Zydis, with its memory operand mem_op (if
+ * any) rewritten to a borrowed host register, and decoded again to check
+ * it is the same operation. */
+static bool reencode(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
+		     const ZydisDecodedOperand *ops, struct native_insn *ni, int mem_op)
+{
+	ZydisEncoderRequest req;
+	if (ZYAN_FAILED(ZydisEncoderDecodedInstructionToEncoderRequest(
+		    in, ops, in->operand_count_visible, &req)))
+		return false;
+	ZydisRegister mem_base = ZYDIS_REGISTER_NONE;
+	if (mem_op >= 0) {
+		/* Borrowed host registers: none the instruction names. */
+		int k = 0;
+		for (int r = 0; r < 16 && k < 3; r++)
+			if (r != R_SP && !(ni->uses & (1u << r)))
+				ni->scratch[k++] = (uint8_t)r;
+		if (k < 3 || mem_op >= in->operand_count_visible)
+			return false;
+		mem_base = (ZydisRegister)(ZYDIS_REGISTER_RAX + ni->scratch[0]);
+		ZydisEncoderOperand *mo = &req.operands[mem_op];
+		mo->mem.base = mem_base;
+		if (ni->acc != ACC_NONE) { /* [scratch0]: the host address */
+			mo->mem.index = ZYDIS_REGISTER_NONE;
+			mo->mem.scale = 0;
+			mo->mem.displacement = 0;
+		} else if (ni->base == BASE_RIP) { /* LEA: scratch0 = RIP after it */
+			mo->mem.displacement = ni->disp;
+		}
+		req.prefixes &= ~(ZydisInstructionAttributes)ZYDIS_ATTRIB_HAS_SEGMENT;
+		req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_64;
+	}
+	ZyanUSize len = sizeof(ni->code);
+	if (ZYAN_FAILED(ZydisEncoderEncodeInstruction(&req, ni->code, &len)))
+		return false;
+	/* Trust, but verify: the host runs exactly what the guest meant. */
+	ZydisDecodedInstruction again;
+	ZydisDecodedOperand again_ops[ZYDIS_MAX_OPERAND_COUNT];
+	if (ZYAN_FAILED(ZydisDecoderDecodeFull(dec64, ni->code, len, &again, again_ops)) ||
+	    again.length != len || (again.attributes & ZYDIS_ATTRIB_HAS_LOCK) ||
+	    again.address_width != 64 ||
+	    !same_operands(in, ops, &again, again_ops, mem_op, mem_base))
+		return false;
+	ni->len = (uint8_t)len;
+	return true;
+}
+
+/* NAT_REG and NAT_MEM: integer operations on registers, immediates and
+ * (NAT_MEM) one memory operand, run as re-encoded. */
+static bool check_reencoded(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
+			    const ZydisDecodedOperand *ops, struct native_insn *ni)
+{
+	int mem_op;
+	if ((in->attributes & ZYDIS_ATTRIB_HAS_LOCK) || !in->cpu_flags ||
+	    !check_operands(in, ops, native_kind(in->mnemonic), ni, &mem_op))
+		return false;
+	check_flags(in, ops, ni);
+	return reencode(dec64, in, ops, ni, mem_op);
+}
+
+static native_checker *const checkers[] = {
+	[NAT_NO] = NULL,	   [NAT_REG] = check_reencoded, [NAT_MEM] = check_reencoded,
+	[NAT_STACK] = check_stack, [NAT_BRANCH] = check_branch, [NAT_NOP] = check_nop,
+};
+
+bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
+		  const ZydisDecodedOperand *ops, struct native_insn *ni)
+{
+	memset(ni, 0, sizeof(*ni));
+	ni->base = ni->index = -1;
+	if (in->machine_mode != ZYDIS_MACHINE_MODE_LONG_64)
+		return false;
+	native_checker *check = checkers[native_kind(in->mnemonic)];
+	return check && check(dec64, in, ops, ni);
+}
+
+bool emu_native_accepts(const uint8_t *code, size_t len)
+{
+	ZydisDecoder dec;
+	ZydisDecodedInstruction in;
+	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+	struct native_insn ni;
+	return ZYAN_SUCCESS(
+		       ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)) &&
+	       ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, code, len, &in, ops)) &&
+	       native_check(&dec, &in, ops, &ni);
+}

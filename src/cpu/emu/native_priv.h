@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside the native-run compiler (native*.c), not for outside it: what a
+ * checked instruction looks like (struct native_insn), the emitter, and
+ * the frame layout of compiled runs.
+ */
+#ifndef VMON_CPU_EMU_NATIVE_PRIV_H
+#define VMON_CPU_EMU_NATIVE_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <Zydis/Zydis.h>
+
+#include "cpu/emu/native.h"
+
+#define NATIVE_ARENA_BYTES (16u << 20)
+#define NATIVE_MIN_RUN	   3 /* shorter runs cost more to enter than they save */
+#define NATIVE_MAX_CODE	   8192
+
+#define NATIVE_ARITH                                                                               \
+	(ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_PF | ZYDIS_CPUFLAG_AF | ZYDIS_CPUFLAG_ZF |               \
+	 ZYDIS_CPUFLAG_SF | ZYDIS_CPUFLAG_OF)
+
+/* Memory operand access of a compiled instruction */
+enum { ACC_NONE, ACC_READ, ACC_WRITE, ACC_RMW };
+
+/* One instruction, checked and re-encoded for the host. */
+struct native_insn {
+	uint8_t len;
+	uint8_t code[ZYDIS_MAX_INSTRUCTION_LENGTH];
+	uint16_t uses, writes; /* guest registers, bit n = r[n] (not RSP) */
+	uint32_t tested;       /* arithmetic flags read (ZYDIS_CPUFLAG_*) */
+	uint32_t defined;      /* arithmetic flags given a defined value */
+	uint32_t written;      /* arithmetic flags changed, defined or not */
+	bool nop;	       /* nothing to run */
+	/* An explicit memory operand (or LEA based on RSP/RIP): code holds
+	 * the instruction with that operand rewritten to [scratch[0]] (LEA:
+	 * base scratch[0]); the address is computed from what follows. */
+	uint8_t acc;	    /* ACC_*; ACC_NONE with sub_base for such a LEA */
+	bool sub_base;	    /* the base is RSP (from r[]) or RIP (run-time RIP) */
+	uint8_t msize;	    /* bytes accessed */
+	uint8_t seg;	    /* SEG_FS/SEG_GS add their base; others are flat */
+	int8_t base, index; /* guest register, -1 none; base REG_SP / -2 = RIP */
+	uint8_t scale;	    /* 0 without index */
+	int64_t disp;	    /* RIP-relative: from the end of the instruction */
+	uint8_t scratch[3]; /* host registers the sequence may borrow */
+	int8_t stack_adj;   /* PUSH -8 / POP +8: r[RSP] moves once the access is done */
+	/* A branch ending the run (and its block): JMP rel, or Jcc rel with
+	 * x86 condition code cc. */
+	bool branch, cond;
+	uint8_t cc;
+};
+
+#define BASE_RIP (-2)
+
+/* ---- native_check.c: what may run natively ---------------------------- */
+
+/* The checker of each NAT_* kind: fills ni for in, or false. */
+typedef bool native_checker(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
+			    const ZydisDecodedOperand *ops, struct native_insn *ni);
+/* Fills ni if in may run natively (64-bit code; insns.def's native column
+ * says how): checked, and re-encoded for the host where it is not
+ * vmon's own; false otherwise. */
+bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
+		  const ZydisDecodedOperand *ops, struct native_insn *ni);
+/* Do a and b (its re-encoding) name the same operation and operands? The
+ * operand mem_op was rewritten to [mem_base] (-1: none). */
+bool same_operands(const ZydisDecodedInstruction *a, const ZydisDecodedOperand *ao,
+		   const ZydisDecodedInstruction *b, const ZydisDecodedOperand *bo, int mem_op,
+		   ZydisRegister mem_base);
+
+/* ---- native_enc.c: the emitter ----------------------------------------- */
+
+/*
+ * uint64_t fn(uint64_t *regs, uint64_t rflags, uint64_t rip) returns
+ * struct native_ret. The host stack while the run's instructions execute
+ * (offsets from RSP): 0 guest RFLAGS slot, 8 the run's first RIP, 16 the
+ * register file (struct emu_cpu *), then the saved host registers.
+ */
+#define F_FLAGS 0
+#define F_RIP	8
+#define F_CPU	16
+
+struct fixup {
+	size_t at;     /* rel32 field */
+	unsigned stub; /* index of the bail-out stub it jumps to */
+};
+
+struct emitter {
+	uint8_t buf[NATIVE_MAX_CODE];
+	size_t len;
+	bool failed;
+	struct fixup fix[8 * BLOCK_MAX_INSNS]; /* up to 6 per memory access, 1 per Jcc */
+	unsigned nfix;
+};
+
+/* VMON_EMU_NATIVE_VERIFY=1: every own encoding is checked against Zydis'. */
+extern bool native_verify_encoding;
+
+void emit_bytes(struct emitter *e, const void *p, size_t n);
+/* Encodes r (vmon's own encoder for the few forms it knows, else Zydis). */
+void emit_req(struct emitter *e, ZydisEncoderRequest *r);
+void emit_plain(struct emitter *e, ZydisMnemonic m);
+void emit_reg(struct emitter *e, ZydisMnemonic m, ZydisRegister reg);
+/* m reg, reg2 */
+void emit_rr(struct emitter *e, ZydisMnemonic m, ZydisRegister a, ZydisRegister b);
+/* m reg, imm */
+void emit_ri(struct emitter *e, ZydisMnemonic m, ZydisRegister a, int64_t v);
+/* m reg, size ptr [base + disp] */
+void emit_rm(struct emitter *e, ZydisMnemonic m, ZydisRegister reg, ZydisRegister base,
+	     int32_t disp, unsigned size);
+/* m size ptr [base + disp], reg */
+void emit_mr(struct emitter *e, ZydisMnemonic m, ZydisRegister base, int32_t disp, unsigned size,
+	     ZydisRegister reg);
+/* m size ptr [base + disp], imm */
+void emit_mi(struct emitter *e, ZydisMnemonic m, ZydisRegister base, int32_t disp, unsigned size,
+	     int64_t v);
+/* push qword [rsp + disp] */
+void emit_push_m(struct emitter *e, int32_t disp);
+/* lea rsp, [rsp + disp]: moves the stack without touching the flags */
+void emit_drop(struct emitter *e, int32_t bytes);
+/* jcc rel32 to bail-out stub `stub`, patched once the stubs are placed */
+void emit_jcc_stub(struct emitter *e, uint8_t cc, unsigned stub);
+void patch_rel32(struct emitter *e, size_t at, size_t target);
+/* push imm32 (sign-extended to 64 bits) */
+void emit_push_imm(struct emitter *e, uint32_t v);
+/* jmp rel32 to an offset already emitted */
+void emit_jmp(struct emitter *e, size_t target);
+
+#define TAKEN_STUB BLOCK_MAX_INSNS /* fixup target: a run-ending Jcc's taken exit */
+
+enum { CC_AE = 0x3, CC_E = 0x4, CC_NE = 0x5, CC_A = 0x7 };
+
+/* An encoder request for m with nops operands, 64-bit mode. */
+static inline void request(ZydisEncoderRequest *r, ZydisMnemonic m, int nops)
+{
+	memset(r, 0, sizeof(*r));
+	r->machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+	r->mnemonic = m;
+	r->operand_count = (ZyanU8)nops;
+}
+
+static inline void op_reg(ZydisEncoderOperand *o, ZydisRegister r)
+{
+	o->type = ZYDIS_OPERAND_TYPE_REGISTER;
+	o->reg.value = r;
+}
+
+static inline void op_mem(ZydisEncoderOperand *o, ZydisRegister base, int32_t disp, unsigned size)
+{
+	o->type = ZYDIS_OPERAND_TYPE_MEMORY;
+	o->mem.base = base;
+	o->mem.index = ZYDIS_REGISTER_NONE;
+	o->mem.displacement = disp;
+	o->mem.size = (ZyanU16)size;
+}
+
+static inline void op_imm(ZydisEncoderOperand *o, int64_t v)
+{
+	o->type = ZYDIS_OPERAND_TYPE_IMMEDIATE;
+	o->imm.s = v;
+}
+
+static inline ZydisRegister gpr64(int n)
+{
+	return (ZydisRegister)(ZYDIS_REGISTER_RAX + n);
+}
+
+static inline ZydisRegister gpr32(int n)
+{
+	return (ZydisRegister)(ZYDIS_REGISTER_EAX + n);
+}
+
+/* ---- native_emit.c: a run's code -------------------------------------- */
+
+/*
+ * Host code for the run ni[0..n) (lens: guest lengths). flags_in: load the
+ * guest's arithmetic flags (RSI) first. flags_out: the flags at the end
+ * are the guest's. Bail-out k reports flags when the run touched them
+ * before k.
+ */
+bool emit_run(struct emitter *e, const struct native_insn *ni, const uint8_t *lens, unsigned n,
+	      bool flags_in, bool flags_out, const bool *flags_live_after, int cpl);
+
+#endif

@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The vCPU run loop: decoded blocks dispatched through their instructions'
+ * run-loop handlers (insns.def's OP rows, inline from the insn_*.h
+ * families; f_exec reaches every other row's handler through insn.h),
+ * native runs entered in between, and everything between blocks:
+ * interrupt acceptance, halt and sleep, timers, INIT/SIPI, delivery of
+ * exceptions with #DF and triple-fault nesting.
+ *
+ * Faults: emu_raise() longjmps back here (emu_cpu_run) with the exception
+ * recorded; instructions finish every access that can fault before they
+ * commit register state, so RIP and registers still describe the
+ * faulting instruction.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/ratelimit.h"
+#include "cpu/emu/cache.h"
+#include "cpu/emu/chip_lapic.h"
+#include "cpu/emu/chip_pic.h"
+#include "cpu/emu/chip_pit.h"
+#include "cpu/emu/insn.h"
+#include "cpu/emu/insn_alu.h"
+#include "cpu/emu/insn_branch.h"
+#include "cpu/emu/insn_mov.h"
+#include "cpu/emu/insn_muldiv.h"
+#include "cpu/emu/insn_shift.h"
+#include "cpu/emu/insn_stack.h"
+#include "cpu/emu/native.h"
+#include "cpu/emu/run.h"
+#include "cpu/emu/sys.h"
+
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- The run loop --------------------------------------------------------------------- */
+
+/* Everything without a form of its own: the row's handler (insn.h). */
+static inline __attribute__((always_inline)) void f_exec(struct emu_cpu *c, const struct dinsn *d)
+{
+	emu_exec_insn(c, d);
+}
+
+/* A native run (struct native_hdr): guest flags in only when it reads
+ * them; the returned flags are the guest's when the exit says so. */
+static inline __attribute__((always_inline)) uint64_t f_native(struct emu_cpu *c,
+							       const struct native_hdr *h)
+{
+	uint64_t in = 0x2; /* reserved bit 1; TF, DF, AC and the rest stay clear */
+	if (h->flags_in)
+		in |= get_flags(c) & F_ARITH;
+	struct native_ret r = h->fn(c->r, in, c->rip);
+	if (r.exit & NATIVE_EXIT_FLAGS)
+		set_arith(c, r.rflags);
+	return r.exit;
+}
+
+static bool pic_intr_allowed(struct emu_cpu *c)
+{
+	if (c->index != 0)
+		return false;
+	if (!(c->apic.apic_base & 0x800))
+		return true;
+	uint32_t l0 = c->apic.lvt[3];
+	return !(l0 & 0x10000) && ((l0 >> 8) & 7) == 7;
+}
+
+/* Delivers one external interrupt if one is pending and allowed. Returns
+ * true if something was delivered (or woke the vCPU). */
+static bool try_interrupt(struct emu_cpu *c)
+{
+	int vec = lapic_pending(c);
+	if (vec >= 0) {
+		lapic_ack(c, vec);
+		c->halted = false;
+		emu_deliver(c, vec, 0, false, false, c->rip);
+		return true;
+	}
+	if (pic_intr_allowed(c) && c->vm->pic_out) {
+		int pv = pic_ack(c->vm);
+		if (pv >= 0) {
+			c->halted = false;
+			emu_deliver(c, pv, 0, false, false, c->rip);
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool irq_possible(struct emu_cpu *c)
+{
+	if (lapic_pending(c) >= 0)
+		return true;
+	return pic_intr_allowed(c) && c->vm->pic_out;
+}
+
+static uint64_t next_deadline(struct emu_cpu *c)
+{
+	uint64_t dl = c->apic.timer_deadline_ns;
+	if (c->index == 0) {
+		uint64_t p = atomic_load(&c->vm->pit_deadline_ns);
+		if (p && (!dl || p < dl))
+			dl = p;
+	}
+	return dl;
+}
+
+static void check_timers(struct emu_cpu *c)
+{
+	uint64_t now = emu_now_ns();
+	lapic_timer_check(c, now);
+	if (c->index == 0)
+		pit_check(c->vm, now);
+}
+
+static void handle_init(struct emu_cpu *c)
+{
+	if (c->index == 0)
+		return; /* INIT to the BSP is not modelled */
+	uint64_t apic_base = c->apic.apic_base;
+	uint32_t id = c->apic.id;
+	emu_reset(c);
+	lapic_reset(c, false);
+	c->apic.apic_base = apic_base;
+	c->apic.id = id;
+	c->wait_sipi = true;
+}
+
+static void handle_sipi(struct emu_cpu *c)
+{
+	if (!c->wait_sipi)
+		return;
+	uint32_t vec = atomic_load(&c->sipi_vector) & 0xff;
+	c->wait_sipi = false;
+	c->halted = false;
+	emu_load_seg(c, SEG_CS, (uint16_t)(vec << 8));
+	c->rip = 0;
+	emu_update_mode(c);
+}
+
+/* Sleeps until an event arrives or the timer deadline passes. */
+static void sleep_until_event(struct emu_cpu *c)
+{
+	uint64_t dl = c->wait_sipi ? 0 : next_deadline(c);
+	pthread_mutex_lock(&c->sleep_lock);
+	while (!atomic_load(&c->events) && !vmctl_stopping(&c->m->ctl)) {
+		if (dl) {
+			uint64_t now = emu_now_ns();
+			if (now >= dl)
+				break;
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			uint64_t wait = dl - now;
+			ts.tv_sec += wait / 1000000000ULL;
+			ts.tv_nsec += wait % 1000000000ULL;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&c->sleep_cond, &c->sleep_lock, &ts);
+		} else {
+			pthread_cond_wait(&c->sleep_cond, &c->sleep_lock);
+		}
+	}
+	pthread_mutex_unlock(&c->sleep_lock);
+}
+
+static bool df_class(int prev, int vec)
+{
+	bool contrib_prev = prev == 0 || (prev >= 10 && prev <= 13);
+	bool contrib_vec = vec == 0 || (vec >= 10 && vec <= 13);
+	if (prev == EXC_PF)
+		return vec == EXC_PF || contrib_vec;
+	return contrib_prev && contrib_vec;
+}
+
+static void handle_fault(struct emu_cpu *c)
+{
+	int vec = c->pending_exc;
+	uint32_t err = c->pending_err;
+	bool has_err = c->pending_has_err;
+	c->pending_exc = -1;
+	if (vec < 0)
+		return;
+	c->lf_op = c->lf_op; /* flags stay lazy; delivery materialises them */
+	if (c->delivering >= 0) {
+		int prev = c->delivering;
+		if (prev == EXC_DF) {
+			char text[128];
+			emu_format_insn(c, c->rip, text, sizeof(text));
+			guest_log("emu: cpu%d: triple fault (exception %d while delivering #DF) at "
+				  "rip=%#llx: %s",
+				  c->index, vec, (unsigned long long)c->rip, text);
+			c->delivering = -1;
+			vmctl_request_stop(&c->m->ctl, VM_STOP_TRIPLE_FAULT, 1);
+			return;
+		}
+		if (df_class(prev, vec)) {
+			vec = EXC_DF;
+			err = 0;
+			has_err = true;
+		}
+	}
+	c->delivering = vec;
+	emu_deliver(c, vec, err, has_err, false, c->rip);
+	c->delivering = -1;
+}
+
+#define TIMER_CHECK_INSNS 1024
+
+/* Everything that is not "fetch, decode, execute": events from other
+ * threads, stop requests, INIT/SIPI, halt, timers, interrupt acceptance.
+ * Returns false when the vCPU must return to the VM layer. */
+static bool slow_path(struct emu_cpu *c)
+{
+	struct machine *m = c->m;
+	/* Code written by another vCPU or by a device becomes visible here:
+	 * blocks are compared with guest memory again before they run. */
+	c->code_epoch++;
+	for (;;) {
+		c->slow = false;
+		if (vmctl_stopping(&m->ctl))
+			return false;
+		if (vmctl_pause_requested(&m->ctl)) {
+			/* Between blocks the vCPU's state is whole: park. */
+			vmctl_park(&m->ctl);
+			continue;
+		}
+		uint32_t ev = atomic_exchange(&c->events, 0);
+		if (ev) {
+			if (ev & EV_INIT)
+				handle_init(c);
+			if (ev & EV_SIPI)
+				handle_sipi(c);
+			c->irq_maybe = true;
+		}
+		if (c->budget <= 0) {
+			c->budget = TIMER_CHECK_INSNS;
+			check_timers(c);
+		}
+		if (c->wait_sipi) {
+			sleep_until_event(c);
+			continue;
+		}
+		if (c->halted) {
+			check_timers(c);
+			if ((c->flags & F_IF) && irq_possible(c)) {
+				c->halted = false;
+				c->irq_maybe = true;
+			} else {
+				sleep_until_event(c);
+				continue;
+			}
+		}
+		if (c->irq_shadow) {
+			/* STI / MOV SS: one more instruction first, then look again. */
+			c->irq_shadow = 0;
+			c->slow = true;
+			return true;
+		}
+		if (c->irq_maybe && (c->flags & F_IF)) {
+			if (!try_interrupt(c))
+				c->irq_maybe = false;
+		}
+		return true;
+	}
+}
+
+/* A FULL handler (insns.def) may branch, write memory (a write into the
+ * running block's page sets c->slow) or want the slow path: the block
+ * ends when RIP left the straight line or c->slow is set. */
+#define FULL_CODE(name)                                                                            \
+	L_##name : name(c, d);                                                                     \
+	c->rip = c->next_rip;                                                                      \
+	d++;                                                                                       \
+	if (unlikely(c->slow || c->rip != seq) || d == end)                                        \
+		goto block_done;                                                                   \
+	seq = (c->rip + d->len) & mask;                                                            \
+	c->next_rip = seq;                                                                         \
+	goto *(void *)d->label;
+/* A PURE handler and a flagless twin only read memory and write
+ * registers: nothing to check but the block's end. */
+#define PURE_CODE(name)                                                                            \
+	L_##name : name(c, d);                                                                     \
+	c->rip = seq;                                                                              \
+	if (++d == end)                                                                            \
+		goto block_done;                                                                   \
+	seq = (seq + d->len) & mask;                                                               \
+	c->next_rip = seq;                                                                         \
+	goto *(void *)d->label;
+
+/* Runs blocks until the slow path is wanted (returns true) or the VM
+ * stops (false). A fault longjmps out of here to emu_cpu_run. */
+static bool run_blocks(struct emu_cpu *c)
+{
+	static const void *const op_labels[FOP_COUNT] = {
+#define OP(name, kind, twin, attr) [FOP_##name] = &&L_##name,
+#include "cpu/emu/insns.def"
+	};
+	const struct dblock *prev = NULL;
+	emu_op_labels = op_labels;
+	for (;;) {
+		if (unlikely(c->slow || atomic_load_explicit(&c->events, memory_order_relaxed))) {
+			if (!slow_path(c))
+				return false;
+		}
+		const struct dblock *b = emu_block(c, prev);
+		if (b && unlikely(b->runs < c->native_hot)) {
+			struct dblock *w = (struct dblock *)b;
+			if (++w->runs == c->native_hot)
+				emu_native_block(c, w);
+		}
+		prev = b;
+		c->exec_page = b ? c->fetch_host : NULL;
+		if (unlikely(!b)) {
+			/* One instruction on its own (straddles a page), or #UD. */
+			const struct dinsn *d = emu_fetch_decode(c);
+			c->next_rip = c->rip + d->len;
+			if (c->cmode != 8)
+				c->next_rip &= c->cmode == 4 ? 0xffffffffULL : 0xffffULL;
+			emu_exec_insn(c, d);
+			c->rip = c->next_rip;
+			c->icount++;
+			if (unlikely(--c->budget <= 0))
+				c->slow = true;
+			continue;
+		}
+		/* The block runs until its end, a jump away from the straight
+		 * line, or something that wants the slow path (an instruction
+		 * that changes the interrupt state sets c->slow; a fault
+		 * longjmps out). Interrupts are taken between blocks. */
+		const struct dinsn *d = b->insn, *end = d + b->n;
+		uint64_t mask = c->cmode == 8 ? ~0ULL : c->cmode == 4 ? 0xffffffffULL : 0xffffULL;
+		uint64_t seq = (c->rip + d->len) & mask;
+		c->budget -= b->n;
+		c->next_rip = seq;
+		/* Threaded dispatch: each handler ends with its own jump to the
+		 * next one, which the host's branch predictor learns per site. */
+		goto *(void *)d->label;
+		/* One label per run-loop handler (insns.def's OP rows), each
+		 * followed by its own dispatch of the next instruction; the
+		 * order of the kinds is the code layout. */
+#define OP(name, kind, twin, attr) RUN_##kind(name)
+#define RUN_FULL(name)		   FULL_CODE(name)
+#define RUN_PURE(name)		   /* below */
+#define RUN_NF(name)		   /* below */
+#define RUN_NATIVE(name)	   /* after them */
+#include "cpu/emu/insns.def"
+#undef RUN_FULL
+#undef RUN_PURE
+#define RUN_FULL(name)		   /* above */
+#define RUN_PURE(name)		   PURE_CODE(name)
+#define OP(name, kind, twin, attr) RUN_##kind(name)
+#include "cpu/emu/insns.def"
+#undef RUN_PURE
+#undef RUN_NF
+#define RUN_PURE(name)		   /* above */
+#define RUN_NF(name)		   PURE_CODE(name)
+#define OP(name, kind, twin, attr) RUN_##kind(name)
+#include "cpu/emu/insns.def"
+#undef RUN_FULL
+#undef RUN_PURE
+#undef RUN_NF
+#undef RUN_NATIVE
+	L_f_native : {
+		/* A native run from d (native.c): its instructions run as host
+		 * code up to the end, or up to one the interpreter must do
+		 * (a TLB miss, MMIO, ...), where it takes over. */
+		const struct native_hdr *h = (const void *)(c->native_rx + ((size_t)d->imm2 << 8));
+		uint64_t ex = 0;
+		if (__builtin_expect(h->cpl == c->cpl, 1))
+			ex = f_native(c, h);
+		unsigned k = (unsigned)(ex & 0xff);
+		c->native_insns += k;
+		if (k == h->n) {
+			d += k;
+			c->rip = (c->rip + h->bytes) & mask;
+			if (ex & NATIVE_EXIT_TAKEN) /* a final JMP/Jcc: d[-1] */
+				c->rip = (c->rip + (uint64_t)d[-1].imm) & mask;
+			if (d == end)
+				goto block_done;
+		} else {
+			c->native_bails++;
+			for (unsigned i = 0; i < k; i++)
+				c->rip += d[i].len;
+			c->rip &= mask;
+			d += k;
+		}
+		seq = (c->rip + d->len) & mask;
+		c->next_rip = seq;
+		goto *(k == 0 ? emu_op_labels[d->fop] : d->label);
+	}
+	block_done:
+		c->icount += (uint64_t)(d - b->insn);
+		if (unlikely(c->budget <= 0))
+			c->slow = true;
+	}
+}
+
+void emu_cpu_run(struct emu_cpu *c)
+{
+	c->delivering = -1;
+	c->pending_exc = -1;
+	c->irq_maybe = true;
+	c->slow = true;
+	c->budget = TIMER_CHECK_INSNS;
+	if (setjmp(c->fault_jmp)) {
+		handle_fault(c);
+		emu_poke(c);
+	}
+	run_blocks(c);
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * System architecture: reset and boot state, operating modes, segment
+ * loads, control registers, MSRs, CPUID, exception and interrupt delivery
+ * (IVT, 32-bit and 64-bit IDT), IRET, far transfers, SYSCALL/SYSRET.
+ * Services for the instruction handlers and the run loop, above the MMU.
+ * Owning vCPU thread only; a fault raises through fault.h.
+ */
+#ifndef VMON_CPU_EMU_SYS_H
+#define VMON_CPU_EMU_SYS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/cpu_init.h"
+#include "cpu/emu/cpu.h"
+
+/* Delivers vector vec through the IVT/IDT; soft: INT n (the gate's DPL is
+ * checked); ret_rip: where the handler returns to. */
+void emu_deliver(struct emu_cpu *c, int vec, uint32_t err, bool has_err, bool soft,
+		 uint64_t ret_rip);
+/* Recomputes cmode and paging from CR0, EFER and CS. */
+void emu_update_mode(struct emu_cpu *c);
+void emu_reset(struct emu_cpu *c);
+void emu_load_seg(struct emu_cpu *c, int s, uint16_t sel);
+void emu_load_boot_state(struct emu_cpu *c, const struct boot_cpu_state *b);
+void emu_write_cr(struct emu_cpu *c, int n, uint64_t v);
+uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok);
+bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v);
+void emu_cpuid(struct emu_cpu *c);
+/* Measures the host TSC frequency (for CPUID leaf 0x15) ahead of time. */
+void emu_cpuid_init(void);
+void emu_iret(struct emu_cpu *c, int osize);
+void emu_far_jump(struct emu_cpu *c, uint16_t sel, uint64_t off, bool call, int osize);
+void emu_far_ret(struct emu_cpu *c, int osize, uint16_t pop_extra);
+void emu_syscall(struct emu_cpu *c);
+void emu_sysret(struct emu_cpu *c, int osize);
+/* Reads the descriptor for sel without faulting on the table limit;
+ * false for a null selector, real mode, or outside the table. */
+bool emu_peek_desc(struct emu_cpu *c, uint16_t sel, uint64_t *raw);
+
+#endif

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * CPUID: what the software CPU reports (one thread per core, the host
+ * TSC's frequency for Linux's clock calibration, vmon's brand string).
+ * Every CPUID feature an instruction of insns.def belongs to is reported
+ * here (tests/unit/test_emu_table.c checks it).
+ */
+#include <string.h>
+#include <time.h>
+
+#include "cpu/emu/sys.h"
+
+/* One (CLOCK_MONOTONIC, TSC) pair: the TSC read halfway through the
+ * tightest of a few clock reads, so a preemption does not skew it. */
+static void clock_pair(uint64_t *ns, uint64_t *tsc)
+{
+	uint64_t best = UINT64_MAX;
+	for (int i = 0; i < 8; i++) {
+		uint64_t t0 = __builtin_ia32_rdtsc();
+		uint64_t n = emu_now_ns();
+		uint64_t t1 = __builtin_ia32_rdtsc();
+		if (t1 - t0 < best) {
+			best = t1 - t0;
+			*ns = n;
+			*tsc = t0 + (t1 - t0) / 2;
+		}
+	}
+}
+
+/* The host TSC frequency (the guest reads the host TSC), measured once
+ * against CLOCK_MONOTONIC over 10 ms (a few ppm). */
+static uint64_t tsc_hz(void)
+{
+	static _Atomic uint64_t cached;
+	uint64_t hz = atomic_load(&cached);
+	if (hz)
+		return hz;
+	uint64_t n0 = 0, t0 = 0, n1 = 0, t1 = 0;
+	clock_pair(&n0, &t0);
+	struct timespec ts = {0, 10000000};
+	nanosleep(&ts, NULL);
+	clock_pair(&n1, &t1);
+	hz = n1 > n0 ? (uint64_t)((unsigned __int128)(t1 - t0) * 1000000000ULL / (n1 - n0)) : 0;
+	hz = (hz + 500) / 1000 * 1000; /* whole kHz */
+	if (!hz)
+		hz = 1000000000ULL;
+	atomic_store(&cached, hz);
+	return hz;
+}
+
+void emu_cpuid_init(void)
+{
+	(void)tsc_hz();
+}
+
+static void cpuid_str(uint32_t *out, const char *s)
+{
+	memcpy(out, s, 16);
+}
+
+void emu_cpuid(struct emu_cpu *c)
+{
+	uint32_t leaf = (uint32_t)c->r[R_AX];
+	uint32_t a = 0, b = 0, cc = 0, d = 0;
+	switch (leaf) {
+	case 0:
+		a = 0x16;
+		b = 0x756e6547; /* "GenuineIntel" */
+		d = 0x49656e69;
+		cc = 0x6c65746e;
+		break;
+	case 1:
+		a = 0x00000663; /* family 6, model 6, stepping 3 */
+		b = (c->apic.id << 24) | ((uint32_t)c->vm->ncpus << 16) | (8 << 8);
+		cc = 1u << 13; /* CX16: CMPXCHG16B */
+		/* FPU, PSE, TSC, MSR, PAE, CX8, APIC, PGE, CMOV, CLFSH, MMX, FXSR, SSE, SSE2 */
+		d = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) |
+		    (1u << 13) | (1u << 15) | (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) |
+		    (1u << 26);
+		if (c->apic.apic_base & 0x800)
+			d |= 1u << 9;
+		if (c->vm->ncpus > 1)
+			d |= 1u << 28; /* HTT: EBX[23:16] is meaningful */
+		break;
+	case 0x15: {
+		/* TSC = crystal * EBX / EAX. The crystal is the LAPIC timer's
+		 * 1 GHz clock, so Linux derives both from here instead of
+		 * calibrating against the PIT (timing-sensitive on an
+		 * interpreter). Linux multiplies crystal kHz by EBX in 32 bits,
+		 * so EBX stays below 4295: pick the closest such ratio. */
+		uint64_t khz = tsc_hz() / 1000;
+		double r = (double)khz / 1e6, best = 1e9;
+		for (uint32_t den = 1; den < 4295; den++) {
+			double num = r * den + 0.5;
+			if (num >= 4295 || num < 1)
+				break;
+			double err = (double)(uint32_t)num / den - r;
+			err = err < 0 ? -err : err;
+			if (err < best) {
+				best = err;
+				a = den;
+				b = (uint32_t)num;
+			}
+		}
+		cc = 1000000000u;
+		break;
+	}
+	case 7:
+		/* Subleaf 0: TSC_ADJUST. With the invariant TSC below, Linux
+		 * trusts the TSC without a clocksource watchdog (it has no
+		 * HPET or PM timer here to watch it with, only jiffies). */
+		if ((uint32_t)c->r[R_CX] == 0)
+			b = 1u << 1;
+		break;
+	case 0xb: {
+		/* Extended topology, as the KVM backend reports it: one thread
+		 * per core, ncpus cores in one package (not SMT siblings). */
+		uint32_t sub = (uint32_t)c->r[R_CX] & 0xff, n = (uint32_t)c->vm->ncpus, shift = 0;
+		while ((1u << shift) < n)
+			shift++;
+		if (sub == 0) {
+			b = 1;
+			cc = 1u << 8;
+		} else if (sub == 1) {
+			a = shift;
+			b = n;
+			cc = (2u << 8) | 1;
+		} else {
+			cc = sub;
+		}
+		d = c->apic.id;
+		break;
+	}
+	case 0x16:
+		/* Base and maximum frequency (MHz), and the bus (LAPIC timer)
+		 * clock: Linux takes cpu_khz from here instead of racing the
+		 * PIT in quick_pit_calibrate. */
+		a = b = (uint32_t)((tsc_hz() + 500000) / 1000000);
+		cc = 1000;
+		break;
+	case 0x80000000: a = 0x80000008; break;
+	case 0x80000007: d = 1u << 8; break; /* invariant TSC */
+	case 0x80000001:
+		cc = 1; /* LAHF/SAHF in 64-bit mode */
+		/* SYSCALL NX 1G-pages RDTSCP LM */
+		d = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 27) | (1u << 29);
+		break;
+	case 0x80000002:
+	case 0x80000003:
+	case 0x80000004: {
+		static const char brand[48] = "vmon software x86-64 CPU";
+		uint32_t w[4];
+		cpuid_str(w, brand + 16 * (leaf - 0x80000002));
+		a = w[0];
+		b = w[1];
+		cc = w[2];
+		d = w[3];
+		break;
+	}
+	case 0x80000008:
+		a = 0x3028; /* 40 physical, 48 linear address bits */
+		break;
+	default: break;
+	}
+	c->r[R_AX] = a;
+	c->r[R_BX] = b;
+	c->r[R_CX] = cc;
+	c->r[R_DX] = d;
+}
