@@ -91,9 +91,13 @@ else
 	skip bad-disk-net-tap-no-permission "needs root and setpriv to drop privileges"
 fi
 PORT_IN_USE=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 -c "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 0); s.bind(('127.0.0.1',$PORT_IN_USE)); s.listen(1); time.sleep(20)" &
+python3 -c "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 0); s.bind(('127.0.0.1',$PORT_IN_USE)); s.listen(1); open('$TMP/port.held', 'w').close(); time.sleep(20)" &
 holder=$!
-sleep 0.3
+# Until the holder listens (a busy host may take a while to start python).
+for _ in $(seq 1 500); do
+	[ -e "$TMP/port.held" ] && break
+	sleep 0.02
+done
 bad net-hostfwd-in-use "hostfwd tcp 127.0.0.1:$PORT_IN_USE: cannot listen" $V \
 	--net "user,hostfwd=tcp:127.0.0.1:$PORT_IN_USE-:22"
 kill "$holder" 2>/dev/null
