@@ -97,16 +97,26 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 }
 
+/* The daemon's epoll set is edge-triggered inside: one MHD_run may leave
+ * work it will not be woken for again (a connection closed and a new one
+ * accepted, a response queued). It says so with a timeout of 0. */
+static void run_mhd(struct api *a)
+{
+	MHD_UNSIGNED_LONG_LONG t;
+	int rounds = 0;
+	do
+		MHD_run(a->mhd);
+	while (++rounds < 64 && MHD_get_timeout(a->mhd, &t) == MHD_YES && t == 0);
+}
+
 static void on_mhd(void *opaque, int fd, uint32_t events)
 {
-	struct api *a = opaque;
-	MHD_run(a->mhd);
+	run_mhd(opaque);
 }
 
 static void on_mhd_timer(void *opaque)
 {
-	struct api *a = opaque;
-	MHD_run(a->mhd);
+	run_mhd(opaque);
 }
 
 int api_listen(const char *path, struct vmon_error *err)
