@@ -26,6 +26,8 @@ __attribute__((warn_unused_result)) int chardev_parse(const char *spec, struct c
  *   user                       NAT through libslirp, guest 10.0.2.15/24,
  *                              gateway/host 10.0.2.2, DNS 10.0.2.3
  *   hostfwd=tcp|udp:[HADDR]:HPORT-[GADDR]:GPORT   (user only, up to 8)
+ *   host-loopback=on|off       (user only) off: 10.0.2.2 no longer
+ *                              reaches the host's 127.0.0.1
  *   mac=XX:XX:XX:XX:XX:XX      unicast */
 __attribute__((warn_unused_result)) int net_spec_parse(const char *arg, struct net_spec *out,
 						       struct vmon_error *err);

@@ -30,6 +30,7 @@
 #include "boot/reset_vector.h"
 #include "core/event_loop.h"
 #include "core/machine.h"
+#include "core/ratelimit.h"
 #include "core/thread.h"
 #include "cpu/cpu_backend.h"
 #include "cpu/host_virt.h"
@@ -247,8 +248,9 @@ int vm_create(struct vm **out, const struct vm_config *cfg, struct vmon_error *e
 	    vm_devices_plan(&vm->devs, m, vm->ev, &vm->cfg, err) < 0 || load_image(vm, err) < 0 ||
 	    vm_devices_create(&vm->devs, err) < 0)
 		goto fail;
-	/* Signals are blocked only now: an open() above that blocks (a FIFO
-	 * with no reader, say) can still be interrupted by Ctrl-C. */
+	/* Signals are blocked only now. No open() above may block (user files
+	 * are opened non-blocking: a FIFO is refused, or must have a reader),
+	 * but should one ever wait, Ctrl-C still ends vmon. */
 	if (setup_signals(vm, err) < 0 || m->backend->create(m, err) < 0)
 		goto fail;
 	bus_seal(&m->pio);
@@ -314,11 +316,15 @@ void vm_destroy(struct vm *vm)
 	vm_devices_destroy(&vm->devs);
 	if (m->backend && m->backend_priv)
 		m->backend->destroy(m);
+	/* Counts of guest-caused messages the rate limits held back. */
+	ratelimit_flush_all(stderr);
 	if (vm->sigfd >= 0)
 		close(vm->sigfd);
 	ev_destroy(vm->ev);
 	bus_destroy(&m->pio);
 	bus_destroy(&m->mmio);
+	/* Last: the devices are gone and their I/O engines have waited for
+	 * every request in flight, so nothing reads or writes RAM any more. */
 	gm_destroy(&m->mem);
 	vmctl_fini(&m->ctl);
 	pthread_mutex_destroy(&vm->ctl_lock);

@@ -2,6 +2,7 @@
 #include "vm/vm_devices.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/event_loop.h"
 #include "devices/acpi_pm.h"
@@ -59,20 +60,7 @@ int vm_devices_plan(struct vm_devices *d, struct machine *m, struct event_loop *
 		.ctl = &m->ctl,
 		.main_loop = main_loop,
 	};
-	struct vm_device *v = add(d, "com1", &uart_16550_device);
-	v->params.uart = (struct uart_16550_params){
-		.port = LAYOUT_PORT_COM1, .gsi = LAYOUT_GSI_COM1, .chr = cfg->serial};
-	v = add(d, "i8042", &i8042_device);
-	v->params.i8042 =
-		(struct i8042_params){.kbd_gsi = LAYOUT_GSI_KBD, .aux_gsi = LAYOUT_GSI_AUX};
-	v = add(d, "rtc", &rtc_cmos_device);
-	v->params.rtc = (struct rtc_cmos_params){.port = LAYOUT_PORT_RTC, .gsi = LAYOUT_GSI_RTC};
-	v = add(d, "debug-exit", &debug_exit_device);
-	v->params.debug_exit = (struct debug_exit_params){
-		.port = LAYOUT_PORT_DEBUG_EXIT, .len = 4, .mode = cfg->debug_exit};
-	add(d, "acpi-pm", &acpi_pm_device);
-	add(d, "pci", &pci_host_device);
-
+	struct vm_device *v = add(d, "pci", &pci_host_device);
 	struct event_loop *io = new_loop(d, VMON_THREAD_IO, "io", err);
 	if (!io)
 		return -1;
@@ -88,6 +76,21 @@ int vm_devices_plan(struct vm_devices *d, struct machine *m, struct event_loop *
 		if (place(&p->place, d, dc->transport, dc->id, err) < 0)
 			return -1;
 	}
+	/* After the drives: their images are open and locked (for the VM's
+	 * whole life) before any output file is created or truncated. */
+	v = add(d, "com1", &uart_16550_device);
+	v->params.uart = (struct uart_16550_params){
+		.port = LAYOUT_PORT_COM1, .gsi = LAYOUT_GSI_COM1, .chr = cfg->serial};
+	v = add(d, "i8042", &i8042_device);
+	v->params.i8042 =
+		(struct i8042_params){.kbd_gsi = LAYOUT_GSI_KBD, .aux_gsi = LAYOUT_GSI_AUX};
+	v = add(d, "rtc", &rtc_cmos_device);
+	v->params.rtc = (struct rtc_cmos_params){.port = LAYOUT_PORT_RTC, .gsi = LAYOUT_GSI_RTC};
+	v = add(d, "debug-exit", &debug_exit_device);
+	v->params.debug_exit = (struct debug_exit_params){
+		.port = LAYOUT_PORT_DEBUG_EXIT, .len = 4, .mode = cfg->debug_exit};
+	add(d, "acpi-pm", &acpi_pm_device);
+
 	if (cfg->entropy) {
 		v = add(d, "rng", &virtio_rng_device);
 		v->params.rng.loop = io;
@@ -127,10 +130,36 @@ int vm_devices_plan(struct vm_devices *d, struct machine *m, struct event_loop *
 
 /* ---- The loops over the list ---- */
 
+/* A file: output (the serial port, the console) must not be one of this
+ * VM's disk images, created before it: opening it for output would
+ * truncate the image. (The file chardev also refuses any image another
+ * VM holds: core/chardev_file.c.) */
+static int check_output(const struct vm_devices *d, const char *option,
+			const struct chardev_spec *spec, struct vmon_error *err)
+{
+	struct stat st;
+	if (spec->kind != CHARDEV_FILE || stat(spec->path, &st) < 0)
+		return 0; /* a new file is no image */
+	for (unsigned i = 0; i < d->ncreated; i++) {
+		const struct vm_device *b = &d->list[i];
+		if (b->ops == &virtio_blk_device && b->dev && virtio_blk_is_image(b->dev, &st))
+			return err_setf(err,
+					"%s file:%s is the image of --disk %s: refusing to "
+					"overwrite it",
+					option, spec->path, b->params.blk.spec.path);
+	}
+	return 0;
+}
+
 int vm_devices_create(struct vm_devices *d, struct vmon_error *err)
 {
 	for (unsigned i = 0; i < d->n; i++) {
 		struct vm_device *v = &d->list[i];
+		if ((v->ops == &uart_16550_device &&
+		     check_output(d, "--serial", &v->params.uart.chr, err) < 0) ||
+		    (v->ops == &virtio_console_device &&
+		     check_output(d, "--console", &v->params.con.chr, err) < 0))
+			return -1;
 		int r = v->ops->create(&v->dev, &d->env, &v->params, err);
 		d->ncreated = i + 1; /* destroy takes what create left, even on failure */
 		if (r < 0)

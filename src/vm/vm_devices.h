@@ -9,11 +9,13 @@
  * loop over the list. Planning creates no device, so the firmware tables
  * can describe the layout before anything exists.
  *
- * Order: the legacy devices (COM1, i8042, RTC, debug-exit, ACPI PM), the
- * PCI host, then the virtio devices: drives in order (PCI slots 1.. or
- * MMIO windows), the rng, NICs, the vsock, the console. Created in that
- * order; reset and destroyed in the reverse one (the virtio devices before
- * the PCI host, whose reset drops the routes they may still use).
+ * Order: the PCI host, the drives in order (PCI slots 1.. or MMIO
+ * windows: their images are open and locked before any output file is
+ * created, and a serial or console file that is one of them is refused),
+ * the legacy devices (COM1, i8042, RTC, debug-exit, ACPI PM), then the
+ * other virtio devices: the rng, NICs, the vsock, the console. Created in
+ * that order; reset and destroyed in the reverse one (the virtio devices
+ * before the PCI host, whose reset drops the routes they may still use).
  *
  * Service threads (core/event_loop.h): "vmon-io" (blk, rng), "vmon-netN"
  * (one per NIC), "vmon-vsock", "vmon-con" (virtio-console output, which may

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "core/ratelimit.h"
 #include "cpu/kvm/kvm_priv.h"
 
 #define DEFAULT_ROUTES (16 * 2 + 8)
@@ -29,11 +30,8 @@ static void kvm_set_irq_level(void *ctx, unsigned gsi, bool level)
 	struct kvm_irq_level irq = {.irq = gsi, .level = level ? 1 : 0};
 	/* Fails only for a GSI outside the routing table: a vmon bug, not a
 	 * guest action; report once rather than crash. */
-	if (ioctl(k->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
-		static atomic_bool warned;
-		if (!atomic_exchange(&warned, true))
-			fprintf(stderr, "vmon: KVM_IRQ_LINE gsi %u: %s\n", gsi, strerror(errno));
-	}
+	if (ioctl(k->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		guest_log_once("KVM_IRQ_LINE gsi %u: %s", gsi, strerror(errno));
 }
 
 static void kvm_send_msi(void *ctx, uint64_t addr, uint32_t data)
@@ -43,11 +41,8 @@ static void kvm_send_msi(void *ctx, uint64_t addr, uint32_t data)
 		.address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data};
 	/* The guest programs address and data; KVM ignores what no LAPIC
 	 * accepts (returns 0). An error means the ioctl itself failed. */
-	if (ioctl(k->vm_fd, KVM_SIGNAL_MSI, &msi) < 0) {
-		static atomic_bool warned;
-		if (!atomic_exchange(&warned, true))
-			fprintf(stderr, "vmon: KVM_SIGNAL_MSI: %s\n", strerror(errno));
-	}
+	if (ioctl(k->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
+		guest_log_once("KVM_SIGNAL_MSI: %s", strerror(errno));
 }
 
 /* ---- MSI routes for irqfds (route_lock held) ---- */
@@ -92,10 +87,7 @@ static int commit_routes_locked(struct kvm_vm_state *k)
 
 static void warn_route(const char *what)
 {
-	static atomic_bool warned;
-	if (!atomic_exchange(&warned, true))
-		fprintf(stderr, "vmon: %s: %s (MSI-X falls back to KVM_SIGNAL_MSI)\n", what,
-			strerror(errno));
+	guest_log_once("%s: %s (MSI-X falls back to KVM_SIGNAL_MSI)", what, strerror(errno));
 }
 
 /*
@@ -200,22 +192,16 @@ static int ioev_add(void *ctx, uint64_t gpa, unsigned len, bool match, uint64_t 
 		return 0;
 	/* ENOSPC: KVM's limit of devices on its MMIO bus. The write keeps
 	 * exiting to vmon, which signals the same eventfd. */
-	static atomic_bool warned;
-	if (!atomic_exchange(&warned, true))
-		fprintf(stderr,
-			"vmon: KVM_IOEVENTFD at 0x%llx: %s (notifies exit to vmon instead)\n",
-			(unsigned long long)gpa, strerror(errno));
+	guest_log_once("KVM_IOEVENTFD at 0x%llx: %s (notifies exit to vmon instead)",
+		       (unsigned long long)gpa, strerror(errno));
 	return -1;
 }
 
 static void ioev_del(void *ctx, uint64_t gpa, unsigned len, bool match, uint64_t data, int fd)
 {
-	if (ioeventfd_ctl(ctx, gpa, len, match, data, fd, true) < 0) {
-		static atomic_bool warned;
-		if (!atomic_exchange(&warned, true))
-			fprintf(stderr, "vmon: KVM_IOEVENTFD deassign at 0x%llx: %s\n",
-				(unsigned long long)gpa, strerror(errno));
-	}
+	if (ioeventfd_ctl(ctx, gpa, len, match, data, fd, true) < 0)
+		guest_log_once("KVM_IOEVENTFD deassign at 0x%llx: %s", (unsigned long long)gpa,
+			       strerror(errno));
 }
 
 static bool env_set(const char *name)

@@ -45,6 +45,7 @@ struct net_spec {
 	bool has_mac;
 	struct net_hostfwd fwd[NET_MAX_HOSTFWD]; /* user */
 	int nfwd;
+	bool no_host_loopback; /* user: host-loopback=off */
 };
 
 struct net_backend;
