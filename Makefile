@@ -27,7 +27,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu17 $(WARNINGS) -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
 	-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' -MMD -MP
 LDFLAGS += -pthread
-LDLIBS += -lZydis -luring -lslirp -lcap-ng -lm
+LDLIBS += -lZydis -luring -lslirp -lmicrohttpd -ljansson -lcap-ng -lm
 
 # V=1 shows full commands.
 ifeq ($(V),1)
@@ -123,30 +123,49 @@ difftest: all
 guest:
 	scripts/make-guest.sh
 
-# libFuzzer harness for the virtio devices and the PCI host (configuration
-# space, BAR moves, MSI-X table and PBA) (clang, ASan + UBSan): a fixed
-# run from generated seeds, about a minute (FUZZ_RUNS=N for more or less;
-# FUZZ_MAX_SECONDS caps it on a slow machine). The devices' one-line
-# complaints about bad requests go to stderr, which the run closes.
+# libFuzzer harnesses (clang, ASan + UBSan): the virtio devices and the PCI
+# host (configuration space, BAR moves, MSI-X table and PBA), about a
+# minute, and the API's request handling: fixed runs from generated seeds
+# (FUZZ_RUNS=N for more or less; FUZZ_MAX_SECONDS caps each on a slow
+# machine). The one-line complaints about bad requests go to stderr, which
+# the runs close.
 FUZZ_CC ?= clang
 FUZZ_RUNS ?= 500000
 FUZZ_MAX_SECONDS ?= 120
 FUZZ_BUILD := build-fuzz
 FUZZ_SRCS := tests/fuzz/fuzz_virtio.c $(wildcard src/devices/virtio/*.c) src/devices/pci.c \
 	src/core/guest_mem.c src/core/error.c src/core/bus.c $(wildcard src/core/chardev*.c) \
-	src/core/event_loop.c src/core/vm_control.c src/core/ratelimit.c src/core/image_lock.c
+	src/core/event_loop.c src/core/thread.c src/core/vm_control.c src/core/ratelimit.c \
+	src/core/log.c src/core/image_lock.c src/core/unix_listen.c
 $(FUZZ_BUILD)/fuzz_virtio: $(FUZZ_SRCS) $(wildcard src/devices/virtio/*.h src/devices/*.h src/core/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	$(Q)$(FUZZ_CC) -std=gnu17 -g -O1 -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ $(FUZZ_SRCS) -luring -lslirp
-fuzz: $(FUZZ_BUILD)/fuzz_virtio
+# The API's request handling: the whole library (the handlers reach the VM
+# layer), run in a scratch directory (the seeds' files; bodies with
+# absolute paths are skipped) and, where allowed, a network namespace of
+# its own (a tap a request names is opened there).
+$(FUZZ_BUILD)/fuzz_api: tests/fuzz/fuzz_api.c $(LIB_SRCS) $(wildcard src/*/*.h src/*/*/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) -std=gnu17 -g -O1 -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
+		-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ tests/fuzz/fuzz_api.c $(LIB_SRCS) $(LDLIBS)
+FUZZ_NETNS := $(shell unshare -n true 2>/dev/null && echo unshare -n)
+fuzz: $(FUZZ_BUILD)/fuzz_virtio $(FUZZ_BUILD)/fuzz_api
 	@rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus
 	python3 tests/fuzz/make_seeds.py $(FUZZ_BUILD)/corpus
 	$(FUZZ_BUILD)/fuzz_virtio -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_MAX_SECONDS) -seed=1 \
 		-max_len=8192 -close_fd_mask=2 \
 		$(FUZZ_BUILD)/corpus
+	@rm -rf $(FUZZ_BUILD)/api-corpus $(FUZZ_BUILD)/api-scratch
+	python3 tests/fuzz/make_api_seeds.py $(FUZZ_BUILD)/api-corpus $(FUZZ_BUILD)/api-scratch
+	cd $(FUZZ_BUILD)/api-scratch && $(FUZZ_NETNS) ../fuzz_api -runs=$(FUZZ_RUNS) \
+		-max_total_time=$(FUZZ_MAX_SECONDS) -seed=1 -max_len=4096 -close_fd_mask=2 \
+		../api-corpus
 
 format:
 	clang-format -i $(wildcard src/*/*.[ch] src/*/*/*.[ch] tests/unit/*.[ch])

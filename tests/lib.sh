@@ -7,6 +7,8 @@ VMON=${VMON:-$BUILD/vmon}
 GUESTS=${GUESTS:-$BUILD/guests}
 TMP=$(mktemp -d /tmp/vmon-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
+# Every VM registers in a runtime directory (docs/api.md): the tests' own.
+export VMON_RUNTIME_DIR="$TMP/run"
 # Generous: the host's software-emulated KVM runs ~0.6 us per instruction.
 TEST_TIMEOUT=${TEST_TIMEOUT:-120}
 

@@ -68,6 +68,16 @@ static void put_at(struct ab *b, size_t off, uint64_t v, unsigned n)
 		b->p[off + i] = (uint8_t)(v >> (8 * i));
 }
 
+void acpi_describe_layout(struct acpi_config *cfg, const struct machine_layout *l)
+{
+	cfg->nvirtio_mmio = 0;
+	for (unsigned i = 0; i < l->nvirtio_mmio && i < ACPI_MAX_VIRTIO_MMIO; i++) {
+		cfg->virtio_mmio_base[i] = (uint32_t)l->virtio_mmio[i].base;
+		cfg->virtio_mmio_gsi[i] = (uint8_t)l->virtio_mmio[i].gsi;
+		cfg->nvirtio_mmio = i + 1;
+	}
+}
+
 uint8_t acpi_checksum(const void *p, size_t len)
 {
 	const uint8_t *q = p;

@@ -36,11 +36,12 @@
 
 #include "core/error.h"
 #include "core/guest_mem.h"
+#include "core/layout.h"
 
-#define ACPI_RSDP_GPA	     0xe0000ULL
-#define ACPI_TABLES_END	     0xf0000ULL /* the tables follow the RSDP up to here */
-#define ACPI_LAPIC_ADDR	     0xfee00000u
-#define ACPI_IOAPIC_ADDR     0xfec00000u
+#define ACPI_RSDP_GPA	     LAYOUT_ACPI_TABLES
+#define ACPI_TABLES_END	     LAYOUT_ACPI_TABLES_END /* the tables follow the RSDP */
+#define ACPI_LAPIC_ADDR	     ((uint32_t)LAYOUT_LAPIC)
+#define ACPI_IOAPIC_ADDR     ((uint32_t)LAYOUT_IOAPIC)
 #define ACPI_S5_SLP_TYP	     5
 #define ACPI_MAX_VIRTIO_MMIO 16
 
@@ -86,6 +87,9 @@ static inline unsigned acpi_pci_intx_gsi(const struct acpi_config *cfg, unsigned
 {
 	return cfg->pci_intx_gsi_base + (slot + pin) % cfg->pci_intx_lines;
 }
+
+/* Fills cfg's virtio-mmio descriptions from what the layout handed out. */
+void acpi_describe_layout(struct acpi_config *cfg, const struct machine_layout *l);
 
 /* Builds every table into buf as it will sit at guest-physical base (the
  * RSDP first). Returns the number of bytes, or -1 with err (cap too small,

@@ -25,21 +25,22 @@
 #include "core/error.h"
 #include "core/cpu_init.h"
 #include "core/guest_mem.h"
+#include "core/layout.h"
 
 /* vmon's own structures in guest RAM (start_info, memory map, command
  * line, multiboot info, GDT, boot page tables) live in this window; no
  * image segment may overlap it. */
-#define BOOT_AREA_START 0x1000ULL
-#define BOOT_AREA_END	0x10000ULL
+#define BOOT_AREA_START LAYOUT_BOOT_AREA_START
+#define BOOT_AREA_END	LAYOUT_BOOT_AREA_END
 /* Fixed places inside the boot area. */
-#define BOOT_INFO_GPA	 0x1000ULL /* hvm_start_info / multiboot_info + tables */
-#define BOOT_CMDLINE_GPA 0x3000ULL /* command line, NUL-terminated */
-#define BOOT_CMDLINE_MAX 0x1000ULL /* bytes including the NUL */
-#define BOOT_GDT_GPA	 0x4000ULL
-#define BOOT_PGTABLE_GPA 0x8000ULL /* identity map for 64-bit entry, if needed */
+#define BOOT_INFO_GPA	 LAYOUT_BOOT_INFO	 /* hvm_start_info / multiboot_info + tables */
+#define BOOT_CMDLINE_GPA LAYOUT_BOOT_CMDLINE	 /* command line, NUL-terminated */
+#define BOOT_CMDLINE_MAX LAYOUT_BOOT_CMDLINE_MAX /* bytes including the NUL */
+#define BOOT_GDT_GPA	 LAYOUT_BOOT_GDT
+#define BOOT_PGTABLE_GPA LAYOUT_BOOT_PGTABLE /* identity map for 64-bit entry, if needed */
 /* Legacy area that is never RAM for loaded images: VGA + BIOS ROM. */
-#define BOOT_LEGACY_HOLE_START 0xA0000ULL
-#define BOOT_LEGACY_HOLE_END   0x100000ULL
+#define BOOT_LEGACY_HOLE_START LAYOUT_LEGACY_HOLE
+#define BOOT_LEGACY_HOLE_END   LAYOUT_LEGACY_HOLE_END
 
 struct boot_config {
 	const char *kernel_path;

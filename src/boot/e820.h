@@ -19,13 +19,14 @@
 #include <stdint.h>
 
 #include "core/guest_mem.h"
+#include "core/layout.h"
 
 #define E820_RAM      1
 #define E820_RESERVED 2
 
-#define E820_EBDA_START 0x9fc00ULL
-#define E820_BIOS_END	0x100000ULL
-#define E820_4G		0x100000000ULL
+#define E820_EBDA_START LAYOUT_EBDA
+#define E820_BIOS_END	LAYOUT_LEGACY_HOLE_END
+#define E820_4G		LAYOUT_4G
 
 #define E820_MAX_ENTRIES 8
 

@@ -25,6 +25,8 @@
 
 #include <stdint.h>
 
+#include "core/layout.h"
+
 /* Setup header fields: offsets in the image and in boot_params alike. */
 #define LINUX_HDR_START	       0x1f1 /* first byte of the setup header */
 #define LINUX_SETUP_SECTS      0x1f1 /* u8; 0 means 4 */
@@ -79,9 +81,9 @@
 #define LINUX_DEFAULT_LOAD   0x100000ULL
 
 /* Identity page tables for the 64-bit entry. */
-#define LINUX_PT_PML4 0x8000ULL
-#define LINUX_PT_PDPT 0x9000ULL
-#define LINUX_PT_PD   0xa000ULL /* 4 pages: 0xa000-0xdfff */
-#define LINUX_PT_END  0xe000ULL
+#define LINUX_PT_PML4 LAYOUT_BOOT_PGTABLE
+#define LINUX_PT_PDPT (LAYOUT_BOOT_PGTABLE + 0x1000)
+#define LINUX_PT_PD   (LAYOUT_BOOT_PGTABLE + 0x2000) /* 4 pages: 0xa000-0xdfff */
+#define LINUX_PT_END  (LAYOUT_BOOT_PGTABLE + 0x6000)
 
 #endif

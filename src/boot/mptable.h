@@ -27,15 +27,16 @@
 
 #include "core/error.h"
 #include "core/guest_mem.h"
+#include "core/layout.h"
 
-#define MPTABLE_GPA	     0x9fc00ULL
-#define MPTABLE_AREA_END     0xa0000ULL
-#define MPTABLE_HIGH_GPA     0xf0000ULL /* config table when it does not fit */
-#define MPTABLE_HIGH_END     0xf8000ULL
+#define MPTABLE_GPA	     LAYOUT_EBDA
+#define MPTABLE_AREA_END     LAYOUT_EBDA_END
+#define MPTABLE_HIGH_GPA     LAYOUT_MPTABLE_HIGH /* config table when it does not fit */
+#define MPTABLE_HIGH_END     LAYOUT_MPTABLE_HIGH_END
 #define MPTABLE_FLOAT_LEN    16
 #define MPTABLE_HDR_LEN	     44
-#define MPTABLE_LAPIC_ADDR   0xfee00000u
-#define MPTABLE_IOAPIC_ADDR  0xfec00000u
+#define MPTABLE_LAPIC_ADDR   ((uint32_t)LAYOUT_LAPIC)
+#define MPTABLE_IOAPIC_ADDR  ((uint32_t)LAYOUT_IOAPIC)
 #define MPTABLE_APIC_VERSION 0x14
 #define MPTABLE_IRQS	     16
 

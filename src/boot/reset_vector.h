@@ -18,8 +18,9 @@
 
 #include "core/error.h"
 #include "core/guest_mem.h"
+#include "core/layout.h"
 
-#define RESET_VECTOR_GPA 0xffff0ULL
+#define RESET_VECTOR_GPA LAYOUT_RESET_VECTOR
 
 /* Writes the stub (16 bytes at RESET_VECTOR_GPA). 0, or -1 with err set
  * if that address is not guest RAM. */

@@ -67,42 +67,6 @@ void chardev_destroy(struct chardev *c)
 		c->ops->destroy(c);
 }
 
-/* ---- Parsing ---- */
-
-int chardev_parse(const char *spec, struct chardev_spec *out, struct vmon_error *err)
-{
-	memset(out, 0, sizeof(*out));
-	if (!spec)
-		return err_setf(err, "console: missing back end (stdio, file:PATH or unix:PATH)");
-	if (strcmp(spec, "stdio") == 0) {
-		out->kind = CHARDEV_STDIO;
-		return 0;
-	}
-	const char *path;
-	if (strncmp(spec, "file:", 5) == 0) {
-		out->kind = CHARDEV_FILE;
-		path = spec + 5;
-	} else if (strncmp(spec, "unix:", 5) == 0) {
-		out->kind = CHARDEV_UNIX;
-		path = spec + 5;
-	} else {
-		return err_setf(
-			err,
-			"console: unknown back end '%.64s' (use stdio, file:PATH or unix:PATH)",
-			spec);
-	}
-	size_t n = strlen(path);
-	if (n == 0)
-		return err_setf(err, "console: '%.64s' needs a path", spec);
-	if (n >= sizeof(out->path))
-		return err_setf(err, "console: path too long");
-	if (out->kind == CHARDEV_UNIX && n >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		return err_setf(err, "console: unix socket path longer than %zu bytes",
-				sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
-	memcpy(out->path, path, n + 1);
-	return 0;
-}
-
 int chardev_create(const struct chardev_spec *spec, struct vm_control *ctl, struct chardev **out,
 		   struct vmon_error *err)
 {

@@ -118,7 +118,7 @@ __attribute__((warn_unused_result)) int chardev_start(struct chardev *c, struct 
  * vCPU threads and the event-loop thread have stopped. NULL is a no-op. */
 void chardev_destroy(struct chardev *c);
 
-/* ---- Parsing and creation ---- */
+/* ---- Creation ---- */
 
 enum chardev_kind { CHARDEV_STDIO, CHARDEV_FILE, CHARDEV_UNIX };
 
@@ -128,12 +128,6 @@ struct chardev_spec {
 	enum chardev_kind kind;
 	char path[CHARDEV_PATH_MAX]; /* file/unix only */
 };
-
-/* Parses "stdio", "file:PATH" or "unix:PATH". Anything else (including an
- * empty PATH, or a unix PATH too long for sockaddr_un) fails with a
- * one-line message in err. */
-__attribute__((warn_unused_result)) int chardev_parse(const char *spec, struct chardev_spec *out,
-						      struct vmon_error *err);
 
 /* Creates the chardev described by spec. ctl receives VM_STOP_USER_QUIT
  * from the stdio escape (may be NULL). */

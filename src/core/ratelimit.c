@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
+
 /* Call sites that dropped something: reported by ratelimit_flush_all. */
 static pthread_mutex_t sites_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ratelimit *sites;
@@ -77,11 +79,15 @@ void ratelimit_print(struct ratelimit *rl, FILE *out, const char *fmt, ...)
 	memcpy(rl->last, msg, n);
 	rl->last[n] = '\0';
 	pthread_mutex_unlock(&rl->lock);
-	if (dropped)
+	if (dropped) {
 		fprintf(out, "vmon: %s (%llu similar messages suppressed)\n", msg,
 			(unsigned long long)dropped);
-	else
+		vlog(VLOG_WARNING, "%s (%llu similar messages suppressed)", msg,
+		     (unsigned long long)dropped);
+	} else {
 		fprintf(out, "vmon: %s\n", msg);
+		vlog(VLOG_WARNING, "%s", msg);
+	}
 }
 
 void ratelimit_flush(struct ratelimit *rl, FILE *out)

@@ -13,12 +13,17 @@
  *   vCPU -> one thread per vCPU calls vcpu_run(i) -> when machine->ctl
  *   says stop, the VM layer calls vcpu_kick(i) for all -> threads return
  *   -> destroy().
+ *
+ * Pause: vcpu_run checks vmctl_pause_requested(&m->ctl) wherever it checks
+ * for a stop and then calls vmctl_park() (core/vm_control.h); the VM
+ * layer asks with vmctl_set_pause and vcpu_kick.
  */
 #ifndef VMON_CPU_CPU_BACKEND_H
 #define VMON_CPU_CPU_BACKEND_H
 
 #include <stdbool.h>
 
+#include "core/device.h"
 #include "core/error.h"
 #include "core/machine.h"
 
@@ -38,6 +43,14 @@ struct cpu_backend {
 	/* From any thread: make vcpu_run notice m->ctl promptly. */
 	void (*vcpu_kick)(struct machine *m, int index);
 	void (*destroy)(struct machine *m);
+	/* The backend's own device objects (core/device.h): its interrupt
+	 * controllers and timers, from create() to destroy() (a reboot makes
+	 * new ones). Fills out[] and returns how many (at most max). They
+	 * have no create/destroy: the backend makes and frees them. */
+	unsigned (*devices)(struct machine *m, struct device_ref *out, unsigned max);
+	/* Counters of vCPU index (exits per reason on KVM, instructions on
+	 * the software CPU). Any thread, while the vCPU exists. */
+	void (*vcpu_stats)(struct machine *m, int index, const struct stats_sink *out);
 };
 
 extern const struct cpu_backend cpu_backend_kvm;

@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "core/device.h"
+
 struct acpi_pm {
 	struct vm_control *ctl;
 };
@@ -54,3 +56,22 @@ void acpi_pm_destroy(struct acpi_pm *pm)
 {
 	free(pm);
 }
+
+/* ---- Device object (core/device.h) ---- */
+
+static int acpi_pm_dev_create(void **out, const struct device_env *env, const void *params,
+			      struct vmon_error *err)
+{
+	return acpi_pm_create((struct acpi_pm **)out, env->pio, env->ctl, err);
+}
+
+static void acpi_pm_dev_destroy(void *dev)
+{
+	acpi_pm_destroy(dev);
+}
+
+const struct device_ops acpi_pm_device = {
+	.kind = "acpi-pm",
+	.create = acpi_pm_dev_create,
+	.destroy = acpi_pm_dev_destroy,
+};

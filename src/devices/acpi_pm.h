@@ -21,12 +21,14 @@
 #define VMON_DEVICES_ACPI_PM_H
 
 #include "core/bus.h"
+#include "core/device.h"
 #include "core/error.h"
+#include "core/layout.h"
 #include "core/vm_control.h"
 
-#define ACPI_PM_SLEEP_CTL_PORT 0x600
-#define ACPI_PM_SLEEP_STS_PORT 0x601
-#define ACPI_PM_RESET_PORT     0x602
+#define ACPI_PM_SLEEP_CTL_PORT LAYOUT_PORT_ACPI_PM
+#define ACPI_PM_SLEEP_STS_PORT (LAYOUT_PORT_ACPI_PM + 1)
+#define ACPI_PM_RESET_PORT     (LAYOUT_PORT_ACPI_PM + 2)
 #define ACPI_PM_NPORTS	       3
 #define ACPI_PM_RESET_VALUE    0x01
 #define ACPI_PM_SLP_TYP_S5     5
@@ -34,6 +36,9 @@
 #define ACPI_PM_SLP_TYP_SHIFT  2
 
 struct acpi_pm;
+
+/* As a device object (core/device.h): no params (its ports are fixed). */
+extern const struct device_ops acpi_pm_device;
 
 /* Registers the three ports on pio; ctl must outlive the device. Call
  * during machine setup. Returns 0, or -1 with err. */

@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "core/device.h"
+
 struct debug_exit {
 	enum debug_exit_mode mode;
 	struct vm_control *ctl;
@@ -58,3 +60,24 @@ void debug_exit_destroy(struct debug_exit *d)
 {
 	free(d);
 }
+
+/* ---- Device object (core/device.h) ---- */
+
+static int debug_exit_dev_create(void **out, const struct device_env *env, const void *params,
+				 struct vmon_error *err)
+{
+	const struct debug_exit_params *p = params;
+	return debug_exit_create((struct debug_exit **)out, env->pio, p->port, p->len, p->mode,
+				 env->ctl, err);
+}
+
+static void debug_exit_dev_destroy(void *dev)
+{
+	debug_exit_destroy(dev);
+}
+
+const struct device_ops debug_exit_device = {
+	.kind = "debug-exit",
+	.create = debug_exit_dev_create,
+	.destroy = debug_exit_dev_destroy,
+};

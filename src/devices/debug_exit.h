@@ -15,10 +15,12 @@
 #include <stdint.h>
 
 #include "core/bus.h"
+#include "core/device.h"
 #include "core/error.h"
+#include "core/layout.h"
 #include "core/vm_control.h"
 
-#define DEBUG_EXIT_PORT 0xf4
+#define DEBUG_EXIT_PORT LAYOUT_PORT_DEBUG_EXIT
 #define DEBUG_EXIT_LEN	4
 
 enum debug_exit_mode {
@@ -27,6 +29,13 @@ enum debug_exit_mode {
 };
 
 struct debug_exit;
+
+/* As a device object (core/device.h). */
+struct debug_exit_params {
+	uint16_t port, len;
+	enum debug_exit_mode mode;
+};
+extern const struct device_ops debug_exit_device;
 
 /* Registers [base, base+len) on pio (len 1..8; vmon uses 0xf4, 4). ctl
  * must outlive the device. Call during machine setup. Returns 0, or -1

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "core/device.h"
+
 #define STS_OBF	 0x01
 #define STS_SYS	 0x04
 #define STS_A2	 0x08 /* last write was to the command port */
@@ -232,3 +234,50 @@ void i8042_destroy(struct i8042 *k)
 	pthread_mutex_destroy(&k->lock);
 	free(k);
 }
+
+bool i8042_send_ctrl_alt_del(struct i8042 *k)
+{
+	/* Make codes then break codes: set 1 when the controller translates
+	 * (the guest sees what a PC keyboard's set 2 becomes), set 2 raw. */
+	static const uint8_t set1[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
+	static const uint8_t set2[] = {0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0,
+				       0x71, 0xf0, 0x11, 0xf0, 0x14};
+	pthread_mutex_lock(&k->lock);
+	bool xlate = k->ccb & CCB_XLATE;
+	const uint8_t *seq = xlate ? set1 : set2;
+	unsigned n = xlate ? sizeof(set1) : sizeof(set2);
+	bool room = k->outq_count + n <= OUTQ_SIZE;
+	for (unsigned i = 0; room && i < n; i++)
+		queue_byte(k, seq[i], false);
+	pthread_mutex_unlock(&k->lock);
+	return room;
+}
+
+/* ---- Device object (core/device.h) ---- */
+
+static int i8042_dev_create(void **out, const struct device_env *env, const void *params,
+			    struct vmon_error *err)
+{
+	const struct i8042_params *p = params;
+	return i8042_create((struct i8042 **)out, env->pio,
+			    (struct irq_line){.router = env->irq, .gsi = p->kbd_gsi},
+			    (struct irq_line){.router = env->irq, .gsi = p->aux_gsi}, env->ctl,
+			    err);
+}
+
+static void i8042_dev_reset(void *dev)
+{
+	i8042_reset(dev);
+}
+
+static void i8042_dev_destroy(void *dev)
+{
+	i8042_destroy(dev);
+}
+
+const struct device_ops i8042_device = {
+	.kind = "i8042",
+	.create = i8042_dev_create,
+	.reset = i8042_dev_reset,
+	.destroy = i8042_dev_destroy,
+};

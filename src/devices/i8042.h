@@ -14,24 +14,36 @@
  * asks for a reset: vmctl_request_stop(ctl, VM_STOP_RESET, 0). Bytes
  * written to the keyboard (0x60 with no pending command) are dropped: no
  * device answers, as with an unplugged keyboard. Reading 0x60 with nothing
- * queued returns the last byte read (0 at first).
+ * queued returns the last byte read (0 at first). The one key press the
+ * keyboard ever makes is Ctrl-Alt-Del, when the host asks for it
+ * (i8042_send_ctrl_alt_del: the API's SendCtrlAltDel).
  *
  * Threads: bus handlers from any vCPU thread; one mutex guards the state.
  */
 #ifndef VMON_DEVICES_I8042_H
 #define VMON_DEVICES_I8042_H
 
+#include <stdbool.h>
+
 #include "core/bus.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/irq.h"
+#include "core/layout.h"
 #include "core/vm_control.h"
 
-#define I8042_DATA_PORT 0x60
-#define I8042_CMD_PORT	0x64
-#define I8042_KBD_IRQ	1
-#define I8042_AUX_IRQ	12
+#define I8042_DATA_PORT LAYOUT_PORT_I8042_DATA
+#define I8042_CMD_PORT	LAYOUT_PORT_I8042_CMD
+#define I8042_KBD_IRQ	LAYOUT_GSI_KBD
+#define I8042_AUX_IRQ	LAYOUT_GSI_AUX
 
 struct i8042;
+
+/* As a device object (core/device.h): both lines are env->irq GSIs. */
+struct i8042_params {
+	unsigned kbd_gsi, aux_gsi;
+};
+extern const struct device_ops i8042_device;
 
 /* Creates the controller and registers ports 0x60 and 0x64 (one byte
  * each) on pio. ctl receives reset requests; ctl and the irq routers must
@@ -40,6 +52,12 @@ struct i8042;
 __attribute__((warn_unused_result)) int
 i8042_create(struct i8042 **out, struct bus *pio, struct irq_line kbd_irq, struct irq_line aux_irq,
 	     struct vm_control *ctl, struct vmon_error *err);
+
+/* Queues the scan codes of Ctrl-Alt-Del pressed and released (set 1 if
+ * the command byte asks for translation, else set 2) as keyboard data,
+ * raising IRQ 1 if enabled. Returns false (nothing queued) if the output
+ * buffer has no room for all of them. Any thread. */
+bool i8042_send_ctrl_alt_del(struct i8042 *kbc);
 
 /* Power-on state for a VM reset (command byte, output port, empty output
  * buffer, IRQs lowered). Any thread. */

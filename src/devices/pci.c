@@ -10,6 +10,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/device.h"
+
 struct pci_host {
 	/* Config space of every device and the BAR decode: written by config
 	 * writes, read by every MMIO access to the window. */
@@ -678,25 +680,26 @@ void pci_device_release(struct pci_device *dev)
 	pthread_mutex_unlock(&dev->irq_lock);
 }
 
-void pci_host_print_stats(struct pci_host *host, FILE *out)
+void pci_device_stats(struct pci_device *dev, const struct stats_sink *out)
 {
-	pthread_rwlock_rdlock(&host->lock);
-	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++) {
-		struct pci_device *dev = host->slots[s];
-		if (!dev)
-			continue;
-		unsigned reg = 0;
+	unsigned reg = 0, slot = 0;
+	struct pci_host *host = dev->host;
+	if (host) {
+		pthread_rwlock_rdlock(&host->lock);
 		for (unsigned i = 0; i < dev->nioev; i++)
 			reg += dev->ioev[i].gpa != 0;
-		fprintf(out,
-			"vmon: stats: 00:%02x.0 %s: notify writes through vmon %lu, "
-			"ioeventfds registered %u/%u; MSI-X by irqfd %lu, by message %lu; "
-			"INTx %lu\n",
-			s, dev->name, atomic_load(&dev->stats.notify_writes), reg, dev->nioev,
-			atomic_load(&dev->stats.msi_irqfd), atomic_load(&dev->stats.msi_direct),
-			atomic_load(&dev->stats.intx));
+		for (unsigned s = 0; s < PCI_MAX_SLOTS; s++)
+			if (host->slots[s] == dev)
+				slot = s;
+		pthread_rwlock_unlock(&host->lock);
 	}
-	pthread_rwlock_unlock(&host->lock);
+	stats_put(out, "pci_slot", slot);
+	stats_put(out, "notify_exits", atomic_load(&dev->stats.notify_writes));
+	stats_put(out, "ioeventfds_registered", reg);
+	stats_put(out, "ioeventfds", dev->nioev);
+	stats_put(out, "msix_irqfd", atomic_load(&dev->stats.msi_irqfd));
+	stats_put(out, "msix_message", atomic_load(&dev->stats.msi_direct));
+	stats_put(out, "intx", atomic_load(&dev->stats.intx));
 }
 
 void pci_device_use_intx(struct pci_device *dev)
@@ -797,3 +800,37 @@ void pci_host_destroy(struct pci_host *host)
 	pthread_mutex_destroy(&host->intx_lock);
 	free(host);
 }
+
+/* ---- Device object (core/device.h) ---- */
+
+static int pci_host_dev_create(void **out, const struct device_env *env, const void *params,
+			       struct vmon_error *err)
+{
+	struct pci_host *host;
+	int r = pci_host_create(&host, env->pio, env->mmio, env->irq, err);
+	*out = host;
+	if (r < 0)
+		return -1;
+	/* The backend's ioeventfd hooks, re-filled by each backend create()
+	 * across reboots; the host registers notify addresses as the guest
+	 * enables decoding. */
+	pci_host_set_ioeventfd(host, env->ioev);
+	return 0;
+}
+
+static void pci_host_dev_reset(void *dev)
+{
+	pci_host_reset(dev);
+}
+
+static void pci_host_dev_destroy(void *dev)
+{
+	pci_host_destroy(dev);
+}
+
+const struct device_ops pci_host_device = {
+	.kind = "pci-host",
+	.create = pci_host_dev_create,
+	.reset = pci_host_dev_reset,
+	.destroy = pci_host_dev_destroy,
+};

@@ -79,15 +79,17 @@
 #include <stdint.h>
 
 #include "core/bus.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/ioeventfd.h"
 #include "core/irq.h"
+#include "core/layout.h"
 
-#define PCI_CONFIG_PORT	   0xcf8 /* address at 0xcf8, data at 0xcfc..0xcff */
-#define PCI_MMIO_BASE	   0xe0000000ULL
-#define PCI_MMIO_END	   0xfec00000ULL /* exclusive: the IOAPIC starts here */
-#define PCI_INTX_GSI_BASE  16
-#define PCI_INTX_LINES	   4 /* slot s: GSI PCI_INTX_GSI_BASE + s % 4 */
+#define PCI_CONFIG_PORT	   LAYOUT_PORT_PCI_CONFIG
+#define PCI_MMIO_BASE	   LAYOUT_PCI_MMIO
+#define PCI_MMIO_END	   LAYOUT_PCI_MMIO_END
+#define PCI_INTX_GSI_BASE  LAYOUT_GSI_PCI_INTX
+#define PCI_INTX_LINES	   LAYOUT_GSI_PCI_INTX_LINES /* slot s: GSI PCI_INTX_GSI_BASE + s % 4 */
 #define PCI_MAX_SLOTS	   32
 #define PCI_CFG_SIZE	   256
 #define PCI_NUM_BARS	   6
@@ -226,8 +228,14 @@ __attribute__((warn_unused_result)) int pci_host_create(struct pci_host **out, s
  * Without this call, or with NULL hooks, nothing is registered. */
 void pci_host_set_ioeventfd(struct pci_host *host, struct ioeventfd_router *ioev);
 
-/* One line per device with its pci_stats, prefixed "vmon: stats: ". */
-void pci_host_print_stats(struct pci_host *host, FILE *out);
+/* The host as a device object (core/device.h): no params; it takes
+ * env->pio, env->mmio, env->irq and env->ioev. */
+extern const struct device_ops pci_host_device;
+
+/* Reports a device's pci_stats (pci_slot, notify_exits,
+ * ioeventfds_registered, ioeventfds, msix_irqfd, msix_message, intx).
+ * Any thread. */
+void pci_device_stats(struct pci_device *dev, const struct stats_sink *out);
 
 /* Config space as after a PCI reset plus vmon's firmware setup (BARs at
  * their assigned addresses, decoding off, MSI-X off and masked, INTx

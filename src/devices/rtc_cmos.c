@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/device.h"
+
 enum {
 	REG_SEC = 0x00,
 	REG_SEC_ALARM = 0x01,
@@ -367,3 +369,30 @@ void rtc_cmos_destroy(struct rtc_cmos *r)
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
+
+/* ---- Device object (core/device.h) ---- */
+
+static int rtc_dev_create(void **out, const struct device_env *env, const void *params,
+			  struct vmon_error *err)
+{
+	const struct rtc_cmos_params *p = params;
+	return rtc_cmos_create((struct rtc_cmos **)out, env->pio, p->port,
+			       (struct irq_line){.router = env->irq, .gsi = p->gsi}, err);
+}
+
+static void rtc_dev_reset(void *dev)
+{
+	rtc_cmos_reset(dev);
+}
+
+static void rtc_dev_destroy(void *dev)
+{
+	rtc_cmos_destroy(dev);
+}
+
+const struct device_ops rtc_cmos_device = {
+	.kind = "rtc-cmos",
+	.create = rtc_dev_create,
+	.reset = rtc_dev_reset,
+	.destroy = rtc_dev_destroy,
+};

@@ -30,14 +30,23 @@
 #include <time.h>
 
 #include "core/bus.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/irq.h"
+#include "core/layout.h"
 
-#define RTC_CMOS_BASE	    0x70
-#define RTC_CMOS_IRQ	    8
+#define RTC_CMOS_BASE	    LAYOUT_PORT_RTC
+#define RTC_CMOS_IRQ	    LAYOUT_GSI_RTC
 #define RTC_CMOS_NVRAM_SIZE 128
 
 struct rtc_cmos;
+
+/* As a device object (core/device.h): ports [port, port+2), IRQ gsi. */
+struct rtc_cmos_params {
+	uint16_t port;
+	unsigned gsi;
+};
+extern const struct device_ops rtc_cmos_device;
 
 /* Registers ports [base, base+2) on pio. irq's router must outlive the
  * device. Call during machine setup. Returns 0, or -1 with err. */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/device.h"
+
 /* Register offsets. */
 enum {
 	REG_RBR_THR_DLL = 0,
@@ -76,7 +78,8 @@ struct uart_16550 {
 	uint8_t rx[UART_RX_FIFO_SIZE];
 	unsigned rx_head, rx_count;
 	uint8_t rbr_last;
-	bool want_notify; /* refused input: notify the chardev when room appears */
+	bool want_notify;	     /* refused input: notify the chardev when room appears */
+	uint64_t tx_bytes, rx_bytes; /* counters (under lock) */
 };
 
 /* ---- Helpers (lock held) ---- */
@@ -203,6 +206,7 @@ size_t uart_16550_receive(struct uart_16550 *u, const uint8_t *buf, size_t n)
 	}
 	if (took < n)
 		u->want_notify = true;
+	u->rx_bytes += took;
 	if (took > 0)
 		update_irq(u);
 	pthread_mutex_unlock(&u->lock);
@@ -239,6 +243,7 @@ static void write_thr(struct uart_16550 *u, uint8_t b)
 	} else {
 		/* Transmit outside the state lock: the write may block
 		 * (backpressure) and input must still flow meanwhile. */
+		u->tx_bytes++;
 		pthread_mutex_unlock(&u->lock);
 		chardev_write(u->backend, &b, 1);
 		pthread_mutex_lock(&u->lock);
@@ -452,3 +457,57 @@ void uart_16550_destroy(struct uart_16550 *u)
 	pthread_mutex_destroy(&u->tx_lock);
 	free(u);
 }
+
+/* ---- Device object (core/device.h): the UART and the chardev it owns ---- */
+
+struct uart_dev {
+	struct uart_16550 *uart;
+	struct chardev *chr;
+};
+
+static void uart_dev_destroy(void *dev)
+{
+	struct uart_dev *d = dev;
+	uart_16550_destroy(d->uart);
+	chardev_destroy(d->chr);
+	free(d);
+}
+
+static int uart_dev_create(void **out, const struct device_env *env, const void *params,
+			   struct vmon_error *err)
+{
+	const struct uart_16550_params *p = params;
+	struct uart_dev *d = calloc(1, sizeof(*d));
+	*out = d;
+	if (!d)
+		return err_setf(err, "out of memory");
+	if (chardev_create(&p->chr, env->ctl, &d->chr, err) < 0 ||
+	    uart_16550_create(&d->uart, env->pio, p->port,
+			      (struct irq_line){.router = env->irq, .gsi = p->gsi}, d->chr,
+			      err) < 0)
+		return -1;
+	return chardev_start(d->chr, env->main_loop, err);
+}
+
+static void uart_dev_reset(void *dev)
+{
+	uart_16550_reset(((struct uart_dev *)dev)->uart);
+}
+
+static void uart_dev_stats(void *dev, const struct stats_sink *out)
+{
+	struct uart_16550 *u = ((struct uart_dev *)dev)->uart;
+	pthread_mutex_lock(&u->lock);
+	uint64_t tx = u->tx_bytes, rx = u->rx_bytes;
+	pthread_mutex_unlock(&u->lock);
+	stats_put(out, "tx_bytes", tx);
+	stats_put(out, "rx_bytes", rx);
+}
+
+const struct device_ops uart_16550_device = {
+	.kind = "uart16550",
+	.create = uart_dev_create,
+	.reset = uart_dev_reset,
+	.destroy = uart_dev_destroy,
+	.stats = uart_dev_stats,
+};

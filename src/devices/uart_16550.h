@@ -30,14 +30,26 @@
 
 #include "core/bus.h"
 #include "core/chardev.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/irq.h"
+#include "core/layout.h"
 
-#define UART_COM1_BASE	  0x3f8
-#define UART_COM1_IRQ	  4
+#define UART_COM1_BASE	  LAYOUT_PORT_COM1
+#define UART_COM1_IRQ	  LAYOUT_GSI_COM1
 #define UART_RX_FIFO_SIZE 16
 
 struct uart_16550;
+
+/* As a device object (core/device.h): the UART at port with IRQ gsi, on a
+ * chardev it creates from chr, owns, and starts on env->main_loop. Stats:
+ * tx_bytes, rx_bytes. */
+struct uart_16550_params {
+	uint16_t port;
+	unsigned gsi;
+	struct chardev_spec chr;
+};
+extern const struct device_ops uart_16550_device;
 
 /* Creates the UART, registers ports [base, base+8) on pio and attaches
  * itself as backend's input sink (backend may be NULL: output discarded,

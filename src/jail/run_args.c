@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/specs.h"
 #include "core/chardev.h"
 #include "cpu/host_virt.h"
 #include "devices/virtio/virtio_vsock.h"
@@ -35,6 +36,9 @@ enum run_opt {
 	R_DISK,
 	R_NET,
 	R_VSOCK,
+	R_API_SOCK,   /* the API socket: placed in the jail like --vsock's */
+	R_API_CHOSEN, /* --no-api, --runtime-dir: the user chose the API's place */
+	R_REFUSED,    /* an option a jail cannot give (its file names more files) */
 };
 
 static const struct {
@@ -58,6 +62,11 @@ static const struct {
 	{"vsock", R_VSOCK},
 	{"console", R_CONSOLE},
 	{"help", R_FLAG},
+	{"id", R_OTHER_VALUE},
+	{"api-sock", R_API_SOCK},
+	{"runtime-dir", R_API_CHOSEN},
+	{"no-api", R_API_CHOSEN},
+	{"config-file", R_REFUSED},
 };
 #define NRUN_OPTS ((int)(sizeof(run_opts) / sizeof(run_opts[0])))
 
@@ -72,6 +81,7 @@ struct scan {
 	int next_file; /* EMIT: the file the next rewritten value uses */
 	int cap;       /* argv capacity */
 	bool have_kernel, have_initrd, have_cmdline;
+	bool api_chosen;	 /* --api-sock, --runtime-dir or --no-api given */
 	const char *backend_arg; /* the last --backend value */
 	struct vmon_error *err;
 };
@@ -253,6 +263,16 @@ static int handle(struct scan *s, enum run_opt kind, const char *val)
 		/* EMIT: every --backend says what the jailer decided. */
 		return s->pass == EMIT ? push(s, "%s", s->r->backend) : 0;
 	case R_CMDLINE: s->have_cmdline = true; return s->pass == EMIT ? push(s, "%s", val) : 0;
+	case R_API_SOCK:
+		s->api_chosen = true;
+		f = file_at(s, JAIL_FILE_SOCKET, "--api-sock", val, strlen(val), false);
+		if (!f)
+			return -1;
+		return s->pass == EMIT ? push(s, "/%s", f->name) : 0;
+	case R_API_CHOSEN: s->api_chosen = true; return s->pass == EMIT ? push(s, "%s", val) : 0;
+	case R_REFUSED:
+		return err_setf(s->err, "vmon run's --config-file cannot be used in a jail (give "
+					"the options instead)");
 	case R_OTHER_VALUE:
 	case R_FLAG: break;
 	}
@@ -296,7 +316,10 @@ static int scan_args(struct scan *s, int argc, char **argv)
 			}
 			continue;
 		}
-		if (run_opts[k].kind == R_FLAG) {
+		if (run_opts[k].kind == R_FLAG ||
+		    (run_opts[k].kind == R_API_CHOSEN && strcmp(run_opts[k].name, "no-api") == 0)) {
+			if (run_opts[k].kind == R_API_CHOSEN)
+				s->api_chosen = true;
 			if (eq)
 				return err_setf(s->err, "vmon run option '--%s' takes no value",
 						run_opts[k].name);
@@ -444,6 +467,10 @@ int jail_run_prepare(int argc, char **argv, const char *const *reserved, int nre
 	if (default_guest && emit_default_guest(&e, default_initrd) < 0)
 		return -1;
 	if (!s.backend_arg && (push(&e, "--backend") < 0 || push(&e, "%s", r->backend) < 0))
+		return -1;
+	/* A jailed VM serves the API only where the user placed it: the
+	 * default runtime directory is outside the jail. */
+	if (!s.api_chosen && push(&e, "--no-api") < 0)
 		return -1;
 	return 0;
 }

@@ -2,12 +2,15 @@
 /*
  * The VM layer: builds one machine from a vm_config and runs it.
  *
- * Threads: the calling thread becomes the event-loop thread (console input,
- * signals); each vCPU gets its own thread running backend->vcpu_run(). The
- * machine is stopped through machine.ctl from anywhere; its on_stop hook
- * kicks every vCPU and wakes the event loop. A guest reset either reboots
- * (backend re-created, image reloaded, devices kept — like a PC whose RAM
- * and CMOS survive a reset) or ends vmon with --no-reboot.
+ * Threads: the thread that calls vm_run becomes the event-loop thread
+ * (console input, signals); each vCPU gets its own thread running
+ * backend->vcpu_run(). The machine is stopped through machine.ctl from
+ * anywhere; its on_stop hook kicks every vCPU and wakes the event loop. A
+ * guest reset either reboots (backend re-created, image reloaded, devices
+ * kept — like a PC whose RAM and CMOS survive a reset) or ends vmon with
+ * --no-reboot. ctl_lock serializes the control plane's pause/resume and
+ * counters with the reboot path, which replaces the backend and the vCPU
+ * threads.
  */
 #include "vm/vm.h"
 
@@ -22,39 +25,57 @@
 #include <unistd.h>
 
 #include "boot/acpi.h"
+#include "boot/boot.h"
 #include "boot/mptable.h"
 #include "boot/reset_vector.h"
 #include "core/event_loop.h"
 #include "core/machine.h"
 #include "core/ratelimit.h"
+#include "core/thread.h"
 #include "cpu/cpu_backend.h"
+#include "cpu/host_virt.h"
 #include "devices/acpi_pm.h"
+#include "devices/i8042.h"
 #include "devices/pci.h"
 #include "vm/vm_devices.h"
 
-struct vm {
-	struct machine m;
-	const struct vm_config *cfg;
-	struct event_loop *ev;
-	struct vm_devices devs;
-	pthread_t threads[VMON_MAX_CPUS];
-	int nthreads;
-	int sigfd;
-};
+/* How long vm_pause waits for the vCPUs to stand still. One blocked in a
+ * device write (a serial client that does not read) parks as soon as the
+ * write returns, before it runs another guest instruction. */
+#define PAUSE_WAIT_MS 5000
 
 struct vcpu_thread_arg {
 	struct vm *vm;
 	int index;
 };
 
-static struct vcpu_thread_arg thread_args[VMON_MAX_CPUS];
+struct vm {
+	struct machine m;
+	struct vm_config cfg;
+	struct event_loop *ev;
+	struct vm_devices devs;
+	struct vmon_thread threads[VMON_MAX_CPUS];
+	struct vcpu_thread_arg args[VMON_MAX_CPUS];
+	int nthreads;
+	int sigfd;
+	pthread_mutex_t ctl_lock;
+	bool paused; /* under ctl_lock */
+};
+
+const struct cpu_backend *vm_backend_resolve(enum vm_backend_choice choice)
+{
+	switch (choice) {
+	case VM_BACKEND_KVM: return &cpu_backend_kvm;
+	case VM_BACKEND_EMU: return &cpu_backend_emu;
+	case VM_BACKEND_AUTO: break;
+	}
+	char why[128];
+	return host_has_hw_virt(why, sizeof(why)) ? &cpu_backend_kvm : &cpu_backend_emu;
+}
 
 static void *vcpu_thread(void *p)
 {
 	struct vcpu_thread_arg *a = p;
-	char name[16];
-	snprintf(name, sizeof(name), "vcpu%d", a->index);
-	pthread_setname_np(pthread_self(), name);
 	a->vm->m.backend->vcpu_run(&a->vm->m, a->index);
 	/* A vCPU that returns without a stop request (it should not) must not
 	 * leave the VM hanging. */
@@ -83,8 +104,10 @@ static void on_signal(void *opaque, int fd, uint32_t events)
 
 /* The firmware tables a guest finds its CPUs and interrupt routing in:
  * MP table and ACPI (RSDP, XSDT/RSDT, FADT, MADT, DSDT), in the reserved
- * area below 1 MiB, and the reset-vector stub (boot/reset_vector.h). Written before the image, so
- * an image that loads over them wins; rewritten on every reboot. */
+ * area below 1 MiB, and the reset-vector stub (boot/reset_vector.h).
+ * Written before the image, so an image that loads over them wins;
+ * rewritten on every reboot. They describe the layout the devices were
+ * planned with (vm_devices_plan). */
 static int write_firmware_tables(struct vm *vm, uint64_t *rsdp, struct vmon_error *err)
 {
 	struct machine *m = &vm->m;
@@ -95,21 +118,16 @@ static int write_firmware_tables(struct vm *vm, uint64_t *rsdp, struct vmon_erro
 		.reset_port = ACPI_PM_RESET_PORT,
 		.reset_value = ACPI_PM_RESET_VALUE,
 		.pci_host = true,
-		.pci_mmio_start = (uint32_t)PCI_MMIO_BASE,
-		.pci_mmio_end = (uint32_t)PCI_MMIO_END,
-		.pci_intx_gsi_base = PCI_INTX_GSI_BASE,
-		.pci_intx_lines = 4, /* pci.c: slot s INTA -> base + s % 4 */
-		.com1_port = COM1_PORT,
-		.com1_irq = COM1_GSI,
-		.rtc_port = RTC_PORT,
+		.pci_mmio_start = (uint32_t)LAYOUT_PCI_MMIO,
+		.pci_mmio_end = (uint32_t)LAYOUT_PCI_MMIO_END,
+		.pci_intx_gsi_base = LAYOUT_GSI_PCI_INTX,
+		.pci_intx_lines =
+			LAYOUT_GSI_PCI_INTX_LINES, /* pci.c: slot s INTA -> base + s % 4 */
+		.com1_port = LAYOUT_PORT_COM1,
+		.com1_irq = LAYOUT_GSI_COM1,
+		.rtc_port = LAYOUT_PORT_RTC,
 	};
-	/* The virtio-mmio windows, as vm_devices_create assigned them. */
-	unsigned nmmio = vm_devices_mmio_count(vm->cfg);
-	for (unsigned n = 0; n < nmmio && n < VM_MAX_VIRTIO_MMIO; n++) {
-		acpi.nvirtio_mmio = n + 1;
-		acpi.virtio_mmio_base[n] = (uint32_t)(VM_VIRTIO_MMIO_BASE + 0x1000 * n);
-		acpi.virtio_mmio_gsi[n] = (uint8_t)(VM_VIRTIO_MMIO_GSI + n);
-	}
+	acpi_describe_layout(&acpi, &vm->devs.layout);
 	if (mptable_write(&m->mem, m->ncpus, err) < 0 ||
 	    reset_vector_write(&m->mem, ACPI_PM_RESET_PORT, ACPI_PM_RESET_VALUE, err) < 0)
 		return -1;
@@ -118,7 +136,14 @@ static int write_firmware_tables(struct vm *vm, uint64_t *rsdp, struct vmon_erro
 
 static int load_image(struct vm *vm, struct vmon_error *err)
 {
-	struct boot_config boot = vm->cfg->boot;
+	const struct vm_boot_config *b = &vm->cfg.boot;
+	struct boot_config boot = {
+		.kernel_path = b->kernel,
+		.initrd_path = b->initrd[0] ? b->initrd : NULL,
+		.cmdline = b->cmdline,
+		.has_load_addr = b->has_load_addr,
+		.load_addr = b->load_addr,
+	};
 	struct boot_info info;
 	if (write_firmware_tables(vm, &boot.acpi_rsdp, err) < 0)
 		return -1;
@@ -138,13 +163,16 @@ static int start_vcpus(struct vm *vm, struct vmon_error *err)
 {
 	vm->nthreads = 0;
 	for (int i = 0; i < vm->m.ncpus; i++) {
-		thread_args[i] = (struct vcpu_thread_arg){.vm = vm, .index = i};
-		int r = pthread_create(&vm->threads[i], NULL, vcpu_thread, &thread_args[i]);
-		if (r != 0) {
+		vm->args[i] = (struct vcpu_thread_arg){.vm = vm, .index = i};
+		char name[16];
+		snprintf(name, sizeof(name), "vcpu%d", i);
+		if (vmon_thread_start(&vm->threads[i], VMON_THREAD_VCPU, name, vcpu_thread,
+				      &vm->args[i], err) < 0) {
 			vmctl_request_stop(&vm->m.ctl, VM_STOP_HOST_ERROR, 1);
 			for (int j = 0; j < vm->nthreads; j++)
-				pthread_join(vm->threads[j], NULL);
-			return err_setf(err, "cannot start vCPU thread %d: %s", i, strerror(r));
+				vmon_thread_join(&vm->threads[j]);
+			vm->nthreads = 0;
+			return -1;
 		}
 		vm->nthreads++;
 	}
@@ -156,13 +184,13 @@ static void join_vcpus(struct vm *vm)
 	for (int i = 0; i < vm->nthreads; i++)
 		vm->m.backend->vcpu_kick(&vm->m, i);
 	for (int i = 0; i < vm->nthreads; i++)
-		pthread_join(vm->threads[i], NULL);
+		vmon_thread_join(&vm->threads[i]);
 	vm->nthreads = 0;
 }
 
 /* Signals: SIGINT/SIGTERM/SIGHUP arrive through a signalfd on the event
- * loop; blocked in every thread (the mask is inherited by vCPU threads,
- * which unblock only their kick signal). */
+ * loop; blocked in this thread (every thread vmon starts blocks them,
+ * core/thread.h; vCPU threads unblock only their kick signal). */
 static int setup_signals(struct vm *vm, struct vmon_error *err)
 {
 	sigset_t set;
@@ -185,34 +213,29 @@ static int report_end(struct vm *vm)
 {
 	struct vm_control *ctl = &vm->m.ctl;
 	enum vm_stop_reason reason = (enum vm_stop_reason)atomic_load(&ctl->reason);
-	switch (reason) {
-	case VM_STOP_RESET:
+	if (reason == VM_STOP_RESET)
 		fprintf(stderr, "vmon: the guest reset the machine; exiting (--no-reboot)\n");
-		break;
-	case VM_STOP_TRIPLE_FAULT:
-	case VM_STOP_GUEST_ERROR:
-	case VM_STOP_HOST_ERROR:
-		/* the backend already printed what happened */
-		break;
-	default: break;
-	}
+	/* Triple faults, guest and host errors: the backend already printed
+	 * what happened. */
 	return ctl->status;
 }
 
-int vm_run(const struct vm_config *cfg, struct vmon_error *err)
+int vm_create(struct vm **out, const struct vm_config *cfg, struct vmon_error *err)
 {
-	static struct vm vm_storage; /* one VM per process */
-	struct vm *vm = &vm_storage;
-	memset(vm, 0, sizeof(*vm));
-	vm->cfg = cfg;
+	*out = NULL;
+	struct vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return err_setf(err, "out of memory");
+	vm->cfg = *cfg;
 	vm->sigfd = -1;
+	pthread_mutex_init(&vm->ctl_lock, NULL);
 	struct machine *m = &vm->m;
-	m->ncpus = cfg->ncpus;
-	m->backend = cfg->backend;
+	vmctl_init(&m->ctl);
+	m->ncpus = (int)cfg->machine.vcpus;
+	m->backend = vm_backend_resolve(cfg->machine.backend);
 	m->trace_unclaimed_io = cfg->trace_io;
 	bus_init(&m->pio, "port I/O");
 	bus_init(&m->mmio, "MMIO");
-	int status = -1;
 
 	/* Everything the user named first — the image, then the devices'
 	 * files, sockets, chardevs and network back ends — so that each bad
@@ -220,51 +243,74 @@ int vm_run(const struct vm_config *cfg, struct vmon_error *err)
 	 * /dev/kvm) can get in the way. Devices hold only pointers to the
 	 * routers in struct machine, which the backend fills in later (as it
 	 * does again on every reboot). */
-	if (gm_create(&m->mem, cfg->mem_size, err) < 0 || load_image(vm, err) < 0)
-		goto out;
 	vm->ev = ev_create(err);
-	if (!vm->ev)
-		goto out;
-	if (vm_devices_create(&vm->devs, m, vm->ev, cfg, err) < 0)
-		goto out;
+	if (!vm->ev || gm_create(&m->mem, cfg->machine.mem_size, err) < 0 ||
+	    vm_devices_plan(&vm->devs, m, vm->ev, &vm->cfg, err) < 0 || load_image(vm, err) < 0 ||
+	    vm_devices_create(&vm->devs, err) < 0)
+		goto fail;
 	/* Signals are blocked only now. No open() above may block (user files
 	 * are opened non-blocking: a FIFO is refused, or must have a reader),
 	 * but should one ever wait, Ctrl-C still ends vmon. */
-	if (setup_signals(vm, err) < 0)
-		goto out;
-	if (m->backend->create(m, err) < 0)
-		goto out;
+	if (setup_signals(vm, err) < 0 || m->backend->create(m, err) < 0)
+		goto fail;
 	bus_seal(&m->pio);
 	bus_seal(&m->mmio);
 	m->ctl.on_stop = on_stop;
 	m->ctl.opaque = vm;
 	if (create_vcpus(vm, err) < 0)
-		goto out;
+		goto fail;
+	*out = vm;
+	return 0;
+fail:
+	vm_destroy(vm);
+	return -1;
+}
 
+int vm_run(struct vm *vm, struct vmon_error *err)
+{
+	struct machine *m = &vm->m;
 	for (;;) {
-		if (start_vcpus(vm, err) < 0)
-			goto out;
+		pthread_mutex_lock(&vm->ctl_lock);
+		int r = start_vcpus(vm, err);
+		pthread_mutex_unlock(&vm->ctl_lock);
+		if (r < 0)
+			return -1;
 		ev_run(vm->ev);
+		pthread_mutex_lock(&vm->ctl_lock);
 		join_vcpus(vm);
-		if (atomic_load(&m->ctl.reason) != VM_STOP_RESET || cfg->no_reboot)
+		if (atomic_load(&m->ctl.reason) != VM_STOP_RESET || vm->cfg.no_reboot) {
+			pthread_mutex_unlock(&vm->ctl_lock);
 			break;
+		}
 		/* Reboot: fresh CPUs and interrupt controllers, same RAM and
-		 * devices, image loaded again. */
-		/* Devices first: I/O still completing must not raise an
-		 * interrupt through a router that is being torn down. */
+		 * devices, image loaded again. Devices first: I/O still
+		 * completing must not raise an interrupt through a router
+		 * that is being torn down. A pause stays in force: the new
+		 * vCPUs park before their first instruction. */
 		vm_devices_reset(&vm->devs);
 		m->backend->destroy(m);
 		atomic_store(&m->ctl.reason, VM_STOP_NONE);
 		ev_rearm(vm->ev);
-		if (m->backend->create(m, err) < 0 || load_image(vm, err) < 0 ||
-		    create_vcpus(vm, err) < 0)
-			goto out;
+		r = (m->backend->create(m, err) < 0 || load_image(vm, err) < 0 ||
+		     create_vcpus(vm, err) < 0)
+			    ? -1
+			    : 0;
+		pthread_mutex_unlock(&vm->ctl_lock);
+		if (r < 0)
+			return -1;
 	}
-	status = report_end(vm);
+	int status = report_end(vm);
 	const char *stats = getenv("VMON_STATS");
 	if (stats && *stats && strcmp(stats, "0") != 0)
 		vm_devices_print_stats(&vm->devs, stderr);
-out:
+	return status;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	struct machine *m = &vm->m;
 	if (vm->nthreads)
 		join_vcpus(vm);
 	vm_devices_destroy(&vm->devs);
@@ -280,5 +326,143 @@ out:
 	/* Last: the devices are gone and their I/O engines have waited for
 	 * every request in flight, so nothing reads or writes RAM any more. */
 	gm_destroy(&m->mem);
-	return status;
+	vmctl_fini(&m->ctl);
+	pthread_mutex_destroy(&vm->ctl_lock);
+	free(vm);
+}
+
+const struct vm_config *vm_get_config(struct vm *vm)
+{
+	return &vm->cfg;
+}
+
+const char *vm_backend_name(struct vm *vm)
+{
+	return vm->m.backend->name;
+}
+
+int vm_pause(struct vm *vm, struct vmon_error *err)
+{
+	struct machine *m = &vm->m;
+	pthread_mutex_lock(&vm->ctl_lock);
+	if (vmctl_stopping(&m->ctl)) {
+		pthread_mutex_unlock(&vm->ctl_lock);
+		return err_setf(err, "the VM is stopping");
+	}
+	if (!vm->paused) {
+		vm->paused = true;
+		vmctl_set_pause(&m->ctl, true);
+		for (int i = 0; i < vm->nthreads; i++)
+			m->backend->vcpu_kick(m, i);
+	}
+	(void)vmctl_wait_parked(&m->ctl, (unsigned)vm->nthreads, PAUSE_WAIT_MS);
+	pthread_mutex_unlock(&vm->ctl_lock);
+	return 0;
+}
+
+int vm_resume(struct vm *vm, struct vmon_error *err)
+{
+	pthread_mutex_lock(&vm->ctl_lock);
+	if (vm->paused) {
+		vm->paused = false;
+		vmctl_set_pause(&vm->m.ctl, false);
+	}
+	pthread_mutex_unlock(&vm->ctl_lock);
+	return 0;
+}
+
+bool vm_paused(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->ctl_lock);
+	bool p = vm->paused;
+	pthread_mutex_unlock(&vm->ctl_lock);
+	return p;
+}
+
+void vm_request_stop(struct vm *vm, int status)
+{
+	vmctl_request_stop(&vm->m.ctl, VM_STOP_USER_QUIT, status);
+}
+
+int vm_send_ctrl_alt_del(struct vm *vm, struct vmon_error *err)
+{
+	struct vm_device *d = vm_devices_find(&vm->devs, "i8042");
+	if (!d || d->ops != &i8042_device)
+		return err_setf(err, "the machine has no i8042 keyboard controller");
+	if (!i8042_send_ctrl_alt_del(d->dev))
+		return err_setf(err, "the i8042 keyboard buffer is full (the guest is not "
+				     "reading its keyboard)");
+	return 0;
+}
+
+int vm_set_drive_path(struct vm *vm, const char *id, const char *path, struct vmon_error *err)
+{
+	int i = vm_config_find_drive(&vm->cfg, id);
+	struct vm_device *d = vm_devices_find(&vm->devs, id);
+	if (i < 0 || !d || d->ops != &virtio_blk_device)
+		return err_setf(err, "no drive '%s'", id);
+	if (strlen(path) >= sizeof(vm->cfg.drives[i].path))
+		return err_setf(err, "path_on_host is too long");
+	if (virtio_blk_set_path(d->dev, path, err) < 0)
+		return -1;
+	pthread_mutex_lock(&vm->ctl_lock);
+	snprintf(vm->cfg.drives[i].path, sizeof(vm->cfg.drives[i].path), "%s", path);
+	pthread_mutex_unlock(&vm->ctl_lock);
+	return 0;
+}
+
+struct stats_adapter {
+	const struct vm_stats_visitor *v;
+	int vcpu;
+};
+
+static void device_stat(void *opaque, const struct vm_device *dev, const char *name, uint64_t value)
+{
+	const struct stats_adapter *a = opaque;
+	a->v->device(a->v->opaque, dev->id, dev->ops->kind, name, value);
+}
+
+static void vcpu_stat(void *opaque, const char *name, uint64_t value)
+{
+	const struct stats_adapter *a = opaque;
+	a->v->vcpu(a->v->opaque, a->vcpu, name, value);
+}
+
+struct backend_stat {
+	const struct vm_stats_visitor *v;
+	const struct device_ref *ref;
+};
+
+static void backend_stat(void *opaque, const char *name, uint64_t value)
+{
+	const struct backend_stat *b = opaque;
+	b->v->device(b->v->opaque, b->ref->id, b->ref->ops->kind, name, value);
+}
+
+void vm_stats(struct vm *vm, const struct vm_stats_visitor *v)
+{
+	struct stats_adapter a = {.v = v};
+	if (v->device)
+		vm_devices_stats(&vm->devs, device_stat, &a);
+	if (!v->vcpu)
+		return;
+	pthread_mutex_lock(&vm->ctl_lock); /* not while a reboot swaps the backend */
+	struct machine *m = &vm->m;
+	/* The backend's own devices (interrupt controllers, timers) are
+	 * device objects too; they go with its vCPUs. */
+	struct device_ref refs[8];
+	unsigned n = m->backend_priv && m->backend->devices ? m->backend->devices(m, refs, 8) : 0;
+	for (unsigned i = 0; i < n && v->device; i++) {
+		if (!refs[i].ops->stats)
+			continue;
+		struct backend_stat bs = {.v = v, .ref = &refs[i]};
+		const struct stats_sink bsink = {.counter = backend_stat, .opaque = &bs};
+		refs[i].ops->stats(refs[i].dev, &bsink);
+	}
+	const struct stats_sink sink = {.counter = vcpu_stat, .opaque = &a};
+	for (int i = 0; i < m->ncpus && m->backend_priv && m->backend->vcpu_stats; i++) {
+		a.vcpu = i;
+		m->backend->vcpu_stats(m, i, &sink);
+	}
+	pthread_mutex_unlock(&vm->ctl_lock);
 }

@@ -1,8 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One virtual machine: wires a config into guest RAM, buses, devices, a CPU
- * backend, one thread per vCPU and the event loop, runs it until the guest
- * or the user ends it, and says how it ended.
+ * One virtual machine: wires a vm_config into guest RAM, buses, devices, a
+ * CPU backend, one thread per vCPU and the main event loop, runs it until
+ * the guest or the user ends it, and says how it ended. While it runs,
+ * the control plane (the API server's thread) may pause and resume it,
+ * stop it, press Ctrl-Alt-Del, swap a drive's image and read its
+ * counters.
+ *
+ * Threads: vm_create, vm_run and vm_destroy on one thread — the process's
+ * main thread, which becomes the VM's event loop (console input, signals)
+ * inside vm_run. The control functions below may be called from any other
+ * thread between vm_create and vm_destroy; they serialize among
+ * themselves and with the reboot path.
  */
 #ifndef VMON_VM_VM_H
 #define VMON_VM_VM_H
@@ -10,49 +19,63 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "boot/boot.h"
+#include "core/device.h"
 #include "core/error.h"
-#include "devices/debug_exit.h"
-#include "devices/virtio/net_backend.h"
-#include "devices/virtio/virtio_blk.h"
-#include "devices/virtio/virtio_vsock.h"
+#include "vm/vm_config.h"
 
 struct cpu_backend;
+struct vm;
 
-#define VM_MAX_DISKS 16
-#define VM_MAX_NICS  4
-/* virtio-mmio devices (transport=mmio disks, then NICs, then the vsock,
- * then the console, in command-line order): window i at VM_VIRTIO_MMIO_BASE + 0x1000 * i, in
- * the MMIO hole below the PCI window (RAM below 4 GiB ends at 3 GiB at
- * most), with its own level-triggered IOAPIC GSI VM_VIRTIO_MMIO_GSI + i
- * (20-23: above PCI INTx's 16-19, free of ISA IRQs). */
-#define VM_MAX_VIRTIO_MMIO  4
-#define VM_VIRTIO_MMIO_BASE 0xd0000000ULL
-#define VM_VIRTIO_MMIO_GSI  20
+/* The backend a choice means on this host (auto: see vm_config.h). */
+const struct cpu_backend *vm_backend_resolve(enum vm_backend_choice choice);
 
-struct vm_config {
-	uint64_t mem_size;
-	int ncpus;
-	const struct cpu_backend *backend;
-	struct boot_config boot;
-	const char *serial; /* "stdio", "file:PATH", "unix:PATH" */
-	enum debug_exit_mode debug_exit;
-	bool no_reboot; /* a guest reset ends vmon instead of rebooting */
-	bool trace_io;	/* log unclaimed port/MMIO accesses */
-	struct virtio_blk_spec disks[VM_MAX_DISKS]; /* --disk, in order: PCI slots 1.. */
-	bool disk_mmio[VM_MAX_DISKS]; /* ,transport=mmio: the next MMIO window instead */
-	int ndisks;
-	struct net_spec nets[VM_MAX_NICS]; /* --net, in order: after the disks */
-	bool net_mmio[VM_MAX_NICS];	   /* ,transport=mmio */
-	int nnets;
-	struct vsock_spec vsock; /* --vsock, if has_vsock */
-	bool has_vsock, vsock_mmio;
-	const char *console; /* --console: NULL (no virtio-console), or as serial */
-	bool console_mmio;
+/* Builds the machine described by cfg (copied): RAM, firmware tables and
+ * image, devices and their threads, the backend and its vCPUs; nothing
+ * runs the guest yet. Everything the user named is opened before the CPU
+ * backend, so each bad input is reported as such first. Returns 0, or -1
+ * with err (nothing left behind). */
+__attribute__((warn_unused_result)) int vm_create(struct vm **out, const struct vm_config *cfg,
+						  struct vmon_error *err);
+
+/* Runs the guest to its end (reboots included unless cfg->no_reboot).
+ * Returns vmon's exit status (>= 0), or -1 with err when a reboot could
+ * not set the machine up again. */
+int vm_run(struct vm *vm, struct vmon_error *err);
+
+/* Frees everything vm_create made. NULL is a no-op. */
+void vm_destroy(struct vm *vm);
+
+/* The config the VM was built from (never changes, but the drives' paths
+ * vm_set_drive_path updates). */
+const struct vm_config *vm_get_config(struct vm *vm);
+const char *vm_backend_name(struct vm *vm);
+
+/* Parks every vCPU and returns once they stand still (the guest runs no
+ * instruction until vm_resume; device threads finish what they had).
+ * Idempotent. Returns 0, or -1 with err (the VM is stopping). */
+int vm_pause(struct vm *vm, struct vmon_error *err);
+int vm_resume(struct vm *vm, struct vmon_error *err);
+bool vm_paused(struct vm *vm);
+
+/* Ends the VM as a user's quit would (vmon exits with status). */
+void vm_request_stop(struct vm *vm, int status);
+
+/* Presses Ctrl-Alt-Del on the i8042's keyboard. Returns 0, or -1 with
+ * err (its buffer is full: the guest is not reading it). */
+int vm_send_ctrl_alt_del(struct vm *vm, struct vmon_error *err);
+
+/* Swaps the image of drive id (virtio_blk_set_path). Returns 0, or -1
+ * with err (no such drive, bad image: nothing changed). */
+int vm_set_drive_path(struct vm *vm, const char *id, const char *path, struct vmon_error *err);
+
+/* Counters for metrics: every device's (kind and id given), then every
+ * vCPU's. Any thread. */
+struct vm_stats_visitor {
+	void (*device)(void *opaque, const char *id, const char *kind, const char *name,
+		       uint64_t value);
+	void (*vcpu)(void *opaque, int index, const char *name, uint64_t value);
+	void *opaque;
 };
-
-/* Runs the VM to its end. Returns vmon's exit status (>= 0), or -1 with err
- * set when the VM could not be set up (the caller exits with status 2). */
-int vm_run(const struct vm_config *cfg, struct vmon_error *err);
+void vm_stats(struct vm *vm, const struct vm_stats_visitor *v);
 
 #endif

@@ -4,219 +4,271 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/chardev.h"
+#include "core/event_loop.h"
 #include "devices/acpi_pm.h"
-#include "devices/debug_exit.h"
-#include "devices/i8042.h"
 #include "devices/pci.h"
-#include "devices/rtc_cmos.h"
-#include "devices/uart_16550.h"
-#include "devices/virtio/iothread.h"
-#include "devices/virtio/virtio_blk.h"
-#include "devices/virtio/virtio_console.h"
-#include "devices/virtio/virtio_mmio.h"
-#include "devices/virtio/virtio_net.h"
-#include "devices/virtio/virtio_vsock.h"
-#include "devices/virtio/virtio_rng.h"
-#include "vm/vm.h"
 
-static struct irq_line line(struct machine *m, unsigned gsi)
+/* ---- Planning ---- */
+
+static struct vm_device *add(struct vm_devices *d, const char *id, const struct device_ops *ops)
 {
-	return (struct irq_line){.router = &m->irq, .gsi = gsi};
+	struct vm_device *v = &d->list[d->n++];
+	memset(v, 0, sizeof(*v));
+	snprintf(v->id, sizeof(v->id), "%s", id);
+	v->ops = ops;
+	return v;
 }
 
-/* Where the next virtio device goes: PCI bus 0, or the next MMIO window. */
-static int place(struct virtio_bus *at, struct vm_devices *d, struct machine *m, bool mmio,
-		 unsigned *nmmio, struct vmon_error *err)
+static struct event_loop *new_loop(struct vm_devices *d, enum vmon_thread_kind kind,
+				   const char *name, struct vmon_error *err)
 {
-	*at = (struct virtio_bus){.kind = VIRTIO_TRANSPORT_PCI, .pci = d->pci};
-	if (!mmio)
+	struct event_loop *ev = ev_create(err);
+	if (!ev)
+		return NULL;
+	struct vm_service_loop *s = &d->loops[d->nloops++];
+	s->loop = ev;
+	s->kind = kind;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	return ev;
+}
+
+/* PCI bus 0, or the next MMIO window the layout hands out. */
+static int place(struct virtio_place *p, struct vm_devices *d, enum vm_transport t,
+		 const char *owner, struct vmon_error *err)
+{
+	*p = (struct virtio_place){.kind = VIRTIO_TRANSPORT_PCI};
+	if (t != VM_TRANSPORT_MMIO)
 		return 0;
-	if (*nmmio == VM_MAX_VIRTIO_MMIO)
-		return err_setf(err, "at most %d virtio-mmio devices", VM_MAX_VIRTIO_MMIO);
-	*at = (struct virtio_bus){
-		.kind = VIRTIO_TRANSPORT_MMIO,
+	struct layout_window w;
+	if (layout_take_virtio_mmio(&d->layout, owner, &w, err) < 0)
+		return -1;
+	*p = (struct virtio_place){
+		.kind = VIRTIO_TRANSPORT_MMIO, .mmio_base = w.base, .gsi = w.gsi};
+	return 0;
+}
+
+int vm_devices_plan(struct vm_devices *d, struct machine *m, struct event_loop *main_loop,
+		    const struct vm_config *cfg, struct vmon_error *err)
+{
+	memset(d, 0, sizeof(*d));
+	d->env = (struct device_env){
+		.mem = &m->mem,
+		.pio = &m->pio,
 		.mmio = &m->mmio,
-		.mmio_base = VM_VIRTIO_MMIO_BASE + VIRTIO_MMIO_SIZE * *nmmio,
-		.irq = line(m, VM_VIRTIO_MMIO_GSI + *nmmio),
+		.irq = &m->irq,
 		.ioev = &m->ioev,
+		.ctl = &m->ctl,
+		.main_loop = main_loop,
 	};
-	(*nmmio)++;
+	struct vm_device *v = add(d, "pci", &pci_host_device);
+	struct event_loop *io = new_loop(d, VMON_THREAD_IO, "io", err);
+	if (!io)
+		return -1;
+	for (unsigned i = 0; i < cfg->ndrives && i < VM_MAX_DISKS; i++) {
+		const struct vm_drive_config *dc = &cfg->drives[i];
+		v = add(d, dc->id, &virtio_blk_device);
+		struct virtio_blk_params *p = &v->params.blk;
+		p->spec = (struct virtio_blk_spec){.path = dc->path,
+						   .ro = dc->ro,
+						   .id = dc->serial[0] ? dc->serial : NULL,
+						   .aio = dc->aio};
+		p->loop = io;
+		if (place(&p->place, d, dc->transport, dc->id, err) < 0)
+			return -1;
+	}
+	/* After the drives: their images are open and locked (for the VM's
+	 * whole life) before any output file is created or truncated. */
+	v = add(d, "com1", &uart_16550_device);
+	v->params.uart = (struct uart_16550_params){
+		.port = LAYOUT_PORT_COM1, .gsi = LAYOUT_GSI_COM1, .chr = cfg->serial};
+	v = add(d, "i8042", &i8042_device);
+	v->params.i8042 =
+		(struct i8042_params){.kbd_gsi = LAYOUT_GSI_KBD, .aux_gsi = LAYOUT_GSI_AUX};
+	v = add(d, "rtc", &rtc_cmos_device);
+	v->params.rtc = (struct rtc_cmos_params){.port = LAYOUT_PORT_RTC, .gsi = LAYOUT_GSI_RTC};
+	v = add(d, "debug-exit", &debug_exit_device);
+	v->params.debug_exit = (struct debug_exit_params){
+		.port = LAYOUT_PORT_DEBUG_EXIT, .len = 4, .mode = cfg->debug_exit};
+	add(d, "acpi-pm", &acpi_pm_device);
+
+	if (cfg->entropy) {
+		v = add(d, "rng", &virtio_rng_device);
+		v->params.rng.loop = io;
+	}
+	for (unsigned i = 0; i < cfg->nnets && i < VM_MAX_NICS; i++) {
+		const struct vm_net_config *nc = &cfg->nets[i];
+		char name[16];
+		snprintf(name, sizeof(name), "net%u", i);
+		v = add(d, nc->id, &virtio_net_device);
+		struct virtio_net_params *p = &v->params.net;
+		p->spec = nc->spec;
+		/* 52:54:00:12:34:56, :57... as QEMU numbers its NICs */
+		const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + i)};
+		memcpy(p->mac, mac, sizeof(mac));
+		if (place(&p->place, d, nc->transport, nc->id, err) < 0 ||
+		    !(p->loop = new_loop(d, VMON_THREAD_NET, name, err)))
+			return -1;
+	}
+	if (cfg->has_vsock) {
+		v = add(d, cfg->vsock.id[0] ? cfg->vsock.id : "vsock", &virtio_vsock_device);
+		struct virtio_vsock_params *p = &v->params.vsock;
+		p->spec = cfg->vsock.spec;
+		if (place(&p->place, d, cfg->vsock.transport, v->id, err) < 0 ||
+		    !(p->loop = new_loop(d, VMON_THREAD_VSOCK, "vsock", err)))
+			return -1;
+	}
+	if (cfg->has_console) {
+		v = add(d, "console", &virtio_console_device);
+		struct virtio_console_params *p = &v->params.con;
+		p->chr = cfg->console.chr;
+		if (place(&p->place, d, cfg->console.transport, "console", err) < 0 ||
+		    !(p->loop = new_loop(d, VMON_THREAD_CONSOLE, "con", err)))
+			return -1;
+	}
 	return 0;
 }
 
-unsigned vm_devices_mmio_count(const struct vm_config *cfg)
-{
-	unsigned n = (cfg->has_vsock && cfg->vsock_mmio) + (cfg->console && cfg->console_mmio);
-	for (int i = 0; i < cfg->ndisks && i < VM_MAX_DISKS; i++)
-		n += cfg->disk_mmio[i];
-	for (int i = 0; i < cfg->nnets && i < VM_MAX_NICS; i++)
-		n += cfg->net_mmio[i];
-	return n;
-}
+/* ---- The loops over the list ---- */
 
-int vm_devices_check(const struct vm_config *cfg, struct vmon_error *err)
-{
-	for (int i = 0; i < cfg->ndisks; i++)
-		if (virtio_blk_check(&cfg->disks[i], err) < 0)
-			return -1;
-	for (int i = 0; i < cfg->nnets; i++)
-		if (virtio_net_check(&cfg->nets[i], err) < 0)
-			return -1;
-	return 0;
-}
-
-/* A file: output (--serial, --console) must not be one of this VM's disk
- * images: opening it for output would truncate the image. (The file
- * chardev also refuses any image another VM holds: core/chardev_file.c.) */
-static int check_output(const struct vm_devices *d, const struct vm_config *cfg, const char *option,
+/* A file: output (the serial port, the console) must not be one of this
+ * VM's disk images, created before it: opening it for output would
+ * truncate the image. (The file chardev also refuses any image another
+ * VM holds: core/chardev_file.c.) */
+static int check_output(const struct vm_devices *d, const char *option,
 			const struct chardev_spec *spec, struct vmon_error *err)
 {
 	struct stat st;
 	if (spec->kind != CHARDEV_FILE || stat(spec->path, &st) < 0)
 		return 0; /* a new file is no image */
-	for (int i = 0; i < d->nblk; i++)
-		if (virtio_blk_is_image(d->blk[i], &st))
-			return err_setf(
-				err,
-				"%s file:%s is the image of --disk %s: refusing to overwrite "
-				"it",
-				option, spec->path, cfg->disks[i].path);
+	for (unsigned i = 0; i < d->ncreated; i++) {
+		const struct vm_device *b = &d->list[i];
+		if (b->ops == &virtio_blk_device && b->dev && virtio_blk_is_image(b->dev, &st))
+			return err_setf(err,
+					"%s file:%s is the image of --disk %s: refusing to "
+					"overwrite it",
+					option, spec->path, b->params.blk.spec.path);
+	}
 	return 0;
 }
 
-int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop *ev,
-		      const struct vm_config *cfg, struct vmon_error *err)
+int vm_devices_create(struct vm_devices *d, struct vmon_error *err)
 {
-	memset(d, 0, sizeof(*d));
-	struct chardev_spec spec, cs;
-	if (chardev_parse(cfg->serial, &spec, err) < 0 ||
-	    (cfg->console && chardev_parse(cfg->console, &cs, err) < 0))
-		return -1;
-	/* PCI bus 0: the host bridge at 00:00.0, then one virtio-blk per
-	 * --disk in order (but transport=mmio ones), then virtio-rng, then one virtio-net per
-	 * --net, virtio-vsock, virtio-console. */
-	if (pci_host_create(&d->pci, &m->pio, &m->mmio, &m->irq, err) < 0 ||
-	    iothread_create(&d->io, "virtio-io", err) < 0)
-		return -1;
-	/* The backend's ioeventfd hooks, re-filled by each backend create()
-	 * across reboots; the host registers notify addresses as the guest
-	 * enables decoding. */
-	pci_host_set_ioeventfd(d->pci, &m->ioev);
-	/* Devices with transport=mmio take the MMIO windows in order instead
-	 * of PCI slots (vm.h; the DSDT describes them, vm.c). The disks come
-	 * first of all: their images are open and locked (for the VM's whole
-	 * life) before any output file is created or truncated. */
-	unsigned nmmio = 0;
-	for (int i = 0; i < cfg->ndisks && i < VM_MAX_DISKS; i++) {
-		struct virtio_bus at;
-		if (place(&at, d, m, cfg->disk_mmio[i], &nmmio, err) < 0)
+	for (unsigned i = 0; i < d->n; i++) {
+		struct vm_device *v = &d->list[i];
+		if ((v->ops == &uart_16550_device &&
+		     check_output(d, "--serial", &v->params.uart.chr, err) < 0) ||
+		    (v->ops == &virtio_console_device &&
+		     check_output(d, "--console", &v->params.con.chr, err) < 0))
 			return -1;
-		int r = virtio_blk_create(&d->blk[i], &cfg->disks[i], &m->mem, &m->ctl, d->io, &at,
-					  err);
-		d->nblk = i + 1;
+		int r = v->ops->create(&v->dev, &d->env, &v->params, err);
+		d->ncreated = i + 1; /* destroy takes what create left, even on failure */
 		if (r < 0)
 			return -1;
+		/* The virtio devices after it sit on its bus. */
+		if (v->ops == &pci_host_device)
+			d->env.pci = v->dev;
 	}
-	if (check_output(d, cfg, "--serial", &spec, err) < 0 ||
-	    (cfg->console && check_output(d, cfg, "--console", &cs, err) < 0))
-		return -1;
-	if (chardev_create(&spec, &m->ctl, &d->console, err) < 0)
-		return -1;
-	if (uart_16550_create(&d->com1, &m->pio, COM1_PORT, line(m, COM1_GSI), d->console, err) <
-		    0 ||
-	    i8042_create(&d->i8042, &m->pio, line(m, KBD_GSI), line(m, AUX_GSI), &m->ctl, err) <
-		    0 ||
-	    rtc_cmos_create(&d->rtc, &m->pio, RTC_PORT, line(m, RTC_GSI), err) < 0 ||
-	    debug_exit_create(&d->debug_exit, &m->pio, DEBUG_EXIT_PORT, 4, cfg->debug_exit, &m->ctl,
-			      err) < 0 ||
-	    acpi_pm_create(&d->acpi_pm, &m->pio, &m->ctl, err) < 0)
-		return -1;
-	if (virtio_rng_create(&d->rng, &m->mem, &m->ctl, d->io, d->pci, err) < 0)
-		return -1;
-	for (int i = 0; i < cfg->nnets && i < VM_MAX_NICS; i++) {
-		/* 52:54:00:12:34:56, :57... as QEMU numbers its NICs */
-		const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + i)};
-		struct virtio_bus at;
-		if (place(&at, d, m, cfg->net_mmio[i], &nmmio, err) < 0)
+	/* Every device is subscribed: the service threads may run. */
+	for (unsigned i = 0; i < d->nloops; i++)
+		if (ev_thread_start(d->loops[i].loop, d->loops[i].kind, d->loops[i].name, err) < 0)
 			return -1;
-		int r = virtio_net_create(&d->net[i], &cfg->nets[i], mac, &m->mem, &m->ctl, &at,
-					  true, err);
-		d->nnet = i + 1;
-		if (r < 0)
-			return -1;
-	}
-	if (cfg->has_vsock) {
-		struct virtio_bus at;
-		if (place(&at, d, m, cfg->vsock_mmio, &nmmio, err) < 0 ||
-		    virtio_vsock_create(&d->vsock, &cfg->vsock, &m->mem, &m->ctl, &at, true, err) <
-			    0)
-			return -1;
-	}
-	if (cfg->console) {
-		struct virtio_bus at;
-		if (place(&at, d, m, cfg->console_mmio, &nmmio, err) < 0 ||
-		    chardev_create(&cs, &m->ctl, &d->hvc, err) < 0 ||
-		    iothread_create(&d->hvc_io, "virtio-con", err) < 0 ||
-		    virtio_console_create(&d->con, d->hvc, &m->mem, &m->ctl, d->hvc_io, &at, err) <
-			    0 ||
-		    chardev_start(d->hvc, ev, err) < 0)
-			return -1;
-	}
-	return chardev_start(d->console, ev, err);
+	return 0;
 }
 
 void vm_devices_reset(struct vm_devices *d)
 {
-	uart_16550_reset(d->com1);
-	i8042_reset(d->i8042);
-	rtc_cmos_reset(d->rtc);
-	for (int i = 0; i < d->nblk; i++)
-		virtio_blk_reset(d->blk[i]);
-	if (d->rng)
-		virtio_rng_reset(d->rng);
-	for (int i = 0; i < d->nnet; i++)
-		virtio_net_reset(d->net[i]);
-	if (d->vsock)
-		virtio_vsock_reset(d->vsock);
-	if (d->con)
-		virtio_console_reset(d->con);
-	pci_host_reset(d->pci);
-}
-
-void vm_devices_print_stats(struct vm_devices *d, FILE *out)
-{
-	if (d->pci)
-		pci_host_print_stats(d->pci, out);
-	for (int i = 0; i < d->nblk; i++)
-		virtio_mmio_print_stats(virtio_blk_transport(d->blk[i]), out);
-	for (int i = 0; i < d->nnet; i++)
-		virtio_mmio_print_stats(virtio_net_transport(d->net[i]), out);
-	if (d->vsock)
-		virtio_mmio_print_stats(virtio_vsock_transport(d->vsock), out);
-	if (d->con)
-		virtio_mmio_print_stats(virtio_console_transport(d->con), out);
+	for (unsigned i = d->ncreated; i-- > 0;) {
+		struct vm_device *v = &d->list[i];
+		if (v->dev && v->ops->reset)
+			v->ops->reset(v->dev);
+	}
 }
 
 void vm_devices_destroy(struct vm_devices *d)
 {
-	/* The I/O thread first: after it no device work runs. */
-	iothread_destroy(d->io);
-	for (int i = 0; i < d->nblk; i++)
-		virtio_blk_destroy(d->blk[i]);
-	virtio_rng_destroy(d->rng);
-	for (int i = 0; i < d->nnet; i++)
-		virtio_net_destroy(d->net[i]);
-	virtio_vsock_destroy(d->vsock);
-	iothread_destroy(d->hvc_io);
-	virtio_console_destroy(d->con);
-	chardev_destroy(d->hvc);
-	pci_host_destroy(d->pci);
-	acpi_pm_destroy(d->acpi_pm);
-	debug_exit_destroy(d->debug_exit);
-	rtc_cmos_destroy(d->rtc);
-	i8042_destroy(d->i8042);
-	uart_16550_destroy(d->com1);
-	chardev_destroy(d->console);
+	/* The service threads first: after them no device work runs. */
+	for (unsigned i = 0; i < d->nloops; i++)
+		ev_thread_stop(d->loops[i].loop);
+	for (unsigned i = d->ncreated; i-- > 0;) {
+		struct vm_device *v = &d->list[i];
+		if (v->dev)
+			v->ops->destroy(v->dev);
+		v->dev = NULL;
+	}
+	for (unsigned i = 0; i < d->nloops; i++)
+		ev_destroy(d->loops[i].loop);
 	memset(d, 0, sizeof(*d));
+}
+
+struct vm_device *vm_devices_find(struct vm_devices *d, const char *id)
+{
+	for (unsigned i = 0; i < d->ncreated; i++)
+		if (d->list[i].dev && strcmp(d->list[i].id, id) == 0)
+			return &d->list[i];
+	return NULL;
+}
+
+struct stat_ctx {
+	vm_devices_stat_fn fn;
+	void *opaque;
+	const struct vm_device *dev;
+};
+
+static void stat_counter(void *opaque, const char *name, uint64_t value)
+{
+	struct stat_ctx *c = opaque;
+	c->fn(c->opaque, c->dev, name, value);
+}
+
+void vm_devices_stats(struct vm_devices *d, vm_devices_stat_fn fn, void *opaque)
+{
+	struct stat_ctx c = {.fn = fn, .opaque = opaque};
+	const struct stats_sink sink = {.counter = stat_counter, .opaque = &c};
+	for (unsigned i = 0; i < d->ncreated; i++) {
+		const struct vm_device *v = &d->list[i];
+		if (!v->dev || !v->ops->stats)
+			continue;
+		c.dev = v;
+		v->ops->stats(v->dev, &sink);
+	}
+}
+
+struct print_ctx {
+	FILE *out;
+	const struct vm_device *cur;
+	char line[1024];
+	size_t len;
+};
+
+static void print_flush(struct print_ctx *p)
+{
+	if (p->cur && p->len)
+		fprintf(p->out, "vmon: stats: %s %s: %s\n", p->cur->id, p->cur->ops->kind, p->line);
+	p->len = 0;
+	p->line[0] = 0;
+}
+
+static void print_stat(void *opaque, const struct vm_device *dev, const char *name, uint64_t value)
+{
+	struct print_ctx *p = opaque;
+	if (dev != p->cur) {
+		print_flush(p);
+		p->cur = dev;
+	}
+	size_t nlen = strlen(name);
+	bool hex = nlen > 5 && strcmp(name + nlen - 5, "_base") == 0; /* addresses */
+	const char *sep = p->len ? ", " : "";
+	char *at = p->line + p->len;
+	size_t room = sizeof(p->line) - p->len;
+	int n = hex ? snprintf(at, room, "%s%s 0x%llx", sep, name, (unsigned long long)value)
+		    : snprintf(at, room, "%s%s %llu", sep, name, (unsigned long long)value);
+	if (n > 0 && (size_t)n < sizeof(p->line) - p->len)
+		p->len += (size_t)n;
+}
+
+void vm_devices_print_stats(struct vm_devices *d, FILE *out)
+{
+	struct print_ctx p = {.out = out};
+	vm_devices_stats(d, print_stat, &p);
+	print_flush(&p);
 }

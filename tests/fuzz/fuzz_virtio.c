@@ -326,11 +326,11 @@ static void setup(void)
 		die("virtio-rng", &err);
 	const struct net_spec ns = {.kind = NET_LOOP};
 	const uint8_t mac[6] = {0x52, 0x54, 0, 0x12, 0x34, 0x56};
-	if (virtio_net_create(&net, &ns, mac, &gm, NULL, NULL, false, &err) < 0)
+	if (virtio_net_create(&net, &ns, mac, &gm, NULL, NULL, NULL, &err) < 0)
 		die("virtio-net", &err);
 	struct vsock_spec vs = {.cid = 3};
 	snprintf(vs.path, sizeof(vs.path), "/tmp/vmon-fuzz-%d.sock", (int)getpid());
-	if (virtio_vsock_create(&vsock, &vs, &gm, NULL, NULL, false, &err) < 0)
+	if (virtio_vsock_create(&vsock, &vs, &gm, NULL, NULL, NULL, &err) < 0)
 		die("virtio-vsock", &err);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_5", vs.path);

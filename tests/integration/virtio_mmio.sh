@@ -55,9 +55,10 @@ mmio_run() { # mmio_run NAME BACKEND [EXTRA-ARGS...]; $EXTRA_CMDLINE: more for t
 	if [ "$r" = ok ]; then pass "$name-image"; else fail "$name-image" "$r"; fi
 }
 
-# notifies NAME: the MMIO disk's "notify writes through vmon" count.
+# notifies NAME: how many of the MMIO disk's queue notifies reached vmon
+# (VMON_STATS: notify_exits of the device at mmio_base 0xd0000000).
 notifies() {
-	sed -n 's/.*stats: mmio 0xd0000000 .*notify writes through vmon \([0-9]*\).*/\1/p' \
+	sed -n 's/.*stats: .* mmio_base 0xd0000000, .*notify_exits \([0-9]*\).*/\1/p' \
 		"$TMP/$1.err"
 }
 check_notifies() { # check_notifies NAME zero|some

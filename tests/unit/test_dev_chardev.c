@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/specs.h"
 #include "core/chardev.h"
 #include "core/event_loop.h"
 

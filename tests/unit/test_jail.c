@@ -257,7 +257,7 @@ static void test_run_rewrite(void **state)
 		"--disk /2-disk.img --serial unix:/serial.sock --console "
 		"file:/con.txt,transport=mmio --vsock 3,unix:/v.sock,transport=mmio --net "
 		"tap:tap0 --backend emu --cmdline --not-an-option --no-reboot "
-		"--future-option value");
+		"--future-option value --no-api");
 	assert_int_equal(r.nfiles, 6);
 	assert_int_equal(r.files[0].kind, JAIL_FILE_IMAGE);
 	assert_string_equal(r.files[0].host_path, kernel);
@@ -278,7 +278,7 @@ static void test_run_rewrite(void **state)
 	 * is said explicitly. */
 	char **argv2 = ARGV("--kernel", vmonfile, "--backend=kvm");
 	assert_int_equal(jail_run_prepare(3, argv2, reserved, 4, &r, &err), 0);
-	assert_string_equal(joined(&r), "--kernel /2-vmon --backend kvm");
+	assert_string_equal(joined(&r), "--kernel /2-vmon --backend kvm --no-api");
 	assert_true(r.kvm);
 	jail_run_free(&r);
 
@@ -286,8 +286,8 @@ static void test_run_rewrite(void **state)
 	char **argv3 = ARGV("--kernel", kernel, "--serial", "stdio");
 	assert_int_equal(jail_run_prepare(4, argv3, reserved, 4, &r, &err), 0);
 	const char *j = joined(&r);
-	assert_true(strcmp(j, "--kernel /bzImage --serial stdio --backend emu") == 0 ||
-		    strcmp(j, "--kernel /bzImage --serial stdio --backend kvm") == 0);
+	assert_true(strcmp(j, "--kernel /bzImage --serial stdio --backend emu --no-api") == 0 ||
+		    strcmp(j, "--kernel /bzImage --serial stdio --backend kvm --no-api") == 0);
 	jail_run_free(&r);
 
 	/* No --kernel: the default guest from $VMON_GUEST_DIR, with its
@@ -300,13 +300,22 @@ static void test_run_rewrite(void **state)
 	fclose(f);
 	char **argv4 = ARGV("--backend", "emu");
 	assert_int_equal(jail_run_prepare(2, argv4, reserved, 4, &r, &err), 0);
-	assert_string_equal(joined(&r), "--backend emu --kernel /bzImage --initrd "
-					"/initramfs.cpio.gz --cmdline console=ttyS0 quiet");
+	assert_string_equal(joined(&r),
+			    "--backend emu --kernel /bzImage --initrd "
+			    "/initramfs.cpio.gz --cmdline console=ttyS0 quiet --no-api");
 	jail_run_free(&r);
 	char **argv5 = ARGV("--backend", "emu", "--initrd", disk, "--cmdline", "x");
 	assert_int_equal(jail_run_prepare(6, argv5, reserved, 4, &r, &err), 0);
 	assert_string_equal(joined(&r), "--backend emu --initrd /disk.img --cmdline x --kernel "
-					"/bzImage");
+					"/bzImage --no-api");
+	jail_run_free(&r);
+	/* An API socket the user places is placed in the jail like a vsock
+	 * socket, and then the API is on. */
+	char **argv6 = ARGV("--backend", "emu", "--kernel", kernel, "--api-sock", "/run/a.sock",
+			    "--id", "j1");
+	assert_int_equal(jail_run_prepare(8, argv6, reserved, 4, &r, &err), 0);
+	assert_string_equal(joined(&r),
+			    "--backend emu --kernel /bzImage --api-sock /a.sock --id j1");
 	jail_run_free(&r);
 	unlink(irdpath);
 	unsetenv("VMON_GUEST_DIR");
@@ -326,6 +335,7 @@ static void expect_run_bad(int argc, char **argv, const char *want)
 
 static void test_run_bad(void **state)
 {
+	RUN_BAD("cannot be used in a jail", "--config-file", "/etc/vm.json");
 	RUN_BAD("--kernel: cannot use '/nonexistent/k'", "--kernel", "/nonexistent/k");
 	RUN_BAD("is not a regular file", "--kernel", tmpdir);
 	RUN_BAD("names a directory", "--kernel", "/tmp/");

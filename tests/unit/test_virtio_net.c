@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "cli/specs.h"
 #include "core/guest_mem.h"
 #include "devices/virtio/net_backend.h"
 #include "devices/virtio/virtio_net.h"
@@ -140,7 +141,7 @@ static void net_loopback(void **state)
 	struct virtio_net *n;
 	const struct net_spec spec = {.kind = NET_LOOP};
 	const uint8_t mac[6] = {0x52, 0x54, 0, 1, 2, 3};
-	assert_int_equal(virtio_net_create(&n, &spec, mac, &gm, NULL, NULL, false, &err), 0);
+	assert_int_equal(virtio_net_create(&n, &spec, mac, &gm, NULL, NULL, NULL, &err), 0);
 	struct virtio_device *vd = virtio_net_transport(n);
 	assert_int_equal(virtio_bar0_read(vd, VIRTIO_DEVCFG_OFF + 5, 1), 3); /* mac[5] */
 	virtio_bar0_write(vd, 0x14, 1, 3);
@@ -231,7 +232,7 @@ static void vsock_close_keeps_data(void **state)
 	assert_int_equal(listen(lfd, 1), 0);
 
 	struct virtio_vsock *v;
-	assert_int_equal(virtio_vsock_create(&v, &spec, &gm, NULL, NULL, false, &err), 0);
+	assert_int_equal(virtio_vsock_create(&v, &spec, &gm, NULL, NULL, NULL, &err), 0);
 	struct virtio_device *vd = virtio_vsock_transport(v);
 	virtio_bar0_write(vd, 0x14, 1, 3);
 	virtio_bar0_write(vd, 0x08, 4, 1);

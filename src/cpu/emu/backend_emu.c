@@ -191,6 +191,42 @@ static void emu_destroy(struct machine *m)
 	m->irq.ctx = NULL;
 }
 
+/* The software CPU's interrupt controllers and timer as device objects
+ * (their state lives in struct emu_vm; saved and restored through these
+ * once snapshots exist). The LAPICs are per vCPU and go with the vCPU. */
+static const struct device_ops emu_pic_device = {.kind = "emu-pic"};
+static const struct device_ops emu_ioapic_device = {.kind = "emu-ioapic"};
+static const struct device_ops emu_pit_device = {.kind = "emu-pit"};
+
+static unsigned emu_devices(struct machine *m, struct device_ref *out, unsigned max)
+{
+	struct emu_vm *vm = m->backend_priv;
+	if (!vm)
+		return 0;
+	const struct device_ref devs[] = {
+		{.id = "pic", .ops = &emu_pic_device, .dev = vm->pic},
+		{.id = "ioapic", .ops = &emu_ioapic_device, .dev = &vm->ioapic},
+		{.id = "pit", .ops = &emu_pit_device, .dev = vm->pit},
+	};
+	unsigned n = 0;
+	for (; n < max && n < sizeof(devs) / sizeof(devs[0]); n++)
+		out[n] = devs[n];
+	return n;
+}
+
+static void emu_vcpu_stats(struct machine *m, int index, const struct stats_sink *out)
+{
+	struct emu_vm *vm = m->backend_priv;
+	if (!vm || index < 0 || index >= vm->ncpus || !vm->cpus[index])
+		return;
+	/* The vCPU thread writes these without atomics; a relaxed read may
+	 * be a moment old, which is all a counter needs. */
+	struct emu_cpu *c = vm->cpus[index];
+	stats_put(out, "instructions", __atomic_load_n(&c->icount, __ATOMIC_RELAXED));
+	stats_put(out, "blocks_decoded", __atomic_load_n(&c->blocks_built, __ATOMIC_RELAXED));
+	stats_put(out, "native_runs", __atomic_load_n(&c->native_runs, __ATOMIC_RELAXED));
+}
+
 const struct cpu_backend cpu_backend_emu = {
 	.name = "emu",
 	.available = emu_available,
@@ -199,4 +235,6 @@ const struct cpu_backend cpu_backend_emu = {
 	.vcpu_run = emu_vcpu_run,
 	.vcpu_kick = emu_vcpu_kick,
 	.destroy = emu_destroy,
+	.devices = emu_devices,
+	.vcpu_stats = emu_vcpu_stats,
 };

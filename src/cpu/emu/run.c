@@ -222,6 +222,11 @@ static bool slow_path(struct emu_cpu *c)
 		c->slow = false;
 		if (vmctl_stopping(&m->ctl))
 			return false;
+		if (vmctl_pause_requested(&m->ctl)) {
+			/* Between blocks the vCPU's state is whole: park. */
+			vmctl_park(&m->ctl);
+			continue;
+		}
 		uint32_t ev = atomic_exchange(&c->events, 0);
 		if (ev) {
 			if (ev & EV_INIT)

@@ -12,12 +12,16 @@
 #include <stddef.h>
 
 #include "core/bus.h"
+#include "core/device.h"
+#include "core/layout.h"
 #include "core/machine.h"
+
+#define KVM_EXIT_STATS 48
 
 /* Addresses KVM needs in the MMIO hole below 4 GiB (Intel VMX keeps its
  * real-mode TSS and identity-map page there; 4 pages, unused by devices). */
-#define KVM_IDENTITY_MAP_GPA 0xfffbc000ULL
-#define KVM_TSS_GPA	     0xfffbd000ULL
+#define KVM_IDENTITY_MAP_GPA LAYOUT_KVM_IDENTITY_MAP
+#define KVM_TSS_GPA	     LAYOUT_KVM_TSS
 
 struct kvm_vcpu_state {
 	int index;
@@ -27,6 +31,8 @@ struct kvm_vcpu_state {
 	atomic_bool thread_known; /* thread is valid for pthread_kill */
 	struct bus_hint pio_hint;
 	struct bus_hint mmio_hint;
+	/* Exits by reason (KVM_EXIT_*; the last slot counts larger codes). */
+	_Atomic uint64_t exits[KVM_EXIT_STATS];
 };
 
 /* MSI routes for irqfds: GSIs from KVM_MSI_GSI_BASE up (0-23 are the
@@ -89,5 +95,6 @@ void kvm_install_kick_signal(void);
 
 /* Name of a KVM_EXIT_* code ("KVM_EXIT_IO"...), never NULL. */
 const char *kvm_exit_name(uint32_t reason);
+void kvm_vcpu_stats(struct machine *m, int index, const struct stats_sink *out);
 
 #endif

@@ -336,6 +336,11 @@ void kvm_vcpu_run(struct machine *m, int index)
 	pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
 
 	while (!vmctl_stopping(&m->ctl)) {
+		if (vmctl_pause_requested(&m->ctl)) {
+			/* Out of KVM_RUN, the vCPU's state is whole: park. */
+			vmctl_park(&m->ctl);
+			continue;
+		}
 		int r = ioctl(v->fd, KVM_RUN, 0);
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
@@ -349,6 +354,9 @@ void kvm_vcpu_run(struct machine *m, int index)
 			break;
 		}
 		uint32_t reason = v->run->exit_reason;
+		atomic_fetch_add_explicit(
+			&v->exits[reason < KVM_EXIT_STATS ? reason : KVM_EXIT_STATS - 1], 1,
+			memory_order_relaxed);
 		exit_handler h = reason < sizeof(exit_handlers) / sizeof(exit_handlers[0])
 					 ? exit_handlers[reason]
 					 : NULL;
@@ -356,4 +364,26 @@ void kvm_vcpu_run(struct machine *m, int index)
 			break;
 	}
 	atomic_store(&v->thread_known, false);
+}
+
+void kvm_vcpu_stats(struct machine *m, int index, const struct stats_sink *out)
+{
+	struct kvm_vm_state *k = kvm_state(m);
+	if (!k || index < 0 || index >= VMON_MAX_CPUS)
+		return;
+	struct kvm_vcpu_state *v = &k->vcpus[index];
+	for (unsigned r = 0; r < KVM_EXIT_STATS; r++) {
+		uint64_t n = atomic_load_explicit(&v->exits[r], memory_order_relaxed);
+		if (!n)
+			continue;
+		/* "KVM_EXIT_IO" -> "exit_io" */
+		char name[48] = "exit_";
+		const char *kn = r == KVM_EXIT_STATS - 1 ? "KVM_EXIT_OTHER" : kvm_exit_name(r);
+		size_t j = 5;
+		for (const char *p = kn + (strncmp(kn, "KVM_EXIT_", 9) == 0 ? 9 : 0);
+		     *p && j < sizeof(name) - 1; p++)
+			name[j++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+		name[j] = 0;
+		stats_put(out, name, n);
+	}
 }

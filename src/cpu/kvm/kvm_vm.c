@@ -219,6 +219,25 @@ static int kvm_vcpu_create(struct machine *m, int index, struct vmon_error *err)
 	return kvm_vcpu_setup(m, index, err);
 }
 
+/* The in-kernel interrupt controllers and timer as device objects: their
+ * state is KVM's (KVM_GET_IRQCHIP, KVM_GET_PIT2), saved and restored
+ * through these once snapshots exist; KVM_CREATE_IRQCHIP/PIT2 make them
+ * and closing the VM fd frees them. */
+static const struct device_ops kvm_irqchip_device = {.kind = "kvm-irqchip"};
+static const struct device_ops kvm_pit_device = {.kind = "kvm-pit"};
+
+static unsigned kvm_devices(struct machine *m, struct device_ref *out, unsigned max)
+{
+	const struct device_ref devs[] = {
+		{.id = "irqchip", .ops = &kvm_irqchip_device, .dev = m->backend_priv},
+		{.id = "pit", .ops = &kvm_pit_device, .dev = m->backend_priv},
+	};
+	unsigned n = 0;
+	for (; n < max && n < sizeof(devs) / sizeof(devs[0]); n++)
+		out[n] = devs[n];
+	return n;
+}
+
 const struct cpu_backend cpu_backend_kvm = {
 	.name = "kvm",
 	.available = kvm_available,
@@ -227,4 +246,6 @@ const struct cpu_backend cpu_backend_kvm = {
 	.vcpu_run = kvm_vcpu_run,
 	.vcpu_kick = kvm_vcpu_kick,
 	.destroy = kvm_destroy,
+	.devices = kvm_devices,
+	.vcpu_stats = kvm_vcpu_stats,
 };

@@ -5,13 +5,13 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+#include "core/thread.h"
 
 #define POOL_THREADS 4
 
@@ -33,7 +33,7 @@ struct blk_aio {
 	unsigned busy; /* pool: requests queued or running */
 	pthread_cond_t idle;
 	bool stopping;
-	pthread_t threads[POOL_THREADS];
+	struct vmon_thread threads[POOL_THREADS];
 	int nthreads;
 };
 
@@ -119,7 +119,6 @@ static void push_done(struct blk_aio *a, struct blk_aio_req *r)
 static void *pool_main(void *p)
 {
 	struct blk_aio *a = p;
-	pthread_setname_np(pthread_self(), "blk-io");
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
 		while (!a->todo_head && !a->stopping)
@@ -277,18 +276,12 @@ int blk_aio_event_fd(const struct blk_aio *a)
 
 static int pool_start(struct blk_aio *a, struct vmon_error *err)
 {
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (int i = 0; i < POOL_THREADS; i++) {
-		int r = pthread_create(&a->threads[i], NULL, pool_main, a);
-		if (r != 0) {
-			pthread_sigmask(SIG_SETMASK, &old, NULL);
-			return err_setf(err, "cannot start block I/O threads: %s", strerror(r));
-		}
+		if (vmon_thread_start(&a->threads[i], VMON_THREAD_BLK, "blkio", pool_main, a, err) <
+		    0)
+			return -1;
 		a->nthreads++;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
 }
 
@@ -336,6 +329,13 @@ fail:
 	return -1;
 }
 
+void blk_aio_set_fd(struct blk_aio *a, int fd)
+{
+	pthread_mutex_lock(&a->lock);
+	a->fd = fd;
+	pthread_mutex_unlock(&a->lock);
+}
+
 void blk_aio_destroy(struct blk_aio *a)
 {
 	if (!a)
@@ -348,7 +348,7 @@ void blk_aio_destroy(struct blk_aio *a)
 		pthread_cond_broadcast(&a->work);
 		pthread_mutex_unlock(&a->lock);
 		for (int i = 0; i < a->nthreads; i++)
-			pthread_join(a->threads[i], NULL);
+			vmon_thread_join(&a->threads[i]);
 	}
 	if (a->ring_ok) {
 		/* Closing the ring does not wait for what is in flight (an

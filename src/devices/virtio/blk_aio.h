@@ -70,6 +70,9 @@ int blk_aio_submit(struct blk_aio *a, struct blk_aio_req *r);
 void blk_aio_ack(struct blk_aio *a);
 /* One finished request, or NULL. */
 struct blk_aio_req *blk_aio_reap(struct blk_aio *a);
+/* Makes later requests use fd (the owner swaps the image). Only with
+ * nothing in flight. */
+void blk_aio_set_fd(struct blk_aio *a, int fd);
 /* Waits for requests in flight, then frees. NULL is a no-op. */
 void blk_aio_destroy(struct blk_aio *a);
 

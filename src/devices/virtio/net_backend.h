@@ -5,8 +5,9 @@
  * fuzzing). Back ends move plain Ethernet frames; the virtio_net_hdr is
  * the device's business.
  *
- * Threads: everything here runs on the device's net thread (virtio_net.c),
- * which polls the back end's file descriptors beside the device's notify
+ * Threads: everything here runs on the device's event loop (virtio_net.c),
+ * which polls the back end's file descriptors (a source of the loop,
+ * poll_fill and poll_done every round) beside the device's notify
  * eventfd. libslirp is not thread-safe; this keeps all its calls on one
  * thread.
  */
@@ -21,6 +22,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/event_loop.h" /* struct pollvec */
 
 #define NET_MAX_FRAME	65550 /* an Ethernet frame with a 64 KiB payload and a VLAN tag */
 #define NET_MAX_HOSTFWD 8
@@ -35,7 +37,7 @@ struct net_hostfwd {
 	uint16_t guest_port;
 };
 
-/* One --net: "tap:IFNAME[,mac=M]" or "user[,hostfwd=...][,mac=M]". */
+/* A NIC's host side (the CLI's --net, the API's network-interfaces). */
 struct net_spec {
 	enum net_kind kind;
 	char ifname[IFNAMSIZ]; /* tap */
@@ -45,26 +47,6 @@ struct net_spec {
 	int nfwd;
 	bool no_host_loopback; /* user: host-loopback=off */
 };
-
-/* Parses a --net value into out (one line in err on failure). Accepts
- *   tap:IFNAME                 IFNAME 1..15 characters
- *   user                       NAT through libslirp, guest 10.0.2.15/24,
- *                              gateway/host 10.0.2.2, DNS 10.0.2.3
- *   hostfwd=tcp|udp:[HADDR]:HPORT-[GADDR]:GPORT   (user only, up to 8)
- *   host-loopback=on|off       (user only) off: 10.0.2.2 no longer
- *                              reaches the host's 127.0.0.1
- *   mac=XX:XX:XX:XX:XX:XX      unicast
- * Returns 0 or -1. */
-__attribute__((warn_unused_result)) int net_spec_parse(const char *arg, struct net_spec *out,
-						       struct vmon_error *err);
-
-/* A growable pollfd array the net thread hands to its back end. */
-struct pollvec {
-	struct pollfd *fds;
-	int n, cap;
-};
-/* Appends (fd, events); returns its index, or -1 (out of memory). */
-int pollvec_add(struct pollvec *pv, int fd, short events);
 
 struct net_backend;
 

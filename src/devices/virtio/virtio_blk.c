@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/device.h"
+#include "core/event_loop.h"
 #include "core/image_lock.h"
-#include "devices/virtio/iothread.h"
 #include "devices/virtio/virtio_dev.h"
 
 #define BLK_QUEUE_SIZE	 128
@@ -67,7 +69,9 @@ struct virtio_blk {
 	char name[96];
 	uint8_t config[CFG_LEN];
 	struct blk_aio *aio;
+	char path[4096]; /* the image, for messages and GET */
 	/* Under vd.lock: */
+	uint64_t reads, writes, flushes, discards, read_bytes, write_bytes, io_errors;
 	struct blk_req *slots;
 	struct blk_req *free;
 	bool stalled; /* every slot in flight; resume on completion */
@@ -97,6 +101,8 @@ static void release(struct virtio_blk *b, struct blk_req *r)
 
 static void complete(struct virtio_blk *b, struct blk_req *r, uint8_t status)
 {
+	if (status == VIRTIO_BLK_S_IOERR)
+		b->io_errors++;
 	*r->status = status;
 	virtq_push(&b->vd.vq[0], r->vq.head, r->used_len);
 	virtio_queue_interrupt(&b->vd, 0);
@@ -160,6 +166,8 @@ static void start(struct virtio_blk *b, struct blk_req *r)
 		if (n < 0)
 			break;
 		r->used_len = (uint32_t)(in_len + 1);
+		b->reads++;
+		b->read_bytes += in_len;
 		submit(b, r, BLK_AIO_READ, r->data, n, sector * SECTOR, in_len);
 		return;
 	}
@@ -173,6 +181,8 @@ static void start(struct virtio_blk *b, struct blk_req *r)
 		int n = iov_slice(q->iov, q->nout, 16, out_len, r->data, VIRTQ_MAX_SEGS);
 		if (n < 0)
 			break;
+		b->writes++;
+		b->write_bytes += out_len;
 		submit(b, r, BLK_AIO_WRITE, r->data, n, sector * SECTOR, out_len);
 		return;
 	}
@@ -181,6 +191,7 @@ static void start(struct virtio_blk *b, struct blk_req *r)
 			complete(b, r, VIRTIO_BLK_S_OK);
 			return;
 		}
+		b->flushes++;
 		submit(b, r, BLK_AIO_FLUSH, NULL, 0, 0, 0);
 		return;
 	case VIRTIO_BLK_T_GET_ID: {
@@ -207,6 +218,7 @@ static void start(struct virtio_blk *b, struct blk_req *r)
 			complete(b, r, VIRTIO_BLK_S_OK);
 			return;
 		}
+		b->discards++;
 		submit(b, r, BLK_AIO_DISCARD, NULL, 0, s * SECTOR, num * SECTOR);
 		return;
 	}
@@ -271,7 +283,7 @@ void virtio_blk_poll(struct virtio_blk *b)
 	pthread_mutex_unlock(&b->vd.lock);
 }
 
-static void on_aio(void *opaque)
+static void on_aio(void *opaque, int fd, uint32_t events)
 {
 	virtio_blk_poll(opaque);
 }
@@ -355,7 +367,7 @@ int virtio_blk_check(const struct virtio_blk_spec *spec, struct vmon_error *err)
 }
 
 int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spec,
-		      struct guest_mem *gm, struct vm_control *ctl, struct iothread *io,
+		      struct guest_mem *gm, struct vm_control *ctl, struct event_loop *loop,
 		      const struct virtio_bus *at, struct vmon_error *err)
 {
 	*out = NULL;
@@ -377,6 +389,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spe
 	size_t idlen = strlen(id);
 	memcpy(b->id, id, idlen < sizeof(b->id) ? idlen : sizeof(b->id));
 	snprintf(b->name, sizeof(b->name), "virtio-blk %s", spec->path);
+	snprintf(b->path, sizeof(b->path), "%s", spec->path);
 	b->slots = calloc(BLK_QUEUE_SIZE, sizeof(*b->slots));
 	if (!b->slots)
 		return err_setf(err, "out of memory");
@@ -407,10 +420,10 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spe
 		.ops = &blk_ops,
 		.opaque = b,
 	};
-	if (virtio_device_init(&b->vd, &p, gm, ctl, io, at, err) < 0)
+	if (virtio_device_init(&b->vd, &p, gm, ctl, loop, at, err) < 0)
 		return -1;
-	if (io && iothread_add(io, blk_aio_event_fd(b->aio), on_aio, b, err) < 0)
-		return -1;
+	if (loop && ev_add(loop, blk_aio_event_fd(b->aio), EPOLLIN, on_aio, b) < 0)
+		return err_setf(err, "%s: event loop: %s", b->name, strerror(errno));
 	return 0;
 }
 
@@ -451,3 +464,76 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	free(b->slots);
 	free(b);
 }
+
+int virtio_blk_set_path(struct virtio_blk *b, const char *path, struct vmon_error *err)
+{
+	struct virtio_blk_spec spec = {.path = path, .ro = b->ro};
+	struct virtio_blk tmp = {.fd = -1};
+	if (open_image(&tmp, &spec, err) < 0) {
+		if (tmp.fd >= 0)
+			close(tmp.fd);
+		return -1;
+	}
+	struct virtio_device *vd = &b->vd;
+	pthread_mutex_lock(&vd->lock);
+	/* Requests already submitted finish on the old image; new ones wait
+	 * for the lock and then see the new one. */
+	while (vd->inflight)
+		pthread_cond_wait(&vd->drained, &vd->lock);
+	int old = b->fd;
+	b->fd = tmp.fd;
+	blk_aio_set_fd(b->aio, b->fd);
+	b->capacity = tmp.capacity;
+	put_le(b->config, CFG_CAPACITY, b->capacity, 8);
+	snprintf(b->path, sizeof(b->path), "%s", path);
+	virtio_config_changed(vd);
+	pthread_mutex_unlock(&vd->lock);
+	close(old); /* drops its lock */
+	return 0;
+}
+
+/* ---- Device object (core/device.h) ---- */
+
+static int blk_dev_create(void **out, const struct device_env *env, const void *params,
+			  struct vmon_error *err)
+{
+	const struct virtio_blk_params *p = params;
+	struct virtio_bus at;
+	*out = NULL;
+	if (virtio_bus_at(&at, env, &p->place, err) < 0)
+		return -1;
+	return virtio_blk_create((struct virtio_blk **)out, &p->spec, env->mem, env->ctl, p->loop,
+				 &at, err);
+}
+
+static void blk_dev_reset(void *dev)
+{
+	virtio_blk_reset(dev);
+}
+
+static void blk_dev_destroy(void *dev)
+{
+	virtio_blk_destroy(dev);
+}
+
+static void blk_dev_stats(void *dev, const struct stats_sink *out)
+{
+	struct virtio_blk *b = dev;
+	pthread_mutex_lock(&b->vd.lock);
+	uint64_t v[] = {b->reads,      b->writes,      b->flushes,  b->discards,
+			b->read_bytes, b->write_bytes, b->io_errors};
+	pthread_mutex_unlock(&b->vd.lock);
+	static const char *const names[] = {"reads",	  "writes",	 "flushes",  "discards",
+					    "read_bytes", "write_bytes", "io_errors"};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		stats_put(out, names[i], v[i]);
+	virtio_device_stats(&b->vd, out);
+}
+
+const struct device_ops virtio_blk_device = {
+	.kind = "virtio-blk",
+	.create = blk_dev_create,
+	.reset = blk_dev_reset,
+	.destroy = blk_dev_destroy,
+	.stats = blk_dev_stats,
+};

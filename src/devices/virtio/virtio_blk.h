@@ -34,8 +34,9 @@
 #include "core/guest_mem.h"
 #include "core/vm_control.h"
 #include "devices/virtio/blk_aio.h"
+#include "devices/virtio/virtio_dev.h"
 
-struct iothread;
+struct event_loop;
 struct virtio_blk;
 struct virtio_bus;
 struct virtio_device;
@@ -49,13 +50,23 @@ struct virtio_blk_spec {
 	enum blk_aio_kind aio; /* BLK_AIO_AUTO normally */
 };
 
+/* As a device object (core/device.h): spec's strings must outlive the
+ * device; the device subscribes to loop. Stats: reads, writes, flushes,
+ * discards, read_bytes, write_bytes, io_errors and the virtio ones. */
+struct virtio_blk_params {
+	struct virtio_blk_spec spec;
+	struct virtio_place place;
+	struct event_loop *loop;
+};
+extern const struct device_ops virtio_blk_device;
+
 /* Opens the image and plugs the device in at at (virtio_dev.h: a PCI
- * host's bus or an MMIO window; at and io may be NULL for tests: no bus,
- * no I/O thread). Bad images are reported as
+ * host's bus or an MMIO window; at and loop may be NULL for tests: no bus,
+ * no event loop). Bad images are reported as
  * one line naming the path. Returns 0, or -1 with err. */
 __attribute__((warn_unused_result)) int
 virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spec, struct guest_mem *gm,
-		  struct vm_control *ctl, struct iothread *io, const struct virtio_bus *at,
+		  struct vm_control *ctl, struct event_loop *loop, const struct virtio_bus *at,
 		  struct vmon_error *err);
 
 /* Opens, checks and locks the image as virtio_blk_create would, then
@@ -70,7 +81,7 @@ bool virtio_blk_is_image(const struct virtio_blk *b, const struct stat *st);
 /* The virtio device underneath (tests drive it through its transport). */
 struct virtio_device *virtio_blk_transport(struct virtio_blk *b);
 
-/* Handles finished I/O now (what the I/O thread does; tests, fuzzing). */
+/* Handles finished I/O now (what the device's loop does; tests, fuzzing). */
 void virtio_blk_poll(struct virtio_blk *b);
 
 /* What the device handed its I/O engine (tests: write-through). */
@@ -79,10 +90,19 @@ void virtio_blk_aio_stats(const struct virtio_blk *b, struct blk_aio_stats *out)
 /* "io_uring", "thread pool"... */
 const char *virtio_blk_engine(const struct virtio_blk *b);
 
+/* Replaces the image under the running device (Firecracker's PATCH of a
+ * drive's path_on_host): opens, checks and locks path as create would
+ * (same read-only mode), waits for requests in flight, switches, updates
+ * the capacity and tells the driver (configuration change interrupt).
+ * The old image is closed. Any thread but the device's loop; returns 0,
+ * or -1 with err and nothing changed. */
+__attribute__((warn_unused_result)) int virtio_blk_set_path(struct virtio_blk *b, const char *path,
+							    struct vmon_error *err);
+
 /* Device reset for a VM reset (waits for in-flight I/O). */
 void virtio_blk_reset(struct virtio_blk *b);
 
-/* After the I/O thread has stopped. NULL is a no-op. */
+/* After its loop's thread has stopped. NULL is a no-op. */
 void virtio_blk_destroy(struct virtio_blk *b);
 
 #endif

@@ -23,10 +23,11 @@ struct virtio_console {
 	bool rx_held;
 	uint64_t rx_off; /* bytes already written into rx_req */
 	bool want_space; /* the chardev waits for chardev_notify_space */
+	uint64_t tx_bytes, rx_bytes;
 	uint8_t out[OUT_CHUNK];
 };
 
-/* ---- Output: transmitq, on the I/O thread ---- */
+/* ---- Output: transmitq, on the device's loop ---- */
 
 static void tx_work(struct virtio_console *c)
 {
@@ -57,6 +58,7 @@ static void tx_work(struct virtio_console *c)
 			pthread_mutex_unlock(&vd->lock);
 			(void)chardev_write(c->chr, c->out, n);
 			pthread_mutex_lock(&vd->lock);
+			c->tx_bytes += n;
 			off += n;
 			if (!virtio_queue_live(vd, TXQ))
 				break; /* reset meanwhile: the chain is gone */
@@ -101,6 +103,7 @@ static size_t sink_receive(void *opaque, const uint8_t *buf, size_t n)
 	if (rx_take(c)) {
 		done = iov_from_buf(c->rx_req.iov, c->rx_req.nin, c->rx_off, buf, n);
 		c->rx_off += done;
+		c->rx_bytes += done;
 		virtq_push(&vd->vq[RXQ], c->rx_req.head, (uint32_t)c->rx_off);
 		virtio_queue_interrupt(vd, RXQ);
 		c->rx_held = false;
@@ -136,8 +139,8 @@ static void con_reset(struct virtio_device *vd)
 static const struct virtio_device_ops con_ops = {.queue_work = con_queue_work, .reset = con_reset};
 
 int virtio_console_create(struct virtio_console **out, struct chardev *chr, struct guest_mem *gm,
-			  struct vm_control *ctl, struct iothread *io, const struct virtio_bus *at,
-			  struct vmon_error *err)
+			  struct vm_control *ctl, struct event_loop *loop,
+			  const struct virtio_bus *at, struct vmon_error *err)
 {
 	*out = NULL;
 	struct virtio_console *c = calloc(1, sizeof(*c));
@@ -157,7 +160,7 @@ int virtio_console_create(struct virtio_console **out, struct chardev *chr, stru
 		.ops = &con_ops,
 		.opaque = c,
 	};
-	if (virtio_device_init(&c->vd, &p, gm, ctl, io, at, err) < 0)
+	if (virtio_device_init(&c->vd, &p, gm, ctl, loop, at, err) < 0)
 		return -1;
 	chardev_set_sink(chr, &sink_ops, c);
 	return 0;
@@ -183,3 +186,58 @@ void virtio_console_destroy(struct virtio_console *c)
 	}
 	free(c);
 }
+
+/* ---- Device object (core/device.h): the device and the chardev it owns ---- */
+
+struct con_dev {
+	struct virtio_console *con;
+	struct chardev *chr;
+};
+
+static void con_dev_destroy(void *dev)
+{
+	struct con_dev *d = dev;
+	virtio_console_destroy(d->con);
+	chardev_destroy(d->chr);
+	free(d);
+}
+
+static int con_dev_create(void **out, const struct device_env *env, const void *params,
+			  struct vmon_error *err)
+{
+	const struct virtio_console_params *p = params;
+	struct con_dev *d = calloc(1, sizeof(*d));
+	*out = d;
+	if (!d)
+		return err_setf(err, "out of memory");
+	struct virtio_bus at;
+	if (virtio_bus_at(&at, env, &p->place, err) < 0 ||
+	    chardev_create(&p->chr, env->ctl, &d->chr, err) < 0 ||
+	    virtio_console_create(&d->con, d->chr, env->mem, env->ctl, p->loop, &at, err) < 0)
+		return -1;
+	return chardev_start(d->chr, env->main_loop, err);
+}
+
+static void con_dev_reset(void *dev)
+{
+	virtio_console_reset(((struct con_dev *)dev)->con);
+}
+
+static void con_dev_stats(void *dev, const struct stats_sink *out)
+{
+	struct virtio_console *c = ((struct con_dev *)dev)->con;
+	pthread_mutex_lock(&c->vd.lock);
+	uint64_t tx = c->tx_bytes, rx = c->rx_bytes;
+	pthread_mutex_unlock(&c->vd.lock);
+	stats_put(out, "tx_bytes", tx);
+	stats_put(out, "rx_bytes", rx);
+	virtio_device_stats(&c->vd, out);
+}
+
+const struct device_ops virtio_console_device = {
+	.kind = "virtio-console",
+	.create = con_dev_create,
+	.reset = con_dev_reset,
+	.destroy = con_dev_destroy,
+	.stats = con_dev_stats,
+};

@@ -6,10 +6,11 @@
  * same back ends as --serial) to the guest, queue 1 (transmitq) the
  * guest's output to it.
  *
- * Output runs on the I/O thread given at creation and blocks there while
+ * Output runs on the event loop given at creation and blocks there while
  * the chardev applies backpressure (a unix client not reading); give the
- * console its own I/O thread so the disks do not wait on it. Input
- * arrives on the event-loop thread through the chardev's sink interface:
+ * console a loop of its own (the VM's "vmon-con" thread) so the disks do
+ * not wait on it. Input arrives on the chardev's loop (the main thread)
+ * through the chardev's sink interface:
  * vmon reads its input only as far as the guest has posted receive
  * buffers, so nothing is lost.
  *
@@ -20,26 +21,39 @@
 #ifndef VMON_DEVICES_VIRTIO_VIRTIO_CONSOLE_H
 #define VMON_DEVICES_VIRTIO_VIRTIO_CONSOLE_H
 
+#include "core/chardev.h"
+#include "core/device.h"
 #include "core/error.h"
+#include "devices/virtio/virtio_dev.h"
 #include "core/guest_mem.h"
 #include "core/vm_control.h"
 
 struct chardev;
-struct iothread;
+struct event_loop;
 struct virtio_bus;
 struct virtio_console;
 struct virtio_device;
 
+/* As a device object (core/device.h): on a chardev it creates from chr,
+ * owns, and starts on env->main_loop; output on loop. Stats: tx_bytes,
+ * rx_bytes and the virtio ones. */
+struct virtio_console_params {
+	struct chardev_spec chr;
+	struct virtio_place place;
+	struct event_loop *loop;
+};
+extern const struct device_ops virtio_console_device;
+
 /* Attaches to chr as its input sink (before chardev_start) and plugs the
- * device in at at (virtio_dev.h). chr, io and the bus must outlive the
- * device; io and at may be NULL (tests). */
+ * device in at at (virtio_dev.h). chr, loop and the bus must outlive the
+ * device; loop and at may be NULL (tests). */
 __attribute__((warn_unused_result)) int
 virtio_console_create(struct virtio_console **out, struct chardev *chr, struct guest_mem *gm,
-		      struct vm_control *ctl, struct iothread *io, const struct virtio_bus *at,
+		      struct vm_control *ctl, struct event_loop *loop, const struct virtio_bus *at,
 		      struct vmon_error *err);
 struct virtio_device *virtio_console_transport(struct virtio_console *c);
 void virtio_console_reset(struct virtio_console *c);
-/* After the I/O and event-loop threads have stopped. NULL is a no-op. */
+/* After the threads of its loops have stopped. NULL is a no-op. */
 void virtio_console_destroy(struct virtio_console *c);
 
 #endif

@@ -13,7 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "devices/virtio/iothread.h"
+#include "core/event_loop.h"
 #include "devices/virtio/virtio_mmio.h"
 #include "devices/virtio/virtio_pci.h"
 
@@ -48,8 +48,16 @@ void virtio_needs_reset(struct virtio_device *vd, const char *why)
 {
 	if (vd->status & VIRTIO_STATUS_NEEDS_RESET)
 		return;
+	atomic_fetch_add_explicit(&vd->needs_resets, 1, memory_order_relaxed);
 	warn(vd, &vd->warned_reset, &vd->rl_reset, "device needs reset", why);
 	vd->status |= VIRTIO_STATUS_NEEDS_RESET;
+	if (vd->status & VIRTIO_STATUS_DRIVER_OK)
+		raise_irq(vd, vd->config_msix, VIRTIO_ISR_CONFIG);
+}
+
+void virtio_config_changed(struct virtio_device *vd)
+{
+	vd->config_generation++;
 	if (vd->status & VIRTIO_STATUS_DRIVER_OK)
 		raise_irq(vd, vd->config_msix, VIRTIO_ISR_CONFIG);
 }
@@ -57,6 +65,7 @@ void virtio_needs_reset(struct virtio_device *vd, const char *why)
 void virtio_fail_request(struct virtio_device *vd, unsigned q, uint16_t head, const char *why)
 {
 	warn(vd, &vd->warned_req, &vd->rl_req, "bad request", why);
+	atomic_fetch_add_explicit(&vd->bad_requests, 1, memory_order_relaxed);
 	virtq_push(&vd->vq[q], head, 0);
 	virtio_queue_interrupt(vd, q);
 }
@@ -128,7 +137,7 @@ void virtio_process_notifications(struct virtio_device *vd)
 			vd->ops->queue_work(vd, q);
 }
 
-static void on_notify(void *opaque)
+static void on_notify(void *opaque, int fd, uint32_t events)
 {
 	virtio_process_notifications(opaque);
 }
@@ -296,11 +305,11 @@ int virtio_core_init(struct virtio_device *vd, const struct virtio_params *p, st
 	return 0;
 }
 
-int virtio_core_start(struct virtio_device *vd, struct iothread *io, struct vmon_error *err)
+int virtio_core_start(struct virtio_device *vd, struct event_loop *loop, struct vmon_error *err)
 {
 	virtio_core_reset_locked(vd);
-	if (io && iothread_add(io, vd->notify_fd, on_notify, vd, err) < 0)
-		return -1;
+	if (loop && ev_add(loop, vd->notify_fd, EPOLLIN, on_notify, vd) < 0)
+		return err_setf(err, "%s: event loop: %s", vd->name, strerror(errno));
 	return 0;
 }
 
@@ -324,12 +333,12 @@ void virtio_core_fini(struct virtio_device *vd)
 }
 
 int virtio_device_init(struct virtio_device *vd, const struct virtio_params *p,
-		       struct guest_mem *gm, struct vm_control *ctl, struct iothread *io,
+		       struct guest_mem *gm, struct vm_control *ctl, struct event_loop *loop,
 		       const struct virtio_bus *at, struct vmon_error *err)
 {
 	if (at && at->kind == VIRTIO_TRANSPORT_MMIO)
-		return virtio_mmio_init(vd, p, gm, ctl, io, at, err);
-	return virtio_pci_init(vd, p, gm, ctl, io, at ? at->pci : NULL, err);
+		return virtio_mmio_init(vd, p, gm, ctl, loop, at, err);
+	return virtio_pci_init(vd, p, gm, ctl, loop, at ? at->pci : NULL, err);
 }
 
 void virtio_device_fini(struct virtio_device *vd)
@@ -340,4 +349,31 @@ void virtio_device_fini(struct virtio_device *vd)
 		vd->transport->fini(vd);
 	vd->transport = NULL;
 	virtio_core_fini(vd);
+}
+
+int virtio_bus_at(struct virtio_bus *out, const struct device_env *env,
+		  const struct virtio_place *place, struct vmon_error *err)
+{
+	if (place->kind == VIRTIO_TRANSPORT_MMIO) {
+		*out = (struct virtio_bus){
+			.kind = VIRTIO_TRANSPORT_MMIO,
+			.mmio = env->mmio,
+			.mmio_base = place->mmio_base,
+			.irq = {.router = env->irq, .gsi = place->gsi},
+			.ioev = env->ioev,
+		};
+		return 0;
+	}
+	if (!env->pci)
+		return err_setf(err, "a PCI virtio device needs the PCI host");
+	*out = (struct virtio_bus){.kind = VIRTIO_TRANSPORT_PCI, .pci = env->pci};
+	return 0;
+}
+
+void virtio_device_stats(struct virtio_device *vd, const struct stats_sink *out)
+{
+	if (vd->transport && vd->transport->stats)
+		vd->transport->stats(vd, out);
+	stats_put(out, "bad_requests", atomic_load(&vd->bad_requests));
+	stats_put(out, "needs_resets", atomic_load(&vd->needs_resets));
 }

@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include "core/bus.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/guest_mem.h"
 #include "core/ioeventfd.h"
@@ -49,7 +50,7 @@
 #include "core/vm_control.h"
 #include "devices/virtio/virtqueue.h"
 
-struct iothread;
+struct event_loop;
 struct pci_host;
 
 #define VIRTIO_MAX_QUEUES	  8
@@ -70,7 +71,7 @@ struct pci_host;
 struct virtio_device;
 
 struct virtio_device_ops {
-	/* On the I/O thread, without vd->lock: the driver notified queue q
+	/* On the device's event-loop thread, without vd->lock: the driver notified queue q
 	 * (or the device asked with virtio_kick). Takes vd->lock itself. */
 	void (*queue_work)(struct virtio_device *vd, unsigned q);
 	/* With vd->lock held, after a reset (guest status 0, or the VM's
@@ -94,6 +95,8 @@ struct virtio_transport_ops {
 	uint16_t (*vector_ok)(struct virtio_device *vd, uint16_t vector);
 	/* Frees the transport (vd->lock not held). */
 	void (*fini)(struct virtio_device *vd);
+	/* Reports the transport's counters (vd->lock not held). */
+	void (*stats)(struct virtio_device *vd, const struct stats_sink *out);
 };
 
 struct virtio_queue_cfg {
@@ -129,6 +132,8 @@ struct virtio_device {
 	 * virtio_device_fini. */
 	bool warned_reset, warned_req;
 	struct ratelimit rl_reset, rl_req;
+	/* Counters (stats): chains failed as malformed, NEEDS_RESET raised. */
+	_Atomic uint64_t bad_requests, needs_resets;
 
 	/* notify_fd: epoll set of kick_fd[0..nqueues); poll it for POLLIN,
 	 * never read() it: virtio_process_notifications drains it. */
@@ -167,19 +172,40 @@ struct virtio_bus {
 	struct ioeventfd_router *ioev;
 };
 
+/* Where a device object (core/device.h) is placed: bus 0 of env->pci, or
+ * the MMIO window [mmio_base, +4 KiB) with IOAPIC line gsi (core/layout.h
+ * hands both out). */
+struct virtio_place {
+	enum virtio_transport_kind kind;
+	uint64_t mmio_base;
+	unsigned gsi;
+};
+
+/* The virtio_bus a placement means in env. Returns 0, or -1 with err
+ * (PCI without a PCI host). */
+__attribute__((warn_unused_result)) int virtio_bus_at(struct virtio_bus *out,
+						      const struct device_env *env,
+						      const struct virtio_place *place,
+						      struct vmon_error *err);
+
+/* The counters every virtio device reports: the transport's (PCI slot or
+ * MMIO window, notifies that reached vmon, ioeventfds, interrupts) and
+ * bad_requests, needs_resets. Any thread. */
+void virtio_device_stats(struct virtio_device *vd, const struct stats_sink *out);
+
 /* Initialises vd (embedded in the device's struct) on the transport at
  * names (NULL: PCI without a host, for tests). gm, ctl, io and the bus
  * must outlive it. Returns 0, or -1 with err (then virtio_device_fini). */
 __attribute__((warn_unused_result)) int
 virtio_device_init(struct virtio_device *vd, const struct virtio_params *p, struct guest_mem *gm,
-		   struct vm_control *ctl, struct iothread *io, const struct virtio_bus *at,
+		   struct vm_control *ctl, struct event_loop *loop, const struct virtio_bus *at,
 		   struct vmon_error *err);
 
-/* Frees what init allocated. The I/O thread must be gone. */
+/* Frees what init allocated. The device's loop must not run any more. */
 void virtio_device_fini(struct virtio_device *vd);
 
 /* Transport reset as if the driver wrote status 0 (waits for in-flight
- * requests). Any thread but the I/O thread; takes vd->lock. */
+ * requests). Any thread but the device's loop thread; takes vd->lock. */
 void virtio_reset(struct virtio_device *vd);
 
 /* ---- For device implementations; all with vd->lock held ---- */
@@ -207,7 +233,12 @@ void virtio_fail_request(struct virtio_device *vd, unsigned q, uint16_t head, co
 bool virtio_pop_writable(struct virtio_device *vd, unsigned q, struct virtq_req *req,
 			 uint64_t min_in);
 
-/* Makes the I/O thread call queue_work(q) again. Any thread, any lock. */
+/* The device configuration changed (capacity...): bumps the generation
+ * and sends a configuration-change interrupt if the driver is running.
+ * vd->lock held. */
+void virtio_config_changed(struct virtio_device *vd);
+
+/* Makes the device's loop call queue_work(q) again. Any thread, any lock. */
 void virtio_kick(struct virtio_device *vd, unsigned q);
 
 /* Drains notify_fd and runs queue_work for every queue notified since
@@ -225,7 +256,7 @@ virtio_core_init(struct virtio_device *vd, const struct virtio_params *p, struct
 /* After the transport is set up: the initial reset, then io (may be
  * NULL) starts watching notify_fd. */
 __attribute__((warn_unused_result)) int
-virtio_core_start(struct virtio_device *vd, struct iothread *io, struct vmon_error *err);
+virtio_core_start(struct virtio_device *vd, struct event_loop *loop, struct vmon_error *err);
 /* Closes the eventfds and destroys the lock (after the transport let go). */
 void virtio_core_fini(struct virtio_device *vd);
 

@@ -76,11 +76,27 @@ static void mmio_fini(struct virtio_device *vd)
 	vd->tpriv = NULL;
 }
 
+static void mmio_stats(struct virtio_device *vd, const struct stats_sink *out)
+{
+	struct virtio_mmio *mm = mm_of(vd);
+	unsigned reg = 0;
+	pthread_mutex_lock(&vd->lock);
+	for (unsigned q = 0; q < vd->nqueues; q++)
+		reg += mm->ioev_on[q];
+	pthread_mutex_unlock(&vd->lock);
+	stats_put(out, "mmio_base", mm->base);
+	stats_put(out, "notify_exits", atomic_load(&mm->notify_writes));
+	stats_put(out, "ioeventfds_registered", reg);
+	stats_put(out, "ioeventfds", vd->nqueues);
+	stats_put(out, "interrupts", atomic_load(&mm->interrupts));
+}
+
 static const struct virtio_transport_ops mmio_transport = {
 	.interrupt = mmio_interrupt,
 	.reset = mmio_reset,
 	.queue_enabled = mmio_queue_enabled,
 	.fini = mmio_fini,
+	.stats = mmio_stats,
 };
 
 /* ---- Registers ---- */
@@ -211,7 +227,7 @@ static void bus_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 static const struct bus_ops mmio_ops = {.read = bus_read, .write = bus_write};
 
 int virtio_mmio_init(struct virtio_device *vd, const struct virtio_params *p, struct guest_mem *gm,
-		     struct vm_control *ctl, struct iothread *io, const struct virtio_bus *at,
+		     struct vm_control *ctl, struct event_loop *loop, const struct virtio_bus *at,
 		     struct vmon_error *err)
 {
 	if (virtio_core_init(vd, p, gm, ctl, err) < 0)
@@ -228,27 +244,10 @@ int virtio_mmio_init(struct virtio_device *vd, const struct virtio_params *p, st
 	if (mm->base % VIRTIO_MMIO_SIZE)
 		return err_setf(err, "%s: MMIO window 0x%llx is not 4 KiB aligned", p->name,
 				(unsigned long long)mm->base);
-	if (virtio_core_start(vd, io, err) < 0)
+	if (virtio_core_start(vd, loop, err) < 0)
 		return -1;
 	if (at->mmio &&
 	    bus_register(at->mmio, mm->base, VIRTIO_MMIO_SIZE, &mmio_ops, vd, p->name, err) < 0)
 		return -1;
 	return 0;
-}
-
-void virtio_mmio_print_stats(struct virtio_device *vd, FILE *out)
-{
-	struct virtio_mmio *mm = vd->transport == &mmio_transport ? mm_of(vd) : NULL;
-	if (!mm)
-		return;
-	unsigned reg = 0;
-	pthread_mutex_lock(&vd->lock);
-	for (unsigned q = 0; q < vd->nqueues; q++)
-		reg += mm->ioev_on[q];
-	pthread_mutex_unlock(&vd->lock);
-	fprintf(out,
-		"vmon: stats: mmio 0x%llx %s: notify writes through vmon %lu, "
-		"ioeventfds registered %u/%u; interrupts %lu\n",
-		(unsigned long long)mm->base, vd->name, atomic_load(&mm->notify_writes), reg,
-		vd->nqueues, atomic_load(&mm->interrupts));
 }

@@ -68,16 +68,12 @@
  * Returns 0, or -1 with err (then virtio_device_fini). */
 __attribute__((warn_unused_result)) int
 virtio_mmio_init(struct virtio_device *vd, const struct virtio_params *p, struct guest_mem *gm,
-		 struct vm_control *ctl, struct iothread *io, const struct virtio_bus *at,
+		 struct vm_control *ctl, struct event_loop *loop, const struct virtio_bus *at,
 		 struct vmon_error *err);
 
 /* Register access at offset off of the window, as the bus does it (tests
  * and fuzzing); vd must be on the MMIO transport. */
 uint64_t virtio_mmio_read(struct virtio_device *vd, uint64_t off, unsigned size);
 void virtio_mmio_write(struct virtio_device *vd, uint64_t off, unsigned size, uint64_t val);
-
-/* VMON_STATS: one line if vd is on the MMIO transport (notify writes that
- * reached vmon, ioeventfds registered now, interrupts raised). */
-void virtio_mmio_print_stats(struct virtio_device *vd, FILE *out);
 
 #endif

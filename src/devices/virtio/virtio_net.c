@@ -5,16 +5,14 @@
  */
 #include "devices/virtio/virtio_net.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
+
+#include "core/device.h"
+#include "core/event_loop.h"
 
 #include "devices/virtio/virtio_dev.h"
 
@@ -39,12 +37,11 @@ struct virtio_net {
 	struct virtq_req rx_req; /* a receive chain taken from the ring, not filled yet */
 	bool rx_held;
 	_Atomic unsigned long rx_dropped;
-	/* Net thread only: */
+	uint64_t tx_frames, tx_bytes, rx_frames, rx_bytes;
+	/* On the loop only: */
 	uint8_t tx_frame[NET_MAX_FRAME];
-	struct pollvec pv;
-	int stop_fd;
-	pthread_t thread;
-	bool started;
+	struct event_loop *loop; /* the VM's, or own_loop */
+	struct event_loop *own_loop;
 };
 
 /* ---- Receive (net thread) ---- */
@@ -88,6 +85,8 @@ static bool peer_rx(void *dev, const uint8_t *frame, size_t len)
 	iov_from_buf(q->iov, q->nin, 0, hdr, NET_HDR_LEN);
 	iov_from_buf(q->iov, q->nin, NET_HDR_LEN, frame, len);
 	n->rx_held = false;
+	n->rx_frames++;
+	n->rx_bytes += len;
 	virtq_push(&vd->vq[RXQ], q->head, (uint32_t)(NET_HDR_LEN + len));
 	virtio_queue_interrupt(vd, RXQ);
 	pthread_mutex_unlock(&vd->lock);
@@ -131,6 +130,8 @@ static void tx_work(struct virtio_net *n)
 			 * the guest can no longer change. */
 			len = iov_to_buf(req.iov, req.nout, NET_HDR_LEN, n->tx_frame,
 					 req.out_bytes - NET_HDR_LEN);
+			n->tx_frames++;
+			n->tx_bytes += len;
 			virtq_push(&vd->vq[TXQ], req.head, 0);
 			virtio_queue_interrupt(vd, TXQ);
 		}
@@ -156,50 +157,25 @@ static void net_reset(struct virtio_device *vd)
 
 static const struct virtio_device_ops net_ops = {.queue_work = net_queue_work, .reset = net_reset};
 
-/* ---- The net thread ---- */
+/* ---- The back end as a source of the device's loop ---- */
 
-/* One round: wait up to max_wait_ms (-1: forever) for the notify eventfd,
- * the stop eventfd or the back end, then do the work. Returns false when
- * asked to stop. */
-static bool net_round(struct virtio_net *n, int max_wait_ms)
+static void be_prepare(void *opaque, struct pollvec *pv, int *timeout_ms)
 {
-	struct pollvec *pv = &n->pv;
-	pv->n = 0;
-	(void)pollvec_add(pv, n->vd.notify_fd, POLLIN);
-	if (n->stop_fd >= 0)
-		(void)pollvec_add(pv, n->stop_fd, POLLIN);
-	int first = pv->n;
-	int timeout = max_wait_ms;
-	n->be->ops->poll_fill(n->be, pv, peer_rx_ready(n), &timeout);
-	if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms))
-		timeout = max_wait_ms;
-	int r = poll(pv->fds, (nfds_t)pv->n, timeout);
-	if (r < 0) {
-		if (errno != EINTR)
-			return false;
-		for (int i = 0; i < pv->n; i++)
-			pv->fds[i].revents = 0;
-	}
-	if (n->stop_fd >= 0 && (pv->fds[1].revents & POLLIN))
-		return false;
-	/* Drains notify_fd (per-queue eventfds). */
-	virtio_process_notifications(&n->vd);
+	struct virtio_net *n = opaque;
+	n->be->ops->poll_fill(n->be, pv, peer_rx_ready(n), timeout_ms);
+}
+
+static void be_dispatch(void *opaque, const struct pollvec *pv, int first)
+{
+	struct virtio_net *n = opaque;
 	n->be->ops->poll_done(n->be, pv, first);
-	return true;
 }
 
-static void *net_thread(void *p)
-{
-	struct virtio_net *n = p;
-	pthread_setname_np(pthread_self(), "virtio-net");
-	while (net_round(n, -1)) {
-	}
-	return NULL;
-}
+static const struct ev_source_ops be_source = {.prepare = be_prepare, .dispatch = be_dispatch};
 
 void virtio_net_poll(struct virtio_net *n)
 {
-	(void)net_round(n, 0);
+	ev_run_once(n->loop, 0);
 }
 
 /* ---- Life cycle ---- */
@@ -213,15 +189,21 @@ int virtio_net_check(const struct net_spec *spec, struct vmon_error *err)
 
 int virtio_net_create(struct virtio_net **out, const struct net_spec *spec, const uint8_t mac[6],
 		      struct guest_mem *gm, struct vm_control *ctl, const struct virtio_bus *at,
-		      bool thread, struct vmon_error *err)
+		      struct event_loop *loop, struct vmon_error *err)
 {
 	*out = NULL;
 	struct virtio_net *n = calloc(1, sizeof(*n));
 	if (!n)
 		return err_setf(err, "out of memory");
 	n->vd.notify_fd = -1;
-	n->stop_fd = -1;
 	*out = n;
+	if (!loop) {
+		n->own_loop = ev_create(err);
+		if (!n->own_loop)
+			return -1;
+		loop = n->own_loop;
+	}
+	n->loop = loop;
 	int r = spec->kind == NET_TAP	 ? net_tap_create(&n->be, spec->ifname, err)
 		: spec->kind == NET_USER ? net_slirp_create(&n->be, spec, err)
 					 : net_loop_create(&n->be, err);
@@ -245,23 +227,9 @@ int virtio_net_create(struct virtio_net **out, const struct net_spec *spec, cons
 		.ops = &net_ops,
 		.opaque = n,
 	};
-	/* No shared I/O thread: the net thread polls the notify eventfd. */
-	if (virtio_device_init(&n->vd, &p, gm, ctl, NULL, at, err) < 0)
+	if (virtio_device_init(&n->vd, &p, gm, ctl, loop, at, err) < 0)
 		return -1;
-	if (!thread)
-		return 0;
-	n->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (n->stop_fd < 0)
-		return err_setf(err, "%s: eventfd: %s", n->name, strerror(errno));
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old); /* the thread takes no signals */
-	r = pthread_create(&n->thread, NULL, net_thread, n);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r != 0)
-		return err_setf(err, "%s: cannot start its thread: %s", n->name, strerror(r));
-	n->started = true;
-	return 0;
+	return ev_add_source(loop, &be_source, n, err);
 }
 
 struct virtio_device *virtio_net_transport(struct virtio_net *n)
@@ -283,19 +251,55 @@ void virtio_net_destroy(struct virtio_net *n)
 {
 	if (!n)
 		return;
-	if (n->started) {
-		uint64_t one = 1;
-		if (write(n->stop_fd, &one, sizeof(one)) < 0) {
-			/* cannot fail for an eventfd below its maximum */
-		}
-		pthread_join(n->thread, NULL);
-	}
-	if (n->stop_fd >= 0)
-		close(n->stop_fd);
+	ev_destroy(n->own_loop);
 	if (n->be)
 		n->be->ops->destroy(n->be);
 	if (n->vd.name)
 		virtio_device_fini(&n->vd);
-	free(n->pv.fds);
 	free(n);
 }
+
+/* ---- Device object (core/device.h) ---- */
+
+static int net_dev_create(void **out, const struct device_env *env, const void *params,
+			  struct vmon_error *err)
+{
+	const struct virtio_net_params *p = params;
+	struct virtio_bus at;
+	*out = NULL;
+	if (virtio_bus_at(&at, env, &p->place, err) < 0)
+		return -1;
+	return virtio_net_create((struct virtio_net **)out, &p->spec, p->mac, env->mem, env->ctl,
+				 &at, p->loop, err);
+}
+
+static void net_dev_reset(void *dev)
+{
+	virtio_net_reset(dev);
+}
+
+static void net_dev_destroy(void *dev)
+{
+	virtio_net_destroy(dev);
+}
+
+static void net_dev_stats(void *dev, const struct stats_sink *out)
+{
+	struct virtio_net *n = dev;
+	pthread_mutex_lock(&n->vd.lock);
+	uint64_t v[] = {n->tx_frames, n->tx_bytes, n->rx_frames, n->rx_bytes};
+	pthread_mutex_unlock(&n->vd.lock);
+	static const char *const names[] = {"tx_frames", "tx_bytes", "rx_frames", "rx_bytes"};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		stats_put(out, names[i], v[i]);
+	stats_put(out, "rx_dropped", atomic_load(&n->rx_dropped));
+	virtio_device_stats(&n->vd, out);
+}
+
+const struct device_ops virtio_net_device = {
+	.kind = "virtio-net",
+	.create = net_dev_create,
+	.reset = net_dev_reset,
+	.destroy = net_dev_destroy,
+	.stats = net_dev_stats,
+};

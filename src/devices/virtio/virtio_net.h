@@ -19,25 +19,41 @@
  * DEVICE_NEEDS_RESET. Frames are copied once out of guest RAM before the
  * back end sees them.
  *
- * Threads: each device has its own net thread ("virtio-net"), which polls
- * the notify eventfd and the back end's fds and does all the device's
- * queue work and all the back end's work; vCPU threads only touch the
- * transport registers. vd.lock guards the queues; it is never held while
- * calling the back end (libslirp may answer synchronously).
+ * Threads: the device subscribes to one event loop (core/event_loop.h),
+ * whose thread (the VM gives each NIC its own: "vmon-net0"...) watches the
+ * notify eventfd and, through a source, the back end's fds and timers,
+ * and does all the device's queue work and all the back end's work; vCPU
+ * threads only touch the transport registers. vd.lock guards the queues;
+ * it is never held while calling the back end (libslirp may answer
+ * synchronously).
  */
 #ifndef VMON_DEVICES_VIRTIO_VIRTIO_NET_H
 #define VMON_DEVICES_VIRTIO_VIRTIO_NET_H
 
 #include <stdbool.h>
 
+#include "core/device.h"
 #include "core/error.h"
 #include "core/guest_mem.h"
 #include "core/vm_control.h"
 #include "devices/virtio/net_backend.h"
+#include "devices/virtio/virtio_dev.h"
 
+struct event_loop;
 struct virtio_bus;
 struct virtio_net;
 struct virtio_device;
+
+/* As a device object (core/device.h): mac unless spec has one. Stats:
+ * tx_frames, tx_bytes, rx_frames, rx_bytes, rx_dropped and the virtio
+ * ones. */
+struct virtio_net_params {
+	struct net_spec spec;
+	uint8_t mac[6];
+	struct virtio_place place;
+	struct event_loop *loop;
+};
+extern const struct device_ops virtio_net_device;
 
 /* What virtio_net_create would refuse about the host side (a tap that
  * cannot be opened), checked without creating anything. */
@@ -45,17 +61,19 @@ __attribute__((warn_unused_result)) int virtio_net_check(const struct net_spec *
 							 struct vmon_error *err);
 
 /* Creates the device and its back end and plugs it in at at (virtio_dev.h;
- * NULL: tests). mac is used unless spec has one. With thread false
- * nothing runs by itself: the caller drives it with virtio_net_poll
- * (tests, fuzzing). Returns 0, or -1 with err (then destroy). */
+ * NULL: tests). mac is used unless spec has one. The device subscribes to
+ * loop, which must outlive the device's use of it; all of the device's
+ * and its back end's work runs there. With loop NULL it makes a loop of
+ * its own that nothing runs by itself: the caller drives it with
+ * virtio_net_poll (tests, fuzzing). Returns 0, or -1 with err (then destroy). */
 __attribute__((warn_unused_result)) int
 virtio_net_create(struct virtio_net **out, const struct net_spec *spec, const uint8_t mac[6],
 		  struct guest_mem *gm, struct vm_control *ctl, const struct virtio_bus *at,
-		  bool thread, struct vmon_error *err);
+		  struct event_loop *loop, struct vmon_error *err);
 
 struct virtio_device *virtio_net_transport(struct virtio_net *n);
 
-/* One round of the net thread's work without blocking (thread false). */
+/* One round of the device's loop without blocking (loop NULL at create). */
 void virtio_net_poll(struct virtio_net *n);
 
 /* Frames dropped because the guest had no (big enough) receive buffer. */
@@ -63,7 +81,8 @@ unsigned long virtio_net_rx_dropped(struct virtio_net *n);
 
 void virtio_net_reset(struct virtio_net *n);
 
-/* Stops the net thread, closes the back end, frees. NULL is a no-op. */
+/* Closes the back end and frees, after the loop's thread has stopped.
+ * NULL is a no-op. */
 void virtio_net_destroy(struct virtio_net *n);
 
 #endif

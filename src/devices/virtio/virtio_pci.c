@@ -83,11 +83,17 @@ static void pci_fini(struct virtio_device *vd)
 	vd->tpriv = NULL;
 }
 
+static void pci_stats(struct virtio_device *vd, const struct stats_sink *out)
+{
+	pci_device_stats(pci_of(vd), out);
+}
+
 static const struct virtio_transport_ops pci_transport = {
 	.interrupt = pci_interrupt,
 	.reset = pci_reset,
 	.vector_ok = pci_vector_ok,
 	.fini = pci_fini,
+	.stats = pci_stats,
 };
 
 /* ---- Common configuration ---- */
@@ -295,7 +301,7 @@ static unsigned add_vcap(struct virtio_pci *vp, uint8_t type, unsigned len, uint
 }
 
 int virtio_pci_init(struct virtio_device *vd, const struct virtio_params *p, struct guest_mem *gm,
-		    struct vm_control *ctl, struct iothread *io, struct pci_host *host,
+		    struct vm_control *ctl, struct event_loop *loop, struct pci_host *host,
 		    struct vmon_error *err)
 {
 	if (virtio_core_init(vd, p, gm, ctl, err) < 0)
@@ -343,7 +349,7 @@ int virtio_pci_init(struct virtio_device *vd, const struct virtio_params *p, str
 					     0, vd->kick_fd[q], err) < 0)
 			return -1;
 	}
-	if (virtio_core_start(vd, io, err) < 0)
+	if (virtio_core_start(vd, loop, err) < 0)
 		return -1;
 	if (host && pci_host_add_device(host, &vp->pci, err) < 0)
 		return -1;

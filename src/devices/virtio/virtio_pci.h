@@ -45,7 +45,7 @@
  * 0, or -1 with err (then virtio_pci_fini). */
 __attribute__((warn_unused_result)) int
 virtio_pci_init(struct virtio_device *vd, const struct virtio_params *p, struct guest_mem *gm,
-		struct vm_control *ctl, struct iothread *io, struct pci_host *host,
+		struct vm_control *ctl, struct event_loop *loop, struct pci_host *host,
 		struct vmon_error *err);
 
 /* The same as virtio_device_fini. */

@@ -2,9 +2,11 @@
 #include "devices/virtio/virtio_rng.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/random.h>
 
+#include "core/device.h"
 #include "devices/virtio/virtio_pci.h"
 
 #define VIRTIO_ID_RNG	4
@@ -14,6 +16,7 @@
 struct virtio_rng {
 	struct virtio_device vd; /* first */
 	struct virtq_req req;
+	uint64_t requests, bytes; /* under vd.lock */
 };
 
 /* Fills [p, p+len) from getrandom; returns the bytes written. */
@@ -64,6 +67,8 @@ static void rng_queue_work(struct virtio_device *vd, unsigned q)
 			if (got < want || total == RNG_MAX_PER_REQ)
 				break;
 		}
+		r->requests++;
+		r->bytes += total;
 		virtq_push(&vd->vq[0], r->req.head, (uint32_t)total);
 		virtio_queue_interrupt(vd, 0);
 	}
@@ -73,7 +78,7 @@ static void rng_queue_work(struct virtio_device *vd, unsigned q)
 static const struct virtio_device_ops rng_ops = {.queue_work = rng_queue_work};
 
 int virtio_rng_create(struct virtio_rng **out, struct guest_mem *gm, struct vm_control *ctl,
-		      struct iothread *io, struct pci_host *host, struct vmon_error *err)
+		      struct event_loop *loop, struct pci_host *host, struct vmon_error *err)
 {
 	*out = NULL;
 	struct virtio_rng *r = calloc(1, sizeof(*r));
@@ -90,7 +95,7 @@ int virtio_rng_create(struct virtio_rng **out, struct guest_mem *gm, struct vm_c
 		.ops = &rng_ops,
 		.opaque = r,
 	};
-	return virtio_pci_init(&r->vd, &p, gm, ctl, io, host, err);
+	return virtio_pci_init(&r->vd, &p, gm, ctl, loop, host, err);
 }
 
 struct virtio_device *virtio_rng_transport(struct virtio_rng *r)
@@ -111,3 +116,45 @@ void virtio_rng_destroy(struct virtio_rng *r)
 		virtio_pci_fini(&r->vd);
 	free(r);
 }
+
+/* ---- Device object (core/device.h) ---- */
+
+static int rng_dev_create(void **out, const struct device_env *env, const void *params,
+			  struct vmon_error *err)
+{
+	const struct virtio_rng_params *p = params;
+	*out = NULL;
+	if (!env->pci)
+		return err_setf(err, "virtio-rng needs the PCI host");
+	return virtio_rng_create((struct virtio_rng **)out, env->mem, env->ctl, p->loop, env->pci,
+				 err);
+}
+
+static void rng_dev_reset(void *dev)
+{
+	virtio_rng_reset(dev);
+}
+
+static void rng_dev_destroy(void *dev)
+{
+	virtio_rng_destroy(dev);
+}
+
+static void rng_dev_stats(void *dev, const struct stats_sink *out)
+{
+	struct virtio_rng *r = dev;
+	pthread_mutex_lock(&r->vd.lock);
+	uint64_t req = r->requests, bytes = r->bytes;
+	pthread_mutex_unlock(&r->vd.lock);
+	stats_put(out, "requests", req);
+	stats_put(out, "bytes", bytes);
+	virtio_device_stats(&r->vd, out);
+}
+
+const struct device_ops virtio_rng_device = {
+	.kind = "virtio-rng",
+	.create = rng_dev_create,
+	.reset = rng_dev_reset,
+	.destroy = rng_dev_destroy,
+	.stats = rng_dev_stats,
+};

@@ -2,27 +2,35 @@
 /*
  * virtio-rng (virtio 1.x, 5.4): one queue; each request's writable buffers
  * are filled from the host's getrandom(), up to 64 KiB per request. Runs
- * on the VM's I/O thread.
+ * on the event loop it is given (the VM's I/O thread).
  */
 #ifndef VMON_DEVICES_VIRTIO_VIRTIO_RNG_H
 #define VMON_DEVICES_VIRTIO_VIRTIO_RNG_H
 
+#include "core/device.h"
 #include "core/error.h"
 #include "core/guest_mem.h"
 #include "core/vm_control.h"
 
-struct iothread;
+struct event_loop;
 struct pci_host;
 struct virtio_rng;
 struct virtio_device;
 
-/* host and io may be NULL (tests). Returns 0, or -1 with err. */
+/* As a device object (core/device.h): always on env->pci. Stats:
+ * requests, bytes and the virtio ones. */
+struct virtio_rng_params {
+	struct event_loop *loop;
+};
+extern const struct device_ops virtio_rng_device;
+
+/* host and loop may be NULL (tests). Returns 0, or -1 with err. */
 __attribute__((warn_unused_result)) int
 virtio_rng_create(struct virtio_rng **out, struct guest_mem *gm, struct vm_control *ctl,
-		  struct iothread *io, struct pci_host *host, struct vmon_error *err);
+		  struct event_loop *loop, struct pci_host *host, struct vmon_error *err);
 struct virtio_device *virtio_rng_transport(struct virtio_rng *r);
 void virtio_rng_reset(struct virtio_rng *r);
-/* After the I/O thread has stopped. NULL is a no-op. */
+/* After its loop's thread has stopped. NULL is a no-op. */
 void virtio_rng_destroy(struct virtio_rng *r);
 
 #endif

@@ -8,17 +8,18 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "devices/virtio/net_backend.h" /* struct pollvec */
+#include "core/device.h"
+#include "core/event_loop.h"
+#include "core/unix_listen.h"
 #include "devices/virtio/virtio_dev.h"
 
 #define VIRTIO_ID_VSOCK	 19
@@ -91,38 +92,14 @@ struct virtio_vsock {
 	struct virtq_req rx_req, tx_req;
 	bool rx_held, rx_starved;
 	uint32_t next_host_port;
-	unsigned rr;  /* round-robin start */
-	unsigned gen; /* bumped by reset: poll results from before are stale */
-	/* Thread only: */
-	struct pollvec pv;
-	int stop_fd;
-	pthread_t thread;
-	bool started;
+	unsigned rr;	   /* round-robin start */
+	unsigned gen;	   /* bumped by reset: poll results from before are stale */
+	unsigned poll_gen; /* gen when this round's fds were gathered */
+	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes, conns_opened;
+	struct event_loop *loop; /* the VM's, or own_loop */
+	struct event_loop *own_loop;
+	bool listening; /* listen_fd is on the loop */
 };
-
-/* ---- Parsing ---- */
-
-int vsock_spec_parse(const char *arg, struct vsock_spec *out, struct vmon_error *err)
-{
-	memset(out, 0, sizeof(*out));
-	char *end;
-	errno = 0;
-	unsigned long long cid = strtoull(arg, &end, 10);
-	if (end == arg || *end != ',' || errno || arg[0] == '-')
-		return err_setf(err, "--vsock: '%s' is not CID,unix:PATH", arg);
-	if (cid < 3 || cid > 0xfffffffeULL)
-		return err_setf(err, "--vsock: guest CID %llu is reserved (use 3 to 4294967294)",
-				cid);
-	const char *p = end + 1;
-	if (strncmp(p, "unix:", 5) != 0 || !p[5])
-		return err_setf(err, "--vsock: '%s' is not CID,unix:PATH", arg);
-	p += 5;
-	if (strlen(p) > VSOCK_PATH_MAX)
-		return err_setf(err, "--vsock: socket path longer than %d bytes", VSOCK_PATH_MAX);
-	out->cid = (uint32_t)cid;
-	strcpy(out->path, p);
-	return 0;
-}
 
 /* ---- Connections (vd.lock held) ---- */
 
@@ -142,6 +119,7 @@ static struct vconn *conn_alloc(struct virtio_vsock *v, int fd)
 	for (unsigned i = 0; i < MAX_CONNS; i++) {
 		struct vconn *c = &v->conns[i];
 		if (c->st == CS_FREE) {
+			v->conns_opened++;
 			memset(c, 0, sizeof(*c));
 			c->fd = fd;
 			c->pidx = -1;
@@ -401,6 +379,8 @@ static void tx_work(struct virtio_vsock *v)
 								 "without a whole header");
 			continue;
 		}
+		v->tx_packets++;
+		v->tx_bytes += req->out_bytes - HDR_LEN;
 		guest_packet(v, req);
 		virtq_push(&vd->vq[TXQ], req->head, 0);
 		virtio_queue_interrupt(vd, TXQ);
@@ -422,6 +402,8 @@ static bool rx_take(struct virtio_vsock *v)
 static void rx_put(struct virtio_vsock *v, struct pkt_hdr *h, uint32_t payload)
 {
 	iov_from_buf(v->rx_req.iov, v->rx_req.nin, 0, h, HDR_LEN);
+	v->rx_packets++;
+	v->rx_bytes += payload;
 	virtq_push(&v->vd.vq[RXQ], v->rx_req.head, HDR_LEN + payload);
 	virtio_queue_interrupt(&v->vd, RXQ);
 	v->rx_held = false;
@@ -632,16 +614,14 @@ static void vsock_reset(struct virtio_device *vd)
 static const struct virtio_device_ops vsock_ops = {.queue_work = vsock_queue_work,
 						   .reset = vsock_reset};
 
-static bool vsock_round(struct virtio_vsock *v, int timeout)
+/* The connections are a source of the device's loop: their set and the
+ * events wanted change with every packet. */
+static void conns_prepare(void *opaque, struct pollvec *pv, int *timeout_ms)
 {
-	struct pollvec *pv = &v->pv;
+	struct virtio_vsock *v = opaque;
 	struct virtio_device *vd = &v->vd;
-	pv->n = 0;
-	(void)pollvec_add(pv, vd->notify_fd, POLLIN);
-	(void)pollvec_add(pv, v->stop_fd, POLLIN);
-	(void)pollvec_add(pv, v->listen_fd, POLLIN);
 	pthread_mutex_lock(&vd->lock);
-	unsigned gen = v->gen;
+	v->poll_gen = v->gen;
 	for (unsigned i = 0; i < MAX_CONNS; i++) {
 		struct vconn *c = &v->conns[i];
 		c->pidx = -1;
@@ -658,24 +638,16 @@ static bool vsock_round(struct virtio_vsock *v, int timeout)
 			c->pidx = pollvec_add(pv, c->fd, ev);
 	}
 	pthread_mutex_unlock(&vd->lock);
+}
 
-	if (poll(pv->fds, (nfds_t)pv->n, timeout) < 0) {
-		if (errno != EINTR)
-			return false;
-		for (int i = 0; i < pv->n; i++)
-			pv->fds[i].revents = 0;
-	}
-	if (pv->fds[1].revents & POLLIN)
-		return false;
-	/* Drains notify_fd (per-queue eventfds). */
-	virtio_process_notifications(vd);
-
+static void conns_dispatch(void *opaque, const struct pollvec *pv, int first)
+{
+	struct virtio_vsock *v = opaque;
+	struct virtio_device *vd = &v->vd;
 	pthread_mutex_lock(&vd->lock);
-	if (pv->fds[2].revents & POLLIN)
-		accept_clients(v);
-	for (unsigned i = 0; i < MAX_CONNS && gen == v->gen; i++) {
+	for (unsigned i = 0; i < MAX_CONNS && v->poll_gen == v->gen; i++) {
 		struct vconn *c = &v->conns[i];
-		if (c->pidx < 0 || c->pidx >= pv->n || c->fd != pv->fds[c->pidx].fd)
+		if (c->pidx < first || c->pidx >= pv->n || c->fd != pv->fds[c->pidx].fd)
 			continue;
 		short r = pv->fds[c->pidx].revents;
 		if (!r)
@@ -700,61 +672,35 @@ static bool vsock_round(struct virtio_vsock *v, int timeout)
 	}
 	rx_pump(v);
 	pthread_mutex_unlock(&vd->lock);
-	return true;
 }
 
-static void *vsock_thread(void *p)
+static const struct ev_source_ops conns_source = {.prepare = conns_prepare,
+						  .dispatch = conns_dispatch};
+
+static void on_listen(void *opaque, int fd, uint32_t events)
 {
-	struct virtio_vsock *v = p;
-	pthread_setname_np(pthread_self(), "virtio-vsock");
-	while (vsock_round(v, -1)) {
-	}
-	return NULL;
+	struct virtio_vsock *v = opaque;
+	pthread_mutex_lock(&v->vd.lock);
+	accept_clients(v);
+	pthread_mutex_unlock(&v->vd.lock);
 }
 
 void virtio_vsock_poll(struct virtio_vsock *v)
 {
-	(void)vsock_round(v, 0);
+	ev_run_once(v->loop, 0);
 }
 
 /* ---- Life cycle ---- */
 
-static int listen_on(const char *path, struct vmon_error *err)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	struct stat st;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return err_setf(err, "--vsock: %s exists and is not a socket", path);
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		bool live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-		if (probe >= 0)
-			close(probe);
-		if (live)
-			return err_setf(err, "--vsock: %s is in use by another process", path);
-		unlink(path); /* stale */
-	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		return err_setf(err, "--vsock: cannot listen on %s: %s", path, strerror(e));
-	}
-	return fd;
-}
-
 int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_spec *spec,
 			struct guest_mem *gm, struct vm_control *ctl, const struct virtio_bus *at,
-			bool thread, struct vmon_error *err)
+			struct event_loop *loop, struct vmon_error *err)
 {
 	*out = NULL;
 	struct virtio_vsock *v = calloc(1, sizeof(*v));
 	if (!v)
 		return err_setf(err, "out of memory");
 	v->vd.notify_fd = -1;
-	v->stop_fd = -1;
 	v->listen_fd = -1;
 	v->spec = *spec;
 	v->next_host_port = HOST_PORT_BASE;
@@ -763,7 +709,7 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_spec *spec
 	*out = v;
 	for (int i = 0; i < 8; i++)
 		v->config[i] = (uint8_t)((uint64_t)spec->cid >> (8 * i));
-	v->listen_fd = listen_on(spec->path, err);
+	v->listen_fd = unix_listen(spec->path, "--vsock", 16, err);
 	if (v->listen_fd < 0)
 		return -1;
 	const struct virtio_params p = {
@@ -777,21 +723,19 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_spec *spec
 		.ops = &vsock_ops,
 		.opaque = v,
 	};
-	if (virtio_device_init(&v->vd, &p, gm, ctl, NULL, at, err) < 0)
+	if (!loop) {
+		v->own_loop = ev_create(err);
+		if (!v->own_loop)
+			return -1;
+		loop = v->own_loop;
+	}
+	v->loop = loop;
+	if (virtio_device_init(&v->vd, &p, gm, ctl, loop, at, err) < 0 ||
+	    ev_add_source(loop, &conns_source, v, err) < 0)
 		return -1;
-	v->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (v->stop_fd < 0)
-		return err_setf(err, "virtio-vsock: eventfd: %s", strerror(errno));
-	if (!thread)
-		return 0;
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int r = pthread_create(&v->thread, NULL, vsock_thread, v);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r != 0)
-		return err_setf(err, "virtio-vsock: cannot start its thread: %s", strerror(r));
-	v->started = true;
+	if (ev_add(loop, v->listen_fd, EPOLLIN, on_listen, v) < 0)
+		return err_setf(err, "virtio-vsock: event loop: %s", strerror(errno));
+	v->listening = true;
 	return 0;
 }
 
@@ -809,24 +753,62 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
 {
 	if (!v)
 		return;
-	if (v->started) {
-		uint64_t one = 1;
-		if (write(v->stop_fd, &one, sizeof(one)) < 0) {
-			/* cannot fail for an eventfd below its maximum */
-		}
-		pthread_join(v->thread, NULL);
-	}
+	if (v->listening)
+		ev_remove(v->loop, v->listen_fd);
+	ev_destroy(v->own_loop);
 	for (unsigned i = 0; i < MAX_CONNS; i++)
 		if (v->conns[i].st != CS_FREE)
 			conn_free(&v->conns[i]);
-	if (v->stop_fd >= 0)
-		close(v->stop_fd);
 	if (v->listen_fd >= 0) {
 		close(v->listen_fd);
 		unlink(v->spec.path);
 	}
 	if (v->vd.name)
 		virtio_device_fini(&v->vd);
-	free(v->pv.fds);
 	free(v);
 }
+
+/* ---- Device object (core/device.h) ---- */
+
+static int vsock_dev_create(void **out, const struct device_env *env, const void *params,
+			    struct vmon_error *err)
+{
+	const struct virtio_vsock_params *p = params;
+	struct virtio_bus at;
+	*out = NULL;
+	if (virtio_bus_at(&at, env, &p->place, err) < 0)
+		return -1;
+	return virtio_vsock_create((struct virtio_vsock **)out, &p->spec, env->mem, env->ctl, &at,
+				   p->loop, err);
+}
+
+static void vsock_dev_reset(void *dev)
+{
+	virtio_vsock_reset(dev);
+}
+
+static void vsock_dev_destroy(void *dev)
+{
+	virtio_vsock_destroy(dev);
+}
+
+static void vsock_dev_stats(void *dev, const struct stats_sink *out)
+{
+	struct virtio_vsock *v = dev;
+	pthread_mutex_lock(&v->vd.lock);
+	uint64_t val[] = {v->tx_packets, v->tx_bytes, v->rx_packets, v->rx_bytes, v->conns_opened};
+	pthread_mutex_unlock(&v->vd.lock);
+	static const char *const names[] = {"tx_packets", "tx_bytes", "rx_packets", "rx_bytes",
+					    "connections"};
+	for (size_t i = 0; i < sizeof(val) / sizeof(val[0]); i++)
+		stats_put(out, names[i], val[i]);
+	virtio_device_stats(&v->vd, out);
+}
+
+const struct device_ops virtio_vsock_device = {
+	.kind = "virtio-vsock",
+	.create = vsock_dev_create,
+	.reset = vsock_dev_reset,
+	.destroy = vsock_dev_destroy,
+	.stats = vsock_dev_stats,
+};

@@ -28,9 +28,10 @@
  * connections exist at a time (further requests get RST), so a guest
  * cannot make vmon open unbounded host sockets.
  *
- * Threads: each device has its own thread ("virtio-vsock") polling the
- * notify eventfd, the listening socket and the connections; all device
- * and connection state is under vd.lock.
+ * Threads: the device subscribes to one event loop (the VM runs it on
+ * its own thread, "vmon-vsock"), which watches the notify eventfd, the
+ * listening socket and, as a source, the connections; all device and
+ * connection state is under vd.lock.
  */
 #ifndef VMON_DEVICES_VIRTIO_VIRTIO_VSOCK_H
 #define VMON_DEVICES_VIRTIO_VIRTIO_VSOCK_H
@@ -38,10 +39,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/device.h"
 #include "core/error.h"
 #include "core/guest_mem.h"
 #include "core/vm_control.h"
+#include "devices/virtio/virtio_dev.h"
 
+struct event_loop;
 struct virtio_bus;
 struct virtio_vsock;
 struct virtio_device;
@@ -53,31 +57,36 @@ struct vsock_spec {
 	char path[VSOCK_PATH_MAX + 1];
 };
 
-/* Parses "CID,unix:PATH" (CID 3 .. 0xfffffffe; PATH at most
- * VSOCK_PATH_MAX bytes). Returns 0, or -1 with one line in err. */
-__attribute__((warn_unused_result)) int vsock_spec_parse(const char *arg, struct vsock_spec *out,
-							 struct vmon_error *err);
+/* As a device object (core/device.h). Stats: tx_packets, tx_bytes,
+ * rx_packets, rx_bytes, connections and the virtio ones. */
+struct virtio_vsock_params {
+	struct vsock_spec spec;
+	struct virtio_place place;
+	struct event_loop *loop;
+};
+extern const struct device_ops virtio_vsock_device;
 
 /* Listens on spec->path (a stale socket there is replaced; anything else,
  * or a socket someone listens on, is an error) and plugs the device in at
- * at (virtio_dev.h; NULL: tests). thread false: nothing runs by
- * itself, the caller drives it with virtio_vsock_poll. Returns 0, or -1
- * with err (then destroy). */
+ * at (virtio_dev.h; NULL: tests), subscribed to loop (which must outlive
+ * the device's use of it). loop NULL: a loop of its own that nothing runs
+ * by itself; the caller drives it with virtio_vsock_poll. Returns 0, or
+ * -1 with err (then destroy). */
 __attribute__((warn_unused_result)) int
 virtio_vsock_create(struct virtio_vsock **out, const struct vsock_spec *spec, struct guest_mem *gm,
-		    struct vm_control *ctl, const struct virtio_bus *at, bool thread,
+		    struct vm_control *ctl, const struct virtio_bus *at, struct event_loop *loop,
 		    struct vmon_error *err);
 
 struct virtio_device *virtio_vsock_transport(struct virtio_vsock *v);
 
-/* One round of the thread's work without blocking (thread false). */
+/* One round of the device's loop without blocking (loop NULL at create). */
 void virtio_vsock_poll(struct virtio_vsock *v);
 
 /* Device reset: every connection is closed. */
 void virtio_vsock_reset(struct virtio_vsock *v);
 
-/* Stops the thread, closes every socket, unlinks PATH, frees. NULL is a
- * no-op. */
+/* Closes every socket, unlinks PATH, frees; after the loop's thread has
+ * stopped. NULL is a no-op. */
 void virtio_vsock_destroy(struct virtio_vsock *v);
 
 #endif

@@ -1,25 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Parsing of --net values; see net_backend.h. */
+/* Parsing of --net values; see specs.h. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/virtio/net_backend.h"
-
-int pollvec_add(struct pollvec *pv, int fd, short events)
-{
-	if (pv->n == pv->cap) {
-		int cap = pv->cap ? 2 * pv->cap : 16;
-		struct pollfd *p = realloc(pv->fds, (size_t)cap * sizeof(*p));
-		if (!p)
-			return -1;
-		pv->fds = p;
-		pv->cap = cap;
-	}
-	pv->fds[pv->n] = (struct pollfd){.fd = fd, .events = events};
-	return pv->n++;
-}
+#include "api/config_json.h"
+#include "cli/specs.h"
 
 static int parse_port(const char *s, size_t len, uint16_t *out)
 {
@@ -80,23 +67,6 @@ static int parse_hostfwd(const char *v, struct net_hostfwd *f)
 	return 0;
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned b[6];
-	char tail;
-	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-				      &b[4], &b[5], &tail) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++) {
-		if (b[i] > 0xff)
-			return -1;
-		mac[i] = (uint8_t)b[i];
-	}
-	if (mac[0] & 1)
-		return -1; /* multicast */
-	return 0;
-}
-
 int net_spec_parse(const char *arg, struct net_spec *out, struct vmon_error *err)
 {
 	memset(out, 0, sizeof(*out));
@@ -126,7 +96,7 @@ int net_spec_parse(const char *arg, struct net_spec *out, struct vmon_error *err
 		if (next)
 			*next++ = 0;
 		if (strncmp(opt, "mac=", 4) == 0) {
-			if (parse_mac(opt + 4, out->mac) < 0)
+			if (api_parse_mac(opt + 4, out->mac) < 0)
 				return err_setf(err,
 						"--net: bad MAC address '%s' (want a unicast "
 						"XX:XX:XX:XX:XX:XX)",

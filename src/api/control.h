@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control plane's view of one VM: its id, its state (Not started,
+ * Running, Paused, then stopped), the configuration the API builds before
+ * the start, and the running VM after it. The API's request handlers
+ * (api/router.h) read and change it; the process's main thread owns the
+ * VM's life (vm_create, vm_run, vm_destroy) and hands the VM over here.
+ *
+ * Start handshake (PUT /actions InstanceStart, or a config given up
+ * front): the handler checks the configuration, asks for a start
+ * (api_ctl_request_start) and waits; the main thread, woken by the start
+ * eventfd, takes the configuration (api_ctl_take_start), builds the VM and
+ * reports (api_ctl_started / api_ctl_start_failed); the handler answers
+ * with the outcome. A failed start leaves the VM "Not started" with its
+ * configuration, as Firecracker does, so the client can fix it and retry.
+ *
+ * Threads: every function may be called from any thread; one mutex
+ * guards the struct. The handlers run on the API thread; the main thread
+ * only uses the start functions and api_ctl_stopped.
+ */
+#ifndef VMON_API_CONTROL_H
+#define VMON_API_CONTROL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "vm/vm.h"
+#include "vm/vm_config.h"
+
+enum api_vm_state { API_NOT_STARTED, API_RUNNING, API_PAUSED, API_STOPPED };
+
+/* "Not started", "Running", "Paused" (Firecracker's names), "Stopped". */
+const char *api_state_name(enum api_vm_state s);
+
+struct api_ctl;
+
+/* Called (under no lock of the caller's, with the ctl's lock released)
+ * after every state change; the registry uses it. */
+typedef void (*api_state_fn)(void *opaque, enum api_vm_state state);
+
+struct api_ctl_params {
+	const char *id;		     /* VM id (vm_id_valid) */
+	const struct vm_config *cfg; /* initial configuration (copied) */
+	bool allow_overcommit;	     /* machine-config may exceed the host's memory */
+	api_state_fn on_state;	     /* may be NULL */
+	void *opaque;
+};
+
+__attribute__((warn_unused_result)) int
+api_ctl_create(struct api_ctl **out, const struct api_ctl_params *p, struct vmon_error *err);
+void api_ctl_destroy(struct api_ctl *c);
+
+const char *api_ctl_id(struct api_ctl *c);
+enum api_vm_state api_ctl_state(struct api_ctl *c);
+/* Milliseconds since the VM started (0 before). */
+uint64_t api_ctl_uptime_ms(struct api_ctl *c);
+bool api_ctl_overcommit(struct api_ctl *c);
+
+/* Runs fn on the configuration under the lock: pre-boot edits (fn may
+ * refuse with -1 and err; the caller makes the change on a copy first,
+ * so a refusal changes nothing) and reads. Returns fn's result. */
+int api_ctl_with_config(struct api_ctl *c,
+			int (*fn)(struct vm_config *cfg, enum api_vm_state state, void *arg,
+				  struct vmon_error *err),
+			void *arg, struct vmon_error *err);
+
+/* ---- Start handshake ---- */
+
+/* API thread: checks the configuration and asks the main thread to start
+ * the VM; waits for the outcome. Returns 0 (Running), or -1 with err. */
+int api_ctl_start(struct api_ctl *c, struct vmon_error *err);
+/* Readable when a start was asked for (main thread's loop). */
+int api_ctl_start_fd(struct api_ctl *c);
+/* Main thread: takes the pending start request's configuration into
+ * *cfg. Returns false if there is none. */
+bool api_ctl_take_start(struct api_ctl *c, struct vm_config *cfg);
+/* Main thread: the VM is built (it runs as soon as vm_run is called) or
+ * could not be. */
+void api_ctl_started(struct api_ctl *c, struct vm *vm);
+void api_ctl_start_failed(struct api_ctl *c, const struct vmon_error *err);
+/* Main thread: the VM has ended (vm_run returned): the state is Stopped,
+ * its counters can still be read (the last metrics). */
+void api_ctl_ended(struct api_ctl *c);
+/* Main thread: the VM is about to be destroyed; later requests that need
+ * it answer that it stopped. */
+void api_ctl_stopped(struct api_ctl *c);
+
+/* ---- Running VM ---- */
+
+int api_ctl_pause(struct api_ctl *c, struct vmon_error *err);
+int api_ctl_resume(struct api_ctl *c, struct vmon_error *err);
+int api_ctl_stop(struct api_ctl *c, struct vmon_error *err);
+int api_ctl_ctrl_alt_del(struct api_ctl *c, struct vmon_error *err);
+int api_ctl_set_drive_path(struct api_ctl *c, const char *id, const char *path,
+			   struct vmon_error *err);
+/* The running VM's counters (false, nothing called, before the start and
+ * after the stop). */
+bool api_ctl_stats(struct api_ctl *c, const struct vm_stats_visitor *v);
+/* The backend running the VM ("kvm", "emu"), or NULL before the start. */
+const char *api_ctl_backend(struct api_ctl *c);
+
+#endif

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+#include "cli/session.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "cli/registry.h"
+#include "core/event_loop.h"
+#include "core/log.h"
+#include "vm/vm.h"
+
+struct session {
+	char dir[REG_PATH_MAX];
+	char id[VM_ID_MAX];
+	char sock[REG_PATH_MAX];
+	bool registered;
+	pthread_mutex_t reg_lock; /* entry, and the file's rewrites */
+	struct reg_entry entry;
+	struct api_ctl *ctl;
+	struct api *api;
+	int listen_fd;
+	/* Waiting for InstanceStart */
+	struct vm *vm;
+	int signo;
+};
+
+static void cleanup(struct session *s)
+{
+	api_destroy(s->api); /* before the ctl it uses; removes the socket */
+	s->api = NULL;
+	if (s->listen_fd >= 0) {
+		close(s->listen_fd);
+		unlink(s->sock);
+		s->listen_fd = -1;
+	}
+	if (s->registered)
+		registry_remove(s->dir, s->id);
+	s->registered = false;
+	api_ctl_destroy(s->ctl);
+	s->ctl = NULL;
+}
+
+__attribute__((format(printf, 2, 3))) static _Noreturn void fail(struct session *s, const char *fmt,
+								 ...)
+{
+	cleanup(s);
+	va_list ap;
+	fputs("vmon: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(VMON_EXIT_USAGE);
+}
+
+static uint64_t unix_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The registration follows the VM's state (API thread or main thread). */
+static void on_state(void *opaque, enum api_vm_state state)
+{
+	struct session *s = opaque;
+	if (!s->registered)
+		return;
+	pthread_mutex_lock(&s->reg_lock);
+	snprintf(s->entry.state, sizeof(s->entry.state), "%s", api_state_name(state));
+	if (state == API_RUNNING && !s->entry.started_unix_ms) {
+		const char *b = api_ctl_backend(s->ctl);
+		snprintf(s->entry.backend, sizeof(s->entry.backend), "%s", b ? b : "");
+		s->entry.started_unix_ms = unix_ms();
+	}
+	struct vmon_error err;
+	if (registry_update(s->dir, &s->entry, &err) < 0)
+		vlog(VLOG_WARNING, "%s", err.msg);
+	pthread_mutex_unlock(&s->reg_lock);
+}
+
+static void on_signal(void *opaque, int fd, uint32_t events)
+{
+	struct session *s = opaque;
+	struct signalfd_siginfo si;
+	if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		s->signo = (int)si.ssi_signo;
+}
+
+static void on_start(void *opaque, int fd, uint32_t events)
+{
+	struct session *s = opaque;
+	static struct vm_config cfg; /* large: not on the stack */
+	if (!api_ctl_take_start(s->ctl, &cfg))
+		return;
+	struct vmon_error err = {{0}};
+	struct vm *vm;
+	if (vm_create(&vm, &cfg, &err) < 0) {
+		api_ctl_start_failed(s->ctl, &err);
+		return;
+	}
+	s->vm = vm;
+	if (s->registered) {
+		pthread_mutex_lock(&s->reg_lock);
+		s->entry.vcpus = cfg.machine.vcpus;
+		s->entry.mem_mib = cfg.machine.mem_size >> 20;
+		pthread_mutex_unlock(&s->reg_lock);
+	}
+	api_ctl_started(s->ctl, vm);
+}
+
+/* Waits for InstanceStart (or a signal, then *vm stays NULL). */
+static struct vm *wait_for_start(struct session *s)
+{
+	struct vmon_error err = {{0}};
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	struct event_loop *ev = ev_create(&err);
+	if (sfd < 0 || !ev || ev_add(ev, sfd, EPOLLIN, on_signal, s) < 0 ||
+	    ev_add(ev, api_ctl_start_fd(s->ctl), EPOLLIN, on_start, s) < 0) {
+		if (sfd >= 0)
+			close(sfd);
+		ev_destroy(ev);
+		fail(s, "cannot wait for the API: %s", err.msg[0] ? err.msg : strerror(errno));
+	}
+	while (!s->vm && !s->signo)
+		ev_run_once(ev, -1);
+	ev_destroy(ev);
+	close(sfd);
+	/* A signal read here while the VM was being built is not lost. */
+	if (s->vm && s->signo)
+		vm_request_stop(s->vm, 128 + s->signo);
+	return s->vm;
+}
+
+int session_run(const struct session_opts *o, const struct vm_config *cfg)
+{
+	static struct session ss;
+	struct session *s = &ss;
+	memset(s, 0, sizeof(*s));
+	/* A metrics or log FIFO whose reader went away must fail a write
+	 * (EPIPE), not end vmon: the threads vmon starts block SIGPIPE, the
+	 * main thread ignores it. */
+	signal(SIGPIPE, SIG_IGN);
+	s->listen_fd = -1;
+	pthread_mutex_init(&s->reg_lock, NULL);
+	struct vmon_error err = {{0}};
+	if (o->id)
+		snprintf(s->id, sizeof(s->id), "%s", o->id);
+	else
+		registry_new_id(s->id, sizeof(s->id));
+	if (!vm_id_valid(s->id))
+		fail(s, "--id: '%.64s' is not a valid id (1 to %d letters, digits, '-' or '_')",
+		     o->id, VM_ID_MAX - 1);
+
+	if (!o->no_api) {
+		if (registry_dir(o->runtime_dir, s->dir, sizeof(s->dir), &err) < 0)
+			fail(s, "%s (use --runtime-dir DIR, or --no-api)", err.msg);
+		int n = o->api_sock
+				? snprintf(s->sock, sizeof(s->sock), "%s", o->api_sock)
+				: snprintf(s->sock, sizeof(s->sock), "%s/%s.sock", s->dir, s->id);
+		if (n < 0 || (size_t)n >= sizeof(s->sock))
+			fail(s, "--api-sock: path too long");
+		struct reg_entry *e = &s->entry;
+		/* Both fit: the id is valid, the path was checked above. */
+		memcpy(e->id, s->id, strlen(s->id) + 1);
+		memcpy(e->api_sock, s->sock, strlen(s->sock) + 1);
+		snprintf(e->state, sizeof(e->state), "%s", api_state_name(API_NOT_STARTED));
+		e->vcpus = cfg->machine.vcpus;
+		e->mem_mib = cfg->machine.mem_size >> 20;
+		if (registry_claim(s->dir, e, &err) < 0)
+			fail(s, "%s", err.msg);
+		s->registered = true;
+		s->listen_fd = api_listen(s->sock, &err);
+		if (s->listen_fd < 0)
+			fail(s, "%s", err.msg);
+	}
+	const struct api_ctl_params cp = {.id = s->id,
+					  .cfg = cfg,
+					  .allow_overcommit = o->overcommit,
+					  .on_state = on_state,
+					  .opaque = s};
+	if (api_ctl_create(&s->ctl, &cp, &err) < 0 || api_create(&s->api, s->ctl, &err) < 0 ||
+	    (o->file && api_apply_file(s->api, o->file, &err) < 0))
+		fail(s, "%s", err.msg);
+	if (!o->no_api) {
+		int fd = s->listen_fd;
+		s->listen_fd = -1; /* the API's now */
+		if (api_serve(s->api, fd, s->sock, &err) < 0)
+			fail(s, "%s", err.msg);
+	}
+
+	struct vm *vm;
+	if (o->start_now) {
+		if (vm_create(&vm, cfg, &err) < 0)
+			fail(s, "%s", err.msg);
+		api_ctl_started(s->ctl, vm);
+	} else {
+		vm = wait_for_start(s);
+		if (!vm) {
+			int status = 128 + s->signo;
+			fprintf(stderr, "vmon: %s received, exiting\n", strsignal(s->signo));
+			/* An InstanceStart waiting for us gets its answer before
+			 * the API thread is stopped. */
+			struct vmon_error why;
+			err_setf(&why, "vmon is exiting (%s)", strsignal(s->signo));
+			api_ctl_start_failed(s->ctl, &why);
+			cleanup(s);
+			return status;
+		}
+	}
+	int status = vm_run(vm, &err);
+	api_ctl_ended(s->ctl);
+	api_shutdown(s->api); /* the last metrics, with the VM's counters */
+	api_ctl_stopped(s->ctl);
+	vm_destroy(vm);
+	cleanup(s);
+	if (status < 0) {
+		fprintf(stderr, "vmon: %s\n", err.msg);
+		return VMON_EXIT_USAGE;
+	}
+	return status;
+}
