@@ -159,7 +159,7 @@ fuzz: $(FUZZ_BUILD)/fuzz_virtio $(FUZZ_BUILD)/fuzz_api
 	@rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus
 	python3 tests/fuzz/make_seeds.py $(FUZZ_BUILD)/corpus
 	$(FUZZ_BUILD)/fuzz_virtio -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_MAX_SECONDS) -seed=1 \
-		-max_len=8192 -close_fd_mask=2 \
+		-max_len=8192 -close_fd_mask=2 -artifact_prefix=$(FUZZ_BUILD)/ \
 		$(FUZZ_BUILD)/corpus
 	@rm -rf $(FUZZ_BUILD)/api-corpus $(FUZZ_BUILD)/api-scratch
 	python3 tests/fuzz/make_api_seeds.py $(FUZZ_BUILD)/api-corpus $(FUZZ_BUILD)/api-scratch
