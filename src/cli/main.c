@@ -42,6 +42,7 @@ enum {
 	OPT_MEM,
 	OPT_CPUS,
 	OPT_BACKEND,
+	OPT_CPU_FEATURES,
 	OPT_SERIAL,
 	OPT_LOAD_ADDR,
 	OPT_DEBUG_EXIT,
@@ -62,6 +63,7 @@ static const struct option run_options[] = {
 	{"mem", required_argument, NULL, OPT_MEM},
 	{"cpus", required_argument, NULL, OPT_CPUS},
 	{"backend", required_argument, NULL, OPT_BACKEND},
+	{"cpu-features", required_argument, NULL, OPT_CPU_FEATURES},
 	{"serial", required_argument, NULL, OPT_SERIAL},
 	{"load-addr", required_argument, NULL, OPT_LOAD_ADDR},
 	{"debug-exit", required_argument, NULL, OPT_DEBUG_EXIT},
@@ -270,6 +272,9 @@ static int cmd_run(int argc, char **argv)
 			break;
 		}
 		case OPT_BACKEND: backend = optarg; break;
+		case OPT_CPU_FEATURES:
+			check_or_die(cpu_model_parse(optarg, &cfg.cpu_model, &err), &err);
+			break;
 		case OPT_SERIAL: cfg.serial = optarg; break;
 		case OPT_LOAD_ADDR:
 			check_or_die(parse_u64("--load-addr", optarg, &cfg.boot.load_addr, &err),

@@ -209,6 +209,7 @@ int vm_run(const struct vm_config *cfg, struct vmon_error *err)
 	m->ncpus = cfg->ncpus;
 	m->backend = cfg->backend;
 	m->trace_unclaimed_io = cfg->trace_io;
+	m->cpu_model = &cfg->cpu_model;
 	bus_init(&m->pio, "port I/O");
 	bus_init(&m->mmio, "MMIO");
 	int status = -1;

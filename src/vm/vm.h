@@ -12,6 +12,7 @@
 
 #include "boot/boot.h"
 #include "core/error.h"
+#include "cpu/cpu_model.h"
 #include "devices/debug_exit.h"
 #include "devices/virtio/net_backend.h"
 #include "devices/virtio/virtio_blk.h"
@@ -34,6 +35,7 @@ struct vm_config {
 	uint64_t mem_size;
 	int ncpus;
 	const struct cpu_backend *backend;
+	struct cpu_model cpu_model; /* --cpu-features (zero: the backend's max) */
 	struct boot_config boot;
 	const char *serial; /* "stdio", "file:PATH", "unix:PATH" */
 	enum debug_exit_mode debug_exit;

@@ -5,6 +5,9 @@
 #ifndef VMON_CPU_EMU_INSN_X87_H
 #define VMON_CPU_EMU_INSN_X87_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "cpu/emu/cpu.h"
 
 /* MXCSR bits a guest may set: every x86-64 CPU has DAZ. */
@@ -16,5 +19,16 @@ static inline int x87_top(const struct emu_cpu *c)
 {
 	return (c->fsw >> 11) & 7;
 }
+
+/* The FXSAVE image's parts (insn_fxsr.c), shared with XSAVE: the x87
+ * state (bytes 0-23 and 32-159; rex_w: 64-bit FIP/FDP), MXCSR and its
+ * mask (24-31), XMM0-15 (160-415; XMM0-7 outside 64-bit mode). The
+ * saves write guest memory at lin (the caller checked the pages); the
+ * loads read from a copy of the 512 bytes. */
+void fx_save_x87(struct emu_cpu *c, uint64_t lin, bool rex_w);
+void fx_save_mxcsr(struct emu_cpu *c, uint64_t lin);
+void fx_save_xmm(struct emu_cpu *c, uint64_t lin);
+void fx_load_x87(struct emu_cpu *c, const uint8_t *buf, bool rex_w);
+void fx_load_xmm(struct emu_cpu *c, const uint8_t *buf);
 
 #endif
