@@ -47,10 +47,15 @@ void fx_save_xmm(struct emu_cpu *c, uint64_t lin)
 
 void fx_load_x87(struct emu_cpu *c, const uint8_t *buf, bool rex_w)
 {
-	memcpy(&c->fcw, buf, 2);
-	memcpy(&c->fsw, buf + 2, 2);
+	uint16_t cw;
+	memcpy(&cw, buf, 2);
+	c->fcw = x87_fcw_load(cw);
+	uint16_t sw;
+	memcpy(&sw, buf + 2, 2);
+	c->fsw = x87_fsw_load(sw, c->fcw);
 	c->ftw = buf[4];
 	memcpy(&c->fop, buf + 6, 2);
+	c->fop &= 0x7ff; /* the opcode has 11 bits */
 	memcpy(&c->fip, buf + 8, 8);
 	memcpy(&c->fdp, buf + 16, 8);
 	if (!rex_w) {

@@ -13,6 +13,22 @@
 /* MXCSR bits a guest may set: every x86-64 CPU has DAZ. */
 #define MXCSR_MASK 0xffffu
 
+/* A control word as loaded (FLDCW, FLDENV, FXRSTOR, XRSTOR): bits 7 and
+ * 13-15 read as 0 and bit 6 as 1, as the host CPU keeps them. */
+static inline uint16_t x87_fcw_load(uint16_t v)
+{
+	return (uint16_t)((v & 0x1f3f) | 0x40);
+}
+
+/* A status word as loaded (FLDENV, FXRSTOR, XRSTOR) under control word
+ * cw: the summary bits ES (7) and B (15) are recomputed from the
+ * exception flags the control word leaves unmasked. */
+static inline uint16_t x87_fsw_load(uint16_t sw, uint16_t cw)
+{
+	bool es = sw & ~cw & 0x3f;
+	return (uint16_t)((sw & 0x7f7f) | (es ? 0x8080 : 0));
+}
+
 /* The x87 stack top (FSW bits 11-13): ST(i) is physical register
  * (top + i) & 7. */
 static inline int x87_top(const struct emu_cpu *c)

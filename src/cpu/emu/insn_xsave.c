@@ -59,6 +59,10 @@ static uint64_t rfbm(struct emu_cpu *c)
 static void save(struct emu_cpu *c, uint64_t lin, bool rex_w, int kind)
 {
 	uint64_t rf = rfbm(c), inuse = xinuse(c);
+	/* XSAVEC counts SSE state in use when MXCSR is not 1F80H either
+	 * (it writes MXCSR only with SSE state, and only then). */
+	if (kind == XS_COMPACT && c->mxcsr != 0x1f80)
+		inuse |= 2;
 	/* The components written: XSAVE writes every requested one, the
 	 * others only those in use (the init optimization). */
 	uint64_t wr = kind == XS_STD ? rf : rf & inuse;
@@ -68,8 +72,8 @@ static void save(struct emu_cpu *c, uint64_t lin, bool rex_w, int kind)
 	uint64_t hdr = mread(c, lin + 512, 8);
 	if (wr & 1)
 		fx_save_x87(c, lin, rex_w);
-	if (rf & 6)
-		fx_save_mxcsr(c, lin); /* with SSE or AVX, in use or not */
+	if (kind == XS_COMPACT ? (wr & 2) : (rf & 6))
+		fx_save_mxcsr(c, lin); /* XSAVE, XSAVEOPT: with SSE or AVX, in use or not */
 	if (wr & 2)
 		fx_save_xmm(c, lin);
 	if (wr & 4) {
