@@ -34,20 +34,52 @@ typedef double v4df __attribute__((vector_size(32)));
 
 /* Switches over an immediate the host instruction must encode: X(n) for
  * every value (n a literal, stringized into the instruction). */
-#define IMM16(X, h)                                                                                \
-	X(0x##h##0)                                                                                \
-	X(0x##h##1)                                                                                \
-	X(0x##h##2) X(0x##h##3) X(0x##h##4) X(0x##h##5) X(0x##h##6) X(0x##h##7) X(0x##h##8)        \
-		X(0x##h##9) X(0x##h##a) X(0x##h##b) X(0x##h##c) X(0x##h##d) X(0x##h##e)            \
-			X(0x##h##f)
-#define IMM256(X)                                                                                  \
-	IMM16(X, 0)                                                                                \
-	IMM16(X, 1)                                                                                \
-	IMM16(X, 2) IMM16(X, 3) IMM16(X, 4) IMM16(X, 5) IMM16(X, 6) IMM16(X, 7) IMM16(X, 8)        \
-		IMM16(X, 9) IMM16(X, a) IMM16(X, b) IMM16(X, c) IMM16(X, d) IMM16(X, e)            \
-			IMM16(X, f)
+/* clang-format off */
+#define IMM16(X, h) \
+	X(0x##h##0) \
+	X(0x##h##1) \
+	X(0x##h##2) \
+	X(0x##h##3) \
+	X(0x##h##4) \
+	X(0x##h##5) \
+	X(0x##h##6) \
+	X(0x##h##7) \
+	X(0x##h##8) \
+	X(0x##h##9) \
+	X(0x##h##a) \
+	X(0x##h##b) \
+	X(0x##h##c) \
+	X(0x##h##d) \
+	X(0x##h##e) \
+	X(0x##h##f)
+#define IMM256(X) \
+	IMM16(X, 0) \
+	IMM16(X, 1) \
+	IMM16(X, 2) \
+	IMM16(X, 3) \
+	IMM16(X, 4) \
+	IMM16(X, 5) \
+	IMM16(X, 6) \
+	IMM16(X, 7) \
+	IMM16(X, 8) \
+	IMM16(X, 9) \
+	IMM16(X, a) \
+	IMM16(X, b) \
+	IMM16(X, c) \
+	IMM16(X, d) \
+	IMM16(X, e) \
+	IMM16(X, f)
 #define IMM32(X) IMM16(X, 0) IMM16(X, 1)
-#define IMM8(X)	 X(0x00) X(0x01) X(0x02) X(0x03) X(0x04) X(0x05) X(0x06) X(0x07)
+#define IMM8(X) \
+	X(0x00) \
+	X(0x01) \
+	X(0x02) \
+	X(0x03) \
+	X(0x04) \
+	X(0x05) \
+	X(0x06) \
+	X(0x07)
+/* clang-format on */
 
 /* Merges the exception flags an operation raised into the guest's MXCSR.
  * An exception the guest left unmasked raises #XM (#UD without
