@@ -402,8 +402,10 @@ static void dt_cpuid(u32 leaf, u32 sub, u32 *a, u32 *b, u32 *c, u32 *d)
 
 /* Prints the features line: what CPUID reports, less what the harness or
  * the OS did not enable (AVX needs CR4.OSXSAVE and YMM state in XCR0;
- * FSGSBASE needs CR4.FSGSBASE, which only the caller knows: fsgsbase_on). */
-static void dt_features(bool fsgsbase_on)
+ * FSGSBASE needs CR4.FSGSBASE, which only the caller knows: fsgsbase_on).
+ * xcr0: what the caller set XCR0 to, or -1 to read it (XGETBV, which
+ * KVM's instruction emulator here cannot run). */
+static void dt_features(bool fsgsbase_on, long xcr0_set)
 {
 	u32 a, b, c, d, maxleaf;
 	dt_cpuid(0, 0, &maxleaf, &b, &c, &d);
@@ -414,11 +416,13 @@ static void dt_features(bool fsgsbase_on)
 	dt_cpuid(0x80000000u, 0, &a, &b, &c, &d);
 	if (a >= 0x80000001u)
 		dt_cpuid(0x80000001u, 0, &a, &b, &c81, &d);
-	bool xsave_on = (c1 >> 27) & 1; /* OSXSAVE */
+	bool xsave_on = ((c1 >> 26) & 1) && ((c1 >> 27) & 1); /* XSAVE, OSXSAVE */
 	if (xsave_on && maxleaf >= 0xd)
 		dt_cpuid(0xd, 1, &a_d1, &b, &c, &d);
 	u32 xcr0 = 0;
-	if (xsave_on)
+	if (xsave_on && xcr0_set >= 0)
+		xcr0 = (u32)xcr0_set;
+	else if (xsave_on)
 		__asm__ volatile("xgetbv" : "=a"(xcr0), "=d"(d) : "c"(0));
 	dt_have_avx = xsave_on && ((c1 >> 28) & 1) && (xcr0 & 6) == 6;
 	static const struct {
