@@ -737,9 +737,13 @@ def main():
         if a.class_results:
             for c in a.classes:
                 p = r.stats.per[c]
-                print("class %s passed=%d failed=%d skipped=%d insns=%d" % (
+                why = ""
+                if p.get("emu_lacks"):
+                    why = " why=the-emu-backend-does-not-offer-%s-on-this-host" % "+".join(
+                        sorted(p["emu_lacks"]))
+                print("class %s passed=%d failed=%d skipped=%d insns=%d%s" % (
                     c, p["tests"] - p["failed"] - p["skipped"], p["failed"], p["skipped"],
-                    p["insns"]))
+                    p["insns"], why))
         if r.stats.skipped:
             print("%d tests not compared (no emu backend, and KVM cannot run them)" %
                   r.stats.skipped)
