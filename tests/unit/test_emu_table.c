@@ -92,8 +92,10 @@ static void test_table_vs_zydis(void **state)
 			uint64_t r0 = next_rand(), r1 = next_rand();
 			memcpy(b, &r0, 8);
 			memcpy(b + 8, &r1, 8);
-			if (i & 1) /* half of them two-byte opcodes */
+			if (i % 3 == 1) /* a third two-byte opcodes */
 				b[0] = 0x0f;
+			else if (i % 3 == 2) /* a third VEX-encoded */
+				b[0] = (r0 >> 32) & 1 ? 0xc4 : 0xc5;
 			ZydisDecodedInstruction in;
 			ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
 			if (ZYAN_FAILED(ZydisDecoderDecodeFull(&dec, b, 16, &in, ops)))

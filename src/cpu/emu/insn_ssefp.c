@@ -284,7 +284,8 @@ void h_sse_fp(struct emu_cpu *c, const struct dinsn *d)
 	if (k != SF_TO_GPR)
 		memcpy(&h.a, &a, 16);
 	memcpy(&h.b, &b, 16);
-	sse_host(c, d->mnem, (unsigned)(d->imm & 0xff), gsz, &h);
+	if (!sse_host(c, d->mnem, (unsigned)(d->imm & 0xff), gsz, &h))
+		h_unimpl(c, d); /* a row without its host instruction: #UD, reported */
 	switch (k) {
 	case SF_COMI: {
 		uint64_t f = (h.zf ? F_ZF : 0) | (h.pf ? F_PF : 0) | (h.cf ? F_CF : 0);
@@ -670,7 +671,8 @@ void h_avx_fp(struct emu_cpu *c, const struct dinsn *d)
 	memcpy(&h.r, &r, 32);
 	memcpy(&h.a, &a, 32);
 	memcpy(&h.b, &b, 32);
-	avx_host(c, d->mnem, (unsigned)(d->imm & 0xff), d->xflags & DX_L256, gsz, &h);
+	if (!avx_host(c, d->mnem, (unsigned)(d->imm & 0xff), d->xflags & DX_L256, gsz, &h))
+		h_unimpl(c, d); /* a row without its host instruction: #UD, reported */
 	switch (k) {
 	case SF_COMI: {
 		uint64_t f = (h.zf ? F_ZF : 0) | (h.pf ? F_PF : 0) | (h.cf ? F_CF : 0);

@@ -36,7 +36,6 @@
 #define FL_OSZP	  (F_OF | F_SF | F_ZF | F_PF)
 #define FL_P	  F_PF
 #define FL_S	  F_SF
-#define FL_SAP	  (F_SF | F_AF | F_PF)
 #define FL_SZAP	  (F_SF | F_ZF | F_AF | F_PF)
 #define FL_SZAPC  (F_SF | F_ZF | F_AF | F_PF | F_CF)
 #define FL_Z	  F_ZF
