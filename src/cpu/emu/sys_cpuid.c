@@ -31,13 +31,16 @@ void emu_offered_features(struct cpu_featureset *out)
 	for (size_t i = 0; i < sizeof(extra_features); i++)
 		cpu_set(out, extra_features[i]);
 	/* Floating-point instructions run as the same instruction on the
-	 * host (insn_ssefp.c): a feature that brings new ones needs the
-	 * host to have it (cpu_model_resolve drops what needs it too). */
+	 * host (insn_ssefp.c; the VEX ones as VEX instructions): a feature
+	 * that brings new ones needs the host to have it (cpu_model_resolve
+	 * drops what needs it too: AVX2, FMA, F16C with AVX). */
 	__builtin_cpu_init();
 	if (!__builtin_cpu_supports("sse3"))
 		cpu_clear(out, CPUF_SSE3);
 	if (!__builtin_cpu_supports("sse4.1"))
 		cpu_clear(out, CPUF_SSE4_1);
+	if (!__builtin_cpu_supports("avx")) /* with the OS's YMM state */
+		cpu_clear(out, CPUF_AVX);
 	if (!__builtin_cpu_supports("fma"))
 		cpu_clear(out, CPUF_FMA);
 	if (!__builtin_cpu_supports("f16c"))
