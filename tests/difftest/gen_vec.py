@@ -25,7 +25,8 @@ legacy SSE instruction that touched bits 255:128 would show.
           register and memory, and F16C's conversions
   xsave   XSAVE/XSAVEOPT/XSAVEC/XRSTOR (standard and compacted, 32/64-bit
           x87 layouts) over x87, SSE and AVX state, XGETBV
-  bmi     LZCNT TZCNT POPCNT, BMI1, BMI2, ADCX/ADOX, MOVBE, and
+  bmi     LZCNT TZCNT POPCNT, BMI1, BMI2, ADCX/ADOX, MOVBE, CLFLUSHOPT,
+          CLWB, and
           RD/WRFSBASE, RD/WRGSBASE (each write undone in the same unit:
           the native runner's FS base is its thread pointer)
 """
@@ -766,6 +767,11 @@ class GenVec(gen.GenFP):
                       defined=CF if op == "adcx" else OF)
         elif r < 0.9:
             b = rng.choice([16, 32, 64])
+            if rng.random() < 0.1:
+                op = rng.choice(["clflushopt", "clwb"])
+                m = self.mem(1, setup=setup)[0]
+                self.emit(op, setup + ["%s %s" % (op, m)])
+                return
             if rng.random() < 0.5:
                 line = "movbe %s, %s" % (self.mem(b // 8, setup=setup)[0], reg(self.rreg(), b))
             else:
