@@ -66,9 +66,10 @@ static void save(struct emu_cpu *c, uint64_t lin, bool rex_w, int kind)
 	/* The components written: XSAVE writes every requested one, the
 	 * others only those in use (the init optimization). */
 	uint64_t wr = kind == XS_STD ? rf : rf & inuse;
-	/* Every page first: nothing is half written. */
+	/* Every page it writes first (the legacy region, the header, AVX
+	 * if requested): nothing is half written. */
 	mmu_lookup(c, lin, 1, c->cpl == 3);
-	mmu_lookup(c, lin + emu_xsave_size(c->xcr0) - 1, 1, c->cpl == 3);
+	mmu_lookup(c, lin + emu_xsave_size(rf) - 1, 1, c->cpl == 3);
 	uint64_t hdr = mread(c, lin + 512, 8);
 	if (wr & 1)
 		fx_save_x87(c, lin, rex_w);
