@@ -2,12 +2,15 @@
 /*
  * virtio_net: drives vmon's virtio-net (1af4:1041) with a tiny Ethernet,
  * ARP, IPv4 and UDP of its own. Command line:
- *   mode=user port=P [fwd=G]
+ *   mode=user port=P [fwd=G] [blocked=1]
  *       ARP for the gateway 10.0.2.2 (libslirp), send a UDP datagram from
  *       10.0.2.15:40000 to 10.0.2.2:P (the host's 127.0.0.1:P) and check
  *       that the host's echo comes back. With fwd=G, then print "ready"
  *       and wait for the TCP SYN that a host connection to a forwarded
- *       port makes libslirp send to port G.
+ *       port makes libslirp send to port G. With blocked=1 (vmon's
+ *       host-loopback=off) the datagram must NOT reach the host: the
+ *       guest waits for libslirp's ICMP destination unreachable about it
+ *       and fails if the echo comes back instead.
  *   mode=tap
  *       broadcast a frame of EtherType 0x88b5 (local experimental) with
  *       "VMON-TAP-PING" and wait for one with "VMON-TAP-PONG".
@@ -112,7 +115,8 @@ static void send_udp(u16 sport, u16 dport, const char *msg, u32 n)
 }
 
 /* What the receive loop is looking for. */
-enum want { W_ARP_REPLY, W_UDP, W_SYN, W_PONG };
+enum want { W_ARP_REPLY, W_UDP, W_SYN, W_PONG, W_UDP_OR_UNREACH };
+static int unreach_code = -1; /* W_UDP_OR_UNREACH: the ICMP code, if that came */
 static const char *udp_msg = "vmon-udp-echo-1234";
 static u16 want_port;
 
@@ -140,7 +144,16 @@ static bool handle(const u8 *f, u32 len, enum want w)
 	if (type == ETH_IP && len >= 14 + 20 + 8 && memcmp(p + 16, my_ip, 4) == 0) {
 		unsigned ihl = (p[0] & 15u) * 4;
 		const u8 *l4 = p + ihl;
-		if (w == W_UDP && p[9] == 17 && get16(l4) == want_port && get16(l4 + 2) == 40000) {
+		/* ICMP destination unreachable about our datagram: the quoted
+		 * IP header (20 bytes, ours has no options) and UDP ports. */
+		if (w == W_UDP_OR_UNREACH && p[9] == 1 && len >= 14 + ihl + 8 + 28 && l4[0] == 3 &&
+		    l4[8 + 9] == 17 && get16(l4 + 8 + 20) == 40000 &&
+		    get16(l4 + 8 + 22) == want_port) {
+			unreach_code = l4[1];
+			return true;
+		}
+		if ((w == W_UDP || w == W_UDP_OR_UNREACH) && p[9] == 17 && get16(l4) == want_port &&
+		    get16(l4 + 2) == 40000) {
 			u32 n = get16(l4 + 4) - 8u;
 			if (n != strlen(udp_msg) || memcmp(l4 + 8, udp_msg, n) != 0)
 				rt_fail("UDP echo differs (%u bytes)", n);
@@ -219,6 +232,14 @@ void kmain(void)
 		if (!want_port)
 			rt_fail("no port=P on the command line");
 		send_udp(40000, want_port, udp_msg, (u32)strlen(udp_msg));
+		if (cmdline_get_u64("blocked", 0)) {
+			wait_for(W_UDP_OR_UNREACH, "the UDP echo or an ICMP unreachable");
+			if (unreach_code < 0)
+				rt_fail("the UDP echo came back: the host's loopback is reachable");
+			kprintf("udp to 10.0.2.2: blocked (ICMP unreachable, code %d)\n",
+				unreach_code);
+			rt_pass();
+		}
 		wait_for(W_UDP, "the UDP echo");
 		kputs("udp echo: ok\n");
 		u64 fwd = cmdline_get_u64("fwd", 0);

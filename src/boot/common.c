@@ -189,7 +189,9 @@ int boot_read_fd(int fd, void *dst, uint64_t size)
 
 int boot_open_file(const char *what, const char *path, uint64_t *size, struct vmon_error *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO (or a device) must not wait for a
+	 * writer; only regular files get past the check below. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return err_setf(err, "%s '%s': %s", what, path, strerror(errno));
 	struct stat st;
@@ -198,10 +200,14 @@ int boot_open_file(const char *what, const char *path, uint64_t *size, struct vm
 		problem = strerror(errno);
 	else if (S_ISDIR(st.st_mode))
 		problem = "is a directory";
+	else if (S_ISFIFO(st.st_mode))
+		problem = "is a FIFO, not a regular file";
 	else if (!S_ISREG(st.st_mode))
 		problem = "not a regular file";
 	else if (st.st_size <= 0)
 		problem = "file is empty";
+	else if (fcntl(fd, F_SETFL, 0) < 0)
+		problem = strerror(errno);
 	if (problem) {
 		close(fd);
 		return err_setf(err, "%s '%s': %s", what, path, problem);

@@ -372,6 +372,9 @@ static void install_fatal_handlers(void)
 int main(int argc, char **argv)
 {
 	install_fatal_handlers();
+	/* A closed pipe is an error to handle (EPIPE: the console is gone,
+	 * core/chardev.h), not a silent death that skips the clean-up. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		print_usage(stderr);
 		return VMON_EXIT_USAGE;

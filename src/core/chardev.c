@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -112,11 +114,31 @@ int chardev_create(const struct chardev_spec *spec, struct vm_control *ctl, stru
 	return err_setf(err, "console: bad back end");
 }
 
-/* ---- Output helper ---- */
+/* ---- Output helpers ---- */
+
+void chardev_output_failed(struct chardev *c, int e)
+{
+	if (c->out_failed || (c->ctl && vmctl_stopping(c->ctl)))
+		return;
+	c->out_failed = true;
+	const char *what = strcmp(c->ops->kind, "stdio") == 0 ? "stdout" : c->ops->kind;
+	if (e == EPIPE) {
+		fprintf(stderr, "vmon: console output (%s) closed: broken pipe; stopping the VM\n",
+			what);
+		if (c->ctl)
+			vmctl_request_stop(c->ctl, VM_STOP_USER_QUIT, 128 + SIGPIPE);
+	} else {
+		fprintf(stderr,
+			"vmon: console output (%s) failed: %s; the guest's output is dropped from "
+			"now on\n",
+			what, strerror(e));
+	}
+}
 
 int chardev_fd_write_all(int fd, const uint8_t *buf, size_t len, struct vm_control *ctl,
 			 bool is_socket)
 {
+	bool pollerr = false;
 	while (len > 0) {
 		ssize_t n = is_socket ? send(fd, buf, len, MSG_NOSIGNAL) : write(fd, buf, len);
 		if (n > 0) {
@@ -131,8 +153,19 @@ int chardev_fd_write_all(int fd, const uint8_t *buf, size_t len, struct vm_contr
 			int r = poll(&p, 1, 100);
 			if (r == 0 && ctl && vmctl_stopping(ctl))
 				return -1; /* nobody reads and the VM is ending */
-			if (r > 0 && (p.revents & (POLLERR | POLLNVAL)))
+			if (r > 0 && (p.revents & POLLNVAL)) {
+				errno = EBADF;
 				return -1;
+			}
+			if (r > 0 && (p.revents & POLLERR)) {
+				/* The next write says what (EPIPE...); if it
+				 * still says "try again", give up. */
+				if (pollerr) {
+					errno = EIO;
+					return -1;
+				}
+				pollerr = true;
+			}
 			continue;
 		}
 		return -1; /* EPIPE, EIO, ...: the reader is gone */

@@ -16,6 +16,17 @@
  * serialized by c->out_lock. It gives up only if the host side is gone
  * (EPIPE, I/O error) or, while blocked, the VM is stopping.
  *
+ * Console gone: when the reader of stdout (or of a file: FIFO) goes away
+ * — `vmon run | head -c 20` — the write fails with EPIPE (vmon ignores
+ * SIGPIPE). That console has no one left to talk to, so vmon says so on
+ * stderr once and stops the VM as a SIGTERM would (VM_STOP_USER_QUIT,
+ * status 128 + SIGPIPE = 141: the status a shell expects of a writer
+ * whose pipe closed), cleaning up (terminal, socket files) on the way
+ * out. (QEMU keeps the VM running instead; vmon's console is its user's
+ * window on the VM, and a pipeline that stopped reading has finished
+ * with it.) Other output errors (ENOSPC, EIO) are reported once and the
+ * output is dropped from then on; the VM runs on.
+ *
  * Input, without loss: the chardev has one sink (the UART) attached with
  * chardev_set_sink(). On the event-loop thread it asks sink->space() and
  * reads at most that many bytes from its input fd, then offers them with
@@ -75,6 +86,7 @@ struct chardev {
 	const struct chardev_ops *ops;
 	pthread_mutex_t out_lock; /* serializes ops->write */
 	struct vm_control *ctl;	  /* may be NULL (tests) */
+	bool out_failed;	  /* under out_lock: reported already */
 	const struct chardev_sink_ops *sink;
 	void *sink_opaque;
 };

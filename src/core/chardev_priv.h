@@ -64,6 +64,12 @@ void chardev_input_kick(struct chardev_input *in);
 /* Unregisters and closes the eventfd (not the input fd). */
 void chardev_input_fini(struct chardev_input *in);
 
+/* An output write of c failed for good with errno e (call with
+ * c->out_lock held, from ops->write): the first time, says so on stderr
+ * and, for EPIPE, stops the VM (status 141; see "Console gone" in
+ * chardev.h). Silent while the VM is stopping anyway. */
+void chardev_output_failed(struct chardev *c, int e);
+
 /* Writes all bytes to fd; EINTR/EAGAIN retried (poll, re-checking
  * ctl every 100 ms so a stopping VM is not held by a stuck reader).
  * is_socket uses send(MSG_NOSIGNAL). Returns 0 or -1. */

@@ -26,7 +26,6 @@ struct chardev_fd {
 	bool escapes;
 	bool escape_pending; /* loop thread only */
 	bool is_stdio;
-	bool out_failed; /* reported once */
 };
 
 /* ---- Terminal state (process-wide: only one stdio chardev) ---- */
@@ -121,7 +120,7 @@ static int fd_write(struct chardev *c, const uint8_t *buf, size_t len)
 	if (f->out_fd < 0)
 		return 0;
 	if (chardev_fd_write_all(f->out_fd, buf, len, c->ctl, false) < 0) {
-		f->out_failed = true;
+		chardev_output_failed(c, errno);
 		return -1;
 	}
 	return 0;

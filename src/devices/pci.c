@@ -20,6 +20,12 @@ struct pci_host {
 	uint64_t next_mmio; /* BAR allocator */
 	struct irq_router *router;
 	struct ioeventfd_router *ioev; /* may be NULL */
+	/* INTx: slots share PCI_INTX_LINES GSIs; each line's level is the
+	 * OR of its devices' levels: how many assert it, and what the line
+	 * is at. A leaf lock, taken inside a device's irq_lock. */
+	pthread_mutex_t intx_lock;
+	unsigned intx_count[PCI_INTX_LINES];
+	bool intx_line[PCI_INTX_LINES];
 };
 
 static void ioev_sync_locked(struct pci_host *host);
@@ -31,6 +37,31 @@ static uint64_t ones(unsigned size)
 
 /* ---- INTx and MSI-X (irq_lock) ---- */
 
+/* dev's own contribution to its INTx line changed to level: the line
+ * follows the OR of every device wired to it. */
+static void intx_drive_locked(struct pci_device *dev, bool level)
+{
+	struct pci_host *host = dev->host;
+	if (!host) { /* not on a bus (tests): the line is the device's own */
+		irq_line_set(&dev->intx, level);
+		return;
+	}
+	unsigned i = dev->intx.gsi - PCI_INTX_GSI_BASE;
+	if (i >= PCI_INTX_LINES)
+		return;
+	pthread_mutex_lock(&host->intx_lock);
+	if (level)
+		host->intx_count[i]++;
+	else if (host->intx_count[i])
+		host->intx_count[i]--;
+	bool line = host->intx_count[i] > 0;
+	if (line != host->intx_line[i]) {
+		host->intx_line[i] = line;
+		irq_line_set(&dev->intx, line);
+	}
+	pthread_mutex_unlock(&host->intx_lock);
+}
+
 static void intx_update_locked(struct pci_device *dev)
 {
 	bool level = dev->use_intx && dev->intx_request && !dev->intx_disabled;
@@ -38,7 +69,7 @@ static void intx_update_locked(struct pci_device *dev)
 		dev->intx_level = level;
 		if (level)
 			atomic_fetch_add_explicit(&dev->stats.intx, 1, memory_order_relaxed);
-		irq_line_set(&dev->intx, level);
+		intx_drive_locked(dev, level);
 	}
 }
 
@@ -641,6 +672,9 @@ void pci_device_release(struct pci_device *dev)
 	pthread_mutex_lock(&dev->irq_lock);
 	for (unsigned v = 0; v < PCI_MSIX_MAX; v++)
 		msix_unroute_locked(dev, v);
+	/* A device leaving the bus stops driving its shared INTx line. */
+	dev->intx_request = false;
+	intx_update_locked(dev);
 	pthread_mutex_unlock(&dev->irq_lock);
 }
 
@@ -693,7 +727,7 @@ int pci_host_add_device(struct pci_host *host, struct pci_device *dev, struct vm
 	dev->slot = slot;
 	dev->router = host->router;
 	if (dev->use_intx) {
-		unsigned gsi = PCI_INTX_GSI_BASE + slot % 4;
+		unsigned gsi = PCI_INTX_GSI_BASE + slot % PCI_INTX_LINES;
 		dev->intx = (struct irq_line){.router = host->router, .gsi = gsi};
 		pci_set_u8(dev->cfg, PCI_INTERRUPT_PIN, 1);
 		pci_set_u8(dev->cfg, PCI_INTERRUPT_LINE, (uint8_t)gsi);
@@ -736,6 +770,7 @@ int pci_host_create(struct pci_host **out, struct bus *pio, struct bus *mmio,
 	if (!host)
 		return err_setf(err, "out of memory");
 	pthread_rwlock_init(&host->lock, NULL);
+	pthread_mutex_init(&host->intx_lock, NULL);
 	host->router = router;
 	host->next_mmio = PCI_MMIO_BASE;
 	pci_device_init(&host->bridge, "host bridge", PCI_HOST_VENDOR_ID, PCI_HOST_DEVICE_ID,
@@ -759,5 +794,6 @@ void pci_host_destroy(struct pci_host *host)
 	if (!host)
 		return;
 	pthread_rwlock_destroy(&host->lock);
+	pthread_mutex_destroy(&host->intx_lock);
 	free(host);
 }

@@ -36,7 +36,10 @@
  * is wired to GSI PCI_INTX_GSI_BASE + (s % 4) (the usual swizzle; these
  * are IOAPIC pins 16-19, level-triggered, active low: the ACPI/MP tables
  * must say so), which Interrupt Line reports. Command bit 10 masks it and
- * Status bit 3 shows the device's request. MSI-X (pci_msix_init): table
+ * Status bit 3 shows the device's request. Slots share the four lines:
+ * a line is asserted while any device wired to it asserts (wired-OR, as
+ * on a real board), so one device lowering its request cannot hide
+ * another's. MSI-X (pci_msix_init): table
  * and PBA in one of the device's BARs, vectors masked after reset; a
  * masked or function-masked vector sets its pending bit and fires when
  * unmasked. Messages go to the irq_router's msi hook, or — where the
@@ -61,9 +64,9 @@
  * treat them the same way.
  *
  * Locks (outer to inner): the host's rwlock (config space, BAR decode) ->
- * a device's own lock -> the device's irq_lock (INTx and MSI-X state, a
- * leaf). Device code may raise interrupts while holding its own lock; it
- * never takes the host lock. BAR handlers are called without the host
+ * a device's own lock -> the device's irq_lock (INTx and MSI-X state) ->
+ * the host's intx_lock (the shared lines' levels, a leaf). Device code may raise interrupts while
+ * holding its own lock; it never takes the host lock. BAR handlers are called without the host
  * lock.
  */
 #ifndef VMON_DEVICES_PCI_H
@@ -84,6 +87,7 @@
 #define PCI_MMIO_BASE	   0xe0000000ULL
 #define PCI_MMIO_END	   0xfec00000ULL /* exclusive: the IOAPIC starts here */
 #define PCI_INTX_GSI_BASE  16
+#define PCI_INTX_LINES	   4 /* slot s: GSI PCI_INTX_GSI_BASE + s % 4 */
 #define PCI_MAX_SLOTS	   32
 #define PCI_CFG_SIZE	   256
 #define PCI_NUM_BARS	   6

@@ -251,10 +251,19 @@ int jail_layout_add_images(struct jail_layout *l, const struct jail_run *run,
 		const struct jail_file *f = &run->files[i];
 		if (f->kind != JAIL_FILE_IMAGE && f->kind != JAIL_FILE_DISK)
 			continue;
-		int src = open(f->host_path, O_RDONLY | O_CLOEXEC);
+		/* Non-blocking, and checked again after the open: the path was
+		 * a regular file when the arguments were read (run_args.c), but
+		 * a FIFO put in its place since must not hang the jailer. */
+		int src = open(f->host_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (src < 0)
 			return err_setf(err, "%s: cannot open '%s': %s", f->option, f->host_path,
 					strerror(errno));
+		struct stat sst;
+		if (fstat(src, &sst) < 0 || !S_ISREG(sst.st_mode)) {
+			close(src);
+			return err_setf(err, "%s: '%s' is not a regular file", f->option,
+					f->host_path);
+		}
 		bool copied;
 		int fd = place(src, l->root_fd, f->name, &copied);
 		int e = errno;

@@ -26,6 +26,7 @@
 #include "boot/reset_vector.h"
 #include "core/event_loop.h"
 #include "core/machine.h"
+#include "core/ratelimit.h"
 #include "cpu/cpu_backend.h"
 #include "devices/acpi_pm.h"
 #include "devices/pci.h"
@@ -227,8 +228,9 @@ int vm_run(const struct vm_config *cfg, struct vmon_error *err)
 		goto out;
 	if (vm_devices_create(&vm->devs, m, vm->ev, cfg, err) < 0)
 		goto out;
-	/* Signals are blocked only now: an open() above that blocks (a FIFO
-	 * with no reader, say) can still be interrupted by Ctrl-C. */
+	/* Signals are blocked only now. No open() above may block (user files
+	 * are opened non-blocking: a FIFO is refused, or must have a reader),
+	 * but should one ever wait, Ctrl-C still ends vmon. */
 	if (setup_signals(vm, err) < 0)
 		goto out;
 	if (m->backend->create(m, err) < 0)
@@ -269,11 +271,15 @@ out:
 	vm_devices_destroy(&vm->devs);
 	if (m->backend && m->backend_priv)
 		m->backend->destroy(m);
+	/* Counts of guest-caused messages the rate limits held back. */
+	ratelimit_flush_all(stderr);
 	if (vm->sigfd >= 0)
 		close(vm->sigfd);
 	ev_destroy(vm->ev);
 	bus_destroy(&m->pio);
 	bus_destroy(&m->mmio);
+	/* Last: the devices are gone and their I/O engines have waited for
+	 * every request in flight, so nothing reads or writes RAM any more. */
 	gm_destroy(&m->mem);
 	return status;
 }

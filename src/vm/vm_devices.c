@@ -2,6 +2,7 @@
 #include "vm/vm_devices.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/chardev.h"
 #include "devices/acpi_pm.h"
@@ -65,22 +66,32 @@ int vm_devices_check(const struct vm_config *cfg, struct vmon_error *err)
 	return 0;
 }
 
+/* A file: output (--serial, --console) must not be one of this VM's disk
+ * images: opening it for output would truncate the image. (The file
+ * chardev also refuses any image another VM holds: core/chardev_file.c.) */
+static int check_output(const struct vm_devices *d, const struct vm_config *cfg, const char *option,
+			const struct chardev_spec *spec, struct vmon_error *err)
+{
+	struct stat st;
+	if (spec->kind != CHARDEV_FILE || stat(spec->path, &st) < 0)
+		return 0; /* a new file is no image */
+	for (int i = 0; i < d->nblk; i++)
+		if (virtio_blk_is_image(d->blk[i], &st))
+			return err_setf(
+				err,
+				"%s file:%s is the image of --disk %s: refusing to overwrite "
+				"it",
+				option, spec->path, cfg->disks[i].path);
+	return 0;
+}
+
 int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop *ev,
 		      const struct vm_config *cfg, struct vmon_error *err)
 {
 	memset(d, 0, sizeof(*d));
-	struct chardev_spec spec;
+	struct chardev_spec spec, cs;
 	if (chardev_parse(cfg->serial, &spec, err) < 0 ||
-	    chardev_create(&spec, &m->ctl, &d->console, err) < 0)
-		return -1;
-	if (uart_16550_create(&d->com1, &m->pio, COM1_PORT, line(m, COM1_GSI), d->console, err) <
-		    0 ||
-	    i8042_create(&d->i8042, &m->pio, line(m, KBD_GSI), line(m, AUX_GSI), &m->ctl, err) <
-		    0 ||
-	    rtc_cmos_create(&d->rtc, &m->pio, RTC_PORT, line(m, RTC_GSI), err) < 0 ||
-	    debug_exit_create(&d->debug_exit, &m->pio, DEBUG_EXIT_PORT, 4, cfg->debug_exit, &m->ctl,
-			      err) < 0 ||
-	    acpi_pm_create(&d->acpi_pm, &m->pio, &m->ctl, err) < 0)
+	    (cfg->console && chardev_parse(cfg->console, &cs, err) < 0))
 		return -1;
 	/* PCI bus 0: the host bridge at 00:00.0, then one virtio-blk per
 	 * --disk in order (but transport=mmio ones), then virtio-rng, then one virtio-net per
@@ -93,7 +104,9 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 	 * enables decoding. */
 	pci_host_set_ioeventfd(d->pci, &m->ioev);
 	/* Devices with transport=mmio take the MMIO windows in order instead
-	 * of PCI slots (vm.h; the DSDT describes them, vm.c). */
+	 * of PCI slots (vm.h; the DSDT describes them, vm.c). The disks come
+	 * first of all: their images are open and locked (for the VM's whole
+	 * life) before any output file is created or truncated. */
 	unsigned nmmio = 0;
 	for (int i = 0; i < cfg->ndisks && i < VM_MAX_DISKS; i++) {
 		struct virtio_bus at;
@@ -105,6 +118,20 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 		if (r < 0)
 			return -1;
 	}
+	if (check_output(d, cfg, "--serial", &spec, err) < 0 ||
+	    (cfg->console && check_output(d, cfg, "--console", &cs, err) < 0))
+		return -1;
+	if (chardev_create(&spec, &m->ctl, &d->console, err) < 0)
+		return -1;
+	if (uart_16550_create(&d->com1, &m->pio, COM1_PORT, line(m, COM1_GSI), d->console, err) <
+		    0 ||
+	    i8042_create(&d->i8042, &m->pio, line(m, KBD_GSI), line(m, AUX_GSI), &m->ctl, err) <
+		    0 ||
+	    rtc_cmos_create(&d->rtc, &m->pio, RTC_PORT, line(m, RTC_GSI), err) < 0 ||
+	    debug_exit_create(&d->debug_exit, &m->pio, DEBUG_EXIT_PORT, 4, cfg->debug_exit, &m->ctl,
+			      err) < 0 ||
+	    acpi_pm_create(&d->acpi_pm, &m->pio, &m->ctl, err) < 0)
+		return -1;
 	if (virtio_rng_create(&d->rng, &m->mem, &m->ctl, d->io, d->pci, err) < 0)
 		return -1;
 	for (int i = 0; i < cfg->nnets && i < VM_MAX_NICS; i++) {
@@ -127,10 +154,8 @@ int vm_devices_create(struct vm_devices *d, struct machine *m, struct event_loop
 			return -1;
 	}
 	if (cfg->console) {
-		struct chardev_spec cs;
 		struct virtio_bus at;
 		if (place(&at, d, m, cfg->console_mmio, &nmmio, err) < 0 ||
-		    chardev_parse(cfg->console, &cs, err) < 0 ||
 		    chardev_create(&cs, &m->ctl, &d->hvc, err) < 0 ||
 		    iothread_create(&d->hvc_io, "virtio-con", err) < 0 ||
 		    virtio_console_create(&d->con, d->hvc, &m->mem, &m->ctl, d->hvc_io, &at, err) <

@@ -12,13 +12,27 @@
  *   byte 0   bit 0: device (0 blk, 1 rng); bit 1: EVENT_IDX; bit 2: INDIRECT;
  *            bit 3: virtio-net instead; bit 4: virtio-vsock instead; bit 5
  *            (blk only): the virtio-blk on the MMIO transport, register
- *            offsets then being MMIO ones (window 0x1000)
+ *            offsets then being MMIO ones (window 0x1000); bit 6: the PCI
+ *            bus instead (below)
  *   byte 1   queue size = 1 << (byte % 5)
  *   byte 2   number of register writes n (0..7)
  *   n x 8    register write: le16 BAR-0 offset, u8 size, u8 pad, le32 value
  *   rest     guest RAM from address 0: queue 0 has desc at 0x0, avail 0x100,
  *            used 0x200; net and vsock also use queue 1 (their transmit
  *            queue) at 0x3000, 0x3100, 0x3200
+ *
+ * PCI mode (byte 0 bit 6): a PCI host on port and MMIO buses with a
+ * virtio-blk (slot 1) and a virtio-rng (slot 2) on it, driven only as a
+ * guest would: configuration mechanism #1 at 0xcf8/0xcfc (BAR moves, the
+ * command register, capabilities, the virtio PCI-config window) and
+ * accesses to the MMIO window (virtio registers, the MSI-X table and
+ * PBA, notifies). The backend's hooks are fakes that check the host's
+ * promises: ioeventfd registrations only inside the window and never
+ * twice, routes only deleted or re-aimed while bound, INTx only on GSIs
+ * 16-19. Each input starts from a PCI reset.
+ *   byte 1   number of operations n (0..255)
+ *   n x 8    operation: u8 kind, u8 a, u8 b, u8 c, le32 value (pci_op below)
+ *   rest     guest RAM from address 0, as above
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +43,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/bus.h"
 #include "core/guest_mem.h"
+#include "devices/pci.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_mmio.h"
 #include "devices/virtio/virtio_pci.h"
@@ -50,6 +66,227 @@ static struct virtio_net *net;
 static struct virtio_vsock *vsock;
 static int port5_fd = -1; /* the host listener behind vsock port 5 */
 static char vsock_path[128], port5_path_copy[140];
+
+static void die(const char *what, const struct vmon_error *err);
+
+/* ---- PCI mode: a host, two devices, and fake backend hooks ---- */
+
+static struct bus pci_pio, pci_mmio;
+static struct pci_host *phost;
+static struct virtio_blk *pblk;
+static struct virtio_rng *prng;
+
+static void broken(const char *what)
+{
+	fprintf(stderr, "fuzz: PCI host broke a promise: %s\n", what);
+	abort(); /* a finding */
+}
+
+static void fake_level(void *ctx, unsigned gsi, bool level)
+{
+	if (gsi < PCI_INTX_GSI_BASE || gsi >= PCI_INTX_GSI_BASE + PCI_INTX_LINES)
+		broken("INTx on a GSI that is no PCI line");
+}
+
+static void fake_msi(void *ctx, uint64_t addr, uint32_t data)
+{
+}
+
+#define FAKE_ROUTES 8 /* few: binding failures get exercised too */
+static struct {
+	bool used;
+	int fd;
+} routes[FAKE_ROUTES];
+
+static int fake_route_add(void *ctx, int fd, uint64_t addr, uint32_t data)
+{
+	if (fd < 0 || (addr >> 20) != 0xfee)
+		broken("route for a bad fd or a message that is no interrupt");
+	for (int i = 0; i < FAKE_ROUTES; i++)
+		if (!routes[i].used) {
+			routes[i].used = true;
+			routes[i].fd = fd;
+			return i;
+		}
+	return -1;
+}
+
+static int fake_route_set(void *ctx, int handle, uint64_t addr, uint32_t data)
+{
+	if (handle < 0 || handle >= FAKE_ROUTES || !routes[handle].used)
+		broken("re-aiming a route that is not bound");
+	if ((addr >> 20) != 0xfee)
+		broken("route re-aimed at a message that is no interrupt");
+	return 0;
+}
+
+static void fake_route_del(void *ctx, int handle, int fd)
+{
+	if (handle < 0 || handle >= FAKE_ROUTES || !routes[handle].used || routes[handle].fd != fd)
+		broken("deleting a route that is not bound (or with another fd)");
+	routes[handle].used = false;
+}
+
+static struct irq_router fake_router = {.set_level = fake_level,
+					.msi = fake_msi,
+					.msi_route_add = fake_route_add,
+					.msi_route_set = fake_route_set,
+					.msi_route_del = fake_route_del};
+
+#define FAKE_IOEV 64
+static struct {
+	bool used;
+	uint64_t gpa;
+	unsigned len;
+	int fd;
+} ioevs[FAKE_IOEV];
+
+static int fake_ioev_add(void *ctx, uint64_t gpa, unsigned len, bool match, uint64_t data, int fd)
+{
+	if (gpa < PCI_MMIO_BASE || gpa + len > PCI_MMIO_END)
+		broken("ioeventfd outside the PCI window");
+	int free_slot = -1;
+	for (int i = 0; i < FAKE_IOEV; i++) {
+		if (ioevs[i].used && ioevs[i].gpa == gpa && ioevs[i].len == len)
+			broken("the same notify address registered twice");
+		if (!ioevs[i].used && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot < 0)
+		return -1; /* as KVM out of bus devices */
+	ioevs[free_slot].used = true;
+	ioevs[free_slot].gpa = gpa;
+	ioevs[free_slot].len = len;
+	ioevs[free_slot].fd = fd;
+	return 0;
+}
+
+static void fake_ioev_del(void *ctx, uint64_t gpa, unsigned len, bool match, uint64_t data,
+			  int fd)
+{
+	for (int i = 0; i < FAKE_IOEV; i++)
+		if (ioevs[i].used && ioevs[i].gpa == gpa && ioevs[i].len == len &&
+		    ioevs[i].fd == fd) {
+			ioevs[i].used = false;
+			return;
+		}
+	broken("deregistering a notify address that is not registered");
+}
+
+static struct ioeventfd_router fake_ioev = {.add = fake_ioev_add, .del = fake_ioev_del};
+
+static void setup_pci(void)
+{
+	struct vmon_error err;
+	bus_init(&pci_pio, "pio");
+	bus_init(&pci_mmio, "mmio");
+	if (pci_host_create(&phost, &pci_pio, &pci_mmio, &fake_router, &err) < 0)
+		die("PCI host", &err);
+	pci_host_set_ioeventfd(phost, &fake_ioev);
+	const struct virtio_bus at = {.kind = VIRTIO_TRANSPORT_PCI, .pci = phost};
+	static char path[64];
+	int fd = memfd_create("fuzz-pci-disk", 0);
+	if (fd < 0 || ftruncate(fd, 64 << 10) < 0)
+		die("memfd", NULL);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	const struct virtio_blk_spec spec = {.path = path, .id = "fuzz-pci", .aio = BLK_AIO_SYNC};
+	if (virtio_blk_create(&pblk, &spec, &gm, NULL, NULL, &at, &err) < 0)
+		die("virtio-blk on PCI", &err);
+	if (virtio_rng_create(&prng, &gm, NULL, NULL, phost, &err) < 0)
+		die("virtio-rng on PCI", &err);
+	bus_seal(&pci_pio);
+	bus_seal(&pci_mmio);
+}
+
+static uint64_t pio(unsigned port, unsigned size, bool write, uint64_t v)
+{
+	bus_access(&pci_pio, NULL, port, size, write, &v);
+	return v;
+}
+
+/* Configuration access through the ports, as a guest makes it. */
+static uint32_t cfg_rw(unsigned slot, unsigned off, unsigned size, bool write, uint32_t v)
+{
+	pio(0xcf8, 4, true, 0x80000000u | slot << 11 | (off & 0xfc));
+	return (uint32_t)pio(0xcfc + (off & 3), size, write, v);
+}
+
+/* Config offset of slot's MSI-X capability, found as a driver does. */
+static unsigned msix_cap(unsigned slot)
+{
+	unsigned off = cfg_rw(slot, PCI_CAP_PTR, 1, false, 0) & 0xfc;
+	for (int n = 0; off && n < 48; n++) {
+		if ((cfg_rw(slot, off, 1, false, 0) & 0xff) == PCI_CAP_ID_MSIX)
+			return off;
+		off = cfg_rw(slot, off + 1, 1, false, 0) & 0xfc;
+	}
+	return 0;
+}
+
+/*
+ * One operation: kind % 8 picks it; a, b, c and v are its arguments.
+ *   0 port write 0xcf8 + (a & 7), size 1 << (b % 3), value v
+ *   1 port read, the same
+ *   2 config write: slot a % 4 (0 is the bridge), offset b, size 1 << (c % 3)
+ *   3 config read, the same
+ *   4 BAR write: slot 1 + a % 2, BAR (a >> 1) & 1, at the BAR's current
+ *     address (as config space says) + (b | c << 8), size 1 << ((a >> 2) % 4)
+ *   5 BAR read, the same
+ *   6 MSI-X control of slot 1 + a % 2 := v (enable, function mask)
+ *   7 run the devices: their queue notifications and completions
+ */
+static void pci_op(const uint8_t *op)
+{
+	uint8_t a = op[1], b = op[2], c = op[3];
+	uint32_t v;
+	memcpy(&v, op + 4, 4);
+	switch (op[0] % 8) {
+	case 0:
+	case 1: pio(0xcf8 + (a & 7), 1u << (b % 3), op[0] % 8 == 0, v); break;
+	case 2:
+	case 3: cfg_rw(a % 4, b, 1u << (c % 3), op[0] % 8 == 2, v); break;
+	case 4:
+	case 5: {
+		unsigned slot = 1 + a % 2, bar = (a >> 1) & 1, size = 1u << ((a >> 2) % 4);
+		uint64_t base = cfg_rw(slot, PCI_BAR0 + 4 * bar, 4, false, 0) & ~0xfu;
+		uint64_t val = v;
+		bus_access(&pci_mmio, NULL, base + (uint64_t)(b | c << 8), size, op[0] % 8 == 4,
+			   &val);
+		break;
+	}
+	case 6: {
+		unsigned slot = 1 + a % 2, cap = msix_cap(slot);
+		if (cap)
+			cfg_rw(slot, cap + PCI_MSIX_CTRL, 2, true, v);
+		break;
+	}
+	default:
+		virtio_process_notifications(virtio_blk_transport(pblk));
+		virtio_blk_poll(pblk);
+		virtio_process_notifications(virtio_rng_transport(prng));
+		break;
+	}
+}
+
+static void one_pci(const uint8_t *data, size_t size)
+{
+	if (!phost)
+		setup_pci();
+	pci_host_reset(phost);
+	virtio_reset(virtio_blk_transport(pblk));
+	virtio_reset(virtio_rng_transport(prng));
+	uint8_t *ram = gm_ptr(&gm, 0, RAM);
+	memset(ram, 0, RAM);
+	unsigned nops = size > 1 ? data[1] : 0;
+	size_t pos = 2;
+	/* RAM first, so the operations find requests there. */
+	size_t ops_end = pos + 8 * (size_t)nops < size ? pos + 8 * (size_t)nops : size;
+	size_t n = size - ops_end < RAM ? size - ops_end : RAM;
+	memcpy(ram, data + ops_end, n);
+	for (; pos + 8 <= ops_end; pos += 8)
+		pci_op(data + pos);
+	pci_op((const uint8_t[8]){7}); /* whatever the input left to do */
+}
 
 static void remove_sockets(void)
 {
@@ -182,6 +419,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!blk)
 		setup();
+	if (size >= 2 && (data[0] & 64)) {
+		one_pci(data, size);
+		return 0;
+	}
 	if (size < 3)
 		return 0;
 	const bool is_rng = data[0] & 1;

@@ -74,3 +74,9 @@ else
 	skip bad-input-kvm-not-permitted "needs root and setpriv to drop to an unprivileged user"
 	skip bad-input-kernel-unreadable "needs root and setpriv to drop to an unprivileged user"
 fi
+# FIFOs where a file is needed: refused at once (open() must not wait for
+# a writer that never comes; timeout turns a hang into a failure).
+mkfifo "$TMP/fifo"
+bad kernel-fifo "kernel '.*fifo': is a FIFO, not a regular file" $V --kernel "$TMP/fifo"
+bad initrd-fifo "initrd '.*fifo': is a FIFO, not a regular file" $V --kernel "$HELLO" --initrd "$TMP/fifo"
+bad kernel-char-device "not a regular file" $V --kernel /dev/zero

@@ -467,6 +467,9 @@ bad_case kernel-missing "--kernel: cannot use '/nonexistent.elf'" "${B[@]}" -- -
 bad_case run-abbreviated "is abbreviated" "${B[@]}" -- --kern "$GUESTS/hello.elf"
 bad_case run-backend "--backend: 'qemu'" "${B[@]}" -- "${K[@]}" --backend qemu
 bad_case run-disk-device "not a regular file or a block device" "${B[@]}" -- "${K[@]}" --disk /dev/null
+mkfifo "$TMP/fifo.elf" "$TMP/fifo.img"
+bad_case run-kernel-fifo "is not a regular file" "${B[@]}" -- --kernel "$TMP/fifo.elf"
+bad_case run-disk-fifo "not a regular file or a block device" "${B[@]}" -- "${K[@]}" --disk "$TMP/fifo.img,ro"
 bad_case run-serial "unknown back end" "${B[@]}" -- "${K[@]}" --serial tcp:1234
 bad_case stray-argument "unexpected argument 'stray'" "${B[@]}" stray
 bad_case run-option-before "vmon run's options go after --" "${B[@]}" "${K[@]}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # virtio-net on every usable backend, driven by the virtio_net kit guest:
 #   - user-mode networking (libslirp): a UDP datagram to 10.0.2.2 reaches
-#     a host echo server on 127.0.0.1 and the echo comes back; a host
+#     a host echo server on 127.0.0.1 and the echo comes back (and does
+#     not with host-loopback=off); a host
 #     connection to a hostfwd port reaches the guest as a TCP SYN;
 #   - tap: in a network namespace this test creates, a frame from the
 #     guest reaches a host raw socket on the tap, and the host's answer
@@ -32,6 +33,16 @@ UDP_PORT=$(cat "$TMP/udp.port")
 run_vmon "$TMP/user.out" "$TMP/user.err" $K --kernel "$NET" --net user \
 	--cmdline "mode=user port=$UDP_PORT"
 expect_success $b-virtio-net-user-udp-echo "$TMP/user.out" "$TMP/user.err"
+
+# host-loopback=off: the same datagram to 10.0.2.2 must not reach the
+# host's 127.0.0.1; the guest sees libslirp's ICMP unreachable instead.
+run_vmon "$TMP/nolb.out" "$TMP/nolb.err" $K --kernel "$NET" --net user,host-loopback=off \
+	--cmdline "mode=user port=$UDP_PORT blocked=1"
+if [ "$status" -eq 0 ] && grep -q '^udp to 10.0.2.2: blocked' "$TMP/nolb.out"; then
+	pass $b-virtio-net-user-host-loopback-off
+else
+	fail $b-virtio-net-user-host-loopback-off "status $status; $(tail -c 300 "$TMP/nolb.out" | tr '\n' ' ')"
+fi
 
 # mac= reaches the guest's configuration space.
 run_vmon "$TMP/mac.out" "$TMP/mac.err" $K --kernel "$NET" --net user,mac=52:54:00:aa:bb:cc \

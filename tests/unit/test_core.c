@@ -215,13 +215,46 @@ static void test_ratelimit(void **state)
 	free(buf);
 }
 
+/* Once-only call sites print the first message; what they and the
+ * windowed sites held back is summed up by ratelimit_flush_all. */
+static void test_ratelimit_once_and_flush(void **state)
+{
+	static struct ratelimit once = RATELIMIT_SITE_INIT(true);
+	static struct ratelimit site = RATELIMIT_SITE_INIT(false);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	assert_non_null(out);
+	for (int i = 0; i < 500; i++) {
+		ratelimit_print(&once, out, "fallback %d", i);
+		ratelimit_print(&site, out, "flood %d", i);
+	}
+	ratelimit_flush_all(out);
+	ratelimit_flush_all(out); /* counts are cleared: nothing more */
+	fclose(out);
+	int lines = 0;
+	for (size_t i = 0; i < len; i++)
+		lines += buf[i] == '\n';
+	assert_int_equal(lines, 1 + RL_BURST + 2);
+	assert_non_null(strstr(buf, "vmon: fallback 0\n"));
+	assert_null(strstr(buf, "vmon: fallback 1\n"));
+	assert_non_null(strstr(buf, "vmon: fallback 0 (499 more like it suppressed)\n"));
+	assert_non_null(strstr(buf, "vmon: flood 9 (490 more like it suppressed)\n"));
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_gm_bounds),   cmocka_unit_test(test_gm_high_ram),
-		cmocka_unit_test(test_gm_bad_size), cmocka_unit_test(test_bus),
-		cmocka_unit_test(test_parse_mem),   cmocka_unit_test(test_parse_numbers),
-		cmocka_unit_test(test_host_virt),   cmocka_unit_test(test_ratelimit),
+		cmocka_unit_test(test_gm_bounds),
+		cmocka_unit_test(test_gm_high_ram),
+		cmocka_unit_test(test_gm_bad_size),
+		cmocka_unit_test(test_bus),
+		cmocka_unit_test(test_parse_mem),
+		cmocka_unit_test(test_parse_numbers),
+		cmocka_unit_test(test_host_virt),
+		cmocka_unit_test(test_ratelimit),
+		cmocka_unit_test(test_ratelimit_once_and_flush),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -300,6 +300,55 @@ static void test_intx(void **state)
 	assert_int_equal(cfgr(1, PCI_INTERRUPT_LINE, 1), 11);
 }
 
+/* Slots 1 and 5 share a GSI (16 + s % 4): the line is the OR of both,
+ * whatever order they raise and lower their requests in. */
+static void test_intx_shared_line(void **state)
+{
+	static struct pci_device others[4]; /* slots 2..5 */
+	struct vmon_error err;
+	for (int i = 0; i < 4; i++) {
+		pci_device_init(&others[i], "intx", 1, 2, 0, 0, 0, 0, NULL, NULL);
+		pci_device_use_intx(&others[i]);
+		assert_int_equal(pci_host_add_device(fx.host, &others[i], &err), 0);
+	}
+	struct pci_device *b = &others[3];
+	unsigned gsi = cfgr(1, PCI_INTERRUPT_LINE, 1);
+	assert_int_equal(cfgr(5, PCI_INTERRUPT_LINE, 1), gsi);
+	pci_intx_set(&fx.dev, true);
+	pci_intx_set(b, true);
+	assert_int_equal(levels[gsi], 1);
+	pci_intx_set(&fx.dev, false); /* b still asserts */
+	assert_int_equal(levels[gsi], 1);
+	pci_intx_set(b, false);
+	assert_int_equal(levels[gsi], 0);
+	/* The other order, and a device masking its INTx in between. */
+	pci_intx_set(b, true);
+	pci_intx_set(&fx.dev, true);
+	cfgw(5, PCI_COMMAND, 2, PCI_CMD_INTX_OFF);
+	assert_int_equal(levels[gsi], 1);
+	pci_intx_set(&fx.dev, false);
+	assert_int_equal(levels[gsi], 0);
+	cfgw(5, PCI_COMMAND, 2, 0);
+	assert_int_equal(levels[gsi], 1);
+	/* A neighbour on another line does not touch this one. */
+	pci_intx_set(&others[0], true); /* slot 2 */
+	assert_int_equal(levels[PCI_INTX_GSI_BASE + 2], 1);
+	pci_intx_set(b, false);
+	assert_int_equal(levels[gsi], 0);
+	assert_int_equal(levels[PCI_INTX_GSI_BASE + 2], 1);
+	/* A device that leaves the bus stops driving the line; a reset lowers
+	 * everything. */
+	pci_intx_set(b, true);
+	pci_intx_set(&fx.dev, true);
+	pci_device_release(b);
+	assert_int_equal(levels[gsi], 1);
+	pci_host_reset(fx.host);
+	assert_int_equal(levels[gsi], 0);
+	assert_int_equal(levels[PCI_INTX_GSI_BASE + 2], 0);
+	pci_intx_set(&fx.dev, true);
+	assert_int_equal(levels[gsi], 1);
+}
+
 static void test_slots_full(void **state)
 {
 	static struct pci_device many[PCI_MAX_SLOTS];
@@ -323,6 +372,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_capabilities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_intx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_intx_shared_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slots_full, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -460,6 +463,203 @@ static void test_bad_images(void **state)
 	virtio_blk_destroy(b);
 }
 
+/* A guest looping device resets, each time enabling a queue whose rings
+ * are outside RAM: every round is a "device needs reset". stderr must
+ * stay small, and every message must be accounted for: printed, or
+ * counted in a "suppressed" note (the last one when the device goes). */
+static void test_reset_flood(void **state)
+{
+	enum { ROUNDS = 100000 };
+	char log[] = "/tmp/vmon-blk-log.XXXXXX";
+	int fd = mkstemp(log);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	for (int i = 0; i < ROUNDS; i++) {
+		bar_w(0x14, 1, 0);
+		bar_w(0x14, 1, VIRTIO_STATUS_ACK | VIRTIO_STATUS_DRIVER);
+		bar_w(0x08, 4, 0);
+		bar_w(0x0c, 4, (uint32_t)good_features);
+		bar_w(0x08, 4, 1);
+		bar_w(0x0c, 4, 1);
+		bar_w(0x14, 1, 0xb);
+		bar_w(0x16, 2, 0);
+		bar_w(0x20, 8, RAM - 64);
+		bar_w(0x1c, 2, 1);
+	}
+	assert_true(bar_r(0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	virtio_blk_destroy(blk); /* reports what is still held back */
+	blk = NULL;
+	fflush(stderr);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+
+	FILE *f = fdopen(fd, "r");
+	assert_non_null(f);
+	rewind(f);
+	char line[512];
+	unsigned lines = 0, messages = 0;
+	unsigned long long counted = 0;
+	bool summary = false;
+	while (fgets(line, sizeof(line), f)) {
+		lines++;
+		assert_non_null(strstr(line, "device needs reset"));
+		const char *p = strrchr(line, '(');
+		unsigned long long n = 0;
+		if (p && sscanf(p, "(%llu more like it suppressed)", &n) == 1) {
+			summary = true;
+			counted += n;
+			continue;
+		}
+		messages++;
+		if (p && sscanf(p, "(%llu similar messages suppressed)", &n) == 1)
+			counted += n;
+	}
+	fclose(f);
+	unlink(log);
+	assert_true(lines < 100);
+	assert_true(summary);
+	assert_int_equal(messages + counted, ROUNDS);
+}
+
+/* Without FLUSH negotiated, every write is write-through (the spec's
+ * rule); with FLUSH, writes go to the page cache until a flush. */
+static void test_write_through_without_flush(void **state)
+{
+	struct blk_aio_stats st;
+	driver_init(good_features & ~(1ULL << 9), true);
+	fill(0x5a, 1024);
+	assert_int_equal(request(1, 20, 1024, false, NULL), 0);
+	virtio_blk_aio_stats(blk, &st);
+	assert_int_equal(st.writes, 1);
+	assert_int_equal(st.dsync_writes, 1);
+	uint8_t buf[1024], want[1024];
+	memset(want, 0x5a, sizeof(want));
+	read_file(20 * 512, buf, sizeof(buf));
+	assert_memory_equal(buf, want, sizeof(buf));
+	uint16_t zero = 0; /* the ring starts over: no stale used index */
+	assert_int_equal(gm_write(&gm, USED + 2, &zero, 2), 0);
+	driver_init(good_features, true);
+	assert_int_equal(request(1, 22, 1024, false, NULL), 0);
+	virtio_blk_aio_stats(blk, &st);
+	assert_int_equal(st.writes, 2);
+	assert_int_equal(st.dsync_writes, 1);
+}
+
+/* An engine on fd of the given kind, or skip if io_uring is unavailable. */
+static struct blk_aio *engine(int fd, enum blk_aio_kind kind)
+{
+	struct blk_aio *a = NULL;
+	struct vmon_error err;
+	assert_int_equal(blk_aio_create(&a, fd, kind, 8, &err), 0);
+	if (kind == BLK_AIO_URING && strcmp(blk_aio_name(a), "io_uring") != 0) {
+		blk_aio_destroy(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* Waits for the engine's next finished request. */
+static struct blk_aio_req *reap_one(struct blk_aio *a)
+{
+	for (int tries = 0; tries < 5000; tries++) {
+		blk_aio_ack(a);
+		struct blk_aio_req *r = blk_aio_reap(a);
+		if (r)
+			return r;
+		usleep(1000);
+	}
+	return NULL;
+}
+
+/* A submission the ring refuses must leave nothing behind: the caller
+ * reuses the request at once, and a stale ring entry would run the old
+ * request (a write of the old buffer) and complete the new one twice. */
+static void test_uring_submit_failure(void **state)
+{
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	struct blk_aio *a = engine(fd, BLK_AIO_URING);
+	if (!a) {
+		close(fd);
+		skip();
+	}
+	uint8_t before[4096], after[4096], wbuf[4096], rbuf[4096];
+	read_file(0, before, sizeof(before));
+	memset(wbuf, 0xee, sizeof(wbuf));
+	struct iovec wiov = {wbuf, sizeof(wbuf)}, riov = {rbuf, sizeof(rbuf)};
+	struct blk_aio_req r = {
+		.op = BLK_AIO_WRITE, .iov = &wiov, .iovcnt = 1, .offset = 0, .len = sizeof(wbuf)};
+	blk_aio_test_fail_submits(a, 1);
+	assert_true(blk_aio_submit(a, &r) < 0);
+	/* The slot is reused: a read of the second 4 KiB. */
+	r = (struct blk_aio_req){
+		.op = BLK_AIO_READ, .iov = &riov, .iovcnt = 1, .offset = 4096, .len = sizeof(rbuf)};
+	assert_int_equal(blk_aio_submit(a, &r), 0);
+	assert_ptr_equal(reap_one(a), &r);
+	assert_int_equal(r.result, (int64_t)sizeof(rbuf));
+	/* A flush drains whatever else the ring might still run. */
+	struct blk_aio_req f = {.op = BLK_AIO_FLUSH};
+	assert_int_equal(blk_aio_submit(a, &f), 0);
+	assert_ptr_equal(reap_one(a), &f);
+	blk_aio_ack(a);
+	assert_null(blk_aio_reap(a));
+	read_file(0, after, sizeof(after));
+	assert_memory_equal(before, after, sizeof(before));
+	blk_aio_destroy(a);
+	close(fd);
+}
+
+/* Teardown waits for what is in flight: a read still waiting for data
+ * when the engine goes must have filled its buffer (guest RAM, in a VM)
+ * before blk_aio_destroy returns, never after. */
+static _Atomic int destroying;
+static int pipe_w = -1;
+static void *late_writer(void *arg)
+{
+	while (!atomic_load(&destroying))
+		usleep(1000);
+	usleep(100 * 1000); /* well inside the destroy */
+	static uint8_t data[4096];
+	memset(data, 0x77, sizeof(data));
+	assert_int_equal(write(pipe_w, data, sizeof(data)), (ssize_t)sizeof(data));
+	return NULL;
+}
+
+static void test_destroy_waits_for_inflight(void **state)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	struct blk_aio *a = engine(p[0], BLK_AIO_URING);
+	if (!a) {
+		close(p[0]);
+		close(p[1]);
+		skip();
+	}
+	pipe_w = p[1];
+	static uint8_t buf[4096];
+	memset(buf, 0, sizeof(buf));
+	struct iovec iov = {buf, sizeof(buf)};
+	struct blk_aio_req r = {
+		.op = BLK_AIO_READ, .iov = &iov, .iovcnt = 1, .offset = 0, .len = sizeof(buf)};
+	/* A pipe has no offsets: io_uring reads it from where it is (-1). */
+	r.offset = (uint64_t)-1;
+	assert_int_equal(blk_aio_submit(a, &r), 0);
+	pthread_t t;
+	atomic_store(&destroying, 0);
+	assert_int_equal(pthread_create(&t, NULL, late_writer, NULL), 0);
+	atomic_store(&destroying, 1);
+	blk_aio_destroy(a);
+	uint8_t want[4096];
+	memset(want, 0x77, sizeof(want));
+	assert_memory_equal(buf, want, sizeof(buf));
+	pthread_join(t, NULL);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -473,6 +673,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_async_engine, setup_pool, teardown),
 		cmocka_unit_test_setup_teardown(test_async_engine, setup_uring, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_images, setup_rw, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_flood, setup_rw, teardown),
+		cmocka_unit_test_setup_teardown(test_write_through_without_flush, setup_rw,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_write_through_without_flush, setup_pool,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_write_through_without_flush, setup_uring,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_uring_submit_failure, setup_rw, teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_waits_for_inflight, setup_rw,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,16 @@
  * minus what vmon does not model, masked by a pinned --cpu-features model
  * (src/cpu/cpu_model.h: the one the software CPU reports too), plus
  * per-vCPU topology (APIC ids).
+ *
+ * Hidden: VMX/SVM (no nested virtualisation; SVM's feature leaf 0x8000000a
+ * goes with it, or Linux would list npt, vgif... for a CPU without svm),
+ * the PMU on Intel (leaf 0xa, PDCM) and AMD (PERFCTR_CORE/NB/LLC, leaf
+ * 0x80000022; KVM's side is kvm_pmu.c), MONITOR, debug store, thermal.
+ * Topology (api.rst, "CPU topology"): KVM returns the host's or zeroes
+ * for leaves 0xb, 0x1f and, on AMD, 0x8000001e; vmon gives every vCPU its
+ * own: one thread per core, ncpus cores in one package, APIC id = index,
+ * the same machine its software CPU reports in leaves 1 and 0xb. On AMD
+ * leaf 0x80000008 ECX (cores per package, APIC id bits) says the same.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,8 +34,10 @@
 #define L1_EDX_HIDE                                                                                \
 	((1u << 21) /* DS */ | (1u << 22) /* ACPI thermal */ | (1u << 29) /* TM */ |               \
 	 (1u << 31) /* PBE */)
-#define L1_ECX_HYPERVISOR  (1u << 31)
-#define L80000001_ECX_HIDE (1u << 2) /* SVM */
+#define L1_ECX_HYPERVISOR (1u << 31)
+#define L80000001_ECX_HIDE                                                                         \
+	((1u << 2) /* SVM */ | (1u << 23) /* PERFCTR_CORE */ | (1u << 24) /* PERFCTR_NB */ |       \
+	 (1u << 28) /* PERFCTR_LLC */)
 
 static uint32_t *entry_regs(struct kvm_cpuid_entry2 *e, uint32_t r[4])
 {
@@ -108,13 +120,19 @@ int kvm_cpuid_probe(struct kvm_vm_state *k, const struct cpu_model *model, struc
 	for (uint32_t i = 0; i < k->cpuid->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &k->cpuid->entries[i];
 		switch (e->function) {
+		case 0:
+			/* "AuthenticAMD", "HygonGenuine": EBX "Auth", "Hygo" */
+			k->cpu_amd = e->ebx == 0x68747541 || e->ebx == 0x6f677948;
+			break;
 		case 1:
 			e->ecx &= ~L1_ECX_HIDE;
 			e->ecx |= L1_ECX_HYPERVISOR;
 			e->edx &= ~L1_EDX_HIDE;
 			break;
-		case 6:	  /* thermal and power management: not modelled */
-		case 0xa: /* architectural PMU: not exposed */
+		case 6:		 /* thermal and power management: not modelled */
+		case 0xa:	 /* architectural PMU: not exposed */
+		case 0x8000000a: /* SVM features: SVM is hidden */
+		case 0x80000022: /* AMD PerfMonV2: not exposed */
 			e->eax = e->ebx = e->ecx = e->edx = 0;
 			break;
 		case 0x80000001: e->ecx &= ~L80000001_ECX_HIDE; break;
@@ -165,6 +183,21 @@ int kvm_cpuid_set(struct kvm_vm_state *k, int vcpu_fd, int index, int ncpus, str
 		case 4:
 			/* Deterministic cache parameters: cores per package. */
 			e->eax = (e->eax & 0x03ffffffu) | ((uint32_t)(ncpus - 1) << 26);
+			break;
+		case 0x80000008:
+			/* AMD: ECX[7:0] cores per package - 1, [15:12] APIC id
+			 * bits for them (0 on Intel, where ECX is reserved). */
+			if (k->cpu_amd)
+				e->ecx = (e->ecx & ~0xf0ffu) | (bits_for(ncpus) << 12) |
+					 (uint32_t)(ncpus - 1);
+			break;
+		case 0x8000001e:
+			/* AMD extended APIC id; core id in EBX[7:0] with one
+			 * thread per core (EBX[15:8] = 0); node 0 of 1 in ECX. */
+			e->eax = apic_id;
+			e->ebx = apic_id & 0xff;
+			e->ecx = 0;
+			e->edx = 0;
 			break;
 		case 0xb:
 		case 0x1f:

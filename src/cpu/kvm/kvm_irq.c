@@ -19,21 +19,40 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "core/ratelimit.h"
 #include "cpu/kvm/kvm_priv.h"
 
 #define DEFAULT_ROUTES (16 * 2 + 8)
 
+/*
+ * A line is given to KVM only when its level changes: a device that
+ * interrupts again while its line is still asserted (virtio-mmio raises on
+ * every used buffer until the driver acknowledges) is no new event for a
+ * level-triggered pin, and KVM's IOAPIC would otherwise take each such
+ * KVM_IRQ_LINE as a fresh assertion and deliver again whenever the
+ * redirection entry has no EOI pending (Remote IRR clear). The level it
+ * keeps is one per GSI, as KVM's own for this source id: a GSI shared by
+ * several devices carries the last level set, on both backends.
+ */
 static void kvm_set_irq_level(void *ctx, unsigned gsi, bool level)
 {
 	struct kvm_vm_state *k = ctx;
 	struct kvm_irq_level irq = {.irq = gsi, .level = level ? 1 : 0};
+	uint32_t bit = gsi < 32 ? 1u << gsi : 0;
+	pthread_mutex_lock(&k->line_lock);
+	if (bit && !!(k->line_level & bit) == level) {
+		pthread_mutex_unlock(&k->line_lock);
+		return;
+	}
 	/* Fails only for a GSI outside the routing table: a vmon bug, not a
 	 * guest action; report once rather than crash. */
-	if (ioctl(k->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
-		static atomic_bool warned;
-		if (!atomic_exchange(&warned, true))
-			fprintf(stderr, "vmon: KVM_IRQ_LINE gsi %u: %s\n", gsi, strerror(errno));
-	}
+	if (ioctl(k->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		guest_log_once("KVM_IRQ_LINE gsi %u: %s", gsi, strerror(errno));
+	else if (level)
+		k->line_level |= bit;
+	else
+		k->line_level &= ~bit;
+	pthread_mutex_unlock(&k->line_lock);
 }
 
 static void kvm_send_msi(void *ctx, uint64_t addr, uint32_t data)
@@ -43,11 +62,8 @@ static void kvm_send_msi(void *ctx, uint64_t addr, uint32_t data)
 		.address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data};
 	/* The guest programs address and data; KVM ignores what no LAPIC
 	 * accepts (returns 0). An error means the ioctl itself failed. */
-	if (ioctl(k->vm_fd, KVM_SIGNAL_MSI, &msi) < 0) {
-		static atomic_bool warned;
-		if (!atomic_exchange(&warned, true))
-			fprintf(stderr, "vmon: KVM_SIGNAL_MSI: %s\n", strerror(errno));
-	}
+	if (ioctl(k->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
+		guest_log_once("KVM_SIGNAL_MSI: %s", strerror(errno));
 }
 
 /* ---- MSI routes for irqfds (route_lock held) ---- */
@@ -92,10 +108,7 @@ static int commit_routes_locked(struct kvm_vm_state *k)
 
 static void warn_route(const char *what)
 {
-	static atomic_bool warned;
-	if (!atomic_exchange(&warned, true))
-		fprintf(stderr, "vmon: %s: %s (MSI-X falls back to KVM_SIGNAL_MSI)\n", what,
-			strerror(errno));
+	guest_log_once("%s: %s (MSI-X falls back to KVM_SIGNAL_MSI)", what, strerror(errno));
 }
 
 /*
@@ -200,22 +213,16 @@ static int ioev_add(void *ctx, uint64_t gpa, unsigned len, bool match, uint64_t 
 		return 0;
 	/* ENOSPC: KVM's limit of devices on its MMIO bus. The write keeps
 	 * exiting to vmon, which signals the same eventfd. */
-	static atomic_bool warned;
-	if (!atomic_exchange(&warned, true))
-		fprintf(stderr,
-			"vmon: KVM_IOEVENTFD at 0x%llx: %s (notifies exit to vmon instead)\n",
-			(unsigned long long)gpa, strerror(errno));
+	guest_log_once("KVM_IOEVENTFD at 0x%llx: %s (notifies exit to vmon instead)",
+		       (unsigned long long)gpa, strerror(errno));
 	return -1;
 }
 
 static void ioev_del(void *ctx, uint64_t gpa, unsigned len, bool match, uint64_t data, int fd)
 {
-	if (ioeventfd_ctl(ctx, gpa, len, match, data, fd, true) < 0) {
-		static atomic_bool warned;
-		if (!atomic_exchange(&warned, true))
-			fprintf(stderr, "vmon: KVM_IOEVENTFD deassign at 0x%llx: %s\n",
-				(unsigned long long)gpa, strerror(errno));
-	}
+	if (ioeventfd_ctl(ctx, gpa, len, match, data, fd, true) < 0)
+		guest_log_once("KVM_IOEVENTFD deassign at 0x%llx: %s", (unsigned long long)gpa,
+			       strerror(errno));
 }
 
 static bool env_set(const char *name)

@@ -45,6 +45,7 @@ struct kvm_vm_state {
 	size_t run_size;
 	int max_vcpus;
 	struct kvm_cpuid2 *cpuid; /* supported CPUID, filtered; per-vCPU copies patch APIC ids */
+	bool cpu_amd;		  /* CPUID vendor AuthenticAMD or HygonGenuine */
 	uint32_t *msr_index;	  /* KVM_GET_MSR_INDEX_LIST */
 	uint32_t nmsrs;
 	struct kvm_vcpu_state vcpus[VMON_MAX_CPUS];
@@ -55,6 +56,10 @@ struct kvm_vm_state {
 	unsigned nroutes; /* usable entries of routes[] (by KVM_CAP_IRQ_ROUTING) */
 	struct kvm_msi_route routes[KVM_MSI_ROUTES_MAX];
 	struct kvm_irq_routing *route_buf; /* scratch for commits, under route_lock */
+	/* kvm_irq.c: the level of GSIs 0-31 as last given to KVM_IRQ_LINE,
+	 * so a line already at the level asked for is not set again. */
+	pthread_mutex_t line_lock;
+	uint32_t line_level; /* bit n: GSI n asserted; under line_lock */
 };
 
 static inline struct kvm_vm_state *kvm_state(struct machine *m)
@@ -64,6 +69,10 @@ static inline struct kvm_vm_state *kvm_state(struct machine *m)
 
 /* kvm_vcpu.c */
 int kvm_vcpu_setup(struct machine *m, int index, struct vmon_error *err);
+/* kvm_pmu.c: no PMU for the guest (KVM_PMU_CAP_DISABLE where offered, and
+ * an MSR filter denying the counter MSRs). After KVM_CREATE_VM, before any
+ * vCPU. Returns 0, or -1 with err. */
+int kvm_pmu_setup(struct kvm_vm_state *k, struct vmon_error *err);
 /* kvm_cpuid.c */
 /* Reads KVM_GET_SUPPORTED_CPUID, hides what vmon does not model and, for
  * a pinned --cpu-features model (cpu_model.h), every instruction-set

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "core/ratelimit.h"
 #include "cpu/insn_format.h"
 #include "cpu/kvm/kvm_priv.h"
 
@@ -175,7 +176,9 @@ static enum exit_action stop_guest(struct machine *m, struct kvm_vcpu_state *v,
 {
 	char desc[512];
 	describe_vcpu(m, v, desc, sizeof(desc));
-	fprintf(stderr, "vmon: vCPU %d: %s; %s\n", v->index, what, desc);
+	/* Each vCPU says this at most once per boot, but a guest can reboot
+	 * and many vCPUs can fail at once: rate-limited all the same. */
+	guest_log("vCPU %d: %s; %s", v->index, what, desc);
 	vmctl_request_stop(&m->ctl, reason, status);
 	return EXIT_STOP;
 }
@@ -185,9 +188,10 @@ static enum exit_action stop_guest(struct machine *m, struct kvm_vcpu_state *v,
 static void note_unclaimed(struct machine *m, const char *bus, uint64_t addr, unsigned size,
 			   bool write)
 {
+	/* The guest decides how often: even the trace is rate-limited. */
 	if (m->trace_unclaimed_io)
-		fprintf(stderr, "vmon: unclaimed %s %s 0x%llx size %u\n", bus,
-			write ? "write" : "read", (unsigned long long)addr, size);
+		guest_log("unclaimed %s %s 0x%llx size %u", bus, write ? "write" : "read",
+			  (unsigned long long)addr, size);
 }
 
 static enum exit_action handle_io(struct machine *m, struct kvm_vcpu_state *v)

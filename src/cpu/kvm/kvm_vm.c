@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * KVM backend, VM scope: /dev/kvm checks, VM creation, guest RAM slots, the
- * in-kernel irqchip and PIT, and the interrupt router devices use.
+ * KVM backend, VM scope: /dev/kvm checks, VM creation (with no guest PMU:
+ * kvm_pmu.c), guest RAM slots, the in-kernel irqchip and PIT, and the
+ * interrupt router devices use.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -68,6 +69,10 @@ static const struct {
 	{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT (prompt vCPU kicks)"},
 	{KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE (INIT/SIPI)"},
 	{KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI (PCI MSI-X)"},
+	/* api.rst, KVM_IRQ_LINE: userspace should not present interrupts as
+	 * active-low (as vmon's ACPI and MP tables do for PCI INTx) unless
+	 * KVM ignores the polarity. */
+	{KVM_CAP_IOAPIC_POLARITY_IGNORED, "KVM_CAP_IOAPIC_POLARITY_IGNORED (active-low PCI INTx)"},
 };
 
 static void kvm_destroy(struct machine *m)
@@ -90,6 +95,7 @@ static void kvm_destroy(struct machine *m)
 	free(k->cpuid);
 	free(k->msr_index);
 	pthread_mutex_destroy(&k->route_lock);
+	pthread_mutex_destroy(&k->line_lock);
 	free(k);
 	m->backend_priv = NULL;
 }
@@ -126,6 +132,7 @@ static int kvm_create(struct machine *m, struct vmon_error *err)
 		return err_setf(err, "out of memory");
 	k->sys_fd = k->vm_fd = -1;
 	pthread_mutex_init(&k->route_lock, NULL);
+	pthread_mutex_init(&k->line_lock, NULL);
 	for (int i = 0; i < VMON_MAX_CPUS; i++)
 		k->vcpus[i].fd = -1;
 	m->backend_priv = k;
@@ -163,6 +170,8 @@ static int kvm_create(struct machine *m, struct vmon_error *err)
 		err_setf(err, "KVM_CREATE_VM: %s", strerror(errno));
 		goto fail;
 	}
+	if (kvm_pmu_setup(k, err) < 0)
+		goto fail;
 	/* Order matters on Intel: identity map and TSS before any vCPU. */
 	uint64_t idmap = KVM_IDENTITY_MAP_GPA;
 	if (ioctl(k->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0 ||

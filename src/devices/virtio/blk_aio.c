@@ -6,6 +6,7 @@
 #include <liburing.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,9 @@ struct blk_aio {
 	/* io_uring */
 	struct io_uring ring;
 	bool ring_ok;
+	unsigned inflight;     /* submitted, not reaped */
+	unsigned fail_submits; /* tests */
+	struct blk_aio_stats stats;
 	/* pool and sync: finished requests (done), pool work queue (todo) */
 	pthread_mutex_t lock;
 	pthread_cond_t work;
@@ -40,6 +44,9 @@ static void signal_efd(struct blk_aio *a)
 		/* saturated counter: a wakeup is pending anyway */
 	}
 }
+
+/* Set once pwritev2 says RWF_DSYNC is not supported (kernels before 4.7). */
+static _Atomic bool no_rwf_dsync;
 
 /* Runs one request with plain system calls (pool and sync engines). */
 static int64_t run_sync(int fd, struct blk_aio_req *r)
@@ -61,9 +68,18 @@ static int64_t run_sync(int fd, struct blk_aio_req *r)
 				s = 0;
 				n++;
 			}
-			ssize_t k = r->op == BLK_AIO_READ
-					    ? preadv(fd, cur, n, (off_t)(r->offset + done))
-					    : pwritev(fd, cur, n, (off_t)(r->offset + done));
+			ssize_t k;
+			if (r->op == BLK_AIO_READ)
+				k = preadv(fd, cur, n, (off_t)(r->offset + done));
+			else if (r->dsync && !no_rwf_dsync)
+				k = pwritev2(fd, cur, n, (off_t)(r->offset + done), RWF_DSYNC);
+			else
+				k = pwritev(fd, cur, n, (off_t)(r->offset + done));
+			if (k < 0 && errno == EOPNOTSUPP && r->op == BLK_AIO_WRITE && r->dsync &&
+			    !no_rwf_dsync) {
+				no_rwf_dsync = true; /* an old kernel: fdatasync below */
+				continue;
+			}
 			if (k < 0) {
 				if (errno == EINTR)
 					continue;
@@ -79,6 +95,8 @@ static int64_t run_sync(int fd, struct blk_aio_req *r)
 			}
 			skip = adv;
 		}
+		if (r->op == BLK_AIO_WRITE && r->dsync && no_rwf_dsync && fdatasync(fd) < 0)
+			return -errno;
 		return (int64_t)done;
 	}
 	case BLK_AIO_FLUSH: return fdatasync(fd) < 0 ? -errno : 0;
@@ -124,11 +142,20 @@ static void *pool_main(void *p)
 	return NULL;
 }
 
+static int ring_submit(struct blk_aio *a)
+{
+	if (a->fail_submits) {
+		a->fail_submits--;
+		return -EAGAIN;
+	}
+	return io_uring_submit(&a->ring);
+}
+
 static int uring_submit(struct blk_aio *a, struct blk_aio_req *r)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&a->ring);
 	if (!sqe) {
-		io_uring_submit(&a->ring);
+		ring_submit(a);
 		sqe = io_uring_get_sqe(&a->ring);
 		if (!sqe)
 			return -EBUSY;
@@ -139,6 +166,8 @@ static int uring_submit(struct blk_aio *a, struct blk_aio_req *r)
 		break;
 	case BLK_AIO_WRITE:
 		io_uring_prep_writev(sqe, a->fd, r->iov, (unsigned)r->iovcnt, r->offset);
+		if (r->dsync)
+			sqe->rw_flags = RWF_DSYNC;
 		break;
 	case BLK_AIO_FLUSH:
 		io_uring_prep_fsync(sqe, a->fd, IORING_FSYNC_DATASYNC);
@@ -150,14 +179,28 @@ static int uring_submit(struct blk_aio *a, struct blk_aio_req *r)
 		break;
 	}
 	io_uring_sqe_set_data(sqe, r);
-	int k = io_uring_submit(&a->ring);
-	return k < 0 ? k : 0;
+	int k = ring_submit(a);
+	/* The kernel takes entries in order and ours is the last: anything
+	 * left in the ring means it was not taken. It would go with the next
+	 * submission, naming r — which the caller completes and reuses as
+	 * soon as we say no. Turn it into a no-op that names no request
+	 * (only this thread enters the ring, so the kernel has not read it). */
+	if (k < 0 || io_uring_sq_ready(&a->ring) > 0) {
+		io_uring_prep_nop(sqe);
+		io_uring_sqe_set_data(sqe, NULL);
+		return k < 0 ? k : -EAGAIN;
+	}
+	a->inflight++;
+	return 0;
 }
 
 int blk_aio_submit(struct blk_aio *a, struct blk_aio_req *r)
 {
 	r->result = 0;
 	r->next = NULL;
+	a->stats.writes += r->op == BLK_AIO_WRITE;
+	a->stats.dsync_writes += r->op == BLK_AIO_WRITE && r->dsync;
+	a->stats.flushes += r->op == BLK_AIO_FLUSH;
 	switch (a->kind) {
 	case BLK_AIO_URING: return uring_submit(a, r);
 	case BLK_AIO_POOL:
@@ -190,13 +233,17 @@ struct blk_aio_req *blk_aio_reap(struct blk_aio *a)
 {
 	if (a->kind == BLK_AIO_URING) {
 		struct io_uring_cqe *cqe;
-		if (io_uring_peek_cqe(&a->ring, &cqe) != 0 || !cqe)
-			return NULL;
-		struct blk_aio_req *r = io_uring_cqe_get_data(cqe);
-		int res = cqe->res;
-		io_uring_cqe_seen(&a->ring, cqe);
-		if (!r)
-			return NULL;
+		struct blk_aio_req *r = NULL;
+		int res = 0;
+		/* No-ops left by refused submissions name no request: skip. */
+		while (!r) {
+			if (io_uring_peek_cqe(&a->ring, &cqe) != 0 || !cqe)
+				return NULL;
+			r = io_uring_cqe_get_data(cqe);
+			res = cqe->res;
+			io_uring_cqe_seen(&a->ring, cqe);
+		}
+		a->inflight--;
 		if (res >= 0 && (r->op == BLK_AIO_READ || r->op == BLK_AIO_WRITE) &&
 		    (uint64_t)res != r->len)
 			res = -EIO; /* short transfer: end of file or out of space */
@@ -303,12 +350,38 @@ void blk_aio_destroy(struct blk_aio *a)
 		for (int i = 0; i < a->nthreads; i++)
 			pthread_join(a->threads[i], NULL);
 	}
-	if (a->ring_ok)
-		io_uring_queue_exit(&a->ring); /* waits for requests in flight */
+	if (a->ring_ok) {
+		/* Closing the ring does not wait for what is in flight (an
+		 * io-wq worker may still be copying into a buffer): wait for
+		 * every request here, so none can touch guest RAM once the VM
+		 * layer unmaps it. */
+		while (a->inflight) {
+			struct io_uring_cqe *cqe;
+			int r = io_uring_wait_cqe(&a->ring, &cqe);
+			if (r == -EINTR)
+				continue;
+			if (r < 0)
+				break;
+			if (io_uring_cqe_get_data(cqe))
+				a->inflight--;
+			io_uring_cqe_seen(&a->ring, cqe);
+		}
+		io_uring_queue_exit(&a->ring);
+	}
 	if (a->efd >= 0)
 		close(a->efd);
 	pthread_cond_destroy(&a->idle);
 	pthread_cond_destroy(&a->work);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
+}
+
+void blk_aio_get_stats(const struct blk_aio *a, struct blk_aio_stats *out)
+{
+	*out = a->stats;
+}
+
+void blk_aio_test_fail_submits(struct blk_aio *a, unsigned n)
+{
+	a->fail_submits = n;
 }

@@ -12,10 +12,19 @@
  * BLK_AIO_AUTO tries io_uring and falls back to the pool; the environment
  * variable VMON_NO_IO_URING=1 forces the pool (for tests).
  *
+ * Write-through: a WRITE with dsync set is durable when it completes
+ * (RWF_DSYNC; where the kernel lacks it, the write is followed by
+ * fdatasync) — for a virtio-blk driver that did not negotiate FLUSH.
+ *
  * Completion: the engine's event fd becomes readable; the owner drains it
  * with blk_aio_ack() and takes finished requests with blk_aio_reap().
  * A request's result is the byte count (all of it, or the request counts
- * as failed with -EIO) or -errno. Requests must stay valid until reaped.
+ * as failed with -EIO) or -errno. Requests must stay valid until reaped;
+ * one blk_aio_submit() refused (< 0) is not the engine's any more: it is
+ * never touched again, even if the ring could not take it.
+ *
+ * Teardown: blk_aio_destroy() waits for every request in flight (their
+ * buffers are guest RAM, which must outlive them), then frees.
  *
  * Threads: submit, ack and reap from one thread (the device's I/O
  * thread); the pool's workers are internal.
@@ -23,6 +32,7 @@
 #ifndef VMON_DEVICES_VIRTIO_BLK_AIO_H
 #define VMON_DEVICES_VIRTIO_BLK_AIO_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -37,6 +47,7 @@ struct blk_aio_req {
 	int iovcnt;
 	uint64_t offset;
 	uint64_t len; /* bytes: the iovecs' total, or the discard length */
+	bool dsync;   /* WRITE: durable on completion (write-through) */
 	int64_t result;
 	void *cookie;
 	struct blk_aio_req *next; /* engine-internal */
@@ -61,5 +72,17 @@ void blk_aio_ack(struct blk_aio *a);
 struct blk_aio_req *blk_aio_reap(struct blk_aio *a);
 /* Waits for requests in flight, then frees. NULL is a no-op. */
 void blk_aio_destroy(struct blk_aio *a);
+
+/* Counts of what was submitted (the submitting thread's view). */
+struct blk_aio_stats {
+	uint64_t writes;       /* WRITE requests */
+	uint64_t dsync_writes; /* ... of which write-through */
+	uint64_t flushes;
+};
+void blk_aio_get_stats(const struct blk_aio *a, struct blk_aio_stats *out);
+
+/* Tests: the next n io_uring submissions fail as a kernel short of
+ * resources makes them fail (-EAGAIN, nothing consumed). */
+void blk_aio_test_fail_submits(struct blk_aio *a, unsigned n);
 
 #endif

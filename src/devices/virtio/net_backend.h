@@ -43,6 +43,7 @@ struct net_spec {
 	bool has_mac;
 	struct net_hostfwd fwd[NET_MAX_HOSTFWD]; /* user */
 	int nfwd;
+	bool no_host_loopback; /* user: host-loopback=off */
 };
 
 /* Parses a --net value into out (one line in err on failure). Accepts
@@ -50,6 +51,8 @@ struct net_spec {
  *   user                       NAT through libslirp, guest 10.0.2.15/24,
  *                              gateway/host 10.0.2.2, DNS 10.0.2.3
  *   hostfwd=tcp|udp:[HADDR]:HPORT-[GADDR]:GPORT   (user only, up to 8)
+ *   host-loopback=on|off       (user only) off: 10.0.2.2 no longer
+ *                              reaches the host's 127.0.0.1
  *   mac=XX:XX:XX:XX:XX:XX      unicast
  * Returns 0 or -1. */
 __attribute__((warn_unused_result)) int net_spec_parse(const char *arg, struct net_spec *out,

@@ -2,7 +2,8 @@
 /*
  * User-mode networking through libslirp: the guest gets 10.0.2.15/24
  * (DHCP), the gateway and host at 10.0.2.2 (connections to it reach the
- * host's 127.0.0.1), DNS at 10.0.2.3, NAT for outbound TCP and UDP, and
+ * host's 127.0.0.1 — every service listening there — unless
+ * host-loopback=off), DNS at 10.0.2.3, NAT for outbound TCP and UDP, and
  * the host-to-guest forwards of the spec. No IPv6, no TFTP, no guest
  * "emulation" helpers (libslirp calls them unsafe).
  *
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/ratelimit.h"
 #include "devices/virtio/net_backend.h"
 
 struct slirp_timer {
@@ -32,7 +34,6 @@ struct net_slirp {
 	struct net_backend be; /* first */
 	Slirp *slirp;
 	struct slirp_timer *timers;
-	bool warned;
 	struct pollvec *pv; /* during poll_fill / poll_done */
 };
 
@@ -54,10 +55,8 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 
 static void cb_guest_error(const char *msg, void *opaque)
 {
-	struct net_slirp *s = opaque;
-	if (!s->warned)
-		fprintf(stderr, "vmon: virtio-net (user): guest error: %s\n", msg);
-	s->warned = true;
+	/* The guest's doing, as often as it likes: rate-limited. */
+	guest_log("virtio-net (user): guest error: %s", msg);
 }
 
 static int64_t cb_clock_get_ns(void *opaque)
@@ -239,6 +238,10 @@ int net_slirp_create(struct net_backend **out, const struct net_spec *spec, stru
 		.vdhcp_start = ip4(0x0a00020f),
 		.vnameserver = ip4(0x0a000203),
 		.enable_emu = false,
+		/* host-loopback=off: 10.0.2.2 stops being the host's 127.0.0.1
+		 * (libslirp refuses the translation; the guest gets an ICMP
+		 * unreachable for UDP, a reset for TCP). */
+		.disable_host_loopback = spec->no_host_loopback,
 	};
 	s->slirp = slirp_new(&cfg, &callbacks, s);
 	if (!s->slirp) {

@@ -141,6 +141,14 @@ int net_spec_parse(const char *arg, struct net_spec *out, struct vmon_error *err
 						"HOSTPORT-[GUESTADDR]:GUESTPORT)",
 						opt + 8);
 			out->nfwd++;
+		} else if (strncmp(opt, "host-loopback=", 14) == 0 && out->kind == NET_USER) {
+			if (strcmp(opt + 14, "on") == 0)
+				out->no_host_loopback = false;
+			else if (strcmp(opt + 14, "off") == 0)
+				out->no_host_loopback = true;
+			else
+				return err_setf(err, "--net: host-loopback='%s' is not on or off",
+						opt + 14);
 		} else {
 			return err_setf(err, "--net: unknown suboption '%s' in '%s'", opt, arg);
 		}

@@ -11,11 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/image_lock.h"
 #include "devices/virtio/iothread.h"
 #include "devices/virtio/virtio_dev.h"
 
@@ -60,6 +60,7 @@ struct blk_req {
 struct virtio_blk {
 	struct virtio_device vd; /* first */
 	int fd;
+	struct stat st; /* the image, as opened */
 	bool ro;
 	uint64_t capacity; /* sectors */
 	char id[VIRTIO_BLK_ID_BYTES];
@@ -110,8 +111,16 @@ static bool in_disk(const struct virtio_blk *b, uint64_t sector, uint64_t nsect)
 static void submit(struct virtio_blk *b, struct blk_req *r, enum blk_aio_op op,
 		   const struct iovec *iov, int iovcnt, uint64_t offset, uint64_t len)
 {
-	r->aio = (struct blk_aio_req){
-		.op = op, .iov = iov, .iovcnt = iovcnt, .offset = offset, .len = len, .cookie = r};
+	/* A driver that did not negotiate FLUSH never sends one: the spec
+	 * (5.2.6.2) then wants every write durable when it completes. */
+	bool flush_ok = b->vd.driver_features & (1ULL << VIRTIO_BLK_F_FLUSH);
+	r->aio = (struct blk_aio_req){.op = op,
+				      .iov = iov,
+				      .iovcnt = iovcnt,
+				      .offset = offset,
+				      .len = len,
+				      .dsync = op == BLK_AIO_WRITE && !flush_ok,
+				      .cookie = r};
 	if (blk_aio_submit(b->aio, &r->aio) < 0) {
 		complete(b, r, VIRTIO_BLK_S_IOERR);
 		return;
@@ -286,7 +295,9 @@ static const struct virtio_device_ops blk_ops = {
 
 static int open_image(struct virtio_blk *b, const struct virtio_blk_spec *s, struct vmon_error *err)
 {
-	b->fd = open(s->path, (s->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not make open() wait for its other end
+	 * (it is refused below); cleared again for the image's I/O. */
+	b->fd = open(s->path, (s->ro ? O_RDONLY : O_RDWR) | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (b->fd < 0) {
 		if (errno == EROFS || (errno == EACCES && !s->ro && access(s->path, R_OK) == 0))
 			return err_setf(err, "--disk %s: %s (add ,ro to use it read-only)", s->path,
@@ -305,15 +316,23 @@ static int open_image(struct virtio_blk *b, const struct virtio_blk_spec *s, str
 		if (ioctl(b->fd, BLKGETSIZE64, &size) < 0)
 			return err_setf(err, "--disk %s: %s", s->path, strerror(errno));
 	} else {
-		return err_setf(err, "--disk %s: not a regular file or block device", s->path);
+		return err_setf(err, "--disk %s: %s, not a regular file or block device", s->path,
+				S_ISFIFO(st.st_mode)   ? "a FIFO"
+				: S_ISCHR(st.st_mode)  ? "a character device"
+				: S_ISSOCK(st.st_mode) ? "a socket"
+						       : "a special file");
 	}
+	if (fcntl(b->fd, F_SETFL, 0) < 0)
+		return err_setf(err, "--disk %s: %s", s->path, strerror(errno));
 	if (size < SECTOR)
 		return err_setf(err, "--disk %s: the image is empty (less than 512 bytes)",
 				s->path);
-	if (flock(b->fd, (s->ro ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0)
+	/* Held as long as the fd is open: the device's whole life. */
+	if (image_lock(b->fd, !s->ro) < 0)
 		return err_setf(err, "--disk %s: %s", s->path,
-				errno == EWOULDBLOCK ? "in use by another process"
-						     : strerror(errno));
+				errno == EAGAIN ? "in use by another process (a VM holds its lock)"
+						: strerror(errno));
+	b->st = st;
 	b->capacity = size / SECTOR;
 	return 0;
 }
@@ -395,9 +414,19 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spe
 	return 0;
 }
 
+bool virtio_blk_is_image(const struct virtio_blk *b, const struct stat *st)
+{
+	return b && b->fd >= 0 && image_same_file(&b->st, st);
+}
+
 struct virtio_device *virtio_blk_transport(struct virtio_blk *b)
 {
 	return &b->vd;
+}
+
+void virtio_blk_aio_stats(const struct virtio_blk *b, struct blk_aio_stats *out)
+{
+	blk_aio_get_stats(b->aio, out);
 }
 
 const char *virtio_blk_engine(const struct virtio_blk *b)

@@ -13,18 +13,22 @@
  * UNSUPP for other types and unknown discard flags. A request without a
  * 16-byte header or a writable status byte, or with a malformed chain, is
  * completed with length 0 (see virtqueue.h); a broken available ring sets
- * DEVICE_NEEDS_RESET.
+ * DEVICE_NEEDS_RESET. A driver that did not negotiate FLUSH gets
+ * write-through instead, as the spec asks (5.2.6.2): each OUT is durable
+ * (RWF_DSYNC) before it completes.
  *
  * I/O is asynchronous (blk_aio.h: io_uring, else a thread pool) and runs
  * off the vCPU threads: requests are parsed and submitted on the VM's I/O
- * thread, and completions come back there. The image is locked with
- * flock (shared for ,ro, exclusive otherwise) so two VMs cannot write the
- * same image.
+ * thread, and completions come back there. The image is locked for the
+ * device's whole life with QEMU-compatible OFD locks (core/image_lock.h:
+ * shared for ,ro, exclusive otherwise), so two VMs — vmon or QEMU —
+ * cannot write the same image.
  */
 #ifndef VMON_DEVICES_VIRTIO_VIRTIO_BLK_H
 #define VMON_DEVICES_VIRTIO_VIRTIO_BLK_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 
 #include "core/error.h"
 #include "core/guest_mem.h"
@@ -60,11 +64,17 @@ virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spec, s
 __attribute__((warn_unused_result)) int virtio_blk_check(const struct virtio_blk_spec *spec,
 							 struct vmon_error *err);
 
+/* Whether st (from stat or fstat) is b's image file or device. */
+bool virtio_blk_is_image(const struct virtio_blk *b, const struct stat *st);
+
 /* The virtio device underneath (tests drive it through its transport). */
 struct virtio_device *virtio_blk_transport(struct virtio_blk *b);
 
 /* Handles finished I/O now (what the I/O thread does; tests, fuzzing). */
 void virtio_blk_poll(struct virtio_blk *b);
+
+/* What the device handed its I/O engine (tests: write-through). */
+void virtio_blk_aio_stats(const struct virtio_blk *b, struct blk_aio_stats *out);
 
 /* "io_uring", "thread pool"... */
 const char *virtio_blk_engine(const struct virtio_blk *b);

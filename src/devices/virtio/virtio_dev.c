@@ -34,19 +34,21 @@ void virtio_queue_interrupt(struct virtio_device *vd, unsigned q)
 		raise_irq(vd, vd->qcfg[q].msix, VIRTIO_ISR_QUEUE);
 }
 
-static void warn_once(struct virtio_device *vd, const char *what, const char *why)
+/* The first of each kind after a reset, within the device's budget. */
+static void warn(struct virtio_device *vd, bool *warned, struct ratelimit *rl, const char *what,
+		 const char *why)
 {
-	if (vd->warned)
+	if (*warned)
 		return;
-	vd->warned = true;
-	fprintf(stderr, "vmon: %s: %s: %s\n", vd->name, what, why);
+	*warned = true;
+	ratelimit_print(rl, stderr, "%s: %s: %s", vd->name, what, why);
 }
 
 void virtio_needs_reset(struct virtio_device *vd, const char *why)
 {
 	if (vd->status & VIRTIO_STATUS_NEEDS_RESET)
 		return;
-	warn_once(vd, "device needs reset", why);
+	warn(vd, &vd->warned_reset, &vd->rl_reset, "device needs reset", why);
 	vd->status |= VIRTIO_STATUS_NEEDS_RESET;
 	if (vd->status & VIRTIO_STATUS_DRIVER_OK)
 		raise_irq(vd, vd->config_msix, VIRTIO_ISR_CONFIG);
@@ -54,7 +56,7 @@ void virtio_needs_reset(struct virtio_device *vd, const char *why)
 
 void virtio_fail_request(struct virtio_device *vd, unsigned q, uint16_t head, const char *why)
 {
-	warn_once(vd, "bad request", why);
+	warn(vd, &vd->warned_req, &vd->rl_req, "bad request", why);
 	virtq_push(&vd->vq[q], head, 0);
 	virtio_queue_interrupt(vd, q);
 }
@@ -156,7 +158,7 @@ void virtio_core_reset_locked(struct virtio_device *vd)
 	vd->isr = 0;
 	vd->config_msix = VIRTIO_MSI_NO_VECTOR;
 	vd->queue_sel = 0;
-	vd->warned = false;
+	vd->warned_reset = vd->warned_req = false;
 	if (vd->transport && vd->transport->reset)
 		vd->transport->reset(vd);
 	if (vd->ops && vd->ops->reset)
@@ -260,6 +262,8 @@ int virtio_core_init(struct virtio_device *vd, const struct virtio_params *p, st
 		vd->kick_fd[q] = -1;
 	pthread_mutex_init(&vd->lock, NULL);
 	pthread_cond_init(&vd->drained, NULL);
+	ratelimit_init(&vd->rl_reset);
+	ratelimit_init(&vd->rl_req);
 	vd->name = p->name;
 	if (p->nqueues == 0 || p->nqueues > VIRTIO_MAX_QUEUES || p->config_len > VIRTIO_CONFIG_MAX)
 		return err_setf(err, "%s: bad virtio parameters", p->name);
@@ -310,6 +314,11 @@ void virtio_core_fini(struct virtio_device *vd)
 	if (vd->notify_fd >= 0)
 		close(vd->notify_fd);
 	vd->notify_fd = -1;
+	/* What the limiters held back is still worth one line each. */
+	ratelimit_flush(&vd->rl_reset, stderr);
+	ratelimit_flush(&vd->rl_req, stderr);
+	pthread_mutex_destroy(&vd->rl_reset.lock);
+	pthread_mutex_destroy(&vd->rl_req.lock);
 	pthread_cond_destroy(&vd->drained);
 	pthread_mutex_destroy(&vd->lock);
 }

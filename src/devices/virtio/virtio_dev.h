@@ -45,6 +45,7 @@
 #include "core/guest_mem.h"
 #include "core/ioeventfd.h"
 #include "core/irq.h"
+#include "core/ratelimit.h"
 #include "core/vm_control.h"
 #include "devices/virtio/virtqueue.h"
 
@@ -122,7 +123,12 @@ struct virtio_device {
 	struct virtq vq[VIRTIO_MAX_QUEUES];
 	uint8_t *config; /* device configuration bytes, read-only to the guest */
 	uint32_t config_len;
-	bool warned; /* one message per reset about a misbehaving guest */
+	/* Messages about a misbehaving guest: at most one of each kind per
+	 * reset, and over resets at most RL_BURST per window (a guest looping
+	 * resets cannot flood the log); the rest are counted and reported at
+	 * virtio_device_fini. */
+	bool warned_reset, warned_req;
+	struct ratelimit rl_reset, rl_req;
 
 	/* notify_fd: epoll set of kick_fd[0..nqueues); poll it for POLLIN,
 	 * never read() it: virtio_process_notifications drains it. */
@@ -185,11 +191,11 @@ bool virtio_queue_live(struct virtio_device *vd, unsigned q);
 void virtio_queue_interrupt(struct virtio_device *vd, unsigned q);
 
 /* Sets DEVICE_NEEDS_RESET, tells the driver (configuration interrupt)
- * and prints why on stderr (once per reset). */
+ * and prints why on stderr (once per reset, rate-limited). */
 void virtio_needs_reset(struct virtio_device *vd, const char *why);
 
 /* Completes a malformed request with length 0 (prints why, once per
- * reset). */
+ * reset, rate-limited). */
 void virtio_fail_request(struct virtio_device *vd, unsigned q, uint16_t head, const char *why);
 
 /* Takes the next chain from a device-writable queue (a receive queue) into

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Checks of the nested L1 machine itself (not of a test script), one line
+# each like every test:
+#   before: /dev/kvm is kvm_amd on AMD SVM with nested paging, so the
+#           scripts' KVM checks run on a real KVM and not on nothing;
+#   after:  L1's kernel log (the KVM host's) has no complaint KVM prints
+#           about what a vmon guest did — "Unhandled WRMSR/RDMSR" and the
+#           like — and no BUG, WARNING or Call Trace.
+set -u
+case ${1:-} in
+before)
+	why=""
+	grep -qw svm /proc/cpuinfo || why="no svm in L1's /proc/cpuinfo"
+	[ -n "$why" ] || grep -qw npt /proc/cpuinfo || why="no npt (nested paging) in L1's /proc/cpuinfo"
+	[ -n "$why" ] || [ -d /sys/module/kvm_amd ] || why="kvm_amd is not loaded"
+	[ -n "$why" ] || [ -c /dev/kvm ] || why="no /dev/kvm"
+	if [ -z "$why" ]; then echo "PASS l1-kvm-amd"; else echo "FAIL l1-kvm-amd: $why"; fi
+	;;
+after)
+	# Without time stamps, pids and addresses, repeats of one complaint
+	# (once per VM) collapse into one line with a count.
+	bad=$(dmesg | grep -E 'kvm|BUG|WARNING|Call Trace' | grep -iE 'unhandled|ignored|BUG|WARNING|Call Trace' |
+		sed -E 's/^\[ *[0-9.]*\] //; s/\[[0-9]+\]/[pid]/; s/rIP: 0x[0-9a-f]+/rIP: .../')
+	if [ -z "$bad" ]; then
+		echo "PASS l1-kvm-host-log"
+	else
+		echo "FAIL l1-kvm-host-log: $(echo "$bad" | sort | uniq -c | sort -rn | head -n 5 | tr -s ' \n' ' ')"
+	fi
+	;;
+*)
+	echo "usage: l1-checks.sh before|after" >&2
+	exit 2
+	;;
+esac
