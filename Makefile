@@ -62,7 +62,7 @@ LIBVMON := $(BUILD)/libvmon.a
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all vmon guests test test-kvm unit-tests bench clean format format-check setup guest fuzz difftest
+.PHONY: all vmon guests test test-kvm unit-tests bench clean format format-check setup guest fuzz difftest isa-check
 
 all: vmon guests
 
@@ -101,7 +101,21 @@ $(JAIL_PROBE): tests/jail/probe.c
 # The test-guest kit (freestanding, host gcc): see guests/guests.mk.
 include guests/guests.mk
 
-test: all unit-tests test-images $(JAIL_PROBE)
+# The instruction-set workload (guests/isa_check): a static Linux program
+# built for x86-64-v2 and for x86-64-v3 (+AES, PCLMUL), which
+# tests/integration/linux_isa.sh runs in the Linux guest and on the host.
+ISA_CHECK := $(BUILD)/isa-check/isa-check-v2 $(BUILD)/isa-check/isa-check-v3
+$(BUILD)/isa-check/isa-check-v2: guests/isa_check/isa_check.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) -static -O3 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -march=x86-64-v2 -o $@ $< -lm
+$(BUILD)/isa-check/isa-check-v3: guests/isa_check/isa_check.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) -static -O3 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -march=x86-64-v3 -maes -mpclmul -o $@ $< -lm
+isa-check: $(ISA_CHECK)
+
+test: all unit-tests test-images $(JAIL_PROBE) isa-check
 	BUILD=$(BUILD) tests/run.sh
 
 # The KVM backend's tests on a real KVM: on this host's /dev/kvm where it

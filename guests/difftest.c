@@ -61,11 +61,29 @@ static inline u64 read_cr4(void)
 static inline void write_cr4(u64 v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
 
 /* CR0.EM=0, CR0.MP=1, CR4.OSFXSR|OSXMMEXCPT: SSE and x87 usable, and
- * unmasked SIMD exceptions would raise #XM rather than #UD. */
-static void enable_fpu(void)
+ * unmasked SIMD exceptions would raise #XM rather than #UD. Where CPUID
+ * has them: CR4.OSXSAVE with x87, SSE and AVX state in XCR0 (*xcr0), and
+ * CR4.FSGSBASE. Returns whether FSGSBASE is on. */
+static long guest_xcr0 = 0;
+
+static bool enable_fpu(void)
 {
+	u32 a, b, c, d, c7, d7, maxleaf, b7 = 0;
 	write_cr0((read_cr0() & ~0x4ull) | 0x2ull);
 	write_cr4(read_cr4() | (1ull << 9) | (1ull << 10));
+	cpuid(0, 0, &maxleaf, &b, &c, &d);
+	cpuid(1, 0, &a, &b, &c, &d);
+	if (maxleaf >= 7)
+		cpuid(7, 0, &a, &b7, &c7, &d7);
+	if ((c >> 26) & 1) {
+		write_cr4(read_cr4() | (1ull << 18));
+		u32 xcr0 = 3 | (((c >> 28) & 1) ? 4 : 0);
+		__asm__ volatile("xsetbv" : : "a"(xcr0), "d"(0), "c"(0));
+		guest_xcr0 = xcr0;
+	}
+	if (b7 & 1)
+		write_cr4(read_cr4() | (1ull << 16));
+	return b7 & 1;
 }
 
 /* xorshift-seeded registers and scratch for the built-in test. */
@@ -95,7 +113,7 @@ static void run_builtin(bool dump)
 void kmain(void)
 {
 	bool dump = cmdline_get_u64("dump", 0) != 0;
-	enable_fpu();
+	bool fsgsbase = enable_fpu();
 	rt_set_exception_hook(dt_hook);
 	dt_code_buf = code_buf;
 	dt_scratch = scratch;
@@ -108,6 +126,9 @@ void kmain(void)
 		run_builtin(dump);
 		rt_pass();
 	}
+	/* Only with a blob: the built-in test's output stays the same on
+	 * every backend (tests/integration/difftest.sh compares it). */
+	dt_features(fsgsbase, guest_xcr0);
 	const struct hvm_modlist_entry *m =
 		(const struct hvm_modlist_entry *)(uintptr_t)si->modlist_paddr;
 	dt_run_blob((const u8 *)(uintptr_t)m->paddr, m->size, dump);

@@ -9,7 +9,10 @@
  *   DT_PRINTF(fmt, ...)  formatted output (%s %u %lu %lx %x, widths)
  *   DT_FAIL(fmt, ...)    report a malformed blob and stop
  * and, before running a blob, set dt_code_buf (CODE_MAX bytes, executable)
- * and dt_scratch (SCRATCH_SIZE bytes).
+ * and dt_scratch (SCRATCH_SIZE bytes), and call dt_features() once the
+ * CPU is set up (the guest enables XSAVE, AVX and FSGSBASE where CPUID has
+ * them): it prints the features line and decides whether AVX tests can
+ * load YMM registers.
  *
  * Blob (written by tests/difftest/gen.py): struct blob_hdr, then ntests
  * records: struct dt_rec, traps[ntraps][2] (fault offset, resume offset,
@@ -20,7 +23,8 @@
  * dt_scratch; every GPR but RSP is loaded (R15 is forced to dt_scratch:
  * snippets address memory through it), RFLAGS (only OF SF ZF AF PF CF DF
  * are taken from the record), and for FPU tests, after FNINIT, the x87
- * control word, MXCSR and XMM0-15. After the code returns it prints:
+ * control word, MXCSR and XMM0-15 (YMM0-15 for a REC_AVX test on a CPU
+ * with AVX enabled). After the code returns it prints:
  *   test=NAME
  *   rax=... r15=... (RSP omitted), rflags=<raw pushfq value>
  *   exc=none | exc=<vector>@<code offset> err=<code>   (the test ends there)
@@ -28,21 +32,27 @@
  *                                     without SSE faults on FNINIT)
  *   de=<#DE faults the record expected and skipped>
  *   mem=<FNV-1a 64 of the scratch page>   [memdump.OFF=... with dump]
- *   FPU tests: xmm0..15 (high qword first, stored with MOVDQA); from
+ *   FPU tests: xmm0..15 (high qword first, stored with MOVDQA);
+ *   REC_AVX tests: ymmh0..15 (bits 255:128, stored with VMOVDQU); from
  *   FXSAVE: mxcsr, mxcsr_mask, fcw, fsw, ftw (abridged tag byte),
  *   st0..st7 (80-bit);
  *   fx_xmm=ok|bad (FXSAVE's XMM image equals what MOVDQA stored)
  *   endtest=NAME
  * Which of these to compare is the runner's business (undefined flags are
- * masked there): the harness prints raw state.
+ * masked there): the harness prints raw state. Before the tests, one line
+ * "difftest: features=a,b,..." names the instruction-set features the
+ * CPU reports and the harness could enable (tests/difftest/gen.py:
+ * CLASS_NEEDS says which classes need which).
  */
 #ifndef DIFFTEST_HARNESS_H
 #define DIFFTEST_HARNESS_H
 
 #define BLOB_MAGIC 0x31544444u /* "DDT1" */
+#define BLOB_VERSION 2
 #define SCRATCH_SIZE 4096
 #define CODE_MAX (64 * 1024)
 #define REC_FPU 0x1
+#define REC_AVX 0x2 /* also YMM0-15's upper halves in and out */
 #define RFLAGS_TAKEN 0xed5ull /* OF DF SF ZF AF PF CF */
 #define TRAPS_MAX 256
 
@@ -60,7 +70,8 @@ struct dt_rec {
 	char name[24];
 	u64 gpr[16]; /* encoding order: rax rcx rdx rbx rsp rbp rsi rdi r8..r15 */
 	u64 rflags;
-	u64 xmm[32]; /* xmm0 low, xmm0 high, xmm1 low, ... */
+	u64 xmm[32];  /* xmm0 low, xmm0 high, xmm1 low, ... */
+	u64 ymmh[32]; /* bits 255:128 of ymm0 (low qword first), ymm1, ... */
 	u8 scratch[SCRATCH_SIZE];
 };
 
@@ -68,10 +79,13 @@ struct dt_rec {
 u64 dt_in_gpr[16], dt_in_rflags, dt_out_gpr[16], dt_out_rflags;
 u64 dt_in_xmm[32] __attribute__((aligned(16)));
 u64 dt_out_xmm[32] __attribute__((aligned(16)));
+u64 dt_in_ymm[64] __attribute__((aligned(32)));
+u64 dt_out_ymm[64] __attribute__((aligned(32)));
 u8 dt_fx[512] __attribute__((aligned(16)));
 u32 dt_in_mxcsr, dt_cur_mxcsr = 0x1f80; /* MXCSR's reset value */
 u16 dt_in_fcw;
-u64 dt_saved_rsp, dt_code_entry, dt_fpu;
+u64 dt_saved_rsp, dt_code_entry, dt_fpu, dt_avx;
+static bool dt_have_avx;
 void dt_enter(void);
 extern const char dt_abort[], dt_enter_end[], dt_harness_abort[];
 
@@ -110,6 +124,8 @@ __asm__(".text\n"
 	"	ldmxcsr dt_in_mxcsr(%rip)\n"
 	"	mov %eax, dt_cur_mxcsr(%rip)\n"
 	"4:\n"
+	"	cmpq $0, dt_avx(%rip)\n"
+	"	jne 5f\n"
 	"	movdqa dt_in_xmm+0(%rip), %xmm0\n"
 	"	movdqa dt_in_xmm+16(%rip), %xmm1\n"
 	"	movdqa dt_in_xmm+32(%rip), %xmm2\n"
@@ -126,6 +142,24 @@ __asm__(".text\n"
 	"	movdqa dt_in_xmm+208(%rip), %xmm13\n"
 	"	movdqa dt_in_xmm+224(%rip), %xmm14\n"
 	"	movdqa dt_in_xmm+240(%rip), %xmm15\n"
+	"	jmp 1f\n"
+	"5:\n"
+	"	vmovdqu dt_in_ymm+0(%rip), %ymm0\n"
+	"	vmovdqu dt_in_ymm+32(%rip), %ymm1\n"
+	"	vmovdqu dt_in_ymm+64(%rip), %ymm2\n"
+	"	vmovdqu dt_in_ymm+96(%rip), %ymm3\n"
+	"	vmovdqu dt_in_ymm+128(%rip), %ymm4\n"
+	"	vmovdqu dt_in_ymm+160(%rip), %ymm5\n"
+	"	vmovdqu dt_in_ymm+192(%rip), %ymm6\n"
+	"	vmovdqu dt_in_ymm+224(%rip), %ymm7\n"
+	"	vmovdqu dt_in_ymm+256(%rip), %ymm8\n"
+	"	vmovdqu dt_in_ymm+288(%rip), %ymm9\n"
+	"	vmovdqu dt_in_ymm+320(%rip), %ymm10\n"
+	"	vmovdqu dt_in_ymm+352(%rip), %ymm11\n"
+	"	vmovdqu dt_in_ymm+384(%rip), %ymm12\n"
+	"	vmovdqu dt_in_ymm+416(%rip), %ymm13\n"
+	"	vmovdqu dt_in_ymm+448(%rip), %ymm14\n"
+	"	vmovdqu dt_in_ymm+480(%rip), %ymm15\n"
 	"1:	pushq dt_in_rflags(%rip)\n"
 	"	popfq\n"
 	"	mov dt_in_gpr+0(%rip), %rax\n"
@@ -183,6 +217,24 @@ __asm__(".text\n"
 	"	movdqa %xmm14, dt_out_xmm+224(%rip)\n"
 	"	movdqa %xmm15, dt_out_xmm+240(%rip)\n"
 	"	fxsave dt_fx(%rip)\n"
+	"	cmpq $0, dt_avx(%rip)\n"
+	"	je 2f\n"
+	"	vmovdqu %ymm0, dt_out_ymm+0(%rip)\n"
+	"	vmovdqu %ymm1, dt_out_ymm+32(%rip)\n"
+	"	vmovdqu %ymm2, dt_out_ymm+64(%rip)\n"
+	"	vmovdqu %ymm3, dt_out_ymm+96(%rip)\n"
+	"	vmovdqu %ymm4, dt_out_ymm+128(%rip)\n"
+	"	vmovdqu %ymm5, dt_out_ymm+160(%rip)\n"
+	"	vmovdqu %ymm6, dt_out_ymm+192(%rip)\n"
+	"	vmovdqu %ymm7, dt_out_ymm+224(%rip)\n"
+	"	vmovdqu %ymm8, dt_out_ymm+256(%rip)\n"
+	"	vmovdqu %ymm9, dt_out_ymm+288(%rip)\n"
+	"	vmovdqu %ymm10, dt_out_ymm+320(%rip)\n"
+	"	vmovdqu %ymm11, dt_out_ymm+352(%rip)\n"
+	"	vmovdqu %ymm12, dt_out_ymm+384(%rip)\n"
+	"	vmovdqu %ymm13, dt_out_ymm+416(%rip)\n"
+	"	vmovdqu %ymm14, dt_out_ymm+448(%rip)\n"
+	"	vmovdqu %ymm15, dt_out_ymm+480(%rip)\n"
 	"2:\n"
 	"dt_harness_abort:\n"
 	"	mov dt_saved_rsp(%rip), %rsp\n"
@@ -264,8 +316,18 @@ static void dt_run_test(const struct dt_rec *r, const u32 *traps, const u8 *code
 		dt_in_mxcsr = r->mxcsr;
 		dt_in_fcw = (u16)r->fcw;
 	}
+	dt_avx = dt_fpu && (r->flags & REC_AVX) && dt_have_avx;
+	if (dt_avx) {
+		for (int i = 0; i < 16; i++) {
+			dt_in_ymm[4 * i] = r->xmm[2 * i];
+			dt_in_ymm[4 * i + 1] = r->xmm[2 * i + 1];
+			dt_in_ymm[4 * i + 2] = r->ymmh[2 * i];
+			dt_in_ymm[4 * i + 3] = r->ymmh[2 * i + 1];
+		}
+	}
 	memset(dt_out_gpr, 0, sizeof(dt_out_gpr));
 	memset(dt_out_xmm, 0, sizeof(dt_out_xmm));
+	memset(dt_out_ymm, 0, sizeof(dt_out_ymm));
 	memset(dt_fx, 0, sizeof(dt_fx));
 	dt_out_rflags = 0;
 	de_count = 0;
@@ -319,14 +381,86 @@ static void dt_run_test(const struct dt_rec *r, const u32 *traps, const u8 *code
 		bool ok = !memcmp(dt_fx + 160, dt_out_xmm, sizeof(dt_out_xmm));
 		DT_PRINTF("fx_xmm=%s\n", ok ? "ok" : "bad");
 	}
+	if (dt_avx) {
+		for (int i = 0; i < 16; i++)
+			DT_PRINTF("ymmh%d=%016lx%016lx\n", i, (unsigned long)dt_out_ymm[4 * i + 3],
+				  (unsigned long)dt_out_ymm[4 * i + 2]);
+		bool ok = true;
+		for (int i = 0; i < 16 && ok; i++)
+			if (dt_out_ymm[4 * i] != dt_out_xmm[2 * i] ||
+			    dt_out_ymm[4 * i + 1] != dt_out_xmm[2 * i + 1])
+				ok = false;
+		DT_PRINTF("ymm_xmm=%s\n", ok ? "ok" : "bad");
+	}
 	DT_PRINTF("endtest=%s\n", name);
+}
+
+static void dt_cpuid(u32 leaf, u32 sub, u32 *a, u32 *b, u32 *c, u32 *d)
+{
+	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
+}
+
+/* Prints the features line: what CPUID reports, less what the harness or
+ * the OS did not enable (AVX needs CR4.OSXSAVE and YMM state in XCR0;
+ * FSGSBASE needs CR4.FSGSBASE, which only the caller knows: fsgsbase_on).
+ * xcr0: what the caller set XCR0 to, or -1 to read it (XGETBV, which
+ * KVM's instruction emulator here cannot run). */
+static void dt_features(bool fsgsbase_on, long xcr0_set)
+{
+	u32 a, b, c, d, maxleaf;
+	dt_cpuid(0, 0, &maxleaf, &b, &c, &d);
+	u32 c1, d1, b7 = 0, c7 = 0, a_d1 = 0, c81 = 0;
+	dt_cpuid(1, 0, &a, &b, &c1, &d1);
+	if (maxleaf >= 7)
+		dt_cpuid(7, 0, &a, &b7, &c7, &d);
+	dt_cpuid(0x80000000u, 0, &a, &b, &c, &d);
+	if (a >= 0x80000001u)
+		dt_cpuid(0x80000001u, 0, &a, &b, &c81, &d);
+	bool xsave_on = ((c1 >> 26) & 1) && ((c1 >> 27) & 1); /* XSAVE, OSXSAVE */
+	if (xsave_on && maxleaf >= 0xd)
+		dt_cpuid(0xd, 1, &a_d1, &b, &c, &d);
+	u32 xcr0 = 0;
+	if (xsave_on && xcr0_set >= 0)
+		xcr0 = (u32)xcr0_set;
+	else if (xsave_on)
+		__asm__ volatile("xgetbv" : "=a"(xcr0), "=d"(d) : "c"(0));
+	dt_have_avx = xsave_on && ((c1 >> 28) & 1) && (xcr0 & 6) == 6;
+	static const struct {
+		const char *name;
+		int word, bit; /* 0: 1.ECX, 1: 7.EBX, 2: 7.ECX, 3: 0xd.1.EAX, 4: 0x80000001.ECX */
+	} f[] = {
+		{"sse3", 0, 0},	     {"pclmulqdq", 0, 1}, {"ssse3", 0, 9},    {"fma", 0, 12},
+		{"sse4_1", 0, 19},   {"sse4_2", 0, 20},	  {"movbe", 0, 22},   {"popcnt", 0, 23},
+		{"aes", 0, 25},	     {"xsave", 0, 27},	  {"avx", 0, 28},     {"f16c", 0, 29},
+		{"rdrand", 0, 30},   {"fsgsbase", 1, 0},  {"bmi1", 1, 3},     {"avx2", 1, 5},
+		{"bmi2", 1, 8},	     {"rdseed", 1, 18},	  {"adx", 1, 19},     {"clflushopt", 1, 23},
+		{"clwb", 1, 24},     {"rdpid", 2, 22},	  {"xsaveopt", 3, 0}, {"xsavec", 3, 1},
+		{"xgetbv1", 3, 2},   {"abm", 4, 5},
+	};
+	u32 words[5] = {c1, b7, c7, a_d1, c81};
+	DT_PRINTF("difftest: features=");
+	bool first = true;
+	for (unsigned i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (!((words[f[i].word] >> f[i].bit) & 1))
+			continue;
+		if (f[i].word == 0 && (f[i].bit == 28 || f[i].bit == 12 || f[i].bit == 29) &&
+		    !dt_have_avx)
+			continue; /* AVX, FMA, F16C unusable without YMM state */
+		if (f[i].word == 1 && f[i].bit == 5 && !dt_have_avx)
+			continue;
+		if (f[i].word == 1 && f[i].bit == 0 && !fsgsbase_on)
+			continue;
+		DT_PRINTF("%s%s", first ? "" : ",", f[i].name);
+		first = false;
+	}
+	DT_PRINTF("\n");
 }
 
 /* Checks the blob's framing and runs every test in it. */
 static void dt_run_blob(const u8 *blob, u64 size, bool dump)
 {
 	const struct blob_hdr *h = (const struct blob_hdr *)blob;
-	if (size < sizeof(*h) || h->magic != BLOB_MAGIC || h->version != 1)
+	if (size < sizeof(*h) || h->magic != BLOB_MAGIC || h->version != BLOB_VERSION)
 		DT_FAIL("module is not a difftest blob (size %lu)", (unsigned long)size);
 	DT_PRINTF("difftest: %u tests\n", h->ntests);
 	u64 off = sizeof(*h);

@@ -295,8 +295,9 @@ int api_json_machine(json_t *o, bool patch, bool overcommit, struct vm_machine_c
 		     struct vmon_error *err)
 {
 	static const char *const allowed[] = {
-		"vcpu_count",	"mem_size_mib", "smt",		"track_dirty_pages",
-		"cpu_template", "huge_pages",	"vmon_backend", NULL};
+		"vcpu_count",	     "mem_size_mib",	  "smt",
+		"track_dirty_pages", "cpu_template",	  "huge_pages",
+		"vmon_backend",	     "vmon_cpu_features", NULL};
 	const char *what = "machine-config";
 	struct vm_machine_config m = *io;
 	if (!patch) {
@@ -342,6 +343,16 @@ int api_json_machine(json_t *o, bool patch, bool overcommit, struct vm_machine_c
 					"%s: 'vmon_backend' must be \"auto\", \"kvm\" or "
 					"\"emu\"",
 					what);
+	}
+	char feat[sizeof(m.cpu_features)];
+	r = str_field(o, "vmon_cpu_features", false, feat, sizeof(feat), what, err);
+	if (r < 0)
+		return -1;
+	if (r > 0) {
+		struct vmon_error perr;
+		if (cpu_model_parse(feat, &m.cpu_model, &perr) < 0)
+			return err_setf(err, "%s: 'vmon_cpu_features': %s", what, perr.msg);
+		memcpy(m.cpu_features, feat, sizeof(feat));
 	}
 	struct sysinfo si;
 	if (!overcommit && sysinfo(&si) == 0 && mib > ((uint64_t)si.totalram * si.mem_unit) >> 20)
@@ -688,10 +699,13 @@ static const char *backend_name(enum vm_backend_choice b)
 
 json_t *api_json_machine_out(const struct vm_machine_config *m)
 {
-	return json_pack("{s:I, s:I, s:b, s:b, s:s, s:s}", "vcpu_count", (json_int_t)m->vcpus,
-			 "mem_size_mib", (json_int_t)(m->mem_size >> 20), "smt", m->smt,
-			 "track_dirty_pages", m->track_dirty_pages, "huge_pages", "None",
-			 "vmon_backend", backend_name(m->backend));
+	json_t *o = json_pack("{s:I, s:I, s:b, s:b, s:s, s:s}", "vcpu_count", (json_int_t)m->vcpus,
+			      "mem_size_mib", (json_int_t)(m->mem_size >> 20), "smt", m->smt,
+			      "track_dirty_pages", m->track_dirty_pages, "huge_pages", "None",
+			      "vmon_backend", backend_name(m->backend));
+	if (o && m->cpu_features[0])
+		json_object_set_new(o, "vmon_cpu_features", json_string(m->cpu_features));
+	return o;
 }
 
 static json_t *boot_out(const struct vm_boot_config *b)

@@ -39,6 +39,7 @@ enum {
 	OPT_MEM,
 	OPT_CPUS,
 	OPT_BACKEND,
+	OPT_CPU_FEATURES,
 	OPT_SERIAL,
 	OPT_LOAD_ADDR,
 	OPT_DEBUG_EXIT,
@@ -64,6 +65,7 @@ static const struct option run_options[] = {
 	{"mem", required_argument, NULL, OPT_MEM},
 	{"cpus", required_argument, NULL, OPT_CPUS},
 	{"backend", required_argument, NULL, OPT_BACKEND},
+	{"cpu-features", required_argument, NULL, OPT_CPU_FEATURES},
 	{"serial", required_argument, NULL, OPT_SERIAL},
 	{"load-addr", required_argument, NULL, OPT_LOAD_ADDR},
 	{"debug-exit", required_argument, NULL, OPT_DEBUG_EXIT},
@@ -282,6 +284,11 @@ static bool parse_run_options(int argc, char **argv, struct vm_config *cfg, stru
 			break;
 		}
 		case OPT_BACKEND: cfg->machine.backend = parse_backend(optarg); break;
+		case OPT_CPU_FEATURES:
+			check_or_die(cpu_model_parse(optarg, &cfg->machine.cpu_model, &err), &err);
+			copy_arg(cfg->machine.cpu_features, sizeof(cfg->machine.cpu_features),
+				 "--cpu-features", optarg);
+			break;
 		case OPT_SERIAL:
 			check_or_die(chardev_parse(optarg, &cfg->serial, &err), &err);
 			break;

@@ -21,6 +21,7 @@
 #define VMON_MAX_CPUS 64
 
 struct cpu_backend;
+struct cpu_model; /* src/cpu/cpu_model.h */
 
 struct machine {
 	struct guest_mem mem;
@@ -37,6 +38,9 @@ struct machine {
 	void *backend_priv;
 	/* Print a line for every unclaimed port/MMIO access (--trace-io). */
 	int trace_unclaimed_io;
+	/* The guest-visible CPU features asked for (--cpu-features); NULL:
+	 * everything the backend offers. Read by the backend's create(). */
+	const struct cpu_model *cpu_model;
 };
 
 #endif

@@ -51,6 +51,7 @@ static const struct {
 	{"mem", R_OTHER_VALUE},
 	{"cpus", R_OTHER_VALUE},
 	{"backend", R_BACKEND},
+	{"cpu-features", R_OTHER_VALUE},
 	{"serial", R_SERIAL},
 	{"load-addr", R_OTHER_VALUE},
 	{"debug-exit", R_OTHER_VALUE},

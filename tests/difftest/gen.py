@@ -43,7 +43,9 @@ ARITH = CF | PF | AF | ZF | SF | OF
 FLAG_NAMES = [(OF, "OF"), (DF, "DF"), (SF, "SF"), (ZF, "ZF"), (AF, "AF"), (PF, "PF"), (CF, "CF")]
 
 BLOB_MAGIC = 0x31544444
+BLOB_VERSION = 2
 REC_FPU = 0x1
+REC_AVX = 0x2
 SCRATCH = 4096
 
 GPR64 = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
@@ -66,9 +68,27 @@ CONDS = {
     "ge": SF | OF, "le": ZF | SF | OF, "g": ZF | SF | OF,
 }
 
+# The instruction-set extension classes (gen_vec.py): x86-64-v2 and -v3,
+# AES-NI, PCLMULQDQ, XSAVE. They load and compare YMM registers (REC_AVX).
+VEC_CLASSES = ["sse3", "ssse3", "sse41", "sse42", "crypto", "avx", "avx2", "fma", "xsave"]
 CLASSES = ["alu", "shift", "muldiv", "divedge", "string", "bitops", "cond", "xchg",
-           "movext", "sse_int", "sse_fp", "x87"]
-FPU_CLASSES = {"sse_int", "sse_fp", "x87"}
+           "movext", "sse_int", "sse_fp", "x87", "bmi"] + VEC_CLASSES
+FPU_CLASSES = {"sse_int", "sse_fp", "x87"} | set(VEC_CLASSES)
+AVX_CLASSES = set(VEC_CLASSES)
+# What a backend must report (the difftest guest's "features=" line) for a
+# class's tests to mean anything there.
+CLASS_NEEDS = {
+    "sse3": {"avx", "sse3"},
+    "ssse3": {"avx2", "ssse3"},
+    "sse41": {"avx2", "sse4_1"},
+    "sse42": {"avx", "sse4_2", "popcnt"},
+    "crypto": {"avx", "aes", "pclmulqdq"},
+    "avx": {"avx"},
+    "avx2": {"avx2"},
+    "fma": {"fma", "f16c"},
+    "xsave": {"avx", "xsave", "xsaveopt", "xsavec"},
+    "bmi": {"bmi1", "bmi2", "adx", "abm", "movbe", "popcnt", "fsgsbase"},
+}
 
 
 def reg(i, bits):
@@ -126,9 +146,11 @@ class Test:
         self.cls = cls
         self.seed = seed
         self.fpu = cls in FPU_CLASSES
+        self.avx = cls in AVX_CLASSES
         self.gpr = [0] * 16
         self.rflags = 0
         self.xmm = [0] * 32
+        self.ymmh = [0] * 32
         self.mxcsr = 0x1f80
         self.fcw = 0x37f
         self.scratch = bytearray(SCRATCH)
@@ -216,6 +238,8 @@ class Gen:
         t.scratch = bytearray(rng.getrandbits(8) for _ in range(SCRATCH))
         for i in range(32):
             t.xmm[i] = rand_val(rng, 64)
+        for i in range(32):
+            t.ymmh[i] = rand_val(rng, 64)
 
 
 # ---------------------------------------------------------------- classes
@@ -1139,9 +1163,10 @@ class GenFP(GenInt):
 
 def make_test(seed, cls, units=40, name=None):
     """The test for (seed, class): deterministic in both."""
+    import gen_vec  # noqa: E402 (it builds on this module)
     rng = random.Random("%d:%s" % (seed, cls))
     t = Test(name or "%s.%d" % (cls, seed), cls, seed)
-    g = GenFP(rng, t)
+    g = gen_vec.GenVec(rng, t)
     g.init_state()
     step = getattr(g, "u_" + cls)
     while sum(1 for u in t.units if not u.aux) < units:
@@ -1151,17 +1176,19 @@ def make_test(seed, cls, units=40, name=None):
 
 def asm_text(tests):
     out = ['\t.section .blob,"a"', "\t.p2align 3",
-           "\t.long 0x%x, 1, %d, 0" % (BLOB_MAGIC, len(tests))]
+           "\t.long 0x%x, %d, %d, 0" % (BLOB_MAGIC, BLOB_VERSION, len(tests))]
     for i, t in enumerate(tests):
         traps = [(j, u) for j, u in enumerate(t.units) if u.trap]
         name = t.name.encode()[:23]
         out += ["rec%d:" % i,
                 "\t.long rec%d_end - rec%d, %d, code%d_end - code%d, %d, 0x%x, 0x%x" % (
-                    i, i, REC_FPU if t.fpu else 0, i, i, len(traps), t.mxcsr, t.fcw),
+                    i, i, (REC_FPU if t.fpu else 0) | (REC_AVX if t.avx else 0), i, i,
+                    len(traps), t.mxcsr, t.fcw),
                 "\t.byte " + ", ".join(str(b) for b in name.ljust(24, b"\0")),
                 "\t.quad " + ", ".join("0x%x" % v for v in t.gpr),
                 "\t.quad 0x%x" % t.rflags,
-                "\t.quad " + ", ".join("0x%x" % v for v in t.xmm)]
+                "\t.quad " + ", ".join("0x%x" % v for v in t.xmm),
+                "\t.quad " + ", ".join("0x%x" % v for v in t.ymmh)]
         q = struct.unpack("<512Q", bytes(t.scratch))
         for k in range(0, 512, 16):
             out.append("\t.quad " + ", ".join("0x%x" % v for v in q[k:k + 16]))

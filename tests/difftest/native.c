@@ -88,6 +88,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	printf("difftest: code=0x%lx scratch=0x%lx (native)\n", (unsigned long)(uintptr_t)dt_code_buf,
 	       (unsigned long)(uintptr_t)dt_scratch);
+	/* Linux turns CR4.FSGSBASE on where the CPU has it (5.9 and later). */
+	dt_features(true, -1);
 	dt_run_blob(blob, size, argc > 4 && !strcmp(argv[4], "dump"));
 	printf("SUCCESS\n");
 	free(blob);

@@ -81,6 +81,8 @@ for b in $(usable_backends); do
 	bad "api-$b-smt" PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 64, "smt": true}' \
 		"'smt' true is not supported"
 	bad "api-$b-backend" PATCH /machine-config '{"vmon_backend": "qemu"}' "'vmon_backend' must be"
+	bad "api-$b-cpu-features" PATCH /machine-config '{"vmon_cpu_features": "x86-64-v9"}' \
+		"'vmon_cpu_features':"
 	bad "api-$b-id-mismatch" PUT /drives/d1 \
 		"{\"drive_id\": \"d2\", \"path_on_host\": \"$TMP/x\", \"is_root_device\": false}" \
 		"does not match"
@@ -123,7 +125,10 @@ for b in $(usable_backends); do
 		"initialized already"
 	req PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/kbd.elf\"}"
 	expect "api-$b-boot-source" 204
-	req PUT /machine-config "{\"vcpu_count\": 1, \"mem_size_mib\": 64, \"vmon_backend\": \"$b\"}"
+	# A pinned CPU model on emu (a KVM may not be able to offer it).
+	feat=""
+	[ "$b" = emu ] && feat=', "vmon_cpu_features": "x86-64-v2"'
+	req PUT /machine-config "{\"vcpu_count\": 1, \"mem_size_mib\": 64, \"vmon_backend\": \"$b\"$feat}"
 	expect "api-$b-machine-config" 204
 	req PUT /drives/d1 \
 		"{\"drive_id\": \"d1\", \"path_on_host\": \"$TMP/$b-a.img\", \"is_root_device\": true}"
@@ -135,6 +140,7 @@ for b in $(usable_backends); do
 	expect "api-$b-entropy" 204
 	req GET /machine-config
 	expect "api-$b-machine-config-read" 200 "\"vmon_backend\":\"$b\""
+	[ "$b" != emu ] || expect "api-$b-machine-config-read-features" 200 "\"vmon_cpu_features\":\"x86-64-v2\""
 	req PUT /actions '{"action_type": "InstanceStart"}'
 	expect "api-$b-start" 204
 	req GET /

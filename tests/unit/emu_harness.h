@@ -6,7 +6,8 @@
  * ending the run. emu_run() runs the snippet to its `out %al, $0xf4` (or to
  * whatever else stops the VM) and returns the vCPU for inspection;
  * emu_finish() frees the machine. emu_harness_trace_io sets the machine's
- * --trace-io for the next run.
+ * --trace-io for the next run, emu_harness_model its --cpu-features (NULL:
+ * everything the software CPU offers).
  */
 #ifndef VMON_TESTS_EMU_HARNESS_H
 #define VMON_TESTS_EMU_HARNESS_H
@@ -26,6 +27,7 @@ static const struct bus_ops stop_ops = {.read = stop_read, .write = stop_write};
 
 static struct machine mach;
 static int emu_harness_trace_io;
+static const struct cpu_model *emu_harness_model;
 
 static struct emu_cpu *emu_run(enum boot_cpu_mode mode, const uint8_t *code, size_t len)
 {
@@ -37,6 +39,7 @@ static struct emu_cpu *emu_run(enum boot_cpu_mode mode, const uint8_t *code, siz
 	bus_init(&m->mmio, "mmio");
 	m->ncpus = 1;
 	m->trace_unclaimed_io = emu_harness_trace_io;
+	m->cpu_model = emu_harness_model;
 	m->backend = &cpu_backend_emu;
 	static const uint64_t gdt[4] = {0, 0x00af9b000000ffffULL, 0x00cf9b000000ffffULL,
 					0x00cf93000000ffffULL};

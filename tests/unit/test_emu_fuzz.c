@@ -3,7 +3,10 @@
  * Robustness of vmon's software CPU against hostile code: random bytes
  * executed in real, 32-bit and 64-bit mode (with random IDT/GDT contents
  * around them) must only ever end the guest (triple fault, stop), never
- * vmon. Run under `make SANITIZE=1` to catch undefined behaviour.
+ * vmon. Some 64-bit runs first enable SSE, XSAVE and AVX (CR4, XCR0 = 7)
+ * and sprinkle VEX prefixes through the code, so the vector handlers get
+ * hostile operands too. Run under `make SANITIZE=1` to catch undefined
+ * behaviour.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -89,6 +92,18 @@ static void run_random(enum boot_cpu_mode mode, uint64_t seed)
 		int32_t rel = 0x600 - 0x4007;
 		memcpy(ram + 0x4000, lidt, 3);
 		memcpy(ram + 0x4003, &rel, 4);
+	}
+	if (mode == BOOT_MODE_LONG64 && (seed & 8)) {
+		/* mov %cr4,%rax; or $0x40600,%rax; mov %rax,%cr4 (OSFXSR,
+		 * OSXMMEXCPT, OSXSAVE); mov $7,%eax; xor %edx,%edx;
+		 * xor %ecx,%ecx; xsetbv: x87, SSE and AVX on */
+		static const uint8_t avx_on[] = {0x0f, 0x20, 0xe0, 0x48, 0x0d, 0x00, 0x06, 0x04,
+						 0x00, 0x0f, 0x22, 0xe0, 0xb8, 0x07, 0x00, 0x00,
+						 0x00, 0x31, 0xd2, 0x31, 0xc9, 0x0f, 0x01, 0xd1};
+		unsigned at = (seed & 4) ? 0x4007 : 0x4000;
+		memcpy(ram + at, avx_on, sizeof(avx_on));
+		for (unsigned i = at + sizeof(avx_on); i + 2 < 0x10000; i += 5 + next_rand() % 12)
+			ram[i] = (next_rand() & 1) ? 0xc4 : 0xc5;
 	}
 	m.boot.mode = mode;
 	m.boot.rip = 0x4000;

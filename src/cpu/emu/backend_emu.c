@@ -39,6 +39,10 @@ static int emu_create(struct machine *m, struct vmon_error *err)
 		free(vm);
 		return err_setf(err, "emu: cannot initialise the Zydis decoder");
 	}
+	if (emu_model_init(vm, m->cpu_model, err) < 0) {
+		free(vm);
+		return -1;
+	}
 	pthread_mutex_init(&vm->chip_lock, NULL);
 	ioapic_init(&vm->ioapic);
 	vm->eoi_broadcast = ioapic_eoi;

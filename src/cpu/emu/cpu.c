@@ -22,14 +22,20 @@ void emu_wake(struct emu_cpu *c, uint32_t ev)
 	pthread_mutex_unlock(&c->sleep_lock);
 }
 
-void emu_fpu_reset(struct emu_cpu *c)
+void emu_fpu_reset_x87(struct emu_cpu *c)
 {
 	c->fcw = 0x37f;
 	c->fsw = 0;
 	c->ftw = 0;
 	c->fop = 0;
 	c->fip = c->fdp = 0;
-	c->mxcsr = 0x1f80;
 	memset(c->fpr, 0, sizeof(c->fpr));
+}
+
+void emu_fpu_reset(struct emu_cpu *c)
+{
+	emu_fpu_reset_x87(c);
+	c->mxcsr = 0x1f80;
 	memset(c->xmm, 0, sizeof(c->xmm));
+	memset(c->ymmh, 0, sizeof(c->ymmh));
 }

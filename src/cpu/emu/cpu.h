@@ -25,6 +25,7 @@
 #include <Zydis/Zydis.h>
 
 #include "core/machine.h"
+#include "cpu/cpu_model.h"
 
 struct emu_vm;
 struct dblock; /* decode.h */
@@ -105,6 +106,8 @@ enum {
 #define CR4_PGE	       0x80
 #define CR4_OSFXSR     0x200
 #define CR4_OSXMMEXCPT 0x400
+#define CR4_FSGSBASE   0x10000
+#define CR4_OSXSAVE    0x40000
 #define EFER_SCE       0x1
 #define EFER_LME       0x100
 #define EFER_LMA       0x400
@@ -242,9 +245,13 @@ struct emu_cpu {
 	uint8_t lf_cf; /* saved CF for INC/DEC, carry-in for ADC/SBB */
 	uint64_t lf_res, lf_a, lf_b;
 
-	/* SSE / x87 / MMX state (insn_sse*.c, insn_x87.c) */
+	/* SSE / AVX / x87 / MMX state (insn_sse*.c, insn_avx*.c, insn_x87.c) */
 	union xmmreg xmm[16];
+	/* Bits 255:128 of YMM0-15: legacy SSE leaves them alone, VEX.128
+	 * zeroes them (insn_avx.h). */
+	union xmmreg ymmh[16];
 	uint32_t mxcsr;
+	uint64_t xcr0;	    /* XSETBV/XGETBV (insn_xsave.c); bit 0 always set */
 	uint8_t fpr[8][16]; /* physical x87 registers, 80-bit values (MMX: low 64 bits) */
 	uint16_t fcw, fsw;  /* TOP is fsw bits 11-13 */
 	uint8_t ftw;	    /* abridged tag: bit i set = physical register i in use */
@@ -340,6 +347,11 @@ struct emu_vm {
 	 * APIC bus: the IOAPIC's (chip_ioapic.c), installed at creation, so
 	 * the LAPIC need not know the IOAPIC. */
 	void (*eoi_broadcast)(struct emu_vm *vm, int vec);
+	/* The guest-visible CPU features (--cpu-features resolved against
+	 * what this CPU offers, sys_cpuid.c): CPUID reports exactly these,
+	 * the decoder turns instructions outside them into #UD. */
+	struct cpu_featureset features;
+	uint64_t xcr0_mask; /* the XSAVE state components offered (CPUID 0xd) */
 	/* Unimplemented mnemonics already reported on stderr (once each). */
 	_Atomic uint8_t reported[ZYDIS_MNEMONIC_MAX_VALUE + 1];
 	/* Host TSC when the VM was created: every vCPU's TSC starts at 0
@@ -367,7 +379,10 @@ static inline void emu_poke(struct emu_cpu *c)
 	c->slow = true;
 }
 
-/* The x87/SSE/MMX registers' reset values (FNINIT and MXCSR 0x1f80). */
+/* The x87/SSE/AVX/MMX registers' reset values (FNINIT, MXCSR 0x1f80,
+ * XMM/YMM zero), and the x87 part alone (XRSTOR's initial
+ * configuration of x87 state). */
 void emu_fpu_reset(struct emu_cpu *c);
+void emu_fpu_reset_x87(struct emu_cpu *c);
 
 #endif

@@ -159,11 +159,41 @@ int emu_decode_init(struct emu_vm *vm)
 	return 0;
 }
 
+/*
+ * Whether the VM's CPU model has what d needs (its row's feature, with
+ * the VEX rules: a VEX-encoded vector instruction needs AVX, its 256-bit
+ * form AVX2 where the row says so). Decided once, at decode time: the
+ * model does not change while the VM runs.
+ */
+static bool feature_ok(const struct emu_vm *vm, const struct dinsn *d, int cmode)
+{
+	const struct insn_row *t = &emu_insns[d->row];
+	const struct cpu_featureset *fs = &vm->features;
+	if (t->feature == CPUF_LAHF_LM && cmode != 8)
+		return true; /* LAHF/SAHF outside 64-bit mode: always there */
+	if (t->feature != CPUF_NONE && !cpu_has(fs, t->feature))
+		return false;
+	if (!(d->flags & DI_VEX))
+		return true;
+	if (t->feature != CPUF_BMI1 && t->feature != CPUF_BMI2 && !cpu_has(fs, CPUF_AVX))
+		return false;
+	if (d->xflags & DX_L256) {
+		if (t->attr & A_L0)
+			return false;
+		if ((t->attr & A_Y2) && !cpu_has(fs, CPUF_AVX2))
+			return false;
+	}
+	if ((t->attr & A_R2) && d->op[1].kind != DOP_MEM && !cpu_has(fs, CPUF_AVX2))
+		return false;
+	return true;
+}
+
 /* Fills d from a Zydis decode; returns false for operand forms this CPU
  * does not model (treated as unimplemented). */
-static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
-		    const ZydisDecodedOperand *ops, int cmode)
+static bool convert(struct emu_cpu *c, struct dinsn *d, const ZydisDecodedInstruction *in,
+		    const ZydisDecodedOperand *ops)
 {
+	int cmode = c->cmode;
 	memset(d, 0, sizeof(*d));
 	d->mnem = in->mnemonic;
 	d->row = emu_row_of_mnem[in->mnemonic];
@@ -185,6 +215,16 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 		d->flags |= DI_STRING;
 	if (in->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
 		d->flags |= DI_FAR;
+	if (in->encoding == ZYDIS_INSTRUCTION_ENCODING_VEX) {
+		d->flags |= DI_VEX;
+		if (in->avx.vector_length == 256)
+			d->xflags |= DX_L256;
+	} else if (in->encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY) {
+		/* EVEX, MVEX, XOP, 3DNow!: none of them offered */
+		d->row = I_NOFEAT;
+		pick_form(d, cmode);
+		return true;
+	}
 	/* Far returns are not "branches" in Zydis' sense. */
 	if (in->mnemonic == ZYDIS_MNEMONIC_RET && in->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT &&
 	    (in->opcode == 0xca || in->opcode == 0xcb))
@@ -202,13 +242,27 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 		return true;
 	}
 	int n = in->operand_count_visible;
-	if (n > 3)
-		n = 3;
-	d->nops = n;
+	d->nops = n > 3 ? 3 : n;
 	int nimm = 0;
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n && i < 4; i++) {
 		const ZydisDecodedOperand *o = &ops[i];
-		struct dop *p = &d->op[i];
+		struct dop *p = &d->op[i < 3 ? i : 0];
+		if (i == 3) {
+			/* VEX's fourth operand: imm8, or a register in imm8[7:4] */
+			if (o->type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+				d->imm = (int64_t)(o->imm.value.u & 0xff);
+			else if (o->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+				 o->reg.value >= ZYDIS_REGISTER_XMM0 &&
+				 o->reg.value <= ZYDIS_REGISTER_XMM15)
+				d->imm = (int64_t)(o->reg.value - ZYDIS_REGISTER_XMM0) << 4;
+			else if (o->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+				 o->reg.value >= ZYDIS_REGISTER_YMM0 &&
+				 o->reg.value <= ZYDIS_REGISTER_YMM15)
+				d->imm = (int64_t)(o->reg.value - ZYDIS_REGISTER_YMM0) << 4;
+			else
+				return false;
+			break;
+		}
 		p->size = o->size / 8;
 		switch (o->type) {
 		case ZYDIS_OPERAND_TYPE_REGISTER: {
@@ -227,6 +281,9 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 			} else if (r >= ZYDIS_REGISTER_XMM0 && r <= ZYDIS_REGISTER_XMM15) {
 				p->kind = DOP_XMM;
 				p->reg = r - ZYDIS_REGISTER_XMM0;
+			} else if (r >= ZYDIS_REGISTER_YMM0 && r <= ZYDIS_REGISTER_YMM15) {
+				p->kind = DOP_YMM;
+				p->reg = r - ZYDIS_REGISTER_YMM0;
 			} else if (r >= ZYDIS_REGISTER_MM0 && r <= ZYDIS_REGISTER_MM7) {
 				p->kind = DOP_MMX;
 				p->reg = r - ZYDIS_REGISTER_MM0;
@@ -243,6 +300,16 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 			p->kind = DOP_MEM;
 			d->base = map_addr_reg(o->mem.base);
 			d->index = map_addr_reg(o->mem.index);
+			if (o->mem.type == ZYDIS_MEMOP_TYPE_VSIB) {
+				ZydisRegister x = o->mem.index;
+				if (x >= ZYDIS_REGISTER_XMM0 && x <= ZYDIS_REGISTER_XMM15)
+					d->index = (uint8_t)(x - ZYDIS_REGISTER_XMM0);
+				else if (x >= ZYDIS_REGISTER_YMM0 && x <= ZYDIS_REGISTER_YMM15)
+					d->index = (uint8_t)(x - ZYDIS_REGISTER_YMM0);
+				else
+					return false;
+				d->xflags |= DX_VSIB;
+			}
 			d->scale = o->mem.scale ? o->mem.scale : 1;
 			{
 				int64_t disp = o->mem.disp.has_displacement ? o->mem.disp.value : 0;
@@ -279,6 +346,16 @@ static bool convert(struct dinsn *d, const ZydisDecodedInstruction *in,
 			break;
 		default: return false;
 		}
+	}
+	if (!feature_ok(c->vm, d, cmode)) {
+		/* Without LZCNT and BMI1, F3 0F BD/BC are BSR/BSF (the prefix
+		 * is ignored); anything else the model lacks is #UD. */
+		if (d->row == I_LZCNT)
+			d->row = I_BSR;
+		else if (d->row == I_TZCNT)
+			d->row = I_BSF;
+		else
+			d->row = I_NOFEAT;
 	}
 	pick_form(d, cmode);
 	return true;
@@ -362,7 +439,7 @@ const struct dinsn *emu_fetch_decode(struct emu_cpu *c)
 		}
 		emu_raise(c, EXC_UD, 0, false);
 	}
-	if (!convert(&scratch, &in, ops, c->cmode)) {
+	if (!convert(c, &scratch, &in, ops)) {
 		if (first_report(c, in.mnemonic))
 			report_unimpl(c, buf, in.length, "unsupported operand form");
 		emu_raise(c, EXC_UD, 0, false);
@@ -435,7 +512,7 @@ void emu_decode_block(struct emu_cpu *c, struct dblock *b)
 		if (ip_limit - ip < in.length)
 			break;
 		struct dinsn *d = &b->insn[n];
-		if (!convert(d, &in, ops, c->cmode))
+		if (!convert(c, d, &in, ops))
 			break;
 		reads[n] = emu_insns[d->row].reads != 0;
 		writes_all[n] = emu_insns[d->row].attr & A_KILLS;

@@ -31,7 +31,8 @@ enum {
 	DOP_PTR,
 	DOP_XMM,
 	DOP_MMX,
-	DOP_ST, /* reg = 0..15 / 0..7 / st(i) */
+	DOP_ST,	 /* reg = 0..15 / 0..7 / st(i) */
+	DOP_YMM, /* reg = 0..15 */
 	DOP_OTHER,
 };
 
@@ -54,6 +55,11 @@ struct dop {
 #define DI_FAR	  0x10 /* far call/jmp/ret */
 #define DI_RELBR  0x20 /* op[0] immediate is relative to the next RIP */
 #define DI_DISP64 0x40 /* the displacement does not fit 32 bits: it is in imm */
+#define DI_VEX	  0x80 /* VEX-encoded */
+
+/* dinsn.xflags */
+#define DX_L256 0x1 /* VEX.L = 1: a 256-bit operation */
+#define DX_VSIB 0x2 /* the memory operand's index is vector register `index` (gathers) */
 
 /*
  * vmon's compact decoded form: everything the interpreter needs, nothing
@@ -74,7 +80,11 @@ struct dinsn {
 	uint8_t base, index, scale;
 	uint8_t opcode; /* last opcode byte */
 	uint8_t fop;	/* FOP_*: its handler in the run loop (a FORM row, or f_exec) */
+	uint8_t xflags; /* DX_* */
 	uint16_t imm2;	/* second immediate (enter) or far pointer selector */
+	/* The first three visible operands. A fourth (VEX forms) is an
+	 * immediate, in imm, or a register given by imm8[7:4] (is4), whose
+	 * number is then in imm bits 7:4, as the encoding has it. */
 	struct dop op[3];
 	int32_t disp; /* see DI_DISP64 */
 	int64_t imm;  /* first immediate, far pointer offset, or a 64-bit displacement */

@@ -350,7 +350,7 @@ void h_fldcw(struct emu_cpu *c, const struct dinsn *d)
 {
 	struct x87_ops o;
 	x87_begin(c, d, &o);
-	c->fcw = (uint16_t)(mread(c, mem_lin(c, d), 2) | 0x40);
+	c->fcw = x87_fcw_load((uint16_t)mread(c, mem_lin(c, d), 2));
 }
 
 void h_fnstsw(struct emu_cpu *c, const struct dinsn *d)
@@ -388,8 +388,8 @@ void h_fldenv(struct emu_cpu *c, const struct dinsn *d)
 	uint16_t cw = (uint16_t)mread(c, lin, 2);
 	uint16_t sw = (uint16_t)mread(c, lin + 4, 2);
 	uint16_t tw = (uint16_t)mread(c, lin + 8, 2);
-	c->fcw = cw | 0x40;
-	c->fsw = sw;
+	c->fcw = x87_fcw_load(cw);
+	c->fsw = x87_fsw_load(sw, c->fcw);
 	c->ftw = 0;
 	for (int p = 0; p < 8; p++)
 		if (((tw >> (2 * p)) & 3) != 3)

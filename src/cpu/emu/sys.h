@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/cpu_init.h"
+#include "core/error.h"
 #include "cpu/emu/cpu.h"
 
 /* Delivers vector vec through the IVT/IDT; soft: INT n (the gate's DPL is
@@ -28,8 +29,27 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v);
 uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok);
 bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v);
 void emu_cpuid(struct emu_cpu *c);
+/* The features the software CPU offers on this host (sys_cpuid.c). */
+void emu_offered_features(struct cpu_featureset *out);
+/* Resolves the VM's --cpu-features request into vm->features and
+ * vm->xcr0_mask; an error names a feature this CPU cannot offer. */
+int emu_model_init(struct emu_vm *vm, const struct cpu_model *req, struct vmon_error *err);
 /* Measures the host TSC frequency (for CPUID leaf 0x15) ahead of time. */
 void emu_cpuid_init(void);
+
+/* XSAVE (sys_xsave.c): the state components this CPU can have (x87, SSE,
+ * AVX), their layout, CPUID leaf 0xd, and XSETBV's checks. */
+#define XSAVE_COMPONENTS 0x7ULL
+#define XSAVE_AVX_OFFSET 576 /* standard and compacted alike: the first extended one */
+#define XSAVE_AVX_SIZE	 256
+/* Bytes of an XSAVE area holding the components of xcr0 (header included). */
+uint32_t emu_xsave_size(uint64_t xcr0);
+void emu_xsave_cpuid(struct emu_cpu *c, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *cc,
+		     uint32_t *d);
+/* XSETBV: sets XCR idx to v, or raises #GP(0) for a value the manual
+ * forbids (ECX != 0, x87 off, AVX without SSE, a component not offered). */
+void emu_write_xcr(struct emu_cpu *c, uint32_t idx, uint64_t v);
+
 void emu_iret(struct emu_cpu *c, int osize);
 void emu_far_jump(struct emu_cpu *c, uint16_t sel, uint64_t off, bool call, int osize);
 void emu_far_ret(struct emu_cpu *c, int osize, uint16_t pop_extra);

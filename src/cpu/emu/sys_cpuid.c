@@ -1,14 +1,74 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * CPUID: what the software CPU reports (one thread per core, the host
- * TSC's frequency for Linux's clock calibration, vmon's brand string).
- * Every CPUID feature an instruction of insns.def belongs to is reported
- * here (tests/unit/test_emu_table.c checks it).
+ * CPUID: what the software CPU reports. Instruction-set features come from
+ * the CPU model (src/cpu/cpu_model.h): the software CPU offers every
+ * feature a row of its instruction table (insns.def) names, less those
+ * whose floating-point instructions it runs on the host's own unit when
+ * the host lacks them, and --cpu-features picks from that; CPUID reports
+ * exactly the resolved set (tests/unit/test_emu_table.c checks every row's
+ * feature is reported). Around them: platform bits, one thread per core,
+ * the host TSC's frequency for Linux's clock calibration, the XSAVE
+ * layout (leaf 0xd) of the state components offered, vmon's brand string.
  */
 #include <string.h>
 #include <time.h>
 
 #include "cpu/emu/sys.h"
+#include "cpu/emu/table.h"
+
+/* Features the software CPU implements without an instruction row of
+ * their own. */
+static const uint8_t extra_features[] = {
+	CPUF_XGETBV1, /* XGETBV with ECX = 1 (insn_xsave.c) */
+};
+
+void emu_offered_features(struct cpu_featureset *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < I_COUNT; i++)
+		if (emu_insns[i].feature != CPUF_NONE)
+			cpu_set(out, emu_insns[i].feature);
+	for (size_t i = 0; i < sizeof(extra_features); i++)
+		cpu_set(out, extra_features[i]);
+	/* Floating-point instructions run as the same instruction on the
+	 * host (insn_ssefp.c; the VEX ones as VEX instructions): a feature
+	 * that brings new ones needs the host to have it (cpu_model_resolve
+	 * drops what needs it too: AVX2, FMA, F16C with AVX). */
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("sse3"))
+		cpu_clear(out, CPUF_SSE3);
+	if (!__builtin_cpu_supports("sse4.1"))
+		cpu_clear(out, CPUF_SSE4_1);
+	if (!__builtin_cpu_supports("avx")) /* with the OS's YMM state */
+		cpu_clear(out, CPUF_AVX);
+	if (!__builtin_cpu_supports("fma"))
+		cpu_clear(out, CPUF_FMA);
+	if (!__builtin_cpu_supports("f16c"))
+		cpu_clear(out, CPUF_F16C);
+}
+
+int emu_model_init(struct emu_vm *vm, const struct cpu_model *req, struct vmon_error *err)
+{
+	struct cpu_featureset offered;
+	emu_offered_features(&offered);
+	if (cpu_model_resolve(req, &offered, "emu", &vm->features, err) < 0)
+		return -1;
+	vm->xcr0_mask = cpu_model_xcr0(&vm->features) & XSAVE_COMPONENTS;
+	return 0;
+}
+
+/* Sets, in a CPUID.(leaf, sub) result, the bit of every feature of the
+ * model that lives there. */
+static void model_bits(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b,
+		       uint32_t *cc, uint32_t *d)
+{
+	uint32_t *regs[4] = {a, b, cc, d};
+	for (unsigned f = 1; f < CPUF_COUNT; f++) {
+		const struct cpu_feature_info *i = &cpu_features[f];
+		if (i->leaf == leaf && i->sub == sub && cpu_has(&c->vm->features, f))
+			*regs[i->reg] |= 1u << i->bit;
+	}
+}
 
 /* One (CLOCK_MONOTONIC, TSC) pair: the TSC read halfway through the
  * tightest of a few clock reads, so a preemption does not skew it. */
@@ -60,7 +120,7 @@ static void cpuid_str(uint32_t *out, const char *s)
 
 void emu_cpuid(struct emu_cpu *c)
 {
-	uint32_t leaf = (uint32_t)c->r[R_AX];
+	uint32_t leaf = (uint32_t)c->r[R_AX], sub = (uint32_t)c->r[R_CX];
 	uint32_t a = 0, b = 0, cc = 0, d = 0;
 	switch (leaf) {
 	case 0:
@@ -72,11 +132,10 @@ void emu_cpuid(struct emu_cpu *c)
 	case 1:
 		a = 0x00000663; /* family 6, model 6, stepping 3 */
 		b = (c->apic.id << 24) | ((uint32_t)c->vm->ncpus << 16) | (8 << 8);
-		cc = 1u << 13; /* CX16: CMPXCHG16B */
-		/* FPU, PSE, TSC, MSR, PAE, CX8, APIC, PGE, CMOV, CLFSH, MMX, FXSR, SSE, SSE2 */
-		d = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) |
-		    (1u << 13) | (1u << 15) | (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) |
-		    (1u << 26);
+		/* platform: PSE, PAE, PGE */
+		d = (1u << 3) | (1u << 6) | (1u << 13);
+		if (c->cr4 & CR4_OSXSAVE)
+			cc |= 1u << 27; /* OSXSAVE */
 		if (c->apic.apic_base & 0x800)
 			d |= 1u << 9;
 		if (c->vm->ncpus > 1)
@@ -109,24 +168,25 @@ void emu_cpuid(struct emu_cpu *c)
 		/* Subleaf 0: TSC_ADJUST. With the invariant TSC below, Linux
 		 * trusts the TSC without a clocksource watchdog (it has no
 		 * HPET or PM timer here to watch it with, only jiffies). */
-		if ((uint32_t)c->r[R_CX] == 0)
+		if (sub == 0)
 			b = 1u << 1;
 		break;
+	case 0xd: emu_xsave_cpuid(c, sub, &a, &b, &cc, &d); break;
 	case 0xb: {
 		/* Extended topology, as the KVM backend reports it: one thread
 		 * per core, ncpus cores in one package (not SMT siblings). */
-		uint32_t sub = (uint32_t)c->r[R_CX] & 0xff, n = (uint32_t)c->vm->ncpus, shift = 0;
+		uint32_t level = sub & 0xff, n = (uint32_t)c->vm->ncpus, shift = 0;
 		while ((1u << shift) < n)
 			shift++;
-		if (sub == 0) {
+		if (level == 0) {
 			b = 1;
 			cc = 1u << 8;
-		} else if (sub == 1) {
+		} else if (level == 1) {
 			a = shift;
 			b = n;
 			cc = (2u << 8) | 1;
 		} else {
-			cc = sub;
+			cc = level;
 		}
 		d = c->apic.id;
 		break;
@@ -141,9 +201,7 @@ void emu_cpuid(struct emu_cpu *c)
 	case 0x80000000: a = 0x80000008; break;
 	case 0x80000007: d = 1u << 8; break; /* invariant TSC */
 	case 0x80000001:
-		cc = 1; /* LAHF/SAHF in 64-bit mode */
-		/* SYSCALL NX 1G-pages RDTSCP LM */
-		d = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 27) | (1u << 29);
+		d = (1u << 20) | (1u << 26); /* platform: NX, 1 GiB pages */
 		break;
 	case 0x80000002:
 	case 0x80000003:
@@ -162,6 +220,8 @@ void emu_cpuid(struct emu_cpu *c)
 		break;
 	default: break;
 	}
+	if (leaf == 1 || leaf == 7 || leaf == 0xd || leaf == 0x80000001)
+		model_bits(c, leaf, leaf == 1 || leaf == 0x80000001 ? 0 : sub, &a, &b, &cc, &d);
 	c->r[R_AX] = a;
 	c->r[R_BX] = b;
 	c->r[R_CX] = cc;

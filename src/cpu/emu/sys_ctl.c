@@ -52,6 +52,7 @@ void emu_reset(struct emu_cpu *c)
 	c->misc_enable = 1; /* fast strings */
 	c->halted = false;
 	c->irq_shadow = 0;
+	c->xcr0 = 1; /* x87 only, its reset value */
 	emu_fpu_reset(c);
 	tlb_flush(c);
 	emu_update_mode(c);
@@ -125,8 +126,10 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
 	case 4:
 		if ((c->efer & EFER_LMA) && !(v & CR4_PAE))
 			emu_raise_gp(c, 0);
-		/* Only the bits we model: VME/PVI/TSD/DE/PSE/PAE/MCE/PGE/PCE/OSFXSR/OSXMMEXCPT */
-		if (v & ~0x7ffULL)
+		/* Only the bits we model: VME/PVI/TSD/DE/PSE/PAE/MCE/PGE/PCE/OSFXSR/OSXMMEXCPT,
+		 * and FSGSBASE and OSXSAVE where the CPU model has them. */
+		if (v & ~(0x7ffULL | (cpu_has(&c->vm->features, CPUF_FSGSBASE) ? CR4_FSGSBASE : 0) |
+			  (cpu_has(&c->vm->features, CPUF_XSAVE) ? CR4_OSXSAVE : 0)))
 			emu_raise_gp(c, 0);
 		c->cr4 = v;
 		tlb_flush(c);

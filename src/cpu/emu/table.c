@@ -7,7 +7,7 @@
 #define ROW(mn, reads_, writes_, undef_, attr_, native_, feature_, arg_)                           \
 	{                                                                                          \
 		.mnem = (mn), .reads = (reads_), .writes = (writes_), .undef = (undef_),           \
-		.attr = (attr_), .native = (native_), .feature = FEAT_##feature_, .arg = (arg_)    \
+		.attr = (attr_), .native = (native_), .feature = CPUF_##feature_, .arg = (arg_)    \
 	}
 
 const struct insn_row emu_insns[I_COUNT] = {
@@ -54,23 +54,3 @@ const struct insn_form emu_forms[] = {
 #include "cpu/emu/insns.def"
 };
 _Static_assert(sizeof(emu_forms) / sizeof(emu_forms[0]) == EMU_NFORMS, "every FORM row counted");
-
-/* CPUID.(leaf).reg[bit] of each feature, as emu_cpuid (sys.c) reports it. */
-const struct insn_feature emu_features[FEAT_COUNT] = {
-	[FEAT_BASE] = {0, 0xff, 0},
-	[FEAT_FPU] = {1, 3, 0},
-	[FEAT_TSC] = {1, 3, 4},
-	[FEAT_MSR] = {1, 3, 5},
-	[FEAT_CX8] = {1, 3, 8},
-	[FEAT_CMOV] = {1, 3, 15},
-	[FEAT_CLFSH] = {1, 3, 19},
-	[FEAT_MMX] = {1, 3, 23},
-	[FEAT_FXSR] = {1, 3, 24},
-	[FEAT_SSE] = {1, 3, 25},
-	[FEAT_SSE2] = {1, 3, 26},
-	[FEAT_CX16] = {1, 2, 13},
-	[FEAT_SYSCALL] = {0x80000001, 3, 11},
-	[FEAT_RDTSCP] = {0x80000001, 3, 27},
-	[FEAT_LM] = {0x80000001, 3, 29},
-	[FEAT_LAHF] = {0x80000001, 2, 0},
-};

@@ -13,6 +13,7 @@
 
 #include <Zydis/Zydis.h>
 
+#include "cpu/cpu_model.h"
 #include "cpu/emu/cpu.h"
 
 /* ---- Column values ---------------------------------------------------- */
@@ -20,6 +21,7 @@
 /* Arithmetic flags, by the letters of OSZAPC. */
 #define FL_A	  F_AF
 #define FL_AC	  (F_AF | F_CF)
+#define FL_AP	  (F_AF | F_PF)
 #define FL_C	  F_CF
 #define FL_O	  F_OF
 #define FL_OA	  (F_OF | F_AF)
@@ -40,46 +42,35 @@
 #define FL_ZC	  (F_ZF | F_CF)
 
 /* attr */
-#define A_END	0x1 /* ends its decoded block */
-#define A_KILLS 0x2 /* register-only, writes all six arithmetic flags, reads none */
+#define A_END	0x1  /* ends its decoded block */
+#define A_KILLS 0x2  /* register-only, writes all six arithmetic flags, reads none */
+#define A_Y2	0x4  /* its VEX.256 form needs AVX2 (its VEX.128 form AVX) */
+#define A_R2	0x8  /* its form with a register source needs AVX2 */
+#define A_L0	0x10 /* VEX.128 only: VEX.L=1 is #UD (VAES, VPCLMULQDQ, ... not offered) */
 
 /* native: how native.c may compile it */
 enum { NAT_NO, NAT_REG, NAT_MEM, NAT_STACK, NAT_BRANCH, NAT_NOP };
 
-/* feature: the CPUID bit an instruction belongs to (leaf, register, bit
- * in emu_features[]) */
-enum {
-	FEAT_BASE,
-	FEAT_FPU,
-	FEAT_TSC,
-	FEAT_MSR,
-	FEAT_CX8,
-	FEAT_CMOV,
-	FEAT_CLFSH,
-	FEAT_MMX,
-	FEAT_FXSR,
-	FEAT_SSE,
-	FEAT_SSE2,
-	FEAT_CX16,
-	FEAT_SYSCALL,
-	FEAT_RDTSCP,
-	FEAT_LM,
-	FEAT_LAHF, /* LAHF/SAHF in 64-bit mode */
-	FEAT_COUNT
-};
-struct insn_feature {
-	uint32_t leaf;
-	uint8_t reg; /* 0 EAX, 1 EBX, 2 ECX, 3 EDX; FEAT_BASE: none */
-	uint8_t bit;
-};
-extern const struct insn_feature emu_features[FEAT_COUNT];
+/* feature: an enum cpu_feature (src/cpu/cpu_model.h) */
 
 /* arg of the string rows */
 enum { SK_MOVS, SK_STOS, SK_LODS, SK_CMPS, SK_SCAS, SK_INS, SK_OUTS };
 /* arg of MOVMSKPS/PD, PMOVMSKB */
 enum { MSK_PS, MSK_PD, MSK_B };
 /* arg of the packed two-operand SSE/MMX rows: kind, element size, op */
-enum { PK_AND, PK_ANDN, PK_OR, PK_XOR, PK_INT, PK_SHIFT, PK_UNPACK };
+enum {
+	PK_AND,
+	PK_ANDN,
+	PK_OR,
+	PK_XOR,
+	PK_INT,	    /* element-wise: P_* */
+	PK_SHIFT,   /* all elements by one count: op 0 left, 1 logical right, 2 arithmetic */
+	PK_UNPACK,  /* op 0 low halves, 1 high halves */
+	PK_HORIZ,   /* pairs of each source (PHADD*, PHSUB*): op P_ADD, P_SUB, P_ADDSS, P_SUBSS */
+	PK_MADDUBS, /* PMADDUBSW */
+	PK_PSHUFB,
+	PK_ALIGNR,
+};
 #define PK(kind, es, op) ((kind) | (es) << 4 | (op) << 8)
 /* PK_INT's op: element-wise integer operations */
 enum {
@@ -99,7 +90,17 @@ enum {
 	P_MULL,
 	P_MULH,
 	P_MULHU,
+	P_ABS,	  /* of the second source */
+	P_SIGN,	  /* the first negated, zeroed or kept by the second's sign */
+	P_MULHRS, /* rounded high half of the product, scaled */
+	P_SLLV,	  /* shifts by the second source's element */
+	P_SRLV,
+	P_SRAV,
 };
+/* arg of PMOVSX/PMOVZX: source and result element sizes, signed */
+#define PMX(ses, des, sgn) ((ses) | (des) << 4 | (sgn) << 8)
+/* arg of the gathers: index and element sizes */
+#define GATHER(is, es) ((is) | (es) << 4)
 /* arg of PACKUSWB/PACKSSWB/PACKSSDW: element size out, unsigned */
 #define PACK(es, uns) ((es) | (uns) << 4)
 /* arg of the SSE float rows: which operands, packed (aligned m128) memory */
@@ -109,6 +110,7 @@ enum {
 	SF_COMI,     /* EFLAGS = compare(xmm, xmm/m) */
 	SF_TO_GPR,   /* r32/r64 = cvt(xmm/m) */
 	SF_FROM_GPR, /* xmm = cvt(r/m32/64), upper lanes kept */
+	SF_FMA,	     /* VEX: dst = fma(dst, src1, src2) */
 };
 #define SF(kind, packed_mem) ((kind) | (packed_mem) << 4)
 
@@ -128,7 +130,7 @@ struct insn_row {
 	uint16_t reads, writes, undef; /* F_* arithmetic flags */
 	uint8_t attr;		       /* A_* */
 	uint8_t native;		       /* NAT_* */
-	uint8_t feature;	       /* FEAT_* */
+	uint8_t feature;	       /* CPUF_* */
 	int32_t arg;
 };
 extern const struct insn_row emu_insns[I_COUNT];

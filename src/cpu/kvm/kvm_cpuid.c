@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * CPUID for KVM vCPUs: what KVM can virtualise (KVM_GET_SUPPORTED_CPUID),
- * minus what vmon does not model, plus per-vCPU topology (APIC ids).
+ * minus what vmon does not model, masked by a pinned --cpu-features model
+ * (src/cpu/cpu_model.h: the one the software CPU reports too), plus
+ * per-vCPU topology (APIC ids).
  *
  * Hidden: VMX/SVM (no nested virtualisation; SVM's feature leaf 0x8000000a
  * goes with it, or Linux would list npt, vgif... for a CPU without svm),
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "cpu/cpu_model.h"
 #include "cpu/kvm/kvm_priv.h"
 
 #define CPUID_MAX_ENTRIES 1024
@@ -36,7 +39,65 @@
 	((1u << 2) /* SVM */ | (1u << 23) /* PERFCTR_CORE */ | (1u << 24) /* PERFCTR_NB */ |       \
 	 (1u << 28) /* PERFCTR_LLC */)
 
-int kvm_cpuid_probe(struct kvm_vm_state *k, struct vmon_error *err)
+static uint32_t *entry_regs(struct kvm_cpuid_entry2 *e, uint32_t r[4])
+{
+	r[CPUID_EAX] = e->eax;
+	r[CPUID_EBX] = e->ebx;
+	r[CPUID_ECX] = e->ecx;
+	r[CPUID_EDX] = e->edx;
+	return r;
+}
+
+static struct kvm_cpuid_entry2 *find_entry(struct kvm_cpuid2 *c, uint32_t fn, uint32_t index)
+{
+	for (uint32_t i = 0; i < c->nent; i++)
+		if (c->entries[i].function == fn && c->entries[i].index == index)
+			return &c->entries[i];
+	return NULL;
+}
+
+/*
+ * The model's features only: clears every instruction-set feature bit
+ * outside set, and the XSAVE state components (leaf 0xd) that only those
+ * features bring; the largest XSAVE area size follows what is left.
+ */
+static void apply_model(struct kvm_cpuid2 *c, const struct cpu_featureset *set)
+{
+	struct kvm_cpuid_entry2 *d0 = find_entry(c, 0xd, 0);
+	uint64_t all = cpu_model_xcr0(&(struct cpu_featureset){{~0ULL, ~0ULL}});
+	uint64_t keep = ~all | cpu_model_xcr0(set);
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+		uint32_t r[4];
+		cpu_model_mask_cpuid(set, e->function, e->index, entry_regs(e, r));
+		e->eax = r[CPUID_EAX];
+		e->ebx = r[CPUID_EBX];
+		e->ecx = r[CPUID_ECX];
+		e->edx = r[CPUID_EDX];
+		/* 0xd.i (i >= 2) describes user state component i: gone with it. */
+		if (d0 && e->function == 0xd && e->index >= 2 && e->index < 64 &&
+		    ((((uint64_t)d0->edx << 32 | d0->eax) >> e->index) & 1) &&
+		    !((keep >> e->index) & 1))
+			e->eax = e->ebx = e->ecx = e->edx = 0;
+	}
+	if (!d0)
+		return;
+	uint64_t xcr0 = ((uint64_t)d0->edx << 32 | d0->eax) & keep;
+	d0->eax = (uint32_t)xcr0;
+	d0->edx = (uint32_t)(xcr0 >> 32);
+	/* ECX: the XSAVE area for every component XCR0 may enable. */
+	uint32_t size = xcr0 ? 512 + 64 : 0;
+	for (unsigned b = 2; b < 64; b++) {
+		struct kvm_cpuid_entry2 *e = ((xcr0 >> b) & 1) ? find_entry(c, 0xd, b) : NULL;
+		if (e && e->eax + e->ebx > size)
+			size = e->eax + e->ebx;
+	}
+	d0->ecx = size;
+	if (d0->ebx > size)
+		d0->ebx = size;
+}
+
+int kvm_cpuid_probe(struct kvm_vm_state *k, const struct cpu_model *model, struct vmon_error *err)
 {
 	for (int n = 128; n <= CPUID_MAX_ENTRIES; n *= 2) {
 		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + (size_t)n * sizeof(c->entries[0]));
@@ -78,6 +139,17 @@ int kvm_cpuid_probe(struct kvm_vm_state *k, struct vmon_error *err)
 		default: break;
 		}
 	}
+	if (!model || !model->pinned)
+		return 0; /* everything KVM offers, as before there was a model */
+	struct cpu_featureset offered = {{0}}, set;
+	for (uint32_t i = 0; i < k->cpuid->nent; i++) {
+		uint32_t r[4];
+		struct kvm_cpuid_entry2 *e = &k->cpuid->entries[i];
+		cpu_features_from_cpuid(e->function, e->index, entry_regs(e, r), &offered);
+	}
+	if (cpu_model_resolve(model, &offered, "kvm", &set, err) < 0)
+		return -1;
+	apply_model(k->cpuid, &set);
 	return 0;
 }
 
