@@ -208,6 +208,7 @@ static void scratch_init(struct scratch *s)
 #define EISA_PNP0A03 0x030ad041u
 #define EISA_PNP0501 0x0105d041u /* 16550A-compatible serial port */
 #define EISA_PNP0B00 0x000bd041u /* AT real-time clock */
+#define EISA_PNP0303 0x0303d041u /* IBM enhanced (101/102-key, PS/2) keyboard controller */
 
 static void resource_word(struct ab *b, uint8_t type, uint8_t type_flags, uint16_t min,
 			  uint16_t max)
@@ -272,10 +273,11 @@ static void pci_prt(struct ab *b, const struct acpi_config *cfg)
 	aml_wrap(b, &package_op, 1, &list.ab);
 }
 
-/* Device(name) { _HID, _UID, _CRS: one I/O range and, if irq >= 0, an
- * edge-triggered active-high ISA IRQ } appended to scope. */
+/* Device(name) { _HID, _UID, _CRS: one or two I/O ranges (len2 0: one)
+ * and, if irq >= 0, an edge-triggered active-high ISA IRQ } appended to
+ * scope. */
 static void isa_device(struct ab *scope, const char name[4], uint32_t hid, uint16_t port,
-		       uint8_t len, int irq)
+		       uint8_t len, uint16_t port2, uint8_t len2, int irq)
 {
 	static const uint8_t buffer_op = 0x11, device_op[2] = {0x5b, 0x82};
 	struct scratch *dev = malloc(sizeof(*dev)), *crs = malloc(sizeof(*crs));
@@ -290,16 +292,22 @@ static void isa_device(struct ab *scope, const char name[4], uint32_t hid, uint1
 	aml_integer(&dev->ab, hid);
 	aml_name(&dev->ab, "_UID");
 	aml_integer(&dev->ab, 1);
-	uint8_t res[16];
+	uint8_t res[24];
 	size_t n = 0;
-	res[n++] = 0x47; /* I/O port descriptor, 16-bit decode */
-	res[n++] = 1;
-	res[n++] = (uint8_t)port;
-	res[n++] = (uint8_t)(port >> 8);
-	res[n++] = (uint8_t)port;
-	res[n++] = (uint8_t)(port >> 8);
-	res[n++] = 1; /* alignment */
-	res[n++] = len;
+	for (int r = 0; r < 2; r++) {
+		uint16_t p = r ? port2 : port;
+		uint8_t l = r ? len2 : len;
+		if (!l)
+			continue;
+		res[n++] = 0x47; /* I/O port descriptor, 16-bit decode */
+		res[n++] = 1;
+		res[n++] = (uint8_t)p;
+		res[n++] = (uint8_t)(p >> 8);
+		res[n++] = (uint8_t)p;
+		res[n++] = (uint8_t)(p >> 8);
+		res[n++] = 1; /* alignment */
+		res[n++] = l;
+	}
 	if (irq >= 0 && irq < 16) {
 		res[n++] = 0x22; /* IRQ descriptor, no flags: edge, active high */
 		res[n++] = (uint8_t)(1u << irq);
@@ -384,7 +392,7 @@ static void dsdt_body(struct ab *b, const struct acpi_config *cfg)
 	emit(b, "\\_S5_", 5);
 	aml_wrap(b, &package_op, 1, &s5.ab);
 
-	if (cfg->com1_port || cfg->rtc_port || cfg->nvirtio_mmio) {
+	if (cfg->com1_port || cfg->rtc_port || cfg->kbd_data_port || cfg->nvirtio_mmio) {
 		struct scratch *isa = malloc(sizeof(*isa));
 		if (!isa) {
 			b->full = true;
@@ -393,10 +401,13 @@ static void dsdt_body(struct ab *b, const struct acpi_config *cfg)
 		scratch_init(isa);
 		emit(&isa->ab, "\\_SB_", 5);
 		if (cfg->com1_port)
-			isa_device(&isa->ab, "COM1", EISA_PNP0501, cfg->com1_port, 8,
+			isa_device(&isa->ab, "COM1", EISA_PNP0501, cfg->com1_port, 8, 0, 0,
 				   cfg->com1_irq);
 		if (cfg->rtc_port)
-			isa_device(&isa->ab, "RTC_", EISA_PNP0B00, cfg->rtc_port, 2, -1);
+			isa_device(&isa->ab, "RTC_", EISA_PNP0B00, cfg->rtc_port, 2, 0, 0, -1);
+		if (cfg->kbd_data_port)
+			isa_device(&isa->ab, "KBD_", EISA_PNP0303, cfg->kbd_data_port, 1,
+				   cfg->kbd_cmd_port, 1, cfg->kbd_irq);
 		for (unsigned i = 0; i < cfg->nvirtio_mmio && i < ACPI_MAX_VIRTIO_MMIO; i++)
 			virtio_mmio_device(&isa->ab, i, cfg->virtio_mmio_base[i],
 					   cfg->virtio_mmio_gsi[i]);

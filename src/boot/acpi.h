@@ -8,8 +8,8 @@
  *   XSDT, RSDT  -> FADT, MADT
  *   FADT  hardware-reduced; sleep control / status registers and the reset
  *         register on the I/O ports of the acpi_pm device; DSDT pointer;
- *         IA-PC boot flags: no VGA; no 8042 keyboard (vmon's i8042 is only
- *         a reset line)
+ *         IA-PC boot flags: no VGA; no 8042 flag (the keyboard controller
+ *         is described in the DSDT instead, below)
  *   MADT  LAPIC at 0xfee00000, PCAT_COMPAT (8259 pair present); one
  *         Local APIC entry per vCPU (APIC id = processor UID = vCPU
  *         index); the IOAPIC at 0xfec00000 with id = ncpus and GSI base 0;
@@ -20,8 +20,10 @@
  *         pci_host, \_SB.PCI0 (PNP0A03, bus 0-255, config ports 0xcf8-0xcff,
  *         I/O windows around them, the PCI host's memory window, and a _PRT
  *         routing each slot's INTA-D to GSI acpi_pci_intx_gsi()); with
- *         com1_port / rtc_port, \_SB.COM1 (PNP0501) and \_SB.RTC_
- *         (PNP0B00) with their ports (and COM1's IRQ); \_SB.VMMn for each
+ *         com1_port / rtc_port / kbd_data_port, \_SB.COM1 (PNP0501),
+ *         \_SB.RTC_ (PNP0B00) and \_SB.KBD_ (PNP0303, the i8042 with its
+ *         keyboard; no PS/2 mouse) with their ports (and COM1's and the
+ *         keyboard's IRQ); \_SB.VMMn for each
  *         virtio-mmio device (LNRO0005, see acpi_config)
  *
  * Consistent with the MP table (mptable.h): same APIC ids, IOAPIC id and
@@ -68,9 +70,12 @@ struct acpi_config {
 	 * drivers only through such descriptions: COM1 (PNP0501) at
 	 * com1_port with edge IRQ com1_irq (an IOAPIC pin), the CMOS RTC
 	 * (PNP0B00) at rtc_port, without an interrupt (vmon's RTC raises
-	 * none). */
-	uint16_t com1_port, rtc_port;
-	uint8_t com1_irq;
+	 * none), the i8042 keyboard controller (PNP0303) at kbd_data_port
+	 * and kbd_cmd_port with edge IRQ kbd_irq: Linux's i8042 driver finds
+	 * its keyboard through it (and, with no PNP0F13 mouse listed, leaves
+	 * the aux port alone). */
+	uint16_t com1_port, rtc_port, kbd_data_port, kbd_cmd_port;
+	uint8_t com1_irq, kbd_irq;
 	/* virtio-mmio devices, each \_SB.VMMn (_HID "LNRO0005", _UID n) with
 	 * a 4 KiB Memory32Fixed window at virtio_mmio_base[n] and an
 	 * exclusive, level-triggered, active-high interrupt at GSI

@@ -40,6 +40,12 @@ struct i8042 {
 	unsigned outq_head, outq_count;
 	uint8_t last_data;
 	bool kbd_level, aux_level;
+	/* The PS/2 keyboard behind the controller: a keyboard command
+	 * waiting for its argument byte (0: none), its scan-code set, and
+	 * whether it scans (it sends keys only when enabled). */
+	uint8_t kbd_pending;
+	uint8_t kbd_set;
+	bool kbd_enabled;
 };
 
 static void update_irq(struct i8042 *k)
@@ -114,6 +120,93 @@ static bool command(struct i8042 *k, uint8_t cmd)
 	return false;
 }
 
+/* Keyboard replies (PS/2 keyboard command set, as an IBM PC/AT keyboard
+ * answers: ACK 0xFA, RESEND 0xFE, self-test passed 0xAA). Enough for a
+ * driver to find, reset and configure the keyboard (Linux's atkbd), so
+ * keys the host sends (SendCtrlAltDel) reach it. */
+#define KBD_ACK	    0xFA
+#define KBD_RESEND  0xFE
+#define KBD_BAT_OK  0xAA
+#define KBD_ID0	    0xAB
+#define KBD_ID1	    0x83 /* MF2 keyboard; 0x41 after the controller's translation */
+#define KBD_ID1_XLT 0x41
+
+static void kbd_reset_locked(struct i8042 *k)
+{
+	k->kbd_pending = 0;
+	k->kbd_set = 2;
+	k->kbd_enabled = true;
+}
+
+static void keyboard_write(struct i8042 *k, uint8_t v)
+{
+	uint8_t cmd = k->kbd_pending;
+	k->kbd_pending = 0;
+	if (cmd) {			     /* v is the argument of cmd */
+		if (cmd == 0xF0 && v == 0) { /* which set? */
+			queue_byte(k, KBD_ACK, false);
+			/* Reported through the translation when it is on. */
+			static const uint8_t xlated[4] = {0, 0x43, 0x41, 0x3F};
+			queue_byte(k, (k->ccb & CCB_XLATE) ? xlated[k->kbd_set] : k->kbd_set,
+				   false);
+			return;
+		}
+		if (cmd == 0xF0) {
+			if (v < 1 || v > 3) {
+				queue_byte(k, KBD_RESEND, false);
+				return;
+			}
+			k->kbd_set = v;
+		}
+		/* 0xED LEDs, 0xF3 typematic rate: accepted, nothing to show. */
+		queue_byte(k, KBD_ACK, false);
+		return;
+	}
+	switch (v) {
+	case 0xED: /* set LEDs */
+	case 0xF0: /* select scan-code set */
+	case 0xF3: /* set typematic rate */
+		k->kbd_pending = v;
+		queue_byte(k, KBD_ACK, false);
+		break;
+	case 0xEE: queue_byte(k, 0xEE, false); break; /* echo */
+	case 0xF2:				      /* identify */
+		queue_byte(k, KBD_ACK, false);
+		queue_byte(k, KBD_ID0, false);
+		queue_byte(k, (k->ccb & CCB_XLATE) ? KBD_ID1_XLT : KBD_ID1, false);
+		break;
+	case 0xF4: /* enable scanning */
+		k->kbd_enabled = true;
+		queue_byte(k, KBD_ACK, false);
+		break;
+	case 0xF5: /* disable scanning, restore defaults */
+		kbd_reset_locked(k);
+		k->kbd_enabled = false;
+		queue_byte(k, KBD_ACK, false);
+		break;
+	case 0xF6: /* restore defaults */
+		kbd_reset_locked(k);
+		queue_byte(k, KBD_ACK, false);
+		break;
+	case 0xF7:
+	case 0xF8:
+	case 0xF9:
+	case 0xFA:
+	case 0xFB:
+	case 0xFC:
+	case 0xFD:
+		queue_byte(k, KBD_ACK, false); /* typematic/make-break modes */
+		break;
+	case 0xFE: break; /* resend: nothing was lost */
+	case 0xFF:	  /* reset and self-test */
+		kbd_reset_locked(k);
+		queue_byte(k, KBD_ACK, false);
+		queue_byte(k, KBD_BAT_OK, false);
+		break;
+	default: queue_byte(k, KBD_RESEND, false); break;
+	}
+}
+
 /* Returns true if the guest asked for a reset. */
 static bool data_write(struct i8042 *k, uint8_t v)
 {
@@ -127,10 +220,11 @@ static bool data_write(struct i8042 *k, uint8_t v)
 	case 0xD1: k->outport = v; return !(v & OUTPORT_RESET);
 	case 0xD2: queue_byte(k, v, false); break;
 	case 0xD3: queue_byte(k, v, true); break;
-	default:
-		/* 0xD4 (to the aux device) or a byte for the keyboard: no
-		 * device is attached, so nothing answers. */
+	case 0xD4:
+		/* To the aux device: no mouse is attached, so nothing
+		 * answers (a driver's probe times out). */
 		break;
+	default: keyboard_write(k, v); break;
 	}
 	return false;
 }
@@ -143,6 +237,18 @@ static uint64_t data_read(void *opaque, uint64_t offset, unsigned size)
 		k->last_data = k->outq[k->outq_head];
 		k->outq_head = (k->outq_head + 1) % OUTQ_SIZE;
 		k->outq_count--;
+		/* A real controller holds one byte: the next one arrives after
+		 * this read, as a new edge on IRQ 1/12. Lower the line first so
+		 * a queued byte raises it again (the IRQs are edge-triggered:
+		 * a line that stayed high would deliver nothing more). */
+		if (k->kbd_level) {
+			k->kbd_level = false;
+			irq_line_set(&k->kbd_irq, false);
+		}
+		if (k->aux_level) {
+			k->aux_level = false;
+			irq_line_set(&k->aux_irq, false);
+		}
 		update_irq(k);
 	}
 	uint8_t v = k->last_data;
@@ -193,6 +299,7 @@ static void reset_locked(struct i8042 *k)
 	k->outq_head = 0;
 	k->outq_count = 0;
 	k->last_data = 0;
+	kbd_reset_locked(k);
 	update_irq(k);
 }
 
@@ -235,7 +342,7 @@ void i8042_destroy(struct i8042 *k)
 	free(k);
 }
 
-bool i8042_send_ctrl_alt_del(struct i8042 *k)
+enum i8042_keys i8042_send_ctrl_alt_del(struct i8042 *k)
 {
 	/* Make codes then break codes: set 1 when the controller translates
 	 * (the guest sees what a PC keyboard's set 2 becomes), set 2 raw. */
@@ -243,6 +350,11 @@ bool i8042_send_ctrl_alt_del(struct i8042 *k)
 	static const uint8_t set2[] = {0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0,
 				       0x71, 0xf0, 0x11, 0xf0, 0x14};
 	pthread_mutex_lock(&k->lock);
+	if (!k->kbd_enabled || (k->ccb & CCB_KBD_DISABLE)) {
+		/* A keyboard that does not scan sends nothing. */
+		pthread_mutex_unlock(&k->lock);
+		return I8042_KEYS_DISABLED;
+	}
 	bool xlate = k->ccb & CCB_XLATE;
 	const uint8_t *seq = xlate ? set1 : set2;
 	unsigned n = xlate ? sizeof(set1) : sizeof(set2);
@@ -250,7 +362,7 @@ bool i8042_send_ctrl_alt_del(struct i8042 *k)
 	for (unsigned i = 0; room && i < n; i++)
 		queue_byte(k, seq[i], false);
 	pthread_mutex_unlock(&k->lock);
-	return room;
+	return room ? I8042_KEYS_QUEUED : I8042_KEYS_FULL;
 }
 
 /* ---- Device object (core/device.h) ---- */

@@ -12,8 +12,10 @@
  * IRQ 12 for aux data, while enabled in the command byte). A pulse of
  * output-port bit 0 (0xFE, ...) or an output-port write with bit 0 clear
  * asks for a reset: vmctl_request_stop(ctl, VM_STOP_RESET, 0). Bytes
- * written to the keyboard (0x60 with no pending command) are dropped: no
- * device answers, as with an unplugged keyboard. Reading 0x60 with nothing
+ * written to the keyboard (0x60 with no pending command) reach a PS/2
+ * keyboard that answers its command set (reset, identify, scan-code set,
+ * LEDs, rate, enable/disable), so a driver finds it; no mouse is attached
+ * to the aux port. Reading 0x60 with nothing
  * queued returns the last byte read (0 at first). The one key press the
  * keyboard ever makes is Ctrl-Alt-Del, when the host asks for it
  * (i8042_send_ctrl_alt_del: the API's SendCtrlAltDel).
@@ -55,9 +57,12 @@ i8042_create(struct i8042 **out, struct bus *pio, struct irq_line kbd_irq, struc
 
 /* Queues the scan codes of Ctrl-Alt-Del pressed and released (set 1 if
  * the command byte asks for translation, else set 2) as keyboard data,
- * raising IRQ 1 if enabled. Returns false (nothing queued) if the output
- * buffer has no room for all of them. Any thread. */
-bool i8042_send_ctrl_alt_del(struct i8042 *kbc);
+ * raising IRQ 1 if enabled. Returns I8042_KEYS_QUEUED, or (nothing
+ * queued) I8042_KEYS_FULL if the output buffer has no room for all of
+ * them, I8042_KEYS_DISABLED if the guest has the keyboard not scanning.
+ * Any thread. */
+enum i8042_keys { I8042_KEYS_QUEUED, I8042_KEYS_FULL, I8042_KEYS_DISABLED };
+enum i8042_keys i8042_send_ctrl_alt_del(struct i8042 *kbc);
 
 /* Power-on state for a VM reset (command byte, output port, empty output
  * buffer, IRQs lowered). Any thread. */

@@ -126,6 +126,9 @@ static int write_firmware_tables(struct vm *vm, uint64_t *rsdp, struct vmon_erro
 		.com1_port = LAYOUT_PORT_COM1,
 		.com1_irq = LAYOUT_GSI_COM1,
 		.rtc_port = LAYOUT_PORT_RTC,
+		.kbd_data_port = LAYOUT_PORT_I8042_DATA,
+		.kbd_cmd_port = LAYOUT_PORT_I8042_CMD,
+		.kbd_irq = LAYOUT_GSI_KBD,
 	};
 	acpi_describe_layout(&acpi, &vm->devs.layout);
 	if (mptable_write(&m->mem, m->ncpus, err) < 0 ||
@@ -390,10 +393,14 @@ int vm_send_ctrl_alt_del(struct vm *vm, struct vmon_error *err)
 	struct vm_device *d = vm_devices_find(&vm->devs, "i8042");
 	if (!d || d->ops != &i8042_device)
 		return err_setf(err, "the machine has no i8042 keyboard controller");
-	if (!i8042_send_ctrl_alt_del(d->dev))
+	switch (i8042_send_ctrl_alt_del(d->dev)) {
+	case I8042_KEYS_QUEUED: return 0;
+	case I8042_KEYS_FULL:
 		return err_setf(err, "the i8042 keyboard buffer is full (the guest is not "
 				     "reading its keyboard)");
-	return 0;
+	case I8042_KEYS_DISABLED: break;
+	}
+	return err_setf(err, "the guest has its keyboard disabled (no key can reach it)");
 }
 
 int vm_set_drive_path(struct vm *vm, const char *id, const char *path, struct vmon_error *err)

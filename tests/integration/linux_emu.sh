@@ -14,7 +14,7 @@ LB=${LINUX_BACKEND:-emu}
 G=${GUEST_DIR:-$BUILD/guest}
 NAMES=(linux-$LB-shell linux-$LB-uname linux-$LB-checksum linux-$LB-sleep
 	linux-$LB-virtio linux-$LB-dmesg linux-$LB-poweroff linux-$LB-nproc
-	linux-$LB-concurrent linux-$LB-reboot)
+	linux-$LB-concurrent linux-$LB-reboot linux-$LB-ctrl-alt-del)
 skip_all() {
 	for n in "${NAMES[@]}"; do skip "$n" "$1"; done
 	exit 0
@@ -120,6 +120,21 @@ for i in 0 1 2 3; do
 	linux_run "c$i" "$(printf 'echo "GUEST=%s $(nproc) $(seq 1 %s | md5sum | cut -c1-12)"\n%s\n' $i $((1000 * (i + 1))) "$end")" "${extra[@]}" &
 	pids+=($!)
 done
+# And one more beside them: the API's SendCtrlAltDel reaches the guest's
+# keyboard (the i8042 in the DSDT, Linux's atkbd), whose Ctrl-Alt-Del
+# restarts the machine (--no-reboot: vmon ends, status 0).
+cad_why=""
+if command -v curl >/dev/null; then
+	linux_run cad "$(printf 'echo CAD-READY\nsleep 200\n')" --no-reboot --api-sock "$TMP/cad.sock" &
+	cad_pid=$!
+	for _ in $(seq 1 "$LIMIT"); do grep -q '^CAD-READY' "$TMP/cad.raw" 2>/dev/null && break; sleep 1; done
+	code=$(curl -s -o "$TMP/cad.body" -w '%{http_code}' --unix-socket "$TMP/cad.sock" \
+		-X PUT http://localhost/actions -d '{"action_type": "SendCtrlAltDel"}')
+	[ "$code" = 204 ] || cad_why="SendCtrlAltDel answered $code: $(cat "$TMP/cad.body" 2>/dev/null)"
+	wait "$cad_pid"
+else
+	cad_why="no curl(1) to call the API"
+fi
 wait "${pids[@]}"
 v=$(value c0 GUEST)
 if [ "${v#0 }" != "$v" ] && [ "$(echo "$v" | cut -d' ' -f2)" = 2 ]; then
@@ -145,4 +160,12 @@ if grep -q 'reboot: Restarting system' "$TMP/c2.out" && grep -q 'exiting (--no-r
 	pass linux-$LB-reboot
 else
 	fail linux-$LB-reboot "reboot with --no-reboot: want 'Restarting system', vmon's --no-reboot line and status 0; $(why c2)"
+fi
+if [ "$cad_why" = "no curl(1) to call the API" ]; then
+	skip linux-$LB-ctrl-alt-del "$cad_why"
+elif [ -z "$cad_why" ] && grep -q 'reboot: Restarting system' "$TMP/cad.out" &&
+	grep -q 'exiting (--no-reboot)' "$TMP/cad.err" && [ "$(cat "$TMP/cad.rc")" = 0 ]; then
+	pass linux-$LB-ctrl-alt-del
+else
+	fail linux-$LB-ctrl-alt-del "want 'Restarting system', vmon's --no-reboot line and status 0 ${cad_why:+($cad_why)}; $(why cad)"
 fi

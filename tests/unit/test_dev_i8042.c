@@ -116,9 +116,64 @@ static void test_probe_sequence(void **state)
 	out8(f, 0x60, 0x5A);
 	assert_int_equal(in8(f, 0x64) & 0x21, 0x21);
 	assert_int_equal(in8(f, 0x60), 0x5A);
-	/* Bytes for the (absent) keyboard get no answer. */
+	/* A byte for the keyboard: reset answers ACK and self-test passed. */
 	out8(f, 0x60, 0xFF);
+	assert_int_equal(in8(f, 0x60), 0xFA);
+	assert_int_equal(in8(f, 0x60), 0xAA);
 	assert_int_equal(in8(f, 0x64) & 0x01, 0);
+	assert_int_equal(stops, 0);
+}
+
+/* kbd_cmd: writes keyboard command bytes, returns how many bytes came
+ * back into out[]. */
+static int kbd_cmd(struct fix *f, const uint8_t *cmd, int n, uint8_t *out)
+{
+	for (int i = 0; i < n; i++)
+		out8(f, 0x60, cmd[i]);
+	int got = 0;
+	while ((in8(f, 0x64) & 0x01) && got < 8)
+		out[got++] = in8(f, 0x60);
+	return got;
+}
+
+/* The keyboard's command set, as Linux's atkbd probes and sets it up. */
+static void test_keyboard_commands(void **state)
+{
+	struct fix *f = *state;
+	uint8_t r[8];
+	/* Identify: translated (the default command byte) and raw. */
+	assert_int_equal(kbd_cmd(f, (uint8_t[]){0xF2}, 1, r), 3);
+	assert_int_equal(r[0], 0xFA);
+	assert_int_equal(r[1], 0xAB);
+	assert_int_equal(r[2], 0x41);
+	out8(f, 0x64, 0x60);
+	out8(f, 0x60, 0x05); /* translation off */
+	assert_int_equal(kbd_cmd(f, (uint8_t[]){0xF2}, 1, r), 3);
+	assert_int_equal(r[2], 0x83);
+	/* Scan-code set: select 3, ask, a bad set is refused. */
+	assert_int_equal(kbd_cmd(f, (uint8_t[]){0xF0, 0x03}, 2, r), 2);
+	assert_int_equal(r[0], 0xFA);
+	assert_int_equal(r[1], 0xFA);
+	assert_int_equal(kbd_cmd(f, (uint8_t[]){0xF0, 0x00}, 2, r), 3);
+	assert_int_equal(r[2], 3);
+	assert_int_equal(kbd_cmd(f, (uint8_t[]){0xF0, 0x07}, 2, r), 2);
+	assert_int_equal(r[1], 0xFE);
+	/* LEDs and rate take an argument; echo; an unknown command: resend. */
+	assert_int_equal(kbd_cmd(f, (uint8_t[]){0xED, 0x07, 0xF3, 0x20}, 4, r), 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(r[i], 0xFA);
+	assert_int_equal(kbd_cmd(f, (uint8_t[]){0xEE}, 1, r), 1);
+	assert_int_equal(r[0], 0xEE);
+	assert_int_equal(kbd_cmd(f, (uint8_t[]){0x42}, 1, r), 1);
+	assert_int_equal(r[0], 0xFE);
+	/* A keyboard told not to scan sends no keys; enabled again, it does. */
+	assert_int_equal(kbd_cmd(f, (uint8_t[]){0xF5}, 1, r), 1);
+	assert_int_equal(i8042_send_ctrl_alt_del(f->kbc), I8042_KEYS_DISABLED);
+	assert_int_equal(in8(f, 0x64) & 0x01, 0);
+	assert_int_equal(kbd_cmd(f, (uint8_t[]){0xF4}, 1, r), 1);
+	assert_int_equal(i8042_send_ctrl_alt_del(f->kbc), I8042_KEYS_QUEUED);
+	assert_int_equal(in8(f, 0x60), 0x14); /* set 2: translation is off */
+	/* Nothing here ever stops the VM. */
 	assert_int_equal(stops, 0);
 }
 
@@ -211,6 +266,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_probe_sequence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keyboard_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pulse_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_irqs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
