@@ -10,6 +10,8 @@
  * the host TSC's frequency for Linux's clock calibration, the XSAVE
  * layout (leaf 0xd) of the state components offered, vmon's brand string.
  */
+#include <cpuid.h>
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,6 +23,34 @@
 static const uint8_t extra_features[] = {
 	CPUF_XGETBV1, /* XGETBV with ECX = 1 (insn_xsave.c) */
 };
+
+/* The host's floating-point features the software CPU leans on, read
+ * with CPUID itself (not __builtin_cpu_supports, whose feature names differ
+ * between compilers). AVX counts only when the OS saves the YMM state
+ * (CPUID.1:ECX.OSXSAVE and XCR0 bits 1 and 2). */
+struct host_fp_features {
+	bool sse3, sse4_1, avx, fma, f16c;
+};
+
+static struct host_fp_features host_fp_features(void)
+{
+	struct host_fp_features h = {0};
+	unsigned a, b, c, d;
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		return h;
+	h.sse3 = c & bit_SSE3;
+	h.sse4_1 = c & bit_SSE4_1;
+	bool os_ymm = false;
+	if (c & bit_OSXSAVE) {
+		uint32_t lo, hi;
+		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+		os_ymm = (lo & 6) == 6;
+	}
+	h.avx = (c & bit_AVX) && os_ymm;
+	h.fma = (c & bit_FMA) && h.avx;
+	h.f16c = (c & bit_F16C) && h.avx;
+	return h;
+}
 
 void emu_offered_features(struct cpu_featureset *out)
 {
@@ -34,16 +64,16 @@ void emu_offered_features(struct cpu_featureset *out)
 	 * host (insn_ssefp.c; the VEX ones as VEX instructions): a feature
 	 * that brings new ones needs the host to have it (cpu_model_resolve
 	 * drops what needs it too: AVX2, FMA, F16C with AVX). */
-	__builtin_cpu_init();
-	if (!__builtin_cpu_supports("sse3"))
+	struct host_fp_features h = host_fp_features();
+	if (!h.sse3)
 		cpu_clear(out, CPUF_SSE3);
-	if (!__builtin_cpu_supports("sse4.1"))
+	if (!h.sse4_1)
 		cpu_clear(out, CPUF_SSE4_1);
-	if (!__builtin_cpu_supports("avx")) /* with the OS's YMM state */
+	if (!h.avx)
 		cpu_clear(out, CPUF_AVX);
-	if (!__builtin_cpu_supports("fma"))
+	if (!h.fma)
 		cpu_clear(out, CPUF_FMA);
-	if (!__builtin_cpu_supports("f16c"))
+	if (!h.f16c)
 		cpu_clear(out, CPUF_F16C);
 }
 

@@ -59,21 +59,22 @@ static int setup_msrs(struct kvm_vm_state *k, int fd, struct vmon_error *err)
 		{MSR_MTRR_DEF_TYPE, MTRR_DEF_ENABLE_WB},
 	};
 	enum { N = sizeof(boot_msrs) / sizeof(boot_msrs[0]) };
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[N];
-	} msrs;
-	memset(&msrs, 0, sizeof(msrs));
+	/* struct kvm_msrs ends in a flexible array: allocate it with room
+	 * for every entry (a struct embedding it is a GNU extension). */
+	struct kvm_msrs *msrs = calloc(1, sizeof(*msrs) + N * sizeof(struct kvm_msr_entry));
+	if (!msrs)
+		return err_setf(err, "KVM_SET_MSRS: out of memory");
 	uint32_t n = 0;
 	for (int i = 0; i < N; i++) {
 		if (!msr_supported(k, boot_msrs[i].index))
 			continue;
-		msrs.e[n].index = boot_msrs[i].index;
-		msrs.e[n].data = boot_msrs[i].value;
+		msrs->entries[n].index = boot_msrs[i].index;
+		msrs->entries[n].data = boot_msrs[i].value;
 		n++;
 	}
-	msrs.hdr.nmsrs = n;
-	int r = ioctl(fd, KVM_SET_MSRS, &msrs);
+	msrs->nmsrs = n;
+	int r = ioctl(fd, KVM_SET_MSRS, msrs);
+	free(msrs);
 	if (r < 0 || (uint32_t)r != n)
 		return err_setf(err, "KVM_SET_MSRS: set %d of %u MSRs", r, n);
 	return 0;
