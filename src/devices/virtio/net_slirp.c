@@ -35,6 +35,7 @@ struct net_slirp {
 	Slirp *slirp;
 	struct slirp_timer *timers;
 	struct pollvec *pv; /* during poll_fill / poll_done */
+	bool want_rx;	    /* this round: the guest can take frames */
 };
 
 static int64_t now_ns(void)
@@ -127,7 +128,10 @@ static int add_poll(int fd, int events, void *opaque)
 {
 	struct net_slirp *s = opaque;
 	short ev = 0;
-	if (events & SLIRP_POLL_IN)
+	/* No receive buffer (or the receive rate limiter is empty): leave
+	 * the host sockets' data where it is, so TCP flow control holds the
+	 * peers back instead of frames being dropped. */
+	if ((events & SLIRP_POLL_IN) && s->want_rx)
 		ev |= POLLIN;
 	if (events & SLIRP_POLL_OUT)
 		ev |= POLLOUT;
@@ -162,6 +166,7 @@ static void slirp_poll_fill(struct net_backend *be, struct pollvec *pv, bool wan
 	struct net_slirp *s = (struct net_slirp *)be;
 	uint32_t t = *timeout_ms < 0 ? UINT32_MAX : (uint32_t)*timeout_ms;
 	s->pv = pv;
+	s->want_rx = want_rx;
 	slirp_pollfds_fill(s->slirp, &t, add_poll, s);
 	int64_t now = now_ns() / 1000000;
 	for (struct slirp_timer *tm = s->timers; tm; tm = tm->next) {

@@ -19,6 +19,7 @@
 #include "core/device.h"
 #include "core/event_loop.h"
 #include "core/image_lock.h"
+#include "core/rate_limiter.h"
 #include "devices/virtio/virtio_dev.h"
 
 #define BLK_QUEUE_SIZE	 128
@@ -75,6 +76,8 @@ struct virtio_blk {
 	struct blk_req *slots;
 	struct blk_req *free;
 	bool stalled; /* every slot in flight; resume on completion */
+	struct blk_req *held; /* popped but throttled: started first when tokens come */
+	struct rate_limiter rl;
 };
 
 static void put_le(uint8_t *b, unsigned off, uint64_t v, unsigned n)
@@ -227,9 +230,31 @@ static void start(struct virtio_blk *b, struct blk_req *r)
 	complete(b, r, VIRTIO_BLK_S_IOERR);
 }
 
+/* The tokens a request costs: its data bytes (header and status byte
+ * excluded) and one operation. */
+static uint64_t req_bytes(const struct virtq_req *q)
+{
+	return (q->out_bytes > 16 ? q->out_bytes - 16 : 0) + (q->in_bytes ? q->in_bytes - 1 : 0);
+}
+
+/* Starts r if the rate limiter lets it go now; otherwise keeps it in
+ * b->held (the limiter's timer kicks the queue later). */
+static bool start_or_hold(struct virtio_blk *b, struct blk_req *r)
+{
+	if (!rate_limiter_consume(&b->rl, req_bytes(&r->vq))) {
+		b->held = r;
+		return false;
+	}
+	b->held = NULL;
+	start(b, r);
+	return true;
+}
+
 static void process_queue_locked(struct virtio_blk *b)
 {
 	struct virtio_device *vd = &b->vd;
+	if (b->held && (!virtio_queue_live(vd, 0) || !start_or_hold(b, b->held)))
+		return;
 	while (virtio_queue_live(vd, 0)) {
 		struct blk_req *r = b->free;
 		if (!r) {
@@ -249,7 +274,8 @@ static void process_queue_locked(struct virtio_blk *b)
 			continue;
 		case VIRTQ_REQ:
 			b->free = r->next_free;
-			start(b, r);
+			if (!start_or_hold(b, r))
+				return;
 			continue;
 		}
 	}
@@ -296,6 +322,7 @@ static void blk_reset(struct virtio_device *vd)
 	for (unsigned i = BLK_QUEUE_SIZE; i-- > 0;)
 		release(b, &b->slots[i]);
 	b->stalled = false;
+	b->held = NULL;
 }
 
 static const struct virtio_device_ops blk_ops = {
@@ -304,6 +331,17 @@ static const struct virtio_device_ops blk_ops = {
 };
 
 /* ---- Setup ---- */
+
+static void rl_wake(void *opaque)
+{
+	struct virtio_blk *b = opaque;
+	virtio_kick(&b->vd, 0);
+}
+
+void virtio_blk_set_rate_limiter(struct virtio_blk *b, const struct rl_update *u)
+{
+	rate_limiter_update(&b->rl, u);
+}
 
 static int open_image(struct virtio_blk *b, const struct virtio_blk_spec *s, struct vmon_error *err)
 {
@@ -376,6 +414,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spe
 		return err_setf(err, "out of memory");
 	b->fd = -1;
 	b->vd.notify_fd = -1;
+	b->rl.timer_fd = -1;
 	*out = b;
 	b->ro = spec->ro;
 	if (check_id(spec, err) < 0 || open_image(b, spec, err) < 0)
@@ -420,7 +459,8 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_spec *spe
 		.ops = &blk_ops,
 		.opaque = b,
 	};
-	if (virtio_device_init(&b->vd, &p, gm, ctl, loop, at, err) < 0)
+	if (virtio_device_init(&b->vd, &p, gm, ctl, loop, at, err) < 0 ||
+	    rate_limiter_init(&b->rl, &spec->rl, loop, rl_wake, b, err) < 0)
 		return -1;
 	if (loop && ev_add(loop, blk_aio_event_fd(b->aio), EPOLLIN, on_aio, b) < 0)
 		return err_setf(err, "%s: event loop: %s", b->name, strerror(errno));
@@ -457,6 +497,7 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	if (!b)
 		return;
 	blk_aio_destroy(b->aio);
+	rate_limiter_fini(&b->rl);
 	if (b->vd.name)
 		virtio_device_fini(&b->vd);
 	if (b->fd >= 0)
@@ -521,10 +562,10 @@ static void blk_dev_stats(void *dev, const struct stats_sink *out)
 	struct virtio_blk *b = dev;
 	pthread_mutex_lock(&b->vd.lock);
 	uint64_t v[] = {b->reads,      b->writes,      b->flushes,  b->discards,
-			b->read_bytes, b->write_bytes, b->io_errors};
+			b->read_bytes, b->write_bytes, b->io_errors, rate_limiter_throttled(&b->rl)};
 	pthread_mutex_unlock(&b->vd.lock);
 	static const char *const names[] = {"reads",	  "writes",	 "flushes",  "discards",
-					    "read_bytes", "write_bytes", "io_errors"};
+					    "read_bytes", "write_bytes", "io_errors", "throttled"};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 		stats_put(out, names[i], v[i]);
 	virtio_device_stats(&b->vd, out);

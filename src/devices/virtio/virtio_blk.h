@@ -32,6 +32,7 @@
 
 #include "core/error.h"
 #include "core/guest_mem.h"
+#include "core/token_bucket.h"
 #include "core/vm_control.h"
 #include "devices/virtio/blk_aio.h"
 #include "devices/virtio/virtio_dev.h"
@@ -48,6 +49,7 @@ struct virtio_blk_spec {
 	bool ro;
 	const char *id;	       /* NULL: the image's file name */
 	enum blk_aio_kind aio; /* BLK_AIO_AUTO normally */
+	struct rl_config rl;   /* rate limiter (zeroes: none) */
 };
 
 /* As a device object (core/device.h): spec's strings must outlive the
@@ -98,6 +100,10 @@ const char *virtio_blk_engine(const struct virtio_blk *b);
  * or -1 with err and nothing changed. */
 __attribute__((warn_unused_result)) int virtio_blk_set_path(struct virtio_blk *b, const char *path,
 							    struct vmon_error *err);
+
+/* Changes the rate limiter of a running device (PATCH /drives/{id}).
+ * Any thread. */
+void virtio_blk_set_rate_limiter(struct virtio_blk *b, const struct rl_update *u);
 
 /* Device reset for a VM reset (waits for in-flight I/O). */
 void virtio_blk_reset(struct virtio_blk *b);

@@ -13,6 +13,7 @@
 
 #include "core/device.h"
 #include "core/event_loop.h"
+#include "core/rate_limiter.h"
 
 #include "devices/virtio/virtio_dev.h"
 
@@ -38,6 +39,9 @@ struct virtio_net {
 	bool rx_held;
 	_Atomic unsigned long rx_dropped;
 	uint64_t tx_frames, tx_bytes, rx_frames, rx_bytes;
+	struct virtq_req tx_req; /* a valid frame held back by the transmit limiter */
+	bool tx_held;
+	struct rate_limiter rx_rl, tx_rl;
 	/* On the loop only: */
 	uint8_t tx_frame[NET_MAX_FRAME];
 	struct event_loop *loop; /* the VM's, or own_loop */
@@ -58,7 +62,9 @@ static bool peer_rx_ready(void *dev)
 {
 	struct virtio_net *n = dev;
 	pthread_mutex_lock(&n->vd.lock);
-	bool ok = rx_take(n);
+	/* An empty receive limiter holds the back end off (its timer wakes
+	 * the loop); a frame that comes anyway is delivered and charged. */
+	bool ok = rx_take(n) && rate_limiter_ready(&n->rx_rl);
 	pthread_mutex_unlock(&n->vd.lock);
 	return ok;
 }
@@ -87,6 +93,7 @@ static bool peer_rx(void *dev, const uint8_t *frame, size_t len)
 	n->rx_held = false;
 	n->rx_frames++;
 	n->rx_bytes += len;
+	rate_limiter_charge(&n->rx_rl, len);
 	virtq_push(&vd->vq[RXQ], q->head, (uint32_t)(NET_HDR_LEN + len));
 	virtio_queue_interrupt(vd, RXQ);
 	pthread_mutex_unlock(&vd->lock);
@@ -95,46 +102,72 @@ static bool peer_rx(void *dev, const uint8_t *frame, size_t len)
 
 /* ---- Transmit ---- */
 
+/* Takes the next valid transmit frame into n->tx_req (tx_held), failing
+ * malformed ones. Returns false when there is none now. vd.lock held. */
+static bool tx_take(struct virtio_net *n, bool *again)
+{
+	struct virtio_device *vd = &n->vd;
+	*again = false;
+	if (n->tx_held)
+		return true;
+	struct virtq_req *req = &n->tx_req;
+	enum virtq_pop_result r = virtq_pop(&vd->vq[TXQ], req);
+	if (r == VIRTQ_EMPTY) {
+		*again = virtq_arm_notify(&vd->vq[TXQ]);
+		return false;
+	}
+	if (r == VIRTQ_BROKEN) {
+		virtio_needs_reset(vd, "transmit queue: available ring corrupt");
+		return false;
+	}
+	if (r == VIRTQ_BAD_REQ) {
+		virtio_fail_request(vd, TXQ, req->head, "malformed transmit chain");
+		*again = true;
+		return false;
+	}
+	if (req->nin || req->out_bytes < NET_HDR_LEN + ETH_HLEN_MIN ||
+	    req->out_bytes - NET_HDR_LEN > NET_MAX_FRAME) {
+		virtio_fail_request(vd, TXQ, req->head,
+				    "transmit chain writable, too short or too long");
+		*again = true;
+		return false;
+	}
+	n->tx_held = true;
+	return true;
+}
+
 static void tx_work(struct virtio_net *n)
 {
 	struct virtio_device *vd = &n->vd;
 	for (int i = 0; i < TX_BURST; i++) {
-		struct virtq_req req;
 		size_t len = 0;
+		bool again;
 		pthread_mutex_lock(&vd->lock);
 		if (!virtio_queue_live(vd, TXQ)) {
 			pthread_mutex_unlock(&vd->lock);
 			return;
 		}
-		enum virtq_pop_result r = virtq_pop(&vd->vq[TXQ], &req);
-		if (r == VIRTQ_EMPTY) {
-			bool more = virtq_arm_notify(&vd->vq[TXQ]);
+		if (!tx_take(n, &again)) {
 			pthread_mutex_unlock(&vd->lock);
-			if (more)
+			if (again)
 				continue;
 			return;
 		}
-		if (r == VIRTQ_BROKEN) {
-			virtio_needs_reset(vd, "transmit queue: available ring corrupt");
+		struct virtq_req *req = &n->tx_req;
+		if (!rate_limiter_consume(&n->tx_rl, req->out_bytes - NET_HDR_LEN)) {
+			/* Kept in tx_held; the limiter's timer kicks the queue. */
 			pthread_mutex_unlock(&vd->lock);
 			return;
 		}
-		if (r == VIRTQ_BAD_REQ) {
-			virtio_fail_request(vd, TXQ, req.head, "malformed transmit chain");
-		} else if (req.nin || req.out_bytes < NET_HDR_LEN + ETH_HLEN_MIN ||
-			   req.out_bytes - NET_HDR_LEN > NET_MAX_FRAME) {
-			virtio_fail_request(vd, TXQ, req.head,
-					    "transmit chain writable, too short or too long");
-		} else {
-			/* One copy out of guest RAM: the back end sees a frame
-			 * the guest can no longer change. */
-			len = iov_to_buf(req.iov, req.nout, NET_HDR_LEN, n->tx_frame,
-					 req.out_bytes - NET_HDR_LEN);
-			n->tx_frames++;
-			n->tx_bytes += len;
-			virtq_push(&vd->vq[TXQ], req.head, 0);
-			virtio_queue_interrupt(vd, TXQ);
-		}
+		n->tx_held = false;
+		/* One copy out of guest RAM: the back end sees a frame the
+		 * guest can no longer change. */
+		len = iov_to_buf(req->iov, req->nout, NET_HDR_LEN, n->tx_frame,
+				 req->out_bytes - NET_HDR_LEN);
+		n->tx_frames++;
+		n->tx_bytes += len;
+		virtq_push(&vd->vq[TXQ], req->head, 0);
+		virtio_queue_interrupt(vd, TXQ);
 		pthread_mutex_unlock(&vd->lock);
 		if (len)
 			n->be->ops->send(n->be, n->tx_frame, len);
@@ -152,7 +185,42 @@ static void net_queue_work(struct virtio_device *vd, unsigned q)
 
 static void net_reset(struct virtio_device *vd)
 {
-	((struct virtio_net *)vd)->rx_held = false;
+	struct virtio_net *n = (struct virtio_net *)vd;
+	n->rx_held = false;
+	n->tx_held = false;
+}
+
+static void tx_wake(void *opaque)
+{
+	struct virtio_net *n = opaque;
+	virtio_kick(&n->vd, TXQ);
+}
+
+/* The receive side needs only a new round of the loop (its prepare asks
+ * the limiter again): the timer firing is that round. */
+static void rx_wake(void *opaque)
+{
+	struct virtio_net *n = opaque;
+	virtio_kick(&n->vd, RXQ);
+}
+
+int virtio_net_set_limits(struct virtio_net *n, const struct rl_config *rx,
+			  const struct rl_config *tx, struct vmon_error *err)
+{
+	rate_limiter_fini(&n->rx_rl);
+	rate_limiter_fini(&n->tx_rl);
+	if (rate_limiter_init(&n->rx_rl, rx, n->loop, rx_wake, n, err) < 0)
+		return -1;
+	return rate_limiter_init(&n->tx_rl, tx, n->loop, tx_wake, n, err);
+}
+
+void virtio_net_update_limits(struct virtio_net *n, const struct rl_update *rx,
+			      const struct rl_update *tx)
+{
+	if (rx)
+		rate_limiter_update(&n->rx_rl, rx);
+	if (tx)
+		rate_limiter_update(&n->tx_rl, tx);
 }
 
 static const struct virtio_device_ops net_ops = {.queue_work = net_queue_work, .reset = net_reset};
@@ -196,6 +264,8 @@ int virtio_net_create(struct virtio_net **out, const struct net_spec *spec, cons
 	if (!n)
 		return err_setf(err, "out of memory");
 	n->vd.notify_fd = -1;
+	n->rx_rl.timer_fd = -1;
+	n->tx_rl.timer_fd = -1;
 	*out = n;
 	if (!loop) {
 		n->own_loop = ev_create(err);
@@ -251,6 +321,8 @@ void virtio_net_destroy(struct virtio_net *n)
 {
 	if (!n)
 		return;
+	rate_limiter_fini(&n->rx_rl);
+	rate_limiter_fini(&n->tx_rl);
 	ev_destroy(n->own_loop);
 	if (n->be)
 		n->be->ops->destroy(n->be);
@@ -269,8 +341,10 @@ static int net_dev_create(void **out, const struct device_env *env, const void *
 	*out = NULL;
 	if (virtio_bus_at(&at, env, &p->place, err) < 0)
 		return -1;
-	return virtio_net_create((struct virtio_net **)out, &p->spec, p->mac, env->mem, env->ctl,
-				 &at, p->loop, err);
+	if (virtio_net_create((struct virtio_net **)out, &p->spec, p->mac, env->mem, env->ctl, &at,
+			      p->loop, err) < 0)
+		return -1;
+	return virtio_net_set_limits(*out, &p->rx_rl, &p->tx_rl, err);
 }
 
 static void net_dev_reset(void *dev)
@@ -287,9 +361,11 @@ static void net_dev_stats(void *dev, const struct stats_sink *out)
 {
 	struct virtio_net *n = dev;
 	pthread_mutex_lock(&n->vd.lock);
-	uint64_t v[] = {n->tx_frames, n->tx_bytes, n->rx_frames, n->rx_bytes};
+	uint64_t v[] = {n->tx_frames, n->tx_bytes, n->rx_frames, n->rx_bytes,
+			rate_limiter_throttled(&n->rx_rl), rate_limiter_throttled(&n->tx_rl)};
 	pthread_mutex_unlock(&n->vd.lock);
-	static const char *const names[] = {"tx_frames", "tx_bytes", "rx_frames", "rx_bytes"};
+	static const char *const names[] = {"tx_frames",    "tx_bytes",	    "rx_frames",
+					    "rx_bytes",	    "rx_throttled", "tx_throttled"};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 		stats_put(out, names[i], v[i]);
 	stats_put(out, "rx_dropped", atomic_load(&n->rx_dropped));

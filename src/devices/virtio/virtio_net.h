@@ -35,6 +35,7 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/guest_mem.h"
+#include "core/token_bucket.h"
 #include "core/vm_control.h"
 #include "devices/virtio/net_backend.h"
 #include "devices/virtio/virtio_dev.h"
@@ -52,6 +53,7 @@ struct virtio_net_params {
 	uint8_t mac[6];
 	struct virtio_place place;
 	struct event_loop *loop;
+	struct rl_config rx_rl, tx_rl; /* rate limiters (zeroes: none) */
 };
 extern const struct device_ops virtio_net_device;
 
@@ -78,6 +80,17 @@ void virtio_net_poll(struct virtio_net *n);
 
 /* Frames dropped because the guest had no (big enough) receive buffer. */
 unsigned long virtio_net_rx_dropped(struct virtio_net *n);
+
+/* Sets the receive and transmit rate limiters (at create, before the
+ * guest runs). Returns 0, or -1 with err. */
+__attribute__((warn_unused_result)) int virtio_net_set_limits(struct virtio_net *n,
+							      const struct rl_config *rx,
+							      const struct rl_config *tx,
+							      struct vmon_error *err);
+/* Changes them on a running device (PATCH /network-interfaces/{id}); NULL
+ * leaves one as it is. Any thread. */
+void virtio_net_update_limits(struct virtio_net *n, const struct rl_update *rx,
+			      const struct rl_update *tx);
 
 void virtio_net_reset(struct virtio_net *n);
 

@@ -7,6 +7,7 @@
 #include <sys/random.h>
 
 #include "core/device.h"
+#include "core/rate_limiter.h"
 #include "devices/virtio/virtio_pci.h"
 
 #define VIRTIO_ID_RNG	4
@@ -16,7 +17,9 @@
 struct virtio_rng {
 	struct virtio_device vd; /* first */
 	struct virtq_req req;
+	bool held;		  /* req popped, waiting for the rate limiter */
 	uint64_t requests, bytes; /* under vd.lock */
+	struct rate_limiter rl;
 };
 
 /* Fills [p, p+len) from getrandom; returns the bytes written. */
@@ -42,6 +45,8 @@ static void rng_queue_work(struct virtio_device *vd, unsigned q)
 		return;
 	pthread_mutex_lock(&vd->lock);
 	while (virtio_queue_live(vd, 0)) {
+		if (r->held)
+			goto limit;
 		enum virtq_pop_result res = virtq_pop(&vd->vq[0], &r->req);
 		if (res == VIRTQ_EMPTY) {
 			if (virtq_arm_notify(&vd->vq[0]))
@@ -56,6 +61,13 @@ static void rng_queue_work(struct virtio_device *vd, unsigned q)
 			virtio_fail_request(vd, 0, r->req.head, "malformed descriptor chain");
 			continue;
 		}
+		r->held = true;
+	limit:
+		if (!rate_limiter_consume(&r->rl, r->req.in_bytes < RNG_MAX_PER_REQ
+							  ? r->req.in_bytes
+							  : RNG_MAX_PER_REQ))
+			break; /* held; the limiter's timer kicks the queue */
+		r->held = false;
 		/* Only the device-writable buffers take entropy. */
 		size_t total = 0;
 		for (unsigned i = r->req.nout; i < r->req.nout + r->req.nin; i++) {
@@ -75,7 +87,25 @@ static void rng_queue_work(struct virtio_device *vd, unsigned q)
 	pthread_mutex_unlock(&vd->lock);
 }
 
-static const struct virtio_device_ops rng_ops = {.queue_work = rng_queue_work};
+static void rng_reset(struct virtio_device *vd)
+{
+	((struct virtio_rng *)vd)->held = false;
+}
+
+static const struct virtio_device_ops rng_ops = {.queue_work = rng_queue_work, .reset = rng_reset};
+
+static void rl_wake(void *opaque)
+{
+	struct virtio_rng *r = opaque;
+	virtio_kick(&r->vd, 0);
+}
+
+int virtio_rng_set_limits(struct virtio_rng *r, const struct rl_config *c, struct event_loop *loop,
+			  struct vmon_error *err)
+{
+	rate_limiter_fini(&r->rl);
+	return rate_limiter_init(&r->rl, c, loop, rl_wake, r, err);
+}
 
 int virtio_rng_create(struct virtio_rng **out, struct guest_mem *gm, struct vm_control *ctl,
 		      struct event_loop *loop, struct pci_host *host, struct vmon_error *err)
@@ -85,6 +115,7 @@ int virtio_rng_create(struct virtio_rng **out, struct guest_mem *gm, struct vm_c
 	if (!r)
 		return err_setf(err, "out of memory");
 	r->vd.notify_fd = -1;
+	r->rl.timer_fd = -1;
 	*out = r;
 	const struct virtio_params p = {
 		.name = "virtio-rng",
@@ -112,6 +143,7 @@ void virtio_rng_destroy(struct virtio_rng *r)
 {
 	if (!r)
 		return;
+	rate_limiter_fini(&r->rl);
 	if (r->vd.name)
 		virtio_pci_fini(&r->vd);
 	free(r);
@@ -126,8 +158,10 @@ static int rng_dev_create(void **out, const struct device_env *env, const void *
 	*out = NULL;
 	if (!env->pci)
 		return err_setf(err, "virtio-rng needs the PCI host");
-	return virtio_rng_create((struct virtio_rng **)out, env->mem, env->ctl, p->loop, env->pci,
-				 err);
+	if (virtio_rng_create((struct virtio_rng **)out, env->mem, env->ctl, p->loop, env->pci,
+			      err) < 0)
+		return -1;
+	return virtio_rng_set_limits(*out, &p->rl, p->loop, err);
 }
 
 static void rng_dev_reset(void *dev)
@@ -148,6 +182,7 @@ static void rng_dev_stats(void *dev, const struct stats_sink *out)
 	pthread_mutex_unlock(&r->vd.lock);
 	stats_put(out, "requests", req);
 	stats_put(out, "bytes", bytes);
+	stats_put(out, "throttled", rate_limiter_throttled(&r->rl));
 	virtio_device_stats(&r->vd, out);
 }
 

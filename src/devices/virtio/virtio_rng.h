@@ -10,6 +10,7 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/guest_mem.h"
+#include "core/token_bucket.h"
 #include "core/vm_control.h"
 
 struct event_loop;
@@ -21,8 +22,16 @@ struct virtio_device;
  * requests, bytes and the virtio ones. */
 struct virtio_rng_params {
 	struct event_loop *loop;
+	struct rl_config rl; /* rate limiter (zeroes: none) */
 };
 extern const struct device_ops virtio_rng_device;
+
+/* Sets the rate limiter (at create, before the guest runs); returns 0,
+ * or -1 with err. */
+__attribute__((warn_unused_result)) int virtio_rng_set_limits(struct virtio_rng *r,
+							      const struct rl_config *c,
+							      struct event_loop *loop,
+							      struct vmon_error *err);
 
 /* host and loop may be NULL (tests). Returns 0, or -1 with err. */
 __attribute__((warn_unused_result)) int
