@@ -11,6 +11,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "api/rate_limiter_json.h"
 #include "core/machine.h"
 #include "devices/virtio/virtio_net.h"
 
@@ -232,7 +233,6 @@ int api_json_drive(json_t *o, const char *path_id, struct vm_drive_config *out,
 	char s[16];
 	if (fields(o, what, allowed, err) < 0 ||
 	    id_field(o, "drive_id", path_id, d.id, what, err) < 0 ||
-	    unsupported(o, "rate_limiter", what, " yet", err) < 0 ||
 	    unsupported(o, "socket", what, " (no vhost-user)", err) < 0 ||
 	    str_field(o, "path_on_host", true, d.path, sizeof(d.path), what, err) < 0 ||
 	    bool_field(o, "is_root_device", true, &d.root, what, err) < 0 ||
@@ -263,6 +263,10 @@ int api_json_drive(json_t *o, const char *path_id, struct vm_drive_config *out,
 	struct virtio_blk_spec spec = {.path = d.path, .ro = d.ro};
 	char w[VM_ID_MAX + 16];
 	snprintf(w, sizeof(w), "drive %s", d.id);
+	struct rl_update rl;
+	if (api_json_rate_limiter(o, "rate_limiter", w, &rl, err) < 0)
+		return -1;
+	d.rl = rl.cfg;
 	if (virtio_blk_check(&spec, err) < 0)
 		return reword(err, w);
 	*out = d;
@@ -270,7 +274,7 @@ int api_json_drive(json_t *o, const char *path_id, struct vm_drive_config *out,
 }
 
 int api_json_drive_patch(json_t *o, const char *path_id, char *path, size_t cap,
-			 struct vmon_error *err)
+			 struct rl_update *rl, struct vmon_error *err)
 {
 	static const char *const allowed[] = {"drive_id", "path_on_host", "rate_limiter", NULL};
 	const char *what = "drive";
@@ -278,16 +282,41 @@ int api_json_drive_patch(json_t *o, const char *path_id, char *path, size_t cap,
 	char p[VM_PATH_MAX];
 	if (fields(o, what, allowed, err) < 0 ||
 	    id_field(o, "drive_id", path_id, id, what, err) < 0 ||
-	    unsupported(o, "rate_limiter", what, " yet", err) < 0)
+	    api_json_rate_limiter(o, "rate_limiter", what, rl, err) < 0)
 		return -1;
 	int r = str_field(o, "path_on_host", false, p, sizeof(p), what, err);
 	if (r < 0)
 		return -1;
-	if (r == 0)
-		return err_setf(err, "%s: nothing to update (give path_on_host)", what);
+	path[0] = 0;
+	if (r == 0) {
+		if (!rl->has_bw && !rl->has_ops)
+			return err_setf(err, "%s: nothing to update (give path_on_host or "
+					     "rate_limiter)",
+					what);
+		return 0;
+	}
 	if (strlen(p) >= cap)
 		return err_setf(err, "%s: 'path_on_host' is too long", what);
 	memcpy(path, p, strlen(p) + 1);
+	return 0;
+}
+
+int api_json_net_patch(json_t *o, const char *path_id, struct rl_update *rx, struct rl_update *tx,
+		       struct vmon_error *err)
+{
+	static const char *const allowed[] = {"iface_id", "rx_rate_limiter", "tx_rate_limiter",
+					      NULL};
+	const char *what = "network-interface";
+	char id[VM_ID_MAX];
+	if (fields(o, what, allowed, err) < 0 ||
+	    id_field(o, "iface_id", path_id, id, what, err) < 0 ||
+	    api_json_rate_limiter(o, "rx_rate_limiter", what, rx, err) < 0 ||
+	    api_json_rate_limiter(o, "tx_rate_limiter", what, tx, err) < 0)
+		return -1;
+	if (!rx->has_bw && !rx->has_ops && !tx->has_bw && !tx->has_ops)
+		return err_setf(err, "%s: nothing to update (give rx_rate_limiter or "
+				     "tx_rate_limiter)",
+				what);
 	return 0;
 }
 
@@ -430,10 +459,14 @@ int api_json_net(json_t *o, const char *path_id, struct vm_net_config *out, stru
 	if (fields(o, what, allowed, err) < 0 ||
 	    id_field(o, "iface_id", path_id, n.id, what, err) < 0 ||
 	    unsupported(o, "mtu", what, " yet", err) < 0 ||
-	    unsupported(o, "rx_rate_limiter", what, " yet", err) < 0 ||
-	    unsupported(o, "tx_rate_limiter", what, " yet", err) < 0 ||
 	    transport_field(o, &n.transport, what, err) < 0)
 		return -1;
+	struct rl_update rx, tx;
+	if (api_json_rate_limiter(o, "rx_rate_limiter", what, &rx, err) < 0 ||
+	    api_json_rate_limiter(o, "tx_rate_limiter", what, &tx, err) < 0)
+		return -1;
+	n.rx_rl = rx.cfg;
+	n.tx_rl = tx.cfg;
 	json_t *user = json_object_get(o, "vmon_user_net");
 	bool has_user = user && !json_is_null(user);
 	int r = str_field(o, "host_dev_name", !has_user, n.spec.ifname, sizeof(n.spec.ifname), what,
@@ -496,12 +529,14 @@ int api_json_vsock(json_t *o, struct vm_vsock_config *out, struct vmon_error *er
 	return 0;
 }
 
-int api_json_entropy(json_t *o, struct vmon_error *err)
+int api_json_entropy(json_t *o, struct rl_config *out, struct vmon_error *err)
 {
 	static const char *const allowed[] = {"rate_limiter", NULL};
+	struct rl_update rl;
 	if (fields(o, "entropy", allowed, err) < 0 ||
-	    unsupported(o, "rate_limiter", "entropy", " yet", err) < 0)
+	    api_json_rate_limiter(o, "rate_limiter", "entropy", &rl, err) < 0)
 		return -1;
+	*out = rl.cfg;
 	return 0;
 }
 
@@ -728,6 +763,9 @@ static json_t *drive_out(const struct vm_drive_config *d)
 			      "io_engine", engine, "vmon_transport", transport_name(d->transport));
 	if (o && d->partuuid[0])
 		json_object_set_new(o, "partuuid", json_string(d->partuuid));
+	json_t *rl = o ? api_json_rate_limiter_out(&d->rl) : NULL;
+	if (rl)
+		json_object_set_new(o, "rate_limiter", rl);
 	return o;
 }
 
@@ -739,6 +777,11 @@ static json_t *net_out(const struct vm_net_config *n)
 		return NULL;
 	if (n->spec.kind == NET_TAP)
 		json_object_set_new(o, "host_dev_name", json_string(n->spec.ifname));
+	json_t *rx = api_json_rate_limiter_out(&n->rx_rl), *tx = api_json_rate_limiter_out(&n->tx_rl);
+	if (rx)
+		json_object_set_new(o, "rx_rate_limiter", rx);
+	if (tx)
+		json_object_set_new(o, "tx_rate_limiter", tx);
 	if (n->spec.has_mac) {
 		char mac[18];
 		const uint8_t *m = n->spec.mac;
@@ -776,6 +819,13 @@ json_t *api_json_full_config(const struct vm_config *cfg, const struct api_logge
 						   cfg->vsock.spec.path, "vmon_transport",
 						   transport_name(cfg->vsock.transport))
 				       : json_null();
+	json_t *entropy = json_null();
+	if (cfg->entropy) {
+		entropy = json_object();
+		json_t *rl = api_json_rate_limiter_out(&cfg->entropy_rl);
+		if (rl)
+			json_object_set_new(entropy, "rate_limiter", rl);
+	}
 	json_t *log = json_null(), *met = json_null();
 	if (logger) {
 		log = json_pack("{s:s, s:s, s:b, s:b}", "log_path", logger->path, "level",
@@ -791,7 +841,7 @@ json_t *api_json_full_config(const struct vm_config *cfg, const struct api_logge
 	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:n, s:n}", "boot-source",
 			 boot_out(&cfg->boot), "drives", drives, "machine-config",
 			 api_json_machine_out(&cfg->machine), "network-interfaces", nets, "vsock",
-			 vsock, "entropy", cfg->entropy ? json_object() : json_null(), "logger",
+			 vsock, "entropy", entropy, "logger",
 			 log, "metrics", met, "balloon", "mmds-config");
 }
 
@@ -833,7 +883,7 @@ static int file_section(json_t *root, const char *key, struct vm_config *cfg, bo
 		return api_json_vsock(v, &vs, err) < 0 ? -1 : api_cfg_put_vsock(cfg, &vs, err);
 	}
 	if (strcmp(key, "entropy") == 0) {
-		if (api_json_entropy(v, err) < 0)
+		if (api_json_entropy(v, &cfg->entropy_rl, err) < 0)
 			return -1;
 		cfg->entropy = true;
 		return 0;

@@ -61,16 +61,20 @@ int api_json_boot_source(json_t *o, struct vm_boot_config *out, struct vmon_erro
  * drive_id must match it. */
 int api_json_drive(json_t *o, const char *path_id, struct vm_drive_config *out,
 		   struct vmon_error *err);
-/* PATCH /drives/{id}: only path_on_host can change (into path). */
+/* PATCH /drives/{id}: path_on_host (into path; "" if absent) and/or
+ * rate_limiter (into rl). */
 int api_json_drive_patch(json_t *o, const char *path_id, char *path, size_t cap,
-			 struct vmon_error *err);
+			 struct rl_update *rl, struct vmon_error *err);
+/* PATCH /network-interfaces/{id}: rx_rate_limiter and/or tx_rate_limiter. */
+int api_json_net_patch(json_t *o, const char *path_id, struct rl_update *rx, struct rl_update *tx,
+		       struct vmon_error *err);
 /* PUT (patch false: vcpu_count and mem_size_mib required) or PATCH of
  * machine-config onto io. overcommit: memory may exceed the host's. */
 int api_json_machine(json_t *o, bool patch, bool overcommit, struct vm_machine_config *io,
 		     struct vmon_error *err);
 int api_json_net(json_t *o, const char *path_id, struct vm_net_config *out, struct vmon_error *err);
 int api_json_vsock(json_t *o, struct vm_vsock_config *out, struct vmon_error *err);
-int api_json_entropy(json_t *o, struct vmon_error *err);
+int api_json_entropy(json_t *o, struct rl_config *out, struct vmon_error *err);
 int api_json_serial(json_t *o, struct chardev_spec *out, struct vmon_error *err);
 int api_json_logger(json_t *o, struct api_logger_cfg *out, struct vmon_error *err);
 int api_json_metrics(json_t *o, struct api_metrics_cfg *out, struct vmon_error *err);

@@ -311,6 +311,32 @@ int api_ctl_set_drive_path(struct api_ctl *c, const char *id, const char *path,
 	return r;
 }
 
+int api_ctl_set_drive_limits(struct api_ctl *c, const char *id, const struct rl_update *u,
+			     struct vmon_error *err)
+{
+	struct vm *vm = running(c, err);
+	if (!vm)
+		return -1;
+	int r = vm_set_drive_limits(vm, id, u, err);
+	if (r == 0)
+		c->cfg = *vm_get_config(vm);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int api_ctl_set_net_limits(struct api_ctl *c, const char *id, const struct rl_update *rx,
+			   const struct rl_update *tx, struct vmon_error *err)
+{
+	struct vm *vm = running(c, err);
+	if (!vm)
+		return -1;
+	int r = vm_set_net_limits(vm, id, rx, tx, err);
+	if (r == 0)
+		c->cfg = *vm_get_config(vm);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
 bool api_ctl_stats(struct api_ctl *c, const struct vm_stats_visitor *v)
 {
 	pthread_mutex_lock(&c->lock);

@@ -95,6 +95,11 @@ int api_ctl_stop(struct api_ctl *c, struct vmon_error *err);
 int api_ctl_ctrl_alt_del(struct api_ctl *c, struct vmon_error *err);
 int api_ctl_set_drive_path(struct api_ctl *c, const char *id, const char *path,
 			   struct vmon_error *err);
+/* PATCH /drives/{id}, /network-interfaces/{id}: rate limiters. */
+int api_ctl_set_drive_limits(struct api_ctl *c, const char *id, const struct rl_update *u,
+			     struct vmon_error *err);
+int api_ctl_set_net_limits(struct api_ctl *c, const char *id, const struct rl_update *rx,
+			   const struct rl_update *tx, struct vmon_error *err);
 /* The running VM's counters (false, nothing called, before the start and
  * after the stop). */
 bool api_ctl_stats(struct api_ctl *c, const struct vm_stats_visitor *v);

@@ -56,6 +56,7 @@ struct change {
 		struct vm_net_config net;
 		struct vm_vsock_config vsock;
 		struct chardev_spec serial;
+		struct rl_config entropy_rl;
 	} u;
 	bool patch;
 };
@@ -107,9 +108,11 @@ static int apply_vsock(struct vm_config *cfg, enum api_vm_state st, void *arg,
 static int apply_entropy(struct vm_config *cfg, enum api_vm_state st, void *arg,
 			 struct vmon_error *err)
 {
+	struct change *c = arg;
 	if (pre_boot(st, err) < 0)
 		return -1;
 	cfg->entropy = true;
+	cfg->entropy_rl = c->u.entropy_rl;
 	return 0;
 }
 
@@ -165,7 +168,7 @@ static int parse_vsock(struct req *r, struct change *c)
 
 static int parse_entropy(struct req *r, struct change *c)
 {
-	return api_json_entropy(r->body, &r->err);
+	return api_json_entropy(r->body, &c->u.entropy_rl, &r->err);
 }
 
 static int parse_serial(struct req *r, struct change *c)
@@ -233,12 +236,30 @@ static int do_vm(struct req *r)
 static int do_drive_patch(struct req *r)
 {
 	char path[VM_PATH_MAX];
-	if (api_json_drive_patch(r->body, r->id, path, sizeof(path), &r->err) < 0)
+	struct rl_update rl;
+	if (api_json_drive_patch(r->body, r->id, path, sizeof(path), &rl, &r->err) < 0)
 		return -1;
 	if (api_ctl_state(r->a->ctl) == API_NOT_STARTED)
 		return err_setf(&r->err, "drive: PATCH is for a started microVM (use PUT before "
 					 "InstanceStart)");
-	return api_ctl_set_drive_path(r->a->ctl, r->id, path, &r->err);
+	if (path[0] && api_ctl_set_drive_path(r->a->ctl, r->id, path, &r->err) < 0)
+		return -1;
+	if ((rl.has_bw || rl.has_ops) &&
+	    api_ctl_set_drive_limits(r->a->ctl, r->id, &rl, &r->err) < 0)
+		return -1;
+	return 0;
+}
+
+static int do_net_patch(struct req *r)
+{
+	struct rl_update rx, tx;
+	if (api_json_net_patch(r->body, r->id, &rx, &tx, &r->err) < 0)
+		return -1;
+	if (api_ctl_state(r->a->ctl) == API_NOT_STARTED)
+		return err_setf(&r->err, "network-interface: PATCH is for a started microVM (use "
+					 "PUT before InstanceStart)");
+	return api_ctl_set_net_limits(r->a->ctl, r->id, (rx.has_bw || rx.has_ops) ? &rx : NULL,
+				      (tx.has_bw || tx.has_ops) ? &tx : NULL, &r->err);
 }
 
 static int do_logger(struct req *r)
@@ -358,10 +379,7 @@ static unsigned route(struct req *r, json_t **reply)
 	case DRIVE_PUT: ret = configure(r, parse_drive, apply_drive); break;
 	case DRIVE_PATCH: ret = do_drive_patch(r); break;
 	case NET_PUT: ret = configure(r, parse_net, apply_net); break;
-	case NET_PATCH:
-		ret = err_setf(&r->err, "network-interface: rate limiters are not supported by "
-					"vmon yet, so nothing can be patched");
-		break;
+	case NET_PATCH: ret = do_net_patch(r); break;
 	case VSOCK: ret = configure(r, parse_vsock, apply_vsock); break;
 	case ENTROPY: ret = configure(r, parse_entropy, apply_entropy); break;
 	case SERIAL: ret = configure(r, parse_serial, apply_serial); break;

@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/help.h"
 #include "cli/parse.h"
+#include "cli/rate_spec.h"
 #include "cli/session.h"
 #include "cli/specs.h"
 #include "api/config_json.h"
@@ -50,6 +51,7 @@ enum {
 	OPT_NET,
 	OPT_VSOCK,
 	OPT_CONSOLE,
+	OPT_RNG,
 	OPT_ID,
 	OPT_API_SOCK,
 	OPT_NO_API,
@@ -76,6 +78,7 @@ static const struct option run_options[] = {
 	{"net", required_argument, NULL, OPT_NET},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"console", required_argument, NULL, OPT_CONSOLE},
+	{"rng", required_argument, NULL, OPT_RNG},
 	{"id", required_argument, NULL, OPT_ID},
 	{"api-sock", required_argument, NULL, OPT_API_SOCK},
 	{"no-api", no_argument, NULL, OPT_NO_API},
@@ -156,8 +159,8 @@ static void take_transport(const struct vm_config *cfg, const char *name, const 
 	out[n] = '\0';
 }
 
-/* --disk PATH[,ro][,id=NAME][,transport=pci|mmio]: PATH may not contain a
- * comma. The drive's id is NAME where NAME is a valid id (it is also the
+/* --disk PATH[,ro][,id=NAME][,transport=pci|mmio][,bw=...,ops=...] (rate
+ * limits: cli/rate_spec.h): PATH may not contain a comma. The drive's id is NAME where NAME is a valid id (it is also the
  * serial the guest reads), driveN otherwise. */
 static void parse_disk(struct vm_config *cfg, const char *arg)
 {
@@ -167,7 +170,9 @@ static void parse_disk(struct vm_config *cfg, const char *arg)
 	memset(d, 0, sizeof(*d));
 	d->aio = BLK_AIO_AUTO;
 	char copy[VM_PATH_MAX + 64];
-	copy_arg(copy, sizeof(copy), "--disk", arg);
+	struct vmon_error err = {{0}};
+	const struct rate_target rt = {"", &d->rl};
+	check_or_die(rate_opts_take("--disk", arg, true, &rt, 1, copy, sizeof(copy), &err), &err);
 	char *opt = strchr(copy, ',');
 	if (opt)
 		*opt++ = '\0';
@@ -188,8 +193,8 @@ static void parse_disk(struct vm_config *cfg, const char *arg)
 		} else if (strncmp(opt, "transport=", 10) == 0) {
 			parse_transport(cfg, "--disk", opt + 10, arg, &d->transport);
 		} else {
-			usage_error("--disk: unknown suboption '%s' in '%s' (use ro, id=NAME or "
-				    "transport=pci|mmio)",
+			usage_error("--disk: unknown suboption '%s' in '%s' (use ro, id=NAME, "
+				    "transport=pci|mmio, bw=, ops=, bw_burst= or ops_burst=)",
 				    opt, arg);
 		}
 		opt = next;
@@ -316,9 +321,31 @@ static bool parse_run_options(int argc, char **argv, struct vm_config *cfg, stru
 			memset(n, 0, sizeof(*n));
 			char rest[1024];
 			take_transport(cfg, "--net", optarg, &n->transport, rest, sizeof(rest));
-			check_or_die(net_spec_parse(rest, &n->spec, &err), &err);
+			char rest2[1024];
+			const struct rate_target rt[] = {{"rx_", &n->rx_rl},
+							 {"tx_", &n->tx_rl},
+							 {"", &n->rx_rl},
+							 {"", &n->tx_rl}};
+			check_or_die(rate_opts_take("--net", rest, true, rt, 4, rest2, sizeof(rest2),
+						    &err),
+				     &err);
+			check_or_die(net_spec_parse(rest2, &n->spec, &err), &err);
 			snprintf(n->id, sizeof(n->id), "net%u", cfg->nnets);
 			cfg->nnets++;
+			break;
+		}
+		case OPT_RNG: {
+			/* --rng bw=...,ops=...: the entropy device's rate limit. */
+			char rest[64];
+			memset(&cfg->entropy_rl, 0, sizeof(cfg->entropy_rl));
+			const struct rate_target rt = {"", &cfg->entropy_rl};
+			check_or_die(rate_opts_take("--rng", optarg, false, &rt, 1, rest, sizeof(rest),
+						    &err),
+				     &err);
+			if (rest[0])
+				usage_error("--rng: unknown suboption in '%s' (use bw=, ops=, "
+					    "bw_burst= or ops_burst=)",
+					    optarg);
 			break;
 		}
 		case OPT_CONSOLE: {

@@ -17,8 +17,6 @@ int tb_config_check(const struct tb_config *c, const char *what, struct vmon_err
 	if (c->refill_ms > TB_MAX_REFILL_MS)
 		return err_setf(err, "%s: refill_time must be at most %llu ms", what,
 				(unsigned long long)TB_MAX_REFILL_MS);
-	if (c->size && !c->refill_ms)
-		return err_setf(err, "%s: a bucket with a size needs a refill_time above 0", what);
 	return 0;
 }
 

@@ -62,6 +62,7 @@ static const struct {
 	{"net", R_NET},
 	{"vsock", R_VSOCK},
 	{"console", R_CONSOLE},
+	{"rng", R_OTHER_VALUE},
 	{"help", R_FLAG},
 	{"id", R_OTHER_VALUE},
 	{"api-sock", R_API_SOCK},

@@ -419,6 +419,45 @@ int vm_set_drive_path(struct vm *vm, const char *id, const char *path, struct vm
 	return 0;
 }
 
+static void apply_update(struct rl_config *c, const struct rl_update *u)
+{
+	if (u->has_bw)
+		c->bw = u->cfg.bw;
+	if (u->has_ops)
+		c->ops = u->cfg.ops;
+}
+
+int vm_set_drive_limits(struct vm *vm, const char *id, const struct rl_update *u,
+			struct vmon_error *err)
+{
+	int i = vm_config_find_drive(&vm->cfg, id);
+	struct vm_device *d = vm_devices_find(&vm->devs, id);
+	if (i < 0 || !d || d->ops != &virtio_blk_device)
+		return err_setf(err, "no drive '%s'", id);
+	virtio_blk_set_rate_limiter(d->dev, u);
+	pthread_mutex_lock(&vm->ctl_lock);
+	apply_update(&vm->cfg.drives[i].rl, u);
+	pthread_mutex_unlock(&vm->ctl_lock);
+	return 0;
+}
+
+int vm_set_net_limits(struct vm *vm, const char *id, const struct rl_update *rx,
+		      const struct rl_update *tx, struct vmon_error *err)
+{
+	int i = vm_config_find_net(&vm->cfg, id);
+	struct vm_device *d = vm_devices_find(&vm->devs, id);
+	if (i < 0 || !d || d->ops != &virtio_net_device)
+		return err_setf(err, "no network interface '%s'", id);
+	virtio_net_update_limits(d->dev, rx, tx);
+	pthread_mutex_lock(&vm->ctl_lock);
+	if (rx)
+		apply_update(&vm->cfg.nets[i].rx_rl, rx);
+	if (tx)
+		apply_update(&vm->cfg.nets[i].tx_rl, tx);
+	pthread_mutex_unlock(&vm->ctl_lock);
+	return 0;
+}
+
 struct stats_adapter {
 	const struct vm_stats_visitor *v;
 	int vcpu;

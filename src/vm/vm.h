@@ -68,6 +68,14 @@ int vm_send_ctrl_alt_del(struct vm *vm, struct vmon_error *err);
  * with err (no such drive, bad image: nothing changed). */
 int vm_set_drive_path(struct vm *vm, const char *id, const char *path, struct vmon_error *err);
 
+/* Changes the rate limiter of drive id, or the receive/transmit limiters
+ * of NIC id (NULL: unchanged), on the running VM. Returns 0, or -1 with
+ * err (no such device). */
+int vm_set_drive_limits(struct vm *vm, const char *id, const struct rl_update *u,
+			struct vmon_error *err);
+int vm_set_net_limits(struct vm *vm, const char *id, const struct rl_update *rx,
+		      const struct rl_update *tx, struct vmon_error *err);
+
 /* Counters for metrics: every device's (kind and id given), then every
  * vCPU's. Any thread. */
 struct vm_stats_visitor {

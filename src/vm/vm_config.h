@@ -23,6 +23,7 @@
 #include "core/chardev.h"
 #include "core/error.h"
 #include "core/layout.h"
+#include "core/token_bucket.h"
 #include "cpu/cpu_model.h"
 #include "devices/debug_exit.h"
 #include "devices/virtio/blk_aio.h"
@@ -73,12 +74,14 @@ struct vm_drive_config {
 	char partuuid[40];
 	enum vm_transport transport;
 	enum blk_aio_kind aio;
+	struct rl_config rl; /* rate_limiter (zeroes: none) */
 };
 
 struct vm_net_config {
 	char id[VM_ID_MAX];
 	struct net_spec spec; /* back end, MAC */
 	enum vm_transport transport;
+	struct rl_config rx_rl, tx_rl; /* rx_rate_limiter, tx_rate_limiter */
 };
 
 struct vm_vsock_config {
@@ -105,6 +108,7 @@ struct vm_config {
 	bool has_console; /* virtio-console */
 	struct vm_console_config console;
 	bool entropy; /* virtio-rng */
+	struct rl_config entropy_rl;
 	enum debug_exit_mode debug_exit;
 	bool no_reboot; /* a guest reset ends vmon instead of rebooting */
 	bool trace_io;	/* log unclaimed port/MMIO accesses */

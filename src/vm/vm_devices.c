@@ -71,7 +71,8 @@ int vm_devices_plan(struct vm_devices *d, struct machine *m, struct event_loop *
 		p->spec = (struct virtio_blk_spec){.path = dc->path,
 						   .ro = dc->ro,
 						   .id = dc->serial[0] ? dc->serial : NULL,
-						   .aio = dc->aio};
+						   .aio = dc->aio,
+						   .rl = dc->rl};
 		p->loop = io;
 		if (place(&p->place, d, dc->transport, dc->id, err) < 0)
 			return -1;
@@ -94,6 +95,7 @@ int vm_devices_plan(struct vm_devices *d, struct machine *m, struct event_loop *
 	if (cfg->entropy) {
 		v = add(d, "rng", &virtio_rng_device);
 		v->params.rng.loop = io;
+		v->params.rng.rl = cfg->entropy_rl;
 	}
 	for (unsigned i = 0; i < cfg->nnets && i < VM_MAX_NICS; i++) {
 		const struct vm_net_config *nc = &cfg->nets[i];
@@ -102,6 +104,8 @@ int vm_devices_plan(struct vm_devices *d, struct machine *m, struct event_loop *
 		v = add(d, nc->id, &virtio_net_device);
 		struct virtio_net_params *p = &v->params.net;
 		p->spec = nc->spec;
+		p->rx_rl = nc->rx_rl;
+		p->tx_rl = nc->tx_rl;
 		/* 52:54:00:12:34:56, :57... as QEMU numbers its NICs */
 		const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + i)};
 		memcpy(p->mac, mac, sizeof(mac));
