@@ -290,8 +290,9 @@ int api_json_drive_patch(json_t *o, const char *path_id, char *path, size_t cap,
 	path[0] = 0;
 	if (r == 0) {
 		if (!rl->has_bw && !rl->has_ops)
-			return err_setf(err, "%s: nothing to update (give path_on_host or "
-					     "rate_limiter)",
+			return err_setf(err,
+					"%s: nothing to update (give path_on_host or "
+					"rate_limiter)",
 					what);
 		return 0;
 	}
@@ -314,8 +315,9 @@ int api_json_net_patch(json_t *o, const char *path_id, struct rl_update *rx, str
 	    api_json_rate_limiter(o, "tx_rate_limiter", what, tx, err) < 0)
 		return -1;
 	if (!rx->has_bw && !rx->has_ops && !tx->has_bw && !tx->has_ops)
-		return err_setf(err, "%s: nothing to update (give rx_rate_limiter or "
-				     "tx_rate_limiter)",
+		return err_setf(err,
+				"%s: nothing to update (give rx_rate_limiter or "
+				"tx_rate_limiter)",
 				what);
 	return 0;
 }
@@ -777,7 +779,8 @@ static json_t *net_out(const struct vm_net_config *n)
 		return NULL;
 	if (n->spec.kind == NET_TAP)
 		json_object_set_new(o, "host_dev_name", json_string(n->spec.ifname));
-	json_t *rx = api_json_rate_limiter_out(&n->rx_rl), *tx = api_json_rate_limiter_out(&n->tx_rl);
+	json_t *rx = api_json_rate_limiter_out(&n->rx_rl),
+	       *tx = api_json_rate_limiter_out(&n->tx_rl);
 	if (rx)
 		json_object_set_new(o, "rx_rate_limiter", rx);
 	if (tx)
@@ -841,8 +844,8 @@ json_t *api_json_full_config(const struct vm_config *cfg, const struct api_logge
 	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:n, s:n}", "boot-source",
 			 boot_out(&cfg->boot), "drives", drives, "machine-config",
 			 api_json_machine_out(&cfg->machine), "network-interfaces", nets, "vsock",
-			 vsock, "entropy", entropy, "logger",
-			 log, "metrics", met, "balloon", "mmds-config");
+			 vsock, "entropy", entropy, "logger", log, "metrics", met, "balloon",
+			 "mmds-config");
 }
 
 /* ---- Config files ---- */

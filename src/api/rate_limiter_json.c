@@ -9,8 +9,9 @@ static int bucket(const json_t *b, const char *what, const char *name, struct tb
 		  struct vmon_error *err)
 {
 	if (!json_is_object(b))
-		return err_setf(err, "%s: '%s' must be an object (size, one_time_burst, "
-				     "refill_time)",
+		return err_setf(err,
+				"%s: '%s' must be an object (size, one_time_burst, "
+				"refill_time)",
 				what, name);
 	const char *key;
 	json_t *v;
@@ -41,8 +42,8 @@ static int bucket(const json_t *b, const char *what, const char *name, struct tb
 	return tb_config_check(out, w, err);
 }
 
-int api_json_rate_limiter(const json_t *o, const char *key, const char *what,
-			  struct rl_update *out, struct vmon_error *err)
+int api_json_rate_limiter(const json_t *o, const char *key, const char *what, struct rl_update *out,
+			  struct vmon_error *err)
 {
 	memset(out, 0, sizeof(*out));
 	json_t *rl = json_object_get(o, key);

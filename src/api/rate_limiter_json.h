@@ -20,8 +20,8 @@
 /* The field key of o (absent or null: *out all clear, returns 0) into
  * out: has_bw/has_ops say which buckets were given. what names the
  * object in messages ("drive d1"). Returns 0, or -1 with err. */
-int api_json_rate_limiter(const json_t *o, const char *key, const char *what,
-			  struct rl_update *out, struct vmon_error *err);
+int api_json_rate_limiter(const json_t *o, const char *key, const char *what, struct rl_update *out,
+			  struct vmon_error *err);
 
 /* c as a RateLimiter object (buckets that do not limit left out), or
  * NULL when nothing limits. */

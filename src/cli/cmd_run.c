@@ -160,8 +160,8 @@ static void take_transport(const struct vm_config *cfg, const char *name, const 
 }
 
 /* --disk PATH[,ro][,id=NAME][,transport=pci|mmio][,bw=...,ops=...] (rate
- * limits: cli/rate_spec.h): PATH may not contain a comma. The drive's id is NAME where NAME is a valid id (it is also the
- * serial the guest reads), driveN otherwise. */
+ * limits: cli/rate_spec.h): PATH may not contain a comma. The drive's id is NAME where NAME is a
+ * valid id (it is also the serial the guest reads), driveN otherwise. */
 static void parse_disk(struct vm_config *cfg, const char *arg)
 {
 	if (cfg->ndrives == VM_MAX_DISKS)
@@ -326,8 +326,8 @@ static bool parse_run_options(int argc, char **argv, struct vm_config *cfg, stru
 							 {"tx_", &n->tx_rl},
 							 {"", &n->rx_rl},
 							 {"", &n->tx_rl}};
-			check_or_die(rate_opts_take("--net", rest, true, rt, 4, rest2, sizeof(rest2),
-						    &err),
+			check_or_die(rate_opts_take("--net", rest, true, rt, 4, rest2,
+						    sizeof(rest2), &err),
 				     &err);
 			check_or_die(net_spec_parse(rest2, &n->spec, &err), &err);
 			snprintf(n->id, sizeof(n->id), "net%u", cfg->nnets);
@@ -339,8 +339,8 @@ static bool parse_run_options(int argc, char **argv, struct vm_config *cfg, stru
 			char rest[64];
 			memset(&cfg->entropy_rl, 0, sizeof(cfg->entropy_rl));
 			const struct rate_target rt = {"", &cfg->entropy_rl};
-			check_or_die(rate_opts_take("--rng", optarg, false, &rt, 1, rest, sizeof(rest),
-						    &err),
+			check_or_die(rate_opts_take("--rng", optarg, false, &rt, 1, rest,
+						    sizeof(rest), &err),
 				     &err);
 			if (rest[0])
 				usage_error("--rng: unknown suboption in '%s' (use bw=, ops=, "

@@ -97,10 +97,11 @@ int rate_opts_take(const char *optname, const char *arg, bool skip_first,
 			for (unsigned i = 0; i < nt; i++) {
 				int r = apply(elem, &t[i]);
 				if (r < 0)
-					return err_setf(err,
-							"%s: bad rate limit '%s' (want bw=SIZE[/MS], "
-							"ops=N[/MS], bw_burst=SIZE or ops_burst=N)",
-							optname, elem);
+					return err_setf(
+						err,
+						"%s: bad rate limit '%s' (want bw=SIZE[/MS], "
+						"ops=N[/MS], bw_burst=SIZE or ops_burst=N)",
+						optname, elem);
 				used |= r;
 			}
 		}

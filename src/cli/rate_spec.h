@@ -31,9 +31,8 @@ struct rate_target {
  * commas). optname names the option in messages. Returns 0, or -1 with
  * err. */
 __attribute__((warn_unused_result)) int rate_opts_take(const char *optname, const char *arg,
-						       bool skip_first,
-						       const struct rate_target *t, unsigned nt,
-						       char *rest, size_t cap,
+						       bool skip_first, const struct rate_target *t,
+						       unsigned nt, char *rest, size_t cap,
 						       struct vmon_error *err);
 
 #endif

@@ -32,7 +32,7 @@ struct rate_limiter {
 	pthread_mutex_t lock;
 	struct rl_buckets b;
 	_Atomic bool limits; /* some bucket limits */
-	bool armed;  /* the timer is set */
+	bool armed;	     /* the timer is set */
 	int timer_fd;
 	struct event_loop *loop;
 	void (*wake)(void *opaque);
@@ -41,11 +41,9 @@ struct rate_limiter {
 
 /* Sets rl up with c (zeroes: no limit). loop may be NULL (tests: the
  * timer is never watched, callers poll). Returns 0, or -1 with err. */
-__attribute__((warn_unused_result)) int rate_limiter_init(struct rate_limiter *rl,
-							  const struct rl_config *c,
-							  struct event_loop *loop,
-							  void (*wake)(void *), void *opaque,
-							  struct vmon_error *err);
+__attribute__((warn_unused_result)) int
+rate_limiter_init(struct rate_limiter *rl, const struct rl_config *c, struct event_loop *loop,
+		  void (*wake)(void *), void *opaque, struct vmon_error *err);
 /* Stops watching the timer and closes it (the loop must not be running
  * the handler; safe on a zeroed or failed-init limiter with timer_fd -1). */
 void rate_limiter_fini(struct rate_limiter *rl);

@@ -34,7 +34,8 @@ void tb_init(struct token_bucket *tb, const struct tb_config *c, uint64_t now_ns
  * overflow (size < 2^51, elapsed capped at one refill time). */
 static uint64_t tokens_for(const struct tb_config *c, uint64_t ns)
 {
-	return (uint64_t)(((unsigned __int128)ns * c->size) / ((unsigned __int128)c->refill_ms * NS_PER_MS));
+	return (uint64_t)(((unsigned __int128)ns * c->size) /
+			  ((unsigned __int128)c->refill_ms * NS_PER_MS));
 }
 
 static uint64_t ns_for(const struct tb_config *c, uint64_t tokens)

@@ -53,10 +53,10 @@ struct rl_update {
 
 struct token_bucket {
 	struct tb_config cfg;
-	int64_t budget;	     /* tokens now; negative: debt of an oversize request */
-	uint64_t burst;	     /* one-time burst left */
-	uint64_t last_ns;    /* time up to which refill has been counted */
-	uint64_t throttled;  /* requests that had to wait (stats) */
+	int64_t budget;	    /* tokens now; negative: debt of an oversize request */
+	uint64_t burst;	    /* one-time burst left */
+	uint64_t last_ns;   /* time up to which refill has been counted */
+	uint64_t throttled; /* requests that had to wait (stats) */
 };
 
 struct rl_buckets {
@@ -67,8 +67,8 @@ struct rl_buckets {
 bool tb_config_limits(const struct tb_config *c);
 /* Checks c's numbers; what names it in the message ("rate_limiter.bandwidth").
  * Returns 0, or -1 with err. */
-__attribute__((warn_unused_result)) int tb_config_check(const struct tb_config *c,
-							const char *what, struct vmon_error *err);
+__attribute__((warn_unused_result)) int tb_config_check(const struct tb_config *c, const char *what,
+							struct vmon_error *err);
 
 /* A full bucket (plus its burst) at time now. */
 void tb_init(struct token_bucket *tb, const struct tb_config *c, uint64_t now_ns);

@@ -89,7 +89,16 @@ for b in $(usable_backends); do
 	bad "api-$b-drive-missing" PUT /drives/d1 \
 		'{"drive_id": "d1", "path_on_host": "/nonexistent.img", "is_root_device": false}' \
 		"drive d1: /nonexistent.img"
-	bad "api-$b-rate-limiter" PUT /entropy '{"rate_limiter": {}}' "not supported by vmon yet"
+	bad "api-$b-rate-limiter" PUT /entropy '{"rate_limiter": {"bandwidth": {"size": 100}}}' \
+		"'size' and 'refill_time' are required"
+	bad "api-$b-rate-limiter-field" PUT /entropy '{"rate_limiter": {"bytes": {}}}' \
+		"unknown field 'bytes'"
+	bad "api-$b-rate-limiter-negative" PUT /drives/d1 \
+		"{\"drive_id\": \"d1\", \"path_on_host\": \"$TMP/x\", \"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": -1, \"refill_time\": 100}}}" \
+		"must be an integer of 0 or more"
+	bad "api-$b-patch-net-early" PATCH /network-interfaces/n1 \
+		'{"iface_id": "n1", "tx_rate_limiter": {"ops": {"size": 10, "refill_time": 100}}}' \
+		"PATCH is for a started"
 	bad "api-$b-mtu" PUT /network-interfaces/n1 \
 		'{"iface_id": "n1", "host_dev_name": "vmtap0", "mtu": 1500}' "'mtu' is not supported"
 	bad "api-$b-vsock-cid" PUT /vsock "{\"guest_cid\": 2, \"uds_path\": \"$TMP/v.sock\"}" \

@@ -157,14 +157,10 @@ static void test_config_check(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_unlimited),
-		cmocka_unit_test(test_bandwidth_rate),
-		cmocka_unit_test(test_fractions_add_up),
-		cmocka_unit_test(test_one_time_burst),
-		cmocka_unit_test(test_oversize_request),
-		cmocka_unit_test(test_ops_and_bw_together),
-		cmocka_unit_test(test_update),
-		cmocka_unit_test(test_receive_charge),
+		cmocka_unit_test(test_unlimited),	 cmocka_unit_test(test_bandwidth_rate),
+		cmocka_unit_test(test_fractions_add_up), cmocka_unit_test(test_one_time_burst),
+		cmocka_unit_test(test_oversize_request), cmocka_unit_test(test_ops_and_bw_together),
+		cmocka_unit_test(test_update),		 cmocka_unit_test(test_receive_charge),
 		cmocka_unit_test(test_config_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -75,7 +75,7 @@ struct virtio_blk {
 	uint64_t reads, writes, flushes, discards, read_bytes, write_bytes, io_errors;
 	struct blk_req *slots;
 	struct blk_req *free;
-	bool stalled; /* every slot in flight; resume on completion */
+	bool stalled;	      /* every slot in flight; resume on completion */
 	struct blk_req *held; /* popped but throttled: started first when tokens come */
 	struct rate_limiter rl;
 };
@@ -561,10 +561,11 @@ static void blk_dev_stats(void *dev, const struct stats_sink *out)
 {
 	struct virtio_blk *b = dev;
 	pthread_mutex_lock(&b->vd.lock);
-	uint64_t v[] = {b->reads,      b->writes,      b->flushes,  b->discards,
-			b->read_bytes, b->write_bytes, b->io_errors, rate_limiter_throttled(&b->rl)};
+	uint64_t v[] = {
+		b->reads,      b->writes,      b->flushes,   b->discards,
+		b->read_bytes, b->write_bytes, b->io_errors, rate_limiter_throttled(&b->rl)};
 	pthread_mutex_unlock(&b->vd.lock);
-	static const char *const names[] = {"reads",	  "writes",	 "flushes",  "discards",
+	static const char *const names[] = {"reads",	  "writes",	 "flushes",   "discards",
 					    "read_bytes", "write_bytes", "io_errors", "throttled"};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 		stats_put(out, names[i], v[i]);

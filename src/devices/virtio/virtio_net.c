@@ -361,11 +361,15 @@ static void net_dev_stats(void *dev, const struct stats_sink *out)
 {
 	struct virtio_net *n = dev;
 	pthread_mutex_lock(&n->vd.lock);
-	uint64_t v[] = {n->tx_frames, n->tx_bytes, n->rx_frames, n->rx_bytes,
-			rate_limiter_throttled(&n->rx_rl), rate_limiter_throttled(&n->tx_rl)};
+	uint64_t v[] = {n->tx_frames,
+			n->tx_bytes,
+			n->rx_frames,
+			n->rx_bytes,
+			rate_limiter_throttled(&n->rx_rl),
+			rate_limiter_throttled(&n->tx_rl)};
 	pthread_mutex_unlock(&n->vd.lock);
-	static const char *const names[] = {"tx_frames",    "tx_bytes",	    "rx_frames",
-					    "rx_bytes",	    "rx_throttled", "tx_throttled"};
+	static const char *const names[] = {"tx_frames", "tx_bytes",	 "rx_frames",
+					    "rx_bytes",	 "rx_throttled", "tx_throttled"};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 		stats_put(out, names[i], v[i]);
 	stats_put(out, "rx_dropped", atomic_load(&n->rx_dropped));
