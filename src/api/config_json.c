@@ -11,6 +11,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "api/balloon_json.h"
 #include "api/rate_limiter_json.h"
 #include "core/machine.h"
 #include "devices/virtio/virtio_net.h"
@@ -841,11 +842,12 @@ json_t *api_json_full_config(const struct vm_config *cfg, const struct api_logge
 		met = json_pack("{s:s, s:b, s:I}", "metrics_path", metrics->path, "emit_id",
 				metrics->emit_id, "vmon_flush_interval_ms",
 				(json_int_t)metrics->interval_ms);
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:n, s:n}", "boot-source",
+	json_t *balloon = cfg->has_balloon ? api_json_balloon_out(&cfg->balloon) : json_null();
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:n}", "boot-source",
 			 boot_out(&cfg->boot), "drives", drives, "machine-config",
 			 api_json_machine_out(&cfg->machine), "network-interfaces", nets, "vsock",
 			 vsock, "entropy", entropy, "logger", log, "metrics", met, "balloon",
-			 "mmds-config");
+			 balloon, "mmds-config");
 }
 
 /* ---- Config files ---- */
@@ -893,6 +895,12 @@ static int file_section(json_t *root, const char *key, struct vm_config *cfg, bo
 	}
 	if (strcmp(key, "serial") == 0)
 		return api_json_serial(v, &cfg->serial, err);
+	if (strcmp(key, "balloon") == 0) {
+		if (api_json_balloon(v, &cfg->balloon, err) < 0)
+			return -1;
+		cfg->has_balloon = true;
+		return 0;
+	}
 	if (strcmp(key, "logger") == 0) {
 		x->has_logger = true;
 		return api_json_logger(v, &x->logger, err);

@@ -337,6 +337,40 @@ int api_ctl_set_net_limits(struct api_ctl *c, const char *id, const struct rl_up
 	return r;
 }
 
+int api_ctl_balloon_target(struct api_ctl *c, uint32_t mib, struct vmon_error *err)
+{
+	struct vm *vm = running(c, err);
+	if (!vm)
+		return -1;
+	int r = vm_balloon_set_target(vm, mib, err);
+	if (r == 0)
+		c->cfg = *vm_get_config(vm);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int api_ctl_balloon_stats(struct api_ctl *c, struct balloon_stats *out, struct vmon_error *err)
+{
+	struct vm *vm = running(c, err);
+	if (!vm)
+		return -1;
+	int r = vm_balloon_get_stats(vm, out, err);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int api_ctl_balloon_interval(struct api_ctl *c, unsigned seconds, struct vmon_error *err)
+{
+	struct vm *vm = running(c, err);
+	if (!vm)
+		return -1;
+	int r = vm_balloon_set_interval(vm, seconds, err);
+	if (r == 0)
+		c->cfg = *vm_get_config(vm);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
 bool api_ctl_stats(struct api_ctl *c, const struct vm_stats_visitor *v)
 {
 	pthread_mutex_lock(&c->lock);

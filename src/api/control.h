@@ -100,6 +100,10 @@ int api_ctl_set_drive_limits(struct api_ctl *c, const char *id, const struct rl_
 			     struct vmon_error *err);
 int api_ctl_set_net_limits(struct api_ctl *c, const char *id, const struct rl_update *rx,
 			   const struct rl_update *tx, struct vmon_error *err);
+/* PATCH /balloon, GET and PATCH /balloon/statistics. */
+int api_ctl_balloon_target(struct api_ctl *c, uint32_t mib, struct vmon_error *err);
+int api_ctl_balloon_stats(struct api_ctl *c, struct balloon_stats *out, struct vmon_error *err);
+int api_ctl_balloon_interval(struct api_ctl *c, unsigned seconds, struct vmon_error *err);
 /* The running VM's counters (false, nothing called, before the start and
  * after the stop). */
 bool api_ctl_stats(struct api_ctl *c, const struct vm_stats_visitor *v);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/api_priv.h"
+#include "api/balloon_json.h"
 #include "core/log.h"
 
 #define PRE_BOOT_ONLY "the requested operation is not supported after starting the microVM"
@@ -57,6 +58,7 @@ struct change {
 		struct vm_vsock_config vsock;
 		struct chardev_spec serial;
 		struct rl_config entropy_rl;
+		struct vm_balloon_config balloon;
 	} u;
 	bool patch;
 };
@@ -116,6 +118,21 @@ static int apply_entropy(struct vm_config *cfg, enum api_vm_state st, void *arg,
 	return 0;
 }
 
+static int apply_balloon(struct vm_config *cfg, enum api_vm_state st, void *arg,
+			 struct vmon_error *err)
+{
+	struct change *c = arg;
+	if (pre_boot(st, err) < 0)
+		return -1;
+	if ((uint64_t)c->u.balloon.amount_mib << 20 > cfg->machine.mem_size)
+		return err_setf(
+			err, "balloon: amount_mib %u is more than the guest's memory (%llu MiB)",
+			c->u.balloon.amount_mib, (unsigned long long)(cfg->machine.mem_size >> 20));
+	cfg->has_balloon = true;
+	cfg->balloon = c->u.balloon;
+	return 0;
+}
+
 static int apply_serial(struct vm_config *cfg, enum api_vm_state st, void *arg,
 			struct vmon_error *err)
 {
@@ -171,6 +188,11 @@ static int parse_entropy(struct req *r, struct change *c)
 	return api_json_entropy(r->body, &c->u.entropy_rl, &r->err);
 }
 
+static int parse_balloon(struct req *r, struct change *c)
+{
+	return api_json_balloon(r->body, &c->u.balloon, &r->err);
+}
+
 static int parse_serial(struct req *r, struct change *c)
 {
 	return api_json_serial(r->body, &c->u.serial, &r->err);
@@ -201,6 +223,57 @@ static int read_full(struct vm_config *cfg, enum api_vm_state st, void *arg, str
 	f->out = api_json_full_config(cfg, has_logger ? &logger : NULL,
 				      a->has_metrics ? &a->metrics : NULL);
 	return 0;
+}
+
+static int read_balloon(struct vm_config *cfg, enum api_vm_state st, void *arg,
+			struct vmon_error *err)
+{
+	if (!cfg->has_balloon)
+		return err_setf(err, "balloon: no balloon device is configured");
+	*(json_t **)arg = api_json_balloon_out(&cfg->balloon);
+	return 0;
+}
+
+static int read_balloon_interval(struct vm_config *cfg, enum api_vm_state st, void *arg,
+				 struct vmon_error *err)
+{
+	if (!cfg->has_balloon)
+		return err_setf(err, "balloon: no balloon device is configured");
+	if (!cfg->balloon.stats_interval_s)
+		return err_setf(err, "balloon: statistics are not enabled "
+				     "(stats_polling_interval_s is 0)");
+	return 0;
+}
+
+/* GET /balloon/statistics: statistics must be on (Firecracker). */
+static unsigned get_balloon_stats(struct req *r, json_t **reply)
+{
+	struct balloon_stats s;
+	if (api_ctl_with_config(r->a->ctl, read_balloon_interval, NULL, &r->err) < 0 ||
+	    api_ctl_balloon_stats(r->a->ctl, &s, &r->err) < 0)
+		return 400;
+	*reply = api_json_balloon_stats_out(&s);
+	return 200;
+}
+
+static int do_balloon_patch(struct req *r)
+{
+	uint32_t mib;
+	if (api_json_balloon_update(r->body, &mib, &r->err) < 0)
+		return -1;
+	return api_ctl_balloon_target(r->a->ctl, mib, &r->err);
+}
+
+static int do_balloon_stats_patch(struct req *r)
+{
+	unsigned s;
+	if (api_json_balloon_stats_update(r->body, &s, &r->err) < 0 ||
+	    api_ctl_with_config(r->a->ctl, read_balloon_interval, NULL, &r->err) < 0)
+		return -1;
+	if (s == 0)
+		return err_setf(&r->err, "balloon statistics: polling cannot be turned off once "
+					 "on (as in Firecracker)");
+	return api_ctl_balloon_interval(r->a->ctl, s, &r->err);
 }
 
 /* ---- Handlers ---- */
@@ -318,6 +391,10 @@ static unsigned route(struct req *r, json_t **reply)
 		*reply = f.out;
 		return 200;
 	}
+	if (is(r, "GET", "/balloon"))
+		return api_ctl_with_config(r->a->ctl, read_balloon, reply, &r->err) < 0 ? 400 : 200;
+	if (is(r, "GET", "/balloon/statistics"))
+		return get_balloon_stats(r, reply);
 	if (strcmp(m, "GET") == 0)
 		goto unknown;
 	/* Everything else acts, with a JSON body. */
@@ -337,6 +414,9 @@ static unsigned route(struct req *r, json_t **reply)
 		METRICS,
 		ACTIONS,
 		VM,
+		BALLOON_PUT,
+		BALLOON_PATCH,
+		BALLOON_STATS_PATCH,
 		SNAPSHOT
 	} what = NONE;
 	const char *id;
@@ -362,6 +442,10 @@ static unsigned route(struct req *r, json_t **reply)
 		what = ACTIONS;
 	else if (patch && strcmp(r->path, "/vm") == 0)
 		what = VM;
+	else if ((put || patch) && strcmp(r->path, "/balloon") == 0)
+		what = put ? BALLOON_PUT : BALLOON_PATCH;
+	else if (patch && strcmp(r->path, "/balloon/statistics") == 0)
+		what = BALLOON_STATS_PATCH;
 	else if (put && (strcmp(r->path, "/snapshot/create") == 0 ||
 			 strcmp(r->path, "/snapshot/load") == 0))
 		what = SNAPSHOT;
@@ -387,6 +471,9 @@ static unsigned route(struct req *r, json_t **reply)
 	case METRICS: ret = do_metrics(r); break;
 	case ACTIONS: ret = do_actions(r); break;
 	case VM: ret = do_vm(r); break;
+	case BALLOON_PUT: ret = configure(r, parse_balloon, apply_balloon); break;
+	case BALLOON_PATCH: ret = do_balloon_patch(r); break;
+	case BALLOON_STATS_PATCH: ret = do_balloon_stats_patch(r); break;
 	default: ret = err_setf(&r->err, "snapshots are not supported yet"); break;
 	}
 	return ret < 0 ? 400 : 204;

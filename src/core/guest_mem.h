@@ -60,6 +60,11 @@ __attribute__((warn_unused_result)) int gm_read(const struct guest_mem *gm, void
 __attribute__((warn_unused_result)) int gm_write(struct guest_mem *gm, uint64_t gpa,
 						 const void *src, uint64_t len);
 
+/* Gives [gpa, gpa+len) back to the host (guest_mem_discard.c): the range
+ * must be page-aligned RAM in one region; it reads as zeros afterwards.
+ * Returns 0, or -1 (nothing done). Any thread. */
+int gm_discard(struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
 /* Highest guest-physical address + 1 of RAM below 4 GiB. */
 uint64_t gm_low_ram_end(const struct guest_mem *gm);
 

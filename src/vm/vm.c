@@ -458,6 +458,52 @@ int vm_set_net_limits(struct vm *vm, const char *id, const struct rl_update *rx,
 	return 0;
 }
 
+static struct virtio_balloon *balloon(struct vm *vm, struct vmon_error *err)
+{
+	struct vm_device *d = vm_devices_find(&vm->devs, "balloon");
+	if (!d || d->ops != &virtio_balloon_device || !d->dev) {
+		err_setf(err, "balloon: the microVM has no balloon device");
+		return NULL;
+	}
+	return d->dev;
+}
+
+int vm_balloon_set_target(struct vm *vm, uint32_t mib, struct vmon_error *err)
+{
+	struct virtio_balloon *b = balloon(vm, err);
+	if (!b)
+		return -1;
+	if ((uint64_t)mib << 20 > vm->cfg.machine.mem_size)
+		return err_setf(err,
+				"balloon: amount_mib %u is more than the guest's memory (%llu MiB)",
+				mib, (unsigned long long)(vm->cfg.machine.mem_size >> 20));
+	virtio_balloon_set_target(b, mib * 256);
+	pthread_mutex_lock(&vm->ctl_lock);
+	vm->cfg.balloon.amount_mib = mib;
+	pthread_mutex_unlock(&vm->ctl_lock);
+	return 0;
+}
+
+int vm_balloon_get_stats(struct vm *vm, struct balloon_stats *out, struct vmon_error *err)
+{
+	struct virtio_balloon *b = balloon(vm, err);
+	if (!b)
+		return -1;
+	virtio_balloon_get_stats(b, out);
+	return 0;
+}
+
+int vm_balloon_set_interval(struct vm *vm, unsigned seconds, struct vmon_error *err)
+{
+	struct virtio_balloon *b = balloon(vm, err);
+	if (!b || virtio_balloon_set_interval(b, seconds, err) < 0)
+		return -1;
+	pthread_mutex_lock(&vm->ctl_lock);
+	vm->cfg.balloon.stats_interval_s = seconds;
+	pthread_mutex_unlock(&vm->ctl_lock);
+	return 0;
+}
+
 struct stats_adapter {
 	const struct vm_stats_visitor *v;
 	int vcpu;

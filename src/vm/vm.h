@@ -21,6 +21,7 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "devices/virtio/virtio_balloon.h"
 #include "vm/vm_config.h"
 
 struct cpu_backend;
@@ -73,6 +74,12 @@ int vm_set_drive_path(struct vm *vm, const char *id, const char *path, struct vm
  * err (no such device). */
 int vm_set_drive_limits(struct vm *vm, const char *id, const struct rl_update *u,
 			struct vmon_error *err);
+/* The balloon: a new target in MiB (at most the guest's memory), its
+ * statistics, a new statistics interval. Return 0, or -1 with err (no
+ * balloon, out of range). */
+int vm_balloon_set_target(struct vm *vm, uint32_t mib, struct vmon_error *err);
+int vm_balloon_get_stats(struct vm *vm, struct balloon_stats *out, struct vmon_error *err);
+int vm_balloon_set_interval(struct vm *vm, unsigned seconds, struct vmon_error *err);
 int vm_set_net_limits(struct vm *vm, const char *id, const struct rl_update *rx,
 		      const struct rl_update *tx, struct vmon_error *err);
 

@@ -74,6 +74,10 @@ int vm_config_validate(const struct vm_config *c, struct vmon_error *err)
 	    c->serial.kind == CHARDEV_STDIO)
 		return err_setf(err, "--console stdio needs --serial elsewhere (file:PATH or "
 				     "unix:PATH): only one device can have the terminal");
+	if (c->has_balloon && (uint64_t)c->balloon.amount_mib << 20 > c->machine.mem_size)
+		return err_setf(
+			err, "balloon: amount_mib %u is more than the guest's memory (%llu MiB)",
+			c->balloon.amount_mib, (unsigned long long)(c->machine.mem_size >> 20));
 	for (unsigned i = 0; i < c->ndrives; i++) {
 		for (unsigned j = 0; j < i; j++) {
 			if (strcmp(c->drives[i].id, c->drives[j].id) == 0)

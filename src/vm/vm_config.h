@@ -95,6 +95,14 @@ struct vm_console_config {
 	enum vm_transport transport;
 };
 
+/* virtio-balloon (Firecracker's balloon object). */
+struct vm_balloon_config {
+	uint32_t amount_mib; /* target: MiB the guest should give back */
+	bool deflate_on_oom;
+	bool free_page_reporting;
+	unsigned stats_interval_s; /* 0: no statistics */
+};
+
 struct vm_config {
 	struct vm_machine_config machine;
 	struct vm_boot_config boot;
@@ -109,6 +117,8 @@ struct vm_config {
 	struct vm_console_config console;
 	bool entropy; /* virtio-rng */
 	struct rl_config entropy_rl;
+	bool has_balloon;
+	struct vm_balloon_config balloon;
 	enum debug_exit_mode debug_exit;
 	bool no_reboot; /* a guest reset ends vmon instead of rebooting */
 	bool trace_io;	/* log unclaimed port/MMIO accesses */

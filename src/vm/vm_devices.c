@@ -113,6 +113,19 @@ int vm_devices_plan(struct vm_devices *d, struct machine *m, struct event_loop *
 		    !(p->loop = new_loop(d, VMON_THREAD_NET, name, err)))
 			return -1;
 	}
+	if (cfg->has_balloon) {
+		v = add(d, "balloon", &virtio_balloon_device);
+		struct virtio_balloon_params *p = &v->params.balloon;
+		const struct vm_balloon_config *bc = &cfg->balloon;
+		p->spec = (struct virtio_balloon_spec){
+			.target_pages = (uint32_t)((uint64_t)bc->amount_mib * 256),
+			.deflate_on_oom = bc->deflate_on_oom,
+			.free_page_reporting = bc->free_page_reporting,
+			.stats_interval_s = bc->stats_interval_s};
+		p->loop = io;
+		if (place(&p->place, d, VM_TRANSPORT_PCI, "balloon", err) < 0)
+			return -1;
+	}
 	if (cfg->has_vsock) {
 		v = add(d, cfg->vsock.id[0] ? cfg->vsock.id : "vsock", &virtio_vsock_device);
 		struct virtio_vsock_params *p = &v->params.vsock;

@@ -40,6 +40,7 @@
 #include "devices/i8042.h"
 #include "devices/rtc_cmos.h"
 #include "devices/uart_16550.h"
+#include "devices/virtio/virtio_balloon.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_console.h"
 #include "devices/virtio/virtio_net.h"
@@ -66,6 +67,7 @@ struct vm_device {
 		struct virtio_net_params net;
 		struct virtio_vsock_params vsock;
 		struct virtio_console_params con;
+		struct virtio_balloon_params balloon;
 	} params;
 };
 

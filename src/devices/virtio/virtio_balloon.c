@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: MIT */
+/* virtio-balloon; see virtio_balloon.h. */
+#include "devices/virtio/virtio_balloon.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/event_loop.h"
+#include "core/guest_mem.h"
+#include "core/ratelimit.h"
+
+#define VIRTIO_ID_BALLOON	     5
+#define BALLOON_QUEUE_SIZE	     128
+#define VIRTIO_BALLOON_F_STATS_VQ    1
+#define VIRTIO_BALLOON_F_DEFLATE_OOM 2
+#define VIRTIO_BALLOON_F_REPORTING   5
+#define CFG_NUM_PAGES		     0
+#define CFG_ACTUAL		     4
+#define CFG_LEN			     8
+#define PFN_CHUNK		     256 /* PFNs read from a buffer at a time */
+#define STAT_ENTRY		     10	 /* le16 tag, le64 value */
+
+enum role { INFLATE, DEFLATE, STATS, REPORTING, NONE };
+
+struct virtio_balloon {
+	struct virtio_device vd; /* first */
+	uint8_t config[CFG_LEN];
+	struct virtio_balloon_spec spec;
+	struct event_loop *loop;
+	int timer; /* stats polling, -1 none */
+	/* Under vd.lock: */
+	uint64_t *bitmap; /* inflated pages, one bit per 4 KiB of [0, ram_end) */
+	uint64_t npages;  /* pages the bitmap covers */
+	uint32_t actual;
+	struct balloon_stats stats;
+	bool stats_held; /* the driver's stats buffer, kept until the next poll */
+	uint16_t stats_head;
+	uint64_t inflated, deflated, reported_pages, bad_pfns, discard_errors;
+};
+
+static void put_le32(uint8_t *b, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static enum role role_of(const struct virtio_balloon *b, unsigned q)
+{
+	if (q < 2)
+		return q == 0 ? INFLATE : DEFLATE;
+	/* Linux numbers only the queues of negotiated features. */
+	bool stats = b->vd.driver_features & (1ULL << VIRTIO_BALLOON_F_STATS_VQ);
+	unsigned r = stats ? q : q + 1;
+	if (r == 2)
+		return STATS;
+	if (r == 3 && (b->vd.driver_features & (1ULL << VIRTIO_BALLOON_F_REPORTING)))
+		return REPORTING;
+	return NONE;
+}
+
+/* ---- Pages (vd.lock held) ---- */
+
+static bool test_and_set(struct virtio_balloon *b, uint64_t pfn, bool set)
+{
+	uint64_t *w = &b->bitmap[pfn / 64], bit = 1ULL << (pfn % 64);
+	bool was = *w & bit;
+	if (set)
+		*w |= bit;
+	else
+		*w &= ~bit;
+	return was;
+}
+
+static void one_pfn(struct virtio_balloon *b, uint32_t pfn, bool inflate)
+{
+	struct guest_mem *gm = b->vd.gm;
+	uint64_t gpa = (uint64_t)pfn * GM_PAGE_SIZE;
+	if (pfn >= b->npages || !gm_is_ram(gm, gpa, GM_PAGE_SIZE)) {
+		b->bad_pfns++;
+		guest_log("%s: PFN 0x%x is not guest RAM", b->vd.name, pfn);
+		return;
+	}
+	if (inflate) {
+		if (!test_and_set(b, pfn, true)) {
+			b->actual++;
+			b->inflated++;
+		}
+		if (gm_discard(gm, gpa, GM_PAGE_SIZE) < 0)
+			b->discard_errors++;
+	} else if (test_and_set(b, pfn, false)) {
+		b->actual--;
+		b->deflated++;
+	}
+}
+
+static void pfn_buffer(struct virtio_balloon *b, const struct virtq_req *req, bool inflate)
+{
+	uint8_t buf[PFN_CHUNK * 4];
+	uint64_t total = req->out_bytes - req->out_bytes % 4;
+	for (uint64_t off = 0; off < total; off += sizeof(buf)) {
+		uint64_t n = total - off < sizeof(buf) ? total - off : sizeof(buf);
+		n = iov_to_buf(req->iov, req->nout, off, buf, n);
+		for (uint64_t i = 0; i + 4 <= n; i += 4)
+			one_pfn(b,
+				(uint32_t)buf[i] | (uint32_t)buf[i + 1] << 8 |
+					(uint32_t)buf[i + 2] << 16 | (uint32_t)buf[i + 3] << 24,
+				inflate);
+	}
+	put_le32(b->config + CFG_ACTUAL, b->actual);
+}
+
+/* Free page reporting: every writable range is free guest memory. The
+ * ranges were checked to lie in RAM when the chain was popped; only the
+ * whole pages inside each are discarded. */
+static void report_buffer(struct virtio_balloon *b, const struct virtq_req *req)
+{
+	struct guest_mem *gm = b->vd.gm;
+	for (unsigned i = req->nout; i < req->nout + req->nin; i++) {
+		uint8_t *p = req->iov[i].iov_base;
+		uint64_t len = req->iov[i].iov_len;
+		uint64_t start = (uint64_t)(p - gm->base);
+		uint64_t first = (start + GM_PAGE_SIZE - 1) & ~(GM_PAGE_SIZE - 1);
+		uint64_t end = (start + len) & ~(GM_PAGE_SIZE - 1);
+		if (end <= first)
+			continue;
+		/* Host offset -> guest-physical address, through the regions. */
+		for (int r = 0; r < gm->nregions; r++) {
+			const struct gm_region *rg = &gm->regions[r];
+			if (first >= rg->offset && end <= rg->offset + rg->size) {
+				if (gm_discard(gm, rg->gpa + (first - rg->offset), end - first) < 0)
+					b->discard_errors++;
+				else
+					b->reported_pages += (end - first) / GM_PAGE_SIZE;
+			}
+		}
+	}
+}
+
+static void stats_buffer(struct virtio_balloon *b, const struct virtq_req *req)
+{
+	uint8_t e[STAT_ENTRY];
+	for (uint64_t off = 0; off + STAT_ENTRY <= req->out_bytes; off += STAT_ENTRY) {
+		if (iov_to_buf(req->iov, req->nout, off, e, STAT_ENTRY) != STAT_ENTRY)
+			break;
+		unsigned tag = (unsigned)e[0] | (unsigned)e[1] << 8;
+		uint64_t v = 0;
+		for (int i = 0; i < 8; i++)
+			v |= (uint64_t)e[2 + i] << (8 * i);
+		if (tag < BALLOON_NSTATS) { /* unknown tags are skipped */
+			b->stats.have[tag] = true;
+			b->stats.val[tag] = v;
+		}
+	}
+	b->stats_held = true;
+	b->stats_head = req->head;
+}
+
+static void queue_work(struct virtio_device *vd, unsigned q)
+{
+	struct virtio_balloon *b = (struct virtio_balloon *)vd;
+	pthread_mutex_lock(&vd->lock);
+	enum role role = role_of(b, q);
+	while (role != NONE && virtio_queue_live(vd, q)) {
+		struct virtq_req req;
+		enum virtq_pop_result r = virtq_pop(&vd->vq[q], &req);
+		if (r == VIRTQ_EMPTY) {
+			if (virtq_arm_notify(&vd->vq[q]))
+				continue;
+			break;
+		}
+		if (r == VIRTQ_BROKEN) {
+			virtio_needs_reset(vd, "available ring corrupt");
+			break;
+		}
+		if (r == VIRTQ_BAD_REQ) {
+			virtio_fail_request(vd, q, req.head, "malformed descriptor chain");
+			continue;
+		}
+		if (role == STATS) {
+			if (b->stats_held) { /* a second buffer: give the older one back */
+				virtq_push(&vd->vq[q], b->stats_head, 0);
+				virtio_queue_interrupt(vd, q);
+			}
+			stats_buffer(b, &req);
+			continue;
+		}
+		if (role == REPORTING)
+			report_buffer(b, &req);
+		else
+			pfn_buffer(b, &req, role == INFLATE);
+		virtq_push(&vd->vq[q], req.head, 0);
+		virtio_queue_interrupt(vd, q);
+	}
+	pthread_mutex_unlock(&vd->lock);
+}
+
+static void balloon_reset(struct virtio_device *vd)
+{
+	struct virtio_balloon *b = (struct virtio_balloon *)vd;
+	/* A reset driver starts with every page its own again. */
+	memset(b->bitmap, 0, (b->npages + 63) / 64 * 8);
+	b->actual = 0;
+	put_le32(b->config + CFG_ACTUAL, 0);
+	b->stats_held = false;
+}
+
+static const struct virtio_device_ops balloon_ops = {.queue_work = queue_work,
+						     .reset = balloon_reset};
+
+/* ---- Statistics polling ---- */
+
+static void poll_stats(void *opaque)
+{
+	struct virtio_balloon *b = opaque;
+	struct virtio_device *vd = &b->vd;
+	pthread_mutex_lock(&vd->lock);
+	for (unsigned q = 2; q < vd->nqueues; q++) {
+		if (role_of(b, q) != STATS || !b->stats_held || !virtio_queue_live(vd, q))
+			continue;
+		b->stats_held = false;
+		virtq_push(&vd->vq[q], b->stats_head, 0);
+		virtio_queue_interrupt(vd, q);
+	}
+	pthread_mutex_unlock(&vd->lock);
+}
+
+int virtio_balloon_set_interval(struct virtio_balloon *b, unsigned seconds, struct vmon_error *err)
+{
+	if (!b->loop)
+		return err_setf(err, "balloon: no event loop");
+	ev_remove_timer(b->loop, b->timer);
+	b->timer = -1;
+	b->spec.stats_interval_s = seconds;
+	if (seconds == 0)
+		return 0;
+	b->timer = ev_add_timer(b->loop, (uint64_t)seconds * 1000, poll_stats, b, err);
+	return b->timer < 0 ? -1 : 0;
+}
+
+/* ---- Host side ---- */
+
+static const char *const stat_names[BALLOON_NSTATS] = {
+	"swap_in",	    "swap_out",	   "major_faults",
+	"minor_faults",	    "free_memory", "total_memory",
+	"available_memory", "disk_caches", "hugetlb_allocations",
+	"hugetlb_failures"};
+
+const char *virtio_balloon_stat_name(unsigned tag)
+{
+	return tag < BALLOON_NSTATS ? stat_names[tag] : "unknown";
+}
+
+void virtio_balloon_set_target(struct virtio_balloon *b, uint32_t pages)
+{
+	pthread_mutex_lock(&b->vd.lock);
+	b->spec.target_pages = pages;
+	put_le32(b->config + CFG_NUM_PAGES, pages);
+	virtio_config_changed(&b->vd);
+	pthread_mutex_unlock(&b->vd.lock);
+}
+
+void virtio_balloon_get_stats(struct virtio_balloon *b, struct balloon_stats *out)
+{
+	pthread_mutex_lock(&b->vd.lock);
+	*out = b->stats;
+	out->target_pages = b->spec.target_pages;
+	out->actual_pages = b->actual;
+	pthread_mutex_unlock(&b->vd.lock);
+}
+
+static void balloon_destroy(void *dev)
+{
+	struct virtio_balloon *b = dev;
+	if (!b)
+		return;
+	if (b->loop)
+		ev_remove_timer(b->loop, b->timer);
+	if (b->vd.name)
+		virtio_device_fini(&b->vd);
+	free(b->bitmap);
+	free(b);
+}
+
+static int balloon_create(void **out, const struct device_env *env, const void *params,
+			  struct vmon_error *err)
+{
+	const struct virtio_balloon_params *p = params;
+	struct virtio_balloon *b = calloc(1, sizeof(*b));
+	*out = b;
+	if (!b)
+		return err_setf(err, "out of memory");
+	b->vd.notify_fd = -1;
+	b->timer = -1;
+	b->spec = p->spec;
+	b->loop = p->loop;
+	/* The bitmap covers every guest-physical page up to the end of RAM. */
+	const struct gm_region *last = &env->mem->regions[env->mem->nregions - 1];
+	b->npages = (last->gpa + last->size) / GM_PAGE_SIZE;
+	if (b->npages > UINT32_MAX + 1ULL)
+		b->npages = UINT32_MAX + 1ULL; /* PFNs are 32 bits */
+	b->bitmap = calloc((b->npages + 63) / 64, 8);
+	if (!b->bitmap)
+		return err_setf(err, "out of memory");
+	put_le32(b->config + CFG_NUM_PAGES, p->spec.target_pages);
+	uint64_t features = 1ULL << VIRTIO_BALLOON_F_STATS_VQ;
+	if (p->spec.deflate_on_oom)
+		features |= 1ULL << VIRTIO_BALLOON_F_DEFLATE_OOM;
+	if (p->spec.free_page_reporting)
+		features |= 1ULL << VIRTIO_BALLOON_F_REPORTING;
+	struct virtio_bus at;
+	const struct virtio_params vp = {
+		.name = "virtio-balloon",
+		.device_type = VIRTIO_ID_BALLOON,
+		.class_code = 0x05ff00, /* memory controller, other */
+		.features = features,
+		.nqueues = p->spec.free_page_reporting ? 4 : 3,
+		.queue_max_size = BALLOON_QUEUE_SIZE,
+		.config = b->config,
+		.config_len = CFG_LEN,
+		.ops = &balloon_ops,
+		.opaque = b,
+	};
+	if (virtio_bus_at(&at, env, &p->place, err) < 0 ||
+	    virtio_device_init(&b->vd, &vp, env->mem, env->ctl, p->loop, &at, err) < 0)
+		return -1;
+	return p->spec.stats_interval_s && p->loop
+		       ? virtio_balloon_set_interval(b, p->spec.stats_interval_s, err)
+		       : 0;
+}
+
+static void balloon_dev_reset(void *dev)
+{
+	virtio_reset(&((struct virtio_balloon *)dev)->vd);
+}
+
+static void balloon_stats(void *dev, const struct stats_sink *out)
+{
+	struct virtio_balloon *b = dev;
+	pthread_mutex_lock(&b->vd.lock);
+	uint64_t v[] = {b->actual,	   b->inflated, b->deflated,
+			b->reported_pages, b->bad_pfns, b->discard_errors};
+	pthread_mutex_unlock(&b->vd.lock);
+	static const char *const names[] = {"actual_pages",   "inflated_pages", "deflated_pages",
+					    "reported_pages", "bad_pfns",	"discard_errors"};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		stats_put(out, names[i], v[i]);
+	virtio_device_stats(&b->vd, out);
+}
+
+const struct device_ops virtio_balloon_device = {
+	.kind = "virtio-balloon",
+	.create = balloon_create,
+	.reset = balloon_dev_reset,
+	.destroy = balloon_destroy,
+	.stats = balloon_stats,
+};
