@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "cli/balloon_spec.h"
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/help.h"
@@ -176,5 +177,25 @@ int cmd_vm_action(int argc, char **argv)
 				   id, (int)e.pid, STOP_WAIT_MS / 1000);
 		usleep(20 * 1000);
 	}
+	return 0;
+}
+
+int cmd_balloon(int argc, char **argv)
+{
+	const char *flag = NULL;
+	int first = parse_ctl_options(argc, argv, &flag);
+	if (first < 0)
+		return 0;
+	if (first + 2 != argc)
+		usage_error("balloon: want an id and a size (vmon balloon ID SIZE; see vmon ps)");
+	struct vmon_error err = {{0}};
+	uint32_t mib;
+	if (balloon_size_parse("balloon", argv[first + 1], &mib, &err) < 0)
+		die_status(VMON_EXIT_USAGE, "%s", err.msg);
+	char dir[REG_PATH_MAX], body[64];
+	runtime_dir(flag, dir, sizeof(dir));
+	snprintf(body, sizeof(body), "{\"amount_mib\":%u}", mib);
+	struct reg_entry e;
+	act(dir, argv[first], "PATCH", "/balloon", body, &e);
 	return 0;
 }

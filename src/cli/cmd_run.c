@@ -16,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "cli/help.h"
+#include "cli/balloon_spec.h"
 #include "cli/parse.h"
 #include "cli/rate_spec.h"
 #include "cli/session.h"
@@ -52,6 +53,7 @@ enum {
 	OPT_VSOCK,
 	OPT_CONSOLE,
 	OPT_RNG,
+	OPT_BALLOON,
 	OPT_ID,
 	OPT_API_SOCK,
 	OPT_NO_API,
@@ -79,6 +81,7 @@ static const struct option run_options[] = {
 	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"console", required_argument, NULL, OPT_CONSOLE},
 	{"rng", required_argument, NULL, OPT_RNG},
+	{"balloon", required_argument, NULL, OPT_BALLOON},
 	{"id", required_argument, NULL, OPT_ID},
 	{"api-sock", required_argument, NULL, OPT_API_SOCK},
 	{"no-api", no_argument, NULL, OPT_NO_API},
@@ -334,6 +337,10 @@ static bool parse_run_options(int argc, char **argv, struct vm_config *cfg, stru
 			cfg->nnets++;
 			break;
 		}
+		case OPT_BALLOON:
+			check_or_die(balloon_spec_parse(optarg, &cfg->balloon, &err), &err);
+			cfg->has_balloon = true;
+			break;
 		case OPT_RNG: {
 			/* --rng bw=...,ops=...: the entropy device's rate limit. */
 			char rest[64];

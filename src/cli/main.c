@@ -57,6 +57,8 @@ int main(int argc, char **argv)
 		return cmd_ps(argc - 1, argv + 1);
 	if (strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0 || strcmp(cmd, "stop") == 0)
 		return cmd_vm_action(argc - 1, argv + 1);
+	if (strcmp(cmd, "balloon") == 0)
+		return cmd_balloon(argc - 1, argv + 1);
 	if (strcmp(cmd, "jail") == 0)
 		return cmd_jail(argc - 1, argv + 1);
 	fprintf(stderr, "vmon: unknown command '%s' (see vmon --help)\n", cmd);

@@ -63,6 +63,7 @@ static const struct {
 	{"vsock", R_VSOCK},
 	{"console", R_CONSOLE},
 	{"rng", R_OTHER_VALUE},
+	{"balloon", R_OTHER_VALUE},
 	{"help", R_FLAG},
 	{"id", R_OTHER_VALUE},
 	{"api-sock", R_API_SOCK},
