@@ -127,7 +127,7 @@ rm -f "$WORK/payload.lz4"
 # --- modules, in dependency order -----------------------------------------
 WANT=(virtio_ring virtio virtio_mmio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
 	virtio_blk failover net_failover virtio_net virtio-rng virtio_console
-	vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport)
+	vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport virtio_balloon)
 # A module file's bytes (Debian may ship them xz-compressed).
 modbytes() { if [[ $1 == *.xz ]]; then xz -dc "$1"; else cat "$1"; fi; }
 declare -A path deps
