@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# virtio-balloon under Debian's Linux guest (make guest: its initramfs loads
+# virtio_balloon) on the software CPU, 512 MiB of RAM. vmon's guest RAM is
+# a memfd, so what the guest touches shows in vmon's RssShmem.
+# Boot 1 (--balloon 0,stats=1):
+#   - inflate: the guest fills 400 MiB of tmpfs and frees it (the host
+#     keeps those pages); `vmon balloon ID 200` inflates by 200 MiB and
+#     vmon's RssShmem drops by at least 180 MiB; the guest's MemTotal drops
+#     by 200 MiB (without deflate_on_oom, Linux takes ballooned pages off
+#     its total);
+#   - deflate: `vmon balloon ID 0` gives them back: MemTotal as before;
+#   - stats: GET /balloon/statistics has the guest's total and free memory
+#     and target/actual; GET /balloon the configuration;
+#   - api-errors: a target above the guest's memory, PUT /balloon after the
+#     start, turning polling off, an unknown field: 400 with fault_message;
+#     a bad --balloon value: one line, status 2.
+# Boot 2 (--balloon 0,free_page_reporting=on):
+#   - reporting: after the guest frees 400 MiB it had filled, vmon's
+#     RssShmem falls by at least 180 MiB with no balloon target at all (the
+#     guest reports free pages; polled until it happens or LIMIT s);
+#   - stats-off: GET /balloon/statistics without stats= is a 400.
+source "$(dirname "$0")/../lib.sh"
+
+G=${GUEST_DIR:-$BUILD/guest}
+P=balloon
+NAMES=("$P-inflate-rss" "$P-inflate-memtotal" "$P-deflate" "$P-stats" "$P-api-errors"
+	"$P-bad-cli" "$P-reporting" "$P-stats-off")
+skip_all() {
+	for n in "${NAMES[@]}"; do skip "$n" "$1"; done
+	exit 0
+}
+for f in bzImage initramfs.cpio.gz; do
+	[ -f "$G/$f" ] || skip_all "no $G/$f (run make guest)"
+done
+zcat "$G/initramfs.cpio.gz" | cpio -t 2>/dev/null | grep -q virtio_balloon.ko ||
+	skip_all "the guest's initramfs has no virtio_balloon module (run make guest again)"
+LIMIT=${BALLOON_LIMIT:-600}
+
+"$VMON" run --backend emu --kernel /nonexistent --balloon 12parsecs >"$TMP/bad.out" 2>"$TMP/bad.err"
+st=$?
+if [ $st = 2 ] && [ "$(wc -l <"$TMP/bad.err")" = 1 ]; then pass "$P-bad-cli"; else
+	fail "$P-bad-cli" "status $st, stderr: $(cat "$TMP/bad.err")"; fi
+
+# boot NAME BALLOON-SPEC: starts the guest with its console on a FIFO that
+# fd 3 keeps open.
+boot() {
+	local name=$1
+	mkfifo "$TMP/$name.in"
+	"$VMON" run --backend emu --id "$name" --kernel "$G/bzImage" \
+		--initrd "$G/initramfs.cpio.gz" --cmdline "console=ttyS0 quiet" --mem 512 \
+		--api-sock "$TMP/$name.sock" --balloon "$2" \
+		<"$TMP/$name.in" >"$TMP/$name.raw" 2>"$TMP/$name.err" &
+	vm_pid=$!
+	exec 3>"$TMP/$name.in"
+	echo "stty cols 4000" >&3
+	SOCK=$TMP/$name.sock
+	CUR=$name
+}
+finish() {
+	echo "poweroff -f" >&3
+	for _ in $(seq 300); do kill -0 $vm_pid 2>/dev/null || break; sleep 0.1; done
+	kill -9 $vm_pid 2>/dev/null
+	wait $vm_pid 2>/dev/null
+	exec 3>&-
+}
+out() { tr -d '\r' <"$TMP/$CUR.raw"; }
+# wait_line REGEX: the guest printed a matching line (false after LIMIT s
+# or when the VM ended).
+wait_line() {
+	for _ in $(seq $((LIMIT * 10))); do
+		out | grep -qE "$1" && return 0
+		kill -0 $vm_pid 2>/dev/null || break
+		sleep 0.1
+	done
+	out | grep -qE "$1"
+}
+value() { out | sed -n "s/^$1=//p" | tail -n1; }
+shmem_kb() { awk '/^RssShmem:/ { print $2 }' "/proc/$vm_pid/status"; }
+req() {
+	local data=()
+	[ $# -ge 3 ] && data=(--data "$3")
+	code=$(curl -s -o "$TMP/body" -w '%{http_code}' --max-time 60 --unix-socket "$SOCK" \
+		-X "$1" "${data[@]}" "http://localhost$2")
+	body=$(cat "$TMP/body" 2>/dev/null)
+}
+# wait_actual MIB: until the balloon holds MIB (GET /balloon/statistics).
+wait_actual() {
+	for _ in $(seq $((LIMIT * 5))); do
+		req GET /balloon/statistics
+		echo "$body" | grep -q "\"actual_mib\":$1," && return 0
+		kill -0 $vm_pid 2>/dev/null || return 1
+		sleep 0.2
+	done
+	return 1
+}
+why() { echo "guest: $(out | tail -c 300 | tr '\n' ' ') stderr: $(head -c 300 "$TMP/$CUR.err")"; }
+
+# ---- boot 1: inflate, deflate, stats, errors ------------------------------
+boot b1 0,stats=1
+cat >&3 <<'EOF'
+echo "TOTAL0=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)"
+dd if=/dev/zero of=/tmp/big bs=1M count=400 2>/dev/null; rm /tmp/big; echo "FILLED=$?"
+EOF
+if ! wait_line '^FILLED=0'; then
+	for n in inflate-rss inflate-memtotal deflate stats api-errors; do
+		fail "$P-$n" "the guest did not fill its memory; $(why)"
+	done
+else
+	r0=$(shmem_kb)
+	"$VMON" balloon b1 200 2>"$TMP/cli.err" || echo "# vmon balloon: $(cat "$TMP/cli.err")" >&2
+	if wait_actual 200; then
+		r1=$(shmem_kb)
+		echo "# RssShmem before $r0 kB, after inflating 200 MiB $r1 kB" >&2
+		if [ $((r0 - r1)) -ge $((180 * 1024)) ]; then pass "$P-inflate-rss"; else
+			fail "$P-inflate-rss" "RssShmem $r0 -> $r1 kB: less than 180 MiB returned"; fi
+		echo 'echo "TOTAL1=$(sed -n "s/^MemTotal: *\([0-9]*\) kB/\1/p" /proc/meminfo)"' >&3
+		wait_line '^TOTAL1=[0-9]'
+		t0=$(value TOTAL0) t1=$(value TOTAL1)
+		if [ -n "$t0" ] && [ -n "$t1" ] && [ $((t0 - t1)) = 204800 ]; then
+			pass "$P-inflate-memtotal"
+		else
+			fail "$P-inflate-memtotal" "MemTotal $t0 -> $t1 kB, want 204800 kB less; $(why)"
+		fi
+		req GET /balloon/statistics
+		if echo "$body" | grep -q '"total_memory":[1-9]' &&
+			echo "$body" | grep -q '"free_memory":[1-9]' &&
+			echo "$body" | grep -q '"target_mib":200,'; then
+			req GET /balloon
+			if echo "$body" | grep -q '"amount_mib":200' &&
+				echo "$body" | grep -q '"stats_polling_interval_s":1'; then
+				pass "$P-stats"
+			else
+				fail "$P-stats" "GET /balloon: $body"
+			fi
+		else
+			fail "$P-stats" "GET /balloon/statistics: $body"
+		fi
+	else
+		fail "$P-inflate-rss" "the balloon never held 200 MiB: $body; $(why)"
+		fail "$P-inflate-memtotal" "no inflation"
+		fail "$P-stats" "no inflation"
+	fi
+	"$VMON" balloon b1 0
+	if wait_actual 0; then
+		echo 'echo "TOTAL2=$(sed -n "s/^MemTotal: *\([0-9]*\) kB/\1/p" /proc/meminfo)"' >&3
+		wait_line '^TOTAL2=[0-9]'
+		if [ "$(value TOTAL2)" = "$(value TOTAL0)" ]; then pass "$P-deflate"; else
+			fail "$P-deflate" "MemTotal $(value TOTAL0) at first, $(value TOTAL2) after the deflate"; fi
+	else
+		fail "$P-deflate" "the balloon did not deflate: $body"
+	fi
+	errs=""
+	req PATCH /balloon '{"amount_mib": 4096}'
+	[ "$code" = 400 ] && echo "$body" | grep -q "more than the guest's memory" || errs="$errs too-big:$code:$body"
+	req PUT /balloon '{"amount_mib": 10, "deflate_on_oom": false}'
+	[ "$code" = 400 ] && echo "$body" | grep -q "fault_message" || errs="$errs put-after-start:$code:$body"
+	req PATCH /balloon/statistics '{"stats_polling_interval_s": 0}'
+	[ "$code" = 400 ] && echo "$body" | grep -q "cannot be turned off" || errs="$errs stats-off:$code:$body"
+	req PATCH /balloon '{"amount_mib": 10, "colour": 1}'
+	[ "$code" = 400 ] && echo "$body" | grep -q "unknown field 'colour'" || errs="$errs field:$code:$body"
+	req PATCH /balloon '{"amount_mib": -1}'
+	[ "$code" = 400 ] || errs="$errs negative:$code:$body"
+	if [ -z "$errs" ]; then pass "$P-api-errors"; else fail "$P-api-errors" "$errs"; fi
+fi
+finish
+
+# ---- boot 2: free page reporting -----------------------------------------
+boot b2 0,free_page_reporting=on
+echo 'dd if=/dev/zero of=/tmp/big bs=1M count=400 2>/dev/null; echo "FILLED=$?"' >&3
+if ! wait_line '^FILLED=0'; then
+	fail "$P-reporting" "the guest did not fill its memory; $(why)"
+else
+	r0=$(shmem_kb)
+	echo 'rm /tmp/big; echo "FREED=$?"' >&3
+	wait_line '^FREED=0'
+	ok=0
+	for _ in $(seq $((LIMIT * 5))); do
+		r1=$(shmem_kb)
+		[ -n "$r1" ] && [ $((r0 - r1)) -ge $((180 * 1024)) ] && { ok=1; break; }
+		kill -0 $vm_pid 2>/dev/null || break
+		sleep 0.2
+	done
+	echo "# reporting: RssShmem $r0 -> $r1 kB" >&2
+	if [ $ok = 1 ]; then pass "$P-reporting"; else
+		fail "$P-reporting" "RssShmem $r0 -> $r1 kB after the guest freed 400 MiB; $(why)"; fi
+fi
+req GET /balloon/statistics
+if [ "$code" = 400 ] && echo "$body" | grep -q "not enabled"; then pass "$P-stats-off"; else
+	fail "$P-stats-off" "HTTP $code: $body"; fi
+finish
