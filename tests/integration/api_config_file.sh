@@ -83,7 +83,8 @@ bad missing-image "drive d: /nonexistent.img" \
 	"{\"boot-source\": {$K}, \"drives\": [{\"drive_id\": \"d\", \"path_on_host\": \"/nonexistent.img\", \"is_root_device\": false}]}"
 bad missing-kernel "cannot open kernel_image_path /nonexistent" \
 	'{"boot-source": {"kernel_image_path": "/nonexistent"}}'
-bad balloon "'balloon' is not supported" "{\"boot-source\": {$K}, \"balloon\": {\"amount_mib\": 1}}"
+bad balloon "the field 'deflate_on_oom' is required" "{\"boot-source\": {$K}, \"balloon\": {\"amount_mib\": 1}}"
+bad mmds "'mmds-config' is not supported" "{\"boot-source\": {$K}, \"mmds-config\": {}}"
 bad duplicate-key "duplicate object key" "{\"boot-source\": {$K}, \"boot-source\": {$K}}"
 bad two-roots "is the root device already" \
 	"{\"boot-source\": {$K}, \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"$img\", \"is_root_device\": true, \"is_read_only\": true}, {\"drive_id\": \"b\", \"path_on_host\": \"$img\", \"is_root_device\": true, \"is_read_only\": true}]}"
