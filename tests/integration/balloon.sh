@@ -3,7 +3,7 @@
 # virtio_balloon) on the software CPU, 512 MiB of RAM. vmon's guest RAM is
 # a memfd, so what the guest touches shows in vmon's RssShmem.
 # Boot 1 (--balloon 0,stats=1):
-#   - inflate: the guest fills 400 MiB of tmpfs and frees it (the host
+#   - inflate: the guest fills 380 MiB of a tmpfs and frees it (the host
 #     keeps those pages); `vmon balloon ID 200` inflates by 200 MiB and
 #     vmon's RssShmem drops by at least 180 MiB; the guest's MemTotal drops
 #     by 200 MiB (without deflate_on_oom, Linux takes ballooned pages off
@@ -15,7 +15,7 @@
 #     start, turning polling off, an unknown field: 400 with fault_message;
 #     a bad --balloon value: one line, status 2.
 # Boot 2 (--balloon 0,free_page_reporting=on):
-#   - reporting: after the guest frees 400 MiB it had filled, vmon's
+#   - reporting: after the guest frees 380 MiB it had filled, vmon's
 #     RssShmem falls by at least 180 MiB with no balloon target at all (the
 #     guest reports free pages; polled until it happens or LIMIT s);
 #   - stats-off: GET /balloon/statistics without stats= is a 400.
@@ -99,7 +99,8 @@ why() { echo "guest: $(out | tail -c 300 | tr '\n' ' ') stderr: $(head -c 300 "$
 boot b1 0,stats=1
 cat >&3 <<'EOF'
 echo "TOTAL0=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)"
-dd if=/dev/zero of=/tmp/big bs=1M count=400 2>/dev/null; rm /tmp/big; echo "FILLED=$?"
+mkdir -p /t && mount -t tmpfs -o size=440m tmpfs /t
+dd if=/dev/zero of=/t/big bs=1M count=380 2>/dev/null; echo "FILLED=$?"; rm /t/big
 EOF
 if ! wait_line '^FILLED=0'; then
 	for n in inflate-rss inflate-memtotal deflate stats api-errors; do
@@ -166,12 +167,13 @@ finish
 
 # ---- boot 2: free page reporting -----------------------------------------
 boot b2 0,free_page_reporting=on
-echo 'dd if=/dev/zero of=/tmp/big bs=1M count=400 2>/dev/null; echo "FILLED=$?"' >&3
+echo 'mkdir -p /t && mount -t tmpfs -o size=440m tmpfs /t' >&3
+echo 'dd if=/dev/zero of=/t/big bs=1M count=380 2>/dev/null; echo "FILLED=$?"' >&3
 if ! wait_line '^FILLED=0'; then
 	fail "$P-reporting" "the guest did not fill its memory; $(why)"
 else
 	r0=$(shmem_kb)
-	echo 'rm /tmp/big; echo "FREED=$?"' >&3
+	echo 'rm /t/big; echo "FREED=$?"' >&3
 	wait_line '^FREED=0'
 	ok=0
 	for _ in $(seq $((LIMIT * 5))); do
@@ -182,7 +184,7 @@ else
 	done
 	echo "# reporting: RssShmem $r0 -> $r1 kB" >&2
 	if [ $ok = 1 ]; then pass "$P-reporting"; else
-		fail "$P-reporting" "RssShmem $r0 -> $r1 kB after the guest freed 400 MiB; $(why)"; fi
+		fail "$P-reporting" "RssShmem $r0 -> $r1 kB after the guest freed 380 MiB; $(why)"; fi
 fi
 req GET /balloon/statistics
 if [ "$code" = 400 ] && echo "$body" | grep -q "not enabled"; then pass "$P-stats-off"; else
