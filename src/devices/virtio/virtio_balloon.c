@@ -282,51 +282,71 @@ static void balloon_destroy(void *dev)
 	free(b);
 }
 
-static int balloon_create(void **out, const struct device_env *env, const void *params,
-			  struct vmon_error *err)
+int virtio_balloon_create(struct virtio_balloon **out, const struct virtio_balloon_spec *spec,
+			  struct guest_mem *gm, struct vm_control *ctl, struct event_loop *loop,
+			  const struct virtio_bus *at, struct vmon_error *err)
 {
-	const struct virtio_balloon_params *p = params;
 	struct virtio_balloon *b = calloc(1, sizeof(*b));
 	*out = b;
 	if (!b)
 		return err_setf(err, "out of memory");
 	b->vd.notify_fd = -1;
 	b->timer = -1;
-	b->spec = p->spec;
-	b->loop = p->loop;
+	b->spec = *spec;
+	b->loop = loop;
 	/* The bitmap covers every guest-physical page up to the end of RAM. */
-	const struct gm_region *last = &env->mem->regions[env->mem->nregions - 1];
+	const struct gm_region *last = &gm->regions[gm->nregions - 1];
 	b->npages = (last->gpa + last->size) / GM_PAGE_SIZE;
 	if (b->npages > UINT32_MAX + 1ULL)
 		b->npages = UINT32_MAX + 1ULL; /* PFNs are 32 bits */
 	b->bitmap = calloc((b->npages + 63) / 64, 8);
 	if (!b->bitmap)
 		return err_setf(err, "out of memory");
-	put_le32(b->config + CFG_NUM_PAGES, p->spec.target_pages);
+	put_le32(b->config + CFG_NUM_PAGES, spec->target_pages);
 	uint64_t features = 1ULL << VIRTIO_BALLOON_F_STATS_VQ;
-	if (p->spec.deflate_on_oom)
+	if (spec->deflate_on_oom)
 		features |= 1ULL << VIRTIO_BALLOON_F_DEFLATE_OOM;
-	if (p->spec.free_page_reporting)
+	if (spec->free_page_reporting)
 		features |= 1ULL << VIRTIO_BALLOON_F_REPORTING;
-	struct virtio_bus at;
 	const struct virtio_params vp = {
 		.name = "virtio-balloon",
 		.device_type = VIRTIO_ID_BALLOON,
 		.class_code = 0x05ff00, /* memory controller, other */
 		.features = features,
-		.nqueues = p->spec.free_page_reporting ? 4 : 3,
+		.nqueues = spec->free_page_reporting ? 4 : 3,
 		.queue_max_size = BALLOON_QUEUE_SIZE,
 		.config = b->config,
 		.config_len = CFG_LEN,
 		.ops = &balloon_ops,
 		.opaque = b,
 	};
-	if (virtio_bus_at(&at, env, &p->place, err) < 0 ||
-	    virtio_device_init(&b->vd, &vp, env->mem, env->ctl, p->loop, &at, err) < 0)
+	if (virtio_device_init(&b->vd, &vp, gm, ctl, loop, at, err) < 0)
 		return -1;
-	return p->spec.stats_interval_s && p->loop
-		       ? virtio_balloon_set_interval(b, p->spec.stats_interval_s, err)
+	return spec->stats_interval_s && loop
+		       ? virtio_balloon_set_interval(b, spec->stats_interval_s, err)
 		       : 0;
+}
+
+struct virtio_device *virtio_balloon_transport(struct virtio_balloon *b)
+{
+	return &b->vd;
+}
+
+void virtio_balloon_destroy(struct virtio_balloon *b)
+{
+	balloon_destroy(b);
+}
+
+static int balloon_create(void **out, const struct device_env *env, const void *params,
+			  struct vmon_error *err)
+{
+	const struct virtio_balloon_params *p = params;
+	struct virtio_bus at;
+	*out = NULL;
+	if (virtio_bus_at(&at, env, &p->place, err) < 0)
+		return -1;
+	return virtio_balloon_create((struct virtio_balloon **)out, &p->spec, env->mem, env->ctl,
+				     p->loop, &at, err);
 }
 
 static void balloon_dev_reset(void *dev)

@@ -60,6 +60,17 @@ struct balloon_stats {
 	uint64_t val[BALLOON_NSTATS];
 };
 
+/* Creates the device on at (virtio_dev.h; NULL: PCI without a host, for
+ * tests) with loop (NULL: no statistics timer; tests drive the queues with
+ * virtio_process_notifications). Returns 0, or -1 with err (then destroy). */
+__attribute__((warn_unused_result)) int
+virtio_balloon_create(struct virtio_balloon **out, const struct virtio_balloon_spec *spec,
+		      struct guest_mem *gm, struct vm_control *ctl, struct event_loop *loop,
+		      const struct virtio_bus *at, struct vmon_error *err);
+struct virtio_device *virtio_balloon_transport(struct virtio_balloon *b);
+/* NULL is a no-op; after the loop stopped. */
+void virtio_balloon_destroy(struct virtio_balloon *b);
+
 /* Firecracker's names of the stats tags: "swap_in", ... "hugetlb_failures". */
 const char *virtio_balloon_stat_name(unsigned tag);
 
