@@ -98,6 +98,11 @@ static void pfn_buffer(struct virtio_balloon *b, const struct virtq_req *req, bo
 {
 	uint8_t buf[PFN_CHUNK * 4];
 	uint64_t total = req->out_bytes - req->out_bytes % 4;
+	if (total > MAX_PFNS_PER_BUF * 4) {
+		guest_log("%s: %llu PFNs in one buffer, only the first %u used", b->vd.name,
+			  (unsigned long long)(total / 4), MAX_PFNS_PER_BUF);
+		total = MAX_PFNS_PER_BUF * 4;
+	}
 	for (uint64_t off = 0; off < total; off += sizeof(buf)) {
 		uint64_t n = total - off < sizeof(buf) ? total - off : sizeof(buf);
 		n = iov_to_buf(req->iov, req->nout, off, buf, n);
@@ -140,7 +145,10 @@ static void report_buffer(struct virtio_balloon *b, const struct virtq_req *req)
 static void stats_buffer(struct virtio_balloon *b, const struct virtq_req *req)
 {
 	uint8_t e[STAT_ENTRY];
-	for (uint64_t off = 0; off + STAT_ENTRY <= req->out_bytes; off += STAT_ENTRY) {
+	uint64_t end = req->out_bytes < MAX_STATS_PER_BUF * STAT_ENTRY
+			       ? req->out_bytes
+			       : MAX_STATS_PER_BUF * STAT_ENTRY;
+	for (uint64_t off = 0; off + STAT_ENTRY <= end; off += STAT_ENTRY) {
 		if (iov_to_buf(req->iov, req->nout, off, e, STAT_ENTRY) != STAT_ENTRY)
 			break;
 		unsigned tag = (unsigned)e[0] | (unsigned)e[1] << 8;
