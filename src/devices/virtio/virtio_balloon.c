@@ -18,8 +18,10 @@
 #define CFG_NUM_PAGES		     0
 #define CFG_ACTUAL		     4
 #define CFG_LEN			     8
-#define PFN_CHUNK		     256 /* PFNs read from a buffer at a time */
-#define STAT_ENTRY		     10	 /* le16 tag, le64 value */
+#define PFN_CHUNK		     256   /* PFNs read from a buffer at a time */
+#define STAT_ENTRY		     10	   /* le16 tag, le64 value */
+#define MAX_PFNS_PER_BUF	     65536 /* Linux sends 256; more is ignored */
+#define MAX_STATS_PER_BUF	     64
 
 enum role { INFLATE, DEFLATE, STATS, REPORTING, NONE };
 
