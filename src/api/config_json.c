@@ -326,10 +326,11 @@ int api_json_net_patch(json_t *o, const char *path_id, struct rl_update *rx, str
 int api_json_machine(json_t *o, bool patch, bool overcommit, struct vm_machine_config *io,
 		     struct vmon_error *err)
 {
-	static const char *const allowed[] = {
-		"vcpu_count",	     "mem_size_mib",	  "smt",
-		"track_dirty_pages", "cpu_template",	  "huge_pages",
-		"vmon_backend",	     "vmon_cpu_features", NULL};
+	static const char *const allowed[] = {"vcpu_count",   "mem_size_mib",
+					      "smt",	      "track_dirty_pages",
+					      "cpu_template", "huge_pages",
+					      "vmon_backend", "vmon_cpu_features",
+					      "vmon_nested",  NULL};
 	const char *what = "machine-config";
 	struct vm_machine_config m = *io;
 	if (!patch) {
@@ -343,7 +344,8 @@ int api_json_machine(json_t *o, bool patch, bool overcommit, struct vm_machine_c
 	    uint_field(o, "vcpu_count", !patch, 1, API_MAX_VCPUS, &vcpus, what, err) < 0 ||
 	    uint_field(o, "mem_size_mib", !patch, 1, (1ULL << 30), &mib, what, err) < 0 ||
 	    bool_field(o, "smt", false, &m.smt, what, err) < 0 ||
-	    bool_field(o, "track_dirty_pages", false, &m.track_dirty_pages, what, err) < 0)
+	    bool_field(o, "track_dirty_pages", false, &m.track_dirty_pages, what, err) < 0 ||
+	    bool_field(o, "vmon_nested", false, &m.nested, what, err) < 0)
 		return -1;
 	if (m.smt)
 		return err_setf(err,
@@ -743,6 +745,8 @@ json_t *api_json_machine_out(const struct vm_machine_config *m)
 			      "vmon_backend", backend_name(m->backend));
 	if (o && m->cpu_features[0])
 		json_object_set_new(o, "vmon_cpu_features", json_string(m->cpu_features));
+	if (o && m->nested)
+		json_object_set_new(o, "vmon_nested", json_true());
 	return o;
 }
 

@@ -74,7 +74,9 @@ int boot_load(struct guest_mem *gm, const struct boot_config *cfg, struct boot_c
 	uint64_t size;
 	if (read_kernel(cfg->kernel_path, &data, &size, err) < 0)
 		return -1;
-	struct boot_image img = {.path = cfg->kernel_path, .data = data, .size = size};
+	struct boot_area area = {.placed = false};
+	struct boot_image img = {
+		.path = cfg->kernel_path, .data = data, .size = size, .area = &area};
 
 	const struct boot_loader *loader = NULL;
 	struct vmon_error why = {.msg = ""};
@@ -99,8 +101,12 @@ int boot_load(struct guest_mem *gm, const struct boot_config *cfg, struct boot_c
 				"binary, nor a Linux bzImage");
 	} else {
 		r = loader->load(gm, cfg, &img, cpu, info, err);
-		if (r == 0)
-			r = boot_gdt_setup(gm, cpu, err);
+		if (r == 0 && !area.placed) /* a loader's mistake: no boot area */
+			r = boot_errf(err, &img, "internal error: the boot area was not placed");
+		if (r == 0) {
+			info->boot_area = area.base;
+			r = boot_gdt_setup(gm, boot_gpa(&img, BOOT_OFF_GDT), cpu, err);
+		}
 	}
 	free(data);
 	if (r < 0) {

@@ -28,16 +28,19 @@
 #include "core/layout.h"
 
 /* vmon's own structures in guest RAM (start_info, memory map, command
- * line, multiboot info, GDT, boot page tables) live in this window; no
- * image segment may overlap it. */
+ * line, multiboot info, GDT, boot page tables) live in one 60 KiB window,
+ * the boot area: at BOOT_AREA_START, or at LAYOUT_BOOT_AREA_ALT when the
+ * image loads over that place. No image segment may overlap the window
+ * chosen (boot_info.boot_area says where it went). */
 #define BOOT_AREA_START LAYOUT_BOOT_AREA_START
 #define BOOT_AREA_END	LAYOUT_BOOT_AREA_END
-/* Fixed places inside the boot area. */
-#define BOOT_INFO_GPA	 LAYOUT_BOOT_INFO	 /* hvm_start_info / multiboot_info + tables */
-#define BOOT_CMDLINE_GPA LAYOUT_BOOT_CMDLINE	 /* command line, NUL-terminated */
-#define BOOT_CMDLINE_MAX LAYOUT_BOOT_CMDLINE_MAX /* bytes including the NUL */
-#define BOOT_GDT_GPA	 LAYOUT_BOOT_GDT
-#define BOOT_PGTABLE_GPA LAYOUT_BOOT_PGTABLE /* identity map for 64-bit entry, if needed */
+#define BOOT_AREA_SIZE	(LAYOUT_BOOT_AREA_END - LAYOUT_BOOT_AREA_START)
+/* Places inside the boot area, as offsets from its start. */
+#define BOOT_OFF_INFO	 (LAYOUT_BOOT_INFO - BOOT_AREA_START)	 /* start_info / multiboot_info */
+#define BOOT_OFF_CMDLINE (LAYOUT_BOOT_CMDLINE - BOOT_AREA_START) /* NUL-terminated */
+#define BOOT_CMDLINE_MAX LAYOUT_BOOT_CMDLINE_MAX		 /* bytes including the NUL */
+#define BOOT_OFF_GDT	 (LAYOUT_BOOT_GDT - BOOT_AREA_START)
+#define BOOT_OFF_PGTABLE (LAYOUT_BOOT_PGTABLE - BOOT_AREA_START) /* 64-bit entry's map */
 /* Legacy area that is never RAM for loaded images: VGA + BIOS ROM. */
 #define BOOT_LEGACY_HOLE_START LAYOUT_LEGACY_HOLE
 #define BOOT_LEGACY_HOLE_END   LAYOUT_LEGACY_HOLE_END
@@ -59,6 +62,7 @@ struct boot_info {
 	const char *protocol;		 /* "pvh", "multiboot", "multiboot-aout", "flat", ... */
 	uint64_t image_start, image_end; /* guest-physical extent of the image */
 	uint64_t initrd_start, initrd_size;
+	uint64_t boot_area; /* where vmon's boot structures went */
 };
 
 /* Loads the kernel (and initrd) into gm and fills cpu. Returns 0, or -1 with

@@ -18,19 +18,44 @@
 /* Kernel files larger than this are refused before reading them. */
 #define BOOT_KERNEL_MAX_FILE (4ULL << 30)
 
-/* Places inside the boot area [BOOT_INFO_GPA, BOOT_CMDLINE_GPA) for the
- * tables that go with the info structure. */
-#define BOOT_MEMMAP_GPA	     0x1100ULL /* memory map (PVH memmap / multiboot mmap) */
-#define BOOT_MODLIST_GPA     0x1300ULL /* module list */
-#define BOOT_LOADER_NAME_GPA 0x1400ULL
-#define BOOT_MODSTR_GPA	     0x1800ULL /* module command line */
-#define BOOT_MODSTR_MAX	     (BOOT_CMDLINE_GPA - BOOT_MODSTR_GPA)
+/* Places inside the boot area, between the info structure and the
+ * command line, for the tables that go with the info structure. */
+#define BOOT_OFF_MEMMAP	     0x100ULL /* memory map (PVH memmap / multiboot mmap) */
+#define BOOT_OFF_MODLIST     0x300ULL /* module list */
+#define BOOT_OFF_LOADER_NAME 0x400ULL
+#define BOOT_OFF_MODSTR	     0x800ULL /* module command line */
+#define BOOT_MODSTR_MAX	     (BOOT_OFF_CMDLINE - BOOT_OFF_MODSTR)
+
+/* Where the boot area may go, in order of preference. */
+#define BOOT_AREA_CANDIDATES 2
+
+/* The boot area of one load: which candidate places the image's ranges
+ * took (boot_check_load_range records them), and, once the loader has
+ * checked every range, the place chosen (boot_area_place). */
+struct boot_area {
+	bool taken[BOOT_AREA_CANDIDATES];
+	bool placed;
+	uint64_t base;
+};
 
 struct boot_image {
 	const char *path;
 	const uint8_t *data;
 	uint64_t size;
+	struct boot_area *area; /* this load's boot area (boot_load's) */
 };
+
+/* Chooses the boot area: the first candidate place that is RAM and that
+ * no range checked so far overlaps. Loaders call it after checking every
+ * range of the image and before writing any boot structure. */
+__attribute__((warn_unused_result)) int
+boot_area_place(const struct guest_mem *gm, const struct boot_image *img, struct vmon_error *err);
+
+/* The guest-physical address of a place in the (placed) boot area. */
+static inline uint64_t boot_gpa(const struct boot_image *img, uint64_t off)
+{
+	return img->area->base + off;
+}
 
 struct boot_loader {
 	const char *name;
@@ -58,8 +83,9 @@ int boot_errf(struct vmon_error *err, const struct boot_image *img, const char *
 const char *boot_fmt_size(char buf[32], uint64_t bytes);
 
 /* Checks that [start, start + size) may receive part of the image: it is
- * guest RAM, and overlaps neither the boot area nor the legacy hole. what
- * names the piece in messages ("segment 2", "image"). */
+ * guest RAM, overlaps neither the legacy hole nor the boot area if it is
+ * placed already, and records which of the boot area's candidate places
+ * it takes. what names the piece in messages ("segment 2", "image"). */
 __attribute__((warn_unused_result)) int
 boot_check_load_range(const struct guest_mem *gm, const struct boot_image *img, const char *what,
 		      uint64_t start, uint64_t size, struct vmon_error *err);
@@ -84,9 +110,11 @@ bool boot_elf_paddr_loaded(const struct elf_file *ef, uint64_t gpa);
 int boot_open_file(const char *what, const char *path, uint64_t *size, struct vmon_error *err);
 int boot_read_fd(int fd, void *dst, uint64_t size);
 
-/* Writes cfg's command line (or "") NUL-terminated at BOOT_CMDLINE_GPA. */
-__attribute__((warn_unused_result)) int
-boot_write_cmdline(struct guest_mem *gm, const struct boot_config *cfg, struct vmon_error *err);
+/* Writes cfg's command line (or "") NUL-terminated in the boot area. */
+__attribute__((warn_unused_result)) int boot_write_cmdline(struct guest_mem *gm,
+							   const struct boot_config *cfg,
+							   const struct boot_image *img,
+							   struct vmon_error *err);
 
 /* Loads cfg->initrd_path page-aligned as high as possible in low RAM, below
  * max_end and above both image_end and 1 MiB. Sets *gpa and *size. */

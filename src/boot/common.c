@@ -43,6 +43,31 @@ static bool overlaps(uint64_t a, uint64_t a_end, uint64_t b, uint64_t b_end)
 	return a < b_end && b < a_end;
 }
 
+static const uint64_t area_candidates[BOOT_AREA_CANDIDATES] = {
+	BOOT_AREA_START,
+	LAYOUT_BOOT_AREA_ALT,
+};
+_Static_assert(LAYOUT_BOOT_AREA_ALT + BOOT_AREA_SIZE <= LAYOUT_EBDA,
+	       "the other place of the boot area ends below the EBDA");
+
+int boot_area_place(const struct guest_mem *gm, const struct boot_image *img,
+		    struct vmon_error *err)
+{
+	struct boot_area *a = img->area;
+	for (unsigned i = 0; i < BOOT_AREA_CANDIDATES; i++) {
+		if (a->taken[i] || !gm_is_ram(gm, area_candidates[i], BOOT_AREA_SIZE))
+			continue;
+		a->base = area_candidates[i];
+		a->placed = true;
+		return 0;
+	}
+	return boot_errf(err, img,
+			 "the image leaves no room for vmon's boot area (60 KiB of RAM at "
+			 "0x%llx or 0x%llx)",
+			 (unsigned long long)area_candidates[0],
+			 (unsigned long long)area_candidates[1]);
+}
+
 int boot_check_load_range(const struct guest_mem *gm, const struct boot_image *img,
 			  const char *what, uint64_t start, uint64_t size, struct vmon_error *err)
 {
@@ -54,17 +79,22 @@ int boot_check_load_range(const struct guest_mem *gm, const struct boot_image *i
 				 "%s at 0x%llx (0x%llx bytes) wraps around the address space", what,
 				 (unsigned long long)start, (unsigned long long)size);
 	uint64_t end = start + size;
-	if (overlaps(start, end, BOOT_AREA_START, BOOT_AREA_END))
+	const struct boot_area *a = img->area;
+	if (a->placed && overlaps(start, end, a->base, a->base + BOOT_AREA_SIZE))
 		return boot_errf(err, img,
 				 "%s [0x%llx-0x%llx) overlaps vmon's boot area [0x%llx-0x%llx)",
 				 what, (unsigned long long)start, (unsigned long long)end,
-				 BOOT_AREA_START, BOOT_AREA_END);
+				 (unsigned long long)a->base,
+				 (unsigned long long)(a->base + BOOT_AREA_SIZE));
 	if (overlaps(start, end, BOOT_LEGACY_HOLE_START, BOOT_LEGACY_HOLE_END))
 		return boot_errf(err, img,
 				 "%s [0x%llx-0x%llx) overlaps the legacy VGA/BIOS hole "
 				 "[0x%llx-0x%llx)",
 				 what, (unsigned long long)start, (unsigned long long)end,
 				 BOOT_LEGACY_HOLE_START, BOOT_LEGACY_HOLE_END);
+	for (unsigned i = 0; i < BOOT_AREA_CANDIDATES; i++)
+		if (overlaps(start, end, area_candidates[i], area_candidates[i] + BOOT_AREA_SIZE))
+			img->area->taken[i] = true;
 	if (gm_is_ram(gm, start, size))
 		return 0;
 	boot_fmt_size(ram, gm->size);
@@ -137,16 +167,18 @@ bool boot_elf_paddr_loaded(const struct elf_file *ef, uint64_t gpa)
 	return false;
 }
 
-int boot_write_cmdline(struct guest_mem *gm, const struct boot_config *cfg, struct vmon_error *err)
+int boot_write_cmdline(struct guest_mem *gm, const struct boot_config *cfg,
+		       const struct boot_image *img, struct vmon_error *err)
 {
 	const char *cmdline = cfg->cmdline ? cfg->cmdline : "";
 	size_t len = strlen(cmdline);
 	if (len > BOOT_CMDLINE_MAX - 1)
 		return err_setf(err, "kernel command line is %zu bytes long; at most %llu allowed",
 				len, BOOT_CMDLINE_MAX - 1);
-	if (gm_write(gm, BOOT_CMDLINE_GPA, cmdline, len + 1) < 0)
+	uint64_t gpa = boot_gpa(img, BOOT_OFF_CMDLINE);
+	if (gm_write(gm, gpa, cmdline, len + 1) < 0)
 		return err_setf(err, "cannot write the command line at 0x%llx: not guest RAM",
-				BOOT_CMDLINE_GPA);
+				(unsigned long long)gpa);
 	return 0;
 }
 

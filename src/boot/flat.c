@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Flat binary: the whole file at --load-addr, entered there in 32-bit
- * protected mode. No boot information beyond the command line at
- * BOOT_CMDLINE_GPA. */
+ * protected mode. No boot information beyond the command line in the
+ * boot area. */
 #include "boot/boot_priv.h"
 
 static int flat_probe(const struct boot_image *img, const struct boot_config *cfg,
@@ -28,7 +28,7 @@ static int flat_load(struct guest_mem *gm, const struct boot_config *cfg,
 				 (unsigned long long)addr);
 	if (gm_write(gm, addr, img->data, img->size) < 0)
 		return boot_errf(err, img, "image: not guest RAM");
-	if (boot_write_cmdline(gm, cfg, err) < 0)
+	if (boot_area_place(gm, img, err) < 0 || boot_write_cmdline(gm, cfg, img, err) < 0)
 		return -1;
 	cpu->mode = BOOT_MODE_PROT32;
 	cpu->rip = addr;

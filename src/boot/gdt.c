@@ -19,7 +19,8 @@ uint64_t boot_gdt_descriptor(uint16_t selector)
 	}
 }
 
-int boot_gdt_setup(struct guest_mem *gm, struct boot_cpu_state *cpu, struct vmon_error *err)
+int boot_gdt_setup(struct guest_mem *gm, uint64_t gpa, struct boot_cpu_state *cpu,
+		   struct vmon_error *err)
 {
 	uint8_t gdt[BOOT_GDT_ENTRIES * 8];
 	for (unsigned i = 0; i < BOOT_GDT_ENTRIES; i++) {
@@ -27,10 +28,10 @@ int boot_gdt_setup(struct guest_mem *gm, struct boot_cpu_state *cpu, struct vmon
 		for (unsigned b = 0; b < 8; b++)
 			gdt[i * 8 + b] = (uint8_t)(d >> (8 * b));
 	}
-	if (gm_write(gm, BOOT_GDT_GPA, gdt, sizeof(gdt)) < 0)
+	if (gm_write(gm, gpa, gdt, sizeof(gdt)) < 0)
 		return err_setf(err, "cannot write the boot GDT at 0x%llx: not guest RAM",
-				(unsigned long long)BOOT_GDT_GPA);
-	cpu->gdt_base = BOOT_GDT_GPA;
+				(unsigned long long)gpa);
+	cpu->gdt_base = gpa;
 	cpu->gdt_limit = sizeof(gdt) - 1;
 	return 0;
 }

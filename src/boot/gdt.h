@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The flat GDT vmon writes at BOOT_GDT_GPA for protected/long-mode entry:
+ * The flat GDT vmon writes in its boot area for protected/long-mode entry:
  *
  *   0x00 null
  *   0x08 BOOT_SEL_CODE64  64-bit code, DPL 0
@@ -26,9 +26,10 @@
  * selector or an unknown one). */
 uint64_t boot_gdt_descriptor(uint16_t selector);
 
-/* Writes the GDT at BOOT_GDT_GPA and sets cpu->gdt_base/gdt_limit.
+/* Writes the GDT at gpa and sets cpu->gdt_base/gdt_limit.
  * Returns 0, or -1 with err set if that page is not RAM. */
-__attribute__((warn_unused_result)) int
-boot_gdt_setup(struct guest_mem *gm, struct boot_cpu_state *cpu, struct vmon_error *err);
+__attribute__((warn_unused_result)) int boot_gdt_setup(struct guest_mem *gm, uint64_t gpa,
+						       struct boot_cpu_state *cpu,
+						       struct vmon_error *err);
 
 #endif

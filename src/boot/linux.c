@@ -10,9 +10,9 @@
 #include "boot/boot_priv.h"
 #include "boot/e820.h"
 
-_Static_assert(LINUX_PT_PML4 == BOOT_PGTABLE_GPA, "page tables live at BOOT_PGTABLE_GPA");
-_Static_assert(LINUX_PT_END <= BOOT_AREA_END, "page tables fit in the boot area");
-_Static_assert(BOOT_INFO_GPA + LINUX_BP_SIZE <= BOOT_CMDLINE_GPA, "zero page fits");
+_Static_assert(BOOT_OFF_PGTABLE + LINUX_PT_SIZE <= BOOT_AREA_SIZE,
+	       "page tables fit in the boot area");
+_Static_assert(BOOT_OFF_INFO + LINUX_BP_SIZE <= BOOT_OFF_CMDLINE, "zero page fits");
 
 static uint16_t le16(const uint8_t *p)
 {
@@ -186,19 +186,19 @@ static int parse(const struct boot_image *img, const struct guest_mem *gm, struc
 
 /* Identity map of [0, 4 GiB) with 2 MiB pages: enough for the kernel, the
  * zero page, the command line and the initrd, all below 4 GiB. */
-static int write_page_tables(struct guest_mem *gm, struct vmon_error *err)
+static int write_page_tables(struct guest_mem *gm, uint64_t pml4, struct vmon_error *err)
 {
-	uint8_t *pt = gm_ptr(gm, LINUX_PT_PML4, LINUX_PT_END - LINUX_PT_PML4);
+	uint8_t *pt = gm_ptr(gm, pml4, LINUX_PT_SIZE);
 	if (!pt)
 		return err_setf(err, "cannot write the boot page tables at 0x%llx: not guest RAM",
-				LINUX_PT_PML4);
+				(unsigned long long)pml4);
 	enum { P = 1, RW = 2, PS = 0x80 };
-	memset(pt, 0, LINUX_PT_END - LINUX_PT_PML4);
-	put64(pt, LINUX_PT_PDPT | P | RW);
-	uint8_t *pdpt = pt + (LINUX_PT_PDPT - LINUX_PT_PML4);
-	uint8_t *pd = pt + (LINUX_PT_PD - LINUX_PT_PML4);
+	memset(pt, 0, LINUX_PT_SIZE);
+	put64(pt, (pml4 + LINUX_PT_PDPT) | P | RW);
+	uint8_t *pdpt = pt + LINUX_PT_PDPT;
+	uint8_t *pd = pt + LINUX_PT_PD;
 	for (uint64_t i = 0; i < 4; i++) {
-		put64(pdpt + 8 * i, (LINUX_PT_PD + i * 0x1000) | P | RW);
+		put64(pdpt + 8 * i, (pml4 + LINUX_PT_PD + i * 0x1000) | P | RW);
 		for (uint64_t j = 0; j < 512; j++) {
 			uint64_t addr = (i << 30) | (j << 21);
 			put64(pd + i * 0x1000 + j * 8, addr | P | RW | PS);
@@ -228,8 +228,10 @@ static int linux_load(struct guest_mem *gm, const struct boot_config *cfg,
 	if (!dst) /* checked by parse() */
 		return boot_errf(err, img, "0x%llx is not guest RAM",
 				 (unsigned long long)li.load_addr);
+	if (boot_area_place(gm, img, err) < 0)
+		return -1;
 	memcpy(dst, img->data + li.setup_size, li.kernel_size);
-	if (boot_write_cmdline(gm, cfg, err) < 0)
+	if (boot_write_cmdline(gm, cfg, img, err) < 0)
 		return -1;
 
 	uint8_t bp[LINUX_BP_SIZE];
@@ -240,7 +242,7 @@ static int linux_load(struct guest_mem *gm, const struct boot_config *cfg,
 	put16(bp + LINUX_HEAP_END_PTR, 0);
 	put16(bp + LINUX_VID_MODE, 0xffff); /* "normal": no video mode was set */
 	put32(bp + LINUX_CODE32_START, (uint32_t)li.load_addr);
-	put32(bp + LINUX_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE_GPA);
+	put32(bp + LINUX_CMD_LINE_PTR, (uint32_t)boot_gpa(img, BOOT_OFF_CMDLINE));
 	put32(bp + LINUX_BP_EXT_CMD_LINE_PTR, 0);
 
 	if (cfg->initrd_path) {
@@ -273,16 +275,18 @@ static int linux_load(struct guest_mem *gm, const struct boot_config *cfg,
 	if (cfg->acpi_rsdp && li.version >= LINUX_VERSION_ACPI_RSDP)
 		put64(bp + LINUX_BP_ACPI_RSDP_ADDR, cfg->acpi_rsdp);
 
-	if (gm_write(gm, BOOT_INFO_GPA, bp, sizeof(bp)) < 0)
-		return err_setf(err, "cannot write the Linux boot_params at 0x%llx", BOOT_INFO_GPA);
-	if (write_page_tables(gm, err) < 0)
+	uint64_t zero_page = boot_gpa(img, BOOT_OFF_INFO), pml4 = boot_gpa(img, BOOT_OFF_PGTABLE);
+	if (gm_write(gm, zero_page, bp, sizeof(bp)) < 0)
+		return err_setf(err, "cannot write the Linux boot_params at 0x%llx",
+				(unsigned long long)zero_page);
+	if (write_page_tables(gm, pml4, err) < 0)
 		return -1;
 
 	cpu->mode = BOOT_MODE_LONG64;
 	cpu->rip = li.load_addr + LINUX_ENTRY64_OFFSET;
-	cpu->rsi = BOOT_INFO_GPA;
-	cpu->rsp = BOOT_PGTABLE_GPA; /* the kernel sets its own stack at once */
-	cpu->cr3 = LINUX_PT_PML4;
+	cpu->rsi = zero_page;
+	cpu->rsp = pml4; /* the kernel sets its own stack at once */
+	cpu->cr3 = pml4;
 	info->protocol = "linux";
 	info->image_start = li.load_addr;
 	info->image_end = li.load_addr + li.init_size;

@@ -7,7 +7,8 @@
  * little-endian. vmon touches only the fields named here, so it keeps the
  * zero page as bytes rather than a full C struct.
  *
- * What the loader puts where (guest-physical):
+ * What the loader puts where (guest-physical; the first four in the boot
+ * area, at 0x90000 + the same offsets when the kernel loads over 0x1000):
  *   0x1000  boot_params (4 KiB): the image's setup header, e820 table, ...
  *   0x3000  the command line (NUL-terminated)
  *   0x4000  boot GDT (boot_gdt_setup)
@@ -81,9 +82,10 @@
 #define LINUX_DEFAULT_LOAD   0x100000ULL
 
 /* Identity page tables for the 64-bit entry. */
-#define LINUX_PT_PML4 LAYOUT_BOOT_PGTABLE
-#define LINUX_PT_PDPT (LAYOUT_BOOT_PGTABLE + 0x1000)
-#define LINUX_PT_PD   (LAYOUT_BOOT_PGTABLE + 0x2000) /* 4 pages: 0xa000-0xdfff */
-#define LINUX_PT_END  (LAYOUT_BOOT_PGTABLE + 0x6000)
+/* The identity map's pages, as offsets from its start (the boot area's
+ * page-table place). */
+#define LINUX_PT_PDPT 0x1000ULL
+#define LINUX_PT_PD   0x2000ULL /* 4 pages */
+#define LINUX_PT_SIZE 0x6000ULL
 
 #endif

@@ -169,7 +169,7 @@ static int mb_load(struct guest_mem *gm, const struct boot_config *cfg,
 	} else if (load_elf(gm, img, &start, &end, &entry, err) < 0) {
 		return -1;
 	}
-	if (boot_write_cmdline(gm, cfg, err) < 0)
+	if (boot_area_place(gm, img, err) < 0 || boot_write_cmdline(gm, cfg, img, err) < 0)
 		return -1;
 
 	struct multiboot_info mbi;
@@ -179,8 +179,8 @@ static int mb_load(struct guest_mem *gm, const struct boot_config *cfg,
 	mbi.mem_lower = (uint32_t)(e820_lower_ram(gm) >> 10);
 	uint64_t upper = e820_upper_ram(gm) >> 10;
 	mbi.mem_upper = upper > UINT32_MAX ? UINT32_MAX : (uint32_t)upper;
-	mbi.cmdline = BOOT_CMDLINE_GPA;
-	mbi.mods_addr = BOOT_MODLIST_GPA;
+	mbi.cmdline = (uint32_t)boot_gpa(img, BOOT_OFF_CMDLINE);
+	mbi.mods_addr = (uint32_t)boot_gpa(img, BOOT_OFF_MODLIST);
 
 	if (cfg->initrd_path) {
 		size_t slen = strlen(cfg->initrd_path);
@@ -192,10 +192,10 @@ static int mb_load(struct guest_mem *gm, const struct boot_config *cfg,
 		struct multiboot_mod mod = {
 			.mod_start = (uint32_t)gpa,
 			.mod_end = (uint32_t)(gpa + size),
-			.string = BOOT_MODSTR_GPA,
+			.string = (uint32_t)boot_gpa(img, BOOT_OFF_MODSTR),
 		};
-		if (gm_write(gm, BOOT_MODSTR_GPA, cfg->initrd_path, slen + 1) < 0 ||
-		    gm_write(gm, BOOT_MODLIST_GPA, &mod, sizeof(mod)) < 0)
+		if (gm_write(gm, boot_gpa(img, BOOT_OFF_MODSTR), cfg->initrd_path, slen + 1) < 0 ||
+		    gm_write(gm, boot_gpa(img, BOOT_OFF_MODLIST), &mod, sizeof(mod)) < 0)
 			return err_setf(err, "cannot write the multiboot module list");
 		mbi.mods_count = 1;
 		info->initrd_start = gpa;
@@ -211,20 +211,20 @@ static int mb_load(struct guest_mem *gm, const struct boot_config *cfg,
 						      .addr = map[i].addr,
 						      .len = map[i].size,
 						      .type = map[i].type};
-	mbi.mmap_addr = BOOT_MEMMAP_GPA;
+	mbi.mmap_addr = (uint32_t)boot_gpa(img, BOOT_OFF_MEMMAP);
 	mbi.mmap_length = (uint32_t)((size_t)n * sizeof(mm[0]));
-	mbi.boot_loader_name = BOOT_LOADER_NAME_GPA;
+	mbi.boot_loader_name = (uint32_t)boot_gpa(img, BOOT_OFF_LOADER_NAME);
 
 	static const char name[] = "vmon";
-	if (gm_write(gm, BOOT_MEMMAP_GPA, mm, mbi.mmap_length) < 0 ||
-	    gm_write(gm, BOOT_LOADER_NAME_GPA, name, sizeof(name)) < 0 ||
-	    gm_write(gm, BOOT_INFO_GPA, &mbi, sizeof(mbi)) < 0)
+	if (gm_write(gm, boot_gpa(img, BOOT_OFF_MEMMAP), mm, mbi.mmap_length) < 0 ||
+	    gm_write(gm, boot_gpa(img, BOOT_OFF_LOADER_NAME), name, sizeof(name)) < 0 ||
+	    gm_write(gm, boot_gpa(img, BOOT_OFF_INFO), &mbi, sizeof(mbi)) < 0)
 		return err_setf(err, "cannot write the multiboot information");
 
 	cpu->mode = BOOT_MODE_PROT32;
 	cpu->rip = entry;
 	cpu->rax = MULTIBOOT_BOOTLOADER_MAGIC;
-	cpu->rbx = BOOT_INFO_GPA;
+	cpu->rbx = boot_gpa(img, BOOT_OFF_INFO);
 	info->protocol = aout ? "multiboot-aout" : "multiboot";
 	info->image_start = start;
 	info->image_end = end;

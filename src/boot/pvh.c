@@ -74,16 +74,16 @@ static int pvh_load(struct guest_mem *gm, const struct boot_config *cfg,
 	if (!boot_elf_paddr_loaded(&ef, entry))
 		return boot_errf(err, img, "PVH entry point 0x%llx is not inside a loaded segment",
 				 (unsigned long long)entry);
-	if (boot_write_cmdline(gm, cfg, err) < 0)
+	if (boot_area_place(gm, img, err) < 0 || boot_write_cmdline(gm, cfg, img, err) < 0)
 		return -1;
 
 	struct hvm_start_info si = {
 		.magic = HVM_START_MAGIC,
 		.version = HVM_START_VERSION,
 		.flags = 0,
-		.cmdline_paddr = BOOT_CMDLINE_GPA,
+		.cmdline_paddr = boot_gpa(img, BOOT_OFF_CMDLINE),
 		.rsdp_paddr = cfg->acpi_rsdp,
-		.memmap_paddr = BOOT_MEMMAP_GPA,
+		.memmap_paddr = boot_gpa(img, BOOT_OFF_MEMMAP),
 	};
 
 	if (cfg->initrd_path) {
@@ -91,10 +91,10 @@ static int pvh_load(struct guest_mem *gm, const struct boot_config *cfg,
 		if (boot_load_initrd(gm, cfg, end, E820_4G, &gpa, &size, err) < 0)
 			return -1;
 		struct hvm_modlist_entry mod = {.paddr = gpa, .size = size};
-		if (gm_write(gm, BOOT_MODLIST_GPA, &mod, sizeof(mod)) < 0)
+		if (gm_write(gm, boot_gpa(img, BOOT_OFF_MODLIST), &mod, sizeof(mod)) < 0)
 			return err_setf(err, "cannot write the PVH module list");
 		si.nr_modules = 1;
-		si.modlist_paddr = BOOT_MODLIST_GPA;
+		si.modlist_paddr = boot_gpa(img, BOOT_OFF_MODLIST);
 		info->initrd_start = gpa;
 		info->initrd_size = size;
 	}
@@ -107,13 +107,13 @@ static int pvh_load(struct guest_mem *gm, const struct boot_config *cfg,
 		mm[i] = (struct hvm_memmap_table_entry){
 			.addr = map[i].addr, .size = map[i].size, .type = map[i].type};
 	si.memmap_entries = (uint32_t)n;
-	if (gm_write(gm, BOOT_MEMMAP_GPA, mm, (uint64_t)n * sizeof(mm[0])) < 0 ||
-	    gm_write(gm, BOOT_INFO_GPA, &si, sizeof(si)) < 0)
+	if (gm_write(gm, boot_gpa(img, BOOT_OFF_MEMMAP), mm, (uint64_t)n * sizeof(mm[0])) < 0 ||
+	    gm_write(gm, boot_gpa(img, BOOT_OFF_INFO), &si, sizeof(si)) < 0)
 		return err_setf(err, "cannot write the PVH start info");
 
 	cpu->mode = BOOT_MODE_PROT32;
 	cpu->rip = entry;
-	cpu->rbx = BOOT_INFO_GPA;
+	cpu->rbx = boot_gpa(img, BOOT_OFF_INFO);
 	info->protocol = "pvh";
 	info->image_start = start;
 	info->image_end = end;

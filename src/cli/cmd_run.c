@@ -42,6 +42,7 @@ enum {
 	OPT_CPUS,
 	OPT_BACKEND,
 	OPT_CPU_FEATURES,
+	OPT_NESTED,
 	OPT_SERIAL,
 	OPT_LOAD_ADDR,
 	OPT_DEBUG_EXIT,
@@ -70,6 +71,7 @@ static const struct option run_options[] = {
 	{"cpus", required_argument, NULL, OPT_CPUS},
 	{"backend", required_argument, NULL, OPT_BACKEND},
 	{"cpu-features", required_argument, NULL, OPT_CPU_FEATURES},
+	{"nested", no_argument, NULL, OPT_NESTED},
 	{"serial", required_argument, NULL, OPT_SERIAL},
 	{"load-addr", required_argument, NULL, OPT_LOAD_ADDR},
 	{"debug-exit", required_argument, NULL, OPT_DEBUG_EXIT},
@@ -297,6 +299,7 @@ static bool parse_run_options(int argc, char **argv, struct vm_config *cfg, stru
 			copy_arg(cfg->machine.cpu_features, sizeof(cfg->machine.cpu_features),
 				 "--cpu-features", optarg);
 			break;
+		case OPT_NESTED: cfg->machine.nested = true; break;
 		case OPT_SERIAL:
 			check_or_die(chardev_parse(optarg, &cfg->serial, &err), &err);
 			break;

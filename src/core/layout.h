@@ -8,7 +8,8 @@
  *
  *   0x00000000  RAM; vmon's boot area [0x1000, 0x10000): boot info 0x1000,
  *               command line 0x3000, GDT 0x4000, identity page tables
- *               0x8000-0xe000
+ *               0x8000-0xe000 (at [0x90000, 0x9f000) instead, same
+ *               offsets, when the image loads over [0x1000, 0x10000))
  *   0x0009fc00  EBDA (reserved): the MP table
  *   0x000a0000  legacy hole (never RAM for images): VGA, BIOS area
  *   0x000e0000    ACPI tables (RSDP first) up to 0xf0000
@@ -68,8 +69,12 @@
 #define LAYOUT_IOAPIC_PINS	  24
 
 /* ---- Guest-physical addresses ---- */
-#define LAYOUT_BOOT_AREA_START	0x1000ULL
-#define LAYOUT_BOOT_AREA_END	0x10000ULL
+#define LAYOUT_BOOT_AREA_START 0x1000ULL
+#define LAYOUT_BOOT_AREA_END   0x10000ULL
+/* Where the boot area moves when an image loads over the one above (images
+ * below 64 KiB: real-mode style test programs): the same 60 KiB just
+ * under the EBDA. The places below keep their offsets from the start. */
+#define LAYOUT_BOOT_AREA_ALT	0x90000ULL
 #define LAYOUT_BOOT_INFO	0x1000ULL /* hvm_start_info / multiboot_info / boot_params */
 #define LAYOUT_BOOT_CMDLINE	0x3000ULL
 #define LAYOUT_BOOT_CMDLINE_MAX 0x1000ULL

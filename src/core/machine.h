@@ -41,6 +41,9 @@ struct machine {
 	/* The guest-visible CPU features asked for (--cpu-features); NULL:
 	 * everything the backend offers. Read by the backend's create(). */
 	const struct cpu_model *cpu_model;
+	/* --nested: offer the guest the host's virtualization extension
+	 * (SVM or VMX) so it can run its own KVM guests. */
+	bool nested;
 };
 
 #endif

@@ -52,6 +52,7 @@ static const struct {
 	{"cpus", R_OTHER_VALUE},
 	{"backend", R_BACKEND},
 	{"cpu-features", R_OTHER_VALUE},
+	{"nested", R_FLAG},
 	{"serial", R_SERIAL},
 	{"load-addr", R_OTHER_VALUE},
 	{"debug-exit", R_OTHER_VALUE},

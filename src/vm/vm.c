@@ -238,6 +238,7 @@ int vm_create(struct vm **out, const struct vm_config *cfg, struct vmon_error *e
 	m->backend = vm_backend_resolve(cfg->machine.backend);
 	m->trace_unclaimed_io = cfg->trace_io;
 	m->cpu_model = &vm->cfg.machine.cpu_model;
+	m->nested = cfg->machine.nested;
 	bus_init(&m->pio, "port I/O");
 	bus_init(&m->mmio, "MMIO");
 

@@ -2,6 +2,7 @@
 #include "vm/vm_config.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/machine.h"
 #include "devices/virtio/virtio_net.h"
@@ -93,8 +94,32 @@ int vm_config_validate(const struct vm_config *c, struct vmon_error *err)
 	return 0;
 }
 
+/* The same image twice, once writable: the second open would find the
+ * first one's lock and blame "another process"; say what is wrong. */
+static int check_drive_twice(const struct vm_config *c, struct vmon_error *err)
+{
+	struct stat st[VM_MAX_DISKS];
+	bool known[VM_MAX_DISKS] = {false};
+	for (unsigned i = 0; i < c->ndrives && i < VM_MAX_DISKS; i++) {
+		known[i] = stat(c->drives[i].path, &st[i]) == 0;
+		for (unsigned j = 0; j < i && known[i]; j++) {
+			if (!known[j] || st[i].st_dev != st[j].st_dev ||
+			    st[i].st_ino != st[j].st_ino)
+				continue;
+			if (!c->drives[i].ro || !c->drives[j].ro)
+				return err_setf(err,
+						"--disk %s: the same image as drive '%s': a "
+						"writable image can be attached only once",
+						c->drives[i].path, c->drives[j].id);
+		}
+	}
+	return 0;
+}
+
 int vm_config_check_host(const struct vm_config *c, struct vmon_error *err)
 {
+	if (check_drive_twice(c, err) < 0)
+		return -1;
 	for (unsigned i = 0; i < c->ndrives; i++) {
 		const struct vm_drive_config *d = &c->drives[i];
 		struct virtio_blk_spec spec = {

@@ -51,6 +51,7 @@ struct vm_machine_config {
 	enum vm_backend_choice backend;
 	struct cpu_model cpu_model; /* --cpu-features (zero: the backend's max) */
 	char cpu_features[256];	    /* its text, for GET /machine-config ("": none) */
+	bool nested;		    /* --nested: SVM/VMX for the guest (KVM only) */
 	/* Firecracker's fields, kept for GET /machine-config: vmon does not
 	 * model SMT siblings, and dirty tracking comes with migration. */
 	bool smt, track_dirty_pages;

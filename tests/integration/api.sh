@@ -83,6 +83,8 @@ for b in $(usable_backends); do
 	bad "api-$b-backend" PATCH /machine-config '{"vmon_backend": "qemu"}' "'vmon_backend' must be"
 	bad "api-$b-cpu-features" PATCH /machine-config '{"vmon_cpu_features": "x86-64-v9"}' \
 		"'vmon_cpu_features':"
+	bad "api-$b-nested-type" PATCH /machine-config '{"vmon_nested": "yes"}' \
+		"'vmon_nested' must be true or false"
 	bad "api-$b-id-mismatch" PUT /drives/d1 \
 		"{\"drive_id\": \"d2\", \"path_on_host\": \"$TMP/x\", \"is_root_device\": false}" \
 		"does not match"

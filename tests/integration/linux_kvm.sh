@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib.sh"
 
 WHY="no hardware virtualization on this host (no vmx/svm with kvm_intel/kvm_amd): KVM cannot run Linux here"
 if ! grep -qwE 'vmx|svm' /proc/cpuinfo || ! ls /sys/module 2>/dev/null | grep -qE '^kvm_(intel|amd)$'; then
-	for n in shell uname checksum sleep virtio dmesg poweroff nproc concurrent reboot; do
+	for n in shell uname checksum sleep virtio dmesg poweroff nproc concurrent reboot ctrl-alt-del nested; do
 		skip "linux-kvm-$n" "$WHY"
 	done
 	LINUX_VIRTIO_SKIP=$WHY LINUX_BACKEND=kvm bash "$(dirname "$0")/linux_virtio.sh"

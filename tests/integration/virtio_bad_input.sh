@@ -49,6 +49,11 @@ bad console-transport "console: transport 'isa' in .* is not pci or mmio" $V --c
 bad too-many-mmio-mixed "vsock: at most 4 devices with transport=mmio" $V $(for i in $(seq 2); do printf -- '--disk %s ' "$TMP/ok.img,ro,transport=mmio"; done) --net user,transport=mmio --net user,transport=mmio --vsock "3,unix:$TMP/v.sock,transport=mmio"
 bad too-many "at most 16" $V $(for i in $(seq 17); do printf -- '--disk %s ' "$TMP/ok.img,ro"; done)
 # An image locked by a running VM: tests/integration/disk_lock.sh.
+# The same image twice: named as such, not as "in use by another process";
+# twice read-only is fine (shared locks), so only the writable case fails.
+ln -f "$TMP/ok.img" "$TMP/ok-link.img"
+bad twice "ok-link.img: the same image as drive .*attached only once" $V --disk "$TMP/ok.img" --disk "$TMP/ok-link.img"
+bad twice-one-ro "the same image as drive .*attached only once" $V --disk "$TMP/ok.img,ro" --disk "$TMP/ok.img"
 # FIFOs: refused at once, never a blocking open() (timeout makes a hang a
 # failure). A file: console needs a reader on its FIFO when vmon starts.
 mkfifo "$TMP/fifo"

@@ -22,6 +22,13 @@
 #include "boot/multiboot.h"
 #include "boot/pvh.h"
 
+/* Where vmon's boot structures go when the image leaves the boot area's
+ * first place free (every image here unless a test says otherwise). */
+#define BOOT_INFO_GPA	 (BOOT_AREA_START + BOOT_OFF_INFO)
+#define BOOT_CMDLINE_GPA (BOOT_AREA_START + BOOT_OFF_CMDLINE)
+#define BOOT_GDT_GPA	 (BOOT_AREA_START + BOOT_OFF_GDT)
+#define BOOT_PGTABLE_GPA (BOOT_AREA_START + BOOT_OFF_PGTABLE)
+
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)
 
@@ -372,16 +379,21 @@ static bool all_bytes(const uint8_t *p, uint8_t v, size_t n)
 	return true;
 }
 
-static void check_gdt(struct guest_mem *gm, const struct boot_cpu_state *cpu)
+static void check_gdt_at(struct guest_mem *gm, const struct boot_cpu_state *cpu, uint64_t at)
 {
-	assert_int_equal(cpu->gdt_base, BOOT_GDT_GPA);
+	assert_int_equal(cpu->gdt_base, at);
 	assert_int_equal(cpu->gdt_limit, 31);
-	uint8_t *g = gpa(gm, BOOT_GDT_GPA, 32);
+	uint8_t *g = gpa(gm, at, 32);
 	assert_true(all_bytes(g, 0, 8));
 	assert_int_equal(elf_le64(g + BOOT_SEL_CODE64), 0x00af9b000000ffffULL);
 	assert_int_equal(elf_le64(g + BOOT_SEL_CODE32), 0x00cf9b000000ffffULL);
 	assert_int_equal(elf_le64(g + BOOT_SEL_DATA), 0x00cf93000000ffffULL);
 	assert_int_equal(boot_gdt_descriptor(BOOT_SEL_DATA), 0x00cf93000000ffffULL);
+}
+
+static void check_gdt(struct guest_mem *gm, const struct boot_cpu_state *cpu)
+{
+	check_gdt_at(gm, cpu, BOOT_GDT_GPA);
 }
 
 static void check_segments_loaded(struct guest_mem *gm)
@@ -845,7 +857,7 @@ static void test_mb_aout_inconsistent(void **state)
 		{0x100040, 0x100000, 0x102000, 0x101000, 0x100080, "below load_end_addr"},
 		{0x100040, 0x100000, 0, 0x110000, 0x110000, "outside the image"},
 		{0x100040, 0x100000, 0, 0, 0xfff00, "outside the image"},
-		{0x40, 0, 0, 0, 0x40, "boot area"},
+		{0x40, 0, 0, 0x9f000, 0x40, "leaves no room for vmon's boot area"},
 		{0xfffff040, 0xfffff000, 0, 0, 0xfffff080, "extends above 4 GiB"},
 		{0xffff0040, 0xffff0000, 0, 0, 0xffff0080, "lies outside guest RAM (16 MiB)"},
 	};
@@ -933,13 +945,41 @@ static void test_flat(void **state)
 	gm_destroy(&gm);
 }
 
+/* An image below 64 KiB (a real-mode style test program at 0x8000): vmon
+ * moves its boot structures to the boot area's other place. */
+static void test_flat_low_image_moves_boot_area(void **state)
+{
+	uint8_t f[3000] = {0x90, 0xf4};
+	struct boot_config cfg = {.kernel_path = tmp_write("flat-low.bin", f, sizeof(f)),
+				  .has_load_addr = true,
+				  .load_addr = 0x8000,
+				  .cmdline = "low"};
+	struct guest_mem gm;
+	struct boot_cpu_state cpu;
+	struct boot_info info;
+	gm_new(&gm, 4 * MiB);
+	load_ok(&gm, &cfg, &cpu, &info);
+	assert_int_equal(cpu.rip, 0x8000);
+	assert_memory_equal(gpa(&gm, 0x8000, sizeof(f)), f, sizeof(f));
+	assert_int_equal(info.boot_area, LAYOUT_BOOT_AREA_ALT);
+	assert_string_equal((char *)gpa(&gm, LAYOUT_BOOT_AREA_ALT + BOOT_OFF_CMDLINE, 4), "low");
+	check_gdt_at(&gm, &cpu, LAYOUT_BOOT_AREA_ALT + BOOT_OFF_GDT);
+	gm_destroy(&gm);
+}
+
 static void test_flat_rejections(void **state)
 {
 	uint8_t f[3000] = {1};
 	struct boot_config cfg = {.kernel_path = tmp_write("flat2.bin", f, sizeof(f)),
 				  .has_load_addr = true,
 				  .load_addr = 0x2000};
-	load_fails(&cfg, 4 * MiB, "overlaps vmon's boot area [0x1000-0x10000)");
+	/* Over both places of the boot area. */
+	static uint8_t big[0x90000];
+	struct boot_config both = {.kernel_path = tmp_write("flat-big.bin", big, sizeof(big)),
+				   .has_load_addr = true,
+				   .load_addr = 0x8000};
+	load_fails(&both, 4 * MiB,
+		   "leaves no room for vmon's boot area (60 KiB of RAM at 0x1000 or 0x90000)");
 	cfg.load_addr = 0x9f800;
 	load_fails(&cfg, 4 * MiB, "overlaps the legacy VGA/BIOS hole");
 	cfg.load_addr = 0x3ffc00;
@@ -1098,7 +1138,18 @@ static void test_segment_overlaps_boot_area(void **state)
 	t.seg[1].memsz = 0x1800;
 	struct img im = build_elf(&t);
 	struct boot_config cfg = {.kernel_path = write_img("bootarea.elf", &im)};
-	load_fails(&cfg, 64 * MiB, "segment 1 [0xf000-0x10800) overlaps vmon's boot area");
+	struct guest_mem gm;
+	struct boot_cpu_state cpu;
+	struct boot_info info;
+	gm_new(&gm, 64 * MiB);
+	load_ok(&gm, &cfg, &cpu, &info); /* the boot area moves out of its way */
+	assert_int_equal(info.boot_area, LAYOUT_BOOT_AREA_ALT);
+	assert_int_equal(cpu.rbx, LAYOUT_BOOT_AREA_ALT + BOOT_OFF_INFO);
+	struct hvm_start_info si;
+	assert_int_equal(gm_read(&gm, &si, cpu.rbx, sizeof(si)), 0);
+	assert_int_equal(si.magic, HVM_START_MAGIC);
+	assert_int_equal(si.cmdline_paddr, LAYOUT_BOOT_AREA_ALT + BOOT_OFF_CMDLINE);
+	gm_destroy(&gm);
 
 	t.seg[1].paddr = 0xff000;
 	im = build_elf(&t);
@@ -1287,6 +1338,7 @@ int main(void)
 		cmocka_unit_test(test_mb_header_not_found),
 		cmocka_unit_test(test_mb_truncated_header),
 		cmocka_unit_test(test_flat),
+		cmocka_unit_test(test_flat_low_image_moves_boot_area),
 		cmocka_unit_test(test_flat_rejections),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_empty_file),

@@ -19,6 +19,13 @@
 #include "boot/e820.h"
 #include "boot/linux.h"
 
+/* Where vmon's boot structures go when the image leaves the boot area's
+ * first place free (every image here unless a test says otherwise). */
+#define BOOT_INFO_GPA	 (BOOT_AREA_START + BOOT_OFF_INFO)
+#define BOOT_CMDLINE_GPA (BOOT_AREA_START + BOOT_OFF_CMDLINE)
+#define BOOT_GDT_GPA	 (BOOT_AREA_START + BOOT_OFF_GDT)
+#define BOOT_PGTABLE_GPA (BOOT_AREA_START + BOOT_OFF_PGTABLE)
+
 #define KiB (1ULL << 10)
 #define MiB (1ULL << 20)
 
@@ -276,15 +283,14 @@ static void test_load(void **state)
 	assert_int_equal(get64(bp + LINUX_BP_E820_TABLE + 16 * LINUX_BP_E820_ENTRY_SIZE), 0);
 
 	/* Page tables: identity, 2 MiB pages, all of [0, 4 GiB). */
-	const uint8_t *pt = gpa(&gm, LINUX_PT_PML4, LINUX_PT_END - LINUX_PT_PML4);
-	assert_int_equal(get64(pt), LINUX_PT_PDPT | 3);
+	const uint8_t *pt = gpa(&gm, BOOT_PGTABLE_GPA, LINUX_PT_SIZE);
+	assert_int_equal(get64(pt), (BOOT_PGTABLE_GPA + LINUX_PT_PDPT) | 3);
 	assert_int_equal(get64(pt + 8), 0);
 	for (uint64_t va = 0; va < (4ULL << 30); va += 0x1234567) {
-		uint64_t pdpte =
-			get64(pt + (LINUX_PT_PDPT - LINUX_PT_PML4) + ((va >> 30) & 511) * 8);
+		uint64_t pdpte = get64(pt + LINUX_PT_PDPT + ((va >> 30) & 511) * 8);
 		assert_true(pdpte & 1);
-		uint64_t pde =
-			get64(pt + ((pdpte & ~0xfffULL) - LINUX_PT_PML4) + ((va >> 21) & 511) * 8);
+		uint64_t pde = get64(pt + ((pdpte & ~0xfffULL) - BOOT_PGTABLE_GPA) +
+				     ((va >> 21) & 511) * 8);
 		assert_int_equal(pde & 0x83, 0x83);
 		assert_int_equal((pde & ~0x1fffffULL) | (va & 0x1fffff), va);
 	}

@@ -33,6 +33,12 @@ static int emu_create(struct machine *m, struct vmon_error *err)
 	struct emu_vm *vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return err_setf(err, "emu: out of memory");
+	if (m->nested) {
+		free(vm);
+		return err_setf(err, "--nested: the software CPU offers no virtualization "
+				     "extension (SVM) yet; nesting needs --backend kvm on a "
+				     "host whose KVM allows it");
+	}
 	vm->m = m;
 	vm->tsc_base = __builtin_ia32_rdtsc();
 	if (emu_decode_init(vm)) {

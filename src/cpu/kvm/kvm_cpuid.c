@@ -5,8 +5,10 @@
  * (src/cpu/cpu_model.h: the one the software CPU reports too), plus
  * per-vCPU topology (APIC ids).
  *
- * Hidden: VMX/SVM (no nested virtualisation; SVM's feature leaf 0x8000000a
- * goes with it, or Linux would list npt, vgif... for a CPU without svm),
+ * Hidden: VMX/SVM unless --nested asks for them (SVM's feature leaf
+ * 0x8000000a goes with it, or Linux would list npt, vgif... for a CPU
+ * without svm; KVM reports either bit in KVM_GET_SUPPORTED_CPUID only
+ * when its module's nested parameter is on, so the bit is the test),
  * the PMU on Intel (leaf 0xa, PDCM) and AMD (PERFCTR_CORE/NB/LLC, leaf
  * 0x80000022; KVM's side is kvm_pmu.c), MONITOR, debug store, thermal.
  * Topology (api.rst, "CPU topology"): KVM returns the host's or zeroes
@@ -16,6 +18,7 @@
  * leaf 0x80000008 ECX (cores per package, APIC id bits) says the same.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -35,6 +38,8 @@
 	((1u << 21) /* DS */ | (1u << 22) /* ACPI thermal */ | (1u << 29) /* TM */ |               \
 	 (1u << 31) /* PBE */)
 #define L1_ECX_HYPERVISOR (1u << 31)
+#define L1_ECX_VMX	  (1u << 5)
+#define L80000001_ECX_SVM (1u << 2)
 #define L80000001_ECX_HIDE                                                                         \
 	((1u << 2) /* SVM */ | (1u << 23) /* PERFCTR_CORE */ | (1u << 24) /* PERFCTR_NB */ |       \
 	 (1u << 28) /* PERFCTR_LLC */)
@@ -97,7 +102,42 @@ static void apply_model(struct kvm_cpuid2 *c, const struct cpu_featureset *set)
 		d0->ebx = size;
 }
 
-int kvm_cpuid_probe(struct kvm_vm_state *k, const struct cpu_model *model, struct vmon_error *err)
+/* Why KVM offers no SVM/VMX: its module's nested parameter, where /sys
+ * says (a jail may have no /sys). */
+static int nested_refused(bool amd, struct vmon_error *err)
+{
+	const char *mod = amd ? "kvm_amd" : "kvm_intel";
+	char path[64], val[8] = "";
+	snprintf(path, sizeof(path), "/sys/module/%s/parameters/nested", mod);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		if (!fgets(val, sizeof(val), f))
+			val[0] = 0;
+		fclose(f);
+		val[strcspn(val, "\n")] = 0;
+	}
+	if (val[0] == '0' || val[0] == 'N')
+		return err_setf(err,
+				"--nested: nesting is off in this host's %s module (nested=%s; "
+				"load it with nested=1)",
+				mod, val);
+	return err_setf(err, "--nested: this host's KVM does not offer %s to its guests",
+			amd ? "SVM" : "VMX");
+}
+
+/* What --nested keeps: the virtualization bit KVM offers (SVM on AMD, VMX
+ * on Intel), or an error saying why there is none. */
+static int nested_probe(struct kvm_cpuid2 *c, bool amd, struct vmon_error *err)
+{
+	struct kvm_cpuid_entry2 *e = amd ? find_entry(c, 0x80000001, 0) : find_entry(c, 1, 0);
+	uint32_t bit = amd ? 1u << 2 : 1u << 5;
+	if (!e || !(e->ecx & bit))
+		return nested_refused(amd, err);
+	return 0;
+}
+
+int kvm_cpuid_probe(struct kvm_vm_state *k, const struct cpu_model *model, bool nested,
+		    struct vmon_error *err)
 {
 	for (int n = 128; n <= CPUID_MAX_ENTRIES; n *= 2) {
 		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + (size_t)n * sizeof(c->entries[0]));
@@ -117,25 +157,31 @@ int kvm_cpuid_probe(struct kvm_vm_state *k, const struct cpu_model *model, struc
 		return err_setf(err, "KVM_GET_SUPPORTED_CPUID: more than %d entries",
 				CPUID_MAX_ENTRIES);
 
+	struct kvm_cpuid_entry2 *vendor = find_entry(k->cpuid, 0, 0);
+	/* "AuthenticAMD", "HygonGenuine": EBX "Auth", "Hygo" */
+	k->cpu_amd = vendor && (vendor->ebx == 0x68747541 || vendor->ebx == 0x6f677948);
+	if (nested && nested_probe(k->cpuid, k->cpu_amd, err) < 0)
+		return -1;
 	for (uint32_t i = 0; i < k->cpuid->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &k->cpuid->entries[i];
 		switch (e->function) {
-		case 0:
-			/* "AuthenticAMD", "HygonGenuine": EBX "Auth", "Hygo" */
-			k->cpu_amd = e->ebx == 0x68747541 || e->ebx == 0x6f677948;
-			break;
 		case 1:
-			e->ecx &= ~L1_ECX_HIDE;
+			e->ecx &= ~(L1_ECX_HIDE & ~(nested ? L1_ECX_VMX : 0));
 			e->ecx |= L1_ECX_HYPERVISOR;
 			e->edx &= ~L1_EDX_HIDE;
 			break;
+		case 0x8000000a: /* SVM features: go with SVM */
+			if (nested)
+				break;
+			/* fall through */
 		case 6:		 /* thermal and power management: not modelled */
 		case 0xa:	 /* architectural PMU: not exposed */
-		case 0x8000000a: /* SVM features: SVM is hidden */
 		case 0x80000022: /* AMD PerfMonV2: not exposed */
 			e->eax = e->ebx = e->ecx = e->edx = 0;
 			break;
-		case 0x80000001: e->ecx &= ~L80000001_ECX_HIDE; break;
+		case 0x80000001:
+			e->ecx &= ~(L80000001_ECX_HIDE & ~(nested ? L80000001_ECX_SVM : 0));
+			break;
 		default: break;
 		}
 	}

@@ -83,7 +83,8 @@ int kvm_pmu_setup(struct kvm_vm_state *k, struct vmon_error *err);
 /* Reads KVM_GET_SUPPORTED_CPUID, hides what vmon does not model and, for
  * a pinned --cpu-features model (cpu_model.h), every instruction-set
  * feature outside it (error if the model asks for one KVM lacks). */
-int kvm_cpuid_probe(struct kvm_vm_state *k, const struct cpu_model *model, struct vmon_error *err);
+int kvm_cpuid_probe(struct kvm_vm_state *k, const struct cpu_model *model, bool nested,
+		    struct vmon_error *err);
 int kvm_cpuid_set(struct kvm_vm_state *k, int vcpu_fd, int index, int ncpus,
 		  struct vmon_error *err);
 /* kvm_irq.c: installs m->irq (KVM_IRQ_LINE, KVM_SIGNAL_MSI and, where

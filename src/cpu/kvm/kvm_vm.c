@@ -162,7 +162,7 @@ static int kvm_create(struct machine *m, struct vmon_error *err)
 		goto fail;
 	}
 	k->run_size = (size_t)run_size;
-	if (kvm_cpuid_probe(k, m->cpu_model, err) < 0 || kvm_probe_msrs(k, err) < 0)
+	if (kvm_cpuid_probe(k, m->cpu_model, m->nested, err) < 0 || kvm_probe_msrs(k, err) < 0)
 		goto fail;
 
 	k->vm_fd = ioctl(k->sys_fd, KVM_CREATE_VM, 0);
