@@ -39,8 +39,10 @@ head -c 200 "$HELLO" >"$TMP/truncated.elf"
 bad truncated-elf 'truncat|beyond|short|malformed' $V --kernel "$TMP/truncated.elf"
 $MKELF "$TMP/high.elf" 0xd0000000
 bad segment-outside-ram 'outside|RAM' $V --kernel "$TMP/high.elf"
-$MKELF "$TMP/low.elf" 0x2000
-bad segment-on-boot-area 'overlap|boot|reserved' $V --kernel "$TMP/low.elf"
+# Over both places vmon's boot area can take (0x1000 and 0x90000; an image
+# over one of them moves it: boot_formats.sh).
+$MKELF "$TMP/low.elf" 0x2000 0x9d000
+bad segment-on-boot-area "leaves no room for vmon's boot area" $V --kernel "$TMP/low.elf"
 bad mem-too-small 'outside|RAM|small|fit' $V --mem 1M --kernel "$HELLO"
 bad mem-more-than-host 'more than|host' $V --mem 64T --kernel "$HELLO"
 bad mem-unparsable 'not a size|unit|number' $V --mem 12X --kernel "$HELLO"
