@@ -24,6 +24,7 @@ import time
 
 import jail_startup
 import linux_io
+import systemd_boot
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -206,10 +207,11 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--exits", type=int, default=20000)
     ap.add_argument("--iters", type=int, default=200000)
-    ap.add_argument("--only", choices=["linux-io", "linux-boot", "jail"],
+    ap.add_argument("--only", choices=["linux-io", "linux-boot", "jail", "systemd"],
                     help="run one section: linux-io = storage and network in the Linux guest, "
                     "linux-boot = Linux boot to power-off vs QEMU TCG, "
-                    "jail = jailed start-up vs plain")
+                    "jail = jailed start-up vs plain, "
+                    "systemd = Debian systemd boot with 1 and 2 vCPUs vs QEMU TCG")
     args = ap.parse_args()
     BUILD = args.build
     if args.only == "linux-io":
@@ -220,6 +222,9 @@ def main():
         return
     if args.only == "jail":
         jail_startup.jail_startup_table(BUILD, max(args.runs, 20))
+        return
+    if args.only == "systemd":
+        systemd_boot.systemd_table(BUILD, min(args.runs, 3))
         return
     guests = os.path.join(BUILD, "guests")
     vmms = vmm_commands(BUILD, guests)
@@ -304,6 +309,7 @@ def main():
     for name, why in skipped.items():
         print(f"{name}: not measured on this host ({why})")
     linux_boot_table(BUILD, min(args.runs, 3))
+    systemd_boot.systemd_table(BUILD, min(args.runs, 3))
     linux_io.linux_io_table(BUILD)
     jail_startup.jail_startup_table(BUILD, max(args.runs, 20))
     print()

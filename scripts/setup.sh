@@ -20,6 +20,7 @@ PACKAGES=(
 	clang-format                    # make format-check
 	lz4 xz-utils cpio               # make guest: kernel payload, modules, initramfs checks
 	e2fsprogs                       # debugfs: the Linux-guest disk test reads the guest's file system
+	debootstrap                     # make bench: the Debian systemd image (scripts/make-systemd-image.sh)
 	libmicrohttpd-dev libjansson-dev # the HTTP API (server side, JSON)
 	libcurl4-openssl-dev curl       # vmon ps/pause/...: API client; the API tests drive it with curl
 )
