@@ -91,8 +91,7 @@ void emu_native_link(struct emu_cpu *c, const struct dblock *b)
 	c->link_site = 0;
 	if (!b || b->insn[0].label != emu_op_labels[FOP_f_native] || !c->native_rx)
 		return;
-	const struct native_hdr *h =
-		(const void *)(c->native_rx + ((size_t)b->insn[0].imm2 << 8));
+	const struct native_hdr *h = (const void *)(c->native_rx + ((size_t)b->insn[0].imm2 << 8));
 	uint64_t rx = (uint64_t)(uintptr_t)c->native_rx;
 	if (!h->chain_off || h->block != b || h->cpl != c->cpl || h->valid != c->link_valid ||
 	    site < rx || site + 4 > rx + c->native_used)
@@ -132,9 +131,9 @@ bool emu_native_room(const struct emu_cpu *c)
  * sets all six before any access that may bail out, so every bail-out
  * reports the guest's flags.
  */
-static bool block_plan(const struct dblock *b, const struct native_insn *ni,
-		       const uint8_t *lens, bool touched, bool need_in, struct native_hdr *h,
-		       struct emitter *e, const bool *flive, int cpl)
+static bool block_plan(const struct dblock *b, const struct native_insn *ni, const uint8_t *lens,
+		       bool touched, bool need_in, struct native_hdr *h, struct emitter *e,
+		       const bool *flive, int cpl)
 {
 	unsigned n = b->n;
 	uint32_t defined = 0;
@@ -159,8 +158,8 @@ static bool block_plan(const struct dblock *b, const struct native_insn *ni,
 		.hdr_back = sizeof(struct native_hdr),
 	};
 	p.link_fall = p.fall && off + p.bytes < 4096;
-	p.link_taken = p.taken && (int64_t)off + p.taken_delta >= 0 &&
-		       (int64_t)off + p.taken_delta < 4096;
+	p.link_taken =
+		p.taken && (int64_t)off + p.taken_delta >= 0 && (int64_t)off + p.taken_delta < 4096;
 	if (p.taken_delta < INT32_MIN || p.taken_delta > INT32_MAX)
 		return false;
 	h->flags_in = need_in;

@@ -26,14 +26,7 @@ _Static_assert(offsetof(struct emu_cpu, r) == 0, "compiled code addresses c->r[]
 #define OFF(f) ((int32_t)offsetof(struct emu_cpu, f))
 
 /* Labels past the bail-out stubs (0..n-1) and TAKEN_STUB. */
-enum {
-	L_BODY = TAKEN_STUB + 1,
-	L_LEAVE,
-	L_SITE_FALL,
-	L_SITE_TAKEN,
-	L_COMMON,
-	L_COUNT
-};
+enum { L_BODY = TAKEN_STUB + 1, L_LEAVE, L_SITE_FALL, L_SITE_TAKEN, L_COMMON, L_COUNT };
 
 static void emit_fixed(struct emitter *e, const uint8_t *op, size_t n, unsigned label)
 {
@@ -90,8 +83,8 @@ static void store_regs(struct emitter *e, uint16_t writes, int32_t pushed)
  * something wants the run loop, the patchable jump at `site` (to L_LEAVE
  * until linked).
  */
-static void emit_exit(struct emitter *e, const struct chain_plan *p, uint16_t writes,
-		      int64_t delta, bool link, unsigned site)
+static void emit_exit(struct emitter *e, const struct chain_plan *p, uint16_t writes, int64_t delta,
+		      bool link, unsigned site)
 {
 	emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
 	store_regs(e, writes, 8);
@@ -132,8 +125,7 @@ static void emit_entries(struct emitter *e, const struct chain_plan *p, uint32_t
 	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RSI); /* F_FLAGS */
 	emit_jmp_label(e, L_BODY);
 	*chain_off = (uint32_t)e->len;
-	emit_ri(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX,
-		(int64_t)(uintptr_t)&p->block->checked);
+	emit_ri(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, (int64_t)(uintptr_t)&p->block->checked);
 	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RAX, 0, 8);
 	emit_rm(e, ZYDIS_MNEMONIC_CMP, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RDI, OFF(code_epoch), 8);
 	emit_jcc_stub(e, CC_NE, L_LEAVE);

@@ -8,7 +8,6 @@
  */
 #include "cpu/emu/native_priv.h"
 
-
 #define OFF_TLB ((int32_t)offsetof(struct emu_cpu, tlb))
 #define OFF_VM	((int32_t)offsetof(struct emu_cpu, vm))
 #define OFF_SEG_BASE(s)                                                                            \
@@ -66,8 +65,8 @@ static void emit_address(struct emitter *e, const struct native_insn *ni, int32_
  * takes over at this instruction with exact registers and flags.
  * restore_flags: the guest flags are read later in the run.
  */
-void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k,
-			unsigned end_off, int cpl, bool restore_flags)
+void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, unsigned end_off,
+		 int cpl, bool restore_flags)
 {
 	ZydisRegister s0 = gpr64(ni->scratch[0]), s1 = gpr64(ni->scratch[1]),
 		      s2 = gpr64(ni->scratch[2]);
