@@ -410,6 +410,7 @@ static bool run_blocks(struct emu_cpu *c)
 			continue;
 		}
 		unsigned k = (unsigned)(ex & 0xff);
+		c->link_site = 0; /* an exit it chained through is not where b ends */
 		c->native_insns += k;
 		c->native_bails++;
 		c->budget -= b->n;
