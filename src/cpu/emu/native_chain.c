@@ -26,7 +26,16 @@ _Static_assert(offsetof(struct emu_cpu, r) == 0, "compiled code addresses c->r[]
 #define OFF(f) ((int32_t)offsetof(struct emu_cpu, f))
 
 /* Labels past the bail-out stubs (0..n-1) and TAKEN_STUB. */
-enum { L_BODY = TAKEN_STUB + 1, L_LEAVE, L_SITE_FALL, L_SITE_TAKEN, L_COMMON, L_COUNT };
+enum {
+	L_BODY = TAKEN_STUB + 1,
+	L_LEAVE,
+	L_SITE_FALL,
+	L_SITE_TAKEN,
+	L_COMMON,
+	L_LOOP,
+	L_LOOP_EXIT,
+	L_COUNT
+};
 
 static void emit_fixed(struct emitter *e, const uint8_t *op, size_t n, unsigned label)
 {
@@ -114,6 +123,43 @@ static void emit_exit(struct emitter *e, const struct chain_plan *p, uint16_t wr
 	emit_jmp_label(e, L_LEAVE);
 }
 
+/*
+ * A block that branches to its own start loops inside its code: the same
+ * checks as an exit (budget, c->slow, events), the counters moved, and
+ * back to the first instruction with the guest registers still in host
+ * registers. t: a host register the block does not use. Anything that
+ * wants the run loop takes the ordinary exit after it (L_LOOP_EXIT).
+ */
+static void emit_self_loop(struct emitter *e, const struct chain_plan *p, int t)
+{
+	ZydisRegister rt = gpr64(t);
+	emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
+	emit_rm(e, ZYDIS_MNEMONIC_MOV, rt, ZYDIS_REGISTER_RSP, 8 + F_CPU, 8);
+	emit_mi(e, ZYDIS_MNEMONIC_CMP, rt, OFF(budget), 4, p->n);
+	emit_jcc_stub(e, 0xe /* LE */, L_LOOP_EXIT);
+	emit_mi(e, ZYDIS_MNEMONIC_CMP, rt, OFF(slow), 1, 0);
+	emit_jcc_stub(e, CC_NE, L_LOOP_EXIT);
+	emit_mi(e, ZYDIS_MNEMONIC_CMP, rt, OFF(events), 4, 0);
+	emit_jcc_stub(e, CC_NE, L_LOOP_EXIT);
+	emit_mi(e, ZYDIS_MNEMONIC_SUB, rt, OFF(budget), 4, p->n);
+	emit_mi(e, ZYDIS_MNEMONIC_ADD, rt, OFF(icount), 8, p->n);
+	emit_mi(e, ZYDIS_MNEMONIC_ADD, rt, OFF(native_insns), 8, p->n);
+	if (p->flags_in)
+		emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
+	else
+		emit_drop(e, 8);
+	emit_jmp_label(e, L_LOOP);
+}
+
+/* A host register the block leaves alone (not RSP), or -1. */
+static int free_reg(uint16_t uses)
+{
+	for (int r = 0; r < 16; r++)
+		if (r != R_SP && !(uses & (1u << r)))
+			return r;
+	return -1;
+}
+
 /* Entries: from C (frame set up, then the body) and chained (RDI = c,
  * the frame already there: compare the block's epoch first). */
 static void emit_entries(struct emitter *e, const struct chain_plan *p, uint32_t *chain_off)
@@ -185,6 +231,7 @@ bool emit_block(struct emitter *e, const struct native_insn *ni, const uint8_t *
 	if (uses & (1u << HOST_RDI))
 		emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RDI, 8 * HOST_RDI,
 			8);
+	at[L_LOOP] = e->len;
 	unsigned end_off = 0;
 	for (unsigned i = 0; i < n; i++) {
 		end_off += lens[i];
@@ -207,6 +254,12 @@ bool emit_block(struct emitter *e, const struct native_insn *ni, const uint8_t *
 		emit_exit(e, p, writes, p->bytes, p->link_fall, L_SITE_FALL);
 	if (p->taken) {
 		at[TAKEN_STUB] = e->len;
+		int t = p->taken_delta == 0 ? free_reg(uses) : -1;
+		if (t >= 0) {
+			emit_self_loop(e, p, t);
+			at[L_LOOP_EXIT] = e->len;
+			emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
+		}
 		emit_exit(e, p, writes, p->taken_delta, p->link_taken, L_SITE_TAKEN);
 	}
 	at[L_LEAVE] = e->len;
