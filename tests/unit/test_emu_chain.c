@@ -264,8 +264,11 @@ static void test_loop_left_after_bailout(void **state)
 
 static void test_patched_chained_loop(void **state)
 {
-	all_modes(code_smc, sizeof(code_smc), 1);
+	all_modes(code_smc, sizeof(code_smc), 0);
 	assert_int_equal(ri.r[0], 100 + 200 + 200); /* the patched ADD ran as patched */
+	/* compiled on first sight, the inner loop (900 instructions, looping
+	 * inside its own code) ran as host code before and after the patch */
+	assert_true(rn.native_insns >= 600);
 }
 
 static void test_fault_in_chained_loop(void **state)
