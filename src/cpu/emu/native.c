@@ -97,7 +97,10 @@ void emu_native_link(struct emu_cpu *c, const struct dblock *b)
 	    site < rx || site + 4 > rx + c->native_used)
 		return;
 	uint64_t target = (uint64_t)(uintptr_t)h->fn + h->chain_off;
-	int32_t rel = (int32_t)(int64_t)(target - (site + 4));
+	int32_t rel = (int32_t)(int64_t)(target - (site + 4)), cur;
+	memcpy(&cur, c->native_rw + (site - rx), 4);
+	if (cur == rel)
+		return; /* linked already (it left for the budget or an event) */
 	memcpy(c->native_rw + (site - rx), &rel, 4);
 	c->native_links++;
 }
