@@ -302,6 +302,9 @@ static bool run_blocks(struct emu_cpu *c)
 	emu_op_labels = op_labels;
 	for (;;) {
 		if (unlikely(c->slow || atomic_load_explicit(&c->events, memory_order_relaxed))) {
+			/* An interrupt, INIT/SIPI or a restored state moves RIP:
+			 * the exit that left is not where the next block is. */
+			c->link_site = 0;
 			if (!slow_path(c))
 				return false;
 		}
@@ -437,7 +440,9 @@ void emu_cpu_run(struct emu_cpu *c)
 	c->irq_maybe = true;
 	c->slow = true;
 	c->budget = TIMER_CHECK_INSNS;
+	c->link_site = 0;
 	if (setjmp(c->fault_jmp)) {
+		c->link_site = 0; /* delivery moved RIP (a fault while fetching the next block) */
 		handle_fault(c);
 		emu_poke(c);
 	}
