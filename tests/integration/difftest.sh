@@ -90,6 +90,9 @@ slice() {
 slice difftest
 # The same integer classes with every block compiled to host code on first
 # sight (src/cpu/emu/native.c), so the generated sequences, which run once,
-# go through native runs and their bail-outs too.
+# go through translated blocks (native_chain.c), native runs and their
+# bail-outs too; then with translated blocks off (native runs only).
 VMON_EMU_NATIVE=eager slice difftest-native --no-kvm \
+	--classes alu,shift,muldiv,divedge,cond,bitops,movext,xchg,string,bmi
+VMON_EMU_NATIVE=eager VMON_EMU_CHAIN=0 slice difftest-runs --no-kvm \
 	--classes alu,shift,muldiv,divedge,cond,bitops,movext,xchg,string,bmi

@@ -25,6 +25,8 @@ kit $backend-timer timer
 kit $backend-smp-1 smp --cpus 1 --cmdline cpus=1
 kit $backend-smp-2 smp --cpus 2 --cmdline cpus=2
 kit $backend-smp-4 smp --cpus 4 --cmdline cpus=4
+kit $backend-xmodify-2 xmodify --cpus 2 --cmdline cpus=2
+kit $backend-xmodify-4 xmodify --cpus 4 --cmdline cpus=4
 kit $backend-memtest memtest --mem 32M
 kit $backend-memtest-high memtest --mem 3200M
 kit $backend-reboot reboot

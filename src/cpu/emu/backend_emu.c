@@ -160,11 +160,12 @@ static void emu_vcpu_run(struct machine *m, int index)
 		fprintf(stderr,
 			"vmon: emu: cpu%d: %llu blocks decoded, %llu cache flushes, %llu native "
 			"runs "
-			"(%llu left early to the interpreter), %llu code epochs; %.1f%% of "
-			"instructions ran as host code\n",
+			"(%llu left early to the interpreter, %llu exits chained), %llu code "
+			"epochs; %.1f%% of instructions ran as host code\n",
 			index, (unsigned long long)c->blocks_built,
 			(unsigned long long)c->block_flushes, (unsigned long long)c->native_runs,
-			(unsigned long long)c->native_bails, (unsigned long long)c->code_epoch,
+			(unsigned long long)c->native_bails, (unsigned long long)c->native_links,
+			(unsigned long long)c->code_epoch,
 			c->icount ? 100.0 * (double)c->native_insns / (double)c->icount : 0.0);
 	}
 }

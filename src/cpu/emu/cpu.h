@@ -309,6 +309,14 @@ struct emu_cpu {
 	uint64_t native_bails; /* runs the interpreter finished (TLB miss, MMIO, ...) */
 	uint64_t native_insns; /* guest instructions run as host code */
 	uint32_t native_hot;   /* compile a block on this entry (0: never) */
+	/* Translated blocks (native_chain.c): the header of the one that
+	 * returned last, and the exit it left by (the rel32 of its patchable
+	 * jump, 0: none) with whether its RFLAGS were the guest's. */
+	const void *native_at;
+	uint64_t link_site;
+	uint64_t link_valid;
+	bool native_chain;     /* translate whole blocks and chain them */
+	uint64_t native_links; /* exits linked to their successor */
 
 	struct lapic apic;
 

@@ -62,6 +62,10 @@ bool emu_native_init(struct emu_cpu *c)
 	 * compiling (native_hot stays 0). */
 	c->native_hot = mode && !strcmp(mode, "eager") ? 1 : NATIVE_HOT_RUNS;
 	c->native_used = 0;
+	/* VMON_EMU_CHAIN=0: whole blocks are compiled as plain runs, never
+	 * chained (native_chain.c). */
+	const char *chain = getenv("VMON_EMU_CHAIN");
+	c->native_chain = !(chain && !strcmp(chain, "0"));
 	return true;
 }
 
@@ -78,12 +82,34 @@ void emu_native_destroy(struct emu_cpu *c)
 void emu_native_flush(struct emu_cpu *c)
 {
 	c->native_used = 0;
+	c->link_site = 0; /* the exit it named is gone with the arena */
+}
+
+void emu_native_link(struct emu_cpu *c, const struct dblock *b)
+{
+	uint64_t site = c->link_site;
+	c->link_site = 0;
+	if (!b || b->insn[0].label != emu_op_labels[FOP_f_native] || !c->native_rx)
+		return;
+	const struct native_hdr *h = (const void *)(c->native_rx + ((size_t)b->insn[0].imm2 << 8));
+	uint64_t rx = (uint64_t)(uintptr_t)c->native_rx;
+	if (!h->chain_off || h->block != b || h->cpl != c->cpl || h->valid != c->link_valid ||
+	    site < rx || site + 4 > rx + c->native_used)
+		return;
+	uint64_t target = (uint64_t)(uintptr_t)h->fn + h->chain_off;
+	int32_t rel = (int32_t)(int64_t)(target - (site + 4)), cur;
+	memcpy(&cur, c->native_rw + (site - rx), 4);
+	if (cur == rel)
+		return; /* linked already (it left for the budget or an event) */
+	memcpy(c->native_rw + (site - rx), &rel, 4);
+	c->native_links++;
 }
 
 /* Copies the emitted code into the arena at a 256-byte slot; the slot
  * number, or -1 when the arena is full (until the next flush). */
 static long place(struct emu_cpu *c, const struct emitter *e, const struct native_hdr *h)
 {
+	_Static_assert(sizeof(struct native_hdr) == 32, "native_chain.c: hdr_back");
 	size_t at = (c->native_used + 255) & ~(size_t)255;
 	size_t need = sizeof(*h) + e->len;
 	if (at + need > NATIVE_ARENA_BYTES || (at >> 8) > UINT16_MAX)
@@ -99,6 +125,54 @@ static long place(struct emu_cpu *c, const struct emitter *e, const struct nativ
 bool emu_native_room(const struct emu_cpu *c)
 {
 	return !c->native_rx || c->native_used + 64 * NATIVE_MAX_CODE <= NATIVE_ARENA_BYTES;
+}
+
+/*
+ * A whole block as one translated block (native_chain.c): its exits, which
+ * of them stay in the block's page (those may be linked), and its flags.
+ * A block whose exits carry the guest's flags loads them first unless it
+ * sets all six before any access that may bail out, so every bail-out
+ * reports the guest's flags.
+ */
+static bool block_plan(const struct dblock *b, const struct native_insn *ni, const uint8_t *lens,
+		       bool touched, bool need_in, struct native_hdr *h, struct emitter *e,
+		       const bool *flive, int cpl)
+{
+	unsigned n = b->n;
+	uint32_t defined = 0;
+	for (unsigned k = 0; k < n; k++) {
+		if (ni[k].acc != ACC_NONE && touched && defined != NATIVE_ARITH)
+			need_in = true;
+		defined |= ni[k].defined;
+	}
+	if (touched && defined != NATIVE_ARITH)
+		need_in = true;
+	const struct native_insn *last = &ni[n - 1];
+	uint64_t off = (b->tag >> 4) & 0xfff;
+	struct chain_plan p = {
+		.block = b,
+		.n = n,
+		.bytes = h->bytes,
+		.flags_in = need_in,
+		.valid = touched || need_in,
+		.fall = !(last->branch && !last->cond),
+		.taken = last->branch,
+		.taken_delta = (int64_t)h->bytes + b->insn[n - 1].imm,
+		.hdr_back = sizeof(struct native_hdr),
+	};
+	p.link_fall = p.fall && off + p.bytes < 4096;
+	p.link_taken =
+		p.taken && (int64_t)off + p.taken_delta >= 0 && (int64_t)off + p.taken_delta < 4096;
+	if (p.taken_delta < INT32_MIN || p.taken_delta > INT32_MAX)
+		return false;
+	h->flags_in = need_in;
+	h->valid = p.valid;
+	h->block = b;
+	uint32_t chain_off = 0;
+	if (!emit_block(e, ni, lens, &p, flive, cpl, &chain_off))
+		return false;
+	h->chain_off = chain_off;
+	return true;
 }
 
 /*
@@ -178,9 +252,14 @@ void emu_native_block(struct emu_cpu *c, struct dblock *b)
 				       .bytes = (uint8_t)run_bytes,
 				       .cpl = (uint8_t)c->cpl,
 				       .flags_in = need_in};
-		long slot = emit_run(&e, &ni[i], &lens[i], j - i, need_in, flags_out, flive, c->cpl)
-				    ? place(c, &e, &h)
-				    : -1;
+		bool ok_emit;
+		if (c->native_chain && i == 0 && j == n) {
+			ok_emit = block_plan(b, ni, lens, touched, need_in, &h, &e, flive, c->cpl);
+		} else {
+			ok_emit = emit_run(&e, &ni[i], &lens[i], j - i, need_in, flags_out, flive,
+					   c->cpl);
+		}
+		long slot = ok_emit ? place(c, &e, &h) : -1;
 		if (slot < 0) {
 			i = j;
 			continue;

@@ -29,6 +29,9 @@ struct native_ret {
 };
 #define NATIVE_EXIT_FLAGS 0x100
 #define NATIVE_EXIT_TAKEN 0x200 /* the run ended in a JMP/Jcc that branched */
+/* A translated block (native_chain.c) finished, maybe after chained ones:
+ * c->rip, icount and budget are already updated. */
+#define NATIVE_EXIT_CHAIN 0x400
 typedef struct native_ret native_fn(uint64_t *regs, uint64_t rflags_in, uint64_t rip);
 struct native_hdr {
 	native_fn *fn;
@@ -36,7 +39,13 @@ struct native_hdr {
 	uint8_t bytes;	  /* their length */
 	uint8_t cpl;	  /* compiled for this CPL's permission checks */
 	uint8_t flags_in; /* pass the guest's arithmetic flags in */
-	uint8_t pad[4];
+	uint8_t valid;	  /* translated block: RFLAGS are the guest's at its exits */
+	uint8_t pad[3];
+	/* A translated block (the whole block, native_chain.c): the block,
+	 * and the chained entry's offset from fn; 0 for a plain run. */
+	const struct dblock *block;
+	uint32_t chain_off;
+	uint32_t pad2;
 };
 #define NATIVE_HOT_RUNS 16 /* a block is compiled on its 16th entry, by default */
 
@@ -47,6 +56,9 @@ void emu_native_flush(struct emu_cpu *c);
 bool emu_native_room(const struct emu_cpu *c);
 void emu_native_block(struct emu_cpu *c, struct dblock *b);
 /* Would the first instruction of code (64-bit) run natively? For tests. */
+/* After a translated block's exit (c->link_site): patch that exit to jump
+ * straight to b's code when b is a translated block that may follow it. */
+void emu_native_link(struct emu_cpu *c, const struct dblock *b);
 bool emu_native_accepts(const uint8_t *code, size_t len);
 /* With VMON_EMU_NATIVE_VERIFY=1: encodings checked against Zydis so far,
  * and how many disagreed (for tests). */

@@ -8,9 +8,6 @@
  */
 #include "cpu/emu/native_priv.h"
 
-enum { HOST_RDI = 7 };
-static const int callee_saved[] = {3, 5, 12, 13, 14, 15}; /* rbx rbp r12-r15 */
-
 #define OFF_TLB ((int32_t)offsetof(struct emu_cpu, tlb))
 #define OFF_VM	((int32_t)offsetof(struct emu_cpu, vm))
 #define OFF_SEG_BASE(s)                                                                            \
@@ -68,8 +65,8 @@ static void emit_address(struct emitter *e, const struct native_insn *ni, int32_
  * takes over at this instruction with exact registers and flags.
  * restore_flags: the guest flags are read later in the run.
  */
-static void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k,
-			unsigned end_off, int cpl, bool restore_flags)
+void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, unsigned end_off,
+		 int cpl, bool restore_flags)
 {
 	ZydisRegister s0 = gpr64(ni->scratch[0]), s1 = gpr64(ni->scratch[1]),
 		      s2 = gpr64(ni->scratch[2]);
@@ -151,7 +148,7 @@ static void emit_memory(struct emitter *e, const struct native_insn *ni, unsigne
 }
 
 /* LEA from RSP or RIP: the base comes from r[RSP] / the run-time RIP. */
-static void emit_lea_sub(struct emitter *e, const struct native_insn *ni, unsigned end_off)
+void emit_lea_sub(struct emitter *e, const struct native_insn *ni, unsigned end_off)
 {
 	ZydisRegister s0 = gpr64(ni->scratch[0]);
 	emit_reg(e, ZYDIS_MNEMONIC_PUSH, s0);

@@ -132,6 +132,9 @@ void emit_jmp(struct emitter *e, size_t target);
 
 #define TAKEN_STUB BLOCK_MAX_INSNS /* fixup target: a run-ending Jcc's taken exit */
 
+enum { HOST_RAX = 0, HOST_RDI = 7 };
+static const int callee_saved[] = {3, 5, 12, 13, 14, 15}; /* rbx rbp r12-r15 */
+
 enum { CC_AE = 0x3, CC_E = 0x4, CC_NE = 0x5, CC_A = 0x7 };
 
 /* An encoder request for m with nops operands, 64-bit mode. */
@@ -182,7 +185,33 @@ static inline ZydisRegister gpr32(int n)
  * are the guest's. Bail-out k reports flags when the run touched them
  * before k.
  */
+/* A memory access behind its inline TLB check, bailing out to stub k
+ * (native_emit.c); a LEA based on RSP or RIP. */
+void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, unsigned end_off,
+		 int cpl, bool restore_flags);
+void emit_lea_sub(struct emitter *e, const struct native_insn *ni, unsigned end_off);
+
 bool emit_run(struct emitter *e, const struct native_insn *ni, const uint8_t *lens, unsigned n,
 	      bool flags_in, bool flags_out, const bool *flags_live_after, int cpl);
+
+/* ---- native_chain.c: a whole block, chained to its successors ----------- */
+
+/* What a translated block needs beyond its instructions. */
+struct chain_plan {
+	const struct dblock *block; /* whose `checked` a chained entry compares */
+	unsigned n;		    /* guest instructions = the whole block */
+	unsigned bytes;		    /* its length */
+	bool flags_in;		    /* reads guest flags it has not set */
+	bool valid;		    /* RFLAGS hold the guest's flags at its exits */
+	bool fall;		    /* has a fall-through exit */
+	bool taken;		    /* has a taken exit (JMP/Jcc) */
+	int64_t taken_delta;	    /* taken target - block start */
+	bool link_fall, link_taken; /* the exit stays in the block's page */
+	size_t hdr_back;	    /* bytes from the header to the code */
+};
+/* Code for a translated block (fills *chain_off: the chained entry). */
+bool emit_block(struct emitter *e, const struct native_insn *ni, const uint8_t *lens,
+		const struct chain_plan *p, const bool *flags_live_after, int cpl,
+		uint32_t *chain_off);
 
 #endif

@@ -302,6 +302,9 @@ static bool run_blocks(struct emu_cpu *c)
 	emu_op_labels = op_labels;
 	for (;;) {
 		if (unlikely(c->slow || atomic_load_explicit(&c->events, memory_order_relaxed))) {
+			/* An interrupt, INIT/SIPI or a restored state moves RIP:
+			 * the exit that left is not where the next block is. */
+			c->link_site = 0;
 			if (!slow_path(c))
 				return false;
 		}
@@ -311,6 +314,8 @@ static bool run_blocks(struct emu_cpu *c)
 			if (++w->runs == c->native_hot)
 				emu_native_block(c, w);
 		}
+		if (unlikely(c->link_site)) /* a translated block left: chain it to b */
+			emu_native_link(c, b);
 		prev = b;
 		c->exec_page = b ? c->fetch_host : NULL;
 		if (unlikely(!b)) {
@@ -368,6 +373,8 @@ static bool run_blocks(struct emu_cpu *c)
 		 * code up to the end, or up to one the interpreter must do
 		 * (a TLB miss, MMIO, ...), where it takes over. */
 		const struct native_hdr *h = (const void *)(c->native_rx + ((size_t)d->imm2 << 8));
+		if (h->chain_off && h->cpl == c->cpl)
+			goto native_block;
 		uint64_t ex = 0;
 		if (__builtin_expect(h->cpl == c->cpl, 1))
 			ex = f_native(c, h);
@@ -391,6 +398,34 @@ static bool run_blocks(struct emu_cpu *c)
 		c->next_rip = seq;
 		goto *(k == 0 ? emu_op_labels[d->fop] : d->label);
 	}
+	native_block : {
+		/* A translated block (native_chain.c), maybe followed by
+		 * others it chained to: each counts itself and moves c->rip;
+		 * a bail-out names its block (c->native_at). */
+		c->budget += b->n;
+		uint64_t ex = f_native(c, (const void *)(c->native_rx + ((size_t)d->imm2 << 8)));
+		const struct native_hdr *x = c->native_at;
+		b = x->block;
+		prev = b;
+		if (ex & NATIVE_EXIT_CHAIN) {
+			if (unlikely(c->budget <= 0))
+				c->slow = true;
+			continue;
+		}
+		unsigned k = (unsigned)(ex & 0xff);
+		c->link_site = 0; /* an exit it chained through is not where b ends */
+		c->native_insns += k;
+		c->native_bails++;
+		c->budget -= b->n;
+		d = b->insn;
+		end = d + b->n;
+		for (unsigned i = 0; i < k; i++)
+			c->rip += d[i].len;
+		d += k;
+		seq = c->rip + d->len;
+		c->next_rip = seq;
+		goto *emu_op_labels[d->fop];
+	}
 	block_done:
 		c->icount += (uint64_t)(d - b->insn);
 		if (unlikely(c->budget <= 0))
@@ -405,7 +440,9 @@ void emu_cpu_run(struct emu_cpu *c)
 	c->irq_maybe = true;
 	c->slow = true;
 	c->budget = TIMER_CHECK_INSNS;
+	c->link_site = 0;
 	if (setjmp(c->fault_jmp)) {
+		c->link_site = 0; /* delivery moved RIP (a fault while fetching the next block) */
 		handle_fault(c);
 		emu_poke(c);
 	}

@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Translated blocks: a decoded block whose every instruction may run
+ * natively becomes one piece of host code with a fixed frame, whose exits
+ * can jump straight into the next translated block (chaining) instead of
+ * returning to the run loop. Each exit stores the registers the block
+ * wrote, moves c->rip, counts the block's instructions, and then checks
+ * the budget (timers), c->slow and the event word (interrupts, kicks,
+ * stop requests); only then does it take its patchable jump. A chained
+ * entry compares the target block's `checked` with the vCPU's code epoch
+ * before anything else, so a block whose bytes were not confirmed in this
+ * epoch (changed code, another vCPU's or a device's write) is never run
+ * through a stale link: the run loop looks it up and compares it again.
+ * Links are made by the run loop (native.c: emu_native_link) and
+ * dropped with the whole code arena.
+ *
+ * Frame (as native_emit.c's runs): all six callee-saved registers, then
+ * F_CPU, F_RIP (the running block's first RIP) and F_FLAGS. Between
+ * chained blocks the guest registers live in c->r[] and the guest's flags
+ * (when the blocks' `valid`) in the F_FLAGS slot; RDI holds c.
+ */
+#include "cpu/emu/native_priv.h"
+
+_Static_assert(offsetof(struct emu_cpu, r) == 0, "compiled code addresses c->r[] from c");
+
+#define OFF(f) ((int32_t)offsetof(struct emu_cpu, f))
+
+/* Labels past the bail-out stubs (0..n-1) and TAKEN_STUB. */
+enum {
+	L_BODY = TAKEN_STUB + 1,
+	L_LEAVE,
+	L_SITE_FALL,
+	L_SITE_TAKEN,
+	L_COMMON,
+	L_LOOP,
+	L_LOOP_EXIT,
+	L_COUNT
+};
+
+static void emit_fixed(struct emitter *e, const uint8_t *op, size_t n, unsigned label)
+{
+	const uint8_t zero[4] = {0};
+	emit_bytes(e, op, n);
+	if (e->failed || e->nfix >= sizeof(e->fix) / sizeof(*e->fix)) {
+		e->failed = true;
+		return;
+	}
+	e->fix[e->nfix++] = (struct fixup){.at = e->len, .stub = label};
+	emit_bytes(e, zero, 4);
+}
+
+static void emit_jmp_label(struct emitter *e, unsigned label)
+{
+	const uint8_t op[1] = {0xe9};
+	emit_fixed(e, op, 1, label);
+}
+
+/* lea rax, [rip + label] */
+static void emit_lea_label(struct emitter *e, unsigned label)
+{
+	const uint8_t op[3] = {0x48, 0x8d, 0x05};
+	emit_fixed(e, op, 3, label);
+}
+
+/* lea rax, [rip + off] for an offset before the code (the header) */
+static void emit_lea_back(struct emitter *e, size_t back)
+{
+	uint8_t b[7] = {0x48, 0x8d, 0x05};
+	int32_t rel = (int32_t)(-(int64_t)back - (int64_t)(e->len + 7));
+	memcpy(b + 3, &rel, 4);
+	emit_bytes(e, b, sizeof(b));
+}
+
+/* Guest registers written by the block back to c->r[] (RDI = c after). */
+static void store_regs(struct emitter *e, uint16_t writes, int32_t pushed)
+{
+	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RDI);
+	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RSP, pushed + 8 + F_CPU,
+		8);
+	for (int r = 0; r < 16; r++)
+		if ((writes & (1u << r)) && r != HOST_RDI)
+			emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, 8 * r, 8, gpr64(r));
+	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RAX);
+	if (writes & (1u << HOST_RDI))
+		emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, 8 * HOST_RDI, 8,
+			ZYDIS_REGISTER_RAX);
+}
+
+/*
+ * One exit of the block: to delta from its start. Registers stored,
+ * flags into F_FLAGS, c->rip and the counters moved; then, unless
+ * something wants the run loop, the patchable jump at `site` (to L_LEAVE
+ * until linked).
+ */
+static void emit_exit(struct emitter *e, const struct chain_plan *p, uint16_t writes, int64_t delta,
+		      bool link, unsigned site)
+{
+	emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
+	store_regs(e, writes, 8);
+	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RAX);
+	emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, F_FLAGS, 8, ZYDIS_REGISTER_RAX);
+	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RSP, F_RIP, 8);
+	emit_rm(e, ZYDIS_MNEMONIC_LEA, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RAX, (int32_t)delta, 8);
+	emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, F_RIP, 8, ZYDIS_REGISTER_RAX);
+	emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, OFF(rip), 8, ZYDIS_REGISTER_RAX);
+	emit_mi(e, ZYDIS_MNEMONIC_ADD, ZYDIS_REGISTER_RDI, OFF(icount), 8, p->n);
+	emit_mi(e, ZYDIS_MNEMONIC_ADD, ZYDIS_REGISTER_RDI, OFF(native_insns), 8, p->n);
+	if (link) {
+		emit_lea_label(e, site);
+		emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, OFF(link_site), 8,
+			ZYDIS_REGISTER_RAX);
+		emit_mi(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, OFF(link_valid), 8, p->valid);
+	} else {
+		emit_mi(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, OFF(link_site), 8, 0);
+	}
+	emit_mi(e, ZYDIS_MNEMONIC_SUB, ZYDIS_REGISTER_RDI, OFF(budget), 4, p->n);
+	emit_jcc_stub(e, 0xe /* LE */, L_LEAVE);
+	emit_mi(e, ZYDIS_MNEMONIC_CMP, ZYDIS_REGISTER_RDI, OFF(slow), 1, 0);
+	emit_jcc_stub(e, CC_NE, L_LEAVE);
+	emit_mi(e, ZYDIS_MNEMONIC_CMP, ZYDIS_REGISTER_RDI, OFF(events), 4, 0);
+	emit_jcc_stub(e, CC_NE, L_LEAVE);
+	/* Linkable: this jump's rel32 is the site, to L_LEAVE until linked. */
+	emit_jmp_label(e, L_LEAVE);
+}
+
+/*
+ * A block that branches to its own start loops inside its code: the same
+ * checks as an exit (budget, c->slow, events), the counters moved, and
+ * back to the first instruction with the guest registers still in host
+ * registers. t: a host register the block does not use. Anything that
+ * wants the run loop takes the ordinary exit after it (L_LOOP_EXIT).
+ */
+static void emit_self_loop(struct emitter *e, const struct chain_plan *p, int t)
+{
+	ZydisRegister rt = gpr64(t);
+	emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
+	emit_rm(e, ZYDIS_MNEMONIC_MOV, rt, ZYDIS_REGISTER_RSP, 8 + F_CPU, 8);
+	emit_mi(e, ZYDIS_MNEMONIC_CMP, rt, OFF(budget), 4, p->n);
+	emit_jcc_stub(e, 0xe /* LE */, L_LOOP_EXIT);
+	emit_mi(e, ZYDIS_MNEMONIC_CMP, rt, OFF(slow), 1, 0);
+	emit_jcc_stub(e, CC_NE, L_LOOP_EXIT);
+	emit_mi(e, ZYDIS_MNEMONIC_CMP, rt, OFF(events), 4, 0);
+	emit_jcc_stub(e, CC_NE, L_LOOP_EXIT);
+	emit_mi(e, ZYDIS_MNEMONIC_SUB, rt, OFF(budget), 4, p->n);
+	emit_mi(e, ZYDIS_MNEMONIC_ADD, rt, OFF(icount), 8, p->n);
+	emit_mi(e, ZYDIS_MNEMONIC_ADD, rt, OFF(native_insns), 8, p->n);
+	if (p->flags_in)
+		emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
+	else
+		emit_drop(e, 8);
+	emit_jmp_label(e, L_LOOP);
+}
+
+/* A host register the block leaves alone (not RSP), or -1. */
+static int free_reg(uint16_t uses)
+{
+	for (int r = 0; r < 16; r++)
+		if (r != R_SP && !(uses & (1u << r)))
+			return r;
+	return -1;
+}
+
+/* Entries: from C (frame set up, then the body) and chained (RDI = c,
+ * the frame already there: compare the block's epoch first). */
+static void emit_entries(struct emitter *e, const struct chain_plan *p, uint32_t *chain_off)
+{
+	for (size_t k = 0; k < sizeof(callee_saved) / sizeof(*callee_saved); k++)
+		emit_reg(e, ZYDIS_MNEMONIC_PUSH, gpr64(callee_saved[k]));
+	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RDI); /* F_CPU */
+	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RDX); /* F_RIP */
+	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RSI); /* F_FLAGS */
+	emit_jmp_label(e, L_BODY);
+	*chain_off = (uint32_t)e->len;
+	emit_ri(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, (int64_t)(uintptr_t)&p->block->checked);
+	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RAX, 0, 8);
+	emit_rm(e, ZYDIS_MNEMONIC_CMP, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RDI, OFF(code_epoch), 8);
+	emit_jcc_stub(e, CC_NE, L_LEAVE);
+}
+
+/* Back to the run loop: registers are in c->r[], RDI = c. */
+static void emit_leave(struct emitter *e, const struct chain_plan *p, size_t hdr_back)
+{
+	emit_lea_back(e, hdr_back);
+	emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, OFF(native_at), 8, ZYDIS_REGISTER_RAX);
+	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RSP, F_FLAGS, 8);
+	emit_ri(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_EDX,
+		NATIVE_EXIT_CHAIN | (p->valid ? NATIVE_EXIT_FLAGS : 0));
+	emit_drop(e, 24);
+	for (size_t k = sizeof(callee_saved) / sizeof(*callee_saved); k-- > 0;)
+		emit_reg(e, ZYDIS_MNEMONIC_POP, gpr64(callee_saved[k]));
+	emit_plain(e, ZYDIS_MNEMONIC_RET);
+}
+
+/* A bail-out's common return: [exit][flags] on the frame. */
+static void emit_common(struct emitter *e, uint16_t writes, size_t hdr_back)
+{
+	store_regs(e, writes, 16);
+	emit_lea_back(e, hdr_back);
+	emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, OFF(native_at), 8, ZYDIS_REGISTER_RAX);
+	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RDX);
+	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RAX);
+	emit_drop(e, 24);
+	for (size_t k = sizeof(callee_saved) / sizeof(*callee_saved); k-- > 0;)
+		emit_reg(e, ZYDIS_MNEMONIC_POP, gpr64(callee_saved[k]));
+	emit_plain(e, ZYDIS_MNEMONIC_RET);
+}
+
+bool emit_block(struct emitter *e, const struct native_insn *ni, const uint8_t *lens,
+		const struct chain_plan *p, const bool *flags_live_after, int cpl,
+		uint32_t *chain_off)
+{
+	unsigned n = p->n;
+	uint16_t uses = 0, writes = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uses |= ni[i].uses;
+		writes |= ni[i].writes;
+		if (ni[i].acc != ACC_NONE || ni[i].sub_base)
+			for (int k = 0; k < 3; k++)
+				uses |= (uint16_t)(1u << ni[i].scratch[k]);
+	}
+	size_t at[L_COUNT] = {0};
+	emit_entries(e, p, chain_off);
+	at[L_BODY] = e->len;
+	if (p->flags_in) {
+		emit_push_m(e, F_FLAGS);
+		emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
+	}
+	for (int r = 0; r < 16; r++)
+		if ((uses & (1u << r)) && r != HOST_RDI)
+			emit_rm(e, ZYDIS_MNEMONIC_MOV, gpr64(r), ZYDIS_REGISTER_RDI, 8 * r, 8);
+	if (uses & (1u << HOST_RDI))
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RDI, 8 * HOST_RDI,
+			8);
+	at[L_LOOP] = e->len;
+	unsigned end_off = 0;
+	for (unsigned i = 0; i < n; i++) {
+		end_off += lens[i];
+		if (ni[i].nop) {
+		} else if (ni[i].branch) {
+			if (ni[i].cond)
+				emit_jcc_stub(e, ni[i].cc, TAKEN_STUB);
+		} else if (ni[i].acc != ACC_NONE) {
+			bool restore = (ni[i].tested & NATIVE_ARITH) ||
+				       (flags_live_after[i] && !(ni[i].defined == NATIVE_ARITH));
+			emit_memory(e, &ni[i], i, end_off, cpl, restore);
+		} else if (ni[i].sub_base) {
+			emit_lea_sub(e, &ni[i], end_off);
+		} else {
+			emit_bytes(e, ni[i].code, ni[i].len);
+		}
+	}
+	bool jmp_end = n && ni[n - 1].branch && !ni[n - 1].cond;
+	if (!jmp_end)
+		emit_exit(e, p, writes, p->bytes, p->link_fall, L_SITE_FALL);
+	if (p->taken) {
+		at[TAKEN_STUB] = e->len;
+		int t = p->taken_delta == 0 ? free_reg(uses) : -1;
+		if (t >= 0) {
+			emit_self_loop(e, p, t);
+			at[L_LOOP_EXIT] = e->len;
+			emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
+		}
+		emit_exit(e, p, writes, p->taken_delta, p->link_taken, L_SITE_TAKEN);
+	}
+	at[L_LEAVE] = e->len;
+	emit_leave(e, p, p->hdr_back);
+	at[L_COMMON] = e->len;
+	emit_common(e, writes, p->hdr_back);
+	for (unsigned i = 0; i < n; i++) {
+		if (ni[i].acc == ACC_NONE)
+			continue;
+		at[i] = e->len;
+		for (int k = 2; k >= 0; k--)
+			emit_reg(e, ZYDIS_MNEMONIC_POP, gpr64(ni[i].scratch[k]));
+		emit_push_m(e, F_FLAGS);
+		emit_push_imm(e, i | (p->valid ? NATIVE_EXIT_FLAGS : 0));
+		emit_jmp_label(e, L_COMMON);
+	}
+	if (e->failed)
+		return false;
+	/* The sites: the rel32 of each linkable exit's last jump, found as
+	 * the fixups to L_LEAVE that follow their LEA. */
+	for (unsigned f = 0; f < e->nfix; f++) {
+		unsigned s = e->fix[f].stub;
+		if (s == L_SITE_FALL || s == L_SITE_TAKEN) {
+			/* the next fixup to L_LEAVE after a jmp opcode is this
+			 * exit's patchable jump */
+			size_t site = 0;
+			for (unsigned g = f + 1; g < e->nfix; g++)
+				if (e->fix[g].stub == L_LEAVE && e->buf[e->fix[g].at - 1] == 0xe9) {
+					site = e->fix[g].at;
+					break;
+				}
+			if (!site)
+				return false;
+			at[s] = site;
+		}
+	}
+	for (unsigned f = 0; f < e->nfix; f++)
+		patch_rel32(e, e->fix[f].at, at[e->fix[f].stub]);
+	return true;
+}

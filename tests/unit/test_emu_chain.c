@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Translated blocks of the software CPU (src/cpu/emu/native_chain.c):
+ * whole blocks compiled to host code and chained to each other must leave
+ * what the interpreter leaves, through the cases chaining makes special:
+ * a loop whose bail-outs let the interpreter leave it, code that patches
+ * a chained loop, a page fault in the middle of a chained loop (the
+ * exception sees its own instruction), an instruction straddling a page
+ * between two compiled blocks, and a storm of timer interrupts during a
+ * chained hot loop. Each snippet runs interpreted (VMON_EMU_NATIVE=0),
+ * with native runs only (VMON_EMU_CHAIN=0), compiled once hot and
+ * compiled on first sight. The snippets were assembled with GNU as
+ * (sources in the comments).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/cpu_init.h"
+#include "core/machine.h"
+#include "cpu/cpu_backend.h"
+#include "cpu/emu/cpu.h"
+#include "cpu/emu/flags.h"
+
+#include "emu_harness.h"
+
+/*
+ * .org 0
+ * start:
+ * lea handler(%rip), %rax
+ * movw %ax, 0x300e0
+ * movw $0x08, 0x300e2
+ * movw $0x8e00, 0x300e4
+ * shr $16, %rax
+ * movw %ax, 0x300e6
+ * shr $16, %rax
+ * movl %eax, 0x300e8
+ * movl $0, 0x300ec
+ * lidt idtr(%rip)
+ * xor %ecx, %ecx
+ * xor %eax, %eax
+ * mov $0x20000, %rsi
+ * mov $0x40000000, %rdi
+ * 1: add (%rsi), %rax
+ * add %rcx, %rax
+ * add $1, %rcx
+ * cmp $300, %rcx
+ * cmove %rdi, %rsi
+ * jmp 1b
+ * handler:
+ * mov %cr2, %rdx
+ * pop %r8
+ * pop %r9
+ * out %al, $0xf4
+ * .p2align 3
+ * idtr: .word 0xfff
+ * .quad 0x30000
+ */
+static const uint8_t code_fault[] = {
+	0x48, 0x8d, 0x05, 0x6e, 0x00, 0x00, 0x00, 0x66, 0x89, 0x04, 0x25, 0xe0, 0x00, 0x03,
+	0x00, 0x66, 0xc7, 0x04, 0x25, 0xe2, 0x00, 0x03, 0x00, 0x08, 0x00, 0x66, 0xc7, 0x04,
+	0x25, 0xe4, 0x00, 0x03, 0x00, 0x00, 0x8e, 0x48, 0xc1, 0xe8, 0x10, 0x66, 0x89, 0x04,
+	0x25, 0xe6, 0x00, 0x03, 0x00, 0x48, 0xc1, 0xe8, 0x10, 0x89, 0x04, 0x25, 0xe8, 0x00,
+	0x03, 0x00, 0xc7, 0x04, 0x25, 0xec, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f,
+	0x01, 0x1d, 0x34, 0x00, 0x00, 0x00, 0x31, 0xc9, 0x31, 0xc0, 0x48, 0xc7, 0xc6, 0x00,
+	0x00, 0x02, 0x00, 0x48, 0xc7, 0xc7, 0x00, 0x00, 0x00, 0x40, 0x48, 0x03, 0x06, 0x48,
+	0x01, 0xc8, 0x48, 0x83, 0xc1, 0x01, 0x48, 0x81, 0xf9, 0x2c, 0x01, 0x00, 0x00, 0x48,
+	0x0f, 0x44, 0xf7, 0xeb, 0xe9, 0x0f, 0x20, 0xd2, 0x41, 0x58, 0x41, 0x59, 0xe6, 0xf4,
+	0x66, 0x90, 0xff, 0x0f, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+
+/*
+ * xor %eax, %eax
+ * mov $3, %r9d
+ * 2: mov $100, %ecx
+ * 1: add $1, %rax
+ * dec %ecx
+ * jnz 1b
+ * movb $2, 1b+3(%rip)
+ * dec %r9d
+ * jnz 2b
+ * out %al, $0xf4
+ */
+static const uint8_t code_smc[] = {
+	0x31, 0xc0, 0x41, 0xb9, 0x03, 0x00, 0x00, 0x00, 0xb9, 0x64, 0x00, 0x00,
+	0x00, 0x48, 0x83, 0xc0, 0x01, 0xff, 0xc9, 0x75, 0xf8, 0xc6, 0x05, 0xf4,
+	0xff, 0xff, 0xff, 0x02, 0x41, 0xff, 0xc9, 0x75, 0xe7, 0xe6, 0xf4,
+};
+
+/*
+ * mov $0x20000, %rdx
+ * mov $0x200000, %rdi
+ * xor %ebp, %ebp
+ * mov $20, %r9d
+ * 3: xor %ecx, %ecx
+ * 1: mov %rdx, %rax
+ * cmp $199, %rcx
+ * cmove %rdi, %rax
+ * mov %rcx, (%rax)
+ * add %rcx, %rbp
+ * add $1, %rcx
+ * cmp $200, %rcx
+ * jb 1b
+ * add $0x1000, %rdi
+ * add $7, %rbp
+ * mov %rbp, %r10
+ * dec %r9d
+ * jnz 3b
+ * out %al, $0xf4
+ */
+static const uint8_t code_bails[] = {
+	0x48, 0xc7, 0xc2, 0x00, 0x00, 0x02, 0x00, 0x48, 0xc7, 0xc7, 0x00, 0x00, 0x20,
+	0x00, 0x31, 0xed, 0x41, 0xb9, 0x14, 0x00, 0x00, 0x00, 0x31, 0xc9, 0x48, 0x89,
+	0xd0, 0x48, 0x81, 0xf9, 0xc7, 0x00, 0x00, 0x00, 0x48, 0x0f, 0x44, 0xc7, 0x48,
+	0x89, 0x08, 0x48, 0x01, 0xcd, 0x48, 0x83, 0xc1, 0x01, 0x48, 0x81, 0xf9, 0xc8,
+	0x00, 0x00, 0x00, 0x72, 0xdf, 0x48, 0x81, 0xc7, 0x00, 0x10, 0x00, 0x00, 0x48,
+	0x83, 0xc5, 0x07, 0x49, 0x89, 0xea, 0x41, 0xff, 0xc9, 0x75, 0xca, 0xe6, 0xf4,
+};
+
+/*
+ * lea handler(%rip), %rax
+ * movw %ax, 0x30400
+ * movw $0x08, 0x30402
+ * movw $0x8e00, 0x30404
+ * shr $16, %rax
+ * movw %ax, 0x30406
+ * shr $16, %rax
+ * movl %eax, 0x30408
+ * movl $0, 0x3040c
+ * lidt idtr(%rip)
+ * mov $0xc0000083, %eax
+ * mov %rax, 0x11018
+ * mov $0xfee00000, %ebx
+ * movl $0x1ff, 0xf0(%rbx)
+ * movl $0xb, 0x3e0(%rbx)
+ * movl $0x20040, 0x320(%rbx)
+ * movl $1000, 0x380(%rbx)
+ * movabs $0x100000001b3, %r11
+ * xor %eax, %eax
+ * xor %ecx, %ecx
+ * sti
+ * 1: imul %r11, %rax
+ * add %rcx, %rax
+ * add $1, %rcx
+ * jmp 2f
+ * 2: cmpq $50, 0x31000
+ * mov %rax, %rdx
+ * jb 1b
+ * cli
+ * out %al, $0xf4
+ * handler:
+ * incq 0x31000
+ * movl $0, 0xb0(%rbx)
+ * add %r12, %r13
+ * jmp 2f
+ * 2: iretq
+ * .p2align 3
+ * idtr: .word 0xfff
+ * .quad 0x30000
+ */
+static const uint8_t code_storm[] = {
+	0x48, 0x8d, 0x05, 0xac, 0x00, 0x00, 0x00, 0x66, 0x89, 0x04, 0x25, 0x00, 0x04, 0x03, 0x00,
+	0x66, 0xc7, 0x04, 0x25, 0x02, 0x04, 0x03, 0x00, 0x08, 0x00, 0x66, 0xc7, 0x04, 0x25, 0x04,
+	0x04, 0x03, 0x00, 0x00, 0x8e, 0x48, 0xc1, 0xe8, 0x10, 0x66, 0x89, 0x04, 0x25, 0x06, 0x04,
+	0x03, 0x00, 0x48, 0xc1, 0xe8, 0x10, 0x89, 0x04, 0x25, 0x08, 0x04, 0x03, 0x00, 0xc7, 0x04,
+	0x25, 0x0c, 0x04, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x01, 0x1d, 0x84, 0x00, 0x00,
+	0x00, 0xb8, 0x83, 0x00, 0x00, 0xc0, 0x48, 0x89, 0x04, 0x25, 0x18, 0x10, 0x01, 0x00, 0xbb,
+	0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x83, 0xf0, 0x00, 0x00, 0x00, 0xff, 0x01, 0x00, 0x00, 0xc7,
+	0x83, 0xe0, 0x03, 0x00, 0x00, 0x0b, 0x00, 0x00, 0x00, 0xc7, 0x83, 0x20, 0x03, 0x00, 0x00,
+	0x40, 0x00, 0x02, 0x00, 0xc7, 0x83, 0x80, 0x03, 0x00, 0x00, 0xe8, 0x03, 0x00, 0x00, 0x49,
+	0xbb, 0xb3, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x31, 0xc0, 0x31, 0xc9, 0xfb, 0x49,
+	0x0f, 0xaf, 0xc3, 0x48, 0x01, 0xc8, 0x48, 0x83, 0xc1, 0x01, 0xeb, 0x00, 0x48, 0x83, 0x3c,
+	0x25, 0x00, 0x10, 0x03, 0x00, 0x32, 0x48, 0x89, 0xc2, 0x72, 0xe5, 0xfa, 0xe6, 0xf4, 0x48,
+	0xff, 0x04, 0x25, 0x00, 0x10, 0x03, 0x00, 0xc7, 0x83, 0xb0, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x4d, 0x01, 0xe5, 0xeb, 0x00, 0x48, 0xcf, 0x0f, 0x1f, 0x40, 0x00, 0xff, 0x0f,
+	0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+
+/* cross: head (mov $500,%ecx; xor; xor; jmp to 0xff0) */
+static const uint8_t cross_head[] = {
+	0xb9, 0xf4, 0x01, 0x00, 0x00, 0x31, 0xc0, 0x31,
+	0xdb, 0xe9, 0xe2, 0x0f, 0x00, 0x00, 0x00, 0x00,
+};
+/* cross: at 0xff0, the loop whose movabs straddles the page (see cross.s in the test) */
+static const uint8_t cross_loop[] = {
+	0x48, 0x01, 0xc8, 0x48, 0x6b, 0xc0, 0x03, 0x48, 0x83, 0xc3, 0x05,
+	0x48, 0xba, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x48,
+	0x31, 0xd3, 0x48, 0x01, 0xd8, 0xff, 0xc9, 0x75, 0xe1, 0xe6, 0xf4,
+};
+#define MEM_LO 0x20000
+#define MEM_HI 0x229000 /* the data the snippets write (bails: 0x200000..) */
+
+struct result {
+	uint64_t r[16];
+	uint64_t rip, flags;
+	uint64_t links, runs, icount, native_insns;
+	uint8_t mem[MEM_HI - MEM_LO];
+};
+
+enum mode { INTERP, RUNS, HOT, EAGER };
+
+static void run_in(struct result *res, enum mode mode, const uint8_t *code, size_t len)
+{
+	setenv("VMON_EMU_NATIVE", mode == INTERP ? "0" : mode == EAGER ? "eager" : "1", 1);
+	setenv("VMON_EMU_CHAIN", mode == RUNS ? "0" : "1", 1);
+	struct emu_cpu *c = emu_run(BOOT_MODE_LONG64, code, len);
+	memcpy(res->r, c->r, sizeof(res->r));
+	res->rip = c->rip;
+	res->flags = emu_flags(c) & F_ARITH;
+	res->links = c->native_links;
+	res->runs = c->native_runs;
+	res->icount = c->icount;
+	res->native_insns = c->native_insns;
+	assert_int_equal(gm_read(&mach.mem, res->mem, MEM_LO, sizeof(res->mem)), 0);
+	emu_finish();
+	unsetenv("VMON_EMU_NATIVE");
+	unsetenv("VMON_EMU_CHAIN");
+}
+
+static struct result ri, rn;
+
+static void expect_same(const struct result *a, const struct result *b)
+{
+	for (int i = 0; i < 16; i++) {
+		if (a->r[i] != b->r[i])
+			print_error("r%d: interpreter %#llx, compiled %#llx\n", i,
+				    (unsigned long long)a->r[i], (unsigned long long)b->r[i]);
+		assert_int_equal(a->r[i], b->r[i]);
+	}
+	assert_int_equal(a->rip, b->rip);
+	assert_int_equal(a->flags, b->flags);
+	assert_memory_equal(a->mem, b->mem, sizeof(a->mem));
+	assert_int_equal(a->icount, b->icount);
+}
+
+/* Runs code in every mode against the interpreter; the hot-compiled run
+ * must have chained at least `links` exits. */
+static void all_modes(const uint8_t *code, size_t len, uint64_t links)
+{
+	run_in(&ri, INTERP, code, len);
+	assert_int_equal(ri.runs, 0);
+	for (enum mode m = RUNS; m <= EAGER; m++) {
+		run_in(&rn, m, code, len);
+		expect_same(&ri, &rn);
+		assert_true(rn.runs > 0);
+		if (m == RUNS)
+			assert_int_equal(rn.links, 0);
+		else
+			assert_true(rn.links >= links);
+	}
+}
+
+/* The last iteration's store misses the TLB: the interpreter finishes
+ * the loop, and the exit the loop chained through before must not be
+ * linked to the block after it. */
+static void test_loop_left_after_bailout(void **state)
+{
+	all_modes(code_bails, sizeof(code_bails), 1);
+	assert_int_equal(ri.r[9], 0);
+	assert_int_equal(ri.r[5], 20 * (199 * 200 / 2 + 7));
+	assert_int_equal(ri.r[10], ri.r[5]);
+}
+
+static void test_patched_chained_loop(void **state)
+{
+	all_modes(code_smc, sizeof(code_smc), 0);
+	assert_int_equal(ri.r[0], 100 + 200 + 200); /* the patched ADD ran as patched */
+	/* compiled on first sight, the inner loop (900 instructions, looping
+	 * inside its own code) ran as host code before and after the patch */
+	assert_true(rn.native_insns >= 600);
+}
+
+static void test_fault_in_chained_loop(void **state)
+{
+	all_modes(code_fault, sizeof(code_fault), 0);
+	assert_true(rn.native_insns >= 1000); /* eager: the loop looped in its own code */
+	assert_int_equal(ri.r[R_CX], 300);
+	assert_int_equal(ri.r[2], 0x40000000);	  /* CR2 */
+	assert_int_equal(ri.r[8], 0);		  /* not present, read, supervisor */
+	assert_int_equal(ri.r[9], 0x1000 + 0x5e); /* the faulting ADD's own RIP */
+}
+
+static void test_page_crossing_instruction(void **state)
+{
+	static uint8_t code[0xff0 + sizeof(cross_loop)];
+	memset(code, 0x90, sizeof(code));
+	memcpy(code, cross_head, sizeof(cross_head));
+	memcpy(code + 0xff0, cross_loop, sizeof(cross_loop));
+	all_modes(code, sizeof(code), 0);
+	assert_int_equal(ri.r[R_CX], 0);
+	/* The movabs at 0x1ffb straddles 0x2000: it ran 500 times. */
+	assert_int_equal(ri.r[2], 0x1122334455667788ULL);
+}
+
+/* Timer interrupts every 200 µs while a loop of two chained blocks runs until the
+ * handler has counted 50 of them: how many iterations that takes depends
+ * on the host, so the loop's result is checked against its count. The
+ * handler's first block is a translated block too: the loop's exit that
+ * left for the interrupt must not be linked to it. */
+static void test_interrupt_storm(void **state)
+{
+	for (enum mode m = INTERP; m <= EAGER; m++) {
+		run_in(&rn, m, code_storm, sizeof(code_storm));
+		uint64_t x = 0;
+		for (uint64_t i = 0; i < rn.r[R_CX]; i++)
+			x = x * 0x100000001b3ULL + i;
+		assert_int_equal(rn.r[0], x);
+		uint64_t ticks;
+		memcpy(&ticks, rn.mem + (0x31000 - MEM_LO), 8);
+		assert_true(ticks >= 50);
+		assert_int_equal(rn.r[R_SP], 0x8000); /* every IRETQ balanced its frame */
+		if (m == HOT || m == EAGER)
+			assert_true(rn.links >= 1);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_loop_left_after_bailout),
+		cmocka_unit_test(test_patched_chained_loop),
+		cmocka_unit_test(test_fault_in_chained_loop),
+		cmocka_unit_test(test_page_crossing_instruction),
+		cmocka_unit_test(test_interrupt_storm),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
