@@ -21,6 +21,7 @@ PACKAGES=(
 	lz4 xz-utils cpio               # make guest: kernel payload, modules, initramfs checks
 	e2fsprogs                       # debugfs: the Linux-guest disk test reads the guest's file system
 	libmicrohttpd-dev libjansson-dev # the HTTP API (server side, JSON)
+	zlib1g-dev # snapshots: the vmstate checksum (CRC-32)
 	libcurl4-openssl-dev curl       # vmon ps/pause/...: API client; the API tests drive it with curl
 )
 
