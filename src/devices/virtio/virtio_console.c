@@ -6,6 +6,7 @@
 
 #include "core/chardev.h"
 #include "devices/virtio/virtio_dev.h"
+#include "devices/virtio/virtio_state.h"
 
 #define VIRTIO_ID_CONSOLE 3
 #define CON_QUEUE_SIZE	  64
@@ -236,6 +237,9 @@ static void con_dev_stats(void *dev, const struct stats_sink *out)
 
 const struct device_ops virtio_console_device = {
 	.kind = "virtio-console",
+	.state_version = VIRTIO_STATE_VERSION,
+	.save = virtio_dev_save,
+	.restore = virtio_dev_restore,
 	.create = con_dev_create,
 	.reset = con_dev_reset,
 	.destroy = con_dev_destroy,
