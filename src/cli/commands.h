@@ -18,6 +18,9 @@ int cmd_ps(int argc, char **argv);
 /* `vmon pause|resume|stop ID` (argv[0] names which). */
 int cmd_vm_action(int argc, char **argv);
 
+/* `vmon snapshot ID DIR`, `vmon restore DIR` (cmd_snapshot.c). */
+int cmd_snapshot(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 /* Loads a config file into cfg and x, or exits with status 2. */
 void load_config_file(const char *path, struct vm_config *cfg, bool overcommit,
 		      struct api_file_config *x);

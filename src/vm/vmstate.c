@@ -105,13 +105,12 @@ static int get_str(struct state_reader *r, char *out, const char *what, struct v
 	return 0;
 }
 
-static int parse_sections(struct vmstate *st, struct state_reader *r, uint32_t n,
-			  struct vmon_error *err)
+static int parse_sections(struct vmstate *st, struct state_reader *r, struct vmon_error *err)
 {
-	if (n > VMSTATE_MAX_SECTIONS)
-		return err_setf(err, "vmstate has %u sections (at most %u)", n,
-				VMSTATE_MAX_SECTIONS);
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; r->off < r->len; i++) {
+		if (i >= VMSTATE_MAX_SECTIONS)
+			return err_setf(err, "vmstate has more than %u sections",
+					VMSTATE_MAX_SECTIONS);
 		struct vmstate_section *s = &st->sec[i];
 		s->type = state_get_u32(r);
 		if (get_str(r, s->id, "section id", err) < 0 ||
@@ -125,9 +124,6 @@ static int parse_sections(struct vmstate *st, struct state_reader *r, uint32_t n
 		r->off += s->len;
 		st->nsections = i + 1;
 	}
-	if (r->off != r->len)
-		return err_setf(err, "vmstate has %zu stray bytes after its sections",
-				r->len - r->off);
 	return 0;
 }
 
@@ -156,10 +152,9 @@ static int parse(struct vmstate *st, struct vmon_error *err)
 		return -1;
 	st->hdr.mem_size = state_get_u64(&r);
 	st->hdr.ncpus = state_get_u32(&r);
-	uint32_t n = state_get_u32(&r);
 	if (r.failed)
 		return err_setf(err, "vmstate is truncated (header)");
-	return parse_sections(st, &r, n, err);
+	return parse_sections(st, &r, err);
 }
 
 int vmstate_parse(struct vmstate *out, uint8_t *buf, size_t len, struct vmon_error *err)
