@@ -262,8 +262,18 @@ static int create(struct vm **out, const struct vm_config *cfg, const struct vms
 	/* Signals are blocked only now. No open() above may block (user files
 	 * are opened non-blocking: a FIFO is refused, or must have a reader),
 	 * but should one ever wait, Ctrl-C still ends vmon. */
-	if (setup_signals(vm, err) < 0 || m->backend->create(m, err) < 0)
+	if (setup_signals(vm, err) < 0)
 		goto fail;
+	if (m->backend->create(m, err) < 0) {
+		/* A restored guest keeps its CPU: say whose features those are. */
+		const char *opt = "--cpu-features: ";
+		if (st && strncmp(err->msg, opt, strlen(opt)) == 0) {
+			char m2[sizeof(err->msg)];
+			snprintf(m2, sizeof(m2), "%s", err->msg + strlen(opt));
+			err_setf(err, "the snapshot's CPU: %s", m2);
+		}
+		goto fail;
+	}
 	bus_seal(&m->pio);
 	bus_seal(&m->mmio);
 	m->ctl.on_stop = on_stop;

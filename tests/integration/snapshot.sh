@@ -11,8 +11,9 @@
 # fields missing, Diff, load into a started VM) and loads the snapshot
 # into a fresh `vmon api` (resume_vm); and damaged vmstate files (bad
 # magic, version, checksum, truncation, a CPU register and a virtqueue
-# out of range with the checksum fixed up, a missing or short memory
-# file) each end `vmon restore` with its one-line message and status 2.
+# out of range with the checksum fixed up, a CPU feature the backend
+# cannot give, a missing or short memory file) each end `vmon restore`
+# with its one-line message and status 2.
 # On every usable backend (the KVM run under make test-kvm).
 source "$(dirname "$0")/../lib.sh"
 
@@ -126,6 +127,36 @@ while p < len(b):
         b[p + off:p + off + len(val)] = val
     p += n
 open(dst, 'wb').write(bytes(b) + struct.pack('<I', zlib.crc32(bytes(b)) & 0xffffffff))
+EOF
+}
+
+# add_feature SRC DST NAME: SRC with CPU feature NAME added to the
+# snapshot's CPU features (checksum made right).
+add_feature() {
+	python3 - "$@" <<'EOF'
+import struct, sys, zlib
+src, dst, name = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+b = open(src, 'rb').read()[:-4]
+p = 12
+for _ in range(2):
+    p += 1 + b[p]
+p += 12
+out = bytearray(b[:p])
+while p < len(b):
+    start = p
+    p += 4
+    sid = b[p + 1:p + 1 + b[p]]; p += 1 + b[p]
+    p += 1 + b[p]
+    p += 4
+    n = struct.unpack_from('<I', b, p)[0]
+    head = b[start:p]
+    data = b[p + 4:p + 4 + n]
+    p += 4 + n
+    if sid == b'cpuid':
+        data = data + b' ' + name
+    out += head + struct.pack('<I', len(data)) + data
+out = bytes(out)
+open(dst, 'wb').write(out + struct.pack('<I', zlib.crc32(out) & 0xffffffff))
 EOF
 }
 
@@ -279,6 +310,11 @@ for b in $(usable_backends); do
 	# ... and its descriptor table outside guest RAM
 	hostile "$V" "$TMP/bad/vmstate" d0 41 00000000000f0000
 	bad_file "$b" queue-addr "not in guest RAM"
+	if [ "$b" = emu ]; then
+		# a feature the software CPU does not have (it stops at x86-64-v3)
+		add_feature "$V" "$TMP/bad/vmstate" avx512f
+		bad_file "$b" cpu-feature "the snapshot's CPU: the emu backend cannot offer avx512f"
+	fi
 	cp "$V" "$TMP/bad/vmstate"
 	rm "$TMP/bad/memory"
 	bad_file "$b" no-memory "memory: No such file"

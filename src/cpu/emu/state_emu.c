@@ -201,7 +201,7 @@ void emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s)
 	c->cr2 = s->cr2;
 	c->cr3 = s->cr3;
 	c->cr4 = s->cr4;
-	c->efer = s->efer;
+	c->efer = s->efer & (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE);
 	c->xcr0 = (s->xcr0 & c->vm->xcr0_mask) | 1;
 	memcpy(c->dr, s->dr, sizeof(c->dr));
 	c->star = s->star;
@@ -222,7 +222,9 @@ void emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s)
 	c->halted = s->halted;
 	c->wait_sipi = s->wait_sipi;
 	lapic_set(c, &s->lapic, emu_now_ns());
-	c->apic.apic_base = s->apic_base;
+	/* As a WRMSR would: the enable bit only (the base is not relocatable
+	 * and the BSP bit is the vCPU's own). */
+	c->apic.apic_base = (c->apic.apic_base & ~0x800ULL) | (s->apic_base & 0x800ULL);
 	c->apic.tpr = (uint32_t)(s->cr8 & 0xf) << 4;
 	tlb_flush(c);
 	emu_update_mode(c);
