@@ -8,7 +8,8 @@
  * DIR, from where it stopped: its config comes from DIR/vmstate, its RAM
  * is DIR/memory mapped privately (lazily, shared by every clone). Options
  * change what belongs to the host: the backend, the id and API socket,
- * the serial port, a drive's image (--disk-path ID=PATH). It registers and
+ * the serial port, a drive's image (--disk-path ID=PATH), the vsock's
+ * socket (--vsock-path) and the virtio console's back end (--console). It registers and
  * serves the API as `vmon run` does.
  */
 #include <errno.h>
@@ -42,6 +43,8 @@ enum {
 	OPT_SERIAL,
 	OPT_DISK_PATH,
 	OPT_PAUSED,
+	OPT_VSOCK_PATH,
+	OPT_CONSOLE,
 	OPT_HELP
 };
 
@@ -148,6 +151,8 @@ static const struct option restore_options[] = {
 	{"serial", required_argument, NULL, OPT_SERIAL},
 	{"disk-path", required_argument, NULL, OPT_DISK_PATH},
 	{"paused", no_argument, NULL, OPT_PAUSED},
+	{"vsock-path", required_argument, NULL, OPT_VSOCK_PATH},
+	{"console", required_argument, NULL, OPT_CONSOLE},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -192,6 +197,7 @@ int cmd_restore(int argc, char **argv)
 	static struct vm_config cfg;
 	struct session_opts o = {.start_now = true};
 	const char *serial = NULL, *backend = NULL, *disks[VM_MAX_DISKS];
+	const char *vsock_path = NULL, *console = NULL;
 	unsigned ndisks = 0;
 	bool paused = false;
 	opterr = 0;
@@ -211,6 +217,8 @@ int cmd_restore(int argc, char **argv)
 			disks[ndisks++] = optarg;
 			break;
 		case OPT_PAUSED: paused = true; break;
+		case OPT_VSOCK_PATH: vsock_path = optarg; break;
+		case OPT_CONSOLE: console = optarg; break;
 		case OPT_HELP: print_usage(stdout); return 0;
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: usage_error("unknown option '%s'", argv[optind - 1]);
@@ -231,6 +239,20 @@ int cmd_restore(int argc, char **argv)
 		die_if(chardev_parse(serial, &cfg.serial, &err), &err);
 	for (unsigned i = 0; i < ndisks; i++)
 		disk_path(&cfg, disks[i]);
+	/* Clones of one snapshot each need their own vsock socket and
+	 * console output. */
+	if (vsock_path) {
+		if (!cfg.has_vsock)
+			usage_error("--vsock-path: the snapshot has no vsock");
+		if (strlen(vsock_path) >= sizeof(cfg.vsock.spec.path))
+			usage_error("--vsock-path: path too long");
+		snprintf(cfg.vsock.spec.path, sizeof(cfg.vsock.spec.path), "%s", vsock_path);
+	}
+	if (console) {
+		if (!cfg.has_console)
+			usage_error("--console: the snapshot has no virtio console");
+		die_if(chardev_parse(console, &cfg.console.chr, &err), &err);
+	}
 	die_if(vm_config_validate(&cfg, &err), &err);
 	die_if(vm_config_check_host(&cfg, &err), &err);
 	o.restore = &st;

@@ -79,7 +79,7 @@ static void on_state(void *opaque, enum api_vm_state state)
 		return;
 	pthread_mutex_lock(&s->reg_lock);
 	snprintf(s->entry.state, sizeof(s->entry.state), "%s", api_state_name(state));
-	if (state == API_RUNNING && !s->entry.started_unix_ms) {
+	if ((state == API_RUNNING || state == API_PAUSED) && !s->entry.started_unix_ms) {
 		const char *b = api_ctl_backend(s->ctl);
 		snprintf(s->entry.backend, sizeof(s->entry.backend), "%s", b ? b : "");
 		s->entry.started_unix_ms = unix_ms();

@@ -3,7 +3,8 @@
 # shell loop appends a numbered line to the raw virtio disk (dd with
 # fsync) and then prints COUNT=N, every 0.1 s. `vmon snapshot --no-resume`
 # saves it, the process is killed (SIGKILL), and `vmon restore` in a new
-# process continues: its first COUNT follows the last one printed before
+# process continues (the machine also has a vsock on virtio-mmio and a
+# virtio console): its first COUNT follows the last one printed before
 # (not 1), every line the guest reported is on the disk, and the restored
 # VM answers `vmon stop`. Then three clones restore the same snapshot at
 # once (each with its own copy of the disk) and all count on; the API
@@ -166,7 +167,8 @@ for b in $(usable_backends); do
 	truncate -s 4M "$D/disk.img"
 	mkfifo "$D/in1"
 	"$VMON" run --backend "$b" --id "s1-$b" --kernel "$G/bzImage" --initrd "$G/initramfs.cpio.gz" \
-		--cmdline "console=ttyS0 quiet" --disk "$D/disk.img,id=d0" <"$D/in1" >"$D/out1" 2>"$D/err1" &
+		--cmdline "console=ttyS0 quiet" --disk "$D/disk.img,id=d0" \
+		--vsock "3,unix:$D/v.sock,transport=mmio" --console "file:$D/hvc.out" <"$D/in1" >"$D/out1" 2>"$D/err1" &
 	pid=$!
 	PIDS+=("$pid")
 	WATCH=$pid
@@ -245,6 +247,7 @@ for b in $(usable_backends); do
 	for k in 1 2 3; do
 		cp "$D/disk.img" "$D/disk$k.img"
 		"$VMON" restore --backend "$b" --id "c$k-$b" --disk-path "d0=$D/disk$k.img" \
+			--vsock-path "$D/v$k.sock" --console "file:$D/hvc$k.out" \
 			--serial "file:$D/clone$k.out" "$D/snap" </dev/null >/dev/null 2>"$D/clone$k.err" &
 		cpids+=($!)
 		PIDS+=($!)
