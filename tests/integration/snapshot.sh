@@ -162,6 +162,12 @@ EOF
 }
 
 for b in $(usable_backends); do
+	if [ "$b" = kvm ]; then
+		# The KVM backend has no vcpu_get_state/vcpu_set_state yet
+		# (docs/snapshot.md, "Limits"): it refuses to save.
+		for n in $(names "$b"); do skip "$n" "the KVM backend cannot snapshot yet"; done
+		continue
+	fi
 	D=$TMP/$b
 	mkdir -p "$D"
 	truncate -s 4M "$D/disk.img"
