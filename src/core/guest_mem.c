@@ -79,11 +79,34 @@ static bool page_is_zero(const uint8_t *p)
 	return memcmp(p, zero, GM_PAGE_SIZE) == 0;
 }
 
+static int save_to(const struct guest_mem *gm, int fd, const char *path, struct vmon_error *err);
+
 int gm_save(const struct guest_mem *gm, const char *path, struct vmon_error *err)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* Into a new file renamed over path: a memory file that VMs restored
+	 * from it still map (this one, or clones) keeps its old contents;
+	 * truncating it would pull their pages away. */
+	char tmp[4200];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return err_setf(err, "%s: path too long", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return err_setf(err, "%s: %s", path, strerror(errno));
+		return err_setf(err, "%s: %s", tmp, strerror(errno));
+	if (save_to(gm, fd, tmp, err) < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return err_setf(err, "%s: %s", path, strerror(e));
+	}
+	return 0;
+}
+
+/* Writes RAM to fd (closed on return). */
+static int save_to(const struct guest_mem *gm, int fd, const char *path, struct vmon_error *err)
+{
 	/* Zero pages are left as holes: a mostly idle guest saves sparse. */
 	for (uint64_t off = 0; off < gm->size; off += GM_PAGE_SIZE) {
 		const uint8_t *pg = gm->base + off;

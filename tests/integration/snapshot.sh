@@ -6,7 +6,8 @@
 # process continues (the machine also has a vsock on virtio-mmio and a
 # virtio console): its first COUNT follows the last one printed before
 # (not 1), every line the guest reported is on the disk, and the restored
-# VM answers `vmon stop`. Then three clones restore the same snapshot at
+# VM, snapshotted again into the files it was restored from, goes on and
+# answers `vmon stop`. Then three clones restore the same snapshot at
 # once (each with its own copy of the disk) and all count on; the API
 # refuses bad snapshot requests with 400 and a fault_message (not paused,
 # fields missing, Diff, load into a started VM) and loads the snapshot
@@ -30,6 +31,7 @@ LIMIT=${SNAPSHOT_LIMIT:-240}
 names() {
 	local b=$1
 	echo snapshot-$b-create snapshot-$b-counter snapshot-$b-disk snapshot-$b-stop \
+		snapshot-$b-resnapshot \
 		snapshot-$b-clones snapshot-$b-api-not-paused snapshot-$b-api-missing \
 		snapshot-$b-api-diff snapshot-$b-api-load-started snapshot-$b-api-load \
 		snapshot-$b-api-load-bad snapshot-$b-bad-files
@@ -229,6 +231,17 @@ for b in $(usable_backends); do
 		for n in api-not-paused api-missing api-diff api-load-started; do
 			skip snapshot-$b-$n "curl is not installed"
 		done
+	fi
+
+	# A snapshot of the restored VM into the very files it runs from
+	# (new files renamed over them: its RAM mapping keeps the old ones).
+	"$VMON" snapshot "s2-$b" "$D/snap" >"$D/snap2.out" 2>&1
+	rc=$?
+	n=$(counts "$D/out2" | tail -n1)
+	if [ $rc -eq 0 ] && wait_count "$D/out2" $((n + 3)); then
+		pass snapshot-$b-resnapshot
+	else
+		fail snapshot-$b-resnapshot "status $rc ($(cat "$D/snap2.out")); count $n then $(counts "$D/out2" | tail -n1); $(tail -c 300 "$D/err2")"
 	fi
 
 	"$VMON" stop "s2-$b" >"$D/stop.out" 2>&1
