@@ -258,8 +258,7 @@ static int emu_vcpu_set_state(struct machine *m, int index, const struct cpu_sta
 	struct emu_cpu *c = emu_cpu_at(m, index, err);
 	if (!c)
 		return -1;
-	emu_state_set_cpu(c, in);
-	return 0;
+	return emu_state_set_cpu(c, in, err);
 }
 
 static int emu_chips_get(struct machine *m, struct chip_state *out, struct vmon_error *err)

@@ -185,8 +185,21 @@ void emu_state_get_cpu(const struct emu_cpu *c, struct cpu_state *s)
 	lapic_get(c, &s->lapic, emu_now_ns());
 }
 
-void emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s)
+int emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s, struct vmon_error *err)
 {
+	/* What this CPU does not have: refused, not half-restored (a KVM
+	 * guest may have switched its APIC to x2APIC mode or its timer to
+	 * TSC deadline). */
+	if (s->apic_base & 0x400)
+		return err_setf(err, "vCPU %d uses x2APIC mode, which the software CPU lacks",
+				c->index);
+	if (((s->lapic.lvt[0] >> 17) & 3) == 2)
+		return err_setf(err,
+				"vCPU %d's APIC timer is in TSC-deadline mode, which the software "
+				"CPU lacks",
+				c->index);
+	if (s->rflags & F_VM)
+		return err_setf(err, "vCPU %d is in virtual-8086 mode", c->index);
 	memcpy(c->r, s->gpr, sizeof(c->r));
 	c->rip = s->rip;
 	c->lf_op = LF_NONE;
@@ -230,6 +243,7 @@ void emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s)
 	emu_update_mode(c);
 	c->code_epoch++;
 	emu_poke(c);
+	return 0;
 }
 
 void emu_state_get_chips(struct emu_vm *vm, struct chip_state *s)
