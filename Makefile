@@ -150,7 +150,7 @@ FUZZ_BUILD := build-fuzz
 FUZZ_SRCS := tests/fuzz/fuzz_virtio.c $(wildcard src/devices/virtio/*.c) src/devices/pci.c \
 	src/core/guest_mem.c src/core/error.c src/core/bus.c $(wildcard src/core/chardev*.c) \
 	src/core/event_loop.c src/core/thread.c src/core/vm_control.c src/core/ratelimit.c \
-	src/core/log.c src/core/image_lock.c src/core/unix_listen.c
+	src/core/log.c src/core/image_lock.c src/core/unix_listen.c src/core/state.c
 $(FUZZ_BUILD)/fuzz_virtio: $(FUZZ_SRCS) $(wildcard src/devices/virtio/*.h src/devices/*.h src/core/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
