@@ -27,7 +27,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu17 $(WARNINGS) -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
 	-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' -MMD -MP
 LDFLAGS += -pthread
-LDLIBS += -lZydis -luring -lslirp -lmicrohttpd -ljansson -lcap-ng -lm
+LDLIBS += -lZydis -luring -lslirp -lmicrohttpd -ljansson -lcap-ng -lz -lm
 
 # V=1 shows full commands.
 ifeq ($(V),1)
@@ -151,7 +151,7 @@ FUZZ_SRCS := tests/fuzz/fuzz_virtio.c $(wildcard src/devices/virtio/*.c) src/dev
 	src/core/guest_mem.c src/core/error.c src/core/bus.c $(wildcard src/core/chardev*.c) \
 	src/core/event_loop.c src/core/thread.c src/core/vm_control.c src/core/ratelimit.c \
 	src/core/log.c src/core/image_lock.c src/core/unix_listen.c src/core/rate_limiter.c \
-	src/core/token_bucket.c src/core/guest_mem_discard.c
+	src/core/token_bucket.c src/core/guest_mem_discard.c src/core/state.c
 $(FUZZ_BUILD)/fuzz_virtio: $(FUZZ_SRCS) $(wildcard src/devices/virtio/*.h src/devices/*.h src/core/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
@@ -169,8 +169,16 @@ $(FUZZ_BUILD)/fuzz_api: tests/fuzz/fuzz_api.c $(LIB_SRCS) $(wildcard src/*/*.h s
 		-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ tests/fuzz/fuzz_api.c $(LIB_SRCS) $(LDLIBS)
+# The snapshot loader: vmstate framing, config, CPU and chip sections.
+$(FUZZ_BUILD)/fuzz_vmstate: tests/fuzz/fuzz_vmstate.c $(LIB_SRCS) $(wildcard src/*/*.h src/*/*/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) -std=gnu17 -g -O1 -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
+		-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ tests/fuzz/fuzz_vmstate.c $(LIB_SRCS) $(LDLIBS)
 FUZZ_NETNS := $(shell unshare -n true 2>/dev/null && echo unshare -n)
-fuzz: $(FUZZ_BUILD)/fuzz_virtio $(FUZZ_BUILD)/fuzz_api
+fuzz: $(FUZZ_BUILD)/fuzz_virtio $(FUZZ_BUILD)/fuzz_api $(FUZZ_BUILD)/fuzz_vmstate
 	@rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus
 	python3 tests/fuzz/make_seeds.py $(FUZZ_BUILD)/corpus
 	$(FUZZ_BUILD)/fuzz_virtio -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_MAX_SECONDS) -seed=1 \
@@ -181,6 +189,11 @@ fuzz: $(FUZZ_BUILD)/fuzz_virtio $(FUZZ_BUILD)/fuzz_api
 	cd $(FUZZ_BUILD)/api-scratch && $(FUZZ_NETNS) ../fuzz_api -runs=$(FUZZ_RUNS) \
 		-max_total_time=$(FUZZ_MAX_SECONDS) -seed=1 -max_len=4096 -close_fd_mask=2 \
 		../api-corpus
+	@rm -rf $(FUZZ_BUILD)/vmstate-corpus
+	python3 tests/fuzz/make_vmstate_seeds.py $(FUZZ_BUILD)/vmstate-corpus
+	$(FUZZ_BUILD)/fuzz_vmstate -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_MAX_SECONDS) -seed=1 \
+		-max_len=16384 -close_fd_mask=2 -artifact_prefix=$(FUZZ_BUILD)/ \
+		$(FUZZ_BUILD)/vmstate-corpus
 
 format:
 	clang-format -i $(wildcard src/*/*.[ch] src/*/*/*.[ch] tests/unit/*.[ch])

@@ -22,6 +22,7 @@ PACKAGES=(
 	e2fsprogs                       # debugfs: the Linux-guest disk test reads the guest's file system
 	debootstrap                     # make bench: the Debian systemd image (scripts/make-systemd-image.sh)
 	libmicrohttpd-dev libjansson-dev # the HTTP API (server side, JSON)
+	zlib1g-dev # snapshots: the vmstate checksum (CRC-32)
 	libcurl4-openssl-dev curl       # vmon ps/pause/...: API client; the API tests drive it with curl
 )
 

@@ -645,6 +645,66 @@ int api_json_vm_state(json_t *o, bool *pause, struct vmon_error *err)
 	return 0;
 }
 
+int api_json_snapshot_create(json_t *o, char *state, char *mem, size_t cap, struct vmon_error *err)
+{
+	static const char *const allowed[] = {"snapshot_type", "snapshot_path", "mem_file_path",
+					      "version", NULL};
+	char type[16] = "Full", version[32];
+	if (fields(o, "snapshot-create", allowed, err) < 0 ||
+	    str_field(o, "snapshot_path", true, state, cap, "snapshot-create", err) < 0 ||
+	    str_field(o, "mem_file_path", true, mem, cap, "snapshot-create", err) < 0 ||
+	    str_field(o, "snapshot_type", false, type, sizeof(type), "snapshot-create", err) < 0 ||
+	    str_field(o, "version", false, version, sizeof(version), "snapshot-create", err) < 0)
+		return -1;
+	if (strcmp(type, "Diff") == 0)
+		return err_setf(err, "snapshot-create: diff snapshots are not supported by vmon "
+				     "(use \"Full\")");
+	if (strcmp(type, "Full") != 0)
+		return err_setf(err, "snapshot-create: 'snapshot_type' must be \"Full\"");
+	return 0;
+}
+
+int api_json_snapshot_load(json_t *o, char *state, char *mem, size_t cap, bool *resume,
+			   struct vmon_error *err)
+{
+	static const char *const allowed[] = {
+		"snapshot_path",	 "mem_file_path",     "mem_backend", "resume_vm",
+		"enable_diff_snapshots", "track_dirty_pages", NULL};
+	static const char *const backend_allowed[] = {"backend_type", "backend_path", NULL};
+	const char *w = "snapshot-load";
+	bool diff = false, dirty = false;
+	*resume = false;
+	int have_file;
+	if (fields(o, w, allowed, err) < 0 ||
+	    str_field(o, "snapshot_path", true, state, cap, w, err) < 0 ||
+	    (have_file = str_field(o, "mem_file_path", false, mem, cap, w, err)) < 0 ||
+	    bool_field(o, "resume_vm", false, resume, w, err) < 0 ||
+	    bool_field(o, "enable_diff_snapshots", false, &diff, w, err) < 0 ||
+	    bool_field(o, "track_dirty_pages", false, &dirty, w, err) < 0)
+		return -1;
+	if (diff)
+		return err_setf(err, "%s: diff snapshots are not supported by vmon", w);
+	json_t *b = json_object_get(o, "mem_backend");
+	if (b && have_file)
+		return err_setf(err, "%s: give either 'mem_file_path' or 'mem_backend'", w);
+	if (!b && !have_file)
+		return err_setf(err, "%s: the field 'mem_backend' is required", w);
+	if (!b)
+		return 0;
+	char type[16];
+	const char *bw = "snapshot-load: mem_backend";
+	if (fields(b, bw, backend_allowed, err) < 0 ||
+	    str_field(b, "backend_type", true, type, sizeof(type), bw, err) < 0 ||
+	    str_field(b, "backend_path", true, mem, cap, bw, err) < 0)
+		return -1;
+	if (strcmp(type, "File") != 0)
+		return err_setf(err,
+				"%s: 'backend_type' must be \"File\" (vmon has no "
+				"userfaultfd backend)",
+				bw);
+	return 0;
+}
+
 int api_json_action(json_t *o, char *action, size_t cap, struct vmon_error *err)
 {
 	static const char *const allowed[] = {"action_type", NULL};

@@ -80,6 +80,13 @@ int api_json_logger(json_t *o, struct api_logger_cfg *out, struct vmon_error *er
 int api_json_metrics(json_t *o, struct api_metrics_cfg *out, struct vmon_error *err);
 /* PATCH /vm: "Paused" (*pause true) or "Resumed". */
 int api_json_vm_state(json_t *o, bool *pause, struct vmon_error *err);
+/* PUT /snapshot/create: snapshot_path and mem_file_path (cap bytes
+ * each); snapshot_type "Full" if given. */
+int api_json_snapshot_create(json_t *o, char *state, char *mem, size_t cap, struct vmon_error *err);
+/* PUT /snapshot/load: snapshot_path, and mem_backend {backend_type "File",
+ * backend_path} or the older mem_file_path; resume_vm (false if absent). */
+int api_json_snapshot_load(json_t *o, char *state, char *mem, size_t cap, bool *resume,
+			   struct vmon_error *err);
 /* PUT /actions: the action_type. */
 int api_json_action(json_t *o, char *action, size_t cap, struct vmon_error *err);
 

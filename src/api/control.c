@@ -27,6 +27,9 @@ struct api_ctl {
 	struct vmon_error start_err;
 	uint64_t started_ms;
 	int start_fd; /* eventfd: a start is pending */
+	/* The pending start is PUT /snapshot/load's: restore from these. */
+	bool restore, restore_resume;
+	char restore_state[VM_PATH_MAX], restore_mem[VM_PATH_MAX];
 };
 
 const char *api_state_name(enum api_vm_state s)
@@ -135,17 +138,21 @@ int api_ctl_with_config(struct api_ctl *c,
 
 /* ---- Start handshake ---- */
 
-int api_ctl_start(struct api_ctl *c, struct vmon_error *err)
+/* Asks the main thread to start (restore: from a snapshot) and waits. */
+static int start(struct api_ctl *c, bool restore, struct vmon_error *err)
 {
-	pthread_mutex_lock(&c->lock);
 	if (c->state != API_NOT_STARTED || c->start_pending) {
 		pthread_mutex_unlock(&c->lock);
-		return err_setf(err, "the microVM is already running");
+		return err_setf(err, restore ? "a snapshot loads only into a microVM not started "
+					       "yet"
+					     : "the microVM is already running");
 	}
-	if (vm_config_validate(&c->cfg, err) < 0 || vm_config_check_host(&c->cfg, err) < 0) {
+	if (!restore &&
+	    (vm_config_validate(&c->cfg, err) < 0 || vm_config_check_host(&c->cfg, err) < 0)) {
 		pthread_mutex_unlock(&c->lock);
 		return -1;
 	}
+	c->restore = restore;
 	c->start_pending = true;
 	c->start_taken = false;
 	c->start_done = false;
@@ -160,9 +167,44 @@ int api_ctl_start(struct api_ctl *c, struct vmon_error *err)
 	if (r < 0)
 		*err = c->start_err;
 	enum api_vm_state s = c->state;
+	c->restore = false;
 	pthread_mutex_unlock(&c->lock);
 	if (r == 0)
 		notify(c, s);
+	return r;
+}
+
+int api_ctl_start(struct api_ctl *c, struct vmon_error *err)
+{
+	pthread_mutex_lock(&c->lock);
+	return start(c, false, err);
+}
+
+int api_ctl_load(struct api_ctl *c, const char *state_path, const char *mem_path, bool resume,
+		 struct vmon_error *err)
+{
+	if (strlen(state_path) >= VM_PATH_MAX || strlen(mem_path) >= VM_PATH_MAX)
+		return err_setf(err, "snapshot path too long");
+	pthread_mutex_lock(&c->lock);
+	if (c->state == API_NOT_STARTED && !c->start_pending) {
+		snprintf(c->restore_state, sizeof(c->restore_state), "%s", state_path);
+		snprintf(c->restore_mem, sizeof(c->restore_mem), "%s", mem_path);
+		c->restore_resume = resume;
+	}
+	return start(c, true, err);
+}
+
+bool api_ctl_take_restore(struct api_ctl *c, char *state_path, char *mem_path, size_t cap,
+			  bool *resume)
+{
+	pthread_mutex_lock(&c->lock);
+	bool r = c->restore;
+	if (r) {
+		snprintf(state_path, cap, "%s", c->restore_state);
+		snprintf(mem_path, cap, "%s", c->restore_mem);
+		*resume = c->restore_resume;
+	}
+	pthread_mutex_unlock(&c->lock);
 	return r;
 }
 
@@ -193,14 +235,16 @@ void api_ctl_started(struct api_ctl *c, struct vm *vm)
 	c->vm = vm;
 	c->cfg = *vm_get_config(vm);
 	c->started_ms = now_ms();
-	set_state(c, API_RUNNING);
+	/* A snapshot loaded without resume_vm starts paused. */
+	bool paused = vm_paused(vm);
+	set_state(c, paused ? API_PAUSED : API_RUNNING);
 	c->start_result = 0;
 	c->start_done = true;
 	bool waiter = c->start_pending;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	if (!waiter) /* started without a request: the command line's VM */
-		notify(c, API_RUNNING);
+		notify(c, paused ? API_PAUSED : API_RUNNING);
 }
 
 void api_ctl_start_failed(struct api_ctl *c, const struct vmon_error *err)
@@ -245,6 +289,20 @@ static struct vm *running(struct api_ctl *c, struct vmon_error *err)
 	err_setf(err, s == API_NOT_STARTED ? "the microVM is not started yet"
 					   : "the microVM has stopped");
 	return NULL;
+}
+
+int api_ctl_snapshot(struct api_ctl *c, const char *state_path, const char *mem_path,
+		     struct vmon_error *err)
+{
+	struct vm *vm = running(c, err);
+	if (!vm)
+		return -1;
+	int r = c->state != API_PAUSED
+			? err_setf(err, "the microVM must be paused to create a snapshot "
+					"(PATCH /vm {\"state\": \"Paused\"} first)")
+			: vm_snapshot(vm, state_path, mem_path, err);
+	pthread_mutex_unlock(&c->lock);
+	return r;
 }
 
 int api_ctl_pause(struct api_ctl *c, struct vmon_error *err)

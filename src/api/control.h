@@ -87,7 +87,21 @@ void api_ctl_ended(struct api_ctl *c);
  * it answer that it stopped. */
 void api_ctl_stopped(struct api_ctl *c);
 
+/* API thread: PUT /snapshot/load — like api_ctl_start, but the main
+ * thread restores the VM from the snapshot (api_ctl_take_restore tells it
+ * so) instead of building it from the configuration; paused after unless
+ * resume. Only before the start. */
+int api_ctl_load(struct api_ctl *c, const char *state_path, const char *mem_path, bool resume,
+		 struct vmon_error *err);
+/* Main thread, after api_ctl_take_start: whether the start asked for is
+ * a restore, and from which files (cap bytes each). */
+bool api_ctl_take_restore(struct api_ctl *c, char *state_path, char *mem_path, size_t cap,
+			  bool *resume);
+
 /* ---- Running VM ---- */
+/* PUT /snapshot/create: the VM must be paused (Firecracker's rule). */
+int api_ctl_snapshot(struct api_ctl *c, const char *state_path, const char *mem_path,
+		     struct vmon_error *err);
 
 int api_ctl_pause(struct api_ctl *c, struct vmon_error *err);
 int api_ctl_resume(struct api_ctl *c, struct vmon_error *err);

@@ -306,6 +306,19 @@ static int do_vm(struct req *r)
 	return pause ? api_ctl_pause(r->a->ctl, &r->err) : api_ctl_resume(r->a->ctl, &r->err);
 }
 
+static int do_snapshot(struct req *r)
+{
+	static char state[VM_PATH_MAX], mem[VM_PATH_MAX]; /* the API thread's */
+	if (strcmp(r->path, "/snapshot/create") == 0)
+		return api_json_snapshot_create(r->body, state, mem, sizeof(state), &r->err) < 0
+			       ? -1
+			       : api_ctl_snapshot(r->a->ctl, state, mem, &r->err);
+	bool resume;
+	return api_json_snapshot_load(r->body, state, mem, sizeof(state), &resume, &r->err) < 0
+		       ? -1
+		       : api_ctl_load(r->a->ctl, state, mem, resume, &r->err);
+}
+
 static int do_drive_patch(struct req *r)
 {
 	char path[VM_PATH_MAX];
@@ -474,7 +487,7 @@ static unsigned route(struct req *r, json_t **reply)
 	case BALLOON_PUT: ret = configure(r, parse_balloon, apply_balloon); break;
 	case BALLOON_PATCH: ret = do_balloon_patch(r); break;
 	case BALLOON_STATS_PATCH: ret = do_balloon_stats_patch(r); break;
-	default: ret = err_setf(&r->err, "snapshots are not supported yet"); break;
+	default: ret = do_snapshot(r); break;
 	}
 	return ret < 0 ? 400 : 204;
 unknown:

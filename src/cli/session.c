@@ -18,6 +18,7 @@
 #include "core/event_loop.h"
 #include "core/log.h"
 #include "vm/vm.h"
+#include "vm/vm_snapshot.h"
 
 struct session {
 	char dir[REG_PATH_MAX];
@@ -78,7 +79,7 @@ static void on_state(void *opaque, enum api_vm_state state)
 		return;
 	pthread_mutex_lock(&s->reg_lock);
 	snprintf(s->entry.state, sizeof(s->entry.state), "%s", api_state_name(state));
-	if (state == API_RUNNING && !s->entry.started_unix_ms) {
+	if ((state == API_RUNNING || state == API_PAUSED) && !s->entry.started_unix_ms) {
 		const char *b = api_ctl_backend(s->ctl);
 		snprintf(s->entry.backend, sizeof(s->entry.backend), "%s", b ? b : "");
 		s->entry.started_unix_ms = unix_ms();
@@ -97,6 +98,27 @@ static void on_signal(void *opaque, int fd, uint32_t events)
 		s->signo = (int)si.ssi_signo;
 }
 
+/* A VM restored from the snapshot at state_path: the saved machine, with
+ * the API's serial port and backend. */
+static int restore_vm(struct vm **vm, const struct vm_config *api_cfg, const char *state_path,
+		      const char *mem_path, struct vmon_error *err)
+{
+	static struct vmstate st;
+	static struct vm_config cfg;
+	if (vmstate_load(&st, state_path, err) < 0)
+		return -1;
+	int r = vm_restore_config(&st, &cfg, err);
+	if (r == 0) {
+		cfg.serial = api_cfg->serial;
+		cfg.machine.backend = api_cfg->machine.backend;
+		r = vm_config_validate(&cfg, err) < 0
+			    ? -1
+			    : vm_create_restored(vm, &cfg, &st, mem_path, err);
+	}
+	vmstate_free(&st);
+	return r;
+}
+
 static void on_start(void *opaque, int fd, uint32_t events)
 {
 	struct session *s = opaque;
@@ -105,15 +127,24 @@ static void on_start(void *opaque, int fd, uint32_t events)
 		return;
 	struct vmon_error err = {{0}};
 	struct vm *vm;
-	if (vm_create(&vm, &cfg, &err) < 0) {
+	static char state_path[VM_PATH_MAX], mem_path[VM_PATH_MAX];
+	bool resume = true;
+	int r = api_ctl_take_restore(s->ctl, state_path, mem_path, sizeof(state_path), &resume)
+			? restore_vm(&vm, &cfg, state_path, mem_path, &err)
+			: vm_create(&vm, &cfg, &err);
+	if (r < 0) {
 		api_ctl_start_failed(s->ctl, &err);
 		return;
 	}
+	/* PUT /snapshot/load without resume_vm: the vCPUs park before their
+	 * first instruction. */
+	if (!resume)
+		(void)vm_pause(vm, &err);
 	s->vm = vm;
 	if (s->registered) {
 		pthread_mutex_lock(&s->reg_lock);
-		s->entry.vcpus = cfg.machine.vcpus;
-		s->entry.mem_mib = cfg.machine.mem_size >> 20;
+		s->entry.vcpus = vm_get_config(vm)->machine.vcpus;
+		s->entry.mem_mib = vm_get_config(vm)->machine.mem_size >> 20;
 		pthread_mutex_unlock(&s->reg_lock);
 	}
 	api_ctl_started(s->ctl, vm);
@@ -207,8 +238,11 @@ int session_run(const struct session_opts *o, const struct vm_config *cfg)
 
 	struct vm *vm;
 	if (o->start_now) {
-		if (vm_create(&vm, cfg, &err) < 0)
+		if ((o->restore ? vm_create_restored(&vm, cfg, o->restore, o->restore_mem, &err)
+				: vm_create(&vm, cfg, &err)) < 0)
 			fail(s, "%s", err.msg);
+		if (o->restore_paused)
+			(void)vm_pause(vm, &err);
 		api_ctl_started(s->ctl, vm);
 	} else {
 		vm = wait_for_start(s);

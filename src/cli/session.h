@@ -15,6 +15,7 @@
 
 #include "api/config_json.h"
 #include "vm/vm_config.h"
+#include "vm/vmstate.h"
 
 struct session_opts {
 	const char *id;		 /* NULL: a fresh one */
@@ -24,6 +25,11 @@ struct session_opts {
 	bool start_now;		 /* build the VM at once (cfg must be complete) */
 	bool overcommit;
 	const struct api_file_config *file; /* logger and metrics from a config file */
+	/* start_now from a snapshot (`vmon restore`): cfg is
+	 * vm_restore_config's, RAM the memory file restore_mem. */
+	const struct vmstate *restore;
+	const char *restore_mem;
+	bool restore_paused; /* the vCPUs wait for a resume (API or `vmon resume`) */
 };
 
 /* Runs the session; returns vmon's exit status. Bad input ends the

@@ -2,6 +2,9 @@
 #include "core/guest_mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -33,8 +36,109 @@ int gm_create(struct guest_mem *gm, uint64_t size, struct vmon_error *err)
 	 * core dumps, and let the kernel back it with huge pages if it can. */
 	madvise(p, size, MADV_DONTDUMP);
 	madvise(p, size, MADV_HUGEPAGE);
-
 	gm->memfd = fd;
+	gm_set_layout(gm, p, size);
+	return 0;
+}
+
+int gm_map_file(struct guest_mem *gm, uint64_t size, const char *path, struct vmon_error *err)
+{
+	memset(gm, 0, sizeof(*gm));
+	gm->memfd = -1;
+	if (size == 0 || size % GM_PAGE_SIZE)
+		return err_setf(err, "guest memory size must be a non-zero multiple of 4 KiB");
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return err_setf(err, "%s: %s", path, strerror(errno));
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return err_setf(err, "%s: not a regular file", path);
+	}
+	if ((uint64_t)sb.st_size != size) {
+		close(fd);
+		return err_setf(err, "%s: %llu bytes, but the snapshot's guest has %llu of RAM",
+				path, (unsigned long long)sb.st_size, (unsigned long long)size);
+	}
+	/* Private: the guest's writes stay in this process (copy on write);
+	 * pages load on first touch, so the cost does not grow with RAM, and
+	 * every clone restored from the file shares its page cache. */
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	int e = errno;
+	close(fd);
+	if (p == MAP_FAILED)
+		return err_setf(err, "cannot map %s: %s", path, strerror(e));
+	madvise(p, size, MADV_DONTDUMP);
+	gm_set_layout(gm, p, size);
+	return 0;
+}
+
+static bool page_is_zero(const uint8_t *p)
+{
+	static const uint8_t zero[GM_PAGE_SIZE];
+	return memcmp(p, zero, GM_PAGE_SIZE) == 0;
+}
+
+static int save_to(const struct guest_mem *gm, int fd, const char *path, struct vmon_error *err);
+
+int gm_save(const struct guest_mem *gm, const char *path, struct vmon_error *err)
+{
+	/* Into a new file renamed over path: a memory file that VMs restored
+	 * from it still map (this one, or clones) keeps its old contents;
+	 * truncating it would pull their pages away. */
+	char tmp[4200];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return err_setf(err, "%s: path too long", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_setf(err, "%s: %s", tmp, strerror(errno));
+	if (save_to(gm, fd, tmp, err) < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return err_setf(err, "%s: %s", path, strerror(e));
+	}
+	return 0;
+}
+
+/* Writes RAM to fd (closed on return). */
+static int save_to(const struct guest_mem *gm, int fd, const char *path, struct vmon_error *err)
+{
+	/* Zero pages are left as holes: a mostly idle guest saves sparse. */
+	for (uint64_t off = 0; off < gm->size; off += GM_PAGE_SIZE) {
+		const uint8_t *pg = gm->base + off;
+		if (page_is_zero(pg))
+			continue;
+		uint64_t run = GM_PAGE_SIZE;
+		while (off + run < gm->size && run < (8u << 20) && !page_is_zero(pg + run))
+			run += GM_PAGE_SIZE;
+		for (uint64_t done = 0; done < run;) {
+			ssize_t k = pwrite(fd, pg + done, run - done, (off_t)(off + done));
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0) {
+				int e = k < 0 ? errno : ENOSPC;
+				close(fd);
+				return err_setf(err, "%s: %s", path, strerror(e));
+			}
+			done += (uint64_t)k;
+		}
+		off += run - GM_PAGE_SIZE;
+	}
+	if (ftruncate(fd, (off_t)gm->size) < 0 || fsync(fd) < 0) {
+		int e = errno;
+		close(fd);
+		return err_setf(err, "%s: %s", path, strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+void gm_set_layout(struct guest_mem *gm, uint8_t *p, uint64_t size)
+{
 	gm->base = p;
 	gm->size = size;
 	uint64_t low = size < GM_LOW_RAM_END ? size : GM_LOW_RAM_END;
@@ -49,7 +153,6 @@ int gm_create(struct guest_mem *gm, uint64_t size, struct vmon_error *err)
 		};
 		gm->nregions = 2;
 	}
-	return 0;
 }
 
 void gm_destroy(struct guest_mem *gm)

@@ -45,6 +45,19 @@ struct guest_mem {
  * of 4 KiB. Returns 0, or -1 with err set. */
 __attribute__((warn_unused_result)) int gm_create(struct guest_mem *gm, uint64_t size,
 						  struct vmon_error *err);
+/* Guest RAM from a snapshot's memory file, mapped MAP_PRIVATE: pages load
+ * lazily on first touch, the guest's writes stay private to this VM, and
+ * many VMs restored from one file share its unchanged pages. The file
+ * must hold exactly size bytes. memfd is -1 for such RAM. */
+__attribute__((warn_unused_result)) int gm_map_file(struct guest_mem *gm, uint64_t size,
+						    const char *path, struct vmon_error *err);
+/* Writes all of RAM to path (a snapshot's memory file; zero pages left
+ * as holes). RAM must not change meanwhile (vCPUs parked, devices
+ * quiet). */
+__attribute__((warn_unused_result)) int gm_save(const struct guest_mem *gm, const char *path,
+						struct vmon_error *err);
+/* Internal to guest_mem.c: the regions for RAM mapped at p. */
+void gm_set_layout(struct guest_mem *gm, uint8_t *p, uint64_t size);
 void gm_destroy(struct guest_mem *gm);
 
 /* Host pointer for [gpa, gpa+len) if the whole range lies in one RAM

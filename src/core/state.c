@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
+
 void state_put_bytes(struct state_writer *w, const void *p, size_t n)
 {
 	if (w->failed || n == 0)
@@ -106,4 +108,21 @@ uint64_t state_get_u64(struct state_reader *r)
 bool state_reader_done(const struct state_reader *r)
 {
 	return !r->failed && r->off == r->len;
+}
+
+int state_save_nothing(void *dev, struct state_writer *w, struct vmon_error *err)
+{
+	(void)dev;
+	(void)w;
+	(void)err;
+	return 0;
+}
+
+int state_restore_nothing(void *dev, struct state_reader *r, uint32_t version,
+			  struct vmon_error *err)
+{
+	(void)dev;
+	if (version != 1 || r->len != 0)
+		return err_setf(err, "unexpected saved state for a device that keeps none");
+	return 0;
 }

@@ -52,4 +52,12 @@ void state_get_bytes(struct state_reader *r, void *dst, size_t n);
 /* No read failed and every byte was read. */
 bool state_reader_done(const struct state_reader *r);
 
+/* save()/restore() for a device kind with no state of its own to keep
+ * (its registers are write-only actions): an empty blob, and a restore
+ * that accepts only that. */
+struct vmon_error;
+int state_save_nothing(void *dev, struct state_writer *w, struct vmon_error *err);
+int state_restore_nothing(void *dev, struct state_reader *r, uint32_t version,
+			  struct vmon_error *err);
+
 #endif

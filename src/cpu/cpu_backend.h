@@ -26,6 +26,8 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/machine.h"
+#include "cpu/cpu_model.h"
+#include "cpu/cpu_state.h"
 
 struct cpu_backend {
 	const char *name; /* "kvm", "emu" */
@@ -51,6 +53,20 @@ struct cpu_backend {
 	/* Counters of vCPU index (exits per reason on KVM, instructions on
 	 * the software CPU). Any thread, while the vCPU exists. */
 	void (*vcpu_stats)(struct machine *m, int index, const struct stats_sink *out);
+
+	/* Snapshots, in the neutral form of cpu/cpu_state.h, so a snapshot
+	 * taken on one backend restores on the other. Called with every
+	 * vCPU parked (get) or created but not yet run (set); set gets a
+	 * state the loader checked. NULL: this backend cannot save. */
+	int (*vcpu_get_state)(struct machine *m, int index, struct cpu_state *out,
+			      struct vmon_error *err);
+	int (*vcpu_set_state)(struct machine *m, int index, const struct cpu_state *in,
+			      struct vmon_error *err);
+	/* The PIC pair, IOAPIC and PIT. */
+	int (*chips_get)(struct machine *m, struct chip_state *out, struct vmon_error *err);
+	int (*chips_set)(struct machine *m, const struct chip_state *in, struct vmon_error *err);
+	/* The CPU features the guest sees (after create()). */
+	void (*features)(struct machine *m, struct cpu_featureset *out);
 };
 
 extern const struct cpu_backend cpu_backend_kvm;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "core/device.h"
+#include "core/state.h"
 
 struct acpi_pm {
 	struct vm_control *ctl;
@@ -72,6 +73,9 @@ static void acpi_pm_dev_destroy(void *dev)
 
 const struct device_ops acpi_pm_device = {
 	.kind = "acpi-pm",
+	.state_version = 1,
+	.save = state_save_nothing,
+	.restore = state_restore_nothing,
 	.create = acpi_pm_dev_create,
 	.destroy = acpi_pm_dev_destroy,
 };

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "core/device.h"
+#include "core/state.h"
 
 struct debug_exit {
 	enum debug_exit_mode mode;
@@ -78,6 +79,9 @@ static void debug_exit_dev_destroy(void *dev)
 
 const struct device_ops debug_exit_device = {
 	.kind = "debug-exit",
+	.state_version = 1,
+	.save = state_save_nothing,
+	.restore = state_restore_nothing,
 	.create = debug_exit_dev_create,
 	.destroy = debug_exit_dev_destroy,
 };

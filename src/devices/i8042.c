@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "core/device.h"
+#include "core/state.h"
 
 #define STS_OBF	 0x01
 #define STS_SYS	 0x04
@@ -387,8 +388,69 @@ static void i8042_dev_destroy(void *dev)
 	i8042_destroy(dev);
 }
 
+/* Snapshots: the controller's and keyboard's registers and the output
+ * queue (in order); the lines are driven again from them. */
+static int i8042_save(void *dev, struct state_writer *w, struct vmon_error *err)
+{
+	(void)err;
+	struct i8042 *k = dev;
+	pthread_mutex_lock(&k->lock);
+	const uint8_t regs[] = {k->ccb,	      k->outport,     k->pending_cmd, k->last_was_cmd,
+				k->last_data, k->kbd_pending, k->kbd_set,     k->kbd_enabled};
+	state_put_bytes(w, regs, sizeof(regs));
+	state_put_u8(w, (uint8_t)k->outq_count);
+	for (unsigned i = 0; i < k->outq_count; i++) {
+		unsigned at = (k->outq_head + i) % OUTQ_SIZE;
+		state_put_u8(w, k->outq[at]);
+		state_put_u8(w, k->outq_aux[at]);
+	}
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+static int i8042_restore(void *dev, struct state_reader *r, uint32_t version,
+			 struct vmon_error *err)
+{
+	struct i8042 *k = dev;
+	uint8_t regs[8], q[OUTQ_SIZE][2];
+	state_get_bytes(r, regs, sizeof(regs));
+	uint8_t n = state_get_u8(r);
+	if (version != 1 || n > OUTQ_SIZE)
+		return err_setf(err, "i8042: bad saved state (version %u, %u bytes queued)",
+				version, n);
+	for (unsigned i = 0; i < n; i++) {
+		q[i][0] = state_get_u8(r);
+		q[i][1] = state_get_u8(r);
+	}
+	if (!state_reader_done(r))
+		return err_setf(err, "i8042: saved state is truncated or has stray bytes");
+	if (regs[6] < 1 || regs[6] > 3)
+		return err_setf(err, "i8042: bad saved scan-code set %u", regs[6]);
+	pthread_mutex_lock(&k->lock);
+	k->ccb = regs[0];
+	k->outport = regs[1];
+	k->pending_cmd = regs[2];
+	k->last_was_cmd = regs[3] != 0;
+	k->last_data = regs[4];
+	k->kbd_pending = regs[5];
+	k->kbd_set = regs[6];
+	k->kbd_enabled = regs[7] != 0;
+	k->outq_head = 0;
+	k->outq_count = n;
+	for (unsigned i = 0; i < n; i++) {
+		k->outq[i] = q[i][0];
+		k->outq_aux[i] = q[i][1] != 0;
+	}
+	update_irq(k);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
 const struct device_ops i8042_device = {
 	.kind = "i8042",
+	.state_version = 1,
+	.save = i8042_save,
+	.restore = i8042_restore,
 	.create = i8042_dev_create,
 	.reset = i8042_dev_reset,
 	.destroy = i8042_dev_destroy,

@@ -5,6 +5,8 @@
  */
 #include "devices/pci.h"
 
+#include "core/state.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -828,8 +830,129 @@ static void pci_host_dev_destroy(void *dev)
 	pci_host_destroy(dev);
 }
 
+/* ---- Saved state ---- */
+
+/* Per occupied slot but the host bridge's (which the guest cannot
+ * change): the slot, the ids, the 256 config bytes, and the MSI-X table
+ * and pending bits; 0xff ends the list. Restoring checks that the same
+ * device sits in each slot and takes only the bits the guest can write
+ * (wmask), so a file cannot change ids, capabilities or BAR sizes; the
+ * derived state (INTx disable, MSI-X enable and mask, notify
+ * registrations) follows from the result. */
+static int pci_host_save(void *dev, struct state_writer *w, struct vmon_error *err)
+{
+	(void)err;
+	struct pci_host *host = dev;
+	pthread_rwlock_rdlock(&host->lock);
+	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++) {
+		struct pci_device *d = host->slots[s];
+		if (!d)
+			continue;
+		state_put_u8(w, (uint8_t)s);
+		state_put_bytes(w, d->cfg, PCI_CFG_SIZE);
+		pthread_mutex_lock(&d->irq_lock);
+		state_put_u32(w, d->msix.nvec);
+		for (unsigned v = 0; v < d->msix.nvec; v++) {
+			const struct pci_msix_entry *e = &d->msix.table[v];
+			state_put_u32(w, e->addr_lo);
+			state_put_u32(w, e->addr_hi);
+			state_put_u32(w, e->data);
+			state_put_u32(w, e->ctrl);
+		}
+		state_put_u64(w, d->msix.pba[0]);
+		pthread_mutex_unlock(&d->irq_lock);
+	}
+	state_put_u8(w, 0xff);
+	pthread_rwlock_unlock(&host->lock);
+	return 0;
+}
+
+struct saved_fn {
+	uint8_t cfg[PCI_CFG_SIZE];
+	struct pci_msix_entry table[PCI_MSIX_MAX];
+	uint64_t pba;
+};
+
+static int read_fn(struct pci_host *host, unsigned s, struct state_reader *r, struct saved_fn *f,
+		   struct vmon_error *err)
+{
+	struct pci_device *d = host->slots[s];
+	state_get_bytes(r, f->cfg, PCI_CFG_SIZE);
+	uint32_t nvec = state_get_u32(r);
+	if (r->failed)
+		return err_setf(err, "pci-host: saved state is truncated");
+	if (memcmp(f->cfg, d->cfg, 4) != 0 || nvec != d->msix.nvec)
+		return err_setf(err, "pci-host: slot %u holds another device than was saved", s);
+	for (unsigned v = 0; v < nvec; v++) {
+		f->table[v].addr_lo = state_get_u32(r) & ~3u;
+		f->table[v].addr_hi = state_get_u32(r);
+		f->table[v].data = state_get_u32(r);
+		f->table[v].ctrl = state_get_u32(r) & PCI_MSIX_MASKED;
+	}
+	f->pba = state_get_u64(r);
+	if (nvec < 64)
+		f->pba &= (1ULL << nvec) - 1;
+	return 0;
+}
+
+static void apply_fn(struct pci_device *d, const struct saved_fn *f)
+{
+	for (unsigned i = 0; i < PCI_CFG_SIZE; i++)
+		d->cfg[i] = (uint8_t)((d->cfg[i] & ~d->wmask[i]) | (f->cfg[i] & d->wmask[i]));
+	pthread_mutex_lock(&d->irq_lock);
+	d->intx_disabled = pci_get_u16(d->cfg, PCI_COMMAND) & PCI_CMD_INTX_OFF;
+	if (d->msix.nvec) {
+		memcpy(d->msix.table, f->table, d->msix.nvec * sizeof(f->table[0]));
+		d->msix.pba[0] = f->pba;
+		uint16_t ctrl = pci_get_u16(d->cfg, d->msix.cap + PCI_MSIX_CTRL);
+		d->msix.enabled = ctrl & PCI_MSIX_ENABLE;
+		d->msix.fmask = ctrl & PCI_MSIX_FMASK;
+		msix_flush_pending_locked(d);
+	}
+	intx_update_locked(d);
+	pthread_mutex_unlock(&d->irq_lock);
+}
+
+static int pci_host_restore(void *dev, struct state_reader *r, uint32_t version,
+			    struct vmon_error *err)
+{
+	struct pci_host *host = dev;
+	if (version != 1)
+		return err_setf(err, "pci-host: saved state version %u (this vmon reads 1)",
+				version);
+	static struct saved_fn fns[PCI_MAX_SLOTS]; /* setup thread only */
+	bool have[PCI_MAX_SLOTS] = {false};
+	for (;;) {
+		uint8_t s = state_get_u8(r);
+		if (r->failed)
+			return err_setf(err, "pci-host: saved state is truncated");
+		if (s == 0xff)
+			break;
+		if (s == 0 || s >= PCI_MAX_SLOTS || !host->slots[s] || have[s])
+			return err_setf(err, "pci-host: saved slot %u is not on this bus", s);
+		have[s] = true;
+		if (read_fn(host, s, r, &fns[s], err) < 0)
+			return -1;
+	}
+	if (!state_reader_done(r))
+		return err_setf(err, "pci-host: saved state has stray bytes");
+	pthread_rwlock_wrlock(&host->lock);
+	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++)
+		if (host->slots[s] && have[s])
+			apply_fn(host->slots[s], &fns[s]);
+	ioev_sync_locked(host);
+	pthread_rwlock_unlock(&host->lock);
+	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++)
+		if (host->slots[s] && !have[s])
+			return err_setf(err, "pci-host: slot %u has no saved state", s);
+	return 0;
+}
+
 const struct device_ops pci_host_device = {
 	.kind = "pci-host",
+	.state_version = 1,
+	.save = pci_host_save,
+	.restore = pci_host_restore,
 	.create = pci_host_dev_create,
 	.reset = pci_host_dev_reset,
 	.destroy = pci_host_dev_destroy,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/device.h"
+#include "core/state.h"
 
 enum {
 	REG_SEC = 0x00,
@@ -390,8 +391,53 @@ static void rtc_dev_destroy(void *dev)
 	rtc_cmos_destroy(dev);
 }
 
+/* Snapshots: the index, the NVRAM and the guest's clock as an offset
+ * from the host's (so a restored guest's wall clock keeps the offset it
+ * set, and moves on with real time like a battery-backed RTC). */
+static int rtc_cmos_save(void *dev, struct state_writer *w, struct vmon_error *err)
+{
+	(void)err;
+	struct rtc_cmos *r = dev;
+	pthread_mutex_lock(&r->lock);
+	state_put_u8(w, r->index);
+	state_put_bytes(w, r->cmos, sizeof(r->cmos));
+	state_put_u64(w, (uint64_t)r->offset);
+	state_put_u64(w, (uint64_t)r->last_c_sec);
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+static int rtc_cmos_restore(void *dev, struct state_reader *rd, uint32_t version,
+			    struct vmon_error *err)
+{
+	struct rtc_cmos *r = dev;
+	uint8_t index = state_get_u8(rd);
+	uint8_t cmos[RTC_CMOS_NVRAM_SIZE];
+	state_get_bytes(rd, cmos, sizeof(cmos));
+	int64_t offset = (int64_t)state_get_u64(rd);
+	int64_t last_c = (int64_t)state_get_u64(rd);
+	if (version != 1 || !state_reader_done(rd))
+		return err_setf(err, "rtc-cmos: bad saved state (version %u or its length)",
+				version);
+	/* Within +-1000 years: anything further is no clock. */
+	if (offset > 32000000000LL || offset < -32000000000LL)
+		return err_setf(err, "rtc-cmos: saved clock offset out of range");
+	pthread_mutex_lock(&r->lock);
+	r->index = index & 0x7f;
+	memcpy(r->cmos, cmos, sizeof(r->cmos));
+	r->offset = offset;
+	r->last_c_sec = last_c;
+	/* A clock frozen for a SET in progress resumes from now. */
+	r->cmos[0x0b] &= (uint8_t)~0x80;
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
 const struct device_ops rtc_cmos_device = {
 	.kind = "rtc-cmos",
+	.state_version = 1,
+	.save = rtc_cmos_save,
+	.restore = rtc_cmos_restore,
 	.create = rtc_dev_create,
 	.reset = rtc_dev_reset,
 	.destroy = rtc_dev_destroy,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/device.h"
+#include "core/state.h"
 
 /* Register offsets. */
 enum {
@@ -504,8 +505,62 @@ static void uart_dev_stats(void *dev, const struct stats_sink *out)
 	stats_put(out, "rx_bytes", rx);
 }
 
+/* Snapshots: the registers and the receive FIFO (in order); the line is
+ * driven again from them. The chardev is the restoring process's own. */
+static int uart16550_save(void *dev, struct state_writer *w, struct vmon_error *err)
+{
+	(void)err;
+	struct uart_16550 *u = ((struct uart_dev *)dev)->uart;
+	pthread_mutex_lock(&u->lock);
+	const uint8_t regs[] = {u->ier,	    u->lcr,	  u->mcr,	   u->scr,     u->fcr,
+				u->lsr_err, u->msr_delta, u->thr_ipending, u->rbr_last};
+	state_put_bytes(w, regs, sizeof(regs));
+	state_put_u16(w, u->divisor);
+	state_put_u8(w, (uint8_t)u->rx_count);
+	for (unsigned i = 0; i < u->rx_count; i++)
+		state_put_u8(w, u->rx[(u->rx_head + i) % UART_RX_FIFO_SIZE]);
+	pthread_mutex_unlock(&u->lock);
+	return 0;
+}
+
+static int uart16550_restore(void *dev, struct state_reader *r, uint32_t version,
+			     struct vmon_error *err)
+{
+	struct uart_16550 *u = ((struct uart_dev *)dev)->uart;
+	uint8_t regs[9], rx[UART_RX_FIFO_SIZE];
+	state_get_bytes(r, regs, sizeof(regs));
+	uint16_t divisor = state_get_u16(r);
+	uint8_t n = state_get_u8(r);
+	if (version != 1 || n > UART_RX_FIFO_SIZE)
+		return err_setf(err, "uart16550: bad saved state (version %u, %u bytes queued)",
+				version, n);
+	state_get_bytes(r, rx, n);
+	if (!state_reader_done(r))
+		return err_setf(err, "uart16550: saved state is truncated or has stray bytes");
+	pthread_mutex_lock(&u->lock);
+	u->ier = regs[0] & 0x0f;
+	u->lcr = regs[1];
+	u->mcr = regs[2] & 0x1f;
+	u->scr = regs[3];
+	u->fcr = regs[4];
+	u->lsr_err = regs[5] & 0x02;
+	u->msr_delta = regs[6] & 0x0f;
+	u->thr_ipending = regs[7] != 0;
+	u->rbr_last = regs[8];
+	u->divisor = divisor;
+	rx_clear(u);
+	for (unsigned i = 0; i < n; i++)
+		(void)rx_push(u, rx[i]);
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	return 0;
+}
+
 const struct device_ops uart_16550_device = {
 	.kind = "uart16550",
+	.state_version = 1,
+	.save = uart16550_save,
+	.restore = uart16550_restore,
 	.create = uart_dev_create,
 	.reset = uart_dev_reset,
 	.destroy = uart_dev_destroy,

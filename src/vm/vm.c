@@ -38,6 +38,7 @@
 #include "devices/i8042.h"
 #include "devices/pci.h"
 #include "vm/vm_devices.h"
+#include "vm/vm_snapshot.h"
 
 /* How long vm_pause waits for the vCPUs to stand still. One blocked in a
  * device write (a serial client that does not read) parks as soon as the
@@ -223,7 +224,11 @@ static int report_end(struct vm *vm)
 	return ctl->status;
 }
 
-int vm_create(struct vm **out, const struct vm_config *cfg, struct vmon_error *err)
+/* Builds the machine; with st, restored from a snapshot: RAM mapped from
+ * mem_path instead of made and loaded, and st's state put into the
+ * devices and vCPUs once they exist. */
+static int create(struct vm **out, const struct vm_config *cfg, const struct vmstate *st,
+		  const char *mem_path, struct vmon_error *err)
 {
 	*out = NULL;
 	struct vm *vm = calloc(1, sizeof(*vm));
@@ -249,26 +254,67 @@ int vm_create(struct vm **out, const struct vm_config *cfg, struct vmon_error *e
 	 * routers in struct machine, which the backend fills in later (as it
 	 * does again on every reboot). */
 	vm->ev = ev_create(err);
-	if (!vm->ev || gm_create(&m->mem, cfg->machine.mem_size, err) < 0 ||
-	    vm_devices_plan(&vm->devs, m, vm->ev, &vm->cfg, err) < 0 || load_image(vm, err) < 0 ||
-	    vm_devices_create(&vm->devs, err) < 0)
+	if (!vm->ev ||
+	    (st ? gm_map_file(&m->mem, cfg->machine.mem_size, mem_path, err)
+		: gm_create(&m->mem, cfg->machine.mem_size, err)) < 0 ||
+	    vm_devices_plan(&vm->devs, m, vm->ev, &vm->cfg, err) < 0 ||
+	    (!st && load_image(vm, err) < 0) || vm_devices_create(&vm->devs, err) < 0)
 		goto fail;
 	/* Signals are blocked only now. No open() above may block (user files
 	 * are opened non-blocking: a FIFO is refused, or must have a reader),
 	 * but should one ever wait, Ctrl-C still ends vmon. */
-	if (setup_signals(vm, err) < 0 || m->backend->create(m, err) < 0)
+	if (setup_signals(vm, err) < 0)
 		goto fail;
+	if (m->backend->create(m, err) < 0) {
+		/* A restored guest keeps its CPU: say whose features those are. */
+		const char *opt = "--cpu-features: ";
+		if (st && strncmp(err->msg, opt, strlen(opt)) == 0) {
+			char m2[sizeof(err->msg)];
+			snprintf(m2, sizeof(m2), "%s", err->msg + strlen(opt));
+			err_setf(err, "the snapshot's CPU: %s", m2);
+		}
+		goto fail;
+	}
 	bus_seal(&m->pio);
 	bus_seal(&m->mmio);
 	m->ctl.on_stop = on_stop;
 	m->ctl.opaque = vm;
-	if (create_vcpus(vm, err) < 0)
+	if (create_vcpus(vm, err) < 0 || (st && vm_state_restore(m, &vm->devs, st, err) < 0))
 		goto fail;
 	*out = vm;
 	return 0;
 fail:
 	vm_destroy(vm);
 	return -1;
+}
+
+int vm_create(struct vm **out, const struct vm_config *cfg, struct vmon_error *err)
+{
+	return create(out, cfg, NULL, NULL, err);
+}
+
+int vm_create_restored(struct vm **out, const struct vm_config *cfg, const struct vmstate *st,
+		       const char *mem_path, struct vmon_error *err)
+{
+	return create(out, cfg, st, mem_path, err);
+}
+
+int vm_snapshot(struct vm *vm, const char *vmstate_path, const char *mem_path,
+		struct vmon_error *err)
+{
+	struct machine *m = &vm->m;
+	pthread_mutex_lock(&vm->ctl_lock);
+	int r;
+	if (!vm->paused)
+		r = err_setf(err, "the VM must be paused for a snapshot");
+	else if (vmctl_stopping(&m->ctl))
+		r = err_setf(err, "the VM is stopping");
+	else if (!vmctl_wait_parked(&m->ctl, (unsigned)vm->nthreads, PAUSE_WAIT_MS))
+		r = err_setf(err, "a vCPU did not stop for the snapshot");
+	else
+		r = vm_state_save(m, &vm->devs, &vm->cfg, vmstate_path, mem_path, err);
+	pthread_mutex_unlock(&vm->ctl_lock);
+	return r;
 }
 
 int vm_run(struct vm *vm, struct vmon_error *err)

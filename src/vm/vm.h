@@ -38,6 +38,23 @@ const struct cpu_backend *vm_backend_resolve(enum vm_backend_choice choice);
 __attribute__((warn_unused_result)) int vm_create(struct vm **out, const struct vm_config *cfg,
 						  struct vmon_error *err);
 
+/* Builds the machine a snapshot describes and loads its state: cfg is
+ * vm_restore_config(st)'s (a front end may have changed host-side paths
+ * and the backend), guest RAM is mem_path mapped MAP_PRIVATE (lazy,
+ * shared by every VM restored from it). Then vm_run continues the guest
+ * where it was saved. Returns 0, or -1 with err (a bad file, a device
+ * or CPU feature this machine cannot give). */
+struct vmstate;
+__attribute__((warn_unused_result)) int
+vm_create_restored(struct vm **out, const struct vm_config *cfg, const struct vmstate *st,
+		   const char *mem_path, struct vmon_error *err);
+
+/* Writes a full snapshot of a paused VM: the vmstate file and the memory
+ * file (docs/snapshot.md). Any thread but the VM's own. Returns 0, or -1
+ * with err (not paused; a device that cannot be saved; I/O errors). */
+__attribute__((warn_unused_result)) int vm_snapshot(struct vm *vm, const char *vmstate_path,
+						    const char *mem_path, struct vmon_error *err);
+
 /* Runs the guest to its end (reboots included unless cfg->no_reboot).
  * Returns vmon's exit status (>= 0), or -1 with err when a reboot could
  * not set the machine up again. */

@@ -150,6 +150,12 @@ seeds["pci-bars"] = pci([
 # Walks the capability list through the ports.
 seeds["pci-caps"] = pci([op(0, 0, 2, 0, 0x80000834), op(1, 4, 0)] +
                         [op(3, 1, off, 2) for off in range(0x40, 0x100, 4)])
+# Each PCI seed again with byte 0 bit 7: its end state saved, bytes of
+# the saved state flipped, and restored (a hostile snapshot).
+for name in [n for n in seeds if n.startswith("pci-")]:
+    b = bytearray(seeds[name])
+    b[0] |= 0x80
+    seeds[name + "-restore"] = bytes(b)
 for name, blob in seeds.items():
     with open(f"{out}/{name}", "wb") as f:
         f.write(blob)

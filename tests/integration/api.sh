@@ -117,7 +117,7 @@ for b in $(usable_backends); do
 	bad "api-$b-unknown-path" GET /nowhere '' "invalid request method and/or path"
 	bad "api-$b-unknown-method" DELETE /machine-config '' "invalid request method and/or path"
 	bad "api-$b-snapshot" PUT /snapshot/create \
-		"{\"snapshot_path\": \"$TMP/s\", \"mem_file_path\": \"$TMP/m\"}" "not supported yet"
+		"{\"snapshot_path\": \"$TMP/s\", \"mem_file_path\": \"$TMP/m\"}" "not started yet"
 	mkfifo "$TMP/$b.fifo"
 	bad "api-$b-fifo-no-reader" PUT /metrics "{\"metrics_path\": \"$TMP/$b.fifo\"}" \
 		"no process reads"

@@ -21,6 +21,7 @@
 #include "cpu/emu/chip_ports.h"
 #include "cpu/emu/native.h"
 #include "cpu/emu/run.h"
+#include "cpu/emu/state_emu.h"
 #include "cpu/emu/sys.h"
 
 static bool emu_available(struct vmon_error *err)
@@ -238,6 +239,57 @@ static void emu_vcpu_stats(struct machine *m, int index, const struct stats_sink
 	stats_put(out, "native_runs", __atomic_load_n(&c->native_runs, __ATOMIC_RELAXED));
 }
 
+static struct emu_cpu *emu_cpu_at(struct machine *m, int index, struct vmon_error *err)
+{
+	struct emu_vm *vm = m->backend_priv;
+	if (!vm || index < 0 || index >= vm->ncpus || !vm->cpus[index]) {
+		err_setf(err, "emu: no vCPU %d", index);
+		return NULL;
+	}
+	return vm->cpus[index];
+}
+
+static int emu_vcpu_get_state(struct machine *m, int index, struct cpu_state *out,
+			      struct vmon_error *err)
+{
+	struct emu_cpu *c = emu_cpu_at(m, index, err);
+	if (!c)
+		return -1;
+	emu_state_get_cpu(c, out);
+	return 0;
+}
+
+static int emu_vcpu_set_state(struct machine *m, int index, const struct cpu_state *in,
+			      struct vmon_error *err)
+{
+	struct emu_cpu *c = emu_cpu_at(m, index, err);
+	if (!c)
+		return -1;
+	return emu_state_set_cpu(c, in, err);
+}
+
+static int emu_chips_get(struct machine *m, struct chip_state *out, struct vmon_error *err)
+{
+	if (!m->backend_priv)
+		return err_setf(err, "emu: no VM");
+	emu_state_get_chips(m->backend_priv, out);
+	return 0;
+}
+
+static int emu_chips_set(struct machine *m, const struct chip_state *in, struct vmon_error *err)
+{
+	if (!m->backend_priv)
+		return err_setf(err, "emu: no VM");
+	emu_state_set_chips(m->backend_priv, in);
+	return 0;
+}
+
+static void emu_features(struct machine *m, struct cpu_featureset *out)
+{
+	struct emu_vm *vm = m->backend_priv;
+	*out = vm ? vm->features : (struct cpu_featureset){0};
+}
+
 const struct cpu_backend cpu_backend_emu = {
 	.name = "emu",
 	.available = emu_available,
@@ -248,4 +300,9 @@ const struct cpu_backend cpu_backend_emu = {
 	.destroy = emu_destroy,
 	.devices = emu_devices,
 	.vcpu_stats = emu_vcpu_stats,
+	.vcpu_get_state = emu_vcpu_get_state,
+	.vcpu_set_state = emu_vcpu_set_state,
+	.chips_get = emu_chips_get,
+	.chips_set = emu_chips_set,
+	.features = emu_features,
 };

@@ -182,6 +182,30 @@ static void timer_start(struct emu_cpu *c, uint64_t now)
 	a->timer_deadline_ns = now + period;
 }
 
+/* Snapshots: the timer's time to its next expiry, and the timer armed
+ * again with that much left (the period follows from the registers). */
+uint64_t lapic_timer_remaining(const struct emu_cpu *c, uint64_t now)
+{
+	const struct lapic *a = &c->apic;
+	if (!a->timer_deadline_ns)
+		return 0;
+	return a->timer_deadline_ns > now ? a->timer_deadline_ns - now : 1;
+}
+
+void lapic_timer_resume(struct emu_cpu *c, uint64_t now, uint64_t remaining_ns)
+{
+	struct lapic *a = &c->apic;
+	timer_start(c, now);
+	if (!a->timer_deadline_ns || !remaining_ns) {
+		a->timer_deadline_ns = 0;
+		return;
+	}
+	if (remaining_ns > a->timer_period_ns)
+		remaining_ns = a->timer_period_ns;
+	a->timer_deadline_ns = now + remaining_ns;
+	a->timer_start_ns = a->timer_deadline_ns - a->timer_period_ns;
+}
+
 void lapic_timer_check(struct emu_cpu *c, uint64_t now)
 {
 	struct lapic *a = &c->apic;

@@ -27,6 +27,10 @@ void lapic_write(struct emu_cpu *c, uint32_t off, uint32_t v);
 int lapic_pending(struct emu_cpu *c);
 void lapic_ack(struct emu_cpu *c, int vec);
 void lapic_timer_check(struct emu_cpu *c, uint64_t now);
+/* Snapshots: ns to the timer's next expiry (0: not armed); re-arming it
+ * from the registers with remaining_ns left (0: stopped). */
+uint64_t lapic_timer_remaining(const struct emu_cpu *c, uint64_t now);
+void lapic_timer_resume(struct emu_cpu *c, uint64_t now, uint64_t remaining_ns);
 bool lapic_enabled(const struct emu_cpu *c);
 /* From any thread: set vector in IRR of c and wake it. */
 void lapic_accept(struct emu_cpu *c, int vec, bool level);

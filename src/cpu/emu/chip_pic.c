@@ -71,6 +71,12 @@ static void pic_update(struct emu_vm *vm)
 		emu_wake(vm->cpus[0], EV_IRQ);
 }
 
+/* After a snapshot's registers were set: the output line again. */
+void pic_restored(struct emu_vm *vm)
+{
+	pic_update(vm);
+}
+
 void pic_set_irq(struct emu_vm *vm, unsigned irq, bool level)
 {
 	if (irq >= 16)

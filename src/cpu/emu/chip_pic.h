@@ -17,5 +17,7 @@ void pic_set_irq(struct emu_vm *vm, unsigned irq, bool level); /* chip_lock held
 /* Acknowledges the highest pending interrupt and returns its vector (a
  * spurious vector when none). Takes chip_lock. */
 int pic_ack(struct emu_vm *vm);
+/* After a snapshot set the registers (chip_lock held): the INTR line again. */
+void pic_restored(struct emu_vm *vm);
 
 #endif

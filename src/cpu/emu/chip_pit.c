@@ -100,6 +100,26 @@ static bool tick_accepted(struct emu_vm *vm)
 
 #define PIT_MAX_PENDING 1000
 
+/* Snapshots (chip_lock held): how long ago channel ch loaded its count,
+ * as a neutral time (within one period for the periodic modes), and the
+ * channel-0 deadline derived again after a restore set the channels. */
+uint64_t pit_elapsed_ns(struct emu_vm *vm, unsigned ch, uint64_t now)
+{
+	const struct pit_chan *c = &vm->pit[ch];
+	if (!c->counting || now < c->load_ns)
+		return 0;
+	uint64_t e = now - c->load_ns;
+	if (c->mode == 2 || c->mode == 3)
+		e %= ticks_to_ns(period_of(c));
+	return e;
+}
+
+void pit_restored(struct emu_vm *vm, uint64_t now, uint32_t pending)
+{
+	ch0_program(vm, now);
+	vm->pit_pending = pending > PIT_MAX_PENDING ? PIT_MAX_PENDING : pending;
+}
+
 /* Like KVM's PIT (reinject mode), ticks that fall due while the previous
  * one is still pending are queued and injected one per acknowledgement,
  * so guest time kept in timer ticks does not fall behind when the guest

@@ -14,5 +14,10 @@
 
 int pit_register(struct emu_vm *vm, struct vmon_error *err);
 void pit_check(struct emu_vm *vm, uint64_t now);
+/* Snapshots, chip_lock held: ns since channel ch loaded its count (within
+ * a period for modes 2 and 3); after the channels were set from a
+ * snapshot, the channel-0 interrupt armed again with pending ticks due. */
+uint64_t pit_elapsed_ns(struct emu_vm *vm, unsigned ch, uint64_t now);
+void pit_restored(struct emu_vm *vm, uint64_t now, uint32_t pending);
 
 #endif

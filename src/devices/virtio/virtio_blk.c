@@ -21,6 +21,7 @@
 #include "core/image_lock.h"
 #include "core/rate_limiter.h"
 #include "devices/virtio/virtio_dev.h"
+#include "devices/virtio/virtio_state.h"
 
 #define BLK_QUEUE_SIZE	 128
 #define BLK_SEG_MAX	 (VIRTQ_MAX_SEGS - 2) /* header and status take two */
@@ -572,8 +573,23 @@ static void blk_dev_stats(void *dev, const struct stats_sink *out)
 	virtio_device_stats(&b->vd, out);
 }
 
+/* Snapshots: the queues once every request in flight has completed, and
+ * the image flushed, so the disk holds what the guest was told is done. */
+static int blk_dev_save(void *dev, struct state_writer *w, struct vmon_error *err)
+{
+	struct virtio_blk *b = dev;
+	virtio_state_save(&b->vd, w);
+	if (!b->ro && fdatasync(b->fd) < 0 && errno != EINVAL)
+		return err_setf(err, "%s: flush before the snapshot failed: %s", b->path,
+				strerror(errno));
+	return 0;
+}
+
 const struct device_ops virtio_blk_device = {
 	.kind = "virtio-blk",
+	.state_version = VIRTIO_STATE_VERSION,
+	.save = blk_dev_save,
+	.restore = virtio_dev_restore,
 	.create = blk_dev_create,
 	.reset = blk_dev_reset,
 	.destroy = blk_dev_destroy,

@@ -6,6 +6,7 @@
 
 #include "core/chardev.h"
 #include "devices/virtio/virtio_dev.h"
+#include "devices/virtio/virtio_state.h"
 
 #define VIRTIO_ID_CONSOLE 3
 #define CON_QUEUE_SIZE	  64
@@ -234,8 +235,24 @@ static void con_dev_stats(void *dev, const struct stats_sink *out)
 	virtio_device_stats(&c->vd, out);
 }
 
+/* Snapshots: the virtio state (the device object wraps the device with
+ * its chardev, which is the restoring process's own). */
+static int con_dev_save(void *dev, struct state_writer *w, struct vmon_error *err)
+{
+	return virtio_dev_save(((struct con_dev *)dev)->con, w, err);
+}
+
+static int con_dev_restore(void *dev, struct state_reader *r, uint32_t version,
+			   struct vmon_error *err)
+{
+	return virtio_dev_restore(((struct con_dev *)dev)->con, r, version, err);
+}
+
 const struct device_ops virtio_console_device = {
 	.kind = "virtio-console",
+	.state_version = VIRTIO_STATE_VERSION,
+	.save = con_dev_save,
+	.restore = con_dev_restore,
 	.create = con_dev_create,
 	.reset = con_dev_reset,
 	.destroy = con_dev_destroy,

@@ -16,6 +16,7 @@
 #include "core/rate_limiter.h"
 
 #include "devices/virtio/virtio_dev.h"
+#include "devices/virtio/virtio_state.h"
 
 #define VIRTIO_ID_NET	     1
 #define NET_QUEUE_SIZE	     256
@@ -378,6 +379,9 @@ static void net_dev_stats(void *dev, const struct stats_sink *out)
 
 const struct device_ops virtio_net_device = {
 	.kind = "virtio-net",
+	.state_version = VIRTIO_STATE_VERSION,
+	.save = virtio_dev_save,
+	.restore = virtio_dev_restore,
 	.create = net_dev_create,
 	.reset = net_dev_reset,
 	.destroy = net_dev_destroy,

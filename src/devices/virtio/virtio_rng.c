@@ -9,6 +9,7 @@
 #include "core/device.h"
 #include "core/rate_limiter.h"
 #include "devices/virtio/virtio_pci.h"
+#include "devices/virtio/virtio_state.h"
 
 #define VIRTIO_ID_RNG	4
 #define RNG_QUEUE_SIZE	64
@@ -188,6 +189,9 @@ static void rng_dev_stats(void *dev, const struct stats_sink *out)
 
 const struct device_ops virtio_rng_device = {
 	.kind = "virtio-rng",
+	.state_version = VIRTIO_STATE_VERSION,
+	.save = virtio_dev_save,
+	.restore = virtio_dev_restore,
 	.create = rng_dev_create,
 	.reset = rng_dev_reset,
 	.destroy = rng_dev_destroy,

@@ -21,19 +21,22 @@
 #include "core/event_loop.h"
 #include "core/unix_listen.h"
 #include "devices/virtio/virtio_dev.h"
+#include "devices/virtio/virtio_state.h"
 
-#define VIRTIO_ID_VSOCK	 19
-#define VSOCK_QUEUE_SIZE 128
-#define RXQ		 0
-#define TXQ		 1
-#define HOST_CID	 2
-#define HDR_LEN		 44
-#define MAX_CONNS	 64
-#define BUF_ALLOC	 (256u << 10) /* per connection, guest to host */
-#define MAX_PAYLOAD	 (64u << 10)  /* per packet, both ways */
-#define CTRL_RING	 64
-#define HOST_PORT_BASE	 (1u << 30)
-#define TX_BURST	 256
+#define VIRTIO_ID_VSOCK	      19
+#define VSOCK_QUEUE_SIZE      128
+#define RXQ		      0
+#define TXQ		      1
+#define EVQ		      2 /* the event queue: TRANSPORT_RESET only */
+#define EVENT_TRANSPORT_RESET 0
+#define HOST_CID	      2
+#define HDR_LEN		      44
+#define MAX_CONNS	      64
+#define BUF_ALLOC	      (256u << 10) /* per connection, guest to host */
+#define MAX_PAYLOAD	      (64u << 10)  /* per packet, both ways */
+#define CTRL_RING	      64
+#define HOST_PORT_BASE	      (1u << 30)
+#define TX_BURST	      256
 
 #define TYPE_STREAM	  1
 #define OP_REQUEST	  1
@@ -805,8 +808,33 @@ static void vsock_dev_stats(void *dev, const struct stats_sink *out)
 	virtio_device_stats(&v->vd, out);
 }
 
+/* Restored: the host side has no connection of the saved guest's (they
+ * lived in another process), so the driver is told with the event the
+ * spec gives for it, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET, on the event
+ * queue; it then drops every connection and reads its CID again. */
+static int vsock_dev_restore(void *dev, struct state_reader *r, uint32_t version,
+			     struct vmon_error *err)
+{
+	struct virtio_vsock *v = dev;
+	if (virtio_dev_restore(&v->vd, r, version, err) < 0)
+		return -1;
+	pthread_mutex_lock(&v->vd.lock);
+	struct virtq_req req;
+	if (virtio_queue_live(&v->vd, EVQ) && virtio_pop_writable(&v->vd, EVQ, &req, 4)) {
+		const uint8_t ev[4] = {EVENT_TRANSPORT_RESET, 0, 0, 0};
+		uint64_t n = iov_from_buf(req.iov + req.nout, req.nin, 0, ev, sizeof(ev));
+		virtq_push(&v->vd.vq[EVQ], req.head, (uint32_t)n);
+		virtio_queue_interrupt(&v->vd, EVQ);
+	}
+	pthread_mutex_unlock(&v->vd.lock);
+	return 0;
+}
+
 const struct device_ops virtio_vsock_device = {
 	.kind = "virtio-vsock",
+	.state_version = VIRTIO_STATE_VERSION,
+	.save = virtio_dev_save,
+	.restore = vsock_dev_restore,
 	.create = vsock_dev_create,
 	.reset = vsock_dev_reset,
 	.destroy = vsock_dev_destroy,

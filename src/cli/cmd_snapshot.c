@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `vmon snapshot ID DIR`: pauses a running VM (through its API, like
+ * `vmon pause`), writes DIR/vmstate and DIR/memory (PUT /snapshot/create)
+ * and resumes it unless --no-resume (or it was paused already).
+ *
+ * `vmon restore DIR`: a new vmon process running the machine saved in
+ * DIR, from where it stopped: its config comes from DIR/vmstate, its RAM
+ * is DIR/memory mapped privately (lazily, shared by every clone). Options
+ * change what belongs to the host: the backend, the id and API socket,
+ * the serial port, a drive's image (--disk-path ID=PATH), the vsock's
+ * socket (--vsock-path) and the virtio console's back end (--console). It registers and
+ * serves the API as `vmon run` does.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "cli/help.h"
+#include "cli/registry.h"
+#include "cli/session.h"
+#include "cli/specs.h"
+#include "core/error.h"
+#include "vm/vm_snapshot.h"
+
+#define SNAPSHOT_TIMEOUT_MS 600000 /* writing a large guest's RAM */
+
+enum {
+	OPT_RUNTIME_DIR = 256,
+	OPT_NO_RESUME,
+	OPT_BACKEND,
+	OPT_ID,
+	OPT_API_SOCK,
+	OPT_NO_API,
+	OPT_SERIAL,
+	OPT_DISK_PATH,
+	OPT_PAUSED,
+	OPT_VSOCK_PATH,
+	OPT_CONSOLE,
+	OPT_HELP
+};
+
+static const struct option snap_options[] = {
+	{"runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR},
+	{"no-resume", no_argument, NULL, OPT_NO_RESUME},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+static void request(const char *sock, const char *id, const char *method, const char *path,
+		    const char *body, long timeout_ms, struct client_reply *r)
+{
+	struct vmon_error err = {{0}};
+	if (client_request(sock, method, path, body, timeout_ms, r, &err) < 0)
+		die_status(VMON_EXIT_VM_ERROR, "VM %s does not answer: %s", id, err.msg);
+}
+
+static void expect_204(const struct client_reply *r, const char *id)
+{
+	if (r->status != 204)
+		die_status(VMON_EXIT_USAGE, "VM %s: %s", id, r->fault[0] ? r->fault : r->body);
+}
+
+/* DIR, made if needed, as an absolute path (the VM's process resolves
+ * it, from its own working directory). */
+static void snapshot_dir(const char *dir, char *out)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		die_status(VMON_EXIT_USAGE, "%s: %s", dir, strerror(errno));
+	if (!realpath(dir, out))
+		die_status(VMON_EXIT_USAGE, "%s: %s", dir, strerror(errno));
+	struct stat st;
+	if (stat(out, &st) < 0 || !S_ISDIR(st.st_mode))
+		die_status(VMON_EXIT_USAGE, "%s: not a directory", dir);
+}
+
+int cmd_snapshot(int argc, char **argv)
+{
+	const char *flag = NULL;
+	bool no_resume = false;
+	opterr = 0;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, ":", snap_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_RUNTIME_DIR: flag = optarg; break;
+		case OPT_NO_RESUME: no_resume = true; break;
+		case OPT_HELP: print_usage(stdout); return 0;
+		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
+		default: usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 2)
+		usage_error("snapshot: vmon snapshot ID DIR");
+	const char *id = argv[optind];
+	char rdir[REG_PATH_MAX], dir[PATH_MAX];
+	struct vmon_error err = {{0}};
+	if (registry_dir(flag, rdir, sizeof(rdir), &err) < 0)
+		die_status(VMON_EXIT_USAGE, "%s", err.msg);
+	struct reg_entry e;
+	if (registry_find(rdir, id, &e, &err) < 0)
+		die_status(VMON_EXIT_USAGE, "%s", err.msg);
+	snapshot_dir(argv[optind + 1], dir);
+	struct client_reply r;
+	request(e.api_sock, id, "GET", "/", NULL, 2000, &r);
+	json_t *o = json_loads(r.body, 0, NULL);
+	const char *st = json_string_value(json_object_get(o, "state"));
+	bool was_paused = st && strcmp(st, "Paused") == 0;
+	json_decref(o);
+	if (!was_paused) {
+		request(e.api_sock, id, "PATCH", "/vm", "{\"state\":\"Paused\"}", 30000, &r);
+		expect_204(&r, id);
+	}
+	char state_path[PATH_MAX + 16], mem_path[PATH_MAX + 16];
+	snprintf(state_path, sizeof(state_path), "%s/vmstate", dir);
+	snprintf(mem_path, sizeof(mem_path), "%s/memory", dir);
+	json_t *body = json_pack("{s:s, s:s, s:s}", "snapshot_type", "Full", "snapshot_path",
+				 state_path, "mem_file_path", mem_path);
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (!text)
+		die_status(VMON_EXIT_USAGE, "out of memory");
+	request(e.api_sock, id, "PUT", "/snapshot/create", text, SNAPSHOT_TIMEOUT_MS, &r);
+	free(text);
+	bool ok = r.status == 204;
+	if (!was_paused && !no_resume) {
+		struct client_reply rr;
+		request(e.api_sock, id, "PATCH", "/vm", "{\"state\":\"Resumed\"}", 30000, &rr);
+		expect_204(&rr, id);
+	}
+	expect_204(&r, id);
+	if (ok)
+		printf("%s\n", dir);
+	return 0;
+}
+
+static const struct option restore_options[] = {
+	{"backend", required_argument, NULL, OPT_BACKEND},
+	{"id", required_argument, NULL, OPT_ID},
+	{"api-sock", required_argument, NULL, OPT_API_SOCK},
+	{"no-api", no_argument, NULL, OPT_NO_API},
+	{"runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR},
+	{"serial", required_argument, NULL, OPT_SERIAL},
+	{"disk-path", required_argument, NULL, OPT_DISK_PATH},
+	{"paused", no_argument, NULL, OPT_PAUSED},
+	{"vsock-path", required_argument, NULL, OPT_VSOCK_PATH},
+	{"console", required_argument, NULL, OPT_CONSOLE},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+static void die_if(int r, const struct vmon_error *err)
+{
+	if (r < 0)
+		die_status(VMON_EXIT_USAGE, "%s", err->msg);
+}
+
+/* --disk-path ID=PATH: the saved drive ID's image is now PATH. */
+static void disk_path(struct vm_config *cfg, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char id[VM_ID_MAX];
+	if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(id) || !eq[1])
+		usage_error("--disk-path: expected ID=PATH, got '%s'", arg);
+	memcpy(id, arg, (size_t)(eq - arg));
+	id[eq - arg] = 0;
+	int i = vm_config_find_drive(cfg, id);
+	if (i < 0)
+		usage_error("--disk-path: the snapshot has no drive '%s'", id);
+	if (strlen(eq + 1) >= sizeof(cfg->drives[i].path))
+		usage_error("--disk-path: path too long");
+	snprintf(cfg->drives[i].path, sizeof(cfg->drives[i].path), "%s", eq + 1);
+}
+
+static enum vm_backend_choice backend_of(const char *name)
+{
+	if (strcmp(name, "kvm") == 0)
+		return VM_BACKEND_KVM;
+	if (strcmp(name, "emu") == 0)
+		return VM_BACKEND_EMU;
+	if (strcmp(name, "auto") == 0)
+		return VM_BACKEND_AUTO;
+	die_status(VMON_EXIT_USAGE, "--backend: '%s' is not kvm, emu or auto", name);
+}
+
+int cmd_restore(int argc, char **argv)
+{
+	static struct vmstate st;
+	static struct vm_config cfg;
+	struct session_opts o = {.start_now = true};
+	const char *serial = NULL, *backend = NULL, *disks[VM_MAX_DISKS];
+	const char *vsock_path = NULL, *console = NULL;
+	unsigned ndisks = 0;
+	bool paused = false;
+	opterr = 0;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, ":", restore_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_BACKEND: backend = optarg; break;
+		case OPT_ID: o.id = optarg; break;
+		case OPT_API_SOCK: o.api_sock = optarg; break;
+		case OPT_NO_API: o.no_api = true; break;
+		case OPT_RUNTIME_DIR: o.runtime_dir = optarg; break;
+		case OPT_SERIAL: serial = optarg; break;
+		case OPT_DISK_PATH:
+			if (ndisks == VM_MAX_DISKS)
+				usage_error("--disk-path: at most %d", VM_MAX_DISKS);
+			disks[ndisks++] = optarg;
+			break;
+		case OPT_PAUSED: paused = true; break;
+		case OPT_VSOCK_PATH: vsock_path = optarg; break;
+		case OPT_CONSOLE: console = optarg; break;
+		case OPT_HELP: print_usage(stdout); return 0;
+		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
+		default: usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		usage_error("restore: vmon restore DIR");
+	const char *dir = argv[optind];
+	char state_path[PATH_MAX + 16], mem_path[PATH_MAX + 16];
+	snprintf(state_path, sizeof(state_path), "%s/vmstate", dir);
+	snprintf(mem_path, sizeof(mem_path), "%s/memory", dir);
+	struct vmon_error err = {{0}};
+	die_if(vmstate_load(&st, state_path, &err), &err);
+	die_if(vm_restore_config(&st, &cfg, &err), &err);
+	if (backend)
+		cfg.machine.backend = backend_of(backend);
+	if (serial)
+		die_if(chardev_parse(serial, &cfg.serial, &err), &err);
+	for (unsigned i = 0; i < ndisks; i++)
+		disk_path(&cfg, disks[i]);
+	/* Clones of one snapshot each need their own vsock socket and
+	 * console output. */
+	if (vsock_path) {
+		if (!cfg.has_vsock)
+			usage_error("--vsock-path: the snapshot has no vsock");
+		if (strlen(vsock_path) >= sizeof(cfg.vsock.spec.path))
+			usage_error("--vsock-path: path too long");
+		snprintf(cfg.vsock.spec.path, sizeof(cfg.vsock.spec.path), "%s", vsock_path);
+	}
+	if (console) {
+		if (!cfg.has_console)
+			usage_error("--console: the snapshot has no virtio console");
+		die_if(chardev_parse(console, &cfg.console.chr, &err), &err);
+	}
+	die_if(vm_config_validate(&cfg, &err), &err);
+	die_if(vm_config_check_host(&cfg, &err), &err);
+	o.restore = &st;
+	o.restore_mem = mem_path;
+	o.restore_paused = paused;
+	int status = session_run(&o, &cfg);
+	vmstate_free(&st);
+	return status;
+}

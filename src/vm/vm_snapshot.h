@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Snapshot and restore of a machine's state: vm.c's vm_snapshot and
+ * restored-VM creation use these on the pieces of struct vm
+ * (vm_snapshot.c explains the order of things and why).
+ *
+ * Threads: the caller holds the VM's control lock; every vCPU is parked
+ * (save) or created and not yet started (restore).
+ */
+#ifndef VMON_VM_VM_SNAPSHOT_H
+#define VMON_VM_VM_SNAPSHOT_H
+
+#include "core/error.h"
+#include "core/machine.h"
+#include "vm/vm_config.h"
+#include "vm/vm_devices.h"
+#include "vm/vmstate.h"
+
+/* Writes the memory file, then the vmstate file. Refuses (naming it) a
+ * device or backend that cannot be saved. */
+__attribute__((warn_unused_result)) int vm_state_save(struct machine *m, struct vm_devices *d,
+						      const struct vm_config *cfg,
+						      const char *vmstate_path,
+						      const char *mem_path, struct vmon_error *err);
+/* Loads st's device, interrupt-controller and vCPU state into the
+ * machine built from its config. Every value is checked. */
+__attribute__((warn_unused_result)) int vm_state_restore(struct machine *m, struct vm_devices *d,
+							 const struct vmstate *st,
+							 struct vmon_error *err);
+/* The config to rebuild st's machine with: the saved one (serial on
+ * stdio), the CPU pinned to the saved features. Front ends may then
+ * change host-side paths (disk images, chardevs) and the backend. */
+__attribute__((warn_unused_result)) int
+vm_restore_config(const struct vmstate *st, struct vm_config *out, struct vmon_error *err);
+
+#endif

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The neutral CPU sections of a vmstate file (cpu/cpu_state.h): one per
+ * vCPU, the interrupt controllers and timer, and the guest's CPU features
+ * by name. Writing is plain; reading checks every value a backend could
+ * choke on (reserved bits, inconsistent modes, indices, vectors), since
+ * the file is untrusted.
+ */
+#ifndef VMON_VM_VMSTATE_CPU_H
+#define VMON_VM_VMSTATE_CPU_H
+
+#include "core/error.h"
+#include "core/state.h"
+#include "cpu/cpu_model.h"
+#include "cpu/cpu_state.h"
+
+#define VMSTATE_CPU_VERSION   1
+#define VMSTATE_CHIPS_VERSION 1
+#define VMSTATE_CPUID_VERSION 1
+
+void vmstate_cpu_put(struct state_writer *w, const struct cpu_state *s);
+__attribute__((warn_unused_result)) int
+vmstate_cpu_get(const void *data, size_t len, struct cpu_state *s, struct vmon_error *err);
+void vmstate_chips_put(struct state_writer *w, const struct chip_state *s);
+__attribute__((warn_unused_result)) int
+vmstate_chips_get(const void *data, size_t len, struct chip_state *s, struct vmon_error *err);
+/* Feature names, space separated. An unknown name is an error: this vmon
+ * cannot promise the guest a feature it does not know. */
+void vmstate_cpuid_put(struct state_writer *w, const struct cpu_featureset *f);
+__attribute__((warn_unused_result)) int
+vmstate_cpuid_get(const void *data, size_t len, struct cpu_featureset *f, struct vmon_error *err);
+
+#endif

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for the snapshot format (src/vm/vmstate*.c, docs/snapshot.md):
+ * framing and checksum round trip, every rejection of the framing, the
+ * neutral CPU and chip sections' round trip and range checks, CPU
+ * features by name, and the machine config section. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vm/vm_snapshot.h"
+#include "vm/vmstate.h"
+#include "vm/vmstate_config.h"
+#include "vm/vmstate_cpu.h"
+
+static void build(struct state_writer *w)
+{
+	struct vmstate_header h = {
+		.vmon_version = "1.2.3", .backend = "emu", .mem_size = 1 << 20, .ncpus = 1};
+	*w = (struct state_writer){0};
+	vmstate_begin(w, &h);
+	vmstate_add(w, VMS_DEVICE, "com1", "uart16550", 1, "abc", 3);
+	vmstate_add(w, VMS_DEVICE, "empty", "acpi-pm", 1, NULL, 0);
+}
+
+/* The bytes a file would hold (with its checksum), malloc'd. */
+static uint8_t *file_bytes(size_t *len)
+{
+	char path[] = "/tmp/vmon-vmstate-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	struct state_writer w;
+	build(&w);
+	struct vmon_error err = {{0}};
+	assert_int_equal(vmstate_write_file(&w, path, &err), 0);
+	state_writer_free(&w);
+	FILE *f = fopen(path, "rb");
+	uint8_t *b = malloc(4096);
+	*len = fread(b, 1, 4096, f);
+	fclose(f);
+	unlink(path);
+	return b;
+}
+
+static void test_round_trip(void **state)
+{
+	size_t len;
+	uint8_t *b = file_bytes(&len);
+	struct vmstate st;
+	struct vmon_error err = {{0}};
+	assert_int_equal(vmstate_parse(&st, b, len, &err), 0);
+	assert_string_equal(st.hdr.vmon_version, "1.2.3");
+	assert_string_equal(st.hdr.backend, "emu");
+	assert_int_equal(st.hdr.mem_size, 1 << 20);
+	assert_int_equal(st.nsections, 2);
+	const struct vmstate_section *s = vmstate_find(&st, VMS_DEVICE, "com1");
+	assert_non_null(s);
+	assert_string_equal(s->kind, "uart16550");
+	assert_int_equal(s->len, 3);
+	assert_memory_equal(s->data, "abc", 3);
+	assert_int_equal(vmstate_find(&st, VMS_DEVICE, "empty")->len, 0);
+	assert_null(vmstate_find(&st, VMS_CPU, NULL));
+	vmstate_free(&st);
+}
+
+/* Parses a changed copy; expects a failure whose message holds want. */
+static void expect_bad(const uint8_t *b, size_t len, const char *want)
+{
+	uint8_t *c = malloc(len ? len : 1);
+	memcpy(c, b, len);
+	struct vmstate st;
+	struct vmon_error err = {{0}};
+	assert_int_equal(vmstate_parse(&st, c, len, &err), -1);
+	if (!strstr(err.msg, want))
+		fail_msg("message '%s' lacks '%s'", err.msg, want);
+}
+
+static void test_rejects(void **state)
+{
+	size_t len;
+	uint8_t *b = file_bytes(&len);
+	expect_bad(b, 10, "truncated");
+	expect_bad(b, len - 1, "checksum");
+	b[len / 2] ^= 0x40;
+	expect_bad(b, len, "checksum");
+	b[len / 2] ^= 0x40;
+	b[0] = 'X';
+	expect_bad(b, len, "bad magic");
+	b[0] = 'V';
+	b[8] = 7;
+	expect_bad(b, len, "format version 7");
+	free(b);
+}
+
+static void test_cpu_round_trip(void **state)
+{
+	struct cpu_state *a = calloc(1, sizeof(*a)), *c = calloc(1, sizeof(*c));
+	for (unsigned i = 0; i < 16; i++)
+		a->gpr[i] = 0x1111111111111111ULL * i;
+	a->rip = 0xffffffff81000000ULL;
+	a->rflags = 0x246;
+	a->seg[CPU_SEG_CS] =
+		(struct cpu_seg_state){.limit = 0xffffffff, .sel = 0x10, .attr = 0xa09b};
+	a->cr0 = 0x80050033;
+	a->cr4 = 0x3606f0;
+	a->efer = 0xd01;
+	a->xcr0 = 7;
+	a->nmsrs = 2;
+	a->msrs[1] = (struct cpu_msr_state){.index = 0x2ff, .value = 0xc06};
+	a->xsave[24] = 0x80;
+	a->xsave[25] = 0x1f;
+	a->xsave[700] = 0x5a;
+	a->exc_vector = CPU_STATE_NO_EXC;
+	a->halted = true;
+	a->lapic.id = 0;
+	a->lapic.irr[7] = 0x80000000;
+	a->lapic.timer_remaining_ns = 123456;
+	struct state_writer w = {0};
+	vmstate_cpu_put(&w, a);
+	struct vmon_error err = {{0}};
+	assert_int_equal(vmstate_cpu_get(w.buf, w.len, c, &err), 0);
+	assert_memory_equal(a, c, sizeof(*a));
+	/* short, long, and out-of-range values */
+	assert_int_equal(vmstate_cpu_get(w.buf, w.len - 1, c, &err), -1);
+	a->cr0 |= 1ULL << 40;
+	state_writer_free(&w);
+	w = (struct state_writer){0};
+	vmstate_cpu_put(&w, a);
+	assert_int_equal(vmstate_cpu_get(w.buf, w.len, c, &err), -1);
+	assert_non_null(strstr(err.msg, "CR0"));
+	a->cr0 = 0x80050033;
+	a->rip = 0x0000800000000000ULL; /* not canonical */
+	state_writer_free(&w);
+	w = (struct state_writer){0};
+	vmstate_cpu_put(&w, a);
+	assert_int_equal(vmstate_cpu_get(w.buf, w.len, c, &err), -1);
+	assert_non_null(strstr(err.msg, "canonical"));
+	state_writer_free(&w);
+	free(a);
+	free(c);
+}
+
+static void test_chips(void **state)
+{
+	struct chip_state a = {0}, c;
+	a.pic[0].imr = 0xfb;
+	a.pic[1].vbase = 0x70;
+	a.ioapic.redir[4] = 0x10030;
+	a.pit[0] = (struct chip_pit_channel_state){.reload = 1193,
+						   .mode = 2,
+						   .access = 3,
+						   .gate = true,
+						   .counting = true,
+						   .elapsed_ns = 400000};
+	a.pit_pending = 2;
+	struct state_writer w = {0};
+	vmstate_chips_put(&w, &a);
+	struct vmon_error err = {{0}};
+	assert_int_equal(vmstate_chips_get(w.buf, w.len, &c, &err), 0);
+	assert_memory_equal(&a, &c, sizeof(a));
+	state_writer_free(&w);
+	a.pit[1].mode = 9;
+	w = (struct state_writer){0};
+	vmstate_chips_put(&w, &a);
+	assert_int_equal(vmstate_chips_get(w.buf, w.len, &c, &err), -1);
+	state_writer_free(&w);
+}
+
+static void test_cpuid(void **state)
+{
+	struct cpu_featureset f = cpu_level_features(2), g;
+	struct state_writer w = {0};
+	vmstate_cpuid_put(&w, &f);
+	struct vmon_error err = {{0}};
+	assert_int_equal(vmstate_cpuid_get(w.buf, w.len, &g, &err), 0);
+	assert_memory_equal(&f, &g, sizeof(f));
+	state_writer_free(&w);
+	assert_int_equal(vmstate_cpuid_get("sse2 warp_drive", 15, &g, &err), -1);
+	assert_non_null(strstr(err.msg, "warp_drive"));
+}
+
+static void test_config(void **state)
+{
+	static struct vm_config a, c;
+	vm_config_init(&a);
+	a.machine.vcpus = 2;
+	a.machine.mem_size = 64 << 20;
+	snprintf(a.boot.kernel, sizeof(a.boot.kernel), "/k");
+	snprintf(a.boot.cmdline, sizeof(a.boot.cmdline), "console=ttyS0");
+	a.ndrives = 1;
+	snprintf(a.drives[0].id, sizeof(a.drives[0].id), "d0");
+	snprintf(a.drives[0].path, sizeof(a.drives[0].path), "/disk.img");
+	a.drives[0].ro = true;
+	a.entropy = true;
+	struct state_writer w = {0};
+	struct vmstate_header h = {.mem_size = 64 << 20, .ncpus = 2};
+	vmstate_begin(&w, &h);
+	struct state_writer b = {0};
+	vmstate_config_save(&b, &a);
+	vmstate_add(&w, VMS_CONFIG, "config", "machine", vmstate_config_version(), b.buf, b.len);
+	state_writer_free(&b);
+	char path[] = "/tmp/vmon-vmstate-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	struct vmstate st;
+	struct vmon_error err = {{0}};
+	assert_int_equal(vmstate_write_file(&w, path, &err), 0);
+	state_writer_free(&w);
+	assert_int_equal(vmstate_load(&st, path, &err), 0);
+	unlink(path);
+	assert_int_equal(vmstate_config_load(&st, &c, &err), 0);
+	assert_int_equal(c.machine.vcpus, 2);
+	assert_int_equal(c.ndrives, 1);
+	assert_string_equal(c.drives[0].path, "/disk.img");
+	assert_true(c.drives[0].ro);
+	assert_true(c.entropy);
+	assert_string_equal(c.boot.cmdline, "console=ttyS0");
+	/* no CPU features, no vCPUs: restore refuses */
+	assert_int_equal(vm_restore_config(&st, &c, &err), -1);
+	vmstate_free(&st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_rejects),
+		cmocka_unit_test(test_cpu_round_trip), cmocka_unit_test(test_chips),
+		cmocka_unit_test(test_cpuid),	       cmocka_unit_test(test_config),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
