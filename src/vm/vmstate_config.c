@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#define CONFIG_VERSION 1
+#define CONFIG_VERSION 2 /* 2: --nested and the rate limiters */
 
 static void put_str(struct state_writer *w, const char *s)
 {
@@ -128,6 +128,58 @@ static int get_drive(struct state_reader *r, struct vm_drive_config *d, struct v
 	return 0;
 }
 
+static void put_rl(struct state_writer *w, const struct rl_config *rl)
+{
+	const struct tb_config *b[2] = {&rl->bw, &rl->ops};
+	for (int i = 0; i < 2; i++) {
+		state_put_u64(w, b[i]->size);
+		state_put_u64(w, b[i]->one_time_burst);
+		state_put_u64(w, b[i]->refill_ms);
+	}
+}
+
+/* A rate limiter, checked as one from the API would be. */
+static int get_rl(struct state_reader *r, struct rl_config *rl, const char *what,
+		  struct vmon_error *err)
+{
+	struct tb_config *b[2] = {&rl->bw, &rl->ops};
+	for (int i = 0; i < 2; i++) {
+		b[i]->size = state_get_u64(r);
+		b[i]->one_time_burst = state_get_u64(r);
+		b[i]->refill_ms = state_get_u64(r);
+		struct vmon_error e;
+		if (tb_config_check(b[i], what, &e) < 0)
+			return err_setf(err, "vmstate config: %s", e.msg);
+	}
+	return 0;
+}
+
+/* What came after the first layout: --nested and the rate limiters. */
+static void put_extras(struct state_writer *w, const struct vm_config *c)
+{
+	state_put_u8(w, c->machine.nested);
+	for (unsigned i = 0; i < c->ndrives && i < VM_MAX_DISKS; i++)
+		put_rl(w, &c->drives[i].rl);
+	for (unsigned i = 0; i < c->nnets && i < VM_MAX_NICS; i++) {
+		put_rl(w, &c->nets[i].rx_rl);
+		put_rl(w, &c->nets[i].tx_rl);
+	}
+	put_rl(w, &c->entropy_rl);
+}
+
+static int get_extras(struct state_reader *r, struct vm_config *c, struct vmon_error *err)
+{
+	c->machine.nested = state_get_u8(r) != 0;
+	for (unsigned i = 0; i < c->ndrives; i++)
+		if (get_rl(r, &c->drives[i].rl, "drive rate_limiter", err) < 0)
+			return -1;
+	for (unsigned i = 0; i < c->nnets; i++)
+		if (get_rl(r, &c->nets[i].rx_rl, "rx_rate_limiter", err) < 0 ||
+		    get_rl(r, &c->nets[i].tx_rl, "tx_rate_limiter", err) < 0)
+			return -1;
+	return get_rl(r, &c->entropy_rl, "entropy rate_limiter", err);
+}
+
 void vmstate_config_save(struct state_writer *w, const struct vm_config *c)
 {
 	state_put_u32(w, c->machine.vcpus);
@@ -157,6 +209,7 @@ void vmstate_config_save(struct state_writer *w, const struct vm_config *c)
 	state_put_u8(w, c->entropy);
 	state_put_u32(w, c->debug_exit);
 	state_put_u8(w, c->no_reboot);
+	put_extras(w, c);
 }
 
 static int get_body(struct state_reader *r, struct vm_config *c, struct vmon_error *err)
@@ -206,7 +259,7 @@ static int get_body(struct state_reader *r, struct vm_config *c, struct vmon_err
 		return err_setf(err, "vmstate config: bad debug-exit mode %u", de);
 	c->debug_exit = (enum debug_exit_mode)de;
 	c->no_reboot = state_get_u8(r) != 0;
-	return 0;
+	return get_extras(r, c, err);
 }
 
 int vmstate_config_load(const struct vmstate *st, struct vm_config *out, struct vmon_error *err)
