@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The seccomp allowlists: which system calls (and arguments) each kind of
+ * vmon thread may make once its filter is in. Everything not listed kills
+ * vmon (or, with --seccomp log, is reported and then kills it).
+ *
+ * The lists come from reading the code paths each thread runs and from
+ * strace -f of the test suites (tests/integration/seccomp.sh keeps
+ * checking them against the calls actually made). The threat model is
+ * Firecracker's: a vCPU thread runs guest-driven code and may be
+ * compromised, so it gets least; device threads parse guest-written
+ * queues and get their back end's calls; the API thread parses a local
+ * client's requests; the main thread builds the machine again on a reboot
+ * and starts the threads that reboot needs, and since filters stack (a
+ * thread runs under every filter of the thread that started it), its
+ * list holds every other kind's.
+ *
+ * Arguments checked, where it matters:
+ * - mmap/mprotect: never PROT_EXEC, but on the main thread with the
+ *   software CPU (its native-code arena is mapped read+execute from a
+ *   memfd when the vCPUs are made, again on every reboot);
+ * - ioctl: KVM's vCPU-level and interrupt ioctls by number on vCPU
+ *   threads of the KVM backend, the interrupt ones on device threads,
+ *   none at all on a software-CPU vCPU; the main thread keeps KVM's
+ *   whole ioctl type (it makes the VM again on a reboot) and the
+ *   terminal's;
+ * - socket: AF_INET/AF_INET6 for the user-mode network (slirp), AF_UNIX
+ *   for vsock; no other thread makes sockets after the start;
+ * - clone: threads only (CLONE_THREAD); clone3, whose flags live in
+ *   memory a filter cannot read, fails with ENOSYS, and glibc falls
+ *   back to clone;
+ * - tgkill: only to vmon's own threads (the vCPU kick);
+ * - madvise: freeing advice only, prctl: reading the thread's name only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <termios.h>
+
+#include "core/seccomp_priv.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Every thread: memory, locks, time, its log lines, its own end. */
+static const int base_calls[] = {
+	SCMP_SYS(write),
+	SCMP_SYS(futex),
+	SCMP_SYS(munmap),
+	SCMP_SYS(mremap),
+	SCMP_SYS(brk),
+	SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(rt_sigreturn),
+	SCMP_SYS(sched_yield),
+	SCMP_SYS(clock_gettime),
+	SCMP_SYS(clock_nanosleep),
+	SCMP_SYS(nanosleep),
+	SCMP_SYS(gettimeofday),
+	SCMP_SYS(getpid),
+	SCMP_SYS(gettid),
+	SCMP_SYS(exit),
+	SCMP_SYS(exit_group),
+	SCMP_SYS(restart_syscall),
+};
+
+/* An event loop's thread (core/event_loop.c): epoll, eventfds, timerfds. */
+static const int loop_calls[] = {
+	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),	 SCMP_SYS(epoll_ctl),	    SCMP_SYS(read),
+	SCMP_SYS(close),      SCMP_SYS(timerfd_settime), SCMP_SYS(timerfd_gettime), SCMP_SYS(poll),
+	SCMP_SYS(ppoll),
+};
+
+/* Disk I/O on an open image (io_uring's submitter, the blocking pool). */
+static const int disk_calls[] = {
+	SCMP_SYS(pread64),   SCMP_SYS(pwrite64), SCMP_SYS(preadv),
+	SCMP_SYS(pwritev),   SCMP_SYS(preadv2),	 SCMP_SYS(pwritev2),
+	SCMP_SYS(fdatasync), SCMP_SYS(fsync),	 SCMP_SYS(fallocate),
+};
+
+/* Stream and datagram sockets already chosen by family (below). */
+static const int socket_calls[] = {
+	SCMP_SYS(readv),      SCMP_SYS(writev),	    SCMP_SYS(recvfrom),	   SCMP_SYS(recvmsg),
+	SCMP_SYS(sendto),     SCMP_SYS(sendmsg),    SCMP_SYS(shutdown),	   SCMP_SYS(accept),
+	SCMP_SYS(accept4),    SCMP_SYS(connect),    SCMP_SYS(bind),	   SCMP_SYS(listen),
+	SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
+	SCMP_SYS(fcntl),
+};
+
+/* The API thread's requests and the main thread's setup and teardown:
+ * image and state files, the registry, the metrics and log FIFOs. */
+static const int file_calls[] = {
+	SCMP_SYS(openat),  SCMP_SYS(newfstatat), SCMP_SYS(fstat),	   SCMP_SYS(statx),
+	SCMP_SYS(lseek),   SCMP_SYS(rename),	 SCMP_SYS(unlink),	   SCMP_SYS(unlinkat),
+	SCMP_SYS(fcntl),   SCMP_SYS(flock),	 SCMP_SYS(ftruncate),	   SCMP_SYS(sysinfo),
+	SCMP_SYS(readv),   SCMP_SYS(writev),	 SCMP_SYS(timerfd_create), SCMP_SYS(eventfd2),
+	SCMP_SYS(accept4), SCMP_SYS(recvfrom),	 SCMP_SYS(sendto),	   SCMP_SYS(sendmsg),
+	SCMP_SYS(recvmsg), SCMP_SYS(shutdown),	 SCMP_SYS(getrandom),
+};
+
+/* The main thread only: making the machine again on a reboot, starting
+ * threads, its signalfd and terminal. */
+static const int main_calls[] = {
+	SCMP_SYS(memfd_create),
+	SCMP_SYS(epoll_create1),
+	SCMP_SYS(signalfd4),
+	SCMP_SYS(io_uring_setup),
+	SCMP_SYS(io_uring_enter),
+	SCMP_SYS(io_uring_register),
+	SCMP_SYS(set_robust_list),
+	SCMP_SYS(rseq),
+	SCMP_SYS(sched_setaffinity),
+	SCMP_SYS(sched_getaffinity),
+	SCMP_SYS(seccomp),
+	SCMP_SYS(rt_sigaction),
+	SCMP_SYS(sigaltstack),
+	SCMP_SYS(pipe2),
+	SCMP_SYS(dup),
+	SCMP_SYS(getuid),
+	SCMP_SYS(geteuid),
+};
+
+/* KVM ioctls a vCPU thread makes while the guest runs
+ * (Documentation/virt/kvm/api.rst): KVM_RUN; the register reads of an
+ * error report; the interrupt paths of the devices the vCPU drives
+ * (serial, i8042, virtio on MMIO writes); the MSI-X route and ioeventfd
+ * changes a guest's MSI-X table or queue writes cause. */
+static const unsigned long kvm_vcpu_ioctls[] = {
+	KVM_RUN,	KVM_GET_REGS,	     KVM_GET_SREGS, KVM_TRANSLATE, KVM_IRQ_LINE,
+	KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING, KVM_IRQFD,	    KVM_IOEVENTFD,
+};
+
+/* Device threads raise interrupts (INTx lines, MSI without an irqfd);
+ * the user network asks how much a socket holds. */
+static const unsigned long device_ioctls[] = {KVM_IRQ_LINE, KVM_SIGNAL_MSI, FIONREAD, FIONBIO};
+
+/* The terminal (main thread: console input, restoring it at the end). */
+static const unsigned long tty_ioctls[] = {TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ};
+
+static int allow_all(scmp_filter_ctx f, const int *calls, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = seccomp_rule_add(f, SCMP_ACT_ALLOW, calls[i], 0);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int allow_ioctls(scmp_filter_ctx f, const unsigned long *req, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+					 SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)(uint32_t)req[i]));
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int allow_socket_family(scmp_filter_ctx f, int family)
+{
+	return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)family));
+}
+
+/* mmap/mprotect without PROT_EXEC, freeing madvise, reading the
+ * thread's name, signals to vmon's own threads. */
+static int add_base(scmp_filter_ctx f, const struct seccomp_policy_params *p)
+{
+	static const int advice[] = {MADV_DONTNEED, MADV_FREE};
+	int r = allow_all(f, base_calls, N(base_calls));
+	if (r < 0 ||
+	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+				  SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0 ||
+	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				  SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0 ||
+	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				  SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME))) < 0 ||
+	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+				  SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)p->pid))) < 0)
+		return r;
+	for (size_t i = 0; i < N(advice); i++)
+		if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(madvise), 1,
+					  SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)advice[i]))) < 0)
+			return r;
+	return 0;
+}
+
+static int add_vcpu(scmp_filter_ctx f, const struct seccomp_policy_params *p)
+{
+	/* getrandom: the software CPU's RDRAND/RDSEED. */
+	int r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getrandom), 0);
+	if (r < 0 || !p->kvm_vcpu)
+		return r;
+	return allow_ioctls(f, kvm_vcpu_ioctls, N(kvm_vcpu_ioctls));
+}
+
+static int add_net(scmp_filter_ctx f)
+{
+	int r;
+	if ((r = allow_all(f, socket_calls, N(socket_calls))) < 0 ||
+	    (r = allow_socket_family(f, AF_INET)) < 0 || (r = allow_socket_family(f, AF_INET6)) < 0)
+		return r;
+	/* slirp reads /etc/resolv.conf when the guest first asks its DNS:
+	 * read-only opens only. */
+	return seccomp_rule_add(
+		f, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+		SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY));
+}
+
+/* The main thread: the union of the others, and what a reboot needs. */
+static int add_main(scmp_filter_ctx f, const struct seccomp_policy_params *p)
+{
+	int r;
+	if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
+	    (r = allow_all(f, disk_calls, N(disk_calls))) < 0 ||
+	    (r = allow_all(f, socket_calls, N(socket_calls))) < 0 ||
+	    (r = allow_all(f, file_calls, N(file_calls))) < 0 ||
+	    (r = allow_all(f, main_calls, N(main_calls))) < 0 ||
+	    (r = allow_ioctls(f, device_ioctls, N(device_ioctls))) < 0 ||
+	    (r = allow_ioctls(f, tty_ioctls, N(tty_ioctls))) < 0 ||
+	    (r = allow_socket_family(f, AF_UNIX)) < 0 ||
+	    (r = allow_socket_family(f, AF_INET)) < 0 || (r = allow_socket_family(f, AF_INET6)) < 0)
+		return r;
+	/* KVM's whole ioctl type (0xAE): the reboot makes the VM again. */
+	if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+				  SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, (scmp_datum_t)KVMIO << 8))) <
+	    0)
+		return r;
+	/* Threads, never processes. */
+	if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+				  SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD))) < 0 ||
+	    (r = seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0)) < 0)
+		return r;
+	static const int names[] = {PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP};
+	for (size_t i = 0; i < N(names); i++)
+		if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+					  SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)names[i]))) < 0)
+			return r;
+	static const int advice[] = {MADV_DONTDUMP, MADV_HUGEPAGE, MADV_NOHUGEPAGE};
+	for (size_t i = 0; i < N(advice); i++)
+		if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(madvise), 1,
+					  SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)advice[i]))) < 0)
+			return r;
+	if ((r = add_vcpu(f, p)) < 0)
+		return r;
+	if (!p->kvm_vcpu) {
+		/* The software CPU's code arena, made again on a reboot: a
+		 * read+execute mapping of a memfd (never writable too). */
+		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 2,
+				     SCMP_A2(SCMP_CMP_EQ, PROT_READ | PROT_EXEC),
+				     SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_SHARED, MAP_SHARED));
+	}
+	return r;
+}
+
+int seccomp_policy_add(scmp_filter_ctx f, enum vmon_thread_kind kind,
+		       const struct seccomp_policy_params *p)
+{
+	int r = add_base(f, p);
+	if (r < 0)
+		return r;
+	switch (kind) {
+	case VMON_THREAD_MAIN: return add_main(f, p);
+	case VMON_THREAD_VCPU: return add_vcpu(f, p);
+	case VMON_THREAD_IO:
+		/* virtio-blk and virtio-rng queues, io_uring completions. */
+		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
+		    (r = allow_all(f, disk_calls, N(disk_calls))) < 0 ||
+		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter), 0)) < 0 ||
+		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getrandom), 0)) < 0)
+			return r;
+		return allow_ioctls(f, device_ioctls, N(device_ioctls));
+	case VMON_THREAD_BLK: return allow_all(f, disk_calls, N(disk_calls));
+	case VMON_THREAD_NET:
+		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 || (r = add_net(f)) < 0)
+			return r;
+		return allow_ioctls(f, device_ioctls, N(device_ioctls));
+	case VMON_THREAD_VSOCK:
+		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
+		    (r = allow_all(f, socket_calls, N(socket_calls))) < 0 ||
+		    (r = allow_socket_family(f, AF_UNIX)) < 0)
+			return r;
+		return allow_ioctls(f, device_ioctls, N(device_ioctls));
+	case VMON_THREAD_CONSOLE:
+		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0)
+			return r;
+		return allow_ioctls(f, device_ioctls, N(device_ioctls));
+	case VMON_THREAD_API:
+		/* Requests on its socket; drive swaps (open, lock, probe the
+		 * new image); the metrics and log files; pause (vCPU kicks)
+		 * and Ctrl-Alt-Del (the keyboard's interrupt). */
+		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
+		    (r = allow_all(f, file_calls, N(file_calls))) < 0)
+			return r;
+		return allow_ioctls(f, device_ioctls, N(device_ioctls));
+	case VMON_THREAD_KINDS: break;
+	}
+	return -EINVAL;
+}
