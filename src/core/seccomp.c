@@ -8,9 +8,11 @@
 #include "core/seccomp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -140,6 +142,23 @@ int vmon_seccomp_configure(enum vmon_seccomp_mode m, struct vmon_error *err)
 	return m == VMON_SECCOMP_LOG ? install_sigsys_handler(err) : 0;
 }
 
+/* The other test hook: VMON_SECCOMP_EXPORT=DIR writes each kind's
+ * filter as libseccomp's readable pseudo-code to DIR/KIND.pfc (the
+ * allowlist test compares it with strace's record). */
+static void export_pfc(scmp_filter_ctx f, enum vmon_thread_kind kind)
+{
+	const char *dir = getenv("VMON_SECCOMP_EXPORT");
+	if (!dir || !*dir)
+		return;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s.pfc", dir, vmon_thread_kind_name(kind));
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	(void)seccomp_export_pfc(f, fd);
+	close(fd);
+}
+
 /* The test hook: a system call no list allows. */
 static void violate(void)
 {
@@ -167,6 +186,8 @@ int vmon_seccomp_enter(enum vmon_thread_kind kind, const char *name, struct vmon
 	 * this; with it, traps are logged too. */
 	if (r == 0)
 		r = seccomp_attr_set(f, SCMP_FLTATR_CTL_LOG, 1);
+	if (r == 0)
+		export_pfc(f, kind);
 	if (r == 0)
 		r = seccomp_load(f);
 	seccomp_release(f);

@@ -21,6 +21,9 @@
  * which no list allows, right after its filter is in: vmon then dies as
  * the filter says. Harmless in production: it can only end vmon itself.
  *
+ * VMON_SECCOMP_EXPORT=DIR writes each kind's filter, as libseccomp's
+ * pseudo-code, to DIR/KIND.pfc (tests/integration/seccomp.sh).
+ *
  * Threads: vmon_seccomp_configure and vmon_seccomp_set_vcpu_backend on
  * the main thread before the threads they concern start;
  * vmon_seccomp_enter on the thread being filtered.

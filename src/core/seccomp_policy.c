@@ -34,6 +34,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -137,6 +139,12 @@ static const unsigned long kvm_vcpu_ioctls[] = {
  * the user network asks how much a socket holds. */
 static const unsigned long device_ioctls[] = {KVM_IRQ_LINE, KVM_SIGNAL_MSI, FIONREAD, FIONBIO};
 
+/* Checking what an API request names (a tap interface: opened and set up
+ * as the device will; a block device's size), as the main thread also
+ * does at setup. */
+static const unsigned long setup_ioctls[] = {TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD,
+					     BLKGETSIZE64};
+
 /* The terminal (main thread: console input, restoring it at the end). */
 static const unsigned long tty_ioctls[] = {TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ};
 
@@ -190,10 +198,17 @@ static int add_base(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 	return 0;
 }
 
+/* A chardev's output (core/chardev.c: chardev_fd_write_all): write, or
+ * send on a unix: socket, polling while the reader is slow. */
+static const int chardev_out_calls[] = {SCMP_SYS(sendto), SCMP_SYS(poll)};
+
 static int add_vcpu(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 {
-	/* getrandom: the software CPU's RDRAND/RDSEED. */
+	/* getrandom: the software CPU's RDRAND/RDSEED. The serial port's
+	 * output is written from the vCPU thread. */
 	int r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getrandom), 0);
+	if (r == 0)
+		r = allow_all(f, chardev_out_calls, N(chardev_out_calls));
 	if (r < 0 || !p->kvm_vcpu)
 		return r;
 	return allow_ioctls(f, kvm_vcpu_ioctls, N(kvm_vcpu_ioctls));
@@ -223,6 +238,7 @@ static int add_main(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 	    (r = allow_all(f, main_calls, N(main_calls))) < 0 ||
 	    (r = allow_ioctls(f, device_ioctls, N(device_ioctls))) < 0 ||
 	    (r = allow_ioctls(f, tty_ioctls, N(tty_ioctls))) < 0 ||
+	    (r = allow_ioctls(f, setup_ioctls, N(setup_ioctls))) < 0 ||
 	    (r = allow_socket_family(f, AF_UNIX)) < 0 ||
 	    (r = allow_socket_family(f, AF_INET)) < 0 || (r = allow_socket_family(f, AF_INET6)) < 0)
 		return r;
@@ -287,7 +303,8 @@ int seccomp_policy_add(scmp_filter_ctx f, enum vmon_thread_kind kind,
 			return r;
 		return allow_ioctls(f, device_ioctls, N(device_ioctls));
 	case VMON_THREAD_CONSOLE:
-		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0)
+		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
+		    (r = allow_all(f, chardev_out_calls, N(chardev_out_calls))) < 0)
 			return r;
 		return allow_ioctls(f, device_ioctls, N(device_ioctls));
 	case VMON_THREAD_API:
@@ -295,7 +312,8 @@ int seccomp_policy_add(scmp_filter_ctx f, enum vmon_thread_kind kind,
 		 * new image); the metrics and log files; pause (vCPU kicks)
 		 * and Ctrl-Alt-Del (the keyboard's interrupt). */
 		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
-		    (r = allow_all(f, file_calls, N(file_calls))) < 0)
+		    (r = allow_all(f, file_calls, N(file_calls))) < 0 ||
+		    (r = allow_ioctls(f, setup_ioctls, N(setup_ioctls))) < 0)
 			return r;
 		return allow_ioctls(f, device_ioctls, N(device_ioctls));
 	case VMON_THREAD_KINDS: break;
