@@ -21,6 +21,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "core/chardev.h"
 #include "core/seccomp_priv.h"
 
 #define NAMED_SYSCALLS 512
@@ -35,10 +36,13 @@ static _Thread_local char thread_label[40]; /* "vmon-io (io)" */
 
 int vmon_seccomp_parse(const char *s, enum vmon_seccomp_mode *out, struct vmon_error *err)
 {
-	static const char *const names[] = {"on", "log", "off"};
-	for (unsigned i = 0; i < 3; i++)
-		if (strcmp(s, names[i]) == 0) {
-			*out = (enum vmon_seccomp_mode)i;
+	static const struct {
+		const char *name;
+		enum vmon_seccomp_mode mode;
+	} names[] = {{"on", VMON_SECCOMP_ON}, {"log", VMON_SECCOMP_LOG}, {"off", VMON_SECCOMP_OFF}};
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i].name) == 0) {
+			*out = names[i].mode;
 			return 0;
 		}
 	return err_setf(err, "--seccomp: '%.40s' is not on, log or off", s);
@@ -46,7 +50,7 @@ int vmon_seccomp_parse(const char *s, enum vmon_seccomp_mode *out, struct vmon_e
 
 const char *vmon_seccomp_mode_name(enum vmon_seccomp_mode m)
 {
-	return m == VMON_SECCOMP_ON ? "on" : m == VMON_SECCOMP_LOG ? "log" : "off";
+	return m == VMON_SECCOMP_LOG ? "log" : m == VMON_SECCOMP_OFF ? "off" : "on";
 }
 
 enum vmon_seccomp_mode vmon_seccomp_mode(void)
@@ -100,6 +104,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc_)
 		put_num(&p, end, (unsigned long long)uc->uc_mcontext.gregs[regs[i]], 16);
 	}
 	put(&p, end, "); exiting\n");
+	chardev_restore_terminal();
 	ssize_t w = write(STDERR_FILENO, buf, (size_t)(p - buf));
 	(void)w;
 	_exit(EXIT_SIGSYS);
@@ -121,8 +126,23 @@ static int install_sigsys_handler(struct vmon_error *err)
 
 /* ---- configuring and installing ---- */
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZER_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZER_BUILD 1
+#endif
+#endif
+
 int vmon_seccomp_configure(enum vmon_seccomp_mode m, struct vmon_error *err)
 {
+	if (m == VMON_SECCOMP_DEFAULT) {
+#ifdef SANITIZER_BUILD
+		m = VMON_SECCOMP_OFF;
+#else
+		m = VMON_SECCOMP_ON;
+#endif
+	}
 	mode = m;
 	self_pid = getpid();
 	const char *v = getenv("VMON_SECCOMP_TEST_VIOLATE");

@@ -36,7 +36,15 @@
 #include "core/error.h"
 #include "core/thread.h"
 
-enum vmon_seccomp_mode { VMON_SECCOMP_ON, VMON_SECCOMP_LOG, VMON_SECCOMP_OFF };
+/* DEFAULT: no --seccomp given; on, but off in a sanitizer build (make
+ * SANITIZE=1), whose runtime makes calls of its own no list allows
+ * (LeakSanitizer's exit-time check forks a tracer and ptraces vmon). */
+enum vmon_seccomp_mode {
+	VMON_SECCOMP_DEFAULT,
+	VMON_SECCOMP_ON,
+	VMON_SECCOMP_LOG,
+	VMON_SECCOMP_OFF
+};
 
 /* "on", "log" or "off". Returns 0, or -1 with err. */
 __attribute__((warn_unused_result)) int
@@ -46,6 +54,7 @@ const char *vmon_seccomp_mode_name(enum vmon_seccomp_mode mode);
 /* Chooses the mode for every filter installed from now on, checks that
  * the kernel can filter, and (mode log) installs the SIGSYS handler.
  * Call once, before any thread starts. Returns 0, or -1 with err. */
+/* (DEFAULT is resolved here.) */
 __attribute__((warn_unused_result)) int vmon_seccomp_configure(enum vmon_seccomp_mode mode,
 							       struct vmon_error *err);
 enum vmon_seccomp_mode vmon_seccomp_mode(void);

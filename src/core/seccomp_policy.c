@@ -43,12 +43,16 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <termios.h>
+#include <unistd.h>
 
 #include "core/seccomp_priv.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Every thread: memory, locks, time, its log lines, its own end. */
+/* Every thread: memory (malloc, thread stacks), locks, clocks and
+ * sleeps (the vDSO's fallbacks), signal masks and handler returns (the
+ * vCPU kick), log lines, its own end or the process's (exit() from any
+ * thread), and raise()'s calls for a crash's core dump. */
 static const int base_calls[] = {
 	SCMP_SYS(write),
 	SCMP_SYS(futex),
@@ -57,11 +61,8 @@ static const int base_calls[] = {
 	SCMP_SYS(brk),
 	SCMP_SYS(rt_sigprocmask),
 	SCMP_SYS(rt_sigreturn),
-	SCMP_SYS(sched_yield),
 	SCMP_SYS(clock_gettime),
 	SCMP_SYS(clock_nanosleep),
-	SCMP_SYS(nanosleep),
-	SCMP_SYS(gettimeofday),
 	SCMP_SYS(getpid),
 	SCMP_SYS(gettid),
 	SCMP_SYS(exit),
@@ -69,60 +70,56 @@ static const int base_calls[] = {
 	SCMP_SYS(restart_syscall),
 };
 
-/* An event loop's thread (core/event_loop.c): epoll, eventfds, timerfds. */
+/* An event loop's thread (core/event_loop.c): epoll, its eventfds. */
 static const int loop_calls[] = {
-	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),	 SCMP_SYS(epoll_ctl),	    SCMP_SYS(read),
-	SCMP_SYS(close),      SCMP_SYS(timerfd_settime), SCMP_SYS(timerfd_gettime), SCMP_SYS(poll),
-	SCMP_SYS(ppoll),
+	SCMP_SYS(epoll_wait),
+	SCMP_SYS(epoll_ctl),
+	SCMP_SYS(read),
+	SCMP_SYS(close),
 };
 
-/* Disk I/O on an open image (io_uring's submitter, the blocking pool). */
+/* The blocking disk pool (devices/virtio/blk_aio.c without io_uring). */
 static const int disk_calls[] = {
-	SCMP_SYS(pread64),   SCMP_SYS(pwrite64), SCMP_SYS(preadv),
-	SCMP_SYS(pwritev),   SCMP_SYS(preadv2),	 SCMP_SYS(pwritev2),
-	SCMP_SYS(fdatasync), SCMP_SYS(fsync),	 SCMP_SYS(fallocate),
+	SCMP_SYS(preadv),    SCMP_SYS(pwritev),	  SCMP_SYS(pwritev2),
+	SCMP_SYS(fdatasync), SCMP_SYS(fallocate),
 };
 
-/* Stream and datagram sockets already chosen by family (below). */
-static const int socket_calls[] = {
-	SCMP_SYS(readv),      SCMP_SYS(writev),	    SCMP_SYS(recvfrom),	   SCMP_SYS(recvmsg),
-	SCMP_SYS(sendto),     SCMP_SYS(sendmsg),    SCMP_SYS(shutdown),	   SCMP_SYS(accept),
-	SCMP_SYS(accept4),    SCMP_SYS(connect),    SCMP_SYS(bind),	   SCMP_SYS(listen),
-	SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
-	SCMP_SYS(fcntl),
+/* libslirp's sockets (families below) and a tap fd. */
+static const int net_calls[] = {
+	SCMP_SYS(writev),     SCMP_SYS(recvfrom),    SCMP_SYS(recvmsg),	    SCMP_SYS(sendto),
+	SCMP_SYS(shutdown),   SCMP_SYS(accept),	     SCMP_SYS(connect),	    SCMP_SYS(getsockopt),
+	SCMP_SYS(setsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(fcntl),
+	SCMP_SYS(poll),
 };
 
-/* The API thread's requests and the main thread's setup and teardown:
- * image and state files, the registry, the metrics and log FIFOs. */
-static const int file_calls[] = {
-	SCMP_SYS(openat),  SCMP_SYS(newfstatat), SCMP_SYS(fstat),	   SCMP_SYS(statx),
-	SCMP_SYS(lseek),   SCMP_SYS(rename),	 SCMP_SYS(unlink),	   SCMP_SYS(unlinkat),
-	SCMP_SYS(fcntl),   SCMP_SYS(flock),	 SCMP_SYS(ftruncate),	   SCMP_SYS(sysinfo),
-	SCMP_SYS(readv),   SCMP_SYS(writev),	 SCMP_SYS(timerfd_create), SCMP_SYS(eventfd2),
-	SCMP_SYS(accept4), SCMP_SYS(recvfrom),	 SCMP_SYS(sendto),	   SCMP_SYS(sendmsg),
-	SCMP_SYS(recvmsg), SCMP_SYS(shutdown),	 SCMP_SYS(getrandom),
+/* vsock's host connections (AF_UNIX, below). */
+static const int vsock_calls[] = {
+	SCMP_SYS(readv),   SCMP_SYS(recvfrom), SCMP_SYS(sendto),     SCMP_SYS(sendmsg),
+	SCMP_SYS(accept4), SCMP_SYS(connect),  SCMP_SYS(getsockopt), SCMP_SYS(shutdown),
+	SCMP_SYS(fcntl),   SCMP_SYS(poll),
 };
 
-/* The main thread only: making the machine again on a reboot, starting
- * threads, its signalfd and terminal. */
+/* The API thread's requests: its socket (libmicrohttpd), the image and
+ * the files a request names (opened, probed, locked with OFD locks), the
+ * registry and the logger and metrics outputs, their timers, the host's
+ * memory for machine-config. */
+static const int api_calls[] = {
+	SCMP_SYS(openat),	  SCMP_SYS(newfstatat),	     SCMP_SYS(lseek),	SCMP_SYS(rename),
+	SCMP_SYS(unlink),	  SCMP_SYS(fcntl),	     SCMP_SYS(sysinfo), SCMP_SYS(accept4),
+	SCMP_SYS(recvfrom),	  SCMP_SYS(sendto),	     SCMP_SYS(sendmsg), SCMP_SYS(shutdown),
+	SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime),
+};
+
+/* The main thread only, after its filter: a reboot (the backend made
+ * again: /dev/kvm and its fds, or the software CPU's code arena in a
+ * memfd; its threads started), console input, the end (registry,
+ * sockets removed, threads joined). Disks' io_uring rings and every
+ * other device were made before the filter and live across reboots. */
 static const int main_calls[] = {
-	SCMP_SYS(memfd_create),
-	SCMP_SYS(epoll_create1),
-	SCMP_SYS(signalfd4),
-	SCMP_SYS(io_uring_setup),
-	SCMP_SYS(io_uring_enter),
-	SCMP_SYS(io_uring_register),
-	SCMP_SYS(set_robust_list),
-	SCMP_SYS(rseq),
-	SCMP_SYS(sched_setaffinity),
-	SCMP_SYS(sched_getaffinity),
-	SCMP_SYS(seccomp),
-	SCMP_SYS(rt_sigaction),
-	SCMP_SYS(sigaltstack),
-	SCMP_SYS(pipe2),
-	SCMP_SYS(dup),
-	SCMP_SYS(getuid),
-	SCMP_SYS(geteuid),
+	SCMP_SYS(memfd_create),	     SCMP_SYS(ftruncate),	SCMP_SYS(eventfd2),
+	SCMP_SYS(epoll_create1),     SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
+	SCMP_SYS(sched_setaffinity), SCMP_SYS(seccomp),		SCMP_SYS(rt_sigaction),
+	SCMP_SYS(sched_yield),
 };
 
 /* KVM ioctls a vCPU thread makes while the guest runs
@@ -176,7 +173,8 @@ static int allow_socket_family(scmp_filter_ctx f, int family)
 }
 
 /* mmap/mprotect without PROT_EXEC, freeing madvise, reading the
- * thread's name, signals to vmon's own threads. */
+ * thread's name (log lines), signals to vmon's own threads (raise, the
+ * vCPU kick), the terminal's restore. */
 static int add_base(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 {
 	static const int advice[] = {MADV_DONTNEED, MADV_FREE};
@@ -189,7 +187,12 @@ static int add_base(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 				  SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME))) < 0 ||
 	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-				  SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)p->pid))) < 0)
+				  SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)p->pid))) < 0 ||
+	    /* A crash or exit() on any thread gives the terminal back
+	     * (chardev_restore_terminal: stdin, TCSETS). */
+	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+				  SCMP_A0(SCMP_CMP_EQ, STDIN_FILENO),
+				  SCMP_A1(SCMP_CMP_EQ, TCSETS))) < 0)
 		return r;
 	for (size_t i = 0; i < N(advice); i++)
 		if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(madvise), 1,
@@ -217,7 +220,7 @@ static int add_vcpu(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 static int add_net(scmp_filter_ctx f)
 {
 	int r;
-	if ((r = allow_all(f, socket_calls, N(socket_calls))) < 0 ||
+	if ((r = allow_all(f, net_calls, N(net_calls))) < 0 ||
 	    (r = allow_socket_family(f, AF_INET)) < 0 || (r = allow_socket_family(f, AF_INET6)) < 0)
 		return r;
 	/* slirp reads /etc/resolv.conf when the guest first asks its DNS:
@@ -233,14 +236,15 @@ static int add_main(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 	int r;
 	if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
 	    (r = allow_all(f, disk_calls, N(disk_calls))) < 0 ||
-	    (r = allow_all(f, socket_calls, N(socket_calls))) < 0 ||
-	    (r = allow_all(f, file_calls, N(file_calls))) < 0 ||
+	    (r = allow_all(f, vsock_calls, N(vsock_calls))) < 0 ||
+	    (r = allow_all(f, api_calls, N(api_calls))) < 0 ||
 	    (r = allow_all(f, main_calls, N(main_calls))) < 0 ||
+	    (r = allow_all(f, chardev_out_calls, N(chardev_out_calls))) < 0 ||
+	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter), 0)) < 0 ||
 	    (r = allow_ioctls(f, device_ioctls, N(device_ioctls))) < 0 ||
 	    (r = allow_ioctls(f, tty_ioctls, N(tty_ioctls))) < 0 ||
 	    (r = allow_ioctls(f, setup_ioctls, N(setup_ioctls))) < 0 ||
-	    (r = allow_socket_family(f, AF_UNIX)) < 0 ||
-	    (r = allow_socket_family(f, AF_INET)) < 0 || (r = allow_socket_family(f, AF_INET6)) < 0)
+	    (r = allow_socket_family(f, AF_UNIX)) < 0 || (r = add_net(f)) < 0)
 		return r;
 	/* KVM's whole ioctl type (0xAE): the reboot makes the VM again. */
 	if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
@@ -257,7 +261,8 @@ static int add_main(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 		if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 					  SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)names[i]))) < 0)
 			return r;
-	static const int advice[] = {MADV_DONTDUMP, MADV_HUGEPAGE, MADV_NOHUGEPAGE};
+	/* Guest RAM's advice, when a reboot maps it again. */
+	static const int advice[] = {MADV_DONTDUMP, MADV_HUGEPAGE};
 	for (size_t i = 0; i < N(advice); i++)
 		if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(madvise), 1,
 					  SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)advice[i]))) < 0)
@@ -286,7 +291,6 @@ int seccomp_policy_add(scmp_filter_ctx f, enum vmon_thread_kind kind,
 	case VMON_THREAD_IO:
 		/* virtio-blk and virtio-rng queues, io_uring completions. */
 		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
-		    (r = allow_all(f, disk_calls, N(disk_calls))) < 0 ||
 		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter), 0)) < 0 ||
 		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getrandom), 0)) < 0)
 			return r;
@@ -298,7 +302,7 @@ int seccomp_policy_add(scmp_filter_ctx f, enum vmon_thread_kind kind,
 		return allow_ioctls(f, device_ioctls, N(device_ioctls));
 	case VMON_THREAD_VSOCK:
 		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
-		    (r = allow_all(f, socket_calls, N(socket_calls))) < 0 ||
+		    (r = allow_all(f, vsock_calls, N(vsock_calls))) < 0 ||
 		    (r = allow_socket_family(f, AF_UNIX)) < 0)
 			return r;
 		return allow_ioctls(f, device_ioctls, N(device_ioctls));
@@ -312,7 +316,7 @@ int seccomp_policy_add(scmp_filter_ctx f, enum vmon_thread_kind kind,
 		 * new image); the metrics and log files; pause (vCPU kicks)
 		 * and Ctrl-Alt-Del (the keyboard's interrupt). */
 		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
-		    (r = allow_all(f, file_calls, N(file_calls))) < 0 ||
+		    (r = allow_all(f, api_calls, N(api_calls))) < 0 ||
 		    (r = allow_ioctls(f, setup_ioctls, N(setup_ioctls))) < 0)
 			return r;
 		return allow_ioctls(f, device_ioctls, N(device_ioctls));
