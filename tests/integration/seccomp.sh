@@ -80,6 +80,7 @@ violate() {
 	local kind=$1 thread=$2 mode=$3
 	shift 3
 	local name=seccomp-$mode-kills-$kind
+	[ "$B" = emu ] || name=$name-$B
 	: >"$TMP/$kind.img"
 	truncate -s 1M "$TMP/$kind.img"
 	# (a subshell: its shell, not this one, reports "Bad system call")
@@ -109,6 +110,14 @@ for mode in log on; do
 	violate console vmon-con $mode "${T[@]}" --console "file:$TMP/c-$mode.out"
 	violate api vmon-api $mode "${T[@]}"
 done
+# The KVM backend's vCPU filter (its own list: KVM's vCPU ioctls), where
+# KVM is usable (make test-kvm runs this script on a real one).
+if have_kvm; then
+	B=kvm violate vcpu vmon-vcpu0 log "${T[@]}"
+	B=kvm seccomp_status seccomp-kvm-every-thread-filtered 2 --seccomp on
+else
+	skip seccomp-log-kills-vcpu-kvm "/dev/kvm is not usable here"
+fi
 
 # ---- the allowlists against the calls actually made ----
 if ! command -v strace >/dev/null; then
@@ -126,7 +135,7 @@ cat >"$ST/vmon" <<EOF
 VMON_SECCOMP_EXPORT=$ST/pfc exec strace -ff -qq -o $ST/out/t.\$\$ "$ABS_VMON" "\$@"
 EOF
 chmod +x "$ST/vmon"
-SCRIPTS=(virtio_blk virtio_net virtio_vsock virtio_console api_pause serial)
+SCRIPTS=(virtio_blk virtio_net virtio_vsock virtio_console serial)
 [ "${SECCOMP_LINUX:-0}" = 1 ] && SCRIPTS+=(linux_virtio)
 for s in "${SCRIPTS[@]}"; do
 	# The scripts' own verdicts do not count here (strace slows them).
@@ -136,6 +145,22 @@ done
 # its filter).
 timeout -k 5 120 "$ST/vmon" run --no-api --backend $B --kernel "$GUESTS/reboot.elf" \
 	</dev/null >"$ST/reboot.log" 2>&1
+# The API: configuration read back, pause, resume, a drive checked, and
+# Ctrl-Alt-Del, which ends the kbd kit guest.
+truncate -s 1M "$TMP/api.img" "$TMP/api2.img"
+"$ST/vmon" run --backend $B --kernel "$GUESTS/kbd.elf" --api-sock "$ST/api.sock" \
+	--disk "$TMP/api.img,id=d0" </dev/null >"$ST/api.log" 2>&1 &
+api_pid=$!
+for _ in $(seq 200); do [ -S "$ST/api.sock" ] && break; sleep 0.1; done
+api() { curl -s --unix-socket "$ST/api.sock" -X "$1" "http://localhost$2" ${3:+-d "$3"} >/dev/null; }
+api GET /machine-config
+api PATCH /vm '{"state": "Paused"}'
+api PATCH /vm '{"state": "Resumed"}'
+api PATCH /drives/d0 "{\"drive_id\": \"d0\", \"path_on_host\": \"$TMP/api2.img\"}"
+api PUT /actions '{"action_type": "SendCtrlAltDel"}'
+for _ in $(seq 300); do kill -0 $api_pid 2>/dev/null || break; sleep 0.1; done
+kill $api_pid 2>/dev/null
+wait $api_pid 2>/dev/null
 python3 - "$ST" <<'PY' >"$TMP/allow.out" 2>&1
 import os, re, sys
 st = sys.argv[1]
