@@ -58,11 +58,6 @@ enum vmon_seccomp_mode vmon_seccomp_mode(void)
 	return mode;
 }
 
-void vmon_seccomp_set_vcpu_backend(bool kvm)
-{
-	kvm_vcpus = kvm;
-}
-
 /* ---- the SIGSYS handler (--seccomp log) ---- */
 
 static void put(char **p, char *end, const char *s)
@@ -165,11 +160,8 @@ int vmon_seccomp_configure(enum vmon_seccomp_mode m, struct vmon_error *err)
 /* The other test hook: VMON_SECCOMP_EXPORT=DIR writes each kind's
  * filter as libseccomp's readable pseudo-code to DIR/KIND.pfc (the
  * allowlist test compares it with strace's record). */
-static void export_pfc(scmp_filter_ctx f, enum vmon_thread_kind kind)
+static void export_pfc(scmp_filter_ctx f, const char *dir, enum vmon_thread_kind kind)
 {
-	const char *dir = getenv("VMON_SECCOMP_EXPORT");
-	if (!dir || !*dir)
-		return;
 	char path[512];
 	snprintf(path, sizeof(path), "%s/%s.pfc", dir, vmon_thread_kind_name(kind));
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -177,6 +169,24 @@ static void export_pfc(scmp_filter_ctx f, enum vmon_thread_kind kind)
 		return;
 	(void)seccomp_export_pfc(f, fd);
 	close(fd);
+}
+
+void vmon_seccomp_set_vcpu_backend(bool kvm)
+{
+	kvm_vcpus = kvm;
+	const char *dir = getenv("VMON_SECCOMP_EXPORT");
+	if (mode == VMON_SECCOMP_OFF || !dir || !*dir)
+		return;
+	/* Now, on the main thread before its own filter: a filtered
+	 * thread could not make the file (libseccomp's export dups). */
+	const struct seccomp_policy_params params = {.kvm_vcpu = kvm, .pid = self_pid};
+	for (int k = 0; k < VMON_THREAD_KINDS; k++) {
+		scmp_filter_ctx f = seccomp_init(SCMP_ACT_KILL_PROCESS);
+		if (f && seccomp_policy_add(f, (enum vmon_thread_kind)k, &params) == 0)
+			export_pfc(f, dir, (enum vmon_thread_kind)k);
+		if (f)
+			seccomp_release(f);
+	}
 }
 
 /* The test hook: a system call no list allows. */
@@ -206,8 +216,6 @@ int vmon_seccomp_enter(enum vmon_thread_kind kind, const char *name, struct vmon
 	 * this; with it, traps are logged too. */
 	if (r == 0)
 		r = seccomp_attr_set(f, SCMP_FLTATR_CTL_LOG, 1);
-	if (r == 0)
-		export_pfc(f, kind);
 	if (r == 0)
 		r = seccomp_load(f);
 	seccomp_release(f);

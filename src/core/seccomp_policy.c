@@ -132,9 +132,15 @@ static const unsigned long kvm_vcpu_ioctls[] = {
 	KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING, KVM_IRQFD,	    KVM_IOEVENTFD,
 };
 
-/* Device threads raise interrupts (INTx lines, MSI without an irqfd);
- * the user network asks how much a socket holds. */
-static const unsigned long device_ioctls[] = {KVM_IRQ_LINE, KVM_SIGNAL_MSI, FIONREAD, FIONBIO};
+/* Every thread that raises interrupts (the device threads, the API's
+ * Ctrl-Alt-Del and drive changes, the vCPUs' devices): INTx lines, MSI
+ * without an irqfd, and binding an MSI-X vector to an irqfd on its first
+ * use (devices/pci.c: an eventfd, the GSI table, KVM_IRQFD; re-aimed
+ * when the guest moves it); the user network asks how much a socket
+ * holds. */
+static const unsigned long device_ioctls[] = {KVM_IRQ_LINE, KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING,
+					      KVM_IRQFD,    FIONREAD,	    FIONBIO};
+static const int irq_calls[] = {SCMP_SYS(eventfd2)};
 
 /* Checking what an API request names (a tap interface: opened and set up
  * as the device will; a block device's size), as the main thread also
@@ -164,6 +170,13 @@ static int allow_ioctls(scmp_filter_ctx f, const unsigned long *req, size_t n)
 			return r;
 	}
 	return 0;
+}
+
+/* The interrupt-raising set (above). */
+static int add_irq(scmp_filter_ctx f)
+{
+	int r = allow_all(f, irq_calls, N(irq_calls));
+	return r < 0 ? r : allow_ioctls(f, device_ioctls, N(device_ioctls));
 }
 
 static int allow_socket_family(scmp_filter_ctx f, int family)
@@ -214,7 +227,9 @@ static int add_vcpu(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 		r = allow_all(f, chardev_out_calls, N(chardev_out_calls));
 	if (r < 0 || !p->kvm_vcpu)
 		return r;
-	return allow_ioctls(f, kvm_vcpu_ioctls, N(kvm_vcpu_ioctls));
+	if ((r = allow_ioctls(f, kvm_vcpu_ioctls, N(kvm_vcpu_ioctls))) < 0)
+		return r;
+	return add_irq(f);
 }
 
 static int add_net(scmp_filter_ctx f)
@@ -241,8 +256,7 @@ static int add_main(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 	    (r = allow_all(f, main_calls, N(main_calls))) < 0 ||
 	    (r = allow_all(f, chardev_out_calls, N(chardev_out_calls))) < 0 ||
 	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter), 0)) < 0 ||
-	    (r = allow_ioctls(f, device_ioctls, N(device_ioctls))) < 0 ||
-	    (r = allow_ioctls(f, tty_ioctls, N(tty_ioctls))) < 0 ||
+	    (r = add_irq(f)) < 0 || (r = allow_ioctls(f, tty_ioctls, N(tty_ioctls))) < 0 ||
 	    (r = allow_ioctls(f, setup_ioctls, N(setup_ioctls))) < 0 ||
 	    (r = allow_socket_family(f, AF_UNIX)) < 0 || (r = add_net(f)) < 0)
 		return r;
@@ -294,23 +308,23 @@ int seccomp_policy_add(scmp_filter_ctx f, enum vmon_thread_kind kind,
 		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter), 0)) < 0 ||
 		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getrandom), 0)) < 0)
 			return r;
-		return allow_ioctls(f, device_ioctls, N(device_ioctls));
+		return add_irq(f);
 	case VMON_THREAD_BLK: return allow_all(f, disk_calls, N(disk_calls));
 	case VMON_THREAD_NET:
 		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 || (r = add_net(f)) < 0)
 			return r;
-		return allow_ioctls(f, device_ioctls, N(device_ioctls));
+		return add_irq(f);
 	case VMON_THREAD_VSOCK:
 		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
 		    (r = allow_all(f, vsock_calls, N(vsock_calls))) < 0 ||
 		    (r = allow_socket_family(f, AF_UNIX)) < 0)
 			return r;
-		return allow_ioctls(f, device_ioctls, N(device_ioctls));
+		return add_irq(f);
 	case VMON_THREAD_CONSOLE:
 		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
 		    (r = allow_all(f, chardev_out_calls, N(chardev_out_calls))) < 0)
 			return r;
-		return allow_ioctls(f, device_ioctls, N(device_ioctls));
+		return add_irq(f);
 	case VMON_THREAD_API:
 		/* Requests on its socket; drive swaps (open, lock, probe the
 		 * new image); the metrics and log files; pause (vCPU kicks)
@@ -319,7 +333,7 @@ int seccomp_policy_add(scmp_filter_ctx f, enum vmon_thread_kind kind,
 		    (r = allow_all(f, api_calls, N(api_calls))) < 0 ||
 		    (r = allow_ioctls(f, setup_ioctls, N(setup_ioctls))) < 0)
 			return r;
-		return allow_ioctls(f, device_ioctls, N(device_ioctls));
+		return add_irq(f);
 	case VMON_THREAD_KINDS: break;
 	}
 	return -EINVAL;
