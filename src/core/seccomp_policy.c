@@ -151,6 +151,19 @@ static const unsigned long setup_ioctls[] = {TUNSETIFF, TUNSETVNETHDRSZ, TUNSETO
 /* The terminal (main thread: console input, restoring it at the end). */
 static const unsigned long tty_ioctls[] = {TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ};
 
+/* Argument checks, every field set (libseccomp's SCMP_A* macros leave
+ * datum_b to the compiler's zeroing, which clang's warnings refuse). */
+static struct scmp_arg_cmp arg_eq(unsigned arg, scmp_datum_t v)
+{
+	return (struct scmp_arg_cmp){.arg = arg, .op = SCMP_CMP_EQ, .datum_a = v, .datum_b = 0};
+}
+
+static struct scmp_arg_cmp arg_masked(unsigned arg, scmp_datum_t mask, scmp_datum_t v)
+{
+	return (struct scmp_arg_cmp){
+		.arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = v};
+}
+
 static int allow_all(scmp_filter_ctx f, const int *calls, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -165,7 +178,7 @@ static int allow_ioctls(scmp_filter_ctx f, const unsigned long *req, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		int r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-					 SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)(uint32_t)req[i]));
+					 arg_eq(1, (scmp_datum_t)(uint32_t)req[i]));
 		if (r < 0)
 			return r;
 	}
@@ -182,7 +195,7 @@ static int add_irq(scmp_filter_ctx f)
 static int allow_socket_family(scmp_filter_ctx f, int family)
 {
 	return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-				SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)family));
+				arg_eq(0, (scmp_datum_t)family));
 }
 
 /* mmap/mprotect without PROT_EXEC, freeing madvise, reading the
@@ -194,22 +207,21 @@ static int add_base(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 	int r = allow_all(f, base_calls, N(base_calls));
 	if (r < 0 ||
 	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-				  SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0 ||
+				  arg_masked(2, PROT_EXEC, 0))) < 0 ||
 	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-				  SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0 ||
-	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-				  SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME))) < 0 ||
+				  arg_masked(2, PROT_EXEC, 0))) < 0 ||
+	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, arg_eq(0, PR_GET_NAME))) <
+		    0 ||
 	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-				  SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)p->pid))) < 0 ||
+				  arg_eq(0, (scmp_datum_t)p->pid))) < 0 ||
 	    /* A crash or exit() on any thread gives the terminal back
 	     * (chardev_restore_terminal: stdin, TCSETS). */
-	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
-				  SCMP_A0(SCMP_CMP_EQ, STDIN_FILENO),
-				  SCMP_A1(SCMP_CMP_EQ, TCSETS))) < 0)
+	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2, arg_eq(0, STDIN_FILENO),
+				  arg_eq(1, TCSETS))) < 0)
 		return r;
 	for (size_t i = 0; i < N(advice); i++)
 		if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(madvise), 1,
-					  SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)advice[i]))) < 0)
+					  arg_eq(2, (scmp_datum_t)advice[i]))) < 0)
 			return r;
 	return 0;
 }
@@ -240,9 +252,8 @@ static int add_net(scmp_filter_ctx f)
 		return r;
 	/* slirp reads /etc/resolv.conf when the guest first asks its DNS:
 	 * read-only opens only. */
-	return seccomp_rule_add(
-		f, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-		SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY));
+	return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+				arg_masked(2, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY));
 }
 
 /* The main thread: the union of the others, and what a reboot needs. */
@@ -262,24 +273,23 @@ static int add_main(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 		return r;
 	/* KVM's whole ioctl type (0xAE): the reboot makes the VM again. */
 	if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				  SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, (scmp_datum_t)KVMIO << 8))) <
-	    0)
+				  arg_masked(1, 0xff00, (scmp_datum_t)KVMIO << 8))) < 0)
 		return r;
 	/* Threads, never processes. */
 	if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-				  SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD))) < 0 ||
+				  arg_masked(0, CLONE_THREAD, CLONE_THREAD))) < 0 ||
 	    (r = seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0)) < 0)
 		return r;
 	static const int names[] = {PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP};
 	for (size_t i = 0; i < N(names); i++)
 		if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-					  SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)names[i]))) < 0)
+					  arg_eq(0, (scmp_datum_t)names[i]))) < 0)
 			return r;
 	/* Guest RAM's advice, when a reboot maps it again. */
 	static const int advice[] = {MADV_DONTDUMP, MADV_HUGEPAGE};
 	for (size_t i = 0; i < N(advice); i++)
 		if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(madvise), 1,
-					  SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)advice[i]))) < 0)
+					  arg_eq(2, (scmp_datum_t)advice[i]))) < 0)
 			return r;
 	if ((r = add_vcpu(f, p)) < 0)
 		return r;
@@ -287,8 +297,8 @@ static int add_main(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 		/* The software CPU's code arena, made again on a reboot: a
 		 * read+execute mapping of a memfd (never writable too). */
 		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 2,
-				     SCMP_A2(SCMP_CMP_EQ, PROT_READ | PROT_EXEC),
-				     SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_SHARED, MAP_SHARED));
+				     arg_eq(2, PROT_READ | PROT_EXEC),
+				     arg_masked(3, MAP_SHARED, MAP_SHARED));
 	}
 	return r;
 }
