@@ -6,8 +6,8 @@
  * its own just before the first vCPU runs (vm_run). Filters are per thread
  * and inherited, and stacking only narrows: a thread the main thread
  * starts later (a vCPU after a reboot) runs under both, which is why the
- * main thread's list holds every other kind's (docs/architecture.md,
- * "Threat model and seccomp"). The lists themselves: seccomp_policy.c.
+ * main thread's list holds the vCPU threads' (docs/architecture.md,
+ * "Threat model"). The lists themselves: seccomp_policy.c.
  *
  * Modes (--seccomp): on (the default) kills the whole process
  * (SECCOMP_RET_KILL_PROCESS; the kernel's audit log names the thread's

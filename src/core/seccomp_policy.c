@@ -13,7 +13,9 @@
  * client's requests; the main thread builds the machine again on a reboot
  * and starts the threads that reboot needs, and since filters stack (a
  * thread runs under every filter of the thread that started it), its
- * list holds every other kind's.
+ * list holds the vCPU threads'; it also runs every device's teardown at
+ * the end, and holds the device threads' lists for that (broader than
+ * strictly needed: to be narrowed with strace records of teardown).
  *
  * Arguments checked, where it matters:
  * - mmap/mprotect: never PROT_EXEC, but on the main thread with the
@@ -21,7 +23,8 @@
  *   memfd when the vCPUs are made, again on every reboot);
  * - ioctl: KVM's vCPU-level and interrupt ioctls by number on vCPU
  *   threads of the KVM backend, the interrupt ones on device threads,
- *   none at all on a software-CPU vCPU; the main thread keeps KVM's
+ *   only the terminal's restore (TCSETS on stdin, every thread) on a
+ *   software-CPU vCPU; the main thread keeps KVM's
  *   whole ioctl type (it makes the VM again on a reboot) and the
  *   terminal's;
  * - socket: AF_INET/AF_INET6 for the user-mode network (slirp), AF_UNIX
@@ -256,7 +259,8 @@ static int add_net(scmp_filter_ctx f)
 				arg_masked(2, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY));
 }
 
-/* The main thread: the union of the others, and what a reboot needs. */
+/* The main thread: the vCPUs' list (they start under this filter on a
+ * reboot), the device threads' (teardown), and what a reboot needs. */
 static int add_main(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 {
 	int r;
