@@ -28,6 +28,8 @@ CFLAGS += -std=gnu17 $(WARNINGS) -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthre
 	-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' -MMD -MP
 LDFLAGS += -pthread
 LDLIBS += -lZydis -luring -lslirp -lmicrohttpd -ljansson -lcap-ng -lz -lm
+# seccomp-bpf filters (src/core/seccomp*.c)
+LDLIBS += $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
 
 # V=1 shows full commands.
 ifeq ($(V),1)

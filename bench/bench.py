@@ -25,6 +25,7 @@ import time
 import jail_startup
 import linux_io
 import systemd_boot
+import seccomp_cost
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -207,11 +208,12 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--exits", type=int, default=20000)
     ap.add_argument("--iters", type=int, default=200000)
-    ap.add_argument("--only", choices=["linux-io", "linux-boot", "jail", "systemd"],
+    ap.add_argument("--only", choices=["linux-io", "linux-boot", "jail", "systemd", "seccomp"],
                     help="run one section: linux-io = storage and network in the Linux guest, "
                     "linux-boot = Linux boot to power-off vs QEMU TCG, "
                     "jail = jailed start-up vs plain, "
-                    "systemd = Debian systemd boot with 1 and 2 vCPUs vs QEMU TCG")
+                    "systemd = Debian systemd boot with 1 and 2 vCPUs vs QEMU TCG, "
+                    "seccomp = exits and Linux disk I/O with the filters on and off")
     args = ap.parse_args()
     BUILD = args.build
     if args.only == "linux-io":
@@ -225,6 +227,9 @@ def main():
         return
     if args.only == "systemd":
         systemd_boot.systemd_table(BUILD, min(args.runs, 3))
+        return
+    if args.only == "seccomp":
+        seccomp_cost.seccomp_cost_table(BUILD, args.runs)
         return
     guests = os.path.join(BUILD, "guests")
     vmms = vmm_commands(BUILD, guests)
@@ -312,6 +317,8 @@ def main():
     systemd_boot.systemd_table(BUILD, min(args.runs, 3))
     linux_io.linux_io_table(BUILD)
     jail_startup.jail_startup_table(BUILD, max(args.runs, 20))
+    print()
+    seccomp_cost.seccomp_cost_table(BUILD, args.runs)
     print()
     print(f"runs per figure: {args.runs} (median; Linux boot: {min(args.runs, 3)}); exits per run: {args.exits} "
           f"(emu and qemu tcg: {args.exits * 200}); compute iterations: {args.iters} "

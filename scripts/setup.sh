@@ -12,6 +12,8 @@ PACKAGES=(
 	liburing-dev                    # io_uring: asynchronous disk I/O (virtio-blk)
 	libslirp-dev                    # user-mode networking (virtio-net --net user)
 	libcap-ng-dev                   # vmon jail: dropping capabilities
+	libseccomp-dev                  # seccomp-bpf filters on every thread
+	strace                          # tests/integration/seccomp.sh: the allowlists against real use
 	iproute2                        # ip netns / ip tuntap, for the tap test
 	clang libclang-rt-14-dev        # make fuzz (libFuzzer + ASan)
 	python3                         # small test helpers (image generators)

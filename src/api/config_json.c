@@ -326,11 +326,17 @@ int api_json_net_patch(json_t *o, const char *path_id, struct rl_update *rx, str
 int api_json_machine(json_t *o, bool patch, bool overcommit, struct vm_machine_config *io,
 		     struct vmon_error *err)
 {
-	static const char *const allowed[] = {"vcpu_count",   "mem_size_mib",
-					      "smt",	      "track_dirty_pages",
-					      "cpu_template", "huge_pages",
-					      "vmon_backend", "vmon_cpu_features",
-					      "vmon_nested",  NULL};
+	static const char *const allowed[] = {"vcpu_count",
+					      "mem_size_mib",
+					      "smt",
+					      "track_dirty_pages",
+					      "cpu_template",
+					      "huge_pages",
+					      "vmon_backend",
+					      "vmon_cpu_features",
+					      "vmon_cpu_affinity",
+					      "vmon_nested",
+					      NULL};
 	const char *what = "machine-config";
 	struct vm_machine_config m = *io;
 	if (!patch) {
@@ -387,6 +393,16 @@ int api_json_machine(json_t *o, bool patch, bool overcommit, struct vm_machine_c
 		if (cpu_model_parse(feat, &m.cpu_model, &perr) < 0)
 			return err_setf(err, "%s: 'vmon_cpu_features': %s", what, perr.msg);
 		memcpy(m.cpu_features, feat, sizeof(feat));
+	}
+	char aff[CPU_AFFINITY_TEXT_MAX];
+	r = str_field(o, "vmon_cpu_affinity", false, aff, sizeof(aff), what, err);
+	if (r < 0)
+		return -1;
+	if (r > 0) {
+		struct vmon_error perr;
+		if (cpu_affinity_parse(aff, &m.affinity, &perr) < 0 ||
+		    cpu_affinity_check(&m.affinity, (unsigned)vcpus, &perr) < 0)
+			return err_setf(err, "%s: 'vmon_cpu_affinity': %s", what, perr.msg);
 	}
 	struct sysinfo si;
 	if (!overcommit && sysinfo(&si) == 0 && mib > ((uint64_t)si.totalram * si.mem_unit) >> 20)
@@ -807,6 +823,8 @@ json_t *api_json_machine_out(const struct vm_machine_config *m)
 		json_object_set_new(o, "vmon_cpu_features", json_string(m->cpu_features));
 	if (o && m->nested)
 		json_object_set_new(o, "vmon_nested", json_true());
+	if (o && m->affinity.set)
+		json_object_set_new(o, "vmon_cpu_affinity", json_string(m->affinity.text));
 	return o;
 }
 

@@ -18,7 +18,15 @@
 /* Firecracker's default machine: 1 vCPU, 128 MiB. */
 #define API_DEFAULT_MEM (128ULL << 20)
 
-enum { OPT_API_SOCK = 256, OPT_CONFIG_FILE, OPT_ID, OPT_RUNTIME_DIR, OPT_OVERCOMMIT, OPT_HELP };
+enum {
+	OPT_API_SOCK = 256,
+	OPT_CONFIG_FILE,
+	OPT_ID,
+	OPT_RUNTIME_DIR,
+	OPT_OVERCOMMIT,
+	OPT_SECCOMP,
+	OPT_HELP
+};
 
 static const struct option api_options[] = {
 	{"api-sock", required_argument, NULL, OPT_API_SOCK},
@@ -26,6 +34,7 @@ static const struct option api_options[] = {
 	{"id", required_argument, NULL, OPT_ID},
 	{"runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR},
 	{"overcommit", no_argument, NULL, OPT_OVERCOMMIT},
+	{"seccomp", required_argument, NULL, OPT_SECCOMP},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -48,6 +57,12 @@ int cmd_api(int argc, char **argv)
 		case OPT_ID: o.id = optarg; break;
 		case OPT_RUNTIME_DIR: o.runtime_dir = optarg; break;
 		case OPT_OVERCOMMIT: o.overcommit = true; break;
+		case OPT_SECCOMP: {
+			struct vmon_error err;
+			if (vmon_seccomp_parse(optarg, &o.seccomp, &err) < 0)
+				die_status(VMON_EXIT_USAGE, "%s", err.msg);
+			break;
+		}
 		case OPT_HELP: print_usage(stdout); return 0;
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: usage_error("unknown option '%s'", argv[optind - 1]);

@@ -23,7 +23,9 @@
 #include "cli/specs.h"
 #include "api/config_json.h"
 #include "core/error.h"
+#include "core/cpu_affinity.h"
 #include "core/machine.h"
+#include "core/seccomp.h"
 #include "vm/vm.h"
 #include "vm/vm_config.h"
 
@@ -60,6 +62,8 @@ enum {
 	OPT_NO_API,
 	OPT_RUNTIME_DIR,
 	OPT_CONFIG_FILE,
+	OPT_SECCOMP,
+	OPT_CPU_AFFINITY,
 	OPT_HELP,
 };
 
@@ -89,6 +93,8 @@ static const struct option run_options[] = {
 	{"no-api", no_argument, NULL, OPT_NO_API},
 	{"runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR},
 	{"config-file", required_argument, NULL, OPT_CONFIG_FILE},
+	{"seccomp", required_argument, NULL, OPT_SECCOMP},
+	{"cpu-affinity", required_argument, NULL, OPT_CPU_AFFINITY},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -385,6 +391,13 @@ static bool parse_run_options(int argc, char **argv, struct vm_config *cfg, stru
 		case OPT_NO_API: o->no_api = true; break;
 		case OPT_RUNTIME_DIR: o->runtime_dir = optarg; break;
 		case OPT_CONFIG_FILE: break; /* read before the other options */
+		case OPT_SECCOMP:
+			check_or_die(vmon_seccomp_parse(optarg, &o->seccomp, &err), &err);
+			break;
+		case OPT_CPU_AFFINITY:
+			check_or_die(cpu_affinity_parse(optarg, &cfg->machine.affinity, &err),
+				     &err);
+			break;
 		case OPT_HELP: print_usage(stdout); return false;
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: usage_error("unknown option '%s'", argv[optind - 1]);

@@ -15,19 +15,24 @@
 #include "jail/jail.h"
 
 /* A crash must not leave the user's terminal in raw mode: restore it, then
- * let the default action (core dump) happen. */
+ * let the default action (core dump) happen. The handler is reset to the
+ * default as it is entered (SA_RESETHAND): no sigaction call on a thread
+ * whose seccomp filter does not allow one. */
 static void on_fatal_signal(int sig)
 {
 	chardev_restore_terminal();
-	signal(sig, SIG_DFL);
 	raise(sig);
 }
 
 static void install_fatal_handlers(void)
 {
 	static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fatal_signal;
+	sa.sa_flags = SA_RESETHAND;
 	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
-		signal(fatal[i], on_fatal_signal);
+		sigaction(fatal[i], &sa, NULL);
 }
 
 int main(int argc, char **argv)

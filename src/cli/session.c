@@ -189,6 +189,12 @@ int session_run(const struct session_opts *o, const struct vm_config *cfg)
 	 * main thread ignores it. */
 	signal(SIGPIPE, SIG_IGN);
 	s->listen_fd = -1;
+	struct vmon_error serr = {{0}};
+	/* Before the first thread (the API server's) starts. */
+	if (vmon_seccomp_configure(o->seccomp, &serr) < 0) {
+		fprintf(stderr, "vmon: %s\n", serr.msg);
+		return VMON_EXIT_USAGE;
+	}
 	pthread_mutex_init(&s->reg_lock, NULL);
 	struct vmon_error err = {{0}};
 	if (o->id)

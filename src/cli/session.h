@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "api/config_json.h"
+#include "core/seccomp.h"
 #include "vm/vm_config.h"
 #include "vm/vmstate.h"
 
@@ -24,6 +25,7 @@ struct session_opts {
 	const char *runtime_dir; /* NULL: registry_dir's default */
 	bool start_now;		 /* build the VM at once (cfg must be complete) */
 	bool overcommit;
+	enum vmon_seccomp_mode seccomp;	    /* --seccomp (zero: on) */
 	const struct api_file_config *file; /* logger and metrics from a config file */
 	/* start_now from a snapshot (`vmon restore`): cfg is
 	 * vm_restore_config's, RAM the memory file restore_mem. */

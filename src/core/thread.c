@@ -3,7 +3,10 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/seccomp.h"
 
 static _Thread_local enum vmon_thread_kind self_kind = VMON_THREAD_MAIN;
 
@@ -29,12 +32,25 @@ static void *trampoline(void *p)
 	struct vmon_thread *t = p;
 	self_kind = t->kind;
 	pthread_setname_np(pthread_self(), t->name);
-	/* Per-kind policy (seccomp) goes here, before any of fn's code. */
+	/* The kind's seccomp filter, before any of fn's code. A filter the
+	 * kernel refused leaves nothing safe to go on with. */
+	struct vmon_error err;
+	if (vmon_seccomp_enter(t->kind, t->name, &err) < 0) {
+		fprintf(stderr, "vmon: %s (--seccomp off runs without filters: unsafe)\n", err.msg);
+		exit(1);
+	}
 	return t->fn(t->arg);
 }
 
 int vmon_thread_start(struct vmon_thread *t, enum vmon_thread_kind kind, const char *name,
 		      void *(*fn)(void *), void *arg, struct vmon_error *err)
+{
+	return vmon_thread_start_on(t, kind, name, NULL, fn, arg, err);
+}
+
+int vmon_thread_start_on(struct vmon_thread *t, enum vmon_thread_kind kind, const char *name,
+			 const cpu_set_t *cpus, void *(*fn)(void *), void *arg,
+			 struct vmon_error *err)
 {
 	t->kind = kind;
 	t->fn = fn;
@@ -51,9 +67,18 @@ int vmon_thread_start(struct vmon_thread *t, enum vmon_thread_kind kind, const c
 					   SIGABRT, SIGTRAP, SIGSYS};
 	for (size_t i = 0; i < sizeof(sync_signals) / sizeof(sync_signals[0]); i++)
 		sigdelset(&block, sync_signals[i]);
+	/* Pinned from birth (the thread never runs elsewhere). */
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	int r = cpus ? pthread_attr_setaffinity_np(&attr, sizeof(*cpus), cpus) : 0;
+	if (r != 0) {
+		pthread_attr_destroy(&attr);
+		return err_setf(err, "cannot pin thread %s: %s", t->name, strerror(r));
+	}
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	int r = pthread_create(&t->tid, NULL, trampoline, t);
+	r = pthread_create(&t->tid, &attr, trampoline, t);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
 	if (r != 0)
 		return err_setf(err, "cannot start thread %s: %s", t->name, strerror(r));
 	t->started = true;

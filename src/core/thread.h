@@ -6,10 +6,10 @@
  * starts it with the process's asynchronous signals blocked (they go to
  * the main thread's signalfd; a vCPU thread unblocks its own kick signal).
  *
- * The kind is what later per-thread policy keys on: one seccomp filter
- * per kind is installed at the top of the new thread, before its
- * function runs (vmon_thread_on_start, a hook that is empty today), so a
- * thread never runs a line of its own code unfiltered.
+ * The kind is what per-thread policy keys on: its seccomp filter
+ * (core/seccomp.h) is installed at the top of the new thread, before its
+ * function runs, so a thread never runs a line of its own code
+ * unfiltered (a filter the kernel refuses ends vmon with one line).
  *
  * Threads: start/join from any thread (join once, from one thread);
  * vmon_thread_kind_self from any thread.
@@ -18,6 +18,7 @@
 #define VMON_CORE_THREAD_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 
 #include "core/error.h"
@@ -53,6 +54,12 @@ __attribute__((warn_unused_result)) int vmon_thread_start(struct vmon_thread *t,
 							  enum vmon_thread_kind kind,
 							  const char *name, void *(*fn)(void *),
 							  void *arg, struct vmon_error *err);
+
+/* The same, with the thread bound to the host CPUs in cpus (NULL: no
+ * binding) from its first instruction (pthread_attr_setaffinity_np). */
+__attribute__((warn_unused_result)) int
+vmon_thread_start_on(struct vmon_thread *t, enum vmon_thread_kind kind, const char *name,
+		     const cpu_set_t *cpus, void *(*fn)(void *), void *arg, struct vmon_error *err);
 
 /* Waits for the thread to return. A no-op if it was never started. */
 void vmon_thread_join(struct vmon_thread *t);

@@ -71,6 +71,8 @@ static const struct {
 	{"runtime-dir", R_API_CHOSEN},
 	{"no-api", R_API_CHOSEN},
 	{"config-file", R_REFUSED},
+	{"seccomp", R_OTHER_VALUE},
+	{"cpu-affinity", R_OTHER_VALUE},
 };
 #define NRUN_OPTS ((int)(sizeof(run_opts) / sizeof(run_opts[0])))
 

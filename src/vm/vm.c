@@ -31,6 +31,7 @@
 #include "core/event_loop.h"
 #include "core/machine.h"
 #include "core/ratelimit.h"
+#include "core/seccomp.h"
 #include "core/thread.h"
 #include "cpu/cpu_backend.h"
 #include "cpu/host_virt.h"
@@ -170,8 +171,9 @@ static int start_vcpus(struct vm *vm, struct vmon_error *err)
 		vm->args[i] = (struct vcpu_thread_arg){.vm = vm, .index = i};
 		char name[16];
 		snprintf(name, sizeof(name), "vcpu%d", i);
-		if (vmon_thread_start(&vm->threads[i], VMON_THREAD_VCPU, name, vcpu_thread,
-				      &vm->args[i], err) < 0) {
+		if (vmon_thread_start_on(&vm->threads[i], VMON_THREAD_VCPU, name,
+					 cpu_affinity_of(&vm->cfg.machine.affinity, (unsigned)i),
+					 vcpu_thread, &vm->args[i], err) < 0) {
 			vmctl_request_stop(&vm->m.ctl, VM_STOP_HOST_ERROR, 1);
 			for (int j = 0; j < vm->nthreads; j++)
 				vmon_thread_join(&vm->threads[j]);
@@ -241,6 +243,8 @@ static int create(struct vm **out, const struct vm_config *cfg, const struct vms
 	vmctl_init(&m->ctl);
 	m->ncpus = (int)cfg->machine.vcpus;
 	m->backend = vm_backend_resolve(cfg->machine.backend);
+	/* Before any thread starts: the vCPU threads' filter depends on it. */
+	vmon_seccomp_set_vcpu_backend(strcmp(m->backend->name, "kvm") == 0);
 	m->trace_unclaimed_io = cfg->trace_io;
 	m->cpu_model = &vm->cfg.machine.cpu_model;
 	m->nested = cfg->machine.nested;
@@ -320,6 +324,10 @@ int vm_snapshot(struct vm *vm, const char *vmstate_path, const char *mem_path,
 int vm_run(struct vm *vm, struct vmon_error *err)
 {
 	struct machine *m = &vm->m;
+	/* The main thread's own filter, before the guest runs a first
+	 * instruction; the vCPU threads it starts run under it too. */
+	if (vmon_seccomp_enter(VMON_THREAD_MAIN, "vmon", err) < 0)
+		return -1;
 	for (;;) {
 		pthread_mutex_lock(&vm->ctl_lock);
 		int r = start_vcpus(vm, err);

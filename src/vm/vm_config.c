@@ -69,6 +69,8 @@ int vm_config_validate(const struct vm_config *c, struct vmon_error *err)
 		return err_setf(err, "memory size must be a non-zero multiple of 4 KiB");
 	if (c->ndrives > VM_MAX_DISKS || c->nnets > VM_MAX_NICS)
 		return err_setf(err, "too many devices");
+	if (cpu_affinity_check(&c->machine.affinity, c->machine.vcpus, err) < 0)
+		return -1;
 	if (vm_config_mmio_count(c) > VM_MAX_VIRTIO_MMIO)
 		return err_setf(err, "at most %d devices with transport=mmio", VM_MAX_VIRTIO_MMIO);
 	if (c->has_console && c->console.chr.kind == CHARDEV_STDIO &&

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "core/chardev.h"
+#include "core/cpu_affinity.h"
 #include "core/error.h"
 #include "core/layout.h"
 #include "core/token_bucket.h"
@@ -49,9 +50,10 @@ struct vm_machine_config {
 	unsigned vcpus;	   /* 1..VMON_MAX_CPUS */
 	uint64_t mem_size; /* bytes, a non-zero multiple of 4 KiB */
 	enum vm_backend_choice backend;
-	struct cpu_model cpu_model; /* --cpu-features (zero: the backend's max) */
-	char cpu_features[256];	    /* its text, for GET /machine-config ("": none) */
-	bool nested;		    /* --nested: SVM/VMX for the guest (KVM only) */
+	struct cpu_model cpu_model;   /* --cpu-features (zero: the backend's max) */
+	char cpu_features[256];	      /* its text, for GET /machine-config ("": none) */
+	bool nested;		      /* --nested: SVM/VMX for the guest (KVM only) */
+	struct cpu_affinity affinity; /* --cpu-affinity (unset: unbound) */
 	/* Firecracker's fields, kept for GET /machine-config: vmon does not
 	 * model SMT siblings, and dirty tracking comes with migration. */
 	bool smt, track_dirty_pages;

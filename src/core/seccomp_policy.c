@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The seccomp allowlists: which system calls (and arguments) each kind of
+ * vmon thread may make once its filter is in. Everything not listed kills
+ * vmon (or, with --seccomp log, is reported and then kills it).
+ *
+ * The lists come from reading the code paths each thread runs and from
+ * strace -f of the test suites (tests/integration/seccomp.sh keeps
+ * checking them against the calls actually made). The threat model is
+ * Firecracker's: a vCPU thread runs guest-driven code and may be
+ * compromised, so it gets least; device threads parse guest-written
+ * queues and get their back end's calls; the API thread parses a local
+ * client's requests; the main thread builds the machine again on a reboot
+ * and starts the threads that reboot needs, and since filters stack (a
+ * thread runs under every filter of the thread that started it), its
+ * list holds the vCPU threads'; it also runs every device's teardown at
+ * the end, and holds the device threads' lists for that (broader than
+ * strictly needed: to be narrowed with strace records of teardown).
+ *
+ * Arguments checked, where it matters:
+ * - mmap/mprotect: never PROT_EXEC, but on the main thread with the
+ *   software CPU (its native-code arena is mapped read+execute from a
+ *   memfd when the vCPUs are made, again on every reboot);
+ * - ioctl: KVM's vCPU-level and interrupt ioctls by number on vCPU
+ *   threads of the KVM backend, the interrupt ones on device threads,
+ *   only the terminal's restore (TCSETS on stdin, every thread) on a
+ *   software-CPU vCPU; the main thread keeps KVM's
+ *   whole ioctl type (it makes the VM again on a reboot) and the
+ *   terminal's;
+ * - socket: AF_INET/AF_INET6 for the user-mode network (slirp), AF_UNIX
+ *   for vsock; no other thread makes sockets after the start;
+ * - clone: threads only (CLONE_THREAD); clone3, whose flags live in
+ *   memory a filter cannot read, fails with ENOSYS, and glibc falls
+ *   back to clone;
+ * - tgkill: only to vmon's own threads (the vCPU kick);
+ * - madvise: freeing advice only, prctl: reading the thread's name only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "core/seccomp_priv.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Every thread: memory (malloc, thread stacks), locks, clocks and
+ * sleeps (the vDSO's fallbacks), signal masks and handler returns (the
+ * vCPU kick), log lines, its own end or the process's (exit() from any
+ * thread), and raise()'s calls for a crash's core dump. */
+static const int base_calls[] = {
+	SCMP_SYS(write),
+	SCMP_SYS(futex),
+	SCMP_SYS(munmap),
+	SCMP_SYS(mremap),
+	SCMP_SYS(brk),
+	SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(rt_sigreturn),
+	SCMP_SYS(clock_gettime),
+	SCMP_SYS(clock_nanosleep),
+	SCMP_SYS(getpid),
+	SCMP_SYS(gettid),
+	SCMP_SYS(exit),
+	SCMP_SYS(exit_group),
+	SCMP_SYS(restart_syscall),
+};
+
+/* An event loop's thread (core/event_loop.c): epoll, its eventfds. */
+static const int loop_calls[] = {
+	SCMP_SYS(epoll_wait),
+	SCMP_SYS(epoll_ctl),
+	SCMP_SYS(read),
+	SCMP_SYS(close),
+};
+
+/* The blocking disk pool (devices/virtio/blk_aio.c without io_uring). */
+static const int disk_calls[] = {
+	SCMP_SYS(preadv),    SCMP_SYS(pwritev),	  SCMP_SYS(pwritev2),
+	SCMP_SYS(fdatasync), SCMP_SYS(fallocate),
+};
+
+/* libslirp's sockets (families below) and a tap fd. */
+static const int net_calls[] = {
+	SCMP_SYS(writev),     SCMP_SYS(recvfrom),    SCMP_SYS(recvmsg),	    SCMP_SYS(sendto),
+	SCMP_SYS(shutdown),   SCMP_SYS(accept),	     SCMP_SYS(connect),	    SCMP_SYS(getsockopt),
+	SCMP_SYS(setsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(fcntl),
+	SCMP_SYS(poll),
+};
+
+/* vsock's host connections (AF_UNIX, below). */
+static const int vsock_calls[] = {
+	SCMP_SYS(readv),   SCMP_SYS(recvfrom), SCMP_SYS(sendto),     SCMP_SYS(sendmsg),
+	SCMP_SYS(accept4), SCMP_SYS(connect),  SCMP_SYS(getsockopt), SCMP_SYS(shutdown),
+	SCMP_SYS(fcntl),   SCMP_SYS(poll),
+};
+
+/* The API thread's requests: its socket (libmicrohttpd), the image and
+ * the files a request names (opened, probed, locked with OFD locks), the
+ * registry and the logger and metrics outputs, their timers, the host's
+ * memory for machine-config. */
+static const int api_calls[] = {
+	SCMP_SYS(openat),	  SCMP_SYS(newfstatat),	     SCMP_SYS(lseek),	SCMP_SYS(rename),
+	SCMP_SYS(unlink),	  SCMP_SYS(fcntl),	     SCMP_SYS(sysinfo), SCMP_SYS(accept4),
+	SCMP_SYS(recvfrom),	  SCMP_SYS(sendto),	     SCMP_SYS(sendmsg), SCMP_SYS(shutdown),
+	SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime),
+};
+
+/* The main thread only, after its filter: a reboot (the backend made
+ * again: /dev/kvm and its fds, or the software CPU's code arena in a
+ * memfd; its threads started), console input, the end (registry,
+ * sockets removed, threads joined). Disks' io_uring rings and every
+ * other device were made before the filter and live across reboots. */
+static const int main_calls[] = {
+	SCMP_SYS(memfd_create),	     SCMP_SYS(ftruncate),	SCMP_SYS(eventfd2),
+	SCMP_SYS(epoll_create1),     SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
+	SCMP_SYS(sched_setaffinity), SCMP_SYS(seccomp),		SCMP_SYS(rt_sigaction),
+	SCMP_SYS(sched_yield),
+};
+
+/* KVM ioctls a vCPU thread makes while the guest runs
+ * (Documentation/virt/kvm/api.rst): KVM_RUN; the register reads of an
+ * error report; the interrupt paths of the devices the vCPU drives
+ * (serial, i8042, virtio on MMIO writes); the MSI-X route and ioeventfd
+ * changes a guest's MSI-X table or queue writes cause. */
+static const unsigned long kvm_vcpu_ioctls[] = {
+	KVM_RUN,	KVM_GET_REGS,	     KVM_GET_SREGS, KVM_TRANSLATE, KVM_IRQ_LINE,
+	KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING, KVM_IRQFD,	    KVM_IOEVENTFD,
+};
+
+/* Every thread that raises interrupts (the device threads, the API's
+ * Ctrl-Alt-Del and drive changes, the vCPUs' devices): INTx lines, MSI
+ * without an irqfd, and binding an MSI-X vector to an irqfd on its first
+ * use (devices/pci.c: an eventfd, the GSI table, KVM_IRQFD; re-aimed
+ * when the guest moves it); the user network asks how much a socket
+ * holds. */
+static const unsigned long device_ioctls[] = {KVM_IRQ_LINE, KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING,
+					      KVM_IRQFD,    FIONREAD,	    FIONBIO};
+static const int irq_calls[] = {SCMP_SYS(eventfd2)};
+
+/* Checking what an API request names (a tap interface: opened and set up
+ * as the device will; a block device's size), as the main thread also
+ * does at setup. */
+static const unsigned long setup_ioctls[] = {TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD,
+					     BLKGETSIZE64};
+
+/* The terminal (main thread: console input, restoring it at the end). */
+static const unsigned long tty_ioctls[] = {TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ};
+
+/* Argument checks, every field set (libseccomp's SCMP_A* macros leave
+ * datum_b to the compiler's zeroing, which clang's warnings refuse). */
+static struct scmp_arg_cmp arg_eq(unsigned arg, scmp_datum_t v)
+{
+	return (struct scmp_arg_cmp){.arg = arg, .op = SCMP_CMP_EQ, .datum_a = v, .datum_b = 0};
+}
+
+static struct scmp_arg_cmp arg_masked(unsigned arg, scmp_datum_t mask, scmp_datum_t v)
+{
+	return (struct scmp_arg_cmp){
+		.arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = v};
+}
+
+static int allow_all(scmp_filter_ctx f, const int *calls, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = seccomp_rule_add(f, SCMP_ACT_ALLOW, calls[i], 0);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int allow_ioctls(scmp_filter_ctx f, const unsigned long *req, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+					 arg_eq(1, (scmp_datum_t)(uint32_t)req[i]));
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The interrupt-raising set (above). */
+static int add_irq(scmp_filter_ctx f)
+{
+	int r = allow_all(f, irq_calls, N(irq_calls));
+	return r < 0 ? r : allow_ioctls(f, device_ioctls, N(device_ioctls));
+}
+
+static int allow_socket_family(scmp_filter_ctx f, int family)
+{
+	return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				arg_eq(0, (scmp_datum_t)family));
+}
+
+/* mmap/mprotect without PROT_EXEC, freeing madvise, reading the
+ * thread's name (log lines), signals to vmon's own threads (raise, the
+ * vCPU kick), the terminal's restore. */
+static int add_base(scmp_filter_ctx f, const struct seccomp_policy_params *p)
+{
+	static const int advice[] = {MADV_DONTNEED, MADV_FREE};
+	int r = allow_all(f, base_calls, N(base_calls));
+	if (r < 0 ||
+	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+				  arg_masked(2, PROT_EXEC, 0))) < 0 ||
+	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				  arg_masked(2, PROT_EXEC, 0))) < 0 ||
+	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, arg_eq(0, PR_GET_NAME))) <
+		    0 ||
+	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+				  arg_eq(0, (scmp_datum_t)p->pid))) < 0 ||
+	    /* A crash or exit() on any thread gives the terminal back
+	     * (chardev_restore_terminal: stdin, TCSETS). */
+	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2, arg_eq(0, STDIN_FILENO),
+				  arg_eq(1, TCSETS))) < 0)
+		return r;
+	for (size_t i = 0; i < N(advice); i++)
+		if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(madvise), 1,
+					  arg_eq(2, (scmp_datum_t)advice[i]))) < 0)
+			return r;
+	return 0;
+}
+
+/* A chardev's output (core/chardev.c: chardev_fd_write_all): write, or
+ * send on a unix: socket, polling while the reader is slow. */
+static const int chardev_out_calls[] = {SCMP_SYS(sendto), SCMP_SYS(poll)};
+
+static int add_vcpu(scmp_filter_ctx f, const struct seccomp_policy_params *p)
+{
+	/* getrandom: the software CPU's RDRAND/RDSEED. The serial port's
+	 * output is written from the vCPU thread. */
+	int r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getrandom), 0);
+	if (r == 0)
+		r = allow_all(f, chardev_out_calls, N(chardev_out_calls));
+	if (r < 0 || !p->kvm_vcpu)
+		return r;
+	if ((r = allow_ioctls(f, kvm_vcpu_ioctls, N(kvm_vcpu_ioctls))) < 0)
+		return r;
+	return add_irq(f);
+}
+
+static int add_net(scmp_filter_ctx f)
+{
+	int r;
+	if ((r = allow_all(f, net_calls, N(net_calls))) < 0 ||
+	    (r = allow_socket_family(f, AF_INET)) < 0 || (r = allow_socket_family(f, AF_INET6)) < 0)
+		return r;
+	/* slirp reads /etc/resolv.conf when the guest first asks its DNS:
+	 * read-only opens only. */
+	return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+				arg_masked(2, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY));
+}
+
+/* The main thread: the vCPUs' list (they start under this filter on a
+ * reboot), the device threads' (teardown), and what a reboot needs. */
+static int add_main(scmp_filter_ctx f, const struct seccomp_policy_params *p)
+{
+	int r;
+	if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
+	    (r = allow_all(f, disk_calls, N(disk_calls))) < 0 ||
+	    (r = allow_all(f, vsock_calls, N(vsock_calls))) < 0 ||
+	    (r = allow_all(f, api_calls, N(api_calls))) < 0 ||
+	    (r = allow_all(f, main_calls, N(main_calls))) < 0 ||
+	    (r = allow_all(f, chardev_out_calls, N(chardev_out_calls))) < 0 ||
+	    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter), 0)) < 0 ||
+	    (r = add_irq(f)) < 0 || (r = allow_ioctls(f, tty_ioctls, N(tty_ioctls))) < 0 ||
+	    (r = allow_ioctls(f, setup_ioctls, N(setup_ioctls))) < 0 ||
+	    (r = allow_socket_family(f, AF_UNIX)) < 0 || (r = add_net(f)) < 0)
+		return r;
+	/* KVM's whole ioctl type (0xAE): the reboot makes the VM again. */
+	if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+				  arg_masked(1, 0xff00, (scmp_datum_t)KVMIO << 8))) < 0)
+		return r;
+	/* Threads, never processes. */
+	if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+				  arg_masked(0, CLONE_THREAD, CLONE_THREAD))) < 0 ||
+	    (r = seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0)) < 0)
+		return r;
+	static const int names[] = {PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP};
+	for (size_t i = 0; i < N(names); i++)
+		if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+					  arg_eq(0, (scmp_datum_t)names[i]))) < 0)
+			return r;
+	/* Guest RAM's advice, when a reboot maps it again. */
+	static const int advice[] = {MADV_DONTDUMP, MADV_HUGEPAGE};
+	for (size_t i = 0; i < N(advice); i++)
+		if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(madvise), 1,
+					  arg_eq(2, (scmp_datum_t)advice[i]))) < 0)
+			return r;
+	if ((r = add_vcpu(f, p)) < 0)
+		return r;
+	if (!p->kvm_vcpu) {
+		/* The software CPU's code arena, made again on a reboot: a
+		 * read+execute mapping of a memfd (never writable too). */
+		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 2,
+				     arg_eq(2, PROT_READ | PROT_EXEC),
+				     arg_masked(3, MAP_SHARED, MAP_SHARED));
+	}
+	return r;
+}
+
+int seccomp_policy_add(scmp_filter_ctx f, enum vmon_thread_kind kind,
+		       const struct seccomp_policy_params *p)
+{
+	int r = add_base(f, p);
+	if (r < 0)
+		return r;
+	switch (kind) {
+	case VMON_THREAD_MAIN: return add_main(f, p);
+	case VMON_THREAD_VCPU: return add_vcpu(f, p);
+	case VMON_THREAD_IO:
+		/* virtio-blk and virtio-rng queues, io_uring completions. */
+		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
+		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter), 0)) < 0 ||
+		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getrandom), 0)) < 0)
+			return r;
+		return add_irq(f);
+	case VMON_THREAD_BLK: return allow_all(f, disk_calls, N(disk_calls));
+	case VMON_THREAD_NET:
+		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 || (r = add_net(f)) < 0)
+			return r;
+		return add_irq(f);
+	case VMON_THREAD_VSOCK:
+		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
+		    (r = allow_all(f, vsock_calls, N(vsock_calls))) < 0 ||
+		    (r = allow_socket_family(f, AF_UNIX)) < 0)
+			return r;
+		return add_irq(f);
+	case VMON_THREAD_CONSOLE:
+		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
+		    (r = allow_all(f, chardev_out_calls, N(chardev_out_calls))) < 0)
+			return r;
+		return add_irq(f);
+	case VMON_THREAD_API:
+		/* Requests on its socket; drive swaps (open, lock, probe the
+		 * new image); the metrics and log files; pause (vCPU kicks)
+		 * and Ctrl-Alt-Del (the keyboard's interrupt). */
+		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
+		    (r = allow_all(f, api_calls, N(api_calls))) < 0 ||
+		    (r = allow_ioctls(f, setup_ioctls, N(setup_ioctls))) < 0)
+			return r;
+		return add_irq(f);
+	case VMON_THREAD_KINDS: break;
+	}
+	return -EINVAL;
+}

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# seccomp filters (src/core/seccomp*.c, docs/architecture.md):
+#   - every thread of a running VM is filtered (/proc/.../status: Seccomp
+#     2), none with --seccomp off;
+#   - per thread kind, a forbidden system call made from a thread of that
+#     kind (test hook VMON_SECCOMP_TEST_VIOLATE=KIND) ends vmon: with
+#     --seccomp log, status 159 and one line naming the thread and the
+#     call; with the default (on), killed by SIGSYS (status 159), the
+#     guest never finishing;
+#   - bad --seccomp values: one line, status 2;
+#   - the allowlists against real use: the kit's device guests and the
+#     API's pause/resume run under strace -f with each kind's filter
+#     exported (VMON_SECCOMP_EXPORT); every call a thread made after its
+#     filter was in must be in its kind's list (else FAIL), and calls a
+#     list allows that no thread of that kind made are reported (INFO
+#     lines: candidates for removal, or paths the run did not take).
+#     Needs strace (SKIP without). SECCOMP_LINUX=1 adds the Linux guest's
+#     virtio suite (slow).
+source "$(dirname "$0")/../lib.sh"
+
+B=emu
+ABS_VMON=$(cd "$(dirname "$VMON")" && pwd)/$(basename "$VMON")
+
+# ---- every thread filtered; none with --seccomp off ----
+# seccomp_status NAME EXPECT [ARGS...]: runs the ticker guest with a
+# disk, a console and a vsock (an I/O thread, a console and a vsock
+# thread, the API) and checks every thread's Seccomp field.
+seccomp_status() {
+	local name=$1 want=$2
+	shift 2
+	: >"$TMP/$name.img"
+	truncate -s 1M "$TMP/$name.img"
+	"$VMON" run --backend $B --kernel "$GUESTS/ticker.elf" \
+		--disk "$TMP/$name.img" --console "file:$TMP/$name.con" \
+		--vsock "3,unix:$TMP/$name.vsock" "$@" </dev/null >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	local pid=$! n=0 bad="" t
+	for _ in $(seq 100); do
+		n=$(ls /proc/$pid/task 2>/dev/null | wc -l)
+		[ "$n" -ge 5 ] && grep -q vmon-vcpu0 /proc/$pid/task/*/comm 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 0.3
+	local seen=""
+	for t in /proc/$pid/task/*; do
+		local comm mode
+		comm=$(cat "$t/comm" 2>/dev/null) || continue
+		mode=$(awk '/^Seccomp:/ {print $2}' "$t/status" 2>/dev/null)
+		seen="$seen $comm=$mode"
+		[ "$mode" = "$want" ] || bad="$bad $comm=$mode"
+	done
+	kill $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	if [ -z "$seen" ]; then
+		fail "$name" "vmon ended early: $(head -c 300 "$TMP/$name.err")"
+	elif [ -n "$bad" ]; then
+		fail "$name" "threads not in seccomp mode $want:$bad (all:$seen)"
+	elif ! [[ "$seen" == *vmon-vcpu0=* && "$seen" == *vmon-io=* && "$seen" == *vmon-vsock=* ]]; then
+		fail "$name" "expected threads missing:$seen"
+	else
+		pass "$name"
+	fi
+}
+seccomp_status seccomp-every-thread-filtered 2 --seccomp on
+seccomp_status seccomp-off-unfiltered 0 --seccomp off
+
+# ---- bad values ----
+for v in yes "" ON; do
+	"$VMON" run --kernel "$GUESTS/hello.elf" --seccomp "$v" </dev/null >"$TMP/bad.out" 2>"$TMP/bad.err"
+	st=$?
+	if [ $st -eq 2 ] && [ "$(wc -l <"$TMP/bad.err")" -eq 1 ] && grep -q -- '--seccomp' "$TMP/bad.err"; then
+		pass "seccomp-bad-value-'$v'"
+	else
+		fail "seccomp-bad-value-'$v'" "status $st: $(head -c 200 "$TMP/bad.err")"
+	fi
+done
+
+# ---- a forbidden call per thread kind ----
+# violate KIND THREAD-NAME MODE [ARGS...]
+violate() {
+	local kind=$1 thread=$2 mode=$3
+	shift 3
+	local name=seccomp-$mode-kills-$kind
+	[ "$B" = emu ] || name=$name-$B
+	: >"$TMP/$kind.img"
+	truncate -s 1M "$TMP/$kind.img"
+	# (a subshell: its shell, not this one, reports "Bad system call")
+	(timeout -k 5 60 env VMON_SECCOMP_TEST_VIOLATE="$kind" "$VMON" run --backend $B \
+		--seccomp "$mode" "$@" </dev/null >"$TMP/$name.out" 2>"$TMP/$name.err"
+	exit $?) 2>/dev/null
+	local st=$?
+	local line="vmon: seccomp: thread $thread ($kind) made a forbidden system call: uname (63"
+	if [ $st -ne 159 ]; then
+		fail "$name" "status $st (want 159); stderr: $(head -c 300 "$TMP/$name.err")"
+	elif grep -q SUCCESS "$TMP/$name.out"; then
+		fail "$name" "the guest finished: the call was not stopped"
+	elif [ "$mode" = log ] && ! grep -qF "$line" "$TMP/$name.err"; then
+		fail "$name" "no line '$line'; stderr: $(head -c 300 "$TMP/$name.err")"
+	else
+		pass "$name"
+	fi
+}
+T=(--kernel "$GUESTS/ticker.elf")
+for mode in log on; do
+	violate main "vmon" $mode "${T[@]}"
+	violate vcpu vmon-vcpu0 $mode "${T[@]}"
+	violate io vmon-io $mode "${T[@]}" --disk "$TMP/io.img"
+	VMON_NO_IO_URING=1 violate blk vmon-blkio $mode "${T[@]}" --disk "$TMP/blk.img"
+	violate net vmon-net0 $mode "${T[@]}" --net user
+	violate vsock vmon-vsock $mode "${T[@]}" --vsock "3,unix:$TMP/v-$mode.sock"
+	violate console vmon-con $mode "${T[@]}" --console "file:$TMP/c-$mode.out"
+	violate api vmon-api $mode "${T[@]}"
+done
+# The KVM backend's vCPU filter (its own list: KVM's vCPU ioctls), where
+# KVM is usable (make test-kvm runs this script on a real one).
+if have_kvm; then
+	B=kvm violate vcpu vmon-vcpu0 log "${T[@]}"
+	B=kvm seccomp_status seccomp-kvm-every-thread-filtered 2 --seccomp on
+else
+	skip seccomp-log-kills-vcpu-kvm "/dev/kvm is not usable here"
+fi
+
+# ---- the allowlists against the calls actually made ----
+if ! command -v strace >/dev/null; then
+	skip seccomp-allowlists-used "no strace (scripts/setup.sh installs it)"
+	exit 0
+fi
+if ldd "$VMON" 2>/dev/null | grep -q -e libasan -e libtsan; then
+	skip seccomp-allowlists-used "a sanitizer build: its runtime's own calls are not vmon's"
+	exit 0
+fi
+ST=$TMP/strace
+mkdir -p "$ST/out" "$ST/pfc"
+cat >"$ST/vmon" <<EOF
+#!/bin/sh
+VMON_SECCOMP_EXPORT=$ST/pfc exec strace -ff -qq -o $ST/out/t.\$\$ "$ABS_VMON" "\$@"
+EOF
+chmod +x "$ST/vmon"
+SCRIPTS=(virtio_blk virtio_net virtio_vsock virtio_console serial)
+[ "${SECCOMP_LINUX:-0}" = 1 ] && SCRIPTS+=(linux_virtio)
+for s in "${SCRIPTS[@]}"; do
+	# The scripts' own verdicts do not count here (strace slows them).
+	VMON="$ST/vmon" BACKENDS=emu bash "$(dirname "$0")/$s.sh" >"$ST/$s.log" 2>&1
+done
+# A reboot (the main thread makes the backend and the vCPUs again under
+# its filter).
+timeout -k 5 120 "$ST/vmon" run --no-api --backend $B --kernel "$GUESTS/reboot.elf" \
+	</dev/null >"$ST/reboot.log" 2>&1
+# The API: configuration read back, pause, resume, a drive checked, and
+# Ctrl-Alt-Del, which ends the kbd kit guest.
+truncate -s 1M "$TMP/api.img" "$TMP/api2.img"
+"$ST/vmon" run --backend $B --kernel "$GUESTS/kbd.elf" --api-sock "$ST/api.sock" \
+	--disk "$TMP/api.img,id=d0" </dev/null >"$ST/api.log" 2>&1 &
+api_pid=$!
+for _ in $(seq 200); do [ -S "$ST/api.sock" ] && break; sleep 0.1; done
+api() { curl -s --unix-socket "$ST/api.sock" -X "$1" "http://localhost$2" ${3:+-d "$3"} >/dev/null; }
+api GET /machine-config
+api PATCH /vm '{"state": "Paused"}'
+api PATCH /vm '{"state": "Resumed"}'
+api PATCH /drives/d0 "{\"drive_id\": \"d0\", \"path_on_host\": \"$TMP/api2.img\"}"
+api PUT /actions '{"action_type": "SendCtrlAltDel"}'
+for _ in $(seq 300); do kill -0 $api_pid 2>/dev/null || break; sleep 0.1; done
+kill $api_pid 2>/dev/null
+wait $api_pid 2>/dev/null
+python3 - "$ST" <<'PY' >"$TMP/allow.out" 2>&1
+import os, re, sys
+st = sys.argv[1]
+allowed = {}
+for f in os.listdir(f"{st}/pfc"):
+    kind = f[:-4]
+    allowed[kind] = set(re.findall(r'# filter for syscall "([a-z0-9_]+)"', open(f"{st}/pfc/{f}").read()))
+used = {}
+call = re.compile(r'^([a-z0-9_]+)\(')
+prefix = {"vcpu": "vcpu", "io": "io", "net": "net", "vsock": "vsock", "con": "console",
+          "api": "api", "blkio": "blk"}
+for f in os.listdir(f"{st}/out"):
+    lines = open(f"{st}/out/{f}", errors="replace").read().splitlines()
+    kind = "main" if lines and lines[0].startswith("execve(") else None
+    filtered = False
+    for l in lines:
+        if kind is None:
+            m = re.search(r'PR_SET_NAME, "vmon-([a-z]+)', l)
+            if m:
+                kind = prefix.get(m.group(1))
+            continue
+        m = call.match(l)
+        if not m:
+            continue
+        if not filtered:
+            filtered = l.startswith("seccomp(SECCOMP_SET_MODE_FILTER") and "= 0" in l
+            continue
+        used.setdefault(kind, set()).add(m.group(1))
+bad = 0
+for kind in sorted(allowed):
+    u = used.get(kind, set())
+    extra = sorted(u - allowed[kind] - {"clone3"})  # clone3: ENOSYS, glibc falls back to clone
+    if extra:
+        print(f"FAIL {kind}: used but not allowed: {' '.join(extra)}")
+        bad = 1
+    unused = sorted(allowed[kind] - u)
+    print(f"INFO {kind}: {len(u)} calls used, {len(allowed[kind])} allowed; allowed, never used: {' '.join(unused)}")
+missing = sorted((set(prefix.values()) | {"main"}) - set(used))
+if missing:
+    print(f"FAIL no strace record of the kinds: {' '.join(missing)}")
+    bad = 1
+sys.exit(bad)
+PY
+st=$?
+grep '^INFO' "$TMP/allow.out"
+if [ $st -eq 0 ]; then
+	pass seccomp-allowlists-used
+else
+	fail seccomp-allowlists-used "$(grep -v '^INFO' "$TMP/allow.out" | tr '\n' ' ' | head -c 600)"
+fi
