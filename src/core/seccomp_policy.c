@@ -73,12 +73,12 @@ static const int base_calls[] = {
 	SCMP_SYS(restart_syscall),
 };
 
-/* An event loop's thread (core/event_loop.c): epoll, its eventfds. */
+/* An event loop's thread (core/event_loop.c): epoll, its eventfds, its
+ * timers (a rate limiter's wake-up, core/rate_limiter.c, is re-armed by
+ * the thread that throttles). */
 static const int loop_calls[] = {
-	SCMP_SYS(epoll_wait),
-	SCMP_SYS(epoll_ctl),
-	SCMP_SYS(read),
-	SCMP_SYS(close),
+	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_ctl),	 SCMP_SYS(read),
+	SCMP_SYS(close),      SCMP_SYS(timerfd_settime),
 };
 
 /* The blocking disk pool (devices/virtio/blk_aio.c without io_uring). */
@@ -105,12 +105,16 @@ static const int vsock_calls[] = {
 /* The API thread's requests: its socket (libmicrohttpd), the image and
  * the files a request names (opened, probed, locked with OFD locks), the
  * registry and the logger and metrics outputs, their timers, the host's
- * memory for machine-config. */
+ * memory for machine-config; a snapshot's files (guest RAM written
+ * sparse with pwrite, sized, synced; the vmstate renamed into place) and
+ * the flush of the disks it saves. */
 static const int api_calls[] = {
-	SCMP_SYS(openat),	  SCMP_SYS(newfstatat),	     SCMP_SYS(lseek),	SCMP_SYS(rename),
-	SCMP_SYS(unlink),	  SCMP_SYS(fcntl),	     SCMP_SYS(sysinfo), SCMP_SYS(accept4),
-	SCMP_SYS(recvfrom),	  SCMP_SYS(sendto),	     SCMP_SYS(sendmsg), SCMP_SYS(shutdown),
-	SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime),
+	SCMP_SYS(openat),	  SCMP_SYS(newfstatat),	     SCMP_SYS(lseek),
+	SCMP_SYS(rename),	  SCMP_SYS(unlink),	     SCMP_SYS(fcntl),
+	SCMP_SYS(sysinfo),	  SCMP_SYS(accept4),	     SCMP_SYS(recvfrom),
+	SCMP_SYS(sendto),	  SCMP_SYS(sendmsg),	     SCMP_SYS(shutdown),
+	SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime), SCMP_SYS(pwrite64),
+	SCMP_SYS(ftruncate),	  SCMP_SYS(fsync),	     SCMP_SYS(fdatasync),
 };
 
 /* The main thread only, after its filter: a reboot (the backend made
@@ -317,10 +321,15 @@ int seccomp_policy_add(scmp_filter_ctx f, enum vmon_thread_kind kind,
 	case VMON_THREAD_MAIN: return add_main(f, p);
 	case VMON_THREAD_VCPU: return add_vcpu(f, p);
 	case VMON_THREAD_IO:
-		/* virtio-blk and virtio-rng queues, io_uring completions. */
+		/* virtio-blk and virtio-rng queues, io_uring completions; the
+		 * balloon's pages given back (core/guest_mem_discard.c: a hole
+		 * punched in the RAM memfd, MADV_DONTNEED in base). */
 		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
 		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter), 0)) < 0 ||
-		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getrandom), 0)) < 0)
+		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getrandom), 0)) < 0 ||
+		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(fallocate), 1,
+					  arg_eq(1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))) <
+			    0)
 			return r;
 		return add_irq(f);
 	case VMON_THREAD_BLK: return allow_all(f, disk_calls, N(disk_calls));
