@@ -154,9 +154,15 @@ static int get_rl(struct state_reader *r, struct rl_config *rl, const char *what
 	return 0;
 }
 
-/* What came after the first layout: --nested and the rate limiters. */
+/* What came after the first layout: --nested, the rate limiters, the
+ * balloon. */
 static void put_extras(struct state_writer *w, const struct vm_config *c)
 {
+	state_put_u8(w, c->has_balloon);
+	state_put_u32(w, c->balloon.amount_mib);
+	state_put_u8(w, c->balloon.deflate_on_oom);
+	state_put_u8(w, c->balloon.free_page_reporting);
+	state_put_u32(w, c->balloon.stats_interval_s);
 	state_put_u8(w, c->machine.nested);
 	for (unsigned i = 0; i < c->ndrives && i < VM_MAX_DISKS; i++)
 		put_rl(w, &c->drives[i].rl);
@@ -169,6 +175,14 @@ static void put_extras(struct state_writer *w, const struct vm_config *c)
 
 static int get_extras(struct state_reader *r, struct vm_config *c, struct vmon_error *err)
 {
+	c->has_balloon = state_get_u8(r) != 0;
+	c->balloon.amount_mib = state_get_u32(r);
+	c->balloon.deflate_on_oom = state_get_u8(r) != 0;
+	c->balloon.free_page_reporting = state_get_u8(r) != 0;
+	c->balloon.stats_interval_s = state_get_u32(r);
+	if (c->balloon.stats_interval_s > 86400) /* the API's limit */
+		return err_setf(err, "vmstate config: balloon statistics every %u s",
+				c->balloon.stats_interval_s);
 	c->machine.nested = state_get_u8(r) != 0;
 	for (unsigned i = 0; i < c->ndrives; i++)
 		if (get_rl(r, &c->drives[i].rl, "drive rate_limiter", err) < 0)

@@ -19,12 +19,15 @@
 #     RssShmem falls by at least 180 MiB with no balloon target at all (the
 #     guest reports free pages; polled until it happens or LIMIT s);
 #   - stats-off: GET /balloon/statistics without stats= is a 400.
+# Snapshot: boot 1 is snapshotted while its balloon holds 200 MiB (vmon
+# snapshot, which resumes it); the snapshot restored in a new process has
+# a balloon holding 200 MiB and a guest whose MemTotal is as before.
 source "$(dirname "$0")/../lib.sh"
 
 G=${GUEST_DIR:-$BUILD/guest}
 P=balloon
 NAMES=("$P-inflate-rss" "$P-inflate-memtotal" "$P-deflate" "$P-stats" "$P-api-errors"
-	"$P-bad-cli" "$P-reporting" "$P-stats-off")
+	"$P-bad-cli" "$P-reporting" "$P-stats-off" "$P-snapshot")
 skip_all() {
 	for n in "${NAMES[@]}"; do skip "$n" "$1"; done
 	exit 0
@@ -122,6 +125,7 @@ else
 		else
 			fail "$P-inflate-memtotal" "MemTotal $t0 -> $t1 kB, want 204800 kB less; $(why)"
 		fi
+		"$VMON" snapshot b1 "$TMP/snap" 2>"$TMP/snap.err" || echo "# vmon snapshot: $(cat "$TMP/snap.err")" >&2
 		req GET /balloon/statistics
 		if echo "$body" | grep -q '"total_memory":[1-9]' &&
 			echo "$body" | grep -q '"free_memory":[1-9]' &&
@@ -164,6 +168,27 @@ else
 	if [ -z "$errs" ]; then pass "$P-api-errors"; else fail "$P-api-errors" "$errs"; fi
 fi
 finish
+
+# ---- the snapshot taken with 200 MiB in the balloon, restored -------------
+if [ -f "$TMP/snap/vmstate" ]; then
+	mkfifo "$TMP/b1r.in"
+	"$VMON" restore "$TMP/snap" --id b1r --api-sock "$TMP/b1r.sock" \
+		<"$TMP/b1r.in" >"$TMP/b1r.raw" 2>"$TMP/b1r.err" &
+	vm_pid=$!
+	exec 3>"$TMP/b1r.in"
+	SOCK=$TMP/b1r.sock CUR=b1r
+	if wait_actual 200; then
+		echo 'echo "TOTAL3=$(sed -n "s/^MemTotal: *\([0-9]*\) kB/\1/p" /proc/meminfo)"' >&3
+		wait_line '^TOTAL3=[0-9]'
+		if [ -n "$t1" ] && [ "$(value TOTAL3)" = "$t1" ]; then pass "$P-snapshot"; else
+			fail "$P-snapshot" "restored MemTotal '$(value TOTAL3)', want '$t1' (as when saved); $(why)"; fi
+	else
+		fail "$P-snapshot" "the restored balloon does not hold 200 MiB: $body; $(why)"
+	fi
+	finish
+else
+	fail "$P-snapshot" "no snapshot: $(cat "$TMP/snap.err" 2>/dev/null)"
+fi
 
 # ---- boot 2: free page reporting -----------------------------------------
 boot b2 0,free_page_reporting=on

@@ -9,6 +9,7 @@
 #include "core/event_loop.h"
 #include "core/guest_mem.h"
 #include "core/ratelimit.h"
+#include "devices/virtio/virtio_state.h"
 
 #define VIRTIO_ID_BALLOON	     5
 #define BALLOON_QUEUE_SIZE	     128
@@ -378,10 +379,80 @@ static void balloon_stats(void *dev, const struct stats_sink *out)
 	virtio_device_stats(&b->vd, out);
 }
 
+/* Saved state: the virtio part, then the target and which pages are
+ * inflated (their contents are not saved: they were given back, so they
+ * read as zero and the sparse memory file holds nothing for them), and
+ * the driver's held statistics buffer. */
+static int balloon_save(void *dev, struct state_writer *w, struct vmon_error *err)
+{
+	(void)err;
+	struct virtio_balloon *b = dev;
+	virtio_state_save(&b->vd, w);
+	pthread_mutex_lock(&b->vd.lock);
+	state_put_bytes(w, b->config, CFG_LEN);
+	state_put_u32(w, b->actual);
+	state_put_u8(w, b->stats_held);
+	state_put_u16(w, b->stats_head);
+	state_put_u64(w, b->npages);
+	for (uint64_t i = 0; i < (b->npages + 63) / 64; i++)
+		state_put_u64(w, b->bitmap[i]);
+	pthread_mutex_unlock(&b->vd.lock);
+	return 0;
+}
+
+static int balloon_restore(void *dev, struct state_reader *r, uint32_t version,
+			   struct vmon_error *err)
+{
+	struct virtio_balloon *b = dev;
+	if (version != VIRTIO_STATE_VERSION)
+		return err_setf(err, "%s: saved state version %u (this vmon reads %u)", b->vd.name,
+				version, VIRTIO_STATE_VERSION);
+	if (virtio_state_restore(&b->vd, r, err) < 0)
+		return -1;
+	uint8_t config[CFG_LEN];
+	state_get_bytes(r, config, CFG_LEN);
+	uint32_t actual = state_get_u32(r);
+	bool held = state_get_u8(r) != 0;
+	uint16_t head = state_get_u16(r);
+	uint64_t npages = state_get_u64(r);
+	if (npages != b->npages)
+		return err_setf(err, "%s: saved for %llu pages of RAM, this machine has %llu",
+				b->vd.name, (unsigned long long)npages,
+				(unsigned long long)b->npages);
+	uint64_t words = (npages + 63) / 64, set = 0;
+	uint64_t *bitmap = calloc(words ? words : 1, 8);
+	if (!bitmap)
+		return err_setf(err, "%s: out of memory", b->vd.name);
+	for (uint64_t i = 0; i < words; i++) {
+		bitmap[i] = state_get_u64(r);
+		if (i == words - 1 && npages % 64)
+			bitmap[i] &= (1ULL << (npages % 64)) - 1;
+		set += (uint64_t)__builtin_popcountll(bitmap[i]);
+	}
+	if (!state_reader_done(r) || set != actual || (held && head >= BALLOON_QUEUE_SIZE)) {
+		free(bitmap);
+		virtio_reset(&b->vd);
+		return err_setf(err, "%s: saved state is truncated or inconsistent", b->vd.name);
+	}
+	pthread_mutex_lock(&b->vd.lock);
+	memcpy(b->bitmap, bitmap, words * 8);
+	memcpy(b->config, config, CFG_LEN);
+	b->actual = actual;
+	put_le32(b->config + CFG_ACTUAL, actual);
+	b->stats_held = held;
+	b->stats_head = head;
+	pthread_mutex_unlock(&b->vd.lock);
+	free(bitmap);
+	return 0;
+}
+
 const struct device_ops virtio_balloon_device = {
 	.kind = "virtio-balloon",
+	.state_version = VIRTIO_STATE_VERSION,
 	.create = balloon_create,
 	.reset = balloon_dev_reset,
 	.destroy = balloon_destroy,
 	.stats = balloon_stats,
+	.save = balloon_save,
+	.restore = balloon_restore,
 };
