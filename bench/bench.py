@@ -26,6 +26,7 @@ import jail_startup
 import linux_io
 import systemd_boot
 import seccomp_cost
+import snapshot_restore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -208,12 +209,14 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--exits", type=int, default=20000)
     ap.add_argument("--iters", type=int, default=200000)
-    ap.add_argument("--only", choices=["linux-io", "linux-boot", "jail", "systemd", "seccomp"],
+    ap.add_argument("--only", choices=["linux-io", "linux-boot", "jail", "systemd", "seccomp",
+                                       "snapshot"],
                     help="run one section: linux-io = storage and network in the Linux guest, "
                     "linux-boot = Linux boot to power-off vs QEMU TCG, "
                     "jail = jailed start-up vs plain, "
                     "systemd = Debian systemd boot with 1 and 2 vCPUs vs QEMU TCG, "
-                    "seccomp = exits and Linux disk I/O with the filters on and off")
+                    "seccomp = exits and Linux disk I/O with the filters on and off, "
+                    "snapshot = snapshot create and restore-to-answer vs QEMU migrate to file")
     args = ap.parse_args()
     BUILD = args.build
     if args.only == "linux-io":
@@ -230,6 +233,9 @@ def main():
         return
     if args.only == "seccomp":
         seccomp_cost.seccomp_cost_table(BUILD, args.runs)
+        return
+    if args.only == "snapshot":
+        snapshot_restore.snapshot_table(BUILD, min(args.runs, 3))
         return
     guests = os.path.join(BUILD, "guests")
     vmms = vmm_commands(BUILD, guests)
@@ -315,6 +321,7 @@ def main():
         print(f"{name}: not measured on this host ({why})")
     linux_boot_table(BUILD, min(args.runs, 3))
     systemd_boot.systemd_table(BUILD, min(args.runs, 3))
+    snapshot_restore.snapshot_table(BUILD, min(args.runs, 3))
     linux_io.linux_io_table(BUILD)
     jail_startup.jail_startup_table(BUILD, max(args.runs, 20))
     print()
