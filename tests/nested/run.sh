@@ -33,7 +33,11 @@
 # second hang before that retry has finished a script is reported as "FAIL
 # nested-outer-qemu: HANG ...", a fault of the outer emulator, not of a
 # test; a retry that got further earns the next hang one more retry (at
-# most NESTED_MAX_RUNS=4 outer runs in all).
+# most NESTED_MAX_RUNS=4 outer runs in all). An L1 whose own kernel panics
+# (seen once, "Fatal exception in interrupt" in L1 under TCG during
+# linux_kvm.sh) is retried the same way, with L1's last console lines in
+# the message; a vmon process cannot legitimately panic its host kernel, so
+# the panic is reported, never hidden, if the retry panics too.
 #
 # L1's CPU is TCG's "max" without XSAVE: QEMU's TCG does not implement the
 # SVM intercept of XSETBV, so a nested guest's XSETBV never reaches L1's
@@ -251,6 +255,10 @@ outer_run() {
 			outcome=done
 		elif [ "$rc" = 124 ]; then
 			outcome=timeout
+		elif grep -q 'Kernel panic - not syncing' "$con" 2>/dev/null; then
+			# L1's own kernel died (its console says why): a fault of
+			# the emulated L1 machine, retried as a hang is.
+			outcome=panic
 		fi
 	fi
 	echo "# nested: outer run of $(($(date +%s) - start)) s: $outcome (QEMU status $rc)"
@@ -301,12 +309,13 @@ while [ "${#todo[@]}" -gt 0 ]; do
 		for t in "${left[@]}"; do result FAIL "$t.sh-nested" "L1 finished without running it"; done
 		break
 		;;
-	hang-boot | hang)
+	hang-boot | hang | panic)
 		# A retry that finished scripts before hanging earns another.
 		[ "$retried" = 0 ] || [ "${#left[@]}" -eq "${#todo[@]}" ] || retried=0
 		[ "$runs" -lt "${NESTED_MAX_RUNS:-4}" ] || retried=1
 		what="no L1 userspace within $BOOT_TIMEOUT s"
 		[ "$outcome" = hang ] && what="no heartbeat from L1 for $STALL_TIMEOUT s${interrupted:+ during $interrupted.sh}"
+		[ "$outcome" = panic ] && what="L1's kernel panicked${interrupted:+ during $interrupted.sh}: $(why_console)"
 		if [ "$retried" = 0 ]; then
 			echo "# nested: HANG of the outer QEMU ($what; $hang_cpu; see $OUT/hang.$runs.txt); booting L1 again for: ${left[*]}"
 			pending=() # the interrupted script runs again from the start
