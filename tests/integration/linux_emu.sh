@@ -117,8 +117,9 @@ for i in 0 1 2 3; do
 	[ $i = 0 ] && extra=(--cpus 2)
 	[ $i = 1 ] && end=poweroff
 	[ $i = 2 ] && end=reboot && extra=(--no-reboot)
-	# On KVM guest 3 gets the host's SVM/VMX (--nested), the others not.
-	[ $i = 3 ] && [ "$LB" = kvm ] && extra=(--nested)
+	# On KVM guest 3 gets the host's SVM/VMX (--nested), the others not
+	# (LINUX_KVM_NESTED=1: see the check below).
+	[ $i = 3 ] && [ "$LB" = kvm ] && [ "${LINUX_KVM_NESTED:-0}" = 1 ] && extra=(--nested)
 	linux_run "c$i" "$(printf 'echo "GUEST=%s $(nproc) $(seq 1 %s | md5sum | cut -c1-12)"\necho "VIRT=$(grep -cwE "svm|vmx" /proc/cpuinfo)"\n%s\n' $i $((1000 * (i + 1))) "$end")" "${extra[@]}" &
 	pids+=($!)
 done
@@ -140,7 +141,12 @@ fi
 wait "${pids[@]}"
 # --nested: on KVM the guest's CPU flags show svm or vmx with it and not
 # without; the software CPU refuses it (no SVM of its own yet) in one line.
-if [ "$LB" = kvm ]; then
+if [ "$LB" = kvm ] && [ "${LINUX_KVM_NESTED:-0}" != 1 ]; then
+	# In make test-kvm's nested L1 (QEMU TCG's SVM), L1's own kernel
+	# panicked twice in runs that had this guest (not proven to be its
+	# doing: tests/nested/README.md); opt in where KVM is real hardware.
+	skip linux-$LB-nested "opt-in (LINUX_KVM_NESTED=1): an L2 with SVM under the nested harness coincided with L1 kernel panics"
+elif [ "$LB" = kvm ]; then
 	if [ "$(value c3 VIRT)" -ge 1 ] 2>/dev/null && [ "$(value c1 VIRT)" = 0 ]; then
 		pass linux-$LB-nested
 	else
