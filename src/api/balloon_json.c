@@ -1,28 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Balloon objects; see balloon_json.h. */
 #include "api/balloon_json.h"
+#include "api/config_json.h"
 
 #include <string.h>
 
 #define MAX_INTERVAL_S 86400
-
-static int only(const json_t *o, const char *what, const char *const *allowed,
-		struct vmon_error *err)
-{
-	if (!json_is_object(o))
-		return err_setf(err, "%s: the body must be a JSON object", what);
-	const char *key;
-	json_t *v;
-	json_object_foreach((json_t *)o, key, v)
-	{
-		bool ok = false;
-		for (size_t i = 0; allowed[i] && !ok; i++)
-			ok = strcmp(key, allowed[i]) == 0;
-		if (!ok)
-			return err_setf(err, "%s: unknown field '%.64s'", what, key);
-	}
-	return 0;
-}
 
 /* 1 read, 0 absent, -1 error. */
 static int uint_in(const json_t *o, const char *key, bool required, uint64_t max, uint64_t *out,
@@ -59,7 +42,7 @@ int api_json_balloon(const json_t *o, struct vm_balloon_config *out, struct vmon
 	const char *what = "balloon";
 	struct vm_balloon_config b = {0};
 	uint64_t mib, s = 0;
-	if (only(o, what, allowed, err) < 0 ||
+	if (api_json_fields(o, what, allowed, err) < 0 ||
 	    uint_in(o, "amount_mib", true, UINT32_MAX / 256, &mib, what, err) < 0 ||
 	    bool_in(o, "deflate_on_oom", true, &b.deflate_on_oom, what, err) < 0 ||
 	    uint_in(o, "stats_polling_interval_s", false, MAX_INTERVAL_S, &s, what, err) < 0 ||
@@ -75,7 +58,7 @@ int api_json_balloon_update(const json_t *o, uint32_t *mib, struct vmon_error *e
 {
 	static const char *const allowed[] = {"amount_mib", NULL};
 	uint64_t v;
-	if (only(o, "balloon", allowed, err) < 0 ||
+	if (api_json_fields(o, "balloon", allowed, err) < 0 ||
 	    uint_in(o, "amount_mib", true, UINT32_MAX / 256, &v, "balloon", err) < 0)
 		return -1;
 	*mib = (uint32_t)v;
@@ -86,7 +69,7 @@ int api_json_balloon_stats_update(const json_t *o, unsigned *seconds, struct vmo
 {
 	static const char *const allowed[] = {"stats_polling_interval_s", NULL};
 	uint64_t v;
-	if (only(o, "balloon statistics", allowed, err) < 0 ||
+	if (api_json_fields(o, "balloon statistics", allowed, err) < 0 ||
 	    uint_in(o, "stats_polling_interval_s", true, MAX_INTERVAL_S, &v, "balloon statistics",
 		    err) < 0)
 		return -1;

@@ -21,9 +21,8 @@
 
 /* ---- Strict field access ---- */
 
-/* o must be an object whose keys are all in allowed (NULL-terminated). */
-static int fields(const json_t *o, const char *what, const char *const *allowed,
-		  struct vmon_error *err)
+int api_json_fields(const json_t *o, const char *what, const char *const *allowed,
+		    struct vmon_error *err)
 {
 	if (!json_is_object(o))
 		return err_setf(err, "%s: the body must be a JSON object", what);
@@ -188,7 +187,7 @@ int api_json_boot_source(json_t *o, struct vm_boot_config *out, struct vmon_erro
 					      NULL};
 	const char *what = "boot-source";
 	struct vm_boot_config b = {0};
-	if (fields(o, what, allowed, err) < 0 ||
+	if (api_json_fields(o, what, allowed, err) < 0 ||
 	    str_field(o, "kernel_image_path", true, b.kernel, sizeof(b.kernel), what, err) < 0 ||
 	    str_field(o, "initrd_path", false, b.initrd, sizeof(b.initrd), what, err) < 0)
 		return -1;
@@ -232,7 +231,7 @@ int api_json_drive(json_t *o, const char *path_id, struct vm_drive_config *out,
 	const char *what = "drive";
 	struct vm_drive_config d = {.transport = VM_TRANSPORT_MMIO, .aio = BLK_AIO_AUTO};
 	char s[16];
-	if (fields(o, what, allowed, err) < 0 ||
+	if (api_json_fields(o, what, allowed, err) < 0 ||
 	    id_field(o, "drive_id", path_id, d.id, what, err) < 0 ||
 	    unsupported(o, "socket", what, " (no vhost-user)", err) < 0 ||
 	    str_field(o, "path_on_host", true, d.path, sizeof(d.path), what, err) < 0 ||
@@ -281,7 +280,7 @@ int api_json_drive_patch(json_t *o, const char *path_id, char *path, size_t cap,
 	const char *what = "drive";
 	char id[VM_ID_MAX];
 	char p[VM_PATH_MAX];
-	if (fields(o, what, allowed, err) < 0 ||
+	if (api_json_fields(o, what, allowed, err) < 0 ||
 	    id_field(o, "drive_id", path_id, id, what, err) < 0 ||
 	    api_json_rate_limiter(o, "rate_limiter", what, rl, err) < 0)
 		return -1;
@@ -310,7 +309,7 @@ int api_json_net_patch(json_t *o, const char *path_id, struct rl_update *rx, str
 					      NULL};
 	const char *what = "network-interface";
 	char id[VM_ID_MAX];
-	if (fields(o, what, allowed, err) < 0 ||
+	if (api_json_fields(o, what, allowed, err) < 0 ||
 	    id_field(o, "iface_id", path_id, id, what, err) < 0 ||
 	    api_json_rate_limiter(o, "rx_rate_limiter", what, rx, err) < 0 ||
 	    api_json_rate_limiter(o, "tx_rate_limiter", what, tx, err) < 0)
@@ -346,7 +345,7 @@ int api_json_machine(json_t *o, bool patch, bool overcommit, struct vm_machine_c
 	}
 	uint64_t vcpus = m.vcpus, mib = m.mem_size >> 20;
 	char s[16];
-	if (fields(o, what, allowed, err) < 0 ||
+	if (api_json_fields(o, what, allowed, err) < 0 ||
 	    uint_field(o, "vcpu_count", !patch, 1, API_MAX_VCPUS, &vcpus, what, err) < 0 ||
 	    uint_field(o, "mem_size_mib", !patch, 1, (1ULL << 30), &mib, what, err) < 0 ||
 	    bool_field(o, "smt", false, &m.smt, what, err) < 0 ||
@@ -422,7 +421,7 @@ static int hostfwd_from_json(json_t *o, struct net_hostfwd *f, struct vmon_error
 	const char *what = "vmon_user_net.hostfwd";
 	char proto[8] = "tcp", haddr[32] = "", gaddr[32] = "";
 	uint64_t hport = 0, gport = 0;
-	if (fields(o, what, allowed, err) < 0 ||
+	if (api_json_fields(o, what, allowed, err) < 0 ||
 	    str_field(o, "protocol", false, proto, sizeof(proto), what, err) < 0 ||
 	    str_field(o, "host_addr", false, haddr, sizeof(haddr), what, err) < 0 ||
 	    str_field(o, "guest_addr", false, gaddr, sizeof(gaddr), what, err) < 0 ||
@@ -448,7 +447,7 @@ static int user_net_from_json(json_t *o, struct net_spec *spec, struct vmon_erro
 {
 	static const char *const allowed[] = {"hostfwd", NULL};
 	const char *what = "network-interface: vmon_user_net";
-	if (fields(o, what, allowed, err) < 0)
+	if (api_json_fields(o, what, allowed, err) < 0)
 		return -1;
 	spec->kind = NET_USER;
 	json_t *fw = json_object_get(o, "hostfwd");
@@ -477,7 +476,7 @@ int api_json_net(json_t *o, const char *path_id, struct vm_net_config *out, stru
 	const char *what = "network-interface";
 	struct vm_net_config n = {.transport = VM_TRANSPORT_MMIO};
 	char mac[24];
-	if (fields(o, what, allowed, err) < 0 ||
+	if (api_json_fields(o, what, allowed, err) < 0 ||
 	    id_field(o, "iface_id", path_id, n.id, what, err) < 0 ||
 	    unsupported(o, "mtu", what, " yet", err) < 0 ||
 	    transport_field(o, &n.transport, what, err) < 0)
@@ -533,7 +532,7 @@ int api_json_vsock(json_t *o, struct vm_vsock_config *out, struct vmon_error *er
 	struct vm_vsock_config v = {.transport = VM_TRANSPORT_MMIO};
 	uint64_t cid;
 	char id[VM_ID_MAX] = "vsock";
-	if (fields(o, what, allowed, err) < 0 ||
+	if (api_json_fields(o, what, allowed, err) < 0 ||
 	    uint_field(o, "guest_cid", true, 3, 0xfffffffeULL, &cid, what, err) < 0 ||
 	    str_field(o, "uds_path", true, v.spec.path, sizeof(v.spec.path), what, err) < 0 ||
 	    str_field(o, "vsock_id", false, id, sizeof(id), what, err) < 0 ||
@@ -554,7 +553,7 @@ int api_json_entropy(json_t *o, struct rl_config *out, struct vmon_error *err)
 {
 	static const char *const allowed[] = {"rate_limiter", NULL};
 	struct rl_update rl;
-	if (fields(o, "entropy", allowed, err) < 0 ||
+	if (api_json_fields(o, "entropy", allowed, err) < 0 ||
 	    api_json_rate_limiter(o, "rate_limiter", "entropy", &rl, err) < 0)
 		return -1;
 	*out = rl.cfg;
@@ -566,7 +565,7 @@ int api_json_serial(json_t *o, struct chardev_spec *out, struct vmon_error *err)
 	static const char *const allowed[] = {"serial_out_path", "rate_limiter", NULL};
 	const char *what = "serial";
 	struct chardev_spec c = {.kind = CHARDEV_FILE};
-	if (fields(o, what, allowed, err) < 0 ||
+	if (api_json_fields(o, what, allowed, err) < 0 ||
 	    unsupported(o, "rate_limiter", what, " yet", err) < 0 ||
 	    str_field(o, "serial_out_path", true, c.path, sizeof(c.path), what, err) < 0)
 		return -1;
@@ -581,7 +580,7 @@ int api_json_logger(json_t *o, struct api_logger_cfg *out, struct vmon_error *er
 	const char *what = "logger";
 	struct api_logger_cfg l = {.level = VLOG_INFO};
 	char level[16];
-	if (fields(o, what, allowed, err) < 0 ||
+	if (api_json_fields(o, what, allowed, err) < 0 ||
 	    str_field(o, "log_path", false, l.path, sizeof(l.path), what, err) < 0 ||
 	    bool_field(o, "show_level", false, &l.show_level, what, err) < 0 ||
 	    bool_field(o, "show_log_origin", false, &l.show_origin, what, err) < 0 ||
@@ -615,7 +614,7 @@ int api_json_metrics(json_t *o, struct api_metrics_cfg *out, struct vmon_error *
 					      "vmon_flush_interval_ms", NULL};
 	const char *what = "metrics";
 	struct api_metrics_cfg m = {.interval_ms = DEFAULT_FLUSH_MS};
-	if (fields(o, what, allowed, err) < 0 ||
+	if (api_json_fields(o, what, allowed, err) < 0 ||
 	    str_field(o, "metrics_path", true, m.path, sizeof(m.path), what, err) < 0 ||
 	    bool_field(o, "emit_id", false, &m.emit_id, what, err) < 0 ||
 	    uint_field(o, "vmon_flush_interval_ms", false, 10, 3600000, &m.interval_ms, what, err) <
@@ -649,7 +648,7 @@ int api_json_vm_state(json_t *o, bool *pause, struct vmon_error *err)
 {
 	static const char *const allowed[] = {"state", NULL};
 	char s[16];
-	if (fields(o, "vm", allowed, err) < 0 ||
+	if (api_json_fields(o, "vm", allowed, err) < 0 ||
 	    str_field(o, "state", true, s, sizeof(s), "vm", err) < 0)
 		return -1;
 	if (strcmp(s, "Paused") == 0)
@@ -666,7 +665,7 @@ int api_json_snapshot_create(json_t *o, char *state, char *mem, size_t cap, stru
 	static const char *const allowed[] = {"snapshot_type", "snapshot_path", "mem_file_path",
 					      "version", NULL};
 	char type[16] = "Full", version[32];
-	if (fields(o, "snapshot-create", allowed, err) < 0 ||
+	if (api_json_fields(o, "snapshot-create", allowed, err) < 0 ||
 	    str_field(o, "snapshot_path", true, state, cap, "snapshot-create", err) < 0 ||
 	    str_field(o, "mem_file_path", true, mem, cap, "snapshot-create", err) < 0 ||
 	    str_field(o, "snapshot_type", false, type, sizeof(type), "snapshot-create", err) < 0 ||
@@ -691,7 +690,7 @@ int api_json_snapshot_load(json_t *o, char *state, char *mem, size_t cap, bool *
 	bool diff = false, dirty = false;
 	*resume = false;
 	int have_file;
-	if (fields(o, w, allowed, err) < 0 ||
+	if (api_json_fields(o, w, allowed, err) < 0 ||
 	    str_field(o, "snapshot_path", true, state, cap, w, err) < 0 ||
 	    (have_file = str_field(o, "mem_file_path", false, mem, cap, w, err)) < 0 ||
 	    bool_field(o, "resume_vm", false, resume, w, err) < 0 ||
@@ -709,7 +708,7 @@ int api_json_snapshot_load(json_t *o, char *state, char *mem, size_t cap, bool *
 		return 0;
 	char type[16];
 	const char *bw = "snapshot-load: mem_backend";
-	if (fields(b, bw, backend_allowed, err) < 0 ||
+	if (api_json_fields(b, bw, backend_allowed, err) < 0 ||
 	    str_field(b, "backend_type", true, type, sizeof(type), bw, err) < 0 ||
 	    str_field(b, "backend_path", true, mem, cap, bw, err) < 0)
 		return -1;
@@ -724,7 +723,7 @@ int api_json_snapshot_load(json_t *o, char *state, char *mem, size_t cap, bool *
 int api_json_action(json_t *o, char *action, size_t cap, struct vmon_error *err)
 {
 	static const char *const allowed[] = {"action_type", NULL};
-	if (fields(o, "actions", allowed, err) < 0 ||
+	if (api_json_fields(o, "actions", allowed, err) < 0 ||
 	    str_field(o, "action_type", true, action, cap, "actions", err) < 0)
 		return -1;
 	return 0;
@@ -1011,7 +1010,7 @@ int api_config_file_load(const char *path, struct vm_config *cfg, bool overcommi
 		"metrics",     "balloon",	 "mmds-config", "cpu-config",
 		NULL};
 	struct vmon_error e = {{0}};
-	int r = fields(root, "the file", sections, &e);
+	int r = api_json_fields(root, "the file", sections, &e);
 	/* Sections in a fixed order: drives before anything that counts
 	 * virtio-mmio windows after them, as the API would see them. */
 	for (size_t i = 0; r == 0 && sections[i]; i++)

@@ -56,6 +56,11 @@ int api_parse_mac(const char *s, uint8_t mac[6]);
 
 /* ---- Request bodies into typed pieces (nothing written on error) ---- */
 
+/* o must be an object whose keys are all in allowed (NULL-terminated);
+ * else one line naming what and the first unknown key. */
+int api_json_fields(const json_t *o, const char *what, const char *const *allowed,
+		    struct vmon_error *err);
+
 int api_json_boot_source(json_t *o, struct vm_boot_config *out, struct vmon_error *err);
 /* path_id: the {drive_id} of the URL (NULL in a config file); the body's
  * drive_id must match it. */
