@@ -33,8 +33,10 @@ echo "== integration tests"
 for s in tests/integration/*.sh; do
 	[ -f "$s" ] || continue
 	echo "-- $(basename "$s")"
+	start=$SECONDS
 	bash "$s" | tee "$log"
 	rc=${PIPESTATUS[0]}
+	echo "-- $(basename "$s"): $((SECONDS - start)) s"
 	if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$log"; then
 		echo "FAIL $(basename "$s"): script exited $rc without a result"
 		failed=$((failed + 1))
