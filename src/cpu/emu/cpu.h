@@ -107,6 +107,10 @@ enum {
 #define CR4_OSFXSR     0x200
 #define CR4_OSXMMEXCPT 0x400
 #define CR4_FSGSBASE   0x10000
+#define CR4_SMEP       0x100000
+/* Physical-address width CPUID reports (leaf 0x80000008); page-table
+ * entries with address bits at or above it set are reserved (#PF RSVD). */
+#define EMU_MAXPHYADDR 40
 #define CR4_OSXSAVE    0x40000
 #define EFER_SCE       0x1
 #define EFER_LME       0x100
@@ -289,6 +293,7 @@ struct emu_cpu {
 	uint64_t fetch_vpn; /* cached code page: linear vpn+1, 0 = none */
 	uint8_t *fetch_host;
 	uint64_t fetch_gpa;
+	bool fetch_user; /* the cached code page is a user page (SMEP) */
 
 	const uint8_t *exec_page; /* host page of the running block, or NULL */
 	/* Blocks whose bytes matched in this epoch are trusted without a new

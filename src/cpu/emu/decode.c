@@ -406,18 +406,24 @@ static unsigned fetch_bytes(struct emu_cpu *c, uint64_t lin, uint8_t *buf)
 void emu_fetch_page(struct emu_cpu *c, uint64_t lin)
 {
 	uint64_t vpn = lin >> 12;
-	if (c->fetch_vpn == vpn + 1)
+	/* The cached page stays valid unless SMEP forbids it at this CPL (the
+	 * page was cached in user mode and the vCPU is now in supervisor). */
+	if (c->fetch_vpn == vpn + 1 && !(c->fetch_user && c->cpl != 3 && (c->cr4 & CR4_SMEP)))
 		return;
 	struct tlb_entry *e = mmu_lookup(c, lin, 2, c->cpl == 3);
 	if (!e->host) {
-		guest_log("emu: cpu%d: executing from non-RAM gpa %#llx", c->index,
+		/* Nothing answers there: a real bus reads all ones, and FF FF
+		 * (FF /7) is an invalid opcode, so the guest gets #UD at this
+		 * RIP; its handler decides (a handler that is not in RAM
+		 * either ends in a triple fault, as on hardware). */
+		guest_log("emu: cpu%d: executing from non-RAM gpa %#llx: #UD", c->index,
 			  (unsigned long long)(e->gpa | (lin & 0xfff)));
-		vmctl_request_stop(&c->m->ctl, VM_STOP_GUEST_ERROR, 1);
 		emu_raise(c, EXC_UD, 0, false);
 	}
 	c->fetch_vpn = vpn + 1;
 	c->fetch_host = e->host;
 	c->fetch_gpa = e->gpa;
+	c->fetch_user = (e->perm & TLB_U) != 0;
 }
 
 const struct dinsn *emu_fetch_decode(struct emu_cpu *c)

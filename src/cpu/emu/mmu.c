@@ -8,6 +8,14 @@
  * TLB entries cache a linear page's host pointer and the permissions the
  * walk granted; write permission is only granted once the leaf's dirty bit
  * is set, so a first write always walks and sets D.
+ *
+ * Reserved bits (physical-address bits at or above EMU_MAXPHYADDR, the
+ * unused low bits of a 2 MiB / 1 GiB / 4 MiB page's address, PS in a
+ * PML4E, XD without EFER.NXE) end the walk with a #PF whose error code has
+ * P and RSVD set, before any permission check, as on hardware. SMEP
+ * (CR4.SMEP) makes a supervisor-mode instruction fetch from a user page a
+ * #PF (P, I/D); the TLB hit path re-checks it, since entries do not depend
+ * on CPL.
  */
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +34,12 @@
 #define PTE_PS	  0x80ULL
 #define PTE_NX	  (1ULL << 63)
 #define ADDR_MASK 0x000ffffffffff000ULL
+/* Address bits of a PAE/4-level entry at or above MAXPHYADDR (up to bit
+ * 51; bits 62:52 are ignored by the walk). */
+#define PTE_RSVD_HIGH (((1ULL << 52) - 1) & ~((1ULL << EMU_MAXPHYADDR) - 1))
+#define ERR_P	      0x1u
+#define ERR_RSVD      0x8u
+#define ERR_ID	      0x10u
 
 void tlb_flush(struct emu_cpu *c)
 {
@@ -74,8 +88,10 @@ struct walk {
 static bool do_walk(struct emu_cpu *c, uint64_t lin, int acc, bool user, struct walk *w,
 		    uint32_t *perr)
 {
-	uint32_t err =
-		(acc == 1 ? 2 : 0) | (user ? 4 : 0) | (acc == 2 && (c->efer & EFER_NXE) ? 0x10 : 0);
+	/* I/D is reported only where fetches can fault on their own: with
+	 * EFER.NXE or CR4.SMEP. */
+	bool id = acc == 2 && ((c->efer & EFER_NXE) || (c->cr4 & CR4_SMEP));
+	uint32_t err = (acc == 1 ? 2 : 0) | (user ? 4 : 0) | (id ? ERR_ID : 0);
 	w->rw = w->us = true;
 	w->nx = false;
 	bool nxe = c->efer & EFER_NXE;
@@ -91,6 +107,12 @@ static bool do_walk(struct emu_cpu *c, uint64_t lin, int acc, bool user, struct 
 		w->rw &= !!(e & PTE_W);
 		w->us &= !!(e & PTE_U);
 		if ((e & PTE_PS) && (c->cr4 & CR4_PSE)) {
+			/* PSE-36: bits 20:13 are address bits 39:32, bit 21 is
+			 * reserved (MAXPHYADDR 40). */
+			if (e & (1u << 21)) {
+				err |= ERR_RSVD | ERR_P;
+				goto fault_err;
+			}
 			uint32_t set = PTE_A;
 			if (acc == 1)
 				set |= PTE_D;
@@ -129,6 +151,10 @@ static bool do_walk(struct emu_cpu *c, uint64_t lin, int acc, bool user, struct 
 		uint64_t e = pdpte ? *pdpte : 0;
 		if (!(e & PTE_P))
 			goto fault;
+		if (e & PTE_RSVD_HIGH) {
+			err |= ERR_RSVD | ERR_P;
+			goto fault_err;
+		}
 		levels = 2;
 		table = e & ADDR_MASK;
 	}
@@ -138,18 +164,18 @@ static bool do_walk(struct emu_cpu *c, uint64_t lin, int acc, bool user, struct 
 		uint64_t e = pp ? __atomic_load_n(pp, __ATOMIC_RELAXED) : 0;
 		if (!(e & PTE_P))
 			goto fault;
-		if ((e & PTE_NX) && !nxe) {
-			err |= 8 | 1; /* reserved bit */
+		bool big = (e & PTE_PS) && (lvl == 2 || lvl == 3);
+		/* Reserved: XD without NXE, address bits above MAXPHYADDR, PS in
+		 * a PML4E, a large page's address bits below its alignment. */
+		if (((e & PTE_NX) && !nxe) || (e & PTE_RSVD_HIGH) || (lvl == 4 && (e & PTE_PS)) ||
+		    (big && (e & ((1ULL << shift) - 1) & ~0x1fffULL))) {
+			err |= ERR_RSVD | ERR_P;
 			goto fault_err;
 		}
 		w->rw &= !!(e & PTE_W);
 		w->us &= !!(e & PTE_U);
 		w->nx |= nxe && (e & PTE_NX);
-		bool leaf = lvl == 1 || ((e & PTE_PS) && (lvl == 2 || lvl == 3));
-		if (lvl == 4 && (e & PTE_PS)) {
-			err |= 8 | 1;
-			goto fault_err;
-		}
+		bool leaf = lvl == 1 || big;
 		if (leaf) {
 			uint64_t set = PTE_A | (acc == 1 ? PTE_D : 0);
 			if ((e & set) != set)
@@ -170,6 +196,8 @@ check:
 		goto prot;
 	if (acc == 2 && w->nx)
 		goto prot;
+	if (acc == 2 && !user && w->us && (c->cr4 & CR4_SMEP))
+		goto prot;
 	return true;
 prot:
 	err |= 1;
@@ -188,7 +216,9 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 		uint32_t need = acc == 1 ? (user ? TLB_UW : TLB_W) : acc == 2 ? TLB_X : 0;
 		if (user)
 			need |= TLB_U;
-		if ((e->perm & need) == need)
+		/* SMEP: a supervisor fetch from a user page walks (and faults). */
+		bool smep = acc == 2 && !user && (e->perm & TLB_U) && (c->cr4 & CR4_SMEP);
+		if ((e->perm & need) == need && !smep)
 			return e;
 	}
 	if ((c->efer & EFER_LMA) && (uint64_t)((int64_t)(lin << 16) >> 16) != lin)

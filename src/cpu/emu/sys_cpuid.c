@@ -199,7 +199,7 @@ void emu_cpuid(struct emu_cpu *c)
 		 * trusts the TSC without a clocksource watchdog (it has no
 		 * HPET or PM timer here to watch it with, only jiffies). */
 		if (sub == 0)
-			b = 1u << 1;
+			b = (1u << 1) | (1u << 7); /* TSC_ADJUST, SMEP (mmu.c) */
 		break;
 	case 0xd: emu_xsave_cpuid(c, sub, &a, &b, &cc, &d); break;
 	case 0xb: {
@@ -246,7 +246,7 @@ void emu_cpuid(struct emu_cpu *c)
 		break;
 	}
 	case 0x80000008:
-		a = 0x3028; /* 40 physical, 48 linear address bits */
+		a = (48u << 8) | EMU_MAXPHYADDR; /* physical, 48 linear address bits */
 		break;
 	default: break;
 	}

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * paging: page-walk faults beyond "not present" and "read-only", checked
+ * as the IDT handler sees them (vector, error code, RIP, CR2):
+ *   - an address bit at or above MAXPHYADDR (CPUID 0x80000008) in a PTE:
+ *     #PF with P and RSVD, on a read and on a write;
+ *   - a 2 MiB page whose address has bit 13 set (reserved below the
+ *     page's alignment): #PF with P and RSVD;
+ *   - SMEP (when CPUID.7.EBX[7] offers it): a supervisor jump into a user
+ *     page faults with P and I/D, CR2 = RIP = the target; without SMEP the
+ *     same jump runs the page's code.
+ * cmdline: nonram=1 also jumps to a guest-physical address with no RAM
+ * (--mem 32M, address 256 MiB): the CPU reads all ones there and raises
+ * #UD at that RIP (the software CPU; KVM's ends the VM instead).
+ */
+#include "rt.h"
+
+/* Test window above 4 GiB (outside the identity map). */
+#define TEST_VA	   0x100000000ull
+#define RSVD_VA	   (TEST_VA)		  /* 4 KiB page, bit MAXPHYADDR set */
+#define USER_VA	   (TEST_VA + 0x1000)	  /* 4 KiB user page holding code */
+#define BIG_VA	   (TEST_VA + 0x200000)	  /* 2 MiB page, bit 13 set */
+#define NONRAM_PA  0x10000000ull	  /* 256 MiB: above --mem 32M */
+#define CR4_SMEP   (1ull << 20)
+#define ERR_P	   0x1
+#define ERR_W	   0x2
+#define ERR_RSVD   0x8
+#define ERR_ID	   0x10
+
+static u64 test_pd[512] __attribute__((aligned(4096)));
+static u64 test_pt[512] __attribute__((aligned(4096)));
+static u8 data_page[4096] __attribute__((aligned(4096)));
+static u8 code_page[4096] __attribute__((aligned(4096)));
+/* 2 MiB-aligned backing for the big page (inside the guest's RAM). */
+#define BIG_PA 0x1000000ull
+
+volatile u64 resume_rip, fault_rip;
+static volatile u64 seen_count, seen_vector, seen_err, seen_rip, seen_cr2;
+static unsigned failures;
+
+static bool hook(struct rt_frame *f, u64 cr2)
+{
+	if (!resume_rip)
+		return false;
+	seen_count++;
+	seen_vector = f->vector;
+	seen_err = f->err;
+	seen_rip = f->rip;
+	seen_cr2 = cr2;
+	f->rip = resume_rip;
+	resume_rip = 0;
+	return true;
+}
+
+#define ARM                                                                                        \
+	"lea 1f(%%rip), %%rax\n\tmov %%rax, resume_rip(%%rip)\n\t"                                 \
+	"lea 2f(%%rip), %%rax\n\tmov %%rax, fault_rip(%%rip)\n\t"
+#define FAULT(insn) ARM "2: " insn "\n1:\n\t"
+
+static u64 read_cr4(void)
+{
+	u64 v;
+	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
+	return v;
+}
+
+static void write_cr4(u64 v)
+{
+	__asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
+}
+
+static void reset(void)
+{
+	seen_count = 0;
+	seen_vector = seen_err = seen_rip = seen_cr2 = ~0ull;
+}
+
+static void check(const char *name, u64 vec, u64 err, u64 rip, bool check_cr2, u64 cr2)
+{
+	bool ok = seen_count == 1 && seen_vector == vec && seen_rip == rip &&
+		  (vec != 14 || seen_err == err) && (!check_cr2 || seen_cr2 == cr2);
+	kprintf("%s: %s vector=%lu err=0x%lx rip=0x%lx cr2=0x%lx (expected vector=%lu err=0x%lx "
+		"rip=0x%lx)\n",
+		ok ? "ok  " : "BAD ", name, seen_vector, seen_err, seen_rip, seen_cr2, vec,
+		vec == 14 ? err : 0, rip);
+	if (!ok)
+		failures++;
+}
+
+static void flush(void)
+{
+	write_cr3(read_cr3());
+}
+
+void kmain(void)
+{
+	u32 a, b, c, d;
+	cpuid(0x80000008, 0, &a, &b, &c, &d);
+	unsigned maxphy = a & 0xff;
+	cpuid(7, 0, &a, &b, &c, &d);
+	bool smep = (b >> 7) & 1;
+	kprintf("paging: MAXPHYADDR %u, SMEP %s\n", maxphy, smep ? "offered" : "not offered");
+	rt_set_exception_hook(hook);
+
+	/* PML4[0] and PDPT[4] allow user access, so a U=1 leaf below them is
+	 * a user page; the identity map's own PDEs stay supervisor-only. */
+	rt_pml4[0] |= PTE_U;
+	test_pt[1] = (u64)(uintptr_t)code_page | PTE_P | PTE_W | PTE_U;
+	test_pd[0] = (u64)(uintptr_t)test_pt | PTE_P | PTE_W | PTE_U;
+	test_pd[1] = BIG_PA | (1ull << 13) | PTE_P | PTE_W | PTE_PS;
+	rt_pdpt[4] = (u64)(uintptr_t)test_pd | PTE_P | PTE_W | PTE_U;
+	code_page[0] = 0xc3; /* ret */
+
+	if (maxphy < 52) {
+		test_pt[0] = (u64)(uintptr_t)data_page | (1ull << maxphy) | PTE_P | PTE_W;
+		flush();
+		reset();
+		__asm__ volatile(FAULT("movq (%%rbx), %%rcx") : : "b"(RSVD_VA + 8) : "rax", "rcx",
+				 "memory");
+		check("#PF read, PTE bit MAXPHYADDR", 14, ERR_P | ERR_RSVD, fault_rip, true,
+		      RSVD_VA + 8);
+		reset();
+		__asm__ volatile(FAULT("movq %%rcx, (%%rbx)") : : "b"(RSVD_VA), "c"(1) : "rax",
+				 "memory");
+		check("#PF write, PTE bit MAXPHYADDR", 14, ERR_P | ERR_W | ERR_RSVD, fault_rip, true,
+		      RSVD_VA);
+	} else {
+		kprintf("skip: MAXPHYADDR 52 leaves no reserved address bit\n");
+	}
+	test_pt[0] = 0;
+
+	flush();
+	reset();
+	__asm__ volatile(FAULT("movq (%%rbx), %%rcx") : : "b"(BIG_VA + 0x40) : "rax", "rcx",
+			 "memory");
+	check("#PF read, 2 MiB page with bit 13", 14, ERR_P | ERR_RSVD, fault_rip, true,
+	      BIG_VA + 0x40);
+	test_pd[1] = 0;
+	flush();
+
+	/* Without SMEP a supervisor call into the user page runs it. */
+	write_cr4(read_cr4() & ~CR4_SMEP);
+	((void (*)(void))USER_VA)();
+	kprintf("ok  : supervisor call into a user page without SMEP returned\n");
+	if (smep) {
+		write_cr4(read_cr4() | CR4_SMEP);
+		reset();
+		__asm__ volatile(FAULT("jmp *%%rbx") : : "b"(USER_VA) : "rax", "memory");
+		check("#PF SMEP: supervisor jump into a user page", 14, ERR_P | ERR_ID, USER_VA, true,
+		      USER_VA);
+		write_cr4(read_cr4() & ~CR4_SMEP);
+		((void (*)(void))USER_VA)();
+		kprintf("ok  : the same call after SMEP is cleared returned\n");
+	}
+
+	if (cmdline_get_u64("nonram", 0)) {
+		reset();
+		__asm__ volatile(FAULT("jmp *%%rbx") : : "b"(NONRAM_PA) : "rax", "memory");
+		check("#UD fetch from a physical address with no RAM", 6, 0, NONRAM_PA, false, 0);
+	}
+
+	rt_pdpt[4] = 0;
+	rt_pml4[0] &= ~(u64)PTE_U;
+	flush();
+	rt_set_exception_hook(NULL);
+	if (failures)
+		rt_fail("%u paging check(s) did not match", failures);
+	rt_pass();
+}
