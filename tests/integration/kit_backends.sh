@@ -21,13 +21,18 @@ if grep -q '^checksum=' "$TMP/$backend-compute.out"; then pass $backend-compute-
 kit $backend-exitstorm exitstorm --cmdline n=2000
 kit $backend-exitstorm-all-ones exitstorm --cmdline "n=100 ones=1"
 kit $backend-exceptions exceptions
-# The software CPU's page walk (reserved bits, SMEP, a fetch from no RAM).
+# The software CPU's page walk (reserved bits, SMEP, a fetch from no RAM)
+# and its user-mode checks.
 # Not on KVM: there the hardware walks, and the nested harness's
 # "hardware" (QEMU 7.2 TCG) reports RSVD faults without the P bit the SDM
 # requires; and KVM cannot fetch from non-RAM (its emulator ends the VM).
 if [ "$backend" = emu ]; then
 	kit emu-paging paging
 	kit emu-paging-nonram paging --mem 32M --cmdline nonram=1
+	# CPL 3: UMIP, the TSS I/O permission bitmap, SYSENTER/SYSEXIT (the
+	# software CPU is GenuineIntel; an AMD host's KVM cannot SYSENTER in
+	# long mode).
+	kit emu-ring3 ring3 --mem 64M
 fi
 kit $backend-timer timer
 kit $backend-smp-1 smp --cpus 1 --cmdline cpus=1

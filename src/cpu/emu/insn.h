@@ -99,10 +99,15 @@ static inline uint64_t pop(struct emu_cpu *c, unsigned size)
 /* insn_io.c: #GP unless CPL <= IOPL (in protected mode); port accesses
  * through the machine's port bus (they may stop the VM: c->slow). */
 void io_check(struct emu_cpu *c);
+/* The same for IN/OUT/INS/OUTS of size bytes at port: the TSS's I/O
+ * permission bitmap decides when CPL > IOPL. */
+void io_port_check(struct emu_cpu *c, uint16_t port, unsigned size);
 uint64_t port_in(struct emu_cpu *c, uint16_t port, unsigned size);
 void port_out(struct emu_cpu *c, uint16_t port, unsigned size, uint64_t v);
 
 /* insn_system.c: #GP(0) unless CPL 0. */
 void need_cpl0(struct emu_cpu *c);
+/* insn_system.c: #GP(0) for SGDT/SIDT/SLDT/STR/SMSW above CPL 0 with CR4.UMIP. */
+void umip_check(struct emu_cpu *c);
 
 #endif

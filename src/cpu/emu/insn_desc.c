@@ -66,6 +66,7 @@ void h_dt(struct emu_cpu *c, const struct dinsn *d)
 		t->limit = limit;
 		t->base = base;
 	} else {
+		umip_check(c);
 		lin_write(c, lin, 2, t->limit);
 		lin_write(c, lin + 2, c->cmode == 8 ? 8 : 4, t->base);
 	}
@@ -83,11 +84,13 @@ void h_lldt(struct emu_cpu *c, const struct dinsn *d)
 
 void h_str(struct emu_cpu *c, const struct dinsn *d)
 {
+	umip_check(c);
 	opw(c, d, 0, c->tr.sel);
 }
 
 void h_sldt(struct emu_cpu *c, const struct dinsn *d)
 {
+	umip_check(c);
 	opw(c, d, 0, c->ldtr.sel);
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Port I/O: IN and OUT (INS and OUTS are string rows, insn_string.c), the
- * IOPL check they share with CLI/STI, and the accesses to the machine's
- * port bus. No I/O permission bitmap: CPL > IOPL is #GP.
+ * IOPL check they share with CLI/STI, the TSS's I/O permission bitmap,
+ * and the accesses to the machine's port bus.
  */
 #include "core/ratelimit.h"
 #include "cpu/emu/insn.h"
@@ -10,6 +10,26 @@
 void io_check(struct emu_cpu *c)
 {
 	if ((c->cr0 & CR0_PE) && c->cpl > (int)((c->flags & F_IOPL) >> 12))
+		emu_raise_gp(c, 0);
+}
+
+/* SDM vol. 1, 19.5: with CPL > IOPL in protected mode, the accessed
+ * ports' bits in the TSS's I/O permission bitmap must all be clear. The
+ * bitmap starts at the 16-bit offset at TSS+0x66; the CPU reads the two
+ * bytes holding the first port's bit, and both must lie within the TSS
+ * limit. Anything else (no 32/64-bit TSS, a short one) is #GP(0). */
+void io_port_check(struct emu_cpu *c, uint16_t port, unsigned size)
+{
+	if (!(c->cr0 & CR0_PE) || c->cpl <= (int)((c->flags & F_IOPL) >> 12))
+		return;
+	unsigned type = c->tr.attr & 0xf; /* 9/11: available/busy 32/64-bit TSS */
+	if ((type != 9 && type != 11) || c->tr.limit < 0x67)
+		emu_raise_gp(c, 0);
+	uint32_t off = (uint32_t)lin_read_sys(c, c->tr.base + 0x66, 2) + port / 8u;
+	if (off + 1 > c->tr.limit)
+		emu_raise_gp(c, 0);
+	uint32_t bits = (uint32_t)lin_read_sys(c, c->tr.base + off, 2);
+	if (bits & (((1u << size) - 1) << (port & 7)))
 		emu_raise_gp(c, 0);
 }
 
@@ -33,14 +53,14 @@ void port_out(struct emu_cpu *c, uint16_t port, unsigned size, uint64_t v)
 
 void h_in(struct emu_cpu *c, const struct dinsn *d)
 {
-	io_check(c);
 	uint16_t port = d->op[1].kind == DOP_IMM ? (uint16_t)(d->imm & 0xff) : (uint16_t)c->r[R_DX];
+	io_port_check(c, port, d->op[0].size);
 	set_reg(c, R_AX, d->op[0].size, port_in(c, port, d->op[0].size));
 }
 
 void h_out(struct emu_cpu *c, const struct dinsn *d)
 {
-	io_check(c);
 	uint16_t port = d->op[0].kind == DOP_IMM ? (uint16_t)(d->imm & 0xff) : (uint16_t)c->r[R_DX];
+	io_port_check(c, port, d->op[1].size);
 	port_out(c, port, d->op[1].size, c->r[R_AX]);
 }

@@ -142,7 +142,7 @@ static bool do_string(struct emu_cpu *c, const struct dinsn *d)
 	bool io = s.kind == SK_INS || s.kind == SK_OUTS;
 	uint64_t amsk = s.amsk;
 	if (io)
-		io_check(c);
+		io_port_check(c, (uint16_t)c->r[R_DX], s.size);
 	for (unsigned iter = 0;; iter++) {
 		uint64_t cnt = c->r[R_CX] & amsk;
 		if (rep && !cnt)

@@ -91,8 +91,15 @@ void h_wrmsr(struct emu_cpu *c, const struct dinsn *d)
 		emu_raise_gp(c, 0);
 }
 
+void umip_check(struct emu_cpu *c)
+{
+	if ((c->cr4 & CR4_UMIP) && c->cpl > 0)
+		emu_raise_gp(c, 0);
+}
+
 void h_smsw(struct emu_cpu *c, const struct dinsn *d)
 {
+	umip_check(c);
 	opw(c, d, 0, c->cr0 & szmask(d->op[0].size));
 }
 
@@ -140,6 +147,17 @@ void h_syscall(struct emu_cpu *c, const struct dinsn *d)
 void h_sysret(struct emu_cpu *c, const struct dinsn *d)
 {
 	emu_sysret(c, d->osize);
+}
+
+void h_sysenter(struct emu_cpu *c, const struct dinsn *d)
+{
+	(void)d;
+	emu_sysenter(c);
+}
+
+void h_sysexit(struct emu_cpu *c, const struct dinsn *d)
+{
+	emu_sysexit(c, d->osize);
 }
 
 /* IRET IRETD IRETQ */

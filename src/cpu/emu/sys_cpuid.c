@@ -162,8 +162,8 @@ void emu_cpuid(struct emu_cpu *c)
 	case 1:
 		a = 0x00000663; /* family 6, model 6, stepping 3 */
 		b = (c->apic.id << 24) | ((uint32_t)c->vm->ncpus << 16) | (8 << 8);
-		/* platform: PSE, PAE, PGE */
-		d = (1u << 3) | (1u << 6) | (1u << 13);
+		/* platform: PSE, PAE, SEP (SYSENTER/SYSEXIT), PGE */
+		d = (1u << 3) | (1u << 6) | (1u << 11) | (1u << 13);
 		if (c->cr4 & CR4_OSXSAVE)
 			cc |= 1u << 27; /* OSXSAVE */
 		if (c->apic.apic_base & 0x800)
@@ -198,8 +198,10 @@ void emu_cpuid(struct emu_cpu *c)
 		/* Subleaf 0: TSC_ADJUST. With the invariant TSC below, Linux
 		 * trusts the TSC without a clocksource watchdog (it has no
 		 * HPET or PM timer here to watch it with, only jiffies). */
-		if (sub == 0)
+		if (sub == 0) {
 			b = (1u << 1) | (1u << 7); /* TSC_ADJUST, SMEP (mmu.c) */
+			cc = 1u << 2;		   /* UMIP (insn_desc.c, h_smsw) */
+		}
 		break;
 	case 0xd: emu_xsave_cpuid(c, sub, &a, &b, &cc, &d); break;
 	case 0xb: {

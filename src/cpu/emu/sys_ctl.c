@@ -127,8 +127,8 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
 		if ((c->efer & EFER_LMA) && !(v & CR4_PAE))
 			emu_raise_gp(c, 0);
 		/* Only the bits we model: VME/PVI/TSD/DE/PSE/PAE/MCE/PGE/PCE/OSFXSR/OSXMMEXCPT,
-		 * SMEP, and FSGSBASE and OSXSAVE where the CPU model has them. */
-		if (v & ~(0x7ffULL | CR4_SMEP |
+		 * UMIP, SMEP, and FSGSBASE and OSXSAVE where the CPU model has them. */
+		if (v & ~(0x7ffULL | CR4_UMIP | CR4_SMEP |
 			  (cpu_has(&c->vm->features, CPUF_FSGSBASE) ? CR4_FSGSBASE : 0) |
 			  (cpu_has(&c->vm->features, CPUF_XSAVE) ? CR4_OSXSAVE : 0)))
 			emu_raise_gp(c, 0);

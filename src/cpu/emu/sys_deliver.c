@@ -238,6 +238,47 @@ void emu_syscall(struct emu_cpu *c)
 	c->next_rip = c->cmode == 8 ? c->lstar : (uint32_t)c->cstar;
 }
 
+void emu_sysenter(struct emu_cpu *c)
+{
+	uint16_t sel = (uint16_t)c->sysenter_cs & 0xfffc;
+	if (!(c->cr0 & CR0_PE) || sel == 0)
+		emu_raise_gp(c, 0);
+	bool ia32e = c->efer & EFER_LMA;
+	emu_flags(c);
+	c->flags &= ~(uint64_t)(F_VM | F_IF | F_RF);
+	/* Flat ring-0 code (64-bit in IA-32e mode) and stack, whatever the
+	 * GDT holds at those selectors. */
+	set_seg(&c->seg[SEG_CS], sel, 0, 0xffffffff, ia32e ? 0xa09b : 0xc09b);
+	set_seg(&c->seg[SEG_SS], (uint16_t)(sel + 8), 0, 0xffffffff, 0xc093);
+	c->cpl = 0;
+	emu_update_mode(c);
+	c->r[R_SP] = ia32e ? c->sysenter_esp : (uint32_t)c->sysenter_esp;
+	c->next_rip = ia32e ? c->sysenter_eip : (uint32_t)c->sysenter_eip;
+}
+
+void emu_sysexit(struct emu_cpu *c, int osize)
+{
+	uint16_t base = (uint16_t)c->sysenter_cs & 0xfffc;
+	if (!(c->cr0 & CR0_PE) || base == 0 || c->cpl != 0)
+		emu_raise_gp(c, 0);
+	if (osize == 8) {
+		if (!canonical(c->r[R_DX]) || !canonical(c->r[R_CX]))
+			emu_raise_gp(c, 0);
+		set_seg(&c->seg[SEG_CS], (uint16_t)((base + 32) | 3), 0, 0xffffffff, 0xa0fb);
+		set_seg(&c->seg[SEG_SS], (uint16_t)((base + 40) | 3), 0, 0xffffffff, 0xc0f3);
+		c->r[R_SP] = c->r[R_CX];
+		c->next_rip = c->r[R_DX];
+	} else {
+		set_seg(&c->seg[SEG_CS], (uint16_t)((base + 16) | 3), 0, 0xffffffff, 0xc0fb);
+		set_seg(&c->seg[SEG_SS], (uint16_t)((base + 24) | 3), 0, 0xffffffff, 0xc0f3);
+		c->r[R_SP] = (uint32_t)c->r[R_CX];
+		c->next_rip = (uint32_t)c->r[R_DX];
+	}
+	c->cpl = 3;
+	emu_poke(c);
+	emu_update_mode(c);
+}
+
 void emu_sysret(struct emu_cpu *c, int osize)
 {
 	if (!(c->efer & EFER_SCE) || c->cmode != 8)
