@@ -148,6 +148,13 @@ void kmain(void)
 		__asm__ volatile(FAULT("jmp *%%rbx") : : "b"(USER_VA) : "rax", "memory");
 		check("#PF SMEP: supervisor jump into a user page", 14, ERR_P | ERR_ID, USER_VA, true,
 		      USER_VA);
+		/* Again with the page's translation cached by a data read (the
+		 * TLB holds it as user + executable). */
+		(void)*(volatile u8 *)USER_VA;
+		reset();
+		__asm__ volatile(FAULT("jmp *%%rbx") : : "b"(USER_VA) : "rax", "memory");
+		check("#PF SMEP, the user page's translation cached", 14, ERR_P | ERR_ID, USER_VA,
+		      true, USER_VA);
 		write_cr4(read_cr4() & ~CR4_SMEP);
 		((void (*)(void))USER_VA)();
 		kprintf("ok  : the same call after SMEP is cleared returned\n");

@@ -81,16 +81,21 @@ static inline const struct dblock *emu_block(struct emu_cpu *c, const struct dbl
 	uint64_t lin = c->seg[SEG_CS].base + c->rip;
 	if (c->cmode != 8)
 		lin &= 0xffffffffULL;
-	if (c->fetch_vpn != (lin >> 12) + 1) {
+	/* SMEP: a user code page cached (or in the TLB) is not a supervisor
+	 * one; emu_fetch_page walks and faults. */
+	if (c->fetch_vpn != (lin >> 12) + 1 ||
+	    __builtin_expect(c->fetch_user && c->cpl != 3 && (c->cr4 & CR4_SMEP), 0)) {
 		/* A new code page: take its translation from the TLB if it is
 		 * there with execute (and, at CPL 3, user) permission. */
 		const struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
 		uint32_t need = c->cpl == 3 ? (TLB_X | TLB_U) : TLB_X;
-		if (e->vpn != (lin >> 12) + 1 || !e->host || (e->perm & need) != need)
+		if (e->vpn != (lin >> 12) + 1 || !e->host || (e->perm & need) != need ||
+		    (c->cpl != 3 && (e->perm & TLB_U) && (c->cr4 & CR4_SMEP)))
 			return emu_block_build(c);
 		c->fetch_vpn = (lin >> 12) + 1;
 		c->fetch_host = e->host;
 		c->fetch_gpa = e->gpa;
+		c->fetch_user = (e->perm & TLB_U) != 0;
 	}
 	{
 		uint64_t gpa = c->fetch_gpa | (lin & 0xfff);
