@@ -138,6 +138,26 @@ void kmain(void)
 	test_pd[1] = 0;
 	flush();
 
+	/* INVLPG of one address in a 2 MiB page drops the whole page's
+	 * translation: two of its 4 KiB granules are read, the PDE moves to
+	 * other memory, one INVLPG at the page's start, and the other
+	 * granule reads the new memory. */
+	*(volatile u64 *)(BIG_PA + 0x1000) = 0x1111;
+	*(volatile u64 *)(BIG_PA + 0x200000 + 0x1000) = 0x2222;
+	test_pd[1] = BIG_PA | PTE_P | PTE_W | PTE_PS;
+	flush();
+	u64 before = *(volatile u64 *)BIG_VA + *(volatile u64 *)(BIG_VA + 0x1000);
+	test_pd[1] = (BIG_PA + 0x200000) | PTE_P | PTE_W | PTE_PS;
+	__asm__ volatile("invlpg (%0)" : : "r"(BIG_VA) : "memory");
+	u64 after = *(volatile u64 *)(BIG_VA + 0x1000);
+	bool ok = before == 0x1111 && after == 0x2222;
+	kprintf("%s: INVLPG drops a whole 2 MiB page (read 0x%lx after the PDE moved, want 0x2222)\n",
+		ok ? "ok  " : "BAD ", after);
+	if (!ok)
+		failures++;
+	test_pd[1] = 0;
+	flush();
+
 	/* Without SMEP a supervisor call into the user page runs it. */
 	write_cr4(read_cr4() & ~CR4_SMEP);
 	((void (*)(void))USER_VA)();

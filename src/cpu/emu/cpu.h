@@ -170,10 +170,11 @@ static inline int64_t sext(uint64_t v, unsigned size)
 #define TLB_UW	 0x8 /* user-writable */
 
 struct tlb_entry {
-	uint64_t vpn;  /* linear page number + 1; 0 = invalid */
-	uint8_t *host; /* host address of the page, NULL for MMIO */
-	uint64_t gpa;  /* guest-physical page address */
-	uint32_t perm; /* TLB_* */
+	uint64_t vpn;	     /* linear page number + 1; 0 = invalid */
+	uint8_t *host;	     /* host address of the page, NULL for MMIO */
+	uint64_t gpa;	     /* guest-physical page address */
+	uint32_t perm;	     /* TLB_* */
+	uint32_t page_shift; /* the guest page it is a 4 KiB granule of: 12, 21, 22, 30 */
 };
 
 /* ---- Interrupt controllers' registers (chip_*.h) ------------------------ */
@@ -291,6 +292,7 @@ struct emu_cpu {
 	bool pending_has_err;
 
 	struct tlb_entry tlb[TLB_SIZE];
+	bool tlb_large;	    /* an entry may come from a page larger than 4 KiB */
 	uint64_t fetch_vpn; /* cached code page: linear vpn+1, 0 = none */
 	uint8_t *fetch_host;
 	uint64_t fetch_gpa;

@@ -45,14 +45,26 @@ void tlb_flush(struct emu_cpu *c)
 {
 	for (int i = 0; i < TLB_SIZE; i++)
 		c->tlb[i].vpn = 0;
+	c->tlb_large = false;
 	c->fetch_vpn = 0;
 }
 
+/* INVLPG: the entry for lin, and, since a large page is cached as one
+ * entry per 4 KiB granule touched, every entry of a large page that
+ * contains lin (the SDM invalidates the whole page's translation). */
 void tlb_flush_page(struct emu_cpu *c, uint64_t lin)
 {
 	struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
 	if (e->vpn == (lin >> 12) + 1)
 		e->vpn = 0;
+	if (c->tlb_large) {
+		for (int i = 0; i < TLB_SIZE; i++) {
+			struct tlb_entry *t = &c->tlb[i];
+			if (t->vpn && t->page_shift > 12 &&
+			    (((t->vpn - 1) << 12) ^ lin) >> t->page_shift == 0)
+				t->vpn = 0;
+		}
+	}
 	c->fetch_vpn = 0;
 }
 
@@ -80,6 +92,7 @@ static void set_bits32(void *p, uint32_t bits)
 
 struct walk {
 	uint64_t gpa_page;
+	unsigned shift; /* the leaf's page size */
 	bool rw, us, nx, dirty;
 };
 
@@ -121,6 +134,7 @@ static bool do_walk(struct emu_cpu *c, uint64_t lin, int acc, bool user, struct 
 			w->dirty = (e & PTE_D) || acc == 1;
 			uint64_t base = (e & 0xffc00000ULL) | ((uint64_t)(e >> 13) & 0xff) << 32;
 			w->gpa_page = base | (l & 0x3ff000);
+			w->shift = 22;
 			goto check;
 		}
 		if (!(e & PTE_A))
@@ -137,6 +151,7 @@ static bool do_walk(struct emu_cpu *c, uint64_t lin, int acc, bool user, struct 
 			set_bits32(pte, set);
 		w->dirty = (e & PTE_D) || acc == 1;
 		w->gpa_page = e & 0xfffff000ULL;
+		w->shift = 12;
 		goto check;
 	}
 
@@ -183,6 +198,7 @@ static bool do_walk(struct emu_cpu *c, uint64_t lin, int acc, bool user, struct 
 			w->dirty = (e & PTE_D) || acc == 1;
 			uint64_t mask = (1ULL << shift) - 1;
 			w->gpa_page = ((e & ADDR_MASK & ~mask) | (lin & mask)) & ~0xfffULL;
+			w->shift = (unsigned)shift;
 			goto check;
 		}
 		if (!(e & PTE_A))
@@ -224,7 +240,7 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 	if ((c->efer & EFER_LMA) && (uint64_t)((int64_t)(lin << 16) >> 16) != lin)
 		emu_raise_gp(c, 0); /* non-canonical */
 	uint64_t gpa_page;
-	uint32_t perm;
+	uint32_t perm, shift = 12;
 	if (!c->paging) {
 		gpa_page = lin & ~0xfffULL;
 		if (c->cmode != 8)
@@ -236,6 +252,9 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 		if (!do_walk(c, lin, acc, user, &w, &err))
 			page_fault(c, lin, err);
 		gpa_page = w.gpa_page;
+		shift = w.shift;
+		if (shift > 12)
+			c->tlb_large = true;
 		perm = 0;
 		if (w.dirty && (w.rw || !(c->cr0 & CR0_WP)))
 			perm |= TLB_W;
@@ -249,6 +268,7 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 	e->vpn = vpn + 1;
 	e->gpa = gpa_page;
 	e->perm = perm;
+	e->page_shift = shift;
 	e->host = gm_ptr(&c->m->mem, gpa_page, 4096);
 	return e;
 }
