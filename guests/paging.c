@@ -22,6 +22,7 @@
 #define BIG_VA	   (TEST_VA + 0x200000)	  /* 2 MiB page, bit 13 set */
 #define NONRAM_PA  0x10000000ull	  /* 256 MiB: above --mem 32M */
 #define CR4_SMEP   (1ull << 20)
+#define CR4_PCIDE  (1ull << 17)
 #define ERR_P	   0x1
 #define ERR_W	   0x2
 #define ERR_RSVD   0x8
@@ -92,6 +93,82 @@ static void flush(void)
 	write_cr3(read_cr3());
 }
 
+static void invpcid(u64 type, u64 pcid, u64 addr)
+{
+	struct {
+		u64 pcid, addr;
+	} desc = {pcid, addr};
+	__asm__ volatile("invpcid %0, %1" : : "m"(desc), "r"(type) : "memory");
+}
+
+/* Maps TEST_VA's first page to page (PTE 0), without any flush. */
+static volatile u64 *remap(u64 *page)
+{
+	test_pt[0] = (u64)(uintptr_t)page | PTE_P | PTE_W;
+	return (volatile u64 *)TEST_VA;
+}
+
+static u64 page_a[512] __attribute__((aligned(4096)));
+static u64 page_b[512] __attribute__((aligned(4096)));
+
+/* PCIDs: CR4.PCIDE needs PCID 0 current; CR3 bit 63 is not stored;
+ * INVPCID's checks; and each INVPCID type drops a translation that was
+ * changed in the page tables (the TLB may drop more, never less). */
+static void pcid_checks(void)
+{
+	u64 cr3 = read_cr3(), cr4 = read_cr4();
+	page_a[0] = 0xaaaa;
+	page_b[0] = 0xbbbb;
+
+	write_cr3(cr3 | 1);
+	reset();
+	__asm__ volatile(FAULT("mov %%rbx, %%cr4") : : "b"(cr4 | CR4_PCIDE) : "rax", "memory");
+	check("#GP setting CR4.PCIDE with PCID 1 current", 13, 0, fault_rip, false, 0);
+	write_cr3(cr3);
+	write_cr4(cr4 | CR4_PCIDE);
+	write_cr3(cr3 | 5 | (1ull << 63));
+	u64 got = read_cr3();
+	bool ok = got == (cr3 | 5);
+	kprintf("%s: PCID 5 with CR3 bit 63: CR3 reads 0x%lx (want 0x%lx)\n", ok ? "ok  " : "BAD ", got,
+		cr3 | 5);
+	if (!ok)
+		failures++;
+
+	reset();
+	__asm__ volatile(ARM "2: invpcid (%%rbx), %%rcx\n1:\n\t"
+			 : : "b"(&(u64[2]){0, 0}), "c"(4ull) : "rax", "memory");
+	check("#GP INVPCID type 4", 13, 0, fault_rip, false, 0);
+	reset();
+	__asm__ volatile(ARM "2: invpcid (%%rbx), %%rcx\n1:\n\t"
+			 : : "b"(&(u64[2]){1ull << 12, 0}), "c"(1ull) : "rax", "memory");
+	check("#GP INVPCID descriptor bit 12", 13, 0, fault_rip, false, 0);
+	reset();
+	__asm__ volatile(ARM "2: invpcid (%%rbx), %%rcx\n1:\n\t"
+			 : : "b"(&(u64[2]){5, 1ull << 63}), "c"(0ull) : "rax", "memory");
+	check("#GP INVPCID type 0, non-canonical address", 13, 0, fault_rip, false, 0);
+
+	static const char *const names[4] = {"address", "single context", "all with globals",
+					     "all but globals"};
+	for (u64 type = 0; type < 4; type++) {
+		volatile u64 *p = remap(page_a);
+		__asm__ volatile("invlpg (%0)" : : "r"(TEST_VA) : "memory");
+		u64 v1 = *p;
+		remap(page_b);
+		invpcid(type, 5, TEST_VA);
+		u64 v2 = *p;
+		ok = v1 == 0xaaaa && v2 == 0xbbbb;
+		kprintf("%s: INVPCID type %lu (%s) drops the old translation (read 0x%lx then 0x%lx)\n",
+			ok ? "ok  " : "BAD ", type, names[type], v1, v2);
+		if (!ok)
+			failures++;
+	}
+	test_pt[0] = 0;
+	write_cr3(cr3 | 5);
+	write_cr3(cr3 | 0);
+	write_cr4(cr4);
+	flush();
+}
+
 void kmain(void)
 {
 	u32 a, b, c, d;
@@ -99,6 +176,9 @@ void kmain(void)
 	unsigned maxphy = a & 0xff;
 	cpuid(7, 0, &a, &b, &c, &d);
 	bool smep = (b >> 7) & 1;
+	bool pcid = (b >> 10) & 1; /* INVPCID ... */
+	cpuid(1, 0, &a, &b, &c, &d);
+	pcid = pcid && ((c >> 17) & 1); /* ... and PCID */
 	kprintf("paging: MAXPHYADDR %u, SMEP %s\n", maxphy, smep ? "offered" : "not offered");
 	rt_set_exception_hook(hook);
 
@@ -179,6 +259,11 @@ void kmain(void)
 		((void (*)(void))USER_VA)();
 		kprintf("ok  : the same call after SMEP is cleared returned\n");
 	}
+
+	if (pcid)
+		pcid_checks();
+	else
+		kprintf("skip: PCID/INVPCID not offered\n");
 
 	if (cmdline_get_u64("nonram", 0)) {
 		reset();

@@ -109,6 +109,7 @@ enum {
 #define CR4_FSGSBASE   0x10000
 #define CR4_SMEP       0x100000
 #define CR4_UMIP       0x800
+#define CR4_PCIDE      0x20000
 /* Physical-address width CPUID reports (leaf 0x80000008); page-table
  * entries with address bits at or above it set are reserved (#PF RSVD). */
 #define EMU_MAXPHYADDR 40

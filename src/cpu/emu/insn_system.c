@@ -123,6 +123,29 @@ void h_invlpg(struct emu_cpu *c, const struct dinsn *d)
 	tlb_flush_page(c, mem_lin(c, d));
 }
 
+/* INVPCID: type in the register, a 16-byte descriptor (PCID in bits
+ * 11:0, the rest of the first quadword reserved; a linear address) in
+ * memory. Checks as the SDM gives them; the TLB is not tagged with PCIDs,
+ * so type 0 drops the address's translations and the others drop all. */
+void h_invpcid(struct emu_cpu *c, const struct dinsn *d)
+{
+	need_cpl0(c);
+	uint64_t type = opr(c, d, 0);
+	uint64_t lin = mem_lin(c, d);
+	uint64_t desc = lin_read(c, lin, 8), addr = lin_read(c, lin + 8, 8);
+	if (type > 3 || (desc >> 12))
+		emu_raise_gp(c, 0);
+	if (type <= 1 && !(c->cr4 & CR4_PCIDE) && (desc & 0xfff))
+		emu_raise_gp(c, 0);
+	if (type == 0) {
+		if ((uint64_t)((int64_t)(addr << 16) >> 16) != addr) /* non-canonical */
+			emu_raise_gp(c, 0);
+		tlb_flush_page(c, addr);
+	} else {
+		tlb_flush(c);
+	}
+}
+
 /* WBINVD INVD: no caches to write back or drop */
 void h_wbinvd(struct emu_cpu *c, const struct dinsn *d)
 {

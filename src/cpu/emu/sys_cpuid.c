@@ -164,6 +164,7 @@ void emu_cpuid(struct emu_cpu *c)
 		b = (c->apic.id << 24) | ((uint32_t)c->vm->ncpus << 16) | (8 << 8);
 		/* platform: PSE, PAE, SEP (SYSENTER/SYSEXIT), PGE */
 		d = (1u << 3) | (1u << 6) | (1u << 11) | (1u << 13);
+		cc |= 1u << 17; /* PCID (sys_ctl.c: CR4.PCIDE, CR3) */
 		if (c->cr4 & CR4_OSXSAVE)
 			cc |= 1u << 27; /* OSXSAVE */
 		if (c->apic.apic_base & 0x800)
@@ -199,8 +200,9 @@ void emu_cpuid(struct emu_cpu *c)
 		 * trusts the TSC without a clocksource watchdog (it has no
 		 * HPET or PM timer here to watch it with, only jiffies). */
 		if (sub == 0) {
-			b = (1u << 1) | (1u << 7); /* TSC_ADJUST, SMEP (mmu.c) */
-			cc = 1u << 2;		   /* UMIP (insn_desc.c, h_smsw) */
+			/* TSC_ADJUST, SMEP (mmu.c), INVPCID (insn_system.c) */
+			b = (1u << 1) | (1u << 7) | (1u << 10);
+			cc = 1u << 2; /* UMIP (insn_desc.c, h_smsw) */
 		}
 		break;
 	case 0xd: emu_xsave_cpuid(c, sub, &a, &b, &cc, &d); break;

@@ -110,7 +110,7 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
 			c->efer |= EFER_LMA;
 		}
 		if (!(v & CR0_PG) && (c->cr0 & CR0_PG)) {
-			if (c->cmode == 8)
+			if (c->cmode == 8 || (c->cr4 & CR4_PCIDE))
 				emu_raise_gp(c, 0);
 			c->efer &= ~(uint64_t)EFER_LMA;
 		}
@@ -120,15 +120,26 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
 		return;
 	case 2: c->cr2 = v; return;
 	case 3:
+		/* With CR4.PCIDE, bits 11:0 are the PCID and bit 63 asks to keep
+		 * that PCID's translations; it is not stored. The TLB is not
+		 * tagged with PCIDs, so every CR3 write flushes it (always
+		 * allowed: the SDM lets any translation be dropped at any time). */
+		if (c->cr4 & CR4_PCIDE)
+			v &= ~(1ULL << 63);
 		c->cr3 = v;
 		tlb_flush(c);
 		return;
 	case 4:
 		if ((c->efer & EFER_LMA) && !(v & CR4_PAE))
 			emu_raise_gp(c, 0);
+		/* PCIDs exist only in IA-32e mode, and turning them on needs
+		 * PCID 0 current. */
+		if ((v & CR4_PCIDE) && !(c->cr4 & CR4_PCIDE) &&
+		    (!(c->efer & EFER_LMA) || (c->cr3 & 0xfff)))
+			emu_raise_gp(c, 0);
 		/* Only the bits we model: VME/PVI/TSD/DE/PSE/PAE/MCE/PGE/PCE/OSFXSR/OSXMMEXCPT,
-		 * UMIP, SMEP, and FSGSBASE and OSXSAVE where the CPU model has them. */
-		if (v & ~(0x7ffULL | CR4_UMIP | CR4_SMEP |
+		 * UMIP, PCIDE, SMEP, and FSGSBASE and OSXSAVE where the CPU model has them. */
+		if (v & ~(0x7ffULL | CR4_UMIP | CR4_PCIDE | CR4_SMEP |
 			  (cpu_has(&c->vm->features, CPUF_FSGSBASE) ? CR4_FSGSBASE : 0) |
 			  (cpu_has(&c->vm->features, CPUF_XSAVE) ? CR4_OSXSAVE : 0)))
 			emu_raise_gp(c, 0);
