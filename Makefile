@@ -180,8 +180,17 @@ $(FUZZ_BUILD)/fuzz_vmstate: tests/fuzz/fuzz_vmstate.c $(LIB_SRCS) $(wildcard src
 		-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ tests/fuzz/fuzz_vmstate.c $(LIB_SRCS) $(LDLIBS)
+# The live-migration receiver: stream framing, page runs, the state's frame.
+$(FUZZ_BUILD)/fuzz_migrate: tests/fuzz/fuzz_migrate.c $(LIB_SRCS) $(wildcard src/*/*.h src/*/*/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) -std=gnu17 -g -O1 -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
+		-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ tests/fuzz/fuzz_migrate.c $(LIB_SRCS) $(LDLIBS)
 FUZZ_NETNS := $(shell unshare -n true 2>/dev/null && echo unshare -n)
-fuzz: $(FUZZ_BUILD)/fuzz_virtio $(FUZZ_BUILD)/fuzz_api $(FUZZ_BUILD)/fuzz_vmstate
+fuzz: $(FUZZ_BUILD)/fuzz_virtio $(FUZZ_BUILD)/fuzz_api $(FUZZ_BUILD)/fuzz_vmstate \
+		$(FUZZ_BUILD)/fuzz_migrate
 	@rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus
 	python3 tests/fuzz/make_seeds.py $(FUZZ_BUILD)/corpus
 	$(FUZZ_BUILD)/fuzz_virtio -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_MAX_SECONDS) -seed=1 \
@@ -197,6 +206,11 @@ fuzz: $(FUZZ_BUILD)/fuzz_virtio $(FUZZ_BUILD)/fuzz_api $(FUZZ_BUILD)/fuzz_vmstat
 	$(FUZZ_BUILD)/fuzz_vmstate -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_MAX_SECONDS) -seed=1 \
 		-max_len=16384 -close_fd_mask=2 -artifact_prefix=$(FUZZ_BUILD)/ \
 		$(FUZZ_BUILD)/vmstate-corpus
+	@rm -rf $(FUZZ_BUILD)/migrate-corpus
+	python3 tests/fuzz/make_migrate_seeds.py $(FUZZ_BUILD)/migrate-corpus
+	$(FUZZ_BUILD)/fuzz_migrate -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_MAX_SECONDS) -seed=1 \
+		-max_len=65536 -close_fd_mask=2 -artifact_prefix=$(FUZZ_BUILD)/ \
+		$(FUZZ_BUILD)/migrate-corpus
 
 format:
 	clang-format -i $(wildcard src/*/*.[ch] src/*/*/*.[ch] tests/unit/*.[ch])

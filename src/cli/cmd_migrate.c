@@ -9,7 +9,8 @@
  * guest runs on in the source; 2: bad input or a refusal.
  *
  * `vmon migrate --cancel ID`: stops a running migration (PUT
- * /migrate/cancel); the VM runs on where it was.
+ * /migrate/cancel) and waits until it has; the VM runs on where it was
+ * (status 0).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -51,8 +52,9 @@ static long long field(json_t *o, const char *k)
 	return json_integer_value(json_object_get(o, k));
 }
 
-/* Follows GET /migrate until the migration ends; returns the status. */
-static int follow(const struct reg_entry *e)
+/* Follows GET /migrate until the migration ends; returns the status
+ * (for --cancel, 0 once it is cancelled). */
+static int follow(const struct reg_entry *e, bool cancel)
 {
 	long long last_round = -1;
 	char last_state[32] = "";
@@ -93,6 +95,9 @@ static int follow(const struct reg_entry *e)
 			       field(o, "round"), field(o, "pages_sent"),
 			       field(o, "bytes_sent") >> 20, field(o, "downtime_ms"),
 			       field(o, "total_ms"));
+			done = 0;
+		} else if (cancel && strcmp(last_state, "cancelled") == 0) {
+			printf("cancelled: VM %s runs on\n", e->id);
 			done = 0;
 		} else if (strcmp(last_state, "failed") == 0 ||
 			   strcmp(last_state, "cancelled") == 0) {
@@ -158,7 +163,7 @@ int cmd_migrate(int argc, char **argv)
 			die_status(VMON_EXIT_VM_ERROR, "VM %s does not answer: %s", id, err.msg);
 		if (r.status != 204)
 			die_status(VMON_EXIT_USAGE, "VM %s: %s", id, r.fault[0] ? r.fault : r.body);
-		return follow(&e);
+		return follow(&e, true);
 	}
 	json_t *body = json_pack("{s:s, s:b}", "destination_url", to, "insecure", insecure);
 	if (body && has_downtime)
@@ -175,5 +180,5 @@ int cmd_migrate(int argc, char **argv)
 		die_status(VMON_EXIT_VM_ERROR, "VM %s does not answer: %s", id, err.msg);
 	if (r.status != 204)
 		die_status(VMON_EXIT_USAGE, "VM %s: %s", id, r.fault[0] ? r.fault : r.body);
-	return follow(&e);
+	return follow(&e, false);
 }
