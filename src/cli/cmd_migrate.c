@@ -63,15 +63,15 @@ static int follow(const struct reg_entry *e, bool cancel)
 		struct vmon_error err = {{0}};
 		if (client_request(e->api_sock, "GET", "/migrate", NULL, 5000, &r, &err) < 0 ||
 		    r.status != 200) {
-			/* The source ends its VM once the target runs it. */
-			if (strcmp(last_state, "device") == 0 ||
-			    strcmp(last_state, "completed") == 0) {
-				printf("migrated: the target runs VM %s; its source has exited\n",
-				       e->id);
-				return 0;
-			}
-			fprintf(stderr, "vmon: VM %s stopped answering during the migration: %s\n",
-				e->id, err.msg[0] ? err.msg : r.fault);
+			/* The source waits for this loop to see "completed"
+			 * before it ends (vm_migrate.c): gone before that, it
+			 * ended for another reason, or took too long. */
+			fprintf(stderr,
+				"vmon: VM %s stopped answering during the migration (last state "
+				"%s): "
+				"%s\n",
+				e->id, last_state[0] ? last_state : "unknown",
+				err.msg[0] ? err.msg : r.fault);
 			return 1;
 		}
 		json_t *o = json_loads(r.body, 0, NULL);

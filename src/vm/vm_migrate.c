@@ -38,6 +38,7 @@
 
 #define DEFAULT_DOWNTIME_MS 300
 #define MAX_ROUNDS	    30 /* then stop-and-copy whatever is left */
+#define SEEN_WAIT_S	    10 /* for a follower to read "completed" */
 
 struct vm_migration {
 	struct vm *vm;
@@ -48,6 +49,10 @@ struct vm_migration {
 	int fd;
 	atomic_bool cancel;
 	bool running; /* the thread has not finished */
+	/* Whoever follows GET /migrate should see "completed" before this
+	 * VM ends and its API with it (lock). */
+	pthread_cond_t seen_cond;
+	bool seen;
 	/* The thread's own */
 	uint64_t *bitmap;
 	uint64_t words, npages;
@@ -345,6 +350,17 @@ static void *migrate_thread(void *arg)
 	mg->st.total_ms = now_ms() - mg->t_start;
 	mg->st.remaining_pages = 0;
 	struct vm_migrate_status s = mg->st;
+	/* The client following the migration (vmon migrate polls GET
+	 * /migrate every 100 ms) gets to read the outcome before the API
+	 * goes away with the VM: the VM ends once a GET has seen
+	 * "completed", or SEEN_WAIT_S after. The guest already runs on the
+	 * target; this one stays paused meanwhile. */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += SEEN_WAIT_S;
+	while (!mg->seen && !atomic_load(&mg->cancel) &&
+	       pthread_cond_timedwait(&mg->seen_cond, &mg->lock, &until) == 0)
+		;
 	mg->running = false;
 	pthread_mutex_unlock(&mg->lock);
 	fprintf(stderr,
@@ -410,6 +426,7 @@ int vm_migrate_start(struct vm *vm, const struct vm_migrate_params *p, struct vm
 		if (!mg)
 			return err_setf(err, "out of memory");
 		pthread_mutex_init(&mg->lock, NULL);
+		pthread_cond_init(&mg->seen_cond, NULL);
 		mg->fd = -1;
 		mg->vm = vm;
 		*slot = mg;
@@ -429,6 +446,7 @@ int vm_migrate_start(struct vm *vm, const struct vm_migrate_params *p, struct vm
 		return err_setf(err, "out of memory");
 	mg->p = *p;
 	mg->st = (struct vm_migrate_status){.phase = MIG_SETUP, .ram_pages = mg->npages};
+	mg->seen = false;
 	atomic_store(&mg->cancel, false);
 	mg->t_start = now_ms();
 	mg->paced_bytes = 0;
@@ -469,8 +487,12 @@ void vm_migrate_status(struct vm *vm, struct vm_migrate_status *out)
 	}
 	pthread_mutex_lock(&mg->lock);
 	*out = mg->st;
-	if (mg->running)
+	if (mg->running && mg->st.phase != MIG_COMPLETED)
 		out->total_ms = now_ms() - mg->t_start;
+	if (mg->st.phase == MIG_COMPLETED) {
+		mg->seen = true;
+		pthread_cond_broadcast(&mg->seen_cond);
+	}
 	pthread_mutex_unlock(&mg->lock);
 }
 
@@ -483,8 +505,10 @@ void vm_migrate_free(struct vm *vm)
 	pthread_mutex_lock(&mg->lock);
 	if (mg->fd >= 0 && mg->running)
 		shutdown(mg->fd, SHUT_RDWR);
+	pthread_cond_broadcast(&mg->seen_cond);
 	pthread_mutex_unlock(&mg->lock);
 	reap(mg);
+	pthread_cond_destroy(&mg->seen_cond);
 	pthread_mutex_destroy(&mg->lock);
 	free(mg);
 	*vm_migration_slot(vm) = NULL;
