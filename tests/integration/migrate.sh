@@ -84,10 +84,14 @@ wait_sock() {
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
-# wait_listen PORT: until something listens on 127.0.0.1:PORT.
+# wait_listen PORT: until a socket listens on PORT (seen in /proc/net/tcp:
+# connecting to it would be the one connection the receiver accepts).
 wait_listen() {
+	local hex
+	hex=$(printf ':%04X' "$1")
 	for _ in $(seq 1 $((LIMIT * 10))); do
-		python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(1); s.connect(("127.0.0.1",int(sys.argv[1]))); s.close()' "$1" 2>/dev/null && return 0
+		awk -v p="$hex" 'substr($2, length($2) - 4) == p && $4 == "0A" { f = 1 }
+			END { exit !f }' /proc/net/tcp && return 0
 		sleep 0.1
 	done
 	return 1
@@ -123,8 +127,10 @@ kit_migrate() {
 	esac
 	"$VMON" migrate "$name-src" --to "$url" >"$d/mig.out" 2>"$d/mig.err"
 	local rc=$?
-	wait_gone "$spid"
-	local src_rc=${gone_status:-none}
+	local src_rc=running
+	gone_status=
+	[ $rc -ne 0 ] || wait_gone "$spid"
+	src_rc=${gone_status:-running}
 	local last
 	last=$(passes "$d/src.out" | tail -n1)
 	if [ $rc -ne 0 ] || [ "$src_rc" != 0 ]; then
@@ -290,7 +296,7 @@ if ! wait_for "$D/out0" 'vmon# ' "$p0"; then
 	exit 0
 fi
 echo 'dd if=/dev/urandom of=/tmp/big bs=1M count=8 2>/dev/null; md5sum /tmp/big | sed "s/^/MD5A=/"' >&7
-wait_for "$D/out0" 'MD5A=' "$p0"
+wait_for "$D/out0" '^MD5A=[0-9a-f]' "$p0"
 md5a=$(tr -d '\r' <"$D/out0" | sed -n 's/^MD5A=\([0-9a-f]*\) .*/\1/p' | head -n1)
 echo "($LOOP) &" >&7
 wait_count "$D/out0" 5 "$p0"
@@ -310,8 +316,9 @@ lx_hop() {
 	esac
 	"$VMON" migrate "$fid" --to "$url" >"$D/$name.mig" 2>&1
 	local rc=$?
-	wait_gone "$fpid"
-	local frc=${gone_status:-none}
+	gone_status=
+	[ $rc -ne 0 ] || wait_gone "$fpid"
+	local frc=${gone_status:-running}
 	local last
 	last=$(counts "$fout" | tail -n1)
 	echo "# $name: $(grep -h 'migrated' "$D/$name.mig" | tr '\n' ' ')" >&2
@@ -331,20 +338,22 @@ lx_hop() {
 		fail "$name" "last count on the source $last, first on the target $first"
 		return 1
 	fi
-	echo 'md5sum /tmp/big | sed "s/^/MD5B=/"; echo LOGN=$(wc -l </tmp/log) LOGMAX=$(tail -n1 /tmp/log)' >&9
-	if ! wait_for "$tout" 'LOGN=' "$hop_pid"; then
+	# /tmp/log must hold C1, C2, ... in order, none missing.
+	echo 'md5sum /tmp/big | sed "s/^/MD5B=/"; awk '"'"'$0 != "C" NR { bad++ } END { print "LOGN=" NR " LOGBAD=" bad + 0 }'"'"' /tmp/log' >&9
+	if ! wait_for "$tout" '^LOGN=[0-9]' "$hop_pid" ||
+		! wait_for "$tout" '^MD5B=[0-9a-f]' "$hop_pid"; then
 		fail "$name" "no answer from the target's shell: $(tail -c 300 "$tout")"
 		return 1
 	fi
-	local md5b logn logmax
+	local md5b logn logbad
 	md5b=$(tr -d '\r' <"$tout" | sed -n 's/^MD5B=\([0-9a-f]*\) .*/\1/p' | tail -n1)
-	logn=$(tr -d '\r' <"$tout" | sed -n 's/.*LOGN=\([0-9]*\) .*/\1/p' | tail -n1)
-	logmax=$(tr -d '\r' <"$tout" | sed -n 's/.*LOGMAX=C\([0-9]*\).*/\1/p' | tail -n1)
-	if [ -n "$md5a" ] && [ "$md5a" = "$md5b" ] && [ -n "$logn" ] && [ "$logn" = "$logmax" ] &&
+	logn=$(tr -d '\r' <"$tout" | sed -n 's/^LOGN=\([0-9]*\) .*/\1/p' | tail -n1)
+	logbad=$(tr -d '\r' <"$tout" | sed -n 's/^LOGN=[0-9]* LOGBAD=\([0-9]*\).*/\1/p' | tail -n1)
+	if [ -n "$md5a" ] && [ "$md5a" = "$md5b" ] && [ -n "$logn" ] && [ "$logbad" = 0 ] &&
 		[ "$logn" -ge "$last" ]; then
 		pass "$name"
 	else
-		fail "$name" "/tmp/big $md5a then '$md5b'; /tmp/log $logn lines, last C$logmax (source counted $last)"
+		fail "$name" "/tmp/big $md5a then '$md5b'; /tmp/log $logn lines, '$logbad' out of place (source counted $last)"
 		return 1
 	fi
 }
