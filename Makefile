@@ -27,7 +27,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu17 $(WARNINGS) -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
 	-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' -MMD -MP
 LDFLAGS += -pthread
-LDLIBS += -lZydis -luring -lslirp -lmicrohttpd -ljansson -lcap-ng -lz -lm
+LDLIBS += -lZydis -luring -lslirp -lmicrohttpd -ljansson -lcap-ng -lz -lzstd -lm
 # seccomp-bpf filters (src/core/seccomp*.c)
 LDLIBS += $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
 

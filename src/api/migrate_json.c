@@ -28,7 +28,8 @@ static int opt_uint(const json_t *o, const char *key, uint64_t max, uint64_t *ou
 int api_json_migrate(const json_t *o, struct vm_migrate_params *out, struct vmon_error *err)
 {
 	static const char *const allowed[] = {"destination_url", "max_downtime_ms",
-					      "bandwidth_mib_s", "insecure", NULL};
+					      "bandwidth_mib_s", "insecure",
+					      "compress",	 NULL};
 	memset(out, 0, sizeof(*out));
 	if (api_json_fields(o, W, allowed, err) < 0)
 		return -1;
@@ -39,6 +40,10 @@ int api_json_migrate(const json_t *o, struct vm_migrate_params *out, struct vmon
 	const json_t *ins = json_object_get(o, "insecure");
 	if (ins && !json_is_boolean(ins))
 		return err_setf(err, W ": 'insecure' must be true or false");
+	const json_t *z = json_object_get(o, "compress");
+	if (z && !json_is_boolean(z))
+		return err_setf(err, W ": 'compress' must be true or false");
+	out->compress = z && json_is_true(z);
 	uint64_t down = 0, bw = 0;
 	if (opt_uint(o, "max_downtime_ms", 3600000, &down, err) < 0 ||
 	    opt_uint(o, "bandwidth_mib_s", 1000000, &bw, err) < 0)

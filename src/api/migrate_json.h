@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Live migration in JSON (docs/api.md): the body of PUT /migrate
- * (destination_url required; max_downtime_ms, bandwidth_mib_s, insecure)
+ * (destination_url required; max_downtime_ms, bandwidth_mib_s, insecure,
+ * compress)
  * and the answer of GET /migrate (the progress of vm_migrate_status).
  */
 #ifndef VMON_API_MIGRATE_JSON_H

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `vmon migrate ID --to unix:PATH|tcp:HOST:PORT [--max-downtime MS]
- * [--bandwidth MB/s] [--insecure]`: live-migrates VM ID to a vmon
+ * [--bandwidth MB/s] [--insecure] [--compress]`: live-migrates VM ID to a vmon
  * waiting with `vmon run --incoming` (docs/migration.md), through the
  * VM's API (PUT /migrate), then follows GET /migrate, printing one line
  * per round, until the migration ends. Status 0: the target runs the
@@ -26,13 +26,22 @@
 #include "cli/registry.h"
 #include "core/error.h"
 
-enum { OPT_TO = 256, OPT_DOWNTIME, OPT_BANDWIDTH, OPT_INSECURE, OPT_CANCEL, OPT_RUNTIME_DIR };
+enum {
+	OPT_TO = 256,
+	OPT_DOWNTIME,
+	OPT_BANDWIDTH,
+	OPT_INSECURE,
+	OPT_COMPRESS,
+	OPT_CANCEL,
+	OPT_RUNTIME_DIR
+};
 
 static const struct option options[] = {
 	{"to", required_argument, NULL, OPT_TO},
 	{"max-downtime", required_argument, NULL, OPT_DOWNTIME},
 	{"bandwidth", required_argument, NULL, OPT_BANDWIDTH},
 	{"insecure", no_argument, NULL, OPT_INSECURE},
+	{"compress", no_argument, NULL, OPT_COMPRESS},
 	{"cancel", no_argument, NULL, OPT_CANCEL},
 	{"runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR},
 	{NULL, 0, NULL, 0},
@@ -123,7 +132,7 @@ int cmd_migrate(int argc, char **argv)
 {
 	const char *to = NULL, *flag = NULL;
 	unsigned long downtime = 0, bandwidth = 0;
-	bool insecure = false, cancel = false, has_downtime = false;
+	bool insecure = false, cancel = false, has_downtime = false, compress = false;
 	opterr = 0;
 	optind = 1;
 	int c;
@@ -136,6 +145,7 @@ int cmd_migrate(int argc, char **argv)
 			break;
 		case OPT_BANDWIDTH: bandwidth = number("--bandwidth", optarg, 1000000); break;
 		case OPT_INSECURE: insecure = true; break;
+		case OPT_COMPRESS: compress = true; break;
 		case OPT_CANCEL: cancel = true; break;
 		case OPT_RUNTIME_DIR: flag = optarg; break;
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
@@ -165,7 +175,8 @@ int cmd_migrate(int argc, char **argv)
 			die_status(VMON_EXIT_USAGE, "VM %s: %s", id, r.fault[0] ? r.fault : r.body);
 		return follow(&e, true);
 	}
-	json_t *body = json_pack("{s:s, s:b}", "destination_url", to, "insecure", insecure);
+	json_t *body = json_pack("{s:s, s:b, s:b}", "destination_url", to, "insecure", insecure,
+				 "compress", compress);
 	if (body && has_downtime)
 		json_object_set_new(body, "max_downtime_ms", json_integer((json_int_t)downtime));
 	if (body && bandwidth)

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <zstd.h>
 
 static uint32_t le32(const uint8_t *p)
 {
@@ -37,11 +38,11 @@ static void put64(uint8_t *p, uint64_t v)
 	put32(p + 4, (uint32_t)(v >> 32));
 }
 
-void mig_put_header(uint8_t out[MIG_HEADER_BYTES], uint64_t ram_bytes)
+void mig_put_header(uint8_t out[MIG_HEADER_BYTES], uint64_t ram_bytes, uint32_t flags)
 {
 	memcpy(out, MIG_MAGIC, 8);
 	put32(out + 8, MIG_VERSION);
-	put32(out + 12, 0);
+	put32(out + 12, flags);
 	put64(out + 16, ram_bytes);
 }
 
@@ -52,6 +53,10 @@ struct rx {
 	uint64_t npages;
 	uint8_t *sent; /* one bit per page: holds data the stream sent */
 	uint64_t pages;
+	uint32_t flags;
+	ZSTD_DCtx *dctx; /* with MIG_FLAG_ZSTD */
+	uint8_t *zbuf;	 /* a compressed run, at most zcap bytes */
+	size_t zcap;
 };
 
 static int get(struct rx *x, void *buf, size_t n, struct vmon_error *err)
@@ -92,6 +97,40 @@ static int rx_pages(struct rx *x, struct vmon_error *err)
 	uint8_t *dst = x->mem->base + first * GM_PAGE_SIZE;
 	if (get(x, dst, (size_t)count * GM_PAGE_SIZE, err) < 0)
 		return -1;
+	for (uint64_t p = first; p < first + count; p++)
+		x->sent[p / 8] |= (uint8_t)(1u << (p % 8));
+	x->pages += count;
+	return 0;
+}
+
+static int rx_pages_zstd(struct rx *x, struct vmon_error *err)
+{
+	uint8_t h[16];
+	if (get(x, h, sizeof(h), err) < 0)
+		return -1;
+	uint64_t first = le64(h);
+	uint32_t count = le32(h + 8), clen = le32(h + 12);
+	if (!(x->flags & MIG_FLAG_ZSTD))
+		return err_setf(err, "migration stream: a compressed record, but the header did "
+				     "not announce compression");
+	if (check_run(x, first, count, MIG_MAX_RUN, "compressed page", err) < 0)
+		return -1;
+	if (clen == 0 || clen > x->zcap)
+		return err_setf(err, "migration stream: a compressed run of %u bytes (1 to %zu)",
+				clen, x->zcap);
+	if (get(x, x->zbuf, clen, err) < 0)
+		return -1;
+	size_t want = (size_t)count * GM_PAGE_SIZE;
+	/* Decompresses at most want bytes into the run's own pages. */
+	size_t n = ZSTD_decompressDCtx(x->dctx, x->mem->base + first * GM_PAGE_SIZE, want, x->zbuf,
+				       clen);
+	if (ZSTD_isError(n))
+		return err_setf(err, "migration stream: bad compressed run at page %llu: %s",
+				(unsigned long long)first, ZSTD_getErrorName(n));
+	if (n != want)
+		return err_setf(err,
+				"migration stream: a compressed run of %u pages holds %zu bytes",
+				count, n);
 	for (uint64_t p = first; p < first + count; p++)
 		x->sent[p / 8] |= (uint8_t)(1u << (p % 8));
 	x->pages += count;
@@ -158,8 +197,9 @@ static int rx_header(struct rx *x, uint64_t max_ram, uint64_t *ram, struct vmon_
 	if (le32(h + 8) != MIG_VERSION)
 		return err_setf(err, "migration stream version %u (this vmon reads %u)",
 				le32(h + 8), MIG_VERSION);
-	if (le32(h + 12) != 0)
-		return err_setf(err, "migration stream: unknown flags %#x", le32(h + 12));
+	x->flags = le32(h + 12);
+	if (x->flags & ~MIG_FLAG_ZSTD)
+		return err_setf(err, "migration stream: unknown flags %#x", x->flags);
 	*ram = le64(h + 16);
 	if (*ram == 0 || *ram % GM_PAGE_SIZE || *ram > max_ram)
 		return err_setf(err,
@@ -183,7 +223,15 @@ int mig_recv(const struct mig_source *src, struct guest_mem *mem, struct vmstate
 		return -1;
 	x.npages = ram / GM_PAGE_SIZE;
 	x.sent = calloc((size_t)(x.npages + 7) / 8, 1);
-	if (!x.sent) {
+	if (x.flags & MIG_FLAG_ZSTD) {
+		x.zcap = ZSTD_compressBound(MIG_MAX_RUN * GM_PAGE_SIZE);
+		x.zbuf = malloc(x.zcap);
+		x.dctx = ZSTD_createDCtx();
+	}
+	if (!x.sent || ((x.flags & MIG_FLAG_ZSTD) && (!x.zbuf || !x.dctx))) {
+		free(x.sent);
+		free(x.zbuf);
+		ZSTD_freeDCtx(x.dctx);
 		gm_destroy(mem);
 		return err_setf(err, "out of memory");
 	}
@@ -200,6 +248,9 @@ int mig_recv(const struct mig_source *src, struct guest_mem *mem, struct vmstate
 		}
 		if (type == MIG_REC_PAGES) {
 			if (rx_pages(&x, err) < 0)
+				break;
+		} else if (type == MIG_REC_PAGES_ZSTD) {
+			if (rx_pages_zstd(&x, err) < 0)
 				break;
 		} else if (type == MIG_REC_ZERO) {
 			if (rx_zero(&x, err) < 0)
@@ -221,6 +272,8 @@ int mig_recv(const struct mig_source *src, struct guest_mem *mem, struct vmstate
 		}
 	}
 	free(x.sent);
+	free(x.zbuf);
+	ZSTD_freeDCtx(x.dctx);
 	if (pages)
 		*pages = x.pages;
 	if (r < 0) {

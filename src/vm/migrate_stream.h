@@ -13,6 +13,9 @@
  * checks (magic, version, checksum, sections) follow. A failure is one
  * line in err; the guest RAM made so far is freed.
  *
+ * Pages may come compressed (a zstd frame per run, when the header's
+ * flag says so): a frame must decompress to exactly the run's pages.
+ *
  * Endpoints: "unix:PATH" or "tcp:A.B.C.D:PORT" (numeric IPv4). Plain TCP
  * is refused to or on an address outside 127.0.0.0/8 unless insecure:
  * guest memory would cross the network unencrypted (TLS is a later step).
@@ -38,11 +41,15 @@
 #define MIG_MAX_RAM	 (1ULL << 40) /* what a stream may ask the target for */
 
 enum mig_record {
-	MIG_REC_PAGES = 1, /* u64 first page, u32 count, count pages */
-	MIG_REC_ZERO = 2,  /* u64 first page, u32 count: these pages are zero now */
-	MIG_REC_STATE = 3, /* u32 length, a vmstate file's bytes */
-	MIG_REC_END = 4,   /* nothing follows but the handshake */
+	MIG_REC_PAGES = 1,	/* u64 first page, u32 count, count pages */
+	MIG_REC_ZERO = 2,	/* u64 first page, u32 count: these pages are zero now */
+	MIG_REC_STATE = 3,	/* u32 length, a vmstate file's bytes */
+	MIG_REC_END = 4,	/* nothing follows but the handshake */
+	MIG_REC_PAGES_ZSTD = 5, /* u64 first page, u32 count, u32 bytes, a zstd frame */
 };
+
+/* Header flags. */
+#define MIG_FLAG_ZSTD 0x1u /* the stream may hold MIG_REC_PAGES_ZSTD records */
 
 /* The handshake after MIG_REC_END, one byte each way. */
 #define MIG_ACK_READY	'R' /* target: the VM is built, waiting for GO */
@@ -67,7 +74,7 @@ __attribute__((warn_unused_result)) int mig_recv(const struct mig_source *src,
 						 struct vmon_error *err);
 
 /* ---- Sending ---- */
-void mig_put_header(uint8_t out[MIG_HEADER_BYTES], uint64_t ram_bytes);
+void mig_put_header(uint8_t out[MIG_HEADER_BYTES], uint64_t ram_bytes, uint32_t flags);
 
 /* ---- Endpoints ---- */
 struct mig_endpoint {

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "core/guest_mem_dirty.h"
 #include "core/machine.h"
@@ -54,6 +55,9 @@ struct vm_migration {
 	pthread_cond_t seen_cond;
 	bool seen;
 	/* The thread's own */
+	ZSTD_CCtx *cctx; /* with p.compress */
+	uint8_t *zin, *zout;
+	size_t zcap;
 	uint64_t *bitmap;
 	uint64_t words, npages;
 	uint64_t t_start, paced_from, paced_bytes;
@@ -159,6 +163,38 @@ static int put_run(struct vm_migration *mg, uint32_t type, uint64_t first, uint3
 	return 0;
 }
 
+/* A run of data pages: compressed when asked and when that helps. */
+static int put_data(struct vm_migration *mg, uint64_t first, uint32_t count, struct vmon_error *err)
+{
+	if (!mg->cctx)
+		return put_run(mg, MIG_REC_PAGES, first, count, err);
+	size_t n = (size_t)count * GM_PAGE_SIZE;
+	/* A private copy: the guest may write the pages meanwhile, and the
+	 * compressor must see bytes that hold still. */
+	memcpy(mg->zin, vm_machine(mg->vm)->mem.base + first * GM_PAGE_SIZE, n);
+	size_t c = ZSTD_compressCCtx(mg->cctx, mg->zout, mg->zcap, mg->zin, n, 1);
+	if (ZSTD_isError(c) || c >= n)
+		return put_run(mg, MIG_REC_PAGES, first, count, err);
+	uint8_t h[20];
+	le32(h, MIG_REC_PAGES_ZSTD);
+	le64(h + 4, first);
+	le32(h + 12, count);
+	le32(h + 16, (uint32_t)c);
+	if (put(mg, h, sizeof(h), err) < 0 || put(mg, mg->zout, c, err) < 0)
+		return -1;
+	pthread_mutex_lock(&mg->lock);
+	mg->st.pages_sent += count;
+	pthread_mutex_unlock(&mg->lock);
+	return 0;
+}
+
+static int put_any(struct vm_migration *mg, int zero, uint64_t first, uint32_t count,
+		   struct vmon_error *err)
+{
+	return zero ? put_run(mg, MIG_REC_ZERO, first, count, err)
+		    : put_data(mg, first, count, err);
+}
+
 static bool page_is_zero(const uint8_t *p)
 {
 	/* Pages are page-aligned: read them a word at a time (memcpy keeps
@@ -187,8 +223,7 @@ static int send_pages(struct vm_migration *mg, bool first_round, struct vmon_err
 			      run_len < (zero ? MIG_MAX_ZERO_RUN : MIG_MAX_RUN);
 		if (run_len && !extend) {
 			if (!(run_zero && first_round) &&
-			    put_run(mg, run_zero ? MIG_REC_ZERO : MIG_REC_PAGES, run_start, run_len,
-				    err) < 0)
+			    put_any(mg, run_zero, run_start, run_len, err) < 0)
 				return -1;
 			run_len = 0;
 		}
@@ -200,7 +235,7 @@ static int send_pages(struct vm_migration *mg, bool first_round, struct vmon_err
 			run_len++;
 	}
 	if (run_len && !(run_zero && first_round) &&
-	    put_run(mg, run_zero ? MIG_REC_ZERO : MIG_REC_PAGES, run_start, run_len, err) < 0)
+	    put_any(mg, run_zero, run_start, run_len, err) < 0)
 		return -1;
 	memset(mg->bitmap, 0, mg->words * sizeof(uint64_t));
 	return 0;
@@ -327,7 +362,7 @@ static void *migrate_thread(void *arg)
 	mg->fd = fd;
 	pthread_mutex_unlock(&mg->lock);
 	uint8_t hdr[MIG_HEADER_BYTES];
-	mig_put_header(hdr, mem->size);
+	mig_put_header(hdr, mem->size, mg->p.compress ? MIG_FLAG_ZSTD : 0);
 	mg->paced_from = now_ms();
 	if (fd < 0 || cancelled(mg, &err) < 0 || gm_dirty_start(mem, &err) < 0 ||
 	    vm_dirty_flush(vm, &err) < 0 || put(mg, hdr, sizeof(hdr), &err) < 0 ||
@@ -414,6 +449,11 @@ static void reap(struct vm_migration *mg)
 	mg->fd = -1;
 	free(mg->bitmap);
 	mg->bitmap = NULL;
+	ZSTD_freeCCtx(mg->cctx);
+	mg->cctx = NULL;
+	free(mg->zin);
+	free(mg->zout);
+	mg->zin = mg->zout = NULL;
 }
 
 int vm_migrate_start(struct vm *vm, const struct vm_migrate_params *p, struct vmon_error *err)
@@ -448,6 +488,14 @@ int vm_migrate_start(struct vm *vm, const struct vm_migrate_params *p, struct vm
 	mg->bitmap = calloc(mg->words, sizeof(uint64_t));
 	if (!mg->bitmap)
 		return err_setf(err, "out of memory");
+	if (p->compress) {
+		mg->zcap = ZSTD_compressBound(MIG_MAX_RUN * GM_PAGE_SIZE);
+		mg->cctx = ZSTD_createCCtx();
+		mg->zin = malloc(MIG_MAX_RUN * GM_PAGE_SIZE);
+		mg->zout = malloc(mg->zcap);
+		if (!mg->cctx || !mg->zin || !mg->zout)
+			return err_setf(err, "out of memory");
+	}
 	mg->p = *p;
 	mg->st = (struct vm_migrate_status){.phase = MIG_SETUP, .ram_pages = mg->npages};
 	mg->seen = false;

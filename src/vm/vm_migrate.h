@@ -30,6 +30,7 @@ struct vm_migrate_params {
 	char to_text[160];	  /* as the user wrote it, for messages */
 	uint32_t max_downtime_ms; /* 0: the default (300) */
 	uint64_t bandwidth;	  /* bytes per second, 0: unlimited */
+	bool compress;		  /* zstd-compress page runs */
 };
 
 enum vm_migrate_phase {

@@ -12,6 +12,15 @@ os.makedirs(out, exist_ok=True)
 RAM = 1 << 20
 
 
+def zpages(first, count, frame):
+    return struct.pack("<IQII", 5, first, count, len(frame)) + frame
+
+
+# A zstd frame: one RLE block of 4096 bytes 0xAB (window 4 KiB, no size,
+# no checksum).
+ZFRAME = bytes.fromhex("28b52ffd00100380 00ab".replace(" ", ""))
+
+
 def hdr(ram=RAM, version=1, flags=0):
     return b"VMONMIGR" + struct.pack("<IIQ", version, flags, ram)
 
@@ -40,6 +49,8 @@ def state(blob):
 END = struct.pack("<I", 4)
 seeds = {
     "header": hdr(),
+    "zstd": hdr(flags=1) + zpages(3, 1, ZFRAME) + pages(4, 1) + state(vmstate()) + END,
+    "zstd-unannounced": hdr() + zpages(3, 1, ZFRAME),
     "pages": hdr() + pages(0, 2) + pages(255, 1, 0x11) + zero(0, 1) + state(vmstate()) + END,
     "zero-only": hdr() + zero(0, 256) + state(vmstate()) + END,
     "state-bad-ram": hdr() + state(vmstate(2 * RAM)) + END,

@@ -3,7 +3,8 @@
 #   kit guest dirtymem (keeps rewriting 16 MiB and checking every page
 #   against its own table: a page a migration failed to carry over makes
 #   it print FAIL):
-#   - migrated over a Unix socket and over loopback TCP: `vmon migrate`
+#   - migrated over a Unix socket, over loopback TCP, and compressed
+#     (zstd, with a 50 ms downtime budget): `vmon migrate`
 #     exits 0, the source's vmon exits 0, the target's passes go on from
 #     where the source's stopped, and no check fails;
 #   - cancelled mid-way (the stream slowed to 1 MB/s): `vmon migrate
@@ -106,9 +107,11 @@ one_line_2() {
 }
 
 # ---- kit guest: dirtymem over unix and tcp ----------------------------
-# kit_migrate NAME URL LISTEN: source S (dirtymem) to a receiver on LISTEN.
+# kit_migrate NAME URL [MIGRATE-OPTIONS...]: dirtymem from a source to a
+# receiver on URL.
 kit_migrate() {
 	local name=$1 url=$2 d=$TMP/$1
+	shift 2
 	mkdir -p "$d"
 	"$VMON" run --backend emu --id "$name-src" --kernel "$DIRTY" --mem 64M \
 		--cmdline "every=20" </dev/null >"$d/src.out" 2>"$d/src.err" &
@@ -125,7 +128,7 @@ kit_migrate() {
 	unix:*) wait_sock "${url#unix:}" ;;
 	tcp:*) wait_listen "${url##*:}" ;;
 	esac
-	"$VMON" migrate "$name-src" --to "$url" >"$d/mig.out" 2>"$d/mig.err"
+	"$VMON" migrate "$name-src" --to "$url" "$@" >"$d/mig.out" 2>"$d/mig.err"
 	local rc=$?
 	local src_rc=running
 	gone_status=
@@ -154,12 +157,13 @@ kit_migrate() {
 }
 
 if [ ! -f "$DIRTY" ]; then
-	for n in migrate-kit-unix migrate-kit-tcp migrate-kit-cancel; do
+	for n in migrate-kit-unix migrate-kit-tcp migrate-kit-zstd migrate-kit-cancel; do
 		skip "$n" "no $DIRTY (make)"
 	done
 else
 	kit_migrate migrate-kit-unix "unix:$TMP/kit.sock"
 	kit_migrate migrate-kit-tcp "tcp:127.0.0.1:$(free_port)"
+	kit_migrate migrate-kit-zstd "unix:$TMP/kitz.sock" --compress --max-downtime 50
 
 	# ---- cancel ----------------------------------------------------
 	d=$TMP/cancel
@@ -238,6 +242,9 @@ bad record "unknown record type 9" 'hdr() + rec(9)'
 bad state-size "machine state of" 'hdr() + rec(3, struct.pack("<I", 0x7fffffff))'
 bad state "machine state:" 'hdr() + rec(3, struct.pack("<I", 16)) + bytes(16) + rec(4)'
 bad no-state "without the machine state" 'hdr() + rec(4)'
+bad zstd-unannounced "did not announce compression" 'hdr() + rec(5, P(0, 1), struct.pack("<I", 8)) + bytes(8)'
+bad zstd-frame "bad compressed run" 'hdr(flags=1) + rec(5, P(0, 1), struct.pack("<I", 8)) + bytes(8)'
+bad flags "unknown flags" 'hdr(flags=6)'
 
 # ---- non-loopback TCP --------------------------------------------------
 timeout -k 5 60 "$VMON" run --incoming tcp:192.0.2.1:4444 </dev/null >/dev/null 2>"$TMP/nl.err"
