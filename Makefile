@@ -153,7 +153,8 @@ FUZZ_SRCS := tests/fuzz/fuzz_virtio.c $(wildcard src/devices/virtio/*.c) src/dev
 	src/core/guest_mem.c src/core/error.c src/core/bus.c $(wildcard src/core/chardev*.c) \
 	src/core/event_loop.c src/core/thread.c src/core/vm_control.c src/core/ratelimit.c \
 	src/core/log.c src/core/image_lock.c src/core/unix_listen.c src/core/rate_limiter.c \
-	src/core/token_bucket.c src/core/guest_mem_discard.c src/core/state.c \
+	src/core/token_bucket.c src/core/guest_mem_discard.c src/core/guest_mem_dirty.c \
+	src/core/state.c \
 	src/core/seccomp.c src/core/seccomp_policy.c
 $(FUZZ_BUILD)/fuzz_virtio: $(FUZZ_SRCS) $(wildcard src/devices/virtio/*.h src/devices/*.h src/core/*.h)
 	@mkdir -p $(dir $@)
