@@ -65,6 +65,7 @@ struct vm {
 	pthread_mutex_t ctl_lock;
 	bool paused;		  /* under ctl_lock */
 	struct vm_migration *mig; /* vm_migrate.c's, NULL before the first */
+	bool mig_hold;		  /* under ctl_lock: a migration keeps it paused */
 };
 
 const struct cpu_backend *vm_backend_resolve(enum vm_backend_choice choice)
@@ -371,6 +372,13 @@ int vm_migrate_state(struct vm *vm, struct state_writer *w, struct vmon_error *e
 	return r;
 }
 
+void vm_migrate_hold(struct vm *vm, bool hold)
+{
+	pthread_mutex_lock(&vm->ctl_lock);
+	vm->mig_hold = hold;
+	pthread_mutex_unlock(&vm->ctl_lock);
+}
+
 int vm_disks_hold(struct vm *vm, bool hold, struct vmon_error *err)
 {
 	int r = 0;
@@ -503,6 +511,12 @@ int vm_pause(struct vm *vm, struct vmon_error *err)
 int vm_resume(struct vm *vm, struct vmon_error *err)
 {
 	pthread_mutex_lock(&vm->ctl_lock);
+	if (vm->mig_hold) {
+		pthread_mutex_unlock(&vm->ctl_lock);
+		return err_setf(err,
+				"a live migration is handing the VM over (vmon migrate --cancel "
+				"stops it)");
+	}
 	if (vm->paused) {
 		vm->paused = false;
 		vmctl_set_pause(&vm->m.ctl, false);

@@ -373,6 +373,7 @@ static void *migrate_thread(void *arg)
 			goto fail;
 		paused_here = true;
 	}
+	vm_migrate_hold(vm, true);
 	t_pause = now_ms();
 	set_phase(mg, MIG_DEVICE);
 	int r = complete(mg, &disks_released, &err);
@@ -419,6 +420,7 @@ fail:
 		if (vm_disks_hold(vm, true, &e2) < 0)
 			fprintf(stderr, "vmon: after the failed migration: %s\n", e2.msg);
 	}
+	vm_migrate_hold(vm, false);
 	if (paused_here) {
 		struct vmon_error e2 = {{0}};
 		(void)vm_resume(vm, &e2);

@@ -79,6 +79,9 @@ __attribute__((warn_unused_result)) int vm_dirty_flush(struct vm *vm, struct vmo
 /* The machine state of the paused VM (vm_state_build) into w. */
 __attribute__((warn_unused_result)) int vm_migrate_state(struct vm *vm, struct state_writer *w,
 							 struct vmon_error *err);
+/* While held, vm_resume refuses (the migration's final phase: the
+ * state and the last pages must not change). */
+void vm_migrate_hold(struct vm *vm, bool hold);
 /* Every disk's image lock dropped (hold false) or taken again. */
 int vm_disks_hold(struct vm *vm, bool hold, struct vmon_error *err);
 
