@@ -38,8 +38,9 @@
 #include "vm/vm.h"
 
 #define DEFAULT_DOWNTIME_MS 300
-#define MAX_ROUNDS	    30 /* then stop-and-copy whatever is left */
-#define SEEN_WAIT_S	    10 /* for a follower to read "completed" */
+#define MAX_ROUNDS	    30	/* then stop-and-copy whatever is left */
+#define SEEN_WAIT_S	    10	/* for a follower to read "completed" */
+#define LOCK_RETRIES	    100 /* 100 ms apart: the target exiting frees the disks */
 
 struct vm_migration {
 	struct vm *vm;
@@ -416,8 +417,18 @@ fail:
 	(void)committed;
 	gm_dirty_stop(mem);
 	if (disks_released) {
+		/* The target took the images' locks while it built its VM;
+		 * it lets them go as it exits, having had no GO. */
 		struct vmon_error e2 = {{0}};
-		if (vm_disks_hold(vm, true, &e2) < 0)
+		int held = -1;
+		for (int i = 0; i < LOCK_RETRIES && held < 0; i++) {
+			if (i) {
+				struct timespec ts = {.tv_nsec = 100 * 1000 * 1000};
+				nanosleep(&ts, NULL);
+			}
+			held = vm_disks_hold(vm, true, &e2);
+		}
+		if (held < 0)
 			fprintf(stderr, "vmon: after the failed migration: %s\n", e2.msg);
 	}
 	vm_migrate_hold(vm, false);
