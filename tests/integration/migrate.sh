@@ -10,6 +10,9 @@
 #   - cancelled mid-way (the stream slowed to 1 MB/s): `vmon migrate
 #     --cancel` ends it, the source keeps running (its passes go on, the
 #     API answers), the target ends with one line and status 2;
+#   - a target that cannot build the VM (its drive's image is missing
+#     there) ends with one line; the source takes its disk's lock back
+#     and runs on;
 #   - the receiver refuses bad streams (wrong magic, version, RAM size, a
 #     page run outside RAM, a truncated stream, an unknown record, a bad
 #     machine state) with one line and status 2;
@@ -157,7 +160,8 @@ kit_migrate() {
 }
 
 if [ ! -f "$DIRTY" ]; then
-	for n in migrate-kit-unix migrate-kit-tcp migrate-kit-zstd migrate-kit-cancel; do
+	for n in migrate-kit-unix migrate-kit-tcp migrate-kit-zstd migrate-kit-cancel \
+		migrate-kit-target-refuses; do
 		skip "$n" "no $DIRTY (make)"
 	done
 else
@@ -194,6 +198,41 @@ else
 		pass migrate-kit-cancel
 	else
 		fail migrate-kit-cancel "migrate: $mrc ($(cat "$d/mig.err")), --cancel: $crc ($(cat "$d/cancel.err")), target: $drc ($(cat "$d/dst.err")), source passes $n then $(passes "$d/src.out" | tail -n1)"
+	fi
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+
+	# ---- the target cannot build the VM ----------------------------
+	# Its drive's image is missing there: it ends with one line; the
+	# source, which had handed its disk over, takes the lock back and
+	# runs on (a second writer on the image is still refused).
+	d=$TMP/refuse
+	mkdir -p "$d"
+	truncate -s 1M "$d/disk.img"
+	"$VMON" run --backend emu --id refuse-src --kernel "$DIRTY" --mem 64M --cmdline "every=20" \
+		--disk "$d/disk.img,id=d0" </dev/null >"$d/src.out" 2>"$d/src.err" &
+	spid=$!
+	PIDS+=("$spid")
+	wait_pass "$d/src.out" 20 "$spid"
+	"$VMON" run --incoming "unix:$d/m.sock" --disk-path "d0=$d/missing.img" \
+		</dev/null >"$d/dst.out" 2>"$d/dst.err" &
+	dpid=$!
+	PIDS+=("$dpid")
+	wait_sock "$d/m.sock"
+	"$VMON" migrate refuse-src --to "unix:$d/m.sock" >"$d/mig.out" 2>"$d/mig.err"
+	mrc=$?
+	wait_gone "$dpid"
+	drc=${gone_status:-none}
+	n=$(passes "$d/src.out" | tail -n1)
+	timeout -k 5 60 "$VMON" run --backend emu --kernel "$DIRTY" --disk "$d/disk.img" \
+		</dev/null >"$d/second.out" 2>"$d/second.err"
+	second=$?
+	if [ $mrc -eq 1 ] && [ "$drc" = 2 ] && grep -q 'missing.img' "$d/dst.err" &&
+		wait_pass "$d/src.out" $((n + 20)) "$spid" && [ $second -eq 2 ] &&
+		grep -q 'in use' "$d/second.err"; then
+		pass migrate-kit-target-refuses
+	else
+		fail migrate-kit-target-refuses "migrate: $mrc ($(cat "$d/mig.err")), target: $drc ($(cat "$d/dst.err")), source passes $n then $(passes "$d/src.out" | tail -n1) ($(tail -c 200 "$d/src.err")), second writer: $second ($(cat "$d/second.err"))"
 	fi
 	kill "$spid" 2>/dev/null
 	wait "$spid" 2>/dev/null
