@@ -27,7 +27,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu17 $(WARNINGS) -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
 	-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' -MMD -MP
 LDFLAGS += -pthread
-LDLIBS += -lZydis -luring -lslirp -lmicrohttpd -ljansson -lcap-ng -lz -lm
+LDLIBS += -lZydis -luring -lslirp -lmicrohttpd -ljansson -lcap-ng -lz -lzstd -lm
 # seccomp-bpf filters (src/core/seccomp*.c)
 LDLIBS += $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
 
@@ -153,7 +153,8 @@ FUZZ_SRCS := tests/fuzz/fuzz_virtio.c $(wildcard src/devices/virtio/*.c) src/dev
 	src/core/guest_mem.c src/core/error.c src/core/bus.c $(wildcard src/core/chardev*.c) \
 	src/core/event_loop.c src/core/thread.c src/core/vm_control.c src/core/ratelimit.c \
 	src/core/log.c src/core/image_lock.c src/core/unix_listen.c src/core/rate_limiter.c \
-	src/core/token_bucket.c src/core/guest_mem_discard.c src/core/state.c \
+	src/core/token_bucket.c src/core/guest_mem_discard.c src/core/guest_mem_dirty.c \
+	src/core/state.c \
 	src/core/seccomp.c src/core/seccomp_policy.c
 $(FUZZ_BUILD)/fuzz_virtio: $(FUZZ_SRCS) $(wildcard src/devices/virtio/*.h src/devices/*.h src/core/*.h)
 	@mkdir -p $(dir $@)
@@ -180,8 +181,17 @@ $(FUZZ_BUILD)/fuzz_vmstate: tests/fuzz/fuzz_vmstate.c $(LIB_SRCS) $(wildcard src
 		-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ tests/fuzz/fuzz_vmstate.c $(LIB_SRCS) $(LDLIBS)
+# The live-migration receiver: stream framing, page runs, the state's frame.
+$(FUZZ_BUILD)/fuzz_migrate: tests/fuzz/fuzz_migrate.c $(LIB_SRCS) $(wildcard src/*/*.h src/*/*/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) -std=gnu17 -g -O1 -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
+		-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ tests/fuzz/fuzz_migrate.c $(LIB_SRCS) $(LDLIBS)
 FUZZ_NETNS := $(shell unshare -n true 2>/dev/null && echo unshare -n)
-fuzz: $(FUZZ_BUILD)/fuzz_virtio $(FUZZ_BUILD)/fuzz_api $(FUZZ_BUILD)/fuzz_vmstate
+fuzz: $(FUZZ_BUILD)/fuzz_virtio $(FUZZ_BUILD)/fuzz_api $(FUZZ_BUILD)/fuzz_vmstate \
+		$(FUZZ_BUILD)/fuzz_migrate
 	@rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus
 	python3 tests/fuzz/make_seeds.py $(FUZZ_BUILD)/corpus
 	$(FUZZ_BUILD)/fuzz_virtio -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_MAX_SECONDS) -seed=1 \
@@ -197,6 +207,11 @@ fuzz: $(FUZZ_BUILD)/fuzz_virtio $(FUZZ_BUILD)/fuzz_api $(FUZZ_BUILD)/fuzz_vmstat
 	$(FUZZ_BUILD)/fuzz_vmstate -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_MAX_SECONDS) -seed=1 \
 		-max_len=16384 -close_fd_mask=2 -artifact_prefix=$(FUZZ_BUILD)/ \
 		$(FUZZ_BUILD)/vmstate-corpus
+	@rm -rf $(FUZZ_BUILD)/migrate-corpus
+	python3 tests/fuzz/make_migrate_seeds.py $(FUZZ_BUILD)/migrate-corpus
+	$(FUZZ_BUILD)/fuzz_migrate -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_MAX_SECONDS) -seed=1 \
+		-max_len=65536 -close_fd_mask=2 -artifact_prefix=$(FUZZ_BUILD)/ \
+		$(FUZZ_BUILD)/migrate-corpus
 
 format:
 	clang-format -i $(wildcard src/*/*.[ch] src/*/*/*.[ch] tests/unit/*.[ch])

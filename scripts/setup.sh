@@ -25,6 +25,7 @@ PACKAGES=(
 	debootstrap                     # make bench: the Debian systemd image (scripts/make-systemd-image.sh)
 	libmicrohttpd-dev libjansson-dev # the HTTP API (server side, JSON)
 	zlib1g-dev # snapshots: the vmstate checksum (CRC-32)
+	libzstd-dev                     # live migration: compressed page runs (vmon migrate --compress)
 	libcurl4-openssl-dev curl       # vmon ps/pause/...: API client; the API tests drive it with curl
 )
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "vm/vm_migrate.h"
 
 struct api_ctl {
 	pthread_mutex_t lock;
@@ -303,6 +304,39 @@ int api_ctl_snapshot(struct api_ctl *c, const char *state_path, const char *mem_
 			: vm_snapshot(vm, state_path, mem_path, err);
 	pthread_mutex_unlock(&c->lock);
 	return r;
+}
+
+int api_ctl_migrate(struct api_ctl *c, const struct vm_migrate_params *p, struct vmon_error *err)
+{
+	struct vm *vm = running(c, err);
+	if (!vm)
+		return -1;
+	int r = vm_migrate_start(vm, p, err);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int api_ctl_migrate_cancel(struct api_ctl *c, struct vmon_error *err)
+{
+	struct vm *vm = running(c, err);
+	if (!vm)
+		return -1;
+	int r = vm_migrate_cancel(vm, err);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int api_ctl_migrate_status(struct api_ctl *c, struct vm_migrate_status *out, struct vmon_error *err)
+{
+	pthread_mutex_lock(&c->lock);
+	if (!c->vm) {
+		pthread_mutex_unlock(&c->lock);
+		return err_setf(err, c->state == API_NOT_STARTED ? "the microVM is not started yet"
+								 : "the microVM has stopped");
+	}
+	vm_migrate_status(c->vm, out);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
 }
 
 int api_ctl_pause(struct api_ctl *c, struct vmon_error *err)

@@ -118,6 +118,16 @@ int api_ctl_set_net_limits(struct api_ctl *c, const char *id, const struct rl_up
 int api_ctl_balloon_target(struct api_ctl *c, uint32_t mib, struct vmon_error *err);
 int api_ctl_balloon_stats(struct api_ctl *c, struct balloon_stats *out, struct vmon_error *err);
 int api_ctl_balloon_interval(struct api_ctl *c, unsigned seconds, struct vmon_error *err);
+/* PUT /migrate, PUT /migrate/cancel, GET /migrate (vm/vm_migrate.h):
+ * only while the VM runs (or is paused); the status also after it ended
+ * by a completed migration. */
+struct vm_migrate_params;
+struct vm_migrate_status;
+int api_ctl_migrate(struct api_ctl *c, const struct vm_migrate_params *p, struct vmon_error *err);
+int api_ctl_migrate_cancel(struct api_ctl *c, struct vmon_error *err);
+int api_ctl_migrate_status(struct api_ctl *c, struct vm_migrate_status *out,
+			   struct vmon_error *err);
+
 /* The running VM's counters (false, nothing called, before the start and
  * after the stop). */
 bool api_ctl_stats(struct api_ctl *c, const struct vm_stats_visitor *v);

@@ -9,6 +9,7 @@
 
 #include "api/api_priv.h"
 #include "api/balloon_json.h"
+#include "api/migrate_json.h"
 #include "core/log.h"
 
 #define PRE_BOOT_ONLY "the requested operation is not supported after starting the microVM"
@@ -319,6 +320,13 @@ static int do_snapshot(struct req *r)
 		       : api_ctl_load(r->a->ctl, state, mem, resume, &r->err);
 }
 
+static int do_migrate(struct req *r)
+{
+	struct vm_migrate_params p;
+	return api_json_migrate(r->body, &p, &r->err) < 0 ? -1
+							  : api_ctl_migrate(r->a->ctl, &p, &r->err);
+}
+
 static int do_drive_patch(struct req *r)
 {
 	char path[VM_PATH_MAX];
@@ -408,6 +416,13 @@ static unsigned route(struct req *r, json_t **reply)
 		return api_ctl_with_config(r->a->ctl, read_balloon, reply, &r->err) < 0 ? 400 : 200;
 	if (is(r, "GET", "/balloon/statistics"))
 		return get_balloon_stats(r, reply);
+	if (is(r, "GET", "/migrate")) {
+		struct vm_migrate_status s;
+		if (api_ctl_migrate_status(r->a->ctl, &s, &r->err) < 0)
+			return 400;
+		*reply = api_json_migrate_out(&s);
+		return 200;
+	}
 	if (strcmp(m, "GET") == 0)
 		goto unknown;
 	/* Everything else acts, with a JSON body. */
@@ -430,7 +445,9 @@ static unsigned route(struct req *r, json_t **reply)
 		BALLOON_PUT,
 		BALLOON_PATCH,
 		BALLOON_STATS_PATCH,
-		SNAPSHOT
+		SNAPSHOT,
+		MIGRATE,
+		MIGRATE_CANCEL
 	} what = NONE;
 	const char *id;
 	if (put && strcmp(r->path, "/boot-source") == 0)
@@ -462,6 +479,10 @@ static unsigned route(struct req *r, json_t **reply)
 	else if (put && (strcmp(r->path, "/snapshot/create") == 0 ||
 			 strcmp(r->path, "/snapshot/load") == 0))
 		what = SNAPSHOT;
+	else if (put && strcmp(r->path, "/migrate") == 0)
+		what = MIGRATE;
+	else if (put && strcmp(r->path, "/migrate/cancel") == 0)
+		what = MIGRATE_CANCEL;
 	if (what == NONE)
 		goto unknown;
 	if (!r->body)
@@ -487,6 +508,8 @@ static unsigned route(struct req *r, json_t **reply)
 	case BALLOON_PUT: ret = configure(r, parse_balloon, apply_balloon); break;
 	case BALLOON_PATCH: ret = do_balloon_patch(r); break;
 	case BALLOON_STATS_PATCH: ret = do_balloon_stats_patch(r); break;
+	case MIGRATE: ret = do_migrate(r); break;
+	case MIGRATE_CANCEL: ret = api_ctl_migrate_cancel(r->a->ctl, &r->err); break;
 	default: ret = do_snapshot(r); break;
 	}
 	return ret < 0 ? 400 : 204;

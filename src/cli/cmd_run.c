@@ -440,6 +440,10 @@ void load_config_file(const char *path, struct vm_config *cfg, bool overcommit,
 
 int cmd_run(int argc, char **argv)
 {
+	/* An incoming migration brings its machine: run it as a restore. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--incoming") == 0 || strncmp(argv[i], "--incoming=", 11) == 0)
+			return cmd_restore(argc, argv);
 	static struct vm_config cfg; /* large: not on the stack */
 	static struct api_file_config file;
 	vm_config_init(&cfg);

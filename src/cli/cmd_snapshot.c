@@ -29,6 +29,7 @@
 #include "cli/session.h"
 #include "cli/specs.h"
 #include "core/error.h"
+#include "vm/migrate_stream.h"
 #include "vm/vm_snapshot.h"
 
 #define SNAPSHOT_TIMEOUT_MS 600000 /* writing a large guest's RAM */
@@ -45,6 +46,8 @@ enum {
 	OPT_PAUSED,
 	OPT_VSOCK_PATH,
 	OPT_CONSOLE,
+	OPT_INCOMING,
+	OPT_INSECURE,
 	OPT_HELP
 };
 
@@ -153,6 +156,8 @@ static const struct option restore_options[] = {
 	{"paused", no_argument, NULL, OPT_PAUSED},
 	{"vsock-path", required_argument, NULL, OPT_VSOCK_PATH},
 	{"console", required_argument, NULL, OPT_CONSOLE},
+	{"incoming", required_argument, NULL, OPT_INCOMING},
+	{"insecure", no_argument, NULL, OPT_INSECURE},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -191,6 +196,25 @@ static enum vm_backend_choice backend_of(const char *name)
 	die_status(VMON_EXIT_USAGE, "--backend: '%s' is not kvm, emu or auto", name);
 }
 
+/* `vmon run --incoming SPEC`: waits for one migration stream and reads
+ * it whole (the guest's RAM and its state); a bad stream ends vmon with
+ * one line and status 2. Returns the connection, for the handshake once
+ * the VM is built. */
+static int receive_migration(const char *spec, bool insecure, struct vmstate *st,
+			     struct guest_mem *mem)
+{
+	struct vmon_error err = {{0}};
+	struct mig_endpoint ep;
+	die_if(mig_endpoint_parse(spec, insecure, "--incoming", &ep, &err), &err);
+	int fd = mig_accept(&ep, &err);
+	die_if(fd, &err);
+	const struct mig_source src = {.read = mig_fd_read, .opaque = &fd};
+	uint64_t pages = 0;
+	if (mig_recv(&src, mem, st, MIG_MAX_RAM, &pages, &err) < 0)
+		die_status(VMON_EXIT_USAGE, "--incoming %s: %s", spec, err.msg);
+	return fd;
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	static struct vmstate st;
@@ -198,8 +222,9 @@ int cmd_restore(int argc, char **argv)
 	struct session_opts o = {.start_now = true};
 	const char *serial = NULL, *backend = NULL, *disks[VM_MAX_DISKS];
 	const char *vsock_path = NULL, *console = NULL;
+	const char *incoming = NULL;
 	unsigned ndisks = 0;
-	bool paused = false;
+	bool paused = false, insecure = false;
 	opterr = 0;
 	optind = 1;
 	int c;
@@ -219,20 +244,36 @@ int cmd_restore(int argc, char **argv)
 		case OPT_PAUSED: paused = true; break;
 		case OPT_VSOCK_PATH: vsock_path = optarg; break;
 		case OPT_CONSOLE: console = optarg; break;
+		case OPT_INCOMING: incoming = optarg; break;
+		case OPT_INSECURE: insecure = true; break;
 		case OPT_HELP: print_usage(stdout); return 0;
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (argc - optind != 1)
-		usage_error("restore: vmon restore DIR");
-	const char *dir = argv[optind];
-	char state_path[PATH_MAX + 16], mem_path[PATH_MAX + 16];
-	snprintf(state_path, sizeof(state_path), "%s/vmstate", dir);
-	snprintf(mem_path, sizeof(mem_path), "%s/memory", dir);
 	struct vmon_error err = {{0}};
-	die_if(vmstate_load(&st, state_path, &err), &err);
-	die_if(vm_restore_config(&st, &cfg, &err), &err);
+	char state_path[PATH_MAX + 16], mem_path[PATH_MAX + 16];
+	static struct guest_mem mem;
+	if (incoming) {
+		if (argc != optind)
+			usage_error(
+				"run --incoming: the machine comes from the stream; only host-side "
+				"options (--serial, --disk-path, --backend...) may be given");
+		o.incoming_fd = receive_migration(incoming, insecure, &st, &mem);
+		o.incoming_mem = &mem;
+		if (vm_restore_config(&st, &cfg, &err) < 0) {
+			migrate_incoming_refuse(o.incoming_fd, err.msg);
+			die_status(VMON_EXIT_USAGE, "%s", err.msg);
+		}
+	} else {
+		if (argc - optind != 1)
+			usage_error("restore: vmon restore DIR");
+		const char *dir = argv[optind];
+		snprintf(state_path, sizeof(state_path), "%s/vmstate", dir);
+		snprintf(mem_path, sizeof(mem_path), "%s/memory", dir);
+		die_if(vmstate_load(&st, state_path, &err), &err);
+		die_if(vm_restore_config(&st, &cfg, &err), &err);
+	}
 	if (backend)
 		cfg.machine.backend = backend_of(backend);
 	if (serial)
@@ -250,15 +291,17 @@ int cmd_restore(int argc, char **argv)
 	}
 	if (console) {
 		if (!cfg.has_console)
-			usage_error("--console: the snapshot has no virtio console");
+			usage_error("--console: the %s has no virtio console",
+				    incoming ? "migrated VM" : "snapshot");
 		die_if(chardev_parse(console, &cfg.console.chr, &err), &err);
 	}
 	die_if(vm_config_validate(&cfg, &err), &err);
 	die_if(vm_config_check_host(&cfg, &err), &err);
 	o.restore = &st;
-	o.restore_mem = mem_path;
+	o.restore_mem = incoming ? NULL : mem_path;
 	o.restore_paused = paused;
 	int status = session_run(&o, &cfg);
 	vmstate_free(&st);
+	gm_destroy(&mem);
 	return status;
 }

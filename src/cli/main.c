@@ -64,6 +64,8 @@ int main(int argc, char **argv)
 		return cmd_snapshot(argc - 1, argv + 1);
 	if (strcmp(cmd, "restore") == 0)
 		return cmd_restore(argc - 1, argv + 1);
+	if (strcmp(cmd, "migrate") == 0)
+		return cmd_migrate(argc - 1, argv + 1);
 	if (strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0 || strcmp(cmd, "stop") == 0)
 		return cmd_vm_action(argc - 1, argv + 1);
 	if (strcmp(cmd, "balloon") == 0)

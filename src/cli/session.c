@@ -17,6 +17,7 @@
 #include "cli/registry.h"
 #include "core/event_loop.h"
 #include "core/log.h"
+#include "vm/migrate_stream.h"
 #include "vm/vm.h"
 #include "vm/vm_snapshot.h"
 
@@ -244,9 +245,18 @@ int session_run(const struct session_opts *o, const struct vm_config *cfg)
 
 	struct vm *vm;
 	if (o->start_now) {
-		if ((o->restore ? vm_create_restored(&vm, cfg, o->restore, o->restore_mem, &err)
-				: vm_create(&vm, cfg, &err)) < 0)
+		if ((o->incoming_mem
+			     ? vm_create_incoming(&vm, cfg, o->restore, o->incoming_mem, &err)
+		     : o->restore ? vm_create_restored(&vm, cfg, o->restore, o->restore_mem, &err)
+				  : vm_create(&vm, cfg, &err)) < 0) {
+			if (o->incoming_mem)
+				migrate_incoming_refuse(o->incoming_fd, err.msg);
 			fail(s, "%s", err.msg);
+		}
+		if (o->incoming_mem && migrate_incoming_handshake(o->incoming_fd, &err) < 0) {
+			vm_destroy(vm);
+			fail(s, "%s", err.msg);
+		}
 		if (o->restore_paused)
 			(void)vm_pause(vm, &err);
 		api_ctl_started(s->ctl, vm);

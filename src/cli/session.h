@@ -18,6 +18,8 @@
 #include "vm/vm_config.h"
 #include "vm/vmstate.h"
 
+struct guest_mem;
+
 struct session_opts {
 	const char *id;		 /* NULL: a fresh one */
 	const char *api_sock;	 /* NULL: ID.sock in the runtime directory */
@@ -32,6 +34,12 @@ struct session_opts {
 	const struct vmstate *restore;
 	const char *restore_mem;
 	bool restore_paused; /* the vCPUs wait for a resume (API or `vmon resume`) */
+	/* start_now from an incoming migration (`vmon run --incoming`):
+	 * restore is the received state, incoming_mem the received RAM
+	 * (taken over by the VM); the handshake with the source goes over
+	 * incoming_fd once the VM is built (migrate_stream.h). */
+	struct guest_mem *incoming_mem;
+	int incoming_fd;
 };
 
 /* Runs the session; returns vmon's exit status. Bad input ends the

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include "core/guest_mem.h"
 
+#include <stdlib.h>
+
+#include "core/guest_mem_dirty.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -157,6 +161,7 @@ void gm_set_layout(struct guest_mem *gm, uint8_t *p, uint64_t size)
 
 void gm_destroy(struct guest_mem *gm)
 {
+	gm_dirty_free(gm);
 	if (gm->base)
 		munmap(gm->base, gm->size);
 	if (gm->memfd >= 0)
@@ -166,6 +171,15 @@ void gm_destroy(struct guest_mem *gm)
 }
 
 void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	void *p = gm_ptr_nolog(gm, gpa, len);
+	if (p &&
+	    __builtin_expect(atomic_load_explicit(&gm->dirty, memory_order_relaxed) != NULL, 0))
+		gm_dirty_mark_dev(gm, (uint64_t)((uint8_t *)p - gm->base), len ? len : 1);
+	return p;
+}
+
+void *gm_ptr_nolog(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 {
 	if (len == 0)
 		len = 1;
@@ -191,7 +205,7 @@ int gm_read(const struct guest_mem *gm, void *dst, uint64_t gpa, uint64_t len)
 {
 	if (len == 0)
 		return 0;
-	const void *p = gm_ptr(gm, gpa, len);
+	const void *p = gm_ptr_nolog(gm, gpa, len); /* a read: nothing to log */
 	if (!p)
 		return -1;
 	memcpy(dst, p, len);

@@ -16,6 +16,7 @@
 #define VMON_CORE_GUEST_MEM_H
 
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,12 +34,19 @@ struct gm_region {
 	uint64_t offset; /* offset in the memfd */
 };
 
+struct gm_dirty_log;
+
 struct guest_mem {
 	int memfd;
 	uint8_t *base; /* whole mapping of the memfd */
 	uint64_t size; /* total RAM bytes */
 	int nregions;
 	struct gm_region regions[GM_MAX_REGIONS];
+	/* Dirty-page log while a migration runs (guest_mem_dirty.c), else
+	 * NULL. Read by every marker with an acquire load; the log itself is
+	 * allocated once and lives until gm_destroy. */
+	struct gm_dirty_log *_Atomic dirty;
+	struct gm_dirty_log *dirty_alloc;
 };
 
 /* Creates size bytes of zeroed guest RAM. size must be a non-zero multiple
@@ -61,8 +69,14 @@ void gm_set_layout(struct guest_mem *gm, uint8_t *p, uint64_t size);
 void gm_destroy(struct guest_mem *gm);
 
 /* Host pointer for [gpa, gpa+len) if the whole range lies in one RAM
- * region, else NULL. len 0 is treated as 1 (the address must be RAM). */
+ * region, else NULL. len 0 is treated as 1 (the address must be RAM).
+ * While a dirty log runs, the range is marked dirty (the caller may write
+ * through the pointer, now or later: guest_mem_dirty.h). */
 void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* gm_ptr without the dirty log's mark: for the software CPU, which
+ * marks its own writes (guest_mem_dirty.h), and for pure reads. */
+void *gm_ptr_nolog(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 
 /* True if [gpa, gpa+len) is RAM (within one region). */
 bool gm_is_ram(const struct guest_mem *gm, uint64_t gpa, uint64_t len);

@@ -64,6 +64,12 @@ fail : {
 }
 }
 
+void image_unlock(int fd)
+{
+	struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+	(void)fcntl(fd, F_OFD_SETLK, &fl);
+}
+
 int image_lock_held(int fd)
 {
 	return locked_by_other(fd, PROBE_START, PROBE_LEN);

@@ -37,6 +37,10 @@
  * another errno when the file system cannot lock. */
 int image_lock(int fd, bool writable);
 
+/* Drops every lock this open file holds (a live migration hands the
+ * image to the target process; image_lock takes them again). */
+void image_unlock(int fd);
+
 /* Whether anyone — another process, or another open of the file in this
  * one — holds image locks on fd's file: 1 yes, 0 no, -1 with errno. */
 int image_lock_held(int fd);

@@ -265,6 +265,24 @@ static int add_net(scmp_filter_ctx f)
 
 /* The main thread: the vCPUs' list (they start under this filter on a
  * reboot), the device threads' (teardown), and what a reboot needs. */
+/* Starting a thread (core/thread.c): clone for threads, never processes;
+ * its name; its own filter. */
+static int add_thread_start(scmp_filter_ctx f)
+{
+	int r;
+	if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+				  arg_masked(0, CLONE_THREAD, CLONE_THREAD))) < 0 ||
+	    (r = seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0)) < 0)
+		return r;
+	static const int names[] = {PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP};
+	for (size_t i = 0; i < N(names); i++)
+		if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+					  arg_eq(0, (scmp_datum_t)names[i]))) < 0)
+			return r;
+	static const int calls[] = {SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(seccomp)};
+	return allow_all(f, calls, N(calls));
+}
+
 static int add_main(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 {
 	int r;
@@ -283,16 +301,8 @@ static int add_main(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 	if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 				  arg_masked(1, 0xff00, (scmp_datum_t)KVMIO << 8))) < 0)
 		return r;
-	/* Threads, never processes. */
-	if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-				  arg_masked(0, CLONE_THREAD, CLONE_THREAD))) < 0 ||
-	    (r = seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0)) < 0)
+	if ((r = add_thread_start(f)) < 0)
 		return r;
-	static const int names[] = {PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP};
-	for (size_t i = 0; i < N(names); i++)
-		if ((r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-					  arg_eq(0, (scmp_datum_t)names[i]))) < 0)
-			return r;
 	/* Guest RAM's advice, when a reboot maps it again. */
 	static const int advice[] = {MADV_DONTDUMP, MADV_HUGEPAGE};
 	for (size_t i = 0; i < N(advice); i++)
@@ -355,6 +365,13 @@ int seccomp_policy_add(scmp_filter_ctx f, enum vmon_thread_kind kind,
 		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
 		    (r = allow_all(f, api_calls, N(api_calls))) < 0 ||
 		    (r = allow_ioctls(f, setup_ioctls, N(setup_ioctls))) < 0)
+			return r;
+		/* Live migration's sending thread (vm/vm_migrate.c), which
+		 * PUT /migrate starts as an API thread: the start, and its
+		 * connection to the target, a Unix or TCP socket. */
+		if ((r = add_thread_start(f)) < 0 || (r = allow_socket_family(f, AF_UNIX)) < 0 ||
+		    (r = allow_socket_family(f, AF_INET)) < 0 ||
+		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(connect), 0)) < 0)
 			return r;
 		return add_irq(f);
 	case VMON_THREAD_KINDS: break;

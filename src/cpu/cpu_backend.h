@@ -67,6 +67,11 @@ struct cpu_backend {
 	int (*chips_set)(struct machine *m, const struct chip_state *in, struct vmon_error *err);
 	/* The CPU features the guest sees (after create()). */
 	void (*features)(struct machine *m, struct cpu_featureset *out);
+	/* Live migration's dirty log (core/guest_mem_dirty.h): returns once
+	 * every guest store from now on marks its page again (the software
+	 * CPU flushes every vCPU's TLB). Any thread, the VM running or
+	 * paused. NULL: this backend cannot track dirty pages yet. */
+	int (*dirty_flush)(struct machine *m, struct vmon_error *err);
 };
 
 extern const struct cpu_backend cpu_backend_kvm;

@@ -38,7 +38,9 @@
 #include "devices/acpi_pm.h"
 #include "devices/i8042.h"
 #include "devices/pci.h"
+#include "devices/virtio/virtio_blk.h"
 #include "vm/vm_devices.h"
+#include "vm/vm_migrate.h"
 #include "vm/vm_snapshot.h"
 
 /* How long vm_pause waits for the vCPUs to stand still. One blocked in a
@@ -61,7 +63,9 @@ struct vm {
 	int nthreads;
 	int sigfd;
 	pthread_mutex_t ctl_lock;
-	bool paused; /* under ctl_lock */
+	bool paused;		  /* under ctl_lock */
+	struct vm_migration *mig; /* vm_migrate.c's, NULL before the first */
+	bool mig_hold;		  /* under ctl_lock: a migration keeps it paused */
 };
 
 const struct cpu_backend *vm_backend_resolve(enum vm_backend_choice choice)
@@ -226,11 +230,25 @@ static int report_end(struct vm *vm)
 	return ctl->status;
 }
 
+/* An incoming migration's RAM, received already: the machine takes it
+ * over (adopt is left empty). */
+static int adopt_mem(struct machine *m, struct guest_mem *adopt, uint64_t size,
+		     struct vmon_error *err)
+{
+	if (adopt->size != size)
+		return err_setf(err, "the machine has %llu bytes of RAM, the stream sent %llu",
+				(unsigned long long)size, (unsigned long long)adopt->size);
+	m->mem = *adopt;
+	memset(adopt, 0, sizeof(*adopt));
+	adopt->memfd = -1;
+	return 0;
+}
+
 /* Builds the machine; with st, restored from a snapshot: RAM mapped from
  * mem_path instead of made and loaded, and st's state put into the
  * devices and vCPUs once they exist. */
 static int create(struct vm **out, const struct vm_config *cfg, const struct vmstate *st,
-		  const char *mem_path, struct vmon_error *err)
+		  const char *mem_path, struct guest_mem *adopt, struct vmon_error *err)
 {
 	*out = NULL;
 	struct vm *vm = calloc(1, sizeof(*vm));
@@ -259,8 +277,9 @@ static int create(struct vm **out, const struct vm_config *cfg, const struct vms
 	 * does again on every reboot). */
 	vm->ev = ev_create(err);
 	if (!vm->ev ||
-	    (st ? gm_map_file(&m->mem, cfg->machine.mem_size, mem_path, err)
-		: gm_create(&m->mem, cfg->machine.mem_size, err)) < 0 ||
+	    (adopt ? adopt_mem(m, adopt, cfg->machine.mem_size, err)
+	     : st  ? gm_map_file(&m->mem, cfg->machine.mem_size, mem_path, err)
+		   : gm_create(&m->mem, cfg->machine.mem_size, err)) < 0 ||
 	    vm_devices_plan(&vm->devs, m, vm->ev, &vm->cfg, err) < 0 ||
 	    (!st && load_image(vm, err) < 0) || vm_devices_create(&vm->devs, err) < 0)
 		goto fail;
@@ -294,13 +313,82 @@ fail:
 
 int vm_create(struct vm **out, const struct vm_config *cfg, struct vmon_error *err)
 {
-	return create(out, cfg, NULL, NULL, err);
+	return create(out, cfg, NULL, NULL, NULL, err);
 }
 
 int vm_create_restored(struct vm **out, const struct vm_config *cfg, const struct vmstate *st,
 		       const char *mem_path, struct vmon_error *err)
 {
-	return create(out, cfg, st, mem_path, err);
+	return create(out, cfg, st, mem_path, NULL, err);
+}
+
+int vm_create_incoming(struct vm **out, const struct vm_config *cfg, const struct vmstate *st,
+		       struct guest_mem *mem, struct vmon_error *err)
+{
+	return create(out, cfg, st, NULL, mem, err);
+}
+
+/* ---- For vm_migrate.c ---- */
+
+struct machine *vm_machine(struct vm *vm)
+{
+	return &vm->m;
+}
+
+struct vm_migration **vm_migration_slot(struct vm *vm)
+{
+	return &vm->mig;
+}
+
+int vm_dirty_flush(struct vm *vm, struct vmon_error *err)
+{
+	struct machine *m = &vm->m;
+	pthread_mutex_lock(&vm->ctl_lock);
+	int r = !m->backend->dirty_flush
+			? err_setf(err,
+				   "the %s backend cannot track dirty pages yet: live "
+				   "migration needs the software CPU (--backend emu)",
+				   m->backend->name)
+		: vmctl_stopping(&m->ctl) ? err_setf(err, "the VM is stopping")
+					  : m->backend->dirty_flush(m, err);
+	pthread_mutex_unlock(&vm->ctl_lock);
+	return r;
+}
+
+int vm_migrate_state(struct vm *vm, struct state_writer *w, struct vmon_error *err)
+{
+	struct machine *m = &vm->m;
+	pthread_mutex_lock(&vm->ctl_lock);
+	int r;
+	if (!vm->paused)
+		r = err_setf(err, "the VM must be paused");
+	else if (vmctl_stopping(&m->ctl))
+		r = err_setf(err, "the VM is stopping");
+	else if (!vmctl_wait_parked(&m->ctl, (unsigned)vm->nthreads, PAUSE_WAIT_MS))
+		r = err_setf(err, "a vCPU did not stop for the migration");
+	else
+		r = vm_state_build(m, &vm->devs, &vm->cfg, w, err);
+	pthread_mutex_unlock(&vm->ctl_lock);
+	return r;
+}
+
+void vm_migrate_hold(struct vm *vm, bool hold)
+{
+	pthread_mutex_lock(&vm->ctl_lock);
+	vm->mig_hold = hold;
+	pthread_mutex_unlock(&vm->ctl_lock);
+}
+
+int vm_disks_hold(struct vm *vm, bool hold, struct vmon_error *err)
+{
+	int r = 0;
+	for (unsigned i = 0; i < vm->devs.ncreated; i++) {
+		struct vm_device *v = &vm->devs.list[i];
+		if (v->dev && strcmp(v->ops->kind, "virtio-blk") == 0 &&
+		    virtio_blk_hold_lock(v->dev, hold, err) < 0)
+			r = -1;
+	}
+	return r;
 }
 
 int vm_snapshot(struct vm *vm, const char *vmstate_path, const char *mem_path,
@@ -370,6 +458,7 @@ void vm_destroy(struct vm *vm)
 	if (!vm)
 		return;
 	struct machine *m = &vm->m;
+	vm_migrate_free(vm); /* its thread first: it uses everything below */
 	if (vm->nthreads)
 		join_vcpus(vm);
 	vm_devices_destroy(&vm->devs);
@@ -422,6 +511,12 @@ int vm_pause(struct vm *vm, struct vmon_error *err)
 int vm_resume(struct vm *vm, struct vmon_error *err)
 {
 	pthread_mutex_lock(&vm->ctl_lock);
+	if (vm->mig_hold) {
+		pthread_mutex_unlock(&vm->ctl_lock);
+		return err_setf(err,
+				"a live migration is handing the VM over (vmon migrate --cancel "
+				"stops it)");
+	}
 	if (vm->paused) {
 		vm->paused = false;
 		vmctl_set_pause(&vm->m.ctl, false);

@@ -49,6 +49,16 @@ __attribute__((warn_unused_result)) int
 vm_create_restored(struct vm **out, const struct vm_config *cfg, const struct vmstate *st,
 		   const char *mem_path, struct vmon_error *err);
 
+/* Builds the machine an incoming migration describes (st from the
+ * stream, cfg vm_restore_config(st)'s, possibly changed as for a
+ * restore); mem is the RAM received, taken over by the VM (left empty).
+ * Returns 0, or -1 with err. Either way mem may then be gm_destroy()ed
+ * (a no-op once the VM took it). */
+struct guest_mem;
+__attribute__((warn_unused_result)) int
+vm_create_incoming(struct vm **out, const struct vm_config *cfg, const struct vmstate *st,
+		   struct guest_mem *mem, struct vmon_error *err);
+
 /* Writes a full snapshot of a paused VM: the vmstate file and the memory
  * file (docs/snapshot.md). Any thread but the VM's own. Returns 0, or -1
  * with err (not paused; a device that cannot be saved; I/O errors). */

@@ -92,22 +92,26 @@ static int save_cpus(struct state_writer *w, struct machine *m, struct vmon_erro
 	return 0;
 }
 
-int vm_state_save(struct machine *m, struct vm_devices *d, const struct vm_config *cfg,
-		  const char *vmstate_path, const char *mem_path, struct vmon_error *err)
+int vm_state_build(struct machine *m, struct vm_devices *d, const struct vm_config *cfg,
+		   struct state_writer *w, struct vmon_error *err)
 {
 	struct vmstate_header h = {.mem_size = m->mem.size, .ncpus = (uint32_t)m->ncpus};
 	snprintf(h.vmon_version, sizeof(h.vmon_version), "%s", VMON_VERSION);
 	snprintf(h.backend, sizeof(h.backend), "%s", m->backend->name);
-	struct state_writer w = {0};
-	vmstate_begin(&w, &h);
+	vmstate_begin(w, &h);
 	struct state_writer b = {0};
 	vmstate_config_save(&b, cfg);
-	vmstate_add(&w, VMS_CONFIG, "config", "machine", vmstate_config_version(), b.buf, b.len);
+	vmstate_add(w, VMS_CONFIG, "config", "machine", vmstate_config_version(), b.buf, b.len);
 	state_writer_free(&b);
-	int r = save_devices(&w, d, err) < 0 || save_cpus(&w, m, err) < 0 ||
-				gm_save(&m->mem, mem_path, err) < 0
-			? -1
-			: 0;
+	return save_devices(w, d, err) < 0 || save_cpus(w, m, err) < 0 ? -1 : 0;
+}
+
+int vm_state_save(struct machine *m, struct vm_devices *d, const struct vm_config *cfg,
+		  const char *vmstate_path, const char *mem_path, struct vmon_error *err)
+{
+	struct state_writer w = {0};
+	int r = vm_state_build(m, d, cfg, &w, err) < 0 || gm_save(&m->mem, mem_path, err) < 0 ? -1
+											      : 0;
 	if (r == 0)
 		r = vmstate_write_file(&w, vmstate_path, err);
 	state_writer_free(&w);

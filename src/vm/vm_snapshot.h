@@ -22,6 +22,12 @@ __attribute__((warn_unused_result)) int vm_state_save(struct machine *m, struct 
 						      const struct vm_config *cfg,
 						      const char *vmstate_path,
 						      const char *mem_path, struct vmon_error *err);
+/* The vmstate's sections (config, devices, CPUs; no checksum yet) into
+ * w, without RAM: a snapshot's first half, a migration's last record. */
+__attribute__((warn_unused_result)) int vm_state_build(struct machine *m, struct vm_devices *d,
+						       const struct vm_config *cfg,
+						       struct state_writer *w,
+						       struct vmon_error *err);
 /* Loads st's device, interrupt-controller and vCPU state into the
  * machine built from its config. Every value is checked. */
 __attribute__((warn_unused_result)) int vm_state_restore(struct machine *m, struct vm_devices *d,

@@ -27,6 +27,8 @@ static const struct bus_ops stop_ops = {.read = stop_read, .write = stop_write};
 
 static struct machine mach;
 static int emu_harness_trace_io;
+/* Called (if set) once the machine is built, just before the vCPU runs. */
+static void (*emu_harness_before_run)(struct machine *m);
 static const struct cpu_model *emu_harness_model;
 
 static struct emu_cpu *emu_run(enum boot_cpu_mode mode, const uint8_t *code, size_t len)
@@ -60,6 +62,8 @@ static struct emu_cpu *emu_run(enum boot_cpu_mode mode, const uint8_t *code, siz
 	bus_seal(&m->pio);
 	bus_seal(&m->mmio);
 	assert_int_equal(cpu_backend_emu.vcpu_create(m, 0, &err), 0);
+	if (emu_harness_before_run)
+		emu_harness_before_run(m);
 	alarm(10); /* a CPU bug must not hang the test run */
 	cpu_backend_emu.vcpu_run(m, 0);
 	alarm(0);

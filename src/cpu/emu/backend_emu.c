@@ -10,6 +10,8 @@
 #include <sys/mman.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "cpu/cpu_backend.h"
 #include "cpu/emu/cache.h"
 #include "cpu/emu/decode.h"
@@ -178,6 +180,38 @@ static void emu_vcpu_kick(struct machine *m, int index)
 		emu_wake(vm->cpus[index], EV_KICK);
 }
 
+/* Migration's dirty log (mmu.c): after the sender collected the bitmap,
+ * every vCPU drops its TLB before the pages are read, so that no store
+ * goes on through an entry whose page was marked in a bitmap already
+ * collected. A vCPU flushes in its slow path (kicked there now), before
+ * its next instruction; one parked (the VM paused) or whose thread ended
+ * flushes before it runs again, so it counts as done. */
+static int emu_dirty_flush(struct machine *m, struct vmon_error *err)
+{
+	struct emu_vm *vm = m->backend_priv;
+	if (!vm)
+		return err_setf(err, "the VM has no vCPUs");
+	uint32_t gen = atomic_fetch_add(&vm->tlb_gen, 1) + 1;
+	for (int i = 0; i < vm->ncpus; i++)
+		if (vm->cpus[i])
+			emu_wake(vm->cpus[i], EV_KICK);
+	for (unsigned waited_us = 0;; waited_us += 200) {
+		bool done = true;
+		for (int i = 0; i < vm->ncpus && done; i++) {
+			struct emu_cpu *c = vm->cpus[i];
+			done = !c || atomic_load(&c->tlb_ack) == gen || atomic_load(&c->parked);
+		}
+		if (done)
+			return 0;
+		if (vmctl_stopping(&m->ctl))
+			return err_setf(err, "the VM is stopping");
+		if (waited_us >= 30u * 1000 * 1000)
+			return err_setf(err, "a vCPU did not come back to flush its TLB");
+		struct timespec ts = {.tv_nsec = 200 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 static void emu_destroy(struct machine *m)
 {
 	struct emu_vm *vm = m->backend_priv;
@@ -305,4 +339,5 @@ const struct cpu_backend cpu_backend_emu = {
 	.chips_get = emu_chips_get,
 	.chips_set = emu_chips_set,
 	.features = emu_features,
+	.dirty_flush = emu_dirty_flush,
 };

@@ -340,6 +340,12 @@ struct emu_cpu {
 	struct emu_vm *vm;
 	struct bus_hint pio_hint, mmio_hint;
 	uint64_t icount;
+	/* Migration's TLB flush (emu_dirty_flush): the flush generation this
+	 * vCPU has done (it flushes when vm->tlb_gen differs, in the slow
+	 * path, before any further instruction), and whether it stands
+	 * parked (it flushes before it runs again). */
+	_Atomic uint32_t tlb_ack;
+	_Atomic bool parked;
 };
 
 /* ---- The machine -------------------------------------------------------- */
@@ -379,6 +385,8 @@ struct emu_vm {
 	 * storing vCPU's code_epoch (mmu.h: emu_note_write). */
 	uint8_t *code_pages;
 	uint64_t code_pages_len;
+	/* Bumped by emu_dirty_flush: every vCPU drops its TLB. */
+	_Atomic uint32_t tlb_gen;
 };
 
 /* ---- Helpers on this state alone ------------------------------------ */

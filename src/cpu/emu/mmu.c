@@ -16,6 +16,16 @@
  * (CR4.SMEP) makes a supervisor-mode instruction fetch from a user page a
  * #PF (P, I/D); the TLB hit path re-checks it, since entries do not depend
  * on CPL.
+ *
+ * Migration's dirty log (core/guest_mem_dirty.h): while it runs, a TLB
+ * entry is writable only if it was filled by a write, and that fill marks
+ * the page; a read fill drops the write permissions, so the first store
+ * through it misses and fills again. Every store — the interpreter's and
+ * the translator's compiled ones, which check the same permission bits —
+ * therefore goes through a marking fill at least once per round: the
+ * migration thread collects the bitmap, then has every vCPU flush its
+ * TLB (emu_dirty_flush, backend_emu.c) before it reads the pages. The
+ * walk's own A/D updates and physical writes mark their page directly.
  */
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +34,7 @@
 #include "cpu/emu/chip_ioapic.h"
 #include "cpu/emu/chip_lapic.h"
 #include "cpu/emu/fault.h"
+#include "core/guest_mem_dirty.h"
 #include "cpu/emu/mmu.h"
 
 #define PTE_P	  0x1ULL
@@ -77,18 +88,23 @@ _Noreturn static void page_fault(struct emu_cpu *c, uint64_t lin, uint32_t err)
 /* Reads a paging-structure entry; NULL if the table is not in RAM. */
 static void *pte_ptr(struct emu_cpu *c, uint64_t gpa, unsigned size)
 {
-	return gm_ptr(&c->m->mem, gpa, size);
+	return gm_ptr_nolog(&c->m->mem, gpa, size);
 }
 
-static void set_bits64(void *p, uint64_t bits)
+/* A/D updates are stores into the table's page: the dirty log sees them. */
+static void set_bits64_at(struct emu_cpu *c, void *p, uint64_t bits)
 {
 	__atomic_fetch_or((uint64_t *)p, bits, __ATOMIC_RELAXED);
+	gm_dirty_mark_host(&c->m->mem, p);
 }
 
-static void set_bits32(void *p, uint32_t bits)
+static void set_bits32_at(struct emu_cpu *c, void *p, uint32_t bits)
 {
 	__atomic_fetch_or((uint32_t *)p, bits, __ATOMIC_RELAXED);
+	gm_dirty_mark_host(&c->m->mem, p);
 }
+#define set_bits64(p, bits) set_bits64_at(c, p, bits)
+#define set_bits32(p, bits) set_bits32_at(c, p, bits)
 
 struct walk {
 	uint64_t gpa_page;
@@ -267,9 +283,15 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 	}
 	e->vpn = vpn + 1;
 	e->gpa = gpa_page;
+	e->host = gm_ptr_nolog(&c->m->mem, gpa_page, 4096);
+	if (__builtin_expect(gm_dirty_logging(&c->m->mem), 0) && e->host) {
+		if (acc == 1 && (perm & (TLB_W | TLB_UW)))
+			gm_dirty_mark(&c->m->mem, gpa_page);
+		else
+			perm &= ~(uint32_t)(TLB_W | TLB_UW);
+	}
 	e->perm = perm;
 	e->page_shift = shift;
-	e->host = gm_ptr(&c->m->mem, gpa_page, 4096);
 	return e;
 }
 
@@ -283,7 +305,7 @@ static bool is_lapic(struct emu_cpu *c, uint64_t gpa)
 
 uint64_t phys_read(struct emu_cpu *c, uint64_t gpa, unsigned size)
 {
-	void *p = gm_ptr(&c->m->mem, gpa, size);
+	void *p = gm_ptr_nolog(&c->m->mem, gpa, size);
 	if (p) {
 		uint64_t v = 0;
 		memcpy(&v, p, size);
@@ -312,9 +334,12 @@ uint64_t phys_read(struct emu_cpu *c, uint64_t gpa, unsigned size)
 
 void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned size, uint64_t v)
 {
-	void *p = gm_ptr(&c->m->mem, gpa, size);
+	void *p = gm_ptr_nolog(&c->m->mem, gpa, size);
 	if (p) {
 		memcpy(p, &v, size);
+		gm_dirty_mark(&c->m->mem, gpa);
+		if (((gpa + size - 1) ^ gpa) >> 12)
+			gm_dirty_mark(&c->m->mem, gpa + size - 1);
 		return;
 	}
 	c->slow = true;

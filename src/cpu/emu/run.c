@@ -222,9 +222,18 @@ static bool slow_path(struct emu_cpu *c)
 		c->slow = false;
 		if (vmctl_stopping(&m->ctl))
 			return false;
+		/* Migration's dirty log: drop every TLB entry, so the next
+		 * store to each page fills (and marks) again (mmu.c). */
+		uint32_t gen = atomic_load(&c->vm->tlb_gen);
+		if (gen != atomic_load_explicit(&c->tlb_ack, memory_order_relaxed)) {
+			tlb_flush(c);
+			atomic_store(&c->tlb_ack, gen);
+		}
 		if (vmctl_pause_requested(&m->ctl)) {
 			/* Between blocks the vCPU's state is whole: park. */
+			atomic_store(&c->parked, true);
 			vmctl_park(&m->ctl);
+			atomic_store(&c->parked, false);
 			continue;
 		}
 		uint32_t ev = atomic_exchange(&c->events, 0);

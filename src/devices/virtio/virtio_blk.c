@@ -534,6 +534,19 @@ int virtio_blk_set_path(struct virtio_blk *b, const char *path, struct vmon_erro
 	return 0;
 }
 
+int virtio_blk_hold_lock(struct virtio_blk *b, bool hold, struct vmon_error *err)
+{
+	if (!hold) {
+		image_unlock(b->fd);
+		return 0;
+	}
+	if (image_lock(b->fd, !b->ro) < 0)
+		return err_setf(err, "%s: %s", b->path,
+				errno == EAGAIN ? "in use by another process (a VM holds its lock)"
+						: strerror(errno));
+	return 0;
+}
+
 /* ---- Device object (core/device.h) ---- */
 
 static int blk_dev_create(void **out, const struct device_env *env, const void *params,

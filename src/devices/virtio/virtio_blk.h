@@ -98,6 +98,12 @@ const char *virtio_blk_engine(const struct virtio_blk *b);
  * the capacity and tells the driver (configuration change interrupt).
  * The old image is closed. Any thread but the device's loop; returns 0,
  * or -1 with err and nothing changed. */
+/* Live migration: drops (hold false) or takes again the image's locks
+ * (core/image_lock.h), the device otherwise unchanged: the source lets
+ * the target take the image once its last writes are flushed. Returns 0,
+ * or -1 with err (another process took the lock meanwhile). */
+__attribute__((warn_unused_result)) int virtio_blk_hold_lock(struct virtio_blk *b, bool hold,
+							     struct vmon_error *err);
 __attribute__((warn_unused_result)) int virtio_blk_set_path(struct virtio_blk *b, const char *path,
 							    struct vmon_error *err);
 

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * PUT /migrate's body and GET /migrate's answer (migrate_json.h).
+ */
+#include "api/migrate_json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "api/config_json.h"
+
+#define W "migrate"
+
+static int opt_uint(const json_t *o, const char *key, uint64_t max, uint64_t *out,
+		    struct vmon_error *err)
+{
+	const json_t *v = json_object_get(o, key);
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    (uint64_t)json_integer_value(v) > max)
+		return err_setf(err, W ": '%s' must be an integer from 0 to %llu", key,
+				(unsigned long long)max);
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+int api_json_migrate(const json_t *o, struct vm_migrate_params *out, struct vmon_error *err)
+{
+	static const char *const allowed[] = {"destination_url", "max_downtime_ms",
+					      "bandwidth_mib_s", "insecure",
+					      "compress",	 NULL};
+	memset(out, 0, sizeof(*out));
+	if (api_json_fields(o, W, allowed, err) < 0)
+		return -1;
+	const json_t *url = json_object_get(o, "destination_url");
+	if (!json_is_string(url))
+		return err_setf(err, W ": 'destination_url' (unix:PATH or tcp:ADDR:PORT) is "
+				       "required");
+	const json_t *ins = json_object_get(o, "insecure");
+	if (ins && !json_is_boolean(ins))
+		return err_setf(err, W ": 'insecure' must be true or false");
+	const json_t *z = json_object_get(o, "compress");
+	if (z && !json_is_boolean(z))
+		return err_setf(err, W ": 'compress' must be true or false");
+	out->compress = z && json_is_true(z);
+	uint64_t down = 0, bw = 0;
+	if (opt_uint(o, "max_downtime_ms", 3600000, &down, err) < 0 ||
+	    opt_uint(o, "bandwidth_mib_s", 1000000, &bw, err) < 0)
+		return -1;
+	const char *s = json_string_value(url);
+	if (strlen(s) >= sizeof(out->to_text))
+		return err_setf(err, W ": 'destination_url' too long");
+	if (mig_endpoint_parse(s, ins && json_is_true(ins), W ": destination_url", &out->to, err) <
+	    0)
+		return -1;
+	snprintf(out->to_text, sizeof(out->to_text), "%s", s);
+	out->max_downtime_ms = (uint32_t)down;
+	out->bandwidth = bw << 20;
+	return 0;
+}
+
+json_t *api_json_migrate_out(const struct vm_migrate_status *s)
+{
+	json_t *o = json_pack(
+		"{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "state",
+		vm_migrate_phase_name(s->phase), "round", (json_int_t)s->round, "pages_sent",
+		(json_int_t)s->pages_sent, "zero_pages", (json_int_t)s->zero_pages, "bytes_sent",
+		(json_int_t)s->bytes_sent, "ram_pages", (json_int_t)s->ram_pages, "remaining_pages",
+		(json_int_t)s->remaining_pages, "dirty_pages_per_s", (json_int_t)s->dirty_rate,
+		"expected_downtime_ms", (json_int_t)s->expected_downtime_ms, "downtime_ms",
+		(json_int_t)s->downtime_ms, "total_ms", (json_int_t)s->total_ms);
+	if (o && s->error[0])
+		json_object_set_new(o, "error", json_string(s->error));
+	return o;
+}

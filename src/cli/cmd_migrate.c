@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `vmon migrate ID --to unix:PATH|tcp:HOST:PORT [--max-downtime MS]
+ * [--bandwidth MB/s] [--insecure] [--compress]`: live-migrates VM ID to a vmon
+ * waiting with `vmon run --incoming` (docs/migration.md), through the
+ * VM's API (PUT /migrate), then follows GET /migrate, printing one line
+ * per round, until the migration ends. Status 0: the target runs the
+ * guest (the source's vmon exits); 1: it failed or was cancelled and the
+ * guest runs on in the source; 2: bad input or a refusal.
+ *
+ * `vmon migrate --cancel ID`: stops a running migration (PUT
+ * /migrate/cancel) and waits until it has; the VM runs on where it was
+ * (status 0).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "cli/help.h"
+#include "cli/registry.h"
+#include "core/error.h"
+
+enum {
+	OPT_TO = 256,
+	OPT_DOWNTIME,
+	OPT_BANDWIDTH,
+	OPT_INSECURE,
+	OPT_COMPRESS,
+	OPT_CANCEL,
+	OPT_RUNTIME_DIR
+};
+
+static const struct option options[] = {
+	{"to", required_argument, NULL, OPT_TO},
+	{"max-downtime", required_argument, NULL, OPT_DOWNTIME},
+	{"bandwidth", required_argument, NULL, OPT_BANDWIDTH},
+	{"insecure", no_argument, NULL, OPT_INSECURE},
+	{"compress", no_argument, NULL, OPT_COMPRESS},
+	{"cancel", no_argument, NULL, OPT_CANCEL},
+	{"runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR},
+	{NULL, 0, NULL, 0},
+};
+
+static unsigned long number(const char *opt, const char *s, unsigned long max)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	if (!*s || *end || *s == '-' || v > max)
+		usage_error("%s: '%s' is not a number from 0 to %lu", opt, s, max);
+	return v;
+}
+
+static long long field(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+/* Follows GET /migrate until the migration ends; returns the status
+ * (for --cancel, 0 once it is cancelled). */
+static int follow(const struct reg_entry *e, bool cancel)
+{
+	long long last_round = -1;
+	char last_state[32] = "";
+	for (;;) {
+		struct client_reply r;
+		struct vmon_error err = {{0}};
+		if (client_request(e->api_sock, "GET", "/migrate", NULL, 5000, &r, &err) < 0 ||
+		    r.status != 200) {
+			/* The source waits for this loop to see "completed"
+			 * before it ends (vm_migrate.c): gone before that, it
+			 * ended for another reason, or took too long. */
+			fprintf(stderr,
+				"vmon: VM %s stopped answering during the migration (last state "
+				"%s): "
+				"%s\n",
+				e->id, last_state[0] ? last_state : "unknown",
+				err.msg[0] ? err.msg : r.fault);
+			return 1;
+		}
+		json_t *o = json_loads(r.body, 0, NULL);
+		const char *st = json_string_value(json_object_get(o, "state"));
+		snprintf(last_state, sizeof(last_state), "%s", st ? st : "?");
+		long long round = field(o, "round");
+		if (round != last_round && strcmp(last_state, "active") == 0) {
+			printf("round %lld: %lld pages sent (%lld MiB), %lld dirty, %lld pages/s "
+			       "dirtied, expected downtime %lld ms\n",
+			       round, field(o, "pages_sent"), field(o, "bytes_sent") >> 20,
+			       field(o, "remaining_pages"), field(o, "dirty_pages_per_s"),
+			       field(o, "expected_downtime_ms"));
+			fflush(stdout);
+			last_round = round;
+		}
+		int done = -1;
+		if (strcmp(last_state, "completed") == 0) {
+			printf("migrated: %lld rounds, %lld pages, %lld MiB sent, downtime %lld "
+			       "ms, "
+			       "total %lld ms\n",
+			       field(o, "round"), field(o, "pages_sent"),
+			       field(o, "bytes_sent") >> 20, field(o, "downtime_ms"),
+			       field(o, "total_ms"));
+			done = 0;
+		} else if (cancel && strcmp(last_state, "cancelled") == 0) {
+			printf("cancelled: VM %s runs on\n", e->id);
+			done = 0;
+		} else if (strcmp(last_state, "failed") == 0 ||
+			   strcmp(last_state, "cancelled") == 0) {
+			const char *why = json_string_value(json_object_get(o, "error"));
+			fprintf(stderr,
+				"vmon: migration of VM %s %s%s%s; it runs on in its source\n",
+				e->id, last_state, strcmp(last_state, "failed") == 0 ? ": " : "",
+				strcmp(last_state, "failed") == 0 && why ? why : "");
+			done = 1;
+		} else if (strcmp(last_state, "none") == 0) {
+			fprintf(stderr, "vmon: VM %s has no migration\n", e->id);
+			done = 1;
+		}
+		json_decref(o);
+		if (done >= 0)
+			return done;
+		struct timespec ts = {.tv_nsec = 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+	const char *to = NULL, *flag = NULL;
+	unsigned long downtime = 0, bandwidth = 0;
+	bool insecure = false, cancel = false, has_downtime = false, compress = false;
+	opterr = 0;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_TO: to = optarg; break;
+		case OPT_DOWNTIME:
+			downtime = number("--max-downtime", optarg, 3600000);
+			has_downtime = true;
+			break;
+		case OPT_BANDWIDTH: bandwidth = number("--bandwidth", optarg, 1000000); break;
+		case OPT_INSECURE: insecure = true; break;
+		case OPT_COMPRESS: compress = true; break;
+		case OPT_CANCEL: cancel = true; break;
+		case OPT_RUNTIME_DIR: flag = optarg; break;
+		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
+		default: usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		usage_error("migrate: vmon migrate ID --to unix:PATH|tcp:HOST:PORT, or vmon "
+			    "migrate --cancel ID");
+	if (!cancel && !to)
+		usage_error("migrate: --to unix:PATH|tcp:HOST:PORT is needed");
+	if (cancel && to)
+		usage_error("migrate: --cancel takes no --to");
+	const char *id = argv[optind];
+	char rdir[REG_PATH_MAX];
+	struct vmon_error err = {{0}};
+	if (registry_dir(flag, rdir, sizeof(rdir), &err) < 0)
+		die_status(VMON_EXIT_USAGE, "%s", err.msg);
+	struct reg_entry e;
+	if (registry_find(rdir, id, &e, &err) < 0)
+		die_status(VMON_EXIT_USAGE, "%s", err.msg);
+	struct client_reply r;
+	if (cancel) {
+		if (client_request(e.api_sock, "PUT", "/migrate/cancel", "{}", 10000, &r, &err) < 0)
+			die_status(VMON_EXIT_VM_ERROR, "VM %s does not answer: %s", id, err.msg);
+		if (r.status != 204)
+			die_status(VMON_EXIT_USAGE, "VM %s: %s", id, r.fault[0] ? r.fault : r.body);
+		return follow(&e, true);
+	}
+	json_t *body = json_pack("{s:s, s:b, s:b}", "destination_url", to, "insecure", insecure,
+				 "compress", compress);
+	if (body && has_downtime)
+		json_object_set_new(body, "max_downtime_ms", json_integer((json_int_t)downtime));
+	if (body && bandwidth)
+		json_object_set_new(body, "bandwidth_mib_s", json_integer((json_int_t)bandwidth));
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (!text)
+		die_status(VMON_EXIT_USAGE, "out of memory");
+	int rc = client_request(e.api_sock, "PUT", "/migrate", text, 10000, &r, &err);
+	free(text);
+	if (rc < 0)
+		die_status(VMON_EXIT_VM_ERROR, "VM %s does not answer: %s", id, err.msg);
+	if (r.status != 204)
+		die_status(VMON_EXIT_USAGE, "VM %s: %s", id, r.fault[0] ? r.fault : r.body);
+	return follow(&e, false);
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The live-migration stream (docs/migration.md has the byte layout): a
+ * header (magic, version, RAM size), then records — runs of pages, runs
+ * of pages that now read as zero, the machine's vmstate (the snapshot
+ * format, checksummed), the end — and the short handshake by which the
+ * target says it is built and then running.
+ *
+ * The receiver treats every byte as hostile: mig_recv checks each record
+ * type, page index and count (overflow-safe, within RAM), each length
+ * against its limit, the order (nothing after the state but the end; the
+ * end only after the state) and hands the state to vmstate_parse, whose
+ * checks (magic, version, checksum, sections) follow. A failure is one
+ * line in err; the guest RAM made so far is freed.
+ *
+ * Pages may come compressed (a zstd frame per run, when the header's
+ * flag says so): a frame must decompress to exactly the run's pages.
+ *
+ * Endpoints: "unix:PATH" or "tcp:A.B.C.D:PORT" (numeric IPv4). Plain TCP
+ * is refused to or on an address outside 127.0.0.0/8 unless insecure:
+ * guest memory would cross the network unencrypted (TLS is a later step).
+ *
+ * Threads: plain functions; one stream per thread.
+ */
+#ifndef VMON_VM_MIGRATE_STREAM_H
+#define VMON_VM_MIGRATE_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/guest_mem.h"
+#include "vm/vmstate.h"
+
+#define MIG_MAGIC	 "VMONMIGR"
+#define MIG_VERSION	 1
+#define MIG_HEADER_BYTES 24
+#define MIG_MAX_RUN	 256	      /* pages in one PAGES record (1 MiB) */
+#define MIG_MAX_ZERO_RUN (1u << 20)   /* pages in one ZERO record (4 GiB) */
+#define MIG_MAX_RAM	 (1ULL << 40) /* what a stream may ask the target for */
+
+enum mig_record {
+	MIG_REC_PAGES = 1,	/* u64 first page, u32 count, count pages */
+	MIG_REC_ZERO = 2,	/* u64 first page, u32 count: these pages are zero now */
+	MIG_REC_STATE = 3,	/* u32 length, a vmstate file's bytes */
+	MIG_REC_END = 4,	/* nothing follows but the handshake */
+	MIG_REC_PAGES_ZSTD = 5, /* u64 first page, u32 count, u32 bytes, a zstd frame */
+};
+
+/* Header flags. */
+#define MIG_FLAG_ZSTD 0x1u /* the stream may hold MIG_REC_PAGES_ZSTD records */
+
+/* The handshake after MIG_REC_END, one byte each way. */
+#define MIG_ACK_READY	'R' /* target: the VM is built, waiting for GO */
+#define MIG_ACK_FAILED	'E' /* target: it could not be built (a line of text follows) */
+#define MIG_ACK_GO	'G' /* source: its VM is stopped for good; run */
+#define MIG_ACK_RUNNING 'S' /* target: the guest runs */
+
+/* Where bytes come from: read exactly n bytes; 0, or -1 at the end of
+ * the stream or on an error (with err). */
+struct mig_source {
+	int (*read)(void *opaque, void *buf, size_t n, struct vmon_error *err);
+	void *opaque;
+};
+
+/* Reads a whole stream: guest RAM into *mem (made here, max_ram bytes at
+ * most; every page the stream did not send reads as zero) and the state
+ * into *st. Returns 0, or -1 with one line in err (nothing left
+ * allocated). Counts the pages received in *pages if not NULL. */
+__attribute__((warn_unused_result)) int mig_recv(const struct mig_source *src,
+						 struct guest_mem *mem, struct vmstate *st,
+						 uint64_t max_ram, uint64_t *pages,
+						 struct vmon_error *err);
+
+/* ---- Sending ---- */
+void mig_put_header(uint8_t out[MIG_HEADER_BYTES], uint64_t ram_bytes, uint32_t flags);
+
+/* ---- Endpoints ---- */
+struct mig_endpoint {
+	bool is_unix;
+	char path[108];	  /* unix */
+	uint32_t addr_be; /* tcp: IPv4, network order */
+	uint16_t port;	  /* tcp: host order */
+};
+
+/* Parses "unix:PATH" or "tcp:ADDR:PORT"; what names the option in
+ * messages. Refuses non-loopback TCP unless insecure. */
+__attribute__((warn_unused_result)) int mig_endpoint_parse(const char *spec, bool insecure,
+							   const char *what,
+							   struct mig_endpoint *out,
+							   struct vmon_error *err);
+/* A connected socket to ep, or -1 with err. */
+int mig_connect(const struct mig_endpoint *ep, struct vmon_error *err);
+/* Listens on ep and accepts one connection (the listening socket, and a
+ * unix socket's file, are gone after). Returns the fd or -1 with err. */
+int mig_accept(const struct mig_endpoint *ep, struct vmon_error *err);
+
+/* The target's side of the handshake, once the stream was read: refuse
+ * (the VM could not be built: the source resumes its VM; why goes to the
+ * source's log), or say it is ready, wait for the source's go, and say it
+ * runs. Returns 0 (run the guest), or -1 with err (the source went away
+ * or cancelled: do not run it). Closes fd either way. */
+void migrate_incoming_refuse(int fd, const char *why);
+__attribute__((warn_unused_result)) int migrate_incoming_handshake(int fd, struct vmon_error *err);
+
+/* Writes n bytes (blocking; EINTR retried). 0, or -1 with errno. */
+int mig_write_all(int fd, const void *p, size_t n);
+/* A mig_source reading a socket (opaque: a pointer to the fd). */
+int mig_fd_read(void *opaque, void *buf, size_t n, struct vmon_error *err);
+
+#endif

@@ -1,0 +1,428 @@
+#!/usr/bin/env bash
+# Live migration (docs/migration.md) on the software CPU.
+#   kit guest dirtymem (keeps rewriting 16 MiB and checking every page
+#   against its own table: a page a migration failed to carry over makes
+#   it print FAIL):
+#   - migrated over a Unix socket, over loopback TCP, and compressed
+#     (zstd, with a 50 ms downtime budget): `vmon migrate`
+#     exits 0, the source's vmon exits 0, the target's passes go on from
+#     where the source's stopped, and no check fails;
+#   - cancelled mid-way (the stream slowed to 1 MB/s): `vmon migrate
+#     --cancel` ends it, the source keeps running (its passes go on, the
+#     API answers), the target ends with one line and status 2;
+#   - a target that cannot build the VM (its drive's image is missing
+#     there) ends with one line; the source takes its disk's lock back
+#     and runs on;
+#   - the receiver refuses bad streams (wrong magic, version, RAM size, a
+#     page run outside RAM, a truncated stream, an unknown record, a bad
+#     machine state) with one line and status 2;
+#   - plain TCP to or on a non-loopback address without --insecure is
+#     refused with one line and status 2.
+#   The default Linux guest with 2 vCPUs and a virtio disk, running a
+#   loop that appends fsynced numbered lines to the disk, appends to a
+#   file in its tmpfs and prints COUNT=N every 0.1 s, after writing 8 MiB
+#   of random data to /tmp/big: migrated over a Unix socket, then again
+#   over loopback TCP to a third process. Each time the source exits 0,
+#   the counter goes on where it was, /tmp/big has the same MD5, the tmpfs
+#   log holds every line, and at the end the disk holds every line the
+#   guest counted.
+# No timing thresholds: every wait is for an event, with a generous limit.
+source "$(dirname "$0")/../lib.sh"
+
+G=${GUEST_DIR:-$BUILD/guest}
+DIRTY=$GUESTS/dirtymem.elf
+LIMIT=${MIGRATE_LIMIT:-300}
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# wait_for FILE PATTERN [PID]: up to LIMIT s for PATTERN in FILE (while
+# PID, if given, lives).
+wait_for() {
+	for _ in $(seq 1 $((LIMIT * 5))); do
+		grep -qa -- "$2" "$1" 2>/dev/null && return 0
+		[ -z "${3:-}" ] || kill -0 "$3" 2>/dev/null || {
+			grep -qa -- "$2" "$1" 2>/dev/null
+			return
+		}
+		sleep 0.2
+	done
+	return 1
+}
+# passes FILE: the dirtymem pass numbers in FILE.
+passes() { tr -d '\r' <"$1" | sed -n 's/^dirtymem: pass \([0-9]*\) ok$/\1/p'; }
+# wait_pass FILE N [PID]: until FILE shows a pass above N.
+wait_pass() {
+	for _ in $(seq 1 $((LIMIT * 5))); do
+		local c
+		c=$(passes "$1" | tail -n1)
+		[ -n "$c" ] && [ "$c" -gt "$2" ] && return 0
+		[ -z "${3:-}" ] || kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.2
+	done
+	return 1
+}
+# wait_gone PID: until PID has exited (its status in $gone_status).
+wait_gone() {
+	for _ in $(seq 1 $((LIMIT * 5))); do
+		if ! kill -0 "$1" 2>/dev/null; then
+			wait "$1" 2>/dev/null
+			gone_status=$?
+			return 0
+		fi
+		sleep 0.2
+	done
+	return 1
+}
+# wait_sock PATH: until the receiver listens there.
+wait_sock() {
+	for _ in $(seq 1 $((LIMIT * 5))); do
+		[ -S "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+# wait_listen PORT: until a socket listens on PORT (seen in /proc/net/tcp:
+# connecting to it would be the one connection the receiver accepts).
+wait_listen() {
+	local hex
+	hex=$(printf ':%04X' "$1")
+	for _ in $(seq 1 $((LIMIT * 10))); do
+		awk -v p="$hex" 'substr($2, length($2) - 4) == p && $4 == "0A" { f = 1 }
+			END { exit !f }' /proc/net/tcp && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# one_line_2 NAME RC ERRFILE TEXT: status 2 and one line holding TEXT.
+one_line_2() {
+	if [ "$2" -eq 2 ] && [ "$(wc -l <"$3")" -eq 1 ] && grep -qF -- "$4" "$3"; then
+		pass "$1"
+	else
+		fail "$1" "status $2, want 2 and one line with '$4': $(head -c 400 "$3")"
+	fi
+}
+
+# ---- kit guest: dirtymem over unix and tcp ----------------------------
+# kit_migrate NAME URL [MIGRATE-OPTIONS...]: dirtymem from a source to a
+# receiver on URL.
+kit_migrate() {
+	local name=$1 url=$2 d=$TMP/$1
+	shift 2
+	mkdir -p "$d"
+	"$VMON" run --backend emu --id "$name-src" --kernel "$DIRTY" --mem 64M \
+		--cmdline "every=20" </dev/null >"$d/src.out" 2>"$d/src.err" &
+	local spid=$!
+	PIDS+=("$spid")
+	if ! wait_pass "$d/src.out" 40 "$spid"; then
+		fail "$name" "the source did not run: $(tail -c 300 "$d/src.err")"
+		return
+	fi
+	"$VMON" run --incoming "$url" --id "$name-dst" </dev/null >"$d/dst.out" 2>"$d/dst.err" &
+	local dpid=$!
+	PIDS+=("$dpid")
+	case $url in
+	unix:*) wait_sock "${url#unix:}" ;;
+	tcp:*) wait_listen "${url##*:}" ;;
+	esac
+	"$VMON" migrate "$name-src" --to "$url" "$@" >"$d/mig.out" 2>"$d/mig.err"
+	local rc=$?
+	local src_rc=running
+	gone_status=
+	[ $rc -ne 0 ] || wait_gone "$spid"
+	src_rc=${gone_status:-running}
+	local last
+	last=$(passes "$d/src.out" | tail -n1)
+	if [ $rc -ne 0 ] || [ "$src_rc" != 0 ]; then
+		fail "$name" "vmon migrate: $rc ($(cat "$d/mig.out" "$d/mig.err" | tail -c 300)); source: $src_rc ($(tail -c 300 "$d/src.err"))"
+	elif ! wait_pass "$d/dst.out" $((last + 40)) "$dpid"; then
+		fail "$name" "the target did not go on past pass $last: $(tail -c 300 "$d/dst.out") $(tail -c 300 "$d/dst.err")"
+	elif grep -qa FAIL "$d/dst.out" "$d/src.out"; then
+		fail "$name" "a page was lost: $(grep -ha FAIL "$d/dst.out" "$d/src.out" | head -c 300)"
+	else
+		local first
+		first=$(passes "$d/dst.out" | head -n1)
+		if [ "$first" -gt "$last" ]; then
+			pass "$name"
+		else
+			fail "$name" "the target's first pass $first is not after the source's last $last"
+		fi
+	fi
+	echo "# $name: $(grep -h 'migrated' "$d/src.err" "$d/mig.out" | tr '\n' ' ')" >&2
+	kill "$dpid" 2>/dev/null
+	wait "$dpid" 2>/dev/null
+}
+
+if [ ! -f "$DIRTY" ]; then
+	for n in migrate-kit-unix migrate-kit-tcp migrate-kit-zstd migrate-kit-cancel \
+		migrate-kit-target-refuses; do
+		skip "$n" "no $DIRTY (make)"
+	done
+else
+	kit_migrate migrate-kit-unix "unix:$TMP/kit.sock"
+	kit_migrate migrate-kit-tcp "tcp:127.0.0.1:$(free_port)"
+	kit_migrate migrate-kit-zstd "unix:$TMP/kitz.sock" --compress --max-downtime 50
+
+	# ---- cancel ----------------------------------------------------
+	d=$TMP/cancel
+	mkdir -p "$d"
+	"$VMON" run --backend emu --id cancel-src --kernel "$DIRTY" --mem 64M --cmdline "every=20" \
+		</dev/null >"$d/src.out" 2>"$d/src.err" &
+	spid=$!
+	PIDS+=("$spid")
+	wait_pass "$d/src.out" 20 "$spid"
+	"$VMON" run --incoming "unix:$d/m.sock" --id cancel-dst </dev/null >"$d/dst.out" 2>"$d/dst.err" &
+	dpid=$!
+	PIDS+=("$dpid")
+	wait_sock "$d/m.sock"
+	# 1 MB/s: the first pass over 16 MiB of written pages takes a while.
+	"$VMON" migrate cancel-src --to "unix:$d/m.sock" --bandwidth 1 >"$d/mig.out" 2>"$d/mig.err" &
+	mpid=$!
+	wait_for "$d/mig.out" '^round ' "$mpid"
+	"$VMON" migrate --cancel cancel-src >"$d/cancel.out" 2>"$d/cancel.err"
+	crc=$?
+	wait "$mpid"
+	mrc=$?
+	wait_gone "$dpid"
+	drc=${gone_status:-none}
+	n=$(passes "$d/src.out" | tail -n1)
+	if [ $mrc -eq 1 ] && [ $crc -eq 0 ] && [ "$drc" = 2 ] && [ "$(wc -l <"$d/dst.err")" -eq 1 ] &&
+		wait_pass "$d/src.out" $((n + 20)) "$spid" && "$VMON" ps | grep -q cancel-src &&
+		! grep -qa FAIL "$d/src.out"; then
+		pass migrate-kit-cancel
+	else
+		fail migrate-kit-cancel "migrate: $mrc ($(cat "$d/mig.err")), --cancel: $crc ($(cat "$d/cancel.err")), target: $drc ($(cat "$d/dst.err")), source passes $n then $(passes "$d/src.out" | tail -n1)"
+	fi
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+
+	# ---- the target cannot build the VM ----------------------------
+	# Its drive's image is missing there: it ends with one line; the
+	# source, which had handed its disk over, takes the lock back and
+	# runs on (a second writer on the image is still refused).
+	d=$TMP/refuse
+	mkdir -p "$d"
+	truncate -s 1M "$d/disk.img"
+	"$VMON" run --backend emu --id refuse-src --kernel "$DIRTY" --mem 64M --cmdline "every=20" \
+		--disk "$d/disk.img,id=d0" </dev/null >"$d/src.out" 2>"$d/src.err" &
+	spid=$!
+	PIDS+=("$spid")
+	wait_pass "$d/src.out" 20 "$spid"
+	"$VMON" run --incoming "unix:$d/m.sock" --disk-path "d0=$d/missing.img" \
+		</dev/null >"$d/dst.out" 2>"$d/dst.err" &
+	dpid=$!
+	PIDS+=("$dpid")
+	wait_sock "$d/m.sock"
+	"$VMON" migrate refuse-src --to "unix:$d/m.sock" >"$d/mig.out" 2>"$d/mig.err"
+	mrc=$?
+	wait_gone "$dpid"
+	drc=${gone_status:-none}
+	n=$(passes "$d/src.out" | tail -n1)
+	timeout -k 5 60 "$VMON" run --backend emu --kernel "$DIRTY" --disk "$d/disk.img" \
+		</dev/null >"$d/second.out" 2>"$d/second.err"
+	second=$?
+	if [ $mrc -eq 1 ] && [ "$drc" = 2 ] && grep -q 'missing.img' "$d/dst.err" &&
+		wait_pass "$d/src.out" $((n + 20)) "$spid" && [ $second -eq 2 ] &&
+		grep -q 'in use' "$d/second.err"; then
+		pass migrate-kit-target-refuses
+	else
+		fail migrate-kit-target-refuses "migrate: $mrc ($(cat "$d/mig.err")), target: $drc ($(cat "$d/dst.err")), source passes $n then $(passes "$d/src.out" | tail -n1) ($(tail -c 200 "$d/src.err")), second writer: $second ($(cat "$d/second.err"))"
+	fi
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+fi
+
+# ---- hostile streams --------------------------------------------------
+# bad NAME TEXT PYTHON-EXPR: the receiver, fed the bytes the expression
+# makes, exits 2 with one line holding TEXT.
+bad() {
+	local name=$1 text=$2 expr=$3 d=$TMP/bad-$1
+	mkdir -p "$d"
+	"$VMON" run --incoming "unix:$d/s" </dev/null >"$d/out" 2>"$d/err" &
+	local pid=$!
+	PIDS+=("$pid")
+	wait_sock "$d/s"
+	python3 - "$d/s" "$expr" <<'EOF'
+import socket, struct, sys
+def hdr(version=1, ram=64 << 20, flags=0, magic=b"VMONMIGR"):
+    return magic + struct.pack("<IIQ", version, flags, ram)
+def rec(t, *fields):
+    return struct.pack("<I", t) + b"".join(fields)
+P = lambda first, count: struct.pack("<QI", first, count)
+data = eval(sys.argv[2])
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+try:
+    s.sendall(data)
+except OSError:
+    pass
+s.shutdown(socket.SHUT_WR)
+try:
+    s.recv(100)
+except OSError:
+    pass
+EOF
+	wait_gone "$pid"
+	one_line_2 "migrate-bad-$name" "${gone_status:-none}" "$d/err" "$text"
+}
+bad magic "bad magic" 'b"NOTVMON!" + hdr()[8:]'
+bad version "version 7" 'hdr(version=7)'
+bad ram-size "guest RAM of" 'hdr(ram=12345)'
+bad page-range "outside the guest" 'hdr() + rec(1, P(16383, 2)) + bytes(8192)'
+bad run-length "page record of 0 pages" 'hdr() + rec(1, P(0, 0))'
+bad truncated "ended early" 'hdr() + rec(1, P(0, 4)) + bytes(5000)'
+bad record "unknown record type 9" 'hdr() + rec(9)'
+bad state-size "machine state of" 'hdr() + rec(3, struct.pack("<I", 0x7fffffff))'
+bad state "machine state:" 'hdr() + rec(3, struct.pack("<I", 16)) + bytes(16) + rec(4)'
+bad no-state "without the machine state" 'hdr() + rec(4)'
+bad zstd-unannounced "did not announce compression" 'hdr() + rec(5, P(0, 1), struct.pack("<I", 8)) + bytes(8)'
+bad zstd-frame "bad compressed run" 'hdr(flags=1) + rec(5, P(0, 1), struct.pack("<I", 8)) + bytes(8)'
+bad flags "unknown flags" 'hdr(flags=6)'
+
+# ---- non-loopback TCP --------------------------------------------------
+timeout -k 5 60 "$VMON" run --incoming tcp:192.0.2.1:4444 </dev/null >/dev/null 2>"$TMP/nl.err"
+one_line_2 migrate-refuse-nonloopback-incoming $? "$TMP/nl.err" "not a loopback address"
+if [ -f "$DIRTY" ]; then
+	"$VMON" run --backend emu --id nl-src --kernel "$DIRTY" --mem 64M </dev/null >"$TMP/nl.out" 2>&1 &
+	nlpid=$!
+	PIDS+=("$nlpid")
+	wait_for "$TMP/nl.out" 'dirtymem:' "$nlpid"
+	timeout -k 5 60 "$VMON" migrate nl-src --to tcp:192.0.2.1:4444 >/dev/null 2>"$TMP/nl2.err"
+	one_line_2 migrate-refuse-nonloopback-send $? "$TMP/nl2.err" "not a loopback address"
+	kill "$nlpid" 2>/dev/null
+	wait "$nlpid" 2>/dev/null
+else
+	skip migrate-refuse-nonloopback-send "no $DIRTY"
+fi
+
+# ---- Linux guest: unix, then tcp ------------------------------------
+LNAMES="migrate-linux-unix migrate-linux-tcp migrate-linux-disk"
+if [ ! -f "$G/bzImage" ] || [ ! -f "$G/initramfs.cpio.gz" ]; then
+	for n in $LNAMES; do skip "$n" "no $G/bzImage (run make guest)"; done
+	exit 0
+fi
+counts() { tr -d '\r' <"$1" | sed -n 's/^COUNT=\([0-9][0-9]*\)$/\1/p'; }
+wait_count() {
+	for _ in $(seq 1 $((LIMIT * 5))); do
+		local c
+		c=$(counts "$1" | tail -n1)
+		[ -n "$c" ] && [ "$c" -gt "$2" ] && return 0
+		[ -z "${3:-}" ] || kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.2
+	done
+	return 1
+}
+disk_has() {
+	for i in $(seq 1 "$2"); do
+		[ "$(dd if="$1" bs=8 skip="$i" count=1 status=none)" = "$(printf 'L%06d' "$i")" ] ||
+			{
+				echo "line $i missing"
+				return 1
+			}
+	done
+}
+D=$TMP/linux
+mkdir -p "$D"
+truncate -s 4M "$D/disk.img"
+LOOP='i=0; while :; do i=$((i+1)); printf "L%06d\n" $i | dd of=/dev/vda bs=8 seek=$i conv=notrunc,fsync 2>/dev/null; echo "C$i" >>/tmp/log; echo "COUNT=$i"; sleep 0.1; done'
+mkfifo "$D/in0" "$D/in1" "$D/in2"
+"$VMON" run --backend emu --cpus 2 --id lx0 --kernel "$G/bzImage" --initrd "$G/initramfs.cpio.gz" \
+	--cmdline "console=ttyS0 quiet" --disk "$D/disk.img,id=d0" <"$D/in0" >"$D/out0" 2>"$D/err0" &
+p0=$!
+PIDS+=("$p0")
+exec 7>"$D/in0"
+if ! wait_for "$D/out0" 'vmon# ' "$p0"; then
+	for n in $LNAMES; do fail "$n" "the Linux guest did not boot: $(tail -c 300 "$D/err0")"; done
+	exit 0
+fi
+echo 'dd if=/dev/urandom of=/tmp/big bs=1M count=8 2>/dev/null; md5sum /tmp/big | sed "s/^/MD5A=/"' >&7
+wait_for "$D/out0" '^MD5A=[0-9a-f]' "$p0"
+md5a=$(tr -d '\r' <"$D/out0" | sed -n 's/^MD5A=\([0-9a-f]*\) .*/\1/p' | head -n1)
+echo "($LOOP) &" >&7
+wait_count "$D/out0" 5 "$p0"
+
+# lx_hop NAME FROM-PID FROM-ID FROM-OUT URL TO-ID TO-IN TO-OUT: migrates,
+# then checks the counter, /tmp/big and /tmp/log on the target; sets
+# $hop_pid.
+lx_hop() {
+	local name=$1 fpid=$2 fid=$3 fout=$4 url=$5 tid=$6 tin=$7 tout=$8
+	"$VMON" run --incoming "$url" --id "$tid" <"$tin" >"$tout" 2>"$tout.err" &
+	hop_pid=$!
+	PIDS+=("$hop_pid")
+	exec 9>"$tin" # the target's console (the FIFO opens once both ends do)
+	case $url in
+	unix:*) wait_sock "${url#unix:}" ;;
+	tcp:*) wait_listen "${url##*:}" ;;
+	esac
+	"$VMON" migrate "$fid" --to "$url" >"$D/$name.mig" 2>&1
+	local rc=$?
+	gone_status=
+	[ $rc -ne 0 ] || wait_gone "$fpid"
+	local frc=${gone_status:-running}
+	local last
+	last=$(counts "$fout" | tail -n1)
+	echo "# $name: $(grep -h 'migrated' "$D/$name.mig" | tr '\n' ' ')" >&2
+	if [ $rc -ne 0 ] || [ "$frc" != 0 ]; then
+		fail "$name" "vmon migrate: $rc ($(tail -c 300 "$D/$name.mig")); source: $frc"
+		return 1
+	fi
+	if ! wait_count "$tout" $((last + 3)) "$hop_pid"; then
+		fail "$name" "the target's counter did not go on past $last: $(tail -c 300 "$tout") $(tail -c 300 "$tout.err")"
+		return 1
+	fi
+	local first
+	first=$(counts "$tout" | head -n1)
+	# The line being printed at the switch may be cut: the first whole
+	# one is the next or the one after.
+	if [ "$first" -lt "$last" ] || [ "$first" -gt $((last + 2)) ]; then
+		fail "$name" "last count on the source $last, first on the target $first"
+		return 1
+	fi
+	# /tmp/log must hold C1, C2, ... in order, none missing.
+	echo 'md5sum /tmp/big | sed "s/^/MD5B=/"; awk '"'"'$0 != "C" NR { bad++ } END { print "LOGN=" NR " LOGBAD=" bad + 0 }'"'"' /tmp/log' >&9
+	if ! wait_for "$tout" '^LOGN=[0-9]' "$hop_pid" ||
+		! wait_for "$tout" '^MD5B=[0-9a-f]' "$hop_pid"; then
+		fail "$name" "no answer from the target's shell: $(tail -c 300 "$tout")"
+		return 1
+	fi
+	local md5b logn logbad
+	md5b=$(tr -d '\r' <"$tout" | sed -n 's/^MD5B=\([0-9a-f]*\) .*/\1/p' | tail -n1)
+	logn=$(tr -d '\r' <"$tout" | sed -n 's/^LOGN=\([0-9]*\) .*/\1/p' | tail -n1)
+	logbad=$(tr -d '\r' <"$tout" | sed -n 's/^LOGN=[0-9]* LOGBAD=\([0-9]*\).*/\1/p' | tail -n1)
+	if [ -n "$md5a" ] && [ "$md5a" = "$md5b" ] && [ -n "$logn" ] && [ "$logbad" = 0 ] &&
+		[ "$logn" -ge "$last" ]; then
+		pass "$name"
+	else
+		fail "$name" "/tmp/big $md5a then '$md5b'; /tmp/log $logn lines, '$logbad' out of place (source counted $last)"
+		return 1
+	fi
+}
+
+if lx_hop migrate-linux-unix "$p0" lx0 "$D/out0" "unix:$D/m1.sock" lx1 "$D/in1" "$D/out1"; then
+	p1=$hop_pid
+	exec 7>&-
+	exec 8>"$D/in1" # keeps lx1's console open while fd 9 moves on
+	if lx_hop migrate-linux-tcp "$p1" lx1 "$D/out1" "tcp:127.0.0.1:$(free_port)" lx2 "$D/in2" "$D/out2"; then
+		p2=$hop_pid
+		"$VMON" stop lx2 >/dev/null 2>&1
+		wait_gone "$p2"
+		n=$(counts "$D/out2" | tail -n1)
+		if why=$(disk_has "$D/disk.img" "${n:-0}") && [ -n "$n" ]; then
+			pass migrate-linux-disk
+		else
+			fail migrate-linux-disk "$why (the guest counted to $n)"
+		fi
+	else
+		skip migrate-linux-disk "the migration before failed"
+	fi
+else
+	skip migrate-linux-tcp "the unix migration failed"
+	skip migrate-linux-disk "the migration before failed"
+fi
+exit 0
