@@ -292,13 +292,16 @@ struct emu_cpu {
 
 	const uint8_t *exec_page; /* host page of the running block, or NULL */
 	/* Blocks whose bytes matched in this epoch are trusted without a new
-	 * comparison. It advances on every slow-path visit (interrupts,
-	 * exceptions, timer checks: at least every TIMER_CHECK_INSNS
-	 * instructions) and on this vCPU's stores into pages holding code. */
+	 * comparison. It advances on this vCPU's stores into pages holding
+	 * code, on exceptions, and at slow-path visits for an event, after
+	 * another vCPU stored into a page holding code, or every
+	 * QUIET_EPOCH_VISITS-th visit (run.c: next_code_epoch). */
 	uint64_t code_epoch;
-	struct dblock **btab; /* cache.h: 1 << BTAB_BITS entries, by hashed gpa */
-	uint8_t *arena;	      /* BLOCK_ARENA_BYTES: blocks, bump-allocated */
-	size_t arena_used;    /* when full, every block is dropped at once */
+	uint64_t code_writes_seen; /* emu_vm.code_writes at the last epoch */
+	uint32_t quiet_visits;	   /* slow-path visits that kept the epoch (run.c) */
+	struct dblock **btab;	   /* cache.h: 1 << BTAB_BITS entries, by hashed gpa */
+	uint8_t *arena;		   /* BLOCK_ARENA_BYTES: blocks, bump-allocated */
+	size_t arena_used;	   /* when full, every block is dropped at once */
 	uint64_t blocks_built, block_flushes;
 	/* Host code for native runs (native.h): written through native_rw,
 	 * run from native_rx, two mappings of one memfd; NULL when off. */
@@ -317,6 +320,17 @@ struct emu_cpu {
 	uint64_t link_valid;
 	bool native_chain;     /* translate whole blocks and chain them */
 	uint64_t native_links; /* exits linked to their successor */
+	/* VMON_EMU_STATS (backend_emu.c): where the run loop's time goes;
+	 * counted only when stats is set. Per-row counts in stat_end_row
+	 * (I_COUNT entries, allocated with stats). */
+	bool stats;
+	uint64_t stat_lookups;	   /* blocks looked up by the run loop */
+	uint64_t stat_tb_enter;	   /* translated blocks entered from C */
+	uint64_t stat_tb_chain;	   /* ... that came back by a chain exit */
+	uint64_t stat_tb_unlinked; /* chain exits through a jump not yet linked */
+	uint64_t stat_slow;	   /* slow-path visits */
+	uint64_t stat_interp;	   /* blocks the interpreter ran (or finished) */
+	uint64_t *stat_end_row;	   /* ... by the table row of their last instruction */
 
 	struct lapic apic;
 
@@ -370,6 +384,10 @@ struct emu_vm {
 	 * storing vCPU's code_epoch (mmu.h: emu_note_write). */
 	uint8_t *code_pages;
 	uint64_t code_pages_len;
+	/* Stores any vCPU made into such pages (emu_note_write): a vCPU that
+	 * sees it move at its slow path compares its blocks again, so another
+	 * vCPU's code writes are seen within TIMER_CHECK_INSNS instructions. */
+	_Atomic uint64_t code_writes;
 };
 
 /* ---- Helpers on this state alone ------------------------------------ */

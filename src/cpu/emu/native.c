@@ -147,6 +147,14 @@ static bool block_plan(const struct dblock *b, const struct native_insn *ni, con
 	}
 	if (touched && defined != NATIVE_ARITH)
 		need_in = true;
+	/* Every translated block reports the guest's flags in F_FLAGS, so
+	 * any exit may link to any block. One that never touches them keeps
+	 * the F_FLAGS it was entered with (from C or the block before);
+	 * a memory access stores RFLAGS there (emit_memory), so a block with
+	 * one loads the guest's flags first. */
+	for (unsigned k = 0; k < n && !touched && !need_in; k++)
+		if (ni[k].acc != ACC_NONE)
+			need_in = true;
 	const struct native_insn *last = &ni[n - 1];
 	uint64_t off = (b->tag >> 4) & 0xfff;
 	struct chain_plan p = {
@@ -154,7 +162,8 @@ static bool block_plan(const struct dblock *b, const struct native_insn *ni, con
 		.n = n,
 		.bytes = h->bytes,
 		.flags_in = need_in,
-		.valid = touched || need_in,
+		.valid = true,
+		.rflags_guest = touched || need_in,
 		.fall = !(last->branch && !last->cond),
 		.taken = last->branch,
 		.taken_delta = (int64_t)h->bytes + b->insn[n - 1].imm,
@@ -165,7 +174,7 @@ static bool block_plan(const struct dblock *b, const struct native_insn *ni, con
 		p.taken && (int64_t)off + p.taken_delta >= 0 && (int64_t)off + p.taken_delta < 4096;
 	if (p.taken_delta < INT32_MIN || p.taken_delta > INT32_MAX)
 		return false;
-	h->flags_in = need_in;
+	h->flags_in = true; /* C enters it with the guest's flags in F_FLAGS */
 	h->valid = p.valid;
 	h->block = b;
 	uint32_t chain_off = 0;
@@ -183,7 +192,11 @@ static bool block_plan(const struct dblock *b, const struct native_insn *ni, con
  */
 void emu_native_block(struct emu_cpu *c, struct dblock *b)
 {
-	if (!c->native_rx || (b->tag & 0xf) != BLOCK_TAG(0, 8) || b->n < NATIVE_MIN_RUN)
+	/* A whole block is translated at any length when chaining is on (a
+	 * short block -- CMP, Jcc -- is what links most hot paths); a plain
+	 * run needs NATIVE_MIN_RUN instructions to pay for its C call. */
+	if (!c->native_rx || (b->tag & 0xf) != BLOCK_TAG(0, 8) ||
+	    b->n < (c->native_chain ? 1 : NATIVE_MIN_RUN))
 		return;
 	const uint8_t *bytes = dblock_bytes(b);
 	unsigned n = b->n;
@@ -220,7 +233,7 @@ void emu_native_block(struct emu_cpu *c, struct dblock *b)
 		unsigned j = i, run_bytes = 0;
 		while (j < n && ok[j] && run_bytes + lens[j] <= 255)
 			run_bytes += lens[j++];
-		if (j - i < NATIVE_MIN_RUN) {
+		if (j - i < NATIVE_MIN_RUN && !(c->native_chain && i == 0 && j == n)) {
 			i = j > i ? j : i + 1;
 			continue;
 		}

@@ -88,17 +88,21 @@ static void store_regs(struct emitter *e, uint16_t writes, int32_t pushed)
 
 /*
  * One exit of the block: to delta from its start. Registers stored,
- * flags into F_FLAGS, c->rip and the counters moved; then, unless
+ * flags into F_FLAGS (when RFLAGS hold them), c->rip and the counters moved; then, unless
  * something wants the run loop, the patchable jump at `site` (to L_LEAVE
  * until linked).
  */
 static void emit_exit(struct emitter *e, const struct chain_plan *p, uint16_t writes, int64_t delta,
 		      bool link, unsigned site)
 {
-	emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
-	store_regs(e, writes, 8);
-	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RAX);
-	emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, F_FLAGS, 8, ZYDIS_REGISTER_RAX);
+	if (p->rflags_guest) {
+		emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
+		store_regs(e, writes, 8);
+		emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RAX);
+		emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, F_FLAGS, 8, ZYDIS_REGISTER_RAX);
+	} else {
+		store_regs(e, writes, 0); /* F_FLAGS holds the guest's flags */
+	}
 	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RSP, F_RIP, 8);
 	emit_rm(e, ZYDIS_MNEMONIC_LEA, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RAX, (int32_t)delta, 8);
 	emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, F_RIP, 8, ZYDIS_REGISTER_RAX);

@@ -202,7 +202,8 @@ struct chain_plan {
 	unsigned n;		    /* guest instructions = the whole block */
 	unsigned bytes;		    /* its length */
 	bool flags_in;		    /* reads guest flags it has not set */
-	bool valid;		    /* RFLAGS hold the guest's flags at its exits */
+	bool valid;		    /* its exits report the guest's flags (F_FLAGS) */
+	bool rflags_guest;	    /* ... from RFLAGS (else F_FLAGS is kept as it came) */
 	bool fall;		    /* has a fall-through exit */
 	bool taken;		    /* has a taken exit (JMP/Jcc) */
 	int64_t taken_delta;	    /* taken target - block start */
