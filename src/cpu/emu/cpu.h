@@ -171,6 +171,20 @@ struct tlb_entry {
 	uint32_t perm; /* TLB_* */
 };
 
+/*
+ * The jump cache of translated blocks (native_chain.c): a RET's or a
+ * cross-page exit's compiled code looks its target's linear RIP up here
+ * and jumps to that block's chained entry, which still compares the
+ * block's code epoch. One table per CPL a block may be compiled for (0,
+ * 3), filled by the run loop (native.c: emu_native_link), emptied with
+ * the TLB (a linear address may now name other code) and the code arena.
+ */
+#define JC_BITS 10
+struct jc_entry {
+	uint64_t rip;	   /* linear; 0 = empty (never a translated block's) */
+	const void *entry; /* its chained entry */
+};
+
 /* ---- Interrupt controllers' registers (chip_*.h) ------------------------ */
 
 struct lapic {
@@ -286,7 +300,8 @@ struct emu_cpu {
 	bool pending_has_err;
 
 	struct tlb_entry tlb[TLB_SIZE];
-	uint64_t fetch_vpn; /* cached code page: linear vpn+1, 0 = none */
+	struct jc_entry jcache[2][1u << JC_BITS]; /* [CPL 0, CPL 3] */
+	uint64_t fetch_vpn;			  /* cached code page: linear vpn+1, 0 = none */
 	uint8_t *fetch_host;
 	uint64_t fetch_gpa;
 
@@ -391,6 +406,18 @@ struct emu_vm {
 };
 
 /* ---- Helpers on this state alone ------------------------------------ */
+
+static inline uint32_t jc_index(uint64_t rip)
+{
+	return (uint32_t)(rip ^ (rip >> JC_BITS)) & ((1u << JC_BITS) - 1);
+}
+
+/* Forgets every jump-cache entry (a TLB flush, INVLPG, the code arena
+ * dropped). */
+static inline void emu_jcache_clear(struct emu_cpu *c)
+{
+	memset(c->jcache, 0, sizeof(c->jcache));
+}
 
 /* CLOCK_MONOTONIC in nanoseconds: the clock of every emulated timer. */
 uint64_t emu_now_ns(void);

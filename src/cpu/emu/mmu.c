@@ -32,6 +32,7 @@ void tlb_flush(struct emu_cpu *c)
 	for (int i = 0; i < TLB_SIZE; i++)
 		c->tlb[i].vpn = 0;
 	c->fetch_vpn = 0;
+	emu_jcache_clear(c);
 }
 
 void tlb_flush_page(struct emu_cpu *c, uint64_t lin)
@@ -40,6 +41,7 @@ void tlb_flush_page(struct emu_cpu *c, uint64_t lin)
 	if (e->vpn == (lin >> 12) + 1)
 		e->vpn = 0;
 	c->fetch_vpn = 0;
+	emu_jcache_clear(c); /* its entries are spread over the table */
 }
 
 _Noreturn static void page_fault(struct emu_cpu *c, uint64_t lin, uint32_t err)

@@ -83,6 +83,7 @@ void emu_native_flush(struct emu_cpu *c)
 {
 	c->native_used = 0;
 	c->link_site = 0; /* the exit it named is gone with the arena */
+	emu_jcache_clear(c);
 }
 
 void emu_native_link(struct emu_cpu *c, const struct dblock *b)
@@ -92,6 +93,19 @@ void emu_native_link(struct emu_cpu *c, const struct dblock *b)
 	if (!b || b->insn[0].label != emu_op_labels[FOP_f_native] || !c->native_rx)
 		return;
 	const struct native_hdr *h = (const void *)(c->native_rx + ((size_t)b->insn[0].imm2 << 8));
+	if (site == NATIVE_SITE_JCACHE) {
+		/* b is where the exit's RIP leads at this CPL (the lookup
+		 * that found it used this TLB, which empties the cache when
+		 * it changes). */
+		if (h->chain_off && h->block == b && h->cpl == c->cpl &&
+		    (c->cpl == 0 || c->cpl == 3)) {
+			struct jc_entry *j = &c->jcache[c->cpl == 3][jc_index(c->rip)];
+			j->rip = c->rip;
+			j->entry = (const uint8_t *)(uintptr_t)h->fn + h->chain_off;
+			c->native_links++;
+		}
+		return;
+	}
 	uint64_t rx = (uint64_t)(uintptr_t)c->native_rx;
 	if (!h->chain_off || h->block != b || h->cpl != c->cpl || h->valid != c->link_valid ||
 	    site < rx || site + 4 > rx + c->native_used)
@@ -164,7 +178,7 @@ static bool block_plan(const struct dblock *b, const struct native_insn *ni, con
 		.flags_in = need_in,
 		.valid = true,
 		.rflags_guest = touched || need_in,
-		.fall = !(last->branch && !last->cond),
+		.fall = !(last->branch && !last->cond) && !last->ret,
 		.taken = last->branch,
 		.taken_delta = (int64_t)h->bytes + b->insn[n - 1].imm,
 		.hdr_back = sizeof(struct native_hdr),
@@ -217,7 +231,15 @@ void emu_native_block(struct emu_cpu *c, struct dblock *b)
 		reads[i] = !in.cpu_flags || (in.cpu_flags->tested & NATIVE_ARITH);
 		writes_all[i] = emu_insns[b->insn[i].row].attr & A_KILLS;
 		pos += in.length;
+		/* A block ending in CALL rel32 or RET is translated whole
+		 * (never a plain run: see native_check_tail). */
+		if (!ok[i] && i == n - 1 && c->native_chain)
+			ok[i] = native_check_tail(&in, ops, &ni[i]);
 	}
+	if (ni[n - 1].call || ni[n - 1].ret)
+		for (unsigned i = 0; i + 1 < n; i++)
+			if (!ok[i])
+				ok[n - 1] = false;
 	/* Are the flags observed after instruction i? As in decode.c's
 	 * dead-flag pass: yes before anything that is not register-only,
 	 * and at the block's end. */

@@ -87,14 +87,38 @@ static void store_regs(struct emitter *e, uint16_t writes, int32_t pushed)
 }
 
 /*
+ * The target is not linkable (a RET's, or in another page): look c->rip
+ * up in the jump cache of this CPL (cpu.h) and jump to the chained entry
+ * found there, else to the run loop (which fills the entry). RDI = c;
+ * the guest registers are stored, so RAX and RCX are free.
+ */
+static void emit_jcache_jump(struct emitter *e, int cpl)
+{
+	int32_t tab = OFF(jcache) + (cpl == 3 ? (int32_t)sizeof(struct jc_entry) << JC_BITS : 0);
+	_Static_assert(sizeof(struct jc_entry) == 16, "emit_jcache_jump: index << 4");
+	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RDI, OFF(rip), 8);
+	emit_rr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RAX);
+	emit_ri(e, ZYDIS_MNEMONIC_SHR, ZYDIS_REGISTER_RCX, JC_BITS);
+	emit_rr(e, ZYDIS_MNEMONIC_XOR, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RAX);
+	emit_ri(e, ZYDIS_MNEMONIC_AND, ZYDIS_REGISTER_ECX, (1 << JC_BITS) - 1);
+	emit_ri(e, ZYDIS_MNEMONIC_SHL, ZYDIS_REGISTER_ECX, 4);
+	emit_rr(e, ZYDIS_MNEMONIC_ADD, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RDI);
+	emit_rm(e, ZYDIS_MNEMONIC_CMP, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RCX, tab, 8);
+	emit_jcc_stub(e, CC_NE, L_LEAVE);
+	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RCX, tab + 8, 8);
+	emit_reg(e, ZYDIS_MNEMONIC_JMP, ZYDIS_REGISTER_RAX);
+}
+
+/*
  * One exit of the block: to delta from its start. Registers stored,
  * flags into F_FLAGS (when RFLAGS hold them), c->rip and the counters moved; then, unless
  * something wants the run loop, the patchable jump at `site` (to L_LEAVE
  * until linked).
  */
 static void emit_exit(struct emitter *e, const struct chain_plan *p, uint16_t writes, int64_t delta,
-		      bool link, unsigned site)
+		      bool link, unsigned site, int cpl)
 {
+	bool lookup = !link && (cpl == 0 || cpl == 3);
 	if (p->rflags_guest) {
 		emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
 		store_regs(e, writes, 8);
@@ -115,7 +139,8 @@ static void emit_exit(struct emitter *e, const struct chain_plan *p, uint16_t wr
 			ZYDIS_REGISTER_RAX);
 		emit_mi(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, OFF(link_valid), 8, p->valid);
 	} else {
-		emit_mi(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, OFF(link_site), 8, 0);
+		emit_mi(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, OFF(link_site), 8,
+			lookup ? NATIVE_SITE_JCACHE : 0);
 	}
 	emit_mi(e, ZYDIS_MNEMONIC_SUB, ZYDIS_REGISTER_RDI, OFF(budget), 4, p->n);
 	emit_jcc_stub(e, 0xe /* LE */, L_LEAVE);
@@ -123,8 +148,10 @@ static void emit_exit(struct emitter *e, const struct chain_plan *p, uint16_t wr
 	emit_jcc_stub(e, CC_NE, L_LEAVE);
 	emit_mi(e, ZYDIS_MNEMONIC_CMP, ZYDIS_REGISTER_RDI, OFF(events), 4, 0);
 	emit_jcc_stub(e, CC_NE, L_LEAVE);
-	/* Linkable: this jump's rel32 is the site, to L_LEAVE until linked. */
-	emit_jmp_label(e, L_LEAVE);
+	if (lookup)
+		emit_jcache_jump(e, cpl);
+	else /* Linkable: this jump's rel32 is the site, to L_LEAVE until linked. */
+		emit_jmp_label(e, L_LEAVE);
 }
 
 /*
@@ -240,13 +267,13 @@ bool emit_block(struct emitter *e, const struct native_insn *ni, const uint8_t *
 	for (unsigned i = 0; i < n; i++) {
 		end_off += lens[i];
 		if (ni[i].nop) {
-		} else if (ni[i].branch) {
-			if (ni[i].cond)
-				emit_jcc_stub(e, ni[i].cc, TAKEN_STUB);
-		} else if (ni[i].acc != ACC_NONE) {
+		} else if (ni[i].acc != ACC_NONE) { /* incl. CALL's push, RET's pop */
 			bool restore = (ni[i].tested & NATIVE_ARITH) ||
 				       (flags_live_after[i] && !(ni[i].defined == NATIVE_ARITH));
 			emit_memory(e, &ni[i], i, end_off, cpl, restore);
+		} else if (ni[i].branch) {
+			if (ni[i].cond)
+				emit_jcc_stub(e, ni[i].cc, TAKEN_STUB);
 		} else if (ni[i].sub_base) {
 			emit_lea_sub(e, &ni[i], end_off);
 		} else {
@@ -254,8 +281,10 @@ bool emit_block(struct emitter *e, const struct native_insn *ni, const uint8_t *
 		}
 	}
 	bool jmp_end = n && ni[n - 1].branch && !ni[n - 1].cond;
-	if (!jmp_end)
-		emit_exit(e, p, writes, p->bytes, p->link_fall, L_SITE_FALL);
+	if (n && ni[n - 1].ret) /* F_RIP holds the return address: to C */
+		emit_exit(e, p, writes, 0, false, L_SITE_FALL, cpl);
+	else if (!jmp_end)
+		emit_exit(e, p, writes, p->bytes, p->link_fall, L_SITE_FALL, cpl);
 	if (p->taken) {
 		at[TAKEN_STUB] = e->len;
 		int t = p->taken_delta == 0 ? free_reg(uses) : -1;
@@ -264,7 +293,7 @@ bool emit_block(struct emitter *e, const struct native_insn *ni, const uint8_t *
 			at[L_LOOP_EXIT] = e->len;
 			emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
 		}
-		emit_exit(e, p, writes, p->taken_delta, p->link_taken, L_SITE_TAKEN);
+		emit_exit(e, p, writes, p->taken_delta, p->link_taken, L_SITE_TAKEN, cpl);
 	}
 	at[L_LEAVE] = e->len;
 	emit_leave(e, p, p->hdr_back);

@@ -131,6 +131,10 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 		emit_mi(e, ZYDIS_MNEMONIC_CMP, s1, 0, 1, 0);
 		emit_jcc_stub(e, CC_NE, k);
 	}
+	if (ni->ret) { /* the return address: the exit's RIP (F_RIP) */
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s0, 0, 8);
+		emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, at + F_RIP, 8, s1);
+	}
 	if (ni->stack_adj) { /* PUSH/POP: r[RSP] moves (LEA: the flags stay) */
 		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
 		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s2, 8 * R_SP, 8);
@@ -141,9 +145,14 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 		emit_push_m(e, at + F_FLAGS);
 		emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
 	}
+	if (ni->call) { /* push the next RIP: the run's RIP + end_off */
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, ZYDIS_REGISTER_RSP, at + F_RIP, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_LEA, s1, s1, (int32_t)end_off, 8);
+		emit_mr(e, ZYDIS_MNEMONIC_MOV, s0, 0, 8, s1);
+	}
 	emit_reg(e, ZYDIS_MNEMONIC_POP, s2);
 	emit_reg(e, ZYDIS_MNEMONIC_POP, s1);
-	emit_bytes(e, ni->code, ni->len);
+	emit_bytes(e, ni->code, ni->len); /* none for CALL/RET */
 	emit_reg(e, ZYDIS_MNEMONIC_POP, s0);
 }
 

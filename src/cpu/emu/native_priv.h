@@ -52,6 +52,10 @@ struct native_insn {
 	 * x86 condition code cc. */
 	bool branch, cond;
 	uint8_t cc;
+	/* Ending a translated block only (native_check_tail): CALL rel32
+	 * (branch, and a push of the return address vmon's code computes:
+	 * no code bytes) and RET (a pop whose value is the exit's RIP). */
+	bool call, ret;
 };
 
 #define BASE_RIP (-2)
@@ -66,6 +70,10 @@ typedef bool native_checker(const ZydisDecoder *dec64, const ZydisDecodedInstruc
  * vmon's own; false otherwise. */
 bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
 		  const ZydisDecodedOperand *ops, struct native_insn *ni);
+/* CALL rel32 / RET as the last instruction of a translated block (never
+ * in a plain run, whose C caller could not follow them). */
+bool native_check_tail(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops,
+		       struct native_insn *ni);
 /* Do a and b (its re-encoding) name the same operation and operands? The
  * operand mem_op was rewritten to [mem_base] (-1: none). */
 bool same_operands(const ZydisDecodedInstruction *a, const ZydisDecodedOperand *ao,

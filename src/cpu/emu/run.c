@@ -289,6 +289,22 @@ static bool slow_path(struct emu_cpu *c)
 	}
 }
 
+/* After chained blocks (a jump-cache exit may change pages), the page of
+ * the block the run loop goes on with, for emu_note_write's check that a
+ * store ends a block that rewrote itself: from the TLB, where its fetch
+ * left it; should it be gone, the block ends after its next FULL
+ * instruction. Translated blocks are 64-bit code (CS base 0). */
+static void exec_page_of(struct emu_cpu *c)
+{
+	const struct tlb_entry *e = &c->tlb[(c->rip >> 12) & (TLB_SIZE - 1)];
+	if (e->vpn == (c->rip >> 12) + 1 && e->host) {
+		c->exec_page = e->host;
+	} else {
+		c->exec_page = NULL;
+		c->slow = true;
+	}
+}
+
 /* A FULL handler (insns.def) may branch, write memory (a write into the
  * running block's page sets c->slow) or want the slow path: the block
  * ends when RIP left the straight line or c->slow is set. */
@@ -431,6 +447,8 @@ static bool run_blocks(struct emu_cpu *c)
 			c->stat_tb_enter++;
 		uint64_t ex = f_native(c, (const void *)(c->native_rx + ((size_t)d->imm2 << 8)));
 		const struct native_hdr *x = c->native_at;
+		if (x->block != b) /* it chained, maybe into another page */
+			exec_page_of(c);
 		b = x->block;
 		prev = b;
 		if (ex & NATIVE_EXIT_CHAIN) {
