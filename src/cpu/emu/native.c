@@ -163,12 +163,8 @@ static bool block_plan(const struct dblock *b, const struct native_insn *ni, con
 		need_in = true;
 	/* Every translated block reports the guest's flags in F_FLAGS, so
 	 * any exit may link to any block. One that never touches them keeps
-	 * the F_FLAGS it was entered with (from C or the block before);
-	 * a memory access stores RFLAGS there (emit_memory), so a block with
-	 * one loads the guest's flags first. */
-	for (unsigned k = 0; k < n && !touched && !need_in; k++)
-		if (ni[k].acc != ACC_NONE)
-			need_in = true;
+	 * the F_FLAGS it was entered with (from C or the block before),
+	 * at its exits and bail-outs alike. */
 	const struct native_insn *last = &ni[n - 1];
 	uint64_t off = (b->tag >> 4) & 0xfff;
 	struct chain_plan p = {

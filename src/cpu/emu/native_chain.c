@@ -175,10 +175,14 @@ static void emit_self_loop(struct emitter *e, const struct chain_plan *p, int t)
 	emit_mi(e, ZYDIS_MNEMONIC_SUB, rt, OFF(budget), 4, p->n);
 	emit_mi(e, ZYDIS_MNEMONIC_ADD, rt, OFF(icount), 8, p->n);
 	emit_mi(e, ZYDIS_MNEMONIC_ADD, rt, OFF(native_insns), 8, p->n);
-	if (p->flags_in)
-		emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
-	else
+	if (p->flags_in && t != HOST_RAX) {
+		emit_flags_load(e, 0, t);
 		emit_drop(e, 8);
+	} else if (p->flags_in) {
+		emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
+	} else {
+		emit_drop(e, 8);
+	}
 	emit_jmp_label(e, L_LOOP);
 }
 
@@ -252,10 +256,8 @@ bool emit_block(struct emitter *e, const struct native_insn *ni, const uint8_t *
 	size_t at[L_COUNT] = {0};
 	emit_entries(e, p, chain_off);
 	at[L_BODY] = e->len;
-	if (p->flags_in) {
-		emit_push_m(e, F_FLAGS);
-		emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
-	}
+	if (p->flags_in) /* RCX is loaded after */
+		emit_flags_load(e, F_FLAGS, 1);
 	for (int r = 0; r < 16; r++)
 		if ((uses & (1u << r)) && r != HOST_RDI)
 			emit_rm(e, ZYDIS_MNEMONIC_MOV, gpr64(r), ZYDIS_REGISTER_RDI, 8 * r, 8);
@@ -270,7 +272,7 @@ bool emit_block(struct emitter *e, const struct native_insn *ni, const uint8_t *
 		} else if (ni[i].acc != ACC_NONE) { /* incl. CALL's push, RET's pop */
 			bool restore = (ni[i].tested & NATIVE_ARITH) ||
 				       (flags_live_after[i] && !(ni[i].defined == NATIVE_ARITH));
-			emit_memory(e, &ni[i], i, end_off, cpl, restore);
+			emit_memory(e, &ni[i], i, end_off, cpl, restore, p->rflags_guest);
 		} else if (ni[i].branch) {
 			if (ni[i].cond)
 				emit_jcc_stub(e, ni[i].cc, TAKEN_STUB);

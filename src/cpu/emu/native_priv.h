@@ -135,6 +135,9 @@ void emit_jcc_stub(struct emitter *e, uint8_t cc, unsigned stub);
 void patch_rel32(struct emitter *e, size_t at, size_t target);
 /* push imm32 (sign-extended to 64 bits) */
 void emit_push_imm(struct emitter *e, uint32_t v);
+/* RFLAGS' arithmetic flags from qword [rsp + disp], without POPF;
+ * clobbers host register t (neither RAX nor RSP). */
+void emit_flags_load(struct emitter *e, int32_t disp, int t);
 /* jmp rel32 to an offset already emitted */
 void emit_jmp(struct emitter *e, size_t target);
 
@@ -194,9 +197,11 @@ static inline ZydisRegister gpr32(int n)
  * before k.
  */
 /* A memory access behind its inline TLB check, bailing out to stub k
- * (native_emit.c); a LEA based on RSP or RIP. */
+ * (native_emit.c); a LEA based on RSP or RIP. save_flags: RFLAGS hold the
+ * guest's flags, saved to F_FLAGS for a bail-out (else F_FLAGS already
+ * holds them: a translated block that never touches them). */
 void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, unsigned end_off,
-		 int cpl, bool restore_flags);
+		 int cpl, bool restore_flags, bool save_flags);
 void emit_lea_sub(struct emitter *e, const struct native_insn *ni, unsigned end_off);
 
 bool emit_run(struct emitter *e, const struct native_insn *ni, const uint8_t *lens, unsigned n,
