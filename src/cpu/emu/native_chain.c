@@ -119,14 +119,9 @@ static void emit_exit(struct emitter *e, const struct chain_plan *p, uint16_t wr
 		      bool link, unsigned site, int cpl)
 {
 	bool lookup = !link && (cpl == 0 || cpl == 3);
-	if (p->rflags_guest) {
-		emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
-		store_regs(e, writes, 8);
-		emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RAX);
-		emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, F_FLAGS, 8, ZYDIS_REGISTER_RAX);
-	} else {
-		store_regs(e, writes, 0); /* F_FLAGS holds the guest's flags */
-	}
+	store_regs(e, writes, 0); /* MOVs: the flags stay */
+	if (p->rflags_guest)	  /* else F_FLAGS holds the guest's flags already */
+		emit_flags_save(e, F_FLAGS, 1, 2);
 	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RSP, F_RIP, 8);
 	emit_rm(e, ZYDIS_MNEMONIC_LEA, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RAX, (int32_t)delta, 8);
 	emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, F_RIP, 8, ZYDIS_REGISTER_RAX);
@@ -161,10 +156,25 @@ static void emit_exit(struct emitter *e, const struct chain_plan *p, uint16_t wr
  * registers. t: a host register the block does not use. Anything that
  * wants the run loop takes the ordinary exit after it (L_LOOP_EXIT).
  */
-static void emit_self_loop(struct emitter *e, const struct chain_plan *p, int t)
+static void emit_self_loop(struct emitter *e, const struct chain_plan *p, int t, uint16_t uses)
 {
 	ZydisRegister rt = gpr64(t);
-	emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
+	/* Two more registers the block leaves alone, neither RAX nor RSP,
+	 * save the flags without PUSHF (emit_flags_save). */
+	int a = -1, b = -1;
+	for (int r = 1; r < 16; r++)
+		if (r != R_SP && !(uses & (1u << r))) {
+			if (a < 0)
+				a = r;
+			else if (b < 0)
+				b = r;
+		}
+	if (b >= 0) {
+		emit_drop(e, -8);
+		emit_flags_save(e, 0, a, b);
+	} else {
+		emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
+	}
 	emit_rm(e, ZYDIS_MNEMONIC_MOV, rt, ZYDIS_REGISTER_RSP, 8 + F_CPU, 8);
 	emit_mi(e, ZYDIS_MNEMONIC_CMP, rt, OFF(budget), 4, p->n);
 	emit_jcc_stub(e, 0xe /* LE */, L_LOOP_EXIT);
@@ -175,8 +185,8 @@ static void emit_self_loop(struct emitter *e, const struct chain_plan *p, int t)
 	emit_mi(e, ZYDIS_MNEMONIC_SUB, rt, OFF(budget), 4, p->n);
 	emit_mi(e, ZYDIS_MNEMONIC_ADD, rt, OFF(icount), 8, p->n);
 	emit_mi(e, ZYDIS_MNEMONIC_ADD, rt, OFF(native_insns), 8, p->n);
-	if (p->flags_in && t != HOST_RAX) {
-		emit_flags_load(e, 0, t);
+	if (p->flags_in && a >= 0) {
+		emit_flags_load(e, 0, a);
 		emit_drop(e, 8);
 	} else if (p->flags_in) {
 		emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
@@ -291,7 +301,7 @@ bool emit_block(struct emitter *e, const struct native_insn *ni, const uint8_t *
 		at[TAKEN_STUB] = e->len;
 		int t = p->taken_delta == 0 ? free_reg(uses) : -1;
 		if (t >= 0) {
-			emit_self_loop(e, p, t);
+			emit_self_loop(e, p, t, uses);
 			at[L_LOOP_EXIT] = e->len;
 			emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
 		}

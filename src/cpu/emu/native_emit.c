@@ -74,10 +74,10 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 		emit_reg(e, ZYDIS_MNEMONIC_PUSH, gpr64(ni->scratch[i]));
 	const int32_t at = 24;
 	/* The guest flags, for the bail-out and for after the sequence. */
-	if (save_flags) {
-		emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
-		emit_reg(e, ZYDIS_MNEMONIC_POP, s2);
-		emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, at + F_FLAGS, 8, s2);
+	if (save_flags) { /* two of the borrowed registers that are not RAX */
+		int t1 = ni->scratch[0] != HOST_RAX ? ni->scratch[0] : ni->scratch[2];
+		int t2 = ni->scratch[1] != HOST_RAX ? ni->scratch[1] : ni->scratch[2];
+		emit_flags_save(e, at + F_FLAGS, t1, t2);
 	}
 	emit_address(e, ni, at, end_off);
 	if (ni->msize > 1) { /* within one page */

@@ -388,3 +388,31 @@ void emit_flags_load(struct emitter *e, int32_t disp, int t)
 	emit_plain(e, ZYDIS_MNEMONIC_SAHF);
 	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RAX);
 }
+
+/*
+ * RFLAGS' arithmetic flags to qword [rsp + disp], laid out as RFLAGS (bit
+ * 1 set, nothing else), without PUSHF (several times dearer): LAHF for
+ * SF, ZF, AF, PF and CF, SETO for OF. RAX is saved around it; host
+ * registers t1 and t2 (neither RAX nor RSP) and the flags are clobbered.
+ */
+void emit_flags_save(struct emitter *e, int32_t disp, int t1, int t2)
+{
+	if (t1 == HOST_RAX || t2 == HOST_RAX || t1 == 4 || t2 == 4 || t1 == t2 || t1 < 0 ||
+	    t2 < 0 || t1 > 15 || t2 > 15) {
+		e->failed = true;
+		return;
+	}
+	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RAX);
+	emit_plain(e, ZYDIS_MNEMONIC_LAHF);
+	emit_reg(e, ZYDIS_MNEMONIC_SETO, ZYDIS_REGISTER_AL);
+	emit_rr(e, ZYDIS_MNEMONIC_MOV, gpr32(t1), ZYDIS_REGISTER_EAX);
+	emit_rr(e, ZYDIS_MNEMONIC_MOV, gpr32(t2), ZYDIS_REGISTER_EAX);
+	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RAX);
+	/* the flags are saved: from here on they may change */
+	emit_ri(e, ZYDIS_MNEMONIC_SHR, gpr32(t2), 8);
+	emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(t2), 0xff);
+	emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(t1), 1);
+	emit_ri(e, ZYDIS_MNEMONIC_SHL, gpr32(t1), 11);
+	emit_rr(e, ZYDIS_MNEMONIC_OR, gpr32(t2), gpr32(t1));
+	emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, disp, 8, gpr64(t2));
+}

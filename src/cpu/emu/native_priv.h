@@ -138,6 +138,9 @@ void emit_push_imm(struct emitter *e, uint32_t v);
 /* RFLAGS' arithmetic flags from qword [rsp + disp], without POPF;
  * clobbers host register t (neither RAX nor RSP). */
 void emit_flags_load(struct emitter *e, int32_t disp, int t);
+/* RFLAGS' arithmetic flags to qword [rsp + disp] (RFLAGS layout) without
+ * PUSHF; clobbers host registers t1, t2 (not RAX or RSP) and the flags. */
+void emit_flags_save(struct emitter *e, int32_t disp, int t1, int t2);
 /* jmp rel32 to an offset already emitted */
 void emit_jmp(struct emitter *e, size_t target);
 
