@@ -277,6 +277,41 @@ static const uint8_t code_remap_two[] = {
 	0xb8, 0x02, 0x00, 0x00, 0x00, 0xc3,
 };
 
+/*
+ * A device rewrites code by DMA (a write into guest RAM through its host
+ * pointer, which no store hook sees) while the guest makes no interrupt
+ * or exception: a port write at 0xf5 patches f's `mov $1, %eax` to load 2
+ * (as a virtio device completing a request the guest then polls for).
+ * The code epoch, which no longer advances at every slow-path visit,
+ * must still advance within 64 of them, so the guest sees the new code
+ * long before its bound of iterations runs out.
+ *
+ * start:
+ * mov $100, %ecx
+ * 1: call f
+ * dec %ecx
+ * jnz 1b
+ * out %al, $0xf5
+ * mov $10000000, %r12d
+ * 2: call f
+ * cmp $2, %eax
+ * je 3f
+ * dec %r12d
+ * jnz 2b
+ * 3: out %al, $0xf4
+ * .org 0x1000
+ * f: mov $1, %eax
+ * ret
+ */
+static const uint8_t code_dma[] = {
+	0xb9, 0x64, 0x00, 0x00, 0x00, 0xe8, 0xf6, 0x0f, 0x00, 0x00, 0xff, 0xc9, 0x75,
+	0xf7, 0xe6, 0xf5, 0x41, 0xbc, 0x80, 0x96, 0x98, 0x00, 0xe8, 0xe5, 0x0f, 0x00,
+	0x00, 0x83, 0xf8, 0x02, 0x74, 0x05, 0x41, 0xff, 0xcc, 0x75, 0xf1, 0xe6, 0xf4,
+};
+static const uint8_t code_dma_f[] = {
+	0xb8, 0x01, 0x00, 0x00, 0x00, 0xc3,
+};
+
 #define MEM_LO 0x20000
 #define MEM_HI 0x229000 /* the data the snippets write (bails: 0x200000..) */
 
@@ -428,6 +463,41 @@ static void test_jcache_remapped_page(void **state)
 	assert_int_equal(ri.r[R_BX], 101 * 1 + 99 * 2);
 }
 
+static uint64_t dma_read(void *opaque, uint64_t off, unsigned size)
+{
+	return 0;
+}
+
+static void dma_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
+{
+	struct machine *m = opaque;
+	const uint8_t two = 2;
+	assert_int_equal(gm_write(&m->mem, 0x2001, &two, 1), 0); /* f's immediate */
+}
+
+static const struct bus_ops dma_ops = {.read = dma_read, .write = dma_write};
+
+static void dma_device(struct machine *m)
+{
+	struct vmon_error err = {{0}};
+	assert_int_equal(bus_register(&m->pio, 0xf5, 1, &dma_ops, m, "dma", &err), 0);
+}
+
+static void test_code_written_by_dma(void **state)
+{
+	static uint8_t code[0x1000 + sizeof(code_dma_f)];
+	memset(code, 0x90, sizeof(code));
+	memcpy(code, code_dma, sizeof(code_dma));
+	memcpy(code + 0x1000, code_dma_f, sizeof(code_dma_f));
+	emu_harness_devices = dma_device;
+	for (enum mode m = INTERP; m <= EAGER; m++) {
+		run_in(&rn, m, code, sizeof(code));
+		assert_int_equal(rn.r[R_AX], 2); /* the new code ran */
+		assert_true(rn.r[12] != 0);	 /* before the bound */
+	}
+	emu_harness_devices = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -438,6 +508,7 @@ int main(void)
 		cmocka_unit_test(test_interrupt_storm),
 		cmocka_unit_test(test_ret_target_rewritten),
 		cmocka_unit_test(test_jcache_remapped_page),
+		cmocka_unit_test(test_code_written_by_dma),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
