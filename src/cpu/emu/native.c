@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <cpuid.h>
 #include <unistd.h>
 
 #include "cpu/emu/native_priv.h"
@@ -37,6 +38,11 @@ bool emu_native_init(struct emu_cpu *c)
 	 * entry (tests: generated code runs once); default: hot blocks. */
 	const char *mode = getenv("VMON_EMU_NATIVE");
 	if (mode && !strcmp(mode, "0"))
+		return false;
+	/* The compiled code moves the guest's flags with LAHF/SAHF, which
+	 * the first x86-64 processors lacked in 64-bit mode. */
+	unsigned a, b, cx, d;
+	if (!__get_cpuid(0x80000001, &a, &b, &cx, &d) || !(cx & 1))
 		return false;
 	const char *verify = getenv("VMON_EMU_NATIVE_VERIFY");
 	native_verify_encoding = verify && *verify && *verify != '0';
