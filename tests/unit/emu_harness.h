@@ -7,7 +7,8 @@
  * whatever else stops the VM) and returns the vCPU for inspection;
  * emu_finish() frees the machine. emu_harness_trace_io sets the machine's
  * --trace-io for the next run, emu_harness_model its --cpu-features (NULL:
- * everything the software CPU offers).
+ * everything the software CPU offers), emu_harness_devices a hook that
+ * adds devices.
  */
 #ifndef VMON_TESTS_EMU_HARNESS_H
 #define VMON_TESTS_EMU_HARNESS_H
@@ -29,6 +30,8 @@ static struct machine mach;
 static int emu_harness_trace_io;
 /* Called (if set) once the machine is built, just before the vCPU runs. */
 static void (*emu_harness_before_run)(struct machine *m);
+/* Called before the buses are sealed, to add a test's own devices. */
+static void (*emu_harness_devices)(struct machine *m);
 static const struct cpu_model *emu_harness_model;
 
 static struct emu_cpu *emu_run(enum boot_cpu_mode mode, const uint8_t *code, size_t len)
@@ -59,6 +62,8 @@ static struct emu_cpu *emu_run(enum boot_cpu_mode mode, const uint8_t *code, siz
 	m->boot.gdt_limit = sizeof(gdt) - 1;
 	assert_int_equal(cpu_backend_emu.create(m, &err), 0);
 	assert_int_equal(bus_register(&m->pio, 0xf4, 1, &stop_ops, m, "stop", &err), 0);
+	if (emu_harness_devices)
+		emu_harness_devices(m);
 	bus_seal(&m->pio);
 	bus_seal(&m->mmio);
 	assert_int_equal(cpu_backend_emu.vcpu_create(m, 0, &err), 0);

@@ -193,6 +193,125 @@ static const uint8_t cross_loop[] = {
 	0x48, 0xba, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x48,
 	0x31, 0xd3, 0x48, 0x01, 0xd8, 0xff, 0xc9, 0x75, 0xe1, 0xe6, 0xf4,
 };
+/*
+ * A CALL into another page and the RET back, both translated (the RET
+ * and the cross-page CALL through the jump cache), while the code at the
+ * return site is rewritten half-way: the block after the RET must be the
+ * new one, never the one the jump cache found before.
+ *
+ * start:
+ * xor %ebx, %ebx
+ * mov $200, %r12d
+ * 2: call f
+ * ret_site:
+ * add $1, %rbx
+ * cmp $100, %r12d
+ * jne 3f
+ * movb $5, ret_site+3(%rip)
+ * 3: dec %r12d
+ * jnz 2b
+ * out %al, $0xf4
+ * .org 0x1000
+ * f: add $2, %rbx
+ * ret
+ */
+static const uint8_t code_retpatch[] = {
+	0x31, 0xdb, 0x41, 0xbc, 0xc8, 0x00, 0x00, 0x00, 0xe8, 0xf3, 0x0f, 0x00, 0x00,
+	0x48, 0x83, 0xc3, 0x01, 0x41, 0x83, 0xfc, 0x64, 0x75, 0x07, 0xc6, 0x05, 0xf2,
+	0xff, 0xff, 0xff, 0x05, 0x41, 0xff, 0xcc, 0x75, 0xe5, 0xe6, 0xf4,
+};
+static const uint8_t code_retpatch_f[] = {
+	0x48, 0x83, 0xc3, 0x02, 0xc3,
+};
+
+/*
+ * The same linear page mapped to other code: 4 KiB page tables at 0x40000
+ * map linear 0x5000 to the code at physical 0x3000 (mov $1, %eax; ret),
+ * and half-way to the code at 0x4000 (mov $2, %eax; ret) with a PTE
+ * write and INVLPG. A CALL to 0x5000 goes through the jump cache, which
+ * must forget the old translation with the TLB.
+ *
+ * start:
+ * mov $0x43000, %edi
+ * xor %ecx, %ecx
+ * 1: lea 3(%rcx), %rax
+ * mov %rax, (%rdi)
+ * add $8, %rdi
+ * add $0x1000, %rcx
+ * cmp $0x200000, %rcx
+ * jb 1b
+ * movq $0x42003, 0x41000
+ * movq $0x43003, 0x42000
+ * movq $0x41003, 0x40000
+ * movq $0x3003, 0x43028
+ * mov $0x40000, %eax
+ * mov %rax, %cr3
+ * xor %ebx, %ebx
+ * mov $200, %r12d
+ * 2: call start + 0x4000
+ * add %rax, %rbx
+ * cmp $100, %r12d
+ * jne 3f
+ * movq $0x4003, 0x43028
+ * invlpg 0x5000
+ * 3: dec %r12d
+ * jnz 2b
+ * out %al, $0xf4
+ */
+static const uint8_t code_remap[] = {
+	0xbf, 0x00, 0x30, 0x04, 0x00, 0x31, 0xc9, 0x48, 0x8d, 0x41, 0x03, 0x48, 0x89, 0x07,
+	0x48, 0x83, 0xc7, 0x08, 0x48, 0x81, 0xc1, 0x00, 0x10, 0x00, 0x00, 0x48, 0x81, 0xf9,
+	0x00, 0x00, 0x20, 0x00, 0x72, 0xe5, 0x48, 0xc7, 0x04, 0x25, 0x00, 0x10, 0x04, 0x00,
+	0x03, 0x20, 0x04, 0x00, 0x48, 0xc7, 0x04, 0x25, 0x00, 0x20, 0x04, 0x00, 0x03, 0x30,
+	0x04, 0x00, 0x48, 0xc7, 0x04, 0x25, 0x00, 0x00, 0x04, 0x00, 0x03, 0x10, 0x04, 0x00,
+	0x48, 0xc7, 0x04, 0x25, 0x28, 0x30, 0x04, 0x00, 0x03, 0x30, 0x00, 0x00, 0xb8, 0x00,
+	0x00, 0x04, 0x00, 0x0f, 0x22, 0xd8, 0x31, 0xdb, 0x41, 0xbc, 0xc8, 0x00, 0x00, 0x00,
+	0xe8, 0x99, 0x3f, 0x00, 0x00, 0x48, 0x01, 0xc3, 0x41, 0x83, 0xfc, 0x64, 0x75, 0x14,
+	0x48, 0xc7, 0x04, 0x25, 0x28, 0x30, 0x04, 0x00, 0x03, 0x40, 0x00, 0x00, 0x0f, 0x01,
+	0x3c, 0x25, 0x00, 0x50, 0x00, 0x00, 0x41, 0xff, 0xcc, 0x75, 0xd9, 0xe6, 0xf4,
+};
+static const uint8_t code_remap_one[] = {
+	0xb8, 0x01, 0x00, 0x00, 0x00, 0xc3,
+};
+static const uint8_t code_remap_two[] = {
+	0xb8, 0x02, 0x00, 0x00, 0x00, 0xc3,
+};
+
+/*
+ * A device rewrites code by DMA (a write into guest RAM through its host
+ * pointer, which no store hook sees) while the guest makes no interrupt
+ * or exception: a port write at 0xf5 patches f's `mov $1, %eax` to load 2
+ * (as a virtio device completing a request the guest then polls for).
+ * The code epoch, which no longer advances at every slow-path visit,
+ * must still advance within 64 of them, so the guest sees the new code
+ * long before its bound of iterations runs out.
+ *
+ * start:
+ * mov $100, %ecx
+ * 1: call f
+ * dec %ecx
+ * jnz 1b
+ * out %al, $0xf5
+ * mov $10000000, %r12d
+ * 2: call f
+ * cmp $2, %eax
+ * je 3f
+ * dec %r12d
+ * jnz 2b
+ * 3: out %al, $0xf4
+ * .org 0x1000
+ * f: mov $1, %eax
+ * ret
+ */
+static const uint8_t code_dma[] = {
+	0xb9, 0x64, 0x00, 0x00, 0x00, 0xe8, 0xf6, 0x0f, 0x00, 0x00, 0xff, 0xc9, 0x75,
+	0xf7, 0xe6, 0xf5, 0x41, 0xbc, 0x80, 0x96, 0x98, 0x00, 0xe8, 0xe5, 0x0f, 0x00,
+	0x00, 0x83, 0xf8, 0x02, 0x74, 0x05, 0x41, 0xff, 0xcc, 0x75, 0xf1, 0xe6, 0xf4,
+};
+static const uint8_t code_dma_f[] = {
+	0xb8, 0x01, 0x00, 0x00, 0x00, 0xc3,
+};
+
 #define MEM_LO 0x20000
 #define MEM_HI 0x229000 /* the data the snippets write (bails: 0x200000..) */
 
@@ -320,6 +439,65 @@ static void test_interrupt_storm(void **state)
 	}
 }
 
+static void test_ret_target_rewritten(void **state)
+{
+	static uint8_t code[0x1000 + sizeof(code_retpatch_f)];
+	memset(code, 0x90, sizeof(code));
+	memcpy(code, code_retpatch, sizeof(code_retpatch));
+	memcpy(code + 0x1000, code_retpatch_f, sizeof(code_retpatch_f));
+	all_modes(code, sizeof(code), 1);
+	/* 200 calls adding 2, 101 return sites adding 1, then 99 adding 5 */
+	assert_int_equal(ri.r[R_BX], 400 + 101 + 99 * 5);
+	assert_true(rn.native_insns >= 1000); /* eager: the calls and returns ran as host code */
+}
+
+static void test_jcache_remapped_page(void **state)
+{
+	static uint8_t code[0x3000 + sizeof(code_remap_two)];
+	memset(code, 0x90, sizeof(code));
+	memcpy(code, code_remap, sizeof(code_remap));
+	memcpy(code + 0x2000, code_remap_one, sizeof(code_remap_one));
+	memcpy(code + 0x3000, code_remap_two, sizeof(code_remap_two));
+	all_modes(code, sizeof(code), 1);
+	/* 101 calls before the remap, 99 after */
+	assert_int_equal(ri.r[R_BX], 101 * 1 + 99 * 2);
+}
+
+static uint64_t dma_read(void *opaque, uint64_t off, unsigned size)
+{
+	return 0;
+}
+
+static void dma_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
+{
+	struct machine *m = opaque;
+	const uint8_t two = 2;
+	assert_int_equal(gm_write(&m->mem, 0x2001, &two, 1), 0); /* f's immediate */
+}
+
+static const struct bus_ops dma_ops = {.read = dma_read, .write = dma_write};
+
+static void dma_device(struct machine *m)
+{
+	struct vmon_error err = {{0}};
+	assert_int_equal(bus_register(&m->pio, 0xf5, 1, &dma_ops, m, "dma", &err), 0);
+}
+
+static void test_code_written_by_dma(void **state)
+{
+	static uint8_t code[0x1000 + sizeof(code_dma_f)];
+	memset(code, 0x90, sizeof(code));
+	memcpy(code, code_dma, sizeof(code_dma));
+	memcpy(code + 0x1000, code_dma_f, sizeof(code_dma_f));
+	emu_harness_devices = dma_device;
+	for (enum mode m = INTERP; m <= EAGER; m++) {
+		run_in(&rn, m, code, sizeof(code));
+		assert_int_equal(rn.r[R_AX], 2); /* the new code ran */
+		assert_true(rn.r[12] != 0);	 /* before the bound */
+	}
+	emu_harness_devices = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +506,9 @@ int main(void)
 		cmocka_unit_test(test_fault_in_chained_loop),
 		cmocka_unit_test(test_page_crossing_instruction),
 		cmocka_unit_test(test_interrupt_storm),
+		cmocka_unit_test(test_ret_target_rewritten),
+		cmocka_unit_test(test_jcache_remapped_page),
+		cmocka_unit_test(test_code_written_by_dma),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,6 +80,7 @@ static void emu_cpu_free_caches(struct emu_cpu *c)
 {
 	emu_cache_free(c);
 	emu_native_destroy(c);
+	emu_stats_free(c);
 }
 
 static int emu_vcpu_create(struct machine *m, int index, struct vmon_error *err)
@@ -118,6 +119,7 @@ static int emu_vcpu_create(struct machine *m, int index, struct vmon_error *err)
 	/* Without it (VMON_EMU_NATIVE=0, or no memfd/exec mapping allowed)
 	 * every instruction is interpreted. */
 	emu_native_init(c);
+	emu_stats_init(c);
 	c->index = index;
 	c->m = m;
 	c->vm = vm;
@@ -153,24 +155,7 @@ static void emu_vcpu_run(struct machine *m, int index)
 	struct emu_cpu *c = vm->cpus[index];
 	uint64_t t0 = emu_now_ns();
 	emu_cpu_run(c);
-	/* VMON_EMU_STATS=1: instructions executed and the rate, per vCPU. */
-	const char *st = getenv("VMON_EMU_STATS");
-	if (st && *st && *st != '0') {
-		double secs = (double)(emu_now_ns() - t0) / 1e9;
-		fprintf(stderr, "vmon: emu: cpu%d: %llu instructions in %.3f s (%.1f M/s)\n", index,
-			(unsigned long long)c->icount, secs,
-			secs > 0 ? (double)c->icount / secs / 1e6 : 0.0);
-		fprintf(stderr,
-			"vmon: emu: cpu%d: %llu blocks decoded, %llu cache flushes, %llu native "
-			"runs "
-			"(%llu left early to the interpreter, %llu exits chained), %llu code "
-			"epochs; %.1f%% of instructions ran as host code\n",
-			index, (unsigned long long)c->blocks_built,
-			(unsigned long long)c->block_flushes, (unsigned long long)c->native_runs,
-			(unsigned long long)c->native_bails, (unsigned long long)c->native_links,
-			(unsigned long long)c->code_epoch,
-			c->icount ? 100.0 * (double)c->native_insns / (double)c->icount : 0.0);
-	}
+	emu_stats_print(c, (double)(emu_now_ns() - t0) / 1e9); /* VMON_EMU_STATS=1 */
 }
 
 static void emu_vcpu_kick(struct machine *m, int index)

@@ -178,6 +178,20 @@ struct tlb_entry {
 	uint32_t page_shift; /* the guest page it is a 4 KiB granule of: 12, 21, 22, 30 */
 };
 
+/*
+ * The jump cache of translated blocks (native_chain.c): a RET's or a
+ * cross-page exit's compiled code looks its target's linear RIP up here
+ * and jumps to that block's chained entry, which still compares the
+ * block's code epoch. One table per CPL a block may be compiled for (0,
+ * 3), filled by the run loop (native.c: emu_native_link), emptied with
+ * the TLB (a linear address may now name other code) and the code arena.
+ */
+#define JC_BITS 10
+struct jc_entry {
+	uint64_t rip;	   /* linear; 0 = empty (never a translated block's) */
+	const void *entry; /* its chained entry */
+};
+
 /* ---- Interrupt controllers' registers (chip_*.h) ------------------------ */
 
 struct lapic {
@@ -293,21 +307,25 @@ struct emu_cpu {
 	bool pending_has_err;
 
 	struct tlb_entry tlb[TLB_SIZE];
-	bool tlb_large;	    /* an entry may come from a page larger than 4 KiB */
-	uint64_t fetch_vpn; /* cached code page: linear vpn+1, 0 = none */
+	bool tlb_large; /* an entry may come from a page larger than 4 KiB */
+	struct jc_entry jcache[2][1u << JC_BITS]; /* [CPL 0, CPL 3] */
+	uint64_t fetch_vpn;			  /* cached code page: linear vpn+1, 0 = none */
 	uint8_t *fetch_host;
 	uint64_t fetch_gpa;
 	bool fetch_user; /* the cached code page is a user page (SMEP) */
 
 	const uint8_t *exec_page; /* host page of the running block, or NULL */
 	/* Blocks whose bytes matched in this epoch are trusted without a new
-	 * comparison. It advances on every slow-path visit (interrupts,
-	 * exceptions, timer checks: at least every TIMER_CHECK_INSNS
-	 * instructions) and on this vCPU's stores into pages holding code. */
+	 * comparison. It advances on this vCPU's stores into pages holding
+	 * code, on exceptions, and at slow-path visits for an event, after
+	 * another vCPU stored into a page holding code, or every
+	 * QUIET_EPOCH_VISITS-th visit (run.c: next_code_epoch). */
 	uint64_t code_epoch;
-	struct dblock **btab; /* cache.h: 1 << BTAB_BITS entries, by hashed gpa */
-	uint8_t *arena;	      /* BLOCK_ARENA_BYTES: blocks, bump-allocated */
-	size_t arena_used;    /* when full, every block is dropped at once */
+	uint64_t code_writes_seen; /* emu_vm.code_writes at the last epoch */
+	uint32_t quiet_visits;	   /* slow-path visits that kept the epoch (run.c) */
+	struct dblock **btab;	   /* cache.h: 1 << BTAB_BITS entries, by hashed gpa */
+	uint8_t *arena;		   /* BLOCK_ARENA_BYTES: blocks, bump-allocated */
+	size_t arena_used;	   /* when full, every block is dropped at once */
 	uint64_t blocks_built, block_flushes;
 	/* Host code for native runs (native.h): written through native_rw,
 	 * run from native_rx, two mappings of one memfd; NULL when off. */
@@ -326,6 +344,17 @@ struct emu_cpu {
 	uint64_t link_valid;
 	bool native_chain;     /* translate whole blocks and chain them */
 	uint64_t native_links; /* exits linked to their successor */
+	/* VMON_EMU_STATS (backend_emu.c): where the run loop's time goes;
+	 * counted only when stats is set. Per-row counts in stat_end_row
+	 * (I_COUNT entries, allocated with stats). */
+	bool stats;
+	uint64_t stat_lookups;	   /* blocks looked up by the run loop */
+	uint64_t stat_tb_enter;	   /* translated blocks entered from C */
+	uint64_t stat_tb_chain;	   /* ... that came back by a chain exit */
+	uint64_t stat_tb_unlinked; /* chain exits through a jump not yet linked */
+	uint64_t stat_slow;	   /* slow-path visits */
+	uint64_t stat_interp;	   /* blocks the interpreter ran (or finished) */
+	uint64_t *stat_end_row;	   /* ... by the table row of their last instruction */
 
 	struct lapic apic;
 
@@ -387,9 +416,25 @@ struct emu_vm {
 	uint64_t code_pages_len;
 	/* Bumped by emu_dirty_flush: every vCPU drops its TLB. */
 	_Atomic uint32_t tlb_gen;
+	/* Stores any vCPU made into such pages (emu_note_write): a vCPU that
+	 * sees it move at its slow path compares its blocks again, so another
+	 * vCPU's code writes are seen within TIMER_CHECK_INSNS instructions. */
+	_Atomic uint64_t code_writes;
 };
 
 /* ---- Helpers on this state alone ------------------------------------ */
+
+static inline uint32_t jc_index(uint64_t rip)
+{
+	return (uint32_t)(rip ^ (rip >> JC_BITS)) & ((1u << JC_BITS) - 1);
+}
+
+/* Forgets every jump-cache entry (a TLB flush, INVLPG, the code arena
+ * dropped). */
+static inline void emu_jcache_clear(struct emu_cpu *c)
+{
+	memset(c->jcache, 0, sizeof(c->jcache));
+}
 
 /* CLOCK_MONOTONIC in nanoseconds: the clock of every emulated timer. */
 uint64_t emu_now_ns(void);

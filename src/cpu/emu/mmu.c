@@ -58,6 +58,7 @@ void tlb_flush(struct emu_cpu *c)
 		c->tlb[i].vpn = 0;
 	c->tlb_large = false;
 	c->fetch_vpn = 0;
+	emu_jcache_clear(c);
 }
 
 /* INVLPG: the entry for lin, and, since a large page is cached as one
@@ -77,6 +78,7 @@ void tlb_flush_page(struct emu_cpu *c, uint64_t lin)
 		}
 	}
 	c->fetch_vpn = 0;
+	emu_jcache_clear(c); /* its entries are spread over the table */
 }
 
 _Noreturn static void page_fault(struct emu_cpu *c, uint64_t lin, uint32_t err)

@@ -43,6 +43,8 @@ static inline void emu_note_write(struct emu_cpu *c, const uint8_t *page, uint64
 				     __atomic_load_n(&map[pfn], __ATOMIC_RELAXED),
 			     0)) {
 		c->code_epoch++;
+		if (c->m->ncpus > 1)
+			atomic_fetch_add_explicit(&c->vm->code_writes, 1, memory_order_relaxed);
 		/* With one vCPU the mark can go with the bump: every block is
 		 * compared again before it runs, and marks its page again
 		 * (dblock_current), so a page that once held code and is now

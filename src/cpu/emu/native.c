@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <cpuid.h>
 #include <unistd.h>
 
 #include "cpu/emu/native_priv.h"
@@ -37,6 +38,11 @@ bool emu_native_init(struct emu_cpu *c)
 	 * entry (tests: generated code runs once); default: hot blocks. */
 	const char *mode = getenv("VMON_EMU_NATIVE");
 	if (mode && !strcmp(mode, "0"))
+		return false;
+	/* The compiled code moves the guest's flags with LAHF/SAHF, which
+	 * the first x86-64 processors lacked in 64-bit mode. */
+	unsigned a, b, cx, d;
+	if (!__get_cpuid(0x80000001, &a, &b, &cx, &d) || !(cx & 1))
 		return false;
 	const char *verify = getenv("VMON_EMU_NATIVE_VERIFY");
 	native_verify_encoding = verify && *verify && *verify != '0';
@@ -83,6 +89,7 @@ void emu_native_flush(struct emu_cpu *c)
 {
 	c->native_used = 0;
 	c->link_site = 0; /* the exit it named is gone with the arena */
+	emu_jcache_clear(c);
 }
 
 void emu_native_link(struct emu_cpu *c, const struct dblock *b)
@@ -92,6 +99,19 @@ void emu_native_link(struct emu_cpu *c, const struct dblock *b)
 	if (!b || b->insn[0].label != emu_op_labels[FOP_f_native] || !c->native_rx)
 		return;
 	const struct native_hdr *h = (const void *)(c->native_rx + ((size_t)b->insn[0].imm2 << 8));
+	if (site == NATIVE_SITE_JCACHE) {
+		/* b is where the exit's RIP leads at this CPL (the lookup
+		 * that found it used this TLB, which empties the cache when
+		 * it changes). */
+		if (h->chain_off && h->block == b && h->cpl == c->cpl &&
+		    (c->cpl == 0 || c->cpl == 3)) {
+			struct jc_entry *j = &c->jcache[c->cpl == 3][jc_index(c->rip)];
+			j->rip = c->rip;
+			j->entry = (const uint8_t *)(uintptr_t)h->fn + h->chain_off;
+			c->native_links++;
+		}
+		return;
+	}
 	uint64_t rx = (uint64_t)(uintptr_t)c->native_rx;
 	if (!h->chain_off || h->block != b || h->cpl != c->cpl || h->valid != c->link_valid ||
 	    site < rx || site + 4 > rx + c->native_used)
@@ -147,6 +167,10 @@ static bool block_plan(const struct dblock *b, const struct native_insn *ni, con
 	}
 	if (touched && defined != NATIVE_ARITH)
 		need_in = true;
+	/* Every translated block reports the guest's flags in F_FLAGS, so
+	 * any exit may link to any block. One that never touches them keeps
+	 * the F_FLAGS it was entered with (from C or the block before),
+	 * at its exits and bail-outs alike. */
 	const struct native_insn *last = &ni[n - 1];
 	uint64_t off = (b->tag >> 4) & 0xfff;
 	struct chain_plan p = {
@@ -154,8 +178,9 @@ static bool block_plan(const struct dblock *b, const struct native_insn *ni, con
 		.n = n,
 		.bytes = h->bytes,
 		.flags_in = need_in,
-		.valid = touched || need_in,
-		.fall = !(last->branch && !last->cond),
+		.valid = true,
+		.rflags_guest = touched || need_in,
+		.fall = !(last->branch && !last->cond) && !last->ret,
 		.taken = last->branch,
 		.taken_delta = (int64_t)h->bytes + b->insn[n - 1].imm,
 		.hdr_back = sizeof(struct native_hdr),
@@ -165,7 +190,7 @@ static bool block_plan(const struct dblock *b, const struct native_insn *ni, con
 		p.taken && (int64_t)off + p.taken_delta >= 0 && (int64_t)off + p.taken_delta < 4096;
 	if (p.taken_delta < INT32_MIN || p.taken_delta > INT32_MAX)
 		return false;
-	h->flags_in = need_in;
+	h->flags_in = true; /* C enters it with the guest's flags in F_FLAGS */
 	h->valid = p.valid;
 	h->block = b;
 	uint32_t chain_off = 0;
@@ -183,7 +208,11 @@ static bool block_plan(const struct dblock *b, const struct native_insn *ni, con
  */
 void emu_native_block(struct emu_cpu *c, struct dblock *b)
 {
-	if (!c->native_rx || (b->tag & 0xf) != BLOCK_TAG(0, 8) || b->n < NATIVE_MIN_RUN)
+	/* A whole block is translated at any length when chaining is on (a
+	 * short block -- CMP, Jcc -- is what links most hot paths); a plain
+	 * run needs NATIVE_MIN_RUN instructions to pay for its C call. */
+	if (!c->native_rx || (b->tag & 0xf) != BLOCK_TAG(0, 8) ||
+	    b->n < (c->native_chain ? 1 : NATIVE_MIN_RUN))
 		return;
 	const uint8_t *bytes = dblock_bytes(b);
 	unsigned n = b->n;
@@ -204,7 +233,15 @@ void emu_native_block(struct emu_cpu *c, struct dblock *b)
 		reads[i] = !in.cpu_flags || (in.cpu_flags->tested & NATIVE_ARITH);
 		writes_all[i] = emu_insns[b->insn[i].row].attr & A_KILLS;
 		pos += in.length;
+		/* A block ending in CALL rel32 or RET is translated whole
+		 * (never a plain run: see native_check_tail). */
+		if (!ok[i] && i == n - 1 && c->native_chain)
+			ok[i] = native_check_tail(&in, ops, &ni[i]);
 	}
+	if (ni[n - 1].call || ni[n - 1].ret)
+		for (unsigned i = 0; i + 1 < n; i++)
+			if (!ok[i])
+				ok[n - 1] = false;
 	/* Are the flags observed after instruction i? As in decode.c's
 	 * dead-flag pass: yes before anything that is not register-only,
 	 * and at the block's end. */
@@ -220,7 +257,7 @@ void emu_native_block(struct emu_cpu *c, struct dblock *b)
 		unsigned j = i, run_bytes = 0;
 		while (j < n && ok[j] && run_bytes + lens[j] <= 255)
 			run_bytes += lens[j++];
-		if (j - i < NATIVE_MIN_RUN) {
+		if (j - i < NATIVE_MIN_RUN && !(c->native_chain && i == 0 && j == n)) {
 			i = j > i ? j : i + 1;
 			continue;
 		}

@@ -59,6 +59,9 @@ void emu_native_block(struct emu_cpu *c, struct dblock *b);
 /* After a translated block's exit (c->link_site): patch that exit to jump
  * straight to b's code when b is a translated block that may follow it. */
 void emu_native_link(struct emu_cpu *c, const struct dblock *b);
+/* c->link_site of an exit that looked its target up in the jump cache
+ * (a RET, a cross-page exit) and missed: the run loop enters b there. */
+#define NATIVE_SITE_JCACHE 1
 bool emu_native_accepts(const uint8_t *code, size_t len);
 /* With VMON_EMU_NATIVE_VERIFY=1: encodings checked against Zydis so far,
  * and how many disagreed (for tests). */

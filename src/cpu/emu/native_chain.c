@@ -87,18 +87,41 @@ static void store_regs(struct emitter *e, uint16_t writes, int32_t pushed)
 }
 
 /*
+ * The target is not linkable (a RET's, or in another page): look c->rip
+ * up in the jump cache of this CPL (cpu.h) and jump to the chained entry
+ * found there, else to the run loop (which fills the entry). RDI = c;
+ * the guest registers are stored, so RAX and RCX are free.
+ */
+static void emit_jcache_jump(struct emitter *e, int cpl)
+{
+	int32_t tab = OFF(jcache) + (cpl == 3 ? (int32_t)sizeof(struct jc_entry) << JC_BITS : 0);
+	_Static_assert(sizeof(struct jc_entry) == 16, "emit_jcache_jump: index << 4");
+	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RDI, OFF(rip), 8);
+	emit_rr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RAX);
+	emit_ri(e, ZYDIS_MNEMONIC_SHR, ZYDIS_REGISTER_RCX, JC_BITS);
+	emit_rr(e, ZYDIS_MNEMONIC_XOR, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RAX);
+	emit_ri(e, ZYDIS_MNEMONIC_AND, ZYDIS_REGISTER_ECX, (1 << JC_BITS) - 1);
+	emit_ri(e, ZYDIS_MNEMONIC_SHL, ZYDIS_REGISTER_ECX, 4);
+	emit_rr(e, ZYDIS_MNEMONIC_ADD, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RDI);
+	emit_rm(e, ZYDIS_MNEMONIC_CMP, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RCX, tab, 8);
+	emit_jcc_stub(e, CC_NE, L_LEAVE);
+	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RCX, tab + 8, 8);
+	emit_reg(e, ZYDIS_MNEMONIC_JMP, ZYDIS_REGISTER_RAX);
+}
+
+/*
  * One exit of the block: to delta from its start. Registers stored,
- * flags into F_FLAGS, c->rip and the counters moved; then, unless
+ * flags into F_FLAGS (when RFLAGS hold them), c->rip and the counters moved; then, unless
  * something wants the run loop, the patchable jump at `site` (to L_LEAVE
  * until linked).
  */
 static void emit_exit(struct emitter *e, const struct chain_plan *p, uint16_t writes, int64_t delta,
-		      bool link, unsigned site)
+		      bool link, unsigned site, int cpl)
 {
-	emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
-	store_regs(e, writes, 8);
-	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RAX);
-	emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, F_FLAGS, 8, ZYDIS_REGISTER_RAX);
+	bool lookup = !link && (cpl == 0 || cpl == 3);
+	store_regs(e, writes, 0); /* MOVs: the flags stay */
+	if (p->rflags_guest)	  /* else F_FLAGS holds the guest's flags already */
+		emit_flags_save(e, F_FLAGS, 1, 2);
 	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RSP, F_RIP, 8);
 	emit_rm(e, ZYDIS_MNEMONIC_LEA, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RAX, (int32_t)delta, 8);
 	emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, F_RIP, 8, ZYDIS_REGISTER_RAX);
@@ -111,7 +134,8 @@ static void emit_exit(struct emitter *e, const struct chain_plan *p, uint16_t wr
 			ZYDIS_REGISTER_RAX);
 		emit_mi(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, OFF(link_valid), 8, p->valid);
 	} else {
-		emit_mi(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, OFF(link_site), 8, 0);
+		emit_mi(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, OFF(link_site), 8,
+			lookup ? NATIVE_SITE_JCACHE : 0);
 	}
 	emit_mi(e, ZYDIS_MNEMONIC_SUB, ZYDIS_REGISTER_RDI, OFF(budget), 4, p->n);
 	emit_jcc_stub(e, 0xe /* LE */, L_LEAVE);
@@ -119,8 +143,10 @@ static void emit_exit(struct emitter *e, const struct chain_plan *p, uint16_t wr
 	emit_jcc_stub(e, CC_NE, L_LEAVE);
 	emit_mi(e, ZYDIS_MNEMONIC_CMP, ZYDIS_REGISTER_RDI, OFF(events), 4, 0);
 	emit_jcc_stub(e, CC_NE, L_LEAVE);
-	/* Linkable: this jump's rel32 is the site, to L_LEAVE until linked. */
-	emit_jmp_label(e, L_LEAVE);
+	if (lookup)
+		emit_jcache_jump(e, cpl);
+	else /* Linkable: this jump's rel32 is the site, to L_LEAVE until linked. */
+		emit_jmp_label(e, L_LEAVE);
 }
 
 /*
@@ -130,10 +156,25 @@ static void emit_exit(struct emitter *e, const struct chain_plan *p, uint16_t wr
  * registers. t: a host register the block does not use. Anything that
  * wants the run loop takes the ordinary exit after it (L_LOOP_EXIT).
  */
-static void emit_self_loop(struct emitter *e, const struct chain_plan *p, int t)
+static void emit_self_loop(struct emitter *e, const struct chain_plan *p, int t, uint16_t uses)
 {
 	ZydisRegister rt = gpr64(t);
-	emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
+	/* Two more registers the block leaves alone, neither RAX nor RSP,
+	 * save the flags without PUSHF (emit_flags_save). */
+	int a = -1, b = -1;
+	for (int r = 1; r < 16; r++)
+		if (r != R_SP && !(uses & (1u << r))) {
+			if (a < 0)
+				a = r;
+			else if (b < 0)
+				b = r;
+		}
+	if (b >= 0) {
+		emit_drop(e, -8);
+		emit_flags_save(e, 0, a, b);
+	} else {
+		emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
+	}
 	emit_rm(e, ZYDIS_MNEMONIC_MOV, rt, ZYDIS_REGISTER_RSP, 8 + F_CPU, 8);
 	emit_mi(e, ZYDIS_MNEMONIC_CMP, rt, OFF(budget), 4, p->n);
 	emit_jcc_stub(e, 0xe /* LE */, L_LOOP_EXIT);
@@ -144,10 +185,14 @@ static void emit_self_loop(struct emitter *e, const struct chain_plan *p, int t)
 	emit_mi(e, ZYDIS_MNEMONIC_SUB, rt, OFF(budget), 4, p->n);
 	emit_mi(e, ZYDIS_MNEMONIC_ADD, rt, OFF(icount), 8, p->n);
 	emit_mi(e, ZYDIS_MNEMONIC_ADD, rt, OFF(native_insns), 8, p->n);
-	if (p->flags_in)
-		emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
-	else
+	if (p->flags_in && a >= 0) {
+		emit_flags_load(e, 0, a);
 		emit_drop(e, 8);
+	} else if (p->flags_in) {
+		emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
+	} else {
+		emit_drop(e, 8);
+	}
 	emit_jmp_label(e, L_LOOP);
 }
 
@@ -221,10 +266,8 @@ bool emit_block(struct emitter *e, const struct native_insn *ni, const uint8_t *
 	size_t at[L_COUNT] = {0};
 	emit_entries(e, p, chain_off);
 	at[L_BODY] = e->len;
-	if (p->flags_in) {
-		emit_push_m(e, F_FLAGS);
-		emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
-	}
+	if (p->flags_in) /* RCX is loaded after */
+		emit_flags_load(e, F_FLAGS, 1);
 	for (int r = 0; r < 16; r++)
 		if ((uses & (1u << r)) && r != HOST_RDI)
 			emit_rm(e, ZYDIS_MNEMONIC_MOV, gpr64(r), ZYDIS_REGISTER_RDI, 8 * r, 8);
@@ -236,13 +279,13 @@ bool emit_block(struct emitter *e, const struct native_insn *ni, const uint8_t *
 	for (unsigned i = 0; i < n; i++) {
 		end_off += lens[i];
 		if (ni[i].nop) {
+		} else if (ni[i].acc != ACC_NONE) { /* incl. CALL's push, RET's pop */
+			bool restore = (ni[i].tested & NATIVE_ARITH) ||
+				       (flags_live_after[i] && !(ni[i].defined == NATIVE_ARITH));
+			emit_memory(e, &ni[i], i, end_off, cpl, restore, p->rflags_guest);
 		} else if (ni[i].branch) {
 			if (ni[i].cond)
 				emit_jcc_stub(e, ni[i].cc, TAKEN_STUB);
-		} else if (ni[i].acc != ACC_NONE) {
-			bool restore = (ni[i].tested & NATIVE_ARITH) ||
-				       (flags_live_after[i] && !(ni[i].defined == NATIVE_ARITH));
-			emit_memory(e, &ni[i], i, end_off, cpl, restore);
 		} else if (ni[i].sub_base) {
 			emit_lea_sub(e, &ni[i], end_off);
 		} else {
@@ -250,17 +293,19 @@ bool emit_block(struct emitter *e, const struct native_insn *ni, const uint8_t *
 		}
 	}
 	bool jmp_end = n && ni[n - 1].branch && !ni[n - 1].cond;
-	if (!jmp_end)
-		emit_exit(e, p, writes, p->bytes, p->link_fall, L_SITE_FALL);
+	if (n && ni[n - 1].ret) /* F_RIP holds the return address: to C */
+		emit_exit(e, p, writes, 0, false, L_SITE_FALL, cpl);
+	else if (!jmp_end)
+		emit_exit(e, p, writes, p->bytes, p->link_fall, L_SITE_FALL, cpl);
 	if (p->taken) {
 		at[TAKEN_STUB] = e->len;
 		int t = p->taken_delta == 0 ? free_reg(uses) : -1;
 		if (t >= 0) {
-			emit_self_loop(e, p, t);
+			emit_self_loop(e, p, t, uses);
 			at[L_LOOP_EXIT] = e->len;
 			emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
 		}
-		emit_exit(e, p, writes, p->taken_delta, p->link_taken, L_SITE_TAKEN);
+		emit_exit(e, p, writes, p->taken_delta, p->link_taken, L_SITE_TAKEN, cpl);
 	}
 	at[L_LEAVE] = e->len;
 	emit_leave(e, p, p->hdr_back);

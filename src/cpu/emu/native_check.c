@@ -159,6 +159,42 @@ static bool check_branch(const ZydisDecoder *dec64, const ZydisDecodedInstructio
 	return true;
 }
 
+bool native_check_tail(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops,
+		       struct native_insn *ni)
+{
+	memset(ni, 0, sizeof(*ni));
+	ni->base = ni->index = -1;
+	if (in->machine_mode != ZYDIS_MACHINE_MODE_LONG_64 || in->operand_width != 64 ||
+	    (in->attributes & ZYDIS_ATTRIB_HAS_LOCK) || in->raw.prefix_count != 0)
+		return false;
+	if (in->mnemonic == ZYDIS_MNEMONIC_CALL) {
+		/* E8 rel32: push the next RIP, jump */
+		if (in->opcode != 0xe8 || in->operand_count_visible != 1 ||
+		    ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE || !ops[0].imm.is_relative)
+			return false;
+		ni->call = ni->branch = true;
+		ni->acc = ACC_WRITE;
+		ni->disp = -8;
+		ni->stack_adj = -8;
+	} else if (in->mnemonic == ZYDIS_MNEMONIC_RET) {
+		/* C3 alone: no immediate, no far form */
+		if (in->opcode != 0xc3 || in->operand_count_visible != 0)
+			return false;
+		ni->ret = true;
+		ni->acc = ACC_READ;
+		ni->stack_adj = 8;
+	} else {
+		return false;
+	}
+	ni->msize = 8;
+	ni->seg = SEG_DS;
+	ni->base = R_SP;
+	ni->scratch[0] = 0; /* RAX, RCX, RDX: borrowed, the instruction uses none */
+	ni->scratch[1] = 1;
+	ni->scratch[2] = 2;
+	return true;
+}
+
 /* NAT_NOP: multi-byte NOPs carry a ModRM "memory" operand they never
  * access: nothing to emit. */
 static bool check_nop(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,

@@ -66,7 +66,7 @@ static void emit_address(struct emitter *e, const struct native_insn *ni, int32_
  * restore_flags: the guest flags are read later in the run.
  */
 void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, unsigned end_off,
-		 int cpl, bool restore_flags)
+		 int cpl, bool restore_flags, bool save_flags)
 {
 	ZydisRegister s0 = gpr64(ni->scratch[0]), s1 = gpr64(ni->scratch[1]),
 		      s2 = gpr64(ni->scratch[2]);
@@ -74,9 +74,11 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 		emit_reg(e, ZYDIS_MNEMONIC_PUSH, gpr64(ni->scratch[i]));
 	const int32_t at = 24;
 	/* The guest flags, for the bail-out and for after the sequence. */
-	emit_plain(e, ZYDIS_MNEMONIC_PUSHFQ);
-	emit_reg(e, ZYDIS_MNEMONIC_POP, s2);
-	emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, at + F_FLAGS, 8, s2);
+	if (save_flags) { /* two of the borrowed registers that are not RAX */
+		int t1 = ni->scratch[0] != HOST_RAX ? ni->scratch[0] : ni->scratch[2];
+		int t2 = ni->scratch[1] != HOST_RAX ? ni->scratch[1] : ni->scratch[2];
+		emit_flags_save(e, at + F_FLAGS, t1, t2);
+	}
 	emit_address(e, ni, at, end_off);
 	if (ni->msize > 1) { /* within one page */
 		emit_rr(e, ZYDIS_MNEMONIC_MOV, gpr32(ni->scratch[1]), gpr32(ni->scratch[0]));
@@ -131,19 +133,27 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 		emit_mi(e, ZYDIS_MNEMONIC_CMP, s1, 0, 1, 0);
 		emit_jcc_stub(e, CC_NE, k);
 	}
+	if (ni->ret) { /* the return address: the exit's RIP (F_RIP) */
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s0, 0, 8);
+		emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, at + F_RIP, 8, s1);
+	}
 	if (ni->stack_adj) { /* PUSH/POP: r[RSP] moves (LEA: the flags stay) */
 		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
 		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s2, 8 * R_SP, 8);
 		emit_rm(e, ZYDIS_MNEMONIC_LEA, s1, s1, ni->stack_adj, 8);
 		emit_mr(e, ZYDIS_MNEMONIC_MOV, s2, 8 * R_SP, 8, s1);
 	}
-	if (restore_flags) {
-		emit_push_m(e, at + F_FLAGS);
-		emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
+	if (restore_flags && save_flags) /* s0 holds the address: s1 or s2 */
+		emit_flags_load(e, at + F_FLAGS,
+				ni->scratch[1] != HOST_RAX ? ni->scratch[1] : ni->scratch[2]);
+	if (ni->call) { /* push the next RIP: the run's RIP + end_off */
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, ZYDIS_REGISTER_RSP, at + F_RIP, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_LEA, s1, s1, (int32_t)end_off, 8);
+		emit_mr(e, ZYDIS_MNEMONIC_MOV, s0, 0, 8, s1);
 	}
 	emit_reg(e, ZYDIS_MNEMONIC_POP, s2);
 	emit_reg(e, ZYDIS_MNEMONIC_POP, s1);
-	emit_bytes(e, ni->code, ni->len);
+	emit_bytes(e, ni->code, ni->len); /* none for CALL/RET */
 	emit_reg(e, ZYDIS_MNEMONIC_POP, s0);
 }
 
@@ -180,10 +190,8 @@ bool emit_run(struct emitter *e, const struct native_insn *ni, const uint8_t *le
 	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RDI); /* F_CPU */
 	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RDX); /* F_RIP */
 	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RSI); /* F_FLAGS */
-	if (flags_in) {
-		emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RSI);
-		emit_plain(e, ZYDIS_MNEMONIC_POPFQ);
-	}
+	if (flags_in) /* from F_FLAGS; RCX is loaded after */
+		emit_flags_load(e, F_FLAGS, 1);
 	for (int r = 0; r < 16; r++)
 		if ((uses & (1u << r)) && r != HOST_RDI)
 			emit_rm(e, ZYDIS_MNEMONIC_MOV, gpr64(r), ZYDIS_REGISTER_RDI, 8 * r, 8);
@@ -206,7 +214,7 @@ bool emit_run(struct emitter *e, const struct native_insn *ni, const uint8_t *le
 		} else if (ni[i].acc != ACC_NONE) {
 			bool restore = (ni[i].tested & NATIVE_ARITH) ||
 				       (flags_live_after[i] && !(ni[i].defined == NATIVE_ARITH));
-			emit_memory(e, &ni[i], i, end_off, cpl, restore);
+			emit_memory(e, &ni[i], i, end_off, cpl, restore, true);
 		} else if (ni[i].sub_base) {
 			emit_lea_sub(e, &ni[i], end_off);
 		} else {

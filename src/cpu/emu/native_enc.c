@@ -360,3 +360,59 @@ void emit_jmp(struct emitter *e, size_t target)
 	memcpy(b + 1, &rel, 4);
 	emit_bytes(e, b, sizeof(b));
 }
+
+/*
+ * The guest's arithmetic flags from qword [rsp + disp] into RFLAGS without
+ * POPF (which costs several times more than all of this): OF through an
+ * 8-bit ADD that overflows exactly when the slot's OF is set, then SAHF
+ * for SF, ZF, AF, PF and CF. RAX is saved around it; host register t (not
+ * RAX or RSP) is clobbered. DF and the system flags stay as they are
+ * (clear in host code, as a slot of arithmetic flags would load them).
+ */
+void emit_flags_load(struct emitter *e, int32_t disp, int t)
+{
+	ZydisRegister t8 = t < 4   ? (ZydisRegister)(ZYDIS_REGISTER_AL + t)
+			   : t < 8 ? (ZydisRegister)(ZYDIS_REGISTER_SPL + (t - 4))
+				   : (ZydisRegister)(ZYDIS_REGISTER_R8B + (t - 8));
+	if (t == HOST_RAX || t == 4 || t < 0 || t > 15) {
+		e->failed = true;
+		return;
+	}
+	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RAX);
+	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RSP, disp + 8, 8);
+	emit_rr(e, ZYDIS_MNEMONIC_MOV, gpr32(t), ZYDIS_REGISTER_EAX);
+	emit_ri(e, ZYDIS_MNEMONIC_SHR, gpr32(t), 11); /* OF */
+	emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(t), 1);
+	emit_ri(e, ZYDIS_MNEMONIC_ADD, t8, 0x7f);
+	emit_rr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_AH, ZYDIS_REGISTER_AL);
+	emit_plain(e, ZYDIS_MNEMONIC_SAHF);
+	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RAX);
+}
+
+/*
+ * RFLAGS' arithmetic flags to qword [rsp + disp], laid out as RFLAGS (bit
+ * 1 set, nothing else), without PUSHF (several times dearer): LAHF for
+ * SF, ZF, AF, PF and CF, SETO for OF. RAX is saved around it; host
+ * registers t1 and t2 (neither RAX nor RSP) and the flags are clobbered.
+ */
+void emit_flags_save(struct emitter *e, int32_t disp, int t1, int t2)
+{
+	if (t1 == HOST_RAX || t2 == HOST_RAX || t1 == 4 || t2 == 4 || t1 == t2 || t1 < 0 ||
+	    t2 < 0 || t1 > 15 || t2 > 15) {
+		e->failed = true;
+		return;
+	}
+	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RAX);
+	emit_plain(e, ZYDIS_MNEMONIC_LAHF);
+	emit_reg(e, ZYDIS_MNEMONIC_SETO, ZYDIS_REGISTER_AL);
+	emit_rr(e, ZYDIS_MNEMONIC_MOV, gpr32(t1), ZYDIS_REGISTER_EAX);
+	emit_rr(e, ZYDIS_MNEMONIC_MOV, gpr32(t2), ZYDIS_REGISTER_EAX);
+	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RAX);
+	/* the flags are saved: from here on they may change */
+	emit_ri(e, ZYDIS_MNEMONIC_SHR, gpr32(t2), 8);
+	emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(t2), 0xff);
+	emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(t1), 1);
+	emit_ri(e, ZYDIS_MNEMONIC_SHL, gpr32(t1), 11);
+	emit_rr(e, ZYDIS_MNEMONIC_OR, gpr32(t2), gpr32(t1));
+	emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, disp, 8, gpr64(t2));
+}

@@ -52,6 +52,10 @@ struct native_insn {
 	 * x86 condition code cc. */
 	bool branch, cond;
 	uint8_t cc;
+	/* Ending a translated block only (native_check_tail): CALL rel32
+	 * (branch, and a push of the return address vmon's code computes:
+	 * no code bytes) and RET (a pop whose value is the exit's RIP). */
+	bool call, ret;
 };
 
 #define BASE_RIP (-2)
@@ -66,6 +70,10 @@ typedef bool native_checker(const ZydisDecoder *dec64, const ZydisDecodedInstruc
  * vmon's own; false otherwise. */
 bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
 		  const ZydisDecodedOperand *ops, struct native_insn *ni);
+/* CALL rel32 / RET as the last instruction of a translated block (never
+ * in a plain run, whose C caller could not follow them). */
+bool native_check_tail(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops,
+		       struct native_insn *ni);
 /* Do a and b (its re-encoding) name the same operation and operands? The
  * operand mem_op was rewritten to [mem_base] (-1: none). */
 bool same_operands(const ZydisDecodedInstruction *a, const ZydisDecodedOperand *ao,
@@ -127,6 +135,12 @@ void emit_jcc_stub(struct emitter *e, uint8_t cc, unsigned stub);
 void patch_rel32(struct emitter *e, size_t at, size_t target);
 /* push imm32 (sign-extended to 64 bits) */
 void emit_push_imm(struct emitter *e, uint32_t v);
+/* RFLAGS' arithmetic flags from qword [rsp + disp], without POPF;
+ * clobbers host register t (neither RAX nor RSP). */
+void emit_flags_load(struct emitter *e, int32_t disp, int t);
+/* RFLAGS' arithmetic flags to qword [rsp + disp] (RFLAGS layout) without
+ * PUSHF; clobbers host registers t1, t2 (not RAX or RSP) and the flags. */
+void emit_flags_save(struct emitter *e, int32_t disp, int t1, int t2);
 /* jmp rel32 to an offset already emitted */
 void emit_jmp(struct emitter *e, size_t target);
 
@@ -186,9 +200,11 @@ static inline ZydisRegister gpr32(int n)
  * before k.
  */
 /* A memory access behind its inline TLB check, bailing out to stub k
- * (native_emit.c); a LEA based on RSP or RIP. */
+ * (native_emit.c); a LEA based on RSP or RIP. save_flags: RFLAGS hold the
+ * guest's flags, saved to F_FLAGS for a bail-out (else F_FLAGS already
+ * holds them: a translated block that never touches them). */
 void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, unsigned end_off,
-		 int cpl, bool restore_flags);
+		 int cpl, bool restore_flags, bool save_flags);
 void emit_lea_sub(struct emitter *e, const struct native_insn *ni, unsigned end_off);
 
 bool emit_run(struct emitter *e, const struct native_insn *ni, const uint8_t *lens, unsigned n,
@@ -202,7 +218,8 @@ struct chain_plan {
 	unsigned n;		    /* guest instructions = the whole block */
 	unsigned bytes;		    /* its length */
 	bool flags_in;		    /* reads guest flags it has not set */
-	bool valid;		    /* RFLAGS hold the guest's flags at its exits */
+	bool valid;		    /* its exits report the guest's flags (F_FLAGS) */
+	bool rflags_guest;	    /* ... from RFLAGS (else F_FLAGS is kept as it came) */
 	bool fall;		    /* has a fall-through exit */
 	bool taken;		    /* has a taken exit (JMP/Jcc) */
 	int64_t taken_delta;	    /* taken target - block start */

@@ -208,16 +208,38 @@ static void handle_fault(struct emu_cpu *c)
 }
 
 #define TIMER_CHECK_INSNS 1024
+/* One slow-path visit in this many advances the code epoch anyway. */
+#define QUIET_EPOCH_VISITS 64
 
-/* Everything that is not "fetch, decode, execute": events from other
- * threads, stop requests, INIT/SIPI, halt, timers, interrupt acceptance.
- * Returns false when the vCPU must return to the VM layer. */
+/*
+ * Code written by another vCPU or by a device becomes visible at the
+ * slow path: the code epoch advances and blocks are compared with guest
+ * memory again before they run (a chained entry leaves for the run loop
+ * until its block is). A new epoch also unlinks every chain in effect, so
+ * it advances only where code may have changed: an event (an interrupt
+ * -- a device's completion --, a kick, INIT/SIPI), an exception
+ * (emu_cpu_run), another vCPU's store into a page holding code since the
+ * last visit (emu_vm.code_writes), and every QUIET_EPOCH_VISITS-th other
+ * visit (timer checks, port and MMIO accesses, STI...): device DMA into
+ * code with no interrupt to this vCPU is seen within 64 such visits. Own
+ * stores into code advance it at once (mmu.h: emu_note_write).
+ */
+static void next_code_epoch(struct emu_cpu *c)
+{
+	uint64_t w = atomic_load_explicit(&c->vm->code_writes, memory_order_relaxed);
+	if (!atomic_load_explicit(&c->events, memory_order_relaxed) && w == c->code_writes_seen &&
+	    ++c->quiet_visits % QUIET_EPOCH_VISITS)
+		return;
+	c->code_writes_seen = w;
+	c->code_epoch++;
+}
+
 static bool slow_path(struct emu_cpu *c)
 {
 	struct machine *m = c->m;
-	/* Code written by another vCPU or by a device becomes visible here:
-	 * blocks are compared with guest memory again before they run. */
-	c->code_epoch++;
+	next_code_epoch(c);
+	if (unlikely(c->stats))
+		c->stat_slow++;
 	for (;;) {
 		c->slow = false;
 		if (vmctl_stopping(&m->ctl))
@@ -276,6 +298,22 @@ static bool slow_path(struct emu_cpu *c)
 	}
 }
 
+/* After chained blocks (a jump-cache exit may change pages), the page of
+ * the block the run loop goes on with, for emu_note_write's check that a
+ * store ends a block that rewrote itself: from the TLB, where its fetch
+ * left it; should it be gone, the block ends after its next FULL
+ * instruction. Translated blocks are 64-bit code (CS base 0). */
+static void exec_page_of(struct emu_cpu *c)
+{
+	const struct tlb_entry *e = &c->tlb[(c->rip >> 12) & (TLB_SIZE - 1)];
+	if (e->vpn == (c->rip >> 12) + 1 && e->host) {
+		c->exec_page = e->host;
+	} else {
+		c->exec_page = NULL;
+		c->slow = true;
+	}
+}
+
 /* A FULL handler (insns.def) may branch, write memory (a write into the
  * running block's page sets c->slow) or want the slow path: the block
  * ends when RIP left the straight line or c->slow is set. */
@@ -318,6 +356,8 @@ static bool run_blocks(struct emu_cpu *c)
 				return false;
 		}
 		const struct dblock *b = emu_block(c, prev);
+		if (unlikely(c->stats))
+			c->stat_lookups++;
 		if (b && unlikely(b->runs < c->native_hot)) {
 			struct dblock *w = (struct dblock *)b;
 			if (++w->runs == c->native_hot)
@@ -412,11 +452,21 @@ static bool run_blocks(struct emu_cpu *c)
 		 * others it chained to: each counts itself and moves c->rip;
 		 * a bail-out names its block (c->native_at). */
 		c->budget += b->n;
+		if (unlikely(c->stats))
+			c->stat_tb_enter++;
 		uint64_t ex = f_native(c, (const void *)(c->native_rx + ((size_t)d->imm2 << 8)));
 		const struct native_hdr *x = c->native_at;
+		if (x->block != b) /* it chained, maybe into another page */
+			exec_page_of(c);
 		b = x->block;
 		prev = b;
 		if (ex & NATIVE_EXIT_CHAIN) {
+			if (unlikely(c->stats)) {
+				c->stat_tb_chain++;
+				c->stat_tb_unlinked +=
+					c->budget > 0 && !c->slow &&
+					!atomic_load_explicit(&c->events, memory_order_relaxed);
+			}
 			if (unlikely(c->budget <= 0))
 				c->slow = true;
 			continue;
@@ -437,6 +487,10 @@ static bool run_blocks(struct emu_cpu *c)
 	}
 	block_done:
 		c->icount += (uint64_t)(d - b->insn);
+		if (unlikely(c->stats)) {
+			c->stat_interp++;
+			c->stat_end_row[d[-1].row]++;
+		}
 		if (unlikely(c->budget <= 0))
 			c->slow = true;
 	}
@@ -452,6 +506,7 @@ void emu_cpu_run(struct emu_cpu *c)
 	c->link_site = 0;
 	if (setjmp(c->fault_jmp)) {
 		c->link_site = 0; /* delivery moved RIP (a fault while fetching the next block) */
+		c->code_epoch++;  /* an exception: code may have changed (next_code_epoch) */
 		handle_fault(c);
 		emu_poke(c);
 	}

@@ -13,4 +13,10 @@
 
 void emu_cpu_run(struct emu_cpu *c);
 
+/* VMON_EMU_STATS (run_stats.c): turn the counters on from the
+ * environment, print them when the vCPU stops, free them. */
+void emu_stats_init(struct emu_cpu *c);
+void emu_stats_print(const struct emu_cpu *c, double secs);
+void emu_stats_free(struct emu_cpu *c);
+
 #endif

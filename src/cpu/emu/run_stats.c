@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VMON_EMU_STATS=1: what the software CPU did, printed per vCPU when it
+ * stops -- instructions and their rate, the share run as host code, and
+ * where the run loop's C code was entered from (lookups, translated blocks
+ * that came back, slow-path visits, code epochs, and the instructions that
+ * end the blocks the interpreter runs). The counters are bumped only when
+ * stats is on; this file owns turning them on and printing them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cpu/emu/run.h"
+#include "cpu/emu/table.h"
+
+void emu_stats_init(struct emu_cpu *c)
+{
+	const char *st = getenv("VMON_EMU_STATS");
+	if (!st || !*st || *st == '0')
+		return;
+	c->stat_end_row = calloc(I_COUNT, sizeof(*c->stat_end_row));
+	c->stats = c->stat_end_row != NULL;
+}
+
+void emu_stats_free(struct emu_cpu *c)
+{
+	free(c->stat_end_row);
+	c->stat_end_row = NULL;
+	c->stats = false;
+}
+
+void emu_stats_print(const struct emu_cpu *c, double secs)
+{
+	if (!c->stats)
+		return;
+	int i = c->index;
+	unsigned long long icount = c->icount, native = c->native_insns;
+	fprintf(stderr, "vmon: emu: cpu%d: %llu instructions in %.3f s (%.1f M/s)\n", i, icount,
+		secs, secs > 0 ? (double)icount / secs / 1e6 : 0.0);
+	fprintf(stderr,
+		"vmon: emu: cpu%d: %llu blocks decoded, %llu cache flushes, %llu native runs "
+		"(%llu left early to the interpreter, %llu exits chained), %llu code epochs; "
+		"%.1f%% of instructions ran as host code (%llu interpreted)\n",
+		i, (unsigned long long)c->blocks_built, (unsigned long long)c->block_flushes,
+		(unsigned long long)c->native_runs, (unsigned long long)c->native_bails,
+		(unsigned long long)c->native_links, (unsigned long long)c->code_epoch,
+		icount ? 100.0 * (double)native / (double)icount : 0.0, icount - native);
+	fprintf(stderr,
+		"vmon: emu: cpu%d: run loop: %llu block lookups, %llu slow-path visits; "
+		"%llu translated blocks entered from C, %llu came back by a chain exit "
+		"(%llu through an unlinked jump); %llu blocks interpreted\n",
+		i, (unsigned long long)c->stat_lookups, (unsigned long long)c->stat_slow,
+		(unsigned long long)c->stat_tb_enter, (unsigned long long)c->stat_tb_chain,
+		(unsigned long long)c->stat_tb_unlinked, (unsigned long long)c->stat_interp);
+	/* The top rows by a selection, no qsort: glibc's may ask the kernel
+	 * for the memory size, a system call seccomp does not allow here. */
+	fprintf(stderr, "vmon: emu: cpu%d: interpreted blocks end in:", i);
+	uint64_t last = UINT64_MAX;
+	for (unsigned k = 0; k < 16; k++) {
+		unsigned best = 0;
+		uint64_t n = 0;
+		for (unsigned r = 0; r < I_COUNT; r++)
+			if (c->stat_end_row[r] < last && c->stat_end_row[r] > n) {
+				n = c->stat_end_row[r];
+				best = r;
+			}
+		if (!n)
+			break;
+		fprintf(stderr, " %s %llu", emu_insn_names[best], (unsigned long long)n);
+		last = n;
+	}
+	fprintf(stderr, "\n");
+}
