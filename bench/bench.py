@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 
+import idle_memory
 import jail_startup
 import linux_io
 import systemd_boot
@@ -210,13 +211,15 @@ def main():
     ap.add_argument("--exits", type=int, default=20000)
     ap.add_argument("--iters", type=int, default=200000)
     ap.add_argument("--only", choices=["linux-io", "linux-boot", "jail", "systemd", "seccomp",
-                                       "snapshot"],
+                                       "snapshot", "idle-memory"],
                     help="run one section: linux-io = storage and network in the Linux guest, "
                     "linux-boot = Linux boot to power-off vs QEMU TCG, "
                     "jail = jailed start-up vs plain, "
                     "systemd = Debian systemd boot with 1 and 2 vCPUs vs QEMU TCG, "
                     "seccomp = exits and Linux disk I/O with the filters on and off, "
-                    "snapshot = snapshot create and restore-to-answer vs QEMU migrate to file")
+                    "snapshot = snapshot create and restore-to-answer vs QEMU migrate to file, "
+                    "idle-memory = host memory of an idle Linux guest, with and without free "
+                    "page reporting, vs QEMU TCG")
     args = ap.parse_args()
     BUILD = args.build
     if args.only == "linux-io":
@@ -236,6 +239,9 @@ def main():
         return
     if args.only == "snapshot":
         snapshot_restore.snapshot_table(BUILD, min(args.runs, 3))
+        return
+    if args.only == "idle-memory":
+        idle_memory.idle_memory_table(BUILD, min(args.runs, 3))
         return
     guests = os.path.join(BUILD, "guests")
     vmms = vmm_commands(BUILD, guests)
@@ -322,6 +328,7 @@ def main():
     linux_boot_table(BUILD, min(args.runs, 3))
     systemd_boot.systemd_table(BUILD, min(args.runs, 3))
     snapshot_restore.snapshot_table(BUILD, min(args.runs, 3))
+    idle_memory.idle_memory_table(BUILD, min(args.runs, 3))
     linux_io.linux_io_table(BUILD)
     jail_startup.jail_startup_table(BUILD, max(args.runs, 20))
     print()
