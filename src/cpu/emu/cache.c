@@ -51,7 +51,8 @@ const struct dblock *emu_block_build(struct emu_cpu *c)
 		sizeof(struct dblock) + BLOCK_MAX_INSNS * (sizeof(struct dinsn) + 15) + 64;
 	if (c->arena_used + worst > BLOCK_ARENA_BYTES || !emu_native_room(c))
 		blocks_flush(c);
-	struct dblock *b = (struct dblock *)(c->arena + c->arena_used);
+	/* The arena is mmap'd and every block starts 64-byte aligned. */
+	struct dblock *b = __builtin_assume_aligned(c->arena + c->arena_used, 64);
 	emu_decode_block(c, b);
 	if (b->n == 0)
 		return NULL;

@@ -173,7 +173,7 @@ int kvm_cpuid_probe(struct kvm_vm_state *k, const struct cpu_model *model, bool 
 		case 0x8000000a: /* SVM features: go with SVM */
 			if (nested)
 				break;
-			/* fall through */
+			__attribute__((fallthrough));
 		case 6:		 /* thermal and power management: not modelled */
 		case 0xa:	 /* architectural PMU: not exposed */
 		case 0x80000022: /* AMD PerfMonV2: not exposed */
