@@ -200,6 +200,27 @@ int emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s, struct vmon_
 				c->index);
 	if (s->rflags & F_VM)
 		return err_setf(err, "vCPU %d is in virtual-8086 mode", c->index);
+	/* What a KVM snapshot may hold that this CPU cannot take over
+	 * (docs/snapshot.md, "Across backends"). */
+	const char *pv = cpu_state_kvm_pv_in_use(s);
+	if (pv)
+		return err_setf(
+			err,
+			"vCPU %d's guest uses KVM's %s, which the software CPU lacks (boot it "
+			"with nopv to move it)",
+			c->index, pv);
+	if (s->exc_vector != CPU_STATE_NO_EXC || s->nmi_pending)
+		return err_setf(
+			err,
+			"vCPU %d was delivering an exception or NMI, which the software CPU "
+			"cannot take over (snapshot it again)",
+			c->index);
+	unsigned irq = s->irq_injected;
+	if (irq && !((s->lapic.isr[irq / 32] >> (irq % 32)) & 1))
+		return err_setf(err,
+				"vCPU %d was taking interrupt %u from the PIC, which the software "
+				"CPU cannot take over (snapshot it again)",
+				c->index, irq);
 	memcpy(c->r, s->gpr, sizeof(c->r));
 	c->rip = s->rip;
 	c->lf_op = LF_NONE;
@@ -235,6 +256,12 @@ int emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s, struct vmon_
 	c->halted = s->halted;
 	c->wait_sipi = s->wait_sipi;
 	lapic_set(c, &s->lapic, emu_now_ns());
+	if (irq) {
+		/* KVM had accepted it (IRR to ISR) but not delivered it yet:
+		 * back to the IRR, for this CPU to deliver. */
+		c->apic.isr[irq / 32] &= ~(1u << (irq % 32));
+		atomic_fetch_or(&c->apic.irr[irq / 32], 1u << (irq % 32));
+	}
 	/* As a WRMSR would: the enable bit only (the base is not relocatable
 	 * and the BSP bit is the vCPU's own). */
 	c->apic.apic_base = (c->apic.apic_base & ~0x800ULL) | (s->apic_base & 0x800ULL);
