@@ -252,8 +252,17 @@ static void test_msrs_xsave_debug(void **state)
 	p[2000] = 0x33;		       /* ZMM_Hi256 */
 	kvm_conv_xsave_get(x, s);
 	assert_int_equal(s->xsave_ext_len, 2000 - CPU_XSAVE_BYTES + 1);
-	kvm_conv_xsave_set(s, y);
+	s->xcr0 = 0xe7;
+	kvm_conv_xsave_set(s, 0xe7, y);
 	assert_memory_equal(x, y, sizeof(*x));
+	/* components XCR0 leaves off, or this KVM lacks, are left out of
+	 * XSTATE_BV; x87 and SSE stay */
+	s->xcr0 = 1;
+	kvm_conv_xsave_set(s, 0xe7, y);
+	assert_int_equal(((uint8_t *)y->region)[CPU_XSAVE_XSTATE_BV], 3);
+	s->xcr0 = 0xe7;
+	kvm_conv_xsave_set(s, 7, y);
+	assert_int_equal(((uint8_t *)y->region)[CPU_XSAVE_XSTATE_BV], 7);
 
 	struct kvm_debugregs d = {.db = {1, 2, 3, 4}, .dr6 = 0xffff0ff0, .dr7 = 0x401}, db;
 	kvm_conv_debugregs_get(&d, s);

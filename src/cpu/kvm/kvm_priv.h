@@ -57,8 +57,10 @@ struct kvm_vm_state {
 	uint32_t *msr_index;	  /* KVM_GET_MSR_INDEX_LIST */
 	uint32_t nmsrs;
 	/* kvm_snapshot.c: what it needs from this KVM (probed at create) */
-	bool snap_ok;		 /* XSAVE, XCRS, VCPU_EVENTS, DEBUGREGS */
+	bool snap_ok;		 /* VCPU_EVENTS, DEBUGREGS, ADJUST_CLOCK */
 	const char *snap_lack;	 /* the first capability missing, if not */
+	bool has_xcrs;		 /* KVM_CAP_XCRS (the host has XSAVE) */
+	bool has_tsc_khz;	 /* KVM_CAP_GET_TSC_KHZ */
 	bool has_tsc_control;	 /* KVM_CAP_TSC_CONTROL: KVM_SET_TSC_KHZ */
 	uint64_t supported_xcr0; /* CPUID 0xd.0 as the guest sees it */
 	struct kvm_vcpu_state vcpus[VMON_MAX_CPUS];

@@ -135,7 +135,7 @@ int kvm_snapshot_vcpu_get(struct machine *m, int index, struct cpu_state *s, str
 
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
-	struct kvm_xcrs xcrs;
+	struct kvm_xcrs xcrs = {0};
 	struct kvm_debugregs dbg;
 	struct kvm_vcpu_events ev;
 	struct kvm_lapic_state *lapic = malloc(sizeof(*lapic));
@@ -148,7 +148,7 @@ int kvm_snapshot_vcpu_get(struct machine *m, int index, struct cpu_state *s, str
 	if (VCPU_IOCTL(fd, KVM_GET_REGS, &regs, index, err) < 0 ||
 	    VCPU_IOCTL(fd, KVM_GET_SREGS, &sregs, index, err) < 0 ||
 	    VCPU_IOCTL(fd, KVM_GET_XSAVE, xs, index, err) < 0 ||
-	    VCPU_IOCTL(fd, KVM_GET_XCRS, &xcrs, index, err) < 0 ||
+	    (k->has_xcrs && VCPU_IOCTL(fd, KVM_GET_XCRS, &xcrs, index, err) < 0) ||
 	    VCPU_IOCTL(fd, KVM_GET_LAPIC, lapic, index, err) < 0 ||
 	    VCPU_IOCTL(fd, KVM_GET_DEBUGREGS, &dbg, index, err) < 0 ||
 	    VCPU_IOCTL(fd, KVM_GET_VCPU_EVENTS, &ev, index, err) < 0 ||
@@ -158,7 +158,7 @@ int kvm_snapshot_vcpu_get(struct machine *m, int index, struct cpu_state *s, str
 	kvm_conv_sregs_get(&sregs, s);
 	kvm_conv_xsave_get(xs, s);
 	s->xcr0 = 1;
-	for (uint32_t i = 0; i < xcrs.nr_xcrs && i < KVM_MAX_XCRS; i++)
+	for (uint32_t i = 0; k->has_xcrs && i < xcrs.nr_xcrs && i < KVM_MAX_XCRS; i++)
 		if (xcrs.xcrs[i].xcr == 0)
 			s->xcr0 = xcrs.xcrs[i].value;
 	kvm_conv_lapic_get(lapic, s);
@@ -167,7 +167,7 @@ int kvm_snapshot_vcpu_get(struct machine *m, int index, struct cpu_state *s, str
 		err_setf(err, "vCPU %d %s: cannot save it now", index, why);
 		goto out;
 	}
-	if (k->has_tsc_control) {
+	if (k->has_tsc_khz) {
 		int khz = ioctl(fd, KVM_GET_TSC_KHZ, 0);
 		s->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
 	}
@@ -182,6 +182,11 @@ out:
 static int check_for_kvm(struct kvm_vm_state *k, int index, const struct cpu_state *s,
 			 struct vmon_error *err)
 {
+	if (!k->has_xcrs && s->xcr0 != 1)
+		return err_setf(err,
+				"vCPU %d: the snapshot's XCR0 is 0x%llx and this host's KVM cannot "
+				"set XCR0 (no KVM_CAP_XCRS)",
+				index, (unsigned long long)s->xcr0);
 	if (s->xcr0 & ~k->supported_xcr0)
 		return err_setf(err,
 				"vCPU %d: the snapshot's XCR0 0x%llx has state components this "
@@ -212,7 +217,7 @@ static int set_tsc_khz(struct kvm_vm_state *k, int fd, int index, uint32_t khz,
 {
 	if (!khz)
 		return 0; /* unknown (a software-CPU snapshot): the host's */
-	int now = k->has_tsc_control ? ioctl(fd, KVM_GET_TSC_KHZ, 0) : -1;
+	int now = k->has_tsc_khz ? ioctl(fd, KVM_GET_TSC_KHZ, 0) : -1;
 	if (now > 0 && (uint32_t)now == khz)
 		return 0;
 	if (!k->has_tsc_control)
@@ -286,7 +291,7 @@ int kvm_snapshot_vcpu_set(struct machine *m, int index, const struct cpu_state *
 		goto out;
 	}
 	kvm_conv_regs_set(s, &regs);
-	kvm_conv_xsave_set(s, xs);
+	kvm_conv_xsave_set(s, k->supported_xcr0, xs);
 	kvm_conv_debugregs_set(s, &dbg);
 	kvm_conv_events_set(s, &ev);
 	if (set_tsc_khz(k, fd, index, s->tsc_khz, err) < 0 ||
@@ -296,7 +301,7 @@ int kvm_snapshot_vcpu_set(struct machine *m, int index, const struct cpu_state *
 	kvm_conv_sregs_set(s, &sregs);
 	if (VCPU_IOCTL(fd, KVM_SET_SREGS, &sregs, index, err) < 0 ||
 	    VCPU_IOCTL(fd, KVM_SET_XSAVE, xs, index, err) < 0 ||
-	    VCPU_IOCTL(fd, KVM_SET_XCRS, &xcrs, index, err) < 0 ||
+	    (k->has_xcrs && VCPU_IOCTL(fd, KVM_SET_XCRS, &xcrs, index, err) < 0) ||
 	    VCPU_IOCTL(fd, KVM_GET_LAPIC, lapic, index, err) < 0)
 		goto out;
 	kvm_conv_lapic_set(s, lapic);
@@ -402,8 +407,6 @@ void kvm_snapshot_probe(struct kvm_vm_state *k)
 		int cap;
 		const char *name;
 	} caps[] = {
-		{KVM_CAP_XSAVE, "KVM_CAP_XSAVE"},
-		{KVM_CAP_XCRS, "KVM_CAP_XCRS"},
 		{KVM_CAP_VCPU_EVENTS, "KVM_CAP_VCPU_EVENTS"},
 		{KVM_CAP_DEBUGREGS, "KVM_CAP_DEBUGREGS"},
 		{KVM_CAP_ADJUST_CLOCK, "KVM_CAP_ADJUST_CLOCK"},
@@ -414,6 +417,10 @@ void kvm_snapshot_probe(struct kvm_vm_state *k)
 			k->snap_ok = false;
 			k->snap_lack = caps[i].name;
 		}
+	/* KVM_GET/SET_XSAVE work without XSAVE on the host (the FXSAVE
+	 * image and an XSAVE header); XCR0 exists only with it. */
+	k->has_xcrs = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+	k->has_tsc_khz = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_GET_TSC_KHZ) > 0;
 	k->has_tsc_control = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_CONTROL) > 0;
 	k->supported_xcr0 = 0;
 	for (uint32_t i = 0; k->cpuid && i < k->cpuid->nent; i++) {

@@ -228,7 +228,7 @@ void kvm_conv_xsave_get(const struct kvm_xsave *x, struct cpu_state *s)
 	s->xsave_ext_len = n;
 }
 
-void kvm_conv_xsave_set(const struct cpu_state *s, struct kvm_xsave *x)
+void kvm_conv_xsave_set(const struct cpu_state *s, uint64_t supported, struct kvm_xsave *x)
 {
 	uint8_t *p = (uint8_t *)x->region;
 	memset(x->region, 0, sizeof(x->region));
@@ -238,6 +238,14 @@ void kvm_conv_xsave_set(const struct cpu_state *s, struct kvm_xsave *x)
 	memcpy(p + CPU_XSAVE_BYTES, s->xsave_ext, n);
 	/* XCOMP_BV (header byte 8): the standard format has it zero. */
 	memset(p + CPU_XSAVE_XSTATE_BV + 8, 0, 8);
+	/* XSTATE_BV: only components the guest enabled and KVM supports
+	 * (KVM refuses others); x87 and SSE always, as FXSAVE has them.
+	 * The software CPU marks AVX present even while XCR0 leaves it off,
+	 * when its registers are unreachable anyway. */
+	uint64_t bv;
+	memcpy(&bv, p + CPU_XSAVE_XSTATE_BV, 8);
+	bv &= (s->xcr0 | 3) & (supported | 3);
+	memcpy(p + CPU_XSAVE_XSTATE_BV, &bv, 8);
 }
 
 /* LAPIC register offsets */

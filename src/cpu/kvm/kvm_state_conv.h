@@ -70,9 +70,11 @@ void kvm_conv_sregs_get(const struct kvm_sregs *r, struct cpu_state *s);
 void kvm_conv_sregs_set(const struct cpu_state *s, struct kvm_sregs *r);
 void kvm_conv_debugregs_get(const struct kvm_debugregs *d, struct cpu_state *s);
 void kvm_conv_debugregs_set(const struct cpu_state *s, struct kvm_debugregs *d);
-/* The XSAVE image (standard format, 4096 bytes). */
+/* The XSAVE image (standard format, 4096 bytes); setting keeps in
+ * XSTATE_BV the components of s's XCR0 that supported (this KVM's XCR0
+ * bits) has. */
 void kvm_conv_xsave_get(const struct kvm_xsave *x, struct cpu_state *s);
-void kvm_conv_xsave_set(const struct cpu_state *s, struct kvm_xsave *x);
+void kvm_conv_xsave_set(const struct cpu_state *s, uint64_t supported, struct kvm_xsave *x);
 
 void kvm_conv_lapic_get(const struct kvm_lapic_state *l, struct cpu_state *s);
 void kvm_conv_lapic_set(const struct cpu_state *s, struct kvm_lapic_state *l);
