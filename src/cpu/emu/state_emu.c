@@ -142,6 +142,21 @@ static void lapic_set(struct emu_cpu *c, const struct cpu_lapic_state *o, uint64
 	lapic_timer_resume(c, now, o->timer_remaining_ns);
 }
 
+/* The first CR4 mode in bits, by name. */
+static const char *cr4_name(uint64_t bits)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {{11, "UMIP"},     {12, "LA57"},  {13, "VMXE"},    {14, "SMXE"},
+		     {16, "FSGSBASE"}, {17, "PCIDE"}, {18, "OSXSAVE"}, {20, "SMEP"},
+		     {21, "SMAP"},     {22, "PKE"},   {23, "CET"},     {24, "PKS"}};
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((bits >> names[i].bit) & 1)
+			return names[i].name;
+	return "a mode";
+}
+
 void emu_state_get_cpu(const struct emu_cpu *c, struct cpu_state *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -201,7 +216,15 @@ int emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s, struct vmon_
 	if (s->rflags & F_VM)
 		return err_setf(err, "vCPU %d is in virtual-8086 mode", c->index);
 	/* What a KVM snapshot may hold that this CPU cannot take over
-	 * (docs/snapshot.md, "Across backends"). */
+	 * (docs/snapshot.md, "Across backends"): CR4 modes it lacks (a
+	 * guest booted on KVM turns on SMEP, SMAP, PCID... where the host
+	 * has them), KVM's paravirtual interface, an event in delivery. */
+	uint64_t cr4_ok = 0x7ffULL | (cpu_has(&c->vm->features, CPUF_FSGSBASE) ? CR4_FSGSBASE : 0) |
+			  (cpu_has(&c->vm->features, CPUF_XSAVE) ? CR4_OSXSAVE : 0);
+	if (s->cr4 & ~cr4_ok)
+		return err_setf(err,
+				"vCPU %d's CR4 0x%llx turns on %s, which the software CPU lacks",
+				c->index, (unsigned long long)s->cr4, cr4_name(s->cr4 & ~cr4_ok));
 	const char *pv = cpu_state_kvm_pv_in_use(s);
 	if (pv)
 		return err_setf(
