@@ -335,6 +335,12 @@ static void test_chips(void **state)
 	assert_int_equal(s->pit[0].reload, 0); /* 65536 */
 	assert_int_equal(s->pit[0].mode, 2);
 	assert_int_equal(s->pit[0].elapsed_ns, 10000);
+	/* a periodic count loaded long ago: the time into its period */
+	struct kvm_pit_state2 q = p;
+	q.channels[0].count = 1193; /* 1 ms */
+	kvm_conv_pit_get(&q, 1000 + 5 * 999847ull + 700, s);
+	assert_int_equal(s->pit[0].elapsed_ns, 700);
+	kvm_conv_pit_get(&p, 11000, s);
 	assert_false(s->pit[1].counting);
 	assert_int_equal(s->pit[1].mode, 0);
 	assert_true(s->pit[2].latched);

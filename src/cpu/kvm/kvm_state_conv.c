@@ -471,6 +471,7 @@ void kvm_conv_ioapic_set(const struct chip_state *s, struct kvm_ioapic_state *k)
 /* KVM's read/write states (i8254.c): low byte, high byte, word low
  * next, word high next. */
 enum { RW_LSB = 1, RW_MSB = 2, RW_WORD0 = 3, RW_WORD1 = 4 };
+#define KVM_PIT_HZ 1193182ull
 
 void kvm_conv_pit_get(const struct kvm_pit_state2 *k, uint64_t now_ns, struct chip_state *s)
 {
@@ -482,6 +483,12 @@ void kvm_conv_pit_get(const struct kvm_pit_state2 *k, uint64_t now_ns, struct ch
 		uint8_t access = c->rw_mode >= 1 && c->rw_mode <= 3 ? c->rw_mode : 3;
 		bool latched = c->count_latched != 0;
 		uint64_t load = c->count_load_time > 0 ? (uint64_t)c->count_load_time : 0;
+		uint64_t elapsed = programmed && now_ns > load ? now_ns - load : 0;
+		/* KVM keeps the load time of a periodic count; the neutral form
+		 * wants the time into the current period. */
+		uint64_t period = (uint64_t)c->count * 1000000000ull / KVM_PIT_HZ;
+		if ((c->mode == 2 || c->mode == 3) && period)
+			elapsed %= period;
 		s->pit[i] = (struct chip_pit_channel_state){
 			.reload = (uint16_t)c->count, /* 0x10000 -> 0 */
 			.mode = programmed ? c->mode : 0,
@@ -496,7 +503,7 @@ void kvm_conv_pit_get(const struct kvm_pit_state2 *k, uint64_t now_ns, struct ch
 			.gate = c->gate != 0,
 			.counting = programmed,
 			.latch = c->latched_count,
-			.elapsed_ns = programmed && now_ns > load ? now_ns - load : 0,
+			.elapsed_ns = elapsed,
 		};
 	}
 	s->port61 = (uint8_t)((k->channels[2].gate ? 1 : 0) |
