@@ -384,10 +384,14 @@ int kvm_snapshot_chips_set(struct machine *m, const struct chip_state *s, struct
 	return 0;
 }
 
+/* The features the guest's CPUID shows, less those whose needs it lacks
+ * (KVM may report AVX on a host without XSAVE): the set a pinned model
+ * resolves to again on this host, as restore will ask. */
 void kvm_snapshot_features(struct machine *m, struct cpu_featureset *out)
 {
 	struct kvm_vm_state *k = kvm_state(m);
-	*out = (struct cpu_featureset){{0}};
+	struct cpu_featureset raw = {{0}};
+	*out = raw;
 	if (!k || !k->cpuid)
 		return;
 	for (uint32_t i = 0; i < k->cpuid->nent; i++) {
@@ -397,8 +401,11 @@ void kvm_snapshot_features(struct machine *m, struct cpu_featureset *out)
 		r[CPUID_EBX] = e->ebx;
 		r[CPUID_ECX] = e->ecx;
 		r[CPUID_EDX] = e->edx;
-		cpu_features_from_cpuid(e->function, e->index, r, out);
+		cpu_features_from_cpuid(e->function, e->index, r, &raw);
 	}
+	struct vmon_error err = {{0}};
+	if (cpu_model_resolve(NULL, &raw, "kvm", out, &err) < 0)
+		*out = raw; /* an unpinned request cannot fail */
 }
 
 void kvm_snapshot_probe(struct kvm_vm_state *k)
