@@ -113,9 +113,15 @@ void vmstate_cpu_put(struct state_writer *w, const struct cpu_state *s)
 	state_put_bytes(w, s->xsave_ext, ext);
 }
 
-static bool canonical(uint64_t a)
+#define CR4_LA57 0x1000ULL
+
+/* Canonical for the guest's paging: 48 address bits, 57 with 5-level
+ * paging (CR4.LA57: a Linux guest on KVM where the host has LA57 puts
+ * its kernel at 0xff11...). */
+static bool canonical(uint64_t a, uint64_t cr4)
 {
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+	unsigned shift = (cr4 & CR4_LA57) ? 7 : 16;
+	return (uint64_t)((int64_t)(a << shift) >> shift) == a;
 }
 
 #define CR0_PE	 0x1ULL
@@ -145,7 +151,8 @@ static int check_cpu(const struct cpu_state *s, struct vmon_error *err)
 		return err_setf(err, "vmstate CPU: bad CR8 %llu", (unsigned long long)s->cr8);
 	if (!(s->xcr0 & 1) || (s->xcr0 & ~0xe7ULL))
 		return err_setf(err, "vmstate CPU: bad XCR0 0x%llx", (unsigned long long)s->xcr0);
-	if (!canonical(s->rip) || !canonical(s->gdtr.base) || !canonical(s->idtr.base))
+	if (!canonical(s->rip, s->cr4) || !canonical(s->gdtr.base, s->cr4) ||
+	    !canonical(s->idtr.base, s->cr4))
 		return err_setf(err, "vmstate CPU: non-canonical RIP or table base");
 	if (s->rflags >> 22)
 		return err_setf(err, "vmstate CPU: bad RFLAGS 0x%llx",
@@ -154,7 +161,8 @@ static int check_cpu(const struct cpu_state *s, struct vmon_error *err)
 							   &s->seg[3], &s->seg[4], &s->seg[5],
 							   &s->ldtr,   &s->tr};
 	for (unsigned i = 0; i < CPU_NSEGS + 2; i++)
-		if ((segs[i]->attr & ~(0xf0ffu | CPU_SEG_UNUSABLE)) || !canonical(segs[i]->base))
+		if ((segs[i]->attr & ~(0xf0ffu | CPU_SEG_UNUSABLE)) ||
+		    !canonical(segs[i]->base, s->cr4))
 			return err_setf(err, "vmstate CPU: bad segment %u", i);
 	if (s->nmsrs > CPU_STATE_MAX_MSRS)
 		return err_setf(err, "vmstate CPU: %u extra MSRs (at most %u)", s->nmsrs,

@@ -143,6 +143,19 @@ static void test_cpu_round_trip(void **state)
 	assert_int_equal(vmstate_cpu_get(w.buf, w.len, c, &err), -1);
 	assert_non_null(strstr(err.msg, "canonical"));
 	state_writer_free(&w);
+	/* with 5-level paging (CR4.LA57) 57 address bits are canonical */
+	a->rip = 0xffffffff81000000ULL;
+	a->seg[CPU_SEG_GS].base = 0xff11000000000000ULL;
+	w = (struct state_writer){0};
+	vmstate_cpu_put(&w, a);
+	assert_int_equal(vmstate_cpu_get(w.buf, w.len, c, &err), -1);
+	assert_non_null(strstr(err.msg, "segment 5"));
+	state_writer_free(&w);
+	a->cr4 |= 0x1000;
+	w = (struct state_writer){0};
+	vmstate_cpu_put(&w, a);
+	assert_int_equal(vmstate_cpu_get(w.buf, w.len, c, &err), 0);
+	state_writer_free(&w);
 	free(a);
 	free(c);
 }
