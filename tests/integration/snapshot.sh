@@ -53,8 +53,9 @@ command -v curl >/dev/null || HAVE_CURL=0
 
 LOOP='i=0; while :; do i=$((i+1)); printf "L%06d\n" $i | dd of=/dev/vda bs=8 seek=$i conv=notrunc,fsync 2>/dev/null; echo "COUNT=$i"; sleep 0.1; done'
 
-# counts FILE: the COUNT values printed in FILE, one a line.
-counts() { tr -d '\r' <"$1" | sed -n 's/^COUNT=\([0-9][0-9]*\)$/\1/p'; }
+# counts FILE: the COUNT values printed in FILE, one a line (none while
+# FILE does not exist yet).
+counts() { { tr -d '\r' <"$1"; } 2>/dev/null | sed -n 's/^COUNT=\([0-9][0-9]*\)$/\1/p'; }
 # The vmon process the waits below give up on when it is gone.
 WATCH=
 alive() { [ -z "$WATCH" ] || kill -0 "$WATCH" 2>/dev/null; }
