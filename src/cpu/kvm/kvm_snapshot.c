@@ -57,8 +57,9 @@ static int vcpu_ioctl(int fd, unsigned long req, void *arg, const char *name, in
 #define VCPU_IOCTL(fd, req, arg, i, err) vcpu_ioctl(fd, req, arg, #req, i, err)
 
 /* Every MSR the neutral form carries that this KVM knows: the named ones
- * (but TSC_DEADLINE, which kvm_snapshot sets apart), then the extra list
- * in its order. */
+ * (IA32_TSC last of them), then the extra list in its order (the TSC
+ * deadline last of all: KVM_SET_MSRS sets in list order, after the LAPIC
+ * and the TSC). */
 static uint32_t msr_list(const struct kvm_vm_state *k, uint32_t *out, uint32_t max)
 {
 	static const uint32_t named[] = {

@@ -56,8 +56,8 @@
 uint64_t *kvm_conv_named_msr(struct cpu_state *s, uint32_t index);
 /* Whether the extra list carries index (MTRRs, TSC deadline, KVM's
  * paravirtual MSRs), and its rank there: the order they are saved and
- * set in (the async-PF interrupt vector before async PF itself; the
- * deadline is set apart, after the LAPIC). -1: not carried. */
+ * set in (the async-PF interrupt vector before async PF itself; the TSC
+ * deadline last, once the LAPIC and the TSC are in). -1: not carried. */
 int kvm_conv_extra_msr_rank(uint32_t index);
 /* The extra list's MSR of that rank, 0 past its end. */
 uint32_t kvm_conv_extra_msr_at(unsigned rank);
