@@ -139,6 +139,17 @@ static const unsigned long kvm_vcpu_ioctls[] = {
 	KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING, KVM_IRQFD,	    KVM_IOEVENTFD,
 };
 
+/* A snapshot of a KVM VM (cpu/kvm/kvm_snapshot.c), taken on the API
+ * thread with every vCPU parked: the vCPU and VM state reads. Only
+ * reads (restoring happens on the main thread, which has KVM's whole
+ * type). Allowed whatever the backend: `vmon api` starts this thread
+ * before it knows which backend the VM will have. */
+static const unsigned long kvm_snapshot_ioctls[] = {
+	KVM_GET_MP_STATE, KVM_GET_REGS,	     KVM_GET_SREGS,	  KVM_GET_XSAVE, KVM_GET_XCRS,
+	KVM_GET_LAPIC,	  KVM_GET_DEBUGREGS, KVM_GET_VCPU_EVENTS, KVM_GET_MSRS,	 KVM_GET_TSC_KHZ,
+	KVM_GET_IRQCHIP,  KVM_GET_PIT2,	     KVM_GET_CLOCK,
+};
+
 /* Every thread that raises interrupts (the device threads, the API's
  * Ctrl-Alt-Del and drive changes, the vCPUs' devices): INTx lines, MSI
  * without an irqfd, and binding an MSI-X vector to an irqfd on its first
@@ -361,10 +372,12 @@ int seccomp_policy_add(scmp_filter_ctx f, enum vmon_thread_kind kind,
 	case VMON_THREAD_API:
 		/* Requests on its socket; drive swaps (open, lock, probe the
 		 * new image); the metrics and log files; pause (vCPU kicks)
-		 * and Ctrl-Alt-Del (the keyboard's interrupt). */
+		 * and Ctrl-Alt-Del (the keyboard's interrupt); a KVM VM's
+		 * snapshot. */
 		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
 		    (r = allow_all(f, api_calls, N(api_calls))) < 0 ||
-		    (r = allow_ioctls(f, setup_ioctls, N(setup_ioctls))) < 0)
+		    (r = allow_ioctls(f, setup_ioctls, N(setup_ioctls))) < 0 ||
+		    (r = allow_ioctls(f, kvm_snapshot_ioctls, N(kvm_snapshot_ioctls))) < 0)
 			return r;
 		/* Live migration's sending thread (vm/vm_migrate.c), which
 		 * PUT /migrate starts as an API thread: the start, and its

@@ -22,16 +22,21 @@
 #define VMON_CPU_CPU_STATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#define CPU_XSAVE_BYTES	    832 /* legacy 512 + header 64 + AVX 256 */
-#define CPU_XSAVE_XSTATE_BV 512 /* offset of XSTATE_BV in the image */
-#define CPU_XSAVE_AVX	    576 /* offset of the YMM high halves */
-#define CPU_STATE_MAX_MSRS  32	/* other MSRs a backend keeps (MTRRs...) */
-#define CPU_SEG_UNUSABLE    0x10000
-#define CPU_LAPIC_LVTS	    6 /* timer, thermal, perf, LINT0, LINT1, error */
-#define CHIP_IOAPIC_PINS    24
-#define CPU_STATE_NO_EXC    0xff
+#define CPU_XSAVE_BYTES	      832 /* legacy 512 + header 64 + AVX 256 */
+#define CPU_XSAVE_XSTATE_BV   512 /* offset of XSTATE_BV in the image */
+#define CPU_XSAVE_AVX	      576 /* offset of the YMM high halves */
+#define CPU_STATE_MAX_MSRS    64  /* other MSRs a backend keeps (MTRRs...) */
+#define CPU_SEG_UNUSABLE      0x10000
+#define CPU_LAPIC_LVTS	      6 /* timer, thermal, perf, LINT0, LINT1, error */
+#define CHIP_IOAPIC_PINS      24
+#define CPU_STATE_NO_EXC      0xff
+#define CPU_STATE_MAX_TSC_KHZ 100000000u /* 100 GHz */
+/* A whole standard-format XSAVE image, as KVM_GET_XSAVE gives it. */
+#define CPU_XSAVE_MAX_BYTES 4096
+#define CPU_XSAVE_EXT_BYTES (CPU_XSAVE_MAX_BYTES - CPU_XSAVE_BYTES)
 
 enum { CPU_SEG_ES, CPU_SEG_CS, CPU_SEG_SS, CPU_SEG_DS, CPU_SEG_FS, CPU_SEG_GS, CPU_NSEGS };
 
@@ -86,6 +91,17 @@ struct cpu_state {
 	bool halted;	/* HLT: waits for an interrupt */
 	bool wait_sipi; /* an AP waiting for INIT/SIPI */
 	struct cpu_lapic_state lapic;
+
+	/* --- Added by CPU section version 2 (the KVM backend's state; a
+	 * version-1 file reads as: unknown TSC rate, nothing in delivery, no
+	 * state beyond AVX). --- */
+	uint32_t tsc_khz;	/* the guest TSC's rate; 0: unknown (the host's) */
+	uint8_t irq_injected;	/* 0, or the external interrupt vector being
+				 * delivered (accepted from the LAPIC or PIC) */
+	uint32_t xsave_ext_len; /* bytes of xsave_ext in use */
+	/* The standard-format XSAVE image from byte CPU_XSAVE_BYTES on
+	 * (AVX-512, PKRU...). */
+	uint8_t xsave_ext[CPU_XSAVE_EXT_BYTES];
 };
 
 struct chip_pic_state {
@@ -113,6 +129,33 @@ struct chip_state {
 	struct chip_pit_channel_state pit[3];
 	uint8_t port61;
 	uint32_t pit_pending; /* channel-0 ticks due, not yet injected */
+
+	/* --- Added by chips section version 2 (KVM) --- */
+	bool kvmclock_valid; /* the guest's kvmclock (KVM_GET_CLOCK) is known */
+	uint64_t kvmclock_ns;
 };
+
+/* --- KVM's paravirtual interface, as a KVM snapshot's extra MSRs show it
+ * (Documentation/virt/kvm/x86/msr.rst; bit 0 of each is its enable). A
+ * backend without that interface (the software CPU) cannot take over a
+ * guest that turned one on: its name, or NULL. --- */
+static inline const char *cpu_state_kvm_pv_in_use(const struct cpu_state *s)
+{
+	static const struct {
+		uint32_t index;
+		const char *name;
+	} pv[] = {
+		{0x12, "kvmclock"},
+		{0x4b564d01, "kvmclock"},
+		{0x4b564d02, "async page faults"},
+		{0x4b564d03, "steal time"},
+		{0x4b564d04, "PV EOI"},
+	};
+	for (uint32_t i = 0; i < s->nmsrs && i < CPU_STATE_MAX_MSRS; i++)
+		for (unsigned j = 0; j < sizeof(pv) / sizeof(pv[0]); j++)
+			if (s->msrs[i].index == pv[j].index && (s->msrs[i].value & 1))
+				return pv[j].name;
+	return NULL;
+}
 
 #endif

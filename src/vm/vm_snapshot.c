@@ -158,10 +158,7 @@ static int restore_cpus(struct machine *m, const struct vmstate *st, struct vmon
 	struct chip_state chips;
 	if (!s)
 		return err_setf(err, "the snapshot has no interrupt controller state");
-	if (s->version != VMSTATE_CHIPS_VERSION)
-		return err_setf(err, "interrupt controller state version %u (this vmon reads %u)",
-				s->version, VMSTATE_CHIPS_VERSION);
-	if (vmstate_chips_get(s->data, s->len, &chips, err) < 0 ||
+	if (vmstate_chips_get_v(s->data, s->len, s->version, &chips, err) < 0 ||
 	    be->chips_set(m, &chips, err) < 0)
 		return -1;
 	struct cpu_state *cs = malloc(sizeof(*cs));
@@ -174,10 +171,7 @@ static int restore_cpus(struct machine *m, const struct vmstate *st, struct vmon
 		s = vmstate_find(st, VMS_CPU, id);
 		if (!s)
 			r = err_setf(err, "the snapshot has no state for vCPU %d", i);
-		else if (s->version != VMSTATE_CPU_VERSION)
-			r = err_setf(err, "vCPU %d: state version %u (this vmon reads %u)", i,
-				     s->version, VMSTATE_CPU_VERSION);
-		else if (vmstate_cpu_get(s->data, s->len, cs, err) < 0)
+		else if (vmstate_cpu_get_v(s->data, s->len, s->version, cs, err) < 0)
 			r = -1;
 		else if (cs->lapic.id != (uint32_t)i)
 			r = err_setf(err, "vCPU %d: saved APIC id %u", i, cs->lapic.id);

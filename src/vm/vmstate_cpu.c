@@ -104,11 +104,24 @@ void vmstate_cpu_put(struct state_writer *w, const struct cpu_state *s)
 	state_put_u8(w, s->halted);
 	state_put_u8(w, s->wait_sipi);
 	put_lapic(w, &s->lapic);
+	/* Version 2 */
+	state_put_u32(w, s->tsc_khz);
+	state_put_u8(w, s->irq_injected);
+	uint32_t ext =
+		s->xsave_ext_len < CPU_XSAVE_EXT_BYTES ? s->xsave_ext_len : CPU_XSAVE_EXT_BYTES;
+	state_put_u32(w, ext);
+	state_put_bytes(w, s->xsave_ext, ext);
 }
 
-static bool canonical(uint64_t a)
+#define CR4_LA57 0x1000ULL
+
+/* Canonical for the guest's paging: 48 address bits, 57 with 5-level
+ * paging (CR4.LA57: a Linux guest on KVM where the host has LA57 puts
+ * its kernel at 0xff11...). */
+static bool canonical(uint64_t a, uint64_t cr4)
 {
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+	unsigned shift = (cr4 & CR4_LA57) ? 7 : 16;
+	return (uint64_t)((int64_t)(a << shift) >> shift) == a;
 }
 
 #define CR0_PE	 0x1ULL
@@ -138,7 +151,8 @@ static int check_cpu(const struct cpu_state *s, struct vmon_error *err)
 		return err_setf(err, "vmstate CPU: bad CR8 %llu", (unsigned long long)s->cr8);
 	if (!(s->xcr0 & 1) || (s->xcr0 & ~0xe7ULL))
 		return err_setf(err, "vmstate CPU: bad XCR0 0x%llx", (unsigned long long)s->xcr0);
-	if (!canonical(s->rip) || !canonical(s->gdtr.base) || !canonical(s->idtr.base))
+	if (!canonical(s->rip, s->cr4) || !canonical(s->gdtr.base, s->cr4) ||
+	    !canonical(s->idtr.base, s->cr4))
 		return err_setf(err, "vmstate CPU: non-canonical RIP or table base");
 	if (s->rflags >> 22)
 		return err_setf(err, "vmstate CPU: bad RFLAGS 0x%llx",
@@ -147,7 +161,8 @@ static int check_cpu(const struct cpu_state *s, struct vmon_error *err)
 							   &s->seg[3], &s->seg[4], &s->seg[5],
 							   &s->ldtr,   &s->tr};
 	for (unsigned i = 0; i < CPU_NSEGS + 2; i++)
-		if ((segs[i]->attr & ~(0xf0ffu | CPU_SEG_UNUSABLE)) || !canonical(segs[i]->base))
+		if ((segs[i]->attr & ~(0xf0ffu | CPU_SEG_UNUSABLE)) ||
+		    !canonical(segs[i]->base, s->cr4))
 			return err_setf(err, "vmstate CPU: bad segment %u", i);
 	if (s->nmsrs > CPU_STATE_MAX_MSRS)
 		return err_setf(err, "vmstate CPU: %u extra MSRs (at most %u)", s->nmsrs,
@@ -161,12 +176,26 @@ static int check_cpu(const struct cpu_state *s, struct vmon_error *err)
 	if (s->lapic.tpr > 0xff || (s->lapic.timer_div & ~0xbu) || s->lapic.id > 0xff ||
 	    (s->apic_base & 0xfffULL & ~0xd00ULL))
 		return err_setf(err, "vmstate CPU: bad local APIC state");
+	/* Version 2's fields (zero, or none, in a version-1 file) */
+	if (s->irq_injected && s->irq_injected < 16)
+		return err_setf(err, "vmstate CPU: bad interrupt in delivery %u", s->irq_injected);
+	if (s->tsc_khz > CPU_STATE_MAX_TSC_KHZ)
+		return err_setf(err, "vmstate CPU: bad TSC rate %u kHz", s->tsc_khz);
 	return 0;
 }
 
 int vmstate_cpu_get(const void *data, size_t len, struct cpu_state *s, struct vmon_error *err)
 {
+	return vmstate_cpu_get_v(data, len, VMSTATE_CPU_VERSION, s, err);
+}
+
+int vmstate_cpu_get_v(const void *data, size_t len, uint32_t version, struct cpu_state *s,
+		      struct vmon_error *err)
+{
 	memset(s, 0, sizeof(*s));
+	if (version < 1 || version > VMSTATE_CPU_VERSION)
+		return err_setf(err, "vCPU state version %u (this vmon reads 1 to %u)", version,
+				VMSTATE_CPU_VERSION);
 	struct state_reader r = state_reader_init(data, len);
 	for (unsigned i = 0; i < 16; i++)
 		s->gpr[i] = state_get_u64(&r);
@@ -206,6 +235,16 @@ int vmstate_cpu_get(const void *data, size_t len, struct cpu_state *s, struct vm
 	s->halted = state_get_u8(&r) != 0;
 	s->wait_sipi = state_get_u8(&r) != 0;
 	get_lapic(&r, &s->lapic);
+	if (version >= 2) {
+		s->tsc_khz = state_get_u32(&r);
+		s->irq_injected = state_get_u8(&r);
+		s->xsave_ext_len = state_get_u32(&r);
+		if (s->xsave_ext_len > CPU_XSAVE_EXT_BYTES)
+			return err_setf(
+				err, "vmstate CPU: %u bytes of XSAVE state past AVX (at most %u)",
+				s->xsave_ext_len, CPU_XSAVE_EXT_BYTES);
+		state_get_bytes(&r, s->xsave_ext, s->xsave_ext_len);
+	}
 	if (!state_reader_done(&r))
 		return err_setf(err, "vmstate CPU section is truncated or has stray bytes");
 	return check_cpu(s, err);
@@ -261,11 +300,24 @@ void vmstate_chips_put(struct state_writer *w, const struct chip_state *s)
 	}
 	state_put_u8(w, s->port61);
 	state_put_u32(w, s->pit_pending);
+	/* Version 2 */
+	state_put_u8(w, s->kvmclock_valid);
+	state_put_u64(w, s->kvmclock_valid ? s->kvmclock_ns : 0);
 }
 
 int vmstate_chips_get(const void *data, size_t len, struct chip_state *s, struct vmon_error *err)
 {
+	return vmstate_chips_get_v(data, len, VMSTATE_CHIPS_VERSION, s, err);
+}
+
+int vmstate_chips_get_v(const void *data, size_t len, uint32_t version, struct chip_state *s,
+			struct vmon_error *err)
+{
 	memset(s, 0, sizeof(*s));
+	if (version < 1 || version > VMSTATE_CHIPS_VERSION)
+		return err_setf(err,
+				"interrupt controller state version %u (this vmon reads 1 to %u)",
+				version, VMSTATE_CHIPS_VERSION);
 	struct state_reader r = state_reader_init(data, len);
 	get_pic(&r, &s->pic[0]);
 	get_pic(&r, &s->pic[1]);
@@ -300,6 +352,13 @@ int vmstate_chips_get(const void *data, size_t len, struct chip_state *s, struct
 	}
 	s->port61 = state_get_u8(&r);
 	s->pit_pending = state_get_u32(&r);
+	if (version >= 2) {
+		uint8_t v = state_get_u8(&r);
+		s->kvmclock_ns = state_get_u64(&r);
+		if (v > 1 || (!v && s->kvmclock_ns))
+			return err_setf(err, "vmstate chips: bad kvmclock state");
+		s->kvmclock_valid = v;
+	}
 	if (!state_reader_done(&r))
 		return err_setf(err, "vmstate chips section is truncated or has stray bytes");
 	for (unsigned i = 0; i < 2; i++)

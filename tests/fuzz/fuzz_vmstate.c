@@ -50,9 +50,12 @@ static void load(const uint8_t *data, size_t size, bool fix_crc)
 		static struct cpu_state cs;
 		struct chip_state chips;
 		err = (struct vmon_error){{0}};
-		if (s->type == VMS_CPU && vmstate_cpu_get(s->data, s->len, &cs, &err) < 0)
+		/* Every version the readers take (version 1 files still load). */
+		if (s->type == VMS_CPU &&
+		    vmstate_cpu_get_v(s->data, s->len, s->version, &cs, &err) < 0)
 			check_err(&err);
-		if (s->type == VMS_CHIPS && vmstate_chips_get(s->data, s->len, &chips, &err) < 0)
+		if (s->type == VMS_CHIPS &&
+		    vmstate_chips_get_v(s->data, s->len, s->version, &chips, &err) < 0)
 			check_err(&err);
 	}
 	vmstate_free(&st);

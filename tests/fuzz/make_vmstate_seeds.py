@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Seeds for fuzz_vmstate: a small valid vmstate file (docs/snapshot.md
 has the layout) with a config, CPU features, one vCPU, the chips and a
-device blob, plus variants cut short. Usage: make_vmstate_seeds.py DIR"""
+device blob, in the CPU/chips sections' version 1 and version 2 (the KVM
+fields: TSC rate, interrupt in delivery, XSAVE past AVX, kvmclock), plus
+variants cut short. Usage: make_vmstate_seeds.py DIR"""
 import os
 import struct
 import sys
@@ -60,22 +62,38 @@ def chips():
     return d + b'\0' + struct.pack('<I', 0)
 
 
+def cpu_v2():
+    # version 1 + TSC kHz, interrupt in delivery, XSAVE bytes past AVX
+    ext = bytes(64) + b'\x01\x02'
+    return cpu() + struct.pack('<IBI', 2500000, 0x31, len(ext)) + ext
+
+
+def chips_v2():
+    return chips() + b'\x01' + struct.pack('<Q', 123456789)
+
+
+def vmstate(backend, cpu_ver, cpu_data, chips_data):
+    body = b'VMONSNAP' + struct.pack('<I', 1) + s8('0.1.0') + s8(backend) + struct.pack('<QI', 256 << 20, 1)
+    body += section(1, 'config', 'machine', 1, config())
+    body += section(2, 'cpuid', 'features', 1, b'fpu tsc cx8 cmov mmx fxsr sse sse2')
+    body += section(3, 'cpu0', 'x86-64', cpu_ver, cpu_data)
+    body += section(4, 'chips', 'pc', cpu_ver, chips_data)
+    body += section(5, 'com1', 'uart16550', 1, bytes(11) + b'\0')
+    return body
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
-    body = b'VMONSNAP' + struct.pack('<I', 1) + s8('0.1.0') + s8('emu') + struct.pack('<QI', 256 << 20, 1)
-    body += section(1, 'config', 'machine', 1, config())
-    body += section(2, 'cpuid', 'features', 1, b'fpu tsc cx8 cmov mmx fxsr sse sse2')
-    body += section(3, 'cpu0', 'x86-64', 1, cpu())
-    body += section(4, 'chips', 'pc', 1, chips())
-    body += section(5, 'com1', 'uart16550', 1, bytes(11) + b'\0')
-    whole = body + struct.pack('<I', zlib.crc32(body) & 0xffffffff)
-    with open(os.path.join(out, 'valid'), 'wb') as f:
-        f.write(whole)
-    for n in (12, 40, 200, len(whole) // 2):
-        cut = body[:n]
-        with open(os.path.join(out, 'cut%d' % n), 'wb') as f:
-            f.write(cut + struct.pack('<I', zlib.crc32(cut) & 0xffffffff))
+    for name, body in (('valid', vmstate('emu', 1, cpu(), chips())),
+                       ('valid-v2', vmstate('kvm', 2, cpu_v2(), chips_v2()))):
+        whole = body + struct.pack('<I', zlib.crc32(body) & 0xffffffff)
+        with open(os.path.join(out, name), 'wb') as f:
+            f.write(whole)
+        for n in (12, 40, 200, len(whole) // 2, len(whole) - 40):
+            cut = body[:n]
+            with open(os.path.join(out, '%s-cut%d' % (name, n)), 'wb') as f:
+                f.write(cut + struct.pack('<I', zlib.crc32(cut) & 0xffffffff))
 
 
 main()

@@ -143,6 +143,64 @@ static void test_cpu_round_trip(void **state)
 	assert_int_equal(vmstate_cpu_get(w.buf, w.len, c, &err), -1);
 	assert_non_null(strstr(err.msg, "canonical"));
 	state_writer_free(&w);
+	/* with 5-level paging (CR4.LA57) 57 address bits are canonical */
+	a->rip = 0xffffffff81000000ULL;
+	a->seg[CPU_SEG_GS].base = 0xff11000000000000ULL;
+	w = (struct state_writer){0};
+	vmstate_cpu_put(&w, a);
+	assert_int_equal(vmstate_cpu_get(w.buf, w.len, c, &err), -1);
+	assert_non_null(strstr(err.msg, "segment 5"));
+	state_writer_free(&w);
+	a->cr4 |= 0x1000;
+	w = (struct state_writer){0};
+	vmstate_cpu_put(&w, a);
+	assert_int_equal(vmstate_cpu_get(w.buf, w.len, c, &err), 0);
+	state_writer_free(&w);
+	free(a);
+	free(c);
+}
+
+/* Version 2 appended the KVM fields; a version-1 section (the same bytes
+ * without them) still reads, with those fields empty; other versions
+ * are refused by number. */
+static void test_cpu_versions(void **state)
+{
+	struct cpu_state *a = calloc(1, sizeof(*a)), *c = calloc(1, sizeof(*c));
+	a->xcr0 = 7;
+	a->exc_vector = CPU_STATE_NO_EXC;
+	a->tsc_khz = 2500000;
+	a->irq_injected = 0x31;
+	a->xsave_ext_len = 3;
+	a->xsave_ext[2] = 0x44;
+	struct state_writer w = {0};
+	vmstate_cpu_put(&w, a);
+	struct vmon_error err = {{0}};
+	assert_int_equal(vmstate_cpu_get_v(w.buf, w.len, 2, c, &err), 0);
+	assert_memory_equal(a, c, sizeof(*a));
+	size_t v1 = w.len - (4 + 1 + 4 + 3);
+	assert_int_equal(vmstate_cpu_get_v(w.buf, v1, 1, c, &err), 0);
+	assert_int_equal(c->tsc_khz, 0);
+	assert_int_equal(c->irq_injected, 0);
+	assert_int_equal(c->xsave_ext_len, 0);
+	assert_int_equal(vmstate_cpu_get_v(w.buf, v1, 2, c, &err), -1);
+	assert_int_equal(vmstate_cpu_get_v(w.buf, w.len, 3, c, &err), -1);
+	assert_non_null(strstr(err.msg, "version 3"));
+	state_writer_free(&w);
+	/* out of range: a vector below 16 in delivery, an XSAVE tail too long */
+	a->irq_injected = 8;
+	w = (struct state_writer){0};
+	vmstate_cpu_put(&w, a);
+	assert_int_equal(vmstate_cpu_get(w.buf, w.len, c, &err), -1);
+	assert_non_null(strstr(err.msg, "interrupt"));
+	state_writer_free(&w);
+	a->irq_injected = 0;
+	w = (struct state_writer){0};
+	vmstate_cpu_put(&w, a);
+	uint32_t big = CPU_XSAVE_EXT_BYTES + 1;
+	memcpy(w.buf + w.len - 3 - 4, &big, 4);
+	assert_int_equal(vmstate_cpu_get(w.buf, w.len, c, &err), -1);
+	assert_non_null(strstr(err.msg, "XSAVE"));
+	state_writer_free(&w);
 	free(a);
 	free(c);
 }
@@ -160,11 +218,18 @@ static void test_chips(void **state)
 						   .counting = true,
 						   .elapsed_ns = 400000};
 	a.pit_pending = 2;
+	a.kvmclock_valid = true;
+	a.kvmclock_ns = 123456789;
 	struct state_writer w = {0};
 	vmstate_chips_put(&w, &a);
 	struct vmon_error err = {{0}};
 	assert_int_equal(vmstate_chips_get(w.buf, w.len, &c, &err), 0);
 	assert_memory_equal(&a, &c, sizeof(a));
+	/* version 1: no kvmclock */
+	assert_int_equal(vmstate_chips_get_v(w.buf, w.len - 9, 1, &c, &err), 0);
+	assert_false(c.kvmclock_valid);
+	assert_int_equal(vmstate_chips_get_v(w.buf, w.len, 9, &c, &err), -1);
+	a.kvmclock_valid = false;
 	state_writer_free(&w);
 	a.pit[1].mode = 9;
 	w = (struct state_writer){0};
@@ -233,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_cpu_round_trip), cmocka_unit_test(test_chips),
 		cmocka_unit_test(test_cpuid),	       cmocka_unit_test(test_config),
+		cmocka_unit_test(test_cpu_versions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

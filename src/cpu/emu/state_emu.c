@@ -142,6 +142,21 @@ static void lapic_set(struct emu_cpu *c, const struct cpu_lapic_state *o, uint64
 	lapic_timer_resume(c, now, o->timer_remaining_ns);
 }
 
+/* The first CR4 mode in bits, by name. */
+static const char *cr4_name(uint64_t bits)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {{11, "UMIP"},     {12, "LA57"},  {13, "VMXE"},    {14, "SMXE"},
+		     {16, "FSGSBASE"}, {17, "PCIDE"}, {18, "OSXSAVE"}, {20, "SMEP"},
+		     {21, "SMAP"},     {22, "PKE"},   {23, "CET"},     {24, "PKS"}};
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((bits >> names[i].bit) & 1)
+			return names[i].name;
+	return "a mode";
+}
+
 void emu_state_get_cpu(const struct emu_cpu *c, struct cpu_state *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -200,6 +215,34 @@ int emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s, struct vmon_
 				c->index);
 	if (s->rflags & F_VM)
 		return err_setf(err, "vCPU %d is in virtual-8086 mode", c->index);
+	/* What a KVM snapshot may hold that this CPU cannot take over
+	 * (docs/snapshot.md, "Across backends"): CR4 modes it lacks (a
+	 * guest booted on KVM turns on SMAP, PKE, LA57... where the host
+	 * has them), KVM's paravirtual interface, an event in delivery. */
+	uint64_t cr4_ok = emu_cr4_valid(c);
+	if (s->cr4 & ~cr4_ok)
+		return err_setf(err,
+				"vCPU %d's CR4 0x%llx turns on %s, which the software CPU lacks",
+				c->index, (unsigned long long)s->cr4, cr4_name(s->cr4 & ~cr4_ok));
+	const char *pv = cpu_state_kvm_pv_in_use(s);
+	if (pv)
+		return err_setf(
+			err,
+			"vCPU %d's guest uses KVM's %s, which the software CPU lacks (boot it "
+			"with nopv to move it)",
+			c->index, pv);
+	if (s->exc_vector != CPU_STATE_NO_EXC || s->nmi_pending)
+		return err_setf(
+			err,
+			"vCPU %d was delivering an exception or NMI, which the software CPU "
+			"cannot take over (snapshot it again)",
+			c->index);
+	unsigned irq = s->irq_injected;
+	if (irq && !((s->lapic.isr[irq / 32] >> (irq % 32)) & 1))
+		return err_setf(err,
+				"vCPU %d was taking interrupt %u from the PIC, which the software "
+				"CPU cannot take over (snapshot it again)",
+				c->index, irq);
 	memcpy(c->r, s->gpr, sizeof(c->r));
 	c->rip = s->rip;
 	c->lf_op = LF_NONE;
@@ -235,6 +278,12 @@ int emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s, struct vmon_
 	c->halted = s->halted;
 	c->wait_sipi = s->wait_sipi;
 	lapic_set(c, &s->lapic, emu_now_ns());
+	if (irq) {
+		/* KVM had accepted it (IRR to ISR) but not delivered it yet:
+		 * back to the IRR, for this CPU to deliver. */
+		c->apic.isr[irq / 32] &= ~(1u << (irq % 32));
+		atomic_fetch_or(&c->apic.irr[irq / 32], 1u << (irq % 32));
+	}
 	/* As a WRMSR would: the enable bit only (the base is not relocatable
 	 * and the BSP bit is the vCPU's own). */
 	c->apic.apic_base = (c->apic.apic_base & ~0x800ULL) | (s->apic_base & 0x800ULL);

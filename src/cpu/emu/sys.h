@@ -55,6 +55,8 @@ void emu_far_jump(struct emu_cpu *c, uint16_t sel, uint64_t off, bool call, int 
 void emu_far_ret(struct emu_cpu *c, int osize, uint16_t pop_extra);
 void emu_syscall(struct emu_cpu *c);
 void emu_sysret(struct emu_cpu *c, int osize);
+/* The CR4 bits the software CPU models (sys_ctl.c). */
+uint64_t emu_cr4_valid(const struct emu_cpu *c);
 /* SYSENTER/SYSEXIT: the IA32_SYSENTER_* MSRs' fast system calls (Intel's
  * semantics, 64-bit mode included: the CPU model is GenuineIntel). */
 void emu_sysenter(struct emu_cpu *c);

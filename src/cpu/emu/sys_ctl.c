@@ -96,6 +96,17 @@ void emu_load_boot_state(struct emu_cpu *c, const struct boot_cpu_state *b)
 	emu_update_mode(c);
 }
 
+/* The CR4 bits this CPU models: VME/PVI/TSD/DE/PSE/PAE/MCE/PGE/PCE/OSFXSR/
+ * OSXMMEXCPT, UMIP, PCIDE, SMEP, and FSGSBASE and OSXSAVE where the CPU
+ * model has them. A MOV to CR4 setting another is #GP; a snapshot holding
+ * another is refused (state_emu.c). */
+uint64_t emu_cr4_valid(const struct emu_cpu *c)
+{
+	return 0x7ffULL | CR4_UMIP | CR4_PCIDE | CR4_SMEP |
+	       (cpu_has(&c->vm->features, CPUF_FSGSBASE) ? CR4_FSGSBASE : 0) |
+	       (cpu_has(&c->vm->features, CPUF_XSAVE) ? CR4_OSXSAVE : 0);
+}
+
 void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
 {
 	switch (n) {
@@ -137,11 +148,7 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
 		if ((v & CR4_PCIDE) && !(c->cr4 & CR4_PCIDE) &&
 		    (!(c->efer & EFER_LMA) || (c->cr3 & 0xfff)))
 			emu_raise_gp(c, 0);
-		/* Only the bits we model: VME/PVI/TSD/DE/PSE/PAE/MCE/PGE/PCE/OSFXSR/OSXMMEXCPT,
-		 * UMIP, PCIDE, SMEP, and FSGSBASE and OSXSAVE where the CPU model has them. */
-		if (v & ~(0x7ffULL | CR4_UMIP | CR4_PCIDE | CR4_SMEP |
-			  (cpu_has(&c->vm->features, CPUF_FSGSBASE) ? CR4_FSGSBASE : 0) |
-			  (cpu_has(&c->vm->features, CPUF_XSAVE) ? CR4_OSXSAVE : 0)))
+		if (v & ~emu_cr4_valid(c))
 			emu_raise_gp(c, 0);
 		c->cr4 = v;
 		tlb_flush(c);

@@ -15,6 +15,8 @@
 #include "core/device.h"
 #include "core/layout.h"
 #include "core/machine.h"
+#include "cpu/cpu_model.h"
+#include "cpu/cpu_state.h"
 
 #define KVM_EXIT_STATS 48
 
@@ -54,6 +56,13 @@ struct kvm_vm_state {
 	bool cpu_amd;		  /* CPUID vendor AuthenticAMD or HygonGenuine */
 	uint32_t *msr_index;	  /* KVM_GET_MSR_INDEX_LIST */
 	uint32_t nmsrs;
+	/* kvm_snapshot.c: what it needs from this KVM (probed at create) */
+	bool snap_ok;		 /* VCPU_EVENTS, DEBUGREGS, ADJUST_CLOCK */
+	const char *snap_lack;	 /* the first capability missing, if not */
+	bool has_xcrs;		 /* KVM_CAP_XCRS (the host has XSAVE) */
+	bool has_tsc_khz;	 /* KVM_CAP_GET_TSC_KHZ */
+	bool has_tsc_control;	 /* KVM_CAP_TSC_CONTROL: KVM_SET_TSC_KHZ */
+	uint64_t supported_xcr0; /* CPUID 0xd.0 as the guest sees it */
 	struct kvm_vcpu_state vcpus[VMON_MAX_CPUS];
 	atomic_bool warned_unclaimed;
 	/* kvm_irq.c: the GSI routing table vmon owns once it adds an MSI
@@ -92,6 +101,15 @@ int kvm_cpuid_set(struct kvm_vm_state *k, int vcpu_fd, int index, int ncpus,
  * After KVM_CREATE_IRQCHIP. Returns 0, or -1 with err. */
 int kvm_irq_setup(struct machine *m, struct vmon_error *err);
 void kvm_irq_teardown(struct machine *m);
+/* kvm_snapshot.c: the cpu_backend snapshot hooks (cpu_backend.h). */
+void kvm_snapshot_probe(struct kvm_vm_state *k);
+int kvm_snapshot_vcpu_get(struct machine *m, int index, struct cpu_state *s,
+			  struct vmon_error *err);
+int kvm_snapshot_vcpu_set(struct machine *m, int index, const struct cpu_state *s,
+			  struct vmon_error *err);
+int kvm_snapshot_chips_get(struct machine *m, struct chip_state *s, struct vmon_error *err);
+int kvm_snapshot_chips_set(struct machine *m, const struct chip_state *s, struct vmon_error *err);
+void kvm_snapshot_features(struct machine *m, struct cpu_featureset *out);
 /* kvm_run.c */
 void kvm_vcpu_run(struct machine *m, int index);
 void kvm_vcpu_kick(struct machine *m, int index);

@@ -337,7 +337,14 @@ void kvm_vcpu_run(struct machine *m, int index)
 
 	while (!vmctl_stopping(&m->ctl)) {
 		if (vmctl_pause_requested(&m->ctl)) {
-			/* Out of KVM_RUN, the vCPU's state is whole: park. */
+			/* An I/O or MMIO exit is complete only once KVM_RUN is
+			 * entered again (api.rst, KVM_EXIT_IO): enter it with
+			 * immediate_exit set, which finishes the instruction and
+			 * returns EINTR without running the guest. Then the
+			 * vCPU's state is whole (a snapshot may read it): park. */
+			__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+			(void)ioctl(v->fd, KVM_RUN, 0);
+			__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 			vmctl_park(&m->ctl);
 			continue;
 		}

@@ -164,6 +164,7 @@ static int kvm_create(struct machine *m, struct vmon_error *err)
 	k->run_size = (size_t)run_size;
 	if (kvm_cpuid_probe(k, m->cpu_model, m->nested, err) < 0 || kvm_probe_msrs(k, err) < 0)
 		goto fail;
+	kvm_snapshot_probe(k);
 
 	k->vm_fd = ioctl(k->sys_fd, KVM_CREATE_VM, 0);
 	if (k->vm_fd < 0) {
@@ -221,8 +222,8 @@ static int kvm_vcpu_create(struct machine *m, int index, struct vmon_error *err)
 
 /* The in-kernel interrupt controllers and timer as device objects: their
  * state is KVM's (KVM_GET_IRQCHIP, KVM_GET_PIT2), saved and restored
- * through these once snapshots exist; KVM_CREATE_IRQCHIP/PIT2 make them
- * and closing the VM fd frees them. */
+ * through the backend's chips_get/chips_set (kvm_snapshot.c);
+ * KVM_CREATE_IRQCHIP/PIT2 make them and closing the VM fd frees them. */
 static const struct device_ops kvm_irqchip_device = {.kind = "kvm-irqchip"};
 static const struct device_ops kvm_pit_device = {.kind = "kvm-pit"};
 
@@ -248,4 +249,9 @@ const struct cpu_backend cpu_backend_kvm = {
 	.destroy = kvm_destroy,
 	.devices = kvm_devices,
 	.vcpu_stats = kvm_vcpu_stats,
+	.vcpu_get_state = kvm_snapshot_vcpu_get,
+	.vcpu_set_state = kvm_snapshot_vcpu_set,
+	.chips_get = kvm_snapshot_chips_get,
+	.chips_set = kvm_snapshot_chips_set,
+	.features = kvm_snapshot_features,
 };
