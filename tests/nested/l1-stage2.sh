@@ -37,7 +37,7 @@ tests=$(sed -n 's/.*vmon\.tests=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
 cd /vmon
 bash tests/nested/l1-checks.sh before
 # shellcheck disable=SC2086 # a list of names
-bash tests/nested/suite.sh $tests
+NESTED_RETRY=1 bash tests/nested/suite.sh $tests
 bash tests/nested/l1-checks.sh after
 kill "$beat" 2>/dev/null
 echo VMON-NESTED-DONE
