@@ -127,11 +127,24 @@ static void slirp_send(struct net_backend *be, const uint8_t *frame, size_t len)
 static int add_poll(int fd, int events, void *opaque)
 {
 	struct net_slirp *s = opaque;
-	short ev = 0;
 	/* No receive buffer (or the receive rate limiter is empty): leave
 	 * the host sockets' data where it is, so TCP flow control holds the
-	 * peers back instead of frames being dropped. */
-	if ((events & SLIRP_POLL_IN) && s->want_rx)
+	 * peers back instead of frames being dropped. Every way libslirp
+	 * reads a socket is held off: POLLIN, POLLPRI (urgent data is read
+	 * with the rest) and POLLHUP, which poll() reports whatever was
+	 * asked and on which libslirp reads too. A host peer that wrote
+	 * everything and closed leaves its socket hung up with the data
+	 * still queued: polled, that socket was read every round and went
+	 * past the limiter at the guest's own pace. So a socket libslirp
+	 * would only read is not polled this round, and one it also writes
+	 * is polled for writing with its hang-up hidden (get_revents). */
+	if (!s->want_rx) {
+		if (!(events & SLIRP_POLL_OUT))
+			return -1;
+		return pollvec_add(s->pv, fd, POLLOUT);
+	}
+	short ev = 0;
+	if (events & SLIRP_POLL_IN)
 		ev |= POLLIN;
 	if (events & SLIRP_POLL_OUT)
 		ev |= POLLOUT;
@@ -155,7 +168,7 @@ static int get_revents(int idx, void *opaque)
 		ev |= SLIRP_POLL_PRI;
 	if (r & POLLERR)
 		ev |= SLIRP_POLL_ERR;
-	if (r & POLLHUP)
+	if ((r & POLLHUP) && s->want_rx) /* a read: held off (add_poll) */
 		ev |= SLIRP_POLL_HUP;
 	return ev;
 }
