@@ -21,6 +21,17 @@ after)
 	# (once per VM) collapse into one line with a count.
 	bad=$(dmesg | grep -E 'kvm|BUG|WARNING|Call Trace' | grep -iE 'unhandled|ignored|BUG|WARNING|Call Trace' |
 		sed -E 's/^\[ *[0-9.]*\] //; s/\[[0-9]+\]/[pid]/; s/rIP: 0x[0-9a-f]+/rIP: .../')
+	# The soft-lockup watchdog (and the call trace it prints) reports L1
+	# itself starved by the outer emulator (TCG runs L1's vCPU threads for
+	# tens of seconds without a tick under load), not KVM complaining
+	# about a guest: printed as a note, not a failure, when that is all.
+	soft=$(grep -c 'soft lockup' <<<"$bad")
+	traces=$(grep -c '^Call Trace:' <<<"$bad")
+	rest=$(grep -v 'soft lockup' <<<"$bad" | grep -v '^Call Trace:$')
+	if [ "$soft" -gt 0 ] && [ -z "$rest" ] && [ "$traces" -le "$soft" ]; then
+		echo "# l1-kvm-host-log: L1's watchdog saw $soft soft lockup(s) (L1 starved by the outer TCG)"
+		bad=""
+	fi
 	if [ -z "$bad" ]; then
 		echo "PASS l1-kvm-host-log"
 	else
