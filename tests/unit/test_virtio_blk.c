@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include <cmocka.h>
 
 #include "core/guest_mem.h"
+#include "devices/virtio/blk_aio.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_pci.h"
 
@@ -612,6 +615,38 @@ static void test_uring_submit_failure(void **state)
 	close(fd);
 }
 
+/* The ring runs only the operations blk_aio submits: seccomp cannot see
+ * io_uring's work, so an I/O thread taken over by the guest must not be
+ * able to open, connect or send through it. */
+static void test_uring_restricted(void **state)
+{
+	(void)state;
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	struct blk_aio *a = engine(fd, BLK_AIO_URING);
+	if (!a) {
+		close(fd);
+		skip();
+	}
+	assert_int_equal(blk_aio_test_ring_op(a, IORING_OP_NOP), 0);
+	/* Allowed, on fd -1: refused by the file lookup, not the ring. */
+	assert_int_equal(blk_aio_test_ring_op(a, IORING_OP_FSYNC), -EBADF);
+	assert_int_equal(blk_aio_test_ring_op(a, IORING_OP_OPENAT), -EACCES);
+	assert_int_equal(blk_aio_test_ring_op(a, IORING_OP_CONNECT), -EACCES);
+	assert_int_equal(blk_aio_test_ring_op(a, IORING_OP_SENDMSG), -EACCES);
+	assert_int_equal(blk_aio_test_ring_op(a, IORING_OP_READ), -EACCES);
+	/* Normal I/O still works after the refusals. */
+	uint8_t rbuf[512];
+	struct iovec riov = {rbuf, sizeof(rbuf)};
+	struct blk_aio_req r = {
+		.op = BLK_AIO_READ, .iov = &riov, .iovcnt = 1, .offset = 0, .len = sizeof(rbuf)};
+	assert_int_equal(blk_aio_submit(a, &r), 0);
+	assert_ptr_equal(reap_one(a), &r);
+	assert_int_equal(r.result, (int64_t)sizeof(rbuf));
+	blk_aio_destroy(a);
+	close(fd);
+}
+
 /* Teardown waits for what is in flight: a read still waiting for data
  * when the engine goes must have filled its buffer (guest RAM, in a VM)
  * before blk_aio_destroy returns, never after. */
@@ -681,6 +716,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_through_without_flush, setup_uring,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_uring_submit_failure, setup_rw, teardown),
+		cmocka_unit_test_setup_teardown(test_uring_restricted, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_waits_for_inflight, setup_rw,
 						teardown),
 	};

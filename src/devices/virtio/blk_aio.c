@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/thread.h"
@@ -285,6 +286,43 @@ static int pool_start(struct blk_aio *a, struct vmon_error *err)
 	return 0;
 }
 
+/* The operations the ring may run, and the only submission flag used.
+ * seccomp cannot see io_uring's work (kernel workers do it), so the ring
+ * itself is pinned to what this file submits: once enabled, any other
+ * opcode completes with -EACCES and no further registration is allowed
+ * (IORING_REGISTER_RESTRICTIONS, Linux 5.10). */
+static const uint8_t ring_ops[] = {IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC,
+				   IORING_OP_FALLOCATE, IORING_OP_NOP};
+
+/* Registers the completion eventfd, the restrictions, then starts the
+ * ring (created disabled, so nothing ran before it was restricted). */
+static int ring_restrict(struct blk_aio *a, struct vmon_error *err)
+{
+	int r = io_uring_register_eventfd(&a->ring, a->efd);
+	if (r < 0)
+		return err_setf(err, "io_uring_register_eventfd: %s", strerror(-r));
+	struct io_uring_restriction res[sizeof(ring_ops) + 1];
+	memset(res, 0, sizeof(res));
+	unsigned n = 0;
+	for (; n < sizeof(ring_ops); n++) {
+		res[n].opcode = IORING_RESTRICTION_SQE_OP;
+		res[n].sqe_op = ring_ops[n];
+	}
+	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+	res[n].sqe_flags = IOSQE_IO_DRAIN;
+	n++;
+	/* The system call itself: Debian's liburing 2.3 declares
+	 * io_uring_register_restrictions/io_uring_enable_rings but its shared
+	 * library does not export them. */
+	if (syscall(__NR_io_uring_register, a->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res,
+		    n) < 0)
+		return err_setf(err, "io_uring restrictions: %s", strerror(errno));
+	if (syscall(__NR_io_uring_register, a->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL,
+		    0) < 0)
+		return err_setf(err, "io_uring enable: %s", strerror(errno));
+	return 0;
+}
+
 int blk_aio_create(struct blk_aio **out, int fd, enum blk_aio_kind kind, unsigned depth,
 		   struct vmon_error *err)
 {
@@ -309,12 +347,11 @@ int blk_aio_create(struct blk_aio **out, int fd, enum blk_aio_kind kind, unsigne
 									   : BLK_AIO_URING;
 	if (kind == BLK_AIO_URING) {
 		unsigned entries = depth < 8 ? 8 : depth;
-		if (io_uring_queue_init(entries, &a->ring, 0) == 0) {
+		struct io_uring_params p = {.flags = IORING_SETUP_R_DISABLED};
+		if (io_uring_queue_init_params(entries, &a->ring, &p) == 0) {
 			a->ring_ok = true;
-			if (io_uring_register_eventfd(&a->ring, a->efd) < 0) {
-				err_setf(err, "io_uring_register_eventfd failed");
+			if (ring_restrict(a, err) < 0)
 				goto fail;
-			}
 		} else {
 			kind = BLK_AIO_POOL; /* io_uring unavailable here */
 		}
@@ -384,4 +421,29 @@ void blk_aio_get_stats(const struct blk_aio *a, struct blk_aio_stats *out)
 void blk_aio_test_fail_submits(struct blk_aio *a, unsigned n)
 {
 	a->fail_submits = n;
+}
+
+int blk_aio_test_ring_op(struct blk_aio *a, uint8_t opcode)
+{
+	if (!a->ring_ok)
+		return -ENOSYS;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&a->ring);
+	if (!sqe)
+		return -EBUSY;
+	/* A nop's shape with another opcode: fd -1, so an allowed op fails
+	 * with EBADF at worst and never touches a file. */
+	io_uring_prep_nop(sqe);
+	sqe->opcode = opcode;
+	sqe->fd = -1;
+	io_uring_sqe_set_data(sqe, NULL);
+	int r = io_uring_submit(&a->ring);
+	if (r < 0)
+		return r;
+	struct io_uring_cqe *cqe;
+	r = io_uring_wait_cqe(&a->ring, &cqe);
+	if (r < 0)
+		return r;
+	int res = cqe->res;
+	io_uring_cqe_seen(&a->ring, cqe);
+	return res;
 }

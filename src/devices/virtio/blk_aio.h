@@ -4,7 +4,8 @@
  * with three implementations chosen at creation.
  *   io_uring (liburing): readv/writev/fsync(DATASYNC)/fallocate; a flush
  *     is submitted with IOSQE_IO_DRAIN, so it starts after every request
- *     submitted before it has completed.
+ *     submitted before it has completed. The ring is restricted to those
+ *     operations (and nop) before it is enabled.
  *   pool: worker threads doing preadv/pwritev/fdatasync/fallocate, for
  *     hosts where io_uring is unavailable (old kernel, seccomp, sysctl
  *     kernel.io_uring_disabled).
@@ -87,5 +88,9 @@ void blk_aio_get_stats(const struct blk_aio *a, struct blk_aio_stats *out);
 /* Tests: the next n io_uring submissions fail as a kernel short of
  * resources makes them fail (-EAGAIN, nothing consumed). */
 void blk_aio_test_fail_submits(struct blk_aio *a, unsigned n);
+/* Tests: submits one io_uring entry of the given opcode on fd -1 with
+ * nothing else in flight and returns its completion's result (-EACCES
+ * for an opcode the ring's restrictions refuse); -ENOSYS without a ring. */
+int blk_aio_test_ring_op(struct blk_aio *a, uint8_t opcode);
 
 #endif
