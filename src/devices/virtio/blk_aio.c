@@ -314,8 +314,8 @@ static int ring_restrict(struct blk_aio *a, struct vmon_error *err)
 	/* The system call itself: Debian's liburing 2.3 declares
 	 * io_uring_register_restrictions/io_uring_enable_rings but its shared
 	 * library does not export them. */
-	if (syscall(__NR_io_uring_register, a->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res,
-		    n) < 0)
+	if (syscall(__NR_io_uring_register, a->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res, n) <
+	    0)
 		return err_setf(err, "io_uring restrictions: %s", strerror(errno));
 	if (syscall(__NR_io_uring_register, a->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL,
 		    0) < 0)
