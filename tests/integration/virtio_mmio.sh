@@ -6,41 +6,7 @@
 # KVM (notify through KVM_IOEVENTFD) and on the software CPU.
 source "$(dirname "$0")/../lib.sh"
 
-SECTORS=2048
-
-make_image() {
-	python3 - "$1" "$SECTORS" <<'PY'
-import sys
-path, n = sys.argv[1], int(sys.argv[2])
-with open(path, "wb") as f:
-    for s in range(n):
-        f.write(bytes(((31 * s + i) & 0xff) for i in range(512)))
-PY
-}
-
-check_image() {
-	python3 - "$1" "$SECTORS" <<'PY'
-import sys
-path, n = sys.argv[1], int(sys.argv[2])
-data = open(path, "rb").read()
-if len(data) != n * 512:
-    sys.exit(print(f"size {len(data)}, want {n * 512}"))
-def host(s): return bytes(((31 * s + i) & 0xff) for i in range(512))
-for s in range(n):
-    got = data[s * 512:(s + 1) * 512]
-    if s == 2:
-        want = b"VMON-VIRTIO-BLK-OK".ljust(512, b"\0")
-    elif 8 <= s < 16:
-        want = bytes(((7 * s + 3 * i) ^ 0x5a) & 0xff for i in range(512))
-    elif 16 <= s < 24:
-        want = bytes(512)
-    else:
-        want = host(s)
-    if got != want:
-        sys.exit(print(f"sector {s} differs"))
-print("ok")
-PY
-}
+source "$(dirname "$0")/../lib/blk_image.sh"
 
 mmio_run() { # mmio_run NAME BACKEND [EXTRA-ARGS...]; $EXTRA_CMDLINE: more for the guest
 	local name=$1 backend=$2
