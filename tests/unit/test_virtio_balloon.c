@@ -14,37 +14,9 @@
 #include "core/guest_mem.h"
 #include "devices/virtio/virtio_balloon.h"
 #include "devices/virtio/virtio_pci.h"
+#include "virtq_driver.h"
 
 #define MiB (1ULL << 20)
-
-static void setup_queue(struct virtio_device *vd, unsigned q, uint64_t base)
-{
-	virtio_bar0_write(vd, 0x16, 2, q);
-	virtio_bar0_write(vd, 0x18, 2, 8);
-	virtio_bar0_write(vd, 0x20, 8, base);
-	virtio_bar0_write(vd, 0x28, 8, base + 0x100);
-	virtio_bar0_write(vd, 0x30, 8, base + 0x200);
-	virtio_bar0_write(vd, 0x1c, 2, 1);
-}
-
-static void put_desc(uint8_t *ram, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
-		     uint16_t flags)
-{
-	uint8_t *d = ram + table + 16 * i;
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memset(d + 14, 0, 2);
-}
-
-static void post(uint8_t *ram, uint64_t avail, uint16_t head)
-{
-	uint16_t idx;
-	memcpy(&idx, ram + avail + 2, 2);
-	memcpy(ram + avail + 4 + 2 * (idx % 8), &head, 2);
-	idx++;
-	memcpy(ram + avail + 2, &idx, 2);
-}
 
 static uint16_t used_idx(const uint8_t *ram, uint64_t base)
 {
@@ -77,15 +49,15 @@ static void balloon_queues(void **state)
 	virtio_bar0_write(vd, 0x0c, 4, 1); /* VERSION_1 */
 	virtio_bar0_write(vd, 0x14, 1, 0xb);
 	for (unsigned q = 0; q < 4; q++)
-		setup_queue(vd, q, 0x1000 * (q + 1));
+		vq_setup(vd, q, 0x1000 * (q + 1));
 	virtio_bar0_write(vd, 0x14, 1, 0xf);
 
 	/* Inflate: two pages, one twice, one PFN past RAM, one in the hole. */
 	memset(ram + 0x200000, 0xab, 0x3000);
 	const uint32_t pfns[] = {0x200, 0x201, 0x200, 0x1000, 0xfee00};
 	memcpy(ram + 0x10000, pfns, sizeof(pfns));
-	put_desc(ram, 0x1000, 0, 0x10000, sizeof(pfns), 0);
-	post(ram, 0x1100, 0);
+	vq_put_desc(ram, 0x1000, 0, 0x10000, sizeof(pfns), 0);
+	vq_post(ram, 0x1100, 0);
 	run(vd, 0);
 	assert_int_equal(used_idx(ram, 0x1000), 1);
 	struct balloon_stats st;
@@ -100,8 +72,8 @@ static void balloon_queues(void **state)
 	/* Deflate: one inflated page and one that never was. */
 	const uint32_t back[] = {0x201, 0x300};
 	memcpy(ram + 0x11000, back, sizeof(back));
-	put_desc(ram, 0x2000, 0, 0x11000, sizeof(back), 0);
-	post(ram, 0x2100, 0);
+	vq_put_desc(ram, 0x2000, 0, 0x11000, sizeof(back), 0);
+	vq_post(ram, 0x2100, 0);
 	run(vd, 1);
 	assert_int_equal(used_idx(ram, 0x2000), 1);
 	virtio_balloon_get_stats(b, &st);
@@ -110,10 +82,10 @@ static void balloon_queues(void **state)
 	/* Reporting: whole pages only. */
 	memset(ram + 0x300000, 0xcd, 0x4000);
 	memset(ram + 0x400000, 0xcd, 0x2000);
-	put_desc(ram, 0x4000, 0, 0x300000, 0x3000, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT);
+	vq_put_desc(ram, 0x4000, 0, 0x300000, 0x3000, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT);
 	memcpy(ram + 0x4000 + 14, &(uint16_t){1}, 2);
-	put_desc(ram, 0x4000, 1, 0x400800, 0x1000, VIRTQ_DESC_F_WRITE);
-	post(ram, 0x4100, 0);
+	vq_put_desc(ram, 0x4000, 1, 0x400800, 0x1000, VIRTQ_DESC_F_WRITE);
+	vq_post(ram, 0x4100, 0);
 	run(vd, 3);
 	assert_int_equal(used_idx(ram, 0x4000), 1);
 	assert_int_equal(ram[0x300000], 0);
@@ -125,8 +97,8 @@ static void balloon_queues(void **state)
 	uint8_t s[20] = {4,  0, 0x39, 0x30, 0, 0, 0, 0, 0, 0,  /* free_memory 12345 */
 			 99, 0, 1,    0,    0, 0, 0, 0, 0, 0}; /* an unknown tag */
 	memcpy(ram + 0x12000, s, sizeof(s));
-	put_desc(ram, 0x3000, 0, 0x12000, sizeof(s), 0);
-	post(ram, 0x3100, 0);
+	vq_put_desc(ram, 0x3000, 0, 0x12000, sizeof(s), 0);
+	vq_post(ram, 0x3100, 0);
 	run(vd, 2);
 	assert_int_equal(used_idx(ram, 0x3000), 0);
 	virtio_balloon_get_stats(b, &st);

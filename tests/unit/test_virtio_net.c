@@ -22,6 +22,7 @@
 #include "devices/virtio/net_backend.h"
 #include "devices/virtio/virtio_net.h"
 #include "devices/virtio/virtio_pci.h"
+#include "virtq_driver.h"
 #include "devices/virtio/virtio_vsock.h"
 
 static void net_spec_good(void **state)
@@ -102,36 +103,6 @@ static void vsock_spec(void **state)
 	assert_int_equal(vsock_spec_parse(longp, &s, &err), -1);
 }
 
-/* Queue q's rings at base (desc), base + 0x100 (avail), base + 0x200. */
-static void setup_queue(struct virtio_device *vd, unsigned q, uint64_t base)
-{
-	virtio_bar0_write(vd, 0x16, 2, q);
-	virtio_bar0_write(vd, 0x18, 2, 8);
-	virtio_bar0_write(vd, 0x20, 8, base);
-	virtio_bar0_write(vd, 0x28, 8, base + 0x100);
-	virtio_bar0_write(vd, 0x30, 8, base + 0x200);
-	virtio_bar0_write(vd, 0x1c, 2, 1);
-}
-
-static void put_desc(uint8_t *ram, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
-		     uint16_t flags)
-{
-	uint8_t *d = ram + table + 16 * i;
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memset(d + 14, 0, 2);
-}
-
-static void post(uint8_t *ram, uint64_t avail, uint16_t head)
-{
-	uint16_t idx;
-	memcpy(&idx, ram + avail + 2, 2);
-	memcpy(ram + avail + 4 + 2 * (idx % 8), &head, 2);
-	idx++;
-	memcpy(ram + avail + 2, &idx, 2);
-}
-
 static void net_loopback(void **state)
 {
 	struct guest_mem gm;
@@ -148,18 +119,18 @@ static void net_loopback(void **state)
 	virtio_bar0_write(vd, 0x08, 4, 1);
 	virtio_bar0_write(vd, 0x0c, 4, 1); /* VERSION_1 */
 	virtio_bar0_write(vd, 0x14, 1, 0xb);
-	setup_queue(vd, 0, 0x1000);
-	setup_queue(vd, 1, 0x2000);
+	vq_setup(vd, 0, 0x1000);
+	vq_setup(vd, 1, 0x2000);
 	virtio_bar0_write(vd, 0x14, 1, 0xf);
 
 	/* A 60-byte frame after a (junk) 12-byte header; a 2 KiB rx buffer. */
 	memset(ram + 0x10000, 0x77, 12);
 	for (int i = 0; i < 60; i++)
 		ram[0x1000c + i] = (uint8_t)i;
-	put_desc(ram, 0x2000, 0, 0x10000, 72, 0);
-	post(ram, 0x2100, 0);
-	put_desc(ram, 0x1000, 0, 0x20000, 2048, VIRTQ_DESC_F_WRITE);
-	post(ram, 0x1100, 0);
+	vq_put_desc(ram, 0x2000, 0, 0x10000, 72, 0);
+	vq_post(ram, 0x2100, 0);
+	vq_put_desc(ram, 0x1000, 0, 0x20000, 2048, VIRTQ_DESC_F_WRITE);
+	vq_post(ram, 0x1100, 0);
 	virtio_kick(vd, 1);
 	virtio_net_poll(n);
 	virtio_net_poll(n);
@@ -178,10 +149,10 @@ static void net_loopback(void **state)
 	assert_int_equal(virtio_net_rx_dropped(n), 0);
 
 	/* A frame bigger than the next receive buffer is dropped, the buffer kept. */
-	put_desc(ram, 0x2000, 1, 0x10000, 12 + 1000, 0);
-	post(ram, 0x2100, 1);
-	put_desc(ram, 0x1000, 1, 0x20000, 512, VIRTQ_DESC_F_WRITE);
-	post(ram, 0x1100, 1);
+	vq_put_desc(ram, 0x2000, 1, 0x10000, 12 + 1000, 0);
+	vq_post(ram, 0x2100, 1);
+	vq_put_desc(ram, 0x1000, 1, 0x20000, 512, VIRTQ_DESC_F_WRITE);
+	vq_post(ram, 0x1100, 1);
 	virtio_kick(vd, 1);
 	virtio_net_poll(n);
 	virtio_net_poll(n);
@@ -238,13 +209,13 @@ static void vsock_close_keeps_data(void **state)
 	virtio_bar0_write(vd, 0x08, 4, 1);
 	virtio_bar0_write(vd, 0x0c, 4, 1); /* VERSION_1 */
 	virtio_bar0_write(vd, 0x14, 1, 0xb);
-	setup_queue(vd, 0, 0x1000); /* rx */
-	setup_queue(vd, 1, 0x2000); /* tx */
-	setup_queue(vd, 2, 0x3000); /* event */
+	vq_setup(vd, 0, 0x1000); /* rx */
+	vq_setup(vd, 1, 0x2000); /* tx */
+	vq_setup(vd, 2, 0x3000); /* event */
 	virtio_bar0_write(vd, 0x14, 1, 0xf);
 	for (unsigned i = 0; i < 8; i++) { /* rx buffers for the device's replies */
-		put_desc(ram, 0x1000, i, 0x80000 + 0x1000 * i, 0x1000, VIRTQ_DESC_F_WRITE);
-		post(ram, 0x1100, (uint16_t)i);
+		vq_put_desc(ram, 0x1000, i, 0x80000 + 0x1000 * i, 0x1000, VIRTQ_DESC_F_WRITE);
+		vq_post(ram, 0x1100, (uint16_t)i);
 	}
 
 	/* vmon's socket takes about its SO_SNDBUF (wmem_default) unread; send
@@ -273,8 +244,8 @@ static void vsock_close_keeps_data(void **state)
 		} else {
 			vsock_hdr(pkt, 1000, 5000, 0, 4 /* SHUTDOWN */, 3 /* RCV | SEND */);
 		}
-		put_desc(ram, 0x2000, slot % 8, (uint64_t)(pkt - ram), 44 + len, 0);
-		post(ram, 0x2100, (uint16_t)(slot % 8));
+		vq_put_desc(ram, 0x2000, slot % 8, (uint64_t)(pkt - ram), 44 + len, 0);
+		vq_post(ram, 0x2100, (uint16_t)(slot % 8));
 		slot++;
 		virtio_kick(vd, 1);
 		virtio_vsock_poll(v);
