@@ -55,7 +55,6 @@ static int emu_create(struct machine *m, struct vmon_error *err)
 	pthread_mutex_init(&vm->chip_lock, NULL);
 	ioapic_init(&vm->ioapic);
 	vm->eoi_broadcast = ioapic_eoi;
-	emu_cpuid_init();
 	m->backend_priv = vm;
 	if (pic_register(vm, err) || pit_register(vm, err)) {
 		emu_ports_detach(vm);

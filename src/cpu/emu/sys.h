@@ -34,8 +34,6 @@ void emu_offered_features(struct cpu_featureset *out);
 /* Resolves the VM's --cpu-features request into vm->features and
  * vm->xcr0_mask; an error names a feature this CPU cannot offer. */
 int emu_model_init(struct emu_vm *vm, const struct cpu_model *req, struct vmon_error *err);
-/* Measures the host TSC frequency (for CPUID leaf 0x15) ahead of time. */
-void emu_cpuid_init(void);
 
 /* XSAVE (sys_xsave.c): the state components this CPU can have (x87, SSE,
  * AVX), their layout, CPUID leaf 0xd, and XSETBV's checks. */

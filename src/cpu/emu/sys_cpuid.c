@@ -11,6 +11,7 @@
  * layout (leaf 0xd) of the state components offered, vmon's brand string.
  */
 #include <cpuid.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
@@ -118,29 +119,31 @@ static void clock_pair(uint64_t *ns, uint64_t *tsc)
 }
 
 /* The host TSC frequency (the guest reads the host TSC), measured once
- * against CLOCK_MONOTONIC over 10 ms (a few ppm). */
-static uint64_t tsc_hz(void)
+ * per process against CLOCK_MONOTONIC over 10 ms (a few ppm), on the
+ * first CPUID that reports it: a guest asks while it boots, and a
+ * restored or migrated guest, which calibrated long ago, usually never
+ * does — so a restore does not wait for the measurement. pthread_once:
+ * every vCPU reports the same figure. */
+static uint64_t tsc_hz_value;
+static pthread_once_t tsc_hz_once = PTHREAD_ONCE_INIT;
+
+static void tsc_hz_measure(void)
 {
-	static _Atomic uint64_t cached;
-	uint64_t hz = atomic_load(&cached);
-	if (hz)
-		return hz;
 	uint64_t n0 = 0, t0 = 0, n1 = 0, t1 = 0;
 	clock_pair(&n0, &t0);
 	struct timespec ts = {0, 10000000};
 	nanosleep(&ts, NULL);
 	clock_pair(&n1, &t1);
-	hz = n1 > n0 ? (uint64_t)((unsigned __int128)(t1 - t0) * 1000000000ULL / (n1 - n0)) : 0;
+	uint64_t hz =
+		n1 > n0 ? (uint64_t)((unsigned __int128)(t1 - t0) * 1000000000ULL / (n1 - n0)) : 0;
 	hz = (hz + 500) / 1000 * 1000; /* whole kHz */
-	if (!hz)
-		hz = 1000000000ULL;
-	atomic_store(&cached, hz);
-	return hz;
+	tsc_hz_value = hz ? hz : 1000000000ULL;
 }
 
-void emu_cpuid_init(void)
+static uint64_t tsc_hz(void)
 {
-	(void)tsc_hz();
+	pthread_once(&tsc_hz_once, tsc_hz_measure);
+	return tsc_hz_value;
 }
 
 static void cpuid_str(uint32_t *out, const char *s)
