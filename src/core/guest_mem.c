@@ -108,16 +108,39 @@ int gm_save(const struct guest_mem *gm, const char *path, struct vmon_error *err
 	return 0;
 }
 
+uint64_t gm_next_data(const struct guest_mem *gm, uint64_t off, uint64_t *end)
+{
+	*end = gm->size;
+	if (off >= gm->size || gm->memfd < 0)
+		return off;
+	off_t d = lseek(gm->memfd, (off_t)off, SEEK_DATA);
+	if (d < 0)
+		return errno == ENXIO ? gm->size : off; /* ENXIO: only holes left */
+	off_t h = lseek(gm->memfd, d, SEEK_HOLE);
+	if (h > d && (uint64_t)h < gm->size)
+		*end = (uint64_t)h;
+	return (uint64_t)d < gm->size ? (uint64_t)d : gm->size;
+}
+
 /* Writes RAM to fd (closed on return). */
 static int save_to(const struct guest_mem *gm, int fd, const char *path, struct vmon_error *err)
 {
-	/* Zero pages are left as holes: a mostly idle guest saves sparse. */
-	for (uint64_t off = 0; off < gm->size; off += GM_PAGE_SIZE) {
+	/* Zero pages are left as holes: a mostly idle guest saves sparse.
+	 * Pages the guest never touched are not even read (reading a memfd
+	 * hole would allocate it: the snapshot would make the whole of RAM
+	 * resident, and take seconds to do it). */
+	uint64_t end = 0;
+	for (uint64_t off = gm_next_data(gm, 0, &end); off < gm->size; off += GM_PAGE_SIZE) {
+		if (off >= end) {
+			off = gm_next_data(gm, off, &end);
+			if (off >= gm->size)
+				break;
+		}
 		const uint8_t *pg = gm->base + off;
 		if (page_is_zero(pg))
 			continue;
 		uint64_t run = GM_PAGE_SIZE;
-		while (off + run < gm->size && run < (8u << 20) && !page_is_zero(pg + run))
+		while (off + run < end && run < (8u << 20) && !page_is_zero(pg + run))
 			run += GM_PAGE_SIZE;
 		for (uint64_t done = 0; done < run;) {
 			ssize_t k = pwrite(fd, pg + done, run - done, (off_t)(off + done));

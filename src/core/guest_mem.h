@@ -59,6 +59,12 @@ __attribute__((warn_unused_result)) int gm_create(struct guest_mem *gm, uint64_t
  * must hold exactly size bytes. memfd is -1 for such RAM. */
 __attribute__((warn_unused_result)) int gm_map_file(struct guest_mem *gm, uint64_t size,
 						    const char *path, struct vmon_error *err);
+/* The first offset at or after off (page-aligned) that may hold data,
+ * and in *end where that data ends: RAM from gm_create skips the memfd's
+ * holes (never-touched pages, reading which would allocate them);
+ * other RAM is all data (returns off, *end = size). Returns size when
+ * nothing but holes is left. */
+uint64_t gm_next_data(const struct guest_mem *gm, uint64_t off, uint64_t *end);
 /* Writes all of RAM to path (a snapshot's memory file; zero pages left
  * as holes). RAM must not change meanwhile (vCPUs parked, devices
  * quiet). */
