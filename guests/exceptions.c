@@ -6,6 +6,7 @@
  * resumes at a recorded address after the faulting instruction.
  * cmdline: bp=1 also checks #BP (int3; RIP = next instruction).
  */
+#include "catch.h"
 #include "rt.h"
 
 /* Test window above 4 GiB (outside the identity map), 4 KiB pages. */
@@ -17,54 +18,26 @@ static u64 test_pd[512] __attribute__((aligned(4096)));
 static u64 test_pt[512] __attribute__((aligned(4096)));
 static u64 ro_page[512] __attribute__((aligned(4096)));
 
-/* Set by the asm sequences below, read by the handler. */
-volatile u64 resume_rip, fault_rip;
-static volatile u64 seen_count, seen_vector, seen_err, seen_rip, seen_cr2;
 static unsigned failures;
-
-static bool hook(struct rt_frame *f, u64 cr2)
-{
-	if (!resume_rip)
-		return false;
-	seen_count++;
-	seen_vector = f->vector;
-	seen_err = f->err;
-	seen_rip = f->rip;
-	seen_cr2 = cr2;
-	f->rip = resume_rip;
-	resume_rip = 0;
-	return true;
-}
 
 /* Records the fault address (label 2) and the resume address (label 1);
  * the faulting instruction goes between them. */
-#define ARM                                                                  \
-	"lea 1f(%%rip), %%rax\n\tmov %%rax, resume_rip(%%rip)\n\t"           \
-	"lea 2f(%%rip), %%rax\n\tmov %%rax, fault_rip(%%rip)\n\t"
-#define FAULT(insn) ARM "2: " insn "\n1:\n\t"
-
-static void reset(void)
-{
-	seen_count = 0;
-	seen_vector = seen_err = seen_rip = seen_cr2 = ~0ull;
-}
-
 /* Compares what the handler saw with what was expected. */
 static void check(const char *name, u64 vec, u64 err, bool check_err, u64 rip, bool check_cr2,
 		  u64 cr2)
 {
-	bool ok = seen_count == 1 && seen_vector == vec && seen_rip == rip &&
-		  (!check_err || seen_err == err) && (!check_cr2 || seen_cr2 == cr2);
+	bool ok = rt_caught.count == 1 && rt_caught.vector == vec && rt_caught.rip == rip &&
+		  (!check_err || rt_caught.err == err) && (!check_cr2 || rt_caught.cr2 == cr2);
 	kprintf("%s: %s vector=%lu err=0x%lx rip=0x%lx cr2=0x%lx (expected vector=%lu",
-		ok ? "ok  " : "BAD ", name, seen_vector, seen_err, seen_rip, seen_cr2, vec);
+		ok ? "ok  " : "BAD ", name, rt_caught.vector, rt_caught.err, rt_caught.rip, rt_caught.cr2, vec);
 	if (check_err)
 		kprintf(" err=0x%lx", err);
 	kprintf(" rip=0x%lx", rip);
 	if (check_cr2)
 		kprintf(" cr2=0x%lx", cr2);
 	kprintf(")\n");
-	if (seen_count != 1)
-		kprintf("      handler ran %lu times\n", seen_count);
+	if (rt_caught.count != 1)
+		kprintf("      handler ran %lu times\n", rt_caught.count);
 	if (!ok)
 		failures++;
 }
@@ -73,7 +46,7 @@ void kmain(void)
 {
 	bool do_bp = cmdline_get_u64("bp", 0) != 0;
 	kprintf("exceptions: #UD #DE #PF #GP%s through the IDT\n", do_bp ? " #BP" : "");
-	rt_set_exception_hook(hook);
+	rt_set_exception_hook(rt_catch_hook);
 	if (!(read_cr0() & CR0_WP))
 		rt_fail("CR0.WP is clear");
 
@@ -87,7 +60,7 @@ void kmain(void)
 	write_cr3(read_cr3());
 
 	/* #UD: fault, RIP = the ud2. */
-	reset();
+	rt_catch_reset();
 	__asm__ volatile(FAULT("ud2") : : : "rax", "memory");
 	check("#UD ud2", 6, 0, false, fault_rip, false, 0);
 
@@ -96,25 +69,25 @@ void kmain(void)
 	 * protected/long mode (emulation failure), and vmon's KVM backend
 	 * runs guests through it on hosts without hardware assistance. */
 	if (do_bp) {
-		reset();
+		rt_catch_reset();
 		__asm__ volatile(FAULT("int3") : : : "rax", "memory");
 		u64 after = fault_rip + 1;
 		check("#BP int3", 3, 0, false, after, false, 0);
 	}
 
 	/* #DE: divide by zero. */
-	reset();
+	rt_catch_reset();
 	__asm__ volatile("xor %%edx, %%edx\n\tmov $1, %%eax\n\t" FAULT("divl %%ecx")
 			 : : "c"(0) : "rax", "rdx", "memory");
 	check("#DE div 0", 0, 0, false, fault_rip, false, 0);
 
 	/* #PF: read of a not-present page: P=0 W=0 U=0. */
-	reset();
+	rt_catch_reset();
 	__asm__ volatile(FAULT("movq (%%rbx), %%rcx") : : "b"(NP_VA) : "rax", "rcx", "memory");
 	check("#PF read not-present", 14, 0x0, true, fault_rip, true, NP_VA);
 
 	/* #PF: write to a not-present page: W=1. */
-	reset();
+	rt_catch_reset();
 	__asm__ volatile(FAULT("movq %%rcx, 8(%%rbx)")
 			 : : "b"(NP_VA), "c"(0x1234) : "rax", "memory");
 	check("#PF write not-present", 14, 0x2, true, fault_rip, true, NP_VA + 8);
@@ -129,7 +102,7 @@ void kmain(void)
 	}
 
 	/* #PF: write to a read-only page: P=1 W=1. */
-	reset();
+	rt_catch_reset();
 	__asm__ volatile(FAULT("movq %%rcx, 0x18(%%rbx)")
 			 : : "b"(RO_VA), "c"(0x1234) : "rax", "memory");
 	check("#PF write read-only", 14, 0x3, true, fault_rip, true, RO_VA + 0x18);
@@ -139,13 +112,13 @@ void kmain(void)
 	}
 
 	/* #GP: non-canonical address, error code 0. */
-	reset();
+	rt_catch_reset();
 	__asm__ volatile(FAULT("movq (%%rbx), %%rcx")
 			 : : "b"(0x8000000000000000ull) : "rax", "rcx", "memory");
 	check("#GP non-canonical", 13, 0, true, fault_rip, false, 0);
 
 	/* #GP: selector 0x100 is beyond the GDT limit; error code = selector. */
-	reset();
+	rt_catch_reset();
 	__asm__ volatile(FAULT("movw %%cx, %%ds") : : "c"(0x100) : "rax", "memory");
 	check("#GP bad DS selector", 13, 0x100, true, fault_rip, false, 0);
 

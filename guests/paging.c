@@ -13,6 +13,7 @@
  * (--mem 32M, address 256 MiB): the CPU reads all ones there and raises
  * #UD at that RIP (the software CPU; KVM's ends the VM instead).
  */
+#include "catch.h"
 #include "rt.h"
 
 /* Test window above 4 GiB (outside the identity map). */
@@ -35,28 +36,7 @@ static u8 code_page[4096] __attribute__((aligned(4096)));
 /* 2 MiB-aligned backing for the big page (inside the guest's RAM). */
 #define BIG_PA 0x1000000ull
 
-volatile u64 resume_rip, fault_rip;
-static volatile u64 seen_count, seen_vector, seen_err, seen_rip, seen_cr2;
 static unsigned failures;
-
-static bool hook(struct rt_frame *f, u64 cr2)
-{
-	if (!resume_rip)
-		return false;
-	seen_count++;
-	seen_vector = f->vector;
-	seen_err = f->err;
-	seen_rip = f->rip;
-	seen_cr2 = cr2;
-	f->rip = resume_rip;
-	resume_rip = 0;
-	return true;
-}
-
-#define ARM                                                                                        \
-	"lea 1f(%%rip), %%rax\n\tmov %%rax, resume_rip(%%rip)\n\t"                                 \
-	"lea 2f(%%rip), %%rax\n\tmov %%rax, fault_rip(%%rip)\n\t"
-#define FAULT(insn) ARM "2: " insn "\n1:\n\t"
 
 static u64 read_cr4(void)
 {
@@ -70,19 +50,13 @@ static void write_cr4(u64 v)
 	__asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
 }
 
-static void reset(void)
-{
-	seen_count = 0;
-	seen_vector = seen_err = seen_rip = seen_cr2 = ~0ull;
-}
-
 static void check(const char *name, u64 vec, u64 err, u64 rip, bool check_cr2, u64 cr2)
 {
-	bool ok = seen_count == 1 && seen_vector == vec && seen_rip == rip &&
-		  (vec != 14 || seen_err == err) && (!check_cr2 || seen_cr2 == cr2);
+	bool ok = rt_caught.count == 1 && rt_caught.vector == vec && rt_caught.rip == rip &&
+		  (vec != 14 || rt_caught.err == err) && (!check_cr2 || rt_caught.cr2 == cr2);
 	kprintf("%s: %s vector=%lu err=0x%lx rip=0x%lx cr2=0x%lx (expected vector=%lu err=0x%lx "
 		"rip=0x%lx)\n",
-		ok ? "ok  " : "BAD ", name, seen_vector, seen_err, seen_rip, seen_cr2, vec,
+		ok ? "ok  " : "BAD ", name, rt_caught.vector, rt_caught.err, rt_caught.rip, rt_caught.cr2, vec,
 		vec == 14 ? err : 0, rip);
 	if (!ok)
 		failures++;
@@ -121,7 +95,7 @@ static void pcid_checks(void)
 	page_b[0] = 0xbbbb;
 
 	write_cr3(cr3 | 1);
-	reset();
+	rt_catch_reset();
 	__asm__ volatile(FAULT("mov %%rbx, %%cr4") : : "b"(cr4 | CR4_PCIDE) : "rax", "memory");
 	check("#GP setting CR4.PCIDE with PCID 1 current", 13, 0, fault_rip, false, 0);
 	write_cr3(cr3);
@@ -134,15 +108,15 @@ static void pcid_checks(void)
 	if (!ok)
 		failures++;
 
-	reset();
+	rt_catch_reset();
 	__asm__ volatile(ARM "2: invpcid (%%rbx), %%rcx\n1:\n\t"
 			 : : "b"(&(u64[2]){0, 0}), "c"(4ull) : "rax", "memory");
 	check("#GP INVPCID type 4", 13, 0, fault_rip, false, 0);
-	reset();
+	rt_catch_reset();
 	__asm__ volatile(ARM "2: invpcid (%%rbx), %%rcx\n1:\n\t"
 			 : : "b"(&(u64[2]){1ull << 12, 0}), "c"(1ull) : "rax", "memory");
 	check("#GP INVPCID descriptor bit 12", 13, 0, fault_rip, false, 0);
-	reset();
+	rt_catch_reset();
 	__asm__ volatile(ARM "2: invpcid (%%rbx), %%rcx\n1:\n\t"
 			 : : "b"(&(u64[2]){5, 1ull << 63}), "c"(0ull) : "rax", "memory");
 	check("#GP INVPCID type 0, non-canonical address", 13, 0, fault_rip, false, 0);
@@ -180,7 +154,7 @@ void kmain(void)
 	cpuid(1, 0, &a, &b, &c, &d);
 	pcid = pcid && ((c >> 17) & 1); /* ... and PCID */
 	kprintf("paging: MAXPHYADDR %u, SMEP %s\n", maxphy, smep ? "offered" : "not offered");
-	rt_set_exception_hook(hook);
+	rt_set_exception_hook(rt_catch_hook);
 
 	/* PML4[0] and PDPT[4] allow user access, so a U=1 leaf below them is
 	 * a user page; the identity map's own PDEs stay supervisor-only. */
@@ -194,12 +168,12 @@ void kmain(void)
 	if (maxphy < 52) {
 		test_pt[0] = (u64)(uintptr_t)data_page | (1ull << maxphy) | PTE_P | PTE_W;
 		flush();
-		reset();
+		rt_catch_reset();
 		__asm__ volatile(FAULT("movq (%%rbx), %%rcx") : : "b"(RSVD_VA + 8) : "rax", "rcx",
 				 "memory");
 		check("#PF read, PTE bit MAXPHYADDR", 14, ERR_P | ERR_RSVD, fault_rip, true,
 		      RSVD_VA + 8);
-		reset();
+		rt_catch_reset();
 		__asm__ volatile(FAULT("movq %%rcx, (%%rbx)") : : "b"(RSVD_VA), "c"(1) : "rax",
 				 "memory");
 		check("#PF write, PTE bit MAXPHYADDR", 14, ERR_P | ERR_W | ERR_RSVD, fault_rip, true,
@@ -210,7 +184,7 @@ void kmain(void)
 	test_pt[0] = 0;
 
 	flush();
-	reset();
+	rt_catch_reset();
 	__asm__ volatile(FAULT("movq (%%rbx), %%rcx") : : "b"(BIG_VA + 0x40) : "rax", "rcx",
 			 "memory");
 	check("#PF read, 2 MiB page with bit 13", 14, ERR_P | ERR_RSVD, fault_rip, true,
@@ -244,14 +218,14 @@ void kmain(void)
 	kprintf("ok  : supervisor call into a user page without SMEP returned\n");
 	if (smep) {
 		write_cr4(read_cr4() | CR4_SMEP);
-		reset();
+		rt_catch_reset();
 		__asm__ volatile(FAULT("jmp *%%rbx") : : "b"(USER_VA) : "rax", "memory");
 		check("#PF SMEP: supervisor jump into a user page", 14, ERR_P | ERR_ID, USER_VA, true,
 		      USER_VA);
 		/* Again with the page's translation cached by a data read (the
 		 * TLB holds it as user + executable). */
 		(void)*(volatile u8 *)USER_VA;
-		reset();
+		rt_catch_reset();
 		__asm__ volatile(FAULT("jmp *%%rbx") : : "b"(USER_VA) : "rax", "memory");
 		check("#PF SMEP, the user page's translation cached", 14, ERR_P | ERR_ID, USER_VA,
 		      true, USER_VA);
@@ -266,7 +240,7 @@ void kmain(void)
 		kprintf("skip: PCID/INVPCID not offered\n");
 
 	if (cmdline_get_u64("nonram", 0)) {
-		reset();
+		rt_catch_reset();
 		__asm__ volatile(FAULT("jmp *%%rbx") : : "b"(NONRAM_PA) : "rax", "memory");
 		check("#UD fetch from a physical address with no RAM", 6, 0, NONRAM_PA, false, 0);
 	}
