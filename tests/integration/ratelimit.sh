@@ -14,8 +14,10 @@
 #   (buckets hold 4 requests, so a timer that fires late on a loaded host
 #   loses no tokens, and a read of one bucket's worth before each window
 #   empties it, so the full bucket a limiter starts with does not count)
-#   - blk-ops: 4 KiB random reads on a disk limited to 50 requests/s
-#     (ops=5/100);
+#   - blk-ops: 4 KiB random reads on a disk limited to 20 requests/s
+#     (ops=4/200: a Linux guest on KVM nested under QEMU's TCG, one
+#     request in flight, managed only 41-44 requests/s, so the 50/s this
+#     check used measured the guest, not the limiter);
 #   - blk-data: under both limits, a pattern the guest writes lands intact
 #     in the image, and a throttled read of a host-made pattern has the
 #     host's checksum;
@@ -113,7 +115,7 @@ PY
 	mkfifo "$W/in"
 	"$VMON" run --backend "$B" --kernel "$G/bzImage" --initrd "$G/initramfs.cpio.gz" \
 		--cmdline "console=ttyS0 quiet" --mem 256 --api-sock "$SOCK" \
-		--disk "$W/bw.img,id=bw,bw=256K/250" --disk "$W/ops.img,id=ops,ops=5/100" \
+		--disk "$W/bw.img,id=bw,bw=256K/250" --disk "$W/ops.img,id=ops,ops=4/200" \
 		--net "user,rx_bw=64K/250,tx_bw=64K/250" --rng bw=4K/250 \
 		<"$W/in" >"$W/vm.raw" 2>"$W/vm.err" &
 	vm_pid=$!
@@ -187,7 +189,7 @@ EOF
 	if within "$r" 0.5; then pass "$P-blk-patch"; else fail "$P-blk-patch" "after the PATCH measured '$r' MiB/s, want 0.5 +-10% ($v); $(why)"; fi
 	v=$(value OPS)
 	r=$(field "$v" iops)
-	if within "$r" 50; then pass "$P-blk-ops"; else fail "$P-blk-ops" "measured '$r' requests/s, want 50 +-10% ($v); $(why)"; fi
+	if within "$r" 20; then pass "$P-blk-ops"; else fail "$P-blk-ops" "measured '$r' requests/s, want 20 +-10% ($v); $(why)"; fi
 	host_w=$(dd if="$W/ops.img" bs=65536 skip=64 count=16 2>/dev/null | md5sum | cut -d' ' -f1)
 	if [ "$(value WRITE)" = 0 ] && [ "$host_w" = "$W_SUM" ] && [ "$(value RSUM)" = "$SRC_SUM" ]; then
 		pass "$P-blk-data"
