@@ -164,7 +164,7 @@ static inline int64_t sext(uint64_t v, unsigned size)
 
 /* ---- Software TLB (mmu.h) --------------------------------------------- */
 
-#define TLB_SIZE 1024
+#define TLB_SIZE 4096
 #define TLB_W	 0x1 /* writable (and dirty already set) */
 #define TLB_U	 0x2 /* user accessible */
 #define TLB_X	 0x4 /* executable */
