@@ -34,6 +34,9 @@ if [ "$backend" = emu ]; then
 	# long mode).
 	kit emu-ring3 ring3 --mem 64M
 fi
+# PCIDs: a switch keeping a PCID's translations still sees each address
+# space's own mappings; CR3 writes, INVPCID and INVLPG drop what they name.
+kit $backend-pcid pcid
 kit $backend-timer timer
 kit $backend-smp-1 smp --cpus 1 --cmdline cpus=1
 kit $backend-smp-2 smp --cpus 2 --cmdline cpus=2

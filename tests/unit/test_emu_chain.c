@@ -312,6 +312,20 @@ static const uint8_t code_dma_f[] = {
 	0xb8, 0x01, 0x00, 0x00, 0x00, 0xc3,
 };
 
+/*
+ * movl $0xf4e6, 0      (out %al, $0xf4 at address 0)
+ * push %rax            (the stack's translation in the TLB)
+ * pop %rax
+ * jmp 1f
+ * 1: xor %eax, %eax
+ * push %rax
+ * ret                  (to 0, through the jump cache when compiled)
+ */
+static const uint8_t code_ret_zero[] = {
+	0xc7, 0x04, 0x25, 0x00, 0x00, 0x00, 0x00, 0xe6, 0xf4, 0x00,
+	0x00, 0x50, 0x58, 0xeb, 0x00, 0x31, 0xc0, 0x50, 0xc3,
+};
+
 #define MEM_LO 0x20000
 #define MEM_HI 0x229000 /* the data the snippets write (bails: 0x200000..) */
 
@@ -463,6 +477,20 @@ static void test_jcache_remapped_page(void **state)
 	assert_int_equal(ri.r[R_BX], 101 * 1 + 99 * 2);
 }
 
+/* A translated block's RET to RIP 0 looks 0 up in the jump cache, whose
+ * empty slots must not match it (they held RIP 0 and no entry once: a
+ * jump to address 0 of the host). */
+static void test_ret_to_zero(void **state)
+{
+	for (enum mode m = INTERP; m <= EAGER; m++) {
+		run_in(&rn, m, code_ret_zero, sizeof(code_ret_zero));
+		assert_int_equal(rn.rip, 2); /* after the OUT at 0 */
+		assert_int_equal(rn.r[R_SP], 0x8000);
+		if (m == EAGER)
+			assert_true(rn.native_insns >= 3); /* the RET ran as host code */
+	}
+}
+
 static uint64_t dma_read(void *opaque, uint64_t off, unsigned size)
 {
 	return 0;
@@ -508,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_interrupt_storm),
 		cmocka_unit_test(test_ret_target_rewritten),
 		cmocka_unit_test(test_jcache_remapped_page),
+		cmocka_unit_test(test_ret_to_zero),
 		cmocka_unit_test(test_code_written_by_dma),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

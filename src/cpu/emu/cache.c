@@ -42,11 +42,24 @@ const struct dblock *emu_block_build(struct emu_cpu *c)
 	uint64_t lin = emu_cs_linear(c, c->rip);
 	emu_fetch_page(c, lin);
 	unsigned off = lin & 0xfff;
-	/* Most calls here come from a change of code page: look again. */
-	struct dblock *hit = c->btab[btab_index(c->fetch_gpa | off)];
-	if (hit && hit->tag == BLOCK_TAG(c->fetch_gpa | off, c->cmode) &&
-	    dblock_current(c, hit, c->fetch_host + off))
+	/* Most calls here come from a change of code page, or find another
+	 * block first in the bucket: look along the bucket. A block found
+	 * moves to the bucket's front (emu_block looks only there); one
+	 * whose bytes changed leaves the bucket (a new one is built). Blocks
+	 * stay in the arena until it is dropped whole, so unlinking one only
+	 * shortens the walk (a block may still name it as a successor). */
+	uint32_t idx = btab_index(c->fetch_gpa | off);
+	uint64_t tag = BLOCK_TAG(c->fetch_gpa | off, c->cmode);
+	for (struct dblock **pp = &c->btab[idx], *hit; (hit = *pp) != NULL; pp = &hit->next) {
+		if (hit->tag != tag)
+			continue;
+		*pp = hit->next;
+		if (!dblock_current(c, hit, c->fetch_host + off))
+			break;
+		hit->next = c->btab[idx];
+		c->btab[idx] = hit;
 		return hit;
+	}
 	const size_t worst =
 		sizeof(struct dblock) + BLOCK_MAX_INSNS * (sizeof(struct dinsn) + 15) + 64;
 	if (c->arena_used + worst > BLOCK_ARENA_BYTES || !emu_native_room(c))
@@ -63,10 +76,11 @@ const struct dblock *emu_block_build(struct emu_cpu *c)
 		__atomic_store_n(&c->vm->code_pages[pfn], 1, __ATOMIC_RELAXED);
 	b->succ_tag[0] = b->succ_tag[1] = 0;
 	b->succ[0] = b->succ[1] = NULL;
-	b->tag = BLOCK_TAG(c->fetch_gpa | off, c->cmode);
+	b->tag = tag;
 	size_t size = sizeof(*b) + b->n * sizeof(struct dinsn) + b->nbytes;
 	c->arena_used += (size + 63) & ~(size_t)63;
-	c->btab[btab_index(c->fetch_gpa | off)] = b;
+	b->next = c->btab[idx];
+	c->btab[idx] = b;
 	c->blocks_built++;
 	return b;
 }

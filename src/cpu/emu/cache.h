@@ -89,7 +89,7 @@ static inline const struct dblock *emu_block(struct emu_cpu *c, const struct dbl
 		 * there with execute (and, at CPL 3, user) permission. */
 		const struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
 		uint32_t need = c->cpl == 3 ? (TLB_X | TLB_U) : TLB_X;
-		if (e->vpn != (lin >> 12) + 1 || !e->host || (e->perm & need) != need ||
+		if (e->key != tlb_key(c, lin) || !e->host || (e->perm & need) != need ||
 		    (c->cpl != 3 && (e->perm & TLB_U) && (c->cr4 & CR4_SMEP)))
 			return emu_block_build(c);
 		c->fetch_vpn = (lin >> 12) + 1;

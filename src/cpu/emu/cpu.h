@@ -164,14 +164,24 @@ static inline int64_t sext(uint64_t v, unsigned size)
 
 /* ---- Software TLB (mmu.h) --------------------------------------------- */
 
-#define TLB_SIZE 1024
+#define TLB_SIZE 4096
 #define TLB_W	 0x1 /* writable (and dirty already set) */
 #define TLB_U	 0x2 /* user accessible */
 #define TLB_X	 0x4 /* executable */
 #define TLB_UW	 0x8 /* user-writable */
 
+/*
+ * An entry's key is its linear page number (lin >> 12, 52 bits) with the
+ * address space's tag above it (TLB_TAG_SHIFT): the tag of the PCID the
+ * translation was made under (tlb.c), never 0, so 0 is an invalid entry
+ * and a lookup compares one word: e->key == tlb_key(c, lin).
+ */
+#define TLB_TAG_SHIFT 52
+#define TLB_TAG_MAX   4095 /* tags 1..4095; then the TLB is cleared */
+#define TLB_VPN_MASK  ((1ULL << TLB_TAG_SHIFT) - 1)
+
 struct tlb_entry {
-	uint64_t vpn;	     /* linear page number + 1; 0 = invalid */
+	uint64_t key;	     /* linear page number | tag << TLB_TAG_SHIFT; 0 = invalid */
 	uint8_t *host;	     /* host address of the page, NULL for MMIO */
 	uint64_t gpa;	     /* guest-physical page address */
 	uint32_t perm;	     /* TLB_* */
@@ -186,9 +196,14 @@ struct tlb_entry {
  * 3), filled by the run loop (native.c: emu_native_link), emptied with
  * the TLB (a linear address may now name other code) and the code arena.
  */
-#define JC_BITS 10
+#define JC_BITS	     10
+#define JC_TAG_SHIFT 48
 struct jc_entry {
-	uint64_t rip;	   /* linear; 0 = empty (never a translated block's) */
+	/* The linear RIP xor the address space's tag << JC_TAG_SHIFT (a RIP
+	 * is found only under the PCID it was entered under); an empty entry
+	 * holds a key whose jc_index is not its own slot, so no RIP matches it
+	 * (emu_jcache_clear). */
+	uint64_t key;
 	const void *entry; /* its chained entry */
 };
 
@@ -298,6 +313,14 @@ struct emu_cpu {
 	bool slow;	/* take the run loop's slow path before the next instruction */
 	int budget;	/* instructions until the next timer check */
 
+	/* PCIDs (tlb.c): the tag each PCID's translations carry (0: none
+	 * yet, the next use takes a new one), the next tag to hand out, and
+	 * the global translations (PTE.G with CR4.PGE), keyed by linear page
+	 * number + 1, which outlive the tags. */
+	uint16_t pcid_tag[4096];
+	uint16_t tlb_tag_next;
+	struct tlb_entry tlb_global[TLB_SIZE];
+
 	/* Exception delivery state */
 	jmp_buf fault_jmp;
 	int delivering; /* vector being delivered, -1 none */
@@ -308,6 +331,9 @@ struct emu_cpu {
 
 	struct tlb_entry tlb[TLB_SIZE];
 	bool tlb_large; /* an entry may come from a page larger than 4 KiB */
+	/* The current address space's tag (tlb.c): << TLB_TAG_SHIFT for the
+	 * TLB's keys, << JC_TAG_SHIFT for the jump cache's. */
+	uint64_t tlb_key, jc_key;
 	struct jc_entry jcache[2][1u << JC_BITS]; /* [CPL 0, CPL 3] */
 	uint64_t fetch_vpn;			  /* cached code page: linear vpn+1, 0 = none */
 	uint8_t *fetch_host;
@@ -354,6 +380,13 @@ struct emu_cpu {
 	uint64_t stat_tb_unlinked; /* chain exits through a jump not yet linked */
 	uint64_t stat_slow;	   /* slow-path visits */
 	uint64_t stat_interp;	   /* blocks the interpreter ran (or finished) */
+	/* The TLB's are counted whether stats is set or not (cold paths). */
+	uint64_t stat_tlb_fills;   /* TLB misses filled (a walk, or paging off) */
+	uint64_t stat_tlb_flushes; /* whole-TLB flushes */
+	uint64_t stat_cr3;	   /* CR3 writes */
+	uint64_t stat_invlpg;	   /* INVLPG */
+	uint64_t stat_invpcid[4];  /* INVPCID by type */
+	uint64_t stat_cr3_keep;	   /* CR3 writes with bit 63 (keep the PCID's entries) */
 	uint64_t *stat_end_row;	   /* ... by the table row of their last instruction */
 
 	struct lapic apic;
@@ -424,16 +457,29 @@ struct emu_vm {
 
 /* ---- Helpers on this state alone ------------------------------------ */
 
+/* The TLB key of linear address lin in the current address space. */
+static inline uint64_t tlb_key(const struct emu_cpu *c, uint64_t lin)
+{
+	return (lin >> 12) | c->tlb_key;
+}
+
+/* The slot of a RIP; the tag (bits 48 up) does not change it. */
 static inline uint32_t jc_index(uint64_t rip)
 {
 	return (uint32_t)(rip ^ (rip >> JC_BITS)) & ((1u << JC_BITS) - 1);
 }
 
-/* Forgets every jump-cache entry (a TLB flush, INVLPG, the code arena
- * dropped). */
+/* Forgets every jump-cache entry (INVLPG, the code arena dropped, the
+ * tags handed out again). An empty slot i holds the key i + 1 (mod the
+ * table), whose own slot is i + 1 under every tag: no lookup of slot i
+ * can compute it, whatever the RIP (a RET may leave for any value). */
 static inline void emu_jcache_clear(struct emu_cpu *c)
 {
-	memset(c->jcache, 0, sizeof(c->jcache));
+	for (uint32_t i = 0; i < (1u << JC_BITS); i++) {
+		uint64_t k = (i + 1) & ((1u << JC_BITS) - 1);
+		c->jcache[0][i] = (struct jc_entry){.key = k, .entry = NULL};
+		c->jcache[1][i] = (struct jc_entry){.key = k, .entry = NULL};
+	}
 }
 
 /* CLOCK_MONOTONIC in nanoseconds: the clock of every emulated timer. */

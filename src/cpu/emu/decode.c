@@ -548,7 +548,7 @@ void emu_format_insn(struct emu_cpu *c, uint64_t rip, char *buf, size_t len)
 	unsigned n = 0;
 	/* Best effort, without faulting: walk through the TLB only. */
 	struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
-	if (e->vpn == (lin >> 12) + 1 && e->host) {
+	if (e->key == tlb_key(c, lin) && e->host) {
 		unsigned off = lin & 0xfff;
 		n = 4096 - off < 15 ? 4096 - off : 15;
 		memcpy(bytes, e->host + off, n);
@@ -578,7 +578,7 @@ void emu_report_unimpl(struct emu_cpu *c, const struct dinsn *d)
 	uint64_t lin = c->seg[SEG_CS].base + c->rip;
 	struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
 	unsigned n = d->len;
-	if (e->vpn == (lin >> 12) + 1 && e->host && (lin & 0xfff) + n <= 4096)
+	if (e->key == tlb_key(c, lin) && e->host && (lin & 0xfff) + n <= 4096)
 		memcpy(bytes, e->host + (lin & 0xfff), n);
 	report_unimpl(c, bytes, n, "unimplemented instruction");
 }

@@ -118,6 +118,9 @@ struct dblock {
 	 * found again without the table; still checked like any other. */
 	uint64_t succ_tag[2];
 	const struct dblock *succ[2];
+	/* The next block of its hash-table bucket (cache.c); the bucket's
+	 * first is the one found without a walk. */
+	struct dblock *next;
 	struct dinsn insn[];
 };
 

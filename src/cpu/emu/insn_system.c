@@ -120,13 +120,14 @@ void h_clts(struct emu_cpu *c, const struct dinsn *d)
 void h_invlpg(struct emu_cpu *c, const struct dinsn *d)
 {
 	need_cpl0(c);
+	c->stat_invlpg++;
 	tlb_flush_page(c, mem_lin(c, d));
 }
 
 /* INVPCID: type in the register, a 16-byte descriptor (PCID in bits
  * 11:0, the rest of the first quadword reserved; a linear address) in
- * memory. Checks as the SDM gives them; the TLB is not tagged with PCIDs,
- * so type 0 drops the address's translations and the others drop all. */
+ * memory. Checks as the SDM gives them; tlb.c drops what the type names
+ * (type 0: the address under every PCID). */
 void h_invpcid(struct emu_cpu *c, const struct dinsn *d)
 {
 	need_cpl0(c);
@@ -137,13 +138,9 @@ void h_invpcid(struct emu_cpu *c, const struct dinsn *d)
 		emu_raise_gp(c, 0);
 	if (type <= 1 && !(c->cr4 & CR4_PCIDE) && (desc & 0xfff))
 		emu_raise_gp(c, 0);
-	if (type == 0) {
-		if ((uint64_t)((int64_t)(addr << 16) >> 16) != addr) /* non-canonical */
-			emu_raise_gp(c, 0);
-		tlb_flush_page(c, addr);
-	} else {
-		tlb_flush(c);
-	}
+	if (type == 0 && (uint64_t)((int64_t)(addr << 16) >> 16) != addr) /* non-canonical */
+		emu_raise_gp(c, 0);
+	tlb_invpcid(c, (unsigned)type, (uint16_t)(desc & 0xfff), addr);
 }
 
 /* WBINVD INVD: no caches to write back or drop */

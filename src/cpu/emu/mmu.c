@@ -36,6 +36,7 @@
 #include "cpu/emu/fault.h"
 #include "core/guest_mem_dirty.h"
 #include "cpu/emu/mmu.h"
+#include "cpu/emu/tlb.h"
 
 #define PTE_P	  0x1ULL
 #define PTE_W	  0x2ULL
@@ -43,6 +44,7 @@
 #define PTE_A	  0x20ULL
 #define PTE_D	  0x40ULL
 #define PTE_PS	  0x80ULL
+#define PTE_G	  0x100ULL
 #define PTE_NX	  (1ULL << 63)
 #define ADDR_MASK 0x000ffffffffff000ULL
 /* Address bits of a PAE/4-level entry at or above MAXPHYADDR (up to bit
@@ -51,35 +53,6 @@
 #define ERR_P	      0x1u
 #define ERR_RSVD      0x8u
 #define ERR_ID	      0x10u
-
-void tlb_flush(struct emu_cpu *c)
-{
-	for (int i = 0; i < TLB_SIZE; i++)
-		c->tlb[i].vpn = 0;
-	c->tlb_large = false;
-	c->fetch_vpn = 0;
-	emu_jcache_clear(c);
-}
-
-/* INVLPG: the entry for lin, and, since a large page is cached as one
- * entry per 4 KiB granule touched, every entry of a large page that
- * contains lin (the SDM invalidates the whole page's translation). */
-void tlb_flush_page(struct emu_cpu *c, uint64_t lin)
-{
-	struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
-	if (e->vpn == (lin >> 12) + 1)
-		e->vpn = 0;
-	if (c->tlb_large) {
-		for (int i = 0; i < TLB_SIZE; i++) {
-			struct tlb_entry *t = &c->tlb[i];
-			if (t->vpn && t->page_shift > 12 &&
-			    (((t->vpn - 1) << 12) ^ lin) >> t->page_shift == 0)
-				t->vpn = 0;
-		}
-	}
-	c->fetch_vpn = 0;
-	emu_jcache_clear(c); /* its entries are spread over the table */
-}
 
 _Noreturn static void page_fault(struct emu_cpu *c, uint64_t lin, uint32_t err)
 {
@@ -112,6 +85,7 @@ struct walk {
 	uint64_t gpa_page;
 	unsigned shift; /* the leaf's page size */
 	bool rw, us, nx, dirty;
+	bool global; /* the leaf's G bit (counts with CR4.PGE: tlb.c) */
 };
 
 /* Walks the page tables for lin. Returns 0 on success, or a #PF error code
@@ -124,7 +98,7 @@ static bool do_walk(struct emu_cpu *c, uint64_t lin, int acc, bool user, struct 
 	bool id = acc == 2 && ((c->efer & EFER_NXE) || (c->cr4 & CR4_SMEP));
 	uint32_t err = (acc == 1 ? 2 : 0) | (user ? 4 : 0) | (id ? ERR_ID : 0);
 	w->rw = w->us = true;
-	w->nx = false;
+	w->nx = w->global = false;
 	bool nxe = c->efer & EFER_NXE;
 
 	if (!(c->cr4 & CR4_PAE)) {
@@ -150,6 +124,7 @@ static bool do_walk(struct emu_cpu *c, uint64_t lin, int acc, bool user, struct 
 			if ((e & set) != set)
 				set_bits32(pde, set);
 			w->dirty = (e & PTE_D) || acc == 1;
+			w->global = (e & PTE_G) != 0;
 			uint64_t base = (e & 0xffc00000ULL) | ((uint64_t)(e >> 13) & 0xff) << 32;
 			w->gpa_page = base | (l & 0x3ff000);
 			w->shift = 22;
@@ -168,6 +143,7 @@ static bool do_walk(struct emu_cpu *c, uint64_t lin, int acc, bool user, struct 
 		if ((e & set) != set)
 			set_bits32(pte, set);
 		w->dirty = (e & PTE_D) || acc == 1;
+		w->global = (e & PTE_G) != 0;
 		w->gpa_page = e & 0xfffff000ULL;
 		w->shift = 12;
 		goto check;
@@ -214,6 +190,7 @@ static bool do_walk(struct emu_cpu *c, uint64_t lin, int acc, bool user, struct 
 			if ((e & set) != set)
 				set_bits64(pp, set);
 			w->dirty = (e & PTE_D) || acc == 1;
+			w->global = (e & PTE_G) != 0;
 			uint64_t mask = (1ULL << shift) - 1;
 			w->gpa_page = ((e & ADDR_MASK & ~mask) | (lin & mask)) & ~0xfffULL;
 			w->shift = (unsigned)shift;
@@ -246,7 +223,9 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 {
 	uint64_t vpn = lin >> 12;
 	struct tlb_entry *e = &c->tlb[vpn & (TLB_SIZE - 1)];
-	if (e->vpn == vpn + 1) {
+	/* A global translation of another address space is one of this one
+	 * too (tlb.c). */
+	if (e->key == tlb_key(c, lin) || tlb_global_lookup(c, lin, e)) {
 		uint32_t need = acc == 1 ? (user ? TLB_UW : TLB_W) : acc == 2 ? TLB_X : 0;
 		if (user)
 			need |= TLB_U;
@@ -257,8 +236,10 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 	}
 	if ((c->efer & EFER_LMA) && (uint64_t)((int64_t)(lin << 16) >> 16) != lin)
 		emu_raise_gp(c, 0); /* non-canonical */
+	c->stat_tlb_fills++;
 	uint64_t gpa_page;
 	uint32_t perm, shift = 12;
+	bool global = false;
 	if (!c->paging) {
 		gpa_page = lin & ~0xfffULL;
 		if (c->cmode != 8)
@@ -271,6 +252,7 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 			page_fault(c, lin, err);
 		gpa_page = w.gpa_page;
 		shift = w.shift;
+		global = w.global && (c->cr4 & CR4_PGE);
 		if (shift > 12)
 			c->tlb_large = true;
 		perm = 0;
@@ -283,7 +265,7 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 		if (!w.nx)
 			perm |= TLB_X;
 	}
-	e->vpn = vpn + 1;
+	e->key = tlb_key(c, lin);
 	e->gpa = gpa_page;
 	e->host = gm_ptr_nolog(&c->m->mem, gpa_page, 4096);
 	if (__builtin_expect(gm_dirty_logging(&c->m->mem), 0) && e->host) {
@@ -294,6 +276,8 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 	}
 	e->perm = perm;
 	e->page_shift = shift;
+	if (global)
+		tlb_global_fill(c, lin, e);
 	return e;
 }
 

@@ -13,9 +13,8 @@
 #include <stdint.h>
 
 #include "cpu/emu/cpu.h"
+#include "cpu/emu/tlb.h" /* tlb_flush & co., for the MMU's users */
 
-void tlb_flush(struct emu_cpu *c);
-void tlb_flush_page(struct emu_cpu *c, uint64_t lin);
 /* Translates; raises #PF on failure. acc: 0 read, 1 write, 2 fetch. */
 struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user);
 uint64_t lin_read(struct emu_cpu *c, uint64_t lin, unsigned size);

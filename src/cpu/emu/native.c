@@ -100,13 +100,13 @@ void emu_native_link(struct emu_cpu *c, const struct dblock *b)
 		return;
 	const struct native_hdr *h = (const void *)(c->native_rx + ((size_t)b->insn[0].imm2 << 8));
 	if (site == NATIVE_SITE_JCACHE) {
-		/* b is where the exit's RIP leads at this CPL (the lookup
-		 * that found it used this TLB, which empties the cache when
-		 * it changes). */
+		/* b is where the exit's RIP leads at this CPL in this
+		 * address space (the lookup that found it used this TLB; the
+		 * key carries the PCID's tag, INVLPG empties the cache). */
 		if (h->chain_off && h->block == b && h->cpl == c->cpl &&
 		    (c->cpl == 0 || c->cpl == 3)) {
 			struct jc_entry *j = &c->jcache[c->cpl == 3][jc_index(c->rip)];
-			j->rip = c->rip;
+			j->key = c->rip ^ c->jc_key;
 			j->entry = (const uint8_t *)(uintptr_t)h->fn + h->chain_off;
 			c->native_links++;
 		}

@@ -15,7 +15,7 @@
  * dropped with the whole code arena.
  *
  * Frame (as native_emit.c's runs): all six callee-saved registers, then
- * F_CPU, F_RIP (the running block's first RIP) and F_FLAGS. Between
+ * F_KEY, F_CPU, F_RIP (the running block's first RIP) and F_FLAGS. Between
  * chained blocks the guest registers live in c->r[] and the guest's flags
  * (when the blocks' `valid`) in the F_FLAGS slot; RDI holds c.
  */
@@ -88,7 +88,7 @@ static void store_regs(struct emitter *e, uint16_t writes, int32_t pushed)
 
 /*
  * The target is not linkable (a RET's, or in another page): look c->rip
- * up in the jump cache of this CPL (cpu.h) and jump to the chained entry
+ * up in the jump cache of this CPL and address space (cpu.h) and jump to the chained entry
  * found there, else to the run loop (which fills the entry). RDI = c;
  * the guest registers are stored, so RAX and RCX are free.
  */
@@ -103,6 +103,8 @@ static void emit_jcache_jump(struct emitter *e, int cpl)
 	emit_ri(e, ZYDIS_MNEMONIC_AND, ZYDIS_REGISTER_ECX, (1 << JC_BITS) - 1);
 	emit_ri(e, ZYDIS_MNEMONIC_SHL, ZYDIS_REGISTER_ECX, 4);
 	emit_rr(e, ZYDIS_MNEMONIC_ADD, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RDI);
+	/* the key: the RIP under this address space's tag (cpu.h) */
+	emit_rm(e, ZYDIS_MNEMONIC_XOR, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RDI, OFF(jc_key), 8);
 	emit_rm(e, ZYDIS_MNEMONIC_CMP, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RCX, tab, 8);
 	emit_jcc_stub(e, CC_NE, L_LEAVE);
 	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RCX, tab + 8, 8);
@@ -211,9 +213,7 @@ static void emit_entries(struct emitter *e, const struct chain_plan *p, uint32_t
 {
 	for (size_t k = 0; k < sizeof(callee_saved) / sizeof(*callee_saved); k++)
 		emit_reg(e, ZYDIS_MNEMONIC_PUSH, gpr64(callee_saved[k]));
-	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RDI); /* F_CPU */
-	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RDX); /* F_RIP */
-	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RSI); /* F_FLAGS */
+	emit_frame_push(e);
 	emit_jmp_label(e, L_BODY);
 	*chain_off = (uint32_t)e->len;
 	emit_ri(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, (int64_t)(uintptr_t)&p->block->checked);
@@ -230,7 +230,7 @@ static void emit_leave(struct emitter *e, const struct chain_plan *p, size_t hdr
 	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RSP, F_FLAGS, 8);
 	emit_ri(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_EDX,
 		NATIVE_EXIT_CHAIN | (p->valid ? NATIVE_EXIT_FLAGS : 0));
-	emit_drop(e, 24);
+	emit_drop(e, F_SIZE);
 	for (size_t k = sizeof(callee_saved) / sizeof(*callee_saved); k-- > 0;)
 		emit_reg(e, ZYDIS_MNEMONIC_POP, gpr64(callee_saved[k]));
 	emit_plain(e, ZYDIS_MNEMONIC_RET);
@@ -244,7 +244,7 @@ static void emit_common(struct emitter *e, uint16_t writes, size_t hdr_back)
 	emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, OFF(native_at), 8, ZYDIS_REGISTER_RAX);
 	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RDX);
 	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RAX);
-	emit_drop(e, 24);
+	emit_drop(e, F_SIZE);
 	for (size_t k = sizeof(callee_saved) / sizeof(*callee_saved); k-- > 0;)
 		emit_reg(e, ZYDIS_MNEMONIC_POP, gpr64(callee_saved[k]));
 	emit_plain(e, ZYDIS_MNEMONIC_RET);

@@ -86,15 +86,16 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 		emit_ri(e, ZYDIS_MNEMONIC_CMP, gpr32(ni->scratch[1]), 4096 - ni->msize);
 		emit_jcc_stub(e, CC_A, k);
 	}
-	/* s2 = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)] - OFF_TLB; s1 = vpn + 1 */
+	/* s2 = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)] - OFF_TLB; s1 = the key
+	 * (lin >> 12 | the address space's tag, cpu.h: tlb_key) */
 	emit_rr(e, ZYDIS_MNEMONIC_MOV, s1, s0);
 	emit_ri(e, ZYDIS_MNEMONIC_SHR, s1, 12);
 	emit_rr(e, ZYDIS_MNEMONIC_MOV, gpr32(ni->scratch[2]), gpr32(ni->scratch[1]));
 	emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[2]), TLB_SIZE - 1);
 	emit_ri(e, ZYDIS_MNEMONIC_SHL, s2, 5);
 	emit_rm(e, ZYDIS_MNEMONIC_ADD, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
-	emit_ri(e, ZYDIS_MNEMONIC_ADD, s1, 1);
-	emit_rm(e, ZYDIS_MNEMONIC_CMP, s1, s2, OFF_TLB + (int32_t)offsetof(struct tlb_entry, vpn),
+	emit_rm(e, ZYDIS_MNEMONIC_OR, s1, ZYDIS_REGISTER_RSP, at + F_KEY, 8);
+	emit_rm(e, ZYDIS_MNEMONIC_CMP, s1, s2, OFF_TLB + (int32_t)offsetof(struct tlb_entry, key),
 		8);
 	emit_jcc_stub(e, CC_NE, k);
 	/* Permissions: as mread/mwrite check them. */
@@ -187,9 +188,7 @@ bool emit_run(struct emitter *e, const struct native_insn *ni, const uint8_t *le
 	for (size_t k = 0; k < sizeof(callee_saved) / sizeof(*callee_saved); k++)
 		if (uses & (1u << callee_saved[k]))
 			emit_reg(e, ZYDIS_MNEMONIC_PUSH, gpr64(callee_saved[k]));
-	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RDI); /* F_CPU */
-	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RDX); /* F_RIP */
-	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RSI); /* F_FLAGS */
+	emit_frame_push(e);
 	if (flags_in) /* from F_FLAGS; RCX is loaded after */
 		emit_flags_load(e, F_FLAGS, 1);
 	for (int r = 0; r < 16; r++)
@@ -246,7 +245,7 @@ bool emit_run(struct emitter *e, const struct native_insn *ni, const uint8_t *le
 	}
 	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RDX);
 	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RAX);
-	emit_drop(e, 24); /* F_FLAGS, F_RIP, F_CPU */
+	emit_drop(e, F_SIZE); /* F_FLAGS, F_RIP, F_CPU, F_KEY */
 	for (size_t k = sizeof(callee_saved) / sizeof(*callee_saved); k-- > 0;)
 		if (uses & (1u << callee_saved[k]))
 			emit_reg(e, ZYDIS_MNEMONIC_POP, gpr64(callee_saved[k]));

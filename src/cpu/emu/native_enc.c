@@ -137,6 +137,8 @@ static size_t fast_encode(const ZydisEncoderRequest *r, uint8_t *b)
 		case ZYDIS_MNEMONIC_MOV: return enc_mem(b, w, false, 0x8b, a, &o[1]);
 		case ZYDIS_MNEMONIC_ADD: return enc_mem(b, w, false, 0x03, a, &o[1]);
 		case ZYDIS_MNEMONIC_CMP: return enc_mem(b, w, false, 0x3b, a, &o[1]);
+		case ZYDIS_MNEMONIC_OR: return enc_mem(b, w, false, 0x0b, a, &o[1]);
+		case ZYDIS_MNEMONIC_XOR: return enc_mem(b, w, false, 0x33, a, &o[1]);
 		case ZYDIS_MNEMONIC_LEA: return w ? enc_mem(b, w, false, 0x8d, a, &o[1]) : 0;
 		default: return 0;
 		}
@@ -415,4 +417,15 @@ void emit_flags_save(struct emitter *e, int32_t disp, int t1, int t2)
 	emit_ri(e, ZYDIS_MNEMONIC_SHL, gpr32(t1), 11);
 	emit_rr(e, ZYDIS_MNEMONIC_OR, gpr32(t2), gpr32(t1));
 	emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, disp, 8, gpr64(t2));
+}
+
+void emit_frame_push(struct emitter *e)
+{
+	ZydisEncoderRequest r;
+	request(&r, ZYDIS_MNEMONIC_PUSH, 1);
+	op_mem(&r.operands[0], ZYDIS_REGISTER_RDI, (int32_t)offsetof(struct emu_cpu, tlb_key), 8);
+	emit_req(e, &r);				      /* F_KEY */
+	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RDI); /* F_CPU */
+	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RDX); /* F_RIP */
+	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RSI); /* F_FLAGS */
 }

@@ -86,11 +86,15 @@ bool same_operands(const ZydisDecodedInstruction *a, const ZydisDecodedOperand *
  * uint64_t fn(uint64_t *regs, uint64_t rflags, uint64_t rip) returns
  * struct native_ret. The host stack while the run's instructions execute
  * (offsets from RSP): 0 guest RFLAGS slot, 8 the run's first RIP, 16 the
- * register file (struct emu_cpu *), then the saved host registers.
+ * register file (struct emu_cpu *), 24 the TLB's tag (c->tlb_key, which
+ * only C changes: it is read at every entry from C), then the saved host
+ * registers.
  */
 #define F_FLAGS 0
 #define F_RIP	8
 #define F_CPU	16
+#define F_KEY	24
+#define F_SIZE	32
 
 struct fixup {
 	size_t at;     /* rel32 field */
@@ -128,6 +132,8 @@ void emit_mi(struct emitter *e, ZydisMnemonic m, ZydisRegister base, int32_t dis
 	     int64_t v);
 /* push qword [rsp + disp] */
 void emit_push_m(struct emitter *e, int32_t disp);
+/* The frame's slots from F_KEY down (RDI = c, RSI flags, RDX RIP). */
+void emit_frame_push(struct emitter *e);
 /* lea rsp, [rsp + disp]: moves the stack without touching the flags */
 void emit_drop(struct emitter *e, int32_t bytes);
 /* jcc rel32 to bail-out stub `stub`, patched once the stubs are placed */

@@ -61,7 +61,7 @@ static inline uint64_t mread(struct emu_cpu *c, uint64_t lin, unsigned size)
 {
 	const struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
 	unsigned off = lin & 0xfff;
-	if (__builtin_expect(e->vpn == (lin >> 12) + 1 && e->host && off + size <= 4096 &&
+	if (__builtin_expect(e->key == tlb_key(c, lin) && e->host && off + size <= 4096 &&
 				     (c->cpl != 3 || (e->perm & TLB_U)),
 			     1)) {
 		uint64_t v = 0;
@@ -76,7 +76,7 @@ static inline void mwrite(struct emu_cpu *c, uint64_t lin, unsigned size, uint64
 	const struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
 	unsigned off = lin & 0xfff;
 	uint32_t need = c->cpl == 3 ? (TLB_U | TLB_UW) : TLB_W;
-	if (__builtin_expect(e->vpn == (lin >> 12) + 1 && e->host && off + size <= 4096 &&
+	if (__builtin_expect(e->key == tlb_key(c, lin) && e->host && off + size <= 4096 &&
 				     (e->perm & need) == need,
 			     1)) {
 		memcpy(e->host + off, &v, size);

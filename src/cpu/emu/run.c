@@ -306,7 +306,7 @@ static bool slow_path(struct emu_cpu *c)
 static void exec_page_of(struct emu_cpu *c)
 {
 	const struct tlb_entry *e = &c->tlb[(c->rip >> 12) & (TLB_SIZE - 1)];
-	if (e->vpn == (c->rip >> 12) + 1 && e->host) {
+	if (e->key == tlb_key(c, c->rip) && e->host) {
 		c->exec_page = e->host;
 	} else {
 		c->exec_page = NULL;

@@ -52,6 +52,14 @@ void emu_stats_print(const struct emu_cpu *c, double secs)
 		i, (unsigned long long)c->stat_lookups, (unsigned long long)c->stat_slow,
 		(unsigned long long)c->stat_tb_enter, (unsigned long long)c->stat_tb_chain,
 		(unsigned long long)c->stat_tb_unlinked, (unsigned long long)c->stat_interp);
+	fprintf(stderr,
+		"vmon: emu: cpu%d: TLB: %llu fills (misses), %llu whole flushes, %llu CR3 writes "
+		"(%llu keeping the PCID), %llu INVLPG, INVPCID by type %llu/%llu/%llu/%llu\n",
+		i, (unsigned long long)c->stat_tlb_fills, (unsigned long long)c->stat_tlb_flushes,
+		(unsigned long long)c->stat_cr3, (unsigned long long)c->stat_cr3_keep,
+		(unsigned long long)c->stat_invlpg, (unsigned long long)c->stat_invpcid[0],
+		(unsigned long long)c->stat_invpcid[1], (unsigned long long)c->stat_invpcid[2],
+		(unsigned long long)c->stat_invpcid[3]);
 	/* The top rows by a selection, no qsort: glibc's may ask the kernel
 	 * for the memory size, a system call seccomp does not allow here. */
 	fprintf(stderr, "vmon: emu: cpu%d: interpreted blocks end in:", i);

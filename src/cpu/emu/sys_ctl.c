@@ -132,13 +132,11 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
 	case 2: c->cr2 = v; return;
 	case 3:
 		/* With CR4.PCIDE, bits 11:0 are the PCID and bit 63 asks to keep
-		 * that PCID's translations; it is not stored. The TLB is not
-		 * tagged with PCIDs, so every CR3 write flushes it (always
-		 * allowed: the SDM lets any translation be dropped at any time). */
-		if (c->cr4 & CR4_PCIDE)
-			v &= ~(1ULL << 63);
-		c->cr3 = v;
-		tlb_flush(c);
+		 * that PCID's translations; it is not stored. The TLB is tagged
+		 * with PCIDs (tlb.c): without bit 63 the new PCID's non-global
+		 * translations go, with it they stay. */
+		c->cr3 = (c->cr4 & CR4_PCIDE) ? v & ~(1ULL << 63) : v;
+		tlb_cr3_written(c, (c->cr4 & CR4_PCIDE) && (v >> 63));
 		return;
 	case 4:
 		if ((c->efer & EFER_LMA) && !(v & CR4_PAE))
