@@ -30,8 +30,12 @@
 
 void kvm_mem_probe(struct kvm_vm_state *k)
 {
-	/* Asked of the VM: the flags this VM can take (api.rst 7.18). */
+	/* Asked of the VM: the flags this VM can take (api.rst 7.18); of
+	 * /dev/kvm where the VM fd does not answer (no
+	 * KVM_CAP_CHECK_EXTENSION_VM). */
 	int caps = ioctl(k->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+	if (caps < 0)
+		caps = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
 	k->manual_protect = false;
 	if (caps > 0 && (caps & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)) {
 		/* Without KVM_DIRTY_LOG_INITIALLY_SET: a slot's log starts
