@@ -660,7 +660,8 @@ int api_json_vm_state(json_t *o, bool *pause, struct vmon_error *err)
 	return 0;
 }
 
-int api_json_snapshot_create(json_t *o, char *state, char *mem, size_t cap, struct vmon_error *err)
+int api_json_snapshot_create(json_t *o, char *state, char *mem, size_t cap, bool *diff,
+			     struct vmon_error *err)
 {
 	static const char *const allowed[] = {"snapshot_type", "snapshot_path", "mem_file_path",
 					      "version", NULL};
@@ -671,15 +672,14 @@ int api_json_snapshot_create(json_t *o, char *state, char *mem, size_t cap, stru
 	    str_field(o, "snapshot_type", false, type, sizeof(type), "snapshot-create", err) < 0 ||
 	    str_field(o, "version", false, version, sizeof(version), "snapshot-create", err) < 0)
 		return -1;
-	if (strcmp(type, "Diff") == 0)
-		return err_setf(err, "snapshot-create: diff snapshots are not supported by vmon "
-				     "(use \"Full\")");
-	if (strcmp(type, "Full") != 0)
-		return err_setf(err, "snapshot-create: 'snapshot_type' must be \"Full\"");
+	*diff = strcmp(type, "Diff") == 0;
+	if (!*diff && strcmp(type, "Full") != 0)
+		return err_setf(err,
+				"snapshot-create: 'snapshot_type' must be \"Full\" or \"Diff\"");
 	return 0;
 }
 
-int api_json_snapshot_load(json_t *o, char *state, char *mem, size_t cap, bool *resume,
+int api_json_snapshot_load(json_t *o, char *state, char *mem, size_t cap, bool *resume, bool *track,
 			   struct vmon_error *err)
 {
 	static const char *const allowed[] = {
@@ -697,8 +697,8 @@ int api_json_snapshot_load(json_t *o, char *state, char *mem, size_t cap, bool *
 	    bool_field(o, "enable_diff_snapshots", false, &diff, w, err) < 0 ||
 	    bool_field(o, "track_dirty_pages", false, &dirty, w, err) < 0)
 		return -1;
-	if (diff)
-		return err_setf(err, "%s: diff snapshots are not supported by vmon", w);
+	/* enable_diff_snapshots: Firecracker's older name for it. */
+	*track = diff || dirty;
 	json_t *b = json_object_get(o, "mem_backend");
 	if (b && have_file)
 		return err_setf(err, "%s: give either 'mem_file_path' or 'mem_backend'", w);

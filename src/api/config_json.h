@@ -86,11 +86,13 @@ int api_json_metrics(json_t *o, struct api_metrics_cfg *out, struct vmon_error *
 /* PATCH /vm: "Paused" (*pause true) or "Resumed". */
 int api_json_vm_state(json_t *o, bool *pause, struct vmon_error *err);
 /* PUT /snapshot/create: snapshot_path and mem_file_path (cap bytes
- * each); snapshot_type "Full" if given. */
-int api_json_snapshot_create(json_t *o, char *state, char *mem, size_t cap, struct vmon_error *err);
+ * each); snapshot_type "Full" (the default) or "Diff" (*diff). */
+int api_json_snapshot_create(json_t *o, char *state, char *mem, size_t cap, bool *diff,
+			     struct vmon_error *err);
 /* PUT /snapshot/load: snapshot_path, and mem_backend {backend_type "File",
- * backend_path} or the older mem_file_path; resume_vm (false if absent). */
-int api_json_snapshot_load(json_t *o, char *state, char *mem, size_t cap, bool *resume,
+ * backend_path} or the older mem_file_path; resume_vm (false if absent);
+ * track_dirty_pages (or the older enable_diff_snapshots) into *track. */
+int api_json_snapshot_load(json_t *o, char *state, char *mem, size_t cap, bool *resume, bool *track,
 			   struct vmon_error *err);
 /* PUT /actions: the action_type. */
 int api_json_action(json_t *o, char *action, size_t cap, struct vmon_error *err);

@@ -29,7 +29,7 @@ struct api_ctl {
 	uint64_t started_ms;
 	int start_fd; /* eventfd: a start is pending */
 	/* The pending start is PUT /snapshot/load's: restore from these. */
-	bool restore, restore_resume;
+	bool restore, restore_resume, restore_track;
 	char restore_state[VM_PATH_MAX], restore_mem[VM_PATH_MAX];
 };
 
@@ -182,7 +182,7 @@ int api_ctl_start(struct api_ctl *c, struct vmon_error *err)
 }
 
 int api_ctl_load(struct api_ctl *c, const char *state_path, const char *mem_path, bool resume,
-		 struct vmon_error *err)
+		 bool track, struct vmon_error *err)
 {
 	if (strlen(state_path) >= VM_PATH_MAX || strlen(mem_path) >= VM_PATH_MAX)
 		return err_setf(err, "snapshot path too long");
@@ -191,12 +191,13 @@ int api_ctl_load(struct api_ctl *c, const char *state_path, const char *mem_path
 		snprintf(c->restore_state, sizeof(c->restore_state), "%s", state_path);
 		snprintf(c->restore_mem, sizeof(c->restore_mem), "%s", mem_path);
 		c->restore_resume = resume;
+		c->restore_track = track;
 	}
 	return start(c, true, err);
 }
 
 bool api_ctl_take_restore(struct api_ctl *c, char *state_path, char *mem_path, size_t cap,
-			  bool *resume)
+			  bool *resume, bool *track)
 {
 	pthread_mutex_lock(&c->lock);
 	bool r = c->restore;
@@ -204,6 +205,7 @@ bool api_ctl_take_restore(struct api_ctl *c, char *state_path, char *mem_path, s
 		snprintf(state_path, cap, "%s", c->restore_state);
 		snprintf(mem_path, cap, "%s", c->restore_mem);
 		*resume = c->restore_resume;
+		*track = c->restore_track;
 	}
 	pthread_mutex_unlock(&c->lock);
 	return r;
@@ -292,16 +294,18 @@ static struct vm *running(struct api_ctl *c, struct vmon_error *err)
 	return NULL;
 }
 
-int api_ctl_snapshot(struct api_ctl *c, const char *state_path, const char *mem_path,
+int api_ctl_snapshot(struct api_ctl *c, const char *state_path, const char *mem_path, bool diff,
 		     struct vmon_error *err)
 {
 	struct vm *vm = running(c, err);
 	if (!vm)
 		return -1;
-	int r = c->state != API_PAUSED
+	int r = diff && !vm_get_config(vm)->machine.track_dirty_pages
+			? err_setf(err, "%s", VM_DIFF_NEEDS_TRACKING)
+		: c->state != API_PAUSED
 			? err_setf(err, "the microVM must be paused to create a snapshot "
 					"(PATCH /vm {\"state\": \"Paused\"} first)")
-			: vm_snapshot(vm, state_path, mem_path, err);
+			: vm_snapshot(vm, state_path, mem_path, diff, err);
 	pthread_mutex_unlock(&c->lock);
 	return r;
 }

@@ -92,15 +92,17 @@ void api_ctl_stopped(struct api_ctl *c);
  * so) instead of building it from the configuration; paused after unless
  * resume. Only before the start. */
 int api_ctl_load(struct api_ctl *c, const char *state_path, const char *mem_path, bool resume,
-		 struct vmon_error *err);
+		 bool track, struct vmon_error *err);
 /* Main thread, after api_ctl_take_start: whether the start asked for is
- * a restore, and from which files (cap bytes each). */
+ * a restore, and from which files (cap bytes each); *track: the restored
+ * VM tracks dirty pages (diff snapshots). */
 bool api_ctl_take_restore(struct api_ctl *c, char *state_path, char *mem_path, size_t cap,
-			  bool *resume);
+			  bool *resume, bool *track);
 
 /* ---- Running VM ---- */
-/* PUT /snapshot/create: the VM must be paused (Firecracker's rule). */
-int api_ctl_snapshot(struct api_ctl *c, const char *state_path, const char *mem_path,
+/* PUT /snapshot/create: the VM must be paused (Firecracker's rule); a
+ * diff needs the machine's track_dirty_pages. */
+int api_ctl_snapshot(struct api_ctl *c, const char *state_path, const char *mem_path, bool diff,
 		     struct vmon_error *err);
 
 int api_ctl_pause(struct api_ctl *c, struct vmon_error *err);

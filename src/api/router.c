@@ -310,14 +310,17 @@ static int do_vm(struct req *r)
 static int do_snapshot(struct req *r)
 {
 	static char state[VM_PATH_MAX], mem[VM_PATH_MAX]; /* the API thread's */
+	bool diff;
 	if (strcmp(r->path, "/snapshot/create") == 0)
-		return api_json_snapshot_create(r->body, state, mem, sizeof(state), &r->err) < 0
+		return api_json_snapshot_create(r->body, state, mem, sizeof(state), &diff,
+						&r->err) < 0
 			       ? -1
-			       : api_ctl_snapshot(r->a->ctl, state, mem, &r->err);
-	bool resume;
-	return api_json_snapshot_load(r->body, state, mem, sizeof(state), &resume, &r->err) < 0
+			       : api_ctl_snapshot(r->a->ctl, state, mem, diff, &r->err);
+	bool resume, track;
+	return api_json_snapshot_load(r->body, state, mem, sizeof(state), &resume, &track,
+				      &r->err) < 0
 		       ? -1
-		       : api_ctl_load(r->a->ctl, state, mem, resume, &r->err);
+		       : api_ctl_load(r->a->ctl, state, mem, resume, track, &r->err);
 }
 
 static int do_migrate(struct req *r)

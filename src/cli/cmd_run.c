@@ -45,6 +45,7 @@ enum {
 	OPT_BACKEND,
 	OPT_CPU_FEATURES,
 	OPT_NESTED,
+	OPT_TRACK_DIRTY,
 	OPT_SERIAL,
 	OPT_LOAD_ADDR,
 	OPT_DEBUG_EXIT,
@@ -76,6 +77,7 @@ static const struct option run_options[] = {
 	{"backend", required_argument, NULL, OPT_BACKEND},
 	{"cpu-features", required_argument, NULL, OPT_CPU_FEATURES},
 	{"nested", no_argument, NULL, OPT_NESTED},
+	{"track-dirty-pages", no_argument, NULL, OPT_TRACK_DIRTY},
 	{"serial", required_argument, NULL, OPT_SERIAL},
 	{"load-addr", required_argument, NULL, OPT_LOAD_ADDR},
 	{"debug-exit", required_argument, NULL, OPT_DEBUG_EXIT},
@@ -306,6 +308,7 @@ static bool parse_run_options(int argc, char **argv, struct vm_config *cfg, stru
 				 "--cpu-features", optarg);
 			break;
 		case OPT_NESTED: cfg->machine.nested = true; break;
+		case OPT_TRACK_DIRTY: cfg->machine.track_dirty_pages = true; break;
 		case OPT_SERIAL:
 			check_or_die(chardev_parse(optarg, &cfg->serial, &err), &err);
 			break;

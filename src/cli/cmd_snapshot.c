@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `vmon snapshot ID DIR`: pauses a running VM (through its API, like
- * `vmon pause`), writes DIR/vmstate and DIR/memory (PUT /snapshot/create)
- * and resumes it unless --no-resume (or it was paused already).
+ * `vmon snapshot ID DIR [--diff]`: pauses a running VM (through its API,
+ * like `vmon pause`), writes DIR/vmstate and DIR/memory (PUT
+ * /snapshot/create, "Full" or "Diff") and resumes it unless --no-resume
+ * (or it was paused already).
  *
  * `vmon restore DIR`: a new vmon process running the machine saved in
  * DIR, from where it stopped: its config comes from DIR/vmstate, its RAM
@@ -37,6 +38,7 @@
 enum {
 	OPT_RUNTIME_DIR = 256,
 	OPT_NO_RESUME,
+	OPT_DIFF,
 	OPT_BACKEND,
 	OPT_ID,
 	OPT_API_SOCK,
@@ -54,6 +56,7 @@ enum {
 static const struct option snap_options[] = {
 	{"runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR},
 	{"no-resume", no_argument, NULL, OPT_NO_RESUME},
+	{"diff", no_argument, NULL, OPT_DIFF},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -88,7 +91,7 @@ static void snapshot_dir(const char *dir, char *out)
 int cmd_snapshot(int argc, char **argv)
 {
 	const char *flag = NULL;
-	bool no_resume = false;
+	bool no_resume = false, diff = false;
 	opterr = 0;
 	optind = 1;
 	int c;
@@ -96,6 +99,7 @@ int cmd_snapshot(int argc, char **argv)
 		switch (c) {
 		case OPT_RUNTIME_DIR: flag = optarg; break;
 		case OPT_NO_RESUME: no_resume = true; break;
+		case OPT_DIFF: diff = true; break;
 		case OPT_HELP: print_usage(stdout); return 0;
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: usage_error("unknown option '%s'", argv[optind - 1]);
@@ -125,8 +129,8 @@ int cmd_snapshot(int argc, char **argv)
 	char state_path[PATH_MAX + 16], mem_path[PATH_MAX + 16];
 	snprintf(state_path, sizeof(state_path), "%s/vmstate", dir);
 	snprintf(mem_path, sizeof(mem_path), "%s/memory", dir);
-	json_t *body = json_pack("{s:s, s:s, s:s}", "snapshot_type", "Full", "snapshot_path",
-				 state_path, "mem_file_path", mem_path);
+	json_t *body = json_pack("{s:s, s:s, s:s}", "snapshot_type", diff ? "Diff" : "Full",
+				 "snapshot_path", state_path, "mem_file_path", mem_path);
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (!text)

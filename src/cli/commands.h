@@ -22,6 +22,8 @@ int cmd_balloon(int argc, char **argv);
 /* `vmon snapshot ID DIR`, `vmon restore DIR` (cmd_snapshot.c). */
 int cmd_snapshot(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+/* `vmon snapshot-merge BASE DIFF` (cmd_snapshot_merge.c). */
+int cmd_snapshot_merge(int argc, char **argv);
 /* `vmon migrate ID --to ...`, `vmon migrate --cancel ID` (cmd_migrate.c). */
 int cmd_migrate(int argc, char **argv);
 /* Loads a config file into cfg and x, or exits with status 2. */

@@ -60,6 +60,8 @@ int main(int argc, char **argv)
 		return cmd_api(argc - 1, argv + 1);
 	if (strcmp(cmd, "ps") == 0)
 		return cmd_ps(argc - 1, argv + 1);
+	if (strcmp(cmd, "snapshot-merge") == 0)
+		return cmd_snapshot_merge(argc - 1, argv + 1);
 	if (strcmp(cmd, "snapshot") == 0)
 		return cmd_snapshot(argc - 1, argv + 1);
 	if (strcmp(cmd, "restore") == 0)

@@ -102,7 +102,7 @@ static void on_signal(void *opaque, int fd, uint32_t events)
 /* A VM restored from the snapshot at state_path: the saved machine, with
  * the API's serial port and backend. */
 static int restore_vm(struct vm **vm, const struct vm_config *api_cfg, const char *state_path,
-		      const char *mem_path, struct vmon_error *err)
+		      const char *mem_path, bool track, struct vmon_error *err)
 {
 	static struct vmstate st;
 	static struct vm_config cfg;
@@ -112,6 +112,10 @@ static int restore_vm(struct vm **vm, const struct vm_config *api_cfg, const cha
 	if (r == 0) {
 		cfg.serial = api_cfg->serial;
 		cfg.machine.backend = api_cfg->machine.backend;
+		/* Firecracker's rule: the load request says whether the
+		 * restored VM tracks dirty pages (its diff is against the
+		 * memory file it was loaded from). */
+		cfg.machine.track_dirty_pages = track;
 		r = vm_config_validate(&cfg, err) < 0
 			    ? -1
 			    : vm_create_restored(vm, &cfg, &st, mem_path, err);
@@ -129,9 +133,10 @@ static void on_start(void *opaque, int fd, uint32_t events)
 	struct vmon_error err = {{0}};
 	struct vm *vm;
 	static char state_path[VM_PATH_MAX], mem_path[VM_PATH_MAX];
-	bool resume = true;
-	int r = api_ctl_take_restore(s->ctl, state_path, mem_path, sizeof(state_path), &resume)
-			? restore_vm(&vm, &cfg, state_path, mem_path, &err)
+	bool resume = true, track = false;
+	int r = api_ctl_take_restore(s->ctl, state_path, mem_path, sizeof(state_path), &resume,
+				     &track)
+			? restore_vm(&vm, &cfg, state_path, mem_path, track, &err)
 			: vm_create(&vm, &cfg, &err);
 	if (r < 0) {
 		api_ctl_start_failed(s->ctl, &err);

@@ -42,9 +42,9 @@ struct guest_mem {
 	uint64_t size; /* total RAM bytes */
 	int nregions;
 	struct gm_region regions[GM_MAX_REGIONS];
-	/* Dirty-page log while a migration runs (guest_mem_dirty.c), else
-	 * NULL. Read by every marker with an acquire load; the log itself is
-	 * allocated once and lives until gm_destroy. */
+	/* Dirty-page log while a migration or diff-snapshot tracking runs
+	 * (guest_mem_dirty.c), else NULL. Read by every marker with an acquire load; the log itself
+	 * is allocated once and lives until gm_destroy. */
 	struct gm_dirty_log *_Atomic dirty;
 	struct gm_dirty_log *dirty_alloc;
 };

@@ -26,7 +26,7 @@
  *   only the terminal's restore (TCSETS on stdin, every thread) on a
  *   software-CPU vCPU; the main thread keeps KVM's
  *   whole ioctl type (it makes the VM again on a reboot) and the
- *   terminal's;
+ *   terminal's; the API thread KVM's snapshot reads and dirty log;
  * - socket: AF_INET/AF_INET6 for the user-mode network (slirp), AF_UNIX
  *   for vsock; no other thread makes sockets after the start;
  * - clone: threads only (CLONE_THREAD); clone3, whose flags live in
@@ -148,6 +148,19 @@ static const unsigned long kvm_snapshot_ioctls[] = {
 	KVM_GET_MP_STATE, KVM_GET_REGS,	     KVM_GET_SREGS,	  KVM_GET_XSAVE, KVM_GET_XCRS,
 	KVM_GET_LAPIC,	  KVM_GET_DEBUGREGS, KVM_GET_VCPU_EVENTS, KVM_GET_MSRS,	 KVM_GET_TSC_KHZ,
 	KVM_GET_IRQCHIP,  KVM_GET_PIT2,	     KVM_GET_CLOCK,
+};
+
+/* The dirty log of a KVM VM's RAM (cpu/kvm/kvm_mem.c), on the API thread
+ * and the migration thread it starts (a diff snapshot, a migration): the
+ * slots' KVM_MEM_LOG_DIRTY_PAGES flag turned on and off, the log read and
+ * re-protected. The vCPU threads never touch the log (KVM records their
+ * stores itself); the main thread makes the slots and syncs before a
+ * reboot's new VM under KVM's whole type. Allowed whatever the backend,
+ * as the snapshot reads are. */
+static const unsigned long kvm_dirty_ioctls[] = {
+	KVM_SET_USER_MEMORY_REGION,
+	KVM_GET_DIRTY_LOG,
+	KVM_CLEAR_DIRTY_LOG,
 };
 
 /* Every thread that raises interrupts (the device threads, the API's
@@ -377,7 +390,8 @@ int seccomp_policy_add(scmp_filter_ctx f, enum vmon_thread_kind kind,
 		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
 		    (r = allow_all(f, api_calls, N(api_calls))) < 0 ||
 		    (r = allow_ioctls(f, setup_ioctls, N(setup_ioctls))) < 0 ||
-		    (r = allow_ioctls(f, kvm_snapshot_ioctls, N(kvm_snapshot_ioctls))) < 0)
+		    (r = allow_ioctls(f, kvm_snapshot_ioctls, N(kvm_snapshot_ioctls))) < 0 ||
+		    (r = allow_ioctls(f, kvm_dirty_ioctls, N(kvm_dirty_ioctls))) < 0)
 			return r;
 		/* Live migration's sending thread (vm/vm_migrate.c), which
 		 * PUT /migrate starts as an API thread: the start, and its

@@ -67,10 +67,23 @@ struct cpu_backend {
 	int (*chips_set)(struct machine *m, const struct chip_state *in, struct vmon_error *err);
 	/* The CPU features the guest sees (after create()). */
 	void (*features)(struct machine *m, struct cpu_featureset *out);
-	/* Live migration's dirty log (core/guest_mem_dirty.h): returns once
-	 * every guest store from now on marks its page again (the software
-	 * CPU flushes every vCPU's TLB). Any thread, the VM running or
-	 * paused. NULL: this backend cannot track dirty pages yet. */
+	/* The dirty log (core/guest_mem_dirty.h), for live migration and
+	 * diff snapshots. All under the VM's control lock; any thread, the
+	 * VM running or paused. NULL dirty_flush: this backend cannot track
+	 * dirty pages. The user of the log calls, in this order:
+	 *   dirty_log(on) when the log starts (gm_dirty_logging() true) or
+	 *     stops (false): the backend starts or stops its own logging
+	 *     (KVM: KVM_MEM_LOG_DIRTY_PAGES on the RAM slots). A backend
+	 *     made while the log runs (a reboot) logs from the start; one
+	 *     destroyed while it runs syncs first. NULL: nothing to do.
+	 *   dirty_sync before every collect: merges the stores the backend
+	 *     logged itself into the log (KVM_GET_DIRTY_LOG) and re-arms
+	 *     them. NULL: its stores mark the log as they happen.
+	 *   dirty_flush after every collect: returns once every guest store
+	 *     from now on marks its page again (the software CPU flushes
+	 *     every vCPU's TLB). */
+	int (*dirty_log)(struct machine *m, bool on, struct vmon_error *err);
+	int (*dirty_sync)(struct machine *m, struct vmon_error *err);
 	int (*dirty_flush)(struct machine *m, struct vmon_error *err);
 };
 

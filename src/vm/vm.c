@@ -29,6 +29,7 @@
 #include "boot/mptable.h"
 #include "boot/reset_vector.h"
 #include "core/event_loop.h"
+#include "core/guest_mem_dirty.h"
 #include "core/machine.h"
 #include "core/ratelimit.h"
 #include "core/seccomp.h"
@@ -244,6 +245,26 @@ static int adopt_mem(struct machine *m, struct guest_mem *adopt, uint64_t size,
 	return 0;
 }
 
+/* Diff snapshots' tracking (track_dirty_pages): from before the image
+ * loads (a first diff holds every page the VM wrote) and before the
+ * backend is made (KVM's slots log from the start). RAM that came over a
+ * migration stream (adopted) has no memory file under it: its first diff
+ * must hold every page. */
+static int start_tracking(struct machine *m, const struct vm_config *cfg, bool adopted,
+			  struct vmon_error *err)
+{
+	if (!cfg->machine.track_dirty_pages)
+		return 0;
+	if (!m->backend->dirty_flush)
+		return err_setf(err, "track_dirty_pages: the %s backend cannot track dirty pages",
+				m->backend->name);
+	if (gm_dirty_track_start(&m->mem, err) < 0)
+		return -1;
+	if (adopted)
+		gm_dirty_mark_dev(&m->mem, 0, m->mem.size);
+	return 0;
+}
+
 /* Builds the machine; with st, restored from a snapshot: RAM mapped from
  * mem_path instead of made and loaded, and st's state put into the
  * devices and vCPUs once they exist. */
@@ -280,6 +301,7 @@ static int create(struct vm **out, const struct vm_config *cfg, const struct vms
 	    (adopt ? adopt_mem(m, adopt, cfg->machine.mem_size, err)
 	     : st  ? gm_map_file(&m->mem, cfg->machine.mem_size, mem_path, err)
 		   : gm_create(&m->mem, cfg->machine.mem_size, err)) < 0 ||
+	    start_tracking(m, cfg, adopt != NULL, err) < 0 ||
 	    vm_devices_plan(&vm->devs, m, vm->ev, &vm->cfg, err) < 0 ||
 	    (!st && load_image(vm, err) < 0) || vm_devices_create(&vm->devs, err) < 0)
 		goto fail;
@@ -340,17 +362,61 @@ struct vm_migration **vm_migration_slot(struct vm *vm)
 	return &vm->mig;
 }
 
+/* Why the log cannot be used now, or NULL. Under ctl_lock. */
+static const char *dirty_refusal(struct vm *vm)
+{
+	if (!vm->m.backend->dirty_flush)
+		return "this CPU backend cannot track dirty pages";
+	return vmctl_stopping(&vm->m.ctl) ? "the VM is stopping" : NULL;
+}
+
+int vm_dirty_start(struct vm *vm, struct vmon_error *err)
+{
+	struct machine *m = &vm->m;
+	pthread_mutex_lock(&vm->ctl_lock);
+	const char *no = dirty_refusal(vm);
+	bool was = gm_dirty_logging(&m->mem);
+	int r = no ? err_setf(err, "%s", no) : gm_dirty_start(&m->mem, err);
+	if (r == 0 && !was && m->backend->dirty_log && m->backend->dirty_log(m, true, err) < 0) {
+		gm_dirty_stop(&m->mem);
+		r = -1;
+	}
+	if (r == 0)
+		r = m->backend->dirty_flush(m, err);
+	pthread_mutex_unlock(&vm->ctl_lock);
+	return r;
+}
+
+void vm_dirty_stop(struct vm *vm)
+{
+	struct machine *m = &vm->m;
+	pthread_mutex_lock(&vm->ctl_lock);
+	gm_dirty_stop(&m->mem);
+	struct vmon_error e2 = {{0}};
+	if (!gm_dirty_logging(&m->mem) && m->backend_priv && m->backend->dirty_log &&
+	    m->backend->dirty_log(m, false, &e2) < 0)
+		fprintf(stderr, "vmon: stopping the dirty log: %s\n", e2.msg);
+	pthread_mutex_unlock(&vm->ctl_lock);
+}
+
+int vm_dirty_sync(struct vm *vm, struct vmon_error *err)
+{
+	struct machine *m = &vm->m;
+	pthread_mutex_lock(&vm->ctl_lock);
+	const char *no = dirty_refusal(vm);
+	int r = no			 ? err_setf(err, "%s", no)
+		: m->backend->dirty_sync ? m->backend->dirty_sync(m, err)
+					 : 0;
+	pthread_mutex_unlock(&vm->ctl_lock);
+	return r;
+}
+
 int vm_dirty_flush(struct vm *vm, struct vmon_error *err)
 {
 	struct machine *m = &vm->m;
 	pthread_mutex_lock(&vm->ctl_lock);
-	int r = !m->backend->dirty_flush
-			? err_setf(err,
-				   "the %s backend cannot track dirty pages yet: live "
-				   "migration needs the software CPU (--backend emu)",
-				   m->backend->name)
-		: vmctl_stopping(&m->ctl) ? err_setf(err, "the VM is stopping")
-					  : m->backend->dirty_flush(m, err);
+	const char *no = dirty_refusal(vm);
+	int r = no ? err_setf(err, "%s", no) : m->backend->dirty_flush(m, err);
 	pthread_mutex_unlock(&vm->ctl_lock);
 	return r;
 }
@@ -391,7 +457,7 @@ int vm_disks_hold(struct vm *vm, bool hold, struct vmon_error *err)
 	return r;
 }
 
-int vm_snapshot(struct vm *vm, const char *vmstate_path, const char *mem_path,
+int vm_snapshot(struct vm *vm, const char *vmstate_path, const char *mem_path, bool diff,
 		struct vmon_error *err)
 {
 	struct machine *m = &vm->m;
@@ -404,7 +470,7 @@ int vm_snapshot(struct vm *vm, const char *vmstate_path, const char *mem_path,
 	else if (!vmctl_wait_parked(&m->ctl, (unsigned)vm->nthreads, PAUSE_WAIT_MS))
 		r = err_setf(err, "a vCPU did not stop for the snapshot");
 	else
-		r = vm_state_save(m, &vm->devs, &vm->cfg, vmstate_path, mem_path, err);
+		r = vm_state_save(m, &vm->devs, &vm->cfg, vmstate_path, mem_path, diff, err);
 	pthread_mutex_unlock(&vm->ctl_lock);
 	return r;
 }

@@ -59,11 +59,19 @@ __attribute__((warn_unused_result)) int
 vm_create_incoming(struct vm **out, const struct vm_config *cfg, const struct vmstate *st,
 		   struct guest_mem *mem, struct vmon_error *err);
 
-/* Writes a full snapshot of a paused VM: the vmstate file and the memory
- * file (docs/snapshot.md). Any thread but the VM's own. Returns 0, or -1
- * with err (not paused; a device that cannot be saved; I/O errors). */
+#define VM_DIFF_NEEDS_TRACKING                                                                     \
+	"a Diff snapshot needs dirty-page tracking: start the VM with track_dirty_pages "          \
+	"(machine-config, snapshot/load, or vmon run --track-dirty-pages), or take a \"Full\" "    \
+	"one"
+
+/* Writes a snapshot of a paused VM: the vmstate file and the memory file
+ * (docs/snapshot.md), full or, with diff, only the pages written since
+ * the last snapshot (needs cfg->machine.track_dirty_pages). Any thread
+ * but the VM's own. Returns 0, or -1 with err (not paused; no tracking
+ * for a diff; a device that cannot be saved; I/O errors). */
 __attribute__((warn_unused_result)) int vm_snapshot(struct vm *vm, const char *vmstate_path,
-						    const char *mem_path, struct vmon_error *err);
+						    const char *mem_path, bool diff,
+						    struct vmon_error *err);
 
 /* Runs the guest to its end (reboots included unless cfg->no_reboot).
  * Returns vmon's exit status (>= 0), or -1 with err when a reboot could

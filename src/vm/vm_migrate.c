@@ -4,9 +4,10 @@
  * the protocol and why it is safe).
  *
  * The thread's steps: connect; start the dirty log and have the backend
- * flush (every store from then on marks its page); round 0 sends every
- * non-zero page while the guest runs; each later round collects the
- * pages marked since the last one, flushes again, and — unless what is
+ * log and flush (every store from then on marks its page); round 0 sends
+ * every non-zero page while the guest runs; each later round syncs the
+ * backend's own log in (KVM's), collects the pages marked since the last
+ * one, flushes again, and — unless what is
  * left fits the downtime budget at the rate the link has shown — sends
  * them. Then: pause, take the machine state (devices drain their
  * requests, disks flush), collect the last pages with every page a
@@ -258,6 +259,8 @@ static int precopy(struct vm_migration *mg, struct vmon_error *err)
 	if (send_pages(mg, true, err) < 0)
 		return -1;
 	for (unsigned round = 1;; round++) {
+		if (vm_dirty_sync(mg->vm, err) < 0)
+			return -1;
 		uint64_t n = gm_dirty_collect(mem, mg->bitmap, false);
 		if (vm_dirty_flush(mg->vm, err) < 0)
 			return -1;
@@ -306,6 +309,10 @@ static int complete(struct vm_migration *mg, bool *disks_released, struct vmon_e
 		return -1;
 	}
 	/* After the devices drained: every page one was given. */
+	if (vm_dirty_sync(mg->vm, err) < 0) {
+		state_writer_free(&w);
+		return -1;
+	}
 	(void)gm_dirty_collect(mem, mg->bitmap, true);
 	uint32_t crc = (uint32_t)crc32(0L, w.buf, (uInt)w.len);
 	state_put_u32(&w, crc);
@@ -365,9 +372,8 @@ static void *migrate_thread(void *arg)
 	uint8_t hdr[MIG_HEADER_BYTES];
 	mig_put_header(hdr, mem->size, mg->p.compress ? MIG_FLAG_ZSTD : 0);
 	mg->paced_from = now_ms();
-	if (fd < 0 || cancelled(mg, &err) < 0 || gm_dirty_start(mem, &err) < 0 ||
-	    vm_dirty_flush(vm, &err) < 0 || put(mg, hdr, sizeof(hdr), &err) < 0 ||
-	    precopy(mg, &err) < 0)
+	if (fd < 0 || cancelled(mg, &err) < 0 || vm_dirty_start(vm, &err) < 0 ||
+	    put(mg, hdr, sizeof(hdr), &err) < 0 || precopy(mg, &err) < 0)
 		goto fail;
 	if (!vm_paused(vm)) {
 		if (vm_pause(vm, &err) < 0)
@@ -384,7 +390,7 @@ static void *migrate_thread(void *arg)
 	uint64_t down = now_ms() - t_pause;
 	uint8_t b = 0;
 	bool runs = get_byte(mg, &b) == 0 && b == MIG_ACK_RUNNING;
-	gm_dirty_stop(mem);
+	vm_dirty_stop(vm);
 	pthread_mutex_lock(&mg->lock);
 	mg->st.phase = MIG_COMPLETED;
 	mg->st.downtime_ms = down;
@@ -415,7 +421,7 @@ static void *migrate_thread(void *arg)
 	return NULL;
 fail:
 	(void)committed;
-	gm_dirty_stop(mem);
+	vm_dirty_stop(vm);
 	if (disks_released) {
 		/* The target took the images' locks while it built its VM;
 		 * it lets them go as it exits, having had no GO. */
@@ -474,9 +480,7 @@ int vm_migrate_start(struct vm *vm, const struct vm_migrate_params *p, struct vm
 	struct vm_migration **slot = vm_migration_slot(vm);
 	struct vm_migration *mg = *slot;
 	if (!vm_machine(vm)->backend->dirty_flush)
-		return err_setf(err,
-				"the %s backend cannot track dirty pages yet: live migration "
-				"needs the software CPU (--backend emu)",
+		return err_setf(err, "the %s backend cannot track dirty pages: no live migration",
 				vm_machine(vm)->backend->name);
 	if (!mg) {
 		mg = calloc(1, sizeof(*mg));

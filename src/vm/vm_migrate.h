@@ -74,8 +74,16 @@ void vm_migrate_free(struct vm *vm);
 /* ---- vm.c's side, for vm_migrate.c only ---- */
 struct machine *vm_machine(struct vm *vm);
 struct vm_migration **vm_migration_slot(struct vm *vm);
-/* The backend's dirty_flush under the VM's control lock. */
+/* The dirty log for a migration, under the VM's control lock
+ * (cpu_backend.h's dirty hooks): start clears the migration's bitmaps
+ * and has the backend log and flush; sync merges the backend's own log in
+ * (before each gm_dirty_collect); flush re-arms (after each); stop ends
+ * the migration's use (the backend logs on while diff-snapshot tracking
+ * runs). */
+__attribute__((warn_unused_result)) int vm_dirty_start(struct vm *vm, struct vmon_error *err);
+__attribute__((warn_unused_result)) int vm_dirty_sync(struct vm *vm, struct vmon_error *err);
 __attribute__((warn_unused_result)) int vm_dirty_flush(struct vm *vm, struct vmon_error *err);
+void vm_dirty_stop(struct vm *vm);
 /* The machine state of the paused VM (vm_state_build) into w. */
 __attribute__((warn_unused_result)) int vm_migrate_state(struct vm *vm, struct state_writer *w,
 							 struct vmon_error *err);

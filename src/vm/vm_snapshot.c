@@ -28,7 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/guest_mem_diff.h"
+#include "core/guest_mem_dirty.h"
 #include "cpu/cpu_backend.h"
+#include "vm/vm.h"
 #include "vm/vmstate_config.h"
 #include "vm/vmstate_cpu.h"
 
@@ -106,14 +109,43 @@ int vm_state_build(struct machine *m, struct vm_devices *d, const struct vm_conf
 	return save_devices(w, d, err) < 0 || save_cpus(w, m, err) < 0 ? -1 : 0;
 }
 
+/* With the dirty log's tracking on: the pages written since the last
+ * snapshot into out (calloc'd), and the log starts over for the next
+ * one, full or diff. After the devices' state (their last completions
+ * are marked) and before RAM is written. */
+static int take_dirty(struct machine *m, uint64_t **out, struct vmon_error *err)
+{
+	*out = calloc(gm_dirty_words(&m->mem), sizeof(uint64_t));
+	if (!*out)
+		return err_setf(err, "out of memory");
+	if (m->backend->dirty_sync && m->backend->dirty_sync(m, err) < 0)
+		return -1;
+	(void)gm_dirty_take_snap(&m->mem, *out);
+	/* Stores from now on mark again (the software CPU's TLBs; its
+	 * parked vCPUs flush before they run). */
+	return m->backend->dirty_flush ? m->backend->dirty_flush(m, err) : 0;
+}
+
 int vm_state_save(struct machine *m, struct vm_devices *d, const struct vm_config *cfg,
-		  const char *vmstate_path, const char *mem_path, struct vmon_error *err)
+		  const char *vmstate_path, const char *mem_path, bool diff, struct vmon_error *err)
 {
 	struct state_writer w = {0};
-	int r = vm_state_build(m, d, cfg, &w, err) < 0 || gm_save(&m->mem, mem_path, err) < 0 ? -1
-											      : 0;
+	uint64_t *dirty = NULL;
+	bool tracking = gm_dirty_tracking(&m->mem);
+	if (diff && !tracking)
+		return err_setf(err, "%s", VM_DIFF_NEEDS_TRACKING);
+	int r = vm_state_build(m, d, cfg, &w, err) < 0 ||
+				(tracking && take_dirty(m, &dirty, err) < 0) ||
+				(diff ? gm_save_diff(&m->mem, mem_path, dirty, err)
+				      : gm_save(&m->mem, mem_path, err)) < 0
+			? -1
+			: 0;
 	if (r == 0)
 		r = vmstate_write_file(&w, vmstate_path, err);
+	if (r < 0 && dirty)
+		/* No snapshot: its pages stay for the next one. */
+		gm_dirty_mark_bits(&m->mem, 0, dirty, m->mem.size / GM_PAGE_SIZE);
+	free(dirty);
 	state_writer_free(&w);
 	return r;
 }

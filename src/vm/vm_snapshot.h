@@ -10,6 +10,8 @@
 #ifndef VMON_VM_VM_SNAPSHOT_H
 #define VMON_VM_VM_SNAPSHOT_H
 
+#include <stdbool.h>
+
 #include "core/error.h"
 #include "core/machine.h"
 #include "vm/vm_config.h"
@@ -17,11 +19,14 @@
 #include "vm/vmstate.h"
 
 /* Writes the memory file, then the vmstate file. Refuses (naming it) a
- * device or backend that cannot be saved. */
-__attribute__((warn_unused_result)) int vm_state_save(struct machine *m, struct vm_devices *d,
-						      const struct vm_config *cfg,
-						      const char *vmstate_path,
-						      const char *mem_path, struct vmon_error *err);
+ * device or backend that cannot be saved. With diff, the memory file
+ * holds only the pages written since the last snapshot (or the start),
+ * the others holes (core/guest_mem_diff.h); that needs the dirty log's
+ * tracking (gm_dirty_track_start), and every snapshot, full or diff,
+ * taken while it runs starts the next diff's set afresh. */
+__attribute__((warn_unused_result)) int
+vm_state_save(struct machine *m, struct vm_devices *d, const struct vm_config *cfg,
+	      const char *vmstate_path, const char *mem_path, bool diff, struct vmon_error *err);
 /* The vmstate's sections (config, devices, CPUs; no checksum yet) into
  * w, without RAM: a snapshot's first half, a migration's last record. */
 __attribute__((warn_unused_result)) int vm_state_build(struct machine *m, struct vm_devices *d,

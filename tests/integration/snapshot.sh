@@ -10,7 +10,8 @@
 # answers `vmon stop`. Then three clones restore the same snapshot at
 # once (each with its own copy of the disk) and all count on; the API
 # refuses bad snapshot requests with 400 and a fault_message (not paused,
-# fields missing, Diff, load into a started VM) and loads the snapshot
+# fields missing, Diff without dirty-page tracking — snapshot_diff.sh has
+# the diff snapshots —, load into a started VM) and loads the snapshot
 # into a fresh `vmon api` (resume_vm); and damaged vmstate files (bad
 # magic, version, checksum, truncation, a CPU register and a virtqueue
 # out of range with the checksum fixed up, a CPU feature the backend
@@ -225,7 +226,7 @@ for b in $(usable_backends); do
 		req PUT /snapshot/create "{\"snapshot_path\": \"$D/x\"}"
 		expect400 snapshot-$b-api-missing "'mem_file_path' is required"
 		req PUT /snapshot/create "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"$D/x\", \"mem_file_path\": \"$D/y\"}"
-		expect400 snapshot-$b-api-diff "diff snapshots are not supported"
+		expect400 snapshot-$b-api-diff "a Diff snapshot needs dirty-page tracking"
 		req PUT /snapshot/load "{\"snapshot_path\": \"$D/snap/vmstate\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$D/snap/memory\"}}"
 		expect400 snapshot-$b-api-load-started "not started"
 	else

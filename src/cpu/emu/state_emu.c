@@ -251,6 +251,11 @@ int emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s, struct vmon_
 		seg_set(&c->seg[i], &s->seg[i]);
 	seg_set(&c->ldtr, &s->ldtr);
 	seg_set(&c->tr, &s->tr);
+	/* The privilege level the vCPU was at: CS's RPL in protected mode, as
+	 * every CS load here keeps it (load_cs); emu_update_mode below makes
+	 * it 0 in real mode. Left as it was, a vCPU saved in user mode went
+	 * on at CPL 0 and faulted on its first user-page fetch (SMEP). */
+	c->cpl = s->seg[CPU_SEG_CS].sel & 3;
 	c->gdtr = (struct dtr){.base = s->gdtr.base, .limit = s->gdtr.limit};
 	c->idtr = (struct dtr){.base = s->idtr.base, .limit = s->idtr.limit};
 	c->cr0 = s->cr0;

@@ -63,6 +63,11 @@ struct kvm_vm_state {
 	bool has_tsc_khz;	 /* KVM_CAP_GET_TSC_KHZ */
 	bool has_tsc_control;	 /* KVM_CAP_TSC_CONTROL: KVM_SET_TSC_KHZ */
 	uint64_t supported_xcr0; /* CPUID 0xd.0 as the guest sees it */
+	/* kvm_mem.c: the RAM slots' dirty log */
+	bool manual_protect; /* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 enabled */
+	bool logging;	     /* the slots carry KVM_MEM_LOG_DIRTY_PAGES */
+	uint64_t *dirty_buf; /* KVM_GET_DIRTY_LOG's bitmap, dirty_words words */
+	uint64_t dirty_words;
 	struct kvm_vcpu_state vcpus[VMON_MAX_CPUS];
 	atomic_bool warned_unclaimed;
 	/* kvm_irq.c: the GSI routing table vmon owns once it adds an MSI
@@ -110,6 +115,14 @@ int kvm_snapshot_vcpu_set(struct machine *m, int index, const struct cpu_state *
 int kvm_snapshot_chips_get(struct machine *m, struct chip_state *s, struct vmon_error *err);
 int kvm_snapshot_chips_set(struct machine *m, const struct chip_state *s, struct vmon_error *err);
 void kvm_snapshot_features(struct machine *m, struct cpu_featureset *out);
+/* kvm_mem.c: guest RAM's slots and their dirty log (the cpu_backend
+ * dirty hooks). kvm_mem_probe after KVM_CREATE_VM, before the slots;
+ * kvm_mem_slots (re)sets every slot, logging or not. */
+void kvm_mem_probe(struct kvm_vm_state *k);
+int kvm_mem_slots(struct machine *m, bool log, struct vmon_error *err);
+int kvm_mem_dirty_log(struct machine *m, bool on, struct vmon_error *err);
+int kvm_mem_dirty_sync(struct machine *m, struct vmon_error *err);
+int kvm_mem_dirty_flush(struct machine *m, struct vmon_error *err);
 /* kvm_run.c */
 void kvm_vcpu_run(struct machine *m, int index);
 void kvm_vcpu_kick(struct machine *m, int index);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * KVM backend, VM scope: /dev/kvm checks, VM creation (with no guest PMU:
- * kvm_pmu.c), guest RAM slots, the in-kernel irqchip and PIT, and the
+ * kvm_pmu.c), guest RAM slots (kvm_mem.c), the in-kernel irqchip and PIT, and the
  * interrupt router devices use.
  */
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/guest_mem_dirty.h"
 #include "cpu/cpu_backend.h"
 #include "cpu/kvm/kvm_priv.h"
 
@@ -87,6 +88,14 @@ static void kvm_destroy(struct machine *m)
 		if (v->fd >= 0)
 			close(v->fd);
 	}
+	if (k->vm_fd >= 0 && k->logging) {
+		/* A reboot makes a new VM: what this one's slots logged goes
+		 * to vmon's log first. */
+		struct vmon_error e2 = {{0}};
+		if (kvm_mem_dirty_sync(m, &e2) < 0)
+			fprintf(stderr, "vmon: %s\n", e2.msg);
+	}
+	free(k->dirty_buf);
 	if (k->vm_fd >= 0)
 		close(k->vm_fd);
 	if (k->sys_fd >= 0)
@@ -180,21 +189,11 @@ static int kvm_create(struct machine *m, struct vmon_error *err)
 		err_setf(err, "KVM_SET_TSS_ADDR/IDENTITY_MAP_ADDR: %s", strerror(errno));
 		goto fail;
 	}
-	for (int i = 0; i < m->mem.nregions; i++) {
-		const struct gm_region *r = &m->mem.regions[i];
-		struct kvm_userspace_memory_region slot = {
-			.slot = (uint32_t)i,
-			.guest_phys_addr = r->gpa,
-			.memory_size = r->size,
-			.userspace_addr = (uint64_t)(uintptr_t)r->host,
-		};
-		if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
-			err_setf(err, "KVM_SET_USER_MEMORY_REGION (%llu MiB at 0x%llx): %s",
-				 (unsigned long long)(r->size >> 20), (unsigned long long)r->gpa,
-				 strerror(errno));
-			goto fail;
-		}
-	}
+	/* A VM made while the dirty log runs (a reboot during a migration,
+	 * or diff-snapshot tracking) logs from its first instruction. */
+	kvm_mem_probe(k);
+	if (kvm_mem_slots(m, gm_dirty_logging(&m->mem), err) < 0)
+		goto fail;
 	if (ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
 		err_setf(err, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
 		goto fail;
@@ -254,4 +253,7 @@ const struct cpu_backend cpu_backend_kvm = {
 	.chips_get = kvm_snapshot_chips_get,
 	.chips_set = kvm_snapshot_chips_set,
 	.features = kvm_snapshot_features,
+	.dirty_log = kvm_mem_dirty_log,
+	.dirty_sync = kvm_mem_dirty_sync,
+	.dirty_flush = kvm_mem_dirty_flush,
 };
