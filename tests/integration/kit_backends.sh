@@ -33,6 +33,12 @@ if [ "$backend" = emu ]; then
 	# software CPU is GenuineIntel; an AMD host's KVM cannot SYSENTER in
 	# long mode).
 	kit emu-ring3 ring3 --mem 64M
+	# AMD SVM (--cpu-features +svm): a tiny hypervisor's L2 exits, its
+	# intercepts and interrupt controls (the same guest passes on QEMU
+	# TCG -cpu max: guests/qemu-check.sh); without +svm, EFER.SVME and
+	# VMRUN are refused.
+	kit emu-svm svm --cpu-features +svm
+	kit emu-svm-off svm --cmdline nosvm=1
 fi
 kit $backend-timer timer
 kit $backend-smp-1 smp --cpus 1 --cmdline cpus=1
