@@ -268,6 +268,9 @@ bool svm_insn_intercept(struct emu_cpu *c, const struct dinsn *d)
 	case I_IRETD:
 	case I_IRETQ: code = i3(c, SVM_I3_IRET) ? 0x74 : -1, cpl0 = false; break;
 	case I_INT: code = i3(c, SVM_I3_INTN) ? 0x75 : -1, cpl0 = false; break;
+	case I_INT3: /* a soft exception, delivered by its handler: #BP's intercept here */
+		code = (c->svm.icpt_exc >> EXC_BP) & 1 ? SVM_EXIT_EXCP0 + EXC_BP : -1, cpl0 = false;
+		break;
 	case I_PAUSE: code = i3(c, SVM_I3_PAUSE) ? 0x77 : -1, cpl0 = false; break;
 	case I_VMMCALL: code = i4(c, SVM_I4_VMMCALL) ? 0x81 : -1, cpl0 = false; break;
 	case I_INVD: code = i3(c, SVM_I3_INVD) ? 0x76 : -1; break;

@@ -83,7 +83,10 @@ void tlb_flush_page(struct emu_cpu *c, uint64_t lin)
 
 _Noreturn static void page_fault(struct emu_cpu *c, uint64_t lin, uint32_t err)
 {
-	c->cr2 = lin;
+	if (__builtin_expect(c->svm.guest, 0) && (c->svm.icpt_exc & (1u << EXC_PF)))
+		c->svm.pf_addr = lin; /* intercepted: CR2 stays (svm.c) */
+	else
+		c->cr2 = lin;
 	emu_raise(c, EXC_PF, err, true);
 }
 

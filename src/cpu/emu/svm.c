@@ -342,9 +342,10 @@ void svm_exception(struct emu_cpu *c, int vec, uint32_t err, bool has_err, int p
 	uint64_t intinfo = 0;
 	if (prev >= 0)
 		intinfo = SVM_EV_VALID | ((uint64_t)SVM_EV_TYPE_EXC << 8) | (uint64_t)prev;
-	/* #PF: the address in EXITINFO2 (CR2 holds it too: see README). */
-	vmexit(c, SVM_EXIT_EXCP0 + (uint64_t)vec, has_err ? err : 0, vec == EXC_PF ? c->cr2 : 0,
-	       intinfo, 0);
+	/* #PF: the address in EXITINFO2; the guest's CR2 was not written
+	 * (mmu.c), as QEMU and the hardware leave it. */
+	vmexit(c, SVM_EXIT_EXCP0 + (uint64_t)vec, has_err ? err : 0,
+	       vec == EXC_PF ? c->svm.pf_addr : 0, intinfo, 0);
 	c->pending_exc = -1;
 	longjmp(c->fault_jmp, 1);
 }

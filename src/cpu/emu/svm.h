@@ -41,6 +41,7 @@ struct emu_svm {
 	uint32_t int_ctl;    /* VMCB 0x060: V_TPR, V_IRQ, V_INTR_PRIO, V_IGN_TPR, V_INTR_MASKING */
 	uint8_t int_vector;  /* VMCB 0x064: V_INTR_VECTOR */
 	bool host_if;	     /* the host's RFLAGS.IF at VMRUN (V_INTR_MASKING) */
+	uint64_t pf_addr;    /* an intercepted #PF's address (CR2 is not written) */
 };
 
 /* VMCB control area */
