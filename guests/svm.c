@@ -14,6 +14,8 @@
  * Needs CPUID 0x80000001 ECX.SVM (vmon: --cpu-features +svm; QEMU:
  * -cpu max); without it checks that EFER.SVME cannot be set and
  * that VMRUN is #UD, then passes (cmdline nosvm=1 requires that case).
+ * cmdline hold=1: sets EFER.SVME and VM_HSAVE_PA, then halts for good
+ * (kit_backends.sh: a snapshot then is refused).
  */
 #include "rt.h"
 
@@ -503,6 +505,12 @@ void kmain(void)
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
 	wrmsr(MSR_VM_HSAVE_PA, (u64)(uintptr_t)hsave);
 	expect("VM_HSAVE_PA reads back", rdmsr(MSR_VM_HSAVE_PA) == (u64)(uintptr_t)hsave);
+	if (cmdline_get_u64("hold", 0)) {
+		/* For the snapshot test: SVM in use, then wait forever. */
+		kprintf("svm: holding\n");
+		for (;;)
+			hlt();
+	}
 	set_gate(gidt, 13, g_exc_handler);
 	set_gate(gidt, VEC_VIRQ, g_virq_handler);
 	exit_checks();

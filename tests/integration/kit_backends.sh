@@ -39,6 +39,27 @@ if [ "$backend" = emu ]; then
 	# VMRUN are refused.
 	kit emu-svm svm --cpu-features +svm
 	kit emu-svm-off svm --cmdline nosvm=1
+	# While EFER.SVME is set a snapshot is refused in one line (the SVM
+	# state is not in the snapshot format).
+	"$VMON" run --backend emu --cpu-features +svm --id svmhold --kernel "$GUESTS/svm.elf" \
+		--cmdline hold=1 </dev/null >"$TMP/hold.out" 2>"$TMP/hold.err" &
+	hp=$!
+	for _ in $(seq 1 300); do
+		grep -q 'svm: holding' "$TMP/hold.out" 2>/dev/null && break
+		kill -0 $hp 2>/dev/null || break
+		sleep 0.2
+	done
+	"$VMON" snapshot --no-resume svmhold "$TMP/hsnap" >"$TMP/hsnap.out" 2>&1
+	rc=$?
+	"$VMON" stop svmhold >/dev/null 2>&1
+	timeout 30 tail --pid=$hp -f /dev/null 2>/dev/null
+	kill -KILL $hp 2>/dev/null
+	wait $hp 2>/dev/null
+	if [ $rc -ne 0 ] && grep -q 'uses SVM' "$TMP/hsnap.out" && [ ! -s "$TMP/hsnap/vmstate" ]; then
+		pass emu-svm-snapshot-refused
+	else
+		fail emu-svm-snapshot-refused "status $rc: $(cat "$TMP/hsnap.out")"
+	fi
 fi
 kit $backend-timer timer
 kit $backend-smp-1 smp --cpus 1 --cmdline cpus=1

@@ -84,9 +84,13 @@ int emu_model_init(struct emu_vm *vm, const struct cpu_model *req, struct vmon_e
 	emu_offered_features(&offered);
 	if (cpu_model_resolve(req, &offered, "emu", &vm->features, err) < 0)
 		return -1;
-	/* SVM only when asked for by name (+svm): not part of "max" until
-	 * Linux's kvm_amd runs on it (svm.h lists what is missing). */
-	if (!req || !req->pinned || !cpu_has(&req->add, CPUF_SVM))
+	/* SVM only when named (+svm, or a snapshot's pinned set): not part
+	 * of "max" until Linux's kvm_amd runs on it (svm.h lists what is
+	 * missing). */
+	bool named =
+		req && req->pinned &&
+		(cpu_has(&req->add, CPUF_SVM) || (!req->base_max && cpu_has(&req->base, CPUF_SVM)));
+	if (!named)
 		cpu_clear(&vm->features, CPUF_SVM);
 	vm->xcr0_mask = cpu_model_xcr0(&vm->features) & XSAVE_COMPONENTS;
 	return 0;
