@@ -302,6 +302,53 @@ static void exit_checks(void)
 	expect("EVENTINJ cleared", (V64(0x0a8) >> 31 & 1) == 0);
 }
 
+/* Nested paging: an identity nested table for 0-3 GiB (1 GiB pages but
+ * for the first GiB, 2 MiB pages there with RO_GPA's read-only), user
+ * accessible; 3-4 GiB is missing. */
+#define RO_GPA 0x3000000ull
+static u64 npt_pml4[512] __attribute__((aligned(4096)));
+static u64 npt_pdpt[512] __attribute__((aligned(4096)));
+static u64 npt_pd[512] __attribute__((aligned(4096)));
+GUEST(g_npf_read, "mov $0xc0000000, %eax\n\tmov (%rax), %eax\n\thlt")
+GUEST(g_npf_write, "mov $0x3000000, %eax\n\tmovl $1, (%rax)\n\thlt")
+GUEST(g_npt_ok, "mov $0x3000000, %eax\n\tmov (%rax), %ebx\n\thlt")
+
+static void npt_checks(void)
+{
+	npt_pml4[0] = (u64)(uintptr_t)npt_pdpt | 7;
+	npt_pdpt[0] = (u64)(uintptr_t)npt_pd | 7;
+	for (u64 i = 0; i < 512; i++)
+		npt_pd[i] = (i << 21) | 0x87;
+	npt_pd[RO_GPA >> 21] &= ~2ull;
+	npt_pdpt[1] = (1ull << 30) | 0x87;
+	npt_pdpt[2] = (2ull << 30) | 0x87;
+	*(volatile u32 *)RO_GPA = 0x5a5a;
+
+	vmcb_init(g_npt_ok);
+	V64(0x090) = 1;
+	V64(0x0b0) = (u64)(uintptr_t)npt_pml4;
+	run_check("NPT: guest runs, reads a read-only page", 0x78, 0, 0, g_npt_ok + 7, ~0ull);
+	expect("NPT: the value read", g_rbx == 0x5a5a);
+	vmcb_init(g_npf_read);
+	V64(0x090) = 1;
+	V64(0x0b0) = (u64)(uintptr_t)npt_pml4;
+	run_check("NPF: read, not present", 0x400, (1ull << 32) | 4, 0xc0000000ull,
+		  g_npf_read + 5, ~0ull);
+	vmcb_init(g_npf_write);
+	V64(0x090) = 1;
+	V64(0x0b0) = (u64)(uintptr_t)npt_pml4;
+	run_check("NPF: write, read-only", 0x400, (1ull << 32) | 7, RO_GPA, g_npf_write + 5,
+		  ~0ull);
+	expect("NPF: nothing written", *(volatile u32 *)RO_GPA == 0x5a5a);
+	/* The guest's page table itself outside the nested map. */
+	vmcb_init(g_hlt);
+	V64(0x090) = 1;
+	V64(0x0b0) = (u64)(uintptr_t)npt_pml4;
+	V64(0x550) = 0xc0001000ull;
+	run_check("NPF: guest page-table walk", 0x400, (1ull << 33) | 6, 0xc0001000ull, g_hlt,
+		  ~0ull);
+}
+
 static void vmload_vmsave_checks(void)
 {
 	/* The host's own state, saved first and restored after. */
@@ -514,6 +561,10 @@ void kmain(void)
 	set_gate(gidt, 13, g_exc_handler);
 	set_gate(gidt, VEC_VIRQ, g_virq_handler);
 	exit_checks();
+	if (d & 1)
+		npt_checks();
+	else
+		expect("CPUID 0x8000000A: nested paging on vmon", !on_vmon);
 	vmload_vmsave_checks();
 	interrupt_checks();
 	host_checks(true);

@@ -38,10 +38,9 @@ static int emu_create(struct machine *m, struct vmon_error *err)
 		return err_setf(err, "emu: out of memory");
 	if (m->nested) {
 		free(vm);
-		return err_setf(err,
-				"--nested: the software CPU's SVM is incomplete (no nested "
-				"paging) and offered only with --cpu-features +svm; nesting "
-				"Linux's KVM needs --backend kvm on a host whose KVM allows it");
+		return err_setf(err, "--nested: the software CPU's SVM is experimental and offered "
+				     "only with --cpu-features +svm; nesting Linux's KVM needs "
+				     "--backend kvm on a host whose KVM allows it");
 	}
 	vm->m = m;
 	vm->tsc_base = __builtin_ia32_rdtsc();

@@ -93,6 +93,10 @@ _Noreturn static void page_fault(struct emu_cpu *c, uint64_t lin, uint32_t err)
 /* Reads a paging-structure entry; NULL if the table is not in RAM. */
 static void *pte_ptr(struct emu_cpu *c, uint64_t gpa, unsigned size)
 {
+	if (__builtin_expect(c->svm.npt, 0)) { /* SVM nested paging (svm_npt.c) */
+		uint32_t np;
+		gpa = svm_npt_xlate(c, gpa, 0, true, &np);
+	}
 	return gm_ptr_nolog(&c->m->mem, gpa, size);
 }
 
@@ -285,6 +289,17 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 			perm |= TLB_UW;
 		if (!w.nx)
 			perm |= TLB_X;
+	}
+	if (__builtin_expect(c->svm.npt, 0)) {
+		/* SVM nested paging: the guest-physical page's host page, with
+		 * the nested permissions (svm_npt.c); 4 KiB entries only. */
+		uint32_t np;
+		gpa_page = svm_npt_xlate(c, gpa_page | (lin & 0xfff), acc, false, &np) & ~0xfffULL;
+		if (!(np & 1))
+			perm &= ~(uint32_t)(TLB_W | TLB_UW);
+		if (!(np & 2))
+			perm &= ~(uint32_t)TLB_X;
+		shift = 12;
 	}
 	e->vpn = vpn + 1;
 	e->gpa = gpa_page;

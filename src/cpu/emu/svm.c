@@ -140,6 +140,8 @@ static bool vmcb_valid(struct emu_cpu *c, uint64_t v)
 		return false;
 	if (rd(c, v + VMCB_ASID, 4) == 0)
 		return false;
+	if ((rd(c, v + VMCB_NP_CTL, 8) & 1) && (rd(c, v + VMCB_N_CR3, 8) >> EMU_MAXPHYADDR))
+		return false;
 	if ((rd(c, v + VMCB_IOPM, 8) >> EMU_MAXPHYADDR) ||
 	    (rd(c, v + VMCB_MSRPM, 8) >> EMU_MAXPHYADDR))
 		return false;
@@ -200,6 +202,9 @@ void svm_vmrun(struct emu_cpu *c, uint64_t v)
 	s->int_ctl = (uint32_t)rd(c, v + VMCB_INT_CTL, 4);
 	s->int_vector = (uint8_t)rd(c, v + VMCB_INT_VECTOR, 1);
 	s->host_if = c->flags & F_IF;
+	s->npt = rd(c, v + VMCB_NP_CTL, 8) & 1;
+	s->n_cr3 = rd(c, v + VMCB_N_CR3, 8);
+	s->host_nxe = c->efer & EFER_NXE;
 
 	/* The guest's state. */
 	seg_load(c, v + VMCB_ES, &c->seg[SEG_ES]);
@@ -307,6 +312,7 @@ static void vmexit(struct emu_cpu *c, uint64_t code, uint64_t info1, uint64_t in
 	emu_update_mode(c);
 	c->cpl = 0;
 	s->guest = false;
+	s->npt = false;
 	s->gif_clear = true;
 	c->irq_shadow = 0;
 	c->halted = false;

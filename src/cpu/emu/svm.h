@@ -12,9 +12,9 @@
  *     from sys_ctl.c (MSRs) and run.c (faults, interrupts).
  * Only with the CPU model's "svm" feature (--cpu-features +svm); without
  * it every SVM instruction is #UD and EFER.SVME cannot be set.
- * Not modelled: nested paging, ASIDs (the TLB is flushed on every world
- * switch), AVIC, LBR virtualization, pause filters, DR intercepts, NMIs
- * (the software CPU has none), task-switch and selective-CR0 intercepts.
+ * Not modelled: ASIDs (the TLB is flushed on every world switch), AVIC, LBR virtualization, pause
+ * filters, DR intercepts, NMIs (the software CPU has none), task-switch and selective-CR0
+ * intercepts.
  */
 #ifndef VMON_CPU_EMU_SVM_H
 #define VMON_CPU_EMU_SVM_H
@@ -42,6 +42,9 @@ struct emu_svm {
 	uint8_t int_vector;  /* VMCB 0x064: V_INTR_VECTOR */
 	bool host_if;	     /* the host's RFLAGS.IF at VMRUN (V_INTR_MASKING) */
 	uint64_t pf_addr;    /* an intercepted #PF's address (CR2 is not written) */
+	bool npt;	     /* nested paging on (VMCB 0x090 bit 0): svm_npt.c */
+	bool host_nxe;	     /* the host's EFER.NXE: NX in the nested table */
+	uint64_t n_cr3;	     /* VMCB 0x0b0: the nested page table */
 };
 
 /* VMCB control area */
@@ -64,6 +67,7 @@ struct emu_svm {
 #define VMCB_EXITINTINFO 0x088
 #define VMCB_NP_CTL	 0x090
 #define VMCB_EVENTINJ	 0x0a8
+#define VMCB_N_CR3	 0x0b0
 #define VMCB_NRIP	 0x0c8
 /* VMCB state-save area (0x400 on); segments are 16 bytes: selector,
  * attributes (12 bits: descriptor bits 47:40 and 55:52), limit, base */
@@ -193,6 +197,13 @@ void svm_shutdown(struct emu_cpu *c);
 bool svm_intr_allowed(const struct emu_cpu *c);
 bool svm_guest_events(struct emu_cpu *c, bool phys_pending);
 bool svm_virq_pending(const struct emu_cpu *c);
+
+/* ---- svm_npt.c ---- */
+/* With c->svm.npt: the host-physical address of guest-physical gpa for
+ * an access acc (0 read, 1 write, 2 fetch; table: a guest page-table
+ * access), *perm bit 0 writable, bit 1 executable; a fault is
+ * #VMEXIT(NPF) (does not return). */
+uint64_t svm_npt_xlate(struct emu_cpu *c, uint64_t gpa, int acc, bool table, uint32_t *perm);
 
 /* ---- insn_svm.c ---- */
 /* The intercept check run before each instruction's handler in guest

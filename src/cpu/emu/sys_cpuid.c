@@ -246,14 +246,14 @@ void emu_cpuid(struct emu_cpu *c)
 	case 0x80000000: a = cpu_has(&c->vm->features, CPUF_SVM) ? 0x8000000a : 0x80000008; break;
 	case 0x8000000a:
 		/* SVM revision 1, 16 ASIDs (not tagged: every world switch
-		 * flushes the TLB), NRIPS (EDX bit 3) only: no nested paging,
-		 * LBR virtualization, SVM lock, TSC-rate MSR, VMCB clean bits,
-		 * flush-by-ASID, decode assists, pause filter, AVIC, vGIF,
-		 * virtual VMLOAD/VMSAVE. */
+		 * flushes the TLB), EDX: nested paging (bit 0) and NRIPS
+		 * (bit 3) only: no LBR virtualization, SVM lock, TSC-rate MSR,
+		 * VMCB clean bits, flush-by-ASID, decode assists, pause filter,
+		 * AVIC, vGIF, virtual VMLOAD/VMSAVE. */
 		if (cpu_has(&c->vm->features, CPUF_SVM)) {
 			a = 1;
 			b = 16;
-			d = 1u << 3;
+			d = (1u << 0) | (1u << 3);
 		}
 		break;
 	case 0x80000007: d = 1u << 8; break; /* invariant TSC */
