@@ -9,8 +9,10 @@
  * and address, VMMCALL, a VMCB that fails VMRUN's checks
  * (VMEXIT_INVALID), EVENTINJ of an exception, VMLOAD/VMSAVE, STGI/CLGI
  * holding back a pending interrupt, INTR intercepts, V_IRQ delivery and
- * the VINTR intercept; on the host side VMRUN without EFER.SVME (#UD),
- * with a misaligned VMCB (#GP) and VMMCALL outside a guest (#UD).
+ * the VINTR intercept, a CPL-3 guest (VMRUN and HLT #GP before their
+ * intercepts), nested paging and NPF exits; on the host side VMRUN
+ * without EFER.SVME (#UD), with a misaligned VMCB (#GP) and VMMCALL
+ * outside a guest (#UD).
  * Needs CPUID 0x80000001 ECX.SVM (vmon: --cpu-features +svm; QEMU:
  * -cpu max); without it checks that EFER.SVME cannot be set and
  * that VMRUN is #UD, then passes (cmdline nosvm=1 requires that case).
@@ -349,6 +351,39 @@ static void npt_checks(void)
 		  ~0ull);
 }
 
+/* A CPL-3 guest on page tables of its own (1 GiB, user): VMRUN and HLT
+ * there are #GP before their intercepts (APM 15.7.1), CPUID exits. */
+static u64 u_pml4[512] __attribute__((aligned(4096)));
+static u64 u_pdpt[512] __attribute__((aligned(4096)));
+GUEST(g_u_vmrun, "vmrun\n\thlt")
+GUEST(g_u_cpuid, "cpuid\n\thlt")
+
+static void user_guest(const void *rip)
+{
+	vmcb_init(rip);
+	V64(0x550) = (u64)(uintptr_t)u_pml4;
+	seg(0x410, 0x2b, 0xafb);
+	seg(0x420, 0x33, 0xcf3);
+	seg(0x400, 0x33, 0xcf3);
+	seg(0x430, 0x33, 0xcf3);
+	V8(0x4cb) = 3;
+	V32(0x008) = 1u << 13;
+}
+
+static void cpl3_checks(void)
+{
+	u_pml4[0] = (u64)(uintptr_t)u_pdpt | 7;
+	u_pdpt[0] = 0x87;
+	user_guest(g_u_vmrun);
+	run_check("CPL 3 guest: VMRUN is #GP", 0x4d, 0, 0, g_u_vmrun, ~0ull);
+	user_guest(g_hlt);
+	run_check("CPL 3 guest: HLT is #GP before its intercept", 0x4d, 0, 0, g_hlt, ~0ull);
+	user_guest(g_u_cpuid);
+	V32(0x00c) |= 1u << 18;
+	run_check("CPL 3 guest: CPUID intercepted", 0x72, 0, 0, g_u_cpuid, AT(g_u_cpuid, 2));
+	expect("CPL 3 guest: CPL saved", V8(0x4cb) == 3);
+}
+
 static void vmload_vmsave_checks(void)
 {
 	/* The host's own state, saved first and restored after. */
@@ -561,6 +596,7 @@ void kmain(void)
 	set_gate(gidt, 13, g_exc_handler);
 	set_gate(gidt, VEC_VIRQ, g_virq_handler);
 	exit_checks();
+	cpl3_checks();
 	if (d & 1)
 		npt_checks();
 	else
