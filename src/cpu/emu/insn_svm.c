@@ -142,6 +142,17 @@ static bool i4(const struct emu_cpu *c, unsigned bit)
 	return (c->svm.icpt_insn4 >> bit) & 1;
 }
 
+/* Bits of a permission map at pa (IOPM, MSRPM): RAM only; a map the
+ * guest placed elsewhere reads as all ones (everything intercepted)
+ * rather than as device registers. */
+static uint32_t map_bits(struct emu_cpu *c, uint64_t pa, unsigned size)
+{
+	const uint8_t *p = gm_ptr_nolog(&c->m->mem, pa, size);
+	if (!p)
+		return ~0u;
+	return size == 1 ? p[0] : (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
 /* I/O: the permission checks first, then the IOPM (one bit per port,
  * every port the access covers); EXITINFO1 as APM 15.10.2 gives it. */
 static void io_intercept(struct emu_cpu *c, const struct dinsn *d, uint16_t port, unsigned size,
@@ -153,7 +164,7 @@ static void io_intercept(struct emu_cpu *c, const struct dinsn *d, uint16_t port
 	if (!i3(c, SVM_I3_IOIO))
 		return;
 	uint64_t pa = c->svm.iopm + port / 8u;
-	uint32_t bits = (uint32_t)phys_read(c, pa, 2);
+	uint32_t bits = map_bits(c, pa, 2);
 	if (!(bits & (((1u << size) - 1) << (port & 7))))
 		return;
 	uint64_t info = (uint64_t)port << 16 | (in ? 1 : 0) | (str ? 4 : 0) |
@@ -188,7 +199,7 @@ static void msr_intercept(struct emu_cpu *c, bool write)
 	else
 		svm_insn_exit(c, SVM_EXIT_MSR, write, 0);
 	uint32_t bit = (msr & 0x1fff) * 2 + (write ? 1 : 0);
-	if ((phys_read(c, c->svm.msrpm + off + bit / 8, 1) >> (bit % 8)) & 1)
+	if ((map_bits(c, c->svm.msrpm + off + bit / 8, 1) >> (bit % 8)) & 1)
 		svm_insn_exit(c, SVM_EXIT_MSR, write, 0);
 }
 
