@@ -370,6 +370,43 @@ static void user_guest(const void *rip)
 	V32(0x008) = 1u << 13;
 }
 
+/* A real-mode guest (CR0.PE clear; CS's hidden base at the snippet):
+ * 16-bit OUT through the IOPM. */
+GUEST(g_real, ".code16\n\tmov $0x12, %al\n\tout %al, $0x80\n\thlt\n\t.code64")
+
+static void real_mode_checks(void)
+{
+	vmcb_init(g_real);
+	u64 base = (u64)(uintptr_t)g_real & ~0xfull;
+	V64(0x4d0) = EFER_SVME;
+	V64(0x548) = 0;
+	V64(0x550) = 0;
+	V64(0x558) = 0x10;
+	seg(0x410, (u16)(base >> 4), 0x09b);
+	V64(0x418) = base;
+	V32(0x414) = 0xffff;
+	for (u32 off = 0x400; off <= 0x430; off += 0x10) {
+		if (off == 0x410)
+			continue;
+		seg(off, 0, 0x093);
+		V32(off + 4) = 0xffff;
+	}
+	V64(0x578) = (u64)(uintptr_t)g_real - base;
+	V64(0x5d8) = 0x1000;
+	V32(0x00c) |= 1u << 27;
+	iopm[0x80 / 8] |= 1u << (0x80 % 8);
+	u64 ip = (u64)(uintptr_t)g_real - base;
+	vmrun(vmcb);
+	stgi();
+	bool ok = V64(0x070) == 0x7b && V64(0x078) == (0x00800000ull | 0x10 | IO_VMON(0x80)) &&
+		  V64(0x578) == ip + 2 && V64(0x080) == ip + 4;
+	kprintf("%s: real-mode guest: OUT exit code=0x%lx info1=0x%lx info2=0x%lx rip=0x%lx "
+		"(ip 0x%lx)\n",
+		ok ? "ok  " : "BAD ", V64(0x070), V64(0x078), V64(0x080), V64(0x578), ip);
+	if (!ok)
+		failures++;
+}
+
 static void cpl3_checks(void)
 {
 	u_pml4[0] = (u64)(uintptr_t)u_pdpt | 7;
@@ -597,6 +634,7 @@ void kmain(void)
 	set_gate(gidt, VEC_VIRQ, g_virq_handler);
 	exit_checks();
 	cpl3_checks();
+	real_mode_checks();
 	if (d & 1)
 		npt_checks();
 	else
