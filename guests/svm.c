@@ -342,6 +342,25 @@ static void npt_checks(void)
 	run_check("NPF: write, read-only", 0x400, (1ull << 32) | 7, RO_GPA, g_npf_write + 5,
 		  ~0ull);
 	expect("NPF: nothing written", *(volatile u32 *)RO_GPA == 0x5a5a);
+	/* EVENTINJ whose delivery meets an NPF (the guest's IDT outside the
+	 * nested map): the event comes back in EXITINTINFO. */
+	vmcb_init(g_loop);
+	V64(0x090) = 1;
+	V64(0x0b0) = (u64)(uintptr_t)npt_pml4;
+	V64(0x488) = 0xc0000000ull;
+	V64(0x0a8) = 13 | (3u << 8) | (1u << 11) | (1u << 31) | (0x55ull << 32);
+	run_check("NPF while injecting #GP", 0x400, (1ull << 32) | 4, 0xc0000000ull + 13 * 16,
+		  g_loop, ~0ull);
+	expect("NPF while injecting: EXITINTINFO holds the event",
+	       V64(0x088) == (13 | (3u << 8) | (1u << 11) | (1u << 31) | (0x55ull << 32)));
+	/* The same for an exception the CPU raised in the guest (#UD). */
+	vmcb_init(g_ud2);
+	V64(0x090) = 1;
+	V64(0x0b0) = (u64)(uintptr_t)npt_pml4;
+	V64(0x488) = 0xc0000000ull;
+	run_check("NPF while delivering #UD", 0x400, (1ull << 32) | 4, 0xc0000000ull + 6 * 16, g_ud2,
+		  ~0ull);
+	expect("NPF while delivering #UD: EXITINTINFO", V64(0x088) == (6 | (3u << 8) | (1u << 31)));
 	/* The guest's page table itself outside the nested map. */
 	vmcb_init(g_hlt);
 	V64(0x090) = 1;

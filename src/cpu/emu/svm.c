@@ -251,8 +251,10 @@ void svm_vmrun(struct emu_cpu *c, uint64_t v)
 		int vec = (int)(ev & 0xff);
 		wr(c, v + VMCB_EVENTINJ, 8, 0);
 		c->delivering = type == SVM_EV_TYPE_EXC ? vec : -1;
+		s->cur_event = ev;
 		emu_deliver(c, vec, (uint32_t)(ev >> 32), (ev & SVM_EV_ERR_VALID) != 0,
 			    type == SVM_EV_TYPE_SOFT, c->rip);
+		s->cur_event = 0;
 		c->delivering = -1;
 		c->next_rip = c->rip;
 	}
@@ -263,6 +265,18 @@ static void vmexit(struct emu_cpu *c, uint64_t code, uint64_t info1, uint64_t in
 {
 	struct emu_svm *s = &c->svm;
 	uint64_t v = s->vmcb, h = s->hsave_pa;
+	/* An event whose delivery this exit interrupted: EVENTINJ or V_IRQ
+	 * (cur_event), or an exception the CPU was delivering (its error
+	 * code is still in pending_err; #DF's is 0). */
+	if (!intinfo && s->cur_event) {
+		intinfo = s->cur_event;
+	} else if (!intinfo && c->delivering >= 0) {
+		bool df = c->delivering == EXC_DF, ev = df || c->pending_has_err;
+		intinfo = SVM_EV_VALID | ((uint64_t)SVM_EV_TYPE_EXC << 8) |
+			  (uint64_t)c->delivering |
+			  (ev ? SVM_EV_ERR_VALID | (uint64_t)(df ? 0 : c->pending_err) << 32 : 0);
+	}
+	s->cur_event = 0;
 	/* The guest's state. */
 	seg_save(c, v + VMCB_ES, &c->seg[SEG_ES]);
 	seg_save(c, v + VMCB_CS, &c->seg[SEG_CS]);
@@ -395,6 +409,8 @@ bool svm_guest_events(struct emu_cpu *c, bool phys_pending)
 		svm_vmexit_jump(c, SVM_EXIT_VINTR, 0, 0);
 	s->int_ctl &= ~SVM_V_IRQ;
 	c->halted = false;
+	s->cur_event = SVM_EV_VALID | s->int_vector;
 	emu_deliver(c, s->int_vector, 0, false, false, c->rip);
+	s->cur_event = 0;
 	return true;
 }

@@ -45,6 +45,7 @@ struct emu_svm {
 	bool npt;	     /* nested paging on (VMCB 0x090 bit 0): svm_npt.c */
 	bool host_nxe;	     /* the host's EFER.NXE: NX in the nested table */
 	uint64_t n_cr3;	     /* VMCB 0x0b0: the nested page table */
+	uint64_t cur_event;  /* EVENTINJ / V_IRQ being delivered (EXITINTINFO form), 0 none */
 };
 
 /* VMCB control area */
