@@ -192,8 +192,9 @@ static void handle_fault(struct emu_cpu *c)
 	c->pending_exc = -1;
 	if (vec < 0)
 		return;
-	c->lf_op = c->lf_op;	    /* flags stay lazy; delivery materialises them */
-	if (unlikely(c->svm.guest)) /* an intercepted exception: #VMEXIT (svm.c) */
+	c->lf_op = c->lf_op; /* flags stay lazy; delivery materialises them */
+	/* In an SVM guest, an intercepted exception is a #VMEXIT (svm.c). */
+	if (unlikely(c->svm.guest))
 		svm_exception(c, vec, err, has_err, c->delivering);
 	if (c->delivering >= 0) {
 		int prev = c->delivering;
