@@ -38,6 +38,8 @@ for n in 1 2 4; do
 	run smp 1 "^cpus=$n counter=$((n * 10000))" /dev/null -m 256 -no-reboot -smp $n \
 		-kernel $B/smp.elf -append "cpus=$n"
 done
+# QEMU's TCG implements SVM (-cpu max): the reference for svm's exit codes.
+run svm 1 '^SUCCESS' /dev/null -m 256 -no-reboot -cpu max -kernel $B/svm.elf
 run memtest 1 '^SUCCESS' /dev/null -m 64 -no-reboot -kernel $B/memtest.elf
 run memtest 1 '^SUCCESS' /dev/null -m 256 -no-reboot -kernel $B/memtest.elf
 run serial_echo 1 'bytes=20 sum=4bda9238' "$tmp" -m 256 -no-reboot -kernel $B/serial_echo.elf

@@ -114,6 +114,7 @@ const struct cpu_feature_info cpu_features[CPUF_COUNT] = {
 	F(AMX_BF16, "amx_bf16", NULL, 7, 0, EDX, 22, 0, CPUF_AMX_TILE),
 	F(AMX_TILE, "amx_tile", NULL, 7, 0, EDX, 24, 0, CPUF_XSAVE),
 	F(AMX_INT8, "amx_int8", NULL, 7, 0, EDX, 25, 0, CPUF_AMX_TILE),
+	F(SVM, "svm", NULL, 0x80000001, 0, ECX, 2, 0),
 };
 #undef F
 

@@ -121,6 +121,7 @@ enum cpu_feature {
 	CPUF_AMX_BF16,
 	CPUF_AMX_TILE,
 	CPUF_AMX_INT8,
+	CPUF_SVM, /* AMD SVM: the software CPU offers it only on request (+svm) */
 	CPUF_COUNT
 };
 _Static_assert(CPUF_COUNT <= 128, "a feature set is two 64-bit words");

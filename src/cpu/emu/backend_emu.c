@@ -38,9 +38,9 @@ static int emu_create(struct machine *m, struct vmon_error *err)
 		return err_setf(err, "emu: out of memory");
 	if (m->nested) {
 		free(vm);
-		return err_setf(err, "--nested: the software CPU offers no virtualization "
-				     "extension (SVM) yet; nesting needs --backend kvm on a "
-				     "host whose KVM allows it");
+		return err_setf(err, "--nested: the software CPU's SVM is experimental and offered "
+				     "only with --cpu-features +svm; nesting Linux's KVM needs "
+				     "--backend kvm on a host whose KVM allows it");
 	}
 	vm->m = m;
 	vm->tsc_base = __builtin_ia32_rdtsc();
@@ -273,6 +273,13 @@ static int emu_vcpu_get_state(struct machine *m, int index, struct cpu_state *ou
 	struct emu_cpu *c = emu_cpu_at(m, index, err);
 	if (!c)
 		return -1;
+	/* SVM's state (VM_HSAVE_PA, VM_CR, GIF, guest mode and the running
+	 * VMCB) is not in the snapshot format: refused while in use. */
+	if ((c->efer & EFER_SVME) || c->svm.guest || c->svm.gif_clear)
+		return err_setf(err,
+				"vCPU %d uses SVM (EFER.SVME set): the software CPU cannot "
+				"snapshot or migrate SVM state",
+				index);
 	emu_state_get_cpu(c, out);
 	return 0;
 }

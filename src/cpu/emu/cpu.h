@@ -26,6 +26,7 @@
 
 #include "core/machine.h"
 #include "cpu/cpu_model.h"
+#include "cpu/emu/svm.h"
 
 struct emu_vm;
 struct dblock; /* decode.h */
@@ -390,6 +391,7 @@ struct emu_cpu {
 	uint64_t *stat_end_row;	   /* ... by the table row of their last instruction */
 
 	struct lapic apic;
+	struct emu_svm svm; /* AMD SVM (svm.h): GIF, guest mode, the VMCB's controls */
 
 	/* any thread */
 	_Atomic uint32_t events;

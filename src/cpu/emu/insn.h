@@ -23,6 +23,7 @@
 #include "cpu/emu/fault.h"
 #include "cpu/emu/flags.h"
 #include "cpu/emu/operand.h"
+#include "cpu/emu/svm.h"
 #include "cpu/emu/table.h"
 
 typedef void emu_handler(struct emu_cpu *c, const struct dinsn *d);
@@ -38,6 +39,9 @@ extern emu_handler *const emu_handlers[I_COUNT];
  * instruction decoded on its own). */
 static inline void emu_exec_insn(struct emu_cpu *c, const struct dinsn *d)
 {
+	/* In an SVM guest, the intercepts come first (insn_svm.c). */
+	if (__builtin_expect(c->svm.guest, 0) && svm_insn_intercept(c, d))
+		return;
 	emu_handlers[d->row](c, d);
 }
 

@@ -56,13 +56,20 @@
 
 _Noreturn static void page_fault(struct emu_cpu *c, uint64_t lin, uint32_t err)
 {
-	c->cr2 = lin;
+	if (__builtin_expect(c->svm.guest, 0) && (c->svm.icpt_exc & (1u << EXC_PF)))
+		c->svm.pf_addr = lin; /* intercepted: CR2 stays (svm.c) */
+	else
+		c->cr2 = lin;
 	emu_raise(c, EXC_PF, err, true);
 }
 
 /* Reads a paging-structure entry; NULL if the table is not in RAM. */
 static void *pte_ptr(struct emu_cpu *c, uint64_t gpa, unsigned size)
 {
+	if (__builtin_expect(c->svm.npt, 0)) { /* SVM nested paging (svm_npt.c) */
+		uint32_t np;
+		gpa = svm_npt_xlate(c, gpa, 0, true, &np);
+	}
 	return gm_ptr_nolog(&c->m->mem, gpa, size);
 }
 
@@ -264,6 +271,17 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 			perm |= TLB_UW;
 		if (!w.nx)
 			perm |= TLB_X;
+	}
+	if (__builtin_expect(c->svm.npt, 0)) {
+		/* SVM nested paging: the guest-physical page's host page, with
+		 * the nested permissions (svm_npt.c); 4 KiB entries only. */
+		uint32_t np;
+		gpa_page = svm_npt_xlate(c, gpa_page | (lin & 0xfff), acc, false, &np) & ~0xfffULL;
+		if (!(np & 1))
+			perm &= ~(uint32_t)(TLB_W | TLB_UW);
+		if (!(np & 2))
+			perm &= ~(uint32_t)TLB_X;
+		shift = 12;
 	}
 	e->key = tlb_key(c, lin);
 	e->gpa = gpa_page;

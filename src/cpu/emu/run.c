@@ -95,6 +95,15 @@ static bool irq_possible(struct emu_cpu *c)
 	return pic_intr_allowed(c) && c->vm->pic_out;
 }
 
+/* May an external interrupt be taken: RFLAGS.IF, or with SVM in use
+ * GIF and, in a guest with V_INTR_MASKING, the host's IF (svm.c). */
+static inline bool intr_enabled(const struct emu_cpu *c)
+{
+	if (unlikely(c->svm.guest || c->svm.gif_clear))
+		return svm_intr_allowed(c);
+	return (c->flags & F_IF) != 0;
+}
+
 static uint64_t next_deadline(struct emu_cpu *c)
 {
 	uint64_t dl = c->apic.timer_deadline_ns;
@@ -184,9 +193,14 @@ static void handle_fault(struct emu_cpu *c)
 	if (vec < 0)
 		return;
 	c->lf_op = c->lf_op; /* flags stay lazy; delivery materialises them */
+	/* In an SVM guest, an intercepted exception is a #VMEXIT (svm.c). */
+	if (unlikely(c->svm.guest))
+		svm_exception(c, vec, err, has_err, c->delivering);
 	if (c->delivering >= 0) {
 		int prev = c->delivering;
 		if (prev == EXC_DF) {
+			if (unlikely(c->svm.guest))
+				svm_shutdown(c); /* #VMEXIT(SHUTDOWN) if intercepted */
 			char text[128];
 			emu_format_insn(c, c->rip, text, sizeof(text));
 			guest_log("emu: cpu%d: triple fault (exception %d while delivering #DF) at "
@@ -200,6 +214,8 @@ static void handle_fault(struct emu_cpu *c)
 			vec = EXC_DF;
 			err = 0;
 			has_err = true;
+			if (unlikely(c->svm.guest))
+				svm_exception(c, vec, err, has_err, -1);
 		}
 	}
 	c->delivering = vec;
@@ -276,7 +292,8 @@ static bool slow_path(struct emu_cpu *c)
 		}
 		if (c->halted) {
 			check_timers(c);
-			if ((c->flags & F_IF) && irq_possible(c)) {
+			if ((intr_enabled(c) && irq_possible(c)) ||
+			    (unlikely(c->svm.guest) && svm_virq_pending(c))) {
 				c->halted = false;
 				c->irq_maybe = true;
 			} else {
@@ -290,7 +307,10 @@ static bool slow_path(struct emu_cpu *c)
 			c->slow = true;
 			return true;
 		}
-		if (c->irq_maybe && (c->flags & F_IF)) {
+		if (unlikely(c->svm.guest) &&
+		    svm_guest_events(c, c->irq_maybe && intr_enabled(c) && irq_possible(c)))
+			return true; /* a virtual interrupt delivered (or a #VMEXIT) */
+		if (c->irq_maybe && intr_enabled(c)) {
 			if (!try_interrupt(c))
 				c->irq_maybe = false;
 		}

@@ -84,6 +84,14 @@ int emu_model_init(struct emu_vm *vm, const struct cpu_model *req, struct vmon_e
 	emu_offered_features(&offered);
 	if (cpu_model_resolve(req, &offered, "emu", &vm->features, err) < 0)
 		return -1;
+	/* SVM only when named (+svm, or a snapshot's pinned set): not part
+	 * of "max" until Linux's kvm_amd runs on it (svm.h lists what is
+	 * missing). */
+	bool named =
+		req && req->pinned &&
+		(cpu_has(&req->add, CPUF_SVM) || (!req->base_max && cpu_has(&req->base, CPUF_SVM)));
+	if (!named)
+		cpu_clear(&vm->features, CPUF_SVM);
 	vm->xcr0_mask = cpu_model_xcr0(&vm->features) & XSAVE_COMPONENTS;
 	return 0;
 }
@@ -235,7 +243,19 @@ void emu_cpuid(struct emu_cpu *c)
 		a = b = (uint32_t)((tsc_hz() + 500000) / 1000000);
 		cc = 1000;
 		break;
-	case 0x80000000: a = 0x80000008; break;
+	case 0x80000000: a = cpu_has(&c->vm->features, CPUF_SVM) ? 0x8000000a : 0x80000008; break;
+	case 0x8000000a:
+		/* SVM revision 1, 16 ASIDs (not tagged: every world switch
+		 * flushes the TLB), EDX: nested paging (bit 0) and NRIPS
+		 * (bit 3) only: no LBR virtualization, SVM lock, TSC-rate MSR,
+		 * VMCB clean bits, flush-by-ASID, decode assists, pause filter,
+		 * AVIC, vGIF, virtual VMLOAD/VMSAVE. */
+		if (cpu_has(&c->vm->features, CPUF_SVM)) {
+			a = 1;
+			b = 16;
+			d = (1u << 0) | (1u << 3);
+		}
+		break;
 	case 0x80000007: d = 1u << 8; break; /* invariant TSC */
 	case 0x80000001:
 		d = (1u << 20) | (1u << 26); /* platform: NX, 1 GiB pages */

@@ -52,7 +52,8 @@ void emu_reset(struct emu_cpu *c)
 	c->misc_enable = 1; /* fast strings */
 	c->halted = false;
 	c->irq_shadow = 0;
-	c->xcr0 = 1; /* x87 only, its reset value */
+	c->xcr0 = 1;			    /* x87 only, its reset value */
+	memset(&c->svm, 0, sizeof(c->svm)); /* GIF = 1, no guest, VM_CR and HSAVE 0 */
 	emu_fpu_reset(c);
 	tlb_flush(c);
 	emu_update_mode(c);
@@ -205,8 +206,9 @@ uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 	case MSR_GS_BASE: return c->seg[SEG_GS].base;
 	case MSR_KERNEL_GS_BASE: return c->kernel_gs_base;
 	}
-	*ok = false;
-	return 0;
+	uint64_t v = 0;
+	*ok = svm_rdmsr(c, msr, &v); /* VM_CR, VM_HSAVE_PA */
+	return v;
 }
 
 bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
@@ -241,7 +243,8 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 	case MSR_MISC_ENABLE: c->misc_enable = v; return true;
 	case MSR_PAT: c->pat = v; return true;
 	case MSR_EFER: {
-		if (v & ~(uint64_t)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
+		uint64_t svme = svm_efer_allowed(c) ? EFER_SVME : 0;
+		if (v & ~(uint64_t)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | svme))
 			return false;
 		if (((v ^ c->efer) & EFER_LME) && (c->cr0 & CR0_PG))
 			return false;
@@ -272,5 +275,5 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 		return true;
 	case MSR_SFMASK: c->sfmask = (uint32_t)v; return true;
 	}
-	return false;
+	return svm_wrmsr(c, msr, v) > 0; /* VM_CR, VM_HSAVE_PA */
 }

@@ -195,6 +195,8 @@ int kvm_cpuid_probe(struct kvm_vm_state *k, const struct cpu_model *model, bool 
 	}
 	if (cpu_model_resolve(model, &offered, "kvm", &set, err) < 0)
 		return -1;
+	if (nested) /* --nested keeps SVM whatever the model (cpu_model.h: svm) */
+		cpu_set(&set, CPUF_SVM);
 	apply_model(k->cpuid, &set);
 	return 0;
 }
