@@ -214,13 +214,26 @@ static bool page_is_zero(const uint8_t *p)
  * go as zero records, except in round 0 (the target's RAM starts zero). */
 static int send_pages(struct vm_migration *mg, bool first_round, struct vmon_error *err)
 {
-	const uint8_t *base = vm_machine(mg->vm)->mem.base;
+	const struct guest_mem *mem = &vm_machine(mg->vm)->mem;
+	const uint8_t *base = mem->base;
 	uint64_t run_start = 0;
 	uint32_t run_len = 0;
 	int run_zero = 0;
+	/* [data_from, data_end): RAM's current data extent. A page in a hole
+	 * of the memfd (never touched, or given back by the balloon) is zero
+	 * without reading it: a read would allocate it, and round 0 would
+	 * make all of the source's RAM resident. A page written after the
+	 * lookup is in the dirty log, so a later round sends it. */
+	uint64_t data_from = 0, data_end = 0;
 	for (uint64_t p = 0; p < mg->npages; p++) {
 		bool set = mg->bitmap[p / 64] >> (p % 64) & 1;
-		int zero = set ? page_is_zero(base + p * GM_PAGE_SIZE) : 0;
+		int zero = 0;
+		if (set) {
+			uint64_t off = p * GM_PAGE_SIZE;
+			if (off >= data_end)
+				data_from = gm_next_data(mem, off, &data_end);
+			zero = off < data_from || page_is_zero(base + off);
+		}
 		bool extend = set && run_len && zero == run_zero && run_start + run_len == p &&
 			      run_len < (zero ? MIG_MAX_ZERO_RUN : MIG_MAX_RUN);
 		if (run_len && !extend) {
