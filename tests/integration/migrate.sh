@@ -12,6 +12,9 @@
 #   - cancelled mid-way (the stream slowed to 1 MB/s): `vmon migrate
 #     --cancel` ends it, the source keeps running (its passes go on, the
 #     API answers), the target ends with one line and status 2;
+#   - held in its final, paused phase (a target that reads the stream and
+#     never says READY): GET / and vmon ps say Paused, GET /migrate
+#     "device"; a cancel resumes it (Running, its passes go on);
 #   - a target that cannot build the VM (its drive's image is missing
 #     there) ends with one line; the source takes its disk's lock back
 #     and runs on;
@@ -232,7 +235,7 @@ kit_migrate() {
 
 if [ ! -f "$DIRTY" ]; then
 	for n in migrate-kit-unix migrate-kit-tcp migrate-kit-zstd migrate-kit-cancel \
-		migrate-kit-target-refuses migrate-kit-tls migrate-kit-rarp; do
+		migrate-kit-target-refuses migrate-kit-tls migrate-kit-rarp migrate-paused-state; do
 		skip "$n" "no $DIRTY (make)"
 	done
 else
@@ -285,6 +288,63 @@ else
 	fi
 	kill "$spid" 2>/dev/null
 	wait "$spid" 2>/dev/null
+
+	# ---- held paused: the API says so ------------------------------
+	# A target that takes the whole stream and never says READY holds
+	# the source in its final phase, paused: GET / and vmon ps say
+	# Paused (GET /migrate: "device"); a cancel resumes it (Running
+	# again, its passes go on).
+	d=$TMP/held
+	mkdir -p "$d"
+	"$VMON" run --backend emu --id held-src --kernel "$DIRTY" --mem 64M --cmdline "every=20" \
+		</dev/null >"$d/src.out" 2>"$d/src.err" &
+	spid=$!
+	PIDS+=("$spid")
+	wait_pass "$d/src.out" 20 "$spid"
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(1)
+c, _ = s.accept()
+while c.recv(1 << 20):
+    pass' "$d/m.sock" &
+	fpid=$!
+	PIDS+=("$fpid")
+	wait_sock "$d/m.sock"
+	"$VMON" migrate held-src --to "unix:$d/m.sock" >"$d/mig.out" 2>"$d/mig.err" &
+	mpid=$!
+	held_state() {
+		curl -s --unix-socket "$VMON_RUNTIME_DIR/held-src.sock" "http://localhost$1" |
+			sed -n 's/.*"state": *"\([^"]*\)".*/\1/p'
+	}
+	# wait_state PATH STATE: until GET PATH says STATE.
+	wait_state() {
+		for _ in $(seq 1 $((LIMIT * 5))); do
+			[ "$(held_state "$1")" = "$2" ] && return 0
+			sleep 0.2
+		done
+		return 1
+	}
+	if wait_state /migrate device && wait_state / Paused; then
+		ps_state=$("$VMON" ps | awk '$1 == "held-src" { print $2 }')
+		"$VMON" migrate --cancel held-src >"$d/cancel.out" 2>"$d/cancel.err"
+		crc=$?
+		wait "$mpid"
+		n=$(passes "$d/src.out" | tail -n1)
+		if [ "$ps_state" = Paused ] && [ $crc -eq 0 ] && wait_state / Running &&
+			wait_pass "$d/src.out" $((n + 20)) "$spid" && ! grep -qa FAIL "$d/src.out"; then
+			pass migrate-paused-state
+		else
+			fail migrate-paused-state "vmon ps said '$ps_state'; --cancel: $crc ($(cat "$d/cancel.err")); then GET /: $(held_state /), passes $n then $(passes "$d/src.out" | tail -n1)"
+		fi
+	else
+		fail migrate-paused-state "GET /migrate: $(held_state /migrate), GET /: $(held_state /) ($(cat "$d/mig.err"))"
+		kill "$mpid" 2>/dev/null
+		wait "$mpid" 2>/dev/null
+	fi
+	kill "$spid" "$fpid" 2>/dev/null
+	wait "$spid" "$fpid" 2>/dev/null
 
 	# ---- the target cannot build the VM ----------------------------
 	# Its drive's image is missing there: it ends with one line; the
