@@ -136,7 +136,8 @@ def migration_table(build, runs):
         if not g:
             why = "the guest did not reach its shell"
         else:
-            g.send(f"head -c {FILL_MIB}M /dev/urandom >/tmp/fill; echo FILL$((1+1))\n".encode())
+            g.send(f"dd if=/dev/urandom of=/tmp/fill bs=1M count={FILL_MIB} 2>/dev/null; "
+                   "echo FILL$((1+1))\n".encode())
             if g.wait_for(b"FILL2", timeout=900) is None:
                 why = "the guest did not fill its tmpfs"
         n = 0
