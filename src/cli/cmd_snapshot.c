@@ -224,9 +224,7 @@ static struct mig_conn *receive_migration(const char *spec, bool insecure,
 		die_if(mig_tls_load(&tls, tf, &err), &err);
 	int fd = mig_accept(&ep, &err);
 	die_if(fd, &err);
-	char peer[200];
-	snprintf(peer, sizeof(peer), "the migration source (on %s)", spec);
-	if (mig_conn_open(&conn, fd, tls, true, NULL, peer, &err) < 0)
+	if (mig_conn_open(&conn, fd, tls, true, NULL, "the migration source", &err) < 0)
 		die_status(VMON_EXIT_USAGE, "--incoming %s: %s", spec, err.msg);
 	/* tls stays: the session uses its credentials until it ends. */
 	const struct mig_source src = {.read = mig_conn_read, .opaque = &conn};

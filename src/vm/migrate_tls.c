@@ -238,9 +238,11 @@ int mig_conn_open(struct mig_conn *c, int fd, const struct mig_tls *tls, bool se
 		c->fd = -1;
 		return err_setf(err, "TLS: %s", gnutls_strerror(g));
 	}
-	/* The peer's certificate: chained to the CA, not expired or
-	 * revoked, meant for its side (TLS server or client), and, for the
-	 * target when a name is given, bearing that name. */
+	/* The peer's certificate: chained to the CA, within its dates,
+	 * meant for its side (TLS server or client) if it says, and, for
+	 * the target when a name is given, bearing that name. (GnuTLS keeps
+	 * the pointers: hostname outlives the session, the OIDs are
+	 * constants.) */
 	gnutls_typed_vdata_st vd[2];
 	unsigned nvd = 0;
 	if (!server && hostname && hostname[0])
@@ -317,10 +319,13 @@ int mig_conn_write(struct mig_conn *c, const void *p, size_t n, struct vmon_erro
 			k = gnutls_record_send(c->session, b, n);
 			if (k == GNUTLS_E_INTERRUPTED || k == GNUTLS_E_AGAIN)
 				continue;
+			/* The socket failed (the peer closed it): whatever
+			 * it said before is still there to read, at once. */
+			if ((k == GNUTLS_E_PUSH_ERROR || k == GNUTLS_E_PREMATURE_TERMINATION) &&
+			    peer_alert(c, err) < 0)
+				return -1;
 			if (k < 0)
-				return peer_alert(c, err) < 0
-					       ? -1
-					       : err_setf(err, "%s", gnutls_strerror((int)k));
+				return err_setf(err, "%s", gnutls_strerror((int)k));
 		} else {
 			k = send(c->fd, b, n, MSG_NOSIGNAL);
 			if (k < 0 && errno == EINTR)
