@@ -30,6 +30,9 @@ LDFLAGS += -pthread
 LDLIBS += -lZydis -luring -lslirp -lmicrohttpd -ljansson -lcap-ng -lz -lzstd -lm
 # seccomp-bpf filters (src/core/seccomp*.c)
 LDLIBS += $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
+# TLS for the live-migration stream (src/vm/migrate_tls.c)
+CFLAGS += $(shell pkg-config --cflags gnutls 2>/dev/null)
+LDLIBS += $(shell pkg-config --libs gnutls 2>/dev/null || echo -lgnutls)
 
 # V=1 shows full commands.
 ifeq ($(V),1)

@@ -28,6 +28,7 @@ import linux_io
 import systemd_boot
 import seccomp_cost
 import snapshot_restore
+import migration
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -211,7 +212,7 @@ def main():
     ap.add_argument("--exits", type=int, default=20000)
     ap.add_argument("--iters", type=int, default=200000)
     ap.add_argument("--only", choices=["linux-io", "linux-boot", "jail", "systemd", "seccomp",
-                                       "snapshot", "idle-memory"],
+                                       "snapshot", "idle-memory", "migration"],
                     help="run one section: linux-io = storage and network in the Linux guest, "
                     "linux-boot = Linux boot to power-off vs QEMU TCG, "
                     "jail = jailed start-up vs plain, "
@@ -219,7 +220,8 @@ def main():
                     "seccomp = exits and Linux disk I/O with the filters on and off, "
                     "snapshot = snapshot create and restore-to-answer vs QEMU migrate to file, "
                     "idle-memory = host memory of an idle Linux guest, with and without free "
-                    "page reporting, vs QEMU TCG")
+                    "page reporting, vs QEMU TCG, "
+                    "migration = live-migration throughput, plain TCP and TLS")
     args = ap.parse_args()
     BUILD = args.build
     if args.only == "linux-io":
@@ -242,6 +244,9 @@ def main():
         return
     if args.only == "idle-memory":
         idle_memory.idle_memory_table(BUILD, min(args.runs, 3))
+        return
+    if args.only == "migration":
+        migration.migration_table(BUILD, min(args.runs, 3))
         return
     guests = os.path.join(BUILD, "guests")
     vmms = vmm_commands(BUILD, guests)
@@ -329,6 +334,7 @@ def main():
     systemd_boot.systemd_table(BUILD, min(args.runs, 3))
     snapshot_restore.snapshot_table(BUILD, min(args.runs, 3))
     idle_memory.idle_memory_table(BUILD, min(args.runs, 3))
+    migration.migration_table(BUILD, min(args.runs, 3))
     linux_io.linux_io_table(BUILD)
     jail_startup.jail_startup_table(BUILD, max(args.runs, 20))
     print()

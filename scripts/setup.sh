@@ -26,6 +26,8 @@ PACKAGES=(
 	libmicrohttpd-dev libjansson-dev # the HTTP API (server side, JSON)
 	zlib1g-dev # snapshots: the vmstate checksum (CRC-32)
 	libzstd-dev                     # live migration: compressed page runs (vmon migrate --compress)
+	libgnutls28-dev                 # live migration over TLS (--tls-cert/--tls-key/--tls-ca)
+	gnutls-bin                      # certtool: tests/integration/migrate.sh makes its test certificates
 	libcurl4-openssl-dev curl       # vmon ps/pause/...: API client; the API tests drive it with curl
 )
 

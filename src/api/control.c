@@ -109,6 +109,11 @@ enum api_vm_state api_ctl_state(struct api_ctl *c)
 {
 	pthread_mutex_lock(&c->lock);
 	enum api_vm_state s = c->state;
+	/* The migration thread pauses the VM through the VM layer, which
+	 * cannot call up here: ask it. (Lock order: this lock, then the
+	 * VM's, as api_ctl_pause takes them.) */
+	if (s == API_RUNNING && c->vm && vm_paused(c->vm))
+		s = API_PAUSED;
 	pthread_mutex_unlock(&c->lock);
 	return s;
 }

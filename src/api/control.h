@@ -53,6 +53,9 @@ api_ctl_create(struct api_ctl **out, const struct api_ctl_params *p, struct vmon
 void api_ctl_destroy(struct api_ctl *c);
 
 const char *api_ctl_id(struct api_ctl *c);
+/* The VM's state as GET /, the metrics and `vmon ps` show it: Paused also
+ * while the VM layer holds a running VM paused by itself (a live
+ * migration's final phase, and a migrated-away source until it ends). */
 enum api_vm_state api_ctl_state(struct api_ctl *c);
 /* Milliseconds since the VM started (0 before). */
 uint64_t api_ctl_uptime_ms(struct api_ctl *c);

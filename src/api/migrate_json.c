@@ -4,6 +4,7 @@
  */
 #include "api/migrate_json.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,9 +28,9 @@ static int opt_uint(const json_t *o, const char *key, uint64_t max, uint64_t *ou
 
 int api_json_migrate(const json_t *o, struct vm_migrate_params *out, struct vmon_error *err)
 {
-	static const char *const allowed[] = {"destination_url", "max_downtime_ms",
-					      "bandwidth_mib_s", "insecure",
-					      "compress",	 NULL};
+	static const char *const allowed[] = {
+		"destination_url", "max_downtime_ms", "bandwidth_mib_s", "insecure",	 "compress",
+		"tls_cert",	   "tls_key",	      "tls_ca",		 "tls_hostname", NULL};
 	memset(out, 0, sizeof(*out));
 	if (api_json_fields(o, W, allowed, err) < 0)
 		return -1;
@@ -44,6 +45,30 @@ int api_json_migrate(const json_t *o, struct vm_migrate_params *out, struct vmon
 	if (z && !json_is_boolean(z))
 		return err_setf(err, W ": 'compress' must be true or false");
 	out->compress = z && json_is_true(z);
+	static const struct {
+		const char *key;
+		size_t off, cap;
+	} tls[] = {
+		{"tls_cert", offsetof(struct mig_tls_files, cert), MIG_TLS_PATH_MAX},
+		{"tls_key", offsetof(struct mig_tls_files, key), MIG_TLS_PATH_MAX},
+		{"tls_ca", offsetof(struct mig_tls_files, ca), MIG_TLS_PATH_MAX},
+		{"tls_hostname", offsetof(struct mig_tls_files, hostname), MIG_TLS_NAME_MAX},
+	};
+	for (size_t i = 0; i < sizeof(tls) / sizeof(tls[0]); i++) {
+		const json_t *v = json_object_get(o, tls[i].key);
+		char what[64];
+		snprintf(what, sizeof(what), W ": '%s'", tls[i].key);
+		if (!v)
+			continue;
+		if (!json_is_string(v))
+			return err_setf(err, "%s must be a string", what);
+		if (mig_tls_set((char *)&out->tls + tls[i].off, tls[i].cap, json_string_value(v),
+				what, err) < 0)
+			return -1;
+	}
+	struct vmon_error e2 = {{0}};
+	if (mig_tls_check(&out->tls, true, &e2) < 0)
+		return err_setf(err, W ": %s", e2.msg);
 	uint64_t down = 0, bw = 0;
 	if (opt_uint(o, "max_downtime_ms", 3600000, &down, err) < 0 ||
 	    opt_uint(o, "bandwidth_mib_s", 1000000, &bw, err) < 0)
@@ -51,8 +76,8 @@ int api_json_migrate(const json_t *o, struct vm_migrate_params *out, struct vmon
 	const char *s = json_string_value(url);
 	if (strlen(s) >= sizeof(out->to_text))
 		return err_setf(err, W ": 'destination_url' too long");
-	if (mig_endpoint_parse(s, ins && json_is_true(ins), W ": destination_url", &out->to, err) <
-	    0)
+	bool plain_ok = (ins && json_is_true(ins)) || mig_tls_wanted(&out->tls);
+	if (mig_endpoint_parse(s, plain_ok, W ": destination_url", &out->to, err) < 0)
 		return -1;
 	snprintf(out->to_text, sizeof(out->to_text), "%s", s);
 	out->max_downtime_ms = (uint32_t)down;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `vmon migrate ID --to unix:PATH|tcp:HOST:PORT [--max-downtime MS]
- * [--bandwidth MB/s] [--insecure] [--compress]`: live-migrates VM ID to a vmon
+ * [--bandwidth MB/s] [--insecure] [--compress] [--tls-cert FILE --tls-key
+ * FILE --tls-ca FILE [--tls-hostname NAME]]`: live-migrates VM ID to a vmon
  * waiting with `vmon run --incoming` (docs/migration.md), through the
  * VM's API (PUT /migrate), then follows GET /migrate, printing one line
  * per round, until the migration ends. Status 0: the target runs the
@@ -12,7 +13,9 @@
  * /migrate/cancel) and waits until it has; the VM runs on where it was
  * (status 0).
  */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +36,11 @@ enum {
 	OPT_INSECURE,
 	OPT_COMPRESS,
 	OPT_CANCEL,
-	OPT_RUNTIME_DIR
+	OPT_RUNTIME_DIR,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_CA,
+	OPT_TLS_HOSTNAME
 };
 
 static const struct option options[] = {
@@ -44,6 +51,10 @@ static const struct option options[] = {
 	{"compress", no_argument, NULL, OPT_COMPRESS},
 	{"cancel", no_argument, NULL, OPT_CANCEL},
 	{"runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR},
+	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	{"tls-ca", required_argument, NULL, OPT_TLS_CA},
+	{"tls-hostname", required_argument, NULL, OPT_TLS_HOSTNAME},
 	{NULL, 0, NULL, 0},
 };
 
@@ -54,6 +65,15 @@ static unsigned long number(const char *opt, const char *s, unsigned long max)
 	if (!*s || *end || *s == '-' || v > max)
 		usage_error("%s: '%s' is not a number from 0 to %lu", opt, s, max);
 	return v;
+}
+
+/* A TLS file as an absolute path: the VM's process reads it, from its
+ * own working directory. */
+static const char *tls_path(const char *opt, const char *path, char *out)
+{
+	if (!realpath(path, out))
+		die_status(VMON_EXIT_USAGE, "%s %s: %s", opt, path, strerror(errno));
+	return out;
 }
 
 static long long field(json_t *o, const char *k)
@@ -133,6 +153,8 @@ int cmd_migrate(int argc, char **argv)
 	const char *to = NULL, *flag = NULL;
 	unsigned long downtime = 0, bandwidth = 0;
 	bool insecure = false, cancel = false, has_downtime = false, compress = false;
+	const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL, *tls_host = NULL;
+	static char cert_abs[PATH_MAX], key_abs[PATH_MAX], ca_abs[PATH_MAX];
 	opterr = 0;
 	optind = 1;
 	int c;
@@ -148,6 +170,10 @@ int cmd_migrate(int argc, char **argv)
 		case OPT_COMPRESS: compress = true; break;
 		case OPT_CANCEL: cancel = true; break;
 		case OPT_RUNTIME_DIR: flag = optarg; break;
+		case OPT_TLS_CERT: tls_cert = tls_path("--tls-cert", optarg, cert_abs); break;
+		case OPT_TLS_KEY: tls_key = tls_path("--tls-key", optarg, key_abs); break;
+		case OPT_TLS_CA: tls_ca = tls_path("--tls-ca", optarg, ca_abs); break;
+		case OPT_TLS_HOSTNAME: tls_host = optarg; break;
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: usage_error("unknown option '%s'", argv[optind - 1]);
 		}
@@ -159,6 +185,8 @@ int cmd_migrate(int argc, char **argv)
 		usage_error("migrate: --to unix:PATH|tcp:HOST:PORT is needed");
 	if (cancel && to)
 		usage_error("migrate: --cancel takes no --to");
+	if (!(tls_cert && tls_key && tls_ca) && (tls_cert || tls_key || tls_ca || tls_host))
+		usage_error("migrate: TLS needs all three of --tls-cert, --tls-key and --tls-ca");
 	const char *id = argv[optind];
 	char rdir[REG_PATH_MAX];
 	struct vmon_error err = {{0}};
@@ -181,6 +209,13 @@ int cmd_migrate(int argc, char **argv)
 		json_object_set_new(body, "max_downtime_ms", json_integer((json_int_t)downtime));
 	if (body && bandwidth)
 		json_object_set_new(body, "bandwidth_mib_s", json_integer((json_int_t)bandwidth));
+	if (body && tls_cert) {
+		json_object_set_new(body, "tls_cert", json_string(tls_cert));
+		json_object_set_new(body, "tls_key", json_string(tls_key));
+		json_object_set_new(body, "tls_ca", json_string(tls_ca));
+	}
+	if (body && tls_host)
+		json_object_set_new(body, "tls_hostname", json_string(tls_host));
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (!text)

@@ -50,6 +50,9 @@ enum {
 	OPT_CONSOLE,
 	OPT_INCOMING,
 	OPT_INSECURE,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_CA,
 	OPT_HELP
 };
 
@@ -162,6 +165,9 @@ static const struct option restore_options[] = {
 	{"console", required_argument, NULL, OPT_CONSOLE},
 	{"incoming", required_argument, NULL, OPT_INCOMING},
 	{"insecure", no_argument, NULL, OPT_INSECURE},
+	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	{"tls-ca", required_argument, NULL, OPT_TLS_CA},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -202,21 +208,34 @@ static enum vm_backend_choice backend_of(const char *name)
 
 /* `vmon run --incoming SPEC`: waits for one migration stream and reads
  * it whole (the guest's RAM and its state); a bad stream ends vmon with
- * one line and status 2. Returns the connection, for the handshake once
- * the VM is built. */
-static int receive_migration(const char *spec, bool insecure, struct vmstate *st,
-			     struct guest_mem *mem)
+ * one line and status 2. With TLS the certificates are read first (a bad
+ * file ends vmon before it listens) and the source must pass the
+ * handshake, its certificate chained to the CA, before a byte of the
+ * stream is read. Returns the connection, for the handshake once the VM
+ * is built. */
+static struct mig_conn *receive_migration(const char *spec, bool insecure,
+					  const struct mig_tls_files *tf, struct vmstate *st,
+					  struct guest_mem *mem)
 {
+	static struct mig_conn conn;
 	struct vmon_error err = {{0}};
 	struct mig_endpoint ep;
-	die_if(mig_endpoint_parse(spec, insecure, "--incoming", &ep, &err), &err);
+	struct mig_tls *tls = NULL;
+	die_if(mig_tls_check(tf, false, &err), &err);
+	bool use_tls = mig_tls_wanted(tf);
+	die_if(mig_endpoint_parse(spec, insecure || use_tls, "--incoming", &ep, &err), &err);
+	if (use_tls)
+		die_if(mig_tls_load(&tls, tf, &err), &err);
 	int fd = mig_accept(&ep, &err);
 	die_if(fd, &err);
-	const struct mig_source src = {.read = mig_fd_read, .opaque = &fd};
+	if (mig_conn_open(&conn, fd, tls, true, NULL, "the migration source", &err) < 0)
+		die_status(VMON_EXIT_USAGE, "--incoming %s: %s", spec, err.msg);
+	/* tls stays: the session uses its credentials until it ends. */
+	const struct mig_source src = {.read = mig_conn_read, .opaque = &conn};
 	uint64_t pages = 0;
 	if (mig_recv(&src, mem, st, MIG_MAX_RAM, &pages, &err) < 0)
 		die_status(VMON_EXIT_USAGE, "--incoming %s: %s", spec, err.msg);
-	return fd;
+	return &conn;
 }
 
 int cmd_restore(int argc, char **argv)
@@ -229,6 +248,8 @@ int cmd_restore(int argc, char **argv)
 	const char *incoming = NULL;
 	unsigned ndisks = 0;
 	bool paused = false, insecure = false;
+	static struct mig_tls_files tf;
+	struct vmon_error err = {{0}};
 	opterr = 0;
 	optind = 1;
 	int c;
@@ -250,12 +271,24 @@ int cmd_restore(int argc, char **argv)
 		case OPT_CONSOLE: console = optarg; break;
 		case OPT_INCOMING: incoming = optarg; break;
 		case OPT_INSECURE: insecure = true; break;
+		case OPT_TLS_CERT:
+			die_if(mig_tls_set(tf.cert, sizeof(tf.cert), optarg, "--tls-cert", &err),
+			       &err);
+			break;
+		case OPT_TLS_KEY:
+			die_if(mig_tls_set(tf.key, sizeof(tf.key), optarg, "--tls-key", &err),
+			       &err);
+			break;
+		case OPT_TLS_CA:
+			die_if(mig_tls_set(tf.ca, sizeof(tf.ca), optarg, "--tls-ca", &err), &err);
+			break;
 		case OPT_HELP: print_usage(stdout); return 0;
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	struct vmon_error err = {{0}};
+	if (!incoming && (mig_tls_wanted(&tf) || insecure))
+		usage_error("--tls-cert, --tls-key, --tls-ca and --insecure go with --incoming");
 	char state_path[PATH_MAX + 16], mem_path[PATH_MAX + 16];
 	static struct guest_mem mem;
 	if (incoming) {
@@ -263,10 +296,10 @@ int cmd_restore(int argc, char **argv)
 			usage_error(
 				"run --incoming: the machine comes from the stream; only host-side "
 				"options (--serial, --disk-path, --backend...) may be given");
-		o.incoming_fd = receive_migration(incoming, insecure, &st, &mem);
+		o.incoming = receive_migration(incoming, insecure, &tf, &st, &mem);
 		o.incoming_mem = &mem;
 		if (vm_restore_config(&st, &cfg, &err) < 0) {
-			migrate_incoming_refuse(o.incoming_fd, err.msg);
+			migrate_incoming_refuse(o.incoming, err.msg);
 			die_status(VMON_EXIT_USAGE, "%s", err.msg);
 		}
 	} else {

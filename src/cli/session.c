@@ -255,10 +255,10 @@ int session_run(const struct session_opts *o, const struct vm_config *cfg)
 		     : o->restore ? vm_create_restored(&vm, cfg, o->restore, o->restore_mem, &err)
 				  : vm_create(&vm, cfg, &err)) < 0) {
 			if (o->incoming_mem)
-				migrate_incoming_refuse(o->incoming_fd, err.msg);
+				migrate_incoming_refuse(o->incoming, err.msg);
 			fail(s, "%s", err.msg);
 		}
-		if (o->incoming_mem && migrate_incoming_handshake(o->incoming_fd, &err) < 0) {
+		if (o->incoming_mem && migrate_incoming_handshake(o->incoming, &err) < 0) {
 			vm_destroy(vm);
 			fail(s, "%s", err.msg);
 		}

@@ -15,6 +15,7 @@
 
 #include "api/config_json.h"
 #include "core/seccomp.h"
+#include "vm/migrate_tls.h"
 #include "vm/vm_config.h"
 #include "vm/vmstate.h"
 
@@ -37,9 +38,9 @@ struct session_opts {
 	/* start_now from an incoming migration (`vmon run --incoming`):
 	 * restore is the received state, incoming_mem the received RAM
 	 * (taken over by the VM); the handshake with the source goes over
-	 * incoming_fd once the VM is built (migrate_stream.h). */
+	 * incoming (plain or TLS) once the VM is built (migrate_stream.h). */
 	struct guest_mem *incoming_mem;
-	int incoming_fd;
+	struct mig_conn *incoming;
 };
 
 /* Runs the session; returns vmon's exit status. Bad input ends the

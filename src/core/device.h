@@ -88,6 +88,13 @@ struct device_ops {
 	/* Reads back what save wrote (version: the writer's state_version).
 	 * Every value is checked; -1 with err on anything out of range. */
 	int (*restore)(void *dev, struct state_reader *r, uint32_t version, struct vmon_error *err);
+	/* Once the whole machine was restored (a snapshot or an incoming
+	 * migration: every device, the interrupt controllers, the vCPUs),
+	 * before the guest runs again: what a device does about having
+	 * moved (virtio-net announces the guest on the network). NULL:
+	 * nothing. On the setup thread; the device's loop may not run yet
+	 * (a device kicks it to do work there). */
+	void (*restored)(void *dev);
 };
 
 /* A device as lists hold it. */

@@ -395,10 +395,15 @@ int seccomp_policy_add(scmp_filter_ctx f, enum vmon_thread_kind kind,
 			return r;
 		/* Live migration's sending thread (vm/vm_migrate.c), which
 		 * PUT /migrate starts as an API thread: the start, and its
-		 * connection to the target, a Unix or TCP socket. */
+		 * connection to the target, a Unix or TCP socket; with TLS
+		 * (vm/migrate_tls.c), GnuTLS's randomness for the keys and
+		 * the handshake (getrandom: PUT /migrate loads the
+		 * credentials, the thread does the handshake); its socket
+		 * calls are the plain stream's (send, recv). */
 		if ((r = add_thread_start(f)) < 0 || (r = allow_socket_family(f, AF_UNIX)) < 0 ||
 		    (r = allow_socket_family(f, AF_INET)) < 0 ||
-		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(connect), 0)) < 0)
+		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(connect), 0)) < 0 ||
+		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getrandom), 0)) < 0)
 			return r;
 		return add_irq(f);
 	case VMON_THREAD_KINDS: break;

@@ -322,8 +322,8 @@ int mig_endpoint_parse(const char *spec, bool insecure, const char *what, struct
 	if ((ntohl(in.s_addr) >> 24) != 127 && !insecure)
 		return err_setf(err,
 				"%s: %s is not a loopback address: plain TCP would carry guest "
-				"memory unencrypted (TLS is not implemented yet); add --insecure "
-				"to allow it",
+				"memory unencrypted; give --tls-cert, --tls-key and --tls-ca, or "
+				"--insecure to allow it",
 				what, host);
 	out->addr_be = in.s_addr;
 	out->port = (uint16_t)port;
@@ -409,64 +409,29 @@ int mig_accept(const struct mig_endpoint *ep, struct vmon_error *err)
 	return c;
 }
 
-int mig_write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	while (n) {
-		ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			if (k == 0)
-				errno = EPIPE;
-			return -1;
-		}
-		b += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-int mig_fd_read(void *opaque, void *buf, size_t n, struct vmon_error *err)
-{
-	int fd = *(int *)opaque;
-	uint8_t *b = buf;
-	while (n) {
-		ssize_t k = read(fd, b, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return err_setf(err, "migration stream: %s", strerror(errno));
-		if (k == 0)
-			return err_setf(err, "the migration stream ended early (the source "
-					     "went away or sent a truncated stream)");
-		b += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-void migrate_incoming_refuse(int fd, const char *why)
+void migrate_incoming_refuse(struct mig_conn *c, const char *why)
 {
 	char line[300];
+	struct vmon_error e = {{0}};
 	int n = snprintf(line, sizeof(line), "%c%.250s\n", MIG_ACK_FAILED, why);
-	(void)mig_write_all(fd, line, (size_t)n);
-	close(fd);
+	(void)mig_conn_write(c, line, (size_t)n, &e);
+	mig_conn_close(c);
 }
 
-int migrate_incoming_handshake(int fd, struct vmon_error *err)
+int migrate_incoming_handshake(struct mig_conn *c, struct vmon_error *err)
 {
 	uint8_t b = MIG_ACK_READY;
+	struct vmon_error e = {{0}};
 	int r = 0;
-	if (mig_write_all(fd, &b, 1) < 0)
+	if (mig_conn_write(c, &b, 1, &e) < 0)
 		r = err_setf(err, "the migration source went away before the hand-over");
-	else if (mig_fd_read(&fd, &b, 1, err) < 0 || b != MIG_ACK_GO)
+	else if (mig_conn_read(c, &b, 1, &e) < 0 || b != MIG_ACK_GO)
 		r = err_setf(err, "the migration source did not hand the VM over (cancelled, or "
 				  "it went away): not running it");
 	if (r == 0) {
 		b = MIG_ACK_RUNNING;
-		(void)mig_write_all(fd, &b, 1);
+		(void)mig_conn_write(c, &b, 1, &e);
 	}
-	close(fd);
+	mig_conn_close(c);
 	return r;
 }

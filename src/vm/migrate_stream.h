@@ -18,7 +18,8 @@
  *
  * Endpoints: "unix:PATH" or "tcp:A.B.C.D:PORT" (numeric IPv4). Plain TCP
  * is refused to or on an address outside 127.0.0.0/8 unless insecure:
- * guest memory would cross the network unencrypted (TLS is a later step).
+ * guest memory would cross the network unencrypted. With TLS
+ * (migrate_tls.h) any address is accepted.
  *
  * Threads: plain functions; one stream per thread.
  */
@@ -31,6 +32,7 @@
 
 #include "core/error.h"
 #include "core/guest_mem.h"
+#include "vm/migrate_tls.h"
 #include "vm/vmstate.h"
 
 #define MIG_MAGIC	 "VMONMIGR"
@@ -85,7 +87,8 @@ struct mig_endpoint {
 };
 
 /* Parses "unix:PATH" or "tcp:ADDR:PORT"; what names the option in
- * messages. Refuses non-loopback TCP unless insecure. */
+ * messages. Refuses non-loopback TCP unless insecure (which the callers
+ * also set when the stream is TLS). */
 __attribute__((warn_unused_result)) int mig_endpoint_parse(const char *spec, bool insecure,
 							   const char *what,
 							   struct mig_endpoint *out,
@@ -100,13 +103,9 @@ int mig_accept(const struct mig_endpoint *ep, struct vmon_error *err);
  * (the VM could not be built: the source resumes its VM; why goes to the
  * source's log), or say it is ready, wait for the source's go, and say it
  * runs. Returns 0 (run the guest), or -1 with err (the source went away
- * or cancelled: do not run it). Closes fd either way. */
-void migrate_incoming_refuse(int fd, const char *why);
-__attribute__((warn_unused_result)) int migrate_incoming_handshake(int fd, struct vmon_error *err);
-
-/* Writes n bytes (blocking; EINTR retried). 0, or -1 with errno. */
-int mig_write_all(int fd, const void *p, size_t n);
-/* A mig_source reading a socket (opaque: a pointer to the fd). */
-int mig_fd_read(void *opaque, void *buf, size_t n, struct vmon_error *err);
+ * or cancelled: do not run it). Closes the connection either way. */
+void migrate_incoming_refuse(struct mig_conn *c, const char *why);
+__attribute__((warn_unused_result)) int migrate_incoming_handshake(struct mig_conn *c,
+								   struct vmon_error *err);
 
 #endif

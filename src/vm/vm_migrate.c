@@ -49,7 +49,9 @@ struct vm_migration {
 	struct vmon_thread thread;
 	pthread_mutex_t lock; /* st, fd */
 	struct vm_migrate_status st;
-	int fd;
+	int fd;		      /* conn's socket, for a cancel's shutdown */
+	struct mig_conn conn; /* the thread's */
+	struct mig_tls *tls;  /* with p.tls: loaded by vm_migrate_start */
 	atomic_bool cancel;
 	bool running; /* the thread has not finished */
 	/* Whoever follows GET /migrate should see "completed" before this
@@ -105,10 +107,11 @@ static int put(struct vm_migration *mg, const void *p, size_t n, struct vmon_err
 {
 	if (cancelled(mg, err) < 0)
 		return -1;
-	if (mig_write_all(mg->fd, p, n) < 0)
+	struct vmon_error why = {{0}};
+	if (mig_conn_write(&mg->conn, p, n, &why) < 0)
 		return atomic_load(&mg->cancel)
 			       ? err_setf(err, "cancelled")
-			       : err_setf(err, "sending to %s: %s", mg->p.to_text, strerror(errno));
+			       : err_setf(err, "sending to %s: %s", mg->p.to_text, why.msg);
 	pthread_mutex_lock(&mg->lock);
 	mg->st.bytes_sent += n;
 	pthread_mutex_unlock(&mg->lock);
@@ -301,14 +304,8 @@ static int precopy(struct vm_migration *mg, struct vmon_error *err)
 
 static int get_byte(struct vm_migration *mg, uint8_t *b)
 {
-	for (;;) {
-		ssize_t k = read(mg->fd, b, 1);
-		if (k == 1)
-			return 0;
-		if (k < 0 && errno == EINTR)
-			continue;
-		return -1;
-	}
+	struct vmon_error e = {{0}};
+	return mig_conn_read(&mg->conn, b, 1, &e);
 }
 
 /* Paused: the rest and the state; the handshake. Returns 1 once GO was
@@ -365,7 +362,8 @@ static int complete(struct vm_migration *mg, bool *disks_released, struct vmon_e
 	if (cancelled(mg, err) < 0)
 		return -1;
 	b = MIG_ACK_GO;
-	if (mig_write_all(mg->fd, &b, 1) < 0)
+	struct vmon_error why = {{0}};
+	if (mig_conn_write(&mg->conn, &b, 1, &why) < 0)
 		return err_setf(err, "the target went away before it could run");
 	return 1;
 }
@@ -382,6 +380,14 @@ static void *migrate_thread(void *arg)
 	pthread_mutex_lock(&mg->lock);
 	mg->fd = fd;
 	pthread_mutex_unlock(&mg->lock);
+	/* The TLS handshake (when asked) before any byte of the stream: a
+	 * target that fails it, or fails this end's, gets nothing. */
+	if (fd >= 0 && mig_conn_open(&mg->conn, fd, mg->tls, false, mg->p.tls.hostname,
+				     mg->p.to_text, &err) < 0) {
+		pthread_mutex_lock(&mg->lock);
+		mg->fd = fd = -1; /* closed by mig_conn_open */
+		pthread_mutex_unlock(&mg->lock);
+	}
 	uint8_t hdr[MIG_HEADER_BYTES];
 	mig_put_header(hdr, mem->size, mg->p.compress ? MIG_FLAG_ZSTD : 0);
 	mg->paced_from = now_ms();
@@ -460,8 +466,7 @@ fail:
 	mg->st.phase = was_cancel ? MIG_CANCELLED : MIG_FAILED;
 	snprintf(mg->st.error, sizeof(mg->st.error), "%s", was_cancel ? "cancelled" : err.msg);
 	mg->st.total_ms = now_ms() - mg->t_start;
-	if (mg->fd >= 0)
-		close(mg->fd);
+	mig_conn_close(&mg->conn);
 	mg->fd = -1;
 	mg->running = false;
 	pthread_mutex_unlock(&mg->lock);
@@ -476,9 +481,10 @@ static void reap(struct vm_migration *mg)
 {
 	vmon_thread_join(&mg->thread);
 	memset(&mg->thread, 0, sizeof(mg->thread));
-	if (mg->fd >= 0)
-		close(mg->fd);
+	mig_conn_close(&mg->conn);
 	mg->fd = -1;
+	mig_tls_free(mg->tls);
+	mg->tls = NULL;
 	free(mg->bitmap);
 	mg->bitmap = NULL;
 	ZSTD_freeCCtx(mg->cctx);
@@ -502,6 +508,7 @@ int vm_migrate_start(struct vm *vm, const struct vm_migrate_params *p, struct vm
 		pthread_mutex_init(&mg->lock, NULL);
 		pthread_cond_init(&mg->seen_cond, NULL);
 		mg->fd = -1;
+		mg->conn.fd = -1;
 		mg->vm = vm;
 		*slot = mg;
 	}
@@ -526,6 +533,8 @@ int vm_migrate_start(struct vm *vm, const struct vm_migrate_params *p, struct vm
 		if (!mg->cctx || !mg->zin || !mg->zout)
 			return err_setf(err, "out of memory");
 	}
+	if (mig_tls_wanted(&p->tls) && mig_tls_load(&mg->tls, &p->tls, err) < 0)
+		return -1;
 	mg->p = *p;
 	mg->st = (struct vm_migrate_status){.phase = MIG_SETUP, .ram_pages = mg->npages};
 	mg->seen = false;

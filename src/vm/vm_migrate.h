@@ -31,6 +31,7 @@ struct vm_migrate_params {
 	uint32_t max_downtime_ms; /* 0: the default (300) */
 	uint64_t bandwidth;	  /* bytes per second, 0: unlimited */
 	bool compress;		  /* zstd-compress page runs */
+	struct mig_tls_files tls; /* all empty: plain (migrate_tls.h) */
 };
 
 enum vm_migrate_phase {
@@ -61,7 +62,9 @@ struct vm_migrate_status {
 
 /* Starts migrating vm to p->to. Returns 0 once the thread runs (the
  * outcome is in vm_migrate_status), or -1 with err (one is running; the
- * backend cannot track dirty pages; the VM is not running). */
+ * backend cannot track dirty pages; the VM is not running; a TLS file
+ * cannot be read or is not what it should be: they are read here, on the
+ * caller's thread). */
 __attribute__((warn_unused_result)) int
 vm_migrate_start(struct vm *vm, const struct vm_migrate_params *p, struct vmon_error *err);
 /* Asks a running migration to stop (-1 with err if none runs). The VM

@@ -219,6 +219,11 @@ int vm_state_restore(struct machine *m, struct vm_devices *d, const struct vmsta
 {
 	if (restore_devices(d, st, err) < 0 || restore_cpus(m, st, err) < 0)
 		return -1;
+	/* Everything is in place, interrupts included: the devices may tell
+	 * the guest (and the network) they moved. */
+	for (unsigned i = 0; i < d->ncreated; i++)
+		if (d->list[i].dev && d->list[i].ops->restored)
+			d->list[i].ops->restored(d->list[i].dev);
 	return 0;
 }
 

@@ -6,10 +6,15 @@
 #   - migrated over a Unix socket, over loopback TCP, and compressed
 #     (zstd, with a 50 ms downtime budget): `vmon migrate`
 #     exits 0, the source's vmon exits 0, the target's passes go on from
-#     where the source's stopped, and no check fails;
+#     where the source's stopped, and no check fails; over the Unix
+#     socket with a NIC (--net user) its guest has no driver for: the
+#     target sends a RARP for its MAC (rarps_sent in its metrics);
 #   - cancelled mid-way (the stream slowed to 1 MB/s): `vmon migrate
 #     --cancel` ends it, the source keeps running (its passes go on, the
 #     API answers), the target ends with one line and status 2;
+#   - held in its final, paused phase (a target that reads the stream and
+#     never says READY): GET / and vmon ps say Paused, GET /migrate
+#     "device"; a cancel resumes it (Running, its passes go on);
 #   - a target that cannot build the VM (its drive's image is missing
 #     there) ends with one line; the source takes its disk's lock back
 #     and runs on;
@@ -17,12 +22,25 @@
 #     page run outside RAM, a truncated stream, an unknown record, a bad
 #     machine state) with one line and status 2;
 #   - plain TCP to or on a non-loopback address without --insecure is
-#     refused with one line and status 2.
+#     refused with one line and status 2;
+#   - TLS (certificates made here with certtool: a CA, the target's and
+#     the source's, and a second, unrelated CA): dirtymem migrated over
+#     TLS to the host's own non-loopback address when it has one (no
+#     --insecure needed; 127.0.0.1 otherwise), the target's name checked;
+#     refused, the target ending with one line and status 2 and the
+#     source running on, when the source trusts another CA, when the
+#     target does, when the name does not match, and when the source
+#     speaks plain TCP to a TLS target; a missing certificate file is one
+#     line and status 2 on both sides.
 #   The default Linux guest with 2 vCPUs and a virtio disk, running a
 #   loop that appends fsynced numbered lines to the disk, appends to a
 #   file in its tmpfs and prints COUNT=N every 0.1 s, after writing 8 MiB
 #   of random data to /tmp/big: migrated over a Unix socket, then again
-#   over loopback TCP to a third process. Each time the source exits 0,
+#   over loopback TCP to a third process, then over TLS to a fourth. The
+#   guest has a NIC (--net user, eth0 up): after the first hop its driver
+#   acks the announce the target asks for (announce_acks in the target's
+#   metrics: VIRTIO_NET_S_ANNOUNCE, then VIRTIO_NET_CTRL_ANNOUNCE_ACK on
+#   the control queue). Each time the source exits 0,
 #   the counter goes on where it was, /tmp/big has the same MD5, the tmpfs
 #   log holds every line, and at the end the disk holds every line the
 #   guest counted.
@@ -100,6 +118,20 @@ wait_listen() {
 	done
 	return 1
 }
+# wait_metric ID REGEX: until VM ID's metrics (flushed on request through
+# its API) match REGEX.
+wait_metric() {
+	local sock=$VMON_RUNTIME_DIR/$1.sock m=$TMP/$1.metrics
+	curl -s --unix-socket "$sock" -X PUT http://localhost/metrics \
+		-d "{\"metrics_path\": \"$m\"}" >/dev/null
+	for _ in $(seq 1 $((LIMIT * 2))); do
+		curl -s --unix-socket "$sock" -X PUT http://localhost/actions \
+			-d '{"action_type": "FlushMetrics"}' >/dev/null
+		grep -qE -- "$2" "$m" 2>/dev/null && return 0
+		sleep 0.5
+	done
+	return 1
+}
 # one_line_2 NAME RC ERRFILE TEXT: status 2 and one line holding TEXT.
 one_line_2() {
 	if [ "$2" -eq 2 ] && [ "$(wc -l <"$3")" -eq 1 ] && grep -qF -- "$4" "$3"; then
@@ -109,22 +141,56 @@ one_line_2() {
 	fi
 }
 
+# ---- TLS certificates ------------------------------------------------
+# mkcert NAME CN TEMPLATE-LINES [CA]: NAME.key and NAME.pem in $CERTS,
+# signed by CA (self-signed without).
+CERTS=$TMP/certs
+mkcert() {
+	certtool --generate-privkey --key-type=ecdsa --outfile "$CERTS/$1.key" 2>/dev/null &&
+		printf 'cn = "%s"\nexpiration_days = 2\n%b\n' "$2" "$3" >"$CERTS/$1.tmpl" &&
+		if [ -z "${4:-}" ]; then
+			certtool --generate-self-signed --load-privkey "$CERTS/$1.key" \
+				--template "$CERTS/$1.tmpl" --outfile "$CERTS/$1.pem" 2>/dev/null
+		else
+			certtool --generate-certificate --load-privkey "$CERTS/$1.key" \
+				--load-ca-certificate "$CERTS/$4.pem" --load-ca-privkey "$CERTS/$4.key" \
+				--template "$CERTS/$1.tmpl" --outfile "$CERTS/$1.pem" 2>/dev/null
+		fi
+}
+# The host's own non-loopback IPv4 address, if it has one: TLS to it
+# needs no --insecure.
+HOST_IP=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ sub("/.*", "", $4); print $4; exit }')
+TLS_IP=${HOST_IP:-127.0.0.1}
+HAVE_TLS=
+if command -v certtool >/dev/null && mkdir -p "$CERTS" &&
+	mkcert ca "vmon test CA" 'ca\ncert_signing_key' &&
+	mkcert ca2 "unrelated CA" 'ca\ncert_signing_key' &&
+	mkcert target vmon-target "dns_name = \"vmon-target\"\nip_address = \"127.0.0.1\"\nip_address = \"$TLS_IP\"\ntls_www_server\nsigning_key" ca &&
+	mkcert source vmon-source 'tls_www_client\nsigning_key' ca; then
+	HAVE_TLS=1
+fi
+TLS_TARGET=(--tls-cert "$CERTS/target.pem" --tls-key "$CERTS/target.key" --tls-ca "$CERTS/ca.pem")
+TLS_SOURCE=(--tls-cert "$CERTS/source.pem" --tls-key "$CERTS/source.key" --tls-ca "$CERTS/ca.pem")
+KIT_IN=()
+KIT_SRC=()
+KIT_RARP=
+
 # ---- kit guest: dirtymem over unix and tcp ----------------------------
 # kit_migrate NAME URL [MIGRATE-OPTIONS...]: dirtymem from a source to a
-# receiver on URL.
+# receiver on URL (started with the options in KIT_IN).
 kit_migrate() {
 	local name=$1 url=$2 d=$TMP/$1
 	shift 2
 	mkdir -p "$d"
 	"$VMON" run --backend emu --id "$name-src" --kernel "$DIRTY" --mem 64M \
-		--cmdline "every=20" </dev/null >"$d/src.out" 2>"$d/src.err" &
+		--cmdline "every=20" "${KIT_SRC[@]}" </dev/null >"$d/src.out" 2>"$d/src.err" &
 	local spid=$!
 	PIDS+=("$spid")
 	if ! wait_pass "$d/src.out" 40 "$spid"; then
 		fail "$name" "the source did not run: $(tail -c 300 "$d/src.err")"
 		return
 	fi
-	"$VMON" run --incoming "$url" --id "$name-dst" </dev/null >"$d/dst.out" 2>"$d/dst.err" &
+	"$VMON" run --incoming "$url" --id "$name-dst" "${KIT_IN[@]}" </dev/null >"$d/dst.out" 2>"$d/dst.err" &
 	local dpid=$!
 	PIDS+=("$dpid")
 	case $url in
@@ -155,19 +221,40 @@ kit_migrate() {
 		fi
 	fi
 	echo "# $name: $(grep -h 'migrated' "$d/src.err" "$d/mig.out" | tr '\n' ' ')" >&2
+	if [ -n "$KIT_RARP" ]; then
+		# The guest has no virtio-net driver: vmon announces its MAC.
+		if wait_metric "$name-dst" '"rarps_sent": *1[,}]'; then
+			pass "$KIT_RARP"
+		else
+			fail "$KIT_RARP" "no RARP counted on the target: $(tail -c 600 "$TMP/$name-dst.metrics")"
+		fi
+	fi
 	kill "$dpid" 2>/dev/null
 	wait "$dpid" 2>/dev/null
 }
 
 if [ ! -f "$DIRTY" ]; then
 	for n in migrate-kit-unix migrate-kit-tcp migrate-kit-zstd migrate-kit-cancel \
-		migrate-kit-target-refuses; do
+		migrate-kit-target-refuses migrate-kit-tls migrate-kit-rarp migrate-paused-state; do
 		skip "$n" "no $DIRTY (make)"
 	done
 else
+	KIT_SRC=(--net user)
+	KIT_RARP=migrate-kit-rarp
 	kit_migrate migrate-kit-unix "unix:$TMP/kit.sock"
+	KIT_SRC=()
+	KIT_RARP=
 	kit_migrate migrate-kit-tcp "tcp:127.0.0.1:$(free_port)"
 	kit_migrate migrate-kit-zstd "unix:$TMP/kitz.sock" --compress --max-downtime 50
+	if [ -n "$HAVE_TLS" ]; then
+		echo "# migrate-kit-tls: to tcp:$TLS_IP" >&2
+		KIT_IN=("${TLS_TARGET[@]}")
+		kit_migrate migrate-kit-tls "tcp:$TLS_IP:$(free_port)" "${TLS_SOURCE[@]}" \
+			--tls-hostname vmon-target
+		KIT_IN=()
+	else
+		skip migrate-kit-tls "no certtool (gnutls-bin)"
+	fi
 
 	# ---- cancel ----------------------------------------------------
 	d=$TMP/cancel
@@ -201,6 +288,63 @@ else
 	fi
 	kill "$spid" 2>/dev/null
 	wait "$spid" 2>/dev/null
+
+	# ---- held paused: the API says so ------------------------------
+	# A target that takes the whole stream and never says READY holds
+	# the source in its final phase, paused: GET / and vmon ps say
+	# Paused (GET /migrate: "device"); a cancel resumes it (Running
+	# again, its passes go on).
+	d=$TMP/held
+	mkdir -p "$d"
+	"$VMON" run --backend emu --id held-src --kernel "$DIRTY" --mem 64M --cmdline "every=20" \
+		</dev/null >"$d/src.out" 2>"$d/src.err" &
+	spid=$!
+	PIDS+=("$spid")
+	wait_pass "$d/src.out" 20 "$spid"
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(1)
+c, _ = s.accept()
+while c.recv(1 << 20):
+    pass' "$d/m.sock" &
+	fpid=$!
+	PIDS+=("$fpid")
+	wait_sock "$d/m.sock"
+	"$VMON" migrate held-src --to "unix:$d/m.sock" >"$d/mig.out" 2>"$d/mig.err" &
+	mpid=$!
+	held_state() {
+		curl -s --unix-socket "$VMON_RUNTIME_DIR/held-src.sock" "http://localhost$1" |
+			sed -n 's/.*"state": *"\([^"]*\)".*/\1/p'
+	}
+	# wait_state PATH STATE: until GET PATH says STATE.
+	wait_state() {
+		for _ in $(seq 1 $((LIMIT * 5))); do
+			[ "$(held_state "$1")" = "$2" ] && return 0
+			sleep 0.2
+		done
+		return 1
+	}
+	if wait_state /migrate device && wait_state / Paused; then
+		ps_state=$("$VMON" ps | awk '$1 == "held-src" { print $2 }')
+		"$VMON" migrate --cancel held-src >"$d/cancel.out" 2>"$d/cancel.err"
+		crc=$?
+		wait "$mpid"
+		n=$(passes "$d/src.out" | tail -n1)
+		if [ "$ps_state" = Paused ] && [ $crc -eq 0 ] && wait_state / Running &&
+			wait_pass "$d/src.out" $((n + 20)) "$spid" && ! grep -qa FAIL "$d/src.out"; then
+			pass migrate-paused-state
+		else
+			fail migrate-paused-state "vmon ps said '$ps_state'; --cancel: $crc ($(cat "$d/cancel.err")); then GET /: $(held_state /), passes $n then $(passes "$d/src.out" | tail -n1)"
+		fi
+	else
+		fail migrate-paused-state "GET /migrate: $(held_state /migrate), GET /: $(held_state /) ($(cat "$d/mig.err"))"
+		kill "$mpid" 2>/dev/null
+		wait "$mpid" 2>/dev/null
+	fi
+	kill "$spid" "$fpid" 2>/dev/null
+	wait "$spid" "$fpid" 2>/dev/null
 
 	# ---- the target cannot build the VM ----------------------------
 	# Its drive's image is missing there: it ends with one line; the
@@ -301,8 +445,75 @@ else
 	skip migrate-refuse-nonloopback-send "no $DIRTY"
 fi
 
+# ---- TLS refusals ------------------------------------------------------
+# tls_refused NAME TEXT TARGET-OPTIONS -- MIGRATE-OPTIONS: a TLS target
+# (or a plain one) and a migration that must fail: vmon migrate exits 1,
+# the target ends with status 2 and one line holding TEXT, and the source
+# (tls-src) runs on.
+tls_refused() {
+	local name=$1 text=$2 d=$TMP/$1
+	shift 2
+	local tin=()
+	while [ "$1" != -- ]; do
+		tin+=("$1")
+		shift
+	done
+	shift
+	mkdir -p "$d"
+	local port
+	port=$(free_port)
+	"$VMON" run --incoming "tcp:127.0.0.1:$port" "${tin[@]}" </dev/null >"$d/dst.out" 2>"$d/dst.err" &
+	local dpid=$!
+	PIDS+=("$dpid")
+	wait_listen "$port"
+	"$VMON" migrate tls-src --to "tcp:127.0.0.1:$port" "$@" >"$d/mig.out" 2>"$d/mig.err"
+	local mrc=$?
+	gone_status=
+	wait_gone "$dpid"
+	local n
+	n=$(passes "$TMP/tls-src.out" | tail -n1)
+	if [ $mrc -eq 1 ] && wait_pass "$TMP/tls-src.out" $((n + 10)) "$tlspid"; then
+		one_line_2 "$name" "${gone_status:-none}" "$d/dst.err" "$text"
+	else
+		fail "$name" "migrate: $mrc ($(cat "$d/mig.err")), the source's passes: $n then $(passes "$TMP/tls-src.out" | tail -n1) ($(tail -c 200 "$TMP/tls-src.err"))"
+	fi
+	echo "# $name: source: $(cat "$d/mig.err")" >&2
+}
+TLS_NAMES="migrate-tls-wrong-ca-source migrate-tls-wrong-ca-target migrate-tls-hostname migrate-tls-plain-source migrate-tls-missing-file-incoming migrate-tls-missing-file-send migrate-tls-bad-cert-send"
+if [ -z "$HAVE_TLS" ] || [ ! -f "$DIRTY" ]; then
+	for n in $TLS_NAMES; do skip "$n" "no certtool (gnutls-bin) or no $DIRTY"; done
+else
+	"$VMON" run --backend emu --id tls-src --kernel "$DIRTY" --mem 64M --cmdline "every=20" \
+		</dev/null >"$TMP/tls-src.out" 2>"$TMP/tls-src.err" &
+	tlspid=$!
+	PIDS+=("$tlspid")
+	wait_pass "$TMP/tls-src.out" 20 "$tlspid"
+	tls_refused migrate-tls-wrong-ca-source "TLS handshake" "${TLS_TARGET[@]}" -- \
+		--tls-cert "$CERTS/source.pem" --tls-key "$CERTS/source.key" --tls-ca "$CERTS/ca2.pem"
+	tls_refused migrate-tls-wrong-ca-target "issuer is unknown" \
+		--tls-cert "$CERTS/target.pem" --tls-key "$CERTS/target.key" --tls-ca "$CERTS/ca2.pem" -- \
+		"${TLS_SOURCE[@]}"
+	tls_refused migrate-tls-hostname "TLS handshake" "${TLS_TARGET[@]}" -- "${TLS_SOURCE[@]}" \
+		--tls-hostname not-the-target
+	tls_refused migrate-tls-plain-source "TLS handshake" "${TLS_TARGET[@]}" --
+	timeout -k 5 60 "$VMON" run --incoming "tcp:127.0.0.1:$(free_port)" "${TLS_TARGET[@]}" \
+		--tls-key "$CERTS/nonexistent.key" </dev/null >/dev/null 2>"$TMP/tlsf.err"
+	one_line_2 migrate-tls-missing-file-incoming $? "$TMP/tlsf.err" "nonexistent.key"
+	timeout -k 5 60 "$VMON" migrate tls-src --to "tcp:127.0.0.1:$(free_port)" "${TLS_SOURCE[@]}" \
+		--tls-ca "$CERTS/nonexistent.pem" </dev/null >/dev/null 2>"$TMP/tlsf2.err"
+	one_line_2 migrate-tls-missing-file-send $? "$TMP/tlsf2.err" "nonexistent.pem"
+	# A file that is there but holds no certificate: the VM's PUT
+	# /migrate answers 400, the VM runs on.
+	timeout -k 5 60 "$VMON" migrate tls-src --to "tcp:127.0.0.1:$(free_port)" "${TLS_SOURCE[@]}" \
+		--tls-cert "$CERTS/ca.tmpl" </dev/null >/dev/null 2>"$TMP/tlsf3.err"
+	one_line_2 migrate-tls-bad-cert-send $? "$TMP/tlsf3.err" "ca.tmpl"
+	"$VMON" ps | grep -q tls-src || fail migrate-tls-source-alive "tls-src is gone: $(tail -c 300 "$TMP/tls-src.err")"
+	kill "$tlspid" 2>/dev/null
+	wait "$tlspid" 2>/dev/null
+fi
+
 # ---- Linux guest: unix, then tcp ------------------------------------
-LNAMES="migrate-linux-unix migrate-linux-tcp migrate-linux-disk"
+LNAMES="migrate-linux-unix migrate-linux-announce migrate-linux-tcp migrate-linux-tls migrate-linux-disk"
 if [ ! -f "$G/bzImage" ] || [ ! -f "$G/initramfs.cpio.gz" ]; then
 	for n in $LNAMES; do skip "$n" "no $G/bzImage (run make guest)"; done
 	exit 0
@@ -331,9 +542,10 @@ D=$TMP/linux
 mkdir -p "$D"
 truncate -s 4M "$D/disk.img"
 LOOP='i=0; while :; do i=$((i+1)); printf "L%06d\n" $i | dd of=/dev/vda bs=8 seek=$i conv=notrunc,fsync 2>/dev/null; echo "C$i" >>/tmp/log; echo "COUNT=$i"; sleep 0.1; done'
-mkfifo "$D/in0" "$D/in1" "$D/in2"
+mkfifo "$D/in0" "$D/in1" "$D/in2" "$D/in3"
 "$VMON" run --backend emu --cpus 2 --id lx0 --kernel "$G/bzImage" --initrd "$G/initramfs.cpio.gz" \
-	--cmdline "console=ttyS0 quiet" --disk "$D/disk.img,id=d0" <"$D/in0" >"$D/out0" 2>"$D/err0" &
+	--cmdline "console=ttyS0 quiet" --disk "$D/disk.img,id=d0" --net user \
+	<"$D/in0" >"$D/out0" 2>"$D/err0" &
 p0=$!
 PIDS+=("$p0")
 exec 7>"$D/in0"
@@ -341,18 +553,22 @@ if ! wait_for "$D/out0" 'vmon# ' "$p0"; then
 	for n in $LNAMES; do fail "$n" "the Linux guest did not boot: $(tail -c 300 "$D/err0")"; done
 	exit 0
 fi
+echo 'ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0' >&7
 echo 'dd if=/dev/urandom of=/tmp/big bs=1M count=8 2>/dev/null; md5sum /tmp/big | sed "s/^/MD5A=/"' >&7
 wait_for "$D/out0" '^MD5A=[0-9a-f]' "$p0"
 md5a=$(tr -d '\r' <"$D/out0" | sed -n 's/^MD5A=\([0-9a-f]*\) .*/\1/p' | head -n1)
 echo "($LOOP) &" >&7
 wait_count "$D/out0" 5 "$p0"
 
-# lx_hop NAME FROM-PID FROM-ID FROM-OUT URL TO-ID TO-IN TO-OUT: migrates,
-# then checks the counter, /tmp/big and /tmp/log on the target; sets
-# $hop_pid.
+# lx_hop NAME FROM-PID FROM-ID FROM-OUT URL TO-ID TO-IN TO-OUT: migrates
+# (the target started with the options in HOP_IN, vmon migrate given
+# those in HOP_MIG), then checks the counter, /tmp/big and /tmp/log on
+# the target; sets $hop_pid.
+HOP_IN=()
+HOP_MIG=()
 lx_hop() {
 	local name=$1 fpid=$2 fid=$3 fout=$4 url=$5 tid=$6 tin=$7 tout=$8
-	"$VMON" run --incoming "$url" --id "$tid" <"$tin" >"$tout" 2>"$tout.err" &
+	"$VMON" run --incoming "$url" --id "$tid" "${HOP_IN[@]}" <"$tin" >"$tout" 2>"$tout.err" &
 	hop_pid=$!
 	PIDS+=("$hop_pid")
 	exec 9>"$tin" # the target's console (the FIFO opens once both ends do)
@@ -360,7 +576,7 @@ lx_hop() {
 	unix:*) wait_sock "${url#unix:}" ;;
 	tcp:*) wait_listen "${url##*:}" ;;
 	esac
-	"$VMON" migrate "$fid" --to "$url" >"$D/$name.mig" 2>&1
+	"$VMON" migrate "$fid" --to "$url" "${HOP_MIG[@]}" >"$D/$name.mig" 2>&1
 	local rc=$?
 	gone_status=
 	[ $rc -ne 0 ] || wait_gone "$fpid"
@@ -406,23 +622,51 @@ lx_hop() {
 
 if lx_hop migrate-linux-unix "$p0" lx0 "$D/out0" "unix:$D/m1.sock" lx1 "$D/in1" "$D/out1"; then
 	p1=$hop_pid
+	# Its virtio-net driver negotiated GUEST_ANNOUNCE: asked to announce
+	# itself on the target, it acks on the control queue.
+	if wait_metric lx1 '"announce_acks": *1[,}]'; then
+		pass migrate-linux-announce
+	else
+		fail migrate-linux-announce "no announce acknowledged: $(tail -c 600 "$TMP/lx1.metrics")"
+	fi
 	exec 7>&-
 	exec 8>"$D/in1" # keeps lx1's console open while fd 9 moves on
 	if lx_hop migrate-linux-tcp "$p1" lx1 "$D/out1" "tcp:127.0.0.1:$(free_port)" lx2 "$D/in2" "$D/out2"; then
 		p2=$hop_pid
-		"$VMON" stop lx2 >/dev/null 2>&1
-		wait_gone "$p2"
-		n=$(counts "$D/out2" | tail -n1)
+		last_pid=$p2
+		last_id=lx2
+		last_out=$D/out2
+		if [ -z "$HAVE_TLS" ]; then
+			skip migrate-linux-tls "no certtool (gnutls-bin)"
+		else
+			exec 8>&-
+			exec 6>"$D/in2" # keeps lx2's console open while fd 9 moves on
+			HOP_IN=("${TLS_TARGET[@]}")
+			HOP_MIG=("${TLS_SOURCE[@]}" --tls-hostname vmon-target)
+			if lx_hop migrate-linux-tls "$p2" lx2 "$D/out2" "tcp:$TLS_IP:$(free_port)" lx3 "$D/in3" "$D/out3"; then
+				last_pid=$hop_pid
+				last_id=lx3
+				last_out=$D/out3
+			fi
+			HOP_IN=()
+			HOP_MIG=()
+		fi
+		"$VMON" stop "$last_id" >/dev/null 2>&1
+		wait_gone "$last_pid"
+		n=$(counts "$last_out" | tail -n1)
 		if why=$(disk_has "$D/disk.img" "${n:-0}") && [ -n "$n" ]; then
 			pass migrate-linux-disk
 		else
 			fail migrate-linux-disk "$why (the guest counted to $n)"
 		fi
 	else
+		skip migrate-linux-tls "the migration before failed"
 		skip migrate-linux-disk "the migration before failed"
 	fi
 else
+	skip migrate-linux-announce "the unix migration failed"
 	skip migrate-linux-tcp "the unix migration failed"
+	skip migrate-linux-tls "the migration before failed"
 	skip migrate-linux-disk "the migration before failed"
 fi
 exit 0

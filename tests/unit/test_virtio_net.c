@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* --net / --vsock parsing, virtio-net end to end on the loopback back
- * end (a frame the guest sends comes back with vmon's header), and a
+ * end (a frame the guest sends comes back with vmon's header), its
+ * announce after a restore (the status bit and the control queue's ack,
+ * or a RARP), and a
  * virtio-vsock connection closed by the guest while its last bytes still
  * wait for room in the host socket. */
 #include <arpa/inet.h>
@@ -164,6 +166,107 @@ static void net_loopback(void **state)
 	gm_destroy(&gm);
 }
 
+/* A device on the loopback back end, the driver up with features
+ * (word 0) and VERSION_1, queues 0-2 at 0x1000, 0x2000, 0x3000. */
+static struct virtio_net *net_up(struct guest_mem *gm, uint32_t features)
+{
+	struct vmon_error err;
+	struct virtio_net *n;
+	const struct net_spec spec = {.kind = NET_LOOP};
+	const uint8_t mac[6] = {0x52, 0x54, 0, 1, 2, 3};
+	assert_int_equal(virtio_net_create(&n, &spec, mac, gm, NULL, NULL, NULL, &err), 0);
+	struct virtio_device *vd = virtio_net_transport(n);
+	virtio_bar0_write(vd, 0x14, 1, 3);
+	virtio_bar0_write(vd, 0x08, 4, 0);
+	virtio_bar0_write(vd, 0x0c, 4, features);
+	virtio_bar0_write(vd, 0x08, 4, 1);
+	virtio_bar0_write(vd, 0x0c, 4, 1); /* VERSION_1 */
+	virtio_bar0_write(vd, 0x14, 1, 0xb);
+	setup_queue(vd, 0, 0x1000);
+	setup_queue(vd, 1, 0x2000);
+	setup_queue(vd, 2, 0x3000);
+	virtio_bar0_write(vd, 0x14, 1, 0xf);
+	assert_int_equal(virtio_bar0_read(vd, 0x14, 1), 0xf);
+	return n;
+}
+
+/* One control command (class, cmd) in descriptors 2i, 2i+1 of queue 2;
+ * returns the device's ack byte (0xee: none written). */
+static uint8_t ctrl_cmd(struct virtio_net *n, uint8_t *ram, unsigned i, uint8_t class, uint8_t cmd)
+{
+	struct virtio_device *vd = virtio_net_transport(n);
+	uint64_t buf = 0x30000 + 0x100 * i;
+	ram[buf] = class;
+	ram[buf + 1] = cmd;
+	ram[buf + 0x80] = 0xee;
+	put_desc(ram, 0x3000, 2 * i, buf, 2, VIRTQ_DESC_F_NEXT);
+	uint16_t next = (uint16_t)(2 * i + 1);
+	memcpy(ram + 0x3000 + 16 * (2 * i) + 14, &next, 2);
+	put_desc(ram, 0x3000, 2 * i + 1, buf + 0x80, 1, VIRTQ_DESC_F_WRITE);
+	post(ram, 0x3100, (uint16_t)(2 * i));
+	virtio_kick(vd, 2);
+	virtio_net_poll(n);
+	uint16_t used_idx;
+	memcpy(&used_idx, ram + 0x3202, 2);
+	assert_int_equal(used_idx, i + 1);
+	return ram[buf + 0x80];
+}
+
+/* After a restore, a driver with GUEST_ANNOUNCE (and the control queue)
+ * sees VIRTIO_NET_S_ANNOUNCE until it acks; other commands get ERR. */
+static void net_announce_guest(void **state)
+{
+	struct guest_mem gm;
+	struct vmon_error err;
+	assert_int_equal(gm_create(&gm, 1 << 20, &err), 0);
+	uint8_t *ram = gm_ptr(&gm, 0, 1 << 20);
+	struct virtio_net *n = net_up(&gm, (1u << 5) | (1u << 16) | (1u << 17) | (1u << 21));
+	struct virtio_device *vd = virtio_net_transport(n);
+	uint8_t gen = (uint8_t)virtio_bar0_read(vd, 0x15, 1);
+	assert_int_equal(virtio_bar0_read(vd, VIRTIO_DEVCFG_OFF + 6, 2), 1); /* LINK_UP */
+	virtio_net_device.restored(n);
+	assert_int_equal(virtio_bar0_read(vd, VIRTIO_DEVCFG_OFF + 6, 2), 3); /* + ANNOUNCE */
+	assert_int_not_equal(virtio_bar0_read(vd, 0x15, 1), gen);	     /* config changed */
+	assert_int_equal(ctrl_cmd(n, ram, 0, 0, 0), 1); /* RX_PROMISC: ERR, bit kept */
+	assert_int_equal(virtio_bar0_read(vd, VIRTIO_DEVCFG_OFF + 6, 2), 3);
+	assert_int_equal(ctrl_cmd(n, ram, 1, 3, 0), 0); /* ANNOUNCE_ACK: OK */
+	assert_int_equal(virtio_bar0_read(vd, VIRTIO_DEVCFG_OFF + 6, 2), 1);
+	virtio_net_destroy(n);
+	gm_destroy(&gm);
+}
+
+/* A driver without GUEST_ANNOUNCE: vmon sends a RARP for the MAC (the
+ * loopback back end hands it back to the receive queue). */
+static void net_announce_rarp(void **state)
+{
+	struct guest_mem gm;
+	struct vmon_error err;
+	assert_int_equal(gm_create(&gm, 1 << 20, &err), 0);
+	uint8_t *ram = gm_ptr(&gm, 0, 1 << 20);
+	struct virtio_net *n = net_up(&gm, 1u << 5);
+	struct virtio_device *vd = virtio_net_transport(n);
+	put_desc(ram, 0x1000, 0, 0x20000, 2048, VIRTQ_DESC_F_WRITE);
+	post(ram, 0x1100, 0);
+	virtio_net_device.restored(n);
+	assert_int_equal(virtio_bar0_read(vd, VIRTIO_DEVCFG_OFF + 6, 2), 1); /* no bit */
+	virtio_net_poll(n);
+	virtio_net_poll(n);
+	uint16_t used_idx;
+	memcpy(&used_idx, ram + 0x1202, 2);
+	assert_int_equal(used_idx, 1);
+	const uint8_t *f = ram + 0x20000 + 12;
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	static const uint8_t mac[6] = {0x52, 0x54, 0, 1, 2, 3};
+	assert_memory_equal(f, bcast, 6);
+	assert_memory_equal(f + 6, mac, 6);
+	assert_int_equal(f[12], 0x80);
+	assert_int_equal(f[13], 0x35); /* RARP */
+	assert_int_equal(f[21], 3);    /* reverse request */
+	assert_memory_equal(f + 22, mac, 6);
+	virtio_net_destroy(n);
+	gm_destroy(&gm);
+}
+
 /* A struct virtio_vsock_hdr (44 bytes, little-endian) at p. */
 static void vsock_hdr(uint8_t *p, uint32_t src_port, uint32_t dst_port, uint32_t len, uint16_t op,
 		      uint32_t flags)
@@ -290,6 +393,8 @@ int main(void)
 		cmocka_unit_test(net_spec_bad),
 		cmocka_unit_test(vsock_spec),
 		cmocka_unit_test(net_loopback),
+		cmocka_unit_test(net_announce_guest),
+		cmocka_unit_test(net_announce_rarp),
 		cmocka_unit_test(vsock_close_keeps_data),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,17 +18,28 @@
 #include "devices/virtio/virtio_dev.h"
 #include "devices/virtio/virtio_state.h"
 
-#define VIRTIO_ID_NET	     1
-#define NET_QUEUE_SIZE	     256
-#define RXQ		     0
-#define TXQ		     1
-#define VIRTIO_NET_F_MAC     5
-#define VIRTIO_NET_F_STATUS  16
-#define VIRTIO_NET_S_LINK_UP 1
-#define NET_HDR_LEN	     12 /* virtio 1.x: with num_buffers */
-#define ETH_HLEN_MIN	     14
-#define TX_BURST	     256 /* frames per queue_work before yielding */
-#define CFG_LEN		     10	 /* mac[6], le16 status, le16 max_virtqueue_pairs */
+#define VIRTIO_ID_NET		    1
+#define NET_QUEUE_SIZE		    256
+#define RXQ			    0
+#define TXQ			    1
+#define CTRLQ			    2 /* the control queue (no multiqueue: index 2) */
+#define VIRTIO_NET_F_MAC	    5
+#define VIRTIO_NET_F_STATUS	    16
+#define VIRTIO_NET_F_CTRL_VQ	    17
+#define VIRTIO_NET_F_GUEST_ANNOUNCE 21
+#define VIRTIO_NET_S_LINK_UP	    1
+#define VIRTIO_NET_S_ANNOUNCE	    2
+/* Control commands (virtio 1.x, 5.1.6.5): class, command, ack values. */
+#define VIRTIO_NET_CTRL_ANNOUNCE     3
+#define VIRTIO_NET_CTRL_ANNOUNCE_ACK 0
+#define VIRTIO_NET_OK		     0
+#define VIRTIO_NET_ERR		     1
+#define ETH_P_RARP		     0x8035
+#define RARP_FRAME_LEN		     60 /* the Ethernet minimum, padded */
+#define NET_HDR_LEN		     12 /* virtio 1.x: with num_buffers */
+#define ETH_HLEN_MIN		     14
+#define TX_BURST		     256 /* frames per queue_work before yielding */
+#define CFG_LEN			     10	 /* mac[6], le16 status, le16 max_virtqueue_pairs */
 
 struct virtio_net {
 	struct virtio_device vd; /* first */
@@ -43,6 +54,12 @@ struct virtio_net {
 	struct virtq_req tx_req; /* a valid frame held back by the transmit limiter */
 	bool tx_held;
 	struct rate_limiter rx_rl, tx_rl;
+	struct virtq_req ctrl_req;
+	bool rarp_pending; /* the loop sends a RARP for the guest's MAC */
+	/* The announce after a restore or a migration: asked of the guest,
+	 * acknowledged by it, sent by vmon itself (RARP); control commands
+	 * refused (unknown). */
+	uint64_t announces, announce_acks, rarps_sent, ctrl_refused;
 	/* On the loop only: */
 	uint8_t tx_frame[NET_MAX_FRAME];
 	struct event_loop *loop; /* the VM's, or own_loop */
@@ -176,12 +193,102 @@ static void tx_work(struct virtio_net *n)
 	virtio_kick(vd, TXQ); /* more may be waiting: come back after the rest */
 }
 
+/* ---- The control queue: only what the announce needs ---- */
+
+/* One command: class and command bytes in the readable part, the ack the
+ * first writable byte. The only one known is ANNOUNCE_ACK (the guest
+ * announced itself: the status bit clears); any other is answered ERR
+ * (the features that would bring them are not offered). vd.lock held. */
+static void ctrl_command(struct virtio_net *n, struct virtq_req *req)
+{
+	struct virtio_device *vd = &n->vd;
+	if (req->out_bytes < 2 || req->in_bytes < 1) {
+		virtio_fail_request(vd, CTRLQ, req->head,
+				    "control command without its class, command or ack byte");
+		return;
+	}
+	uint8_t cmd[2];
+	(void)iov_to_buf(req->iov, req->nout, 0, cmd, sizeof(cmd));
+	uint8_t ack = VIRTIO_NET_ERR;
+	if (cmd[0] == VIRTIO_NET_CTRL_ANNOUNCE && cmd[1] == VIRTIO_NET_CTRL_ANNOUNCE_ACK) {
+		n->config[6] &= (uint8_t)~VIRTIO_NET_S_ANNOUNCE;
+		n->announce_acks++;
+		ack = VIRTIO_NET_OK;
+	} else {
+		n->ctrl_refused++;
+	}
+	(void)iov_from_buf(req->iov + req->nout, req->nin, 0, &ack, 1);
+	virtq_push(&vd->vq[CTRLQ], req->head, 1);
+	virtio_queue_interrupt(vd, CTRLQ);
+}
+
+static void ctrl_work(struct virtio_net *n)
+{
+	struct virtio_device *vd = &n->vd;
+	pthread_mutex_lock(&vd->lock);
+	for (int i = 0; i < TX_BURST && virtio_queue_live(vd, CTRLQ); i++) {
+		struct virtq_req *req = &n->ctrl_req;
+		enum virtq_pop_result r = virtq_pop(&vd->vq[CTRLQ], req);
+		if (r == VIRTQ_EMPTY) {
+			if (virtq_arm_notify(&vd->vq[CTRLQ]))
+				continue;
+			break;
+		}
+		if (r == VIRTQ_BROKEN) {
+			virtio_needs_reset(vd, "control queue: available ring corrupt");
+			break;
+		}
+		if (r == VIRTQ_BAD_REQ)
+			virtio_fail_request(vd, CTRLQ, req->head, "malformed control chain");
+		else
+			ctrl_command(n, req);
+	}
+	pthread_mutex_unlock(&vd->lock);
+}
+
+/* A RARP for the guest's MAC (what QEMU's announce sends): switches and
+ * bridges on the new host's side learn where the MAC is now. vmon does
+ * not know the guest's IP address (that is the guest's configuration;
+ * the device sees frames, not leases), so a gratuitous ARP is the
+ * guest's to send: it does when it negotiated GUEST_ANNOUNCE. */
+static void send_rarp(struct virtio_net *n)
+{
+	uint8_t f[RARP_FRAME_LEN] = {0};
+	memset(f, 0xff, 6);
+	memcpy(f + 6, n->config, 6);
+	f[12] = ETH_P_RARP >> 8;
+	f[13] = ETH_P_RARP & 0xff;
+	f[15] = 1;    /* hardware: Ethernet */
+	f[16] = 0x08; /* protocol: IPv4 */
+	f[18] = 6;    /* hardware address length */
+	f[19] = 4;    /* protocol address length */
+	f[21] = 3;    /* reverse request */
+	memcpy(f + 22, n->config, 6);
+	memcpy(f + 32, n->config, 6);
+	n->be->ops->send(n->be, f, sizeof(f));
+}
+
 static void net_queue_work(struct virtio_device *vd, unsigned q)
 {
-	/* Receive buffers are taken when a frame is there (rx_take), so a
-	 * receive notify only makes the thread poll the back end again. */
-	if (q == TXQ)
-		tx_work((struct virtio_net *)vd);
+	struct virtio_net *n = (struct virtio_net *)vd;
+	if (q == TXQ) {
+		tx_work(n);
+	} else if (q == CTRLQ) {
+		ctrl_work(n);
+	} else {
+		/* Receive buffers are taken when a frame is there (rx_take),
+		 * so a receive notify only makes the thread poll the back
+		 * end again; a restore's RARP goes out from here (the back
+		 * end is the loop's). */
+		pthread_mutex_lock(&vd->lock);
+		bool rarp = n->rarp_pending;
+		n->rarp_pending = false;
+		if (rarp)
+			n->rarps_sent++;
+		pthread_mutex_unlock(&vd->lock);
+		if (rarp)
+			send_rarp(n);
+	}
 }
 
 static void net_reset(struct virtio_device *vd)
@@ -189,6 +296,7 @@ static void net_reset(struct virtio_device *vd)
 	struct virtio_net *n = (struct virtio_net *)vd;
 	n->rx_held = false;
 	n->tx_held = false;
+	n->config[6] = VIRTIO_NET_S_LINK_UP;
 }
 
 static void tx_wake(void *opaque)
@@ -290,8 +398,9 @@ int virtio_net_create(struct virtio_net **out, const struct net_spec *spec, cons
 		.name = n->name,
 		.device_type = VIRTIO_ID_NET,
 		.class_code = 0x020000, /* Ethernet controller */
-		.features = (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_STATUS),
-		.nqueues = 2,
+		.features = (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_STATUS) |
+			    (1ULL << VIRTIO_NET_F_CTRL_VQ) | (1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE),
+		.nqueues = 3,
 		.queue_max_size = NET_QUEUE_SIZE,
 		.config = n->config,
 		.config_len = CFG_LEN,
@@ -358,6 +467,34 @@ static void net_dev_destroy(void *dev)
 	virtio_net_destroy(dev);
 }
 
+/* The machine was restored (a snapshot, an incoming migration): tell the
+ * network the guest is here now. A guest that negotiated GUEST_ANNOUNCE
+ * (with the control queue) is asked to announce itself — the status bit
+ * and a configuration interrupt; it sends its gratuitous ARPs and acks
+ * on the control queue, which clears the bit. Any other gets a RARP for
+ * its MAC from vmon, sent by the loop when it starts. */
+static void net_dev_restored(void *dev)
+{
+	struct virtio_net *n = dev;
+	struct virtio_device *vd = &n->vd;
+	const uint64_t need =
+		(1ULL << VIRTIO_NET_F_CTRL_VQ) | (1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE);
+	pthread_mutex_lock(&vd->lock);
+	bool guest = (vd->driver_features & need) == need &&
+		     (vd->status & VIRTIO_STATUS_DRIVER_OK) &&
+		     !(vd->status & VIRTIO_STATUS_NEEDS_RESET);
+	if (guest) {
+		n->config[6] |= VIRTIO_NET_S_ANNOUNCE;
+		n->announces++;
+		virtio_config_changed(vd);
+	} else {
+		n->rarp_pending = true;
+	}
+	pthread_mutex_unlock(&vd->lock);
+	if (!guest)
+		virtio_kick(vd, RXQ);
+}
+
 static void net_dev_stats(void *dev, const struct stats_sink *out)
 {
 	struct virtio_net *n = dev;
@@ -367,10 +504,15 @@ static void net_dev_stats(void *dev, const struct stats_sink *out)
 			n->rx_frames,
 			n->rx_bytes,
 			rate_limiter_throttled(&n->rx_rl),
-			rate_limiter_throttled(&n->tx_rl)};
+			rate_limiter_throttled(&n->tx_rl),
+			n->announces,
+			n->announce_acks,
+			n->rarps_sent,
+			n->ctrl_refused};
 	pthread_mutex_unlock(&n->vd.lock);
-	static const char *const names[] = {"tx_frames", "tx_bytes",	 "rx_frames",
-					    "rx_bytes",	 "rx_throttled", "tx_throttled"};
+	static const char *const names[] = {
+		"tx_frames",	"tx_bytes",  "rx_frames",     "rx_bytes",   "rx_throttled",
+		"tx_throttled", "announces", "announce_acks", "rarps_sent", "ctrl_refused"};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 		stats_put(out, names[i], v[i]);
 	stats_put(out, "rx_dropped", atomic_load(&n->rx_dropped));
@@ -386,4 +528,5 @@ const struct device_ops virtio_net_device = {
 	.reset = net_dev_reset,
 	.destroy = net_dev_destroy,
 	.stats = net_dev_stats,
+	.restored = net_dev_restored,
 };

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * virtio-net (virtio 1.x, 5.1): one receive queue (0) and one transmit
- * queue (1), 256 entries each, on a host back end (net_backend.h: tap,
- * libslirp, or a loopback for tests).
+ * virtio-net (virtio 1.x, 5.1): one receive queue (0), one transmit
+ * queue (1) and a control queue (2), 256 entries each, on a host back end
+ * (net_backend.h: tap, libslirp, or a loopback for tests).
  *
- * Features: MAC and STATUS (link always up); no offloads, no mergeable
- * receive buffers, no control queue, so every frame is whole and
- * checksummed and a receive chain must hold the 12-byte virtio_net_hdr
- * plus the frame. The device writes an all-zero header (num_buffers 1) on
+ * Features: MAC and STATUS (link always up); CTRL_VQ and GUEST_ANNOUNCE,
+ * for the announce after a restore or a migration (device_ops.restored:
+ * the guest is asked with VIRTIO_NET_S_ANNOUNCE and a configuration
+ * interrupt, and acks with VIRTIO_NET_CTRL_ANNOUNCE_ACK, the only control
+ * command answered OK; a guest without the feature gets a RARP for its
+ * MAC sent by vmon). No offloads, no mergeable receive buffers, so every
+ * frame is whole and checksummed and a receive chain must hold the
+ * 12-byte virtio_net_hdr plus the frame. The device writes an all-zero header (num_buffers 1) on
  * receive and ignores the guest's on transmit.
  *
  * Hostile guest: every chain goes through virtqueue.c. A transmit chain
@@ -46,8 +50,9 @@ struct virtio_net;
 struct virtio_device;
 
 /* As a device object (core/device.h): mac unless spec has one. Stats:
- * tx_frames, tx_bytes, rx_frames, rx_bytes, rx_dropped and the virtio
- * ones. */
+ * tx_frames, tx_bytes, rx_frames, rx_bytes, rx_dropped, announces (asked
+ * of the guest), announce_acks, rarps_sent, ctrl_refused (unknown control
+ * commands) and the virtio ones. */
 struct virtio_net_params {
 	struct net_spec spec;
 	uint8_t mac[6];
