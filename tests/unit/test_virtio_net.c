@@ -182,9 +182,9 @@ static struct virtio_net *net_up(struct guest_mem *gm, uint32_t features)
 	virtio_bar0_write(vd, 0x08, 4, 1);
 	virtio_bar0_write(vd, 0x0c, 4, 1); /* VERSION_1 */
 	virtio_bar0_write(vd, 0x14, 1, 0xb);
-	setup_queue(vd, 0, 0x1000);
-	setup_queue(vd, 1, 0x2000);
-	setup_queue(vd, 2, 0x3000);
+	vq_setup(vd, 0, 0x1000);
+	vq_setup(vd, 1, 0x2000);
+	vq_setup(vd, 2, 0x3000);
 	virtio_bar0_write(vd, 0x14, 1, 0xf);
 	assert_int_equal(virtio_bar0_read(vd, 0x14, 1), 0xf);
 	return n;
@@ -199,11 +199,11 @@ static uint8_t ctrl_cmd(struct virtio_net *n, uint8_t *ram, unsigned i, uint8_t 
 	ram[buf] = class;
 	ram[buf + 1] = cmd;
 	ram[buf + 0x80] = 0xee;
-	put_desc(ram, 0x3000, 2 * i, buf, 2, VIRTQ_DESC_F_NEXT);
+	vq_put_desc(ram, 0x3000, 2 * i, buf, 2, VIRTQ_DESC_F_NEXT);
 	uint16_t next = (uint16_t)(2 * i + 1);
 	memcpy(ram + 0x3000 + 16 * (2 * i) + 14, &next, 2);
-	put_desc(ram, 0x3000, 2 * i + 1, buf + 0x80, 1, VIRTQ_DESC_F_WRITE);
-	post(ram, 0x3100, (uint16_t)(2 * i));
+	vq_put_desc(ram, 0x3000, 2 * i + 1, buf + 0x80, 1, VIRTQ_DESC_F_WRITE);
+	vq_post(ram, 0x3100, (uint16_t)(2 * i));
 	virtio_kick(vd, 2);
 	virtio_net_poll(n);
 	uint16_t used_idx;
@@ -245,8 +245,8 @@ static void net_announce_rarp(void **state)
 	uint8_t *ram = gm_ptr(&gm, 0, 1 << 20);
 	struct virtio_net *n = net_up(&gm, 1u << 5);
 	struct virtio_device *vd = virtio_net_transport(n);
-	put_desc(ram, 0x1000, 0, 0x20000, 2048, VIRTQ_DESC_F_WRITE);
-	post(ram, 0x1100, 0);
+	vq_put_desc(ram, 0x1000, 0, 0x20000, 2048, VIRTQ_DESC_F_WRITE);
+	vq_post(ram, 0x1100, 0);
 	virtio_net_device.restored(n);
 	assert_int_equal(virtio_bar0_read(vd, VIRTIO_DEVCFG_OFF + 6, 2), 1); /* no bit */
 	virtio_net_poll(n);
