@@ -36,7 +36,11 @@
 #   loop that appends fsynced numbered lines to the disk, appends to a
 #   file in its tmpfs and prints COUNT=N every 0.1 s, after writing 8 MiB
 #   of random data to /tmp/big: migrated over a Unix socket, then again
-#   over loopback TCP to a third process, then over TLS to a fourth. The
+#   over loopback TCP to a third process, then over TLS to a fourth;
+#   then between two "hosts", network namespaces the test makes joined by
+#   a veth pair (needs root; skipped with the reason otherwise): over a
+#   Unix socket into namespace A, over TLS from A to B and back from B to
+#   A — six hops in all, back and forth. The
 #   guest has a NIC (--net user, eth0 up): after the first hop its driver
 #   acks the announce the target asks for (announce_acks in the target's
 #   metrics: VIRTIO_NET_S_ANNOUNCE, then VIRTIO_NET_CTRL_ANNOUNCE_ACK on
@@ -51,8 +55,10 @@ G=${GUEST_DIR:-$BUILD/guest}
 DIRTY=$GUESTS/dirtymem.elf
 LIMIT=${MIGRATE_LIMIT:-300}
 PIDS=()
+NETNS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	for n in "${NETNS[@]}"; do ip netns del "$n" 2>/dev/null; done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -112,7 +118,7 @@ wait_listen() {
 	local hex
 	hex=$(printf ':%04X' "$1")
 	for _ in $(seq 1 $((LIMIT * 10))); do
-		awk -v p="$hex" 'substr($2, length($2) - 4) == p && $4 == "0A" { f = 1 }
+		"${HOP_NS[@]}" awk -v p="$hex" 'substr($2, length($2) - 4) == p && $4 == "0A" { f = 1 }
 			END { exit !f }' /proc/net/tcp && return 0
 		sleep 0.1
 	done
@@ -513,7 +519,7 @@ else
 fi
 
 # ---- Linux guest: unix, then tcp ------------------------------------
-LNAMES="migrate-linux-unix migrate-linux-announce migrate-linux-tcp migrate-linux-tls migrate-linux-disk"
+LNAMES="migrate-linux-unix migrate-linux-announce migrate-linux-tcp migrate-linux-tls migrate-linux-netns-unix migrate-linux-netns-tls-ab migrate-linux-netns-tls-ba migrate-linux-disk"
 if [ ! -f "$G/bzImage" ] || [ ! -f "$G/initramfs.cpio.gz" ]; then
 	for n in $LNAMES; do skip "$n" "no $G/bzImage (run make guest)"; done
 	exit 0
@@ -566,9 +572,10 @@ wait_count "$D/out0" 5 "$p0"
 # the target; sets $hop_pid.
 HOP_IN=()
 HOP_MIG=()
+HOP_NS=() # the command prefix that puts the target in a network namespace
 lx_hop() {
 	local name=$1 fpid=$2 fid=$3 fout=$4 url=$5 tid=$6 tin=$7 tout=$8
-	"$VMON" run --incoming "$url" --id "$tid" "${HOP_IN[@]}" <"$tin" >"$tout" 2>"$tout.err" &
+	"${HOP_NS[@]}" "$VMON" run --incoming "$url" --id "$tid" "${HOP_IN[@]}" <"$tin" >"$tout" 2>"$tout.err" &
 	hop_pid=$!
 	PIDS+=("$hop_pid")
 	exec 9>"$tin" # the target's console (the FIFO opens once both ends do)
@@ -620,6 +627,56 @@ lx_hop() {
 	fi
 }
 
+# netns_hops: two "hosts", network namespaces joined by a veth pair
+# (10.99.0.1 in A, 10.99.0.2 in B): the guest moves from this namespace
+# into A over a Unix socket (path sockets cross namespaces), then A to B
+# and back B to A over TLS on the veth link, each hop checked as above.
+# Sets last_* to the VM that runs at the end, or NETNS_WHY when the host
+# cannot make namespaces (not root, no ip-netns).
+netns_hops() {
+	local a=vmon-mig-a-$$ b=vmon-mig-b-$$
+	if ! ip netns add "$a" 2>/dev/null; then
+		NETNS_WHY="cannot create a network namespace here (needs root and ip netns)"
+		return
+	fi
+	NETNS+=("$a")
+	if ! ip netns add "$b" || ! NETNS+=("$b") ||
+		! ip link add "va$$" netns "$a" type veth peer name "vb$$" netns "$b" ||
+		! ip -n "$a" addr add 10.99.0.1/24 dev "va$$" || ! ip -n "$b" addr add 10.99.0.2/24 dev "vb$$" ||
+		! ip -n "$a" link set "va$$" up || ! ip -n "$b" link set "vb$$" up ||
+		! ip -n "$a" link set lo up || ! ip -n "$b" link set lo up; then
+		NETNS_WHY="could not join two namespaces with a veth pair"
+		return
+	fi
+	mkfifo "$D/in4" "$D/in5" "$D/in6"
+	exec 6>&-
+	exec 5>"$D/in3" # keeps lx3's console open while fd 9 moves on
+	HOP_NS=(ip netns exec "$a")
+	HOP_IN=()
+	HOP_MIG=()
+	NETNS_DONE="${NETNS_DONE:-} migrate-linux-netns-unix"
+	lx_hop migrate-linux-netns-unix "$last_pid" lx3 "$D/out3" "unix:$D/m4.sock" lx4 "$D/in4" "$D/out4" ||
+		{ NETNS_WHY="the migration into namespace A failed" && HOP_NS=() && return; }
+	last_pid=$hop_pid last_id=lx4 last_out=$D/out4
+	exec 5>&-
+	exec 4>"$D/in4"
+	HOP_NS=(ip netns exec "$b")
+	HOP_IN=("${TLS_TARGET[@]}")
+	HOP_MIG=("${TLS_SOURCE[@]}" --tls-hostname vmon-target)
+	NETNS_DONE="${NETNS_DONE:-} migrate-linux-netns-tls-ab"
+	lx_hop migrate-linux-netns-tls-ab "$last_pid" lx4 "$D/out4" "tcp:10.99.0.2:$(free_port)" lx5 "$D/in5" "$D/out5" ||
+		{ NETNS_WHY="the migration from A to B failed" && HOP_NS=() && return; }
+	last_pid=$hop_pid last_id=lx5 last_out=$D/out5
+	exec 4>&-
+	exec 5>"$D/in5"
+	HOP_NS=(ip netns exec "$a")
+	NETNS_DONE="${NETNS_DONE:-} migrate-linux-netns-tls-ba"
+	lx_hop migrate-linux-netns-tls-ba "$last_pid" lx5 "$D/out5" "tcp:10.99.0.1:$(free_port)" lx6 "$D/in6" "$D/out6" ||
+		{ NETNS_WHY="the migration from B back to A failed" && HOP_NS=() && return; }
+	last_pid=$hop_pid last_id=lx6 last_out=$D/out6
+	HOP_NS=()
+}
+
 if lx_hop migrate-linux-unix "$p0" lx0 "$D/out0" "unix:$D/m1.sock" lx1 "$D/in1" "$D/out1"; then
 	p1=$hop_pid
 	# Its virtio-net driver negotiated GUEST_ANNOUNCE: asked to announce
@@ -638,6 +695,7 @@ if lx_hop migrate-linux-unix "$p0" lx0 "$D/out0" "unix:$D/m1.sock" lx1 "$D/in1" 
 		last_out=$D/out2
 		if [ -z "$HAVE_TLS" ]; then
 			skip migrate-linux-tls "no certtool (gnutls-bin)"
+			NETNS_WHY="no certtool (gnutls-bin)"
 		else
 			exec 8>&-
 			exec 6>"$D/in2" # keeps lx2's console open while fd 9 moves on
@@ -647,10 +705,19 @@ if lx_hop migrate-linux-unix "$p0" lx0 "$D/out0" "unix:$D/m1.sock" lx1 "$D/in1" 
 				last_pid=$hop_pid
 				last_id=lx3
 				last_out=$D/out3
+				netns_hops
+			else
+				NETNS_WHY="the migration before failed"
 			fi
 			HOP_IN=()
 			HOP_MIG=()
 		fi
+		for n in migrate-linux-netns-unix migrate-linux-netns-tls-ab migrate-linux-netns-tls-ba; do
+			case " ${NETNS_DONE:-} " in
+			*" $n "*) ;;
+			*) skip "$n" "${NETNS_WHY:-the migration before failed}" ;;
+			esac
+		done
 		"$VMON" stop "$last_id" >/dev/null 2>&1
 		wait_gone "$last_pid"
 		n=$(counts "$last_out" | tail -n1)
@@ -660,13 +727,17 @@ if lx_hop migrate-linux-unix "$p0" lx0 "$D/out0" "unix:$D/m1.sock" lx1 "$D/in1" 
 			fail migrate-linux-disk "$why (the guest counted to $n)"
 		fi
 	else
-		skip migrate-linux-tls "the migration before failed"
-		skip migrate-linux-disk "the migration before failed"
+		for n in migrate-linux-tls migrate-linux-netns-unix migrate-linux-netns-tls-ab \
+			migrate-linux-netns-tls-ba migrate-linux-disk; do
+			skip "$n" "the migration before failed"
+		done
 	fi
 else
 	skip migrate-linux-announce "the unix migration failed"
 	skip migrate-linux-tcp "the unix migration failed"
-	skip migrate-linux-tls "the migration before failed"
-	skip migrate-linux-disk "the migration before failed"
+	for n in migrate-linux-tls migrate-linux-netns-unix migrate-linux-netns-tls-ab \
+		migrate-linux-netns-tls-ba migrate-linux-disk; do
+		skip "$n" "the migration before failed"
+	done
 fi
 exit 0
