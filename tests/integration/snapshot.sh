@@ -7,12 +7,14 @@
 # virtio console): its first COUNT follows the last one printed before
 # (not 1), every line the guest reported is on the disk, and the restored
 # VM, snapshotted again into the files it was restored from, goes on and
-# answers `vmon stop`. Then three clones restore the same snapshot at
+# answers `vmon stop` (the guest's timer is the LAPIC's TSC-deadline
+# mode: its deadline crosses the snapshot). Then three clones restore the same snapshot at
 # once (each with its own copy of the disk) and all count on; the API
 # refuses bad snapshot requests with 400 and a fault_message (not paused,
 # fields missing, Diff, load into a started VM) and loads the snapshot
 # into a fresh `vmon api` (resume_vm); and damaged vmstate files (bad
-# magic, version, checksum, truncation, a CPU register and a virtqueue
+# magic, version, checksum, truncation, a CPU register, the APIC in
+# x2APIC mode without EN, a TSC rate out of range and a virtqueue
 # out of range with the checksum fixed up, a CPU feature the backend
 # cannot give, a missing or short memory file) each end `vmon restore`
 # with its one-line message and status 2.
@@ -21,7 +23,7 @@
 # to x86-64-v2) is snapshotted, restored on KVM and counts on (emu to
 # KVM), snapshotted there and restored on the software CPU and counts on
 # (KVM to emu); and the snapshot of a guest booted on KVM, which turned on
-# what the software CPU lacks (x2APIC, kvmclock, SMAP...), is refused by
+# what the software CPU lacks (kvmclock, SMAP...), is refused by
 # `vmon restore --backend emu` with one line naming it and status 2.
 source "$(dirname "$0")/../lib.sh"
 
@@ -37,7 +39,7 @@ LIMIT=${SNAPSHOT_LIMIT:-240}
 names() {
 	local b=$1
 	echo snapshot-$b-create snapshot-$b-counter snapshot-$b-disk snapshot-$b-stop \
-		snapshot-$b-resnapshot \
+		snapshot-$b-resnapshot snapshot-$b-tsc-deadline \
 		snapshot-$b-clones snapshot-$b-api-not-paused snapshot-$b-api-missing \
 		snapshot-$b-api-diff snapshot-$b-api-load-started snapshot-$b-api-load \
 		snapshot-$b-api-load-bad snapshot-$b-bad-files
@@ -122,6 +124,7 @@ hostile() {
 	python3 - "$@" <<'EOF'
 import struct, sys, zlib
 src, dst, sec, off, val = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), bytes.fromhex(sys.argv[5])
+# a negative OFFSET counts from the end of the section's data
 b = bytearray(open(src, 'rb').read()[:-4])
 p = 12
 for _ in range(2):
@@ -134,7 +137,8 @@ while p < len(b):
     p += 4
     n = struct.unpack_from('<I', b, p)[0]; p += 4
     if sid == sec:
-        b[p + off:p + off + len(val)] = val
+        o = off + n if off < 0 else off
+        b[p + o:p + o + len(val)] = val
     p += n
 open(dst, 'wb').write(bytes(b) + struct.pack('<I', zlib.crc32(bytes(b)) & 0xffffffff))
 EOF
@@ -182,7 +186,9 @@ for b in $(usable_backends); do
 	PIDS+=("$pid")
 	WATCH=$pid
 	exec 7>"$D/in1"
-	wait_for "$D/out1" 'vmon# ' && echo "$LOOP" >&7
+	wait_for "$D/out1" 'vmon# ' &&
+		echo 'echo "CE=$(cat /sys/devices/system/clockevents/clockevent0/current_device)"' >&7 &&
+		echo "$LOOP" >&7
 	wait_count "$D/out1" 5
 	"$VMON" snapshot --no-resume "s1-$b" "$D/snap" >"$D/snap.out" 2>"$D/snap.err"
 	rc=$?
@@ -215,6 +221,16 @@ for b in $(usable_backends); do
 		pass snapshot-$b-counter
 	else
 		fail snapshot-$b-counter "last before $last, first after '$first', now '$now'; $(tail -c 300 "$D/err2")"
+	fi
+
+	# The guest's timer was the LAPIC's TSC-deadline mode (its clockevent
+	# lapic-deadline): the counting after the restore ran on the deadline
+	# the snapshot carried.
+	ce=$(tr -d '\r' <"$D/out1" | sed -n 's/^CE=//p' | head -n1)
+	if [ "$ce" = lapic-deadline ]; then
+		pass snapshot-$b-tsc-deadline
+	else
+		fail snapshot-$b-tsc-deadline "the guest's clockevent was '$ce', want lapic-deadline"
 	fi
 
 	# --- the API of the restored (running) VM -------------------------
@@ -329,6 +345,14 @@ for b in $(usable_backends); do
 	# cpu0's CR0 (after 16 GPRs, RIP, RFLAGS, 8 segments, GDTR, IDTR)
 	hostile "$V" "$TMP/bad/vmstate" cpu0 308 00000000ffffffff
 	bad_file "$b" cr0 "bad CR0"
+	# cpu0's APIC_BASE (after CR0-XCR0, DR0-7 and 9 MSRs) with x2APIC
+	# mode (EXTD) but not EN: the invalid APIC state
+	hostile "$V" "$TMP/bad/vmstate" cpu0 500 0004e0fe00000000
+	bad_file "$b" apic-extd "bad local APIC state"
+	# cpu0's TSC rate, the first of version 2's fields after the LAPIC
+	# (u32 kHz, u8 vector, u32 XSAVE tail length 0 from this backend)
+	hostile "$V" "$TMP/bad/vmstate" cpu0 -9 ffffffff
+	bad_file "$b" cpu-tsc-rate "bad TSC rate 4294967295 kHz"
 	# drive d0's queue 0: its size (after the 37-byte virtio header)...
 	hostile "$V" "$TMP/bad/vmstate" d0 37 0300
 	bad_file "$b" queue-size "bad size 3"

@@ -101,6 +101,8 @@ enum {
 #define CR0_NW	       0x20000000
 #define CR0_CD	       0x40000000
 #define CR0_PG	       0x80000000ULL
+#define CR4_DE	       0x8
+#define DR6_BS	       0x4000ULL /* single step */
 #define CR4_PSE	       0x10
 #define CR4_PAE	       0x20
 #define CR4_PGE	       0x80
@@ -194,6 +196,10 @@ struct jc_entry {
 
 /* ---- Interrupt controllers' registers (chip_*.h) ------------------------ */
 
+#define APIC_BASE_BSP  0x100ULL
+#define APIC_BASE_EXTD 0x400ULL /* x2APIC mode */
+#define APIC_BASE_EN   0x800ULL
+
 struct lapic {
 	_Atomic uint32_t irr[8]; /* any thread */
 	_Atomic uint32_t tmr[8]; /* any thread */
@@ -204,7 +210,10 @@ struct lapic {
 	uint32_t lvt[6]; /* timer, thermal, perf, lint0, lint1, error */
 	uint32_t timer_init, timer_div;
 	uint64_t timer_start_ns, timer_period_ns, timer_deadline_ns; /* deadline 0 = off */
-	uint64_t apic_base;
+	uint64_t apic_base; /* EN 0x800, EXTD 0x400 (x2APIC mode), BSP 0x100 */
+	/* IA32_TSC_DEADLINE (guest TSC; 0 = disarmed) in TSC-deadline mode;
+	 * timer_deadline_ns is then the host time to look at it again. */
+	uint64_t tsc_deadline;
 };
 
 struct pic_chip {
@@ -242,6 +251,7 @@ struct ioapic {
 #define EV_IRQ	0x2 /* LAPIC IRR or PIC output may have changed */
 #define EV_INIT 0x4
 #define EV_SIPI 0x8
+#define EV_NMI	0x10 /* an NMI arrived (IPI, MSI, LINT1): nmi_pending */
 
 union xmmreg {
 	uint8_t b[16];
@@ -293,10 +303,16 @@ struct emu_cpu {
 	bool paging;
 	bool halted;
 	bool wait_sipi;
-	int irq_shadow; /* STI / MOV SS: one more instruction before interrupts */
-	bool irq_maybe; /* an interrupt may be deliverable: check before the next insn */
-	bool slow;	/* take the run loop's slow path before the next instruction */
-	int budget;	/* instructions until the next timer check */
+	int irq_shadow;	     /* STI / MOV SS: one more instruction before interrupts */
+	bool irq_maybe;	     /* an interrupt may be deliverable: check before the next insn */
+	bool slow;	     /* take the run loop's slow path before the next instruction */
+	bool nmi_pending;    /* an NMI waits for delivery (owning vCPU; EV_NMI sets it) */
+	bool nmi_blocked;    /* an NMI handler runs: NMIs wait for the next IRET */
+	bool dbg_on;	     /* DR7 enables a breakpoint: one instruction at a time (sys_debug.c) */
+	bool dbg_data;	     /* ... a data breakpoint: no TLB entries kept (mmu.c) */
+	uint8_t dbg_hits;    /* data/I/O breakpoints the current instruction hit (DR6.B0-3) */
+	uint32_t deliveries; /* events delivered (emu_deliver), for the single-step trap */
+	int budget;	     /* instructions until the next timer check */
 
 	/* Exception delivery state */
 	jmp_buf fault_jmp;
@@ -307,7 +323,8 @@ struct emu_cpu {
 	bool pending_has_err;
 
 	struct tlb_entry tlb[TLB_SIZE];
-	bool tlb_large; /* an entry may come from a page larger than 4 KiB */
+	struct tlb_entry tlb_scratch; /* mmu_lookup's entry while dbg_data */
+	bool tlb_large;		      /* an entry may come from a page larger than 4 KiB */
 	struct jc_entry jcache[2][1u << JC_BITS]; /* [CPL 0, CPL 3] */
 	uint64_t fetch_vpn;			  /* cached code page: linear vpn+1, 0 = none */
 	uint8_t *fetch_host;
@@ -438,6 +455,10 @@ static inline void emu_jcache_clear(struct emu_cpu *c)
 
 /* CLOCK_MONOTONIC in nanoseconds: the clock of every emulated timer. */
 uint64_t emu_now_ns(void);
+
+/* The host TSC's frequency (the guest's TSC runs at it), measured once
+ * against CLOCK_MONOTONIC; emu_tsc_hz_init() measures it early. */
+uint64_t emu_tsc_hz(void);
 
 /* From any thread: sets ev in c's event word and wakes c if it sleeps. */
 void emu_wake(struct emu_cpu *c, uint32_t ev);

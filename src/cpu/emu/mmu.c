@@ -283,6 +283,10 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 		if (!w.nx)
 			perm |= TLB_X;
 	}
+	/* With a data breakpoint armed every access comes here (nothing is
+	 * cached for the inline paths), so each can be checked. */
+	if (__builtin_expect(c->dbg_data, 0))
+		e = &c->tlb_scratch;
 	e->vpn = vpn + 1;
 	e->gpa = gpa_page;
 	e->host = gm_ptr_nolog(&c->m->mem, gpa_page, 4096);
@@ -297,11 +301,29 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 	return e;
 }
 
+/* Data breakpoints (DR7 types 01 write, 11 read/write; lengths 1, 2, 4,
+ * 8 aligned down): the ones an access touches, for the run loop to
+ * report after the instruction (run.c: step_one). */
+static void dbg_data_note(struct emu_cpu *c, uint64_t lin, unsigned size, bool write)
+{
+	static const uint8_t lens[4] = {1, 2, 8, 4};
+	for (int i = 0; i < 4; i++) {
+		unsigned type = (c->dr[7] >> (16 + 4 * i)) & 3;
+		if (type != 3 && !(type == 1 && write))
+			continue;
+		uint64_t len = lens[(c->dr[7] >> (18 + 4 * i)) & 3];
+		uint64_t a = c->dr[i] & ~(len - 1);
+		if (lin < a + len && a < lin + size)
+			c->dbg_hits |= (uint8_t)(1u << i);
+	}
+}
+
 /* ---- Physical accesses that are not plain RAM -------------------------- */
 
 static bool is_lapic(struct emu_cpu *c, uint64_t gpa)
 {
-	return (c->apic.apic_base & 0x800) &&
+	/* In x2APIC mode the page is not decoded: MSRs instead. */
+	return (c->apic.apic_base & (APIC_BASE_EN | APIC_BASE_EXTD)) == APIC_BASE_EN &&
 	       (gpa & ~0xfffULL) == (c->apic.apic_base & 0xffffff000ULL);
 }
 
@@ -365,6 +387,8 @@ void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned size, uint64_t v)
 static uint64_t read_priv(struct emu_cpu *c, uint64_t lin, unsigned size, bool user)
 {
 	unsigned off = lin & 0xfff;
+	if (__builtin_expect(c->dbg_data, 0))
+		dbg_data_note(c, lin, size, false);
 	if (off + size <= 4096) {
 		struct tlb_entry *e = mmu_lookup(c, lin, 0, user);
 		if (e->host) {
@@ -383,6 +407,8 @@ static uint64_t read_priv(struct emu_cpu *c, uint64_t lin, unsigned size, bool u
 static void write_priv(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v, bool user)
 {
 	unsigned off = lin & 0xfff;
+	if (__builtin_expect(c->dbg_data, 0))
+		dbg_data_note(c, lin, size, true);
 	if (off + size <= 4096) {
 		struct tlb_entry *e = mmu_lookup(c, lin, 1, user);
 		if (e->host) {
@@ -426,6 +452,8 @@ void *lin_rmw_ptr(struct emu_cpu *c, uint64_t lin, unsigned size)
 	unsigned off = lin & 0xfff;
 	if (off + size > 4096)
 		return NULL;
+	if (__builtin_expect(c->dbg_data, 0))
+		dbg_data_note(c, lin, size, true);
 	struct tlb_entry *e = mmu_lookup(c, lin, 1, c->cpl == 3);
 	if (!e->host)
 		return NULL;

@@ -50,6 +50,19 @@ void emu_xsave_cpuid(struct emu_cpu *c, uint32_t sub, uint32_t *a, uint32_t *b, 
  * forbids (ECX != 0, x87 off, AVX without SSE, a component not offered). */
 void emu_write_xcr(struct emu_cpu *c, uint32_t idx, uint64_t v);
 
+/* Debug registers (sys_debug.c). MOV from/to DRn (n 0-7), with the
+ * faults the SDM gives (#UD for DR4/5 with CR4.DE, #GP for reserved bits,
+ * #DB for DR7.GD). emu_dbg_update recomputes dbg_on/dbg_data from DR7;
+ * emu_dbg_check_insn raises the #DB fault of an instruction breakpoint
+ * at CS:RIP (the caller checks RF). */
+uint64_t emu_read_dr(struct emu_cpu *c, int n);
+void emu_write_dr(struct emu_cpu *c, int n, uint64_t v);
+void emu_dbg_update(struct emu_cpu *c);
+void emu_dbg_check_insn(struct emu_cpu *c);
+/* An I/O access: the I/O breakpoints (DR7 type 10, with CR4.DE) it hits
+ * go to dbg_hits. */
+void emu_dbg_port(struct emu_cpu *c, uint16_t port, unsigned size);
+
 void emu_iret(struct emu_cpu *c, int osize);
 void emu_far_jump(struct emu_cpu *c, uint16_t sel, uint64_t off, bool call, int osize);
 void emu_far_ret(struct emu_cpu *c, int osize, uint16_t pop_extra);
