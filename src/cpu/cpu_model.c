@@ -94,6 +94,7 @@ const struct cpu_feature_info cpu_features[CPUF_COUNT] = {
 	F(WAITPKG, "waitpkg", NULL, 7, 0, ECX, 5, 0),
 	F(TSXLDTRK, "tsxldtrk", NULL, 7, 0, EDX, 16, 0),
 	F(XFD, "xfd", NULL, 0xd, 1, EAX, 4, 0, CPUF_XSAVE),
+	F(PKU, "pku", NULL, 7, 0, ECX, 3, 0, CPUF_XSAVE),
 
 	F(AVX512F, "avx512f", NULL, 7, 0, EBX, 16, 4, CPUF_AVX2, CPUF_FMA, CPUF_F16C),
 	F(AVX512DQ, "avx512dq", NULL, 7, 0, EBX, 17, 4, CPUF_AVX512F),
@@ -135,6 +136,7 @@ static const struct {
 	{CPUF_MPX, 0x18},	  /* BNDREGS, BNDCSR */
 	{CPUF_AVX512F, 0xe0},	  /* opmask, ZMM_Hi256, Hi16_ZMM */
 	{CPUF_AMX_TILE, 0x60000}, /* XTILECFG, XTILEDATA */
+	{CPUF_PKU, 0x200},	  /* PKRU */
 };
 
 uint64_t cpu_model_xcr0(const struct cpu_featureset *s)

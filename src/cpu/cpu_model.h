@@ -103,6 +103,7 @@ enum cpu_feature {
 	CPUF_WAITPKG,
 	CPUF_TSXLDTRK,
 	CPUF_XFD,
+	CPUF_PKU, /* RDPKRU/WRPKRU, protection keys; PKRU is XSAVE component 9 */
 	/* x86-64-v4 and the rest of AVX-512 */
 	CPUF_AVX512F,
 	CPUF_AVX512DQ,

@@ -531,10 +531,11 @@ static void test_xsave_cpuid_xcr0(void **state)
 	assert_true(l1 & (1u << 28));
 	assert_false(l1 & (1u << 27));
 	assert_true(rd32(0x3024) & (1u << 27));
-	/* leaf 0xd.0: x87|SSE|AVX; the area for XCR0 = 1, then 7; at most 832 */
-	assert_int_equal(rd32(0x3004), 7);
+	/* leaf 0xd.0: x87|SSE|AVX|PKRU; the area for XCR0 = 1, then 7; at
+	 * most 2696 (PKRU at 2688) */
+	assert_int_equal(rd32(0x3004), 0x207);
 	assert_int_equal(rd32(0x3008), 576);
-	assert_int_equal(rd32(0x300c), 832);
+	assert_int_equal(rd32(0x300c), 2696);
 	assert_int_equal(rd32(0x3010), 0);
 	assert_int_equal(rd32(0x3028), 832);
 	/* 0xd.1: XSAVEOPT, XSAVEC, XGETBV1; 0xd.2: AVX, 256 bytes at 576 */

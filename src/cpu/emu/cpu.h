@@ -110,6 +110,8 @@ enum {
 #define CR4_OSXMMEXCPT 0x400
 #define CR4_FSGSBASE   0x10000
 #define CR4_SMEP       0x100000
+#define CR4_SMAP       0x200000
+#define CR4_PKE	       0x400000
 #define CR4_UMIP       0x800
 #define CR4_PCIDE      0x20000
 /* Physical-address width CPUID reports (leaf 0x80000008); page-table
@@ -167,10 +169,11 @@ static inline int64_t sext(uint64_t v, unsigned size)
 /* ---- Software TLB (mmu.h) --------------------------------------------- */
 
 #define TLB_SIZE 1024
-#define TLB_W	 0x1 /* writable (and dirty already set) */
-#define TLB_U	 0x2 /* user accessible */
+#define TLB_W	 0x1 /* supervisor-writable (and dirty already set) */
+#define TLB_U	 0x2 /* a user page: user-readable, user-executable if TLB_X */
 #define TLB_X	 0x4 /* executable */
 #define TLB_UW	 0x8 /* user-writable */
+#define TLB_R	 0x10 /* supervisor-readable without a walk: not a user page under SMAP */
 
 struct tlb_entry {
 	uint64_t vpn;	     /* linear page number + 1; 0 = invalid */
@@ -283,6 +286,7 @@ struct emu_cpu {
 	union xmmreg ymmh[16];
 	uint32_t mxcsr;
 	uint64_t xcr0;	    /* XSETBV/XGETBV (insn_xsave.c); bit 0 always set */
+	uint32_t pkru;	    /* protection-key rights (CR4.PKE): AD/WD bit pairs, mmu.c */
 	uint8_t fpr[8][16]; /* physical x87 registers, 80-bit values (MMX: low 64 bits) */
 	uint16_t fcw, fsw;  /* TOP is fsw bits 11-13 */
 	uint8_t ftw;	    /* abridged tag: bit i set = physical register i in use */

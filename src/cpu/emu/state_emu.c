@@ -204,6 +204,16 @@ void emu_state_get_cpu(const struct emu_cpu *c, struct cpu_state *s)
 	s->tsc_aux = c->tsc_aux;
 	s->tsc_adjust = c->tsc_adjust;
 	fpu_get(c, s->xsave);
+	/* PKRU: XSAVE component 9 of the standard-format image, at the
+	 * offset this CPU's CPUID gives (Intel's, 2688). */
+	if (c->vm->xcr0_mask & XSAVE_PKRU) {
+		uint64_t bv;
+		memcpy(&bv, s->xsave + CPU_XSAVE_XSTATE_BV, 8);
+		bv |= XSAVE_PKRU;
+		memcpy(s->xsave + CPU_XSAVE_XSTATE_BV, &bv, 8);
+		memcpy(s->xsave_ext + XSAVE_PKRU_OFFSET - CPU_XSAVE_BYTES, &c->pkru, 4);
+		s->xsave_ext_len = XSAVE_PKRU_OFFSET + XSAVE_PKRU_SIZE - CPU_XSAVE_BYTES;
+	}
 	/* A parked vCPU has delivered what it raised: no exception pends. */
 	s->exc_vector = CPU_STATE_NO_EXC;
 	s->irq_shadow = c->irq_shadow ? 1 : 0;
@@ -261,6 +271,15 @@ int emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s, struct vmon_
 				"vCPU %d was taking interrupt %u from the PIC, which the software "
 				"CPU cannot take over (snapshot it again)",
 				c->index, irq);
+	uint32_t pkru = 0;
+	uint64_t bv;
+	memcpy(&bv, s->xsave + CPU_XSAVE_XSTATE_BV, 8);
+	if ((bv & XSAVE_PKRU) &&
+	    s->xsave_ext_len >= XSAVE_PKRU_OFFSET + 4 - CPU_XSAVE_BYTES)
+		memcpy(&pkru, s->xsave_ext + XSAVE_PKRU_OFFSET - CPU_XSAVE_BYTES, 4);
+	if (pkru && !(c->vm->xcr0_mask & XSAVE_PKRU))
+		return err_setf(err, "vCPU %d uses protection keys (PKRU), which this VM's CPU lacks",
+				c->index);
 	memcpy(c->r, s->gpr, sizeof(c->r));
 	c->rip = s->rip;
 	c->lf_op = LF_NONE;
@@ -293,6 +312,7 @@ int emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s, struct vmon_
 	c->tsc_aux = (uint32_t)s->tsc_aux;
 	c->tsc_adjust = s->tsc_adjust;
 	fpu_set(c, s->xsave);
+	c->pkru = pkru;
 	c->irq_shadow = s->irq_shadow ? 1 : 0;
 	c->nmi_pending = s->nmi_pending;
 	c->nmi_blocked = s->nmi_masked;

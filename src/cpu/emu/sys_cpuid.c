@@ -163,9 +163,12 @@ void emu_cpuid(struct emu_cpu *c)
 		 * trusts the TSC without a clocksource watchdog (it has no
 		 * HPET or PM timer here to watch it with, only jiffies). */
 		if (sub == 0) {
-			/* TSC_ADJUST, SMEP (mmu.c), INVPCID (insn_system.c) */
-			b = (1u << 1) | (1u << 7) | (1u << 10);
+			/* TSC_ADJUST, SMEP (mmu.c), INVPCID (insn_system.c),
+			 * SMAP (mmu.c, STAC/CLAC in insn_system.c) */
+			b = (1u << 1) | (1u << 7) | (1u << 10) | (1u << 20);
 			cc = 1u << 2; /* UMIP (insn_desc.c, h_smsw) */
+			if (c->cr4 & CR4_PKE)
+				cc |= 1u << 4; /* OSPKE; PKU itself is the model's */
 		}
 		break;
 	case 0xd: emu_xsave_cpuid(c, sub, &a, &b, &cc, &d); break;

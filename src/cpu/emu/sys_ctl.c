@@ -56,6 +56,7 @@ void emu_reset(struct emu_cpu *c)
 	c->irq_shadow = 0;
 	c->nmi_pending = c->nmi_blocked = false;
 	c->xcr0 = 1; /* x87 only, its reset value */
+	c->pkru = 0;
 	emu_fpu_reset(c);
 	tlb_flush(c);
 	emu_update_mode(c);
@@ -100,14 +101,23 @@ void emu_load_boot_state(struct emu_cpu *c, const struct boot_cpu_state *b)
 }
 
 /* The CR4 bits this CPU models: VME/PVI/TSD/DE/PSE/PAE/MCE/PGE/PCE/OSFXSR/
- * OSXMMEXCPT, UMIP, PCIDE, SMEP, and FSGSBASE and OSXSAVE where the CPU
- * model has them. A MOV to CR4 setting another is #GP; a snapshot holding
- * another is refused (state_emu.c). */
+ * OSXMMEXCPT, UMIP, PCIDE, SMEP, SMAP, and FSGSBASE, OSXSAVE and PKE where
+ * the CPU model has them. A MOV to CR4 setting another is #GP; a snapshot
+ * holding another is refused (state_emu.c). */
 uint64_t emu_cr4_valid(const struct emu_cpu *c)
 {
-	return 0x7ffULL | CR4_UMIP | CR4_PCIDE | CR4_SMEP |
+	return 0x7ffULL | CR4_UMIP | CR4_PCIDE | CR4_SMEP | CR4_SMAP |
 	       (cpu_has(&c->vm->features, CPUF_FSGSBASE) ? CR4_FSGSBASE : 0) |
-	       (cpu_has(&c->vm->features, CPUF_XSAVE) ? CR4_OSXSAVE : 0);
+	       (cpu_has(&c->vm->features, CPUF_XSAVE) ? CR4_OSXSAVE : 0) |
+	       (cpu_has(&c->vm->features, CPUF_PKU) ? CR4_PKE : 0);
+}
+
+void emu_set_pkru(struct emu_cpu *c, uint32_t v)
+{
+	if (v == c->pkru)
+		return;
+	c->pkru = v;
+	tlb_flush(c); /* restricted pages are never cached; freed ones may be now */
 }
 
 void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)

@@ -28,7 +28,7 @@ void push_sys(struct emu_cpu *c, uint64_t *sp, unsigned size, uint64_t v, uint64
 	      uint64_t spmask)
 {
 	*sp = (*sp - size) & spmask;
-	lin_write_sys(c, ss_base + *sp, size, v);
+	lin_write_deliver(c, ss_base + *sp, size, v);
 }
 
 void emu_deliver(struct emu_cpu *c, int vec, uint32_t err, bool has_err, bool soft,
