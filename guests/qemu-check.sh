@@ -46,6 +46,10 @@ run nmi 1 '^events: N.N|FN.N|FN.N|FN.NF' /dev/null -m 256 -no-reboot -kernel $B/
 # Its TCG makes INT1 (0xf1) #UD instead of #DB and ignores DR7.GD:
 # int1=0 gd=0 leave them out.
 run debug 1 '^SUCCESS' /dev/null -m 256 -no-reboot -kernel $B/debug.elf -append 'int1=0 gd=0'
+# SMAP and PKU need -cpu max; QEMU lets EFLAGS.AC allow an implicit
+# supervisor access (the SDM does not): implicit_ac=0 leaves that out.
+run smap 1 '^SUCCESS' /dev/null -m 256 -no-reboot -cpu max -kernel $B/smap.elf -append implicit_ac=0
+run pku 1 '^SUCCESS' /dev/null -m 256 -no-reboot -cpu max -kernel $B/pku.elf
 run memtest 1 '^SUCCESS' /dev/null -m 64 -no-reboot -kernel $B/memtest.elf
 run memtest 1 '^SUCCESS' /dev/null -m 256 -no-reboot -kernel $B/memtest.elf
 run serial_echo 1 'bytes=20 sum=4bda9238' "$tmp" -m 256 -no-reboot -kernel $B/serial_echo.elf

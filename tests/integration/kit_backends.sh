@@ -33,6 +33,10 @@ if [ "$backend" = emu ]; then
 	# software CPU is GenuineIntel; an AMD host's KVM cannot SYSENTER in
 	# long mode).
 	kit emu-ring3 ring3 --mem 64M
+	# SMAP and protection keys (tests/integration/cpu_smap_pku.sh
+	# checks them against QEMU too).
+	kit emu-smap smap
+	kit emu-pku pku
 fi
 kit $backend-timer timer
 kit $backend-smp-1 smp --cpus 1 --cmdline cpus=1

@@ -169,10 +169,10 @@ static inline int64_t sext(uint64_t v, unsigned size)
 /* ---- Software TLB (mmu.h) --------------------------------------------- */
 
 #define TLB_SIZE 1024
-#define TLB_W	 0x1 /* supervisor-writable (and dirty already set) */
-#define TLB_U	 0x2 /* a user page: user-readable, user-executable if TLB_X */
-#define TLB_X	 0x4 /* executable */
-#define TLB_UW	 0x8 /* user-writable */
+#define TLB_W	 0x1  /* supervisor-writable (and dirty already set) */
+#define TLB_U	 0x2  /* a user page: user-readable, user-executable if TLB_X */
+#define TLB_X	 0x4  /* executable */
+#define TLB_UW	 0x8  /* user-writable */
 #define TLB_R	 0x10 /* supervisor-readable without a walk: not a user page under SMAP */
 
 struct tlb_entry {

@@ -168,7 +168,8 @@ void h_xrstor(struct emu_cpu *c, const struct dinsn *d)
 	uint32_t pkru = 0; /* PKRU's initial configuration */
 	if ((rf & XSAVE_PKRU) && (xstate_bv & XSAVE_PKRU))
 		pkru = (uint32_t)mread(
-			c, lin + (compact ? emu_xsave_pkru_compact(xcomp_bv) : XSAVE_PKRU_OFFSET), 4);
+			c, lin + (compact ? emu_xsave_pkru_compact(xcomp_bv) : XSAVE_PKRU_OFFSET),
+			4);
 
 	if (rf & 1) {
 		if (xstate_bv & 1) {

@@ -274,11 +274,11 @@ int emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s, struct vmon_
 	uint32_t pkru = 0;
 	uint64_t bv;
 	memcpy(&bv, s->xsave + CPU_XSAVE_XSTATE_BV, 8);
-	if ((bv & XSAVE_PKRU) &&
-	    s->xsave_ext_len >= XSAVE_PKRU_OFFSET + 4 - CPU_XSAVE_BYTES)
+	if ((bv & XSAVE_PKRU) && s->xsave_ext_len >= XSAVE_PKRU_OFFSET + 4 - CPU_XSAVE_BYTES)
 		memcpy(&pkru, s->xsave_ext + XSAVE_PKRU_OFFSET - CPU_XSAVE_BYTES, 4);
 	if (pkru && !(c->vm->xcr0_mask & XSAVE_PKRU))
-		return err_setf(err, "vCPU %d uses protection keys (PKRU), which this VM's CPU lacks",
+		return err_setf(err,
+				"vCPU %d uses protection keys (PKRU), which this VM's CPU lacks",
 				c->index);
 	memcpy(c->r, s->gpr, sizeof(c->r));
 	c->rip = s->rip;

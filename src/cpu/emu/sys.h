@@ -39,11 +39,11 @@ void emu_cpuid_init(void);
 
 /* XSAVE (sys_xsave.c): the state components this CPU can have (x87, SSE,
  * AVX, PKRU), their layout, CPUID leaf 0xd, and XSETBV's checks. */
-#define XSAVE_COMPONENTS 0x207ULL
-#define XSAVE_AVX_OFFSET 576 /* standard and compacted alike: the first extended one */
-#define XSAVE_AVX_SIZE	 256
-#define XSAVE_PKRU	 0x200ULL /* XCR0 bit 9 */
-#define XSAVE_PKRU_OFFSET 2688	  /* standard format: Intel's offset (CPUID 0xd.9) */
+#define XSAVE_COMPONENTS  0x207ULL
+#define XSAVE_AVX_OFFSET  576 /* standard and compacted alike: the first extended one */
+#define XSAVE_AVX_SIZE	  256
+#define XSAVE_PKRU	  0x200ULL /* XCR0 bit 9 */
+#define XSAVE_PKRU_OFFSET 2688	   /* standard format: Intel's offset (CPUID 0xd.9) */
 #define XSAVE_PKRU_SIZE	  8
 /* Bytes of a standard-format XSAVE area holding the components of xcr0
  * (header included). */
