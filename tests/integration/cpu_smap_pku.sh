@@ -7,7 +7,11 @@
 # but for the one case QEMU gets wrong (it lets EFLAGS.AC allow an
 # implicit supervisor access; smap's implicit_ac=0 leaves it out on both);
 # and with --cpu-features -pku the guest sees no PKU and cannot set
-# CR4.PKE. Emu only: on KVM the hardware does all of this.
+# CR4.PKE. The ring3 kit guest checks both from user mode (STAC's #UD,
+# user accesses under SMAP, PK faults, RDPKRU/WRPKRU at CPL 3) with its
+# UMIP, I/O bitmap and SYSENTER checks: its lines too must equal QEMU's
+# (-cpu max,vendor=GenuineIntel: the software CPU is GenuineIntel).
+# Emu only: on KVM the hardware does all of this.
 source "$(dirname "$0")/../lib.sh"
 
 run_guest() { # run_guest NAME GUEST CMDLINE [ENV=VALUE...] -- VMON ARGS...
@@ -54,6 +58,7 @@ fi
 if ! command -v qemu-system-x86_64 >/dev/null; then
 	skip qemu-smap-same "qemu-system-x86_64 is not installed (the reference oracle)"
 	skip qemu-pku-same "qemu-system-x86_64 is not installed (the reference oracle)"
+	skip qemu-ring3-same "qemu-system-x86_64 is not installed (the reference oracle)"
 	exit 0
 fi
 for g in smap pku; do
@@ -70,3 +75,14 @@ for g in smap pku; do
 		pass qemu-$g-same
 	fi
 done
+run_guest emu-ring3 ring3 "" -- --mem 64M
+timeout -k 5 "$TEST_TIMEOUT" qemu-system-x86_64 -M microvm -accel tcg -cpu max,vendor=GenuineIntel \
+	-m 256 -nographic -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+	-kernel "$GUESTS/ring3.elf" </dev/null 2>&1 | tr -d '\r' | sed -n '/^ring3: /,$p' >"$TMP/qemu-ring3.out"
+if ! grep -q 'ring3: SMAP offered, PKU offered' "$TMP/emu-ring3.out"; then
+	fail qemu-ring3-same "the software CPU's ring3 run lacks its SMAP/PKU checks"
+elif ! cmp -s "$TMP/qemu-ring3.out" "$TMP/emu-ring3.out"; then
+	fail qemu-ring3-same "$(diff "$TMP/qemu-ring3.out" "$TMP/emu-ring3.out" | head -6 | tr '\n' ' ')"
+else
+	pass qemu-ring3-same
+fi
