@@ -350,7 +350,8 @@ for b in $(usable_backends); do
 	hostile "$V" "$TMP/bad/vmstate" cpu0 500 0004e0fe00000000
 	bad_file "$b" apic-extd "bad local APIC state"
 	# cpu0's TSC rate, the first of version 2's fields after the LAPIC
-	# (u32 kHz, u8 vector, u32 XSAVE tail length 0 from this backend)
+	# (u32 kHz, u8 vector, u32 XSAVE tail length: 0 from this backend
+	# while the guest's PKRU is 0, as it is here)
 	hostile "$V" "$TMP/bad/vmstate" cpu0 -9 ffffffff
 	bad_file "$b" cpu-tsc-rate "bad TSC rate 4294967295 kHz"
 	# drive d0's queue 0: its size (after the 37-byte virtio header)...

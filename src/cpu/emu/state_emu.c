@@ -205,8 +205,9 @@ void emu_state_get_cpu(const struct emu_cpu *c, struct cpu_state *s)
 	s->tsc_adjust = c->tsc_adjust;
 	fpu_get(c, s->xsave);
 	/* PKRU: XSAVE component 9 of the standard-format image, at the
-	 * offset this CPU's CPUID gives (Intel's, 2688). */
-	if (c->vm->xcr0_mask & XSAVE_PKRU) {
+	 * offset this CPU's CPUID gives (Intel's, 2688); left out in its
+	 * initial configuration (0), as the format drops trailing zero bytes. */
+	if (c->pkru) {
 		uint64_t bv;
 		memcpy(&bv, s->xsave + CPU_XSAVE_XSTATE_BV, 8);
 		bv |= XSAVE_PKRU;
