@@ -144,6 +144,32 @@ open(dst, 'wb').write(bytes(b) + struct.pack('<I', zlib.crc32(bytes(b)) & 0xffff
 EOF
 }
 
+# tsc_rate_off SRC: the offset from the end of cpu0's section data of its
+# TSC rate (version 2: u32 kHz, u8 vector, u32 tail length, the tail).
+tsc_rate_off() {
+	python3 - "$1" <<'EOF'
+import struct, sys
+b = open(sys.argv[1], 'rb').read()[:-4]
+p = 12
+for _ in range(2):
+    p += 1 + b[p]
+p += 12
+while p < len(b):
+    p += 4
+    sid = b[p + 1:p + 1 + b[p]].decode(); p += 1 + b[p]
+    p += 1 + b[p]
+    p += 4
+    n = struct.unpack_from('<I', b, p)[0]; p += 4
+    if sid == 'cpu0':
+        d = b[p:p + n]
+        for tail in range(0, min(3264, n - 9) + 1):
+            if struct.unpack_from('<I', d, n - tail - 4)[0] == tail:
+                print(-(9 + tail))
+                break
+    p += n
+EOF
+}
+
 # add_feature SRC DST NAME: SRC with CPU feature NAME added to the
 # snapshot's CPU features (checksum made right).
 add_feature() {
@@ -350,9 +376,9 @@ for b in $(usable_backends); do
 	hostile "$V" "$TMP/bad/vmstate" cpu0 500 0004e0fe00000000
 	bad_file "$b" apic-extd "bad local APIC state"
 	# cpu0's TSC rate, the first of version 2's fields after the LAPIC
-	# (u32 kHz, u8 vector, u32 XSAVE tail length: 0 from this backend
-	# while the guest's PKRU is 0, as it is here)
-	hostile "$V" "$TMP/bad/vmstate" cpu0 -9 ffffffff
+	# (u32 kHz, u8 vector, u32 XSAVE tail length and the tail: PKRU's
+	# on the software CPU once Linux set it)
+	hostile "$V" "$TMP/bad/vmstate" cpu0 "$(tsc_rate_off "$V")" ffffffff
 	bad_file "$b" cpu-tsc-rate "bad TSC rate 4294967295 kHz"
 	# drive d0's queue 0: its size (after the 37-byte virtio header)...
 	hostile "$V" "$TMP/bad/vmstate" d0 37 0300

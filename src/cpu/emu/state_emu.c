@@ -213,7 +213,7 @@ void emu_state_get_cpu(const struct emu_cpu *c, struct cpu_state *s)
 		bv |= XSAVE_PKRU;
 		memcpy(s->xsave + CPU_XSAVE_XSTATE_BV, &bv, 8);
 		memcpy(s->xsave_ext + XSAVE_PKRU_OFFSET - CPU_XSAVE_BYTES, &c->pkru, 4);
-		s->xsave_ext_len = XSAVE_PKRU_OFFSET + XSAVE_PKRU_SIZE - CPU_XSAVE_BYTES;
+		s->xsave_ext_len = XSAVE_PKRU_OFFSET + 4 - CPU_XSAVE_BYTES; /* no zero tail */
 	}
 	/* A parked vCPU has delivered what it raised: no exception pends. */
 	s->exc_vector = CPU_STATE_NO_EXC;
