@@ -12,6 +12,11 @@
  *     compatibility mode and from 64-bit mode into the IA32_SYSENTER_*
  *     entry point, back with SYSEXIT (32- and 64-bit forms), with the
  *     selectors, stack and RIP the SDM gives.
+ *   - SMAP and protection keys from user mode (when CPUID.7 offers them):
+ *     STAC is #UD at CPL 3; CR4.SMAP leaves user accesses alone; with
+ *     CR4.PKE and the user region's key 1, PKRU's AD makes a user read a
+ *     #PF with P, U/S and PK, WD a user write one with W/R too; RDPKRU and
+ *     WRPKRU work at CPL 3 and WRPKRU's rights apply to the next access.
  * A snippet ends with HLT, which at CPL 3 is a #GP(0): the handler records
  * the fault and returns to ring 0. Runs on the software CPU (kit_backends:
  * KVM on an AMD host cannot run SYSENTER in long mode).
@@ -25,6 +30,8 @@
 #define USER_STACK    (USER_BASE + 0x100000)
 #define USER_PDE      (USER_BASE >> 21)
 #define CR4_UMIP      (1ull << 11)
+#define CR4_SMAP      (1ull << 21)
+#define CR4_PKE	      (1ull << 22)
 #define SEL_KCODE     0x18
 #define SEL_KDATA     0x10
 #define SEL_UCODE32   0x2b
@@ -85,6 +92,14 @@ SNIPPET(u_inw80, "mov $0x80, %dx\n\tin (%dx), %ax\n\thlt")
 SNIPPET(u_in3f8, "mov $0x3f8, %dx\n\tin (%dx), %al\n\thlt")
 SNIPPET(u_sysenter32, ".code32\n\tsysenter\n\thlt\n\t.code64")
 SNIPPET(u_sysenter64, "sysenter\n\thlt")
+SNIPPET(u_stac, "stac\n\thlt")
+SNIPPET(u_read, "mov (%rsp), %rax\n\thlt")
+SNIPPET(u_write, "mov %rax, (%rsp)\n\thlt")
+/* HLT (a #GP) if RDPKRU gives 8 (WD for key 1), else UD2 (a #UD). */
+SNIPPET(u_rdpkru, "xor %ecx, %ecx\n\trdpkru\n\tcmp $8, %eax\n\tjne 1f\n\thlt\n1:\tud2")
+/* WRPKRU AD for key 1, then a read of the (key-1) stack. */
+SNIPPET(u_wrpkru, "xor %ecx, %ecx\n\txor %edx, %edx\n\tmov $4, %eax\n\twrpkru\n\t"
+		  "mov (%rsp), %rax\n\thlt")
 
 /* The SYSENTER entry point: records where it landed, then SYSEXITs to
  * the HLT after the snippet's SYSENTER (EDX/RDX) on the user stack
@@ -140,12 +155,29 @@ static void run_user(u64 rip, u64 cs, u64 ss, u64 rflags)
 			 : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory");
 }
 
+static void wrpkru0(u32 v)
+{
+	__asm__ volatile("wrpkru" : : "a"(v), "c"(0), "d"(0) : "memory");
+}
+
+/* PKRU while a snippet runs (>= 0, CR4.PKE set): 0 while it is copied. */
+static long snippet_pkru = -1;
+
 /* Copies a snippet to the user page and runs it in 64-bit user mode
  * (IOPL from rflags); the fault's RIP is returned as an offset. */
 static u64 run_snippet(const u8 *start, const u8 *end, u64 cs, u64 ss, u64 rflags)
 {
+	/* With EFLAGS.AC set, for CR4.SMAP (POPF: STAC needs SMAP). */
+	u64 fl;
+	__asm__ volatile("pushfq; pop %0" : "=r"(fl));
+	__asm__ volatile("push %0; popfq" : : "r"(fl | (1ull << 18)) : "memory", "cc");
 	memcpy((void *)USER_CODE, start, (size_t)(end - start));
+	__asm__ volatile("push %0; popfq" : : "r"(fl) : "memory", "cc");
+	if (snippet_pkru >= 0)
+		wrpkru0((u32)snippet_pkru);
 	run_user(USER_CODE, cs, ss, rflags);
+	if (snippet_pkru >= 0)
+		wrpkru0(0);
 	return seen_rip - USER_CODE;
 }
 
@@ -228,6 +260,50 @@ static void iopb_checks(void)
 	expect("IN 0x81 with IOPL 3: allowed", gp_at(HLT_OFF(u_in81)));
 }
 
+/* #PF at offset off with error code err (CR2 not checked). */
+static bool pf_at(u64 off, u64 err)
+{
+	return seen_count == 1 && seen_vector == 14 && seen_err == err && seen_rip == USER_CODE + off;
+}
+
+static void smap_pku_checks(bool smap, bool pku)
+{
+	u64 cr4;
+	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+	if (smap) {
+		RUN64(u_stac, 0x2);
+		expect("STAC at CPL 3: #UD", seen_count == 1 && seen_vector == 6 && seen_rip == USER_CODE);
+		__asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | CR4_SMAP));
+		RUN64(u_read, 0x2);
+		expect("CR4.SMAP: a user read of a user page runs", gp_at(HLT_OFF(u_read)));
+		RUN64(u_write, 0x2);
+		expect("CR4.SMAP: a user write of a user page runs", gp_at(HLT_OFF(u_write)));
+		__asm__ volatile("mov %0, %%cr4" : : "r"(cr4));
+	}
+	if (!pku)
+		return;
+	__asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | CR4_PKE));
+	rt_pd[USER_PDE] |= 1ull << 59; /* key 1 for the user region */
+	write_cr3(read_cr3());
+	snippet_pkru = 1u << 2; /* AD for key 1 */
+	RUN64(u_read, 0x2);
+	expect("PKRU AD for key 1: user read is #PF P|U|PK", pf_at(0, 0x25));
+	snippet_pkru = 1u << 3; /* WD for key 1 */
+	RUN64(u_read, 0x2);
+	expect("PKRU WD for key 1: user read runs", gp_at(HLT_OFF(u_read)));
+	RUN64(u_write, 0x2);
+	expect("PKRU WD for key 1: user write is #PF P|W|U|PK", pf_at(0, 0x27));
+	RUN64(u_rdpkru, 0x2);
+	expect("RDPKRU at CPL 3 reads WD for key 1", gp_at(HLT_OFF(u_rdpkru) - 2));
+	snippet_pkru = 0;
+	RUN64(u_wrpkru, 0x2);
+	expect("WRPKRU at CPL 3: AD for key 1, the next read is #PF", pf_at(12, 0x25));
+	snippet_pkru = -1;
+	rt_pd[USER_PDE] &= ~(15ull << 59);
+	write_cr3(read_cr3());
+	__asm__ volatile("mov %0, %%cr4" : : "r"(cr4));
+}
+
 static void sysenter_checks(void)
 {
 	wrmsr(MSR_SYSENTER_CS, SEL_KCODE);
@@ -256,7 +332,7 @@ void kmain(void)
 {
 	u32 a, b, c, d;
 	cpuid(7, 0, &a, &b, &c, &d);
-	bool umip = (c >> 2) & 1;
+	bool umip = (c >> 2) & 1, pku = (c >> 3) & 1, smap = (b >> 20) & 1;
 	cpuid(1, 0, &a, &b, &c, &d);
 	bool sep = (d >> 11) & 1;
 	kprintf("ring3: UMIP %s, SYSENTER %s\n", umip ? "offered" : "not offered",
@@ -267,6 +343,9 @@ void kmain(void)
 	iopb_checks();
 	if (sep)
 		sysenter_checks();
+	kprintf("ring3: SMAP %s, PKU %s\n", smap ? "offered" : "not offered",
+		pku ? "offered" : "not offered");
+	smap_pku_checks(smap, pku);
 	rt_set_exception_hook(NULL);
 	if (failures)
 		rt_fail("%u ring-3 check(s) did not match", failures);

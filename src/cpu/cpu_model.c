@@ -94,6 +94,7 @@ const struct cpu_feature_info cpu_features[CPUF_COUNT] = {
 	F(WAITPKG, "waitpkg", NULL, 7, 0, ECX, 5, 0),
 	F(TSXLDTRK, "tsxldtrk", NULL, 7, 0, EDX, 16, 0),
 	F(XFD, "xfd", NULL, 0xd, 1, EAX, 4, 0, CPUF_XSAVE),
+	F(PKU, "pku", NULL, 7, 0, ECX, 3, 0, CPUF_XSAVE),
 
 	F(AVX512F, "avx512f", NULL, 7, 0, EBX, 16, 4, CPUF_AVX2, CPUF_FMA, CPUF_F16C),
 	F(AVX512DQ, "avx512dq", NULL, 7, 0, EBX, 17, 4, CPUF_AVX512F),
@@ -115,6 +116,14 @@ const struct cpu_feature_info cpu_features[CPUF_COUNT] = {
 	F(AMX_TILE, "amx_tile", NULL, 7, 0, EDX, 24, 0, CPUF_XSAVE),
 	F(AMX_INT8, "amx_int8", NULL, 7, 0, EDX, 25, 0, CPUF_AMX_TILE),
 	F(SVM, "svm", NULL, 0x80000001, 0, ECX, 2, 0),
+
+	[CPUF_X2APIC] = {.name = "x2apic", .leaf = 1, .reg = X_ECX, .bit = 21, .platform = true},
+	[CPUF_TSC_DEADLINE] = {.name = "tsc_deadline_timer",
+			       .alias = "tsc-deadline",
+			       .leaf = 1,
+			       .reg = X_ECX,
+			       .bit = 24,
+			       .platform = true},
 };
 #undef F
 
@@ -128,6 +137,7 @@ static const struct {
 	{CPUF_MPX, 0x18},	  /* BNDREGS, BNDCSR */
 	{CPUF_AVX512F, 0xe0},	  /* opmask, ZMM_Hi256, Hi16_ZMM */
 	{CPUF_AMX_TILE, 0x60000}, /* XTILECFG, XTILEDATA */
+	{CPUF_PKU, 0x200},	  /* PKRU */
 };
 
 uint64_t cpu_model_xcr0(const struct cpu_featureset *s)
@@ -231,6 +241,7 @@ int cpu_model_parse(const char *spec, struct cpu_model *out, struct vmon_error *
 	memset(out, 0, sizeof(*out));
 	out->pinned = true;
 	out->base_max = true;
+	out->platform = true;
 	if (!spec || !*spec)
 		return err_setf(err, "--cpu-features: empty (give a model such as x86-64-v3, or "
 				     "+FEATURE/-FEATURE changes)");
@@ -322,6 +333,12 @@ int cpu_model_resolve(const struct cpu_model *req, const struct cpu_featureset *
 				backend, cpu_features[f].name);
 	struct cpu_featureset s = req->base_max ? *offered : named;
 	set_or(&s, &named);
+	/* A named model (not an exact set, as a snapshot's) has the platform
+	 * features the backend offers. */
+	if (req->platform)
+		for (unsigned f = 1; f < CPUF_COUNT; f++)
+			if (cpu_features[f].platform && cpu_has(offered, f))
+				cpu_set(&s, f);
 	set_andnot(&s, &req->remove);
 	/* The baseline is always there (a backend offers it). */
 	struct cpu_featureset base = cpu_level_features(1);

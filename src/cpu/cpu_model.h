@@ -5,8 +5,10 @@
  * - The feature table (cpu_features[]): every CPUID instruction-set
  *   feature vmon knows by name, where CPUID reports it, the x86-64
  *   microarchitecture level it belongs to (the psABI's x86-64, -v2, -v3,
- *   -v4) and which features it needs. Platform bits (APIC, x2APIC,
- *   TSC-deadline, PCID, SMEP...) are not in it: each backend reports those.
+ *   -v4) and which features it needs. Two platform features are in it so
+ *   a user can turn them off (x2apic, tsc_deadline_timer): a named model
+ *   brings them where the backend offers them. The other platform bits
+ *   (APIC, PCID, SMEP...) are not: each backend reports those.
  * - A request (struct cpu_model), from --cpu-features: a named model
  *   (x86-64, x86-64-v2, x86-64-v3, x86-64-v4, max) and +FEATURE/-FEATURE
  *   changes on top of it. Adding a feature adds what it needs; removing
@@ -101,6 +103,7 @@ enum cpu_feature {
 	CPUF_WAITPKG,
 	CPUF_TSXLDTRK,
 	CPUF_XFD,
+	CPUF_PKU, /* RDPKRU/WRPKRU, protection keys; PKRU is XSAVE component 9 */
 	/* x86-64-v4 and the rest of AVX-512 */
 	CPUF_AVX512F,
 	CPUF_AVX512DQ,
@@ -122,6 +125,10 @@ enum cpu_feature {
 	CPUF_AMX_TILE,
 	CPUF_AMX_INT8,
 	CPUF_SVM, /* AMD SVM: the software CPU offers it only on request (+svm) */
+	/* Platform features (struct cpu_feature_info.platform): the local
+	 * APIC's, not instructions; named models bring them where offered. */
+	CPUF_X2APIC,
+	CPUF_TSC_DEADLINE,
 	CPUF_COUNT
 };
 _Static_assert(CPUF_COUNT <= 128, "a feature set is two 64-bit words");
@@ -159,6 +166,7 @@ struct cpu_feature_info {
 	uint8_t level;	  /* 1..4: x86-64-v<level>; 0: in no level */
 	uint8_t needs[3]; /* features it needs (CPUF_NONE: none) */
 	uint64_t xcr0;	  /* XSAVE state components it brings (XCR0 bits) */
+	bool platform;	  /* in no level; a named model has it where offered */
 };
 extern const struct cpu_feature_info cpu_features[CPUF_COUNT];
 
@@ -167,6 +175,7 @@ extern const struct cpu_feature_info cpu_features[CPUF_COUNT];
 struct cpu_model {
 	bool pinned;		      /* given by the user: resolve strictly */
 	bool base_max;		      /* the named model is max */
+	bool platform;		      /* a named model: offered platform features too */
 	struct cpu_featureset base;   /* the named model's features */
 	struct cpu_featureset add;    /* +FEATURE (and what they need) */
 	struct cpu_featureset remove; /* -FEATURE (and what needs them) */

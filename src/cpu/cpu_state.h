@@ -34,6 +34,9 @@
 #define CHIP_IOAPIC_PINS      24
 #define CPU_STATE_NO_EXC      0xff
 #define CPU_STATE_MAX_TSC_KHZ 100000000u /* 100 GHz */
+/* IA32_TSC_DEADLINE among msrs[]: the LAPIC timer's deadline in guest TSC
+ * (0: disarmed), meaningful in TSC-deadline mode (LVT timer mode 2). */
+#define CPU_MSR_TSC_DEADLINE 0x6e0
 /* A whole standard-format XSAVE image, as KVM_GET_XSAVE gives it. */
 #define CPU_XSAVE_MAX_BYTES 4096
 #define CPU_XSAVE_EXT_BYTES (CPU_XSAVE_MAX_BYTES - CPU_XSAVE_BYTES)
@@ -77,7 +80,8 @@ struct cpu_state {
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t pat, apic_base, misc_enable, tsc, tsc_aux, tsc_adjust;
-	/* ... and the rest a backend keeps (MTRRs on KVM). */
+	/* ... and the rest a backend keeps (MTRRs on KVM; the LAPIC timer's
+	 * IA32_TSC_DEADLINE, CPU_MSR_TSC_DEADLINE, on both backends). */
 	uint32_t nmsrs;
 	struct cpu_msr_state msrs[CPU_STATE_MAX_MSRS];
 	uint8_t xsave[CPU_XSAVE_BYTES];

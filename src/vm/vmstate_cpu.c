@@ -149,7 +149,7 @@ static int check_cpu(const struct cpu_state *s, struct vmon_error *err)
 		return err_setf(err, "vmstate CPU: long mode active without paging, PAE or LME");
 	if (s->cr8 > 15)
 		return err_setf(err, "vmstate CPU: bad CR8 %llu", (unsigned long long)s->cr8);
-	if (!(s->xcr0 & 1) || (s->xcr0 & ~0xe7ULL))
+	if (!(s->xcr0 & 1) || (s->xcr0 & ~0x2e7ULL))
 		return err_setf(err, "vmstate CPU: bad XCR0 0x%llx", (unsigned long long)s->xcr0);
 	if (!canonical(s->rip, s->cr4) || !canonical(s->gdtr.base, s->cr4) ||
 	    !canonical(s->idtr.base, s->cr4))
@@ -174,7 +174,8 @@ static int check_cpu(const struct cpu_state *s, struct vmon_error *err)
 	if (mxcsr & ~0xffffu)
 		return err_setf(err, "vmstate CPU: bad MXCSR 0x%x", mxcsr);
 	if (s->lapic.tpr > 0xff || (s->lapic.timer_div & ~0xbu) || s->lapic.id > 0xff ||
-	    (s->apic_base & 0xfffULL & ~0xd00ULL))
+	    (s->apic_base & 0xfffULL & ~0xd00ULL) ||
+	    (s->apic_base & 0xc00ULL) == 0x400ULL /* x2APIC mode without EN */)
 		return err_setf(err, "vmstate CPU: bad local APIC state");
 	/* Version 2's fields (zero, or none, in a version-1 file) */
 	if (s->irq_injected && s->irq_injected < 16)

@@ -33,6 +33,10 @@ if [ "$backend" = emu ]; then
 	# software CPU is GenuineIntel; an AMD host's KVM cannot SYSENTER in
 	# long mode).
 	kit emu-ring3 ring3 --mem 64M
+	# SMAP and protection keys (tests/integration/cpu_smap_pku.sh
+	# checks them against QEMU too).
+	kit emu-smap smap
+	kit emu-pku pku
 	# AMD SVM (--cpu-features +svm): a tiny hypervisor's L2 exits, its
 	# intercepts and interrupt controls (the same guest passes on QEMU
 	# TCG -cpu max: guests/qemu-check.sh); without +svm, EFER.SVME and

@@ -60,6 +60,7 @@ echo "SUM=$(seq 1 20000 | md5sum | cut -d' ' -f1)"
 read a _ </proc/uptime; sleep 1; read b _ </proc/uptime; echo "SLEPT=$a $b"
 echo "DISK=$(head -c 14 /dev/vda)"
 echo "RNG=$(head -c 64 /dev/hwrng | wc -c)"
+echo "PROT=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'smep|smap|pku|ospke' | sort | tr '\n' ,)"
 echo "BAD=$(dmesg | grep -cE 'BUG|WARNING|Call Trace')"
 dmesg | grep -E 'BUG|WARNING|Call Trace' | head -n 3 | sed 's/^/DMESG: /'
 poweroff -f
@@ -99,6 +100,16 @@ if [ "$v" = 0 ]; then
 	pass linux-$LB-dmesg
 else
 	fail linux-$LB-dmesg "dmesg has '$v' BUG/WARNING/Call Trace lines: $(grep '^DMESG: ' "$TMP/main.out" | tr '\n' ' ')"
+fi
+# The software CPU offers SMEP, SMAP and protection keys, and Linux runs
+# with them on (CR4.PKE shows as ospke).
+if [ "$LB" = emu ]; then
+	v=$(value main PROT)
+	if [ "$v" = "ospke,pku,smap,smep," ]; then
+		pass linux-emu-smap-pku
+	else
+		fail linux-emu-smap-pku "cpuinfo flags '$v', want ospke,pku,smap,smep; $(why main)"
+	fi
 fi
 if [ "$(cat "$TMP/main.rc")" = 0 ] && grep -q 'reboot: Power down' "$TMP/main.out"; then
 	pass linux-$LB-poweroff

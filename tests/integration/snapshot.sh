@@ -7,13 +7,15 @@
 # virtio console): its first COUNT follows the last one printed before
 # (not 1), every line the guest reported is on the disk, and the restored
 # VM, snapshotted again into the files it was restored from, goes on and
-# answers `vmon stop`. Then three clones restore the same snapshot at
+# answers `vmon stop` (the guest's timer is the LAPIC's TSC-deadline
+# mode: its deadline crosses the snapshot). Then three clones restore the same snapshot at
 # once (each with its own copy of the disk) and all count on; the API
 # refuses bad snapshot requests with 400 and a fault_message (not paused,
 # fields missing, Diff without dirty-page tracking — snapshot_diff.sh has
 # the diff snapshots —, load into a started VM) and loads the snapshot
 # into a fresh `vmon api` (resume_vm); and damaged vmstate files (bad
-# magic, version, checksum, truncation, a CPU register and a virtqueue
+# magic, version, checksum, truncation, a CPU register, the APIC in
+# x2APIC mode without EN, a TSC rate out of range and a virtqueue
 # out of range with the checksum fixed up, a CPU feature the backend
 # cannot give, a missing or short memory file) each end `vmon restore`
 # with its one-line message and status 2.
@@ -22,7 +24,7 @@
 # to x86-64-v2) is snapshotted, restored on KVM and counts on (emu to
 # KVM), snapshotted there and restored on the software CPU and counts on
 # (KVM to emu); and the snapshot of a guest booted on KVM, which turned on
-# what the software CPU lacks (x2APIC, kvmclock, SMAP...), is refused by
+# what the software CPU lacks (kvmclock, SMAP...), is refused by
 # `vmon restore --backend emu` with one line naming it and status 2.
 source "$(dirname "$0")/../lib.sh"
 
@@ -38,7 +40,7 @@ LIMIT=${SNAPSHOT_LIMIT:-240}
 names() {
 	local b=$1
 	echo snapshot-$b-create snapshot-$b-counter snapshot-$b-disk snapshot-$b-stop \
-		snapshot-$b-resnapshot \
+		snapshot-$b-resnapshot snapshot-$b-tsc-deadline \
 		snapshot-$b-clones snapshot-$b-api-not-paused snapshot-$b-api-missing \
 		snapshot-$b-api-diff snapshot-$b-api-load-started snapshot-$b-api-load \
 		snapshot-$b-api-load-bad snapshot-$b-bad-files
@@ -123,6 +125,7 @@ hostile() {
 	python3 - "$@" <<'EOF'
 import struct, sys, zlib
 src, dst, sec, off, val = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), bytes.fromhex(sys.argv[5])
+# a negative OFFSET counts from the end of the section's data
 b = bytearray(open(src, 'rb').read()[:-4])
 p = 12
 for _ in range(2):
@@ -135,9 +138,36 @@ while p < len(b):
     p += 4
     n = struct.unpack_from('<I', b, p)[0]; p += 4
     if sid == sec:
-        b[p + off:p + off + len(val)] = val
+        o = off + n if off < 0 else off
+        b[p + o:p + o + len(val)] = val
     p += n
 open(dst, 'wb').write(bytes(b) + struct.pack('<I', zlib.crc32(bytes(b)) & 0xffffffff))
+EOF
+}
+
+# tsc_rate_off SRC: the offset from the end of cpu0's section data of its
+# TSC rate (version 2: u32 kHz, u8 vector, u32 tail length, the tail).
+tsc_rate_off() {
+	python3 - "$1" <<'EOF'
+import struct, sys
+b = open(sys.argv[1], 'rb').read()[:-4]
+p = 12
+for _ in range(2):
+    p += 1 + b[p]
+p += 12
+while p < len(b):
+    p += 4
+    sid = b[p + 1:p + 1 + b[p]].decode(); p += 1 + b[p]
+    p += 1 + b[p]
+    p += 4
+    n = struct.unpack_from('<I', b, p)[0]; p += 4
+    if sid == 'cpu0':
+        d = b[p:p + n]
+        for tail in range(0, min(3264, n - 9) + 1):
+            if struct.unpack_from('<I', d, n - tail - 4)[0] == tail:
+                print(-(9 + tail))
+                break
+    p += n
 EOF
 }
 
@@ -183,7 +213,9 @@ for b in $(usable_backends); do
 	PIDS+=("$pid")
 	WATCH=$pid
 	exec 7>"$D/in1"
-	wait_for "$D/out1" 'vmon# ' && echo "$LOOP" >&7
+	wait_for "$D/out1" 'vmon# ' &&
+		echo 'echo "CE=$(cat /sys/devices/system/clockevents/clockevent0/current_device)"' >&7 &&
+		echo "$LOOP" >&7
 	wait_count "$D/out1" 5
 	"$VMON" snapshot --no-resume "s1-$b" "$D/snap" >"$D/snap.out" 2>"$D/snap.err"
 	rc=$?
@@ -216,6 +248,16 @@ for b in $(usable_backends); do
 		pass snapshot-$b-counter
 	else
 		fail snapshot-$b-counter "last before $last, first after '$first', now '$now'; $(tail -c 300 "$D/err2")"
+	fi
+
+	# The guest's timer was the LAPIC's TSC-deadline mode (its clockevent
+	# lapic-deadline): the counting after the restore ran on the deadline
+	# the snapshot carried.
+	ce=$(tr -d '\r' <"$D/out1" | sed -n 's/^CE=//p' | head -n1)
+	if [ "$ce" = lapic-deadline ]; then
+		pass snapshot-$b-tsc-deadline
+	else
+		fail snapshot-$b-tsc-deadline "the guest's clockevent was '$ce', want lapic-deadline"
 	fi
 
 	# --- the API of the restored (running) VM -------------------------
@@ -330,6 +372,15 @@ for b in $(usable_backends); do
 	# cpu0's CR0 (after 16 GPRs, RIP, RFLAGS, 8 segments, GDTR, IDTR)
 	hostile "$V" "$TMP/bad/vmstate" cpu0 308 00000000ffffffff
 	bad_file "$b" cr0 "bad CR0"
+	# cpu0's APIC_BASE (after CR0-XCR0, DR0-7 and 9 MSRs) with x2APIC
+	# mode (EXTD) but not EN: the invalid APIC state
+	hostile "$V" "$TMP/bad/vmstate" cpu0 500 0004e0fe00000000
+	bad_file "$b" apic-extd "bad local APIC state"
+	# cpu0's TSC rate, the first of version 2's fields after the LAPIC
+	# (u32 kHz, u8 vector, u32 XSAVE tail length and the tail: PKRU's
+	# on the software CPU once Linux set it)
+	hostile "$V" "$TMP/bad/vmstate" cpu0 "$(tsc_rate_off "$V")" ffffffff
+	bad_file "$b" cpu-tsc-rate "bad TSC rate 4294967295 kHz"
 	# drive d0's queue 0: its size (after the 37-byte virtio header)...
 	hostile "$V" "$TMP/bad/vmstate" d0 37 0300
 	bad_file "$b" queue-size "bad size 3"

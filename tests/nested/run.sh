@@ -56,7 +56,7 @@ OUT=$BUILD/nested
 # kit device scripts run on KVM nowhere else in CI.
 DEFAULT_TESTS="kit_backends kit_matrix concurrent bad_input kvm_fastpath virtio_mmio virtio_blk
 	virtio_net virtio_vsock virtio_console virtio_bad_net terminal boot_formats linux_kvm ratelimit
-	migrate_kvm snapshot_diff"
+	migrate_kvm snapshot_diff lapic_modes cpu_debug"
 
 passed=0 failed=0 skipped=0
 result() { # result KIND NAME [WHY]

@@ -136,7 +136,7 @@ static void test_cpuid_mask(void **state)
 {
 	struct cpu_featureset v2 = resolve("x86-64-v2");
 	/* leaf 1 ECX: SSE3 SSSE3 FMA CX16 SSE4.1 SSE4.2 POPCNT AES XSAVE AVX
-	 * F16C RDRAND, plus x2APIC (bit 21, a platform bit) */
+	 * F16C RDRAND, plus x2APIC (bit 21: a platform feature, which the named model brings) */
 	static const int in[] = {0, 9, 12, 13, 19, 20, 23, 25, 26, 28, 29, 30, 21};
 	uint32_t r[4] = {0};
 	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
@@ -161,16 +161,47 @@ static void test_cpuid_mask(void **state)
 	assert_int_equal(cpu_model_xcr0(&v4), 0xe7);
 	char buf[512];
 	cpu_model_format(&v2, buf, sizeof(buf));
-	assert_string_equal(buf, "cx16 lahf_lm popcnt pni ssse3 sse4_1 sse4_2");
+	/* A named model brings the platform features offered. */
+	assert_string_equal(buf, "cx16 lahf_lm popcnt pni ssse3 sse4_1 sse4_2 x2apic "
+				 "tsc_deadline_timer");
+}
+
+/* x2apic and tsc_deadline_timer: a named model has them where offered,
+ * a user can remove them, an exact set (a snapshot's) gets only what it
+ * lists, and a backend that does not offer them leaves them out. */
+static void test_platform(void **state)
+{
+	(void)state;
+	struct cpu_featureset v3 = resolve("x86-64-v3");
+	assert_true(cpu_has(&v3, CPUF_X2APIC) && cpu_has(&v3, CPUF_TSC_DEADLINE));
+	struct cpu_featureset no = resolve("x86-64-v3,-x2apic,-tsc-deadline");
+	assert_false(cpu_has(&no, CPUF_X2APIC) || cpu_has(&no, CPUF_TSC_DEADLINE));
+	assert_true(cpu_has(&no, CPUF_AVX2));
+	struct cpu_featureset m = resolve("-tsc_deadline_timer");
+	assert_true(cpu_has(&m, CPUF_X2APIC) && !cpu_has(&m, CPUF_TSC_DEADLINE));
+	struct vmon_error err = {{0}};
+	struct cpu_featureset all = all_features(), out;
+	struct cpu_model exact = {.pinned = true, .base = cpu_level_features(2)};
+	assert_int_equal(cpu_model_resolve(&exact, &all, "test", &out, &err), 0);
+	assert_false(cpu_has(&out, CPUF_X2APIC) || cpu_has(&out, CPUF_TSC_DEADLINE));
+	struct cpu_model named;
+	assert_int_equal(cpu_model_parse("x86-64-v2", &named, &err), 0);
+	struct cpu_featureset lacking = all;
+	cpu_clear(&lacking, CPUF_TSC_DEADLINE);
+	assert_int_equal(cpu_model_resolve(&named, &lacking, "test", &out, &err), 0);
+	assert_true(cpu_has(&out, CPUF_X2APIC) && !cpu_has(&out, CPUF_TSC_DEADLINE));
+	/* CPUID.1:ECX bits 21 and 24 follow the set */
+	uint32_t r[4] = {0, 0, (1u << 21) | (1u << 24), 0};
+	cpu_model_mask_cpuid(&out, 1, 0, r);
+	assert_int_equal(r[CPUID_ECX], 1u << 21);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_levels),
-		cmocka_unit_test(test_changes),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_cpuid_mask),
+		cmocka_unit_test(test_levels),	 cmocka_unit_test(test_changes),
+		cmocka_unit_test(test_errors),	 cmocka_unit_test(test_cpuid_mask),
+		cmocka_unit_test(test_platform),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -432,11 +432,11 @@ static void test_divide_edges(void **state)
 	emu_finish();
 }
 
-/* flood32: 100,000 NMI IPIs to itself (ICR 0x00044400: not modelled, a
+/* flood32: 100,000 SMI IPIs to itself (ICR 0x00044200: no SMM, a
  * message), then 100,000 OUTs to unclaimed port 0x80 (a message each with
  * --trace-io), then out 0xf4. */
 static const uint8_t code_flood32[] = {0xb9, 0xa0, 0x86, 0x01, 0x00, 0xc7, 0x05, 0x00,
-				       0x03, 0xe0, 0xfe, 0x00, 0x44, 0x04, 0x00, 0x49,
+				       0x03, 0xe0, 0xfe, 0x00, 0x42, 0x04, 0x00, 0x49,
 				       0x75, 0xf3, 0xb9, 0xa0, 0x86, 0x01, 0x00, 0xe6,
 				       0x80, 0x49, 0x75, 0xfb, 0xe6, 0xf4, 0xf4};
 
@@ -478,9 +478,9 @@ static void test_message_flood(void **state)
 	assert_int_equal(pread(fd, text, (size_t)len, 0), len);
 	close(fd);
 	unsigned windows = (unsigned)(ms / RL_INTERVAL_MS) + 2;
-	unsigned nmi = count_lines(text, "NMI IPI not supported");
+	unsigned smi = count_lines(text, "SMI IPI not supported");
 	unsigned io = count_lines(text, "unclaimed out 0x80");
-	assert_true(nmi >= 1 && nmi <= RL_BURST * windows);
+	assert_true(smi >= 1 && smi <= RL_BURST * windows);
 	assert_true(io >= 1 && io <= RL_BURST * windows);
 	assert_true(count_lines(text, "\n") <= 2 * RL_BURST * windows);
 	free(text);

@@ -58,6 +58,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -68,6 +69,7 @@
 #include "cpu/cpu_backend.h"
 #include "cpu/cpu_model.h"
 #include "cpu/emu/cpu.h"
+#include "cpu/emu/state_emu.h"
 #include "cpu/emu/sys.h"
 
 #include "emu_harness.h"
@@ -531,10 +533,11 @@ static void test_xsave_cpuid_xcr0(void **state)
 	assert_true(l1 & (1u << 28));
 	assert_false(l1 & (1u << 27));
 	assert_true(rd32(0x3024) & (1u << 27));
-	/* leaf 0xd.0: x87|SSE|AVX; the area for XCR0 = 1, then 7; at most 832 */
-	assert_int_equal(rd32(0x3004), 7);
+	/* leaf 0xd.0: x87|SSE|AVX|PKRU; the area for XCR0 = 1, then 7; at
+	 * most 2696 (PKRU at 2688) */
+	assert_int_equal(rd32(0x3004), 0x207);
 	assert_int_equal(rd32(0x3008), 576);
-	assert_int_equal(rd32(0x300c), 832);
+	assert_int_equal(rd32(0x300c), 2696);
 	assert_int_equal(rd32(0x3010), 0);
 	assert_int_equal(rd32(0x3028), 832);
 	/* 0xd.1: XSAVEOPT, XSAVEC, XGETBV1; 0xd.2: AVX, 256 bytes at 576 */
@@ -677,6 +680,50 @@ static void test_model_max(void **state)
  * zero-extended), RDPID (IA32_TSC_AUX), FSGSBASE (#UD without
  * CR4.FSGSBASE, the MSRs agree, #GP for a non-canonical base, a 32-bit
  * source zero-extended), CLFLUSHOPT and CLWB. */
+/*
+ * PKRU in a snapshot (state_emu.c): XSAVE component 9 of the standard
+ * image, at 2688 with its XSTATE_BV bit; taken back on restore; refused
+ * (PKRU, CR4.PKE) by a VM whose model lacks PKU.
+ *     mov %cr4, %rax; or $0x400000, %eax; mov %rax, %cr4
+ *     xor %ecx, %ecx; xor %edx, %edx; mov $0x1234, %eax; wrpkru
+ *     out %al, $0xf4
+ */
+static const uint8_t code_pkru[] = {0x0f, 0x20, 0xe0, 0x0d, 0x00, 0x00, 0x40, 0x00, 0x0f,
+				    0x22, 0xe0, 0x31, 0xc9, 0x31, 0xd2, 0xb8, 0x34, 0x12,
+				    0x00, 0x00, 0x0f, 0x01, 0xef, 0xe6, 0xf4};
+
+static void test_pkru_state(void **state)
+{
+	struct emu_cpu *c = emu_run(BOOT_MODE_LONG64, code_pkru, sizeof(code_pkru));
+	assert_int_equal(atomic_load(&mach.ctl.reason), VM_STOP_DEBUG_EXIT);
+	assert_int_equal(c->pkru, 0x1234);
+	struct cpu_state *s = calloc(1, sizeof(*s));
+	emu_state_get_cpu(c, s);
+	uint64_t bv;
+	uint32_t v;
+	memcpy(&bv, s->xsave + CPU_XSAVE_XSTATE_BV, 8);
+	memcpy(&v, s->xsave_ext + 2688 - CPU_XSAVE_BYTES, 4);
+	assert_true(bv & 0x200);
+	assert_int_equal(v, 0x1234);
+	assert_int_equal(s->xsave_ext_len, 2692 - CPU_XSAVE_BYTES); /* trailing zeros left out */
+	assert_true(s->cr4 & CR4_PKE);
+	v = 0x5678;
+	memcpy(s->xsave_ext + 2688 - CPU_XSAVE_BYTES, &v, 4);
+	struct vmon_error err = {{0}};
+	assert_int_equal(emu_state_set_cpu(c, s, &err), 0);
+	assert_int_equal(c->pkru, 0x5678);
+	/* A VM without PKU: CR4.PKE, then a non-zero PKRU, refused. */
+	cpu_clear(&c->vm->features, CPUF_PKU);
+	c->vm->xcr0_mask &= ~0x200ULL;
+	assert_int_equal(emu_state_set_cpu(c, s, &err), -1);
+	assert_non_null(strstr(err.msg, "PKE"));
+	s->cr4 &= ~(uint64_t)CR4_PKE;
+	assert_int_equal(emu_state_set_cpu(c, s, &err), -1);
+	assert_non_null(strstr(err.msg, "protection keys"));
+	free(s);
+	emu_finish();
+}
+
 static void test_sysext(void **state)
 {
 	emu_run(BOOT_MODE_LONG64, code_sysext64, sizeof(code_sysext64));
@@ -699,10 +746,9 @@ static void test_sysext(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_xsave_cpuid_xcr0),
-		cmocka_unit_test(test_model_v2),
-		cmocka_unit_test(test_model_max),
-		cmocka_unit_test(test_sysext),
+		cmocka_unit_test(test_xsave_cpuid_xcr0), cmocka_unit_test(test_model_v2),
+		cmocka_unit_test(test_model_max),	 cmocka_unit_test(test_sysext),
+		cmocka_unit_test(test_pkru_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

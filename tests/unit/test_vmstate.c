@@ -156,6 +156,18 @@ static void test_cpu_round_trip(void **state)
 	vmstate_cpu_put(&w, a);
 	assert_int_equal(vmstate_cpu_get(w.buf, w.len, c, &err), 0);
 	state_writer_free(&w);
+	/* XCR0 may hold PKRU (bit 9), not a component vmon does not know */
+	a->xcr0 = 0x207;
+	w = (struct state_writer){0};
+	vmstate_cpu_put(&w, a);
+	assert_int_equal(vmstate_cpu_get(w.buf, w.len, c, &err), 0);
+	state_writer_free(&w);
+	a->xcr0 = 0x107;
+	w = (struct state_writer){0};
+	vmstate_cpu_put(&w, a);
+	assert_int_equal(vmstate_cpu_get(w.buf, w.len, c, &err), -1);
+	assert_non_null(strstr(err.msg, "XCR0"));
+	state_writer_free(&w);
 	free(a);
 	free(c);
 }
@@ -200,6 +212,52 @@ static void test_cpu_versions(void **state)
 	memcpy(w.buf + w.len - 3 - 4, &big, 4);
 	assert_int_equal(vmstate_cpu_get(w.buf, w.len, c, &err), -1);
 	assert_non_null(strstr(err.msg, "XSAVE"));
+	state_writer_free(&w);
+	free(a);
+	free(c);
+}
+
+/* The LAPIC's extensions in version 2: x2APIC mode (apic_base EXTD), the
+ * TSC deadline (IA32_TSC_DEADLINE among the extra MSRs, as KVM saves it),
+ * NMI pending/blocked; x2APIC without EN is refused, and so is a section
+ * with the tagged block of the software CPU's pre-release "version 2". */
+static void test_cpu_lapic_ext(void **state)
+{
+	(void)state;
+	struct cpu_state *a = calloc(1, sizeof(*a)), *c = calloc(1, sizeof(*c));
+	a->cr0 = 0x11;
+	a->xcr0 = 1;
+	a->exc_vector = CPU_STATE_NO_EXC;
+	a->apic_base = 0xfee00000ULL | 0xd00;
+	a->lapic.lvt[0] = (2u << 17) | 0xec;
+	a->nmsrs = 1;
+	a->msrs[0] =
+		(struct cpu_msr_state){.index = CPU_MSR_TSC_DEADLINE, .value = 0x123456789abcULL};
+	a->nmi_pending = true;
+	a->nmi_masked = true;
+	struct state_writer w = {0};
+	vmstate_cpu_put(&w, a);
+	struct vmon_error err = {{0}};
+	assert_int_equal(vmstate_cpu_get(w.buf, w.len, c, &err), 0);
+	assert_memory_equal(a, c, sizeof(*a));
+	/* the pre-release tagged block after the LAPIC: u32 tag, u64 deadline
+	 * where version 2 has the TSC rate, the vector and the XSAVE tail */
+	size_t v1 = w.len - (4 + 1 + 4);
+	uint8_t *b = malloc(v1 + 12);
+	memcpy(b, w.buf, v1);
+	const uint32_t tag = 0x5841504cu;
+	const uint64_t deadline = 0x123456789abcULL;
+	memcpy(b + v1, &tag, 4);
+	memcpy(b + v1 + 4, &deadline, 8);
+	assert_int_equal(vmstate_cpu_get(b, v1 + 12, c, &err), -1);
+	free(b);
+	/* EXTD without EN: the invalid APIC state */
+	a->apic_base = 0xfee00000ULL | 0x400;
+	state_writer_free(&w);
+	w = (struct state_writer){0};
+	vmstate_cpu_put(&w, a);
+	assert_int_equal(vmstate_cpu_get(w.buf, w.len, c, &err), -1);
+	assert_non_null(strstr(err.msg, "local APIC"));
 	state_writer_free(&w);
 	free(a);
 	free(c);
@@ -296,9 +354,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_rejects),
-		cmocka_unit_test(test_cpu_round_trip), cmocka_unit_test(test_chips),
-		cmocka_unit_test(test_cpuid),	       cmocka_unit_test(test_config),
-		cmocka_unit_test(test_cpu_versions),
+		cmocka_unit_test(test_cpu_round_trip), cmocka_unit_test(test_cpu_lapic_ext),
+		cmocka_unit_test(test_chips),	       cmocka_unit_test(test_cpuid),
+		cmocka_unit_test(test_config),	       cmocka_unit_test(test_cpu_versions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,6 +102,8 @@ enum {
 #define CR0_NW	       0x20000000
 #define CR0_CD	       0x40000000
 #define CR0_PG	       0x80000000ULL
+#define CR4_DE	       0x8
+#define DR6_BS	       0x4000ULL /* single step */
 #define CR4_PSE	       0x10
 #define CR4_PAE	       0x20
 #define CR4_PGE	       0x80
@@ -109,6 +111,8 @@ enum {
 #define CR4_OSXMMEXCPT 0x400
 #define CR4_FSGSBASE   0x10000
 #define CR4_SMEP       0x100000
+#define CR4_SMAP       0x200000
+#define CR4_PKE	       0x400000
 #define CR4_UMIP       0x800
 #define CR4_PCIDE      0x20000
 /* Physical-address width CPUID reports (leaf 0x80000008); page-table
@@ -166,10 +170,11 @@ static inline int64_t sext(uint64_t v, unsigned size)
 /* ---- Software TLB (mmu.h) --------------------------------------------- */
 
 #define TLB_SIZE 4096
-#define TLB_W	 0x1 /* writable (and dirty already set) */
-#define TLB_U	 0x2 /* user accessible */
-#define TLB_X	 0x4 /* executable */
-#define TLB_UW	 0x8 /* user-writable */
+#define TLB_W	 0x1  /* supervisor-writable (and dirty already set) */
+#define TLB_U	 0x2  /* a user page: user-readable, user-executable if TLB_X */
+#define TLB_X	 0x4  /* executable */
+#define TLB_UW	 0x8  /* user-writable */
+#define TLB_R	 0x10 /* supervisor-readable without a walk: not a user page under SMAP */
 
 /*
  * An entry's key is its linear page number (lin >> 12, 52 bits) with the
@@ -210,6 +215,10 @@ struct jc_entry {
 
 /* ---- Interrupt controllers' registers (chip_*.h) ------------------------ */
 
+#define APIC_BASE_BSP  0x100ULL
+#define APIC_BASE_EXTD 0x400ULL /* x2APIC mode */
+#define APIC_BASE_EN   0x800ULL
+
 struct lapic {
 	_Atomic uint32_t irr[8]; /* any thread */
 	_Atomic uint32_t tmr[8]; /* any thread */
@@ -220,7 +229,10 @@ struct lapic {
 	uint32_t lvt[6]; /* timer, thermal, perf, lint0, lint1, error */
 	uint32_t timer_init, timer_div;
 	uint64_t timer_start_ns, timer_period_ns, timer_deadline_ns; /* deadline 0 = off */
-	uint64_t apic_base;
+	uint64_t apic_base; /* EN 0x800, EXTD 0x400 (x2APIC mode), BSP 0x100 */
+	/* IA32_TSC_DEADLINE (guest TSC; 0 = disarmed) in TSC-deadline mode;
+	 * timer_deadline_ns is then the host time to look at it again. */
+	uint64_t tsc_deadline;
 };
 
 struct pic_chip {
@@ -258,6 +270,7 @@ struct ioapic {
 #define EV_IRQ	0x2 /* LAPIC IRR or PIC output may have changed */
 #define EV_INIT 0x4
 #define EV_SIPI 0x8
+#define EV_NMI	0x10 /* an NMI arrived (IPI, MSI, LINT1): nmi_pending */
 
 union xmmreg {
 	uint8_t b[16];
@@ -289,6 +302,7 @@ struct emu_cpu {
 	union xmmreg ymmh[16];
 	uint32_t mxcsr;
 	uint64_t xcr0;	    /* XSETBV/XGETBV (insn_xsave.c); bit 0 always set */
+	uint32_t pkru;	    /* protection-key rights (CR4.PKE): AD/WD bit pairs, mmu.c */
 	uint8_t fpr[8][16]; /* physical x87 registers, 80-bit values (MMX: low 64 bits) */
 	uint16_t fcw, fsw;  /* TOP is fsw bits 11-13 */
 	uint8_t ftw;	    /* abridged tag: bit i set = physical register i in use */
@@ -309,10 +323,16 @@ struct emu_cpu {
 	bool paging;
 	bool halted;
 	bool wait_sipi;
-	int irq_shadow; /* STI / MOV SS: one more instruction before interrupts */
-	bool irq_maybe; /* an interrupt may be deliverable: check before the next insn */
-	bool slow;	/* take the run loop's slow path before the next instruction */
-	int budget;	/* instructions until the next timer check */
+	int irq_shadow;	     /* STI / MOV SS: one more instruction before interrupts */
+	bool irq_maybe;	     /* an interrupt may be deliverable: check before the next insn */
+	bool slow;	     /* take the run loop's slow path before the next instruction */
+	bool nmi_pending;    /* an NMI waits for delivery (owning vCPU; EV_NMI sets it) */
+	bool nmi_blocked;    /* an NMI handler runs: NMIs wait for the next IRET */
+	bool dbg_on;	     /* DR7 enables a breakpoint: one instruction at a time (sys_debug.c) */
+	bool dbg_data;	     /* ... a data breakpoint: no TLB entries kept (mmu.c) */
+	uint8_t dbg_hits;    /* data/I/O breakpoints the current instruction hit (DR6.B0-3) */
+	uint32_t deliveries; /* events delivered (emu_deliver), for the single-step trap */
+	int budget;	     /* instructions until the next timer check */
 
 	/* PCIDs (tlb.c): the tag each PCID's translations carry (0: none
 	 * yet, the next use takes a new one), the next tag to hand out, and
@@ -331,7 +351,8 @@ struct emu_cpu {
 	bool pending_has_err;
 
 	struct tlb_entry tlb[TLB_SIZE];
-	bool tlb_large; /* an entry may come from a page larger than 4 KiB */
+	struct tlb_entry tlb_scratch; /* mmu_lookup's entry while dbg_data */
+	bool tlb_large;		      /* an entry may come from a page larger than 4 KiB */
 	/* The current address space's tag (tlb.c): << TLB_TAG_SHIFT for the
 	 * TLB's keys, << JC_TAG_SHIFT for the jump cache's. */
 	uint64_t tlb_key, jc_key;
@@ -486,6 +507,10 @@ static inline void emu_jcache_clear(struct emu_cpu *c)
 
 /* CLOCK_MONOTONIC in nanoseconds: the clock of every emulated timer. */
 uint64_t emu_now_ns(void);
+
+/* The host TSC's frequency (the guest's TSC runs at it), measured once
+ * per process against CLOCK_MONOTONIC when first asked (10 ms). */
+uint64_t emu_tsc_hz(void);
 
 /* From any thread: sets ev in c's event word and wakes c if it sleeps. */
 void emu_wake(struct emu_cpu *c, uint32_t ev);

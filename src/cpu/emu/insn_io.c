@@ -6,6 +6,7 @@
  */
 #include "core/ratelimit.h"
 #include "cpu/emu/insn.h"
+#include "cpu/emu/sys.h"
 
 void io_check(struct emu_cpu *c)
 {
@@ -35,6 +36,8 @@ void io_port_check(struct emu_cpu *c, uint16_t port, unsigned size)
 
 uint64_t port_in(struct emu_cpu *c, uint16_t port, unsigned size)
 {
+	if (__builtin_expect(c->dbg_on, 0))
+		emu_dbg_port(c, port, size);
 	uint64_t v = 0;
 	c->slow = true; /* the device may have stopped the VM */
 	if (!bus_access(&c->m->pio, &c->pio_hint, port, size, false, &v) &&
@@ -45,6 +48,8 @@ uint64_t port_in(struct emu_cpu *c, uint16_t port, unsigned size)
 
 void port_out(struct emu_cpu *c, uint16_t port, unsigned size, uint64_t v)
 {
+	if (__builtin_expect(c->dbg_on, 0))
+		emu_dbg_port(c, port, size);
 	v &= szmask(size);
 	c->slow = true;
 	if (!bus_access(&c->m->pio, &c->pio_hint, port, size, true, &v) && c->m->trace_unclaimed_io)

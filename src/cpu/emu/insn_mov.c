@@ -47,9 +47,10 @@ void h_mov(struct emu_cpu *c, const struct dinsn *d)
 	if (d->op[0].kind == DOP_DR || d->op[1].kind == DOP_DR) {
 		need_cpl0(c);
 		if (d->op[0].kind == DOP_DR)
-			c->dr[d->op[0].reg & 7] = get_reg(c, d->op[1].reg, 8);
+			emu_write_dr(c, d->op[0].reg & 7, get_reg(c, d->op[1].reg, 8));
 		else
-			set_reg(c, d->op[0].reg, c->cmode == 8 ? 8 : 4, c->dr[d->op[1].reg & 7]);
+			set_reg(c, d->op[0].reg, c->cmode == 8 ? 8 : 4,
+				emu_read_dr(c, d->op[1].reg & 7));
 		return;
 	}
 	if (d->op[0].kind == DOP_SEG) {

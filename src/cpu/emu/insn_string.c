@@ -150,7 +150,8 @@ static bool do_string(struct emu_cpu *c, const struct dinsn *d)
 		if (rep && iter >= STRING_BATCH)
 			return false;
 		uint64_t si = c->r[R_SI] & amsk, di = c->r[R_DI] & amsk;
-		if (rep && s.step > 0 && (s.kind == SK_STOS || s.kind == SK_MOVS) && cnt > 1) {
+		if (rep && s.step > 0 && (s.kind == SK_STOS || s.kind == SK_MOVS) && cnt > 1 &&
+		    !c->dbg_data) { /* host pointers would pass data breakpoints by */
 			uint64_t n = rep_fast(c, &s, cnt, si, di);
 			if (n) {
 				iter += (unsigned)n;

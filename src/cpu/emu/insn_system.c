@@ -49,6 +49,19 @@ void h_sti(struct emu_cpu *c, const struct dinsn *d)
 	emu_poke(c);
 }
 
+/* CLAC STAC (arg 0/1): EFLAGS.AC, CPL 0 only (SMAP is always offered:
+ * sys_cpuid.c). AC is read by the page walk only (mmu.c), so nothing
+ * cached depends on it. */
+void h_stac(struct emu_cpu *c, const struct dinsn *d)
+{
+	if (c->cpl != 0)
+		emu_raise(c, EXC_UD, 0, false);
+	if (insn_arg(d))
+		c->flags |= F_AC;
+	else
+		c->flags &= ~(uint64_t)F_AC;
+}
+
 void h_hlt(struct emu_cpu *c, const struct dinsn *d)
 {
 	need_cpl0(c);

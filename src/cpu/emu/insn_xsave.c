@@ -2,7 +2,7 @@
 /*
  * The XSAVE instructions: XGETBV, XSETBV, XSAVE, XSAVEOPT, XSAVEC and
  * XRSTOR (standard and compacted forms), with 32- and 64-bit x87 layouts,
- * over the state components sys_xsave.c offers (x87, SSE, AVX).
+ * over the state components sys_xsave.c offers (x87, SSE, AVX, PKRU).
  *
  * XINUSE (which components are not in their initial configuration) is
  * computed from the registers when asked: the manual lets a processor
@@ -20,7 +20,7 @@
 enum { XS_STD, XS_OPT, XS_COMPACT };
 
 /* The components not in their initial configuration (XMM8-15 and their
- * upper halves count in 64-bit mode only). */
+ * upper halves count in 64-bit mode only; PKRU's is 0). */
 static uint64_t xinuse(const struct emu_cpu *c)
 {
 	static const uint8_t zero[sizeof(c->fpr)];
@@ -35,6 +35,8 @@ static uint64_t xinuse(const struct emu_cpu *c)
 		if (c->ymmh[i].q[0] | c->ymmh[i].q[1])
 			u |= 4;
 	}
+	if (c->pkru)
+		u |= XSAVE_PKRU;
 	return u;
 }
 
@@ -68,8 +70,9 @@ static void save(struct emu_cpu *c, uint64_t lin, bool rex_w, int kind)
 	uint64_t wr = kind == XS_STD ? rf : rf & inuse;
 	/* Every page it writes first (the legacy region, the header, AVX
 	 * if requested): nothing is half written. */
+	uint32_t size = kind == XS_COMPACT ? emu_xsave_size_compact(rf) : emu_xsave_size(rf);
 	mmu_lookup(c, lin, 1, c->cpl == 3);
-	mmu_lookup(c, lin + emu_xsave_size(rf) - 1, 1, c->cpl == 3);
+	mmu_lookup(c, lin + size - 1, 1, c->cpl == 3);
 	uint64_t hdr = mread(c, lin + 512, 8);
 	if (wr & 1)
 		fx_save_x87(c, lin, rex_w);
@@ -84,6 +87,10 @@ static void save(struct emu_cpu *c, uint64_t lin, bool rex_w, int kind)
 			mwrite(c, lin + XSAVE_AVX_OFFSET + 16 * i + 8, 8, c->ymmh[i].q[1]);
 		}
 	}
+	if (wr & XSAVE_PKRU) /* bytes 4-7 of the component are reserved: 0 */
+		mwrite(c,
+		       lin + (kind == XS_COMPACT ? emu_xsave_pkru_compact(rf) : XSAVE_PKRU_OFFSET),
+		       8, c->pkru);
 	if (kind == XS_COMPACT) {
 		mwrite(c, lin + 512, 8, rf & inuse);
 		mwrite(c, lin + 520, 8, rf | 1ULL << 63);
@@ -158,6 +165,11 @@ void h_xrstor(struct emu_cpu *c, const struct dinsn *d)
 			hi[i].q[0] = mread(c, lin + XSAVE_AVX_OFFSET + 16 * i, 8);
 			hi[i].q[1] = mread(c, lin + XSAVE_AVX_OFFSET + 16 * i + 8, 8);
 		}
+	uint32_t pkru = 0; /* PKRU's initial configuration */
+	if ((rf & XSAVE_PKRU) && (xstate_bv & XSAVE_PKRU))
+		pkru = (uint32_t)mread(
+			c, lin + (compact ? emu_xsave_pkru_compact(xcomp_bv) : XSAVE_PKRU_OFFSET),
+			4);
 
 	if (rf & 1) {
 		if (xstate_bv & 1) {
@@ -182,6 +194,8 @@ void h_xrstor(struct emu_cpu *c, const struct dinsn *d)
 				memset(&c->ymmh[i], 0, 16);
 		}
 	}
+	if (rf & XSAVE_PKRU)
+		emu_set_pkru(c, pkru);
 }
 
 /* XGETBV: XCR0 (ECX 0), or XCR0 AND XINUSE (ECX 1, with XGETBV1) */

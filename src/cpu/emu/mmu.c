@@ -15,7 +15,16 @@
  * P and RSVD set, before any permission check, as on hardware. SMEP
  * (CR4.SMEP) makes a supervisor-mode instruction fetch from a user page a
  * #PF (P, I/D); the TLB hit path re-checks it, since entries do not depend
- * on CPL.
+ * on CPL. SMAP (CR4.SMAP) makes a supervisor-mode data access to a user
+ * page a #PF (P, W/R) unless EFLAGS.AC is set and the access is explicit
+ * (CPL < 3); implicit accesses (descriptor tables, the TSS: MMU_IMPLICIT)
+ * are checked whatever AC says. Under SMAP a user page's entry grants no
+ * supervisor access (TLB_R and TLB_W clear), so every supervisor access to
+ * it walks and the walk decides with the current AC: STAC/CLAC/POPF need
+ * no flush. Protection keys (CR4.PKE, 4-level paging): a data access to a
+ * user page whose key PKRU denies is a #PF with PK (bit 5) set; a page
+ * whose key has any PKRU right cleared is not cached (the scratch entry),
+ * so it walks on every access, and a PKRU change (WRPKRU, XRSTOR) flushes.
  *
  * Migration's dirty log (core/guest_mem_dirty.h): while it runs, a TLB
  * entry is writable only if it was filled by a write, and that fill marks
@@ -53,6 +62,7 @@
 #define ERR_P	      0x1u
 #define ERR_RSVD      0x8u
 #define ERR_ID	      0x10u
+#define ERR_PK	      0x20u
 
 _Noreturn static void page_fault(struct emu_cpu *c, uint64_t lin, uint32_t err)
 {
@@ -93,12 +103,13 @@ struct walk {
 	unsigned shift; /* the leaf's page size */
 	bool rw, us, nx, dirty;
 	bool global; /* the leaf's G bit (counts with CR4.PGE: tlb.c) */
+	uint8_t pk; /* PKRU's AD (1) and WD (2) bits for the leaf's key; 0 without PKE */
 };
 
 /* Walks the page tables for lin. Returns 0 on success, or a #PF error code
  * (always with bit 0 meaning "present") with the fault flag set. */
-static bool do_walk(struct emu_cpu *c, uint64_t lin, int acc, bool user, struct walk *w,
-		    uint32_t *perr)
+static bool do_walk(struct emu_cpu *c, uint64_t lin, int acc, bool user, bool implicit,
+		    struct walk *w, uint32_t *perr)
 {
 	/* I/D is reported only where fetches can fault on their own: with
 	 * EFER.NXE or CR4.SMEP. */
@@ -106,6 +117,7 @@ static bool do_walk(struct emu_cpu *c, uint64_t lin, int acc, bool user, struct 
 	uint32_t err = (acc == 1 ? 2 : 0) | (user ? 4 : 0) | (id ? ERR_ID : 0);
 	w->rw = w->us = true;
 	w->nx = w->global = false;
+	w->pk = 0;
 	bool nxe = c->efer & EFER_NXE;
 
 	if (!(c->cr4 & CR4_PAE)) {
@@ -198,6 +210,9 @@ static bool do_walk(struct emu_cpu *c, uint64_t lin, int acc, bool user, struct 
 				set_bits64(pp, set);
 			w->dirty = (e & PTE_D) || acc == 1;
 			w->global = (e & PTE_G) != 0;
+			/* Protection keys: bits 62:59 of a 4-level leaf. */
+			if (levels == 4 && (c->cr4 & CR4_PKE))
+				w->pk = (uint8_t)((c->pkru >> (2 * ((e >> 59) & 15))) & 3);
 			uint64_t mask = (1ULL << shift) - 1;
 			w->gpa_page = ((e & ADDR_MASK & ~mask) | (lin & mask)) & ~0xfffULL;
 			w->shift = (unsigned)shift;
@@ -208,8 +223,18 @@ static bool do_walk(struct emu_cpu *c, uint64_t lin, int acc, bool user, struct 
 		table = e & ADDR_MASK;
 	}
 check:
+	/* A key PKRU restricts: AD denies data accesses, WD user writes and
+	 * (with CR0.WP) supervisor writes. First, so PK is set whenever the
+	 * key denies (as QEMU). */
+	if (w->pk && w->us && acc != 2 &&
+	    ((w->pk & 1) || (acc == 1 && (user || (c->cr0 & CR0_WP))))) {
+		err |= ERR_PK;
+		goto prot;
+	}
 	if (user && !w->us)
 		goto prot;
+	if (!user && w->us && acc != 2 && (c->cr4 & CR4_SMAP) && (implicit || !(c->flags & F_AC)))
+		goto prot; /* SMAP */
 	if (acc == 1 && !w->rw && (user || (c->cr0 & CR0_WP)))
 		goto prot;
 	if (acc == 2 && w->nx)
@@ -228,12 +253,17 @@ fault_err:
 
 struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user)
 {
+	bool implicit = acc & MMU_IMPLICIT;
+	acc &= 3;
 	uint64_t vpn = lin >> 12;
 	struct tlb_entry *e = &c->tlb[vpn & (TLB_SIZE - 1)];
 	/* A global translation of another address space is one of this one
 	 * too (tlb.c). */
 	if (e->key == tlb_key(c, lin) || tlb_global_lookup(c, lin, e)) {
-		uint32_t need = acc == 1 ? (user ? TLB_UW : TLB_W) : acc == 2 ? TLB_X : 0;
+		uint32_t need = acc == 1   ? (user ? TLB_UW : TLB_W)
+				: acc == 2 ? TLB_X
+				: user	   ? 0
+					   : TLB_R;
 		if (user)
 			need |= TLB_U;
 		/* SMEP: a supervisor fetch from a user page walks (and faults). */
@@ -251,11 +281,11 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 		gpa_page = lin & ~0xfffULL;
 		if (c->cmode != 8)
 			gpa_page &= 0xffffffffULL;
-		perm = TLB_W | TLB_U | TLB_X | TLB_UW;
+		perm = TLB_W | TLB_U | TLB_X | TLB_UW | TLB_R;
 	} else {
 		struct walk w;
 		uint32_t err;
-		if (!do_walk(c, lin, acc, user, &w, &err))
+		if (!do_walk(c, lin, acc, user, implicit, &w, &err))
 			page_fault(c, lin, err);
 		gpa_page = w.gpa_page;
 		shift = w.shift;
@@ -271,6 +301,15 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 			perm |= TLB_UW;
 		if (!w.nx)
 			perm |= TLB_X;
+		/* SMAP: no supervisor data access to a user page without a
+		 * walk (which looks at AC). */
+		if (w.us && (c->cr4 & CR4_SMAP))
+			perm &= ~(uint32_t)TLB_W;
+		else
+			perm |= TLB_R;
+		/* A page whose key PKRU restricts walks on every access. */
+		if (__builtin_expect(w.pk && w.us, 0))
+			e = &c->tlb_scratch;
 	}
 	if (__builtin_expect(c->svm.npt, 0)) {
 		/* SVM nested paging: the guest-physical page's host page, with
@@ -283,27 +322,49 @@ struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user
 			perm &= ~(uint32_t)TLB_X;
 		shift = 12;
 	}
+	/* With a data breakpoint armed every access comes here (nothing is
+	 * cached for the inline paths), so each can be checked. */
+	if (__builtin_expect(c->dbg_data, 0))
+		e = &c->tlb_scratch;
 	e->key = tlb_key(c, lin);
 	e->gpa = gpa_page;
 	e->host = gm_ptr_nolog(&c->m->mem, gpa_page, 4096);
 	if (__builtin_expect(gm_dirty_logging(&c->m->mem), 0) && e->host) {
-		if (acc == 1 && (perm & (TLB_W | TLB_UW)))
+		if (acc == 1) /* a write the walk allowed: it happens */
 			gm_dirty_mark(&c->m->mem, gpa_page);
 		else
 			perm &= ~(uint32_t)(TLB_W | TLB_UW);
 	}
 	e->perm = perm;
 	e->page_shift = shift;
-	if (global)
+	if (global && e != &c->tlb_scratch)
 		tlb_global_fill(c, lin, e);
 	return e;
+}
+
+/* Data breakpoints (DR7 types 01 write, 11 read/write; lengths 1, 2, 4,
+ * 8 aligned down): the ones an access touches, for the run loop to
+ * report after the instruction (run.c: step_one). */
+static void dbg_data_note(struct emu_cpu *c, uint64_t lin, unsigned size, bool write)
+{
+	static const uint8_t lens[4] = {1, 2, 8, 4};
+	for (int i = 0; i < 4; i++) {
+		unsigned type = (c->dr[7] >> (16 + 4 * i)) & 3;
+		if (type != 3 && !(type == 1 && write))
+			continue;
+		uint64_t len = lens[(c->dr[7] >> (18 + 4 * i)) & 3];
+		uint64_t a = c->dr[i] & ~(len - 1);
+		if (lin < a + len && a < lin + size)
+			c->dbg_hits |= (uint8_t)(1u << i);
+	}
 }
 
 /* ---- Physical accesses that are not plain RAM -------------------------- */
 
 static bool is_lapic(struct emu_cpu *c, uint64_t gpa)
 {
-	return (c->apic.apic_base & 0x800) &&
+	/* In x2APIC mode the page is not decoded: MSRs instead. */
+	return (c->apic.apic_base & (APIC_BASE_EN | APIC_BASE_EXTD)) == APIC_BASE_EN &&
 	       (gpa & ~0xfffULL) == (c->apic.apic_base & 0xffffff000ULL);
 }
 
@@ -364,11 +425,14 @@ void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned size, uint64_t v)
 
 /* ---- Linear accesses ------------------------------------------------- */
 
-static uint64_t read_priv(struct emu_cpu *c, uint64_t lin, unsigned size, bool user)
+/* imp: 0, or MMU_IMPLICIT for an implicit supervisor access. */
+static uint64_t read_priv(struct emu_cpu *c, uint64_t lin, unsigned size, bool user, int imp)
 {
 	unsigned off = lin & 0xfff;
+	if (__builtin_expect(c->dbg_data, 0))
+		dbg_data_note(c, lin, size, false);
 	if (off + size <= 4096) {
-		struct tlb_entry *e = mmu_lookup(c, lin, 0, user);
+		struct tlb_entry *e = mmu_lookup(c, lin, imp, user);
 		if (e->host) {
 			uint64_t v = 0;
 			memcpy(&v, e->host + off, size);
@@ -377,16 +441,19 @@ static uint64_t read_priv(struct emu_cpu *c, uint64_t lin, unsigned size, bool u
 		return phys_read(c, e->gpa | off, size);
 	}
 	unsigned n1 = 4096 - off;
-	uint64_t lo = read_priv(c, lin, n1, user);
-	uint64_t hi = read_priv(c, lin + n1, size - n1, user);
+	uint64_t lo = read_priv(c, lin, n1, user, imp);
+	uint64_t hi = read_priv(c, lin + n1, size - n1, user, imp);
 	return lo | hi << (8 * n1);
 }
 
-static void write_priv(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v, bool user)
+static void write_priv(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v, bool user,
+		       int imp)
 {
 	unsigned off = lin & 0xfff;
+	if (__builtin_expect(c->dbg_data, 0))
+		dbg_data_note(c, lin, size, true);
 	if (off + size <= 4096) {
-		struct tlb_entry *e = mmu_lookup(c, lin, 1, user);
+		struct tlb_entry *e = mmu_lookup(c, lin, 1 | imp, user);
 		if (e->host) {
 			memcpy(e->host + off, &v, size);
 			emu_note_write(c, e->host, e->gpa);
@@ -397,30 +464,35 @@ static void write_priv(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t 
 	}
 	unsigned n1 = 4096 - off;
 	/* Check both pages before writing either. */
-	mmu_lookup(c, lin, 1, user);
-	mmu_lookup(c, lin + n1, 1, user);
-	write_priv(c, lin, n1, v, user);
-	write_priv(c, lin + n1, size - n1, v >> (8 * n1), user);
+	mmu_lookup(c, lin, 1 | imp, user);
+	mmu_lookup(c, lin + n1, 1 | imp, user);
+	write_priv(c, lin, n1, v, user, imp);
+	write_priv(c, lin + n1, size - n1, v >> (8 * n1), user, imp);
 }
 
 uint64_t lin_read(struct emu_cpu *c, uint64_t lin, unsigned size)
 {
-	return read_priv(c, lin, size, c->cpl == 3);
+	return read_priv(c, lin, size, c->cpl == 3, 0);
 }
 
 void lin_write(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v)
 {
-	write_priv(c, lin, size, v, c->cpl == 3);
+	write_priv(c, lin, size, v, c->cpl == 3, 0);
 }
 
 uint64_t lin_read_sys(struct emu_cpu *c, uint64_t lin, unsigned size)
 {
-	return read_priv(c, lin, size, false);
+	return read_priv(c, lin, size, false, MMU_IMPLICIT);
 }
 
 void lin_write_sys(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v)
 {
-	write_priv(c, lin, size, v, false);
+	write_priv(c, lin, size, v, false, MMU_IMPLICIT);
+}
+
+void lin_write_deliver(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v)
+{
+	write_priv(c, lin, size, v, false, c->cpl < 3 ? 0 : MMU_IMPLICIT);
 }
 
 void *lin_rmw_ptr(struct emu_cpu *c, uint64_t lin, unsigned size)
@@ -428,6 +500,8 @@ void *lin_rmw_ptr(struct emu_cpu *c, uint64_t lin, unsigned size)
 	unsigned off = lin & 0xfff;
 	if (off + size > 4096)
 		return NULL;
+	if (__builtin_expect(c->dbg_data, 0))
+		dbg_data_note(c, lin, size, true);
 	struct tlb_entry *e = mmu_lookup(c, lin, 1, c->cpl == 3);
 	if (!e->host)
 		return NULL;

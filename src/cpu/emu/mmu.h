@@ -15,13 +15,23 @@
 #include "cpu/emu/cpu.h"
 #include "cpu/emu/tlb.h" /* tlb_flush & co., for the MMU's users */
 
-/* Translates; raises #PF on failure. acc: 0 read, 1 write, 2 fetch. */
+/* acc's flag for an implicit supervisor-mode access (GDT, LDT, IDT, TSS):
+ * SMAP checks it whatever EFLAGS.AC says. */
+#define MMU_IMPLICIT 0x10
+/* Translates; raises #PF on failure. acc: 0 read, 1 write, 2 fetch, with
+ * MMU_IMPLICIT or'ed in for an implicit access (user false). A data
+ * access to a page whose protection key PKRU restricts returns the
+ * vCPU's scratch entry: use it at once, it is not in the TLB. */
 struct tlb_entry *mmu_lookup(struct emu_cpu *c, uint64_t lin, int acc, bool user);
 uint64_t lin_read(struct emu_cpu *c, uint64_t lin, unsigned size);
 void lin_write(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v);
-/* Same with explicit privilege (system structures are read at CPL 0). */
+/* Implicit supervisor-mode accesses to system structures (descriptor
+ * tables, the TSS), whatever the CPL. */
 uint64_t lin_read_sys(struct emu_cpu *c, uint64_t lin, unsigned size);
 void lin_write_sys(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v);
+/* Event delivery's stack pushes: supervisor-mode, explicit from CPL < 3
+ * (SMAP honours EFLAGS.AC, as QEMU), implicit from CPL 3. */
+void lin_write_deliver(struct emu_cpu *c, uint64_t lin, unsigned size, uint64_t v);
 /* Host pointer for an aligned-enough RMW of size bytes within one page, or
  * NULL (MMIO or page-crossing: caller falls back to read+write). */
 void *lin_rmw_ptr(struct emu_cpu *c, uint64_t lin, unsigned size);

@@ -103,8 +103,8 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 	uint32_t need = 0;
 	if (ni->acc != ACC_READ)
 		need = cpl == 3 ? (TLB_U | TLB_UW) : TLB_W;
-	else if (cpl == 3)
-		need = TLB_U;
+	else
+		need = cpl == 3 ? TLB_U : TLB_R; /* TLB_R: not a user page under SMAP */
 	if (need) {
 		emit_rm(e, ZYDIS_MNEMONIC_MOV, gpr32(ni->scratch[1]), s2, perm, 4);
 		emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[1]), need);

@@ -62,7 +62,7 @@ static inline uint64_t mread(struct emu_cpu *c, uint64_t lin, unsigned size)
 	const struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
 	unsigned off = lin & 0xfff;
 	if (__builtin_expect(e->key == tlb_key(c, lin) && e->host && off + size <= 4096 &&
-				     (c->cpl != 3 || (e->perm & TLB_U)),
+				     (e->perm & (c->cpl == 3 ? TLB_U : TLB_R)),
 			     1)) {
 		uint64_t v = 0;
 		memcpy(&v, e->host + off, size);

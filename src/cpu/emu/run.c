@@ -88,6 +88,22 @@ static bool try_interrupt(struct emu_cpu *c)
 	return false;
 }
 
+static bool nmi_ready(const struct emu_cpu *c)
+{
+	return c->nmi_pending && !c->nmi_blocked && !c->svm.gif_clear; /* GIF = 0 holds NMIs */
+}
+
+/* An NMI: vector 2 whatever IF says, before any maskable interrupt;
+ * further NMIs wait until the handler's IRET (emu_iret). */
+static void deliver_nmi(struct emu_cpu *c)
+{
+	c->nmi_pending = false;
+	c->nmi_blocked = true;
+	c->halted = false;
+	emu_deliver(c, EXC_NMI, 0, false, false, c->rip);
+	emu_poke(c); /* the next boundary may take an interrupt, if IF allows */
+}
+
 static bool irq_possible(struct emu_cpu *c)
 {
 	if (lapic_pending(c) >= 0)
@@ -133,6 +149,8 @@ static void handle_init(struct emu_cpu *c)
 	lapic_reset(c, false);
 	c->apic.apic_base = apic_base;
 	c->apic.id = id;
+	lapic_derive_ldr(c); /* INIT keeps x2APIC mode */
+	c->nmi_pending = c->nmi_blocked = false;
 	c->wait_sipi = true;
 }
 
@@ -280,6 +298,8 @@ static bool slow_path(struct emu_cpu *c)
 				handle_init(c);
 			if (ev & EV_SIPI)
 				handle_sipi(c);
+			if (ev & EV_NMI)
+				c->nmi_pending = true;
 			c->irq_maybe = true;
 		}
 		if (c->budget <= 0) {
@@ -292,7 +312,7 @@ static bool slow_path(struct emu_cpu *c)
 		}
 		if (c->halted) {
 			check_timers(c);
-			if ((intr_enabled(c) && irq_possible(c)) ||
+			if (nmi_ready(c) || (intr_enabled(c) && irq_possible(c)) ||
 			    (unlikely(c->svm.guest) && svm_virq_pending(c))) {
 				c->halted = false;
 				c->irq_maybe = true;
@@ -305,6 +325,14 @@ static bool slow_path(struct emu_cpu *c)
 			/* STI / MOV SS: one more instruction first, then look again. */
 			c->irq_shadow = 0;
 			c->slow = true;
+			return true;
+		}
+		if (nmi_ready(c)) {
+			/* An SVM guest's intercepted NMI exits and stays pending
+			 * for the host, which GIF = 0 then holds (APM 15.21.2). */
+			if (unlikely(c->svm.guest) && (c->svm.icpt_insn3 & (1u << SVM_I3_NMI)))
+				svm_vmexit_jump(c, SVM_EXIT_NMI, 0, 0);
+			deliver_nmi(c);
 			return true;
 		}
 		if (unlikely(c->svm.guest) &&
@@ -357,6 +385,57 @@ static void exec_page_of(struct emu_cpu *c)
 	c->next_rip = seq;                                                                         \
 	goto *(void *)d->label;
 
+/* One instruction on its own while TF or a breakpoint is on
+ * (sys_debug.c): an instruction breakpoint's #DB fault before it (unless
+ * RF), RF cleared after it (but by an IRET, which loads it), and one #DB
+ * trap after it for TF (DR6.BS) and the data and I/O breakpoints it hit
+ * (DR6.B0-3), unless it delivered an event itself (INT n, INT3, INT1:
+ * their handler runs first) or was a MOV SS / POP SS. */
+static void step_one(struct emu_cpu *c)
+{
+	uint64_t fl = c->flags; /* TF and RF are never lazy */
+	c->link_site = 0;
+	c->exec_page = NULL;
+	if (c->dbg_on && !(fl & F_RF))
+		emu_dbg_check_insn(c);
+	const struct dinsn *d = emu_fetch_decode(c);
+	c->next_rip = c->rip + d->len;
+	if (c->cmode != 8)
+		c->next_rip &= c->cmode == 4 ? 0xffffffffULL : 0xffffULL;
+	uint32_t delivered = c->deliveries;
+	c->dbg_hits = 0;
+	emu_exec_insn(c, d);
+	c->rip = c->next_rip;
+	c->icount++;
+	if (unlikely(--c->budget <= 0))
+		c->slow = true;
+	if (d->row != I_IRET && d->row != I_IRETD && d->row != I_IRETQ)
+		c->flags &= ~(uint64_t)F_RF;
+	if (c->deliveries != delivered || c->halted)
+		return; /* its handler runs first; after HLT the trap would wait: not modelled */
+	/* MOV SS / POP SS hold debug traps off for one instruction (as
+	 * QEMU: the trap after the next one reports both). STI does not. */
+	if (c->irq_shadow && d->row != I_STI)
+		return;
+	bool trap = false;
+	uint8_t enabled = 0;
+	for (int i = 0; i < 4; i++)
+		if ((c->dr[7] >> (2 * i)) & 3)
+			enabled |= (uint8_t)(1u << i);
+	if (c->dbg_hits & enabled) { /* data and I/O breakpoints: traps */
+		c->dr[6] = (c->dr[6] & ~0xfULL) | c->dbg_hits;
+		trap = true;
+	}
+	if (fl & F_TF) {
+		c->dr[6] |= DR6_BS;
+		trap = true;
+	}
+	if (trap) {
+		emu_deliver(c, EXC_DB, 0, false, false, c->rip);
+		emu_poke(c);
+	}
+}
+
 /* Runs blocks until the slow path is wanted (returns true) or the VM
  * stops (false). A fault longjmps out of here to emu_cpu_run. */
 static bool run_blocks(struct emu_cpu *c)
@@ -374,6 +453,11 @@ static bool run_blocks(struct emu_cpu *c)
 			c->link_site = 0;
 			if (!slow_path(c))
 				return false;
+		}
+		if (unlikely((c->flags & F_TF) || c->dbg_on)) {
+			step_one(c);
+			prev = NULL;
+			continue;
 		}
 		const struct dblock *b = emu_block(c, prev);
 		if (unlikely(c->stats))

@@ -120,7 +120,8 @@ static void lapic_get(const struct emu_cpu *c, struct cpu_lapic_state *o, uint64
 	memcpy(o->lvt, a->lvt, sizeof(o->lvt));
 }
 
-static void lapic_set(struct emu_cpu *c, const struct cpu_lapic_state *o, uint64_t now)
+static void lapic_set(struct emu_cpu *c, const struct cpu_lapic_state *o, uint64_t tsc_deadline,
+		      uint64_t now)
 {
 	struct lapic *a = &c->apic;
 	a->id = o->id;
@@ -139,7 +140,18 @@ static void lapic_set(struct emu_cpu *c, const struct cpu_lapic_state *o, uint64
 	memcpy(a->lvt, o->lvt, sizeof(a->lvt));
 	a->timer_init = o->timer_init;
 	a->timer_div = o->timer_div & 0xb;
+	a->tsc_deadline = ((a->lvt[0] >> 17) & 3) == 2 ? tsc_deadline : 0;
 	lapic_timer_resume(c, now, o->timer_remaining_ns);
+}
+
+/* IA32_TSC_DEADLINE among the extra MSRs (either backend saves it
+ * there); 0 (disarmed) without it. */
+static uint64_t tsc_deadline_of(const struct cpu_state *s)
+{
+	for (uint32_t i = 0; i < s->nmsrs && i < CPU_STATE_MAX_MSRS; i++)
+		if (s->msrs[i].index == CPU_MSR_TSC_DEADLINE)
+			return s->msrs[i].value;
+	return 0;
 }
 
 /* The first CR4 mode in bits, by name. */
@@ -192,9 +204,26 @@ void emu_state_get_cpu(const struct emu_cpu *c, struct cpu_state *s)
 	s->tsc_aux = c->tsc_aux;
 	s->tsc_adjust = c->tsc_adjust;
 	fpu_get(c, s->xsave);
+	/* PKRU: XSAVE component 9 of the standard-format image, at the
+	 * offset this CPU's CPUID gives (Intel's, 2688); left out in its
+	 * initial configuration (0), as the format drops trailing zero bytes. */
+	if (c->pkru) {
+		uint64_t bv;
+		memcpy(&bv, s->xsave + CPU_XSAVE_XSTATE_BV, 8);
+		bv |= XSAVE_PKRU;
+		memcpy(s->xsave + CPU_XSAVE_XSTATE_BV, &bv, 8);
+		memcpy(s->xsave_ext + XSAVE_PKRU_OFFSET - CPU_XSAVE_BYTES, &c->pkru, 4);
+		s->xsave_ext_len = XSAVE_PKRU_OFFSET + 4 - CPU_XSAVE_BYTES; /* no zero tail */
+	}
 	/* A parked vCPU has delivered what it raised: no exception pends. */
 	s->exc_vector = CPU_STATE_NO_EXC;
 	s->irq_shadow = c->irq_shadow ? 1 : 0;
+	s->nmi_pending = c->nmi_pending || (atomic_load(&c->events) & EV_NMI);
+	s->nmi_masked = c->nmi_blocked;
+	/* The LAPIC timer's deadline, as KVM keeps it too (an extra MSR). */
+	if (cpu_has(&c->vm->features, CPUF_TSC_DEADLINE))
+		s->msrs[s->nmsrs++] = (struct cpu_msr_state){.index = CPU_MSR_TSC_DEADLINE,
+							     .value = c->apic.tsc_deadline};
 	s->halted = c->halted;
 	s->wait_sipi = c->wait_sipi;
 	lapic_get(c, &s->lapic, emu_now_ns());
@@ -202,16 +231,16 @@ void emu_state_get_cpu(const struct emu_cpu *c, struct cpu_state *s)
 
 int emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s, struct vmon_error *err)
 {
-	/* What this CPU does not have: refused, not half-restored (a KVM
-	 * guest may have switched its APIC to x2APIC mode or its timer to
-	 * TSC deadline). */
-	if (s->apic_base & 0x400)
-		return err_setf(err, "vCPU %d uses x2APIC mode, which the software CPU lacks",
+	/* What this VM's CPU does not have: refused, not half-restored (the
+	 * snapshot's features are the VM's, so this takes a state written
+	 * against another feature set). */
+	if ((s->apic_base & APIC_BASE_EXTD) && !cpu_has(&c->vm->features, CPUF_X2APIC))
+		return err_setf(err, "vCPU %d uses x2APIC mode, which this VM's CPU lacks",
 				c->index);
-	if (((s->lapic.lvt[0] >> 17) & 3) == 2)
+	if (((s->lapic.lvt[0] >> 17) & 3) == 2 && !cpu_has(&c->vm->features, CPUF_TSC_DEADLINE))
 		return err_setf(err,
-				"vCPU %d's APIC timer is in TSC-deadline mode, which the software "
-				"CPU lacks",
+				"vCPU %d's APIC timer is in TSC-deadline mode, which this VM's CPU "
+				"lacks",
 				c->index);
 	if (s->rflags & F_VM)
 		return err_setf(err, "vCPU %d is in virtual-8086 mode", c->index);
@@ -231,11 +260,11 @@ int emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s, struct vmon_
 			"vCPU %d's guest uses KVM's %s, which the software CPU lacks (boot it "
 			"with nopv to move it)",
 			c->index, pv);
-	if (s->exc_vector != CPU_STATE_NO_EXC || s->nmi_pending)
+	if (s->exc_vector != CPU_STATE_NO_EXC)
 		return err_setf(
 			err,
-			"vCPU %d was delivering an exception or NMI, which the software CPU "
-			"cannot take over (snapshot it again)",
+			"vCPU %d was delivering an exception, which the software CPU cannot "
+			"take over (snapshot it again)",
 			c->index);
 	unsigned irq = s->irq_injected;
 	if (irq && !((s->lapic.isr[irq / 32] >> (irq % 32)) & 1))
@@ -243,6 +272,15 @@ int emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s, struct vmon_
 				"vCPU %d was taking interrupt %u from the PIC, which the software "
 				"CPU cannot take over (snapshot it again)",
 				c->index, irq);
+	uint32_t pkru = 0;
+	uint64_t bv;
+	memcpy(&bv, s->xsave + CPU_XSAVE_XSTATE_BV, 8);
+	if ((bv & XSAVE_PKRU) && s->xsave_ext_len >= XSAVE_PKRU_OFFSET + 4 - CPU_XSAVE_BYTES)
+		memcpy(&pkru, s->xsave_ext + XSAVE_PKRU_OFFSET - CPU_XSAVE_BYTES, 4);
+	if (pkru && !(c->vm->xcr0_mask & XSAVE_PKRU))
+		return err_setf(err,
+				"vCPU %d uses protection keys (PKRU), which this VM's CPU lacks",
+				c->index);
 	memcpy(c->r, s->gpr, sizeof(c->r));
 	c->rip = s->rip;
 	c->lf_op = LF_NONE;
@@ -265,6 +303,7 @@ int emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s, struct vmon_
 	c->efer = s->efer & (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE);
 	c->xcr0 = (s->xcr0 & c->vm->xcr0_mask) | 1;
 	memcpy(c->dr, s->dr, sizeof(c->dr));
+	emu_dbg_update(c);
 	c->star = s->star;
 	c->lstar = s->lstar;
 	c->cstar = s->cstar;
@@ -279,19 +318,23 @@ int emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s, struct vmon_
 	c->tsc_aux = (uint32_t)s->tsc_aux;
 	c->tsc_adjust = s->tsc_adjust;
 	fpu_set(c, s->xsave);
+	c->pkru = pkru;
 	c->irq_shadow = s->irq_shadow ? 1 : 0;
+	c->nmi_pending = s->nmi_pending;
+	c->nmi_blocked = s->nmi_masked;
 	c->halted = s->halted;
 	c->wait_sipi = s->wait_sipi;
-	lapic_set(c, &s->lapic, emu_now_ns());
+	lapic_set(c, &s->lapic, tsc_deadline_of(s), emu_now_ns());
 	if (irq) {
 		/* KVM had accepted it (IRR to ISR) but not delivered it yet:
 		 * back to the IRR, for this CPU to deliver. */
 		c->apic.isr[irq / 32] &= ~(1u << (irq % 32));
 		atomic_fetch_or(&c->apic.irr[irq / 32], 1u << (irq % 32));
 	}
-	/* As a WRMSR would: the enable bit only (the base is not relocatable
-	 * and the BSP bit is the vCPU's own). */
-	c->apic.apic_base = (c->apic.apic_base & ~0x800ULL) | (s->apic_base & 0x800ULL);
+	/* As a WRMSR would: EN and EXTD only (the base is not relocatable
+	 * and the BSP bit is the vCPU's own); the state was checked above. */
+	c->apic.apic_base = (c->apic.apic_base & ~(APIC_BASE_EN | APIC_BASE_EXTD)) |
+			    (s->apic_base & (APIC_BASE_EN | APIC_BASE_EXTD));
 	c->apic.tpr = (uint32_t)(s->cr8 & 0xf) << 4;
 	tlb_flush(c);
 	emu_update_mode(c);

@@ -143,6 +143,7 @@ enum {
 #define SVM_EXIT_CR0_WRITE 0x10
 #define SVM_EXIT_EXCP0	   0x40
 #define SVM_EXIT_INTR	   0x60
+#define SVM_EXIT_NMI	   0x61
 #define SVM_EXIT_VINTR	   0x64
 #define SVM_EXIT_IOIO	   0x7b
 #define SVM_EXIT_MSR	   0x7c

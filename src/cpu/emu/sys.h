@@ -36,17 +36,38 @@ void emu_offered_features(struct cpu_featureset *out);
 int emu_model_init(struct emu_vm *vm, const struct cpu_model *req, struct vmon_error *err);
 
 /* XSAVE (sys_xsave.c): the state components this CPU can have (x87, SSE,
- * AVX), their layout, CPUID leaf 0xd, and XSETBV's checks. */
-#define XSAVE_COMPONENTS 0x7ULL
-#define XSAVE_AVX_OFFSET 576 /* standard and compacted alike: the first extended one */
-#define XSAVE_AVX_SIZE	 256
-/* Bytes of an XSAVE area holding the components of xcr0 (header included). */
+ * AVX, PKRU), their layout, CPUID leaf 0xd, and XSETBV's checks. */
+#define XSAVE_COMPONENTS  0x207ULL
+#define XSAVE_AVX_OFFSET  576 /* standard and compacted alike: the first extended one */
+#define XSAVE_AVX_SIZE	  256
+#define XSAVE_PKRU	  0x200ULL /* XCR0 bit 9 */
+#define XSAVE_PKRU_OFFSET 2688	   /* standard format: Intel's offset (CPUID 0xd.9) */
+#define XSAVE_PKRU_SIZE	  8
+/* Bytes of a standard-format XSAVE area holding the components of xcr0
+ * (header included). */
 uint32_t emu_xsave_size(uint64_t xcr0);
+/* The same in the compacted format (XCOMP_BV's bits), and where PKRU sits
+ * in it (after AVX when that is there; no 64-byte alignment). */
+uint32_t emu_xsave_size_compact(uint64_t comp);
+uint32_t emu_xsave_pkru_compact(uint64_t comp);
 void emu_xsave_cpuid(struct emu_cpu *c, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *cc,
 		     uint32_t *d);
 /* XSETBV: sets XCR idx to v, or raises #GP(0) for a value the manual
  * forbids (ECX != 0, x87 off, AVX without SSE, a component not offered). */
 void emu_write_xcr(struct emu_cpu *c, uint32_t idx, uint64_t v);
+
+/* Debug registers (sys_debug.c). MOV from/to DRn (n 0-7), with the
+ * faults the SDM gives (#UD for DR4/5 with CR4.DE, #GP for reserved bits,
+ * #DB for DR7.GD). emu_dbg_update recomputes dbg_on/dbg_data from DR7;
+ * emu_dbg_check_insn raises the #DB fault of an instruction breakpoint
+ * at CS:RIP (the caller checks RF). */
+uint64_t emu_read_dr(struct emu_cpu *c, int n);
+void emu_write_dr(struct emu_cpu *c, int n, uint64_t v);
+void emu_dbg_update(struct emu_cpu *c);
+void emu_dbg_check_insn(struct emu_cpu *c);
+/* An I/O access: the I/O breakpoints (DR7 type 10, with CR4.DE) it hits
+ * go to dbg_hits. */
+void emu_dbg_port(struct emu_cpu *c, uint16_t port, unsigned size);
 
 void emu_iret(struct emu_cpu *c, int osize);
 void emu_far_jump(struct emu_cpu *c, uint16_t sel, uint64_t off, bool call, int osize);
@@ -55,6 +76,9 @@ void emu_syscall(struct emu_cpu *c);
 void emu_sysret(struct emu_cpu *c, int osize);
 /* The CR4 bits the software CPU models (sys_ctl.c). */
 uint64_t emu_cr4_valid(const struct emu_cpu *c);
+/* PKRU (WRPKRU, XRSTOR, a restore): flushes the TLB if it changes (mmu.c
+ * caches no page whose key PKRU restricts). */
+void emu_set_pkru(struct emu_cpu *c, uint32_t v);
 /* SYSENTER/SYSEXIT: the IA32_SYSENTER_* MSRs' fast system calls (Intel's
  * semantics, 64-bit mode included: the CPU model is GenuineIntel). */
 void emu_sysenter(struct emu_cpu *c);

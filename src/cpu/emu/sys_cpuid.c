@@ -11,10 +11,8 @@
  * layout (leaf 0xd) of the state components offered, vmon's brand string.
  */
 #include <cpuid.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
-#include <time.h>
 
 #include "cpu/emu/sys.h"
 #include "cpu/emu/table.h"
@@ -22,7 +20,9 @@
 /* Features the software CPU implements without an instruction row of
  * their own. */
 static const uint8_t extra_features[] = {
-	CPUF_XGETBV1, /* XGETBV with ECX = 1 (insn_xsave.c) */
+	CPUF_XGETBV1,	   /* XGETBV with ECX = 1 (insn_xsave.c) */
+	CPUF_X2APIC,	   /* x2APIC mode and its MSRs (chip_x2apic.c) */
+	CPUF_TSC_DEADLINE, /* the LAPIC timer's TSC-deadline mode (chip_lapic.c) */
 };
 
 /* The host's floating-point features the software CPU leans on, read
@@ -109,51 +109,6 @@ static void model_bits(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t 
 	}
 }
 
-/* One (CLOCK_MONOTONIC, TSC) pair: the TSC read halfway through the
- * tightest of a few clock reads, so a preemption does not skew it. */
-static void clock_pair(uint64_t *ns, uint64_t *tsc)
-{
-	uint64_t best = UINT64_MAX;
-	for (int i = 0; i < 8; i++) {
-		uint64_t t0 = __builtin_ia32_rdtsc();
-		uint64_t n = emu_now_ns();
-		uint64_t t1 = __builtin_ia32_rdtsc();
-		if (t1 - t0 < best) {
-			best = t1 - t0;
-			*ns = n;
-			*tsc = t0 + (t1 - t0) / 2;
-		}
-	}
-}
-
-/* The host TSC frequency (the guest reads the host TSC), measured once
- * per process against CLOCK_MONOTONIC over 10 ms (a few ppm), on the
- * first CPUID that reports it: a guest asks while it boots, and a
- * restored or migrated guest, which calibrated long ago, usually never
- * does — so a restore does not wait for the measurement. pthread_once:
- * every vCPU reports the same figure. */
-static uint64_t tsc_hz_value;
-static pthread_once_t tsc_hz_once = PTHREAD_ONCE_INIT;
-
-static void tsc_hz_measure(void)
-{
-	uint64_t n0 = 0, t0 = 0, n1 = 0, t1 = 0;
-	clock_pair(&n0, &t0);
-	struct timespec ts = {0, 10000000};
-	nanosleep(&ts, NULL);
-	clock_pair(&n1, &t1);
-	uint64_t hz =
-		n1 > n0 ? (uint64_t)((unsigned __int128)(t1 - t0) * 1000000000ULL / (n1 - n0)) : 0;
-	hz = (hz + 500) / 1000 * 1000; /* whole kHz */
-	tsc_hz_value = hz ? hz : 1000000000ULL;
-}
-
-static uint64_t tsc_hz(void)
-{
-	pthread_once(&tsc_hz_once, tsc_hz_measure);
-	return tsc_hz_value;
-}
-
 static void cpuid_str(uint32_t *out, const char *s)
 {
 	memcpy(out, s, 16);
@@ -189,7 +144,7 @@ void emu_cpuid(struct emu_cpu *c)
 		 * calibrating against the PIT (timing-sensitive on an
 		 * interpreter). Linux multiplies crystal kHz by EBX in 32 bits,
 		 * so EBX stays below 4295: pick the closest such ratio. */
-		uint64_t khz = tsc_hz() / 1000;
+		uint64_t khz = emu_tsc_hz() / 1000;
 		double r = (double)khz / 1e6, best = 1e9;
 		for (uint32_t den = 1; den < 4295; den++) {
 			double num = r * den + 0.5;
@@ -211,9 +166,12 @@ void emu_cpuid(struct emu_cpu *c)
 		 * trusts the TSC without a clocksource watchdog (it has no
 		 * HPET or PM timer here to watch it with, only jiffies). */
 		if (sub == 0) {
-			/* TSC_ADJUST, SMEP (mmu.c), INVPCID (insn_system.c) */
-			b = (1u << 1) | (1u << 7) | (1u << 10);
+			/* TSC_ADJUST, SMEP (mmu.c), INVPCID (insn_system.c),
+			 * SMAP (mmu.c, STAC/CLAC in insn_system.c) */
+			b = (1u << 1) | (1u << 7) | (1u << 10) | (1u << 20);
 			cc = 1u << 2; /* UMIP (insn_desc.c, h_smsw) */
+			if (c->cr4 & CR4_PKE)
+				cc |= 1u << 4; /* OSPKE; PKU itself is the model's */
 		}
 		break;
 	case 0xd: emu_xsave_cpuid(c, sub, &a, &b, &cc, &d); break;
@@ -240,7 +198,7 @@ void emu_cpuid(struct emu_cpu *c)
 		/* Base and maximum frequency (MHz), and the bus (LAPIC timer)
 		 * clock: Linux takes cpu_khz from here instead of racing the
 		 * PIT in quick_pit_calibrate. */
-		a = b = (uint32_t)((tsc_hz() + 500000) / 1000000);
+		a = b = (uint32_t)((emu_tsc_hz() + 500000) / 1000000);
 		cc = 1000;
 		break;
 	case 0x80000000: a = cpu_has(&c->vm->features, CPUF_SVM) ? 0x8000000a : 0x80000008; break;

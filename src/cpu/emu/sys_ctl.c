@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "cpu/emu/chip_lapic.h"
 #include "cpu/emu/fault.h"
 #include "cpu/emu/flags.h"
 #include "cpu/emu/mmu.h"
@@ -47,12 +48,15 @@ void emu_reset(struct emu_cpu *c)
 	memset(c->dr, 0, sizeof(c->dr));
 	c->dr[6] = 0xffff0ff0;
 	c->dr[7] = 0x400;
+	c->dbg_on = c->dbg_data = false;
 	c->star = c->lstar = c->cstar = c->sfmask = c->kernel_gs_base = 0;
 	c->pat = 0x0007040600070406ULL;
 	c->misc_enable = 1; /* fast strings */
 	c->halted = false;
 	c->irq_shadow = 0;
-	c->xcr0 = 1;			    /* x87 only, its reset value */
+	c->nmi_pending = c->nmi_blocked = false;
+	c->xcr0 = 1; /* x87 only, its reset value */
+	c->pkru = 0;
 	memset(&c->svm, 0, sizeof(c->svm)); /* GIF = 1, no guest, VM_CR and HSAVE 0 */
 	emu_fpu_reset(c);
 	tlb_flush(c);
@@ -98,14 +102,23 @@ void emu_load_boot_state(struct emu_cpu *c, const struct boot_cpu_state *b)
 }
 
 /* The CR4 bits this CPU models: VME/PVI/TSD/DE/PSE/PAE/MCE/PGE/PCE/OSFXSR/
- * OSXMMEXCPT, UMIP, PCIDE, SMEP, and FSGSBASE and OSXSAVE where the CPU
- * model has them. A MOV to CR4 setting another is #GP; a snapshot holding
- * another is refused (state_emu.c). */
+ * OSXMMEXCPT, UMIP, PCIDE, SMEP, SMAP, and FSGSBASE, OSXSAVE and PKE where
+ * the CPU model has them. A MOV to CR4 setting another is #GP; a snapshot
+ * holding another is refused (state_emu.c). */
 uint64_t emu_cr4_valid(const struct emu_cpu *c)
 {
-	return 0x7ffULL | CR4_UMIP | CR4_PCIDE | CR4_SMEP |
+	return 0x7ffULL | CR4_UMIP | CR4_PCIDE | CR4_SMEP | CR4_SMAP |
 	       (cpu_has(&c->vm->features, CPUF_FSGSBASE) ? CR4_FSGSBASE : 0) |
-	       (cpu_has(&c->vm->features, CPUF_XSAVE) ? CR4_OSXSAVE : 0);
+	       (cpu_has(&c->vm->features, CPUF_XSAVE) ? CR4_OSXSAVE : 0) |
+	       (cpu_has(&c->vm->features, CPUF_PKU) ? CR4_PKE : 0);
+}
+
+void emu_set_pkru(struct emu_cpu *c, uint32_t v)
+{
+	if (v == c->pkru)
+		return;
+	c->pkru = v;
+	tlb_flush(c); /* restricted pages are never cached; freed ones may be now */
 }
 
 void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
@@ -181,6 +194,9 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
 #define MSR_FS_BASE	    0xc0000100
 #define MSR_GS_BASE	    0xc0000101
 #define MSR_KERNEL_GS_BASE  0xc0000102
+#define MSR_TSC_DEADLINE    0x6e0
+#define MSR_X2APIC_FIRST    0x800
+#define MSR_X2APIC_LAST	    0x8ff
 
 uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 {
@@ -205,6 +221,15 @@ uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 	case MSR_FS_BASE: return c->seg[SEG_FS].base;
 	case MSR_GS_BASE: return c->seg[SEG_GS].base;
 	case MSR_KERNEL_GS_BASE: return c->kernel_gs_base;
+	case MSR_TSC_DEADLINE:
+		if (!cpu_has(&c->vm->features, CPUF_TSC_DEADLINE))
+			break;
+		return lapic_tsc_deadline_read(c);
+	}
+	if (msr >= MSR_X2APIC_FIRST && msr <= MSR_X2APIC_LAST) {
+		uint64_t v = 0;
+		*ok = x2apic_rdmsr(c, msr, &v);
+		return v;
 	}
 	uint64_t v = 0;
 	*ok = svm_rdmsr(c, msr, &v); /* VM_CR, VM_HSAVE_PA */
@@ -231,10 +256,11 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 		c->tsc_offset += v - c->tsc_adjust;
 		c->tsc_adjust = v;
 		return true;
-	case MSR_APIC_BASE:
-		/* Relocation is not modelled: the base stays at 0xfee00000. */
-		c->apic.apic_base = (c->apic.apic_base & ~0x800ULL) | (v & 0x800);
-		emu_poke(c);
+	case MSR_APIC_BASE: return lapic_set_base(c, v);
+	case MSR_TSC_DEADLINE:
+		if (!cpu_has(&c->vm->features, CPUF_TSC_DEADLINE))
+			return false;
+		lapic_tsc_deadline_write(c, v);
 		return true;
 	case MSR_UCODE_REV: return true;
 	case MSR_SYSENTER_CS: c->sysenter_cs = v; return true;
@@ -275,5 +301,7 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 		return true;
 	case MSR_SFMASK: c->sfmask = (uint32_t)v; return true;
 	}
+	if (msr >= MSR_X2APIC_FIRST && msr <= MSR_X2APIC_LAST)
+		return x2apic_wrmsr(c, msr, v);
 	return svm_wrmsr(c, msr, v) > 0; /* VM_CR, VM_HSAVE_PA */
 }

@@ -28,7 +28,7 @@ void push_sys(struct emu_cpu *c, uint64_t *sp, unsigned size, uint64_t v, uint64
 	      uint64_t spmask)
 {
 	*sp = (*sp - size) & spmask;
-	lin_write_sys(c, ss_base + *sp, size, v);
+	lin_write_deliver(c, ss_base + *sp, size, v);
 }
 
 void emu_deliver(struct emu_cpu *c, int vec, uint32_t err, bool has_err, bool soft,
@@ -36,6 +36,7 @@ void emu_deliver(struct emu_cpu *c, int vec, uint32_t err, bool has_err, bool so
 {
 	uint64_t fl = emu_flags(c);
 	uint32_t ext = soft ? 0 : 1;
+	c->deliveries++;
 	if (!(c->cr0 & CR0_PE)) {
 		if ((uint32_t)vec * 4 + 3 > c->idtr.limit)
 			emu_raise_gp(c, 0);
@@ -164,6 +165,7 @@ uint64_t pop_sys(struct emu_cpu *c, uint64_t *sp, unsigned size, uint64_t ss_bas
 void emu_iret(struct emu_cpu *c, int osize)
 {
 	int old_cpl = c->cpl;
+	c->nmi_blocked = false; /* IRET ends an NMI handler's blocking */
 	if (!(c->cr0 & CR0_PE)) {
 		uint64_t sp = c->r[R_SP] & 0xffff;
 		uint64_t ssb = c->seg[SEG_SS].base;
