@@ -103,7 +103,7 @@ struct walk {
 	unsigned shift; /* the leaf's page size */
 	bool rw, us, nx, dirty;
 	bool global; /* the leaf's G bit (counts with CR4.PGE: tlb.c) */
-	uint8_t pk; /* PKRU's AD (1) and WD (2) bits for the leaf's key; 0 without PKE */
+	uint8_t pk;  /* PKRU's AD (1) and WD (2) bits for the leaf's key; 0 without PKE */
 };
 
 /* Walks the page tables for lin. Returns 0 on success, or a #PF error code
