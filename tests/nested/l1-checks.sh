@@ -19,7 +19,8 @@ before)
 after)
 	# Without time stamps, pids and addresses, repeats of one complaint
 	# (once per VM) collapse into one line with a count.
-	bad=$(dmesg | grep -E 'kvm|BUG|WARNING|Call Trace' | grep -iE 'unhandled|ignored|BUG|WARNING|Call Trace' |
+	bad=$(dmesg | grep -v 'ommand line:' | grep -E 'kvm|BUG|WARNING|Call Trace' |
+		grep -iE 'unhandled|ignored|BUG|WARNING|Call Trace' |
 		sed -E 's/^\[ *[0-9.]*\] //; s/\[[0-9]+\]/[pid]/; s/rIP: 0x[0-9a-f]+/rIP: .../')
 	# The soft-lockup watchdog (and the call trace it prints) reports L1
 	# itself starved by the outer emulator (TCG runs L1's vCPU threads for
