@@ -206,6 +206,14 @@ static enum vm_backend_choice backend_of(const char *name)
 	die_status(VMON_EXIT_USAGE, "--backend: '%s' is not kvm, emu or auto", name);
 }
 
+/* The incoming side's TLS credentials, freed at exit (see below). */
+static struct mig_tls *incoming_tls;
+static void free_incoming_tls(void)
+{
+	mig_tls_free(incoming_tls);
+	incoming_tls = NULL;
+}
+
 /* `vmon run --incoming SPEC`: waits for one migration stream and reads
  * it whole (the guest's RAM and its state); a bad stream ends vmon with
  * one line and status 2. With TLS the certificates are read first (a bad
@@ -230,7 +238,10 @@ static struct mig_conn *receive_migration(const char *spec, bool insecure,
 	die_if(fd, &err);
 	if (mig_conn_open(&conn, fd, tls, true, NULL, "the migration source", &err) < 0)
 		die_status(VMON_EXIT_USAGE, "--incoming %s: %s", spec, err.msg);
-	/* tls stays: the session uses its credentials until it ends. */
+	/* tls stays while the session uses its credentials: freed at exit,
+	 * after the session ended (handshake or refusal closes it). */
+	incoming_tls = tls;
+	atexit(free_incoming_tls);
 	const struct mig_source src = {.read = mig_conn_read, .opaque = &conn};
 	uint64_t pages = 0;
 	if (mig_recv(&src, mem, st, MIG_MAX_RAM, &pages, &err) < 0)
