@@ -47,13 +47,6 @@ static void write_dr7(u64 v) { __asm__ volatile("mov %0, %%db7" : : "r"(v)); }
 static void write_dr0(u64 v) { __asm__ volatile("mov %0, %%db0" : : "r"(v)); }
 static void write_dr1(u64 v) { __asm__ volatile("mov %0, %%db1" : : "r"(v)); }
 static void write_dr2(u64 v) { __asm__ volatile("mov %0, %%db2" : : "r"(v)); }
-static u64 read_cr4(void)
-{
-	u64 v;
-	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
-	return v;
-}
-static void write_cr4(u64 v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
 
 static volatile u32 watched;
 

@@ -52,13 +52,6 @@ static bool dt_hook(struct rt_frame *f, u64 cr2)
 }
 
 static inline void write_cr0(u64 v) { __asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
-static inline u64 read_cr4(void)
-{
-	u64 v;
-	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
-	return v;
-}
-static inline void write_cr4(u64 v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
 
 /* CR0.EM=0, CR0.MP=1, CR4.OSFXSR|OSXMMEXCPT: SSE and x87 usable, and
  * unmasked SIMD exceptions would raise #XM rather than #UD. Where CPUID

@@ -38,18 +38,6 @@ static u8 code_page[4096] __attribute__((aligned(4096)));
 
 static unsigned failures;
 
-static u64 read_cr4(void)
-{
-	u64 v;
-	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
-	return v;
-}
-
-static void write_cr4(u64 v)
-{
-	__asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
-}
-
 static void check(const char *name, u64 vec, u64 err, u64 rip, bool check_cr2, u64 cr2)
 {
 	bool ok = rt_caught.count == 1 && rt_caught.vector == vec && rt_caught.rip == rip &&

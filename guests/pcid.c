@@ -43,18 +43,6 @@ static u8 fn_b[4096] __attribute__((aligned(4096)));
 static u64 cr3_a, cr3_b;
 static unsigned failures;
 
-static u64 read_cr4(void)
-{
-	u64 v;
-	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
-	return v;
-}
-
-static void write_cr4(u64 v)
-{
-	__asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
-}
-
 static void invpcid(u64 type, u64 pcid, u64 addr)
 {
 	struct {

@@ -48,18 +48,6 @@ __asm__(".text\n\t.globl pk_load\npk_load:\n\t"
 u64 pk_load(u64 addr);
 extern const u8 pk_load_at[], pk_load_after[];
 
-static u64 read_cr4(void)
-{
-	u64 v;
-	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
-	return v;
-}
-
-static void write_cr4(u64 v)
-{
-	__asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
-}
-
 static void write_cr0(u64 v)
 {
 	__asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory");

@@ -47,18 +47,6 @@ u64 smap_load(u64 addr);
 void smap_store(u64 addr, u64 v);
 extern const u8 smap_load_at[], smap_load_after[], smap_store_at[], smap_store_after[];
 
-static u64 read_cr4(void)
-{
-	u64 v;
-	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
-	return v;
-}
-
-static void write_cr4(u64 v)
-{
-	__asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
-}
-
 static void stac(void) { __asm__ volatile("stac" ::: "memory", "cc"); }
 static void clac(void) { __asm__ volatile("clac" ::: "memory", "cc"); }
 

@@ -103,13 +103,6 @@ static void seg(u32 off, u16 sel, u16 attr)
 	V64(off + 8) = 0;
 }
 
-static u64 read_cr4(void)
-{
-	u64 v;
-	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
-	return v;
-}
-
 /* A fresh VMCB: the guest runs rip on gstack with the host's control
  * registers, GDT and an IDT of its own; only VMRUN and HLT intercepted. */
 static void vmcb_init(const void *rip)
