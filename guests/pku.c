@@ -40,7 +40,6 @@ static u64 page0[512] __attribute__((aligned(4096)));
 static u64 pages[512] __attribute__((aligned(4096)));
 static u8 xarea[4096] __attribute__((aligned(64)));
 
-static unsigned failures;
 
 __asm__(".text\n\t.globl pk_load\npk_load:\n\t"
 	".globl pk_load_at\npk_load_at:\n\tmov (%rdi), %rax\n\t"
@@ -65,49 +64,18 @@ static void wrpkru(u32 v)
 	__asm__ volatile("wrpkru" : : "a"(v), "c"(0), "d"(0) : "memory");
 }
 
-static void result(const char *name, bool ok)
-{
-	kprintf("%s: %s\n", ok ? "ok  " : "BAD ", name);
-	if (!ok)
-		failures++;
-}
-
-static void check(const char *name, u64 vec, u64 err, u64 rip, u64 cr2)
-{
-	bool ok = rt_caught.count == 1 && rt_caught.vector == vec && rt_caught.rip == rip && rt_caught.err == err &&
-		  (vec != 14 || rt_caught.cr2 == cr2);
-	kprintf("%s: %s vector=%lu err=0x%lx rip=0x%lx cr2=0x%lx (expected vector=%lu err=0x%lx "
-		"rip=0x%lx)\n",
-		ok ? "ok  " : "BAD ", name, rt_caught.vector, rt_caught.err, rt_caught.rip, rt_caught.cr2, vec, err, rip);
-	if (!ok)
-		failures++;
-}
-
-static void no_fault(const char *name)
-{
-	bool ok = rt_caught.count == 0;
-	kprintf("%s: %s%s\n", ok ? "ok  " : "BAD ", name, ok ? "" : " (it faulted)");
-	if (!ok)
-		failures++;
-}
-
-static void flush(void)
-{
-	write_cr3(read_cr3());
-}
-
 static void read_fault(const char *name, u64 va, u64 err)
 {
 	rt_catch_reset();
 	__asm__ volatile(FAULT("movq (%%rbx), %%rcx") : : "b"(va) : "rax", "rcx", "memory");
-	check(name, 14, err, fault_rip, va);
+	rt_expect_fault(name, 14, err, fault_rip, va);
 }
 
 static void write_fault(const char *name, u64 va, u64 err)
 {
 	rt_catch_reset();
 	__asm__ volatile(FAULT("movq %%rcx, (%%rbx)") : : "b"(va), "c"(9) : "rax", "memory");
-	check(name, 14, err, fault_rip, va);
+	rt_expect_fault(name, 14, err, fault_rip, va);
 }
 
 static void read_write_ok(const char *name, u64 va)
@@ -115,7 +83,7 @@ static void read_write_ok(const char *name, u64 va)
 	rt_catch_reset();
 	volatile u64 *p = (volatile u64 *)va;
 	p[4] = p[5] + 1;
-	no_fault(name);
+	rt_expect_no_fault(name);
 }
 
 /* XSAVE component 9, where the CPU offers it. */
@@ -133,13 +101,13 @@ static void xsave_checks(void)
 		return;
 	}
 	cpuid(0xd, 9, &a, &b, &c, &d);
-	result("CPUID.0xd.9: PKRU is 8 bytes at 2688", a == 8 && b == 2688 && !(c & 1));
+	rt_expect("CPUID.0xd.9: PKRU is 8 bytes at 2688", a == 8 && b == 2688 && !(c & 1));
 	write_cr4(read_cr4() | CR4_OSXSAVE);
 	u32 xlo, xhi;
 	__asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
 	__asm__ volatile("xsetbv" : : "a"(xlo | 0x200u), "d"(xhi), "c"(0) : "memory");
 	cpuid(0xd, 0, &a, &b, &c, &d);
-	result("CPUID.0xd.0 EBX: the area for XCR0 with PKRU is 2696 bytes", b == 2696);
+	rt_expect("CPUID.0xd.0 EBX: the area for XCR0 with PKRU is 2696 bytes", b == 2696);
 
 	memset(xarea, 0, sizeof(xarea));
 	wrpkru(0x0c);
@@ -148,7 +116,7 @@ static void xsave_checks(void)
 	u64 bv;
 	memcpy(&saved, xarea + 2688, 4);
 	memcpy(&bv, xarea + 512, 8);
-	result("XSAVE writes PKRU at 2688 and XSTATE_BV bit 9", saved == 0x0c && (bv & 0x200));
+	rt_expect("XSAVE writes PKRU at 2688 and XSTATE_BV bit 9", saved == 0x0c && (bv & 0x200));
 
 	/* XRSTOR loads AD for key 1: the read faults at once. */
 	wrpkru(0);
@@ -156,12 +124,12 @@ static void xsave_checks(void)
 	u32 ad = AD1;
 	memcpy(xarea + 2688, &ad, 4);
 	__asm__ volatile("xrstor64 (%0)" : : "r"(xarea), "a"(0x200u), "d"(0u) : "memory");
-	result("XRSTOR loads PKRU", rdpkru() == AD1);
+	rt_expect("XRSTOR loads PKRU", rdpkru() == AD1);
 	read_fault("#PF PK read after XRSTOR set AD", KEY1_VA + 8, ERR_P | ERR_PK);
 	bv = 0;
 	memcpy(xarea + 512, &bv, 8);
 	__asm__ volatile("xrstor64 (%0)" : : "r"(xarea), "a"(0x200u), "d"(0u) : "memory");
-	result("XRSTOR with XSTATE_BV bit 9 clear resets PKRU to 0", rdpkru() == 0);
+	rt_expect("XRSTOR with XSTATE_BV bit 9 clear resets PKRU to 0", rdpkru() == 0);
 	read_write_ok("PKRU 0 again: key-1 page read and write", KEY1_VA);
 	__asm__ volatile("xsetbv" : : "a"(xlo), "d"(xhi), "c"(0) : "memory");
 }
@@ -177,26 +145,26 @@ void kmain(void)
 	write_cr4(read_cr4() & ~CR4_PKE);
 	rt_catch_reset();
 	__asm__ volatile(FAULT("rdpkru") : : "c"(0) : "rax", "rdx", "memory");
-	check("#UD RDPKRU without CR4.PKE", 6, 0, fault_rip, 0);
+	rt_expect_fault("#UD RDPKRU without CR4.PKE", 6, 0, fault_rip, 0);
 	if (!pku) {
 		rt_catch_reset();
 		__asm__ volatile(FAULT("mov %%rbx, %%cr4") : : "b"(read_cr4() | CR4_PKE) : "rax",
 				 "memory");
-		check("#GP setting CR4.PKE without PKU", 13, 0, fault_rip, 0);
+		rt_expect_fault("#GP setting CR4.PKE without PKU", 13, 0, fault_rip, 0);
 		goto out;
 	}
-	result("CPUID.7.ECX OSPKE clear without CR4.PKE", !((c >> 4) & 1));
+	rt_expect("CPUID.7.ECX OSPKE clear without CR4.PKE", !((c >> 4) & 1));
 	write_cr4(read_cr4() | CR4_PKE);
 	cpuid(7, 0, &a, &b, &c, &d);
-	result("CPUID.7.ECX OSPKE set with CR4.PKE", (c >> 4) & 1);
+	rt_expect("CPUID.7.ECX OSPKE set with CR4.PKE", (c >> 4) & 1);
 	rt_catch_reset();
 	__asm__ volatile(FAULT("rdpkru") : : "c"(1) : "rax", "rdx", "memory");
-	check("#GP RDPKRU with ECX 1", 13, 0, fault_rip, 0);
+	rt_expect_fault("#GP RDPKRU with ECX 1", 13, 0, fault_rip, 0);
 	rt_catch_reset();
 	__asm__ volatile(FAULT("wrpkru") : : "a"(0), "c"(0), "d"(1) : "memory");
-	check("#GP WRPKRU with EDX 1", 13, 0, fault_rip, 0);
+	rt_expect_fault("#GP WRPKRU with EDX 1", 13, 0, fault_rip, 0);
 	wrpkru(0x12345678);
-	result("WRPKRU then RDPKRU", rdpkru() == 0x12345678);
+	rt_expect("WRPKRU then RDPKRU", rdpkru() == 0x12345678);
 	wrpkru(0);
 
 	rt_pml4[0] |= PTE_U;
@@ -206,7 +174,7 @@ void kmain(void)
 	test_pd[0] = (u64)(uintptr_t)test_pt | PTE_P | PTE_W | PTE_U;
 	rt_pdpt[4] = (u64)(uintptr_t)test_pd | PTE_P | PTE_W | PTE_U;
 	((u8 *)page1)[0x800] = 0xc3; /* ret */
-	flush();
+	flush_tlb();
 
 	read_write_ok("PKRU 0: key-1 user page read and write", KEY1_VA);
 	wrpkru(AD1);
@@ -216,19 +184,19 @@ void kmain(void)
 	read_write_ok("AD for key 1: key-1 supervisor page read and write", SUPER_VA);
 	rt_catch_reset();
 	((void (*)(void))(KEY1_VA + 0x800))();
-	no_fault("AD for key 1: a call into the key-1 page runs (fetches are not checked)");
+	rt_expect_no_fault("AD for key 1: a call into the key-1 page runs (fetches are not checked)");
 
 	wrpkru(WD1);
 	rt_catch_reset();
 	u64 v = *(volatile u64 *)(KEY1_VA + 8);
 	(void)v;
-	no_fault("WD for key 1: read");
+	rt_expect_no_fault("WD for key 1: read");
 	write_fault("#PF PK write, WD for key 1, CR0.WP set", KEY1_VA + 16, ERR_P | ERR_W | ERR_PK);
 	u64 cr0 = read_cr0();
 	write_cr0(cr0 & ~CR0_WP);
 	rt_catch_reset();
 	*(volatile u64 *)(KEY1_VA + 16) = 5;
-	no_fault("WD for key 1, CR0.WP clear: supervisor write");
+	rt_expect_no_fault("WD for key 1, CR0.WP clear: supervisor write");
 	write_cr0(cr0);
 
 	/* A hot load (compiled by a translator) with PKRU 0, then AD. */
@@ -237,12 +205,12 @@ void kmain(void)
 	u64 sum = 0;
 	for (int i = 0; i < 1000; i++)
 		sum += pk_load(KEY1_VA + 8);
-	result("PKRU 0: a hot load of the key-1 page", sum == 2000);
+	rt_expect("PKRU 0: a hot load of the key-1 page", sum == 2000);
 	wrpkru(AD1);
 	rt_catch_reset();
 	resume_rip = (u64)(uintptr_t)pk_load_after;
 	(void)pk_load(KEY1_VA + 8);
-	check("#PF PK, the hot load after WRPKRU set AD", 14, ERR_P | ERR_PK,
+	rt_expect_fault("#PF PK, the hot load after WRPKRU set AD", 14, ERR_P | ERR_PK,
 	      (u64)(uintptr_t)pk_load_at, KEY1_VA + 8);
 	wrpkru(0);
 
@@ -252,10 +220,10 @@ void kmain(void)
 	rt_pdpt[4] = 0;
 	rt_pml4[0] &= ~(u64)PTE_U;
 	write_cr4(read_cr4() & ~CR4_PKE);
-	flush();
+	flush_tlb();
 out:
 	rt_set_exception_hook(NULL);
-	if (failures)
-		rt_fail("%u PKU check(s) did not match", failures);
+	if (rt_check_failures)
+		rt_fail("%u PKU rt_expect_fault(s) did not match", rt_check_failures);
 	rt_pass();
 }

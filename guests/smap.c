@@ -33,7 +33,6 @@ static u64 ldt_page[512] __attribute__((aligned(4096)));
 static u64 gdt[64] __attribute__((aligned(16)));
 static u8 kbuf[64];
 
-static unsigned failures;
 
 /* A load and a store in functions of their own, called often enough for
  * the translator to compile them. */
@@ -49,38 +48,6 @@ extern const u8 smap_load_at[], smap_load_after[], smap_store_at[], smap_store_a
 
 static void stac(void) { __asm__ volatile("stac" ::: "memory", "cc"); }
 static void clac(void) { __asm__ volatile("clac" ::: "memory", "cc"); }
-
-static void result(const char *name, bool ok)
-{
-	kprintf("%s: %s\n", ok ? "ok  " : "BAD ", name);
-	if (!ok)
-		failures++;
-}
-
-static void check(const char *name, u64 vec, u64 err, u64 rip, u64 cr2)
-{
-	bool ok = rt_caught.count == 1 && rt_caught.vector == vec && rt_caught.rip == rip && rt_caught.err == err &&
-		  (vec != 14 || rt_caught.cr2 == cr2);
-	kprintf("%s: %s vector=%lu err=0x%lx rip=0x%lx cr2=0x%lx (expected vector=%lu err=0x%lx "
-		"rip=0x%lx cr2=0x%lx)\n",
-		ok ? "ok  " : "BAD ", name, rt_caught.vector, rt_caught.err, rt_caught.rip, rt_caught.cr2, vec, err, rip,
-		cr2);
-	if (!ok)
-		failures++;
-}
-
-static void no_fault(const char *name)
-{
-	bool ok = rt_caught.count == 0;
-	kprintf("%s: %s%s\n", ok ? "ok  " : "BAD ", name, ok ? "" : " (it faulted)");
-	if (!ok)
-		failures++;
-}
-
-static void flush(void)
-{
-	write_cr3(read_cr3());
-}
 
 /* The current GDT copied, with a 64-bit LDT descriptor for LDT_VA after
  * it; returns the LDT's selector. */
@@ -127,7 +94,7 @@ void kmain(void)
 		rt_catch_reset();
 		__asm__ volatile(FAULT("mov %%rbx, %%cr4") : : "b"(read_cr4() | CR4_SMAP) : "rax",
 				 "memory");
-		check("#GP setting CR4.SMAP without SMAP", 13, 0, fault_rip, ~0ull);
+		rt_expect_fault("#GP setting CR4.SMAP without SMAP", 13, 0, fault_rip, ~0ull);
 		goto out;
 	}
 
@@ -138,7 +105,7 @@ void kmain(void)
 	test_pt[1] = (u64)(uintptr_t)ldt_page | PTE_P | PTE_W | PTE_U;
 	test_pd[0] = (u64)(uintptr_t)test_pt | PTE_P | PTE_W | PTE_U;
 	rt_pdpt[4] = (u64)(uintptr_t)test_pd | PTE_P | PTE_W | PTE_U;
-	flush();
+	flush_tlb();
 	volatile u64 *up = (volatile u64 *)USER_VA;
 	user_page[1] = 0x5a5a;
 	ldt_page[0] = 0x00cf92000000ffffull; /* data, DPL 0 */
@@ -151,50 +118,50 @@ void kmain(void)
 	clac();
 	rt_catch_reset();
 	up[0] = 1;
-	result("no SMAP: supervisor read and write of a user page", up[1] == 0x5a5a && up[0] == 1);
+	rt_expect("no SMAP: supervisor read and write of a user page", up[1] == 0x5a5a && up[0] == 1);
 	load_fs_from_ldt();
-	no_fault("no SMAP: segment load from an LDT on a user page");
+	rt_expect_no_fault("no SMAP: segment load from an LDT on a user page");
 
 	write_cr4(read_cr4() | CR4_SMAP);
 	clac();
 	rt_catch_reset();
 	__asm__ volatile(FAULT("movq (%%rbx), %%rcx") : : "b"(USER_VA + 8) : "rax", "rcx",
 			 "memory");
-	check("#PF SMAP read, AC clear", 14, ERR_P, fault_rip, USER_VA + 8);
+	rt_expect_fault("#PF SMAP read, AC clear", 14, ERR_P, fault_rip, USER_VA + 8);
 	rt_catch_reset();
 	__asm__ volatile(FAULT("movq %%rcx, (%%rbx)") : : "b"(USER_VA + 16), "c"(7) : "rax",
 			 "memory");
-	check("#PF SMAP write, AC clear", 14, ERR_P | ERR_W, fault_rip, USER_VA + 16);
+	rt_expect_fault("#PF SMAP write, AC clear", 14, ERR_P | ERR_W, fault_rip, USER_VA + 16);
 	rt_catch_reset();
 	__asm__ volatile(FAULT("rep movsb")
 			 : : "S"(USER_VA + 8), "D"(kbuf), "c"(16) : "rax", "memory");
-	check("#PF SMAP REP MOVSB from a user page", 14, ERR_P, fault_rip, USER_VA + 8);
+	rt_expect_fault("#PF SMAP REP MOVSB from a user page", 14, ERR_P, fault_rip, USER_VA + 8);
 	rt_catch_reset();
 	__asm__ volatile(FAULT("rep movsb")
 			 : : "S"(kbuf), "D"(USER_VA + 64), "c"(16) : "rax", "memory");
-	check("#PF SMAP REP MOVSB to a user page", 14, ERR_P | ERR_W, fault_rip, USER_VA + 64);
+	rt_expect_fault("#PF SMAP REP MOVSB to a user page", 14, ERR_P | ERR_W, fault_rip, USER_VA + 64);
 
 	stac();
 	rt_catch_reset();
 	up[2] = up[1] + 1;
-	result("STAC: supervisor read and write of a user page", up[2] == 0x5a5b);
-	no_fault("STAC: no fault");
+	rt_expect("STAC: supervisor read and write of a user page", up[2] == 0x5a5b);
+	rt_expect_no_fault("STAC: no fault");
 	__asm__ volatile("rep movsb" : : "S"(USER_VA + 8), "D"(kbuf), "c"(16) : "memory");
-	result("STAC: REP MOVSB from a user page", kbuf[0] == 0x5a && kbuf[8] == 0x5b);
+	rt_expect("STAC: REP MOVSB from a user page", kbuf[0] == 0x5a && kbuf[8] == 0x5b);
 	/* The translation is in the TLB now: CLAC must still fault. */
 	clac();
 	rt_catch_reset();
 	__asm__ volatile(FAULT("movq (%%rbx), %%rcx") : : "b"(USER_VA + 8) : "rax", "rcx",
 			 "memory");
-	check("#PF SMAP read after CLAC, translation cached", 14, ERR_P, fault_rip, USER_VA + 8);
+	rt_expect_fault("#PF SMAP read after CLAC, translation cached", 14, ERR_P, fault_rip, USER_VA + 8);
 	/* POPF sets AC as well. */
 	u64 fl;
 	__asm__ volatile("pushfq; pop %0" : "=r"(fl));
 	__asm__ volatile("push %0; popfq" : : "r"(fl | F_AC) : "memory", "cc");
 	rt_catch_reset();
 	up[3] = 3;
-	result("POPF with AC: supervisor write of a user page", up[3] == 3);
-	no_fault("POPF with AC: no fault");
+	rt_expect("POPF with AC: supervisor write of a user page", up[3] == 3);
+	rt_expect_no_fault("POPF with AC: no fault");
 	clac();
 
 	/* Hot code (compiled by a translator): allowed a thousand times with
@@ -205,29 +172,29 @@ void kmain(void)
 		sum += smap_load(USER_VA + 8);
 		smap_store(USER_VA + 24, (u64)i);
 	}
-	result("STAC: a hot load and store of a user page", sum == 1000 * 0x5a5aull && up[3] == 999);
+	rt_expect("STAC: a hot load and store of a user page", sum == 1000 * 0x5a5aull && up[3] == 999);
 	clac();
 	rt_catch_reset();
 	resume_rip = (u64)(uintptr_t)smap_load_after;
 	(void)smap_load(USER_VA + 8);
-	check("#PF SMAP, the hot load after CLAC", 14, ERR_P, (u64)(uintptr_t)smap_load_at,
+	rt_expect_fault("#PF SMAP, the hot load after CLAC", 14, ERR_P, (u64)(uintptr_t)smap_load_at,
 	      USER_VA + 8);
 	rt_catch_reset();
 	resume_rip = (u64)(uintptr_t)smap_store_after;
 	smap_store(USER_VA + 24, 1);
-	check("#PF SMAP, the hot store after CLAC", 14, ERR_P | ERR_W,
+	rt_expect_fault("#PF SMAP, the hot store after CLAC", 14, ERR_P | ERR_W,
 	      (u64)(uintptr_t)smap_store_at, USER_VA + 24);
 
 	/* Implicit supervisor accesses: the descriptor read of a segment
 	 * load faults with AC clear, and (SDM) with AC set too. */
 	load_fs_from_ldt();
-	check("#PF SMAP, descriptor read from an LDT on a user page, AC clear", 14, ERR_P,
+	rt_expect_fault("#PF SMAP, descriptor read from an LDT on a user page, AC clear", 14, ERR_P,
 	      fault_rip, LDT_VA);
 	if (implicit_ac) {
 		stac();
 		load_fs_from_ldt();
 		clac();
-		check("#PF SMAP, descriptor read from an LDT on a user page, AC set", 14, ERR_P,
+		rt_expect_fault("#PF SMAP, descriptor read from an LDT on a user page, AC set", 14, ERR_P,
 		      fault_rip, LDT_VA);
 	} else {
 		kprintf("skip: the implicit access with AC set (implicit_ac=0)\n");
@@ -236,14 +203,14 @@ void kmain(void)
 	write_cr4(read_cr4() & ~CR4_SMAP);
 	rt_catch_reset();
 	(void)smap_load(USER_VA + 8);
-	no_fault("SMAP cleared: the hot load runs again");
+	rt_expect_no_fault("SMAP cleared: the hot load runs again");
 	__asm__ volatile("lldt %0" : : "r"((u16)0) : "memory");
 	rt_pdpt[4] = 0;
 	rt_pml4[0] &= ~(u64)PTE_U;
-	flush();
+	flush_tlb();
 out:
 	rt_set_exception_hook(NULL);
-	if (failures)
-		rt_fail("%u SMAP check(s) did not match", failures);
+	if (rt_check_failures)
+		rt_fail("%u SMAP rt_expect_fault(s) did not match", rt_check_failures);
 	rt_pass();
 }

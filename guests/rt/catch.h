@@ -28,6 +28,17 @@ bool rt_catch_hook(struct rt_frame *f, u64 cr2);
 
 /* Records the fault address (label 2) and the resume address (label 1);
  * the faulting instruction goes between them. Clobbers rax. */
+/* Checks that print "ok  " or "BAD " and their name, counting each that
+ * did not match in rt_check_failures (a guest ends with rt_fail when it is
+ * not 0). */
+extern unsigned rt_check_failures;
+void rt_expect(const char *name, bool ok);
+/* Exactly one exception since rt_catch_reset: VEC with error code ERR at
+ * RIP (and CR2 for a #PF). */
+void rt_expect_fault(const char *name, u64 vec, u64 err, u64 rip, u64 cr2);
+/* No exception since rt_catch_reset. */
+void rt_expect_no_fault(const char *name);
+
 #define ARM                                                                                        \
 	"lea 1f(%%rip), %%rax\n\tmov %%rax, resume_rip(%%rip)\n\t"                                 \
 	"lea 2f(%%rip), %%rax\n\tmov %%rax, fault_rip(%%rip)\n\t"

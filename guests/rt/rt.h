@@ -76,6 +76,8 @@ static inline u64 read_cr3(void)
 	return v;
 }
 static inline void write_cr3(u64 v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
+/* Flushes the non-global TLB entries (reloads CR3). */
+static inline void flush_tlb(void) { write_cr3(read_cr3()); }
 static inline u64 read_cr4(void)
 {
 	u64 v;
