@@ -19,17 +19,7 @@ static void con_write(const char *s)
 {
 	u32 n = (u32)strlen(s);
 	memcpy(txbuf, s, n);
-	txq.desc[0] = (struct vdesc){(u64)(uintptr_t)txbuf, n, 0, 0};
-	gvq_add(&txq, 0);
-	gvq_kick(&d, &txq);
-	u16 id;
-	u32 len;
-	for (u64 t0 = rdtsc(); !rt_waited_too_long(t0);) {
-		if (gvq_get(&txq, &id, &len))
-			return;
-		cpu_relax();
-	}
-	rt_fail("console output never completed");
+	gvq_send_wait(&d, &txq, txbuf, n, "console output");
 }
 
 void kmain(void)

@@ -396,6 +396,24 @@ static __attribute__((unused)) bool gvq_get(struct gvq *vq, u16 *id, u32 *len)
 	return true;
 }
 
+/* Sends one device-readable buffer in descriptor 0 of vq and waits until
+ * the device returns it; rt_fail naming WHAT if it never does. */
+static __attribute__((unused)) void gvq_send_wait(struct vdev *d, struct gvq *vq, const void *buf, u32 len,
+						  const char *what)
+{
+	vq->desc[0] = (struct vdesc){(u64)(uintptr_t)buf, len, 0, 0};
+	gvq_add(vq, 0);
+	gvq_kick(d, vq);
+	u16 id;
+	u32 used_len;
+	for (u64 t0 = rdtsc(); !rt_waited_too_long(t0);) {
+		if (gvq_get(vq, &id, &used_len))
+			return;
+		cpu_relax();
+	}
+	rt_fail("%s never completed", what);
+}
+
 static inline u16 htons16(u16 v) { return (u16)(v << 8 | v >> 8); }
 static inline u32 htonl32(u32 v) { return __builtin_bswap32(v); }
 

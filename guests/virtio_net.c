@@ -48,17 +48,7 @@ static void post_rx(u16 i)
 static void send_frame(u32 len)
 {
 	memset(txbuf, 0, VNET_HDR);
-	txq.desc[0] = (struct vdesc){(u64)(uintptr_t)txbuf, VNET_HDR + len, 0, 0};
-	gvq_add(&txq, 0);
-	gvq_kick(&d, &txq);
-	u16 id;
-	u32 ulen;
-	for (u64 t0 = rdtsc(); !rt_waited_too_long(t0);) {
-		if (gvq_get(&txq, &id, &ulen))
-			return;
-		cpu_relax();
-	}
-	rt_fail("transmit never completed");
+	gvq_send_wait(&d, &txq, txbuf, VNET_HDR + len, "transmit");
 }
 
 static u8 *eth(const u8 *dst, u16 type)

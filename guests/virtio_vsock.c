@@ -50,17 +50,7 @@ static void send_pkt(u16 op, u32 sport, u32 dport, u32 flags, const void *data, 
 	*h = (struct hdr){cid, 2, sport, dport, len, 1, op, flags, GUEST_BUF, fwd_cnt};
 	if (len)
 		memcpy(txbuf + HDR, data, len);
-	txq.desc[0] = (struct vdesc){(u64)(uintptr_t)txbuf, HDR + len, 0, 0};
-	gvq_add(&txq, 0);
-	gvq_kick(&d, &txq);
-	u16 id;
-	u32 ulen;
-	for (u64 t0 = rdtsc(); !rt_waited_too_long(t0);) {
-		if (gvq_get(&txq, &id, &ulen))
-			return;
-		cpu_relax();
-	}
-	rt_fail("transmit never completed");
+	gvq_send_wait(&d, &txq, txbuf, HDR + len, "transmit");
 }
 
 static void post_rx(u16 i)
