@@ -25,22 +25,12 @@
  * The host then checks sectors 2, 8..15 and 16..23 of the image file.
  */
 #include "virtio_guest.h"
+#include "blk_pattern.h"
 
 static u8 ring[3][4096] __attribute__((aligned(4096)));
 static u8 buf[4096] __attribute__((aligned(4096)));
 static u8 buf2[4096] __attribute__((aligned(4096)));
 static struct vdesc indirect[3] __attribute__((aligned(64)));
-
-static u8 host_pattern(u64 s, u64 i) { return (u8)((31 * s + i) & 0xff); }
-static u8 guest_pattern(u64 s, u64 i) { return (u8)((7 * s + 3 * i) ^ 0x5a); }
-
-static void check_host_pattern(const u8 *p, u64 sector, const char *how)
-{
-	for (u64 i = 0; i < 512; i++)
-		if (p[i] != host_pattern(sector, i))
-			rt_fail("%s: sector %lu byte %lu is %x, want %x", how, sector, i, p[i],
-				host_pattern(sector, i));
-}
 
 static unsigned irq_missing;
 

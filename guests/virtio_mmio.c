@@ -26,6 +26,7 @@
  * The host then checks the image file as for virtio_blk.
  */
 #include "virtio_guest.h"
+#include "blk_pattern.h"
 
 #define R_MAGIC 0x000
 #define R_VERSION 0x004
@@ -80,17 +81,6 @@ static void irq_handler(struct rt_frame *f)
 		irq_spurious++;
 	wr(R_IACK, st);
 	lapic_eoi();
-}
-
-static u8 host_pattern(u64 s, u64 i) { return (u8)((31 * s + i) & 0xff); }
-static u8 guest_pattern(u64 s, u64 i) { return (u8)((7 * s + 3 * i) ^ 0x5a); }
-
-static void check_host_pattern(const u8 *p, u64 sector, const char *how)
-{
-	for (u64 i = 0; i < 512; i++)
-		if (p[i] != host_pattern(sector, i))
-			rt_fail("%s: sector %lu byte %lu is %x, want %x", how, sector, i, p[i],
-				host_pattern(sector, i));
 }
 
 static void post(u16 head)
