@@ -127,7 +127,7 @@ test: all unit-tests test-images $(JAIL_PROBE) isa-check
 # has VT-x/AMD-V, else in a nested L1 machine under QEMU TCG whose kvm_amd
 # is real (tests/nested/README.md, docs/testing.md). TESTS="kit_backends
 # linux_kvm" runs only those scripts of tests/integration/.
-test-kvm: all test-images guest
+test-kvm: all test-images guest $(JAIL_PROBE)
 	BUILD=$(BUILD) TESTS="$(TESTS)" tests/nested/run.sh
 
 bench: all

@@ -85,7 +85,7 @@ CMDS=(bash sh env cat chmod chown cp cut date dd dirname basename echo head id l
 	md5sum mkdir mktemp mv od printf readlink realpath rm rmdir seq sha256sum sleep sort
 	stat stty sync tail tee timeout touch tr true false truncate uname wc xargs nproc
 	kill sed grep awk cmp diff find setpriv setsid flock mount umount dmesg ip debugfs
-	mke2fs python3 uniq script mkfifo curl)
+	mke2fs python3 uniq script mkfifo curl gzip cpio strace)
 root=$WORK/root
 python3 scripts/nested_image.py root "$root" --pydir --cmd "${CMDS[@]}" --elf "$BUILD/vmon"
 mkdir -p "$root"/{tmp,run,proc,sys,dev,root,var/tmp,etc}
@@ -97,6 +97,8 @@ v=$root/vmon
 mkdir -p "$v/build/guests" "$v/build/guest" "$v/build/test-images"
 cp "$BUILD/vmon" "$v/build/vmon"
 cp "$BUILD"/guests/*.elf "$v/build/guests/"
+# jailer.sh's probe (static; make test-kvm builds it).
+[ ! -x "$BUILD/tests/jail_probe" ] || { mkdir -p "$v/build/tests" && cp "$BUILD/tests/jail_probe" "$v/build/tests/"; }
 [ ! -d "$BUILD/test-images" ] || cp "$BUILD"/test-images/*.bin "$v/build/test-images/" 2>/dev/null || true
 cp -L "$G"/{bzImage,vmlinux,initramfs.cpio.gz,kernel-release} "$v/build/guest/"
 cp -rL "$G/tools" "$v/build/guest/tools"

@@ -43,7 +43,7 @@ skip_all() {
 for f in bzImage initramfs.cpio.gz; do
 	[ -f "$G/$f" ] || skip_all "no $G/$f (run make guest)"
 done
-zcat "$G/initramfs.cpio.gz" | cpio -t 2>/dev/null | grep -q virtio_balloon.ko ||
+gzip -dc "$G/initramfs.cpio.gz" | cpio -t 2>/dev/null | grep -q virtio_balloon.ko ||
 	skip_all "the guest's initramfs has no virtio_balloon module (run make guest again)"
 LIMIT=${BALLOON_LIMIT:-600}
 
