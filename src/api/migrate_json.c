@@ -97,5 +97,7 @@ json_t *api_json_migrate_out(const struct vm_migrate_status *s)
 		(json_int_t)s->downtime_ms, "total_ms", (json_int_t)s->total_ms);
 	if (o && s->error[0])
 		json_object_set_new(o, "error", json_string(s->error));
+	if (o && s->refused)
+		json_object_set_new(o, "refused", json_true());
 	return o;
 }
