@@ -446,7 +446,7 @@ int mig_connect(const struct mig_endpoint *ep, struct vmon_error *err)
 	return fd;
 }
 
-int mig_accept(const struct mig_endpoint *ep, struct vmon_error *err)
+int mig_listen(const struct mig_endpoint *ep, struct vmon_error *err)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sockaddr_of(ep, &ss);
@@ -463,17 +463,30 @@ int mig_accept(const struct mig_endpoint *ep, struct vmon_error *err)
 		close(fd);
 		return err_setf(err, "--incoming %s: %s", name, strerror(e));
 	}
+	return fd;
+}
+
+int mig_accept_on(int lfd, const struct mig_endpoint *ep, struct vmon_error *err)
+{
+	char name[160];
+	describe(ep, name, sizeof(name));
 	int c;
 	do
-		c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	while (c < 0 && errno == EINTR);
 	int e = errno;
-	close(fd);
+	close(lfd);
 	if (ep->is_unix)
 		unlink(ep->path);
 	if (c < 0)
 		return err_setf(err, "--incoming %s: accept: %s", name, strerror(e));
 	return c;
+}
+
+int mig_accept(const struct mig_endpoint *ep, struct vmon_error *err)
+{
+	int lfd = mig_listen(ep, err);
+	return lfd < 0 ? -1 : mig_accept_on(lfd, ep, err);
 }
 
 void migrate_incoming_refuse(struct mig_conn *c, const char *why)

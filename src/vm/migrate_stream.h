@@ -116,6 +116,15 @@ struct mig_endpoint {
 	uint16_t port;	  /* tcp: host order */
 };
 
+/* How a target waits for a stream (PUT /migrate/incoming; `vmon run
+ * --incoming` has the same as options). */
+struct mig_incoming_params {
+	char url[160]; /* as given, for messages */
+	struct mig_endpoint ep;
+	struct mig_tls_files tls; /* all empty: plain */
+	char cpu_limit[128];	  /* the most it accepts (--cpu-features); "": no limit */
+};
+
 /* Parses "unix:PATH" or "tcp:ADDR:PORT"; what names the option in
  * messages. Refuses non-loopback TCP unless insecure (which the callers
  * also set when the stream is TLS). */
@@ -128,6 +137,10 @@ int mig_connect(const struct mig_endpoint *ep, struct vmon_error *err);
 /* Listens on ep and accepts one connection (the listening socket, and a
  * unix socket's file, are gone after). Returns the fd or -1 with err. */
 int mig_accept(const struct mig_endpoint *ep, struct vmon_error *err);
+/* The same in two steps: a listening socket (-1 with err), then one
+ * connection accepted on it (lfd closed, a unix socket's file removed). */
+int mig_listen(const struct mig_endpoint *ep, struct vmon_error *err);
+int mig_accept_on(int lfd, const struct mig_endpoint *ep, struct vmon_error *err);
 
 /* The target's side of the handshake, once the stream was read: refuse
  * (the VM could not be built: the source resumes its VM; why goes to the
