@@ -334,12 +334,14 @@ static int cpu_check(struct vm_migration *mg, struct vmon_error *err)
 	if (put(mg, rec, n, err) < 0)
 		return -1;
 	uint8_t b;
-	if (get_byte(mg, &b) < 0)
+	struct vmon_error why = {{0}};
+	if (mig_conn_read(&mg->conn, &b, 1, &why) < 0)
 		return cancelled(mg, err) < 0
 			       ? -1
-			       : err_setf(err, "the target closed the connection before it "
-					       "answered (an older vmon, or it failed: see its "
-					       "output)");
+			       : err_setf(err,
+					  "the target did not answer the CPU features (an older "
+					  "vmon, or it failed: see its output): %s",
+					  why.msg);
 	if (b == MIG_ACK_ACCEPT)
 		return 0;
 	if (b != MIG_ACK_FAILED)
