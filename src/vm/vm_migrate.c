@@ -335,13 +335,17 @@ static int cpu_check(struct vm_migration *mg, struct vmon_error *err)
 		return -1;
 	uint8_t b;
 	struct vmon_error why = {{0}};
-	if (mig_conn_read(&mg->conn, &b, 1, &why) < 0)
-		return cancelled(mg, err) < 0
-			       ? -1
-			       : err_setf(err,
-					  "the target did not answer the CPU features (an older "
-					  "vmon, or it failed: see its output): %s",
-					  why.msg);
+	if (mig_conn_read(&mg->conn, &b, 1, &why) < 0) {
+		if (cancelled(mg, err) < 0)
+			return -1;
+		/* A plain close: an older target (a version-1 reader), or one
+		 * that failed on its side; else why says it (a TLS alert). */
+		if (strstr(why.msg, "ended early"))
+			return err_setf(err, "the target closed the connection before it answered "
+					     "the CPU features (an older vmon, or it failed: see "
+					     "its output)");
+		return err_setf(err, "%s", why.msg);
+	}
 	if (b == MIG_ACK_ACCEPT)
 		return 0;
 	if (b != MIG_ACK_FAILED)
