@@ -217,16 +217,17 @@ static void start_incoming(struct session *s, const struct vm_config *api_cfg)
 	struct vmon_error err = {{0}};
 	struct cpu_model limit = {0};
 	inc.api_cfg = *api_cfg;
+	/* A request that failed before left nothing: this one's files. */
+	mig_tls_free(inc.tls);
+	inc.tls = NULL;
+	int lfd = -1;
 	if ((inc.p.cpu_limit[0] && cpu_model_parse(inc.p.cpu_limit, &limit, &err) < 0) ||
 	    vm_cpu_offer_init(&inc.offer, api_cfg->machine.backend, &limit,
 			      inc.p.cpu_limit[0] ? inc.p.cpu_limit : NULL, &err) < 0 ||
-	    (mig_tls_wanted(&inc.p.tls) && !inc.tls &&
-	     mig_tls_load(&inc.tls, &inc.p.tls, &err) < 0)) {
-		api_ctl_start_failed(s->ctl, &err);
-		return;
-	}
-	int lfd = mig_listen(&inc.p.ep, &err);
-	if (lfd < 0) {
+	    (mig_tls_wanted(&inc.p.tls) && mig_tls_load(&inc.tls, &inc.p.tls, &err) < 0) ||
+	    (lfd = mig_listen(&inc.p.ep, &err)) < 0) {
+		mig_tls_free(inc.tls);
+		inc.tls = NULL;
 		api_ctl_start_failed(s->ctl, &err);
 		return;
 	}
@@ -234,6 +235,8 @@ static void start_incoming(struct session *s, const struct vm_config *api_cfg)
 		close(lfd);
 		if (inc.p.ep.is_unix)
 			unlink(inc.p.ep.path);
+		mig_tls_free(inc.tls);
+		inc.tls = NULL;
 		err_setf(&err, "cannot wait for the migration source");
 		api_ctl_start_failed(s->ctl, &err);
 		return;

@@ -14,6 +14,9 @@
 #   - with vmon_cpu_features x86-64-v2, a source with svm is refused
 #     before it pauses: `vmon migrate` exits 2, the source runs on, the
 #     target ends with one line and status 2;
+#   - TLS: a certificate file that cannot be read is a 400; with the
+#     target's certificate, key and CA (made here with certtool) the
+#     source migrates into it over TLS and it runs the guest;
 #   - a target killed (SIGTERM) while it listens exits and removes its
 #     migration socket.
 # No timing thresholds: every wait is for an event, with a generous limit.
@@ -186,6 +189,53 @@ else
 	fi
 	kill "$spid" "$tpid" 2>/dev/null
 	wait "$spid" "$tpid" 2>/dev/null
+fi
+
+# ---- TLS: a missing file is a 400, then a migration over TLS ---------------
+CERTS=$TMP/certs
+mkcert() {
+	certtool --generate-privkey --key-type=ecdsa --outfile "$CERTS/$1.key" 2>/dev/null &&
+		printf 'cn = "%s"\nexpiration_days = 2\n%b\n' "$2" "$3" >"$CERTS/$1.tmpl" &&
+		if [ -z "${4:-}" ]; then
+			certtool --generate-self-signed --load-privkey "$CERTS/$1.key" \
+				--template "$CERTS/$1.tmpl" --outfile "$CERTS/$1.pem" 2>/dev/null
+		else
+			certtool --generate-certificate --load-privkey "$CERTS/$1.key" \
+				--load-ca-certificate "$CERTS/$4.pem" --load-ca-privkey "$CERTS/$4.key" \
+				--template "$CERTS/$1.tmpl" --outfile "$CERTS/$1.pem" 2>/dev/null
+		fi
+}
+if [ ! -f "$DIRTY" ] || ! command -v certtool >/dev/null || ! mkdir -p "$CERTS" ||
+	! mkcert ca "vmon test CA" 'ca\ncert_signing_key' ||
+	! mkcert target vmon-target 'ip_address = "127.0.0.1"\ntls_www_server\nsigning_key' ca ||
+	! mkcert source vmon-source 'tls_www_client\nsigning_key' ca; then
+	skip api-migrate-incoming-tls-missing-file "no certtool (gnutls-bin) or no $DIRTY"
+	skip api-migrate-incoming-tls "no certtool (gnutls-bin) or no $DIRTY"
+else
+	api_target tls
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	bad api-migrate-incoming-tls-missing-file "{\"receiver_url\": \"tcp:127.0.0.1:$port\", \"tls_cert\": \"$CERTS/none.pem\", \"tls_key\": \"$CERTS/target.key\", \"tls_ca\": \"$CERTS/ca.pem\"}" "none.pem"
+	source_vm tls-src max
+	req PUT /migrate/incoming "{\"receiver_url\": \"tcp:127.0.0.1:$port\", \"tls_cert\": \"$CERTS/target.pem\", \"tls_key\": \"$CERTS/target.key\", \"tls_ca\": \"$CERTS/ca.pem\"}"
+	if [ "$code" != 204 ] || ! wait_pass "$TMP/tls-src.out" 10 "$spid"; then
+		fail api-migrate-incoming-tls "HTTP $code ($body); source: $(tail -c 300 "$TMP/tls-src.err")"
+	else
+		"$VMON" migrate tls-src --to "tcp:127.0.0.1:$port" --tls-cert "$CERTS/source.pem" \
+			--tls-key "$CERTS/source.key" --tls-ca "$CERTS/ca.pem" --tls-hostname 127.0.0.1 \
+			>"$TMP/tmig.out" 2>"$TMP/tmig.err"
+		mrc=$?
+		[ $mrc -ne 0 ] || wait_gone "$spid"
+		last=$(passes "$TMP/tls-src.out" | tail -n1)
+		req GET /
+		if [ $mrc -eq 0 ] && grep -q '"Running"' <<<"$body" &&
+			wait_pass "$TMP/tls.out" $((last + 10)) "$tpid" && ! grep -qa FAIL "$TMP/tls.out"; then
+			pass api-migrate-incoming-tls
+		else
+			fail api-migrate-incoming-tls "migrate: $mrc ($(cat "$TMP/tmig.out" "$TMP/tmig.err" | tail -c 300)), GET /: $body, target: $(tail -c 300 "$TMP/tls.err")"
+		fi
+	fi
+	kill "$tpid" "$spid" 2>/dev/null
+	wait "$tpid" "$spid" 2>/dev/null
 fi
 
 # ---- SIGTERM while it listens ---------------------------------------------
