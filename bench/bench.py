@@ -29,6 +29,7 @@ import systemd_boot
 import seccomp_cost
 import snapshot_restore
 import migration
+import migration_downtime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -212,7 +213,8 @@ def main():
     ap.add_argument("--exits", type=int, default=20000)
     ap.add_argument("--iters", type=int, default=200000)
     ap.add_argument("--only", choices=["linux-io", "linux-boot", "jail", "systemd", "seccomp",
-                                       "snapshot", "idle-memory", "migration"],
+                                       "snapshot", "idle-memory", "migration",
+                                       "migration-downtime"],
                     help="run one section: linux-io = storage and network in the Linux guest, "
                     "linux-boot = Linux boot to power-off vs QEMU TCG, "
                     "jail = jailed start-up vs plain, "
@@ -221,7 +223,9 @@ def main():
                     "snapshot = snapshot create and restore-to-answer vs QEMU migrate to file, "
                     "idle-memory = host memory of an idle Linux guest, with and without free "
                     "page reporting, vs QEMU TCG, "
-                    "migration = live-migration throughput, plain TCP and TLS")
+                    "migration = live-migration throughput, plain TCP and TLS, "
+                    "migration-downtime = live-migration downtime and total time, idle and "
+                    "busy, vs QEMU TCG")
     args = ap.parse_args()
     BUILD = args.build
     if args.only == "linux-io":
@@ -247,6 +251,9 @@ def main():
         return
     if args.only == "migration":
         migration.migration_table(BUILD, min(args.runs, 3))
+        return
+    if args.only == "migration-downtime":
+        migration_downtime.downtime_table(BUILD, min(args.runs, 3))
         return
     guests = os.path.join(BUILD, "guests")
     vmms = vmm_commands(BUILD, guests)
@@ -335,6 +342,7 @@ def main():
     snapshot_restore.snapshot_table(BUILD, min(args.runs, 3))
     idle_memory.idle_memory_table(BUILD, min(args.runs, 3))
     migration.migration_table(BUILD, min(args.runs, 3))
+    migration_downtime.downtime_table(BUILD, min(args.runs, 3))
     linux_io.linux_io_table(BUILD)
     jail_startup.jail_startup_table(BUILD, max(args.runs, 20))
     print()

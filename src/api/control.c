@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "vm/migrate_stream.h"
 #include "vm/vm_migrate.h"
 
 struct api_ctl {
@@ -31,6 +32,10 @@ struct api_ctl {
 	/* The pending start is PUT /snapshot/load's: restore from these. */
 	bool restore, restore_resume, restore_track;
 	char restore_state[VM_PATH_MAX], restore_mem[VM_PATH_MAX];
+	/* The pending start is PUT /migrate/incoming's; receiving: it
+	 * listens (or receives) for one. */
+	bool incoming, receiving;
+	struct mig_incoming_params incoming_p;
 };
 
 const char *api_state_name(enum api_vm_state s)
@@ -144,21 +149,33 @@ int api_ctl_with_config(struct api_ctl *c,
 
 /* ---- Start handshake ---- */
 
-/* Asks the main thread to start (restore: from a snapshot) and waits. */
-static int start(struct api_ctl *c, bool restore, struct vmon_error *err)
+enum start_kind { START_CONFIG, START_RESTORE, START_INCOMING };
+
+/* Asks the main thread to start (from the configuration, a snapshot or
+ * an incoming migration) and waits. */
+static int start(struct api_ctl *c, enum start_kind kind, struct vmon_error *err)
 {
+	bool restore = kind != START_CONFIG;
+	if (c->receiving) {
+		pthread_mutex_unlock(&c->lock);
+		return err_setf(err, "the microVM waits for an incoming migration (PUT "
+				     "/migrate/incoming): it starts when that arrives");
+	}
 	if (c->state != API_NOT_STARTED || c->start_pending) {
 		pthread_mutex_unlock(&c->lock);
-		return err_setf(err, restore ? "a snapshot loads only into a microVM not started "
-					       "yet"
-					     : "the microVM is already running");
+		return err_setf(err, kind == START_INCOMING ? "a migration is received only by a "
+							      "microVM not started yet"
+				     : restore ? "a snapshot loads only into a microVM not started "
+						 "yet"
+					       : "the microVM is already running");
 	}
 	if (!restore &&
 	    (vm_config_validate(&c->cfg, err) < 0 || vm_config_check_host(&c->cfg, err) < 0)) {
 		pthread_mutex_unlock(&c->lock);
 		return -1;
 	}
-	c->restore = restore;
+	c->restore = kind == START_RESTORE;
+	c->incoming = kind == START_INCOMING;
 	c->start_pending = true;
 	c->start_taken = false;
 	c->start_done = false;
@@ -174,8 +191,9 @@ static int start(struct api_ctl *c, bool restore, struct vmon_error *err)
 		*err = c->start_err;
 	enum api_vm_state s = c->state;
 	c->restore = false;
+	c->incoming = false;
 	pthread_mutex_unlock(&c->lock);
-	if (r == 0)
+	if (r == 0 && s != API_NOT_STARTED) /* an incoming VM comes later */
 		notify(c, s);
 	return r;
 }
@@ -183,7 +201,7 @@ static int start(struct api_ctl *c, bool restore, struct vmon_error *err)
 int api_ctl_start(struct api_ctl *c, struct vmon_error *err)
 {
 	pthread_mutex_lock(&c->lock);
-	return start(c, false, err);
+	return start(c, START_CONFIG, err);
 }
 
 int api_ctl_load(struct api_ctl *c, const char *state_path, const char *mem_path, bool resume,
@@ -198,7 +216,36 @@ int api_ctl_load(struct api_ctl *c, const char *state_path, const char *mem_path
 		c->restore_resume = resume;
 		c->restore_track = track;
 	}
-	return start(c, true, err);
+	return start(c, START_RESTORE, err);
+}
+
+int api_ctl_incoming(struct api_ctl *c, const struct mig_incoming_params *p, struct vmon_error *err)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->state == API_NOT_STARTED && !c->start_pending && !c->receiving)
+		c->incoming_p = *p;
+	return start(c, START_INCOMING, err);
+}
+
+bool api_ctl_take_incoming(struct api_ctl *c, struct mig_incoming_params *out)
+{
+	pthread_mutex_lock(&c->lock);
+	bool r = c->incoming;
+	if (r)
+		*out = c->incoming_p;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+void api_ctl_incoming_listening(struct api_ctl *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->receiving = true;
+	c->start_result = 0;
+	c->start_done = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	vlog(VLOG_INFO, "VM %s: waiting for an incoming migration", c->id);
 }
 
 bool api_ctl_take_restore(struct api_ctl *c, char *state_path, char *mem_path, size_t cap,
@@ -241,6 +288,7 @@ void api_ctl_started(struct api_ctl *c, struct vm *vm)
 {
 	pthread_mutex_lock(&c->lock);
 	c->vm = vm;
+	c->receiving = false;
 	c->cfg = *vm_get_config(vm);
 	c->started_ms = now_ms();
 	/* A snapshot loaded without resume_vm starts paused. */

@@ -102,6 +102,23 @@ int api_ctl_load(struct api_ctl *c, const char *state_path, const char *mem_path
 bool api_ctl_take_restore(struct api_ctl *c, char *state_path, char *mem_path, size_t cap,
 			  bool *resume, bool *track);
 
+/* API thread: PUT /migrate/incoming (docs/migration.md) — like
+ * api_ctl_load, but the main thread listens on p's endpoint for a live
+ * migration. Returns 0 once it listens (the source may connect), or -1
+ * with err (it cannot: nothing changed). From then on the VM is "Not
+ * started" until the stream has arrived and the VM is built and runs
+ * (api_ctl_started); a start, load or second incoming is refused
+ * meanwhile; a bad stream or a refused guest ends vmon with one line, as
+ * `vmon run --incoming` does. Only before the start. */
+struct mig_incoming_params;
+int api_ctl_incoming(struct api_ctl *c, const struct mig_incoming_params *p,
+		     struct vmon_error *err);
+/* Main thread, after api_ctl_take_start: whether the start asked for is
+ * an incoming migration, and its parameters. */
+bool api_ctl_take_incoming(struct api_ctl *c, struct mig_incoming_params *out);
+/* Main thread: it listens; the request is answered (204). */
+void api_ctl_incoming_listening(struct api_ctl *c);
+
 /* ---- Running VM ---- */
 /* PUT /snapshot/create: the VM must be paused (Firecracker's rule); a
  * diff needs the machine's track_dirty_pages. */

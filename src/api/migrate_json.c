@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/config_json.h"
+#include "cpu/cpu_model.h"
 
 #define W "migrate"
 
@@ -85,6 +86,69 @@ int api_json_migrate(const json_t *o, struct vm_migrate_params *out, struct vmon
 	return 0;
 }
 
+#define WI "migrate/incoming"
+
+int api_json_migrate_incoming(const json_t *o, struct mig_incoming_params *out,
+			      struct vmon_error *err)
+{
+	static const char *const allowed[] = {
+		"receiver_url", "insecure",	     "tls_cert", "tls_key",
+		"tls_ca",	"vmon_cpu_features", NULL};
+	memset(out, 0, sizeof(*out));
+	if (api_json_fields(o, WI, allowed, err) < 0)
+		return -1;
+	const json_t *url = json_object_get(o, "receiver_url");
+	if (!json_is_string(url))
+		return err_setf(err, WI ": 'receiver_url' (unix:PATH or tcp:ADDR:PORT) is "
+					"required");
+	const json_t *ins = json_object_get(o, "insecure");
+	if (ins && !json_is_boolean(ins))
+		return err_setf(err, WI ": 'insecure' must be true or false");
+	static const struct {
+		const char *key;
+		size_t off;
+	} tls[] = {
+		{"tls_cert", offsetof(struct mig_tls_files, cert)},
+		{"tls_key", offsetof(struct mig_tls_files, key)},
+		{"tls_ca", offsetof(struct mig_tls_files, ca)},
+	};
+	for (size_t i = 0; i < sizeof(tls) / sizeof(tls[0]); i++) {
+		const json_t *v = json_object_get(o, tls[i].key);
+		char what[64];
+		snprintf(what, sizeof(what), WI ": '%s'", tls[i].key);
+		if (!v)
+			continue;
+		if (!json_is_string(v))
+			return err_setf(err, "%s must be a string", what);
+		if (mig_tls_set((char *)&out->tls + tls[i].off, MIG_TLS_PATH_MAX,
+				json_string_value(v), what, err) < 0)
+			return -1;
+	}
+	struct vmon_error e2 = {{0}};
+	if (mig_tls_check(&out->tls, true, &e2) < 0)
+		return err_setf(err, WI ": %s", e2.msg);
+	const json_t *cpu = json_object_get(o, "vmon_cpu_features");
+	if (cpu) {
+		struct cpu_model m;
+		if (!json_is_string(cpu))
+			return err_setf(err, WI ": 'vmon_cpu_features' must be a string");
+		const char *t = json_string_value(cpu);
+		if (strlen(t) >= sizeof(out->cpu_limit))
+			return err_setf(err, WI ": 'vmon_cpu_features' too long");
+		if (cpu_model_parse(t, &m, &e2) < 0)
+			return err_setf(err, WI ": 'vmon_cpu_features': %s", e2.msg);
+		snprintf(out->cpu_limit, sizeof(out->cpu_limit), "%s", t);
+	}
+	const char *s = json_string_value(url);
+	if (strlen(s) >= sizeof(out->url))
+		return err_setf(err, WI ": 'receiver_url' too long");
+	bool plain_ok = (ins && json_is_true(ins)) || mig_tls_wanted(&out->tls);
+	if (mig_endpoint_parse(s, plain_ok, WI ": receiver_url", &out->ep, err) < 0)
+		return -1;
+	snprintf(out->url, sizeof(out->url), "%s", s);
+	return 0;
+}
+
 json_t *api_json_migrate_out(const struct vm_migrate_status *s)
 {
 	json_t *o = json_pack(
@@ -97,5 +161,7 @@ json_t *api_json_migrate_out(const struct vm_migrate_status *s)
 		(json_int_t)s->downtime_ms, "total_ms", (json_int_t)s->total_ms);
 	if (o && s->error[0])
 		json_object_set_new(o, "error", json_string(s->error));
+	if (o && s->refused)
+		json_object_set_new(o, "refused", json_true());
 	return o;
 }

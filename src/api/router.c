@@ -330,6 +330,14 @@ static int do_migrate(struct req *r)
 							  : api_ctl_migrate(r->a->ctl, &p, &r->err);
 }
 
+static int do_migrate_incoming(struct req *r)
+{
+	static struct mig_incoming_params p; /* the API thread's */
+	return api_json_migrate_incoming(r->body, &p, &r->err) < 0
+		       ? -1
+		       : api_ctl_incoming(r->a->ctl, &p, &r->err);
+}
+
 static int do_drive_patch(struct req *r)
 {
 	char path[VM_PATH_MAX];
@@ -450,7 +458,8 @@ static unsigned route(struct req *r, json_t **reply)
 		BALLOON_STATS_PATCH,
 		SNAPSHOT,
 		MIGRATE,
-		MIGRATE_CANCEL
+		MIGRATE_CANCEL,
+		MIGRATE_INCOMING
 	} what = NONE;
 	const char *id;
 	if (put && strcmp(r->path, "/boot-source") == 0)
@@ -486,6 +495,8 @@ static unsigned route(struct req *r, json_t **reply)
 		what = MIGRATE;
 	else if (put && strcmp(r->path, "/migrate/cancel") == 0)
 		what = MIGRATE_CANCEL;
+	else if (put && strcmp(r->path, "/migrate/incoming") == 0)
+		what = MIGRATE_INCOMING;
 	if (what == NONE)
 		goto unknown;
 	if (!r->body)
@@ -513,6 +524,7 @@ static unsigned route(struct req *r, json_t **reply)
 	case BALLOON_STATS_PATCH: ret = do_balloon_stats_patch(r); break;
 	case MIGRATE: ret = do_migrate(r); break;
 	case MIGRATE_CANCEL: ret = api_ctl_migrate_cancel(r->a->ctl, &r->err); break;
+	case MIGRATE_INCOMING: ret = do_migrate_incoming(r); break;
 	default: ret = do_snapshot(r); break;
 	}
 	return ret < 0 ? 400 : 204;

@@ -131,11 +131,14 @@ static int follow(const struct reg_entry *e, bool cancel)
 		} else if (strcmp(last_state, "failed") == 0 ||
 			   strcmp(last_state, "cancelled") == 0) {
 			const char *why = json_string_value(json_object_get(o, "error"));
+			/* The target cannot give the guest's CPU: a user error
+			 * (pick another target, or pin the source's model), found
+			 * before the source paused. */
+			done = json_is_true(json_object_get(o, "refused")) ? VMON_EXIT_USAGE : 1;
 			fprintf(stderr,
 				"vmon: migration of VM %s %s%s%s; it runs on in its source\n",
 				e->id, last_state, strcmp(last_state, "failed") == 0 ? ": " : "",
 				strcmp(last_state, "failed") == 0 && why ? why : "");
-			done = 1;
 		} else if (strcmp(last_state, "none") == 0) {
 			fprintf(stderr, "vmon: VM %s has no migration\n", e->id);
 			done = 1;

@@ -31,6 +31,7 @@
 #include "cli/specs.h"
 #include "core/error.h"
 #include "vm/migrate_stream.h"
+#include "vm/vm_cpu_offer.h"
 #include "vm/vm_snapshot.h"
 
 #define SNAPSHOT_TIMEOUT_MS 600000 /* writing a large guest's RAM */
@@ -53,6 +54,7 @@ enum {
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_TLS_CA,
+	OPT_CPU_FEATURES,
 	OPT_HELP
 };
 
@@ -168,6 +170,7 @@ static const struct option restore_options[] = {
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"tls-ca", required_argument, NULL, OPT_TLS_CA},
+	{"cpu-features", required_argument, NULL, OPT_CPU_FEATURES},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -214,15 +217,29 @@ static void free_incoming_tls(void)
 	incoming_tls = NULL;
 }
 
+static int offer_check(void *opaque, const struct cpu_featureset *guest, struct vmon_error *err)
+{
+	return vm_cpu_offer_check(opaque, guest, err);
+}
+
+static int conn_write(void *opaque, const void *buf, size_t n, struct vmon_error *err)
+{
+	return mig_conn_write(opaque, buf, n, err);
+}
+
 /* `vmon run --incoming SPEC`: waits for one migration stream and reads
  * it whole (the guest's RAM and its state); a bad stream ends vmon with
- * one line and status 2. With TLS the certificates are read first (a bad
- * file ends vmon before it listens) and the source must pass the
- * handshake, its certificate chained to the CA, before a byte of the
- * stream is read. Returns the connection, for the handshake once the VM
- * is built. */
+ * one line and status 2. The stream's first record, the guest's CPU
+ * features, is checked against what this host's backend (narrowed by
+ * --cpu-features) offers, and refused at once if it cannot give them:
+ * the source has not paused yet. With TLS the certificates are read
+ * first (a bad file ends vmon before it listens) and the source must
+ * pass the handshake, its certificate chained to the CA, before a byte
+ * of the stream is read. Returns the connection, for the handshake once
+ * the VM is built. */
 static struct mig_conn *receive_migration(const char *spec, bool insecure,
-					  const struct mig_tls_files *tf, struct vmstate *st,
+					  const struct mig_tls_files *tf,
+					  const struct vm_cpu_offer *offer, struct vmstate *st,
 					  struct guest_mem *mem)
 {
 	static struct mig_conn conn;
@@ -242,9 +259,10 @@ static struct mig_conn *receive_migration(const char *spec, bool insecure,
 	 * after the session ended (handshake or refusal closes it). */
 	incoming_tls = tls;
 	atexit(free_incoming_tls);
-	const struct mig_source src = {.read = mig_conn_read, .opaque = &conn};
+	const struct mig_source src = {.read = mig_conn_read, .write = conn_write, .opaque = &conn};
+	const struct mig_cpu_gate gate = {.check = offer_check, .opaque = (void *)offer};
 	uint64_t pages = 0;
-	if (mig_recv(&src, mem, st, MIG_MAX_RAM, &pages, &err) < 0)
+	if (mig_recv(&src, &gate, mem, st, MIG_MAX_RAM, &pages, NULL, &err) < 0)
 		die_status(VMON_EXIT_USAGE, "--incoming %s: %s", spec, err.msg);
 	return &conn;
 }
@@ -256,7 +274,7 @@ int cmd_restore(int argc, char **argv)
 	struct session_opts o = {.start_now = true};
 	const char *serial = NULL, *backend = NULL, *disks[VM_MAX_DISKS];
 	const char *vsock_path = NULL, *console = NULL;
-	const char *incoming = NULL;
+	const char *incoming = NULL, *cpu_limit = NULL;
 	unsigned ndisks = 0;
 	bool paused = false, insecure = false;
 	static struct mig_tls_files tf;
@@ -293,13 +311,15 @@ int cmd_restore(int argc, char **argv)
 		case OPT_TLS_CA:
 			die_if(mig_tls_set(tf.ca, sizeof(tf.ca), optarg, "--tls-ca", &err), &err);
 			break;
+		case OPT_CPU_FEATURES: cpu_limit = optarg; break;
 		case OPT_HELP: print_usage(stdout); return 0;
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (!incoming && (mig_tls_wanted(&tf) || insecure))
-		usage_error("--tls-cert, --tls-key, --tls-ca and --insecure go with --incoming");
+	if (!incoming && (mig_tls_wanted(&tf) || insecure || cpu_limit))
+		usage_error("--tls-cert, --tls-key, --tls-ca, --insecure and --cpu-features go "
+			    "with --incoming");
 	char state_path[PATH_MAX + 16], mem_path[PATH_MAX + 16];
 	static struct guest_mem mem;
 	if (incoming) {
@@ -307,7 +327,16 @@ int cmd_restore(int argc, char **argv)
 			usage_error(
 				"run --incoming: the machine comes from the stream; only host-side "
 				"options (--serial, --disk-path, --backend...) may be given");
-		o.incoming = receive_migration(incoming, insecure, &tf, &st, &mem);
+		/* --cpu-features on a target: the most it accepts (the guest
+		 * keeps its own features, which must lie within). */
+		struct cpu_model limit = {0};
+		if (cpu_limit)
+			die_if(cpu_model_parse(cpu_limit, &limit, &err), &err);
+		static struct vm_cpu_offer offer;
+		die_if(vm_cpu_offer_init(&offer, backend ? backend_of(backend) : VM_BACKEND_AUTO,
+					 &limit, cpu_limit, &err),
+		       &err);
+		o.incoming = receive_migration(incoming, insecure, &tf, &offer, &st, &mem);
 		o.incoming_mem = &mem;
 		if (vm_restore_config(&st, &cfg, &err) < 0) {
 			migrate_incoming_refuse(o.incoming, err.msg);

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "vm/migrate_stream.h"
 #include "vm/vm.h"
+#include "vm/vm_cpu_offer.h"
 #include "vm/vm_snapshot.h"
 
 struct session {
@@ -34,7 +35,31 @@ struct session {
 	/* Waiting for InstanceStart */
 	struct vm *vm;
 	int signo;
+	struct event_loop *ev; /* wait_for_start's */
 };
+
+/* PUT /migrate/incoming's receiving side (the main thread's). */
+static struct {
+	struct mig_incoming_params p;
+	struct vm_cpu_offer offer;
+	struct mig_tls *tls;
+	struct mig_conn conn;
+	int lfd;
+	struct vm_config api_cfg; /* the API's: its serial port and backend */
+	struct vmstate st;
+	struct guest_mem mem;
+	bool received;
+} inc = {.lfd = -1};
+
+static void free_incoming(void)
+{
+	if (inc.received) {
+		vmstate_free(&inc.st);
+		gm_destroy(&inc.mem);
+	}
+	mig_tls_free(inc.tls);
+	inc.tls = NULL;
+}
 
 static void cleanup(struct session *s)
 {
@@ -124,12 +149,112 @@ static int restore_vm(struct vm **vm, const struct vm_config *api_cfg, const cha
 	return r;
 }
 
+static int offer_check(void *opaque, const struct cpu_featureset *guest, struct vmon_error *err)
+{
+	return vm_cpu_offer_check(opaque, guest, err);
+}
+
+static int conn_write(void *opaque, const void *buf, size_t n, struct vmon_error *err)
+{
+	return mig_conn_write(opaque, buf, n, err);
+}
+
+/* The source connected: read its stream, build the VM as `vmon run
+ * --incoming` does (the API's serial port and backend), hand over and run.
+ * Any failure ends vmon with one line and status 2. */
+static void on_incoming(void *opaque, int fd, uint32_t events)
+{
+	(void)events;
+	struct session *s = opaque;
+	struct vmon_error err = {{0}};
+	const char *url = inc.p.url;
+	ev_remove(s->ev, fd);
+	inc.lfd = -1;
+	int c = mig_accept_on(fd, &inc.p.ep, &err);
+	if (c < 0)
+		fail(s, "%s", err.msg);
+	if (mig_conn_open(&inc.conn, c, inc.tls, true, NULL, "the migration source", &err) < 0)
+		fail(s, "migrate/incoming %s: %s", url, err.msg);
+	const struct mig_source src = {
+		.read = mig_conn_read, .write = conn_write, .opaque = &inc.conn};
+	const struct mig_cpu_gate gate = {.check = offer_check, .opaque = &inc.offer};
+	if (mig_recv(&src, &gate, &inc.mem, &inc.st, MIG_MAX_RAM, NULL, NULL, &err) < 0) {
+		mig_conn_close(&inc.conn);
+		fail(s, "migrate/incoming %s: %s", url, err.msg);
+	}
+	inc.received = true;
+	static struct vm_config cfg;
+	struct vm *vm = NULL;
+	if (vm_restore_config(&inc.st, &cfg, &err) == 0) {
+		cfg.serial = inc.api_cfg.serial;
+		cfg.machine.backend = inc.api_cfg.machine.backend;
+		if (vm_config_validate(&cfg, &err) == 0 && vm_config_check_host(&cfg, &err) == 0 &&
+		    vm_create_incoming(&vm, &cfg, &inc.st, &inc.mem, &err) < 0)
+			vm = NULL;
+	}
+	if (!vm) {
+		migrate_incoming_refuse(&inc.conn, err.msg);
+		fail(s, "%s", err.msg);
+	}
+	if (migrate_incoming_handshake(&inc.conn, &err) < 0) {
+		vm_destroy(vm);
+		fail(s, "%s", err.msg);
+	}
+	s->vm = vm;
+	if (s->registered) {
+		pthread_mutex_lock(&s->reg_lock);
+		s->entry.vcpus = vm_get_config(vm)->machine.vcpus;
+		s->entry.mem_mib = vm_get_config(vm)->machine.mem_size >> 20;
+		pthread_mutex_unlock(&s->reg_lock);
+	}
+	api_ctl_started(s->ctl, vm);
+}
+
+/* PUT /migrate/incoming: check what the request asks, listen, answer it;
+ * on_incoming takes the connection. */
+static void start_incoming(struct session *s, const struct vm_config *api_cfg)
+{
+	struct vmon_error err = {{0}};
+	struct cpu_model limit = {0};
+	inc.api_cfg = *api_cfg;
+	/* A request that failed before left nothing: this one's files. */
+	mig_tls_free(inc.tls);
+	inc.tls = NULL;
+	int lfd = -1;
+	if ((inc.p.cpu_limit[0] && cpu_model_parse(inc.p.cpu_limit, &limit, &err) < 0) ||
+	    vm_cpu_offer_init(&inc.offer, api_cfg->machine.backend, &limit,
+			      inc.p.cpu_limit[0] ? inc.p.cpu_limit : NULL, &err) < 0 ||
+	    (mig_tls_wanted(&inc.p.tls) && mig_tls_load(&inc.tls, &inc.p.tls, &err) < 0) ||
+	    (lfd = mig_listen(&inc.p.ep, &err)) < 0) {
+		mig_tls_free(inc.tls);
+		inc.tls = NULL;
+		api_ctl_start_failed(s->ctl, &err);
+		return;
+	}
+	if (ev_add(s->ev, lfd, EPOLLIN, on_incoming, s) < 0) {
+		close(lfd);
+		if (inc.p.ep.is_unix)
+			unlink(inc.p.ep.path);
+		mig_tls_free(inc.tls);
+		inc.tls = NULL;
+		err_setf(&err, "cannot wait for the migration source");
+		api_ctl_start_failed(s->ctl, &err);
+		return;
+	}
+	inc.lfd = lfd;
+	api_ctl_incoming_listening(s->ctl);
+}
+
 static void on_start(void *opaque, int fd, uint32_t events)
 {
 	struct session *s = opaque;
 	static struct vm_config cfg; /* large: not on the stack */
 	if (!api_ctl_take_start(s->ctl, &cfg))
 		return;
+	if (api_ctl_take_incoming(s->ctl, &inc.p)) {
+		start_incoming(s, &cfg);
+		return;
+	}
 	struct vmon_error err = {{0}};
 	struct vm *vm;
 	static char state_path[VM_PATH_MAX], mem_path[VM_PATH_MAX];
@@ -168,6 +293,7 @@ static struct vm *wait_for_start(struct session *s)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	struct event_loop *ev = ev_create(&err);
+	s->ev = ev;
 	if (sfd < 0 || !ev || ev_add(ev, sfd, EPOLLIN, on_signal, s) < 0 ||
 	    ev_add(ev, api_ctl_start_fd(s->ctl), EPOLLIN, on_start, s) < 0) {
 		if (sfd >= 0)
@@ -177,7 +303,15 @@ static struct vm *wait_for_start(struct session *s)
 	}
 	while (!s->vm && !s->signo)
 		ev_run_once(ev, -1);
+	if (inc.lfd >= 0) { /* a signal while it listened */
+		ev_remove(ev, inc.lfd);
+		close(inc.lfd);
+		if (inc.p.ep.is_unix)
+			unlink(inc.p.ep.path);
+		inc.lfd = -1;
+	}
 	ev_destroy(ev);
+	s->ev = NULL;
 	close(sfd);
 	/* A signal read here while the VM was being built is not lost. */
 	if (s->vm && s->signo)
@@ -284,6 +418,7 @@ int session_run(const struct session_opts *o, const struct vm_config *cfg)
 	api_shutdown(s->api); /* the last metrics, with the VM's counters */
 	api_ctl_stopped(s->ctl);
 	vm_destroy(vm);
+	free_incoming();
 	cleanup(s);
 	if (status < 0) {
 		fprintf(stderr, "vmon: %s\n", err.msg);

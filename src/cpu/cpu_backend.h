@@ -67,6 +67,11 @@ struct cpu_backend {
 	int (*chips_set)(struct machine *m, const struct chip_state *in, struct vmon_error *err);
 	/* The CPU features the guest sees (after create()). */
 	void (*features)(struct machine *m, struct cpu_featureset *out);
+	/* The CPU features this backend could give a guest on this host,
+	 * before any VM exists (a migration target checks the guest's
+	 * against them before the source pauses). NULL: it cannot tell
+	 * early; creating the VM (cpu_model_resolve) is the only check. */
+	void (*offered)(struct cpu_featureset *out);
 	/* The dirty log (core/guest_mem_dirty.h), for live migration and
 	 * diff snapshots. All under the VM's control lock; any thread, the
 	 * VM running or paused. NULL dirty_flush: this backend cannot track

@@ -869,6 +869,7 @@ static int pci_host_save(void *dev, struct state_writer *w, struct vmon_error *e
 
 struct saved_fn {
 	uint8_t cfg[PCI_CFG_SIZE];
+	unsigned nvec; /* the device's, or its older form's (legacy_nvec) */
 	struct pci_msix_entry table[PCI_MSIX_MAX];
 	uint64_t pba;
 };
@@ -881,8 +882,10 @@ static int read_fn(struct pci_host *host, unsigned s, struct state_reader *r, st
 	uint32_t nvec = state_get_u32(r);
 	if (r->failed)
 		return err_setf(err, "pci-host: saved state is truncated");
-	if (memcmp(f->cfg, d->cfg, 4) != 0 || nvec != d->msix.nvec)
+	if (memcmp(f->cfg, d->cfg, 4) != 0 ||
+	    (nvec != d->msix.nvec && (!d->msix.legacy_nvec || nvec != d->msix.legacy_nvec)))
 		return err_setf(err, "pci-host: slot %u holds another device than was saved", s);
+	f->nvec = nvec;
 	for (unsigned v = 0; v < nvec; v++) {
 		f->table[v].addr_lo = state_get_u32(r) & ~3u;
 		f->table[v].addr_hi = state_get_u32(r);
@@ -902,7 +905,9 @@ static void apply_fn(struct pci_device *d, const struct saved_fn *f)
 	pthread_mutex_lock(&d->irq_lock);
 	d->intx_disabled = pci_get_u16(d->cfg, PCI_COMMAND) & PCI_CMD_INTX_OFF;
 	if (d->msix.nvec) {
-		memcpy(d->msix.table, f->table, d->msix.nvec * sizeof(f->table[0]));
+		/* An older form's fewer vectors: the rest keep their reset
+		 * state (masked). */
+		memcpy(d->msix.table, f->table, f->nvec * sizeof(f->table[0]));
 		d->msix.pba[0] = f->pba;
 		uint16_t ctrl = pci_get_u16(d->cfg, d->msix.cap + PCI_MSIX_CTRL);
 		d->msix.enabled = ctrl & PCI_MSIX_ENABLE;

@@ -152,6 +152,9 @@ struct pci_msix_entry {
 
 struct pci_msix {
 	unsigned nvec; /* 0: no MSI-X */
+	/* An older form of the device with fewer vectors, whose saved state
+	 * still restores (the vectors beyond stay masked); 0: none. */
+	unsigned legacy_nvec;
 	unsigned bar;
 	uint32_t table_off, pba_off;
 	uint8_t cap; /* config offset of the capability */

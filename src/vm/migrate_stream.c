@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "vm/vmstate_cpu.h"
+
 static uint32_t le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -46,6 +48,22 @@ void mig_put_header(uint8_t out[MIG_HEADER_BYTES], uint64_t ram_bytes, uint32_t 
 	put64(out + 16, ram_bytes);
 }
 
+size_t mig_put_cpu(uint8_t *out, size_t cap, const struct cpu_featureset *f)
+{
+	struct state_writer w = {0};
+	vmstate_cpuid_put(&w, f);
+	size_t n = 0;
+	if (!w.failed && w.len <= MIG_MAX_CPU_BYTES && 8 + w.len <= cap) {
+		put32(out, MIG_REC_CPU);
+		put32(out + 4, (uint32_t)w.len);
+		if (w.len)
+			memcpy(out + 8, w.buf, w.len);
+		n = 8 + w.len;
+	}
+	state_writer_free(&w);
+	return n;
+}
+
 /* The receiver's working state. */
 struct rx {
 	const struct mig_source *src;
@@ -53,7 +71,7 @@ struct rx {
 	uint64_t npages;
 	uint8_t *sent; /* one bit per page: holds data the stream sent */
 	uint64_t pages;
-	uint32_t flags;
+	uint32_t flags, version;
 	ZSTD_DCtx *dctx; /* with MIG_FLAG_ZSTD */
 	uint8_t *zbuf;	 /* a compressed run, at most zcap bytes */
 	size_t zcap;
@@ -187,6 +205,49 @@ static int rx_state(struct rx *x, struct vmstate *st, struct vmon_error *err)
 	return 0;
 }
 
+/* Answers the source; a failed write is the source's loss (it gave up). */
+static void answer(const struct mig_source *src, const void *p, size_t n)
+{
+	struct vmon_error e = {{0}};
+	if (src->write)
+		(void)src->write(src->opaque, p, n, &e);
+}
+
+/* A v2 stream's first record: the guest's CPU features, checked by the
+ * gate before a single page is read; the source waits for the answer. */
+static int rx_cpu(struct rx *x, const struct mig_cpu_gate *gate, bool *refused,
+		  struct vmon_error *err)
+{
+	uint8_t h[8];
+	if (get(x, h, sizeof(h), err) < 0)
+		return -1;
+	if (le32(h) != MIG_REC_CPU)
+		return err_setf(err, "migration stream: record %u where the CPU features belong",
+				le32(h));
+	uint32_t len = le32(h + 4);
+	if (len > MIG_MAX_CPU_BYTES)
+		return err_setf(err, "migration stream: CPU features of %u bytes (at most %u)", len,
+				MIG_MAX_CPU_BYTES);
+	char names[MIG_MAX_CPU_BYTES];
+	if (len && get(x, names, len, err) < 0)
+		return -1;
+	struct cpu_featureset f;
+	struct vmon_error why = {{0}};
+	if (vmstate_cpuid_get(names, len, &f, &why) < 0)
+		return err_setf(err, "migration stream: %s", why.msg);
+	if (gate && gate->check(gate->opaque, &f, &why) < 0) {
+		char line[300];
+		int n = snprintf(line, sizeof(line), "%c%.250s\n", MIG_ACK_FAILED, why.msg);
+		answer(x->src, line, (size_t)n);
+		if (refused)
+			*refused = true;
+		return err_setf(err, "refused the guest: %s", why.msg);
+	}
+	uint8_t a = MIG_ACK_ACCEPT;
+	answer(x->src, &a, 1);
+	return 0;
+}
+
 static int rx_header(struct rx *x, uint64_t max_ram, uint64_t *ram, struct vmon_error *err)
 {
 	uint8_t h[MIG_HEADER_BYTES];
@@ -194,9 +255,10 @@ static int rx_header(struct rx *x, uint64_t max_ram, uint64_t *ram, struct vmon_
 		return -1;
 	if (memcmp(h, MIG_MAGIC, 8) != 0)
 		return err_setf(err, "not a vmon migration stream (bad magic)");
-	if (le32(h + 8) != MIG_VERSION)
-		return err_setf(err, "migration stream version %u (this vmon reads %u)",
-				le32(h + 8), MIG_VERSION);
+	x->version = le32(h + 8);
+	if (x->version < 1 || x->version > MIG_VERSION)
+		return err_setf(err, "migration stream version %u (this vmon reads 1 to %u)",
+				x->version, MIG_VERSION);
 	x->flags = le32(h + 12);
 	if (x->flags & ~MIG_FLAG_ZSTD)
 		return err_setf(err, "migration stream: unknown flags %#x", x->flags);
@@ -209,15 +271,20 @@ static int rx_header(struct rx *x, uint64_t max_ram, uint64_t *ram, struct vmon_
 	return 0;
 }
 
-int mig_recv(const struct mig_source *src, struct guest_mem *mem, struct vmstate *st,
-	     uint64_t max_ram, uint64_t *pages, struct vmon_error *err)
+int mig_recv(const struct mig_source *src, const struct mig_cpu_gate *gate, struct guest_mem *mem,
+	     struct vmstate *st, uint64_t max_ram, uint64_t *pages, bool *refused,
+	     struct vmon_error *err)
 {
 	struct rx x = {.src = src, .mem = mem};
 	uint64_t ram = 0;
 	memset(st, 0, sizeof(*st));
 	mem->base = NULL;
 	mem->memfd = -1;
+	if (refused)
+		*refused = false;
 	if (rx_header(&x, max_ram, &ram, err) < 0)
+		return -1;
+	if (x.version >= MIG_VERSION_CPU && rx_cpu(&x, gate, refused, err) < 0)
 		return -1;
 	if (gm_create(mem, ram, err) < 0)
 		return -1;
@@ -379,7 +446,7 @@ int mig_connect(const struct mig_endpoint *ep, struct vmon_error *err)
 	return fd;
 }
 
-int mig_accept(const struct mig_endpoint *ep, struct vmon_error *err)
+int mig_listen(const struct mig_endpoint *ep, struct vmon_error *err)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sockaddr_of(ep, &ss);
@@ -396,17 +463,30 @@ int mig_accept(const struct mig_endpoint *ep, struct vmon_error *err)
 		close(fd);
 		return err_setf(err, "--incoming %s: %s", name, strerror(e));
 	}
+	return fd;
+}
+
+int mig_accept_on(int lfd, const struct mig_endpoint *ep, struct vmon_error *err)
+{
+	char name[160];
+	describe(ep, name, sizeof(name));
 	int c;
 	do
-		c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	while (c < 0 && errno == EINTR);
 	int e = errno;
-	close(fd);
+	close(lfd);
 	if (ep->is_unix)
 		unlink(ep->path);
 	if (c < 0)
 		return err_setf(err, "--incoming %s: accept: %s", name, strerror(e));
 	return c;
+}
+
+int mig_accept(const struct mig_endpoint *ep, struct vmon_error *err)
+{
+	int lfd = mig_listen(ep, err);
+	return lfd < 0 ? -1 : mig_accept_on(lfd, ep, err);
 }
 
 void migrate_incoming_refuse(struct mig_conn *c, const char *why)

@@ -16,6 +16,11 @@
  * Pages may come compressed (a zstd frame per run, when the header's
  * flag says so): a frame must decompress to exactly the run's pages.
  *
+ * Version 2 puts the guest's CPU features first, before any page: the
+ * target checks them against what it can give (a gate the caller
+ * passes) and answers accept or refuse at once, so a source whose guest
+ * the target could not run learns it before it pauses anything.
+ *
  * Endpoints: "unix:PATH" or "tcp:A.B.C.D:PORT" (numeric IPv4). Plain TCP
  * is refused to or on an address outside 127.0.0.0/8 unless insecure:
  * guest memory would cross the network unencrypted. With TLS
@@ -32,15 +37,18 @@
 
 #include "core/error.h"
 #include "core/guest_mem.h"
+#include "cpu/cpu_model.h"
 #include "vm/migrate_tls.h"
 #include "vm/vmstate.h"
 
-#define MIG_MAGIC	 "VMONMIGR"
-#define MIG_VERSION	 1
-#define MIG_HEADER_BYTES 24
-#define MIG_MAX_RUN	 256	      /* pages in one PAGES record (1 MiB) */
-#define MIG_MAX_ZERO_RUN (1u << 20)   /* pages in one ZERO record (4 GiB) */
-#define MIG_MAX_RAM	 (1ULL << 40) /* what a stream may ask the target for */
+#define MIG_MAGIC	  "VMONMIGR"
+#define MIG_VERSION	  2 /* what the source writes; the target reads 1 and 2 */
+#define MIG_VERSION_CPU	  2 /* from this version on, the CPU record comes first */
+#define MIG_HEADER_BYTES  24
+#define MIG_MAX_RUN	  256	       /* pages in one PAGES record (1 MiB) */
+#define MIG_MAX_ZERO_RUN  (1u << 20)   /* pages in one ZERO record (4 GiB) */
+#define MIG_MAX_RAM	  (1ULL << 40) /* what a stream may ask the target for */
+#define MIG_MAX_CPU_BYTES 4096	       /* the CPU record's feature names */
 
 enum mig_record {
 	MIG_REC_PAGES = 1,	/* u64 first page, u32 count, count pages */
@@ -48,10 +56,15 @@ enum mig_record {
 	MIG_REC_STATE = 3,	/* u32 length, a vmstate file's bytes */
 	MIG_REC_END = 4,	/* nothing follows but the handshake */
 	MIG_REC_PAGES_ZSTD = 5, /* u64 first page, u32 count, u32 bytes, a zstd frame */
+	MIG_REC_CPU = 6,	/* u32 length, the guest's CPU feature names (v2: first) */
 };
 
 /* Header flags. */
 #define MIG_FLAG_ZSTD 0x1u /* the stream may hold MIG_REC_PAGES_ZSTD records */
+
+/* The target's answer to MIG_REC_CPU: accept, or MIG_ACK_FAILED and a
+ * line (the source resumes: it had not paused). */
+#define MIG_ACK_ACCEPT 'A'
 
 /* The handshake after MIG_REC_END, one byte each way. */
 #define MIG_ACK_READY	'R' /* target: the VM is built, waiting for GO */
@@ -60,23 +73,40 @@ enum mig_record {
 #define MIG_ACK_RUNNING 'S' /* target: the guest runs */
 
 /* Where bytes come from: read exactly n bytes; 0, or -1 at the end of
- * the stream or on an error (with err). */
+ * the stream or on an error (with err). write (NULL: answers are
+ * dropped) sends the target's answer to the CPU record back. */
 struct mig_source {
 	int (*read)(void *opaque, void *buf, size_t n, struct vmon_error *err);
+	int (*write)(void *opaque, const void *buf, size_t n, struct vmon_error *err);
+	void *opaque;
+};
+
+/* The target's early check of the guest's CPU features (a v2 stream's
+ * first record): 0 to accept, or -1 with err saying why it cannot give
+ * them. NULL gate: every set is accepted (the restore checks again). */
+struct mig_cpu_gate {
+	int (*check)(void *opaque, const struct cpu_featureset *guest, struct vmon_error *err);
 	void *opaque;
 };
 
 /* Reads a whole stream: guest RAM into *mem (made here, max_ram bytes at
  * most; every page the stream did not send reads as zero) and the state
- * into *st. Returns 0, or -1 with one line in err (nothing left
- * allocated). Counts the pages received in *pages if not NULL. */
+ * into *st. A v2 stream's CPU record goes through gate, and the answer
+ * back through src->write: a refusal ends the stream. Returns 0, or -1
+ * with one line in err (nothing left allocated); *refused (if not NULL)
+ * says whether the gate refused. Counts the pages received in *pages if
+ * not NULL. */
 __attribute__((warn_unused_result)) int mig_recv(const struct mig_source *src,
+						 const struct mig_cpu_gate *gate,
 						 struct guest_mem *mem, struct vmstate *st,
-						 uint64_t max_ram, uint64_t *pages,
+						 uint64_t max_ram, uint64_t *pages, bool *refused,
 						 struct vmon_error *err);
 
 /* ---- Sending ---- */
 void mig_put_header(uint8_t out[MIG_HEADER_BYTES], uint64_t ram_bytes, uint32_t flags);
+/* The CPU record for features f into out (at most cap bytes); returns
+ * its length, or 0 if it does not fit. */
+size_t mig_put_cpu(uint8_t *out, size_t cap, const struct cpu_featureset *f);
 
 /* ---- Endpoints ---- */
 struct mig_endpoint {
@@ -84,6 +114,15 @@ struct mig_endpoint {
 	char path[108];	  /* unix */
 	uint32_t addr_be; /* tcp: IPv4, network order */
 	uint16_t port;	  /* tcp: host order */
+};
+
+/* How a target waits for a stream (PUT /migrate/incoming; `vmon run
+ * --incoming` has the same as options). */
+struct mig_incoming_params {
+	char url[160]; /* as given, for messages */
+	struct mig_endpoint ep;
+	struct mig_tls_files tls; /* all empty: plain */
+	char cpu_limit[128];	  /* the most it accepts (--cpu-features); "": no limit */
 };
 
 /* Parses "unix:PATH" or "tcp:ADDR:PORT"; what names the option in
@@ -98,6 +137,10 @@ int mig_connect(const struct mig_endpoint *ep, struct vmon_error *err);
 /* Listens on ep and accepts one connection (the listening socket, and a
  * unix socket's file, are gone after). Returns the fd or -1 with err. */
 int mig_accept(const struct mig_endpoint *ep, struct vmon_error *err);
+/* The same in two steps: a listening socket (-1 with err), then one
+ * connection accepted on it (lfd closed, a unix socket's file removed). */
+int mig_listen(const struct mig_endpoint *ep, struct vmon_error *err);
+int mig_accept_on(int lfd, const struct mig_endpoint *ep, struct vmon_error *err);
 
 /* The target's side of the handshake, once the stream was read: refuse
  * (the VM could not be built: the source resumes its VM; why goes to the

@@ -351,6 +351,15 @@ int mig_conn_read(void *opaque, void *buf, size_t n, struct vmon_error *err)
 				continue;
 			if (k == GNUTLS_E_PREMATURE_TERMINATION)
 				k = 0;
+			/* In TLS 1.3 a peer that refused this end's
+			 * certificate says so here, on the first read. */
+			if (k == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+				const char *a = gnutls_alert_get_name(gnutls_alert_get(c->session));
+				return err_setf(err,
+						"it refused this end's TLS certificate (%s: is it "
+						"signed by a CA the peer trusts?)",
+						a ? a : "alert");
+			}
 			if (k < 0)
 				return err_setf(err, "migration stream (TLS): %s",
 						gnutls_strerror((int)k));

@@ -3,7 +3,8 @@
  * Live migration, the sending side (vm_migrate.h; docs/migration.md has
  * the protocol and why it is safe).
  *
- * The thread's steps: connect; start the dirty log and have the backend
+ * The thread's steps: connect; send the header and the guest's CPU
+ * features, and wait for the target to accept them; start the dirty log and have the backend
  * log and flush (every store from then on marks its page); round 0 sends
  * every non-zero page while the guest runs; each later round syncs the
  * backend's own log in (KVM's), collects the pages marked since the last
@@ -308,6 +309,55 @@ static int get_byte(struct vm_migration *mg, uint8_t *b)
 	return mig_conn_read(&mg->conn, b, 1, &e);
 }
 
+/* The target's refusal line after MIG_ACK_FAILED, printable, into msg. */
+static void get_line(struct vm_migration *mg, char *msg, size_t cap)
+{
+	size_t n = 0;
+	uint8_t b;
+	while (n + 1 < cap && get_byte(mg, &b) == 0 && b != '\n')
+		msg[n++] = (char)(b >= 32 && b < 127 ? b : '?');
+	msg[n] = 0;
+}
+
+/* Before anything else (the dirty log, round 0): the guest's CPU
+ * features, and the target's answer. A target that cannot give them
+ * refuses here, while the guest runs on untouched. */
+static int cpu_check(struct vm_migration *mg, struct vmon_error *err)
+{
+	struct machine *m = vm_machine(mg->vm);
+	struct cpu_featureset f = {{0}};
+	m->backend->features(m, &f);
+	uint8_t rec[8 + MIG_MAX_CPU_BYTES];
+	size_t n = mig_put_cpu(rec, sizeof(rec), &f);
+	if (n == 0)
+		return err_setf(err, "the guest's CPU features do not fit the stream");
+	if (put(mg, rec, n, err) < 0)
+		return -1;
+	uint8_t b;
+	struct vmon_error why = {{0}};
+	if (mig_conn_read(&mg->conn, &b, 1, &why) < 0) {
+		if (cancelled(mg, err) < 0)
+			return -1;
+		/* A plain close: an older target (a version-1 reader), or one
+		 * that failed on its side; else why says it (a TLS alert). */
+		if (strstr(why.msg, "ended early"))
+			return err_setf(err, "the target closed the connection before it answered "
+					     "the CPU features (an older vmon, or it failed: see "
+					     "its output)");
+		return err_setf(err, "%s", why.msg);
+	}
+	if (b == MIG_ACK_ACCEPT)
+		return 0;
+	if (b != MIG_ACK_FAILED)
+		return err_setf(err, "the target answered %#x to the CPU features", b);
+	char msg[200];
+	get_line(mg, msg, sizeof(msg));
+	pthread_mutex_lock(&mg->lock);
+	mg->st.refused = true;
+	pthread_mutex_unlock(&mg->lock);
+	return err_setf(err, "the target refused: %s", msg[0] ? msg : "(no reason given)");
+}
+
 /* Paused: the rest and the state; the handshake. Returns 1 once GO was
  * sent (committed), 0 never, -1 with err before that. */
 static int complete(struct vm_migration *mg, bool *disks_released, struct vmon_error *err)
@@ -350,12 +400,9 @@ static int complete(struct vm_migration *mg, bool *disks_released, struct vmon_e
 	if (get_byte(mg, &b) < 0)
 		return err_setf(err, "the target closed the connection before it was ready");
 	if (b == MIG_ACK_FAILED) {
-		char msg[200] = "";
-		size_t n = 0;
-		while (n + 1 < sizeof(msg) && get_byte(mg, &b) == 0 && b != '\n')
-			msg[n++] = (char)(b >= 32 && b < 127 ? b : '?');
-		msg[n] = 0;
-		return err_setf(err, "the target refused: %s", n ? msg : "(no reason given)");
+		char msg[200];
+		get_line(mg, msg, sizeof(msg));
+		return err_setf(err, "the target refused: %s", msg[0] ? msg : "(no reason given)");
 	}
 	if (b != MIG_ACK_READY)
 		return err_setf(err, "the target answered %#x instead of ready", b);
@@ -391,8 +438,8 @@ static void *migrate_thread(void *arg)
 	uint8_t hdr[MIG_HEADER_BYTES];
 	mig_put_header(hdr, mem->size, mg->p.compress ? MIG_FLAG_ZSTD : 0);
 	mg->paced_from = now_ms();
-	if (fd < 0 || cancelled(mg, &err) < 0 || vm_dirty_start(vm, &err) < 0 ||
-	    put(mg, hdr, sizeof(hdr), &err) < 0 || precopy(mg, &err) < 0)
+	if (fd < 0 || cancelled(mg, &err) < 0 || put(mg, hdr, sizeof(hdr), &err) < 0 ||
+	    cpu_check(mg, &err) < 0 || vm_dirty_start(vm, &err) < 0 || precopy(mg, &err) < 0)
 		goto fail;
 	if (!vm_paused(vm)) {
 		if (vm_pause(vm, &err) < 0)

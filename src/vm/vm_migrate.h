@@ -57,6 +57,7 @@ struct vm_migrate_status {
 	uint64_t expected_downtime_ms; /* the remaining pages at the measured rate */
 	uint64_t downtime_ms;	       /* pause to the target's go (when done) */
 	uint64_t total_ms;	       /* since the start */
+	bool refused;		       /* failed: the target cannot give the guest's CPU */
 	char error[512];
 };
 

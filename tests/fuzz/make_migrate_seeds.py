@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Seed streams for fuzz_migrate (docs/migration.md, stream version 1):
-headers, page and zero runs, a machine state (a real vmstate file when
-make_vmstate_seeds.py's corpus is given, else a framed one), the end."""
+"""Seed streams for fuzz_migrate (docs/migration.md, stream versions 1
+and 2): headers, the CPU record (v2), page and zero runs, a machine state
+(a real vmstate file when make_vmstate_seeds.py's corpus is given, else a
+framed one), the end."""
 import os
 import struct
 import sys
@@ -23,6 +24,14 @@ ZFRAME = bytes.fromhex("28b52ffd00100380 00ab".replace(" ", ""))
 
 def hdr(ram=RAM, version=1, flags=0):
     return b"VMONMIGR" + struct.pack("<IIQ", version, flags, ram)
+
+
+def cpu(names=b"fpu tsc msr cx8 cmov sse sse2 lm"):
+    return struct.pack("<II", 6, len(names)) + names
+
+
+def hdr2(ram=RAM, flags=0, names=b"fpu tsc msr cx8 cmov sse sse2 lm"):
+    return hdr(ram, 2, flags) + cpu(names)
 
 
 def pages(first, count, fill=0x5A):
@@ -57,6 +66,15 @@ seeds = {
     "no-state": hdr() + END,
     "truncated": hdr() + pages(0, 1)[:100],
     "big-ram": hdr(ram=1 << 40),
+    "v2": hdr2() + pages(0, 2) + zero(0, 1) + state(vmstate()) + END,
+    "v2-zstd": hdr2(flags=1) + zpages(3, 1, ZFRAME) + state(vmstate()) + END,
+    "v2-svm-refused": hdr2(names=b"fpu sse2 svm") + pages(0, 1) + END,
+    "v2-unknown-feature": hdr2(names=b"fpu quantum") + END,
+    "v2-no-cpu": hdr(version=2) + pages(0, 1) + state(vmstate()) + END,
+    "v2-cpu-empty": hdr(version=2) + cpu(b"") + state(vmstate()) + END,
+    "v2-cpu-late": hdr2() + cpu() + END,
+    "v2-cpu-huge": hdr(version=2) + struct.pack("<II", 6, 1 << 20),
+    "v3": hdr(version=3) + END,
 }
 for name, data in seeds.items():
     with open(os.path.join(out, name), "wb") as f:

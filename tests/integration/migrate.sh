@@ -14,13 +14,15 @@
 #     API answers), the target ends with one line and status 2;
 #   - held in its final, paused phase (a target that reads the stream and
 #     never says READY): GET / and vmon ps say Paused, GET /migrate
-#     "device"; a cancel resumes it (Running, its passes go on);
+#     "device"; a cancel resumes it (Running, its passes go on); (it
+#     accepts the CPU record: migrate_cpu.sh covers a refusal there);
 #   - a target that cannot build the VM (its drive's image is missing
 #     there) ends with one line; the source takes its disk's lock back
 #     and runs on;
 #   - the receiver refuses bad streams (wrong magic, version, RAM size, a
 #     page run outside RAM, a truncated stream, an unknown record, a bad
-#     machine state) with one line and status 2;
+#     machine state; a version-2 stream without its CPU record first, with
+#     an unknown feature or an oversized one) with one line and status 2;
 #   - plain TCP to or on a non-loopback address without --insecure is
 #     refused with one line and status 2;
 #   - TLS (certificates made here with certtool: a CA, the target's and
@@ -308,11 +310,24 @@ else
 	PIDS+=("$spid")
 	wait_pass "$d/src.out" 20 "$spid"
 	python3 -c '
-import socket, sys
+import socket, struct, sys
 s = socket.socket(socket.AF_UNIX)
 s.bind(sys.argv[1])
 s.listen(1)
 c, _ = s.accept()
+def take(n):
+    b = b""
+    while len(b) < n:
+        x = c.recv(n - len(b))
+        if not x:
+            sys.exit(0)
+        b += x
+    return b
+# The header, then (stream version 2) the CPU record: accept it.
+take(24)
+t, n = struct.unpack("<II", take(8))
+take(n)
+c.sendall(b"A")
 while c.recv(1 << 20):
     pass' "$d/m.sock" &
 	fpid=$!
@@ -434,6 +449,9 @@ bad no-state "without the machine state" 'hdr() + rec(4)'
 bad zstd-unannounced "did not announce compression" 'hdr() + rec(5, P(0, 1), struct.pack("<I", 8)) + bytes(8)'
 bad zstd-frame "bad compressed run" 'hdr(flags=1) + rec(5, P(0, 1), struct.pack("<I", 8)) + bytes(8)'
 bad flags "unknown flags" 'hdr(flags=6)'
+bad v2-no-cpu "where the CPU features belong" 'hdr(version=2) + rec(1, P(0, 1)) + bytes(4096)'
+bad v2-cpu-unknown "unknown feature 'quantum'" 'hdr(version=2) + rec(6, struct.pack("<I", 12)) + b"sse2 quantum"'
+bad v2-cpu-size "CPU features of" 'hdr(version=2) + rec(6, struct.pack("<I", 1 << 20))'
 
 # ---- non-loopback TCP --------------------------------------------------
 timeout -k 5 60 "$VMON" run --incoming tcp:192.0.2.1:4444 </dev/null >/dev/null 2>"$TMP/nl.err"

@@ -336,5 +336,6 @@ const struct cpu_backend cpu_backend_emu = {
 	.chips_get = emu_chips_get,
 	.chips_set = emu_chips_set,
 	.features = emu_features,
+	.offered = emu_offered_features,
 	.dirty_flush = emu_dirty_flush,
 };

@@ -274,7 +274,9 @@ int virtio_core_init(struct virtio_device *vd, const struct virtio_params *p, st
 	ratelimit_init(&vd->rl_reset);
 	ratelimit_init(&vd->rl_req);
 	vd->name = p->name;
-	if (p->nqueues == 0 || p->nqueues > VIRTIO_MAX_QUEUES || p->config_len > VIRTIO_CONFIG_MAX)
+	if (p->nqueues == 0 || p->nqueues > VIRTIO_MAX_QUEUES ||
+	    p->config_len > VIRTIO_CONFIG_MAX || p->legacy_nqueues >= p->nqueues ||
+	    (p->legacy_missing & ~p->features))
 		return err_setf(err, "%s: bad virtio parameters", p->name);
 	vd->ops = p->ops;
 	vd->opaque = p->opaque;
@@ -282,6 +284,8 @@ int virtio_core_init(struct virtio_device *vd, const struct virtio_params *p, st
 	vd->ctl = ctl;
 	vd->device_type = p->device_type;
 	vd->nqueues = p->nqueues;
+	vd->legacy_nqueues = p->legacy_nqueues;
+	vd->legacy_missing = p->legacy_missing;
 	vd->config = p->config;
 	vd->config_len = p->config_len;
 	vd->device_features = p->features | (1ULL << VIRTIO_F_VERSION_1) |

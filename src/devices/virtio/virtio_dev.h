@@ -122,6 +122,11 @@ struct virtio_device {
 	uint8_t status, isr, config_generation;
 	uint16_t config_msix, queue_sel;
 	unsigned nqueues;
+	/* An older form of this device whose saved state still restores
+	 * (virtio_state.c): legacy_nqueues queues (0: none), offering
+	 * device_features without legacy_missing. */
+	unsigned legacy_nqueues;
+	uint64_t legacy_missing;
 	struct virtio_queue_cfg qcfg[VIRTIO_MAX_QUEUES];
 	struct virtq vq[VIRTIO_MAX_QUEUES];
 	uint8_t *config; /* device configuration bytes, read-only to the guest */
@@ -148,6 +153,12 @@ struct virtio_params {
 	uint64_t features;    /* device-specific bits */
 	unsigned nqueues;
 	uint16_t queue_max_size;
+	/* Saved state of an older form of the device that still restores:
+	 * with legacy_nqueues queues (fewer than nqueues; 0: no older form)
+	 * and the features legacy_missing not offered; the queues it lacks
+	 * stay reset (the driver never negotiated what uses them). */
+	unsigned legacy_nqueues;
+	uint64_t legacy_missing;
 	uint8_t *config; /* owned by the device; config_len <= VIRTIO_CONFIG_MAX */
 	uint32_t config_len;
 	const struct virtio_device_ops *ops;

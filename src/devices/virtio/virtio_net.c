@@ -402,6 +402,13 @@ int virtio_net_create(struct virtio_net **out, const struct net_spec *spec, cons
 			    (1ULL << VIRTIO_NET_F_CTRL_VQ) | (1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE),
 		.nqueues = 3,
 		.queue_max_size = NET_QUEUE_SIZE,
+		/* Before the control queue: rx and tx only, neither CTRL_VQ
+		 * nor GUEST_ANNOUNCE offered. Such a snapshot or stream
+		 * restores; its driver never negotiated the control queue,
+		 * so the announce after it is a RARP. */
+		.legacy_nqueues = 2,
+		.legacy_missing =
+			(1ULL << VIRTIO_NET_F_CTRL_VQ) | (1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE),
 		.config = n->config,
 		.config_len = CFG_LEN,
 		.ops = &net_ops,

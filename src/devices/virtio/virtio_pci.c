@@ -323,6 +323,10 @@ int virtio_pci_init(struct virtio_device *vd, const struct virtio_params *p, str
 	    pci_msix_init(&vp->pci, p->nqueues + 1, VIRTIO_MSIX_BAR, 0, VIRTIO_MSIX_PBA_OFF, err) <
 		    0)
 		return -1;
+	/* One vector per queue and one for the configuration, in the older
+	 * form too (virtio_dev.h: legacy_nqueues). */
+	if (p->legacy_nqueues)
+		vp->pci.msix.legacy_nvec = p->legacy_nqueues + 1;
 	unsigned ncap =
 		add_vcap(vp, CFG_NOTIFY, 20, 0, VIRTIO_NOTIFY_OFF, VIRTIO_NOTIFY_MULT * p->nqueues);
 	if (ncap)

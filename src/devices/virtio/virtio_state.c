@@ -9,7 +9,9 @@
  * this.
  *
  * Restoring treats every value as hostile: the device must be of the
- * same type with the same queues and offered features, the driver's
+ * same type with the same queues and offered features (or be the older
+ * form the device names: fewer queues, fewer features, the rest left
+ * reset — virtio-net before its control queue), the driver's
  * features a subset of those, the status only known bits, each enabled
  * queue a power-of-two size up to its maximum with its rings aligned and
  * wholly in RAM (virtq_enable's checks), vectors as the transport allows.
@@ -111,26 +113,35 @@ static int apply_queue(struct virtio_device *vd, unsigned q, const struct saved_
 	return 0;
 }
 
-static int read_header(struct virtio_device *vd, struct state_reader *r, struct vmon_error *err)
+/* The saved device's queue count and offered features: this device's,
+ * or those of its older form (virtio_dev.h: legacy_nqueues), whose state
+ * restores with the queues it lacked left reset. */
+static int read_header(struct virtio_device *vd, struct state_reader *r, unsigned *nq_out,
+		       uint64_t *dev_f_out, struct vmon_error *err)
 {
 	uint16_t type = state_get_u16(r);
 	uint32_t nq = state_get_u32(r);
 	uint64_t dev_f = state_get_u64(r);
 	if (r->failed)
 		return err_setf(err, "%s: saved state is truncated", vd->name);
-	if (type != vd->device_type || nq != vd->nqueues)
+	bool legacy = vd->legacy_nqueues && nq == vd->legacy_nqueues;
+	if (type != vd->device_type || (nq != vd->nqueues && !legacy))
 		return err_setf(err, "%s: saved state is of another device (type %u, %u queues)",
 				vd->name, type, nq);
-	if (dev_f != vd->device_features)
+	uint64_t want = legacy ? vd->device_features & ~vd->legacy_missing : vd->device_features;
+	if (dev_f != want)
 		return err_setf(err, "%s: saved with other offered features (0x%llx, now 0x%llx)",
-				vd->name, (unsigned long long)dev_f,
-				(unsigned long long)vd->device_features);
+				vd->name, (unsigned long long)dev_f, (unsigned long long)want);
+	*nq_out = nq;
+	*dev_f_out = dev_f;
 	return 0;
 }
 
 int virtio_state_restore(struct virtio_device *vd, struct state_reader *r, struct vmon_error *err)
 {
-	if (read_header(vd, r, err) < 0)
+	unsigned nq = 0;
+	uint64_t saved_f = 0;
+	if (read_header(vd, r, &nq, &saved_f, err) < 0)
 		return -1;
 	uint64_t drv_f = state_get_u64(r);
 	uint32_t dfsel = state_get_u32(r), gfsel = state_get_u32(r);
@@ -138,14 +149,14 @@ int virtio_state_restore(struct virtio_device *vd, struct state_reader *r, struc
 	uint16_t cfg_msix = state_get_u16(r), qsel = state_get_u16(r);
 	if (r->failed)
 		return err_setf(err, "%s: saved state is truncated", vd->name);
-	if (drv_f & ~vd->device_features)
+	if (drv_f & ~saved_f)
 		return err_setf(err, "%s: saved driver features 0x%llx were not offered", vd->name,
 				(unsigned long long)drv_f);
 	if ((status & ~STATUS_KNOWN) || (isr & ~(VIRTIO_ISR_QUEUE | VIRTIO_ISR_CONFIG)))
 		return err_setf(err, "%s: bad saved status 0x%x or ISR 0x%x", vd->name, status,
 				isr);
-	struct saved_queue sq[VIRTIO_MAX_QUEUES];
-	for (unsigned q = 0; q < vd->nqueues; q++)
+	struct saved_queue sq[VIRTIO_MAX_QUEUES] = {{0}};
+	for (unsigned q = 0; q < nq; q++)
 		if (read_queue(vd, q, r, &sq[q], err) < 0)
 			return -1;
 	pthread_mutex_lock(&vd->lock);
@@ -158,7 +169,7 @@ int virtio_state_restore(struct virtio_device *vd, struct state_reader *r, struc
 	vd->config_msix = virtio_core_vector(vd, cfg_msix);
 	vd->queue_sel = qsel;
 	int ret = 0;
-	for (unsigned q = 0; q < vd->nqueues && ret == 0; q++)
+	for (unsigned q = 0; q < nq && ret == 0; q++)
 		ret = apply_queue(vd, q, &sq[q], err);
 	if (ret == 0 && isr)
 		vd->transport->interrupt(vd, VIRTIO_MSI_NO_VECTOR, isr);
@@ -168,7 +179,7 @@ int virtio_state_restore(struct virtio_device *vd, struct state_reader *r, struc
 	if (ret < 0)
 		return -1;
 	/* What the driver queued before the snapshot is taken up now. */
-	for (unsigned q = 0; q < vd->nqueues; q++)
+	for (unsigned q = 0; q < nq; q++)
 		if (sq[q].enabled)
 			virtio_kick(vd, q);
 	return 0;
