@@ -40,6 +40,8 @@
 #include <linux/fs.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -399,11 +401,14 @@ int seccomp_policy_add(scmp_filter_ctx f, enum vmon_thread_kind kind,
 		 * (vm/migrate_tls.c), GnuTLS's randomness for the keys and
 		 * the handshake (getrandom: PUT /migrate loads the
 		 * credentials, the thread does the handshake); its socket
-		 * calls are the plain stream's (send, recv). */
+		 * calls are the plain stream's (send, recv), and TCP_NODELAY on a TCP
+		 * one (vm/migrate_stream.c says why). */
 		if ((r = add_thread_start(f)) < 0 || (r = allow_socket_family(f, AF_UNIX)) < 0 ||
 		    (r = allow_socket_family(f, AF_INET)) < 0 ||
 		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(connect), 0)) < 0 ||
-		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getrandom), 0)) < 0)
+		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getrandom), 0)) < 0 ||
+		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2,
+					  arg_eq(1, IPPROTO_TCP), arg_eq(2, TCP_NODELAY))) < 0)
 			return r;
 		return add_irq(f);
 	case VMON_THREAD_KINDS: break;

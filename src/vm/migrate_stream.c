@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,6 +426,21 @@ static void describe(const struct mig_endpoint *ep, char *out, size_t cap)
 	snprintf(out, cap, "tcp:%s:%u", a, ep->port);
 }
 
+/* TCP_NODELAY on a TCP stream: its last records and the handshake after
+ * them (END, the target's READY, the source's GO, RUNNING) are a few
+ * bytes each, which Nagle's algorithm held back until the peer's
+ * delayed ACK, up to 40 ms a turn, inside the guest's downtime (an idle
+ * 256 MiB guest on loopback: 40 ms of downtime over TCP, 20 ms over a
+ * Unix socket, 2026-12-07). The pages go in writes of whole runs, which
+ * Nagle's coalescing would not help. Best effort: a refusal only costs
+ * time. */
+static void tcp_nodelay(int fd, const struct mig_endpoint *ep)
+{
+	int one = 1;
+	if (!ep->is_unix)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 int mig_connect(const struct mig_endpoint *ep, struct vmon_error *err)
 {
 	struct sockaddr_storage ss;
@@ -443,6 +459,7 @@ int mig_connect(const struct mig_endpoint *ep, struct vmon_error *err)
 		close(fd);
 		return err_setf(err, "cannot connect to %s: %s", name, strerror(e));
 	}
+	tcp_nodelay(fd, ep);
 	return fd;
 }
 
@@ -480,6 +497,7 @@ int mig_accept_on(int lfd, const struct mig_endpoint *ep, struct vmon_error *err
 		unlink(ep->path);
 	if (c < 0)
 		return err_setf(err, "--incoming %s: accept: %s", name, strerror(e));
+	tcp_nodelay(c, ep);
 	return c;
 }
 
