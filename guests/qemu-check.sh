@@ -38,6 +38,9 @@ for n in 1 2 4; do
 	run smp 1 "^cpus=$n counter=$((n * 10000))" /dev/null -m 256 -no-reboot -smp $n \
 		-kernel $B/smp.elf -append "cpus=$n"
 done
+# Cross-modifying code synchronized by an IPI (as text_poke_bp).
+run xmodsync 1 '^SUCCESS' /dev/null -m 256 -no-reboot -smp 2 -kernel $B/xmodsync.elf \
+	-append "cpus=2"
 # QEMU's TCG implements SVM (-cpu max): the reference for svm's exit codes.
 run svm 1 '^SUCCESS' /dev/null -m 256 -no-reboot -cpu max -kernel $B/svm.elf
 # QEMU 7.2's TCG offers neither x2APIC nor TSC-deadline: these two check

@@ -74,6 +74,8 @@ kit $backend-smp-2 smp --cpus 2 --cmdline cpus=2
 kit $backend-smp-4 smp --cpus 4 --cmdline cpus=4
 kit $backend-xmodify-2 xmodify --cpus 2 --cmdline cpus=2
 kit $backend-xmodify-4 xmodify --cpus 4 --cmdline cpus=4
+kit $backend-xmodsync-2 xmodsync --cpus 2 --cmdline cpus=2
+kit $backend-xmodsync-4 xmodsync --cpus 4 --cmdline "cpus=4 rounds=20"
 kit $backend-memtest memtest --mem 32M
 # 3.2 GB touched page by page: minutes on the software CPU of a busy
 # 2-core host (the run's hang guard, not a speed check).

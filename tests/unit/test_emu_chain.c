@@ -491,6 +491,64 @@ static void test_ret_to_zero(void **state)
 	}
 }
 
+/*
+ * Blocks longer than a native run may be (255 bytes) whose every
+ * instruction is eligible and whose last is a CALL or a RET: the block is
+ * split into runs, and the run holding the CALL or RET must not take it
+ * (a plain run would jump without pushing the return address, or pop and
+ * fall through past the RET: issue 16, an int3 after sock_init_data_uid's
+ * RET). Built by long_tail() (GNU as gives the same bytes):
+ *
+ * .org 0
+ * start:
+ * xor %ebx, %ebx
+ * mov $40, %r12d
+ * 1: movabs $1, %rax      ... 26 of them, $1..$26 (10 bytes each)
+ * call f                  (the block: 265 bytes, ends in the CALL)
+ * add %rax, %rbx
+ * dec %r12d
+ * jnz 1b
+ * out %al, $0xf4
+ * .org 0x1000
+ * f: movabs $100, %rcx    ... 26 of them, $100..$125
+ * add %rcx, %rbx
+ * ret                     (the block: 264 bytes, ends in the RET)
+ */
+#define LONG_MOVS 26
+static uint8_t *movabs_run(uint8_t *p, uint8_t opcode, uint64_t first)
+{
+	for (uint64_t i = 0; i < LONG_MOVS; i++) {
+		uint64_t v = first + i;
+		*p++ = 0x48;
+		*p++ = opcode;
+		memcpy(p, &v, 8);
+		p += 8;
+	}
+	return p;
+}
+
+static void test_long_block_call_ret_tail(void **state)
+{
+	static uint8_t code[0x1200];
+	static const uint8_t head[] = {0x31, 0xdb, 0x41, 0xbc, 0x28, 0x00, 0x00, 0x00};
+	static const uint8_t call_f[] = {0xe8, 0xef, 0x0e, 0x00, 0x00};
+	static const uint8_t tail[] = {0x48, 0x01, 0xc3, 0x41, 0xff, 0xcc, 0x0f,
+				       0x85, 0xeb, 0xfe, 0xff, 0xff, 0xe6, 0xf4};
+	static const uint8_t f_end[] = {0x48, 0x01, 0xcb, 0xc3};
+	memset(code, 0x90, sizeof(code));
+	memcpy(code, head, sizeof(head));
+	uint8_t *p = movabs_run(code + sizeof(head), 0xb8, 1);
+	assert_int_equal(p - code, 0x10c);
+	memcpy(p, call_f, sizeof(call_f));
+	memcpy(p + sizeof(call_f), tail, sizeof(tail));
+	p = movabs_run(code + 0x1000, 0xb9, 100);
+	memcpy(p, f_end, sizeof(f_end));
+	all_modes(code, sizeof(code), 0);
+	assert_int_equal(ri.r[R_BX], 40 * (26 + 125));
+	assert_int_equal(ri.r[R_SP], 0x8000);
+	assert_true(rn.native_insns >= 20 * 2 * LONG_MOVS); /* eager: the runs ran as host code */
+}
+
 static uint64_t dma_read(void *opaque, uint64_t off, unsigned size)
 {
 	return 0;
@@ -538,6 +596,7 @@ int main(void)
 		cmocka_unit_test(test_jcache_remapped_page),
 		cmocka_unit_test(test_ret_to_zero),
 		cmocka_unit_test(test_code_written_by_dma),
+		cmocka_unit_test(test_long_block_call_ret_tail),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -118,12 +118,6 @@ static int emu_vcpu_create(struct machine *m, int index, struct vmon_error *err)
 	/* Without it (VMON_EMU_NATIVE=0, or no memfd/exec mapping allowed)
 	 * every instruction is interpreted. */
 	emu_native_init(c);
-	/* Chained blocks are off with more than one vCPU until a cross-vCPU
-	 * bug is found: a 2-vCPU Debian boot oopsed on an int3 right after a
-	 * RET (sock_init_data_uid+0x218) in about one boot of four with them,
-	 * in none of twelve without (docs/performance.md, 2026-12-07). */
-	if (m->ncpus > 1)
-		c->native_chain = false;
 	emu_stats_init(c);
 	c->index = index;
 	c->m = m;

@@ -506,14 +506,22 @@ void emu_decode_block(struct emu_cpu *c, struct dblock *b)
 	uint64_t ip_limit = c->cmode == 8 ? UINT64_MAX : c->cmode == 4 ? 0xffffffffULL : 0xffffULL;
 	uint64_t ip = c->rip;
 	const ZydisDecoder *dec = decoder_for(c);
+	/* The block is decoded from one copy of the guest's bytes, which is
+	 * also the copy later compared with guest memory (dblock_matches):
+	 * another vCPU may be rewriting them meanwhile, and an instruction
+	 * decoded from the old bytes must never be kept under a copy of the
+	 * new ones (it would match them from then on). 48 instructions of
+	 * at most 15 bytes fit, so the copy never cuts a block short. */
 	uint8_t bytes[BLOCK_MAX_INSNS * 15];
+	unsigned avail = 4096 - off < sizeof(bytes) ? 4096 - off : (unsigned)sizeof(bytes);
+	memcpy(bytes, c->fetch_host + off, avail);
 	/* per instruction: reads arithmetic flags / writes all six of them */
 	bool reads[BLOCK_MAX_INSNS], writes_all[BLOCK_MAX_INSNS];
-	while (n < BLOCK_MAX_INSNS && pos < 4096) {
+	while (n < BLOCK_MAX_INSNS && pos - off < avail) {
 		ZydisDecodedInstruction in;
 		ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-		if (ZYAN_FAILED(
-			    ZydisDecoderDecodeFull(dec, c->fetch_host + pos, 4096 - pos, &in, ops)))
+		if (ZYAN_FAILED(ZydisDecoderDecodeFull(dec, bytes + (pos - off),
+						       avail - (pos - off), &in, ops)))
 			break; /* truncated by the page end, or invalid */
 		if (ip_limit - ip < in.length)
 			break;
@@ -522,7 +530,6 @@ void emu_decode_block(struct emu_cpu *c, struct dblock *b)
 			break;
 		reads[n] = emu_insns[d->row].reads != 0;
 		writes_all[n] = emu_insns[d->row].attr & A_KILLS;
-		memcpy(bytes + (pos - off), c->fetch_host + pos, in.length);
 		pos += in.length;
 		ip += in.length;
 		n++;

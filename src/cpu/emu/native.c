@@ -253,10 +253,22 @@ void emu_native_block(struct emu_cpu *c, struct dblock *b)
 		live = reads[i] || !reg_only || (live && !writes_all[i]);
 	}
 
+	/* A CALL or RET accepted by native_check_tail is host code only as
+	 * the end of a whole translated block. A plain run has no exit for
+	 * it: it would take CALL for a JMP (no return address pushed) and
+	 * RET for a POP that falls through to the bytes after it. A block
+	 * longer than a run may be (255 bytes) is split into runs even when
+	 * every instruction is eligible, so the tail is checked per run
+	 * (until 2026-12-07 it was not: sock_init_data_uid's 285-byte block
+	 * ending in RET ran its RET as a POP and went on into the int3
+	 * padding after it -- issue 16). */
+	bool tail = ni[n - 1].call || ni[n - 1].ret;
 	for (unsigned i = 0; i < n;) {
 		unsigned j = i, run_bytes = 0;
 		while (j < n && ok[j] && run_bytes + lens[j] <= 255)
 			run_bytes += lens[j++];
+		if (tail && j == n && !(c->native_chain && i == 0))
+			run_bytes -= lens[--j];
 		if (j - i < NATIVE_MIN_RUN && !(c->native_chain && i == 0 && j == n)) {
 			i = j > i ? j : i + 1;
 			continue;

@@ -66,6 +66,24 @@ static bool pic_intr_allowed(struct emu_cpu *c)
 	return !(l0 & 0x10000) && ((l0 >> 8) & 7) == 7;
 }
 
+/*
+ * A new code epoch now, whatever the counters say: code another vCPU (or
+ * a device) wrote before it raised what this vCPU is taking is compared
+ * before any block runs again. Cross-modifying code on x86 is safe once
+ * the executing CPU has taken the writer's interrupt (Linux's
+ * text_poke_bp: write, then an IPI to every CPU and wait for its handler):
+ * so every event taken and every interrupt delivered starts one, also when
+ * it comes after a sleep (HLT, wait-for-SIPI), which the check at the
+ * slow path's entry (next_code_epoch) does not see, and when the
+ * interrupt is found in the IRR before its event bit is (lapic_accept
+ * sets the IRR first).
+ */
+static void code_epoch_sync(struct emu_cpu *c)
+{
+	c->code_writes_seen = atomic_load_explicit(&c->vm->code_writes, memory_order_relaxed);
+	c->code_epoch++;
+}
+
 /* Delivers one external interrupt if one is pending and allowed. Returns
  * true if something was delivered (or woke the vCPU). */
 static bool try_interrupt(struct emu_cpu *c)
@@ -74,6 +92,7 @@ static bool try_interrupt(struct emu_cpu *c)
 	if (vec >= 0) {
 		lapic_ack(c, vec);
 		c->halted = false;
+		code_epoch_sync(c);
 		emu_deliver(c, vec, 0, false, false, c->rip);
 		return true;
 	}
@@ -81,6 +100,7 @@ static bool try_interrupt(struct emu_cpu *c)
 		int pv = pic_ack(c->vm);
 		if (pv >= 0) {
 			c->halted = false;
+			code_epoch_sync(c);
 			emu_deliver(c, pv, 0, false, false, c->rip);
 			return true;
 		}
@@ -100,6 +120,7 @@ static void deliver_nmi(struct emu_cpu *c)
 	c->nmi_pending = false;
 	c->nmi_blocked = true;
 	c->halted = false;
+	code_epoch_sync(c);
 	emu_deliver(c, EXC_NMI, 0, false, false, c->rip);
 	emu_poke(c); /* the next boundary may take an interrupt, if IF allows */
 }
@@ -250,19 +271,19 @@ static void handle_fault(struct emu_cpu *c)
  * slow path: the code epoch advances and blocks are compared with guest
  * memory again before they run (a chained entry leaves for the run loop
  * until its block is). A new epoch also unlinks every chain in effect, so
- * it advances only where code may have changed: an event (an interrupt
- * -- a device's completion --, a kick, INIT/SIPI), an exception
- * (emu_cpu_run), another vCPU's store into a page holding code since the
- * last visit (emu_vm.code_writes), and every QUIET_EPOCH_VISITS-th other
- * visit (timer checks, port and MMIO accesses, STI...): device DMA into
- * code with no interrupt to this vCPU is seen within 64 such visits. Own
- * stores into code advance it at once (mmu.h: emu_note_write).
+ * it advances only where code may have changed: an event taken or an
+ * interrupt delivered (code_epoch_sync: a device's completion, an IPI, a
+ * kick, INIT/SIPI), an exception (emu_cpu_run), another vCPU's store into
+ * a page holding code since the last visit (emu_vm.code_writes, here),
+ * and every QUIET_EPOCH_VISITS-th other visit (timer checks, port and MMIO
+ * accesses, STI...): device DMA into code with no interrupt to this vCPU
+ * is seen within 64 such visits. Own stores into code advance it at once
+ * (mmu.h: emu_note_write).
  */
 static void next_code_epoch(struct emu_cpu *c)
 {
 	uint64_t w = atomic_load_explicit(&c->vm->code_writes, memory_order_relaxed);
-	if (!atomic_load_explicit(&c->events, memory_order_relaxed) && w == c->code_writes_seen &&
-	    ++c->quiet_visits % QUIET_EPOCH_VISITS)
+	if (w == c->code_writes_seen && ++c->quiet_visits % QUIET_EPOCH_VISITS)
 		return;
 	c->code_writes_seen = w;
 	c->code_epoch++;
@@ -294,6 +315,7 @@ static bool slow_path(struct emu_cpu *c)
 		}
 		uint32_t ev = atomic_exchange(&c->events, 0);
 		if (ev) {
+			code_epoch_sync(c); /* maybe after a sleep below */
 			if (ev & EV_INIT)
 				handle_init(c);
 			if (ev & EV_SIPI)
