@@ -201,6 +201,13 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
 uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 {
 	*ok = true;
+	uint64_t amd = 0;
+	if (emu_amd_rdmsr(c, msr, &amd))
+		return amd;
+	if (emu_amd_msr_absent(c, msr)) {
+		*ok = false;
+		return 0;
+	}
 	switch (msr) {
 	case MSR_TSC: return __builtin_ia32_rdtsc() + c->tsc_offset;
 	case MSR_APIC_BASE: return c->apic.apic_base;
@@ -238,6 +245,11 @@ uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 
 bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 {
+	bool amd_ok;
+	if (emu_amd_wrmsr(c, msr, v, &amd_ok))
+		return amd_ok;
+	if (emu_amd_msr_absent(c, msr))
+		return false;
 	switch (msr) {
 	case MSR_TSC: {
 		/* As on hardware, TSC_ADJUST moves by what the write moved the
