@@ -16,8 +16,14 @@ ln -sf /proc/self/fd /dev/fd
 echo VIV-L1-STAGE2
 V=/vmon/build/vmon
 G=/vmon/build/guests
-LIMIT=${VIV_LIMIT:-300}
-res() { echo "VIV-RESULT $*"; }
+# viv.limit=SECONDS on the kernel command line: each inner VM's time limit.
+LIMIT=$(sed -n 's/.*viv\.limit=\([0-9]*\).*/\1/p' /proc/cmdline)
+LIMIT=${LIMIT:-300}
+res() {
+	local v=$1 n=$2
+	shift 2
+	echo "VIV-RESULT $v $n${1:+: $*}"
+}
 finish() {
 	dmesg | grep -iE 'kvm|svm|unchecked msr|WARNING|BUG|Call Trace' | head -n 40 | sed 's/^/VIV-DMESG: /'
 	echo VIV-DONE
@@ -35,17 +41,38 @@ else
 	finish
 fi
 
-# kit NAME GUEST ARGS...: a kit guest on L1's KVM prints SUCCESS, vmon exits 0.
-kit() {
-	local name=$1 guest=$2
+# kit_run NAME GUEST ARGS...: a kit guest on L1's KVM prints SUCCESS, vmon exits 0.
+kit_run() {
+	local name=$1 guest=$2 start=$SECONDS
 	shift 2
 	timeout -k 5 "$LIMIT" "$V" run --backend kvm --no-api --kernel "$G/$guest.elf" "$@" \
 		</dev/null >/tmp/$name.out 2>/tmp/$name.err
 	local rc=$?
+	echo "VIV-TIME $name $((SECONDS - start)) s"
 	if [ $rc -eq 0 ] && tr -d '\r' </tmp/$name.out | grep -qx SUCCESS; then
 		res PASS "$name"
 	else
 		res FAIL "$name" "status $rc; out: $(tail -c 200 /tmp/$name.out | tr '\n' ' ') err: $(head -c 200 /tmp/$name.err | tr '\n' ' ')"
+	fi
+}
+# viv.kits=a,b (debugging): only those kit runs. viv.trace=1: the KVM
+# tracepoints of each kit run, last lines on the console.
+KITS=$(sed -n 's/.*viv\.kits=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
+TRACE=/sys/kernel/tracing
+if grep -q 'viv.trace=1' /proc/cmdline; then
+	mount -t tracefs tracefs $TRACE 2>/dev/null
+	echo 1 >$TRACE/events/kvm/enable
+	echo 8192 >$TRACE/buffer_size_kb
+fi
+kit() {
+	if [ -n "$KITS" ] && ! [[ " $KITS " == *" ${1#kvm-} "* ]]; then
+		return
+	fi
+	[ -f $TRACE/trace ] && echo >$TRACE/trace
+	kit_run "$@"
+	if [ -f $TRACE/trace ]; then
+		grep -v '^#' $TRACE/trace | grep -vE 'kvm_fpu|kvm_pio|KVM_EXIT_IO|reason io ' >/tmp/trace
+		{ head -n 60 /tmp/trace; echo ...; tail -n 40 /tmp/trace; } | sed "s/^/VIV-TRACE $1: /"
 	fi
 }
 kit kvm-hello hello --mem 32M
