@@ -59,6 +59,8 @@ static volatile u64 ipi_count;
 	extern const u8 name[];
 GUEST(g_cpuid, "xor %eax, %eax\n\tcpuid\n\thlt")
 GUEST(g_hlt, "hlt")
+GUEST(g_cr0_ts, "mov %cr0, %rax\n\txor $8, %rax\n\tmov %rax, %cr0\n\thlt")
+GUEST(g_cr0_wp, "mov %cr0, %rax\n\txor $0x10000, %rax\n\tmov %rax, %cr0\n\thlt")
 GUEST(g_outw, "mov $0x1234, %dx\n\tmov $0x55aa, %ax\n\toutw %ax, (%dx)\n\thlt")
 GUEST(g_inb, "inb $0x80, %al\n\thlt")
 GUEST(g_outsb, "mov $0x1235, %dx\n\tlea g_outsb(%rip), %rsi\n\tmov $2, %ecx\n\trep outsb\n\thlt")
@@ -202,6 +204,21 @@ static void exit_checks(void)
 
 	vmcb_init(g_hlt);
 	run_check("HLT", 0x78, 0, 0, g_hlt, AT(g_hlt, 1));
+
+	/* The selective CR0 write intercept (vector 3 bit 5): a MOV to CR0
+	 * that changes only TS does not exit, one that changes WP does
+	 * (0x65); the plain CR0 write intercept comes first. */
+	vmcb_init(g_cr0_ts);
+	V32(0x00c) |= 1u << 5;
+	run_check("CR0 selective: TS only", 0x78, 0, 0, g_cr0_ts + 10, AT(g_cr0_ts, 11));
+	vmcb_init(g_cr0_wp);
+	V32(0x00c) |= 1u << 5;
+	run_check("CR0 selective: WP", 0x65, 0, 0, g_cr0_wp + 9, AT(g_cr0_wp, 12));
+	vmcb_init(g_cr0_wp);
+	V32(0x00c) |= 1u << 5;
+	V32(0x000) |= 1u << 16;
+	run_check("CR0 write before selective", 0x10, 0, 0, g_cr0_wp + 9,
+		  AT(g_cr0_wp, 12));
 
 	/* IOIO: port 0x1234 word out (bits of 0x1234 and 0x1235 set). */
 	vmcb_init(g_outw);
