@@ -498,6 +498,42 @@ static void self_ipi(void)
 	lapic_write(LAPIC_ICR_LO, (1u << 18) | VEC_IPI); /* shorthand: self */
 }
 
+/* The host's TSC-deadline timer ends a guest that runs with a TSC
+ * offset far from the host's TSC (Linux's KVM starts its guests' TSC
+ * near 0): the LAPIC is the host's and counts the host's TSC. (That
+ * it fires on time, not late, tests/integration/vmon_in_vmon.sh
+ * sees: L1's timers.) */
+static void tsc_deadline_check(void)
+{
+	u32 a, b, c, d;
+	cpuid(1, 0, &a, &b, &c, &d);
+	if (!(c & (1u << 24))) {
+		kprintf("svm: no TSC-deadline timer (CPUID.1:ECX[24]): its check skipped\n");
+		return;
+	}
+	ipi_count = 0;
+	lapic_write(LAPIC_LVT_TIMER, VEC_IPI | (2u << 17)); /* TSC-deadline mode */
+	vmcb_init(g_loop);
+	V32(0x00c) |= 1u << 0;
+	V32(0x060) = 1u << 24;
+	V64(0x050) = (u64)0 - rdtsc(); /* TSC_OFFSET: the guest's TSC starts at 0 */
+	u64 t0 = rdtsc();
+	wrmsr(0x6e0, t0 + 20000000); /* IA32_TSC_DEADLINE: some ms ahead */
+	sti();
+	vmrun(vmcb);
+	cli();
+	u64 took = rdtsc() - t0;
+	/* What ended the guest is the timer: its vector is in the IRR. */
+	bool irr = (lapic_read(0x200 + 0x10 * (VEC_IPI / 32)) >> (VEC_IPI % 32)) & 1;
+	bool intr = V64(0x070) == 0x60 && ipi_count == 0 && irr;
+	kprintf("svm: TSC-deadline run: exitcode=0x%lx after %lu TSC ticks, timer pending %d\n",
+		V64(0x070), took, irr);
+	stgi();
+	sti_hlt_cli();
+	lapic_write(LAPIC_LVT_TIMER, 1u << 16); /* masked */
+	expect("host TSC-deadline timer during a guest with a TSC offset", intr && ipi_count == 1);
+}
+
 static void interrupt_checks(void)
 {
 	lapic_enable();
@@ -533,6 +569,8 @@ static void interrupt_checks(void)
 	stgi();
 	sti_hlt_cli(); /* pending: HLT returns at once */
 	expect("INTR intercept, then the host takes the interrupt", intr && ipi_count == 1);
+
+	tsc_deadline_check();
 
 	/* V_IRQ: the guest (IF from its STI) takes vector 0x41 through its
 	 * IDT; the handler halts. */
