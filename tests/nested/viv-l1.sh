@@ -85,10 +85,12 @@ if grep -q 'viv.linux=1' /proc/cmdline; then
 	# The default guest (Debian's kernel, busybox initramfs) on L1's KVM:
 	# boots to its shell, runs a command, powers off.
 	printf '%s\n' 'echo "INNER-RELEASE=$(uname -r)"' 'poweroff -f' >/tmp/linux.in
+	start=$SECONDS
 	timeout -k 5 "${VIV_LINUX_LIMIT:-900}" "$V" run --backend kvm --no-api --mem 256M \
 		--kernel /vmon/build/guest/bzImage --initrd /vmon/build/guest/initramfs.cpio.gz \
 		--cmdline "console=ttyS0 quiet" </tmp/linux.in >/tmp/linux.out 2>/tmp/linux.err
 	rc=$?
+	echo "VIV-TIME kvm-linux-shell $((SECONDS - start)) s"
 	want=$(cat /vmon/build/guest/kernel-release)
 	if tr -d '\r' </tmp/linux.out | grep -qx "INNER-RELEASE=$want"; then
 		res PASS kvm-linux-shell
