@@ -3,8 +3,9 @@
 #   make test       build and run every test; ends with "N passed, N failed"
 #   make test-kvm   the KVM backend's tests on a real KVM (nested under QEMU
 #                   where the host has none); TESTS="a b" picks scripts
-#   make test-vmon-in-vmon  the nested L1 on vmon's software CPU (AMD SVM),
-#                   kit guests and a Linux guest on its KVM (minutes)
+#   make test-vmon-in-vmon  builds the nested L1 and runs it on vmon's
+#                   software CPU (AMD SVM): kit guests and a Linux guest on
+#                   its KVM (about a minute)
 #   make bench      benchmarks against QEMU (never part of make test)
 #   make difftest   differential instruction tester, SEEDS=N CLASSES=a,b
 #   make SANITIZE=1 ASan/UBSan build into build-san/
@@ -135,10 +136,10 @@ test-kvm: all test-images guest
 # vmon in vmon (tests/integration/vmon_in_vmon.sh): the nested L1 (built
 # here as for test-kvm) on the software CPU with --cpu-features +svm,+amd,
 # its kvm_amd running the kit guests and a Linux guest. make test runs the
-# same script without the Linux guest where build/nested exists.
+# same script where build/nested exists (and skips it otherwise).
 test-vmon-in-vmon: all test-images guest
 	BUILD=$(BUILD) scripts/make-nested.sh
-	BUILD=$(BUILD) VIV_LINUX=1 bash tests/integration/vmon_in_vmon.sh
+	BUILD=$(BUILD) bash tests/integration/vmon_in_vmon.sh
 
 bench: all
 	BUILD=$(BUILD) bench/run.sh
