@@ -7,18 +7,19 @@
 # --backend kvm (tests/nested/viv-l1.sh prints their results; the L1 init is
 # tests/nested/viv-init, appended to L1's initramfs). Needs no /dev/kvm on
 # the host: the software CPU is the hardware here. Then the default Linux
-# guest boots to its shell on L1's KVM (VIV_LINUX=0 leaves it out). About a
-# minute on a 2-core host (40 s without the Linux guest); 2-3 min when the
-# host is loaded (load average 16).
+# guest boots to its shell on L1's KVM (VIV_LINUX=0 leaves it out). 35-60 s
+# on a 2-core host (about 20 s less without the Linux guest); 2-3 min when
+# the host is loaded (load average 16).
 #
 # Known, worked around here (see src/cpu/emu/README.md, "AMD vendor"):
 # - Linux learns the TSC frequency on an AMD CPU only by calibrating
 #   against the PIT (leaves 0x15/0x16 are Intel's), which fails on a
 #   loaded host; L1 gets tsc_early_khz= from the host's /proc/cpuinfo.
-# - With the software CPU's compiled code (native runs) L1's kernel
-#   corrupts a stack in its first dynamically linked program
-#   (mas_wr_node_store, on either vendor); L1 runs with VMON_EMU_NATIVE=0
-#   until that is fixed (VIV_NATIVE=1 runs it with them).
+# - With the software CPU's translated blocks chained to each other
+#   (native_chain.c) L1's kernel corrupts a stack in its first dynamically
+#   linked program (mas_wr_node_store; on either vendor, without SVM in
+#   use); L1 runs with VMON_EMU_CHAIN=0 (native runs, unchained) until
+#   that is fixed (VIV_CHAIN=1 runs it chained).
 source "$(dirname "$0")/../lib.sh"
 
 N=${NESTED_DIR:-$BUILD/nested}
@@ -50,11 +51,11 @@ mhz=$(sed -n 's/^cpu MHz[[:space:]]*: *\([0-9]*\)\.\([0-9]\{3\}\).*/\1\2/p' /pro
 khz=${mhz:-2000000}
 linux=
 [ "${VIV_LINUX:-1}" = 1 ] && linux=" viv.linux=1"
-native=0
-[ "${VIV_NATIVE:-0}" = 1 ] && native=
+chain=0
+[ "${VIV_CHAIN:-0}" = 1 ] && chain=1
 
 start=$SECONDS
-VMON_EMU_NATIVE=$native timeout -k 5 "${VIV_TIMEOUT:-900}" "$VMON" run --backend emu \
+VMON_EMU_CHAIN=$chain timeout -k 5 "${VIV_TIMEOUT:-900}" "$VMON" run --backend emu \
 	--cpu-features +svm,+amd --mem 1G --no-reboot --no-api \
 	--kernel "$N/bzImage" --initrd "$TMP/initrd" --disk "$N/l1-root.img,ro" \
 	--cmdline "console=ttyS0 quiet panic=-1 mitigations=off tsc_early_khz=$khz viv.limit=${VIV_LIMIT:-120}$linux" \
