@@ -328,6 +328,12 @@ int cpu_model_resolve(const struct cpu_model *req, const struct cpu_featureset *
 		set_or(&named, &req->base);
 	set_andnot(&named, &req->remove);
 	for (unsigned f = 1; f < CPUF_COUNT; f++)
+		if (cpu_has(&named, f) && !cpu_has(offered, f) && cpu_features[f].vendor)
+			return err_setf(err,
+					"--cpu-features: the %s backend cannot set the CPU vendor "
+					"(%s): its guests see the host's",
+					backend, cpu_features[f].name);
+	for (unsigned f = 1; f < CPUF_COUNT; f++)
 		if (cpu_has(&named, f) && !cpu_has(offered, f))
 			return err_setf(
 				err, "--cpu-features: the %s backend cannot offer %s on this host",
