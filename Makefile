@@ -3,6 +3,9 @@
 #   make test       build and run every test; ends with "N passed, N failed"
 #   make test-kvm   the KVM backend's tests on a real KVM (nested under QEMU
 #                   where the host has none); TESTS="a b" picks scripts
+#   make test-vmon-in-vmon  builds the nested L1 and runs it on vmon's
+#                   software CPU (AMD SVM): kit guests and a Linux guest on
+#                   its KVM (about a minute)
 #   make bench      benchmarks against QEMU (never part of make test)
 #   make difftest   differential instruction tester, SEEDS=N CLASSES=a,b
 #   make SANITIZE=1 ASan/UBSan build into build-san/
@@ -67,7 +70,7 @@ LIBVMON := $(BUILD)/libvmon.a
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all vmon guests test test-kvm unit-tests bench clean format format-check setup guest fuzz difftest isa-check
+.PHONY: all vmon guests test test-kvm test-vmon-in-vmon unit-tests bench clean format format-check setup guest fuzz difftest isa-check
 
 all: vmon guests
 
@@ -129,6 +132,14 @@ test: all unit-tests test-images $(JAIL_PROBE) isa-check
 # linux_kvm" runs only those scripts of tests/integration/.
 test-kvm: all test-images guest $(JAIL_PROBE)
 	BUILD=$(BUILD) TESTS="$(TESTS)" tests/nested/run.sh
+
+# vmon in vmon (tests/integration/vmon_in_vmon.sh): the nested L1 (built
+# here as for test-kvm) on the software CPU with --cpu-features +svm,+amd,
+# its kvm_amd running the kit guests and a Linux guest. make test runs the
+# same script where build/nested exists (and skips it otherwise).
+test-vmon-in-vmon: all test-images guest
+	BUILD=$(BUILD) scripts/make-nested.sh
+	BUILD=$(BUILD) bash tests/integration/vmon_in_vmon.sh
 
 bench: all
 	BUILD=$(BUILD) bench/run.sh

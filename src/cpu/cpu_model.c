@@ -116,6 +116,7 @@ const struct cpu_feature_info cpu_features[CPUF_COUNT] = {
 	F(AMX_TILE, "amx_tile", NULL, 7, 0, EDX, 24, 0, CPUF_XSAVE),
 	F(AMX_INT8, "amx_int8", NULL, 7, 0, EDX, 25, 0, CPUF_AMX_TILE),
 	F(SVM, "svm", NULL, 0x80000001, 0, ECX, 2, 0),
+	[CPUF_AMD] = {.name = "amd", .alias = "authenticamd", .reg = 0xff, .vendor = true},
 
 	[CPUF_X2APIC] = {.name = "x2apic", .leaf = 1, .reg = X_ECX, .bit = 21, .platform = true},
 	[CPUF_TSC_DEADLINE] = {.name = "tsc_deadline_timer",
@@ -327,6 +328,12 @@ int cpu_model_resolve(const struct cpu_model *req, const struct cpu_featureset *
 		set_or(&named, &req->base);
 	set_andnot(&named, &req->remove);
 	for (unsigned f = 1; f < CPUF_COUNT; f++)
+		if (cpu_has(&named, f) && !cpu_has(offered, f) && cpu_features[f].vendor)
+			return err_setf(err,
+					"--cpu-features: the %s backend cannot set the CPU vendor "
+					"(%s): its guests see the host's",
+					backend, cpu_features[f].name);
+	for (unsigned f = 1; f < CPUF_COUNT; f++)
 		if (cpu_has(&named, f) && !cpu_has(offered, f))
 			return err_setf(
 				err, "--cpu-features: the %s backend cannot offer %s on this host",
@@ -354,6 +361,8 @@ void cpu_features_from_cpuid(uint32_t leaf, uint32_t sub, const uint32_t regs[4]
 {
 	for (unsigned f = 1; f < CPUF_COUNT; f++) {
 		const struct cpu_feature_info *i = &cpu_features[f];
+		if (i->vendor)
+			continue;
 		if (i->leaf == leaf && i->sub == sub && ((regs[i->reg] >> i->bit) & 1))
 			cpu_set(s, f);
 	}
@@ -364,6 +373,8 @@ void cpu_model_mask_cpuid(const struct cpu_featureset *s, uint32_t leaf, uint32_
 {
 	for (unsigned f = 1; f < CPUF_COUNT; f++) {
 		const struct cpu_feature_info *i = &cpu_features[f];
+		if (i->vendor)
+			continue;
 		if (i->leaf == leaf && i->sub == sub && !cpu_has(s, f))
 			regs[i->reg] &= ~(1u << i->bit);
 	}

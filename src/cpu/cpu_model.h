@@ -125,6 +125,10 @@ enum cpu_feature {
 	CPUF_AMX_TILE,
 	CPUF_AMX_INT8,
 	CPUF_SVM, /* AMD SVM: the software CPU offers it only on request (+svm) */
+	/* Not a CPUID bit (struct cpu_feature_info.vendor): CPUID's vendor is
+	 * AuthenticAMD, with AMD's leaves and MSRs. The software CPU offers
+	 * it only on request (+amd); KVM reports the host's vendor. */
+	CPUF_AMD,
 	/* Platform features (struct cpu_feature_info.platform): the local
 	 * APIC's, not instructions; named models bring them where offered. */
 	CPUF_X2APIC,
@@ -167,6 +171,7 @@ struct cpu_feature_info {
 	uint8_t needs[3]; /* features it needs (CPUF_NONE: none) */
 	uint64_t xcr0;	  /* XSAVE state components it brings (XCR0 bits) */
 	bool platform;	  /* in no level; a named model has it where offered */
+	bool vendor;	  /* the CPU vendor, no CPUID bit (reg is 0xff) */
 };
 extern const struct cpu_feature_info cpu_features[CPUF_COUNT];
 

@@ -117,6 +117,13 @@ static void test_errors(void **state)
 	assert_int_equal(cpu_model_parse("x86-64-v3", &m, &err), 0);
 	assert_int_equal(cpu_model_resolve(&m, &offered, "emu", &out, &err), -1);
 	assert_non_null(strstr(err.msg, "emu backend cannot offer"));
+	/* the vendor (amd) on a backend that cannot set it: its own message,
+	 * and the name is accepted in either spelling */
+	assert_int_equal(cpu_model_parse("+AuthenticAMD", &m, &err), 0);
+	assert_true(cpu_has(&m.add, CPUF_AMD));
+	assert_int_equal(cpu_model_parse("x86-64-v2,+amd", &m, &err), 0);
+	assert_int_equal(cpu_model_resolve(&m, &offered, "kvm", &out, &err), -1);
+	assert_non_null(strstr(err.msg, "cannot set the CPU vendor (amd)"));
 	/* max takes what there is, without complaint */
 	assert_int_equal(cpu_model_parse("max,-sse4_2", &m, &err), 0);
 	assert_int_equal(cpu_model_resolve(&m, &offered, "emu", &out, &err), 0);

@@ -224,9 +224,16 @@ static bool timer_periodic(struct lapic *a)
 	return timer_mode(a) == TIMER_PERIODIC;
 }
 
+/* The TSC the LAPIC's owner reads. While an SVM guest runs, c->tsc_offset
+ * includes its VMCB TSC_OFFSET (svm.c), but the LAPIC is the host's: its
+ * TSC-deadline is in the host's TSC (else a host deadline compared with
+ * an L2 TSC that Linux's KVM starts near 0 would not come for ages). */
 static uint64_t guest_tsc(const struct emu_cpu *c)
 {
-	return __builtin_ia32_rdtsc() + c->tsc_offset;
+	uint64_t off = c->tsc_offset;
+	if (c->svm.guest)
+		off -= c->svm.tsc_offset;
+	return __builtin_ia32_rdtsc() + off;
 }
 
 /* TSC-deadline mode: when to look at the TSC again (host ns), from the

@@ -226,6 +226,18 @@ static bool cr_intercept(struct emu_cpu *c, const struct dinsn *d, int n, bool w
 	return true;
 }
 
+/* The selective CR0 write intercept (APM 15.9.2): a write to CR0 (MOV,
+ * LMSW) that changes a bit other than TS and MP exits with
+ * SVM_EXIT_CR0_SEL, after the plain CR0 write intercept (checked
+ * first). Linux's KVM relies on it with nested paging to see the guest
+ * turn paging on (EFER.LMA) and off. */
+static void cr0_selective(struct emu_cpu *c, uint64_t v)
+{
+	if (c->cpl == 0 && (c->svm.icpt_insn3 & (1u << SVM_I3_CR0_SEL)) &&
+	    (((v | CR0_ET) ^ c->cr0) & ~(uint64_t)(CR0_TS | CR0_MP)))
+		svm_insn_exit(c, SVM_EXIT_CR0_SEL, 0, 0);
+}
+
 _Noreturn static void insn_exit(struct emu_cpu *c, uint64_t code)
 {
 	svm_insn_exit(c, code, 0, 0);
@@ -235,13 +247,25 @@ bool svm_insn_intercept(struct emu_cpu *c, const struct dinsn *d)
 {
 	switch (d->row) {
 	case I_MOV:
-		if (d->op[0].kind == DOP_CR)
-			return cr_intercept(c, d, d->op[0].reg, true);
+		if (d->op[0].kind == DOP_CR) {
+			if (cr_intercept(c, d, d->op[0].reg, true))
+				return true;
+			if (d->op[0].reg == 0) {
+				uint64_t v = get_reg(c, d->op[1].reg, 8);
+				cr0_selective(c, c->cmode == 8 ? v : (uint32_t)v);
+			}
+			return false;
+		}
 		if (d->op[1].kind == DOP_CR)
 			return cr_intercept(c, d, d->op[1].reg, false);
 		return false;
 	case I_LMSW:
-	case I_CLTS: return cr_intercept(c, d, 0, true);
+		if (cr_intercept(c, d, 0, true))
+			return true;
+		/* LMSW sets PE, MP, EM, TS (it cannot clear PE). */
+		cr0_selective(c, (c->cr0 & ~0xeULL) | (opr(c, d, 0) & 0xf) | (c->cr0 & 1));
+		return false;
+	case I_CLTS: return cr_intercept(c, d, 0, true); /* TS only: never selective */
 	case I_SMSW:
 		if (c->cpl == 0 && (c->svm.icpt_cr & 1))
 			insn_exit(c, SVM_EXIT_CR0_READ);

@@ -13,8 +13,7 @@
  * Only with the CPU model's "svm" feature (--cpu-features +svm); without
  * it every SVM instruction is #UD and EFER.SVME cannot be set.
  * Not modelled: ASIDs (the TLB is flushed on every world switch), AVIC, LBR virtualization, pause
- * filters, DR intercepts, NMIs (the software CPU has none), task-switch and selective-CR0
- * intercepts.
+ * filters, DR intercepts, NMIs (the software CPU has none), task-switch intercepts.
  */
 #ifndef VMON_CPU_EMU_SVM_H
 #define VMON_CPU_EMU_SVM_H
@@ -110,6 +109,7 @@ enum {
 	SVM_I3_INTR = 0,
 	SVM_I3_NMI = 1,
 	SVM_I3_VINTR = 4,
+	SVM_I3_CR0_SEL = 5, /* selective CR0 write: bits other than TS and MP */
 	SVM_I3_RDTSC = 14,
 	SVM_I3_CPUID = 18,
 	SVM_I3_IRET = 20,
@@ -145,6 +145,7 @@ enum {
 #define SVM_EXIT_INTR	   0x60
 #define SVM_EXIT_NMI	   0x61
 #define SVM_EXIT_VINTR	   0x64
+#define SVM_EXIT_CR0_SEL   0x65
 #define SVM_EXIT_IOIO	   0x7b
 #define SVM_EXIT_MSR	   0x7c
 #define SVM_EXIT_SHUTDOWN  0x7f

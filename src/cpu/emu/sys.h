@@ -29,6 +29,23 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v);
 uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok);
 bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v);
 void emu_cpuid(struct emu_cpu *c);
+/* CPUID.(leaf, sub) as EAX, EBX, ECX, EDX into out (what emu_cpuid puts
+ * in the registers). */
+void emu_cpuid_regs(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+
+/* The AuthenticAMD vendor (sys_amd.c; the model's "amd"). Each is a
+ * no-op (false) on the GenuineIntel model. emu_amd_cpuid answers a leaf
+ * AMD defines wholly (true); emu_amd_cpuid_fixup adjusts leaves 1 and
+ * 0x80000001 after the common code. emu_amd_rdmsr/wrmsr answer AMD's
+ * MSRs (true: handled; *ok false: #GP); emu_amd_msr_absent names the
+ * Intel-only MSRs that raise #GP on AMD. */
+bool emu_cpu_is_amd(const struct emu_cpu *c);
+bool emu_amd_cpuid(struct emu_cpu *c, uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *cc,
+		   uint32_t *d);
+void emu_amd_cpuid_fixup(struct emu_cpu *c, uint32_t leaf, uint32_t *a, uint32_t *d);
+bool emu_amd_msr_absent(const struct emu_cpu *c, uint32_t msr);
+bool emu_amd_rdmsr(struct emu_cpu *c, uint32_t msr, uint64_t *v);
+bool emu_amd_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v, bool *ok);
 /* The features the software CPU offers on this host (sys_cpuid.c). */
 void emu_offered_features(struct cpu_featureset *out);
 /* Resolves the VM's --cpu-features request into vm->features and
@@ -80,7 +97,8 @@ uint64_t emu_cr4_valid(const struct emu_cpu *c);
  * caches no page whose key PKRU restricts). */
 void emu_set_pkru(struct emu_cpu *c, uint32_t v);
 /* SYSENTER/SYSEXIT: the IA32_SYSENTER_* MSRs' fast system calls (Intel's
- * semantics, 64-bit mode included: the CPU model is GenuineIntel). */
+ * semantics, 64-bit mode included, on the GenuineIntel model; #UD in
+ * long mode on the AuthenticAMD one, as on AMD). */
 void emu_sysenter(struct emu_cpu *c);
 void emu_sysexit(struct emu_cpu *c, int osize);
 /* Reads the descriptor for sel without faulting on the table limit;

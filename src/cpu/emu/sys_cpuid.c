@@ -23,6 +23,7 @@ static const uint8_t extra_features[] = {
 	CPUF_XGETBV1,	   /* XGETBV with ECX = 1 (insn_xsave.c) */
 	CPUF_X2APIC,	   /* x2APIC mode and its MSRs (chip_x2apic.c) */
 	CPUF_TSC_DEADLINE, /* the LAPIC timer's TSC-deadline mode (chip_lapic.c) */
+	CPUF_AMD,	   /* the AuthenticAMD vendor (sys_amd.c), only on request */
 };
 
 /* The host's floating-point features the software CPU leans on, read
@@ -86,12 +87,16 @@ int emu_model_init(struct emu_vm *vm, const struct cpu_model *req, struct vmon_e
 		return -1;
 	/* SVM only when named (+svm, or a snapshot's pinned set): not part
 	 * of "max" until Linux's kvm_amd runs on it (svm.h lists what is
-	 * missing). */
-	bool named =
-		req && req->pinned &&
-		(cpu_has(&req->add, CPUF_SVM) || (!req->base_max && cpu_has(&req->base, CPUF_SVM)));
-	if (!named)
-		cpu_clear(&vm->features, CPUF_SVM);
+	 * missing). The AMD vendor only when named too: the default CPU
+	 * stays GenuineIntel. */
+	static const uint8_t on_request[] = {CPUF_SVM, CPUF_AMD};
+	for (size_t i = 0; i < sizeof(on_request); i++) {
+		unsigned f = on_request[i];
+		bool named = req && req->pinned &&
+			     (cpu_has(&req->add, f) || (!req->base_max && cpu_has(&req->base, f)));
+		if (!named)
+			cpu_clear(&vm->features, f);
+	}
 	vm->xcr0_mask = cpu_model_xcr0(&vm->features) & XSAVE_COMPONENTS;
 	return 0;
 }
@@ -104,7 +109,7 @@ static void model_bits(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t 
 	uint32_t *regs[4] = {a, b, cc, d};
 	for (unsigned f = 1; f < CPUF_COUNT; f++) {
 		const struct cpu_feature_info *i = &cpu_features[f];
-		if (i->leaf == leaf && i->sub == sub && cpu_has(&c->vm->features, f))
+		if (!i->vendor && i->leaf == leaf && i->sub == sub && cpu_has(&c->vm->features, f))
 			*regs[i->reg] |= 1u << i->bit;
 	}
 }
@@ -114,10 +119,11 @@ static void cpuid_str(uint32_t *out, const char *s)
 	memcpy(out, s, 16);
 }
 
-void emu_cpuid(struct emu_cpu *c)
+void emu_cpuid_regs(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 {
-	uint32_t leaf = (uint32_t)c->r[R_AX], sub = (uint32_t)c->r[R_CX];
 	uint32_t a = 0, b = 0, cc = 0, d = 0;
+	if (emu_amd_cpuid(c, leaf, &a, &b, &cc, &d))
+		goto done; /* AuthenticAMD's own answer (sys_amd.c) */
 	switch (leaf) {
 	case 0:
 		a = 0x16;
@@ -237,8 +243,20 @@ void emu_cpuid(struct emu_cpu *c)
 	}
 	if (leaf == 1 || leaf == 7 || leaf == 0xd || leaf == 0x80000001)
 		model_bits(c, leaf, leaf == 1 || leaf == 0x80000001 ? 0 : sub, &a, &b, &cc, &d);
-	c->r[R_AX] = a;
-	c->r[R_BX] = b;
-	c->r[R_CX] = cc;
-	c->r[R_DX] = d;
+	emu_amd_cpuid_fixup(c, leaf, &a, &d);
+done:
+	out[0] = a;
+	out[1] = b;
+	out[2] = cc;
+	out[3] = d;
+}
+
+void emu_cpuid(struct emu_cpu *c)
+{
+	uint32_t r[4];
+	emu_cpuid_regs(c, (uint32_t)c->r[R_AX], (uint32_t)c->r[R_CX], r);
+	c->r[R_AX] = r[0];
+	c->r[R_BX] = r[1];
+	c->r[R_CX] = r[2];
+	c->r[R_DX] = r[3];
 }

@@ -185,6 +185,7 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
 #define MSR_SYSENTER_ESP    0x175
 #define MSR_SYSENTER_EIP    0x176
 #define MSR_MISC_ENABLE	    0x1a0
+#define MSR_DEBUGCTL	    0x1d9 /* LBR and BTF are not modelled: reads 0, only 0 written */
 #define MSR_PAT		    0x277
 #define MSR_EFER	    0xc0000080
 #define MSR_STAR	    0xc0000081
@@ -201,6 +202,13 @@ void emu_write_cr(struct emu_cpu *c, int n, uint64_t v)
 uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 {
 	*ok = true;
+	uint64_t amd = 0;
+	if (emu_amd_rdmsr(c, msr, &amd))
+		return amd;
+	if (emu_amd_msr_absent(c, msr)) {
+		*ok = false;
+		return 0;
+	}
 	switch (msr) {
 	case MSR_TSC: return __builtin_ia32_rdtsc() + c->tsc_offset;
 	case MSR_APIC_BASE: return c->apic.apic_base;
@@ -212,6 +220,7 @@ uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 	case MSR_SYSENTER_ESP: return c->sysenter_esp;
 	case MSR_SYSENTER_EIP: return c->sysenter_eip;
 	case MSR_MISC_ENABLE: return c->misc_enable;
+	case MSR_DEBUGCTL: return 0;
 	case MSR_PAT: return c->pat;
 	case MSR_EFER: return c->efer;
 	case MSR_STAR: return c->star;
@@ -238,6 +247,11 @@ uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok)
 
 bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 {
+	bool amd_ok;
+	if (emu_amd_wrmsr(c, msr, v, &amd_ok))
+		return amd_ok;
+	if (emu_amd_msr_absent(c, msr))
+		return false;
 	switch (msr) {
 	case MSR_TSC: {
 		/* As on hardware, TSC_ADJUST moves by what the write moved the
@@ -267,6 +281,7 @@ bool emu_wrmsr(struct emu_cpu *c, uint32_t msr, uint64_t v)
 	case MSR_SYSENTER_ESP: c->sysenter_esp = v; return true;
 	case MSR_SYSENTER_EIP: c->sysenter_eip = v; return true;
 	case MSR_MISC_ENABLE: c->misc_enable = v; return true;
+	case MSR_DEBUGCTL: return v == 0;
 	case MSR_PAT: c->pat = v; return true;
 	case MSR_EFER: {
 		uint64_t svme = svm_efer_allowed(c) ? EFER_SVME : 0;

@@ -243,6 +243,8 @@ void emu_syscall(struct emu_cpu *c)
 void emu_sysenter(struct emu_cpu *c)
 {
 	uint16_t sel = (uint16_t)c->sysenter_cs & 0xfffc;
+	if ((c->efer & EFER_LMA) && emu_cpu_is_amd(c))
+		emu_raise(c, EXC_UD, 0, false); /* AMD: legacy mode only */
 	if (!(c->cr0 & CR0_PE) || sel == 0)
 		emu_raise_gp(c, 0);
 	bool ia32e = c->efer & EFER_LMA;
@@ -261,6 +263,8 @@ void emu_sysenter(struct emu_cpu *c)
 void emu_sysexit(struct emu_cpu *c, int osize)
 {
 	uint16_t base = (uint16_t)c->sysenter_cs & 0xfffc;
+	if ((c->efer & EFER_LMA) && emu_cpu_is_amd(c))
+		emu_raise(c, EXC_UD, 0, false); /* AMD: legacy mode only */
 	if (!(c->cr0 & CR0_PE) || base == 0 || c->cpl != 0)
 		emu_raise_gp(c, 0);
 	if (osize == 8) {
