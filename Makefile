@@ -136,10 +136,12 @@ test-kvm: all test-images guest $(JAIL_PROBE)
 # vmon in vmon (tests/integration/vmon_in_vmon.sh): the nested L1 (built
 # here as for test-kvm) on the software CPU with --cpu-features +svm,+amd,
 # its kvm_amd running the kit guests and a Linux guest. make test runs the
-# same script where build/nested exists (and skips it otherwise).
+# same script where build/nested exists (and skips it otherwise); this
+# target fails on a FAIL line or when nothing passed.
 test-vmon-in-vmon: all test-images guest
 	BUILD=$(BUILD) scripts/make-nested.sh
-	BUILD=$(BUILD) bash tests/integration/vmon_in_vmon.sh
+	BUILD=$(BUILD) bash tests/integration/vmon_in_vmon.sh | tee $(BUILD)/vmon-in-vmon.log
+	@! grep -q '^FAIL ' $(BUILD)/vmon-in-vmon.log && grep -q '^PASS ' $(BUILD)/vmon-in-vmon.log
 
 bench: all
 	BUILD=$(BUILD) bench/run.sh

@@ -15,11 +15,9 @@
 # - Linux learns the TSC frequency on an AMD CPU only by calibrating
 #   against the PIT (leaves 0x15/0x16 are Intel's), which fails on a
 #   loaded host; L1 gets tsc_early_khz= from the host's /proc/cpuinfo.
-# - With the software CPU's translated blocks chained to each other
-#   (native_chain.c) L1's kernel corrupts a stack in its first dynamically
-#   linked program (mas_wr_node_store; on either vendor, without SVM in
-#   use); L1 runs with VMON_EMU_CHAIN=0 (native runs, unchained) until
-#   that is fixed (VIV_CHAIN=1 runs it chained).
+# (L1 ran unchained here at first: its kernel corrupted a stack with the
+# translator's blocks chained. That was a RET compiled into a plain run,
+# fixed in the translator (src/cpu/emu/README.md); L1 runs chained now.)
 source "$(dirname "$0")/../lib.sh"
 
 N=${NESTED_DIR:-$BUILD/nested}
@@ -51,11 +49,9 @@ mhz=$(sed -n 's/^cpu MHz[[:space:]]*: *\([0-9]*\)\.\([0-9]\{3\}\).*/\1\2/p' /pro
 khz=${mhz:-2000000}
 linux=
 [ "${VIV_LINUX:-1}" = 1 ] && linux=" viv.linux=1"
-chain=0
-[ "${VIV_CHAIN:-0}" = 1 ] && chain=1
 
 start=$SECONDS
-VMON_EMU_CHAIN=$chain timeout -k 5 "${VIV_TIMEOUT:-900}" "$VMON" run --backend emu \
+timeout -k 5 "${VIV_TIMEOUT:-900}" "$VMON" run --backend emu \
 	--cpu-features +svm,+amd --mem 1G --no-reboot --no-api \
 	--kernel "$N/bzImage" --initrd "$TMP/initrd" --disk "$N/l1-root.img,ro" \
 	--cmdline "console=ttyS0 quiet panic=-1 mitigations=off tsc_early_khz=$khz viv.limit=${VIV_LIMIT:-120}$linux" \
