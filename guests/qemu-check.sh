@@ -55,6 +55,9 @@ run debug 1 '^SUCCESS' /dev/null -m 256 -no-reboot -kernel $B/debug.elf -append 
 # supervisor access (the SDM does not): implicit_ac=0 leaves that out.
 run smap 1 '^SUCCESS' /dev/null -m 256 -no-reboot -cpu max -kernel $B/smap.elf -append implicit_ac=0
 run pku 1 '^SUCCESS' /dev/null -m 256 -no-reboot -cpu max -kernel $B/pku.elf
+# QEMU 7.2's TCG checks no segment limit (nor a null selector) in
+# compatibility mode: faults=0 runs only seglimit's accesses that must work.
+run seglimit 1 '^SUCCESS' /dev/null -m 256 -no-reboot -kernel $B/seglimit.elf -append faults=0
 run memtest 1 '^SUCCESS' /dev/null -m 64 -no-reboot -kernel $B/memtest.elf
 run memtest 1 '^SUCCESS' /dev/null -m 256 -no-reboot -kernel $B/memtest.elf
 run serial_echo 1 'bytes=20 sum=4bda9238' "$tmp" -m 256 -no-reboot -kernel $B/serial_echo.elf

@@ -37,6 +37,10 @@ if [ "$backend" = emu ]; then
 	# checks them against QEMU too).
 	kit emu-smap smap
 	kit emu-pku pku
+	# Segment limits outside 64-bit mode (compatibility-mode code: data,
+	# stack, expand-down and code limits, null selectors). Not on KVM: the
+	# nested harness's "hardware" (QEMU 7.2 TCG) checks no segment limit.
+	kit emu-seglimit seglimit
 	# AMD SVM (--cpu-features +svm): a tiny hypervisor's L2 exits, its
 	# intercepts and interrupt controls (the same guest passes on QEMU
 	# TCG -cpu max: guests/qemu-check.sh); without +svm, EFER.SVME and

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cpu/emu/decode.h"
+#include "cpu/emu/fault.h"
 
 #define BTAB_BITS	  15	      /* hash table: 32768 block pointers */
 #define BLOCK_ARENA_BYTES (48u << 20) /* reserved, touched as blocks are built */
@@ -79,8 +80,13 @@ static inline bool dblock_current(struct emu_cpu *c, const struct dblock *b, con
 static inline const struct dblock *emu_block(struct emu_cpu *c, const struct dblock *prev)
 {
 	uint64_t lin = c->seg[SEG_CS].base + c->rip;
-	if (c->cmode != 8)
+	if (c->cmode != 8) {
 		lin &= 0xffffffffULL;
+		/* Code beyond CS's limit: #GP(0) (at the target, not at the
+		 * branch that went there). */
+		if (__builtin_expect(c->rip > c->seg[SEG_CS].limit, 0))
+			emu_raise_gp(c, 0);
+	}
 	/* SMEP: a user code page cached (or in the TLB) is not a supervisor
 	 * one; emu_fetch_page walks and faults. */
 	if (c->fetch_vpn != (lin >> 12) + 1 ||

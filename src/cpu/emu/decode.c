@@ -445,6 +445,10 @@ const struct dinsn *emu_fetch_decode(struct emu_cpu *c)
 		}
 		emu_raise(c, EXC_UD, 0, false);
 	}
+	/* Outside 64-bit mode every byte of the instruction must be within
+	 * CS's limit (SDM vol. 3 5.3). */
+	if (c->cmode != 8 && c->rip + in.length - 1 > c->seg[SEG_CS].limit)
+		emu_raise_gp(c, 0);
 	if (!convert(c, &scratch, &in, ops)) {
 		if (first_report(c, in.mnemonic))
 			report_unimpl(c, buf, in.length, "unsupported operand form");
@@ -504,6 +508,10 @@ void emu_decode_block(struct emu_cpu *c, struct dblock *b)
 	unsigned off = emu_cs_linear(c, c->rip) & 0xfff;
 	unsigned pos = off, n = 0;
 	uint64_t ip_limit = c->cmode == 8 ? UINT64_MAX : c->cmode == 4 ? 0xffffffffULL : 0xffffULL;
+	/* Nor past CS's limit: such an instruction is fetched alone, and
+	 * emu_fetch_decode raises #GP(0). */
+	if (c->cmode != 8 && ip_limit > c->seg[SEG_CS].limit)
+		ip_limit = c->seg[SEG_CS].limit;
 	uint64_t ip = c->rip;
 	const ZydisDecoder *dec = decoder_for(c);
 	/* The block is decoded from one copy of the guest's bytes, which is

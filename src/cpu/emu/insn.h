@@ -53,15 +53,23 @@ static inline int32_t insn_arg(const struct dinsn *d)
 
 /* ---- Shared by the families ------------------------------------------- */
 
-/* Near branch to target, truncated to the operand size outside 64-bit
- * operands. */
-static inline void jump_to(struct emu_cpu *c, const struct dinsn *d, uint64_t target)
+/* A near branch's target, truncated to the operand size outside 64-bit
+ * operands; outside 64-bit mode a target beyond CS's limit is #GP(0) at
+ * the branch (SDM vol. 3 5.3), before the branch commits anything. */
+static inline uint64_t near_target(struct emu_cpu *c, const struct dinsn *d, uint64_t target)
 {
 	unsigned os = d->osize;
 	if (c->cmode == 8 && os != 2)
-		c->next_rip = target;
-	else
-		c->next_rip = os == 2 ? (target & 0xffff) : (uint32_t)target;
+		return target;
+	target = os == 2 ? (target & 0xffff) : (uint32_t)target;
+	if (__builtin_expect(c->cmode != 8 && target > c->seg[SEG_CS].limit, 0))
+		emu_raise_gp(c, 0);
+	return target;
+}
+
+static inline void jump_to(struct emu_cpu *c, const struct dinsn *d, uint64_t target)
+{
+	c->next_rip = near_target(c, d, target);
 }
 
 static inline uint64_t rel_target(struct emu_cpu *c, const struct dinsn *d)
@@ -88,14 +96,14 @@ static inline void set_sp(struct emu_cpu *c, uint64_t sp)
 static inline void push(struct emu_cpu *c, unsigned size, uint64_t v)
 {
 	uint64_t sp = amask(stack_size(c), c->r[R_SP] - size);
-	mwrite(c, seg_lin(c, SEG_SS, sp), size, v);
+	mwrite(c, seg_lin_n(c, SEG_SS, sp, size), size, v);
 	set_sp(c, sp);
 }
 
 static inline uint64_t pop(struct emu_cpu *c, unsigned size)
 {
 	uint64_t sp = amask(stack_size(c), c->r[R_SP]);
-	uint64_t v = mread(c, seg_lin(c, SEG_SS, sp), size);
+	uint64_t v = mread(c, seg_lin_n(c, SEG_SS, sp, size), size);
 	set_sp(c, sp + size);
 	return v;
 }

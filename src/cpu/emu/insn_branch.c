@@ -85,9 +85,9 @@ void h_call(struct emu_cpu *c, const struct dinsn *d)
 		emu_far_jump(c, sel, off, true, d->osize);
 		return;
 	}
-	uint64_t v = (d->flags & DI_RELBR) ? rel_target(c, d) : opr(c, d, 0);
+	uint64_t v = near_target(c, d, (d->flags & DI_RELBR) ? rel_target(c, d) : opr(c, d, 0));
 	push(c, d->osize, c->next_rip);
-	jump_to(c, d, v);
+	c->next_rip = v;
 }
 
 void h_ret(struct emu_cpu *c, const struct dinsn *d)
@@ -96,10 +96,14 @@ void h_ret(struct emu_cpu *c, const struct dinsn *d)
 		emu_far_ret(c, d->osize, d->nops ? (uint16_t)d->imm : 0);
 		return;
 	}
+	uint64_t sp = c->r[R_SP];
 	uint64_t v = pop(c, d->osize);
+	c->r[R_SP] = sp; /* a target beyond CS's limit faults with RSP unchanged */
+	v = near_target(c, d, v);
+	set_sp(c, sp + d->osize);
 	if (d->nops)
 		set_sp(c, c->r[R_SP] + (uint16_t)d->imm);
-	jump_to(c, d, v);
+	c->next_rip = v;
 }
 
 /* The specialised classes: 64-bit mode, 64-bit operand size. */

@@ -48,6 +48,11 @@ static uint64_t rep_fast(struct emu_cpu *c, const struct str_op *s, uint64_t cnt
 	}
 	if (n <= 1)
 		return 0;
+	/* Outside 64-bit mode the whole range must be within the limits;
+	 * else the element loop faults at the first element beyond one. */
+	if (c->cmode != 8 && (!seg_in_limit(c, SEG_ES, di, n * size) ||
+			      (s->kind == SK_MOVS && !seg_in_limit(c, s->sseg, si, n * size))))
+		return 0;
 	uint8_t *dp = lin_rmw_ptr(c, dl, (unsigned)(n * size) > 4096 ? 4096 : (unsigned)(n * size));
 	const uint8_t *sp = NULL;
 	if (s->kind == SK_MOVS && dp) {
@@ -84,34 +89,34 @@ static void string_step(struct emu_cpu *c, const struct str_op *s, uint64_t *si,
 	uint64_t a, b;
 	switch (s->kind) {
 	case SK_MOVS:
-		a = lin_read(c, seg_lin(c, s->sseg, *si), size);
-		lin_write(c, seg_lin(c, SEG_ES, *di), size, a);
+		a = lin_read(c, seg_lin_n(c, s->sseg, *si, size), size);
+		lin_write(c, seg_lin_n(c, SEG_ES, *di, size), size, a);
 		*si += s->step;
 		*di += s->step;
 		break;
 	case SK_STOS:
-		lin_write(c, seg_lin(c, SEG_ES, *di), size, c->r[R_AX]);
+		lin_write(c, seg_lin_n(c, SEG_ES, *di, size), size, c->r[R_AX]);
 		*di += s->step;
 		break;
 	case SK_LODS:
-		a = lin_read(c, seg_lin(c, s->sseg, *si), size);
+		a = lin_read(c, seg_lin_n(c, s->sseg, *si, size), size);
 		set_reg(c, R_AX, size, a);
 		*si += s->step;
 		break;
 	case SK_CMPS:
-		a = lin_read(c, seg_lin(c, s->sseg, *si), size);
-		b = lin_read(c, seg_lin(c, SEG_ES, *di), size);
+		a = lin_read(c, seg_lin_n(c, s->sseg, *si, size), size);
+		b = lin_read(c, seg_lin_n(c, SEG_ES, *di, size), size);
 		alu(c, ZYDIS_MNEMONIC_CMP, size, a, b);
 		*si += s->step;
 		*di += s->step;
 		break;
 	case SK_SCAS:
-		b = lin_read(c, seg_lin(c, SEG_ES, *di), size);
+		b = lin_read(c, seg_lin_n(c, SEG_ES, *di, size), size);
 		alu(c, ZYDIS_MNEMONIC_CMP, size, c->r[R_AX] & szmask(size), b);
 		*di += s->step;
 		break;
 	case SK_INS: {
-		uint64_t dl = seg_lin(c, SEG_ES, *di);
+		uint64_t dl = seg_lin_n(c, SEG_ES, *di, size);
 		mmu_lookup(c, dl, 1, c->cpl == 3); /* fault before the port read */
 		a = port_in(c, (uint16_t)c->r[R_DX], size);
 		lin_write(c, dl, size, a);
@@ -119,7 +124,7 @@ static void string_step(struct emu_cpu *c, const struct str_op *s, uint64_t *si,
 		break;
 	}
 	default: /* SK_OUTS */
-		a = lin_read(c, seg_lin(c, s->sseg, *si), size);
+		a = lin_read(c, seg_lin_n(c, s->sseg, *si, size), size);
 		port_out(c, (uint16_t)c->r[R_DX], size, a);
 		*si += s->step;
 		break;

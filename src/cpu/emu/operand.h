@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cpu/emu/decode.h"
+#include "cpu/emu/fault.h"
 #include "cpu/emu/mmu.h"
 
 /* ---- Registers ---------------------------------------------------------- */
@@ -86,11 +87,40 @@ static inline void mwrite(struct emu_cpu *c, uint64_t lin, unsigned size, uint64
 	lin_write(c, lin, size, v);
 }
 
-static inline uint64_t seg_lin(struct emu_cpu *c, int seg, uint64_t off)
+/* The linear address of a size-byte access at offset off of segment seg.
+ * Outside 64-bit mode the segment's limit is checked (an expand-down or
+ * unusable segment, or an offset past the limit, takes the slow check in
+ * fault.c, which raises #GP(0)/#SS(0)); 64-bit mode checks nothing. */
+static inline uint64_t seg_lin_n(struct emu_cpu *c, int seg, uint64_t off, unsigned size)
 {
 	if (c->cmode == 8)
 		return (seg == SEG_FS || seg == SEG_GS) ? c->seg[seg].base + off : off;
-	return (uint32_t)(c->seg[seg].base + off);
+	const struct seg *s = &c->seg[seg];
+	if (__builtin_expect(
+		    off + size - 1 > s->limit || (s->attr & 0x1c) == 0x14 || !(s->attr & SA_P), 0))
+		emu_seg_check(c, seg, off, size);
+	return (uint32_t)(s->base + off);
+}
+
+/* True if a plain (expand-up, usable) segment holds off..off+len-1;
+ * outside 64-bit mode, for bulk paths that leave other cases to the
+ * element-wise checks. */
+static inline bool seg_in_limit(const struct emu_cpu *c, int seg, uint64_t off, uint64_t len)
+{
+	const struct seg *s = &c->seg[seg];
+	return (s->attr & SA_P) && (s->attr & 0x1c) != 0x14 && off + len - 1 <= s->limit &&
+	       off + len - 1 >= off;
+}
+
+/* Callers that do not pass a size have the first byte checked. */
+static inline uint64_t seg_lin(struct emu_cpu *c, int seg, uint64_t off)
+{
+	return seg_lin_n(c, seg, off, 1);
+}
+
+static inline uint64_t mem_lin_n(struct emu_cpu *c, const struct dinsn *d, unsigned size)
+{
+	return seg_lin_n(c, d->seg, ea_off(c, d), size);
 }
 
 static inline uint64_t mem_lin(struct emu_cpu *c, const struct dinsn *d)
@@ -104,7 +134,7 @@ static inline __attribute__((always_inline)) uint64_t opr(struct emu_cpu *c, con
 	const struct dop *o = &d->op[i];
 	switch (o->kind) {
 	case DOP_REG: return get_reg(c, o->reg, o->size);
-	case DOP_MEM: return mread(c, mem_lin(c, d), o->size);
+	case DOP_MEM: return mread(c, mem_lin_n(c, d, o->size), o->size);
 	case DOP_IMM:
 		/* Sign-extended to 64 bits by the decoder; users mask to
 		 * their operand size (an imm8 of an imm-extended op is
@@ -122,7 +152,7 @@ static inline __attribute__((always_inline)) void opw(struct emu_cpu *c, const s
 	if (o->kind == DOP_REG)
 		set_reg(c, o->reg, o->size, v);
 	else if (o->kind == DOP_MEM)
-		mwrite(c, mem_lin(c, d), o->size, v);
+		mwrite(c, mem_lin_n(c, d, o->size), o->size, v);
 }
 
 #endif
