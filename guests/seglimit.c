@@ -41,20 +41,21 @@ static u8 buf[8192] __attribute__((aligned(4096)));
 
 static u64 desc(u64 base, u64 limit, u64 access, u64 flags)
 {
-	return (limit & 0xffff) | (base & 0xffffff) << 16 | access << 40 | ((limit >> 16) & 0xf) << 48 |
-	       flags << 52 | ((base >> 24) & 0xff) << 56;
+	return (limit & 0xffff) | (base & 0xffffff) << 16 | access << 40 |
+	       ((limit >> 16) & 0xf) << 48 | flags << 52 | ((base >> 24) & 0xff) << 56;
 }
 
 /* A 32-bit snippet entered by a far call: saves DS/ES/FS, runs setup,
  * arms the catch around insn (its address is NAME_at), runs restore and
  * returns. Absolute addresses: the kit image lives at 1 MiB. */
-#define S32(name, setup, insn, restore)                                                           \
+#define S32(name, setup, insn, restore)                                                            \
 	__asm__(".pushsection .text\n\t.code32\n" #name ":\n\t"                                    \
 		"push %ds\n\tpush %es\n\tpush %fs\n\t" setup "\n\t"                                \
-		"movl $1f, %es:resume_rip\n\tmovl $0, %es:resume_rip+4\n\t"                                \
-		"movl $2f, %es:fault_rip\n\tmovl $0, %es:fault_rip+4\n" #name "_at:\n2:\t" insn "\n1:\t"   \
-		"movl $0, %es:resume_rip\n\t" restore "\n\t"                                           \
-		"pop %fs\n\tpop %es\n\tpop %ds\n\tlret\n\t.code64\n\t.popsection");               \
+		"movl $1f, %es:resume_rip\n\tmovl $0, %es:resume_rip+4\n\t"                        \
+		"movl $2f, %es:fault_rip\n\tmovl $0, %es:fault_rip+4\n" #name "_at:\n2:\t" insn    \
+		"\n1:\t"                                                                           \
+		"movl $0, %es:resume_rip\n\t" restore "\n\t"                                       \
+		"pop %fs\n\tpop %es\n\tpop %ds\n\tlret\n\t.code64\n\t.popsection");                \
 	extern const u8 name[], name##_at[]
 
 #define STR_(x) #x
@@ -115,11 +116,13 @@ static void call32(const u8 *fn, u16 sel)
 	__asm__ volatile("lcall *%0" : : "m"(p) : "rax", "rcx", "rdx", "memory", "cc");
 }
 
-#define OK(name)  (call32(name, SEL_CODE32), rt_expect_no_fault(#name))
+#define OK(name) (call32(name, SEL_CODE32), rt_expect_no_fault(#name))
 #define GP(name)                                                                                   \
-	(faults ? (call32(name, SEL_CODE32), rt_expect_fault(#name, 13, 0, (u64)name##_at, 0)) : (void)0)
+	(faults ? (call32(name, SEL_CODE32), rt_expect_fault(#name, 13, 0, (u64)name##_at, 0))     \
+		: (void)0)
 #define SSF(name)                                                                                  \
-	(faults ? (call32(name, SEL_CODE32), rt_expect_fault(#name, 12, 0, (u64)name##_at, 0)) : (void)0)
+	(faults ? (call32(name, SEL_CODE32), rt_expect_fault(#name, 12, 0, (u64)name##_at, 0))     \
+		: (void)0)
 
 void kmain(void)
 {
