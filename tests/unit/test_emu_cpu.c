@@ -181,6 +181,38 @@ static const uint8_t code_rdtscp_cx16[] = {
 static const uint8_t code_cx16_misaligned64[] = {0xbf, 0x08, 0x30, 0x00, 0x00, 0xf0, 0x48,
 						 0x0f, 0xc7, 0x0f, 0xe6, 0xf4, 0xf4};
 
+/* seglimit16: real mode, DS limit 0xffff (IVT vector 13 -> a handler that
+ * sets BX = 0x600d and stops; CX says how far the code got): a byte at
+ * 0xffff is read, a byte at the a32 offset 0x10000 is #GP. seglimit16w: a
+ * word at 0xffff straddles the limit: #GP. */
+static const uint8_t code_seglimit16[] = {
+	0xc7, 0x06, 0x34, 0x00, 0x20, 0x10,		      /* mov word [0x34], 0x1020 */
+	0xc7, 0x06, 0x36, 0x00, 0x00, 0x00,		      /* mov word [0x36], 0 */
+	0xb9, 0x01, 0x00, 0xa0, 0xff, 0xff,		      /* mov cx, 1; mov al, [0xffff] */
+	0xb9, 0x02, 0x00, 0x67, 0xa0, 0x00, 0x00, 0x01, 0x00, /* mov cx, 2; a32 mov al, [0x10000] */
+	0xb9, 0x03, 0x00, 0xe6, 0xf4,			      /* mov cx, 3; out 0xf4, al */
+	0xbb, 0x0d, 0x60, 0xe6, 0xf4,			      /* handler: mov bx, 0x600d; out */
+};
+static const uint8_t code_seglimit16w[] = {
+	0xc7, 0x06, 0x34, 0x00, 0x17, 0x10, /* mov word [0x34], 0x1017 */
+	0xc7, 0x06, 0x36, 0x00, 0x00, 0x00, /* mov word [0x36], 0 */
+	0xb9, 0x02, 0x00, 0xa1, 0xff, 0xff, /* mov cx, 2; mov ax, [0xffff] */
+	0xb9, 0x03, 0x00, 0xe6, 0xf4,	    /* mov cx, 3; out 0xf4, al */
+	0xbb, 0x0d, 0x60, 0xe6, 0xf4,	    /* handler: mov bx, 0x600d; out */
+};
+
+static void test_segment_limit_real_mode(void **state)
+{
+	struct emu_cpu *c = emu_run(BOOT_MODE_REAL16, code_seglimit16, sizeof(code_seglimit16));
+	assert_int_equal(c->r[R_BX] & 0xffff, 0x600d);
+	assert_int_equal(c->r[R_CX] & 0xffff, 2);
+	emu_finish();
+	c = emu_run(BOOT_MODE_REAL16, code_seglimit16w, sizeof(code_seglimit16w));
+	assert_int_equal(c->r[R_BX] & 0xffff, 0x600d);
+	assert_int_equal(c->r[R_CX] & 0xffff, 2);
+	emu_finish();
+}
+
 static void test_alu_flags(void **state)
 {
 	struct emu_cpu *c = emu_run(BOOT_MODE_PROT32, code_alu32, sizeof(code_alu32));
@@ -496,6 +528,7 @@ int main(void)
 		cmocka_unit_test(test_divide_edges),
 		cmocka_unit_test(test_message_flood),
 		cmocka_unit_test(test_page_fault_long_mode),
+		cmocka_unit_test(test_segment_limit_real_mode),
 		cmocka_unit_test(test_int_iretq),
 		cmocka_unit_test(test_sse_x87),
 		cmocka_unit_test(test_rdtscp_cmpxchg16b),
