@@ -39,6 +39,7 @@
 	 (1u << 31) /* PBE */)
 #define L1_ECX_HYPERVISOR (1u << 31)
 #define L1_ECX_VMX	  (1u << 5)
+#define L1_ECX_TSC_DEADLINE (1u << 24)
 #define L80000001_ECX_SVM (1u << 2)
 #define L80000001_ECX_HIDE                                                                         \
 	((1u << 2) /* SVM */ | (1u << 23) /* PERFCTR_CORE */ | (1u << 24) /* PERFCTR_NB */ |       \
@@ -162,12 +163,19 @@ int kvm_cpuid_probe(struct kvm_vm_state *k, const struct cpu_model *model, bool 
 	k->cpu_amd = vendor && (vendor->ebx == 0x68747541 || vendor->ebx == 0x6f677948);
 	if (nested && nested_probe(k->cpuid, k->cpu_amd, err) < 0)
 		return -1;
+	/* api.rst, KVM_CAP_TSC_DEADLINE_TIMER: the in-kernel LAPIC (vmon's
+	 * is always in the kernel) has the TSC-deadline timer, and userspace
+	 * sets CPUID.1:ECX[24] itself (KVMs before 6.14 leave it out of
+	 * KVM_GET_SUPPORTED_CPUID). The software CPU has it too: without it
+	 * a snapshot or migration from there, whose model has it, could not
+	 * land here. */
+	bool deadline = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	for (uint32_t i = 0; i < k->cpuid->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &k->cpuid->entries[i];
 		switch (e->function) {
 		case 1:
 			e->ecx &= ~(L1_ECX_HIDE & ~(nested ? L1_ECX_VMX : 0));
-			e->ecx |= L1_ECX_HYPERVISOR;
+			e->ecx |= L1_ECX_HYPERVISOR | (deadline ? L1_ECX_TSC_DEADLINE : 0);
 			e->edx &= ~L1_EDX_HIDE;
 			break;
 		case 0x8000000a: /* SVM features: go with SVM */
