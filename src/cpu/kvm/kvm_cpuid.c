@@ -37,10 +37,10 @@
 #define L1_EDX_HIDE                                                                                \
 	((1u << 21) /* DS */ | (1u << 22) /* ACPI thermal */ | (1u << 29) /* TM */ |               \
 	 (1u << 31) /* PBE */)
-#define L1_ECX_HYPERVISOR (1u << 31)
-#define L1_ECX_VMX	  (1u << 5)
+#define L1_ECX_HYPERVISOR   (1u << 31)
+#define L1_ECX_VMX	    (1u << 5)
 #define L1_ECX_TSC_DEADLINE (1u << 24)
-#define L80000001_ECX_SVM (1u << 2)
+#define L80000001_ECX_SVM   (1u << 2)
 #define L80000001_ECX_HIDE                                                                         \
 	((1u << 2) /* SVM */ | (1u << 23) /* PERFCTR_CORE */ | (1u << 24) /* PERFCTR_NB */ |       \
 	 (1u << 28) /* PERFCTR_LLC */)
