@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * CPUID for KVM vCPUs: what KVM can virtualise (KVM_GET_SUPPORTED_CPUID),
- * minus what vmon does not model, masked by a pinned --cpu-features model
- * (src/cpu/cpu_model.h: the one the software CPU reports too), plus
- * per-vCPU topology (APIC ids).
+ * minus what vmon does not model and features whose needs KVM lacks,
+ * masked by a pinned --cpu-features model (src/cpu/cpu_model.h: the one
+ * the software CPU reports too), plus per-vCPU topology (APIC ids).
  *
  * Hidden: VMX/SVM unless --nested asks for them (SVM's feature leaf
  * 0x8000000a goes with it, or Linux would list npt, vgif... for a CPU
@@ -193,15 +193,20 @@ int kvm_cpuid_probe(struct kvm_vm_state *k, const struct cpu_model *model, bool 
 		default: break;
 		}
 	}
-	if (!model || !model->pinned)
-		return 0; /* everything KVM offers, as before there was a model */
 	struct cpu_featureset offered = {{0}}, set;
 	for (uint32_t i = 0; i < k->cpuid->nent; i++) {
 		uint32_t r[4];
 		struct kvm_cpuid_entry2 *e = &k->cpuid->entries[i];
 		cpu_features_from_cpuid(e->function, e->index, entry_regs(e, r), &offered);
 	}
-	if (cpu_model_resolve(model, &offered, "kvm", &set, err) < 0)
+	/* Without a pinned model: everything KVM offers but a feature whose
+	 * needs it does not offer (a KVM nested under a CPU without XSAVE
+	 * reports PKU, which a Linux guest then turns on with CR4.PKE). The
+	 * guest's CPUID is then the set a snapshot records
+	 * (kvm_snapshot_features) and a restore pins: a restored CR4 always
+	 * has its features. */
+	if (cpu_model_resolve(model && model->pinned ? model : NULL, &offered, "kvm", &set, err) <
+	    0)
 		return -1;
 	if (nested) /* --nested keeps SVM whatever the model (cpu_model.h: svm) */
 		cpu_set(&set, CPUF_SVM);
