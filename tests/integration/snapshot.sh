@@ -17,7 +17,8 @@
 # magic, version, checksum, truncation, a CPU register, the APIC in
 # x2APIC mode without EN, a TSC rate out of range and a virtqueue
 # out of range with the checksum fixed up, a CPU feature the backend
-# cannot give, a missing or short memory file) each end `vmon restore`
+# cannot give, the TSC-deadline timer in use but taken out of the
+# snapshot's CPU, a missing or short memory file) each end `vmon restore`
 # with its one-line message and status 2.
 # On every usable backend (the KVM run under make test-kvm). Where KVM is
 # usable, across backends too: a guest booted on the software CPU (pinned
@@ -172,8 +173,11 @@ EOF
 }
 
 # add_feature SRC DST NAME: SRC with CPU feature NAME added to the
-# snapshot's CPU features (checksum made right).
-add_feature() {
+# snapshot's CPU features (checksum made right); drop_feature SRC DST
+# NAME: with NAME taken out of them.
+add_feature() { edit_features "$1" "$2" "+$3"; }
+drop_feature() { edit_features "$1" "$2" "-$3"; }
+edit_features() {
 	python3 - "$@" <<'EOF'
 import struct, sys, zlib
 src, dst, name = sys.argv[1], sys.argv[2], sys.argv[3].encode()
@@ -194,7 +198,10 @@ while p < len(b):
     data = b[p + 4:p + 4 + n]
     p += 4 + n
     if sid == b'cpuid':
-        data = data + b' ' + name
+        if name[:1] == b'+':
+            data = data + b' ' + name[1:]
+        else:
+            data = b' '.join(f for f in data.split(b' ') if f != name[1:])
     out += head + struct.pack('<I', len(data)) + data
 out = bytes(out)
 open(dst, 'wb').write(out + struct.pack('<I', zlib.crc32(out) & 0xffffffff))
@@ -387,6 +394,11 @@ for b in $(usable_backends); do
 	# ... and its descriptor table outside guest RAM
 	hostile "$V" "$TMP/bad/vmstate" d0 41 00000000000f0000
 	bad_file "$b" queue-addr "not in guest RAM"
+	# the guest's timer is in TSC-deadline mode (snapshot-$b-tsc-deadline)
+	# and the snapshot's CPU lacks it: refused before the guest runs
+	# (KVM would drop the mode in KVM_SET_LAPIC: kvm_state_fit.c)
+	drop_feature "$V" "$TMP/bad/vmstate" tsc_deadline_timer
+	bad_file "$b" no-tsc-deadline "TSC-deadline mode"
 	if [ "$b" = emu ]; then
 		# a feature the software CPU does not have (it stops at x86-64-v3)
 		add_feature "$V" "$TMP/bad/vmstate" avx512f

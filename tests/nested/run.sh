@@ -56,13 +56,10 @@ OUT=$BUILD/nested
 # kit device scripts run on KVM nowhere else in CI.
 DEFAULT_TESTS="kit_backends kit_matrix concurrent bad_input kvm_fastpath virtio_mmio virtio_blk
 	virtio_net virtio_vsock virtio_console virtio_bad_net terminal boot_formats linux_kvm ratelimit
-	lapic_modes"
-# Not in the default list (run them with TESTS=...): cpu_debug (QEMU's TCG,
-# which runs L2's instructions here, makes INT1 #UD: only real hardware can
-# pass debug-kvm); migrate_kvm and snapshot_diff, which passed nested on
-# their branch but failed after the SMAP/PKU merge of 2026-12-07
-# (migrate-emu-to-kvm, and KVM_SET_SREGS EINVAL restoring a KVM diff
-# snapshot): back in the list once fixed.
+	lapic_modes migrate_kvm snapshot_diff"
+# Not in the default list (run it with TESTS=cpu_debug): cpu_debug (QEMU's
+# TCG, which runs L2's instructions here, makes INT1 #UD: only real
+# hardware can pass debug-kvm).
 
 passed=0 failed=0 skipped=0
 result() { # result KIND NAME [WHY]

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * CPUID for KVM vCPUs: what KVM can virtualise (KVM_GET_SUPPORTED_CPUID),
- * minus what vmon does not model, masked by a pinned --cpu-features model
- * (src/cpu/cpu_model.h: the one the software CPU reports too), plus
- * per-vCPU topology (APIC ids).
+ * minus what vmon does not model and features whose needs KVM lacks,
+ * masked by a pinned --cpu-features model (src/cpu/cpu_model.h: the one
+ * the software CPU reports too), plus per-vCPU topology (APIC ids).
  *
  * Hidden: VMX/SVM unless --nested asks for them (SVM's feature leaf
  * 0x8000000a goes with it, or Linux would list npt, vgif... for a CPU
@@ -37,9 +37,10 @@
 #define L1_EDX_HIDE                                                                                \
 	((1u << 21) /* DS */ | (1u << 22) /* ACPI thermal */ | (1u << 29) /* TM */ |               \
 	 (1u << 31) /* PBE */)
-#define L1_ECX_HYPERVISOR (1u << 31)
-#define L1_ECX_VMX	  (1u << 5)
-#define L80000001_ECX_SVM (1u << 2)
+#define L1_ECX_HYPERVISOR   (1u << 31)
+#define L1_ECX_VMX	    (1u << 5)
+#define L1_ECX_TSC_DEADLINE (1u << 24)
+#define L80000001_ECX_SVM   (1u << 2)
 #define L80000001_ECX_HIDE                                                                         \
 	((1u << 2) /* SVM */ | (1u << 23) /* PERFCTR_CORE */ | (1u << 24) /* PERFCTR_NB */ |       \
 	 (1u << 28) /* PERFCTR_LLC */)
@@ -162,12 +163,19 @@ int kvm_cpuid_probe(struct kvm_vm_state *k, const struct cpu_model *model, bool 
 	k->cpu_amd = vendor && (vendor->ebx == 0x68747541 || vendor->ebx == 0x6f677948);
 	if (nested && nested_probe(k->cpuid, k->cpu_amd, err) < 0)
 		return -1;
+	/* api.rst, KVM_CAP_TSC_DEADLINE_TIMER: the in-kernel LAPIC (vmon's
+	 * is always in the kernel) has the TSC-deadline timer, and userspace
+	 * sets CPUID.1:ECX[24] itself (KVMs before 6.14 leave it out of
+	 * KVM_GET_SUPPORTED_CPUID). The software CPU has it too: without it
+	 * a snapshot or migration from there, whose model has it, could not
+	 * land here. */
+	bool deadline = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	for (uint32_t i = 0; i < k->cpuid->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &k->cpuid->entries[i];
 		switch (e->function) {
 		case 1:
 			e->ecx &= ~(L1_ECX_HIDE & ~(nested ? L1_ECX_VMX : 0));
-			e->ecx |= L1_ECX_HYPERVISOR;
+			e->ecx |= L1_ECX_HYPERVISOR | (deadline ? L1_ECX_TSC_DEADLINE : 0);
 			e->edx &= ~L1_EDX_HIDE;
 			break;
 		case 0x8000000a: /* SVM features: go with SVM */
@@ -185,15 +193,20 @@ int kvm_cpuid_probe(struct kvm_vm_state *k, const struct cpu_model *model, bool 
 		default: break;
 		}
 	}
-	if (!model || !model->pinned)
-		return 0; /* everything KVM offers, as before there was a model */
 	struct cpu_featureset offered = {{0}}, set;
 	for (uint32_t i = 0; i < k->cpuid->nent; i++) {
 		uint32_t r[4];
 		struct kvm_cpuid_entry2 *e = &k->cpuid->entries[i];
 		cpu_features_from_cpuid(e->function, e->index, entry_regs(e, r), &offered);
 	}
-	if (cpu_model_resolve(model, &offered, "kvm", &set, err) < 0)
+	/* Without a pinned model: everything KVM offers but a feature whose
+	 * needs it does not offer (a KVM nested under a CPU without XSAVE
+	 * reports PKU, which a Linux guest then turns on with CR4.PKE). The
+	 * guest's CPUID is then the set a snapshot records
+	 * (kvm_snapshot_features) and a restore pins: a restored CR4 always
+	 * has its features. */
+	if (cpu_model_resolve(model && model->pinned ? model : NULL, &offered, "kvm", &set, err) <
+	    0)
 		return -1;
 	if (nested) /* --nested keeps SVM whatever the model (cpu_model.h: svm) */
 		cpu_set(&set, CPUF_SVM);

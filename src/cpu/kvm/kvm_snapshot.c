@@ -18,10 +18,12 @@
  *
  * The state comes from a file: vm/vmstate_cpu.c checked its ranges, and
  * this file refuses what the KVM of this host cannot take (an MSR it does
- * not know with a value, XCR0 bits it does not offer) before any ioctl;
+ * not know with a value, XCR0 bits it does not offer, control bits whose
+ * feature the vCPU's CPUID lacks: kvm_state_fit.c) before any ioctl;
  * any refusal by KVM itself is one line naming the ioctl.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -30,6 +32,7 @@
 #include "cpu/cpu_backend.h"
 #include "cpu/kvm/kvm_priv.h"
 #include "cpu/kvm/kvm_state_conv.h"
+#include "cpu/kvm/kvm_state_fit.h"
 
 static bool msr_known(const struct kvm_vm_state *k, uint32_t index)
 {
@@ -194,6 +197,16 @@ static int check_for_kvm(struct kvm_vm_state *k, int index, const struct cpu_sta
 				"host's KVM lacks (it offers 0x%llx)",
 				index, (unsigned long long)s->xcr0,
 				(unsigned long long)k->supported_xcr0);
+	/* What KVM_SET_SREGS/XCRS/LAPIC check against the vCPU's CPUID
+	 * (set at its creation, before any of them: api.rst), said here
+	 * with the feature's name instead of EINVAL. k->cpuid is every
+	 * vCPU's but for topology. */
+	struct kvm_fit_cpuid fit;
+	char why[160];
+	kvm_fit_from_cpuid(k->cpuid, &fit);
+	if (kvm_fit_check(s, &fit, why, sizeof(why)) < 0)
+		return err_setf(err, "vCPU %d: the saved state cannot run on this CPU: %s", index,
+				why);
 	for (uint32_t i = 0; i < s->nmsrs; i++) {
 		uint32_t idx = s->msrs[i].index;
 		if (kvm_conv_extra_msr_rank(idx) < 0)
@@ -268,6 +281,53 @@ static int set_msrs(struct kvm_vm_state *k, int fd, int index, const struct cpu_
 	return 0;
 }
 
+/* KVM_SET_SREGS; if KVM refuses, which register it refuses: a CR4 bit
+ * without which it takes the rest, or a register whose fresh value (in
+ * before, KVM's own) alone makes it take the rest.
+ * The vCPU is then past use, but the restore fails anyway. */
+static int set_sregs(int fd, int index, const struct kvm_sregs *want,
+		     const struct kvm_sregs *before, struct vmon_error *err)
+{
+	if (ioctl(fd, KVM_SET_SREGS, want) == 0)
+		return 0;
+	int e = errno;
+	/* One CR4 feature bit at a time (the low ones go with paging). */
+	for (unsigned b = 11; e == EINVAL && b < 64; b++) {
+		struct kvm_sregs t = *want;
+		t.cr4 &= ~(1ULL << b);
+		if (t.cr4 != want->cr4 && ioctl(fd, KVM_SET_SREGS, &t) == 0)
+			return err_setf(err,
+					"vCPU %d: KVM_SET_SREGS: KVM refused bit %u of the saved "
+					"CR4 0x%llx",
+					index, b, (unsigned long long)want->cr4);
+	}
+	static const struct {
+		const char *name;
+		size_t off;
+	} regs[] = {
+		{"EFER", offsetof(struct kvm_sregs, efer)},
+		{"IA32_APIC_BASE", offsetof(struct kvm_sregs, apic_base)},
+		{"CR0", offsetof(struct kvm_sregs, cr0)},
+		{"CR3", offsetof(struct kvm_sregs, cr3)},
+	};
+	for (unsigned i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+		struct kvm_sregs t = *want;
+		uint64_t v;
+		memcpy(&v, (const char *)want + regs[i].off, sizeof(v));
+		memcpy((char *)&t + regs[i].off, (const char *)before + regs[i].off, sizeof(v));
+		if (e == EINVAL && ioctl(fd, KVM_SET_SREGS, &t) == 0)
+			return err_setf(err,
+					"vCPU %d: KVM_SET_SREGS: KVM refused the saved %s 0x%llx",
+					index, regs[i].name, (unsigned long long)v);
+	}
+	return err_setf(err,
+			"vCPU %d: KVM_SET_SREGS: %s (CR0 0x%llx CR3 0x%llx CR4 0x%llx EFER 0x%llx "
+			"IA32_APIC_BASE 0x%llx)",
+			index, strerror(e), (unsigned long long)want->cr0,
+			(unsigned long long)want->cr3, (unsigned long long)want->cr4,
+			(unsigned long long)want->efer, (unsigned long long)want->apic_base);
+}
+
 int kvm_snapshot_vcpu_set(struct machine *m, int index, const struct cpu_state *s,
 			  struct vmon_error *err)
 {
@@ -299,8 +359,9 @@ int kvm_snapshot_vcpu_set(struct machine *m, int index, const struct cpu_state *
 	    VCPU_IOCTL(fd, KVM_SET_REGS, &regs, index, err) < 0 ||
 	    VCPU_IOCTL(fd, KVM_GET_SREGS, &sregs, index, err) < 0)
 		goto out;
+	struct kvm_sregs before = sregs;
 	kvm_conv_sregs_set(s, &sregs);
-	if (VCPU_IOCTL(fd, KVM_SET_SREGS, &sregs, index, err) < 0 ||
+	if (set_sregs(fd, index, &sregs, &before, err) < 0 ||
 	    VCPU_IOCTL(fd, KVM_SET_XSAVE, xs, index, err) < 0 ||
 	    (k->has_xcrs && VCPU_IOCTL(fd, KVM_SET_XCRS, &xcrs, index, err) < 0) ||
 	    VCPU_IOCTL(fd, KVM_GET_LAPIC, lapic, index, err) < 0)
