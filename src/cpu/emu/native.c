@@ -117,7 +117,7 @@ enum emu_exit_why emu_native_link(struct emu_cpu *c, const struct dblock *b)
 		j->key = key;
 		j->entry = entry;
 		c->native_links++;
-		return EXIT_LINK_MADE;
+		return EXIT_JC_FILLED;
 	}
 	uint64_t rx = (uint64_t)(uintptr_t)c->native_rx;
 	if (!h->chain_off || h->block != b)

@@ -66,8 +66,9 @@ void emu_native_block(struct emu_cpu *c, struct dblock *b);
  * found its block not confirmed in this code epoch).
  */
 enum emu_exit_why {
-	EXIT_EPOCH,	  /* a link or jump-cache hit, into a block not checked in this epoch */
-	EXIT_LINK_MADE,	  /* target translated: linked now (patched jump or jump-cache entry) */
+	EXIT_EPOCH, /* a link or jump-cache hit into a block whose bytes changed (its recheck) */
+	EXIT_LINK_MADE,	  /* target translated: its jump patched now */
+	EXIT_JC_FILLED,	  /* target translated: its jump-cache entry filled now */
 	EXIT_LINK_COLD,	  /* target not translated yet (entered fewer than native_hot times) */
 	EXIT_LINK_PLAIN,  /* target hot but not a translated block (not all eligible, no room) */
 	EXIT_LINK_REFUSE, /* target translated, but for another CPL (or other refusal) */

@@ -59,14 +59,14 @@ void emu_stats_print(const struct emu_cpu *c, double secs)
 		       "cpu.h: stat_epoch_why");
 	const uint64_t *w = c->stat_exit_why, *e = c->stat_epoch_why;
 	fprintf(stderr,
-		"vmon: emu: cpu%d: unlinked exits: %llu epoch check failed at a link or jump-cache "
-		"hit, %llu linked then, %llu target cold, %llu target not translated, %llu "
-		"refused, "
-		"%llu no block or site, %llu linked already\n",
-		i, (unsigned long long)w[EXIT_EPOCH], (unsigned long long)w[EXIT_LINK_MADE],
-		(unsigned long long)w[EXIT_LINK_COLD], (unsigned long long)w[EXIT_LINK_PLAIN],
-		(unsigned long long)w[EXIT_LINK_REFUSE], (unsigned long long)w[EXIT_LINK_NONE],
-		(unsigned long long)w[EXIT_LINK_HAVE]);
+		"vmon: emu: cpu%d: unlinked exits: %llu into a block whose bytes changed, "
+		"%llu linked then (%llu jump-cache fills), %llu target cold, %llu target not "
+		"translated, %llu refused, %llu no block or site, %llu linked already\n",
+		i, (unsigned long long)w[EXIT_EPOCH],
+		(unsigned long long)(w[EXIT_LINK_MADE] + w[EXIT_JC_FILLED]),
+		(unsigned long long)w[EXIT_JC_FILLED], (unsigned long long)w[EXIT_LINK_COLD],
+		(unsigned long long)w[EXIT_LINK_PLAIN], (unsigned long long)w[EXIT_LINK_REFUSE],
+		(unsigned long long)w[EXIT_LINK_NONE], (unsigned long long)w[EXIT_LINK_HAVE]);
 	fprintf(stderr,
 		"vmon: emu: cpu%d: chained entries compared in a new code epoch: %llu matched, "
 		"%llu differed\n",
