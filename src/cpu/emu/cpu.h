@@ -201,8 +201,10 @@ struct tlb_entry {
  * block's code epoch. One table per CPL a block may be compiled for (0,
  * 3), filled by the run loop (native.c: emu_native_link), emptied with
  * the TLB (a linear address may now name other code) and the code arena.
+ * 4096 entries a table (1024 until 2026-12-07: on the Linux boot 924 K
+ * exits refilled an entry another RIP had taken, now 229 K; issue 16).
  */
-#define JC_BITS	     10
+#define JC_BITS	     12
 #define JC_TAG_SHIFT 48
 struct jc_entry {
 	/* The linear RIP xor the address space's tag << JC_TAG_SHIFT (a RIP
@@ -388,6 +390,11 @@ struct emu_cpu {
 	 * returned last, and the exit it left by (the rel32 of its patchable
 	 * jump, 0: none) with whether its RFLAGS were the guest's. */
 	const void *native_at;
+	/* Called by a chained entry whose block was not confirmed in this
+	 * code epoch (native_chain.c): compares the block's bytes with guest
+	 * memory now (marking it current) and returns non-zero if they match;
+	 * set by the run loop, which owns the block cache (run.c). */
+	uint64_t (*native_recheck)(struct emu_cpu *c, const void *block);
 	uint64_t link_site;
 	uint64_t link_valid;
 	bool native_chain;     /* translate whole blocks and chain them */
@@ -400,6 +407,12 @@ struct emu_cpu {
 	uint64_t stat_tb_enter;	   /* translated blocks entered from C */
 	uint64_t stat_tb_chain;	   /* ... that came back by a chain exit */
 	uint64_t stat_tb_unlinked; /* chain exits through a jump not yet linked */
+	/* ... by why (enum emu_exit_why, native.h), and the code epochs by
+	 * what started them (enum emu_epoch_why, run.c; own code writes are
+	 * the rest of code_epoch). */
+	uint64_t stat_exit_why[8];
+	uint64_t stat_epoch_why[6];
+	uint64_t stat_rechecks[2]; /* chained entries' byte comparisons: [differ, match] */
 	uint64_t stat_slow;	   /* slow-path visits */
 	uint64_t stat_interp;	   /* blocks the interpreter ran (or finished) */
 	/* The TLB's are counted whether stats is set or not (cold paths). */

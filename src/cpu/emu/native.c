@@ -92,37 +92,47 @@ void emu_native_flush(struct emu_cpu *c)
 	emu_jcache_clear(c);
 }
 
-void emu_native_link(struct emu_cpu *c, const struct dblock *b)
+enum emu_exit_why emu_native_link(struct emu_cpu *c, const struct dblock *b)
 {
 	uint64_t site = c->link_site;
 	c->link_site = 0;
-	if (!b || b->insn[0].label != emu_op_labels[FOP_f_native] || !c->native_rx)
-		return;
+	if (!b || !c->native_rx)
+		return EXIT_LINK_NONE;
+	if (b->insn[0].label != emu_op_labels[FOP_f_native])
+		return b->runs < c->native_hot ? EXIT_LINK_COLD : EXIT_LINK_PLAIN;
 	const struct native_hdr *h = (const void *)(c->native_rx + ((size_t)b->insn[0].imm2 << 8));
 	if (site == NATIVE_SITE_JCACHE) {
 		/* b is where the exit's RIP leads at this CPL in this
 		 * address space (the lookup that found it used this TLB; the
 		 * key carries the PCID's tag, INVLPG empties the cache). */
-		if (h->chain_off && h->block == b && h->cpl == c->cpl &&
-		    (c->cpl == 0 || c->cpl == 3)) {
-			struct jc_entry *j = &c->jcache[c->cpl == 3][jc_index(c->rip)];
-			j->key = c->rip ^ c->jc_key;
-			j->entry = (const uint8_t *)(uintptr_t)h->fn + h->chain_off;
-			c->native_links++;
-		}
-		return;
+		if (!h->chain_off || h->block != b)
+			return EXIT_LINK_PLAIN;
+		if (h->cpl != c->cpl || (c->cpl != 0 && c->cpl != 3))
+			return EXIT_LINK_REFUSE;
+		struct jc_entry *j = &c->jcache[c->cpl == 3][jc_index(c->rip)];
+		uint64_t key = c->rip ^ c->jc_key;
+		const uint8_t *entry = (const uint8_t *)(uintptr_t)h->fn + h->chain_off;
+		if (j->key == key && j->entry == entry)
+			return EXIT_LINK_HAVE;
+		j->key = key;
+		j->entry = entry;
+		c->native_links++;
+		return EXIT_JC_FILLED;
 	}
 	uint64_t rx = (uint64_t)(uintptr_t)c->native_rx;
-	if (!h->chain_off || h->block != b || h->cpl != c->cpl || h->valid != c->link_valid ||
-	    site < rx || site + 4 > rx + c->native_used)
-		return;
+	if (!h->chain_off || h->block != b)
+		return EXIT_LINK_PLAIN;
+	if (h->cpl != c->cpl || h->valid != c->link_valid || site < rx ||
+	    site + 4 > rx + c->native_used)
+		return EXIT_LINK_REFUSE;
 	uint64_t target = (uint64_t)(uintptr_t)h->fn + h->chain_off;
 	int32_t rel = (int32_t)(int64_t)(target - (site + 4)), cur;
 	memcpy(&cur, c->native_rw + (site - rx), 4);
 	if (cur == rel)
-		return; /* linked already (it left for the budget or an event) */
+		return EXIT_LINK_HAVE; /* linked already (it left for the budget or an event) */
 	memcpy(c->native_rw + (site - rx), &rel, 4);
 	c->native_links++;
+	return EXIT_LINK_MADE;
 }
 
 /* Copies the emitted code into the arena at a 256-byte slot; the slot

@@ -58,7 +58,25 @@ void emu_native_block(struct emu_cpu *c, struct dblock *b);
 /* Would the first instruction of code (64-bit) run natively? For tests. */
 /* After a translated block's exit (c->link_site): patch that exit to jump
  * straight to b's code when b is a translated block that may follow it. */
-void emu_native_link(struct emu_cpu *c, const struct dblock *b);
+/*
+ * Why a chain exit came back to the run loop with nothing pending (no
+ * budget spent, no event, c->slow clear): VMON_EMU_STATS' breakdown of
+ * "through an unlinked jump". emu_native_link returns the EXIT_LINK_* it
+ * met; the run loop counts EXIT_EPOCH itself (the target's chained entry
+ * found its block not confirmed in this code epoch).
+ */
+enum emu_exit_why {
+	EXIT_EPOCH, /* a link or jump-cache hit into a block whose bytes changed (its recheck) */
+	EXIT_LINK_MADE,	  /* target translated: its jump patched now */
+	EXIT_JC_FILLED,	  /* target translated: its jump-cache entry filled now */
+	EXIT_LINK_COLD,	  /* target not translated yet (entered fewer than native_hot times) */
+	EXIT_LINK_PLAIN,  /* target hot but not a translated block (not all eligible, no room) */
+	EXIT_LINK_REFUSE, /* target translated, but for another CPL (or other refusal) */
+	EXIT_LINK_NONE,	  /* no target block (an instruction alone), or no site (CPL 1/2) */
+	EXIT_LINK_HAVE,	  /* linked already (the chained entry's epoch check is counted above) */
+	EXIT_WHY_COUNT
+};
+enum emu_exit_why emu_native_link(struct emu_cpu *c, const struct dblock *b);
 /* c->link_site of an exit that looked its target up in the jump cache
  * (a RET, a cross-page exit) and missed: the run loop enters b there. */
 #define NATIVE_SITE_JCACHE 1

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/guest_mem.h"
 #include "core/ratelimit.h"
 #include "cpu/emu/cache.h"
 #include "cpu/emu/chip_lapic.h"
@@ -82,6 +83,7 @@ static void code_epoch_sync(struct emu_cpu *c)
 {
 	c->code_writes_seen = atomic_load_explicit(&c->vm->code_writes, memory_order_relaxed);
 	c->code_epoch++;
+	c->stat_epoch_why[EPOCH_SYNC]++;
 }
 
 /* Delivers one external interrupt if one is pending and allowed. Returns
@@ -285,6 +287,7 @@ static void next_code_epoch(struct emu_cpu *c)
 	uint64_t w = atomic_load_explicit(&c->vm->code_writes, memory_order_relaxed);
 	if (w == c->code_writes_seen && ++c->quiet_visits % QUIET_EPOCH_VISITS)
 		return;
+	c->stat_epoch_why[w == c->code_writes_seen ? EPOCH_QUIET : EPOCH_XWRITE]++;
 	c->code_writes_seen = w;
 	c->code_epoch++;
 }
@@ -467,6 +470,7 @@ static bool run_blocks(struct emu_cpu *c)
 #include "cpu/emu/insns.def"
 	};
 	const struct dblock *prev = NULL;
+	bool classify = false; /* stats: the last chain exit came back with nothing pending */
 	emu_op_labels = op_labels;
 	for (;;) {
 		if (unlikely(c->slow || atomic_load_explicit(&c->events, memory_order_relaxed))) {
@@ -489,8 +493,12 @@ static bool run_blocks(struct emu_cpu *c)
 			if (++w->runs == c->native_hot)
 				emu_native_block(c, w);
 		}
-		if (unlikely(c->link_site)) /* a translated block left: chain it to b */
-			emu_native_link(c, b);
+		if (unlikely(c->link_site)) { /* a translated block left: chain it to b */
+			enum emu_exit_why why = emu_native_link(c, b);
+			if (unlikely(classify))
+				c->stat_exit_why[why]++;
+		}
+		classify = false;
 		prev = b;
 		c->exec_page = b ? c->fetch_host : NULL;
 		if (unlikely(!b)) {
@@ -589,9 +597,18 @@ static bool run_blocks(struct emu_cpu *c)
 		if (ex & NATIVE_EXIT_CHAIN) {
 			if (unlikely(c->stats)) {
 				c->stat_tb_chain++;
-				c->stat_tb_unlinked +=
-					c->budget > 0 && !c->slow &&
-					!atomic_load_explicit(&c->events, memory_order_relaxed);
+				if (c->budget > 0 && !c->slow &&
+				    !atomic_load_explicit(&c->events, memory_order_relaxed)) {
+					c->stat_tb_unlinked++;
+					/* The chained entry of x refused (its epoch
+					 * check), or an exit of x found no link. */
+					if (x->block->checked != c->code_epoch)
+						c->stat_exit_why[EXIT_EPOCH]++;
+					else if (!c->link_site)
+						c->stat_exit_why[EXIT_LINK_NONE]++;
+					else
+						classify = true;
+				}
 			}
 			if (unlikely(c->budget <= 0))
 				c->slow = true;
@@ -622,8 +639,21 @@ static bool run_blocks(struct emu_cpu *c)
 	}
 }
 
+/* c->native_recheck (cpu.h): a chained entry's block, not confirmed in
+ * this code epoch, compared with guest memory as a lookup would
+ * (dblock_current, which marks it current and its page as code). */
+static uint64_t native_recheck(struct emu_cpu *c, const void *block)
+{
+	const struct dblock *b = block;
+	const uint8_t *g = gm_ptr_nolog(&c->m->mem, b->tag >> 4, b->nbytes);
+	bool ok = g && dblock_current(c, b, g);
+	c->stat_rechecks[ok]++;
+	return ok;
+}
+
 void emu_cpu_run(struct emu_cpu *c)
 {
+	c->native_recheck = native_recheck;
 	c->delivering = -1;
 	c->pending_exc = -1;
 	c->irq_maybe = true;
@@ -633,6 +663,7 @@ void emu_cpu_run(struct emu_cpu *c)
 	if (setjmp(c->fault_jmp)) {
 		c->link_site = 0; /* delivery moved RIP (a fault while fetching the next block) */
 		c->code_epoch++;  /* an exception: code may have changed (next_code_epoch) */
+		c->stat_epoch_why[EPOCH_EXC]++;
 		handle_fault(c);
 		emu_poke(c);
 	}

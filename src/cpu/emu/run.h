@@ -13,6 +13,12 @@
 
 void emu_cpu_run(struct emu_cpu *c);
 
+/* What started a code epoch (emu_cpu.stat_epoch_why; run.c): an event
+ * taken or interrupt delivered, a quiet slow-path visit (every 64th), a
+ * visit after another vCPU wrote code, an exception. The vCPU's own
+ * stores into code pages (mmu.h) and state loads are the rest. */
+enum emu_epoch_why { EPOCH_SYNC, EPOCH_QUIET, EPOCH_XWRITE, EPOCH_EXC, EPOCH_WHY_COUNT };
+
 /* VMON_EMU_STATS (run_stats.c): turn the counters on from the
  * environment, print them when the vCPU stops, free them. */
 void emu_stats_init(struct emu_cpu *c);

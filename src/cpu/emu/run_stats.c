@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cpu/emu/native.h"
 #include "cpu/emu/run.h"
 #include "cpu/emu/table.h"
 
@@ -52,6 +53,32 @@ void emu_stats_print(const struct emu_cpu *c, double secs)
 		i, (unsigned long long)c->stat_lookups, (unsigned long long)c->stat_slow,
 		(unsigned long long)c->stat_tb_enter, (unsigned long long)c->stat_tb_chain,
 		(unsigned long long)c->stat_tb_unlinked, (unsigned long long)c->stat_interp);
+	_Static_assert(EXIT_WHY_COUNT <= sizeof(c->stat_exit_why) / sizeof(*c->stat_exit_why),
+		       "cpu.h: stat_exit_why");
+	_Static_assert(EPOCH_WHY_COUNT <= sizeof(c->stat_epoch_why) / sizeof(*c->stat_epoch_why),
+		       "cpu.h: stat_epoch_why");
+	const uint64_t *w = c->stat_exit_why, *e = c->stat_epoch_why;
+	fprintf(stderr,
+		"vmon: emu: cpu%d: unlinked exits: %llu into a block whose bytes changed, "
+		"%llu linked then (%llu jump-cache fills), %llu target cold, %llu target not "
+		"translated, %llu refused, %llu no block or site, %llu linked already\n",
+		i, (unsigned long long)w[EXIT_EPOCH],
+		(unsigned long long)(w[EXIT_LINK_MADE] + w[EXIT_JC_FILLED]),
+		(unsigned long long)w[EXIT_JC_FILLED], (unsigned long long)w[EXIT_LINK_COLD],
+		(unsigned long long)w[EXIT_LINK_PLAIN], (unsigned long long)w[EXIT_LINK_REFUSE],
+		(unsigned long long)w[EXIT_LINK_NONE], (unsigned long long)w[EXIT_LINK_HAVE]);
+	fprintf(stderr,
+		"vmon: emu: cpu%d: chained entries compared in a new code epoch: %llu matched, "
+		"%llu differed\n",
+		i, (unsigned long long)c->stat_rechecks[1],
+		(unsigned long long)c->stat_rechecks[0]);
+	uint64_t named = e[EPOCH_SYNC] + e[EPOCH_QUIET] + e[EPOCH_XWRITE] + e[EPOCH_EXC];
+	fprintf(stderr,
+		"vmon: emu: cpu%d: code epochs: %llu events/interrupts, %llu quiet visits, %llu "
+		"other vCPUs' code writes, %llu exceptions, %llu own code writes and other\n",
+		i, (unsigned long long)e[EPOCH_SYNC], (unsigned long long)e[EPOCH_QUIET],
+		(unsigned long long)e[EPOCH_XWRITE], (unsigned long long)e[EPOCH_EXC],
+		(unsigned long long)(c->code_epoch > named ? c->code_epoch - named : 0));
 	fprintf(stderr,
 		"vmon: emu: cpu%d: TLB: %llu fills (misses), %llu whole flushes, %llu CR3 writes "
 		"(%llu keeping the PCID), %llu INVLPG, INVPCID by type %llu/%llu/%llu/%llu\n",
