@@ -56,8 +56,9 @@ OUT=$BUILD/nested
 # each runnable with TESTS=NAME:
 #   serial        its 64 KiB piped through the UART byte by byte took five
 #                 minutes in L1;
-#   balloon       about 9 minutes in L1 (a 512 MiB guest filling 380 MiB);
-#                 passes there (balloon-kvm-*);
+#   balloon       3.5-9 minutes of the nested run depending on the load (a
+#                 512 MiB guest filling 380 MiB, twice); all nine
+#                 balloon-kvm-* checks pass there (2026-12-07);
 #   seccomp       about 16 minutes in L1 (strace of every thread kind);
 #   snapshot      about 80 minutes in L1 (docs/snapshot.md); and its
 #                 snapshot-emu-to-kvm is refused there (L1's KVM has no PCID,
