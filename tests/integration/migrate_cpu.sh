@@ -16,6 +16,7 @@
 #     cannot give ends before it listens, one line and status 2.
 # No timing thresholds: every wait is for an event, with a generous limit.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../lib/migrate_wait.sh"
 
 DIRTY=$GUESTS/dirtymem.elf
 LIMIT=${MIGRATE_LIMIT:-300}
@@ -26,38 +27,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passes() { tr -d '\r' <"$1" | sed -n 's/^dirtymem: pass \([0-9]*\) ok$/\1/p'; }
-# wait_pass FILE N PID: until FILE shows a pass above N (while PID lives).
-wait_pass() {
-	for _ in $(seq 1 $((LIMIT * 5))); do
-		local c
-		c=$(passes "$1" | tail -n1)
-		[ -n "$c" ] && [ "$c" -gt "$2" ] && return 0
-		kill -0 "$3" 2>/dev/null || return 1
-		sleep 0.2
-	done
-	return 1
-}
-# wait_gone PID: until PID has exited (its status in $gone_status).
-wait_gone() {
-	gone_status=
-	for _ in $(seq 1 $((LIMIT * 5))); do
-		if ! kill -0 "$1" 2>/dev/null; then
-			wait "$1" 2>/dev/null
-			gone_status=$?
-			return 0
-		fi
-		sleep 0.2
-	done
-	return 1
-}
-wait_sock() {
-	for _ in $(seq 1 $((LIMIT * 5))); do
-		[ -S "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 api() { curl -s --unix-socket "$VMON_RUNTIME_DIR/$1.sock" "http://localhost$2"; }
 
 if [ ! -f "$DIRTY" ]; then

@@ -17,6 +17,7 @@
 #   fails on either side.
 # No timing thresholds: every wait is for an event, with a generous limit.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../lib/migrate_wait.sh"
 
 DIRTY=$GUESTS/dirtymem.elf
 LIMIT=${MIGRATE_LIMIT:-300}
@@ -36,40 +37,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passes() { tr -d '\r' 2>/dev/null <"$1" | sed -n 's/^dirtymem: pass \([0-9]*\) ok$/\1/p'; }
-# wait_pass FILE N PID: until FILE shows a pass above N (while PID lives).
-wait_pass() {
-	for _ in $(seq 1 $((LIMIT * 5))); do
-		local c
-		c=$(passes "$1" | tail -n1)
-		[ -n "$c" ] && [ "$c" -gt "$2" ] && return 0
-		kill -0 "$3" 2>/dev/null || return 1
-		sleep 0.2
-	done
-	return 1
-}
-# wait_gone PID: until PID has exited (its status in $gone_status).
-wait_gone() {
-	for _ in $(seq 1 $((LIMIT * 5))); do
-		if ! kill -0 "$1" 2>/dev/null; then
-			wait "$1" 2>/dev/null
-			gone_status=$?
-			return 0
-		fi
-		sleep 0.2
-	done
-	return 1
-}
-wait_sock() {
-	for _ in $(seq 1 $((LIMIT * 5))); do
-		[ -S "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 # wait_listen PORT: until a socket listens on PORT (/proc/net/tcp: a
 # connection would be the one the receiver accepts).
 wait_listen() {
