@@ -55,18 +55,7 @@ void kmain(void)
 	lapic_enable();
 
 	if (ncpus > 1) {
-		size_t len = (size_t)(rt_tramp_end - rt_tramp_start);
-		memcpy((void *)(uintptr_t)tramp, rt_tramp_start, len);
-		u32 vec = (u32)(tramp >> 12);
-		/* INIT (assert, level), all excluding self. */
-		if (!lapic_send_ipi(0, 0x000c4500))
-			rt_fail("INIT IPI not delivered (ICR busy)");
-		rt_delay(20000); /* "10 ms" */
-		for (int i = 0; i < 2; i++) {
-			if (!lapic_send_ipi(0, 0x000c4600 | vec))
-				rt_fail("SIPI %d not delivered (ICR busy)", i + 1);
-			rt_delay(1000); /* "200 us" */
-		}
+		rt_start_aps(tramp);
 	}
 
 	add_k();

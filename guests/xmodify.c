@@ -57,16 +57,7 @@ void kmain(void)
 		rt_fail("cpus=%lu out of range 2..%d", ncpus, RT_MAX_CPUS);
 	memcpy(code_page, loop_code, sizeof(loop_code));
 	lapic_enable();
-	u64 tramp = 0x70000;
-	memcpy((void *)(uintptr_t)tramp, rt_tramp_start, (size_t)(rt_tramp_end - rt_tramp_start));
-	if (!lapic_send_ipi(0, 0x000c4500))
-		rt_fail("INIT IPI not delivered (ICR busy)");
-	rt_delay(20000);
-	for (int i = 0; i < 2; i++) {
-		if (!lapic_send_ipi(0, 0x000c4600 | (u32)(tramp >> 12)))
-			rt_fail("SIPI %d not delivered (ICR busy)", i + 1);
-		rt_delay(1000);
-	}
+	rt_start_aps(0x70000);
 	for (u64 w = 0; w < MAX_WAIT && checkins < ncpus - 1; w++)
 		cpu_relax();
 	if (checkins != ncpus - 1)

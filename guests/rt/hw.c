@@ -26,6 +26,20 @@ bool lapic_send_ipi(u32 dest_apic_id, u32 icr_lo)
 	return false;
 }
 
+void rt_start_aps(u64 tramp)
+{
+	memcpy((void *)(uintptr_t)tramp, rt_tramp_start, (size_t)(rt_tramp_end - rt_tramp_start));
+	/* INIT (assert, level), all excluding self; then two SIPIs. */
+	if (!lapic_send_ipi(0, 0x000c4500))
+		rt_fail("INIT IPI not delivered (ICR busy)");
+	rt_delay(20000); /* "10 ms" */
+	for (int i = 0; i < 2; i++) {
+		if (!lapic_send_ipi(0, 0x000c4600 | (u32)(tramp >> 12)))
+			rt_fail("SIPI %d not delivered (ICR busy)", i + 1);
+		rt_delay(1000); /* "200 us" */
+	}
+}
+
 u32 ioapic_read(u32 reg)
 {
 	mmio_write32(IOAPIC_BASE, reg);

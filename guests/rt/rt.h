@@ -239,6 +239,10 @@ void pic_eoi(unsigned irq);
 
 /* ---- SMP: AP bring-up support ---- */
 extern const char rt_tramp_start[], rt_tramp_end[];
+/* Copies the real-mode trampoline to TRAMP (page aligned, below 1 MiB)
+ * and starts every other CPU there: INIT, then two SIPIs, to all
+ * excluding self (xAPIC ICR); rt_fail if the ICR stays busy. */
+void rt_start_aps(u64 tramp);
 /* Weak hook: called on each AP (index 1..) with the IDT loaded. */
 void ap_main(unsigned cpu_index);
 
