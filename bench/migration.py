@@ -86,8 +86,9 @@ def tls_opts(d, side):
 
 
 def hop(vmon, env, src, src_id, dst_id, certs):
-    """Migrates src to a new target; returns (target Guest, bytes, total
-    ms) or (None, None, why)."""
+    """Migrates src to a new target (over TLS when certs is given); returns
+    (target Guest, the source's summary (rounds, pages, bytes, downtime ms,
+    total ms), None), or (None or the target, None, why)."""
     port = free_port()
     url = f"tcp:127.0.0.1:{port}"
     tgt = Guest([vmon, "run", "--incoming", url, "--id", dst_id] +
@@ -109,7 +110,7 @@ def hop(vmon, env, src, src_id, dst_id, certs):
     m = LINE.search(src.p.stderr.read())
     if not m:
         return tgt, None, "no summary line from the source"
-    return tgt, (int(m.group(3)), int(m.group(5))), None
+    return tgt, tuple(int(g) for g in m.groups()), None
 
 
 def migration_table(build, runs):
@@ -154,7 +155,7 @@ def migration_table(build, runs):
                     break
                 g, vid = t, nid
                 if fig:
-                    res[kind].append(fig)
+                    res[kind].append((fig[2], fig[4]))  # bytes, total ms
             if why:
                 break
     finally:

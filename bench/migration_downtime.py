@@ -29,7 +29,6 @@ host (a 2-core CI machine) the figures are that host's.
 """
 import json
 import os
-import re
 import shutil
 import socket
 import statistics
@@ -38,12 +37,10 @@ import sys
 import tempfile
 import time
 
-from migration import free_port, listening
+from migration import free_port, hop, listening
 from snapshot_restore import Guest, boot_to_shell
 
 MIB = 256
-LINE = re.compile(rb"migrated to \S+: (\d+) rounds, (\d+) pages sent, (\d+) bytes, "
-                  rb"downtime (\d+) ms, total (\d+) ms")
 BUSY_CMD = (b"(while :; do dd if=/dev/urandom of=/tmp/busy bs=1M count=16 conv=notrunc "
             b"2>/dev/null; done) & echo B$((1+1))Y\n")
 BUSY_MARK = b"B2Y"
@@ -112,26 +109,10 @@ def vmon_cmd(build, vid):
 
 
 def vmon_hop(vmon, env, src, src_id, dst_id):
-    """src to a new target; (target, (downtime ms, total ms, bytes), why)."""
-    port = free_port()
-    url = f"tcp:127.0.0.1:{port}"
-    tgt = Guest([vmon, "run", "--incoming", url, "--id", dst_id])
-    if not listening(port):
-        tgt.stop()
-        return None, None, "the vmon target did not listen"
-    r = subprocess.run([vmon, "migrate", src_id, "--to", url], env=env, capture_output=True,
-                       timeout=900)
-    if r.returncode != 0:
-        tgt.stop()
-        return None, None, f"vmon migrate: {r.stderr.decode(errors='replace').strip()}"
-    try:
-        src.p.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        src.stop()
-    m = LINE.search(src.p.stderr.read())
-    if not m:
-        return tgt, None, "no summary line from the vmon source"
-    return tgt, (int(m.group(4)), int(m.group(5)), int(m.group(3))), None
+    """src to a new target (migration.hop, plain TCP); (target, (downtime
+    ms, total ms, bytes), why)."""
+    tgt, fig, why = hop(vmon, env, src, src_id, dst_id, None)
+    return tgt, (fig[3], fig[4], fig[2]) if fig else None, why
 
 
 def qemu_hop(build, src, src_qmp, work, n):
