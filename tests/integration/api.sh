@@ -7,6 +7,7 @@
 # logs JSON lines, and ends when SendCtrlAltDel reaches the kbd kit guest
 # through the i8042.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../lib/api_req.sh"
 
 if ! command -v curl >/dev/null; then
 	skip api "curl is not installed (scripts/setup.sh installs it)"
@@ -14,26 +15,6 @@ if ! command -v curl >/dev/null; then
 fi
 
 SOCK=$TMP/api.sock
-# req METHOD PATH [BODY]: sets $code and $body.
-req() {
-	local data=()
-	[ $# -ge 3 ] && data=(--data "$3")
-	code=$(curl -s -o "$TMP/body" -w '%{http_code}' --max-time 60 --unix-socket "$SOCK" \
-		-X "$1" "${data[@]}" "http://localhost$2")
-	body=$(cat "$TMP/body" 2>/dev/null)
-}
-# expect NAME CODE [TEXT]: the last request answered CODE (and its body
-# holds TEXT).
-expect() {
-	local name=$1 want=$2 text=${3:-}
-	if [ "$code" != "$want" ]; then
-		fail "$name" "HTTP $code, want $want; body: $body"
-	elif [ -n "$text" ] && ! grep -qF -- "$text" <<<"$body"; then
-		fail "$name" "body does not say '$text': $body"
-	else
-		pass "$name"
-	fi
-}
 # bad NAME METHOD PATH BODY TEXT: 400 with TEXT in fault_message.
 bad() {
 	local name=$1

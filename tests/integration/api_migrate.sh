@@ -21,6 +21,7 @@
 #     migration socket.
 # No timing thresholds: every wait is for an event, with a generous limit.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../lib/api_req.sh"
 source "$(dirname "$0")/../lib/migrate_wait.sh"
 
 DIRTY=$GUESTS/dirtymem.elf
@@ -38,24 +39,6 @@ if ! command -v curl >/dev/null; then
 fi
 
 SOCK=$TMP/api.sock
-# req METHOD PATH [BODY]: sets $code and $body.
-req() {
-	local data=()
-	[ $# -ge 3 ] && data=(--data "$3")
-	code=$(curl -s -o "$TMP/body" -w '%{http_code}' --max-time 60 --unix-socket "$SOCK" \
-		-X "$1" "${data[@]}" "http://localhost$2")
-	body=$(cat "$TMP/body" 2>/dev/null)
-}
-expect() {
-	local name=$1 want=$2 text=${3:-}
-	if [ "$code" != "$want" ]; then
-		fail "$name" "HTTP $code, want $want; body: $body"
-	elif [ -n "$text" ] && ! grep -qF -- "$text" <<<"$body"; then
-		fail "$name" "body does not say '$text': $body"
-	else
-		pass "$name"
-	fi
-}
 # bad NAME BODY TEXT: PUT /migrate/incoming answers 400 with TEXT in
 # fault_message.
 bad() {
