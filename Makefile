@@ -172,39 +172,24 @@ FUZZ_SRCS := tests/fuzz/fuzz_virtio.c $(wildcard src/devices/virtio/*.c) src/dev
 	src/core/token_bucket.c src/core/guest_mem_discard.c src/core/guest_mem_dirty.c \
 	src/core/state.c \
 	src/core/seccomp.c src/core/seccomp_policy.c
+FUZZ_FLAGS := -std=gnu17 -g -O1 -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 $(FUZZ_BUILD)/fuzz_virtio: $(FUZZ_SRCS) $(wildcard src/devices/virtio/*.h src/devices/*.h src/core/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
-	$(Q)$(FUZZ_CC) -std=gnu17 -g -O1 -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-o $@ $(FUZZ_SRCS) -luring -lslirp -lseccomp
-# The API's request handling: the whole library (the handlers reach the VM
-# layer), run in a scratch directory (the seeds' files; bodies with
-# absolute paths are skipped) and, where allowed, a network namespace of
-# its own (a tap a request names is opened there).
-$(FUZZ_BUILD)/fuzz_api: tests/fuzz/fuzz_api.c $(LIB_SRCS) $(wildcard src/*/*.h src/*/*/*.h)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_SRCS) -luring -lslirp -lseccomp
+# The others link the whole library: fuzz_api the API's request handling
+# (the handlers reach the VM layer; run in a scratch directory with the
+# seeds' files, bodies with absolute paths skipped, and where allowed a
+# network namespace of its own, as a tap a request names is opened
+# there), fuzz_vmstate the snapshot loader (vmstate framing, config, CPU
+# and chip sections), fuzz_migrate the live-migration receiver (stream
+# framing, page runs, the state's frame).
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(wildcard src/*/*.h src/*/*/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
-	$(Q)$(FUZZ_CC) -std=gnu17 -g -O1 -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
-		-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-o $@ tests/fuzz/fuzz_api.c $(LIB_SRCS) $(LDLIBS)
-# The snapshot loader: vmstate framing, config, CPU and chip sections.
-$(FUZZ_BUILD)/fuzz_vmstate: tests/fuzz/fuzz_vmstate.c $(LIB_SRCS) $(wildcard src/*/*.h src/*/*/*.h)
-	@mkdir -p $(dir $@)
-	@echo "  FUZZ    $@"
-	$(Q)$(FUZZ_CC) -std=gnu17 -g -O1 -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
-		-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-o $@ tests/fuzz/fuzz_vmstate.c $(LIB_SRCS) $(LDLIBS)
-# The live-migration receiver: stream framing, page runs, the state's frame.
-$(FUZZ_BUILD)/fuzz_migrate: tests/fuzz/fuzz_migrate.c $(LIB_SRCS) $(wildcard src/*/*.h src/*/*/*.h)
-	@mkdir -p $(dir $@)
-	@echo "  FUZZ    $@"
-	$(Q)$(FUZZ_CC) -std=gnu17 -g -O1 -Isrc -I/usr/include/slirp -D_GNU_SOURCE -pthread \
-		-DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-o $@ tests/fuzz/fuzz_migrate.c $(LIB_SRCS) $(LDLIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -DVMON_VERSION='"$(VERSION)"' -DVMON_GIT_REV='"$(GIT_REV)"' \
+		-o $@ $< $(LIB_SRCS) $(LDLIBS)
 FUZZ_NETNS := $(shell unshare -n true 2>/dev/null && echo unshare -n)
 fuzz: $(FUZZ_BUILD)/fuzz_virtio $(FUZZ_BUILD)/fuzz_api $(FUZZ_BUILD)/fuzz_vmstate \
 		$(FUZZ_BUILD)/fuzz_migrate

@@ -91,13 +91,7 @@ ram_kb() {
 	awk -v f="${1:-Rss}:" '/^[0-9a-f]+-[0-9a-f]+ / { ram = index($0, "vmon-guest-ram") > 0 }
 		ram && $1 == f { n += $2 } END { print n + 0 }' "/proc/$vm_pid/smaps"
 }
-req() {
-	local data=()
-	[ $# -ge 3 ] && data=(--data "$3")
-	code=$(curl -s -o "$TMP/body" -w '%{http_code}' --max-time 60 --unix-socket "$SOCK" \
-		-X "$1" "${data[@]}" "http://localhost$2")
-	body=$(cat "$TMP/body" 2>/dev/null)
-}
+source "$(dirname "$0")/../lib/api_req.sh"
 # wait_actual MIB: until the balloon holds MIB (GET /balloon/statistics).
 wait_actual() {
 	for _ in $(seq $((LIMIT * 5))); do

@@ -8,16 +8,7 @@
 # notify is an in-process MMIO write.
 source "$(dirname "$0")/../lib.sh"
 
-SECTORS=2048
-make_image() {
-	python3 - "$1" "$SECTORS" <<'PY'
-import sys
-path, n = sys.argv[1], int(sys.argv[2])
-with open(path, "wb") as f:
-    for s in range(n):
-        f.write(bytes(((31 * s + i) & 0xff) for i in range(512)))
-PY
-}
+source "$(dirname "$0")/../lib/blk_image.sh"
 
 # fast_run NAME BACKEND [ENV...]: runs the guest with VMON_STATS=1; leaves
 # the virtio-blk stats line in $line.

@@ -94,13 +94,8 @@ disk_has() {
 	done
 }
 SOCK=
-req() {
-	local data=()
-	[ $# -ge 3 ] && data=(--data "$3")
-	code=$(curl -s -o "$TMP/body" -w '%{http_code}' --max-time 120 --unix-socket "$SOCK" \
-		-X "$1" "${data[@]}" "http://localhost$2")
-	body=$(cat "$TMP/body" 2>/dev/null)
-}
+REQ_TIMEOUT=120
+source "$(dirname "$0")/../lib/api_req.sh"
 expect400() {
 	if [ "$code" = 400 ] && grep -q '"fault_message"' <<<"$body" && grep -qF -- "$2" <<<"$body"; then
 		pass "$1"

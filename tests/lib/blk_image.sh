@@ -1,4 +1,5 @@
-# Sourced by the virtio-blk test scripts (virtio_blk.sh, virtio_mmio.sh):
+# Sourced by the virtio-blk test scripts (virtio_blk.sh, virtio_mmio.sh,
+# kvm_fastpath.sh):
 # the disk image the virtio_blk kit guest's protocol expects, and the
 # check of what the guest must have left in it. $SECTORS is the size.
 SECTORS=2048
