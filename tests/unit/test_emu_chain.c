@@ -6,9 +6,10 @@
  * a loop whose bail-outs let the interpreter leave it, code that patches
  * a chained loop, a page fault in the middle of a chained loop (the
  * exception sees its own instruction), an instruction straddling a page
- * between two compiled blocks, and a storm of timer interrupts during a
- * chained hot loop. Each snippet runs interpreted (VMON_EMU_NATIVE=0),
- * with native runs only (VMON_EMU_CHAIN=0), compiled once hot and
+ * between two compiled blocks, a storm of timer interrupts during a
+ * chained hot loop, and a translated self-loop that only an interrupt
+ * ends (its flags in the interrupt's frame) or that reads its own flags. Each snippet runs
+ * interpreted (VMON_EMU_NATIVE=0), with native runs only (VMON_EMU_CHAIN=0), compiled once hot and
  * compiled on first sight. The snippets were assembled with GNU as
  * (sources in the comments).
  */
@@ -326,6 +327,94 @@ static const uint8_t code_ret_zero[] = {
 	0x00, 0x50, 0x58, 0xeb, 0x00, 0x31, 0xc0, 0x50, 0xc3,
 };
 
+/*
+ * A translated self-loop (one block branching to its own start, register
+ * operands only) that only the LAPIC timer's handler ends: the handler
+ * records the RFLAGS and RIP of each interrupt and counts in r12. It
+ * hangs (the harness' alarm ends the test) if a compiled self-loop never
+ * takes its interrupt. The loop's CMP is run again to remake the flags at
+ * its exit (native_chain.c: regen_insn): the frame must hold the CMP's
+ * flags.
+ *
+ * start:
+ * lea handler(%rip), %rax
+ * movw %ax, 0x30400
+ * movw $0x08, 0x30402
+ * movw $0x8e00, 0x30404
+ * shr $16, %rax
+ * movw %ax, 0x30406
+ * shr $16, %rax
+ * movl %eax, 0x30408
+ * movl $0, 0x3040c
+ * lidt idtr(%rip)
+ * mov $0xc0000083, %eax
+ * mov %rax, 0x11018
+ * mov $0xfee00000, %ebx
+ * movl $0x1ff, 0xf0(%rbx)
+ * movl $0xb, 0x3e0(%rbx)
+ * movl $0x20040, 0x320(%rbx)
+ * movl $1000, 0x380(%rbx)
+ * mov $0x31000, %r14d
+ * xor %r12d, %r12d
+ * xor %eax, %eax
+ * xor %ecx, %ecx
+ * sti
+ * 1: add %rcx, %rax        (at 0x1094)
+ * add $1, %rcx
+ * cmp $20, %r12
+ * jb 1b
+ * cli
+ * out %al, $0xf4
+ * handler:
+ * mov 16(%rsp), %r13
+ * mov %r13, (%r14,%r12,8)
+ * mov (%rsp), %r13
+ * mov %r13, 0x100(%r14,%r12,8)
+ * inc %r12
+ * movl $0, 0xb0(%rbx)
+ * iretq
+ * .p2align 3
+ * idtr: .word 0xfff
+ * .quad 0x30000
+ */
+static const uint8_t code_selfloop_irq[] = {
+	0x48, 0x8d, 0x05, 0x9d, 0x00, 0x00, 0x00, 0x66, 0x89, 0x04, 0x25, 0x00, 0x04, 0x03, 0x00,
+	0x66, 0xc7, 0x04, 0x25, 0x02, 0x04, 0x03, 0x00, 0x08, 0x00, 0x66, 0xc7, 0x04, 0x25, 0x04,
+	0x04, 0x03, 0x00, 0x00, 0x8e, 0x48, 0xc1, 0xe8, 0x10, 0x66, 0x89, 0x04, 0x25, 0x06, 0x04,
+	0x03, 0x00, 0x48, 0xc1, 0xe8, 0x10, 0x89, 0x04, 0x25, 0x08, 0x04, 0x03, 0x00, 0xc7, 0x04,
+	0x25, 0x0c, 0x04, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x01, 0x1d, 0x7c, 0x00, 0x00,
+	0x00, 0xb8, 0x83, 0x00, 0x00, 0xc0, 0x48, 0x89, 0x04, 0x25, 0x18, 0x10, 0x01, 0x00, 0xbb,
+	0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x83, 0xf0, 0x00, 0x00, 0x00, 0xff, 0x01, 0x00, 0x00, 0xc7,
+	0x83, 0xe0, 0x03, 0x00, 0x00, 0x0b, 0x00, 0x00, 0x00, 0xc7, 0x83, 0x20, 0x03, 0x00, 0x00,
+	0x40, 0x00, 0x02, 0x00, 0xc7, 0x83, 0x80, 0x03, 0x00, 0x00, 0xe8, 0x03, 0x00, 0x00, 0x41,
+	0xbe, 0x00, 0x10, 0x03, 0x00, 0x45, 0x31, 0xe4, 0x31, 0xc0, 0x31, 0xc9, 0xfb, 0x48, 0x01,
+	0xc8, 0x48, 0x83, 0xc1, 0x01, 0x49, 0x83, 0xfc, 0x14, 0x72, 0xf3, 0xfa, 0xe6, 0xf4, 0x4c,
+	0x8b, 0x6c, 0x24, 0x10, 0x4f, 0x89, 0x2c, 0xe6, 0x4c, 0x8b, 0x2c, 0x24, 0x4f, 0x89, 0xac,
+	0xe6, 0x00, 0x01, 0x00, 0x00, 0x49, 0xff, 0xc4, 0xc7, 0x83, 0xb0, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x48, 0xcf, 0xff, 0x0f, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+
+/*
+ * A self-loop that reads the flags its CMP left in the iteration before
+ * (ADC's carry): 100,000 iterations, several budgets, each one's flags
+ * remade by running the CMP again at the loop's head.
+ *
+ * xor %eax, %eax
+ * xor %ecx, %ecx
+ * xor %edx, %edx
+ * stc
+ * 1: adc $0, %rdx
+ * add %rcx, %rax
+ * add $1, %rcx
+ * cmp $100000, %rcx
+ * jb 1b
+ * out %al, $0xf4
+ */
+static const uint8_t code_adc_loop[] = {
+	0x31, 0xc0, 0x31, 0xc9, 0x31, 0xd2, 0xf9, 0x48, 0x83, 0xd2, 0x00, 0x48, 0x01, 0xc8, 0x48,
+	0x83, 0xc1, 0x01, 0x48, 0x81, 0xf9, 0xa0, 0x86, 0x01, 0x00, 0x72, 0xec, 0xe6, 0xf4,
+};
+
 #define MEM_LO 0x20000
 #define MEM_HI 0x229000 /* the data the snippets write (bails: 0x200000..) */
 
@@ -584,6 +673,58 @@ static void test_code_written_by_dma(void **state)
 	emu_harness_devices = NULL;
 }
 
+/* The arithmetic flags of CMP a, b (64-bit). */
+static uint64_t cmp_flags(uint64_t a, uint64_t b)
+{
+	uint64_t r = a - b, f = 0;
+	f |= a < b ? F_CF : 0;
+	f |= r == 0 ? F_ZF : 0;
+	f |= r >> 63 ? F_SF : 0;
+	f |= ((a ^ b) & (a ^ r)) >> 63 ? F_OF : 0;
+	f |= (a ^ b ^ r) & F_AF;
+	f |= __builtin_parity((unsigned)(r & 0xff)) ? 0 : F_PF;
+	return f;
+}
+
+static void test_selfloop_takes_interrupts(void **state)
+{
+	for (enum mode m = INTERP; m <= EAGER; m++) {
+		run_in(&rn, m, code_selfloop_irq, sizeof(code_selfloop_irq));
+		assert_int_equal(rn.r[12], 20);
+		assert_int_equal(rn.r[R_SP], 0x8000);
+		uint64_t x = 0;
+		for (uint64_t i = 0; i < rn.r[R_CX]; i++)
+			x += i;
+		assert_int_equal(rn.r[R_AX], x);
+		unsigned in_loop = 0;
+		for (uint64_t i = 0; i < 20; i++) {
+			uint64_t fl, rip;
+			memcpy(&fl, rn.mem + (0x31000 + 8 * i - MEM_LO), 8);
+			memcpy(&rip, rn.mem + (0x31100 + 8 * i - MEM_LO), 8);
+			if (rip != 0x1094)
+				continue; /* e.g. right after STI's shadow */
+			in_loop++;
+			if ((fl & F_ARITH) != cmp_flags(i, 20))
+				print_error("interrupt %u: flags %#llx, the CMP's %#llx\n",
+					    (unsigned)i, (unsigned long long)(fl & F_ARITH),
+					    (unsigned long long)cmp_flags(i, 20));
+			assert_int_equal(fl & F_ARITH, cmp_flags(i, 20));
+			assert_true(fl & F_IF);
+		}
+		assert_true(in_loop >= 15);
+		if (m == HOT || m == EAGER) /* the loop ran as translated code */
+			assert_true(rn.native_insns >= 10000);
+	}
+}
+
+static void test_selfloop_flags_in(void **state)
+{
+	all_modes(code_adc_loop, sizeof(code_adc_loop), 0);
+	assert_int_equal(ri.r[R_DX], 100000); /* every carry went in */
+	assert_int_equal(ri.r[R_CX], 100000);
+	assert_true(rn.native_insns >= 400000); /* eager: the loop looped in its own code */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -597,6 +738,8 @@ int main(void)
 		cmocka_unit_test(test_ret_to_zero),
 		cmocka_unit_test(test_code_written_by_dma),
 		cmocka_unit_test(test_long_block_call_ret_tail),
+		cmocka_unit_test(test_selfloop_takes_interrupts),
+		cmocka_unit_test(test_selfloop_flags_in),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
