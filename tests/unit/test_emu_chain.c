@@ -415,6 +415,32 @@ static const uint8_t code_adc_loop[] = {
 	0x83, 0xc1, 0x01, 0x48, 0x81, 0xf9, 0xa0, 0x86, 0x01, 0x00, 0x72, 0xec, 0xe6, 0xf4,
 };
 
+/*
+ * Block A's exit is linked to block B, then B's code changes (INCB of
+ * its immediate), four times: the first entry through the old link finds
+ * B changed (its chained entry compares the bytes) and leaves; the run
+ * loop must link A's exit to the new B, not come back through the old
+ * link at every later iteration (each of those a byte comparison that
+ * differs and a trip through C).
+ *
+ * xor %eax, %eax
+ * mov $4, %r9d
+ * outer: mov $1000, %ecx
+ * loop: dec %ecx
+ * jz next
+ * blockb: add $1, %rax
+ * jmp loop
+ * next: incb blockb+3(%rip)
+ * dec %r9d
+ * jnz outer
+ * out %al, $0xf4
+ */
+static const uint8_t code_relink[] = {
+	0x31, 0xc0, 0x41, 0xb9, 0x04, 0x00, 0x00, 0x00, 0xb9, 0xe8, 0x03, 0x00,
+	0x00, 0xff, 0xc9, 0x74, 0x06, 0x48, 0x83, 0xc0, 0x01, 0xeb, 0xf6, 0xfe,
+	0x05, 0xf7, 0xff, 0xff, 0xff, 0x41, 0xff, 0xc9, 0x75, 0xe6, 0xe6, 0xf4,
+};
+
 #define MEM_LO 0x20000
 #define MEM_HI 0x229000 /* the data the snippets write (bails: 0x200000..) */
 
@@ -422,6 +448,7 @@ struct result {
 	uint64_t r[16];
 	uint64_t rip, flags;
 	uint64_t links, runs, icount, native_insns;
+	uint64_t rechecks_differed; /* chained entries that found their block changed */
 	uint8_t mem[MEM_HI - MEM_LO];
 };
 
@@ -439,6 +466,7 @@ static void run_in(struct result *res, enum mode mode, const uint8_t *code, size
 	res->runs = c->native_runs;
 	res->icount = c->icount;
 	res->native_insns = c->native_insns;
+	res->rechecks_differed = c->stat_rechecks[0];
 	assert_int_equal(gm_read(&mach.mem, res->mem, MEM_LO, sizeof(res->mem)), 0);
 	emu_finish();
 	unsetenv("VMON_EMU_NATIVE");
@@ -725,6 +753,21 @@ static void test_selfloop_flags_in(void **state)
 	assert_true(rn.native_insns >= 400000); /* eager: the loop looped in its own code */
 }
 
+static void test_changed_block_relinked(void **state)
+{
+	run_in(&ri, INTERP, code_relink, sizeof(code_relink));
+	assert_int_equal(ri.r[R_AX], 999 * (1 + 2 + 3 + 4));
+	for (enum mode m = HOT; m <= EAGER; m++) { /* (blocks too short for plain runs) */
+		run_in(&rn, m, code_relink, sizeof(code_relink));
+		expect_same(&ri, &rn);
+		assert_true(rn.links >= 1);
+		/* Hot: the old link is taken until the new B is compiled (16
+		 * entries) and linked, after each of the 4 changes. Without
+		 * the relink: ~1000 per change. */
+		assert_true(rn.rechecks_differed <= 4 * 20);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -740,6 +783,7 @@ int main(void)
 		cmocka_unit_test(test_long_block_call_ret_tail),
 		cmocka_unit_test(test_selfloop_takes_interrupts),
 		cmocka_unit_test(test_selfloop_flags_in),
+		cmocka_unit_test(test_changed_block_relinked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,6 +38,7 @@ enum {
 	L_LOOP,
 	L_LOOP_EXIT,
 	L_RECHECK,
+	L_RECHECK_FAIL,
 	L_COUNT
 };
 
@@ -59,10 +60,10 @@ static void emit_jmp_label(struct emitter *e, unsigned label)
 	emit_fixed(e, op, 1, label);
 }
 
-/* lea rax, [rip + label] */
-static void emit_lea_label(struct emitter *e, unsigned label)
+/* lea reg, [rip + label] (reg: RAX or RCX) */
+static void emit_lea_label(struct emitter *e, int reg, unsigned label)
 {
-	const uint8_t op[3] = {0x48, 0x8d, 0x05};
+	const uint8_t op[3] = {0x48, 0x8d, (uint8_t)(0x05 | (reg << 3))};
 	emit_fixed(e, op, 3, label);
 }
 
@@ -112,6 +113,8 @@ static void emit_jcache_jump(struct emitter *e, int cpl, unsigned miss)
 	emit_rm(e, ZYDIS_MNEMONIC_CMP, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RCX, tab, 8);
 	emit_jcc_stub(e, CC_NE, miss);
 	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RCX, tab + 8, 8);
+	emit_ri(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_ECX,
+		NATIVE_SITE_JCACHE); /* the site, in RCX */
 	emit_reg(e, ZYDIS_MNEMONIC_JMP, ZYDIS_REGISTER_RAX);
 }
 
@@ -126,7 +129,7 @@ static void emit_exit_stub(struct emitter *e, const struct chain_plan *p, bool l
 			   unsigned site)
 {
 	if (link) {
-		emit_lea_label(e, site);
+		emit_lea_label(e, HOST_RAX, site);
 		emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, OFF(link_site), 8,
 			ZYDIS_REGISTER_RAX);
 		emit_mi(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, OFF(link_valid), 8, p->valid);
@@ -174,7 +177,11 @@ static void emit_exit(struct emitter *e, const struct chain_plan *p, uint16_t wr
 		emit_jcache_jump(e, cpl, stub);
 	} else {
 		/* Linkable: this jump's rel32 is the site, to the stub until
-		 * linked. */
+		 * linked. The site goes in RCX: should the chained entry it
+		 * leads to find its block changed, the run loop links the
+		 * site to the new one (emit_recheck). */
+		if (link)
+			emit_lea_label(e, 1 /* RCX */, site);
 		emit_jmp_label(e, stub);
 		if (link)
 			at[site] = e->len - 4;
@@ -304,21 +311,31 @@ static void emit_entries(struct emitter *e, const struct chain_plan *p, uint32_t
  * the ~31 K code epochs of a Linux boot every linked block went through C
  * once, 4.3 M of the 9.2 M chain exits that came back (issue 16). The
  * guest registers are in c->r[] and its flags in F_FLAGS: everything but
- * the frame is free. RSP is 8 mod 16 here (the return address, six pushes
- * and the 32-byte frame), so the call is made 8 bytes lower.
+ * the frame is free. RCX names the exit that jumped here (the rel32 of
+ * its patched jump, or NATIVE_SITE_JCACHE): the exits store c->link_site
+ * only on their way back to the run loop, so this path stores it for
+ * them. RSP is 8 mod 16 here (the return address, six pushes and the
+ * 32-byte frame): RCX's push makes the call aligned.
  */
-static void emit_recheck(struct emitter *e, const struct chain_plan *p)
+static void emit_recheck(struct emitter *e, const struct chain_plan *p, size_t *at)
 {
-	emit_drop(e, -8);
+	emit_reg(e, ZYDIS_MNEMONIC_PUSH, ZYDIS_REGISTER_RCX); /* the site; RSP 16-aligned */
 	emit_ri(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSI, (int64_t)(uintptr_t)p->block);
 	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RDI, OFF(native_recheck),
 		8);
 	emit_reg(e, ZYDIS_MNEMONIC_CALL, ZYDIS_REGISTER_RAX);
-	emit_drop(e, 8);
+	emit_reg(e, ZYDIS_MNEMONIC_POP, ZYDIS_REGISTER_RCX);
 	emit_rm(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, ZYDIS_REGISTER_RSP, F_CPU, 8);
 	emit_rr(e, ZYDIS_MNEMONIC_TEST, ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RAX);
-	emit_jcc_stub(e, CC_E, L_LEAVE);
+	emit_jcc_stub(e, CC_E, L_RECHECK_FAIL);
 	emit_jmp_label(e, L_BODY);
+	/* Changed: the exit that came here is named for the run loop to
+	 * link it to the block that replaces this one (every translated
+	 * block's exits report the guest's flags: link_valid). */
+	at[L_RECHECK_FAIL] = e->len;
+	emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, OFF(link_site), 8, ZYDIS_REGISTER_RCX);
+	emit_mi(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RDI, OFF(link_valid), 8, 1);
+	emit_jmp_label(e, L_LEAVE);
 }
 
 /* Back to the run loop: registers are in c->r[], RDI = c. */
@@ -415,7 +432,7 @@ bool emit_block(struct emitter *e, const struct native_insn *ni, const uint8_t *
 	at[L_COMMON] = e->len;
 	emit_common(e, writes, p->hdr_back);
 	at[L_RECHECK] = e->len;
-	emit_recheck(e, p);
+	emit_recheck(e, p, at);
 	for (unsigned i = 0; i < n; i++) {
 		if (ni[i].acc == ACC_NONE)
 			continue;
