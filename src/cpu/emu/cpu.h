@@ -338,8 +338,9 @@ struct emu_cpu {
 	/* run.c: timers_maybe_due -- the deadline seen at the last timer
 	 * check, the host TSC then and the TSC before which it cannot have
 	 * passed; the TSC's rate (per ns, 0 until learnt) and the first
-	 * check's clock and TSC it is learnt from. */
+	 * good reading's clock and TSC it is learnt from. */
 	uint64_t timer_seen_dl, timer_seen_tsc, timer_quiet_tsc;
+	uint32_t timer_skips; /* budgets since the clock was last read */
 	double tsc_per_ns;
 	uint64_t tsc_cal_ns, tsc_cal_tsc;
 

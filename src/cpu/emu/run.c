@@ -159,20 +159,25 @@ static uint64_t next_deadline(struct emu_cpu *c)
  * the clock can tell that a deadline passed, and CLOCK_MONOTONIC costs
  * 25-100 ns on the build machines (kvm-clock), the host TSC a third of
  * that: after each check, the TSC value before which the next deadline
- * cannot have passed is kept (the TSC's rate learnt from the first 50 ms
- * of checks, taken 0.2% fast so the estimate errs early), and the clock
- * is read only once the TSC is past it or a deadline changed. Until
- * 2026-12-07 every budget refill read the clock: 13% of a translated
- * loop's time (issue 16).
+ * cannot have passed is kept, and the clock is read only once the TSC is
+ * past it, a deadline changed, or TIMER_SKIPS_MAX budgets went by without
+ * a reading (which bounds what a wrong estimate can cost). The TSC's rate
+ * is learnt from two clock readings at least TSC_CAL_NS apart, each taken
+ * between two TSC reads close together (TSC_PAIR_MAX cycles: a preemption
+ * in between would skew it), and taken 0.2% fast, so the estimate errs
+ * early. Until 2026-12-07 every budget refill read the clock: 13% of a
+ * translated loop's time (issue 16).
  */
-#define TSC_CAL_NS 50000000ULL
+#define TSC_CAL_NS	200000000ULL
+#define TSC_PAIR_MAX	100000ULL
+#define TIMER_SKIPS_MAX 16
 
-static void timers_quiet_until(struct emu_cpu *c, uint64_t tsc, uint64_t now)
+static void timers_quiet_until(struct emu_cpu *c, uint64_t tsc, uint64_t now, bool good)
 {
-	if (!c->tsc_cal_ns) {
+	if (good && !c->tsc_cal_ns) {
 		c->tsc_cal_ns = now;
 		c->tsc_cal_tsc = tsc;
-	} else if (c->tsc_per_ns == 0 && now - c->tsc_cal_ns >= TSC_CAL_NS &&
+	} else if (good && c->tsc_per_ns == 0 && now - c->tsc_cal_ns >= TSC_CAL_NS &&
 		   tsc > c->tsc_cal_tsc) {
 		c->tsc_per_ns =
 			(double)(tsc - c->tsc_cal_tsc) / (double)(now - c->tsc_cal_ns) * 1.002;
@@ -180,6 +185,7 @@ static void timers_quiet_until(struct emu_cpu *c, uint64_t tsc, uint64_t now)
 	uint64_t dl = next_deadline(c);
 	c->timer_seen_dl = dl;
 	c->timer_seen_tsc = tsc;
+	c->timer_skips = 0;
 	c->timer_quiet_tsc = 0;
 	if (!dl)
 		c->timer_quiet_tsc = UINT64_MAX;
@@ -191,7 +197,8 @@ static void timers_quiet_until(struct emu_cpu *c, uint64_t tsc, uint64_t now)
  * check and the TSC says the next one has not come (timers_quiet_until). */
 static bool timers_maybe_due(struct emu_cpu *c)
 {
-	if (next_deadline(c) != c->timer_seen_dl || (c->index == 0 && c->vm->pit_pending))
+	if (next_deadline(c) != c->timer_seen_dl || (c->index == 0 && c->vm->pit_pending) ||
+	    ++c->timer_skips >= TIMER_SKIPS_MAX)
 		return true;
 	uint64_t tsc = __builtin_ia32_rdtsc();
 	return tsc >= c->timer_quiet_tsc || tsc < c->timer_seen_tsc;
@@ -201,10 +208,11 @@ static void check_timers(struct emu_cpu *c)
 {
 	uint64_t tsc = __builtin_ia32_rdtsc(); /* first: errs early */
 	uint64_t now = emu_now_ns();
+	uint64_t tsc2 = __builtin_ia32_rdtsc();
 	lapic_timer_check(c, now);
 	if (c->index == 0)
 		pit_check(c->vm, now);
-	timers_quiet_until(c, tsc, now);
+	timers_quiet_until(c, tsc, now, tsc2 - tsc < TSC_PAIR_MAX);
 }
 
 static void handle_init(struct emu_cpu *c)
