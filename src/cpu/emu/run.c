@@ -323,9 +323,9 @@ static void handle_fault(struct emu_cpu *c)
  * instruction costs INTERP_COST, one run as translated code 1, so the
  * slow path comes every 1024 interpreted instructions (as before
  * 2026-12-07, when every instruction cost 1) or every 16384 compiled ones
- * (~8 times faster each): a translated loop left for the run loop every
- * 1024 instructions, which with the timer check was a third of its time
- * (issue 16). Events (interrupts, kicks, stop and pause requests) do not
+ * (each 4-16 times faster: a few µs either way): a translated loop left
+ * for the run loop every 1024 instructions, which with the timer check
+ * was a third of its time (issue 16). Events (interrupts, kicks, stop and pause requests) do not
  * wait for it: translated code checks them at every exit and loop
  * iteration.
  */
