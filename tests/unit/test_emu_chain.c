@@ -13,6 +13,7 @@
  * compiled on first sight. The snippets were assembled with GNU as
  * (sources in the comments).
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -441,6 +442,23 @@ static const uint8_t code_relink[] = {
 	0x05, 0xf7, 0xff, 0xff, 0xff, 0x41, 0xff, 0xc9, 0x75, 0xe6, 0xe6, 0xf4,
 };
 
+/*
+ * An endless translated self-loop: only a stop request from another
+ * thread (the VM layer's vmctl_request_stop, then vcpu_kick) ends it. It
+ * hangs (the harness' alarm ends the test) if a compiled self-loop never
+ * looks at its event word.
+ *
+ * xor %ecx, %ecx
+ * xor %edx, %edx
+ * 1: add $1, %rax          (at 0x1004)
+ * cmp %rcx, %rdx
+ * je 1b
+ * out %al, $0xf4
+ */
+static const uint8_t code_endless[] = {
+	0x31, 0xc9, 0x31, 0xd2, 0x48, 0x83, 0xc0, 0x01, 0x48, 0x39, 0xca, 0x74, 0xf7, 0xe6, 0xf4,
+};
+
 #define MEM_LO 0x20000
 #define MEM_HI 0x229000 /* the data the snippets write (bails: 0x200000..) */
 
@@ -768,6 +786,37 @@ static void test_changed_block_relinked(void **state)
 	}
 }
 
+static void *stop_later(void *arg)
+{
+	struct machine *m = arg;
+	usleep(200 * 1000);
+	vmctl_request_stop(&m->ctl, VM_STOP_DEBUG_EXIT, 0);
+	m->backend->vcpu_kick(m, 0);
+	return NULL;
+}
+
+static pthread_t stopper;
+
+static void start_stopper(struct machine *m)
+{
+	assert_int_equal(pthread_create(&stopper, NULL, stop_later, m), 0);
+}
+
+static void test_selfloop_stopped(void **state)
+{
+	emu_harness_before_run = start_stopper;
+	for (enum mode m = INTERP; m <= EAGER; m++) {
+		run_in(&rn, m, code_endless, sizeof(code_endless));
+		pthread_join(stopper, NULL);
+		assert_int_equal(rn.rip, 0x1004); /* between two iterations */
+		assert_true(rn.r[R_AX] > 0);
+		assert_int_equal(rn.flags & F_ZF, F_ZF); /* the loop CMP's flags */
+		if (m == HOT || m == EAGER)
+			assert_true(rn.native_insns > 0);
+	}
+	emu_harness_before_run = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -784,6 +833,7 @@ int main(void)
 		cmocka_unit_test(test_selfloop_takes_interrupts),
 		cmocka_unit_test(test_selfloop_flags_in),
 		cmocka_unit_test(test_changed_block_relinked),
+		cmocka_unit_test(test_selfloop_stopped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
