@@ -6,12 +6,14 @@
  * a loop whose bail-outs let the interpreter leave it, code that patches
  * a chained loop, a page fault in the middle of a chained loop (the
  * exception sees its own instruction), an instruction straddling a page
- * between two compiled blocks, and a storm of timer interrupts during a
- * chained hot loop. Each snippet runs interpreted (VMON_EMU_NATIVE=0),
- * with native runs only (VMON_EMU_CHAIN=0), compiled once hot and
+ * between two compiled blocks, a storm of timer interrupts during a
+ * chained hot loop, and a translated self-loop that only an interrupt
+ * ends (its flags in the interrupt's frame) or that reads its own flags. Each snippet runs
+ * interpreted (VMON_EMU_NATIVE=0), with native runs only (VMON_EMU_CHAIN=0), compiled once hot and
  * compiled on first sight. The snippets were assembled with GNU as
  * (sources in the comments).
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -326,6 +328,137 @@ static const uint8_t code_ret_zero[] = {
 	0x00, 0x50, 0x58, 0xeb, 0x00, 0x31, 0xc0, 0x50, 0xc3,
 };
 
+/*
+ * A translated self-loop (one block branching to its own start, register
+ * operands only) that only the LAPIC timer's handler ends: the handler
+ * records the RFLAGS and RIP of each interrupt and counts in r12. It
+ * hangs (the harness' alarm ends the test) if a compiled self-loop never
+ * takes its interrupt. The loop's CMP is run again to remake the flags at
+ * its exit (native_chain.c: regen_insn): the frame must hold the CMP's
+ * flags.
+ *
+ * start:
+ * lea handler(%rip), %rax
+ * movw %ax, 0x30400
+ * movw $0x08, 0x30402
+ * movw $0x8e00, 0x30404
+ * shr $16, %rax
+ * movw %ax, 0x30406
+ * shr $16, %rax
+ * movl %eax, 0x30408
+ * movl $0, 0x3040c
+ * lidt idtr(%rip)
+ * mov $0xc0000083, %eax
+ * mov %rax, 0x11018
+ * mov $0xfee00000, %ebx
+ * movl $0x1ff, 0xf0(%rbx)
+ * movl $0xb, 0x3e0(%rbx)
+ * movl $0x20040, 0x320(%rbx)
+ * movl $1000, 0x380(%rbx)
+ * mov $0x31000, %r14d
+ * xor %r12d, %r12d
+ * xor %eax, %eax
+ * xor %ecx, %ecx
+ * sti
+ * 1: add %rcx, %rax        (at 0x1094)
+ * add $1, %rcx
+ * cmp $20, %r12
+ * jb 1b
+ * cli
+ * out %al, $0xf4
+ * handler:
+ * mov 16(%rsp), %r13
+ * mov %r13, (%r14,%r12,8)
+ * mov (%rsp), %r13
+ * mov %r13, 0x100(%r14,%r12,8)
+ * inc %r12
+ * movl $0, 0xb0(%rbx)
+ * iretq
+ * .p2align 3
+ * idtr: .word 0xfff
+ * .quad 0x30000
+ */
+static const uint8_t code_selfloop_irq[] = {
+	0x48, 0x8d, 0x05, 0x9d, 0x00, 0x00, 0x00, 0x66, 0x89, 0x04, 0x25, 0x00, 0x04, 0x03, 0x00,
+	0x66, 0xc7, 0x04, 0x25, 0x02, 0x04, 0x03, 0x00, 0x08, 0x00, 0x66, 0xc7, 0x04, 0x25, 0x04,
+	0x04, 0x03, 0x00, 0x00, 0x8e, 0x48, 0xc1, 0xe8, 0x10, 0x66, 0x89, 0x04, 0x25, 0x06, 0x04,
+	0x03, 0x00, 0x48, 0xc1, 0xe8, 0x10, 0x89, 0x04, 0x25, 0x08, 0x04, 0x03, 0x00, 0xc7, 0x04,
+	0x25, 0x0c, 0x04, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x01, 0x1d, 0x7c, 0x00, 0x00,
+	0x00, 0xb8, 0x83, 0x00, 0x00, 0xc0, 0x48, 0x89, 0x04, 0x25, 0x18, 0x10, 0x01, 0x00, 0xbb,
+	0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x83, 0xf0, 0x00, 0x00, 0x00, 0xff, 0x01, 0x00, 0x00, 0xc7,
+	0x83, 0xe0, 0x03, 0x00, 0x00, 0x0b, 0x00, 0x00, 0x00, 0xc7, 0x83, 0x20, 0x03, 0x00, 0x00,
+	0x40, 0x00, 0x02, 0x00, 0xc7, 0x83, 0x80, 0x03, 0x00, 0x00, 0xe8, 0x03, 0x00, 0x00, 0x41,
+	0xbe, 0x00, 0x10, 0x03, 0x00, 0x45, 0x31, 0xe4, 0x31, 0xc0, 0x31, 0xc9, 0xfb, 0x48, 0x01,
+	0xc8, 0x48, 0x83, 0xc1, 0x01, 0x49, 0x83, 0xfc, 0x14, 0x72, 0xf3, 0xfa, 0xe6, 0xf4, 0x4c,
+	0x8b, 0x6c, 0x24, 0x10, 0x4f, 0x89, 0x2c, 0xe6, 0x4c, 0x8b, 0x2c, 0x24, 0x4f, 0x89, 0xac,
+	0xe6, 0x00, 0x01, 0x00, 0x00, 0x49, 0xff, 0xc4, 0xc7, 0x83, 0xb0, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x48, 0xcf, 0xff, 0x0f, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+
+/*
+ * A self-loop that reads the flags its CMP left in the iteration before
+ * (ADC's carry): 100,000 iterations, several budgets, each one's flags
+ * remade by running the CMP again at the loop's head.
+ *
+ * xor %eax, %eax
+ * xor %ecx, %ecx
+ * xor %edx, %edx
+ * stc
+ * 1: adc $0, %rdx
+ * add %rcx, %rax
+ * add $1, %rcx
+ * cmp $100000, %rcx
+ * jb 1b
+ * out %al, $0xf4
+ */
+static const uint8_t code_adc_loop[] = {
+	0x31, 0xc0, 0x31, 0xc9, 0x31, 0xd2, 0xf9, 0x48, 0x83, 0xd2, 0x00, 0x48, 0x01, 0xc8, 0x48,
+	0x83, 0xc1, 0x01, 0x48, 0x81, 0xf9, 0xa0, 0x86, 0x01, 0x00, 0x72, 0xec, 0xe6, 0xf4,
+};
+
+/*
+ * Block A's exit is linked to block B, then B's code changes (INCB of
+ * its immediate), four times: the first entry through the old link finds
+ * B changed (its chained entry compares the bytes) and leaves; the run
+ * loop must link A's exit to the new B, not come back through the old
+ * link at every later iteration (each of those a byte comparison that
+ * differs and a trip through C).
+ *
+ * xor %eax, %eax
+ * mov $4, %r9d
+ * outer: mov $1000, %ecx
+ * loop: dec %ecx
+ * jz next
+ * blockb: add $1, %rax
+ * jmp loop
+ * next: incb blockb+3(%rip)
+ * dec %r9d
+ * jnz outer
+ * out %al, $0xf4
+ */
+static const uint8_t code_relink[] = {
+	0x31, 0xc0, 0x41, 0xb9, 0x04, 0x00, 0x00, 0x00, 0xb9, 0xe8, 0x03, 0x00,
+	0x00, 0xff, 0xc9, 0x74, 0x06, 0x48, 0x83, 0xc0, 0x01, 0xeb, 0xf6, 0xfe,
+	0x05, 0xf7, 0xff, 0xff, 0xff, 0x41, 0xff, 0xc9, 0x75, 0xe6, 0xe6, 0xf4,
+};
+
+/*
+ * An endless translated self-loop: only a stop request from another
+ * thread (the VM layer's vmctl_request_stop, then vcpu_kick) ends it. It
+ * hangs (the harness' alarm ends the test) if a compiled self-loop never
+ * looks at its event word.
+ *
+ * xor %ecx, %ecx
+ * xor %edx, %edx
+ * 1: add $1, %rax          (at 0x1004)
+ * cmp %rcx, %rdx
+ * je 1b
+ * out %al, $0xf4
+ */
+static const uint8_t code_endless[] = {
+	0x31, 0xc9, 0x31, 0xd2, 0x48, 0x83, 0xc0, 0x01, 0x48, 0x39, 0xca, 0x74, 0xf7, 0xe6, 0xf4,
+};
+
 #define MEM_LO 0x20000
 #define MEM_HI 0x229000 /* the data the snippets write (bails: 0x200000..) */
 
@@ -333,6 +466,7 @@ struct result {
 	uint64_t r[16];
 	uint64_t rip, flags;
 	uint64_t links, runs, icount, native_insns;
+	uint64_t rechecks_differed; /* chained entries that found their block changed */
 	uint8_t mem[MEM_HI - MEM_LO];
 };
 
@@ -350,6 +484,7 @@ static void run_in(struct result *res, enum mode mode, const uint8_t *code, size
 	res->runs = c->native_runs;
 	res->icount = c->icount;
 	res->native_insns = c->native_insns;
+	res->rechecks_differed = c->stat_rechecks[0];
 	assert_int_equal(gm_read(&mach.mem, res->mem, MEM_LO, sizeof(res->mem)), 0);
 	emu_finish();
 	unsetenv("VMON_EMU_NATIVE");
@@ -584,6 +719,104 @@ static void test_code_written_by_dma(void **state)
 	emu_harness_devices = NULL;
 }
 
+/* The arithmetic flags of CMP a, b (64-bit). */
+static uint64_t cmp_flags(uint64_t a, uint64_t b)
+{
+	uint64_t r = a - b, f = 0;
+	f |= a < b ? F_CF : 0;
+	f |= r == 0 ? F_ZF : 0;
+	f |= r >> 63 ? F_SF : 0;
+	f |= ((a ^ b) & (a ^ r)) >> 63 ? F_OF : 0;
+	f |= (a ^ b ^ r) & F_AF;
+	f |= __builtin_parity((unsigned)(r & 0xff)) ? 0 : F_PF;
+	return f;
+}
+
+static void test_selfloop_takes_interrupts(void **state)
+{
+	for (enum mode m = INTERP; m <= EAGER; m++) {
+		run_in(&rn, m, code_selfloop_irq, sizeof(code_selfloop_irq));
+		assert_int_equal(rn.r[12], 20);
+		assert_int_equal(rn.r[R_SP], 0x8000);
+		uint64_t x = 0;
+		for (uint64_t i = 0; i < rn.r[R_CX]; i++)
+			x += i;
+		assert_int_equal(rn.r[R_AX], x);
+		unsigned in_loop = 0;
+		for (uint64_t i = 0; i < 20; i++) {
+			uint64_t fl, rip;
+			memcpy(&fl, rn.mem + (0x31000 + 8 * i - MEM_LO), 8);
+			memcpy(&rip, rn.mem + (0x31100 + 8 * i - MEM_LO), 8);
+			if (rip != 0x1094)
+				continue; /* e.g. right after STI's shadow */
+			in_loop++;
+			if ((fl & F_ARITH) != cmp_flags(i, 20))
+				print_error("interrupt %u: flags %#llx, the CMP's %#llx\n",
+					    (unsigned)i, (unsigned long long)(fl & F_ARITH),
+					    (unsigned long long)cmp_flags(i, 20));
+			assert_int_equal(fl & F_ARITH, cmp_flags(i, 20));
+			assert_true(fl & F_IF);
+		}
+		assert_true(in_loop >= 15);
+		if (m == HOT || m == EAGER) /* the loop ran as translated code */
+			assert_true(rn.native_insns >= 10000);
+	}
+}
+
+static void test_selfloop_flags_in(void **state)
+{
+	all_modes(code_adc_loop, sizeof(code_adc_loop), 0);
+	assert_int_equal(ri.r[R_DX], 100000); /* every carry went in */
+	assert_int_equal(ri.r[R_CX], 100000);
+	assert_true(rn.native_insns >= 400000); /* eager: the loop looped in its own code */
+}
+
+static void test_changed_block_relinked(void **state)
+{
+	run_in(&ri, INTERP, code_relink, sizeof(code_relink));
+	assert_int_equal(ri.r[R_AX], 999 * (1 + 2 + 3 + 4));
+	for (enum mode m = HOT; m <= EAGER; m++) { /* (blocks too short for plain runs) */
+		run_in(&rn, m, code_relink, sizeof(code_relink));
+		expect_same(&ri, &rn);
+		assert_true(rn.links >= 1);
+		/* Hot: the old link is taken until the new B is compiled (16
+		 * entries) and linked, after each of the 4 changes. Without
+		 * the relink: ~1000 per change. */
+		assert_true(rn.rechecks_differed <= 4 * 20);
+	}
+}
+
+static void *stop_later(void *arg)
+{
+	struct machine *m = arg;
+	usleep(200 * 1000);
+	vmctl_request_stop(&m->ctl, VM_STOP_DEBUG_EXIT, 0);
+	m->backend->vcpu_kick(m, 0);
+	return NULL;
+}
+
+static pthread_t stopper;
+
+static void start_stopper(struct machine *m)
+{
+	assert_int_equal(pthread_create(&stopper, NULL, stop_later, m), 0);
+}
+
+static void test_selfloop_stopped(void **state)
+{
+	emu_harness_before_run = start_stopper;
+	for (enum mode m = INTERP; m <= EAGER; m++) {
+		run_in(&rn, m, code_endless, sizeof(code_endless));
+		pthread_join(stopper, NULL);
+		assert_int_equal(rn.rip, 0x1004); /* between two iterations */
+		assert_true(rn.r[R_AX] > 0);
+		assert_int_equal(rn.flags & F_ZF, F_ZF); /* the loop CMP's flags */
+		if (m == HOT || m == EAGER)
+			assert_true(rn.native_insns > 0);
+	}
+	emu_harness_before_run = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -597,6 +830,10 @@ int main(void)
 		cmocka_unit_test(test_ret_to_zero),
 		cmocka_unit_test(test_code_written_by_dma),
 		cmocka_unit_test(test_long_block_call_ret_tail),
+		cmocka_unit_test(test_selfloop_takes_interrupts),
+		cmocka_unit_test(test_selfloop_flags_in),
+		cmocka_unit_test(test_changed_block_relinked),
+		cmocka_unit_test(test_selfloop_stopped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -334,7 +334,15 @@ struct emu_cpu {
 	bool dbg_data;	     /* ... a data breakpoint: no TLB entries kept (mmu.c) */
 	uint8_t dbg_hits;    /* data/I/O breakpoints the current instruction hit (DR6.B0-3) */
 	uint32_t deliveries; /* events delivered (emu_deliver), for the single-step trap */
-	int budget;	     /* instructions until the next timer check */
+	int budget; /* until the slow path: 16 per interpreted instruction, 1 compiled (run.c) */
+	/* run.c: timers_maybe_due -- the deadline seen at the last timer
+	 * check, the host TSC then and the TSC before which it cannot have
+	 * passed; the TSC's rate (per ns, 0 until learnt) and the first
+	 * good reading's clock and TSC it is learnt from. */
+	uint64_t timer_seen_dl, timer_seen_tsc, timer_quiet_tsc;
+	uint32_t timer_skips; /* budgets since the clock was last read */
+	double tsc_per_ns;
+	uint64_t tsc_cal_ns, tsc_cal_tsc;
 
 	/* PCIDs (tlb.c): the tag each PCID's translations carry (0: none
 	 * yet, the next use takes a new one), the next tag to hand out, and
@@ -487,7 +495,7 @@ struct emu_vm {
 	_Atomic uint32_t tlb_gen;
 	/* Stores any vCPU made into such pages (emu_note_write): a vCPU that
 	 * sees it move at its slow path compares its blocks again, so another
-	 * vCPU's code writes are seen within TIMER_CHECK_INSNS instructions. */
+	 * vCPU's code writes are seen within a budget (run.c: BUDGET_QUANTUM). */
 	_Atomic uint64_t code_writes;
 };
 

@@ -154,12 +154,65 @@ static uint64_t next_deadline(struct emu_cpu *c)
 	return dl;
 }
 
+/*
+ * The slow path checks the timers whenever the budget is spent, but only
+ * the clock can tell that a deadline passed, and CLOCK_MONOTONIC costs
+ * 25-100 ns on the build machines (kvm-clock), the host TSC a third of
+ * that: after each check, the TSC value before which the next deadline
+ * cannot have passed is kept, and the clock is read only once the TSC is
+ * past it, a deadline changed, or TIMER_SKIPS_MAX budgets went by without
+ * a reading (which bounds what a wrong estimate can cost). The TSC's rate
+ * is learnt from two clock readings at least TSC_CAL_NS apart, each taken
+ * between two TSC reads close together (TSC_PAIR_MAX cycles: a preemption
+ * in between would skew it), and taken 0.2% fast, so the estimate errs
+ * early. Until 2026-12-07 every budget refill read the clock: 13% of a
+ * translated loop's time (issue 16).
+ */
+#define TSC_CAL_NS	200000000ULL
+#define TSC_PAIR_MAX	100000ULL
+#define TIMER_SKIPS_MAX 16
+
+static void timers_quiet_until(struct emu_cpu *c, uint64_t tsc, uint64_t now, bool good)
+{
+	if (good && !c->tsc_cal_ns) {
+		c->tsc_cal_ns = now;
+		c->tsc_cal_tsc = tsc;
+	} else if (good && c->tsc_per_ns == 0 && now - c->tsc_cal_ns >= TSC_CAL_NS &&
+		   tsc > c->tsc_cal_tsc) {
+		c->tsc_per_ns =
+			(double)(tsc - c->tsc_cal_tsc) / (double)(now - c->tsc_cal_ns) * 1.002;
+	}
+	uint64_t dl = next_deadline(c);
+	c->timer_seen_dl = dl;
+	c->timer_seen_tsc = tsc;
+	c->timer_skips = 0;
+	c->timer_quiet_tsc = 0;
+	if (!dl)
+		c->timer_quiet_tsc = UINT64_MAX;
+	else if (dl > now && c->tsc_per_ns > 0 && dl - now < 1000000000ULL)
+		c->timer_quiet_tsc = tsc + (uint64_t)((double)(dl - now) / c->tsc_per_ns);
+}
+
+/* May a timer be due? False only when no deadline changed since the last
+ * check and the TSC says the next one has not come (timers_quiet_until). */
+static bool timers_maybe_due(struct emu_cpu *c)
+{
+	if (next_deadline(c) != c->timer_seen_dl || (c->index == 0 && c->vm->pit_pending) ||
+	    ++c->timer_skips >= TIMER_SKIPS_MAX)
+		return true;
+	uint64_t tsc = __builtin_ia32_rdtsc();
+	return tsc >= c->timer_quiet_tsc || tsc < c->timer_seen_tsc;
+}
+
 static void check_timers(struct emu_cpu *c)
 {
+	uint64_t tsc = __builtin_ia32_rdtsc(); /* first: errs early */
 	uint64_t now = emu_now_ns();
+	uint64_t tsc2 = __builtin_ia32_rdtsc();
 	lapic_timer_check(c, now);
 	if (c->index == 0)
 		pit_check(c->vm, now);
+	timers_quiet_until(c, tsc, now, tsc2 - tsc < TSC_PAIR_MAX);
 }
 
 static void handle_init(struct emu_cpu *c)
@@ -264,7 +317,20 @@ static void handle_fault(struct emu_cpu *c)
 	c->delivering = -1;
 }
 
-#define TIMER_CHECK_INSNS 1024
+/*
+ * The budget: the run loop's slow path (timers, the code epoch, migration's
+ * TLB flush) comes at the latest when it is spent. An interpreted
+ * instruction costs INTERP_COST, one run as translated code 1, so the
+ * slow path comes every 1024 interpreted instructions (as before
+ * 2026-12-07, when every instruction cost 1) or every 16384 compiled ones
+ * (each 4-16 times faster: a few µs either way): a translated loop left
+ * for the run loop every 1024 instructions, which with the timer check
+ * was a third of its time (issue 16). Events (interrupts, kicks, stop and pause requests) do not
+ * wait for it: translated code checks them at every exit and loop
+ * iteration.
+ */
+#define BUDGET_QUANTUM 16384
+#define INTERP_COST    16
 /* One slow-path visit in this many advances the code epoch anyway. */
 #define QUIET_EPOCH_VISITS 64
 
@@ -316,7 +382,9 @@ static bool slow_path(struct emu_cpu *c)
 			atomic_store(&c->parked, false);
 			continue;
 		}
-		uint32_t ev = atomic_exchange(&c->events, 0);
+		uint32_t ev = atomic_load_explicit(&c->events, memory_order_relaxed)
+				      ? atomic_exchange(&c->events, 0)
+				      : 0;
 		if (ev) {
 			code_epoch_sync(c); /* maybe after a sleep below */
 			if (ev & EV_INIT)
@@ -328,8 +396,9 @@ static bool slow_path(struct emu_cpu *c)
 			c->irq_maybe = true;
 		}
 		if (c->budget <= 0) {
-			c->budget = TIMER_CHECK_INSNS;
-			check_timers(c);
+			c->budget = BUDGET_QUANTUM;
+			if (timers_maybe_due(c))
+				check_timers(c);
 		}
 		if (c->wait_sipi) {
 			sleep_until_event(c);
@@ -432,7 +501,8 @@ static void step_one(struct emu_cpu *c)
 	emu_exec_insn(c, d);
 	c->rip = c->next_rip;
 	c->icount++;
-	if (unlikely(--c->budget <= 0))
+	c->budget -= INTERP_COST;
+	if (unlikely(c->budget <= 0))
 		c->slow = true;
 	if (d->row != I_IRET && d->row != I_IRETD && d->row != I_IRETQ)
 		c->flags &= ~(uint64_t)F_RF;
@@ -510,7 +580,8 @@ static bool run_blocks(struct emu_cpu *c)
 			emu_exec_insn(c, d);
 			c->rip = c->next_rip;
 			c->icount++;
-			if (unlikely(--c->budget <= 0))
+			c->budget -= INTERP_COST;
+			if (unlikely(c->budget <= 0))
 				c->slow = true;
 			continue;
 		}
@@ -521,7 +592,7 @@ static bool run_blocks(struct emu_cpu *c)
 		const struct dinsn *d = b->insn, *end = d + b->n;
 		uint64_t mask = c->cmode == 8 ? ~0ULL : c->cmode == 4 ? 0xffffffffULL : 0xffffULL;
 		uint64_t seq = (c->rip + d->len) & mask;
-		c->budget -= b->n;
+		c->budget -= b->n * INTERP_COST;
 		c->next_rip = seq;
 		/* Threaded dispatch: each handler ends with its own jump to the
 		 * next one, which the host's branch predictor learns per site. */
@@ -585,10 +656,24 @@ static bool run_blocks(struct emu_cpu *c)
 		/* A translated block (native_chain.c), maybe followed by
 		 * others it chained to: each counts itself and moves c->rip;
 		 * a bail-out names its block (c->native_at). */
-		c->budget += b->n;
+		c->budget += b->n * INTERP_COST;
+		/* c->slow is never set here (the loop's head took it), but
+		 * should it be, no exit links on: each leaves when the budget
+		 * is spent. */
+		if (unlikely(c->slow))
+			c->budget = 0;
 		if (unlikely(c->stats))
 			c->stat_tb_enter++;
+		int before = c->budget;
 		uint64_t ex = f_native(c, (const void *)(c->native_rx + ((size_t)d->imm2 << 8)));
+		/* Compiled code counts only the budget: every block it
+		 * finished (a chain's exits, a self-loop's iterations) took
+		 * its instructions from it, so the budget used is the number
+		 * of guest instructions run as host code (a bail-out's block
+		 * is counted below, by the interpreter). */
+		uint64_t done = (uint64_t)(int64_t)(before - c->budget);
+		c->icount += done;
+		c->native_insns += done;
 		const struct native_hdr *x = c->native_at;
 		if (x->block != b) /* it chained, maybe into another page */
 			exec_page_of(c);
@@ -618,7 +703,7 @@ static bool run_blocks(struct emu_cpu *c)
 		c->link_site = 0; /* an exit it chained through is not where b ends */
 		c->native_insns += k;
 		c->native_bails++;
-		c->budget -= b->n;
+		c->budget -= b->n * INTERP_COST;
 		d = b->insn;
 		end = d + b->n;
 		for (unsigned i = 0; i < k; i++)
@@ -658,7 +743,7 @@ void emu_cpu_run(struct emu_cpu *c)
 	c->pending_exc = -1;
 	c->irq_maybe = true;
 	c->slow = true;
-	c->budget = TIMER_CHECK_INSNS;
+	c->budget = BUDGET_QUANTUM;
 	c->link_site = 0;
 	if (setjmp(c->fault_jmp)) {
 		c->link_site = 0; /* delivery moved RIP (a fault while fetching the next block) */
