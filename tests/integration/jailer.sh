@@ -184,19 +184,22 @@ kill $victim 2>/dev/null
 wait $victim 2>/dev/null
 
 # ---- 3. Over its memory limit: killed alone; another jailed VM goes on.
+# Time limits are only against a hang: TEST_TIMEOUT (120 s; 600 in the
+# nested L1, where one memtest of 256 MiB on KVM took minutes under load)
+# for each memtest, and the echo VM outlives both.
 mkfifo "$TMP/echo.in"
 exec {echo_in}<>"$TMP/echo.in"
-timeout -k 5 120 "$VMON" jail --id echo "${J[@]}" --cgroup "$MEMKEY=96M" -- \
+timeout -k 5 $((2 * TEST_TIMEOUT + 120)) "$VMON" jail --id echo "${J[@]}" --cgroup "$MEMKEY=96M" -- \
 	--kernel "$GUESTS/serial_echo.elf" --mem 64M --cmdline idle=4000000000 \
 	<"$TMP/echo.in" >"$TMP/echo.out" 2>"$TMP/echo.err" &
 echo_pid=$!
 wait_for "$TMP/echo.out" 'serial_echo:' 60
 # memtest touches every page of its 256 MiB: far over a 64 MiB limit...
-timeout -k 5 120 "$VMON" jail --id hog "${J[@]}" --cgroup "$MEMKEY=64M" -- \
+timeout -k 5 "$TEST_TIMEOUT" "$VMON" jail --id hog "${J[@]}" --cgroup "$MEMKEY=64M" -- \
 	--kernel "$GUESTS/memtest.elf" --mem 256M </dev/null >"$TMP/hog.out" 2>"$TMP/hog.err"
 hog=$?
 # ... and within a 512 MiB one.
-timeout -k 5 120 "$VMON" jail --id fits "${J[@]}" --cgroup "$MEMKEY=512M" -- \
+timeout -k 5 "$TEST_TIMEOUT" "$VMON" jail --id fits "${J[@]}" --cgroup "$MEMKEY=512M" -- \
 	--kernel "$GUESTS/memtest.elf" --mem 256M </dev/null >"$TMP/fits.out" 2>"$TMP/fits.err"
 fits=$?
 alive=no
