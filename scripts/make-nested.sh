@@ -85,7 +85,7 @@ CMDS=(bash sh env cat chmod chown cp cut date dd dirname basename echo head id l
 	md5sum mkdir mktemp mv od printf readlink realpath rm rmdir seq sha256sum sleep sort
 	stat stty sync tail tee timeout touch tr true false truncate uname wc xargs nproc
 	kill sed grep awk cmp diff find setpriv setsid flock mount umount dmesg ip debugfs
-	mke2fs python3 uniq script mkfifo curl gzip cpio strace)
+	mke2fs python3 uniq script mkfifo curl gzip cpio strace ps)
 root=$WORK/root
 python3 scripts/nested_image.py root "$root" --pydir --cmd "${CMDS[@]}" --elf "$BUILD/vmon"
 mkdir -p "$root"/{tmp,run,proc,sys,dev,root,var/tmp,etc}

@@ -14,6 +14,7 @@ PACKAGES=(
 	libcap-ng-dev                   # vmon jail: dropping capabilities
 	libseccomp-dev                  # seccomp-bpf filters on every thread
 	strace                          # tests/integration/seccomp.sh: the allowlists against real use
+	procps                          # ps: jailer.sh checks the session of a --daemonize jail
 	iproute2                        # ip netns / ip tuntap, for the tap test
 	clang libclang-rt-14-dev        # make fuzz (libFuzzer + ASan)
 	python3                         # small test helpers (image generators)

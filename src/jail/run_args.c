@@ -446,6 +446,17 @@ static int assign_names(struct jail_run *r, const char *const *reserved, int nre
 	return 0;
 }
 
+/* auto's KVM: only where the jailed vmon will be able to open /dev/kvm.
+ * A root jailer makes the jail's node for the jailed uid (devices.c);
+ * an unprivileged one binds the host's node, which the jailed process
+ * opens with the caller's own rights (on most hosts /dev/kvm is root's
+ * and group kvm's, 0660): access() asks with the caller's real ids. */
+static bool kvm_usable(void)
+{
+	const char *dev = getenv("VMON_KVM_DEVICE");
+	return access(dev && *dev ? dev : "/dev/kvm", R_OK | W_OK) == 0;
+}
+
 int jail_run_prepare(int argc, char **argv, const char *const *reserved, int nreserved,
 		     struct jail_run *r, struct vmon_error *err)
 {
@@ -460,7 +471,7 @@ int jail_run_prepare(int argc, char **argv, const char *const *reserved, int nre
 
 	const char *b = s.backend_arg ? s.backend_arg : "auto";
 	if (strcmp(b, "auto") == 0)
-		b = host_has_hw_virt(NULL, 0) ? "kvm" : "emu";
+		b = host_has_hw_virt(NULL, 0) && kvm_usable() ? "kvm" : "emu";
 	r->backend = b;
 	r->kvm = strcmp(b, "kvm") == 0;
 

@@ -14,8 +14,10 @@
  *   --vsock CID,unix:PATH              vmon listens on /NAME in the jail
  *   --net tap:IFNAME                   the jail needs /dev/net/tun
  *   --backend kvm|emu|auto             resolved here (auto needs /proc and
- *                                      /sys, which the jail does not have):
- *                                      kvm puts /dev/kvm in the jail
+ *                                      /sys, which the jail does not have;
+ *                                      it is kvm only where the caller may
+ *                                      open /dev/kvm): kvm puts /dev/kvm in
+ *                                      the jail
  * NAME is the file's base name, made unique within the jail root. Without
  * --kernel the default guest (`make guest`, found as `vmon run` finds it)
  * is linked in and named explicitly. Both `--opt VALUE` and `--opt=VALUE`

@@ -50,6 +50,32 @@ jail_leftovers() {
 	return 0
 }
 
+# jail_auto_backend: the backend vmon jail gives a VM that names none
+# (src/jail/run_args.c): kvm where the host has hardware virtualization
+# (vmx/svm in /proc/cpuinfo, kvm_intel/kvm_amd loaded) and the caller may
+# open /dev/kvm (as in the nested L1 of make test-kvm), else emu.
+jail_auto_backend() {
+	if grep -qwE 'vmx|svm' /proc/cpuinfo && { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; } &&
+		have_kvm; then
+		echo kvm
+	else
+		echo emu
+	fi
+}
+
+# cg_user_procs DIR: the pids in the cgroup DIR's cgroup.procs, one a line,
+# less kernel threads (PF_KTHREAD in /proc/PID/stat's flags): KVM starts
+# one per VM (kvm-nx-lpage-recovery) and moves it into the cgroups of the
+# process that made the VM, so a jail on KVM holds vmon and that thread.
+cg_user_procs() {
+	local p flags
+	for p in $(cat "$1/cgroup.procs" 2>/dev/null); do
+		flags=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $7}')
+		[ -n "$flags" ] && [ $((flags & 0x00200000)) -ne 0 ] && continue
+		echo "$p"
+	done
+}
+
 # wait_for FILE PATTERN SECONDS: until grep finds PATTERN in FILE, for at
 # most SECONDS of wall time (a deadline, not a count of polls: in the
 # nested L1 under TCG each grep and sleep took a good part of a second, and

@@ -5,7 +5,8 @@
 #           scripts' KVM checks run on a real KVM and not on nothing;
 #   after:  L1's kernel log (the KVM host's) has no complaint KVM prints
 #           about what a vmon guest did — "Unhandled WRMSR/RDMSR" and the
-#           like — and no BUG, WARNING or Call Trace.
+#           like — and no BUG, WARNING or Call Trace (but those of soft
+#           lockups and of memory-cgroup OOM kills, noted).
 set -u
 case ${1:-} in
 before)
@@ -26,11 +27,17 @@ after)
 	# itself starved by the outer emulator (TCG runs L1's vCPU threads for
 	# tens of seconds without a tick under load), not KVM complaining
 	# about a guest: printed as a note, not a failure, when that is all.
+	# So is the call trace of an OOM kill in a memory cgroup: jailer.sh
+	# runs a jailed VM over its memory.max on purpose (jail-oom-killed).
 	soft=$(grep -c 'soft lockup' <<<"$bad")
+	oom=$(dmesg | grep -c 'invoked oom-killer: .*oom_score_adj')
+	memcg=$(dmesg | grep -c 'Memory cgroup out of memory: Killed process')
+	[ "$oom" -le "$memcg" ] || oom=$memcg # only cgroup OOM kills
 	traces=$(grep -c '^Call Trace:' <<<"$bad")
 	rest=$(grep -v 'soft lockup' <<<"$bad" | grep -v '^Call Trace:$')
-	if [ "$soft" -gt 0 ] && [ -z "$rest" ] && [ "$traces" -le "$soft" ]; then
-		echo "# l1-kvm-host-log: L1's watchdog saw $soft soft lockup(s) (L1 starved by the outer TCG)"
+	if [ $((soft + oom)) -gt 0 ] && [ -z "$rest" ] && [ "$traces" -le $((soft + oom)) ]; then
+		[ "$soft" = 0 ] || echo "# l1-kvm-host-log: L1's watchdog saw $soft soft lockup(s) (L1 starved by the outer TCG)"
+		[ "$oom" = 0 ] || echo "# l1-kvm-host-log: $oom OOM kill(s) in a memory cgroup (their call traces are not KVM's)"
 		bad=""
 	fi
 	if [ -z "$bad" ]; then

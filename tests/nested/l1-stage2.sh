@@ -1,7 +1,7 @@
 #!/bin/bash
 # Stage 2 of L1's init (tests/nested/l1-init switches to it in the overlay
 # root): mounts what the tests need (tmpfs /tmp and /run, devpts,
-# /dev/shm, /dev/fd), brings up lo, then runs tests/nested/suite.sh with
+# /dev/shm, /dev/fd, cgroup2 on /sys/fs/cgroup), brings up lo, then runs tests/nested/suite.sh with
 # the scripts named by vmon.tests=a,b,... on the kernel command line, and
 # the checks of L1's own state (l1-checks.sh) before and after. All output
 # goes to ttyS1 for the host harness (tests/nested/run.sh), with a
@@ -17,6 +17,10 @@ mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+# What systemd mounts on a host: the cgroup v2 hierarchy. The jailer
+# (jailer.sh) puts each jail in a cgroup of its own and refuses to run
+# without one ("no cgroup file system is mounted").
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
 # What udev would make: bash's <(...) needs /dev/fd.
 ln -sf /proc/self/fd /dev/fd
 ln -sf /proc/self/fd/0 /dev/stdin
