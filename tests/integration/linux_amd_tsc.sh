@@ -86,7 +86,7 @@ if [ -z "$ref" ]; then
 	done
 	exit 0
 fi
-if grep -qE 'Marking TSC unstable|No reference|calibration failed' "$TMP/amd.out"; then
+if grep -qE 'Marking TSC unstable|No reference|PMTIMER calibration failed' "$TMP/amd.out"; then
 	fail linux-amd-tsc-calibrated "$(grep -E 'tsc:' "$TMP/amd.out" | tr '\n' ' ')"
 elif within "$det" "$ref" 200; then
 	pass linux-amd-tsc-calibrated
