@@ -23,9 +23,12 @@
  * segment limit (nor null selectors) in compatibility mode: cmdline
  * faults=0 runs only the accesses that must work (guests/qemu-check.sh:
  * the far calls into 32-bit code and the descriptors, checked there).
- * It does check the types on loads: those run with faults=0 too. Not
- * checked (the software CPU does not check them either): writes through
- * a read-only data or a code segment, reads through an execute-only one.
+ * It does check the types on loads: those run with faults=0 too.
+ *   - segment types on accesses (SDM vol. 3 5.4.1): a write (MOV, INC)
+ *     through a read-only data segment and a write through a CS override
+ *     are #GP(0); a read through CS when CS is execute-only is #GP(0).
+ *     QEMU 7.2's TCG checks none of these (it wrote and read through
+ *     them): they run with faults=1 only.
  */
 #include "catch.h"
 #include "rt.h"
@@ -97,6 +100,11 @@ S32(ld_ds_code, "mov $" STR(SEL_CODE32) ", %eax", "mov %eax, %ds\n\tmovb buf, %a
 S32(ld_fs_ronly, "mov $" STR(SEL_RONLY) ", %eax", "mov %eax, %fs\n\tmovb %fs:0xff, %al", "");
 S32(ld_ss_ronly, "mov %ss, %ecx\n\tmov $" STR(SEL_RONLY) ", %eax", "mov %eax, %ss", SS_BACK);
 S32(ld_ss_code, "mov %ss, %ecx\n\tmov $" STR(SEL_CODE32) ", %eax", "mov %eax, %ss", SS_BACK);
+S32(wr_ronly, DS(SEL_RONLY), "movb %al, 0x10", "");
+S32(rmw_ronly, DS(SEL_RONLY), "incb 0x10", "");
+S32(wr_code, "", "movb %al, %cs:buf", "");
+S32(rd_code, "", "movb %cs:buf, %al", ""); /* readable: fine */
+S32(rd_xonly, "", "movb %cs:buf, %al", ""); /* called with CS execute-only */
 
 /* The code-limit page: CS_LIM's limit is its last byte. cs_jmp jumps past
  * it; cs_straddle jumps to a 5-byte MOV whose last 2 bytes are past it. */
@@ -192,6 +200,13 @@ void kmain(void)
 	/* An instruction whose last bytes are past the limit: #GP(0) there. */
 	call32(cs_straddle, SEL_CS_LIM);
 	rt_expect_fault("cs_straddle", 13, 0, (u64)cs_tail, 0);
+	/* Types on accesses (QEMU's TCG: see the header). */
+	GP(wr_ronly);
+	GP(rmw_ronly);
+	GP(wr_code);
+	OK(rd_code);
+	call32(rd_xonly, SEL_XONLY);
+	rt_expect_fault("rd_xonly", 13, 0, (u64)rd_xonly_at, 0);
 out:
 
 	rt_set_exception_hook(NULL);
