@@ -14,11 +14,21 @@
  *     with B clear 0xffff is valid, a dword at 0xfffe and 0x10000 are not;
  *   - a null selector in DS or FS: any access through it is #GP(0);
  *   - a code segment whose limit ends a page: a JMP beyond it and an
- *     instruction straddling it are #GP(0).
+ *     instruction straddling it are #GP(0);
+ *   - segment types on loads (SDM vol. 3 5.4.1, APM vol. 2 4.10): DS with
+ *     an execute-only code segment, SS with a read-only data segment or
+ *     a code segment are #GP(selector); DS with a readable code segment
+ *     and FS with a read-only data segment load, and read through.
  * Each check gives vector, error code and RIP. QEMU 7.2's TCG checks no
  * segment limit (nor null selectors) in compatibility mode: cmdline
  * faults=0 runs only the accesses that must work (guests/qemu-check.sh:
  * the far calls into 32-bit code and the descriptors, checked there).
+ * It does check the types on loads: those run with faults=0 too.
+ *   - segment types on accesses (SDM vol. 3 5.4.1): a write (MOV, INC)
+ *     through a read-only data segment and a write through a CS override
+ *     are #GP(0); a read through CS when CS is execute-only is #GP(0).
+ *     QEMU 7.2's TCG checks none of these (it wrote and read through
+ *     them): they run with faults=1 only.
  */
 #include "catch.h"
 #include "rt.h"
@@ -31,8 +41,10 @@
 #define SEL_ED32   0x30 /* expand-down, B, limit 0xfff, base buf - 0x1000 */
 #define SEL_ED16   0x38 /* expand-down, no B, limit 0xfff, base buf - 0x1000 */
 #define SEL_CS_LIM 0x40 /* code32, base 0, limit the end of cs_page */
+#define SEL_XONLY  0x48 /* execute-only code32, flat */
+#define SEL_RONLY  0x50 /* read-only data, base buf, limit 0xff */
 
-static u64 gdt[9] __attribute__((aligned(16)));
+static u64 gdt[11] __attribute__((aligned(16)));
 static struct {
 	u16 limit;
 	u64 base;
@@ -83,6 +95,16 @@ S32(ed16_straddle, DS(SEL_ED16), "movl 0xfffe, %eax", "");
 S32(ed16_past, DS(SEL_ED16), "movb 0x10000, %al", "");
 S32(null_ds, "xor %eax, %eax\n\tmov %eax, %ds", "movb 0x10, %al", "");
 S32(null_fs, "xor %eax, %eax\n\tmov %eax, %fs", "movb %fs:0x10, %al", "");
+S32(ld_ds_xonly, "mov $" STR(SEL_XONLY) ", %eax", "mov %eax, %ds", "");
+S32(ld_ds_code, "mov $" STR(SEL_CODE32) ", %eax", "mov %eax, %ds\n\tmovb buf, %al", "");
+S32(ld_fs_ronly, "mov $" STR(SEL_RONLY) ", %eax", "mov %eax, %fs\n\tmovb %fs:0xff, %al", "");
+S32(ld_ss_ronly, "mov %ss, %ecx\n\tmov $" STR(SEL_RONLY) ", %eax", "mov %eax, %ss", SS_BACK);
+S32(ld_ss_code, "mov %ss, %ecx\n\tmov $" STR(SEL_CODE32) ", %eax", "mov %eax, %ss", SS_BACK);
+S32(wr_ronly, DS(SEL_RONLY), "movb %al, 0x10", "");
+S32(rmw_ronly, DS(SEL_RONLY), "incb 0x10", "");
+S32(wr_code, "", "movb %al, %cs:buf", "");
+S32(rd_code, "", "movb %cs:buf, %al", ""); /* readable: fine */
+S32(rd_xonly, "", "movb %cs:buf, %al", ""); /* called with CS execute-only */
 
 /* The code-limit page: CS_LIM's limit is its last byte. cs_jmp jumps past
  * it; cs_straddle jumps to a 5-byte MOV whose last 2 bytes are past it. */
@@ -120,6 +142,8 @@ static void call32(const u8 *fn, u16 sel)
 #define GP(name)                                                                                   \
 	(faults ? (call32(name, SEL_CODE32), rt_expect_fault(#name, 13, 0, (u64)name##_at, 0))     \
 		: (void)0)
+#define GPSEL(name, sel)                                                                           \
+	(call32(name, SEL_CODE32), rt_expect_fault(#name, 13, sel, (u64)name##_at, 0))
 #define SSF(name)                                                                                  \
 	(faults ? (call32(name, SEL_CODE32), rt_expect_fault(#name, 12, 0, (u64)name##_at, 0))     \
 		: (void)0)
@@ -136,6 +160,8 @@ void kmain(void)
 	gdt[SEL_ED32 / 8] = desc((b - 0x1000) & 0xffffffff, 0xfff, 0x97, 0x4);
 	gdt[SEL_ED16 / 8] = desc((b - 0x1000) & 0xffffffff, 0xfff, 0x97, 0x0);
 	gdt[SEL_CS_LIM / 8] = desc(0, (u64)(uintptr_t)cs_page >> 12, 0x9b, 0xc);
+	gdt[SEL_XONLY / 8] = desc(0, 0xfffff, 0x99, 0xc);
+	gdt[SEL_RONLY / 8] = desc(b, 0xff, 0x91, 0x4);
 	gdt_desc.limit = sizeof(gdt) - 1;
 	gdt_desc.base = (u64)(uintptr_t)gdt;
 	__asm__ volatile("lgdt %0" : : "m"(gdt_desc) : "memory");
@@ -159,6 +185,12 @@ void kmain(void)
 	GP(ed16_past);
 	GP(null_ds);
 	GP(null_fs);
+	/* Types on loads: checked by QEMU's TCG too, so also with faults=0. */
+	GPSEL(ld_ds_xonly, SEL_XONLY);
+	OK(ld_ds_code);
+	OK(ld_fs_ronly);
+	GPSEL(ld_ss_ronly, SEL_RONLY);
+	GPSEL(ld_ss_code, SEL_CODE32);
 
 	if (!faults)
 		goto out;
@@ -168,6 +200,13 @@ void kmain(void)
 	/* An instruction whose last bytes are past the limit: #GP(0) there. */
 	call32(cs_straddle, SEL_CS_LIM);
 	rt_expect_fault("cs_straddle", 13, 0, (u64)cs_tail, 0);
+	/* Types on accesses (QEMU's TCG: see the header). */
+	GP(wr_ronly);
+	GP(rmw_ronly);
+	GP(wr_code);
+	OK(rd_code);
+	call32(rd_xonly, SEL_XONLY);
+	rt_expect_fault("rd_xonly", 13, 0, (u64)rd_xonly_at, 0);
 out:
 
 	rt_set_exception_hook(NULL);

@@ -92,8 +92,9 @@ static void gas_io(struct ab *b, uint16_t port, unsigned width)
 {
 	e8(b, 1); /* SystemIO */
 	e8(b, (uint8_t)(width * 8));
-	e8(b, 0);	       /* bit offset */
-	e8(b, (uint8_t)width); /* access size: 1 = byte, 2 = word, ... */
+	e8(b, 0); /* bit offset */
+	/* access size: 1 = byte, 2 = word, 3 = dword, 4 = qword */
+	e8(b, width == 4 ? 3 : width == 8 ? 4 : (uint8_t)width);
 	e64(b, port);
 }
 
@@ -468,10 +469,16 @@ static void fadt(struct ab *b, const struct acpi_config *cfg, uint64_t dsdt)
 	e32(b, 0);		/* SMI_CMD: no SMM, always in ACPI mode */
 	for (int i = 0; i < 4; i++)
 		e8(b, 0); /* ACPI_ENABLE, ACPI_DISABLE, S4BIOS_REQ, PSTATE_CNT */
-	for (int i = 0; i < 8; i++)
-		e32(b, 0); /* PM1a/b EVT, PM1a/b CNT, PM2 CNT, PM TMR, GPE0, GPE1 */
-	for (int i = 0; i < 8; i++)
-		e8(b, 0); /* their lengths, GPE1_BASE, CST_CNT */
+	for (int i = 0; i < 5; i++)
+		e32(b, 0);	    /* PM1a/b EVT, PM1a/b CNT, PM2 CNT */
+	e32(b, cfg->pm_timer_port); /* PM_TMR_BLK */
+	e32(b, 0);		    /* GPE0 */
+	e32(b, 0);		    /* GPE1 */
+	for (int i = 0; i < 3; i++)
+		e8(b, 0);		   /* PM1_EVT_LEN, PM1_CNT_LEN, PM2_CNT_LEN */
+	e8(b, cfg->pm_timer_port ? 4 : 0); /* PM_TMR_LEN */
+	for (int i = 0; i < 4; i++)
+		e8(b, 0); /* GPE0/1 lengths, GPE1_BASE, CST_CNT */
 	e16(b, 0);	  /* P_LVL2_LAT */
 	e16(b, 0);	  /* P_LVL3_LAT */
 	e16(b, 0);	  /* FLUSH_SIZE */
@@ -492,8 +499,19 @@ static void fadt(struct ab *b, const struct acpi_config *cfg, uint64_t dsdt)
 	e8(b, 0);  /* FADT minor version (6.0) */
 	e64(b, 0); /* X_FIRMWARE_CTRL */
 	e64(b, dsdt);
-	for (int i = 0; i < 8; i++)
-		gas_none(b); /* X_PM1a_EVT .. X_GPE1: none */
+	for (int i = 0; i < 5; i++)
+		gas_none(b); /* X_PM1a_EVT .. X_PM2_CNT: none */
+	/* X_PM_TMR_BLK. The ACPI specification has no PM timer in
+	 * hardware-reduced ACPI, but Linux (x86) takes it from here (and
+	 * PM_TMR_BLK) regardless, and needs it: on an AMD CPU model, the TSC's
+	 * frequency is not in CPUID and the PM timer is the reference Linux
+	 * calibrates against when the PIT loop fails (devices/acpi_pm.h). */
+	if (cfg->pm_timer_port)
+		gas_io(b, cfg->pm_timer_port, 4);
+	else
+		gas_none(b);
+	gas_none(b); /* X_GPE0 */
+	gas_none(b); /* X_GPE1 */
 	gas_io(b, cfg->sleep_ctl_port, 1);
 	gas_io(b, cfg->sleep_sts_port, 1);
 	emit(b, "VMON    ", 8); /* hypervisor vendor identity */

@@ -6,8 +6,9 @@
  *         guests scan for it; also handed over in boot_params.acpi_rsdp_addr
  *         (Linux) and hvm_start_info.rsdp_paddr (PVH)
  *   XSDT, RSDT  -> FADT, MADT
- *   FADT  hardware-reduced; sleep control / status registers and the reset
- *         register on the I/O ports of the acpi_pm device; DSDT pointer;
+ *   FADT  hardware-reduced; sleep control / status registers, the reset
+ *         register and the PM timer on the I/O ports of the acpi_pm device;
+ *         DSDT pointer;
  *         IA-PC boot flags: no VGA; no 8042 flag (the keyboard controller
  *         is described in the DSDT instead, below)
  *   MADT  LAPIC at 0xfee00000, PCAT_COMPAT (8259 pair present); one
@@ -57,6 +58,9 @@ struct acpi_config {
 	/* The acpi_pm device's ports (devices/acpi_pm.h). */
 	uint16_t sleep_ctl_port, sleep_sts_port, reset_port;
 	uint8_t reset_value;
+	/* Its 24-bit PM timer's 4 ports (FADT PM_TMR_BLK and X_PM_TMR_BLK);
+	 * 0: none. */
+	uint16_t pm_timer_port;
 	/* Describe a PCI host bridge (configuration mechanism #1 at 0xcf8)
 	 * in the DSDT. Only when the machine has one: Linux then scans PCI
 	 * through it (and, with ACPI on, only through it). The rest describe

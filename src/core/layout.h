@@ -52,7 +52,7 @@
 #define LAYOUT_PORT_RTC	       0x70 /* index at 0x70, data at 0x71 */
 #define LAYOUT_PORT_DEBUG_EXIT 0xf4
 #define LAYOUT_PORT_COM1       0x3f8
-#define LAYOUT_PORT_ACPI_PM    0x600 /* sleep control, +1 sleep status, +2 reset */
+#define LAYOUT_PORT_ACPI_PM    0x600 /* sleep control, +1 sleep status, +2 reset, +8 PM timer */
 #define LAYOUT_PORT_PCI_CONFIG 0xcf8 /* address at 0xcf8, data at 0xcfc..0xcff */
 
 /* ---- GSIs ---- */

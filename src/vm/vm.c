@@ -124,6 +124,7 @@ static int write_firmware_tables(struct vm *vm, uint64_t *rsdp, struct vmon_erro
 		.sleep_sts_port = ACPI_PM_SLEEP_STS_PORT,
 		.reset_port = ACPI_PM_RESET_PORT,
 		.reset_value = ACPI_PM_RESET_VALUE,
+		.pm_timer_port = ACPI_PM_TIMER_PORT,
 		.pci_host = true,
 		.pci_mmio_start = (uint32_t)LAYOUT_PCI_MMIO,
 		.pci_mmio_end = (uint32_t)LAYOUT_PCI_MMIO_END,

@@ -32,6 +32,9 @@ finish() {
 	sleep 60
 }
 
+# How L1's kernel learned the TSC frequency (no tsc_early_khz=: the PIT,
+# else the ACPI PM timer; then refined against the PM timer).
+dmesg | grep -E 'tsc: |PM-Timer|TSC unstable' | sed 's/^/VIV-TSC: /'
 if grep -qw svm /proc/cpuinfo && grep -q AuthenticAMD /proc/cpuinfo; then
 	res PASS l1-cpu-amd-svm
 else

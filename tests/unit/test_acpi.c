@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "boot/acpi.h"
 #include "boot/mptable.h"
 #include "boot/reset_vector.h"
 #include "core/bus.h"
+#include "core/state.h"
 #include "devices/acpi_pm.h"
 
 #define MiB (1ULL << 20)
@@ -51,6 +53,7 @@ static struct acpi_config config(int ncpus, bool pci)
 		.sleep_sts_port = ACPI_PM_SLEEP_STS_PORT,
 		.reset_port = ACPI_PM_RESET_PORT,
 		.reset_value = ACPI_PM_RESET_VALUE,
+		.pm_timer_port = ACPI_PM_TIMER_PORT,
 		.pci_host = pci,
 		.pci_mmio_start = 0xe0000000u,
 		.pci_mmio_end = 0xfec00000u,
@@ -143,6 +146,20 @@ static void test_acpi_tables(void **state)
 		assert_int_equal(t.fadt[128], ACPI_PM_RESET_VALUE);
 		check_gas_io(t.fadt + 244, ACPI_PM_SLEEP_CTL_PORT);
 		check_gas_io(t.fadt + 256, ACPI_PM_SLEEP_STS_PORT);
+		/* The PM timer: PM_TMR_BLK, PM_TMR_LEN 4, X_PM_TMR_BLK (a
+		 * 32-bit SystemIO register), 24 bits (TMR_VAL_EXT clear). */
+		assert_int_equal(get32(t.fadt + 76), ACPI_PM_TIMER_PORT);
+		assert_int_equal(t.fadt[91], 4);
+		const uint8_t *x_tmr = t.fadt + 208;
+		assert_int_equal(x_tmr[0], 1);
+		assert_int_equal(x_tmr[1], 32);
+		assert_int_equal(x_tmr[3], 3); /* dword access */
+		assert_int_equal(get64(x_tmr + 4), ACPI_PM_TIMER_PORT);
+		assert_int_equal(flags & (1u << 8), 0);
+		for (int g = 0; g < 8; g++) /* the other X_ blocks: none */
+			if (g != 5)
+				for (int i = 0; i < 12; i++)
+					assert_int_equal(t.fadt[148 + 12 * g + i], 0);
 		assert_int_equal(get16(t.fadt + 109) & 2, 0); /* no 8042 */
 
 		/* MADT: a LAPIC per vCPU, the IOAPIC, IRQ0 -> GSI 0, LINT1 NMI. */
@@ -588,6 +605,83 @@ static void test_acpi_pm(void **state)
 	pm_run(ACPI_PM_RESET_PORT, 1, 0x06, VM_STOP_NONE);
 }
 
+/* The PM timer: 3.579545 MHz from the host clock, 24 bits, read-only,
+ * any width; a snapshot's count continues after a restore. */
+static uint64_t pm_in(struct bus *pio, uint16_t port, unsigned size)
+{
+	uint64_t v = 0;
+	assert_true(bus_access(pio, NULL, port, size, false, &v));
+	return v;
+}
+
+static void test_acpi_pm_timer(void **state)
+{
+	(void)state;
+	struct bus pio;
+	bus_init(&pio, "pio");
+	struct vm_control ctl;
+	memset(&ctl, 0, sizeof(ctl));
+	struct acpi_pm *pm = NULL;
+	struct vmon_error err = {.msg = ""};
+	assert_int_equal(acpi_pm_create(&pm, &pio, &ctl, &err), 0);
+	bus_seal(&pio);
+
+	/* The count at a given host time: 1 s is 3579545 ticks, modulo 2^24. */
+	assert_int_equal(acpi_pm_timer_at(pm, 0), 0);
+	assert_int_equal(acpi_pm_timer_at(pm, 1000000000ULL), 3579545);
+	assert_int_equal(acpi_pm_timer_at(pm, 5000000000ULL), (5 * 3579545) & 0xffffff);
+	assert_int_equal(acpi_pm_timer_at(pm, 279), 0); /* one tick is 279.4 ns */
+	assert_int_equal(acpi_pm_timer_at(pm, 280), 1);
+
+	/* Reads: 24 bits, moving forward (modulo the wrap) with the host clock;
+	 * a byte or word at an offset is that part of the count. */
+	uint64_t a = pm_in(&pio, ACPI_PM_TIMER_PORT, 4);
+	assert_true(a <= ACPI_PM_TIMER_MASK);
+	struct timespec ts = {0, 2000000}; /* 2 ms: ~7159 ticks */
+	nanosleep(&ts, NULL);
+	uint64_t b = pm_in(&pio, ACPI_PM_TIMER_PORT, 4);
+	assert_true(((b - a) & ACPI_PM_TIMER_MASK) >= 7000);
+	assert_true(pm_in(&pio, ACPI_PM_TIMER_PORT + 3, 1) == 0);
+	assert_true(pm_in(&pio, ACPI_PM_TIMER_PORT, 2) <= 0xffff);
+	uint64_t v = 0x55;
+	assert_true(bus_access(&pio, NULL, ACPI_PM_TIMER_PORT, 4, true, &v)); /* ignored */
+	assert_int_equal(ctl.reason, VM_STOP_NONE);
+
+	/* Save, then restore into a fresh device: the count continues from
+	 * the saved one. */
+	struct state_writer w = {0};
+	uint64_t saved_at = pm_in(&pio, ACPI_PM_TIMER_PORT, 4); /* just before */
+	assert_int_equal(acpi_pm_device.save(pm, &w, &err), 0);
+	assert_false(w.failed);
+	size_t len = w.len;
+	uint8_t *blob = w.buf;
+	assert_int_equal(len, 8);
+	uint64_t t;
+	memcpy(&t, blob, 8);
+	t += 1000000000ULL * 3600; /* as if saved an hour later */
+	memcpy(blob, &t, 8);
+	struct bus pio2;
+	bus_init(&pio2, "pio");
+	struct acpi_pm *pm2 = NULL;
+	assert_int_equal(acpi_pm_create(&pm2, &pio2, &ctl, &err), 0);
+	bus_seal(&pio2);
+	struct state_reader r = state_reader_init(blob, len);
+	assert_int_equal(acpi_pm_device.restore(pm2, &r, 2, &err), 0);
+	uint64_t c = pm_in(&pio2, ACPI_PM_TIMER_PORT, 4);
+	uint32_t want = (uint32_t)((3600ULL * 3579545 + saved_at) & 0xffffff);
+	assert_true(((c - want) & ACPI_PM_TIMER_MASK) < 3579545 / 10); /* within 100 ms */
+	/* Another version, or a short blob: refused. */
+	r = state_reader_init(blob, len);
+	assert_int_equal(acpi_pm_device.restore(pm2, &r, 1, &err), -1);
+	r = state_reader_init(blob, 4);
+	assert_int_equal(acpi_pm_device.restore(pm2, &r, 2, &err), -1);
+	state_writer_free(&w);
+	acpi_pm_destroy(pm2);
+	bus_destroy(&pio2);
+	acpi_pm_destroy(pm);
+	bus_destroy(&pio);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -595,7 +689,7 @@ int main(void)
 		cmocka_unit_test(test_dsdt_isa_devices), cmocka_unit_test(test_dsdt_virtio_mmio),
 		cmocka_unit_test(test_acpi_errors),	 cmocka_unit_test(test_acpi_write),
 		cmocka_unit_test(test_mptable),		 cmocka_unit_test(test_acpi_pm),
-		cmocka_unit_test(test_reset_vector),
+		cmocka_unit_test(test_reset_vector),	 cmocka_unit_test(test_acpi_pm_timer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

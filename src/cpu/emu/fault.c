@@ -23,6 +23,10 @@ void emu_seg_check(struct emu_cpu *c, int seg, uint64_t off, unsigned size)
 	 * loads keep the attributes (and the limit: unreal mode). */
 	if ((c->cr0 & CR0_PE) && !(s->attr & SA_P))
 		emu_raise(c, vec, 0, true);
+	/* An execute-only code segment (only CS can hold one in protected
+	 * mode: loads refuse it elsewhere) cannot be read through. */
+	if ((c->cr0 & CR0_PE) && (s->attr & 0x1a) == 0x18)
+		emu_raise(c, vec, 0, true);
 	uint64_t last = off + size - 1;
 	if ((s->attr & 0x1c) == 0x14) {
 		/* Expand-down data: offsets above the limit, up to 0xffff or,

@@ -96,7 +96,7 @@ static inline void set_sp(struct emu_cpu *c, uint64_t sp)
 static inline void push(struct emu_cpu *c, unsigned size, uint64_t v)
 {
 	uint64_t sp = amask(stack_size(c), c->r[R_SP] - size);
-	mwrite(c, seg_lin_n(c, SEG_SS, sp, size), size, v);
+	mwrite(c, seg_lin_w(c, SEG_SS, sp, size), size, v);
 	set_sp(c, sp);
 }
 

@@ -139,7 +139,7 @@ void h_fast_load(struct emu_cpu *c, const struct dinsn *d)
 
 void h_fast_store(struct emu_cpu *c, const struct dinsn *d)
 {
-	mwrite(c, mem_lin_n(c, d, d->osize), d->osize, c->r[d->op[1].reg]);
+	mwrite(c, mem_lin_w(c, d, d->osize), d->osize, c->r[d->op[1].reg]);
 }
 
 void h_fast_lea(struct emu_cpu *c, const struct dinsn *d)

@@ -87,7 +87,7 @@ static inline uint64_t rmw(struct emu_cpu *c, const struct dinsn *d, rmw_fn fn, 
 	}
 	if (o->kind != DOP_MEM)
 		emu_raise(c, EXC_UD, 0, false);
-	uint64_t lin = mem_lin_n(c, d, size);
+	uint64_t lin = mem_lin_w(c, d, size);
 	void *p = lin_rmw_ptr(c, lin, size);
 	if (p) {
 		if (locked) {

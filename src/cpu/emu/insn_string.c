@@ -48,9 +48,10 @@ static uint64_t rep_fast(struct emu_cpu *c, const struct str_op *s, uint64_t cnt
 	}
 	if (n <= 1)
 		return 0;
-	/* Outside 64-bit mode the whole range must be within the limits;
-	 * else the element loop faults at the first element beyond one. */
-	if (c->cmode != 8 && (!seg_in_limit(c, SEG_ES, di, n * size) ||
+	/* Outside 64-bit mode the whole range must be within the limits and
+	 * ES writable; else the element loop faults at the first element
+	 * beyond one (or at the first). */
+	if (c->cmode != 8 && (!seg_writable(c, SEG_ES) || !seg_in_limit(c, SEG_ES, di, n * size) ||
 			      (s->kind == SK_MOVS && !seg_in_limit(c, s->sseg, si, n * size))))
 		return 0;
 	uint8_t *dp = lin_rmw_ptr(c, dl, (unsigned)(n * size) > 4096 ? 4096 : (unsigned)(n * size));
@@ -90,12 +91,12 @@ static void string_step(struct emu_cpu *c, const struct str_op *s, uint64_t *si,
 	switch (s->kind) {
 	case SK_MOVS:
 		a = lin_read(c, seg_lin_n(c, s->sseg, *si, size), size);
-		lin_write(c, seg_lin_n(c, SEG_ES, *di, size), size, a);
+		lin_write(c, seg_lin_w(c, SEG_ES, *di, size), size, a);
 		*si += s->step;
 		*di += s->step;
 		break;
 	case SK_STOS:
-		lin_write(c, seg_lin_n(c, SEG_ES, *di, size), size, c->r[R_AX]);
+		lin_write(c, seg_lin_w(c, SEG_ES, *di, size), size, c->r[R_AX]);
 		*di += s->step;
 		break;
 	case SK_LODS:
@@ -116,7 +117,7 @@ static void string_step(struct emu_cpu *c, const struct str_op *s, uint64_t *si,
 		*di += s->step;
 		break;
 	case SK_INS: {
-		uint64_t dl = seg_lin_n(c, SEG_ES, *di, size);
+		uint64_t dl = seg_lin_w(c, SEG_ES, *di, size);
 		mmu_lookup(c, dl, 1, c->cpl == 3); /* fault before the port read */
 		a = port_in(c, (uint16_t)c->r[R_DX], size);
 		lin_write(c, dl, size, a);

@@ -96,20 +96,41 @@ static inline uint64_t seg_lin_n(struct emu_cpu *c, int seg, uint64_t off, unsig
 	if (c->cmode == 8)
 		return (seg == SEG_FS || seg == SEG_GS) ? c->seg[seg].base + off : off;
 	const struct seg *s = &c->seg[seg];
-	if (__builtin_expect(
-		    off + size - 1 > s->limit || (s->attr & 0x1c) == 0x14 || !(s->attr & SA_P), 0))
+	if (__builtin_expect(off + size - 1 > s->limit || (s->attr & 0x1c) == 0x14 ||
+				     !(s->attr & SA_P) || (s->attr & 0x1a) == 0x18,
+			     0))
 		emu_seg_check(c, seg, off, size);
 	return (uint32_t)(s->base + off);
 }
 
-/* True if a plain (expand-up, usable) segment holds off..off+len-1;
+/* Outside 64-bit mode: whether seg may be written through. In protected
+ * mode only a writable data segment may (SDM vol. 3 5.4.1, APM vol. 2
+ * 4.10.1); real mode checks no types. */
+static inline bool seg_writable(const struct emu_cpu *c, int seg)
+{
+	return (c->seg[seg].attr & 0x1a) == 0x12 || !(c->cr0 & CR0_PE);
+}
+
+/* seg_lin_n for a write: a read-only data segment or a code segment is
+ * #GP(0) (#SS(0) for SS) before the limit check (both give the same
+ * fault). The stores, read-modify-writes, PUSH and the string
+ * instructions' destinations use it; other writers (x87, SSE, FXSAVE,
+ * XSAVE, descriptor-table stores) check the limit only. */
+static inline uint64_t seg_lin_w(struct emu_cpu *c, int seg, uint64_t off, unsigned size)
+{
+	if (c->cmode != 8 && __builtin_expect(!seg_writable(c, seg), 0))
+		emu_raise(c, seg == SEG_SS ? EXC_SS : EXC_GP, 0, true);
+	return seg_lin_n(c, seg, off, size);
+}
+
+/* True if a plain (expand-up, usable, readable) segment holds off..off+len-1;
  * outside 64-bit mode, for bulk paths that leave other cases to the
  * element-wise checks. */
 static inline bool seg_in_limit(const struct emu_cpu *c, int seg, uint64_t off, uint64_t len)
 {
 	const struct seg *s = &c->seg[seg];
-	return (s->attr & SA_P) && (s->attr & 0x1c) != 0x14 && off + len - 1 <= s->limit &&
-	       off + len - 1 >= off;
+	return (s->attr & SA_P) && (s->attr & 0x1c) != 0x14 && (s->attr & 0x1a) != 0x18 &&
+	       off + len - 1 <= s->limit && off + len - 1 >= off;
 }
 
 /* Callers that do not pass a size have the first byte checked. */
@@ -121,6 +142,11 @@ static inline uint64_t seg_lin(struct emu_cpu *c, int seg, uint64_t off)
 static inline uint64_t mem_lin_n(struct emu_cpu *c, const struct dinsn *d, unsigned size)
 {
 	return seg_lin_n(c, d->seg, ea_off(c, d), size);
+}
+
+static inline uint64_t mem_lin_w(struct emu_cpu *c, const struct dinsn *d, unsigned size)
+{
+	return seg_lin_w(c, d->seg, ea_off(c, d), size);
 }
 
 static inline uint64_t mem_lin(struct emu_cpu *c, const struct dinsn *d)
@@ -152,7 +178,7 @@ static inline __attribute__((always_inline)) void opw(struct emu_cpu *c, const s
 	if (o->kind == DOP_REG)
 		set_reg(c, o->reg, o->size, v);
 	else if (o->kind == DOP_MEM)
-		mwrite(c, mem_lin_n(c, d, o->size), o->size, v);
+		mwrite(c, mem_lin_w(c, d, o->size), o->size, v);
 }
 
 #endif
