@@ -83,10 +83,14 @@ static const int loop_calls[] = {
 	SCMP_SYS(close),      SCMP_SYS(timerfd_settime),
 };
 
-/* The blocking disk pool (devices/virtio/blk_aio.c without io_uring). */
+/* Disk requests run with plain system calls (devices/virtio/blk_aio.c:
+ * the blocking pool without io_uring, and the synchronous engine); a
+ * discard punches a hole (add_disk). */
 static const int disk_calls[] = {
-	SCMP_SYS(preadv),    SCMP_SYS(pwritev),	  SCMP_SYS(pwritev2),
-	SCMP_SYS(fdatasync), SCMP_SYS(fallocate),
+	SCMP_SYS(preadv),
+	SCMP_SYS(pwritev),
+	SCMP_SYS(pwritev2),
+	SCMP_SYS(fdatasync),
 };
 
 /* libslirp's sockets (families below) and a tap fd. */
@@ -257,6 +261,17 @@ static int allow_socket_family(scmp_filter_ctx f, int family)
 /* mmap/mprotect without PROT_EXEC, freeing madvise, reading the
  * thread's name (log lines), signals to vmon's own threads (raise, the
  * vCPU kick), the terminal's restore. */
+/* disk_calls, and fallocate only to punch a hole (a disk's discard, a
+ * balloon's page given back to the RAM memfd). */
+static int add_disk(scmp_filter_ctx f)
+{
+	int r = allow_all(f, disk_calls, N(disk_calls));
+	if (r < 0)
+		return r;
+	return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(fallocate), 1,
+				arg_eq(1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE));
+}
+
 static int add_base(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 {
 	static const int advice[] = {MADV_DONTNEED, MADV_FREE};
@@ -375,18 +390,17 @@ int seccomp_policy_add(scmp_filter_ctx f, enum vmon_thread_kind kind,
 	case VMON_THREAD_MAIN: return add_main(f, p);
 	case VMON_THREAD_VCPU: return add_vcpu(f, p);
 	case VMON_THREAD_IO:
-		/* virtio-blk and virtio-rng queues, io_uring completions; the
-		 * balloon's pages given back (core/guest_mem_discard.c: a hole
-		 * punched in the RAM memfd, MADV_DONTNEED in base). */
-		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 ||
+		/* virtio-blk and virtio-rng queues, io_uring completions, a
+		 * drive with the synchronous engine (the API's "io_engine":
+		 * "Sync": its requests run here, with the disk pool's calls);
+		 * the balloon's pages given back (core/guest_mem_discard.c: a
+		 * hole punched in the RAM memfd, MADV_DONTNEED in base). */
+		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 || (r = add_disk(f)) < 0 ||
 		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter), 0)) < 0 ||
-		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getrandom), 0)) < 0 ||
-		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(fallocate), 1,
-					  arg_eq(1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))) <
-			    0)
+		    (r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getrandom), 0)) < 0)
 			return r;
 		return add_irq(f);
-	case VMON_THREAD_BLK: return allow_all(f, disk_calls, N(disk_calls));
+	case VMON_THREAD_BLK: return add_disk(f);
 	case VMON_THREAD_NET:
 		if ((r = allow_all(f, loop_calls, N(loop_calls))) < 0 || (r = add_net(f)) < 0)
 			return r;
