@@ -130,8 +130,10 @@ static int acpi_pm_restore(void *dev, struct state_reader *r, uint32_t version,
 			   struct vmon_error *err)
 {
 	struct acpi_pm *pm = dev;
-	uint64_t t = state_get_u64(r);
-	if (version != 2 || !state_reader_done(r))
+	/* Version 1 (before the timer) saved nothing: its guest's FADT, in
+	 * the snapshot's memory, names no PM timer, so the time is free. */
+	uint64_t t = version >= 2 ? state_get_u64(r) : host_now_ns();
+	if (version < 1 || version > 2 || !state_reader_done(r))
 		return err_setf(err, "acpi-pm: bad saved state (version %u or its length)",
 				version);
 	pm->timer_offset_ns = t - host_now_ns(); /* any value: the time wraps */

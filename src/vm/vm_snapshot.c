@@ -163,7 +163,9 @@ static int restore_devices(struct vm_devices *d, const struct vmstate *st, struc
 		if (strcmp(s->kind, v->ops->kind) != 0)
 			return err_setf(err, "device %s: the snapshot saved a %s, this is a %s",
 					v->id, s->kind, v->ops->kind);
-		if (!v->ops->restore || s->version != v->ops->state_version)
+		/* An older version is the device's to read or refuse (its
+		 * restore is told which; acpi-pm reads its version 1). */
+		if (!v->ops->restore || s->version < 1 || s->version > v->ops->state_version)
 			return err_setf(err,
 					"device %s: saved state version %u (this vmon reads %u)",
 					v->id, s->version, v->ops->state_version);
