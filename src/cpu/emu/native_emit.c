@@ -68,6 +68,10 @@ static void emit_address(struct emitter *e, const struct native_insn *ni, int32_
 void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, unsigned end_off,
 		 int cpl, bool restore_flags, bool save_flags)
 {
+	if (ni->acc == ACC_GUARD) { /* a DIV by a register: its check only */
+		emit_div_reg(e, ni, k, restore_flags, save_flags);
+		return;
+	}
 	ZydisRegister s0 = gpr64(ni->scratch[0]), s1 = gpr64(ni->scratch[1]),
 		      s2 = gpr64(ni->scratch[2]);
 	for (int i = 0; i < 3; i++)
@@ -134,6 +138,11 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 		emit_mi(e, ZYDIS_MNEMONIC_CMP, s1, 0, 1, 0);
 		emit_jcc_stub(e, CC_NE, k);
 	}
+	if (ni->guard) { /* a DIV by memory: the divisor checked first */
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, gpr_w(ni->scratch[1], ni->opsize), s0, 0,
+			ni->opsize);
+		emit_div_check(e, ni, gpr_w(ni->scratch[1], ni->opsize), ni->scratch[2], k);
+	}
 	if (ni->ret) { /* the return address: the exit's RIP (F_RIP) */
 		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s0, 0, 8);
 		emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, at + F_RIP, 8, s1);
@@ -144,7 +153,7 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 		emit_rm(e, ZYDIS_MNEMONIC_LEA, s1, s1, ni->stack_adj, 8);
 		emit_mr(e, ZYDIS_MNEMONIC_MOV, s2, 8 * R_SP, 8, s1);
 	}
-	if (restore_flags && save_flags) /* s0 holds the address: s1 or s2 */
+	if (restore_flags && save_flags && !ni->guard) /* s0 holds the address: s1 or s2 */
 		emit_flags_load(e, at + F_FLAGS,
 				ni->scratch[1] != HOST_RAX ? ni->scratch[1] : ni->scratch[2]);
 	if (ni->call) { /* push the next RIP: the run's RIP + end_off */
@@ -154,13 +163,20 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 	}
 	emit_reg(e, ZYDIS_MNEMONIC_POP, s2);
 	emit_reg(e, ZYDIS_MNEMONIC_POP, s1);
-	emit_bytes(e, ni->code, ni->len); /* none for CALL/RET */
+	emit_bytes(e, ni->code, ni->len);	      /* none for CALL/RET */
+	if (ni->guard && restore_flags && save_flags) /* as before the DIV */
+		emit_flags_load(e, 8 + F_FLAGS, ni->scratch[0]);
 	emit_reg(e, ZYDIS_MNEMONIC_POP, s0);
 }
 
-/* LEA from RSP or RIP: the base comes from r[RSP] / the run-time RIP. */
+/* LEA from RSP or RIP: the base comes from r[RSP] / the run-time RIP;
+ * or RSP as a register operand (native_emit_ops.c). */
 void emit_lea_sub(struct emitter *e, const struct native_insn *ni, unsigned end_off)
 {
+	if (ni->rsp_reg) {
+		emit_rsp_reg(e, ni);
+		return;
+	}
 	ZydisRegister s0 = gpr64(ni->scratch[0]);
 	emit_reg(e, ZYDIS_MNEMONIC_PUSH, s0);
 	if (ni->base == R_SP) {
