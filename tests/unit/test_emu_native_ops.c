@@ -5,13 +5,12 @@
  * operand (run on a borrowed host register loaded from r[RSP]), DIV/IDIV
  * behind the check that bails out before the host could fault, and
  * LOCKed read-modify-writes, BT* on memory and XCHG with memory as host
- * atomics. Each snippet runs interpreted (VMON_EMU_NATIVE=0), with native
- * runs only (VMON_EMU_CHAIN=0), compiled once hot and compiled on first
- * sight, and must leave the same registers, RIP, flags, memory and
- * instruction count as the interpreter -- through #DE (a zero divisor,
- * a quotient that does not fit, INT64_MIN / -1) whose frame must see the
- * DIV's own RIP and RFLAGS. The snippets were assembled with GNU as
- * (sources in the comments).
+ * atomics; CALL by a register ending a translated block. Each snippet runs interpreted
+ * (VMON_EMU_NATIVE=0), with native runs only (VMON_EMU_CHAIN=0), compiled once hot and compiled on
+ * first sight, and must leave the same registers, RIP, flags, memory and instruction count as the
+ * interpreter -- through #DE (a zero divisor, a quotient that does not fit, INT64_MIN / -1) whose
+ * frame must see the DIV's own RIP and RFLAGS. The snippets were assembled with GNU as (sources in
+ * the comments).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -237,6 +236,44 @@ static const uint8_t code_de[] = {
 	0x00, 0xff, 0x0f, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00,
 };
 
+/*
+ * icall: CALL by a register ending a translated block (the push of the
+ * return address, then an exit to the register's value through the jump
+ * cache), to a function in the next page and one that reads its return
+ * address; the CMP's carry crosses f:
+ * start:
+ * mov $300, %r12d
+ * xor %ebx, %ebx
+ * lea f(%rip), %r8
+ * lea g(%rip), %r9
+ * 1: mov %r8, %rax
+ * test $1, %r12b
+ * cmovnz %r9, %rax
+ * cmp $150, %r12d
+ * call *%rax
+ * adc $0, %rbx
+ * dec %r12d
+ * jnz 1b
+ * out %al, $0xf4
+ * .org 0x1000
+ * f: lea 3(%rbx), %rbx
+ * ret
+ * g: mov %rsp, %rcx
+ * add (%rcx), %rbx
+ * lea 5(%rbx), %rbx
+ * ret
+ */
+static const uint8_t code_icall[] = {
+	0x41, 0xbc, 0x2c, 0x01, 0x00, 0x00, 0x31, 0xdb, 0x4c, 0x8d, 0x05, 0xf1, 0x0f, 0x00,
+	0x00, 0x4c, 0x8d, 0x0d, 0xef, 0x0f, 0x00, 0x00, 0x4c, 0x89, 0xc0, 0x41, 0xf6, 0xc4,
+	0x01, 0x49, 0x0f, 0x45, 0xc1, 0x41, 0x81, 0xfc, 0x96, 0x00, 0x00, 0x00, 0xff, 0xd0,
+	0x48, 0x83, 0xd3, 0x00, 0x41, 0xff, 0xcc, 0x75, 0xe3, 0xe6, 0xf4,
+};
+static const uint8_t code_icall_f[] = {
+	0x48, 0x8d, 0x5b, 0x03, 0xc3, 0x48, 0x89, 0xe1,
+	0x48, 0x03, 0x19, 0x48, 0x8d, 0x5b, 0x05, 0xc3,
+};
+
 #define MEM_LO 0x20000
 #define MEM_HI 0x32000
 
@@ -342,11 +379,30 @@ static void test_divide_errors(void **state)
 	assert_int_equal(ri.r[12], 0);
 }
 
+static void test_call_by_register(void **state)
+{
+	static uint8_t code[0x1000 + sizeof(code_icall_f)];
+	memset(code, 0x90, sizeof(code));
+	memcpy(code, code_icall, sizeof(code_icall));
+	memcpy(code + 0x1000, code_icall_f, sizeof(code_icall_f));
+	/* 300 iterations of 8 instructions and 2 or 4 in the callee: most as
+	 * host code once hot (the CALL's block too) */
+	all_modes(code, sizeof(code), 250 * 10);
+	assert_int_equal(ri.r[R_SP], 0x8000);
+	/* f adds 3, g 5 and the return address (0x102a); the CMP's carry
+	 * reaches the ADC through f (r12 < 150, even) */
+	uint64_t bx = 0;
+	for (uint64_t i = 300; i > 0; i--)
+		bx += (i & 1) ? 5 + 0x102a : 3 + (i < 150);
+	assert_int_equal(ri.r[R_BX], bx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_forms),
 		cmocka_unit_test(test_divide_errors),
+		cmocka_unit_test(test_call_by_register),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -167,7 +167,20 @@ bool native_check_tail(const ZydisDecodedInstruction *in, const ZydisDecodedOper
 	if (in->machine_mode != ZYDIS_MACHINE_MODE_LONG_64 || in->operand_width != 64 ||
 	    (in->attributes & ZYDIS_ATTRIB_HAS_LOCK) || in->raw.prefix_count != 0)
 		return false;
-	if (in->mnemonic == ZYDIS_MNEMONIC_CALL) {
+	int target = -1;
+	if (in->mnemonic == ZYDIS_MNEMONIC_CALL && in->opcode == 0xff &&
+	    in->operand_count_visible == 1 && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    ZydisRegisterGetClass(ops[0].reg.value) == ZYDIS_REGCLASS_GPR64 &&
+	    (target = gpr_index(ops[0].reg.value)) >= 0) {
+		/* FF /2 by a register: push the next RIP, then leave for the
+		 * register's value as a RET leaves for its popped one */
+		ni->call = ni->ret = true;
+		ni->target = (int8_t)target;
+		ni->uses = (uint16_t)(1u << target);
+		ni->acc = ACC_WRITE;
+		ni->disp = -8;
+		ni->stack_adj = -8;
+	} else if (in->mnemonic == ZYDIS_MNEMONIC_CALL) {
 		/* E8 rel32: push the next RIP, jump */
 		if (in->opcode != 0xe8 || in->operand_count_visible != 1 ||
 		    ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE || !ops[0].imm.is_relative)
@@ -189,9 +202,10 @@ bool native_check_tail(const ZydisDecodedInstruction *in, const ZydisDecodedOper
 	ni->msize = 8;
 	ni->seg = SEG_DS;
 	ni->base = R_SP;
-	ni->scratch[0] = 0; /* RAX, RCX, RDX: borrowed, the instruction uses none */
-	ni->scratch[1] = 1;
-	ni->scratch[2] = 2;
+	/* borrowed: the first three the instruction does not use */
+	for (int r = 0, k = 0; r < 16 && k < 3; r++)
+		if (r != R_SP && r != target)
+			ni->scratch[k++] = (uint8_t)r;
 	return true;
 }
 

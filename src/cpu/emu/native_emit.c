@@ -143,7 +143,7 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 			ni->opsize);
 		emit_div_check(e, ni, gpr_w(ni->scratch[1], ni->opsize), ni->scratch[2], k);
 	}
-	if (ni->ret) { /* the return address: the exit's RIP (F_RIP) */
+	if (ni->ret && !ni->call) { /* the return address: the exit's RIP (F_RIP) */
 		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s0, 0, 8);
 		emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, at + F_RIP, 8, s1);
 	}
@@ -161,6 +161,9 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 		emit_rm(e, ZYDIS_MNEMONIC_LEA, s1, s1, (int32_t)end_off, 8);
 		emit_mr(e, ZYDIS_MNEMONIC_MOV, s0, 0, 8, s1);
 	}
+	if (ni->call && ni->ret) /* CALL by a register: the exit's RIP */
+		emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, at + F_RIP, 8,
+			gpr64(ni->target));
 	emit_reg(e, ZYDIS_MNEMONIC_POP, s2);
 	emit_reg(e, ZYDIS_MNEMONIC_POP, s1);
 	emit_bytes(e, ni->code, ni->len);	      /* none for CALL/RET */

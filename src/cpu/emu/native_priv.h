@@ -59,8 +59,11 @@ struct native_insn {
 	uint8_t cc;
 	/* Ending a translated block only (native_check_tail): CALL rel32
 	 * (branch, and a push of the return address vmon's code computes:
-	 * no code bytes) and RET (a pop whose value is the exit's RIP). */
+	 * no code bytes) and RET (a pop whose value is the exit's RIP); both
+	 * for CALL by a register (the push, then the register's value is the
+	 * exit's RIP: `target`). */
 	bool call, ret;
+	int8_t target; /* CALL by a register: its number */
 	/* RSP as an explicit register operand (32/64-bit; no memory operand
 	 * but a plain LEA's): code names scratch[0] in its place, loaded
 	 * from r[RSP] first and stored back after when rsp_write
