@@ -4,8 +4,10 @@
  * compiled to host code must leave exactly the registers, flags and
  * memory the interpreter leaves -- through TLB hits, and through every
  * bail-out back to the interpreter (TLB miss, page crossing, a store into
- * a code page) -- and nothing that touches the stack pointer, control
- * flow or system state, or locks, may ever be compiled.
+ * a code page) -- and nothing that touches control flow or system state
+ * may ever be compiled; the stack pointer only as PUSH/POP/PUSHFQ or as
+ * an explicit RSP/ESP operand (run on a borrowed register), LOCK only on
+ * a memory operand it writes (test_emu_native_ops.c runs those forms).
  * The snippets were assembled with GNU as (sources in the comments).
  */
 #include <setjmp.h>
@@ -281,6 +283,7 @@ static const struct sample accepted[] = {
 	{"xchg %rax,(%rbx)", 3, {0x48, 0x87, 0x03}},
 	{"lock btsq $3,(%rbx)", 6, {0xf0, 0x48, 0x0f, 0xba, 0x2b, 0x03}},
 	{"btq $5,(%rbx)", 5, {0x48, 0x0f, 0xba, 0x23, 0x05}},
+	{"pushfq", 1, {0x9c}},
 };
 
 static const struct sample refused[] = {
@@ -315,7 +318,7 @@ static const struct sample refused[] = {
 	{"out %al,$0xf4", 2, {0xe6, 0xf4}},
 	{"hlt", 1, {0xf4}},
 	{"int3", 1, {0xcc}},
-	{"pushf", 1, {0x9c}},
+	{"pushfw", 2, {0x66, 0x9c}},
 	{"sahf", 1, {0x9e}},
 	{"std", 1, {0xfd}},
 	{"cli", 1, {0xfa}},
@@ -364,6 +367,11 @@ static void test_random_bytes(void **state)
 		assert_true(ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, b, sizeof(b), &in, ops)));
 		if (in.mnemonic == ZYDIS_MNEMONIC_NOP)
 			continue; /* nothing is emitted for it */
+		if (in.mnemonic == ZYDIS_MNEMONIC_PUSHFQ) {
+			/* 9C alone: RFLAGS pushed by vmon's own code */
+			assert_int_equal(in.length, 1);
+			continue;
+		}
 		if (in.mnemonic == ZYDIS_MNEMONIC_PUSH || in.mnemonic == ZYDIS_MNEMONIC_POP) {
 			/* its own hidden RSP and stack slot; the register is
 			 * a 64-bit one other than RSP */

@@ -88,6 +88,24 @@ bool same_operands(const ZydisDecodedInstruction *a, const ZydisDecodedOperand *
 static bool check_stack(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
 			const ZydisDecodedOperand *ops, struct native_insn *ni)
 {
+	if (in->mnemonic == ZYDIS_MNEMONIC_PUSHFQ) {
+		/* 9C alone: RFLAGS as the interpreter gives them (native_emit.c) */
+		if ((in->attributes & ZYDIS_ATTRIB_HAS_LOCK) || in->operand_count_visible != 0 ||
+		    in->operand_width != 64 || in->raw.prefix_count != 0 || in->opcode != 0x9c)
+			return false;
+		ni->pushf = true;
+		ni->tested = NATIVE_ARITH;
+		ni->acc = ACC_WRITE;
+		ni->msize = 8;
+		ni->seg = SEG_DS;
+		ni->base = R_SP;
+		ni->disp = -8;
+		ni->stack_adj = -8;
+		ni->scratch[0] = 0; /* borrowed: the instruction names no register */
+		ni->scratch[1] = 1;
+		ni->scratch[2] = 2;
+		return true;
+	}
 	bool push = in->mnemonic == ZYDIS_MNEMONIC_PUSH;
 	if ((in->attributes & ZYDIS_ATTRIB_HAS_LOCK) || in->operand_count_visible != 1 ||
 	    ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||

@@ -8,8 +8,9 @@
  */
 #include "cpu/emu/native_priv.h"
 
-#define OFF_TLB ((int32_t)offsetof(struct emu_cpu, tlb))
-#define OFF_VM	((int32_t)offsetof(struct emu_cpu, vm))
+#define OFF_TLB	  ((int32_t)offsetof(struct emu_cpu, tlb))
+#define OFF_VM	  ((int32_t)offsetof(struct emu_cpu, vm))
+#define OFF_FLAGS ((int32_t)offsetof(struct emu_cpu, flags))
 #define OFF_SEG_BASE(s)                                                                            \
 	((int32_t)(offsetof(struct emu_cpu, seg) + (s) * sizeof(struct seg) +                      \
 		   offsetof(struct seg, base)))
@@ -146,6 +147,15 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 	if (ni->ret && !ni->call) { /* the return address: the exit's RIP (F_RIP) */
 		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s0, 0, 8);
 		emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, at + F_RIP, 8, s1);
+	}
+	if (ni->pushf) { /* c->flags but RF, VM and the lazy arithmetic ones */
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, ZYDIS_REGISTER_RSP, at + F_FLAGS, 8);
+		emit_ri(e, ZYDIS_MNEMONIC_AND, s1, F_ARITH);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, s2, OFF_FLAGS, 8);
+		emit_ri(e, ZYDIS_MNEMONIC_AND, s2, ~(int64_t)(F_ARITH | F_RF | F_VM));
+		emit_rr(e, ZYDIS_MNEMONIC_OR, s1, s2);
+		emit_mr(e, ZYDIS_MNEMONIC_MOV, s0, 0, 8, s1);
 	}
 	if (ni->stack_adj) { /* PUSH/POP: r[RSP] moves (LEA: the flags stay) */
 		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);

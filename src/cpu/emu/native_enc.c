@@ -168,6 +168,7 @@ static size_t fast_encode(const ZydisEncoderRequest *r, uint8_t *b)
 		case ZYDIS_MNEMONIC_ADD: return enc_rr(b, w, 0x01, c, a);
 		case ZYDIS_MNEMONIC_TEST: return enc_rr(b, w, 0x85, c, a);
 		case ZYDIS_MNEMONIC_CMP: return enc_rr(b, w, 0x39, c, a);
+		case ZYDIS_MNEMONIC_OR: return enc_rr(b, w, 0x09, c, a);
 		default: return 0;
 		}
 	}

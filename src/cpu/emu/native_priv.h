@@ -64,6 +64,9 @@ struct native_insn {
 	 * exit's RIP: `target`). */
 	bool call, ret;
 	int8_t target; /* CALL by a register: its number */
+	/* PUSHFQ: a push (no code bytes) of c->flags' other bits with the
+	 * guest's arithmetic flags (F_FLAGS, saved before the access) */
+	bool pushf;
 	/* RSP as an explicit register operand (32/64-bit; no memory operand
 	 * but a plain LEA's): code names scratch[0] in its place, loaded
 	 * from r[RSP] first and stored back after when rsp_write
