@@ -284,6 +284,7 @@ static const struct sample accepted[] = {
 	{"lock btsq $3,(%rbx)", 6, {0xf0, 0x48, 0x0f, 0xba, 0x2b, 0x03}},
 	{"btq $5,(%rbx)", 5, {0x48, 0x0f, 0xba, 0x23, 0x05}},
 	{"pushfq", 1, {0x9c}},
+	{"cli", 1, {0xfa}}, /* compiled in code for CPL 0 only */
 };
 
 static const struct sample refused[] = {
@@ -321,7 +322,6 @@ static const struct sample refused[] = {
 	{"pushfw", 2, {0x66, 0x9c}},
 	{"sahf", 1, {0x9e}},
 	{"std", 1, {0xfd}},
-	{"cli", 1, {0xfa}},
 	{"rdtsc", 2, {0x0f, 0x31}},
 	{"addps %xmm1,%xmm0", 3, {0x0f, 0x58, 0xc1}},
 	{"fld1", 2, {0xd9, 0xe8}},

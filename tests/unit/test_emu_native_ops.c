@@ -5,7 +5,7 @@
  * operand (run on a borrowed host register loaded from r[RSP]), DIV/IDIV
  * behind the check that bails out before the host could fault, and
  * LOCKed read-modify-writes, BT* on memory and XCHG with memory as host
- * atomics; CALL by a register ending a translated block; PUSHFQ. Each snippet runs interpreted
+ * atomics; CALL by a register ending a translated block; PUSHFQ; CLI. Each snippet runs interpreted
  * (VMON_EMU_NATIVE=0), with native runs only (VMON_EMU_CHAIN=0), compiled once hot and compiled on
  * first sight, and must leave the same registers, RIP, flags, memory and instruction count as the
  * interpreter -- through #DE (a zero divisor, a quotient that does not fit, INT64_MIN / -1) whose
@@ -276,11 +276,14 @@ static const uint8_t code_icall_f[] = {
 
 /*
  * pushf: PUSHFQ of flags the block set, did not set (they come from the
- * block before), twice in a row, and with DF set by an STD before it:
+ * block before), twice in a row, with DF set by an STD before it, and
+ * IF set by an STI (interpreted: it ends its block) and cleared by a CLI
+ * (compiled as its block's last instruction):
  * start:
  * mov $200, %r12d
  * xor %ebx, %ebx
- * 1: pushfq
+ * 1: sti
+ * pushfq
  * pop %r9
  * cmp $100, %r12d
  * pushfq
@@ -301,17 +304,21 @@ static const uint8_t code_icall_f[] = {
  * 2: pushfq
  * pop %r8
  * add %r8, %rbx
+ * cli
+ * pushfq
+ * pop %r10
+ * add %r10, %rbx
  * cld
  * dec %r12d
  * jnz 1b
  * out %al, $0xf4
  */
 static const uint8_t code_pushf[] = {
-	0x41, 0xbc, 0xc8, 0x00, 0x00, 0x00, 0x31, 0xdb, 0x9c, 0x41, 0x59, 0x41, 0x83,
-	0xfc, 0x64, 0x9c, 0x58, 0x48, 0x01, 0xc3, 0x4c, 0x01, 0xcb, 0x4c, 0x89, 0xe1,
-	0x48, 0x83, 0xe9, 0x4d, 0x9c, 0x9c, 0x5a, 0x5e, 0x48, 0x31, 0xd3, 0x48, 0x01,
-	0xf3, 0x41, 0xf6, 0xc4, 0x07, 0x75, 0x01, 0xfd, 0x9c, 0x41, 0x58, 0x4c, 0x01,
-	0xc3, 0xfc, 0x41, 0xff, 0xcc, 0x75, 0xcd, 0xe6, 0xf4,
+	0x41, 0xbc, 0xc8, 0x00, 0x00, 0x00, 0x31, 0xdb, 0xfb, 0x9c, 0x41, 0x59, 0x41, 0x83,
+	0xfc, 0x64, 0x9c, 0x58, 0x48, 0x01, 0xc3, 0x4c, 0x01, 0xcb, 0x4c, 0x89, 0xe1, 0x48,
+	0x83, 0xe9, 0x4d, 0x9c, 0x9c, 0x5a, 0x5e, 0x48, 0x31, 0xd3, 0x48, 0x01, 0xf3, 0x41,
+	0xf6, 0xc4, 0x07, 0x75, 0x01, 0xfd, 0x9c, 0x41, 0x58, 0x4c, 0x01, 0xc3, 0xfa, 0x9c,
+	0x41, 0x5a, 0x4c, 0x01, 0xd3, 0xfc, 0x41, 0xff, 0xcc, 0x75, 0xc5, 0xe6, 0xf4,
 };
 
 #define MEM_LO 0x20000
@@ -437,13 +444,14 @@ static void test_call_by_register(void **state)
 	assert_int_equal(ri.r[R_BX], bx);
 }
 
-static void test_pushf(void **state)
+static void test_pushf_cli(void **state)
 {
-	/* 200 iterations of 23-24 instructions, the blocks around STD, CLD
-	 * and the JNZ as host code once hot */
+	/* 200 iterations of 27-28 instructions, the blocks around STI, STD,
+	 * CLD and the JNZ as host code once hot */
 	all_modes(code_pushf, sizeof(code_pushf), 150 * 15);
 	assert_int_equal(ri.r[R_SP], 0x8000);
-	assert_int_equal(ri.r[8] & 0x400, 0); /* the last iteration has no STD */
+	assert_int_equal(ri.r[8] & 0x600, 0x200); /* no STD in the last iteration; STI's IF */
+	assert_int_equal(ri.r[10] & 0x200, 0);	  /* CLI's */
 }
 
 int main(void)
@@ -452,7 +460,7 @@ int main(void)
 		cmocka_unit_test(test_new_forms),
 		cmocka_unit_test(test_divide_errors),
 		cmocka_unit_test(test_call_by_register),
-		cmocka_unit_test(test_pushf),
+		cmocka_unit_test(test_pushf_cli),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

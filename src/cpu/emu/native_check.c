@@ -507,10 +507,25 @@ static bool check_div(const ZydisDecoder *dec64, const ZydisDecodedInstruction *
 	return reencode(dec64, in, ops, ni, mem_op);
 }
 
+/* NAT_CLI: CLI alone (its block's last instruction); compiled for CPL 0
+ * only, where IOPL never refuses it (native_emit_ops.c). */
+static bool check_cli(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
+		      const ZydisDecodedOperand *ops, struct native_insn *ni)
+{
+	if (in->raw.prefix_count != 0 || in->operand_count_visible != 0 || in->opcode != 0xfa)
+		return false;
+	ni->cli = true;
+	ni->acc = ACC_GUARD;
+	ni->scratch[0] = 0; /* borrowed: CLI names no register */
+	ni->scratch[1] = 1;
+	ni->scratch[2] = 2;
+	return true;
+}
+
 static native_checker *const checkers[] = {
 	[NAT_NO] = NULL,	   [NAT_REG] = check_reencoded, [NAT_MEM] = check_reencoded,
 	[NAT_STACK] = check_stack, [NAT_BRANCH] = check_branch, [NAT_NOP] = check_nop,
-	[NAT_DIV] = check_div,
+	[NAT_DIV] = check_div,	   [NAT_CLI] = check_cli,
 };
 
 bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,

@@ -69,6 +69,10 @@ static void emit_address(struct emitter *e, const struct native_insn *ni, int32_
 void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, unsigned end_off,
 		 int cpl, bool restore_flags, bool save_flags)
 {
+	if (ni->acc == ACC_GUARD && ni->cli) {
+		emit_cli(e, ni, cpl);
+		return;
+	}
 	if (ni->acc == ACC_GUARD) { /* a DIV by a register: its check only */
 		emit_div_reg(e, ni, k, restore_flags, save_flags);
 		return;

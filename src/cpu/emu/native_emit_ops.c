@@ -79,3 +79,54 @@ void emit_div_reg(struct emitter *e, const struct native_insn *ni, unsigned k, b
 		emit_flags_load(e, 8 + F_FLAGS, ni->scratch[0]);
 	emit_reg(e, ZYDIS_MNEMONIC_POP, gpr64(ni->scratch[0]));
 }
+
+/* Byte 1 of EFLAGS (TF, IF, DF, OF) without IF (bit 9): CLI clears it
+ * with loads and a store only, leaving the host's flags (the guest's
+ * arithmetic ones) as they are. */
+static const uint8_t clear_if[256] = {
+#define R4(i)  (i) & ~2, (i + 1) & ~2, (i + 2) & ~2, (i + 3) & ~2
+#define R16(i) R4(i), R4(i + 4), R4(i + 8), R4(i + 12)
+#define R64(i) R16(i), R16(i + 16), R16(i + 32), R16(i + 48)
+	R64(0), R64(64), R64(128), R64(192)
+#undef R64
+#undef R16
+#undef R4
+};
+
+static ZydisRegister gpr8(int n)
+{
+	return n < 4   ? (ZydisRegister)(ZYDIS_REGISTER_AL + n)
+	       : n < 8 ? (ZydisRegister)(ZYDIS_REGISTER_SPL + (n - 4))
+		       : (ZydisRegister)(ZYDIS_REGISTER_R8B + (n - 8));
+}
+
+/*
+ * CLI at CPL 0 (the interpreter's h_cli: IOPL cannot refuse it there, and
+ * nothing else changes): c->flags' IF cleared. A block compiled for
+ * another CPL is not compiled (it stays interpreted, as before).
+ */
+void emit_cli(struct emitter *e, const struct native_insn *ni, int cpl)
+{
+	if (cpl != 0) {
+		e->failed = true;
+		return;
+	}
+	ZydisRegister c = gpr64(ni->scratch[0]), b = gpr64(ni->scratch[1]),
+		      t = gpr64(ni->scratch[2]);
+	const int32_t if_byte = (int32_t)offsetof(struct emu_cpu, flags) + 1;
+	for (int i = 0; i < 3; i++)
+		emit_reg(e, ZYDIS_MNEMONIC_PUSH, gpr64(ni->scratch[i]));
+	emit_rm(e, ZYDIS_MNEMONIC_MOV, c, ZYDIS_REGISTER_RSP, 24 + F_CPU, 8);
+	emit_rm(e, ZYDIS_MNEMONIC_MOVZX, gpr32(ni->scratch[1]), c, if_byte, 1);
+	emit_ri(e, ZYDIS_MNEMONIC_MOV, t, (int64_t)(uintptr_t)clear_if);
+	ZydisEncoderRequest r;
+	request(&r, ZYDIS_MNEMONIC_MOVZX, 2);
+	op_reg(&r.operands[0], gpr32(ni->scratch[1]));
+	op_mem(&r.operands[1], t, 0, 1);
+	r.operands[1].mem.index = b;
+	r.operands[1].mem.scale = 1;
+	emit_req(e, &r);
+	emit_mr(e, ZYDIS_MNEMONIC_MOV, c, if_byte, 1, gpr8(ni->scratch[1]));
+	for (int i = 2; i >= 0; i--)
+		emit_reg(e, ZYDIS_MNEMONIC_POP, gpr64(ni->scratch[i]));
+}

@@ -67,6 +67,7 @@ struct native_insn {
 	/* PUSHFQ: a push (no code bytes) of c->flags' other bits with the
 	 * guest's arithmetic flags (F_FLAGS, saved before the access) */
 	bool pushf;
+	bool cli; /* CLI (ACC_GUARD): IF cleared in c->flags (native_emit_ops.c) */
 	/* RSP as an explicit register operand (32/64-bit; no memory operand
 	 * but a plain LEA's): code names scratch[0] in its place, loaded
 	 * from r[RSP] first and stored back after when rsp_write
@@ -243,6 +244,8 @@ void emit_lea_sub(struct emitter *e, const struct native_insn *ni, unsigned end_
 
 /* ni names RSP as a register: run it on scratch[0] loaded from r[RSP]. */
 void emit_rsp_reg(struct emitter *e, const struct native_insn *ni);
+/* CLI (ACC_GUARD, from emit_memory's place): compiled for CPL 0 only. */
+void emit_cli(struct emitter *e, const struct native_insn *ni, int cpl);
 /* DIV/IDIV by a register (ACC_GUARD), from emit_memory's place. */
 void emit_div_reg(struct emitter *e, const struct native_insn *ni, unsigned k, bool restore_flags,
 		  bool save_flags);
