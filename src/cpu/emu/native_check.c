@@ -88,6 +88,24 @@ bool same_operands(const ZydisDecodedInstruction *a, const ZydisDecodedOperand *
 static bool check_stack(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
 			const ZydisDecodedOperand *ops, struct native_insn *ni)
 {
+	if (in->mnemonic == ZYDIS_MNEMONIC_PUSHFQ) {
+		/* 9C alone: RFLAGS as the interpreter gives them (native_emit.c) */
+		if ((in->attributes & ZYDIS_ATTRIB_HAS_LOCK) || in->operand_count_visible != 0 ||
+		    in->operand_width != 64 || in->raw.prefix_count != 0 || in->opcode != 0x9c)
+			return false;
+		ni->pushf = true;
+		ni->tested = NATIVE_ARITH;
+		ni->acc = ACC_WRITE;
+		ni->msize = 8;
+		ni->seg = SEG_DS;
+		ni->base = R_SP;
+		ni->disp = -8;
+		ni->stack_adj = -8;
+		ni->scratch[0] = 0; /* borrowed: the instruction names no register */
+		ni->scratch[1] = 1;
+		ni->scratch[2] = 2;
+		return true;
+	}
 	bool push = in->mnemonic == ZYDIS_MNEMONIC_PUSH;
 	if ((in->attributes & ZYDIS_ATTRIB_HAS_LOCK) || in->operand_count_visible != 1 ||
 	    ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
@@ -167,7 +185,20 @@ bool native_check_tail(const ZydisDecodedInstruction *in, const ZydisDecodedOper
 	if (in->machine_mode != ZYDIS_MACHINE_MODE_LONG_64 || in->operand_width != 64 ||
 	    (in->attributes & ZYDIS_ATTRIB_HAS_LOCK) || in->raw.prefix_count != 0)
 		return false;
-	if (in->mnemonic == ZYDIS_MNEMONIC_CALL) {
+	int target = -1;
+	if (in->mnemonic == ZYDIS_MNEMONIC_CALL && in->opcode == 0xff &&
+	    in->operand_count_visible == 1 && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	    ZydisRegisterGetClass(ops[0].reg.value) == ZYDIS_REGCLASS_GPR64 &&
+	    (target = gpr_index(ops[0].reg.value)) >= 0) {
+		/* FF /2 by a register: push the next RIP, then leave for the
+		 * register's value as a RET leaves for its popped one */
+		ni->call = ni->ret = true;
+		ni->target = (int8_t)target;
+		ni->uses = (uint16_t)(1u << target);
+		ni->acc = ACC_WRITE;
+		ni->disp = -8;
+		ni->stack_adj = -8;
+	} else if (in->mnemonic == ZYDIS_MNEMONIC_CALL) {
 		/* E8 rel32: push the next RIP, jump */
 		if (in->opcode != 0xe8 || in->operand_count_visible != 1 ||
 		    ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE || !ops[0].imm.is_relative)
@@ -189,9 +220,10 @@ bool native_check_tail(const ZydisDecodedInstruction *in, const ZydisDecodedOper
 	ni->msize = 8;
 	ni->seg = SEG_DS;
 	ni->base = R_SP;
-	ni->scratch[0] = 0; /* RAX, RCX, RDX: borrowed, the instruction uses none */
-	ni->scratch[1] = 1;
-	ni->scratch[2] = 2;
+	/* borrowed: the first three the instruction does not use */
+	for (int r = 0, k = 0; r < 16 && k < 3; r++)
+		if (r != R_SP && r != target)
+			ni->scratch[k++] = (uint8_t)r;
 	return true;
 }
 
@@ -256,7 +288,22 @@ static int check_memory(const ZydisDecodedInstruction *in, const ZydisDecodedOpe
 	return -1; /* a plain LEA: re-encoded as it is */
 }
 
-/* Every operand, visible or not, must be a general register (not RSP),
+/* RSP (or ESP) named explicitly as a register operand, once: the code
+ * runs on a borrowed host register in its place (native_emit_ops.c). */
+static bool check_rsp_reg(const ZydisDecodedOperand *o, unsigned i, struct native_insn *ni)
+{
+	if ((o->reg.value != ZYDIS_REGISTER_RSP && o->reg.value != ZYDIS_REGISTER_ESP) ||
+	    o->visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT || ni->rsp_reg)
+		return false;
+	ni->rsp_reg = true;
+	ni->sub_base = true;
+	ni->rsp_op = (uint8_t)i;
+	ni->rsp_write = o->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
+	return true;
+}
+
+/* Every operand, visible or not, must be a general register (RSP or ESP
+ * only explicitly, once, and without a memory operand but a plain LEA's),
  * the flags, an immediate, or one explicit memory operand (LEA's address
  * arithmetic included) with a 64-bit address. Fills ni's registers and
  * *mem_op (the operand to rewrite, -1 none); false if not allowed. */
@@ -273,6 +320,8 @@ static bool check_operands(const ZydisDecodedInstruction *in, const ZydisDecoded
 			if (rc == ZYDIS_REGCLASS_FLAGS)
 				continue;
 			int n = gpr_index(o->reg.value);
+			if (n < 0 && check_rsp_reg(o, i, ni))
+				continue;
 			if (n < 0)
 				return false;
 			ni->uses |= (uint16_t)(1u << n);
@@ -294,7 +343,7 @@ static bool check_operands(const ZydisDecodedInstruction *in, const ZydisDecoded
 		}
 	}
 	ni->uses |= addr_regs;
-	return true;
+	return !ni->rsp_reg || *mem_op < 0;
 }
 
 /* The arithmetic flags ni reads, defines and changes, from Zydis' exact
@@ -344,13 +393,28 @@ static bool reencode(const ZydisDecoder *dec64, const ZydisDecodedInstruction *i
 		    in, ops, in->operand_count_visible, &req)))
 		return false;
 	ZydisRegister mem_base = ZYDIS_REGISTER_NONE;
-	if (mem_op >= 0) {
+	ZydisDecodedOperand want[ZYDIS_MAX_OPERAND_COUNT];
+	memcpy(want, ops, sizeof(want));
+	if (mem_op >= 0 || ni->rsp_reg || ni->acc == ACC_GUARD) {
 		/* Borrowed host registers: none the instruction names. */
 		int k = 0;
 		for (int r = 0; r < 16 && k < 3; r++)
 			if (r != R_SP && !(ni->uses & (1u << r)))
 				ni->scratch[k++] = (uint8_t)r;
-		if (k < 3 || mem_op >= in->operand_count_visible)
+		if (k < 3)
+			return false;
+	}
+	if (ni->rsp_reg) { /* scratch[0] in RSP's place, at its width */
+		ZydisRegister sub = ops[ni->rsp_op].reg.value == ZYDIS_REGISTER_RSP
+					    ? gpr64(ni->scratch[0])
+					    : gpr32(ni->scratch[0]);
+		if (ni->rsp_op >= in->operand_count_visible)
+			return false;
+		req.operands[ni->rsp_op].reg.value = sub;
+		want[ni->rsp_op].reg.value = sub;
+	}
+	if (mem_op >= 0) {
+		if (mem_op >= in->operand_count_visible)
 			return false;
 		mem_base = (ZydisRegister)(ZYDIS_REGISTER_RAX + ni->scratch[0]);
 		ZydisEncoderOperand *mo = &req.operands[mem_op];
@@ -372,30 +436,96 @@ static bool reencode(const ZydisDecoder *dec64, const ZydisDecodedInstruction *i
 	ZydisDecodedInstruction again;
 	ZydisDecodedOperand again_ops[ZYDIS_MAX_OPERAND_COUNT];
 	if (ZYAN_FAILED(ZydisDecoderDecodeFull(dec64, ni->code, len, &again, again_ops)) ||
-	    again.length != len || (again.attributes & ZYDIS_ATTRIB_HAS_LOCK) ||
+	    again.length != len ||
+	    !(again.attributes & ZYDIS_ATTRIB_HAS_LOCK) !=
+		    !(in->attributes & ZYDIS_ATTRIB_HAS_LOCK) ||
 	    again.address_width != 64 ||
-	    !same_operands(in, ops, &again, again_ops, mem_op, mem_base))
+	    !same_operands(in, want, &again, again_ops, mem_op, mem_base))
 		return false;
 	ni->len = (uint8_t)len;
 	return true;
 }
 
+static bool is_bt(ZydisMnemonic m)
+{
+	return m == ZYDIS_MNEMONIC_BT || m == ZYDIS_MNEMONIC_BTS || m == ZYDIS_MNEMONIC_BTR ||
+	       m == ZYDIS_MNEMONIC_BTC;
+}
+
 /* NAT_REG and NAT_MEM: integer operations on registers, immediates and
- * (NAT_MEM) one memory operand, run as re-encoded. */
+ * (NAT_MEM) one memory operand, run as re-encoded. A LOCKed
+ * read-modify-write runs LOCKed on the host, on the guest RAM the TLB
+ * check found: a host atomic, as the interpreter's (insn_rmw.h). */
 static bool check_reencoded(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
 			    const ZydisDecodedOperand *ops, struct native_insn *ni)
 {
 	int mem_op;
-	if ((in->attributes & ZYDIS_ATTRIB_HAS_LOCK) || !in->cpu_flags ||
-	    !check_operands(in, ops, native_kind(in->mnemonic), ni, &mem_op))
+	if (!in->cpu_flags || !check_operands(in, ops, native_kind(in->mnemonic), ni, &mem_op))
+		return false;
+	if ((in->attributes & ZYDIS_ATTRIB_HAS_LOCK) &&
+	    (mem_op < 0 || ni->acc != ACC_RMW || !(in->attributes & ZYDIS_ATTRIB_ACCEPTS_LOCK)))
+		return false;
+	/* BT* on memory with a register offset address beyond the operand;
+	 * CMPXCHG with a register destination is left to the interpreter
+	 * (the host may write the destination when the comparison fails). */
+	if (mem_op >= 0 && is_bt(in->mnemonic) && ops[1].type != ZYDIS_OPERAND_TYPE_IMMEDIATE)
+		return false;
+	if (in->mnemonic == ZYDIS_MNEMONIC_CMPXCHG && mem_op < 0)
 		return false;
 	check_flags(in, ops, ni);
 	return reencode(dec64, in, ops, ni, mem_op);
 }
 
+/* NAT_DIV: DIV/IDIV of 32 or 64 bits by a register or memory, run on the
+ * host behind a check that the host would not fault (native_emit_ops.c:
+ * else the interpreter raises #DE). The flags stay as they were, as the
+ * interpreter leaves them (the host's DIV leaves them undefined: they
+ * are restored after it). */
+static bool check_div(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
+		      const ZydisDecodedOperand *ops, struct native_insn *ni)
+{
+	int mem_op;
+	if ((in->attributes & ZYDIS_ATTRIB_HAS_LOCK) ||
+	    (in->operand_width != 32 && in->operand_width != 64) ||
+	    in->operand_count_visible != 1 || !check_operands(in, ops, NAT_MEM, ni, &mem_op) ||
+	    ni->rsp_reg)
+		return false;
+	ni->guard = in->mnemonic == ZYDIS_MNEMONIC_IDIV ? GUARD_IDIV : GUARD_DIV;
+	ni->opsize = (uint8_t)(in->operand_width / 8);
+	ni->div_reg = -1;
+	if (mem_op < 0) {
+		if (ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER)
+			return false;
+		ni->div_reg = (int8_t)gpr_index(ops[0].reg.value);
+		if (ni->div_reg < 0 || ni->div_reg == R_AX || ni->div_reg == R_DX)
+			return false; /* by RAX/RDX: rare, and the check would differ */
+		ni->acc = ACC_GUARD;
+	} else if (ni->msize != ni->opsize) {
+		return false;
+	}
+	ni->tested = ni->defined = ni->written = 0;
+	return reencode(dec64, in, ops, ni, mem_op);
+}
+
+/* NAT_CLI: CLI alone (its block's last instruction); compiled for CPL 0
+ * only, where IOPL never refuses it (native_emit_ops.c). */
+static bool check_cli(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
+		      const ZydisDecodedOperand *ops, struct native_insn *ni)
+{
+	if (in->raw.prefix_count != 0 || in->operand_count_visible != 0 || in->opcode != 0xfa)
+		return false;
+	ni->cli = true;
+	ni->acc = ACC_GUARD;
+	ni->scratch[0] = 0; /* borrowed: CLI names no register */
+	ni->scratch[1] = 1;
+	ni->scratch[2] = 2;
+	return true;
+}
+
 static native_checker *const checkers[] = {
 	[NAT_NO] = NULL,	   [NAT_REG] = check_reencoded, [NAT_MEM] = check_reencoded,
 	[NAT_STACK] = check_stack, [NAT_BRANCH] = check_branch, [NAT_NOP] = check_nop,
+	[NAT_DIV] = check_div,	   [NAT_CLI] = check_cli,
 };
 
 bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,

@@ -8,8 +8,9 @@
  */
 #include "cpu/emu/native_priv.h"
 
-#define OFF_TLB ((int32_t)offsetof(struct emu_cpu, tlb))
-#define OFF_VM	((int32_t)offsetof(struct emu_cpu, vm))
+#define OFF_TLB	  ((int32_t)offsetof(struct emu_cpu, tlb))
+#define OFF_VM	  ((int32_t)offsetof(struct emu_cpu, vm))
+#define OFF_FLAGS ((int32_t)offsetof(struct emu_cpu, flags))
 #define OFF_SEG_BASE(s)                                                                            \
 	((int32_t)(offsetof(struct emu_cpu, seg) + (s) * sizeof(struct seg) +                      \
 		   offsetof(struct seg, base)))
@@ -68,6 +69,14 @@ static void emit_address(struct emitter *e, const struct native_insn *ni, int32_
 void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, unsigned end_off,
 		 int cpl, bool restore_flags, bool save_flags)
 {
+	if (ni->acc == ACC_GUARD && ni->cli) {
+		emit_cli(e, ni, cpl);
+		return;
+	}
+	if (ni->acc == ACC_GUARD) { /* a DIV by a register: its check only */
+		emit_div_reg(e, ni, k, restore_flags, save_flags);
+		return;
+	}
 	ZydisRegister s0 = gpr64(ni->scratch[0]), s1 = gpr64(ni->scratch[1]),
 		      s2 = gpr64(ni->scratch[2]);
 	for (int i = 0; i < 3; i++)
@@ -134,9 +143,23 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 		emit_mi(e, ZYDIS_MNEMONIC_CMP, s1, 0, 1, 0);
 		emit_jcc_stub(e, CC_NE, k);
 	}
-	if (ni->ret) { /* the return address: the exit's RIP (F_RIP) */
+	if (ni->guard) { /* a DIV by memory: the divisor checked first */
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, gpr_w(ni->scratch[1], ni->opsize), s0, 0,
+			ni->opsize);
+		emit_div_check(e, ni, gpr_w(ni->scratch[1], ni->opsize), ni->scratch[2], k);
+	}
+	if (ni->ret && !ni->call) { /* the return address: the exit's RIP (F_RIP) */
 		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s0, 0, 8);
 		emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, at + F_RIP, 8, s1);
+	}
+	if (ni->pushf) { /* c->flags but RF, VM and the lazy arithmetic ones */
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, ZYDIS_REGISTER_RSP, at + F_FLAGS, 8);
+		emit_ri(e, ZYDIS_MNEMONIC_AND, s1, F_ARITH);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, s2, OFF_FLAGS, 8);
+		emit_ri(e, ZYDIS_MNEMONIC_AND, s2, ~(int64_t)(F_ARITH | F_RF | F_VM));
+		emit_rr(e, ZYDIS_MNEMONIC_OR, s1, s2);
+		emit_mr(e, ZYDIS_MNEMONIC_MOV, s0, 0, 8, s1);
 	}
 	if (ni->stack_adj) { /* PUSH/POP: r[RSP] moves (LEA: the flags stay) */
 		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
@@ -144,7 +167,7 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 		emit_rm(e, ZYDIS_MNEMONIC_LEA, s1, s1, ni->stack_adj, 8);
 		emit_mr(e, ZYDIS_MNEMONIC_MOV, s2, 8 * R_SP, 8, s1);
 	}
-	if (restore_flags && save_flags) /* s0 holds the address: s1 or s2 */
+	if (restore_flags && save_flags && !ni->guard) /* s0 holds the address: s1 or s2 */
 		emit_flags_load(e, at + F_FLAGS,
 				ni->scratch[1] != HOST_RAX ? ni->scratch[1] : ni->scratch[2]);
 	if (ni->call) { /* push the next RIP: the run's RIP + end_off */
@@ -152,15 +175,25 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 		emit_rm(e, ZYDIS_MNEMONIC_LEA, s1, s1, (int32_t)end_off, 8);
 		emit_mr(e, ZYDIS_MNEMONIC_MOV, s0, 0, 8, s1);
 	}
+	if (ni->call && ni->ret) /* CALL by a register: the exit's RIP */
+		emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, at + F_RIP, 8,
+			gpr64(ni->target));
 	emit_reg(e, ZYDIS_MNEMONIC_POP, s2);
 	emit_reg(e, ZYDIS_MNEMONIC_POP, s1);
-	emit_bytes(e, ni->code, ni->len); /* none for CALL/RET */
+	emit_bytes(e, ni->code, ni->len);	      /* none for CALL/RET */
+	if (ni->guard && restore_flags && save_flags) /* as before the DIV */
+		emit_flags_load(e, 8 + F_FLAGS, ni->scratch[0]);
 	emit_reg(e, ZYDIS_MNEMONIC_POP, s0);
 }
 
-/* LEA from RSP or RIP: the base comes from r[RSP] / the run-time RIP. */
+/* LEA from RSP or RIP: the base comes from r[RSP] / the run-time RIP;
+ * or RSP as a register operand (native_emit_ops.c). */
 void emit_lea_sub(struct emitter *e, const struct native_insn *ni, unsigned end_off)
 {
+	if (ni->rsp_reg) {
+		emit_rsp_reg(e, ni);
+		return;
+	}
 	ZydisRegister s0 = gpr64(ni->scratch[0]);
 	emit_reg(e, ZYDIS_MNEMONIC_PUSH, s0);
 	if (ni->base == R_SP) {

@@ -167,6 +167,8 @@ static size_t fast_encode(const ZydisEncoderRequest *r, uint8_t *b)
 		case ZYDIS_MNEMONIC_MOV: return enc_rr(b, w, 0x89, c, a);
 		case ZYDIS_MNEMONIC_ADD: return enc_rr(b, w, 0x01, c, a);
 		case ZYDIS_MNEMONIC_TEST: return enc_rr(b, w, 0x85, c, a);
+		case ZYDIS_MNEMONIC_CMP: return enc_rr(b, w, 0x39, c, a);
+		case ZYDIS_MNEMONIC_OR: return enc_rr(b, w, 0x09, c, a);
 		default: return 0;
 		}
 	}
@@ -182,6 +184,7 @@ static size_t fast_encode(const ZydisEncoderRequest *r, uint8_t *b)
 		case ZYDIS_MNEMONIC_CMP: ext = 7; break;
 		case ZYDIS_MNEMONIC_SHL: ext = -4; break;
 		case ZYDIS_MNEMONIC_SHR: ext = -5; break;
+		case ZYDIS_MNEMONIC_SAR: ext = -7; break;
 		default: return 0;
 		}
 		if (ext < 0) { /* C1 /ext ib */

@@ -24,8 +24,13 @@
 	(ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_PF | ZYDIS_CPUFLAG_AF | ZYDIS_CPUFLAG_ZF |               \
 	 ZYDIS_CPUFLAG_SF | ZYDIS_CPUFLAG_OF)
 
-/* Memory operand access of a compiled instruction */
-enum { ACC_NONE, ACC_READ, ACC_WRITE, ACC_RMW };
+/* Memory operand access of a compiled instruction; ACC_GUARD: none, but
+ * a check that may bail out first (a DIV by a register), so it has a
+ * bail-out stub and borrowed registers as an access does. */
+enum { ACC_NONE, ACC_READ, ACC_WRITE, ACC_RMW, ACC_GUARD };
+
+/* What a DIV/IDIV's check must rule out before the host divides. */
+enum { GUARD_NONE, GUARD_DIV, GUARD_IDIV };
 
 /* One instruction, checked and re-encoded for the host. */
 struct native_insn {
@@ -54,8 +59,25 @@ struct native_insn {
 	uint8_t cc;
 	/* Ending a translated block only (native_check_tail): CALL rel32
 	 * (branch, and a push of the return address vmon's code computes:
-	 * no code bytes) and RET (a pop whose value is the exit's RIP). */
+	 * no code bytes) and RET (a pop whose value is the exit's RIP); both
+	 * for CALL by a register (the push, then the register's value is the
+	 * exit's RIP: `target`). */
 	bool call, ret;
+	int8_t target; /* CALL by a register: its number */
+	/* PUSHFQ: a push (no code bytes) of c->flags' other bits with the
+	 * guest's arithmetic flags (F_FLAGS, saved before the access) */
+	bool pushf;
+	bool cli; /* CLI (ACC_GUARD): IF cleared in c->flags (native_emit_ops.c) */
+	/* RSP as an explicit register operand (32/64-bit; no memory operand
+	 * but a plain LEA's): code names scratch[0] in its place, loaded
+	 * from r[RSP] first and stored back after when rsp_write
+	 * (native_emit_ops.c). sub_base is set too, so the emitters route it
+	 * with the RSP/RIP-based LEAs. */
+	bool rsp_reg, rsp_write;
+	uint8_t rsp_op; /* its operand index */
+	uint8_t guard;	/* GUARD_*: DIV/IDIV (native_emit_ops.c) */
+	uint8_t opsize; /* DIV/IDIV: operand bytes (4 or 8) */
+	int8_t div_reg; /* DIV/IDIV by a register: its number, else -1 */
 };
 
 #define BASE_RIP (-2)
@@ -197,6 +219,11 @@ static inline ZydisRegister gpr32(int n)
 	return (ZydisRegister)(ZYDIS_REGISTER_EAX + n);
 }
 
+static inline ZydisRegister gpr_w(int n, unsigned bytes)
+{
+	return bytes == 8 ? gpr64(n) : gpr32(n);
+}
+
 /* ---- native_emit.c: a run's code -------------------------------------- */
 
 /*
@@ -212,6 +239,21 @@ static inline ZydisRegister gpr32(int n)
 void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, unsigned end_off,
 		 int cpl, bool restore_flags, bool save_flags);
 void emit_lea_sub(struct emitter *e, const struct native_insn *ni, unsigned end_off);
+
+/* ---- native_emit_ops.c: RSP as a register operand, DIV/IDIV ------------ */
+
+/* ni names RSP as a register: run it on scratch[0] loaded from r[RSP]. */
+void emit_rsp_reg(struct emitter *e, const struct native_insn *ni);
+/* CLI (ACC_GUARD, from emit_memory's place): compiled for CPL 0 only. */
+void emit_cli(struct emitter *e, const struct native_insn *ni, int cpl);
+/* DIV/IDIV by a register (ACC_GUARD), from emit_memory's place. */
+void emit_div_reg(struct emitter *e, const struct native_insn *ni, unsigned k, bool restore_flags,
+		  bool save_flags);
+/* The check of a DIV/IDIV whose divisor is `div` (a host register of the
+ * instruction's width); t: a borrowed register. Bails out to stub k when
+ * the host could fault. Clobbers the flags and t. */
+void emit_div_check(struct emitter *e, const struct native_insn *ni, ZydisRegister div, int t,
+		    unsigned k);
 
 bool emit_run(struct emitter *e, const struct native_insn *ni, const uint8_t *lens, unsigned n,
 	      bool flags_in, bool flags_out, const bool *flags_live_after, int cpl);
