@@ -319,8 +319,31 @@ static void get_line(struct vm_migration *mg, char *msg, size_t cap)
 	msg[n] = 0;
 }
 
+/* The machine record: the vmstate's header, config and CPU features,
+ * checksummed, which the target builds its machine from. */
+static int put_machine(struct vm_migration *mg, struct vmon_error *err)
+{
+	struct state_writer w = {0};
+	if (vm_migrate_machine(mg->vm, &w, err) < 0) {
+		state_writer_free(&w);
+		return -1;
+	}
+	uint32_t crc = (uint32_t)crc32(0L, w.buf, (uInt)w.len);
+	state_put_u32(&w, crc);
+	int r = 0;
+	if (w.failed || w.len > MIG_MAX_MACHINE_BYTES)
+		r = err_setf(err, "the machine's config is too large or out of memory");
+	uint8_t h[8];
+	mig_put_machine_head(h, (uint32_t)w.len);
+	if (r == 0 && (put(mg, h, sizeof(h), err) < 0 || put(mg, w.buf, w.len, err) < 0))
+		r = -1;
+	state_writer_free(&w);
+	return r;
+}
+
 /* Before anything else (the dirty log, round 0): the guest's CPU
- * features, and the target's answer. A target that cannot give them
+ * features and the machine, and the target's answer once it has built
+ * that machine. A target that cannot give the CPU or build the machine
  * refuses here, while the guest runs on untouched. */
 static int cpu_check(struct vm_migration *mg, struct vmon_error *err)
 {
@@ -331,7 +354,7 @@ static int cpu_check(struct vm_migration *mg, struct vmon_error *err)
 	size_t n = mig_put_cpu(rec, sizeof(rec), &f);
 	if (n == 0)
 		return err_setf(err, "the guest's CPU features do not fit the stream");
-	if (put(mg, rec, n, err) < 0)
+	if (put(mg, rec, n, err) < 0 || put_machine(mg, err) < 0)
 		return -1;
 	uint8_t b;
 	struct vmon_error why = {{0}};
@@ -342,8 +365,8 @@ static int cpu_check(struct vm_migration *mg, struct vmon_error *err)
 		 * that failed on its side; else why says it (a TLS alert). */
 		if (strstr(why.msg, "ended early"))
 			return err_setf(err, "the target closed the connection before it answered "
-					     "the CPU features (an older vmon, or it failed: see "
-					     "its output)");
+					     "the CPU features and machine (an older vmon, or it "
+					     "failed: see its output)");
 		return err_setf(err, "%s", why.msg);
 	}
 	if (b == MIG_ACK_ACCEPT)
@@ -358,9 +381,38 @@ static int cpu_check(struct vm_migration *mg, struct vmon_error *err)
 	return err_setf(err, "the target refused: %s", msg[0] ? msg : "(no reason given)");
 }
 
+/* Before the pause: the target has read everything sent so far (the
+ * kernel's socket buffers hold megabytes of round 0 a busy target may
+ * still be working through; that backlog would otherwise be part of the
+ * downtime). The guest runs meanwhile: what it dirties goes with the
+ * last pages. */
+static int sync_target(struct vm_migration *mg, struct vmon_error *err)
+{
+	uint8_t h[4], b = 0;
+	le32(h, MIG_REC_SYNC);
+	if (put(mg, h, sizeof(h), err) < 0)
+		return -1;
+	if (get_byte(mg, &b) < 0 || b != MIG_ACK_SYNCED) {
+		if (cancelled(mg, err) < 0)
+			return -1;
+		return err_setf(err, "the target did not answer the sync (it failed: see its "
+				     "output)");
+	}
+	return 0;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 /* Paused: the rest and the state; the handshake. Returns 1 once GO was
- * sent (committed), 0 never, -1 with err before that. */
-static int complete(struct vm_migration *mg, bool *disks_released, struct vmon_error *err)
+ * sent (committed), 0 never, -1 with err before that. t[] gets the
+ * times (now_us) the state was taken, the last bytes sent, READY read. */
+static int complete(struct vm_migration *mg, bool *disks_released, uint64_t t[3],
+		    struct vmon_error *err)
 {
 	struct guest_mem *mem = &vm_machine(mg->vm)->mem;
 	struct state_writer w = {0};
@@ -374,6 +426,7 @@ static int complete(struct vm_migration *mg, bool *disks_released, struct vmon_e
 		return -1;
 	}
 	(void)gm_dirty_collect(mem, mg->bitmap, true);
+	t[0] = now_us();
 	uint32_t crc = (uint32_t)crc32(0L, w.buf, (uInt)w.len);
 	state_put_u32(&w, crc);
 	if (w.failed || w.len > VMSTATE_MAX_BYTES) {
@@ -396,9 +449,11 @@ static int complete(struct vm_migration *mg, bool *disks_released, struct vmon_e
 	le32(h, MIG_REC_END);
 	if (put(mg, h, 4, err) < 0)
 		return -1;
+	t[1] = now_us();
 	uint8_t b;
 	if (get_byte(mg, &b) < 0)
 		return err_setf(err, "the target closed the connection before it was ready");
+	t[2] = now_us();
 	if (b == MIG_ACK_FAILED) {
 		char msg[200];
 		get_line(mg, msg, sizeof(msg));
@@ -439,27 +494,31 @@ static void *migrate_thread(void *arg)
 	mig_put_header(hdr, mem->size, mg->p.compress ? MIG_FLAG_ZSTD : 0);
 	mg->paced_from = now_ms();
 	if (fd < 0 || cancelled(mg, &err) < 0 || put(mg, hdr, sizeof(hdr), &err) < 0 ||
-	    cpu_check(mg, &err) < 0 || vm_dirty_start(vm, &err) < 0 || precopy(mg, &err) < 0)
+	    cpu_check(mg, &err) < 0 || vm_dirty_start(vm, &err) < 0 || precopy(mg, &err) < 0 ||
+	    sync_target(mg, &err) < 0)
 		goto fail;
+	t_pause = now_us();
 	if (!vm_paused(vm)) {
 		if (vm_pause(vm, &err) < 0)
 			goto fail;
 		paused_here = true;
 	}
 	vm_migrate_hold(vm, true);
-	t_pause = now_ms();
+	uint64_t t_parked = now_us(), t[3] = {0};
 	set_phase(mg, MIG_DEVICE);
-	int r = complete(mg, &disks_released, &err);
+	int r = complete(mg, &disks_released, t, &err);
 	if (r < 0)
 		goto fail;
 	committed = true;
-	uint64_t down = now_ms() - t_pause;
 	uint8_t b = 0;
 	bool runs = get_byte(mg, &b) == 0 && b == MIG_ACK_RUNNING;
+	/* The downtime: from before the pause to the target's word that the
+	 * guest runs there (over loopback, its last hop is microseconds). */
+	uint64_t t_run = now_us(), down_us = t_run - t_pause;
 	vm_dirty_stop(vm);
 	pthread_mutex_lock(&mg->lock);
 	mg->st.phase = MIG_COMPLETED;
-	mg->st.downtime_ms = down;
+	mg->st.downtime_ms = (down_us + 500) / 1000;
 	mg->st.total_ms = now_ms() - mg->t_start;
 	mg->st.remaining_pages = 0;
 	struct vm_migrate_status s = mg->st;
@@ -478,11 +537,14 @@ static void *migrate_thread(void *arg)
 	pthread_mutex_unlock(&mg->lock);
 	fprintf(stderr,
 		"vmon: migrated to %s: %u rounds, %llu pages sent, %llu bytes, downtime %llu ms, "
-		"total %llu ms%s\n",
+		"total %llu ms%s; downtime in us: pause %llu, state %llu, last pages and state "
+		"sent %llu, target loads %llu, go to running %llu\n",
 		mg->p.to_text, s.round, (unsigned long long)s.pages_sent,
 		(unsigned long long)s.bytes_sent, (unsigned long long)s.downtime_ms,
-		(unsigned long long)s.total_ms,
-		runs ? "" : " (the target did not confirm it runs)");
+		(unsigned long long)s.total_ms, runs ? "" : " (the target did not confirm it runs)",
+		(unsigned long long)(t_parked - t_pause), (unsigned long long)(t[0] - t_parked),
+		(unsigned long long)(t[1] - t[0]), (unsigned long long)(t[2] - t[1]),
+		(unsigned long long)(t_run - t[2]));
 	vm_request_stop(vm, 0);
 	return NULL;
 fail:
