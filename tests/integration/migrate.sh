@@ -17,8 +17,8 @@
 #     "device"; a cancel resumes it (Running, its passes go on); (it
 #     accepts the CPU record: migrate_cpu.sh covers a refusal there);
 #   - a target that cannot build the VM (its drive's image is missing
-#     there) ends with one line; the source takes its disk's lock back
-#     and runs on;
+#     there) ends with one line, refusing before round 0 (vmon migrate
+#     exits 2); the source runs on, its disk's lock held;
 #   - the receiver refuses bad streams (wrong magic, version, RAM size, a
 #     page run outside RAM, a truncated stream, an unknown record, a bad
 #     machine state; a version-2 stream without its CPU record first, with
@@ -337,9 +337,11 @@ while c.recv(1 << 20):
 	wait "$spid" "$fpid" 2>/dev/null
 
 	# ---- the target cannot build the VM ----------------------------
-	# Its drive's image is missing there: it ends with one line; the
-	# source, which had handed its disk over, takes the lock back and
-	# runs on (a second writer on the image is still refused).
+	# Its drive's image is missing there: it ends with one line; it
+	# builds the machine before round 0 (stream version 3), so it refuses
+	# then, as for a CPU it cannot give: vmon migrate exits 2 (a user
+	# error: refused), the source runs on, still holding its disk's lock
+	# (a second writer on the image is still refused).
 	d=$TMP/refuse
 	mkdir -p "$d"
 	truncate -s 1M "$d/disk.img"
@@ -361,7 +363,8 @@ while c.recv(1 << 20):
 	timeout -k 5 60 "$VMON" run --backend emu --kernel "$DIRTY" --disk "$d/disk.img" \
 		</dev/null >"$d/second.out" 2>"$d/second.err"
 	second=$?
-	if [ $mrc -eq 1 ] && [ "$drc" = 2 ] && grep -q 'missing.img' "$d/dst.err" &&
+	if [ $mrc -eq 2 ] && grep -q 'refused.*missing.img' "$d/mig.err" && [ "$drc" = 2 ] &&
+		grep -q 'missing.img' "$d/dst.err" &&
 		wait_pass "$d/src.out" $((n + 20)) "$spid" && [ $second -eq 2 ] &&
 		grep -q 'in use' "$d/second.err"; then
 		pass migrate-kit-target-refuses
