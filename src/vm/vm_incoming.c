@@ -15,8 +15,10 @@
  * so that inside the guest's downtime only "load" is left, not the
  * build. Signals: the VM's build blocks SIGINT, SIGTERM and SIGHUP on
  * this thread (vm_run takes them from a signalfd); while the pages come
- * they are let through, so that a target waiting on a stalled source
- * can still be stopped as before the build (their default action).
+ * the thread's mask from before the build is back, so that a target
+ * waiting on a stalled source is stopped as it was before version 3
+ * (`vmon run --incoming`: their default action; `vmon api`: its own
+ * signalfd, once the VM is built).
  */
 #include "vm/vm_incoming.h"
 
@@ -82,25 +84,15 @@ int vm_incoming_open(struct vm_incoming *in, struct mig_conn *conn,
 	return 0;
 }
 
-/* The signals vm_run takes from its signalfd, let through (or blocked
- * again) on this thread. */
-static void let_signals(bool on)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(on ? SIG_UNBLOCK : SIG_BLOCK, &set, NULL);
-}
-
-/* The rest of a v3 stream into the built vm, then its state. */
+/* The rest of a v3 stream into the built vm, then its state; the
+ * thread's signal mask is before's meanwhile. */
 static int receive_into(struct vm_incoming *in, struct vm *vm, const struct vm_config *cfg,
-			struct vmon_error *err)
+			const sigset_t *before, struct vmon_error *err)
 {
-	let_signals(true);
+	sigset_t built;
+	pthread_sigmask(SIG_SETMASK, before, &built);
 	int r = mig_recv_rest(in->rx, vm_incoming_ram(vm), &in->st, &in->pages, err);
-	let_signals(false);
+	pthread_sigmask(SIG_SETMASK, &built, NULL);
 	if (r < 0)
 		return -1; /* the source sees the connection close */
 	if (vm_state_same_machine(&in->machine, &in->st, err) < 0 ||
@@ -124,12 +116,14 @@ int vm_incoming_build(struct vm_incoming *in, struct vm **out, const struct vm_c
 		*out = vm;
 		return 0;
 	}
+	sigset_t before;
+	pthread_sigmask(SIG_SETMASK, NULL, &before);
 	if (vm_build_incoming(&vm, cfg, err) < 0) {
 		vm_incoming_refuse(in, err->msg);
 		return -1;
 	}
 	(void)mig_recv_answer(in->rx, NULL);
-	if (receive_into(in, vm, cfg, err) < 0) {
+	if (receive_into(in, vm, cfg, &before, err) < 0) {
 		vm_destroy(vm);
 		return -1;
 	}

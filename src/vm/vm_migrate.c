@@ -3,14 +3,17 @@
  * Live migration, the sending side (vm_migrate.h; docs/migration.md has
  * the protocol and why it is safe).
  *
- * The thread's steps: connect; send the header and the guest's CPU
- * features, and wait for the target to accept them; start the dirty log and have the backend
+ * The thread's steps: connect; send the header, the guest's CPU
+ * features and the machine record (config and features: the target
+ * builds its machine from it before it answers), and wait for the
+ * target to accept them; start the dirty log and have the backend
  * log and flush (every store from then on marks its page); round 0 sends
  * every non-zero page while the guest runs; each later round syncs the
  * backend's own log in (KVM's), collects the pages marked since the last
  * one, flushes again, and — unless what is
  * left fits the downtime budget at the rate the link has shown — sends
- * them. Then: pause, take the machine state (devices drain their
+ * them. Then: a sync record, answered once the target has read all of
+ * it (its backlog stays out of the downtime); pause, take the machine state (devices drain their
  * requests, disks flush), collect the last pages with every page a
  * device was given since the start (guest_mem_dirty.h: "sticky"), send
  * them and the state, drop the disks' locks, and wait for the target's
