@@ -68,6 +68,8 @@ struct vm_migration {
 	size_t zcap;
 	uint64_t *bitmap;
 	uint64_t words, npages;
+	uint8_t *machine; /* the machine record sent (its vmstate) */
+	size_t machine_len;
 	uint64_t t_start, paced_from, paced_bytes;
 };
 
@@ -322,24 +324,53 @@ static void get_line(struct vm_migration *mg, char *msg, size_t cap)
 	msg[n] = 0;
 }
 
-/* The machine record: the vmstate's header, config and CPU features,
- * checksummed, which the target builds its machine from. */
+/* The machine record's vmstate (header, config, CPU features, CRC)
+ * into w. */
+static int build_machine(struct vm_migration *mg, struct state_writer *w, struct vmon_error *err)
+{
+	if (vm_migrate_machine(mg->vm, w, err) < 0)
+		return -1;
+	uint32_t crc = (uint32_t)crc32(0L, w->buf, (uInt)w->len);
+	state_put_u32(w, crc);
+	if (w->failed || w->len > MIG_MAX_MACHINE_BYTES)
+		return err_setf(err, "the machine's config is too large or out of memory");
+	return 0;
+}
+
+/* The machine record, which the target builds its machine from; kept,
+ * for machine_unchanged. */
 static int put_machine(struct vm_migration *mg, struct vmon_error *err)
 {
 	struct state_writer w = {0};
-	if (vm_migrate_machine(mg->vm, &w, err) < 0) {
-		state_writer_free(&w);
-		return -1;
-	}
-	uint32_t crc = (uint32_t)crc32(0L, w.buf, (uInt)w.len);
-	state_put_u32(&w, crc);
-	int r = 0;
-	if (w.failed || w.len > MIG_MAX_MACHINE_BYTES)
-		r = err_setf(err, "the machine's config is too large or out of memory");
 	uint8_t h[8];
-	mig_put_machine_head(h, (uint32_t)w.len);
-	if (r == 0 && (put(mg, h, sizeof(h), err) < 0 || put(mg, w.buf, w.len, err) < 0))
-		r = -1;
+	int r = build_machine(mg, &w, err);
+	if (r == 0) {
+		mig_put_machine_head(h, (uint32_t)w.len);
+		r = put(mg, h, sizeof(h), err) < 0 || put(mg, w.buf, w.len, err) < 0 ? -1 : 0;
+	}
+	free(mg->machine);
+	mg->machine = NULL;
+	if (r == 0) {
+		mg->machine = w.buf; /* the writer's buffer, now ours */
+		mg->machine_len = w.len;
+	} else {
+		state_writer_free(&w);
+	}
+	return r;
+}
+
+/* Before the pause: a config changed since the machine record (PATCH
+ * /drives, a rate limiter, the balloon's target) would make the target
+ * refuse the state after the pause; fail now instead, the guest never
+ * paused. (A change between here and the pause is still caught by the
+ * target: the source then resumes.) */
+static int machine_unchanged(struct vm_migration *mg, struct vmon_error *err)
+{
+	struct state_writer w = {0};
+	int r = build_machine(mg, &w, err);
+	if (r == 0 && (w.len != mg->machine_len || memcmp(w.buf, mg->machine, w.len) != 0))
+		r = err_setf(err, "the VM's configuration changed during the migration (the "
+				  "target built the machine it had): migrate it again");
 	state_writer_free(&w);
 	return r;
 }
@@ -498,7 +529,7 @@ static void *migrate_thread(void *arg)
 	mg->paced_from = now_ms();
 	if (fd < 0 || cancelled(mg, &err) < 0 || put(mg, hdr, sizeof(hdr), &err) < 0 ||
 	    cpu_check(mg, &err) < 0 || vm_dirty_start(vm, &err) < 0 || precopy(mg, &err) < 0 ||
-	    sync_target(mg, &err) < 0)
+	    sync_target(mg, &err) < 0 || machine_unchanged(mg, &err) < 0)
 		goto fail;
 	t_pause = now_us();
 	if (!vm_paused(vm)) {
@@ -599,6 +630,8 @@ static void reap(struct vm_migration *mg)
 	mg->tls = NULL;
 	free(mg->bitmap);
 	mg->bitmap = NULL;
+	free(mg->machine);
+	mg->machine = NULL;
 	ZSTD_freeCCtx(mg->cctx);
 	mg->cctx = NULL;
 	free(mg->zin);
