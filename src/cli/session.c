@@ -190,6 +190,7 @@ static void on_incoming(void *opaque, int fd, uint32_t events)
 		pthread_mutex_unlock(&s->reg_lock);
 	}
 	api_ctl_started(s->ctl, vm);
+	migrate_incoming_running(&inc.conn);
 }
 
 /* PUT /migrate/incoming: check what the request asks, listen, answer it;
@@ -378,6 +379,10 @@ int session_run(const struct session_opts *o, const struct vm_config *cfg)
 		if (o->restore_paused)
 			(void)vm_pause(vm, &err);
 		api_ctl_started(s->ctl, vm);
+		/* Last before the guest runs: the source's downtime figure
+		 * ends here (the registration above is inside it). */
+		if (o->incoming)
+			migrate_incoming_running(vm_incoming_conn(o->incoming));
 	} else {
 		vm = wait_for_start(s);
 		if (!vm) {

@@ -663,10 +663,15 @@ int migrate_incoming_handshake(struct mig_conn *c, struct vmon_error *err)
 	else if (mig_conn_read(c, &b, 1, &e) < 0 || b != MIG_ACK_GO)
 		r = err_setf(err, "the migration source did not hand the VM over (cancelled, or "
 				  "it went away): not running it");
-	if (r == 0) {
-		b = MIG_ACK_RUNNING;
-		(void)mig_conn_write(c, &b, 1, &e);
-	}
-	mig_conn_close(c);
+	if (r < 0)
+		mig_conn_close(c);
 	return r;
+}
+
+void migrate_incoming_running(struct mig_conn *c)
+{
+	uint8_t b = MIG_ACK_RUNNING;
+	struct vmon_error e = {{0}};
+	(void)mig_conn_write(c, &b, 1, &e);
+	mig_conn_close(c);
 }

@@ -190,11 +190,15 @@ int mig_accept_on(int lfd, const struct mig_endpoint *ep, struct vmon_error *err
 
 /* The target's side of the handshake, once the stream was read: refuse
  * (the VM could not be built: the source resumes its VM; why goes to the
- * source's log), or say it is ready, wait for the source's go, and say it
- * runs. Returns 0 (run the guest), or -1 with err (the source went away
- * or cancelled: do not run it). Closes the connection either way. */
+ * source's log), or say it is ready and wait for the source's go.
+ * Returns 0 (run the guest: say so with migrate_incoming_running right
+ * before it runs, the end of the source's downtime figure), or -1 with
+ * err (the source went away or cancelled: do not run it; the
+ * connection is closed). */
 void migrate_incoming_refuse(struct mig_conn *c, const char *why);
 __attribute__((warn_unused_result)) int migrate_incoming_handshake(struct mig_conn *c,
 								   struct vmon_error *err);
+/* Says RUNNING and closes the connection. */
+void migrate_incoming_running(struct mig_conn *c);
 
 #endif
