@@ -49,9 +49,11 @@ __attribute__((warn_unused_result)) int
 vm_create_restored(struct vm **out, const struct vm_config *cfg, const struct vmstate *st,
 		   const char *mem_path, struct vmon_error *err);
 
-/* Builds the machine an incoming migration describes (st from the
- * stream, cfg vm_restore_config(st)'s, possibly changed as for a
- * restore); mem is the RAM received, taken over by the VM (left empty).
+/* Builds the machine a version-1 or 2 migration stream describes, once
+ * it was read whole (st from the stream, cfg vm_restore_config(st)'s,
+ * possibly changed as for a restore); mem is the RAM received, taken
+ * over by the VM (left empty). A version-3 stream's machine is built
+ * before its pages: vm_build_incoming below.
  * Returns 0, or -1 with err. Either way mem may then be gm_destroy()ed
  * (a no-op once the VM took it). */
 struct guest_mem;
