@@ -5,27 +5,40 @@ fresh shell) and busy (the guest rewriting 16 MiB of its tmpfs with
 random data in a loop, started before the first busy hop and running
 throughout), on vmon's software CPU (emu → emu) and, in the same run,
 on QEMU TCG (the same bzImage and initramfs, -M pc -nodefaults,
-`-incoming tcp:...` on the target, QMP `migrate` on the source). Called by bench.py
-(make bench); `bench/run.sh --only migration-downtime` runs it alone.
+`-incoming tcp:...` on the target, QMP `migrate` on the source). Called
+by bench.py (make bench); `bench/run.sh --only migration-downtime` runs
+it alone.
 
-Each VMM boots its guest once (not timed) and migrates it `runs` times
-per mode, each target becoming the next source. The figures are each
-VMM's own:
+Both VMMs boot their guest once (not timed); then the hops alternate,
+vmon's then QEMU's, `runs` times per mode, each target becoming the next
+source, the other VMM's guest paused meanwhile (`vmon pause`, QMP
+`stop`) so that it takes no CPU from the hop. Two downtime figures per
+hop:
 
-  vmon   the source's summary line: downtime = pause to the target's
-         go, total = PUT /migrate to the target running; bytes = stream
-  QEMU   `query-migrate` once completed: `downtime`, `total-time`,
-         `ram.transferred`
+  own     each VMM's: vmon's summary line (from before the pause to the
+          target's word that the guest runs), QEMU's `query-migrate`
+          `downtime` (from its stop to the end of the stream: its
+          target's loading of the device state and resume are not in it)
+  ticker  the guest's: each guest runs a ticker (a shell loop printing
+          a line, then sleeping 1 ms without a fork); this script stamps
+          every chunk of the consoles' output as it arrives and takes the
+          time between the last tick the source printed and the first
+          the target printed. The guests' clocks do not see the pause
+          (both VMMs carry the clock over), so the gap is the pause as
+          the guest's output shows it outside, plus up to one tick: the
+          table gives the median interval between ticks before the hop
+          beside it (on the software CPUs of a loaded host, tens of ms,
+          not 1).
 
-Both use a 300 ms downtime budget (their defaults); QEMU's bandwidth cap
-is lifted (`max-bandwidth` 10 GiB/s: its default, 128 MiB/s, would
-throttle it and vmon has none). A QEMU migration that has not completed
-after 300 s (a guest dirtying faster than the link: QEMU has no round
-cap) is cancelled and counted as not converged. Downtime seen from
-inside the guest is not measured: vmon's guest clocks continue from
-their saved values (docs/snapshot.md), so a guest ticker does not see
-the pause. Both ends and the guest share the host's CPUs: on a loaded
-host (a 2-core CI machine) the figures are that host's.
+Totals: vmon's summary (`PUT /migrate` to the target running), QEMU's
+`total-time`; bytes: vmon's stream, QEMU's `ram.transferred`. Both use
+a 300 ms downtime budget (their defaults); QEMU's bandwidth cap is
+lifted (`max-bandwidth` 10 GiB/s: its default, 128 MiB/s, would throttle
+it and vmon has none). A QEMU migration that has not completed after
+300 s (a guest dirtying faster than the link: QEMU has no round cap) is
+cancelled and counted as not converged. Both ends and the guest share
+the host's CPUs: on a loaded host (a 2-core CI machine) the figures are
+that host's.
 """
 import json
 import os
@@ -35,16 +48,108 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from migration import free_port, hop, listening
-from snapshot_restore import Guest, boot_to_shell
+from snapshot_restore import PROMPT, Guest
 
 MIB = 256
 BUSY_CMD = (b"(while :; do dd if=/dev/urandom of=/tmp/busy bs=1M count=16 conv=notrunc "
             b"2>/dev/null; done) & echo B$((1+1))Y\n")
 BUSY_MARK = b"B2Y"
 QEMU_WAIT_S = 300
+# The ticker: a shell loop that prints a line and sleeps 1 ms without a
+# fork (`read -t` on a FIFO opened read-write: nothing ever comes, the
+# timeout is the sleep; busybox's usleep forks, ~10 ticks/s under emu).
+TICK_CMD = (b"mkfifo /tmp/tkf; (t=tk; while :; do echo \":$t:\"; read -t 0.001 x <> /tmp/tkf; "
+            b"done) &\n")
+TICK = b":tk:"
+
+
+class TimedGuest(Guest):
+    """A Guest whose console output a thread reads as it comes, each chunk
+    stamped with time.monotonic() (the ticker's gap across a hop)."""
+
+    def __init__(self, cmd):
+        super().__init__(cmd)
+        self.chunks = []  # (time, end offset in buf)
+        self.cond = threading.Condition()
+        self.eof = False
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        fd = self.p.stdout.fileno()
+        while True:
+            try:
+                b = os.read(fd, 65536)
+            except OSError:
+                b = b""
+            t = time.monotonic()
+            with self.cond:
+                if not b:
+                    self.eof = True
+                    self.cond.notify_all()
+                    return
+                self.buf += b
+                self.chunks.append((t, len(self.buf)))
+                self.cond.notify_all()
+
+    def wait_for(self, what, timeout=300):
+        deadline = time.perf_counter() + timeout
+        with self.cond:
+            start = len(self.buf)
+            while True:
+                if what in self.buf[max(0, start - len(what)):]:
+                    return time.perf_counter() - self.t0
+                left = deadline - time.perf_counter()
+                if self.eof or left <= 0:
+                    return None
+                self.cond.wait(left)
+
+    def ticks(self):
+        """The arrival time of every tick line so far."""
+        with self.cond:
+            buf, chunks = self.buf, list(self.chunks)
+        out, i, pos = [], 0, buf.find(TICK)
+        while pos >= 0:
+            end = pos + len(TICK)
+            while chunks[i][1] < end:
+                i += 1
+            out.append(chunks[i][0])
+            pos = buf.find(TICK, end)
+        return out
+
+    def drained(self, timeout=30):
+        """Waits for the end of its output (the process exited)."""
+        self.reader.join(timeout)
+
+
+def boot_timed(cmd):
+    g = TimedGuest(cmd)
+    if g.wait_for(PROMPT) is None:
+        g.stop()
+        return None
+    return g
+
+
+def tick_gap(src, tgt, src_ended=True):
+    """(ms between the source's last tick and the target's first, the
+    median ms between the source's ticks in the 2 s before its last: the
+    resolution of the first), or (None, None) if either has no tick. A
+    vmon source has exited (its output is drained); a QEMU source stays,
+    stopped: its last tick came before the target's first."""
+    if tgt.wait_for(TICK, timeout=60) is None and not tgt.ticks():
+        return None, None
+    if src_ended:
+        src.drained()
+    a, b = src.ticks(), tgt.ticks()
+    if not a or not b:
+        return None, None
+    before = [x for x in a if x >= a[-1] - 2]
+    iv = [(y - x) * 1000 for x, y in zip(before, before[1:])]
+    return (b[0] - a[-1]) * 1000, statistics.median(iv) if iv else None
 
 
 class Qmp:
@@ -110,17 +215,20 @@ def vmon_cmd(build, vid):
 
 def vmon_hop(vmon, env, src, src_id, dst_id):
     """src to a new target (migration.hop, plain TCP); (target, (downtime
-    ms, total ms, bytes), why)."""
-    tgt, fig, why = hop(vmon, env, src, src_id, dst_id, None)
-    return tgt, (fig[3], fig[4], fig[2]) if fig else None, why
+    ms, total ms, bytes, ticker gap ms, tick interval ms), why)."""
+    tgt, fig, why = hop(vmon, env, src, src_id, dst_id, None, guest=TimedGuest)
+    if not fig:
+        return tgt, None, why
+    return tgt, (fig[3], fig[4], fig[2]) + tick_gap(src, tgt), why
 
 
 def qemu_hop(build, src, src_qmp, work, n):
     """src (with its QMP socket) to a new QEMU target; (target, its QMP
-    path, (downtime ms, total ms, bytes), why)."""
+    path, (downtime ms, total ms, bytes, ticker gap ms, tick interval
+    ms), why)."""
     port = free_port()
     qmp_path = os.path.join(work, f"qmp-{n}")
-    tgt = Guest(qemu_cmd(build, qmp_path, ["-incoming", f"tcp:127.0.0.1:{port}"]))
+    tgt = TimedGuest(qemu_cmd(build, qmp_path, ["-incoming", f"tcp:127.0.0.1:{port}"]))
     if not listening(port):
         tgt.stop()
         return None, None, None, "the QEMU target did not listen"
@@ -143,78 +251,125 @@ def qemu_hop(build, src, src_qmp, work, n):
             time.sleep(0.05)
     finally:
         q.close()
+    gap = tick_gap(src, tgt, src_ended=False)
     src.stop()
-    fig = (st.get("downtime", 0), st.get("total-time", 0), st.get("ram", {}).get("transferred", 0))
+    fig = (st.get("downtime", 0), st.get("total-time", 0),
+           st.get("ram", {}).get("transferred", 0)) + gap
     return tgt, qmp_path, fig, None
 
 
-def run_vmon(build, work, runs):
-    """{"idle": [...], "busy": [...]} of (downtime, total, bytes); why."""
-    vmon = os.path.abspath(os.path.join(build, "vmon"))
-    env = dict(os.environ, VMON_RUNTIME_DIR=os.path.join(work, "run"))
-    os.environ["VMON_RUNTIME_DIR"] = env["VMON_RUNTIME_DIR"]
-    res = {"idle": [], "busy": []}
-    n = 0
-    vid = f"bench-dt-{os.getpid()}-0"
-    g = boot_to_shell(vmon_cmd(build, vid))
-    if not g:
-        return res, "the vmon guest did not reach its shell"
-    why = None
-    try:
-        for mode in ("idle", "busy"):
-            if mode == "busy":
-                g.send(BUSY_CMD)
-                if g.wait_for(BUSY_MARK, timeout=120) is None:
-                    why = "the vmon guest did not start its busy loop"
-                    break
-                time.sleep(2)
-            for _ in range(runs):
-                n += 1
-                nid = f"bench-dt-{os.getpid()}-{n}"
-                t, fig, why = vmon_hop(vmon, env, g, vid, nid)
-                if t is None:
-                    return res, why
-                g, vid = t, nid
-                if fig:
-                    res[mode].append(fig)
-                if why:
-                    return res, why
-    finally:
-        g.stop()
-    return res, why
+class Vmm:
+    """One VMM's guest across its hops: boot, ticker, busy loop, paused
+    while the other VMM hops."""
+
+    def __init__(self, name, build, work):
+        self.name, self.build, self.work = name, build, work
+        self.res = {"idle": [], "busy": []}
+        self.why = None
+        self.g = None
+        self.n = 0
+
+    def start(self):
+        if self.name == "vmon":
+            self.vmon = os.path.abspath(os.path.join(self.build, "vmon"))
+            self.env = dict(os.environ, VMON_RUNTIME_DIR=os.path.join(self.work, "run"))
+            os.environ["VMON_RUNTIME_DIR"] = self.env["VMON_RUNTIME_DIR"]
+            self.vid = f"bench-dt-{os.getpid()}-0"
+            self.g = boot_timed(vmon_cmd(self.build, self.vid))
+        else:
+            if not shutil.which("qemu-system-x86_64"):
+                self.why = "no qemu-system-x86_64 (scripts/setup.sh installs qemu-system-x86)"
+                return
+            self.qmp = os.path.join(self.work, "qmp-0")
+            self.g = boot_timed(qemu_cmd(self.build, self.qmp, []))
+        if not self.g:
+            self.why = f"the {self.name} guest did not reach its shell"
+            return
+        self.g.send(TICK_CMD)
+        if self.g.wait_for(TICK, timeout=120) is None:
+            self.why = f"the {self.name} guest did not start its ticker"
+
+    def ok(self):
+        return self.g is not None and not self.why
+
+    def busy(self):
+        self.g.send(BUSY_CMD)
+        if self.g.wait_for(BUSY_MARK, timeout=120) is None:
+            self.why = f"the {self.name} guest did not start its busy loop"
+        else:
+            time.sleep(2)
+
+    def hold(self, on):
+        """Pauses (on) or resumes the guest while the other VMM hops."""
+        if self.name == "vmon":
+            subprocess.run([self.vmon, "pause" if on else "resume", self.vid], env=self.env,
+                           capture_output=True, timeout=120)
+        else:
+            q = Qmp(self.qmp)
+            try:
+                q.cmd("stop" if on else "cont")
+            finally:
+                q.close()
+
+    def hop(self, mode):
+        self.n += 1
+        if self.name == "vmon":
+            nid = f"bench-dt-{os.getpid()}-{self.n}"
+            t, fig, why = vmon_hop(self.vmon, self.env, self.g, self.vid, nid)
+            if t is not None:
+                self.g, self.vid = t, nid
+        else:
+            t, tq, fig, why = qemu_hop(self.build, self.g, self.qmp, self.work, self.n)
+            if t is not None:
+                self.g, self.qmp = t, tq
+        if t is None:
+            self.g = None
+        if fig:
+            self.res[mode].append(fig)
+        if why:
+            self.why = why
+
+    def stop(self):
+        if self.g:
+            self.g.stop()
 
 
-def run_qemu(build, work, runs):
-    res = {"idle": [], "busy": []}
-    if not shutil.which("qemu-system-x86_64"):
-        return res, "no qemu-system-x86_64 (scripts/setup.sh installs qemu-system-x86)"
-    qmp = os.path.join(work, "qmp-0")
-    g = boot_to_shell(qemu_cmd(build, qmp, []))
-    if not g:
-        return res, "the QEMU guest did not reach its shell"
-    why = None
-    n = 0
+def run_both(build, work, runs):
+    """Alternating hops: ({vmm: {mode: figures}}, {vmm: why})."""
+    vms = [Vmm("vmon", build, work), Vmm("qemu", build, work)]
     try:
+        for v in vms:
+            v.start()
+            if v.ok():
+                v.hold(True)
         for mode in ("idle", "busy"):
-            if mode == "busy":
-                g.send(BUSY_CMD)
-                if g.wait_for(BUSY_MARK, timeout=120) is None:
-                    return res, "the QEMU guest did not start its busy loop"
-                time.sleep(2)
+            for v in vms:
+                if v.ok() and mode == "busy":
+                    v.hold(False)
+                    v.busy()
+                    if v.ok():
+                        v.hold(True)
             for _ in range(runs):
-                n += 1
-                t, tq, fig, why = qemu_hop(build, g, qmp, work, n)
-                if t is None:
-                    return res, why
-                g, qmp = t, tq
-                res[mode].append(fig)
+                for v in vms:
+                    if not v.ok():
+                        continue
+                    v.hold(False)
+                    v.hop(mode)
+                    if v.ok():
+                        v.hold(True)
     finally:
-        g.stop()
-    return res, why
+        for v in vms:
+            v.stop()
+    return {v.name: v.res for v in vms}, {v.name: v.why for v in vms}
 
 
 def med(v, i):
     return statistics.median(x[i] for x in v)
+
+
+def med_some(v, i):
+    x = [r[i] for r in v if r[i] is not None]
+    return statistics.median(x) if x else None
 
 
 def downtime_table(build, runs):
@@ -226,34 +381,38 @@ def downtime_table(build, runs):
         return
     work = tempfile.mkdtemp(prefix="vmon-bench-mdt.")
     try:
-        vres, vwhy = run_vmon(build, work, runs)
-        qres, qwhy = run_qemu(build, work, runs)
+        res, whys = run_both(build, work, runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    for who, why in (("vmon", vwhy), ("qemu", qwhy)):
+    for who, why in whys.items():
         if why:
             print(f"migration downtime bench, {who}: {why}", file=sys.stderr)
-    print(f"| Linux guest, {MIB} MiB, loopback TCP | vmon (emu→emu) downtime | total | MiB sent "
-          "| QEMU (tcg→tcg) downtime | total | MiB sent | downtime vmon/QEMU | total vmon/QEMU "
-          "| runs |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for mode, label in (("idle", "idle shell"),
+    print(f"| Linux guest, {MIB} MiB, loopback TCP | vmon (emu→emu) downtime, own | ticker gap "
+          "(tick) | total | MiB sent | QEMU (tcg→tcg) downtime, own | ticker gap (tick) | total "
+          "| MiB sent | own downtime vmon/QEMU | ticker gap vmon/QEMU | runs |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for mode, label in (("idle", "idle shell, ticker"),
                         ("busy", "busy: rewriting 16 MiB of tmpfs in a loop")):
-        v, q = vres[mode], qres[mode]
+        v, q = res["vmon"][mode], res["qemu"][mode]
         cells = []
-        for r, why in ((v, vwhy), (q, qwhy)):
+        for r in (v, q):
             if r:
-                cells += [f"{med(r, 0):,.0f} ms", f"{med(r, 1):,.0f} ms",
-                          f"{med(r, 2) / 2**20:,.0f}"]
+                gap, tick = med_some(r, 3), med_some(r, 4)
+                cells += [f"{med(r, 0):,.0f} ms",
+                          (f"{gap:,.0f} ms" if gap is not None else "n/a")
+                          + (f" ({tick:,.0f})" if tick is not None else ""),
+                          f"{med(r, 1):,.0f} ms", f"{med(r, 2) / 2**20:,.0f}"]
             else:
-                cells += ["n/a", "n/a", "n/a"]
-        if v and q and med(q, 0) and med(q, 1):
-            cells += [f"{med(v, 0) / med(q, 0):.2f}×", f"{med(v, 1) / med(q, 1):.2f}×"]
-        else:
-            cells += ["n/a", "n/a"]
+                cells += ["n/a"] * 4
+        gv = med_some(v, 3) if v else None
+        gq = med_some(q, 3) if q else None
+        cells += [f"{med(v, 0) / med(q, 0):.2f}×" if v and q and med(q, 0) else "n/a",
+                  f"{gv / gq:.2f}×" if gv is not None and gq else "n/a"]
         print(f"| {label} | " + " | ".join(cells) + f" | {len(v)}/{runs}, {len(q)}/{runs} |")
-    notes = [f"{w}: skipped or cut short ({why})" for w, why in (("vmon", vwhy), ("QEMU", qwhy))
-             if why]
-    print("(median of each; each VMM's own figures: vmon's summary line, QEMU's query-migrate; "
-          "300 ms budget on both, QEMU's bandwidth cap lifted"
+    notes = [f"{w}: skipped or cut short ({why})" for w, why in whys.items() if why]
+    print("(median of each; own: vmon's summary line (pause to the target running), QEMU's "
+          "query-migrate (stop to the stream's end); ticker gap: the guest's console, last tick "
+          "on the source to first on the target, stamped as it arrives (tick: the median "
+          "interval between ticks before the hop, its resolution); the hops alternate, the "
+          "other VMM's guest paused; 300 ms budget on both, QEMU's bandwidth cap lifted"
           + ("; " + "; ".join(notes) if notes else "") + ")")

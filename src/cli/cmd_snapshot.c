@@ -32,6 +32,7 @@
 #include "core/error.h"
 #include "vm/migrate_stream.h"
 #include "vm/vm_cpu_offer.h"
+#include "vm/vm_incoming.h"
 #include "vm/vm_snapshot.h"
 
 #define SNAPSHOT_TIMEOUT_MS 600000 /* writing a large guest's RAM */
@@ -217,30 +218,20 @@ static void free_incoming_tls(void)
 	incoming_tls = NULL;
 }
 
-static int offer_check(void *opaque, const struct cpu_featureset *guest, struct vmon_error *err)
-{
-	return vm_cpu_offer_check(opaque, guest, err);
-}
-
-static int conn_write(void *opaque, const void *buf, size_t n, struct vmon_error *err)
-{
-	return mig_conn_write(opaque, buf, n, err);
-}
-
 /* `vmon run --incoming SPEC`: waits for one migration stream and reads
- * it whole (the guest's RAM and its state); a bad stream ends vmon with
- * one line and status 2. The stream's first record, the guest's CPU
- * features, is checked against what this host's backend (narrowed by
- * --cpu-features) offers, and refused at once if it cannot give them:
- * the source has not paused yet. With TLS the certificates are read
- * first (a bad file ends vmon before it listens) and the source must
- * pass the handshake, its certificate chained to the CA, before a byte
- * of the stream is read. Returns the connection, for the handshake once
- * the VM is built. */
-static struct mig_conn *receive_migration(const char *spec, bool insecure,
-					  const struct mig_tls_files *tf,
-					  const struct vm_cpu_offer *offer, struct vmstate *st,
-					  struct guest_mem *mem)
+ * its opening (vm_incoming.h): the guest's CPU features, checked
+ * against what this host's backend (narrowed by --cpu-features) offers
+ * and refused at once if it cannot give them (the source has not paused
+ * yet), and the machine it is to build (a version-1 or 2 stream: all of
+ * it, pages and state). A bad stream ends vmon with one line and status
+ * 2. With TLS the certificates are read first (a bad file ends vmon
+ * before it listens) and the source must pass the handshake, its
+ * certificate chained to the CA, before a byte of the stream is read.
+ * The machine is built, the rest received and the handshake made in
+ * session_run. */
+static void receive_migration(const char *spec, bool insecure, const struct mig_tls_files *tf,
+			      const struct vm_cpu_offer *offer, struct vm_incoming *in,
+			      struct vm_config *cfg)
 {
 	static struct mig_conn conn;
 	struct vmon_error err = {{0}};
@@ -259,12 +250,17 @@ static struct mig_conn *receive_migration(const char *spec, bool insecure,
 	 * after the session ended (handshake or refusal closes it). */
 	incoming_tls = tls;
 	atexit(free_incoming_tls);
-	const struct mig_source src = {.read = mig_conn_read, .write = conn_write, .opaque = &conn};
-	const struct mig_cpu_gate gate = {.check = offer_check, .opaque = (void *)offer};
-	uint64_t pages = 0;
-	if (mig_recv(&src, &gate, mem, st, MIG_MAX_RAM, &pages, NULL, &err) < 0)
+	if (vm_incoming_open(in, &conn, offer, cfg, &err) < 0)
 		die_status(VMON_EXIT_USAGE, "--incoming %s: %s", spec, err.msg);
-	return &conn;
+}
+
+/* A check of the machine to build failed: an incoming source is told
+ * (it resumes), then vmon ends with the line. */
+static void die_incoming(struct vm_incoming *in, int r, const struct vmon_error *err)
+{
+	if (r < 0 && in)
+		vm_incoming_refuse(in, err->msg);
+	die_if(r, err);
 }
 
 int cmd_restore(int argc, char **argv)
@@ -321,7 +317,7 @@ int cmd_restore(int argc, char **argv)
 		usage_error("--tls-cert, --tls-key, --tls-ca, --insecure and --cpu-features go "
 			    "with --incoming");
 	char state_path[PATH_MAX + 16], mem_path[PATH_MAX + 16];
-	static struct guest_mem mem;
+	static struct vm_incoming in;
 	if (incoming) {
 		if (argc != optind)
 			usage_error(
@@ -336,12 +332,8 @@ int cmd_restore(int argc, char **argv)
 		die_if(vm_cpu_offer_init(&offer, backend ? backend_of(backend) : VM_BACKEND_AUTO,
 					 &limit, cpu_limit, &err),
 		       &err);
-		o.incoming = receive_migration(incoming, insecure, &tf, &offer, &st, &mem);
-		o.incoming_mem = &mem;
-		if (vm_restore_config(&st, &cfg, &err) < 0) {
-			migrate_incoming_refuse(o.incoming, err.msg);
-			die_status(VMON_EXIT_USAGE, "%s", err.msg);
-		}
+		receive_migration(incoming, insecure, &tf, &offer, &in, &cfg);
+		o.incoming = &in;
 	} else {
 		if (argc - optind != 1)
 			usage_error("restore: vmon restore DIR");
@@ -372,13 +364,15 @@ int cmd_restore(int argc, char **argv)
 				    incoming ? "migrated VM" : "snapshot");
 		die_if(chardev_parse(console, &cfg.console.chr, &err), &err);
 	}
-	die_if(vm_config_validate(&cfg, &err), &err);
-	die_if(vm_config_check_host(&cfg, &err), &err);
-	o.restore = &st;
+	struct vm_incoming *inp = incoming ? &in : NULL;
+	die_incoming(inp, vm_config_validate(&cfg, &err), &err);
+	die_incoming(inp, vm_config_check_host(&cfg, &err), &err);
+	o.restore = incoming ? NULL : &st;
 	o.restore_mem = incoming ? NULL : mem_path;
 	o.restore_paused = paused;
 	int status = session_run(&o, &cfg);
 	vmstate_free(&st);
-	gm_destroy(&mem);
+	if (incoming)
+		vm_incoming_free(&in);
 	return status;
 }

@@ -20,6 +20,7 @@
 #include "vm/migrate_stream.h"
 #include "vm/vm.h"
 #include "vm/vm_cpu_offer.h"
+#include "vm/vm_incoming.h"
 #include "vm/vm_snapshot.h"
 
 struct session {
@@ -46,17 +47,14 @@ static struct {
 	struct mig_conn conn;
 	int lfd;
 	struct vm_config api_cfg; /* the API's: its serial port and backend */
-	struct vmstate st;
-	struct guest_mem mem;
+	struct vm_incoming in;
 	bool received;
 } inc = {.lfd = -1};
 
 static void free_incoming(void)
 {
-	if (inc.received) {
-		vmstate_free(&inc.st);
-		gm_destroy(&inc.mem);
-	}
+	if (inc.received)
+		vm_incoming_free(&inc.in);
 	mig_tls_free(inc.tls);
 	inc.tls = NULL;
 }
@@ -149,16 +147,6 @@ static int restore_vm(struct vm **vm, const struct vm_config *api_cfg, const cha
 	return r;
 }
 
-static int offer_check(void *opaque, const struct cpu_featureset *guest, struct vmon_error *err)
-{
-	return vm_cpu_offer_check(opaque, guest, err);
-}
-
-static int conn_write(void *opaque, const void *buf, size_t n, struct vmon_error *err)
-{
-	return mig_conn_write(opaque, buf, n, err);
-}
-
 /* The source connected: read its stream, build the VM as `vmon run
  * --incoming` does (the API's serial port and backend), hand over and run.
  * Any failure ends vmon with one line and status 2. */
@@ -175,27 +163,21 @@ static void on_incoming(void *opaque, int fd, uint32_t events)
 		fail(s, "%s", err.msg);
 	if (mig_conn_open(&inc.conn, c, inc.tls, true, NULL, "the migration source", &err) < 0)
 		fail(s, "migrate/incoming %s: %s", url, err.msg);
-	const struct mig_source src = {
-		.read = mig_conn_read, .write = conn_write, .opaque = &inc.conn};
-	const struct mig_cpu_gate gate = {.check = offer_check, .opaque = &inc.offer};
-	if (mig_recv(&src, &gate, &inc.mem, &inc.st, MIG_MAX_RAM, NULL, NULL, &err) < 0) {
+	static struct vm_config cfg;
+	if (vm_incoming_open(&inc.in, &inc.conn, &inc.offer, &cfg, &err) < 0) {
 		mig_conn_close(&inc.conn);
 		fail(s, "migrate/incoming %s: %s", url, err.msg);
 	}
 	inc.received = true;
-	static struct vm_config cfg;
 	struct vm *vm = NULL;
-	if (vm_restore_config(&inc.st, &cfg, &err) == 0) {
-		cfg.serial = inc.api_cfg.serial;
-		cfg.machine.backend = inc.api_cfg.machine.backend;
-		if (vm_config_validate(&cfg, &err) == 0 && vm_config_check_host(&cfg, &err) == 0 &&
-		    vm_create_incoming(&vm, &cfg, &inc.st, &inc.mem, &err) < 0)
-			vm = NULL;
-	}
-	if (!vm) {
-		migrate_incoming_refuse(&inc.conn, err.msg);
+	cfg.serial = inc.api_cfg.serial;
+	cfg.machine.backend = inc.api_cfg.machine.backend;
+	if (vm_config_validate(&cfg, &err) < 0 || vm_config_check_host(&cfg, &err) < 0) {
+		vm_incoming_refuse(&inc.in, err.msg);
 		fail(s, "%s", err.msg);
 	}
+	if (vm_incoming_build(&inc.in, &vm, &cfg, &err) < 0)
+		fail(s, "%s", err.msg);
 	if (migrate_incoming_handshake(&inc.conn, &err) < 0) {
 		vm_destroy(vm);
 		fail(s, "%s", err.msg);
@@ -208,6 +190,7 @@ static void on_incoming(void *opaque, int fd, uint32_t events)
 		pthread_mutex_unlock(&s->reg_lock);
 	}
 	api_ctl_started(s->ctl, vm);
+	migrate_incoming_running(&inc.conn);
 }
 
 /* PUT /migrate/incoming: check what the request asks, listen, answer it;
@@ -384,21 +367,22 @@ int session_run(const struct session_opts *o, const struct vm_config *cfg)
 
 	struct vm *vm;
 	if (o->start_now) {
-		if ((o->incoming_mem
-			     ? vm_create_incoming(&vm, cfg, o->restore, o->incoming_mem, &err)
+		if ((o->incoming  ? vm_incoming_build(o->incoming, &vm, cfg, &err)
 		     : o->restore ? vm_create_restored(&vm, cfg, o->restore, o->restore_mem, &err)
-				  : vm_create(&vm, cfg, &err)) < 0) {
-			if (o->incoming_mem)
-				migrate_incoming_refuse(o->incoming, err.msg);
+				  : vm_create(&vm, cfg, &err)) < 0)
 			fail(s, "%s", err.msg);
-		}
-		if (o->incoming_mem && migrate_incoming_handshake(o->incoming, &err) < 0) {
+		if (o->incoming &&
+		    migrate_incoming_handshake(vm_incoming_conn(o->incoming), &err) < 0) {
 			vm_destroy(vm);
 			fail(s, "%s", err.msg);
 		}
 		if (o->restore_paused)
 			(void)vm_pause(vm, &err);
 		api_ctl_started(s->ctl, vm);
+		/* Last before the guest runs: the source's downtime figure
+		 * ends here (the registration above is inside it). */
+		if (o->incoming)
+			migrate_incoming_running(vm_incoming_conn(o->incoming));
 	} else {
 		vm = wait_for_start(s);
 		if (!vm) {

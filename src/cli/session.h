@@ -19,7 +19,7 @@
 #include "vm/vm_config.h"
 #include "vm/vmstate.h"
 
-struct guest_mem;
+struct vm_incoming;
 
 struct session_opts {
 	const char *id;		 /* NULL: a fresh one */
@@ -36,11 +36,9 @@ struct session_opts {
 	const char *restore_mem;
 	bool restore_paused; /* the vCPUs wait for a resume (API or `vmon resume`) */
 	/* start_now from an incoming migration (`vmon run --incoming`):
-	 * restore is the received state, incoming_mem the received RAM
-	 * (taken over by the VM); the handshake with the source goes over
-	 * incoming (plain or TLS) once the VM is built (migrate_stream.h). */
-	struct guest_mem *incoming_mem;
-	struct mig_conn *incoming;
+	 * its stream's opening read (vm_incoming_open; cfg from it), the VM
+	 * is built, the rest received and the handshake made here. */
+	struct vm_incoming *incoming;
 };
 
 /* Runs the session; returns vmon's exit status. Bad input ends the

@@ -65,8 +65,14 @@ size_t mig_put_cpu(uint8_t *out, size_t cap, const struct cpu_featureset *f)
 	return n;
 }
 
+void mig_put_machine_head(uint8_t out[8], uint32_t len)
+{
+	put32(out, MIG_REC_MACHINE);
+	put32(out + 4, len);
+}
+
 /* The receiver's working state. */
-struct rx {
+struct mig_rx {
 	const struct mig_source *src;
 	struct guest_mem *mem;
 	uint64_t npages;
@@ -76,9 +82,12 @@ struct rx {
 	ZSTD_DCtx *dctx; /* with MIG_FLAG_ZSTD */
 	uint8_t *zbuf;	 /* a compressed run, at most zcap bytes */
 	size_t zcap;
+	uint64_t ram;		   /* the header's */
+	struct cpu_featureset cpu; /* the CPU record's (v2+) */
+	bool answered;		   /* the opening was answered */
 };
 
-static int get(struct rx *x, void *buf, size_t n, struct vmon_error *err)
+static int get(struct mig_rx *x, void *buf, size_t n, struct vmon_error *err)
 {
 	if (x->src->read(x->src->opaque, buf, n, err) < 0) {
 		if (!err->msg[0])
@@ -89,8 +98,8 @@ static int get(struct rx *x, void *buf, size_t n, struct vmon_error *err)
 }
 
 /* first and count (non-zero, at most max) name pages within RAM. */
-static int check_run(struct rx *x, uint64_t first, uint32_t count, uint32_t max, const char *what,
-		     struct vmon_error *err)
+static int check_run(struct mig_rx *x, uint64_t first, uint32_t count, uint32_t max,
+		     const char *what, struct vmon_error *err)
 {
 	if (count == 0 || count > max)
 		return err_setf(err, "migration stream: %s record of %u pages (1 to %u)", what,
@@ -104,7 +113,7 @@ static int check_run(struct rx *x, uint64_t first, uint32_t count, uint32_t max,
 	return 0;
 }
 
-static int rx_pages(struct rx *x, struct vmon_error *err)
+static int rx_pages(struct mig_rx *x, struct vmon_error *err)
 {
 	uint8_t h[12];
 	if (get(x, h, sizeof(h), err) < 0)
@@ -122,7 +131,7 @@ static int rx_pages(struct rx *x, struct vmon_error *err)
 	return 0;
 }
 
-static int rx_pages_zstd(struct rx *x, struct vmon_error *err)
+static int rx_pages_zstd(struct mig_rx *x, struct vmon_error *err)
 {
 	uint8_t h[16];
 	if (get(x, h, sizeof(h), err) < 0)
@@ -156,7 +165,7 @@ static int rx_pages_zstd(struct rx *x, struct vmon_error *err)
 	return 0;
 }
 
-static int rx_zero(struct rx *x, struct vmon_error *err)
+static int rx_zero(struct mig_rx *x, struct vmon_error *err)
 {
 	uint8_t h[12];
 	if (get(x, h, sizeof(h), err) < 0)
@@ -176,7 +185,7 @@ static int rx_zero(struct rx *x, struct vmon_error *err)
 	return 0;
 }
 
-static int rx_state(struct rx *x, struct vmstate *st, struct vmon_error *err)
+static int rx_state(struct mig_rx *x, struct vmstate *st, struct vmon_error *err)
 {
 	uint8_t h[4];
 	if (get(x, h, sizeof(h), err) < 0)
@@ -216,7 +225,7 @@ static void answer(const struct mig_source *src, const void *p, size_t n)
 
 /* A v2 stream's first record: the guest's CPU features, checked by the
  * gate before a single page is read; the source waits for the answer. */
-static int rx_cpu(struct rx *x, const struct mig_cpu_gate *gate, bool *refused,
+static int rx_cpu(struct mig_rx *x, const struct mig_cpu_gate *gate, bool *refused,
 		  struct vmon_error *err)
 {
 	uint8_t h[8];
@@ -242,14 +251,61 @@ static int rx_cpu(struct rx *x, const struct mig_cpu_gate *gate, bool *refused,
 		answer(x->src, line, (size_t)n);
 		if (refused)
 			*refused = true;
+		x->answered = true;
 		return err_setf(err, "refused the guest: %s", why.msg);
 	}
-	uint8_t a = MIG_ACK_ACCEPT;
-	answer(x->src, &a, 1);
+	x->cpu = f;
+	if (x->version < MIG_VERSION_EARLY) {
+		/* v3 answers once the machine is built (mig_recv_answer). */
+		uint8_t a = MIG_ACK_ACCEPT;
+		answer(x->src, &a, 1);
+		x->answered = true;
+	}
 	return 0;
 }
 
-static int rx_header(struct rx *x, uint64_t max_ram, uint64_t *ram, struct vmon_error *err)
+/* A v3 stream's second record: the machine the target builds before any
+ * page comes (a vmstate holding its config and CPU features). */
+static int rx_machine(struct mig_rx *x, struct vmstate *machine, struct vmon_error *err)
+{
+	uint8_t h[8];
+	if (get(x, h, sizeof(h), err) < 0)
+		return -1;
+	if (le32(h) != MIG_REC_MACHINE)
+		return err_setf(err, "migration stream: record %u where the machine belongs",
+				le32(h));
+	uint32_t len = le32(h + 4);
+	if (len == 0 || len > MIG_MAX_MACHINE_BYTES)
+		return err_setf(err, "migration stream: a machine record of %u bytes (1 to %u)",
+				len, MIG_MAX_MACHINE_BYTES);
+	uint8_t *buf = malloc(len);
+	if (!buf)
+		return err_setf(err, "out of memory for the machine record");
+	if (get(x, buf, len, err) < 0) {
+		free(buf);
+		return -1;
+	}
+	struct vmon_error e2 = {{0}};
+	if (vmstate_parse(machine, buf, len, &e2) < 0)
+		return err_setf(err, "migration stream: machine record: %s", e2.msg);
+	const char *bad = NULL;
+	const struct vmstate_section *s = vmstate_find(machine, VMS_CPUID, NULL);
+	struct cpu_featureset f;
+	if (machine->hdr.mem_size != x->ram)
+		bad = "its RAM size is not the header's";
+	else if (!vmstate_find(machine, VMS_CONFIG, NULL))
+		bad = "it has no config";
+	else if (!s || vmstate_cpuid_get(s->data, s->len, &f, &e2) < 0 ||
+		 memcmp(&f, &x->cpu, sizeof(f)) != 0)
+		bad = "its CPU features are not the CPU record's";
+	if (bad) {
+		vmstate_free(machine);
+		return err_setf(err, "migration stream: machine record: %s", bad);
+	}
+	return 0;
+}
+
+static int rx_header(struct mig_rx *x, uint64_t max_ram, uint64_t *ram, struct vmon_error *err)
 {
 	uint8_t h[MIG_HEADER_BYTES];
 	if (get(x, h, sizeof(h), err) < 0)
@@ -264,6 +320,7 @@ static int rx_header(struct rx *x, uint64_t max_ram, uint64_t *ram, struct vmon_
 	if (x->flags & ~MIG_FLAG_ZSTD)
 		return err_setf(err, "migration stream: unknown flags %#x", x->flags);
 	*ram = le64(h + 16);
+	x->ram = *ram;
 	if (*ram == 0 || *ram % GM_PAGE_SIZE || *ram > max_ram)
 		return err_setf(err,
 				"migration stream: guest RAM of %llu bytes (a multiple of 4 KiB, "
@@ -272,42 +329,93 @@ static int rx_header(struct rx *x, uint64_t max_ram, uint64_t *ram, struct vmon_
 	return 0;
 }
 
-int mig_recv(const struct mig_source *src, const struct mig_cpu_gate *gate, struct guest_mem *mem,
-	     struct vmstate *st, uint64_t max_ram, uint64_t *pages, bool *refused,
-	     struct vmon_error *err)
+int mig_recv_open(struct mig_rx **out, const struct mig_source *src,
+		  const struct mig_cpu_gate *gate, uint64_t max_ram, struct vmstate *machine,
+		  bool *refused, struct vmon_error *err)
 {
-	struct rx x = {.src = src, .mem = mem};
-	uint64_t ram = 0;
-	memset(st, 0, sizeof(*st));
-	mem->base = NULL;
-	mem->memfd = -1;
+	*out = NULL;
+	memset(machine, 0, sizeof(*machine));
 	if (refused)
 		*refused = false;
-	if (rx_header(&x, max_ram, &ram, err) < 0)
-		return -1;
-	if (x.version >= MIG_VERSION_CPU && rx_cpu(&x, gate, refused, err) < 0)
-		return -1;
-	if (gm_create(mem, ram, err) < 0)
-		return -1;
-	x.npages = ram / GM_PAGE_SIZE;
-	x.sent = calloc((size_t)(x.npages + 7) / 8, 1);
-	if (x.flags & MIG_FLAG_ZSTD) {
-		x.zcap = ZSTD_compressBound(MIG_MAX_RUN * GM_PAGE_SIZE);
-		x.zbuf = malloc(x.zcap);
-		x.dctx = ZSTD_createDCtx();
-	}
-	if (!x.sent || ((x.flags & MIG_FLAG_ZSTD) && (!x.zbuf || !x.dctx))) {
-		free(x.sent);
-		free(x.zbuf);
-		ZSTD_freeDCtx(x.dctx);
-		gm_destroy(mem);
+	struct mig_rx *x = calloc(1, sizeof(*x));
+	if (!x)
 		return err_setf(err, "out of memory");
+	x->src = src;
+	uint64_t ram = 0;
+	if (rx_header(x, max_ram, &ram, err) < 0 ||
+	    (x->version >= MIG_VERSION_CPU && rx_cpu(x, gate, refused, err) < 0) ||
+	    (x->version >= MIG_VERSION_EARLY && rx_machine(x, machine, err) < 0)) {
+		free(x);
+		return -1;
+	}
+	if (x->version < MIG_VERSION_CPU)
+		x->answered = true; /* a v1 stream waits for no answer */
+	*out = x;
+	return 0;
+}
+
+uint64_t mig_rx_ram(const struct mig_rx *x)
+{
+	return x->ram;
+}
+
+uint32_t mig_rx_version(const struct mig_rx *x)
+{
+	return x->version;
+}
+
+bool mig_recv_answer(struct mig_rx *x, const char *why)
+{
+	if (x->answered)
+		return false;
+	x->answered = true;
+	if (!why) {
+		uint8_t a = MIG_ACK_ACCEPT;
+		answer(x->src, &a, 1);
+		return true;
+	}
+	char line[300];
+	int n = snprintf(line, sizeof(line), "%c%.250s\n", MIG_ACK_FAILED, why);
+	answer(x->src, line, (size_t)n);
+	return true;
+}
+
+void mig_rx_free(struct mig_rx *x)
+{
+	free(x);
+}
+
+int mig_recv_rest(struct mig_rx *x, struct guest_mem *mem, struct vmstate *st, uint64_t *pages,
+		  struct vmon_error *err)
+{
+	memset(st, 0, sizeof(*st));
+	if (pages)
+		*pages = 0;
+	if (!x->answered)
+		return err_setf(err, "migration stream: the opening was not answered");
+	if (mem->size != x->ram)
+		return err_setf(err,
+				"migration stream: %llu bytes of RAM to receive into, the "
+				"stream has %llu",
+				(unsigned long long)mem->size, (unsigned long long)x->ram);
+	x->mem = mem;
+	x->npages = x->ram / GM_PAGE_SIZE;
+	x->pages = 0;
+	x->sent = calloc((size_t)(x->npages + 7) / 8, 1);
+	if (x->flags & MIG_FLAG_ZSTD) {
+		x->zcap = ZSTD_compressBound(MIG_MAX_RUN * GM_PAGE_SIZE);
+		x->zbuf = malloc(x->zcap);
+		x->dctx = ZSTD_createDCtx();
 	}
 	bool have_state = false;
 	int r = -1;
+	if (!x->sent || ((x->flags & MIG_FLAG_ZSTD) && (!x->zbuf || !x->dctx))) {
+		err_setf(err, "out of memory");
+		goto out;
+	}
 	for (;;) {
 		uint8_t t[4];
-		if (get(&x, t, sizeof(t), err) < 0)
+		if (get(x, t, sizeof(t), err) < 0)
 			break;
 		uint32_t type = le32(t);
 		if (have_state && type != MIG_REC_END) {
@@ -315,16 +423,19 @@ int mig_recv(const struct mig_source *src, const struct mig_cpu_gate *gate, stru
 			break;
 		}
 		if (type == MIG_REC_PAGES) {
-			if (rx_pages(&x, err) < 0)
+			if (rx_pages(x, err) < 0)
 				break;
 		} else if (type == MIG_REC_PAGES_ZSTD) {
-			if (rx_pages_zstd(&x, err) < 0)
+			if (rx_pages_zstd(x, err) < 0)
 				break;
 		} else if (type == MIG_REC_ZERO) {
-			if (rx_zero(&x, err) < 0)
+			if (rx_zero(x, err) < 0)
 				break;
+		} else if (type == MIG_REC_SYNC && x->version >= MIG_VERSION_EARLY) {
+			uint8_t a = MIG_ACK_SYNCED;
+			answer(x->src, &a, 1);
 		} else if (type == MIG_REC_STATE) {
-			if (rx_state(&x, st, err) < 0)
+			if (rx_state(x, st, err) < 0)
 				break;
 			have_state = true;
 		} else if (type == MIG_REC_END) {
@@ -339,16 +450,42 @@ int mig_recv(const struct mig_source *src, const struct mig_cpu_gate *gate, stru
 			break;
 		}
 	}
-	free(x.sent);
-	free(x.zbuf);
-	ZSTD_freeDCtx(x.dctx);
+out:
+	free(x->sent);
+	free(x->zbuf);
+	ZSTD_freeDCtx(x->dctx);
+	x->sent = x->zbuf = NULL;
+	x->dctx = NULL;
+	x->mem = NULL;
 	if (pages)
-		*pages = x.pages;
-	if (r < 0) {
-		if (have_state)
-			vmstate_free(st);
+		*pages = x->pages;
+	if (r < 0 && have_state)
+		vmstate_free(st);
+	return r;
+}
+
+int mig_recv(const struct mig_source *src, const struct mig_cpu_gate *gate, struct guest_mem *mem,
+	     struct vmstate *st, uint64_t max_ram, uint64_t *pages, bool *refused,
+	     struct vmon_error *err)
+{
+	struct mig_rx *x;
+	mem->base = NULL;
+	mem->memfd = -1;
+	memset(st, 0, sizeof(*st));
+	struct vmstate *machine = malloc(sizeof(*machine));
+	if (!machine)
+		return err_setf(err, "out of memory");
+	int o = mig_recv_open(&x, src, gate, max_ram, machine, refused, err);
+	if (o == 0)
+		vmstate_free(machine);
+	free(machine);
+	if (o < 0)
+		return -1;
+	(void)mig_recv_answer(x, NULL);
+	int r = gm_create(mem, mig_rx_ram(x), err);
+	if (r == 0 && (r = mig_recv_rest(x, mem, st, pages, err)) < 0)
 		gm_destroy(mem);
-	}
+	mig_rx_free(x);
 	return r;
 }
 
@@ -526,10 +663,15 @@ int migrate_incoming_handshake(struct mig_conn *c, struct vmon_error *err)
 	else if (mig_conn_read(c, &b, 1, &e) < 0 || b != MIG_ACK_GO)
 		r = err_setf(err, "the migration source did not hand the VM over (cancelled, or "
 				  "it went away): not running it");
-	if (r == 0) {
-		b = MIG_ACK_RUNNING;
-		(void)mig_conn_write(c, &b, 1, &e);
-	}
-	mig_conn_close(c);
+	if (r < 0)
+		mig_conn_close(c);
 	return r;
+}
+
+void migrate_incoming_running(struct mig_conn *c)
+{
+	uint8_t b = MIG_ACK_RUNNING;
+	struct vmon_error e = {{0}};
+	(void)mig_conn_write(c, &b, 1, &e);
+	mig_conn_close(c);
 }

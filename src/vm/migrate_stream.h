@@ -21,6 +21,15 @@
  * passes) and answers accept or refuse at once, so a source whose guest
  * the target could not run learns it before it pauses anything.
  *
+ * Version 3 follows them with the machine record (the vmstate's config
+ * and CPU-feature sections, the snapshot format): the target builds its
+ * whole machine from it before it answers, so that after the end record
+ * only the device and CPU state is left to load; and a sync record the
+ * source sends before it pauses, answered once the target has read
+ * everything before it (no backlog of pages inside the downtime).
+ * Receiving is split for that (mig_recv_open, mig_recv_answer,
+ * mig_recv_rest); mig_recv does it all at once into fresh RAM.
+ *
  * Endpoints: "unix:PATH" or "tcp:A.B.C.D:PORT" (numeric IPv4). Plain TCP
  * is refused to or on an address outside 127.0.0.0/8 unless insecure:
  * guest memory would cross the network unencrypted. With TLS
@@ -41,14 +50,16 @@
 #include "vm/migrate_tls.h"
 #include "vm/vmstate.h"
 
-#define MIG_MAGIC	  "VMONMIGR"
-#define MIG_VERSION	  2 /* what the source writes; the target reads 1 and 2 */
-#define MIG_VERSION_CPU	  2 /* from this version on, the CPU record comes first */
-#define MIG_HEADER_BYTES  24
-#define MIG_MAX_RUN	  256	       /* pages in one PAGES record (1 MiB) */
-#define MIG_MAX_ZERO_RUN  (1u << 20)   /* pages in one ZERO record (4 GiB) */
-#define MIG_MAX_RAM	  (1ULL << 40) /* what a stream may ask the target for */
-#define MIG_MAX_CPU_BYTES 4096	       /* the CPU record's feature names */
+#define MIG_MAGIC	      "VMONMIGR"
+#define MIG_VERSION	      3 /* what the source writes; the target reads 1 to 3 */
+#define MIG_VERSION_CPU	      2 /* from this version on, the CPU record comes first */
+#define MIG_VERSION_EARLY     3 /* from this version on, the machine record and sync */
+#define MIG_HEADER_BYTES      24
+#define MIG_MAX_RUN	      256	   /* pages in one PAGES record (1 MiB) */
+#define MIG_MAX_ZERO_RUN      (1u << 20)   /* pages in one ZERO record (4 GiB) */
+#define MIG_MAX_RAM	      (1ULL << 40) /* what a stream may ask the target for */
+#define MIG_MAX_CPU_BYTES     4096	   /* the CPU record's feature names */
+#define MIG_MAX_MACHINE_BYTES (1u << 20)   /* the machine record's vmstate */
 
 enum mig_record {
 	MIG_REC_PAGES = 1,	/* u64 first page, u32 count, count pages */
@@ -57,6 +68,8 @@ enum mig_record {
 	MIG_REC_END = 4,	/* nothing follows but the handshake */
 	MIG_REC_PAGES_ZSTD = 5, /* u64 first page, u32 count, u32 bytes, a zstd frame */
 	MIG_REC_CPU = 6,	/* u32 length, the guest's CPU feature names (v2: first) */
+	MIG_REC_MACHINE = 7,	/* u32 length, a vmstate: config and cpuid (v3: second) */
+	MIG_REC_SYNC = 8,	/* nothing; the target answers MIG_ACK_SYNCED (v3) */
 };
 
 /* Header flags. */
@@ -65,6 +78,8 @@ enum mig_record {
 /* The target's answer to MIG_REC_CPU: accept, or MIG_ACK_FAILED and a
  * line (the source resumes: it had not paused). */
 #define MIG_ACK_ACCEPT 'A'
+/* The target's answer to MIG_REC_SYNC: every record before it was read. */
+#define MIG_ACK_SYNCED 'K'
 
 /* The handshake after MIG_REC_END, one byte each way. */
 #define MIG_ACK_READY	'R' /* target: the VM is built, waiting for GO */
@@ -89,13 +104,41 @@ struct mig_cpu_gate {
 	void *opaque;
 };
 
-/* Reads a whole stream: guest RAM into *mem (made here, max_ram bytes at
- * most; every page the stream did not send reads as zero) and the state
- * into *st. A v2 stream's CPU record goes through gate, and the answer
- * back through src->write: a refusal ends the stream. Returns 0, or -1
- * with one line in err (nothing left allocated); *refused (if not NULL)
- * says whether the gate refused. Counts the pages received in *pages if
- * not NULL. */
+/* The receiver's state between the steps below (opaque). */
+struct mig_rx;
+
+/* Reads the stream's opening: the header, a v2+ stream's CPU record
+ * (through gate; a refusal is answered at once and ends the stream, with
+ * *refused set if refused is not NULL), and a v3 stream's machine record
+ * into *machine (parsed by vmstate_parse: its CPU features must be the CPU
+ * record's). A v1 or v2 stream's acceptance is answered here too;
+ * machine is then left empty (nsections 0). Returns 0 with *out, or -1
+ * with one line in err (nothing left allocated). */
+__attribute__((warn_unused_result)) int
+mig_recv_open(struct mig_rx **out, const struct mig_source *src, const struct mig_cpu_gate *gate,
+	      uint64_t max_ram, struct vmstate *machine, bool *refused, struct vmon_error *err);
+/* The guest RAM's size the header announced; the stream's version. */
+uint64_t mig_rx_ram(const struct mig_rx *x);
+uint32_t mig_rx_version(const struct mig_rx *x);
+/* A v3 stream's answer to its CPU and machine records, once the target
+ * built the machine: accepted (why NULL) or refused with why (a line).
+ * Nothing for older versions (mig_recv_open answered). */
+bool mig_recv_answer(struct mig_rx *x, const char *why); /* false: answered before */
+/* The records after the opening, up to the end: pages into mem (of
+ * mig_rx_ram bytes, all zero but what this stream writes: a page the
+ * stream never sent is not touched), the state into *st (vmstate_parse'd,
+ * its RAM size the header's). A sync record is answered. Returns 0, or
+ * -1 with one line in err (st left empty). Counts the pages received in
+ * *pages if not NULL. */
+__attribute__((warn_unused_result)) int mig_recv_rest(struct mig_rx *x, struct guest_mem *mem,
+						      struct vmstate *st, uint64_t *pages,
+						      struct vmon_error *err);
+void mig_rx_free(struct mig_rx *x);
+
+/* All of it at once (fuzzing, tests): the opening, a v3 stream accepted
+ * with its machine record dropped, the rest into RAM made here
+ * (*mem, max_ram bytes at most) and *st. Returns 0, or -1 with one line
+ * in err (nothing left allocated). */
 __attribute__((warn_unused_result)) int mig_recv(const struct mig_source *src,
 						 const struct mig_cpu_gate *gate,
 						 struct guest_mem *mem, struct vmstate *st,
@@ -107,6 +150,9 @@ void mig_put_header(uint8_t out[MIG_HEADER_BYTES], uint64_t ram_bytes, uint32_t 
 /* The CPU record for features f into out (at most cap bytes); returns
  * its length, or 0 if it does not fit. */
 size_t mig_put_cpu(uint8_t *out, size_t cap, const struct cpu_featureset *f);
+/* The machine record's head (type and length) for a vmstate of len
+ * bytes (its checksum included). */
+void mig_put_machine_head(uint8_t out[8], uint32_t len);
 
 /* ---- Endpoints ---- */
 struct mig_endpoint {
@@ -144,11 +190,15 @@ int mig_accept_on(int lfd, const struct mig_endpoint *ep, struct vmon_error *err
 
 /* The target's side of the handshake, once the stream was read: refuse
  * (the VM could not be built: the source resumes its VM; why goes to the
- * source's log), or say it is ready, wait for the source's go, and say it
- * runs. Returns 0 (run the guest), or -1 with err (the source went away
- * or cancelled: do not run it). Closes the connection either way. */
+ * source's log), or say it is ready and wait for the source's go.
+ * Returns 0 (run the guest: say so with migrate_incoming_running right
+ * before it runs, the end of the source's downtime figure), or -1 with
+ * err (the source went away or cancelled: do not run it; the
+ * connection is closed). */
 void migrate_incoming_refuse(struct mig_conn *c, const char *why);
 __attribute__((warn_unused_result)) int migrate_incoming_handshake(struct mig_conn *c,
 								   struct vmon_error *err);
+/* Says RUNNING and closes the connection. */
+void migrate_incoming_running(struct mig_conn *c);
 
 #endif

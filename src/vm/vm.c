@@ -302,9 +302,10 @@ static int create(struct vm **out, const struct vm_config *cfg, const struct vms
 	    (adopt ? adopt_mem(m, adopt, cfg->machine.mem_size, err)
 	     : st  ? gm_map_file(&m->mem, cfg->machine.mem_size, mem_path, err)
 		   : gm_create(&m->mem, cfg->machine.mem_size, err)) < 0 ||
-	    start_tracking(m, cfg, adopt != NULL, err) < 0 ||
+	    start_tracking(m, cfg, adopt != NULL || cfg->incoming, err) < 0 ||
 	    vm_devices_plan(&vm->devs, m, vm->ev, &vm->cfg, err) < 0 ||
-	    (!st && load_image(vm, err) < 0) || vm_devices_create(&vm->devs, err) < 0)
+	    (!st && !cfg->incoming && load_image(vm, err) < 0) ||
+	    vm_devices_create(&vm->devs, err) < 0)
 		goto fail;
 	/* Signals are blocked only now. No open() above may block (user files
 	 * are opened non-blocking: a FIFO is refused, or must have a reader),
@@ -314,7 +315,7 @@ static int create(struct vm **out, const struct vm_config *cfg, const struct vms
 	if (m->backend->create(m, err) < 0) {
 		/* A restored guest keeps its CPU: say whose features those are. */
 		const char *opt = "--cpu-features: ";
-		if (st && strncmp(err->msg, opt, strlen(opt)) == 0) {
+		if ((st || cfg->incoming) && strncmp(err->msg, opt, strlen(opt)) == 0) {
 			char m2[sizeof(err->msg)];
 			snprintf(m2, sizeof(m2), "%s", err->msg + strlen(opt));
 			err_setf(err, "the snapshot's CPU: %s", m2);
@@ -349,6 +350,30 @@ int vm_create_incoming(struct vm **out, const struct vm_config *cfg, const struc
 		       struct guest_mem *mem, struct vmon_error *err)
 {
 	return create(out, cfg, st, NULL, mem, err);
+}
+
+int vm_build_incoming(struct vm **out, const struct vm_config *cfg, struct vmon_error *err)
+{
+	if (!cfg->incoming)
+		return err_setf(err, "vm_build_incoming: the config is not an incoming one");
+	return create(out, cfg, NULL, NULL, NULL, err);
+}
+
+struct guest_mem *vm_incoming_ram(struct vm *vm)
+{
+	return &vm->m.mem;
+}
+
+int vm_incoming_load(struct vm *vm, const struct vmstate *st, struct vmon_error *err)
+{
+	/* The source dropped its locks after flushing, before its end
+	 * record: take them before anything can write the images. */
+	if (vm_disks_hold(vm, true, err) < 0)
+		return -1;
+	pthread_mutex_lock(&vm->ctl_lock);
+	int r = vm_state_restore(&vm->m, &vm->devs, st, err);
+	pthread_mutex_unlock(&vm->ctl_lock);
+	return r;
 }
 
 /* ---- For vm_migrate.c ---- */
@@ -435,6 +460,15 @@ int vm_migrate_state(struct vm *vm, struct state_writer *w, struct vmon_error *e
 		r = err_setf(err, "a vCPU did not stop for the migration");
 	else
 		r = vm_state_build(m, &vm->devs, &vm->cfg, w, err);
+	pthread_mutex_unlock(&vm->ctl_lock);
+	return r;
+}
+
+int vm_migrate_machine(struct vm *vm, struct state_writer *w, struct vmon_error *err)
+{
+	pthread_mutex_lock(&vm->ctl_lock);
+	int r = vmctl_stopping(&vm->m.ctl) ? err_setf(err, "the VM is stopping")
+					   : vm_state_build_machine(&vm->m, &vm->cfg, w, err);
 	pthread_mutex_unlock(&vm->ctl_lock);
 	return r;
 }

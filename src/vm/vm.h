@@ -49,15 +49,34 @@ __attribute__((warn_unused_result)) int
 vm_create_restored(struct vm **out, const struct vm_config *cfg, const struct vmstate *st,
 		   const char *mem_path, struct vmon_error *err);
 
-/* Builds the machine an incoming migration describes (st from the
- * stream, cfg vm_restore_config(st)'s, possibly changed as for a
- * restore); mem is the RAM received, taken over by the VM (left empty).
+/* Builds the machine a version-1 or 2 migration stream describes, once
+ * it was read whole (st from the stream, cfg vm_restore_config(st)'s,
+ * possibly changed as for a restore); mem is the RAM received, taken
+ * over by the VM (left empty). A version-3 stream's machine is built
+ * before its pages: vm_build_incoming below.
  * Returns 0, or -1 with err. Either way mem may then be gm_destroy()ed
  * (a no-op once the VM took it). */
 struct guest_mem;
 __attribute__((warn_unused_result)) int
 vm_create_incoming(struct vm **out, const struct vm_config *cfg, const struct vmstate *st,
 		   struct guest_mem *mem, struct vmon_error *err);
+
+/* A version-3 migration stream's target: builds the machine before the
+ * pages come, from cfg (vm_restore_config of the stream's machine
+ * record, possibly changed as for a restore, with cfg->incoming set):
+ * fresh RAM (zero), the disks opened without their image locks (the
+ * source holds them until it has flushed), devices, the backend and the
+ * vCPUs; no image is loaded and nothing runs. The stream's pages go
+ * into vm_incoming_ram; nothing else writes it until vm_incoming_load,
+ * which takes the disks' locks (-1 with err: another process holds one)
+ * and loads st's device, interrupt-controller and vCPU state (every
+ * value checked, as a restore's). Then vm_run continues the guest.
+ * Return 0, or -1 with err (nothing left behind by the build). */
+__attribute__((warn_unused_result)) int
+vm_build_incoming(struct vm **out, const struct vm_config *cfg, struct vmon_error *err);
+struct guest_mem *vm_incoming_ram(struct vm *vm);
+__attribute__((warn_unused_result)) int vm_incoming_load(struct vm *vm, const struct vmstate *st,
+							 struct vmon_error *err);
 
 #define VM_DIFF_NEEDS_TRACKING                                                                     \
 	"a Diff snapshot needs dirty-page tracking: start the VM with track_dirty_pages "          \

@@ -124,8 +124,10 @@ int vm_config_check_host(const struct vm_config *c, struct vmon_error *err)
 		return -1;
 	for (unsigned i = 0; i < c->ndrives; i++) {
 		const struct vm_drive_config *d = &c->drives[i];
-		struct virtio_blk_spec spec = {
-			.path = d->path, .ro = d->ro, .id = d->serial[0] ? d->serial : NULL};
+		struct virtio_blk_spec spec = {.path = d->path,
+					       .ro = d->ro,
+					       .id = d->serial[0] ? d->serial : NULL,
+					       .unlocked = c->incoming};
 		if (virtio_blk_check(&spec, err) < 0)
 			return -1;
 	}

@@ -125,6 +125,10 @@ struct vm_config {
 	enum debug_exit_mode debug_exit;
 	bool no_reboot; /* a guest reset ends vmon instead of rebooting */
 	bool trace_io;	/* log unclaimed port/MMIO accesses */
+	/* Not saved: built for an incoming migration before its pages
+	 * (vm_build_incoming): disk images are opened without their locks,
+	 * which vm_incoming_load takes once the source let them go. */
+	bool incoming;
 };
 
 /* The defaults: 1 vCPU, 256 MiB, backend auto, serial on stdio, no

@@ -72,7 +72,8 @@ int vm_devices_plan(struct vm_devices *d, struct machine *m, struct event_loop *
 						   .ro = dc->ro,
 						   .id = dc->serial[0] ? dc->serial : NULL,
 						   .aio = dc->aio,
-						   .rl = dc->rl};
+						   .rl = dc->rl,
+						   .unlocked = cfg->incoming};
 		p->loop = io;
 		if (place(&p->place, d, dc->transport, dc->id, err) < 0)
 			return -1;

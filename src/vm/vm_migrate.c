@@ -3,14 +3,17 @@
  * Live migration, the sending side (vm_migrate.h; docs/migration.md has
  * the protocol and why it is safe).
  *
- * The thread's steps: connect; send the header and the guest's CPU
- * features, and wait for the target to accept them; start the dirty log and have the backend
+ * The thread's steps: connect; send the header, the guest's CPU
+ * features and the machine record (config and features: the target
+ * builds its machine from it before it answers), and wait for the
+ * target to accept them; start the dirty log and have the backend
  * log and flush (every store from then on marks its page); round 0 sends
  * every non-zero page while the guest runs; each later round syncs the
  * backend's own log in (KVM's), collects the pages marked since the last
  * one, flushes again, and — unless what is
  * left fits the downtime budget at the rate the link has shown — sends
- * them. Then: pause, take the machine state (devices drain their
+ * them. Then: a sync record, answered once the target has read all of
+ * it (its backlog stays out of the downtime); pause, take the machine state (devices drain their
  * requests, disks flush), collect the last pages with every page a
  * device was given since the start (guest_mem_dirty.h: "sticky"), send
  * them and the state, drop the disks' locks, and wait for the target's
@@ -65,6 +68,8 @@ struct vm_migration {
 	size_t zcap;
 	uint64_t *bitmap;
 	uint64_t words, npages;
+	uint8_t *machine; /* the machine record sent (its vmstate) */
+	size_t machine_len;
 	uint64_t t_start, paced_from, paced_bytes;
 };
 
@@ -319,8 +324,60 @@ static void get_line(struct vm_migration *mg, char *msg, size_t cap)
 	msg[n] = 0;
 }
 
+/* The machine record's vmstate (header, config, CPU features, CRC)
+ * into w. */
+static int build_machine(struct vm_migration *mg, struct state_writer *w, struct vmon_error *err)
+{
+	if (vm_migrate_machine(mg->vm, w, err) < 0)
+		return -1;
+	uint32_t crc = (uint32_t)crc32(0L, w->buf, (uInt)w->len);
+	state_put_u32(w, crc);
+	if (w->failed || w->len > MIG_MAX_MACHINE_BYTES)
+		return err_setf(err, "the machine's config is too large or out of memory");
+	return 0;
+}
+
+/* The machine record, which the target builds its machine from; kept,
+ * for machine_unchanged. */
+static int put_machine(struct vm_migration *mg, struct vmon_error *err)
+{
+	struct state_writer w = {0};
+	uint8_t h[8];
+	int r = build_machine(mg, &w, err);
+	if (r == 0) {
+		mig_put_machine_head(h, (uint32_t)w.len);
+		r = put(mg, h, sizeof(h), err) < 0 || put(mg, w.buf, w.len, err) < 0 ? -1 : 0;
+	}
+	free(mg->machine);
+	mg->machine = NULL;
+	if (r == 0) {
+		mg->machine = w.buf; /* the writer's buffer, now ours */
+		mg->machine_len = w.len;
+	} else {
+		state_writer_free(&w);
+	}
+	return r;
+}
+
+/* Before the pause: a config changed since the machine record (PATCH
+ * /drives, a rate limiter, the balloon's target) would make the target
+ * refuse the state after the pause; fail now instead, the guest never
+ * paused. (A change between here and the pause is still caught by the
+ * target: the source then resumes.) */
+static int machine_unchanged(struct vm_migration *mg, struct vmon_error *err)
+{
+	struct state_writer w = {0};
+	int r = build_machine(mg, &w, err);
+	if (r == 0 && (w.len != mg->machine_len || memcmp(w.buf, mg->machine, w.len) != 0))
+		r = err_setf(err, "the VM's configuration changed during the migration (the "
+				  "target built the machine it had): migrate it again");
+	state_writer_free(&w);
+	return r;
+}
+
 /* Before anything else (the dirty log, round 0): the guest's CPU
- * features, and the target's answer. A target that cannot give them
+ * features and the machine, and the target's answer once it has built
+ * that machine. A target that cannot give the CPU or build the machine
  * refuses here, while the guest runs on untouched. */
 static int cpu_check(struct vm_migration *mg, struct vmon_error *err)
 {
@@ -331,7 +388,7 @@ static int cpu_check(struct vm_migration *mg, struct vmon_error *err)
 	size_t n = mig_put_cpu(rec, sizeof(rec), &f);
 	if (n == 0)
 		return err_setf(err, "the guest's CPU features do not fit the stream");
-	if (put(mg, rec, n, err) < 0)
+	if (put(mg, rec, n, err) < 0 || put_machine(mg, err) < 0)
 		return -1;
 	uint8_t b;
 	struct vmon_error why = {{0}};
@@ -342,8 +399,8 @@ static int cpu_check(struct vm_migration *mg, struct vmon_error *err)
 		 * that failed on its side; else why says it (a TLS alert). */
 		if (strstr(why.msg, "ended early"))
 			return err_setf(err, "the target closed the connection before it answered "
-					     "the CPU features (an older vmon, or it failed: see "
-					     "its output)");
+					     "the CPU features and machine (an older vmon, or it "
+					     "failed: see its output)");
 		return err_setf(err, "%s", why.msg);
 	}
 	if (b == MIG_ACK_ACCEPT)
@@ -358,9 +415,38 @@ static int cpu_check(struct vm_migration *mg, struct vmon_error *err)
 	return err_setf(err, "the target refused: %s", msg[0] ? msg : "(no reason given)");
 }
 
+/* Before the pause: the target has read everything sent so far (the
+ * kernel's socket buffers hold megabytes of round 0 a busy target may
+ * still be working through; that backlog would otherwise be part of the
+ * downtime). The guest runs meanwhile: what it dirties goes with the
+ * last pages. */
+static int sync_target(struct vm_migration *mg, struct vmon_error *err)
+{
+	uint8_t h[4], b = 0;
+	le32(h, MIG_REC_SYNC);
+	if (put(mg, h, sizeof(h), err) < 0)
+		return -1;
+	if (get_byte(mg, &b) < 0 || b != MIG_ACK_SYNCED) {
+		if (cancelled(mg, err) < 0)
+			return -1;
+		return err_setf(err, "the target did not answer the sync (it failed: see its "
+				     "output)");
+	}
+	return 0;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 /* Paused: the rest and the state; the handshake. Returns 1 once GO was
- * sent (committed), 0 never, -1 with err before that. */
-static int complete(struct vm_migration *mg, bool *disks_released, struct vmon_error *err)
+ * sent (committed), 0 never, -1 with err before that. t[] gets the
+ * times (now_us) the state was taken, the last bytes sent, READY read. */
+static int complete(struct vm_migration *mg, bool *disks_released, uint64_t t[3],
+		    struct vmon_error *err)
 {
 	struct guest_mem *mem = &vm_machine(mg->vm)->mem;
 	struct state_writer w = {0};
@@ -374,6 +460,7 @@ static int complete(struct vm_migration *mg, bool *disks_released, struct vmon_e
 		return -1;
 	}
 	(void)gm_dirty_collect(mem, mg->bitmap, true);
+	t[0] = now_us();
 	uint32_t crc = (uint32_t)crc32(0L, w.buf, (uInt)w.len);
 	state_put_u32(&w, crc);
 	if (w.failed || w.len > VMSTATE_MAX_BYTES) {
@@ -396,9 +483,11 @@ static int complete(struct vm_migration *mg, bool *disks_released, struct vmon_e
 	le32(h, MIG_REC_END);
 	if (put(mg, h, 4, err) < 0)
 		return -1;
+	t[1] = now_us();
 	uint8_t b;
 	if (get_byte(mg, &b) < 0)
 		return err_setf(err, "the target closed the connection before it was ready");
+	t[2] = now_us();
 	if (b == MIG_ACK_FAILED) {
 		char msg[200];
 		get_line(mg, msg, sizeof(msg));
@@ -439,27 +528,31 @@ static void *migrate_thread(void *arg)
 	mig_put_header(hdr, mem->size, mg->p.compress ? MIG_FLAG_ZSTD : 0);
 	mg->paced_from = now_ms();
 	if (fd < 0 || cancelled(mg, &err) < 0 || put(mg, hdr, sizeof(hdr), &err) < 0 ||
-	    cpu_check(mg, &err) < 0 || vm_dirty_start(vm, &err) < 0 || precopy(mg, &err) < 0)
+	    cpu_check(mg, &err) < 0 || vm_dirty_start(vm, &err) < 0 || precopy(mg, &err) < 0 ||
+	    sync_target(mg, &err) < 0 || machine_unchanged(mg, &err) < 0)
 		goto fail;
+	t_pause = now_us();
 	if (!vm_paused(vm)) {
 		if (vm_pause(vm, &err) < 0)
 			goto fail;
 		paused_here = true;
 	}
 	vm_migrate_hold(vm, true);
-	t_pause = now_ms();
+	uint64_t t_parked = now_us(), t[3] = {0};
 	set_phase(mg, MIG_DEVICE);
-	int r = complete(mg, &disks_released, &err);
+	int r = complete(mg, &disks_released, t, &err);
 	if (r < 0)
 		goto fail;
 	committed = true;
-	uint64_t down = now_ms() - t_pause;
 	uint8_t b = 0;
 	bool runs = get_byte(mg, &b) == 0 && b == MIG_ACK_RUNNING;
+	/* The downtime: from before the pause to the target's word that the
+	 * guest runs there (over loopback, its last hop is microseconds). */
+	uint64_t t_run = now_us(), down_us = t_run - t_pause;
 	vm_dirty_stop(vm);
 	pthread_mutex_lock(&mg->lock);
 	mg->st.phase = MIG_COMPLETED;
-	mg->st.downtime_ms = down;
+	mg->st.downtime_ms = (down_us + 500) / 1000;
 	mg->st.total_ms = now_ms() - mg->t_start;
 	mg->st.remaining_pages = 0;
 	struct vm_migrate_status s = mg->st;
@@ -478,11 +571,14 @@ static void *migrate_thread(void *arg)
 	pthread_mutex_unlock(&mg->lock);
 	fprintf(stderr,
 		"vmon: migrated to %s: %u rounds, %llu pages sent, %llu bytes, downtime %llu ms, "
-		"total %llu ms%s\n",
+		"total %llu ms%s; downtime in us: pause %llu, state %llu, last pages and state "
+		"sent %llu, target loads %llu, go to running %llu\n",
 		mg->p.to_text, s.round, (unsigned long long)s.pages_sent,
 		(unsigned long long)s.bytes_sent, (unsigned long long)s.downtime_ms,
-		(unsigned long long)s.total_ms,
-		runs ? "" : " (the target did not confirm it runs)");
+		(unsigned long long)s.total_ms, runs ? "" : " (the target did not confirm it runs)",
+		(unsigned long long)(t_parked - t_pause), (unsigned long long)(t[0] - t_parked),
+		(unsigned long long)(t[1] - t[0]), (unsigned long long)(t[2] - t[1]),
+		(unsigned long long)(t_run - t[2]));
 	vm_request_stop(vm, 0);
 	return NULL;
 fail:
@@ -534,6 +630,8 @@ static void reap(struct vm_migration *mg)
 	mg->tls = NULL;
 	free(mg->bitmap);
 	mg->bitmap = NULL;
+	free(mg->machine);
+	mg->machine = NULL;
 	ZSTD_freeCCtx(mg->cctx);
 	mg->cctx = NULL;
 	free(mg->zin);

@@ -55,7 +55,7 @@ struct vm_migrate_status {
 	uint64_t remaining_pages;      /* dirty at the last look */
 	uint64_t dirty_rate;	       /* pages per second, last round */
 	uint64_t expected_downtime_ms; /* the remaining pages at the measured rate */
-	uint64_t downtime_ms;	       /* pause to the target's go (when done) */
+	uint64_t downtime_ms;	       /* pause to the target's RUNNING (when done) */
 	uint64_t total_ms;	       /* since the start */
 	bool refused;		       /* failed: the target cannot give the guest's CPU */
 	char error[512];
@@ -91,6 +91,10 @@ void vm_dirty_stop(struct vm *vm);
 /* The machine state of the paused VM (vm_state_build) into w. */
 __attribute__((warn_unused_result)) int vm_migrate_state(struct vm *vm, struct state_writer *w,
 							 struct vmon_error *err);
+/* The machine record's vmstate (vm_state_build_machine: header, config,
+ * CPU features) into w. */
+__attribute__((warn_unused_result)) int vm_migrate_machine(struct vm *vm, struct state_writer *w,
+							   struct vmon_error *err);
 /* While held, vm_resume refuses (the migration's final phase: the
  * state and the last pages must not change). */
 void vm_migrate_hold(struct vm *vm, bool hold);

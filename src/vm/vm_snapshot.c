@@ -95,8 +95,9 @@ static int save_cpus(struct state_writer *w, struct machine *m, struct vmon_erro
 	return 0;
 }
 
-int vm_state_build(struct machine *m, struct vm_devices *d, const struct vm_config *cfg,
-		   struct state_writer *w, struct vmon_error *err)
+/* The vmstate's header and its config section. */
+static void begin_with_config(struct machine *m, const struct vm_config *cfg,
+			      struct state_writer *w)
 {
 	struct vmstate_header h = {.mem_size = m->mem.size, .ncpus = (uint32_t)m->ncpus};
 	snprintf(h.vmon_version, sizeof(h.vmon_version), "%s", VMON_VERSION);
@@ -106,7 +107,46 @@ int vm_state_build(struct machine *m, struct vm_devices *d, const struct vm_conf
 	vmstate_config_save(&b, cfg);
 	vmstate_add(w, VMS_CONFIG, "config", "machine", vmstate_config_version(), b.buf, b.len);
 	state_writer_free(&b);
+}
+
+int vm_state_build(struct machine *m, struct vm_devices *d, const struct vm_config *cfg,
+		   struct state_writer *w, struct vmon_error *err)
+{
+	begin_with_config(m, cfg, w);
 	return save_devices(w, d, err) < 0 || save_cpus(w, m, err) < 0 ? -1 : 0;
+}
+
+int vm_state_build_machine(struct machine *m, const struct vm_config *cfg, struct state_writer *w,
+			   struct vmon_error *err)
+{
+	if (!m->backend->features)
+		return err_setf(err, "the %s backend cannot save its state yet", m->backend->name);
+	begin_with_config(m, cfg, w);
+	struct cpu_featureset f;
+	m->backend->features(m, &f);
+	struct state_writer b = {0};
+	vmstate_cpuid_put(&b, &f);
+	vmstate_add(w, VMS_CPUID, "cpuid", "features", VMSTATE_CPUID_VERSION, b.buf, b.len);
+	state_writer_free(&b);
+	return 0;
+}
+
+int vm_state_same_machine(const struct vmstate *a, const struct vmstate *b, struct vmon_error *err)
+{
+	static const uint32_t types[] = {VMS_CONFIG, VMS_CPUID};
+	for (unsigned i = 0; i < 2; i++) {
+		const struct vmstate_section *x = vmstate_find(a, types[i], NULL);
+		const struct vmstate_section *y = vmstate_find(b, types[i], NULL);
+		if (!x || !y || x->version != y->version || x->len != y->len ||
+		    memcmp(x->data, y->data, x->len) != 0)
+			return err_setf(err,
+					"the machine's %s changed during the migration (the "
+					"target was built from the first)",
+					i ? "CPU features" : "configuration");
+	}
+	if (a->hdr.mem_size != b->hdr.mem_size || a->hdr.ncpus != b->hdr.ncpus)
+		return err_setf(err, "the machine's RAM or vCPUs changed during the migration");
+	return 0;
 }
 
 /* With the dirty log's tracking on: the pages written since the last
@@ -229,7 +269,8 @@ int vm_state_restore(struct machine *m, struct vm_devices *d, const struct vmsta
 	return 0;
 }
 
-int vm_restore_config(const struct vmstate *st, struct vm_config *out, struct vmon_error *err)
+int vm_restore_machine_config(const struct vmstate *st, struct vm_config *out,
+			      struct vmon_error *err)
 {
 	if (vmstate_config_load(st, out, err) < 0)
 		return -1;
@@ -245,11 +286,22 @@ int vm_restore_config(const struct vmstate *st, struct vm_config *out, struct vm
 	/* The guest keeps exactly the CPU it had: a target backend that
 	 * cannot give one of these refuses (cpu_model_resolve names it). */
 	out->machine.cpu_model = (struct cpu_model){.pinned = true, .base = f};
+	return 0;
+}
+
+int vm_state_cpus_match(const struct vmstate *st, const struct vm_config *cfg,
+			struct vmon_error *err)
+{
 	unsigned cpus = 0;
 	for (unsigned i = 0; i < st->nsections; i++)
 		cpus += st->sec[i].type == VMS_CPU;
-	if (cpus != out->machine.vcpus)
+	if (cpus != cfg->machine.vcpus)
 		return err_setf(err, "the snapshot has %u vCPU states for %u vCPUs", cpus,
-				out->machine.vcpus);
+				cfg->machine.vcpus);
 	return 0;
+}
+
+int vm_restore_config(const struct vmstate *st, struct vm_config *out, struct vmon_error *err)
+{
+	return vm_restore_machine_config(st, out, err) < 0 ? -1 : vm_state_cpus_match(st, out, err);
 }

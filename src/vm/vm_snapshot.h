@@ -33,6 +33,18 @@ __attribute__((warn_unused_result)) int vm_state_build(struct machine *m, struct
 						       const struct vm_config *cfg,
 						       struct state_writer *w,
 						       struct vmon_error *err);
+/* Only the vmstate's header, config and CPU features (no checksum
+ * yet): what a version-3 migration's target builds its machine from,
+ * before the pages (its machine record). */
+__attribute__((warn_unused_result)) int vm_state_build_machine(struct machine *m,
+							       const struct vm_config *cfg,
+							       struct state_writer *w,
+							       struct vmon_error *err);
+/* Whether two vmstates describe the same machine: the same config and
+ * CPU-feature sections (byte for byte), RAM size and vCPU count. 0, or
+ * -1 with err naming what differs. */
+__attribute__((warn_unused_result)) int
+vm_state_same_machine(const struct vmstate *a, const struct vmstate *b, struct vmon_error *err);
 /* Loads st's device, interrupt-controller and vCPU state into the
  * machine built from its config. Every value is checked. */
 __attribute__((warn_unused_result)) int vm_state_restore(struct machine *m, struct vm_devices *d,
@@ -43,5 +55,12 @@ __attribute__((warn_unused_result)) int vm_state_restore(struct machine *m, stru
  * change host-side paths (disk images, chardevs) and the backend. */
 __attribute__((warn_unused_result)) int
 vm_restore_config(const struct vmstate *st, struct vm_config *out, struct vmon_error *err);
+/* Its two halves: the config and CPU features alone (a migration's
+ * machine record has no vCPU state yet), and whether st holds one vCPU
+ * state per vCPU of cfg. */
+__attribute__((warn_unused_result)) int
+vm_restore_machine_config(const struct vmstate *st, struct vm_config *out, struct vmon_error *err);
+__attribute__((warn_unused_result)) int
+vm_state_cpus_match(const struct vmstate *st, const struct vm_config *cfg, struct vmon_error *err);
 
 #endif

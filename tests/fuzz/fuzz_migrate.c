@@ -54,21 +54,47 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct input in = {.p = data, .len = size};
 	const struct mig_source src = {.read = mem_read, .write = sink_write, .opaque = &in};
 	const struct mig_cpu_gate gate = {.check = gate_check};
-	static struct vmstate st;
-	struct guest_mem mem;
+	static struct vmstate st, machine;
+	struct guest_mem mem = {.memfd = -1};
 	struct vmon_error err = {{0}};
 	uint64_t pages = 0;
 	bool refused = false;
-	if (mig_recv(&src, &gate, &mem, &st, 1u << 20, &pages, &refused, &err) < 0) {
+	struct mig_rx *x;
+	/* The target's steps (vm_incoming.c): the opening, the answer once
+	 * "built" (a machine of one vCPU is refused, as a target that cannot
+	 * build one would), then the rest into fresh RAM. */
+	if (mig_recv_open(&x, &src, &gate, 1u << 20, &machine, &refused, &err) < 0) {
 		if (!err.msg[0])
 			abort(); /* a refusal always says why */
 		return 0;
 	}
 	if (refused)
 		abort(); /* a refused stream is never accepted */
-	if (st.hdr.mem_size != mem.size)
+	if (mig_rx_version(x) >= MIG_VERSION_EARLY) {
+		if (!vmstate_find(&machine, VMS_CONFIG, NULL) || machine.hdr.mem_size != mig_rx_ram(x))
+			abort(); /* the opening checked both */
+		if (machine.hdr.ncpus == 1) {
+			if (!mig_recv_answer(x, "one vCPU: not here"))
+				abort();
+			vmstate_free(&machine);
+			mig_rx_free(x);
+			return 0;
+		}
+	} else if (machine.nsections) {
+		abort(); /* no machine record before version 3 */
+	}
+	(void)mig_recv_answer(x, NULL);
+	int r = gm_create(&mem, mig_rx_ram(x), &err) < 0
+			? -1
+			: mig_recv_rest(x, &mem, &st, &pages, &err);
+	if (r < 0 && !err.msg[0])
 		abort();
-	vmstate_free(&st);
+	if (r == 0 && st.hdr.mem_size != mem.size)
+		abort();
+	if (r == 0)
+		vmstate_free(&st);
+	vmstate_free(&machine);
 	gm_destroy(&mem);
+	mig_rx_free(x);
 	return 0;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Seed streams for fuzz_migrate (docs/migration.md, stream versions 1
-and 2): headers, the CPU record (v2), page and zero runs, a machine state
+to 3): headers, the CPU record (v2), the machine record and sync (v3), page and zero runs, a machine state
 (a real vmstate file when make_vmstate_seeds.py's corpus is given, else a
 framed one), the end."""
 import os
@@ -55,6 +55,28 @@ def state(blob):
     return struct.pack("<II", 3, len(blob)) + blob
 
 
+def machine(ram=RAM, ncpus=2, names=b"fpu tsc msr cx8 cmov sse sse2 lm", config=True):
+    # A vmstate with a config section (its bytes opaque to the stream) and
+    # the CPU features: what a v3 target builds its machine from.
+    def s(x):
+        return bytes([len(x)]) + x
+
+    def sec(t, i, k, data):
+        return struct.pack("<I", t) + s(i) + s(k) + struct.pack("<II", 1, len(data)) + data
+    body = (b"VMONSNAP" + struct.pack("<I", 1) + s(b"fuzz") + s(b"emu")
+            + struct.pack("<QI", ram, ncpus))
+    if config:
+        body += sec(1, b"config", b"machine", b"\x00" * 16)
+    body += sec(2, b"cpuid", b"features", names)
+    body += struct.pack("<I", zlib.crc32(body) & 0xFFFFFFFF)
+    return struct.pack("<II", 7, len(body)) + body
+
+
+def hdr3(ram=RAM, flags=0, ncpus=2, names=b"fpu tsc msr cx8 cmov sse sse2 lm"):
+    return hdr(ram, 3, flags) + cpu(names) + machine(ram, ncpus, names)
+
+
+SYNC = struct.pack("<I", 8)
 END = struct.pack("<I", 4)
 seeds = {
     "header": hdr(),
@@ -74,7 +96,19 @@ seeds = {
     "v2-cpu-empty": hdr(version=2) + cpu(b"") + state(vmstate()) + END,
     "v2-cpu-late": hdr2() + cpu() + END,
     "v2-cpu-huge": hdr(version=2) + struct.pack("<II", 6, 1 << 20),
-    "v3": hdr(version=3) + END,
+    "v3-no-cpu": hdr(version=3) + END,
+    "v3": hdr3() + pages(0, 2) + SYNC + zero(0, 1) + SYNC + state(vmstate()) + END,
+    "v3-zstd": hdr3(flags=1) + zpages(3, 1, ZFRAME) + SYNC + state(vmstate()) + END,
+    "v3-one-cpu-refused": hdr3(ncpus=1) + pages(0, 1) + END,
+    "v3-svm-refused": hdr3(names=b"fpu sse2 svm") + END,
+    "v3-no-machine": hdr(version=3) + cpu() + pages(0, 1) + END,
+    "v3-machine-cpu-differs": hdr(version=3) + cpu() + machine(names=b"fpu sse2") + END,
+    "v3-machine-ram-differs": hdr(version=3) + cpu() + machine(ram=2 * RAM) + END,
+    "v3-machine-no-config": hdr(version=3) + cpu() + machine(config=False) + END,
+    "v3-machine-huge": hdr(version=3) + cpu() + struct.pack("<II", 7, 1 << 24),
+    "v3-machine-late": hdr3() + machine() + END,
+    "v3-sync-after-state": hdr3() + state(vmstate()) + SYNC + END,
+    "v2-sync": hdr2() + SYNC + END,
 }
 for name, data in seeds.items():
     with open(os.path.join(out, name), "wb") as f:

@@ -17,12 +17,14 @@
 #     "device"; a cancel resumes it (Running, its passes go on); (it
 #     accepts the CPU record: migrate_cpu.sh covers a refusal there);
 #   - a target that cannot build the VM (its drive's image is missing
-#     there) ends with one line; the source takes its disk's lock back
-#     and runs on;
+#     there) ends with one line, refusing before round 0 (vmon migrate
+#     exits 2); the source runs on, its disk's lock held;
 #   - the receiver refuses bad streams (wrong magic, version, RAM size, a
 #     page run outside RAM, a truncated stream, an unknown record, a bad
 #     machine state; a version-2 stream without its CPU record first, with
-#     an unknown feature or an oversized one) with one line and status 2;
+#     an unknown feature or an oversized one; a version-3 stream without
+#     its machine record after the CPU record, with an oversized or a
+#     malformed one) with one line and status 2;
 #   - plain TCP to or on a non-loopback address without --insecure is
 #     refused with one line and status 2;
 #   - TLS (certificates made here with certtool: a CA, the target's and
@@ -288,11 +290,13 @@ def take(n):
             sys.exit(0)
         b += x
     return b
-# The header, then (stream version 2) the CPU record: accept it.
+# The header, then (stream version 2) the CPU record: accept it; and
+# answer (stream version 3) the sync the source sends before it pauses
+# (the machine record, the pages and the sync go to the loop below).
 take(24)
 t, n = struct.unpack("<II", take(8))
 take(n)
-c.sendall(b"A")
+c.sendall(b"AK")
 while c.recv(1 << 20):
     pass' "$d/m.sock" &
 	fpid=$!
@@ -333,9 +337,11 @@ while c.recv(1 << 20):
 	wait "$spid" "$fpid" 2>/dev/null
 
 	# ---- the target cannot build the VM ----------------------------
-	# Its drive's image is missing there: it ends with one line; the
-	# source, which had handed its disk over, takes the lock back and
-	# runs on (a second writer on the image is still refused).
+	# Its drive's image is missing there: it ends with one line; it
+	# builds the machine before round 0 (stream version 3), so it refuses
+	# then, as for a CPU it cannot give: vmon migrate exits 2 (a user
+	# error: refused), the source runs on, still holding its disk's lock
+	# (a second writer on the image is still refused).
 	d=$TMP/refuse
 	mkdir -p "$d"
 	truncate -s 1M "$d/disk.img"
@@ -357,7 +363,8 @@ while c.recv(1 << 20):
 	timeout -k 5 60 "$VMON" run --backend emu --kernel "$DIRTY" --disk "$d/disk.img" \
 		</dev/null >"$d/second.out" 2>"$d/second.err"
 	second=$?
-	if [ $mrc -eq 1 ] && [ "$drc" = 2 ] && grep -q 'missing.img' "$d/dst.err" &&
+	if [ $mrc -eq 2 ] && grep -q 'refused.*missing.img' "$d/mig.err" && [ "$drc" = 2 ] &&
+		grep -q 'missing.img' "$d/dst.err" &&
 		wait_pass "$d/src.out" $((n + 20)) "$spid" && [ $second -eq 2 ] &&
 		grep -q 'in use' "$d/second.err"; then
 		pass migrate-kit-target-refuses
@@ -417,6 +424,9 @@ bad flags "unknown flags" 'hdr(flags=6)'
 bad v2-no-cpu "where the CPU features belong" 'hdr(version=2) + rec(1, P(0, 1)) + bytes(4096)'
 bad v2-cpu-unknown "unknown feature 'quantum'" 'hdr(version=2) + rec(6, struct.pack("<I", 12)) + b"sse2 quantum"'
 bad v2-cpu-size "CPU features of" 'hdr(version=2) + rec(6, struct.pack("<I", 1 << 20))'
+bad v3-no-machine "where the machine belongs" 'hdr(version=3) + rec(6, struct.pack("<I", 4)) + b"sse2" + rec(1, P(0, 1)) + bytes(4096)'
+bad v3-machine-size "machine record of" 'hdr(version=3) + rec(6, struct.pack("<I", 4)) + b"sse2" + rec(7, struct.pack("<I", 1 << 24))'
+bad v3-machine "machine record:" 'hdr(version=3) + rec(6, struct.pack("<I", 4)) + b"sse2" + rec(7, struct.pack("<I", 16)) + bytes(16)'
 
 # ---- non-loopback TCP --------------------------------------------------
 timeout -k 5 60 "$VMON" run --incoming tcp:192.0.2.1:4444 </dev/null >/dev/null 2>"$TMP/nl.err"

@@ -378,8 +378,9 @@ static int open_image(struct virtio_blk *b, const struct virtio_blk_spec *s, str
 	if (size < SECTOR)
 		return err_setf(err, "--disk %s: the image is empty (less than 512 bytes)",
 				s->path);
-	/* Held as long as the fd is open: the device's whole life. */
-	if (image_lock(b->fd, !s->ro) < 0)
+	/* Held as long as the fd is open: the device's whole life (an
+	 * incoming migration's from when the source let them go). */
+	if (!s->unlocked && image_lock(b->fd, !s->ro) < 0)
 		return err_setf(err, "--disk %s: %s", s->path,
 				errno == EAGAIN ? "in use by another process (a VM holds its lock)"
 						: strerror(errno));

@@ -50,6 +50,10 @@ struct virtio_blk_spec {
 	const char *id;	       /* NULL: the image's file name */
 	enum blk_aio_kind aio; /* BLK_AIO_AUTO normally */
 	struct rl_config rl;   /* rate limiter (zeroes: none) */
+	/* Open without taking the image's locks (an incoming migration's
+	 * disk, while the source still holds them: virtio_blk_hold_lock
+	 * takes them once it let them go). */
+	bool unlocked;
 };
 
 /* As a device object (core/device.h): spec's strings must outlive the
