@@ -13,8 +13,8 @@
  * virtualised host). Resident memory grows in 2 MiB steps, as the
  * arena is used (a booted Linux guest's is ~20 MiB).
  */
-#define HUGE_BYTES	  (2u << 20)
-#define BTAB_BYTES	  (sizeof(struct dblock *) << BTAB_BITS)
+#define HUGE_BYTES	(2u << 20)
+#define BTAB_BYTES	(sizeof(struct dblock *) << BTAB_BITS)
 #define CACHE_MAP_BYTES (BTAB_BYTES + BLOCK_ARENA_BYTES)
 
 bool emu_cache_init(struct emu_cpu *c)
