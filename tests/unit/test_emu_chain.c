@@ -476,6 +476,9 @@ static void run_in(struct result *res, enum mode mode, const uint8_t *code, size
 {
 	setenv("VMON_EMU_NATIVE", mode == INTERP ? "0" : mode == EAGER ? "eager" : "1", 1);
 	setenv("VMON_EMU_CHAIN", mode == RUNS ? "0" : "1", 1);
+	/* The loops here (20 and 40 iterations) were sized for blocks
+	 * compiled at their 16th entry, the default until 2026-12-07. */
+	setenv("VMON_EMU_HOT", "16", 1);
 	struct emu_cpu *c = emu_run(BOOT_MODE_LONG64, code, len);
 	memcpy(res->r, c->r, sizeof(res->r));
 	res->rip = c->rip;
@@ -489,6 +492,7 @@ static void run_in(struct result *res, enum mode mode, const uint8_t *code, size
 	emu_finish();
 	unsetenv("VMON_EMU_NATIVE");
 	unsetenv("VMON_EMU_CHAIN");
+	unsetenv("VMON_EMU_HOT");
 }
 
 static struct result ri, rn;

@@ -44,6 +44,7 @@ static int emu_create(struct machine *m, struct vmon_error *err)
 	}
 	vm->m = m;
 	vm->tsc_base = __builtin_ia32_rdtsc();
+	emu_tsc_hz_start(); /* measured by the time a guest asks (cpu.h) */
 	if (emu_decode_init(vm)) {
 		free(vm);
 		return err_setf(err, "emu: cannot initialise the Zydis decoder");

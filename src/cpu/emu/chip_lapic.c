@@ -245,7 +245,7 @@ static void deadline_hint(struct emu_cpu *c, uint64_t now)
 		a->timer_deadline_ns = 0;
 		return;
 	}
-	uint64_t tsc = guest_tsc(c), hz = emu_tsc_hz();
+	uint64_t tsc = guest_tsc(c), hz = emu_tsc_hz_early();
 	uint64_t ns = 0;
 	if (a->tsc_deadline > tsc) {
 		unsigned __int128 d = (unsigned __int128)(a->tsc_deadline - tsc) * 1000000000u;

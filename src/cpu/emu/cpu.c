@@ -5,6 +5,7 @@
  * FPU's reset values.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "cpu/emu/cpu.h"
@@ -34,30 +35,85 @@ static void clock_pair(uint64_t *ns, uint64_t *tsc)
 }
 
 /* The host TSC frequency (the guest reads the host TSC), measured once
- * per process against CLOCK_MONOTONIC over 10 ms (a few ppm), when first
- * needed (CPUID 0x15/0x16, a TSC-deadline write): a restored guest that
- * does neither does not wait for it. pthread_once: every vCPU sees the
- * same figure. */
-static uint64_t tsc_hz_value;
-static pthread_once_t tsc_hz_once = PTHREAD_ONCE_INIT;
+ * per process against CLOCK_MONOTONIC over at least 10 ms (a few ppm).
+ * The measurement starts when the backend is made (emu_tsc_hz_start) and
+ * ends when the figure is first needed (CPUID 0x15/0x16): by then the
+ * 10 ms have usually passed, and nobody waits. A TSC-deadline timer armed
+ * sooner (a restored LAPIC, a guest's first deadline write) takes
+ * emu_tsc_hz_early's provisional figure instead of waiting. Every vCPU
+ * sees the same final figure. */
+#define TSC_HZ_INTERVAL_NS 10000000ULL
+#define TSC_HZ_EARLY_NS	   1000000ULL
 
-static void tsc_hz_measure(void)
+static _Atomic uint64_t tsc_hz_value; /* 0 until measured */
+static uint64_t tsc_hz_n0, tsc_hz_t0; /* the first pair, once taken */
+static pthread_once_t tsc_hz_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t tsc_hz_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void tsc_hz_first_pair(void)
 {
-	uint64_t n0 = 0, t0 = 0, n1 = 0, t1 = 0;
-	clock_pair(&n0, &t0);
-	struct timespec ts = {0, 10000000};
-	nanosleep(&ts, NULL);
+	clock_pair(&tsc_hz_n0, &tsc_hz_t0);
+}
+
+void emu_tsc_hz_start(void)
+{
+	pthread_once(&tsc_hz_once, tsc_hz_first_pair);
+}
+
+/* Sleeps until at least min_ns have passed since the first pair (a
+ * vCPU's kick signal may cut a sleep short). */
+static void tsc_hz_wait(uint64_t min_ns)
+{
+	uint64_t until = tsc_hz_n0 + min_ns;
+	for (uint64_t now = emu_now_ns(); now < until; now = emu_now_ns()) {
+		struct timespec ts = {.tv_sec = (time_t)((until - now) / 1000000000ULL),
+				      .tv_nsec = (long)((until - now) % 1000000000ULL)};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The TSC rate over the time since the first pair, which must have been
+ * taken. */
+static uint64_t tsc_hz_since_start(void)
+{
+	uint64_t n1 = 0, t1 = 0;
 	clock_pair(&n1, &t1);
-	uint64_t hz =
-		n1 > n0 ? (uint64_t)((unsigned __int128)(t1 - t0) * 1000000000ULL / (n1 - n0)) : 0;
-	hz = (hz + 500) / 1000 * 1000; /* whole kHz */
-	tsc_hz_value = hz ? hz : 1000000000ULL;
+	return n1 > tsc_hz_n0 && t1 > tsc_hz_t0 ? (uint64_t)((unsigned __int128)(t1 - tsc_hz_t0) *
+							     1000000000ULL / (n1 - tsc_hz_n0))
+						: 0;
 }
 
 uint64_t emu_tsc_hz(void)
 {
-	pthread_once(&tsc_hz_once, tsc_hz_measure);
-	return tsc_hz_value;
+	uint64_t v = atomic_load(&tsc_hz_value);
+	if (v)
+		return v;
+	emu_tsc_hz_start();
+	pthread_mutex_lock(&tsc_hz_lock);
+	v = atomic_load(&tsc_hz_value);
+	if (!v) {
+		tsc_hz_wait(TSC_HZ_INTERVAL_NS);
+		uint64_t hz = (tsc_hz_since_start() + 500) / 1000 * 1000; /* whole kHz */
+		v = hz ? hz : 1000000000ULL;
+		atomic_store(&tsc_hz_value, v);
+	}
+	pthread_mutex_unlock(&tsc_hz_lock);
+	return v;
+}
+
+uint64_t emu_tsc_hz_early(void)
+{
+	uint64_t v = atomic_load(&tsc_hz_value);
+	if (v)
+		return v;
+	emu_tsc_hz_start();
+	if (emu_now_ns() >= tsc_hz_n0 + TSC_HZ_INTERVAL_NS)
+		return emu_tsc_hz(); /* measured in full, without a wait */
+	tsc_hz_wait(TSC_HZ_EARLY_NS);
+	uint64_t hz = tsc_hz_since_start();
+	/* Over 1 ms the clock pairs' jitter is well under 0.1%: a rate that
+	 * much higher turns TSC ticks into fewer ns, never more. */
+	return hz ? hz + hz / 1000 : 1000000000ULL;
 }
 
 void emu_wake(struct emu_cpu *c, uint32_t ev)

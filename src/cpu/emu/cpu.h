@@ -530,8 +530,16 @@ static inline void emu_jcache_clear(struct emu_cpu *c)
 uint64_t emu_now_ns(void);
 
 /* The host TSC's frequency (the guest's TSC runs at it), measured once
- * per process against CLOCK_MONOTONIC when first asked (10 ms). */
+ * per process against CLOCK_MONOTONIC over at least 10 ms: from
+ * emu_tsc_hz_start (the backend's create calls it; any thread, once per
+ * process) to the first emu_tsc_hz, which waits out whatever is left of
+ * the 10 ms. emu_tsc_hz_early never waits more than 1 ms: the measured
+ * figure if there is one, else the rate so far rounded up by 0.1%, for a
+ * deadline that may come early, not late (the LAPIC checks the TSC when
+ * it comes, and looks again later). */
+void emu_tsc_hz_start(void);
 uint64_t emu_tsc_hz(void);
+uint64_t emu_tsc_hz_early(void);
 
 /* From any thread: sets ev in c's event word and wakes c if it sleeps. */
 void emu_wake(struct emu_cpu *c, uint32_t ev);

@@ -35,7 +35,9 @@
 bool emu_native_init(struct emu_cpu *c)
 {
 	/* VMON_EMU_NATIVE=0: off; =eager: compile every block on its first
-	 * entry (tests: generated code runs once); default: hot blocks. */
+	 * entry (tests: generated code runs once); default: hot blocks, those
+	 * entered NATIVE_HOT_RUNS times (VMON_EMU_HOT=N: N times, 1 to
+	 * 65536; tests whose loops were sized for another threshold). */
 	const char *mode = getenv("VMON_EMU_NATIVE");
 	if (mode && !strcmp(mode, "0"))
 		return false;
@@ -66,7 +68,11 @@ bool emu_native_init(struct emu_cpu *c)
 	c->native_rx = rx;
 	/* Only with an arena: without one no block is ever offered for
 	 * compiling (native_hot stays 0). */
-	c->native_hot = mode && !strcmp(mode, "eager") ? 1 : NATIVE_HOT_RUNS;
+	const char *hot = getenv("VMON_EMU_HOT");
+	long n = hot ? strtol(hot, NULL, 10) : 0;
+	c->native_hot = mode && !strcmp(mode, "eager") ? 1
+			: n >= 1 && n <= 65536	       ? (uint32_t)n
+						       : NATIVE_HOT_RUNS;
 	c->native_used = 0;
 	/* VMON_EMU_CHAIN=0: whole blocks are compiled as plain runs, never
 	 * chained (native_chain.c). */

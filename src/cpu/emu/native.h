@@ -47,7 +47,7 @@ struct native_hdr {
 	uint32_t chain_off;
 	uint32_t pad2;
 };
-#define NATIVE_HOT_RUNS 16 /* a block is compiled on its 16th entry, by default */
+#define NATIVE_HOT_RUNS 64 /* a block is compiled on its 64th entry, by default */
 
 bool emu_native_init(struct emu_cpu *c); /* false: native runs off (VMON_EMU_NATIVE=0) */
 void emu_native_destroy(struct emu_cpu *c);
