@@ -258,9 +258,6 @@ static int allow_socket_family(scmp_filter_ctx f, int family)
 				arg_eq(0, (scmp_datum_t)family));
 }
 
-/* mmap/mprotect without PROT_EXEC, freeing madvise, reading the
- * thread's name (log lines), signals to vmon's own threads (raise, the
- * vCPU kick), the terminal's restore. */
 /* disk_calls, and fallocate only to punch a hole (a disk's discard, a
  * balloon's page given back to the RAM memfd). */
 static int add_disk(scmp_filter_ctx f)
@@ -272,6 +269,9 @@ static int add_disk(scmp_filter_ctx f)
 				arg_eq(1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE));
 }
 
+/* mmap/mprotect without PROT_EXEC, freeing madvise, reading the
+ * thread's name (log lines), signals to vmon's own threads (raise, the
+ * vCPU kick), the terminal's restore. */
 static int add_base(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 {
 	static const int advice[] = {MADV_DONTNEED, MADV_FREE};
@@ -327,8 +327,6 @@ static int add_net(scmp_filter_ctx f)
 				arg_masked(2, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY));
 }
 
-/* The main thread: the vCPUs' list (they start under this filter on a
- * reboot), the device threads' (teardown), and what a reboot needs. */
 /* Starting a thread (core/thread.c): clone for threads, never processes;
  * its name; its own filter. */
 static int add_thread_start(scmp_filter_ctx f)
@@ -347,6 +345,8 @@ static int add_thread_start(scmp_filter_ctx f)
 	return allow_all(f, calls, N(calls));
 }
 
+/* The main thread: the vCPUs' list (they start under this filter on a
+ * reboot), what a reboot needs, and the teardown's closes (main_calls). */
 static int add_main(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 {
 	int r;
