@@ -61,7 +61,9 @@ OUT=$BUILD/nested
 #   balloon       3.5-9 minutes of the nested run depending on the load (a
 #                 512 MiB guest filling 380 MiB, twice); all nine
 #                 balloon-kvm-* checks pass there (2026-12-07);
-#   seccomp       about 16 minutes in L1 (strace of every thread kind);
+#   seccomp       about 16 minutes in L1 (strace of every thread kind; the
+#                 software CPU's filters: the KVM backend's are
+#                 seccomp_kvm's, in the list);
 #   snapshot      about 80 minutes in L1 (docs/snapshot.md); and its
 #                 snapshot-emu-to-kvm is refused there (L1's KVM has no PCID,
 #                 which a Linux guest on the software CPU turns on);
@@ -71,7 +73,7 @@ OUT=$BUILD/nested
 # vmon_in_vmon.sh has its own target (make test-vmon-in-vmon).
 DEFAULT_TESTS="kit_backends kit_matrix concurrent bad_input kvm_fastpath virtio_mmio virtio_blk
 	virtio_net virtio_vsock virtio_console virtio_bad_net terminal boot_formats linux_kvm ratelimit
-	lapic_modes migrate_kvm snapshot_diff cpu_features jailer"
+	lapic_modes migrate_kvm snapshot_diff cpu_features jailer seccomp_kvm"
 
 passed=0 failed=0 skipped=0
 result() { # result KIND NAME [WHY]
