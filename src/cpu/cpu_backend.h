@@ -70,8 +70,9 @@ struct cpu_backend {
 	/* The CPU features this backend could give a guest on this host,
 	 * before any VM exists (a migration target checks the guest's
 	 * against them before the source pauses). NULL: it cannot tell
-	 * early; creating the VM (cpu_model_resolve) is the only check. */
-	void (*offered)(struct cpu_featureset *out);
+	 * early; creating the VM (cpu_model_resolve) is the only check.
+	 * -1 with err where the backend cannot be reached (no /dev/kvm). */
+	int (*offered)(struct cpu_featureset *out, struct vmon_error *err);
 	/* The dirty log (core/guest_mem_dirty.h), for live migration and
 	 * diff snapshots. All under the VM's control lock; any thread, the
 	 * VM running or paused. NULL dirty_flush: this backend cannot track

@@ -23,7 +23,8 @@ int vm_cpu_offer_init(struct vm_cpu_offer *o, enum vm_backend_choice choice,
 	if (!be->offered)
 		return 0;
 	struct cpu_featureset offered;
-	be->offered(&offered);
+	if (be->offered(&offered, err) < 0)
+		return -1;
 	o->known = true;
 	o->limited = limit && limit->pinned;
 	snprintf(o->limit_text, sizeof(o->limit_text), "%s", limit_text ? limit_text : "");

@@ -316,6 +316,15 @@ static void emu_features(struct machine *m, struct cpu_featureset *out)
 	*out = vm ? vm->features : (struct cpu_featureset){0};
 }
 
+/* The software CPU gives the same on every host but for the host's
+ * floating-point features (sys_cpuid.c). */
+static int emu_offered(struct cpu_featureset *out, struct vmon_error *err)
+{
+	(void)err;
+	emu_offered_features(out);
+	return 0;
+}
+
 const struct cpu_backend cpu_backend_emu = {
 	.name = "emu",
 	.available = emu_available,
@@ -331,6 +340,6 @@ const struct cpu_backend cpu_backend_emu = {
 	.chips_get = emu_chips_get,
 	.chips_set = emu_chips_set,
 	.features = emu_features,
-	.offered = emu_offered_features,
+	.offered = emu_offered,
 	.dirty_flush = emu_dirty_flush,
 };

@@ -222,6 +222,22 @@ static unsigned bits_for(int n)
 	return s;
 }
 
+void kvm_cpuid_features(const struct kvm_cpuid2 *c, struct cpu_featureset *out)
+{
+	struct cpu_featureset raw = {{0}};
+	*out = raw;
+	if (!c)
+		return;
+	for (uint32_t i = 0; i < c->nent; i++) {
+		uint32_t r[4];
+		struct kvm_cpuid_entry2 e = c->entries[i];
+		cpu_features_from_cpuid(e.function, e.index, entry_regs(&e, r), &raw);
+	}
+	struct vmon_error err = {{0}};
+	if (cpu_model_resolve(NULL, &raw, "kvm", out, &err) < 0)
+		*out = raw; /* an unpinned request cannot fail */
+}
+
 int kvm_cpuid_set(struct kvm_vm_state *k, int vcpu_fd, int index, int ncpus, struct vmon_error *err)
 {
 	size_t sz = sizeof(*k->cpuid) + k->cpuid->nent * sizeof(k->cpuid->entries[0]);

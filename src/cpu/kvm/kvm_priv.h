@@ -101,6 +101,9 @@ int kvm_cpuid_probe(struct kvm_vm_state *k, const struct cpu_model *model, bool 
 		    struct vmon_error *err);
 int kvm_cpuid_set(struct kvm_vm_state *k, int vcpu_fd, int index, int ncpus,
 		  struct vmon_error *err);
+/* The features a probed CPUID (c, may be NULL: none) gives the guest, a
+ * feature whose needs it lacks left out (cpu_model_resolve). */
+void kvm_cpuid_features(const struct kvm_cpuid2 *c, struct cpu_featureset *out);
 /* kvm_irq.c: installs m->irq (KVM_IRQ_LINE, KVM_SIGNAL_MSI and, where
  * the host has them, irqfd MSI routes) and m->ioev (KVM_IOEVENTFD).
  * After KVM_CREATE_IRQCHIP. Returns 0, or -1 with err. */

@@ -452,22 +452,7 @@ int kvm_snapshot_chips_set(struct machine *m, const struct chip_state *s, struct
 void kvm_snapshot_features(struct machine *m, struct cpu_featureset *out)
 {
 	struct kvm_vm_state *k = kvm_state(m);
-	struct cpu_featureset raw = {{0}};
-	*out = raw;
-	if (!k || !k->cpuid)
-		return;
-	for (uint32_t i = 0; i < k->cpuid->nent; i++) {
-		const struct kvm_cpuid_entry2 *e = &k->cpuid->entries[i];
-		uint32_t r[4];
-		r[CPUID_EAX] = e->eax;
-		r[CPUID_EBX] = e->ebx;
-		r[CPUID_ECX] = e->ecx;
-		r[CPUID_EDX] = e->edx;
-		cpu_features_from_cpuid(e->function, e->index, r, &raw);
-	}
-	struct vmon_error err = {{0}};
-	if (cpu_model_resolve(NULL, &raw, "kvm", out, &err) < 0)
-		*out = raw; /* an unpinned request cannot fail */
+	kvm_cpuid_features(k ? k->cpuid : NULL, out);
 }
 
 void kvm_snapshot_probe(struct kvm_vm_state *k)

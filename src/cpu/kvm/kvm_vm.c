@@ -238,6 +238,22 @@ static unsigned kvm_devices(struct machine *m, struct device_ref *out, unsigned 
 	return n;
 }
 
+/* What KVM can give a guest on this host before any VM exists (a
+ * migration target's early check, vm/vm_cpu_offer.c): the CPUID a VM made
+ * now would get without a pinned model (kvm_cpuid_probe), as features. */
+static int kvm_offered(struct cpu_featureset *out, struct vmon_error *err)
+{
+	struct kvm_vm_state k = {.sys_fd = open_kvm(err), .vm_fd = -1};
+	if (k.sys_fd < 0)
+		return -1;
+	int r = kvm_cpuid_probe(&k, NULL, false, err);
+	if (r == 0)
+		kvm_cpuid_features(k.cpuid, out);
+	free(k.cpuid);
+	close(k.sys_fd);
+	return r;
+}
+
 const struct cpu_backend cpu_backend_kvm = {
 	.name = "kvm",
 	.available = kvm_available,
@@ -253,6 +269,7 @@ const struct cpu_backend cpu_backend_kvm = {
 	.chips_get = kvm_snapshot_chips_get,
 	.chips_set = kvm_snapshot_chips_set,
 	.features = kvm_snapshot_features,
+	.offered = kvm_offered,
 	.dirty_log = kvm_mem_dirty_log,
 	.dirty_sync = kvm_mem_dirty_sync,
 	.dirty_flush = kvm_mem_dirty_flush,
