@@ -388,13 +388,20 @@ static int cpu_check(struct vm_migration *mg, struct vmon_error *err)
 	size_t n = mig_put_cpu(rec, sizeof(rec), &f);
 	if (n == 0)
 		return err_setf(err, "the guest's CPU features do not fit the stream");
-	if (put(mg, rec, n, err) < 0 || put_machine(mg, err) < 0)
-		return -1;
+	/* A target that refuses on the CPU record answers and closes without
+	 * reading the machine record: sending that may then fail (EPIPE)
+	 * while the answer waits in the socket, so it is read either way. */
+	struct vmon_error send_err = {{0}};
+	bool sent = put(mg, rec, n, &send_err) == 0 && put_machine(mg, &send_err) == 0;
+	if (!sent && atomic_load(&mg->cancel))
+		return err_setf(err, "%s", send_err.msg);
 	uint8_t b;
 	struct vmon_error why = {{0}};
 	if (mig_conn_read(&mg->conn, &b, 1, &why) < 0) {
 		if (cancelled(mg, err) < 0)
 			return -1;
+		if (!sent)
+			return err_setf(err, "%s", send_err.msg);
 		/* A plain close: an older target (a version-1 reader), or one
 		 * that failed on its side; else why says it (a TLS alert). */
 		if (strstr(why.msg, "ended early"))

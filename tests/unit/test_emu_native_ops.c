@@ -338,6 +338,9 @@ static void run_in(struct result *res, enum mode mode, const uint8_t *code, size
 	setenv("VMON_EMU_NATIVE", mode == INTERP ? "0" : mode == EAGER ? "eager" : "1", 1);
 	setenv("VMON_EMU_CHAIN", mode == RUNS ? "0" : "1", 1);
 	setenv("VMON_EMU_NATIVE_VERIFY", "1", 1); /* vmon's own encodings against Zydis' */
+	/* The host-code counts below assume a block compiled at its 16th
+	 * entry (the default became 64 for restores' cold code: native.c). */
+	setenv("VMON_EMU_HOT", "16", 1);
 	struct emu_cpu *c = emu_run(BOOT_MODE_LONG64, code, len);
 	memcpy(res->r, c->r, sizeof(res->r));
 	res->rip = c->rip;
@@ -350,6 +353,7 @@ static void run_in(struct result *res, enum mode mode, const uint8_t *code, size
 	unsetenv("VMON_EMU_NATIVE");
 	unsetenv("VMON_EMU_CHAIN");
 	unsetenv("VMON_EMU_NATIVE_VERIFY");
+	unsetenv("VMON_EMU_HOT");
 }
 
 static struct result ri, rn;
