@@ -205,6 +205,19 @@ def fmt_ms(s):
     return f"{s * 1e3:,.1f} ms"
 
 
+def isolated(table, *args):
+    """Runs one table; what it sets in os.environ for its own processes
+    (VMON_RUNTIME_DIR in a scratch directory it then removes) does not
+    reach the tables after it (whose vmon runs failed on the removed
+    directory)."""
+    saved = dict(os.environ)
+    try:
+        table(*args)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def main():
     global BUILD
     ap = argparse.ArgumentParser()
@@ -337,16 +350,16 @@ def main():
           + ", ".join(f"{n} VmRSS {rows[n]['rss']['VmRSS'] / 1024:.1f} MiB" for n in rows))
     for name, why in skipped.items():
         print(f"{name}: not measured on this host ({why})")
-    linux_boot_table(BUILD, min(args.runs, 3))
-    systemd_boot.systemd_table(BUILD, min(args.runs, 3))
-    snapshot_restore.snapshot_table(BUILD, min(args.runs, 3))
-    idle_memory.idle_memory_table(BUILD, min(args.runs, 3))
-    migration.migration_table(BUILD, min(args.runs, 3))
-    migration_downtime.downtime_table(BUILD, min(args.runs, 3))
-    linux_io.linux_io_table(BUILD)
-    jail_startup.jail_startup_table(BUILD, max(args.runs, 20))
+    isolated(linux_boot_table, BUILD, min(args.runs, 3))
+    isolated(systemd_boot.systemd_table, BUILD, min(args.runs, 3))
+    isolated(snapshot_restore.snapshot_table, BUILD, min(args.runs, 3))
+    isolated(idle_memory.idle_memory_table, BUILD, min(args.runs, 3))
+    isolated(migration.migration_table, BUILD, min(args.runs, 3))
+    isolated(migration_downtime.downtime_table, BUILD, min(args.runs, 3))
+    isolated(linux_io.linux_io_table, BUILD)
+    isolated(jail_startup.jail_startup_table, BUILD, max(args.runs, 20))
     print()
-    seccomp_cost.seccomp_cost_table(BUILD, args.runs)
+    isolated(seccomp_cost.seccomp_cost_table, BUILD, args.runs)
     print()
     print(f"runs per figure: {args.runs} (median; Linux boot: {min(args.runs, 3)}); exits per run: {args.exits} "
           f"(emu and qemu tcg: {args.exits * 200}); compute iterations: {args.iters} "
