@@ -545,16 +545,23 @@ static void test_mptable(void **state)
 
 /* ---- acpi_pm device ---------------------------------------------------------------- */
 
+/* An acpi_pm device on a fresh, sealed port bus. */
+static struct acpi_pm *pm_make(struct bus *pio, struct vm_control *ctl, struct vmon_error *err)
+{
+	bus_init(pio, "pio");
+	memset(ctl, 0, sizeof(*ctl));
+	struct acpi_pm *pm = NULL;
+	assert_int_equal(acpi_pm_create(&pm, pio, ctl, err), 0);
+	bus_seal(pio);
+	return pm;
+}
+
 static void pm_run(uint16_t port, unsigned size, uint64_t value, enum vm_stop_reason want)
 {
 	struct bus pio;
-	bus_init(&pio, "pio");
 	struct vm_control ctl;
-	memset(&ctl, 0, sizeof(ctl));
-	struct acpi_pm *pm = NULL;
 	struct vmon_error err = {.msg = ""};
-	assert_int_equal(acpi_pm_create(&pm, &pio, &ctl, &err), 0);
-	bus_seal(&pio);
+	struct acpi_pm *pm = pm_make(&pio, &ctl, &err);
 	uint64_t v = 0x1234;
 	assert_true(bus_access(&pio, NULL, port, 1, false, &v));
 	assert_int_equal(v, 0);
@@ -618,13 +625,9 @@ static void test_acpi_pm_timer(void **state)
 {
 	(void)state;
 	struct bus pio;
-	bus_init(&pio, "pio");
 	struct vm_control ctl;
-	memset(&ctl, 0, sizeof(ctl));
-	struct acpi_pm *pm = NULL;
 	struct vmon_error err = {.msg = ""};
-	assert_int_equal(acpi_pm_create(&pm, &pio, &ctl, &err), 0);
-	bus_seal(&pio);
+	struct acpi_pm *pm = pm_make(&pio, &ctl, &err);
 
 	/* The count at a given host time: 1 s is 3579545 ticks, modulo 2^24. */
 	assert_int_equal(acpi_pm_timer_at(pm, 0), 0);
