@@ -518,16 +518,7 @@ if [ ! -f "$G/bzImage" ] || [ ! -f "$G/initramfs.cpio.gz" ]; then
 	exit 0
 fi
 counts() { tr -d '\r' <"$1" | sed -n 's/^COUNT=\([0-9][0-9]*\)$/\1/p'; }
-wait_count() {
-	for _ in $(seq 1 $((LIMIT * 5))); do
-		local c
-		c=$(counts "$1" | tail -n1)
-		[ -n "$c" ] && [ "$c" -gt "$2" ] && return 0
-		[ -z "${3:-}" ] || kill -0 "$3" 2>/dev/null || return 1
-		sleep 0.2
-	done
-	return 1
-}
+wait_count() { wait_above counts "$@"; }
 disk_has() {
 	for i in $(seq 1 "$2"); do
 		[ "$(dd if="$1" bs=8 skip="$i" count=1 status=none)" = "$(printf 'L%06d' "$i")" ] ||

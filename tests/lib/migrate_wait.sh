@@ -5,18 +5,20 @@
 
 # passes FILE: the dirtymem pass numbers in FILE.
 passes() { tr -d '\r' 2>/dev/null <"$1" | sed -n 's/^dirtymem: pass \([0-9]*\) ok$/\1/p'; }
-# wait_pass FILE N [PID]: until FILE shows a pass above N (false as soon
-# as PID, if given, has ended).
-wait_pass() {
+# wait_above LIST FILE N [PID]: until the last number the function LIST
+# finds in FILE is above N (false as soon as PID, if given, has ended).
+wait_above() {
 	for _ in $(seq 1 $((LIMIT * 5))); do
 		local c
-		c=$(passes "$1" | tail -n1)
-		[ -n "$c" ] && [ "$c" -gt "$2" ] && return 0
-		[ -z "${3:-}" ] || kill -0 "$3" 2>/dev/null || return 1
+		c=$("$1" "$2" | tail -n1)
+		[ -n "$c" ] && [ "$c" -gt "$3" ] && return 0
+		[ -z "${4:-}" ] || kill -0 "$4" 2>/dev/null || return 1
 		sleep 0.2
 	done
 	return 1
 }
+# wait_pass FILE N [PID]: until FILE shows a pass above N.
+wait_pass() { wait_above passes "$@"; }
 # wait_gone PID: until PID (a child of this shell) has exited; its status
 # in $gone_status (empty if it did not end).
 wait_gone() {
