@@ -26,6 +26,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/help.h"
+#include "cli/parse.h"
 #include "cli/registry.h"
 #include "core/error.h"
 
@@ -58,13 +59,14 @@ static const struct option options[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* A whole number in [0, max], or the usage line naming the option. */
 static unsigned long number(const char *opt, const char *s, unsigned long max)
 {
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-	if (!*s || *end || *s == '-' || v > max)
-		usage_error("%s: '%s' is not a number from 0 to %lu", opt, s, max);
-	return v;
+	struct vmon_error err = {0};
+	long v;
+	if (parse_int_range(opt, s, 0, (long)max, &v, &err) < 0)
+		usage_error("%s", err.msg);
+	return (unsigned long)v;
 }
 
 /* A TLS file as an absolute path: the VM's process reads it, from its

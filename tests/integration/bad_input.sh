@@ -82,3 +82,9 @@ mkfifo "$TMP/fifo"
 bad kernel-fifo "kernel '.*fifo': is a FIFO, not a regular file" $V --kernel "$TMP/fifo"
 bad initrd-fifo "initrd '.*fifo': is a FIFO, not a regular file" $V --kernel "$HELLO" --initrd "$TMP/fifo"
 bad kernel-char-device "not a regular file" $V --kernel /dev/zero
+
+# vmon migrate's numbers are checked before it looks for the VM.
+bad migrate-downtime-negative 'max-downtime: -3 is out of range' \
+	$VMON migrate no-such-vm --to "unix:$TMP/m.sock" --max-downtime -3
+bad migrate-bandwidth-word "bandwidth: 'fast' is not a number" \
+	$VMON migrate no-such-vm --to "unix:$TMP/m.sock" --bandwidth fast
