@@ -16,6 +16,21 @@ pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
 skip() { echo "SKIP $1: $2"; }
 
+# skip_all REASON: skips every check the script lists in NAMES, for
+# REASON, and ends the script (a missing tool or guest file).
+skip_all() {
+	local n
+	for n in "${NAMES[@]}"; do skip "$n" "$1"; done
+	exit 0
+}
+
+# need_guest_files FILE...: skip_all unless the Linux guest directory $G
+# holds every FILE (relative paths: bzImage, tools/pattern...).
+need_guest_files() {
+	local f
+	for f; do [ -f "$G/$f" ] || skip_all "no $G/$f (run make guest)"; done
+}
+
 # run_vmon OUTFILE ERRFILE ARGS... : runs vmon with a timeout, stdin from
 # /dev/null; sets $status.
 run_vmon() {

@@ -15,13 +15,7 @@ G=${GUEST_DIR:-$BUILD/guest}
 NAMES=(firecracker-sequence firecracker-guest-boots firecracker-vcpus firecracker-memory
 	firecracker-root-drive firecracker-nic firecracker-tap-ping firecracker-logger
 	firecracker-poweroff)
-skip_all() {
-	for n in "${NAMES[@]}"; do skip "$n" "$1"; done
-	exit 0
-}
-for f in bzImage initramfs.cpio.gz; do
-	[ -f "$G/$f" ] || skip_all "no $G/$f (run make guest)"
-done
+need_guest_files bzImage initramfs.cpio.gz
 command -v curl >/dev/null || skip_all "curl is not installed (scripts/setup.sh installs it)"
 command -v mkfs.ext4 >/dev/null || skip_all "no mkfs.ext4 (e2fsprogs)"
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (a network namespace and a tap device)"

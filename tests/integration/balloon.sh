@@ -36,13 +36,7 @@ G=${GUEST_DIR:-$BUILD/guest}
 P=balloon
 NAMES=("$P-inflate-rss" "$P-inflate-memtotal" "$P-deflate" "$P-stats" "$P-api-errors"
 	"$P-bad-cli" "$P-reporting" "$P-stats-off" "$P-snapshot")
-skip_all() {
-	for n in "${NAMES[@]}"; do skip "$n" "$1"; done
-	exit 0
-}
-for f in bzImage initramfs.cpio.gz; do
-	[ -f "$G/$f" ] || skip_all "no $G/$f (run make guest)"
-done
+need_guest_files bzImage initramfs.cpio.gz
 gzip -dc "$G/initramfs.cpio.gz" | cpio -t 2>/dev/null | grep -q virtio_balloon.ko ||
 	skip_all "the guest's initramfs has no virtio_balloon module (run make guest again)"
 LIMIT=${BALLOON_LIMIT:-600}

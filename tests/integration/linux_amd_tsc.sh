@@ -26,13 +26,7 @@ source "$(dirname "$0")/../lib.sh"
 
 G=${GUEST_DIR:-$BUILD/guest}
 NAMES=(linux-amd-tsc-shell linux-amd-tsc-pmtimer linux-amd-tsc-calibrated linux-amd-tsc-refined)
-skip_all() {
-	for n in "${NAMES[@]}"; do skip "$n" "$1"; done
-	exit 0
-}
-for f in bzImage initramfs.cpio.gz; do
-	[ -f "$G/$f" ] || skip_all "no $G/$f (run make guest)"
-done
+need_guest_files bzImage initramfs.cpio.gz
 if ! "$VMON" run --backend emu --kernel /nonexistent 2>&1 | grep -q nonexistent; then
 	skip_all "this vmon has no emu backend"
 fi

@@ -15,13 +15,7 @@ G=${GUEST_DIR:-$BUILD/guest}
 NAMES=(linux-$LB-shell linux-$LB-uname linux-$LB-checksum linux-$LB-sleep
 	linux-$LB-virtio linux-$LB-dmesg linux-$LB-poweroff linux-$LB-nproc
 	linux-$LB-concurrent linux-$LB-reboot linux-$LB-ctrl-alt-del linux-$LB-nested)
-skip_all() {
-	for n in "${NAMES[@]}"; do skip "$n" "$1"; done
-	exit 0
-}
-for f in bzImage initramfs.cpio.gz kernel-release; do
-	[ -f "$G/$f" ] || skip_all "no $G/$f (run make guest)"
-done
+need_guest_files bzImage initramfs.cpio.gz kernel-release
 if ! "$VMON" run --backend "$LB" --kernel /nonexistent 2>&1 | grep -q nonexistent; then
 	skip_all "this vmon has no $LB backend"
 fi

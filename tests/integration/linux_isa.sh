@@ -19,13 +19,7 @@ source "$(dirname "$0")/../lib.sh"
 G=${GUEST_DIR:-$BUILD/guest}
 NAMES=(linux-isa-cpuinfo linux-isa-v2 linux-isa-v3 linux-isa-crypto linux-isa-dmesg
 	linux-isa-pinned)
-skip_all() {
-	for n in "${NAMES[@]}"; do skip "$n" "$1"; done
-	exit 0
-}
-for f in bzImage initramfs.cpio.gz; do
-	[ -f "$G/$f" ] || skip_all "no $G/$f (run make guest)"
-done
+need_guest_files bzImage initramfs.cpio.gz
 V2=$BUILD/isa-check/isa-check-v2
 V3=$BUILD/isa-check/isa-check-v3
 [ -x "$V2" ] && [ -x "$V3" ] || skip_all "no $V2 / $V3 (run make isa-check)"

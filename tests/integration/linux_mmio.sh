@@ -11,13 +11,7 @@ source "$(dirname "$0")/../lib.sh"
 G=${GUEST_DIR:-$BUILD/guest}
 NAMES=(linux-emu-mmio-probe linux-emu-mmio-disk linux-emu-mmio-irq linux-emu-mmio-net
 	linux-emu-mmio-vsock linux-emu-mmio-console)
-skip_all() {
-	for n in "${NAMES[@]}"; do skip "$n" "$1"; done
-	exit 0
-}
-for f in bzImage initramfs.cpio.gz; do
-	[ -f "$G/$f" ] || skip_all "no $G/$f (run make guest)"
-done
+need_guest_files bzImage initramfs.cpio.gz
 truncate -s 4M "$TMP/disk.img"
 printf 'VMON-DISK-MARK' | dd of="$TMP/disk.img" conv=notrunc status=none
 cat >"$TMP/in" <<'IN'

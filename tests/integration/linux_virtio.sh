@@ -40,14 +40,9 @@ P=linux-$LB-virtio
 NAMES1=("$P-fs" "$P-fs-checksum" "$P-ro" "$P-net-user" "$P-vsock-guest-to-host"
 	"$P-vsock-host-to-guest" "$P-hwrng" "$P-poweroff")
 NAMES2=("$P-tap-host-to-guest" "$P-tap-guest-to-host" "$P-flush-survives-kill")
-skip_all() {
-	for n in "${NAMES1[@]}" "${NAMES2[@]}"; do skip "$n" "$1"; done
-	exit 0
-}
+NAMES=("${NAMES1[@]}" "${NAMES2[@]}")
 [ -z "${LINUX_VIRTIO_SKIP:-}" ] || skip_all "$LINUX_VIRTIO_SKIP"
-for f in bzImage initramfs.cpio.gz tools/pattern tools/sockcat; do
-	[ -f "$G/$f" ] || skip_all "no $G/$f (run make guest)"
-done
+need_guest_files bzImage initramfs.cpio.gz tools/pattern tools/sockcat
 if ! "$VMON" run --backend "$LB" --kernel /nonexistent 2>&1 | grep -q nonexistent; then
 	skip_all "this vmon has no $LB backend"
 fi
