@@ -5,12 +5,12 @@
  * operand (run on a borrowed host register loaded from r[RSP]), DIV/IDIV
  * behind the check that bails out before the host could fault, and
  * LOCKed read-modify-writes, BT* on memory and XCHG with memory as host
- * atomics; CALL by a register ending a translated block; PUSHFQ; CLI. Each snippet runs interpreted
- * (VMON_EMU_NATIVE=0), with native runs only (VMON_EMU_CHAIN=0), compiled once hot and compiled on
- * first sight, and must leave the same registers, RIP, flags, memory and instruction count as the
- * interpreter -- through #DE (a zero divisor, a quotient that does not fit, INT64_MIN / -1) whose
- * frame must see the DIV's own RIP and RFLAGS. The snippets were assembled with GNU as (sources in
- * the comments).
+ * atomics; CALL by a register ending a translated block; PUSHFQ; CLI; SSE2 integer forms. Each
+ * snippet runs interpreted (VMON_EMU_NATIVE=0), with native runs only (VMON_EMU_CHAIN=0), compiled
+ * once hot and compiled on first sight, and must leave the same registers, RIP, flags, memory and
+ * instruction count as the interpreter -- through #DE (a zero divisor, a quotient that does not
+ * fit, INT64_MIN / -1) whose frame must see the DIV's own RIP and RFLAGS. The snippets were
+ * assembled with GNU as (sources in the comments).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -321,6 +321,70 @@ static const uint8_t code_pushf[] = {
 	0x41, 0x5a, 0x4c, 0x01, 0xd3, 0xfc, 0x41, 0xff, 0xcc, 0x75, 0xc5, 0xe6, 0xf4,
 };
 
+/*
+ * vec: SSE2 integer, logical and move forms (NAT_VEC, native_emit_vec.c)
+ * on XMM registers, GPRs and memory (aligned, unaligned, indexed, a
+ * store into the next page), each ending its block, with the BT's CF
+ * read by the ADC four blocks later across them; CR4.OSFXSR set first:
+ * start:
+ * mov %cr4, %rax
+ * or $0x200, %eax
+ * mov %rax, %cr4
+ * mov $200, %r12d
+ * mov $0x20000, %ebx
+ * xor %r13d, %r13d
+ * xor %r14d, %r14d
+ * pxor %xmm0, %xmm0
+ * pcmpeqd %xmm15, %xmm15
+ * 1: movd %r12d, %xmm1
+ * pshufd $0, %xmm1, %xmm1
+ * paddd %xmm1, %xmm0
+ * movdqa (%rbx), %xmm2
+ * pxor %xmm0, %xmm2
+ * punpckldq %xmm1, %xmm2
+ * movdqa %xmm2, (%rbx)
+ * movdqu 3(%rbx), %xmm3
+ * paddq %xmm3, %xmm8
+ * psrlq $3, %xmm8
+ * pshuflw $0x1b, %xmm8, %xmm9
+ * punpckhqdq %xmm9, %xmm10
+ * movq %xmm10, %rax
+ * add %rax, %r13
+ * pextrw $3, %xmm9, %ecx
+ * add %rcx, %r13
+ * pmovmskb %xmm2, %edx
+ * add %rdx, %r13
+ * bt $0, %r12d
+ * movdqu %xmm10, 32(%rbx)
+ * paddb %xmm15, %xmm11
+ * pand 16(%rbx), %xmm11
+ * movq %xmm11, 48(%rbx,%r12,8)
+ * adc $0, %r14
+ * movd 48(%rbx), %xmm12
+ * psubw %xmm12, %xmm13
+ * movq %r13, %xmm14
+ * punpcklqdq %xmm14, %xmm13
+ * movdqa %xmm13, 4096(%rbx)
+ * dec %r12d
+ * jnz 1b
+ * out %al, $0xf4
+ */
+static const uint8_t code_vec[] = {
+	0x0f, 0x20, 0xe0, 0x0d, 0x00, 0x02, 0x00, 0x00, 0x0f, 0x22, 0xe0, 0x41, 0xbc, 0xc8, 0x00,
+	0x00, 0x00, 0xbb, 0x00, 0x00, 0x02, 0x00, 0x45, 0x31, 0xed, 0x45, 0x31, 0xf6, 0x66, 0x0f,
+	0xef, 0xc0, 0x66, 0x45, 0x0f, 0x76, 0xff, 0x66, 0x41, 0x0f, 0x6e, 0xcc, 0x66, 0x0f, 0x70,
+	0xc9, 0x00, 0x66, 0x0f, 0xfe, 0xc1, 0x66, 0x0f, 0x6f, 0x13, 0x66, 0x0f, 0xef, 0xd0, 0x66,
+	0x0f, 0x62, 0xd1, 0x66, 0x0f, 0x7f, 0x13, 0xf3, 0x0f, 0x6f, 0x5b, 0x03, 0x66, 0x44, 0x0f,
+	0xd4, 0xc3, 0x66, 0x41, 0x0f, 0x73, 0xd0, 0x03, 0xf2, 0x45, 0x0f, 0x70, 0xc8, 0x1b, 0x66,
+	0x45, 0x0f, 0x6d, 0xd1, 0x66, 0x4c, 0x0f, 0x7e, 0xd0, 0x49, 0x01, 0xc5, 0x66, 0x41, 0x0f,
+	0xc5, 0xc9, 0x03, 0x49, 0x01, 0xcd, 0x66, 0x0f, 0xd7, 0xd2, 0x49, 0x01, 0xd5, 0x41, 0x0f,
+	0xba, 0xe4, 0x00, 0xf3, 0x44, 0x0f, 0x7f, 0x53, 0x20, 0x66, 0x45, 0x0f, 0xfc, 0xdf, 0x66,
+	0x44, 0x0f, 0xdb, 0x5b, 0x10, 0x66, 0x46, 0x0f, 0xd6, 0x5c, 0xe3, 0x30, 0x49, 0x83, 0xd6,
+	0x00, 0x66, 0x44, 0x0f, 0x6e, 0x63, 0x30, 0x66, 0x45, 0x0f, 0xf9, 0xec, 0x66, 0x4d, 0x0f,
+	0x6e, 0xf5, 0x66, 0x45, 0x0f, 0x6c, 0xee, 0x66, 0x44, 0x0f, 0x7f, 0xab, 0x00, 0x10, 0x00,
+	0x00, 0x41, 0xff, 0xcc, 0x0f, 0x85, 0x67, 0xff, 0xff, 0xff, 0xe6, 0xf4,
+};
+
 #define MEM_LO 0x20000
 #define MEM_HI 0x32000
 
@@ -328,6 +392,7 @@ struct result {
 	uint64_t r[16];
 	uint64_t rip, flags;
 	uint64_t runs, icount, native_insns;
+	union xmmreg xmm[16];
 	uint8_t mem[MEM_HI - MEM_LO];
 };
 
@@ -348,6 +413,7 @@ static void run_in(struct result *res, enum mode mode, const uint8_t *code, size
 	res->runs = c->native_runs;
 	res->icount = c->icount;
 	res->native_insns = c->native_insns;
+	memcpy(res->xmm, c->xmm, sizeof(res->xmm));
 	assert_int_equal(gm_read(&mach.mem, res->mem, MEM_LO, sizeof(res->mem)), 0);
 	emu_finish();
 	unsetenv("VMON_EMU_NATIVE");
@@ -379,6 +445,7 @@ static void all_modes(const uint8_t *code, size_t len, uint64_t hot)
 		assert_int_equal(ri.rip, rn.rip);
 		assert_int_equal(ri.flags, rn.flags);
 		assert_memory_equal(ri.mem, rn.mem, sizeof(ri.mem));
+		assert_memory_equal(ri.xmm, rn.xmm, sizeof(ri.xmm));
 		assert_int_equal(ri.icount, rn.icount);
 		assert_true(rn.runs > 0);
 		if (m == HOT)
@@ -458,13 +525,24 @@ static void test_pushf_cli(void **state)
 	assert_int_equal(ri.r[10] & 0x200, 0);	  /* CLI's */
 }
 
+static void test_sse_forms(void **state)
+{
+	/* 200 iterations of 32 instructions in 24 blocks, nearly all as
+	 * host code once hot */
+	all_modes(code_vec, sizeof(code_vec), 150 * 30);
+	assert_int_equal(ri.r[12], 0);
+	assert_int_equal(ri.r[14], 100); /* the BT's carry, odd r12 */
+	uint64_t lo;
+	memcpy(&lo, &ri.xmm[0], 8); /* paddd of 200..1 into each dword */
+	assert_int_equal(lo, (uint64_t)(200 * 201 / 2) * 0x100000001ULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_new_forms),
-		cmocka_unit_test(test_divide_errors),
-		cmocka_unit_test(test_call_by_register),
-		cmocka_unit_test(test_pushf_cli),
+		cmocka_unit_test(test_new_forms),	 cmocka_unit_test(test_divide_errors),
+		cmocka_unit_test(test_call_by_register), cmocka_unit_test(test_pushf_cli),
+		cmocka_unit_test(test_sse_forms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

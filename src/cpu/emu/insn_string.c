@@ -22,6 +22,29 @@ struct str_op {
 	uint64_t amsk; /* the address size's mask */
 };
 
+/* REP STOS's n elements of size bytes (1, 2, 4, 8) from v at dp: one
+ * 8-byte pattern stored a word at a time (memset when it is one byte
+ * repeated, e.g. zero). Until 2026-12-07 a memcpy of `size` bytes per
+ * element, which gcc made a REP MOVSQ per element: ~5% of a Linux boot's
+ * host time went into REP STOSQ's element stores. */
+static void fill(uint8_t *dp, uint64_t v, unsigned size, uint64_t n)
+{
+	uint64_t bytes = n * size;
+	uint64_t pat = size == 8   ? v
+		       : size == 4 ? (v & 0xffffffffULL) * 0x0000000100000001ULL
+		       : size == 2 ? (v & 0xffffULL) * 0x0001000100010001ULL
+				   : (v & 0xffULL) * 0x0101010101010101ULL;
+	if (pat == (pat & 0xff) * 0x0101010101010101ULL) {
+		memset(dp, (int)(pat & 0xff), bytes);
+		return;
+	}
+	uint64_t i = 0;
+	for (; i + 8 <= bytes; i += 8)
+		memcpy(dp + i, &pat, 8);
+	if (i < bytes) /* 2 or 4 bytes: the pattern still starts at an element */
+		memcpy(dp + i, &pat, bytes - i);
+}
+
 /* Forward REP MOVS/STOS of cnt > 1 elements within one page of each side,
  * straight through host pointers. Returns the elements done (0: none,
  * the element loop takes over). */
@@ -67,12 +90,7 @@ static uint64_t rep_fast(struct emu_cpu *c, const struct str_op *s, uint64_t cnt
 	if (!dp || (s->kind != SK_STOS && !sp))
 		return 0;
 	if (s->kind == SK_STOS) {
-		uint64_t v = c->r[R_AX];
-		if (size == 1)
-			memset(dp, (int)(v & 0xff), n);
-		else
-			for (uint64_t i = 0; i < n; i++)
-				memcpy(dp + i * size, &v, size);
+		fill(dp, c->r[R_AX], size, n);
 	} else {
 		memmove(dp, sp, n * size);
 	}

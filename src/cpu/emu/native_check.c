@@ -245,8 +245,8 @@ static int check_memory(const ZydisDecodedInstruction *in, const ZydisDecodedOpe
 	bool lea = in->mnemonic == ZYDIS_MNEMONIC_LEA;
 	if (o->visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT || in->address_width != 64 ||
 	    (lea ? o->mem.type != ZYDIS_MEMOP_TYPE_AGEN
-		 : (o->mem.type != ZYDIS_MEMOP_TYPE_MEM || kind != NAT_MEM || o->size == 0 ||
-		    o->size > 64 || (o->size & 7))))
+		 : (o->mem.type != ZYDIS_MEMOP_TYPE_MEM || (kind != NAT_MEM && kind != NAT_VEC) ||
+		    o->size == 0 || o->size > (kind == NAT_VEC ? 128 : 64) || (o->size & 7))))
 		return -2;
 	if (o->mem.base == ZYDIS_REGISTER_RIP) {
 		ni->base = BASE_RIP;
@@ -522,10 +522,77 @@ static bool check_cli(const ZydisDecoder *dec64, const ZydisDecodedInstruction *
 	return true;
 }
 
+/* NAT_VEC: a legacy-encoded (no VEX) SSE2 integer, logical or move form
+ * on XMM registers, general registers other than RSP, immediates and at
+ * most one memory operand of up to 16 bytes; no flags. Runs as
+ * re-encoded on the host's XMM registers of the same numbers, loaded from
+ * c->xmm first and stored back after (native_emit_ops.c). Neither MMX
+ * registers (the x87 state's tags) nor MXCSR may appear. */
+static bool check_vec(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
+		      const ZydisDecodedOperand *ops, struct native_insn *ni)
+{
+	if (in->encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY ||
+	    (in->attributes & ZYDIS_ATTRIB_HAS_LOCK) || in->address_width != 64)
+		return false;
+	if (in->cpu_flags &&
+	    ((in->cpu_flags->tested | in->cpu_flags->modified | in->cpu_flags->set_0 |
+	      in->cpu_flags->set_1 | in->cpu_flags->undefined) &
+	     NATIVE_ARITH))
+		return false;
+	int mem_op = -1;
+	uint16_t addr_regs = 0;
+	for (unsigned i = 0; i < in->operand_count; i++) {
+		const ZydisDecodedOperand *o = &ops[i];
+		bool wr = o->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE;
+		switch (o->type) {
+		case ZYDIS_OPERAND_TYPE_REGISTER: {
+			if (ZydisRegisterGetClass(o->reg.value) == ZYDIS_REGCLASS_XMM) {
+				int x = (int)o->reg.value - (int)ZYDIS_REGISTER_XMM0;
+				if (x < 0 || x > 15)
+					return false;
+				ni->xregs |= (uint16_t)(1u << x);
+				if (wr)
+					ni->xwrites |= (uint16_t)(1u << x);
+				break;
+			}
+			int n = gpr_index(o->reg.value);
+			if (n < 0)
+				return false;
+			ni->uses |= (uint16_t)(1u << n);
+			if (wr)
+				ni->writes |= (uint16_t)(1u << n);
+			break;
+		}
+		case ZYDIS_OPERAND_TYPE_IMMEDIATE: break;
+		case ZYDIS_OPERAND_TYPE_MEMORY: {
+			if (mem_op >= 0)
+				return false;
+			int m = check_memory(in, o, i, NAT_VEC, ni, &addr_regs);
+			if (m < 0)
+				return false;
+			mem_op = m;
+			break;
+		}
+		default: return false;
+		}
+	}
+	if (!ni->xregs)
+		return false; /* an MMX form */
+	ni->uses |= addr_regs;
+	ni->vec = true;
+	if (mem_op < 0)
+		ni->acc = ACC_GUARD;
+	else
+		ni->align16 = ni->msize == 16 && in->mnemonic != ZYDIS_MNEMONIC_MOVDQU &&
+			      in->mnemonic != ZYDIS_MNEMONIC_MOVUPS &&
+			      in->mnemonic != ZYDIS_MNEMONIC_MOVUPD;
+	return reencode(dec64, in, ops, ni, mem_op);
+}
+
 static native_checker *const checkers[] = {
 	[NAT_NO] = NULL,	   [NAT_REG] = check_reencoded, [NAT_MEM] = check_reencoded,
 	[NAT_STACK] = check_stack, [NAT_BRANCH] = check_branch, [NAT_NOP] = check_nop,
-	[NAT_DIV] = check_div,	   [NAT_CLI] = check_cli,
+	[NAT_DIV] = check_div,	   [NAT_CLI] = check_cli,	[NAT_VEC] = check_vec,
 };
 
 bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,

@@ -73,6 +73,10 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 		emit_cli(e, ni, cpl);
 		return;
 	}
+	if (ni->acc == ACC_GUARD && ni->vec) {
+		emit_vec_reg(e, ni, k, restore_flags, save_flags);
+		return;
+	}
 	if (ni->acc == ACC_GUARD) { /* a DIV by a register: its check only */
 		emit_div_reg(e, ni, k, restore_flags, save_flags);
 		return;
@@ -95,6 +99,8 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 		emit_ri(e, ZYDIS_MNEMONIC_CMP, gpr32(ni->scratch[1]), 4096 - ni->msize);
 		emit_jcc_stub(e, CC_A, k);
 	}
+	if (ni->vec) /* CR0/CR4 and alignment (native_emit_vec.c) */
+		emit_vec_checks(e, ni, k, at);
 	/* s2 = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)] - OFF_TLB; s1 = the key
 	 * (lin >> 12 | the address space's tag, cpu.h: tlb_key) */
 	emit_rr(e, ZYDIS_MNEMONIC_MOV, s1, s0);
@@ -178,9 +184,19 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 	if (ni->call && ni->ret) /* CALL by a register: the exit's RIP */
 		emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, at + F_RIP, 8,
 			gpr64(ni->target));
+	if (ni->vec) { /* the XMM registers it names, from c->xmm */
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
+		emit_vec_xmm(e, ni, s2, false);
+	}
 	emit_reg(e, ZYDIS_MNEMONIC_POP, s2);
 	emit_reg(e, ZYDIS_MNEMONIC_POP, s1);
-	emit_bytes(e, ni->code, ni->len);	      /* none for CALL/RET */
+	emit_bytes(e, ni->code, ni->len); /* none for CALL/RET */
+	if (ni->vec && ni->xwrites) {	  /* and back (s0 still pushed) */
+		emit_reg(e, ZYDIS_MNEMONIC_PUSH, s1);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, ZYDIS_REGISTER_RSP, 16 + F_CPU, 8);
+		emit_vec_xmm(e, ni, s1, true);
+		emit_reg(e, ZYDIS_MNEMONIC_POP, s1);
+	}
 	if (ni->guard && restore_flags && save_flags) /* as before the DIV */
 		emit_flags_load(e, 8 + F_FLAGS, ni->scratch[0]);
 	emit_reg(e, ZYDIS_MNEMONIC_POP, s0);

@@ -78,6 +78,13 @@ struct native_insn {
 	uint8_t guard;	/* GUARD_*: DIV/IDIV (native_emit_ops.c) */
 	uint8_t opsize; /* DIV/IDIV: operand bytes (4 or 8) */
 	int8_t div_reg; /* DIV/IDIV by a register: its number, else -1 */
+	/* NAT_VEC (native_emit_ops.c): the XMM registers it names (bit n =
+	 * XMMn) and those it writes, loaded from and stored to c->xmm around
+	 * it; behind a check of CR0.TS/EM and CR4.OSFXSR (ACC_GUARD without
+	 * a memory operand); align16: its 16-byte memory operand must be
+	 * aligned (else the interpreter takes it: #GP). */
+	bool vec, align16;
+	uint16_t xregs, xwrites;
 };
 
 #define BASE_RIP (-2)
@@ -246,6 +253,16 @@ void emit_lea_sub(struct emitter *e, const struct native_insn *ni, unsigned end_
 void emit_rsp_reg(struct emitter *e, const struct native_insn *ni);
 /* CLI (ACC_GUARD, from emit_memory's place): compiled for CPL 0 only. */
 void emit_cli(struct emitter *e, const struct native_insn *ni, int cpl);
+/* NAT_VEC on registers only (ACC_GUARD), from emit_memory's place. */
+void emit_vec_reg(struct emitter *e, const struct native_insn *ni, unsigned k, bool restore_flags,
+		  bool save_flags);
+/* NAT_VEC with a memory operand, inside emit_memory's sequence (three
+ * borrowed registers pushed, `at` bytes): the CR0/CR4 and alignment
+ * checks after the address is in scratch[0]; the XMM loads before the
+ * instruction (clobbers scratch[2]); the stores after it (scratch[0]
+ * still pushed, `at` = 8). */
+void emit_vec_checks(struct emitter *e, const struct native_insn *ni, unsigned k, int32_t at);
+void emit_vec_xmm(struct emitter *e, const struct native_insn *ni, ZydisRegister cpu, bool store);
 /* DIV/IDIV by a register (ACC_GUARD), from emit_memory's place. */
 void emit_div_reg(struct emitter *e, const struct native_insn *ni, unsigned k, bool restore_flags,
 		  bool save_flags);

@@ -718,6 +718,7 @@ static bool run_blocks(struct emu_cpu *c)
 		if (unlikely(c->stats)) {
 			c->stat_interp++;
 			c->stat_end_row[d[-1].row]++;
+			emu_stats_hot_interp(c, b, d);
 		}
 		if (unlikely(c->budget <= 0))
 			c->slow = true;

@@ -24,5 +24,9 @@ enum emu_epoch_why { EPOCH_SYNC, EPOCH_QUIET, EPOCH_XWRITE, EPOCH_EXC, EPOCH_WHY
 void emu_stats_init(struct emu_cpu *c);
 void emu_stats_print(const struct emu_cpu *c, double secs);
 void emu_stats_free(struct emu_cpu *c);
+/* Stats: the instructions of block b up to end that the interpreter ran
+ * (those outside its native runs) when b is hot and 64-bit, by table row:
+ * what keeps hot code from being translated. */
+void emu_stats_hot_interp(struct emu_cpu *c, const struct dblock *b, const struct dinsn *end);
 
 #endif

@@ -19,7 +19,8 @@ void emu_stats_init(struct emu_cpu *c)
 	const char *st = getenv("VMON_EMU_STATS");
 	if (!st || !*st || *st == '0')
 		return;
-	c->stat_end_row = calloc(I_COUNT, sizeof(*c->stat_end_row));
+	/* stat_end_row[I_COUNT..2*I_COUNT): emu_stats_hot_interp's rows */
+	c->stat_end_row = calloc(2 * (size_t)I_COUNT, sizeof(*c->stat_end_row));
 	c->stats = c->stat_end_row != NULL;
 }
 
@@ -28,6 +29,46 @@ void emu_stats_free(struct emu_cpu *c)
 	free(c->stat_end_row);
 	c->stat_end_row = NULL;
 	c->stats = false;
+}
+
+void emu_stats_hot_interp(struct emu_cpu *c, const struct dblock *b, const struct dinsn *end)
+{
+	if (b->runs < c->native_hot || (b->tag & 0xf) != BLOCK_TAG(0, 8))
+		return;
+	uint64_t *rows = c->stat_end_row + I_COUNT;
+	for (const struct dinsn *d = b->insn; d < end;) {
+		if (d->label == emu_op_labels[FOP_f_native]) {
+			const struct native_hdr *h =
+				(const void *)(c->native_rx + ((size_t)d->imm2 << 8));
+			d += h->n ? h->n : 1;
+			continue;
+		}
+		rows[d->row]++;
+		d++;
+	}
+}
+
+/* The 16 largest of rows[0..I_COUNT) after a label, on one line. The top
+ * rows by a selection, no qsort: glibc's may ask the kernel for the
+ * memory size, a system call seccomp does not allow here. */
+static void print_top(int cpu, const char *what, const uint64_t *rows)
+{
+	fprintf(stderr, "vmon: emu: cpu%d: %s:", cpu, what);
+	uint64_t last = UINT64_MAX;
+	for (unsigned k = 0; k < 16; k++) {
+		unsigned best = 0;
+		uint64_t n = 0;
+		for (unsigned r = 0; r < I_COUNT; r++)
+			if (rows[r] < last && rows[r] > n) {
+				n = rows[r];
+				best = r;
+			}
+		if (!n)
+			break;
+		fprintf(stderr, " %s %llu", emu_insn_names[best], (unsigned long long)n);
+		last = n;
+	}
+	fprintf(stderr, "\n");
 }
 
 void emu_stats_print(const struct emu_cpu *c, double secs)
@@ -87,22 +128,7 @@ void emu_stats_print(const struct emu_cpu *c, double secs)
 		(unsigned long long)c->stat_invlpg, (unsigned long long)c->stat_invpcid[0],
 		(unsigned long long)c->stat_invpcid[1], (unsigned long long)c->stat_invpcid[2],
 		(unsigned long long)c->stat_invpcid[3]);
-	/* The top rows by a selection, no qsort: glibc's may ask the kernel
-	 * for the memory size, a system call seccomp does not allow here. */
-	fprintf(stderr, "vmon: emu: cpu%d: interpreted blocks end in:", i);
-	uint64_t last = UINT64_MAX;
-	for (unsigned k = 0; k < 16; k++) {
-		unsigned best = 0;
-		uint64_t n = 0;
-		for (unsigned r = 0; r < I_COUNT; r++)
-			if (c->stat_end_row[r] < last && c->stat_end_row[r] > n) {
-				n = c->stat_end_row[r];
-				best = r;
-			}
-		if (!n)
-			break;
-		fprintf(stderr, " %s %llu", emu_insn_names[best], (unsigned long long)n);
-		last = n;
-	}
-	fprintf(stderr, "\n");
+	print_top(i, "interpreted blocks end in", c->stat_end_row);
+	print_top(i, "instructions interpreted in hot 64-bit blocks, by row",
+		  c->stat_end_row + I_COUNT);
 }
