@@ -17,6 +17,10 @@
  *     CR4.PKE and the user region's key 1, PKRU's AD makes a user read a
  *     #PF with P, U/S and PK, WD a user write one with W/R too; RDPKRU and
  *     WRPKRU work at CPL 3 and WRPKRU's rights apply to the next access.
+ *   - segment privilege (SDM vol. 3 5.10): at CPL 3, MOV DS and MOV SS of
+ *     the kernel's data segment (DPL 0) are #GP(selector), MOV DS of a
+ *     user data segment loads; IRETQ to CPL 3 leaves DS and ES null when
+ *     they held the DPL 0 segment.
  * A snippet ends with HLT, which at CPL 3 is a #GP(0): the handler records
  * the fault and returns to ring 0. Runs on the software CPU (kit_backends:
  * KVM on an AMD host cannot run SYSENTER in long mode).
@@ -95,6 +99,11 @@ SNIPPET(u_sysenter64, "sysenter\n\thlt")
 SNIPPET(u_stac, "stac\n\thlt")
 SNIPPET(u_read, "mov (%rsp), %rax\n\thlt")
 SNIPPET(u_write, "mov %rax, (%rsp)\n\thlt")
+SNIPPET(u_ld_ds_k, "mov $0x10, %eax\n\tmov %eax, %ds\n\thlt")
+SNIPPET(u_ld_ss_k, "mov $0x10, %eax\n\tmov %eax, %ss\n\thlt")
+SNIPPET(u_ld_ds_u, "mov $0x43, %eax\n\tmov %eax, %ds\n\thlt")
+/* HLT (a #GP) if DS and ES are null, else UD2 (a #UD). */
+SNIPPET(u_ds_es_null, "mov %ds, %eax\n\tmov %es, %ecx\n\tor %ecx, %eax\n\tjnz 1f\n\thlt\n1:\tud2")
 /* HLT (a #GP) if RDPKRU gives 8 (WD for key 1), else UD2 (a #UD). */
 SNIPPET(u_rdpkru, "xor %ecx, %ecx\n\trdpkru\n\tcmp $8, %eax\n\tjne 1f\n\thlt\n1:\tud2")
 /* WRPKRU AD for key 1, then a read of the (key-1) stack. */
@@ -304,6 +313,28 @@ static void smap_pku_checks(bool smap, bool pku)
 	__asm__ volatile("mov %0, %%cr4" : : "r"(cr4));
 }
 
+/* #GP(sel) at offset 5 (the MOV to the segment register). */
+static bool gp_sel_at5(u64 sel)
+{
+	return seen_count == 1 && seen_vector == 13 && seen_err == sel && seen_rip == USER_CODE + 5;
+}
+
+static void segment_checks(void)
+{
+	run_snippet(u_ld_ds_k, u_ld_ds_k_end, SEL_UCODE64, SEL_UDATA64, 0x2);
+	expect("MOV DS of a DPL 0 data segment at CPL 3: #GP(sel)", gp_sel_at5(SEL_KDATA));
+	run_snippet(u_ld_ss_k, u_ld_ss_k_end, SEL_UCODE64, SEL_UDATA64, 0x2);
+	expect("MOV SS of a DPL 0 data segment at CPL 3: #GP(sel)", gp_sel_at5(SEL_KDATA));
+	run_snippet(u_ld_ds_u, u_ld_ds_u_end, SEL_UCODE64, SEL_UDATA64, 0x2);
+	expect("MOV DS of a user data segment at CPL 3", gp_at(HLT_OFF(u_ld_ds_u)));
+	/* DS and ES hold the kernel's data segment when IRETQ leaves. */
+	__asm__ volatile("mov %0, %%ds\n\tmov %0, %%es" : : "r"((u32)SEL_KDATA) : "memory");
+	run_snippet(u_ds_es_null, u_ds_es_null_end, SEL_UCODE64, SEL_UDATA64, 0x2);
+	expect("IRETQ to CPL 3 nulls DS and ES holding a DPL 0 segment",
+	       gp_at(HLT_OFF(u_ds_es_null) - 2));
+	__asm__ volatile("mov %0, %%ds\n\tmov %0, %%es" : : "r"((u32)SEL_KDATA) : "memory");
+}
+
 static void sysenter_checks(void)
 {
 	wrmsr(MSR_SYSENTER_CS, SEL_KCODE);
@@ -346,6 +377,7 @@ void kmain(void)
 	kprintf("ring3: SMAP %s, PKU %s\n", smap ? "offered" : "not offered",
 		pku ? "offered" : "not offered");
 	smap_pku_checks(smap, pku);
+	segment_checks();
 	rt_set_exception_hook(NULL);
 	if (failures)
 		rt_fail("%u ring-3 check(s) did not match", failures);

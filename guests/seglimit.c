@@ -29,6 +29,22 @@
  *     are #GP(0); a read through CS when CS is execute-only is #GP(0).
  *     QEMU 7.2's TCG checks none of these (it wrote and read through
  *     them): they run with faults=1 only.
+ *   - privilege on loads (SDM vol. 3 5.10, the MOV/POP/LxS pseudo-code;
+ *     APM vol. 2 4.11), at CPL 0: DS with RPL 3 and a DPL 0 data or
+ *     non-conforming code segment, SS with RPL 3 or a DPL 3 segment, by
+ *     MOV, POP, LFS and LSS: #GP(selector); DS with RPL 3 and a DPL 3
+ *     data or a conforming code segment loads; a system descriptor in GS
+ *     is #GP(selector); a not-present data segment is #NP(selector) in
+ *     ES, #SS(selector) in SS; a null SS is #GP(0) in compatibility mode,
+ *     and in 64-bit mode at CPL 0 loads with RPL 0. QEMU's TCG checks
+ *     these too (faults=0 runs them), but for a null SS with RPL 3 in
+ *     64-bit mode (#GP(0) in the SDM), which it loads: faults=1 only.
+ *     CPL 3's view (DS with a DPL 0 segment, DS nulled by IRET to CPL 3)
+ *     is the ring3 guest's.
+ *   - x87, SSE, FXSAVE, XSAVE, SGDT, CMPXCHG8B and far-pointer operands go
+ *     through the same checks as integer ones: their whole size within the
+ *     limit (#GP(0), #SS(0) for SS), no write through a read-only segment;
+ *     faults=1 only (QEMU's TCG: see above).
  */
 #include "catch.h"
 #include "rt.h"
@@ -43,8 +59,12 @@
 #define SEL_CS_LIM 0x40 /* code32, base 0, limit the end of cs_page */
 #define SEL_XONLY  0x48 /* execute-only code32, flat */
 #define SEL_RONLY  0x50 /* read-only data, base buf, limit 0xff */
+#define SEL_D3	   0x58 /* data, DPL 3, flat */
+#define SEL_NP	   0x60 /* data, DPL 0, not present */
+#define SEL_CONF   0x68 /* conforming readable code32, DPL 0, flat */
+#define SEL_SYS	   0x70 /* an LDT descriptor (16 bytes: 0x78 is its top half) */
 
-static u64 gdt[11] __attribute__((aligned(16)));
+static u64 gdt[16] __attribute__((aligned(16)));
 static struct {
 	u16 limit;
 	u64 base;
@@ -106,6 +126,47 @@ S32(wr_code, "", "movb %al, %cs:buf", "");
 S32(rd_code, "", "movb %cs:buf, %al", ""); /* readable: fine */
 S32(rd_xonly, "", "movb %cs:buf, %al", ""); /* called with CS execute-only */
 
+/* Privilege on loads (CPL 0 here). */
+#define MOVSEL(sel) "mov $" STR(sel) ", %eax"
+S32(ld_ds_rpl3, MOVSEL(SEL_DATA | 3), "mov %eax, %ds", "");
+S32(ld_ds_d3_rpl3, MOVSEL(SEL_D3 | 3), "mov %eax, %ds\n\tmovb buf, %al", "");
+S32(ld_ds_conf_rpl3, MOVSEL(SEL_CONF | 3), "mov %eax, %ds\n\tmovb buf, %al", "");
+S32(ld_ds_code_rpl3, MOVSEL(SEL_CODE32 | 3), "mov %eax, %ds", "");
+S32(ld_gs_sys, MOVSEL(SEL_SYS), "mov %eax, %gs", "");
+S32(ld_es_np, MOVSEL(SEL_NP), "mov %eax, %es", "");
+S32(ld_ss_np, "mov %ss, %ecx\n\t" MOVSEL(SEL_NP), "mov %eax, %ss", SS_BACK);
+S32(ld_ss_rpl3, "mov %ss, %ecx\n\t" MOVSEL(SEL_DATA | 3), "mov %eax, %ss", SS_BACK);
+S32(ld_ss_d3, "mov %ss, %ecx\n\t" MOVSEL(SEL_D3 | 3), "mov %eax, %ss", SS_BACK);
+S32(ld_ss_null, "mov %ss, %ecx\n\txor %eax, %eax", "mov %eax, %ss", SS_BACK);
+S32(pop_ds_rpl3, "push $" STR(SEL_DATA | 3), "pop %ds", "add $4, %esp");
+S32(lfs_rpl3, "", "lfs fp_data3, %eax", "");
+S32(lss_d3, "mov %ss, %ecx", "lss fp_d3, %eax", SS_BACK);
+__asm__(".pushsection .data\n"
+	"fp_data3: .long 0\n\t.word " STR(SEL_DATA | 3) "\n"
+	"fp_d3: .long 0\n\t.word " STR(SEL_D3 | 3) "\n\t.popsection");
+
+/* Memory operands beyond integer ones: DS_LIM (limit 0xff), RONLY
+ * (read-only, limit 0xff), SS_LIM (limit 0xff). */
+S32(x87_ld_end, DS(SEL_DS_LIM), "fldl 0xf8", "fstp %st(0)");
+S32(x87_ld_past, DS(SEL_DS_LIM), "fldl 0xfc", "");
+S32(x87_ld80_past, DS(SEL_DS_LIM), "fldt 0xf8", "");
+S32(x87_st_ronly, DS(SEL_RONLY) "\n\tfld1", "fstps 0x10", "fstp %st(0)");
+S32(x87_cw_ronly, DS(SEL_RONLY), "fnstcw 0x10", "");
+S32(x87_env_past, DS(SEL_DS_LIM), "fnstenv 0xf0", "");
+S32(sse_ld_end, DS(SEL_DS_LIM), "movups 0xf0, %xmm0", "");
+S32(sse_ld_past, DS(SEL_DS_LIM), "movups 0xf8, %xmm0", "");
+S32(sse_st_ronly, DS(SEL_RONLY), "movups %xmm0, 0x10", "");
+S32(sse_ss_past, SS(SEL_SS_LIM), "movsd %ss:0xfc, %xmm0", SS_BACK);
+S32(mxcsr_ronly, DS(SEL_RONLY), "stmxcsr 0x10", "");
+S32(fxsave_past, DS(SEL_DS_LIM), "fxsave 0", "");
+S32(fxsave_ronly, DS(SEL_RONLY), "fxsave 0", "");
+S32(fxrstor_past, DS(SEL_DS_LIM), "fxrstor 0", "");
+S32(xsave_past, DS(SEL_DS_LIM) "\n\tmov $3, %eax\n\txor %edx, %edx", "xsave 0", "");
+S32(xrstor_past, DS(SEL_DS_LIM) "\n\tmov $3, %eax\n\txor %edx, %edx", "xrstor 0", "");
+S32(sgdt_ronly, DS(SEL_RONLY), "sgdt 0x10", "");
+S32(cx8_ronly, DS(SEL_RONLY), "cmpxchg8b 0x10", "");
+S32(lfs_past, DS(SEL_DS_LIM), "lfs 0xfc, %eax", "");
+
 /* The code-limit page: CS_LIM's limit is its last byte. cs_jmp jumps past
  * it; cs_straddle jumps to a 5-byte MOV whose last 2 bytes are past it. */
 __asm__(".pushsection .text.cslim, \"ax\"\n\t.balign 4096\n\t.code32\n"
@@ -147,6 +208,29 @@ static void call32(const u8 *fn, u16 sel)
 #define SSF(name)                                                                                  \
 	(faults ? (call32(name, SEL_CODE32), rt_expect_fault(#name, 12, 0, (u64)name##_at, 0))     \
 		: (void)0)
+#define FSEL(name, vec, sel)                                                                       \
+	(call32(name, SEL_CODE32), rt_expect_fault(#name, vec, sel, (u64)name##_at, 0))
+
+/* MOV SS and MOV DS in 64-bit mode (kmain's own code, CPL 0); vec ~0: no
+ * fault expected. */
+static void mov_seg64(const char *name, bool ss, u16 sel, u64 vec, u64 err)
+{
+	rt_catch_reset();
+	if (ss)
+		__asm__ volatile("mov %%ss, %%ecx\n\t" FAULT("mov %w0, %%ss") "mov %%ecx, %%ss"
+				 :
+				 : "r"(sel)
+				 : "rax", "rcx", "memory");
+	else
+		__asm__ volatile("mov %%ds, %%ecx\n\t" FAULT("mov %w0, %%ds") "mov %%ecx, %%ds"
+				 :
+				 : "r"(sel)
+				 : "rax", "rcx", "memory");
+	if (vec == ~0ull)
+		rt_expect_no_fault(name);
+	else
+		rt_expect_fault(name, vec, err, fault_rip, 0);
+}
 
 void kmain(void)
 {
@@ -162,6 +246,10 @@ void kmain(void)
 	gdt[SEL_CS_LIM / 8] = desc(0, (u64)(uintptr_t)cs_page >> 12, 0x9b, 0xc);
 	gdt[SEL_XONLY / 8] = desc(0, 0xfffff, 0x99, 0xc);
 	gdt[SEL_RONLY / 8] = desc(b, 0xff, 0x91, 0x4);
+	gdt[SEL_D3 / 8] = desc(0, 0xfffff, 0xf3, 0xc);
+	gdt[SEL_NP / 8] = desc(0, 0xfffff, 0x13, 0xc);
+	gdt[SEL_CONF / 8] = desc(0, 0xfffff, 0x9f, 0xc);
+	gdt[SEL_SYS / 8] = desc(b, 0xff, 0x82, 0x0);
 	gdt_desc.limit = sizeof(gdt) - 1;
 	gdt_desc.base = (u64)(uintptr_t)gdt;
 	__asm__ volatile("lgdt %0" : : "m"(gdt_desc) : "memory");
@@ -191,9 +279,58 @@ void kmain(void)
 	OK(ld_fs_ronly);
 	GPSEL(ld_ss_ronly, SEL_RONLY);
 	GPSEL(ld_ss_code, SEL_CODE32);
+	/* Privilege on loads: QEMU's TCG checks these too. */
+	GPSEL(ld_ds_rpl3, SEL_DATA);
+	OK(ld_ds_d3_rpl3);
+	OK(ld_ds_conf_rpl3);
+	GPSEL(ld_ds_code_rpl3, SEL_CODE32);
+	GPSEL(ld_gs_sys, SEL_SYS);
+	FSEL(ld_es_np, 11, SEL_NP);
+	FSEL(ld_ss_np, 12, SEL_NP);
+	GPSEL(ld_ss_rpl3, SEL_DATA);
+	GPSEL(ld_ss_d3, SEL_D3);
+	GPSEL(ld_ss_null, 0);
+	GPSEL(pop_ds_rpl3, SEL_DATA);
+	GPSEL(lfs_rpl3, SEL_DATA);
+	GPSEL(lss_d3, SEL_D3);
+	mov_seg64("ss_null64", true, 0, ~0ull, 0);
+	mov_seg64("ds_rpl3_64", false, SEL_DATA | 3, 13, SEL_DATA);
+	mov_seg64("ds_d3_64", false, SEL_D3 | 3, ~0ull, 0);
 
 	if (!faults)
 		goto out;
+	mov_seg64("ss_null_rpl3_64", true, 3, 13, 0);
+	/* x87, SSE, XSAVE... operands: limits over their whole size, and no
+	 * writes through a read-only segment. */
+	write_cr4(read_cr4() | (1ull << 9) | (1ull << 10)); /* OSFXSR, OSXMMEXCPT */
+	u32 ecx1;
+	__asm__ volatile("cpuid" : "=c"(ecx1) : "a"(1), "c"(0) : "rbx", "rdx");
+	bool xsave = ecx1 & (1u << 26);
+	if (xsave) {
+		write_cr4(read_cr4() | (1ull << 18)); /* OSXSAVE */
+		__asm__ volatile("xsetbv" : : "a"(3), "d"(0), "c"(0) : "memory");
+	}
+	OK(x87_ld_end);
+	GP(x87_ld_past);
+	GP(x87_ld80_past);
+	GP(x87_st_ronly);
+	GP(x87_cw_ronly);
+	GP(x87_env_past);
+	OK(sse_ld_end);
+	GP(sse_ld_past);
+	GP(sse_st_ronly);
+	SSF(sse_ss_past);
+	GP(mxcsr_ronly);
+	GP(fxsave_past);
+	GP(fxsave_ronly);
+	GP(fxrstor_past);
+	if (xsave) {
+		GP(xsave_past);
+		GP(xrstor_past);
+	}
+	GP(sgdt_ronly);
+	GP(cx8_ronly);
+	GP(lfs_past);
 	/* A JMP past CS's limit: #GP(0). The SDM reports it at the JMP. */
 	call32(cs_jmp, SEL_CS_LIM);
 	rt_expect_fault("cs_jmp", 13, 0, (u64)cs_jmp_at, 0);

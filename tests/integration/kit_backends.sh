@@ -38,7 +38,8 @@ if [ "$backend" = emu ]; then
 	kit emu-smap smap
 	kit emu-pku pku
 	# Segment limits outside 64-bit mode (compatibility-mode code: data,
-	# stack, expand-down and code limits, null selectors). Not on KVM: the
+	# stack, expand-down and code limits, null selectors; types and
+	# privilege on loads; x87, SSE, XSAVE operands). Not on KVM: the
 	# nested harness's "hardware" (QEMU 7.2 TCG) checks no segment limit.
 	kit emu-seglimit seglimit
 	# AMD SVM (--cpu-features +svm): a tiny hypervisor's L2 exits, its

@@ -446,6 +446,12 @@ struct emu_cpu {
 	struct emu_vm *vm;
 	struct bus_hint pio_hint, mmio_hint;
 	uint64_t icount;
+	/* The last port read (IN, INS): the host TSC when the device
+	 * answered, and icount and deliveries then (insn_io.c: port_in;
+	 * RDTSC, insn_system.c, reads it back). io_tsc_set: not used yet. */
+	uint64_t io_tsc, io_icount;
+	uint32_t io_deliveries;
+	bool io_tsc_set;
 	/* Migration's TLB flush (emu_dirty_flush): the flush generation this
 	 * vCPU has done (it flushes when vm->tlb_gen differs, in the slow
 	 * path, before any further instruction), and whether it stands

@@ -72,7 +72,7 @@ void h_cmpxchg(struct emu_cpu *c, const struct dinsn *d)
 		if (old == acc)
 			set_reg(c, d->op[0].reg, size, src);
 	} else {
-		uint64_t lin = mem_lin(c, d);
+		uint64_t lin = mem_lin_w(c, d, size);
 		void *p = lin_rmw_ptr(c, lin, size);
 		if (p) {
 			old = acc;
@@ -89,7 +89,7 @@ void h_cmpxchg(struct emu_cpu *c, const struct dinsn *d)
 
 void h_cmpxchg8b(struct emu_cpu *c, const struct dinsn *d)
 {
-	uint64_t lin = mem_lin(c, d);
+	uint64_t lin = mem_lin_w(c, d, 8);
 	uint64_t exp = (c->r[R_AX] & 0xffffffff) | (c->r[R_DX] << 32);
 	uint64_t nv = (c->r[R_BX] & 0xffffffff) | (c->r[R_CX] << 32);
 	void *p = lin_rmw_ptr(c, lin, 8);
@@ -118,7 +118,7 @@ void h_cmpxchg16b(struct emu_cpu *c, const struct dinsn *d)
 	/* The operand must be 16-byte aligned (#GP(0) otherwise), so it
 	 * never crosses a page; on RAM it is one host lock cmpxchg16b,
 	 * atomic against the other vCPUs like every LOCK operation. */
-	uint64_t lin = mem_lin(c, d);
+	uint64_t lin = mem_lin_w(c, d, 16);
 	if (lin & 15)
 		emu_raise_gp(c, 0);
 	uint64_t exp_lo = c->r[R_AX], exp_hi = c->r[R_DX];

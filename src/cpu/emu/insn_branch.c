@@ -16,7 +16,7 @@ static void far_target(struct emu_cpu *c, const struct dinsn *d, uint16_t *sel, 
 		*sel = (uint16_t)d->imm2;
 		return;
 	}
-	uint64_t lin = mem_lin(c, d);
+	uint64_t lin = mem_lin_n(c, d, d->osize + 2u);
 	*off = lin_read(c, lin, d->osize);
 	*sel = (uint16_t)lin_read(c, lin + d->osize, 2);
 }

@@ -47,16 +47,18 @@ static void load_sys_seg(struct emu_cpu *c, bool is_tr, uint16_t sel)
 	}
 }
 
-/* LGDT LIDT SGDT SIDT */
+/* LGDT LIDT SGDT SIDT: a limit and a base, 6 bytes (10 in 64-bit mode),
+ * through the segment's checks after the privilege ones. */
 void h_dt(struct emu_cpu *c, const struct dinsn *d)
 {
-	uint64_t lin = mem_lin(c, d);
 	struct dtr *t = (d->mnem == ZYDIS_MNEMONIC_LGDT || d->mnem == ZYDIS_MNEMONIC_SGDT)
 				? &c->gdtr
 				: &c->idtr;
 	bool load = d->mnem == ZYDIS_MNEMONIC_LGDT || d->mnem == ZYDIS_MNEMONIC_LIDT;
+	unsigned bsz = c->cmode == 8 ? 8 : 4;
 	if (load) {
 		need_cpl0(c);
+		uint64_t lin = mem_lin_n(c, d, 2 + bsz);
 		uint16_t limit = (uint16_t)lin_read(c, lin, 2);
 		uint64_t base;
 		if (c->cmode == 8)
@@ -67,8 +69,9 @@ void h_dt(struct emu_cpu *c, const struct dinsn *d)
 		t->base = base;
 	} else {
 		umip_check(c);
+		uint64_t lin = mem_lin_w(c, d, 2 + bsz);
 		lin_write(c, lin, 2, t->limit);
-		lin_write(c, lin + 2, c->cmode == 8 ? 8 : 4, t->base);
+		lin_write(c, lin + 2, bsz, t->base);
 	}
 }
 
@@ -97,8 +100,8 @@ void h_sldt(struct emu_cpu *c, const struct dinsn *d)
 /* LDS LES LFS LGS LSS (arg: the segment) */
 void h_lseg(struct emu_cpu *c, const struct dinsn *d)
 {
-	uint64_t lin = mem_lin(c, d);
 	unsigned sz = d->op[0].size;
+	uint64_t lin = mem_lin_n(c, d, sz + 2);
 	uint64_t off = lin_read(c, lin, sz);
 	uint16_t sel = (uint16_t)lin_read(c, lin + sz, 2);
 	emu_load_seg(c, insn_arg(d), sel);

@@ -110,7 +110,7 @@ void h_fxsave(struct emu_cpu *c, const struct dinsn *d)
 {
 	if (c->cr0 & (CR0_EM | CR0_TS))
 		emu_raise(c, (c->cr0 & CR0_EM) ? EXC_UD : EXC_NM, 0, false);
-	fxsave(c, mem_lin(c, d), insn_arg(d));
+	fxsave(c, mem_lin_w(c, d, 512), insn_arg(d));
 }
 
 /* FXRSTOR (arg 0), FXRSTOR64 (arg 1) */
@@ -118,5 +118,5 @@ void h_fxrstor(struct emu_cpu *c, const struct dinsn *d)
 {
 	if (c->cr0 & (CR0_EM | CR0_TS))
 		emu_raise(c, (c->cr0 & CR0_EM) ? EXC_UD : EXC_NM, 0, false);
-	fxrstor(c, mem_lin(c, d), insn_arg(d));
+	fxrstor(c, mem_lin_n(c, d, 512), insn_arg(d));
 }

@@ -40,8 +40,14 @@ uint64_t port_in(struct emu_cpu *c, uint16_t port, unsigned size)
 		emu_dbg_port(c, port, size);
 	uint64_t v = 0;
 	c->slow = true; /* the device may have stopped the VM */
-	if (!bus_access(&c->m->pio, &c->pio_hint, port, size, false, &v) &&
-	    c->m->trace_unclaimed_io)
+	uint64_t t0 = __builtin_ia32_rdtsc();
+	bool claimed = bus_access(&c->m->pio, &c->pio_hint, port, size, false, &v);
+	uint64_t t1 = __builtin_ia32_rdtsc();
+	c->io_tsc = t0 + (t1 - t0) / 2;
+	c->io_icount = c->icount;
+	c->io_deliveries = c->deliveries;
+	c->io_tsc_set = true;
+	if (!claimed && c->m->trace_unclaimed_io)
 		guest_log("emu: unclaimed in %#x/%u", port, size);
 	return v & szmask(size);
 }

@@ -76,7 +76,7 @@ void h_salc(struct emu_cpu *c, const struct dinsn *d)
 void h_bound(struct emu_cpu *c, const struct dinsn *d)
 {
 	unsigned sz = d->op[0].size;
-	uint64_t lin = mem_lin(c, d);
+	uint64_t lin = mem_lin_n(c, d, 2 * sz);
 	int64_t lo = sext(mread(c, lin, sz), sz), hi = sext(mread(c, lin + sz, sz), sz);
 	int64_t v = sext(get_reg(c, d->op[0].reg, sz), sz);
 	if (v < lo || v > hi)

@@ -94,10 +94,10 @@ void vec_rd(struct emu_cpu *c, const struct dinsn *d, int i, union ymmreg *v, bo
 	case DOP_YMM: ymm_get(c, o->reg, v); break;
 	case DOP_MMX: v->q[0] = mm_get(c, o->reg); break;
 	case DOP_MEM: {
-		uint64_t lin = mem_lin(c, d);
 		unsigned size = o->size ? o->size : 8;
 		if (size > 32)
 			size = 32;
+		uint64_t lin = mem_lin_n(c, d, size);
 		check_align(c, lin, size, align);
 		if (size >= 8) {
 			/* all pages first: nothing is half read */
@@ -128,10 +128,10 @@ void vec_wr(struct emu_cpu *c, const struct dinsn *d, int i, const union ymmreg 
 	case DOP_YMM: ymm_set(c, o->reg, v); break;
 	case DOP_MMX: mm_set(c, o->reg, v->q[0]); break;
 	case DOP_MEM: {
-		uint64_t lin = mem_lin(c, d);
 		unsigned size = o->size ? o->size : 8;
 		if (size > 32)
 			size = 32;
+		uint64_t lin = mem_lin_w(c, d, size);
 		check_align(c, lin, size, align);
 		if (size >= 8) {
 			/* fault before writing anything */

@@ -702,7 +702,7 @@ static void mxcsr_check(struct emu_cpu *c, const struct dinsn *d)
 void h_ldmxcsr(struct emu_cpu *c, const struct dinsn *d)
 {
 	mxcsr_check(c, d);
-	uint32_t v = (uint32_t)mread(c, mem_lin(c, d), 4);
+	uint32_t v = (uint32_t)mread(c, mem_lin_n(c, d, 4), 4);
 	if (v & ~MXCSR_MASK)
 		emu_raise_gp(c, 0);
 	c->mxcsr = v;
@@ -711,5 +711,5 @@ void h_ldmxcsr(struct emu_cpu *c, const struct dinsn *d)
 void h_stmxcsr(struct emu_cpu *c, const struct dinsn *d)
 {
 	mxcsr_check(c, d);
-	mwrite(c, mem_lin(c, d), 4, c->mxcsr);
+	mwrite(c, mem_lin_w(c, d, 4), 4, c->mxcsr);
 }

@@ -41,7 +41,7 @@ void h_pop(struct emu_cpu *c, const struct dinsn *d)
 		/* The address uses RSP after the pop. */
 		uint64_t sp = c->r[R_SP];
 		v = pop(c, os);
-		uint64_t lin = mem_lin(c, d);
+		uint64_t lin = mem_lin_w(c, d, os);
 		uint64_t nsp = c->r[R_SP];
 		c->r[R_SP] = sp;
 		lin_write(c, lin, os, v);

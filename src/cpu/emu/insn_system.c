@@ -74,12 +74,40 @@ void h_cpuid(struct emu_cpu *c, const struct dinsn *d)
 	emu_cpuid(c);
 }
 
+/* The host TSC for an RDTSC. The first one shortly after a port read
+ * (no event delivered since, at most IO_TSC_INSNS instructions -- icount
+ * grows by whole blocks, the IN's own included -- and IO_TSC_MAX_CYCLES
+ * of host time) reads the TSC of that port read: what the host spent
+ * between the two -- decoding and building the code after the IN on its
+ * first run, page faults on the block arena, a preemption -- is the
+ * emulator's time, not the guest's few instructions'. A guest that reads
+ * a timer port between two RDTSCs (Linux calibrating its TSC against the
+ * ACPI PM timer or the PIT) then pairs the timer's value with a TSC taken
+ * at the same moment; before, the first run of that code took 10-20 us
+ * of a ~200 us window on a loaded host (3-10% off). The TSC stays
+ * monotonic per vCPU (the port read came after the previous RDTSC, and
+ * RDMSR of IA32_TSC in between cancels it); the next RDTSC reads the
+ * host again. */
+#define IO_TSC_INSNS	  (3 * BLOCK_MAX_INSNS)
+#define IO_TSC_MAX_CYCLES (1ULL << 22) /* 1-2 ms at 2-4 GHz */
+static uint64_t rdtsc_host(struct emu_cpu *c)
+{
+	uint64_t now = __rdtsc();
+	if (!c->io_tsc_set)
+		return now;
+	c->io_tsc_set = false;
+	if (c->icount - c->io_icount > IO_TSC_INSNS || c->deliveries != c->io_deliveries ||
+	    now < c->io_tsc || now - c->io_tsc > IO_TSC_MAX_CYCLES)
+		return now;
+	return c->io_tsc;
+}
+
 /* RDTSC RDTSCP */
 void h_rdtsc(struct emu_cpu *c, const struct dinsn *d)
 {
 	if ((c->cr4 & 0x4) && c->cpl)
 		emu_raise_gp(c, 0);
-	uint64_t v = __rdtsc() + c->tsc_offset;
+	uint64_t v = rdtsc_host(c) + c->tsc_offset;
 	c->r[R_AX] = (uint32_t)v;
 	c->r[R_DX] = v >> 32;
 	if (d->mnem == ZYDIS_MNEMONIC_RDTSCP)
@@ -89,6 +117,7 @@ void h_rdtsc(struct emu_cpu *c, const struct dinsn *d)
 void h_rdmsr(struct emu_cpu *c, const struct dinsn *d)
 {
 	need_cpl0(c);
+	c->io_tsc_set = false; /* IA32_TSC reads the host: RDTSC must not go back */
 	bool ok;
 	uint64_t v = emu_rdmsr(c, (uint32_t)c->r[R_CX], &ok);
 	if (!ok)

@@ -24,7 +24,7 @@ void h_maskmov(struct emu_cpu *c, const struct dinsn *d)
 		mmx_enter(c);
 	vec_rd(c, d, 0, &s, false);
 	vec_rd(c, d, 1, &m, false);
-	uint64_t base = seg_lin(c, SEG_DS, amask(d->asize, c->r[R_DI]));
+	uint64_t base = seg_lin_w(c, SEG_DS, amask(d->asize, c->r[R_DI]), W);
 	for (unsigned i = 0; i < W; i++)
 		if (m.b[i] & 0x80)
 			mmu_lookup(c, base + i, 1, c->cpl == 3);
@@ -43,7 +43,7 @@ void h_vmaskmov(struct emu_cpu *c, const struct dinsn *d)
 	union ymmreg m, v, r;
 	avx_check(c);
 	vec_rd(c, d, 1, &m, false);
-	uint64_t lin = mem_lin(c, d);
+	uint64_t lin = d->op[0].kind == DOP_MEM ? mem_lin_w(c, d, W) : mem_lin_n(c, d, W);
 	memset(&r, 0, sizeof(r));
 	if (d->op[0].kind == DOP_MEM) {
 		vec_rd(c, d, 2, &v, false);
@@ -84,7 +84,8 @@ void h_gather(struct emu_cpu *c, const struct dinsn *d)
 		if (vels(&mask, es, i) >= 0)
 			continue;
 		int64_t x = vels(&idx, is, i);
-		uint64_t lin = seg_lin(c, d->seg, amask(d->asize, base + (uint64_t)x * d->scale));
+		uint64_t lin =
+			seg_lin_n(c, d->seg, amask(d->asize, base + (uint64_t)x * d->scale), es);
 		uint64_t v;
 		/* On a fault the elements already gathered stay, with their
 		 * mask elements clear. */

@@ -343,14 +343,14 @@ void h_fnstcw(struct emu_cpu *c, const struct dinsn *d)
 {
 	struct x87_ops o;
 	x87_begin(c, d, &o);
-	mwrite(c, mem_lin(c, d), 2, c->fcw);
+	mwrite(c, mem_lin_w(c, d, 2), 2, c->fcw);
 }
 
 void h_fldcw(struct emu_cpu *c, const struct dinsn *d)
 {
 	struct x87_ops o;
 	x87_begin(c, d, &o);
-	c->fcw = x87_fcw_load((uint16_t)mread(c, mem_lin(c, d), 2));
+	c->fcw = x87_fcw_load((uint16_t)mread(c, mem_lin_n(c, d, 2), 2));
 }
 
 void h_fnstsw(struct emu_cpu *c, const struct dinsn *d)
@@ -358,7 +358,7 @@ void h_fnstsw(struct emu_cpu *c, const struct dinsn *d)
 	struct x87_ops o;
 	x87_begin(c, d, &o);
 	if (o.mi >= 0)
-		mwrite(c, mem_lin(c, d), 2, c->fsw);
+		mwrite(c, mem_lin_w(c, d, 2), 2, c->fsw);
 	else
 		c->r[R_AX] = (c->r[R_AX] & ~0xffffULL) | c->fsw;
 }
@@ -368,7 +368,7 @@ void h_fnstenv(struct emu_cpu *c, const struct dinsn *d)
 {
 	struct x87_ops o;
 	x87_begin(c, d, &o);
-	uint64_t lin = mem_lin(c, d);
+	uint64_t lin = mem_lin_w(c, d, 28);
 	mmu_lookup(c, lin + 27, 1, c->cpl == 3);
 	mwrite(c, lin, 4, 0xffff0000u | c->fcw);
 	mwrite(c, lin + 4, 4, 0xffff0000u | c->fsw);
@@ -384,7 +384,7 @@ void h_fldenv(struct emu_cpu *c, const struct dinsn *d)
 {
 	struct x87_ops o;
 	x87_begin(c, d, &o);
-	uint64_t lin = mem_lin(c, d);
+	uint64_t lin = mem_lin_n(c, d, 28);
 	uint16_t cw = (uint16_t)mread(c, lin, 2);
 	uint16_t sw = (uint16_t)mread(c, lin + 4, 2);
 	uint16_t tw = (uint16_t)mread(c, lin + 8, 2);
@@ -404,10 +404,10 @@ void h_fld(struct emu_cpu *c, const struct dinsn *d)
 	memset(&h, 0, sizeof(h));
 	struct f80 v;
 	if (o.mi >= 0 && o.msize == 10) {
-		mem_read80(c, mem_lin(c, d), &v);
+		mem_read80(c, mem_lin_n(c, d, 10), &v);
 	} else if (o.mi >= 0) {
 		/* m32/m64: converting raises IE (SNaN) and DE */
-		h.m = mread(c, mem_lin(c, d), o.msize);
+		h.m = mread(c, mem_lin_n(c, d, o.msize), o.msize);
 		fsw_merge(c, hx87(c, o.msize == 4 ? HX_FLD_F32 : HX_FLD_F64, &h), FSW_CC);
 		v = h.a;
 	} else {
@@ -422,7 +422,7 @@ void h_fild(struct emu_cpu *c, const struct dinsn *d)
 	struct x87_ops o;
 	x87_begin(c, d, &o);
 	/* exact: every 16/32/64-bit integer fits the 64-bit significand */
-	uint64_t iv = mread(c, mem_lin(c, d), o.msize);
+	uint64_t iv = mread(c, mem_lin_n(c, d, o.msize), o.msize);
 	long double x = o.msize == 2   ? (long double)(int16_t)iv
 			: o.msize == 4 ? (long double)(int32_t)iv
 				       : (long double)(int64_t)iv;
@@ -441,13 +441,13 @@ void h_fst(struct emu_cpu *c, const struct dinsn *d)
 	struct f80 v;
 	st_get(c, 0, &v);
 	if (o.mi >= 0 && o.msize == 10) {
-		mem_write80(c, mem_lin(c, d), &v);
+		mem_write80(c, mem_lin_w(c, d, 10), &v);
 		c->fsw &= ~FSW_C1;
 	} else if (o.mi >= 0) {
 		/* m32/m64: rounds under FCW.RC; IE OE UE PE */
 		h.a = v;
 		hx87(c, o.msize == 4 ? HX_FST_F32 : HX_FST_F64, &h);
-		mwrite(c, mem_lin(c, d), o.msize, h.m);
+		mwrite(c, mem_lin_w(c, d, o.msize), o.msize, h.m);
 		fsw_merge(c, h.sw, FSW_CC);
 	} else {
 		st_set(c, o.sreg, &v);
@@ -472,7 +472,7 @@ void h_fist(struct emu_cpu *c, const struct dinsn *d)
 	     : msize == 4 ? (tr ? HX_FISTT_I32 : HX_FIST_I32)
 			  : (tr ? HX_FISTT_I64 : HX_FIST_I64),
 	     &h);
-	mwrite(c, mem_lin(c, d), msize, h.m);
+	mwrite(c, mem_lin_w(c, d, msize), msize, h.m);
 	fsw_merge(c, h.sw, FSW_CC);
 	if (d->mnem != ZYDIS_MNEMONIC_FIST)
 		fpop(c);
@@ -523,7 +523,7 @@ void h_farith(struct emu_cpu *c, const struct dinsn *d)
 		/* the memory form itself, so that the conversion's exceptions
 		 * and NaN rules are the hardware's */
 		st_get(c, 0, &h.a);
-		h.m = mread(c, mem_lin(c, d), o.msize);
+		h.m = mread(c, mem_lin_n(c, d, o.msize), o.msize);
 		op += integer ? (o.msize == 2 ? FM_I16 : FM_I32) : (o.msize == 4 ? FM_F32 : FM_F64);
 	} else if (d->nops >= 2 && d->op[0].kind == DOP_ST && d->op[1].kind == DOP_ST) {
 		/* dst = dst op src, one of them st0 */
@@ -625,7 +625,7 @@ void h_fcom(struct emu_cpu *c, const struct dinsn *d)
 	int op;
 	st_get(c, 0, &h.a);
 	if (o.mi >= 0) {
-		h.m = mread(c, mem_lin(c, d), o.msize);
+		h.m = mread(c, mem_lin_n(c, d, o.msize), o.msize);
 		op = HX_FCOM + (o.msize == 4 ? FM_F32 : FM_F64);
 	} else {
 		bool pp = mn == ZYDIS_MNEMONIC_FCOMPP || mn == ZYDIS_MNEMONIC_FUCOMPP;

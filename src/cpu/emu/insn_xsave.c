@@ -40,22 +40,24 @@ static uint64_t xinuse(const struct emu_cpu *c)
 	return u;
 }
 
-/* #UD without CR4.OSXSAVE, #NM with CR0.TS, #GP(0) unless 64-byte aligned. */
-static uint64_t xsave_area(struct emu_cpu *c, const struct dinsn *d)
+static uint64_t rfbm(struct emu_cpu *c)
+{
+	return c->xcr0 & ((uint64_t)(uint32_t)c->r[R_DX] << 32 | (uint32_t)c->r[R_AX]);
+}
+
+/* #UD without CR4.OSXSAVE, #NM with CR0.TS, the segment's checks on the
+ * size bytes read or written (outside 64-bit mode: the limit, and a
+ * writable segment for the saves), #GP(0) unless 64-byte aligned. */
+static uint64_t xsave_area(struct emu_cpu *c, const struct dinsn *d, bool write, uint32_t size)
 {
 	if (!(c->cr4 & CR4_OSXSAVE))
 		emu_raise(c, EXC_UD, 0, false);
 	if (c->cr0 & CR0_TS)
 		emu_raise(c, EXC_NM, 0, false);
-	uint64_t lin = mem_lin(c, d);
+	uint64_t lin = write ? mem_lin_w(c, d, size) : mem_lin_n(c, d, size);
 	if (lin & 63)
 		emu_raise_gp(c, 0);
 	return lin;
-}
-
-static uint64_t rfbm(struct emu_cpu *c)
-{
-	return c->xcr0 & ((uint64_t)(uint32_t)c->r[R_DX] << 32 | (uint32_t)c->r[R_AX]);
 }
 
 static void save(struct emu_cpu *c, uint64_t lin, bool rex_w, int kind)
@@ -104,25 +106,27 @@ static void save(struct emu_cpu *c, uint64_t lin, bool rex_w, int kind)
 /* XSAVE XSAVE64 (arg 0/1: 64-bit x87 layout) */
 void h_xsave(struct emu_cpu *c, const struct dinsn *d)
 {
-	save(c, xsave_area(c, d), insn_arg(d), XS_STD);
+	save(c, xsave_area(c, d, true, emu_xsave_size(rfbm(c))), insn_arg(d), XS_STD);
 }
 
 /* XSAVEOPT XSAVEOPT64 */
 void h_xsaveopt(struct emu_cpu *c, const struct dinsn *d)
 {
-	save(c, xsave_area(c, d), insn_arg(d), XS_OPT);
+	save(c, xsave_area(c, d, true, emu_xsave_size(rfbm(c))), insn_arg(d), XS_OPT);
 }
 
 /* XSAVEC XSAVEC64 */
 void h_xsavec(struct emu_cpu *c, const struct dinsn *d)
 {
-	save(c, xsave_area(c, d), insn_arg(d), XS_COMPACT);
+	save(c, xsave_area(c, d, true, emu_xsave_size_compact(rfbm(c))), insn_arg(d), XS_COMPACT);
 }
 
 /* XRSTOR XRSTOR64: every check and every read before any state changes */
 void h_xrstor(struct emu_cpu *c, const struct dinsn *d)
 {
-	uint64_t lin = xsave_area(c, d);
+	/* the legacy region and the header first, the rest once the header
+	 * says which format */
+	uint64_t lin = xsave_area(c, d, false, 512 + 64);
 	bool rex_w = insn_arg(d);
 	uint64_t rf = rfbm(c);
 	uint64_t hdr[8];
@@ -138,6 +142,7 @@ void h_xrstor(struct emu_cpu *c, const struct dinsn *d)
 	} else if ((xstate_bv & ~c->xcr0) || xcomp_bv || hdr[2]) {
 		emu_raise_gp(c, 0);
 	}
+	mem_lin_n(c, d, compact ? emu_xsave_size_compact(xcomp_bv) : emu_xsave_size(rf));
 	uint8_t buf[512];
 	if (rf & 3) {
 		for (int i = 0; i < 512; i += 8) {

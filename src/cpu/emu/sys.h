@@ -24,6 +24,7 @@ void emu_deliver(struct emu_cpu *c, int vec, uint32_t err, bool has_err, bool so
 void emu_update_mode(struct emu_cpu *c);
 void emu_reset(struct emu_cpu *c);
 void emu_load_seg(struct emu_cpu *c, int s, uint16_t sel);
+void emu_validate_data_segs(struct emu_cpu *c);
 void emu_load_boot_state(struct emu_cpu *c, const struct boot_cpu_state *b);
 void emu_write_cr(struct emu_cpu *c, int n, uint64_t v);
 uint64_t emu_rdmsr(struct emu_cpu *c, uint32_t msr, bool *ok);

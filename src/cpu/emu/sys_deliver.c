@@ -219,6 +219,8 @@ void emu_iret(struct emu_cpu *c, int osize)
 		else
 			c->r[R_SP] = sp;
 	}
+	if (new_cpl > old_cpl)
+		emu_validate_data_segs(c);
 	c->next_rip = c->cmode == 8 ? ip : (uint32_t)ip;
 	if (c->cmode == 2)
 		c->next_rip &= 0xffff;

@@ -57,6 +57,15 @@ void mark_accessed(struct emu_cpu *c, struct desc *d)
 	d->attr |= 1;
 }
 
+/* Protected-mode loads (SDM vol. 3 5.4.1, 5.10; APM vol. 2 4.10, 4.11):
+ * - a null selector: #GP(0) for CS, and for SS outside 64-bit mode, at
+ *   CPL 3 or with RPL != CPL; DS/ES/FS/GS become unusable;
+ * - a selector beyond the table's limit, a system descriptor, a type the
+ *   register cannot hold (SS: writable data only; the others: data or
+ *   readable code), or a privilege mismatch: #GP(selector). SS needs
+ *   RPL = CPL = DPL; the others max(CPL, RPL) <= DPL unless the segment
+ *   is conforming code;
+ * - a descriptor not present: #NP(selector), #SS(selector) for SS. */
 void emu_load_seg(struct emu_cpu *c, int s, uint16_t sel)
 {
 	struct seg *sg = &c->seg[s];
@@ -67,27 +76,31 @@ void emu_load_seg(struct emu_cpu *c, int s, uint16_t sel)
 			emu_update_mode(c);
 		return;
 	}
+	int rpl = sel & 3;
 	if (!(sel & ~3u)) {
-		if (s == SEG_CS || (s == SEG_SS && (c->cmode != 8 || c->cpl == 3)))
+		if (s == SEG_CS || (s == SEG_SS && (c->cmode != 8 || c->cpl == 3 || rpl != c->cpl)))
 			emu_raise_gp(c, 0);
 		sg->sel = sel;
 		sg->base = 0;
 		sg->limit = 0;
-		sg->attr = s == SEG_SS ? (sg->attr & ~0x60u) | (uint16_t)((sel & 3) << 5) : 0;
+		sg->attr = s == SEG_SS ? (sg->attr & ~0x60u) | (uint16_t)(rpl << 5) : 0;
 		return;
 	}
 	struct desc d;
 	read_desc(c, sel, &d, EXC_GP);
 	unsigned type = d.attr & 0xf;
+	int dpl = (d.attr >> 5) & 3;
 	if (!(d.attr & 0x10))
 		emu_raise_gp(c, sel & ~3u);
 	if (s == SEG_SS) {
-		/* writable data segment */
-		if ((type & 0xa) != 0x2)
+		/* writable data segment, at exactly the current privilege */
+		if ((type & 0xa) != 0x2 || rpl != c->cpl || dpl != c->cpl)
 			emu_raise_gp(c, sel & ~3u);
 	} else if (s != SEG_CS) {
-		/* data, or readable code */
+		/* data, or readable code; conforming code at any privilege */
 		if ((type & 0xa) == 0x8)
+			emu_raise_gp(c, sel & ~3u);
+		if ((type & 0xc) != 0xc && (rpl > dpl || c->cpl > dpl))
 			emu_raise_gp(c, sel & ~3u);
 	}
 	if (!(d.attr & SA_P))
@@ -96,6 +109,27 @@ void emu_load_seg(struct emu_cpu *c, int s, uint16_t sel)
 	set_seg(sg, sel, d.base, d.limit, d.attr);
 	if (s == SEG_CS)
 		emu_update_mode(c);
+}
+
+/* After a far RET or IRET to an outer privilege level: DS, ES, FS and GS
+ * holding a data or non-conforming code segment more privileged than the
+ * new CPL become null and unusable (SDM vol. 3 5.8.6, RET and IRET's
+ * "RETURN-TO-OUTER-PRIVILEGE-LEVEL"); the hidden base stays, as FS/GS
+ * bases in 64-bit mode do. A null FS or GS is left as it is. */
+void emu_validate_data_segs(struct emu_cpu *c)
+{
+	static const int segs[] = {SEG_ES, SEG_DS, SEG_FS, SEG_GS};
+	for (unsigned i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
+		struct seg *sg = &c->seg[segs[i]];
+		if ((segs[i] == SEG_FS || segs[i] == SEG_GS) && !(sg->sel & ~3u))
+			continue;
+		int dpl = (sg->attr >> 5) & 3;
+		bool conforming_code = (sg->attr & 0x1c) == 0x1c;
+		if (!conforming_code && dpl < c->cpl) {
+			sg->sel = 0;
+			sg->attr &= (uint16_t)~SA_P;
+		}
+	}
 }
 
 /* Loads CS for a control transfer at privilege cpl (already checked). */
@@ -189,6 +223,7 @@ void emu_far_ret(struct emu_cpu *c, int osize, uint16_t pop_extra)
 	if (outer) {
 		emu_load_seg(c, SEG_SS, ss);
 		c->r[R_SP] = nsp + pop_extra;
+		emu_validate_data_segs(c);
 	} else {
 		c->r[R_SP] = spmask == 0xffff ? (c->r[R_SP] & ~0xffffULL) | sp : sp;
 	}
