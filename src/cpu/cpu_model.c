@@ -125,6 +125,11 @@ const struct cpu_feature_info cpu_features[CPUF_COUNT] = {
 			       .reg = X_ECX,
 			       .bit = 24,
 			       .platform = true},
+	[CPUF_PCID] = {.name = "pcid", .leaf = 1, .reg = X_ECX, .bit = 17, .platform = true},
+	[CPUF_INVPCID] = {.name = "invpcid", .leaf = 7, .reg = X_EBX, .bit = 10, .platform = true},
+	[CPUF_SMEP] = {.name = "smep", .leaf = 7, .reg = X_EBX, .bit = 7, .platform = true},
+	[CPUF_SMAP] = {.name = "smap", .leaf = 7, .reg = X_EBX, .bit = 20, .platform = true},
+	[CPUF_UMIP] = {.name = "umip", .leaf = 7, .reg = X_ECX, .bit = 2, .platform = true},
 };
 #undef F
 
@@ -346,6 +351,9 @@ int cpu_model_resolve(const struct cpu_model *req, const struct cpu_featureset *
 		for (unsigned f = 1; f < CPUF_COUNT; f++)
 			if (cpu_features[f].platform && cpu_has(offered, f))
 				cpu_set(&s, f);
+	for (unsigned f = 1; f < CPUF_COUNT; f++)
+		if (cpu_has(&req->if_offered, f) && cpu_has(offered, f))
+			cpu_set(&s, f);
 	set_andnot(&s, &req->remove);
 	/* The baseline is always there (a backend offers it). */
 	struct cpu_featureset base = cpu_level_features(1);

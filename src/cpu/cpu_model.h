@@ -5,10 +5,13 @@
  * - The feature table (cpu_features[]): every CPUID instruction-set
  *   feature vmon knows by name, where CPUID reports it, the x86-64
  *   microarchitecture level it belongs to (the psABI's x86-64, -v2, -v3,
- *   -v4) and which features it needs. Two platform features are in it so
- *   a user can turn them off (x2apic, tsc_deadline_timer): a named model
- *   brings them where the backend offers them. The other platform bits
- *   (APIC, PCID, SMEP...) are not: each backend reports those.
+ *   -v4) and which features it needs. The platform features a guest
+ *   can tell apart and a host may lack are in it too (x2apic,
+ *   tsc_deadline_timer, pcid, invpcid, smep, smap, umip): a named model
+ *   brings them where the backend offers them, -F turns them off, so a
+ *   guest can be given a CPU that both backends of a pool can give. The
+ *   other platform bits (APIC, PAE, NX...) are part of every x86-64
+ *   host vmon runs on and not in it.
  * - A request (struct cpu_model), from --cpu-features: a named model
  *   (x86-64, x86-64-v2, x86-64-v3, x86-64-v4, max) and +FEATURE/-FEATURE
  *   changes on top of it. Adding a feature adds what it needs; removing
@@ -130,9 +133,15 @@ enum cpu_feature {
 	 * it only on request (+amd); KVM reports the host's vendor. */
 	CPUF_AMD,
 	/* Platform features (struct cpu_feature_info.platform): the local
-	 * APIC's, not instructions; named models bring them where offered. */
+	 * APIC's and the system's (paging, CR4 modes), not user instructions;
+	 * named models bring them where offered, -F takes them away. */
 	CPUF_X2APIC,
 	CPUF_TSC_DEADLINE,
+	CPUF_PCID,    /* CR4.PCIDE, process-context identifiers in CR3 */
+	CPUF_INVPCID, /* the INVPCID instruction */
+	CPUF_SMEP,    /* CR4.SMEP */
+	CPUF_SMAP,    /* CR4.SMAP, STAC/CLAC */
+	CPUF_UMIP,    /* CR4.UMIP */
 	CPUF_COUNT
 };
 _Static_assert(CPUF_COUNT <= 128, "a feature set is two 64-bit words");
@@ -184,6 +193,10 @@ struct cpu_model {
 	struct cpu_featureset base;   /* the named model's features */
 	struct cpu_featureset add;    /* +FEATURE (and what they need) */
 	struct cpu_featureset remove; /* -FEATURE (and what needs them) */
+	/* Features the guest gets where the backend offers them, without
+	 * being named (an older snapshot's, from before they were in the
+	 * table: vm_snapshot.c). */
+	struct cpu_featureset if_offered;
 };
 
 /* Parses --cpu-features: MODEL[,(+|-)FEATURE]... or (+|-)FEATURE[,...]
