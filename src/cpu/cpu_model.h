@@ -5,13 +5,15 @@
  * - The feature table (cpu_features[]): every CPUID instruction-set
  *   feature vmon knows by name, where CPUID reports it, the x86-64
  *   microarchitecture level it belongs to (the psABI's x86-64, -v2, -v3,
- *   -v4) and which features it needs. The platform features a guest
- *   can tell apart and a host may lack are in it too (x2apic,
- *   tsc_deadline_timer, pcid, invpcid, smep, smap, umip): a named model
- *   brings them where the backend offers them, -F turns them off, so a
- *   guest can be given a CPU that both backends of a pool can give. The
- *   other platform bits (APIC, PAE, NX...) are part of every x86-64
- *   host vmon runs on and not in it.
+ *   -v4) and which features it needs. Two platform features are in it so
+ *   a user can turn them off (x2apic, tsc_deadline_timer): a named model
+ *   brings them where the backend offers them. The system features a
+ *   host may lack (pcid, invpcid, smep, smap, umip) are in it like
+ *   instruction-set features outside the levels (max has them where
+ *   offered, a level only with +F), so that a level is a CPU both
+ *   backends give and a guest can move between them. The other platform
+ *   bits (APIC, PAE, NX...) are on every host vmon runs on: each backend
+ *   reports those.
  * - A request (struct cpu_model), from --cpu-features: a named model
  *   (x86-64, x86-64-v2, x86-64-v3, x86-64-v4, max) and +FEATURE/-FEATURE
  *   changes on top of it. Adding a feature adds what it needs; removing
@@ -133,10 +135,10 @@ enum cpu_feature {
 	 * it only on request (+amd); KVM reports the host's vendor. */
 	CPUF_AMD,
 	/* Platform features (struct cpu_feature_info.platform): the local
-	 * APIC's and the system's (paging, CR4 modes), not user instructions;
-	 * named models bring them where offered, -F takes them away. */
+	 * APIC's, not instructions; named models bring them where offered. */
 	CPUF_X2APIC,
 	CPUF_TSC_DEADLINE,
+	/* System features (paging, CR4 modes), outside the levels. */
 	CPUF_PCID,    /* CR4.PCIDE, process-context identifiers in CR3 */
 	CPUF_INVPCID, /* the INVPCID instruction */
 	CPUF_SMEP,    /* CR4.SMEP */
@@ -181,6 +183,7 @@ struct cpu_feature_info {
 	uint64_t xcr0;	  /* XSAVE state components it brings (XCR0 bits) */
 	bool platform;	  /* in no level; a named model has it where offered */
 	bool vendor;	  /* the CPU vendor, no CPUID bit (reg is 0xff) */
+	bool on_request;  /* a pinned model has it only when it names it (svm, amd) */
 };
 extern const struct cpu_feature_info cpu_features[CPUF_COUNT];
 
@@ -206,7 +209,8 @@ int cpu_model_parse(const char *spec, struct cpu_model *out, struct vmon_error *
 
 /* The features the request gets from a backend that offers `offered`
  * (a feature whose needs are not all offered counts as not offered).
- * NULL or unpinned request: all of offered.
+ * NULL or unpinned request: all of offered. A pinned one has an
+ * on_request feature (svm, amd) only if it names it.
  * Error (naming the first one) if the request names a feature, by its
  * model or by +, that is not offered. backend: for the message. */
 int cpu_model_resolve(const struct cpu_model *req, const struct cpu_featureset *offered,

@@ -170,7 +170,7 @@ static void test_cpuid_mask(void **state)
 	cpu_model_format(&v2, buf, sizeof(buf));
 	/* A named model brings the platform features offered. */
 	assert_string_equal(buf, "cx16 lahf_lm popcnt pni ssse3 sse4_1 sse4_2 x2apic "
-				 "tsc_deadline_timer pcid invpcid smep smap umip");
+				 "tsc_deadline_timer");
 }
 
 /* x2apic and tsc_deadline_timer: a named model has them where offered,
@@ -203,18 +203,21 @@ static void test_platform(void **state)
 	assert_int_equal(r[CPUID_ECX], 1u << 21);
 }
 
-/* pcid, invpcid, smep, smap, umip: platform features like x2apic (a
- * named model has them where offered, -F removes just F, an exact set
- * gets what it lists); CPUID's bits follow the set; an older snapshot's
- * set, which did not name them, gets them where offered (if_offered). */
+/* pcid, invpcid, smep, smap, umip: outside the levels (max has them, a
+ * level only with +F, -F removes just F); CPUID's bits follow the set; an
+ * older snapshot's set, which did not name them, gets them where offered
+ * (if_offered). */
 static void test_system_features(void **state)
 {
 	(void)state;
 	static const unsigned sys[] = {CPUF_PCID, CPUF_INVPCID, CPUF_SMEP, CPUF_SMAP, CPUF_UMIP};
-	struct cpu_featureset v2 = resolve("x86-64-v2");
+	struct cpu_featureset v2 = resolve("x86-64-v2"), mx = resolve("max");
 	for (size_t i = 0; i < 5; i++)
-		assert_true(cpu_has(&v2, sys[i]));
-	struct cpu_featureset no = resolve("x86-64-v2,-pcid,-smap");
+		assert_true(!cpu_has(&v2, sys[i]) && cpu_has(&mx, sys[i]));
+	struct cpu_featureset some = resolve("x86-64-v2,+smep,+umip");
+	assert_true(cpu_has(&some, CPUF_SMEP) && cpu_has(&some, CPUF_UMIP));
+	assert_false(cpu_has(&some, CPUF_PCID) || cpu_has(&some, CPUF_SMAP));
+	struct cpu_featureset no = resolve("-pcid,-smap");
 	assert_false(cpu_has(&no, CPUF_PCID) || cpu_has(&no, CPUF_SMAP));
 	assert_true(cpu_has(&no, CPUF_INVPCID) && cpu_has(&no, CPUF_SMEP) &&
 		    cpu_has(&no, CPUF_UMIP) && cpu_has(&no, CPUF_SSE4_2));
@@ -231,12 +234,12 @@ static void test_system_features(void **state)
 	cpu_features_from_cpuid(7, 0, l7, &got);
 	assert_true(cpu_has(&got, CPUF_SMEP) && cpu_has(&got, CPUF_SMAP) &&
 		    cpu_has(&got, CPUF_UMIP) && !cpu_has(&got, CPUF_INVPCID));
-	/* A backend without PCID: a named model leaves it out, +pcid fails. */
+	/* A backend without PCID: max leaves it out, +pcid fails. */
 	struct vmon_error err = {{0}};
 	struct cpu_featureset all = all_features(), lacking = all, out;
 	cpu_clear(&lacking, CPUF_PCID);
 	struct cpu_model m;
-	assert_int_equal(cpu_model_parse("x86-64-v2", &m, &err), 0);
+	assert_int_equal(cpu_model_parse("max", &m, &err), 0);
 	assert_int_equal(cpu_model_resolve(&m, &lacking, "test", &out, &err), 0);
 	assert_false(cpu_has(&out, CPUF_PCID));
 	assert_int_equal(cpu_model_parse("x86-64-v2,+pcid", &m, &err), 0);
@@ -252,6 +255,11 @@ static void test_system_features(void **state)
 	assert_int_equal(cpu_model_resolve(&exact, &lacking, "test", &out, &err), 0);
 	assert_false(cpu_has(&out, CPUF_PCID));
 	assert_true(cpu_has(&out, CPUF_SMEP) && cpu_has(&out, CPUF_UMIP));
+	/* svm and amd: a pinned model has them only when it names them */
+	struct cpu_featureset sv = resolve("x86-64-v2,+svm");
+	assert_false(cpu_has(&mx, CPUF_SVM) || cpu_has(&mx, CPUF_AMD));
+	assert_true(cpu_has(&mx, CPUF_PCID) && cpu_has(&mx, CPUF_AVX2));
+	assert_true(cpu_has(&sv, CPUF_SVM) && !cpu_has(&sv, CPUF_AMD));
 }
 
 int main(void)
