@@ -64,9 +64,9 @@ OUT=$BUILD/nested
 #   seccomp       about 16 minutes in L1 (strace of every thread kind; the
 #                 software CPU's filters: the KVM backend's are
 #                 seccomp_kvm's, in the list);
-#   snapshot      about 80 minutes in L1 (docs/snapshot.md); and its
-#                 snapshot-emu-to-kvm is refused there (L1's KVM has no PCID,
-#                 which a Linux guest on the software CPU turns on);
+#   snapshot      about 80 minutes in L1 (docs/snapshot.md); its
+#                 x86-64-v2 guest no longer has PCID (no level has it), which
+#                 L1's KVM lacks;
 #   linux_boot_protocol, difftest   need gcc and QEMU, which L1 lacks;
 #   cpu_debug     QEMU's TCG, which runs L2's instructions here, makes INT1
 #                 #UD: only real hardware can pass debug-kvm.
