@@ -18,6 +18,10 @@
 #   cpu-sysfeat-<b>-list      `vmon cpu-features --backend b
 #                             --cpu-features SPEC` prints what the guest
 #                             gets (SPEC's features less the baseline)
+#   cpu-sysfeat-kvm-offers-svm  where kvm_amd's nested parameter is on,
+#                             KVM's offer (a migration target's early
+#                             check) includes svm: a nested guest is
+#                             taken, not refused before it is built
 # and once:
 #   cpu-sysfeat-list-bad      vmon cpu-features with a bad SPEC, or a
 #                             feature the backend cannot give: one line,
@@ -71,6 +75,20 @@ for b in $(usable_backends); do
 	echo "# $b offers: $offer" >&2
 	[ "$b" != emu ] || [ "$(want_line "$offer")" = "$(want_line "$SYS")" ] ||
 		fail "cpu-sysfeat-emu-offer" "the software CPU should offer all of $SYS: $offer"
+
+	if [ "$b" = kvm ]; then
+		nested=$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null)
+		case $nested in
+		1 | Y)
+			if grep -qw svm <<<"$offer"; then
+				pass cpu-sysfeat-kvm-offers-svm
+			else
+				fail cpu-sysfeat-kvm-offers-svm "kvm_amd nested=$nested, but the offer lacks svm: $offer"
+			fi
+			;;
+		*) skip cpu-sysfeat-kvm-offers-svm "no kvm_amd with nested=1 here" ;;
+		esac
+	fi
 
 	run_sysfeat "cpu-sysfeat-$b-default" "$b"
 	check "cpu-sysfeat-$b-default" "$(want_line "$offer")"
