@@ -5,7 +5,7 @@
 GUEST_CC ?= gcc
 GUEST_NAMES := hello compute exitstorm exceptions timer smp memtest \
 	serial_echo triplefault reboot virtio_blk virtio_mmio virtio_bad virtio_bad_net virtio_net virtio_vsock virtio_console difftest \
-	ticker kbd xmodify xmodsync paging ring3 svm dirtymem pcid x2apic tscdeadline nmi debug smap pku seglimit
+	ticker kbd xmodify xmodsync paging ring3 svm dirtymem pcid x2apic tscdeadline nmi debug smap pku seglimit sysfeat
 GUEST_OUT := $(BUILD)/guests
 GUEST_OBJ := $(GUEST_OUT)/obj
 GUEST_ELFS := $(GUEST_NAMES:%=$(GUEST_OUT)/%.elf)

@@ -26,6 +26,8 @@ int cmd_restore(int argc, char **argv);
 int cmd_snapshot_merge(int argc, char **argv);
 /* `vmon migrate ID --to ...`, `vmon migrate --cancel ID` (cmd_migrate.c). */
 int cmd_migrate(int argc, char **argv);
+/* `vmon cpu-features [--backend B] [--cpu-features SPEC]` (cmd_cpu.c). */
+int cmd_cpu_features(int argc, char **argv);
 /* Loads a config file into cfg and x, or exits with status 2. */
 void load_config_file(const char *path, struct vm_config *cfg, bool overcommit,
 		      struct api_file_config *x);

@@ -72,6 +72,8 @@ int main(int argc, char **argv)
 		return cmd_vm_action(argc - 1, argv + 1);
 	if (strcmp(cmd, "balloon") == 0)
 		return cmd_balloon(argc - 1, argv + 1);
+	if (strcmp(cmd, "cpu-features") == 0)
+		return cmd_cpu_features(argc - 1, argv + 1);
 	if (strcmp(cmd, "jail") == 0)
 		return cmd_jail(argc - 1, argv + 1);
 	fprintf(stderr, "vmon: unknown command '%s' (see vmon --help)\n", cmd);

@@ -115,8 +115,13 @@ const struct cpu_feature_info cpu_features[CPUF_COUNT] = {
 	F(AMX_BF16, "amx_bf16", NULL, 7, 0, EDX, 22, 0, CPUF_AMX_TILE),
 	F(AMX_TILE, "amx_tile", NULL, 7, 0, EDX, 24, 0, CPUF_XSAVE),
 	F(AMX_INT8, "amx_int8", NULL, 7, 0, EDX, 25, 0, CPUF_AMX_TILE),
-	F(SVM, "svm", NULL, 0x80000001, 0, ECX, 2, 0),
-	[CPUF_AMD] = {.name = "amd", .alias = "authenticamd", .reg = 0xff, .vendor = true},
+	[CPUF_SVM] =
+		{.name = "svm", .leaf = 0x80000001, .reg = X_ECX, .bit = 2, .on_request = true},
+	[CPUF_AMD] = {.name = "amd",
+		      .alias = "authenticamd",
+		      .reg = 0xff,
+		      .vendor = true,
+		      .on_request = true},
 
 	[CPUF_X2APIC] = {.name = "x2apic", .leaf = 1, .reg = X_ECX, .bit = 21, .platform = true},
 	[CPUF_TSC_DEADLINE] = {.name = "tsc_deadline_timer",
@@ -125,6 +130,11 @@ const struct cpu_feature_info cpu_features[CPUF_COUNT] = {
 			       .reg = X_ECX,
 			       .bit = 24,
 			       .platform = true},
+	[CPUF_PCID] = {.name = "pcid", .leaf = 1, .reg = X_ECX, .bit = 17},
+	[CPUF_INVPCID] = {.name = "invpcid", .leaf = 7, .reg = X_EBX, .bit = 10},
+	[CPUF_SMEP] = {.name = "smep", .leaf = 7, .reg = X_EBX, .bit = 7},
+	[CPUF_SMAP] = {.name = "smap", .leaf = 7, .reg = X_EBX, .bit = 20},
+	[CPUF_UMIP] = {.name = "umip", .leaf = 7, .reg = X_ECX, .bit = 2},
 };
 #undef F
 
@@ -340,12 +350,20 @@ int cpu_model_resolve(const struct cpu_model *req, const struct cpu_featureset *
 				backend, cpu_features[f].name);
 	struct cpu_featureset s = req->base_max ? *offered : named;
 	set_or(&s, &named);
+	/* max is not SVM or another vendor: those only when named (KVM
+	 * gives SVM with --nested too: kvm_cpuid.c). */
+	for (unsigned f = 1; f < CPUF_COUNT; f++)
+		if (cpu_features[f].on_request && !cpu_has(&named, f))
+			cpu_clear(&s, f);
 	/* A named model (not an exact set, as a snapshot's) has the platform
 	 * features the backend offers. */
 	if (req->platform)
 		for (unsigned f = 1; f < CPUF_COUNT; f++)
 			if (cpu_features[f].platform && cpu_has(offered, f))
 				cpu_set(&s, f);
+	for (unsigned f = 1; f < CPUF_COUNT; f++)
+		if (cpu_has(&req->if_offered, f) && cpu_has(offered, f))
+			cpu_set(&s, f);
 	set_andnot(&s, &req->remove);
 	/* The baseline is always there (a backend offers it). */
 	struct cpu_featureset base = cpu_level_features(1);

@@ -7,8 +7,13 @@
  *   microarchitecture level it belongs to (the psABI's x86-64, -v2, -v3,
  *   -v4) and which features it needs. Two platform features are in it so
  *   a user can turn them off (x2apic, tsc_deadline_timer): a named model
- *   brings them where the backend offers them. The other platform bits
- *   (APIC, PCID, SMEP...) are not: each backend reports those.
+ *   brings them where the backend offers them. The system features a
+ *   host may lack (pcid, invpcid, smep, smap, umip) are in it like
+ *   instruction-set features outside the levels (max has them where
+ *   offered, a level only with +F), so that a level is a CPU both
+ *   backends give and a guest can move between them. The other platform
+ *   bits (APIC, PAE, NX...) are on every host vmon runs on: each backend
+ *   reports those.
  * - A request (struct cpu_model), from --cpu-features: a named model
  *   (x86-64, x86-64-v2, x86-64-v3, x86-64-v4, max) and +FEATURE/-FEATURE
  *   changes on top of it. Adding a feature adds what it needs; removing
@@ -133,6 +138,12 @@ enum cpu_feature {
 	 * APIC's, not instructions; named models bring them where offered. */
 	CPUF_X2APIC,
 	CPUF_TSC_DEADLINE,
+	/* System features (paging, CR4 modes), outside the levels. */
+	CPUF_PCID,    /* CR4.PCIDE, process-context identifiers in CR3 */
+	CPUF_INVPCID, /* the INVPCID instruction */
+	CPUF_SMEP,    /* CR4.SMEP */
+	CPUF_SMAP,    /* CR4.SMAP, STAC/CLAC */
+	CPUF_UMIP,    /* CR4.UMIP */
 	CPUF_COUNT
 };
 _Static_assert(CPUF_COUNT <= 128, "a feature set is two 64-bit words");
@@ -172,6 +183,7 @@ struct cpu_feature_info {
 	uint64_t xcr0;	  /* XSAVE state components it brings (XCR0 bits) */
 	bool platform;	  /* in no level; a named model has it where offered */
 	bool vendor;	  /* the CPU vendor, no CPUID bit (reg is 0xff) */
+	bool on_request;  /* a pinned model has it only when it names it (svm, amd) */
 };
 extern const struct cpu_feature_info cpu_features[CPUF_COUNT];
 
@@ -184,6 +196,10 @@ struct cpu_model {
 	struct cpu_featureset base;   /* the named model's features */
 	struct cpu_featureset add;    /* +FEATURE (and what they need) */
 	struct cpu_featureset remove; /* -FEATURE (and what needs them) */
+	/* Features the guest gets where the backend offers them, without
+	 * being named (an older snapshot's, from before they were in the
+	 * table: vm_snapshot.c). */
+	struct cpu_featureset if_offered;
 };
 
 /* Parses --cpu-features: MODEL[,(+|-)FEATURE]... or (+|-)FEATURE[,...]
@@ -193,7 +209,8 @@ int cpu_model_parse(const char *spec, struct cpu_model *out, struct vmon_error *
 
 /* The features the request gets from a backend that offers `offered`
  * (a feature whose needs are not all offered counts as not offered).
- * NULL or unpinned request: all of offered.
+ * NULL or unpinned request: all of offered. A pinned one has an
+ * on_request feature (svm, amd) only if it names it.
  * Error (naming the first one) if the request names a feature, by its
  * model or by +, that is not offered. backend: for the message. */
 int cpu_model_resolve(const struct cpu_model *req, const struct cpu_featureset *offered,

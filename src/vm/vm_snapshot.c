@@ -277,15 +277,23 @@ int vm_restore_machine_config(const struct vmstate *st, struct vm_config *out,
 	const struct vmstate_section *s = vmstate_find(st, VMS_CPUID, NULL);
 	if (!s)
 		return err_setf(err, "the snapshot has no CPU features");
-	if (s->version != VMSTATE_CPUID_VERSION)
-		return err_setf(err, "CPU features version %u (this vmon reads %u)", s->version,
-				VMSTATE_CPUID_VERSION);
+	if (s->version < 1 || s->version > VMSTATE_CPUID_VERSION)
+		return err_setf(err, "CPU features version %u (this vmon reads 1 to %u)",
+				s->version, VMSTATE_CPUID_VERSION);
 	struct cpu_featureset f;
 	if (vmstate_cpuid_get(s->data, s->len, &f, err) < 0)
 		return -1;
 	/* The guest keeps exactly the CPU it had: a target backend that
 	 * cannot give one of these refuses (cpu_model_resolve names it). */
 	out->machine.cpu_model = (struct cpu_model){.pinned = true, .base = f};
+	/* Version 1 did not name the system features: the backend gave
+	 * them where it had them, and so does the restore. */
+	if (s->version == 1) {
+		static const uint8_t unnamed_v1[] = {CPUF_PCID, CPUF_INVPCID, CPUF_SMEP, CPUF_SMAP,
+						     CPUF_UMIP};
+		for (size_t i = 0; i < sizeof(unnamed_v1); i++)
+			cpu_set(&out->machine.cpu_model.if_offered, unnamed_v1[i]);
+	}
 	return 0;
 }
 

@@ -203,12 +203,71 @@ static void test_platform(void **state)
 	assert_int_equal(r[CPUID_ECX], 1u << 21);
 }
 
+/* pcid, invpcid, smep, smap, umip: outside the levels (max has them, a
+ * level only with +F, -F removes just F); CPUID's bits follow the set; an
+ * older snapshot's set, which did not name them, gets them where offered
+ * (if_offered). */
+static void test_system_features(void **state)
+{
+	(void)state;
+	static const unsigned sys[] = {CPUF_PCID, CPUF_INVPCID, CPUF_SMEP, CPUF_SMAP, CPUF_UMIP};
+	struct cpu_featureset v2 = resolve("x86-64-v2"), mx = resolve("max");
+	for (size_t i = 0; i < 5; i++)
+		assert_true(!cpu_has(&v2, sys[i]) && cpu_has(&mx, sys[i]));
+	struct cpu_featureset some = resolve("x86-64-v2,+smep,+umip");
+	assert_true(cpu_has(&some, CPUF_SMEP) && cpu_has(&some, CPUF_UMIP));
+	assert_false(cpu_has(&some, CPUF_PCID) || cpu_has(&some, CPUF_SMAP));
+	struct cpu_featureset no = resolve("-pcid,-smap");
+	assert_false(cpu_has(&no, CPUF_PCID) || cpu_has(&no, CPUF_SMAP));
+	assert_true(cpu_has(&no, CPUF_INVPCID) && cpu_has(&no, CPUF_SMEP) &&
+		    cpu_has(&no, CPUF_UMIP) && cpu_has(&no, CPUF_SSE4_2));
+	/* leaf 1 ECX[17], leaf 7 EBX[7, 10, 20] and ECX[2] follow the set */
+	uint32_t r1[4] = {0, 0, 1u << 17, 0};
+	cpu_model_mask_cpuid(&no, 1, 0, r1);
+	assert_int_equal(r1[CPUID_ECX], 0);
+	uint32_t r7[4] = {0, (1u << 7) | (1u << 10) | (1u << 20), 1u << 2, 0};
+	cpu_model_mask_cpuid(&no, 7, 0, r7);
+	assert_int_equal(r7[CPUID_EBX], (1u << 7) | (1u << 10));
+	assert_int_equal(r7[CPUID_ECX], 1u << 2);
+	struct cpu_featureset got = {{0}};
+	uint32_t l7[4] = {0, (1u << 7) | (1u << 20), 1u << 2, 0};
+	cpu_features_from_cpuid(7, 0, l7, &got);
+	assert_true(cpu_has(&got, CPUF_SMEP) && cpu_has(&got, CPUF_SMAP) &&
+		    cpu_has(&got, CPUF_UMIP) && !cpu_has(&got, CPUF_INVPCID));
+	/* A backend without PCID: max leaves it out, +pcid fails. */
+	struct vmon_error err = {{0}};
+	struct cpu_featureset all = all_features(), lacking = all, out;
+	cpu_clear(&lacking, CPUF_PCID);
+	struct cpu_model m;
+	assert_int_equal(cpu_model_parse("max", &m, &err), 0);
+	assert_int_equal(cpu_model_resolve(&m, &lacking, "test", &out, &err), 0);
+	assert_false(cpu_has(&out, CPUF_PCID));
+	assert_int_equal(cpu_model_parse("x86-64-v2,+pcid", &m, &err), 0);
+	assert_int_equal(cpu_model_resolve(&m, &lacking, "test", &out, &err), -1);
+	assert_non_null(strstr(err.msg, "cannot offer pcid"));
+	/* An exact set gets only what it lists; if_offered adds where offered. */
+	struct cpu_model exact = {.pinned = true, .base = cpu_level_features(2)};
+	assert_int_equal(cpu_model_resolve(&exact, &all, "test", &out, &err), 0);
+	for (size_t i = 0; i < 5; i++)
+		assert_false(cpu_has(&out, sys[i]));
+	for (size_t i = 0; i < 5; i++)
+		cpu_set(&exact.if_offered, sys[i]);
+	assert_int_equal(cpu_model_resolve(&exact, &lacking, "test", &out, &err), 0);
+	assert_false(cpu_has(&out, CPUF_PCID));
+	assert_true(cpu_has(&out, CPUF_SMEP) && cpu_has(&out, CPUF_UMIP));
+	/* svm and amd: a pinned model has them only when it names them */
+	struct cpu_featureset sv = resolve("x86-64-v2,+svm");
+	assert_false(cpu_has(&mx, CPUF_SVM) || cpu_has(&mx, CPUF_AMD));
+	assert_true(cpu_has(&mx, CPUF_PCID) && cpu_has(&mx, CPUF_AVX2));
+	assert_true(cpu_has(&sv, CPUF_SVM) && !cpu_has(&sv, CPUF_AMD));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_levels),	 cmocka_unit_test(test_changes),
 		cmocka_unit_test(test_errors),	 cmocka_unit_test(test_cpuid_mask),
-		cmocka_unit_test(test_platform),
+		cmocka_unit_test(test_platform), cmocka_unit_test(test_system_features),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

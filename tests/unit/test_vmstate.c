@@ -350,6 +350,55 @@ static void test_config(void **state)
 	vmstate_free(&st);
 }
 
+/* A machine (config and CPU features at section version `version`)
+ * through vm_restore_machine_config. */
+static int machine_with_cpuid(uint32_t version, const char *names, struct vm_config *c,
+			      struct vmon_error *err)
+{
+	static struct vm_config a;
+	vm_config_init(&a);
+	a.machine.vcpus = 1;
+	a.machine.mem_size = 64 << 20;
+	struct state_writer w = {0}, b = {0};
+	struct vmstate_header h = {.mem_size = 64 << 20, .ncpus = 1};
+	vmstate_begin(&w, &h);
+	vmstate_config_save(&b, &a);
+	vmstate_add(&w, VMS_CONFIG, "config", "machine", vmstate_config_version(), b.buf, b.len);
+	state_writer_free(&b);
+	vmstate_add(&w, VMS_CPUID, "cpuid", "features", version, names, strlen(names));
+	char path[] = "/tmp/vmon-vmstate-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	struct vmstate st;
+	assert_int_equal(vmstate_write_file(&w, path, err), 0);
+	state_writer_free(&w);
+	assert_int_equal(vmstate_load(&st, path, err), 0);
+	unlink(path);
+	int r = vm_restore_machine_config(&st, c, err);
+	vmstate_free(&st);
+	return r;
+}
+
+/* CPU features version 1 did not name the system features: a restore
+ * gives them where offered (if_offered); version 2 pins exactly. */
+static void test_cpuid_versions(void **state)
+{
+	static struct vm_config c;
+	struct vmon_error err = {{0}};
+	static const unsigned sys[] = {CPUF_PCID, CPUF_INVPCID, CPUF_SMEP, CPUF_SMAP, CPUF_UMIP};
+	assert_int_equal(machine_with_cpuid(1, "sse2 x2apic", &c, &err), 0);
+	const struct cpu_model *m = &c.machine.cpu_model;
+	assert_true(m->pinned && cpu_has(&m->base, CPUF_X2APIC));
+	for (size_t i = 0; i < 5; i++)
+		assert_true(cpu_has(&m->if_offered, sys[i]) && !cpu_has(&m->base, sys[i]));
+	assert_int_equal(machine_with_cpuid(2, "sse2 x2apic smep", &c, &err), 0);
+	assert_true(cpu_has(&m->base, CPUF_SMEP) && !cpu_has(&m->base, CPUF_PCID));
+	for (size_t i = 0; i < 5; i++)
+		assert_false(cpu_has(&m->if_offered, sys[i]));
+	assert_int_equal(machine_with_cpuid(VMSTATE_CPUID_VERSION + 1, "sse2", &c, &err), -1);
+	assert_non_null(strstr(err.msg, "CPU features version"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -357,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_cpu_round_trip), cmocka_unit_test(test_cpu_lapic_ext),
 		cmocka_unit_test(test_chips),	       cmocka_unit_test(test_cpuid),
 		cmocka_unit_test(test_config),	       cmocka_unit_test(test_cpu_versions),
+		cmocka_unit_test(test_cpuid_versions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

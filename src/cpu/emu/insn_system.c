@@ -49,8 +49,8 @@ void h_sti(struct emu_cpu *c, const struct dinsn *d)
 	emu_poke(c);
 }
 
-/* CLAC STAC (arg 0/1): EFLAGS.AC, CPL 0 only (SMAP is always offered:
- * sys_cpuid.c). AC is read by the page walk only (mmu.c), so nothing
+/* CLAC STAC (arg 0/1): EFLAGS.AC, CPL 0 only (#UD without SMAP in the
+ * CPU model: their table rows name it). AC is read by the page walk only (mmu.c), so nothing
  * cached depends on it. */
 void h_stac(struct emu_cpu *c, const struct dinsn *d)
 {
@@ -168,8 +168,8 @@ void h_invlpg(struct emu_cpu *c, const struct dinsn *d)
 
 /* INVPCID: type in the register, a 16-byte descriptor (PCID in bits
  * 11:0, the rest of the first quadword reserved; a linear address) in
- * memory. Checks as the SDM gives them; tlb.c drops what the type names
- * (type 0: the address under every PCID). */
+ * memory (#UD without INVPCID in the CPU model: its table row names it). Checks as the SDM gives
+ * them; tlb.c drops what the type names (type 0: the address under every PCID). */
 void h_invpcid(struct emu_cpu *c, const struct dinsn *d)
 {
 	need_cpl0(c);

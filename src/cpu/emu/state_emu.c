@@ -251,7 +251,8 @@ int emu_state_set_cpu(struct emu_cpu *c, const struct cpu_state *s, struct vmon_
 	uint64_t cr4_ok = emu_cr4_valid(c);
 	if (s->cr4 & ~cr4_ok)
 		return err_setf(err,
-				"vCPU %d's CR4 0x%llx turns on %s, which the software CPU lacks",
+				"vCPU %d's CR4 0x%llx turns on %s, which the software CPU lacks "
+				"(or the VM's CPU model leaves out)",
 				c->index, (unsigned long long)s->cr4, cr4_name(s->cr4 & ~cr4_ok));
 	const char *pv = cpu_state_kvm_pv_in_use(s);
 	if (pv)

@@ -23,6 +23,9 @@ static const uint8_t extra_features[] = {
 	CPUF_XGETBV1,	   /* XGETBV with ECX = 1 (insn_xsave.c) */
 	CPUF_X2APIC,	   /* x2APIC mode and its MSRs (chip_x2apic.c) */
 	CPUF_TSC_DEADLINE, /* the LAPIC timer's TSC-deadline mode (chip_lapic.c) */
+	CPUF_PCID,	   /* CR4.PCIDE, PCID-tagged TLB (sys_ctl.c, tlb.c) */
+	CPUF_SMEP,	   /* CR4.SMEP (mmu.c) */
+	CPUF_UMIP,	   /* CR4.UMIP (insn_system.c: umip_check) */
 	CPUF_AMD,	   /* the AuthenticAMD vendor (sys_amd.c), only on request */
 };
 
@@ -136,7 +139,6 @@ void emu_cpuid_regs(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out
 		b = (c->apic.id << 24) | ((uint32_t)c->vm->ncpus << 16) | (8 << 8);
 		/* platform: PSE, PAE, SEP (SYSENTER/SYSEXIT), PGE */
 		d = (1u << 3) | (1u << 6) | (1u << 11) | (1u << 13);
-		cc |= 1u << 17; /* PCID (sys_ctl.c: CR4.PCIDE, CR3) */
 		if (c->cr4 & CR4_OSXSAVE)
 			cc |= 1u << 27; /* OSXSAVE */
 		if (c->apic.apic_base & 0x800)
@@ -172,10 +174,9 @@ void emu_cpuid_regs(struct emu_cpu *c, uint32_t leaf, uint32_t sub, uint32_t out
 		 * trusts the TSC without a clocksource watchdog (it has no
 		 * HPET or PM timer here to watch it with, only jiffies). */
 		if (sub == 0) {
-			/* TSC_ADJUST, SMEP (mmu.c), INVPCID (insn_system.c),
-			 * SMAP (mmu.c, STAC/CLAC in insn_system.c) */
-			b = (1u << 1) | (1u << 7) | (1u << 10) | (1u << 20);
-			cc = 1u << 2; /* UMIP (insn_desc.c, h_smsw) */
+			/* TSC_ADJUST; SMEP, INVPCID, SMAP and UMIP are the
+			 * model's (model_bits) */
+			b = 1u << 1;
 			if (c->cr4 & CR4_PKE)
 				cc |= 1u << 4; /* OSPKE; PKU itself is the model's */
 		}

@@ -102,12 +102,16 @@ void emu_load_boot_state(struct emu_cpu *c, const struct boot_cpu_state *b)
 }
 
 /* The CR4 bits this CPU models: VME/PVI/TSD/DE/PSE/PAE/MCE/PGE/PCE/OSFXSR/
- * OSXMMEXCPT, UMIP, PCIDE, SMEP, SMAP, and FSGSBASE, OSXSAVE and PKE where
- * the CPU model has them. A MOV to CR4 setting another is #GP; a snapshot
+ * OSXMMEXCPT, and UMIP, PCIDE, SMEP, SMAP, FSGSBASE, OSXSAVE and PKE where
+ * the CPU model has them (as hardware without the feature, and KVM by the
+ * guest's CPUID). A MOV to CR4 setting another is #GP; a snapshot
  * holding another is refused (state_emu.c). */
 uint64_t emu_cr4_valid(const struct emu_cpu *c)
 {
-	return 0x7ffULL | CR4_UMIP | CR4_PCIDE | CR4_SMEP | CR4_SMAP |
+	const struct cpu_featureset *f = &c->vm->features;
+	return 0x7ffULL | (cpu_has(f, CPUF_UMIP) ? CR4_UMIP : 0) |
+	       (cpu_has(f, CPUF_PCID) ? CR4_PCIDE : 0) | (cpu_has(f, CPUF_SMEP) ? CR4_SMEP : 0) |
+	       (cpu_has(f, CPUF_SMAP) ? CR4_SMAP : 0) |
 	       (cpu_has(&c->vm->features, CPUF_FSGSBASE) ? CR4_FSGSBASE : 0) |
 	       (cpu_has(&c->vm->features, CPUF_XSAVE) ? CR4_OSXSAVE : 0) |
 	       (cpu_has(&c->vm->features, CPUF_PKU) ? CR4_PKE : 0);

@@ -161,6 +161,13 @@ int kvm_cpuid_probe(struct kvm_vm_state *k, const struct cpu_model *model, bool 
 	struct kvm_cpuid_entry2 *vendor = find_entry(k->cpuid, 0, 0);
 	/* "AuthenticAMD", "HygonGenuine": EBX "Auth", "Hygo" */
 	k->cpu_amd = vendor && (vendor->ebx == 0x68747541 || vendor->ebx == 0x6f677948);
+	/* A pinned model naming svm (a snapshot or migration of a guest that
+	 * had it: a --nested one, or the software CPU's +svm) needs what
+	 * --nested gives. */
+	if (model && model->pinned && !cpu_has(&model->remove, CPUF_SVM) &&
+	    (cpu_has(&model->add, CPUF_SVM) ||
+	     (!model->base_max && cpu_has(&model->base, CPUF_SVM))))
+		nested = true;
 	if (nested && nested_probe(k->cpuid, k->cpu_amd, err) < 0)
 		return -1;
 	/* api.rst, KVM_CAP_TSC_DEADLINE_TIMER: the in-kernel LAPIC (vmon's

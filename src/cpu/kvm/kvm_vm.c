@@ -240,13 +240,21 @@ static unsigned kvm_devices(struct machine *m, struct device_ref *out, unsigned 
 
 /* What KVM can give a guest on this host before any VM exists (a
  * migration target's early check, vm/vm_cpu_offer.c): the CPUID a VM made
- * now would get without a pinned model (kvm_cpuid_probe), as features. */
+ * now would get without a pinned model (kvm_cpuid_probe), as features,
+ * with SVM/VMX where KVM can give them (as with --nested, which a pinned
+ * model naming svm implies: a guest that had it gets it). */
 static int kvm_offered(struct cpu_featureset *out, struct vmon_error *err)
 {
 	struct kvm_vm_state k = {.sys_fd = open_kvm(err), .vm_fd = -1};
 	if (k.sys_fd < 0)
 		return -1;
-	int r = kvm_cpuid_probe(&k, NULL, false, err);
+	struct vmon_error no_nesting = {{0}};
+	int r = kvm_cpuid_probe(&k, NULL, true, &no_nesting);
+	if (r < 0) { /* no SVM/VMX for guests here: the rest */
+		free(k.cpuid);
+		k.cpuid = NULL;
+		r = kvm_cpuid_probe(&k, NULL, false, err);
+	}
 	if (r == 0)
 		kvm_cpuid_features(k.cpuid, out);
 	free(k.cpuid);
