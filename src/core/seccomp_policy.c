@@ -303,9 +303,12 @@ static const int chardev_out_calls[] = {SCMP_SYS(sendto), SCMP_SYS(poll)};
 
 static int add_vcpu(scmp_filter_ctx f, const struct seccomp_policy_params *p)
 {
-	/* getrandom: the software CPU's RDRAND/RDSEED. The serial port's
+	/* getrandom: the software CPU's RDRAND/RDSEED; sched_yield: its
+	 * PAUSE in a spin loop (insn_mov.c: h_pause). The serial port's
 	 * output is written from the vCPU thread. */
 	int r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(getrandom), 0);
+	if (r == 0)
+		r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(sched_yield), 0);
 	if (r == 0)
 		r = allow_all(f, chardev_out_calls, N(chardev_out_calls));
 	if (r < 0 || !p->kvm_vcpu)

@@ -120,6 +120,11 @@ static int emu_vcpu_create(struct machine *m, int index, struct vmon_error *err)
 	 * every instruction is interpreted. */
 	emu_native_init(c);
 	emu_stats_init(c);
+	/* VMON_EMU_PAUSE_YIELD=N: yield the host CPU after N PAUSEs in a
+	 * row (0: never; insn_mov.c: h_pause). */
+	const char *py = getenv("VMON_EMU_PAUSE_YIELD");
+	long pyn = py ? strtol(py, NULL, 10) : -1;
+	c->pause_yield_run = pyn >= 0 && pyn <= 1000000 ? (uint32_t)pyn : EMU_PAUSE_YIELD_RUN;
 	c->index = index;
 	c->m = m;
 	c->vm = vm;

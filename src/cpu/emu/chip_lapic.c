@@ -193,6 +193,7 @@ void lapic_send_icr(struct emu_cpu *c, uint32_t lo, uint32_t dest)
 	bool assert = (lo >> 14) & 1, level_trig = (lo >> 15) & 1;
 	if (dmode == 5 && !assert && level_trig)
 		return; /* INIT level de-assert */
+	c->stat_ipis++;
 	deliver(c->vm, c, dest, (lo >> 11) & 1, dmode, lo & 0xff, false, (lo >> 18) & 3, x2);
 }
 

@@ -325,6 +325,14 @@ struct emu_cpu {
 	bool paging;
 	bool halted;
 	bool wait_sipi;
+	/* PAUSE (insn_mov.c: h_pause): the host TSC at the last one, how
+	 * many came in a row, and (counted always) PAUSEs and host yields. */
+	uint64_t pause_tsc;
+	uint32_t pause_run, pause_yield_run;
+	uint64_t stat_pauses, stat_pause_yields;
+	/* Counted always (cold paths): IPIs sent (ICR writes), sleeps in
+	 * HLT or wait-for-SIPI and the host time spent in them (run.c). */
+	uint64_t stat_ipis, stat_sleeps, stat_sleep_ns;
 	int irq_shadow;	     /* STI / MOV SS: one more instruction before interrupts */
 	bool irq_maybe;	     /* an interrupt may be deliverable: check before the next insn */
 	bool slow;	     /* take the run loop's slow path before the next instruction */
@@ -459,6 +467,9 @@ struct emu_cpu {
 	_Atomic uint32_t tlb_ack;
 	_Atomic bool parked;
 };
+
+/* PAUSEs in a row after which a vCPU yields its host CPU (insn_mov.c). */
+#define EMU_PAUSE_YIELD_RUN 64u
 
 /* ---- The machine -------------------------------------------------------- */
 

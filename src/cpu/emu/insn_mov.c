@@ -5,13 +5,43 @@
  * the specialised 32/64-bit MOV/load/store/LEA classes, and the no-ops,
  * hints and fences.
  */
+#include <sched.h>
+
 #include "cpu/emu/insn.h"
 #include "cpu/emu/sys.h"
 
-/* NOP PAUSE ENDBR* PREFETCH* LFENCE SFENCE CLFLUSH: nothing to do (one
+/* NOP ENDBR* PREFETCH* LFENCE SFENCE CLFLUSH: nothing to do (one
  * host thread per vCPU and host atomics keep the x86 ordering). */
 void h_nop(struct emu_cpu *c, const struct dinsn *d)
 {
+}
+
+/*
+ * PAUSE: a spin-wait hint. A guest spinning on a lock whose holder's vCPU
+ * thread the host has descheduled (other vCPUs, other processes) spins
+ * until the host runs the holder again, on a host CPU the holder could
+ * have used: KVM's pause-loop exiting yields there, and so does this.
+ * c->pause_yield_run PAUSEs in a row (EMU_PAUSE_YIELD_RUN, or
+ * VMON_EMU_PAUSE_YIELD=N; 0: never), each within PAUSE_GAP_TSC host
+ * cycles of the one before (a spin loop, not code that pauses now and
+ * then), yield the host CPU once (sched_yield: with nothing else runnable
+ * it returns at once). Until 2026-12-07 PAUSE was a no-op: a 2-vCPU systemd
+ * boot on a loaded host then spun ~200 M times in the kernel's qspinlock
+ * and seqcount loops (README, "Spinning vCPUs").
+ */
+#define PAUSE_GAP_TSC 20000u
+
+void h_pause(struct emu_cpu *c, const struct dinsn *d)
+{
+	uint64_t now = __builtin_ia32_rdtsc();
+	c->pause_run = now - c->pause_tsc < PAUSE_GAP_TSC ? c->pause_run + 1 : 0;
+	c->pause_tsc = now;
+	c->stat_pauses++;
+	if (c->pause_yield_run && c->pause_run >= c->pause_yield_run) {
+		c->pause_run = 0;
+		c->stat_pause_yields++;
+		sched_yield();
+	}
 }
 
 void h_mfence(struct emu_cpu *c, const struct dinsn *d)

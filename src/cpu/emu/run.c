@@ -246,6 +246,8 @@ static void handle_sipi(struct emu_cpu *c)
 static void sleep_until_event(struct emu_cpu *c)
 {
 	uint64_t dl = c->wait_sipi ? 0 : next_deadline(c);
+	uint64_t t0 = emu_now_ns();
+	c->stat_sleeps++;
 	pthread_mutex_lock(&c->sleep_lock);
 	while (!atomic_load(&c->events) && !vmctl_stopping(&c->m->ctl)) {
 		if (dl) {
@@ -267,6 +269,7 @@ static void sleep_until_event(struct emu_cpu *c)
 		}
 	}
 	pthread_mutex_unlock(&c->sleep_lock);
+	c->stat_sleep_ns += emu_now_ns() - t0;
 }
 
 static bool df_class(int prev, int vec)

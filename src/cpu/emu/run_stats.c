@@ -121,6 +121,12 @@ void emu_stats_print(const struct emu_cpu *c, double secs)
 		(unsigned long long)e[EPOCH_XWRITE], (unsigned long long)e[EPOCH_EXC],
 		(unsigned long long)(c->code_epoch > named ? c->code_epoch - named : 0));
 	fprintf(stderr,
+		"vmon: emu: cpu%d: SMP: %llu PAUSEs (%llu host yields in spin loops), %llu IPIs "
+		"sent, %llu sleeps (HLT, wait-for-SIPI) for %.3f s\n",
+		i, (unsigned long long)c->stat_pauses, (unsigned long long)c->stat_pause_yields,
+		(unsigned long long)c->stat_ipis, (unsigned long long)c->stat_sleeps,
+		(double)c->stat_sleep_ns / 1e9);
+	fprintf(stderr,
 		"vmon: emu: cpu%d: TLB: %llu fills (misses), %llu whole flushes, %llu CR3 writes "
 		"(%llu keeping the PCID), %llu INVLPG, INVPCID by type %llu/%llu/%llu/%llu\n",
 		i, (unsigned long long)c->stat_tlb_fills, (unsigned long long)c->stat_tlb_flushes,
