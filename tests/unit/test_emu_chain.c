@@ -29,6 +29,7 @@
 #include "cpu/cpu_backend.h"
 #include "cpu/emu/cpu.h"
 #include "cpu/emu/flags.h"
+#include "cpu/emu/mmu.h"
 
 #include "emu_harness.h"
 
@@ -723,6 +724,68 @@ static void test_code_written_by_dma(void **state)
 	emu_harness_devices = NULL;
 }
 
+/*
+ * Cross-modifying code, precise per-page invalidation (mmu.c:
+ * emu_code_written): vCPU 1 stores into the page of f, which vCPU 0 runs
+ * compiled and chained (code_dma above, its port write at 0xf5 making
+ * vCPU 1's store, through vCPU 1's own store path, while vCPU 0 is
+ * stopped at the OUT, as if the two ran at once). vCPU 1 holds no code
+ * there: its own code epoch must not move; vCPU 0 must be told (its
+ * xwrites) and see the new code within one budget (16384 compiled
+ * instructions, ~2700 iterations of the loop), so the loop's bound is cut
+ * to 20000 iterations: the DMA bound alone (64 quiet slow-path visits,
+ * ~170000 iterations compiled) would not meet it.
+ */
+static uint64_t xw_epoch_b, xw_told_a;
+
+static void xwrite_write(void *opaque, uint64_t off, unsigned size, uint64_t v)
+{
+	struct machine *m = opaque;
+	struct emu_vm *vm = m->backend_priv;
+	uint64_t before = vm->cpus[1]->code_epoch;
+	lin_write(vm->cpus[1], 0x2001, 1, 2); /* f's immediate, by vCPU 1 (paging off) */
+	xw_epoch_b = vm->cpus[1]->code_epoch - before;
+	xw_told_a = atomic_load(&vm->cpus[0]->xwrites);
+}
+
+static const struct bus_ops xwrite_ops = {.read = dma_read, .write = xwrite_write};
+
+static void xwrite_device(struct machine *m)
+{
+	struct vmon_error err = {{0}};
+	assert_int_equal(bus_register(&m->pio, 0xf5, 1, &xwrite_ops, m, "xwrite", &err), 0);
+}
+
+static void second_vcpu(struct machine *m)
+{
+	struct vmon_error err = {{0}};
+	m->ncpus = 2;
+	assert_int_equal(cpu_backend_emu.vcpu_create(m, 1, &err), 0);
+}
+
+static void test_code_written_by_other_vcpu(void **state)
+{
+	static uint8_t code[0x1000 + sizeof(code_dma_f)];
+	memset(code, 0x90, sizeof(code));
+	memcpy(code, code_dma, sizeof(code_dma));
+	memcpy(code + 0x1000, code_dma_f, sizeof(code_dma_f));
+	const uint32_t bound = 20000; /* mov $bound, %r12d */
+	assert_int_equal(code[0x10], 0x41);
+	memcpy(code + 0x12, &bound, 4);
+	emu_harness_devices = xwrite_device;
+	emu_harness_before_run = second_vcpu;
+	for (enum mode m = INTERP; m <= EAGER; m++) {
+		xw_epoch_b = xw_told_a = 99;
+		run_in(&rn, m, code, sizeof(code));
+		assert_int_equal(rn.r[R_AX], 2); /* the new code ran */
+		assert_true(rn.r[12] != 0);	 /* before the bound */
+		assert_int_equal(xw_epoch_b, 0); /* no code of vCPU 1's there */
+		assert_int_equal(xw_told_a, 1);	 /* vCPU 0's was */
+	}
+	emu_harness_devices = NULL;
+	emu_harness_before_run = NULL;
+}
+
 /* The arithmetic flags of CMP a, b (64-bit). */
 static uint64_t cmp_flags(uint64_t a, uint64_t b)
 {
@@ -833,6 +896,7 @@ int main(void)
 		cmocka_unit_test(test_jcache_remapped_page),
 		cmocka_unit_test(test_ret_to_zero),
 		cmocka_unit_test(test_code_written_by_dma),
+		cmocka_unit_test(test_code_written_by_other_vcpu),
 		cmocka_unit_test(test_long_block_call_ret_tail),
 		cmocka_unit_test(test_selfloop_takes_interrupts),
 		cmocka_unit_test(test_selfloop_flags_in),

@@ -90,9 +90,7 @@ const struct dblock *emu_block_build(struct emu_cpu *c)
 		return NULL;
 	b->runs = 0;
 	b->checked = c->code_epoch;
-	uint64_t pfn = c->fetch_gpa >> 12;
-	if (pfn < c->vm->code_pages_len)
-		__atomic_store_n(&c->vm->code_pages[pfn], 1, __ATOMIC_RELAXED);
+	emu_code_mark(c, c->fetch_gpa >> 12);
 	b->succ_tag[0] = b->succ_tag[1] = 0;
 	b->succ[0] = b->succ[1] = NULL;
 	b->tag = tag;

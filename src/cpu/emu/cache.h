@@ -62,6 +62,16 @@ static inline bool dblock_matches(const struct dblock *b, const uint8_t *guest)
 	return !(diff | (x ^ y));
 }
 
+/* This vCPU holds a block confirmed in its current epoch in page pfn
+ * (emu_vm.code_pages; mmu.c: emu_code_written). */
+static inline void emu_code_mark(struct emu_cpu *c, uint64_t pfn)
+{
+	uint8_t own = emu_code_bit(c);
+	if (pfn < c->vm->code_pages_len &&
+	    !(__atomic_load_n(&c->vm->code_pages[pfn], __ATOMIC_RELAXED) & own))
+		__atomic_fetch_or(&c->vm->code_pages[pfn], own, __ATOMIC_RELAXED);
+}
+
 /* True if b may run from guest bytes at guest: it already matched in this
  * code epoch, or it matches now (and is marked so). */
 static inline bool dblock_current(struct emu_cpu *c, const struct dblock *b, const uint8_t *guest)
@@ -71,9 +81,7 @@ static inline bool dblock_current(struct emu_cpu *c, const struct dblock *b, con
 	if (!dblock_matches(b, guest))
 		return false;
 	((struct dblock *)b)->checked = c->code_epoch;
-	uint64_t pfn = b->tag >> 16; /* BLOCK_TAG: gpa << 4 */
-	if (pfn < c->vm->code_pages_len)
-		__atomic_store_n(&c->vm->code_pages[pfn], 1, __ATOMIC_RELAXED);
+	emu_code_mark(c, b->tag >> 16); /* BLOCK_TAG: gpa << 4 */
 	return true;
 }
 

@@ -287,6 +287,13 @@ union xmmreg {
 	double fd[2];
 };
 
+/* The pages another vCPU's code writes name, for the vCPU whose code
+ * they hold (struct emu_cpu: xwrite_pfn). */
+#define EMU_XWRITE_HINTS 4
+
+/* PAUSEs in a row after which a vCPU yields its host CPU (insn_mov.c). */
+#define EMU_PAUSE_YIELD_RUN 64u
+
 struct emu_cpu {
 	uint64_t r[16];
 	uint64_t rip;
@@ -383,15 +390,15 @@ struct emu_cpu {
 	const uint8_t *exec_page; /* host page of the running block, or NULL */
 	/* Blocks whose bytes matched in this epoch are trusted without a new
 	 * comparison. It advances on this vCPU's stores into pages holding
-	 * code, on exceptions, and at slow-path visits for an event, after
-	 * another vCPU stored into a page holding code, or every
-	 * QUIET_EPOCH_VISITS-th visit (run.c: next_code_epoch). */
+	 * its code, on exceptions, and at slow-path visits for an event,
+	 * after another vCPU stored into a page holding this vCPU's code, or
+	 * every QUIET_EPOCH_VISITS-th visit (run.c: next_code_epoch). */
 	uint64_t code_epoch;
-	uint64_t code_writes_seen; /* emu_vm.code_writes at the last epoch */
-	uint32_t quiet_visits;	   /* slow-path visits that kept the epoch (run.c) */
-	struct dblock **btab;	   /* cache.h: 1 << BTAB_BITS entries, by hashed gpa */
-	uint8_t *arena;		   /* BLOCK_ARENA_BYTES: blocks, bump-allocated */
-	size_t arena_used;	   /* when full, every block is dropped at once */
+	uint64_t xwrites_seen; /* xwrites at the last epoch (run.c) */
+	uint32_t quiet_visits; /* slow-path visits that kept the epoch (run.c) */
+	struct dblock **btab;  /* cache.h: 1 << BTAB_BITS entries, by hashed gpa */
+	uint8_t *arena;	       /* BLOCK_ARENA_BYTES: blocks, bump-allocated */
+	size_t arena_used;     /* when full, every block is dropped at once */
 	uint64_t blocks_built, block_flushes;
 	/* Host code for native runs (native.h): written through native_rw,
 	 * run from native_rx, two mappings of one memfd; NULL when off. */
@@ -445,6 +452,13 @@ struct emu_cpu {
 
 	/* any thread */
 	_Atomic uint32_t events;
+	/* Stores other vCPUs made into pages holding this vCPU's code
+	 * (mmu.c: emu_code_written): how many, and the last EMU_XWRITE_HINTS
+	 * pages (pfn + 1), whose marks this vCPU clears when it takes them
+	 * (run.c: take_xwrites). Written by the storing vCPU only, so no
+	 * line is written by every vCPU (until 2026-12-07: emu_vm.code_writes). */
+	_Atomic uint64_t xwrites;
+	_Atomic uint64_t xwrite_pfn[EMU_XWRITE_HINTS];
 	_Atomic uint32_t sipi_vector;
 	pthread_mutex_t sleep_lock;
 	pthread_cond_t sleep_cond;
@@ -467,9 +481,6 @@ struct emu_cpu {
 	_Atomic uint32_t tlb_ack;
 	_Atomic bool parked;
 };
-
-/* PAUSEs in a row after which a vCPU yields its host CPU (insn_mov.c). */
-#define EMU_PAUSE_YIELD_RUN 64u
 
 /* ---- The machine -------------------------------------------------------- */
 
@@ -503,17 +514,18 @@ struct emu_vm {
 	/* Host TSC when the VM was created: every vCPU's TSC starts at 0
 	 * from there and runs at the host's (invariant) rate. */
 	uint64_t tsc_base;
-	/* One byte per guest-physical page: non-zero once a block has been
-	 * decoded from it (any vCPU). Stores into such pages advance the
-	 * storing vCPU's code_epoch (mmu.h: emu_note_write). */
+	/* One byte per guest-physical page: bit (index & 7) set while vCPU
+	 * index may hold a block confirmed in its current code epoch there
+	 * (emu_code_bit; set when a block is built or confirmed, cleared by
+	 * that vCPU only, with an epoch advance). A store into a marked page
+	 * is the interpreter's (compiled code tests the byte) and advances
+	 * the storing vCPU's own epoch if its bit is set, and tells the other
+	 * vCPUs whose bits are set (mmu.c: emu_code_written). With more than
+	 * 8 vCPUs bits are shared, so never cleared. */
 	uint8_t *code_pages;
 	uint64_t code_pages_len;
 	/* Bumped by emu_dirty_flush: every vCPU drops its TLB. */
 	_Atomic uint32_t tlb_gen;
-	/* Stores any vCPU made into such pages (emu_note_write): a vCPU that
-	 * sees it move at its slow path compares its blocks again, so another
-	 * vCPU's code writes are seen within a budget (run.c: BUDGET_QUANTUM). */
-	_Atomic uint64_t code_writes;
 };
 
 /* ---- Helpers on this state alone ------------------------------------ */
@@ -522,6 +534,12 @@ struct emu_vm {
 static inline uint64_t tlb_key(const struct emu_cpu *c, uint64_t lin)
 {
 	return (lin >> 12) | c->tlb_key;
+}
+
+/* c's bit in emu_vm.code_pages' marks. */
+static inline uint8_t emu_code_bit(const struct emu_cpu *c)
+{
+	return (uint8_t)(1u << (c->index & 7));
 }
 
 /* The slot of a RIP; the tag (bits 48 up) does not change it. */

@@ -508,3 +508,46 @@ void *lin_rmw_ptr(struct emu_cpu *c, uint64_t lin, unsigned size)
 	emu_note_write(c, e->host, e->gpa); /* the caller writes through it */
 	return e->host + off;
 }
+
+/*
+ * Precise per-page invalidation (issue 16). The page's mark has a bit per
+ * vCPU (index & 7) that may hold a block confirmed in its current code
+ * epoch there. The storing vCPU advances its own epoch only if its bit is
+ * set, and clears it then: its blocks are all compared again before they
+ * run, and the first that matches sets the bit again (cache.h:
+ * dblock_current). Other vCPUs with their bit set are told through their
+ * own counter and a hint of the page (their xwrites, xwrite_pfn), taken
+ * at their next slow-path visit (run.c: take_xwrites), where they advance
+ * their epoch and clear their own bit on the hinted pages. So a page that
+ * once held code and is now data costs each vCPU one epoch, not one per
+ * store (a 2-vCPU systemd boot: 460 K own-write epochs per vCPU before,
+ * README "Precise invalidation"), and a store tells only the vCPUs with
+ * code there. With more than 8 vCPUs a bit stands for several, so no bit
+ * is cleared and every vCPU sharing one is told.
+ */
+void emu_code_written(struct emu_cpu *c, const uint8_t *page, uint64_t pfn)
+{
+	struct emu_vm *vm = c->vm;
+	uint8_t *mark = &vm->code_pages[pfn];
+	uint8_t m = __atomic_load_n(mark, __ATOMIC_RELAXED);
+	uint8_t own = emu_code_bit(c);
+	bool shared = vm->ncpus > 8;
+	if (page == c->exec_page)
+		c->slow = true;
+	if (m & own) {
+		c->code_epoch++;
+		if (!shared)
+			__atomic_fetch_and(mark, (uint8_t)~own, __ATOMIC_RELAXED);
+	}
+	if (!(m & ~own) && !shared)
+		return;
+	for (int i = 0; i < vm->ncpus; i++) {
+		struct emu_cpu *t = vm->cpus[i];
+		if (!t || t == c || !(m & emu_code_bit(t)))
+			continue;
+		/* Release: a vCPU that sees the count sees the store before it. */
+		uint64_t n = atomic_fetch_add_explicit(&t->xwrites, 1, memory_order_release);
+		atomic_store_explicit(&t->xwrite_pfn[n % EMU_XWRITE_HINTS], pfn + 1,
+				      memory_order_relaxed);
+	}
+}

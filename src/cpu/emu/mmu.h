@@ -38,33 +38,27 @@ void *lin_rmw_ptr(struct emu_cpu *c, uint64_t lin, unsigned size);
 uint64_t phys_read(struct emu_cpu *c, uint64_t gpa, unsigned size);
 void phys_write(struct emu_cpu *c, uint64_t gpa, unsigned size, uint64_t v);
 
+/* A store into a page marked as holding code (emu_note_write): ends the
+ * running block if the page is its own, advances this vCPU's code epoch
+ * if it holds code there, and tells the other vCPUs that do. */
+void emu_code_written(struct emu_cpu *c, const uint8_t *page, uint64_t pfn);
+
 /*
  * Called with the host page of every guest-RAM write the CPU makes: a
  * write into the page of the running block may change instructions the
  * block has yet to run (code that patches its next instruction), so the
- * block ends after this instruction and the next lookup re-checks bytes.
+ * block ends after this instruction and the next lookup re-checks bytes;
+ * a write into a page where any vCPU holds code makes that vCPU compare
+ * its blocks again (emu_code_written, only for pages marked in
+ * emu_vm.code_pages).
  */
 static inline void emu_note_write(struct emu_cpu *c, const uint8_t *page, uint64_t gpa)
 {
 	uint64_t pfn = gpa >> 12;
-	uint8_t *map = c->vm->code_pages;
 	if (__builtin_expect(pfn < c->vm->code_pages_len &&
-				     __atomic_load_n(&map[pfn], __ATOMIC_RELAXED),
-			     0)) {
-		c->code_epoch++;
-		if (c->m->ncpus > 1)
-			atomic_fetch_add_explicit(&c->vm->code_writes, 1, memory_order_relaxed);
-		/* With one vCPU the mark can go with the bump: every block is
-		 * compared again before it runs, and marks its page again
-		 * (dblock_current), so a page that once held code and is now
-		 * data (the bzImage decompressor's output, freed init memory)
-		 * costs one bump, not one per store. Other vCPUs' blocks rely
-		 * on the mark for their own stores: with several it stays. */
-		if (c->m->ncpus == 1)
-			__atomic_store_n(&map[pfn], 0, __ATOMIC_RELAXED);
-		if (page == c->exec_page)
-			c->slow = true;
-	}
+				     __atomic_load_n(&c->vm->code_pages[pfn], __ATOMIC_RELAXED),
+			     0))
+		emu_code_written(c, page, pfn);
 }
 
 #endif

@@ -79,9 +79,37 @@ static bool pic_intr_allowed(struct emu_cpu *c)
  * interrupt is found in the IRR before its event bit is (lapic_accept
  * sets the IRR first).
  */
+/*
+ * Other vCPUs' stores into pages holding this vCPU's code (mmu.c:
+ * emu_code_written) since the last epoch: none (false), or some, whose
+ * pages' marks lose this vCPU's bit now -- the caller advances the epoch,
+ * so no block of this vCPU there is current any more, and the first that
+ * matches again marks its page again. Only the last EMU_XWRITE_HINTS pages
+ * are known; the others keep the bit (a store there tells this vCPU again,
+ * which costs an epoch, never a missed write).
+ */
+static bool take_xwrites(struct emu_cpu *c)
+{
+	uint64_t w = atomic_load_explicit(&c->xwrites, memory_order_acquire);
+	if (w == c->xwrites_seen)
+		return false;
+	if (c->vm->ncpus <= 8 && w - c->xwrites_seen <= EMU_XWRITE_HINTS) {
+		uint8_t own = emu_code_bit(c);
+		for (unsigned i = 0; i < EMU_XWRITE_HINTS; i++) {
+			uint64_t pfn =
+				atomic_load_explicit(&c->xwrite_pfn[i], memory_order_relaxed);
+			if (pfn && pfn - 1 < c->vm->code_pages_len)
+				__atomic_fetch_and(&c->vm->code_pages[pfn - 1], (uint8_t)~own,
+						   __ATOMIC_RELAXED);
+		}
+	}
+	c->xwrites_seen = w;
+	return true;
+}
+
 static void code_epoch_sync(struct emu_cpu *c)
 {
-	c->code_writes_seen = atomic_load_explicit(&c->vm->code_writes, memory_order_relaxed);
+	take_xwrites(c);
 	c->code_epoch++;
 	c->stat_epoch_why[EPOCH_SYNC]++;
 }
@@ -345,7 +373,7 @@ static void handle_fault(struct emu_cpu *c)
  * it advances only where code may have changed: an event taken or an
  * interrupt delivered (code_epoch_sync: a device's completion, an IPI, a
  * kick, INIT/SIPI), an exception (emu_cpu_run), another vCPU's store into
- * a page holding code since the last visit (emu_vm.code_writes, here),
+ * a page holding this vCPU's code since the last visit (take_xwrites),
  * and every QUIET_EPOCH_VISITS-th other visit (timer checks, port and MMIO
  * accesses, STI...): device DMA into code with no interrupt to this vCPU
  * is seen within 64 such visits. Own stores into code advance it at once
@@ -353,11 +381,10 @@ static void handle_fault(struct emu_cpu *c)
  */
 static void next_code_epoch(struct emu_cpu *c)
 {
-	uint64_t w = atomic_load_explicit(&c->vm->code_writes, memory_order_relaxed);
-	if (w == c->code_writes_seen && ++c->quiet_visits % QUIET_EPOCH_VISITS)
+	bool x = take_xwrites(c);
+	if (!x && ++c->quiet_visits % QUIET_EPOCH_VISITS)
 		return;
-	c->stat_epoch_why[w == c->code_writes_seen ? EPOCH_QUIET : EPOCH_XWRITE]++;
-	c->code_writes_seen = w;
+	c->stat_epoch_why[x ? EPOCH_XWRITE : EPOCH_QUIET]++;
 	c->code_epoch++;
 }
 
