@@ -185,7 +185,7 @@ untaken = {
             "setsockopt": "the guest's TCP connections (slirp)",
             "openat": "slirp's DNS reading /etc/resolv.conf", "accept": "a forwarded host port"},
     "vcpu": {**IRQ, "getrandom": "RDRAND/RDSEED", "poll": "a slow serial reader",
-             "sendto": "a unix: serial"},
+             "sendto": "a unix: serial", "sched_yield": "the software CPU's PAUSE in a spin loop"},
     "vsock": {**LOOP, **IRQ, "fcntl": "a host connection made non-blocking",
               "getsockopt": "a host connection's error read", "connect": "a guest connecting out",
               "shutdown": "a connection half-closed"},
