@@ -82,6 +82,48 @@ bool same_operands(const ZydisDecodedInstruction *a, const ZydisDecodedOperand *
 	return true;
 }
 
+/* PUSH imm8/imm32 (6A/68, 64-bit operand size: the immediate
+ * sign-extended): a store of the immediate to [RSP - 8] through the TLB,
+ * re-encoded as `mov qword [scratch0], imm32` and verified, then r[RSP]
+ * moves, as a PUSH of a register. */
+static bool check_push_imm(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
+			   const ZydisDecodedOperand *ops, struct native_insn *ni)
+{
+	if ((in->opcode != 0x6a && in->opcode != 0x68) || in->operand_width != 64 ||
+	    in->raw.prefix_count != 0 || (in->attributes & ZYDIS_ATTRIB_HAS_LOCK))
+		return false;
+	int64_t v = ops[0].imm.value.s;
+	if (v < INT32_MIN || v > INT32_MAX)
+		return false;
+	ni->acc = ACC_WRITE;
+	ni->msize = 8;
+	ni->seg = SEG_DS;
+	ni->base = R_SP;
+	ni->disp = -8;
+	ni->stack_adj = -8;
+	ni->scratch[0] = 0; /* borrowed: the instruction names no register */
+	ni->scratch[1] = 1;
+	ni->scratch[2] = 2;
+	ZydisEncoderRequest req;
+	request(&req, ZYDIS_MNEMONIC_MOV, 2);
+	op_mem(&req.operands[0], gpr64(ni->scratch[0]), 0, 8);
+	op_imm(&req.operands[1], v);
+	ZyanUSize len = sizeof(ni->code);
+	ZydisDecodedInstruction again;
+	ZydisDecodedOperand a[ZYDIS_MAX_OPERAND_COUNT];
+	if (ZYAN_FAILED(ZydisEncoderEncodeInstruction(&req, ni->code, &len)) ||
+	    ZYAN_FAILED(ZydisDecoderDecodeFull(dec64, ni->code, len, &again, a)) ||
+	    again.mnemonic != ZYDIS_MNEMONIC_MOV || again.length != len ||
+	    again.operand_width != 64 || again.operand_count_visible != 2 ||
+	    a[0].type != ZYDIS_OPERAND_TYPE_MEMORY || a[0].mem.base != gpr64(ni->scratch[0]) ||
+	    a[0].mem.index != ZYDIS_REGISTER_NONE || a[0].mem.disp.value != 0 ||
+	    a[0].mem.segment != ZYDIS_REGISTER_DS || a[1].type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
+	    a[1].imm.value.s != v)
+		return false;
+	ni->len = (uint8_t)len;
+	return true;
+}
+
 /* PUSH/POP of a 64-bit general register other than RSP: a store to /
  * load from [RSP - 8] / [RSP], compiled as MOV through the TLB, then
  * r[RSP] moves. */
@@ -107,6 +149,8 @@ static bool check_stack(const ZydisDecoder *dec64, const ZydisDecodedInstruction
 		return true;
 	}
 	bool push = in->mnemonic == ZYDIS_MNEMONIC_PUSH;
+	if (push && in->operand_count_visible == 1 && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+		return check_push_imm(dec64, in, ops, ni);
 	if ((in->attributes & ZYDIS_ATTRIB_HAS_LOCK) || in->operand_count_visible != 1 ||
 	    ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
 	    ZydisRegisterGetClass(ops[0].reg.value) != ZYDIS_REGCLASS_GPR64 ||
@@ -589,10 +633,47 @@ static bool check_vec(const ZydisDecoder *dec64, const ZydisDecodedInstruction *
 	return reencode(dec64, in, ops, ni, mem_op);
 }
 
+/* NAT_STR: REP STOS/MOVS of 1, 2, 4 or 8 bytes (A4/A5/AA/AB with F3,
+ * 66 or REX.W only; no segment override, 64-bit addresses), run by
+ * native_emit_str.c a page at a time on vmon's own REP STOS/MOVS. */
+static bool check_string(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
+			 const ZydisDecodedOperand *ops, struct native_insn *ni)
+{
+	static const uint8_t host[2][4][4] = {
+		/* movs b, w, d, q; stos b, w, d, q: F3 [66] [REX.W] A4/A5/AA/AB */
+		{{0xf3, 0xa4}, {0x66, 0xf3, 0xa5}, {0xf3, 0xa5}, {0xf3, 0x48, 0xa5}},
+		{{0xf3, 0xaa}, {0x66, 0xf3, 0xab}, {0xf3, 0xab}, {0xf3, 0x48, 0xab}},
+	};
+	static const uint8_t host_len[4] = {2, 3, 2, 3};
+	const ZydisInstructionAttributes bad = ZYDIS_ATTRIB_HAS_LOCK | ZYDIS_ATTRIB_HAS_REPNE |
+					       ZYDIS_ATTRIB_HAS_SEGMENT |
+					       ZYDIS_ATTRIB_HAS_ADDRESSSIZE;
+	bool stos = in->opcode == 0xaa || in->opcode == 0xab;
+	if (!(in->attributes & ZYDIS_ATTRIB_HAS_REP) || (in->attributes & bad) ||
+	    in->address_width != 64 || in->encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY ||
+	    (!stos && in->opcode != 0xa4 && in->opcode != 0xa5))
+		return false;
+	unsigned w = in->operand_width, i = w == 8 ? 0 : w == 16 ? 1 : w == 32 ? 2 : 3;
+	if (w != 8 && w != 16 && w != 32 && w != 64)
+		return false;
+	ni->str = (uint8_t)((stos ? SK_STOS : SK_MOVS) + 1);
+	ni->msize = (uint8_t)(w / 8);
+	ni->acc = ACC_GUARD;
+	ni->uses = (uint16_t)((1u << R_CX) | (1u << R_DI) | (1u << (stos ? R_AX : R_SI)));
+	ni->writes = (uint16_t)((1u << R_CX) | (1u << R_DI) | (stos ? 0 : 1u << R_SI));
+	for (int r = 0, k = 0; r < 16 && k < 3; r++)
+		if (r != R_SP && !(ni->uses & (1u << r)))
+			ni->scratch[k++] = (uint8_t)r;
+	memcpy(ni->code, host[stos][i], host_len[i]);
+	ni->len = host_len[i];
+	return true;
+}
+
 static native_checker *const checkers[] = {
 	[NAT_NO] = NULL,	   [NAT_REG] = check_reencoded, [NAT_MEM] = check_reencoded,
 	[NAT_STACK] = check_stack, [NAT_BRANCH] = check_branch, [NAT_NOP] = check_nop,
 	[NAT_DIV] = check_div,	   [NAT_CLI] = check_cli,	[NAT_VEC] = check_vec,
+	[NAT_STR] = check_string,
 };
 
 bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
@@ -602,7 +683,11 @@ bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
 	ni->base = ni->index = -1;
 	if (in->machine_mode != ZYDIS_MACHINE_MODE_LONG_64)
 		return false;
-	native_checker *check = checkers[native_kind(in->mnemonic)];
+	/* String forms have rows of their own (MOVSD is an SSE mnemonic too) */
+	int kind = in->meta.category == ZYDIS_CATEGORY_STRINGOP
+			   ? emu_insns[emu_string_row[in->mnemonic]].native
+			   : native_kind(in->mnemonic);
+	native_checker *check = checkers[kind];
 	return check && check(dec64, in, ops, ni);
 }
 

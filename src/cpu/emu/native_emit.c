@@ -58,6 +58,61 @@ static void emit_address(struct emitter *e, const struct native_insn *ni, int32_
 	}
 }
 
+void emit_tlb(struct emitter *e, const struct native_insn *ni, unsigned k, int cpl, bool write,
+	      int32_t at)
+{
+	ZydisRegister s0 = gpr64(ni->scratch[0]), s1 = gpr64(ni->scratch[1]),
+		      s2 = gpr64(ni->scratch[2]);
+	/* s2 = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)] - OFF_TLB; s1 = the key
+	 * (lin >> 12 | the address space's tag, cpu.h: tlb_key) */
+	emit_rr(e, ZYDIS_MNEMONIC_MOV, s1, s0);
+	emit_ri(e, ZYDIS_MNEMONIC_SHR, s1, 12);
+	emit_rr(e, ZYDIS_MNEMONIC_MOV, gpr32(ni->scratch[2]), gpr32(ni->scratch[1]));
+	emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[2]), TLB_SIZE - 1);
+	emit_ri(e, ZYDIS_MNEMONIC_SHL, s2, 5);
+	emit_rm(e, ZYDIS_MNEMONIC_ADD, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
+	emit_rm(e, ZYDIS_MNEMONIC_OR, s1, ZYDIS_REGISTER_RSP, at + F_KEY, 8);
+	emit_rm(e, ZYDIS_MNEMONIC_CMP, s1, s2, OFF_TLB + (int32_t)offsetof(struct tlb_entry, key),
+		8);
+	emit_jcc_stub(e, CC_NE, k);
+	/* Permissions: as mread/mwrite check them. */
+	int32_t perm = OFF_TLB + (int32_t)offsetof(struct tlb_entry, perm);
+	uint32_t need = 0;
+	if (write)
+		need = cpl == 3 ? (TLB_U | TLB_UW) : TLB_W;
+	else
+		need = cpl == 3 ? TLB_U : TLB_R; /* TLB_R: not a user page under SMAP */
+	if (need) {
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, gpr32(ni->scratch[1]), s2, perm, 4);
+		emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[1]), need);
+		emit_ri(e, ZYDIS_MNEMONIC_CMP, gpr32(ni->scratch[1]), need);
+		emit_jcc_stub(e, CC_NE, k);
+	}
+	/* s0 = host page + offset; NULL host = MMIO */
+	emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s2, OFF_TLB + (int32_t)offsetof(struct tlb_entry, host),
+		8);
+	emit_rr(e, ZYDIS_MNEMONIC_TEST, s1, s1);
+	emit_jcc_stub(e, CC_E, k);
+	emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[0]), 0xfff);
+	emit_rr(e, ZYDIS_MNEMONIC_ADD, s0, s1);
+	if (write) {
+		/* A store into a page holding decoded code is the
+		 * interpreter's (emu_note_write). */
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s2,
+			OFF_TLB + (int32_t)offsetof(struct tlb_entry, gpa), 8);
+		emit_ri(e, ZYDIS_MNEMONIC_SHR, s1, 12);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, s2, OFF_VM, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_CMP, s1, s2,
+			(int32_t)offsetof(struct emu_vm, code_pages_len), 8);
+		emit_jcc_stub(e, CC_AE, k);
+		emit_rm(e, ZYDIS_MNEMONIC_ADD, s1, s2, (int32_t)offsetof(struct emu_vm, code_pages),
+			8);
+		emit_mi(e, ZYDIS_MNEMONIC_CMP, s1, 0, 1, 0);
+		emit_jcc_stub(e, CC_NE, k);
+	}
+}
+
 /*
  * A compiled memory access: translate through the vCPU's TLB inline and
  * run the instruction on the host address; anything but a plain RAM hit
@@ -69,6 +124,10 @@ static void emit_address(struct emitter *e, const struct native_insn *ni, int32_
 void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, unsigned end_off,
 		 int cpl, bool restore_flags, bool save_flags)
 {
+	if (ni->acc == ACC_GUARD && ni->str) {
+		emit_rep_string(e, ni, k, restore_flags, save_flags, cpl);
+		return;
+	}
 	if (ni->acc == ACC_GUARD && ni->cli) {
 		emit_cli(e, ni, cpl);
 		return;
@@ -101,54 +160,7 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 	}
 	if (ni->vec) /* CR0/CR4 and alignment (native_emit_vec.c) */
 		emit_vec_checks(e, ni, k, at);
-	/* s2 = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)] - OFF_TLB; s1 = the key
-	 * (lin >> 12 | the address space's tag, cpu.h: tlb_key) */
-	emit_rr(e, ZYDIS_MNEMONIC_MOV, s1, s0);
-	emit_ri(e, ZYDIS_MNEMONIC_SHR, s1, 12);
-	emit_rr(e, ZYDIS_MNEMONIC_MOV, gpr32(ni->scratch[2]), gpr32(ni->scratch[1]));
-	emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[2]), TLB_SIZE - 1);
-	emit_ri(e, ZYDIS_MNEMONIC_SHL, s2, 5);
-	emit_rm(e, ZYDIS_MNEMONIC_ADD, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
-	emit_rm(e, ZYDIS_MNEMONIC_OR, s1, ZYDIS_REGISTER_RSP, at + F_KEY, 8);
-	emit_rm(e, ZYDIS_MNEMONIC_CMP, s1, s2, OFF_TLB + (int32_t)offsetof(struct tlb_entry, key),
-		8);
-	emit_jcc_stub(e, CC_NE, k);
-	/* Permissions: as mread/mwrite check them. */
-	int32_t perm = OFF_TLB + (int32_t)offsetof(struct tlb_entry, perm);
-	uint32_t need = 0;
-	if (ni->acc != ACC_READ)
-		need = cpl == 3 ? (TLB_U | TLB_UW) : TLB_W;
-	else
-		need = cpl == 3 ? TLB_U : TLB_R; /* TLB_R: not a user page under SMAP */
-	if (need) {
-		emit_rm(e, ZYDIS_MNEMONIC_MOV, gpr32(ni->scratch[1]), s2, perm, 4);
-		emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[1]), need);
-		emit_ri(e, ZYDIS_MNEMONIC_CMP, gpr32(ni->scratch[1]), need);
-		emit_jcc_stub(e, CC_NE, k);
-	}
-	/* s0 = host page + offset; NULL host = MMIO */
-	emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s2, OFF_TLB + (int32_t)offsetof(struct tlb_entry, host),
-		8);
-	emit_rr(e, ZYDIS_MNEMONIC_TEST, s1, s1);
-	emit_jcc_stub(e, CC_E, k);
-	emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[0]), 0xfff);
-	emit_rr(e, ZYDIS_MNEMONIC_ADD, s0, s1);
-	if (ni->acc != ACC_READ) {
-		/* A store into a page holding decoded code is the
-		 * interpreter's (emu_note_write). */
-		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s2,
-			OFF_TLB + (int32_t)offsetof(struct tlb_entry, gpa), 8);
-		emit_ri(e, ZYDIS_MNEMONIC_SHR, s1, 12);
-		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
-		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, s2, OFF_VM, 8);
-		emit_rm(e, ZYDIS_MNEMONIC_CMP, s1, s2,
-			(int32_t)offsetof(struct emu_vm, code_pages_len), 8);
-		emit_jcc_stub(e, CC_AE, k);
-		emit_rm(e, ZYDIS_MNEMONIC_ADD, s1, s2, (int32_t)offsetof(struct emu_vm, code_pages),
-			8);
-		emit_mi(e, ZYDIS_MNEMONIC_CMP, s1, 0, 1, 0);
-		emit_jcc_stub(e, CC_NE, k);
-	}
+	emit_tlb(e, ni, k, cpl, ni->acc != ACC_READ, at);
 	if (ni->guard) { /* a DIV by memory: the divisor checked first */
 		emit_rm(e, ZYDIS_MNEMONIC_MOV, gpr_w(ni->scratch[1], ni->opsize), s0, 0,
 			ni->opsize);
