@@ -290,6 +290,11 @@ static const struct sample accepted[] = {
 	{"push $-0x1000", 5, {0x68, 0x00, 0xf0, 0xff, 0xff}},
 	{"pause", 2, {0xf3, 0x90}},
 	{"endbr64", 4, {0xf3, 0x0f, 0x1e, 0xfa}},
+	/* PUSH RSP (vmon's store of r[RSP]); MOV r32/r64, Sreg (the selector
+	 * read from c->seg) */
+	{"push %rsp", 1, {0x54}},
+	{"mov %ds,%eax", 2, {0x8c, 0xd8}},
+	{"mov %ss,%r9", 3, {0x4c, 0x8c, 0xd1}},
 	/* REP STOS/MOVS forward, a page at a time (native_emit_str.c) */
 	{"rep stosq", 3, {0xf3, 0x48, 0xab}},
 	{"rep stosb", 2, {0xf3, 0xaa}},
@@ -307,7 +312,6 @@ static const struct sample refused[] = {
 	{"div %cl", 2, {0xf6, 0xf1}},
 	{"div %cx", 3, {0x66, 0xf7, 0xf1}},
 	{"lock add %eax,%ebx", 3, {0xf0, 0x01, 0xc3}},
-	{"push %rsp", 1, {0x54}},
 	{"pop %rsp", 1, {0x5c}},
 	{"pushw %ax", 2, {0x66, 0x50}},
 	{"pushq (%rax)", 2, {0xff, 0x30}},
@@ -321,7 +325,8 @@ static const struct sample refused[] = {
 	{"bsf %rcx,%rax", 4, {0x48, 0x0f, 0xbc, 0xc1}},
 	{"cmpxchg %rbx,%rcx", 4, {0x48, 0x0f, 0xb1, 0xd9}},
 	{"mov %eax,%cr0", 3, {0x0f, 0x22, 0xc0}},
-	{"mov %ds,%eax", 2, {0x8c, 0xd8}},
+	{"mov %ds,(%rax)", 2, {0x8c, 0x18}},
+	{"mov %ds,%ax", 3, {0x66, 0x8c, 0xd8}},
 	{"cpuid", 2, {0x0f, 0xa2}},
 	{"syscall", 2, {0x0f, 0x05}},
 	{"call .+5", 5, {0xe8, 0x00, 0x00, 0x00, 0x00}},
@@ -413,6 +418,20 @@ static void test_random_bytes(void **state)
 		    ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
 			/* vmon's own store of the immediate, sign-extended */
 			assert_int_equal(in.operand_width, 64);
+			continue;
+		}
+		if (in.mnemonic == ZYDIS_MNEMONIC_PUSH &&
+		    ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    ops[0].reg.value == ZYDIS_REGISTER_RSP) {
+			assert_int_equal(in.operand_width, 64); /* vmon's store of r[RSP] */
+			continue;
+		}
+		if (in.mnemonic == ZYDIS_MNEMONIC_MOV && in.opcode == 0x8c) {
+			/* a selector into a 32/64-bit general register */
+			assert_int_equal(ops[0].type, ZYDIS_OPERAND_TYPE_REGISTER);
+			assert_true(in.operand_width == 32 || in.operand_width == 64);
+			assert_int_equal(ZydisRegisterGetClass(ops[1].reg.value),
+					 ZYDIS_REGCLASS_SEGMENT);
 			continue;
 		}
 		if (in.mnemonic == ZYDIS_MNEMONIC_PUSH || in.mnemonic == ZYDIS_MNEMONIC_POP) {

@@ -579,6 +579,105 @@ static const uint8_t code_vec_faults[] = {
 	0x00,
 };
 
+/*
+ * cmem: CALL through memory ending a translated block (the target read
+ * through its own TLB check, the push, then an exit to the target through
+ * the jump cache): indexed, absolute and RIP-relative, to functions in the
+ * next page, one of which reads its return address; the CMPs' carries
+ * cross the calls:
+ * start:
+ * mov $300, %r12d
+ * xor %ebx, %ebx
+ * lea f(%rip), %rax
+ * mov %rax, 0x20000
+ * lea g(%rip), %rax
+ * mov %rax, 0x20008
+ * mov %rax, 0x20010
+ * lea f(%rip), %rax
+ * mov %rax, fptr(%rip)
+ * mov $0x20000, %esi
+ * 1: mov %r12d, %ecx
+ * and $1, %ecx
+ * cmp $150, %r12d
+ * call *(%rsi,%rcx,8)
+ * adc $0, %rbx
+ * test $3, %r12b
+ * jnz 2f
+ * call *0x20010
+ * cmp $100, %r12d
+ * call *fptr(%rip)
+ * adc $0, %rbx
+ * 2: dec %r12d
+ * jnz 1b
+ * out %al, $0xf4
+ * .p2align 3
+ * fptr: .quad 0
+ * .org 0x1000
+ * f: lea 3(%rbx), %rbx
+ * ret
+ * g: mov %rsp, %rcx
+ * add (%rcx), %rbx
+ * lea 5(%rbx), %rbx
+ * ret
+ */
+static const uint8_t code_cmem[] = {
+	0x41, 0xbc, 0x2c, 0x01, 0x00, 0x00, 0x31, 0xdb, 0x48, 0x8d, 0x05, 0xf1, 0x0f, 0x00, 0x00,
+	0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x02, 0x00, 0x48, 0x8d, 0x05, 0xe7, 0x0f, 0x00, 0x00,
+	0x48, 0x89, 0x04, 0x25, 0x08, 0x00, 0x02, 0x00, 0x48, 0x89, 0x04, 0x25, 0x10, 0x00, 0x02,
+	0x00, 0x48, 0x8d, 0x05, 0xcb, 0x0f, 0x00, 0x00, 0x48, 0x89, 0x05, 0x3c, 0x00, 0x00, 0x00,
+	0xbe, 0x00, 0x00, 0x02, 0x00, 0x44, 0x89, 0xe1, 0x83, 0xe1, 0x01, 0x41, 0x81, 0xfc, 0x96,
+	0x00, 0x00, 0x00, 0xff, 0x14, 0xce, 0x48, 0x83, 0xd3, 0x00, 0x41, 0xf6, 0xc4, 0x03, 0x75,
+	0x15, 0xff, 0x14, 0x25, 0x10, 0x00, 0x02, 0x00, 0x41, 0x83, 0xfc, 0x64, 0xff, 0x15, 0x0c,
+	0x00, 0x00, 0x00, 0x48, 0x83, 0xd3, 0x00, 0x41, 0xff, 0xcc, 0x75, 0xcc, 0xe6, 0xf4, 0x90,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+static const uint8_t code_cmem_f[] = {
+	0x48, 0x8d, 0x5b, 0x03, 0xc3, 0x48, 0x89, 0xe1,
+	0x48, 0x03, 0x19, 0x48, 0x8d, 0x5b, 0x05, 0xc3,
+};
+
+/*
+ * sreg: Linux's sync_core() (an IRETQ to itself, its frame built with
+ * MOV from SS and CS, PUSH RSP, ADD to (%rsp), PUSHFQ), then selectors
+ * into 64- and 32-bit registers and PUSH RSP's value read back:
+ * start:
+ * mov $200, %r12d
+ * xor %r13d, %r13d
+ * 1: mov %ss, %eax
+ * push %rax
+ * push %rsp
+ * addq $8, (%rsp)
+ * pushfq
+ * mov %cs, %eax
+ * push %rax
+ * lea 2f(%rip), %rax
+ * push %rax
+ * iretq
+ * 2: mov %ds, %r9
+ * add %r9, %r13
+ * mov %cs, %r10d
+ * add %r10, %r13
+ * push %rsp
+ * pop %rdx
+ * add %rdx, %r13
+ * push %rsp
+ * push %rsp
+ * pop %rcx
+ * pop %rsi
+ * sub %rsi, %rcx
+ * add %rcx, %r13
+ * dec %r12d
+ * jnz 1b
+ * out %al, $0xf4
+ */
+static const uint8_t code_sreg[] = {
+	0x41, 0xbc, 0xc8, 0x00, 0x00, 0x00, 0x45, 0x31, 0xed, 0x8c, 0xd0, 0x50, 0x54, 0x48,
+	0x83, 0x04, 0x24, 0x08, 0x9c, 0x8c, 0xc8, 0x50, 0x48, 0x8d, 0x05, 0x03, 0x00, 0x00,
+	0x00, 0x50, 0x48, 0xcf, 0x41, 0x8c, 0xd9, 0x4d, 0x01, 0xcd, 0x41, 0x8c, 0xca, 0x4d,
+	0x01, 0xd5, 0x54, 0x5a, 0x49, 0x01, 0xd5, 0x54, 0x54, 0x59, 0x5e, 0x48, 0x29, 0xf1,
+	0x49, 0x01, 0xcd, 0x41, 0xff, 0xcc, 0x75, 0xc9, 0xe6, 0xf4,
+};
+
 #define MEM_LO 0x20000
 #define MEM_HI 0x32000
 
@@ -756,13 +855,38 @@ static void test_sse_faults(void **state)
 	assert_int_equal(ri.r[14], 98);
 }
 
+static void test_call_through_memory(void **state)
+{
+	static uint8_t code[0x1000 + sizeof(code_cmem_f)];
+	memset(code, 0x90, sizeof(code));
+	memcpy(code, code_cmem, sizeof(code_cmem));
+	memcpy(code + 0x1000, code_cmem_f, sizeof(code_cmem_f));
+	/* 300 iterations of 6 or 11 instructions and 2 or 4 in each callee:
+	 * most as host code once hot (the CALLs' blocks too) */
+	all_modes(code, sizeof(code), 250 * 10);
+	assert_int_equal(ri.r[R_SP], 0x8000);
+	assert_int_equal(ri.r[12], 0);
+}
+
+static void test_sreg_push_rsp(void **state)
+{
+	/* 200 iterations of 27 instructions, all but the IRETQ's block as
+	 * host code once hot */
+	all_modes(code_sreg, sizeof(code_sreg), 150 * 20);
+	assert_int_equal(ri.r[R_SP], 0x8000);
+	assert_int_equal(ri.r[12], 0);
+	assert_int_equal(ri.r[R_CX], (uint64_t)-8); /* PUSH RSP pushes RSP before it moves */
+	assert_int_equal(ri.r[R_DX], 0x8000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_forms),	 cmocka_unit_test(test_divide_errors),
 		cmocka_unit_test(test_call_by_register), cmocka_unit_test(test_pushf_cli),
 		cmocka_unit_test(test_sse_forms),	 cmocka_unit_test(test_string_push),
-		cmocka_unit_test(test_sse_faults),
+		cmocka_unit_test(test_sse_faults),	 cmocka_unit_test(test_call_through_memory),
+		cmocka_unit_test(test_sreg_push_rsp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -157,6 +157,21 @@ static bool check_stack(const ZydisDecoder *dec64, const ZydisDecodedInstruction
 	    in->operand_width != 64 || in->raw.prefix_count > 1)
 		return false;
 	int r = gpr_index(ops[0].reg.value);
+	if (push && ops[0].reg.value == ZYDIS_REGISTER_RSP &&
+	    ops[0].visibility == ZYDIS_OPERAND_VISIBILITY_EXPLICIT) {
+		/* PUSH RSP: the value before the push, vmon's own store */
+		ni->push_rsp = true;
+		ni->acc = ACC_WRITE;
+		ni->msize = 8;
+		ni->seg = SEG_DS;
+		ni->base = R_SP;
+		ni->disp = -8;
+		ni->stack_adj = -8;
+		ni->scratch[0] = 0;
+		ni->scratch[1] = 1;
+		ni->scratch[2] = 2;
+		return true;
+	}
 	if (r < 0)
 		return false;
 	ni->uses = (uint16_t)(1u << r);
@@ -221,6 +236,9 @@ static bool check_branch(const ZydisDecoder *dec64, const ZydisDecodedInstructio
 	return true;
 }
 
+static int check_memory(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *o, unsigned i,
+			int kind, struct native_insn *ni, uint16_t *addr_regs);
+
 bool native_check_tail(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops,
 		       struct native_insn *ni)
 {
@@ -239,6 +257,28 @@ bool native_check_tail(const ZydisDecodedInstruction *in, const ZydisDecodedOper
 		ni->call = ni->ret = true;
 		ni->target = (int8_t)target;
 		ni->uses = (uint16_t)(1u << target);
+		ni->acc = ACC_WRITE;
+		ni->disp = -8;
+		ni->stack_adj = -8;
+	} else if (in->mnemonic == ZYDIS_MNEMONIC_CALL && in->opcode == 0xff &&
+		   in->operand_count_visible == 1 && ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+		/* FF /2 through memory: the target read (its own TLB check),
+		 * then as CALL by a register */
+		struct native_insn t;
+		memset(&t, 0, sizeof(t));
+		t.base = t.index = -1;
+		uint16_t addr_regs = 0;
+		if (ops[0].size != 64 ||
+		    check_memory(in, &ops[0], 0, NAT_MEM, &t, &addr_regs) != 0 || t.acc != ACC_READ)
+			return false;
+		ni->call = ni->ret = ni->call_mem = true;
+		ni->target = -1;
+		ni->tbase = t.base;
+		ni->tindex = t.index;
+		ni->tscale = t.scale;
+		ni->tseg = t.seg;
+		ni->tdisp = t.disp;
+		ni->uses = addr_regs;
 		ni->acc = ACC_WRITE;
 		ni->disp = -8;
 		ni->stack_adj = -8;
@@ -266,7 +306,7 @@ bool native_check_tail(const ZydisDecodedInstruction *in, const ZydisDecodedOper
 	ni->base = R_SP;
 	/* borrowed: the first three the instruction does not use */
 	for (int r = 0, k = 0; r < 16 && k < 3; r++)
-		if (r != R_SP && r != target)
+		if (r != R_SP && r != target && !(ni->uses & (1u << r)))
 			ni->scratch[k++] = (uint8_t)r;
 	return true;
 }
@@ -500,10 +540,43 @@ static bool is_bt(ZydisMnemonic m)
  * (NAT_MEM) one memory operand, run as re-encoded. A LOCKed
  * read-modify-write runs LOCKed on the host, on the guest RAM the TLB
  * check found: a host atomic, as the interpreter's (insn_rmw.h). */
+/* MOV r32/r64, Sreg (8C /r, register destination other than RSP): the
+ * selector, read from c->seg at run time (no side effect, no fault in
+ * 64-bit mode); ends its block. Nothing of the guest's is re-encoded. */
+static bool check_sreg_read(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops,
+			    struct native_insn *ni)
+{
+	if (in->opcode != 0x8c || in->operand_count_visible != 2 ||
+	    (in->attributes & ZYDIS_ATTRIB_HAS_LOCK) ||
+	    ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+	    ops[1].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+	    (in->operand_width != 32 && in->operand_width != 64))
+		return false;
+	ZydisRegisterClass dc = ZydisRegisterGetClass(ops[0].reg.value);
+	int d = gpr_index(ops[0].reg.value);
+	static const ZydisRegister segs[6] = {ZYDIS_REGISTER_ES, ZYDIS_REGISTER_CS,
+					      ZYDIS_REGISTER_SS, ZYDIS_REGISTER_DS,
+					      ZYDIS_REGISTER_FS, ZYDIS_REGISTER_GS};
+	int sg = -1;
+	for (int i = 0; i < 6; i++)
+		if (ops[1].reg.value == segs[i])
+			sg = i;
+	if (d < 0 || sg < 0 || (dc != ZYDIS_REGCLASS_GPR32 && dc != ZYDIS_REGCLASS_GPR64))
+		return false;
+	ni->sreg = (uint8_t)(sg + 1);
+	ni->sreg_dst = (int8_t)d;
+	ni->sub_base = true;
+	ni->uses = ni->writes = (uint16_t)(1u << d);
+	ni->scratch[0] = ni->scratch[1] = ni->scratch[2] = (uint8_t)d;
+	return true;
+}
+
 static bool check_reencoded(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
 			    const ZydisDecodedOperand *ops, struct native_insn *ni)
 {
 	int mem_op;
+	if (in->mnemonic == ZYDIS_MNEMONIC_MOV && in->opcode == 0x8c)
+		return check_sreg_read(in, ops, ni);
 	if (!in->cpu_flags || !check_operands(in, ops, native_kind(in->mnemonic), ni, &mem_op))
 		return false;
 	if ((in->attributes & ZYDIS_ATTRIB_HAS_LOCK) &&

@@ -64,6 +64,13 @@ struct native_insn {
 	 * exit's RIP: `target`). */
 	bool call, ret;
 	int8_t target; /* CALL by a register: its number */
+	/* CALL through memory (FF /2 m64, call_mem; call and ret set as for
+	 * CALL by a register): the target's address, read through its own
+	 * TLB check before the push (native_emit.c). */
+	bool call_mem;
+	int8_t tbase, tindex; /* as base, index above */
+	uint8_t tscale, tseg;
+	int64_t tdisp;
 	/* PUSHFQ: a push (no code bytes) of c->flags' other bits with the
 	 * guest's arithmetic flags (F_FLAGS, saved before the access) */
 	bool pushf;
@@ -89,6 +96,11 @@ struct native_insn {
 	 * (SK_MOVS + 1) of msize-byte elements, 0 for anything else; code
 	 * holds the host's own REP STOS/MOVS of that size (vmon's bytes). */
 	uint8_t str;
+	/* MOV r32/r64, Sreg (sreg = SEG_* + 1; sub_base routes it): the
+	 * selector loaded from c->seg into the destination (native_emit.c) */
+	uint8_t sreg;
+	int8_t sreg_dst;
+	bool push_rsp; /* PUSH RSP: r[RSP] before the push is stored */
 };
 
 #define BASE_RIP (-2)
