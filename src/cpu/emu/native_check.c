@@ -82,6 +82,48 @@ bool same_operands(const ZydisDecodedInstruction *a, const ZydisDecodedOperand *
 	return true;
 }
 
+/* PUSH imm8/imm32 (6A/68, 64-bit operand size: the immediate
+ * sign-extended): a store of the immediate to [RSP - 8] through the TLB,
+ * re-encoded as `mov qword [scratch0], imm32` and verified, then r[RSP]
+ * moves, as a PUSH of a register. */
+static bool check_push_imm(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
+			   const ZydisDecodedOperand *ops, struct native_insn *ni)
+{
+	if ((in->opcode != 0x6a && in->opcode != 0x68) || in->operand_width != 64 ||
+	    in->raw.prefix_count != 0 || (in->attributes & ZYDIS_ATTRIB_HAS_LOCK))
+		return false;
+	int64_t v = ops[0].imm.value.s;
+	if (v < INT32_MIN || v > INT32_MAX)
+		return false;
+	ni->acc = ACC_WRITE;
+	ni->msize = 8;
+	ni->seg = SEG_DS;
+	ni->base = R_SP;
+	ni->disp = -8;
+	ni->stack_adj = -8;
+	ni->scratch[0] = 0; /* borrowed: the instruction names no register */
+	ni->scratch[1] = 1;
+	ni->scratch[2] = 2;
+	ZydisEncoderRequest req;
+	request(&req, ZYDIS_MNEMONIC_MOV, 2);
+	op_mem(&req.operands[0], gpr64(ni->scratch[0]), 0, 8);
+	op_imm(&req.operands[1], v);
+	ZyanUSize len = sizeof(ni->code);
+	ZydisDecodedInstruction again;
+	ZydisDecodedOperand a[ZYDIS_MAX_OPERAND_COUNT];
+	if (ZYAN_FAILED(ZydisEncoderEncodeInstruction(&req, ni->code, &len)) ||
+	    ZYAN_FAILED(ZydisDecoderDecodeFull(dec64, ni->code, len, &again, a)) ||
+	    again.mnemonic != ZYDIS_MNEMONIC_MOV || again.length != len ||
+	    again.operand_width != 64 || again.operand_count_visible != 2 ||
+	    a[0].type != ZYDIS_OPERAND_TYPE_MEMORY || a[0].mem.base != gpr64(ni->scratch[0]) ||
+	    a[0].mem.index != ZYDIS_REGISTER_NONE || a[0].mem.disp.value != 0 ||
+	    a[0].mem.segment != ZYDIS_REGISTER_DS || a[1].type != ZYDIS_OPERAND_TYPE_IMMEDIATE ||
+	    a[1].imm.value.s != v)
+		return false;
+	ni->len = (uint8_t)len;
+	return true;
+}
+
 /* PUSH/POP of a 64-bit general register other than RSP: a store to /
  * load from [RSP - 8] / [RSP], compiled as MOV through the TLB, then
  * r[RSP] moves. */
@@ -107,12 +149,29 @@ static bool check_stack(const ZydisDecoder *dec64, const ZydisDecodedInstruction
 		return true;
 	}
 	bool push = in->mnemonic == ZYDIS_MNEMONIC_PUSH;
+	if (push && in->operand_count_visible == 1 && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+		return check_push_imm(dec64, in, ops, ni);
 	if ((in->attributes & ZYDIS_ATTRIB_HAS_LOCK) || in->operand_count_visible != 1 ||
 	    ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
 	    ZydisRegisterGetClass(ops[0].reg.value) != ZYDIS_REGCLASS_GPR64 ||
 	    in->operand_width != 64 || in->raw.prefix_count > 1)
 		return false;
 	int r = gpr_index(ops[0].reg.value);
+	if (push && ops[0].reg.value == ZYDIS_REGISTER_RSP &&
+	    ops[0].visibility == ZYDIS_OPERAND_VISIBILITY_EXPLICIT) {
+		/* PUSH RSP: the value before the push, vmon's own store */
+		ni->push_rsp = true;
+		ni->acc = ACC_WRITE;
+		ni->msize = 8;
+		ni->seg = SEG_DS;
+		ni->base = R_SP;
+		ni->disp = -8;
+		ni->stack_adj = -8;
+		ni->scratch[0] = 0;
+		ni->scratch[1] = 1;
+		ni->scratch[2] = 2;
+		return true;
+	}
 	if (r < 0)
 		return false;
 	ni->uses = (uint16_t)(1u << r);
@@ -177,6 +236,9 @@ static bool check_branch(const ZydisDecoder *dec64, const ZydisDecodedInstructio
 	return true;
 }
 
+static int check_memory(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *o, unsigned i,
+			int kind, struct native_insn *ni, uint16_t *addr_regs);
+
 bool native_check_tail(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops,
 		       struct native_insn *ni)
 {
@@ -195,6 +257,28 @@ bool native_check_tail(const ZydisDecodedInstruction *in, const ZydisDecodedOper
 		ni->call = ni->ret = true;
 		ni->target = (int8_t)target;
 		ni->uses = (uint16_t)(1u << target);
+		ni->acc = ACC_WRITE;
+		ni->disp = -8;
+		ni->stack_adj = -8;
+	} else if (in->mnemonic == ZYDIS_MNEMONIC_CALL && in->opcode == 0xff &&
+		   in->operand_count_visible == 1 && ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+		/* FF /2 through memory: the target read (its own TLB check),
+		 * then as CALL by a register */
+		struct native_insn t;
+		memset(&t, 0, sizeof(t));
+		t.base = t.index = -1;
+		uint16_t addr_regs = 0;
+		if (ops[0].size != 64 ||
+		    check_memory(in, &ops[0], 0, NAT_MEM, &t, &addr_regs) != 0 || t.acc != ACC_READ)
+			return false;
+		ni->call = ni->ret = ni->call_mem = true;
+		ni->target = -1;
+		ni->tbase = t.base;
+		ni->tindex = t.index;
+		ni->tscale = t.scale;
+		ni->tseg = t.seg;
+		ni->tdisp = t.disp;
+		ni->uses = addr_regs;
 		ni->acc = ACC_WRITE;
 		ni->disp = -8;
 		ni->stack_adj = -8;
@@ -222,7 +306,7 @@ bool native_check_tail(const ZydisDecodedInstruction *in, const ZydisDecodedOper
 	ni->base = R_SP;
 	/* borrowed: the first three the instruction does not use */
 	for (int r = 0, k = 0; r < 16 && k < 3; r++)
-		if (r != R_SP && r != target)
+		if (r != R_SP && r != target && !(ni->uses & (1u << r)))
 			ni->scratch[k++] = (uint8_t)r;
 	return true;
 }
@@ -456,10 +540,43 @@ static bool is_bt(ZydisMnemonic m)
  * (NAT_MEM) one memory operand, run as re-encoded. A LOCKed
  * read-modify-write runs LOCKed on the host, on the guest RAM the TLB
  * check found: a host atomic, as the interpreter's (insn_rmw.h). */
+/* MOV r32/r64, Sreg (8C /r, register destination other than RSP): the
+ * selector, read from c->seg at run time (no side effect, no fault in
+ * 64-bit mode); ends its block. Nothing of the guest's is re-encoded. */
+static bool check_sreg_read(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops,
+			    struct native_insn *ni)
+{
+	if (in->opcode != 0x8c || in->operand_count_visible != 2 ||
+	    (in->attributes & ZYDIS_ATTRIB_HAS_LOCK) ||
+	    ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+	    ops[1].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+	    (in->operand_width != 32 && in->operand_width != 64))
+		return false;
+	ZydisRegisterClass dc = ZydisRegisterGetClass(ops[0].reg.value);
+	int d = gpr_index(ops[0].reg.value);
+	static const ZydisRegister segs[6] = {ZYDIS_REGISTER_ES, ZYDIS_REGISTER_CS,
+					      ZYDIS_REGISTER_SS, ZYDIS_REGISTER_DS,
+					      ZYDIS_REGISTER_FS, ZYDIS_REGISTER_GS};
+	int sg = -1;
+	for (int i = 0; i < 6; i++)
+		if (ops[1].reg.value == segs[i])
+			sg = i;
+	if (d < 0 || sg < 0 || (dc != ZYDIS_REGCLASS_GPR32 && dc != ZYDIS_REGCLASS_GPR64))
+		return false;
+	ni->sreg = (uint8_t)(sg + 1);
+	ni->sreg_dst = (int8_t)d;
+	ni->sub_base = true;
+	ni->uses = ni->writes = (uint16_t)(1u << d);
+	ni->scratch[0] = ni->scratch[1] = ni->scratch[2] = (uint8_t)d;
+	return true;
+}
+
 static bool check_reencoded(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
 			    const ZydisDecodedOperand *ops, struct native_insn *ni)
 {
 	int mem_op;
+	if (in->mnemonic == ZYDIS_MNEMONIC_MOV && in->opcode == 0x8c)
+		return check_sreg_read(in, ops, ni);
 	if (!in->cpu_flags || !check_operands(in, ops, native_kind(in->mnemonic), ni, &mem_op))
 		return false;
 	if ((in->attributes & ZYDIS_ATTRIB_HAS_LOCK) &&
@@ -589,10 +706,47 @@ static bool check_vec(const ZydisDecoder *dec64, const ZydisDecodedInstruction *
 	return reencode(dec64, in, ops, ni, mem_op);
 }
 
+/* NAT_STR: REP STOS/MOVS of 1, 2, 4 or 8 bytes (A4/A5/AA/AB with F3,
+ * 66 or REX.W only; no segment override, 64-bit addresses), run by
+ * native_emit_str.c a page at a time on vmon's own REP STOS/MOVS. */
+static bool check_string(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
+			 const ZydisDecodedOperand *ops, struct native_insn *ni)
+{
+	static const uint8_t host[2][4][4] = {
+		/* movs b, w, d, q; stos b, w, d, q: F3 [66] [REX.W] A4/A5/AA/AB */
+		{{0xf3, 0xa4}, {0x66, 0xf3, 0xa5}, {0xf3, 0xa5}, {0xf3, 0x48, 0xa5}},
+		{{0xf3, 0xaa}, {0x66, 0xf3, 0xab}, {0xf3, 0xab}, {0xf3, 0x48, 0xab}},
+	};
+	static const uint8_t host_len[4] = {2, 3, 2, 3};
+	const ZydisInstructionAttributes bad = ZYDIS_ATTRIB_HAS_LOCK | ZYDIS_ATTRIB_HAS_REPNE |
+					       ZYDIS_ATTRIB_HAS_SEGMENT |
+					       ZYDIS_ATTRIB_HAS_ADDRESSSIZE;
+	bool stos = in->opcode == 0xaa || in->opcode == 0xab;
+	if (!(in->attributes & ZYDIS_ATTRIB_HAS_REP) || (in->attributes & bad) ||
+	    in->address_width != 64 || in->encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY ||
+	    (!stos && in->opcode != 0xa4 && in->opcode != 0xa5))
+		return false;
+	unsigned w = in->operand_width, i = w == 8 ? 0 : w == 16 ? 1 : w == 32 ? 2 : 3;
+	if (w != 8 && w != 16 && w != 32 && w != 64)
+		return false;
+	ni->str = (uint8_t)((stos ? SK_STOS : SK_MOVS) + 1);
+	ni->msize = (uint8_t)(w / 8);
+	ni->acc = ACC_GUARD;
+	ni->uses = (uint16_t)((1u << R_CX) | (1u << R_DI) | (1u << (stos ? R_AX : R_SI)));
+	ni->writes = (uint16_t)((1u << R_CX) | (1u << R_DI) | (stos ? 0 : 1u << R_SI));
+	for (int r = 0, k = 0; r < 16 && k < 3; r++)
+		if (r != R_SP && !(ni->uses & (1u << r)))
+			ni->scratch[k++] = (uint8_t)r;
+	memcpy(ni->code, host[stos][i], host_len[i]);
+	ni->len = host_len[i];
+	return true;
+}
+
 static native_checker *const checkers[] = {
 	[NAT_NO] = NULL,	   [NAT_REG] = check_reencoded, [NAT_MEM] = check_reencoded,
 	[NAT_STACK] = check_stack, [NAT_BRANCH] = check_branch, [NAT_NOP] = check_nop,
 	[NAT_DIV] = check_div,	   [NAT_CLI] = check_cli,	[NAT_VEC] = check_vec,
+	[NAT_STR] = check_string,
 };
 
 bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
@@ -602,7 +756,11 @@ bool native_check(const ZydisDecoder *dec64, const ZydisDecodedInstruction *in,
 	ni->base = ni->index = -1;
 	if (in->machine_mode != ZYDIS_MACHINE_MODE_LONG_64)
 		return false;
-	native_checker *check = checkers[native_kind(in->mnemonic)];
+	/* String forms have rows of their own (MOVSD is an SSE mnemonic too) */
+	int kind = in->meta.category == ZYDIS_CATEGORY_STRINGOP
+			   ? emu_insns[emu_string_row[in->mnemonic]].native
+			   : native_kind(in->mnemonic);
+	native_checker *check = checkers[kind];
 	return check && check(dec64, in, ops, ni);
 }
 

@@ -58,6 +58,94 @@ static void emit_address(struct emitter *e, const struct native_insn *ni, int32_
 	}
 }
 
+void emit_tlb(struct emitter *e, const struct native_insn *ni, unsigned k, int cpl, bool write,
+	      int32_t at)
+{
+	ZydisRegister s0 = gpr64(ni->scratch[0]), s1 = gpr64(ni->scratch[1]),
+		      s2 = gpr64(ni->scratch[2]);
+	/* s2 = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)] - OFF_TLB; s1 = the key
+	 * (lin >> 12 | the address space's tag, cpu.h: tlb_key) */
+	emit_rr(e, ZYDIS_MNEMONIC_MOV, s1, s0);
+	emit_ri(e, ZYDIS_MNEMONIC_SHR, s1, 12);
+	emit_rr(e, ZYDIS_MNEMONIC_MOV, gpr32(ni->scratch[2]), gpr32(ni->scratch[1]));
+	emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[2]), TLB_SIZE - 1);
+	emit_ri(e, ZYDIS_MNEMONIC_SHL, s2, 5);
+	emit_rm(e, ZYDIS_MNEMONIC_ADD, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
+	emit_rm(e, ZYDIS_MNEMONIC_OR, s1, ZYDIS_REGISTER_RSP, at + F_KEY, 8);
+	emit_rm(e, ZYDIS_MNEMONIC_CMP, s1, s2, OFF_TLB + (int32_t)offsetof(struct tlb_entry, key),
+		8);
+	emit_jcc_stub(e, CC_NE, k);
+	/* Permissions: as mread/mwrite check them. */
+	int32_t perm = OFF_TLB + (int32_t)offsetof(struct tlb_entry, perm);
+	uint32_t need = 0;
+	if (write)
+		need = cpl == 3 ? (TLB_U | TLB_UW) : TLB_W;
+	else
+		need = cpl == 3 ? TLB_U : TLB_R; /* TLB_R: not a user page under SMAP */
+	if (need) {
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, gpr32(ni->scratch[1]), s2, perm, 4);
+		emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[1]), need);
+		emit_ri(e, ZYDIS_MNEMONIC_CMP, gpr32(ni->scratch[1]), need);
+		emit_jcc_stub(e, CC_NE, k);
+	}
+	/* s0 = host page + offset; NULL host = MMIO */
+	emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s2, OFF_TLB + (int32_t)offsetof(struct tlb_entry, host),
+		8);
+	emit_rr(e, ZYDIS_MNEMONIC_TEST, s1, s1);
+	emit_jcc_stub(e, CC_E, k);
+	emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[0]), 0xfff);
+	emit_rr(e, ZYDIS_MNEMONIC_ADD, s0, s1);
+	if (write) {
+		/* A store into a page holding decoded code is the
+		 * interpreter's (emu_note_write). */
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s2,
+			OFF_TLB + (int32_t)offsetof(struct tlb_entry, gpa), 8);
+		emit_ri(e, ZYDIS_MNEMONIC_SHR, s1, 12);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, s2, OFF_VM, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_CMP, s1, s2,
+			(int32_t)offsetof(struct emu_vm, code_pages_len), 8);
+		emit_jcc_stub(e, CC_AE, k);
+		emit_rm(e, ZYDIS_MNEMONIC_ADD, s1, s2, (int32_t)offsetof(struct emu_vm, code_pages),
+			8);
+		emit_mi(e, ZYDIS_MNEMONIC_CMP, s1, 0, 1, 0);
+		emit_jcc_stub(e, CC_NE, k);
+	}
+}
+
+/*
+ * CALL through memory: the target's 8 bytes read through the TLB (within
+ * one page, else a bail-out) into XMM15 (the host's XMM registers are
+ * scratch: the guest's live in c->xmm) before the push's own check. A
+ * non-canonical target bails out too: the interpreter raises #GP at the
+ * CALL, before anything is pushed.
+ */
+static void emit_call_target(struct emitter *e, const struct native_insn *ni, unsigned k,
+			     unsigned end_off, int cpl, int32_t at)
+{
+	struct native_insn t = *ni;
+	t.base = ni->tbase;
+	t.index = ni->tindex;
+	t.scale = ni->tscale;
+	t.seg = ni->tseg;
+	t.disp = ni->tdisp;
+	ZydisRegister s0 = gpr64(ni->scratch[0]), s1 = gpr64(ni->scratch[1]),
+		      s2 = gpr64(ni->scratch[2]);
+	emit_address(e, &t, at, end_off);
+	emit_rr(e, ZYDIS_MNEMONIC_MOV, gpr32(ni->scratch[1]), gpr32(ni->scratch[0]));
+	emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[1]), 0xfff);
+	emit_ri(e, ZYDIS_MNEMONIC_CMP, gpr32(ni->scratch[1]), 4096 - 8);
+	emit_jcc_stub(e, CC_A, k);
+	emit_tlb(e, ni, k, cpl, false, at);
+	emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s0, 0, 8);
+	emit_rr(e, ZYDIS_MNEMONIC_MOV, s2, s1);
+	emit_ri(e, ZYDIS_MNEMONIC_SHL, s2, 16);
+	emit_ri(e, ZYDIS_MNEMONIC_SAR, s2, 16);
+	emit_rr(e, ZYDIS_MNEMONIC_CMP, s2, s1);
+	emit_jcc_stub(e, CC_NE, k);
+	emit_rr(e, ZYDIS_MNEMONIC_MOVQ, ZYDIS_REGISTER_XMM15, s1);
+}
+
 /*
  * A compiled memory access: translate through the vCPU's TLB inline and
  * run the instruction on the host address; anything but a plain RAM hit
@@ -69,6 +157,10 @@ static void emit_address(struct emitter *e, const struct native_insn *ni, int32_
 void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, unsigned end_off,
 		 int cpl, bool restore_flags, bool save_flags)
 {
+	if (ni->acc == ACC_GUARD && ni->str) {
+		emit_rep_string(e, ni, k, restore_flags, save_flags, cpl);
+		return;
+	}
 	if (ni->acc == ACC_GUARD && ni->cli) {
 		emit_cli(e, ni, cpl);
 		return;
@@ -92,6 +184,8 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 		int t2 = ni->scratch[1] != HOST_RAX ? ni->scratch[1] : ni->scratch[2];
 		emit_flags_save(e, at + F_FLAGS, t1, t2);
 	}
+	if (ni->call_mem) /* the target first: XMM15 holds it through the push */
+		emit_call_target(e, ni, k, end_off, cpl, at);
 	emit_address(e, ni, at, end_off);
 	if (ni->msize > 1) { /* within one page */
 		emit_rr(e, ZYDIS_MNEMONIC_MOV, gpr32(ni->scratch[1]), gpr32(ni->scratch[0]));
@@ -101,54 +195,7 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 	}
 	if (ni->vec) /* CR0/CR4 and alignment (native_emit_vec.c) */
 		emit_vec_checks(e, ni, k, at);
-	/* s2 = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)] - OFF_TLB; s1 = the key
-	 * (lin >> 12 | the address space's tag, cpu.h: tlb_key) */
-	emit_rr(e, ZYDIS_MNEMONIC_MOV, s1, s0);
-	emit_ri(e, ZYDIS_MNEMONIC_SHR, s1, 12);
-	emit_rr(e, ZYDIS_MNEMONIC_MOV, gpr32(ni->scratch[2]), gpr32(ni->scratch[1]));
-	emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[2]), TLB_SIZE - 1);
-	emit_ri(e, ZYDIS_MNEMONIC_SHL, s2, 5);
-	emit_rm(e, ZYDIS_MNEMONIC_ADD, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
-	emit_rm(e, ZYDIS_MNEMONIC_OR, s1, ZYDIS_REGISTER_RSP, at + F_KEY, 8);
-	emit_rm(e, ZYDIS_MNEMONIC_CMP, s1, s2, OFF_TLB + (int32_t)offsetof(struct tlb_entry, key),
-		8);
-	emit_jcc_stub(e, CC_NE, k);
-	/* Permissions: as mread/mwrite check them. */
-	int32_t perm = OFF_TLB + (int32_t)offsetof(struct tlb_entry, perm);
-	uint32_t need = 0;
-	if (ni->acc != ACC_READ)
-		need = cpl == 3 ? (TLB_U | TLB_UW) : TLB_W;
-	else
-		need = cpl == 3 ? TLB_U : TLB_R; /* TLB_R: not a user page under SMAP */
-	if (need) {
-		emit_rm(e, ZYDIS_MNEMONIC_MOV, gpr32(ni->scratch[1]), s2, perm, 4);
-		emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[1]), need);
-		emit_ri(e, ZYDIS_MNEMONIC_CMP, gpr32(ni->scratch[1]), need);
-		emit_jcc_stub(e, CC_NE, k);
-	}
-	/* s0 = host page + offset; NULL host = MMIO */
-	emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s2, OFF_TLB + (int32_t)offsetof(struct tlb_entry, host),
-		8);
-	emit_rr(e, ZYDIS_MNEMONIC_TEST, s1, s1);
-	emit_jcc_stub(e, CC_E, k);
-	emit_ri(e, ZYDIS_MNEMONIC_AND, gpr32(ni->scratch[0]), 0xfff);
-	emit_rr(e, ZYDIS_MNEMONIC_ADD, s0, s1);
-	if (ni->acc != ACC_READ) {
-		/* A store into a page holding decoded code is the
-		 * interpreter's (emu_note_write). */
-		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s2,
-			OFF_TLB + (int32_t)offsetof(struct tlb_entry, gpa), 8);
-		emit_ri(e, ZYDIS_MNEMONIC_SHR, s1, 12);
-		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
-		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, s2, OFF_VM, 8);
-		emit_rm(e, ZYDIS_MNEMONIC_CMP, s1, s2,
-			(int32_t)offsetof(struct emu_vm, code_pages_len), 8);
-		emit_jcc_stub(e, CC_AE, k);
-		emit_rm(e, ZYDIS_MNEMONIC_ADD, s1, s2, (int32_t)offsetof(struct emu_vm, code_pages),
-			8);
-		emit_mi(e, ZYDIS_MNEMONIC_CMP, s1, 0, 1, 0);
-		emit_jcc_stub(e, CC_NE, k);
-	}
+	emit_tlb(e, ni, k, cpl, ni->acc != ACC_READ, at);
 	if (ni->guard) { /* a DIV by memory: the divisor checked first */
 		emit_rm(e, ZYDIS_MNEMONIC_MOV, gpr_w(ni->scratch[1], ni->opsize), s0, 0,
 			ni->opsize);
@@ -167,6 +214,11 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 		emit_rr(e, ZYDIS_MNEMONIC_OR, s1, s2);
 		emit_mr(e, ZYDIS_MNEMONIC_MOV, s0, 0, 8, s1);
 	}
+	if (ni->push_rsp) { /* PUSH RSP: r[RSP] as it was */
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s1, 8 * R_SP, 8);
+		emit_mr(e, ZYDIS_MNEMONIC_MOV, s0, 0, 8, s1);
+	}
 	if (ni->stack_adj) { /* PUSH/POP: r[RSP] moves (LEA: the flags stay) */
 		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
 		emit_rm(e, ZYDIS_MNEMONIC_MOV, s1, s2, 8 * R_SP, 8);
@@ -181,9 +233,13 @@ void emit_memory(struct emitter *e, const struct native_insn *ni, unsigned k, un
 		emit_rm(e, ZYDIS_MNEMONIC_LEA, s1, s1, (int32_t)end_off, 8);
 		emit_mr(e, ZYDIS_MNEMONIC_MOV, s0, 0, 8, s1);
 	}
-	if (ni->call && ni->ret) /* CALL by a register: the exit's RIP */
+	if (ni->call_mem) { /* CALL through memory: the target read first */
+		emit_rr(e, ZYDIS_MNEMONIC_MOVQ, s1, ZYDIS_REGISTER_XMM15);
+		emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, at + F_RIP, 8, s1);
+	} else if (ni->call && ni->ret) { /* CALL by a register: the exit's RIP */
 		emit_mr(e, ZYDIS_MNEMONIC_MOV, ZYDIS_REGISTER_RSP, at + F_RIP, 8,
 			gpr64(ni->target));
+	}
 	if (ni->vec) { /* the XMM registers it names, from c->xmm */
 		emit_rm(e, ZYDIS_MNEMONIC_MOV, s2, ZYDIS_REGISTER_RSP, at + F_CPU, 8);
 		emit_vec_xmm(e, ni, s2, false);
@@ -208,6 +264,16 @@ void emit_lea_sub(struct emitter *e, const struct native_insn *ni, unsigned end_
 {
 	if (ni->rsp_reg) {
 		emit_rsp_reg(e, ni);
+		return;
+	}
+	if (ni->sreg) { /* MOV r, Sreg: c, then the selector, into the destination */
+		ZydisRegister d = gpr64(ni->sreg_dst);
+		emit_rm(e, ZYDIS_MNEMONIC_MOV, d, ZYDIS_REGISTER_RSP, F_CPU, 8);
+		emit_rm(e, ZYDIS_MNEMONIC_MOVZX, gpr32(ni->sreg_dst), d,
+			(int32_t)(offsetof(struct emu_cpu, seg) +
+				  (size_t)(ni->sreg - 1) * sizeof(struct seg) +
+				  offsetof(struct seg, sel)),
+			2);
 		return;
 	}
 	ZydisRegister s0 = gpr64(ni->scratch[0]);

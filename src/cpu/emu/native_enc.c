@@ -351,6 +351,36 @@ void patch_rel32(struct emitter *e, size_t at, size_t target)
 	memcpy(e->buf + at, &rel, 4);
 }
 
+void emit_jmp_stub(struct emitter *e, unsigned stub)
+{
+	const uint8_t op[1] = {0xe9}, zero[4] = {0};
+	emit_bytes(e, op, 1);
+	if (e->failed || e->nfix >= sizeof(e->fix) / sizeof(*e->fix)) {
+		e->failed = true;
+		return;
+	}
+	e->fix[e->nfix++] = (struct fixup){.at = e->len, .stub = stub};
+	emit_bytes(e, zero, 4);
+}
+
+size_t emit_jump_fwd(struct emitter *e, unsigned cc)
+{
+	const uint8_t jcc[2] = {0x0f, (uint8_t)(0x80 | (cc & 0xf))}, jmp[1] = {0xe9}, zero[4] = {0};
+	if (cc == CC_ALWAYS)
+		emit_bytes(e, jmp, 1);
+	else
+		emit_bytes(e, jcc, 2);
+	size_t at = e->len;
+	emit_bytes(e, zero, 4);
+	return at;
+}
+
+void patch_here(struct emitter *e, size_t at)
+{
+	if (!e->failed && at + 4 <= e->len)
+		patch_rel32(e, at, e->len);
+}
+
 void emit_push_imm(struct emitter *e, uint32_t v)
 {
 	uint8_t b[5] = {0x68};

@@ -64,6 +64,13 @@ struct native_insn {
 	 * exit's RIP: `target`). */
 	bool call, ret;
 	int8_t target; /* CALL by a register: its number */
+	/* CALL through memory (FF /2 m64, call_mem; call and ret set as for
+	 * CALL by a register): the target's address, read through its own
+	 * TLB check before the push (native_emit.c). */
+	bool call_mem;
+	int8_t tbase, tindex; /* as base, index above */
+	uint8_t tscale, tseg;
+	int64_t tdisp;
 	/* PUSHFQ: a push (no code bytes) of c->flags' other bits with the
 	 * guest's arithmetic flags (F_FLAGS, saved before the access) */
 	bool pushf;
@@ -85,6 +92,15 @@ struct native_insn {
 	 * aligned (else the interpreter takes it: #GP). */
 	bool vec, align16;
 	uint16_t xregs, xwrites;
+	/* NAT_STR (native_emit_str.c): REP STOS (SK_STOS + 1) or REP MOVS
+	 * (SK_MOVS + 1) of msize-byte elements, 0 for anything else; code
+	 * holds the host's own REP STOS/MOVS of that size (vmon's bytes). */
+	uint8_t str;
+	/* MOV r32/r64, Sreg (sreg = SEG_* + 1; sub_base routes it): the
+	 * selector loaded from c->seg into the destination (native_emit.c) */
+	uint8_t sreg;
+	int8_t sreg_dst;
+	bool push_rsp; /* PUSH RSP: r[RSP] before the push is stored */
 };
 
 #define BASE_RIP (-2)
@@ -178,6 +194,14 @@ void emit_flags_load(struct emitter *e, int32_t disp, int t);
 void emit_flags_save(struct emitter *e, int32_t disp, int t1, int t2);
 /* jmp rel32 to an offset already emitted */
 void emit_jmp(struct emitter *e, size_t target);
+/* jmp rel32 to bail-out stub `stub`, patched once the stubs are placed */
+void emit_jmp_stub(struct emitter *e, unsigned stub);
+/* jcc (cc < 16) or jmp (cc = CC_ALWAYS) rel32 forward to a place not
+ * emitted yet: returns where its rel32 is, for patch_here. */
+#define CC_ALWAYS 16
+size_t emit_jump_fwd(struct emitter *e, unsigned cc);
+/* Points the forward jump whose rel32 is at `at` here. */
+void patch_here(struct emitter *e, size_t at);
 
 #define TAKEN_STUB BLOCK_MAX_INSNS /* fixup target: a run-ending Jcc's taken exit */
 
@@ -263,6 +287,16 @@ void emit_vec_reg(struct emitter *e, const struct native_insn *ni, unsigned k, b
  * still pushed, `at` = 8). */
 void emit_vec_checks(struct emitter *e, const struct native_insn *ni, unsigned k, int32_t at);
 void emit_vec_xmm(struct emitter *e, const struct native_insn *ni, ZydisRegister cpu, bool store);
+/* REP STOS/MOVS (ACC_GUARD), from emit_memory's place (native_emit_str.c). */
+void emit_rep_string(struct emitter *e, const struct native_insn *ni, unsigned k,
+		     bool restore_flags, bool save_flags, int cpl);
+/* The inline TLB check of native_emit.c: the linear address in s0 becomes
+ * its host address, with the permissions a read (or a write: and no
+ * decoded code in the page) needs at cpl, else a bail-out to stub k; s1
+ * and s2 are clobbered, and the flags. `at`: bytes pushed since the
+ * frame. */
+void emit_tlb(struct emitter *e, const struct native_insn *ni, unsigned k, int cpl, bool write,
+	      int32_t at);
 /* DIV/IDIV by a register (ACC_GUARD), from emit_memory's place. */
 void emit_div_reg(struct emitter *e, const struct native_insn *ni, unsigned k, bool restore_flags,
 		  bool save_flags);

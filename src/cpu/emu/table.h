@@ -49,7 +49,18 @@
 #define A_L0	0x10 /* VEX.128 only: VEX.L=1 is #UD (VAES, VPCLMULQDQ, ... not offered) */
 
 /* native: how native.c may compile it */
-enum { NAT_NO, NAT_REG, NAT_MEM, NAT_STACK, NAT_BRANCH, NAT_NOP, NAT_DIV, NAT_CLI, NAT_VEC };
+enum {
+	NAT_NO,
+	NAT_REG,
+	NAT_MEM,
+	NAT_STACK,
+	NAT_BRANCH,
+	NAT_NOP,
+	NAT_DIV,
+	NAT_CLI,
+	NAT_VEC,
+	NAT_STR
+};
 
 /* feature: an enum cpu_feature (src/cpu/cpu_model.h) */
 
