@@ -103,6 +103,7 @@ cp "$BUILD"/guests/*.elf "$v/build/guests/"
 cp -L "$G"/{bzImage,vmlinux,initramfs.cpio.gz,kernel-release} "$v/build/guest/"
 cp -rL "$G/tools" "$v/build/guest/tools"
 cp -r tests "$v/tests"
+mkdir -p "$v/bench" && cp bench/*.py "$v/bench/" # make bench-kvm
 find "$v/tests" -name __pycache__ -prune -exec rm -rf {} +
 chmod 755 "$v/tests/nested/"*.sh
 
