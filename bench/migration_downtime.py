@@ -537,10 +537,7 @@ def downtime_table(build, runs, sizes=SIZES, chains=CHAINS):
               f"{g_dir}: run `make guest` first)")
         return
     res, notes = measure(build, runs, sizes, chains)
-    print("| Linux guest, loopback TCP | vmon downtime, own | ticker gap (tick) | total "
-          "| MiB sent / touched | QEMU TCG (tcg→tcg) downtime, own | ticker gap (tick) | total "
-          "| MiB sent | own downtime vmon/QEMU | ticker gap vmon/QEMU | runs |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    lines = []
     labels = {"idle": "idle shell, ticker", "busy": "busy: rewriting 16 MiB of tmpfs"}
     pairs = [p for c, p in (("emu", "emu→emu"), ("kvm", "kvm→kvm"), ("across", "emu→kvm"),
                             ("across", "kvm→emu")) if c in chains]
@@ -558,7 +555,14 @@ def downtime_table(build, runs, sizes=SIZES, chains=CHAINS):
                 row += [f"{med(v, 0) / med(q, 0):.2f}×" if v and q and med(q, 0) else "n/a",
                         f"{gv / gq:.2f}×" if gv is not None and gq else "n/a"]
                 n = f"{len(v)}/{runs}" + (f", {len(q)}/{runs}" if q is not None else "")
-                print(f"| {mib} MiB, {pair}, {labels[mode]} | " + " | ".join(row) + f" | {n} |")
+                lines.append(f"| {mib} MiB, {pair}, {labels[mode]} | " + " | ".join(row)
+                             + f" | {n} |")
+    if lines:
+        print("| Linux guest, loopback TCP | vmon downtime, own | ticker gap (tick) | total "
+              "| MiB sent / touched | QEMU TCG (tcg→tcg) downtime, own | ticker gap (tick) "
+              "| total | MiB sent | own downtime vmon/QEMU | ticker gap vmon/QEMU | runs |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("\n".join(lines))
     print("(median of each; own: vmon's summary line (pause to the target running), QEMU's "
           "query-migrate (stop to the stream's end); ticker gap: the guest's console, last tick "
           "on the source to first on the target, stamped as it arrives (tick: the median "
