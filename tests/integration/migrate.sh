@@ -392,7 +392,9 @@ while c.recv(1 << 20):
 	# its path and locks it (what a file system that caches by open, NFS,
 	# needs to show it the source's flushed writes):
 	#   migrate-kit-disk-handover: the target runs the guest on, holding
-	#     the lock (a second writer is refused), the source exited 0;
+	#     the lock (a second writer is refused), with the threads the
+	#     source had (none parked or left over from its early build), the
+	#     source exited 0;
 	#   migrate-kit-disk-replaced: the image was replaced at its path
 	#     (a copy moved over it) before the end record: the target's
 	#     reopen finds another file and refuses with one line, status 2;
@@ -469,10 +471,12 @@ while True:
 dst.shutdown(socket.SHUT_WR)
 th.join()
 EOF
+	# thread_names PID: the names of the process's threads, sorted.
+	thread_names() { cat /proc/"$1"/task/*/comm 2>/dev/null | sort | tr '\n' ' '; }
 	# handover NAME REPLACE: one relayed migration of dirtymem with a
 	# disk (REPLACE 1: the image replaced before the end record goes on).
-	# Sets mrc, src_rc (the source's status once it ended, or "running"),
-	# drc (the target's, or "running"), events, and d.
+	# Sets mrc, events, d, spid, dpid and src_threads (the source's
+	# thread names before the migration).
 	handover() {
 		d=$TMP/$1
 		mkdir -p "$d"
@@ -482,6 +486,7 @@ EOF
 		spid=$!
 		PIDS+=("$spid")
 		wait_pass "$d/src.out" 20 "$spid"
+		src_threads=$(thread_names "$spid")
 		"$VMON" run --incoming "unix:$d/t.sock" --id "$1-dst" </dev/null >"$d/dst.out" 2>"$d/dst.err" &
 		dpid=$!
 		PIDS+=("$dpid")
@@ -509,12 +514,16 @@ EOF
 	timeout -k 5 60 "$VMON" run --backend emu --kernel "$DIRTY" --disk "$d/disk.img" \
 		</dev/null >"$d/second.out" 2>"$d/second.err"
 	second=$?
+	ran=0
+	wait_pass "$d/dst.out" $((n + 20)) "$dpid" && ran=1
+	dst_threads=$(thread_names "$dpid")
 	if [ "$events" = "start held end free " ] && [ $mrc -eq 0 ] && [ "$src_rc" = 0 ] &&
-		wait_pass "$d/dst.out" $((n + 20)) "$dpid" && [ $second -eq 2 ] &&
+		[ $ran = 1 ] && [ $second -eq 2 ] &&
+		[ "$dst_threads" = "$src_threads" ] &&
 		grep -q 'in use' "$d/second.err" && ! grep -qa FAIL "$d/dst.out"; then
 		pass migrate-kit-disk-handover
 	else
-		fail migrate-kit-disk-handover "relay saw: '$events' ($(head -c 200 "$d/relay.err")); migrate: $mrc ($(cat "$d/mig.err")); source: $src_rc; target passes after $n: $(passes "$d/dst.out" | tail -n1) ($(tail -c 200 "$d/dst.err")); second writer: $second ($(cat "$d/second.err"))"
+		fail migrate-kit-disk-handover "relay saw: '$events' ($(head -c 200 "$d/relay.err")); migrate: $mrc ($(cat "$d/mig.err")); source: $src_rc; target passes after $n: $(passes "$d/dst.out" | tail -n1) ($(tail -c 200 "$d/dst.err")); second writer: $second ($(cat "$d/second.err")); threads: source '$src_threads', target '$dst_threads'"
 	fi
 	kill "$dpid" 2>/dev/null
 	wait "$dpid" 2>/dev/null
