@@ -27,7 +27,8 @@
 #   BENCH_SIZES        make bench-kvm (TESTS=bench-migration-kvm, a benchmark,
 #                      not a script: suite.sh): the guest sizes in MiB
 #                      (256; "256,2048"); its output is printed as it comes
-#                      and kept in $BUILD/nested/bench.txt
+#                      and kept in $BUILD/nested/bench.txt; BENCH_CHAINS=kvm or
+#                      across runs one of its two chains
 #
 # QEMU TCG now and then hangs early in a Linux boot on these machines. An
 # outer run whose L1 never reaches userspace, or whose heartbeat stops (L1
@@ -241,7 +242,7 @@ outer_run() {
 		-display none -no-reboot -serial "file:$con" -serial "file:$res" \
 		-monitor "unix:$mon,server=on,wait=off" -pidfile "$OUT/qemu.pid" \
 		-kernel "$OUT/bzImage" -initrd "$OUT/l1-initrd.cpio.gz" \
-		-append "console=ttyS0 quiet panic=-1 vmon.tests=$list${BENCH_SIZES:+ vmon.bench_sizes=$BENCH_SIZES}" \
+		-append "console=ttyS0 quiet panic=-1 vmon.tests=$list${BENCH_SIZES:+ vmon.bench_sizes=$BENCH_SIZES}${BENCH_CHAINS:+ vmon.bench_chains=$BENCH_CHAINS}" \
 		-drive "file=$OUT/l1-root.img,format=raw,if=virtio,readonly=on" \
 		</dev/null >"$OUT/qemu.out" 2>&1 &
 	qpid=$!
