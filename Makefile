@@ -151,10 +151,12 @@ bench: all
 # The KVM rows of the live-migration downtime bench (make bench skips them
 # without a KVM that runs Linux), through make test-kvm's harness: on this
 # host's KVM, else in the nested L1 (an L2 guest under TCG's emulated
-# SVM: absolute times say little). BENCH_SIZES=256,2048 adds 2 GiB.
-# Output also in $(BUILD)/nested/bench.txt.
+# SVM: absolute times say little). BENCH_SIZES=256,2048 adds 2 GiB;
+# BENCH_CHAINS=kvm or across runs one chain. Output also in
+# $(BUILD)/nested/bench.txt.
 bench-kvm: all guest
-	BUILD=$(BUILD) TESTS=bench-migration-kvm NESTED_TIMEOUT=$${NESTED_TIMEOUT:-7200} \
+	BUILD=$(BUILD) TESTS=bench-migration-kvm BENCH_SIZES="$(BENCH_SIZES)" \
+		BENCH_CHAINS="$(BENCH_CHAINS)" NESTED_TIMEOUT=$${NESTED_TIMEOUT:-7200} \
 		tests/nested/run.sh
 
 # Differential instruction tester, longer runs: make difftest [SEEDS=N]
