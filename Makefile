@@ -152,7 +152,8 @@ bench: all
 # without a KVM that runs Linux), through make test-kvm's harness: on this
 # host's KVM, else in the nested L1 (an L2 guest under TCG's emulated
 # SVM: absolute times say little). BENCH_SIZES=256,2048 adds 2 GiB;
-# BENCH_CHAINS=kvm or across runs one chain. Output also in
+# BENCH_CHAINS=kvm or across runs one chain (in the nested L1 the across
+# chain's guest does not boot: docs/performance.md). Output also in
 # $(BUILD)/nested/bench.txt.
 bench-kvm: all guest
 	BUILD=$(BUILD) TESTS=bench-migration-kvm BENCH_SIZES="$(BENCH_SIZES)" \
