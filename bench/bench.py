@@ -237,8 +237,10 @@ def main():
                     "idle-memory = host memory of an idle Linux guest, with and without free "
                     "page reporting, vs QEMU TCG, "
                     "migration = live-migration throughput, plain TCP and TLS, "
-                    "migration-downtime = live-migration downtime and total time, idle and "
-                    "busy, vs QEMU TCG")
+                    "migration-downtime = live-migration downtime, total time and traffic, "
+                    "idle and busy, 256 MiB and 2 GiB: emu→emu beside QEMU TCG's tcg→tcg, and "
+                    "kvm→kvm, emu→kvm, kvm→emu where KVM runs Linux (skipped with the reason "
+                    "otherwise; make bench-kvm runs those on a real or nested KVM)")
     args = ap.parse_args()
     BUILD = args.build
     if args.only == "linux-io":
@@ -361,7 +363,8 @@ def main():
     print()
     isolated(seccomp_cost.seccomp_cost_table, BUILD, args.runs)
     print()
-    print(f"runs per figure: {args.runs} (median; Linux boot: {min(args.runs, 3)}); exits per run: {args.exits} "
+    print(f"runs per figure: {args.runs} (median; Linux boot, systemd, snapshot, idle memory and "
+          f"the migration tables: {min(args.runs, 3)}); exits per run: {args.exits} "
           f"(emu and qemu tcg: {args.exits * 200}); compute iterations: {args.iters} "
           f"(emu and qemu tcg: {args.iters * 200}, native: {args.iters * 1000})")
 

@@ -85,14 +85,15 @@ def tls_opts(d, side):
             os.path.join(d, side + ".key"), "--tls-ca", os.path.join(d, "ca.pem")]
 
 
-def hop(vmon, env, src, src_id, dst_id, certs, guest=Guest):
+def hop(vmon, env, src, src_id, dst_id, certs, guest=Guest, target_args=()):
     """Migrates src to a new target (over TLS when certs is given; the
-    target a `guest`, Guest or a subclass); returns (target, the source's
+    target a `guest`, Guest or a subclass, started with target_args too,
+    such as its --backend); returns (target, the source's
     summary (rounds, pages, bytes, downtime ms, total ms), None), or
     (None or the target, None, why)."""
     port = free_port()
     url = f"tcp:127.0.0.1:{port}"
-    tgt = guest([vmon, "run", "--incoming", url, "--id", dst_id] +
+    tgt = guest([vmon, "run", "--incoming", url, "--id", dst_id] + list(target_args) +
                 (tls_opts(certs, "target") if certs else []))
     if not listening(port):
         tgt.stop()

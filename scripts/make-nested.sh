@@ -87,7 +87,16 @@ CMDS=(bash sh env cat chmod chown cp cut date dd dirname basename echo head id l
 	kill sed grep awk cmp diff find setpriv setsid flock mount umount dmesg ip debugfs
 	mke2fs python3 uniq script mkfifo curl gzip cpio strace ps)
 root=$WORK/root
+# glibc loads libgcc_s when a thread exits (pthread_exit's unwinding):
+# in no ldd list, but Python's threads need it (make bench-kvm's bench
+# aborted at its exit without it: "libgcc_s.so.1 must be installed").
 python3 scripts/nested_image.py root "$root" --pydir --cmd "${CMDS[@]}" --elf "$BUILD/vmon"
+gcc_s=$(ldconfig -p 2>/dev/null | awk '/libgcc_s\.so\.1 .*x86-64/ { print $NF; exit }')
+if [ -n "$gcc_s" ]; then
+	gcc_s=$(realpath "$gcc_s")
+	mkdir -p "$root$(dirname "$gcc_s")"
+	cp "$gcc_s" "$root$gcc_s"
+fi
 mkdir -p "$root"/{tmp,run,proc,sys,dev,root,var/tmp,etc}
 printf 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n' \
 	>"$root/etc/passwd"
@@ -103,6 +112,7 @@ cp "$BUILD"/guests/*.elf "$v/build/guests/"
 cp -L "$G"/{bzImage,vmlinux,initramfs.cpio.gz,kernel-release} "$v/build/guest/"
 cp -rL "$G/tools" "$v/build/guest/tools"
 cp -r tests "$v/tests"
+mkdir -p "$v/bench" && cp bench/*.py "$v/bench/" # make bench-kvm
 find "$v/tests" -name __pycache__ -prune -exec rm -rf {} +
 chmod 755 "$v/tests/nested/"*.sh
 

@@ -364,11 +364,26 @@ struct guest_mem *vm_incoming_ram(struct vm *vm)
 	return &vm->m.mem;
 }
 
+/* The target's disks after the end record: each image opened again and
+ * locked (virtio_blk_take_over). */
+static int disks_take_over(struct vm *vm, struct vmon_error *err)
+{
+	for (unsigned i = 0; i < vm->devs.ncreated; i++) {
+		struct vm_device *v = &vm->devs.list[i];
+		if (v->dev && strcmp(v->ops->kind, "virtio-blk") == 0 &&
+		    virtio_blk_take_over(v->dev, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int vm_incoming_load(struct vm *vm, const struct vmstate *st, struct vmon_error *err)
 {
-	/* The source dropped its locks after flushing, before its end
-	 * record: take them before anything can write the images. */
-	if (vm_disks_hold(vm, true, err) < 0)
+	/* The source flushed the images and dropped its locks before its
+	 * end record: open them again (what the source wrote, on a file
+	 * system that caches by open) and lock them before anything can
+	 * write them. */
+	if (disks_take_over(vm, err) < 0)
 		return -1;
 	pthread_mutex_lock(&vm->ctl_lock);
 	int r = vm_state_restore(&vm->m, &vm->devs, st, err);

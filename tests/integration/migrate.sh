@@ -19,6 +19,13 @@
 #   - a target that cannot build the VM (its drive's image is missing
 #     there) ends with one line, refusing before round 0 (vmon migrate
 #     exits 2); the source runs on, its disk's lock held;
+#   - with a disk, through a relay that reads the records as they pass:
+#     the source holds the image's lock until it has flushed it, and has
+#     dropped it when the end record comes; the target then opens the
+#     image again by its path and locks it (the guest runs on there, a
+#     second writer is refused); an image replaced at its path before
+#     the end record is refused by the target (one line, status 2), the
+#     source running on;
 #   - the receiver refuses bad streams (wrong magic, version, RAM size, a
 #     page run outside RAM, a truncated stream, an unknown record, a bad
 #     machine state; a version-2 stream without its CPU record first, with
@@ -210,7 +217,8 @@ kit_migrate() {
 
 if [ ! -f "$DIRTY" ]; then
 	for n in migrate-kit-unix migrate-kit-tcp migrate-kit-zstd migrate-kit-cancel \
-		migrate-kit-target-refuses migrate-kit-tls migrate-kit-rarp migrate-paused-state; do
+		migrate-kit-target-refuses migrate-kit-tls migrate-kit-rarp migrate-paused-state \
+		migrate-kit-disk-handover migrate-kit-disk-replaced; do
 		skip "$n" "no $DIRTY (make)"
 	done
 else
@@ -370,6 +378,166 @@ while c.recv(1 << 20):
 		pass migrate-kit-target-refuses
 	else
 		fail migrate-kit-target-refuses "migrate: $mrc ($(cat "$d/mig.err")), target: $drc ($(cat "$d/dst.err")), source passes $n then $(passes "$d/src.out" | tail -n1) ($(tail -c 200 "$d/src.err")), second writer: $second ($(cat "$d/second.err"))"
+	fi
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+
+	# ---- the disk's hand-over --------------------------------------
+	# A relay between the source and the target (a Unix socket each
+	# side) reads the stream's records as they pass: right after the
+	# header the source holds its image's lock; when the end record
+	# comes, the source has flushed and dropped it (an OFD lock probe
+	# of the image finds it free); the relay holds the end record back
+	# until the test says go. Then the target opens the image again by
+	# its path and locks it (what a file system that caches by open, NFS,
+	# needs to show it the source's flushed writes):
+	#   migrate-kit-disk-handover: the target runs the guest on, holding
+	#     the lock (a second writer is refused), with the threads the
+	#     source had (none parked or left over from its early build), the
+	#     source exited 0;
+	#   migrate-kit-disk-replaced: the image was replaced at its path
+	#     (a copy moved over it) before the end record: the target's
+	#     reopen finds another file and refuses with one line, status 2;
+	#     the source runs on.
+	cat >"$TMP/relay.py" <<'EOF'
+import fcntl, os, socket, struct, sys, threading, time
+listen_path, target_path, image, events = sys.argv[1:5]
+F_OFD_GETLK = 36
+FLOCK = "hh4xqqi4x"
+def lock_state():
+    fd = os.open(image, os.O_RDONLY)
+    try:
+        r = fcntl.fcntl(fd, F_OFD_GETLK, struct.pack(FLOCK, fcntl.F_WRLCK, 0, 0, 0, 0))
+        return "free" if struct.unpack(FLOCK, r)[0] == fcntl.F_UNLCK else "held"
+    finally:
+        os.close(fd)
+def note(s):
+    with open(events, "a") as f:
+        f.write(s + "\n")
+ls = socket.socket(socket.AF_UNIX)
+ls.bind(listen_path)
+ls.listen(1)
+src, _ = ls.accept()
+dst = socket.socket(socket.AF_UNIX)
+dst.connect(target_path)
+def back():
+    while True:
+        b = dst.recv(65536)
+        if not b:
+            break
+        src.sendall(b)
+    src.shutdown(socket.SHUT_WR)
+th = threading.Thread(target=back)
+th.start()
+def take(n):
+    b = bytearray()
+    while len(b) < n:
+        x = src.recv(n - len(b))
+        if not x:
+            note("eof")
+            sys.exit(0)
+        b += x
+    return bytes(b)
+dst.sendall(take(24))
+note("start " + lock_state())
+while True:
+    h = take(4)
+    t = struct.unpack("<I", h)[0]
+    if t in (3, 6, 7):  # state, CPU, machine: u32 length
+        n = take(4)
+        dst.sendall(h + n + take(struct.unpack("<I", n)[0]))
+    elif t in (1, 2):  # pages, zero pages: u64 first, u32 count
+        r = take(12)
+        dst.sendall(h + r + (take(struct.unpack("<QI", r)[1] * 4096) if t == 1 else b""))
+    elif t == 5:  # zstd pages: u64 first, u32 count, u32 bytes
+        r = take(16)
+        dst.sendall(h + r + take(struct.unpack("<QII", r)[2]))
+    elif t == 8:  # sync
+        dst.sendall(h)
+    elif t == 4:  # end
+        note("end " + lock_state())
+        while not os.path.exists(events + ".go"):
+            time.sleep(0.05)
+        dst.sendall(h)
+        break
+    else:
+        note("record %d" % t)
+        sys.exit(1)
+while True:
+    b = src.recv(65536)
+    if not b:
+        break
+    dst.sendall(b)
+dst.shutdown(socket.SHUT_WR)
+th.join()
+EOF
+	# thread_names PID: the names of the process's threads, sorted.
+	thread_names() { cat /proc/"$1"/task/*/comm 2>/dev/null | sort | tr '\n' ' '; }
+	# handover NAME REPLACE: one relayed migration of dirtymem with a
+	# disk (REPLACE 1: the image replaced before the end record goes on).
+	# Sets mrc, events, d, spid, dpid and src_threads (the source's
+	# thread names before the migration).
+	handover() {
+		d=$TMP/$1
+		mkdir -p "$d"
+		truncate -s 1M "$d/disk.img"
+		"$VMON" run --backend emu --id "$1-src" --kernel "$DIRTY" --mem 64M --cmdline "every=20" \
+			--disk "$d/disk.img,id=d0" </dev/null >"$d/src.out" 2>"$d/src.err" &
+		spid=$!
+		PIDS+=("$spid")
+		wait_pass "$d/src.out" 20 "$spid"
+		src_threads=$(thread_names "$spid")
+		"$VMON" run --incoming "unix:$d/t.sock" --id "$1-dst" </dev/null >"$d/dst.out" 2>"$d/dst.err" &
+		dpid=$!
+		PIDS+=("$dpid")
+		wait_sock "$d/t.sock"
+		python3 "$TMP/relay.py" "$d/r.sock" "$d/t.sock" "$d/disk.img" "$d/events" 2>"$d/relay.err" &
+		rpid=$!
+		PIDS+=("$rpid")
+		wait_sock "$d/r.sock"
+		"$VMON" migrate "$1-src" --to "unix:$d/r.sock" >"$d/mig.out" 2>"$d/mig.err" &
+		mpid=$!
+		wait_for "$d/events" '^end \|^eof\|^record' "$rpid"
+		if [ "$2" = 1 ]; then
+			cp "$d/disk.img" "$d/disk.new" && mv "$d/disk.new" "$d/disk.img"
+		fi
+		touch "$d/events.go"
+		wait "$mpid"
+		mrc=$?
+		wait_gone "$rpid"
+		events=$(tr '\n' ' ' <"$d/events" 2>/dev/null)
+	}
+	handover disk-handover 0
+	wait_gone "$spid"
+	src_rc=${gone_status:-running}
+	n=$(passes "$d/src.out" | tail -n1)
+	timeout -k 5 60 "$VMON" run --backend emu --kernel "$DIRTY" --disk "$d/disk.img" \
+		</dev/null >"$d/second.out" 2>"$d/second.err"
+	second=$?
+	ran=0
+	wait_pass "$d/dst.out" $((n + 20)) "$dpid" && ran=1
+	dst_threads=$(thread_names "$dpid")
+	if [ "$events" = "start held end free " ] && [ $mrc -eq 0 ] && [ "$src_rc" = 0 ] &&
+		[ $ran = 1 ] && [ $second -eq 2 ] &&
+		[ "$dst_threads" = "$src_threads" ] &&
+		grep -q 'in use' "$d/second.err" && ! grep -qa FAIL "$d/dst.out"; then
+		pass migrate-kit-disk-handover
+	else
+		fail migrate-kit-disk-handover "relay saw: '$events' ($(head -c 200 "$d/relay.err")); migrate: $mrc ($(cat "$d/mig.err")); source: $src_rc; target passes after $n: $(passes "$d/dst.out" | tail -n1) ($(tail -c 200 "$d/dst.err")); second writer: $second ($(cat "$d/second.err")); threads: source '$src_threads', target '$dst_threads'"
+	fi
+	kill "$dpid" 2>/dev/null
+	wait "$dpid" 2>/dev/null
+
+	handover disk-replaced 1
+	wait_gone "$dpid"
+	drc=${gone_status:-running}
+	n=$(passes "$d/src.out" | tail -n1)
+	if [ "$events" = "start held end free " ] && [ $mrc -ne 0 ] && [ "$drc" = 2 ] &&
+		[ "$(wc -l <"$d/dst.err")" -eq 1 ] && grep -q 'not the image opened before' "$d/dst.err" &&
+		wait_pass "$d/src.out" $((n + 20)) "$spid" && ! grep -qa FAIL "$d/src.out"; then
+		pass migrate-kit-disk-replaced
+	else
+		fail migrate-kit-disk-replaced "relay saw: '$events' ($(head -c 200 "$d/relay.err")); migrate: $mrc ($(cat "$d/mig.err")); target: $drc ($(cat "$d/dst.err")); source passes $n then $(passes "$d/src.out" | tail -n1) ($(tail -c 200 "$d/src.err"))"
 	fi
 	kill "$spid" 2>/dev/null
 	wait "$spid" 2>/dev/null

@@ -38,6 +38,10 @@ dmesg | grep -iE 'tsc|apic|clocksource|hpet|calibrat|clockevent' | sed 's/^/L1-D
 sed -n 's/^\([0-9a-f]*\) T _text$/L1-DIAG: _text at \1/p' /proc/kallsyms
 
 tests=$(sed -n 's/.*vmon\.tests=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
+# make bench-kvm's guest sizes and chains (suite.sh's bench-migration-kvm).
+BENCH_SIZES=$(sed -n 's/.*vmon\.bench_sizes=\([^ ]*\).*/\1/p' /proc/cmdline)
+BENCH_CHAINS=$(sed -n 's/.*vmon\.bench_chains=\([^ ]*\).*/\1/p' /proc/cmdline)
+export BENCH_SIZES BENCH_CHAINS BENCH_TIME_SCALE=4
 cd /vmon
 bash tests/nested/l1-checks.sh before
 # shellcheck disable=SC2086 # a list of names

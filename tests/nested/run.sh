@@ -24,6 +24,11 @@
 #                      10 s of L1's time) before the outer QEMU counts as
 #                      hung (150)
 #   NESTED_TIMEOUT     seconds for a whole outer run (2400)
+#   BENCH_SIZES        make bench-kvm (TESTS=bench-migration-kvm, a benchmark,
+#                      not a script: suite.sh): the guest sizes in MiB
+#                      (256; "256,2048"); its output is printed as it comes
+#                      and kept in $BUILD/nested/bench.txt; BENCH_CHAINS=kvm or
+#                      across runs one of its two chains
 #
 # QEMU TCG now and then hangs early in a Linux boot on these machines. An
 # outer run whose L1 never reaches userspace, or whose heartbeat stops (L1
@@ -99,7 +104,9 @@ for t in ${TESTS:-$DEFAULT_TESTS}; do
 	for n in ${t//,/ }; do
 		n=${n##*/}
 		n=${n%.sh}
-		if [ ! -f "tests/integration/$n.sh" ]; then
+		if [ "$n" = bench-migration-kvm ]; then
+			tests+=("$n") # a benchmark (make bench-kvm; suite.sh)
+		elif [ ! -f "tests/integration/$n.sh" ]; then
 			result FAIL "test-kvm-$n" "no tests/integration/$n.sh"
 		else
 			tests+=("$n")
@@ -167,12 +174,17 @@ handle_line() {
 		fi
 		;;
 	"# "*) echo "$line" ;; # timings the scripts print
+	"BENCH "*) # a benchmark's output (make bench-kvm), as it comes
+		echo "${line#BENCH }"
+		echo "${line#BENCH }" >>"$OUT/bench.txt"
+		;;
 	esac
 }
 
 mkdir -p "$OUT"
 LOG=$OUT/results.log
 : >"$LOG"
+: >"$OUT/bench.txt"
 
 hw_virt() {
 	grep -qwE 'vmx|svm' /proc/cpuinfo && { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; } &&
@@ -234,7 +246,7 @@ outer_run() {
 		-display none -no-reboot -serial "file:$con" -serial "file:$res" \
 		-monitor "unix:$mon,server=on,wait=off" -pidfile "$OUT/qemu.pid" \
 		-kernel "$OUT/bzImage" -initrd "$OUT/l1-initrd.cpio.gz" \
-		-append "console=ttyS0 quiet panic=-1 vmon.tests=$list" \
+		-append "console=ttyS0 quiet panic=-1 vmon.tests=$list${BENCH_SIZES:+ vmon.bench_sizes=$BENCH_SIZES}${BENCH_CHAINS:+ vmon.bench_chains=$BENCH_CHAINS}" \
 		-drive "file=$OUT/l1-root.img,format=raw,if=virtio,readonly=on" \
 		</dev/null >"$OUT/qemu.out" 2>&1 &
 	qpid=$!

@@ -548,6 +548,36 @@ int virtio_blk_hold_lock(struct virtio_blk *b, bool hold, struct vmon_error *err
 	return 0;
 }
 
+int virtio_blk_take_over(struct virtio_blk *b, struct vmon_error *err)
+{
+	struct virtio_blk_spec spec = {.path = b->path, .ro = b->ro};
+	struct virtio_blk tmp = {.fd = -1};
+	if (open_image(&tmp, &spec, err) < 0) { /* opened and locked */
+		if (tmp.fd >= 0)
+			close(tmp.fd);
+		return -1;
+	}
+	if (!image_same_file(&tmp.st, &b->st) || tmp.capacity != b->capacity) {
+		close(tmp.fd);
+		return err_setf(
+			err,
+			"%s: not the image opened before the migration's pages (replaced or "
+			"resized meanwhile)",
+			b->path);
+	}
+	struct virtio_device *vd = &b->vd;
+	pthread_mutex_lock(&vd->lock);
+	while (vd->inflight)
+		pthread_cond_wait(&vd->drained, &vd->lock);
+	int old = b->fd;
+	b->fd = tmp.fd;
+	b->st = tmp.st;
+	blk_aio_set_fd(b->aio, b->fd);
+	pthread_mutex_unlock(&vd->lock);
+	close(old);
+	return 0;
+}
+
 /* ---- Device object (core/device.h) ---- */
 
 static int blk_dev_create(void **out, const struct device_env *env, const void *params,

@@ -96,18 +96,28 @@ void virtio_blk_aio_stats(const struct virtio_blk *b, struct blk_aio_stats *out)
 /* "io_uring", "thread pool"... */
 const char *virtio_blk_engine(const struct virtio_blk *b);
 
-/* Replaces the image under the running device (Firecracker's PATCH of a
- * drive's path_on_host): opens, checks and locks path as create would
- * (same read-only mode), waits for requests in flight, switches, updates
- * the capacity and tells the driver (configuration change interrupt).
- * The old image is closed. Any thread but the device's loop; returns 0,
- * or -1 with err and nothing changed. */
 /* Live migration: drops (hold false) or takes again the image's locks
  * (core/image_lock.h), the device otherwise unchanged: the source lets
  * the target take the image once its last writes are flushed. Returns 0,
  * or -1 with err (another process took the lock meanwhile). */
 __attribute__((warn_unused_result)) int virtio_blk_hold_lock(struct virtio_blk *b, bool hold,
 							     struct vmon_error *err);
+/* Live migration, the target after the end record (the source flushed
+ * the image and dropped its locks before it): opens the image again by
+ * its path and locks the new open file, which replaces the one opened,
+ * unlocked, when the machine was built before round 0. A file system
+ * that caches by open (NFS's close-to-open) shows this open what the
+ * source wrote and flushed; the image must be the same file with the
+ * same size. Before the device does any I/O (its state not loaded yet).
+ * Returns 0, or -1 with err and nothing changed. */
+__attribute__((warn_unused_result)) int virtio_blk_take_over(struct virtio_blk *b,
+							     struct vmon_error *err);
+/* Replaces the image under the running device (Firecracker's PATCH of a
+ * drive's path_on_host): opens, checks and locks path as create would
+ * (same read-only mode), waits for requests in flight, switches, updates
+ * the capacity and tells the driver (configuration change interrupt).
+ * The old image is closed. Any thread but the device's loop; returns 0,
+ * or -1 with err and nothing changed. */
 __attribute__((warn_unused_result)) int virtio_blk_set_path(struct virtio_blk *b, const char *path,
 							    struct vmon_error *err);
 
