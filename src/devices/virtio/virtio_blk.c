@@ -634,6 +634,7 @@ const struct device_ops virtio_blk_device = {
 	.state_version = VIRTIO_STATE_VERSION,
 	.save = blk_dev_save,
 	.restore = virtio_dev_restore,
+	.restored = virtio_dev_restored,
 	.create = blk_dev_create,
 	.reset = blk_dev_reset,
 	.destroy = blk_dev_destroy,

@@ -248,11 +248,17 @@ static int con_dev_restore(void *dev, struct state_reader *r, uint32_t version,
 	return virtio_dev_restore(((struct con_dev *)dev)->con, r, version, err);
 }
 
+static void con_dev_restored(void *dev)
+{
+	virtio_dev_restored(((struct con_dev *)dev)->con);
+}
+
 const struct device_ops virtio_console_device = {
 	.kind = "virtio-console",
 	.state_version = VIRTIO_STATE_VERSION,
 	.save = con_dev_save,
 	.restore = con_dev_restore,
+	.restored = con_dev_restored,
 	.create = con_dev_create,
 	.reset = con_dev_reset,
 	.destroy = con_dev_destroy,

@@ -54,6 +54,7 @@ struct event_loop;
 struct pci_host;
 
 #define VIRTIO_MAX_QUEUES	  8
+_Static_assert(VIRTIO_MAX_QUEUES <= 8, "restored_kicks has a bit per queue");
 #define VIRTIO_MSI_NO_VECTOR	  0xffff
 #define VIRTIO_F_INDIRECT_DESC	  28
 #define VIRTIO_F_EVENT_IDX	  29
@@ -120,6 +121,12 @@ struct virtio_device {
 	uint64_t device_features, driver_features;
 	uint32_t dfselect, gfselect;
 	uint8_t status, isr, config_generation;
+	/* Set by a restore, done by virtio_dev_restored once the vCPUs and
+	 * interrupt controllers are restored too (an interrupt raised
+	 * before that would be overwritten by their saved state): the ISR
+	 * bits to raise again and the queues to kick. */
+	uint8_t restored_isr;
+	uint8_t restored_kicks; /* a bit per queue */
 	uint16_t config_msix, queue_sel;
 	unsigned nqueues;
 	/* An older form of this device whose saved state still restores

@@ -498,6 +498,7 @@ static void net_dev_restored(void *dev)
 		n->rarp_pending = true;
 	}
 	pthread_mutex_unlock(&vd->lock);
+	virtio_dev_restored(vd);
 	if (!guest)
 		virtio_kick(vd, RXQ);
 }

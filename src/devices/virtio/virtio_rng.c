@@ -192,6 +192,7 @@ const struct device_ops virtio_rng_device = {
 	.state_version = VIRTIO_STATE_VERSION,
 	.save = virtio_dev_save,
 	.restore = virtio_dev_restore,
+	.restored = virtio_dev_restored,
 	.create = rng_dev_create,
 	.reset = rng_dev_reset,
 	.destroy = rng_dev_destroy,

@@ -171,18 +171,35 @@ int virtio_state_restore(struct virtio_device *vd, struct state_reader *r, struc
 	int ret = 0;
 	for (unsigned q = 0; q < nq && ret == 0; q++)
 		ret = apply_queue(vd, q, &sq[q], err);
-	if (ret == 0 && isr)
-		vd->transport->interrupt(vd, VIRTIO_MSI_NO_VECTOR, isr);
-	if (ret < 0)
+	if (ret < 0) {
 		virtio_core_reset_locked(vd);
+	} else {
+		/* Raised again and taken up in virtio_dev_restored, once the
+		 * whole machine is restored. */
+		vd->restored_isr = isr;
+		vd->restored_kicks = 0;
+		for (unsigned q = 0; q < nq; q++)
+			if (sq[q].enabled)
+				vd->restored_kicks |= (uint8_t)(1u << q);
+	}
 	pthread_mutex_unlock(&vd->lock);
-	if (ret < 0)
-		return -1;
+	return ret;
+}
+
+void virtio_dev_restored(void *dev)
+{
+	struct virtio_device *vd = dev;
+	pthread_mutex_lock(&vd->lock);
+	uint8_t isr = vd->restored_isr, kicks = vd->restored_kicks;
+	vd->restored_isr = 0;
+	vd->restored_kicks = 0;
+	if (isr)
+		vd->transport->interrupt(vd, VIRTIO_MSI_NO_VECTOR, isr);
+	pthread_mutex_unlock(&vd->lock);
 	/* What the driver queued before the snapshot is taken up now. */
-	for (unsigned q = 0; q < nq; q++)
-		if (sq[q].enabled)
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		if (kicks & (1u << q))
 			virtio_kick(vd, q);
-	return 0;
 }
 
 int virtio_dev_save(void *dev, struct state_writer *w, struct vmon_error *err)

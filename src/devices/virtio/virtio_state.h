@@ -28,5 +28,11 @@ virtio_state_restore(struct virtio_device *vd, struct state_reader *r, struct vm
  * saving (the rng, the NICs, the console; the disk and vsock add theirs). */
 int virtio_dev_save(void *dev, struct state_writer *w, struct vmon_error *err);
 int virtio_dev_restore(void *dev, struct state_reader *r, uint32_t version, struct vmon_error *err);
+/* device_ops.restored for virtio devices (dev: the struct virtio_device):
+ * raises the saved ISR again and kicks the queues the driver had
+ * enabled, so what it queued before the snapshot is taken up. Not in
+ * restore: the vCPUs' and interrupt controllers' state is restored after
+ * the devices', and would overwrite an interrupt raised before. */
+void virtio_dev_restored(void *dev);
 
 #endif

@@ -808,16 +808,24 @@ static void vsock_dev_stats(void *dev, const struct stats_sink *out)
 	virtio_device_stats(&v->vd, out);
 }
 
-/* Restored: the host side has no connection of the saved guest's (they
- * lived in another process), so the driver is told with the event the
- * spec gives for it, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET, on the event
- * queue; it then drops every connection and reads its CID again. */
 static int vsock_dev_restore(void *dev, struct state_reader *r, uint32_t version,
 			     struct vmon_error *err)
 {
 	struct virtio_vsock *v = dev;
-	if (virtio_dev_restore(&v->vd, r, version, err) < 0)
-		return -1;
+	return virtio_dev_restore(&v->vd, r, version, err);
+}
+
+/* Restored: the host side has no connection of the saved guest's (they
+ * lived in another process), so the driver is told with the event the
+ * spec gives for it, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET, on the event
+ * queue; it then drops every connection and reads its CID again. Once
+ * the whole machine is restored (device_ops.restored): the vCPUs'
+ * restored state would overwrite the event's interrupt if it came
+ * before. */
+static void vsock_dev_restored(void *dev)
+{
+	struct virtio_vsock *v = dev;
+	virtio_dev_restored(&v->vd);
 	pthread_mutex_lock(&v->vd.lock);
 	struct virtq_req req;
 	if (virtio_queue_live(&v->vd, EVQ) && virtio_pop_writable(&v->vd, EVQ, &req, 4)) {
@@ -827,7 +835,6 @@ static int vsock_dev_restore(void *dev, struct state_reader *r, uint32_t version
 		virtio_queue_interrupt(&v->vd, EVQ);
 	}
 	pthread_mutex_unlock(&v->vd.lock);
-	return 0;
 }
 
 const struct device_ops virtio_vsock_device = {
@@ -835,6 +842,7 @@ const struct device_ops virtio_vsock_device = {
 	.state_version = VIRTIO_STATE_VERSION,
 	.save = virtio_dev_save,
 	.restore = vsock_dev_restore,
+	.restored = vsock_dev_restored,
 	.create = vsock_dev_create,
 	.reset = vsock_dev_reset,
 	.destroy = vsock_dev_destroy,
