@@ -97,7 +97,7 @@ static const char usage_text[] =
 	"        needs, -F removes F and what needs it. A feature asked for that\n"
 	"        the backend cannot offer on this host is an error, so a pinned\n"
 	"        model is the same CPU wherever it starts. The system features a\n"
-	"        host may lack are named too: pcid, invpcid, smep, smap, umip\n"
+	"        host may lack are named too: pcid, invpcid, smep, smap, umip, la57\n"
 	"        (in max, in no level: add them with +F; without one the guest's\n"
 	"        CR4 refuses its mode, INVPCID and STAC/CLAC are #UD), as are pku,\n"
 	"        fsgsbase, rdpid...; x2apic and tsc_deadline_timer come with every\n"

@@ -135,6 +135,7 @@ const struct cpu_feature_info cpu_features[CPUF_COUNT] = {
 	[CPUF_SMEP] = {.name = "smep", .leaf = 7, .reg = X_EBX, .bit = 7},
 	[CPUF_SMAP] = {.name = "smap", .leaf = 7, .reg = X_EBX, .bit = 20},
 	[CPUF_UMIP] = {.name = "umip", .leaf = 7, .reg = X_ECX, .bit = 2},
+	[CPUF_LA57] = {.name = "la57", .leaf = 7, .reg = X_ECX, .bit = 16},
 };
 #undef F
 

@@ -144,6 +144,7 @@ enum cpu_feature {
 	CPUF_SMEP,    /* CR4.SMEP */
 	CPUF_SMAP,    /* CR4.SMAP, STAC/CLAC */
 	CPUF_UMIP,    /* CR4.UMIP */
+	CPUF_LA57,    /* CR4.LA57, 5-level paging (KVM on hosts with it) */
 	CPUF_COUNT
 };
 _Static_assert(CPUF_COUNT <= 128, "a feature set is two 64-bit words");

@@ -286,14 +286,16 @@ int vm_restore_machine_config(const struct vmstate *st, struct vm_config *out,
 	/* The guest keeps exactly the CPU it had: a target backend that
 	 * cannot give one of these refuses (cpu_model_resolve names it). */
 	out->machine.cpu_model = (struct cpu_model){.pinned = true, .base = f};
-	/* Version 1 did not name the system features: the backend gave
-	 * them where it had them, and so does the restore. */
+	/* Version 1 did not name the system features, version 2 not la57:
+	 * the backend gave them where it had them, and so does the restore. */
 	if (s->version == 1) {
 		static const uint8_t unnamed_v1[] = {CPUF_PCID, CPUF_INVPCID, CPUF_SMEP, CPUF_SMAP,
 						     CPUF_UMIP};
 		for (size_t i = 0; i < sizeof(unnamed_v1); i++)
 			cpu_set(&out->machine.cpu_model.if_offered, unnamed_v1[i]);
 	}
+	if (s->version <= 2)
+		cpu_set(&out->machine.cpu_model.if_offered, CPUF_LA57);
 	return 0;
 }
 

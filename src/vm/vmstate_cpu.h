@@ -20,8 +20,9 @@
 #define VMSTATE_CHIPS_VERSION 2
 /* CPU features version 2: pcid, invpcid, smep, smap and umip are named
  * (cpu_model.h); a version-1 list left them to the backend, so a restore
- * gives them where the target offers them (vm_restore_machine_config). */
-#define VMSTATE_CPUID_VERSION 2
+ * gives them where the target offers them (vm_restore_machine_config).
+ * Version 3: la57 is named too (versions 1 and 2 get it where offered). */
+#define VMSTATE_CPUID_VERSION 3
 
 void vmstate_cpu_put(struct state_writer *w, const struct cpu_state *s);
 __attribute__((warn_unused_result)) int

@@ -210,10 +210,15 @@ static void test_platform(void **state)
 static void test_system_features(void **state)
 {
 	(void)state;
-	static const unsigned sys[] = {CPUF_PCID, CPUF_INVPCID, CPUF_SMEP, CPUF_SMAP, CPUF_UMIP};
+	static const unsigned sys[] = {CPUF_PCID, CPUF_INVPCID, CPUF_SMEP,
+				       CPUF_SMAP, CPUF_UMIP,   CPUF_LA57};
 	struct cpu_featureset v2 = resolve("x86-64-v2"), mx = resolve("max");
-	for (size_t i = 0; i < 5; i++)
+	for (size_t i = 0; i < 6; i++)
 		assert_true(!cpu_has(&v2, sys[i]) && cpu_has(&mx, sys[i]));
+	/* la57 (leaf 7 ECX[16]): a level masks it from a KVM guest's CPUID */
+	uint32_t l57[4] = {0, 0, 1u << 16, 0};
+	cpu_model_mask_cpuid(&v2, 7, 0, l57);
+	assert_int_equal(l57[CPUID_ECX], 0);
 	struct cpu_featureset some = resolve("x86-64-v2,+smep,+umip");
 	assert_true(cpu_has(&some, CPUF_SMEP) && cpu_has(&some, CPUF_UMIP));
 	assert_false(cpu_has(&some, CPUF_PCID) || cpu_has(&some, CPUF_SMAP));

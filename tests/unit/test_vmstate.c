@@ -379,8 +379,9 @@ static int machine_with_cpuid(uint32_t version, const char *names, struct vm_con
 	return r;
 }
 
-/* CPU features version 1 did not name the system features: a restore
- * gives them where offered (if_offered); version 2 pins exactly. */
+/* CPU features version 1 did not name the system features, version 2
+ * not la57: a restore gives them where offered (if_offered); version 3
+ * pins exactly. */
 static void test_cpuid_versions(void **state)
 {
 	static struct vm_config c;
@@ -391,10 +392,16 @@ static void test_cpuid_versions(void **state)
 	assert_true(m->pinned && cpu_has(&m->base, CPUF_X2APIC));
 	for (size_t i = 0; i < 5; i++)
 		assert_true(cpu_has(&m->if_offered, sys[i]) && !cpu_has(&m->base, sys[i]));
+	assert_true(cpu_has(&m->if_offered, CPUF_LA57));
 	assert_int_equal(machine_with_cpuid(2, "sse2 x2apic smep", &c, &err), 0);
 	assert_true(cpu_has(&m->base, CPUF_SMEP) && !cpu_has(&m->base, CPUF_PCID));
 	for (size_t i = 0; i < 5; i++)
 		assert_false(cpu_has(&m->if_offered, sys[i]));
+	assert_true(cpu_has(&m->if_offered, CPUF_LA57) && !cpu_has(&m->base, CPUF_LA57));
+	assert_int_equal(machine_with_cpuid(3, "sse2 la57", &c, &err), 0);
+	assert_true(cpu_has(&m->base, CPUF_LA57) && !cpu_has(&m->if_offered, CPUF_LA57));
+	assert_int_equal(machine_with_cpuid(3, "sse2", &c, &err), 0);
+	assert_false(cpu_has(&m->base, CPUF_LA57) || cpu_has(&m->if_offered, CPUF_LA57));
 	assert_int_equal(machine_with_cpuid(VMSTATE_CPUID_VERSION + 1, "sse2", &c, &err), -1);
 	assert_non_null(strstr(err.msg, "CPU features version"));
 }
