@@ -211,7 +211,7 @@ static void test_system_features(void **state)
 {
 	(void)state;
 	static const unsigned sys[] = {CPUF_PCID, CPUF_INVPCID, CPUF_SMEP,
-				       CPUF_SMAP, CPUF_UMIP,   CPUF_LA57};
+				       CPUF_SMAP, CPUF_UMIP,	CPUF_LA57};
 	struct cpu_featureset v2 = resolve("x86-64-v2"), mx = resolve("max");
 	for (size_t i = 0; i < 6; i++)
 		assert_true(!cpu_has(&v2, sys[i]) && cpu_has(&mx, sys[i]));

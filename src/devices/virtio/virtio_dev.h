@@ -53,7 +53,7 @@
 struct event_loop;
 struct pci_host;
 
-#define VIRTIO_MAX_QUEUES	  8
+#define VIRTIO_MAX_QUEUES 8
 _Static_assert(VIRTIO_MAX_QUEUES <= 8, "restored_kicks has a bit per queue");
 #define VIRTIO_MSI_NO_VECTOR	  0xffff
 #define VIRTIO_F_INDIRECT_DESC	  28
