@@ -20,6 +20,8 @@
 # .deb `make guest` keeps in $GUEST_DIR/debs. Everything is rebuilt on each
 # run (a few seconds): the image always holds the current vmon and tests.
 set -euo pipefail
+# A command failing under set -e says which (run.sh shows the last lines).
+trap 'echo "make-nested: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 
 # Debian's programs only (not a pyenv or /usr/local python), as in L1.
@@ -91,7 +93,10 @@ root=$WORK/root
 # in no ldd list, but Python's threads need it (make bench-kvm's bench
 # aborted at its exit without it: "libgcc_s.so.1 must be installed").
 python3 scripts/nested_image.py root "$root" --pydir --cmd "${CMDS[@]}" --elf "$BUILD/vmon"
-gcc_s=$(ldconfig -p 2>/dev/null | awk '/libgcc_s\.so\.1 .*x86-64/ { print $NF; exit }')
+# (awk reads all of ldconfig's list: an early exit could end ldconfig
+# with SIGPIPE, which pipefail and set -e turned into a silent failure
+# of this script.)
+gcc_s=$(ldconfig -p 2>/dev/null | awk '/libgcc_s\.so\.1 .*x86-64/ && !f { print $NF; f = 1 }' || true)
 if [ -n "$gcc_s" ]; then
 	gcc_s=$(realpath "$gcc_s")
 	mkdir -p "$root$(dirname "$gcc_s")"
